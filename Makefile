@@ -1,0 +1,46 @@
+# msim: two commands from a fresh clone.
+#   make demo   -> venv + dependencies + compiled kernels, then runs decks/demo.yaml
+#   make test   -> same set-up, then the whole default test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DEPS   := $(VENV)/.deps-installed
+KERNELS_STAMP := multiscale/_kernels/.built
+PYX    := $(wildcard kernels/*.pyx kernels/*.pxd)
+
+.PHONY: setup build demo test test-slow bench lint clean
+
+setup: $(DEPS)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(DEPS): pyproject.toml setup.py | $(PY)
+	$(PY) -m pip install --upgrade pip setuptools wheel
+	$(PY) -m pip install "Cython>=3" "numpy>=1.24"
+	$(PY) -m pip install --no-build-isolation -e ".[test]"
+	touch $(KERNELS_STAMP) $@
+
+build: $(KERNELS_STAMP)
+
+$(KERNELS_STAMP): $(PYX) setup.py | $(DEPS)
+	$(PY) setup.py -q build_ext --inplace -j 2
+	touch $@
+
+demo: build
+	$(VENV)/bin/msim run decks/demo.yaml -o results/demo.h5
+
+test: build
+	$(PY) -m pytest -q
+
+test-slow: build
+	$(PY) -m pytest -q -m slow
+
+bench: build
+	$(PY) benchmarks/run_all.py
+
+lint: $(DEPS)
+	$(PY) -m ruff check multiscale tests benchmarks
+
+clean:
+	rm -rf build $(VENV) multiscale/_kernels/*.so kernels/*.c $(KERNELS_STAMP)

@@ -1,0 +1,3 @@
+"""msim: concurrent atomistic/continuum multiscale simulation."""
+
+__version__ = "0.1.0"

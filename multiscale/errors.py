@@ -1,0 +1,75 @@
+"""Exception types. User mistakes are `DeckError` (exit status 2); everything else is internal (exit 1)."""
+
+from __future__ import annotations
+
+
+class MsimError(Exception):
+    """Base class of every error msim raises on purpose."""
+
+
+class DeckError(MsimError):
+    """A mistake in the user's input: a deck, a potential or mesh file, a command-line value.
+
+    Carries where it is (file, line, column: 1-based), the dotted key path, and an optional hint
+    (e.g. "did you mean 'lattice'?"). The CLI prints it and exits with status 2.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 column: int | None = None, key: str | None = None, hint: str | None = None,
+                 source_line: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.key = key
+        self.hint = hint
+        self.source_line = source_line
+
+    def format(self) -> str:
+        """Human-readable message: `FILE:LINE:COL: key: message`, the offending line, a caret, the hint."""
+        where = ""
+        if self.file:
+            where = self.file
+            if self.line:
+                where += f":{self.line}"
+                if self.column:
+                    where += f":{self.column}"
+            where += ": "
+        key = f"{self.key}: " if self.key else ""
+        out = [f"error: {where}{key}{self.message}"]
+        if self.source_line is not None:
+            out.append(f"    {self.source_line.rstrip()}")
+            col = max(1, self.column or 1)
+            out.append("    " + " " * (col - 1) + "^")
+        if self.hint:
+            out.append(f"hint: {self.hint}")
+        return "\n".join(out)
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.format()
+
+
+class UnknownPluginError(DeckError):
+    """A `type:` (or other plugin name) that no registry entry answers to."""
+
+
+class KernelsNotBuilt(MsimError, ImportError):
+    """The compiled kernels are missing: msim never falls back to slow Python."""
+
+
+class KernelError(MsimError):
+    """A compiled kernel returned a non-zero status."""
+
+
+class BlowUpError(MsimError):
+    """The run became numerically unstable (NaN/inf, atom lost, energy jump).
+
+    Attributes: step, region ("atoms" / "continuum" / "coupling"), quantity.
+    """
+
+    def __init__(self, message: str, *, step: int, region: str, quantity: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.region = region
+        self.quantity = quantity
