@@ -1,0 +1,198 @@
+# cython: language_level=3
+"""Matrix-free finite-element internal forces (per-step loops of multiscale.fem.continuum).
+
+Layout (one element block): ``conn (ne, nen)`` int64; geometry is shared between elements that are
+translates of each other: ``geom (ne,)`` int64 indexes ``dN (ng, nqe, nen, d)`` (reference-configuration
+shape-function gradients dN/dX [1/length] at the block's ``nqe`` quadrature points) and
+``Ke (ng, nen*d, nen*d)`` (linear-elastic element stiffness [energy/length^2], dof order node-major).
+Per-quadrature-point arrays are flat with index ``e*nqe + q``. ``elems`` lists the elements to process.
+
+Every kernel writes per-element results ``fe (ne, nen, d)`` (the internal force ∂E_e/∂U_e
+[energy/length]) and per-element energies ``we (ne,)``; `gather` then sums them per node in a fixed
+order, so every result is bitwise identical for any thread count.
+"""
+
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+
+
+cdef void _ke_one(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] geom,
+                  const double[:, :, ::1] Ke, const double[::1] alpha, double[:, :, ::1] fe,
+                  double[::1] we, Py_ssize_t e) noexcept nogil:
+    cdef double ue[81]
+    cdef Py_ssize_t nen = conn.shape[1], d = U.shape[1], nd = nen * d, a, i, r, c, g = geom[e]
+    cdef double s, en = 0.0, al = alpha[e]
+    for a in range(nen):
+        for i in range(d):
+            ue[a * d + i] = U[conn[e, a], i]
+    for r in range(nd):
+        s = 0.0
+        for c in range(nd):
+            s = s + Ke[g, r, c] * ue[c]
+        s = al * s
+        fe[e, r // d, r % d] = s
+        en = en + ue[r] * s
+    we[e] = 0.5 * en
+
+
+def linear_ke(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] elems,
+              const int64_t[::1] geom, const double[:, :, ::1] Ke, const double[::1] alpha,
+              double[:, :, ::1] fe, double[::1] we, int n_threads=1):
+    """Linear elements of uniform weight: fe_e = α_e Ke_g U_e, we_e = ½ U_e·fe_e (α per element)."""
+    cdef Py_ssize_t n = elems.shape[0], k
+    if conn.shape[1] * U.shape[1] > 81 or Ke.shape[1] != conn.shape[1] * U.shape[1]:
+        raise ValueError("linear_ke: bad element size")
+    with nogil:
+        for k in prange(n, num_threads=n_threads, schedule="static"):
+            _ke_one(U, conn, geom, Ke, alpha, fe, we, elems[k])
+    return 0
+
+
+cdef inline void _strain_stress(const double* H, const double[:, ::1] C, Py_ssize_t d,
+                                double* S, double* W) noexcept nogil:
+    """Small-strain Voigt law: ε = sym(H) (engineering shears), σ = C ε, S = σ as a d×d tensor."""
+    cdef double eps[6]
+    cdef double sig[6]
+    cdef Py_ssize_t nv, i, j
+    if d == 1:
+        eps[0] = H[0]
+        nv = 1
+    elif d == 2:
+        eps[0] = H[0]; eps[1] = H[3]; eps[2] = H[1] + H[2]
+        nv = 3
+    else:
+        eps[0] = H[0]; eps[1] = H[4]; eps[2] = H[8]
+        eps[3] = H[5] + H[7]; eps[4] = H[2] + H[6]; eps[5] = H[1] + H[3]
+        nv = 6
+    W[0] = 0.0
+    for i in range(nv):
+        sig[i] = 0.0
+        for j in range(nv):
+            sig[i] = sig[i] + C[i, j] * eps[j]
+        W[0] = W[0] + 0.5 * sig[i] * eps[i]
+    if d == 1:
+        S[0] = sig[0]
+    elif d == 2:
+        S[0] = sig[0]; S[3] = sig[1]; S[1] = sig[2]; S[2] = sig[2]
+    else:
+        S[0] = sig[0]; S[4] = sig[1]; S[8] = sig[2]
+        S[5] = sig[3]; S[7] = sig[3]; S[2] = sig[4]; S[6] = sig[4]; S[1] = sig[5]; S[3] = sig[5]
+
+
+cdef void _qp_linear_one(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] geom,
+                         const double[:, :, :, ::1] dN, const double[::1] wq, const double[:, ::1] C,
+                         double[:, :, ::1] fe, double[::1] we, Py_ssize_t e) noexcept nogil:
+    cdef double H[9]
+    cdef double S[9]
+    cdef double W, w, s
+    cdef Py_ssize_t nen = conn.shape[1], d = U.shape[1], nqe = dN.shape[1], g = geom[e]
+    cdef Py_ssize_t q, a, i, J, nd
+    cdef double en = 0.0
+    for a in range(nen):
+        for i in range(d):
+            fe[e, a, i] = 0.0
+    for q in range(nqe):
+        w = wq[e * nqe + q]
+        if w == 0.0:
+            continue
+        for i in range(d):
+            for J in range(d):
+                s = 0.0
+                for a in range(nen):
+                    s = s + U[conn[e, a], i] * dN[g, q, a, J]
+                H[i * d + J] = s
+        _strain_stress(H, C, d, S, &W)
+        en = en + w * W
+        for a in range(nen):
+            for i in range(d):
+                s = 0.0
+                for J in range(d):
+                    s = s + S[i * d + J] * dN[g, q, a, J]
+                fe[e, a, i] = fe[e, a, i] + w * s
+    we[e] = en
+
+
+def linear_qp(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] elems,
+              const int64_t[::1] geom, const double[:, :, :, ::1] dN, const double[::1] wq,
+              const double[:, ::1] C, double[:, :, ::1] fe, double[::1] we, int n_threads=1):
+    """Linear elasticity per quadrature point with weights wq = α_q V_q (flat e*nqe+q).
+    fe_e = Σ_q wq σ(ε_q)·∇N, we_e = Σ_q wq ½ ε_q:C:ε_q; C (nv, nv) Voigt [energy/length^d]."""
+    cdef Py_ssize_t n = elems.shape[0], k
+    if U.shape[1] != dN.shape[3] or C.shape[0] != (1 if U.shape[1] == 1 else 3 * (U.shape[1] - 1)):
+        raise ValueError("linear_qp: shape mismatch")
+    with nogil:
+        for k in prange(n, num_threads=n_threads, schedule="static"):
+            _qp_linear_one(U, conn, geom, dN, wq, C, fe, we, elems[k])
+    return 0
+
+
+def gradients(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] elems,
+              const int64_t[::1] geom, const double[:, :, :, ::1] dN, double[:, :, ::1] F,
+              int n_threads=1):
+    """Deformation gradients F = I + Σ_a U_a ⊗ ∇N_a at every quadrature point, F (ne*nqe, d, d)."""
+    cdef Py_ssize_t n = elems.shape[0], d = U.shape[1], nqe = dN.shape[1], nen = conn.shape[1]
+    cdef Py_ssize_t k, e, g, q, a, i, J
+    cdef double s
+    with nogil:
+        for k in prange(n, num_threads=n_threads, schedule="static"):
+            e = elems[k]
+            g = geom[e]
+            for q in range(nqe):
+                for i in range(d):
+                    for J in range(d):
+                        s = 1.0 if i == J else 0.0
+                        for a in range(nen):
+                            s = s + U[conn[e, a], i] * dN[g, q, a, J]
+                        F[e * nqe + q, i, J] = s
+    return 0
+
+
+def stress_forces(const double[:, :, ::1] P, const double[::1] Wq, const double[::1] wq,
+                  const int64_t[:, ::1] conn, const int64_t[::1] elems, const int64_t[::1] geom,
+                  const double[:, :, :, ::1] dN, double[:, :, ::1] fe, double[::1] we, int n_threads=1):
+    """fe_e[a, i] = Σ_q wq P_iJ ∂N_a/∂X_J, we_e = Σ_q wq W_q, from first Piola stresses P (ne*nqe, d, d)
+    [energy/length^d] and energy densities Wq (ne*nqe,)."""
+    cdef Py_ssize_t n = elems.shape[0], d = fe.shape[2], nqe = dN.shape[1], nen = conn.shape[1]
+    cdef Py_ssize_t k, e, g, q, a, i, J, eq
+    cdef double s, w, en
+    with nogil:
+        for k in prange(n, num_threads=n_threads, schedule="static"):
+            e = elems[k]
+            g = geom[e]
+            en = 0.0
+            for a in range(nen):
+                for i in range(d):
+                    fe[e, a, i] = 0.0
+            for q in range(nqe):
+                eq = e * nqe + q
+                w = wq[eq]
+                if w == 0.0:
+                    continue
+                en = en + w * Wq[eq]
+                for a in range(nen):
+                    for i in range(d):
+                        s = 0.0
+                        for J in range(d):
+                            s = s + P[eq, i, J] * dN[g, q, a, J]
+                        fe[e, a, i] = fe[e, a, i] + w * s
+            we[e] = en
+    return 0
+
+
+def gather(const double[:, ::1] fe_rows, const int64_t[::1] ptr, const int64_t[::1] ent,
+           double[:, ::1] out, double scale, int n_threads=1):
+    """out[I] = scale · Σ_{k=ptr[I]}^{ptr[I+1]-1} fe_rows[ent[k]]  (fixed order: thread-count independent).
+
+    fe_rows (n_rows, d) are the element forces of all blocks stacked as (element, local node) rows."""
+    cdef Py_ssize_t N = out.shape[0], d = out.shape[1], I, i, k
+    cdef double s
+    if ptr.shape[0] != N + 1:
+        raise ValueError("gather: ptr must have N+1 entries")
+    with nogil:
+        for I in prange(N, num_threads=n_threads, schedule="static"):
+            for i in range(d):
+                s = 0.0
+                for k in range(ptr[I], ptr[I + 1]):
+                    s = s + fe_rows[ent[k], i]
+                out[I, i] = scale * s
+    return 0

@@ -1,0 +1,190 @@
+"""The ``msim`` command line: a thin layer over the Python API (`load_deck`, `Simulation`).
+
+Exit status: 0 success; 2 a user mistake (`DeckError`: a deck, a file it names, a command-line value;
+also click's own usage errors); 1 anything else (an internal error); 130 interrupted. Messages go to
+stderr; a traceback only with ``--debug`` (or ``MSIM_DEBUG=1``). Never prompts.
+
+Extra plugin modules (a user's own potentials, loads, ...) are imported before any deck is read when
+named in ``MSIM_PLUGINS`` (comma- or colon-separated module names).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import DeckError
+
+#: commands other parts provide: (module, attribute); attached only when the module imports
+OPTIONAL_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("multiscale.output.commands", "inspect"),
+    ("multiscale.output.commands", "plot"),
+    ("multiscale.output.commands", "export"),
+    ("multiscale.diagnostics.commands", "verify"),
+    ("multiscale.regress", "regress"),
+)
+
+_DEBUG = "msim.debug"
+
+
+def _debug_requested(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get(_DEBUG)) or os.environ.get("MSIM_DEBUG", "") not in ("", "0")
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_DEBUG] = True
+
+
+debug_option = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+                            help="Show the full traceback on errors.")
+
+
+def load_plugin_modules() -> None:
+    """Import the built-in plugins and the modules named in ``MSIM_PLUGINS``."""
+    from .plugins import load_all
+
+    load_all()
+    for name in os.environ.get("MSIM_PLUGINS", "").replace(":", ",").split(","):
+        if name.strip():
+            try:
+                importlib.import_module(name.strip())
+            except ImportError as exc:
+                raise DeckError(f"cannot import plugin module '{name.strip()}' named in MSIM_PLUGINS: {exc}",
+                                hint="check the module name and that it is on PYTHONPATH") from None
+
+
+class MsimGroup(click.Group):
+    """Translates exceptions of every subcommand into messages and exit statuses."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except DeckError as exc:
+            if _debug_requested(ctx):
+                traceback.print_exc()
+            click.echo(exc.format(), err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            if _debug_requested(ctx):
+                traceback.print_exc()
+                click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+            else:
+                click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                           "run with --debug for the traceback", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=MsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="msim")
+@debug_option
+def cli() -> None:
+    """msim: concurrent atomistic/continuum multiscale simulation.
+
+    A deck (YAML) describes the atomistic region, the continuum, the handshake between them, loads, the
+    integrator and the output; see decks/README.md.
+    """
+
+
+_deck_arg = click.argument("deck", type=click.Path(dir_okay=False, path_type=Path))
+_threads_opt = click.option("--threads", type=click.IntRange(min=1), default=None,
+                            help="OpenMP threads (default: the deck's integrator.threads, else all cores).")
+
+
+def _load(deck_path: Path) -> Any:
+    from .deck import load_deck
+
+    load_plugin_modules()
+    return load_deck(deck_path)
+
+
+@cli.command()
+@_deck_arg
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HDF5 results file (overrides the deck's output.file).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Run this many steps instead.")
+@_threads_opt
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--restart", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Continue from this checkpoint file.")
+@debug_option
+def run(deck: Path, output: Path | None, steps: int | None, threads: int | None, quiet: bool,
+        restart: Path | None) -> None:
+    """Run the simulation described by DECK."""
+    d = _load(deck)  # deck mistakes are reported before anything else is imported
+    from .simulation import Simulation
+
+    sim = Simulation.from_deck(d, threads=threads)
+    result = sim.run(output=output, steps=steps, restart=restart, progress="quiet" if quiet else "auto")
+    where = result if isinstance(result, str | os.PathLike) else output
+    if where is not None and not quiet:
+        click.echo(f"results: {where}")
+
+
+@cli.command()
+@_deck_arg
+@_threads_opt
+@debug_option
+def validate(deck: Path, threads: int | None) -> None:
+    """Check DECK and build the model without stepping; print what to check before a long run."""
+    d = _load(deck)
+    from .simulation import Simulation
+
+    sim = Simulation.from_deck(d, threads=threads)
+    click.echo(sim.summary())
+    click.echo(f"{deck}: OK")
+
+
+@cli.command()
+@_deck_arg
+@debug_option
+def show(deck: Path) -> None:
+    """Print DECK with every default filled in (YAML)."""
+    import yaml
+
+    d = _load(deck)
+    click.echo(f"# {deck} with every default filled in", nl=True)
+    click.echo(yaml.safe_dump(d.with_defaults(), sort_keys=False, default_flow_style=None,
+                              allow_unicode=True), nl=False)
+
+
+def attach_optional_commands(group: click.Group,
+                             pairs: tuple[tuple[str, str], ...] = OPTIONAL_COMMANDS) -> list[str]:
+    """Add each ``module:attribute`` click command whose module imports; return the names added."""
+    added = []
+    for module, attr in pairs:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            if os.environ.get("MSIM_DEBUG", "") not in ("", "0"):
+                print(f"msim: command '{attr}' unavailable: {exc}", file=sys.stderr)
+            continue
+        cmd = getattr(mod, attr, None)
+        if isinstance(cmd, click.Command) and cmd.name not in group.commands:
+            group.add_command(cmd)
+            added.append(cmd.name)
+    return added
+
+
+attach_optional_commands(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``msim``)."""
+    cli.main(args=argv, prog_name="msim")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,260 @@
+"""The assembled coupled system: atoms + continuum + handshake + coupling method (PHYSICS.md §1–4).
+
+`CoupledSystem` computes, once, the weights (β̄ per atom, bond weights, α per quadrature point), the
+masses (atoms β̄_a m_a, nodes M^α), the pad atoms and their interpolation matrix, the interpolation of the
+atoms of H and the constraint matrix G of the coupling method; each step it evaluates the forces of both
+regions, moves pads with the mesh and transfers pad forces to the nodes. It is also a plain MD or plain FE
+system when one region is None (then there is no handshake and no constraint).
+
+Stacked dofs: q = (u_free_atoms, U_nodes) flattened row-major (see methods/base.py). Shapes: n atoms held
+by the AtomisticRegion (free + pad), N nodes, d dimension. Masses are internal force-mass units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .methods.base import CouplingContext, CouplingMethod
+
+
+class CoupledSystem:
+    """Assemble the coupled model.
+
+    Parameters
+    ----------
+    atoms : AtomisticRegion or None (holds weighted and pad atoms; drop the others with
+            `Handshake.classify` before building it)
+    continuum : ContinuumRegion or None
+    handshake : Handshake or None (required when both regions are given)
+    method : CouplingMethod instance (COUPLINGS) or None (required when both regions are given)
+    cell : (d, d) primitive vectors of the lattice [length], for the atom-cell averages
+    mass_floor : float in [0, 1): atoms of H with β̄_a < mass_floor get mass mass_floor·m_a, the added mass
+                 is taken from the nodes with weights N_I(X_a) (total mass unchanged). 0 = no floor.
+    n_sub : sub-quadrature points per direction passed to ``ContinuumRegion.set_blend``
+    """
+
+    def __init__(self, atoms=None, continuum=None, handshake=None, method: CouplingMethod | None = None,  # noqa: ANN001
+                 *, cell=None, mass_floor: float = 0.0, n_sub: int = 8) -> None:  # noqa: ANN001
+        if atoms is None and continuum is None:
+            raise ValueError("a system needs atoms, a continuum, or both")
+        self.atoms, self.continuum, self.handshake, self.method = atoms, continuum, handshake, method
+        self._n_sub = int(n_sub)
+        self.coupled = atoms is not None and continuum is not None
+        if self.coupled and (handshake is None or method is None):
+            raise ValueError("a coupled system needs a handshake and a coupling method")
+        self.d = (atoms.X if atoms is not None else continuum.nodes).shape[1]
+        d = self.d
+        n = 0 if atoms is None else len(atoms.X)
+        N = 0 if continuum is None else len(continuum.nodes)
+        self.n_atoms, self.n_nodes = n, N
+        energy_based = method is None or method.energy_based
+
+        # ---- atom weights, pads
+        if atoms is not None and self.coupled:
+            if cell is None:
+                raise ValueError("cell (primitive vectors) is needed for the atom weights")
+            self.atom_weight = handshake.atom_weights(atoms.X, cell)
+            self.alpha_atoms = handshake.alpha(atoms.X)
+        else:
+            self.atom_weight = np.ones(n)
+            self.alpha_atoms = np.zeros(n)
+        self.pad = self.atom_weight <= 0.0
+        self.free = np.flatnonzero(~self.pad)
+        self.pad_idx = np.flatnonzero(self.pad)
+        self.n_free = len(self.free)
+        if atoms is not None:
+            if energy_based:
+                atoms.set_weights(np.ascontiguousarray(self.atom_weight),
+                                  handshake.bond_weight_fn(atoms.X) if self.coupled else None)
+            else:
+                atoms.set_weights(np.ones(n), None)
+
+        # ---- continuum weights and masses
+        self.node_mass = np.zeros(N)
+        if continuum is not None:
+            if self.coupled:
+                continuum.set_blend(handshake.alpha, n_sub)
+            else:
+                continuum.set_blend(lambda X: np.ones(len(X)), n_sub)
+            self.node_mass = np.array(continuum.lumped_mass, dtype=float)
+        self.atom_mass = np.zeros(n)
+        if atoms is not None:
+            self.atom_mass = np.where(self.pad, 0.0, self.atom_weight * np.asarray(atoms.mass, float))
+
+        # ---- handshake atoms, interpolation
+        self.floored = np.zeros(0, dtype=np.int64)
+        if self.coupled:
+            in_h = handshake.in_handshake(atoms.X[self.free])
+            self.constrained = np.flatnonzero(in_h).astype(np.int64)  # free numbering
+            self.N_c = continuum.interpolation_matrix(atoms.X[self.free[self.constrained]]).tocsr()
+            self.N_pad = continuum.interpolation_matrix(atoms.X[self.pad_idx]).tocsr()
+            if mass_floor > 0.0:
+                self._floor_masses(mass_floor)
+        else:
+            self.constrained = np.zeros(0, dtype=np.int64)
+            self.N_c = sp.csr_matrix((0, N))
+            self.N_pad = sp.csr_matrix((0, N))
+        self.active_nodes = self.node_mass > 0.0
+
+        # ---- dof bookkeeping
+        self.n_dof = (self.n_free + N) * d
+        inv = np.zeros((self.n_free + N, d))
+        with np.errstate(divide="ignore"):
+            if self.n_free:
+                inv[: self.n_free] = (1.0 / self.atom_mass[self.free])[:, None]
+            if N:
+                inv[self.n_free:] = np.where(self.active_nodes, 1.0 / np.where(self.active_nodes,
+                                                                              self.node_mass, 1.0), 0.0)[:, None]
+        self.inv_mass_dof = inv.ravel()  # (n_dof,), set entries to 0 to fix a dof
+        self.ctx = CouplingContext(d=d, n_free=self.n_free, n_nodes=N, constrained=self.constrained,
+                                   N_c=self.N_c)
+        self.G = method.constraint_matrix(self.ctx) if (self.coupled and method is not None) else None
+        self.f_atoms = np.zeros((n, d))
+        self.f_nodes = np.zeros((N, d))
+        self.energy = {"potential_atoms": 0.0, "potential_continuum": 0.0, "coupling": 0.0}
+        if self.coupled:
+            self.update_pads()
+            method.prepare(self)
+
+    # ------------------------------------------------------------------ masses
+    def _floor_masses(self, floor: float) -> None:
+        m_full = np.asarray(self.atoms.mass, float)[self.free[self.constrained]]
+        beta = self.atom_weight[self.free[self.constrained]]
+        low = beta < floor
+        if not np.any(low):
+            return
+        extra = np.where(low, (floor - beta) * m_full, 0.0)
+        take = self.N_c.T @ extra
+        if np.any(self.node_mass - take <= 0.0):
+            raise ValueError("mass_floor too large: the nodes cannot give up the mass the floored atoms need")
+        self.node_mass -= take
+        idx = self.free[self.constrained[low]]
+        self.atom_mass[idx] = floor * np.asarray(self.atoms.mass, float)[idx]
+        self.floored = idx.astype(np.int64)
+
+    def fix_dofs(self, atom_mask: np.ndarray | None = None, node_mask: np.ndarray | None = None) -> None:
+        """Fix components: atom_mask (n, d) bool over ALL atoms, node_mask (N, d) bool (zero inverse mass).
+
+        Call before building the integrator (the constraint factorisation uses the inverse masses)."""
+        inv = self.inv_mass_dof.reshape(-1, self.d)
+        if atom_mask is not None and self.n_free:
+            inv[: self.n_free][np.asarray(atom_mask, bool)[self.free]] = 0.0
+        if node_mask is not None and self.n_nodes:
+            inv[self.n_free:][np.asarray(node_mask, bool)] = 0.0
+
+    # ------------------------------------------------------------------ state access
+    def gather_q(self) -> np.ndarray:
+        """(n_dof,) stacked displacements (u of free atoms = x − X, U of nodes)."""
+        parts = []
+        if self.n_free:
+            parts.append((self.atoms.x[self.free] - self.atoms.X[self.free]).ravel())
+        if self.n_nodes:
+            parts.append(self.continuum.U.ravel())
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def gather_v(self) -> np.ndarray:
+        """(n_dof,) stacked velocities."""
+        parts = []
+        if self.n_free:
+            parts.append(self.atoms.v[self.free].ravel())
+        if self.n_nodes:
+            parts.append(self.continuum.V.ravel())
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def split(self, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Views (n_free, d) and (N, d) of a stacked (n_dof,) vector."""
+        k = self.n_free * self.d
+        return vec[:k].reshape(-1, self.d), vec[k:].reshape(-1, self.d)
+
+    def scatter_add(self, vec: np.ndarray, f_atoms: np.ndarray, f_nodes: np.ndarray) -> None:
+        """Add a stacked (n_dof,) vector into per-atom (n, d) / per-node (N, d) arrays."""
+        va, vn = self.split(vec)
+        if self.n_free:
+            f_atoms[self.free] += va
+        if self.n_nodes:
+            f_nodes += vn
+
+    def set_velocities_from_q(self, vq: np.ndarray) -> None:
+        """Write stacked velocities back to the regions (pads follow the mesh)."""
+        va, vn = self.split(vq)
+        if self.n_free:
+            self.atoms.v[self.free] = va
+        if self.n_nodes:
+            self.continuum.V[...] = vn
+        self.update_pads()
+
+    # ------------------------------------------------------------------ per step
+    def update_pads(self) -> None:
+        """Pad atoms follow the mesh: x = X + N U, v = N V."""
+        if self.coupled and len(self.pad_idx):
+            self.atoms.x[self.pad_idx] = self.atoms.X[self.pad_idx] + self.N_pad @ self.continuum.U
+            self.atoms.v[self.pad_idx] = self.N_pad @ self.continuum.V
+
+    def compute_forces(self) -> float:
+        """Forces of the current configuration into ``f_atoms`` (n, d) and ``f_nodes`` (N, d).
+
+        Returns the potential energy Π (atoms + continuum + coupling) [energy]; terms in ``self.energy``.
+        """
+        Ea = Ec = 0.0
+        if self.atoms is not None:
+            Ea = float(self.atoms.compute())
+            self.f_atoms[...] = self.atoms.forces
+        if self.continuum is not None:
+            Ec = float(self.continuum.compute())
+            self.f_nodes[...] = self.continuum.forces
+        if self.coupled:
+            if self.method.energy_based and len(self.pad_idx):
+                # pads are x = X + N U: their forces act on the nodes (chain rule)
+                self.f_nodes += self.N_pad.T @ self.f_atoms[self.pad_idx]
+            Ecoup = float(self.method.add_forces(self, self.f_atoms, self.f_nodes))
+        else:
+            Ecoup = 0.0
+        if len(self.pad_idx):
+            self.f_atoms[self.pad_idx] = 0.0
+        self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": Ecoup}
+        return Ea + Ec + Ecoup
+
+    def forces_q(self) -> np.ndarray:
+        """(n_dof,) stacked forces of the last `compute_forces`."""
+        parts = []
+        if self.n_free:
+            parts.append(self.f_atoms[self.free].ravel())
+        if self.n_nodes:
+            parts.append(self.f_nodes.ravel())
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    # ------------------------------------------------------------------ reports
+    def kinetic(self) -> tuple[float, float]:
+        """(kinetic_atoms, kinetic_continuum) [energy] with the coupled masses."""
+        Ka = Kc = 0.0
+        if self.n_free:
+            v = self.atoms.v[self.free]
+            Ka = 0.5 * float(np.sum(self.atom_mass[self.free] * np.sum(v * v, axis=1)))
+        if self.n_nodes:
+            V = self.continuum.V
+            Kc = 0.5 * float(np.sum(self.node_mass * np.sum(V * V, axis=1)))
+        return Ka, Kc
+
+    def momentum(self) -> np.ndarray:
+        """(d,) total linear momentum Σ M_a v_a + Σ M_I V_I."""
+        p = np.zeros(self.d)
+        if self.n_free:
+            p += self.atom_mass[self.free] @ self.atoms.v[self.free]
+        if self.n_nodes:
+            p += self.node_mass @ self.continuum.V
+        return p
+
+    def total_mass(self) -> float:
+        return float(self.atom_mass.sum() + self.node_mass.sum())
+
+    def partition_report(self) -> dict:
+        """Partition of unity: max |α+β−1| at atoms and quadrature points, Σβ̄m + ΣM^α vs Σ m (mass of
+        the atoms' cells) — comparable when the mesh covers exactly the atoms' cells."""
+        rep = {"max_pou_error": 0.0, "mass_atoms": float(self.atom_mass.sum()),
+               "mass_nodes": float(self.node_mass.sum()), "floored_atoms": self.floored.tolist()}
+        if self.coupled:
+            hs = self.handshake
+            X = np.vstack([self.atoms.X, self.continuum.qp_positions])
+            rep["max_pou_error"] = float(np.max(np.abs(hs.alpha(X) + hs.beta(X) - 1.0)))
+        return rep

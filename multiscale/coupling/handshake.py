@@ -1,0 +1,252 @@
+"""The handshake region H: geometry → blending weights α (continuum) and β = 1 − α (atoms), pads.
+
+PHYSICS.md §1–3. The atomistic core is a shape A (``multiscale.geometry``, ``shape.distance(X)`` = 0 inside
+A, the Euclidean distance outside [length]); H is the shell of width ``w`` around it::
+
+    s(X) = clip(dist_A(X) / w, 0, 1),    α(X) = blend(s),    β(X) = 1 − α(X)
+
+Weights are partitions of unity in the integral sense:
+
+- atom weight ``β̄_a`` = average of β over the atom's cell: in 1D the hat function of one lattice spacing
+  (integrated exactly for the polynomial blends: Gauss quadrature split at the breakpoints where the
+  distance crosses 0 and w); in 2D/3D the primitive cell centred on the atom, sampled with a tensor Gauss
+  rule of ``n_sub`` points per direction (cells tile space, so Σ_a β̄_a V_cell = ∫β up to quadrature);
+- bond weight ``w_ab`` = average of β along the reference bond (Gauss quadrature split at breakpoints);
+- the continuum uses α per quadrature point through ``ContinuumRegion.set_blend(handshake.alpha, n_sub)``.
+
+Atoms with β̄ = 0 within ``r_cut + skin`` of a weighted atom are pad atoms (slaved to the mesh, no mass,
+no weight); atoms further out are dropped (`classify`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .blending import Blend, get_blend
+
+#: samples per segment used to locate breakpoints before bisection
+_N_SCAN = 16
+_N_BISECT = 60
+
+
+@dataclass
+class AtomClasses:
+    """Result of `Handshake.classify` for candidate sites X (n, d).
+
+    weights : (n,) β̄ of every candidate (dimensionless)
+    keep : (n,) bool, atoms the AtomisticRegion must hold (weighted or pad)
+    pad : (n,) bool, pad atoms (β̄ = 0, within r_cut + skin of a weighted atom)
+    n_weighted, n_pad, n_dropped : counts
+    """
+
+    weights: np.ndarray
+    keep: np.ndarray
+    pad: np.ndarray
+    n_weighted: int
+    n_pad: int
+    n_dropped: int
+
+
+class Handshake:
+    """Blending geometry around an atomistic core.
+
+    Parameters
+    ----------
+    shape : object with ``distance(X (m, d)) -> (m,)`` [length] (0 inside the atomistic core)
+    width : float [length], the handshake width w > 0
+    blend : name ("linear" | "cubic" | "quintic") or a `Blend` instance
+    n_gauss : Gauss points per sub-segment for hat/bond averages (exact for the built-in blends in 1D)
+    n_sub : Gauss points per direction for the 2D/3D atom-cell averages
+    """
+
+    def __init__(self, shape, width: float, blend="cubic", *, n_gauss: int = 6, n_sub: int = 4) -> None:  # noqa: ANN001
+        if not width > 0:
+            raise ValueError(f"handshake width must be > 0, got {width}")
+        self.shape = shape
+        self.width = float(width)
+        self.blend: Blend = get_blend(blend)
+        self.n_gauss = int(n_gauss)
+        self.n_sub = int(n_sub)
+        self._gx, self._gw = np.polynomial.legendre.leggauss(self.n_gauss)
+
+    # ------------------------------------------------------------------ pointwise fields
+    def distance(self, X: np.ndarray) -> np.ndarray:
+        """(m,) distance [length] of each point from the atomistic core (0 inside)."""
+        return np.asarray(self.shape.distance(np.atleast_2d(np.asarray(X, float))), float)
+
+    def s(self, X: np.ndarray) -> np.ndarray:
+        """(m,) normalised coordinate clip(dist/w, 0, 1)."""
+        return np.clip(self.distance(X) / self.width, 0.0, 1.0)
+
+    def alpha(self, X: np.ndarray) -> np.ndarray:
+        """(m,) continuum weight α(X) ∈ [0, 1] at points X (m, d). Pass this to ``set_blend``."""
+        return self.blend.value(self.s(X))
+
+    def beta(self, X: np.ndarray) -> np.ndarray:
+        """(m,) atomistic weight β(X) = 1 − α(X)."""
+        return 1.0 - self.alpha(X)
+
+    def in_handshake(self, X: np.ndarray) -> np.ndarray:
+        """(m,) bool: points outside the open atomistic core (distance > 0, or on the core's boundary).
+
+        Applied to weighted atoms this selects the atoms of H that enter the constraints: every weighted
+        atom from the core's edge (β = 1) to the last atom whose cell reaches into H."""
+        d = self.distance(X)
+        X = np.atleast_2d(np.asarray(X, float))
+        inside_core_edge = d <= 0.0
+        if np.any(inside_core_edge):
+            # points inside the core count only on its boundary
+            sd = getattr(self.shape, "signed_distance", None)
+            if sd is not None:
+                tol = 1e-9 * self.width
+                inside_core_edge &= np.asarray(sd(X)) >= -tol
+        return (d > 0.0) | inside_core_edge
+
+    # ------------------------------------------------------------------ averages
+    def _breaks(self, P0: np.ndarray, D: np.ndarray, t0: np.ndarray, t1: np.ndarray, level: float) -> np.ndarray:
+        """Bisection for the t in [t0, t1] where dist(P0 + t D) crosses ``level`` (predicate dist > level)."""
+        lo, hi = t0.copy(), t1.copy()
+        f_lo = self.distance(P0 + lo[:, None] * D) > level
+        for _ in range(_N_BISECT):
+            mid = 0.5 * (lo + hi)
+            f_mid = self.distance(P0 + mid[:, None] * D) > level
+            same = f_mid == f_lo
+            lo = np.where(same, mid, lo)
+            hi = np.where(same, hi, mid)
+        return 0.5 * (lo + hi)
+
+    def segment_average(self, P0: np.ndarray, P1: np.ndarray, weight: str = "uniform") -> np.ndarray:
+        """∫₀¹ ω(t) β(P0 + t (P1 − P0)) dt for m segments (P0, P1: (m, d)); returns (m,).
+
+        ``weight``: "uniform" (ω = 1), "up" (ω = 2t) or "down" (ω = 2(1 − t)); each ω integrates to 1.
+        The segment is split where the distance crosses 0 and w (found by bisection) and each piece is
+        integrated with Gauss–Legendre, so piecewise-polynomial β along a straight distance is exact.
+        """
+        P0 = np.atleast_2d(np.asarray(P0, float))
+        P1 = np.atleast_2d(np.asarray(P1, float))
+        m = P0.shape[0]
+        out = np.empty(m)
+        if m == 0:
+            return out
+        D = P1 - P0
+        ts = np.linspace(0.0, 1.0, _N_SCAN + 1)
+        pts = P0[:, None, :] + ts[None, :, None] * D[:, None, :]
+        dist = self.distance(pts.reshape(-1, P0.shape[1])).reshape(m, _N_SCAN + 1)
+        all_core = np.all(dist <= 0.0, axis=1)
+        all_cont = np.all(dist >= self.width, axis=1)
+        out[all_core] = 1.0
+        out[all_cont] = 0.0
+        mixed = np.flatnonzero(~(all_core | all_cont))
+        if mixed.size == 0:
+            return out
+        P0m, Dm, dm = P0[mixed], D[mixed], dist[mixed]
+        # split points per scan interval: crossing of 0 and of w (or the left end when none)
+        a = np.broadcast_to(ts[:-1], (mixed.size, _N_SCAN)).copy()
+        b = np.broadcast_to(ts[1:], (mixed.size, _N_SCAN)).copy()
+        cuts = []
+        for level in (0.0, self.width):
+            pr = dm > level
+            ch = pr[:, 1:] != pr[:, :-1]
+            c = a.copy()
+            if np.any(ch):
+                r, k = np.nonzero(ch)
+                c[r, k] = self._breaks(P0m[r], Dm[r], a[r, k], b[r, k], level)
+            cuts.append(c)
+        c1 = np.minimum(cuts[0], cuts[1])
+        c2 = np.maximum(cuts[0], cuts[1])
+        edges = np.stack([a, c1, c2, b], axis=2)  # (mm, K, 4)
+        lo = edges[:, :, :-1].reshape(mixed.size, -1)
+        hi = edges[:, :, 1:].reshape(mixed.size, -1)
+        half = 0.5 * (hi - lo)
+        mid = 0.5 * (hi + lo)
+        t = mid[:, :, None] + half[:, :, None] * self._gx[None, None, :]  # (mm, 3K, g)
+        wq = half[:, :, None] * self._gw[None, None, :]
+        if weight == "up":
+            wq = wq * 2.0 * t
+        elif weight == "down":
+            wq = wq * 2.0 * (1.0 - t)
+        elif weight != "uniform":
+            raise ValueError(f"unknown weight {weight!r}")
+        X = P0m[:, None, None, :] + t[..., None] * Dm[:, None, None, :]
+        beta = self.beta(X.reshape(-1, P0.shape[1])).reshape(t.shape)
+        out[mixed] = np.sum(wq * beta, axis=(1, 2))
+        return out
+
+    def atom_weights(self, X: np.ndarray, cell: np.ndarray) -> np.ndarray:
+        """β̄_a (n,) for atoms at reference positions X (n, d).
+
+        cell : (d, d) primitive vectors (rows) [length]. 1D: β̄ = average of β under the hat function of
+        half-width |cell| centred on the atom (exact); 2D/3D: average over the primitive cell centred on
+        the atom with ``n_sub`` Gauss points per direction.
+        """
+        X = np.atleast_2d(np.asarray(X, float))
+        cell = np.atleast_2d(np.asarray(cell, float))
+        n, d = X.shape
+        if d == 1:
+            a = abs(float(cell[0, 0]))
+            left = self.segment_average(X - a, X, "up")
+            right = self.segment_average(X, X + a, "down")
+            return 0.5 * (left + right)
+        g, gw = np.polynomial.legendre.leggauss(self.n_sub)
+        g, gw = 0.5 * g, 0.5 * gw  # on [-1/2, 1/2]
+        grids = np.meshgrid(*([g] * d), indexing="ij")
+        T = np.stack([q.ravel() for q in grids], axis=1)  # (ns, d)
+        W = np.prod(np.meshgrid(*([gw] * d), indexing="ij"), axis=0).ravel()
+        offs = T @ cell  # (ns, d)
+        pts = X[:, None, :] + offs[None, :, :]
+        beta = self.beta(pts.reshape(-1, d)).reshape(n, -1)
+        w = beta @ W
+        # cells entirely in the core / in the continuum give exact 1 / 0
+        w[np.all(beta == 1.0, axis=1)] = 1.0
+        w[np.all(beta == 0.0, axis=1)] = 0.0
+        return w
+
+    def bond_weights(self, Xi: np.ndarray, dX: np.ndarray) -> np.ndarray:
+        """(m,) average of β along reference bonds from Xi (m, d) to Xi + dX (m, d)."""
+        Xi = np.atleast_2d(np.asarray(Xi, float))
+        return self.segment_average(Xi, Xi + np.atleast_2d(np.asarray(dX, float)), "uniform")
+
+    def bond_weight_fn(self, X_ref: np.ndarray):  # noqa: ANN201
+        """A ``bond_weight_fn(i (m,), j (m,), dX (m, d)) -> (m,)`` for ``AtomisticRegion.set_weights``.
+
+        X_ref : (n, d) reference positions of the region's atoms. Uses atom i's reference position and the
+        reference bond vector dX (so periodic images are handled by the caller's dX).
+        """
+        X_ref = np.asarray(X_ref, float)
+
+        def fn(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:  # noqa: ARG001
+            return self.bond_weights(X_ref[np.asarray(i, dtype=np.int64)], dX)
+
+        return fn
+
+    # ------------------------------------------------------------------ classification and checks
+    def classify(self, X: np.ndarray, cell: np.ndarray, reach: float) -> AtomClasses:
+        """Split candidate lattice sites X (n, d) into weighted, pad and dropped atoms.
+
+        reach : r_cut + skin [length]; pads are β̄ = 0 sites within reach of a weighted site.
+        """
+        X = np.atleast_2d(np.asarray(X, float))
+        w = self.atom_weights(X, cell)
+        weighted = w > 0.0
+        pad = np.zeros(len(X), bool)
+        cand = np.flatnonzero(~weighted)
+        if cand.size and np.any(weighted):
+            tree = cKDTree(X[weighted])
+            dist, _ = tree.query(X[cand], k=1, distance_upper_bound=reach * (1 + 1e-12))
+            pad[cand[np.isfinite(dist)]] = True
+        keep = weighted | pad
+        return AtomClasses(weights=w, keep=keep, pad=pad, n_weighted=int(weighted.sum()),
+                           n_pad=int(pad.sum()), n_dropped=int((~keep).sum()))
+
+    def check_geometry(self, cutoff: float, skin: float, element_size: float | None = None) -> None:
+        """Raise ValueError when the handshake is narrower than cut-off + skin or than one element."""
+        need = float(cutoff) + float(skin)
+        if self.width < need:
+            raise ValueError(f"handshake width {self.width:g} is smaller than the potential cut-off plus "
+                             f"neighbour skin {need:g} (= {cutoff:g} + {skin:g}); widen the handshake")
+        if element_size is not None and self.width < element_size:
+            raise ValueError(f"handshake width {self.width:g} is smaller than the element size "
+                             f"{element_size:g} of the mesh across it; widen the handshake or refine the mesh")

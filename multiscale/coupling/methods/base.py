@@ -1,0 +1,105 @@
+"""Common base of the coupling methods (COUPLINGS registry) and the constraint-row builders.
+
+Stacked displacement vector (PHYSICS.md §3): ``q = (u_free_atoms, U_nodes)``, flattened row-major, i.e.
+dof ``i*d + k`` is component k of free atom i, dof ``n_free*d + I*d + k`` component k of node I. A method
+gives the kinematic constraint matrix ``G`` (scipy.sparse CSR, (n_rows, n_dof)) enforced exactly by the
+integrator (``G q = 0``), and may add forces/energy of its own each step (penalty, dead loads, force
+blending).
+
+A method sees the coupled system through a `CouplingContext` built by `CoupledSystem`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from ...registry import PluginParams
+
+
+@dataclass
+class CouplingContext:
+    """What a coupling method needs to build its operators.
+
+    d : dimension;  n_free : number of free (weighted, non-pad) atoms;  n_nodes : N
+    constrained : (n_c,) int64 indices (into the free-atom numbering) of the atoms of H
+    N_c : scipy.sparse CSR (n_c, N), N_I(X_a) of the constrained atoms
+    """
+
+    d: int
+    n_free: int
+    n_nodes: int
+    constrained: np.ndarray
+    N_c: sp.csr_matrix
+
+    @property
+    def n_dof(self) -> int:
+        return (self.n_free + self.n_nodes) * self.d
+
+
+def strong_rows(ctx: CouplingContext) -> sp.csr_matrix:
+    """d rows per atom of H: ``u_a − Σ_I N_I(X_a) U_I = 0``; returns G (n_c*d, n_dof)."""
+    n_c = len(ctx.constrained)
+    S = sp.csr_matrix((np.ones(n_c), (np.arange(n_c), ctx.constrained)), shape=(n_c, ctx.n_free))
+    A = sp.hstack([S, -ctx.N_c], format="csr")
+    return sp.kron(A, sp.identity(ctx.d), format="csr")
+
+
+def projected_rows(ctx: CouplingContext) -> sp.csr_matrix:
+    """d rows per node touched by an atom of H: ``Σ_a N_I(X_a) (u_a − Σ_J N_J(X_a) U_J) = 0``.
+
+    Rows of nodes that no atom of H touches are dropped; linearly dependent rows are removed later by
+    the integrator's factorisation (`ConstraintProjector`)."""
+    n_c = len(ctx.constrained)
+    S = sp.csr_matrix((np.ones(n_c), (np.arange(n_c), ctx.constrained)), shape=(n_c, ctx.n_free))
+    A = sp.hstack([S, -ctx.N_c], format="csr")
+    P = (ctx.N_c.T @ A).tocsr()
+    P.eliminate_zeros()
+    touched = np.flatnonzero(np.asarray(abs(ctx.N_c).sum(axis=0)).ravel() > 0)
+    P = P[touched]
+    return sp.kron(P, sp.identity(ctx.d), format="csr")
+
+
+ROW_BUILDERS = {"strong": strong_rows, "projected": projected_rows}
+
+
+class ConstraintKind(PluginParams):
+    """Mixin field: which constraint rows a method uses."""
+
+    constraint: str = Field("projected", pattern="^(strong|projected|none)$",
+                            description="kinematic constraints: strong (per atom), projected (per node) "
+                                        "or none")
+
+
+class CouplingMethod:
+    """Base class. ``energy_based``: atoms carry β̄-weighted energy and the continuum α-weighted energy
+    (False for force blending). Subclasses set ``Params`` and override what they need."""
+
+    energy_based: bool = True
+
+    class Params(PluginParams):
+        """No parameters."""
+
+    def __init__(self, params: PluginParams | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    @classmethod
+    def from_params(cls, params, units=None, deck_dir=None):  # noqa: ANN001, ANN206
+        return cls(params)
+
+    def constraint_matrix(self, ctx: CouplingContext) -> sp.csr_matrix | None:
+        """G (n_rows, n_dof) or None for no exact constraints."""
+        kind = getattr(self.params, "constraint", "none")
+        if kind == "none":
+            return None
+        return ROW_BUILDERS[kind](ctx)
+
+    def prepare(self, system) -> None:  # noqa: ANN001
+        """Called once after the system is assembled (e.g. to record reference forces)."""
+
+    def add_forces(self, system, f_atoms: np.ndarray, f_nodes: np.ndarray) -> float:  # noqa: ANN001
+        """Add the method's own forces in place (f_atoms (n, d), f_nodes (N, d)); return its energy."""
+        return 0.0

@@ -1,0 +1,40 @@
+"""Penalty (Arlequin-style) coupling: ``E_coupling = ½ κ Σ_a c_a |u_a − Σ_I N_I(X_a) U_I|²``, no multipliers.
+
+The sum runs over the atoms of H (the strong-constraint rows). The row weight ``c_a = β̄_a (1 − β̄_a)`` is
+proportional to the atom's mass share AND to the continuum's share of its cell, so the penalty frequency
+stays ≤ √(κ/m) on both sides (an unweighted penalty on atoms or nodes of vanishing mass is unstable for
+any time step). κ [energy/length²]; the stable time step falls like 1/√κ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from ...registry import COUPLINGS, PluginParams
+from .base import CouplingContext, CouplingMethod, strong_rows
+
+
+@COUPLINGS.register("penalty")
+class PenaltyCoupling(CouplingMethod):
+    """Energy blending plus a weighted penalty on the per-atom compatibility ``u_a − N U``."""
+
+    class Params(PluginParams):
+        kappa: float = Field(gt=0, description="penalty stiffness κ [energy/length²]")
+
+    def constraint_matrix(self, ctx: CouplingContext):  # noqa: ANN201
+        self._G = strong_rows(ctx)
+        return None
+
+    def prepare(self, system) -> None:  # noqa: ANN001
+        b = system.atom_weight[system.free[system.constrained]]
+        c = np.repeat(b * (1.0 - b), system.d)
+        self._W = sp.diags(self.params.kappa * c)
+        self._K = (self._G.T @ self._W @ self._G).tocsr()
+
+    def add_forces(self, system, f_atoms: np.ndarray, f_nodes: np.ndarray) -> float:  # noqa: ANN001
+        q = system.gather_q()
+        fq = -(self._K @ q)
+        system.scatter_add(fq, f_atoms, f_nodes)
+        return -0.5 * float(q @ fq)

@@ -1,0 +1,104 @@
+"""Cross-field rules of a validated deck, each reported at the key that breaks it.
+
+These need more than one field (the dimension of the lattice, which sections are present) and so are not
+expressed in the per-section pydantic models. Checks that need built objects (handshake width against the
+potential's cut-off plus skin, the region inside the mesh, stable time steps) belong to
+`multiscale.build`, which reports them through `Deck.error`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..md.lattice import rotation_matrix
+from .load import Path
+from .schema import DeckConfig, dimension
+
+Problem = tuple[Path, str, "str | None"]  # (key path, message, hint)
+
+#: keys whose list value is a point or a corner: must have d components
+_POINT_KEYS = ("lo", "hi", "origin")
+
+
+def _sections(config: DeckConfig) -> list[tuple[Path, str]]:
+    present = [(("atoms",), "atoms"), (("continuum",), "continuum"), (("handshake",), "handshake")]
+    return [(p, n) for p, n in present if getattr(config, n) is not None]
+
+
+def _is_vector(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+
+
+def _points(data: Any, path: Path, dim: int, out: list[Problem], why: str) -> None:
+    """Every ``lo``/``hi``/``origin`` list under ``data`` has ``dim`` components, and hi > lo."""
+    if isinstance(data, dict):
+        for key, v in data.items():
+            if key in _POINT_KEYS and _is_vector(v) and len(v) != dim:
+                out.append((path + (key,), f"expected {dim} components (the deck is {dim}D{why}), "
+                                           f"got {len(v)}", None))
+        lo, hi = data.get("lo"), data.get("hi")
+        if _is_vector(lo) and _is_vector(hi) and len(lo) == len(hi) == dim:
+            bad = [i for i in range(dim) if not hi[i] > lo[i]]
+            if bad:
+                i = bad[0]
+                out.append((path + ("hi",), f"hi must exceed lo in every component: hi[{i}] = {hi[i]} "
+                                            f"<= lo[{i}] = {lo[i]}", None))
+        for key, v in data.items():
+            _points(v, path + (key,), dim, out, why)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _points(v, path + (i,), dim, out, why)
+
+
+def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
+    """All cross-field problems of a deck that passed the schema (``data`` is the raw deck)."""
+    out: list[Problem] = []
+    present = {n for _, n in _sections(config)}
+    if not present & {"atoms", "continuum"}:
+        out.append(((), "the deck describes no region: give `atoms`, `continuum`, or both "
+                        "(with a `handshake`)", None))
+    if "handshake" in present:
+        for need in ("atoms", "continuum"):
+            if need not in present:
+                out.append((("handshake",), "a handshake couples two regions, but there is no "
+                                            f"`{need}` section", None))
+    elif {"atoms", "continuum"} <= present:
+        out.append((("continuum",), "`atoms` and `continuum` are both given but there is no `handshake` "
+                                    "section to couple them", None))
+    if "atoms" in present and config.potential is None:
+        out.append((("atoms",), "an atomistic region needs a `potential` section", None))
+
+    integ = config.integrator
+    if getattr(integ, "type", None) == "verlet":
+        if integ.steps is not None and integ.time is not None:
+            out.append((("integrator", "time"), "give either `steps` or `time`, not both", None))
+        elif integ.steps is None and integ.time is None:
+            out.append((("integrator",), "give the run length: `steps: N` or `time: T`", None))
+
+    dim = dimension(config)
+    if dim is None:
+        return out
+    atoms = config.atoms
+    if atoms is not None:
+        orient = atoms.lattice.orient
+        opath: Path = ("atoms", "lattice", "orient")
+        if orient is not None:
+            if dim == 1:
+                out.append((opath, "a 1D chain has no orientation; remove `orient`", None))
+            elif dim == 2 and not isinstance(orient, int | float):
+                out.append((opath, "in 2D, orient is one angle [degrees]", None))
+            elif dim == 3:
+                if isinstance(orient, int | float):
+                    out.append((opath, "in 3D, orient is three crystal directions "
+                                       "[[h,k,l], [h,k,l], [h,k,l]] for lab x, y, z", None))
+                else:
+                    try:
+                        rotation_matrix(3, orient)
+                    except ValueError as exc:
+                        out.append((opath, str(exc), None))
+        if atoms.boundary is not None and len(atoms.boundary) != dim:
+            out.append((("atoms", "boundary"), f"expected {dim} entries (one per axis, p or f), "
+                                               f"got {len(atoms.boundary)}", None))
+    why = f": {atoms.lattice.type} lattice" if atoms is not None else ": from continuum.mesh.lo"
+    _points(data, (), dim, out, why)
+    return out

@@ -1,0 +1,243 @@
+"""The deck's pydantic models (format version 1; `decks/README.md` is the user-facing reference).
+
+All models are frozen and forbid unknown keys. Numbers are strict (a quoted ``"0.1"`` is not a number;
+integers are accepted where floats are expected). Plugin sections (``type:`` + parameters) are validated
+by the plugin's own ``Params`` model through `PluginSection`. Units: every length, time, energy, mass and
+temperature is in the deck's unit system (``units:``), see `multiscale.units`.
+
+Cross-field rules (dimension of vectors, ``steps`` vs ``time``, which sections need which) are in
+`multiscale.deck.checks`, which reports them at the offending key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from ..md.lattice import LATTICE_KINDS
+from ..registry import (
+    BLENDS,
+    COUPLINGS,
+    LATTICES,
+    LOADS,
+    MATERIALS,
+    MESHES,
+    MINIMIZERS,
+    POTENTIALS,
+    SHAPES,
+    THERMOSTATS,
+    PluginParams,
+    did_you_mean,
+)
+from .section import PluginSection, active
+
+FORMAT_VERSION = 1
+
+#: neighbour-list skin used when ``atoms.skin`` is not given [length of the unit system]
+DEFAULT_SKIN = {"lj": 0.3, "metal": 2.0}
+
+#: per-frame fields ``output.fields`` may name
+OUTPUT_FIELDS = ("position", "displacement", "velocity", "force", "energy", "weight", "stress", "strain")
+
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+PosInt = Annotated[int, Field(ge=1)]
+
+
+class Section(BaseModel):
+    """Base of msim's own deck sections."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class LatticeConfig(Section):
+    """``atoms.lattice``: a Bravais lattice (see `multiscale.md.lattice`)."""
+
+    type: str = Field(description="chain (1D) | square, hex (2D) | sc, fcc, bcc (3D)")
+    a: float | Literal["relaxed"] = Field(
+        description="spacing [length]: nearest-neighbour distance for chain/square/hex, cubic constant "
+                    "for sc/fcc/bcc; 'relaxed' = the zero-stress spacing of the potential")
+    orient: float | list[list[float]] | None = Field(
+        None, description="2D: rotation [degrees]; 3D: Miller directions of lab x, y, z (3 x 3)")
+    origin: list[float] | None = Field(None, description="shift of every site (d,) [length]")
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> Any:
+        kinds = tuple(LATTICE_KINDS) + tuple(n for n in active(LATTICES).names() if n not in LATTICE_KINDS)
+        if isinstance(v, str) and v not in kinds:
+            raise PydanticCustomError("unknown_plugin", "unknown lattice '{name}'; known: {known}",
+                                      {"name": v, "known": ", ".join(kinds),
+                                       "hint": did_you_mean(v, kinds) or ""})
+        return v
+
+    @field_validator("a", mode="before")
+    @classmethod
+    def _a(cls, v: Any) -> Any:
+        ok = (isinstance(v, int | float) and not isinstance(v, bool) and v > 0) or v == "relaxed"
+        if not ok:
+            raise ValueError(f"expected a positive number or 'relaxed', got {v!r}")
+        return v
+
+
+class VelocityConfig(Section):
+    """``atoms.velocity``: Maxwell–Boltzmann initial velocities (zero total momentum)."""
+
+    temperature: NonNegFloat = Field(description="[temperature]")
+    seed: int = Field(0, description="random seed")
+
+
+class AtomsConfig(Section):
+    """``atoms``: the atomistic region."""
+
+    lattice: LatticeConfig
+    region: PluginSection(SHAPES) = Field(description="region shape filled with lattice sites")  # type: ignore[valid-type]
+    boundary: list[Literal["p", "f"]] | None = Field(
+        None, description="per axis: p (periodic) or f (free); default all free")
+    mass: PosFloat | list[PosFloat] = Field(description="mass per atom, or one per type [mass]")
+    skin: NonNegFloat = Field(description="neighbour-list skin [length]; default 0.3 (lj), 2.0 (metal)")
+    velocity: VelocityConfig | None = None
+
+
+class ContinuumConfig(Section):
+    """``continuum``: the finite-element region."""
+
+    mesh: PluginSection(MESHES) = Field(description="mesh generator or mesh file")  # type: ignore[valid-type]
+    material: PluginSection(MATERIALS) = Field(  # type: ignore[valid-type]
+        default="linear", validate_default=True,
+        description="default: linear elasticity with C computed from the potential at the lattice")
+    density: PosFloat | Literal["derived"] = Field(
+        "derived", description="[mass/volume]; 'derived' = lattice mass / atomic volume")
+
+
+class DampingConfig(Section):
+    """``handshake.damping``: damping band on the fine-scale velocity (PHYSICS.md §5)."""
+
+    gamma0: NonNegFloat = Field(description="dimensionless strength γ0 (≈ 0.3–1)")
+    temperature: NonNegFloat = Field(0.0, description="band temperature [temperature]; 0 = pure damping")
+    seed: int = Field(0, description="random seed of the Langevin noise")
+
+
+class HandshakeConfig(Section):
+    """``handshake``: the overlap where atoms and elements coexist."""
+
+    shape: PluginSection(SHAPES) = Field(description="the atomistic core (inner edge)")  # type: ignore[valid-type]
+    width: PosFloat = Field(description="[length]; ≥ cut-off + skin and ≥ one element")
+    blend: PluginSection(BLENDS) = Field("cubic", validate_default=True)  # type: ignore[valid-type]
+    coupling: PluginSection(COUPLINGS) = Field("projected", validate_default=True)  # type: ignore[valid-type]
+    damping: DampingConfig | None = None
+
+
+class VerletConfig(PluginParams):
+    """``integrator`` with ``type: verlet``: velocity-Verlet dynamics for atoms and nodes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    dt: PosFloat = Field(description="time step [time]")
+    steps: PosInt | None = Field(None, description="number of steps (or give `time`)")
+    time: PosFloat | None = Field(None, description="end time [time] (or give `steps`)")
+    thermostat: PluginSection(THERMOSTATS) | None = None  # type: ignore[valid-type]
+    threads: PosInt | None = Field(None, description="OpenMP threads; default: decided at run time")
+    seed: int = Field(0, description="master random seed")
+
+
+class _Integrators:
+    """``verlet`` (dynamics) plus every MINIMIZERS entry (statics), as one registry for the deck."""
+
+    kind = "integrator"
+
+    def _all(self) -> dict[str, Any]:
+        return {"verlet": _VerletPlugin, **dict(active(MINIMIZERS).items())}
+
+    def get(self, name: str) -> Any:
+        return self._all()[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._all())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._all()
+
+
+class _VerletPlugin:
+    Params = VerletConfig
+
+
+INTEGRATORS = _Integrators()
+
+
+class OutputConfig(Section):
+    """``output``: what is written, where and how often."""
+
+    file: str | None = Field(None, description="HDF5 file (relative to the working directory); "
+                                                "`msim run -o` overrides it")
+    every: PosInt = Field(100, description="steps between frames")
+    thermo_every: PosInt = Field(10, description="steps between energy-ledger lines")
+    fields: list[Literal[OUTPUT_FIELDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["displacement", "velocity", "energy"])
+    checkpoint_every: PosInt | None = Field(None, description="steps between checkpoints")
+    compression: Literal["gzip", "lzf"] | None = None
+
+
+class ExpectBound(Section):
+    """One regression figure: bounds and/or a reference value."""
+
+    min: float | None = None
+    max: float | None = None
+    value: float | None = None
+    rtol: NonNegFloat | None = None
+    atol: NonNegFloat | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ExpectBound:
+        if self.min is None and self.max is None and self.value is None:
+            raise ValueError("give at least one of min, max, value")
+        return self
+
+
+class DeckConfig(Section):
+    """The whole deck. ``atoms``, ``continuum``, ``handshake`` are optional: pure MD, pure FE, or coupled."""
+
+    msim: int = Field(description="the deck format version: start the deck with `msim: 1`")
+    units: Literal["metal", "lj"] = Field(description="unit system (LAMMPS conventions)")
+    title: str | None = None
+    potential: PluginSection(POTENTIALS) | None = None  # type: ignore[valid-type]
+    atoms: AtomsConfig | None = None
+    continuum: ContinuumConfig | None = None
+    handshake: HandshakeConfig | None = None
+    loads: list[PluginSection(LOADS)] = Field(default_factory=list)  # type: ignore[valid-type]
+    integrator: PluginSection(INTEGRATORS, default_type="verlet")  # type: ignore[valid-type]
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    expect: dict[str, ExpectBound] = Field(default_factory=dict)
+
+    @field_validator("msim", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        if v != FORMAT_VERSION or isinstance(v, bool):
+            raise ValueError(f"unsupported deck format version {v!r}; "
+                             f"this msim reads version {FORMAT_VERSION}")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_skin(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("atoms"), dict) \
+                and "skin" not in data["atoms"] and data.get("units") in DEFAULT_SKIN:
+            data = {**data, "atoms": {**data["atoms"], "skin": DEFAULT_SKIN[data["units"]]}}
+        return data
+
+
+def dimension(config: DeckConfig) -> int | None:
+    """Spatial dimension d of the deck: from the lattice, else from the mesh's ``lo``; None if unknown."""
+    if config.atoms is not None:
+        kind = config.atoms.lattice.type
+        if kind in LATTICE_KINDS:
+            from ..md.lattice import Lattice
+            return Lattice(kind, 1.0).dim
+    if config.continuum is not None:
+        lo = getattr(config.continuum.mesh, "lo", None)
+        if isinstance(lo, list | tuple):
+            return len(lo)
+    return None

@@ -1,0 +1,239 @@
+"""`ContinuumRegion`: the finite-element half of msim (PHYSICS.md §2), matrix-free and α-weighted.
+
+Energy ``E = Σ_q α_q W(F_q) V_q`` over all quadrature points q (V_q = Gauss weight × det J), internal
+forces ``forces = −∂E/∂U`` computed by the compiled kernels of ``kernels/fem_forces.pyx``: per-element
+forces, then a fixed-order gather per node, so results are bitwise identical for any thread count.
+Linear materials with a uniform α over an element use stored element stiffness matrices (shared by
+translated elements); other elements go through the per-quadrature-point path.
+
+Units: the deck's; ``density`` in internal mass units per length^d, masses in internal mass units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._kernels import load
+from ._blockdata import BlockData, b_matrix, build_block, element_stiffness, tributary_integrals
+from .boundary import body_forces, traction_forces
+from .locate import Locator
+from .materials.base import Material
+from .mesh import Mesh
+from .timestep import critical_dt
+
+_KE_BUDGET = 64 * 2**20  # bytes of stored element stiffness per block before falling back to qp path
+
+
+class ContinuumRegion:
+    """Finite-element region.
+
+    Parameters: ``mesh`` (`Mesh`), ``material`` (`Material`), ``density`` ρ [mass/length^d, internal
+    units], ``n_threads`` (OpenMP threads of the kernels).
+
+    Attributes: ``nodes`` (N, d) reference positions; ``U``, ``V``, ``forces`` (N, d) displacements,
+    velocities, internal forces (−∂E/∂U); ``qp_positions`` (nq, d), ``qp_volumes`` (nq,) [length^d];
+    ``alpha_qp`` (nq,); ``lumped_mass`` (N,) [mass]. Quadrature points are numbered block by block,
+    element by element (``e*nqe + q`` within a block).
+    """
+
+    def __init__(self, mesh: Mesh, material: Material, density: float, n_threads: int = 1) -> None:
+        if material.dim != mesh.dim:
+            raise ValueError(f"{material.dim}D material on a {mesh.dim}D mesh")
+        if not density > 0:
+            raise ValueError("density must be > 0")
+        self.mesh = mesh
+        self.material = material
+        self.density = float(density)
+        self.n_threads = int(n_threads)
+        self._k = load("fem_forces")
+        N, d = mesh.n_nodes, mesh.dim
+        self.nodes = mesh.nodes
+        self.U = np.zeros((N, d))
+        self.V = np.zeros((N, d))
+        self.forces = np.zeros((N, d))
+        self._blocks: list[BlockData] = []
+        nq = rows = 0
+        for blk in mesh.blocks:
+            bd = build_block(mesh.nodes, blk, nq, rows)
+            if material.is_linear and bd.dN.shape[0] * (blk.element.nen * d) ** 2 * 8 <= _KE_BUDGET:
+                bd.Ke = np.ascontiguousarray(element_stiffness(bd, material.C))
+            self._blocks.append(bd)
+            nq += bd.ne * bd.nqe
+            rows += bd.ne * blk.element.nen
+        self.qp_volumes = np.concatenate([bd.Vq[bd.geom].ravel() for bd in self._blocks])
+        self.qp_positions = np.concatenate([
+            np.einsum("qa,ead->eqd", bd.block.element.shape(bd.block.element.quadrature()[0]),
+                      mesh.nodes[bd.conn]).reshape(-1, d) for bd in self._blocks])
+        self._fe = np.zeros((rows, d))
+        self._we = [np.zeros(bd.ne) for bd in self._blocks]
+        node_of_row = np.concatenate([bd.conn.ravel() for bd in self._blocks])
+        self._ent = np.argsort(node_of_row, kind="stable").astype(np.int64)
+        self._ptr = np.concatenate([[0], np.cumsum(np.bincount(node_of_row, minlength=N))]).astype(np.int64)
+        self._F = None if material.is_linear else np.zeros((nq, d, d))
+        self._P = None if material.is_linear else np.zeros((nq, d, d))
+        self._Wq = None if material.is_linear else np.zeros(nq)
+        self._locator: Locator | None = None
+        self.set_blend(None)
+
+    # ------------------------------------------------------------------ blending
+    def set_blend(self, alpha_fn: Callable[[np.ndarray], np.ndarray] | None, n_sub: int = 4) -> None:
+        """Set the continuum weight α (``alpha_fn(X (m, d)) -> (m,)`` in [0, 1]; None = α ≡ 1).
+
+        α_q = the average of α over quadrature point q's tributary part of its element, and the lumped
+        mass M^α_I = ∫ α ρ N_I dX, both integrated with ``n_sub`` Gauss points per direction of each
+        tributary part. Elements with α ≡ 0 are skipped by `compute`."""
+        self._alpha_fn, self._n_sub = alpha_fn, int(n_sub if alpha_fn is not None else 2)
+        alphas, lumped = [], np.zeros(self.mesh.n_nodes)
+        self._fe[:] = 0.0
+        for bd, we in zip(self._blocks, self._we, strict=True):
+            we[:] = 0.0
+            aq, me = tributary_integrals(self.nodes, bd, alpha_fn, self._n_sub, self.density)
+            bd.me = me
+            lumped += np.bincount(bd.conn.ravel(), weights=me.ravel(), minlength=self.mesh.n_nodes)
+            alphas.append(aq.ravel())
+            active = np.any(aq > 0, axis=1)
+            bd.act_elems = np.nonzero(active)[0].astype(np.int64)
+            uniform = active & np.all(aq == aq[:, :1], axis=1)
+            bd.alpha_e = np.ascontiguousarray(aq[:, 0])
+            if bd.Ke is not None:
+                bd.ke_elems = np.nonzero(uniform)[0].astype(np.int64)
+                bd.qp_elems = np.nonzero(active & ~uniform)[0].astype(np.int64)
+            else:
+                bd.ke_elems = np.zeros(0, np.int64)
+                bd.qp_elems = bd.act_elems
+        self.alpha_qp = np.concatenate(alphas)
+        self.lumped_mass = lumped
+        self._wq = np.ascontiguousarray(self.alpha_qp * self.qp_volumes)
+
+    # ------------------------------------------------------------------ forces
+    def compute(self) -> float:
+        """Internal forces into ``self.forces`` (= −∂E/∂U, (N, d) [force]); returns E [energy]."""
+        k, nt, U = self._k, self.n_threads, self.U
+        E = 0.0
+        for bd, we in zip(self._blocks, self._we, strict=True):
+            nen, d = bd.conn.shape[1], U.shape[1]
+            fe = self._fe[bd.row_offset:bd.row_offset + bd.ne * nen].reshape(bd.ne, nen, d)
+            q0, q1 = bd.qp_offset, bd.qp_offset + bd.ne * bd.nqe
+            wq = self._wq[q0:q1]
+            if self.material.is_linear:
+                if bd.ke_elems.size:
+                    k.linear_ke(U, bd.conn, bd.ke_elems, bd.geom, bd.Ke, bd.alpha_e, fe, we, nt)
+                if bd.qp_elems.size:
+                    k.linear_qp(U, bd.conn, bd.qp_elems, bd.geom, bd.dN, wq, self.material.C, fe, we, nt)
+            elif bd.act_elems.size:
+                F, P, W = self._F[q0:q1], self._P[q0:q1], self._Wq[q0:q1]
+                k.gradients(U, bd.conn, bd.act_elems, bd.geom, bd.dN, F, nt)
+                qs = (bd.act_elems[:, None] * bd.nqe + np.arange(bd.nqe)).ravel()
+                P[qs], W[qs] = self.material.evaluate(F[qs])
+                k.stress_forces(P, W, wq, bd.conn, bd.act_elems, bd.geom, bd.dN, fe, we, nt)
+            E += float(np.sum(we))
+        k.gather(self._fe, self._ptr, self._ent, self.forces, -1.0, nt)
+        return E
+
+    def deformation_gradients(self) -> np.ndarray:
+        """F = I + ∇U at every quadrature point, (nq, d, d)."""
+        d = self.mesh.dim
+        F = np.zeros((self.qp_volumes.size, d, d))
+        for bd in self._blocks:
+            q0, q1 = bd.qp_offset, bd.qp_offset + bd.ne * bd.nqe
+            self._k.gradients(self.U, bd.conn, np.arange(bd.ne, dtype=np.int64), bd.geom, bd.dN,
+                              F[q0:q1], self.n_threads)
+        return F
+
+    def stresses(self) -> np.ndarray:
+        """First Piola stress at every quadrature point, (nq, d, d) [energy/length^d] (unweighted by α)."""
+        return self.material.evaluate(self.deformation_gradients())[0]
+
+    # ------------------------------------------------------------------ matrices
+    def interpolation_matrix(self, points: np.ndarray) -> sp.csr_matrix:
+        """CSR (m, N) of N_I(points) for reference-configuration points (m, d). Raises ValueError naming
+        the points outside the mesh."""
+        if self._locator is None:
+            self._locator = Locator(self.mesh)
+        points = np.atleast_2d(np.asarray(points, float))
+        bid, eid, xi = self._locator.locate(points)
+        rows, cols, vals = [], [], []
+        for b, blk in enumerate(self.mesh.blocks):
+            sel = np.nonzero(bid == b)[0]
+            if sel.size:
+                N = blk.element.shape(xi[sel])
+                rows.append(np.repeat(sel, N.shape[1]))
+                cols.append(blk.conn[eid[sel]].ravel())
+                vals.append(N.ravel())
+        m = points.shape[0]
+        if not rows:
+            return sp.csr_matrix((m, self.mesh.n_nodes))
+        A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(m, self.mesh.n_nodes))
+        A.sum_duplicates()
+        return A
+
+    def stiffness_matrix(self) -> sp.csr_matrix:
+        """Assembled α-weighted tangent stiffness at the reference state, CSR (N·d, N·d), node-major dofs
+        (linearised with the material's reference tangent C for nonlinear materials)."""
+        d = self.mesh.dim
+        rows, cols, vals = [], [], []
+        for bd in self._blocks:
+            B = b_matrix(bd.dN)  # (ng, nqe, nv, nd)
+            for s in range(0, bd.ne, 20000):
+                e = np.arange(s, min(s + 20000, bd.ne))
+                w = self._wq[bd.qp_offset:bd.qp_offset + bd.ne * bd.nqe].reshape(bd.ne, bd.nqe)[e]
+                Bg = B[bd.geom[e]]
+                Ke = np.einsum("eq,eqai,ab,eqbj->eij", w, Bg, self.material.C, Bg, optimize=True)
+                dofs = (bd.conn[e][:, :, None] * d + np.arange(d)).reshape(len(e), -1)
+                rows.append(np.repeat(dofs, dofs.shape[1], axis=1).ravel())
+                cols.append(np.tile(dofs, (1, dofs.shape[1])).ravel())
+                vals.append(Ke.ravel())
+        n = self.mesh.n_nodes * d
+        K = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        K.sum_duplicates()
+        return K
+
+    def consistent_mass(self) -> sp.csr_matrix:
+        """Scalar consistent mass M^α_IJ = ∫ α ρ N_I N_J dX, CSR (N, N) [mass] (same sub-quadrature as
+        `set_blend`); its row sums equal ``lumped_mass``."""
+        rows, cols, vals = [], [], []
+        for blk in self.mesh.blocks:
+            el = blk.element
+            xs, ws = el.tributary(self._n_sub)
+            xs, ws = xs.reshape(-1, el.dim), ws.reshape(-1)
+            N = el.shape(xs)
+            Xe = self.nodes[blk.conn]
+            dV = np.linalg.det(np.einsum("ead,sak->esdk", Xe, el.dshape(xs))) * ws
+            if self._alpha_fn is not None:
+                Xs = np.einsum("sa,ead->esd", N, Xe)
+                dV = dV * np.clip(np.asarray(self._alpha_fn(Xs.reshape(-1, self.mesh.dim)), float)
+                                  .reshape(dV.shape), 0.0, 1.0)
+            Me = self.density * np.einsum("es,sa,sb->eab", dV, N, N)
+            nen = el.nen
+            rows.append(np.repeat(blk.conn, nen, axis=1).ravel())
+            cols.append(np.tile(blk.conn, (1, nen)).ravel())
+            vals.append(Me.ravel())
+        n = self.mesh.n_nodes
+        M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        M.sum_duplicates()
+        return M
+
+    # ------------------------------------------------------------------ time step
+    def stable_dt(self) -> float:
+        """Critical explicit step 2/ω_max [time] of the α-weighted lumped-mass system, bounded element by
+        element (see `multiscale.fem.timestep`; the reference tangent C for nonlinear materials). It is a
+        safe bound, exact for uniform bar2 meshes; use a fraction of it (e.g. 0.9) as Δt."""
+        return critical_dt(self._blocks, self._wq, self.material.C, self.lumped_mass)
+
+    # ------------------------------------------------------------------ loads and selections
+    def nodes_in(self, predicate: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Indices of the nodes whose reference position X satisfies ``predicate(X (N, d)) -> (N,) bool``."""
+        return self.mesh.nodes_in(predicate)
+
+    def traction_forces(self, faces: str | np.ndarray, t: np.ndarray | Callable) -> np.ndarray:
+        """Nodal forces (N, d) of traction t [force/area] on a face set (name) or faces (nf, nfn)."""
+        f = self.mesh.face_sets[faces] if isinstance(faces, str) else faces
+        return traction_forces(self.mesh, f, t)
+
+    def body_forces(self, b: np.ndarray | Callable) -> np.ndarray:
+        """Nodal forces (N, d) of body force density b [force/length^d], α-weighted like the mass."""
+        return body_forces(self.mesh, b, self._alpha_fn, max(self._n_sub, 2))

@@ -1,0 +1,52 @@
+"""Axis-aligned box shape (interval in 1D, rectangle in 2D)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from ..registry import SHAPES
+from .base import Shape, ShapeParams, as_points, check_dim
+
+
+@SHAPES.register("box")
+class BoxShape(Shape):
+    """``lo <= X <= hi`` componentwise. Infinite bounds (``.inf``) are allowed (slabs)."""
+
+    class Params(ShapeParams):
+        type: Literal["box"] = "box"
+        lo: list[float] = Field(description="lower corner [length], d values (-.inf allowed)")
+        hi: list[float] = Field(description="upper corner [length], d values (.inf allowed)")
+
+        @model_validator(mode="after")
+        def _check(self):  # noqa: ANN202
+            if len(self.lo) != len(self.hi):
+                raise ValueError("lo and hi must have the same number of coordinates")
+            if any(h <= lo for lo, h in zip(self.lo, self.hi, strict=True)):
+                raise ValueError("box needs hi > lo on every axis")
+            return self
+
+    def __init__(self, lo, hi) -> None:  # noqa: ANN001
+        self.lo = np.asarray(lo, float)
+        self.hi = np.asarray(hi, float)
+        self.dim = check_dim(self.lo.size, None, "box lo")
+        if self.hi.shape != self.lo.shape or np.any(self.hi <= self.lo):
+            raise ValueError("box needs hi > lo with matching dimensions")
+        ext = np.where(np.isfinite(self.hi - self.lo), self.hi - self.lo, 1.0)
+        self._tol = 1e-12 * float(np.max(ext))
+
+    @classmethod
+    def from_params(cls, params, dim=None):  # noqa: ANN001, ANN206
+        check_dim(len(params.lo), dim, "box lo")
+        return cls(params.lo, params.hi)
+
+    def signed_distance(self, X: np.ndarray) -> np.ndarray:
+        X = as_points(X, self.dim)
+        with np.errstate(invalid="ignore"):
+            q = np.maximum(self.lo - X, X - self.hi)  # (m, d) >0 outside along that axis
+        q = np.nan_to_num(q, nan=-np.inf)
+        outside = np.sqrt(np.sum(np.maximum(q, 0.0) ** 2, axis=1))
+        inside = np.minimum(np.max(q, axis=1), 0.0)
+        return outside + inside

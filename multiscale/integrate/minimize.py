@@ -1,0 +1,280 @@
+"""Energy minimisation under fixed dofs and linear constraints: FIRE and L-BFGS (`MINIMIZERS`).
+
+Problem (PHYSICS.md §8)::
+
+    minimise Π(q)   over the stacked dof vector q (n,)   subject to   q_i = q0_i (fixed dofs),   G q = c
+
+``fun(q) -> (Π [energy], ∂Π/∂q (n,) [energy/length])`` is the caller's energy/gradient callback (the
+gradient is minus the stacked forces). ``G`` is an (m, n) scipy.sparse (or dense) matrix, ``c`` (m,)
+(default 0). Constraints are handled exactly by orthogonal projection onto the null space of the
+constraint rows restricted to the free dofs, G_f (factorised once: sparse LU of G_f G_fᵀ)::
+
+    P v = v − G_fᵀ (G_f G_fᵀ)⁻¹ G_f v
+
+The start is first corrected to satisfy the constraints (least-norm correction of the free dofs), every
+trial point is re-projected onto G q = c, and the search uses projected gradients, so the iterates stay
+feasible to round-off. Convergence: the largest component of the projected force −P ∇Π (max-norm)
+below ``ftol`` [energy/length]. Redundant constraint rows are tolerated (they are detected by the
+factorisation and removed).
+
+Usage::
+
+    res = MINIMIZERS.get("fire")(ftol=1e-6).minimize(fun, q0, fixed=mask, G=G)
+    res.q, res.energy, res.iterations, res.max_force, res.constraint_residual, res.converged
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.optimize as so
+import scipy.sparse as sp
+from pydantic import Field
+
+from ..registry import MINIMIZERS, PluginParams
+
+EnergyFn = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+@dataclass
+class MinimizeResult:
+    """Outcome of a minimisation. ``q`` (n,) final dofs; ``energy`` Π [energy]; ``max_force`` the largest
+    projected free force component [energy/length]; ``constraint_residual`` max |G q − c|."""
+
+    q: np.ndarray
+    energy: float
+    iterations: int
+    evaluations: int
+    max_force: float
+    constraint_residual: float
+    converged: bool
+    message: str = ""
+
+
+class ConstraintProjector:
+    """Projection onto {Δq : Δq_fixed = 0, G Δq = 0} and onto the affine set {q : G q = c}.
+
+    fixed : (n,) bool or None; G : (m, n) sparse/dense or None; c : (m,) or None (= 0).
+    """
+
+    def __init__(self, n: int, fixed: np.ndarray | None = None, G=None, c: np.ndarray | None = None) -> None:  # noqa: ANN001
+        self.n = n
+        self.free = np.ones(n, bool) if fixed is None else ~np.asarray(fixed, bool).reshape(n)
+        self.G = None if G is None or G.shape[0] == 0 else sp.csr_matrix(G)
+        self.c = None
+        self._Gf = None
+        if self.G is not None:
+            if self.G.shape[1] != n:
+                raise ValueError(f"G has {self.G.shape[1]} columns for {n} dofs")
+            self.c = np.zeros(self.G.shape[0]) if c is None else np.asarray(c, float).reshape(-1)
+            Gf = self.G[:, np.flatnonzero(self.free)]
+            self._setup(Gf)
+
+    def _setup(self, Gf: sp.csr_matrix) -> None:
+        """Keep a maximal independent set of rows of G_f and factorise G_f G_fᵀ (dense Cholesky-like LU
+        via sparse LU; rank-revealing QR on the dense matrix when the sparse factorisation is singular)."""
+        rows = np.flatnonzero(np.asarray(abs(Gf).sum(axis=1)).ravel() > 0)
+        Gf = Gf[rows]
+        A = (Gf @ Gf.T).tocsc()
+        try:
+            lu = sp.linalg.splu(A)
+            d = np.abs(lu.U.diagonal())
+            if d.size and d.min() <= 1e-12 * d.max():
+                raise RuntimeError("singular")
+        except RuntimeError:
+            _, R, piv = sla.qr(Gf.T.toarray(), mode="economic", pivoting=True)
+            dr = np.abs(np.diag(R))
+            rank = int(np.sum(dr > 1e-10 * dr.max())) if dr.size else 0
+            rows = rows[np.sort(piv[:rank])]
+            Gf = self.G[:, np.flatnonzero(self.free)][rows]
+            lu = sp.linalg.splu((Gf @ Gf.T).tocsc())
+        self._rows = rows
+        self._Gf = Gf.tocsr()
+        self._GfT = Gf.T.tocsr()
+        self._lu = lu
+
+    def project(self, v: np.ndarray) -> np.ndarray:
+        """P v: zero on fixed dofs, G P v = 0 (v: (n,))."""
+        out = np.where(self.free, v, 0.0)
+        if self._Gf is not None:
+            vf = out[self.free]
+            out[self.free] = vf - self._GfT @ self._lu.solve(self._Gf @ vf)
+        return out
+
+    def restore(self, q: np.ndarray) -> np.ndarray:
+        """The nearest point (least-norm change of the free dofs) with G q = c."""
+        if self._Gf is None:
+            return q
+        r = (self.G @ q - self.c)[self._rows]
+        q = q.copy()
+        q[self.free] -= self._GfT @ self._lu.solve(r)
+        return q
+
+    def residual(self, q: np.ndarray) -> float:
+        if self.G is None:
+            return 0.0
+        return float(np.max(np.abs(self.G @ q - self.c))) if self.G.shape[0] else 0.0
+
+
+class _Minimizer:
+    """Shared driver: wraps ``fun`` with projection, counts evaluations, builds the result."""
+
+    def __init__(self, params=None, **kwargs) -> None:  # noqa: ANN001
+        self.params = params if params is not None else self.Params(**kwargs)
+
+    @classmethod
+    def from_params(cls, params, units=None) -> _Minimizer:  # noqa: ANN001
+        return cls(params)
+
+    def minimize(self, fun: EnergyFn, q0: np.ndarray, fixed: np.ndarray | None = None, G=None,  # noqa: ANN001
+                 c: np.ndarray | None = None,
+                 callback: Callable[[int, np.ndarray, float, float], None] | None = None) -> MinimizeResult:
+        """Minimise ``fun`` from ``q0`` (n,). ``callback(iteration, q, energy, max_force)`` per iteration."""
+        q0 = np.asarray(q0, float).ravel()
+        proj = ConstraintProjector(q0.size, fixed, G, c)
+        q = proj.restore(q0)
+        return self._run(fun, q, proj, callback)
+
+    def _run(self, fun, q, proj, callback) -> MinimizeResult:  # noqa: ANN001
+        raise NotImplementedError
+
+
+@MINIMIZERS.register("fire")
+class FIRE(_Minimizer):
+    """FIRE 2.0 (Guénolé et al., Comput. Mater. Sci. 175, 109584 (2020)) on the constrained space, unit
+    masses, semi-implicit Euler, with a cap ``max_step`` on the per-iteration displacement."""
+
+    class Params(PluginParams):
+        ftol: float = Field(1e-6, gt=0, description="convergence: largest free force [energy/length]")
+        max_iter: int = Field(100000, gt=0, description="iteration limit")
+        dt: float = Field(0.01, gt=0, description="initial pseudo time step [time, unit masses]")
+        dt_max: float = Field(0.1, gt=0, description="largest pseudo time step")
+        dt_min: float = Field(1e-5, gt=0, description="smallest pseudo time step")
+        max_step: float = Field(0.1, gt=0, description="largest displacement of a dof per iteration [length]")
+        n_delay: int = Field(5, ge=0, description="steps before dt may grow after a restart")
+        alpha0: float = Field(0.1, gt=0, lt=1, description="initial velocity-mixing parameter")
+
+    def _run(self, fun, q, proj, callback) -> MinimizeResult:  # noqa: ANN001
+        p = self.params
+        E, g = fun(q)
+        f = -proj.project(g)
+        v = np.zeros_like(q)
+        dt, alpha, n_pos, n_neg = p.dt, p.alpha0, 0, 0
+        it, nev = 0, 1
+        fmax = float(np.max(np.abs(f))) if f.size else 0.0
+        while fmax > p.ftol and it < p.max_iter:
+            it += 1
+            P = float(f @ v)
+            if P > 0:
+                n_pos += 1
+                n_neg = 0
+                if n_pos > p.n_delay:
+                    dt = min(dt * 1.1, p.dt_max)
+                    alpha *= 0.99
+            else:
+                n_pos = 0
+                n_neg += 1
+                if n_neg > 2000:
+                    break
+                if it > p.n_delay:
+                    dt = max(dt * 0.5, p.dt_min)
+                    alpha = p.alpha0
+                q = q - 0.5 * dt * v          # correct the overshoot (FIRE 2.0)
+                v[:] = 0.0
+            v = v + dt * f
+            if P > 0:
+                vn, fn = np.linalg.norm(v), np.linalg.norm(f)
+                if fn > 0:
+                    v = (1 - alpha) * v + alpha * vn * f / fn
+            step = dt * v
+            smax = float(np.max(np.abs(step)))
+            if smax > p.max_step:
+                step *= p.max_step / smax
+            q = proj.restore(q + step)
+            E, g = fun(q)
+            nev += 1
+            f = -proj.project(g)
+            v = proj.project(v)
+            fmax = float(np.max(np.abs(f)))
+            if callback is not None:
+                callback(it, q, E, fmax)
+        ok = fmax <= p.ftol
+        return MinimizeResult(q, float(E), it, nev, fmax, proj.residual(q), ok,
+                              "converged" if ok else "iteration limit or stalled")
+
+
+@MINIMIZERS.register("lbfgs")
+class LBFGS(_Minimizer):
+    """scipy's L-BFGS-B on the null-space parametrisation q = q* + P y (P the orthogonal projector), whose
+    gradient P ∇Π is exactly the projected gradient; stops when max |P ∇Π| < ftol. Restarted (fresh
+    memory) when the line search fails before convergence; when restarts stop gaining (the energy has
+    reached round-off: large systems at small ftol), FIRE finishes the job on forces alone."""
+
+    class Params(PluginParams):
+        ftol: float = Field(1e-6, gt=0, description="convergence: largest free force [energy/length]")
+        max_iter: int = Field(100000, gt=0, description="iteration limit (over all restarts)")
+        memory: int = Field(20, gt=0, description="number of stored correction pairs")
+        max_restarts: int = Field(20, ge=0, description="restarts after line-search failures")
+        fire_polish: bool = Field(True, description="finish with FIRE (forces only) when the energy line "
+                                  "search stalls at round-off before ftol is reached")
+
+    def _run(self, fun, q, proj, callback) -> MinimizeResult:  # noqa: ANN001
+        p = self.params
+        state = {"nev": 0, "it": 0, "E": None, "fmax": np.inf, "q": q}
+
+        def wrapped(y: np.ndarray, base: np.ndarray) -> tuple[float, np.ndarray]:
+            qq = proj.restore(base + proj.project(y))
+            E, g = fun(qq)
+            state["nev"] += 1
+            pg = proj.project(g)
+            fm = float(np.max(np.abs(pg))) if pg.size else 0.0
+            state.update(E=float(E), fmax=fm, q=qq)
+            return float(E), pg
+
+        message = ""
+        last = np.inf
+        for _ in range(p.max_restarts + 1):
+            base = state["q"]
+            remaining = p.max_iter - state["it"]
+            if remaining <= 0:
+                break
+
+            def cb(y, base=base):  # noqa: ANN001, ANN202
+                state["it"] += 1
+                if callback is not None:
+                    callback(state["it"], state["q"], state["E"], state["fmax"])
+
+            res = so.minimize(wrapped, np.zeros_like(base), args=(base,), jac=True, method="L-BFGS-B",
+                              callback=cb, options={"maxcor": p.memory, "gtol": p.ftol, "ftol": 0.0,
+                                                    "maxiter": remaining, "maxfun": 10 * remaining + 100,
+                                                    "maxls": 40})
+            message = str(res.message)
+            q_end = proj.restore(base + proj.project(res.x))
+            E, g = fun(q_end)
+            state["nev"] += 1
+            fm = float(np.max(np.abs(proj.project(g))))
+            state.update(q=q_end, E=float(E), fmax=fm)
+            if fm <= p.ftol:
+                break
+            if fm > 0.5 * last:      # the energy line search is at round-off: finish on forces only
+                break
+            last = fm
+        q = state["q"]
+        if state["fmax"] > p.ftol and p.fire_polish and state["it"] < p.max_iter:
+            fire = FIRE(ftol=p.ftol, max_iter=p.max_iter - state["it"])
+            r = fire._run(fun, q, proj, callback)
+            return MinimizeResult(r.q, r.energy, state["it"] + r.iterations, state["nev"] + r.evaluations,
+                                  r.max_force, r.constraint_residual, r.converged,
+                                  f"{message}; FIRE polish: {r.message}")
+        ok = state["fmax"] <= p.ftol
+        return MinimizeResult(q, float(state["E"]), state["it"], state["nev"], float(state["fmax"]),
+                              proj.residual(q), ok, message)
+
+
+def minimize_energy(fun: EnergyFn, q0: np.ndarray, method: str = "fire", fixed: np.ndarray | None = None,
+                    G=None, c: np.ndarray | None = None, **params) -> MinimizeResult:  # noqa: ANN001
+    """Convenience: ``MINIMIZERS.get(method)(**params).minimize(fun, q0, fixed, G, c)``."""
+    return MINIMIZERS.get(method)(**params).minimize(fun, q0, fixed=fixed, G=G, c=c)

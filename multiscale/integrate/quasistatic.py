@@ -1,0 +1,159 @@
+"""Quasi-static load stepping: at each load step, minimise the total energy Π under the loads and the
+coupling constraints (PHYSICS.md §8).
+
+``model`` is a `multiscale.coupling.coupled.CoupledSystem` (pure MD, pure FE or coupled): the stacked dofs
+are its q = (u_free_atoms, U_nodes); pads follow the mesh; the constraints are its ``G q = 0``. For each
+stage i (pseudo-time t = i)::
+
+    load.set_stage(min(i, load.n_stages − 1)); load.impose(t, model)     (kinematic loads move their dofs)
+    minimise Π(q) = E_atoms + E_continuum + E_coupling + Σ_loads E_load    over the free dofs, G q = 0
+    record: energy terms, max free force, constraint residual, iterations, every load's observables
+
+Fixed dofs are the union of the loads' ``fixed_dofs()``. The minimiser is a `MINIMIZERS` instance
+(``fire`` / ``lbfgs``) or a name. ``callback(stage, record) -> bool | None``: return True to stop.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..registry import MINIMIZERS
+from . import minimize as _minimize  # noqa: F401  (registers fire / lbfgs)
+
+
+class StaticProblem:
+    """Π(q) and ∂Π/∂q of a CoupledSystem with loads, on the stacked dofs q (n_dof,) [length]."""
+
+    def __init__(self, system, loads: Sequence) -> None:  # noqa: ANN001
+        self.s = system
+        self.loads = list(loads)
+        self.time = 0.0
+        s = system
+        self._fa = np.zeros((s.n_atoms, s.d))
+        self._fn = np.zeros((s.n_nodes, s.d))
+        self.terms: dict[str, float] = {}
+
+    def fixed_mask(self) -> np.ndarray:
+        """(n_dof,) bool: union of the loads' fixed dofs in the stacked numbering."""
+        s = self.s
+        am = np.zeros((s.n_atoms, s.d), bool)
+        nm = np.zeros((s.n_nodes, s.d), bool)
+        for ld in self.loads:
+            a, n = ld.fixed_dofs()
+            if a is not None:
+                am |= a
+            if n is not None:
+                nm |= n
+        return np.concatenate([am[s.free].ravel(), nm.ravel()])
+
+    def set_q(self, q: np.ndarray) -> None:
+        s = self.s
+        qa, qn = s.split(q)
+        if s.n_free:
+            s.atoms.x[s.free] = s.atoms.X[s.free] + qa
+        if s.n_nodes:
+            s.continuum.U[...] = qn
+        s.update_pads()
+
+    def __call__(self, q: np.ndarray) -> tuple[float, np.ndarray]:
+        s = self.s
+        self.set_q(q)
+        E = float(s.compute_forces())
+        self._fa.fill(0.0)
+        self._fn.fill(0.0)
+        E_loads = 0.0
+        for ld in self.loads:
+            E_loads += float(ld.apply(self.time, s, self._fa, self._fn)[0])
+        if getattr(s, "coupled", False) and len(s.pad_idx):
+            self._fn += s.N_pad.T @ self._fa[s.pad_idx]
+            self._fa[s.pad_idx] = 0.0
+        s.f_atoms += self._fa
+        s.f_nodes += self._fn
+        self.terms = dict(s.energy, loads=E_loads)
+        return E + E_loads, -s.forces_q()
+
+
+def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None = None,  # noqa: ANN001
+                    callback: Callable[[int, dict], bool | None] | None = None,
+                    prepare: bool = True) -> list[dict]:
+    """Run the load steps; returns one record (dict) per stage.
+
+    model : CoupledSystem; loads : `LOADS` instances (prepared here unless ``prepare`` is False, then
+    ``initialize`` is called here too); minimizer : name or instance; stages : number of load steps
+    (default: the largest ``n_stages`` of the loads).
+
+    Record keys: ``stage``, ``energy`` (Π incl. load energies) and its terms ``potential_atoms``,
+    ``potential_continuum``, ``coupling``, ``loads``; ``max_force``, ``constraint_residual``,
+    ``iterations``, ``evaluations``, ``converged``, ``wall`` [s]; plus every load's observables.
+    """
+    s = model
+    if prepare:
+        for ld in loads:
+            ld.prepare(s)
+    for ld in loads:
+        ld.initialize(s)
+    if isinstance(minimizer, str):
+        minimizer = MINIMIZERS.get(minimizer)()
+    n_st = stages if stages is not None else max([ld.n_stages for ld in loads] + [1])
+    prob = StaticProblem(s, loads)
+    fixed = prob.fixed_mask()
+    G = getattr(s, "G", None)
+    records = []
+    for i in range(n_st):
+        t0 = _time.perf_counter()
+        prob.time = float(i)
+        for ld in loads:
+            ld.set_stage(min(i, ld.n_stages - 1))
+            ld.impose(float(i), s)
+        s.update_pads()
+        res = minimizer.minimize(prob, s.gather_q(), fixed=fixed, G=G)
+        E, _ = prob(res.q)                    # state, forces and observables at the result
+        rec = {"stage": i, "energy": E, **prob.terms, "max_force": res.max_force,
+               "constraint_residual": res.constraint_residual, "iterations": res.iterations,
+               "evaluations": res.evaluations, "converged": res.converged,
+               "wall": _time.perf_counter() - t0}
+        for ld in loads:
+            rec.update(ld.observables())
+        records.append(rec)
+        if callback is not None and callback(i, rec):
+            break
+    return records
+
+
+def indent2d_atomistic(nx: int = 80, ny: int = 40, radius: float = 10.0, stiffness: float = 10.0,
+                       depths: Sequence[float] | None = None, minimizer="fire", ftol: float = 1e-6,  # noqa: ANN001
+                       n_threads: int = 1, callback: Callable[[int, dict], bool | None] | None = None
+                       ) -> list[dict]:
+    """The benchmark of ``problems/indent2d.md`` fully atomistic, at any size (the problem: nx = 400,
+    ny = 200). LJ ε = σ = m = 1, r_c = 2.5 shifted, hex film with a₀ the zero-stress spacing, 3 bottom
+    rows fixed, cylinder of radius R and stiffness K centred at the mid-width, depths d (default 0, 0.1,
+    …, 6.0). Returns one record per depth (see `run_quasistatic`; ``indenter.load`` = P_y(d)).
+    """
+    from ..coupling.coupled import CoupledSystem
+    from ..loads.fixed import Fixed
+    from ..loads.indenter import Indenter
+    from ..md.box import Box
+    from ..md.potentials.lj import LennardJones
+    from ..md.properties import zero_stress_lattice_constant
+    from ..md.system import AtomisticRegion
+
+    pot = LennardJones(1.0, 1.0, 2.5, "shift")
+    a0 = zero_stress_lattice_constant(pot, "hex")
+    h = a0 * np.sqrt(3.0) / 2
+    j, i = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    X = np.stack([(i + (j % 2) / 2) * a0, j * h], axis=-1).reshape(-1, 2)
+    box = Box(X.min(axis=0) - 5.0, X.max(axis=0) + 5.0, [False, False])
+    atoms = AtomisticRegion(X, 1.0, pot, box, skin=0.3, n_threads=n_threads)
+    system = CoupledSystem(atoms=atoms)
+    if depths is None:
+        depths = np.round(np.arange(61) * 0.1, 12)
+    y_top = (ny - 1) * h
+    loads = [Fixed(region={"type": "box", "lo": [-1e9, -1e9], "hi": [1e9, 2.5 * h]}),
+             Indenter(shape="cylinder", radius=radius, stiffness=stiffness,
+                      center=[(nx - 0.5) / 2 * a0, y_top + radius], depths=list(depths))]
+    if isinstance(minimizer, str):
+        minimizer = MINIMIZERS.get(minimizer)(ftol=ftol)
+    return run_quasistatic(system, loads, minimizer, callback=callback)

@@ -1,0 +1,121 @@
+"""Rigid indenter acting on atoms: cylinder (2D disc / 3D cylinder), sphere, or flat punch.
+
+Radial indenters (LAMMPS ``fix indent`` form): an atom at distance r < R from the centre (sphere, 2D
+cylinder) or from the axis (3D cylinder) feels the repulsive radial force of magnitude K (R − r)²
+(``F(r) = −K (r − R)²``), from the energy e(r) = K (R − r)³ / 3. Flat punch of half-width / radius R with
+its face through the centre, normal to the indenting direction n: an atom behind the face by
+δ = −(x − c)·n > 0 and within lateral distance R of the axis feels K δ² n, energy K δ³/3 (the punch edge is
+sharp: the energy jumps at the lateral edge, so prefer the cylinder for minimisation).
+
+The centre moves along the unit indenting direction n (default −y in 2D, −z in 3D):
+c(t) = center + depth(t)·n with depth(t) = depths[stage] + velocity·t (depth steps for statics, a velocity
+for dynamics, or both). Acts on every atom with the full (unweighted) force: the contact zone must lie in
+the pure atomistic core. Units: K [energy/length³], R [length], velocity [length/time].
+
+Observables ``<label>.depth``, ``.load`` (P = Σ_a F_a·n, the reaction force along the indenting direction:
+for indent2d P_y = −Σ F_y), ``.force_x/_y/_z`` (force on the indenter, −Σ F_a), ``.energy``, ``.contacts``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..registry import LOADS
+from .base import Load, LoadParams, Steps, force_targets, model_dim, stage_values
+
+
+@LOADS.register("indenter")
+class Indenter(Load):
+    class Params(LoadParams):
+        type: Literal["indenter"] = "indenter"
+        shape: Literal["cylinder", "sphere", "flat"] = Field("cylinder", description="indenter geometry")
+        radius: float = Field(gt=0, description="radius R (flat punch: half-width / radius) [length]")
+        stiffness: float = Field(gt=0, description="K in F = K (R − r)² [energy/length³]")
+        center: list[float] = Field(description="centre (flat: face centre) at depth 0 [length], d values")
+        direction: list[float] | None = Field(None, description="indenting direction (normalised here); "
+                                              "default −y in 2D, −z in 3D")
+        axis: list[float] | None = Field(None, description="3D cylinder axis (default z ⟂ direction)")
+        depth_steps: Steps | None = Field(None, description="quasi-static depths {start, stop, step} "
+                                            "[length]")
+        depths: list[float] | None = Field(None, description="explicit quasi-static depths [length]")
+        velocity: float = Field(0.0, description="indentation rate along the direction [length/time]")
+
+    def __init__(self, params=None, **fields) -> None:  # noqa: ANN001
+        super().__init__(params, **fields)
+        p = self.params
+        self._depths = stage_values(p.depth_steps, p.depths)
+        self._n: np.ndarray | None = None
+        self._axis: np.ndarray | None = None
+        self._last: dict[str, float] = {}
+
+    @property
+    def n_stages(self) -> int:
+        return 1 if self._depths is None else int(self._depths.size)
+
+    def prepare(self, model) -> None:  # noqa: ANN001
+        d = model_dim(model)
+        p = self.params
+        if getattr(model, "atoms", None) is None:
+            raise ValueError("the indenter acts on atoms: the model has none")
+        if len(p.center) != d:
+            raise ValueError(f"indenter center has {len(p.center)} values in {d}D")
+        n = -np.eye(d)[d - 1] if p.direction is None else np.asarray(p.direction, float)
+        if n.shape != (d,) or not np.linalg.norm(n) > 0:
+            raise ValueError("indenter direction must be a non-zero vector of d values")
+        self._n = n / np.linalg.norm(n)
+        if p.shape == "cylinder" and d == 3:
+            ax = np.array([0.0, 0.0, 1.0]) if p.axis is None else np.asarray(p.axis, float)
+            ax = ax / np.linalg.norm(ax)
+            if abs(ax @ self._n) > 1e-12:
+                raise ValueError("the cylinder axis must be perpendicular to the indenting direction")
+            self._axis = ax
+        self._center0 = np.asarray(p.center, float)
+
+    def depth(self, time: float) -> float:
+        """Current depth [length]."""
+        base = 0.0 if self._depths is None else float(self._depths[self.stage])
+        return base + self.params.velocity * float(time)
+
+    def center(self, time: float) -> np.ndarray:
+        """Current centre (d,) [length]."""
+        return self._center0 + self.depth(time) * self._n
+
+    def energy_forces(self, x: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Energy [energy], forces on the atoms in contact (m, d), and their indices (m,) for positions
+        x (n, d) and centre c (d,)."""
+        p = self.params
+        K, R = p.stiffness, p.radius
+        dx = x - c
+        if p.shape == "flat":
+            s = dx @ self._n
+            lat = dx - s[:, None] * self._n
+            idx = np.flatnonzero((s < 0) & (np.einsum("ij,ij->i", lat, lat) <= R * R))
+            delta = -s[idx]
+            return float(K * np.sum(delta ** 3) / 3), (K * delta ** 2)[:, None] * self._n, idx
+        if self._axis is not None:
+            dx = dx - np.outer(dx @ self._axis, self._axis)
+        r2 = np.einsum("ij,ij->i", dx, dx)
+        idx = np.flatnonzero(r2 < R * R)
+        r = np.sqrt(r2[idx])
+        gap = R - r
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f = np.where(r > 0, K * gap * gap / r, 0.0)[:, None] * dx[idx]
+        return float(K * np.sum(gap ** 3) / 3), f, idx
+
+    def apply(self, time: float, model, f_atoms: np.ndarray | None = None,  # noqa: ANN001
+              f_nodes: np.ndarray | None = None) -> tuple[float, float]:
+        atoms = model.atoms
+        E, f, idx = self.energy_forces(atoms.x, self.center(time))
+        force_targets(model, f_atoms, f_nodes)[0][idx] += f
+        ftot = f.sum(axis=0) if idx.size else np.zeros(atoms.x.shape[1])
+        load = float(ftot @ self._n)
+        self._last = {"depth": self.depth(time), "load": load, "energy": E, "contacts": float(idx.size)}
+        for k, name in enumerate("xyz"[: ftot.size]):
+            self._last[f"force_{name}"] = -float(ftot[k])
+        return E, self.params.velocity * load
+
+    def observables(self) -> dict[str, float]:
+        return self._obs(**self._last)

@@ -1,0 +1,117 @@
+"""Embedded-atom method from LAMMPS potential files: ``funcfl`` (``pair_style eam``) and ``setfl``
+(``pair_style eam/alloy``), with LAMMPS's interpolation (see `eam_tables`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..._kernels import load
+from ...errors import DeckError
+from ...registry import POTENTIALS, PluginParams
+from .base import Potential
+from .eam_tables import EAMTables, eval_embedding, eval_pair, eval_radial, read_funcfl, read_setfl
+from .pairbase import finish_virial, kernel_args
+
+_EMPTY1 = np.zeros(0)
+
+
+class TabulatedEAM(Potential):
+    """EAM evaluated from `EAMTables`. Atom types index ``tables.elements`` (type 0 = first element).
+
+    Attributes: ``tables``, ``cutoff`` [Å], ``elements`` (names), ``masses`` (g/mol per element).
+    The radial functions ``pair``, ``density``, ``embedding`` are those of element 0.
+    """
+
+    many_body = True
+
+    def __init__(self, tables: EAMTables) -> None:
+        self.tables = tables
+        self.cutoff = float(tables.cutoff)
+        self.elements = list(tables.elements)
+        self.masses = list(tables.masses)
+        self._k = load("eam")
+        self._scratch: tuple[np.ndarray, np.ndarray] | None = None
+        self.rho: np.ndarray | None = None
+
+    def pair(self, r):  # noqa: ANN001, ANN201
+        return eval_pair(self.tables, 0, 0, r)
+
+    def density(self, r):  # noqa: ANN001, ANN201
+        return eval_radial(self.tables, self.tables.rhor[0], r)
+
+    def embedding(self, rho):  # noqa: ANN001, ANN201
+        return eval_embedding(self.tables, 0, rho)
+
+    def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None,  # noqa: ANN001
+                types=None):  # noqa: ANN001
+        """See `Potential.compute`. ``types`` (n,) int element indices (None = all element 0).
+        ``virial`` optional (d, d) output [eV]. After the call ``self.rho`` holds the densities (n,)."""
+        x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial)
+        n = x.shape[0]
+        if types is None:
+            types = np.zeros(n, np.int32)
+        types = np.ascontiguousarray(types, dtype=np.int32)
+        if types.shape != (n,) or (n and (types.min() < 0 or types.max() >= len(self.elements))):
+            raise ValueError(f"types must be (n,) integers in [0, {len(self.elements)})")
+        sw = _EMPTY1 if site_w is None else np.ascontiguousarray(site_w, dtype=float)
+        if site_w is not None and sw.shape != (n,):
+            raise ValueError("site_w must have shape (n,)")
+        if self._scratch is None or self._scratch[0].shape[0] != n:
+            self._scratch = (np.zeros(n), np.zeros(n))
+        rho, fp = self._scratch
+        t = self.tables
+        self._k.compute(x, nlist.offsets, nlist.neighbors, nlist.shifts,
+                        np.ascontiguousarray(nlist.period, dtype=float), types, sw, bw,
+                        t.frho, t.rhor, t.z2r, 1.0 / t.dr, 1.0 / t.drho, t.cutoff ** 2, t.rhomax,
+                        rho, fp, forces, energies, vir, int(n_threads))
+        self.rho = rho
+        finish_virial(vir, virial, x.shape[1])
+        return float(energies.sum())
+
+
+@POTENTIALS.register("eam")
+class EAMFile(TabulatedEAM):
+    """EAM read from a LAMMPS ``funcfl`` (``*.eam``) or ``setfl`` (``*.eam.alloy``) file (metal units)."""
+
+    class Params(PluginParams):
+        type: Literal["eam"] = "eam"
+        file: str = Field(description="potential file, relative to the deck's folder (or absolute)")
+        format: Literal["auto", "funcfl", "setfl"] = Field(
+            "auto", description="auto: '.eam.alloy'/'.alloy'/'.setfl' -> setfl, else funcfl")
+        elements: list[str] | None = Field(None, description="setfl only: file elements used as atom "
+                                           "types 0, 1, ... (default: all, in file order)")
+
+    @classmethod
+    def from_params(cls, params, units=None, deck_dir=None):  # noqa: ANN001, ANN206
+        if units is not None and getattr(units, "name", "metal") != "metal":
+            raise DeckError("EAM potential files are in metal units; set `units: metal`", key="potential")
+        path = Path(params.file)
+        if not path.is_absolute() and deck_dir is not None:
+            path = Path(deck_dir) / path
+        if not path.is_file():
+            raise DeckError(f"EAM file not found: {path}", key="potential.file")
+        fmt = params.format
+        if fmt == "auto":
+            fmt = "setfl" if path.name.endswith((".alloy", ".setfl")) else "funcfl"
+        tables = read_setfl(path) if fmt == "setfl" else read_funcfl(path)
+        if params.elements is not None:
+            if fmt != "setfl":
+                raise DeckError("`elements` applies to setfl files only", key="potential.elements")
+            missing = [e for e in params.elements if e not in tables.elements]
+            if missing:
+                raise DeckError(f"elements {missing} not in {path.name} ({tables.elements})",
+                                key="potential.elements")
+            idx = [tables.elements.index(e) for e in params.elements]
+            tables.frho, tables.rhor = tables.frho[idx], tables.rhor[idx]
+            tables.z2r = np.ascontiguousarray(tables.z2r[np.ix_(idx, idx)])
+            tables.elements = list(params.elements)
+            tables.masses = [tables.masses[i] for i in idx]
+        return cls(tables)
+
+    @classmethod
+    def from_file(cls, path: str | Path, format: str = "auto") -> EAMFile:  # noqa: A002
+        return cls.from_params(cls.Params(file=str(path), format=format))

@@ -1,0 +1,57 @@
+"""Shared plumbing of the pair-potential plugins: argument checks and the call into a pair kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Potential
+
+_EMPTY1 = np.zeros(0)
+_EMPTY2 = np.zeros((0, 0))
+
+
+def kernel_args(x: np.ndarray, nlist, bond_w, forces, energies, virial):  # noqa: ANN001, ANN201
+    """Validate shapes and return (x, bond_w_or_empty, per-atom virial scratch or empty (0,0))."""
+    n, d = x.shape
+    if forces.shape != (n, d) or energies.shape != (n,):
+        raise ValueError(f"forces must be ({n}, {d}) and energies ({n},)")
+    if not (forces.flags.c_contiguous and energies.flags.c_contiguous):
+        raise ValueError("forces and energies must be C-contiguous")
+    if nlist.offsets.size != n + 1:
+        raise ValueError("neighbour list was built for a different number of atoms")
+    if bond_w is None:
+        bw = _EMPTY1
+    else:
+        bw = np.ascontiguousarray(bond_w, dtype=float)
+        if bw.shape != (nlist.n_entries,):
+            raise ValueError(f"bond_w must have one weight per neighbour-list entry ({nlist.n_entries})")
+    vir = np.zeros((n, d * d)) if virial is not None else _EMPTY2
+    return np.ascontiguousarray(x, dtype=float), bw, vir
+
+
+def finish_virial(vir_atoms: np.ndarray, virial, d: int) -> None:  # noqa: ANN001
+    """Sum the per-atom virials (fixed order, thread-independent) into virial (d, d) [energy]."""
+    if virial is not None:
+        virial[...] = vir_atoms.sum(axis=0).reshape(d, d)
+
+
+class PairPotential(Potential):
+    """Base of the pair potentials: subclasses define ``_kernel_name`` and ``_kernel_params()``."""
+
+    many_body = False
+    _kernel_name: str
+
+    def _call_kernel(self, x, nlist, bw, forces, energies, vir, n_threads):  # noqa: ANN001, ANN202
+        raise NotImplementedError
+
+    def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None):  # noqa: ANN001
+        """See `Potential.compute`. Site weights do not enter a pair potential (no embedding term).
+
+        virial : optional (d, d) output [energy], ``W = sum_{a<b} r_ab (x) f_ab`` (r_ab = x_a - x_b,
+        f_ab the force on a due to b), weighted like the energy.
+        """
+        x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial)
+        period = np.ascontiguousarray(nlist.period, dtype=float)
+        self._call_kernel(x, nlist, period, bw, forces, energies, vir, int(n_threads))
+        finish_virial(vir, virial, x.shape[1])
+        return float(energies.sum())

@@ -1,0 +1,138 @@
+"""`AtomisticRegion`: atoms, their potential, weights and neighbour list (ARCHITECTURE.md contract).
+
+Energy (PHYSICS.md §2): ``E = Σ_a w_a F(ρ_a) + Σ_{a<b} w_ab φ(r_ab)`` with site weights w_a (β̄_a) and
+bond weights w_ab; all 1 = plain MD. Pad atoms are atoms with site weight 0 whose positions the coupler
+sets; they are ordinary neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .box import Box
+from .neighbors import NeighborList
+
+BondWeightFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+class AtomisticRegion:
+    """Atoms of one region.
+
+    Parameters
+    ----------
+    X : (n, d) reference positions [length]
+    mass : (n,) or scalar, INTERNAL force-mass units (``units.mass_to_internal``)
+    potential : a `multiscale.md.potentials.base.Potential`
+    box : `Box` (periodic / free axes)
+    skin : neighbour skin [length]; lists are rebuilt when any atom moved more than skin/2
+    types : (n,) int element indices for multi-element potentials (None = all 0)
+    n_threads : OpenMP threads of the kernels (results do not depend on it)
+
+    Attributes
+    ----------
+    X, x, v, forces : (n, d) float64 (x starts as a copy of X, v at 0)
+    energies : (n,) weighted per-atom energies [energy] (Σ energies = E)
+    mass : (n,) internal masses;  site_w : (n,) or None;  bond_w : (n_entries,) or None
+    nlist : `NeighborList`;  energy : last E;  virial : (d, d) after ``compute(virial=True)``
+    """
+
+    def __init__(self, X, mass, potential, box: Box, skin: float, types=None, n_threads: int = 1) -> None:  # noqa: ANN001
+        X = np.array(X, dtype=float, order="C", copy=True)
+        if X.ndim != 2 or X.shape[1] != box.dim:
+            raise ValueError(f"X must have shape (n, {box.dim})")
+        n, d = X.shape
+        self.X = X
+        self.x = X.copy()
+        self.v = np.zeros((n, d))
+        self.forces = np.zeros((n, d))
+        self.energies = np.zeros(n)
+        self.mass = np.ascontiguousarray(np.broadcast_to(np.asarray(mass, float), (n,)).copy())
+        self.potential = potential
+        self.box = box
+        self.types = None if types is None else np.ascontiguousarray(types, dtype=np.int32)
+        if self.types is not None and self.types.shape != (n,):
+            raise ValueError("types must have shape (n,)")
+        if self.types is not None and not getattr(potential, "many_body", False) and np.any(self.types):
+            raise ValueError(f"potential {type(potential).__name__} has a single atom type")
+        self.n_threads = int(n_threads)
+        self.nlist = NeighborList(box, potential.cutoff, skin, self.n_threads)
+        self.site_w: np.ndarray | None = None
+        self.bond_weight_fn: BondWeightFn | None = None
+        self.bond_w: np.ndarray | None = None
+        self.energy = 0.0
+        self.virial = np.zeros((d, d))
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.X.shape[1]
+
+    def set_weights(self, site_w, bond_weight_fn: BondWeightFn | None) -> None:  # noqa: ANN001
+        """Site weights (n,) (None = 1) and ``bond_weight_fn(i (m,), j (m,), dX (m, d)) -> (m,)``.
+
+        The function gets REFERENCE bond vectors dX = X_j - X_i (periodic image of the current list
+        entry) and is called after every neighbour rebuild; the weight used is the symmetric average
+        ½[fn(i, j, dX) + fn(j, i, -dX)] so that w_ij = w_ji exactly. None = all bond weights 1.
+        """
+        if site_w is not None:
+            site_w = np.ascontiguousarray(site_w, dtype=float)
+            if site_w.shape != (self.n,):
+                raise ValueError(f"site_w must have shape ({self.n},)")
+        self.site_w = site_w
+        self.bond_weight_fn = bond_weight_fn
+        self.bond_w = None
+        if self.nlist.x_build is not None:
+            self._update_bond_weights()
+
+    def _update_bond_weights(self) -> None:
+        if self.bond_weight_fn is None:
+            self.bond_w = None
+            return
+        i, j = self.nlist.pairs()
+        dX = self.X[j] - self.X[i] + self.nlist.shifts * self.nlist.period
+        w = 0.5 * (np.asarray(self.bond_weight_fn(i, j, dX), float)
+                   + np.asarray(self.bond_weight_fn(j, i, -dX), float))
+        if w.shape != i.shape:
+            raise ValueError("bond_weight_fn must return one weight per bond")
+        self.bond_w = np.ascontiguousarray(w)
+
+    def rebuild(self) -> None:
+        """Force a neighbour-list rebuild (and bond-weight update) from the current positions."""
+        self.nlist.build(self.x)
+        self._update_bond_weights()
+
+    def compute(self, virial: bool = False) -> float:
+        """Weighted energy E [energy] of ``self.x``; fills ``forces``, ``energies`` (and ``virial``).
+
+        Rebuilds the neighbour list first when any atom moved more than skin/2 since the last build.
+        """
+        if self.nlist.update(self.x):
+            self._update_bond_weights()
+        kw = {"virial": self.virial} if virial else {}
+        if self.types is not None:
+            kw["types"] = self.types
+        self.energy = self.potential.compute(self.x, self.nlist, self.site_w, self.bond_w, self.forces,
+                                             self.energies, self.n_threads, **kw)
+        return self.energy
+
+    def kinetic_energy(self, weighted: bool = False) -> float:
+        """½ Σ m_a |v_a|² [energy] (times the site weights when ``weighted``)."""
+        m = self.mass * (self.site_w if (weighted and self.site_w is not None) else 1.0)
+        return 0.5 * float(np.sum(m * np.sum(self.v * self.v, axis=1)))
+
+    def get_state(self) -> dict:
+        """Checkpoint state beyond x and v: the positions of the last neighbour build (so that a restart
+        rebuilds the same list and continues bitwise)."""
+        xb = self.nlist.x_build
+        return {"x_build": np.zeros((0, self.dim)) if xb is None else xb.copy()}
+
+    def set_state(self, state: dict) -> None:
+        xb = np.asarray(state["x_build"], float)
+        if xb.shape[0]:
+            self.nlist.build(np.ascontiguousarray(xb))
+            self._update_bond_weights()

@@ -1,0 +1,3 @@
+"""Thermostats (`THERMOSTATS` registry): langevin."""
+
+from . import langevin  # noqa: F401  (registration)

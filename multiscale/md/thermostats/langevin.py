@@ -1,0 +1,91 @@
+"""Force-style Langevin thermostat (as LAMMPS ``fix langevin``, Gaussian noise), reproducible from a seed.
+
+Each step every thermostatted atom gets the extra force ``f = -(m/damp) v + sqrt(2 m k_B T / (damp dt)) ξ``
+with ξ ~ N(0, 1) per component. The noise of step s comes from ``Generator(Philox(key=seed,
+counter=s))``, so the state to checkpoint is only the step counter (``get_state`` / ``set_state``) and
+the sequence does not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ...registry import THERMOSTATS, PluginParams
+
+
+@THERMOSTATS.register("langevin")
+class Langevin:
+    """Parameters: temperature [temperature], damp [time] (relaxation time m/γ), seed, k_B [energy/temp].
+
+    ``mask`` (n,) bool restricts it to some atoms (None = all atoms with mass > 0).
+    """
+
+    class Params(PluginParams):
+        type: Literal["langevin"] = "langevin"
+        temperature: float = Field(ge=0, description="target temperature [temperature]")
+        damp: float = Field(gt=0, description="relaxation time m/γ [time]")
+        seed: int = Field(0, description="random seed")
+        region: dict[str, Any] | None = Field(None, description="optional shape section: only atoms whose "
+                                              "reference position is inside are thermostatted")
+
+    def __init__(self, temperature: float, damp: float, boltz: float, seed: int = 0,
+                 mask: np.ndarray | None = None, region=None) -> None:  # noqa: ANN001
+        self.temperature = float(temperature)
+        self.damp = float(damp)
+        self.boltz = float(boltz)
+        self.seed = int(seed)
+        self.mask = mask
+        self.region = region
+        self.step = 0
+        self.dt: float | None = None  #: time step of the `forces` hook (set by the builder/integrator)
+
+    @classmethod
+    def from_params(cls, params, units, deck_dir=None):  # noqa: ANN001, ANN206
+        region = None
+        if params.region is not None:
+            from ...geometry import make_shape
+            region = make_shape(params.region)
+        return cls(params.temperature, params.damp, units.boltz, params.seed, region=region)
+
+    def _noise(self, shape: tuple[int, ...]) -> np.ndarray:
+        rng = np.random.Generator(np.random.Philox(key=self.seed, counter=self.step))
+        return rng.standard_normal(shape)
+
+    def add_forces(self, v: np.ndarray, mass: np.ndarray, forces: np.ndarray, dt: float,
+                   mask: np.ndarray | None = None) -> np.ndarray:
+        """Add the Langevin force to ``forces`` (n, d) in place for velocities v (n, d), internal masses
+        (n,), step dt [time]; advances the noise counter by one. Returns the thermostat force (n, d)."""
+        mask = self.mask if mask is None else mask
+        n, d = v.shape
+        xi = self._noise((n, d))  # drawn for all atoms: the stream does not depend on the mask
+        self.step += 1
+        m = np.asarray(mass, float)
+        on = m > 0 if mask is None else (np.asarray(mask, bool) & (m > 0))
+        gamma = np.where(on, m / self.damp, 0.0)
+        sig = np.sqrt(2.0 * gamma * self.boltz * self.temperature / dt)
+        f = -gamma[:, None] * v + sig[:, None] * xi
+        forces += f
+        return f
+
+    def forces(self, system, t: float, f_atoms: np.ndarray, f_nodes: np.ndarray) -> None:  # noqa: ANN001
+        """Force hook for `multiscale.integrate.verlet.VelocityVerlet`: atoms of a CoupledSystem, with the
+        coupled masses ``system.atom_mass``; needs ``self.dt`` set to the integrator's step."""
+        atoms = system.atoms
+        if atoms is None:
+            return
+        if self.dt is None:
+            raise RuntimeError("Langevin.dt must be set to the time step before use as a force hook")
+        mass = getattr(system, "atom_mass", atoms.mass)
+        mask = self.mask
+        if mask is None and self.region is not None:
+            mask = self.mask = self.region.contains(atoms.X)
+        self.add_forces(atoms.v, mass, f_atoms, self.dt, mask)
+
+    def get_state(self) -> dict:
+        return {"step": np.array(self.step, dtype=np.int64)}
+
+    def set_state(self, state: dict) -> None:
+        self.step = int(state["step"])

@@ -1,0 +1,340 @@
+"""Streaming HDF5 results writer: every completed output step survives a SIGKILL.
+
+File layout (all arrays in the deck's unit system; `n` atoms, `N` nodes, `d` dimension, `F` frames,
+`T` thermo rows, `B` observable rows)::
+
+    /                        attrs: msim_format="msim-results", msim_format_version=1, msim_version, units,
+                                    seed (absent if None), deck_text, start_time (UTC ISO 8601), host,
+                                    restarts (JSON list of {"time", "host", "msim_version"})
+    /static/<group>/...      written once: ndarray -> dataset, str/int/float -> attribute, dict -> subgroup
+                             e.g. /static/atoms/{reference_positions (n,d), ids (n,), types (n,), mass (n,),
+                             weight (n,)}, /static/mesh/{nodes (N,d), connectivity/<block> (ne,nen) int64,
+                             element_types (group with one str attr per block: "quad4"...), alpha_qp (nq,),
+                             node_sets/<name> (k,) int64}
+    /frames/step (F,) int64, /frames/time (F,) float64
+    /frames/atoms/<field>    (F, n, d) or (F, n)     e.g. displacement, velocity, force, energy, weight
+    /frames/nodes/<field>    (F, N, d) or (F, N)     e.g. displacement, velocity
+    /thermo/step (T,), /thermo/time (T,), /thermo/<name> (T,)            energy ledger terms
+    /observables/step (B,), /observables/time (B,), /observables/<name> (B, *shape)
+
+Every group with a `step` dataset is a *table*: its row count is `len(step)`. A row is appended by
+resizing and writing every column, flushing, then writing `time` and `step` and flushing again, so a row
+is visible only once all of its columns are on disk; columns may be one row longer than `step` after a
+kill and readers cut them to `len(step)`. The file is written in SWMR mode (superblock v3): HDF5 then
+orders its metadata writes so that the file on disk is consistent at every instant. A killed writer
+leaves the superblock's "open for write" flags set; `ResultsReader` opens such a file read-only in SWMR
+mode without changing it, and `repair()` clears the flags (as `h5clear -s`) so other tools open it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from multiscale.output._superblock import clear_status_flags, status_flags
+
+FORMAT = "msim-results"
+FORMAT_VERSION = 1
+TABLES = ("frames", "thermo", "observables")
+_CHUNK_BYTES = 1 << 20
+
+
+def repair(path: str | os.PathLike) -> bool:
+    """Make the file of a killed run openable by any HDF5 tool (`h5clear -s`). True if it was needed."""
+    return clear_status_flags(path)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _chunks(item_shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """Chunk shape of a column with rows of `item_shape`: about 1 MiB, whole rows when they fit."""
+    item_bytes = int(np.prod(item_shape, dtype=np.int64)) * itemsize
+    if item_bytes <= _CHUNK_BYTES:
+        return (int(max(1, min(1024, _CHUNK_BYTES // max(item_bytes, 1)))), *item_shape)
+    first = max(1, _CHUNK_BYTES // (item_bytes // item_shape[0]))
+    return (1, int(min(first, item_shape[0])), *item_shape[1:])
+
+
+def _datasets(group: h5py.Group) -> list[h5py.Dataset]:
+    out: list[h5py.Dataset] = []
+    group.visititems(lambda _name, obj: out.append(obj) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def _write_tree(group: h5py.Group, tree: Mapping, compression: str | None) -> None:
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            _write_tree(group.require_group(key), value, compression)
+        elif isinstance(value, (str, bytes, int, float, bool, np.generic)):
+            parent, _, name = key.rpartition("/")
+            (group.require_group(parent) if parent else group).attrs[name] = value
+        else:
+            arr = np.asarray(value)
+            if arr.dtype.kind == "U":
+                arr = arr.astype(h5py.string_dtype())
+            kw = {"compression": compression, "shuffle": True} if compression and arr.size > 1 else {}
+            group.create_dataset(key, data=arr, **kw)
+
+
+def read_tree(group: h5py.Group) -> dict:
+    """Nested dict of a group: datasets -> ndarray, attributes -> values, subgroups -> dicts."""
+    out: dict = {}
+    for name, attr in group.attrs.items():
+        out[name] = attr.decode() if isinstance(attr, bytes) else attr
+    for name, item in group.items():
+        if isinstance(item, h5py.Group):
+            out[name] = read_tree(item)
+        else:
+            data = item[()]
+            if item.dtype.kind == "O":
+                data = item.asstr()[()]
+            out[name] = data
+    return out
+
+
+def _trees_equal(a, b) -> str | None:  # noqa: ANN001
+    """Path of the first difference between two static trees, or None."""
+    if isinstance(a, Mapping) or isinstance(b, Mapping):
+        if not (isinstance(a, Mapping) and isinstance(b, Mapping)):
+            return ""
+        if set(a) != set(b):
+            return f"keys {sorted(set(a) ^ set(b))}"
+        for k in a:
+            diff = _trees_equal(a[k], b[k])
+            if diff is not None:
+                return f"{k}/{diff}" if diff else k
+        return None
+    aa, bb = np.asarray(a), np.asarray(b)
+    if aa.dtype.kind in "OUS" or bb.dtype.kind in "OUS":
+        return None if np.array_equal(aa.astype(str), bb.astype(str)) else ""
+    return None if aa.shape == bb.shape and np.array_equal(aa, bb, equal_nan=True) else ""
+
+
+def _nest(flat: Mapping[str, object]) -> dict:
+    """{"mesh/nodes": x} -> {"mesh": {"nodes": x}} (so path keys and nested dicts compare alike)."""
+    out: dict = {}
+    for key, value in flat.items():
+        parts = key.split("/")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = _nest(value) if isinstance(value, Mapping) else value
+    return out
+
+
+class ResultsWriter:
+    """Append-only results file; see the module docstring for the layout.
+
+    Parameters: `path` of the .h5 file; `deck_text` the deck as given; `units` "metal" | "lj"; `seed` of the
+    run (None if none); `msim_version`; `static` {group: {name: array | str | number | dict}} written once
+    under /static; `compression` None | "gzip" | "lzf" for frames and static arrays; `append=True` reopens
+    an existing file for a restart (its static data must equal `static`, if given): call
+    `truncate_after(step_of_checkpoint)` before writing, so the restarted run appends without duplicates.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, deck_text: str, units: str, seed: int | None,
+                 msim_version: str, static: Mapping[str, Mapping] | None,
+                 compression: str | None = None, append: bool = False) -> None:
+        self.path = Path(path)
+        self.compression = compression
+        self._file: h5py.File | None = None
+        if append:
+            if not self.path.exists():
+                raise FileNotFoundError(f"cannot append to {self.path}: no such file")
+            clear_status_flags(self.path)
+            self._file = h5py.File(self.path, "r+", libver="latest")
+            f = self._file
+            if f.attrs.get("msim_format") != FORMAT:
+                f.close()
+                raise ValueError(f"{self.path} is not an msim results file")
+            if static:
+                diff = _trees_equal(read_tree(f["static"]), _nest(static))
+                if diff is not None:
+                    f.close()
+                    raise ValueError(f"{self.path}: static data differ from this run's at static/{diff}: "
+                                     "refusing to append results of a different model")
+            restarts = json.loads(f.attrs.get("restarts", "[]"))
+            restarts.append({"time": _now(), "host": socket.gethostname(), "msim_version": msim_version})
+            f.attrs["restarts"] = json.dumps(restarts)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = h5py.File(self.path, "w", libver="latest")
+            f = self._file
+            f.attrs.update({"msim_format": FORMAT, "msim_format_version": FORMAT_VERSION,
+                            "msim_version": msim_version, "units": units, "deck_text": deck_text,
+                            "start_time": _now(), "host": socket.gethostname(), "restarts": "[]"})
+            if seed is not None:
+                f.attrs["seed"] = int(seed)
+            _write_tree(f.require_group("static"), static or {}, compression)
+            for t in TABLES:
+                f.require_group(t)
+        self._file.flush()
+        self._file.swmr_mode = True
+
+    # ------------------------------------------------------------------ structure changes
+    @contextlib.contextmanager
+    def _structure(self) -> Iterator[h5py.File]:
+        """Datasets can't be created or shrunk in SWMR mode: close, reopen, change, restart SWMR."""
+        assert self._file is not None, "writer is closed"
+        self._file.close()
+        self._file = h5py.File(self.path, "r+", libver="latest")
+        try:
+            yield self._file
+        finally:
+            self._file.flush()
+            self._file.swmr_mode = True
+
+    def _rows(self, table: str) -> int:
+        g = self._file[table]
+        return g["step"].shape[0] if "step" in g else 0
+
+    def last_step(self, table: str = "frames") -> int | None:
+        """Step of the last complete row of `table` ("frames" | "thermo" | "observables"), None if empty."""
+        n = self._rows(table)
+        return int(self._file[table]["step"][n - 1]) if n else None
+
+    # ------------------------------------------------------------------ appending rows
+    def _append(self, table: str, step: int, time: float, columns: dict[str, np.ndarray]) -> None:
+        assert self._file is not None, "writer is closed"
+        g = self._file[table]
+        existing = {ds.name[len(g.name) + 1:] for ds in _datasets(g)} - {"step", "time"}
+        if "step" not in g:
+            with self._structure() as f:
+                g = f[table]
+                for name, arr in columns.items():
+                    kw = ({"compression": self.compression, "shuffle": True}
+                          if self.compression and table == "frames" else {})
+                    g.create_dataset(name, shape=(0, *arr.shape), maxshape=(None, *arr.shape),
+                                     dtype=arr.dtype, chunks=_chunks(arr.shape, arr.dtype.itemsize), **kw)
+                g.create_dataset("time", shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
+                g.create_dataset("step", shape=(0,), maxshape=(None,), dtype="i8", chunks=(1024,))
+            g = self._file[table]
+        elif existing != set(columns):
+            raise ValueError(f"{table}: this row has columns {sorted(columns)} but the file has "
+                             f"{sorted(existing)}; every row of a table must carry the same columns")
+        n = self._rows(table)
+        if n and step <= int(g["step"][n - 1]):
+            raise ValueError(f"{table}: step {step} is not after the last step on file "
+                             f"({int(g['step'][n - 1])}); after a restart call truncate_after(step) "
+                             "and do not re-emit that step")
+        for name, arr in columns.items():
+            ds = g[name]
+            if ds.shape[1:] != arr.shape:
+                raise ValueError(f"{table}/{name}: shape {arr.shape} differs from the file's {ds.shape[1:]}")
+            ds.resize(n + 1, axis=0)
+            ds[n] = arr
+        self._file.flush()
+        for name, value in (("time", time), ("step", step)):
+            g[name].resize(n + 1, axis=0)
+            g[name][n] = value
+        self._file.flush()
+
+    def write_frame(self, step: int, time: float, atoms: Mapping[str, np.ndarray] | None = None,
+                    nodes: Mapping[str, np.ndarray] | None = None) -> None:
+        """Append a frame: per-atom fields (n,d) or (n,), per-node fields (N,d) or (N,).
+
+        Every frame must carry the same fields with the same shapes; steps must increase.
+        """
+        cols: dict[str, np.ndarray] = {}
+        for kind, fields in (("atoms", atoms), ("nodes", nodes)):
+            for name, value in (fields or {}).items():
+                cols[f"{kind}/{name}"] = np.ascontiguousarray(value)
+        self._append("frames", int(step), float(time), cols)
+
+    def write_thermo(self, step: int, time: float, values: Mapping[str, float]) -> None:
+        """Append an energy-ledger row: {term: value [energy]} (kinetic_atoms, ..., total)."""
+        cols = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+        self._append("thermo", int(step), float(time), cols)
+
+    def write_observables(self, step: int, time: float, values: Mapping[str, object]) -> None:
+        """Append a row of observables: scalars or fixed-shape arrays (e.g. indenter force (d,))."""
+        self._append("observables", int(step), float(time),
+                     {k: np.array(v, dtype=np.float64, order="C") for k, v in values.items()})
+
+    # ------------------------------------------------------------------ restart
+    def truncate_after(self, step: int) -> dict[str, int]:
+        """Drop every row with a step > `step` from every table; returns the rows kept per table."""
+        kept: dict[str, int] = {}
+        with self._structure() as f:
+            for t in TABLES:
+                g = f[t]
+                if "step" not in g:
+                    kept[t] = 0
+                    continue
+                steps = g["step"][()]
+                n = int(np.searchsorted(steps, step, side="right"))
+                for ds in _datasets(g):
+                    ds.resize(n, axis=0)
+                kept[t] = n
+        return kept
+
+    # ------------------------------------------------------------------ lifetime
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def is_clean(path: str | os.PathLike) -> bool:
+    """False if the file was left open for write (a killed or still running writer)."""
+    return status_flags(path) == 0
+
+
+
+def write_reflection(path: str | os.PathLike, ka: np.ndarray, R: np.ndarray, *,
+                     labels: list[str] | None = None, attrs: Mapping[str, object] | None = None) -> None:
+    """Store a reflection sweep (for `msim plot FILE reflection`): `/reflection/ka` (m,) [dimensionless
+    k·a], `/reflection/R` (m, k) reflected energy fractions of k series, attr `labels` (JSON list).
+
+    Adds the group to an existing (closed) msim HDF5 file, replacing a previous sweep, or creates a
+    file with `msim_format="msim-verify"`.
+    """
+    ka = np.asarray(ka, dtype=np.float64)
+    R = np.asarray(R, dtype=np.float64).reshape(len(ka), -1)
+    labels = list(labels) if labels is not None else [f"series {j}" for j in range(R.shape[1])]
+    if len(labels) != R.shape[1]:
+        raise ValueError(f"{len(labels)} labels for {R.shape[1]} series of R")
+    with h5py.File(path, "a") as f:
+        f.attrs.setdefault("msim_format", "msim-verify")
+        if "reflection" in f:
+            del f["reflection"]
+        g = f.create_group("reflection")
+        g["ka"], g["R"] = ka, R
+        g.attrs["labels"] = json.dumps(labels)
+        for k, v in (attrs or {}).items():
+            g.attrs[k] = v
+
+
+def read_reflection(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(ka (m,), R (m, k), labels) stored by `write_reflection`; DeckError if the file has none."""
+    from multiscale.errors import DeckError
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise DeckError("not an HDF5 file", file=str(path)) from None
+    with f:
+        if "reflection" not in f:
+            raise DeckError("no reflection sweep in this file", file=str(path),
+                            hint="`msim verify DECK` writes one (R against k·a)")
+        g = f["reflection"]
+        return g["ka"][()], g["R"][()], json.loads(g.attrs["labels"])

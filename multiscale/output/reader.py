@@ -1,0 +1,143 @@
+"""Read-only access to msim results files (layout: `output/hdf5.py`), for inspect, plot and export."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from multiscale.output._superblock import status_flags
+from multiscale.output.hdf5 import FORMAT, read_tree
+
+
+def _user_error(message: str, path: str | os.PathLike, hint: str | None = None) -> Exception:
+    from multiscale.errors import DeckError
+    return DeckError(message, file=str(path), hint=hint)
+
+
+class ResultsReader:
+    """Read-only view of a results file (also of a killed run's file, without modifying it).
+
+    Raises `multiscale.errors.DeckError` if the file is missing, not HDF5 or not an msim results file.
+    `.clean` is False for a file whose writer was killed (opened in SWMR read mode). Tables are cut to
+    their complete rows (`len(step)`).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise _user_error("no such results file", path)
+        try:
+            self.clean = status_flags(self.path) == 0
+            self._file = h5py.File(self.path, "r") if self.clean else h5py.File(self.path, "r", swmr=True)
+        except (OSError, ValueError) as exc:
+            raise _user_error(f"not an HDF5 file ({exc})", path) from None
+        if self._file.attrs.get("msim_format") != FORMAT:
+            self._file.close()
+            raise _user_error("not an msim results file (no msim_format attribute)", path,
+                              hint="results files are written by `msim run`")
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def provenance(self) -> dict:
+        """Root attributes: msim_version, units, seed, deck_text, start_time, host, restarts (a list)."""
+        out = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in self._file.attrs.items()}
+        out["restarts"] = json.loads(out.get("restarts", "[]"))
+        if "seed" in out:
+            out["seed"] = int(out["seed"])
+        return out
+
+    def static(self, group: str | None = None) -> dict:
+        """Static data as a nested dict (datasets -> arrays, attributes -> values)."""
+        g = self._file["static"]
+        if group is not None:
+            if group not in g:
+                raise _user_error(f"no static group {group!r} (has: {', '.join(g) or 'none'})", self.path)
+            g = g[group]
+        return read_tree(g)
+
+    def mesh(self) -> tuple[np.ndarray, dict[str, tuple[str, np.ndarray]]] | None:
+        """(nodes (N,d), {block: (element_type, connectivity (ne,nen))}) or None without a mesh."""
+        if "mesh" not in self._file["static"]:
+            return None
+        m = self._file["static/mesh"]
+        types = dict(m["element_types"].attrs) if "element_types" in m else {}
+        blocks = {}
+        for name, conn in (m["connectivity"].items() if "connectivity" in m else []):
+            etype = types.get(name, conn.attrs.get("element_type"))
+            blocks[name] = (etype.decode() if isinstance(etype, bytes) else str(etype), conn[()])
+        return m["nodes"][()], blocks
+
+    # ------------------------------------------------------------------ tables
+    def rows(self, table: str) -> int:
+        g = self._file[table]
+        return g["step"].shape[0] if "step" in g else 0
+
+    @property
+    def nframes(self) -> int:
+        return self.rows("frames")
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self._file["frames/step"][()] if self.nframes else np.zeros(0, np.int64)
+
+    @property
+    def times(self) -> np.ndarray:
+        return self._file["frames/time"][: self.nframes] if self.nframes else np.zeros(0)
+
+    def fields(self, kind: str) -> list[str]:
+        """Names of the frame fields of `kind` ("atoms" | "nodes")."""
+        g = self._file["frames"]
+        return sorted(g[kind]) if kind in g else []
+
+    def field(self, kind: str, name: str, frames: int | slice = slice(None)) -> np.ndarray:
+        """Field `name` of `kind`: (F, n, d) / (F, n) for a slice of frames, (n, d) / (n,) for one frame."""
+        if name not in self.fields(kind):
+            raise _user_error(f"no {kind} field {name!r} (has: {', '.join(self.fields(kind)) or 'none'})",
+                              self.path)
+        ds = self._file[f"frames/{kind}/{name}"]
+        n = self.nframes
+        if isinstance(frames, slice):
+            return ds[:n][frames] if frames != slice(None) else ds[:n]
+        i = frames + n if frames < 0 else frames
+        if not 0 <= i < n:
+            raise IndexError(f"frame {frames} out of range ({n} frames)")
+        return ds[i]
+
+    def frame(self, i: int) -> dict:
+        """{"step", "time", "atoms": {field: array}, "nodes": {field: array}} of frame `i`."""
+        n = self.nframes
+        i = i + n if i < 0 else i
+        return {"step": int(self._file["frames/step"][i]), "time": float(self._file["frames/time"][i]),
+                **{k: {f: self.field(k, f, i) for f in self.fields(k)} for k in ("atoms", "nodes")}}
+
+    def table(self, table: str) -> dict[str, np.ndarray]:
+        """All columns of "thermo" or "observables" (step, time included), cut to complete rows."""
+        g = self._file[table]
+        n = self.rows(table)
+        out: dict[str, np.ndarray] = {}
+        g.visititems(lambda name, ds: out.__setitem__(name, ds[:n]) if isinstance(ds, h5py.Dataset) else None)
+        return out
+
+    def thermo(self) -> dict[str, np.ndarray]:
+        return self.table("thermo")
+
+    def observables(self) -> dict[str, np.ndarray]:
+        return self.table("observables")
+
+    @property
+    def h5(self) -> h5py.File:
+        """The underlying read-only h5py file (for dataset paths, e.g. the XDMF writer)."""
+        return self._file
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ResultsReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

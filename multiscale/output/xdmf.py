@@ -1,0 +1,218 @@
+"""XDMF 3 sidecars of a results file, so ParaView (Xdmf3 reader) opens the HDF5 without conversion.
+
+`write_xdmf(h5)` writes two files next to `OUT.h5`, both pointing into it (no data copied):
+
+- `OUT.xdmf`: the time series. A Domain with up to two temporal collections, one grid per frame:
+  "continuum" (reference nodes + element blocks; one Uniform grid per block inside a Spatial collection
+  when there are several blocks; node fields of the frame as Node attributes) and "atoms" (a Polyvertex
+  point cloud at the reference positions, or at the frame's `positions` field if the run writes one;
+  per-atom fields of the frame, plus static ids/types/weight). Frame `i` of a field stored as
+  (F, n, d) is selected with a HyperSlab DataItem. Displacements are attributes: apply ParaView's
+  "Warp By Vector" to see the deformed configuration.
+- `OUT.mesh.xdmf`: the reference mesh alone as one Uniform grid (meshio.read opens it; several blocks are
+  written as one XDMF "Mixed" topology, inline).
+
+Element types (msim name -> XDMF): bar2 Polyline, tri3 Triangle, quad4 Quadrilateral, tet4 Tetrahedron,
+hex8 Hexahedron, tri6, quad8, quad9, tet10, hex20, hex27. Node order inside an element is VTK's.
+1D geometry is lifted to X_Y_Z (time series) / XY (mesh file) with zeros inline: XDMF has no 1D geometry.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from multiscale.output.reader import ResultsReader
+
+# msim element name -> (XDMF topology name, nodes per element, XDMF "Mixed" type code)
+ELEMENT_TYPES: dict[str, tuple[str, int, int]] = {
+    "bar2": ("Polyline", 2, 0x2), "tri3": ("Triangle", 3, 0x4), "quad4": ("Quadrilateral", 4, 0x5),
+    "tet4": ("Tetrahedron", 4, 0x6), "hex8": ("Hexahedron", 8, 0x9), "tri6": ("Triangle_6", 6, 0x24),
+    "quad8": ("Quadrilateral_8", 8, 0x25), "quad9": ("Quadrilateral_9", 9, 0x23),
+    "tet10": ("Tetrahedron_10", 10, 0x26), "hex20": ("Hexahedron_20", 20, 0x30),
+    "hex27": ("Hexahedron_27", 27, 0x32),
+}
+_NUMBER = {"f": "Float", "i": "Int", "u": "UInt", "b": "UChar"}
+
+
+def _etype(name: str) -> tuple[str, int, int]:
+    from multiscale.errors import DeckError
+    if name not in ELEMENT_TYPES:
+        raise DeckError(f"element type {name!r} has no XDMF equivalent (known: {', '.join(ELEMENT_TYPES)})")
+    return ELEMENT_TYPES[name]
+
+
+def _hdf(parent: ET.Element, h5name: str, ds, dims: tuple[int, ...] | None = None) -> ET.Element:  # noqa: ANN001
+    item = ET.SubElement(parent, "DataItem", Dimensions=" ".join(map(str, dims or ds.shape)),
+                         NumberType=_NUMBER[ds.dtype.kind], Precision=str(ds.dtype.itemsize), Format="HDF")
+    item.text = f"{h5name}:{ds.name}"
+    return item
+
+
+def _inline(parent: ET.Element, arr: np.ndarray) -> ET.Element:
+    kind = "Float" if arr.dtype.kind == "f" else "Int"
+    item = ET.SubElement(parent, "DataItem", Dimensions=" ".join(map(str, arr.shape)), NumberType=kind,
+                         Precision="8", Format="XML")
+    item.text = " ".join(repr(float(v)) if kind == "Float" else str(int(v)) for v in arr.ravel())
+    return item
+
+
+def _frame_item(parent: ET.Element, h5name: str, ds, i: int, nrows: int) -> ET.Element:  # noqa: ANN001
+    """HyperSlab DataItem selecting row `i` of a (F, *shape) dataset (its first `nrows` rows are valid)."""
+    shape = ds.shape[1:]
+    slab = ET.SubElement(parent, "DataItem", ItemType="HyperSlab", Dimensions=" ".join(map(str, shape)),
+                         Type="HyperSlab")
+    r = len(ds.shape)
+    sel = ET.SubElement(slab, "DataItem", Dimensions=f"3 {r}", NumberType="Int", Format="XML")
+    sel.text = " ".join(map(str, [i, *[0] * (r - 1), *[1] * r, 1, *shape]))
+    _hdf(slab, h5name, ds, (nrows, *shape))
+    return slab
+
+
+def _attr_type(shape: tuple[int, ...]) -> str:
+    if len(shape) == 1 or shape[1] == 1:
+        return "Scalar"
+    return "Vector" if shape[1] in (2, 3) else "Matrix"
+
+
+def _geometry(grid: ET.Element, d: int, item_fn, n: int) -> None:  # noqa: ANN001
+    """Geometry from `item_fn(parent)` (a DataItem of shape (n, d)); 1D as X_Y_Z with y = z = 0."""
+    if d == 1:
+        geo = ET.SubElement(grid, "Geometry", GeometryType="X_Y_Z")
+        item_fn(geo)
+        _inline(geo, np.zeros(n))
+        _inline(geo, np.zeros(n))
+    else:
+        geo = ET.SubElement(grid, "Geometry", GeometryType="XY" if d == 2 else "XYZ")
+        item_fn(geo)
+
+
+def _topology(grid: ET.Element, h5name: str, conn_ds, etype: str) -> None:  # noqa: ANN001
+    xname, nen, _ = _etype(etype)
+    topo = ET.SubElement(grid, "Topology", TopologyType=xname, NumberOfElements=str(conn_ds.shape[0]),
+                         NodesPerElement=str(nen))
+    _hdf(topo, h5name, conn_ds)
+
+
+def _continuum_grids(domain: ET.Element, r: ResultsReader, h5name: str) -> None:
+    m = r.h5["static/mesh"]
+    nodes = m["nodes"]
+    n_nodes, d = nodes.shape[0], (nodes.shape[1] if nodes.ndim == 2 else 1)
+    types = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in m["element_types"].attrs.items()}
+    blocks = list(m["connectivity"].items())
+    coll = ET.SubElement(domain, "Grid", Name="continuum", GridType="Collection", CollectionType="Temporal")
+    nf = r.nframes
+    fields = r.fields("nodes")
+    for i, (step, t) in enumerate(zip(r.steps, r.times, strict=True)):
+        holder = coll
+        if len(blocks) > 1:
+            holder = ET.SubElement(coll, "Grid", Name=f"continuum_{step}", GridType="Collection",
+                                   CollectionType="Spatial")
+            ET.SubElement(holder, "Time", Value=repr(float(t)))
+        for bname, conn in blocks:
+            grid = ET.SubElement(holder, "Grid", Name=bname if len(blocks) > 1 else "continuum",
+                                 GridType="Uniform")
+            if len(blocks) == 1:
+                ET.SubElement(grid, "Time", Value=repr(float(t)))
+            _topology(grid, h5name, conn, types[bname])
+            _geometry(grid, d, lambda g: _hdf(g, h5name, nodes, (n_nodes, d)), n_nodes)
+            for f in fields:
+                ds = r.h5[f"frames/nodes/{f}"]
+                att = ET.SubElement(grid, "Attribute", Name=f, AttributeType=_attr_type(ds.shape[1:]),
+                                    Center="Node")
+                _frame_item(att, h5name, ds, i, nf)
+
+
+def _atom_grids(domain: ET.Element, r: ResultsReader, h5name: str) -> None:
+    a = r.h5["static/atoms"]
+    ref = a["reference_positions"]
+    n, d = ref.shape[0], (ref.shape[1] if ref.ndim == 2 else 1)
+    fields = r.fields("atoms")
+    static = [k for k in ("ids", "types", "weight", "mass") if k in a and a[k].shape == (n,)]
+    coll = ET.SubElement(domain, "Grid", Name="atoms", GridType="Collection", CollectionType="Temporal")
+    nf = r.nframes
+    for i, t in enumerate(r.times):
+        grid = ET.SubElement(coll, "Grid", Name="atoms", GridType="Uniform")
+        ET.SubElement(grid, "Time", Value=repr(float(t)))
+        ET.SubElement(grid, "Topology", TopologyType="Polyvertex", NumberOfElements=str(n),
+                      NodesPerElement="1")
+        if "positions" in fields:
+            pos = r.h5["frames/atoms/positions"]
+            _geometry(grid, d, lambda g, pos=pos, i=i: _frame_item(g, h5name, pos, i, nf), n)
+        else:
+            _geometry(grid, d, lambda g: _hdf(g, h5name, ref, (n, d)), n)
+        for f in fields:
+            ds = r.h5[f"frames/atoms/{f}"]
+            att = ET.SubElement(grid, "Attribute", Name=f, AttributeType=_attr_type(ds.shape[1:]),
+                                Center="Node")
+            _frame_item(att, h5name, ds, i, nf)
+        for k in static:
+            att = ET.SubElement(grid, "Attribute", Name=k, AttributeType="Scalar", Center="Node")
+            _hdf(att, h5name, a[k])
+
+
+def _mesh_file(r: ResultsReader, h5name: str) -> ET.Element:
+    root = ET.Element("Xdmf", Version="3.0")
+    domain = ET.SubElement(root, "Domain")
+    grid = ET.SubElement(domain, "Grid", Name="mesh", GridType="Uniform")
+    m = r.h5["static/mesh"]
+    nodes = m["nodes"]
+    n_nodes, d = nodes.shape[0], (nodes.shape[1] if nodes.ndim == 2 else 1)
+    types = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in m["element_types"].attrs.items()}
+    blocks = list(m["connectivity"].items())
+    if len(blocks) == 1:
+        _topology(grid, h5name, blocks[0][1], types[blocks[0][0]])
+    else:
+        parts, ne = [], 0
+        for bname, conn in blocks:
+            _, nen, code = _etype(types[bname])
+            c = conn[()]
+            head = [np.full((len(c), 1), code)] + ([np.full((len(c), 1), nen)] if code == 0x2 else [])
+            parts.append(np.hstack([*head, c]).ravel())
+            ne += len(c)
+        topo = ET.SubElement(grid, "Topology", TopologyType="Mixed", NumberOfElements=str(ne))
+        _inline(topo, np.concatenate(parts).astype(np.int64))
+    if d == 1:
+        geo = ET.SubElement(grid, "Geometry", GeometryType="XY")
+        _inline(geo, np.column_stack([nodes[()].ravel(), np.zeros(n_nodes)]))
+    else:
+        _geometry(grid, d, lambda g: _hdf(g, h5name, nodes, (n_nodes, d)), n_nodes)
+    return root
+
+
+def _save(root: ET.Element, path: Path) -> None:
+    ET.indent(root)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text('<?xml version="1.0" ?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n'
+                   + ET.tostring(root, encoding="unicode") + "\n")
+    os.replace(tmp, path)
+
+
+def write_xdmf(h5_path: str | os.PathLike, xdmf_path: str | os.PathLike | None = None) -> list[Path]:
+    """Write `OUT.xdmf` (time series) and, with a mesh, `OUT.mesh.xdmf`; returns the paths written.
+
+    `xdmf_path` defaults to the HDF5 path with suffix .xdmf; the HDF5 file is referenced relative to it.
+    Safe to call repeatedly during a run (each call describes the frames complete at that moment).
+    """
+    h5_path = Path(h5_path)
+    out = Path(xdmf_path) if xdmf_path is not None else h5_path.with_suffix(".xdmf")
+    h5name = os.path.relpath(h5_path.resolve(), out.resolve().parent)
+    written = []
+    with ResultsReader(h5_path) as r:
+        static = r.h5["static"]
+        root = ET.Element("Xdmf", Version="3.0")
+        domain = ET.SubElement(root, "Domain")
+        if "mesh" in static:
+            _continuum_grids(domain, r, h5name)
+        if "atoms" in static and "reference_positions" in static["atoms"]:
+            _atom_grids(domain, r, h5name)
+        _save(root, out)
+        written.append(out)
+        if "mesh" in static:
+            mesh_out = out.with_name(out.stem + ".mesh.xdmf")
+            _save(_mesh_file(r, h5name), mesh_out)
+            written.append(mesh_out)
+    return written

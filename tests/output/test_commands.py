@@ -1,0 +1,123 @@
+"""inspect / plot / export through click's CliRunner on the command objects; user mistakes exit 2."""
+
+from __future__ import annotations
+
+import ase.io
+import h5py
+import matplotlib.image
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from multiscale.output.commands import export_cmd, inspect_cmd, plot_cmd
+from multiscale.output.hdf5 import ResultsWriter, write_reflection
+
+from . import synth
+
+STEPS = [0, 10, 20, 30]
+
+
+@pytest.fixture
+def results(tmp_path):
+    path = tmp_path / "run.h5"
+    with ResultsWriter(path, static=synth.static(), **synth.WRITER_KW) as w:
+        for s in STEPS:
+            atoms, nodes = synth.frame(s)
+            w.write_frame(s, 0.002 * s, atoms, nodes)
+            th = synth.thermo(s)
+            th["total"], th["dissipated"] = -100.0 + 1e-3 * s, 0.0
+            w.write_thermo(s, 0.002 * s, th)
+            w.write_observables(s, 0.002 * s, synth.observables(s))
+    return path
+
+
+def _run(cmd, *args):
+    return CliRunner().invoke(cmd, [str(a) for a in args])
+
+
+def test_inspect(results):
+    res = _run(inspect_cmd, results, "--deck")
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "closed cleanly" in out and "units metal" in out and "seed 7" in out
+    assert "frames: 4 (steps 0 … 30" in out
+    assert "atoms/displacement (12, 2)" in out and "nodes/velocity (12, 2)" in out
+    assert "connectivity/" in out and "thermo: 4 rows" in out
+    assert "total + dissipated: relative change 3.000e-04" in out      # (−99.97 − (−100)) / 100
+    assert "indenter_force (2,)" in out and "# synthetic deck" in out
+
+
+def test_plots(results, tmp_path):
+    for what in ("energy", "observables"):
+        res = _run(plot_cmd, results, what)
+        assert res.exit_code == 0, res.output
+        png = tmp_path / f"run_{what}.png"
+        img = matplotlib.image.imread(png)
+        assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 0      # a real, non-blank picture
+    res = _run(plot_cmd, results, "energy", "-f", "total", "-o", tmp_path / "sub" / "e.png")
+    assert res.exit_code == 0 and (tmp_path / "sub" / "e.png").is_file()
+    ka = np.linspace(0.1, np.pi, 12)
+    write_reflection(tmp_path / "verify.h5", ka, np.column_stack([1e-6 * ka**4, 1e-7 * ka**4]),
+                     labels=["cubic", "quintic"])
+    res = _run(plot_cmd, tmp_path / "verify.h5", "reflection", "-o", tmp_path / "R.png")
+    assert res.exit_code == 0, res.output
+    assert matplotlib.image.imread(tmp_path / "R.png").std() > 0
+
+
+def test_exports(results, tmp_path):
+    res = _run(export_cmd, results, "--format", "extxyz")
+    assert res.exit_code == 0, res.output
+    assert len(ase.io.read(tmp_path / "run.extxyz", index=":")) == len(STEPS)
+    res = _run(export_cmd, results, "--format", "extxyz", "--frames", "1:3", "-o", tmp_path / "two.xyz")
+    assert res.exit_code == 0 and len(ase.io.read(tmp_path / "two.xyz", index=":")) == 2
+    res = _run(export_cmd, results, "--format", "xdmf")
+    assert res.exit_code == 0 and (tmp_path / "run.xdmf").is_file() and (tmp_path / "run.mesh.xdmf").is_file()
+    res = _run(export_cmd, results, "--format", "vtu", "-o", tmp_path / "vtu" / "run")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "vtu" / "run.pvd").is_file() and (tmp_path / "vtu" / "run_atoms_30.vtu").is_file()
+
+
+def test_user_mistakes_exit_2(results, tmp_path):
+    junk = tmp_path / "junk.h5"
+    junk.write_text("not hdf5")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = 1
+    cases = [
+        (inspect_cmd, [tmp_path / "missing.h5"], "no such results file"),
+        (inspect_cmd, [junk], "not an HDF5 file"),
+        (inspect_cmd, [other], "not an msim results file"),
+        (plot_cmd, [results, "energy", "-f", "kinetic"], "no energy ledger (thermo) column 'kinetic'"),
+        (plot_cmd, [results, "reflection"], "no reflection sweep"),
+        (plot_cmd, [results, "stress"], "Invalid value"),
+        (export_cmd, [results, "--format", "pdb"], "Invalid value"),
+        (export_cmd, [results, "--format", "extxyz", "--frames", "a:b"], "START:STOP"),
+        (export_cmd, [other, "--format", "xdmf"], "not an msim results file"),
+    ]
+    for cmd, args, msg in cases:
+        res = _run(cmd, *args)
+        assert res.exit_code == 2, (args, res.output)
+        assert msg in res.output, (args, res.output)
+    res = _run(plot_cmd, results, "energy", "-f", "kinetic")
+    assert "hint: available: coupling, dissipated, external_work, kinetic_atoms" in res.output
+
+
+def test_killed_file_inspect_and_repair(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .test_kill import ROOT, WRITER
+    path = tmp_path / "k.h5"
+    script = WRITER.format(root=str(ROOT), here=str(ROOT / "tests" / "output"), path=str(path), comp=None)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    for _ in range(3):
+        proc.stdout.readline()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    res = _run(inspect_cmd, path)
+    assert res.exit_code == 0 and "NOT closed cleanly" in res.output
+    res = _run(export_cmd, path, "--format", "xdmf", "--repair")
+    assert res.exit_code == 0 and "cleared the open-for-write flags" in res.output
+    assert "closed cleanly" in _run(inspect_cmd, path).output

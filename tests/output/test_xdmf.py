@@ -1,0 +1,129 @@
+"""XDMF sidecars: meshio reads the mesh file; every DataItem of the time series resolves to the right data."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import h5py
+import meshio
+import numpy as np
+
+from multiscale.output.hdf5 import ResultsWriter
+from multiscale.output.reader import ResultsReader
+from multiscale.output.xdmf import write_xdmf
+
+from . import synth
+
+STEPS = [0, 5, 10]
+
+
+def _results(path: Path, static=None, frame=synth.frame) -> Path:
+    with ResultsWriter(path, static=static or synth.static(), **synth.WRITER_KW) as w:
+        for s in STEPS:
+            atoms, nodes = frame(s)
+            w.write_frame(s, 0.5 * s, atoms, nodes)
+    return path
+
+
+def _resolve(item: ET.Element, base: Path) -> np.ndarray:
+    """Evaluate a DataItem as an XDMF reader does (XML, HDF, HyperSlab)."""
+    dims = [int(x) for x in item.get("Dimensions").split()]
+    if item.get("ItemType") == "HyperSlab":
+        sel_item, data_item = list(item)
+        sel = _resolve(sel_item, base).reshape(3, -1).astype(int)
+        data = _resolve(data_item, base)
+        idx = tuple(slice(s, s + st * c, st) for s, st, c in zip(*sel, strict=True))
+        return data[idx].reshape(dims)
+    if item.get("Format") == "XML":
+        return np.array(item.text.split(), dtype=float).reshape(dims)
+    fname, dpath = item.text.strip().split(":")
+    with h5py.File(base / fname, "r") as f:
+        data = f[dpath][()]
+    return data[: dims[0]].reshape(dims)
+
+
+def test_meshio_reads_mesh_and_series_resolves(tmp_path):
+    h5 = _results(tmp_path / "run.h5")
+    written = write_xdmf(h5)
+    assert [p.name for p in written] == ["run.xdmf", "run.mesh.xdmf"]
+
+    mesh = meshio.read(tmp_path / "run.mesh.xdmf")
+    nodes, blocks = synth.mesh2d()
+    np.testing.assert_array_equal(mesh.points, nodes)
+    got = {c.type: c.data.tolist() for c in mesh.cells}
+    assert got == {"quad": blocks["core"][1].tolist(), "triangle": blocks["outer"][1].tolist()}
+
+    root = ET.parse(tmp_path / "run.xdmf").getroot()
+    colls = {g.get("Name"): g for g in root.find("Domain")}
+    assert set(colls) == {"continuum", "atoms"}
+    assert all(c.get("CollectionType") == "Temporal" for c in colls.values())
+    with ResultsReader(h5) as r:
+        # continuum: one Spatial collection (2 blocks) per frame, each block a Uniform grid
+        steps = list(colls["continuum"])
+        assert len(steps) == len(STEPS)
+        for i, spatial in enumerate(steps):
+            assert float(spatial.find("Time").get("Value")) == 0.5 * STEPS[i]
+            for grid in spatial.findall("Grid"):
+                topo = grid.find("Topology")
+                etype = {"core": "Quadrilateral", "outer": "Triangle"}[grid.get("Name")]
+                assert topo.get("TopologyType") == etype
+                conn = _resolve(topo.find("DataItem"), tmp_path)
+                np.testing.assert_array_equal(conn, blocks[grid.get("Name")][1])
+                np.testing.assert_array_equal(_resolve(grid.find("Geometry/DataItem"), tmp_path), nodes)
+                atts = {a.get("Name"): a for a in grid.findall("Attribute")}
+                assert set(atts) == {"displacement", "velocity"}
+                for name, a in atts.items():
+                    assert a.get("AttributeType") == "Vector" and a.get("Center") == "Node"
+                    np.testing.assert_array_equal(_resolve(a.find("DataItem"), tmp_path),
+                                                  r.field("nodes", name, i))
+        # atoms: Polyvertex point cloud with per-frame and static fields
+        grids = list(colls["atoms"])
+        assert len(grids) == len(STEPS)
+        ref = synth.static()["atoms"]
+        for i, grid in enumerate(grids):
+            topo = grid.find("Topology")
+            assert topo.get("TopologyType") == "Polyvertex"
+            assert int(topo.get("NumberOfElements")) == synth.N_ATOMS
+            np.testing.assert_array_equal(_resolve(grid.find("Geometry/DataItem"), tmp_path),
+                                          ref["reference_positions"])
+            atts = {a.get("Name"): a for a in grid.findall("Attribute")}
+            assert set(atts) == {"displacement", "velocity", "force", "energy", "ids", "types", "weight",
+                                 "mass"}
+            for name in ("displacement", "energy"):
+                np.testing.assert_array_equal(_resolve(atts[name].find("DataItem"), tmp_path),
+                                              synth.frame(STEPS[i])[0][name])
+            np.testing.assert_array_equal(_resolve(atts["weight"].find("DataItem"), tmp_path), ref["weight"])
+
+
+def test_single_block_3d_hex8_and_1d(tmp_path):
+    # 3D: one hex8 block -> a plain Uniform grid per frame; meshio reads the mesh file
+    nodes = np.array([[x, y, z] for z in (0.0, 1.0) for y in (0.0, 1.0) for x in (0.0, 1.0, 2.0)])
+    conn = np.array([[0, 1, 4, 3, 6, 7, 10, 9], [1, 2, 5, 4, 7, 8, 11, 10]], dtype=np.int64)
+    static = {"mesh": {"nodes": nodes, "connectivity": {"b": conn}, "element_types": {"b": "hex8"}}}
+    rng = np.random.default_rng(0)
+    h5 = _results(tmp_path / "hex.h5", static, lambda s: (None, {"displacement": rng.normal(size=(12, 3))}))
+    write_xdmf(h5)
+    mesh = meshio.read(tmp_path / "hex.mesh.xdmf")
+    np.testing.assert_array_equal(mesh.points, nodes)
+    assert mesh.cells[0].type == "hexahedron" and mesh.cells[0].data.tolist() == conn.tolist()
+    root = ET.parse(tmp_path / "hex.xdmf").getroot()
+    grids = list(root.find("Domain/Grid"))
+    assert [g.get("GridType") for g in grids] == ["Uniform"] * 3
+    with ResultsReader(h5) as r:
+        np.testing.assert_array_equal(_resolve(grids[2].find("Attribute/DataItem"), tmp_path),
+                                      r.field("nodes", "displacement", 2))
+    # 1D chain of atoms with a bar2 mesh: geometry lifted with zeros
+    x = np.arange(6.0)[:, None]
+    static = {"atoms": {"reference_positions": x}, "mesh": {"nodes": x, "connectivity": {"bars": np.array(
+        [[i, i + 1] for i in range(5)], dtype=np.int64)}, "element_types": {"bars": "bar2"}}}
+    h5 = _results(tmp_path / "chain.h5", static, lambda s: ({"displacement": np.full((6, 1), 0.1 * s)},
+                                                             {"displacement": np.full((6, 1), 0.2 * s)}))
+    write_xdmf(h5)
+    mesh = meshio.read(tmp_path / "chain.mesh.xdmf")
+    assert mesh.points.shape == (6, 2) and mesh.cells[0].type == "line"
+    root = ET.parse(tmp_path / "chain.xdmf").getroot()
+    atoms = root.find("Domain/Grid[@Name='atoms']")
+    g = list(atoms)[2]
+    assert g.find("Geometry").get("GeometryType") == "X_Y_Z"
+    np.testing.assert_array_equal(_resolve(g.find("Attribute/DataItem"), tmp_path), np.full((6, 1), 1.0))
