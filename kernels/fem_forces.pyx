@@ -7,45 +7,14 @@ shape-function gradients dN/dX [1/length] at the block's ``nqe`` quadrature poin
 ``Ke (ng, nen*d, nen*d)`` (linear-elastic element stiffness [energy/length^2], dof order node-major).
 Per-quadrature-point arrays are flat with index ``e*nqe + q``. ``elems`` lists the elements to process.
 
-Every kernel writes per-element results ``fe (ne, nen, d)`` (the internal force ∂E_e/∂U_e
-[energy/length]) and per-element energies ``we (ne,)``; `gather` then sums them per node in a fixed
-order, so every result is bitwise identical for any thread count.
+`linear_qp` and `stress_forces` write per-element results ``fe (ne, nen, d)`` (the internal force
+∂E_e/∂U_e [energy/length]) and per-element energies ``we (ne,)``; `node_forces` then computes each node's
+force in a fixed order over its (element, local node) incidences — from ``Ke`` directly for linear elements
+of uniform weight, from ``fe`` otherwise — so every result is bitwise identical for any thread count.
 """
 
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
-
-
-cdef void _ke_one(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] geom,
-                  const double[:, :, ::1] Ke, const double[::1] alpha, double[:, :, ::1] fe,
-                  double[::1] we, Py_ssize_t e) noexcept nogil:
-    cdef double ue[81]
-    cdef Py_ssize_t nen = conn.shape[1], d = U.shape[1], nd = nen * d, a, i, r, c, g = geom[e]
-    cdef double s, en = 0.0, al = alpha[e]
-    for a in range(nen):
-        for i in range(d):
-            ue[a * d + i] = U[conn[e, a], i]
-    for r in range(nd):
-        s = 0.0
-        for c in range(nd):
-            s = s + Ke[g, r, c] * ue[c]
-        s = al * s
-        fe[e, r // d, r % d] = s
-        en = en + ue[r] * s
-    we[e] = 0.5 * en
-
-
-def linear_ke(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] elems,
-              const int64_t[::1] geom, const double[:, :, ::1] Ke, const double[::1] alpha,
-              double[:, :, ::1] fe, double[::1] we, int n_threads=1):
-    """Linear elements of uniform weight: fe_e = α_e Ke_g U_e, we_e = ½ U_e·fe_e (α per element)."""
-    cdef Py_ssize_t n = elems.shape[0], k
-    if conn.shape[1] * U.shape[1] > 81 or Ke.shape[1] != conn.shape[1] * U.shape[1]:
-        raise ValueError("linear_ke: bad element size")
-    with nogil:
-        for k in prange(n, num_threads=n_threads, schedule="static"):
-            _ke_one(U, conn, geom, Ke, alpha, fe, we, elems[k])
-    return 0
 
 
 cdef inline void _strain_stress(const double* H, const double[:, ::1] C, Py_ssize_t d,
@@ -179,20 +148,66 @@ def stress_forces(const double[:, :, ::1] P, const double[::1] Wq, const double[
     return 0
 
 
-def gather(const double[:, ::1] fe_rows, const int64_t[::1] ptr, const int64_t[::1] ent,
-           double[:, ::1] out, double scale, int n_threads=1):
-    """out[I] = scale · Σ_{k=ptr[I]}^{ptr[I+1]-1} fe_rows[ent[k]]  (fixed order: thread-count independent).
+cdef inline void _node_one(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] ptr,
+                           const int64_t[::1] ent, const signed char[::1] mode, const int64_t[::1] geom,
+                           const double[:, :, ::1] Ke, const double[::1] alpha_e,
+                           const double[:, ::1] fe_rows, double[:, ::1] out, double[::1] en_node,
+                           int accumulate, Py_ssize_t I) noexcept nogil:
+    cdef Py_ssize_t nen = conn.shape[1], d = U.shape[1], nd = nen * d
+    cdef Py_ssize_t k, row, e, a, b, i, j, c, g
+    cdef double f[3]
+    cdef double s[3]
+    cdef double en = 0.0, al, ub
+    cdef signed char m
+    for i in range(d):
+        f[i] = 0.0
+    for k in range(ptr[I], ptr[I + 1]):
+        row = ent[k]
+        e = row // nen
+        a = row - e * nen
+        m = mode[e]
+        if m == 1:
+            g = geom[e]
+            al = alpha_e[e]
+            for i in range(d):
+                s[i] = 0.0
+            for b in range(nen):
+                for j in range(d):
+                    ub = U[conn[e, b], j]
+                    c = b * d + j
+                    for i in range(d):
+                        s[i] = s[i] + Ke[g, c, a * d + i] * ub
+            for i in range(d):
+                s[i] = al * s[i]
+                f[i] = f[i] + s[i]
+                en = en + 0.5 * U[I, i] * s[i]
+        elif m == 2:
+            for i in range(d):
+                f[i] = f[i] + fe_rows[row, i]
+    for i in range(d):
+        if accumulate:
+            out[I, i] = out[I, i] - f[i]
+        else:
+            out[I, i] = -f[i]
+    en_node[I] = en
 
-    fe_rows (n_rows, d) are the element forces of all blocks stacked as (element, local node) rows."""
-    cdef Py_ssize_t N = out.shape[0], d = out.shape[1], I, i, k
-    cdef double s
-    if ptr.shape[0] != N + 1:
-        raise ValueError("gather: ptr must have N+1 entries")
+
+def node_forces(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] ptr,
+                const int64_t[::1] ent, const signed char[::1] mode, const int64_t[::1] geom,
+                const double[:, :, ::1] Ke, const double[::1] alpha_e, const double[:, ::1] fe_rows,
+                double[:, ::1] out, double[::1] en_node, int accumulate=0, int n_threads=1):
+    """Node-centred forces of one element block: out[I] (−)= Σ over the (element, local node) incidences
+    of node I (``ptr``/``ent``: rows e*nen + a, in a fixed order) of
+      mode[e] == 1: rows a of α_e Ke_g U_e (linear elements of uniform weight; Ke symmetric),
+      mode[e] == 2: fe_rows[e*nen + a] (element forces computed by `linear_qp` / `stress_forces`),
+      mode[e] == 0: nothing (α ≡ 0).
+    en_node[I] = ½ U_I · (mode-1 part of node I's internal force): Σ en_node = the mode-1 energy.
+    Each element row is computed once; no element-force array is written for mode 1. Fixed order per
+    node, so results are bitwise identical for any thread count."""
+    cdef Py_ssize_t N = out.shape[0], I
+    if U.shape[1] > 3 or ptr.shape[0] != N + 1 or en_node.shape[0] != N:
+        raise ValueError("node_forces: shape mismatch")
     with nogil:
         for I in prange(N, num_threads=n_threads, schedule="static"):
-            for i in range(d):
-                s = 0.0
-                for k in range(ptr[I], ptr[I + 1]):
-                    s = s + fe_rows[ent[k], i]
-                out[I, i] = scale * s
+            _node_one(U, conn, ptr, ent, mode, geom, Ke, alpha_e, fe_rows, out, en_node, accumulate, I)
     return 0

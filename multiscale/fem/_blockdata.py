@@ -31,6 +31,9 @@ class BlockData:
     qp_elems: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     act_elems: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     alpha_e: np.ndarray | None = None  # (ne,) element weight on the Ke path
+    mode: np.ndarray | None = None     # (ne,) int8: 0 skipped (α ≡ 0), 1 Ke path, 2 element-force path
+    ptr: np.ndarray | None = None      # (N+1,) node -> incidences of this block
+    ent: np.ndarray | None = None      # (ne*nen,) rows e*nen + a sorted by node (stable)
     me: np.ndarray | None = None       # (ne, nen) element contributions to the lumped mass [mass]
 
     @property

@@ -59,7 +59,11 @@ class ContinuumRegion:
         for blk in mesh.blocks:
             bd = build_block(mesh.nodes, blk, nq, rows)
             if material.is_linear and bd.dN.shape[0] * (blk.element.nen * d) ** 2 * 8 <= _KE_BUDGET:
-                bd.Ke = np.ascontiguousarray(element_stiffness(bd, material.C))
+                Ke = element_stiffness(bd, material.C)
+                bd.Ke = np.ascontiguousarray(0.5 * (Ke + Ke.transpose(0, 2, 1)))
+            rows_node = blk.conn.ravel()
+            bd.ent = np.argsort(rows_node, kind="stable").astype(np.int64)
+            bd.ptr = np.concatenate([[0], np.cumsum(np.bincount(rows_node, minlength=N))]).astype(np.int64)
             self._blocks.append(bd)
             nq += bd.ne * bd.nqe
             rows += bd.ne * blk.element.nen
@@ -69,9 +73,8 @@ class ContinuumRegion:
                       mesh.nodes[bd.conn]).reshape(-1, d) for bd in self._blocks])
         self._fe = np.zeros((rows, d))
         self._we = [np.zeros(bd.ne) for bd in self._blocks]
-        node_of_row = np.concatenate([bd.conn.ravel() for bd in self._blocks])
-        self._ent = np.argsort(node_of_row, kind="stable").astype(np.int64)
-        self._ptr = np.concatenate([[0], np.cumsum(np.bincount(node_of_row, minlength=N))]).astype(np.int64)
+        self._en_node = np.zeros(N)
+        self._no_ke = np.zeros((1, 1, 1))
         self._F = None if material.is_linear else np.zeros((nq, d, d))
         self._P = None if material.is_linear else np.zeros((nq, d, d))
         self._Wq = None if material.is_linear else np.zeros(nq)
@@ -104,6 +107,9 @@ class ContinuumRegion:
             else:
                 bd.ke_elems = np.zeros(0, np.int64)
                 bd.qp_elems = bd.act_elems
+            bd.mode = np.zeros(bd.ne, np.int8)
+            bd.mode[bd.ke_elems] = 1
+            bd.mode[bd.qp_elems] = 2
         self.alpha_qp = np.concatenate(alphas)
         self.lumped_mass = lumped
         self._wq = np.ascontiguousarray(self.alpha_qp * self.qp_volumes)
@@ -113,14 +119,13 @@ class ContinuumRegion:
         """Internal forces into ``self.forces`` (= −∂E/∂U, (N, d) [force]); returns E [energy]."""
         k, nt, U = self._k, self.n_threads, self.U
         E = 0.0
-        for bd, we in zip(self._blocks, self._we, strict=True):
+        for b, (bd, we) in enumerate(zip(self._blocks, self._we, strict=True)):
             nen, d = bd.conn.shape[1], U.shape[1]
-            fe = self._fe[bd.row_offset:bd.row_offset + bd.ne * nen].reshape(bd.ne, nen, d)
+            rows = self._fe[bd.row_offset:bd.row_offset + bd.ne * nen]
+            fe = rows.reshape(bd.ne, nen, d)
             q0, q1 = bd.qp_offset, bd.qp_offset + bd.ne * bd.nqe
             wq = self._wq[q0:q1]
             if self.material.is_linear:
-                if bd.ke_elems.size:
-                    k.linear_ke(U, bd.conn, bd.ke_elems, bd.geom, bd.Ke, bd.alpha_e, fe, we, nt)
                 if bd.qp_elems.size:
                     k.linear_qp(U, bd.conn, bd.qp_elems, bd.geom, bd.dN, wq, self.material.C, fe, we, nt)
             elif bd.act_elems.size:
@@ -129,8 +134,10 @@ class ContinuumRegion:
                 qs = (bd.act_elems[:, None] * bd.nqe + np.arange(bd.nqe)).ravel()
                 P[qs], W[qs] = self.material.evaluate(F[qs])
                 k.stress_forces(P, W, wq, bd.conn, bd.act_elems, bd.geom, bd.dN, fe, we, nt)
-            E += float(np.sum(we))
-        k.gather(self._fe, self._ptr, self._ent, self.forces, -1.0, nt)
+            Ke = bd.Ke if bd.Ke is not None else self._no_ke
+            k.node_forces(U, bd.conn, bd.ptr, bd.ent, bd.mode, bd.geom, Ke, bd.alpha_e, rows, self.forces,
+                          self._en_node, int(b > 0), nt)
+            E += float(np.sum(we)) + (float(np.sum(self._en_node)) if bd.ke_elems.size else 0.0)
         return E
 
     def deformation_gradients(self) -> np.ndarray:

@@ -1,13 +1,18 @@
-"""Neighbour lists: cell lists feeding full Verlet lists with a skin (kernel ``neighbors``).
+"""Neighbour lists: cell lists feeding half Verlet lists with a skin (kernel ``neighbors``).
 
-A `NeighborList` holds, in CSR form, every atom j within ``cutoff + skin`` of atom i (both (i, j) and
-(j, i) are entries: FULL lists, so each atom sums its own force and results are bitwise independent of
-the thread count). Entry e of atom i is ``neighbors[offsets[i] + e]``, with periodic image shift
-``shifts[offsets[i] + e]`` (int8 per axis): the separation is ``x[j] - x[i] + shifts * L``.
-Building is O(N) in time and memory.
+A `NeighborList` holds, in CSR form, every pair (i, j), j > i, within ``cutoff + skin`` ONCE (entry e of
+atom i is ``neighbors[offsets[i] + e]``), with its periodic image shift ``shifts[e]`` (int8 per axis):
+the separation is ``x[j] - x[i] + shifts[e] * period``. Its transpose (``rev_offsets``, ``rev_owner``,
+``rev_entry``) lists for each atom j the entries that name it, in increasing entry order. Force kernels
+evaluate each pair once and every atom then gathers its own contributions in a fixed order, so results
+are bitwise independent of the thread count. Bond weights ``bond_w`` are aligned with the entries.
+Building is O(N) in time and memory (cells of about half the list radius, 3D stencil of <= 125 cells).
 """
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 
@@ -16,19 +21,18 @@ from .box import Box
 
 
 class NeighborList:
-    """Full Verlet list for positions x (n, d) in ``box``.
+    """Half Verlet list for positions x (n, d) in ``box``.
 
     Attributes
     ----------
     cutoff, skin, rlist = cutoff + skin [length]
-    offsets : (n+1,) int64     CSR row pointers
-    neighbors : (m,) int32     neighbour indices
-    shifts : (m, d) int8       periodic image of each entry (0 on free axes)
+    offsets : (n+1,) int64     CSR row pointers;  neighbors : (m,) int32;  shifts : (m, d) int8
+    rev_offsets : (n+1,) int64, rev_owner : (m,) int32, rev_entry : (m,) int32   the transpose
     period : (d,) float64      L on periodic axes, 0 on free axes
-    i_of_entry : (m,) int64    the owning atom of each entry (built on first use)
-    x_build : (n, d)           positions at the last build
-    n_builds : int
+    x_build : (n, d) positions of the last build;  n_builds : int
     """
+
+    half = True
 
     def __init__(self, box: Box, cutoff: float, skin: float, n_threads: int = 1) -> None:
         if cutoff <= 0 or skin < 0:
@@ -46,43 +50,62 @@ class NeighborList:
                              f"2 (cutoff + skin) = {2 * self.rlist:g}: minimum image would miss neighbours")
         self._k = load("neighbors")
         self.n_builds = 0
+        d = box.dim
         self.offsets = np.zeros(1, np.int64)
         self.neighbors = np.zeros(0, np.int32)
-        self.shifts = np.zeros((0, box.dim), np.int8)
+        self.shifts = np.zeros((0, d), np.int8)
+        self.rev_offsets = np.zeros(1, np.int64)
+        self.rev_owner = np.zeros(0, np.int32)
+        self.rev_entry = np.zeros(0, np.int32)
         self.x_build: np.ndarray | None = None
         self._i_of_entry: np.ndarray | None = None
+        self._cap = 0
+        self._scratch: dict[str, np.ndarray] = {}
 
     @property
     def n_entries(self) -> int:
         return int(self.neighbors.size)
 
-    def _grid(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n, d = x.shape
-        origin = np.zeros(3)
-        size = np.ones(3)
-        nc = np.ones(3, dtype=np.int64)
-        for k in range(d):
-            if self.box.periodic[k]:
-                L = self.period[k]
-                m = int(np.floor(L / self.rlist))
-                m = 1 if m < 3 else m
-                origin[k], size[k], nc[k] = self.box.lo[k], L / m, m
-            else:
-                lo = float(np.min(x[:, k])) if n else 0.0
-                ext = (float(np.max(x[:, k])) - lo if n else 0.0) * (1 + 1e-12) + 1e-300
-                m = max(1, int(np.floor(ext / self.rlist)))
-                origin[k], size[k], nc[k] = lo, max(ext / m, self.rlist), m
-        # keep the cell count O(n) for sparse or far-flung free atoms
-        while np.prod(nc) > 4 * n + 64:
-            k = int(np.argmax(nc))
-            if self.box.periodic[k] and nc[k] // 2 < 3:
-                nc[k], size[k] = 1, self.period[k]
-            else:
-                nc[k] = max(1, nc[k] // 2)
-                size[k] = (self.period[k] if self.box.periodic[k] else size[k] * 2) / (
-                    nc[k] if self.box.periodic[k] else 1)
-        return origin, size, nc
+    # ------------------------------------------------------------------ grid
+    def _axis(self, k: int, ext: float, periodic: bool, coarsen: int) -> tuple[float, int, int]:
+        """(cell size, cells, stencil reach) along one axis."""
+        rl = self.rlist
+        if periodic:
+            for reach in (2, 1):
+                m = int(math.floor(ext / (rl / reach))) // coarsen
+                if m >= 2 * reach + 1:
+                    return ext / m, m, reach
+            return ext, 1, 0
+        m = max(1, int(math.floor(ext / (rl / 2))) // coarsen)
+        return max(ext / m, rl / 2), m, (2 if m > 1 else 0)
 
+    def _grid(self, x: np.ndarray):  # noqa: ANN202
+        n, d = x.shape
+        origin, size = np.zeros(3), np.ones(3)
+        nc = np.ones(3, dtype=np.int64)
+        reach = [0, 0, 0]
+        coarsen = 1
+        while True:
+            for k in range(d):
+                if self.box.periodic[k]:
+                    origin[k] = self.box.lo[k]
+                    size[k], nc[k], reach[k] = self._axis(k, self.period[k], True, coarsen)
+                else:
+                    lo = float(np.min(x[:, k])) if n else 0.0
+                    ext = (float(np.max(x[:, k])) - lo if n else 0.0) * (1 + 1e-12) + 1e-300
+                    origin[k] = lo
+                    size[k], nc[k], reach[k] = self._axis(k, ext, False, coarsen)
+            if np.prod(nc) <= 4 * n + 64 or coarsen > 2**20:
+                break
+            coarsen *= 2   # keep the cell count O(n) for sparse or far-flung free atoms
+        st = []
+        for o in itertools.product(*[range(-r, r + 1) for r in reach]):
+            gap = sum((max(abs(o[k]) - 1, 0) * size[k]) ** 2 for k in range(3))
+            if gap < self.rlist ** 2:
+                st.append(o)
+        return origin, size, nc, np.ascontiguousarray(st, dtype=np.int64)
+
+    # ------------------------------------------------------------------ build
     def build(self, x: np.ndarray) -> None:
         """Rebuild from positions x (n, d) [length] (C-contiguous float64)."""
         x = np.ascontiguousarray(x, dtype=float)
@@ -91,7 +114,7 @@ class NeighborList:
         if not np.all(np.isfinite(x)):
             raise ValueError("non-finite positions")
         n, d = x.shape
-        origin, size, nc = self._grid(x)
+        origin, size, nc, stencil = self._grid(x)
         xw = np.zeros((n, 3))
         img = np.zeros((n, 3), dtype=np.int64)
         xw[:, :d] = x
@@ -103,8 +126,20 @@ class NeighborList:
         if n and np.max(np.abs(img)) > 60:
             raise ValueError("positions lie more than 60 periods away from the box; wrap them first")
         period3 = np.concatenate([self.period, np.zeros(3 - d)])
-        self.offsets, self.neighbors, self.shifts = self._k.build_full(
-            xw, img, d, origin, size, period3, nc, self.rlist, self.n_threads)
+        if self._cap == 0:
+            vol = np.prod([self.period[k] if self.box.periodic[k] else max(np.ptp(x[:, k]) if n else 0,
+                                                                          self.rlist) for k in range(d)])
+            ball = {1: 2.0, 2: math.pi, 3: 4.0 * math.pi / 3.0}[d] * self.rlist ** d
+            self._cap = int(1.5 * 0.5 * n / max(vol, 1e-300) * ball) + 16
+        for _ in range(3):
+            out, need = self._k.build_half(xw, img, d, origin, size, period3, nc, stencil, self.rlist,
+                                           self._cap, self.n_threads)
+            if out is not None:
+                break
+            self._cap = need + 8
+        (self.offsets, self.neighbors, self.shifts, self.rev_offsets, self.rev_owner,
+         self.rev_entry) = out
+        self._cap = max(self._cap, need + 8)
         self.x_build = x.copy()
         self._i_of_entry = None
         self.n_builds += 1
@@ -122,6 +157,14 @@ class NeighborList:
             return True
         return False
 
+    # ------------------------------------------------------------------ helpers
+    def scratch(self, name: str) -> np.ndarray:
+        """A float64 work array of one value per entry (reused between calls of the same list size)."""
+        a = self._scratch.get(name)
+        if a is None or a.shape[0] != max(self.n_entries, 1):
+            a = self._scratch[name] = np.zeros(max(self.n_entries, 1))
+        return a
+
     @property
     def i_of_entry(self) -> np.ndarray:
         """(m,) int64 owning atom of each entry."""
@@ -132,9 +175,8 @@ class NeighborList:
 
     def separations(self, x: np.ndarray) -> np.ndarray:
         """(m, d) separation vectors x_j - x_i + shift*L of every entry for positions x."""
-        i = self.i_of_entry
-        return x[self.neighbors] - x[i] + self.shifts * self.period
+        return x[self.neighbors] - x[self.i_of_entry] + self.shifts * self.period
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(i (m,), j (m,)) of every entry."""
+        """(i (m,), j (m,)) of every entry (each unordered pair once, i < j)."""
         return self.i_of_entry, self.neighbors.astype(np.int64)

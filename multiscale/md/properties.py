@@ -107,9 +107,9 @@ def zero_stress_lattice_constant(potential, kind: str, a_guess: float | None = N
     """
     nn = float(np.linalg.norm(Lattice(kind, 1.0).neighbor_vectors(1.5)[0]))  # nn distance per unit a
     if a_guess is None:
-        grid = np.linspace(0.3, 0.99, 700) * potential.cutoff / nn
+        grid = np.linspace(0.3, 0.99, 240) * potential.cutoff / nn
     else:
-        grid = np.linspace(0.8, 1.2, 401) * a_guess
+        grid = np.linspace(0.8, 1.2, 161) * a_guess
     e = np.array([energy_per_atom(potential, Lattice(kind, float(a))) for a in grid])
     k = int(np.clip(np.argmin(e), 1, len(grid) - 2))
     lo, hi = grid[k - 1], grid[k + 1]

@@ -34,10 +34,12 @@ import json
 import os
 import socket
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
+from h5py import h5s
 
 from multiscale.output._superblock import clear_status_flags, status_flags
 
@@ -61,8 +63,8 @@ def _chunks(item_shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     item_bytes = int(np.prod(item_shape, dtype=np.int64)) * itemsize
     if item_bytes <= _CHUNK_BYTES:
         return (int(max(1, min(1024, _CHUNK_BYTES // max(item_bytes, 1)))), *item_shape)
-    first = max(1, _CHUNK_BYTES // (item_bytes // item_shape[0]))
-    return (1, int(min(first, item_shape[0])), *item_shape[1:])
+    nchunks = -(-item_bytes // _CHUNK_BYTES)
+    return (1, -(-item_shape[0] // nchunks), *item_shape[1:])
 
 
 def _datasets(group: h5py.Group) -> list[h5py.Dataset]:
@@ -132,6 +134,32 @@ def _nest(flat: Mapping[str, object]) -> dict:
     return out
 
 
+class _Column:
+    """A row-appendable dataset with its row shape, dtype and memory dataspace cached."""
+
+    __slots__ = ("ds", "shape", "dtype", "mspace")
+
+    def __init__(self, ds: h5py.Dataset) -> None:
+        self.ds, self.shape, self.dtype = ds, ds.shape[1:], ds.dtype
+        self.mspace = h5s.create_simple((1, *self.shape))
+
+    def put(self, i: int, arr: np.ndarray) -> None:
+        """Grow to i+1 rows and write row i (low-level h5py: ~6x less overhead than `ds[i] = arr`)."""
+        self.ds.id.set_extent((i + 1, *self.shape))
+        fspace = self.ds.id.get_space()
+        fspace.select_hyperslab((i, *[0] * len(self.shape)), (1, *self.shape))
+        self.ds.id.write(self.mspace, fspace, np.ascontiguousarray(arr, dtype=self.dtype).reshape(1, *self.shape))
+
+
+@dataclass
+class _Table:
+    cols: dict[str, _Column]
+    step: _Column
+    time: _Column
+    n: int
+    last: int | None
+
+
 class ResultsWriter:
     """Append-only results file; see the module docstring for the layout.
 
@@ -148,6 +176,7 @@ class ResultsWriter:
         self.path = Path(path)
         self.compression = compression
         self._file: h5py.File | None = None
+        self._tables: dict[str, _Table] = {}
         if append:
             if not self.path.exists():
                 raise FileNotFoundError(f"cannot append to {self.path}: no such file")
@@ -186,6 +215,7 @@ class ResultsWriter:
     def _structure(self) -> Iterator[h5py.File]:
         """Datasets can't be created or shrunk in SWMR mode: close, reopen, change, restart SWMR."""
         assert self._file is not None, "writer is closed"
+        self._tables.clear()
         self._file.close()
         self._file = h5py.File(self.path, "r+", libver="latest")
         try:
@@ -194,21 +224,32 @@ class ResultsWriter:
             self._file.flush()
             self._file.swmr_mode = True
 
+    def _table(self, table: str) -> _Table | None:
+        """Cached handles of a table's datasets (dropped whenever the file is reopened)."""
+        t = self._tables.get(table)
+        if t is None and "step" in self._file[table]:
+            g = self._file[table]
+            cols = {ds.name[len(g.name) + 1:]: _Column(ds) for ds in _datasets(g)}
+            step_ds, time_ds = cols.pop("step"), cols.pop("time")
+            n = step_ds.ds.shape[0]
+            t = _Table(cols, step_ds, time_ds, n, int(step_ds.ds[n - 1]) if n else None)
+            self._tables[table] = t
+        return t
+
     def _rows(self, table: str) -> int:
-        g = self._file[table]
-        return g["step"].shape[0] if "step" in g else 0
+        t = self._table(table)
+        return t.n if t is not None else 0
 
     def last_step(self, table: str = "frames") -> int | None:
         """Step of the last complete row of `table` ("frames" | "thermo" | "observables"), None if empty."""
-        n = self._rows(table)
-        return int(self._file[table]["step"][n - 1]) if n else None
+        t = self._table(table)
+        return t.last if t is not None else None
 
     # ------------------------------------------------------------------ appending rows
     def _append(self, table: str, step: int, time: float, columns: dict[str, np.ndarray]) -> None:
         assert self._file is not None, "writer is closed"
-        g = self._file[table]
-        existing = {ds.name[len(g.name) + 1:] for ds in _datasets(g)} - {"step", "time"}
-        if "step" not in g:
+        t = self._table(table)
+        if t is None:
             with self._structure() as f:
                 g = f[table]
                 for name, arr in columns.items():
@@ -218,26 +259,25 @@ class ResultsWriter:
                                      dtype=arr.dtype, chunks=_chunks(arr.shape, arr.dtype.itemsize), **kw)
                 g.create_dataset("time", shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
                 g.create_dataset("step", shape=(0,), maxshape=(None,), dtype="i8", chunks=(1024,))
-            g = self._file[table]
-        elif existing != set(columns):
+            t = self._table(table)
+        elif t.cols.keys() != columns.keys():
             raise ValueError(f"{table}: this row has columns {sorted(columns)} but the file has "
-                             f"{sorted(existing)}; every row of a table must carry the same columns")
-        n = self._rows(table)
-        if n and step <= int(g["step"][n - 1]):
-            raise ValueError(f"{table}: step {step} is not after the last step on file "
-                             f"({int(g['step'][n - 1])}); after a restart call truncate_after(step) "
-                             "and do not re-emit that step")
+                             f"{sorted(t.cols)}; every row of a table must carry the same columns")
+        if t.last is not None and step <= t.last:
+            raise ValueError(f"{table}: step {step} is not after the last step on file ({t.last}); "
+                             "after a restart call truncate_after(step) and do not re-emit that step")
+        n = t.n
         for name, arr in columns.items():
-            ds = g[name]
-            if ds.shape[1:] != arr.shape:
-                raise ValueError(f"{table}/{name}: shape {arr.shape} differs from the file's {ds.shape[1:]}")
-            ds.resize(n + 1, axis=0)
-            ds[n] = arr
+            if t.cols[name].shape != arr.shape:
+                raise ValueError(f"{table}/{name}: shape {arr.shape} differs from the file's "
+                                 f"{t.cols[name].shape}")
+        for name, arr in columns.items():
+            t.cols[name].put(n, arr)
         self._file.flush()
-        for name, value in (("time", time), ("step", step)):
-            g[name].resize(n + 1, axis=0)
-            g[name][n] = value
+        t.time.put(n, np.array(time, dtype=np.float64))
+        t.step.put(n, np.array(step, dtype=np.int64))
         self._file.flush()
+        t.n, t.last = n + 1, step
 
     def write_frame(self, step: int, time: float, atoms: Mapping[str, np.ndarray] | None = None,
                     nodes: Mapping[str, np.ndarray] | None = None) -> None:

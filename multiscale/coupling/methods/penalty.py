@@ -1,6 +1,6 @@
 """Penalty (Arlequin-style) coupling: ``E_coupling = ½ κ Σ_a c_a |u_a − Σ_I N_I(X_a) U_I|²``, no multipliers.
 
-The sum runs over the atoms of H (the strong-constraint rows). The row weight ``c_a = β̄_a (1 − β̄_a)`` is
+The sum runs over the atoms of H (the strong-constraint rows). The row weight ``c_a = min(β̄_a, 1 − β̄_a)`` is
 proportional to the atom's mass share AND to the continuum's share of its cell, so the penalty frequency
 stays ≤ √(κ/m) on both sides (an unweighted penalty on atoms or nodes of vanishing mass is unstable for
 any time step). κ [energy/length²]; the stable time step falls like 1/√κ.
@@ -29,7 +29,7 @@ class PenaltyCoupling(CouplingMethod):
 
     def prepare(self, system) -> None:  # noqa: ANN001
         b = system.atom_weight[system.free[system.constrained]]
-        c = np.repeat(b * (1.0 - b), system.d)
+        c = np.repeat(np.minimum(b, 1.0 - b), system.d)
         self._W = sp.diags(self.params.kappa * c)
         self._K = (self._G.T @ self._W @ self._G).tocsr()
 

@@ -1,0 +1,299 @@
+"""Validated deck → model objects (the ``build`` layer of ARCHITECTURE.md).
+
+`build_model(deck, threads)` turns a `multiscale.deck.Deck` into a `Model`: the potential, the lattice, the
+atomistic region (weighted + pad atoms only, when coupled), the continuum region, the handshake and
+coupling method, the assembled `CoupledSystem`, the loads, the thermostat and the damping band. Every
+mistake that can only be seen here (a handshake narrower than the cut-off, atoms outside the mesh, a
+missing potential file, a material that needs a potential) is reported as a `DeckError` located at the
+deck key responsible, through ``deck.error(key, message)``.
+
+Units: everything stays in the deck's unit system; masses are converted once to internal force-mass
+units here (``units.mass_to_internal``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .coupling.coupled import CoupledSystem
+from .coupling.handshake import Handshake
+from .deck import Deck
+from .deck.section import plugin_of
+from .errors import DeckError
+from .fem.continuum import ContinuumRegion
+from .geometry import make_shape
+from .md.box import Box
+from .md.lattice import Lattice
+from .md.system import AtomisticRegion
+from .units import UnitSystem
+
+
+@dataclass
+class Model:
+    """Everything a run needs, built from one deck.
+
+    ``system`` is the `CoupledSystem` (pure MD, pure FE or coupled); ``atoms`` / ``continuum`` are its
+    regions (or None). ``all_sites`` (n_all, d) are the lattice sites of ``atoms.region`` before the
+    handshake dropped the far ones; ``site_ids`` (n,) the ids of the kept ones (0-based into all_sites).
+    """
+
+    deck: Deck
+    units: UnitSystem
+    dim: int
+    threads: int
+    potential: Any = None
+    lattice: Lattice | None = None
+    atoms: AtomisticRegion | None = None
+    continuum: ContinuumRegion | None = None
+    handshake: Handshake | None = None
+    method: Any = None
+    system: CoupledSystem | None = None
+    loads: list = field(default_factory=list)
+    thermostat: Any = None
+    damping: Any = None
+    site_ids: np.ndarray | None = None
+    n_dropped: int = 0
+    mass_user: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- geometry helpers
+def shape_bounds(shape: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned bounding box (lo (d,), hi (d,)) of a region shape [length]; ±inf when unbounded."""
+    name = type(shape).__name__.lower()
+    d = shape.dim
+    if hasattr(shape, "lo") and hasattr(shape, "hi"):
+        return np.asarray(shape.lo, float), np.asarray(shape.hi, float)
+    if hasattr(shape, "radius") and hasattr(shape, "center"):
+        c, r = np.asarray(shape.center, float), float(shape.radius)
+        lo, hi = c - r, c + r
+        axis = getattr(shape, "axis", None)
+        if axis is not None and d == 3:
+            length = getattr(shape, "length", None)
+            ax = np.asarray(axis, float)
+            half = np.inf if length is None else 0.5 * float(length)
+            ext = np.sqrt(np.clip(1.0 - ax**2, 0.0, None)) * r + np.abs(ax) * half
+            ext = np.where(np.abs(ax) > 0, ext, r)
+            lo, hi = c - ext, c + ext
+        return lo, hi
+    if "union" in name:
+        bs = [shape_bounds(s) for s in shape.shapes]
+        return np.min([b[0] for b in bs], axis=0), np.max([b[1] for b in bs], axis=0)
+    if "difference" in name:
+        return shape_bounds(shape.shapes[0])
+    return np.full(d, -np.inf), np.full(d, np.inf)
+
+
+# ----------------------------------------------------------------------------- pieces
+def _potential(deck: Deck, units: UnitSystem) -> Any:
+    cfg = deck.config.potential
+    if cfg is None:
+        return None
+    try:
+        return plugin_of(cfg).from_params(cfg, units, deck.directory)
+    except DeckError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise deck.error("potential", f"cannot build the potential: {exc}") from exc
+
+
+def _lattice(deck: Deck, potential: Any) -> Lattice | None:
+    cfg = deck.config.atoms
+    if cfg is None:
+        return None
+    lat = cfg.lattice
+    a = lat.a
+    if a == "relaxed":
+        if potential is None:
+            raise deck.error("atoms.lattice.a", "'relaxed' needs a `potential` section")
+        from .md.properties import zero_stress_lattice_constant
+        try:
+            a = zero_stress_lattice_constant(potential, lat.type)
+        except (ValueError, RuntimeError) as exc:
+            raise deck.error("atoms.lattice.a", f"cannot find the zero-stress spacing: {exc}") from exc
+    try:
+        return Lattice(lat.type, float(a), orient=lat.orient,
+                       origin=None if lat.origin is None else tuple(lat.origin))
+    except ValueError as exc:
+        raise deck.error("atoms.lattice", str(exc)) from exc
+
+
+def _masses(deck: Deck) -> float:
+    m = deck.config.atoms.mass
+    if isinstance(m, list):
+        if len(m) != 1:
+            raise deck.error("atoms.mass", "several atom types are not supported by lattice filling yet; "
+                             "give one mass")
+        m = m[0]
+    return float(m)
+
+
+def _atom_sites(deck: Deck, lattice: Lattice) -> tuple[np.ndarray, Any, Box]:
+    cfg = deck.config.atoms
+    region = make_shape(cfg.region, lattice.dim)
+    lo, hi = shape_bounds(region)
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise deck.error("atoms.region", "the atomistic region must be bounded (intersect it with a box)")
+    periodic = [b == "p" for b in (cfg.boundary or ["f"] * lattice.dim)]
+    # periodic axes: half-open [lo, hi) so images do not double; free axes: closed [lo, hi]
+    eps = 1e-9 * lattice.a
+    hi_fill = np.where(periodic, hi, hi + eps)
+    X = lattice.sites_in_box(lo, hi_fill)
+    X = X[region.contains(X)] if len(X) else X
+    if len(X) == 0:
+        raise deck.error("atoms.region", "the region holds no lattice site")
+    box = Box(lo, hi, periodic)
+    return np.ascontiguousarray(X), region, box
+
+
+def _continuum(deck: Deck, units: UnitSystem, potential: Any, lattice: Lattice | None, dim: int,
+               mass_user: float | None, threads: int) -> ContinuumRegion:
+    cfg = deck.config.continuum
+    try:
+        mesh = plugin_of(cfg.mesh).build(cfg.mesh, deck_dir=str(deck.directory))
+    except DeckError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise deck.error("continuum.mesh", f"cannot build the mesh: {exc}") from exc
+    if mesh.nodes.shape[1] != dim:
+        raise deck.error("continuum.mesh", f"the mesh is {mesh.nodes.shape[1]}-dimensional, the deck {dim}D")
+    mat_cfg = cfg.material
+    try:
+        material = plugin_of(mat_cfg).from_params(mat_cfg, dim=dim, potential=potential, lattice=lattice)
+    except (ValueError, TypeError) as exc:
+        raise deck.error("continuum.material", str(exc)) from exc
+    if cfg.density == "derived":
+        if lattice is None or mass_user is None:
+            raise deck.error("continuum.density", "'derived' density needs an `atoms` section (lattice and "
+                             "mass); give a number instead")
+        rho_user = mass_user / lattice.volume_per_atom
+    else:
+        rho_user = float(cfg.density)
+    return ContinuumRegion(mesh, material, units.mass_to_internal(rho_user), n_threads=threads)
+
+
+def _element_size_across(continuum: ContinuumRegion, handshake: Handshake) -> float:
+    """Largest element edge among the elements that meet the handshake [length]."""
+    mesh = continuum.mesh
+    sizes = []
+    for blk in mesh.blocks:
+        xe = mesh.nodes[blk.conn]                       # (ne, nen, d)
+        s = handshake.s(xe.reshape(-1, mesh.nodes.shape[1])).reshape(xe.shape[:2])
+        touch = np.any((s > 0.0) & (s < 1.0), axis=1) | (np.min(s, axis=1) < 1.0) & (np.max(s, axis=1) > 0.0)
+        if np.any(touch):
+            ext = xe[touch].max(axis=1) - xe[touch].min(axis=1)
+            sizes.append(float(np.max(ext)))
+    return max(sizes) if sizes else 0.0
+
+
+def _loads(deck: Deck, units: UnitSystem) -> list:
+    out = []
+    for i, cfg in enumerate(deck.config.loads):
+        try:
+            out.append(plugin_of(cfg).from_params(cfg, units))
+        except (ValueError, TypeError) as exc:
+            raise deck.error(f"loads[{i}]", str(exc)) from exc
+    return out
+
+
+# ----------------------------------------------------------------------------- the model
+def build_model(deck: Deck, threads: int | None = None) -> Model:
+    """Build every model object of ``deck`` (see module docstring). ``threads`` overrides the deck."""
+    cfg = deck.config
+    units = deck.units
+    integ = cfg.integrator
+    n_threads = int(threads or getattr(integ, "threads", None) or 1)
+    dim = deck.dim
+    if dim is None:
+        raise deck.error("", "cannot tell the dimension: give `atoms.lattice` or a mesh with `lo`")
+    potential = _potential(deck, units)
+    lattice = _lattice(deck, potential)
+    model = Model(deck=deck, units=units, dim=dim, threads=n_threads, potential=potential, lattice=lattice)
+
+    X = region = box = None
+    if cfg.atoms is not None:
+        if potential is None:
+            raise deck.error("atoms", "an atomistic region needs a `potential` section")
+        model.mass_user = _masses(deck)
+        X, region, box = _atom_sites(deck, lattice)
+
+    continuum = None
+    if cfg.continuum is not None:
+        continuum = _continuum(deck, units, potential, lattice, dim, model.mass_user, n_threads)
+
+    handshake = method = None
+    site_ids = None if X is None else np.arange(len(X))
+    if cfg.handshake is not None:
+        if X is None or continuum is None:
+            raise deck.error("handshake", "a handshake needs both an `atoms` and a `continuum` section")
+        hs = cfg.handshake
+        handshake = Handshake(make_shape(hs.shape, dim), hs.width, hs.blend.type)
+        try:
+            handshake.check_geometry(potential.cutoff, cfg.atoms.skin,
+                                     _element_size_across(continuum, handshake))
+        except ValueError as exc:
+            raise deck.error("handshake.width", str(exc)) from exc
+        method = plugin_of(hs.coupling).from_params(hs.coupling, units, deck.directory)
+        classes = handshake.classify(X, lattice.primitive_vectors, potential.cutoff + cfg.atoms.skin)
+        site_ids = np.flatnonzero(classes.keep)
+        model.n_dropped = classes.n_dropped
+        X = X[site_ids]
+
+    atoms = None
+    if X is not None:
+        m_int = units.mass_to_internal(model.mass_user)
+        atoms = AtomisticRegion(X, np.full(len(X), m_int), potential, box, cfg.atoms.skin,
+                                n_threads=n_threads)
+    try:
+        system = CoupledSystem(atoms, continuum, handshake, method,
+                               cell=None if lattice is None else lattice.primitive_vectors)
+    except ValueError as exc:
+        key = "handshake.shape" if handshake is not None else ("atoms" if atoms is not None else "continuum")
+        raise deck.error(key, str(exc)) from exc
+
+    model.atoms, model.continuum, model.handshake, model.method = atoms, continuum, handshake, method
+    model.system, model.site_ids = system, site_ids
+    model.loads = _loads(deck, units)
+    _dynamics_extras(deck, model)
+    return model
+
+
+def _dynamics_extras(deck: Deck, model: Model) -> None:
+    """Thermostat, damping band and initial velocities (dynamics only)."""
+    cfg = deck.config
+    integ = cfg.integrator
+    units = model.units
+    th = getattr(integ, "thermostat", None)
+    if th is not None:
+        if model.atoms is None:
+            raise deck.error("integrator.thermostat", "a thermostat acts on atoms; the deck has none")
+        model.thermostat = plugin_of(th).from_params(th, units)
+    hs = cfg.handshake
+    if hs is not None and hs.damping is not None:
+        from .coupling.damping import DampingBand
+        omega0 = _max_lattice_frequency(model)
+        model.damping = DampingBand(hs.damping.gamma0, omega0, kT=units.boltz * hs.damping.temperature,
+                                    seed=hs.damping.seed)
+    vel = cfg.atoms.velocity if cfg.atoms is not None else None
+    if vel is not None and vel.temperature > 0 and model.atoms is not None:
+        from .md.velocities import maxwell_boltzmann
+        s = model.system
+        v = np.zeros_like(model.atoms.v)
+        v[s.free] = maxwell_boltzmann(s.atom_mass[s.free], model.dim, vel.temperature, units.boltz,
+                                      seed=vel.seed)
+        model.atoms.v[...] = v
+
+
+def _max_lattice_frequency(model: Model) -> float:
+    """Largest vibration frequency estimate ω_max = 2 √(Σ_b φ''(r_b) / m) of the lattice [1/time]."""
+    pot, lat = model.potential, model.lattice
+    R = lat.neighbor_vectors(pot.cutoff)
+    r = np.linalg.norm(R, axis=1)
+    h = 1e-5 * lat.a
+    d2 = (pot.pair(r + h)[1] - pot.pair(r - h)[1]) / (2 * h)
+    k_eff = float(np.sum(np.clip(d2, 0.0, None))) / 2.0
+    m = model.units.mass_to_internal(model.mass_user)
+    return 2.0 * np.sqrt(max(k_eff, 1e-300) / m)

@@ -1,0 +1,77 @@
+"""Wave reflection at the handshake, 1D harmonic chain m = k = a = 1 (issue 5 figures, PHYSICS.md §6)."""
+
+import pytest
+
+from multiscale.diagnostics.reflection import reflection_1d
+
+METHODS = [("strong", {}), ("projected", {}), ("force_blend", {}), ("ghost_corrected", {})]
+
+
+@pytest.mark.parametrize("blend", ["linear", "cubic", "quintic"])
+@pytest.mark.parametrize("method,params", METHODS, ids=[m for m, _ in METHODS])
+def test_elements_as_small_as_the_spacing_reproduce_the_chain(blend, method, params):
+    """h = a: the coupled model IS the uniform chain (integral partition of unity): R ≤ 1e-8."""
+    r = reflection_1d(16.0, h=1.0, width=16.0, blend=blend, method=method, method_params=params)
+    assert r.R <= 1e-8, r
+    if method != "force_blend":
+        assert abs(r.energy_change_relative) < 1e-9
+    assert r.max_constraint_residual < 1e-13
+
+
+def test_penalty_h_equal_a_cubic():
+    """Penalty: atoms and nodes are glued only by κ, R falls like κ⁻² (κ = 100: 4e-9)."""
+    r = reflection_1d(16.0, h=1.0, width=16.0, blend="cubic", method="penalty",
+                      method_params={"kappa": 100.0}, dt=0.1)
+    assert r.R <= 1e-8, r
+    assert abs(r.energy_change_relative) < 1e-9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("blend", ["linear", "cubic", "quintic"])
+def test_penalty_h_equal_a_stiff(blend):
+    """Penalty with κ = 1000 (Δt = 0.03): R ≤ 1e-8 for every blend."""
+    r = reflection_1d(16.0, h=1.0, width=16.0, blend=blend, method="penalty",
+                      method_params={"kappa": 1000.0}, dt=0.03)
+    assert r.R <= 1e-8, r
+
+
+@pytest.mark.parametrize("wavelength,bound", [(64.0, 1e-5), (32.0, 1e-5)])
+def test_projected_cubic_32(wavelength, bound):
+    """h = 4a, projected, cubic, handshake 32a: R ≤ 1e-5 at λ = 16h and 8h (reference 6e-6, 5e-6)."""
+    r = reflection_1d(wavelength, h=4.0, width=32.0, blend="cubic", method="projected")
+    assert r.R <= bound, r
+    assert r.R > 1e-7  # a real, finite reflection: the measurement is not floored
+    assert abs(r.energy_change_relative) < 1e-9
+
+
+@pytest.mark.parametrize("blend", ["cubic", "quintic"])
+@pytest.mark.parametrize("wavelength", [64.0, 32.0])
+def test_projected_64(blend, wavelength):
+    """h = 4a, projected, handshake 64a: R ≤ 1e-6 (reference 3e-7/2e-7 cubic, 1e-7/5e-8 quintic)."""
+    r = reflection_1d(wavelength, h=4.0, width=64.0, blend=blend, method="projected")
+    assert r.R <= 1e-6, r
+
+
+def test_strong_plateaus_above_projected():
+    """Strong (per-atom) multipliers slave every handshake atom to the interpolant: R ≥ 1e-4 at λ = 8h."""
+    rs = reflection_1d(32.0, h=4.0, width=32.0, blend="cubic", method="strong")
+    rp = reflection_1d(32.0, h=4.0, width=32.0, blend="cubic", method="projected")
+    assert rs.R > 1e-4 and rp.R < rs.R / 10
+
+
+def test_damping_band_absorbs_waves_the_mesh_cannot_carry():
+    """λ = h: without damping the wave reflects totally; with the band (γ0 = 0.3) R ≤ 1e-4, and
+    modified total + dissipated energy is conserved to round-off."""
+    r0 = reflection_1d(4.0, h=4.0, width=32.0, blend="cubic", method="projected")
+    assert r0.R > 0.99
+    r = reflection_1d(4.0, h=4.0, width=32.0, blend="cubic", method="projected", gamma0=0.3)
+    assert r.R <= 1e-4, r
+    assert r.dissipated > 0.99 * r.E_incident
+    assert abs(r.energy_change_relative) < 1e-9
+
+
+def test_just_above_the_mesh_cutoff():
+    """λ = 1.9h with the damping band: measured 0.16 at γ0 = 0.3 (reference computation 0.14; the issue's
+    target of 5 % is NOT reached at 32a); a 128a band gives 0.053."""
+    r = reflection_1d(7.6, h=4.0, width=32.0, blend="cubic", method="projected", gamma0=0.3)
+    assert 0.05 < r.R < 0.2, r
