@@ -2,8 +2,8 @@
 """Cell-list construction of HALF Verlet neighbour lists (CSR) with their transpose, orthorhombic
 periodic / free axes.
 
-Atom i holds every atom j > i with |x_j - x_i + s L| < rlist (minimum image on periodic axes): each pair
-appears once. The transpose (``rev_offsets``, ``rev_owner``, ``rev_entry``) lists, for each atom j, the
+Each pair (i, j) with |x_j - x_i + s L| < rlist (minimum image on periodic axes) appears once, under one
+of its two atoms (half stencil of cells; inside a cell under the lower index). The transpose (``rev_offsets``, ``rev_owner``, ``rev_entry``) lists, for each atom j, the
 entries (i, e) that name j, in increasing e. Force kernels compute each pair once (entry order), then
 every atom gathers its reverse contributions in that fixed order: results are bitwise independent of the
 thread count. Entry order inside an atom: stencil order, then atom index inside a cell.
@@ -19,34 +19,42 @@ from libc.math cimport floor
 
 cdef long _scan(long i, const double* xw, const long* img, int d, const double* period,
                 const long* nc, const long* stencil, long ns, const long* cell_of,
-                const long* cell_start, const long* cell_atoms, double rl2, long cap,
-                int* nb_out, signed char* sh_out) noexcept nogil:
-    """Write up to ``cap`` neighbours j > i of atom i into nb_out/sh_out; return the full count.
+                const long* cell_start, const long* cell_atoms, const long* pos_in_cell, double rl2,
+                long cap, int* nb_out, signed char* q_out) noexcept nogil:
+    """Write up to ``cap`` neighbours of atom i (half stencil: each pair once) into nb_out and their
+    wrapped-image offsets q (dx = xw_j - xw_i + q L) into q_out (3 per entry); return the full count.
 
-    xw: wrapped positions (n, 3) row-major; img: (n, 3) image counts with x = xw + img * L.
+    Branch-free inner loop: every candidate is written, the count advances only when it is in range.
+    xw: wrapped positions (n, 3) row-major.
     """
     cdef long ci[3]
     cdef long cc[3]
     cdef long sk[3]
     cdef bint small[3]
     cdef double half[3]
-    cdef long s, cell, p, j, k, o
+    cdef long s, cell, p, j, k, o, start, slot
     cdef long cnt = 0
-    cdef double dx[3]
-    cdef double r2
+    cdef double dx0, dx1, dx2, r2, xi0, xi1, xi2, sh0, sh1, sh2
+    cdef signed char c0, c1, c2
     cdef long cidx = cell_of[i]
-    cdef bint skip
+    cdef bint skip, home
     ci[2] = cidx // (nc[0] * nc[1])
     ci[1] = (cidx // nc[0]) % nc[1]
     ci[0] = cidx % nc[0]
     for k in range(3):
         small[k] = period[k] != 0.0 and nc[k] == 1
         half[k] = 0.5 * period[k]
+    xi0 = xw[3 * i]
+    xi1 = xw[3 * i + 1]
+    xi2 = xw[3 * i + 2]
     for s in range(ns):
         cell = 0
         skip = False
+        home = True
         for k in range(2, -1, -1):
             o = stencil[3 * s + k]
+            if o != 0:
+                home = False
             cc[k] = ci[k] + o
             sk[k] = 0
             if cc[k] < 0:
@@ -64,30 +72,48 @@ cdef long _scan(long i, const double* xw, const long* img, int d, const double* 
             cell = cell * nc[k] + cc[k]
         if skip:
             continue
-        for p in range(cell_start[cell], cell_start[cell + 1]):
+        start = cell_start[cell]
+        if home:
+            start = pos_in_cell[i] + 1
+        sh0 = sk[0] * period[0]
+        sh1 = sk[1] * period[1]
+        sh2 = sk[2] * period[2]
+        for p in range(start, cell_start[cell + 1]):
             j = cell_atoms[p]
-            if j <= i:
-                continue
-            r2 = 0.0
-            for k in range(3):
-                dx[k] = xw[3 * j + k] - xw[3 * i + k] + sk[k] * period[k]
-                if small[k]:
-                    if dx[k] > half[k]:
-                        dx[k] = dx[k] - period[k]
-                    elif dx[k] < -half[k]:
-                        dx[k] = dx[k] + period[k]
-                r2 = r2 + dx[k] * dx[k]
-            if r2 < rl2:
-                if cnt < cap:
-                    nb_out[cnt] = <int>j
-                    for k in range(d):
-                        if period[k] != 0.0:
-                            # integer image with dx = xw_j - xw_i + q L, then x_j - x_i + s L = dx
-                            o = <long>floor((dx[k] - (xw[3 * j + k] - xw[3 * i + k])) / period[k] + 0.5)
-                            sh_out[cnt * d + k] = <signed char>(o - (img[3 * j + k] - img[3 * i + k]))
-                        else:
-                            sh_out[cnt * d + k] = 0
-                cnt = cnt + 1
+            dx0 = xw[3 * j] - xi0 + sh0
+            dx1 = xw[3 * j + 1] - xi1 + sh1
+            dx2 = xw[3 * j + 2] - xi2 + sh2
+            c0 = <signed char>sk[0]
+            c1 = <signed char>sk[1]
+            c2 = <signed char>sk[2]
+            if small[0]:
+                if dx0 > half[0]:
+                    dx0 = dx0 - period[0]
+                    c0 = c0 - 1
+                elif dx0 < -half[0]:
+                    dx0 = dx0 + period[0]
+                    c0 = c0 + 1
+            if small[1]:
+                if dx1 > half[1]:
+                    dx1 = dx1 - period[1]
+                    c1 = c1 - 1
+                elif dx1 < -half[1]:
+                    dx1 = dx1 + period[1]
+                    c1 = c1 + 1
+            if small[2]:
+                if dx2 > half[2]:
+                    dx2 = dx2 - period[2]
+                    c2 = c2 - 1
+                elif dx2 < -half[2]:
+                    dx2 = dx2 + period[2]
+                    c2 = c2 + 1
+            r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
+            slot = cnt if cnt < cap else cap - 1
+            nb_out[slot] = <int>j
+            q_out[3 * slot] = c0
+            q_out[3 * slot + 1] = c1
+            q_out[3 * slot + 2] = c2
+            cnt = cnt + (r2 < rl2)
     return cnt
 
 
@@ -99,7 +125,8 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
     xw: (n, 3) positions wrapped into the box on periodic axes, padded with zeros to 3 columns [length];
     img: (n, 3) int64 image counts (x = xw + img * L); d: true dimension; origin, cell_size, period: (3,)
     cell-grid origin, cell edge, period L (0 on free axes); ncell: (3,) cells per axis; stencil: (ns, 3)
-    cell offsets to visit (each neighbour cell exactly once); cap: entries per atom of the scratch.
+    cell offsets of a HALF stencil (the home cell first-class plus the offsets lexicographically > 0);
+    cap: entries per atom of the scratch.
     Returns None and the needed cap when cap was too small, else (offsets int64 (n+1,), neighbors int32
     (m,), shifts int8 (m, d), rev_offsets int64 (n+1,), rev_owner int32 (m,), rev_entry int32 (m,)).
     """
@@ -125,13 +152,15 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
     cell_atoms_a = np.empty(n, dtype=np.int64)
     counts_a = np.zeros(n, dtype=np.int64)
     tmp_nb_a = np.empty(n * cap, dtype=np.int32)
-    tmp_sh_a = np.empty(n * cap * d, dtype=np.int8)
+    tmp_sh_a = np.empty(n * cap * 3, dtype=np.int8)
+    pos_a = np.empty(n, dtype=np.int64)
     cdef long[::1] cell_of = cell_of_a
     cdef long[::1] cell_start = cell_start_a
     cdef long[::1] cell_atoms = cell_atoms_a
     cdef long[::1] counts = counts_a
     cdef int[::1] tmp_nb = tmp_nb_a
     cdef signed char[::1] tmp_sh = tmp_sh_a
+    cdef long[::1] pos_in_cell = pos_a
     cdef long cx
     cdef const double* xp = &xw[0, 0]
     cdef const long* ip = &img[0, 0]
@@ -157,10 +186,12 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
         for i in range(n):
             c = cell_of[i]
             cell_atoms[fillpos[c]] = i
+            pos_in_cell[i] = fillpos[c]
             fillpos[c] += 1
         for i in prange(n, num_threads=n_threads, schedule="guided"):
             counts[i] = _scan(i, xp, ip, d, per, nc, sp, ns, &cell_of[0], &cell_start[0],
-                              &cell_atoms[0], rl2, cap, &tmp_nb[i * cap], &tmp_sh[i * cap * d])
+                              &cell_atoms[0], &pos_in_cell[0], rl2, cap, &tmp_nb[i * cap],
+                              &tmp_sh[i * cap * 3])
     cdef long need = int(counts_a.max())
     if need > cap:
         return None, need
@@ -184,9 +215,14 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):
             for t in range(counts[i]):
-                neigh[offsets[i] + t] = tmp_nb[i * cap + t]
+                e = tmp_nb[i * cap + t]
+                neigh[offsets[i] + t] = <int>e
                 for k in range(d):
-                    shift[offsets[i] + t, k] = tmp_sh[(i * cap + t) * d + k]
+                    if per[k] != 0.0:
+                        shift[offsets[i] + t, k] = <signed char>(
+                            tmp_sh[(i * cap + t) * 3 + k] - (img[e, k] - img[i, k]))
+                    else:
+                        shift[offsets[i] + t, k] = 0
         for e in range(m):
             rev_off[neigh[e] + 1] += 1
         for i in range(n):

@@ -29,10 +29,13 @@ cdef int _lj(double r2, const double* p, double* phi, double* dphi_r) noexcept n
 
 
 def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
-            const signed char[:, ::1] shifts, const double[::1] period, const double[::1] bond_w,
-            double[:, ::1] forces, double[::1] energies, double[:, ::1] virial,
+            const signed char[:, ::1] shifts, const long[::1] rev_offsets, const int[::1] rev_owner,
+            const int[::1] rev_entry, const double[::1] period, const double[::1] bond_w,
+            double[::1] fe, double[::1] pe, double[:, ::1] forces, double[::1] energies,
+            double[:, ::1] virial,
             double eps, double sigma, double rc, int mode, int n_threads=1):
-    """Forces (n, d), per-atom energies (n,) and optional per-atom virial (n, d*d) (see md_pair.pxd)."""
+    """Forces (n, d), per-atom energies (n,), optional per-atom virial (n, d*d); half list + transpose,
+    fe/pe (m,) scratch (see md_pair.pxd)."""
     cdef double p[7]
     cdef double s6 = (sigma / rc) ** 6
     p[0] = eps
@@ -43,5 +46,6 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     p[5] = -eps * (48.0 * s6 * s6 - 24.0 * s6) / rc if mode == 2 else 0.0
     p[6] = rc
     with nogil:
-        pair_loop(x, offsets, neigh, shifts, period, bond_w, forces, energies, virial, _lj, p, n_threads)
+        pair_loop(x, offsets, neigh, shifts, rev_offsets, rev_owner, rev_entry, period, bond_w, fe, pe,
+                  forces, energies, virial, _lj, p, n_threads)
     return 0

@@ -1,7 +1,9 @@
 """The ``msim`` command line: a thin layer over the Python API (`load_deck`, `Simulation`).
 
 Exit status: 0 success; 2 a user mistake (`DeckError`: a deck, a file it names, a command-line value;
-also click's own usage errors); 1 anything else (an internal error); 130 interrupted. Messages go to
+also click's own usage errors); 3 a numerical blow-up (`BlowUpError`: the message names the step, region
+and quantity, and where the last good state was saved); 1 anything else (an internal error); 130
+interrupted. Messages go to
 stderr; a traceback only with ``--debug`` (or ``MSIM_DEBUG=1``). Never prompts.
 
 Extra plugin modules (a user's own potentials, loads, ...) are imported before any deck is read when
@@ -20,7 +22,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import DeckError
+from .errors import BlowUpError, DeckError
 
 #: commands other parts provide: (module, attribute); attached only when the module imports
 OPTIONAL_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -74,6 +76,11 @@ class MsimGroup(click.Group):
                 traceback.print_exc()
             click.echo(exc.format(), err=True)
             ctx.exit(2)
+        except BlowUpError as exc:
+            if _debug_requested(ctx):
+                traceback.print_exc()
+            click.echo(f"error: the run became unstable: {exc}", err=True)
+            ctx.exit(3)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)

@@ -157,3 +157,100 @@ def indent2d_atomistic(nx: int = 80, ny: int = 40, radius: float = 10.0, stiffne
     if isinstance(minimizer, str):
         minimizer = MINIMIZERS.get(minimizer)(ftol=ftol)
     return run_quasistatic(system, loads, minimizer, callback=callback)
+
+
+def crack2d_atomistic(half_width: float = 30.0, k_over_kg: Sequence[float] | None = None,
+                      minimizer="fire", ftol: float = 1e-6, boundary_layer: float = 3.0,  # noqa: ANN001
+                      break_length: float = 1.5, n_threads: int = 1,
+                      callback: Callable[[int, dict], bool | None] | None = None) -> dict:
+    """Quasi-static mode-I K-field loading of a crack in the 2D hex LJ crystal (ε = σ = m = 1, r_c = 2.5
+    shifted), fully atomistic: the crack of ``decks/crack2d.yaml`` at reduced size.
+
+    Square crystal |x|, |y| < ``half_width`` [σ], close-packed rows along x; crack plane between rows 0
+    and 1 (y_c = a₀√3/4), tip at x_t = a₀/4; the initial crack is made by giving every bond that crosses the
+    plane behind the tip the bond weight 0. The outer layer (``boundary_layer`` thick) follows the
+    anisotropic K-field of C derived from the potential; every atom starts on the field of the first K.
+    K = (k_over_kg)·K_G, K_G = √(2 γ E′) with the relaxed close-packed surface energy γ.
+
+    The crack tip is the largest crossing abscissa of a contiguous run (from the initial tip) of bonds
+    across the plane that are longer than ``break_length``·a₀ or cut. Returns ``{"k_griffith", "gamma",
+    "e_prime", "a0", "records": [...], "k_advance"}``, k_advance = K of the first stage where the tip
+    moved ≥ a₀/2 (None if it never did); the run stops there.
+    """
+    from ..coupling.coupled import CoupledSystem
+    from ..loads.kfield import KField
+    from ..md.box import Box
+    from ..md.lattice import Lattice
+    from ..md.potentials.lj import LennardJones
+    from ..md.properties import hex_properties
+    from ..md.system import AtomisticRegion
+
+    pot = LennardJones(1.0, 1.0, 2.5, "shift")
+    hp = hex_properties(pot)
+    a0, KG = hp.a0, hp.k_griffith
+    lat = Lattice("hex", a0)
+    L = float(half_width)
+    X = lat.sites_in_box([-L, -L], [L, L])
+    yc, xt = a0 * np.sqrt(3) / 4, a0 / 4
+
+    def crossing_x(Xi: np.ndarray, dX: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (yc - Xi[:, 1]) / dX[:, 1]
+        cross = (t > 0) & (t < 1)
+        return np.where(cross, Xi[:, 0] + t * dX[:, 0], np.nan)
+
+    def bond_w(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:  # noqa: ARG001
+        cx = crossing_x(X[i], dX)
+        return np.where(np.isfinite(cx) & (cx < xt), 0.0, 1.0)
+
+    atoms = AtomisticRegion(X, 1.0, pot, Box([-L - 10, -L - 10], [L + 10, L + 10], [False, False]),
+                            skin=0.3, n_threads=n_threads)
+    system = CoupledSystem(atoms=atoms)
+    atoms.set_weights(np.ones(len(X)), bond_w)
+    atoms.rebuild()
+    # nearest-neighbour bonds across the plane (reference), to locate the tip
+    nb = lat.neighbor_vectors(1.01 * a0)
+    rows = np.flatnonzero(np.abs(X[:, 1] - (yc - a0 * np.sqrt(3) / 4)) < 1e-6)
+    pairs, cx = [], []
+    for v in nb[nb[:, 1] > 0]:
+        target = X[rows] + v
+        d = np.linalg.norm(X[None, :, :] - target[:, None, :], axis=2)
+        j = np.argmin(d, axis=1)
+        ok = d[np.arange(len(rows)), j] < 1e-6
+        pairs += list(zip(rows[ok], j[ok], strict=True))
+        cx += list(X[rows[ok], 0] + 0.5 * v[0])
+    pairs, cx = np.array(pairs), np.array(cx)
+    ahead = np.argsort(cx)
+    pairs, cx = pairs[ahead], cx[ahead]
+
+    def tip_position() -> float:
+        r = np.linalg.norm(atoms.x[pairs[:, 1]] - atoms.x[pairs[:, 0]], axis=1)
+        broken = (r > break_length * a0) | (cx < xt)
+        k = np.flatnonzero(~broken & (cx > xt))
+        first_intact = cx[k[0]] if k.size else cx[-1]
+        return float(np.max(cx[broken & (cx < first_intact)], initial=xt))
+
+    ks = np.asarray(k_over_kg if k_over_kg is not None else np.round(np.arange(0.80, 1.6001, 0.02), 10))
+    box = {"type": "difference", "shapes": [{"type": "box", "lo": [-L - 5, -L - 5], "hi": [L + 5, L + 5]},
+                                             {"type": "box", "lo": [-L + boundary_layer] * 2,
+                                              "hi": [L - boundary_layer] * 2}]}
+    kf = KField(tip=[xt, yc], K_values=list(ks * KG), elastic=hp.C.tolist(), boundary=box, targets="atoms")
+    out = {"k_griffith": KG, "gamma": hp.gamma_relaxed, "e_prime": hp.e_prime, "a0": a0, "k_advance": None}
+    tip0 = None
+
+    def cb(i: int, rec: dict) -> bool | None:
+        nonlocal tip0
+        rec["tip_x"] = tip_position()
+        rec["K_over_KG"] = float(ks[i])
+        if tip0 is None:
+            tip0 = rec["tip_x"]
+        advanced = rec["tip_x"] - tip0 >= 0.5 * a0
+        if advanced and out["k_advance"] is None:
+            out["k_advance"] = rec["kfield.K"]
+        stop = callback(i, rec) if callback is not None else None
+        return bool(stop) or advanced
+
+    if isinstance(minimizer, str):
+        minimizer = MINIMIZERS.get(minimizer)(ftol=ftol)
+    out["records"] = run_quasistatic(system, [kf], minimizer, callback=cb)
+    return out

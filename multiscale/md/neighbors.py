@@ -1,7 +1,7 @@
 """Neighbour lists: cell lists feeding half Verlet lists with a skin (kernel ``neighbors``).
 
-A `NeighborList` holds, in CSR form, every pair (i, j), j > i, within ``cutoff + skin`` ONCE (entry e of
-atom i is ``neighbors[offsets[i] + e]``), with its periodic image shift ``shifts[e]`` (int8 per axis):
+A `NeighborList` holds, in CSR form, every pair (i, j) within ``cutoff + skin`` ONCE, under one of its
+atoms (entry e of atom i is ``neighbors[offsets[i] + e]``), with its periodic image shift ``shifts[e]`` (int8 per axis):
 the separation is ``x[j] - x[i] + shifts[e] * period``. Its transpose (``rev_offsets``, ``rev_owner``,
 ``rev_entry``) lists for each atom j the entries that name it, in increasing entry order. Force kernels
 evaluate each pair once and every atom then gathers its own contributions in a fixed order, so results
@@ -101,7 +101,7 @@ class NeighborList:
         st = []
         for o in itertools.product(*[range(-r, r + 1) for r in reach]):
             gap = sum((max(abs(o[k]) - 1, 0) * size[k]) ** 2 for k in range(3))
-            if gap < self.rlist ** 2:
+            if gap < self.rlist ** 2 and o[::-1] >= (0, 0, 0):   # half stencil (z, y, x order)
                 st.append(o)
         return origin, size, nc, np.ascontiguousarray(st, dtype=np.int64)
 
@@ -178,5 +178,5 @@ class NeighborList:
         return x[self.neighbors] - x[self.i_of_entry] + self.shifts * self.period
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(i (m,), j (m,)) of every entry (each unordered pair once, i < j)."""
+        """(i (m,), j (m,)) of every entry (each unordered pair once)."""
         return self.i_of_entry, self.neighbors.astype(np.int64)

@@ -263,3 +263,9 @@ def export_cmd(results: str, fmt: str, output: str | None, frames_spec: str | No
         click.echo(f"wrote {p}")
     if len(paths) > 3:
         click.echo(f"... and {len(paths) - 3} more files")
+
+
+# the names `multiscale.cli` looks up (OPTIONAL_COMMANDS: module, attribute)
+inspect = inspect_cmd
+plot = plot_cmd
+export = export_cmd

@@ -6,13 +6,13 @@ One block per frame::
     Properties=species:S:1:pos:R:3:velo:R:3:forces:R:3:energies:R:1:... Time=t Step=s units=metal pbc="T F F"
     Cu  x y z  vx vy vz ...
 
-Positions are `reference_positions + displacement` (or the frame's `positions` field if the run wrote
+Positions are `reference_positions + displacement` (or the frame's `position` field if the run wrote
 one), padded to 3 components with zeros when d < 3, as are all d-component per-atom fields. Column names
 follow the tools' conventions: velocity -> velo, force -> forces, energy -> energies (ASE puts forces and
-energies into a SinglePointCalculator), others keep their msim name; static ids -> id, types -> type,
-weight -> weight. Species: the static atoms attribute `species` (one symbol, or one per type in
-`types` order as a comma-separated list "Cu,Ag"), otherwise "X". A box (static `box` group with `lo`,
-`hi`, `periodic`) gives `Lattice` and `pbc`. Floats are written with 17 significant digits (exact).
+energies into a SinglePointCalculator), others keep their msim name; the static per-atom arrays
+follow (ids -> id, types -> type, others by name). Species: the static atoms attribute `species` (one
+symbol, or one per type in `types` order as a comma-separated list "Cu,Ag"), otherwise "X". A box
+(static `box` group with `lo`, `hi`, `periodic`) gives `Lattice` and `pbc`. Floats: 17 significant digits.
 """
 
 from __future__ import annotations
@@ -65,8 +65,7 @@ def write_extxyz(h5_path: str | os.PathLike, out_path: str | os.PathLike,
         ref = ref.reshape(len(ref), -1)
         n = len(ref)
         species = _species(a, n)
-        static_cols = [(RENAME.get(k, k), np.asarray(a[k])) for k in ("ids", "types", "weight", "mass")
-                       if k in a and np.shape(a[k]) == (n,)]
+        static_cols = [(RENAME.get(k, k), np.asarray(a[k])) for k in r.static_atom_names()]
         header_extra = f'units={r.provenance.get("units", "?")}'
         if "box" in st:
             lo, hi = np.asarray(st["box"]["lo"], float), np.asarray(st["box"]["hi"], float)
@@ -76,14 +75,15 @@ def write_extxyz(h5_path: str | os.PathLike, out_path: str | os.PathLike,
             lat = np.diag(lengths).ravel()
             header_extra += ' Lattice="' + " ".join(repr(float(v)) for v in lat) + '"'
             header_extra += ' pbc="' + " ".join("T" if p else "F" for p in pbc) + '"'
-        fields = [f for f in r.fields("atoms") if f != "positions"]
+        posf = r.position_field()
+        fields = [f for f in r.fields("atoms") if f != posf]
         idx = range(r.nframes)[frames]
         tmp = out_path.with_name(out_path.name + ".tmp")
         with open(tmp, "w") as fh:
             for i in idx:
                 fr = r.frame(i)["atoms"]
-                if "positions" in fr:
-                    pos = fr["positions"].reshape(n, -1)
+                if posf is not None:
+                    pos = fr[posf].reshape(n, -1)
                 else:
                     pos = ref + (fr["displacement"].reshape(n, -1) if "displacement" in fr else 0.0)
                 cols = [("pos", _pad3(pos))]

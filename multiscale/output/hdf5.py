@@ -148,7 +148,8 @@ class _Column:
         self.ds.id.set_extent((i + 1, *self.shape))
         fspace = self.ds.id.get_space()
         fspace.select_hyperslab((i, *[0] * len(self.shape)), (1, *self.shape))
-        self.ds.id.write(self.mspace, fspace, np.ascontiguousarray(arr, dtype=self.dtype).reshape(1, *self.shape))
+        data = np.ascontiguousarray(arr, dtype=self.dtype).reshape(1, *self.shape)
+        self.ds.id.write(self.mspace, fspace, data)
 
 
 @dataclass

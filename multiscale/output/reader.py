@@ -12,6 +12,8 @@ import numpy as np
 from multiscale.output._superblock import status_flags
 from multiscale.output.hdf5 import FORMAT, read_tree
 
+POSITION_FIELDS = ("position", "positions")
+
 
 def _user_error(message: str, path: str | os.PathLike, hint: str | None = None) -> Exception:
     from multiscale.errors import DeckError
@@ -92,6 +94,18 @@ class ResultsReader:
         """Names of the frame fields of `kind` ("atoms" | "nodes")."""
         g = self._file["frames"]
         return sorted(g[kind]) if kind in g else []
+
+    def position_field(self) -> str | None:
+        """Name of the atoms frame field holding current positions ("position" or "positions"), if any."""
+        return next((f for f in POSITION_FIELDS if f in self.fields("atoms")), None)
+
+    def static_atom_names(self) -> list[str]:
+        """Static per-atom datasets of shape (n,) (ids, types, mass, weight, pad, ...)."""
+        if "atoms" not in self._file["static"] or "reference_positions" not in self._file["static/atoms"]:
+            return []
+        a = self._file["static/atoms"]
+        n = a["reference_positions"].shape[0]
+        return [k for k, v in a.items() if isinstance(v, h5py.Dataset) and v.shape == (n,)]
 
     def field(self, kind: str, name: str, frames: int | slice = slice(None)) -> np.ndarray:
         """Field `name` of `kind`: (F, n, d) / (F, n) for a slice of frames, (n, d) / (n,) for one frame."""

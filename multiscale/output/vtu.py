@@ -1,7 +1,7 @@
 """VTU export (one file per frame, through meshio) plus a ParaView `.pvd` collection with the times.
 
 `write_vtu(h5, base)` writes `base_continuum_<step>.vtu` (reference mesh, node fields of the frame) and
-`base_atoms_<step>.vtu` (atoms as vertex cells at the reference positions, or the frame's `positions`,
+`base_atoms_<step>.vtu` (atoms as vertex cells at the reference positions, or the frame's `position`,
 with per-atom and static fields), and `base.pvd` listing them against time. Points and d-component
 vectors are padded to 3 components (VTK's convention).
 """
@@ -59,6 +59,7 @@ def write_vtu(h5_path: str | os.PathLike, base: str | os.PathLike, frames: slice
                 cells.append((MESHIO_TYPES[etype], conn))
             pts = _pad3(nodes.reshape(len(nodes), -1).astype(float))
         ref = atoms_static.get("reference_positions")
+        posf, static_names = r.position_field(), r.static_atom_names()
         for i in idx:
             fr = r.frame(i)
             step, t = fr["step"], fr["time"]
@@ -70,10 +71,9 @@ def write_vtu(h5_path: str | os.PathLike, base: str | os.PathLike, frames: slice
                 entries.append((t, "continuum", path))
             if ref is not None:
                 n = len(ref)
-                pos = fr["atoms"].get("positions", ref)
-                data = {k: _field(v, n) for k, v in fr["atoms"].items() if k != "positions"}
-                data.update({k: np.asarray(atoms_static[k]) for k in ("ids", "types", "weight", "mass")
-                             if k in atoms_static and np.shape(atoms_static[k]) == (n,)})
+                pos = fr["atoms"].get(posf, ref) if posf else ref
+                data = {k: _field(v, n) for k, v in fr["atoms"].items() if k != posf}
+                data.update({k: np.asarray(atoms_static[k]) for k in static_names})
                 path = base.with_name(f"{base.name}_atoms_{step}.vtu")
                 vertex = [("vertex", np.arange(n, dtype=np.int64)[:, None])]
                 meshio.write(path, meshio.Mesh(_pad3(np.asarray(pos, float).reshape(n, -1)), vertex,

@@ -5,10 +5,10 @@
 - `OUT.xdmf`: the time series. A Domain with up to two temporal collections, one grid per frame:
   "continuum" (reference nodes + element blocks; one Uniform grid per block inside a Spatial collection
   when there are several blocks; node fields of the frame as Node attributes) and "atoms" (a Polyvertex
-  point cloud at the reference positions, or at the frame's `positions` field if the run writes one;
-  per-atom fields of the frame, plus static ids/types/weight). Frame `i` of a field stored as
-  (F, n, d) is selected with a HyperSlab DataItem. Displacements are attributes: apply ParaView's
-  "Warp By Vector" to see the deformed configuration.
+  point cloud at the reference positions, or at the frame's `position` field if the run writes one;
+  per-atom fields of the frame, plus the static per-atom arrays: ids, types, weight...). Frame `i` of
+  a field stored as (F, n, d) is selected with a HyperSlab DataItem. Displacements are attributes:
+  apply ParaView's "Warp By Vector" to see the deformed configuration.
 - `OUT.mesh.xdmf`: the reference mesh alone as one Uniform grid (meshio.read opens it; several blocks are
   written as one XDMF "Mixed" topology, inline).
 
@@ -130,8 +130,9 @@ def _atom_grids(domain: ET.Element, r: ResultsReader, h5name: str) -> None:
     a = r.h5["static/atoms"]
     ref = a["reference_positions"]
     n, d = ref.shape[0], (ref.shape[1] if ref.ndim == 2 else 1)
-    fields = r.fields("atoms")
-    static = [k for k in ("ids", "types", "weight", "mass") if k in a and a[k].shape == (n,)]
+    posf = r.position_field()
+    fields = [f for f in r.fields("atoms") if f != posf]
+    static = r.static_atom_names()
     coll = ET.SubElement(domain, "Grid", Name="atoms", GridType="Collection", CollectionType="Temporal")
     nf = r.nframes
     for i, t in enumerate(r.times):
@@ -139,8 +140,8 @@ def _atom_grids(domain: ET.Element, r: ResultsReader, h5name: str) -> None:
         ET.SubElement(grid, "Time", Value=repr(float(t)))
         ET.SubElement(grid, "Topology", TopologyType="Polyvertex", NumberOfElements=str(n),
                       NodesPerElement="1")
-        if "positions" in fields:
-            pos = r.h5["frames/atoms/positions"]
+        if posf is not None:
+            pos = r.h5[f"frames/atoms/{posf}"]
             _geometry(grid, d, lambda g, pos=pos, i=i: _frame_item(g, h5name, pos, i, nf), n)
         else:
             _geometry(grid, d, lambda g: _hdf(g, h5name, ref, (n, d)), n)

@@ -30,6 +30,11 @@ def _excited(regions, method="projected", seed=0, amp=0.01, **kw):
     return s
 
 
+def _roundoff(s):
+    """Round-off level of G q: displacements are x − X with |X| up to max|X| [length]."""
+    return 50 * np.finfo(float).eps * float(np.abs(s.atoms.X).max())
+
+
 def _run(s, n_steps, dt=0.2, ops=(), n_rec=50):
     integ = VelocityVerlet(s, dt, velocity_ops=ops)
     integ.project_state()
@@ -50,7 +55,7 @@ def test_energy_momentum_constraints(regions, method):
     assert abs(sm["modified_net_relative_change"]) < 1e-9, sm
     assert sm["modified_peak_to_peak_relative"] < 1e-9, sm
     assert sm["peak_to_peak_relative"] < 0.05  # K + Π itself: bounded O((ωΔt)²) oscillation
-    assert sm["max_constraint_residual"] < 1e-15, sm
+    assert sm["max_constraint_residual"] < _roundoff(s), sm
     p0 = np.abs(led.records[0]["momentum"]).max()
     assert sm["momentum_change"] <= 1e-12 * max(p0, 1e-3), sm
 
@@ -62,7 +67,7 @@ def test_damped_total_plus_dissipated_and_momentum():
     sm = led.summary()
     assert sm["dissipated"] > 0.5 * abs(led.records[0]["total"])
     assert abs(sm["modified_net_relative_change"]) < 1e-9, sm
-    assert sm["max_constraint_residual"] < 1e-15
+    assert sm["max_constraint_residual"] < _roundoff(s)
     p0 = np.abs(led.records[0]["momentum"]).max()
     assert sm["momentum_change"] <= 1e-12 * max(p0, 1e-3), sm
 
@@ -77,7 +82,7 @@ def test_langevin_band_keeps_constraints_and_is_seeded():
     s2, _ = run(7)
     s3, _ = run(8)
     assert np.array_equal(s1.atoms.x, s2.atoms.x) and not np.array_equal(s1.atoms.x, s3.atoms.x)
-    assert i1.constraint_residual() < 1e-15
+    assert i1.constraint_residual() < _roundoff(s1)
     assert i1.dissipated < 0  # the bath heated a system that started at rest
 
 

@@ -127,3 +127,22 @@ def test_single_block_3d_hex8_and_1d(tmp_path):
     g = list(atoms)[2]
     assert g.find("Geometry").get("GeometryType") == "X_Y_Z"
     np.testing.assert_array_equal(_resolve(g.find("Attribute/DataItem"), tmp_path), np.full((6, 1), 1.0))
+
+
+def test_position_field_is_the_atoms_geometry(tmp_path):
+    static = {"atoms": {"reference_positions": np.zeros((4, 2)), "pad": np.array([0, 0, 1, 1], np.int8)}}
+    rng = np.random.default_rng(2)
+    pos = {s: rng.normal(size=(4, 2)) for s in STEPS}
+    h5 = _results(tmp_path / "p.h5", static, lambda s: ({"position": pos[s], "velocity": pos[s] * 2}, None))
+    write_xdmf(h5)
+    grids = list(ET.parse(tmp_path / "p.xdmf").getroot().find("Domain/Grid[@Name='atoms']"))
+    for i, g in enumerate(grids):
+        np.testing.assert_array_equal(_resolve(g.find("Geometry/DataItem"), tmp_path), pos[STEPS[i]])
+        names = {a.get("Name") for a in g.findall("Attribute")}
+        assert names == {"velocity", "pad"}                 # position is the geometry, not an attribute
+    import ase.io
+
+    from multiscale.output.extxyz import write_extxyz
+    frames = ase.io.read(write_extxyz(h5, tmp_path / "p.xyz"), index=":")
+    np.testing.assert_array_equal(frames[1].positions[:, :2], pos[STEPS[1]])
+    np.testing.assert_array_equal(frames[1].arrays["pad"], [0, 0, 1, 1])

@@ -44,6 +44,5 @@ class HarmonicSprings(PairPotential):
         return (np.where(inside, 0.5 * self.k * (r - self.r0) ** 2, 0.0),
                 np.where(inside, self.k * (r - self.r0), 0.0))
 
-    def _call_kernel(self, x, nlist, period, bw, forces, energies, vir, n_threads):  # noqa: ANN001, ANN202
-        self._k.compute(x, nlist.offsets, nlist.neighbors, nlist.shifts, period, bw, forces, energies, vir,
-                        self.k, self.r0, self.cutoff, n_threads)
+    def _kernel_params(self) -> tuple:
+        return (self.k, self.r0, self.cutoff)

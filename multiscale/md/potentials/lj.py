@@ -55,6 +55,5 @@ class LennardJones(PairPotential):
         inside = r < self.cutoff
         return np.where(inside, phi, 0.0), np.where(inside, dphi, 0.0)
 
-    def _call_kernel(self, x, nlist, period, bw, forces, energies, vir, n_threads):  # noqa: ANN001, ANN202
-        self._k.compute(x, nlist.offsets, nlist.neighbors, nlist.shifts, period, bw, forces, energies, vir,
-                        self.epsilon, self.sigma, self.cutoff, self._mode, n_threads)
+    def _kernel_params(self) -> tuple:
+        return (self.epsilon, self.sigma, self.cutoff, self._mode)

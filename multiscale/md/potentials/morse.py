@@ -48,6 +48,5 @@ class Morse(PairPotential):
         dphi = -2 * self.D * self.alpha * (e * e - e)
         return np.where(inside, phi, 0.0), np.where(inside, dphi, 0.0)
 
-    def _call_kernel(self, x, nlist, period, bw, forces, energies, vir, n_threads):  # noqa: ANN001, ANN202
-        self._k.compute(x, nlist.offsets, nlist.neighbors, nlist.shifts, period, bw, forces, energies, vir,
-                        self.D, self.alpha, self.r0, self.cutoff, self._shift, n_threads)
+    def _kernel_params(self) -> tuple:
+        return (self.D, self.alpha, self.r0, self.cutoff, self._shift)

@@ -35,13 +35,20 @@ def finish_virial(vir_atoms: np.ndarray, virial, d: int) -> None:  # noqa: ANN00
         virial[...] = vir_atoms.sum(axis=0).reshape(d, d)
 
 
+def list_args(nlist) -> tuple:  # noqa: ANN001
+    """The half-list arrays a kernel needs: offsets, neighbors, shifts, rev_offsets, rev_owner, rev_entry,
+    period."""
+    return (nlist.offsets, nlist.neighbors, nlist.shifts, nlist.rev_offsets, nlist.rev_owner,
+            nlist.rev_entry, np.ascontiguousarray(nlist.period, dtype=float))
+
+
 class PairPotential(Potential):
-    """Base of the pair potentials: subclasses define ``_kernel_name`` and ``_kernel_params()``."""
+    """Base of the pair potentials: subclasses set ``self._k`` (kernel module) and define
+    ``_kernel_params()`` (the trailing scalar arguments of their kernel's ``compute``)."""
 
     many_body = False
-    _kernel_name: str
 
-    def _call_kernel(self, x, nlist, bw, forces, energies, vir, n_threads):  # noqa: ANN001, ANN202
+    def _kernel_params(self) -> tuple:
         raise NotImplementedError
 
     def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None):  # noqa: ANN001
@@ -51,7 +58,7 @@ class PairPotential(Potential):
         f_ab the force on a due to b), weighted like the energy.
         """
         x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial)
-        period = np.ascontiguousarray(nlist.period, dtype=float)
-        self._call_kernel(x, nlist, period, bw, forces, energies, vir, int(n_threads))
+        self._k.compute(x, *list_args(nlist), bw, nlist.scratch("fe"), nlist.scratch("pe"), forces,
+                        energies, vir, *self._kernel_params(), int(n_threads))
         finish_virial(vir, virial, x.shape[1])
         return float(energies.sum())
