@@ -1,22 +1,29 @@
 # cython: language_level=3
-"""Weighted EAM kernel on full neighbour lists, LAMMPS spline arithmetic.
+"""Weighted EAM kernel on half neighbour lists with their transpose, LAMMPS spline arithmetic.
 
     E = sum_a w_a F_a(rho_a) + sum_{a<b} w_ab phi_ab(r_ab),   rho_a = sum_b rho_{el(b)}(r_ab)
 
-Pass 1: rho_i (each atom its own entries), fp_i = w_i F'(rho_i), e_i = w_i F(rho_i)
-(linear extrapolation beyond rhomax as in LAMMPS). Pass 2: forces
-f_i = sum_j [fp_i rho'_{el(j)} + fp_j rho'_{el(i)} + w_ij phi'] (x_j - x_i)/r, pair energy
-e_i += 1/2 sum_j w_ij phi. Every atom writes only its own rows: thread-count independent.
+Entry e: owner i, neighbour j, dx = x_j - x_i + s_e L.
+A (owners):  rho_i = sum_own rho_{el(j)}(r);  store re[e] = rho_{el(i)}(r) (i's density at j)
+B (atoms):   rho_j += sum_rev re[e];  fp_j = w_j F'(rho_j), e_j = w_j F(rho_j) (LAMMPS extrapolation
+             beyond rhomax)
+C (owners):  c_e = [fp_i rho'_{el(j)} + fp_j rho'_{el(i)} + w_e phi'] / r;  f_i += c_e dx;
+             e_i += w_e phi / 2 (stored per entry)
+D (atoms):   f_j -= c_e dx, e_j += w_e phi / 2 over the transpose (md_pair.gather_reverse)
+Every atom's rows are written by one thread per pass in a fixed order: thread-count independent.
 
-Tables (see multiscale/md/potentials/eam_tables.py): frho (nel, nrho, 7), rhor (nel, nr, 7),
+Tables (multiscale/md/potentials/eam_tables.py): frho (nel, nrho, 7), rhor (nel, nr, 7),
 z2r (nel, nel, nr, 7); types (n,) int32 element index per atom.
 """
 
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 
+from md_pair cimport add_virial, gather_reverse
 
-cdef inline void _rindex(double r, double rdr, long nr, long* m, double* p) noexcept nogil:
+
+cdef inline long _rindex(double r, double rdr, long nr, double* p) noexcept nogil:
+    """LAMMPS: p = r/dr + 1, m = min(int(p), nr-1), p = min(p - m, 1); returns the 0-based row m-1."""
     cdef double q = r * rdr + 1.0
     cdef long mm = <long>q
     if mm > nr - 1:
@@ -24,20 +31,21 @@ cdef inline void _rindex(double r, double rdr, long nr, long* m, double* p) noex
     q = q - mm
     if q > 1.0:
         q = 1.0
-    m[0] = mm - 1
     p[0] = q
+    return mm - 1
 
 
 def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
-            const signed char[:, ::1] shifts, const double[::1] period, const int[::1] types,
-            const double[::1] site_w, const double[::1] bond_w,
+            const signed char[:, ::1] shifts, const long[::1] rev_offsets, const int[::1] rev_owner,
+            const int[::1] rev_entry, const double[::1] period, const double[::1] bond_w,
+            double[::1] fe, double[::1] pe, double[:, ::1] forces, double[::1] energies,
+            double[:, ::1] virial, const int[::1] types, const double[::1] site_w,
             const double[:, :, ::1] frho, const double[:, :, ::1] rhor, const double[:, :, :, ::1] z2r,
-            double rdr, double rdrho, double cutsq, double rhomax,
-            double[::1] rho, double[::1] fp, double[:, ::1] forces, double[::1] energies,
-            double[:, ::1] virial, int n_threads=1):
-    """site_w, bond_w, virial may have length 0 (all weights 1 / no virial). rho, fp: (n,) scratch
-    (on return: densities and w_i F'(rho_i)). virial: (n, d*d) per-atom."""
-    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i, e, j
+            double rdr, double rdrho, double cutsq, double rhomax, double[::1] rho, double[::1] fp,
+            int n_threads=1):
+    """site_w, bond_w, virial may have length 0 (all weights 1 / no virial). fe, pe: (m,) scratch;
+    rho, fp: (n,) outputs (densities, w_i F'(rho_i)). virial: (n, d*d) per-atom."""
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i, e, j, t, k
     cdef long nr = rhor.shape[1], nrho = frho.shape[1], m
     cdef bint has_sw = site_w.shape[0] > 0
     cdef bint has_bw = bond_w.shape[0] > 0
@@ -45,13 +53,14 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     cdef double per0 = period[0]
     cdef double per1 = period[1] if d > 1 else 0.0
     cdef double per2 = period[2] if d > 2 else 0.0
-    cdef double dx0, dx1, dx2, r2, r, p, acc, wi, q, fpi, F, ei, rhoip, rhojp, z2, z2p, phi, phip
-    cdef double psip, c, f0, f1, f2, w, recip
-    cdef double v00, v01, v02, v11, v12, v22
+    cdef double dx0, dx1, dx2, r2, r, p, acc, q, fpi, F, ei, rhoip, rhojp, z2, z2p, phi, phip
+    cdef double c, f0, f1, f2, w, recip, wi
     cdef int ti, tj
     with nogil:
+        # ---- A: own densities, per-entry density given to the neighbour
         for i in prange(n, num_threads=n_threads, schedule="guided"):
             acc = 0.0
+            p = 0.0
             ti = types[i]
             for e in range(offsets[i], offsets[i + 1]):
                 j = neigh[e]
@@ -64,13 +73,26 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                     dx2 = x[j, 2] - x[i, 2] + shifts[e, 2] * per2
                 r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
                 if r2 < cutsq:
-                    m = 0
-                    p = 0.0
-                    _rindex(sqrt(r2), rdr, nr, &m, &p)
+                    m = _rindex(sqrt(r2), rdr, nr, &p)
                     tj = types[j]
                     acc = acc + ((rhor[tj, m, 3] * p + rhor[tj, m, 4]) * p + rhor[tj, m, 5]) * p \
                         + rhor[tj, m, 6]
+                    if tj == ti:
+                        fe[e] = ((rhor[tj, m, 3] * p + rhor[tj, m, 4]) * p + rhor[tj, m, 5]) * p \
+                            + rhor[tj, m, 6]
+                    else:
+                        fe[e] = ((rhor[ti, m, 3] * p + rhor[ti, m, 4]) * p + rhor[ti, m, 5]) * p \
+                            + rhor[ti, m, 6]
+                else:
+                    fe[e] = 0.0
             rho[i] = acc
+        # ---- B: complete densities, embedding energy and derivative
+        for j in prange(n, num_threads=n_threads, schedule="guided"):
+            acc = rho[j]
+            for t in range(rev_offsets[j], rev_offsets[j + 1]):
+                acc = acc + fe[rev_entry[t]]
+            rho[j] = acc
+            tj = types[j]
             q = acc * rdrho + 1.0
             m = <long>q
             if m > nrho - 1:
@@ -81,26 +103,25 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
             if q > 1.0:
                 q = 1.0
             m = m - 1
-            fpi = (frho[ti, m, 0] * q + frho[ti, m, 1]) * q + frho[ti, m, 2]
-            F = ((frho[ti, m, 3] * q + frho[ti, m, 4]) * q + frho[ti, m, 5]) * q + frho[ti, m, 6]
+            fpi = (frho[tj, m, 0] * q + frho[tj, m, 1]) * q + frho[tj, m, 2]
+            F = ((frho[tj, m, 3] * q + frho[tj, m, 4]) * q + frho[tj, m, 5]) * q + frho[tj, m, 6]
             if acc > rhomax:
                 F = F + fpi * (acc - rhomax)
-            wi = site_w[i] if has_sw else 1.0
-            fp[i] = wi * fpi
-            energies[i] = wi * F
+            wi = site_w[j] if has_sw else 1.0
+            fp[j] = wi * fpi
+            energies[j] = wi * F
+        # ---- C: pair forces of the owners
         for i in prange(n, num_threads=n_threads, schedule="guided"):
             ti = types[i]
             fpi = fp[i]
             ei = 0.0
+            p = 0.0
             f0 = 0.0
             f1 = 0.0
             f2 = 0.0
-            v00 = 0.0
-            v01 = 0.0
-            v02 = 0.0
-            v11 = 0.0
-            v12 = 0.0
-            v22 = 0.0
+            if has_v:
+                for k in range(d * d):
+                    virial[i, k] = 0.0
             for e in range(offsets[i], offsets[i + 1]):
                 j = neigh[e]
                 dx0 = x[j, 0] - x[i, 0] + shifts[e, 0] * per0
@@ -114,9 +135,7 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                 if r2 < cutsq:
                     tj = types[j]
                     r = sqrt(r2)
-                    m = 0
-                    p = 0.0
-                    _rindex(r, rdr, nr, &m, &p)
+                    m = _rindex(r, rdr, nr, &p)
                     rhoip = (rhor[ti, m, 0] * p + rhor[ti, m, 1]) * p + rhor[ti, m, 2]
                     rhojp = (rhor[tj, m, 0] * p + rhor[tj, m, 1]) * p + rhor[tj, m, 2]
                     z2p = (z2r[ti, tj, m, 0] * p + z2r[ti, tj, m, 1]) * p + z2r[ti, tj, m, 2]
@@ -126,42 +145,25 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                     phi = z2 * recip
                     phip = z2p * recip - phi * recip
                     w = bond_w[e] if has_bw else 1.0
-                    psip = fpi * rhojp + fp[j] * rhoip + w * phip
-                    ei = ei + w * phi
-                    c = psip * recip
+                    c = (fpi * rhojp + fp[j] * rhoip + w * phip) * recip
+                    fe[e] = c
+                    pe[e] = 0.5 * w * phi
+                    ei = ei + 0.5 * w * phi
                     f0 = f0 + c * dx0
                     f1 = f1 + c * dx1
                     f2 = f2 + c * dx2
                     if has_v:
-                        c = -0.5 * c
-                        v00 = v00 + c * dx0 * dx0
-                        v01 = v01 + c * dx0 * dx1
-                        v02 = v02 + c * dx0 * dx2
-                        v11 = v11 + c * dx1 * dx1
-                        v12 = v12 + c * dx1 * dx2
-                        v22 = v22 + c * dx2 * dx2
-            energies[i] = energies[i] + 0.5 * ei
+                        add_virial(virial, i, d, -0.5 * c, dx0, dx1, dx2)
+                else:
+                    fe[e] = 0.0
+                    pe[e] = 0.0
+            energies[i] += ei
             forces[i, 0] = f0
             if d > 1:
                 forces[i, 1] = f1
             if d > 2:
                 forces[i, 2] = f2
-            if has_v:
-                if d == 1:
-                    virial[i, 0] = v00
-                elif d == 2:
-                    virial[i, 0] = v00
-                    virial[i, 1] = v01
-                    virial[i, 2] = v01
-                    virial[i, 3] = v11
-                else:
-                    virial[i, 0] = v00
-                    virial[i, 1] = v01
-                    virial[i, 2] = v02
-                    virial[i, 3] = v01
-                    virial[i, 4] = v11
-                    virial[i, 5] = v12
-                    virial[i, 6] = v02
-                    virial[i, 7] = v12
-                    virial[i, 8] = v22
+        # ---- D: reverse contributions
+        gather_reverse(x, shifts, rev_offsets, rev_owner, rev_entry, period, fe, pe, forces, energies,
+                       virial, n_threads)
     return 0

@@ -49,15 +49,42 @@ _THERMO_SKIP = ("step", "time", "momentum")
 
 
 class _LoadHook:
-    """Adapter of a load to `VelocityVerlet.force_hooks`: imposes its kinematics, then adds its forces."""
+    """Adapter of a load to `VelocityVerlet.force_hooks`: imposes its kinematics, then adds its forces.
 
-    def __init__(self, load) -> None:  # noqa: ANN001
+    The work of imposed motion (prescribed displacements, K-field boundaries) is not a force the
+    integrator sees: the load reports it as ``power`` [energy/time], integrated here by the trapezoidal
+    rule over the steps into ``work`` [energy], which the ledger books as external work.
+    """
+
+    def __init__(self, load, dt: float) -> None:  # noqa: ANN001
         self.load = load
+        self.dt = float(dt)
         self.energy = 0.0
+        self.power = 0.0
+        self.work = 0.0
+        self._t_last: float | None = None
 
     def forces(self, system, t: float, f_atoms: np.ndarray, f_nodes: np.ndarray) -> None:  # noqa: ANN001
         self.load.impose(t, system)
-        self.energy = float(self.load.apply(t, system, f_atoms, f_nodes)[0])
+        energy, power = self.load.apply(t, system, f_atoms, f_nodes)
+        if self._t_last is not None and t > self._t_last:
+            self.work += 0.5 * (t - self._t_last) * (self.power + float(power))
+        self._t_last = float(t)
+        self.energy, self.power = float(energy), float(power)
+
+    def get_state(self) -> dict:
+        st = {"energy": self.energy, "power": self.power, "work": self.work,
+              "t_last": np.nan if self._t_last is None else self._t_last}
+        if hasattr(self.load, "get_state"):
+            st["load"] = self.load.get_state()
+        return st
+
+    def set_state(self, st: dict) -> None:
+        self.energy, self.power, self.work = float(st["energy"]), float(st["power"]), float(st["work"])
+        t = float(st["t_last"])
+        self._t_last = None if np.isnan(t) else t
+        if "load" in st and hasattr(self.load, "set_state"):
+            self.load.set_state(st["load"])
 
 
 class Simulation:
@@ -88,11 +115,15 @@ class Simulation:
         m, s = self.model, self.model.system
         from .loads.wave_packet import WavePacket
         self.initial_conditions = [ld for ld in m.loads if isinstance(ld, WavePacket)]
+        self._load_index = [i for i, ld in enumerate(m.loads) if not isinstance(ld, WavePacket)]
         m.loads = [ld for ld in m.loads if not isinstance(ld, WavePacket)]
         atom_mask = np.zeros((s.n_atoms, s.d), bool)
         node_mask = np.zeros((s.n_nodes, s.d), bool)
-        for ld in m.loads:
-            ld.prepare(s)
+        for i, ld in enumerate(m.loads):
+            try:
+                ld.prepare(s)
+            except ValueError as exc:
+                raise self.deck.error(f"loads[{self._load_index[i]}]", str(exc)) from exc
             a, n = ld.fixed_dofs()
             if a is not None:
                 atom_mask |= a
@@ -100,7 +131,7 @@ class Simulation:
                 node_mask |= n
         if not self.statics:
             s.fix_dofs(atom_mask if s.n_atoms else None, node_mask if s.n_nodes else None)
-            self.hooks = [_LoadHook(ld) for ld in m.loads]
+            self.hooks = [_LoadHook(ld, self.deck.config.integrator.dt) for ld in m.loads]
             hooks = list(self.hooks) + ([m.thermostat] if m.thermostat is not None else [])
             ops = [m.damping] if m.damping is not None else []
             self.integrator = VelocityVerlet(s, self.deck.config.integrator.dt, force_hooks=hooks,
@@ -260,24 +291,27 @@ class Simulation:
         row = {k: float(v) for k, v in rec.items() if k not in _THERMO_SKIP}
         for i, p in enumerate(np.atleast_1d(rec["momentum"])):
             row["momentum_" + "xyz"[i]] = float(p)
+        # imposed-motion work of the loads (see _LoadHook) is external work too
+        work = float(sum(h.work for h in self.hooks))
+        for k in ("total", "total_plus_dissipated", "total_modified", "modified_plus_dissipated"):
+            row[k] -= work
+        row["external_work"] += work
         row["external_energy"] = float(sum(h.energy for h in self.hooks))
         return row
 
     def _state(self) -> dict:
         st = {"integrator": self.integrator.get_state(), "guard": self._guard.state()}
         for i, h in enumerate(self.integrator.force_hooks):
-            obj = getattr(h, "load", h)
-            if hasattr(obj, "get_state"):
-                st[f"hook{i}"] = obj.get_state()
+            if hasattr(h, "get_state"):
+                st[f"hook{i}"] = h.get_state()
         return st
 
     def _set_state(self, st: dict) -> None:
         self.integrator.set_state(st["integrator"])
         self._guard.set_state(st["guard"])
         for i, h in enumerate(self.integrator.force_hooks):
-            obj = getattr(h, "load", h)
-            if f"hook{i}" in st and hasattr(obj, "set_state"):
-                obj.set_state(st[f"hook{i}"])
+            if f"hook{i}" in st and hasattr(h, "set_state"):
+                h.set_state(st[f"hook{i}"])
 
     def _output_path(self, output: str | Path | None) -> Path:
         if output is not None:

@@ -85,8 +85,14 @@ def inspect_cmd(results: str, show_deck: bool) -> None:
     """What is inside a results file: steps, fields, provenance, energy summary."""
     with _open(results) as r:
         p = r.provenance
-        state = "closed cleanly" if r.clean else (
-            "NOT closed cleanly (the run was killed or is still running; every completed step is readable)")
+        from multiscale.output.hdf5 import is_live
+        if r.clean:
+            state = "closed cleanly"
+        elif is_live(results):
+            state = "being written by a running msim (every completed step is readable)"
+        else:
+            state = ("NOT closed cleanly: the run was killed; every completed step is readable "
+                     "(`msim export --repair` lets other tools open it)")
         click.echo(f"{results}: msim results, {state}")
         click.echo(f"  msim {p.get('msim_version')}, units {p.get('units')}, seed {p.get('seed', 'none')}, "
                    f"started {p.get('start_time')} on {p.get('host')}, restarts: {len(p['restarts'])}")
@@ -240,7 +246,10 @@ def export_cmd(results: str, fmt: str, output: str | None, frames_spec: str | No
     with _open(results) as r:
         clean = r.clean
     if not clean and repair:
-        repair_file(results)
+        try:
+            repair_file(results)
+        except RuntimeError as exc:
+            raise UserError(DeckError(str(exc), file=results)) from None
         click.echo(f"{results}: cleared the open-for-write flags left by a killed run")
     elif not clean:
         click.echo(f"warning: {results} was not closed cleanly; other tools can open it only after "

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import fcntl
 import json
 import os
 import socket
@@ -49,8 +50,61 @@ TABLES = ("frames", "thermo", "observables")
 _CHUNK_BYTES = 1 << 20
 
 
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+class _WriterLock:
+    """`OUT.h5.lock`, flock'ed by the one live writer (the kernel drops it when the writer dies, even by
+    SIGKILL). HDF5's own locks cannot serve: SWMR writing releases them, and the file flags of a killed
+    writer look like those of a live one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = _lock_path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 200, 0).decode(errors="replace").strip()
+            os.close(self.fd)
+            from multiscale.errors import DeckError
+            raise DeckError(f"another msim run is writing this results file ({holder or 'unknown process'})",
+                            file=str(path), hint="give this run another output file (-o)") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            os.close(self.fd)
+            self.fd = -1
+
+
+def is_live(path: str | os.PathLike) -> bool:
+    """True while a ResultsWriter (in any process on this host's file system) has `path` open."""
+    lock = _lock_path(Path(path))
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def repair(path: str | os.PathLike) -> bool:
-    """Make the file of a killed run openable by any HDF5 tool (`h5clear -s`). True if it was needed."""
+    """Make the file of a killed run openable by any HDF5 tool (`h5clear -s`). True if it was needed.
+
+    Refuses (RuntimeError) while a writer is live."""
+    if is_live(path):
+        raise RuntimeError(f"{path} is being written by a running msim; not touching it")
     return clear_status_flags(path)
 
 
@@ -178,19 +232,29 @@ class ResultsWriter:
         self.compression = compression
         self._file: h5py.File | None = None
         self._tables: dict[str, _Table] = {}
+        if append and not self.path.exists():
+            raise FileNotFoundError(f"cannot append to {self.path}: no such file")
+        self._lock = _WriterLock(self.path)
+        try:
+            self._open(deck_text, units, seed, msim_version, static, append)
+        except BaseException:
+            if self._file is not None:
+                self._file.close()
+            self._lock.release()
+            raise
+
+    def _open(self, deck_text: str, units: str, seed: int | None, msim_version: str,
+              static: Mapping[str, Mapping] | None, append: bool) -> None:
+        compression = self.compression
         if append:
-            if not self.path.exists():
-                raise FileNotFoundError(f"cannot append to {self.path}: no such file")
             clear_status_flags(self.path)
             self._file = h5py.File(self.path, "r+", libver="latest")
             f = self._file
             if f.attrs.get("msim_format") != FORMAT:
-                f.close()
                 raise ValueError(f"{self.path} is not an msim results file")
             if static:
                 diff = _trees_equal(read_tree(f["static"]), _nest(static))
                 if diff is not None:
-                    f.close()
                     raise ValueError(f"{self.path}: static data differ from this run's at static/{diff}: "
                                      "refusing to append results of a different model")
             restarts = json.loads(f.attrs.get("restarts", "[]"))
@@ -328,6 +392,7 @@ class ResultsWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+            self._lock.release()
 
     def __enter__(self) -> ResultsWriter:
         return self

@@ -132,3 +132,21 @@ def test_reader_user_errors(tmp_path):
     _write(tmp_path / "ok.h5", steps=[0])
     with ResultsReader(tmp_path / "ok.h5") as r, pytest.raises(DeckError, match="no atoms field 'stress'"):
         r.field("atoms", "stress")
+
+
+def test_one_writer_at_a_time(tmp_path):
+    from multiscale.output.hdf5 import is_live
+    path = tmp_path / "out.h5"
+    w = ResultsWriter(path, static={}, **synth.WRITER_KW)
+    assert is_live(path)
+    with pytest.raises(DeckError, match="another msim run is writing"):
+        ResultsWriter(path, static={}, append=True, **synth.WRITER_KW)
+    with pytest.raises(DeckError, match="another msim run is writing"):
+        ResultsWriter(path, static={}, **synth.WRITER_KW)
+    w.write_frame(0, 0.0, *synth.frame(0))
+    w.close()
+    assert not is_live(path) and not (tmp_path / "out.h5.lock").exists()
+    with ResultsWriter(path, static={}, append=True, **synth.WRITER_KW) as w2:
+        w2.write_frame(1, 0.1, *synth.frame(1))
+    with ResultsReader(path) as r:
+        assert r.steps.tolist() == [0, 1]

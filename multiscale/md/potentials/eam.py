@@ -14,7 +14,7 @@ from ...errors import DeckError
 from ...registry import POTENTIALS, PluginParams
 from .base import Potential
 from .eam_tables import EAMTables, eval_embedding, eval_pair, eval_radial, read_funcfl, read_setfl
-from .pairbase import finish_virial, kernel_args
+from .pairbase import finish_virial, kernel_args, list_args
 
 _EMPTY1 = np.zeros(0)
 
@@ -64,10 +64,9 @@ class TabulatedEAM(Potential):
             self._scratch = (np.zeros(n), np.zeros(n))
         rho, fp = self._scratch
         t = self.tables
-        self._k.compute(x, nlist.offsets, nlist.neighbors, nlist.shifts,
-                        np.ascontiguousarray(nlist.period, dtype=float), types, sw, bw,
-                        t.frho, t.rhor, t.z2r, 1.0 / t.dr, 1.0 / t.drho, t.cutoff ** 2, t.rhomax,
-                        rho, fp, forces, energies, vir, int(n_threads))
+        self._k.compute(x, *list_args(nlist), bw, nlist.scratch("fe"), nlist.scratch("pe"), forces,
+                        energies, vir, types, sw, t.frho, t.rhor, t.z2r, 1.0 / t.dr, 1.0 / t.drho,
+                        t.cutoff ** 2, t.rhomax, rho, fp, int(n_threads))
         self.rho = rho
         finish_virial(vir, virial, x.shape[1])
         return float(energies.sum())

@@ -1,0 +1,157 @@
+"""`msim regress DIR`: run every deck's ``expect:`` block and print a pass/fail table.
+
+A deck's ``expect:`` maps figure names to bounds (``min``, ``max``, or ``value`` with ``rtol``/``atol``).
+Figures are computed from the run's results file:
+
+| figure | meaning |
+| --- | --- |
+| ``energy_drift`` | net relative change of total + dissipated energy, first to last thermo row |
+| ``energy_fluctuation`` | its peak-to-peak, relative (same scale) |
+| ``constraint_residual`` | largest max|G q| over the thermo rows [length] |
+| ``momentum_drift`` | largest change of any total-momentum component, relative to the largest momentum |
+| ``steps`` | the last step written |
+| ``thermo.<term>.<first|last|min|max>`` | a ledger term (e.g. ``thermo.kinetic_continuum.max``) |
+| ``observables.<name>.<first|last|min|max>`` | a load observable (e.g. ``observables.indenter.load.max``) |
+
+The scale of the energy figures is the largest Σ|energy term| (kinetic, potential, coupling, external
+work, dissipated) over the run. Exit status 1 if any figure fails.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .errors import DeckError
+
+_REDUCE = {"first": lambda a: a[0], "last": lambda a: a[-1], "min": np.min, "max": np.max}
+
+
+def energy_scale(thermo: dict) -> np.ndarray:
+    """Per-row energy scale: Σ |kinetic| + |potential| terms + |external work| + |dissipated| [energy]."""
+    keys = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum", "coupling",
+            "external_work", "dissipated")
+    return sum(np.abs(np.asarray(thermo[k], float)) for k in keys if k in thermo)
+
+
+def figures_needed(expect: dict) -> list[str]:
+    return sorted(expect)
+
+
+def compute_figure(name: str, thermo: dict, obs: dict, steps: np.ndarray) -> float:
+    """The value of figure ``name`` (see module docstring) from the thermo / observables tables."""
+    if name in ("energy_drift", "energy_fluctuation"):
+        e = np.asarray(thermo["total_plus_dissipated"], float)
+        scale = max(float(np.max(energy_scale(thermo))), 1e-300)
+        if name == "energy_drift":
+            return float(abs(e[-1] - e[0]) / scale)
+        return float((np.max(e) - np.min(e)) / scale)
+    if name == "constraint_residual":
+        return float(np.max(thermo["constraint_residual"]))
+    if name == "momentum_drift":
+        comps = [np.asarray(v, float) for k, v in sorted(thermo.items()) if k.startswith("momentum_")]
+        p = np.stack(comps, axis=1)
+        scale = max(float(np.max(np.abs(p))), 1e-300)
+        return float(np.max(np.abs(p - p[0])) / scale)
+    if name == "steps":
+        return float(steps[-1]) if len(steps) else 0.0
+    for prefix, table in (("thermo.", thermo), ("observables.", obs)):
+        if name.startswith(prefix):
+            key, _, red = name[len(prefix):].rpartition(".")
+            if red not in _REDUCE or key not in table:
+                raise KeyError(name)
+            return float(_REDUCE[red](np.asarray(table[key], float)))
+    raise KeyError(name)
+
+
+def check_bound(value: float, bound) -> bool:  # noqa: ANN001
+    """True when ``value`` satisfies the `ExpectBound`."""
+    if not math.isfinite(value):
+        return False
+    if bound.min is not None and value < bound.min:
+        return False
+    if bound.max is not None and value > bound.max:
+        return False
+    if bound.value is not None:
+        tol = (bound.atol or 0.0) + (bound.rtol if bound.rtol is not None else 1e-6) * abs(bound.value)
+        if abs(value - bound.value) > tol:
+            return False
+    return True
+
+
+def _bound_text(b) -> str:  # noqa: ANN001
+    parts = []
+    if b.min is not None:
+        parts.append(f">= {b.min:g}")
+    if b.max is not None:
+        parts.append(f"<= {b.max:g}")
+    if b.value is not None:
+        parts.append(f"= {b.value:g} (rtol {b.rtol if b.rtol is not None else 1e-6:g}"
+                     + (f", atol {b.atol:g}" if b.atol else "") + ")")
+    return " and ".join(parts)
+
+
+def regress_deck(path: Path, workdir: Path, threads: int | None = None) -> list[tuple[str, float, str, bool]]:
+    """Run one deck and check its expect block: rows (figure, value, bound text, passed)."""
+    from .deck import load_deck
+    from .output.reader import ResultsReader
+    from .simulation import Simulation
+
+    deck = load_deck(path)
+    expect = deck.config.expect
+    if not expect:
+        return []
+    sim = Simulation.from_deck(deck, threads=threads)
+    out = sim.run(output=workdir / f"{path.stem}.h5", progress="quiet")
+    with ResultsReader(out) as r:
+        thermo, obs = r.thermo(), r.observables() if r.rows("observables") else {}
+        steps = np.asarray(thermo.get("step", r.steps()))
+    rows = []
+    for name in figures_needed(expect):
+        b = expect[name]
+        try:
+            v = compute_figure(name, thermo, obs, steps)
+        except KeyError:
+            raise deck.error(f"expect.{name}", f"unknown figure '{name}' (see `msim regress --help`)") from None
+        rows.append((name, v, _bound_text(b), check_bound(v, b)))
+    return rows
+
+
+@click.command("regress")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="OpenMP threads per run.")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the results files in this folder (default: a temporary folder).")
+def regress(directory: Path, threads: int | None, keep: Path | None) -> None:
+    """Run every deck in DIRECTORY that has an `expect:` block; print a pass/fail table.
+
+    Figures: energy_drift, energy_fluctuation, constraint_residual, momentum_drift, steps,
+    thermo.<term>.<first|last|min|max>, observables.<name>.<first|last|min|max>. Exit status 1 if any fails.
+    """
+    decks = sorted(p for p in directory.glob("*.yaml"))
+    if not decks:
+        raise DeckError(f"no *.yaml decks in {directory}")
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        work = keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        click.echo(f"{'deck':24s} {'figure':40s} {'value':>13s}  {'expected':28s} result")
+        for p in decks:
+            t0 = time.perf_counter()
+            rows = regress_deck(p, work, threads)
+            if not rows:
+                continue
+            wall = time.perf_counter() - t0
+            for i, (name, v, btxt, ok) in enumerate(rows):
+                failed += not ok
+                label = f"{p.name} ({wall:.0f}s)" if i == 0 else ""
+                click.echo(f"{label:24s} {name:40s} {v:13.4e}  {btxt:28s} {'pass' if ok else 'FAIL'}")
+    if failed:
+        click.echo(f"{failed} figure(s) failed", err=True)
+        click.get_current_context().exit(1)
+    click.echo("all figures pass")
