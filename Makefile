@@ -1,5 +1,5 @@
 # msim: two commands from a fresh clone.
-#   make demo   -> venv + dependencies + compiled kernels, then runs decks/demo.yaml
+#   make demo   -> venv + dependencies + compiled kernels, then runs the demo deck (DEMO=...)
 #   make test   -> same set-up, then the whole default test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -27,8 +27,12 @@ $(KERNELS_STAMP): $(PYX) setup.py | $(DEPS)
 	$(PY) setup.py -q build_ext --inplace -j 2
 	touch $@
 
+DEMO ?= decks/wave1d.yaml
+
 demo: build
-	$(VENV)/bin/msim run decks/demo.yaml -o results/demo.h5
+	$(VENV)/bin/msim run $(DEMO) -o results/demo.h5
+	$(VENV)/bin/msim inspect results/demo.h5
+	@echo "results: results/demo.h5 (open results/demo.xdmf in ParaView; 'msim plot results/demo.h5 energy')"
 
 test: build
 	$(PY) -m pytest -q

@@ -1,0 +1,33 @@
+"""Every deck in decks/ validates, builds and runs a few steps; results open and hold the steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from multiscale.deck import load_deck
+from multiscale.output.reader import ResultsReader
+from multiscale.simulation import Simulation
+
+DECKS = sorted((Path(__file__).resolve().parents[2] / "decks").glob("*.yaml"))
+
+
+def test_there_are_decks() -> None:
+    assert len(DECKS) >= 3
+
+
+@pytest.mark.parametrize("path", DECKS, ids=[p.stem for p in DECKS])
+def test_deck_runs_a_few_steps(path: Path, tmp_path: Path) -> None:
+    sim = Simulation.from_deck(load_deck(path))
+    text = sim.summary()
+    assert "memory" in text
+    steps = 2 if sim.statics else 20
+    out = sim.run(output=tmp_path / "out.h5", steps=steps, progress="quiet")
+    assert out.exists()
+    assert (tmp_path / "out.xdmf").exists()
+    with ResultsReader(out) as r:
+        thermo = r.thermo()
+        assert len(thermo["step"]) >= 2
+        assert np.all(np.isfinite(thermo["total"] if "total" in thermo else thermo["energy"]))
