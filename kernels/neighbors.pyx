@@ -1,12 +1,11 @@
 # cython: language_level=3
-"""Cell-list construction of HALF Verlet neighbour lists (CSR) with their transpose, orthorhombic
-periodic / free axes.
+"""Cell-list construction of HALF Verlet neighbour lists (CSR), orthorhombic periodic / free axes.
 
 Each pair (i, j) with |x_j - x_i + s L| < rlist (minimum image on periodic axes) appears once, under one
-of its two atoms (half stencil of cells; inside a cell under the lower index). The transpose (``rev_offsets``, ``rev_owner``, ``rev_entry``) lists, for each atom j, the
-entries (i, e) that name j, in increasing e. Force kernels compute each pair once (entry order), then
-every atom gathers its reverse contributions in that fixed order: results are bitwise independent of the
-thread count. Entry order inside an atom: stencil order, then atom index inside a cell.
+of its two atoms: the half stencil only visits cells whose offset along the LAST axis is >= 0, so the
+neighbour's cell is never below the owner's along that axis. Slabs of cells along the last axis then let
+the force kernels apply Newton's third law without races (md_pair.pxd). Entry order inside an atom:
+stencil order, then atom index inside a cell; identical for any thread count.
 
 Per entry the kernel stores the periodic image shift s (int8, one per axis): the separation used by the
 force kernels is ``dx_k = x[j,k] - x[i,k] + s_k * L_k`` (no rounding in the per-step loops).
@@ -127,8 +126,9 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
     cell-grid origin, cell edge, period L (0 on free axes); ncell: (3,) cells per axis; stencil: (ns, 3)
     cell offsets of a HALF stencil (the home cell first-class plus the offsets lexicographically > 0);
     cap: entries per atom of the scratch.
-    Returns None and the needed cap when cap was too small, else (offsets int64 (n+1,), neighbors int32
-    (m,), shifts int8 (m, d), rev_offsets int64 (n+1,), rev_owner int32 (m,), rev_entry int32 (m,)).
+    Returns (None, needed cap) when cap was too small, else ((offsets int64 (n+1,), neighbors int32 (m,),
+    shifts int8 (m, d), order int64 (n,) atoms sorted by cell (last axis slowest), cell_start int64
+    (ncells+1,) first position of each cell in order), needed cap).
     """
     cdef long n = xw.shape[0], i, k, c, e, t
     cdef long ntot = ncell[0] * ncell[1] * ncell[2]
@@ -145,8 +145,8 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
         raise ValueError("too many atoms for the neighbour list")
     if n == 0:
         z = np.zeros(1, np.int64)
-        return (z, np.zeros(0, np.int32), np.zeros((0, d), np.int8), z.copy(), np.zeros(0, np.int32),
-                np.zeros(0, np.int32)), 0
+        return (z, np.zeros(0, np.int32), np.zeros((0, d), np.int8), np.zeros(0, np.int64),
+                np.zeros(ntot + 1, np.int64)), 0
     cell_of_a = np.zeros(n, dtype=np.int64)
     cell_start_a = np.zeros(ntot + 1, dtype=np.int64)
     cell_atoms_a = np.empty(n, dtype=np.int64)
@@ -200,16 +200,9 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
     cdef long m = offsets_a[n]
     neigh_a = np.empty(max(m, 1), dtype=np.int32)
     shift_a = np.zeros((max(m, 1), d), dtype=np.int8)
-    rev_off_a = np.zeros(n + 1, dtype=np.int64)
-    rev_owner_a = np.empty(max(m, 1), dtype=np.int32)
-    rev_entry_a = np.empty(max(m, 1), dtype=np.int32)
     cdef long[::1] offsets = offsets_a
     cdef int[::1] neigh = neigh_a
     cdef signed char[:, ::1] shift = shift_a
-    cdef long[::1] rev_off = rev_off_a
-    cdef int[::1] rev_owner = rev_owner_a
-    cdef int[::1] rev_entry = rev_entry_a
-    cdef long[::1] rpos
     if m > 2**31 - 1:
         raise ValueError("too many neighbour entries for int32 indices")
     with nogil:
@@ -223,20 +216,8 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
                             tmp_sh[(i * cap + t) * 3 + k] - (img[e, k] - img[i, k]))
                     else:
                         shift[offsets[i] + t, k] = 0
-        for e in range(m):
-            rev_off[neigh[e] + 1] += 1
-        for i in range(n):
-            rev_off[i + 1] += rev_off[i]
-    rpos_a = rev_off_a[:n].copy()
-    rpos = rpos_a
-    with nogil:
-        for i in range(n):  # serial transpose in increasing entry order
-            for e in range(offsets[i], offsets[i + 1]):
-                t = rpos[neigh[e]]
-                rev_owner[t] = <int>i
-                rev_entry[t] = <int>e
-                rpos[neigh[e]] = t + 1
-    return (offsets_a, neigh_a[:m], shift_a[:m], rev_off_a, rev_owner_a[:m], rev_entry_a[:m]), need
+    # atoms in cell order (last axis slowest) and the first atom of each cell: slabs are cell ranges
+    return (offsets_a, neigh_a[:m], shift_a[:m], cell_atoms_a, cell_start_a), need
 
 
 def max_displacement_sq(const double[:, ::1] x, const double[:, ::1] x0):

@@ -108,7 +108,8 @@ class CoupledSystem:
                                                                               self.node_mass, 1.0), 0.0)[:, None]
         self.inv_mass_dof = inv.ravel()  # (n_dof,), set entries to 0 to fix a dof
         self.ctx = CouplingContext(d=d, n_free=self.n_free, n_nodes=N, constrained=self.constrained,
-                                   N_c=self.N_c)
+                                   N_c=self.N_c, weights=self.atom_weight[self.free[self.constrained]]
+                                   if self.coupled else None)
         self.G = method.constraint_matrix(self.ctx) if (self.coupled and method is not None) else None
         self.f_atoms = np.zeros((n, d))
         self.f_nodes = np.zeros((N, d))

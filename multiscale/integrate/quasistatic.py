@@ -167,7 +167,7 @@ def crack2d_atomistic(half_width: float = 30.0, k_over_kg: Sequence[float] | Non
     shifted), fully atomistic: the crack of ``decks/crack2d.yaml`` at reduced size.
 
     Square crystal |x|, |y| < ``half_width`` [σ], close-packed rows along x; crack plane between rows 0
-    and 1 (y_c = a₀√3/4), tip at x_t = a₀/4; the initial crack is made by giving every bond that crosses the
+    and 1 (y_c = a₀√3/4), tip at x_t = 0, midway between two bond crossings; the initial crack is made by giving every bond that crosses the
     plane behind the tip the bond weight 0. The outer layer (``boundary_layer`` thick) follows the
     anisotropic K-field of C derived from the potential; every atom starts on the field of the first K.
     K = (k_over_kg)·K_G, K_G = √(2 γ E′) with the relaxed close-packed surface energy γ.
@@ -191,7 +191,7 @@ def crack2d_atomistic(half_width: float = 30.0, k_over_kg: Sequence[float] | Non
     lat = Lattice("hex", a0)
     L = float(half_width)
     X = lat.sites_in_box([-L, -L], [L, L])
-    yc, xt = a0 * np.sqrt(3) / 4, a0 / 4
+    yc, xt = a0 * np.sqrt(3) / 4, 0.0     # plane between rows 0 and 1; tip midway between two crossings
 
     def crossing_x(Xi: np.ndarray, dX: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):

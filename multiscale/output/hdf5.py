@@ -48,6 +48,7 @@ FORMAT = "msim-results"
 FORMAT_VERSION = 1
 TABLES = ("frames", "thermo", "observables")
 _CHUNK_BYTES = 1 << 20
+_SWMR_CAN_CREATE = h5py.version.hdf5_version_tuple >= (1, 14, 0)
 
 
 def _lock_path(path: Path) -> Path:
@@ -278,9 +279,15 @@ class ResultsWriter:
     # ------------------------------------------------------------------ structure changes
     @contextlib.contextmanager
     def _structure(self) -> Iterator[h5py.File]:
-        """Datasets can't be created or shrunk in SWMR mode: close, reopen, change, restart SWMR."""
+        """Create or shrink datasets. HDF5 >= 1.14 / 2.0 does this in SWMR mode (tested: a writer killed
+        at random instants during table creation leaves a readable file); older libraries refuse, and
+        then the file is closed, reopened, changed and put back in SWMR mode."""
         assert self._file is not None, "writer is closed"
         self._tables.clear()
+        if _SWMR_CAN_CREATE:
+            yield self._file
+            self._file.flush()
+            return
         self._file.close()
         self._file = h5py.File(self.path, "r+", libver="latest")
         try:

@@ -27,6 +27,7 @@ class CouplingContext:
     d : dimension;  n_free : number of free (weighted, non-pad) atoms;  n_nodes : N
     constrained : (n_c,) int64 indices (into the free-atom numbering) of the atoms of H
     N_c : scipy.sparse CSR (n_c, N), N_I(X_a) of the constrained atoms
+    weights : (n_c,) β̄ of the constrained atoms (or None)
     """
 
     d: int
@@ -34,6 +35,7 @@ class CouplingContext:
     n_nodes: int
     constrained: np.ndarray
     N_c: sp.csr_matrix
+    weights: np.ndarray | None = None
 
     @property
     def n_dof(self) -> int:
