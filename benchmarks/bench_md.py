@@ -58,23 +58,25 @@ def setup(case: str, n_threads: int) -> tuple[AtomisticRegion, float]:
     return reg, dt
 
 
-def run_msim(case: str, n_threads: int, steps: int = 100) -> tuple[float, float, int]:
-    """Wall time of `steps` velocity-Verlet steps; returns (seconds, total energy drift/atom, rebuilds)."""
+def run_msim(case: str, n_threads: int, steps: int = 100) -> tuple[float, float, int, float]:
+    """`steps` velocity-Verlet steps; returns (wall s, final potential energy, rebuilds, CPU s)."""
     reg, dt = setup(case, n_threads)
     k = load("verlet")
     inv_m = np.ascontiguousarray(1.0 / reg.mass)
     t0 = time.perf_counter()
-    E0 = reg.compute()
+    c0 = time.process_time()
+    reg.compute()
     for _ in range(steps):
         k.kick(reg.v, reg.forces, inv_m, 0.5 * dt, n_threads)
         k.drift(reg.x, reg.v, dt, n_threads)
         E = reg.compute()
         k.kick(reg.v, reg.forces, inv_m, 0.5 * dt, n_threads)
     wall = time.perf_counter() - t0
-    return wall, E, reg.nlist.n_builds
+    return wall, E, reg.nlist.n_builds, time.process_time() - c0
 
 
-def run_lammps(case: str) -> float:
+def run_lammps(case: str) -> tuple[float, float]:
+    """(wall s, CPU s) of LAMMPS's ``run 100`` (one MPI rank, one thread)."""
     import ctypes
 
     lib = Path(sys.prefix) / "lib" / "libmpi.so.12"
@@ -94,12 +96,13 @@ def run_lammps(case: str) -> float:
             lmp.command(line)
         lmp.command("run 0")
         t0 = time.perf_counter()
+        c0 = time.process_time()
         lmp.command("run 100")
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         os.chdir(cwd)
         lmp.close()
-    return wall
+    return wall, cpu
 
 
 def main() -> None:
@@ -107,17 +110,23 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", choices=["lj", "eam"], default=None)
     args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f} at start")
     for case in (["lj", "eam"] if args.only is None else [args.only]):
-        t_lmp, t1, t2 = [], [], []
+        lw, lc, w1, c1, w2 = [], [], [], [], []
         for _ in range(args.repeat):
-            t_lmp.append(run_lammps(case))
-            w, _, nb = run_msim(case, 1)
-            t1.append(w)
-            t2.append(run_msim(case, 2)[0])
-        m_l, m_1, m_2 = (float(np.median(t)) for t in (t_lmp, t1, t2))
-        print(f"{case:4s} LAMMPS 1 thread {m_l:7.3f} s | msim 1 thread {m_1:7.3f} s, 2 threads {m_2:7.3f} s "
-              f"| ratio msim/LAMMPS = {m_1 / m_l:5.2f} | speed-up 2/1 threads = {m_1 / m_2:4.2f} "
-              f"| msim rebuilds {nb} | runs {args.repeat}", flush=True)
+            w, c = run_lammps(case)
+            lw.append(w)
+            lc.append(c)
+            w, _, nb, c = run_msim(case, 1)
+            w1.append(w)
+            c1.append(c)
+            w2.append(run_msim(case, 2)[0])
+        med = {k: float(np.median(v)) for k, v in dict(lw=lw, lc=lc, w1=w1, c1=c1, w2=w2).items()}
+        print(f"{case:4s} wall: LAMMPS {med['lw']:6.3f} s, msim 1 thread {med['w1']:6.3f} s, 2 threads "
+              f"{med['w2']:6.3f} s | ratio msim/LAMMPS (wall) {med['w1'] / med['lw']:5.2f}, (CPU time "
+              f"{med['c1']:.3f}/{med['lc']:.3f} s) {med['c1'] / med['lc']:5.2f} | speed-up 2/1 threads "
+              f"{med['w1'] / med['w2']:4.2f} | msim rebuilds {nb} | medians of {args.repeat}", flush=True)
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

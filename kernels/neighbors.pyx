@@ -16,7 +16,7 @@ from cython.parallel cimport prange
 from libc.math cimport floor
 
 
-cdef long _scan(long i, const double* xw, const long* img, int d, const double* period,
+cdef long _scan(long i, const double* xw, const double* xs, int d, const double* period,
                 const long* nc, const long* stencil, long ns, const long* cell_of,
                 const long* cell_start, const long* cell_atoms, const long* pos_in_cell, double rl2,
                 long cap, int* nb_out, signed char* q_out) noexcept nogil:
@@ -24,7 +24,7 @@ cdef long _scan(long i, const double* xw, const long* img, int d, const double* 
     wrapped-image offsets q (dx = xw_j - xw_i + q L) into q_out (3 per entry); return the full count.
 
     Branch-free inner loop: every candidate is written, the count advances only when it is in range.
-    xw: wrapped positions (n, 3) row-major.
+    xw: wrapped positions (n, 3) row-major; xs: the same sorted by cell (xs[p] = xw[cell_atoms[p]]).
     """
     cdef long ci[3]
     cdef long cc[3]
@@ -79,9 +79,9 @@ cdef long _scan(long i, const double* xw, const long* img, int d, const double* 
         sh2 = sk[2] * period[2]
         for p in range(start, cell_start[cell + 1]):
             j = cell_atoms[p]
-            dx0 = xw[3 * j] - xi0 + sh0
-            dx1 = xw[3 * j + 1] - xi1 + sh1
-            dx2 = xw[3 * j + 2] - xi2 + sh2
+            dx0 = xs[3 * p] - xi0 + sh0
+            dx1 = xs[3 * p + 1] - xi1 + sh1
+            dx2 = xs[3 * p + 2] - xi2 + sh2
             c0 = <signed char>sk[0]
             c1 = <signed char>sk[1]
             c2 = <signed char>sk[2]
@@ -118,14 +118,14 @@ cdef long _scan(long i, const double* xw, const long* img, int d, const double* 
 
 def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::1] origin,
                double[::1] cell_size, double[::1] period, long[::1] ncell, const long[:, ::1] stencil,
-               double rlist, long cap, int n_threads=1):
+               double rlist, long cap, int[::1] tmp_nb, signed char[::1] tmp_sh, int n_threads=1):
     """Half neighbour list with its transpose.
 
     xw: (n, 3) positions wrapped into the box on periodic axes, padded with zeros to 3 columns [length];
     img: (n, 3) int64 image counts (x = xw + img * L); d: true dimension; origin, cell_size, period: (3,)
     cell-grid origin, cell edge, period L (0 on free axes); ncell: (3,) cells per axis; stencil: (ns, 3)
     cell offsets of a HALF stencil (the home cell first-class plus the offsets lexicographically > 0);
-    cap: entries per atom of the scratch.
+    cap: entries per atom of the scratch tmp_nb (>= n*cap int32) and tmp_sh (>= 3*n*cap int8).
     Returns (None, needed cap) when cap was too small, else ((offsets int64 (n+1,), neighbors int32 (m,),
     shifts int8 (m, d), order int64 (n,) atoms sorted by cell (last axis slowest), cell_start int64
     (ncells+1,) first position of each cell in order), needed cap).
@@ -151,15 +151,13 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
     cell_start_a = np.zeros(ntot + 1, dtype=np.int64)
     cell_atoms_a = np.empty(n, dtype=np.int64)
     counts_a = np.zeros(n, dtype=np.int64)
-    tmp_nb_a = np.empty(n * cap, dtype=np.int32)
-    tmp_sh_a = np.empty(n * cap * 3, dtype=np.int8)
+    if tmp_nb.shape[0] < n * cap or tmp_sh.shape[0] < 3 * n * cap:
+        raise ValueError("build_half: scratch too small")
     pos_a = np.empty(n, dtype=np.int64)
     cdef long[::1] cell_of = cell_of_a
     cdef long[::1] cell_start = cell_start_a
     cdef long[::1] cell_atoms = cell_atoms_a
     cdef long[::1] counts = counts_a
-    cdef int[::1] tmp_nb = tmp_nb_a
-    cdef signed char[::1] tmp_sh = tmp_sh_a
     cdef long[::1] pos_in_cell = pos_a
     cdef long cx
     cdef const double* xp = &xw[0, 0]
@@ -182,14 +180,19 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
             cell_start[c + 1] += cell_start[c]
     fillpos_a = cell_start_a[:ntot].copy()
     cdef long[::1] fillpos = fillpos_a
+    xs_a = np.empty((n, 3))
+    cdef double[:, ::1] xs = xs_a
     with nogil:
         for i in range(n):
             c = cell_of[i]
             cell_atoms[fillpos[c]] = i
             pos_in_cell[i] = fillpos[c]
+            xs[fillpos[c], 0] = xw[i, 0]
+            xs[fillpos[c], 1] = xw[i, 1]
+            xs[fillpos[c], 2] = xw[i, 2]
             fillpos[c] += 1
         for i in prange(n, num_threads=n_threads, schedule="guided"):
-            counts[i] = _scan(i, xp, ip, d, per, nc, sp, ns, &cell_of[0], &cell_start[0],
+            counts[i] = _scan(i, xp, &xs[0, 0], d, per, nc, sp, ns, &cell_of[0], &cell_start[0],
                               &cell_atoms[0], &pos_in_cell[0], rl2, cap, &tmp_nb[i * cap],
                               &tmp_sh[i * cap * 3])
     cdef long need = int(counts_a.max())

@@ -8,19 +8,22 @@ Arrays: see md_pair.pxd. Units: eps [energy], sigma, rc [length].
 
 from libc.math cimport sqrt
 
-from md_pair cimport pair_loop
+from cython.parallel cimport prange
+
+from md_pair cimport pair_loop, zero_outputs
 
 
 cdef int _lj(double r2, const double* p, double* phi, double* dphi_r) noexcept nogil:
     # p = [eps, sigma^2, rc^2, mode, phi(rc), phi'(rc), rc]
-    cdef double s2, s6, s12, r
+    cdef double s2, s6, s12, r, r2inv
     if r2 >= p[2]:
         return 0
-    s2 = p[1] / r2
+    r2inv = 1.0 / r2
+    s2 = p[1] * r2inv
     s6 = s2 * s2 * s2
     s12 = s6 * s6
     phi[0] = 4.0 * p[0] * (s12 - s6) - p[4]
-    dphi_r[0] = -p[0] * (48.0 * s12 - 24.0 * s6) / r2
+    dphi_r[0] = -p[0] * (48.0 * s12 - 24.0 * s6) * r2inv
     if p[3] == 2.0:
         r = sqrt(r2)
         phi[0] = phi[0] - (r - p[6]) * p[5]
@@ -28,14 +31,78 @@ cdef int _lj(double r2, const double* p, double* phi, double* dphi_r) noexcept n
     return 1
 
 
+cdef int _lj3(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
+              const signed char[:, ::1] shifts, const long[::1] order, const long[::1] slab_start,
+              const double[::1] period, const double[::1] bond_w, double[:, ::1] forces,
+              double[::1] energies, double eps, double sig2, double rc2, int mode, double phic,
+              double dphic, double rc, bint per_atom, int n_threads) noexcept nogil:
+    """3D fast path of md_pair.pair_loop for LJ without virial: same slab scheme, parameters in
+    registers (no per-pair parameter reloads)."""
+    cdef Py_ssize_t n = x.shape[0], i, e, j, pp, q, s
+    cdef Py_ssize_t nslab = slab_start.shape[0] - 1
+    cdef bint has_w = bond_w.shape[0] > 0
+    cdef double xi0, xi1, xi2, dx0, dx1, dx2, f0, f1, f2, ei, r2, r2inv, s2, s6, s12, phi, c, w, r
+    cdef double per0 = period[0], per1 = period[1], per2 = period[2]
+    cdef double eps4 = 4.0 * eps, eps48 = 48.0 * eps, eps24 = 24.0 * eps
+    cdef int phase
+    zero_outputs(forces, energies, forces[:0, :], n_threads)
+    for phase in range(2):
+        for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
+            s = phase + 2 * q
+            for pp in range(slab_start[s], slab_start[s + 1]):
+                i = order[pp]
+                xi0 = x[i, 0]
+                xi1 = x[i, 1]
+                xi2 = x[i, 2]
+                ei = 0.0
+                f0 = 0.0
+                f1 = 0.0
+                f2 = 0.0
+                for e in range(offsets[i], offsets[i + 1]):
+                    j = neigh[e]
+                    dx0 = x[j, 0] - xi0 + shifts[e, 0] * per0
+                    dx1 = x[j, 1] - xi1 + shifts[e, 1] * per1
+                    dx2 = x[j, 2] - xi2 + shifts[e, 2] * per2
+                    r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
+                    if r2 < rc2:
+                        r2inv = 1.0 / r2
+                        s2 = sig2 * r2inv
+                        s6 = s2 * s2 * s2
+                        s12 = s6 * s6
+                        phi = eps4 * (s12 - s6) - phic
+                        c = -(eps48 * s12 - eps24 * s6) * r2inv
+                        if mode == 2:
+                            r = sqrt(r2)
+                            phi = phi - (r - rc) * dphic
+                            c = c - dphic / r
+                        if has_w:
+                            w = bond_w[e]
+                            phi = w * phi
+                            c = w * c
+                        if per_atom:
+                            phi = 0.5 * phi
+                            energies[j] = energies[j] + phi
+                        ei = ei + phi
+                        f0 = f0 + c * dx0
+                        f1 = f1 + c * dx1
+                        f2 = f2 + c * dx2
+                        forces[j, 0] = forces[j, 0] - c * dx0
+                        forces[j, 1] = forces[j, 1] - c * dx1
+                        forces[j, 2] = forces[j, 2] - c * dx2
+                energies[i] = energies[i] + ei
+                forces[i, 0] = forces[i, 0] + f0
+                forces[i, 1] = forces[i, 1] + f1
+                forces[i, 2] = forces[i, 2] + f2
+    return 0
+
+
 def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
-            const signed char[:, ::1] shifts, const long[::1] rev_offsets, const int[::1] rev_owner,
-            const int[::1] rev_entry, const double[::1] period, const double[::1] bond_w,
-            double[::1] fe, double[::1] pe, double[:, ::1] forces, double[::1] energies,
-            double[:, ::1] virial,
-            double eps, double sigma, double rc, int mode, int n_threads=1):
-    """Forces (n, d), per-atom energies (n,), optional per-atom virial (n, d*d); half list + transpose,
-    fe/pe (m,) scratch (see md_pair.pxd)."""
+            const signed char[:, ::1] shifts, const long[::1] order, const long[::1] slab_start,
+            const double[::1] period, const double[::1] bond_w, double[:, ::1] forces,
+            double[::1] energies, double[:, ::1] virial,
+            double eps, double sigma, double rc, int mode, bint per_atom=True, int n_threads=1):
+    """Forces (n, d), per-atom energies (n,), optional per-atom virial (n, d*d) from a half list with
+    its slab order (see md_pair.pxd)."""
     cdef double p[7]
     cdef double s6 = (sigma / rc) ** 6
     p[0] = eps
@@ -46,6 +113,10 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     p[5] = -eps * (48.0 * s6 * s6 - 24.0 * s6) / rc if mode == 2 else 0.0
     p[6] = rc
     with nogil:
-        pair_loop(x, offsets, neigh, shifts, rev_offsets, rev_owner, rev_entry, period, bond_w, fe, pe,
-                  forces, energies, virial, _lj, p, n_threads)
+        if x.shape[1] == 3 and virial.shape[0] == 0:
+            _lj3(x, offsets, neigh, shifts, order, slab_start, period, bond_w, forces, energies, eps,
+                 p[1], p[2], mode, p[4], p[5], rc, per_atom, n_threads)
+            return 0
+        pair_loop(x, offsets, neigh, shifts, order, slab_start, period, bond_w, forces, energies,
+                  virial, _lj, p, per_atom, n_threads)
     return 0

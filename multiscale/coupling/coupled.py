@@ -104,8 +104,8 @@ class CoupledSystem:
             if self.n_free:
                 inv[: self.n_free] = (1.0 / self.atom_mass[self.free])[:, None]
             if N:
-                inv[self.n_free:] = np.where(self.active_nodes, 1.0 / np.where(self.active_nodes,
-                                                                              self.node_mass, 1.0), 0.0)[:, None]
+                safe = np.where(self.active_nodes, self.node_mass, 1.0)
+                inv[self.n_free:] = np.where(self.active_nodes, 1.0 / safe, 0.0)[:, None]
         self.inv_mass_dof = inv.ravel()  # (n_dof,), set entries to 0 to fix a dof
         self.ctx = CouplingContext(d=d, n_free=self.n_free, n_nodes=N, constrained=self.constrained,
                                    N_c=self.N_c, weights=self.atom_weight[self.free[self.constrained]]
@@ -227,13 +227,15 @@ class CoupledSystem:
 
     # ------------------------------------------------------------------ reports
     def kinetic(self) -> tuple[float, float]:
-        """(kinetic_atoms, kinetic_continuum) [energy] with the coupled masses."""
+        """(kinetic_atoms, kinetic_continuum) [energy] with the coupled masses, over the dofs that move
+        dynamically (fixed / prescribed components, zero inverse mass, are the loading agent's)."""
         Ka = Kc = 0.0
+        dyn = (self.inv_mass_dof > 0).reshape(-1, self.d)
         if self.n_free:
-            v = self.atoms.v[self.free]
+            v = self.atoms.v[self.free] * dyn[: self.n_free]
             Ka = 0.5 * float(np.sum(self.atom_mass[self.free] * np.sum(v * v, axis=1)))
         if self.n_nodes:
-            V = self.continuum.V
+            V = self.continuum.V * dyn[self.n_free:]
             Kc = 0.5 * float(np.sum(self.node_mass * np.sum(V * V, axis=1)))
         return Ka, Kc
 

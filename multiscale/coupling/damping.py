@@ -129,7 +129,8 @@ class DampingBand:
         s, inc = st["state"]["state"], st["state"]["inc"]
         m64 = (1 << 64) - 1
         return {"pcg": np.array([s >> 64, s & m64, inc >> 64, inc & m64], dtype=np.uint64),
-                "has_uint32": np.array(st["has_uint32"]), "uinteger": np.array(st["uinteger"], dtype=np.uint64)}
+                "has_uint32": np.array(st["has_uint32"]),
+                "uinteger": np.array(st["uinteger"], dtype=np.uint64)}
 
     def set_state(self, d: dict) -> None:
         p = [int(x) for x in np.asarray(d["pcg"], dtype=np.uint64)]

@@ -106,7 +106,8 @@ class Handshake:
         return (d > 0.0) | inside_core_edge
 
     # ------------------------------------------------------------------ averages
-    def _breaks(self, P0: np.ndarray, D: np.ndarray, t0: np.ndarray, t1: np.ndarray, level: float) -> np.ndarray:
+    def _breaks(self, P0: np.ndarray, D: np.ndarray, t0: np.ndarray, t1: np.ndarray,
+                level: float) -> np.ndarray:
         """Bisection for the t in [t0, t1] where dist(P0 + t D) crosses ``level`` (predicate dist > level)."""
         lo, hi = t0.copy(), t1.copy()
         f_lo = self.distance(P0 + lo[:, None] * D) > level
@@ -249,4 +250,5 @@ class Handshake:
                              f"neighbour skin {need:g} (= {cutoff:g} + {skin:g}); widen the handshake")
         if element_size is not None and self.width < element_size:
             raise ValueError(f"handshake width {self.width:g} is smaller than the element size "
-                             f"{element_size:g} of the mesh across it; widen the handshake or refine the mesh")
+                             f"{element_size:g} of the mesh across it; widen the handshake or refine the "
+                             "mesh")

@@ -31,7 +31,8 @@ def ledger(integrator) -> dict:  # noqa: ANN001
         integrator.initialize()
     Ka, Kc = s.kinetic()
     e = s.energy
-    total = Ka + Kc + e["potential_atoms"] + e["potential_continuum"] + e["coupling"] - integrator.external_work
+    total = (Ka + Kc + e["potential_atoms"] + e["potential_continuum"] + e["coupling"]
+             - integrator.external_work)
     corr = integrator.verlet_correction()
     return {"step": integrator.step_count, "time": integrator.time,
             "kinetic_atoms": Ka, "kinetic_continuum": Kc,

@@ -129,7 +129,8 @@ def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, ble
     idx = system.free
     X = system.atoms.X[idx, 0]
     order = np.argsort(X)
-    u0, v0, _ = lattice_packet(X[order], a, kw, sigma, -7.0 * sigma, 1e-2 * a, dt, chain_dispersion(a, m, [k]))
+    u0, v0, _ = lattice_packet(X[order], a, kw, sigma, -7.0 * sigma, 1e-2 * a, dt,
+                               chain_dispersion(a, m, [k]))
     system.atoms.x[idx[order], 0] = X[order] + u0
     system.atoms.v[idx[order], 0] = v0
     integ.project_state()

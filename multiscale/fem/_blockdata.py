@@ -31,7 +31,7 @@ class BlockData:
     qp_elems: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     act_elems: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     alpha_e: np.ndarray | None = None  # (ne,) element weight on the Ke path
-    mode: np.ndarray | None = None     # (ne,) int8: 0 skipped (α ≡ 0), 1 Ke path, 2 element-force path
+    mode: np.ndarray | None = None     # (ne,) int8: 0 skipped (α ≡ 0), 1 Ke path, 2 per-qp path
     ptr: np.ndarray | None = None      # (N+1,) node -> incidences of this block
     ent: np.ndarray | None = None      # (ne*nen,) rows e*nen + a sorted by node (stable)
     me: np.ndarray | None = None       # (ne, nen) element contributions to the lumped mass [mass]
@@ -49,14 +49,24 @@ class BlockData:
         return self.block.conn
 
 
+def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first (nu,), inverse (n,) int64) of the distinct rows of a (n, k): a[first[inverse]] == a."""
+    order = np.lexsort(a.T[::-1])
+    s = a[order]
+    new = np.concatenate([[True], np.any(s[1:] != s[:-1], axis=1)])
+    gid = np.cumsum(new) - 1
+    inv = np.empty(a.shape[0], np.int64)
+    inv[order] = gid
+    return order[new], inv
+
+
 def dedup_geometry(Xe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(geom (ne,) int64, representative element of each geometry (ng,)) for element nodes Xe (ne, nen, d)."""
     rel = (Xe - Xe[:, :1, :]).reshape(Xe.shape[0], -1)
     size = np.max(np.abs(rel), axis=1)
     tol = 1e-12 * max(float(size.min()), 1e-300)
-    key = np.round(rel / tol)
-    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    return inv.ravel().astype(np.int64), first
+    first, inv = unique_rows(np.round(rel / tol))
+    return inv, first
 
 
 def b_matrix(dN: np.ndarray) -> np.ndarray:
@@ -105,12 +115,11 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
     me = np.empty((ne, conn.shape[1]))
     for s in range(0, ne, chunk):
         Xe = nodes[conn[s:s + chunk]]
-        J = np.einsum("ead,qak->eqdk", Xe, el.dshape(xs_f))
-        dV = np.linalg.det(J) * ws.reshape(-1)  # (c, nqe*ns)
+        dV = el.det_jacobian(Xe, xs_f) * ws.reshape(-1)  # (c, nqe*ns)
         if alpha_fn is None:
             a = np.ones_like(dV)
         else:
-            Xs = np.einsum("qa,ead->eqd", Ns, Xe)
+            Xs = np.matmul(Ns[None], Xe)
             a = np.asarray(alpha_fn(Xs.reshape(-1, Xe.shape[2])), float).reshape(dV.shape)
             if not np.all(np.isfinite(a)) or a.min() < -1e-12 or a.max() > 1 + 1e-12:
                 raise ValueError("alpha_fn must return values in [0, 1]")

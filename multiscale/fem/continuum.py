@@ -73,8 +73,6 @@ class ContinuumRegion:
                       mesh.nodes[bd.conn]).reshape(-1, d) for bd in self._blocks])
         self._fe = np.zeros((rows, d))
         self._we = [np.zeros(bd.ne) for bd in self._blocks]
-        self._en_node = np.zeros(N)
-        self._no_ke = np.zeros((1, 1, 1))
         self._F = None if material.is_linear else np.zeros((nq, d, d))
         self._P = None if material.is_linear else np.zeros((nq, d, d))
         self._Wq = None if material.is_linear else np.zeros(nq)
@@ -126,6 +124,8 @@ class ContinuumRegion:
             q0, q1 = bd.qp_offset, bd.qp_offset + bd.ne * bd.nqe
             wq = self._wq[q0:q1]
             if self.material.is_linear:
+                if bd.ke_elems.size:
+                    k.linear_ke(U, bd.conn, bd.ke_elems, bd.geom, bd.Ke, bd.alpha_e, fe, we, nt)
                 if bd.qp_elems.size:
                     k.linear_qp(U, bd.conn, bd.qp_elems, bd.geom, bd.dN, wq, self.material.C, fe, we, nt)
             elif bd.act_elems.size:
@@ -134,10 +134,8 @@ class ContinuumRegion:
                 qs = (bd.act_elems[:, None] * bd.nqe + np.arange(bd.nqe)).ravel()
                 P[qs], W[qs] = self.material.evaluate(F[qs])
                 k.stress_forces(P, W, wq, bd.conn, bd.act_elems, bd.geom, bd.dN, fe, we, nt)
-            Ke = bd.Ke if bd.Ke is not None else self._no_ke
-            k.node_forces(U, bd.conn, bd.ptr, bd.ent, bd.mode, bd.geom, Ke, bd.alpha_e, rows, self.forces,
-                          self._en_node, int(b > 0), nt)
-            E += float(np.sum(we)) + (float(np.sum(self._en_node)) if bd.ke_elems.size else 0.0)
+            k.node_forces(bd.ptr, bd.ent, bd.mode, rows, self.forces, nen, int(b > 0), nt)
+            E += float(np.sum(we))
         return E
 
     def deformation_gradients(self) -> np.ndarray:

@@ -106,7 +106,8 @@ class Mesh:
                 continue
             el = b.element
             xi, _ = el.quadrature()
-            _, detJ, _ = el.jacobian(self.nodes[b.conn], xi) if el.dim > 0 else (None, None, None)
+            detJ = np.concatenate([el.det_jacobian(self.nodes[b.conn[s:s + 100000]], xi)
+                                   for s in range(0, len(b), 100000)])
             bad = np.nonzero(np.min(detJ, axis=1) <= 0)[0]
             if bad.size:
                 raise ValueError(f"{b.type} block: {bad.size} element(s) inverted or degenerate "
@@ -121,17 +122,26 @@ class Mesh:
         return np.nonzero(mask)[0].astype(np.int64)
 
     def boundary_faces(self) -> np.ndarray:
-        """All faces that belong to exactly one element, (nf, nfn) int64, outward node order.
+        """All faces that belong to exactly one element, (nf, nfn) int64, outward node order (cached).
 
         Mixed-type meshes whose faces differ in node count (e.g. hex8 + tet4) are not supported here."""
+        cached = self.__dict__.get("_bfaces")
+        if cached is not None:
+            return cached
         faces = []
         for b in self.blocks:
             el = b.element
             faces.append(b.conn[:, el.faces].reshape(-1, el.faces.shape[1]))
         f = np.concatenate(faces)
         key = np.sort(f, axis=1)
-        _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        return np.ascontiguousarray(f[cnt[inv.ravel()] == 1])
+        order = np.lexsort(key.T[::-1])
+        ks = key[order]
+        new = np.concatenate([[True], np.any(ks[1:] != ks[:-1], axis=1), [True]])
+        starts = np.nonzero(new)[0]
+        single = starts[:-1][np.diff(starts) == 1]
+        out = np.ascontiguousarray(f[np.sort(order[single])])
+        self.__dict__["_bfaces"] = out
+        return out
 
     def faces_in(self, predicate: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Boundary faces all of whose nodes satisfy ``predicate(X (m, d)) -> (m,) bool``."""

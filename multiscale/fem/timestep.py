@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._blockdata import BlockData, b_matrix
+from ._blockdata import BlockData, b_matrix, unique_rows
 
 
 def critical_dt(blocks: list[BlockData], wq_all: np.ndarray, C: np.ndarray, lumped: np.ndarray) -> float:
@@ -28,7 +28,7 @@ def critical_dt(blocks: list[BlockData], wq_all: np.ndarray, C: np.ndarray, lump
         B = b_matrix(bd.dN)                                    # (ng, nqe, nv, nd)
         kq = np.einsum("gqai,ab,gqbi->gqi", B, C, B)           # diagonal of B_qᵀ C B_q
         wq = wq_all[bd.qp_offset:bd.qp_offset + bd.ne * bd.nqe].reshape(bd.ne, bd.nqe)[e]
-        diag = np.einsum("eq,eqi->ei", wq, kq[bd.geom[e]])     # (na, nen*d)
+        diag = np.matmul(wq[:, None, :], kq[bd.geom[e]])[:, 0]  # (na, nen*d)
         dofs = (bd.conn[e][:, :, None] * d + np.arange(d)).reshape(e.size, -1)
         kdiag += np.bincount(dofs.ravel(), weights=diag.ravel(), minlength=N * d)
         per_block.append((B, wq, diag, dofs))
@@ -43,7 +43,7 @@ def critical_dt(blocks: list[BlockData], wq_all: np.ndarray, C: np.ndarray, lump
         if np.any((diag > 0) & (share <= 0)):
             return 0.0
         key = np.concatenate([bd.geom[bd.act_elems][:, None].astype(float), wq, share], axis=1)
-        _, first = np.unique(key, axis=0, return_index=True)
+        first, _ = unique_rows(key)
         for s in range(0, first.size, 20000):
             idx = first[s:s + 20000]
             Bg = B[bd.geom[bd.act_elems[idx]]]

@@ -52,7 +52,9 @@ class StaticProblem:
     def set_q(self, q: np.ndarray) -> None:
         s = self.s
         qa, qn = s.split(q)
-        if s.n_free:
+        if s.n_free == s.n_atoms and s.n_free:
+            np.add(s.atoms.X, qa, out=s.atoms.x)
+        elif s.n_free:
             s.atoms.x[s.free] = s.atoms.X[s.free] + qa
         if s.n_nodes:
             s.continuum.U[...] = qn
@@ -167,9 +169,10 @@ def crack2d_atomistic(half_width: float = 30.0, k_over_kg: Sequence[float] | Non
     shifted), fully atomistic: the crack of ``decks/crack2d.yaml`` at reduced size.
 
     Square crystal |x|, |y| < ``half_width`` [σ], close-packed rows along x; crack plane between rows 0
-    and 1 (y_c = a₀√3/4), tip at x_t = 0, midway between two bond crossings; the initial crack is made by giving every bond that crosses the
-    plane behind the tip the bond weight 0. The outer layer (``boundary_layer`` thick) follows the
-    anisotropic K-field of C derived from the potential; every atom starts on the field of the first K.
+    and 1 (y_c = a₀√3/4), tip at x_t = 0, midway between two bond crossings; the initial crack is made by
+    giving every bond that crosses the plane behind the tip the bond weight 0. The outer layer
+    (``boundary_layer`` thick) follows the anisotropic K-field of C derived from the potential; every atom
+    starts on the field of the first K.
     K = (k_over_kg)·K_G, K_G = √(2 γ E′) with the relaxed close-packed surface energy γ.
 
     The crack tip is the largest crossing abscissa of a contiguous run (from the initial tip) of bonds

@@ -13,12 +13,14 @@ Step order (one call of `step`; ARCHITECTURE.md "Step order"):
 
 1. half-kick ``v += ½Δt a`` and drift ``x += Δt v``, atoms and nodes alike (kernels ``verlet.kick_acc``,
    ``verlet.drift``);
-   then the round-off drift of G q is projected out (M-orthogonal, one more triangular solve);
+   then the round-off drift of G q is projected out (M-orthogonal, one more triangular solve), and the
+   kinematic hooks impose their displacements/velocities on fixed dofs (``impose(time, system)``);
 2. pad atoms follow the mesh (``x_pad = X_pad + N U``, ``v_pad = N V``);
 3. neighbour rebuild when an atom moved more than skin/2 (inside ``AtomisticRegion.compute``);
 4. weighted forces of each region (atoms Σ β̄ E_a, continuum Σ α W), pad forces → nodes, coupling forces;
 5. loads: every force hook adds its forces (external work booked by the trapezoidal rule in q, exact for
-   dead loads);
+   dead loads; the work done on fixed dofs that move — prescribed motion — is booked the same way with
+   the reaction −f);
 6. constraint projection of the accelerations;
 7. half-kick;
 8. velocity operators (damping band / Langevin): an exact velocity map after the step, their energy change
@@ -105,21 +107,26 @@ class VelocityVerlet:
     system : CoupledSystem (pure MD, pure FE or coupled)
     dt : time step [time]
     force_hooks : objects with ``forces(system, t, f_atoms (n, d), f_nodes (N, d)) -> None`` adding
-                  external forces in place (loads, indenters, tractions); their work goes to
-                  ``external_work``
+                  external forces in place (loads, indenters, tractions; `multiscale.loads.ForceHook`
+                  adapts a Load); their work Σ ½(f⁰ + f¹)·Δq goes to ``external_work`` — do NOT add the
+                  loads' own energies to the ledger as well
+    impose_hooks : objects with ``impose(time, system) -> None`` setting x/v (U/V) of fixed dofs
+                   (prescribed motion), called after the drift
     velocity_ops : objects with ``apply(system, integrator, dt) -> float`` modifying velocities and returning
                    the energy they removed (damping band, Langevin); booked in ``dissipated``; optional
                    ``get_state() / set_state(dict)``
     n_threads : threads for the kick/drift kernels
     """
 
-    def __init__(self, system, dt: float, *, force_hooks=(), velocity_ops=(), n_threads: int = 1) -> None:  # noqa: ANN001
+    def __init__(self, system, dt: float, *, force_hooks=(), velocity_ops=(), impose_hooks=(),  # noqa: ANN001
+                 n_threads: int = 1) -> None:
         if not dt > 0:
             raise ValueError(f"time step must be > 0, got {dt}")
         self.system = system
         self.dt = float(dt)
         self.force_hooks = list(force_hooks)
         self.velocity_ops = list(velocity_ops)
+        self.impose_hooks = list(impose_hooks)
         self.n_threads = int(n_threads)
         self._k = _load_kernel("verlet")
         s = system
@@ -191,16 +198,6 @@ class VelocityVerlet:
         if s.n_nodes:
             s.continuum.U[...] += dn
 
-    def _ext_power(self) -> float:
-        """f_ext · v over free atoms and nodes (current velocities)."""
-        s = self.system
-        p = 0.0
-        if s.n_free:
-            p += float(np.sum(self.fext_atoms[s.free] * s.atoms.v[s.free]))
-        if s.n_nodes:
-            p += float(np.sum(self.fext_nodes * s.continuum.V))
-        return p
-
     def initialize(self) -> None:
         """Compute forces and accelerations of the initial state (called by `step` when needed)."""
         self.system.update_pads()
@@ -214,7 +211,11 @@ class VelocityVerlet:
             self.initialize()
         s, k, dt, nt = self.system, self._k, self.dt, self.n_threads
         half = 0.5 * dt
+        fixed = self._fixed_dofs()
+        book = bool(self.force_hooks) or fixed.size > 0
         for _ in range(int(n)):
+            if book:
+                q0, fe0, f0 = s.gather_q(), self._fext_q(), s.forces_q()
             if s.atoms is not None:
                 k.kick_acc(s.atoms.v, self.acc_atoms, half, nt)
                 k.drift(s.atoms.x, s.atoms.v, dt, nt)
@@ -223,12 +224,21 @@ class VelocityVerlet:
                 k.drift(s.continuum.U, s.continuum.V, dt, nt)
             if self.projector is not None:
                 self._reproject_q()
-            s.update_pads()
-            w0 = self._ext_power() if self.force_hooks else 0.0
             self.time = (self.step_count + 1) * dt
+            for hk in self.impose_hooks:
+                hk.impose(self.time, s)
+            s.update_pads()
             self._forces_and_acc()
-            if self.force_hooks:
-                self.external_work += half * (w0 + self._ext_power())
+            if book:
+                dq = s.gather_q() - q0
+                fe1, f1 = self._fext_q(), s.forces_q()
+                free = np.ones(len(dq), bool)
+                free[fixed] = False
+                # free dofs: work of the external forces; fixed dofs: work of the agent (−f_internal)
+                w = 0.5 * float(((fe0 + fe1) * dq)[free].sum())
+                if fixed.size:
+                    w -= 0.5 * float((((f0 - fe0) + (f1 - fe1)) * dq)[fixed].sum())
+                self.external_work += w
             if s.atoms is not None:
                 k.kick_acc(s.atoms.v, self.acc_atoms, half, nt)
             if s.continuum is not None:
@@ -237,6 +247,25 @@ class VelocityVerlet:
                 self.dissipated += float(op.apply(s, self, dt))
             s.update_pads()
             self.step_count += 1
+
+    def _fixed_dofs(self) -> np.ndarray:
+        """Stacked indices of the dofs with zero inverse mass on active entities (fixed / prescribed)."""
+        s = self.system
+        inv = s.inv_mass_dof.reshape(-1, s.d)
+        active = np.ones(len(inv), bool)
+        if s.n_nodes:
+            active[s.n_free:] = s.active_nodes
+        return np.flatnonzero(((inv == 0.0) & active[:, None]).ravel())
+
+    def _fext_q(self) -> np.ndarray:
+        """(n_dof,) stacked external (hook) forces of the last evaluation."""
+        s = self.system
+        parts = []
+        if s.n_free:
+            parts.append(self.fext_atoms[s.free].ravel())
+        if s.n_nodes:
+            parts.append(self.fext_nodes.ravel())
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def verlet_correction(self) -> float:
         """−(Δt²/8) Σ_dof M a² [energy] of the current (projected) accelerations.

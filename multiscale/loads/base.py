@@ -177,10 +177,26 @@ class Load:
         return None, None
 
     def _masks(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(n,d)/(N,d) masks of the selected entities × selected components."""
-        a = None if self.atom_sel is None else self.atom_sel[:, None] & self.comp[None, :]
-        b = None if self.node_sel is None else self.node_sel[:, None] & self.comp[None, :]
-        return a, b
+        """(n,d)/(N,d) masks of the selected entities × selected components (cached after prepare)."""
+        key = (id(self.atom_sel), id(self.node_sel), id(self.comp))
+        if getattr(self, "_mask_key", None) != key:
+            a = None if self.atom_sel is None else self.atom_sel[:, None] & self.comp[None, :]
+            b = None if self.node_sel is None else self.node_sel[:, None] & self.comp[None, :]
+            self._mask_cache, self._mask_key = (a, b), key
+        return self._mask_cache
+
+    def _selected_sum(self, fa: np.ndarray | None, fn: np.ndarray | None) -> np.ndarray:
+        """(d,) sum of the given per-atom / per-node arrays over the selection, selected components only."""
+        r = np.zeros(self.comp.size)
+        if self.atom_sel is not None and fa is not None:
+            if getattr(self, "_aidx", None) is None or self._aidx_src is not self.atom_sel:
+                self._aidx, self._aidx_src = np.flatnonzero(self.atom_sel), self.atom_sel
+            r += fa[self._aidx].sum(axis=0)
+        if self.node_sel is not None and fn is not None:
+            if getattr(self, "_nidx", None) is None or self._nidx_src is not self.node_sel:
+                self._nidx, self._nidx_src = np.flatnonzero(self.node_sel), self.node_sel
+            r += fn[self._nidx].sum(axis=0)
+        return np.where(self.comp, r, 0.0)
 
     def initialize(self, model) -> None:  # noqa: ANN001
         pass

@@ -31,14 +31,7 @@ class Fixed(Load):
 
     def apply(self, time: float, model, f_atoms: np.ndarray | None = None,  # noqa: ANN001
               f_nodes: np.ndarray | None = None) -> tuple[float, float]:
-        am, nm = self._masks()
-        fa, fn = current_forces(model)
-        r = np.zeros(self.comp.size)
-        if am is not None:
-            r += np.where(am, fa, 0.0).sum(axis=0)
-        if nm is not None:
-            r += np.where(nm, fn, 0.0).sum(axis=0)
-        self._reaction = r
+        self._reaction = self._selected_sum(*current_forces(model))
         return 0.0, 0.0
 
     def observables(self) -> dict[str, float]:

@@ -85,13 +85,7 @@ class Prescribed(Load):
     def apply(self, time: float, model, f_atoms: np.ndarray | None = None,  # noqa: ANN001
               f_nodes: np.ndarray | None = None) -> tuple[float, float]:
         u, v = self.u(time)
-        am, nm = self._masks()
-        fa, fn = current_forces(model)
-        fsum = np.zeros(self.comp.size)
-        if am is not None:
-            fsum += np.where(am, fa, 0.0).sum(axis=0)
-        if nm is not None:
-            fsum += np.where(nm, fn, 0.0).sum(axis=0)
+        fsum = self._selected_sum(*current_forces(model))
         power = -float(fsum @ v)      # ü = 0 almost everywhere: (m a − f)·v = −f·v
         self._last = {}
         for k, name in enumerate("xyz"[: self.comp.size]):

@@ -1,11 +1,11 @@
 """Neighbour lists: cell lists feeding half Verlet lists with a skin (kernel ``neighbors``).
 
 A `NeighborList` holds, in CSR form, every pair (i, j) within ``cutoff + skin`` ONCE, under one of its
-atoms (entry e of atom i is ``neighbors[offsets[i] + e]``), with its periodic image shift ``shifts[e]`` (int8 per axis):
-the separation is ``x[j] - x[i] + shifts[e] * period``. Its transpose (``rev_offsets``, ``rev_owner``,
-``rev_entry``) lists for each atom j the entries that name it, in increasing entry order. Force kernels
-evaluate each pair once and every atom then gathers its own contributions in a fixed order, so results
-are bitwise independent of the thread count. Bond weights ``bond_w`` are aligned with the entries.
+atoms (entry e of atom i is ``neighbors[offsets[i] + e]``), with its periodic image shift ``shifts[e]``
+(int8 per axis): the separation is ``x[j] - x[i] + shifts[e] * period``. The neighbour of a pair is
+never in a lower cell layer (along the last axis) than its owner, so force kernels apply Newton's third
+law slab by slab (even slabs in parallel, then odd ones, each slab serially): results are bitwise
+independent of the thread count. Bond weights ``bond_w`` are aligned with the entries.
 Building is O(N) in time and memory (cells of about half the list radius, 3D stencil of <= 125 cells).
 """
 
@@ -27,7 +27,9 @@ class NeighborList:
     ----------
     cutoff, skin, rlist = cutoff + skin [length]
     offsets : (n+1,) int64     CSR row pointers;  neighbors : (m,) int32;  shifts : (m, d) int8
-    rev_offsets : (n+1,) int64, rev_owner : (m,) int32, rev_entry : (m,) int32   the transpose
+    order : (n,) int64         atoms sorted by cell (last axis slowest)
+    slab_start : (nslab+1,)    slab s = order[slab_start[s]:slab_start[s+1]]: layers of cells along the
+                               last axis; a pair's neighbour is in its owner's slab or the next one
     period : (d,) float64      L on periodic axes, 0 on free axes
     x_build : (n, d) positions of the last build;  n_builds : int
     """
@@ -54,13 +56,14 @@ class NeighborList:
         self.offsets = np.zeros(1, np.int64)
         self.neighbors = np.zeros(0, np.int32)
         self.shifts = np.zeros((0, d), np.int8)
-        self.rev_offsets = np.zeros(1, np.int64)
-        self.rev_owner = np.zeros(0, np.int32)
-        self.rev_entry = np.zeros(0, np.int32)
+        self.order = np.zeros(0, np.int64)
+        self.slab_start = np.zeros(2, np.int64)
+        self._reach = [0, 0, 0]
         self.x_build: np.ndarray | None = None
         self._i_of_entry: np.ndarray | None = None
         self._cap = 0
-        self._scratch: dict[str, np.ndarray] = {}
+        self._tmp_nb = np.zeros(0, np.int32)
+        self._tmp_sh = np.zeros(0, np.int8)
 
     @property
     def n_entries(self) -> int:
@@ -103,6 +106,7 @@ class NeighborList:
             gap = sum((max(abs(o[k]) - 1, 0) * size[k]) ** 2 for k in range(3))
             if gap < self.rlist ** 2 and o[::-1] >= (0, 0, 0):   # half stencil (z, y, x order)
                 st.append(o)
+        self._reach = reach
         return origin, size, nc, np.ascontiguousarray(st, dtype=np.int64)
 
     # ------------------------------------------------------------------ build
@@ -132,14 +136,25 @@ class NeighborList:
             ball = {1: 2.0, 2: math.pi, 3: 4.0 * math.pi / 3.0}[d] * self.rlist ** d
             self._cap = int(1.5 * 0.5 * n / max(vol, 1e-300) * ball) + 16
         for _ in range(3):
+            if self._tmp_nb.size < n * self._cap:   # scratch kept between builds (no page faults)
+                self._tmp_nb = np.empty(int(1.2 * n * self._cap) + 1, dtype=np.int32)
+                self._tmp_sh = np.empty(3 * self._tmp_nb.size, dtype=np.int8)
             out, need = self._k.build_half(xw, img, d, origin, size, period3, nc, stencil, self.rlist,
-                                           self._cap, self.n_threads)
+                                           self._cap, self._tmp_nb, self._tmp_sh, self.n_threads)
             if out is not None:
                 break
             self._cap = need + 8
-        (self.offsets, self.neighbors, self.shifts, self.rev_offsets, self.rev_owner,
-         self.rev_entry) = out
+        self.offsets, self.neighbors, self.shifts, self.order, cell_start = out
         self._cap = max(self._cap, need + 8)
+        # slabs of layers of cells along the last axis, at least `reach` layers thick, even count when
+        # periodic (so that slab nslab-1 and slab 0 are never processed in the same phase)
+        layers, reach = int(nc[d - 1]), max(self._reach[d - 1], 1)
+        nslab = max(1, layers // reach) if layers > 1 else 1
+        if self.box.periodic[d - 1] and nslab > 1 and nslab % 2:
+            nslab -= 1
+        per_layer = int(np.prod(nc[: d - 1])) if d > 1 else 1
+        first_layer = np.array([s * reach for s in range(nslab)] + [layers], dtype=np.int64)
+        self.slab_start = np.ascontiguousarray(cell_start[first_layer * per_layer])
         self.x_build = x.copy()
         self._i_of_entry = None
         self.n_builds += 1
@@ -158,13 +173,6 @@ class NeighborList:
         return False
 
     # ------------------------------------------------------------------ helpers
-    def scratch(self, name: str) -> np.ndarray:
-        """A float64 work array of one value per entry (reused between calls of the same list size)."""
-        a = self._scratch.get(name)
-        if a is None or a.shape[0] != max(self.n_entries, 1):
-            a = self._scratch[name] = np.zeros(max(self.n_entries, 1))
-        return a
-
     @property
     def i_of_entry(self) -> np.ndarray:
         """(m,) int64 owning atom of each entry."""

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 from multiscale.output.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from multiscale.output.hdf5 import ResultsWriter, is_clean, read_reflection, repair, write_reflection
+from multiscale.output.hdf5 import ResultsWriter, is_clean, is_live, repair
 from multiscale.output.progress import Progress
 from multiscale.output.reader import ResultsReader
+from multiscale.output.reflection import read_reflection, write_reflection
 
-__all__ = ["ResultsWriter", "ResultsReader", "is_clean", "repair", "write_reflection", "read_reflection",
+__all__ = ["ResultsWriter", "ResultsReader", "is_clean", "is_live", "repair",
+           "write_reflection", "read_reflection",
            "save_checkpoint", "load_checkpoint", "checkpoint_path", "Progress",
            "write_xdmf", "write_extxyz", "write_vtu"]
 

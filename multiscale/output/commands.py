@@ -173,7 +173,7 @@ def _plot_observables(r: ResultsReader, fields: tuple[str, ...], path: str):  # 
 def _plot_reflection(path: str):  # noqa: ANN202
     import matplotlib.pyplot as plt
 
-    from multiscale.output.hdf5 import read_reflection
+    from multiscale.output.reflection import read_reflection
     try:
         ka, R, labels = read_reflection(path)
     except DeckError as err:
@@ -243,15 +243,17 @@ def _frames(spec: str | None) -> slice:
 def export_cmd(results: str, fmt: str, output: str | None, frames_spec: str | None, repair: bool) -> None:
     """Export results to extxyz (ASE, OVITO), XDMF (ParaView) or VTU files."""
     from multiscale.output.hdf5 import repair as repair_file
-    with _open(results) as r:
-        clean = r.clean
-    if not clean and repair:
+    if repair and Path(results).is_file():
         try:
-            repair_file(results)
+            if repair_file(results):
+                click.echo(f"{results}: cleared the open-for-write flags left by a killed run")
         except RuntimeError as exc:
             raise UserError(DeckError(str(exc), file=results)) from None
-        click.echo(f"{results}: cleared the open-for-write flags left by a killed run")
-    elif not clean:
+        except ValueError:
+            pass                                   # not HDF5: the reader below says so
+    with _open(results) as r:
+        clean = r.clean
+    if not clean:
         click.echo(f"warning: {results} was not closed cleanly; other tools can open it only after "
                    "`msim export ... --repair` (when no run is writing it)", err=True)
     src = Path(results)

@@ -20,19 +20,21 @@ File layout (all arrays in the deck's unit system; `n` atoms, `N` nodes, `d` dim
 Every group with a `step` dataset is a *table*: its row count is `len(step)`. A row is appended by
 resizing and writing every column, flushing, then writing `time` and `step` and flushing again, so a row
 is visible only once all of its columns are on disk; columns may be one row longer than `step` after a
-kill and readers cut them to `len(step)`. The file is written in SWMR mode (superblock v3): HDF5 then
-orders its metadata writes so that the file on disk is consistent at every instant. A killed writer
-leaves the superblock's "open for write" flags set; `ResultsReader` opens such a file read-only in SWMR
-mode without changing it, and `repair()` clears the flags (as `h5clear -s`) so other tools open it.
+kill and readers cut them to `len(step)`. Rows are appended in SWMR mode (superblock v3): HDF5 then
+orders its metadata writes so that the file on disk is consistent at every instant. Everything else
+(creating the file, a table's first row, a restart's truncation) is done on a copy that atomically
+replaces the file (`_structure`). A killed writer leaves the superblock's "open for write" flags set;
+`ResultsReader` opens such a file read-only in SWMR mode without changing it, and `repair()` clears the
+flags (as `h5clear -s`) so other tools open it. `OUT.h5.lock` (flock) keeps a second writer out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import fcntl
 import json
 import os
+import shutil
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -40,73 +42,16 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from h5py import h5s
+from h5py import h5f, h5p, h5s
 
+from multiscale.output._lock import WriterLock, is_live, repair
 from multiscale.output._superblock import clear_status_flags, status_flags
 
 FORMAT = "msim-results"
 FORMAT_VERSION = 1
 TABLES = ("frames", "thermo", "observables")
 _CHUNK_BYTES = 1 << 20
-_SWMR_CAN_CREATE = h5py.version.hdf5_version_tuple >= (1, 14, 0)
-
-
-def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
-class _WriterLock:
-    """`OUT.h5.lock`, flock'ed by the one live writer (the kernel drops it when the writer dies, even by
-    SIGKILL). HDF5's own locks cannot serve: SWMR writing releases them, and the file flags of a killed
-    writer look like those of a live one."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = _lock_path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self.fd, 200, 0).decode(errors="replace").strip()
-            os.close(self.fd)
-            from multiscale.errors import DeckError
-            raise DeckError(f"another msim run is writing this results file ({holder or 'unknown process'})",
-                            file=str(path), hint="give this run another output file (-o)") from None
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
-            os.close(self.fd)
-            self.fd = -1
-
-
-def is_live(path: str | os.PathLike) -> bool:
-    """True while a ResultsWriter (in any process on this host's file system) has `path` open."""
-    lock = _lock_path(Path(path))
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
-def repair(path: str | os.PathLike) -> bool:
-    """Make the file of a killed run openable by any HDF5 tool (`h5clear -s`). True if it was needed.
-
-    Refuses (RuntimeError) while a writer is live."""
-    if is_live(path):
-        raise RuntimeError(f"{path} is being written by a running msim; not touching it")
-    return clear_status_flags(path)
+COPY_LIMIT = 256 << 20     # bytes: structure changes of larger files are made in place
 
 
 def _now() -> str:
@@ -189,6 +134,15 @@ def _nest(flat: Mapping[str, object]) -> dict:
     return out
 
 
+def _open_swmr_write(path: Path) -> h5py.File:
+    """Open for appending directly in SWMR-write mode (no instant with plain "open for write" flags,
+    which would stop SWMR readers if the writer were killed right then)."""
+    fapl = h5p.create(h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5f.LIBVER_LATEST, h5f.LIBVER_LATEST)
+    fid = h5f.open(os.fsencode(path), h5f.ACC_RDWR | h5f.ACC_SWMR_WRITE, fapl=fapl)
+    return h5py.File(fid)
+
+
 class _Column:
     """A row-appendable dataset with its row shape, dtype and memory dataspace cached."""
 
@@ -235,66 +189,84 @@ class ResultsWriter:
         self._tables: dict[str, _Table] = {}
         if append and not self.path.exists():
             raise FileNotFoundError(f"cannot append to {self.path}: no such file")
-        self._lock = _WriterLock(self.path)
+        self._lock = WriterLock(self.path)
         try:
-            self._open(deck_text, units, seed, msim_version, static, append)
+            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):   # left by a killed writer
+                stale.unlink(missing_ok=True)
+            if append:
+                clear_status_flags(self.path)
+            with self._structure(create=not append) as f:
+                if append:
+                    self._check_append(f, static, msim_version)
+                else:
+                    self._create(f, deck_text, units, seed, msim_version, static)
         except BaseException:
             if self._file is not None:
                 self._file.close()
+                self._file = None
             self._lock.release()
             raise
 
-    def _open(self, deck_text: str, units: str, seed: int | None, msim_version: str,
-              static: Mapping[str, Mapping] | None, append: bool) -> None:
-        compression = self.compression
-        if append:
-            clear_status_flags(self.path)
-            self._file = h5py.File(self.path, "r+", libver="latest")
-            f = self._file
-            if f.attrs.get("msim_format") != FORMAT:
-                raise ValueError(f"{self.path} is not an msim results file")
-            if static:
-                diff = _trees_equal(read_tree(f["static"]), _nest(static))
-                if diff is not None:
-                    raise ValueError(f"{self.path}: static data differ from this run's at static/{diff}: "
-                                     "refusing to append results of a different model")
-            restarts = json.loads(f.attrs.get("restarts", "[]"))
-            restarts.append({"time": _now(), "host": socket.gethostname(), "msim_version": msim_version})
-            f.attrs["restarts"] = json.dumps(restarts)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = h5py.File(self.path, "w", libver="latest")
-            f = self._file
-            f.attrs.update({"msim_format": FORMAT, "msim_format_version": FORMAT_VERSION,
-                            "msim_version": msim_version, "units": units, "deck_text": deck_text,
-                            "start_time": _now(), "host": socket.gethostname(), "restarts": "[]"})
-            if seed is not None:
-                f.attrs["seed"] = int(seed)
-            _write_tree(f.require_group("static"), static or {}, compression)
-            for t in TABLES:
-                f.require_group(t)
-        self._file.flush()
-        self._file.swmr_mode = True
+    def _create(self, f: h5py.File, deck_text: str, units: str, seed: int | None, msim_version: str,
+                static: Mapping[str, Mapping] | None) -> None:
+        f.attrs.update({"msim_format": FORMAT, "msim_format_version": FORMAT_VERSION,
+                        "msim_version": msim_version, "units": units, "deck_text": deck_text,
+                        "start_time": _now(), "host": socket.gethostname(), "restarts": "[]"})
+        if seed is not None:
+            f.attrs["seed"] = int(seed)
+        _write_tree(f.require_group("static"), static or {}, self.compression)
+        for t in TABLES:
+            f.require_group(t)
+
+    def _check_append(self, f: h5py.File, static: Mapping[str, Mapping] | None, msim_version: str) -> None:
+        if f.attrs.get("msim_format") != FORMAT:
+            raise ValueError(f"{self.path} is not an msim results file")
+        if static:
+            diff = _trees_equal(read_tree(f["static"]), _nest(static))
+            if diff is not None:
+                raise ValueError(f"{self.path}: static data differ from this run's at static/{diff}: "
+                                 "refusing to append results of a different model")
+        restarts = json.loads(f.attrs.get("restarts", "[]"))
+        restarts.append({"time": _now(), "host": socket.gethostname(), "msim_version": msim_version})
+        f.attrs["restarts"] = json.dumps(restarts)
 
     # ------------------------------------------------------------------ structure changes
     @contextlib.contextmanager
-    def _structure(self) -> Iterator[h5py.File]:
-        """Create or shrink datasets. HDF5 >= 1.14 / 2.0 does this in SWMR mode (tested: a writer killed
-        at random instants during table creation leaves a readable file); older libraries refuse, and
-        then the file is closed, reopened, changed and put back in SWMR mode."""
-        assert self._file is not None, "writer is closed"
+    def _structure(self, create: bool = False) -> Iterator[h5py.File]:
+        """Change the file's structure (create it, add or shrink datasets, attributes) atomically.
+
+        Rows are appended in SWMR mode, which keeps the file consistent at every instant, but SWMR does
+        not cover creating objects (a writer killed then can leave a broken file: seen in tests). So
+        structure changes are made on a copy, `.OUT.h5.<pid>.tmp`, which replaces the file with
+        `os.replace` once complete and closed: a kill at any moment leaves the old file or the new one.
+        Files larger than `COPY_LIMIT` bytes are changed in place instead (small risk, rare: a table first
+        written late in a long run, or the truncation of a restart).
+        """
         self._tables.clear()
-        if _SWMR_CAN_CREATE:
-            yield self._file
-            self._file.flush()
-            return
-        self._file.close()
-        self._file = h5py.File(self.path, "r+", libver="latest")
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        in_place = not create and self.path.stat().st_size > COPY_LIMIT
         try:
-            yield self._file
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                f = h5py.File(tmp, "w", libver="latest")
+            elif in_place:
+                f = h5py.File(self.path, "r+", libver="latest")
+            else:
+                shutil.copyfile(self.path, tmp)
+                f = h5py.File(tmp, "r+", libver="latest")
+            try:
+                yield f
+            finally:
+                f.close()
+            if not in_place:
+                os.replace(tmp, self.path)
         finally:
-            self._file.flush()
-            self._file.swmr_mode = True
+            tmp.unlink(missing_ok=True)
+            if self.path.exists():
+                self._file = _open_swmr_write(self.path)
 
     def _table(self, table: str) -> _Table | None:
         """Cached handles of a table's datasets (dropped whenever the file is reopened)."""
@@ -414,40 +386,5 @@ def is_clean(path: str | os.PathLike) -> bool:
 
 
 
-def write_reflection(path: str | os.PathLike, ka: np.ndarray, R: np.ndarray, *,
-                     labels: list[str] | None = None, attrs: Mapping[str, object] | None = None) -> None:
-    """Store a reflection sweep (for `msim plot FILE reflection`): `/reflection/ka` (m,) [dimensionless
-    k·a], `/reflection/R` (m, k) reflected energy fractions of k series, attr `labels` (JSON list).
 
-    Adds the group to an existing (closed) msim HDF5 file, replacing a previous sweep, or creates a
-    file with `msim_format="msim-verify"`.
-    """
-    ka = np.asarray(ka, dtype=np.float64)
-    R = np.asarray(R, dtype=np.float64).reshape(len(ka), -1)
-    labels = list(labels) if labels is not None else [f"series {j}" for j in range(R.shape[1])]
-    if len(labels) != R.shape[1]:
-        raise ValueError(f"{len(labels)} labels for {R.shape[1]} series of R")
-    with h5py.File(path, "a") as f:
-        f.attrs.setdefault("msim_format", "msim-verify")
-        if "reflection" in f:
-            del f["reflection"]
-        g = f.create_group("reflection")
-        g["ka"], g["R"] = ka, R
-        g.attrs["labels"] = json.dumps(labels)
-        for k, v in (attrs or {}).items():
-            g.attrs[k] = v
-
-
-def read_reflection(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(ka (m,), R (m, k), labels) stored by `write_reflection`; DeckError if the file has none."""
-    from multiscale.errors import DeckError
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise DeckError("not an HDF5 file", file=str(path)) from None
-    with f:
-        if "reflection" not in f:
-            raise DeckError("no reflection sweep in this file", file=str(path),
-                            hint="`msim verify DECK` writes one (R against k·a)")
-        g = f["reflection"]
-        return g["ka"][()], g["R"][()], json.loads(g.attrs["labels"])
+__all__ = ["ResultsWriter", "read_tree", "is_clean", "is_live", "repair", "FORMAT", "TABLES"]

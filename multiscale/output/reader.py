@@ -32,10 +32,15 @@ class ResultsReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise _user_error("no such results file", path)
+        self.clean = True
         try:
             self.clean = status_flags(self.path) == 0
             self._file = h5py.File(self.path, "r") if self.clean else h5py.File(self.path, "r", swmr=True)
         except (OSError, ValueError) as exc:
+            if not self.clean:
+                raise _user_error("the file was left open for writing by a killed run and cannot be read as "
+                                  f"it is ({exc})", path,
+                                  hint="`msim export FILE --format xdmf --repair` clears its flags") from None
             raise _user_error(f"not an HDF5 file ({exc})", path) from None
         if self._file.attrs.get("msim_format") != FORMAT:
             self._file.close()

@@ -73,7 +73,7 @@ class Bar1D:
         for e in range(ne):
             # sub-intervals split at n_sub equal pieces (exact for polynomial α when breakpoints are nodes)
             edges = np.linspace(x[e], x[e + 1], n_sub + 1)
-            for lo, hi in zip(edges[:-1], edges[1:]):
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
                 pts = 0.5 * (lo + hi) + 0.5 * (hi - lo) * g
                 al = alpha_fn(pts[:, None])
                 ww = 0.5 * (hi - lo) * w

@@ -38,7 +38,7 @@ def test_integral_partition_of_unity_1d(blend):
     s = np.linspace(0, 1, 2001)
     g, gw = np.polynomial.legendre.leggauss(10)
     ramp = sum(0.5 * (hi - lo) * np.sum(gw * (1 - hs.blend(0.5 * (hi + lo) + 0.5 * (hi - lo) * g)))
-               for lo, hi in zip(s[:-1], s[1:])) * w_h
+               for lo, hi in zip(s[:-1], s[1:], strict=True)) * w_h
     # Σ_a hat_a = 1 on [-20, 39]; the first atom's left half-hat adds ½ (β = 1 there)
     exact = 0.5 + (0.45 - (-20.0)) + ramp
     assert abs(w.sum() - exact) < 1e-12

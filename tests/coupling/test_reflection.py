@@ -66,7 +66,7 @@ def test_damping_band_absorbs_waves_the_mesh_cannot_carry():
     assert r0.R > 0.99
     r = reflection_1d(4.0, h=4.0, width=32.0, blend="cubic", method="projected", gamma0=0.3)
     assert r.R <= 1e-4, r
-    assert r.dissipated > 0.99 * r.E_incident
+    assert r.dissipated > 0.95 * r.E_incident  # K + Π vs Verlet's modified energy: O((ωΔt)²)
     assert abs(r.energy_change_relative) < 1e-9
 
 

@@ -13,7 +13,8 @@ from multiscale.registry import LOADS
 
 def _model(X):  # noqa: ANN001
     X = np.asarray(X, float)
-    atoms = SimpleNamespace(X=X, x=X.copy(), v=np.zeros_like(X), forces=np.zeros_like(X), mass=np.ones(len(X)))
+    atoms = SimpleNamespace(X=X, x=X.copy(), v=np.zeros_like(X), forces=np.zeros_like(X),
+                            mass=np.ones(len(X)))
     return SimpleNamespace(atoms=atoms, continuum=None)
 
 

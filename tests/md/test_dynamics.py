@@ -167,3 +167,24 @@ def test_low_dimensional_regions(d):
     reg = AtomisticRegion(X, 1.0, LennardJones(truncation="shift"), Box(np.zeros(d), hi, [True] * d), 0.3)
     reg.compute()
     assert np.abs(reg.forces).max() < 1e-12   # perfect periodic lattice: no forces
+
+
+def test_langevin_force_hook_matches_formula():
+    """Hook form used by the integrator: f = -(m/damp) v + sqrt(2 m k_B T / (damp dt)) ξ;
+    pads (m = 0) untouched."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(2)
+    n = 50
+    m = rng.uniform(1, 2, n)
+    m[:5] = 0.0
+    atoms = SimpleNamespace(v=rng.normal(size=(n, 2)), X=rng.uniform(size=(n, 2)), mass=m)
+    system = SimpleNamespace(atoms=atoms, atom_mass=m)
+    th = Langevin(0.7, damp=0.5, boltz=1.0, seed=3)
+    th.dt = 0.01
+    f = np.zeros((n, 2))
+    th.forces(system, 0.0, f, None)
+    xi = np.random.Generator(np.random.Philox(key=3, counter=0)).standard_normal((n, 2))
+    g = m / 0.5
+    expect = -g[:, None] * atoms.v + np.sqrt(2 * g * 0.7 / 0.01)[:, None] * xi
+    assert np.allclose(f, expect, rtol=1e-14, atol=0) and np.all(f[:5] == 0)

@@ -193,3 +193,42 @@ def test_radial_functions_are_vectorised_and_consistent():
             F, Fp = pot.embedding(rr)
             assert np.allclose((pot.embedding(rr + 1e-6)[0] - pot.embedding(rr - 1e-6)[0]) / 2e-6, Fp,
                                rtol=1e-5, atol=1e-6 * np.abs(Fp).max())
+
+
+@pytest.mark.parametrize("name", ["lj", "eam"])
+def test_threads_bitwise_on_a_system_with_many_slabs(name):
+    """Large enough that the slab phases really run in parallel (>= 4 slabs); 1, 2 and 3 threads."""
+    pot, a, jitter = sample_potential(name)
+    rng = np.random.default_rng(8)
+    ncell = int(np.ceil(5 * (pot.cutoff + 0.3) / a))
+    x, box = random_config(rng, 3, ncell, a, jitter, True)
+    results = []
+    sw = bw = None
+    for nt in (1, 2, 3):
+        nl = NeighborList(box, pot.cutoff, 0.3, n_threads=nt)
+        nl.build(x)
+        assert len(nl.slab_start) - 1 >= 4
+        if nt == 1:
+            sw, _, bw = _weights(rng, len(x), nl)
+        f = np.zeros_like(x)
+        e = np.zeros(len(x))
+        W = np.zeros((3, 3))
+        E = pot.compute(x, nl, sw, bw, f, e, nt, virial=W)
+        results.append((E, f, e, W))
+    for E, f, e, W in results[1:]:
+        assert E == results[0][0] and np.array_equal(f, results[0][1]) and np.array_equal(e, results[0][2])
+        assert np.array_equal(W, results[0][3])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_path_without_atom_energies(name):
+    """atom_energies=False gives bitwise the same forces and the same total energy."""
+    pot, x, box, rng = _setup(name, 3, seed=9)
+    nl = NeighborList(box, pot.cutoff, 0.3)
+    nl.build(x)
+    sw, _, bw = _weights(rng, len(x), nl)
+    f1, e1, f2, e2 = np.zeros_like(x), np.zeros(len(x)), np.zeros_like(x), np.zeros(len(x))
+    E1 = pot.compute(x, nl, sw, bw, f1, e1, 1)
+    E2 = pot.compute(x, nl, sw, bw, f2, e2, 1, atom_energies=False)
+    assert np.array_equal(f1, f2)
+    assert abs(E1 - E2) <= 1e-13 * np.abs(e1).sum()

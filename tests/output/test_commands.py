@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from multiscale.output.commands import export_cmd, inspect_cmd, plot_cmd
-from multiscale.output.hdf5 import ResultsWriter, write_reflection
+from multiscale.output.hdf5 import ResultsWriter
+from multiscale.output.reflection import write_reflection
 
 from . import synth
 

@@ -93,3 +93,60 @@ def test_sigkilled_writer_leaves_readable_file(tmp_path, min_steps, delay, compr
         np.testing.assert_array_equal(r.steps, np.arange(last + 3))
         np.testing.assert_array_equal(r.thermo()["step"], np.arange(last + 3))
         assert r.field("nodes", "velocity", -1).tobytes() == synth.frame(last + 2)[1]["velocity"].tobytes()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("delay", [0.0, 0.002, 0.005, 0.01, 0.02])
+def test_kill_during_start_up(tmp_path, delay):
+    """Killed while creating the file and its tables: no file, or a file with every announced step."""
+    path = tmp_path / "early.h5"
+    script = WRITER.format(root=str(ROOT), here=str(Path(__file__).parent), path=str(path), comp=None)
+    script = script.replace("w = ResultsWriter", "print(-1, flush=True)\nw = ResultsWriter")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "-1"          # the interpreter is up, the writer is starting
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    out, _ = proc.communicate()
+    last = max(int(x) for x in out.split()) if out.split() else -1
+    if not path.exists():
+        assert last == -1
+        return
+    with ResultsReader(path) as r:
+        assert r.nframes >= last + 1 and len(r.thermo().get("step", [])) >= last + 1
+    assert not list(tmp_path.glob(".*.tmp")) or last == -1   # a temp copy only if killed mid-change
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.08, 0.15])
+def test_kill_during_restart(tmp_path, delay):
+    """Killed while reopening for a restart / truncating / appending: old or new state, never broken."""
+    path = tmp_path / "r.h5"
+    with ResultsWriter(path, static=synth.static(), **synth.WRITER_KW) as w:
+        for s in range(20):
+            w.write_frame(s, 0.002 * s, *synth.frame(s))
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(ROOT)!r}, {str(Path(__file__).parent)!r}]
+        import synth
+        from multiscale.output.hdf5 import ResultsWriter
+        print("start", flush=True)
+        w = ResultsWriter({str(path)!r}, static=synth.static(), append=True, **synth.WRITER_KW)
+        w.truncate_after(10)
+        for step in range(11, 100000):
+            w.write_frame(step, 0.002 * step, *synth.frame(step))
+            print(step, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    out, _ = proc.communicate()
+    done = [int(x) for x in out.split()]
+    with ResultsReader(path) as r:
+        steps = r.steps.tolist()
+        if done:
+            assert steps[: done[-1] + 1] == list(range(done[-1] + 1))
+        else:
+            assert steps in (list(range(20)), list(range(11)), list(range(12)))
+        i = len(steps) - 1
+        assert r.frame(i)["atoms"]["force"].tobytes() == synth.frame(steps[i])[0]["force"].tobytes()

@@ -26,7 +26,7 @@ from multiscale.output.checkpoint import checkpoint_path  # noqa: E402
 DECK = """\
 msim: 1
 units: lj
-title: restart test (2D LJ, Langevin thermostat so that RNG state matters)
+title: restart test (2D LJ; with the Langevin thermostat the RNG state matters too)
 potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}}
 atoms:
   lattice: {{type: hex, a: 1.1}}
@@ -83,8 +83,9 @@ def _assert_bitwise_equal(a: Path, b: Path) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_sigkill_and_restart_is_bitwise_identical(tmp_path):
-    deck = _deck(tmp_path, "deck.yaml")
+@pytest.mark.parametrize("thermostat", [False, True], ids=["nve", "langevin"])
+def test_sigkill_and_restart_is_bitwise_identical(tmp_path, thermostat):
+    deck = _deck(tmp_path, "deck.yaml", thermostat=thermostat)
     ref = tmp_path / "ref.h5"
     p = _msim("run", str(deck), "-o", str(ref), "--quiet", cwd=tmp_path)
     _, err = p.communicate(timeout=500)
@@ -118,10 +119,11 @@ def test_blow_up_deck_stops_with_guard_message(tmp_path):
 
 
 @pytest.mark.timeout(600)
-def test_thread_count_does_not_change_results(tmp_path):
+@pytest.mark.parametrize("thermostat", [False, True], ids=["nve", "langevin"])
+def test_thread_count_does_not_change_results(tmp_path, thermostat):
     outs = []
     for threads in (1, 2):
-        deck = _deck(tmp_path, f"t{threads}.yaml", steps=400, threads=threads)
+        deck = _deck(tmp_path, f"t{threads}.yaml", steps=400, threads=threads, thermostat=thermostat)
         out = tmp_path / f"t{threads}.h5"
         p = _msim("run", str(deck), "-o", str(out), "--quiet", cwd=tmp_path)
         _, err = p.communicate(timeout=250)

@@ -46,7 +46,8 @@ def _relax(method: str, minimizer: str):
 
     s = _system(method)
     loads = [Fixed(region={"type": "box", "lo": [-1.0], "hi": [0.5]}),
-             Prescribed(region={"type": "box", "lo": [59.5], "hi": [61.0]}, displacement_steps=[[0.3], [0.6]])]
+             Prescribed(region={"type": "box", "lo": [59.5], "hi": [61.0]},
+                        displacement_steps=[[0.3], [0.6]])]
     recs = run_quasistatic(s, loads, MINIMIZERS.get(minimizer)(ftol=1e-10))
     assert len(recs) == 2 and all(r["converged"] for r in recs)
     assert max(r["constraint_residual"] for r in recs) < 1e-13

@@ -68,12 +68,27 @@ def projected_rows(ctx: CouplingContext) -> sp.csr_matrix:
 ROW_BUILDERS = {"strong": strong_rows, "projected": projected_rows}
 
 
-class ConstraintKind(PluginParams):
-    """Mixin field: which constraint rows a method uses."""
+def projected_with_slaves(ctx: CouplingContext, slave_below: float) -> sp.csr_matrix:
+    """Projected rows plus strong rows for the atoms of H with β̄ < slave_below (floppy edge atoms)."""
+    G = projected_rows(ctx)
+    if slave_below > 0.0 and ctx.weights is not None:
+        low = np.flatnonzero(ctx.weights < slave_below)
+        if low.size:
+            sub = CouplingContext(d=ctx.d, n_free=ctx.n_free, n_nodes=ctx.n_nodes,
+                                  constrained=ctx.constrained[low], N_c=ctx.N_c[low])
+            G = sp.vstack([G, strong_rows(sub)], format="csr")
+    return G
+
+
+class ConstraintParams(PluginParams):
+    """Parameters of methods that take their constraint rows from a choice."""
 
     constraint: str = Field("projected", pattern="^(strong|projected|none)$",
                             description="kinematic constraints: strong (per atom), projected (per node) "
                                         "or none")
+    slave_below: float = Field(0.0, ge=0.0, lt=1.0,
+                               description="projected: atoms of H with weight β̄ below this also get strong "
+                                           "(per-atom) constraints; 0 = none")
 
 
 class CouplingMethod:
@@ -97,6 +112,8 @@ class CouplingMethod:
         kind = getattr(self.params, "constraint", "none")
         if kind == "none":
             return None
+        if kind == "projected":
+            return projected_with_slaves(ctx, getattr(self.params, "slave_below", 0.0))
         return ROW_BUILDERS[kind](ctx)
 
     def prepare(self, system) -> None:  # noqa: ANN001

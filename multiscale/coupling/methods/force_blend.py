@@ -6,19 +6,18 @@ nodal forces of the UNWEIGHTED material on every element within one element diam
 with α(X_I) > 0 sees its complete element patch, and none of them shares an element with a massless
 node), scaled by the point value α(X_I), with the α-weighted lumped mass M^α_I. Where an atom and a node
 coincide and move together (strong constraint, elements as small as the spacing) the pair carries the
-force β f + α f = f on the mass β̄ m + ᾱ m = m: the plain lattice. A homogeneous deformation therefore gives zero force on
-every free atom and node (patch test exact). There is no energy whose gradient these forces are: the
-ledger's total is not conserved. Many-body (EAM) lattices need pads out to twice the cut-off for exact
-pad densities. Kinematic constraints: strong, projected or none (``constraint``).
+force β f + α f = f on the mass β̄ m + ᾱ m = m: the plain lattice. A homogeneous deformation therefore
+gives zero force on every free atom and node (patch test exact). There is no energy whose gradient
+these forces are: the ledger's total is not conserved. Many-body (EAM) lattices need pads out to twice
+the cut-off for exact pad densities. Kinematic constraints: strong, projected or none (``constraint``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
 
-from ...registry import COUPLINGS, PluginParams
-from .base import CouplingMethod
+from ...registry import COUPLINGS
+from .base import ConstraintParams, CouplingMethod
 
 
 def _element_diameter(mesh) -> float:  # noqa: ANN001
@@ -36,10 +35,8 @@ class ForceBlendCoupling(CouplingMethod):
 
     energy_based = False
 
-    class Params(PluginParams):
-        constraint: str = Field("projected", pattern="^(strong|projected|none)$",
-                                description="kinematic constraints: strong (per atom), projected (per node) "
-                                            "or none")
+    class Params(ConstraintParams):
+        """constraint: strong | projected | none; slave_below: see `projected`."""
 
     def prepare(self, system) -> None:  # noqa: ANN001
         hs, cont = system.handshake, system.continuum

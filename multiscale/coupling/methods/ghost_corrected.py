@@ -12,20 +12,17 @@ strong, projected or none (``constraint`` parameter).
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
 
-from ...registry import COUPLINGS, PluginParams
-from .base import CouplingMethod
+from ...registry import COUPLINGS
+from .base import ConstraintParams, CouplingMethod
 
 
 @COUPLINGS.register("ghost_corrected")
 class GhostCorrectedCoupling(CouplingMethod):
     """Energy blending + dead-load ghost-force correction (see the module docstring)."""
 
-    class Params(PluginParams):
-        constraint: str = Field("projected", pattern="^(strong|projected|none)$",
-                                description="kinematic constraints: strong (per atom), projected (per node) "
-                                            "or none")
+    class Params(ConstraintParams):
+        """constraint: strong | projected | none; slave_below: see `projected`."""
 
     def prepare(self, system) -> None:  # noqa: ANN001
         self._f_ref = np.zeros(system.n_dof)

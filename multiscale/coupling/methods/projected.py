@@ -11,12 +11,11 @@ nonlinear potential). ``slave_below`` > 0 adds strong rows (u_a = Σ N_I U_I) fo
 
 from __future__ import annotations
 
-import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
 from ...registry import COUPLINGS, PluginParams
-from .base import CouplingContext, CouplingMethod, projected_rows, strong_rows
+from .base import CouplingContext, CouplingMethod, projected_with_slaves
 
 
 @COUPLINGS.register("projected")
@@ -29,12 +28,4 @@ class ProjectedCoupling(CouplingMethod):
                                                "(per-atom) constraints; 0 = none")
 
     def constraint_matrix(self, ctx: CouplingContext) -> sp.csr_matrix:
-        G = projected_rows(ctx)
-        thr = self.params.slave_below
-        if thr > 0.0 and ctx.weights is not None:
-            low = ctx.weights < thr
-            if np.any(low):
-                sub = CouplingContext(d=ctx.d, n_free=ctx.n_free, n_nodes=ctx.n_nodes,
-                                      constrained=ctx.constrained[low], N_c=ctx.N_c[np.flatnonzero(low)])
-                G = sp.vstack([G, strong_rows(sub)], format="csr")
-        return G
+        return projected_with_slaves(ctx, self.params.slave_below)

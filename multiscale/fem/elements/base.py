@@ -78,14 +78,24 @@ class Element:
         raise NotImplementedError
 
     @classmethod
+    def _J(cls, Xe: np.ndarray, xi: np.ndarray) -> np.ndarray:
+        """J = dX/dξ (ne, nq, d, dim) at points ξ (nq, dim) of elements Xe (ne, nen, d)."""
+        dN = cls.dshape(xi)  # (nq, nen, dim)
+        return np.matmul(np.swapaxes(Xe, 1, 2)[:, None], dN[None])
+
+    @classmethod
+    def det_jacobian(cls, Xe: np.ndarray, xi: np.ndarray) -> np.ndarray:
+        """det J (ne, nq) at points ξ (nq, dim) of elements Xe (ne, nen, d)."""
+        return np.linalg.det(cls._J(Xe, xi))
+
+    @classmethod
     def jacobian(cls, Xe: np.ndarray, xi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """At points ξ (nq, dim) of elements with nodes Xe (ne, nen, d):
         J = dX/dξ (ne, nq, d, dim), detJ (ne, nq), dN/dX (ne, nq, nen, d). Requires d == dim."""
-        dN = cls.dshape(xi)  # (nq, nen, dim)
-        J = np.einsum("ead,qak->eqdk", Xe, dN)
+        J = cls._J(Xe, xi)
         detJ = np.linalg.det(J)
         Jinv = np.linalg.inv(J)
-        dNdX = np.einsum("qak,eqkd->eqad", dN, Jinv)
+        dNdX = np.matmul(cls.dshape(xi)[None], Jinv)
         return J, detJ, dNdX
 
     @classmethod

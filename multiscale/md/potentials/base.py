@@ -63,4 +63,8 @@ class Potential(ABC):
         energies : (n,) float64 output [energy], overwritten: atom a's weighted share of E
                    (embedding w_a F(ρ_a) plus half of each weighted bond), so Σ energies = E
         Returns E [energy].
+
+        Optional keywords every msim potential accepts: ``virial`` ((d, d) output [energy],
+        W = Σ_{a<b} r_ab ⊗ f_ab), ``atom_energies`` (False: faster, ``energies`` then only partitions E
+        by pair owner); many-body potentials also take ``types`` ((n,) int element indices).
         """

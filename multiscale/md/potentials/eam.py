@@ -47,9 +47,10 @@ class TabulatedEAM(Potential):
         return eval_embedding(self.tables, 0, rho)
 
     def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None,  # noqa: ANN001
-                types=None):  # noqa: ANN001
+                types=None, atom_energies=True):  # noqa: ANN001
         """See `Potential.compute`. ``types`` (n,) int element indices (None = all element 0).
-        ``virial`` optional (d, d) output [eV]. After the call ``self.rho`` holds the densities (n,)."""
+        ``virial`` optional (d, d) output [eV]. ``atom_energies`` False = faster; ``energies`` then only
+        partitions E (pair energies by pair owner). After the call ``self.rho`` holds the densities (n,)."""
         x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial)
         n = x.shape[0]
         if types is None:
@@ -64,9 +65,9 @@ class TabulatedEAM(Potential):
             self._scratch = (np.zeros(n), np.zeros(n))
         rho, fp = self._scratch
         t = self.tables
-        self._k.compute(x, *list_args(nlist), bw, nlist.scratch("fe"), nlist.scratch("pe"), forces,
-                        energies, vir, types, sw, t.frho, t.rhor, t.z2r, 1.0 / t.dr, 1.0 / t.drho,
-                        t.cutoff ** 2, t.rhomax, rho, fp, int(n_threads))
+        self._k.compute(x, *list_args(nlist), bw, forces, energies, vir, types, sw, t.frho, t.rhor,
+                        t.z2r, 1.0 / t.dr, 1.0 / t.drho, t.cutoff ** 2, t.rhomax, rho, fp,
+                        bool(atom_energies), int(n_threads))
         self.rho = rho
         finish_virial(vir, virial, x.shape[1])
         return float(energies.sum())

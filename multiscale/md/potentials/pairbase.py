@@ -25,7 +25,7 @@ def kernel_args(x: np.ndarray, nlist, bond_w, forces, energies, virial):  # noqa
         bw = np.ascontiguousarray(bond_w, dtype=float)
         if bw.shape != (nlist.n_entries,):
             raise ValueError(f"bond_w must have one weight per neighbour-list entry ({nlist.n_entries})")
-    vir = np.zeros((n, d * d)) if virial is not None else _EMPTY2
+    vir = np.empty((n, d * d)) if virial is not None else _EMPTY2
     return np.ascontiguousarray(x, dtype=float), bw, vir
 
 
@@ -36,10 +36,9 @@ def finish_virial(vir_atoms: np.ndarray, virial, d: int) -> None:  # noqa: ANN00
 
 
 def list_args(nlist) -> tuple:  # noqa: ANN001
-    """The half-list arrays a kernel needs: offsets, neighbors, shifts, rev_offsets, rev_owner, rev_entry,
-    period."""
-    return (nlist.offsets, nlist.neighbors, nlist.shifts, nlist.rev_offsets, nlist.rev_owner,
-            nlist.rev_entry, np.ascontiguousarray(nlist.period, dtype=float))
+    """The half-list arrays a kernel needs: offsets, neighbors, shifts, order, slab_start, period."""
+    return (nlist.offsets, nlist.neighbors, nlist.shifts, nlist.order, nlist.slab_start,
+            np.ascontiguousarray(nlist.period, dtype=float))
 
 
 class PairPotential(Potential):
@@ -51,14 +50,16 @@ class PairPotential(Potential):
     def _kernel_params(self) -> tuple:
         raise NotImplementedError
 
-    def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None):  # noqa: ANN001
+    def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None,  # noqa: ANN001
+                atom_energies=True):  # noqa: ANN001
         """See `Potential.compute`. Site weights do not enter a pair potential (no embedding term).
 
         virial : optional (d, d) output [energy], ``W = sum_{a<b} r_ab (x) f_ab`` (r_ab = x_a - x_b,
         f_ab the force on a due to b), weighted like the energy.
+        atom_energies : False = faster; ``energies`` then only partitions E by pair owner (same sum).
         """
         x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial)
-        self._k.compute(x, *list_args(nlist), bw, nlist.scratch("fe"), nlist.scratch("pe"), forces,
-                        energies, vir, *self._kernel_params(), int(n_threads))
+        self._k.compute(x, *list_args(nlist), bw, forces, energies, vir, *self._kernel_params(),
+                        bool(atom_energies), int(n_threads))
         finish_virial(vir, virial, x.shape[1])
         return float(energies.sum())

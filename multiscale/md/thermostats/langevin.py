@@ -41,6 +41,7 @@ class Langevin:
         self.region = region
         self.step = 0
         self.dt: float | None = None  #: time step of the `forces` hook (set by the builder/integrator)
+        self._t_prev: float | None = None
 
     @classmethod
     def from_params(cls, params, units, deck_dir=None):  # noqa: ANN001, ANN206
@@ -72,12 +73,19 @@ class Langevin:
 
     def forces(self, system, t: float, f_atoms: np.ndarray, f_nodes: np.ndarray) -> None:  # noqa: ANN001
         """Force hook for `multiscale.integrate.verlet.VelocityVerlet`: atoms of a CoupledSystem, with the
-        coupled masses ``system.atom_mass``; needs ``self.dt`` set to the integrator's step."""
+        coupled masses ``system.atom_mass``.
+
+        Set ``self.dt`` to the integrator's step. If it is not set, dt is taken from the difference of
+        successive hook times t, and the very first call (no previous time) adds no force.
+        """
         atoms = system.atoms
+        t_prev, self._t_prev = self._t_prev, float(t)
         if atoms is None:
             return
         if self.dt is None:
-            raise RuntimeError("Langevin.dt must be set to the time step before use as a force hook")
+            if t_prev is None or not t > t_prev:
+                return
+            self.dt = float(t) - t_prev
         mass = getattr(system, "atom_mass", atoms.mass)
         mask = self.mask
         if mask is None and self.region is not None:
