@@ -57,6 +57,13 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     cdef double z2, z2p, phi, phip
     cdef double c, f0, f1, f2, w, recip, wi, eh, rj
     cdef int ti, tj, phase
+    cdef long nel = rhor.shape[0]
+    cdef const double* RH = &rhor[0, 0, 0]        # row (el, m): RH + 7 * (el * nr + m)
+    cdef const double* Z2 = &z2r[0, 0, 0, 0]      # row (a, b, m): Z2 + 7 * ((a * nel + b) * nr + m)
+    cdef const double* FR = &frho[0, 0, 0]        # row (el, m): FR + 7 * (el * nrho + m)
+    cdef const double* ci
+    cdef const double* cj
+    cdef const double* cz
     with nogil:
         zero_outputs(forces, energies, virial, n_threads)
         for i in prange(n, num_threads=n_threads, schedule="static"):
@@ -86,12 +93,12 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                         if r2 < cutsq:
                             m = _rindex(sqrt(r2), rdr, nr, &p)
                             tj = types[j]
-                            rj = ((rhor[tj, m, 3] * p + rhor[tj, m, 4]) * p + rhor[tj, m, 5]) * p \
-                                + rhor[tj, m, 6]
+                            cj = RH + 7 * (tj * nr + m)
+                            rj = ((cj[3] * p + cj[4]) * p + cj[5]) * p + cj[6]
                             acc = acc + rj
                             if tj != ti:
-                                rj = ((rhor[ti, m, 3] * p + rhor[ti, m, 4]) * p + rhor[ti, m, 5]) * p \
-                                    + rhor[ti, m, 6]
+                                ci = RH + 7 * (ti * nr + m)
+                                rj = ((ci[3] * p + ci[4]) * p + ci[5]) * p + ci[6]
                             rho[j] = rho[j] + rj
                     rho[i] = rho[i] + acc
         # ---- B: embedding energy and derivative
@@ -108,8 +115,9 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
             if qq > 1.0:
                 qq = 1.0
             m = m - 1
-            fpi = (frho[tj, m, 0] * qq + frho[tj, m, 1]) * qq + frho[tj, m, 2]
-            F = ((frho[tj, m, 3] * qq + frho[tj, m, 4]) * qq + frho[tj, m, 5]) * qq + frho[tj, m, 6]
+            ci = FR + 7 * (tj * nrho + m)
+            fpi = (ci[0] * qq + ci[1]) * qq + ci[2]
+            F = ((ci[3] * qq + ci[4]) * qq + ci[5]) * qq + ci[6]
             if acc > rhomax:
                 F = F + fpi * (acc - rhomax)
             wi = site_w[j] if has_sw else 1.0
@@ -145,11 +153,13 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                             tj = types[j]
                             r = sqrt(r2)
                             m = _rindex(r, rdr, nr, &p)
-                            rhoip = (rhor[ti, m, 0] * p + rhor[ti, m, 1]) * p + rhor[ti, m, 2]
-                            rhojp = (rhor[tj, m, 0] * p + rhor[tj, m, 1]) * p + rhor[tj, m, 2]
-                            z2p = (z2r[ti, tj, m, 0] * p + z2r[ti, tj, m, 1]) * p + z2r[ti, tj, m, 2]
-                            z2 = ((z2r[ti, tj, m, 3] * p + z2r[ti, tj, m, 4]) * p + z2r[ti, tj, m, 5]) * p \
-                                + z2r[ti, tj, m, 6]
+                            ci = RH + 7 * (ti * nr + m)
+                            cj = RH + 7 * (tj * nr + m)
+                            cz = Z2 + 7 * ((ti * nel + tj) * nr + m)
+                            rhoip = (ci[0] * p + ci[1]) * p + ci[2]
+                            rhojp = (cj[0] * p + cj[1]) * p + cj[2]
+                            z2p = (cz[0] * p + cz[1]) * p + cz[2]
+                            z2 = ((cz[3] * p + cz[4]) * p + cz[5]) * p + cz[6]
                             recip = 1.0 / r
                             phi = z2 * recip
                             phip = z2p * recip - phi * recip

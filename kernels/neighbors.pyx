@@ -16,120 +16,118 @@ from cython.parallel cimport prange
 from libc.math cimport floor
 
 
-cdef long _scan(long i, const double* xw, const double* xs, int d, const double* period,
+cdef long _scan(long i, const double* xw, const double* xs, const double* period,
                 const long* nc, const long* stencil, long ns, const long* cell_of,
                 const long* cell_start, const long* cell_atoms, const long* pos_in_cell, double rl2,
-                long cap, int* nb_out, signed char* q_out) noexcept nogil:
-    """Write up to ``cap`` neighbours of atom i (half stencil: each pair once) into nb_out and their
-    wrapped-image offsets q (dx = xw_j - xw_i + q L) into q_out (3 per entry); return the full count.
+                long cap, int* nb_out, int* q_out) noexcept nogil:
+    """Write up to ``cap`` neighbours of atom i (half stencil: each pair once) into nb_out and the code
+    of their wrapped-image offset q (dx = xw_j - xw_i + q L, q_k in {-1, 0, 1}) into q_out:
+    code = (q0 + 1) + 3 (q1 + 1) + 9 (q2 + 1). Returns the full count.
 
     Branch-free inner loop: every candidate is written, the count advances only when it is in range.
+    All loop constants are scalars (register-resident: stores through int pointers cannot alias them).
     xw: wrapped positions (n, 3) row-major; xs: the same sorted by cell (xs[p] = xw[cell_atoms[p]]).
     """
-    cdef long ci[3]
-    cdef long cc[3]
-    cdef long sk[3]
-    cdef bint small[3]
-    cdef double half[3]
-    cdef long s, cell, p, j, k, o, start, slot
+    cdef long ci0, ci1, ci2, cc0, cc1, cc2, sk0, sk1, sk2
+    cdef long s, cell, p, j, start, slot, end
     cdef long cnt = 0
+    cdef long nc0 = nc[0], nc1 = nc[1], nc2 = nc[2]
+    cdef double per0 = period[0], per1 = period[1], per2 = period[2]
+    cdef double half0 = 0.5 * per0, half1 = 0.5 * per1, half2 = 0.5 * per2
+    cdef bint small0 = per0 != 0.0 and nc0 == 1
+    cdef bint small1 = per1 != 0.0 and nc1 == 1
+    cdef bint small2 = per2 != 0.0 and nc2 == 1
+    cdef bint anysmall = small0 or small1 or small2
     cdef double dx0, dx1, dx2, r2, xi0, xi1, xi2, sh0, sh1, sh2
-    cdef signed char c0, c1, c2
+    cdef int code, base
     cdef long cidx = cell_of[i]
-    cdef bint skip, home
-    ci[2] = cidx // (nc[0] * nc[1])
-    ci[1] = (cidx // nc[0]) % nc[1]
-    ci[0] = cidx % nc[0]
-    for k in range(3):
-        small[k] = period[k] != 0.0 and nc[k] == 1
-        half[k] = 0.5 * period[k]
+    ci2 = cidx // (nc0 * nc1)
+    ci1 = (cidx // nc0) % nc1
+    ci0 = cidx % nc0
     xi0 = xw[3 * i]
     xi1 = xw[3 * i + 1]
     xi2 = xw[3 * i + 2]
     for s in range(ns):
-        cell = 0
-        skip = False
-        home = True
-        for k in range(2, -1, -1):
-            o = stencil[3 * s + k]
-            if o != 0:
-                home = False
-            cc[k] = ci[k] + o
-            sk[k] = 0
-            if cc[k] < 0:
-                if period[k] == 0.0:
-                    skip = True
-                    break
-                cc[k] = cc[k] + nc[k]
-                sk[k] = -1
-            elif cc[k] >= nc[k]:
-                if period[k] == 0.0:
-                    skip = True
-                    break
-                cc[k] = cc[k] - nc[k]
-                sk[k] = 1
-            cell = cell * nc[k] + cc[k]
-        if skip:
-            continue
+        cc0 = ci0 + stencil[3 * s]
+        cc1 = ci1 + stencil[3 * s + 1]
+        cc2 = ci2 + stencil[3 * s + 2]
+        sk0 = 0
+        sk1 = 0
+        sk2 = 0
+        if cc0 < 0 or cc0 >= nc0:
+            if per0 == 0.0:
+                continue
+            sk0 = -1 if cc0 < 0 else 1
+            cc0 = cc0 - sk0 * nc0
+        if cc1 < 0 or cc1 >= nc1:
+            if per1 == 0.0:
+                continue
+            sk1 = -1 if cc1 < 0 else 1
+            cc1 = cc1 - sk1 * nc1
+        if cc2 < 0 or cc2 >= nc2:
+            if per2 == 0.0:
+                continue
+            sk2 = -1 if cc2 < 0 else 1
+            cc2 = cc2 - sk2 * nc2
+        cell = cc0 + nc0 * (cc1 + nc1 * cc2)
         start = cell_start[cell]
-        if home:
+        if stencil[3 * s] == 0 and stencil[3 * s + 1] == 0 and stencil[3 * s + 2] == 0:
             start = pos_in_cell[i] + 1
-        sh0 = sk[0] * period[0]
-        sh1 = sk[1] * period[1]
-        sh2 = sk[2] * period[2]
-        for p in range(start, cell_start[cell + 1]):
-            j = cell_atoms[p]
+        end = cell_start[cell + 1]
+        sh0 = sk0 * per0
+        sh1 = sk1 * per1
+        sh2 = sk2 * per2
+        base = <int>((sk0 + 1) + 3 * (sk1 + 1) + 9 * (sk2 + 1))
+        for p in range(start, end):
             dx0 = xs[3 * p] - xi0 + sh0
             dx1 = xs[3 * p + 1] - xi1 + sh1
             dx2 = xs[3 * p + 2] - xi2 + sh2
-            c0 = <signed char>sk[0]
-            c1 = <signed char>sk[1]
-            c2 = <signed char>sk[2]
-            if small[0]:
-                if dx0 > half[0]:
-                    dx0 = dx0 - period[0]
-                    c0 = c0 - 1
-                elif dx0 < -half[0]:
-                    dx0 = dx0 + period[0]
-                    c0 = c0 + 1
-            if small[1]:
-                if dx1 > half[1]:
-                    dx1 = dx1 - period[1]
-                    c1 = c1 - 1
-                elif dx1 < -half[1]:
-                    dx1 = dx1 + period[1]
-                    c1 = c1 + 1
-            if small[2]:
-                if dx2 > half[2]:
-                    dx2 = dx2 - period[2]
-                    c2 = c2 - 1
-                elif dx2 < -half[2]:
-                    dx2 = dx2 + period[2]
-                    c2 = c2 + 1
+            code = base
+            if anysmall:
+                if small0:
+                    if dx0 > half0:
+                        dx0 = dx0 - per0
+                        code = code - 1
+                    elif dx0 < -half0:
+                        dx0 = dx0 + per0
+                        code = code + 1
+                if small1:
+                    if dx1 > half1:
+                        dx1 = dx1 - per1
+                        code = code - 3
+                    elif dx1 < -half1:
+                        dx1 = dx1 + per1
+                        code = code + 3
+                if small2:
+                    if dx2 > half2:
+                        dx2 = dx2 - per2
+                        code = code - 9
+                    elif dx2 < -half2:
+                        dx2 = dx2 + per2
+                        code = code + 9
             r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
             slot = cnt if cnt < cap else cap - 1
-            nb_out[slot] = <int>j
-            q_out[3 * slot] = c0
-            q_out[3 * slot + 1] = c1
-            q_out[3 * slot + 2] = c2
+            nb_out[slot] = <int>cell_atoms[p]
+            q_out[slot] = code
             cnt = cnt + (r2 < rl2)
     return cnt
 
 
-def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::1] origin,
+def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
                double[::1] cell_size, double[::1] period, long[::1] ncell, const long[:, ::1] stencil,
-               double rlist, long cap, int[::1] tmp_nb, signed char[::1] tmp_sh, int n_threads=1):
+               double rlist, long cap, int[::1] tmp_nb, int[::1] tmp_q, int n_threads=1):
     """Half neighbour list with its transpose.
 
     xw: (n, 3) positions wrapped into the box on periodic axes, padded with zeros to 3 columns [length];
     img: (n, 3) int64 image counts (x = xw + img * L); d: true dimension; origin, cell_size, period: (3,)
     cell-grid origin, cell edge, period L (0 on free axes); ncell: (3,) cells per axis; stencil: (ns, 3)
     cell offsets of a HALF stencil (the home cell first-class plus the offsets lexicographically > 0);
-    cap: entries per atom of the scratch tmp_nb (>= n*cap int32) and tmp_sh (>= 3*n*cap int8).
+    cap: entries per atom of the scratch tmp_nb and tmp_q (>= n*cap int32 each).
     Returns (None, needed cap) when cap was too small, else ((offsets int64 (n+1,), neighbors int32 (m,),
     shifts int8 (m, d), order int64 (n,) atoms sorted by cell (last axis slowest), cell_start int64
     (ncells+1,) first position of each cell in order), needed cap).
     """
+    cdef const long[:, ::1] img = img_a
     cdef long n = xw.shape[0], i, k, c, e, t
     cdef long ntot = ncell[0] * ncell[1] * ncell[2]
     cdef long ns = stencil.shape[0]
@@ -151,7 +149,7 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
     cell_start_a = np.zeros(ntot + 1, dtype=np.int64)
     cell_atoms_a = np.empty(n, dtype=np.int64)
     counts_a = np.zeros(n, dtype=np.int64)
-    if tmp_nb.shape[0] < n * cap or tmp_sh.shape[0] < 3 * n * cap:
+    if tmp_nb.shape[0] < n * cap or tmp_q.shape[0] < n * cap:
         raise ValueError("build_half: scratch too small")
     pos_a = np.empty(n, dtype=np.int64)
     cdef long[::1] cell_of = cell_of_a
@@ -192,9 +190,9 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
             xs[fillpos[c], 2] = xw[i, 2]
             fillpos[c] += 1
         for i in prange(n, num_threads=n_threads, schedule="guided"):
-            counts[i] = _scan(i, xp, &xs[0, 0], d, per, nc, sp, ns, &cell_of[0], &cell_start[0],
+            counts[i] = _scan(i, xp, &xs[0, 0], per, nc, sp, ns, &cell_of[0], &cell_start[0],
                               &cell_atoms[0], &pos_in_cell[0], rl2, cap, &tmp_nb[i * cap],
-                              &tmp_sh[i * cap * 3])
+                              &tmp_q[i * cap])
     cdef long need = int(counts_a.max())
     if need > cap:
         return None, need
@@ -208,17 +206,25 @@ def build_half(const double[:, ::1] xw, const long[:, ::1] img, int d, double[::
     cdef signed char[:, ::1] shift = shift_a
     if m > 2**31 - 1:
         raise ValueError("too many neighbour entries for int32 indices")
+    cdef signed char dec[81]   # code -> (q0, q1, q2), read-only in the loop below
+    for c in range(27):
+        dec[3 * c] = <signed char>(c % 3 - 1)
+        dec[3 * c + 1] = <signed char>((c // 3) % 3 - 1)
+        dec[3 * c + 2] = <signed char>(c // 9 - 1)
+    cdef bint any_img = bool(np.any(img_a))
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):
             for t in range(counts[i]):
                 e = tmp_nb[i * cap + t]
                 neigh[offsets[i] + t] = <int>e
+                c = tmp_q[i * cap + t]
                 for k in range(d):
-                    if per[k] != 0.0:
-                        shift[offsets[i] + t, k] = <signed char>(
-                            tmp_sh[(i * cap + t) * 3 + k] - (img[e, k] - img[i, k]))
-                    else:
+                    if per[k] == 0.0:
                         shift[offsets[i] + t, k] = 0
+                    elif any_img:
+                        shift[offsets[i] + t, k] = <signed char>(dec[3 * c + k] - (img[e, k] - img[i, k]))
+                    else:
+                        shift[offsets[i] + t, k] = dec[3 * c + k]
     # atoms in cell order (last axis slowest) and the first atom of each cell: slabs are cell ranges
     return (offsets_a, neigh_a[:m], shift_a[:m], cell_atoms_a, cell_start_a), need
 

@@ -116,7 +116,7 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
         if x.shape[1] == 3 and virial.shape[0] == 0:
             _lj3(x, offsets, neigh, shifts, order, slab_start, period, bond_w, forces, energies, eps,
                  p[1], p[2], mode, p[4], p[5], rc, per_atom, n_threads)
-            return 0
-        pair_loop(x, offsets, neigh, shifts, order, slab_start, period, bond_w, forces, energies,
-                  virial, _lj, p, per_atom, n_threads)
+        else:
+            pair_loop(x, offsets, neigh, shifts, order, slab_start, period, bond_w, forces, energies,
+                      virial, _lj, p, per_atom, n_threads)
     return 0

@@ -81,6 +81,9 @@ class MsimGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"error: the run became unstable: {exc}", err=True)
             ctx.exit(3)
+        except BrokenPipeError:  # `msim inspect OUT.h5 | head`
+            sys.stderr.close()
+            ctx.exit(0)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)

@@ -132,6 +132,8 @@ class Simulation:
         if not self.statics:
             s.fix_dofs(atom_mask if s.n_atoms else None, node_mask if s.n_nodes else None)
             self.hooks = [_LoadHook(ld, self.deck.config.integrator.dt) for ld in m.loads]
+            if m.thermostat is not None:
+                m.thermostat.dt = float(self.deck.config.integrator.dt)
             hooks = list(self.hooks) + ([m.thermostat] if m.thermostat is not None else [])
             ops = [m.damping] if m.damping is not None else []
             self.integrator = VelocityVerlet(s, self.deck.config.integrator.dt, force_hooks=hooks,
@@ -372,11 +374,14 @@ class Simulation:
             while integ.step_count < total:
                 k = integ.step_count
                 nxt = min([total] + [(k // e + 1) * e for e in every])
-                integ.step(nxt - k)
-                k = nxt
-                thermo = k % out.thermo_every == 0 or k == total
-                frame = k % out.every == 0 or k == total
                 try:
+                    try:
+                        integ.step(nxt - k)
+                    except (ValueError, FloatingPointError, RuntimeError) as exc:
+                        self._blowup_from(exc, k)
+                    k = nxt
+                    thermo = k % out.thermo_every == 0 or k == total
+                    frame = k % out.every == 0 or k == total
                     row = self._write_events(writer, k, thermo=thermo, frame=frame)
                 except BlowUpError as exc:
                     bad = path.with_name(path.stem + ".lastgood.h5")
@@ -393,6 +398,22 @@ class Simulation:
                                **({"T": row["temperature"]} if "temperature" in row else {}))
                 else:
                     bar.update(k)
+
+    def _blowup_from(self, exc: Exception, k: int) -> None:
+        """A kernel failed inside a chunk of steps: if the state is no longer finite, that is a blow-up."""
+        s = self.model.system
+        checks = []
+        if s.atoms is not None:
+            checks += [("atoms", "x", s.atoms.x), ("atoms", "v", s.atoms.v)]
+        if s.continuum is not None:
+            checks += [("continuum", "U", s.continuum.U), ("continuum", "V", s.continuum.V)]
+        for region, qty, arr in checks:
+            if not np.all(np.isfinite(arr)):
+                raise BlowUpError(f"blow-up between steps {k} and {self.integrator.step_count + 1}: "
+                                  f"{region} {qty} is no longer finite ({type(exc).__name__}: {exc}); the time "
+                                  "step is probably too large", step=self.integrator.step_count,
+                                  region=region, quantity=qty) from exc
+        raise exc
 
     def _energy_floor(self) -> float:
         """Energy scale for the guard's jump test: the initial |energy| terms (plus one ε per atom)."""

@@ -29,7 +29,8 @@ from .blending import Blend, get_blend
 
 #: samples per segment used to locate breakpoints before bisection
 _N_SCAN = 16
-_N_BISECT = 60
+_N_BISECT = 52
+_MAX_CROSS = 6
 
 
 @dataclass
@@ -144,26 +145,30 @@ class Handshake:
         if mixed.size == 0:
             return out
         P0m, Dm, dm = P0[mixed], D[mixed], dist[mixed]
-        # split points per scan interval: crossing of 0 and of w (or the left end when none)
-        a = np.broadcast_to(ts[:-1], (mixed.size, _N_SCAN)).copy()
-        b = np.broadcast_to(ts[1:], (mixed.size, _N_SCAN)).copy()
-        cuts = []
+        mm = mixed.size
+        # crossing points of the levels 0 and w (at most _MAX_CROSS per segment; convex shapes have ≤ 4)
+        roots = np.ones((mm, _MAX_CROSS))
+        rs, trs = [], []
         for level in (0.0, self.width):
             pr = dm > level
-            ch = pr[:, 1:] != pr[:, :-1]
-            c = a.copy()
-            if np.any(ch):
-                r, k = np.nonzero(ch)
-                c[r, k] = self._breaks(P0m[r], Dm[r], a[r, k], b[r, k], level)
-            cuts.append(c)
-        c1 = np.minimum(cuts[0], cuts[1])
-        c2 = np.maximum(cuts[0], cuts[1])
-        edges = np.stack([a, c1, c2, b], axis=2)  # (mm, K, 4)
-        lo = edges[:, :, :-1].reshape(mixed.size, -1)
-        hi = edges[:, :, 1:].reshape(mixed.size, -1)
+            r, kk = np.nonzero(pr[:, 1:] != pr[:, :-1])
+            if r.size:
+                rs.append(r)
+                trs.append(self._breaks(P0m[r], Dm[r], ts[kk], ts[kk + 1], level))
+        if rs:
+            r, tr = np.concatenate(rs), np.concatenate(trs)
+            order = np.argsort(r, kind="stable")
+            r, tr = r[order], tr[order]
+            first = np.searchsorted(r, r, side="left")
+            rank = np.arange(len(r)) - first
+            ok = rank < _MAX_CROSS
+            roots[r[ok], rank[ok]] = tr[ok]
+        roots.sort(axis=1)
+        edges = np.concatenate([np.zeros((mm, 1)), roots, np.ones((mm, 1))], axis=1)
+        lo, hi = edges[:, :-1], edges[:, 1:]
         half = 0.5 * (hi - lo)
         mid = 0.5 * (hi + lo)
-        t = mid[:, :, None] + half[:, :, None] * self._gx[None, None, :]  # (mm, 3K, g)
+        t = mid[:, :, None] + half[:, :, None] * self._gx[None, None, :]  # (mm, pieces, g)
         wq = half[:, :, None] * self._gw[None, None, :]
         if weight == "up":
             wq = wq * 2.0 * t

@@ -158,3 +158,8 @@ def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, ble
                             energy_change_relative=(E1m + integ.dissipated - E0m) / E0m,
                             max_constraint_residual=res, steps=n_steps, dt=dt, n_atoms=system.n_atoms,
                             n_nodes=system.n_nodes, floored_atoms=len(system.floored))
+
+
+def reflection_sweep_1d(wavelengths, **kw) -> list[ReflectionResult]:  # noqa: ANN001
+    """`reflection_1d` for each wavelength [length] (same keywords); R against k = 2π/λ."""
+    return [reflection_1d(float(lam), **kw) for lam in wavelengths]

@@ -175,10 +175,10 @@ def crack2d_atomistic(half_width: float = 30.0, k_over_kg: Sequence[float] | Non
     starts on the field of the first K.
     K = (k_over_kg)·K_G, K_G = √(2 γ E′) with the relaxed close-packed surface energy γ.
 
-    The crack tip is the largest crossing abscissa of a contiguous run (from the initial tip) of bonds
-    across the plane that are longer than ``break_length``·a₀ or cut. Returns ``{"k_griffith", "gamma",
+    The crack tip is the largest crossing abscissa of a contiguous run (from the cut bonds) of bonds
+    across the plane that are longer than ``break_length``·a₀ or cut (crossings are a₀/2 apart). Returns ``{"k_griffith", "gamma",
     "e_prime", "a0", "records": [...], "k_advance"}``, k_advance = K of the first stage where the tip
-    moved ≥ a₀/2 (None if it never did); the run stops there.
+    moved by one bond crossing (None if it never did); the run stops there.
     """
     from ..coupling.coupled import CoupledSystem
     from ..loads.kfield import KField
@@ -231,7 +231,7 @@ def crack2d_atomistic(half_width: float = 30.0, k_over_kg: Sequence[float] | Non
         broken = (r > break_length * a0) | (cx < xt)
         k = np.flatnonzero(~broken & (cx > xt))
         first_intact = cx[k[0]] if k.size else cx[-1]
-        return float(np.max(cx[broken & (cx < first_intact)], initial=xt))
+        return float(np.max(cx[broken & (cx < first_intact)], initial=cx[cx < xt].max()))
 
     ks = np.asarray(k_over_kg if k_over_kg is not None else np.round(np.arange(0.80, 1.6001, 0.02), 10))
     box = {"type": "difference", "shapes": [{"type": "box", "lo": [-L - 5, -L - 5], "hi": [L + 5, L + 5]},
@@ -247,7 +247,7 @@ def crack2d_atomistic(half_width: float = 30.0, k_over_kg: Sequence[float] | Non
         rec["K_over_KG"] = float(ks[i])
         if tip0 is None:
             tip0 = rec["tip_x"]
-        advanced = rec["tip_x"] - tip0 >= 0.5 * a0
+        advanced = rec["tip_x"] - tip0 > 0.25 * a0     # one more bond broken (crossings a₀/2 apart)
         if advanced and out["k_advance"] is None:
             out["k_advance"] = rec["kfield.K"]
         stop = callback(i, rec) if callback is not None else None

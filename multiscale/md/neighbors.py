@@ -63,7 +63,7 @@ class NeighborList:
         self._i_of_entry: np.ndarray | None = None
         self._cap = 0
         self._tmp_nb = np.zeros(0, np.int32)
-        self._tmp_sh = np.zeros(0, np.int8)
+        self._tmp_q = np.zeros(0, np.int32)
 
     @property
     def n_entries(self) -> int:
@@ -138,9 +138,9 @@ class NeighborList:
         for _ in range(3):
             if self._tmp_nb.size < n * self._cap:   # scratch kept between builds (no page faults)
                 self._tmp_nb = np.empty(int(1.2 * n * self._cap) + 1, dtype=np.int32)
-                self._tmp_sh = np.empty(3 * self._tmp_nb.size, dtype=np.int8)
+                self._tmp_q = np.empty(self._tmp_nb.size, dtype=np.int32)
             out, need = self._k.build_half(xw, img, d, origin, size, period3, nc, stencil, self.rlist,
-                                           self._cap, self._tmp_nb, self._tmp_sh, self.n_threads)
+                                           self._cap, self._tmp_nb, self._tmp_q, self.n_threads)
             if out is not None:
                 break
             self._cap = need + 8

@@ -191,3 +191,17 @@ def test_external_work_of_dead_load_and_prescribed_motion(regions):
     assert W > 0
     # energy put in by the agent matches the energy stored, to the Verlet discretisation error
     assert abs(tot[-1] - tot[0]) < 1e-3 * W
+
+
+def test_max_frequency_of_the_coupled_chain():
+    """ω_max of the chain is 2√(k/m) = 2; the coupled system (projected, β̄-weighted edge atoms) stays
+    within a few per cent of it, so Δt < 2/ω_max is the lattice's own bound."""
+    from multiscale.diagnostics.energy import run_with_ledger
+
+    s = _excited(STANDIN, "projected", amp=0.0)
+    integ = VelocityVerlet(s, 0.2)
+    w = integ.max_frequency(300)
+    assert 1.9 < w < 2.2
+    assert np.all(s.atoms.x == s.atoms.X)  # state restored
+    led = run_with_ledger(integ, 100, 10)
+    assert len(led.records) == 11

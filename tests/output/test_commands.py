@@ -122,3 +122,26 @@ def test_killed_file_inspect_and_repair(tmp_path):
     res = _run(export_cmd, path, "--format", "xdmf", "--repair")
     assert res.exit_code == 0 and "cleared the open-for-write flags" in res.output
     assert "closed cleanly" in _run(inspect_cmd, path).output
+
+
+def test_file_left_open_without_swmr_is_explained_and_repaired(results):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # a process that holds the file open for plain (non-SWMR) writing, then dies by SIGKILL
+    code = (f"import h5py, time; f = h5py.File({str(results)!r}, 'r+', libver='latest'); "
+            "print(1, flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    time.sleep(0.01)
+    res = _run(inspect_cmd, results)
+    assert res.exit_code == 2 and "left open for writing by a killed run" in res.output
+    assert "--repair" in res.output
+    res = _run(export_cmd, results, "--format", "extxyz", "--repair")
+    assert res.exit_code == 0, res.output
+    assert "frames: 4" in _run(inspect_cmd, results).output
