@@ -3,7 +3,7 @@
 
     E = sum_a w_a F_a(rho_a) + sum_{a<b} w_ab phi_ab(r_ab),   rho_a = sum_b rho_{el(b)}(r_ab)
 
-Entry e: owner i, neighbour j, dx = x_j - x_i + s_e L. Three passes:
+Entry e: owner i, neighbour j, dx = x_j - x_i + stab[scode[e]]. Three passes:
 A (slabs):  rho_i += rho_{el(j)}(r), rho_j += rho_{el(i)}(r)
 B (atoms):  fp_i = w_i F'(rho_i), e_i = w_i F(rho_i) (LAMMPS's linear extrapolation beyond rhomax)
 C (slabs):  c = [fp_i rho'_{el(j)} + fp_j rho'_{el(i)} + w_e phi'] / r;  f_i += c dx, f_j -= c dx;
@@ -35,8 +35,8 @@ cdef inline long _rindex(double r, double rdr, long nr, double* p) noexcept nogi
 
 
 def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
-            const signed char[:, ::1] shifts, const long[::1] order, const long[::1] slab_start,
-            const double[::1] period, const double[::1] bond_w, double[:, ::1] forces,
+            const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
+            const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
             double[::1] energies, double[:, ::1] virial, const int[::1] types, const double[::1] site_w,
             const double[:, :, ::1] frho, const double[:, :, ::1] rhor, const double[:, :, :, ::1] z2r,
             double rdr, double rdrho, double cutsq, double rhomax, double[::1] rho, double[::1] fp,
@@ -50,9 +50,7 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     cdef bint has_sw = site_w.shape[0] > 0
     cdef bint has_bw = bond_w.shape[0] > 0
     cdef bint has_v = virial.shape[0] > 0
-    cdef double per0 = period[0]
-    cdef double per1 = period[1] if d > 1 else 0.0
-    cdef double per2 = period[2] if d > 2 else 0.0
+    cdef const double* ST = &stab[0, 0]    # image shift vector of entry e: ST[3 scode[e] + k]
     cdef double xi0, xi1, xi2, dx0, dx1, dx2, r2, r, p, acc, qq, fpi, F, ei, rhoip, rhojp
     cdef double z2, z2p, phi, phip
     cdef double c, f0, f1, f2, w, recip, wi, eh, rj
@@ -82,13 +80,13 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                     ti = types[i]
                     for e in range(offsets[i], offsets[i + 1]):
                         j = neigh[e]
-                        dx0 = x[j, 0] - xi0 + shifts[e, 0] * per0
+                        dx0 = x[j, 0] - xi0 + ST[3 * scode[e]]
                         dx1 = 0.0
                         dx2 = 0.0
                         if d > 1:
-                            dx1 = x[j, 1] - xi1 + shifts[e, 1] * per1
+                            dx1 = x[j, 1] - xi1 + ST[3 * scode[e] + 1]
                         if d > 2:
-                            dx2 = x[j, 2] - xi2 + shifts[e, 2] * per2
+                            dx2 = x[j, 2] - xi2 + ST[3 * scode[e] + 2]
                         r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
                         if r2 < cutsq:
                             m = _rindex(sqrt(r2), rdr, nr, &p)
@@ -141,13 +139,13 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                     f2 = 0.0
                     for e in range(offsets[i], offsets[i + 1]):
                         j = neigh[e]
-                        dx0 = x[j, 0] - xi0 + shifts[e, 0] * per0
+                        dx0 = x[j, 0] - xi0 + ST[3 * scode[e]]
                         dx1 = 0.0
                         dx2 = 0.0
                         if d > 1:
-                            dx1 = x[j, 1] - xi1 + shifts[e, 1] * per1
+                            dx1 = x[j, 1] - xi1 + ST[3 * scode[e] + 1]
                         if d > 2:
-                            dx2 = x[j, 2] - xi2 + shifts[e, 2] * per2
+                            dx2 = x[j, 2] - xi2 + ST[3 * scode[e] + 2]
                         r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
                         if r2 < cutsq:
                             tj = types[j]

@@ -2,7 +2,7 @@
 """Shared half-list loop of the pair-potential kernels (cimported by kernels/pair_*.pyx and eam.pyx).
 
 Energy ``E = sum_{a<b} w_ab phi(r_ab)``, each pair once in the half list (entry e: owner i, neighbour j,
-dx = x_j - x_i + s_e L). Newton's third law: c = w phi'(r)/r, f_i += c dx, f_j -= c dx, each atom gets
+dx = x_j - x_i + stab[scode[e]]). Newton's third law: c = w phi'(r)/r, f_i += c dx, f_j -= c dx, each atom gets
 w phi / 2 of energy and -c/2 dx (x) dx of per-atom virial.
 
 Races and thread-count independence: owners are processed by SLABS of cells along the last axis
@@ -55,8 +55,8 @@ cdef inline void zero_outputs(double[:, ::1] forces, double[::1] energies, doubl
 
 
 cdef inline int pair_loop(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
-                          const signed char[:, ::1] shifts, const long[::1] order,
-                          const long[::1] slab_start, const double[::1] period,
+                          const unsigned short[::1] scode, const long[::1] order,
+                          const long[::1] slab_start, const double[:, ::1] stab,
                           const double[::1] bond_w, double[:, ::1] forces, double[::1] energies,
                           double[:, ::1] virial, pairfn_t fn, const double* p, bint per_atom,
                           int n_threads) noexcept nogil:
@@ -68,9 +68,7 @@ cdef inline int pair_loop(const double[:, ::1] x, const long[::1] offsets, const
     cdef bint has_w = bond_w.shape[0] > 0
     cdef bint has_v = virial.shape[0] > 0
     cdef double xi0, xi1, xi2, dx0, dx1, dx2, f0, f1, f2, ei, phi, dphi_r, w, c, eh
-    cdef double per0 = period[0]
-    cdef double per1 = period[1] if d > 1 else 0.0
-    cdef double per2 = period[2] if d > 2 else 0.0
+    cdef const double* ST = &stab[0, 0]    # image shift vector of entry e: ST[3 scode[e] + k]
     cdef int phase
     zero_outputs(forces, energies, virial, n_threads)
     for phase in range(2):
@@ -89,13 +87,13 @@ cdef inline int pair_loop(const double[:, ::1] x, const long[::1] offsets, const
                 f2 = 0.0
                 for e in range(offsets[i], offsets[i + 1]):
                     j = neigh[e]
-                    dx0 = x[j, 0] - xi0 + shifts[e, 0] * per0
+                    dx0 = x[j, 0] - xi0 + ST[3 * scode[e]]
                     dx1 = 0.0
                     dx2 = 0.0
                     if d > 1:
-                        dx1 = x[j, 1] - xi1 + shifts[e, 1] * per1
+                        dx1 = x[j, 1] - xi1 + ST[3 * scode[e] + 1]
                     if d > 2:
-                        dx2 = x[j, 2] - xi2 + shifts[e, 2] * per2
+                        dx2 = x[j, 2] - xi2 + ST[3 * scode[e] + 2]
                     if fn(dx0 * dx0 + dx1 * dx1 + dx2 * dx2, p, &phi, &dphi_r):
                         w = bond_w[e] if has_w else 1.0
                         c = w * dphi_r

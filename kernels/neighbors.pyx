@@ -7,8 +7,9 @@ neighbour's cell is never below the owner's along that axis. Slabs of cells alon
 the force kernels apply Newton's third law without races (md_pair.pxd). Entry order inside an atom:
 stencil order, then atom index inside a cell; identical for any thread count.
 
-Per entry the kernel stores the periodic image shift s (int8, one per axis): the separation used by the
-force kernels is ``dx_k = x[j,k] - x[i,k] + s_k * L_k`` (no rounding in the per-step loops).
+Per entry the kernel stores the code of the periodic image shift s (integers per axis, |s_k| <= B):
+code = sum_k (s_k + B) (2B+1)^k. The force kernels read the shift vector from a table,
+``dx = x[j] - x[i] + stab[code]`` with stab[code, k] = s_k L_k (no rounding in the per-step loops).
 """
 
 import numpy as np
@@ -115,16 +116,17 @@ cdef long _scan(long i, const double* xw, const double* xs, const double* period
 
 def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
                double[::1] cell_size, double[::1] period, long[::1] ncell, const long[:, ::1] stencil,
-               double rlist, long cap, int[::1] tmp_nb, int[::1] tmp_q, int n_threads=1):
+               double rlist, long cap, int[::1] tmp_nb, int[::1] tmp_q, long B, int n_threads=1):
     """Half neighbour list with its transpose.
 
     xw: (n, 3) positions wrapped into the box on periodic axes, padded with zeros to 3 columns [length];
     img: (n, 3) int64 image counts (x = xw + img * L); d: true dimension; origin, cell_size, period: (3,)
     cell-grid origin, cell edge, period L (0 on free axes); ncell: (3,) cells per axis; stencil: (ns, 3)
     cell offsets of a HALF stencil (the home cell first-class plus the offsets lexicographically > 0);
-    cap: entries per atom of the scratch tmp_nb and tmp_q (>= n*cap int32 each).
+    cap: entries per atom of the scratch tmp_nb and tmp_q (>= n*cap int32 each). B: bound on the
+    integer image shifts |s_k| (the code of an entry is sum_k (s_k + B) (2B+1)^k, k < d).
     Returns (None, needed cap) when cap was too small, else ((offsets int64 (n+1,), neighbors int32 (m,),
-    shifts int8 (m, d), order int64 (n,) atoms sorted by cell (last axis slowest), cell_start int64
+    shift codes uint16 (m,), order int64 (n,) atoms sorted by cell (last axis slowest), cell_start int64
     (ncells+1,) first position of each cell in order), needed cap).
     """
     cdef const long[:, ::1] img = img_a
@@ -143,7 +145,7 @@ def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
         raise ValueError("too many atoms for the neighbour list")
     if n == 0:
         z = np.zeros(1, np.int64)
-        return (z, np.zeros(0, np.int32), np.zeros((0, d), np.int8), np.zeros(0, np.int64),
+        return (z, np.zeros(0, np.int32), np.zeros(0, np.uint16), np.zeros(0, np.int64),
                 np.zeros(ntot + 1, np.int64)), 0
     cell_of_a = np.zeros(n, dtype=np.int64)
     cell_start_a = np.zeros(ntot + 1, dtype=np.int64)
@@ -200,10 +202,11 @@ def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
     np.cumsum(counts_a, out=offsets_a[1:])
     cdef long m = offsets_a[n]
     neigh_a = np.empty(max(m, 1), dtype=np.int32)
-    shift_a = np.zeros((max(m, 1), d), dtype=np.int8)
+    shift_a = np.zeros(max(m, 1), dtype=np.uint16)
     cdef long[::1] offsets = offsets_a
     cdef int[::1] neigh = neigh_a
-    cdef signed char[:, ::1] shift = shift_a
+    cdef unsigned short[::1] shift = shift_a
+    cdef long base = 2 * B + 1, code, pw
     if m > 2**31 - 1:
         raise ValueError("too many neighbour entries for int32 indices")
     cdef signed char dec[81]   # code -> (q0, q1, q2), read-only in the loop below
@@ -218,13 +221,18 @@ def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
                 e = tmp_nb[i * cap + t]
                 neigh[offsets[i] + t] = <int>e
                 c = tmp_q[i * cap + t]
+                code = 0
+                pw = 1
                 for k in range(d):
-                    if per[k] == 0.0:
-                        shift[offsets[i] + t, k] = 0
-                    elif any_img:
-                        shift[offsets[i] + t, k] = <signed char>(dec[3 * c + k] - (img[e, k] - img[i, k]))
+                    if per[k] != 0.0:
+                        if any_img:
+                            code = code + (dec[3 * c + k] - (img[e, k] - img[i, k]) + B) * pw
+                        else:
+                            code = code + (dec[3 * c + k] + B) * pw
                     else:
-                        shift[offsets[i] + t, k] = dec[3 * c + k]
+                        code = code + B * pw
+                    pw = pw * base
+                shift[offsets[i] + t] = <unsigned short>code
     # atoms in cell order (last axis slowest) and the first atom of each cell: slabs are cell ranges
     return (offsets_a, neigh_a[:m], shift_a[:m], cell_atoms_a, cell_start_a), need
 

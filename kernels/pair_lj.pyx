@@ -32,8 +32,8 @@ cdef int _lj(double r2, const double* p, double* phi, double* dphi_r) noexcept n
 
 
 cdef int _lj3(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
-              const signed char[:, ::1] shifts, const long[::1] order, const long[::1] slab_start,
-              const double[::1] period, const double[::1] bond_w, double[:, ::1] forces,
+              const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
+              const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
               double[::1] energies, double eps, double sig2, double rc2, int mode, double phic,
               double dphic, double rc, bint per_atom, int n_threads) noexcept nogil:
     """3D fast path of md_pair.pair_loop for LJ without virial: same slab scheme, parameters in
@@ -42,7 +42,7 @@ cdef int _lj3(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
     cdef Py_ssize_t nslab = slab_start.shape[0] - 1
     cdef bint has_w = bond_w.shape[0] > 0
     cdef double xi0, xi1, xi2, dx0, dx1, dx2, f0, f1, f2, ei, r2, r2inv, s2, s6, s12, phi, c, w, r
-    cdef double per0 = period[0], per1 = period[1], per2 = period[2]
+    cdef const double* ST = &stab[0, 0]    # image shift vector of entry e: ST[3 scode[e] + k]
     cdef double eps4 = 4.0 * eps, eps48 = 48.0 * eps, eps24 = 24.0 * eps
     cdef int phase
     zero_outputs(forces, energies, forces[:0, :], n_threads)
@@ -60,9 +60,9 @@ cdef int _lj3(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
                 f2 = 0.0
                 for e in range(offsets[i], offsets[i + 1]):
                     j = neigh[e]
-                    dx0 = x[j, 0] - xi0 + shifts[e, 0] * per0
-                    dx1 = x[j, 1] - xi1 + shifts[e, 1] * per1
-                    dx2 = x[j, 2] - xi2 + shifts[e, 2] * per2
+                    dx0 = x[j, 0] - xi0 + ST[3 * scode[e]]
+                    dx1 = x[j, 1] - xi1 + ST[3 * scode[e] + 1]
+                    dx2 = x[j, 2] - xi2 + ST[3 * scode[e] + 2]
                     r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
                     if r2 < rc2:
                         r2inv = 1.0 / r2
@@ -97,8 +97,8 @@ cdef int _lj3(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
 
 
 def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
-            const signed char[:, ::1] shifts, const long[::1] order, const long[::1] slab_start,
-            const double[::1] period, const double[::1] bond_w, double[:, ::1] forces,
+            const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
+            const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
             double[::1] energies, double[:, ::1] virial,
             double eps, double sigma, double rc, int mode, bint per_atom=True, int n_threads=1):
     """Forces (n, d), per-atom energies (n,), optional per-atom virial (n, d*d) from a half list with
@@ -114,9 +114,9 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     p[6] = rc
     with nogil:
         if x.shape[1] == 3 and virial.shape[0] == 0:
-            _lj3(x, offsets, neigh, shifts, order, slab_start, period, bond_w, forces, energies, eps,
+            _lj3(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies, eps,
                  p[1], p[2], mode, p[4], p[5], rc, per_atom, n_threads)
         else:
-            pair_loop(x, offsets, neigh, shifts, order, slab_start, period, bond_w, forces, energies,
+            pair_loop(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies,
                       virial, _lj, p, per_atom, n_threads)
     return 0

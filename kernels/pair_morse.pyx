@@ -23,8 +23,8 @@ cdef int _morse(double r2, const double* p, double* phi, double* dphi_r) noexcep
 
 
 def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
-            const signed char[:, ::1] shifts, const long[::1] order, const long[::1] slab_start,
-            const double[::1] period, const double[::1] bond_w, double[:, ::1] forces,
+            const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
+            const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
             double[::1] energies, double[:, ::1] virial,
             double D, double alpha, double r0, double rc, double shift, bint per_atom=True, int n_threads=1):
     """Forces (n, d), per-atom energies (n,), optional per-atom virial (n, d*d) from a half list with
@@ -36,6 +36,6 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     p[3] = rc * rc
     p[4] = shift
     with nogil:
-        pair_loop(x, offsets, neigh, shifts, order, slab_start, period, bond_w, forces, energies,
+        pair_loop(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies,
                   virial, _morse, p, per_atom, n_threads)
     return 0

@@ -14,6 +14,7 @@ _PLUGIN_PACKAGES = (
     "multiscale.coupling.methods",
     "multiscale.loads",
     "multiscale.md.thermostats",
+    "multiscale.integrate.minimize",
 )
 
 _loaded = False

@@ -1,8 +1,8 @@
 """Neighbour lists: cell lists feeding half Verlet lists with a skin (kernel ``neighbors``).
 
 A `NeighborList` holds, in CSR form, every pair (i, j) within ``cutoff + skin`` ONCE, under one of its
-atoms (entry e of atom i is ``neighbors[offsets[i] + e]``), with its periodic image shift ``shifts[e]``
-(int8 per axis): the separation is ``x[j] - x[i] + shifts[e] * period``. The neighbour of a pair is
+atoms (entry e of atom i is ``neighbors[offsets[i] + e]``), with the code of its periodic image
+``shift_code[e]`` (uint16): the separation is ``x[j] - x[i] + shift_table[shift_code[e], :d]``. The neighbour of a pair is
 never in a lower cell layer (along the last axis) than its owner, so force kernels apply Newton's third
 law slab by slab (even slabs in parallel, then odd ones, each slab serially): results are bitwise
 independent of the thread count. Bond weights ``bond_w`` are aligned with the entries.
@@ -26,7 +26,9 @@ class NeighborList:
     Attributes
     ----------
     cutoff, skin, rlist = cutoff + skin [length]
-    offsets : (n+1,) int64     CSR row pointers;  neighbors : (m,) int32;  shifts : (m, d) int8
+    offsets : (n+1,) int64     CSR row pointers;  neighbors : (m,) int32
+    shift_code : (m,) uint16   image of each entry;  shift_table : (ncodes, 3) float64 its shift vector
+    shifts : (m, d) int        integer image shifts (derived, for inspection)
     order : (n,) int64         atoms sorted by cell (last axis slowest)
     slab_start : (nslab+1,)    slab s = order[slab_start[s]:slab_start[s+1]]: layers of cells along the
                                last axis; a pair's neighbour is in its owner's slab or the next one
@@ -55,7 +57,9 @@ class NeighborList:
         d = box.dim
         self.offsets = np.zeros(1, np.int64)
         self.neighbors = np.zeros(0, np.int32)
-        self.shifts = np.zeros((0, d), np.int8)
+        self.shift_code = np.zeros(0, np.uint16)
+        self.shift_table = np.zeros((1, 3))
+        self._B = 0
         self.order = np.zeros(0, np.int64)
         self.slab_start = np.zeros(2, np.int64)
         self._reach = [0, 0, 0]
@@ -127,8 +131,10 @@ class NeighborList:
                 L = self.period[k]
                 img[:, k] = np.floor((x[:, k] - self.box.lo[k]) / L).astype(np.int64)
                 xw[:, k] = x[:, k] - img[:, k] * L
-        if n and np.max(np.abs(img)) > 60:
-            raise ValueError("positions lie more than 60 periods away from the box; wrap them first")
+        B = 1 + (int(np.max(img.max(axis=0) - img.min(axis=0))) if n else 0)
+        if (2 * B + 1) ** d > 65536:
+            raise ValueError("atoms are spread over too many periodic images (unwrapped positions); "
+                             "wrap them into the box")
         period3 = np.concatenate([self.period, np.zeros(3 - d)])
         if self._cap == 0:
             vol = np.prod([self.period[k] if self.box.periodic[k] else max(np.ptp(x[:, k]) if n else 0,
@@ -140,11 +146,18 @@ class NeighborList:
                 self._tmp_nb = np.empty(int(1.2 * n * self._cap) + 1, dtype=np.int32)
                 self._tmp_q = np.empty(self._tmp_nb.size, dtype=np.int32)
             out, need = self._k.build_half(xw, img, d, origin, size, period3, nc, stencil, self.rlist,
-                                           self._cap, self._tmp_nb, self._tmp_q, self.n_threads)
+                                           self._cap, self._tmp_nb, self._tmp_q, B, self.n_threads)
             if out is not None:
                 break
             self._cap = need + 8
-        self.offsets, self.neighbors, self.shifts, self.order, cell_start = out
+        self.offsets, self.neighbors, self.shift_code, self.order, cell_start = out
+        if B != self._B:
+            base = 2 * B + 1
+            c = np.arange(base ** d)
+            s_int = np.stack([(c // base ** k) % base - B for k in range(d)], axis=1)
+            tab = np.zeros((base ** d, 3))
+            tab[:, :d] = s_int * self.period
+            self.shift_table, self._B = tab, B
         self._cap = max(self._cap, need + 8)
         # slabs of layers of cells along the last axis, at least `reach` layers thick, even count when
         # periodic (so that slab nslab-1 and slab 0 are never processed in the same phase)
@@ -181,9 +194,20 @@ class NeighborList:
             self._i_of_entry = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.offsets))
         return self._i_of_entry
 
+    @property
+    def shifts(self) -> np.ndarray:
+        """(m, d) integer image shift of every entry: separation x_j - x_i + shifts * period."""
+        base = 2 * self._B + 1
+        c = self.shift_code.astype(np.int64)
+        return np.stack([(c // base ** k) % base - self._B for k in range(self.box.dim)], axis=1)
+
+    def shift_vectors(self) -> np.ndarray:
+        """(m, d) image shift vector of every entry [length]."""
+        return self.shift_table[self.shift_code, : self.box.dim]
+
     def separations(self, x: np.ndarray) -> np.ndarray:
-        """(m, d) separation vectors x_j - x_i + shift*L of every entry for positions x."""
-        return x[self.neighbors] - x[self.i_of_entry] + self.shifts * self.period
+        """(m, d) separation vectors x_j - x_i + shift of every entry for positions x."""
+        return x[self.neighbors] - x[self.i_of_entry] + self.shift_vectors()
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(i (m,), j (m,)) of every entry (each unordered pair once)."""

@@ -94,7 +94,7 @@ class AtomisticRegion:
             self.bond_w = None
             return
         i, j = self.nlist.pairs()
-        dX = self.X[j] - self.X[i] + self.nlist.shifts * self.nlist.period
+        dX = self.X[j] - self.X[i] + self.nlist.shift_vectors()
         w = 0.5 * (np.asarray(self.bond_weight_fn(i, j, dX), float)
                    + np.asarray(self.bond_weight_fn(j, i, -dX), float))
         if w.shape != i.shape:

@@ -30,8 +30,8 @@ title: restart test (2D LJ; with the Langevin thermostat the RNG state matters t
 potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}}
 atoms:
   lattice: {{type: hex, a: 1.1}}
-  region: {{type: box, lo: [0, 0], hi: [11, 11]}}
-  boundary: [f, f]
+  region: {{type: box, lo: [0, 0], hi: [11, 11.43153532]}}   # 10 x 12 periodic cells of a = 1.1
+  boundary: [p, p]
   mass: 1.0
   velocity: {{temperature: 0.1, seed: 1}}
 integrator:

@@ -36,9 +36,10 @@ def finish_virial(vir_atoms: np.ndarray, virial, d: int) -> None:  # noqa: ANN00
 
 
 def list_args(nlist) -> tuple:  # noqa: ANN001
-    """The half-list arrays a kernel needs: offsets, neighbors, shifts, order, slab_start, period."""
-    return (nlist.offsets, nlist.neighbors, nlist.shifts, nlist.order, nlist.slab_start,
-            np.ascontiguousarray(nlist.period, dtype=float))
+    """The half-list arrays a kernel needs: offsets, neighbors, shift_code, order, slab_start,
+    shift_table."""
+    return (nlist.offsets, nlist.neighbors, nlist.shift_code, nlist.order, nlist.slab_start,
+            nlist.shift_table)
 
 
 class PairPotential(Potential):
