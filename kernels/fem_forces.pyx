@@ -7,14 +7,15 @@ shape-function gradients dN/dX [1/length] at the block's ``nqe`` quadrature poin
 ``Ke (ng, nen*d, nen*d)`` (linear-elastic element stiffness [energy/length^2], dof order node-major).
 Per-quadrature-point arrays are flat with index ``e*nqe + q``. ``elems`` lists the elements to process.
 
-`linear_ke`, `linear_qp` and `stress_forces` write per-element results ``fe (ne, nen, d)`` (the internal
-force ∂E_e/∂U_e [energy/length]) and per-element energies ``we (ne,)``; `node_forces` then sums them per
-node in a fixed order over the node's (element, local node) incidences, so every result is bitwise
+`linear_qp` and `stress_forces` write per-element results ``fe (ne, nen, d)`` (the internal force
+∂E_e/∂U_e [energy/length]) and per-element energies ``we (ne,)``. `node_forces` computes every node's
+force in a fixed order over the node's (element, local node) incidences: from the stored ``Ke`` for linear
+elements of uniform weight (no element array written), from ``fe`` otherwise. Every result is bitwise
 identical for any thread count.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 
 cdef inline void _strain_stress(const double* H, const double[:, ::1] C, Py_ssize_t d,
@@ -153,113 +154,129 @@ def stress_forces(const double[:, :, ::1] P, const double[::1] Wq, const double[
     return 0
 
 
-cdef inline void _node_one(const int64_t* ptr, const int64_t* ent, const signed char* mode,
-                           const double* fe_rows, double* out, Py_ssize_t nen, Py_ssize_t d,
-                           int accumulate, Py_ssize_t I) noexcept nogil:
-    cdef Py_ssize_t k, row, i
-    cdef double f0 = 0.0, f1 = 0.0, f2 = 0.0
-    for k in range(ptr[I], ptr[I + 1]):
-        row = ent[k]
-        if mode[row // nen] == 0:
-            continue
-        f0 = f0 + fe_rows[row * d]
-        if d > 1:
-            f1 = f1 + fe_rows[row * d + 1]
-            if d > 2:
-                f2 = f2 + fe_rows[row * d + 2]
-    if accumulate:
-        out[I * d] -= f0
-        if d > 1:
-            out[I * d + 1] -= f1
-            if d > 2:
-                out[I * d + 2] -= f2
-    else:
-        out[I * d] = -f0
-        if d > 1:
-            out[I * d + 1] = -f1
-            if d > 2:
-                out[I * d + 2] = -f2
-
-
-def node_forces(const int64_t[::1] ptr, const int64_t[::1] ent, const signed char[::1] mode,
-                const double[:, ::1] fe_rows, double[:, ::1] out, Py_ssize_t nen, int accumulate=0,
-                int n_threads=1):
-    """Gather of one element block's element forces: out[I] = (out[I] if accumulate else 0)
-    − Σ fe_rows[row] over node I's incidences (``ptr``/``ent``: rows e*nen + a sorted by node, a fixed
-    order) of elements with mode[e] != 0 (0 = α ≡ 0, skipped). Bitwise identical for any thread count."""
-    cdef Py_ssize_t N = out.shape[0], d = out.shape[1], I
-    if d > 3 or ptr.shape[0] != N + 1 or fe_rows.shape[1] != d or mode.shape[0] * nen != fe_rows.shape[0]:
-        raise ValueError("node_forces: shape mismatch")
-    if N == 0 or ent.shape[0] == 0:
-        return 0
-    with nogil:
-        for I in prange(N, num_threads=n_threads, schedule="static"):
-            _node_one(&ptr[0], &ent[0], &mode[0], &fe_rows[0, 0], &out[0, 0], nen, d, accumulate, I)
-    return 0
-
-
 cdef extern from *:
     """
-    /* fe_e = al * Ke u_e with the column loop innermost-vectorisable and ND known at compile time,
-       so the accumulators live in registers; we = 1/2 u_e . fe_e. */
-    #define MSIM_KE(ND) \
-    static inline void msim_ke_##ND(const double* U, const int64_t* conn, const double* K, double al, \
-                                    double* fe, double* we, int nen, int d) { \
-        double ue[ND]; double acc[ND]; int b, j, c, r; double en = 0.0; \
-        for (b = 0; b < nen; b++) { const double* u = U + conn[b] * d; \
-            for (j = 0; j < d; j++) ue[b * d + j] = u[j]; } \
-        for (r = 0; r < ND; r++) acc[r] = 0.0; \
-        for (c = 0; c < ND; c++) { const double uc = ue[c]; const double* Kc = K + c * ND; \
-            for (r = 0; r < ND; r++) acc[r] += Kc[r] * uc; } \
-        for (r = 0; r < ND; r++) { const double v = al * acc[r]; fe[r] = v; en += ue[r] * v; } \
-        *we = 0.5 * en; }
-    MSIM_KE(2)
-    MSIM_KE(6)
-    MSIM_KE(8)
-    MSIM_KE(12)
-    MSIM_KE(24)
+    #include <stdint.h>
+    #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+    #define MSIM_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+    #else
+    #define MSIM_CLONES
+    #endif
+    /* Node-centred internal forces of nodes [I0, I1) of one block. For each incidence (e, a) of node I in
+       ent[ptr[I]:ptr[I+1]] (rows e*NEN + a, fixed order): mode 1 -> rows a*D..a*D+D-1 of al_e Ke_g U_e
+       computed here from the symmetric Ke (columns = rows); mode 2 -> the precomputed fe_rows[row];
+       mode 0 -> nothing. out[I] = (accumulate ? out[I] : 0) - sum; *en_chunk = sum over the nodes of
+       1/2 U_I . (mode-1 part of the sum). Index arrays are int32 (less memory traffic).
+       NEN and D are compile-time so the accumulators stay in registers; compiled for AVX2/FMA and
+       baseline x86-64, one chosen at load time. Each node's sum has a fixed order: results do not depend
+       on the number of threads. */
+    #define MSIM_NODE(NEN, D) \
+    MSIM_CLONES static void msim_node_##NEN##_##D(const double* U, const int32_t* conn, const int32_t* ptr, \
+            const int32_t* ent, const signed char* mode, const int32_t* geom, const double* Ke, \
+            const double* alpha, const double* fe_rows, double* out, double* en_chunk, int accumulate, \
+            int64_t I0, int64_t I1) { \
+        enum { ND = NEN * D }; \
+        double en = 0.0; \
+        for (int64_t I = I0; I < I1; I++) { \
+            double f[D], g[D]; int i; \
+            for (i = 0; i < D; i++) { f[i] = 0.0; g[i] = 0.0; } \
+            for (int64_t k = ptr[I]; k < ptr[I + 1]; k++) { \
+                const int64_t row = ent[k], e = row / NEN, a = row - e * NEN; \
+                const signed char m = mode[e]; \
+                if (m == 1) { \
+                    const double* K = Ke + (int64_t)geom[e] * (ND * ND) + a * D; \
+                    const int32_t* ce = conn + e * NEN; \
+                    double s[4][D]; int q; \
+                    for (q = 0; q < 4; q++) for (i = 0; i < D; i++) s[q][i] = 0.0; \
+                    for (int b = 0; b < NEN; b++) { \
+                        const double* u = U + (int64_t)ce[b] * D; \
+                        for (int j = 0; j < D; j++) { \
+                            const double uc = u[j]; const double* Kc = K + (b * D + j) * ND; \
+                            q = (b * D + j) & 3; \
+                            for (i = 0; i < D; i++) s[q][i] += Kc[i] * uc; } } \
+                    const double al = alpha[e]; \
+                    for (i = 0; i < D; i++) g[i] += al * ((s[0][i] + s[1][i]) + (s[2][i] + s[3][i])); \
+                } else if (m == 2) { \
+                    for (i = 0; i < D; i++) f[i] += fe_rows[row * D + i]; } } \
+            double eI = 0.0; \
+            for (i = 0; i < D; i++) { \
+                eI += U[I * D + i] * g[i]; \
+                out[I * D + i] = (accumulate ? out[I * D + i] : 0.0) - (g[i] + f[i]); } \
+            en += 0.5 * eI; } \
+        *en_chunk = en; }
+    MSIM_NODE(2, 1)
+    MSIM_NODE(3, 2)
+    MSIM_NODE(4, 2)
+    MSIM_NODE(4, 3)
+    MSIM_NODE(8, 3)
     """
-    void msim_ke_2(const double* U, const int64_t* conn, const double* K, double al, double* fe, double* we,
-                   int nen, int d) noexcept nogil
-    void msim_ke_6(const double* U, const int64_t* conn, const double* K, double al, double* fe, double* we,
-                   int nen, int d) noexcept nogil
-    void msim_ke_8(const double* U, const int64_t* conn, const double* K, double al, double* fe, double* we,
-                   int nen, int d) noexcept nogil
-    void msim_ke_12(const double* U, const int64_t* conn, const double* K, double al, double* fe, double* we,
-                    int nen, int d) noexcept nogil
-    void msim_ke_24(const double* U, const int64_t* conn, const double* K, double al, double* fe, double* we,
-                    int nen, int d) noexcept nogil
+    void msim_node_2_1(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
+                       const int32_t*, const double*, const double*, const double*, double*, double*, int,
+                       int64_t, int64_t) noexcept nogil
+    void msim_node_3_2(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
+                       const int32_t*, const double*, const double*, const double*, double*, double*, int,
+                       int64_t, int64_t) noexcept nogil
+    void msim_node_4_2(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
+                       const int32_t*, const double*, const double*, const double*, double*, double*, int,
+                       int64_t, int64_t) noexcept nogil
+    void msim_node_4_3(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
+                       const int32_t*, const double*, const double*, const double*, double*, double*, int,
+                       int64_t, int64_t) noexcept nogil
+    void msim_node_8_3(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
+                       const int32_t*, const double*, const double*, const double*, double*, double*, int,
+                       int64_t, int64_t) noexcept nogil
 
 
-def linear_ke(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] elems,
-              const int64_t[::1] geom, const double[:, :, ::1] Ke, const double[::1] alpha,
-              double[:, :, ::1] fe, double[::1] we, int n_threads=1):
-    """Linear elements of uniform weight: fe_e = α_e Ke_g U_e, we_e = ½ U_e·fe_e (Ke symmetric,
-    nen*d ∈ {2, 6, 8, 12, 24}: bar2, tri3, quad4, tet4, hex8)."""
-    cdef Py_ssize_t n = elems.shape[0], k, e
-    cdef int nen = conn.shape[1], d = U.shape[1], nd = nen * d
-    if Ke.shape[1] != nd or Ke.shape[2] != nd or fe.shape[1] != nen or fe.shape[2] != d:
-        raise ValueError("linear_ke: shape mismatch")
-    if nd not in (2, 6, 8, 12, 24):
-        raise ValueError(f"linear_ke: unsupported element size nen*d = {nd}")
-    if n == 0:
+ctypedef void (*node_fn)(const double*, const int32_t*, const int32_t*, const int32_t*,
+                         const signed char*, const int32_t*, const double*, const double*,
+                         const double*, double*, double*, int, int64_t, int64_t) noexcept nogil
+
+
+def node_forces(const double[:, ::1] U, const int32_t[:, ::1] conn, const int32_t[::1] ptr,
+                const int32_t[::1] ent, const signed char[::1] mode, const int32_t[::1] geom,
+                const double[:, :, ::1] Ke, const double[::1] alpha_e, const double[:, ::1] fe_rows,
+                double[:, ::1] out, double[::1] en_chunk, int accumulate=0, int n_threads=1):
+    """Internal forces of one element block, node by node (see the C comment above): mode[e] = 1 for
+    linear elements of uniform weight α_e (rows of α_e Ke_g U_e, Ke symmetric (ng, nd, nd)), 2 for
+    elements whose forces `linear_qp` / `stress_forces` wrote into fe_rows (ne*nen, d), 0 for α ≡ 0.
+    out (N, d) gets −(internal force) (added when ``accumulate``); en_chunk (⌈N/256⌉,) the mode-1 energy
+    of each chunk of 256 nodes (Σ en_chunk = Σ_e ½ α_e U_eᵀ Ke U_e). Index arrays int32."""
+    cdef Py_ssize_t N = out.shape[0], d = out.shape[1], nen = conn.shape[1], nd = nen * d
+    cdef Py_ssize_t nch, ch, I0, I1, chunk = 256
+    cdef node_fn fn
+    if (nen, d) == (2, 1):
+        fn = msim_node_2_1
+    elif (nen, d) == (3, 2):
+        fn = msim_node_3_2
+    elif (nen, d) == (4, 2):
+        fn = msim_node_4_2
+    elif (nen, d) == (4, 3):
+        fn = msim_node_4_3
+    elif (nen, d) == (8, 3):
+        fn = msim_node_8_3
+    else:
+        raise ValueError(f"node_forces: unsupported element (nen, d) = ({nen}, {d})")
+    if (U.shape[0] != N or U.shape[1] != d or ptr.shape[0] != N + 1 or en_chunk.shape[0] != (N + 255) // 256
+            or mode.shape[0] != conn.shape[0] or fe_rows.shape[0] != conn.shape[0] * nen
+            or fe_rows.shape[1] != d or ent.shape[0] != conn.shape[0] * nen):
+        raise ValueError("node_forces: shape mismatch")
+    if Ke.shape[1] != nd and np_any_mode1(mode):
+        raise ValueError("node_forces: Ke does not match the element")
+    if N == 0 or conn.shape[0] == 0:
         return 0
-    cdef const double* Up = &U[0, 0]
-    cdef const int64_t* cp = &conn[0, 0]
-    cdef const double* Kp = &Ke[0, 0, 0]
-    cdef double* fp = &fe[0, 0, 0]
-    cdef double* wp = &we[0]
+    nch = (N + chunk - 1) // chunk
     with nogil:
-        for k in prange(n, num_threads=n_threads, schedule="static"):
-            e = elems[k]
-            if nd == 8:
-                msim_ke_8(Up, cp + e * nen, Kp + geom[e] * 64, alpha[e], fp + e * 8, wp + e, nen, d)
-            elif nd == 24:
-                msim_ke_24(Up, cp + e * nen, Kp + geom[e] * 576, alpha[e], fp + e * 24, wp + e, nen, d)
-            elif nd == 6:
-                msim_ke_6(Up, cp + e * nen, Kp + geom[e] * 36, alpha[e], fp + e * 6, wp + e, nen, d)
-            elif nd == 12:
-                msim_ke_12(Up, cp + e * nen, Kp + geom[e] * 144, alpha[e], fp + e * 12, wp + e, nen, d)
-            else:
-                msim_ke_2(Up, cp + e * nen, Kp + geom[e] * 4, alpha[e], fp + e * 2, wp + e, nen, d)
+        for ch in prange(nch, num_threads=n_threads, schedule="static"):
+            I0 = ch * chunk
+            I1 = I0 + chunk if I0 + chunk < N else N
+            fn(&U[0, 0], &conn[0, 0], &ptr[0], &ent[0], &mode[0], &geom[0], &Ke[0, 0, 0], &alpha_e[0],
+               &fe_rows[0, 0], &out[0, 0], &en_chunk[ch], accumulate, I0, I1)
     return 0
+
+
+cdef bint np_any_mode1(const signed char[::1] mode) noexcept:
+    cdef Py_ssize_t i
+    for i in range(mode.shape[0]):
+        if mode[i] == 1:
+            return True
+    return False

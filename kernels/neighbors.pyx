@@ -117,9 +117,9 @@ cdef long _scan(long i, const double* xw, const double* xs, const double* period
 def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
                double[::1] cell_size, double[::1] period, long[::1] ncell, const long[:, ::1] stencil,
                double rlist, long cap, int[::1] tmp_nb, int[::1] tmp_q, long B, int n_threads=1):
-    """Half neighbour list with its transpose.
+    """Half neighbour list (each pair once) by cell lists.
 
-    xw: (n, 3) positions wrapped into the box on periodic axes, padded with zeros to 3 columns [length];
+    xw: (n, 3) positions wrapped into [origin, origin + L) on periodic axes, zero-padded to 3 columns;
     img: (n, 3) int64 image counts (x = xw + img * L); d: true dimension; origin, cell_size, period: (3,)
     cell-grid origin, cell edge, period L (0 on free axes); ncell: (3,) cells per axis; stencil: (ns, 3)
     cell offsets of a HALF stencil (the home cell first-class plus the offsets lexicographically > 0);
@@ -161,7 +161,6 @@ def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
     cdef long[::1] pos_in_cell = pos_a
     cdef long cx
     cdef const double* xp = &xw[0, 0]
-    cdef const long* ip = &img[0, 0]
     cdef const long* sp = &stencil[0, 0]
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):

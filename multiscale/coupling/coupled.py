@@ -50,6 +50,9 @@ class CoupledSystem:
         self.n_atoms, self.n_nodes = n, N
         energy_based = method is None or method.energy_based
 
+        if self.coupled:
+            self.check_geometry()
+
         # ---- atom weights, pads
         if atoms is not None and self.coupled:
             if cell is None:
@@ -117,6 +120,28 @@ class CoupledSystem:
         if self.coupled:
             self.update_pads()
             method.prepare(self)
+
+    # ------------------------------------------------------------------ checks
+    def handshake_element_size(self) -> float:
+        """Largest diameter [length] of the elements that intersect H (0 if none)."""
+        mesh = self.continuum.mesh
+        size = 0.0
+        for blk in mesh.blocks:
+            Xe = mesh.nodes[blk.conn]  # (ne, nen, d)
+            dist = self.handshake.distance(Xe.reshape(-1, self.d)).reshape(Xe.shape[:2])
+            hit = (dist.min(axis=1) < self.handshake.width) & (dist.max(axis=1) > 0.0)
+            if np.any(hit):
+                diff = Xe[hit][:, :, None, :] - Xe[hit][:, None, :, :]
+                size = max(size, float(np.sqrt(np.max(np.sum(diff * diff, axis=-1)))))
+        return size
+
+    def check_geometry(self) -> None:
+        """ValueError (naming both lengths) when H is narrower than cut-off + skin or one element."""
+        pot = getattr(self.atoms, "potential", None)
+        nl = getattr(self.atoms, "nlist", None)
+        cutoff = float(getattr(pot, "cutoff", 0.0))
+        skin = float(getattr(nl, "skin", 0.0))
+        self.handshake.check_geometry(cutoff, skin, self.handshake_element_size())
 
     # ------------------------------------------------------------------ masses
     def _floor_masses(self, floor: float) -> None:

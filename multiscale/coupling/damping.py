@@ -5,7 +5,7 @@ represent). Rayleigh function ``R = ½ Σ_a g_a |w_a|²``: the atom gets ``−g_
 ``+Σ_a g_a N_I(X_a) w_a``; with ``B = [S | −N]`` (w = B v) the damping force is ``−D v``, ``D = Bᵀ g B``,
 which annihilates rigid translations, so momentum is conserved. Profile (relaxation rate):
 
-    g_a / M_a = γ0 ω0 α(X_a)
+    g_a / M_a = γ0 ω0 α(X_a)^p          (p = ``power``, default 1)
 
 zero at the atomistic edge, largest where the continuum dominates; M_a is the atom's coupled mass β̄_a m_a
 (``mass="coupled"``) or its full mass m_a (``mass="full"``).
@@ -42,7 +42,8 @@ class DampingBand:
     omega0 : reference frequency [1/time], e.g. the lattice's largest frequency 2√(k/m)
     kT : bath temperature as energy k_B T (0 = pure damping)
     seed : seed of the random numbers (Langevin)
-    mass : "coupled" (g_a = γ0 ω0 α β̄_a m_a) or "full" (g_a = γ0 ω0 α m_a)
+    mass : "coupled" (g_a = γ0 ω0 α^p β̄_a m_a) or "full" (g_a = γ0 ω0 α^p m_a)
+    power : exponent p of the ramp α^p
     """
 
     class Params(PluginParams):
@@ -52,12 +53,14 @@ class DampingBand:
         temperature: float = Field(0.0, ge=0, description="bath temperature [temperature]; 0 = damping only")
         seed: int = Field(1, description="random seed of the Langevin bath")
         mass: str = Field("coupled", pattern="^(coupled|full)$",
-                          description="mass in g_a = γ0 ω0 α m: the atom's coupled or full mass")
+                          description="mass in g_a = γ0 ω0 α^p m: the atom's coupled or full mass")
+        power: float = Field(1.0, gt=0, description="exponent p of the damping ramp α^p")
 
     def __init__(self, gamma0: float, omega0: float, *, kT: float = 0.0, seed: int = 1,
-                 mass: str = "coupled") -> None:
+                 mass: str = "coupled", power: float = 1.0) -> None:
         self.gamma0, self.omega0, self.kT = float(gamma0), float(omega0), float(kT)
         self.mass = mass
+        self.power = float(power)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self._ready = False
 
@@ -65,7 +68,7 @@ class DampingBand:
         """g_a (n_c,) [mass/time] for the atoms of H (system.constrained order)."""
         idx = system.free[system.constrained]
         m = system.atom_mass[idx] if self.mass == "coupled" else np.asarray(system.atoms.mass, float)[idx]
-        return self.gamma0 * self.omega0 * system.alpha_atoms[idx] * m
+        return self.gamma0 * self.omega0 * system.alpha_atoms[idx] ** self.power * m
 
     def _setup(self, system, integrator, dt: float) -> None:  # noqa: ANN001
         d = system.d

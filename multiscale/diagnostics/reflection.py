@@ -163,3 +163,29 @@ def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, ble
 def reflection_sweep_1d(wavelengths, **kw) -> list[ReflectionResult]:  # noqa: ANN001
     """`reflection_1d` for each wavelength [length] (same keywords); R against k = 2π/λ."""
     return [reflection_1d(float(lam), **kw) for lam in wavelengths]
+
+
+def reflection_table(methods=("strong", "projected"), blends=("linear", "cubic", "quintic"),  # noqa: ANN001
+                     widths=(16.0, 32.0, 64.0), h: float = 4.0, gamma0: float = 0.3, **kw) -> list[dict]:
+    """The issue-5 table: R at λ = 16h, 8h, 4h, 1.9h (undamped and damped) and h (damped, γ0).
+    Extra keywords go to `reflection_1d` (e.g. the region factories)."""
+    rows = []
+    for meth in methods:
+        for blend in blends:
+            for w in widths:
+                row = {"method": meth, "blend": blend, "width": w}
+                for name, lam, g in (("16h", 16 * h, None), ("8h", 8 * h, None), ("4h", 4 * h, None),
+                                     ("1.9h", 1.9 * h, None), ("1.9h_damped", 1.9 * h, gamma0),
+                                     ("h_damped", h, gamma0)):
+                    row[name] = reflection_1d(lam, h=h, width=w, blend=blend, method=meth, gamma0=g, **kw).R
+                rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":  # python -m multiscale.diagnostics.reflection
+    cols = ("16h", "8h", "4h", "1.9h", "1.9h_damped", "h_damped")
+    print("| method | blend | width | " + " | ".join(f"λ={c}" for c in cols) + " |")
+    print("|---" * (3 + len(cols)) + "|")
+    for r in reflection_table():
+        vals = [f"{r[c]:.1e}" for c in cols]
+        print(f"| {r['method']} | {r['blend']} | {r['width']:g}a | " + " | ".join(vals) + " |", flush=True)

@@ -32,8 +32,10 @@ class BlockData:
     act_elems: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     alpha_e: np.ndarray | None = None  # (ne,) element weight on the Ke path
     mode: np.ndarray | None = None     # (ne,) int8: 0 skipped (α ≡ 0), 1 Ke path, 2 per-qp path
-    ptr: np.ndarray | None = None      # (N+1,) node -> incidences of this block
-    ent: np.ndarray | None = None      # (ne*nen,) rows e*nen + a sorted by node (stable)
+    ptr: np.ndarray | None = None      # (N+1,) int32 node -> incidences of this block
+    ent: np.ndarray | None = None      # (ne*nen,) int32 rows e*nen + a sorted by node (stable)
+    conn32: np.ndarray | None = None   # int32 copies of conn and geom for the node kernel
+    geom32: np.ndarray | None = None
     me: np.ndarray | None = None       # (ne, nen) element contributions to the lumped mass [mass]
 
     @property

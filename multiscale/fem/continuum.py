@@ -62,8 +62,12 @@ class ContinuumRegion:
                 Ke = element_stiffness(bd, material.C)
                 bd.Ke = np.ascontiguousarray(0.5 * (Ke + Ke.transpose(0, 2, 1)))
             rows_node = blk.conn.ravel()
-            bd.ent = np.argsort(rows_node, kind="stable").astype(np.int64)
-            bd.ptr = np.concatenate([[0], np.cumsum(np.bincount(rows_node, minlength=N))]).astype(np.int64)
+            if rows_node.size >= 2**31 - 1:
+                raise ValueError("mesh too large for the int32 node-incidence lists (≥ 2^31 entries)")
+            bd.ent = np.argsort(rows_node, kind="stable").astype(np.int32)
+            bd.ptr = np.concatenate([[0], np.cumsum(np.bincount(rows_node, minlength=N))]).astype(np.int32)
+            bd.conn32 = blk.conn.astype(np.int32)
+            bd.geom32 = bd.geom.astype(np.int32)
             self._blocks.append(bd)
             nq += bd.ne * bd.nqe
             rows += bd.ne * blk.element.nen
@@ -76,6 +80,8 @@ class ContinuumRegion:
         self._F = None if material.is_linear else np.zeros((nq, d, d))
         self._P = None if material.is_linear else np.zeros((nq, d, d))
         self._Wq = None if material.is_linear else np.zeros(nq)
+        self._en_chunk = np.zeros((N + 255) // 256)
+        self._no_ke = np.zeros((1, 1, 1))
         self._locator: Locator | None = None
         self.set_blend(None)
 
@@ -124,8 +130,6 @@ class ContinuumRegion:
             q0, q1 = bd.qp_offset, bd.qp_offset + bd.ne * bd.nqe
             wq = self._wq[q0:q1]
             if self.material.is_linear:
-                if bd.ke_elems.size:
-                    k.linear_ke(U, bd.conn, bd.ke_elems, bd.geom, bd.Ke, bd.alpha_e, fe, we, nt)
                 if bd.qp_elems.size:
                     k.linear_qp(U, bd.conn, bd.qp_elems, bd.geom, bd.dN, wq, self.material.C, fe, we, nt)
             elif bd.act_elems.size:
@@ -134,8 +138,10 @@ class ContinuumRegion:
                 qs = (bd.act_elems[:, None] * bd.nqe + np.arange(bd.nqe)).ravel()
                 P[qs], W[qs] = self.material.evaluate(F[qs])
                 k.stress_forces(P, W, wq, bd.conn, bd.act_elems, bd.geom, bd.dN, fe, we, nt)
-            k.node_forces(bd.ptr, bd.ent, bd.mode, rows, self.forces, nen, int(b > 0), nt)
-            E += float(np.sum(we))
+            Ke = bd.Ke if bd.Ke is not None else self._no_ke
+            k.node_forces(U, bd.conn32, bd.ptr, bd.ent, bd.mode, bd.geom32, Ke, bd.alpha_e, rows, self.forces,
+                          self._en_chunk, int(b > 0), nt)
+            E += float(np.sum(we)) + (float(np.sum(self._en_chunk)) if bd.ke_elems.size else 0.0)
         return E
 
     def deformation_gradients(self) -> np.ndarray:

@@ -44,7 +44,8 @@ class ConstraintProjector:
 
     G : scipy.sparse (r, n_dof);  inv_mass : (n_dof,) inverse masses (0 = fixed dof).
     Rows whose dofs are all fixed are dropped; linearly dependent rows are detected (pivots of the LU
-    factor, confirmed by a pivoted QR) and dropped, and reported in ``dropped_rows``.
+    factor; then a pivoted Cholesky, LAPACK dpstrf, of the dense r × r G M⁻¹ Gᵀ picks an independent
+    set) and dropped, and reported in ``dropped_rows``.
     """
 
     def __init__(self, G: sp.spmatrix, inv_mass: np.ndarray, rtol: float = 1e-10) -> None:
@@ -65,12 +66,15 @@ class ConstraintProjector:
                     lu = None
             except RuntimeError:
                 lu = None
-            if lu is None:  # rank deficient: keep an independent set of rows (pivoted QR)
-                S = (G @ sp.diags(np.sqrt(inv_mass))).toarray()
-                _, R, perm = sla.qr(S.T, mode="economic", pivoting=True)
-                diag = np.abs(np.diag(R))
-                rank = int(np.sum(diag > rtol * diag.max()))
-                ind = np.sort(perm[:rank])
+            if lu is None:  # rank deficient: keep an independent set of rows (pivoted Cholesky of
+                # the PSD Gram matrix A = S Sᵀ, S = G M^-1/2: a principal block of A is non-singular iff
+                # the corresponding rows of S are independent)
+                Ad = A.toarray()
+                scale = float(np.max(np.diag(Ad)))
+                _, piv, rank, info = sla.lapack.dpstrf(Ad, lower=1, tol=rtol**2 * scale)
+                if info < 0:
+                    raise RuntimeError("pivoted Cholesky of G M⁻¹ Gᵀ failed")
+                ind = np.sort(piv[:rank] - 1)
                 self.dropped_rows = np.sort(np.concatenate([self.dropped_rows, keep[np.setdiff1d(
                     np.arange(len(keep)), ind)]]))
                 keep = keep[ind]

@@ -2,11 +2,12 @@
 
 A `NeighborList` holds, in CSR form, every pair (i, j) within ``cutoff + skin`` ONCE, under one of its
 atoms (entry e of atom i is ``neighbors[offsets[i] + e]``), with the code of its periodic image
-``shift_code[e]`` (uint16): the separation is ``x[j] - x[i] + shift_table[shift_code[e], :d]``. The neighbour of a pair is
-never in a lower cell layer (along the last axis) than its owner, so force kernels apply Newton's third
-law slab by slab (even slabs in parallel, then odd ones, each slab serially): results are bitwise
-independent of the thread count. Bond weights ``bond_w`` are aligned with the entries.
-Building is O(N) in time and memory (cells of about half the list radius, 3D stencil of <= 125 cells).
+``shift_code[e]`` (uint16): the separation is ``x[j] - x[i] + shift_table[shift_code[e], :d]``.
+The neighbour of a pair is never in a lower cell layer (along the last axis) than its owner, so force
+kernels apply Newton's third law slab by slab (even slabs in parallel, then odd ones, each slab
+serially): results are bitwise independent of the thread count. Bond weights ``bond_w`` are aligned
+with the entries. Building is O(N) in time and memory (cells of about half the list radius, 3D
+stencil of at most 63 cells).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import numpy as np
 
 from .._kernels import load
 from .box import Box
+
+_OFFSET = 0.3819660112501051   # (3 - sqrt 5) / 2
 
 
 class NeighborList:
@@ -54,7 +57,6 @@ class NeighborList:
                              f"2 (cutoff + skin) = {2 * self.rlist:g}: minimum image would miss neighbours")
         self._k = load("neighbors")
         self.n_builds = 0
-        d = box.dim
         self.offsets = np.zeros(1, np.int64)
         self.neighbors = np.zeros(0, np.int32)
         self.shift_code = np.zeros(0, np.uint16)
@@ -74,10 +76,20 @@ class NeighborList:
         return int(self.neighbors.size)
 
     # ------------------------------------------------------------------ grid
-    def _axis(self, k: int, ext: float, periodic: bool, coarsen: int) -> tuple[float, int, int]:
-        """(cell size, cells, stencil reach) along one axis."""
+    def _axis(self, k: int, ext: float, periodic: bool, coarsen: int, last: bool) -> tuple[float, int, int]:
+        """(cell size, cells, stencil reach) along one axis.
+
+        Along the last (slab) axis of a periodic box the cell count is 2 x (a multiple of 4, or 2 for
+        small boxes) slabs of width >= rlist, so that each slab phase holds an even number of equal
+        slabs (balanced over 2 threads). The layout never depends on the thread count.
+        """
         rl = self.rlist
         if periodic:
+            if last and coarsen == 1:
+                nslab = int(math.floor(ext / rl))
+                nslab -= nslab % (4 if nslab >= 8 else 2)   # 4k: phases split evenly over 2 threads
+                if nslab >= 4:
+                    return ext / (2 * nslab), 2 * nslab, 2
             for reach in (2, 1):
                 m = int(math.floor(ext / (rl / reach))) // coarsen
                 if m >= 2 * reach + 1:
@@ -95,13 +107,15 @@ class NeighborList:
         while True:
             for k in range(d):
                 if self.box.periodic[k]:
-                    origin[k] = self.box.lo[k]
-                    size[k], nc[k], reach[k] = self._axis(k, self.period[k], True, coarsen)
+                    size[k], nc[k], reach[k] = self._axis(k, self.period[k], True, coarsen, k == d - 1)
+                    # grid offset by an irrational fraction of a cell: perfect-lattice planes then do
+                    # not sit on cell boundaries (even slabs, balanced threads)
+                    origin[k] = self.box.lo[k] + _OFFSET * size[k] if nc[k] > 1 else self.box.lo[k]
                 else:
                     lo = float(np.min(x[:, k])) if n else 0.0
                     ext = (float(np.max(x[:, k])) - lo if n else 0.0) * (1 + 1e-12) + 1e-300
                     origin[k] = lo
-                    size[k], nc[k], reach[k] = self._axis(k, ext, False, coarsen)
+                    size[k], nc[k], reach[k] = self._axis(k, ext, False, coarsen, k == d - 1)
             if np.prod(nc) <= 4 * n + 64 or coarsen > 2**20:
                 break
             coarsen *= 2   # keep the cell count O(n) for sparse or far-flung free atoms
@@ -129,7 +143,7 @@ class NeighborList:
         for k in range(d):
             if self.box.periodic[k]:
                 L = self.period[k]
-                img[:, k] = np.floor((x[:, k] - self.box.lo[k]) / L).astype(np.int64)
+                img[:, k] = np.floor((x[:, k] - origin[k]) / L).astype(np.int64)   # xw in [origin, +L)
                 xw[:, k] = x[:, k] - img[:, k] * L
         B = 1 + (int(np.max(img.max(axis=0) - img.min(axis=0))) if n else 0)
         if (2 * B + 1) ** d > 65536:

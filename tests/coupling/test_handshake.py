@@ -100,3 +100,25 @@ def test_mass_partition_of_unity_coupled_chain(blend):
     expected = (L_end - first) + 0.5  # m = a = 1: one unit of mass per unit length, first half-cell
     total = rep["mass_atoms"] + rep["mass_nodes"]
     assert abs(total - expected) <= 1e-15 * expected * 10
+
+
+def test_coupled_system_rejects_a_handshake_narrower_than_an_element():
+    with pytest.raises(ValueError, match=r"handshake width 2 .*element size 4"):
+        build_chain_system(h=4.0, width=2.0, left=20.0, right=20.0)
+
+
+def test_coupled_system_rejects_a_handshake_narrower_than_cutoff_plus_skin():
+    with pytest.raises(ValueError, match=r"handshake width 1 .*1\.6 \(= 1\.5 \+ 0\.1\)"):
+        build_chain_system(h=1.0, width=1.0, left=20.0, right=20.0)
+
+
+def test_mass_floor_redistributes_and_reports():
+    """Projected mode: atoms of H with β̄ < floor get floor·m, taken from the nodes (total unchanged)."""
+    plain = build_chain_system(h=4.0, width=32.0, blend="cubic", left=40.0, right=40.0)
+    fl = build_chain_system(h=4.0, width=32.0, blend="cubic", left=40.0, right=40.0, mass_floor=0.05)
+    rep = fl.partition_report()
+    low = plain.atom_weight[plain.free] < 0.05
+    assert len(rep["floored_atoms"]) == int(low.sum()) > 0
+    assert np.all(fl.atom_mass[rep["floored_atoms"]] == 0.05)
+    assert abs(fl.total_mass() - plain.total_mass()) < 1e-12 * plain.total_mass()
+    assert np.all(fl.node_mass[fl.active_nodes] > 0)
