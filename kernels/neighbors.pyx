@@ -17,21 +17,19 @@ from cython.parallel cimport prange
 from libc.math cimport floor
 
 
-cdef long _scan(long i, const double* xw, const double* xs, const double* period,
-                const long* nc, const long* stencil, long ns, const long* cell_of,
-                const long* cell_start, const long* cell_atoms, const long* pos_in_cell, double rl2,
-                long cap, int* nb_out, int* q_out) noexcept nogil:
-    """Write up to ``cap`` neighbours of atom i (half stencil: each pair once) into nb_out and the code
-    of their wrapped-image offset q (dx = xw_j - xw_i + q L, q_k in {-1, 0, 1}) into q_out:
-    code = (q0 + 1) + 3 (q1 + 1) + 9 (q2 + 1). Returns the full count.
+cdef void _scan_cell(long hc, const double* xs, const double* period, const long* nc,
+                     const long* stencil, long ns, const long* cell_start, const long* cell_atoms,
+                     double rl2, long cap, int* tmp_nb, int* tmp_q, long* counts) noexcept nogil:
+    """Neighbours of every atom of home cell hc (half stencil: each pair once), written to the atoms'
+    scratch rows tmp_nb/tmp_q[i * cap + ...] (up to cap entries; counts[i] gets the full count).
 
-    Branch-free inner loop: every candidate is written, the count advances only when it is in range.
-    All loop constants are scalars (register-resident: stores through int pointers cannot alias them).
-    xw: wrapped positions (n, 3) row-major; xs: the same sorted by cell (xs[p] = xw[cell_atoms[p]]).
+    For atom i the entries come in stencil order, then by position inside the neighbour cell; q_out
+    holds the code of the wrapped-image offset q (dx = xw_j - xw_i + q L, q_k in {-1, 0, 1}):
+    code = (q0 + 1) + 3 (q1 + 1) + 9 (q2 + 1). Branch-free inner loop: every candidate is written,
+    the count advances only when it is in range. xs: positions sorted by cell (xs[p] = xw[cell_atoms[p]]).
     """
     cdef long ci0, ci1, ci2, cc0, cc1, cc2, sk0, sk1, sk2
-    cdef long s, cell, p, j, start, slot, end
-    cdef long cnt = 0
+    cdef long s, cell, p, a, i, start, slot, end, cnt
     cdef long nc0 = nc[0], nc1 = nc[1], nc2 = nc[2]
     cdef double per0 = period[0], per1 = period[1], per2 = period[2]
     cdef double half0 = 0.5 * per0, half1 = 0.5 * per1, half2 = 0.5 * per2
@@ -39,15 +37,19 @@ cdef long _scan(long i, const double* xw, const double* xs, const double* period
     cdef bint small1 = per1 != 0.0 and nc1 == 1
     cdef bint small2 = per2 != 0.0 and nc2 == 1
     cdef bint anysmall = small0 or small1 or small2
+    cdef bint home
     cdef double dx0, dx1, dx2, r2, xi0, xi1, xi2, sh0, sh1, sh2
     cdef int code, base
-    cdef long cidx = cell_of[i]
-    ci2 = cidx // (nc0 * nc1)
-    ci1 = (cidx // nc0) % nc1
-    ci0 = cidx % nc0
-    xi0 = xw[3 * i]
-    xi1 = xw[3 * i + 1]
-    xi2 = xw[3 * i + 2]
+    cdef int* nb
+    cdef int* qq
+    cdef long h0 = cell_start[hc], h1 = cell_start[hc + 1]
+    if h1 == h0:
+        return
+    ci2 = hc // (nc0 * nc1)
+    ci1 = (hc // nc0) % nc1
+    ci0 = hc % nc0
+    for a in range(h0, h1):
+        counts[cell_atoms[a]] = 0
     for s in range(ns):
         cc0 = ci0 + stencil[3 * s]
         cc1 = ci1 + stencil[3 * s + 1]
@@ -71,47 +73,54 @@ cdef long _scan(long i, const double* xw, const double* xs, const double* period
             sk2 = -1 if cc2 < 0 else 1
             cc2 = cc2 - sk2 * nc2
         cell = cc0 + nc0 * (cc1 + nc1 * cc2)
-        start = cell_start[cell]
-        if stencil[3 * s] == 0 and stencil[3 * s + 1] == 0 and stencil[3 * s + 2] == 0:
-            start = pos_in_cell[i] + 1
+        home = stencil[3 * s] == 0 and stencil[3 * s + 1] == 0 and stencil[3 * s + 2] == 0
         end = cell_start[cell + 1]
         sh0 = sk0 * per0
         sh1 = sk1 * per1
         sh2 = sk2 * per2
         base = <int>((sk0 + 1) + 3 * (sk1 + 1) + 9 * (sk2 + 1))
-        for p in range(start, end):
-            dx0 = xs[3 * p] - xi0 + sh0
-            dx1 = xs[3 * p + 1] - xi1 + sh1
-            dx2 = xs[3 * p + 2] - xi2 + sh2
-            code = base
-            if anysmall:
-                if small0:
-                    if dx0 > half0:
-                        dx0 = dx0 - per0
-                        code = code - 1
-                    elif dx0 < -half0:
-                        dx0 = dx0 + per0
-                        code = code + 1
-                if small1:
-                    if dx1 > half1:
-                        dx1 = dx1 - per1
-                        code = code - 3
-                    elif dx1 < -half1:
-                        dx1 = dx1 + per1
-                        code = code + 3
-                if small2:
-                    if dx2 > half2:
-                        dx2 = dx2 - per2
-                        code = code - 9
-                    elif dx2 < -half2:
-                        dx2 = dx2 + per2
-                        code = code + 9
-            r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
-            slot = cnt if cnt < cap else cap - 1
-            nb_out[slot] = <int>cell_atoms[p]
-            q_out[slot] = code
-            cnt = cnt + (r2 < rl2)
-    return cnt
+        for a in range(h0, h1):
+            i = cell_atoms[a]
+            xi0 = xs[3 * a] - sh0
+            xi1 = xs[3 * a + 1] - sh1
+            xi2 = xs[3 * a + 2] - sh2
+            start = a + 1 if home else cell_start[cell]
+            cnt = counts[i]
+            nb = tmp_nb + i * cap
+            qq = tmp_q + i * cap
+            for p in range(start, end):
+                dx0 = xs[3 * p] - xi0
+                dx1 = xs[3 * p + 1] - xi1
+                dx2 = xs[3 * p + 2] - xi2
+                code = base
+                if anysmall:
+                    if small0:
+                        if dx0 > half0:
+                            dx0 = dx0 - per0
+                            code = code - 1
+                        elif dx0 < -half0:
+                            dx0 = dx0 + per0
+                            code = code + 1
+                    if small1:
+                        if dx1 > half1:
+                            dx1 = dx1 - per1
+                            code = code - 3
+                        elif dx1 < -half1:
+                            dx1 = dx1 + per1
+                            code = code + 3
+                    if small2:
+                        if dx2 > half2:
+                            dx2 = dx2 - per2
+                            code = code - 9
+                        elif dx2 < -half2:
+                            dx2 = dx2 + per2
+                            code = code + 9
+                r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
+                slot = cnt if cnt < cap else cap - 1
+                nb[slot] = <int>cell_atoms[p]
+                qq[slot] = code
+                cnt = cnt + (r2 < rl2)
+            counts[i] = cnt
 
 
 def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
@@ -153,14 +162,11 @@ def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
     counts_a = np.zeros(n, dtype=np.int64)
     if tmp_nb.shape[0] < n * cap or tmp_q.shape[0] < n * cap:
         raise ValueError("build_half: scratch too small")
-    pos_a = np.empty(n, dtype=np.int64)
     cdef long[::1] cell_of = cell_of_a
     cdef long[::1] cell_start = cell_start_a
     cdef long[::1] cell_atoms = cell_atoms_a
     cdef long[::1] counts = counts_a
-    cdef long[::1] pos_in_cell = pos_a
     cdef long cx
-    cdef const double* xp = &xw[0, 0]
     cdef const long* sp = &stencil[0, 0]
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):
@@ -185,15 +191,13 @@ def build_half(const double[:, ::1] xw, img_a, int d, double[::1] origin,
         for i in range(n):
             c = cell_of[i]
             cell_atoms[fillpos[c]] = i
-            pos_in_cell[i] = fillpos[c]
             xs[fillpos[c], 0] = xw[i, 0]
             xs[fillpos[c], 1] = xw[i, 1]
             xs[fillpos[c], 2] = xw[i, 2]
             fillpos[c] += 1
-        for i in prange(n, num_threads=n_threads, schedule="guided"):
-            counts[i] = _scan(i, xp, &xs[0, 0], per, nc, sp, ns, &cell_of[0], &cell_start[0],
-                              &cell_atoms[0], &pos_in_cell[0], rl2, cap, &tmp_nb[i * cap],
-                              &tmp_q[i * cap])
+        for c in prange(ntot, num_threads=n_threads, schedule="guided"):
+            _scan_cell(c, &xs[0, 0], per, nc, sp, ns, &cell_start[0], &cell_atoms[0], rl2, cap,
+                       &tmp_nb[0], &tmp_q[0], &counts[0])
     cdef long need = int(counts_a.max())
     if need > cap:
         return None, need

@@ -393,10 +393,19 @@ class Simulation:
             checks += [("continuum", "U", s.continuum.U), ("continuum", "V", s.continuum.V)]
         for region, qty, arr in checks:
             if not np.all(np.isfinite(arr)):
-                raise BlowUpError(f"blow-up between steps {k} and {self.integrator.step_count + 1}: "
-                                  f"{region} {qty} is no longer finite ({type(exc).__name__}: {exc}); the time "
+                raise BlowUpError(f"blow-up at step {self.integrator.step_count + 1} (after step {k} was "
+                                  f"written): quantity {qty} of region '{region}' is no longer finite ({type(exc).__name__}: {exc}); the time "
                                   "step is probably too large", step=self.integrator.step_count,
                                   region=region, quantity=qty) from exc
+        if s.atoms is not None and s.atoms.n:
+            # an atom crossing a sizeable part of the box in one step is a blow-up, finite or not
+            jump = float(np.max(np.abs(s.atoms.v))) * self.integrator.dt
+            size = float(np.min(s.atoms.box.hi - s.atoms.box.lo))
+            if jump > 0.25 * size:
+                raise BlowUpError(f"blow-up at step {self.integrator.step_count + 1} (after step {k} was "
+                                  f"written): in region 'atoms' an atom moves {jump:.3g} {self.model.units.length} per step (box {size:.3g}) "
+                                  f"({type(exc).__name__}: {exc}); the time step is probably too large",
+                                  step=self.integrator.step_count, region="atoms", quantity="v") from exc
         raise exc
 
     def _energy_floor(self) -> float:
