@@ -174,10 +174,11 @@ cdef extern from *:
     MSIM_CLONES static void msim_node_##NEN##_##D(const double* U, const int32_t* conn, const int32_t* ptr, \
             const int32_t* ent, const signed char* mode, const int32_t* geom, const double* Ke, \
             const double* alpha, const double* fe_rows, double* out, double* en_chunk, int accumulate, \
-            int64_t I0, int64_t I1) { \
+            const int32_t* nodes, int64_t I0, int64_t I1) { \
         enum { ND = NEN * D }; \
         double en = 0.0; \
-        for (int64_t I = I0; I < I1; I++) { \
+        for (int64_t p = I0; p < I1; p++) { \
+            const int64_t I = nodes[p]; \
             double f[D], g[D]; int i; \
             for (i = 0; i < D; i++) { f[i] = 0.0; g[i] = 0.0; } \
             for (int64_t k = ptr[I]; k < ptr[I + 1]; k++) { \
@@ -209,38 +210,68 @@ cdef extern from *:
     MSIM_NODE(4, 2)
     MSIM_NODE(4, 3)
     MSIM_NODE(8, 3)
+    /* Stencil nodes: out[I] = -sum_s S[type][s] U[nbr[s]] (d x d blocks), *en_chunk = sum 1/2 U_I . f_I. */
+    #define MSIM_STENCIL(D) \
+    MSIM_CLONES static void msim_stencil_##D(const double* U, const int32_t* nodes, const int32_t* types, \
+            const int32_t* nbr, int NS, const double* S, double* out, double* en_chunk, int64_t p0, \
+            int64_t p1) { \
+        double en = 0.0; \
+        for (int64_t p = p0; p < p1; p++) { \
+            const int64_t I = nodes[p]; const double* St = S + (int64_t)types[p] * NS * D * D; \
+            const int32_t* nb = nbr + p * NS; double f[4][D][D]; int i, j, s; \
+            for (s = 0; s < 4; s++) for (i = 0; i < D; i++) for (j = 0; j < D; j++) f[s][i][j] = 0.0; \
+            for (s = 0; s < NS; s++) { const double* u = U + (int64_t)nb[s] * D; \
+                const double* B = St + s * D * D; \
+                for (i = 0; i < D; i++) for (j = 0; j < D; j++) f[s & 3][i][j] += B[i * D + j] * u[j]; } \
+            double eI = 0.0; \
+            for (i = 0; i < D; i++) { double fi = 0.0; \
+                for (j = 0; j < D; j++) fi += (f[0][i][j] + f[1][i][j]) + (f[2][i][j] + f[3][i][j]); \
+                eI += U[I * D + i] * fi; out[I * D + i] = -fi; } \
+            en += 0.5 * eI; } \
+        *en_chunk = en; }
+    MSIM_STENCIL(1)
+    MSIM_STENCIL(2)
+    MSIM_STENCIL(3)
     """
+    void msim_stencil_1(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
+                        double*, double*, int64_t, int64_t) noexcept nogil
+    void msim_stencil_2(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
+                        double*, double*, int64_t, int64_t) noexcept nogil
+    void msim_stencil_3(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
+                        double*, double*, int64_t, int64_t) noexcept nogil
     void msim_node_2_1(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
                        const int32_t*, const double*, const double*, const double*, double*, double*, int,
-                       int64_t, int64_t) noexcept nogil
+                       const int32_t*, int64_t, int64_t) noexcept nogil
     void msim_node_3_2(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
                        const int32_t*, const double*, const double*, const double*, double*, double*, int,
-                       int64_t, int64_t) noexcept nogil
+                       const int32_t*, int64_t, int64_t) noexcept nogil
     void msim_node_4_2(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
                        const int32_t*, const double*, const double*, const double*, double*, double*, int,
-                       int64_t, int64_t) noexcept nogil
+                       const int32_t*, int64_t, int64_t) noexcept nogil
     void msim_node_4_3(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
                        const int32_t*, const double*, const double*, const double*, double*, double*, int,
-                       int64_t, int64_t) noexcept nogil
+                       const int32_t*, int64_t, int64_t) noexcept nogil
     void msim_node_8_3(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
                        const int32_t*, const double*, const double*, const double*, double*, double*, int,
-                       int64_t, int64_t) noexcept nogil
+                       const int32_t*, int64_t, int64_t) noexcept nogil
 
 
 ctypedef void (*node_fn)(const double*, const int32_t*, const int32_t*, const int32_t*,
                          const signed char*, const int32_t*, const double*, const double*,
-                         const double*, double*, double*, int, int64_t, int64_t) noexcept nogil
+                         const double*, double*, double*, int, const int32_t*, int64_t, int64_t) noexcept nogil
 
 
 def node_forces(const double[:, ::1] U, const int32_t[:, ::1] conn, const int32_t[::1] ptr,
                 const int32_t[::1] ent, const signed char[::1] mode, const int32_t[::1] geom,
                 const double[:, :, ::1] Ke, const double[::1] alpha_e, const double[:, ::1] fe_rows,
-                double[:, ::1] out, double[::1] en_chunk, int accumulate=0, int n_threads=1):
+                double[:, ::1] out, double[::1] en_chunk, const int32_t[::1] nodes, int accumulate=0,
+                int n_threads=1):
     """Internal forces of one element block, node by node (see the C comment above): mode[e] = 1 for
     linear elements of uniform weight α_e (rows of α_e Ke_g U_e, Ke symmetric (ng, nd, nd)), 2 for
     elements whose forces `linear_qp` / `stress_forces` wrote into fe_rows (ne*nen, d), 0 for α ≡ 0.
-    out (N, d) gets −(internal force) (added when ``accumulate``); en_chunk (⌈N/256⌉,) the mode-1 energy
-    of each chunk of 256 nodes (Σ en_chunk = Σ_e ½ α_e U_eᵀ Ke U_e). Index arrays int32."""
+    Only the nodes listed in ``nodes`` (int32) are computed. out (N, d) gets −(internal force) (added when
+    ``accumulate``); en_chunk (⌈len(nodes)/256⌉,) the mode-1 energy of each chunk of 256 listed nodes.
+    Index arrays int32."""
     cdef Py_ssize_t N = out.shape[0], d = out.shape[1], nen = conn.shape[1], nd = nen * d
     cdef Py_ssize_t nch, ch, I0, I1, chunk = 256
     cdef node_fn fn
@@ -256,21 +287,57 @@ def node_forces(const double[:, ::1] U, const int32_t[:, ::1] conn, const int32_
         fn = msim_node_8_3
     else:
         raise ValueError(f"node_forces: unsupported element (nen, d) = ({nen}, {d})")
-    if (U.shape[0] != N or U.shape[1] != d or ptr.shape[0] != N + 1 or en_chunk.shape[0] != (N + 255) // 256
+    cdef Py_ssize_t M = nodes.shape[0]
+    if (U.shape[0] != N or U.shape[1] != d or ptr.shape[0] != N + 1 or en_chunk.shape[0] < (M + 255) // 256
             or mode.shape[0] != conn.shape[0] or fe_rows.shape[0] != conn.shape[0] * nen
             or fe_rows.shape[1] != d or ent.shape[0] != conn.shape[0] * nen):
         raise ValueError("node_forces: shape mismatch")
     if Ke.shape[1] != nd and np_any_mode1(mode):
         raise ValueError("node_forces: Ke does not match the element")
-    if N == 0 or conn.shape[0] == 0:
+    if M == 0 or conn.shape[0] == 0:
         return 0
-    nch = (N + chunk - 1) // chunk
+    nch = (M + chunk - 1) // chunk
     with nogil:
         for ch in prange(nch, num_threads=n_threads, schedule="static"):
             I0 = ch * chunk
-            I1 = I0 + chunk if I0 + chunk < N else N
+            I1 = I0 + chunk if I0 + chunk < M else M
             fn(&U[0, 0], &conn[0, 0], &ptr[0], &ent[0], &mode[0], &geom[0], &Ke[0, 0, 0], &alpha_e[0],
-               &fe_rows[0, 0], &out[0, 0], &en_chunk[ch], accumulate, I0, I1)
+               &fe_rows[0, 0], &out[0, 0], &en_chunk[ch], accumulate, &nodes[0], I0, I1)
+    return 0
+
+
+ctypedef void (*stencil_fn)(const double*, const int32_t*, const int32_t*, const int32_t*, int,
+                            const double*, double*, double*, int64_t, int64_t) noexcept nogil
+
+
+def stencil_forces(const double[:, ::1] U, const int32_t[::1] nodes, const int32_t[::1] types,
+                   const int32_t[:, ::1] nbr, const double[:, :, :, ::1] S, double[:, ::1] out,
+                   double[::1] en_chunk, int n_threads=1):
+    """Stencil nodes (see `multiscale.fem.stencil`): out[I] = −Σ_s S[t][s] U[nbr[p, s]] for I = nodes[p],
+    t = types[p]; S (nt, NS, d, d); en_chunk (⌈len(nodes)/256⌉,) = Σ ½ U_I·f_I per chunk of 256 nodes.
+    Overwrites out[I] of the listed nodes only. Fixed order per node: thread-count independent."""
+    cdef Py_ssize_t M = nodes.shape[0], d = U.shape[1], NS = nbr.shape[1], nch, ch, p0, p1, chunk = 256
+    cdef stencil_fn fn
+    if d == 1:
+        fn = msim_stencil_1
+    elif d == 2:
+        fn = msim_stencil_2
+    elif d == 3:
+        fn = msim_stencil_3
+    else:
+        raise ValueError("stencil_forces: d must be 1, 2 or 3")
+    if (types.shape[0] != M or nbr.shape[0] != M or S.shape[1] != NS or S.shape[2] != d or S.shape[3] != d
+            or out.shape[1] != d or en_chunk.shape[0] < (M + 255) // 256):
+        raise ValueError("stencil_forces: shape mismatch")
+    if M == 0:
+        return 0
+    nch = (M + chunk - 1) // chunk
+    with nogil:
+        for ch in prange(nch, num_threads=n_threads, schedule="static"):
+            p0 = ch * chunk
+            p1 = p0 + chunk if p0 + chunk < M else M
+            fn(&U[0, 0], &nodes[0], &types[0], &nbr[0, 0], <int>NS, &S[0, 0, 0, 0], &out[0, 0], &en_chunk[ch],
+               p0, p1)
     return 0
 
 

@@ -15,6 +15,7 @@ _PLUGIN_PACKAGES = (
     "multiscale.loads",
     "multiscale.md.thermostats",
     "multiscale.integrate.minimize",
+    "multiscale.applications",
 )
 
 _loaded = False

@@ -5,3 +5,5 @@
 - `analysis`: load-drop detection and force–depth comparison of two runs;
 - `crack2d`: the mode-I crack deck geometry and the Griffith comparison.
 """
+
+from . import precrack  # noqa: E402,F401  (registers the `precrack` load)

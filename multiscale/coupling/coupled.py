@@ -123,16 +123,21 @@ class CoupledSystem:
 
     # ------------------------------------------------------------------ checks
     def handshake_element_size(self) -> float:
-        """Largest diameter [length] of the elements that intersect H (0 if none)."""
-        mesh = self.continuum.mesh
+        """Largest element size [length] among the elements that intersect H (0 if none or no mesh).
+
+        The size of an element is its largest axis-aligned extent (the generators' ``size``: h for
+        bar2/quad4/hex8 and for the simplices of a split grid)."""
+        mesh = getattr(self.continuum, "mesh", None)
+        if mesh is None:
+            return 0.0
         size = 0.0
         for blk in mesh.blocks:
             Xe = mesh.nodes[blk.conn]  # (ne, nen, d)
             dist = self.handshake.distance(Xe.reshape(-1, self.d)).reshape(Xe.shape[:2])
             hit = (dist.min(axis=1) < self.handshake.width) & (dist.max(axis=1) > 0.0)
             if np.any(hit):
-                diff = Xe[hit][:, :, None, :] - Xe[hit][:, None, :, :]
-                size = max(size, float(np.sqrt(np.max(np.sum(diff * diff, axis=-1)))))
+                ext = Xe[hit].max(axis=1) - Xe[hit].min(axis=1)
+                size = max(size, float(np.max(ext)))
         return size
 
     def check_geometry(self) -> None:

@@ -145,7 +145,7 @@ def patch_system_2d(method: str = "projected", *, width: float = 4.0, blend: str
     n = max(2, int(np.ceil(2 * L / h)))
     Lm = 0.5 * n * h
     mesh = build_grid(GridParams(lo=[-Lm, -Lm], hi=[Lm, Lm], size=h), "tri3")
-    hs.check_geometry(cutoff, skin, element_size=h * np.sqrt(2.0))
+    hs.check_geometry(cutoff, skin, element_size=h)
     reach = cutoff + skin
     ext = core + width + reach + 2 * a
     Xc = lat.sites_in_box([-ext, -ext], [ext, ext])

@@ -22,6 +22,7 @@ from .boundary import body_forces, traction_forces
 from .locate import Locator
 from .materials.base import Material
 from .mesh import Mesh
+from .stencil import build_stencils
 from .timestep import critical_dt
 
 _KE_BUDGET = 64 * 2**20  # bytes of stored element stiffness per block before falling back to qp path
@@ -117,6 +118,16 @@ class ContinuumRegion:
         self.alpha_qp = np.concatenate(alphas)
         self.lumped_mass = lumped
         self._wq = np.ascontiguousarray(self.alpha_qp * self.qp_volumes)
+        N = self.mesh.n_nodes
+        self._stencil = None
+        if len(self._blocks) == 1 and self._blocks[0].Ke is not None:
+            self._stencil = build_stencils(self._blocks[0], N, max_types=min(20000, max(1024, N // 4)))
+        if self._stencil is not None:
+            general = np.ones(N, bool)
+            general[self._stencil[0]] = False
+            self._general = np.nonzero(general)[0].astype(np.int32)
+        else:
+            self._general = np.arange(N, dtype=np.int32)
 
     # ------------------------------------------------------------------ forces
     def compute(self) -> float:
@@ -139,9 +150,16 @@ class ContinuumRegion:
                 P[qs], W[qs] = self.material.evaluate(F[qs])
                 k.stress_forces(P, W, wq, bd.conn, bd.act_elems, bd.geom, bd.dN, fe, we, nt)
             Ke = bd.Ke if bd.Ke is not None else self._no_ke
+            gen = self._general
             k.node_forces(U, bd.conn32, bd.ptr, bd.ent, bd.mode, bd.geom32, Ke, bd.alpha_e, rows, self.forces,
-                          self._en_chunk, int(b > 0), nt)
-            E += float(np.sum(we)) + (float(np.sum(self._en_chunk)) if bd.ke_elems.size else 0.0)
+                          self._en_chunk, gen, int(b > 0), nt)
+            E += float(np.sum(we))
+            if bd.ke_elems.size:
+                E += float(np.sum(self._en_chunk[:(gen.size + 255) // 256]))
+        if self._stencil is not None:
+            nodes, types, nbr, S = self._stencil
+            k.stencil_forces(U, nodes, types, nbr, S, self.forces, self._en_chunk, nt)
+            E += float(np.sum(self._en_chunk[:(nodes.size + 255) // 256]))
         return E
 
     def deformation_gradients(self) -> np.ndarray:
@@ -186,22 +204,22 @@ class ContinuumRegion:
         """Assembled α-weighted tangent stiffness at the reference state, CSR (N·d, N·d), node-major dofs
         (linearised with the material's reference tangent C for nonlinear materials)."""
         d = self.mesh.dim
-        rows, cols, vals = [], [], []
+        n = self.mesh.n_nodes * d
+        K = sp.csr_matrix((n, n))
         for bd in self._blocks:
             B = b_matrix(bd.dN)  # (ng, nqe, nv, nd)
-            for s in range(0, bd.ne, 20000):
-                e = np.arange(s, min(s + 20000, bd.ne))
-                w = self._wq[bd.qp_offset:bd.qp_offset + bd.ne * bd.nqe].reshape(bd.ne, bd.nqe)[e]
+            wq_all = self._wq[bd.qp_offset:bd.qp_offset + bd.ne * bd.nqe].reshape(bd.ne, bd.nqe)
+            step = max(1, 2_000_000 // B.shape[-1] ** 2)
+            for s in range(0, bd.ne, step):
+                e = np.arange(s, min(s + step, bd.ne))
                 Bg = B[bd.geom[e]]
-                Ke = np.einsum("eq,eqai,ab,eqbj->eij", w, Bg, self.material.C, Bg, optimize=True)
+                Ke = np.einsum("eq,eqai,ab,eqbj->eij", wq_all[e], Bg, self.material.C, Bg, optimize=True)
                 dofs = (bd.conn[e][:, :, None] * d + np.arange(d)).reshape(len(e), -1)
-                rows.append(np.repeat(dofs, dofs.shape[1], axis=1).ravel())
-                cols.append(np.tile(dofs, (1, dofs.shape[1])).ravel())
-                vals.append(Ke.ravel())
-        n = self.mesh.n_nodes * d
-        K = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+                rows = np.repeat(dofs, dofs.shape[1], axis=1).ravel()
+                cols = np.tile(dofs, (1, dofs.shape[1])).ravel()
+                K = K + sp.csr_matrix((Ke.ravel(), (rows, cols)), shape=(n, n))
         K.sum_duplicates()
-        return K
+        return K.tocsr()
 
     def consistent_mass(self) -> sp.csr_matrix:
         """Scalar consistent mass M^α_IJ = ∫ α ρ N_I N_J dX, CSR (N, N) [mass] (same sub-quadrature as

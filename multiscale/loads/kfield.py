@@ -123,9 +123,15 @@ class KField(Load):
             c.U += dK * self.unit_field(c.nodes)
 
     def initialize(self, model) -> None:  # noqa: ANN001
+        """With ``initial``: x = X + K u₁(X) for every atom, U = K u₁ for every node (idempotent)."""
         if self.params.initial:
-            self._add_everywhere(model, self.K(0.0))
-            self._k_imposed = self.K(0.0)
+            K = self.K(0.0)
+            a, c = getattr(model, "atoms", None), getattr(model, "continuum", None)
+            if a is not None:
+                a.x[...] = a.X + K * self.unit_field(a.X)
+            if c is not None:
+                c.U[...] = K * self.unit_field(c.nodes)
+            self._k_imposed = K
 
     def impose(self, time: float, model) -> None:  # noqa: ANN001
         K = self.K(time)

@@ -68,16 +68,24 @@ def projected_rows(ctx: CouplingContext) -> sp.csr_matrix:
 ROW_BUILDERS = {"strong": strong_rows, "projected": projected_rows}
 
 
+def _subset(ctx: CouplingContext, idx: np.ndarray) -> CouplingContext:
+    return CouplingContext(d=ctx.d, n_free=ctx.n_free, n_nodes=ctx.n_nodes, constrained=ctx.constrained[idx],
+                           N_c=ctx.N_c[idx], weights=None if ctx.weights is None else ctx.weights[idx])
+
+
 def projected_with_slaves(ctx: CouplingContext, slave_below: float) -> sp.csr_matrix:
-    """Projected rows plus strong rows for the atoms of H with β̄ < slave_below (floppy edge atoms)."""
-    G = projected_rows(ctx)
-    if slave_below > 0.0 and ctx.weights is not None:
-        low = np.flatnonzero(ctx.weights < slave_below)
-        if low.size:
-            sub = CouplingContext(d=ctx.d, n_free=ctx.n_free, n_nodes=ctx.n_nodes,
-                                  constrained=ctx.constrained[low], N_c=ctx.N_c[low])
-            G = sp.vstack([G, strong_rows(sub)], format="csr")
-    return G
+    """Projected rows over the atoms of H with β̄ ≥ slave_below, strong rows for the others (the floppy
+    edge atoms). Keeping the slaved atoms out of the projected sums keeps the two row sets independent
+    (overlapping sets make G M⁻¹ Gᵀ nearly singular and the projection noisy)."""
+    if slave_below <= 0.0 or ctx.weights is None:
+        return projected_rows(ctx)
+    low = ctx.weights < slave_below
+    if not np.any(low):
+        return projected_rows(ctx)
+    parts = [strong_rows(_subset(ctx, np.flatnonzero(low)))]
+    if np.any(~low):
+        parts.insert(0, projected_rows(_subset(ctx, np.flatnonzero(~low))))
+    return sp.vstack(parts, format="csr")
 
 
 class ConstraintParams(PluginParams):

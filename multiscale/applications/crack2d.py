@@ -1,0 +1,115 @@
+"""The mode-I crack decks (``decks/crack2d*.yaml``) and their Griffith comparison.
+
+Fully atomistic square crystal |x|, |y| ≤ L [σ] of the 2D hex LJ solid (ε = σ = m = 1, r_c = 2.5σ shifted,
+a₀ relaxed, close-packed rows along x, origin 0); an atomically sharp crack (`precrack`: bonds crossing
+the half-line behind the tip get weight 0) on the plane between rows 0 and 1, y_c = a₀√3/4, tip at
+x = 0 (midway between two bond crossings); the outer layer (3σ thick) follows the anisotropic K_I field
+of C derived from the potential (`kfield`), every atom starts on the field of the first K, and K rises in
+steps given as multiples of the Griffith value K_G = √(2 γ E′) (γ relaxed close-packed surface energy, E′
+plane-strain modulus, both from `multiscale.md.properties.hex_properties`).
+
+`k_advance(K, extension, a0)`: the first K at which the crack tip has moved by ≥ a₀/2 (one bond pair).
+`python -m multiscale.applications.crack2d [DIR]` writes the decks.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def griffith() -> dict[str, float]:
+    """a₀ [σ], γ (relaxed) [ε/σ], E′ [ε/σ²], K_G = √(2γE′) [ε/σ^{3/2}] and the Voigt C (3, 3) [ε/σ²] of the
+    hex LJ crystal (the deck gives C to `kfield` explicitly: the same numbers the potential yields)."""
+    from ..md.potentials.lj import LennardJones
+    from ..md.properties import hex_properties
+    hp = hex_properties(LennardJones(1.0, 1.0, 2.5, "shift"))
+    return {"a0": float(hp.a0), "gamma": float(hp.gamma_relaxed), "e_prime": float(hp.e_prime),
+            "k_griffith": float(hp.k_griffith), "C": np.asarray(hp.C, float)}
+
+
+def _r(x: float) -> float:
+    return float(f"{x:.12g}")
+
+
+def crack_deck(half_width: float, k_over_kg: list[float], title: str, layer: float = 3.0,
+               props: dict[str, float] | None = None) -> dict:
+    """Deck dict of the crack problem (see the module docstring)."""
+    g = griffith() if props is None else props
+    L, a0 = float(half_width), g["a0"]
+    yc = a0 * math.sqrt(3.0) / 4.0
+    ring = {"type": "difference", "shapes": [
+        {"type": "box", "lo": [-L - 5.0, -L - 5.0], "hi": [L + 5.0, L + 5.0]},
+        {"type": "box", "lo": [-L + layer, -L + layer], "hi": [L - layer, L - layer]}]}
+    return {
+        "msim": 1, "units": "lj", "title": title,
+        "potential": {"type": "lj", "epsilon": 1.0, "sigma": 1.0, "cutoff": 2.5, "truncation": "shift"},
+        "atoms": {"lattice": {"type": "hex", "a": "relaxed", "orient": 0.0, "origin": [0.0, 0.0]},
+                  "region": {"type": "box", "lo": [-L, -L], "hi": [L, L]},
+                  "boundary": ["f", "f"], "mass": 1.0, "skin": 0.3},
+        "loads": [
+            {"type": "precrack", "label": "crack", "tip": [0.0, _r(yc)], "break_factor": 1.5},
+            {"type": "kfield", "tip": [0.0, _r(yc)], "K_values": [_r(k * g["k_griffith"]) for k in k_over_kg],
+             "elastic": [[_r(c) for c in row] for row in g["C"]], "boundary": ring, "targets": "atoms",
+             "initial": True, "increment_interior": True}],
+        "integrator": {"type": "fire", "ftol": 1e-6},
+        "output": {"every": 1, "thermo_every": 1, "fields": ["displacement"]},
+    }
+
+
+def k_advance(K: np.ndarray, extension: np.ndarray, a0: float) -> float | None:
+    """First K [ε/σ^{3/2}] whose stage has a crack extension ≥ a₀/2 (None if the crack never moved)."""
+    ext = np.asarray(extension, float)
+    hit = np.flatnonzero(ext >= 0.5 * a0 - 1e-9)
+    return None if hit.size == 0 else float(np.asarray(K, float)[hit[0]])
+
+
+def griffith_ratio(path: str | Path) -> dict[str, float | None]:
+    """From a crack run's results file: K_G, the first advancing K and their ratio."""
+    from ..output.reader import ResultsReader
+    g = griffith()
+    with ResultsReader(path) as r:
+        obs = r.observables()
+    ka = k_advance(obs["kfield.K"], obs["crack.extension"], g["a0"])
+    return {"k_griffith": g["k_griffith"], "k_advance": ka,
+            "ratio": None if ka is None else ka / g["k_griffith"]}
+
+
+def deck_set() -> dict[str, dict]:
+    g = griffith()
+    big = [round(0.90 + 0.02 * i, 10) for i in range(21)]          # 0.90 … 1.30
+    small = [0.9, 1.0, 1.1, 1.2, 1.3]
+    return {
+        "crack2d.yaml": crack_deck(30.0, big, "mode-I crack in the 2D hex LJ crystal (|x|,|y| <= 30): "
+                                   "K-field steps 0.90..1.30 K_G; K at first advance vs Griffith", props=g),
+        "crack2d_small.yaml": crack_deck(15.0, small, "mode-I crack, reduced size (|x|,|y| <= 15), "
+                                         "K = 0.9..1.3 K_G", props=g),
+    }
+
+
+EXPECT = {name: {"observables.crack.extension.first": {"value": 0.0, "atol": 1e-12},
+                 "observables.crack.extension.last": {"min": 0.55}}
+          for name in ("crack2d.yaml", "crack2d_small.yaml")}
+
+
+def write_decks(directory: str | Path, expect: dict[str, dict] | None = None) -> list[Path]:
+    """Write the decks of `deck_set` (plus ``expect`` blocks by file name, default `EXPECT`)."""
+    import yaml
+    expect = EXPECT if expect is None else expect
+    out = []
+    for name, deck in deck_set().items():
+        if expect and name in expect:
+            deck = deck | {"expect": expect[name]}
+        head = "# generated by `python -m multiscale.applications.crack2d` (see that module); edit there\n"
+        p = Path(directory) / name
+        p.write_text(head + yaml.safe_dump(deck, sort_keys=False, default_flow_style=None, width=110))
+        out.append(p)
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+    for path in write_decks(sys.argv[1] if len(sys.argv) > 1 else "decks"):
+        print(path)
