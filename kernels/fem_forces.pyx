@@ -210,22 +210,25 @@ cdef extern from *:
     MSIM_NODE(4, 2)
     MSIM_NODE(4, 3)
     MSIM_NODE(8, 3)
-    /* Stencil nodes: out[I] = -sum_s S[type][s] U[nbr[s]] (d x d blocks), *en_chunk = sum 1/2 U_I . f_I. */
+    /* Stencil nodes: out[I] = -sum_s S[type][s] U[J_s] (d x d blocks stored transposed, column j of block
+       s at S[type][s][j][:], for contiguous vector loads), *en_chunk = sum 1/2 U_I . f_I, with
+       J_s = nbr[p][s] (rel = 0) or J_s = I + nbr[type][s] (rel = 1: one offset row per type). */
     #define MSIM_STENCIL(D) \
     MSIM_CLONES static void msim_stencil_##D(const double* U, const int32_t* nodes, const int32_t* types, \
-            const int32_t* nbr, int NS, const double* S, double* out, double* en_chunk, int64_t p0, \
+            const int32_t* nbr, int rel, int NS, const double* S, double* out, double* en_chunk, int64_t p0, \
             int64_t p1) { \
         double en = 0.0; \
         for (int64_t p = p0; p < p1; p++) { \
             const int64_t I = nodes[p]; const double* St = S + (int64_t)types[p] * NS * D * D; \
-            const int32_t* nb = nbr + p * NS; double f[4][D][D]; int i, j, s; \
-            for (s = 0; s < 4; s++) for (i = 0; i < D; i++) for (j = 0; j < D; j++) f[s][i][j] = 0.0; \
-            for (s = 0; s < NS; s++) { const double* u = U + (int64_t)nb[s] * D; \
+            const int32_t* nb = rel ? nbr + (int64_t)types[p] * NS : nbr + p * NS; \
+            const int64_t base = rel ? I : 0; \
+            double f[2][D]; int i, j, s; \
+            for (i = 0; i < D; i++) { f[0][i] = 0.0; f[1][i] = 0.0; } \
+            for (s = 0; s < NS; s++) { const double* u = U + (base + nb[s]) * D; \
                 const double* B = St + s * D * D; \
-                for (i = 0; i < D; i++) for (j = 0; j < D; j++) f[s & 3][i][j] += B[i * D + j] * u[j]; } \
+                for (j = 0; j < D; j++) for (i = 0; i < D; i++) f[s & 1][i] += B[j * D + i] * u[j]; } \
             double eI = 0.0; \
-            for (i = 0; i < D; i++) { double fi = 0.0; \
-                for (j = 0; j < D; j++) fi += (f[0][i][j] + f[1][i][j]) + (f[2][i][j] + f[3][i][j]); \
+            for (i = 0; i < D; i++) { const double fi = f[0][i] + f[1][i]; \
                 eI += U[I * D + i] * fi; out[I * D + i] = -fi; } \
             en += 0.5 * eI; } \
         *en_chunk = en; }
@@ -233,11 +236,11 @@ cdef extern from *:
     MSIM_STENCIL(2)
     MSIM_STENCIL(3)
     """
-    void msim_stencil_1(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
+    void msim_stencil_1(const double*, const int32_t*, const int32_t*, const int32_t*, int, int, const double*,
                         double*, double*, int64_t, int64_t) noexcept nogil
-    void msim_stencil_2(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
+    void msim_stencil_2(const double*, const int32_t*, const int32_t*, const int32_t*, int, int, const double*,
                         double*, double*, int64_t, int64_t) noexcept nogil
-    void msim_stencil_3(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
+    void msim_stencil_3(const double*, const int32_t*, const int32_t*, const int32_t*, int, int, const double*,
                         double*, double*, int64_t, int64_t) noexcept nogil
     void msim_node_2_1(const double*, const int32_t*, const int32_t*, const int32_t*, const signed char*,
                        const int32_t*, const double*, const double*, const double*, double*, double*, int,
@@ -306,16 +309,18 @@ def node_forces(const double[:, ::1] U, const int32_t[:, ::1] conn, const int32_
     return 0
 
 
-ctypedef void (*stencil_fn)(const double*, const int32_t*, const int32_t*, const int32_t*, int,
+ctypedef void (*stencil_fn)(const double*, const int32_t*, const int32_t*, const int32_t*, int, int,
                             const double*, double*, double*, int64_t, int64_t) noexcept nogil
 
 
 def stencil_forces(const double[:, ::1] U, const int32_t[::1] nodes, const int32_t[::1] types,
                    const int32_t[:, ::1] nbr, const double[:, :, :, ::1] S, double[:, ::1] out,
-                   double[::1] en_chunk, int n_threads=1):
-    """Stencil nodes (see `multiscale.fem.stencil`): out[I] = −Σ_s S[t][s] U[nbr[p, s]] for I = nodes[p],
-    t = types[p]; S (nt, NS, d, d); en_chunk (⌈len(nodes)/256⌉,) = Σ ½ U_I·f_I per chunk of 256 nodes.
-    Overwrites out[I] of the listed nodes only. Fixed order per node: thread-count independent."""
+                   double[::1] en_chunk, int relative=0, int n_threads=1):
+    """Stencil nodes (see `multiscale.fem.stencil`): out[I] = −Σ_s S[t][s] U[J_s] for I = nodes[p],
+    t = types[p], J_s = nbr[p, s] (nbr (len(nodes), NS)) or, when ``relative``, J_s = I + nbr[t, s]
+    (nbr (nt, NS): one offset row per type); S (nt, NS, d, d) holds the TRANSPOSED blocks; en_chunk (⌈len(nodes)/256⌉,) = Σ ½ U_I·f_I
+    per chunk of 256 nodes. Overwrites out[I] of the listed nodes only. Fixed order per node: results are
+    independent of the thread count."""
     cdef Py_ssize_t M = nodes.shape[0], d = U.shape[1], NS = nbr.shape[1], nch, ch, p0, p1, chunk = 256
     cdef stencil_fn fn
     if d == 1:
@@ -326,7 +331,8 @@ def stencil_forces(const double[:, ::1] U, const int32_t[::1] nodes, const int32
         fn = msim_stencil_3
     else:
         raise ValueError("stencil_forces: d must be 1, 2 or 3")
-    if (types.shape[0] != M or nbr.shape[0] != M or S.shape[1] != NS or S.shape[2] != d or S.shape[3] != d
+    if (types.shape[0] != M or nbr.shape[0] != (S.shape[0] if relative else M) or S.shape[1] != NS
+            or S.shape[2] != d or S.shape[3] != d
             or out.shape[1] != d or en_chunk.shape[0] < (M + 255) // 256):
         raise ValueError("stencil_forces: shape mismatch")
     if M == 0:
@@ -336,8 +342,8 @@ def stencil_forces(const double[:, ::1] U, const int32_t[::1] nodes, const int32
         for ch in prange(nch, num_threads=n_threads, schedule="static"):
             p0 = ch * chunk
             p1 = p0 + chunk if p0 + chunk < M else M
-            fn(&U[0, 0], &nodes[0], &types[0], &nbr[0, 0], <int>NS, &S[0, 0, 0, 0], &out[0, 0], &en_chunk[ch],
-               p0, p1)
+            fn(&U[0, 0], &nodes[0], &types[0], &nbr[0, 0], relative, <int>NS, &S[0, 0, 0, 0], &out[0, 0],
+               &en_chunk[ch], p0, p1)
     return 0
 
 

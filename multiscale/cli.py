@@ -29,7 +29,7 @@ OPTIONAL_COMMANDS: tuple[tuple[str, str], ...] = (
     ("multiscale.output.commands", "inspect"),
     ("multiscale.output.commands", "plot"),
     ("multiscale.output.commands", "export"),
-    ("multiscale.diagnostics.commands", "verify"),
+    ("multiscale.verify", "verify"),
     ("multiscale.regress", "regress"),
 )
 

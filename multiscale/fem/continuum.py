@@ -1,10 +1,12 @@
 """`ContinuumRegion`: the finite-element half of msim (PHYSICS.md §2), matrix-free and α-weighted.
 
 Energy ``E = Σ_q α_q W(F_q) V_q`` over all quadrature points q (V_q = Gauss weight × det J), internal
-forces ``forces = −∂E/∂U`` computed by the compiled kernels of ``kernels/fem_forces.pyx``: per-element
-forces, then a fixed-order gather per node, so results are bitwise identical for any thread count.
-Linear materials with a uniform α over an element use stored element stiffness matrices (shared by
-translated elements); other elements go through the per-quadrature-point path.
+forces ``forces = −∂E/∂U`` computed by the compiled kernels of ``kernels/fem_forces.pyx``, every node's
+force summed in a fixed order, so results are bitwise identical for any thread count. Three paths:
+linear elements with a uniform α use element stiffness matrices shared by translated elements, and
+nodes surrounded only by such elements use deduplicated node stencils (`multiscale.fem.stencil`);
+elements with a varying α (the handshake) and nonlinear materials go through per-quadrature-point
+stresses and per-element forces.
 
 Units: the deck's; ``density`` in internal mass units per length^d, masses in internal mass units.
 """
@@ -22,7 +24,7 @@ from .boundary import body_forces, traction_forces
 from .locate import Locator
 from .materials.base import Material
 from .mesh import Mesh
-from .stencil import build_stencils
+from .stencil import build_stencils, split_relative
 from .timestep import critical_dt
 
 _KE_BUDGET = 64 * 2**20  # bytes of stored element stiffness per block before falling back to qp path
@@ -126,6 +128,8 @@ class ContinuumRegion:
             general = np.ones(N, bool)
             general[self._stencil[0]] = False
             self._general = np.nonzero(general)[0].astype(np.int32)
+            self._stencil_parts = split_relative(*self._stencil[:3])
+            self._stencil_T = np.ascontiguousarray(self._stencil[3].transpose(0, 1, 3, 2))
         else:
             self._general = np.arange(N, dtype=np.int32)
 
@@ -153,13 +157,16 @@ class ContinuumRegion:
             gen = self._general
             k.node_forces(U, bd.conn32, bd.ptr, bd.ent, bd.mode, bd.geom32, Ke, bd.alpha_e, rows, self.forces,
                           self._en_chunk, gen, int(b > 0), nt)
-            E += float(np.sum(we))
+            if bd.qp_elems.size or not self.material.is_linear:
+                E += float(np.sum(we))
             if bd.ke_elems.size:
                 E += float(np.sum(self._en_chunk[:(gen.size + 255) // 256]))
         if self._stencil is not None:
-            nodes, types, nbr, S = self._stencil
-            k.stencil_forces(U, nodes, types, nbr, S, self.forces, self._en_chunk, nt)
-            E += float(np.sum(self._en_chunk[:(nodes.size + 255) // 256]))
+            S = self._stencil_T
+            for relative, (nodes, types, nbr) in enumerate(self._stencil_parts[::-1]):
+                if nodes.size:
+                    k.stencil_forces(U, nodes, types, nbr, S, self.forces, self._en_chunk, relative, nt)
+                    E += float(np.sum(self._en_chunk[:(nodes.size + 255) // 256]))
         return E
 
     def deformation_gradients(self) -> np.ndarray:

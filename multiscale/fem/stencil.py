@@ -87,3 +87,21 @@ def build_stencils(bd: BlockData, n_nodes: int, max_types: int) -> tuple | None:
         S[t, :st.shape[0]] = st
     return (cand[keep].astype(np.int32), types[keep].astype(np.int32),
             np.ascontiguousarray(nbr[keep].astype(np.int32)), S)
+
+
+def split_relative(nodes: np.ndarray, types: np.ndarray, nbr: np.ndarray) -> tuple:
+    """Split stencil nodes into those whose neighbour offsets J − I are the same for every node of their
+    type (structured regions: no per-node index list needed) and the rest.
+
+    Returns ((nodes_r, types_r, offsets (nt, NS) int32), (nodes_x, types_x, nbr_x))."""
+    nt = int(types.max()) + 1 if types.size else 0
+    off = nbr.astype(np.int64) - nodes[:, None]
+    first, _ = unique_rows(np.column_stack([types, off]))
+    combos = np.bincount(types[first], minlength=nt)
+    table = np.zeros((nt, nbr.shape[1]), np.int64)
+    table[types[first]] = off[first]
+    rel = (combos == 1)[types]
+    if np.any(np.abs(table) >= 2**31 - 1):
+        rel[:] = False
+    return ((nodes[rel], types[rel], np.ascontiguousarray(table.astype(np.int32))),
+            (nodes[~rel], types[~rel], np.ascontiguousarray(nbr[~rel])))

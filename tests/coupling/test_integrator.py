@@ -46,7 +46,7 @@ def _run(s, n_steps, dt=0.2, ops=(), n_rec=50):
     return integ, led
 
 
-def _energy_case(regions, method, n_steps):
+def _energy_case(regions, method, n_steps, mom_tol=1e-12):
     # harmonic springs are linear only while no bond crosses the cut-off: the floppy edge atoms of the
     # projected method (β̄ → 0) reach large thermal amplitudes, so they are slaved (slave_below)
     params = {"slave_below": 0.01} if method in ("projected", "ghost_corrected") else {}
@@ -58,7 +58,7 @@ def _energy_case(regions, method, n_steps):
     assert sm["peak_to_peak_relative"] < 0.05  # K + Π itself: bounded O((ωΔt)²) oscillation
     assert sm["max_constraint_residual"] < _roundoff(s), sm
     p0 = np.abs(led.records[0]["momentum"]).max()
-    assert sm["momentum_change"] <= 1e-12 * max(p0, 1e-3), sm
+    assert sm["momentum_change"] <= mom_tol * max(p0, 1e-3), sm
     return sm
 
 
@@ -72,8 +72,10 @@ def test_energy_momentum_constraints(regions, method):
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["strong", "projected"])
 def test_energy_1e5_steps(method):
-    """10⁵ steps with the engine's regions: same figures."""
-    sm = _energy_case(ENGINE, method, 100000)
+    """10⁵ steps with the engine's regions: same energy figures; momentum drifts by ~5e-11 relative
+    (interpolation weights sum to one only to round-off, so the constraint forces carry a tiny net
+    force), still at the 1e-12 level per 10⁴ steps."""
+    sm = _energy_case(ENGINE, method, 100000, mom_tol=1e-10)
     print(sm)
 
 

@@ -54,14 +54,16 @@ def _relax(method: str, minimizer: str):
     return s, recs
 
 
-@pytest.mark.parametrize("minimizer", ["fire", "lbfgs"])
+@pytest.mark.parametrize("minimizer", ["fire", "lbfgs", "precon_lbfgs"])
 def test_strongly_coupled_chain_relaxes_to_uniform_strain(minimizer):
     s, recs = _relax("strong", minimizer)
     eps = 0.6 / 60.0
     ua = s.atoms.x[:, 0] - s.atoms.X[:, 0]
-    assert np.max(np.abs(ua - eps * s.atoms.X[:, 0])) < 1e-8
+    # ftol 1e-10 over the softest chain mode (λ ≈ π²k/60²) bounds the error by ≈ 4e-8; ghost forces
+    # would show as ≈ 1e-4
+    assert np.max(np.abs(ua - eps * s.atoms.X[:, 0])) < 1e-7
     act = s.active_nodes
-    assert np.max(np.abs(s.continuum.U[act, 0] - eps * s.continuum.nodes[act, 0])) < 1e-8
+    assert np.max(np.abs(s.continuum.U[act, 0] - eps * s.continuum.nodes[act, 0])) < 1e-7
     assert recs[1]["prescribed.reaction_x"] == pytest.approx(eps * 1.0, rel=1e-6)   # σ = k ε (a = 1)
 
 
@@ -69,6 +71,7 @@ def test_projected_coupling_both_minimisers_agree():
     """Projected constraints leave the handshake atoms free beyond the mesh (energy-blending ghost forces
     make the relaxed state non-uniform there); FIRE and L-BFGS must find the same constrained minimum."""
     s1, r1 = _relax("projected", "fire")
-    s2, r2 = _relax("projected", "lbfgs")
-    assert np.max(np.abs(s1.atoms.x - s2.atoms.x)) < 1e-7
-    assert abs(r1[1]["energy"] - r2[1]["energy"]) < 1e-12
+    for other in ("lbfgs", "precon_lbfgs"):
+        s2, r2 = _relax("projected", other)
+        assert np.max(np.abs(s1.atoms.x - s2.atoms.x)) < 1e-7
+        assert abs(r1[1]["energy"] - r2[1]["energy"]) < 1e-12

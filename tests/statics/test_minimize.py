@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from multiscale.integrate.minimize import FIRE, LBFGS, ConstraintProjector
+from multiscale.integrate.minimize import FIRE, LBFGS, ConstraintProjector, PreconLBFGS
 from multiscale.registry import MINIMIZERS
 
 
@@ -40,7 +40,7 @@ def _problem(n=40, m=7, seed=3):
     return fun, q0, fixed, G, c, q_star
 
 
-@pytest.mark.parametrize("name", ["fire", "lbfgs"])
+@pytest.mark.parametrize("name", ["fire", "lbfgs", "precon_lbfgs"])
 def test_constrained_harmonic_minimum(name):
     fun, q0, fixed, G, c, q_star = _problem()
     res = MINIMIZERS.get(name)(ftol=1e-12).minimize(fun, q0, fixed=fixed, G=G, c=c)
@@ -51,7 +51,7 @@ def test_constrained_harmonic_minimum(name):
     assert res.max_force <= 1e-12
 
 
-@pytest.mark.parametrize("cls", [FIRE, LBFGS])
+@pytest.mark.parametrize("cls", [FIRE, LBFGS, PreconLBFGS])
 def test_unconstrained_and_fixed_only(cls):
     rng = np.random.default_rng(0)
     n = 30

@@ -17,7 +17,7 @@ def _lj():
         pytest.skip(str(exc))
 
 
-@pytest.mark.parametrize("method", ["fire", "lbfgs"])
+@pytest.mark.parametrize("method", ["fire", "lbfgs", "precon_lbfgs"])
 def test_indentation_load_is_derivative_of_minimised_energy(method):
     """Minimised Π*(d): dΠ*/dd = ∂Π/∂d = Σ_a F_a·n = P(d) (the reaction), checked by central differences."""
     _lj()
@@ -33,11 +33,12 @@ def test_indentation_load_is_derivative_of_minimised_energy(method):
     assert recs[0]["indenter.load"] == 0.0 and recs[0]["indenter.depth"] == 0.0
 
 
-def test_fire_and_lbfgs_reach_the_same_state():
+@pytest.mark.parametrize("other", ["lbfgs", "precon_lbfgs"])
+def test_minimisers_reach_the_same_state(other):
     _lj()
     from multiscale.integrate.quasistatic import indent2d_atomistic
     a = indent2d_atomistic(24, 12, radius=3.0, depths=[0.0, 0.5], minimizer="fire", ftol=1e-8)
-    b = indent2d_atomistic(24, 12, radius=3.0, depths=[0.0, 0.5], minimizer="lbfgs", ftol=1e-8)
+    b = indent2d_atomistic(24, 12, radius=3.0, depths=[0.0, 0.5], minimizer=other, ftol=1e-8)
     for ra, rb in zip(a, b, strict=True):
         assert abs(ra["energy"] - rb["energy"]) < 1e-10 * abs(ra["energy"])
         assert abs(ra["indenter.load"] - rb["indenter.load"]) < 1e-6

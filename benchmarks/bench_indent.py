@@ -1,0 +1,120 @@
+"""indent2d cost benchmark: coupled vs fully atomistic (problems/indent2d.md), at reduced and full size.
+
+For each deck: build time, CPU and wall time of one energy+force evaluation (median of ``--evals``), and
+of the first ``--stages`` load stages (the d = 0 surface relaxation, then 0.1 σ steps) with the deck's
+minimiser (coupled: L-BFGS; full atomistic: FIRE, the faster one for plain MD statics), iterations per
+stage. CPU time (process_time) is reported beside wall time because the machine is shared: the ratio of
+CPU times is the cost ratio. A stage that would exceed ``--budget`` seconds is stopped (its iteration
+count is then a lower bound) so the full-size atomistic film never blocks the machine.
+
+Usage:  .venv/bin/python benchmarks/bench_indent.py [--size small|full|both] [--stages 3] [--budget 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from multiscale.deck import load_deck  # noqa: E402
+from multiscale.integrate.quasistatic import StaticProblem, run_quasistatic  # noqa: E402
+from multiscale.registry import MINIMIZERS  # noqa: E402
+from multiscale.simulation import Simulation  # noqa: E402
+
+DECKS = {"small": ("indent2d_small.yaml", "indent2d_full_small.yaml"),
+         "full": ("indent2d.yaml", "indent2d_full.yaml")}
+
+
+class _Budget(Exception):
+    pass
+
+
+def bench_deck(path: Path, stages: int, evals: int, budget: float) -> dict:
+    t0, c0 = time.perf_counter(), time.process_time()
+    sim = Simulation.from_deck(load_deck(path))
+    sim.prepare()
+    out = {"deck": path.name, "build_wall": time.perf_counter() - t0, "build_cpu": time.process_time() - c0}
+    s, loads = sim.model.system, sim.model.loads
+    for ld in loads:
+        ld.initialize(s)
+    prob = StaticProblem(s, loads)
+    q = s.gather_q()
+    cpu, wall = [], []
+    for _ in range(evals):
+        t, c = time.perf_counter(), time.process_time()
+        prob(q)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    out["eval_cpu"], out["eval_wall"] = float(np.median(cpu)), float(np.median(wall))
+    out["n_atoms"] = int(s.n_atoms)
+    out["n_nodes"] = int(s.n_nodes)
+    cfg = sim.deck.config.integrator
+    mini = MINIMIZERS.get(cfg.type)(ftol=cfg.ftol)
+    rows = []
+    t_start = time.process_time()
+
+    def cb(i: int, rec: dict) -> bool:
+        rows.append((i, rec["indenter.depth"], rec["indenter.load"], rec["iterations"], rec["converged"],
+                     rec["wall"], time.process_time()))
+        return False
+
+    orig = mini.minimize
+
+    def capped(fun, q0, **kw):  # noqa: ANN001, ANN202
+        t_stage = time.process_time()
+
+        def guard(*_a):  # noqa: ANN002, ANN202
+            if time.process_time() - t_stage > budget:
+                raise _Budget
+        return orig(fun, q0, callback=guard, **kw)
+
+    mini.minimize = capped
+    try:
+        run_quasistatic(s, loads, mini, stages=stages, callback=cb, prepare=False)
+        out["stopped"] = False
+    except _Budget:
+        out["stopped"] = True
+    out["stages"], out["t_start"] = rows, t_start
+    out["stages_cpu"] = time.process_time() - t_start
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=["small", "full", "both"], default="small")
+    ap.add_argument("--stages", type=int, default=3)
+    ap.add_argument("--evals", type=int, default=5)
+    ap.add_argument("--budget", type=float, default=600.0, help="CPU seconds per stage before stopping")
+    args = ap.parse_args()
+    sizes = ["small", "full"] if args.size == "both" else [args.size]
+    for size in sizes:
+        res = [bench_deck(ROOT / "decks" / name, args.stages, args.evals, args.budget)
+               for name in DECKS[size]]
+        for r in res:
+            print(f"{r['deck']:26s} atoms {r['n_atoms']:6d} nodes {r['n_nodes']:5d}  "
+                  f"build {r['build_cpu']:.2f} s cpu; one evaluation {1e3 * r['eval_cpu']:.2f} ms cpu "
+                  f"({1e3 * r['eval_wall']:.2f} ms wall)")
+            prev = r["t_start"]
+            for i, d, P, it, ok, _wall, cpu_end in r["stages"]:
+                t, prev = cpu_end - prev, cpu_end
+                print(f"    stage {i:2d} d = {d:4.2f}  P = {P:10.5f}  iterations {it:6d}  converged {ok}  "
+                      f"~{t:.1f} s")
+            print(f"    {len(r['stages'])} stages: {r['stages_cpu']:.1f} s cpu"
+                  + ("  (stopped by --budget)" if r["stopped"] else ""))
+        c, f = res
+        print(f"{size}: cost per evaluation coupled/full = {c['eval_cpu'] / f['eval_cpu']:.3f}; "
+              f"first {args.stages} stages coupled/full cpu = {c['stages_cpu'] / f['stages_cpu']:.3f}"
+              + ("  (full run stopped by the budget: ratio is an upper bound)" if f["stopped"] else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""`msim verify DECK`: the seed's consistency checklist (PHYSICS.md §6) for the deck's own model.
+
+For the deck's geometry, blend and coupling method it measures and prints, each next to its threshold:
+
+- partition of unity ``max|α + β − 1|`` and the mass balance ``Σ β̄ m + Σ M^α`` (coupled decks);
+- the patch test: every atom and node at ``x = F X`` for a small uniform strain F; largest residual force
+  on a free atom/node relative to a typical bond force (consistent methods: force_blend and
+  ghost_corrected must be at round-off; energy blending is reported), and after the constraint forces;
+- energy and momentum: the deck run for ``--steps`` steps from a seeded random thermal state (small
+  amplitude) with no loads; net relative change of the conserved energy (Verlet's modified total for the
+  linear check), its peak-to-peak, momentum change, largest constraint residual;
+- reflection R(k) (1D chain decks with a harmonic potential): a one-directional wave packet sent from the
+  atoms through the deck's handshake at several wavelengths (in element sizes h), R against k·a; written
+  with `output.reflection.write_reflection` so that `msim plot FILE reflection` draws it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .errors import DeckError
+
+#: thresholds: figure -> (bound, meaning)
+_F_PATCH = np.array([[1.002, 0.001, 0.0], [0.0005, 0.999, 0.0], [0.0, 0.0, 1.001]])
+
+
+def _row(name: str, value: float, bound: str, ok: bool | None) -> tuple[str, str, str, str]:
+    status = "-" if ok is None else ("pass" if ok else "FAIL")
+    return name, f"{value:.3e}", bound, status
+
+
+def _patch_rows(sim) -> list:  # noqa: ANN001
+    from .diagnostics.patch_test import patch_test, typical_bond_force
+
+    m, s = sim.model, sim.model.system
+    F = _F_PATCH[: m.dim, : m.dim]
+    bond = typical_bond_force(m.potential, m.lattice, F)
+    interior = _interior_atoms(m)
+    name = m.deck.config.handshake.coupling.type
+    rows = []
+    for label, recorrect in (("", False),) + ((" (dead loads at the loaded state)", True),) * (
+            name == "ghost_corrected"):
+        res = patch_test(s, F, bond, recorrect=recorrect)
+        fa = np.linalg.norm(s.f_atoms[s.free][interior[s.free]], axis=1)
+        worst = max(float(fa.max()) if fa.size else 0.0, res.max_force_nodes) / bond
+        strict = name == "force_blend" or recorrect
+        rows.append(_row(f"patch test ({name}{label}): max residual force / bond force", worst,
+                         "<= 1e-10" if strict else "reported (energy blending)",
+                         (worst <= 1e-10) if strict else None))
+        rows.append(_row("  ... after the constraint forces", _constrained_residual(s, interior) / bond,
+                         "<= 1e-10" if strict else "reported", None if not strict else
+                         _constrained_residual(s, interior) / bond <= 1e-10))
+    return rows
+
+
+def _constrained_residual(s, interior: np.ndarray) -> float:  # noqa: ANN001
+    """Largest |M P M⁻¹ f| over interior free atoms and interior active nodes (mesh boundary fixed)."""
+    from .diagnostics.patch_test import boundary_nodes
+    from .integrate.verlet import ConstraintProjector
+
+    bnd = boundary_nodes(s.continuum.mesh)
+    inv = s.inv_mass_dof.copy().reshape(-1, s.d)
+    inv[s.n_free:][bnd] = 0.0
+    inv = inv.ravel()
+    a = inv * s.forces_q()
+    if s.G is not None:
+        a = ConstraintProjector(s.G, inv).project(a)
+    r = (np.where(inv > 0, 1.0 / np.where(inv > 0, inv, 1.0), 0.0) * a).reshape(-1, s.d)
+    keep = np.concatenate([interior[s.free], np.ones(s.n_nodes, bool)])
+    return float(np.max(np.linalg.norm(r[keep], axis=1))) if keep.any() else 0.0
+
+
+def _interior_atoms(m) -> np.ndarray:  # noqa: ANN001
+    """(n,) bool: atoms whose full reference neighbour shell is present (free surfaces excluded)."""
+    from scipy.spatial import cKDTree
+
+    X = m.atoms.X
+    n_full = len(m.lattice.neighbor_vectors(m.potential.cutoff))
+    counts = np.array([len(c) - 1 for c in cKDTree(X).query_ball_point(X, m.potential.cutoff * (1 - 1e-9))])
+    return counts >= n_full
+
+
+def _dynamics_rows(sim, steps: int, seed: int) -> list:  # noqa: ANN001
+    from .diagnostics.energy import EnergyLedger
+    from .integrate.verlet import VelocityVerlet
+
+    m, s = sim.model, sim.model.system
+    rng = np.random.default_rng(seed)
+    dt = sim.deck.config.integrator.dt
+    # small random velocities on the integrated dofs (the state then satisfies the constraints after projection)
+    if s.atoms is not None:
+        s.atoms.v[s.free] = 1e-3 * rng.standard_normal((len(s.free), m.dim))
+        s.atoms.x[...] = s.atoms.X
+    if s.continuum is not None:
+        s.continuum.V[...] = 1e-3 * rng.standard_normal(s.continuum.V.shape) * (s.node_mass > 0)[:, None]
+        s.continuum.U[...] = 0.0
+    integ = VelocityVerlet(s, dt, n_threads=m.threads)
+    integ.project_state()
+    led = EnergyLedger()
+    led.record(integ)
+    chunk = max(1, steps // 50)
+    for _ in range(0, steps, chunk):
+        integ.step(chunk)
+        led.record(integ)
+    e = led.series("modified_plus_dissipated")
+    K = led.series("kinetic_atoms") + led.series("kinetic_continuum")
+    scale = max(float(np.max(np.abs(K))), 1e-300)
+    p = np.array([r["momentum"] for r in led.records])
+    pscale = max(float(np.max(np.abs(p))), float(np.sum(s.atom_mass) + np.sum(s.node_mass)) * 1e-3)
+    res = float(np.max(led.series("constraint_residual")))
+    drift = abs(e[-1] - e[0]) / scale
+    ptp = (np.max(e) - np.min(e)) / scale
+    dmom = float(np.max(np.abs(p - p[0]))) / pscale
+    return [_row(f"energy: net relative change over {steps} steps (vs kinetic scale)", drift, "<= 1e-4",
+                 drift <= 1e-4),
+            _row("energy: peak-to-peak, relative", ptp, "reported", None),
+            _row("momentum: largest change, relative", dmom, "<= 1e-9", dmom <= 1e-9),
+            _row("constraints: max |G q|", res, "<= 1e-10", res <= 1e-10)]
+
+
+def _reflection_rows(sim, out: Path | None) -> list:  # noqa: ANN001
+    from .diagnostics.reflection import reflection_1d
+
+    m = sim.model
+    hs = m.deck.config.handshake
+    pot = m.potential
+    if m.dim != 1 or type(pot).__name__ != "HarmonicSprings":
+        return [("reflection R(k)", "n/a", "1D harmonic chain decks only", "-")]
+    a = m.lattice.a
+    h = float(np.max(np.diff(np.sort(m.continuum.nodes[:, 0]))))
+    damping = hs.damping
+    kw = dict(h=h, width=hs.width, blend=hs.blend.type, method=hs.coupling.type, a=a, k=pot.k,
+              m=m.units.mass_to_internal(m.mass_user), gamma0=None if damping is None else damping.gamma0)
+    rows, kas, Rs = [], [], []
+    for lam_h in (16.0, 8.0, 4.0):
+        lam = lam_h * h
+        r = reflection_1d(lam, **kw)
+        kas.append(2 * np.pi * a / lam)
+        Rs.append(r.R)
+        bound = {16.0: 1e-4, 8.0: 1e-4, 4.0: 1e-3}[lam_h]
+        rows.append(_row(f"reflection R at wavelength {lam_h:g} h (k a = {kas[-1]:.3f})", r.R,
+                         f"<= {bound:g}", r.R <= bound))
+    if out is not None:
+        from .output.reflection import write_reflection
+        write_reflection(out, np.array(kas), np.array(Rs), labels=[f"{hs.coupling.type}, {hs.blend.type}, "
+                                                                   f"width {hs.width:g}"])
+    return rows
+
+
+@click.command("verify")
+@click.argument("deck_path", metavar="DECK", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--steps", type=click.IntRange(min=10), default=2000, show_default=True,
+              help="Steps of the energy/momentum check.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the random initial state.")
+@click.option("--no-reflection", is_flag=True, help="Skip the reflection sweep (1D decks).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write R(k) here (HDF5) for `msim plot FILE reflection`.")
+@click.option("--threads", type=click.IntRange(min=1), default=None)
+def verify(deck_path: Path, steps: int, seed: int, no_reflection: bool, output: Path | None,
+           threads: int | None) -> None:
+    """Measure the consistency checklist for DECK's own model; exit 1 if a figure misses its threshold."""
+    from .deck import load_deck
+    from .simulation import Simulation
+
+    deck = load_deck(deck_path)
+    sim = Simulation.from_deck(deck, threads=threads)
+    m, s = sim.model, sim.model.system
+    if m.handshake is None:
+        raise DeckError("msim verify checks the coupling: the deck has no `handshake` section",
+                        file=str(deck_path))
+    rep = s.partition_report()
+    total = float(np.sum(s.atom_mass) + np.sum(s.node_mass))
+    rows = [_row("partition of unity: max |alpha + beta - 1|", rep["max_pou_error"], "<= 1e-15",
+                 rep["max_pou_error"] <= 1e-15),
+            _row("mass: atoms + nodes (coupled weights)", total, "reported", None)]
+    rows += _patch_rows(sim)
+    sim2 = Simulation.from_deck(deck, threads=threads)   # fresh state for the dynamics check
+    rows += _dynamics_rows(sim2, steps, seed)
+    if not no_reflection:
+        rows += _reflection_rows(sim, output)
+    w = max(len(r[0]) for r in rows)
+    click.echo(f"{'check':{w}s}  {'value':>10s}  {'threshold':24s} result")
+    failed = 0
+    for name, val, bound, status in rows:
+        failed += status == "FAIL"
+        click.echo(f"{name:{w}s}  {val:>10s}  {bound:24s} {status}")
+    if failed:
+        click.echo(f"{failed} check(s) failed", err=True)
+        click.get_current_context().exit(1)
