@@ -21,27 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..fem.materials.base import tensor_to_voigt, voigt_to_tensor
+
 _N_CONTOUR = 96
-
-
-def voigt_to_tensor(C: np.ndarray) -> np.ndarray:
-    """Stiffness in Voigt form (3, 3) (2D) or (6, 6) (3D) → 4th-order tensor (d, d, d, d)."""
-    C = np.asarray(C, float)
-    pairs = {3: [(0, 0), (1, 1), (0, 1)], 6: [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]}[C.shape[0]]
-    d = 2 if C.shape[0] == 3 else 3
-    T = np.zeros((d,) * 4)
-    for A, (i, j) in enumerate(pairs):
-        for B, (k, l) in enumerate(pairs):
-            for a, b in {(i, j), (j, i)}:
-                for c, e in {(k, l), (l, k)}:
-                    T[a, b, c, e] = C[A, B]
-    return T
-
-
-def tensor_to_voigt(T: np.ndarray) -> np.ndarray:
-    d = T.shape[0]
-    pairs = [(0, 0), (1, 1), (0, 1)] if d == 2 else [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
-    return np.array([[T[i, j, k, l] for (k, l) in pairs] for (i, j) in pairs])
 
 
 def rotate_stiffness(C: np.ndarray, Q: np.ndarray) -> np.ndarray:

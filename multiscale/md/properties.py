@@ -31,23 +31,6 @@ from scipy.optimize import brentq, minimize
 
 from .lattice import Lattice
 
-_VOIGT = {1: [(0, 0)], 2: [(0, 0), (1, 1), (0, 1)],
-          3: [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]}
-
-
-def _second_derivative(fn, r: np.ndarray, cutoff: float) -> np.ndarray:
-    """f''(r) of a radial function ``fn(r) -> (f, f')`` from its analytic f' (4th-order central stencil;
-    a one-sided 2nd-order stencil within two steps of the cut-off, where f' may jump)."""
-    r = np.asarray(r, float)
-    h = 2e-4 * np.maximum(np.abs(r), 1e-3)
-    near = r + 2.5 * h >= cutoff
-    out = (-fn(r + 2 * h)[1] + 8 * fn(r + h)[1] - 8 * fn(r - h)[1] + fn(r - 2 * h)[1]) / (12 * h)
-    if np.any(near):
-        rn = r[near]
-        hn = 1e-6 * rn
-        out[near] = (3 * fn(rn)[1] - 4 * fn(rn - hn)[1] + fn(rn - 2 * hn)[1]) / (2 * hn)
-    return out
-
 
 def _bonds(potential, lattice: Lattice, F: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Reference lattice vectors R (nb, d) that can interact under F, and the deformed vectors F R."""
@@ -135,28 +118,9 @@ def elastic_constants(potential, lattice: Lattice) -> np.ndarray:
     W = e/V₀ is the energy per reference volume, E the Green–Lagrange strain. At zero stress these are
     the ordinary (Born) elastic constants of a Bravais lattice (no internal relaxation exists).
     """
-    d = lattice.dim
-    R, _ = _bonds(potential, lattice, None)
-    r = np.linalg.norm(R, axis=1)
-    rc = potential.cutoff
-    p1 = potential.pair(r)[1]
-    p2 = _second_derivative(potential.pair, r, rc)
-    n = R / r[:, None]
-    w = 0.5 * (p2 - p1 / r) * r * r       # coefficient of n_i n_j n_k n_l
-    C4 = np.einsum("b,bi,bj,bk,bl->ijkl", w, n, n, n, n)
-    if getattr(potential, "many_body", False):
-        rho = float(np.sum(potential.density(r)[0]))
-        dF = potential.embedding(np.array([rho]))
-        Fp = float(dF[1][0])
-        Fpp = float(_second_derivative(potential.embedding, np.array([rho]), np.inf)[0])
-        q1 = potential.density(r)[1]
-        q2 = _second_derivative(potential.density, r, rc)
-        C4 += Fp * np.einsum("b,bi,bj,bk,bl->ijkl", (q2 - q1 / r) * r * r, n, n, n, n)
-        A = np.einsum("b,bi,bj->ij", q1 * r, n, n)
-        C4 += Fpp * np.einsum("ij,kl->ijkl", A, A)
-    C4 /= lattice.volume_per_atom
-    v = _VOIGT[d]
-    return np.array([[C4[i, j, k, l] for (k, l) in v] for (i, j) in v])
+    from ..fem.materials.lattice_sums import bond_vectors, born_constants
+
+    return born_constants(potential, bond_vectors(lattice, potential.cutoff), lattice.volume_per_atom)
 
 
 def plane_strain_modulus(C: np.ndarray) -> float:
