@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from multiscale.applications.crack2d import griffith, k_advance
+from multiscale.applications.crack2d import griffith, griffith_ratio, k_advance
 
 DECKS = Path(__file__).resolve().parents[2] / "decks"
 
@@ -65,3 +65,4 @@ def test_small_crack_advances_above_griffith_only(tmp_path: Path):
     assert np.all(ext[ratio < 1.0] == 0.0)
     ka = k_advance(obs["kfield.K"], ext, g["a0"])
     assert ka is not None and 1.0 < ka / g["k_griffith"] <= 1.3
+    assert griffith_ratio(out)["ratio"] == pytest.approx(ka / g["k_griffith"], rel=1e-12)
