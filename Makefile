@@ -41,7 +41,8 @@ test-slow: build
 	$(PY) -m pytest -q -m slow
 
 bench: build
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_md.py --repeat 3
+	$(PY) benchmarks/bench_fem.py
 
 lint: $(DEPS)
 	$(PY) -m ruff check multiscale tests benchmarks
