@@ -184,12 +184,14 @@ class Simulation:
         if m.continuum is not None:
             mesh = m.continuum.mesh
             blocks = ", ".join(f"{len(b.conn)} {b.type}" for b in mesh.blocks)
-            lines.append(f"continuum     {len(mesh.nodes)} nodes, elements: {blocks}; material {cfg.continuum.material.type}")
+            lines.append(f"continuum     {len(mesh.nodes)} nodes, elements: {blocks}; "
+                         f"material {cfg.continuum.material.type}")
         if m.handshake is not None:
             from .build import _element_size_across
             need = m.potential.cutoff + cfg.atoms.skin
             h = _element_size_across(m.continuum, m.handshake)
-            lines.append(f"handshake     width {m.handshake.width:g} {m.units.length} >= cut-off+skin {need:g} "
+            lines.append(f"handshake     width {m.handshake.width:g} {m.units.length} >= cut-off+skin "
+                         f"{need:g} "
                          f"and >= element size {h:g}: ok; blend {cfg.handshake.blend.type}, "
                          f"coupling {cfg.handshake.coupling.type}")
             rep = s.partition_report()
@@ -342,7 +344,7 @@ class Simulation:
 
     def _run_dynamics(self, writer: ResultsWriter, path: Path, steps: int | None,
                       restart: str | Path | None, progress: str) -> None:
-        cfg, integ, m = self.deck.config, self.integrator, self.model
+        cfg, integ = self.deck.config, self.integrator
         out = cfg.output
         total = int(steps) if steps is not None else self.n_steps()
         self._guard = BlowUpGuard(energy_floor=self._energy_floor())
@@ -394,7 +396,8 @@ class Simulation:
         for region, qty, arr in checks:
             if not np.all(np.isfinite(arr)):
                 raise BlowUpError(f"blow-up at step {self.integrator.step_count + 1} (after step {k} was "
-                                  f"written): quantity {qty} of region '{region}' is no longer finite ({type(exc).__name__}: {exc}); the time "
+                                  f"written): quantity {qty} of region '{region}' is no longer finite "
+                                  f"({type(exc).__name__}: {exc}); the time "
                                   "step is probably too large", step=self.integrator.step_count,
                                   region=region, quantity=qty) from exc
         if s.atoms is not None and s.atoms.n:
@@ -403,7 +406,8 @@ class Simulation:
             size = float(np.min(s.atoms.box.hi - s.atoms.box.lo))
             if jump > 0.25 * size:
                 raise BlowUpError(f"blow-up at step {self.integrator.step_count + 1} (after step {k} was "
-                                  f"written): in region 'atoms' an atom moves {jump:.3g} {self.model.units.length} per step (box {size:.3g}) "
+                                  f"written): in region 'atoms' an atom moves {jump:.3g} {self.model.units.length} "
+                                  f"per step (box {size:.3g}) "
                                   f"({type(exc).__name__}: {exc}); the time step is probably too large",
                                   step=self.integrator.step_count, region="atoms", quantity="v") from exc
         raise exc

@@ -90,7 +90,7 @@ def _dynamics_rows(sim, steps: int, seed: int) -> list:  # noqa: ANN001
     m, s = sim.model, sim.model.system
     rng = np.random.default_rng(seed)
     dt = sim.deck.config.integrator.dt
-    # small random velocities on the integrated dofs (the state then satisfies the constraints after projection)
+    # small random velocities on the integrated dofs (projected onto the constraints below)
     if s.atoms is not None:
         s.atoms.v[s.free] = 1e-3 * rng.standard_normal((len(s.free), m.dim))
         s.atoms.x[...] = s.atoms.X

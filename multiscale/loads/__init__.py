@@ -1,11 +1,12 @@
 """Loads and boundary conditions (`LOADS` registry): fixed, prescribed, traction, body_force, indenter,
-kfield, wave_packet. The common interface is documented in `multiscale.loads.base`."""
+kfield, radial_pulse, wave_packet. The common interface is documented in `multiscale.loads.base`."""
 
 from __future__ import annotations
 
 import importlib
 
-from . import body_force, fixed, indenter, kfield, prescribed, traction  # noqa: F401  (registration)
+from . import body_force, fixed, indenter, kfield, prescribed, radial_pulse, traction  # noqa: F401
+
 from .base import ForceHook, Load, LoadParams
 
 try:  # written by the coupling engineer; optional until it exists
