@@ -406,7 +406,8 @@ class Simulation:
             size = float(np.min(s.atoms.box.hi - s.atoms.box.lo))
             if jump > 0.25 * size:
                 raise BlowUpError(f"blow-up at step {self.integrator.step_count + 1} (after step {k} was "
-                                  f"written): in region 'atoms' an atom moves {jump:.3g} {self.model.units.length} "
+                                  f"written): in region 'atoms' an atom moves {jump:.3g} "
+                                  f"{self.model.units.length} "
                                   f"per step (box {size:.3g}) "
                                   f"({type(exc).__name__}: {exc}); the time step is probably too large",
                                   step=self.integrator.step_count, region="atoms", quantity="v") from exc

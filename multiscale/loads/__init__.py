@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 
 from . import body_force, fixed, indenter, kfield, prescribed, radial_pulse, traction  # noqa: F401
-
 from .base import ForceHook, Load, LoadParams
 
 try:  # written by the coupling engineer; optional until it exists

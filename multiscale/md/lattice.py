@@ -128,7 +128,8 @@ class Lattice:
         R = self.rotation
         org = self.origin_vec
         # box corners into crystal-frame cell coordinates
-        corners = np.array(np.meshgrid(*[[lo[k], hi[k]] for k in range(dim)], indexing="ij")).reshape(dim, -1).T
+        grid = np.meshgrid(*[[lo[k], hi[k]] for k in range(dim)], indexing="ij")
+        corners = np.array(grid).reshape(dim, -1).T
         crys = (corners - org) @ R  # lab -> crystal: R^T x  (row form: x @ R)
         frac = crys @ np.linalg.inv(C)
         nlo = np.floor(frac.min(axis=0)).astype(int) - 1
