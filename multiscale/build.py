@@ -254,6 +254,8 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         key = "handshake.shape" if handshake is not None else ("atoms" if atoms is not None else "continuum")
         raise deck.error(key, str(exc)) from exc
 
+    # loads that need material data (kfield's elastic constants) find the potential and lattice here
+    system.potential, system.lattice = potential, lattice
     model.atoms, model.continuum, model.handshake, model.method = atoms, continuum, handshake, method
     model.system, model.site_ids = system, site_ids
     model.loads = _loads(deck, units)
