@@ -10,7 +10,8 @@ For the deck's geometry, blend and coupling method it measures and prints, each 
   amplitude) with no loads; net relative change of the conserved energy (Verlet's modified total for the
   linear check), its peak-to-peak, momentum change, largest constraint residual;
 - reflection R(k) (1D chain decks with a harmonic potential): a one-directional wave packet sent from the
-  atoms through the deck's handshake at several wavelengths (in element sizes h), R against k·a; written
+  atoms through the deck's handshake at several wavelengths (in element sizes h), and from the continuum
+  side at 16 h and 8 h, R against k·a; written
   with `output.reflection.write_reflection` so that `msim plot FILE reflection` draws it.
 """
 
@@ -143,6 +144,12 @@ def _reflection_rows(sim, out: Path | None) -> list:  # noqa: ANN001
         bound = {16.0: 1e-4, 8.0: 1e-4, 4.0: 1e-3}[lam_h]
         rows.append(_row(f"reflection R at wavelength {lam_h:g} h (k a = {kas[-1]:.3f})", r.R,
                          f"<= {bound:g}", r.R <= bound))
+    from .diagnostics.reflection_continuum import reflection_1d_from_continuum
+    kwc = {k: v for k, v in kw.items() if k != "gamma0"}
+    for lam_h in (16.0, 8.0):
+        r = reflection_1d_from_continuum(lam_h * h, **kwc)
+        rows.append(_row(f"reflection R from the continuum side at {lam_h:g} h", r.R, "<= 0.0001",
+                         r.R <= 1e-4))
     if out is not None:
         from .output.reflection import write_reflection
         write_reflection(out, np.array(kas), np.array(Rs), labels=[f"{hs.coupling.type}, {hs.blend.type}, "
