@@ -65,7 +65,7 @@ class Block:
 
 def coupled_deck(block: Block, depths: dict, title: str, radius: float, core_half_width: float,
                  core_depth: float, stiffness: float = 10.0, width: float = 8.5, core_size: float = 3.0,
-                 size: float = 12.0, growth: float = 1.3, element: str = "hex8",
+                 size: float = 12.0, growth: float = 1.3, element: str = "hex8", material: str = "linear",
                  minimizer: str = "precon_lbfgs") -> dict:
     """Coupled deck dict (see the module docstring); lengths [Å], stiffness [eV/Å³]."""
     lo, hi = block.box()
@@ -92,7 +92,7 @@ def coupled_deck(block: Block, depths: dict, title: str, radius: float, core_hal
                      "hole": {"lo": [_r(core_lo[i] + core_size) for i in range(3)],
                               "hi": [_r(core_hi[0] - core_size), _r(core_hi[1] - core_size),
                                      _r(above + 1.0)]}},
-            "material": {"type": "cauchy_born"}, "density": "derived"},
+            "material": {"type": material}, "density": "derived"},
         "handshake": {"shape": {"type": "box", "lo": [_r(v) for v in core_lo],
                                 "hi": [_r(v) for v in core_hi]},
                       "width": width, "blend": {"type": "cubic"}, "coupling": {"type": "strong"}},
@@ -123,7 +123,7 @@ def deck_set(a0: float | None = None) -> dict[str, dict]:
         out[name] = coupled_deck(
             Block(nx, ny, nz, a0), depths,
             f"indent3d ({what}): {nx} x {ny} x {nz}-cell fcc Cu block (Zhou EAM), sphere R = {g['radius']:g} A, "
-            "atoms under the tip, graded Cauchy-Born hex8 mesh elsewhere, bottom fixed",
+            "atoms under the tip, graded linear-elastic hex8 mesh (C of the EAM) elsewhere, bottom fixed",
             radius=g["radius"], core_half_width=g["core"][0], core_depth=g["core"][1], size=g["size"])
     return out
 
