@@ -12,7 +12,8 @@ steps (statics, preconditioned L-BFGS).
 
 Coupling: atoms are kept in the core box under the tip (``core_half_width`` to each side of x_c, y_c,
 down to ``core_depth`` below the top plane, open above the surface) plus a handshake shell of ``width``
-(≥ cut-off + skin); a graded ``box`` hex8 mesh (Cauchy-Born, ``core_size`` elements in the core box +
+(≥ cut-off + skin); a graded ``box`` hex8 mesh (linear elasticity with the C of the EAM at
+the lattice; small strains away from the tip), ``core_size`` elements in the core box +
 shell, growing by ``growth`` to ``size``) covers the rest, the hole (no elements) being the core box
 inset by one fine element. The mesh's bottom face (z = −a₀/4) is fixed; the sides and top are free.
 `write_decks` writes ``indent3d.yaml`` and ``indent3d_small.yaml``;
@@ -107,8 +108,8 @@ def coupled_deck(block: Block, depths: dict, title: str, radius: float, core_hal
     }
 
 
-BIG = dict(n=(16, 16, 12), radius=20.0, core=(12.0, 10.0), size=12.0)
-SMALL = dict(n=(8, 8, 6), radius=15.0, core=(5.0, 5.0), size=6.0)
+BIG = dict(n=(16, 16, 12), radius=20.0, core=(12.0, 10.0), size=12.0, core_size=4.0)
+SMALL = dict(n=(8, 8, 6), radius=10.0, core=(6.0, 6.0), size=6.0, core_size=3.0)
 BIG_DEPTHS = {"start": 0.0, "stop": 2.0, "step": 0.5}
 SMALL_DEPTHS = {"start": 0.0, "stop": 1.0, "step": 0.5}
 
@@ -122,13 +123,24 @@ def deck_set(a0: float | None = None) -> dict[str, dict]:
         nx, ny, nz = g["n"]
         out[name] = coupled_deck(
             Block(nx, ny, nz, a0), depths,
-            f"indent3d ({what}): {nx} x {ny} x {nz}-cell fcc Cu block (Zhou EAM), sphere R = {g['radius']:g} A, "
+            f"indent3d ({what}): {nx} x {ny} x {nz}-cell fcc Cu block (Zhou EAM), "
+            f"sphere R = {g['radius']:g} A, "
             "atoms under the tip, graded linear-elastic hex8 mesh (C of the EAM) elsewhere, bottom fixed",
-            radius=g["radius"], core_half_width=g["core"][0], core_depth=g["core"][1], size=g["size"])
+            radius=g["radius"], core_half_width=g["core"][0], core_depth=g["core"][1], size=g["size"],
+            core_size=g["core_size"])
     return out
 
 
-EXPECT: dict[str, dict] = {}
+# measured (msim run, ftol 1e-3 eV/Å, 1 thread) [eV/Å]: the load at the last depth
+P_BIG_2 = 13.91374      # d = 2.0 Å, R = 20 Å (loads 1.161, 4.288, 8.743, 13.91 at d = 0.5 … 2;
+#                         with 3 Å fine elements instead of 4 Å: 1.158, 4.259, 8.689, 13.82, build 2× slower)
+P_SMALL_1 = 3.050700    # d = 1.0 Å, R = 10 Å (load 0.7690 at d = 0.5)
+EXPECT = {
+    "indent3d.yaml": {"observables.indenter.load.max": {"value": P_BIG_2, "rtol": 0.01},
+                      "constraint_residual": {"max": 1e-10}},
+    "indent3d_small.yaml": {"observables.indenter.load.max": {"value": P_SMALL_1, "rtol": 0.01},
+                            "constraint_residual": {"max": 1e-10}},
+}
 
 
 def write_decks(directory: str | Path, expect: dict[str, dict] | None = None) -> list[Path]:
