@@ -97,6 +97,31 @@ def build_chain_system(*, h: float = 4.0, width: float = 32.0, blend: str = "cub
     return CoupledSystem(atoms, cont, hs, meth, cell=np.array([[a]]), mass_floor=mass_floor)
 
 
+def run_packet(integ, T: float, dt: float) -> tuple[float, float, float, float, float, int]:  # noqa: ANN001
+    """Project the initial packet onto the constraints and run it for time T [time].
+
+    Returns (E0, E0 modified, E_final, E_final modified, max constraint residual, steps) [energy, length].
+    """
+    system = integ.system
+    integ.project_state()
+    integ.initialize()
+    Ka, Kc = system.kinetic()
+    E0 = Ka + Kc + integ.potential
+    E0m = E0 + integ.verlet_correction()
+    n_steps = int(np.ceil(T / dt))
+    res = 0.0
+    chunk = max(1, n_steps // 20)
+    done = 0
+    while done < n_steps:
+        nst = min(chunk, n_steps - done)
+        integ.step(nst)
+        done += nst
+        res = max(res, integ.constraint_residual())
+    Ka, Kc = system.kinetic()
+    E1 = Ka + Kc + integ.potential
+    return E0, E0m, E1, E1 + integ.verlet_correction(), res, n_steps
+
+
 def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, blend: str = "cubic",
                   method="projected", method_params: dict | None = None, gamma0: float | None = None,
                   damping_mass: str = "coupled", dt: float = 0.25, sigma: float | None = None,
@@ -133,23 +158,7 @@ def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, ble
                                chain_dispersion(a, m, [k]))
     system.atoms.x[idx[order], 0] = X[order] + u0
     system.atoms.v[idx[order], 0] = v0
-    integ.project_state()
-    integ.initialize()
-    Ka, Kc = system.kinetic()
-    E0 = Ka + Kc + integ.potential
-    E0m = E0 + integ.verlet_correction()
-    n_steps = int(np.ceil(T / dt))
-    res = 0.0
-    chunk = max(1, n_steps // 20)
-    done = 0
-    while done < n_steps:
-        nst = min(chunk, n_steps - done)
-        integ.step(nst)
-        done += nst
-        res = max(res, integ.constraint_residual())
-    Ka, Kc = system.kinetic()
-    E1 = Ka + Kc + integ.potential
-    E1m = E1 + integ.verlet_correction()
+    E0, E0m, E1, E1m, res, n_steps = run_packet(integ, T, dt)
     back = idx[X < -2.0 * a]
     Eb = float(np.sum(0.5 * system.atom_mass[back] * system.atoms.v[back, 0] ** 2)
                + np.sum(system.atoms.energies[back]))

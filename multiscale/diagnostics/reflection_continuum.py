@@ -20,7 +20,7 @@ import numpy as np
 
 from ..integrate.verlet import VelocityVerlet
 from ..loads.wave_packet import chain_dispersion, lattice_packet
-from .reflection import ReflectionResult, build_chain_system
+from .reflection import ReflectionResult, build_chain_system, run_packet
 
 
 def reflection_1d_from_continuum(wavelength: float, *, h: float = 4.0, width: float = 32.0,
@@ -54,23 +54,7 @@ def reflection_1d_from_continuum(wavelength: float, *, h: float = 4.0, width: fl
     cont.U[order, 0] = u0
     cont.V[order, 0] = v0
     system.update_pads()
-    integ.project_state()
-    integ.initialize()
-    Ka, Kc = system.kinetic()
-    E0 = Ka + Kc + integ.potential
-    E0m = E0 + integ.verlet_correction()
-    n_steps = int(np.ceil(T / dt))
-    res = 0.0
-    chunk = max(1, n_steps // 20)
-    done = 0
-    while done < n_steps:
-        nst = min(chunk, n_steps - done)
-        integ.step(nst)
-        done += nst
-        res = max(res, integ.constraint_residual())
-    Ka, Kc = system.kinetic()
-    E1 = Ka + Kc + integ.potential
-    E1m = E1 + integ.verlet_correction()
+    E0, E0m, E1, E1m, res, n_steps = run_packet(integ, T, dt)
     # energy back in the mesh far from H (α = 1): lumped kinetic + unweighted bar2 element energies
     xs, U, V = Xn[order], cont.U[order, 0], cont.V[order, 0]
     Ms = system.node_mass[order]
