@@ -115,8 +115,8 @@ def cli() -> None:
 
 _deck_arg = click.argument("deck", type=click.Path(dir_okay=False, path_type=Path))
 _threads_opt = click.option("--threads", type=click.IntRange(min=1), default=None,
-                            help="OpenMP threads (default: the deck's integrator.threads, else 1); results do not "
-                            "depend on it.")
+                            help="OpenMP threads (default: the deck's integrator.threads, else 1); "
+                            "results do not depend on it.")
 
 
 def _load(deck_path: Path) -> Any:
