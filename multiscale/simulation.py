@@ -31,6 +31,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import __version__
 from .build import Model, build_model
@@ -86,10 +87,7 @@ class Simulation:
         self.integrator: VelocityVerlet | None = None
         self.hooks: list = []
         self._prepared = False
-        for f in ("stress", "strain"):
-            if f in cfg.output.fields:
-                raise self.deck.error("output.fields", f"field '{f}' is not written by this version of msim; "
-                                      "choose from position, displacement, velocity, force, energy, weight")
+        self._qp_to_nodes = None
 
     @classmethod
     def from_deck(cls, deck: Deck, threads: int | None = None) -> Simulation:
@@ -264,9 +262,33 @@ class Simulation:
         if m.continuum is not None:
             c = m.continuum
             table = {"position": lambda: c.nodes + c.U, "displacement": lambda: c.U, "velocity": lambda: c.V,
-                     "force": lambda: s.f_nodes}
+                     "force": lambda: s.f_nodes, "stress": lambda: self._nodal("stress"),
+                     "strain": lambda: self._nodal("strain")}
             nodes = {f: np.array(table[f]()) for f in fields if f in table}
         return atoms, nodes
+
+    def _nodal(self, what: str) -> np.ndarray:
+        """Quadrature-point field smoothed to the nodes (volume-weighted shape-function average), (N, d*d).
+
+        ``strain``: Green–Lagrange E = ½(FᵀF − I); ``stress`` [energy/length^d]: for linear materials their
+        (small-strain, symmetric) stress C:ε, for nonlinear ones the Cauchy stress σ = P Fᵀ / det F.
+        """
+        c = self.model.continuum
+        if self._qp_to_nodes is None:
+            Nq = c.interpolation_matrix(c.qp_positions).tocsr()          # (nq, N)
+            w = np.asarray(Nq.T @ c.qp_volumes).ravel()
+            self._qp_to_nodes = (Nq.T @ sp.diags(c.qp_volumes), np.where(w > 0, w, 1.0))
+        F = c.deformation_gradients()
+        d = F.shape[1]
+        if what == "strain":
+            q = 0.5 * (np.einsum("qki,qkj->qij", F, F) - np.eye(d))
+        else:
+            P = c.material.evaluate(F)[0]
+            if not getattr(c.material, "is_linear", False):
+                P = np.einsum("qik,qjk->qij", P, F) / np.linalg.det(F)[:, None, None]
+            q = P
+        A, w = self._qp_to_nodes
+        return np.asarray(A @ q.reshape(len(q), d * d)) / w[:, None]
 
     def _observables(self) -> dict:
         out: dict = {}
