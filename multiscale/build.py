@@ -60,33 +60,6 @@ class Model:
     notes: list[str] = field(default_factory=list)
 
 
-# ----------------------------------------------------------------------------- geometry helpers
-def shape_bounds(shape: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Axis-aligned bounding box (lo (d,), hi (d,)) of a region shape [length]; ±inf when unbounded."""
-    name = type(shape).__name__.lower()
-    d = shape.dim
-    if hasattr(shape, "lo") and hasattr(shape, "hi"):
-        return np.asarray(shape.lo, float), np.asarray(shape.hi, float)
-    if hasattr(shape, "radius") and hasattr(shape, "center"):
-        c, r = np.asarray(shape.center, float), float(shape.radius)
-        lo, hi = c - r, c + r
-        axis = getattr(shape, "axis", None)
-        if axis is not None and d == 3:
-            length = getattr(shape, "length", None)
-            ax = np.asarray(axis, float)
-            half = np.inf if length is None else 0.5 * float(length)
-            ext = np.sqrt(np.clip(1.0 - ax**2, 0.0, None)) * r + np.abs(ax) * half
-            ext = np.where(np.abs(ax) > 0, ext, r)
-            lo, hi = c - ext, c + ext
-        return lo, hi
-    if "union" in name:
-        bs = [shape_bounds(s) for s in shape.shapes]
-        return np.min([b[0] for b in bs], axis=0), np.max([b[1] for b in bs], axis=0)
-    if "difference" in name:
-        return shape_bounds(shape.shapes[0])
-    return np.full(d, -np.inf), np.full(d, np.inf)
-
-
 # ----------------------------------------------------------------------------- pieces
 def _potential(deck: Deck, units: UnitSystem) -> Any:
     cfg = deck.config.potential
@@ -134,7 +107,7 @@ def _masses(deck: Deck) -> float:
 def _atom_sites(deck: Deck, lattice: Lattice) -> tuple[np.ndarray, Any, Box]:
     cfg = deck.config.atoms
     region = make_shape(cfg.region, lattice.dim)
-    lo, hi = shape_bounds(region)
+    lo, hi = region.bounds()
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise deck.error("atoms.region", "the atomistic region must be bounded (intersect it with a box)")
     periodic = [b == "p" for b in (cfg.boundary or ["f"] * lattice.dim)]

@@ -52,6 +52,10 @@ class Shape(ABC):
 
     _tol: float = 1e-12
 
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned bounding box (lo (d,), hi (d,)) [length]; ±inf along unbounded directions."""
+        return np.full(self.dim, -np.inf), np.full(self.dim, np.inf)
+
     @classmethod
     def from_params(cls, params: Any, dim: int | None = None) -> Shape:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -42,6 +42,9 @@ class BoxShape(Shape):
         check_dim(len(params.lo), dim, "box lo")
         return cls(params.lo, params.hi)
 
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.lo.copy(), self.hi.copy()
+
     def signed_distance(self, X: np.ndarray) -> np.ndarray:
         X = as_points(X, self.dim)
         with np.errstate(invalid="ignore"):

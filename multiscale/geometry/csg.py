@@ -30,8 +30,21 @@ def _members(params, dim: int | None) -> list[Shape]:  # noqa: ANN001
     return shapes
 
 
+class _Compound(Shape):
+    """A shape made of member shapes (``shapes``, all of one dimension)."""
+
+    def __init__(self, shapes: list[Shape]) -> None:
+        self.shapes = list(shapes)
+        self.dim = self.shapes[0].dim
+        self._tol = max(s._tol for s in self.shapes)
+
+    @classmethod
+    def from_params(cls, params, dim=None):  # noqa: ANN001, ANN206
+        return cls(_members(params, dim))
+
+
 @SHAPES.register("union")
-class UnionShape(Shape):
+class UnionShape(_Compound):
     """Points in any member. Distance outside is exact (min over members)."""
 
     class Params(ShapeParams):
@@ -39,21 +52,16 @@ class UnionShape(Shape):
         shapes: list[dict[str, Any]] = Field(description="member shapes, each a shape section with `type`")
         _v = field_validator("shapes")(_validate_members)
 
-    def __init__(self, shapes: list[Shape]) -> None:
-        self.shapes = list(shapes)
-        self.dim = self.shapes[0].dim
-        self._tol = max(s._tol for s in self.shapes)
-
-    @classmethod
-    def from_params(cls, params, dim=None):  # noqa: ANN001, ANN206
-        return cls(_members(params, dim))
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        bs = [s.bounds() for s in self.shapes]
+        return np.min([b[0] for b in bs], axis=0), np.max([b[1] for b in bs], axis=0)
 
     def signed_distance(self, X: np.ndarray) -> np.ndarray:
         return np.min([s.signed_distance(X) for s in self.shapes], axis=0)
 
 
 @SHAPES.register("difference")
-class DifferenceShape(Shape):
+class DifferenceShape(_Compound):
     """Points in the first shape and in none of the others: ``sd = max(sd_A, -sd_B1, -sd_B2, ...)``."""
 
     class Params(ShapeParams):
@@ -61,14 +69,8 @@ class DifferenceShape(Shape):
         shapes: list[dict[str, Any]] = Field(description="first shape, then the shapes cut out of it")
         _v = field_validator("shapes")(_validate_members)
 
-    def __init__(self, shapes: list[Shape]) -> None:
-        self.shapes = list(shapes)
-        self.dim = self.shapes[0].dim
-        self._tol = max(s._tol for s in self.shapes)
-
-    @classmethod
-    def from_params(cls, params, dim=None):  # noqa: ANN001, ANN206
-        return cls(_members(params, dim))
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.shapes[0].bounds()
 
     def contains(self, X: np.ndarray) -> np.ndarray:
         """Inside A (boundary included) and strictly outside every cut-out shape."""

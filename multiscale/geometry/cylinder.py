@@ -45,6 +45,15 @@ class CylinderShape(Shape):
         check_dim(len(params.center), dim, "cylinder center")
         return cls(params.center, params.radius, params.axis, params.length)
 
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        c, r = self.center, self.radius
+        if self.dim < 3:
+            return c - r, c + r
+        half = np.inf if self.length is None else 0.5 * self.length
+        ax = np.abs(self.axis)
+        ext = np.sqrt(np.clip(1.0 - ax**2, 0.0, None)) * r + np.where(ax > 0, ax * half, 0.0)
+        return c - ext, c + ext
+
     def signed_distance(self, X: np.ndarray) -> np.ndarray:
         X = as_points(X, self.dim)
         rel = X - self.center

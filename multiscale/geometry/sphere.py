@@ -33,6 +33,9 @@ class SphereShape(Shape):
         check_dim(len(params.center), dim, "sphere center")
         return cls(params.center, params.radius)
 
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.center - self.radius, self.center + self.radius
+
     def signed_distance(self, X: np.ndarray) -> np.ndarray:
         X = as_points(X, self.dim)
         return np.linalg.norm(X - self.center, axis=1) - self.radius
