@@ -1,7 +1,10 @@
 """Damping band on the fine-scale velocity in the handshake (PHYSICS.md §5), optionally a Langevin bath.
 
-Fine-scale velocity of an atom a of H: ``w_a = v_a − Σ_I N_I(X_a) V_I`` (zero for motion the mesh can
-represent). Rayleigh function ``R = ½ Σ_a g_a |w_a|²``: the atom gets ``−g_a w_a``, node I gets
+Fine-scale velocity of an atom a of H: ``w_a = v_a − Σ_I N_I(X_a) (S V)_I`` (zero for motion the mesh can
+represent). ``fine_scale="smoothed"`` (default) takes S = one Jacobi sweep of the mesh Laplacian
+(`multiscale.coupling.smoothing`), which removes the mesh's own near-Nyquist patterns from the reference so
+that waves just above the mesh cut-off are damped too; ``fine_scale="mesh"`` takes S = I (PHYSICS.md §5 as
+written). With B = [S_a | −N S] below. Rayleigh function ``R = ½ Σ_a g_a |w_a|²``: the atom gets ``−g_a w_a``, node I gets
 ``+Σ_a g_a N_I(X_a) w_a``; with ``B = [S | −N]`` (w = B v) the damping force is ``−D v``, ``D = Bᵀ g B``,
 which annihilates rigid translations, so momentum is conserved. Profile (relaxation rate):
 
@@ -31,6 +34,7 @@ import scipy.sparse.linalg as spla
 from pydantic import Field
 
 from ..registry import PluginParams
+from .smoothing import jacobi_smoother
 
 
 class DampingBand:
@@ -44,6 +48,7 @@ class DampingBand:
     seed : seed of the random numbers (Langevin)
     mass : "coupled" (g_a = γ0 ω0 α^p β̄_a m_a) or "full" (g_a = γ0 ω0 α^p m_a)
     power : exponent p of the ramp α^p
+    fine_scale : "smoothed" (reference velocity S V, S = Jacobi sweep of the mesh Laplacian) or "mesh" (V)
     """
 
     class Params(PluginParams):
@@ -55,10 +60,17 @@ class DampingBand:
         mass: str = Field("coupled", pattern="^(coupled|full)$",
                           description="mass in g_a = γ0 ω0 α^p m: the atom's coupled or full mass")
         power: float = Field(1.0, gt=0, description="exponent p of the damping ramp α^p")
+        fine_scale: str = Field("smoothed", pattern="^(smoothed|mesh)$",
+                                description="reference of the fine-scale velocity: the smoothed mesh "
+                                            "velocity (also damps waves just above the mesh cut-off) or the "
+                                            "mesh velocity itself")
 
     def __init__(self, gamma0: float, omega0: float, *, kT: float = 0.0, seed: int = 1,
-                 mass: str = "coupled", power: float = 1.0) -> None:
+                 mass: str = "coupled", power: float = 1.0, fine_scale: str = "smoothed") -> None:
+        if fine_scale not in ("smoothed", "mesh"):
+            raise ValueError(f"fine_scale must be 'smoothed' or 'mesh', not {fine_scale!r}")
         self.gamma0, self.omega0, self.kT = float(gamma0), float(omega0), float(kT)
+        self.fine_scale = fine_scale
         self.mass = mass
         self.power = float(power)
         self.rng = np.random.Generator(np.random.PCG64(seed))
@@ -75,7 +87,10 @@ class DampingBand:
         g = self.coefficients(system)
         n_c = len(g)
         S = sp.csr_matrix((np.ones(n_c), (np.arange(n_c), system.constrained)), shape=(n_c, system.n_free))
-        B = sp.kron(sp.hstack([S, -system.N_c], format="csr"), sp.identity(d), format="csr")
+        Nref = system.N_c
+        if self.fine_scale == "smoothed" and system.n_nodes:
+            Nref = (system.N_c @ jacobi_smoother(system.continuum.laplacian_matrix())).tocsr()
+        B = sp.kron(sp.hstack([S, -Nref], format="csr"), sp.identity(d), format="csr")
         gd = np.repeat(g, d)
         self.B, self.gd = B, gd
         D = (B.T @ sp.diags(gd) @ B).tocsr()

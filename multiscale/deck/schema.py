@@ -118,6 +118,10 @@ class DampingConfig(Section):
     gamma0: NonNegFloat = Field(description="dimensionless strength γ0 (≈ 0.3–1)")
     temperature: NonNegFloat = Field(0.0, description="band temperature [temperature]; 0 = pure damping")
     seed: int = Field(0, description="random seed of the Langevin noise")
+    fine_scale: Literal["smoothed", "mesh"] = Field(
+        "smoothed", description="reference of the damped fine-scale velocity: the mesh velocity after one "
+        "Jacobi sweep of the mesh Laplacian (also absorbs waves just above the mesh cut-off; γ0 ≈ 1) or the "
+        "mesh velocity itself (γ0 ≈ 0.3)")
 
 
 class HandshakeConfig(Section):

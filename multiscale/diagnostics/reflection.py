@@ -124,14 +124,15 @@ def run_packet(integ, T: float, dt: float) -> tuple[float, float, float, float, 
 
 def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, blend: str = "cubic",
                   method="projected", method_params: dict | None = None, gamma0: float | None = None,
-                  damping_mass: str = "coupled", dt: float = 0.25, sigma: float | None = None,
+                  damping_mass: str = "coupled", damping_fine_scale: str = "smoothed", dt: float = 0.25, sigma: float | None = None,
                   a: float = 1.0, m: float = 1.0, k: float = 1.0, mass_floor: float = 0.0,
                   make_atoms=None, make_continuum=None) -> ReflectionResult:  # noqa: ANN001
     """Reflected energy fraction R of a packet of wavelength λ [length] sent from the atoms into H.
 
     h : element length;  width : handshake width;  blend : linear | cubic | quintic;
     method : coupling name (COUPLINGS) or instance, method_params its parameters;
-    gamma0 : damping band strength (None = no damping), ω0 = 2√(k/m);  dt : time step;
+    gamma0 : damping band strength (None = no damping), ω0 = 2√(k/m); damping_mass, damping_fine_scale:
+    see `DampingBand`;  dt : time step;
     sigma : envelope width (default max(8λ/6, 60a)).  Returns a `ReflectionResult`.
     """
     kw = 2.0 * np.pi / wavelength
@@ -148,7 +149,7 @@ def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, ble
                                 make_atoms=make_atoms, make_continuum=make_continuum)
     ops = []
     if gamma0 is not None:
-        ops.append(DampingBand(gamma0, 2.0 * np.sqrt(k / m), mass=damping_mass))
+        ops.append(DampingBand(gamma0, 2.0 * np.sqrt(k / m), mass=damping_mass, fine_scale=damping_fine_scale))
     integ = VelocityVerlet(system, dt, velocity_ops=ops)
     # packet on the free atoms (equally spaced), centred 7σ left of H
     idx = system.free
@@ -175,7 +176,7 @@ def reflection_sweep_1d(wavelengths, **kw) -> list[ReflectionResult]:  # noqa: A
 
 
 def reflection_table(methods=("strong", "projected"), blends=("linear", "cubic", "quintic"),  # noqa: ANN001
-                     widths=(16.0, 32.0, 64.0), h: float = 4.0, gamma0: float = 0.3, **kw) -> list[dict]:
+                     widths=(16.0, 32.0, 64.0), h: float = 4.0, gamma0: float = 1.0, **kw) -> list[dict]:
     """The issue-5 table: R at λ = 16h, 8h, 4h, 1.9h (undamped and damped) and h (damped, γ0).
     Extra keywords go to `reflection_1d` (e.g. the region factories)."""
     rows = []

@@ -228,6 +228,21 @@ class ContinuumRegion:
         K.sum_duplicates()
         return K.tocsr()
 
+    def laplacian_matrix(self) -> sp.csr_matrix:
+        """Unweighted scalar stiffness (graph Laplacian of the mesh) L_IJ = ∫ ∇N_I·∇N_J dX, CSR (N, N)
+        [length^(d−2)]; symmetric, row sums zero (constants are in its null space)."""
+        N = self.mesh.n_nodes
+        rows, cols, vals = [], [], []
+        for bd in self._blocks:
+            Le = np.einsum("gq,gqad,gqbd->gab", bd.Vq, bd.dN, bd.dN)[bd.geom]  # (ne, nen, nen)
+            c = bd.conn
+            rows.append(np.repeat(c, c.shape[1], axis=1).ravel())
+            cols.append(np.tile(c, (1, c.shape[1])).ravel())
+            vals.append(Le.ravel())
+        L = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(N, N))
+        L.sum_duplicates()
+        return L
+
     def consistent_mass(self) -> sp.csr_matrix:
         """Scalar consistent mass M^α_IJ = ∫ α ρ N_I N_J dX, CSR (N, N) [mass] (same sub-quadrature as
         `set_blend`); its row sums equal ``lumped_mass``."""

@@ -79,9 +79,10 @@ def test_energy_1e5_steps(method):
     print(sm)
 
 
-def test_damped_total_plus_dissipated_and_momentum():
+@pytest.mark.parametrize("fine_scale", ["smoothed", "mesh"])
+def test_damped_total_plus_dissipated_and_momentum(fine_scale):
     s = _excited(ENGINE, "projected", seed=3, method_params={"slave_below": 0.01})
-    band = DampingBand(0.5, 2.0)
+    band = DampingBand(0.5, 2.0, fine_scale=fine_scale)
     integ, led = _run(s, 10000, ops=[band])
     sm = led.summary()
     assert sm["dissipated"] > 0.5 * abs(led.records[0]["total"])
