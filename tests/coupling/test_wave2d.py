@@ -40,7 +40,7 @@ def _run(kind, T):
         system = CoupledSystem(atoms=atoms)
     else:
         h = 2.0
-        width, blend, method = ((8.0, "cubic", "projected") if kind == "smooth"
+        width, blend, method = ((8.0, "cubic", "projected") if kind in ("smooth", "damped")
                                 else (h, "linear", "strong"))
         hs = Handshake(BoxShape([-R_CORE] * 2, [R_CORE] * 2), width, blend)
         n = int(np.ceil(2 * L / h))
@@ -55,7 +55,11 @@ def _run(kind, T):
         system = CoupledSystem(atoms, cont, hs, get_method(method, **params), cell=lat.primitive_vectors)
     s = system
     s.atoms.x[...] = s.atoms.X + _pulse(s.atoms.X)
-    integ = VelocityVerlet(s, DT)
+    ops = []
+    if kind == "damped":  # band on the fine-scale velocity, ω0 = 2√(Σ_b k_b / 2m) = 2√3 for 6 unit springs
+        from multiscale.coupling.damping import DampingBand
+        ops = [DampingBand(1.0, 2.0 * np.sqrt(3.0))]
+    integ = VelocityVerlet(s, DT, velocity_ops=ops)
     integ.project_state()
     integ.initialize()
     E0 = sum(s.kinetic()) + integ.potential
@@ -71,7 +75,10 @@ def test_circular_pulse_smooth_vs_sharp_handshake():
     ref, _ = _run("atoms", T)
     smooth, res_s = _run("smooth", T)
     sharp, res_h = _run("sharp", T)
+    damped, res_d = _run("damped", T)
     print(f"\n2D pulse, energy left in the core / initial: atoms-only {ref:.3e}, smooth {smooth:.3e}, "
-          f"sharp {sharp:.3e}; reflected (minus tail): smooth {smooth - ref:.3e}, sharp {sharp - ref:.3e}")
-    assert res_s < 1e-13 and res_h < 1e-13
+          f"sharp {sharp:.3e}, smooth + damping band {damped:.3e}; reflected (minus tail): smooth "
+          f"{smooth - ref:.3e}, sharp {sharp - ref:.3e}, damped {damped - ref:.3e}")
+    assert res_s < 1e-13 and res_h < 1e-13 and res_d < 1e-13
     assert smooth - ref < 0.5 * (sharp - ref)
+    assert damped - ref < 0.5 * (smooth - ref)
