@@ -51,6 +51,8 @@ class ContinuumRegion:
         self.material = material
         self.density = float(density)
         self.n_threads = int(n_threads)
+        if hasattr(material, "n_threads"):  # compiled materials (cauchy_born) thread with the region
+            material.n_threads = self.n_threads
         self._k = load("fem_forces")
         N, d = mesh.n_nodes, mesh.dim
         self.nodes = mesh.nodes
