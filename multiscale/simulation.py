@@ -157,7 +157,8 @@ class Simulation:
 
     # ------------------------------------------------------------------ report
     def stable_dt(self) -> dict[str, float]:
-        """Stable time step estimates [time]: atoms 2/ω_max (Verlet), continuum h_min/c_max (lumped)."""
+        """Stable time step estimates [time]: atoms 2/ω_max (Verlet), continuum h_min/c_max (lumped), and
+        for coupled models the handshake's weighted atoms (`diagnostics.stability`: light edge atoms)."""
         from .build import _max_lattice_frequency
         out = {}
         m = self.model
@@ -165,6 +166,10 @@ class Simulation:
             out["atoms"] = 2.0 / _max_lattice_frequency(m)
         if m.continuum is not None:
             out["continuum"] = float(m.continuum.stable_dt())
+        if m.atoms is not None and m.continuum is not None and m.handshake is not None:
+            from .diagnostics.stability import weighted_atoms_stable_dt
+            out["weighted atoms"], _ = weighted_atoms_stable_dt(self.model.system, m.potential,
+                                                                 _max_lattice_frequency(m))
         return out
 
     def summary(self) -> str:
