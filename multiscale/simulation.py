@@ -198,9 +198,13 @@ class Simulation:
                          f"and >= element size {h:g}: ok; blend {cfg.handshake.blend.type}, "
                          f"coupling {cfg.handshake.coupling.type}")
             rep = s.partition_report()
+            from .diagnostics.stability import slaved_atoms
             lines.append(f"              {len(s.constrained)} atoms in the handshake, "
-                         f"{0 if s.G is None else s.G.shape[0]} constraint rows, "
+                         f"{0 if s.G is None else s.G.shape[0]} constraint rows "
+                         f"({len(slaved_atoms(s.G, s.n_free, s.d))} atoms tied one by one to the mesh), "
                          f"partition of unity error {rep['max_pou_error']:.1e}")
+            if len(s.floored):
+                lines.append(f"              {len(s.floored)} light handshake atoms given the floor mass")
         if self.statics:
             lines.append(f"integrator    {cfg.integrator.type} (statics), {self.n_steps()} load stages")
         else:
@@ -240,6 +244,12 @@ class Simulation:
                            "mass": np.full(m.atoms.n, float(m.mass_user)),
                            "weight": np.asarray(s.atom_weight, float),
                            "pad": np.asarray(s.pad, np.int8)}
+            if s.coupled:
+                from .diagnostics.stability import slaved_atoms
+                tied = np.zeros(m.atoms.n, np.int8)
+                tied[s.free[slaved_atoms(s.G, s.n_free, s.d)]] = 1
+                st["atoms"]["tied_to_mesh"] = tied      # strong rows: u_a = Σ N_I U_I
+                st["atoms"]["coupled_mass"] = np.asarray(s.atom_mass, float)  # β̄ m (internal units)
         if m.continuum is not None:
             mesh = m.continuum.mesh
             conn, types = {}, {}

@@ -211,7 +211,7 @@ def test_the_readme_example_is_a_valid_deck(fake_registries):
     readme = (VALID.parents[1] / "README.md").read_text()
     block = re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)
     deck = load_deck_text(block, "README.md")
-    assert deck.config.handshake.damping.gamma0 == 0.5 and deck.config.expect["energy_drift"].max == 1e-9
+    assert deck.config.handshake.damping.gamma0 == 1.0 and deck.config.expect["energy_drift"].max == 1e-9
 
 
 def test_lookup_errors_inside_a_plugin_validator_are_located_at_its_section(fake_registries):
