@@ -74,13 +74,29 @@ def _divided(Tfun, mu1: complex, mu2: complex, theta: np.ndarray) -> np.ndarray:
     return -mu1 * mu2 * gdd
 
 
-def mode_I_displacement(X: np.ndarray, b: np.ndarray, K: float = 1.0) -> np.ndarray:
-    """Displacements (m, 2) [length] at points X (m, 2) of the crack frame for stress intensity K."""
+def crack_angle(X: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
+    """Polar angle θ (m,) ∈ [−π, π] of crack-frame points X (m, 2). Points ON the crack faces
+    (X_x < 0, |X_y| ≤ 1e-9 max(|X_x|, 1)) are ambiguous: θ = +π (upper face) unless ``side`` (m,) < 0 there
+    (lower face: θ = −π)."""
+    X = np.asarray(X, float)
+    th = np.arctan2(X[:, 1], X[:, 0])
+    if side is not None:
+        on_face = (np.abs(X[:, 1]) <= 1e-9 * np.maximum(np.abs(X[:, 0]), 1.0)) & (X[:, 0] < 0)
+        th = np.where(on_face, np.where(np.asarray(side) < 0, -np.pi, np.pi), th)
+    return th
+
+
+def mode_I_displacement(X: np.ndarray, b: np.ndarray, K: float = 1.0,
+                        side: np.ndarray | None = None) -> np.ndarray:
+    """Displacements (m, 2) [length] at points X (m, 2) of the crack frame for stress intensity K.
+
+    side : optional (m,) face of each point (< 0: lower crack face, θ = −π on the faces; see
+    `crack_angle`), for the duplicated nodes of a slit mesh."""
     X = np.asarray(X, float)
     b11, b22, b12, b16, b26 = b[0, 0], b[1, 1], b[0, 1], b[0, 2], b[1, 2]
     mu1, mu2 = lekhnitskii_roots(b)
     r = np.hypot(X[:, 0], X[:, 1])
-    th = np.arctan2(X[:, 1], X[:, 0])
+    th = crack_angle(X, side)
 
     def s(mu, t):  # noqa: ANN001, ANN202
         return np.sqrt(np.cos(t) + mu * np.sin(t) + 0j)

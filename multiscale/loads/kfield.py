@@ -14,6 +14,9 @@ the stiffness of the atoms.
 - K per stage: ``K_steps``/``K_values`` (statics), plus ``K_rate``·t (dynamics); on a stage change with
   ``increment_interior`` every non-boundary atom and node also receives ΔK·u₁ (a predictor that
   shortens the minimisation).
+- Slit meshes (`multiscale.fem.slit`): a node on the crack faces (on the line behind the tip) takes the
+  lower face's field (θ = −π) when every element it belongs to lies below the crack line, else the upper
+  face's (θ = +π), so the two copies of a doubled node open apart (`node_sides`).
 
 K [energy/length^(3/2) in 2D and for a 3D front: force/length^(3/2)]. Observables ``<label>.K``.
 """
@@ -75,12 +78,31 @@ class KField(Load):
     def K(self, time: float) -> float:
         return float(self._K[self.stage]) + self.params.K_rate * float(time)
 
-    def unit_field(self, X: np.ndarray) -> np.ndarray:
-        """u₁ (m, d) [length per unit K] at reference points X (m, d), lab frame."""
+    def _rotation(self) -> np.ndarray:
         c, s = np.cos(np.deg2rad(self.params.angle)), np.sin(np.deg2rad(self.params.angle))
-        R = np.array([[c, -s], [s, c]])                     # crack frame → lab (in-plane)
+        return np.array([[c, -s], [s, c]])                  # crack frame → lab (in-plane)
+
+    def node_sides(self, mesh) -> np.ndarray:  # noqa: ANN001
+        """(N,) −1 for the nodes all of whose elements have their centroids below the crack plane (crack
+        frame y < 0), +1 otherwise; decides θ = ∓π for nodes on the crack faces of a slit mesh."""
+        R = self._rotation()
+        top = np.full(mesh.n_nodes, -np.inf)
+        for blk in mesh.blocks:
+            yc = ((mesh.nodes[blk.conn].mean(axis=1)[:, :2] - self._tip) @ R)[:, 1]   # (ne,)
+            np.maximum.at(top, blk.conn, np.repeat(yc[:, None], blk.conn.shape[1], axis=1))
+        return np.where(top < 0.0, -1.0, 1.0)
+
+    def _node_field(self, cont) -> np.ndarray:  # noqa: ANN001
+        """u₁ (N, d) at the nodes of a ContinuumRegion (faces of a slit told apart by `node_sides`)."""
+        mesh = getattr(cont, "mesh", None)
+        return self.unit_field(cont.nodes, None if mesh is None else self.node_sides(mesh))
+
+    def unit_field(self, X: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
+        """u₁ (m, d) [length per unit K] at reference points X (m, d), lab frame; ``side`` (m,) < 0 marks
+        points of the lower crack face (see `crack_field.crack_angle`)."""
+        R = self._rotation()
         Xc = (X[:, :2] - self._tip) @ R                     # lab → crack frame: Rᵀ (X − tip)
-        u = mode_I_displacement(Xc, self._b) @ R.T
+        u = mode_I_displacement(Xc, self._b, side=side) @ R.T
         if X.shape[1] == 3:
             u = np.column_stack([u, np.zeros(len(u))])
         return u
@@ -110,7 +132,7 @@ class KField(Load):
         if sum(int(m.sum()) for m in (self.atom_sel, self.node_sel) if m is not None) == 0:
             raise ValueError("kfield: the boundary region selects no atom and no node")
         self._ua = None if self.atom_sel is None else self.unit_field(atoms.X[self.atom_sel])
-        self._un = None if self.node_sel is None else self.unit_field(cont.nodes[self.node_sel])
+        self._un = None if self.node_sel is None else self._node_field(cont)[self.node_sel]
 
     def fixed_dofs(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         return self._masks()
@@ -120,7 +142,7 @@ class KField(Load):
         if a is not None:
             a.x += dK * self.unit_field(a.X)
         if c is not None:
-            c.U += dK * self.unit_field(c.nodes)
+            c.U += dK * self._node_field(c)
 
     def initialize(self, model) -> None:  # noqa: ANN001
         """With ``initial``: x = X + K u₁(X) for every atom, U = K u₁ for every node (idempotent)."""
@@ -130,7 +152,7 @@ class KField(Load):
             if a is not None:
                 a.x[...] = a.X + K * self.unit_field(a.X)
             if c is not None:
-                c.U[...] = K * self.unit_field(c.nodes)
+                c.U[...] = K * self._node_field(c)
             self._k_imposed = K
 
     def impose(self, time: float, model) -> None:  # noqa: ANN001

@@ -157,12 +157,14 @@ def structured_mesh(axes: list[np.ndarray], element: str, hole: BoxParams | None
     return mesh
 
 
-def build_grid(p: GridParams, element: str) -> Mesh:
-    """Graded axes from the parameters, then the structured mesh."""
+def build_grid(p: GridParams, element: str, extra_breaks: dict[int, tuple[float, ...]] | None = None) -> Mesh:
+    """Graded axes from the parameters, then the structured mesh. ``extra_breaks``: axis → coordinates
+    [length] every grid of that axis must pass through (e.g. the line of a slit)."""
     d = len(p.lo)
     axes = []
     for k in range(d):
         core = (p.core.lo[k], p.core.hi[k]) if p.core is not None else None
         breaks = (p.hole.lo[k], p.hole.hi[k]) if p.hole is not None else ()
+        breaks = tuple(breaks) + tuple((extra_breaks or {}).get(k, ()))
         axes.append(graded_axis(p.lo[k], p.hi[k], p.size, core, p.core_size, p.growth, breaks))
     return structured_mesh(axes, element, p.hole, p.lo, p.hi)
