@@ -8,6 +8,7 @@ A (slabs):  rho_i += rho_{el(j)}(r), rho_j += rho_{el(i)}(r)
 B (atoms):  fp_i = w_i F'(rho_i), e_i = w_i F(rho_i) (LAMMPS's linear extrapolation beyond rhomax)
 C (slabs):  c = [fp_i rho'_{el(j)} + fp_j rho'_{el(i)} + w_e phi'] / r;  f_i += c dx, f_j -= c dx;
             each atom gets w_e phi / 2
+Single-element pairs evaluate rho' once (rho'_{el(i)} = rho'_{el(j)}, bitwise the same result).
 Passes A and C use the slab scheme of md_pair.pxd (even slabs in parallel, then odd; each slab serial):
 bitwise the same result for any thread count.
 
@@ -25,12 +26,9 @@ cdef inline long _rindex(double r, double rdr, long nr, double* p) noexcept nogi
     """LAMMPS: p = r/dr + 1, m = min(int(p), nr-1), p = min(p - m, 1); returns the 0-based row m-1."""
     cdef double q = r * rdr + 1.0
     cdef long mm = <long>q
-    if mm > nr - 1:
-        mm = nr - 1
+    mm = nr - 1 if mm > nr - 1 else mm
     q = q - mm
-    if q > 1.0:
-        q = 1.0
-    p[0] = q
+    p[0] = 1.0 if q > 1.0 else q
     return mm - 1
 
 
@@ -62,6 +60,17 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     cdef const double* ci
     cdef const double* cj
     cdef const double* cz
+    cdef const double* X = &x[0, 0]           # raw pointers into the C-contiguous arrays (measured faster
+    cdef double* FO = &forces[0, 0]           # than memoryview indexing; same arithmetic)
+    cdef double* EN = &energies[0]
+    cdef double* RHO = &rho[0]
+    cdef const double* FP = &fp[0]
+    cdef const int* NB = &neigh[0]
+    cdef const unsigned short* SC = &scode[0]
+    cdef const int* TY = &types[0]
+    cdef const double* sh
+    cdef const double* xj
+    cdef double* fj
     with nogil:
         zero_outputs(forces, energies, virial, n_threads)
         for i in prange(n, num_threads=n_threads, schedule="static"):
@@ -79,25 +88,27 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                     p = 0.0
                     ti = types[i]
                     for e in range(offsets[i], offsets[i + 1]):
-                        j = neigh[e]
-                        dx0 = x[j, 0] - xi0 + ST[3 * scode[e]]
+                        j = NB[e]
+                        sh = ST + 3 * SC[e]
+                        xj = X + d * j
+                        dx0 = xj[0] - xi0 + sh[0]
                         dx1 = 0.0
                         dx2 = 0.0
                         if d > 1:
-                            dx1 = x[j, 1] - xi1 + ST[3 * scode[e] + 1]
+                            dx1 = xj[1] - xi1 + sh[1]
                         if d > 2:
-                            dx2 = x[j, 2] - xi2 + ST[3 * scode[e] + 2]
+                            dx2 = xj[2] - xi2 + sh[2]
                         r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
                         if r2 < cutsq:
                             m = _rindex(sqrt(r2), rdr, nr, &p)
-                            tj = types[j]
+                            tj = TY[j]
                             cj = RH + 7 * (tj * nr + m)
                             rj = ((cj[3] * p + cj[4]) * p + cj[5]) * p + cj[6]
                             acc = acc + rj
                             if tj != ti:
                                 ci = RH + 7 * (ti * nr + m)
                                 rj = ((ci[3] * p + ci[4]) * p + ci[5]) * p + ci[6]
-                            rho[j] = rho[j] + rj
+                            RHO[j] = RHO[j] + rj
                     rho[i] = rho[i] + acc
         # ---- B: embedding energy and derivative
         for j in prange(n, num_threads=n_threads, schedule="static"):
@@ -138,45 +149,55 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                     f1 = 0.0
                     f2 = 0.0
                     for e in range(offsets[i], offsets[i + 1]):
-                        j = neigh[e]
-                        dx0 = x[j, 0] - xi0 + ST[3 * scode[e]]
+                        j = NB[e]
+                        sh = ST + 3 * SC[e]
+                        xj = X + d * j
+                        dx0 = xj[0] - xi0 + sh[0]
                         dx1 = 0.0
                         dx2 = 0.0
                         if d > 1:
-                            dx1 = x[j, 1] - xi1 + ST[3 * scode[e] + 1]
+                            dx1 = xj[1] - xi1 + sh[1]
                         if d > 2:
-                            dx2 = x[j, 2] - xi2 + ST[3 * scode[e] + 2]
+                            dx2 = xj[2] - xi2 + sh[2]
                         r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
-                        if r2 < cutsq:
-                            tj = types[j]
+                        if r2 < cutsq:   # well predicted: rows hold the entries within the cut-off first
+                            tj = TY[j]
                             r = sqrt(r2)
                             m = _rindex(r, rdr, nr, &p)
                             ci = RH + 7 * (ti * nr + m)
-                            cj = RH + 7 * (tj * nr + m)
                             cz = Z2 + 7 * ((ti * nel + tj) * nr + m)
                             rhoip = (ci[0] * p + ci[1]) * p + ci[2]
-                            rhojp = (cj[0] * p + cj[1]) * p + cj[2]
+                            if tj != ti:
+                                cj = RH + 7 * (tj * nr + m)
+                                rhojp = (cj[0] * p + cj[1]) * p + cj[2]
+                            else:
+                                rhojp = rhoip
                             z2p = (cz[0] * p + cz[1]) * p + cz[2]
                             z2 = ((cz[3] * p + cz[4]) * p + cz[5]) * p + cz[6]
                             recip = 1.0 / r
                             phi = z2 * recip
                             phip = z2p * recip - phi * recip
-                            w = bond_w[e] if has_bw else 1.0
-                            c = (fpi * rhojp + fp[j] * rhoip + w * phip) * recip
-                            if per_atom:
-                                eh = 0.5 * w * phi
-                                ei = ei + eh
-                                energies[j] = energies[j] + eh
+                            if has_bw:
+                                w = bond_w[e]
+                                c = (fpi * rhojp + FP[j] * rhoip + w * phip) * recip
+                                phi = w * phi
                             else:
-                                ei = ei + w * phi
+                                c = (fpi * rhojp + FP[j] * rhoip + phip) * recip
+                            if per_atom:
+                                eh = 0.5 * phi
+                                ei = ei + eh
+                                EN[j] = EN[j] + eh
+                            else:
+                                ei = ei + phi
+                            fj = FO + d * j
                             f0 = f0 + c * dx0
-                            forces[j, 0] = forces[j, 0] - c * dx0
+                            fj[0] = fj[0] - c * dx0
                             if d > 1:
                                 f1 = f1 + c * dx1
-                                forces[j, 1] = forces[j, 1] - c * dx1
+                                fj[1] = fj[1] - c * dx1
                             if d > 2:
                                 f2 = f2 + c * dx2
-                                forces[j, 2] = forces[j, 2] - c * dx2
+                                fj[2] = fj[2] - c * dx2
                             if has_v:
                                 add_virial(virial, i, d, -0.5 * c, dx0, dx1, dx2)
                                 add_virial(virial, j, d, -0.5 * c, dx0, dx1, dx2)

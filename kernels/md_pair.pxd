@@ -5,6 +5,10 @@ Energy ``E = sum_{a<b} w_ab phi(r_ab)``, each pair once in the half list (entry 
 dx = x_j - x_i + stab[scode[e]]). Newton's third law: c = w phi'(r)/r, f_i += c dx, f_j -= c dx, each atom gets
 w phi / 2 of energy and -c/2 dx (x) dx of per-atom virial.
 
+Cut-off test: the neighbour list puts each row's entries within the potential's cut-off first, then the
+skin entries (kernels/cellscan.pyx), so ``r < rc`` is a well-predicted branch even in a hot, disordered
+system (measured: a branch-free select, which evaluates the skin entries too, was slower).
+
 Races and thread-count independence: owners are processed by SLABS of cells along the last axis
 (``order``, ``slab_start`` from the neighbour list). A pair's neighbour lies in the owner's slab or the
 next one, so the even slabs run in parallel, then the odd slabs; each slab runs serially in a fixed order

@@ -219,7 +219,7 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
     if X is not None:
         m_int = units.mass_to_internal(model.mass_user)
         atoms = AtomisticRegion(X, np.full(len(X), m_int), potential, box, cfg.atoms.skin,
-                                n_threads=n_threads)
+                                n_threads=n_threads, neighbor=cfg.atoms.neighbor)
     try:
         system = CoupledSystem(atoms, continuum, handshake, method,
                                cell=None if lattice is None else lattice.primitive_vectors)

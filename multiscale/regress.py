@@ -7,7 +7,8 @@ Figures are computed from the run's results file:
 | --- | --- |
 | ``energy_drift`` | net relative change of total + dissipated energy, first to last thermo row |
 | ``energy_fluctuation`` | its peak-to-peak, relative (same scale) |
-| ``modified_energy_drift`` | the same for Verlet's modified total + dissipated (the exact discrete invariant: round-off, also with a damping band, whose booked loss is O((ωΔt)²) off the plain total) |
+| ``modified_energy_drift`` | the same for Verlet's modified total + dissipated (the exact invariant, |
+| | also with a damping band, whose booked loss is O((ωΔt)²) off the plain total) |
 | ``constraint_residual`` | largest max|G q| over the thermo rows [length] |
 | ``momentum_drift`` | largest change of any total-momentum component, relative to √(2 M K_max) |
 | ``steps`` | the last step written |
@@ -151,8 +152,9 @@ def regress_deck(path: Path, workdir: Path, threads: int | None = None) -> list[
 def regress(directory: Path, threads: int | None, keep: Path | None) -> None:
     """Run every deck in DIRECTORY that has an `expect:` block; print a pass/fail table.
 
-    Figures: energy_drift, energy_fluctuation, modified_energy_drift, constraint_residual, momentum_drift, steps,
-    thermo.<term>.<first|last|min|max>, observables.<name>.<first|last|min|max>. Exit status 1 if any fails.
+    Figures: energy_drift, energy_fluctuation, modified_energy_drift, constraint_residual, momentum_drift,
+    steps, thermo.<term>.<first|last|min|max>, observables.<name>.<first|last|min|max>. Exit status 1 if
+    any fails.
     """
     decks = sorted(p for p in directory.glob("*.yaml"))
     if not decks:

@@ -89,6 +89,16 @@ class VelocityConfig(Section):
     seed: int = Field(0, description="random seed")
 
 
+class NeighborConfig(Section):
+    """``atoms.neighbor``: when the neighbour list is rebuilt (LAMMPS ``neigh_modify``), see
+    `multiscale.md.neighbors.NeighborPolicy`. Steps count force evaluations since the last build."""
+
+    every: PosInt = Field(1, description="consider a rebuild every this many steps")
+    delay: Annotated[int, Field(ge=0)] = Field(0, description="no rebuild until this many steps after one")
+    check: bool = Field(True, description="rebuild only if an atom moved more than skin/2 (false: always "
+                        "rebuild on schedule; pairs may be missed, counted as dangerous builds)")
+
+
 class AtomsConfig(Section):
     """``atoms``: the atomistic region."""
 
@@ -98,6 +108,8 @@ class AtomsConfig(Section):
         None, description="per axis: p (periodic) or f (free); default all free")
     mass: PosFloat | list[PosFloat] = Field(description="mass per atom, or one per type [mass]")
     skin: NonNegFloat = Field(description="neighbour-list skin [length]; default 0.3 (lj), 2.0 (metal)")
+    neighbor: NeighborConfig | None = Field(None, description="rebuild policy; default (null): check at "
+                                            "every step, rebuild when an atom moved more than skin/2")
     velocity: VelocityConfig | None = None
 
 

@@ -124,7 +124,8 @@ def run_packet(integ, T: float, dt: float) -> tuple[float, float, float, float, 
 
 def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, blend: str = "cubic",
                   method="projected", method_params: dict | None = None, gamma0: float | None = None,
-                  damping_mass: str = "coupled", damping_fine_scale: str = "smoothed", dt: float = 0.25, sigma: float | None = None,
+                  damping_mass: str = "coupled", damping_fine_scale: str = "smoothed", dt: float = 0.25,
+                  sigma: float | None = None,
                   a: float = 1.0, m: float = 1.0, k: float = 1.0, mass_floor: float = 0.0,
                   make_atoms=None, make_continuum=None) -> ReflectionResult:  # noqa: ANN001
     """Reflected energy fraction R of a packet of wavelength λ [length] sent from the atoms into H.
@@ -149,7 +150,8 @@ def reflection_1d(wavelength: float, *, h: float = 4.0, width: float = 32.0, ble
                                 make_atoms=make_atoms, make_continuum=make_continuum)
     ops = []
     if gamma0 is not None:
-        ops.append(DampingBand(gamma0, 2.0 * np.sqrt(k / m), mass=damping_mass, fine_scale=damping_fine_scale))
+        ops.append(DampingBand(gamma0, 2.0 * np.sqrt(k / m), mass=damping_mass,
+                               fine_scale=damping_fine_scale))
     integ = VelocityVerlet(system, dt, velocity_ops=ops)
     # packet on the free atoms (equally spaced), centred 7σ left of H
     idx = system.free

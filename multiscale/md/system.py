@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .box import Box
-from .neighbors import NeighborList
+from .neighbors import NeighborList, NeighborPolicy
 
 BondWeightFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -27,6 +27,8 @@ class AtomisticRegion:
     potential : a `multiscale.md.potentials.base.Potential`
     box : `Box` (periodic / free axes)
     skin : neighbour skin [length]; lists are rebuilt when any atom moved more than skin/2
+    neighbor : rebuild policy, `NeighborPolicy` or mapping {every, delay, check} (None = check every step,
+        rebuild when any atom moved more than skin/2)
     types : (n,) int element indices for multi-element potentials (None = all 0)
     n_threads : OpenMP threads of the kernels (results do not depend on it)
 
@@ -38,7 +40,8 @@ class AtomisticRegion:
     nlist : `NeighborList`;  energy : last E;  virial : (d, d) after ``compute(virial=True)``
     """
 
-    def __init__(self, X, mass, potential, box: Box, skin: float, types=None, n_threads: int = 1) -> None:  # noqa: ANN001
+    def __init__(self, X, mass, potential, box: Box, skin: float, types=None, n_threads: int = 1,  # noqa: ANN001
+                 neighbor: NeighborPolicy | dict | None = None) -> None:
         X = np.array(X, dtype=float, order="C", copy=True)
         if X.ndim != 2 or X.shape[1] != box.dim:
             raise ValueError(f"X must have shape (n, {box.dim})")
@@ -57,7 +60,7 @@ class AtomisticRegion:
         if self.types is not None and not getattr(potential, "many_body", False) and np.any(self.types):
             raise ValueError(f"potential {type(potential).__name__} has a single atom type")
         self.n_threads = int(n_threads)
-        self.nlist = NeighborList(box, potential.cutoff, skin, self.n_threads)
+        self.nlist = NeighborList(box, potential.cutoff, skin, self.n_threads, policy=neighbor)
         self.site_w: np.ndarray | None = None
         self.bond_weight_fn: BondWeightFn | None = None
         self.bond_w: np.ndarray | None = None
@@ -109,7 +112,8 @@ class AtomisticRegion:
     def compute(self, virial: bool = False, atom_energies: bool = True) -> float:
         """Weighted energy E [energy] of ``self.x``; fills ``forces``, ``energies`` (and ``virial``).
 
-        Rebuilds the neighbour list first when any atom moved more than skin/2 since the last build.
+        First one step of the neighbour-list policy (default: rebuild when any atom moved more than
+        skin/2 since the last build; see `NeighborPolicy`).
         ``atom_energies=False`` is faster: ``energies`` then only partitions E (each pair's energy to
         the atom holding it in the half list) instead of the symmetric per-atom shares.
         """
@@ -130,13 +134,16 @@ class AtomisticRegion:
         return 0.5 * float(np.sum(m * np.sum(self.v * self.v, axis=1)))
 
     def get_state(self) -> dict:
-        """Checkpoint state beyond x and v: the positions of the last neighbour build (so that a restart
-        rebuilds the same list and continues bitwise)."""
+        """Checkpoint state beyond x and v: the positions of the last neighbour build and the steps since
+        (so that a restart rebuilds the same list, on the same schedule, and continues bitwise)."""
         xb = self.nlist.x_build
-        return {"x_build": np.zeros((0, self.dim)) if xb is None else xb.copy()}
+        return {"x_build": np.zeros((0, self.dim)) if xb is None else xb.copy(),
+                "since_build": np.int64(self.nlist.since_build)}
 
     def set_state(self, state: dict) -> None:
         xb = np.asarray(state["x_build"], float)
         if xb.shape[0]:
             self.nlist.build(np.ascontiguousarray(xb))
             self._update_bond_weights()
+            if "since_build" in state:
+                self.nlist.since_build = int(state["since_build"])

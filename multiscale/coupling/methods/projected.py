@@ -30,7 +30,8 @@ class ProjectedCoupling(CouplingMethod):
     class Params(PluginParams):
         slave_below: float = Field(1e-3, ge=0.0, lt=1.0,
                                    description="atoms of H with weight β̄ below this also get strong "
-                                               "(per-atom) constraints (nearly massless edge atoms); 0 = none")
+                                               "(per-atom) constraints (nearly massless edge atoms); "
+                                               "0 = none")
 
     def constraint_matrix(self, ctx: CouplingContext) -> sp.csr_matrix:
         return projected_with_slaves(ctx, self.params.slave_below)
