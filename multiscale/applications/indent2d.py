@@ -102,10 +102,12 @@ def full_deck(film: Film, depths: dict, title: str, minimizer: str = "lbfgs") ->
 
 
 def coupled_deck(film: Film, depths: dict, title: str, core_half_width: float, core_depth: float,
-                 width: float = 6.0, core_size: float = 2.0, size: float = 16.0, growth: float = 1.25,
+                 width: float = 6.0, core_size: float = 1.0, size: float = 8.0, growth: float = 1.1,
                  coupling: str = "strong", material: str = "cauchy_born", minimizer: str = "lbfgs") -> dict:
     """Coupled deck: atoms in the core box under the tip + handshake shell, graded tri3 mesh elsewhere.
-    L-BFGS: ~10× fewer iterations than FIRE."""
+    L-BFGS: ~10× fewer iterations than FIRE. Mesh: 1σ elements at the handshake growing by 1.1 to 8σ; the
+    coarser 2σ / 1.25 / 16σ mesh is 0.43 % stiffer than the full film (vs 0.17 %) and nucleates one depth
+    step early (d = 5.1 vs 5.2); a larger atomistic core (40σ) does not change that, the mesh does."""
     deck = _common(film, depths, title, minimizer)
     xc, yt = film.x_center, film.y_top
     above = yt + 2 * R_INDENTER
