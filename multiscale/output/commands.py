@@ -134,6 +134,8 @@ def _plot_energy(r: ResultsReader, fields: tuple[str, ...], path: str):  # noqa:
     import matplotlib.pyplot as plt
     th = r.thermo()
     names = _pick(th, fields, "energy ledger (thermo)", path)
+    if not fields:  # the energy axis only: momentum components and the constraint residual are not energies
+        names = [k for k in names if not k.startswith("momentum_") and k != "constraint_residual"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for k in names:
         ax.plot(th["time"], th[k], lw=2.2 if k == "total" else 1.2, label=k)
