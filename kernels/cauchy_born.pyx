@@ -34,6 +34,18 @@ cdef enum:
     KIND_HARMONIC = 2
 
 
+
+cdef int _check_shapes(const double[:, :, ::1] F, const double[:, ::1] R, double[::1] E,
+                       double[:, :, ::1] dE) except -1:
+    """Shared argument check of the two entry points: F (m, d, d), R (nb ≥ 1, d), E (m,), dE (m, d, d)."""
+    cdef Py_ssize_t m = F.shape[0], d = R.shape[1]
+    if F.shape[1] != d or F.shape[2] != d or E.shape[0] != m or dE.shape[0] != m \
+            or dE.shape[1] != d or dE.shape[2] != d:
+        raise ValueError("shape mismatch: F (m, d, d), R (nb, d), E (m,), dE (m, d, d)")
+    if R.shape[0] == 0:
+        raise ValueError("empty bond list")
+    return 0
+
 cdef inline void _pair(int kind, double r2, double r, const double* p, double* phi,
                        double* dphi_r) noexcept nogil:
     """φ(r) and φ'(r)/r of a pair potential inside its cut-off (copies of the MD kernels' formulas)."""
@@ -122,13 +134,9 @@ def pair_energy_stress(const double[:, :, ::1] F, const double[:, ::1] R, int ki
     cdef Py_ssize_t m = F.shape[0], d = R.shape[1], nb = R.shape[0], q
     cdef const double* p = &par[0]
     cdef const double* RR = &R[0, 0]
-    if F.shape[1] != d or F.shape[2] != d or E.shape[0] != m or dE.shape[0] != m \
-            or dE.shape[1] != d or dE.shape[2] != d:
-        raise ValueError("shape mismatch: F (m, d, d), R (nb, d), E (m,), dE (m, d, d)")
+    _check_shapes(F, R, E, dE)
     if d < 1 or d > 3 or kind < 0 or kind > 2:
         raise ValueError("d must be 1..3 and kind 0..2")
-    if nb == 0:
-        raise ValueError("empty bond list")
     if m == 0:
         return 0
     with nogil:
@@ -229,14 +237,10 @@ def eam_energy_stress(const double[:, :, ::1] F, const double[:, ::1] R, const d
     cdef const double* RH = &rhor[0, 0]
     cdef const double* Z2 = &z2r[0, 0]
     cdef const double* FR = &frho[0, 0]
-    if F.shape[1] != d or F.shape[2] != d or E.shape[0] != m or dE.shape[0] != m \
-            or dE.shape[1] != d or dE.shape[2] != d:
-        raise ValueError("shape mismatch: F (m, d, d), R (nb, d), E (m,), dE (m, d, d)")
+    _check_shapes(F, R, E, dE)
     if d < 1 or d > 3 or z2r.shape[0] != nr or rhor.shape[1] != 7 or z2r.shape[1] != 7 \
             or frho.shape[1] != 7 or nr < 2 or nrho < 2:
         raise ValueError("d must be 1..3; spline tables (n, 7) with rhor and z2r of the same length")
-    if nb == 0:
-        raise ValueError("empty bond list")
     if m == 0:
         return 0
     with nogil:
