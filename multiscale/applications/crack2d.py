@@ -65,7 +65,7 @@ def crack_deck(half_width: float, k_over_kg: list[float], title: str, layer: flo
                   "region": {"type": "box", "lo": [-L, -L], "hi": [L, L]},
                   "boundary": ["f", "f"], "mass": 1.0, "skin": 0.3},
         "loads": [
-            {"type": "precrack", "label": "crack", "tip": [0.0, _r(yc)], "break_factor": 1.5},
+            {"type": "precrack", "label": "crack", "tip": [0.0, _r(yc)], "broken_length": "cutoff"},
             {"type": "kfield", "tip": [0.0, _r(yc)], "K_values": [_r(k * g["k_griffith"]) for k in k_over_kg],
              "elastic": [[_r(c) for c in row] for row in g["C"]], "boundary": ring, "targets": "atoms",
              "initial": True, "increment_interior": True}],
@@ -95,7 +95,7 @@ def crack_coupled_deck(core: float, width: float, mesh_half: float, k_over_kg: l
                   "region": {"type": "box", "lo": [-_r(reach), -_r(reach)], "hi": [_r(reach), _r(reach)]},
                   "boundary": ["f", "f"], "mass": 1.0, "skin": 0.3},
         "loads": [
-            {"type": "precrack", "label": "crack", "tip": [0.0, _r(yc)], "break_factor": 1.5},
+            {"type": "precrack", "label": "crack", "tip": [0.0, _r(yc)], "broken_length": "cutoff"},
             {"type": "kfield", "tip": [0.0, _r(yc)], "K_values": [_r(k * g["k_griffith"]) for k in k_over_kg],
              "elastic": [[_r(c) for c in row] for row in g["C"]], "boundary": ring, "targets": "nodes",
              "initial": True, "increment_interior": True}],
@@ -116,21 +116,71 @@ def crack_coupled_deck(core: float, width: float, mesh_half: float, k_over_kg: l
 
 
 def k_advance(K: np.ndarray, extension: np.ndarray, a0: float) -> float | None:
-    """First K [ε/σ^{3/2}] whose stage has a crack extension ≥ a₀/2 (None if the crack never moved)."""
+    """First K [ε/σ^{3/2}] whose stage has a crack extension ≥ a₀/2 (one more broken bond across the
+    plane; None if the crack never moved)."""
     ext = np.asarray(extension, float)
     hit = np.flatnonzero(ext >= 0.5 * a0 - 1e-9)
     return None if hit.size == 0 else float(np.asarray(K, float)[hit[0]])
 
 
 def griffith_ratio(path: str | Path) -> dict[str, float | None]:
-    """From a crack run's results file: K_G, the first advancing K and their ratio."""
+    """From a crack run's results file: K_G, the first advancing K, their ratio, and the tracker's state at
+    that stage (``extension`` [σ], ``broken_run``, ``broken``; None when the crack never moved)."""
     from ..output.reader import ResultsReader
     g = griffith()
     with ResultsReader(path) as r:
         obs = r.observables()
     ka = k_advance(obs["kfield.K"], obs["crack.extension"], g["a0"])
-    return {"k_griffith": g["k_griffith"], "k_advance": ka,
-            "ratio": None if ka is None else ka / g["k_griffith"]}
+    out: dict[str, float | None] = {"k_griffith": g["k_griffith"], "k_advance": ka,
+                                    "ratio": None if ka is None else ka / g["k_griffith"]}
+    i = None if ka is None else int(np.flatnonzero(np.asarray(obs["kfield.K"], float) == ka)[0])
+    for key in ("extension", "broken_run", "broken"):
+        out[key] = None if i is None else float(np.asarray(obs[f"crack.{key}"])[i])
+    return out
+
+
+def critical_stage(deck: dict, threads: int = 1, extra: int = 0,
+                   log=None) -> dict:  # noqa: ANN001
+    """Run a crack deck dict stage by stage (no results file) and stop ``extra`` stages after the first
+    stage whose crack extension is ≥ a₀/2.
+
+    Returns ``{"k_over_kg": K_adv/K_G or None, "records": [...], "wall": s}``; one record per stage with
+    ``K_over_KG``, the tracker's ``extension`` [σ], ``broken_run``, ``broken``, ``tip_bond`` [σ],
+    ``converged``, ``iterations``, ``wall`` [s]. ``log(record)`` is called after each stage."""
+    import time
+
+    from ..deck.deck import deck_from_dict
+    from ..deck.section import plugin_of
+    from ..integrate.quasistatic import run_quasistatic
+    from ..simulation import Simulation
+
+    g = griffith()
+    sim = Simulation.from_deck(deck_from_dict(deck), threads=threads)
+    sim.prepare()
+    cfg = sim.deck.config.integrator
+    minimizer = plugin_of(cfg).from_params(cfg, sim.model.units)
+    out: dict = {"k_over_kg": None, "records": []}
+    left = [None]
+
+    def cb(i: int, rec: dict) -> bool:
+        r = {"K_over_KG": rec["kfield.K"] / g["k_griffith"],
+             **{k: rec[f"crack.{k}"] for k in ("extension", "broken_run", "broken", "tip_bond")},
+             "converged": bool(rec["converged"]), "iterations": int(rec["iterations"]), "wall": rec["wall"]}
+        out["records"].append(r)
+        if log is not None:
+            log(r)
+        if out["k_over_kg"] is None and r["extension"] >= 0.5 * g["a0"] - 1e-9:
+            out["k_over_kg"] = r["K_over_KG"]
+            left[0] = extra
+        if left[0] is not None:
+            left[0] -= 1
+            return left[0] < 0
+        return False
+
+    t0 = time.perf_counter()
+    run_quasistatic(sim.model.system, sim.model.loads, minimizer, callback=cb)
+    out["wall"] = time.perf_counter() - t0
+    return out
 
 
 def deck_set() -> dict[str, dict]:
@@ -165,6 +215,35 @@ def write_decks(directory: str | Path, expect: dict[str, dict] | None = None) ->
                           "multiscale.applications.crack2d")
 
 
+def _study(argv: list[str]) -> None:
+    """``python -m multiscale.applications.crack2d study atomistic|coupled SIZE [K0 K1 DK]``: K_adv/K_G of
+    one size (atomistic: half-width L; coupled: atomistic half-width A + w with w = 6, mesh to 250),
+    K = K0 … K1 (× K_G) in steps DK (default 0.90 … 1.50, 0.02); prints every stage, stops at the first
+    advance."""
+    import sys
+    kind, size = argv[0], float(argv[1])
+    k0, k1, dk = (float(v) for v in argv[2:5]) if len(argv) >= 5 else (0.90, 1.50, 0.02)
+    ks = [round(k0 + dk * i, 10) for i in range(int(round((k1 - k0) / dk)) + 1)]
+    if kind == "atomistic":
+        deck = crack_deck(size, ks, f"crack size study, atomistic L = {size}")
+    elif kind == "coupled":
+        deck = crack_coupled_deck(size - 6.0, 6.0, 250.0, ks, f"crack size study, coupled A + w = {size}")
+    else:
+        raise SystemExit("study atomistic|coupled SIZE [K0 K1 DK]")
+
+    def log(r: dict) -> None:
+        print(f"{kind} {size:g}: K/K_G = {r['K_over_KG']:.4f}  extension {r['extension']:.4f}  run "
+              f"{r['broken_run']:.0f}  broken {r['broken']:.0f}  tip bond {r['tip_bond']:.4f}  "
+              f"converged {r['converged']}  it {r['iterations']}  {r['wall']:.1f} s", flush=True)
+
+    out = critical_stage(deck, log=log)
+    print(f"{kind} {size:g}: K_adv/K_G = {out['k_over_kg']}  wall {out['wall']:.1f} s", file=sys.stdout)
+
+
 if __name__ == "__main__":
-    from ._deckfiles import main
-    main(write_decks)
+    import sys
+    if len(sys.argv) > 1 and sys.argv[1] == "study":
+        _study(sys.argv[2:])
+    else:
+        from ._deckfiles import main
+        main(write_decks)

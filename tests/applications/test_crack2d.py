@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from multiscale.applications.crack2d import griffith, griffith_ratio, k_advance
+from multiscale.applications.precrack import PreCrack, crack_tip
 
 DECKS = Path(__file__).resolve().parents[2] / "decks"
 
@@ -48,6 +49,98 @@ def test_precrack_cuts_the_bonds_behind_the_tip_only():
     assert cut.sum() > 0 and np.all(w[cut] == 0.0) and np.all(w[~cut] == 1.0)
     crack = sim.model.loads[0]
     assert crack.observables()["crack.extension"] == pytest.approx(0.0)
+
+
+def test_crack_tip_is_the_end_of_the_contiguous_broken_run():
+    c = np.array([-1.25, -0.75, -0.25, 0.25, 0.75, 1.25, 1.75])
+    cut = c < 0
+    assert crack_tip(c, cut) == (2, 0)                                   # only the cut: tip at -0.25
+    assert crack_tip(c, cut | (c == 0.25) | (c == 0.75)) == (4, 2)
+    assert crack_tip(c, cut | (c == 0.75)) == (2, 0)                     # a bond ahead alone: no advance
+    assert crack_tip(c, np.ones(7, bool)) == (6, 4)
+    with pytest.raises(ValueError, match="sorted"):
+        crack_tip(c[::-1], cut[::-1])
+
+
+def _hex_crack(L: float = 8.0):  # noqa: ANN202
+    """A small hex LJ crystal (r_c = 2.5) with the precrack of the decks (tip (0, a₀√3/4)) prepared."""
+    from multiscale.coupling.coupled import CoupledSystem
+    from multiscale.md.box import Box
+    from multiscale.md.lattice import Lattice
+    from multiscale.md.potentials.lj import LennardJones
+    from multiscale.md.system import AtomisticRegion
+    a0 = griffith()["a0"]
+    X = Lattice("hex", a0).sites_in_box([-L, -L], [L, L])
+    atoms = AtomisticRegion(X, 1.0, LennardJones(1.0, 1.0, 2.5, "shift"),
+                            Box([-L - 5, -L - 5], [L + 5, L + 5], [False, False]), skin=0.3)
+    crack = PreCrack(tip=[0.0, a0 * math.sqrt(3) / 4], label="crack")
+    crack.prepare(CoupledSystem(atoms=atoms))
+    return atoms, crack, a0
+
+
+def _zigzag(atoms, a0: float, lengths: dict[float, float]) -> None:  # noqa: ANN001
+    """Place the atoms of rows 0 and 1 (y = 0 and a₀√3/2) so that the bond between x-neighbours of the
+    merged zig-zag crossing the plane at abscissa c has length lengths.get(c, a₀) (x unchanged)."""
+    X = atoms.X
+    h = a0 * math.sqrt(3) / 2
+    zig = np.flatnonzero((np.abs(X[:, 1]) < 1e-9) | (np.abs(X[:, 1] - h) < 1e-9))
+    zig = zig[np.argsort(X[zig, 0])]
+    x = X.copy()
+    y = 0.0 if abs(X[zig[0], 1]) < 1e-9 else h
+    x[zig[0], 1] = y
+    for k in range(len(zig) - 1):
+        p, q = zig[k], zig[k + 1]
+        c = round(0.5 * (X[p, 0] + X[q, 0]) / (0.25 * a0)) * 0.25 * a0
+        r = next((v for key, v in lengths.items() if abs(key - c) < 1e-6), a0)
+        up = X[q, 1] > X[p, 1]
+        y = y + (1 if up else -1) * math.sqrt(r * r - (X[q, 0] - X[p, 0]) ** 2)
+        x[q, 1] = y
+    atoms.x[...] = x
+
+
+def test_tracker_counts_a_bond_broken_only_beyond_the_cutoff():
+    """Constructed configurations of the crossing bonds: a bond just above the cut-off (2.5σ, no force)
+    is broken, one just below is not, whatever its stretch; the tip is the end of the contiguous run."""
+    atoms, crack, a0 = _hex_crack()
+    rc, q = 2.5, 0.25 * a0
+    assert crack._r_broken == rc
+    behind = {-q - 2 * k * q: 2.0 for k in range(6)}                        # cut bonds, any length
+    _zigzag(atoms, a0, behind)
+    cut = crack._c < 0
+    assert np.all(np.abs(crack.bond_lengths()[cut][-6:] - 2.0) < 1e-12)      # the construction holds
+    s = crack.observables()
+    assert s == {"crack.extension": 0.0, "crack.broken_run": 0.0, "crack.broken": 0.0,
+                 "crack.tip_bond": pytest.approx(a0, rel=1e-12)}
+    # the first two bonds ahead beyond r_c, the third just below, the fourth beyond again
+    _zigzag(atoms, a0, behind | {q: rc + 1e-6, 3 * q: rc + 1e-6, 5 * q: rc - 1e-6, 7 * q: rc + 1e-6})
+    s = crack.observables()
+    assert s["crack.extension"] == pytest.approx(2 * (2 * q), abs=1e-9)     # two bonds: a₀ further
+    assert (s["crack.broken_run"], s["crack.broken"]) == (2.0, 3.0)
+    assert s["crack.tip_bond"] == pytest.approx(rc - 1e-6, abs=1e-9)
+    # a bond stretched to just below the cut-off (2.25 r₀, far past the force maximum) is still intact
+    _zigzag(atoms, a0, behind | {q: rc - 1e-6})
+    assert crack.observables()["crack.extension"] == 0.0
+    # a broken bond ahead of an intact one does not move the tip
+    _zigzag(atoms, a0, behind | {3 * q: rc + 1e-6})
+    s = crack.observables()
+    assert (s["crack.extension"], s["crack.broken_run"], s["crack.broken"]) == (0.0, 0.0, 1.0)
+    # the cut bonds count as broken even when compressed
+    _zigzag(atoms, a0, {-q: 0.9 * a0, q: rc + 1e-6})
+    s = crack.observables()
+    assert s["crack.extension"] == pytest.approx(2 * q, abs=1e-9) and s["crack.broken_run"] == 1.0
+    assert crack.tip_position() == pytest.approx(q, abs=1e-9)
+
+
+def test_tracker_broken_length_can_be_given():
+    from multiscale.coupling.coupled import CoupledSystem
+    atoms, _, a0 = _hex_crack()
+    crack = PreCrack(tip=[0.0, a0 * math.sqrt(3) / 4], broken_length=1.8)
+    crack.prepare(CoupledSystem(atoms=atoms))
+    _zigzag(atoms, a0, {0.25 * a0: 1.81})
+    assert crack.observables()["precrack.broken_run"] == 1.0
+    bad = PreCrack(tip=[0.0, a0 * math.sqrt(3) / 4], broken_length=0.5 * a0)
+    with pytest.raises(ValueError, match="nearest-neighbour"):
+        bad.prepare(CoupledSystem(atoms=atoms))
 
 
 def test_small_crack_advances_above_griffith_only(tmp_path: Path):
