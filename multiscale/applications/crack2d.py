@@ -185,24 +185,25 @@ def critical_stage(deck: dict, threads: int = 1, extra: int = 0,
 
 def deck_set() -> dict[str, dict]:
     g = griffith()
-    big = [round(0.90 + 0.02 * i, 10) for i in range(21)]          # 0.90 … 1.30
-    small = [0.9, 1.0, 1.1, 1.2, 1.3]
+    atomistic = [round(0.90 + 0.02 * i, 10) for i in range(26)]     # 0.90 … 1.40
+    coupled = [round(0.90 + 0.02 * i, 10) for i in range(14)]       # 0.90 … 1.16
     return {
-        "crack2d.yaml": crack_deck(30.0, big, "mode-I crack in the 2D hex LJ crystal (|x|,|y| <= 30): "
-                                   "K-field steps 0.90..1.30 K_G; K at first advance vs Griffith", props=g),
-        "crack2d_small.yaml": crack_deck(15.0, small, "mode-I crack, reduced size (|x|,|y| <= 15), "
-                                         "K = 0.9..1.3 K_G", props=g),
+        "crack2d.yaml": crack_deck(30.0, atomistic, "mode-I crack in the 2D hex LJ crystal (|x|,|y| <= 30): "
+                                   "K-field steps 0.90..1.40 K_G; K at first advance vs Griffith", props=g),
+        "crack2d_small.yaml": crack_deck(15.0, [round(0.9 + 0.1 * i, 10) for i in range(10)],
+                                         "mode-I crack, reduced size (|x|,|y| <= 15), K = 0.9..1.8 K_G", props=g),
         "crack2d_coupled.yaml": crack_coupled_deck(
-            24.0, 6.0, 250.0, big, "mode-I crack, coupled: atoms in |x|,|y| <= 30 (core 24 + handshake 6), "
-            "slit linear quad4 mesh to |x|,|y| <= 250, K-field on the mesh edge; K = 0.90..1.30 K_G",
+            24.0, 6.0, 250.0, coupled, "mode-I crack, coupled: atoms in |x|,|y| <= 30 (core 24 + handshake 6), "
+            "slit linear quad4 mesh to |x|,|y| <= 250, K-field on the mesh edge; K = 0.90..1.16 K_G",
             props=g),
         "crack2d_coupled_small.yaml": crack_coupled_deck(
-            9.0, 6.0, 100.0, small, "mode-I crack, coupled, reduced size: atoms in |x|,|y| <= 15, slit mesh "
-            "to |x|,|y| <= 100; K = 0.9..1.3 K_G", props=g),
+            9.0, 6.0, 100.0, [0.9, 1.0, 1.1, 1.2, 1.3], "mode-I crack, coupled, reduced size: atoms in "
+            "|x|,|y| <= 15, slit mesh to |x|,|y| <= 100; K = 0.9..1.3 K_G", props=g),
     }
 
 
 EXPECT = {name: {"observables.crack.extension.first": {"value": 0.0, "atol": 1e-12},
+                 "observables.crack.broken.first": {"value": 0.0, "atol": 1e-12},
                  "observables.crack.extension.last": {"min": 0.55}}
           for name in ("crack2d.yaml", "crack2d_small.yaml", "crack2d_coupled.yaml",
                        "crack2d_coupled_small.yaml")}
