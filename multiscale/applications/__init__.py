@@ -5,12 +5,12 @@
 - `analysis`: load-drop detection and force–depth comparison of two runs;
 - `crack2d`: the mode-I crack deck geometry and the Griffith comparison;
 - `precrack`: the ``precrack`` load (an atomically sharp initial crack: bonds across the crack line behind
-  the tip get weight 0) with its crack-tip tracker (observables ``<label>.extension``, ``.open_ahead``).
+  the tip get weight 0) with its crack-tip tracker (a bond across the plane is broken beyond the cut-off;
+  observables ``<label>.extension``, ``.broken_run``, ``.broken``, ``.tip_bond``).
 
 Measured (80 × 40 film, d = 0 … 3.2 in 0.1 steps, L-BFGS, ftol 1e-6): the coupled force–depth curve is
 within 0.92 % of max P_ref of the fully atomistic one up to the first load drop, which both show at
-d = 3.1 σ. Crack: first advance at K/K_G = 1.20 (|x|,|y| ≤ 15, 0.1 steps), 1.06 (≤ 30, 0.02 steps), 1.03
-(≤ 50, 0.01 steps).
+d = 3.1 σ. Crack: first advance at K/K_G in `crack2d` (size study, fully atomistic and coupled).
 """
 
 from . import precrack  # noqa: E402,F401  (registers the `precrack` load)

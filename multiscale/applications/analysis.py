@@ -2,6 +2,8 @@
 of ``problems/indent2d.md`` (max over d up to the first drop of |P − P_ref| / max P_ref; first drop at the
 same depth step).
 
+Crack: `size_extrapolation` (K_adv/K_G of crystals of three sizes → the large-size limit).
+
 Arrays: ``depth`` (n,) [length], ``load`` (n,) [force = energy/length], one entry per load stage.
 """
 
@@ -73,3 +75,32 @@ def force_depth(path: str | Path, label: str = "indenter") -> tuple[np.ndarray, 
     with ResultsReader(path) as r:
         obs = r.observables()
     return np.asarray(obs[f"{label}.depth"], float), np.asarray(obs[f"{label}.load"], float)
+
+
+# ------------------------------------------------------------------------------------------------ crack
+def size_extrapolation(sizes: np.ndarray, values: np.ndarray) -> tuple[float, float, float]:
+    """Fit v(L) = v∞ + b·L^(−p) exactly through three points (L₁ < L₂ < L₃, v monotone and convex in L,
+    e.g. K_adv/K_G of crack crystals of half-width L); returns (v∞, b, p).
+
+    p solves (v₁ − v₂)/(v₂ − v₃) = (L₁^−p − L₂^−p)/(L₂^−p − L₃^−p) (bracketed in 0.01 … 20, Brent);
+    raises ValueError when the three values are not monotone with decreasing steps."""
+    from scipy.optimize import brentq
+    L, v = np.asarray(sizes, float), np.asarray(values, float)
+    if L.shape != (3,) or v.shape != (3,) or not (0 < L[0] < L[1] < L[2]):
+        raise ValueError("size_extrapolation needs three sizes 0 < L1 < L2 < L3 and three values")
+    d1, d2 = v[0] - v[1], v[1] - v[2]
+    if d1 == 0 or d1 * d2 <= 0 or abs(d2) >= abs(d1) * (L[2] - L[1]) / (L[1] - L[0]):
+        raise ValueError("values not monotone with a decaying finite-size correction")
+    q = d1 / d2
+
+    def f(p: float) -> float:
+        a, b, c = L ** -p
+        return (a - b) / (b - c) - q
+
+    lo, hi = 0.01, 20.0
+    if f(lo) * f(hi) > 0:
+        raise ValueError("no exponent p in 0.01 … 20 fits the three values")
+    p = float(brentq(f, lo, hi, xtol=1e-14))
+    a, b_, c = L ** -p
+    b = d1 / (a - b_)
+    return float(v[0] - b * a), float(b), p

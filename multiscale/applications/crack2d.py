@@ -16,12 +16,23 @@ continuum as a real cut, so the far field is that of a semi-infinite crack. The 
 outer mesh boundary nodes only; every atom and node starts on the first K's field and receives ΔK·u₁ at
 each stage (the faces of the slit take θ = ±π).
 
-Measured K_adv/K_G (0.02 K_G steps, ``precon_lbfgs``; FIRE gives the same minima): fully atomistic
-1.20 / 1.06 / 1.03 / 1.02 / 1.00 for L = 15 / 30 / 50 / 60 / 100 (≈ 0.97 extrapolated as 1/L);
-coupled, mesh to M = 250: 0.98 / 0.96 / 0.98 for A + w = 15 / 30 / 50 (Cauchy–Born continuum, A + w = 30:
-0.98), i.e. independent of the atomistic size within one step and at the large-crystal limit. "Advance"
-is the tracker's threshold (a bond across the plane longer than 1.5 r₀): the LJ tip bond stretches
-continuously, so it can be crossed just below K_G.
+Crack advance (`precrack` tracker): a bond across the crack plane is broken when it is longer than the
+potential's cut-off (2.5σ: it carries no force); the tip is the end of the contiguous run of broken bonds
+from the cut. K_adv = the first K whose stage has the tip moved by ≥ one bond (a₀/2); the critical K lies
+in (K_adv − ΔK, K_adv]. Lattice trapping bounds it from below: a brittle lattice cannot advance its crack
+below Griffith, K_adv ≥ K_G. Measured (0.02 K_G steps, the decks' minimisers: FIRE atomistic,
+``precon_lbfgs`` coupled; `python -m multiscale.applications.crack2d study KIND SIZE`):
+
+- fully atomistic, half-width L = 15 / 30 / 50 / 100: K_adv/K_G = 1.66 / 1.32 / {A50} / {A100}. The tip
+  bond stretches continuously with K (at L = 30: 1.54σ at K_G, 2.48σ at 1.30 K_G) and breaks only when
+  it reaches the cut-off: the clamped K-field boundary traps the crack; the trapping falls with L;
+- coupled (atoms in |x|,|y| ≤ A + w, w = 6, slit mesh to M = 250): 1.06 / 1.06 / {C50} for
+  A + w = 15 / 30 / 50 — independent of the atomistic size, and above K_G. At the critical stage the
+  A + w = 30 crack runs 9 bonds (5.0σ; the tip bond went from 2.13σ at 1.02 to 2.47σ at 1.04 K_G): an
+  unstable advance, as for a crack in an infinite crystal, arrested near the handshake.
+
+(With the former criterion, "broken" at 1.5 r₀, where an LJ bond still carries about a quarter of its
+peak force, the coupled crack "advanced" at 0.96 K_G, below Griffith.)
 
 `k_advance(K, extension, a0)`: the first K at which the crack tip has moved by ≥ a₀/2 (one bond pair).
 `python -m multiscale.applications.crack2d [DIR]` writes the decks.

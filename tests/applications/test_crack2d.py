@@ -168,3 +168,15 @@ def test_small_crack_does_not_advance_below_griffith(tmp_path: Path):
     # at the critical stage the contiguous run ahead of the initial tip gives the extension (a₀/2 a bond)
     assert res["extension"] == pytest.approx(res["broken_run"] * g["a0"] / 2, rel=1e-9)
     assert res["broken"] >= res["broken_run"] >= 1
+
+
+def test_size_extrapolation_recovers_a_power_law():
+    from multiscale.applications.analysis import size_extrapolation
+    L = np.array([15.0, 30.0, 100.0])
+    for vinf, b, p in ((1.05, 3.0, 0.8), (1.0, -2.0, 2.0), (0.97, 0.5, 0.5)):
+        got = size_extrapolation(L, vinf + b * L ** -p)
+        assert got == pytest.approx((vinf, b, p), rel=1e-9)
+    with pytest.raises(ValueError, match="monotone"):
+        size_extrapolation(L, [1.3, 1.2, 1.25])
+    with pytest.raises(ValueError, match="three sizes"):
+        size_extrapolation([30.0, 15.0, 100.0], [1.3, 1.6, 1.1])
