@@ -228,10 +228,10 @@ def write_decks(directory: str | Path, expect: dict[str, dict] | None = None) ->
 
 
 def _study(argv: list[str]) -> None:
-    """``python -m multiscale.applications.crack2d study atomistic|coupled SIZE [K0 K1 DK]``: K_adv/K_G of
-    one size (atomistic: half-width L; coupled: atomistic half-width A + w with w = 6, mesh to 250),
-    K = K0 … K1 (× K_G) in steps DK (default 0.90 … 1.50, 0.02); prints every stage, stops at the first
-    advance."""
+    """``python -m multiscale.applications.crack2d study atomistic|coupled SIZE [K0 K1 DK [MINIMIZER]]``:
+    K_adv/K_G of one size (atomistic: half-width L; coupled: atomistic half-width A + w with w = 6, mesh to
+    250), K = K0 … K1 (× K_G) in steps DK (default 0.90 … 1.50, 0.02), the deck's minimiser unless named
+    (fire | lbfgs | precon_lbfgs); prints every stage, stops at the first advance."""
     import sys
     kind, size = argv[0], float(argv[1])
     k0, k1, dk = (float(v) for v in argv[2:5]) if len(argv) >= 5 else (0.90, 1.50, 0.02)
@@ -241,7 +241,9 @@ def _study(argv: list[str]) -> None:
     elif kind == "coupled":
         deck = crack_coupled_deck(size - 6.0, 6.0, 250.0, ks, f"crack size study, coupled A + w = {size}")
     else:
-        raise SystemExit("study atomistic|coupled SIZE [K0 K1 DK]")
+        raise SystemExit("study atomistic|coupled SIZE [K0 K1 DK [MINIMIZER]]")
+    if len(argv) >= 6:
+        deck["integrator"] = {"type": argv[5], "ftol": deck["integrator"]["ftol"]}
 
     def log(r: dict) -> None:
         print(f"{kind} {size:g}: K/K_G = {r['K_over_KG']:.4f}  extension {r['extension']:.4f}  run "
