@@ -245,7 +245,11 @@ def test_coupled_crack_advances_between_griffith_and_the_atomistic_crystal_of_it
     md/properties.py: the first advancing stage has K ≥ K_G and no bond ahead is broken below it) and
     the fully atomistic crystal of the same size (|x|,|y| ≤ 30) with the K-field clamped on its outer
     layer: its stiffer surroundings trap the crack more, so the coupled crack, whose K-field acts 250σ
-    away through the continuum, must advance no later. "Broken": longer than the cut-off (no force)."""
+    away through the continuum, must advance no later. Stated upper bound: the large-crystal limit, which
+    the independent measurement of msim issue 12 puts at ≈ 1.03–1.06 K_G (fully atomistic half-widths
+    30 / 60 / 100: > 1.30 / ≈ 1.17 / ≈ 1.12; the size study in crack2d.py: 1.32 / 1.20 / 1.12 for
+    30 / 50 / 100, extrapolated 1.058), plus one load step: K_adv/K_G ≤ 1.08. "Broken": longer than the
+    cut-off (no force). Measured: coupled 1.06, atomistic 1.32."""
     from multiscale.applications.crack2d import critical_stage, crack_coupled_deck, crack_deck
     ks = [round(0.96 + 0.02 * i, 10) for i in range(28)]          # 0.96 … 1.50 K_G
     coupled = critical_stage(crack_coupled_deck(24.0, 6.0, 250.0, ks, "coupled crack, core 30"))
@@ -256,3 +260,4 @@ def test_coupled_crack_advances_between_griffith_and_the_atomistic_crystal_of_it
         assert out["k_over_kg"] >= 1.0 - 1e-9
         assert all(r["broken"] == 0 for r in out["records"] if r["K_over_KG"] < 1.0)
     assert coupled["k_over_kg"] <= atomistic["k_over_kg"] + 1e-9
+    assert coupled["k_over_kg"] <= 1.06 + 0.02 + 1e-9
