@@ -34,7 +34,7 @@ below Griffith, K_adv ≥ K_G. Measured (0.02 K_G steps, the decks' minimisers: 
   the atomistic size and equal to the atomistic large-crystal limit within the step. At the critical
   stage the A + w = 30 crack runs 9 bonds (5.0σ; its tip bond was 2.13σ at 1.02 and 2.47σ at 1.04 K_G):
   an unstable advance, as in an infinite crystal, arrested near the handshake (A + w = 50: 10 bonds,
-  the minimiser stopped unconverged at that stage after 1049 iterations: the crack was still running).
+  the minimiser stopped unconverged at that stage: line search stalled after 1049 iterations).
 
 (With the former criterion, "broken" at 1.5 r₀, where an LJ bond still carries about a quarter of its
 peak force, the coupled crack "advanced" at 0.96 K_G, below Griffith.)
