@@ -21,7 +21,9 @@ potential's cut-off (2.5σ: it carries no force); the tip is the end of the cont
 from the cut. K_adv = the first K whose stage has the tip moved by ≥ one bond (a₀/2); the critical K lies
 in (K_adv − ΔK, K_adv]. Lattice trapping bounds it from below: a brittle lattice cannot advance its crack
 below Griffith, K_adv ≥ K_G. Measured (0.02 K_G steps, the decks' minimisers: FIRE atomistic,
-``precon_lbfgs`` coupled; `python -m multiscale.applications.crack2d study KIND SIZE`):
+``precon_lbfgs`` coupled, except L = 100: ``precon_lbfgs``, which at L = 30 gives the same tip-bond
+lengths to 4 digits and the same K_adv as FIRE; `python -m multiscale.applications.crack2d study KIND
+SIZE [K0 K1 DK [MINIMIZER]]`):
 
 - fully atomistic, half-width L = 15 / 30 / 50 / 100: K_adv/K_G = 1.66 / 1.32 / 1.20 / 1.12. Below
   L = 100 the tip bond stretches continuously with K (L = 30: 1.54σ at K_G, 2.48σ at 1.30 K_G) and one
