@@ -104,22 +104,112 @@ def _masses(deck: Deck) -> float:
     return float(m)
 
 
-def _atom_sites(deck: Deck, lattice: Lattice) -> tuple[np.ndarray, Any, Box]:
+_AXES = "xyz"
+
+
+def _region_and_bounds(deck: Deck, lattice: Lattice, periodic: list[bool], notes: list[str]):  # noqa: ANN202
+    """(region shape, lo (d,), hi (d,), key of the bounds) of ``atoms.region`` or ``atoms.cells``.
+
+    Periodic axes must span a whole number of lattice periods (`Lattice.period`, which depends on the
+    orientation): within `PERIOD_TOL` of a period that number is taken exactly; beyond it the deck is
+    refused (``box_fit: exact``) or the box's hi is moved to the nearest whole number (``box_fit: snap``).
+    """
+    from .geometry.box import BoxShape
+    from .md.lattice import PERIOD_SEARCH, PERIOD_TOL
+
     cfg = deck.config.atoms
-    region = make_shape(cfg.region, lattice.dim)
+    dim = lattice.dim
+    periods = lattice.periods()
+    orient = f" turned by orient {lattice.orient}" if lattice.orient is not None else ""
+    if cfg.cells is not None:
+        key = "atoms.cells"
+        bad = [k for k in range(dim) if periods[k] is None]
+        if bad:
+            k = bad[0]
+            raise deck.error(key, f"the {lattice.kind} lattice{orient} has no period along {_AXES[k]} (no "
+                                  f"lattice vector along that axis within {PERIOD_SEARCH} candidate lengths): "
+                                  "`cells` cannot be used; give a `region`")
+        lo = np.zeros(dim)
+        hi = np.array([n * p for n, p in zip(cfg.cells, periods, strict=True)])
+        return BoxShape(lo, hi), lo, hi, key
+    key = "atoms.region"
+    region = make_shape(cfg.region, dim)
     lo, hi = region.bounds()
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-        raise deck.error("atoms.region", "the atomistic region must be bounded (intersect it with a box)")
+        raise deck.error(key, "the atomistic region must be bounded (intersect it with a box)")
+    hi = hi.copy()
+    for k in range(dim):
+        if not periodic[k]:
+            continue
+        L, p = float(hi[k] - lo[k]), periods[k]
+        if p is None:
+            raise deck.error("atoms.boundary", f"axis {_AXES[k]} is periodic but the {lattice.kind} lattice"
+                                               f"{orient} has no period along {_AXES[k]} (no lattice vector "
+                                               f"along that axis within {PERIOD_SEARCH} candidate lengths): "
+                                               f"make {_AXES[k]} free (f) or choose an orientation with a "
+                                               "lattice direction along it")
+        n = L / p
+        nr = max(1, int(round(n)))
+        if abs(L - nr * p) <= PERIOD_TOL * p:
+            hi[k] = lo[k] + nr * p             # round-off of the deck's digits: take the whole number
+            continue
+        if cfg.box_fit == "snap":
+            hi[k] = lo[k] + nr * p
+            notes.append(f"box_fit snap: periodic length along {_AXES[k]} {L:.8g} -> {nr * p:.8g} "
+                         f"({nr} periods of {p:.8g})")
+            if not isinstance(region, BoxShape):
+                raise deck.error("atoms.box_fit", "`snap` moves the hi face of a `box` region; the region "
+                                                  f"is a {cfg.region.type}")
+            continue
+        below, above = max(1, int(np.floor(n))), int(np.floor(n)) + 1
+        raise deck.error(f"{key}.hi", f"the periodic length along {_AXES[k]} is {L:.8g} = {n:.6g} lattice "
+                                      f"periods of {p:.8g} ({lattice.kind}, a = {lattice.a:.8g}{orient}); it "
+                                      "must be a whole number of periods, or the sites near hi and the "
+                                      "periodic images of those near lo overlap or leave a gap. Nearest "
+                                      f"valid lengths: {below * p:.8g} ({below} periods) or {above * p:.8g} "
+                                      f"({above}); or give `cells:` instead of `region:`, or set "
+                                      "`box_fit: snap`")
+    if isinstance(region, BoxShape) and np.any(hi != region.hi):
+        region = BoxShape(lo, hi)
+    return region, lo, hi, key
+
+
+def _atom_sites(deck: Deck, lattice: Lattice, notes: list[str] | None = None) -> tuple[np.ndarray, Any, Box]:
+    cfg = deck.config.atoms
+    notes = [] if notes is None else notes
     periodic = [b == "p" for b in (cfg.boundary or ["f"] * lattice.dim)]
+    region, lo, hi, key = _region_and_bounds(deck, lattice, periodic, notes)
     # periodic axes: half-open [lo, hi) so images do not double; free axes: closed [lo, hi]
     eps = 1e-9 * lattice.a
     hi_fill = np.where(periodic, hi, hi + eps)
     X = lattice.sites_in_box(lo, hi_fill)
     X = X[region.contains(X)] if len(X) else X
     if len(X) == 0:
-        raise deck.error("atoms.region", "the region holds no lattice site")
+        raise deck.error(key, "the region holds no lattice site")
     box = Box(lo, hi, periodic)
+    _check_min_distance(deck, key, lattice, X, box)
     return np.ascontiguousarray(X), region, box
+
+
+def _check_min_distance(deck: Deck, key: str, lattice: Lattice, X: np.ndarray, box: Box) -> None:
+    """No two atoms (periodic images included) closer than half the nearest-neighbour distance."""
+    from .md.neighbors import NeighborList
+
+    half = 0.5 * lattice.nearest_neighbor_distance
+    if np.any(box.periodic & (box.lengths < 2 * half)):
+        return                                 # shorter than one nearest-neighbour distance: refused later
+    nl = NeighborList(box, half, 0.0)
+    nl.build(X)
+    if nl.n_entries == 0:
+        return
+    r = np.linalg.norm(nl.separations(X), axis=1)
+    e = int(np.argmin(r))
+    if r[e] < half:
+        i, j = nl.pairs()
+        n_close = int(np.sum(r < half))
+        raise deck.error(key, f"{n_close} pairs of atoms are closer than half the nearest-neighbour distance "
+                              f"{2 * half:.6g}: e.g. atoms {int(i[e])} at {X[i[e]].tolist()} and {int(j[e])} at "
+                              f"{X[j[e]].tolist()} are {r[e]:.3g} apart (periodic images included)")
 
 
 def _continuum(deck: Deck, units: UnitSystem, potential: Any, lattice: Lattice | None, dim: int,
@@ -191,7 +281,18 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         if potential is None:
             raise deck.error("atoms", "an atomistic region needs a `potential` section")
         model.mass_user = _masses(deck)
-        X, region, box = _atom_sites(deck, lattice)
+        X, region, box = _atom_sites(deck, lattice, model.notes)
+        short = box.periodic & (box.lengths < 2.0 * (potential.cutoff + cfg.atoms.skin))
+        if np.any(short):
+            k = int(np.argmax(short))
+            need = 2.0 * (potential.cutoff + cfg.atoms.skin)
+            p = lattice.period(k)
+            more = f"; at least {int(np.ceil(need / p - 1e-9))} lattice periods of {p:.6g}" if p else ""
+            raise deck.error("atoms.cells" if cfg.atoms.cells is not None else "atoms.region",
+                             f"the periodic length along {_AXES[k]} is {box.lengths[k]:.6g}, shorter than "
+                             f"2 x (cut-off + skin) = 2 x ({potential.cutoff:g} + {cfg.atoms.skin:g}) = "
+                             f"{need:.6g}: the minimum-image neighbour list would miss neighbours. Make the "
+                             f"box longer along {_AXES[k]}{more}, or reduce the skin")
 
     continuum = None
     if cfg.continuum is not None:

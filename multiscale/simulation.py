@@ -182,6 +182,7 @@ class Simulation:
             lines.append(f"atoms         {m.atoms.n} ({m.atoms.n - n_pad} integrated, {n_pad} pad, "
                          f"{m.n_dropped} lattice sites left to the continuum)")
             lines.append(f"lattice       {m.lattice.kind}, a = {m.lattice.a:.10g} {m.units.length}")
+            lines += [f"note          {note}" for note in m.notes]
             lines.append(f"potential     {cfg.potential.type}, cut-off {m.potential.cutoff:g}, "
                          f"skin {cfg.atoms.skin:g} {m.units.length}")
         if m.continuum is not None:
@@ -270,7 +271,8 @@ class Simulation:
         atoms = nodes = None
         if m.atoms is not None:
             a = m.atoms
-            table = {"position": lambda: a.x, "displacement": lambda: a.x - a.X, "velocity": lambda: a.v,
+            # position: wrapped into the periodic box; displacement: unwrapped x − X (continuous)
+            table = {"position": a.wrapped_positions, "displacement": lambda: a.x - a.X, "velocity": lambda: a.v,
                      "force": lambda: s.f_atoms, "energy": lambda: a.energies,
                      "weight": lambda: s.atom_weight}
             atoms = {f: np.array(table[f]()) for f in fields if f in table}

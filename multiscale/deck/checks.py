@@ -96,6 +96,13 @@ def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
                         rotation_matrix(3, orient)
                     except ValueError as exc:
                         out.append((opath, str(exc), None))
+        if (atoms.region is None) == (atoms.cells is None):
+            out.append((("atoms",), "give the atomistic region either as `region:` (a shape) or as "
+                                    "`cells: [n, ...]` (whole lattice periods per axis), not "
+                        + ("both" if atoms.region is not None else "neither"), None))
+        if atoms.cells is not None and len(atoms.cells) != dim:
+            out.append((("atoms", "cells"), f"expected {dim} entries (one per axis), got {len(atoms.cells)}",
+                        None))
         if atoms.boundary is not None and len(atoms.boundary) != dim:
             out.append((("atoms", "boundary"), f"expected {dim} entries (one per axis, p or f), "
                                                f"got {len(atoms.boundary)}", None))

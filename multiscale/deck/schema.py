@@ -103,9 +103,16 @@ class AtomsConfig(Section):
     """``atoms``: the atomistic region."""
 
     lattice: LatticeConfig
-    region: PluginSection(SHAPES) = Field(description="region shape filled with lattice sites")  # type: ignore[valid-type]
+    region: PluginSection(SHAPES) | None = Field(  # type: ignore[valid-type]
+        None, description="region shape filled with lattice sites (or give `cells`)")
+    cells: list[PosInt] | None = Field(
+        None, description="instead of `region`: a box from 0 to cells[k] lattice periods along each lab "
+                          "axis k (the period depends on the orientation, e.g. a·√3 along y for hex)")
     boundary: list[Literal["p", "f"]] | None = Field(
         None, description="per axis: p (periodic) or f (free); default all free")
+    box_fit: Literal["exact", "snap"] = Field(
+        "exact", description="a periodic length that is not a whole number of lattice periods: exact = "
+                             "deck error; snap = move region hi to the nearest whole number (at least 1)")
     mass: PosFloat | list[PosFloat] = Field(description="mass per atom, or one per type [mass]")
     skin: NonNegFloat = Field(description="neighbour-list skin [length]; default 0.3 (lj), 2.0 (metal)")
     neighbor: NeighborConfig | None = Field(None, description="rebuild policy; default (null): check at "

@@ -39,6 +39,13 @@ _PRIMITIVE: dict[str, np.ndarray] = {
 
 LATTICE_KINDS = tuple(_CELLS)
 
+#: `Lattice.period` gives up (irrational orientation) beyond this many multiples of the shortest candidate
+PERIOD_SEARCH = 200
+
+#: a periodic box length within this fraction of a period of a whole number of periods is accepted as that
+#: whole number (round-off of the deck's digits, e.g. 10.3923 for 6·√3); beyond it: error or ``box_fit: snap``
+PERIOD_TOL = 1e-5
+
 
 def rotation_matrix(dim: int, orient: list[list[float]] | float | None) -> np.ndarray:
     """Rotation R (dim, dim) with lab = R @ crystal. Raises ValueError for non-orthogonal orient rows."""
@@ -99,6 +106,38 @@ class Lattice:
     def volume_per_atom(self) -> float:
         """Atomic volume (length, area or volume per atom in 1D/2D/3D)."""
         return float(abs(np.linalg.det(self.primitive_vectors)))
+
+    @property
+    def nearest_neighbor_distance(self) -> float:
+        """Shortest distance between two sites [length]."""
+        P = self.primitive_vectors
+        return float(np.linalg.norm(self.neighbor_vectors(1.0001 * float(np.max(np.linalg.norm(P, axis=1))))[0]))
+
+    def period(self, axis: int, max_multiple: int = PERIOD_SEARCH) -> float | None:
+        """Shortest L > 0 such that the translation L·e_axis (lab axis) maps the lattice onto itself
+        [length]; None when no lattice vector along that axis is shorter than ``max_multiple`` times
+        the shortest candidate (irrational orientation, e.g. a 2D lattice turned by 10°).
+
+        A periodic box length along ``axis`` must be a whole number of these periods, otherwise the
+        sites near hi and the images of those near lo overlap or leave a gap.
+        """
+        if not 0 <= axis < self.dim:
+            raise ValueError(f"axis {axis} out of range for a {self.dim}D lattice")
+        # lab direction e_axis in fractional coordinates of the primitive vectors: f = e P^{-1}
+        e = np.zeros(self.dim)
+        e[axis] = 1.0
+        f = e @ np.linalg.inv(self.primitive_vectors)        # L·f must be an integer vector
+        k = int(np.argmax(np.abs(f)))
+        step = 1.0 / abs(f[k])                                # L = m·step makes component k an integer
+        for m in range(1, int(max_multiple) + 1):
+            n = m * step * f
+            if np.max(np.abs(n - np.round(n))) < 1e-8 * max(1.0, float(np.max(np.abs(n)))):
+                return float(abs((np.round(n) @ self.primitive_vectors)[axis]))   # the lattice vector
+        return None
+
+    def periods(self) -> list[float | None]:
+        """`period` of every lab axis."""
+        return [self.period(k) for k in range(self.dim)]
 
     def neighbor_vectors(self, rcut: float) -> np.ndarray:
         """All lattice vectors R ≠ 0 with |R| < rcut, lab frame, shape (nb, dim), sorted by length."""

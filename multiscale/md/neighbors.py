@@ -10,6 +10,14 @@ with the entries. Inside each row the entries within ``cutoff`` come first, then
 (the kernels' cut-off test is then a well-predicted branch). Building is O(N) in time and memory
 (cells of about half the list radius, 3D stencil of at most 63 cells, scanned as at most 13 runs of
 consecutive atoms).
+
+Wrapping (``wrap=True``, used by `AtomisticRegion`): positions given to `build`/`update` may be unwrapped
+(continuous trajectories, any number of box lengths away). At each build every atom's periodic image
+``image = floor((x - lo) / L)`` (n, d) int64 is recorded and the list is built for the wrapped positions
+``x - image·L`` (in [lo, hi) at the build, at most skin/2 outside until the next one), which force kernels
+must receive: `wrapped` returns them. `shift_vectors`, `shifts` and `separations` stay in the frame of
+the positions the caller passed, so reference-bond and displacement code needs no change. Without
+wrapping, positions spread over more than ~20 (3D) box lengths cannot be listed (the uint16 image code).
 """
 
 from __future__ import annotations
@@ -76,7 +84,8 @@ class NeighborList:
     slab_start : (nslab+1,)    slab s = order[slab_start[s]:slab_start[s+1]]: layers of cells along the
                                last axis; a pair's neighbour is in its owner's slab or the next one
     period : (d,) float64      L on periodic axes, 0 on free axes
-    x_build : (n, d) positions of the last build;  n_builds : int
+    x_build : (n, d) positions of the last build (as passed: unwrapped when wrapping);  n_builds : int
+    wrap : bool;  image : (n, d) int64 periodic image of each atom at the last build (zeros without wrap)
     policy : `NeighborPolicy` (when `update` rebuilds);  since_build : update calls since the last build
     n_dangerous : builds at which pairs may have been missed (see `NeighborPolicy`)
     """
@@ -84,8 +93,13 @@ class NeighborList:
     half = True
 
     def __init__(self, box: Box, cutoff: float, skin: float, n_threads: int = 1,
-                 policy: NeighborPolicy | Mapping | None = None) -> None:
+                 policy: NeighborPolicy | Mapping | None = None, wrap: bool = False) -> None:
         self.policy = NeighborPolicy.make(policy)
+        self.wrap = bool(wrap) and bool(np.any(box.periodic))
+        self.image = np.zeros((0, box.dim), np.int64)
+        self._shift = np.zeros((0, box.dim))          # image * period (n, d) [length]
+        self._xw = np.zeros((0, box.dim))             # wrapped positions buffer
+        self._any_image = False
         self.since_build = 0
         self.n_dangerous = 0
         if cutoff <= 0 or skin < 0:
@@ -190,14 +204,16 @@ class NeighborList:
         return np.ascontiguousarray(out, dtype=np.int64)
 
     # ------------------------------------------------------------------ build
-    def build(self, x: np.ndarray) -> None:
-        """Rebuild from positions x (n, d) [length] (C-contiguous float64)."""
-        x = np.ascontiguousarray(x, dtype=float)
-        if x.ndim != 2 or x.shape[1] != self.box.dim:
+    def build(self, x: np.ndarray, image: np.ndarray | None = None) -> None:
+        """Rebuild from positions x (n, d) [length] (C-contiguous float64). With wrapping, ``image``
+        (n, d) int imposes the periodic images (restart) instead of ``floor((x - lo) / L)``."""
+        x_in = np.ascontiguousarray(x, dtype=float)
+        if x_in.ndim != 2 or x_in.shape[1] != self.box.dim:
             raise ValueError(f"positions must have shape (n, {self.box.dim})")
-        if not np.isfinite(np.sum(x)):
-            if not np.all(np.isfinite(x)):
+        if not np.isfinite(np.sum(x_in)):
+            if not np.all(np.isfinite(x_in)):
                 raise ValueError("non-finite positions")
+        x = self._set_images(x_in, image)
         n, d = x.shape
         if self._grid_cache is not None:            # all axes periodic: the grid does not depend on x
             origin, size, nc, rows = self._grid_cache
@@ -238,13 +254,44 @@ class NeighborList:
         per_layer = int(np.prod(nc[: d - 1])) if d > 1 else 1
         first_layer = np.array([s * reach for s in range(nslab)] + [layers], dtype=np.int64)
         self.slab_start = np.ascontiguousarray(cell_start[first_layer * per_layer])
-        if self.x_build is None or self.x_build.shape != x.shape:
-            self.x_build = x.copy()
+        if self.x_build is None or self.x_build.shape != x_in.shape:
+            self.x_build = x_in.copy()
         else:
-            self.x_build[...] = x
+            self.x_build[...] = x_in
         self._i_of_entry = None
         self.n_builds += 1
         self.since_build = 0
+
+    def _set_images(self, x: np.ndarray, image: np.ndarray | None) -> np.ndarray:
+        """Record the periodic images of x and return the positions to list (wrapped, or x itself)."""
+        n, d = x.shape
+        if not self.wrap:
+            if self.image.shape != (n, d):
+                self.image = np.zeros((n, d), np.int64)
+            return x
+        if image is None:
+            per = self.box.periodic
+            img = np.zeros((n, d), np.int64)
+            lo = self.box.lo
+            img[:, per] = np.floor((x[:, per] - lo[per]) / self.period[per]).astype(np.int64)
+        else:
+            img = np.array(image, dtype=np.int64, copy=True).reshape(n, d)
+            img[:, ~self.box.periodic] = 0
+        self.image = img
+        self._any_image = bool(np.any(img))
+        self._shift = np.ascontiguousarray(img * self.period)
+        if self._xw.shape != (n, d):
+            self._xw = np.zeros((n, d))
+        return self.wrapped(x)
+
+    def wrapped(self, x: np.ndarray) -> np.ndarray:
+        """Positions for the force kernels: ``x - image·L`` (n, d) with the images of the last build (x
+        itself without wrapping or when every image is 0, so the result is bitwise the old one). The
+        returned array is an internal buffer overwritten by the next call."""
+        if not self._any_image:
+            return x
+        np.subtract(x, self._shift, out=self._xw)
+        return self._xw
 
     def invalidate(self) -> None:
         """Make the next `update` build (keeps the scratch memory): like a LAMMPS ``run`` set-up."""
@@ -291,14 +338,22 @@ class NeighborList:
 
     @property
     def shifts(self) -> np.ndarray:
-        """(m, d) integer image shift of every entry: separation x_j - x_i + shifts * period."""
+        """(m, d) integer image shift of every entry: separation x_j - x_i + shifts * period, x in the frame
+        passed to `build` (with wrapping: the kernels' code shift minus image_j - image_i)."""
         base = 2 * self._B + 1
         c = self.shift_code.astype(np.int64)
-        return np.stack([(c // base ** k) % base - self._B for k in range(self.box.dim)], axis=1)
+        s = np.stack([(c // base ** k) % base - self._B for k in range(self.box.dim)], axis=1)
+        if self.wrap and self._any_image:
+            s = s - (self.image[self.neighbors] - self.image[self.i_of_entry])
+        return s
 
     def shift_vectors(self) -> np.ndarray:
-        """(m, d) image shift vector of every entry [length]."""
-        return self.shift_table[self.shift_code, : self.box.dim]
+        """(m, d) image shift vector of every entry [length], in the frame of the positions passed to
+        `build` (so ``x[j] - x[i] + shift`` is the separation for those positions)."""
+        sv = self.shift_table[self.shift_code, : self.box.dim]
+        if self.wrap and self._any_image:
+            sv = sv - (self._shift[self.neighbors] - self._shift[self.i_of_entry])
+        return sv
 
     def separations(self, x: np.ndarray) -> np.ndarray:
         """(m, d) separation vectors x_j - x_i + shift of every entry for positions x."""

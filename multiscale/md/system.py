@@ -32,6 +32,12 @@ class AtomisticRegion:
     types : (n,) int element indices for multi-element potentials (None = all 0)
     n_threads : OpenMP threads of the kernels (results do not depend on it)
 
+    Periodic boxes: ``x`` is the UNWRAPPED position (continuous in time: what the integrator moves, so
+    ``x - X`` is the true displacement and equals the time integral of v). At every neighbour rebuild
+    the list records each atom's periodic image (``image`` (n, d) int64, ``x = x_wrapped + image·L``)
+    and the potential is evaluated at ``x - image·L`` (within skin/2 of the box), so runs of any length
+    never spread the list over many periodic images. `wrapped_positions` gives x wrapped into [lo, hi).
+
     Attributes
     ----------
     X, x, v, forces : (n, d) float64 (x starts as a copy of X, v at 0)
@@ -60,7 +66,7 @@ class AtomisticRegion:
         if self.types is not None and not getattr(potential, "many_body", False) and np.any(self.types):
             raise ValueError(f"potential {type(potential).__name__} has a single atom type")
         self.n_threads = int(n_threads)
-        self.nlist = NeighborList(box, potential.cutoff, skin, self.n_threads, policy=neighbor)
+        self.nlist = NeighborList(box, potential.cutoff, skin, self.n_threads, policy=neighbor, wrap=True)
         self.site_w: np.ndarray | None = None
         self.bond_weight_fn: BondWeightFn | None = None
         self.bond_w: np.ndarray | None = None
@@ -124,9 +130,18 @@ class AtomisticRegion:
             kw["atom_energies"] = False
         if self.types is not None:
             kw["types"] = self.types
-        self.energy = self.potential.compute(self.x, self.nlist, self.site_w, self.bond_w, self.forces,
+        self.energy = self.potential.compute(self.nlist.wrapped(self.x), self.nlist, self.site_w, self.bond_w, self.forces,
                                              self.energies, self.n_threads, **kw)
         return self.energy
+
+    @property
+    def image(self) -> np.ndarray:
+        """(n, d) int64 periodic image of each atom at the last neighbour build (0 on free axes)."""
+        return self.nlist.image
+
+    def wrapped_positions(self) -> np.ndarray:
+        """(n, d) current positions wrapped into [lo, hi) on periodic axes (a copy) [length]."""
+        return self.box.wrap(self.x)
 
     def kinetic_energy(self, weighted: bool = False) -> float:
         """½ Σ m_a |v_a|² [energy] (times the site weights when ``weighted``)."""
@@ -135,15 +150,19 @@ class AtomisticRegion:
 
     def get_state(self) -> dict:
         """Checkpoint state beyond x and v: the positions of the last neighbour build and the steps since
-        (so that a restart rebuilds the same list, on the same schedule, and continues bitwise)."""
+        (so that a restart rebuilds the same list, on the same schedule, and continues bitwise) and the
+        periodic image counts of that build (``image`` (n, d) int64)."""
         xb = self.nlist.x_build
         return {"x_build": np.zeros((0, self.dim)) if xb is None else xb.copy(),
-                "since_build": np.int64(self.nlist.since_build)}
+                "since_build": np.int64(self.nlist.since_build),
+                "image": np.zeros((0, self.dim), np.int64) if xb is None else self.nlist.image.copy()}
 
     def set_state(self, state: dict) -> None:
         xb = np.asarray(state["x_build"], float)
         if xb.shape[0]:
-            self.nlist.build(np.ascontiguousarray(xb))
+            img = state.get("image")
+            img = None if img is None or np.shape(img) != xb.shape else np.asarray(img, np.int64)
+            self.nlist.build(np.ascontiguousarray(xb), image=img)
             self._update_bond_weights()
             if "since_build" in state:
                 self.nlist.since_build = int(state["since_build"])
