@@ -9,6 +9,8 @@ results hold wrapped positions and unwrapped displacements.
 
 from __future__ import annotations
 
+import shutil
+
 import h5py
 import numpy as np
 import pytest
@@ -164,6 +166,14 @@ def test_image_counts_survive_checkpoint_and_restart(tmp_path):
         key = [n for n in names if n.endswith("atoms.image")]
         assert key, names
         np.testing.assert_array_equal(f[key[0]][()], mid.image)
+    # restored as saved (no step run: the images are those of the checkpointed list, not recomputed)
+    same = _gas(steps=6000, every=3000, checkpoint=ck)
+    shutil.copy(out_b, tmp_path / "c.h5")
+    same.run(output=tmp_path / "c.h5", steps=3000, restart=tmp_path / "b.checkpoint.h5", progress="quiet")
+    assert same.integrator.step_count == 3000
+    np.testing.assert_array_equal(same.model.atoms.image, mid.image)
+    np.testing.assert_array_equal(same.model.atoms.nlist.wrapped(same.model.atoms.x),
+                                  mid.nlist.wrapped(mid.x))
     again = _gas(steps=6000, every=3000, checkpoint=ck)
     again.run(output=out_b, restart=tmp_path / "b.checkpoint.h5", progress="quiet")
     a, b = full.model.atoms, again.model.atoms
