@@ -127,7 +127,8 @@ def _region_and_bounds(deck: Deck, lattice: Lattice, periodic: list[bool], notes
         if bad:
             k = bad[0]
             raise deck.error(key, f"the {lattice.kind} lattice{orient} has no period along {_AXES[k]} (no "
-                                  f"lattice vector along that axis within {PERIOD_SEARCH} candidate lengths): "
+                                  f"lattice vector along that axis within {PERIOD_SEARCH} candidate "
+                                  "lengths): "
                                   "`cells` cannot be used; give a `region`")
         lo = np.zeros(dim)
         hi = np.array([n * p for n, p in zip(cfg.cells, periods, strict=True)])
@@ -151,7 +152,8 @@ def _region_and_bounds(deck: Deck, lattice: Lattice, periodic: list[bool], notes
         n = L / p
         nr = max(1, int(round(n)))
         if abs(L - nr * p) <= PERIOD_TOL * p:
-            hi[k] = lo[k] + nr * p             # round-off of the deck's digits: take the whole number
+            if abs(L - nr * p) > 1e-9 * p:     # round-off of the deck's digits: take the whole number
+                hi[k] = lo[k] + nr * p
             continue
         if cfg.box_fit == "snap":
             hi[k] = lo[k] + nr * p
@@ -208,8 +210,9 @@ def _check_min_distance(deck: Deck, key: str, lattice: Lattice, X: np.ndarray, b
         i, j = nl.pairs()
         n_close = int(np.sum(r < half))
         raise deck.error(key, f"{n_close} pairs of atoms are closer than half the nearest-neighbour distance "
-                              f"{2 * half:.6g}: e.g. atoms {int(i[e])} at {X[i[e]].tolist()} and {int(j[e])} at "
-                              f"{X[j[e]].tolist()} are {r[e]:.3g} apart (periodic images included)")
+                              f"{2 * half:.6g}: e.g. atoms {int(i[e])} at {X[i[e]].tolist()} and "
+                              f"{int(j[e])} at {X[j[e]].tolist()} are {r[e]:.3g} apart (periodic images "
+                              "included)")
 
 
 def _continuum(deck: Deck, units: UnitSystem, potential: Any, lattice: Lattice | None, dim: int,

@@ -272,7 +272,8 @@ class Simulation:
         if m.atoms is not None:
             a = m.atoms
             # position: wrapped into the periodic box; displacement: unwrapped x − X (continuous)
-            table = {"position": a.wrapped_positions, "displacement": lambda: a.x - a.X, "velocity": lambda: a.v,
+            table = {"position": a.wrapped_positions, "displacement": lambda: a.x - a.X,
+                     "velocity": lambda: a.v,
                      "force": lambda: s.f_atoms, "energy": lambda: a.energies,
                      "weight": lambda: s.atom_weight}
             atoms = {f: np.array(table[f]()) for f in fields if f in table}

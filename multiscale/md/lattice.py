@@ -43,7 +43,8 @@ LATTICE_KINDS = tuple(_CELLS)
 PERIOD_SEARCH = 200
 
 #: a periodic box length within this fraction of a period of a whole number of periods is accepted as that
-#: whole number (round-off of the deck's digits, e.g. 10.3923 for 6·√3); beyond it: error or ``box_fit: snap``
+#: whole number (round-off of the deck's digits, e.g. 10.3923 for 6·√3); beyond it: error or
+#: ``box_fit: snap``
 PERIOD_TOL = 1e-5
 
 
@@ -111,7 +112,8 @@ class Lattice:
     def nearest_neighbor_distance(self) -> float:
         """Shortest distance between two sites [length]."""
         P = self.primitive_vectors
-        return float(np.linalg.norm(self.neighbor_vectors(1.0001 * float(np.max(np.linalg.norm(P, axis=1))))[0]))
+        longest = float(np.max(np.linalg.norm(P, axis=1)))
+        return float(np.linalg.norm(self.neighbor_vectors(1.0001 * longest)[0]))
 
     def period(self, axis: int, max_multiple: int = PERIOD_SEARCH) -> float | None:
         """Shortest L > 0 such that the translation L·e_axis (lab axis) maps the lattice onto itself

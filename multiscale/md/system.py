@@ -130,7 +130,8 @@ class AtomisticRegion:
             kw["atom_energies"] = False
         if self.types is not None:
             kw["types"] = self.types
-        self.energy = self.potential.compute(self.nlist.wrapped(self.x), self.nlist, self.site_w, self.bond_w, self.forces,
+        x = self.nlist.wrapped(self.x)            # x - image·L (x itself while no atom left the box)
+        self.energy = self.potential.compute(x, self.nlist, self.site_w, self.bond_w, self.forces,
                                              self.energies, self.n_threads, **kw)
         return self.energy
 

@@ -29,9 +29,9 @@ R2, R3, R6 = math.sqrt(2.0), math.sqrt(3.0), math.sqrt(6.0)
 # ----------------------------------------------------------------------------- lattice periods
 @pytest.mark.parametrize("kind, orient, expected", [
     ("fcc", None, [1.0, 1.0, 1.0]),
-    ("fcc", [[1, 1, 0], [-1, 1, 0], [0, 0, 1]], [1 / R2, 1 / R2, 1.0]),          # a/2 [110] is a lattice vector
+    ("fcc", [[1, 1, 0], [-1, 1, 0], [0, 0, 1]], [1 / R2, 1 / R2, 1.0]),     # a/2 [110]: a lattice vector
     ("fcc", [[1, 1, 2], [-1, 1, 0], [-1, -1, 1]], [R6 / 2, 1 / R2, R3]),          # a/2 [112]; a [111]
-    ("bcc", [[1, 1, 1], [-1, 1, 0], [-1, -1, 2]], [R3 / 2, R2, R6]),             # a/2 [111]; a [110]; a [-1-12]
+    ("bcc", [[1, 1, 1], [-1, 1, 0], [-1, -1, 2]], [R3 / 2, R2, R6]),        # a/2 [111]; a [110]; a [112]
     ("sc", [[1, 2, 0], [-2, 1, 0], [0, 0, 1]], [math.sqrt(5), math.sqrt(5), 1.0]),
     ("hex", None, [1.0, R3]),
     ("hex", 30.0, [R3, 1.0]),
@@ -174,7 +174,7 @@ def test_hex_lj_y_period_is_a_sqrt3(tmp_path):
 
 
 def test_hex_metal_units_rotated_and_rounded_lengths(tmp_path):
-    """metal units (Morse), hex turned by 30° (x period a√3, y period a), lengths written to 4 decimals."""
+    """metal units (Morse), hex turned by 30° (x period a√3, y period a), lengths written to 5 decimals."""
     a = 2.5
     p = tmp_path / "hexm.yaml"
     lx, ly = 6 * a * R3, 10 * a                       # 25.98076..., 25.0
@@ -184,7 +184,7 @@ units: metal
 potential: {{type: morse, D: 0.35, alpha: 1.4, r0: 2.5, cutoff: 6.0}}
 atoms:
   lattice: {{type: hex, a: {a}, orient: 30}}
-  region: {{type: box, lo: [0.0, 0.0], hi: [{lx:.4f}, {ly}]}}
+  region: {{type: box, lo: [0.0, 0.0], hi: [{lx:.5f}, {ly}]}}
   boundary: [p, p]
   mass: 63.5
   skin: 1.0
@@ -192,9 +192,9 @@ integrator: {{type: verlet, dt: 0.001, steps: 10}}
 """)
     m = _model(p)
     assert m.atoms.n == 2 * 6 * 10
-    assert m.atoms.box.lengths == pytest.approx([lx, ly], rel=1e-14)   # 25.9808 taken as 6 periods
+    assert m.atoms.box.lengths == pytest.approx([lx, ly], rel=1e-14)   # 25.98076 taken as 6 periods
     assert _min_distance(m.atoms.X, m.atoms.box) == pytest.approx(a, rel=1e-9)
-    p.write_text(p.read_text().replace(f"{lx:.4f}", "26.5"))
+    p.write_text(p.read_text().replace(f"{lx:.5f}", "26.5"))
     r = _invoke("validate", str(p))
     assert r.exit_code == 2 and "along x" in r.stderr and f"{a * R3:.8g}" in r.stderr
 
@@ -221,13 +221,15 @@ def test_irrational_orientation_with_periodic_axis_is_refused(tmp_path):
     r = _invoke("validate", str(deck))
     assert r.exit_code == 2, r.output
     assert "atoms.boundary" in r.stderr and "no period along x" in r.stderr
-    cells = _lj_hex_deck(tmp_path, "  cells: [5, 5]", lattice="{type: hex, a: 1.1225, orient: 10}", name="c.yaml")
+    cells = _lj_hex_deck(tmp_path, "  cells: [5, 5]", lattice="{type: hex, a: 1.1225, orient: 10}",
+                         name="c.yaml")
     r = _invoke("validate", str(cells))
     assert r.exit_code == 2 and "atoms.cells" in r.stderr and "no period along x" in r.stderr
 
 
 def test_region_and_cells_are_exclusive(tmp_path):
-    both = _lj_hex_deck(tmp_path, "  region: {type: box, lo: [0.0, 0.0], hi: [11.225, 9.72]}\n  cells: [2, 2]")
+    both = _lj_hex_deck(tmp_path, "  region: {type: box, lo: [0.0, 0.0], hi: [11.225, 9.72]}\n"
+                                  "  cells: [2, 2]")
     r = _invoke("validate", str(both))
     assert r.exit_code == 2 and "not both" in r.stderr
     neither = _lj_hex_deck(tmp_path, "  boundary: [p, p]", name="n.yaml")
@@ -243,7 +245,8 @@ def test_close_atoms_are_reported_with_the_deck_key():
 
     deck = load_deck_text("msim: 1\nunits: lj\npotential: {type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5}\n"
                           "atoms:\n  lattice: {type: square, a: 1.0}\n  cells: [6, 6]\n"
-                          "  boundary: [p, p]\n  mass: 1.0\nintegrator: {type: verlet, dt: 0.005, steps: 1}\n",
+                          "  boundary: [p, p]\n  mass: 1.0\n"
+                          "integrator: {type: verlet, dt: 0.005, steps: 1}\n",
                           name="close.yaml")
     lat = Lattice("square", 1.0)
     box = Box([0, 0], [6, 6], [True, True])
@@ -253,4 +256,5 @@ def test_close_atoms_are_reported_with_the_deck_key():
     Y = np.vstack([X, [[5.9996, 3.0]]])
     with pytest.raises(DeckError) as e:
         _check_min_distance(deck, "atoms.cells", lat, Y, box)
-    assert "atoms.cells" in str(e.value) and "0.0004 apart" in str(e.value) and "periodic images" in str(e.value)
+    msg = str(e.value)
+    assert "atoms.cells" in msg and "0.0004 apart" in msg and "periodic images" in msg

@@ -181,7 +181,8 @@ def test_image_counts_survive_checkpoint_and_restart(tmp_path):
     np.testing.assert_array_equal(b.x, a.x)
     np.testing.assert_array_equal(b.v, a.v)
     with h5py.File(out_a, "r") as fa, h5py.File(out_b, "r") as fb:
-        np.testing.assert_array_equal(fb["frames/atoms/displacement"][-1], fa["frames/atoms/displacement"][-1])
+        np.testing.assert_array_equal(fb["frames/atoms/displacement"][-1],
+                                      fa["frames/atoms/displacement"][-1])
 
 
 LIQUID = """\
