@@ -214,7 +214,8 @@ def test_million_step_periodic_liquid_run(tmp_path):
     drift = abs(etot[-1] - etot[0]) / abs(etot[0])
     L = sim.model.atoms.box.lengths[0]
     print(f"\n{sim.model.atoms.n} atoms, {steps[-1]} steps: E {etot[0]:.6f} -> {etot[-1]:.6f} "
-          f"(drift {drift:.2e}, max |E - E0|/|E0| {np.max(np.abs(etot - etot[0])) / abs(etot[0]):.2e}); rms displacement "
+          f"(drift {drift:.2e}, max |E - E0|/|E0| {np.max(np.abs(etot - etot[0])) / abs(etot[0]):.2e}); "
+          "rms displacement "
           f"{np.sqrt(np.mean(np.sum(disp**2, axis=1))) / L:.1f} box lengths; images "
           f"{np.abs(sim.model.atoms.image).max()} max")
     assert drift < 1e-2, drift
