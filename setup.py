@@ -1,7 +1,8 @@
 """Build the Cython kernels: every kernels/*.pyx becomes multiscale._kernels.<name>.
 
 OpenMP is used when the compiler accepts -fopenmp; otherwise a serial build is made
-(prange then runs on one thread). MSIM_CYTHON_DEBUG=1 turns bounds checks on.
+(prange then runs on one thread) and reported: at build time here, at run time by `msim --version` /
+`msim validate` (multiscale._kernels.build_report, from kernels/openmp_info.pyx). MSIM_CYTHON_DEBUG=1 turns bounds checks on.
 """
 
 import os
@@ -30,8 +31,13 @@ def _has_openmp() -> bool:
 
 DEBUG = os.environ.get("MSIM_CYTHON_DEBUG", "0") == "1"
 OPENMP = os.environ.get("MSIM_NO_OPENMP", "0") != "1" and _has_openmp()
-if not OPENMP:
-    print("msim: building kernels WITHOUT OpenMP (serial)", file=sys.stderr)
+if OPENMP:
+    print("msim: building kernels with OpenMP (-fopenmp)", file=sys.stderr)
+else:
+    # allowed (MSIM_NO_OPENMP=1, or a compiler without OpenMP) but reported: `msim --version` prints
+    # "built WITHOUT OpenMP" and the thread-count tests fail on such a build.
+    print("msim: WARNING: building kernels WITHOUT OpenMP (serial): --threads will have no effect and "
+          "the thread tests will fail", file=sys.stderr)
 
 flags = ["-O3"] + (["-fopenmp"] if OPENMP else [])
 extensions = [

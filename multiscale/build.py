@@ -349,20 +349,22 @@ def _dynamics_extras(deck: Deck, model: Model) -> None:
     if th is not None:
         if model.atoms is None:
             raise deck.error("integrator.thermostat", "a thermostat acts on atoms; the deck has none")
-        model.thermostat = plugin_of(th).from_params(th, units)
+        model.thermostat = plugin_of(th).from_params(th, units, master_seed=integ.seed)
+    from .seeds import stream_seed
+    master = int(getattr(integ, "seed", 0))  # integrator.seed: every stream without its own seed
     hs = cfg.handshake
     if hs is not None and hs.damping is not None:
         from .coupling.damping import DampingBand
         omega0 = _max_lattice_frequency(model)
         model.damping = DampingBand(hs.damping.gamma0, omega0, kT=units.boltz * hs.damping.temperature,
-                                    seed=hs.damping.seed, fine_scale=hs.damping.fine_scale)
+                                    seed=stream_seed(master, "damping", hs.damping.seed), fine_scale=hs.damping.fine_scale)
     vel = cfg.atoms.velocity if cfg.atoms is not None else None
     if vel is not None and vel.temperature > 0 and model.atoms is not None:
         from .md.velocities import maxwell_boltzmann
         s = model.system
         v = np.zeros_like(model.atoms.v)
         v[s.free] = maxwell_boltzmann(s.atom_mass[s.free], model.dim, vel.temperature, units.boltz,
-                                      seed=vel.seed)
+                                      seed=stream_seed(master, "velocity", vel.seed))
         model.atoms.v[...] = v
 
 

@@ -29,15 +29,6 @@ import click
 from . import __version__
 from .errors import BlowUpError, DeckError
 
-#: commands other parts provide: (module, attribute); attached only when the module imports
-OPTIONAL_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("multiscale.output.commands", "inspect"),
-    ("multiscale.output.commands", "plot"),
-    ("multiscale.output.commands", "export"),
-    ("multiscale.verify", "verify"),
-    ("multiscale.regress", "regress"),
-)
-
 _DEBUG = "msim.debug"
 
 
@@ -102,8 +93,19 @@ class MsimGroup(click.Group):
             ctx.exit(1)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from ._kernels import build_report
+
+    click.echo(f"msim, version {__version__}")
+    click.echo(build_report())
+    ctx.exit(0)
+
+
 @click.group(cls=MsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="msim")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and how the kernels were built (OpenMP), then exit.")
 @debug_option
 def cli() -> None:
     """msim: concurrent atomistic/continuum multiscale simulation.
@@ -158,8 +160,12 @@ def validate(deck: Path, threads: int | None) -> None:
     d = _load(deck)
     from .simulation import Simulation
 
+    from ._kernels import build_report
+
     sim = Simulation.from_deck(d, threads=threads)
     click.echo(sim.summary())
+    click.echo(build_report())
+    sim.check_time_step()  # a deck error (exit 2) after the summary, unless integrator.allow_unstable_dt
     click.echo(f"{deck}: OK")
 
 
@@ -176,25 +182,18 @@ def show(deck: Path) -> None:
                               allow_unicode=True), nl=False)
 
 
-def attach_optional_commands(group: click.Group,
-                             pairs: tuple[tuple[str, str], ...] = OPTIONAL_COMMANDS) -> list[str]:
-    """Add each ``module:attribute`` click command whose module imports; return the names added."""
-    added = []
-    for module, attr in pairs:
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as exc:
-            if os.environ.get("MSIM_DEBUG", "") not in ("", "0"):
-                print(f"msim: command '{attr}' unavailable: {exc}", file=sys.stderr)
-            continue
-        cmd = getattr(mod, attr, None)
-        if isinstance(cmd, click.Command) and cmd.name not in group.commands:
-            group.add_command(cmd)
-            added.append(cmd.name)
-    return added
+def _register_commands(group: click.Group) -> None:
+    """Add the commands other modules define. Every one is required: an import failure is an error of
+    the installation and propagates (no command silently disappears)."""
+    from .output.commands import export_cmd, inspect_cmd, plot_cmd
+    from .regress import regress
+    from .verify import verify
+
+    for cmd in (inspect_cmd, plot_cmd, export_cmd, verify, regress):
+        group.add_command(cmd)
 
 
-attach_optional_commands(cli)
+_register_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

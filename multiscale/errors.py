@@ -54,8 +54,12 @@ class UnknownPluginError(DeckError):
     """A `type:` (or other plugin name) that no registry entry answers to."""
 
 
-class KernelsNotBuilt(MsimError, ImportError):
-    """The compiled kernels are missing: msim never falls back to slow Python."""
+class KernelsNotBuilt(MsimError):
+    """The compiled kernels are missing: msim never falls back to slow Python.
+
+    Deliberately NOT a subclass of `ImportError`: code (or a test) that catches `ImportError` to treat an
+    optional module as absent must not swallow a missing kernel.
+    """
 
 
 class KernelError(MsimError):

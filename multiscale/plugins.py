@@ -22,14 +22,14 @@ _loaded = False
 
 
 def load_all() -> None:
-    """Import the plugin packages (idempotent). Packages not present yet are skipped."""
+    """Import the plugin packages (idempotent).
+
+    Every package is required: an import failure (a missing dependency, a missing compiled kernel, a bug)
+    propagates, so a registry is never silently incomplete.
+    """
     global _loaded
     if _loaded:
         return
     for name in _PLUGIN_PACKAGES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
+        importlib.import_module(name)
     _loaded = True

@@ -172,6 +172,28 @@ class Simulation:
                                                                  _max_lattice_frequency(m))
         return out
 
+    def check_time_step(self) -> None:
+        """Raise a `DeckError` at ``integrator.dt`` when dt is not below the smallest stable estimate of
+        `stable_dt` (dynamics only), unless the deck sets ``integrator.allow_unstable_dt: true``."""
+        if self.statics:
+            return
+        integ = self.deck.config.integrator
+        if getattr(integ, "allow_unstable_dt", False):
+            return
+        dts = self.stable_dt()
+        if not dts:
+            return
+        which, worst = min(dts.items(), key=lambda kv: kv[1])
+        if integ.dt >= worst:
+            unit = self.model.units.time
+            parts = ", ".join(f"{k} {v:.4g}" for k, v in dts.items())
+            raise self.deck.error(
+                "integrator.dt",
+                f"time step {integ.dt:g} {unit} is not below the stable estimate {worst:.4g} {unit} "
+                f"({which}; estimates: {parts}): the run would be unstable",
+                hint=f"use dt < {worst:.4g} (e.g. {0.5 * worst:.3g}), or set `allow_unstable_dt: true` in "
+                     "`integrator` to run anyway")
+
     def summary(self) -> str:
         """What `msim validate` prints: sizes, handshake checks, time steps, memory."""
         m, s, cfg = self.model, self.model.system, self.deck.config
@@ -358,6 +380,7 @@ class Simulation:
         restart : a checkpoint written by an earlier run of the same deck; results are appended to its file
         progress : "auto" | "bar" | "log" | "quiet"
         """
+        self.check_time_step()
         self.prepare()
         path = self._output_path(output)
         cfg = self.deck.config

@@ -28,4 +28,21 @@ def load(name: str) -> ModuleType:
 
 def openmp_enabled() -> bool:
     """True when the kernels were compiled with OpenMP."""
-    return bool(load("verlet").openmp_enabled())
+    return bool(load("openmp_info").openmp_enabled())
+
+
+def team_size(n_threads: int) -> int:
+    """Threads that actually ran a compiled ``prange(num_threads=n_threads)`` region (1 for a serial build)."""
+    return int(load("openmp_info").team_size(int(n_threads)))
+
+
+def build_report() -> str:
+    """One line on how the kernels were built, e.g. ``kernels: OpenMP 201511, max threads 2``.
+
+    Printed by ``msim --version`` and ``msim validate``. A serial build (no OpenMP) says so plainly: thread
+    counts then have no effect and the thread-invariance tests fail (they would otherwise pass vacuously).
+    """
+    m = load("openmp_info")
+    if not m.openmp_enabled():
+        return "kernels: built WITHOUT OpenMP (serial: --threads has no effect)"
+    return f"kernels: OpenMP {m.openmp_version()}, max threads {m.max_threads()}"

@@ -86,7 +86,8 @@ class VelocityConfig(Section):
     """``atoms.velocity``: Maxwell–Boltzmann initial velocities (zero total momentum)."""
 
     temperature: NonNegFloat = Field(description="[temperature]")
-    seed: int = Field(0, description="random seed")
+    seed: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="random seed; default: derived from integrator.seed (multiscale/seeds.py)")
 
 
 class NeighborConfig(Section):
@@ -136,7 +137,8 @@ class DampingConfig(Section):
 
     gamma0: NonNegFloat = Field(description="dimensionless strength γ0 (≈ 0.3–1)")
     temperature: NonNegFloat = Field(0.0, description="band temperature [temperature]; 0 = pure damping")
-    seed: int = Field(0, description="random seed of the Langevin noise")
+    seed: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="random seed of the Langevin noise; default: derived from integrator.seed")
     fine_scale: Literal["smoothed", "mesh"] = Field(
         "smoothed", description="reference of the damped fine-scale velocity: the mesh velocity after one "
         "Jacobi sweep of the mesh Laplacian (also absorbs waves just above the mesh cut-off; γ0 ≈ 1) or the "
@@ -162,8 +164,12 @@ class VerletConfig(PluginParams):
     steps: PosInt | None = Field(None, description="number of steps (or give `time`)")
     time: PosFloat | None = Field(None, description="end time [time] (or give `steps`)")
     thermostat: PluginSection(THERMOSTATS) | None = None  # type: ignore[valid-type]
-    threads: PosInt | None = Field(None, description="OpenMP threads; default: decided at run time")
-    seed: int = Field(0, description="master random seed")
+    threads: PosInt | None = Field(None, description="OpenMP threads; default 1 (`msim run --threads N` "
+                                   "overrides); results do not depend on it")
+    seed: Annotated[int, Field(ge=0)] = Field(0, description="master random seed: seeds every random stream (initial velocities, "
+                      "Langevin thermostat, damping-band noise) whose own `seed` is not given")
+    allow_unstable_dt: bool = Field(False, description="run even when dt is not below the stable time-step "
+                                    "estimate (otherwise a deck error at integrator.dt)")
 
 
 class _Integrators:

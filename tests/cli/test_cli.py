@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 from deck.bad_decks import VALID, all_bad_decks
 
-from multiscale.cli import MsimGroup, attach_optional_commands, cli, debug_option
+from multiscale.cli import MsimGroup, _register_commands, cli, debug_option
 from multiscale.deck import load_deck_text
 from multiscale.errors import DeckError
 
@@ -75,19 +75,12 @@ def test_help_lists_only_existing_commands():
         assert invoke(name, "--help").exit_code == 0
 
 
-def test_optional_commands_are_attached_only_when_they_import(monkeypatch):
-    @click.command()
-    def hello() -> None:
-        click.echo("hi")
-
-    mod = types.ModuleType("msim_fake_commands")
-    mod.hello = hello  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "msim_fake_commands", mod)
-    group = click.Group("g")
-    added = attach_optional_commands(group, (("msim_no_such_module", "verify"),
-                                             ("msim_fake_commands", "hello"),
-                                             ("msim_fake_commands", "absent")))
-    assert added == ["hello"] and list(group.commands) == ["hello"]
+def test_every_command_is_registered_and_a_failed_import_is_loud(monkeypatch):
+    assert {"run", "validate", "show", "inspect", "plot", "export", "verify", "regress"} <= set(cli.commands)
+    # a command module that cannot be imported must make msim fail, not drop the command
+    monkeypatch.setitem(sys.modules, "multiscale.verify", None)
+    with pytest.raises(ImportError):
+        _register_commands(click.Group("g"))
 
 
 def _group_raising(exc: BaseException) -> click.Group:
@@ -145,6 +138,9 @@ class _RecordingSimulation:
     def summary(self) -> str:
         return f"atoms: 123 (threads {self.threads})"
 
+    def check_time_step(self) -> None:
+        self.calls.append(("check_time_step",))
+
     def run(self, output=None, steps=None, restart=None, progress="auto"):
         self.calls.append(("run", output, steps, restart, progress))
         return output
@@ -164,7 +160,7 @@ def test_validate_and_run_call_the_python_api(recording_simulation, fake_registr
     r = invoke("validate", str(VALID), "--threads", "2")
     assert r.exit_code == 0, r.stderr
     assert "atoms: 123 (threads 2)" in r.stdout and r.stdout.rstrip().endswith(f"{VALID}: OK")
-    assert calls == [("from_deck", VALID, 2)]
+    assert calls == [("from_deck", VALID, 2), ("check_time_step",)]
     calls.clear()
     out, ckpt = tmp_path / "o.h5", tmp_path / "c.h5"
     ckpt.write_bytes(b"")

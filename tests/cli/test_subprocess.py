@@ -16,7 +16,11 @@ BAD = {b.name: b for b in all_bad_decks()}
 CASES = ["bad_yaml_syntax", "duplicate_key", "negative_dt", "misspelt_lattice", "unknown_potential",
          "missing_msim_version"]
 
-pytestmark = pytest.mark.skipif(not MSIM.exists(), reason=f"console script not installed at {MSIM}")
+
+
+def test_console_script_is_installed():
+    """`make test` installs the package (editable): the `msim` console script must be there."""
+    assert MSIM.exists(), f"console script not installed at {MSIM} (run `make build` / `pip install -e .`)"
 
 
 def _msim(*args: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import multiscale.md.potentials  # noqa: F401  (registers the potentials)
-from multiscale._kernels import load, openmp_enabled
+from multiscale._kernels import load
 from multiscale.fem import ContinuumRegion
 from multiscale.fem.materials.cauchy_born import CauchyBorn
 from multiscale.fem.materials.lattice_sums import (
@@ -96,6 +96,7 @@ def test_compiled_stress_is_energy_gradient(name, lat, pot):  # noqa: ANN001
     assert np.max(np.abs(P[0] - fd)) <= 1e-7 * scale, (P[0], fd)
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize(("name", "lat", "pot"), [CASES[1], CASES[2], CASES[8]], ids=[IDS[1], IDS[2], IDS[8]])
 def test_thread_count_bitwise(name, lat, pot):  # noqa: ANN001
     mat = CauchyBorn(pot, lat)
@@ -107,8 +108,6 @@ def test_thread_count_bitwise(name, lat, pot):  # noqa: ANN001
     E3, dE3 = kernel_energy_stress(spec, Rh, F, n_threads=3, mult=mult)
     assert np.array_equal(E1, E2) and np.array_equal(dE1, dE2)
     assert np.array_equal(E1, E3) and np.array_equal(dE1, dE3)
-    if not openmp_enabled():
-        pytest.skip("kernels built without OpenMP: one thread only")
 
 
 @pytest.mark.parametrize(("name", "lat", "pot"), [CASES[0], CASES[6], CASES[8]], ids=[IDS[0], IDS[6], IDS[8]])

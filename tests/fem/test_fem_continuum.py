@@ -136,12 +136,7 @@ def test_lumped_and_consistent_mass_totals(elem):
 def test_registered_lj_potential_material():
     """With the MD engineer's registered LJ, the linear material comes from the same potential object."""
     from multiscale.registry import POTENTIALS
-    if "lj" not in POTENTIALS:
-        pytest.skip("lj potential not registered yet")
-    try:
-        lj = POTENTIALS.get("lj").from_params(POTENTIALS.get("lj").Params(cutoff=2.5, truncation="shift"))
-    except ImportError as exc:
-        pytest.skip(str(exc))
+    lj = POTENTIALS.get("lj").from_params(POTENTIALS.get("lj").Params(cutoff=2.5, truncation="shift"))
     lat = Lattice("hex", 1.1)
     C_reg = Linear.from_potential(lj, lat).C
     C_np = Linear.from_potential(NumpyLJ(cutoff=2.5), lat).C

@@ -44,6 +44,7 @@ def _material(kind: str, d: int):  # noqa: ANN202
     return CauchyBorn(NumpyLJ(cutoff=2.5) if d < 3 else ToyEAM(1.0, 1.6, 0.3, 2.0), lat)
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("kind", ["isotropic", "cauchy_born"])
 @pytest.mark.parametrize("elem", ELEMENTS.names())
 def test_kernels_vs_numpy_and_threads(elem, kind):
@@ -64,6 +65,7 @@ def test_kernels_vs_numpy_and_threads(elem, kind):
     assert np.array_equal(out[0][0], out[1][0]) and out[0][1] == out[1][1]
 
 
+@pytest.mark.threads
 def test_threads_bitwise_large_graded_mesh():
     """A graded quad4 mesh large enough for both threads to work: identical bits for 1 and 2 threads."""
     G = MESHES.get("rectangle")

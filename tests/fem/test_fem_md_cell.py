@@ -28,13 +28,7 @@ def _md_energy_density(pot, lat: Lattice, cells: list[int], stretch: np.ndarray)
 
 @pytest.mark.parametrize(("kind", "a", "cells"), [("hex", 1.1, [5, 3]), ("fcc", 1.55, [3, 3, 3])])
 def test_normal_block_of_C_matches_atomistic_region(kind, a, cells):
-    if "lj" not in POTENTIALS:
-        pytest.skip("lj potential not registered")
-    try:
-        pot = POTENTIALS.get("lj")(cutoff=2.0 if kind == "fcc" else 2.5)
-        pytest.importorskip("multiscale.md.system")
-    except ImportError as exc:
-        pytest.skip(str(exc))
+    pot = POTENTIALS.get("lj")(cutoff=2.0 if kind == "fcc" else 2.5)
     lat = Lattice(kind, a)
     d = lat.dim
     C = Linear.from_potential(pot, lat).C[:d, :d]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
+import skfem
+from skfem.helpers import ddot, dot, sym_grad
+from skfem.io.meshio import from_meshio
 
 from multiscale.fem import ContinuumRegion
 from multiscale.fem.materials.base import voigt_to_tensor
@@ -13,9 +16,6 @@ from multiscale.md.lattice import Lattice
 
 from .helpers import NumpyLJ, ToyEAM, mesh_for
 
-skfem = pytest.importorskip("skfem")
-from skfem.helpers import ddot, dot, sym_grad  # noqa: E402
-from skfem.io.meshio import from_meshio  # noqa: E402
 
 
 def skfem_solution(mesh, C: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:  # noqa: ANN001

@@ -59,6 +59,7 @@ def test_nve_energy_error_scales_as_dt_squared_and_does_not_drift():
     assert 3.0 < ratio < 5.0, ratio
 
 
+@pytest.mark.threads
 def test_region_threads_bitwise_and_checkpoint_continuation():
     regs = [_lj_crystal(n_threads=1), _lj_crystal(n_threads=2)]
     for r in regs:

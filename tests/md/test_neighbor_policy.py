@@ -103,6 +103,7 @@ def _md(reg, nsteps, dt=0.005):
     return np.flatnonzero(builds) + 1
 
 
+@pytest.mark.threads
 def test_md_in_lj_policy_schedule_threads_and_restart_bitwise():
     """in.lj's ``every 20 delay 0 check no`` in an MD run: builds at steps 20, 40, 60 only; 1 and 2
     threads bitwise equal; a restart from the checkpoint state continues bitwise on the same schedule."""

@@ -17,6 +17,7 @@ CASES = [
 ]
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("d,per,L", CASES)
 def test_neighbor_list_matches_brute_force(d, per, L):
     rng = np.random.default_rng(d)

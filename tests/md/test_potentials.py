@@ -72,6 +72,7 @@ def test_forces_match_finite_differences_with_weights(name, d):
     assert np.max(np.abs(fd - f[atoms])) <= 2e-6 * scale, np.max(np.abs(fd - f[atoms])) / scale
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_kernel_matches_numpy_reference_and_threads_bitwise(name, d):
@@ -195,6 +196,7 @@ def test_radial_functions_are_vectorised_and_consistent():
                                rtol=1e-5, atol=1e-6 * np.abs(Fp).max())
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("name", ["lj", "eam"])
 def test_threads_bitwise_on_a_system_with_many_slabs(name):
     """Large enough that the slab phases really run in parallel (>= 4 slabs); 1, 2 and 3 threads."""

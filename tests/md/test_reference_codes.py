@@ -39,7 +39,6 @@ def _ase_atoms(x, box):
 @pytest.mark.parametrize("d,nc", DIMS)
 @pytest.mark.parametrize("periodic", [True, False])
 def test_lj_shift_vs_ase(d, nc, periodic):
-    pytest.importorskip("ase")
     from ase.calculators.lj import LennardJones as AseLJ
 
     x, box = random_config(np.random.default_rng(d), d, nc, 1.12, 0.08, periodic)
@@ -53,7 +52,6 @@ def test_lj_shift_vs_ase(d, nc, periodic):
 
 @pytest.mark.parametrize("d,nc", DIMS)
 def test_morse_vs_ase(d, nc):
-    pytest.importorskip("ase")
     from ase.calculators.morse import MorsePotential
 
     D, alpha, r0, rc = 0.3429, 1.3588, 2.866, 6.0

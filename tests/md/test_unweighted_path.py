@@ -16,6 +16,7 @@ from .test_potentials import _setup
 plugins.load_all()
 
 
+@pytest.mark.threads
 @pytest.mark.parametrize("name", POTENTIALS.names())
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_no_weights_is_bitwise_all_weights_one(name, d):

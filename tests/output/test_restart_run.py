@@ -19,9 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
-pytest.importorskip("multiscale.simulation", reason="the lead's multiscale.simulation is not there yet")
-
-from multiscale.output.checkpoint import checkpoint_path  # noqa: E402
+from multiscale.output.checkpoint import checkpoint_path
 
 DECK = """\
 msim: 1
@@ -118,6 +116,7 @@ def test_blow_up_deck_stops_with_guard_message(tmp_path):
     assert "blow-up at step" in err and "region '" in err, err
 
 
+@pytest.mark.threads
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("thermostat", [False, True], ids=["nve", "langevin"])
 def test_thread_count_does_not_change_results(tmp_path, thermostat):

@@ -8,9 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("multiscale.coupling.coupled")
-
-
 def _system(method: str):
     from multiscale.coupling.coupled import CoupledSystem
     from multiscale.coupling.handshake import Handshake
@@ -24,10 +21,7 @@ def _system(method: str):
     from multiscale.md.potentials.harmonic import HarmonicSprings
     from multiscale.md.system import AtomisticRegion
 
-    try:
-        pot = HarmonicSprings(1.0, 1.0, 1.5)
-    except ImportError as exc:
-        pytest.skip(str(exc))
+    pot = HarmonicSprings(1.0, 1.0, 1.5)
     lat = Lattice("chain", 1.0)
     hs = Handshake(make_shape({"type": "box", "lo": [-1e9], "hi": [20.0]}), 8.0, "cubic")
     X = lat.sites_in_box([0.0], [40.0])

@@ -6,15 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("multiscale.md.system")
-
-
 def _lj():
     from multiscale.md.potentials.lj import LennardJones
-    try:
-        return LennardJones(1.0, 1.0, 2.5, "shift")
-    except ImportError as exc:
-        pytest.skip(str(exc))
+    return LennardJones(1.0, 1.0, 2.5, "shift")
 
 
 @pytest.mark.parametrize("method", ["fire", "lbfgs", "precon_lbfgs"])

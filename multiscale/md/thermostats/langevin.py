@@ -27,7 +27,8 @@ class Langevin:
         type: Literal["langevin"] = "langevin"
         temperature: float = Field(ge=0, description="target temperature [temperature]")
         damp: float = Field(gt=0, description="relaxation time m/γ [time]")
-        seed: int = Field(0, description="random seed")
+        seed: int | None = Field(None, ge=0, description="random seed; default: derived from the master "
+                                 "seed integrator.seed (multiscale/seeds.py)")
         region: dict[str, Any] | None = Field(None, description="optional shape section: only atoms whose "
                                               "reference position is inside are thermostatted")
 
@@ -44,12 +45,16 @@ class Langevin:
         self._t_prev: float | None = None
 
     @classmethod
-    def from_params(cls, params, units, deck_dir=None):  # noqa: ANN001, ANN206
+    def from_params(cls, params, units, deck_dir=None, *, master_seed: int = 0):  # noqa: ANN001, ANN206
+        """From the deck section; the noise seed is ``params.seed`` or, when absent, the thermostat stream
+        of ``master_seed`` (``integrator.seed``)."""
+        from ...seeds import stream_seed
         region = None
         if params.region is not None:
             from ...geometry import make_shape
             region = make_shape(params.region)
-        return cls(params.temperature, params.damp, units.boltz, params.seed, region=region)
+        return cls(params.temperature, params.damp, units.boltz,
+                   stream_seed(master_seed, "thermostat", params.seed), region=region)
 
     def _noise(self, shape: tuple[int, ...]) -> np.ndarray:
         rng = np.random.Generator(np.random.Philox(key=self.seed, counter=self.step))
