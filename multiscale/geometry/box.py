@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..registry import SHAPES
 from .base import Shape, ShapeParams, as_points, check_dim
@@ -20,13 +20,19 @@ class BoxShape(Shape):
         lo: list[float] = Field(description="lower corner [length], d values (-.inf allowed)")
         hi: list[float] = Field(description="upper corner [length], d values (.inf allowed)")
 
-        @model_validator(mode="after")
-        def _check(self):  # noqa: ANN202
-            if len(self.lo) != len(self.hi):
-                raise ValueError("lo and hi must have the same number of coordinates")
-            if any(h <= lo for lo, h in zip(self.lo, self.hi, strict=True)):
-                raise ValueError("box needs hi > lo on every axis")
-            return self
+        @field_validator("hi")
+        @classmethod
+        def _check(cls, hi: list[float], info: ValidationInfo) -> list[float]:
+            """hi > lo per component, reported at ``hi``. Unequal lengths are left to the deck's
+            dimension check (which names the deck's dimension) and to the constructor."""
+            lo = info.data.get("lo")
+            if lo is not None and len(lo) == len(hi):
+                bad = [i for i in range(len(hi)) if not hi[i] > lo[i]]
+                if bad:
+                    i = bad[0]
+                    raise ValueError(f"hi must exceed lo in every component: hi[{i}] = {hi[i]:g} <= "
+                                     f"lo[{i}] = {lo[i]:g}")
+            return hi
 
     def __init__(self, lo, hi) -> None:  # noqa: ANN001
         self.lo = np.asarray(lo, float)
