@@ -1,4 +1,4 @@
-"""indent2d cost benchmark: coupled vs fully atomistic (problems/indent2d.md), at reduced and full size.
+"""indent2d cost benchmark: coupled vs fully atomistic (docs/problems/indent2d.md), at reduced and full size.
 
 For each deck: build time, CPU and wall time of one energy+force evaluation (median of ``--evals``), and
 of the first ``--stages`` load stages (the d = 0 surface relaxation, then 0.1 σ steps) with the deck's

@@ -133,7 +133,7 @@ class Simulation:
         self._prepared = True
 
     def _wave_packet(self, packet) -> None:  # noqa: ANN001
-        """Start a one-directional wave packet on a 1D chain (PHYSICS.md §6)."""
+        """Start a one-directional wave packet on a 1D chain (docs/physics.md §6)."""
         from .loads.wave_packet import chain_dispersion
         m = self.model
         if m.atoms is None or m.dim != 1:

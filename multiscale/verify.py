@@ -1,4 +1,4 @@
-"""`msim verify DECK`: the seed's consistency checklist (PHYSICS.md §6) for the deck's own model.
+"""`msim verify DECK`: the seed's consistency checklist (docs/physics.md §6) for the deck's own model.
 
 For the deck's geometry, blend and coupling method it measures and prints, each next to its threshold:
 
@@ -146,7 +146,7 @@ def _reflection_rows(sim, out: Path | None) -> list:  # noqa: ANN001
         bound = {16.0: 1e-4, 8.0: 1e-4, 4.0: 1e-3}[lam_h]
         rows.append(_row(f"reflection R at wavelength {lam_h:g} h (k a = {kas[-1]:.3f})", r.R,
                          f"<= {bound:g}", r.R <= bound))
-    if damping is not None:  # waves the mesh cannot carry: absorbed in the band (PHYSICS.md §5)
+    if damping is not None:  # waves the mesh cannot carry: absorbed in the band (docs/physics.md §5)
         for lam_h, bound in ((1.9, 0.05), (1.0, 1e-4)):
             lam = lam_h * h
             r = reflection_1d(lam, **kw)

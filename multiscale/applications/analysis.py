@@ -1,6 +1,6 @@
 """Analysis of quasi-static indentation runs: the first load drop and the coupled-vs-reference comparison
-of ``problems/indent2d.md`` (max over d up to the first drop of |P − P_ref| / max P_ref; first drop at the
-same depth step).
+of ``docs/problems/indent2d.md`` (max over d up to the first drop of |P − P_ref| / max P_ref; first drop
+at the same depth step).
 
 Crack: `size_extrapolation` (K_adv/K_G of crystals of three sizes → the large-size limit).
 

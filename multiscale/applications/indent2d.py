@@ -1,4 +1,5 @@
-"""The 2D nanoindentation benchmark of ``problems/indent2d.md`` as msim decks (full atomistic and coupled).
+"""The 2D nanoindentation benchmark of ``docs/problems/indent2d.md`` as msim decks (full atomistic and
+coupled).
 
 Film (LJ reduced units, ε = σ = m = 1): ``nx`` atoms per close-packed row, ``ny`` rows; atom (i, j) at
 x = (i + (j mod 2)/2)·a₀, y = j·a₀√3/2 with a₀ the zero-stress spacing of the 12-6 LJ shifted at 2.5σ
@@ -138,10 +139,12 @@ def deck_set(a0: float | None = None) -> dict[str, dict]:
     big, small = Film(400, 200, a0), Film(80, 40, a0)
     small_depths = SMALL_DEPTHS
     return {
-        "indent2d_full.yaml": full_deck(big, FULL_DEPTHS, "indent2d benchmark (problems/indent2d.md), fully "
-                                        "atomistic: 400 x 200 hex LJ film, cylinder R = 10, depth 0..6"),
-        "indent2d.yaml": coupled_deck(big, FULL_DEPTHS, "indent2d benchmark (problems/indent2d.md), coupled: "
-                                      "atoms under the tip, Cauchy-Born tri3 mesh elsewhere",
+        "indent2d_full.yaml": full_deck(big, FULL_DEPTHS, "indent2d benchmark "
+                                        "(docs/problems/indent2d.md), fully atomistic: 400 x 200 hex LJ film, "
+                                        "cylinder R = 10, depth 0..6"),
+        "indent2d.yaml": coupled_deck(big, FULL_DEPTHS, "indent2d benchmark "
+                                      "(docs/problems/indent2d.md), coupled: atoms under the tip, "
+                                      "Cauchy-Born tri3 mesh elsewhere",
                                       core_half_width=CORE_BIG[0], core_depth=CORE_BIG[1]),
         "indent2d_full_small.yaml": full_deck(small, small_depths, "indent2d at reduced size (80 x 40 "
                                               "atoms), fully atomistic"),

@@ -1,4 +1,4 @@
-"""The assembled coupled system: atoms + continuum + handshake + coupling method (PHYSICS.md §1–4).
+"""The assembled coupled system: atoms + continuum + handshake + coupling method (docs/physics.md §1–4).
 
 `CoupledSystem` computes, once, the weights (β̄ per atom, bond weights, α per quadrature point), the
 masses (atoms β̄_a m_a, nodes M^α), the pad atoms and their interpolation matrix, the interpolation of the

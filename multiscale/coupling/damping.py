@@ -1,10 +1,10 @@
-"""Damping band on the fine-scale velocity in the handshake (PHYSICS.md §5), optionally a Langevin bath.
+"""Damping band on the fine-scale velocity in the handshake (docs/physics.md §5), optionally a Langevin bath.
 
 Fine-scale velocity of an atom a of H: ``w_a = v_a − Σ_I N_I(X_a) (S V)_I`` (zero for motion the mesh can
 represent). ``fine_scale="smoothed"`` (default) takes S = one Jacobi sweep of the mesh Laplacian
 (`multiscale.coupling.smoothing`), which removes the mesh's own near-Nyquist patterns from the reference so
-that waves just above the mesh cut-off are damped too; ``fine_scale="mesh"`` takes S = I (PHYSICS.md §5 as
-written). Rayleigh function ``R = ½ Σ_a g_a |w_a|²``: the atom gets ``−g_a w_a``, node I gets
+that waves just above the mesh cut-off are damped too; ``fine_scale="mesh"`` takes S = I
+(docs/physics.md §5). Rayleigh function ``R = ½ Σ_a g_a |w_a|²``: the atom gets ``−g_a w_a``, node I gets
 ``+Σ_a g_a (N S)_{aI} w_a``; with ``B = [Sel | −N S]`` (w = B v, Sel selects the atoms of H) the damping
 force is ``−D v``, ``D = Bᵀ g B``, which annihilates rigid translations, so momentum is conserved.
 Profile (relaxation rate):

@@ -1,7 +1,7 @@
 """The handshake region H: geometry → blending weights α (continuum) and β = 1 − α (atoms), pads.
 
-PHYSICS.md §1–3. The atomistic core is a shape A (``multiscale.geometry``, ``shape.distance(X)`` = 0 inside
-A, the Euclidean distance outside [length]); H is the shell of width ``w`` around it::
+docs/physics.md §1–3. The atomistic core is a shape A (``multiscale.geometry``, ``shape.distance(X)``
+= 0 inside A, the Euclidean distance outside [length]); H is the shell of width ``w`` around it::
 
     s(X) = clip(dist_A(X) / w, 0, 1),    α(X) = blend(s),    β(X) = 1 − α(X)
 

@@ -1,4 +1,4 @@
-"""Mesh-velocity smoother for the damping band's fine-scale velocity (PHYSICS.md §5).
+"""Mesh-velocity smoother for the damping band's fine-scale velocity (docs/physics.md §5).
 
 The lumped-mass mesh cannot carry frequencies above its cut-off ω_max; its own shortest waves (nodal
 patterns near the mesh's Nyquist wavenumber) are, at those frequencies, as unresolvable as the atoms'

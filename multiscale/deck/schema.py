@@ -133,7 +133,7 @@ class ContinuumConfig(Section):
 
 
 class DampingConfig(Section):
-    """``handshake.damping``: damping band on the fine-scale velocity (PHYSICS.md §5)."""
+    """``handshake.damping``: damping band on the fine-scale velocity (docs/physics.md §5)."""
 
     gamma0: NonNegFloat = Field(description="dimensionless strength γ0 (≈ 0.3–1)")
     temperature: NonNegFloat = Field(0.0, description="band temperature [temperature]; 0 = pure damping")

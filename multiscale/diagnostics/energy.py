@@ -1,4 +1,4 @@
-"""Energy ledger of a run (PHYSICS.md §2, §6): every term, the total, the constraint residual, momentum.
+"""Energy ledger of a run (docs/physics.md §2, §6): every term, the total, the constraint residual, momentum.
 
     total = kinetic_atoms + kinetic_continuum + potential_atoms + potential_continuum + coupling
             − external_work

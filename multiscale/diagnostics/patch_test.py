@@ -1,4 +1,4 @@
-"""Patch test (PHYSICS.md §6, traction equilibrium / ghost forces).
+"""Patch test (docs/physics.md §6, traction equilibrium / ghost forces).
 
 Every atom (pads included) and node is put at ``x = F X`` for a uniform deformation gradient F; the
 largest residual force on a free atom or node is reported, relative to a typical bond force (the largest

@@ -1,4 +1,4 @@
-"""Reflection of wave packets at the handshake, R(k) (PHYSICS.md §6), for the 1D coupled chain.
+"""Reflection of wave packets at the handshake, R(k) (docs/physics.md §6), for the 1D coupled chain.
 
 Set-up (all in the chain's units, defaults m = k = a = 1): atoms on X = j a, X ≤ w + pads; the atomistic
 core is X ≤ 0 (halfspace), the handshake 0 ≤ X ≤ w, bar2 elements of length h from X = 0 to the right end.

@@ -1,4 +1,5 @@
-"""Reflection of a wave packet sent from the CONTINUUM into the handshake, R(k) (PHYSICS.md §6), 1D chain.
+"""Reflection of a wave packet sent from the CONTINUUM into the handshake, R(k) (docs/physics.md §6),
+1D chain.
 
 Same coupled chain as `multiscale.diagnostics.reflection` (`build_chain_system`): atoms X ≤ w (+ pads),
 handshake 0 ≤ X ≤ w, bar2 mesh of element length h from X = 0 to the right end. Away from H (α = 1) the

@@ -1,4 +1,4 @@
-"""Stable time-step estimate of the weighted atoms (PHYSICS.md §4: floppy handshake atoms).
+"""Stable time-step estimate of the weighted atoms (docs/physics.md §4: floppy handshake atoms).
 
 In the handshake an atom's coupled mass β̄_a m_a falls toward zero while the bonds it takes part in keep
 weights ≈ the bond averages of β, so its own frequency can exceed the lattice's ω_max. Atoms tied to the

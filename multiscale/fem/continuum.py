@@ -1,4 +1,4 @@
-"""`ContinuumRegion`: the finite-element half of msim (PHYSICS.md §2), matrix-free and α-weighted.
+"""`ContinuumRegion`: the finite-element half of msim (docs/physics.md §2), matrix-free and α-weighted.
 
 Energy ``E = Σ_q α_q W(F_q) V_q`` over all quadrature points q (V_q = Gauss weight × det J), internal
 forces ``forces = −∂E/∂U`` computed by the compiled kernels of ``kernels/fem_forces.pyx``, every node's

@@ -2,7 +2,7 @@
 ``lbfgs`` (scipy L-BFGS-B) and ``precon_lbfgs`` (own L-BFGS with a sparse preconditioner, the fastest
 for large crystals: 11× fewer wall-seconds than FIRE on the 3200-atom indentation).
 
-Problem (PHYSICS.md §8)::
+Problem (docs/physics.md §8)::
 
     minimise Π(q)   over the stacked dof vector q (n,)   subject to   q_i = q0_i (fixed dofs),   G q = c
 

@@ -1,5 +1,5 @@
 """Quasi-static load stepping: at each load step, minimise the total energy Π under the loads and the
-coupling constraints (PHYSICS.md §8).
+coupling constraints (docs/physics.md §8).
 
 ``model`` is a `multiscale.coupling.coupled.CoupledSystem` (pure MD, pure FE or coupled): the stacked dofs
 are its q = (u_free_atoms, U_nodes); pads follow the mesh; the constraints are its ``G q = 0``. For each
@@ -159,7 +159,7 @@ def indent2d_atomistic(nx: int = 80, ny: int = 40, radius: float = 10.0, stiffne
                        depths: Sequence[float] | None = None, minimizer="fire", ftol: float = 1e-6,  # noqa: ANN001
                        n_threads: int = 1, callback: Callable[[int, dict], bool | None] | None = None
                        ) -> list[dict]:
-    """The benchmark of ``problems/indent2d.md`` fully atomistic, at any size (the problem: nx = 400,
+    """The benchmark of ``docs/problems/indent2d.md`` fully atomistic, at any size (the problem: nx = 400,
     ny = 200). LJ ε = σ = m = 1, r_c = 2.5 shifted, hex film with a₀ the zero-stress spacing, 3 bottom
     rows fixed, cylinder of radius R and stiffness K centred at the mid-width, depths d (default 0, 0.1,
     …, 6.0). Returns one record per depth (see `run_quasistatic`; ``indenter.load`` = P_y(d)).

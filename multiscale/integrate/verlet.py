@@ -1,6 +1,6 @@
 """One velocity-Verlet for atoms and finite-element nodes together, with exact linear constraints.
 
-PHYSICS.md §4. Lumped masses M (atoms β̄_a m_a, nodes M^α; zero inverse mass per component for fixed dofs
+docs/physics.md §4. Lumped masses M (atoms β̄_a m_a, nodes M^α; zero inverse mass per component for fixed dofs
 and inactive nodes), linear constraints ``G q = 0`` from the coupling method, forces ``f = −∂Π/∂q``::
 
     a_free = M⁻¹ f;   λ = (G M⁻¹ Gᵀ)⁻¹ G a_free;   a = a_free − M⁻¹ Gᵀ λ        (G a = 0)

@@ -1,4 +1,4 @@
-"""Exactly one-directional wave packets on a 1D lattice (PHYSICS.md §6).
+"""Exactly one-directional wave packets on a 1D lattice (docs/physics.md §6).
 
 The packet is the real part of the complex envelope ``A exp(−(X−X0)²/2σ²) exp(i k (X−X0))`` sampled on the
 lattice sites. Its discrete Fourier components ``ẑ_q`` each get their own frequency from the lattice
@@ -77,7 +77,7 @@ def lattice_packet(X: np.ndarray, a: float, wavenumber: float, sigma: float, cen
 
 @LOADS.register("wave_packet")
 class WavePacket:
-    """Initial condition: a one-directional packet on the atoms of a 1D chain (PHYSICS.md §6).
+    """Initial condition: a one-directional packet on the atoms of a 1D chain (docs/physics.md §6).
 
     ``apply(system, dt)`` sets x = X + u⁰ and v = v⁰ on the free atoms of a `CoupledSystem` (the packet must
     vanish in the handshake). The dispersion uses the potential's shell stiffnesses φ''(n a).

@@ -1,6 +1,6 @@
 """`AtomisticRegion`: atoms, their potential, weights and neighbour list (ARCHITECTURE.md contract).
 
-Energy (PHYSICS.md §2): ``E = Σ_a w_a F(ρ_a) + Σ_{a<b} w_ab φ(r_ab)`` with site weights w_a (β̄_a) and
+Energy (docs/physics.md §2): ``E = Σ_a w_a F(ρ_a) + Σ_{a<b} w_ab φ(r_ab)`` with site weights w_a (β̄_a) and
 bond weights w_ab; all 1 = plain MD. Pad atoms are atoms with site weight 0 whose positions the coupler
 sets; they are ordinary neighbours.
 """

@@ -1,5 +1,5 @@
-"""indent2d (problems/indent2d.md): the decks hold exactly the problem's film; the coupled model keeps the
-right atoms (core under the tip up to the free surface, handshake shell, pads); coupled and full
+"""indent2d (docs/problems/indent2d.md): the decks hold exactly the problem's film; the coupled model
+keeps the right atoms (core under the tip up to the free surface, handshake shell, pads); coupled and full
 atomistic force–depth curves agree (short run here, through the first load drop in the slow test);
 load-drop detection and curve comparison on known curves."""
 

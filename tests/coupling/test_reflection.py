@@ -1,4 +1,4 @@
-"""Wave reflection at the handshake, 1D harmonic chain m = k = a = 1 (issue 5 figures, PHYSICS.md §6)."""
+"""Wave reflection at the handshake, 1D harmonic chain m = k = a = 1 (issue 5 figures, docs/physics.md §6)."""
 
 import pytest
 

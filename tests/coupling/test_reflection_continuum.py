@@ -1,5 +1,5 @@
-"""Wave reflection at the handshake for packets sent from the CONTINUUM toward H (issue 5, PHYSICS.md §6),
-1D harmonic chain m = k = a = 1, packet on the bar2 nodes travelling left."""
+"""Wave reflection at the handshake for packets sent from the CONTINUUM toward H (issue 5,
+docs/physics.md §6), 1D harmonic chain m = k = a = 1, packet on the bar2 nodes travelling left."""
 
 import pytest
 

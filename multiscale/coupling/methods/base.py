@@ -1,6 +1,6 @@
 """Common base of the coupling methods (COUPLINGS registry) and the constraint-row builders.
 
-Stacked displacement vector (PHYSICS.md §3): ``q = (u_free_atoms, U_nodes)``, flattened row-major, i.e.
+Stacked displacement vector (docs/physics.md §3): ``q = (u_free_atoms, U_nodes)``, flattened row-major, i.e.
 dof ``i*d + k`` is component k of free atom i, dof ``n_free*d + I*d + k`` component k of node I. A method
 gives the kinematic constraint matrix ``G`` (scipy.sparse CSR, (n_rows, n_dof)) enforced exactly by the
 integrator (``G q = 0``), and may add forces/energy of its own each step (penalty, dead loads, force

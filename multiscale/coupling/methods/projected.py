@@ -1,4 +1,4 @@
-"""Projected (coarse-grained) coupling: d multipliers per node of H (PHYSICS.md §3).
+"""Projected (coarse-grained) coupling: d multipliers per node of H (docs/physics.md §3).
 
 ``Σ_{a∈H} N_I(X_a) (u_a − Σ_J N_J(X_a) U_J) = 0`` for every node I touched by an atom of H: only the part
 of the atomic motion the mesh can represent is matched, thermal and short-wave motion stay free.
@@ -10,7 +10,7 @@ a 1.9h packet in the 1D chain (h = 4a, Δt = 0.25) blows up with the quintic ble
 4 % energy with the cubic blend at 64a when nothing is tied. ``slave_below`` > 0 adds strong rows
 (u_a = Σ N_I U_I) for the atoms with β̄_a < slave_below. The default 1e-3 ties only those nearly massless
 edge atoms (R at λ = 8h, 16h unchanged within 20 %: cubic 64a 3.5e-7 / 2.9e-7, quintic 1.0e-7 / 2.5e-8)
-and removes the instability; 0 is the pure projected method of PHYSICS.md §3. `msim validate` and the
+and removes the instability; 0 is the pure projected method of docs/physics.md §3. `msim validate` and the
 results file (/static/atoms/tied_to_mesh) say which atoms are tied.
 """
 

@@ -10,7 +10,7 @@ from .base import CouplingContext, CouplingMethod, strong_rows
 
 @COUPLINGS.register("strong")
 class StrongCoupling(CouplingMethod):
-    """Energy blending with d exact multipliers per weighted atom of H (PHYSICS.md §3)."""
+    """Energy blending with d exact multipliers per weighted atom of H (docs/physics.md §3)."""
 
     def constraint_matrix(self, ctx: CouplingContext) -> sp.csr_matrix:
         return strong_rows(ctx)

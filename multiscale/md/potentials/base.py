@@ -1,6 +1,6 @@
 """The interface every interatomic potential plugin implements.
 
-Energy model (PHYSICS.md §2), with per-atom site weights ``w_a`` (= β̄_a) and per-bond weights ``w_ab``::
+Energy model (docs/physics.md §2), with per-atom site weights ``w_a`` (= β̄_a) and per-bond weights ``w_ab``::
 
     E = Σ_a w_a F(ρ_a)  +  Σ_{a<b} w_ab φ(r_ab),      ρ_a = Σ_b ρ(r_ab)     (F ≡ 0 for pair potentials)
 
