@@ -64,7 +64,8 @@ CASES = [(1, Lattice("chain", 1.1), NumpyLJ(cutoff=2.5)),
 
 @pytest.mark.parametrize(("d", "lat", "pot"), CASES, ids=["1d", "2d", "3d"])
 def test_wave_speeds(d, lat, pot):
-    """Longitudinal and transverse pulse speeds along x within 1 % of √(Q_ii) (acoustic tensor of C/ρ)."""
+    """Longitudinal and transverse pulse speeds along x within 1e-3 of √(Q_ii) (acoustic tensor of C/ρ);
+    measured 1.8e-4 … 2.3e-4 (h = 0.5: mesh dispersion and peak tracking)."""
     mat = Linear.from_potential(pot, lat)
     rho = 1.0 / lat.volume_per_atom
     h, L, x0, sigma = 0.5, 500.0, 150.0, 8.0
@@ -76,7 +77,7 @@ def test_wave_speeds(d, lat, pot):
         c = np.sqrt(Q[comp, comp])
         (p1, t1), (p2, t2) = run_pulse(reg, comp, x0, sigma, [40.0 / c, 120.0 / c])
         c_meas = (p2 - p1) / (t2 - t1)
-        assert abs(c_meas / c - 1) < 0.01, (comp, c_meas, c)
+        assert abs(c_meas / c - 1) < 1e-3, (comp, c_meas, c)  # measured <= 2.3e-4 (README: ~4x headroom)
 
 
 def exact_dt(reg: ContinuumRegion) -> float:

@@ -48,4 +48,5 @@ def test_normal_block_of_C_matches_atomistic_region(kind, a, cells):
         return H
 
     C_md = (4 * hess(1e-3) - hess(2e-3)) / 3
-    assert np.max(np.abs(C - C_md)) <= 1e-6 * np.abs(C).max(), (C, C_md)
+    # measured 1.5e-9 / 2.3e-9 (README: "C ... against finite differences of a periodic MD cell"; ~4x)
+    assert np.max(np.abs(C - C_md)) <= 1e-8 * np.abs(C).max(), (C, C_md)

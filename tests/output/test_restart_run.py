@@ -37,7 +37,7 @@ integrator:
   dt: {dt}
   steps: {steps}
 {thermostat}  threads: {threads}
-output:
+{allow}output:
   file: out.h5
   every: 50
   thermo_every: 10
@@ -55,10 +55,11 @@ THERMOSTAT = "  thermostat: {type: langevin, temperature: 0.1, damp: 1.0, seed: 
 
 
 def _deck(tmp: Path, name: str, dt: float = 0.005, steps: int = 2000, threads: int = 1,
-          thermostat: bool = True) -> Path:
+          thermostat: bool = True, allow_unstable_dt: bool = False) -> Path:
     p = tmp / name
     p.write_text(DECK.format(dt=dt, steps=steps, threads=threads,
-                             thermostat=THERMOSTAT if thermostat else ""))
+                             thermostat=THERMOSTAT if thermostat else "",
+                             allow="  allow_unstable_dt: true\n" if allow_unstable_dt else ""))
     return p
 
 
@@ -109,7 +110,8 @@ def test_sigkill_and_restart_is_bitwise_identical(tmp_path, thermostat):
 
 @pytest.mark.timeout(300)
 def test_blow_up_deck_stops_with_guard_message(tmp_path):
-    deck = _deck(tmp_path, "boom.yaml", dt=0.5, steps=2000, thermostat=False)
+    # dt = 8x the stable estimate: a deck error unless allowed, which it is here to reach the guard
+    deck = _deck(tmp_path, "boom.yaml", dt=0.5, steps=2000, thermostat=False, allow_unstable_dt=True)
     p = _msim("run", str(deck), "-o", str(tmp_path / "boom.h5"), "--quiet", cwd=tmp_path)
     _, err = p.communicate(timeout=250)
     assert p.returncode not in (0, 2), err       # an internal failure, not a deck mistake
