@@ -93,7 +93,6 @@ class Registry(Generic[T]):
 # One registry per plugin kind. Plugin modules register themselves on import;
 # `multiscale.plugins.load_all()` imports every built-in plugin module.
 POTENTIALS: Registry[Any] = Registry("potential")
-LATTICES: Registry[Any] = Registry("lattice")
 SHAPES: Registry[Any] = Registry("region shape")
 ELEMENTS: Registry[Any] = Registry("element")
 MESHES: Registry[Any] = Registry("mesh generator")
@@ -105,6 +104,6 @@ THERMOSTATS: Registry[Any] = Registry("thermostat")
 MINIMIZERS: Registry[Any] = Registry("minimizer")
 
 ALL_REGISTRIES: dict[str, Registry[Any]] = {
-    r.kind: r for r in (POTENTIALS, LATTICES, SHAPES, ELEMENTS, MESHES, MATERIALS, BLENDS,
+    r.kind: r for r in (POTENTIALS, SHAPES, ELEMENTS, MESHES, MATERIALS, BLENDS,
                         COUPLINGS, LOADS, THERMOSTATS, MINIMIZERS)
 }

@@ -20,7 +20,6 @@ from ..md.lattice import LATTICE_KINDS
 from ..registry import (
     BLENDS,
     COUPLINGS,
-    LATTICES,
     LOADS,
     MATERIALS,
     MESHES,
@@ -66,7 +65,7 @@ class LatticeConfig(Section):
     @field_validator("type", mode="before")
     @classmethod
     def _kind(cls, v: Any) -> Any:
-        kinds = tuple(LATTICE_KINDS) + tuple(n for n in active(LATTICES).names() if n not in LATTICE_KINDS)
+        kinds = tuple(LATTICE_KINDS)  # the Bravais lattices of multiscale/md/lattice.py (no registry)
         if isinstance(v, str) and v not in kinds:
             raise PydanticCustomError("unknown_plugin", "unknown lattice '{name}'; known: {known}",
                                       {"name": v, "known": ", ".join(kinds),

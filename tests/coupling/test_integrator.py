@@ -46,15 +46,15 @@ def _run(s, n_steps, dt=0.2, ops=(), n_rec=50):
     return integ, led
 
 
-def _energy_case(regions, method, n_steps, mom_tol=1e-12):
+def _energy_case(regions, method, n_steps, mom_tol=1e-12, e_tol=3e-11):
     # harmonic springs are linear only while no bond crosses the cut-off: the floppy edge atoms of the
     # projected method (β̄ → 0) reach large thermal amplitudes, so they are slaved (slave_below)
     params = {"slave_below": 0.01} if method in ("projected", "ghost_corrected") else {}
     s = _excited(regions, method, method_params=params)
     integ, led = _run(s, n_steps)
     sm = led.summary()
-    assert abs(sm["modified_net_relative_change"]) < 1e-9, sm
-    assert sm["modified_peak_to_peak_relative"] < 1e-9, sm
+    assert abs(sm["modified_net_relative_change"]) < e_tol, sm
+    assert sm["modified_peak_to_peak_relative"] < e_tol, sm
     assert sm["peak_to_peak_relative"] < 0.05  # K + Π itself: bounded O((ωΔt)²) oscillation
     assert sm["max_constraint_residual"] < _roundoff(s), sm
     p0 = np.abs(led.records[0]["momentum"]).max()
@@ -65,17 +65,20 @@ def _energy_case(regions, method, n_steps, mom_tol=1e-12):
 @pytest.mark.parametrize("regions", [STANDIN, ENGINE], ids=["numpy-models", "engine"])
 @pytest.mark.parametrize("method", ["strong", "projected", "ghost_corrected"])
 def test_energy_momentum_constraints(regions, method):
-    """10⁴ steps: modified energy (exact discrete invariant) to 1e-9, momentum 1e-12, G q at round-off."""
+    """10⁴ steps, random state of amplitude 0.01: Verlet's modified energy (exact discrete invariant) constant
+    to round-off: measured net change and peak-to-peak ≤ 2.8e-12 (engine and NumPy stand-ins, strong /
+    projected / ghost-corrected), asserted ≤ 3e-11 (README, ~10x); momentum 1e-12, G q at round-off."""
     _energy_case(regions, method, 10000)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["strong", "projected"])
 def test_energy_1e5_steps(method):
-    """10⁵ steps with the engine's regions: same energy figures; momentum drifts by ~5e-11 relative
+    """10⁵ steps with the engine's regions: modified energy asserted ≤ 1e-9 (a slow test; round-off
+    accumulates with the step count, so the 10⁴-step bound is not used); momentum drifts by ~5e-11 relative
     (interpolation weights sum to one only to round-off, so the constraint forces carry a tiny net
     force), still at the 1e-12 level per 10⁴ steps."""
-    sm = _energy_case(ENGINE, method, 100000, mom_tol=1e-10)
+    sm = _energy_case(ENGINE, method, 100000, mom_tol=1e-10, e_tol=1e-9)
     print(sm)
 
 

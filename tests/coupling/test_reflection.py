@@ -10,11 +10,13 @@ METHODS = [("strong", {}), ("projected", {}), ("force_blend", {}), ("ghost_corre
 @pytest.mark.parametrize("blend", ["linear", "cubic", "quintic"])
 @pytest.mark.parametrize("method,params", METHODS, ids=[m for m, _ in METHODS])
 def test_elements_as_small_as_the_spacing_reproduce_the_chain(blend, method, params):
-    """h = a: the coupled model IS the uniform chain (integral partition of unity): R ≤ 1e-8."""
+    """h = a: the coupled model IS the uniform chain (integral partition of unity). Measured R = 2.8e-18 …
+    2.95e-18 (round-off of the energy split) for every method and blend: asserted ≤ 3e-17 (README
+    "R ≈ 3e-18", 10x headroom); energy change measured ≤ 7e-12, asserted ≤ 1e-10."""
     r = reflection_1d(16.0, h=1.0, width=16.0, blend=blend, method=method, method_params=params)
-    assert r.R <= 1e-8, r
+    assert r.R <= 3e-17, r
     if method != "force_blend":
-        assert abs(r.energy_change_relative) < 1e-9
+        assert abs(r.energy_change_relative) < 1e-10
     assert r.max_constraint_residual < 1e-13
 
 
@@ -35,21 +37,31 @@ def test_penalty_h_equal_a_stiff(blend):
     assert r.R <= 1e-8, r
 
 
-@pytest.mark.parametrize("wavelength,bound", [(64.0, 1e-5), (32.0, 1e-5)])
-def test_projected_cubic_32(wavelength, bound):
-    """h = 4a, projected, cubic, handshake 32a: R ≤ 1e-5 at λ = 16h and 8h (reference 6e-6, 5e-6)."""
-    r = reflection_1d(wavelength, h=4.0, width=32.0, blend="cubic", method="projected")
-    assert r.R <= bound, r
-    assert r.R > 1e-7  # a real, finite reflection: the measurement is not floored
-    assert abs(r.energy_change_relative) < 1e-9
+#: README table "Reflected energy fraction R" (h = 4a, projected, default slave_below): (width, blend) ->
+#: {column: figure}. Each cell is asserted within a factor 3 either way (a drift by 10x fails).
+README_TABLE = {
+    (32.0, "cubic"): {"16h": 6.7e-6, "8h": 5.8e-6, "4h": 1.9e-5},
+    (32.0, "quintic"): {"16h": 1.7e-5, "8h": 1.6e-6, "4h": 3.3e-5, "1.9h_damped": 0.022, "h_damped": 9.1e-6},
+    (64.0, "cubic"): {"16h": 3.5e-7, "8h": 2.9e-7, "4h": 4.7e-6},
+    (64.0, "quintic"): {"16h": 1.0e-7, "8h": 2.5e-8, "4h": 8.8e-7},
+}
+#: cells run in the default suite (~5 s each on an idle core); the others are slow tests
+FAST = {(32.0, "cubic", "16h"), (32.0, "cubic", "8h"), (64.0, "cubic", "16h"), (64.0, "cubic", "8h"),
+        (64.0, "quintic", "16h"), (64.0, "quintic", "8h")}
+HEADROOM = 3.0
+WAVELENGTH = {"16h": 64.0, "8h": 32.0, "4h": 16.0, "1.9h_damped": 7.6, "h_damped": 4.0}
+CELLS = [pytest.param(w, blend, col, fig, id=f"{w:g}a-{blend}-{col}",
+                      marks=() if (w, blend, col) in FAST else pytest.mark.slow)
+         for (w, blend), row in README_TABLE.items() for col, fig in row.items()]
 
 
-@pytest.mark.parametrize("blend", ["cubic", "quintic"])
-@pytest.mark.parametrize("wavelength", [64.0, 32.0])
-def test_projected_64(blend, wavelength):
-    """h = 4a, projected, handshake 64a: R ≤ 1e-6 (reference 3e-7/2e-7 cubic, 1e-7/5e-8 quintic)."""
-    r = reflection_1d(wavelength, h=4.0, width=64.0, blend=blend, method="projected")
-    assert r.R <= 1e-6, r
+@pytest.mark.parametrize("width,blend,col,figure", CELLS)
+def test_readme_reflection_table(width, blend, col, figure):
+    """Every cell of the README's reflection table (damped cells: band γ0 = 1, smoothed reference)."""
+    gamma0 = 1.0 if col.endswith("damped") else None
+    r = reflection_1d(WAVELENGTH[col], h=4.0, width=width, blend=blend, method="projected", gamma0=gamma0)
+    assert figure / HEADROOM <= r.R <= figure * HEADROOM, (r.R, figure)
+    assert abs(r.energy_change_relative) < 1e-10, r
 
 
 def test_strong_plateaus_above_projected():
@@ -59,15 +71,16 @@ def test_strong_plateaus_above_projected():
     assert rs.R > 1e-4 and rp.R < rs.R / 10
 
 
-@pytest.mark.parametrize("fine_scale, gamma0", [("smoothed", 1.0), ("mesh", 0.3)])
-def test_damping_band_absorbs_waves_the_mesh_cannot_carry(fine_scale, gamma0):
-    """λ = h: without damping the wave reflects totally; with the 32a band R ≤ 1e-4 (measured 4.1e-5 smoothed
-    γ0 = 1, 2.2e-5 mesh γ0 = 0.3), and modified total + dissipated energy is conserved to round-off."""
+@pytest.mark.parametrize("fine_scale, gamma0, figure", [("smoothed", 1.0, 4.1e-5), ("mesh", 0.3, 2.2e-5)])
+def test_damping_band_absorbs_waves_the_mesh_cannot_carry(fine_scale, gamma0, figure):
+    """λ = h: without damping the wave reflects totally; with the 32a cubic band R = 4.1e-5 (smoothed, γ0 = 1:
+    the README table's "λ = h, damped" cell) and 2.2e-5 (mesh, γ0 = 0.3), asserted within a factor 3, and
+    modified total + dissipated energy is conserved to round-off."""
     r0 = reflection_1d(4.0, h=4.0, width=32.0, blend="cubic", method="projected")
     assert r0.R > 0.99
     r = reflection_1d(4.0, h=4.0, width=32.0, blend="cubic", method="projected", gamma0=gamma0,
                       damping_fine_scale=fine_scale)
-    assert r.R <= 1e-4, r
+    assert figure / HEADROOM <= r.R <= figure * HEADROOM, (r.R, figure)
     assert r.dissipated > 0.95 * r.E_incident  # K + Π vs Verlet's modified energy: O((ωΔt)²)
     assert abs(r.energy_change_relative) < 1e-9
 
@@ -78,7 +91,7 @@ def test_just_above_the_mesh_cutoff():
     the raw mesh velocity holds the wave on the evanescent mesh response: 0.16 at γ0 = 0.3, worse when
     stronger (0.24 at γ0 = 1)."""
     r = reflection_1d(7.6, h=4.0, width=32.0, blend="cubic", method="projected", gamma0=1.0)
-    assert r.R <= 0.05, r
+    assert 0.019 / HEADROOM <= r.R <= 0.05, r      # README table "λ = 1.9h, damped", 32a cubic: 0.019
     assert abs(r.energy_change_relative) < 1e-9
     rm = reflection_1d(7.6, h=4.0, width=32.0, blend="cubic", method="projected", gamma0=0.3,
                        damping_fine_scale="mesh")
