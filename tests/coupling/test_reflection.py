@@ -114,3 +114,16 @@ def test_light_edge_atoms_are_tied_by_default(blend):
     r = reflection_1d(7.6, h=4.0, width=64.0, blend=blend, method="projected")
     assert abs(r.energy_change_relative) < 1e-9, r
     assert 0.99 < r.R < 1.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width,blend,wavelength,ratio",
+                         [(64.0, "cubic", 32.0, 1.195), (32.0, "quintic", 32.0, 0.567)],
+                         ids=["64a-cubic-8h", "32a-quintic-8h"])
+def test_slave_below_changes_long_wave_reflection_little(width, blend, wavelength, ratio):
+    """The two extreme cells of the projected-coupling docstring: R(slave_below = 1e-3) / R(0) measured
+    1.195 and 0.567 (the other cells at λ = 8h, 16h, 32a/64a, cubic/quintic lie between); asserted within ±10 % of those ratios."""
+    kw = {"h": 4.0, "width": width, "blend": blend, "method": "projected"}
+    r_tied = reflection_1d(wavelength, **kw)
+    r_free = reflection_1d(wavelength, method_params={"slave_below": 0.0}, **kw)
+    assert abs(r_tied.R / r_free.R / ratio - 1) < 0.1, (r_tied.R, r_free.R)

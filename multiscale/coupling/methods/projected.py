@@ -9,8 +9,10 @@ nonlinear potential), and in dynamics their vanishing masses make the undamped p
 a 1.9h packet in the 1D chain (h = 4a, Δt = 0.25) blows up with the quintic blend (32a and 64a) and gains
 4 % energy with the cubic blend at 64a when nothing is tied. ``slave_below`` > 0 adds strong rows
 (u_a = Σ N_I U_I) for the atoms with β̄_a < slave_below. The default 1e-3 ties only those nearly massless
-edge atoms (R at λ = 8h, 16h unchanged within 20 %: cubic 64a 3.5e-7 / 2.9e-7, quintic 1.0e-7 / 2.5e-8)
-and removes the instability; 0 is the pure projected method of docs/physics.md §3. `msim validate` and the
+edge atoms and removes the instability. It does change the long-wave reflection a little: measured R with
+1e-3 relative to 0 at λ = 16h / 8h (h = 4a) is −43 % … +20 % (32a cubic +0.3 % / +15 %, 32a quintic
+−6 % / −43 %, 64a cubic −0.1 % / +19 %, 64a quintic −6 % / −42 %; e.g. 64a quintic λ = 8h 4.3e-8 → 2.5e-8;
+slow test tests/coupling/test_reflection.py::test_slave_below_changes_long_wave_reflection_little); 0 is the pure projected method of docs/physics.md §3. `msim validate` and the
 results file (/static/atoms/tied_to_mesh) say which atoms are tied.
 """
 
