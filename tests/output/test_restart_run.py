@@ -1,8 +1,8 @@
 """End-to-end: a real `msim run` killed with SIGKILL and restarted ends bitwise equal to an unbroken run;
 a deck made to blow up stops with the guard's message; thread count does not change the results.
 
-Needs the lead's `multiscale.simulation.Simulation` and the `msim run` command (with `-o`, `--restart`,
-`--quiet`); skipped while `multiscale.simulation` does not exist. Conventions used (from multiscale.output):
+Uses `multiscale.simulation.Simulation` and the `msim run` command (with `-o`, `--restart`, `--quiet`).
+Conventions used (from multiscale.output):
 the checkpoint of a run writing OUT.h5 is `checkpoint_path(OUT.h5)` = OUT.checkpoint.h5.
 """
 
