@@ -33,7 +33,7 @@ $(KERNELS_STAMP): $(PYX) setup.py | $(DEPS)
 DEMO ?= decks/wave1d.yaml
 
 demo: build
-	$(VENV)/bin/msim run $(DEMO) -o results/demo.h5
+	$(VENV)/bin/msim run $(DEMO) -o results/demo.h5 --overwrite
 	$(VENV)/bin/msim inspect results/demo.h5
 	@echo "results: results/demo.h5 (open results/demo.xdmf in ParaView; 'msim plot results/demo.h5 energy')"
 

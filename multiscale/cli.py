@@ -12,6 +12,7 @@ named in ``MSIM_PLUGINS`` (comma- or colon-separated module names).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 
@@ -130,25 +131,68 @@ def _load(deck_path: Path) -> Any:
 
 @cli.command()
 @_deck_arg
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="HDF5 results file (overrides the deck's output.file).")
+@click.option("-o", "--output", type=click.Path(path_type=str), default=None,
+              help="HDF5 results file (overrides the deck's output.file). Next to it the run writes "
+              "STEM.xdmf (and STEM.mesh.xdmf), STEM.checkpoint.h5, STEM.lastgood.h5 after a blow-up, and "
+              "NAME.lock while running.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Run this many steps instead.")
 @_threads_opt
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @click.option("--restart", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue from this checkpoint file.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing file at the output path. Without it msim refuses (exit 2) to "
+              "overwrite any existing file, results of an earlier run or not. --restart continues its own "
+              "results file and needs no --overwrite. The run's inputs (the deck, files it names, the "
+              "checkpoint) are never overwritten, --overwrite or not.")
 @debug_option
-def run(deck: Path, output: Path | None, steps: int | None, threads: int | None, quiet: bool,
-        restart: Path | None) -> None:
-    """Run the simulation described by DECK."""
-    d = _load(deck)  # deck mistakes are reported before anything else is imported
-    from .simulation import Simulation
+def run(deck: Path, output: str | None, steps: int | None, threads: int | None, quiet: bool,
+        restart: Path | None, overwrite: bool) -> None:
+    """Run the simulation described by DECK.
 
-    sim = Simulation.from_deck(d, threads=threads)
-    result = sim.run(output=output, steps=steps, restart=restart, progress="quiet" if quiet else "auto")
+    The output location is checked before the model is built (exit 2): not an input of the run, not
+    one of the run's own companion files, writable, no existing file unless --overwrite. A full disk
+    during the run stops it with exit status 1 and one line naming the file and the space needed; the
+    results file keeps every complete step and the last checkpoint stays valid.
+    """
+    d = _load(deck)  # deck mistakes are reported before anything else is imported
+    from .output import paths
+    from .output._lock import reserve
+
+    out = paths.results_path(d, output)
+    inputs = paths.deck_inputs(d)
+    paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
+    with reserve(out):    # no other msim run can take this file between these checks and the writing
+        paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
+        from .simulation import Simulation
+
+        sim = Simulation.from_deck(d, threads=threads)
+        paths.check_free_space(out, _start_bytes(sim, d))
+        try:
+            result = sim.run(output=out, steps=steps, restart=restart,
+                             progress="quiet" if quiet else "auto")
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            msg = str(exc) if isinstance(exc, paths.DiskFullError) else \
+                f"no space left on device writing {exc.filename or out} ({exc.strerror})"
+            click.echo(f"error: {msg}", err=True)
+            click.get_current_context().exit(1)
     where = result if isinstance(result, str | os.PathLike) else output
     if where is not None and not quiet:
         click.echo(f"results: {where}")
+
+
+def _start_bytes(sim: Any, deck: Any) -> int:
+    """Bytes the start of the run needs (static data, first frame, a checkpoint); 0 without a model."""
+    from .output.paths import start_bytes
+
+    system = getattr(getattr(sim, "model", None), "system", None)
+    if system is None:
+        return 0
+    out = deck.config.output
+    return start_bytes(int(system.n_atoms), int(system.n_nodes), int(system.d), out.fields,
+                       bool(out.checkpoint_every))
 
 
 @cli.command()

@@ -43,6 +43,7 @@ from .errors import BlowUpError, DeckError
 from .integrate.verlet import VelocityVerlet
 from .output.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .output.hdf5 import ResultsWriter
+from .output.paths import lastgood_path
 from .output.progress import Progress
 from .registry import MINIMIZERS
 
@@ -364,11 +365,14 @@ class Simulation:
                 h.set_state(st[f"hook{i}"])
 
     def _output_path(self, output: str | Path | None) -> Path:
-        if output is not None:
-            return Path(output)
-        if self.deck.config.output.file:
-            return Path(self.deck.config.output.file)
-        return Path(f"{Path(self.deck.name).stem}.h5")
+        """The results file (`output/paths.py`: ``-o``, else ``output.file``, else ``<deck>.h5``), checked:
+        DeckError if it is an input of the run or one of its own companion files (``res.xdmf``), a
+        directory or unwritable. Replacing an existing file is the caller's decision (``msim run``
+        refuses it without ``--overwrite``)."""
+        from .output import paths
+        path = paths.results_path(self.deck, output)
+        paths.check_output(path, inputs=paths.deck_inputs(self.deck), overwrite=True)
+        return path
 
     # ------------------------------------------------------------------ run
     def run(self, output: str | Path | None = None, steps: int | None = None,
@@ -433,7 +437,7 @@ class Simulation:
                     frame = k % out.every == 0 or k == total
                     row = self._write_events(writer, k, thermo=thermo, frame=frame)
                 except BlowUpError as exc:
-                    bad = path.with_name(path.stem + ".lastgood.h5")
+                    bad = lastgood_path(path)
                     save_checkpoint(bad, last_good, meta={"msim_version": __version__})
                     raise BlowUpError(f"{exc}. The last good state (step {self._guard.last_good_step}) is "
                                       f"saved in {bad}", step=exc.step, region=exc.region,

@@ -116,8 +116,17 @@ def _get(node: h5py.Group | h5py.Dataset) -> object:
 
 def checkpoint_path(results_path: str | os.PathLike) -> Path:
     """Where a run writing `OUT.h5` keeps its checkpoint: `OUT.checkpoint.h5` (replaced atomically)."""
-    p = Path(results_path)
-    return p.with_name(p.stem + ".checkpoint.h5")
+    from multiscale.output.paths import checkpoint_path as _path
+    return _path(results_path)
+
+
+def _nbytes(value: object) -> int:
+    """Bytes of the arrays in a state tree (plus 1 KiB per node for HDF5's object headers)."""
+    if isinstance(value, Mapping):
+        return 1024 + sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return 1024 + sum(_nbytes(v) for v in value)
+    return 1024 + (value.nbytes if isinstance(value, np.ndarray) else 0)
 
 
 def save_checkpoint(path: str | os.PathLike, state: Mapping[str, object],
@@ -127,6 +136,8 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, object],
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):   # left by a writer killed mid-save
         stale.unlink(missing_ok=True)
+    from multiscale.output.paths import ensure_free
+    ensure_free(path, _nbytes(state), "saving a checkpoint")  # DiskFullError: the old one stays intact
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

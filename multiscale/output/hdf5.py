@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import os
 import shutil
@@ -46,6 +47,7 @@ from h5py import h5f, h5p, h5s
 
 from multiscale.output._lock import WriterLock, is_live, repair
 from multiscale.output._superblock import clear_status_flags, status_flags
+from multiscale.output.paths import DiskFullError, ensure_free, free_bytes
 
 FORMAT = "msim-results"
 FORMAT_VERSION = 1
@@ -86,6 +88,14 @@ def _write_tree(group: h5py.Group, tree: Mapping, compression: str | None) -> No
                 arr = arr.astype(h5py.string_dtype())
             kw = {"compression": compression, "shuffle": True} if compression and arr.size > 1 else {}
             group.create_dataset(key, data=arr, **kw)
+
+
+def _leaves(tree: Mapping) -> Iterator[object]:
+    for v in tree.values():
+        if isinstance(v, Mapping):
+            yield from _leaves(v)
+        elif not isinstance(v, (str, bytes)):
+            yield v
 
 
 def read_tree(group: h5py.Group) -> dict:
@@ -134,6 +144,37 @@ def _nest(flat: Mapping[str, object]) -> dict:
     return out
 
 
+def _is_enospc(exc: BaseException) -> bool:
+    """True for an error caused by a full file system (Python's OSError or HDF5's message)."""
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
+
+
+def _abandon(f: h5py.File) -> None:
+    """Close `f` without writing anything more to it, as a killed writer would leave it.
+
+    After a failed write (a full disk) HDF5 still holds dirty metadata and fails again on close; h5py's
+    close then leaves identifiers half released and the interpreter crashes at exit (seen: SIGSEGV after
+    "No space left on device"). Pointing the file's descriptor at /dev/null first lets HDF5 close cleanly
+    while the file on disk stays as it was at the failure: the state of a SIGKILL at that instant, which
+    the SWMR write order keeps readable (every complete row)."""
+    with contextlib.suppress(Exception):
+        fd = f.id.get_vfd_handle()
+        nul = os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(nul, fd)
+        finally:
+            os.close(nul)
+    with contextlib.suppress(Exception):
+        f.close()
+
+
+def _copy_new(src: Path, dst: Path) -> None:
+    """Copy `src` to a new file `dst` (O_EXCL, O_NOFOLLOW: never into an existing file or a symlink)."""
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with open(src, "rb") as fi, os.fdopen(fd, "wb") as fo:
+        shutil.copyfileobj(fi, fo, 4 << 20)
+
+
 def _open_swmr_write(path: Path) -> h5py.File:
     """Open for appending directly in SWMR-write mode (no instant with plain "open for write" flags,
     which would stop SWMR readers if the writer were killed right then)."""
@@ -146,11 +187,25 @@ def _open_swmr_write(path: Path) -> h5py.File:
 class _Column:
     """A row-appendable dataset with its row shape, dtype and memory dataspace cached."""
 
-    __slots__ = ("ds", "shape", "dtype", "mspace")
+    __slots__ = ("ds", "shape", "dtype", "mspace", "rows_per_chunk", "block_bytes", "compressed")
 
     def __init__(self, ds: h5py.Dataset) -> None:
         self.ds, self.shape, self.dtype = ds, ds.shape[1:], ds.dtype
         self.mspace = h5s.create_simple((1, *self.shape))
+        self.rows_per_chunk = int(ds.chunks[0]) if ds.chunks else 1
+        self.block_bytes = self.rows_per_chunk * int(np.prod(self.shape, dtype=np.int64)) * ds.dtype.itemsize
+        self.compressed = ds.compression is not None
+
+    @staticmethod
+    def first_block(arr: np.ndarray) -> int:
+        """Bytes of the first row block of a new column with rows like `arr` (its chunks, allocated whole)."""
+        chunk = _chunks(arr.shape, arr.dtype.itemsize)
+        return int(chunk[0]) * int(arr.nbytes) if tuple(chunk[1:]) == arr.shape else int(arr.nbytes)
+
+    def bytes_to_add(self, i: int) -> int:
+        """File space writing row i may allocate (upper bound): the chunks of its row block when row i
+        starts one (HDF5 allocates whole chunks), every time for compressed columns (rewritten chunks)."""
+        return self.block_bytes if self.compressed or i % self.rows_per_chunk == 0 else 0
 
     def put(self, i: int, arr: np.ndarray) -> None:
         """Grow to i+1 rows and write row i (low-level h5py: ~6x less overhead than `ds[i] = arr`)."""
@@ -187,6 +242,7 @@ class ResultsWriter:
         self.compression = compression
         self._file: h5py.File | None = None
         self._tables: dict[str, _Table] = {}
+        self._lock: WriterLock | None = None
         if append and not self.path.exists():
             raise FileNotFoundError(f"cannot append to {self.path}: no such file")
         self._lock = WriterLock(self.path)
@@ -195,14 +251,15 @@ class ResultsWriter:
                 stale.unlink(missing_ok=True)
             if append:
                 clear_status_flags(self.path)
-            with self._structure(create=not append) as f:
+            static_bytes = sum(np.asarray(v).nbytes for v in _leaves(static or {}))
+            with self._structure(create=not append, extra_bytes=static_bytes) as f:
                 if append:
                     self._check_append(f, static, msim_version)
                 else:
                     self._create(f, deck_text, units, seed, msim_version, static)
         except BaseException:
             if self._file is not None:
-                self._file.close()
+                _abandon(self._file)
                 self._file = None
             self._lock.release()
             raise
@@ -232,7 +289,7 @@ class ResultsWriter:
 
     # ------------------------------------------------------------------ structure changes
     @contextlib.contextmanager
-    def _structure(self, create: bool = False) -> Iterator[h5py.File]:
+    def _structure(self, create: bool = False, extra_bytes: int = 0) -> Iterator[h5py.File]:
         """Change the file's structure (create it, add or shrink datasets, attributes) atomically.
 
         Rows are appended in SWMR mode, which keeps the file consistent at every instant, but SWMR does
@@ -241,28 +298,46 @@ class ResultsWriter:
         `os.replace` once complete and closed: a kill at any moment leaves the old file or the new one.
         Files larger than `COPY_LIMIT` bytes are changed in place instead (small risk, rare: a table first
         written late in a long run, or the truncation of a restart).
+
+        The copy is created exclusively (never through a symlink planted under its name), and only when
+        the file system has room for it plus `extra_bytes` (else `DiskFullError`, nothing written).
         """
         self._tables.clear()
+        size = 0 if create else self.path.stat().st_size
+        in_place = not create and size > COPY_LIMIT
+        ensure_free(self.path, (0 if in_place else size) + extra_bytes,
+                    "creating the results file" if create else "a structure change of the results file")
         if self._file is not None:
             self._file.close()
             self._file = None
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        in_place = not create and self.path.stat().st_size > COPY_LIMIT
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                f = h5py.File(tmp, "w", libver="latest")
+                tmp.unlink(missing_ok=True)
+                f = h5py.File(tmp, "w-", libver="latest")          # O_EXCL
             elif in_place:
                 f = h5py.File(self.path, "r+", libver="latest")
             else:
-                shutil.copyfile(self.path, tmp)
+                tmp.unlink(missing_ok=True)
+                _copy_new(self.path, tmp)
                 f = h5py.File(tmp, "r+", libver="latest")
             try:
                 yield f
-            finally:
                 f.close()
+            except BaseException as exc:
+                _abandon(f)
+                if _is_enospc(exc):
+                    raise DiskFullError(self.path, size + extra_bytes, free_bytes(self.path),
+                                        "a structure change of the results file") from None
+                raise
             if not in_place:
                 os.replace(tmp, self.path)
+        except OSError as exc:
+            if _is_enospc(exc) and not isinstance(exc, DiskFullError):
+                raise DiskFullError(self.path, size + extra_bytes, free_bytes(self.path),
+                                    "a structure change of the results file") from None
+            raise
         finally:
             tmp.unlink(missing_ok=True)
             if self.path.exists():
@@ -294,7 +369,8 @@ class ResultsWriter:
         assert self._file is not None, "writer is closed"
         t = self._table(table)
         if t is None:
-            with self._structure() as f:
+            first = sum(_Column.first_block(arr) for arr in columns.values()) + 2 * 1024 * 8
+            with self._structure(extra_bytes=first) as f:
                 g = f[table]
                 for name, arr in columns.items():
                     kw = ({"compression": self.compression, "shuffle": True}
@@ -315,12 +391,24 @@ class ResultsWriter:
             if t.cols[name].shape != arr.shape:
                 raise ValueError(f"{table}/{name}: shape {arr.shape} differs from the file's "
                                  f"{t.cols[name].shape}")
-        for name, arr in columns.items():
-            t.cols[name].put(n, arr)
-        self._file.flush()
-        t.time.put(n, np.array(time, dtype=np.float64))
-        t.step.put(n, np.array(step, dtype=np.int64))
-        self._file.flush()
+        need = sum(c.bytes_to_add(n) for c in (*t.cols.values(), t.time, t.step))
+        ensure_free(self.path, need, f"appending {table} row {n} (step {step})")
+        try:
+            for name, arr in columns.items():
+                t.cols[name].put(n, arr)
+            self._file.flush()
+            t.time.put(n, np.array(time, dtype=np.float64))
+            t.step.put(n, np.array(step, dtype=np.int64))
+            self._file.flush()
+        except Exception as exc:
+            # the file's state in HDF5's cache is unknown now: leave it as a killed writer would
+            _abandon(self._file)
+            self._file = None
+            self._tables.clear()
+            if _is_enospc(exc):
+                raise DiskFullError(self.path, need, free_bytes(self.path),
+                                    f"appending {table} row {n} (step {step})") from None
+            raise
         t.n, t.last = n + 1, step
 
     def write_frame(self, step: int, time: float, atoms: Mapping[str, np.ndarray] | None = None,
@@ -368,10 +456,22 @@ class ResultsWriter:
             self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-            self._lock.release()
+        """Close the file and release the lock. A close that fails (a full disk) leaves the file as a
+        killed writer would (readable, every complete row) and raises `DiskFullError` / the error."""
+        f, self._file = self._file, None
+        self._tables.clear()
+        try:
+            if f is not None:
+                try:
+                    f.close()
+                except Exception as exc:
+                    _abandon(f)
+                    if _is_enospc(exc):
+                        raise DiskFullError(self.path, 0, free_bytes(self.path), "closing") from None
+                    raise
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> ResultsWriter:
         return self
