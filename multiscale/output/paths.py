@@ -329,9 +329,9 @@ def ensure_free(path: str | os.PathLike, needed: int, what: str = "write") -> No
 
 def start_bytes(n_atoms: int, n_nodes: int, dim: int, fields: Iterable[str], checkpoint: bool,
                 itemsize: int = 8) -> int:
-    """Bytes the start of a run needs (a lower bound): the static data, the first frame (its columns'
-    first chunks, allocated whole), a structure copy of the file made at the first frame, and one
-    checkpoint (positions, velocities, forces of atoms and nodes)."""
+    """Bytes the start of a run needs (an estimate): the static data and the first thermo/observables
+    rows, twice (the file is copied when the first frame's table is made), the first frame (its
+    columns' first chunks, allocated whole) and one checkpoint (positions, velocities, forces)."""
     from multiscale.output.hdf5 import _chunks
     first = 0
     for n, node in ((n_atoms, False), (n_nodes, True)):
@@ -347,8 +347,9 @@ def start_bytes(n_atoms: int, n_nodes: int, dim: int, fields: Iterable[str], che
                 nb *= c
             first += nb
     static = (n_atoms * (dim + 6) + n_nodes * (2 * dim + 8)) * itemsize
+    tables = 24 * 1024 * itemsize      # thermo + observables: ~24 columns, first chunks of 1024 rows
     ck = 3 * (n_atoms + n_nodes) * dim * itemsize if checkpoint else 0
-    return 2 * static + first + ck
+    return 2 * (static + tables) + first + ck
 
 
 def check_free_space(results: str | os.PathLike, needed: int) -> None:
