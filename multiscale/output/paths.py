@@ -45,9 +45,9 @@ class DiskFullError(OSError):
 
     def __init__(self, path: str | os.PathLike, needed: int, free: int, what: str = "write") -> None:
         self.path, self.needed, self.free, self.what = Path(path), int(needed), int(free), what
-        super().__init__(errno.ENOSPC, f"no space left on device for {path}: {what} needs "
-                                       f"{_size(needed)} free, {_size(free)} available "
-                                       f"(free {_size(max(needed - free, 0))} more)", str(path))
+        self.detail = (f"{what} needs {_size(needed)} free, {_size(free)} available "
+                       f"(free {_size(max(needed - free, 0))} more)")
+        super().__init__(errno.ENOSPC, f"no space left on device for {path}: {self.detail}", str(path))
 
     def __str__(self) -> str:
         return self.strerror or ""
@@ -235,8 +235,8 @@ def check_output(results: str | os.PathLike, *, inputs: Mapping[str, Path], rest
             raise DeckError(f"the output file is an input of this run ({what_in}: {inp}); refusing to "
                             "overwrite it", file=where, hint="give the results another name with -o")
         for what, p in companions(path).items():
-            if what == "checkpoint" and what_in == "the --restart checkpoint":
-                continue  # a restart from OUT.checkpoint.h5 legitimately keeps checkpointing there
+            if what in ("checkpoint", "last-good state") and what_in == "the --restart checkpoint":
+                continue  # read once at the start; a restart from OUT.checkpoint.h5 keeps checkpointing there
             if same_file(p, inp):
                 raise DeckError(f"the run's {what} {p} would overwrite an input of this run ({what_in}: "
                                 f"{inp})", file=where, hint="give the results another name with -o")
@@ -357,7 +357,7 @@ def check_free_space(results: str | os.PathLike, needed: int) -> None:
     try:
         ensure_free(results, needed, "the start of the run (static data, first frame, a checkpoint)")
     except DiskFullError as exc:
-        raise DeckError(str(exc), file=str(results),
+        raise DeckError(f"no space left on device: {exc.detail}", file=str(results),
                         hint="free some space or choose another location with -o") from None
 
 
