@@ -36,7 +36,7 @@ def _refuse(results: Path, lock: Path, why: str) -> Exception:
 
 def _open_lock(results: Path, lock: Path) -> int:
     """Open (or create) the lock file without following symlinks; refuse anything but a plain file."""
-    while True:
+    for _attempt in range(1000):
         try:
             fd = os.open(lock, _FLAGS | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
@@ -57,6 +57,7 @@ def _open_lock(results: Path, lock: Path) -> int:
             os.close(fd)
             raise _refuse(results, lock, "it is not an msim lock file (it holds other data)")
         return fd                             # st_nlink 0: removed meanwhile; the caller checks
+    raise _refuse(results, lock, "it keeps appearing and disappearing")
 
 
 class WriterLock:
@@ -77,7 +78,7 @@ class WriterLock:
             self._adopted, self.fd = held, held.fd
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
+        for _attempt in range(1000):
             fd = _open_lock(self.results, self.path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -95,6 +96,8 @@ class WriterLock:
             if now is not None and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
                 break
             os.close(fd)                      # locked a file its holder had just removed: again
+        else:
+            raise _refuse(self.results, self.path, "it keeps being replaced while msim locks it")
         self.fd = fd
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
