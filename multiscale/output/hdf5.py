@@ -26,6 +26,14 @@ orders its metadata writes so that the file on disk is consistent at every insta
 replaces the file (`_structure`). A killed writer leaves the superblock's "open for write" flags set;
 `ResultsReader` opens such a file read-only in SWMR mode without changing it, and `repair()` clears the
 flags (as `h5clear -s`) so other tools open it. `OUT.h5.lock` (flock) keeps a second writer out.
+
+Full disk: before every append (and structure change) the writer checks that the file system has room
+for what the row may allocate (whole chunks when a row starts a new one, a compressed chunk every row,
+the copy of a structure change) plus `paths.SPARE_BYTES`; if not, `paths.DiskFullError` (ENOSPC) is
+raised before anything is written and the file stays complete. If a write still fails (someone else
+filled the disk meanwhile), the file is abandoned as a killed writer would leave it (`_abandon`: HDF5's
+descriptor is pointed at /dev/null before closing, since closing after ENOSPC crashed the interpreter);
+SWMR ordering keeps every complete row readable. The lock is released in every case.
 """
 
 from __future__ import annotations
