@@ -86,7 +86,8 @@ class WriterLock:
                 holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
                 os.close(fd)
                 from multiscale.errors import DeckError
-                raise DeckError(f"another msim run is writing this results file ({holder or 'unknown process'})",
+                who = holder or "unknown process"
+                raise DeckError(f"another msim run is writing this results file ({who})",
                                 file=str(path), hint="give this run another output file (-o)") from None
             try:
                 now = os.stat(self.path, follow_symlinks=False)
@@ -99,8 +100,12 @@ class WriterLock:
         else:
             raise _refuse(self.results, self.path, "it keeps being replaced while msim locks it")
         self.fd = fd
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        except OSError:                       # e.g. a full disk: leave no lock behind
+            self.release()
+            raise
         if reservation:
             _RESERVED[key] = self
 

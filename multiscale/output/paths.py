@@ -103,7 +103,8 @@ def results_path(deck, output: str | os.PathLike | None) -> Path:  # noqa: ANN00
     ``<deck file stem>.h5`` in the working directory."""
     if output is not None:
         if str(output).strip() == "":
-            raise DeckError("the output file name is empty", hint="give a file name with -o, e.g. -o results.h5")
+            raise DeckError("the output file name is empty",
+                            hint="give a file name with -o, e.g. -o results.h5")
         return Path(output)
     name = deck.config.output.file
     if name is not None:

@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from multiscale.cli import cli
 from multiscale.errors import DeckError
 from multiscale.output import _lock
-from multiscale.output.hdf5 import ResultsWriter
 from multiscale.output.checkpoint import checkpoint_path
+from multiscale.output.hdf5 import ResultsWriter
 
 from . import synth
 
