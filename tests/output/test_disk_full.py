@@ -69,12 +69,13 @@ def _ballast(disk: Path, nbytes: int) -> None:
 
 
 def _filler(disk: Path, size: int) -> subprocess.Popen:
-    """Another process that fills the disk once msim's results file has grown to `size` bytes (msim's own
-    free-space check passes, then its writes hit ENOSPC inside HDF5 or in the checkpoint)."""
+    """Another process that fills the disk once msim's first checkpoint exists and the results file has
+    `size` bytes (msim's own free-space check passes, then its writes may hit ENOSPC inside HDF5)."""
     out = str(disk / "out.h5")
+    ck = str(disk / "out.checkpoint.h5")
     code = ("import time, os\n"
             "t0 = time.time()\n"
-            f"while not (os.path.exists({out!r}) and os.path.getsize({out!r}) >= {size}):\n"
+            f"while not (os.path.exists({ck!r}) and os.path.getsize({out!r}) >= {size}):\n"
             "    time.sleep(0.002)\n"
             "    if time.time() - t0 > 120: raise SystemExit(1)\n"
             f"fd = os.open({str(disk / 'filler')!r}, os.O_WRONLY | os.O_CREAT)\n"
@@ -87,7 +88,8 @@ def _filler(disk: Path, size: int) -> subprocess.Popen:
 
 
 CASES = [
-    # (id, deck parameters, ballast bytes, results size [bytes] at which another process fills the disk)
+    # (id, deck parameters, ballast bytes, results size [bytes] from which another process fills the disk
+    #  once the first checkpoint exists)
     ("frames-chunk", dict(steps=1500, every=1, fields="[displacement]", ckpt=100, extra=""), 0, None),
     ("ballast", dict(steps=1500, every=1, fields="[displacement]", ckpt=100, extra=""), 200 << 10, None),
     ("two-fields-small", dict(steps=3000, every=1, fields="[displacement, velocity]", ckpt=40, extra="",
