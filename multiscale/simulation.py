@@ -207,6 +207,9 @@ class Simulation:
             lines += [f"note          {note}" for note in m.notes]
             lines.append(f"potential     {cfg.potential.type}, cut-off {m.potential.cutoff:g}, "
                          f"skin {cfg.atoms.skin:g} {m.units.length}")
+        # what the frames' "time" is: time [time] in dynamics, the load-stage index in quasi-statics
+        st["run"] = {"kind": "quasistatic" if self.statics else "dynamics",
+                     "integrator": str(getattr(self.deck.config.integrator, "type", ""))}
         if m.continuum is not None:
             mesh = m.continuum.mesh
             blocks = ", ".join(f"{len(b.conn)} {b.type}" for b in mesh.blocks)
@@ -258,7 +261,17 @@ class Simulation:
         return b
 
     # ------------------------------------------------------------------ output pieces
+    def species(self) -> str:
+        """Name of the (single) atom type: ``atoms.species`` of the deck, else the EAM potential's first
+        element, else "X" (ASE's and OVITO's name for an unknown element)."""
+        cfg = self.deck.config.atoms
+        if cfg is not None and getattr(cfg, "species", None):
+            return str(cfg.species)
+        elements = getattr(self.model.potential, "elements", None)
+        return str(elements[0]) if elements else "X"
+
     def _static(self) -> dict:
+        """Static groups of the results file (layout: `output/hdf5.py`); masses in user units [mass]."""
         m, s = self.model, self.model.system
         st: dict = {}
         if m.atoms is not None:
@@ -266,13 +279,23 @@ class Simulation:
                            "types": np.zeros(m.atoms.n, np.int64),
                            "mass": np.full(m.atoms.n, float(m.mass_user)),
                            "weight": np.asarray(s.atom_weight, float),
-                           "pad": np.asarray(s.pad, np.int8)}
+                           "pad": np.asarray(s.pad, np.int8),
+                           "type_names": np.array([self.species()]),
+                           "type_masses": np.array([float(m.mass_user)]),
+                           "index": np.arange(m.atoms.n, dtype=np.int64)}   # vertex list of the XDMF
+            box = m.atoms.box
+            st["box"] = {"lo": np.asarray(box.lo, float), "hi": np.asarray(box.hi, float),
+                         "periodic": np.asarray(box.periodic, np.int8)}
             if s.coupled:
                 from .diagnostics.stability import slaved_atoms
                 tied = np.zeros(m.atoms.n, np.int8)
                 tied[s.free[slaved_atoms(s.G, s.n_free, s.d)]] = 1
                 st["atoms"]["tied_to_mesh"] = tied      # strong rows: u_a = Σ N_I U_I
-                st["atoms"]["coupled_mass"] = np.asarray(s.atom_mass, float)  # β̄ m (internal units)
+                # β̄ m [mass]
+                st["atoms"]["coupled_mass"] = m.units.mass_from_internal(np.asarray(s.atom_mass, float))
+        # what the frames' "time" is: time [time] in dynamics, the load-stage index in quasi-statics
+        st["run"] = {"kind": "quasistatic" if self.statics else "dynamics",
+                     "integrator": str(getattr(self.deck.config.integrator, "type", ""))}
         if m.continuum is not None:
             mesh = m.continuum.mesh
             conn, types = {}, {}
