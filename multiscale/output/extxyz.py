@@ -110,9 +110,8 @@ def write_extxyz(h5_path: str | os.PathLike, out_path: str | os.PathLike,
             for f in fields:
                 v = fr[f].reshape(n, -1) if fr[f].ndim > 1 else fr[f]
                 if f == "velocity":
-                    if masses is None:
-                        raise ValueError("velocities need the per-atom masses (/static/atoms/mass)")
-                    at.set_velocities(_pad3(v) * vfac)
+                    if masses is not None:              # (files without masses: `velo` only)
+                        at.set_velocities(_pad3(v) * vfac)
                     at.new_array("velo", _pad3(v))
                 elif f == "force":
                     calc["forces"] = _pad3(v)

@@ -130,15 +130,25 @@ class ResultsReader:
         return ["X"]
 
     def species(self) -> np.ndarray:
-        """(n,) str: the type name of every atom (`type_names[types]`)."""
+        """(n,) str: the type name of every atom, `type_names[types]`. Files without `type_names` (older
+        versions): one `species` name for every atom, or a comma-separated list naming the sorted
+        distinct `types` values in order; "X" without either."""
         a = self._file["static/atoms"]
         n = a["reference_positions"].shape[0]
-        names = self.type_names()
         types = a["types"][()] if "types" in a else np.zeros(n, np.int64)
-        if len(types) and (types.min() < 0 or types.max() >= len(names)):
+        names = self.type_names()
+        if "type_names" not in a:
+            if len(names) == 1:
+                return np.full(n, names[0], dtype=object)
+            uniq = np.unique(types)
+            if len(names) < len(uniq):
+                raise _user_error(f"species {names} name fewer kinds than the {len(uniq)} atom types",
+                                  self.path)
+            return np.asarray(names, dtype=object)[np.searchsorted(uniq, types)]
+        if n and (types.min() < 0 or types.max() >= len(names)):
             raise _user_error(f"atom types {int(types.min())}…{int(types.max())} but only {len(names)} type "
                               f"names {names}", self.path)
-        return np.asarray(names, dtype=object)[types] if len(types) else np.zeros(0, object)
+        return np.asarray(names, dtype=object)[types] if n else np.zeros(0, object)
 
     def masses(self) -> np.ndarray | None:
         """(n,) per-atom mass in user units [mass] (/static/atoms/mass), None if absent."""

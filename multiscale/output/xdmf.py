@@ -1,20 +1,24 @@
-"""XDMF 3 sidecars of a results file, so ParaView (Xdmf3 reader) opens the HDF5 without conversion.
+"""XDMF 3 sidecars of a results file, so ParaView opens the HDF5 without conversion.
 
 `write_xdmf(h5)` writes two files next to `OUT.h5`, both pointing into it (no data copied):
 
-- `OUT.xdmf`: the time series. A Domain with up to two temporal collections, one grid per frame:
-  "continuum" (reference nodes + element blocks; one Uniform grid per block inside a Spatial collection
-  when there are several blocks; node fields of the frame as Node attributes) and "atoms" (a Polyvertex
-  point cloud at the reference positions, or at the frame's `position` field if the run writes one;
-  per-atom fields of the frame, plus the static per-atom arrays: ids, types, weight...). Frame `i` of
-  a field stored as (F, n, d) is selected with a HyperSlab DataItem. Displacements are attributes:
-  apply ParaView's "Warp By Vector" to see the deformed configuration.
+- `OUT.xdmf`: the time series, written for (and tested with) the readers ParaView uses by default,
+  Xdmf3ReaderS / Xdmf3ReaderT (VTK's vtkXdmf3Reader). One Temporal collection "msim"; per frame one
+  Spatial collection (with the frame's Time) holding the mesh (one Uniform grid per element block, named
+  after the block, or "continuum" for a single block; node fields as Node attributes) and "atoms" (one
+  Polyvertex cell per atom, connectivity /static/atoms/index; geometry the reference positions or the
+  frame's `position` field; per-atom fields of the frame plus the static per-atom arrays: ids, types,
+  mass, weight...). Row `i` of a field stored as (F, n, d) is selected with Xdmf3's HDF hyperslab syntax
+  ``OUT.h5:/frames/atoms/displacement|i 0 0:1 1 1:1 n d:F n d`` (start:stride:count:dataspace); ParaView's
+  legacy "XDMF Reader" (Xdmf2) does not understand it. Displacements are attributes: apply ParaView's
+  "Warp By Vector" with `displacement` to see the deformed configuration.
 - `OUT.mesh.xdmf`: the reference mesh alone as one Uniform grid (meshio.read opens it; several blocks are
   written as one XDMF "Mixed" topology, inline).
 
 Element types (msim name -> XDMF): bar2 Polyline, tri3 Triangle, quad4 Quadrilateral, tet4 Tetrahedron,
 hex8 Hexahedron, tri6, quad8, quad9, tet10, hex20, hex27. Node order inside an element is VTK's.
-1D geometry is lifted to X_Y_Z (time series) / XY (mesh file) with zeros inline: XDMF has no 1D geometry.
+1D geometry is written inline as XYZ (time series) / XY (mesh file) with zeros: the Xdmf3 readers read no
+X_Y_Z geometry. Files are replaced atomically through a private temporary file (`_atomic.atomic_write`).
 """
 
 from __future__ import annotations
@@ -71,7 +75,8 @@ def _frame_item(parent: ET.Element, h5name: str, ds, i: int, nrows: int) -> ET.E
     unrecognized array type".)
     """
     shape = ds.shape[1:]
-    item = ET.SubElement(parent, "DataItem", Dimensions=" ".join(map(str, shape)),
+    dims = shape[:1] if len(shape) == 2 and shape[1] == 1 else shape    # (n, 1): a scalar per point
+    item = ET.SubElement(parent, "DataItem", Dimensions=" ".join(map(str, dims)),
                          NumberType=_NUMBER[ds.dtype.kind], Precision=str(ds.dtype.itemsize), Format="HDF")
     r = len(ds.shape)
     sel = [[i, *[0] * (r - 1)], [1] * r, [1, *shape], [nrows, *shape]]
@@ -85,13 +90,14 @@ def _attr_type(shape: tuple[int, ...]) -> str:
     return "Vector" if shape[1] in (2, 3) else "Matrix"
 
 
-def _geometry(grid: ET.Element, d: int, item_fn, n: int) -> None:  # noqa: ANN001
-    """Geometry from `item_fn(parent)` (a DataItem of shape (n, d)); 1D as X_Y_Z with y = z = 0."""
+def _geometry(grid: ET.Element, d: int, item_fn, values_fn) -> None:  # noqa: ANN001
+    """Geometry from `item_fn(parent)` (a DataItem of shape (n, d)). 1D: inline XYZ with y = z = 0 from
+    `values_fn()` (n,) (the Xdmf3 readers ParaView uses read no X_Y_Z geometry, nor a JOIN of an HDF
+    column with zeros: they give a grid without points)."""
     if d == 1:
-        geo = ET.SubElement(grid, "Geometry", GeometryType="X_Y_Z")
-        item_fn(geo)
-        _inline(geo, np.zeros(n))
-        _inline(geo, np.zeros(n))
+        x = np.asarray(values_fn(), float).ravel()
+        geo = ET.SubElement(grid, "Geometry", GeometryType="XYZ")
+        _inline(geo, np.column_stack([x, np.zeros_like(x), np.zeros_like(x)]))
     else:
         geo = ET.SubElement(grid, "Geometry", GeometryType="XY" if d == 2 else "XYZ")
         item_fn(geo)
@@ -114,7 +120,7 @@ def _continuum_grids(holder: ET.Element, r: ResultsReader, h5name: str, i: int) 
     for bname, conn in blocks:
         grid = ET.SubElement(holder, "Grid", Name=bname if len(blocks) > 1 else "continuum", GridType="Uniform")
         _topology(grid, h5name, conn, types[bname])
-        _geometry(grid, d, lambda g: _hdf(g, h5name, nodes, (n_nodes, d)), n_nodes)
+        _geometry(grid, d, lambda g: _hdf(g, h5name, nodes, (n_nodes, d)), lambda: nodes[()])
         for f in r.fields("nodes"):
             ds = r.h5[f"frames/nodes/{f}"]
             att = ET.SubElement(grid, "Attribute", Name=f, AttributeType=_attr_type(ds.shape[1:]),
@@ -141,9 +147,9 @@ def _atom_grid(holder: ET.Element, r: ResultsReader, h5name: str, i: int) -> Non
         _inline(topo, np.arange(n, dtype=np.int64))
     if posf is not None:
         pos = r.h5[f"frames/atoms/{posf}"]
-        _geometry(grid, d, lambda g: _frame_item(g, h5name, pos, i, nf), n)
+        _geometry(grid, d, lambda g: _frame_item(g, h5name, pos, i, nf), lambda: pos[i])
     else:
-        _geometry(grid, d, lambda g: _hdf(g, h5name, ref, (n, d)), n)
+        _geometry(grid, d, lambda g: _hdf(g, h5name, ref, (n, d)), lambda: ref[()])
     for f in (f for f in r.fields("atoms") if f != posf):
         ds = r.h5[f"frames/atoms/{f}"]
         att = ET.SubElement(grid, "Attribute", Name=f, AttributeType=_attr_type(ds.shape[1:]), Center="Node")
@@ -178,7 +184,7 @@ def _mesh_file(r: ResultsReader, h5name: str) -> ET.Element:
         geo = ET.SubElement(grid, "Geometry", GeometryType="XY")
         _inline(geo, np.column_stack([nodes[()].ravel(), np.zeros(n_nodes)]))
     else:
-        _geometry(grid, d, lambda g: _hdf(g, h5name, nodes, (n_nodes, d)), n_nodes)
+        _geometry(grid, d, lambda g: _hdf(g, h5name, nodes, (n_nodes, d)), lambda: nodes[()])
     return root
 
 

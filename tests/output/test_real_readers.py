@@ -7,10 +7,8 @@ in ParaView 5.11) and with Xdmf3ReaderT, and compares what ParaView sees with th
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import ase.io
@@ -23,10 +21,9 @@ from multiscale.output.hdf5 import ResultsWriter
 from multiscale.output.reader import ResultsReader
 from multiscale.output.xdmf import write_xdmf
 
-from . import synth
+from . import pvread, synth
 
-PV_SCRIPT = Path(__file__).with_name("pv_read_xdmf.py")
-VTK_POLY_VERTEX, VTK_TRIANGLE = 2, 5
+VTK_POLY_VERTEX, VTK_TRIANGLE = pvread.VTK_POLY_VERTEX, pvread.VTK_TRIANGLE
 
 
 # ------------------------------------------------------------------------------------------ ASE
@@ -114,22 +111,6 @@ def test_ovito_finds_every_atom_fcc_on_the_perfect_frame(real_run, run):
 
 
 # ------------------------------------------------------------------------------------------ ParaView
-def _pvpython() -> str:
-    exe = shutil.which("pvpython")
-    assert exe, ("ParaView's pvpython is needed (Debian: apt-get install paraview python3-paraview; "
-                 "`make test` installs it)")
-    return exe
-
-
-def _paraview(xdmf: Path, out: Path, reader: str | None) -> dict:
-    cmd = [_pvpython(), str(PV_SCRIPT), str(xdmf.resolve()), str(out)] + ([reader] if reader else [])
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "Skipping" not in res.stdout + res.stderr, res.stdout + res.stderr    # a dropped array
-    return json.loads((out / "info.json").read_text())
-
-
 def _pad3(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, float).reshape(len(a), -1)
     return np.hstack([a, np.zeros((len(a), 3 - a.shape[1]))])
@@ -147,7 +128,7 @@ def _same(pv: np.ndarray, ours: np.ndarray) -> None:
 def test_paraview_default_reader_sees_atoms_mesh_fields_and_time_series(real_run, tmp_path, run, reader):
     h5 = real_run(run)
     xdmf = write_xdmf(h5)[0]
-    info = _paraview(xdmf, tmp_path / "pv", reader)
+    info, leaves_all = pvread.read(xdmf, tmp_path / "pv", reader)
     if reader is None:
         assert info["reader"] == "Xdmf3ReaderS"          # what ParaView 5.11 opens .xdmf files with
     with ResultsReader(h5) as r:
@@ -159,7 +140,7 @@ def test_paraview_default_reader_sees_atoms_mesh_fields_and_time_series(real_run
         for i, frame in enumerate(info["frames"]):
             # one leaf for the mesh (if any) and one for the atoms, per frame: nothing stacked
             assert len(frame) == (mesh is not None) + 1, frame
-            leaves = [np.load(tmp_path / "pv" / f"frame{i}_leaf{j}.npz") for j in range(len(frame))]
+            leaves = leaves_all[i]
             atoms_j = next(j for j, lf in enumerate(frame) if "ids" in lf["arrays"])
             a, fa = leaves[atoms_j], frame[atoms_j]
             assert fa["points"] == fa["cells"] == n_atoms and fa["cell_types"] == [VTK_POLY_VERTEX]
