@@ -10,6 +10,7 @@ with exit_code 2, so the commands behave the same with or without the CLI's own 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
@@ -279,6 +280,8 @@ def _plot_energy(r: ResultsReader, fields: tuple[str, ...], path: str):  # noqa:
     for k in names:
         g = ("totals" if k in TOTALS else "terms") if is_energy[k] else series_unit(r, k, qs)
         groups.setdefault(g, []).append(k)
+    order = {"terms": 0, "totals": 1}
+    groups = dict(sorted(groups.items(), key=lambda kv: order.get(kv[0], 2)))
     x, xlabel, _ = _x_axis(r, th, qs)
     n = max(len(groups), 1)
     fig, axes = plt.subplots(n, 1, figsize=(7, 4.5 if n == 1 else 3.2 * n), squeeze=False)
@@ -298,9 +301,10 @@ def _plot_energy(r: ResultsReader, fields: tuple[str, ...], path: str):  # noqa:
             ax.set_ylabel(f"{', '.join(cols)} [{group}]" if len(cols) < 3 else f"[{group}]")
         ax.legend(fontsize=8)
         ax.set_xlabel(xlabel)
-    if zero:
-        fig.text(0.01, 0.005, "zero throughout: " + ", ".join(zero), fontsize=7, color="0.4")
-    fig.tight_layout(rect=(0, 0.02 if zero else 0, 1, 1))
+    note = textwrap.wrap("zero throughout: " + ", ".join(zero), 120) if zero else []
+    if note:
+        fig.text(0.01, 0.005, "\n".join(note), fontsize=7, color="0.4", va="bottom")
+    fig.tight_layout(rect=(0, 0.025 * len(note) * 4.5 / fig.get_figheight(), 1, 1))
     return fig
 
 
