@@ -122,7 +122,8 @@ def inspect_cmd(results: str, show_deck: bool) -> None:
 # ---------------------------------------------------------------------------------------------- plot
 #: thermo columns that are not energies (everything else in the ledger is an energy)
 _NOT_ENERGY = {"constraint_residual": "length", "max_force": "force", "iterations": "count",
-               "evaluations": "count", "converged": "1 = converged", "wall": "s", "temperature": "temperature"}
+               "evaluations": "count", "converged": "1 = converged", "wall": "s",
+               "temperature": "temperature"}
 #: observable name (after the load's label) -> quantity
 _OBS_QUANTITY = {"depth": "length", "extension": "length", "tip_x": "length", "load": "force",
                  "energy": "energy", "mass": "mass", "contacts": "count", "open_ahead": "count",
@@ -348,8 +349,8 @@ def _series(r: ResultsReader, name: str, path: str) -> tuple[np.ndarray, np.ndar
             return cols["step"], cols[name]
     for table in ("thermo", "observables", "frames"):
         if r.rows(table) and name in ("step", "time"):
-            cols = {"step": r.h5[f"{table}/step"][: r.rows(table)], "time": r.h5[f"{table}/time"][: r.rows(table)]}
-            return cols["step"], cols[name]
+            n = r.rows(table)
+            return r.h5[f"{table}/step"][:n], r.h5[f"{table}/{name}"][:n]
     avail = sorted({k for t in ("thermo", "observables") for k in r.table(t)})
     raise UserError(DeckError(f"no series {name!r} in this file", file=path,
                               hint=f"series: {', '.join(avail) or 'none'}"))

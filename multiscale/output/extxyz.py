@@ -90,7 +90,8 @@ def write_extxyz(h5_path: str | os.PathLike, out_path: str | os.PathLike,
         known = np.isin(names, chemical_symbols)
         symbols = np.where(known, names, "X").tolist()
         masses = r.masses()
-        static_cols = {RENAME.get(k, k): a[k][()] for k in r.static_atom_names() if k not in ("mass", "types")}
+        static_cols = {RENAME.get(k, k): a[k][()] for k in r.static_atom_names()
+                       if k not in ("mass", "types")}
         posf = r.position_field()
         fields = [f for f in r.fields("atoms") if f != posf]
         images = []

@@ -167,7 +167,8 @@ class ResultsReader:
         if frame is not None and "box" in self._file["frames"]:
             n = self.nframes
             i = frame + n if frame < 0 else frame
-            lo, hi = self._file["frames/box/lo"][i].astype(float), self._file["frames/box/hi"][i].astype(float)
+            lo = self._file["frames/box/lo"][i].astype(float)
+            hi = self._file["frames/box/hi"][i].astype(float)
         return lo, hi, per
 
     def field(self, kind: str, name: str, frames: int | slice = slice(None)) -> np.ndarray:

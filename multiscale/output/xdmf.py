@@ -118,7 +118,8 @@ def _continuum_grids(holder: ET.Element, r: ResultsReader, h5name: str, i: int) 
     types = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in m["element_types"].attrs.items()}
     blocks = list(m["connectivity"].items())
     for bname, conn in blocks:
-        grid = ET.SubElement(holder, "Grid", Name=bname if len(blocks) > 1 else "continuum", GridType="Uniform")
+        grid = ET.SubElement(holder, "Grid", Name=bname if len(blocks) > 1 else "continuum",
+                             GridType="Uniform")
         _topology(grid, h5name, conn, types[bname])
         _geometry(grid, d, lambda g: _hdf(g, h5name, nodes, (n_nodes, d)), lambda: nodes[()])
         for f in r.fields("nodes"):

@@ -129,7 +129,8 @@ def test_single_block_3d_hex8_and_1d(tmp_path):
     assert mesh.points.shape == (6, 2) and mesh.cells[0].type == "line"
     g = _frames(tmp_path / "chain.xdmf")[2].find("Grid[@Name='atoms']")
     assert g.find("Geometry").get("GeometryType") == "XYZ"       # inline, y = z = 0
-    np.testing.assert_array_equal(_resolve(g.find("Geometry/DataItem"), tmp_path), np.column_stack([x, 0 * x, 0 * x]))
+    np.testing.assert_array_equal(_resolve(g.find("Geometry/DataItem"), tmp_path),
+                                  np.column_stack([x, 0 * x, 0 * x]))
     np.testing.assert_array_equal(_resolve(g.find("Attribute/DataItem"), tmp_path), np.full(6, 1.0))
 
 
