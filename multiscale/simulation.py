@@ -305,7 +305,7 @@ class Simulation:
                 types[name] = blk.type
             st["mesh"] = {"nodes": mesh.nodes, "connectivity": conn, "element_types": types,
                           "alpha_qp": np.asarray(m.continuum.alpha_qp, float),
-                          "lumped_mass": np.asarray(s.node_mass, float)}
+                          "lumped_mass": m.units.mass_from_internal(np.asarray(s.node_mass, float))}
             if mesh.node_sets:
                 st["mesh"]["node_sets"] = {k: np.asarray(v, np.int64) for k, v in mesh.node_sets.items()}
         return st

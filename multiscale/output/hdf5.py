@@ -13,6 +13,7 @@ File layout (all arrays in the deck's unit system, masses too (not msim's intern
                              /static/box/{lo (d,), hi (d,) [length], periodic (d,) int8 (1 = periodic)},
                              /static/mesh/{nodes (N,d), connectivity/<block> (ne,nen) int64,
                              element_types (group with one str attr per block: "quad4"...), alpha_qp (nq,),
+                             lumped_mass (N,) [mass],
                              node_sets/<name> (k,) int64}
     /frames/step (F,) int64, /frames/time (F,) float64
     /frames/atoms/<field>    (F, n, d) or (F, n)     e.g. displacement, velocity, force, energy, weight
