@@ -12,7 +12,7 @@ run's unit system). Columns:
 - ``masses`` per atom, in the run's mass unit (g/mol = ASE's amu for ``metal``);
 - ``momenta`` (ASE's velocity carrier: ``atoms.get_velocities()`` = momenta / masses) in ASE units:
   for ``metal`` velocities are converted from Å/ps to Å/(ASE time unit) (× 1/(1000·ase.units.fs) =
-  0.0982269), so ASE's kinetic energy equals msim's in eV; ``velo`` the same velocities in the run's units
+  0.0101805), so ASE's kinetic energy equals msim's in eV; ``velo`` the same velocities in the run's units
   (Å/ps for metal: what OVITO reads as Velocity);
 - ``forces`` and ``energies`` (ASE puts them into a SinglePointCalculator) [energy/length], [energy];
 - every other per-atom frame field under its msim name (``displacement``, ``weight``, ...), padded to 3

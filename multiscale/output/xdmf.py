@@ -8,7 +8,8 @@
   after the block, or "continuum" for a single block; node fields as Node attributes) and "atoms" (one
   Polyvertex cell per atom, connectivity /static/atoms/index; geometry the reference positions or the
   frame's `position` field; per-atom fields of the frame plus the static per-atom arrays: ids, types,
-  mass, weight...). Row `i` of a field stored as (F, n, d) is selected with Xdmf3's HDF hyperslab syntax
+  mass, weight...) and, when the file has a box, "box" (one cell at the box's corners, per frame; its
+  Grid-centred attributes, field data in ParaView: `periodic`, `box_lo`, `box_hi`). Row `i` of a field stored as (F, n, d) is selected with Xdmf3's HDF hyperslab syntax
   ``OUT.h5:/frames/atoms/displacement|i 0 0:1 1 1:1 n d:F n d`` (start:stride:count:dataspace); ParaView's
   legacy "XDMF Reader" (Xdmf2) does not understand it. Displacements are attributes: apply ParaView's
   "Warp By Vector" with `displacement` to see the deformed configuration.
@@ -160,6 +161,29 @@ def _atom_grid(holder: ET.Element, r: ResultsReader, h5name: str, i: int) -> Non
         _hdf(att, h5name, a[k])
 
 
+def _box_grid(holder: ET.Element, r: ResultsReader, i: int) -> None:
+    """The atoms' box at frame `i` as one cell (hexahedron / quadrilateral / line, corners inline), with
+    Grid-centred attributes (ParaView: field data) ``periodic`` (d,) 1/0 and ``box_lo``, ``box_hi`` (d,)
+    [length]: the periodic cell OVITO draws, in ParaView."""
+    lo, hi, per = r.box(i)
+    d = len(lo)
+    corners = np.array([[(hi if (c >> k) & 1 else lo)[k] for k in range(d)] for c in range(2 ** d)], float)
+    pts = np.column_stack([corners, np.zeros((len(corners), 3 - d))])
+    grid = ET.SubElement(holder, "Grid", Name="box", GridType="Uniform")
+    # corner c has bit k set when at hi along axis k; VTK order of the hexahedron / quad around the faces
+    order, ttype = {1: ([0, 1], "Polyline"), 2: ([0, 1, 3, 2], "Quadrilateral"),
+                    3: ([0, 1, 3, 2, 4, 5, 7, 6], "Hexahedron")}[d]
+    topo = ET.SubElement(grid, "Topology", TopologyType=ttype, NumberOfElements="1",
+                         NodesPerElement=str(len(order)))
+    _inline(topo, np.array([order], dtype=np.int64))
+    geo = ET.SubElement(grid, "Geometry", GeometryType="XYZ")
+    _inline(geo, pts)
+    for name, v in (("periodic", per.astype(np.int64)), ("box_lo", lo), ("box_hi", hi)):
+        att = ET.SubElement(grid, "Attribute", Name=name, AttributeType="Vector" if d > 1 else "Scalar",
+                            Center="Grid")
+        _inline(att, np.asarray(v).reshape(1, d) if d > 1 else np.asarray(v))
+
+
 def _mesh_file(r: ResultsReader, h5name: str) -> ET.Element:
     root = ET.Element("Xdmf", Version="3.0")
     domain = ET.SubElement(root, "Domain")
@@ -222,6 +246,8 @@ def write_xdmf(h5_path: str | os.PathLike, xdmf_path: str | os.PathLike | None =
                 _continuum_grids(frame, r, h5name, i)
             if has_atoms:
                 _atom_grid(frame, r, h5name, i)
+                if r.box(i) is not None:
+                    _box_grid(frame, r, i)
         _save(root, out)
         written.append(out)
         if has_mesh:

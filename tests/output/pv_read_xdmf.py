@@ -6,7 +6,8 @@ what ParaView sees, frame by frame, to NumPy files for the test to compare with 
 READER: a ParaView reader proxy name (Xdmf3ReaderS, Xdmf3ReaderT, XdmfReader); default: the one
 `OpenDataFile` picks for the file (what ParaView uses by default). Writes OUTDIR/info.json
 {"reader": name, "times": [...], "frames": [[{"points": n, "cells": c, "cell_types": [...],
-"arrays": [...]}, ...], ...]} and OUTDIR/frame<i>_leaf<j>.npz with `points` and every point array.
+"arrays": [...], "field": [...]}, ...], ...]} and OUTDIR/frame<i>_leaf<j>.npz with `points`, every point
+array and every field-data array (as "field:NAME").
 """
 
 import json
@@ -43,10 +44,14 @@ for i, t in enumerate(times or [0.0]):
     for j, ds in enumerate(leaves):
         pd = ds.GetPointData()
         arrays = {pd.GetArrayName(k): vtk_to_numpy(pd.GetArray(k)) for k in range(pd.GetNumberOfArrays())}
+        fd = ds.GetFieldData()
+        field = {fd.GetArrayName(k): vtk_to_numpy(fd.GetArray(k)) for k in range(fd.GetNumberOfArrays())
+                 if fd.GetArray(k) is not None}
         pts = vtk_to_numpy(ds.GetPoints().GetData()) if ds.GetNumberOfPoints() else np.zeros((0, 3))
-        np.savez(outdir / f"frame{i}_leaf{j}.npz", points=pts, **arrays)
+        np.savez(outdir / f"frame{i}_leaf{j}.npz", points=pts, **arrays,
+                 **{f"field:{k}": v for k, v in field.items()})
         types = sorted({ds.GetCellType(c) for c in range(ds.GetNumberOfCells())})
         frame.append({"points": ds.GetNumberOfPoints(), "cells": ds.GetNumberOfCells(), "cell_types": types,
-                      "arrays": sorted(arrays)})
+                      "arrays": sorted(arrays), "field": sorted(field)})
     info["frames"].append(frame)
 (outdir / "info.json").write_text(json.dumps(info))

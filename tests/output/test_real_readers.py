@@ -138,9 +138,20 @@ def test_paraview_default_reader_sees_atoms_mesh_fields_and_time_series(real_run
         atoms_static = r.static("atoms")
         n_atoms = len(atoms_static["reference_positions"])
         for i, frame in enumerate(info["frames"]):
-            # one leaf for the mesh (if any) and one for the atoms, per frame: nothing stacked
-            assert len(frame) == (mesh is not None) + 1, frame
+            # one leaf for the mesh (if any), one for the atoms, one for the box, per frame: nothing stacked
+            assert len(frame) == (mesh is not None) + 2, frame
             leaves = leaves_all[i]
+            box_j = next(j for j, lf in enumerate(frame) if "periodic" in lf["field"])
+            lo, hi, per = r.box(i)
+            b = leaves[box_j]
+            np.testing.assert_array_equal(b["field:periodic"].ravel(), per.astype(int))
+            np.testing.assert_array_equal(b["field:box_lo"].ravel(), lo)
+            np.testing.assert_array_equal(b["field:box_hi"].ravel(), hi)
+            np.testing.assert_array_equal(b["points"].min(axis=0)[: len(lo)], lo)
+            np.testing.assert_array_equal(b["points"].max(axis=0)[: len(lo)], hi)
+            assert frame[box_j]["cells"] == 1
+            if run == "lj_melt":
+                assert per.tolist() == [True] * 3 and np.allclose(hi - lo, 8.398)
             atoms_j = next(j for j, lf in enumerate(frame) if "ids" in lf["arrays"])
             a, fa = leaves[atoms_j], frame[atoms_j]
             assert fa["points"] == fa["cells"] == n_atoms and fa["cell_types"] == [VTK_POLY_VERTEX]
@@ -154,7 +165,8 @@ def test_paraview_default_reader_sees_atoms_mesh_fields_and_time_series(real_run
                 _same(a[k], atoms_static[k])
             if mesh is not None:
                 nodes, blocks = mesh
-                m, fm = leaves[1 - atoms_j], frame[1 - atoms_j]
+                mesh_j = ({0, 1, 2} - {atoms_j, box_j}).pop()
+                m, fm = leaves[mesh_j], frame[mesh_j]
                 assert fm["points"] == len(nodes)
                 assert fm["cells"] == sum(len(c) for _, c in blocks.values())
                 assert fm["cell_types"] == [VTK_TRIANGLE]
