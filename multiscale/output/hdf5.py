@@ -11,6 +11,8 @@ File layout (all arrays in the deck's unit system, masses too (not msim's intern
                              weight (n,), type_names (ntypes,) str, type_masses (ntypes,) [mass],
                              index (n,) = 0…n-1 (the XDMF's vertex cells)},
                              /static/box/{lo (d,), hi (d,) [length], periodic (d,) int8 (1 = periodic)},
+                             /static/run attrs kind ("dynamics" | "quasistatic": then a frame's time is
+                             its load-stage index), integrator,
                              /static/mesh/{nodes (N,d), connectivity/<block> (ne,nen) int64,
                              element_types (group with one str attr per block: "quad4"...), alpha_qp (nq,),
                              lumped_mass (N,) [mass],
