@@ -125,7 +125,8 @@ _NOT_ENERGY = {"constraint_residual": "length", "max_force": "force", "iteration
                "evaluations": "count", "converged": "1 = converged", "wall": "s",
                "temperature": "temperature"}
 #: observable name (after the load's label) -> quantity
-_OBS_QUANTITY = {"depth": "length", "extension": "length", "tip_x": "length", "load": "force",
+_OBS_QUANTITY = {"depth": "length", "extension": "length", "tip_x": "length", "tip_bond": "length",
+                 "broken": "count", "broken_run": "count", "load": "force",
                  "energy": "energy", "mass": "mass", "contacts": "count", "open_ahead": "count",
                  "K": "stress_intensity", "K_over_KG": "1", "temperature": "temperature",
                  "constraint_residual": "length"}
