@@ -207,9 +207,6 @@ class Simulation:
             lines += [f"note          {note}" for note in m.notes]
             lines.append(f"potential     {cfg.potential.type}, cut-off {m.potential.cutoff:g}, "
                          f"skin {cfg.atoms.skin:g} {m.units.length}")
-        # what the frames' "time" is: time [time] in dynamics, the load-stage index in quasi-statics
-        st["run"] = {"kind": "quasistatic" if self.statics else "dynamics",
-                     "integrator": str(getattr(self.deck.config.integrator, "type", ""))}
         if m.continuum is not None:
             mesh = m.continuum.mesh
             blocks = ", ".join(f"{len(b.conn)} {b.type}" for b in mesh.blocks)
