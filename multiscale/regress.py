@@ -105,14 +105,14 @@ def _bound_text(b) -> str:  # noqa: ANN001
 
 
 def _total_mass(r, units) -> float:  # noqa: ANN001
-    """Σ β̄_a m_a + Σ M^α_I [internal mass units] from a results file's static data."""
+    """Σ β̄_a m_a + Σ M^α_I [internal mass units] from a results file's static data (user units)."""
     m = 0.0
     st = r.static()
     if "atoms" in st:
         a = st["atoms"]
         m += units.mass_to_internal(float(np.sum(np.asarray(a["mass"]) * np.asarray(a["weight"]))))
     if "mesh" in st and "lumped_mass" in st["mesh"]:
-        m += float(np.sum(st["mesh"]["lumped_mass"]))
+        m += units.mass_to_internal(float(np.sum(st["mesh"]["lumped_mass"])))
     return m
 
 

@@ -114,6 +114,9 @@ class AtomsConfig(Section):
         "exact", description="a periodic length that is not a whole number of lattice periods: exact = "
                              "deck error; snap = move region hi to the nearest whole number (at least 1)")
     mass: PosFloat | list[PosFloat] = Field(description="mass per atom, or one per type [mass]")
+    species: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+                                description="type name in the results (extxyz species, HDF5 type_names);"
+                                " default: the EAM potential's element, else X")
     skin: NonNegFloat = Field(description="neighbour-list skin [length]; default 0.3 (lj), 2.0 (metal)")
     neighbor: NeighborConfig | None = Field(None, description="rebuild policy; default (null): check at "
                                             "every step, rebuild when an atom moved more than skin/2")

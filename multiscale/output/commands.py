@@ -10,6 +10,7 @@ with exit_code 2, so the commands behave the same with or without the CLI's own 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
@@ -119,6 +120,110 @@ def inspect_cmd(results: str, show_deck: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- plot
+#: thermo columns that are not energies (everything else in the ledger is an energy)
+_NOT_ENERGY = {"constraint_residual": "length", "max_force": "force", "iterations": "count",
+               "evaluations": "count", "converged": "1 = converged", "wall": "s",
+               "temperature": "temperature"}
+#: observable name (after the load's label) -> quantity
+_OBS_QUANTITY = {"depth": "length", "extension": "length", "tip_x": "length", "tip_bond": "length",
+                 "broken": "count", "broken_run": "count", "load": "force",
+                 "energy": "energy", "mass": "mass", "contacts": "count", "open_ahead": "count",
+                 "K": "stress_intensity", "K_over_KG": "1", "temperature": "temperature",
+                 "constraint_residual": "length"}
+_OBS_PREFIX = {"force_": "force", "reaction_": "force", "total_": "force", "displacement_": "length"}
+#: load parameters of quasi-static runs, by preference (observable name after the label)
+LOAD_PARAMETERS = ("depth", "K", "strain", "K_over_KG")
+
+
+def _units(r: ResultsReader):  # noqa: ANN202
+    from multiscale.units import UNIT_SYSTEMS
+    return UNIT_SYSTEMS.get(str(r.provenance.get("units")))
+
+
+def _dim(r: ResultsReader) -> int:
+    st = r.h5["static"]
+    for path in ("atoms/reference_positions", "mesh/nodes"):
+        if path in st:
+            ds = st[path]
+            return ds.shape[1] if ds.ndim == 2 else 1
+    return 3
+
+
+def _quantity_unit(r: ResultsReader, quantity: str) -> str:
+    u = _units(r)
+    if quantity in ("count", "s", "1", "1 = converged", "load stage", "step"):
+        return quantity
+    if u is None:
+        return "?"
+    if quantity == "stress_intensity":          # stress √length, stress = energy / length^d
+        return f"{u.energy}/{u.length}^{_dim(r) - 0.5:g}"
+    if quantity == "momentum":                  # internal force-mass units: energy·time/length
+        return f"{u.energy}·{u.time}/{u.length}"
+    return getattr(u, quantity, "?")
+
+
+def _unit(r: ResultsReader, quantity: str) -> str:
+    return _quantity_unit(r, quantity)
+
+
+def series_unit(r: ResultsReader, name: str, quasistatic: bool) -> str:
+    """Unit of a thermo or observable column (by its name) in the file's unit system."""
+    if name == "time":
+        return "load stage" if quasistatic else _quantity_unit(r, "time")
+    if name == "step":
+        return "step"
+    base = name.rsplit(".", 1)[-1]
+    if base.startswith("momentum_"):
+        return _quantity_unit(r, "momentum")
+    if name in _NOT_ENERGY:
+        return _quantity_unit(r, _NOT_ENERGY[name])
+    if "." not in name and name not in _OBS_QUANTITY:
+        return _quantity_unit(r, "energy")      # the ledger's terms
+    if base in _OBS_QUANTITY:
+        return _quantity_unit(r, _OBS_QUANTITY[base])
+    for prefix, q in _OBS_PREFIX.items():
+        if base.startswith(prefix):
+            return _quantity_unit(r, q)
+    return "?"
+
+
+def _label(r: ResultsReader, name: str, quasistatic: bool) -> str:
+    return f"{name} [{series_unit(r, name, quasistatic)}]"
+
+
+def is_quasistatic(r: ResultsReader) -> bool:
+    """True for runs of a minimiser (fire, lbfgs): their "time" is the load-stage index."""
+    st = r.h5["static"]
+    if "run" in st and "kind" in st["run"].attrs:
+        kind = st["run"].attrs["kind"]
+        return (kind.decode() if isinstance(kind, bytes) else str(kind)) == "quasistatic"
+    return "iterations" in r.h5["thermo"]        # files written before /static/run existed
+
+
+def load_parameter(columns: dict[str, np.ndarray]) -> str | None:
+    """The column a quasi-static run is driven by (an indenter's depth, a K-field's K, a strain), if any."""
+    for want in LOAD_PARAMETERS:
+        for k in columns:
+            if k.rsplit(".", 1)[-1] == want and columns[k].ndim == 1:
+                return k
+    return None
+
+
+def _indenters(columns: dict[str, np.ndarray]) -> list[tuple[str, str]]:
+    """(depth column, force column) of every indenter: `<label>.depth` with `<label>.load` (or the
+    synthetic `<label>_depth` / `<label>_force`)."""
+    out = []
+    for k in columns:
+        for sep in (".", "_"):
+            if k.endswith(f"{sep}depth"):
+                label = k[: -len("depth") - 1]
+                force = next((f"{label}{sep}{c}" for c in ("load", "force") if f"{label}{sep}{c}" in columns),
+                             None)
+                if force is not None:
+                    out.append((k, force))
+    return out
+
+
 def _pick(columns: dict[str, np.ndarray], wanted: tuple[str, ...], what: str, path: str) -> list[str]:
     names = [k for k in columns if k not in ("step", "time")]
     if not names:
@@ -130,44 +235,146 @@ def _pick(columns: dict[str, np.ndarray], wanted: tuple[str, ...], what: str, pa
     return list(wanted) or names
 
 
+def _x_axis(r: ResultsReader, table: dict[str, np.ndarray], qs: bool) -> tuple[np.ndarray, str, str | None]:
+    """(x values, axis label, column name) of a table: time in dynamics; in quasi-statics the load
+    parameter (from the observables, matched by step) or, without one, the load-stage index."""
+    if qs:
+        ob = r.observables()
+        lp = load_parameter(ob)
+        if lp is not None:
+            x = _align(table["step"], ob["step"], ob[lp])
+            if x is not None:
+                return x, _label(r, lp, qs), lp
+        return table["time"], "load stage", None
+    return table["time"], f"time [{_unit(r, 'time')}]", None
+
+
+def _align(steps: np.ndarray, src_steps: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+    """`values` (rows at `src_steps`) at `steps`; None if some step is missing."""
+    idx = np.searchsorted(src_steps, steps)
+    if len(src_steps) == 0 or np.any(idx >= len(src_steps)) or np.any(src_steps[np.minimum(
+            idx, len(src_steps) - 1)] != steps):
+        return None
+    return values[idx]
+
+
+#: sums of the ledger (their drift is the check), plotted on their own panel
+TOTALS = ("total", "total_plus_dissipated", "total_modified", "modified_plus_dissipated", "energy")
+
+
 def _plot_energy(r: ResultsReader, fields: tuple[str, ...], path: str):  # noqa: ANN202
+    """Energy terms as changes from their first value, against time (dynamics) or the load parameter
+    (quasi-statics): the exchanged terms on one panel, the totals on their own (so a small drift is not
+    flattened by the kinetic/potential exchange); terms that stay exactly zero are listed, not drawn. Other
+    chosen columns (-f) get their own panel with their own unit."""
     import matplotlib.pyplot as plt
     th = r.thermo()
+    qs = is_quasistatic(r)
     names = _pick(th, fields, "energy ledger (thermo)", path)
-    if not fields:  # the energy axis only: momentum components and the constraint residual are not energies
-        names = [k for k in names if not k.startswith("momentum_") and k != "constraint_residual"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    energy_unit = _unit(r, "energy")
+    is_energy = {k: series_unit(r, k, qs) == energy_unit and "." not in k for k in names}
+    zero = []
+    if not fields:
+        names = [k for k in names if is_energy[k]]
+        zero = [k for k in names if not np.any(th[k])]
+        names = [k for k in names if k not in zero]
+    groups: dict[str, list[str]] = {}
     for k in names:
-        ax.plot(th["time"], th[k], lw=2.2 if k == "total" else 1.2, label=k)
-    ax.set_xlabel(f"time [{_unit(r, 'time')}]")
-    ax.set_ylabel(f"energy [{_unit(r, 'energy')}]")
-    ax.legend(fontsize=8)
-    ax.set_title("energy ledger")
+        g = ("totals" if k in TOTALS else "terms") if is_energy[k] else series_unit(r, k, qs)
+        groups.setdefault(g, []).append(k)
+    order = {"terms": 0, "totals": 1}
+    groups = dict(sorted(groups.items(), key=lambda kv: order.get(kv[0], 2)))
+    x, xlabel, _ = _x_axis(r, th, qs)
+    n = max(len(groups), 1)
+    fig, axes = plt.subplots(n, 1, figsize=(7, 4.5 if n == 1 else 3.2 * n), squeeze=False)
+    for ax, (group, cols) in zip(axes[:, 0], groups.items(), strict=False):
+        for k in cols:
+            v = th[k]
+            if group in ("terms", "totals"):
+                ax.plot(x, v - v[0], lw=2.2 if k in ("total", "energy") else 1.2,
+                        label=f"{k} (start {v[0]:.7g})")
+            else:
+                ax.plot(x, v, label=k)
+        if group in ("terms", "totals"):
+            ax.set_ylabel(f"E − E(start) [{energy_unit}]")
+            ax.set_title("energy terms: change from the start" if group == "terms"
+                         else "totals: change from the start")
+        else:
+            ax.set_ylabel(f"{', '.join(cols)} [{group}]" if len(cols) < 3 else f"[{group}]")
+        ax.legend(fontsize=8)
+        ax.set_xlabel(xlabel)
+    note = textwrap.wrap("zero throughout: " + ", ".join(zero), 120) if zero else []
+    if note:
+        fig.text(0.01, 0.005, "\n".join(note), fontsize=7, color="0.4", va="bottom")
+    fig.tight_layout(rect=(0, 0.025 * len(note) * 4.5 / fig.get_figheight(), 1, 1))
     return fig
 
 
 def _plot_observables(r: ResultsReader, fields: tuple[str, ...], path: str):  # noqa: ANN202
+    """One panel per observable (units on both axes) against time, or against the load parameter in
+    quasi-statics; plus a force–depth panel for every indenter."""
     import matplotlib.pyplot as plt
     ob = r.observables()
+    qs = is_quasistatic(r)
     names = _pick(ob, fields, "observables", path)
-    force_depth = not fields and "indenter_force" in ob and "indenter_depth" in ob
-    npanel = len(names) + force_depth
-    fig, axes = plt.subplots(npanel, 1, figsize=(7, 2.6 * npanel), squeeze=False)
-    for ax, k in zip(axes[:, 0], names, strict=False):
+    x, xlabel, xname = _x_axis(r, ob, qs)
+    pairs = _indenters(ob) if not fields else []
+    skip = {xname} | {c for p in pairs for c in p}
+    panels = [k for k in names if k not in skip or fields]
+    npanel = len(panels) + len(pairs)
+    fig, axes = plt.subplots(npanel, 1, figsize=(7, max(3.0, 2.6 * npanel)), squeeze=False)
+    for ax, (depth, force) in zip(axes[: len(pairs), 0], pairs, strict=True):
+        f = ob[force].reshape(len(ob[force]), -1)
+        for c in range(f.shape[1]):
+            ax.plot(ob[depth], f[:, c], "o-", ms=3, label=force if f.shape[1] == 1 else f"{force}[{c}]")
+        ax.set_xlabel(_label(r, depth, qs))
+        ax.set_ylabel(_label(r, force, qs))
+        ax.set_title(f"force–depth: {depth.rsplit('.', 1)[0].rsplit('_', 1)[0]}")
+        ax.legend(fontsize=8)
+    for ax, k in zip(axes[len(pairs):, 0], panels, strict=True):
         v = ob[k].reshape(len(ob[k]), -1)
         for c in range(v.shape[1]):
-            ax.plot(ob["time"], v[:, c], label=f"{k}[{c}]" if v.shape[1] > 1 else k)
-        ax.set_ylabel(k)
+            ax.plot(x, v[:, c], "o-" if qs else "-", ms=3, label=f"{k}[{c}]" if v.shape[1] > 1 else k)
+        ax.set_ylabel(_label(r, k, qs))
+        ax.set_xlabel(xlabel)
         ax.legend(fontsize=8)
-    axes[len(names) - 1, 0].set_xlabel(f"time [{_unit(r, 'time')}]")
-    if force_depth:
-        ax = axes[-1, 0]
-        f = ob["indenter_force"].reshape(len(ob["indenter_force"]), -1)
-        for c in range(f.shape[1]):
-            ax.plot(ob["indenter_depth"], f[:, c], label=f"force[{c}]")
-        ax.set_xlabel(f"indenter depth [{_unit(r, 'length')}]")
-        ax.set_ylabel(f"indenter force [{_unit(r, 'force')}]")
-        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _series(r: ResultsReader, name: str, path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of a thermo or observables column `name`."""
+    for table in ("observables", "thermo"):
+        cols = r.table(table)
+        if name in cols and name not in ("step", "time"):
+            return cols["step"], cols[name]
+    for table in ("thermo", "observables", "frames"):
+        if r.rows(table) and name in ("step", "time"):
+            n = r.rows(table)
+            return r.h5[f"{table}/step"][:n], r.h5[f"{table}/{name}"][:n]
+    avail = sorted({k for t in ("thermo", "observables") for k in r.table(t)})
+    raise UserError(DeckError(f"no series {name!r} in this file", file=path,
+                              hint=f"series: {', '.join(avail) or 'none'}"))
+
+
+def _plot_xy(r: ResultsReader, xname: str, yname: str, path: str):  # noqa: ANN202
+    """Any two series against each other (rows matched by step)."""
+    import matplotlib.pyplot as plt
+    qs = is_quasistatic(r)
+    xs, xv = _series(r, xname, path)
+    ys, yv = _series(r, yname, path)
+    common = np.intersect1d(xs, ys)
+    if not len(common):
+        raise UserError(DeckError(f"{xname!r} and {yname!r} share no step", file=path))
+    xv = xv[np.searchsorted(xs, common)]
+    yv = yv[np.searchsorted(ys, common)].reshape(len(common), -1)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c in range(yv.shape[1]):
+        ax.plot(xv, yv[:, c], "o-" if len(common) < 50 else "-", ms=3,
+                label=yname if yv.shape[1] == 1 else f"{yname}[{c}]")
+    ax.set_xlabel(_label(r, xname, qs))
+    ax.set_ylabel(_label(r, yname, qs))
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -183,38 +390,44 @@ def _plot_reflection(path: str):  # noqa: ANN202
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for j, lab in enumerate(labels):
         ax.semilogy(ka, np.maximum(R[:, j], 1e-300), "o-", ms=3, label=lab)
-    ax.set_xlabel("k a")
-    ax.set_ylabel("reflected energy fraction R")
+    ax.set_xlabel("k a [1]")
+    ax.set_ylabel("reflected energy fraction R [1]")
     ax.set_title("wave reflection through the handshake")
     ax.legend(fontsize=8)
     return fig
 
 
-def _unit(r: ResultsReader, quantity: str) -> str:
-    from multiscale.units import UNIT_SYSTEMS
-    u = UNIT_SYSTEMS.get(str(r.provenance.get("units")))
-    return getattr(u, quantity) if u is not None else "?"
-
-
 @click.command("plot")
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.argument("what", type=click.Choice(PLOTS))
+@click.argument("what")
+@click.argument("y", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="PNG file [default: RESULTS_WHAT.png].")
 @click.option("-f", "--field", "fields", multiple=True, help="Only these columns (repeatable).")
-def plot_cmd(results: str, what: str, output: str | None, fields: tuple[str, ...]) -> None:
-    """Plot the energy ledger, the observables, or R against k·a (from `msim verify`) to a PNG."""
+def plot_cmd(results: str, what: str, y: str | None, output: str | None, fields: tuple[str, ...]) -> None:
+    """Plot to a PNG: WHAT = energy (changes of the ledger terms from the start), observables (each against
+    time, or against the load parameter of a quasi-static run, plus force–depth for every indenter),
+    reflection (R against k·a, from `msim verify`), or two series `msim plot FILE X Y` (any thermo or
+    observables columns, e.g. `indenter.depth indenter.load`)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(output) if output else Path(results).with_name(f"{Path(results).stem}_{what}.png")
-    if what == "reflection":
+    if y is None and what not in PLOTS:
+        raise UserError(DeckError(f"unknown plot {what!r}", file=results,
+                                  hint=f"give one of {', '.join(PLOTS)}, or two series: msim plot FILE X Y"))
+    stem = f"{what}_vs_{y}" if y is not None else what
+    stem = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in stem)
+    out = Path(output) if output else Path(results).with_name(f"{Path(results).stem}_{stem}.png")
+    if y is None and what == "reflection":
         if not Path(results).is_file():
             raise UserError(DeckError("no such file", file=results))
         fig = _plot_reflection(results)
     else:
         with _open(results) as r:
-            fig = (_plot_energy if what == "energy" else _plot_observables)(r, fields, results)
+            if y is not None:
+                fig = _plot_xy(r, what, y, results)
+            else:
+                fig = (_plot_energy if what == "energy" else _plot_observables)(r, fields, results)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)

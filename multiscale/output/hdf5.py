@@ -1,19 +1,26 @@
 """Streaming HDF5 results writer: every completed output step survives a SIGKILL.
 
-File layout (all arrays in the deck's unit system; `n` atoms, `N` nodes, `d` dimension, `F` frames,
-`T` thermo rows, `B` observable rows)::
+File layout (all arrays in the deck's unit system, masses too (not msim's internal force-mass units);
+`n` atoms, `N` nodes, `d` dimension, `F` frames, `T` thermo rows, `B` observable rows)::
 
     /                        attrs: msim_format="msim-results", msim_format_version=1, msim_version, units,
                                     seed (absent if None), deck_text, start_time (UTC ISO 8601), host,
                                     restarts (JSON list of {"time", "host", "msim_version"})
     /static/<group>/...      written once: ndarray -> dataset, str/int/float -> attribute, dict -> subgroup
                              e.g. /static/atoms/{reference_positions (n,d), ids (n,), types (n,), mass (n,),
-                             weight (n,)}, /static/mesh/{nodes (N,d), connectivity/<block> (ne,nen) int64,
+                             weight (n,), type_names (ntypes,) str, type_masses (ntypes,) [mass],
+                             index (n,) = 0…n-1 (the XDMF's vertex cells)},
+                             /static/box/{lo (d,), hi (d,) [length], periodic (d,) int8 (1 = periodic)},
+                             /static/run attrs kind ("dynamics" | "quasistatic": then a frame's time is
+                             its load-stage index), integrator,
+                             /static/mesh/{nodes (N,d), connectivity/<block> (ne,nen) int64,
                              element_types (group with one str attr per block: "quad4"...), alpha_qp (nq,),
+                             lumped_mass (N,) [mass],
                              node_sets/<name> (k,) int64}
     /frames/step (F,) int64, /frames/time (F,) float64
     /frames/atoms/<field>    (F, n, d) or (F, n)     e.g. displacement, velocity, force, energy, weight
     /frames/nodes/<field>    (F, N, d) or (F, N)     e.g. displacement, velocity
+    /frames/box/{lo,hi}      (F, d)                  only if the box changes during the run
     /thermo/step (T,), /thermo/time (T,), /thermo/<name> (T,)            energy ledger terms
     /observables/step (B,), /observables/time (B,), /observables/<name> (B, *shape)
 
@@ -420,12 +427,16 @@ class ResultsWriter:
         t.n, t.last = n + 1, step
 
     def write_frame(self, step: int, time: float, atoms: Mapping[str, np.ndarray] | None = None,
-                    nodes: Mapping[str, np.ndarray] | None = None) -> None:
-        """Append a frame: per-atom fields (n,d) or (n,), per-node fields (N,d) or (N,).
+                    nodes: Mapping[str, np.ndarray] | None = None,
+                    box: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Append a frame: per-atom fields (n,d) or (n,), per-node fields (N,d) or (N,); `box` (lo (d,),
+        hi (d,)) [length] for runs whose box changes (otherwise /static/box holds it).
 
         Every frame must carry the same fields with the same shapes; steps must increase.
         """
         cols: dict[str, np.ndarray] = {}
+        if box is not None:
+            cols["box/lo"], cols["box/hi"] = (np.asarray(b, dtype=np.float64) for b in box)
         for kind, fields in (("atoms", atoms), ("nodes", nodes)):
             for name, value in (fields or {}).items():
                 cols[f"{kind}/{name}"] = np.ascontiguousarray(value)

@@ -13,6 +13,8 @@ from multiscale.output._superblock import status_flags
 from multiscale.output.hdf5 import FORMAT, read_tree
 
 POSITION_FIELDS = ("position", "positions")
+#: static/atoms datasets that are not per-atom quantities: indexed by type, or the XDMF vertex list
+NOT_FIELDS = ("type_names", "type_masses", "index")
 
 
 def _user_error(message: str, path: str | os.PathLike, hint: str | None = None) -> Exception:
@@ -105,12 +107,69 @@ class ResultsReader:
         return next((f for f in POSITION_FIELDS if f in self.fields("atoms")), None)
 
     def static_atom_names(self) -> list[str]:
-        """Static per-atom datasets of shape (n,) (ids, types, mass, weight, pad, ...)."""
+        """Static numeric per-atom datasets of shape (n,) (ids, types, mass, weight, pad, ...)."""
         if "atoms" not in self._file["static"] or "reference_positions" not in self._file["static/atoms"]:
             return []
         a = self._file["static/atoms"]
         n = a["reference_positions"].shape[0]
-        return [k for k, v in a.items() if isinstance(v, h5py.Dataset) and v.shape == (n,)]
+        return [k for k, v in a.items() if isinstance(v, h5py.Dataset) and v.shape == (n,)
+                and v.dtype.kind in "iufb" and k not in NOT_FIELDS]
+
+    def type_names(self) -> list[str]:
+        """Name of each atom type (index = the `types` value): /static/atoms/type_names, or for files
+        written before it existed the `species` attribute ("Cu" or "Cu,Ag"), else ["X"]."""
+        a = self._file["static/atoms"] if "atoms" in self._file["static"] else None
+        if a is None:
+            return []
+        if "type_names" in a:
+            return [str(x) for x in a["type_names"].asstr()[()]]
+        sp = a.attrs.get("species")
+        if sp is not None:
+            sp = sp.decode() if isinstance(sp, bytes) else str(sp)
+            return sp.split(",")
+        return ["X"]
+
+    def species(self) -> np.ndarray:
+        """(n,) str: the type name of every atom, `type_names[types]`. Files without `type_names` (older
+        versions): one `species` name for every atom, or a comma-separated list naming the sorted
+        distinct `types` values in order; "X" without either."""
+        a = self._file["static/atoms"]
+        n = a["reference_positions"].shape[0]
+        types = a["types"][()] if "types" in a else np.zeros(n, np.int64)
+        names = self.type_names()
+        if "type_names" not in a:
+            if len(names) == 1:
+                return np.full(n, names[0], dtype=object)
+            uniq = np.unique(types)
+            if len(names) < len(uniq):
+                raise _user_error(f"species {names} name fewer kinds than the {len(uniq)} atom types",
+                                  self.path)
+            return np.asarray(names, dtype=object)[np.searchsorted(uniq, types)]
+        if n and (types.min() < 0 or types.max() >= len(names)):
+            raise _user_error(f"atom types {int(types.min())}…{int(types.max())} but only {len(names)} type "
+                              f"names {names}", self.path)
+        return np.asarray(names, dtype=object)[types] if n else np.zeros(0, object)
+
+    def masses(self) -> np.ndarray | None:
+        """(n,) per-atom mass in user units [mass] (/static/atoms/mass), None if absent."""
+        a = self._file["static/atoms"]
+        return a["mass"][()].astype(float) if "mass" in a else None
+
+    def box(self, frame: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(lo (d,), hi (d,), periodic (d,) bool) [length] of the atoms' box at `frame`: the frame's own
+        /frames/box/{lo,hi} when the run wrote them (a box that changes), else /static/box; None if the
+        file has no box (continuum-only runs, files of older versions)."""
+        st = self._file["static"]
+        if "box" not in st:
+            return None
+        lo, hi = st["box/lo"][()].astype(float), st["box/hi"][()].astype(float)
+        per = st["box/periodic"][()].astype(bool) if "periodic" in st["box"] else np.zeros(len(lo), bool)
+        if frame is not None and "box" in self._file["frames"]:
+            n = self.nframes
+            i = frame + n if frame < 0 else frame
+            lo = self._file["frames/box/lo"][i].astype(float)
+            hi = self._file["frames/box/hi"][i].astype(float)
+        return lo, hi, per
 
     def field(self, kind: str, name: str, frames: int | slice = slice(None)) -> np.ndarray:
         """Field `name` of `kind`: (F, n, d) / (F, n) for a slice of frames, (n, d) / (n,) for one frame."""

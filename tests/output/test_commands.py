@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from multiscale.output.commands import export_cmd, inspect_cmd, plot_cmd
+from multiscale.output.commands import (
+    _plot_energy,
+    _plot_observables,
+    _plot_xy,
+    export_cmd,
+    inspect_cmd,
+    plot_cmd,
+)
+from multiscale.output.reader import ResultsReader
 from multiscale.output.hdf5 import ResultsWriter
 from multiscale.output.reflection import write_reflection
 
@@ -90,7 +98,8 @@ def test_user_mistakes_exit_2(results, tmp_path):
         (inspect_cmd, [other], "not an msim results file"),
         (plot_cmd, [results, "energy", "-f", "kinetic"], "no energy ledger (thermo) column 'kinetic'"),
         (plot_cmd, [results, "reflection"], "no reflection sweep"),
-        (plot_cmd, [results, "stress"], "Invalid value"),
+        (plot_cmd, [results, "stress"], "unknown plot 'stress'"),
+        (plot_cmd, [results, "time", "stress"], "no series 'stress'"),
         (export_cmd, [results, "--format", "pdb"], "Invalid value"),
         (export_cmd, [results, "--format", "extxyz", "--frames", "a:b"], "START:STOP"),
         (export_cmd, [other, "--format", "xdmf"], "not an msim results file"),
@@ -145,3 +154,67 @@ def test_file_left_open_without_swmr_is_explained_and_repaired(results):
     res = _run(export_cmd, results, "--format", "extxyz", "--repair")
     assert res.exit_code == 0, res.output
     assert "frames: 4" in _run(inspect_cmd, results).output
+
+
+# ---------------------------------------------------------------------------------------------- real runs
+def _axes_labelled(fig) -> None:
+    """Every axis of every panel names a unit, and no unit is unknown."""
+    for ax in fig.axes:
+        for label in (ax.get_xlabel(), ax.get_ylabel()):
+            assert label and ("[" in label or label == "load stage"), label
+            assert "[?]" not in label, label
+
+
+def test_quasistatic_plots_against_the_load_parameter_with_force_depth(real_run, tmp_path):
+    h5 = real_run("indent2d_small")
+    with ResultsReader(h5) as r:
+        ob, th = r.observables(), r.thermo()
+        depth, load = ob["indenter.depth"], ob["indenter.load"]
+        assert len(depth) == 2 and depth[1] == 0.5             # two stages: d = 0, 0.5 σ
+        fig = _plot_observables(r, (), str(h5))
+        _axes_labelled(fig)
+        fd = [ax for ax in fig.axes if ax.get_title().startswith("force–depth")]
+        assert len(fd) == 1
+        assert fd[0].get_xlabel() == "indenter.depth [σ]" and fd[0].get_ylabel() == "indenter.load [ε/σ]"
+        line = fd[0].get_lines()[0]
+        np.testing.assert_array_equal(line.get_xdata(), depth)
+        np.testing.assert_array_equal(line.get_ydata(), load)
+        assert load[1] > 1.0                                     # the indenter pushes: a real force
+        others = [ax for ax in fig.axes if ax not in fd]
+        assert others and all(ax.get_xlabel() == "indenter.depth [σ]" for ax in others)
+        assert "indenter.contacts [count]" in [ax.get_ylabel() for ax in others]
+        fig = _plot_energy(r, (), str(h5))
+        _axes_labelled(fig)
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == "indenter.depth [σ]" and ax.get_ylabel() == "E − E(start) [ε]"
+        lines = {ln.get_label().split(" ")[0]: ln for a in fig.axes for ln in a.get_lines()}
+        assert {"iterations", "max_force", "wall", "indenter.load"}.isdisjoint(lines)   # not energies
+        np.testing.assert_array_equal(lines["energy"].get_ydata(), th["energy"] - th["energy"][0])
+        np.testing.assert_array_equal(lines["energy"].get_xdata(), depth)
+        fig = _plot_xy(r, "indenter.depth", "indenter.force_y", str(h5))
+        assert fig.axes[0].get_xlabel() == "indenter.depth [σ]"
+        np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), ob["indenter.force_y"])
+    res = _run(plot_cmd, h5, "indenter.depth", "indenter.load", "-o", tmp_path / "fd.png")
+    assert res.exit_code == 0, res.output
+    assert matplotlib.image.imread(tmp_path / "fd.png").std() > 0
+
+
+def test_dynamics_energy_changes_and_totals_panel(real_run):
+    h5 = real_run("lj_melt")
+    with ResultsReader(h5) as r:
+        th = r.thermo()
+        fig = _plot_energy(r, (), str(h5))
+        _axes_labelled(fig)
+        assert [ax.get_xlabel() for ax in fig.axes] == ["time [τ]", "time [τ]"]
+        terms, totals = fig.axes
+        lines = {ln.get_label().split(" ")[0]: ln for ln in totals.get_lines()}
+        assert set(lines) >= {"total", "total_plus_dissipated"}
+        np.testing.assert_array_equal(lines["total"].get_xdata(), th["time"])
+        np.testing.assert_array_equal(lines["total"].get_ydata(), th["total"] - th["total"][0])
+        # the drift of the total is visible on its own scale: not flattened by the ±1000 ε exchange
+        lo, hi = totals.get_ylim()
+        assert hi - lo < 0.1 * np.ptp(th["kinetic_atoms"])
+        assert "kinetic_atoms" in {ln.get_label().split(" ")[0] for ln in terms.get_lines()}
+        fig = _plot_observables(r, (), str(h5))
+        _axes_labelled(fig)
+        assert fig.axes[0].get_ylabel() == "temperature [ε/k_B]"

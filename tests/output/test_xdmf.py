@@ -27,20 +27,30 @@ def _results(path: Path, static=None, frame=synth.frame) -> Path:
 
 
 def _resolve(item: ET.Element, base: Path) -> np.ndarray:
-    """Evaluate a DataItem as an XDMF reader does (XML, HDF, HyperSlab)."""
+    """Evaluate a DataItem as an XDMF 3 reader does (XML; HDF with an optional Xdmf3 hyperslab
+    ``file:/path|start:stride:count:dataspace``)."""
     dims = [int(x) for x in item.get("Dimensions").split()]
-    if item.get("ItemType") == "HyperSlab":
-        sel_item, data_item = list(item)
-        sel = _resolve(sel_item, base).reshape(3, -1).astype(int)
-        data = _resolve(data_item, base)
-        idx = tuple(slice(s, s + st * c, st) for s, st, c in zip(*sel, strict=True))
-        return data[idx].reshape(dims)
     if item.get("Format") == "XML":
         return np.array(item.text.split(), dtype=float).reshape(dims)
-    fname, dpath = item.text.strip().split(":")
+    content, *slab = item.text.strip().split("|")
+    fname, dpath = content.split(":")
     with h5py.File(base / fname, "r") as f:
         data = f[dpath][()]
+    if slab:
+        start, stride, count, space = ([int(v) for v in part.split()] for part in slab[0].split(":"))
+        assert list(data.shape[1:]) == space[1:] and data.shape[0] >= space[0]
+        data = data[tuple(slice(a, a + b * c, b) for a, b, c in zip(start, stride, count, strict=True))]
     return data[: dims[0]].reshape(dims)
+
+
+def _frames(path: Path) -> list[ET.Element]:
+    """The per-frame Spatial collections of the time series (one Temporal collection "msim")."""
+    series = ET.parse(path).getroot().findall("Domain/Grid")
+    assert len(series) == 1 and series[0].get("Name") == "msim"
+    assert series[0].get("CollectionType") == "Temporal"
+    frames = list(series[0])
+    assert all(f.get("CollectionType") == "Spatial" for f in frames)
+    return frames
 
 
 def test_meshio_reads_mesh_and_series_resolves(tmp_path):
@@ -54,37 +64,33 @@ def test_meshio_reads_mesh_and_series_resolves(tmp_path):
     got = {c.type: c.data.tolist() for c in mesh.cells}
     assert got == {"quad": blocks["core"][1].tolist(), "triangle": blocks["outer"][1].tolist()}
 
-    root = ET.parse(tmp_path / "run.xdmf").getroot()
-    colls = {g.get("Name"): g for g in root.find("Domain")}
-    assert set(colls) == {"continuum", "atoms"}
-    assert all(c.get("CollectionType") == "Temporal" for c in colls.values())
+    frames = _frames(tmp_path / "run.xdmf")
+    assert len(frames) == len(STEPS)
+    ref = synth.static()["atoms"]
     with ResultsReader(h5) as r:
-        # continuum: one Spatial collection (2 blocks) per frame, each block a Uniform grid
-        steps = list(colls["continuum"])
-        assert len(steps) == len(STEPS)
-        for i, spatial in enumerate(steps):
-            assert float(spatial.find("Time").get("Value")) == 0.5 * STEPS[i]
-            for grid in spatial.findall("Grid"):
+        for i, frame in enumerate(frames):
+            assert float(frame.find("Time").get("Value")) == 0.5 * STEPS[i]
+            grids = {g.get("Name"): g for g in frame.findall("Grid")}
+            assert set(grids) == {"core", "outer", "atoms"}
+            # continuum: one Uniform grid per block
+            for name in ("core", "outer"):
+                grid = grids[name]
                 topo = grid.find("Topology")
-                etype = {"core": "Quadrilateral", "outer": "Triangle"}[grid.get("Name")]
-                assert topo.get("TopologyType") == etype
-                conn = _resolve(topo.find("DataItem"), tmp_path)
-                np.testing.assert_array_equal(conn, blocks[grid.get("Name")][1])
+                assert topo.get("TopologyType") == {"core": "Quadrilateral", "outer": "Triangle"}[name]
+                np.testing.assert_array_equal(_resolve(topo.find("DataItem"), tmp_path), blocks[name][1])
                 np.testing.assert_array_equal(_resolve(grid.find("Geometry/DataItem"), tmp_path), nodes)
                 atts = {a.get("Name"): a for a in grid.findall("Attribute")}
                 assert set(atts) == {"displacement", "velocity"}
-                for name, a in atts.items():
+                for fname, a in atts.items():
                     assert a.get("AttributeType") == "Vector" and a.get("Center") == "Node"
                     np.testing.assert_array_equal(_resolve(a.find("DataItem"), tmp_path),
-                                                  r.field("nodes", name, i))
-        # atoms: Polyvertex point cloud with per-frame and static fields
-        grids = list(colls["atoms"])
-        assert len(grids) == len(STEPS)
-        ref = synth.static()["atoms"]
-        for i, grid in enumerate(grids):
+                                                  r.field("nodes", fname, i))
+            # atoms: one vertex cell per atom, per-frame and static fields
+            grid = grids["atoms"]
             topo = grid.find("Topology")
             assert topo.get("TopologyType") == "Polyvertex"
             assert int(topo.get("NumberOfElements")) == synth.N_ATOMS
+            np.testing.assert_array_equal(_resolve(topo.find("DataItem"), tmp_path), np.arange(synth.N_ATOMS))
             np.testing.assert_array_equal(_resolve(grid.find("Geometry/DataItem"), tmp_path),
                                           ref["reference_positions"])
             atts = {a.get("Name"): a for a in grid.findall("Attribute")}
@@ -107,9 +113,8 @@ def test_single_block_3d_hex8_and_1d(tmp_path):
     mesh = meshio.read(tmp_path / "hex.mesh.xdmf")
     np.testing.assert_array_equal(mesh.points, nodes)
     assert mesh.cells[0].type == "hexahedron" and mesh.cells[0].data.tolist() == conn.tolist()
-    root = ET.parse(tmp_path / "hex.xdmf").getroot()
-    grids = list(root.find("Domain/Grid"))
-    assert [g.get("GridType") for g in grids] == ["Uniform"] * 3
+    grids = [f.find("Grid") for f in _frames(tmp_path / "hex.xdmf")]
+    assert [(g.get("Name"), g.get("GridType")) for g in grids] == [("continuum", "Uniform")] * 3
     with ResultsReader(h5) as r:
         np.testing.assert_array_equal(_resolve(grids[2].find("Attribute/DataItem"), tmp_path),
                                       r.field("nodes", "displacement", 2))
@@ -122,11 +127,11 @@ def test_single_block_3d_hex8_and_1d(tmp_path):
     write_xdmf(h5)
     mesh = meshio.read(tmp_path / "chain.mesh.xdmf")
     assert mesh.points.shape == (6, 2) and mesh.cells[0].type == "line"
-    root = ET.parse(tmp_path / "chain.xdmf").getroot()
-    atoms = root.find("Domain/Grid[@Name='atoms']")
-    g = list(atoms)[2]
-    assert g.find("Geometry").get("GeometryType") == "X_Y_Z"
-    np.testing.assert_array_equal(_resolve(g.find("Attribute/DataItem"), tmp_path), np.full((6, 1), 1.0))
+    g = _frames(tmp_path / "chain.xdmf")[2].find("Grid[@Name='atoms']")
+    assert g.find("Geometry").get("GeometryType") == "XYZ"       # inline, y = z = 0
+    np.testing.assert_array_equal(_resolve(g.find("Geometry/DataItem"), tmp_path),
+                                  np.column_stack([x, 0 * x, 0 * x]))
+    np.testing.assert_array_equal(_resolve(g.find("Attribute/DataItem"), tmp_path), np.full(6, 1.0))
 
 
 def test_position_field_is_the_atoms_geometry(tmp_path):
@@ -135,7 +140,7 @@ def test_position_field_is_the_atoms_geometry(tmp_path):
     pos = {s: rng.normal(size=(4, 2)) for s in STEPS}
     h5 = _results(tmp_path / "p.h5", static, lambda s: ({"position": pos[s], "velocity": pos[s] * 2}, None))
     write_xdmf(h5)
-    grids = list(ET.parse(tmp_path / "p.xdmf").getroot().find("Domain/Grid[@Name='atoms']"))
+    grids = [f.find("Grid[@Name='atoms']") for f in _frames(tmp_path / "p.xdmf")]
     for i, g in enumerate(grids):
         np.testing.assert_array_equal(_resolve(g.find("Geometry/DataItem"), tmp_path), pos[STEPS[i]])
         names = {a.get("Name") for a in g.findall("Attribute")}
@@ -144,5 +149,5 @@ def test_position_field_is_the_atoms_geometry(tmp_path):
 
     from multiscale.output.extxyz import write_extxyz
     frames = ase.io.read(write_extxyz(h5, tmp_path / "p.xyz"), index=":")
-    np.testing.assert_array_equal(frames[1].positions[:, :2], pos[STEPS[1]])
+    np.testing.assert_allclose(frames[1].positions[:, :2], pos[STEPS[1]], rtol=0, atol=1e-8)
     np.testing.assert_array_equal(frames[1].arrays["pad"], [0, 0, 1, 1])
