@@ -229,6 +229,8 @@ class CoupledSystem:
         Returns the potential energy Π (atoms + continuum + coupling) [energy]; terms in ``self.energy``.
         """
         Ea = Ec = 0.0
+        if self.coupled and hasattr(self.method, "before_forces"):
+            self.method.before_forces(self)   # e.g. a state-dependent ghost-force correction
         if self.atoms is not None:
             Ea = float(self.atoms.compute())
             self.f_atoms[...] = self.atoms.forces
