@@ -12,6 +12,8 @@ by the AtomisticRegion (free + pad), N nodes, d dimension. Masses are internal f
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -291,7 +293,7 @@ class CoupledSystem:
         The discrete property: ``volume_atoms`` = Σ_a β̄_a V_a (V_a = |det cell|, free atoms) plus
         ``volume_continuum`` = ∫ α dV (= Σ_I M^α_I / ρ, the same quadrature as the masses) against
         ``volume_region`` V = the volume of the bounding box of the mesh nodes and of the atoms' cells
-        (half a cell, V_a^(1/d)/2, beyond the outermost free atoms): ``volume_error`` = (Σβ̄V + ∫α − V)/V;
+        (half a lattice-plane spacing beyond the outermost free atoms along each axis): ``volume_error`` = (Σβ̄V + ∫α − V)/V;
         and ``mass_error`` = (Σ_a β̄_a m_a + Σ_I M^α_I − ρV)/(ρV), ρ the continuum density (the two agree
         when m_a = ρ V_a). Both are exact only when the atom cells tile the handshake and the region's
         edges exactly and both quadratures are exact for β and α (see tests/coupling/test_partition_integral.py);
@@ -313,7 +315,12 @@ class CoupledSystem:
         rho = float(self.continuum.density)
         vol_atoms = float(np.sum(self.atom_weight[self.free])) * v_cell
         vol_cont = float(np.sum(self.node_mass)) / rho
-        half = 0.5 * v_cell ** (1.0 / d)
+        # half the spacing of the lattice planes normal to each axis (the cells' reach beyond a flat
+        # surface of atoms): half the smallest non-zero component of a short lattice vector
+        combos = np.array([n for n in itertools.product((-1, 0, 1), repeat=d) if any(n)], float)
+        comp = np.abs(combos @ self.cell)
+        comp[comp < 1e-9 * np.max(comp)] = np.inf
+        half = 0.5 * comp.min(axis=0)
         Xa = self.atoms.X[self.free]
         Xn = self.continuum.nodes
         lo = np.minimum(Xn.min(axis=0), Xa.min(axis=0) - half) if len(Xa) else Xn.min(axis=0)
