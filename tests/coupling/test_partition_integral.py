@@ -86,3 +86,23 @@ def test_box_core_figure_is_reported():
         s, _, _ = patch_system_2d("projected", blend=blend)
         errs[blend] = abs(s.partition_report()["volume_error"])
     assert 1e-13 < errs["quintic"] < errs["linear"] < 1e-4, errs
+
+
+@pytest.mark.parametrize("blend", ["linear", "cubic", "quintic"])
+def test_atom_weights_are_cell_averages(blend):
+    """β̄_a of the aligned 2D case against the exact average of β over the atom's cell (scipy quad of the
+    blend in x): the sums above cannot tell point values from cell averages (on cells aligned with both
+    edges of H the midpoint-rule errors of the two edges cancel), this can."""
+    from scipy.integrate import quad
+
+    from multiscale.coupling.blending import get_blend
+
+    s = _system(2, "tri3", blend)
+    b = get_blend(blend)
+    X = s.atoms.X[s.free]
+    beta = lambda x: 1.0 - float(b.value(np.array([np.clip((abs(x) - C) / W, 0.0, 1.0)]))[0])  # noqa: E731
+    inside = np.abs(X[:, 0]) < C + W
+    assert inside.sum() > 20
+    for xa, w in zip(X[inside, 0], s.atom_weight[s.free][inside], strict=True):
+        ref = quad(beta, xa - 0.5, xa + 0.5, points=[-C - W, -C, C, C + W], epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+        assert abs(w - ref) <= 1e-13, (xa, w, ref)
