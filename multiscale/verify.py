@@ -28,7 +28,6 @@ from pathlib import Path
 import click
 import numpy as np
 
-
 #: thresholds: figure -> (bound, meaning)
 _F_PATCH = np.array([[1.002, 0.001, 0.0], [0.0005, 0.999, 0.0], [0.0, 0.0, 1.001]])
 
@@ -48,8 +47,8 @@ def _partition_rows(s) -> list:  # noqa: ANN001
                       "reported (V: bounding box)", None),
                  _row("mass: (sum beta_a m_a + sum M^alpha_I - rho V) / (rho V)", abs(rep["mass_error"]),
                       "reported (V: bounding box)", None)]
-    rows.append(_row("mass: atoms + nodes (coupled weights)", float(np.sum(s.atom_mass) + np.sum(s.node_mass)),
-                     "reported", None))
+    total = float(np.sum(s.atom_mass) + np.sum(s.node_mass))
+    rows.append(_row("mass: atoms + nodes (coupled weights)", total, "reported", None))
     return rows
 
 
@@ -82,7 +81,8 @@ def _patch_rows(sim) -> list:  # noqa: ANN001
     worst = max(float(fa.max()) if fa.size else 0.0, res.max_force_nodes) / bond
     con = _constrained_residual(s, interior) / bond
     rows = [_row(f"patch test ({label}): max residual force / bond force", worst,
-                 "<= 1e-10" if strict else "reported (energy blending)", (worst <= 1e-10) if strict else None),
+                 "<= 1e-10" if strict else "reported (energy blending)",
+                 (worst <= 1e-10) if strict else None),
             _row("  ... after the constraint forces", con, "<= 1e-10" if strict else "reported",
                  (con <= 1e-10) if strict else None)]
     if res.uncorrected_relative is not None:

@@ -100,9 +100,12 @@ def test_atom_weights_are_cell_averages(blend):
     s = _system(2, "tri3", blend)
     b = get_blend(blend)
     X = s.atoms.X[s.free]
-    beta = lambda x: 1.0 - float(b.value(np.array([np.clip((abs(x) - C) / W, 0.0, 1.0)]))[0])  # noqa: E731
+    def beta(x):
+        return 1.0 - float(b.value(np.array([np.clip((abs(x) - C) / W, 0.0, 1.0)]))[0])
+
     inside = np.abs(X[:, 0]) < C + W
     assert inside.sum() > 20
     for xa, w in zip(X[inside, 0], s.atom_weight[s.free][inside], strict=True):
-        ref = quad(beta, xa - 0.5, xa + 0.5, points=[-C - W, -C, C, C + W], epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+        ref = quad(beta, xa - 0.5, xa + 0.5, points=[-C - W, -C, C, C + W], epsabs=1e-14, epsrel=1e-13,
+                   limit=200)[0]
         assert abs(w - ref) <= 1e-13, (xa, w, ref)

@@ -13,8 +13,13 @@ the recomputed correction is not conservative (as the docs state)."""
 import numpy as np
 import pytest
 
-from multiscale.diagnostics.patch_test import (apply_uniform, boundary_nodes, patch_system_2d, patch_test,
-                                                typical_bond_force)
+from multiscale.diagnostics.patch_test import (
+    apply_uniform,
+    boundary_nodes,
+    patch_system_2d,
+    patch_test,
+    typical_bond_force,
+)
 from multiscale.integrate.minimize import MINIMIZERS
 
 F = np.array([[1.01, 0.005], [0.003, 0.995]])

@@ -49,7 +49,8 @@ def test_verify_statics_deck_skips_dynamics_with_a_reason():
     rows, out = _rows("indent2d_small.yaml")
     assert "statics deck (lbfgs): no time step" in out, out
     assert not any(k.startswith("energy: net") for k in rows), out
-    for key in ("(sum beta_a V_a + int alpha dV - V) / V", "(sum beta_a m_a + sum M^alpha_I - rho V) / (rho V)",
+    for key in ("(sum beta_a V_a + int alpha dV - V) / V",
+                "(sum beta_a m_a + sum M^alpha_I - rho V) / (rho V)",
                 "patch test (strong)", "constraints: max |G q| (initial state)"):
         assert any(key in k for k in rows), (key, out)
     assert rows["constraints: max |G q| (initial state)"][1] == "pass"

@@ -13,8 +13,17 @@ from ..._kernels import load
 from ...errors import DeckError
 from ...registry import POTENTIALS, PluginParams
 from .base import Potential
-from .eam_tables import (EAMTables, eval_embedding, eval_embedding_d2, eval_pair, eval_pair_d2, eval_radial,
-                         eval_radial_d2, read_funcfl, read_setfl)
+from .eam_tables import (
+    EAMTables,
+    eval_embedding,
+    eval_embedding_d2,
+    eval_pair,
+    eval_pair_d2,
+    eval_radial,
+    eval_radial_d2,
+    read_funcfl,
+    read_setfl,
+)
 from .pairbase import finish_virial, kernel_args, list_args
 
 _EMPTY1 = np.zeros(0)
