@@ -296,7 +296,8 @@ class CoupledSystem:
         (half a lattice-plane spacing beyond the outermost free atoms along each axis):
         ``volume_error`` = (Σβ̄V + ∫α − V)/V; and ``mass_error`` = (Σ_a β̄_a m_a + Σ_I M^α_I − ρV)/(ρV),
         ρ the continuum density (the two agree when m_a = ρ V_a). Both are exact only when the atom
-        cells tile the handshake and the region's edges exactly and both quadratures are exact for β and α (tests/coupling/test_partition_integral.py);
+        cells tile the handshake and the region's edges exactly and both quadratures are exact for β
+        and α (tests/coupling/test_partition_integral.py);
         otherwise they measure the quadrature error of the non-smooth β (kinks at H's edges, corners of
         the core) and the mismatch between the cells and the region's boundary."""
         rep = {"max_pou_error": 0.0, "mass_atoms": float(self.atom_mass.sum()),
