@@ -147,7 +147,7 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
                 r = minimizer.minimize(prob, s.gather_q(), fixed=fixed, G=G)
                 prob.set_q(r.q)
                 return r
-            res = stage(s, solve)
+            res = stage(s, solve, float(getattr(getattr(minimizer, "params", None), "ftol", 0.0)))
         else:
             res = minimizer.minimize(prob, s.gather_q(), fixed=fixed, G=G)
         E, _ = prob(res.q)                    # state, forces and observables at the result

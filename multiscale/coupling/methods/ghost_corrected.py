@@ -4,7 +4,10 @@ Energy blending (β̄-weighted atoms, α-weighted continuum) has spurious "ghost
 for a homogeneous deformation. This method subtracts a correction ``g`` (stacked, (n_dof,)) from the forces
 of the dofs of the *band* around H (free atoms within the potential's reach of H — twice the reach for
 many-body potentials — nodes within one element diameter of H and every node that interpolates a pad
-or an atom of H); elsewhere a homogeneous state has no
+or an atom of H), minus the free surfaces (atoms missing reference neighbours, for many-body
+potentials also their neighbours, and the nodes on the mesh's bounding box), whose homogeneous-state
+forces are physical: where H meets a free surface the ghost forces of the surface atoms stay
+uncorrected; elsewhere a homogeneous state has no
 ghost force, and surface or boundary forces there are physical. Two choices of ``g`` (deck key
 ``correction``):
 
@@ -18,8 +21,8 @@ ghost force, and surface or boundary forces there are physical. Two choices of `
         every evaluation, one extra force evaluation each); between updates ``g`` is a dead load;
       - statics (`run_quasistatic` calls `statics_stage`): ``g`` is held fixed during a minimisation (so
         the minimised energy is consistent), recomputed from the converged state, and the stage is
-        minimised again until ``g`` changes by less than ``stage_tol`` × max|g| (at most
-        ``max_stage_updates`` times): at convergence the forces are those of the corrected model at
+        minimised again until ``g`` changes by less than ``stage_tol`` × max|g| or the minimiser's
+        ``ftol`` (at most ``max_stage_updates`` times): at convergence the forces are those of the corrected model at
         the final state.
 ``reference`` — ``g`` = the blended forces of the reference (assembled, undeformed) state, a dead load
     that is never updated (Shenoy et al.'s original dead-load correction). Exact only at that state:
@@ -54,6 +57,25 @@ def _element_diameter(mesh) -> float:  # noqa: ANN001
     return d
 
 
+def _near_surface(s, pot) -> np.ndarray:  # noqa: ANN001
+    """(n_free,) bool: free atoms whose force at a homogeneous state is a surface force — atoms missing
+    reference neighbours within the cut-off (free surfaces; pads complete the shells towards the mesh),
+    and for many-body potentials also the atoms within one cut-off of those."""
+    from scipy.spatial import cKDTree
+
+    X = s.atoms.X
+    rc = float(pot.cutoff) * (1 - 1e-9)
+    tree = cKDTree(X)
+    counts = np.array([len(c) - 1 for c in tree.query_ball_point(X, rc)])
+    full = np.max(counts) if len(counts) else 0
+    surf = counts < full
+    if getattr(pot, "many_body", False) and np.any(surf):
+        near = tree.query_ball_point(X[surf], rc)
+        idx = np.unique(np.concatenate([np.asarray(c, np.int64) for c in near]))
+        surf[idx] = True
+    return surf[s.free]
+
+
 def _signed(hs, X: np.ndarray) -> np.ndarray:  # noqa: ANN001
     sd = getattr(hs.shape, "signed_distance", None)
     return np.asarray(sd(X), float) if sd is not None else hs.distance(X)
@@ -73,7 +95,8 @@ class GhostCorrectedCoupling(CouplingMethod):
         every: int = Field(1, ge=1, description="homogeneous, dynamics: recompute every N force evaluations "
                                                 "(velocity Verlet: steps)")
         stage_tol: float = Field(1e-12, ge=0.0, description="homogeneous, statics: re-minimise the stage "
-                                 "until the correction changes by less than this × its largest component")
+                                 "until the correction changes by less than this × its largest component "
+                                 "or than the minimiser's ftol")
         max_stage_updates: int = Field(20, ge=0, description="homogeneous, statics: at most this many "
                                        "re-minimisations per load stage")
 
@@ -93,6 +116,12 @@ class GhostCorrectedCoupling(CouplingMethod):
         self.band_atoms = sa > -reach                                    # (n_free,)
         touched = np.asarray(abs(s.N_pad).sum(axis=0)).ravel() + np.asarray(abs(s.N_c).sum(axis=0)).ravel()
         self.band_nodes = ((sn > -diam) & (sn < hs.width + diam)) | (touched > 0)   # (N,)
+        # free surfaces: their homogeneous-state forces are physical, not ghost forces
+        self.band_atoms &= ~_near_surface(s, pot)
+        X = s.continuum.nodes
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        tol = 1e-9 * float(np.max(hi - lo))
+        self.band_nodes &= ~np.any((np.abs(X - lo) < tol) | (np.abs(X - hi) < tol), axis=1)
         self.band = np.concatenate([np.repeat(self.band_atoms, s.d), np.repeat(self.band_nodes, s.d)])
         self.fit_nodes = np.flatnonzero(self.band_nodes)
         Xf = s.continuum.nodes[self.fit_nodes]
@@ -170,10 +199,12 @@ class GhostCorrectedCoupling(CouplingMethod):
         return self._work + float(self._g @ (system.gather_q() - self._q_g))
 
     # ------------------------------------------------------------------ statics
-    def statics_stage(self, system, solve):  # noqa: ANN001, ANN201
+    def statics_stage(self, system, solve, ftol: float = 0.0):  # noqa: ANN001, ANN201
         """One load stage of `run_quasistatic`: ``solve()`` minimises from the current state with ``g``
-        fixed; ``g`` is recomputed from the result until it changes by less than ``stage_tol``·max|g|.
-        Returns the last ``solve()`` result; ``self.stage_updates`` the number of re-minimisations."""
+        fixed; ``g`` is recomputed from the result until it changes by less than
+        max(``stage_tol``·max|g|, ``ftol``) (ftol: the minimiser's force tolerance — a smaller change
+        cannot be resolved by re-minimising). Returns the last ``solve()`` result;
+        ``self.stage_updates`` the number of re-minimisations."""
         self._frozen = True
         self.stage_updates = 0
         if not self.enabled or self.params.correction != "homogeneous":
@@ -185,7 +216,7 @@ class GhostCorrectedCoupling(CouplingMethod):
             change = float(np.max(np.abs(g - self._g))) if g.size else 0.0
             scale = max(float(np.max(np.abs(g))) if g.size else 0.0, 1e-300)
             self._set(system, g)
-            if change <= self.params.stage_tol * scale:
+            if change <= max(self.params.stage_tol * scale, ftol):
                 break
             self.stage_updates += 1
             res = solve()
