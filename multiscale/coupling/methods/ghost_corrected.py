@@ -22,10 +22,10 @@ ghost force, and surface or boundary forces there are physical. Two choices of `
       - statics (`run_quasistatic` calls `statics_stage`): ``g`` is held fixed during a minimisation (so
         the minimised energy is consistent), recomputed from the converged state, and the stage is
         minimised again until ``g`` changes by less than ``stage_tol`` × max|g| or the minimiser's
-        ``ftol`` (at most ``max_stage_updates`` times): at convergence the forces are those of the corrected model at
-        the final state.
+        ``ftol`` (at most ``max_stage_updates`` times): at convergence the forces are those of the
+        corrected model at the final state.
 ``reference`` — ``g`` = the blended forces of the reference (assembled, undeformed) state, a dead load
-    that is never updated (Shenoy et al.'s original dead-load correction). Exact only at that state:
+    that is never updated (the quasicontinuum literature's dead-load correction). Exact only at that state:
     strain brings the ghost forces back (∝ σ ∇β; at 1 % strain about as large as without correction).
 
 Energy: a dead load ``−g`` has the potential ``g · (q − q_g)``; the ``coupling`` term books it plus the
