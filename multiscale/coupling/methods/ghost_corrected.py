@@ -5,11 +5,10 @@ for a homogeneous deformation. This method subtracts a correction ``g`` (stacked
 of the dofs of the *band* around H (free atoms within the potential's reach of H — twice the reach for
 many-body potentials — nodes within one element diameter of H and every node that interpolates a pad
 or an atom of H), minus the free surfaces (atoms missing reference neighbours, for many-body
-potentials also their neighbours, and the nodes on the mesh's bounding box), whose homogeneous-state
-forces are physical: where H meets a free surface the ghost forces of the surface atoms stay
-uncorrected; elsewhere a homogeneous state has no
-ghost force, and surface or boundary forces there are physical. Two choices of ``g`` (deck key
-``correction``):
+potentials also their neighbours, and the nodes on the mesh's bounding box with α > 0), whose
+homogeneous-state forces are physical (where H meets a free surface the ghost forces of the surface
+atoms stay uncorrected); elsewhere a homogeneous state has no ghost force, and surface or boundary
+forces there are physical. Two choices of ``g`` (deck key ``correction``):
 
 ``homogeneous`` (default) — the ghost force of the CURRENT state's homogeneous part: an affine map
     ``x = F X + c`` is fitted (least squares) to the band's nodes, every atom and node is put on that map,
@@ -132,7 +131,8 @@ class GhostCorrectedCoupling(CouplingMethod):
         X = s.continuum.nodes
         lo, hi = X.min(axis=0), X.max(axis=0)
         tol = 1e-9 * float(np.max(hi - lo))
-        self.band_nodes &= ~np.any((np.abs(X - lo) < tol) | (np.abs(X - hi) < tol), axis=1)
+        on_box = np.any((np.abs(X - lo) < tol) | (np.abs(X - hi) < tol), axis=1)
+        self.band_nodes &= ~(on_box & (hs.alpha(X) > 0.0))   # α = 0: the mesh's edge against the atoms
         self.band = np.concatenate([np.repeat(self.band_atoms, s.d), np.repeat(self.band_nodes, s.d)])
         self.fit_nodes = np.flatnonzero(self.band_nodes)
         Xf = s.continuum.nodes[self.fit_nodes]
