@@ -61,7 +61,14 @@ def load_plugin_modules() -> None:
 
 
 class MsimGroup(click.Group):
-    """Translates exceptions of every subcommand into messages and exit statuses."""
+    """Translates exceptions of every subcommand into messages and exit statuses; every subcommand
+    accepts ``--debug`` (added here when the command does not declare it)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any("--debug" in getattr(p, "opts", ()) for p in cmd.params):
+            cmd.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True,
+                                           callback=_set_debug, help="Show the full traceback on errors."))
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -227,6 +227,11 @@ class Simulation:
                          f"{0 if s.G is None else s.G.shape[0]} constraint rows "
                          f"({len(slaved_atoms(s.G, s.n_free, s.d))} atoms tied one by one to the mesh), "
                          f"partition of unity error {rep['max_pou_error']:.1e}")
+            if "volume_error" in rep:
+                lines.append("              integral partition of unity: "
+                             "(sum beta_a V_a + int alpha dV - V)/V "
+                             f"{rep['volume_error']:.1e}, mass (sum beta_a m_a + sum M_I - rho V)/(rho V) "
+                             f"{rep['mass_error']:.1e} (V: bounding box of mesh and atom cells)")
             if len(s.floored):
                 lines.append(f"              {len(s.floored)} light handshake atoms given the floor mass")
         if self.statics:

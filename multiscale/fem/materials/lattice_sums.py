@@ -7,8 +7,10 @@ Site energy under a homogeneous deformation F of the reference bond vectors R_b 
 Energy density W = E_site/Ω₀ (Ω₀ = volume per atom), first Piola stress P = ∂W/∂F, and the Born elastic
 constants C_IJKL = ∂²W/∂E_IJ∂E_KL at E = 0 (E = Green strain). Uses only the potential's vectorised radial
 functions ``pair``, ``density``, ``embedding`` (`multiscale.md.potentials.base.Potential`); their second
-derivatives are taken by Richardson-extrapolated central differences of the first derivatives
-(relative error ≈ 1e-12).
+derivatives are the potential's own exact ones when it has them (``pair_d2``, ``density_d2``,
+``embedding_d2``: the tabulated EAMs, from the cubic spline of the interval holding the argument — a
+finite difference there spans several knots of a fine table and errs by ~1e-5), else 4th-order central
+differences of the first derivatives (analytic potentials, relative error ≈ 1e-12).
 
 Two paths for E_site and ∂E_site/∂F, equal to round-off: the compiled kernel
 ``multiscale._kernels.cauchy_born`` for the potentials whose radial functions it reproduces (`kernel_spec`:
@@ -42,6 +44,13 @@ def _d2(fprime, x: np.ndarray, cutoff: float = np.inf) -> np.ndarray:  # noqa: A
         hn = 1e-6 * rn
         out[near] = (3 * fprime(rn) - 4 * fprime(rn - hn) + fprime(rn - 2 * hn)) / (2 * hn)
     return out
+
+
+def _second(potential, name: str, fprime, x: np.ndarray, cutoff: float = np.inf) -> np.ndarray:  # noqa: ANN001
+    """The potential's own exact second derivative ``name`` (tabulated EAM: the splines' own) when it
+    has one, else `_d2` of the first derivative."""
+    exact = getattr(potential, name, None)
+    return np.asarray(exact(x), float) if exact is not None else _d2(fprime, x, cutoff)
 
 
 def _same_radial(potential, cls, names: tuple[str, ...]) -> bool:  # noqa: ANN001
@@ -161,15 +170,15 @@ def born_constants(potential, R: np.ndarray, omega: float) -> np.ndarray:  # noq
     r = np.linalg.norm(R, axis=1)
     RR = np.einsum("bi,bj->bij", R, R) / r[:, None, None]  # R_I R_J / r  (= ∂r/∂E_IJ)
     _, dphi = potential.pair(r)
-    d2phi = _d2(lambda x: potential.pair(x)[1], r, potential.cutoff)
+    d2phi = _second(potential, "pair_d2", lambda x: potential.pair(x)[1], r, potential.cutoff)
     g = 0.5 * (d2phi - dphi / r)  # ∂²(½φ)/∂r² − (½φ)'/r
     T = np.einsum("b,bij,bkl->ijkl", g, RR, RR)
     if getattr(potential, "many_body", False):
         rho, drho = potential.density(r)
-        d2rho = _d2(lambda x: potential.density(x)[1], r, potential.cutoff)
+        d2rho = _second(potential, "density_d2", lambda x: potential.density(x)[1], r, potential.cutoff)
         rhobar = np.array([rho.sum()])
         _, dF = potential.embedding(rhobar)
-        d2F = _d2(lambda x: potential.embedding(x)[1], rhobar)
+        d2F = _second(potential, "embedding_d2", lambda x: potential.embedding(x)[1], rhobar)
         T = T + dF[0] * np.einsum("b,bij,bkl->ijkl", d2rho - drho / r, RR, RR)
         S = np.einsum("b,bij->ij", drho, RR)
         T = T + d2F[0] * np.einsum("ij,kl->ijkl", S, S)

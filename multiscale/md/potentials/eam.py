@@ -13,7 +13,17 @@ from ..._kernels import load
 from ...errors import DeckError
 from ...registry import POTENTIALS, PluginParams
 from .base import Potential
-from .eam_tables import EAMTables, eval_embedding, eval_pair, eval_radial, read_funcfl, read_setfl
+from .eam_tables import (
+    EAMTables,
+    eval_embedding,
+    eval_embedding_d2,
+    eval_pair,
+    eval_pair_d2,
+    eval_radial,
+    eval_radial_d2,
+    read_funcfl,
+    read_setfl,
+)
 from .pairbase import finish_virial, kernel_args, list_args
 
 _EMPTY1 = np.zeros(0)
@@ -45,6 +55,19 @@ class TabulatedEAM(Potential):
 
     def embedding(self, rho):  # noqa: ANN001, ANN201
         return eval_embedding(self.tables, 0, rho)
+
+    # exact second derivatives of the splines (used by the Born elastic constants, `lattice_sums`)
+    def pair_d2(self, r):  # noqa: ANN001, ANN201
+        """φ''(r) [eV/Å²] of element 0, exact for the cubic spline interval holding r."""
+        return eval_pair_d2(self.tables, 0, 0, r)
+
+    def density_d2(self, r):  # noqa: ANN001, ANN201
+        """ρ''(r) of element 0, exact for the spline interval holding r."""
+        return eval_radial_d2(self.tables, self.tables.rhor[0], r)
+
+    def embedding_d2(self, rho):  # noqa: ANN001, ANN201
+        """F''(ρ) [eV] of element 0, exact for the spline interval holding ρ."""
+        return eval_embedding_d2(self.tables, 0, rho)
 
     def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None,  # noqa: ANN001
                 types=None, atom_energies=True):  # noqa: ANN001

@@ -214,3 +214,40 @@ def eval_embedding(t: EAMTables, a: int, rho: np.ndarray) -> tuple[np.ndarray, n
     F = ((c[..., 3] * p + c[..., 4]) * p + c[..., 5]) * p + c[..., 6]
     F = np.where(rho > t.rhomax, F + fp * (rho - t.rhomax), F)
     return F, fp
+
+
+# --- exact second derivatives of the interpolating splines (elastic constants) --------------------------
+# Within grid interval m the value is the cubic ((c3 p + c4) p + c5) p + c6 in p = x/δ + 1 − m and the
+# derivative ((c0 p + c1) p + c2) with c0 = 3 c3/δ, c1 = 2 c4/δ, c2 = c5/δ (``interpolate_spline``), so
+# the second derivative is (2 c0 p + c1)/δ, exact inside the interval (the splines are C¹ only: at a grid
+# point the two sides differ, and the value of the interval the point starts is returned, as for the
+# value and the first derivative).
+
+def eval_radial_d2(t: EAMTables, spline: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Second derivative of a radial spline (nr, 7) at r (any shape); 0 at r >= cutoff."""
+    r = np.asarray(r, dtype=float)
+    m, p = _r_index(t, r)
+    c = spline[m]
+    d2 = (2.0 * c[..., 0] * p + c[..., 1]) / t.dr
+    return np.where(r < t.cutoff, d2, 0.0)
+
+
+def eval_pair_d2(t: EAMTables, a: int, b: int, r: np.ndarray) -> np.ndarray:
+    """φ''(r) [eV/Å²] of element pair (a, b): φ = z2/r, φ'' = z2''/r − 2 z2'/r² + 2 z2/r³."""
+    r = np.asarray(r, dtype=float)
+    z2, z2p = eval_radial(t, t.z2r[a, b], r)
+    z2pp = eval_radial_d2(t, t.z2r[a, b], r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d2 = z2pp / r - 2.0 * z2p / r ** 2 + 2.0 * z2 / r ** 3
+    return np.where(r < t.cutoff, d2, 0.0)
+
+
+def eval_embedding_d2(t: EAMTables, a: int, rho: np.ndarray) -> np.ndarray:
+    """F''(ρ) of element a (0 beyond rhomax, where LAMMPS extrapolates linearly)."""
+    rho = np.asarray(rho, dtype=float)
+    p = rho * (1.0 / t.drho) + 1.0
+    m = np.maximum(1, np.minimum(np.trunc(p).astype(np.int64), t.nrho - 1))
+    p = np.minimum(p - m, 1.0)
+    c = t.frho[a][m - 1]
+    d2 = (2.0 * c[..., 0] * p + c[..., 1]) / t.drho
+    return np.where(rho > t.rhomax, 0.0, d2)
