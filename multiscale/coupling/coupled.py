@@ -287,7 +287,7 @@ class CoupledSystem:
         return float(self.atom_mass.sum() + self.node_mass.sum())
 
     def partition_report(self) -> dict:
-        """Partition of unity, pointwise and in the integral sense (PHYSICS.md §2).
+        """Partition of unity, pointwise and in the integral sense (docs/physics.md §2).
 
         ``max_pou_error``: max |α+β−1| at atoms and quadrature points (0 by definition, β = 1 − α).
         The discrete property: ``volume_atoms`` = Σ_a β̄_a V_a (V_a = |det cell|, free atoms) plus

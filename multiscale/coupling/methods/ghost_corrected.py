@@ -1,4 +1,4 @@
-"""Energy blending with ghost-force correction (PHYSICS.md §2, §6).
+"""Energy blending with ghost-force correction (docs/physics.md §2, §6).
 
 Energy blending (β̄-weighted atoms, α-weighted continuum) has spurious "ghost" forces in and near H even
 for a homogeneous deformation. This method subtracts a correction ``g`` (stacked, (n_dof,)) from the forces
