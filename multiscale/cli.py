@@ -142,25 +142,39 @@ def _load(deck_path: Path) -> Any:
               help="HDF5 results file (overrides the deck's output.file). Next to it the run writes "
               "STEM.xdmf (and STEM.mesh.xdmf), STEM.checkpoint.h5, STEM.lastgood.h5 after a blow-up, and "
               "NAME.lock while running.")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Run this many steps instead.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Run this many steps instead (quasi-static decks: this many load stages).")
+@click.option("--stages", type=click.IntRange(min=1), default=None,
+              help="Quasi-static decks: run only the first N load stages (at most the deck's).")
 @_threads_opt
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @click.option("--restart", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Continue from this checkpoint file.")
+              help="Continue this run from its checkpoint (OUT.checkpoint.h5; give the same -o). The deck "
+              "must be the one that wrote it, input files included (by content); only the output section's "
+              "file, every, thermo_every, checkpoint_every and compression, the integrator's steps, time "
+              "and threads, title and expect may change (e.g. more steps to extend the run). Anything else: "
+              "exit 2 with the differing keys.")
+@click.option("--from", "start_from", metavar="FILE[:STEP]", default=None,
+              help="Start this (new) run from the state at STEP (default: the last frame) of an earlier "
+              "results file, or from a checkpoint: a new deck may change loads, integrator, temperature, "
+              "length, output, not the model (atoms, mesh). The new file records where it came from.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing file at the output path. Without it msim refuses (exit 2) to "
               "overwrite any existing file, results of an earlier run or not. --restart continues its own "
               "results file and needs no --overwrite. The run's inputs (the deck, files it names, the "
               "checkpoint) are never overwritten, --overwrite or not.")
 @debug_option
-def run(deck: Path, output: str | None, steps: int | None, threads: int | None, quiet: bool,
-        restart: Path | None, overwrite: bool) -> None:
+def run(deck: Path, output: str | None, steps: int | None, stages: int | None, threads: int | None,
+        quiet: bool, restart: Path | None, start_from: str | None, overwrite: bool) -> None:
     """Run the simulation described by DECK.
 
     The output location is checked before the model is built (exit 2): not an input of the run, not
     one of the run's own companion files, writable, no existing file unless --overwrite. A full disk
     during the run stops it with exit status 1 and one line naming the file and the space needed; the
     results file keeps every complete step and the last checkpoint stays valid.
+
+    Quasi-static decks write a checkpoint after every load stage (or every output.checkpoint_every
+    stages); dynamics decks every output.checkpoint_every steps.
     """
     d = _load(deck)  # deck mistakes are reported before anything else is imported
     from .output import paths
@@ -168,6 +182,9 @@ def run(deck: Path, output: str | None, steps: int | None, threads: int | None, 
 
     out = paths.results_path(d, output)
     inputs = paths.deck_inputs(d)
+    if start_from is not None:
+        from .output.continuation import parse_spec
+        inputs = {**inputs, "the --from file": parse_spec(start_from)[0]}
     paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
     with reserve(out):    # no other msim run can take this file between these checks and the writing
         paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
@@ -175,9 +192,12 @@ def run(deck: Path, output: str | None, steps: int | None, threads: int | None, 
 
         sim = Simulation.from_deck(d, threads=threads)
         paths.check_free_space(out, _start_bytes(sim, d))
+        kw: dict[str, Any] = {"start_from": start_from} if start_from is not None else {}
+        if stages is not None:
+            kw["stages"] = stages
         try:
             result = sim.run(output=out, steps=steps, restart=restart,
-                             progress="quiet" if quiet else "auto")
+                             progress="quiet" if quiet else "auto", **kw)
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
                 raise

@@ -21,12 +21,22 @@ Run loop (dynamics, ``integrator.type: verlet``); the step itself is `VelocityVe
 4. a blow-up (NaN/inf, lost atom, energy jump) stops the run with `BlowUpError`; the last good state is
    saved as ``OUT.lastgood.h5`` (a checkpoint ``msim run --restart`` accepts).
 
-Quasi-statics (``integrator.type: fire | lbfgs``): one minimisation per load stage
-(`integrate/quasistatic.run_quasistatic`); each stage writes a thermo row, observables and a frame.
+Quasi-statics (``integrator.type: fire | lbfgs | precon_lbfgs``): one minimisation per load stage
+(`integrate/quasistatic.run_quasistatic`); each stage writes a thermo row, observables and a frame, then
+a checkpoint (every ``output.checkpoint_every`` stages, default every stage) with the state to go on at
+the next stage; ``--restart`` continues there bitwise. Non-finite energies, forces, positions or loads
+stop the run with `BlowUpError`; the state after the last good stage is saved as ``OUT.lastgood.h5``.
+
+Restart (``run(restart=CKPT)``): the checkpoint's checksum, deck fingerprint (the validated deck key by
+key and the content of its input files; `output.checkpoint.RESTART_MAY_DIFFER` lists what may change) and
+state shapes are checked before the results file is touched. Continuation (``run(start_from=
+"PREV.h5:STEP")``): a new run from the state of a frame or checkpoint of another run of the same model
+(`output/continuation.py`); the new file records its provenance chain.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -41,7 +51,8 @@ from .diagnostics.energy import ledger
 from .diagnostics.guard import BlowUpGuard
 from .errors import BlowUpError, DeckError
 from .integrate.verlet import VelocityVerlet
-from .output.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from .output.checkpoint import (RESTART_MAY_DIFFER, checkpoint_path, deck_fingerprint, fingerprint_differences,
+                                fingerprint_sha256, load_checkpoint, save_checkpoint)
 from .output.hdf5 import ResultsWriter
 from .output.paths import lastgood_path
 from .output.progress import Progress
@@ -376,7 +387,7 @@ class Simulation:
         return row
 
     def _state(self) -> dict:
-        st = {"integrator": self.integrator.get_state(), "guard": self._guard.state()}
+        st = {"kind": "dynamics", "integrator": self.integrator.get_state(), "guard": self._guard.state()}
         for i, h in enumerate(self.integrator.force_hooks):
             if hasattr(h, "get_state"):
                 st[f"hook{i}"] = h.get_state()
@@ -388,6 +399,47 @@ class Simulation:
         for i, h in enumerate(self.integrator.force_hooks):
             if f"hook{i}" in st and hasattr(h, "set_state"):
                 h.set_state(st[f"hook{i}"])
+
+    def _meta(self, **extra: object) -> dict:
+        """Root attributes of this run's checkpoints: version, the deck's fingerprint, provenance."""
+        meta = {"msim_version": __version__, "deck": json.dumps(self._fingerprint, sort_keys=True),
+                "deck_sha256": fingerprint_sha256(self._fingerprint)}
+        if self._provenance:
+            meta["provenance"] = json.dumps(self._provenance)
+        meta.update(extra)
+        return meta
+
+    def _restart_state(self, restart: str | Path) -> dict:
+        """Read and check a checkpoint for `--restart`: checksum (in `load_checkpoint`), same deck (key by
+        key, input files by content), a state that fits this model. `DeckError` (exit 2) otherwise."""
+        state, meta = load_checkpoint(restart, with_meta=True)
+        where = str(restart)
+        if "deck" not in meta:
+            raise DeckError("the checkpoint does not record the deck it belongs to: cannot check that it "
+                            "fits this deck", file=where)
+        try:
+            old = json.loads(meta["deck"])
+        except (TypeError, ValueError):
+            raise DeckError("damaged checkpoint: its deck record is not readable", file=where) from None
+        diffs = fingerprint_differences(old, self._fingerprint)
+        if diffs:
+            raise DeckError(f"cannot restart: this deck differs from the one that wrote the checkpoint in "
+                            f"{len(diffs)} key(s): " + "; ".join(diffs), file=where,
+                            hint="on restart only " + ", ".join(RESTART_MAY_DIFFER) + " may change; to go "
+                                 "on with a changed deck start a new run with --from " + where)
+        if self.statics:
+            from .integrate.quasistatic import static_state
+            template = static_state(self.model.system, self.model.loads, 0)
+        else:
+            template = {"kind": "dynamics", "integrator": self.integrator.get_state(), "guard": {}}
+            for i, h in enumerate(self.integrator.force_hooks):
+                if hasattr(h, "get_state"):
+                    template[f"hook{i}"] = h.get_state()
+        problem = _state_mismatch(template, state)
+        if problem is not None:
+            raise DeckError(f"unusable checkpoint: {problem}", file=where)
+        self._provenance = json.loads(meta.get("provenance", "[]"))
+        return state
 
     def _output_path(self, output: str | Path | None) -> Path:
         """The results file (`output/paths.py`: ``-o``, else ``output.file``, else ``<deck>.h5``), checked:
@@ -401,12 +453,17 @@ class Simulation:
 
     # ------------------------------------------------------------------ run
     def run(self, output: str | Path | None = None, steps: int | None = None,
-            restart: str | Path | None = None, progress: str = "auto") -> Path:
+            restart: str | Path | None = None, progress: str = "auto",
+            start_from: str | Path | None = None, stages: int | None = None) -> Path:
         """Run the deck; returns the path of the HDF5 results file (an XDMF sidecar is written next to it).
 
         output : results file (default: ``output.file`` of the deck, else ``<deck name>.h5``)
-        steps : override the number of steps (dynamics) / stages (statics)
-        restart : a checkpoint written by an earlier run of the same deck; results are appended to its file
+        steps : override the number of steps (dynamics) / load stages (statics)
+        stages : the number of load stages to run (statics; at most the deck's, same as ``steps`` there)
+        restart : a checkpoint written by an earlier run of the same deck (see `RESTART_MAY_DIFFER` for what
+            may change); results are appended to its file
+        start_from : ``FILE[:STEP]``, a results file (and step) or a checkpoint: start this (new) run from
+            that state (`multiscale.output.continuation`)
         progress : "auto" | "bar" | "log" | "quiet"
         """
         self.check_time_step()
@@ -414,17 +471,32 @@ class Simulation:
         path = self._output_path(output)
         cfg = self.deck.config
         seed = getattr(cfg.integrator, "seed", None)
-        if restart is not None and not path.exists():
-            raise DeckError(f"cannot restart: results file {path} does not exist (give the same -o as the "
-                            "interrupted run)")
+        if restart is not None and start_from is not None:
+            raise DeckError("--restart and --from exclude each other: --restart goes on with the same run "
+                            "and deck, --from starts a new run from another run's state")
+        total = self._length(steps, stages)
+        self._fingerprint = deck_fingerprint(self.deck)
+        self._provenance: list = []
+        ck_state = origin = None
+        if restart is not None:
+            ck_state = self._restart_state(restart)
+            if not path.exists():
+                raise DeckError(f"cannot restart: results file {path} does not exist (give the same -o as "
+                                "the interrupted run)")
+        if start_from is not None:
+            from .output.continuation import check_compatible, read_origin
+            origin = read_origin(start_from, need_velocities=not self.statics)
+            check_compatible(origin, self._static(), str(start_from))
+            self._provenance = origin.provenance
         writer = ResultsWriter(path, deck_text=self.deck.text, units=self.model.units.name, seed=seed,
                                msim_version=__version__, static=self._static(),
-                               compression=cfg.output.compression, append=restart is not None)
+                               compression=cfg.output.compression, append=restart is not None,
+                               attrs={"provenance": json.dumps(self._provenance)} if origin else None)
         try:
             if self.statics:
-                self._run_statics(writer, steps, progress)
+                self._run_statics(writer, path, total, ck_state, origin, progress)
             else:
-                self._run_dynamics(writer, path, steps, restart, progress)
+                self._run_dynamics(writer, path, total, ck_state, origin, progress)
         finally:
             writer.close()
             from .output.xdmf import write_xdmf
@@ -434,17 +506,63 @@ class Simulation:
                 pass
         return path
 
-    def _run_dynamics(self, writer: ResultsWriter, path: Path, steps: int | None,
-                      restart: str | Path | None, progress: str) -> None:
+    def _length(self, steps: int | None, stages: int | None) -> int:
+        """Steps (dynamics) or load stages (statics) to run; `DeckError` for a value that does not fit."""
+        if not self.statics:
+            if stages is not None:
+                raise DeckError("--stages limits the load stages of a quasi-static deck; this deck runs "
+                                "dynamics (integrator.type: verlet): use --steps")
+            return int(steps) if steps is not None else self.n_steps()
+        if steps is not None and stages is not None and int(steps) != int(stages):
+            raise DeckError(f"--steps {steps} and --stages {stages} disagree (for a quasi-static deck both "
+                            "count load stages): give one")
+        n = stages if stages is not None else steps
+        deck_n = self.n_steps()
+        if n is None:
+            return deck_n
+        if int(n) > deck_n:
+            raise DeckError(f"--stages {n}: the deck has {deck_n} load stages", hint="to load further, "
+                            "write more stages in a new deck and continue with --from")
+        return int(n)
+
+    def _apply_origin(self, origin) -> None:  # noqa: ANN001
+        """Dynamics: the continuation's state replaces the initial one; dofs fixed by this deck at rest."""
+        s = self.model.system
+        if s.atoms is not None:
+            s.atoms.x[...] = origin.x
+            s.atoms.v[...] = origin.v
+        if s.continuum is not None:
+            s.continuum.U[...] = origin.U
+            s.continuum.V[...] = origin.V
+        vq = s.gather_v()
+        vq[s.inv_mass_dof == 0.0] = 0.0
+        s.set_velocities_from_q(vq)
+        s.update_pads()
+        self.integrator.project_state()
+        s.update_pads()
+
+    def _save_lastgood(self, path: Path, state: dict, exc: BlowUpError, at: str) -> BlowUpError:
+        bad = lastgood_path(path)
+        save_checkpoint(bad, state, meta=self._meta())
+        return BlowUpError(f"{exc}. The last good state ({at}) is saved in {bad}", step=exc.step,
+                           region=exc.region, quantity=exc.quantity)
+
+    def _run_dynamics(self, writer: ResultsWriter, path: Path, total: int, ck_state: dict | None,
+                      origin, progress: str) -> None:  # noqa: ANN001
         cfg, integ = self.deck.config, self.integrator
         out = cfg.output
-        total = int(steps) if steps is not None else self.n_steps()
+        if origin is not None:
+            self._apply_origin(origin)
         self._guard = BlowUpGuard(energy_floor=self._energy_floor())
-        if restart is not None:
-            self._set_state(load_checkpoint(restart))
+        if ck_state is not None:
+            self._set_state(ck_state)
             writer.truncate_after(integ.step_count)
         else:
-            self._write_events(writer, 0, thermo=True, frame=True)
+            initial = self._state()
+            try:
+                self._write_events(writer, 0, thermo=True, frame=True)
+            except BlowUpError as exc:        # the initial state itself is bad: keep it for inspection
+                raise self._save_lastgood(path, initial, exc, "the initial state, step 0") from None
         ckpt = checkpoint_path(path)
         every = [out.thermo_every, out.every] + ([out.checkpoint_every] if out.checkpoint_every else [])
         last_good = self._state()
@@ -462,15 +580,12 @@ class Simulation:
                     frame = k % out.every == 0 or k == total
                     row = self._write_events(writer, k, thermo=thermo, frame=frame)
                 except BlowUpError as exc:
-                    bad = lastgood_path(path)
-                    save_checkpoint(bad, last_good, meta={"msim_version": __version__})
-                    raise BlowUpError(f"{exc}. The last good state (step {self._guard.last_good_step}) is "
-                                      f"saved in {bad}", step=exc.step, region=exc.region,
-                                      quantity=exc.quantity) from None
+                    raise self._save_lastgood(path, last_good, exc,
+                                              f"step {self._guard.last_good_step}") from None
                 if thermo:
                     last_good = self._state()
                 if out.checkpoint_every and k % out.checkpoint_every == 0:
-                    save_checkpoint(ckpt, self._state(), meta={"msim_version": __version__, "step": k})
+                    save_checkpoint(ckpt, self._state(), meta=self._meta(step=k))
                 if row is not None:
                     bar.update(k, energy=row["total_plus_dissipated"],
                                **({"T": row["temperature"]} if "temperature" in row else {}))
@@ -543,14 +658,26 @@ class Simulation:
             writer.write_frame(k, integ.time, atoms, nodes)
         return row
 
-    def _run_statics(self, writer: ResultsWriter, stages: int | None, progress: str) -> None:
-        from .integrate.quasistatic import run_quasistatic
+    def _run_statics(self, writer: ResultsWriter, path: Path, n: int, ck_state: dict | None,
+                     origin, progress: str) -> None:  # noqa: ANN001
+        """One minimisation per load stage; a checkpoint after every ``output.checkpoint_every`` converged
+        stages (default: every stage), holding the state to go on at the next stage. A blow-up (non-finite
+        energy, forces, positions or loads) saves the state after the last good stage in OUT.lastgood.h5."""
+        from .integrate.quasistatic import run_quasistatic, static_state
         integ_cfg = self.deck.config.integrator
         minimizer = plugin_of(integ_cfg).from_params(integ_cfg, self.model.units)
-        n = int(stages) if stages is not None else self.n_steps()
-        s = self.model.system
+        s, loads = self.model.system, self.model.loads
+        every = self.deck.config.output.checkpoint_every or 1
+        ckpt = checkpoint_path(path)
+        start, state = 0, None
+        if ck_state is not None:
+            start, state = int(ck_state["next_stage"]), ck_state
+            writer.truncate_after(start - 1)
+        elif origin is not None:
+            state = {"x": origin.x, "U": origin.U}
+        last_good: dict = {}
 
-        with Progress(n, mode=progress) as bar:
+        with Progress(n, mode=progress, start_step=start) as bar:
             def callback(i: int, rec: dict) -> bool:
                 row = {k: float(v) for k, v in rec.items()
                        if isinstance(v, int | float | np.floating | np.integer) and k != "stage"}
@@ -560,7 +687,43 @@ class Simulation:
                     writer.write_observables(i, float(i), obs)
                 atoms, nodes = self._frame()
                 writer.write_frame(i, float(i), atoms, nodes)
+                last_good.update(static_state(s, loads, i + 1))
+                if (i + 1) % every == 0 or i + 1 == n:
+                    save_checkpoint(ckpt, last_good, meta=self._meta(step=i, next_stage=i + 1))
                 bar.update(i + 1, energy=row["energy"], fmax=row["max_force"])
                 return False
 
-            run_quasistatic(s, self.model.loads, minimizer, stages=n, callback=callback)
+            def initial() -> None:
+                last_good.update(static_state(s, loads, start))
+
+            try:
+                run_quasistatic(s, loads, minimizer, stages=n, callback=callback,
+                                start=start, state=state, after_start=initial)
+            except BlowUpError as exc:
+                at = (f"after load stage {last_good['next_stage'] - 1}" if last_good.get("next_stage")
+                      else "the initial state, before load stage 0")
+                raise self._save_lastgood(path, last_good, exc, at) from None
+
+
+def _state_mismatch(template: object, state: object, where: str = "state") -> str | None:
+    """Why a checkpoint's state cannot be this model's (missing entries, arrays of other shapes), or None."""
+    if isinstance(template, dict):
+        if not isinstance(state, dict):
+            return f"{where} is not a group"
+        if template and not state:
+            return f"{where} is empty"
+        for k, v in template.items():
+            if k not in state:
+                if isinstance(v, dict) and not v:
+                    continue
+                return f"{where} has no entry '{k}'"
+            problem = _state_mismatch(v, state[k], f"{where}/{k}")
+            if problem is not None:
+                return problem
+    elif isinstance(template, np.ndarray) and template.ndim:
+        if not isinstance(state, np.ndarray):
+            return f"{where} is not an array"
+        if state.ndim != template.ndim or (state.shape != template.shape and template.shape[0]
+                                            and state.shape[0]) or state.shape[1:] != template.shape[1:]:
+            return f"{where} has shape {state.shape}, this model needs {template.shape}"
+    return None

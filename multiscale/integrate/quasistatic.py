@@ -11,6 +11,15 @@ stage i (pseudo-time t = i)::
 
 Fixed dofs are the union of the loads' ``fixed_dofs()``. The minimiser is a `MINIMIZERS` instance
 (``fire`` / ``lbfgs``) or a name. ``callback(stage, record) -> bool | None``: return True to stop.
+
+Restart and continuation: `static_state(model, loads, next_stage)` is everything a later run needs to go
+on at ``next_stage`` bitwise as if never stopped (positions of every atom, mesh displacements, the
+neighbour list's build positions and age, the loads' own states); `run_quasistatic(..., start=i,
+state=st)` restores it instead of the loads' ``initialize`` and begins at stage i.
+
+Blow-up: a NaN energy or gradient met inside the minimiser, or a non-finite energy, force, position,
+displacement or load observable at the end of a stage raises `multiscale.errors.BlowUpError` (naming the
+stage, region and quantity); the state after the last good stage is the caller's to save.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import BlowUpError
 from ..registry import MINIMIZERS
 from . import minimize as _minimize  # noqa: F401  (registers fire / lbfgs)
 
@@ -36,6 +46,7 @@ class StaticProblem:
         self._fa = np.zeros((s.n_atoms, s.d))
         self._fn = np.zeros((s.n_nodes, s.d))
         self.terms: dict[str, float] = {}
+        self.stage = 0
 
     def fixed_mask(self) -> np.ndarray:
         """(n_dof,) bool: union of the loads' fixed dofs in the stacked numbering."""
@@ -105,17 +116,74 @@ class StaticProblem:
         s.f_atoms += self._fa
         s.f_nodes += self._fn
         self.terms = dict(s.energy, loads=E_loads)
-        return E + E_loads, -s.forces_q()
+        g = -s.forces_q()
+        total = E + E_loads
+        # NaN is never a valid trial value (an infinite energy may be: a line search steps back from it)
+        if np.isnan(total) or not np.all(np.isfinite(g)):
+            bad = "energy" if np.isnan(total) else "gradient"
+            region = _nonfinite_region(s, self.terms) or "all"
+            raise BlowUpError(f"blow-up in load stage {self.stage}: the {bad} of the total energy became "
+                              f"non-finite inside the minimiser (region '{region}')",
+                              step=self.stage, region=region, quantity=bad)
+        return total, g
+
+
+def _nonfinite_region(s, terms: dict | None = None) -> str | None:  # noqa: ANN001
+    """The first region whose positions, displacements or forces are not finite (or None)."""
+    checks = []
+    if s.atoms is not None:
+        checks += [("atoms", s.atoms.x), ("atoms", s.f_atoms)]
+    if s.continuum is not None:
+        checks += [("continuum", s.continuum.U), ("continuum", s.f_nodes)]
+    for region, arr in checks:
+        if not np.all(np.isfinite(arr)):
+            return region
+    for k, v in (terms or {}).items():
+        if not np.isfinite(v):
+            return {"potential_atoms": "atoms", "potential_continuum": "continuum"}.get(k, k)
+    return None
+
+
+def static_state(model, loads: Sequence, next_stage: int) -> dict:  # noqa: ANN001
+    """Everything needed to go on at ``next_stage`` (a checkpoint of a quasi-static run)."""
+    s = model
+    st: dict = {"kind": "statics", "next_stage": int(next_stage)}
+    if s.atoms is not None:
+        st["x"] = s.atoms.x.copy()
+        if hasattr(s.atoms, "get_state"):
+            st["atoms"] = {k: np.array(v, copy=True) for k, v in s.atoms.get_state().items()}
+    if s.continuum is not None:
+        st["U"] = s.continuum.U.copy()
+    st["loads"] = {f"load{i}": ld.get_state() for i, ld in enumerate(loads) if hasattr(ld, "get_state")}
+    return st
+
+
+def set_static_state(model, loads: Sequence, st: dict) -> None:  # noqa: ANN001
+    """Restore a `static_state` (positions, mesh displacements, neighbour list, loads)."""
+    s = model
+    if s.atoms is not None:
+        s.atoms.x[...] = st["x"]
+        if "atoms" in st and hasattr(s.atoms, "set_state"):
+            s.atoms.set_state(st["atoms"])
+    if s.continuum is not None:
+        s.continuum.U[...] = st["U"]
+    for i, ld in enumerate(loads):
+        if f"load{i}" in st.get("loads", {}) and hasattr(ld, "set_state"):
+            ld.set_state(st["loads"][f"load{i}"])
+    s.update_pads()
 
 
 def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None = None,  # noqa: ANN001
                     callback: Callable[[int, dict], bool | None] | None = None,
-                    prepare: bool = True) -> list[dict]:
+                    prepare: bool = True, start: int = 0, state: dict | None = None,
+                    after_start: Callable[[], None] | None = None) -> list[dict]:
     """Run the load steps; returns one record (dict) per stage.
 
     model : CoupledSystem; loads : `LOADS` instances (prepared here unless ``prepare`` is False, then
     ``initialize`` is called here too); minimizer : name or instance; stages : number of load steps
-    (default: the largest ``n_stages`` of the loads).
+    (default: the largest ``n_stages`` of the loads); start : first stage to run (a restart);
+    state : a `static_state` (or any dict with ``x`` / ``U``) restored after the loads' ``initialize``
+    (it replaces the initial fields); after_start : called once the starting state is set.
 
     Record keys: ``stage``, ``energy`` (Π incl. load energies) and its terms ``potential_atoms``,
     ``potential_continuum``, ``coupling``, ``loads``; ``max_force``, ``constraint_residual``,
@@ -127,6 +195,10 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
             ld.prepare(s)
     for ld in loads:
         ld.initialize(s)
+    if state is not None:
+        set_static_state(s, loads, state)
+    if after_start is not None:
+        after_start()
     if isinstance(minimizer, str):
         minimizer = MINIMIZERS.get(minimizer)()
     n_st = stages if stages is not None else max([ld.n_stages for ld in loads] + [1])
@@ -134,9 +206,10 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
     fixed = prob.fixed_mask()
     G = getattr(s, "G", None)
     records = []
-    for i in range(n_st):
+    for i in range(start, n_st):
         t0 = _time.perf_counter()
         prob.time = float(i)
+        prob.stage = i
         for ld in loads:
             ld.set_stage(min(i, ld.n_stages - 1))
             ld.impose(float(i), s)
@@ -157,10 +230,25 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
                "wall": _time.perf_counter() - t0}
         for ld in loads:
             rec.update(ld.observables())
+        _check_stage(s, i, rec)
         records.append(rec)
         if callback is not None and callback(i, rec):
             break
     return records
+
+
+def _check_stage(s, i: int, rec: dict) -> None:  # noqa: ANN001
+    """A converged stage must be finite: energy terms, forces, positions, displacements, observables."""
+    region = _nonfinite_region(s)
+    if region is not None:
+        raise BlowUpError(f"blow-up in load stage {i}: positions, displacements or forces of region "
+                          f"'{region}' are no longer finite", step=i, region=region, quantity="state")
+    for k, v in rec.items():
+        if isinstance(v, float | int | np.floating | np.integer) and not np.isfinite(v):
+            region = k.split(".")[0] if "." in k else {"potential_atoms": "atoms",
+                                                        "potential_continuum": "continuum"}.get(k, "all")
+            raise BlowUpError(f"blow-up in load stage {i}: {k} = {v} is not finite", step=i,
+                              region=region, quantity=k)
 
 
 def indent2d_atomistic(nx: int = 80, ny: int = 40, radius: float = 10.0, stiffness: float = 10.0,

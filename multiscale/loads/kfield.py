@@ -187,3 +187,12 @@ class KField(Load):
 
     def observables(self) -> dict[str, float]:
         return self._obs(K=getattr(self, "_last_K", self.K(0.0)))
+
+    def get_state(self) -> dict:
+        """For checkpoints: the K last imposed (``increment_interior`` adds the change from it)."""
+        return {"k_imposed": self._k_imposed, "last_K": getattr(self, "_last_K", None)}
+
+    def set_state(self, state: dict) -> None:
+        self._k_imposed = None if state["k_imposed"] is None else float(state["k_imposed"])
+        if state.get("last_K") is not None:
+            self._last_K = float(state["last_K"])

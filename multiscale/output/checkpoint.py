@@ -10,14 +10,28 @@ Atomic write: the file is written to a temporary name in the same directory, fsy
 target (`os.replace`), and the directory is fsync'ed; a kill at any moment leaves either the previous
 checkpoint or the new one, never a torn file.
 
-Layout: root attrs `msim_format="msim-checkpoint"`, `msim_format_version`, plus the caller's `meta`;
-group `/state`, every node tagged with attribute `t` (dict, list, tuple, ndarray, npscalar, int, bigint,
-float, bool, str, bytes, none, generator).
+Layout: root attrs `msim_format="msim-checkpoint"`, `msim_format_version`, `state_sha256`, plus the
+caller's `meta`; group `/state`, every node tagged with attribute `t` (dict, list, tuple, ndarray, npscalar,
+int, bigint, float, bool, str, bytes, none, generator).
+
+Integrity: `state_sha256` is the SHA-256 of the state (every key, type tag, dtype, shape and byte, in order)
+and of the meta attributes; `load_checkpoint` recomputes it from what it read and refuses a file whose
+checksum differs (a flipped bit, a truncated or emptied state), as it refuses one HDF5 cannot read: a
+`DeckError` (exit 2) with a one-line reason, never a traceback.
+
+What a checkpoint says about its deck (`deck_fingerprint`): the validated deck with every default filled in,
+flattened to ``{"integrator.dt": 0.005, "loads[1].radius": 10.0, ...}`` (values as JSON text), plus the
+SHA-256 of the content of every input file the deck names (``"potential.file (sha256)"``). A restart
+compares it key by key with the deck given (`fingerprint_differences`): only the keys in `RESTART_MAY_DIFFER`
+may differ.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import struct
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +40,7 @@ import h5py
 import numpy as np
 
 FORMAT = "msim-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2            # 2: state_sha256
 _I64 = (-(2**63), 2**63 - 1)
 
 
@@ -114,6 +128,60 @@ def _get(node: h5py.Group | h5py.Dataset) -> object:
     raise ValueError(f"unknown checkpoint tag {tag!r} at {node.name}")
 
 
+def _digest(h: "hashlib._Hash", value: object) -> None:  # noqa: UP037
+    """Feed a state (as `_put` stores it and `_get` restores it) to the hash: keys, tags, dtypes, bytes."""
+    def tag(t: str, payload: bytes = b"") -> None:
+        h.update(t.encode() + b"\0" + struct.pack("<Q", len(payload)) + payload)
+
+    if isinstance(value, Mapping):
+        tag("dict", struct.pack("<Q", len(value)))
+        for k, v in value.items():
+            tag("key", str(k).encode("utf-8", "surrogatepass"))
+            _digest(h, v)
+    elif isinstance(value, (list, tuple)):
+        tag("list" if isinstance(value, list) else "tuple", struct.pack("<Q", len(value)))
+        for v in value:
+            _digest(h, v)
+    elif isinstance(value, np.random.Generator):
+        tag("generator")
+        _digest(h, value.bit_generator.state)
+    elif isinstance(value, (np.ndarray, np.generic)):
+        a = np.asarray(value)
+        tag("ndarray" if isinstance(value, np.ndarray) else "npscalar",
+            f"{a.dtype.str}{a.shape}".encode() + np.ascontiguousarray(a).tobytes())
+    elif isinstance(value, bool):
+        tag("bool", bytes([value]))
+    elif isinstance(value, int):
+        tag("int", str(value).encode())
+    elif isinstance(value, float):
+        tag("float", struct.pack("<d", value))
+    elif isinstance(value, str):
+        tag("str", value.encode("utf-8", "surrogatepass"))
+    elif isinstance(value, bytes):
+        tag("bytes", value)
+    elif value is None:
+        tag("none")
+    else:
+        raise TypeError(f"checkpoint: cannot store a value of type {type(value).__name__}")
+
+
+def _plain(v: object) -> object:
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def state_checksum(state: Mapping[str, object], meta: Mapping[str, object] | None = None) -> str:
+    """SHA-256 (hex) of a state dict and its meta attributes (see the module docstring)."""
+    h = hashlib.sha256()
+    _digest(h, state)
+    plain = {k: _plain(v) for k, v in (meta or {}).items()}
+    h.update(json.dumps(plain, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
 def checkpoint_path(results_path: str | os.PathLike) -> Path:
     """Where a run writing `OUT.h5` keeps its checkpoint: `OUT.checkpoint.h5` (replaced atomically)."""
     from multiscale.output.paths import checkpoint_path as _path
@@ -145,8 +213,11 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, object],
             f.attrs["msim_format"] = FORMAT
             f.attrs["msim_format_version"] = FORMAT_VERSION
             for k, v in (meta or {}).items():
+                if k in ("msim_format", "msim_format_version", "state_sha256"):
+                    raise ValueError(f"checkpoint meta key {k!r} is reserved")
                 f.attrs[k] = v
             _put(f, "state", state)
+            f.attrs["state_sha256"] = state_checksum(state, meta)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -165,8 +236,9 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, object],
 def load_checkpoint(path: str | os.PathLike, *, with_meta: bool = False):  # noqa: ANN201
     """Read a checkpoint: the state dict (and the meta dict if `with_meta`).
 
-    A missing file or one that is not an msim checkpoint raises `multiscale.errors.DeckError` (it is a
-    command-line value given by the user, `msim run --restart PATH`).
+    A missing file, one that is not an msim checkpoint, one HDF5 cannot read, and one whose state does not
+    match its checksum raise `multiscale.errors.DeckError` with a one-line reason (it is a command-line
+    value given by the user, `msim run --restart PATH`).
     """
     from multiscale.errors import DeckError
 
@@ -177,11 +249,104 @@ def load_checkpoint(path: str | os.PathLike, *, with_meta: bool = False):  # noq
         f = h5py.File(path, "r")
     except OSError as exc:
         raise DeckError(f"not a checkpoint (cannot open as HDF5: {exc})", file=str(path)) from None
-    with f:
-        if f.attrs.get("msim_format") != FORMAT or "state" not in f:
-            raise DeckError("not an msim checkpoint file", file=str(path),
-                            hint="checkpoints are written by `msim run` (output.checkpoint_every)")
-        state = _get(f["state"])
-        meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()
-                if k not in ("msim_format", "msim_format_version")}
+    try:
+        with f:
+            fmt = f.attrs.get("msim_format")
+            fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+            if fmt != FORMAT or "state" not in f:
+                raise DeckError("not an msim checkpoint file (checkpoints are written by `msim run` with "
+                                "output.checkpoint_every)", file=str(path))
+            version = int(f.attrs.get("msim_format_version", 0))
+            if version != FORMAT_VERSION:
+                raise DeckError(f"checkpoint format version {version}, this msim reads version "
+                                f"{FORMAT_VERSION} only (the file was written by another msim version)",
+                                file=str(path))
+            stored = f.attrs.get("state_sha256")
+            stored = stored.decode() if isinstance(stored, bytes) else stored
+            state = _get(f["state"])
+            meta = {k: _plain(v) for k, v in f.attrs.items()
+                    if k not in ("msim_format", "msim_format_version", "state_sha256")}
+    except DeckError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to read a damaged file is the file's fault
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise DeckError(f"damaged checkpoint: HDF5 cannot read it ({type(exc).__name__}: {reason})",
+                        file=str(path)) from None
+    if not isinstance(state, dict) or not isinstance(stored, str) or state_checksum(state, meta) != stored:
+        raise DeckError("damaged checkpoint: the checksum of its state does not match (the file was "
+                        "changed after it was written)", file=str(path))
     return (state, meta) if with_meta else state
+
+
+# ---------------------------------------------------------------------- the deck a checkpoint belongs to
+#: deck keys that may differ between the run that wrote a checkpoint and its restart (``msim run --help``):
+#: where output goes and how often (not which fields: every frame of a file carries the same fields), how
+#: long the run is (to extend it), threads (results do not depend on them), title and regression bounds.
+RESTART_MAY_DIFFER = ("title", "expect", "output.file", "output.every", "output.thermo_every",
+                      "output.checkpoint_every", "output.compression", "integrator.steps",
+                      "integrator.time", "integrator.threads")
+
+
+def _flatten(value: object, prefix: str, out: dict[str, str]) -> None:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+        for i, v in enumerate(value):
+            _flatten(v, f"{prefix}[{i}]", out)
+    else:
+        out[prefix] = json.dumps(value, sort_keys=True)
+
+
+def _input_files(config: object, deck_dir: Path, prefix: str, out: dict[str, str]) -> None:
+    """Hash (SHA-256 of the content) every file a deck field names ("relative to the deck's folder")."""
+    from pydantic import BaseModel
+
+    if isinstance(config, BaseModel):
+        for name, info in type(config).model_fields.items():
+            value = getattr(config, name, None)
+            key = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, str) and "relative to the deck" in (info.description or ""):
+                p = Path(value)
+                p = p if p.is_absolute() else deck_dir / p
+                try:
+                    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+                except OSError:
+                    digest = "unreadable"
+                out[f"{key} (sha256)"] = json.dumps(digest)
+            else:
+                _input_files(value, deck_dir, key, out)
+    elif isinstance(config, list | tuple):
+        for i, v in enumerate(config):
+            _input_files(v, deck_dir, f"{prefix}[{i}]", out)
+
+
+def deck_fingerprint(deck: object) -> dict[str, str]:
+    """Flat ``{key path: JSON value}`` of a `multiscale.deck.Deck` with every default filled in, plus the
+    content hash of each input file it names (see the module docstring)."""
+    out: dict[str, str] = {}
+    _flatten(deck.config.model_dump(mode="json"), "", out)
+    _input_files(deck.config, Path(deck.directory), "", out)
+    return out
+
+
+def fingerprint_sha256(fingerprint: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(fingerprint), sort_keys=True).encode()).hexdigest()
+
+
+def fingerprint_differences(old: Mapping[str, str], new: Mapping[str, str],
+                            may_differ: tuple[str, ...] = RESTART_MAY_DIFFER) -> list[str]:
+    """Keys whose values differ (or exist on one side only), as ``key: old -> new``; keys under
+    ``may_differ`` (a key or a prefix followed by "." / "[") are ignored."""
+    def allowed(k: str) -> bool:
+        return any(k == p or k.startswith((p + ".", p + "[")) for p in may_differ)
+
+    out = []
+    for k in sorted(set(old) | set(new)):
+        if allowed(k) or old.get(k) == new.get(k):
+            continue
+        a = old.get(k, "(absent)")
+        b = new.get(k, "(absent)")
+        short = (lambda s: s if len(s) <= 40 else s[:18] + "…" + s[-18:])  # noqa: E731
+        out.append(f"{k}: {short(a)} -> {short(b)}")
+    return out

@@ -5,7 +5,9 @@ File layout (all arrays in the deck's unit system, masses too (not msim's intern
 
     /                        attrs: msim_format="msim-results", msim_format_version=1, msim_version, units,
                                     seed (absent if None), deck_text, start_time (UTC ISO 8601), host,
-                                    restarts (JSON list of {"time", "host", "msim_version"})
+                                    restarts (JSON list of {"time", "host", "msim_version"}),
+                                    provenance (continued runs: JSON list, oldest first, of
+                                    {"file", "step", "time", "start_time", "deck_sha256"})
     /static/<group>/...      written once: ndarray -> dataset, str/int/float -> attribute, dict -> subgroup
                              e.g. /static/atoms/{reference_positions (n,d), ids (n,), types (n,), mass (n,),
                              weight (n,), type_names (ntypes,) str, type_masses (ntypes,) [mass],
@@ -248,11 +250,13 @@ class ResultsWriter:
     under /static; `compression` None | "gzip" | "lzf" for frames and static arrays; `append=True` reopens
     an existing file for a restart (its static data must equal `static`, if given): call
     `truncate_after(step_of_checkpoint)` before writing, so the restarted run appends without duplicates.
+    `attrs`: extra root attributes of a new file (e.g. ``provenance`` of a continued run).
     """
 
     def __init__(self, path: str | os.PathLike, *, deck_text: str, units: str, seed: int | None,
                  msim_version: str, static: Mapping[str, Mapping] | None,
-                 compression: str | None = None, append: bool = False) -> None:
+                 compression: str | None = None, append: bool = False,
+                 attrs: Mapping[str, str | int | float] | None = None) -> None:
         self.path = Path(path)
         self.compression = compression
         self._file: h5py.File | None = None
@@ -272,6 +276,7 @@ class ResultsWriter:
                     self._check_append(f, static, msim_version)
                 else:
                     self._create(f, deck_text, units, seed, msim_version, static)
+                    f.attrs.update(dict(attrs or {}))
         except BaseException:
             if self._file is not None:
                 _abandon(self._file)

@@ -1,0 +1,220 @@
+"""Continuation: start a new run (a new deck) from the state of a step of an earlier run.
+
+``msim run NEXT.yaml --from PREVIOUS.h5[:STEP]`` (Python: ``Simulation.run(start_from="PREVIOUS.h5:STEP")``).
+
+Where the state comes from:
+
+* a results file and a step (default: its last frame): the frame of that step. Atoms need
+  ``displacement`` (x = X + u, to one rounding) or ``position`` (wrapped into a periodic box), mesh nodes
+  ``displacement``; a run that continues in dynamics also needs
+  the velocities (``velocity`` in ``output.fields``), unless the earlier run was quasi-static (at rest:
+  velocities zero). A frame without them is refused with the fields it lacks.
+* a checkpoint (``OUT.checkpoint.h5`` or ``OUT.lastgood.h5``): its exact state (x, v, U, V bitwise);
+  a ``:STEP`` must then be the checkpoint's own step.
+
+The model of the new deck must be the same as the earlier one's: same atom count and reference positions
+(to 1e-9 of the model's size), same mesh nodes and connectivity. Anything else (loads, integrator,
+temperature, output) may change. The new run starts at step / stage 0, time 0, from that state; its
+loads' ``initialize`` runs first and the state then replaces the fields it set; dofs fixed by the new deck
+start at rest.
+
+Provenance: the new results file's root attribute ``provenance`` is a JSON list, oldest first, of
+``{"file", "step", "time", "start_time", "deck_sha256"}`` of every run it descends from (the earlier
+file's own list plus the earlier file itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..errors import DeckError
+
+
+@dataclass
+class Origin:
+    """The state a continuation starts from; arrays over all atoms (n, d) / nodes (N, d), or None."""
+
+    x: np.ndarray | None
+    v: np.ndarray | None
+    U: np.ndarray | None
+    V: np.ndarray | None
+    reference: np.ndarray | None           # the earlier run's reference positions (n, d)
+    mesh_nodes: np.ndarray | None
+    connectivity: dict[str, np.ndarray] | None
+    provenance: list[dict] = field(default_factory=list)
+
+
+def parse_spec(spec: str | Path) -> tuple[Path, int | None]:
+    """``FILE`` or ``FILE:STEP`` -> (path, step or None). A path that exists as given is taken whole."""
+    text = str(spec)
+    if Path(text).exists():
+        return Path(text), None
+    m = re.fullmatch(r"(.*):(-?\d+)", text)
+    if m:
+        return Path(m.group(1)), int(m.group(2))
+    return Path(text), None
+
+
+def _is_checkpoint(path: Path) -> bool:
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("msim_format")
+    except OSError:
+        return False
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    return fmt == "msim-checkpoint"
+
+
+def read_origin(spec: str | Path, *, need_velocities: bool) -> Origin:
+    """Read the state named by ``spec`` (see the module docstring). `DeckError` on any problem."""
+    path, step = parse_spec(spec)
+    if not path.is_file():
+        raise DeckError(f"--from: no such file {path}", file=str(path))
+    if _is_checkpoint(path):
+        return _from_checkpoint(path, step)
+    return _from_results(path, step, need_velocities)
+
+
+def _from_checkpoint(path: Path, step: int | None) -> Origin:
+    from .checkpoint import load_checkpoint
+
+    st, meta = load_checkpoint(path, with_meta=True)
+    if st.get("kind") == "statics":
+        at = int(st["next_stage"]) - 1
+        x, U = st.get("x"), st.get("U")
+        v = None if x is None else np.zeros_like(x)
+        V = None if U is None else np.zeros_like(U)
+        time = float(at)
+    else:
+        integ = st.get("integrator")
+        if not isinstance(integ, dict) or "step" not in integ:
+            raise DeckError("--from: the checkpoint holds no state of a run", file=str(path))
+        at, time = int(integ["step"]), float(integ["time"])
+        x, v, U, V = (integ.get(k) for k in ("x", "v", "U", "V"))
+    if step is not None and step != at:
+        raise DeckError(f"--from: the checkpoint holds step {at} only, not step {step}", file=str(path))
+    prov = json.loads(meta.get("provenance", "[]"))
+    prov.append({"file": str(path.resolve()), "step": at, "time": time, "start_time": None,
+                 "deck_sha256": meta.get("deck_sha256")})
+    return Origin(x, v, U, V, None, None, None, prov)
+
+
+def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin:
+    import yaml
+
+    from .reader import ResultsReader
+
+    with ResultsReader(path) as r:
+        if r.nframes == 0:
+            raise DeckError("--from: the results file holds no frame", file=str(path))
+        steps = r.steps
+        if step is None:
+            i = r.nframes - 1
+        else:
+            hit = np.flatnonzero(steps == step)
+            if not hit.size:
+                show = ", ".join(str(s) for s in steps[:10]) + (" …" if len(steps) > 10 else "")
+                raise DeckError(f"--from: no frame at step {step} (frames at steps {show})", file=str(path))
+            i = int(hit[-1])
+        fr = r.frame(i)
+        prov_attrs = r.provenance
+        static = r.static()
+    deck_text = str(prov_attrs.get("deck_text", ""))
+    try:
+        src = yaml.safe_load(deck_text) or {}
+        integ = src.get("integrator") or {}
+        src_statics = isinstance(integ, dict) and integ.get("type", "verlet") != "verlet"
+    except yaml.YAMLError:
+        src_statics = False
+    atoms_static = static.get("atoms") or {}
+    mesh_static = static.get("mesh") or {}
+    x = v = U = V = None
+    missing = []
+    X = atoms_static.get("reference_positions")
+    if X is not None:
+        a = fr["atoms"]
+        if "displacement" in a:               # unwrapped: x = X + u (frames' positions are wrapped)
+            x = X + a["displacement"]
+        elif "position" in a:
+            x = np.array(a["position"], float)
+        else:
+            missing.append("atoms position or displacement")
+        if "velocity" in a:
+            v = np.array(a["velocity"], float)
+        elif src_statics or not need_velocities:
+            v = np.zeros_like(X, dtype=float)
+        else:
+            missing.append("atoms velocity")
+    if "nodes" in mesh_static:
+        nd = fr["nodes"]
+        if "displacement" in nd:
+            U = np.array(nd["displacement"], float)
+        elif "position" in nd:
+            U = nd["position"] - mesh_static["nodes"]
+        else:
+            missing.append("nodes displacement")
+        if "velocity" in nd:
+            V = np.array(nd["velocity"], float)
+        elif src_statics or not need_velocities:
+            V = np.zeros_like(mesh_static["nodes"], dtype=float)
+        else:
+            missing.append("nodes velocity")
+    if missing:
+        raise DeckError(f"--from: the frame at step {fr['step']} lacks {', '.join(missing)} (a dynamics "
+                        "continuation needs positions and velocities)", file=str(path),
+                        hint="continue from the run's checkpoint (OUT.checkpoint.h5) instead, or write "
+                             "`velocity` (and `displacement`) in output.fields")
+    prov = list(json.loads(prov_attrs.get("provenance", "[]")))
+    prov.append({"file": str(path.resolve()), "step": int(fr["step"]), "time": float(fr["time"]),
+                 "start_time": prov_attrs.get("start_time"),
+                 "deck_sha256": hashlib.sha256(deck_text.encode()).hexdigest()})
+    conn = mesh_static.get("connectivity") if mesh_static else None
+    return Origin(x, v, U, V, X, mesh_static.get("nodes"), conn, prov)
+
+
+def check_compatible(origin: Origin, static: dict, source: str) -> None:
+    """Refuse (`DeckError`) an origin whose model differs from this run's (``Simulation._static()``)."""
+    atoms = static.get("atoms")
+    mesh = static.get("mesh")
+    problems = []
+    if (origin.x is None) != (atoms is None):
+        problems.append("one model has atoms, the other has none")
+    elif atoms is not None:
+        X = atoms["reference_positions"]
+        if origin.x.shape != X.shape:
+            problems.append(f"atom count or dimension: {origin.x.shape[0]} atoms in {origin.x.shape[1]}D "
+                            f"there, {X.shape[0]} in {X.shape[1]}D here")
+        elif origin.reference is not None:
+            scale = 1e-9 * (1.0 + float(np.max(np.abs(X))) if X.size else 1.0)
+            dev = float(np.max(np.abs(origin.reference - X))) if X.size else 0.0
+            if dev > scale:
+                problems.append(f"atom reference positions differ by up to {dev:.3g}")
+    if (origin.U is None) != (mesh is None):
+        problems.append("one model has a mesh, the other has none")
+    elif mesh is not None:
+        nodes = mesh["nodes"]
+        if origin.U.shape != nodes.shape:
+            problems.append(f"mesh: {origin.U.shape[0]} nodes there, {nodes.shape[0]} here")
+        elif origin.mesh_nodes is not None:
+            scale = 1e-9 * (1.0 + float(np.max(np.abs(nodes))))
+            dev = float(np.max(np.abs(origin.mesh_nodes - nodes)))
+            if dev > scale:
+                problems.append(f"mesh node positions differ by up to {dev:.3g}")
+            elif origin.connectivity is not None:
+                mine = {k: np.asarray(v) for k, v in mesh["connectivity"].items()}
+                theirs = {k: np.asarray(v) for k, v in origin.connectivity.items()}
+                if mine.keys() != theirs.keys() or any(
+                        mine[k].shape != theirs[k].shape or not np.array_equal(mine[k], theirs[k])
+                        for k in mine):
+                    problems.append("mesh connectivity differs")
+    if problems:
+        raise DeckError(f"--from: the deck's model does not match the state's: {'; '.join(problems)}",
+                        file=source, hint="a continuation keeps the model (atoms, mesh); it may change "
+                                          "loads, integrator, temperature and output")
