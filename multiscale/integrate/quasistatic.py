@@ -120,16 +120,21 @@ class StaticProblem:
         total = E + E_loads
         # NaN is never a valid trial value (an infinite energy may be: a line search steps back from it)
         if np.isnan(total) or not np.all(np.isfinite(g)):
-            bad = "energy" if np.isnan(total) else "gradient"
+            bad = [k for k, v in self.terms.items() if not np.isfinite(v)]
+            what = ("energy terms " + ", ".join(f"{k} = {self.terms[k]}" for k in bad) if bad
+                    else "the gradient (forces)")
             region = _nonfinite_region(s, self.terms) or "all"
-            raise BlowUpError(f"blow-up in load stage {self.stage}: the {bad} of the total energy became "
-                              f"non-finite inside the minimiser (region '{region}')",
-                              step=self.stage, region=region, quantity=bad)
+            raise BlowUpError(f"blow-up in load stage {self.stage}: {what} became non-finite inside the "
+                              f"minimiser (first non-finite region: '{region}')", step=self.stage,
+                              region=region, quantity="energy" if bad else "gradient")
         return total, g
 
 
 def _nonfinite_region(s, terms: dict | None = None) -> str | None:  # noqa: ANN001
-    """The first region whose positions, displacements or forces are not finite (or None)."""
+    """The first region whose energy term, positions, displacements or forces are not finite (or None)."""
+    for k, v in (terms or {}).items():
+        if not np.isfinite(v):
+            return {"potential_atoms": "atoms", "potential_continuum": "continuum"}.get(k, k)
     checks = []
     if s.atoms is not None:
         checks += [("atoms", s.atoms.x), ("atoms", s.f_atoms)]
@@ -138,9 +143,6 @@ def _nonfinite_region(s, terms: dict | None = None) -> str | None:  # noqa: ANN0
     for region, arr in checks:
         if not np.all(np.isfinite(arr)):
             return region
-    for k, v in (terms or {}).items():
-        if not np.isfinite(v):
-            return {"potential_atoms": "atoms", "potential_continuum": "continuum"}.get(k, k)
     return None
 
 
