@@ -14,7 +14,9 @@ Layout: root attrs `msim_format="msim-checkpoint"`, `msim_format_version`, `stat
 caller's `meta`; group `/state`, every node tagged with attribute `t` (dict, list, tuple, ndarray, npscalar,
 int, bigint, float, bool, str, bytes, none, generator).
 
-Integrity: `state_sha256` is the SHA-256 of the state (every key, type tag, dtype, shape and byte, in order)
+Integrity: the file starts with a 512-byte HDF5 user block holding ``msim-checkpoint sha256 <hex>``, the
+SHA-256 of every byte after the user block, checked before HDF5 parses anything (HDF5 itself can crash on
+damaged metadata); `state_sha256` is the SHA-256 of the state (every key, type tag, dtype, shape and byte, in order)
 and of the meta attributes; `load_checkpoint` recomputes it from what it read and refuses a file whose
 checksum differs (a flipped bit, a truncated or emptied state), as it refuses one HDF5 cannot read: a
 `DeckError` (exit 2) with a one-line reason, never a traceback.
@@ -40,7 +42,9 @@ import h5py
 import numpy as np
 
 FORMAT = "msim-checkpoint"
-FORMAT_VERSION = 2            # 2: state_sha256
+FORMAT_VERSION = 2            # 2: state_sha256 and the file digest in the user block
+_USERBLOCK = 512
+_MAGIC = b"msim-checkpoint sha256 "
 _I64 = (-(2**63), 2**63 - 1)
 
 
@@ -182,6 +186,13 @@ def state_checksum(state: Mapping[str, object], meta: Mapping[str, object] | Non
     return h.hexdigest()
 
 
+def _file_digest(fh) -> str:  # noqa: ANN001
+    h = hashlib.sha256()
+    while chunk := fh.read(1 << 24):
+        h.update(chunk)
+    return h.hexdigest()
+
+
 def checkpoint_path(results_path: str | os.PathLike) -> Path:
     """Where a run writing `OUT.h5` keeps its checkpoint: `OUT.checkpoint.h5` (replaced atomically)."""
     from multiscale.output.paths import checkpoint_path as _path
@@ -209,7 +220,7 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, object],
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        with h5py.File(tmp, "w", track_order=True) as f:
+        with h5py.File(tmp, "w", track_order=True, userblock_size=_USERBLOCK) as f:
             f.attrs["msim_format"] = FORMAT
             f.attrs["msim_format_version"] = FORMAT_VERSION
             for k, v in (meta or {}).items():
@@ -219,6 +230,11 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, object],
             _put(f, "state", state)
             f.attrs["state_sha256"] = state_checksum(state, meta)
         with open(tmp, "rb+") as fh:
+            fh.seek(_USERBLOCK)
+            digest = _file_digest(fh)
+            fh.seek(0)
+            fh.write((_MAGIC + digest.encode() + b"\n").ljust(_USERBLOCK, b"\0"))
+            fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -245,6 +261,21 @@ def load_checkpoint(path: str | os.PathLike, *, with_meta: bool = False):  # noq
     path = Path(path)
     if not path.is_file():
         raise DeckError("no such checkpoint file", file=str(path))
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_USERBLOCK)
+            if not head.startswith(_MAGIC):
+                if head.startswith(b"\x89HDF") or b"msim-checkpoint" in head[:64]:
+                    raise DeckError("damaged checkpoint: its digest header is missing or altered (or it "
+                                    "was written by an older msim)", file=str(path))
+                raise DeckError("not a checkpoint (not written by `msim run`: no msim-checkpoint header)",
+                                file=str(path))
+            stored = head[len(_MAGIC):len(_MAGIC) + 64].decode("ascii", "replace")
+            if len(head) < _USERBLOCK or _file_digest(fh) != stored:
+                raise DeckError("damaged checkpoint: the checksum of the file does not match (it was "
+                                "changed or truncated after it was written)", file=str(path))
+    except OSError as exc:
+        raise DeckError(f"cannot read the checkpoint: {exc.strerror}", file=str(path)) from None
     try:
         f = h5py.File(path, "r")
     except OSError as exc:

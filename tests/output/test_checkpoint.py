@@ -121,3 +121,112 @@ def test_kill_during_save_keeps_last_good(tmp_path, delay):
     assert np.all(state["x"] == float(state["i"])) and state["x"].shape == (400_000,)
     save_checkpoint(path, {"i": -1})                     # next save cleans the killed writer's temp file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.h5"]
+
+
+# ---------------------------------------------------------------------- damage: checksum, unreadable files
+def test_every_flipped_bit_is_refused_or_harmless(tmp_path):
+    """Flip one bit at many places of a checkpoint: loading either refuses with a one-line `DeckError`
+    (checksum or HDF5 cannot read it) or returns the state bitwise (the bit was in unused bytes). The old
+    code returned silently changed values or raised OSError / KeyError / ValueError."""
+    state = {"kind": "dynamics", "integrator": {"x": np.linspace(0.0, 1.0, 600).reshape(200, 3),
+                                                "step": np.array(7), "time": np.array(0.25)},
+             "guard": {"e_ref": 1.5, "regions_ref": {}}, "name": "abc"}
+    good = tmp_path / "good.h5"
+    save_checkpoint(good, state, meta={"step": 7, "deck": '{"a": "1"}'})
+    raw = good.read_bytes()
+    refused = harmless = 0
+    offsets = sorted(set(range(0, len(raw), 37)) | set(range(0, 2048, 3)))
+    for off in offsets:
+        bad = bytearray(raw)
+        bad[off] ^= 1 << (off % 8)
+        p = tmp_path / "bad.h5"
+        p.write_bytes(bytes(bad))
+        try:
+            back = load_checkpoint(p)
+        except DeckError as exc:
+            msg = exc.format()
+            assert "\n" not in msg, msg
+            refused += 1
+            continue
+        _same(state, back)
+        harmless += 1
+    print(f"{len(offsets)} bit flips: {refused} refused, {harmless} harmless (unused bytes)")
+    assert refused > len(offsets) // 2
+
+
+def test_data_bit_flip_is_caught_by_the_checksums(tmp_path):
+    """One mantissa bit of x[500]: a valid file holding a different number. The file digest refuses it;
+    with the digest forged to match, the checksum of the state still does."""
+    import hashlib
+
+    import h5py
+    p = tmp_path / "c.h5"
+    save_checkpoint(p, {"x": np.arange(1000, dtype=float)})
+    with h5py.File(p, "r") as f:
+        off = f["state/x"].id.get_offset()
+    raw = bytearray(p.read_bytes())
+    raw[off + 8 * 500 + 3] ^= 0x10
+    p.write_bytes(bytes(raw))
+    with pytest.raises(DeckError, match="checksum of the file does not match"):
+        load_checkpoint(p)
+    digest = hashlib.sha256(bytes(raw[512:])).hexdigest().encode()
+    raw[23:23 + 64] = digest
+    p.write_bytes(bytes(raw))
+    with pytest.raises(DeckError, match="checksum of its state does not match"):
+        load_checkpoint(p)
+
+
+def test_empty_or_unsummed_state_is_refused(tmp_path):
+    import h5py
+    p = tmp_path / "c.h5"
+    save_checkpoint(p, {"integrator": {"x": np.zeros(3)}})
+    with h5py.File(p, "r+") as f:                  # empty the state, keep everything else
+        del f["state/integrator"]
+    with pytest.raises(DeckError, match="checksum of the file does not match"):
+        load_checkpoint(p)
+    with h5py.File(p, "w") as f:                   # an old (version 1) file: no digest, no checksum
+        f.attrs["msim_format"] = "msim-checkpoint"
+        f.attrs["msim_format_version"] = 1
+        f.create_group("state").attrs["t"] = "dict"
+    with pytest.raises(DeckError, match="older msim"):
+        load_checkpoint(p)
+
+
+# ---------------------------------------------------------------------- the deck a checkpoint belongs to
+PLATE = """\
+msim: 1
+units: lj
+title: {title}
+continuum:
+  mesh: {{type: file, path: plate.vtu}}
+  material: {{type: isotropic, E: 60.0, nu: 0.25}}
+  density: 1.0
+integrator: {{type: verlet, dt: {dt}, steps: {steps}}}
+output: {{every: {every}, fields: [displacement]}}
+"""
+
+
+def test_fingerprint_lists_differing_keys_and_input_file_content(tmp_path):
+    import meshio
+
+    from multiscale.deck import load_deck
+    from multiscale.output.checkpoint import deck_fingerprint, fingerprint_differences
+
+    pts = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    meshio.write(tmp_path / "plate.vtu", meshio.Mesh(pts, [("quad", np.array([[0, 1, 2, 3]]))]))
+
+    def fp(**kw):  # noqa: ANN003, ANN202
+        args = {"title": "a", "dt": 0.01, "steps": 10, "every": 5, **kw}
+        (tmp_path / "d.yaml").write_text(PLATE.format(**args))
+        return deck_fingerprint(load_deck(tmp_path / "d.yaml"))
+
+    base = fp()
+    assert "continuum.mesh.path (sha256)" in base and base["integrator.dt"] == "0.01"
+    assert fingerprint_differences(base, fp()) == []
+    # run length, output cadence and title may change on a restart
+    assert fingerprint_differences(base, fp(title="b", steps=20, every=2)) == []
+    assert fingerprint_differences(base, fp(dt=0.02)) == ["integrator.dt: 0.01 -> 0.02"]
+    pts[2, 0] = 1.0 + 1e-12                          # the same file name, another mesh
+    meshio.write(tmp_path / "plate.vtu", meshio.Mesh(pts, [("quad", np.array([[0, 1, 2, 3]]))]))
+    diff = fingerprint_differences(base, fp())
+    assert len(diff) == 1 and diff[0].startswith("continuum.mesh.path (sha256): ")

@@ -131,3 +131,116 @@ def test_thread_count_does_not_change_results(tmp_path, thermostat):
         assert p.returncode == 0, err
         outs.append(out)
     _assert_bitwise_equal(*outs)
+
+
+# ---------------------------------------------------------------------- unsafe restarts are refused
+def _run(*args: str, cwd: Path, timeout: float = 400) -> tuple[int, str]:
+    p = _msim(*args, cwd=cwd)
+    _, err = p.communicate(timeout=timeout)
+    return p.returncode, err
+
+
+def _restarts(path: Path) -> int:
+    import json
+    with h5py.File(path, "r") as f:
+        return len(json.loads(f.attrs["restarts"]))
+
+
+@pytest.fixture
+def finished_run(tmp_path):
+    """A 400-step NVE run with checkpoints at 200 and 400: (deck, results, checkpoint)."""
+    deck = _deck(tmp_path, "deck.yaml", steps=400, thermostat=False)
+    out = tmp_path / "run.h5"
+    code, err = _run("run", str(deck), "-o", str(out), "--quiet", cwd=tmp_path)
+    assert code == 0, err
+    return deck, out, checkpoint_path(out)
+
+
+@pytest.mark.timeout(600)
+def test_restart_with_another_dt_or_loads_is_refused(tmp_path, finished_run):
+    """The old code accepted a changed dt (time ran backwards) and failed with an internal error on
+    changed loads. Now: exit 2, the differing keys, and the results file is not touched."""
+    _, out, ck = finished_run
+    before = out.read_bytes()
+    deck2 = _deck(tmp_path, "dt.yaml", dt=0.01, steps=600, thermostat=False)
+    code, err = _run("run", str(deck2), "-o", str(out), "--quiet", "--restart", str(ck), cwd=tmp_path)
+    assert code == 2, err
+    assert "differs from the one that wrote the checkpoint in 1 key(s): integrator.dt: 0.005 -> 0.01" in err
+    text = (tmp_path / "deck.yaml").read_text().replace(
+        "integrator:", "loads:\n- {type: fixed, region: {type: box, lo: [0, 0], hi: [2, 2]}}\nintegrator:")
+    (tmp_path / "loads.yaml").write_text(text)
+    code, err = _run("run", str(tmp_path / "loads.yaml"), "-o", str(out), "--quiet", "--restart", str(ck),
+                     cwd=tmp_path)
+    assert code == 2 and "loads[0].type: (absent) -> \"fixed\"" in err, err
+    print("refusal messages:\n" + err)
+    assert out.read_bytes() == before and _restarts(out) == 0
+
+
+@pytest.mark.timeout(600)
+def test_restart_may_extend_the_run(tmp_path, finished_run):
+    """integrator.steps may change: restarting the finished 400-step run with 600 steps gives, bitwise,
+    an unbroken 600-step run."""
+    _, out, ck = finished_run
+    longer = _deck(tmp_path, "longer.yaml", steps=600, thermostat=False)
+    code, err = _run("run", str(longer), "-o", str(out), "--quiet", "--restart", str(ck), cwd=tmp_path)
+    assert code == 0, err
+    ref = tmp_path / "ref.h5"
+    code, err = _run("run", str(longer), "-o", str(ref), "--quiet", cwd=tmp_path)
+    assert code == 0, err
+    _assert_bitwise_equal(ref, out)
+    assert _restarts(out) == 1
+
+
+@pytest.mark.timeout(600)
+def test_damaged_or_foreign_checkpoints_are_refused_with_one_line(tmp_path, finished_run):
+    """Bit-flipped (old code: OSError or silently wrong values), emptied (old: KeyError) and another deck's
+    checkpoint (old: ValueError): each exit 2 with a one-line reason; the results file is not touched."""
+    from multiscale.output.checkpoint import load_checkpoint, save_checkpoint
+
+    deck, out, ck = finished_run
+    before = out.read_bytes()
+    raw = ck.read_bytes()
+    cases = {}
+    flipped = bytearray(raw)
+    flipped[len(raw) // 2] ^= 0x04
+    cases["flipped"] = bytes(flipped)
+    state, meta = load_checkpoint(ck, with_meta=True)
+    save_checkpoint(tmp_path / "empty.h5", {}, meta=meta)
+    cases["empty"] = (tmp_path / "empty.h5").read_bytes()
+    other = tmp_path / "other"
+    other.mkdir()
+    text = deck.read_text().replace("hi: [11, 11.43153532]", "hi: [13.2, 11.43153532]")
+    (other / "deck.yaml").write_text(text)
+    code, err = _run("run", "deck.yaml", "-o", "o.h5", "--quiet", "--steps", "200", cwd=other)
+    assert code == 0, err
+    cases["other deck"] = checkpoint_path(other / "o.h5").read_bytes()
+    expect = {"flipped": "damaged checkpoint: the checksum of the file does not match",
+              "empty": "unusable checkpoint: state is empty",
+              "other deck": "atoms.region.hi: [13.2, 11.43153532] -> [11.0, 11.43153532]"}
+    for name, data in cases.items():
+        bad = tmp_path / f"{name.replace(' ', '_')}.ck.h5"
+        bad.write_bytes(data)
+        code, err = _run("run", str(deck), "-o", str(out), "--quiet", "--restart", str(bad), cwd=tmp_path)
+        lines = [ln for ln in err.splitlines() if not ln.startswith("hint:")]
+        print(f"{name}: exit {code}: {lines}")
+        assert code == 2, err
+        assert len(lines) == 1 and expect[name] in lines[0], err
+    assert out.read_bytes() == before and _restarts(out) == 0
+
+
+def test_blow_up_at_step_zero_saves_the_initial_state(tmp_path):
+    """A state already non-finite at step 0: exit 3's BlowUpError, and OUT.lastgood.h5 holds the initial
+    state (the old code saved nothing)."""
+    from multiscale.deck import load_deck
+    from multiscale.errors import BlowUpError
+    from multiscale.output.checkpoint import load_checkpoint
+    from multiscale.simulation import Simulation
+
+    sim = Simulation.from_deck(load_deck(_deck(tmp_path, "d.yaml", steps=100, thermostat=False)))
+    sim.prepare()
+    sim.model.atoms.v[3, 0] = np.nan
+    with pytest.raises(BlowUpError, match=r"the initial state, step 0\) is saved in"):
+        sim.run(output=tmp_path / "b.h5", progress="quiet")
+    st = load_checkpoint(tmp_path / "b.lastgood.h5")
+    v = st["integrator"]["v"]
+    assert int(st["integrator"]["step"]) == 0 and np.isnan(v[3, 0]) and np.isfinite(np.delete(v, 3, 0)).all()
