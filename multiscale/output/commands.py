@@ -97,6 +97,10 @@ def inspect_cmd(results: str, show_deck: bool) -> None:
         click.echo(f"{results}: msim results, {state}")
         click.echo(f"  msim {p.get('msim_version')}, units {p.get('units')}, seed {p.get('seed', 'none')}, "
                    f"started {p.get('start_time')} on {p.get('host')}, restarts: {len(p['restarts'])}")
+        import json as _json
+        for i, src in enumerate(reversed(_json.loads(p.get("provenance", "[]")))):
+            click.echo(f"  {'continued from' if i == 0 else '  which continued'} {src['file']} at step "
+                       f"{src['step']} (time {src['time']:g})")
         n = r.nframes
         click.echo(f"frames: {n} (steps {_range(r.steps)}, time {_range(r.times)})")
         for kind in ("atoms", "nodes"):

@@ -143,11 +143,11 @@ def test_sigkill_at_random_moments_and_restart_is_bitwise_identical(tmp_path):
 
 @pytest.mark.timeout(600)
 def test_crack_restart_continues_the_kfield_bitwise(tmp_path):
-    """crack2d_small (kfield with increment_interior: the load carries the last imposed K): --stages 2,
+    """crack2d_small (kfield with increment_interior: the load carries the last imposed K): --steps 2,
     then --restart to the end, equals an unbroken run; the old code failed with an internal ValueError."""
     deck = ROOT / "decks" / "crack2d_small.yaml"
     ref, out = tmp_path / "ref.h5", tmp_path / "out.h5"
-    for args in (["-o", str(ref)], ["-o", str(out), "--stages", "2"],
+    for args in (["-o", str(ref)], ["-o", str(out), "--steps", "2"],
                  ["-o", str(out), "--restart", str(checkpoint_path(out))]):
         p = _msim("run", str(deck), "--quiet", *args, cwd=tmp_path)
         _, err = p.communicate(timeout=500)
