@@ -208,7 +208,8 @@ class OutputConfig(Section):
     thermo_every: PosInt = Field(10, description="steps between energy-ledger lines")
     fields: list[Literal[OUTPUT_FIELDS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["displacement", "velocity", "energy"])
-    checkpoint_every: PosInt | None = Field(None, description="steps between checkpoints")
+    checkpoint_every: PosInt | None = Field(None, description="steps between checkpoints (quasi-static "
+                                            "decks: load stages; default there: every stage)")
     compression: Literal["gzip", "lzf"] | None = None
 
 
