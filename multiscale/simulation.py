@@ -51,8 +51,15 @@ from .diagnostics.energy import ledger
 from .diagnostics.guard import BlowUpGuard
 from .errors import BlowUpError, DeckError
 from .integrate.verlet import VelocityVerlet
-from .output.checkpoint import (RESTART_MAY_DIFFER, checkpoint_path, deck_fingerprint, fingerprint_differences,
-                                fingerprint_sha256, load_checkpoint, save_checkpoint)
+from .output.checkpoint import (
+    RESTART_MAY_DIFFER,
+    checkpoint_path,
+    deck_fingerprint,
+    fingerprint_differences,
+    fingerprint_sha256,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .output.hdf5 import ResultsWriter
 from .output.paths import lastgood_path
 from .output.progress import Progress

@@ -16,7 +16,8 @@ int, bigint, float, bool, str, bytes, none, generator).
 
 Integrity: the file starts with a 512-byte HDF5 user block holding ``msim-checkpoint sha256 <hex>``, the
 SHA-256 of every byte after the user block, checked before HDF5 parses anything (HDF5 itself can crash on
-damaged metadata); `state_sha256` is the SHA-256 of the state (every key, type tag, dtype, shape and byte, in order)
+damaged metadata); `state_sha256` is the SHA-256 of the state (every key, type tag, dtype, shape and byte,
+in order)
 and of the meta attributes; `load_checkpoint` recomputes it from what it read and refuses a file whose
 checksum differs (a flipped bit, a truncated or emptied state), as it refuses one HDF5 cannot read: a
 `DeckError` (exit 2) with a one-line reason, never a traceback.

@@ -79,7 +79,8 @@ def test_unloading_continued_from_the_last_stage_equals_one_run(tmp_path):
     load = _film(tmp_path / "load.yaml", LOAD)
     unload = _film(tmp_path / "unload.yaml", UNLOAD)
     both = _film(tmp_path / "both.yaml", LOAD + UNLOAD)
-    for args in (["run", str(load), "-o", "load.h5"], ["run", str(unload), "-o", "unload.h5", "--from", "load.h5"],
+    for args in (["run", str(load), "-o", "load.h5"],
+                 ["run", str(unload), "-o", "unload.h5", "--from", "load.h5"],
                  ["run", str(both), "-o", "both.h5"]):
         code, err = _run(*args, "--quiet", cwd=tmp_path)
         assert code == 0, err
@@ -97,7 +98,8 @@ def test_unloading_continued_from_the_last_stage_equals_one_run(tmp_path):
     with ResultsReader(tmp_path / "unload.h5") as r:
         assert list(r.steps) == [0, 1, 2, 3, 4] and int(r.thermo()["iterations"][0]) <= 2
     prov = _provenance(tmp_path / "unload.h5")
-    assert len(prov) == 1 and prov[0]["file"] == str((tmp_path / "load.h5").resolve()) and prov[0]["step"] == 4
+    assert len(prov) == 1 and prov[0]["step"] == 4
+    assert prov[0]["file"] == str((tmp_path / "load.h5").resolve())
     # a chain: reload from stage 2 of the unloading (depth 0.5), and from a checkpoint
     code, err = _run("run", str(load), "-o", "again.h5", "--quiet", "--from", "unload.h5:2", "--stages", "2",
                      cwd=tmp_path)
@@ -117,7 +119,8 @@ def test_incompatible_model_or_missing_step_is_refused(tmp_path):
     code, err = _run("run", str(load), "-o", "load.h5", "--quiet", cwd=tmp_path)
     assert code == 0, err
     cases = {"wider.yaml": ({"hx": 40.0}, "atom count or dimension: 458 atoms in 2D there, 540 in 2D here"),
-             "shifted.yaml": ({"ox": 0.05, "lx": -0.15, "hx": 33.45}, "atom reference positions differ by up to 0.05")}
+             "shifted.yaml": ({"ox": 0.05, "lx": -0.15, "hx": 33.45},
+                              "atom reference positions differ by up to 0.05")}
     for name, (kw, msg) in cases.items():
         deck = _film(tmp_path / name, UNLOAD, **kw)
         code, err = _run("run", str(deck), "-o", "x.h5", "--quiet", "--from", "load.h5", cwd=tmp_path)
@@ -179,7 +182,8 @@ def test_indent2d_small_continued_with_unloading_from_its_last_stage(tmp_path):
     text = src.read_text()
     old = "depth_steps: {start: 0.0, stop: 2.0, step: 0.5}"
     assert old in text
-    (tmp_path / "unload.yaml").write_text(text.replace(old, "depth_steps: {start: 2.0, stop: 0.0, step: -0.5}"))
+    new = "depth_steps: {start: 2.0, stop: 0.0, step: -0.5}"
+    (tmp_path / "unload.yaml").write_text(text.replace(old, new))
     code, err = _run("run", str(src), "-o", "load.h5", "--quiet", cwd=tmp_path)
     assert code == 0, err
     code, err = _run("run", "unload.yaml", "-o", "unload.h5", "--quiet", "--from", "load.h5", cwd=tmp_path)

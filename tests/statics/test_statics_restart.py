@@ -55,8 +55,8 @@ output:
 {extra}"""
 
 
-def tiny_deck(path: Path, radius: str = "5.0", depths: str = "depth_steps: {start: 0.0, stop: 1.5, step: 0.1}",
-              extra: str = "") -> Path:
+def tiny_deck(path: Path, radius: str = "5.0",
+              depths: str = "depth_steps: {start: 0.0, stop: 1.5, step: 0.1}", extra: str = "") -> Path:
     path.write_text(TINY.format(radius=radius, depths=depths, extra=extra))
     return path
 
