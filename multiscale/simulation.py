@@ -495,10 +495,15 @@ class Simulation:
             origin = read_origin(start_from, need_velocities=not self.statics)
             check_compatible(origin, self._static(), str(start_from))
             self._provenance = origin.provenance
-        writer = ResultsWriter(path, deck_text=self.deck.text, units=self.model.units.name, seed=seed,
-                               msim_version=__version__, static=self._static(),
-                               compression=cfg.output.compression, append=restart is not None,
-                               attrs={"provenance": json.dumps(self._provenance)} if origin else None)
+        try:
+            writer = ResultsWriter(path, deck_text=self.deck.text, units=self.model.units.name, seed=seed,
+                                   msim_version=__version__, static=self._static(),
+                                   compression=cfg.output.compression, append=restart is not None,
+                                   attrs={"provenance": json.dumps(self._provenance)} if origin else None)
+        except ValueError as exc:          # appending to a results file of another model
+            if restart is None:
+                raise
+            raise DeckError(f"cannot restart: {exc}", file=str(path)) from None
         try:
             if self.statics:
                 self._run_statics(writer, path, total, ck_state, origin, progress)

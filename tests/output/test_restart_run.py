@@ -226,6 +226,9 @@ def test_damaged_or_foreign_checkpoints_are_refused_with_one_line(tmp_path, fini
         assert code == 2, err
         assert len(lines) == 1 and expect[name] in lines[0], err
     assert out.read_bytes() == before and _restarts(out) == 0
+    # the right checkpoint, but -o names another model's results file
+    code, err = _run("run", str(deck), "-o", str(other / "o.h5"), "--quiet", "--restart", str(ck), cwd=tmp_path)
+    assert code == 2 and "refusing to append results of a different model" in err, err
 
 
 def test_blow_up_at_step_zero_saves_the_initial_state(tmp_path):
