@@ -153,8 +153,8 @@ def test_crack_restart_continues_the_kfield_bitwise(tmp_path):
         _, err = p.communicate(timeout=500)
         assert p.returncode == 0, err
     assert assert_bitwise_equal(ref, out) >= 5
-    with ResultsReader(out) as r:
-        assert list(r.steps) == [0, 1, 2, 3, 4]
+    with ResultsReader(ref) as r0, ResultsReader(out) as r:
+        assert r0.nframes > 3 and list(r.steps) == list(range(r0.nframes))
 
 
 def test_stages_option(tmp_path):
