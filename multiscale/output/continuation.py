@@ -64,6 +64,9 @@ def parse_spec(spec: str | Path) -> tuple[Path, int | None]:
 
 def _is_checkpoint(path: Path) -> bool:
     try:
+        with open(path, "rb") as fh:
+            if fh.read(23) == b"msim-checkpoint sha256 ":
+                return True
         with h5py.File(path, "r") as f:
             fmt = f.attrs.get("msim_format")
     except OSError:

@@ -197,6 +197,8 @@ def _kind(path: Path) -> str:
         return "XDMF sidecar"
     if is_results_file(path):
         return "results"
+    if head.startswith(b"msim-checkpoint sha256 "):      # checkpoints: digest in the HDF5 user block
+        return "checkpoint"
     if head[:8] == b"\x89HDF\r\n\x1a\n":
         import h5py
         try:

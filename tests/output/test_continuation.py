@@ -151,23 +151,23 @@ output: {{every: 50, thermo_every: 10, fields: {fields}, checkpoint_every: 100}}
 
 @pytest.mark.timeout(600)
 def test_dynamics_continuation_needs_velocities_and_matches_the_unbroken_run(tmp_path):
-    (tmp_path / "a.yaml").write_text(DYN.format(steps=100, fields="[position, velocity]"))
+    (tmp_path / "a.yaml").write_text(DYN.format(steps=100, fields="[displacement, velocity]"))
     (tmp_path / "nov.yaml").write_text(DYN.format(steps=100, fields="[displacement]"))
-    (tmp_path / "b.yaml").write_text(DYN.format(steps=50, fields="[position, velocity]"))
-    (tmp_path / "ref.yaml").write_text(DYN.format(steps=150, fields="[position, velocity]"))
+    (tmp_path / "b.yaml").write_text(DYN.format(steps=50, fields="[displacement, velocity]"))
+    (tmp_path / "ref.yaml").write_text(DYN.format(steps=150, fields="[displacement, velocity]"))
     for deck, out in (("a", "a.h5"), ("nov", "nov.h5"), ("ref", "ref.h5")):
         code, err = _run("run", f"{deck}.yaml", "-o", out, "--quiet", cwd=tmp_path)
         assert code == 0, err
     code, err = _run("run", "b.yaml", "-o", "x.h5", "--quiet", "--from", "nov.h5", cwd=tmp_path)
     assert code == 2 and "lacks atoms velocity" in err, err
-    # from the frame at step 100 (position and velocity exact), and from the checkpoint at step 100
+    # from the frame at step 100 (x = X + u to one rounding), and from the checkpoint at step 100
     for src, name in (("a.h5:100", "b.h5"), (str(checkpoint_path(tmp_path / "a.h5")), "c.h5")):
         code, err = _run("run", "b.yaml", "-o", name, "--quiet", "--from", src, cwd=tmp_path)
         assert code == 0, err
         with ResultsReader(tmp_path / "ref.h5") as r, ResultsReader(tmp_path / name) as c:
             assert list(c.steps) == [0, 50]
             for i, k in enumerate((2, 3)):
-                for f in ("position", "velocity"):
+                for f in ("displacement", "velocity"):
                     a, b = r.field("atoms", f, k), c.field("atoms", f, i)
                     assert np.max(np.abs(a - b)) < 1e-9, (name, f, k)
 
