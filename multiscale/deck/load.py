@@ -179,12 +179,25 @@ def _compose(text: str, file: str | None) -> tuple[yaml.Node | None, Any]:
             return loader.get_single_node(), loader
         except yaml.YAMLError:
             loader.dispose()
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # PyYAML's reader checks every character here
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, file) from None
     try:
         return _python_compose(loader, text, file), loader
     except BaseException:
         loader.dispose()
         raise
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str | None) -> DeckError:
+    pos = max(0, exc.position)
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    ch = exc.character if isinstance(exc.character, int) else 0
+    return DeckError(f"the deck contains the control character U+{ch:04X}, which YAML does not allow",
+                     file=file, line=line, column=col, source_line=source_line(text, line),
+                     hint="a deck is plain text: remove the character")
 
 
 def _python_compose(loader: Any, text: str, file: str | None) -> Any:
@@ -193,12 +206,7 @@ def _python_compose(loader: Any, text: str, file: str | None) -> Any:
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, file) from None
     except yaml.reader.ReaderError as exc:  # a control character
-        line = text.count("\n", 0, max(0, exc.position)) + 1
-        col = exc.position - (text.rfind("\n", 0, max(0, exc.position)) + 1) + 1
-        ch = exc.character if isinstance(exc.character, int) else 0
-        raise DeckError(f"the deck contains the control character U+{ch:04X}, which YAML does not allow",
-                        file=file, line=line, column=col, source_line=source_line(text, line),
-                        hint="a deck is plain text: remove the character") from None
+        raise _reader_error(exc, text, file) from None
     except yaml.YAMLError as exc:
         raise DeckError(f"YAML error: {exc}", file=file, line=1) from None
     except RecursionError:  # pragma: no cover - `_check_nesting` refuses such texts first

@@ -480,7 +480,8 @@ def judge(case: Case, folder: Path, code: int | None, out: str, exc: BaseExcepti
     if code == 2:
         first = next((ln for ln in out.splitlines() if ln.startswith("error:")), "")
         deck = str(folder / "deck.yaml")
-        data = [str(folder / n) for n in case.files]
+        data = [str(folder / n) for n in case.files] + \
+            re.findall(r"(?:file|path): (/[^\s,}]+)", case.deck.decode("utf-8", "replace"))
         ok = bool(re.match(rf"error: {re.escape(deck)}:\d+", first)) or \
             any(first.startswith(f"error: {d}") for d in data) or \
             ("Usage:" in out and "Error:" in out)
