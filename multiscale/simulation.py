@@ -39,7 +39,7 @@ from .deck import Deck
 from .deck.section import plugin_of
 from .diagnostics.energy import ledger
 from .diagnostics.guard import BlowUpGuard
-from .errors import BlowUpError, DeckError
+from .errors import BlowUpError, DeckError, KernelError
 from .integrate.verlet import VelocityVerlet
 from .output.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .output.hdf5 import ResultsWriter
@@ -133,14 +133,20 @@ class Simulation:
                 m.thermostat.dt = float(self.deck.config.integrator.dt)
             hooks = list(self.hooks) + ([m.thermostat] if m.thermostat is not None else [])
             ops = [m.damping] if m.damping is not None else []
-            self.integrator = VelocityVerlet(s, self.deck.config.integrator.dt, force_hooks=hooks,
-                                             impose_hooks=list(m.loads), velocity_ops=ops,
-                                             n_threads=m.threads)
-            for ld in m.loads:
-                ld.initialize(s)
-            for ic in self.initial_conditions:
-                self._wave_packet(ic)
-            self.integrator.project_state()
+            from .build import located
+            with located(self.deck, "integrator", "the integrator"):
+                self.integrator = VelocityVerlet(s, self.deck.config.integrator.dt, force_hooks=hooks,
+                                                 impose_hooks=list(m.loads), velocity_ops=ops,
+                                                 n_threads=m.threads)
+            for i, ld in enumerate(m.loads):
+                with located(self.deck, f"loads[{self._load_index[i]}]", "the initial state of the load"):
+                    ld.initialize(s)
+            wave = [i for i, ld in enumerate(self.deck.config.loads) if ld.type == "wave_packet"]
+            for i, ic in enumerate(self.initial_conditions):
+                with located(self.deck, f"loads[{wave[i]}]" if i < len(wave) else "loads", "the wave packet"):
+                    self._wave_packet(ic)
+            with located(self.deck, "integrator", "the initial state"):
+                self.integrator.project_state()
         self._prepared = True
 
     def _wave_packet(self, packet) -> None:  # noqa: ANN001
@@ -485,7 +491,8 @@ class Simulation:
                 try:
                     try:
                         integ.step(nxt - k)
-                    except (ValueError, FloatingPointError, RuntimeError) as exc:
+                    except (ValueError, FloatingPointError, RuntimeError, OverflowError, ZeroDivisionError,
+                            MemoryError, KernelError) as exc:  # e.g. the neighbour grid of atoms flown to 1e300
                         self._blowup_from(exc, k)
                     k = nxt
                     thermo = k % out.thermo_every == 0 or k == total

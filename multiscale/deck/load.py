@@ -144,7 +144,7 @@ def _mark(node: yaml.Node) -> Mark:
 
 
 #: most values (scalars, list items, mapping entries) one deck may expand to, aliases included
-MAX_NODES = 50_000
+MAX_NODES = 20_000
 #: deepest nesting of lists and mappings in a deck
 MAX_DEPTH = 50
 _MERGE = "tag:yaml.org,2002:merge"
@@ -215,12 +215,15 @@ def _python_compose(loader: Any, text: str, file: str | None) -> Any:
 
 
 _NEST = re.compile(r"^[ \t]*((?:[-?:][ \t]+)+)")
+_DEEP_BLOCK = re.compile(r"^[ \t]*(?:[-?:][ \t]+){%d}" % (MAX_DEPTH + 1), re.M)
 
 
 def _check_nesting(text: str, file: str | None) -> None:
     """Refuse texts nesting flow brackets or block indicators (``- - - x``) deeper than `MAX_DEPTH`
     before a parser sees them (PyYAML is quadratic in the flow depth; libyaml recurses). Brackets inside
     quotes and comments are not counted."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH and not _DEEP_BLOCK.search(text):
+        return
     depth = 0
     quote = ""
     for lineno, line in enumerate(text.split("\n"), 1):
@@ -298,9 +301,10 @@ def parse_yaml(text: str, file: str | None = None) -> tuple[Any, Marks]:
         def build(node: yaml.Node, path: Path, depth: int) -> Any:
             budget[0] -= 1
             if budget[0] < 0:
-                raise _located(f"the deck expands to more than {MAX_NODES} values (nested aliases?)",
-                               node, path, text, file,
-                               hint="a deck is small: do not nest aliases (*name) of aliases")
+                raise _located(f"the deck holds more than {MAX_NODES} values (list items, keys and numbers, "
+                               "aliases *name counted each time they are used)", node, path, text, file,
+                               hint="a deck is small: large data belongs in files it names; do not nest "
+                                    "aliases of aliases")
             if depth > MAX_DEPTH:
                 raise _located(f"lists or mappings nested more than {MAX_DEPTH} levels deep", node, path,
                                text, file)
