@@ -152,7 +152,7 @@ _PLAIN_TAGS = (yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, yaml.resolver.Bas
 
 
 #: longest deck text [characters]
-MAX_CHARS = 10_000_000
+MAX_CHARS = 1_000_000
 
 if getattr(yaml, "__with_libyaml__", False):
     import yaml.cyaml
