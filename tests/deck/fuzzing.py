@@ -415,7 +415,8 @@ def mesh_cases(n: int, rng: random.Random) -> list[Case]:
     return out
 
 
-def odd_cases(n: int, rng: random.Random, names: tuple[str, ...] = FAST_DECKS) -> list[Case]:
+def odd_cases(n: int, rng: random.Random, names: tuple[str, ...] = FAST_DECKS,
+              region_factors: tuple[float, ...] = (1e2, 1e3, 1e4, 1e6)) -> list[Case]:
     """Odd but mostly valid decks: the time step x10 / x100, regions and meshes scaled up to 10^8-10^12
     atoms or elements, one number scaled by a large or small factor. Meant for `msim run`."""
     datas = {nm: yaml.safe_load((DECKS / f"{nm}.yaml").read_text()) for nm in names}
@@ -430,7 +431,7 @@ def odd_cases(n: int, rng: random.Random, names: tuple[str, ...] = FAST_DECKS) -
             integ["dt"] *= f
             what = f"dt x{f:g}"
         elif r < 0.55:
-            f = rng.choice([1e2, 1e3, 1e4, 1e6])
+            f = rng.choice(region_factors)
             for sec in ("atoms", "continuum"):
                 if sec in data:
                     reg = data[sec].get("region") or data[sec].get("mesh")
