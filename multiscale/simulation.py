@@ -47,6 +47,10 @@ from .output.paths import lastgood_path
 from .output.progress import Progress
 from .registry import MINIMIZERS
 
+#: what a numerically exploding state makes the step raise (routed to the blow-up path, exit 3)
+_NUMERIC = (ValueError, FloatingPointError, RuntimeError, OverflowError, ZeroDivisionError, MemoryError,
+            KernelError)
+
 _THERMO_SKIP = ("step", "time", "momentum")
 
 
@@ -475,12 +479,15 @@ class Simulation:
         cfg, integ = self.deck.config, self.integrator
         out = cfg.output
         total = int(steps) if steps is not None else self.n_steps()
-        self._guard = BlowUpGuard(energy_floor=self._energy_floor())
-        if restart is not None:
-            self._set_state(load_checkpoint(restart))
-            writer.truncate_after(integ.step_count)
-        else:
-            self._write_events(writer, 0, thermo=True, frame=True)
+        try:
+            self._guard = BlowUpGuard(energy_floor=self._energy_floor())
+            if restart is not None:
+                self._set_state(load_checkpoint(restart))
+                writer.truncate_after(integ.step_count)
+            else:
+                self._write_events(writer, 0, thermo=True, frame=True)
+        except _NUMERIC as exc:  # e.g. a wave packet of amplitude 1e30: atoms beyond the neighbour grid
+            self._blowup_from(exc, integ.step_count)
         ckpt = checkpoint_path(path)
         every = [out.thermo_every, out.every] + ([out.checkpoint_every] if out.checkpoint_every else [])
         last_good = self._state()
@@ -491,8 +498,7 @@ class Simulation:
                 try:
                     try:
                         integ.step(nxt - k)
-                    except (ValueError, FloatingPointError, RuntimeError, OverflowError, ZeroDivisionError,
-                            MemoryError, KernelError) as exc:  # e.g. the neighbour grid of atoms flown to 1e300
+                    except _NUMERIC as exc:  # e.g. the neighbour grid of atoms flown to 1e300
                         self._blowup_from(exc, k)
                     k = nxt
                     thermo = k % out.thermo_every == 0 or k == total
@@ -600,4 +606,10 @@ class Simulation:
                 bar.update(i + 1, energy=row["energy"], fmax=row["max_force"])
                 return False
 
-            run_quasistatic(s, self.model.loads, minimizer, stages=n, callback=callback)
+            try:
+                run_quasistatic(s, self.model.loads, minimizer, stages=n, callback=callback)
+            except (OverflowError, FloatingPointError, ZeroDivisionError, MemoryError) as exc:
+                # extreme but valid numbers (an indenter stiffness of 1e99): the minimisation diverges
+                raise BlowUpError(f"the minimisation diverged ({type(exc).__name__}: {exc}); a load or "
+                                  "stiffness is probably far too large", step=-1, region="all",
+                                  quantity="energy") from None
