@@ -261,8 +261,8 @@ class Simulation:
             lines.append(f"steps         {self.n_steps()}")
         from .resources import fmt_bytes, memory_limit
         limit, src = memory_limit()
-        lines.append(f"memory        ~{fmt_bytes(self._memory_estimate())} (this machine: {fmt_bytes(limit)}, "
-                     f"{src})")
+        lines.append(f"memory        ~{fmt_bytes(self._memory_estimate())} (this machine: "
+                     f"{fmt_bytes(limit)}, {src})")
         t = self._time_estimate()
         if t is not None:
             lines.append(f"run time      ~{_fmt_seconds(t)} on {m.threads} thread(s) (rough: "

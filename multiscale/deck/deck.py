@@ -99,7 +99,8 @@ def _validate(text: str, name: str) -> Deck:
     data, marks = parse_yaml(text, name)
     loc = Locator(text, marks, name)
     if data is None:
-        raise DeckError("the deck is empty", file=name, line=1, hint="a deck starts with `msim: 1` and `units: ...`")
+        raise DeckError("the deck is empty", file=name, line=1,
+                        hint="a deck starts with `msim: 1` and `units: ...`")
     if not isinstance(data, dict):
         raise loc.error((), "a deck is a mapping of sections (key: value lines), not a "
                             f"{type(data).__name__}")

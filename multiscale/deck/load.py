@@ -148,7 +148,8 @@ MAX_NODES = 20_000
 #: deepest nesting of lists and mappings in a deck
 MAX_DEPTH = 50
 _MERGE = "tag:yaml.org,2002:merge"
-_PLAIN_TAGS = (yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG)
+_PLAIN_TAGS = (yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+               yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG)
 
 
 #: longest deck text [characters]
@@ -215,7 +216,7 @@ def _python_compose(loader: Any, text: str, file: str | None) -> Any:
 
 
 _NEST = re.compile(r"^[ \t]*((?:[-?:][ \t]+)+)")
-_DEEP_BLOCK = re.compile(r"^[ \t]*(?:[-?:][ \t]+){%d}" % (MAX_DEPTH + 1), re.M)
+_DEEP_BLOCK = re.compile(r"^[ \t]*(?:[-?:][ \t]+){" + str(MAX_DEPTH + 1) + "}", re.M)
 
 
 def _check_nesting(text: str, file: str | None) -> None:
@@ -260,7 +261,8 @@ def parse_yaml(text: str, file: str | None = None) -> tuple[Any, Marks]:
     budget = [MAX_NODES]
     if len(text) > MAX_CHARS:
         raise DeckError(f"the deck is {len(text)} characters long; a deck has at most {MAX_CHARS}",
-                        file=file, line=1, hint="large data belongs in files the deck names (mesh, potential)")
+                        file=file, line=1,
+                        hint="large data belongs in files the deck names (mesh, potential)")
     _check_nesting(text, file)
     root, loader = _compose(text, file)
     try:

@@ -21,7 +21,6 @@ from ..registry import did_you_mean
 from .load import Marks, Path, as_path, format_path, source_line
 from .section import find_marker
 
-
 #: at most this many errors are reported in full; the rest are counted
 MAX_ERRORS = 20
 

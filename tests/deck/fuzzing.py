@@ -23,7 +23,6 @@ import random
 import re
 import resource
 import signal
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -88,10 +87,10 @@ def setfl_text(nrho: int = 400, drho: float = 0.05, nr: int = 400, dr: float = 0
         out.append("29 63.55 3.615 fcc")
         out += [f"{x:.16e}" for x in -np.sqrt(rho)]
         out += [f"{x:.16e}" for x in 0.6 * np.exp(-1.5 * (r - 2.5)) * cutf]
+    rphi = r * 0.4 * (np.exp(-2 * 1.4 * (r - 2.55)) - 2 * np.exp(-1.4 * (r - 2.55))) * cutf  # Morse r·φ
     for a in range(len(elements)):
         for _b in range(a + 1):
-            out += [f"{x:.16e}" for x in r * 0.4 * (np.exp(-2 * 1.4 * (r - 2.55)) - 2 * np.exp(-1.4 * (r - 2.55)))
-                    * cutf]
+            out += [f"{x:.16e}" for x in rphi]
     return "\n".join(out) + "\n"
 
 

@@ -135,8 +135,9 @@ class FileMesh:
             raise DeckError(f"not a file: {path}", key="continuum.mesh.path")
         looks = _looks_like_mesh(path)
         if looks is False:
-            raise DeckError(f"{path} does not look like a mesh file of its kind ({path.suffix or 'no suffix'})"
-                            ": its first bytes are not the format's header", key="continuum.mesh.path")
+            raise DeckError(f"{path} does not look like a mesh file of its kind "
+                            f"({path.suffix or 'no suffix'}): its first bytes are not the format's header",
+                            key="continuum.mesh.path")
         try:
             # meshio prints to stdout and calls sys.exit(1) when no reader accepts a file
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \

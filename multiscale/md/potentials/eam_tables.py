@@ -103,8 +103,8 @@ def _floats(path: Path, lines: list[str], start: int, count: int) -> tuple[np.nd
     i = start
     while got < count:
         if i >= len(lines):
-            raise DeckError(f"EAM file ended early: wanted {count} numbers from line {start + 1}, found {got}",
-                            file=str(path), line=len(lines))
+            raise DeckError(f"EAM file ended early: wanted {count} numbers from line {start + 1}, "
+                            f"found {got}", file=str(path), line=len(lines))
         words = lines[i].split()
         if got + len(words) > count:
             raise DeckError(f"EAM file: line {i + 1} does not end a block of {count} numbers (from line "
