@@ -120,11 +120,14 @@ class Simulation:
         m.loads = [ld for ld in m.loads if not isinstance(ld, WavePacket)]
         atom_mask = np.zeros((s.n_atoms, s.d), bool)
         node_mask = np.zeros((s.n_nodes, s.d), bool)
+        from .build import located
         for i, ld in enumerate(m.loads):
-            try:
-                ld.prepare(s)
-            except ValueError as exc:
-                raise self.deck.error(f"loads[{self._load_index[i]}]", str(exc)) from exc
+            key = f"loads[{self._load_index[i]}]"
+            with located(self.deck, key, "the load"):  # e.g. an unknown shape name inside a load
+                try:
+                    ld.prepare(s)
+                except ValueError as exc:
+                    raise self.deck.error(key, str(exc)) from exc
             a, n = ld.fixed_dofs()
             if a is not None:
                 atom_mask |= a
@@ -137,7 +140,6 @@ class Simulation:
                 m.thermostat.dt = float(self.deck.config.integrator.dt)
             hooks = list(self.hooks) + ([m.thermostat] if m.thermostat is not None else [])
             ops = [m.damping] if m.damping is not None else []
-            from .build import located
             with located(self.deck, "integrator", "the integrator"):
                 self.integrator = VelocityVerlet(s, self.deck.config.integrator.dt, force_hooks=hooks,
                                                  impose_hooks=list(m.loads), velocity_ops=ops,

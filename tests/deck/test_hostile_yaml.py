@@ -266,3 +266,15 @@ def test_extreme_valid_numbers_are_blow_ups(tmp_path, deck, old, new):
     res = CliRunner().invoke(cli, ["run", str(p), "-o", str(tmp_path / "out.h5"), "--steps", "2", "--quiet"])
     assert res.exit_code == 3, res.output
     assert "unstable" in res.output and "OverflowError" in res.output
+
+
+def test_error_found_while_preparing_a_load_is_located(tmp_path):
+    """A shape name a load only looks up when it is prepared (kfield's boundary) still gets file and line."""
+    text = (DECKS / "crack2d_coupled_small.yaml").read_text()
+    i = text.index("    shapes:\n    - type: box")
+    p = tmp_path / "c.yaml"
+    p.write_text(text[:i] + "    shapes:\n    - type: boxx" + text[i + len("    shapes:\n    - type: box"):])
+    res = CliRunner().invoke(cli, ["run", str(p), "-o", str(tmp_path / "o.h5"), "--steps", "1", "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert re.match(rf"error: {re.escape(str(p))}:\d+:\d+: loads\[1\]: unknown region shape 'boxx'",
+                    res.output), res.output
