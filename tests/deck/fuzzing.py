@@ -429,6 +429,9 @@ def odd_cases(n: int, rng: random.Random, names: tuple[str, ...] = FAST_DECKS,
             f = rng.choice([10.0, 100.0, 1e3])
             integ["dt"] *= f
             what = f"dt x{f:g}"
+            if rng.random() < 0.7:  # past the stable-dt refusal: the run must reach the blow-up path
+                integ["allow_unstable_dt"] = True
+                what += ", allow_unstable_dt"
         elif r < 0.55:
             f = rng.choice(region_factors)
             for sec in ("atoms", "continuum"):

@@ -62,6 +62,10 @@ def test_fuzz_run_odd_decks(tmp_path):
     readable last-good state; never exit 1."""
     rng = random.Random(F.SEED + 1)
     cases = F.odd_cases(16, rng, ("wave1d", "lj_melt", "wave1d_damped"), region_factors=(1e2, 1e5, 1e6))
+    lj = (F.DECKS / "lj_melt.yaml").read_text()  # and one certain blow-up: the liquid at dt x10
+    assert "dt: 0.005," in lj
+    hot = lj.replace("dt: 0.005,", "dt: 0.05, allow_unstable_dt: true,")
+    cases.append(F.Case("odd-lj_melt-dt", hot.encode(), what="dt x10"))
     outcomes = F.fuzz(cases, tmp_path, run=True, steps=20, timeout=60, run_timeout=60)
     _check(outcomes)
     assert any(o.command == "run" and o.exit_code == 3 for o in outcomes), _report(outcomes)

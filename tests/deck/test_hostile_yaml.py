@@ -238,14 +238,14 @@ def test_validate_prints_memory_and_time(tmp_path):
 
 
 def test_dt_far_too_large_is_a_blow_up_with_a_last_good_state(tmp_path):
-    """wave2d with dt x10: the atoms fly off (the neighbour grid would overflow): exit 3, and the
+    """wave2d with dt x10 (and `allow_unstable_dt`, else validation refuses it): the atoms fly off (the neighbour grid would overflow): exit 3, and the
     last-good state file opens."""
     from multiscale.output.checkpoint import load_checkpoint
 
     deck = tmp_path / "w.yaml"
     text = (DECKS / "wave2d.yaml").read_text()
     dt = re.search(r"dt: ([0-9.e-]+)", text).group(1)
-    deck.write_text(text.replace(f"dt: {dt}", f"dt: {float(dt) * 10!r}", 1))
+    deck.write_text(text.replace(f"dt: {dt}", f"dt: {float(dt) * 10!r}, allow_unstable_dt: true", 1))
     res = CliRunner().invoke(cli, ["run", str(deck), "-o", str(tmp_path / "w.h5"), "--steps", "200",
                                    "--quiet"])
     assert res.exit_code == 3, res.output
