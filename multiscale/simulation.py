@@ -550,6 +550,20 @@ class Simulation:
                                   step=self.integrator.step_count, region="atoms", quantity="v") from exc
         raise exc
 
+    def _state_exploded(self) -> bool:
+        """True when positions are no longer finite or some atom moved further than the atoms' extent."""
+        s = self.model.system
+        if s.atoms is not None and s.atoms.n:
+            x, X = s.atoms.x, s.atoms.X
+            if not np.all(np.isfinite(x)):
+                return True
+            ext = float(np.max(np.ptp(X, axis=0))) if len(X) > 1 else 1.0
+            if float(np.max(np.abs(x - X))) > max(ext, 1.0):
+                return True
+        if s.continuum is not None and not np.all(np.isfinite(s.continuum.U)):
+            return True
+        return False
+
     def _energy_floor(self) -> float:
         """Energy scale for the guard's jump test: the initial |energy| terms (plus one ε per atom)."""
         rec = ledger(self.integrator)
@@ -610,8 +624,11 @@ class Simulation:
 
             try:
                 run_quasistatic(s, self.model.loads, minimizer, stages=n, callback=callback)
-            except (OverflowError, FloatingPointError, ZeroDivisionError, MemoryError) as exc:
+            except (OverflowError, FloatingPointError, ZeroDivisionError, MemoryError, ValueError,
+                    RuntimeError) as exc:
                 # extreme but valid numbers (an indenter stiffness of 1e99): the minimisation diverges
+                if isinstance(exc, ValueError | RuntimeError) and not self._state_exploded():
+                    raise
                 raise BlowUpError(f"the minimisation diverged ({type(exc).__name__}: {exc}); a load or "
                                   "stiffness is probably far too large", step=-1, region="all",
                                   quantity="energy") from None
