@@ -13,6 +13,8 @@ units here (``units.mass_to_internal``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +60,31 @@ class Model:
     n_dropped: int = 0
     mass_user: float | None = None
     notes: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- bad input
+#: what bad (but schema-valid) numbers make NumPy and the model code raise while building
+BAD_INPUT = (ValueError, TypeError, OverflowError, ZeroDivisionError, FloatingPointError, IndexError,
+             np.linalg.LinAlgError)
+
+
+@contextmanager
+def located(deck: Deck, key: str, what: str) -> Iterator[None]:
+    """Turn what building ``what`` raises on bad input into a `DeckError` at deck ``key``: a `DeckError`
+    that names no file (a plugin's ``DeckError(key=...)``) is placed in the deck; errors in data files
+    keep their own file; `BAD_INPUT` and `MemoryError` become "cannot build ..." at ``key``."""
+    try:
+        yield
+    except DeckError as exc:
+        if exc.file is None:
+            raise deck.error(exc.key or key, exc.message, exc.hint) from None
+        raise
+    except MemoryError:
+        raise deck.error(key, f"not enough memory to build {what}",
+                         "make the region or mesh smaller (`msim validate` prints the estimate)") from None
+    except BAD_INPUT as exc:
+        msg = str(exc) or type(exc).__name__
+        raise deck.error(key, f"cannot build {what}: {msg}") from exc
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -181,6 +208,7 @@ def _atom_sites(deck: Deck, lattice: Lattice, notes: list[str] | None = None) ->
     notes = [] if notes is None else notes
     periodic = [b == "p" for b in (cfg.boundary or ["f"] * lattice.dim)]
     region, lo, hi, key = _region_and_bounds(deck, lattice, periodic, notes)
+    _check_atom_count(deck, lattice, region, lo, hi, key)
     # periodic axes: half-open [lo, hi) so images do not double; free axes: closed [lo, hi]
     eps = 1e-9 * lattice.a
     hi_fill = np.where(periodic, hi, hi + eps)
@@ -213,6 +241,46 @@ def _check_min_distance(deck: Deck, key: str, lattice: Lattice, X: np.ndarray, b
                               f"{2 * half:.6g}: e.g. atoms {int(i[e])} at {X[i[e]].tolist()} and "
                               f"{int(j[e])} at {X[j[e]].tolist()} are {r[e]:.3g} apart (periodic images "
                               "included)")
+
+
+def atom_bytes(dim: int, n_neighbors: float) -> float:
+    """Bytes per atom of a run: ~14 (d,) float arrays (reference, positions, velocities, forces, list
+    anchors, output buffers), ~8 scalars (mass, energies, weights, types), a half neighbour list of
+    ``n_neighbors`` entries (index + bond weight)."""
+    return dim * 8 * 14 + 8 * 8 + 16 * n_neighbors
+
+
+def _neighbors_per_atom(deck: Deck, lattice: Lattice) -> float:
+    """Half-list entries per atom: lattice sites within cut-off + skin, halved."""
+    pot = deck.config.potential
+    rc = getattr(pot, "cutoff", None) or 3.0 * lattice.a
+    r = float(rc) + float(deck.config.atoms.skin)
+    d = lattice.dim
+    ball = {1: 2 * r, 2: np.pi * r * r, 3: 4.0 / 3.0 * np.pi * r ** 3}[d]
+    return 0.5 * ball / lattice.volume_per_atom + 1.0
+
+
+def _check_atom_count(deck: Deck, lattice: Lattice, region: Any, lo: np.ndarray, hi: np.ndarray,
+                      key: str = "atoms.region") -> None:
+    """Estimate the lattice sites of the region (bounding-box sites x the region's share of a sampled
+    box) and refuse, before any site is generated, when they cannot fit in memory."""
+    from .resources import check
+
+    d = lattice.dim
+    with np.errstate(all="ignore"):
+        ext = np.asarray(hi, float) - np.asarray(lo, float) + 3.0 * lattice.a
+        n_box = float(np.prod(ext)) / lattice.volume_per_atom
+    if not np.isfinite(n_box):
+        n_box = float("inf")
+    share = 1.0
+    if n_box > 1e6:
+        rng = np.random.default_rng(0)
+        pts = np.asarray(lo) + rng.random((4000, d)) * (np.asarray(hi) - np.asarray(lo))
+        share = max(float(np.mean(region.contains(pts))), 1.0 / 4000)
+    n = n_box * share
+    per_atom = atom_bytes(d, _neighbors_per_atom(deck, lattice))
+    need = n * per_atom + n_box * d * 8 * 8  # the model, plus the candidate sites while filling
+    check(need, f"the atomistic region (about {n:.3g} atoms)", key=key)
 
 
 def _continuum(deck: Deck, units: UnitSystem, potential: Any, lattice: Lattice | None, dim: int,
@@ -258,10 +326,8 @@ def _element_size_across(continuum: ContinuumRegion, handshake: Handshake) -> fl
 def _loads(deck: Deck, units: UnitSystem) -> list:
     out = []
     for i, cfg in enumerate(deck.config.loads):
-        try:
+        with located(deck, f"loads[{i}]", f"load {i}"):
             out.append(plugin_of(cfg).from_params(cfg, units))
-        except (ValueError, TypeError) as exc:
-            raise deck.error(f"loads[{i}]", str(exc)) from exc
     return out
 
 
@@ -275,8 +341,10 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
     dim = deck.dim
     if dim is None:
         raise deck.error("", "cannot tell the dimension: give `atoms.lattice` or a mesh with `lo`")
-    potential = _potential(deck, units)
-    lattice = _lattice(deck, potential)
+    with located(deck, "potential", "the potential"):
+        potential = _potential(deck, units)
+    with located(deck, "atoms.lattice", "the lattice"):
+        lattice = _lattice(deck, potential)
     model = Model(deck=deck, units=units, dim=dim, threads=n_threads, potential=potential, lattice=lattice)
 
     X = region = box = None
@@ -284,7 +352,8 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         if potential is None:
             raise deck.error("atoms", "an atomistic region needs a `potential` section")
         model.mass_user = _masses(deck)
-        X, region, box = _atom_sites(deck, lattice, model.notes)
+        with located(deck, "atoms.region", "the atomistic region"):
+            X, region, box = _atom_sites(deck, lattice, model.notes)
         short = box.periodic & (box.lengths < 2.0 * (potential.cutoff + cfg.atoms.skin))
         if np.any(short):
             k = int(np.argmax(short))
@@ -299,7 +368,8 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
 
     continuum = None
     if cfg.continuum is not None:
-        continuum = _continuum(deck, units, potential, lattice, dim, model.mass_user, n_threads)
+        with located(deck, "continuum", "the continuum"):
+            continuum = _continuum(deck, units, potential, lattice, dim, model.mass_user, n_threads)
 
     handshake = method = None
     site_ids = None if X is None else np.arange(len(X))
@@ -307,14 +377,17 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         if X is None or continuum is None:
             raise deck.error("handshake", "a handshake needs both an `atoms` and a `continuum` section")
         hs = cfg.handshake
-        handshake = Handshake(make_shape(hs.shape, dim), hs.width, hs.blend.type)
+        with located(deck, "handshake.shape", "the handshake"):
+            handshake = Handshake(make_shape(hs.shape, dim), hs.width, hs.blend.type)
         try:
             handshake.check_geometry(potential.cutoff, cfg.atoms.skin,
                                      _element_size_across(continuum, handshake))
         except ValueError as exc:
             raise deck.error("handshake.width", str(exc)) from exc
-        method = plugin_of(hs.coupling).from_params(hs.coupling, units, deck.directory)
-        classes = handshake.classify(X, lattice.primitive_vectors, potential.cutoff + cfg.atoms.skin)
+        with located(deck, "handshake.coupling", "the coupling"):
+            method = plugin_of(hs.coupling).from_params(hs.coupling, units, deck.directory)
+        with located(deck, "handshake", "the handshake"):
+            classes = handshake.classify(X, lattice.primitive_vectors, potential.cutoff + cfg.atoms.skin)
         site_ids = np.flatnonzero(classes.keep)
         model.n_dropped = classes.n_dropped
         X = X[site_ids]
@@ -322,21 +395,24 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
     atoms = None
     if X is not None:
         m_int = units.mass_to_internal(model.mass_user)
-        atoms = AtomisticRegion(X, np.full(len(X), m_int), potential, box, cfg.atoms.skin,
-                                n_threads=n_threads, neighbor=cfg.atoms.neighbor)
-    try:
-        system = CoupledSystem(atoms, continuum, handshake, method,
-                               cell=None if lattice is None else lattice.primitive_vectors)
-    except ValueError as exc:
-        key = "handshake.shape" if handshake is not None else ("atoms" if atoms is not None else "continuum")
-        raise deck.error(key, str(exc)) from exc
+        with located(deck, "atoms", "the atomistic region"):
+            atoms = AtomisticRegion(X, np.full(len(X), m_int), potential, box, cfg.atoms.skin,
+                                    n_threads=n_threads, neighbor=cfg.atoms.neighbor)
+    key = "handshake.shape" if handshake is not None else ("atoms" if atoms is not None else "continuum")
+    with located(deck, key, "the coupled system"):
+        try:
+            system = CoupledSystem(atoms, continuum, handshake, method,
+                                   cell=None if lattice is None else lattice.primitive_vectors)
+        except ValueError as exc:
+            raise deck.error(key, str(exc)) from exc
 
     # loads that need material data (kfield's elastic constants) find the potential and lattice here
     system.potential, system.lattice = potential, lattice
     model.atoms, model.continuum, model.handshake, model.method = atoms, continuum, handshake, method
     model.system, model.site_ids = system, site_ids
     model.loads = _loads(deck, units)
-    _dynamics_extras(deck, model)
+    with located(deck, "integrator", "the integrator"):
+        _dynamics_extras(deck, model)
     return model
 
 

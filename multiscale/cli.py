@@ -124,6 +124,16 @@ def cli() -> None:
 
 
 _deck_arg = click.argument("deck", type=click.Path(dir_okay=False, path_type=Path))
+def _set_allow_large(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        from .resources import allow_large
+
+        ctx.with_resource(allow_large(True))
+
+
+_allow_large_opt = click.option("--allow-large", is_flag=True, expose_value=False, callback=_set_allow_large,
+                                help="Build and run models larger than this machine's memory (refused "
+                                "by default, with the estimate).")
 _threads_opt = click.option("--threads", type=click.IntRange(min=1), default=None,
                             help="OpenMP threads (default: the deck's integrator.threads, else 1); "
                             "results do not depend on it.")
@@ -147,6 +157,7 @@ def _load(deck_path: Path) -> Any:
 @click.option("--stages", type=click.IntRange(min=1), default=None,
               help="Quasi-static decks: run only the first N load stages (at most the deck's).")
 @_threads_opt
+@_allow_large_opt
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @click.option("--restart", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue this run from its checkpoint (OUT.checkpoint.h5; give the same -o). The deck "
@@ -225,6 +236,7 @@ def _start_bytes(sim: Any, deck: Any) -> int:
 @cli.command()
 @_deck_arg
 @_threads_opt
+@_allow_large_opt
 @debug_option
 def validate(deck: Path, threads: int | None) -> None:
     """Check DECK and build the model without stepping; print what to check before a long run."""

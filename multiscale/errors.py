@@ -7,6 +7,29 @@ class MsimError(Exception):
     """Base class of every error msim raises on purpose."""
 
 
+#: longest message, hint or quoted line an error prints [characters]
+MAX_MESSAGE = 400
+MAX_LINE = 120
+
+
+def clip(text: str, n: int) -> str:
+    """``text`` shortened to about ``n`` characters (``...`` and the count of characters left out);
+    control characters are shown escaped so that garbage cannot garble the terminal."""
+    text = "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text[:n + 1])
+    return text if len(text) <= n else f"{text[:n]}... (shortened)"
+
+
+def excerpt(line: str, column: int) -> tuple[str, int]:
+    """At most `MAX_LINE` characters of ``line`` around the 1-based ``column``; the column in the excerpt."""
+    if len(line) <= MAX_LINE:
+        return clip(line, MAX_LINE * 4), column
+    start = max(0, min(column - 1 - MAX_LINE // 2, len(line) - MAX_LINE))
+    part = line[start:start + MAX_LINE]
+    head = "..." if start > 0 else ""
+    tail = "..." if start + MAX_LINE < len(line) else ""
+    return head + clip(part, MAX_LINE * 4) + tail, column - start + len(head)
+
+
 class DeckError(MsimError):
     """A mistake in the user's input: a deck, a potential or mesh file, a command-line value.
 
@@ -27,7 +50,8 @@ class DeckError(MsimError):
         self.source_line = source_line
 
     def format(self) -> str:
-        """Human-readable message: `FILE:LINE:COL: key: message`, the offending line, a caret, the hint."""
+        """Human-readable message: `FILE:LINE:COL: key: message`, the offending line, a caret, the hint.
+        Long messages, keys and lines are shortened (a 2 MB value is shown as an excerpt around the caret)."""
         where = ""
         if self.file:
             where = self.file
@@ -36,14 +60,14 @@ class DeckError(MsimError):
                 if self.column:
                     where += f":{self.column}"
             where += ": "
-        key = f"{self.key}: " if self.key else ""
-        out = [f"error: {where}{key}{self.message}"]
+        key = f"{clip(self.key, 200)}: " if self.key else ""
+        out = [f"error: {where}{key}{clip(self.message, MAX_MESSAGE)}"]
         if self.source_line is not None:
-            out.append(f"    {self.source_line.rstrip()}")
-            col = max(1, self.column or 1)
+            line, col = excerpt(self.source_line.rstrip(), max(1, self.column or 1))
+            out.append(f"    {line}")
             out.append("    " + " " * (col - 1) + "^")
         if self.hint:
-            out.append(f"hint: {self.hint}")
+            out.append(f"hint: {clip(self.hint, MAX_MESSAGE)}")
         return "\n".join(out)
 
     def __str__(self) -> str:  # pragma: no cover - trivial

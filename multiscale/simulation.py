@@ -49,7 +49,7 @@ from .deck import Deck
 from .deck.section import plugin_of
 from .diagnostics.energy import ledger
 from .diagnostics.guard import BlowUpGuard
-from .errors import BlowUpError, DeckError
+from .errors import BlowUpError, DeckError, KernelError
 from .integrate.verlet import VelocityVerlet
 from .output.checkpoint import (
     RESTART_MAY_DIFFER,
@@ -64,6 +64,10 @@ from .output.hdf5 import ResultsWriter
 from .output.paths import lastgood_path
 from .output.progress import Progress
 from .registry import MINIMIZERS
+
+#: what a numerically exploding state makes the step raise (routed to the blow-up path, exit 3)
+_NUMERIC = (ValueError, FloatingPointError, RuntimeError, OverflowError, ZeroDivisionError, MemoryError,
+            KernelError)
 
 _THERMO_SKIP = ("step", "time", "momentum")
 
@@ -95,6 +99,16 @@ class _LoadHook:
             self.load.set_state(st["load"])
 
 
+def _fmt_seconds(t: float) -> str:
+    if t < 60:
+        return f"{t:.2g} s"
+    if t < 3600:
+        return f"{t / 60:.2g} min"
+    if t < 86400 * 2:
+        return f"{t / 3600:.2g} h"
+    return f"{t / 86400:.3g} days"
+
+
 class Simulation:
     """One run of one deck. Build with `from_deck`; `summary()` for `msim validate`; `run()` to run."""
 
@@ -124,11 +138,14 @@ class Simulation:
         m.loads = [ld for ld in m.loads if not isinstance(ld, WavePacket)]
         atom_mask = np.zeros((s.n_atoms, s.d), bool)
         node_mask = np.zeros((s.n_nodes, s.d), bool)
+        from .build import located
         for i, ld in enumerate(m.loads):
-            try:
-                ld.prepare(s)
-            except ValueError as exc:
-                raise self.deck.error(f"loads[{self._load_index[i]}]", str(exc)) from exc
+            key = f"loads[{self._load_index[i]}]"
+            with located(self.deck, key, "the load"):  # e.g. an unknown shape name inside a load
+                try:
+                    ld.prepare(s)
+                except ValueError as exc:
+                    raise self.deck.error(key, str(exc)) from exc
             a, n = ld.fixed_dofs()
             if a is not None:
                 atom_mask |= a
@@ -141,14 +158,19 @@ class Simulation:
                 m.thermostat.dt = float(self.deck.config.integrator.dt)
             hooks = list(self.hooks) + ([m.thermostat] if m.thermostat is not None else [])
             ops = [m.damping] if m.damping is not None else []
-            self.integrator = VelocityVerlet(s, self.deck.config.integrator.dt, force_hooks=hooks,
-                                             impose_hooks=list(m.loads), velocity_ops=ops,
-                                             n_threads=m.threads)
-            for ld in m.loads:
-                ld.initialize(s)
-            for ic in self.initial_conditions:
-                self._wave_packet(ic)
-            self.integrator.project_state()
+            with located(self.deck, "integrator", "the integrator"):
+                self.integrator = VelocityVerlet(s, self.deck.config.integrator.dt, force_hooks=hooks,
+                                                 impose_hooks=list(m.loads), velocity_ops=ops,
+                                                 n_threads=m.threads)
+            for i, ld in enumerate(m.loads):
+                with located(self.deck, f"loads[{self._load_index[i]}]", "the initial state of the load"):
+                    ld.initialize(s)
+            wave = [i for i, ld in enumerate(self.deck.config.loads) if ld.type == "wave_packet"]
+            for i, ic in enumerate(self.initial_conditions):
+                with located(self.deck, f"loads[{wave[i]}]" if i < len(wave) else "loads", "the wave packet"):
+                    self._wave_packet(ic)
+            with located(self.deck, "integrator", "the initial state"):
+                self.integrator.project_state()
         self._prepared = True
 
     def _wave_packet(self, packet) -> None:  # noqa: ANN001
@@ -262,24 +284,49 @@ class Simulation:
             verdict = "ok" if dt < worst else "TOO LARGE: the run will be unstable"
             lines.append(f"time step     deck {dt:g} {m.units.time}; stable estimates: {parts} -> {verdict}")
             lines.append(f"steps         {self.n_steps()}")
-        lines.append(f"memory        ~{self._memory_estimate() / 2**20:.1f} MiB")
+        from .resources import fmt_bytes, memory_limit
+        limit, src = memory_limit()
+        lines.append(f"memory        ~{fmt_bytes(self._memory_estimate())} (this machine: "
+                     f"{fmt_bytes(limit)}, {src})")
+        t = self._time_estimate()
+        if t is not None:
+            lines.append(f"run time      ~{_fmt_seconds(t)} on {m.threads} thread(s) (rough: "
+                         f"{'minimisations' if self.statics else 'steps'} x model size)")
         lines.append(f"threads       {m.threads}")
         return "\n".join(lines)
 
     def _memory_estimate(self) -> float:
+        """Bytes the run holds: atoms (`build.atom_bytes` with the built neighbour list), nodes and
+        quadrature points (`fem.generators._structured.mesh_bytes`), the constraint matrices."""
+        from .build import atom_bytes
+        from .fem.generators._structured import mesh_bytes
         m, s = self.model, self.model.system
         b = 0.0
         if m.atoms is not None:
             n, d = m.atoms.n, m.dim
             ent = getattr(m.atoms.nlist, "n_entries", None) or n * 60
-            b += n * d * 8 * 10 + ent * 16
+            b += atom_bytes(d, ent / max(n, 1)) * n
         if m.continuum is not None:
-            N, d = len(m.continuum.nodes), m.dim
-            nq = len(m.continuum.qp_positions)
-            b += N * d * 8 * 10 + nq * (d * d * 8 * 4 + 8 * 4)
+            mesh = m.continuum.mesh
+            for blk in mesh.blocks:
+                b += mesh_bytes(m.dim, blk.type)[1] / 2 * len(blk.conn)
+            b += mesh_bytes(m.dim, "")[0] / 2 * len(mesh.nodes)
         if s.G is not None:
             b += s.G.nnz * 16 * 4
         return b
+
+    def _time_estimate(self) -> float | None:
+        """Rough wall time [s] of the whole run: per step ~25 ns per neighbour pair and ~0.06 µs per
+        quadrature point (1 thread, measured on the gallery decks); a minimisation ~600 force calls."""
+        m = self.model
+        work = 0.0
+        if m.atoms is not None:
+            ent = getattr(m.atoms.nlist, "n_entries", None) or m.atoms.n * 60
+            work += 25e-9 * ent + 0.1e-6 * m.atoms.n
+        if m.continuum is not None:
+            work += 0.06e-6 * len(m.continuum.qp_positions)
+        calls = self.n_steps() * (600 if self.statics else 1)
+        return work * calls / max(1, m.threads) if calls else None
 
     # ------------------------------------------------------------------ output pieces
     def species(self) -> str:
@@ -572,7 +619,10 @@ class Simulation:
         else:
             initial = self._state()
             try:
-                self._write_events(writer, 0, thermo=True, frame=True)
+                try:
+                    self._write_events(writer, 0, thermo=True, frame=True)
+                except _NUMERIC as exc:  # e.g. a wave packet of amplitude 1e30: atoms beyond the neighbour grid
+                    self._blowup_from(exc, integ.step_count)
             except BlowUpError as exc:        # the initial state itself is bad: keep it for inspection
                 raise self._save_lastgood(path, initial, exc, "the initial state, step 0") from None
         ckpt = checkpoint_path(path)
@@ -585,7 +635,7 @@ class Simulation:
                 try:
                     try:
                         integ.step(nxt - k)
-                    except (ValueError, FloatingPointError, RuntimeError) as exc:
+                    except _NUMERIC as exc:  # e.g. the neighbour grid of atoms flown to 1e300
                         self._blowup_from(exc, k)
                     k = nxt
                     thermo = k % out.thermo_every == 0 or k == total
@@ -631,6 +681,20 @@ class Simulation:
                                   f"({type(exc).__name__}: {exc}); the time step is probably too large",
                                   step=self.integrator.step_count, region="atoms", quantity="v") from exc
         raise exc
+
+    def _state_exploded(self) -> bool:
+        """True when positions are no longer finite or some atom moved further than the atoms' extent."""
+        s = self.model.system
+        if s.atoms is not None and s.atoms.n:
+            x, X = s.atoms.x, s.atoms.X
+            if not np.all(np.isfinite(x)):
+                return True
+            ext = float(np.max(np.ptp(X, axis=0))) if len(X) > 1 else 1.0
+            if float(np.max(np.abs(x - X))) > max(ext, 1.0):
+                return True
+        if s.continuum is not None and not np.all(np.isfinite(s.continuum.U)):
+            return True
+        return False
 
     def _energy_floor(self) -> float:
         """Energy scale for the guard's jump test: the initial |energy| terms (plus one ε per atom)."""
@@ -709,8 +773,17 @@ class Simulation:
                 last_good.update(static_state(s, loads, start))
 
             try:
-                run_quasistatic(s, loads, minimizer, stages=n, callback=callback,
-                                start=start, state=state, after_start=initial)
+                try:
+                    run_quasistatic(s, loads, minimizer, stages=n, callback=callback,
+                                    start=start, state=state, after_start=initial)
+                except (OverflowError, FloatingPointError, ZeroDivisionError, MemoryError, ValueError,
+                        RuntimeError) as exc:
+                    # extreme but valid numbers (an indenter stiffness of 1e99): the minimisation diverges
+                    if isinstance(exc, ValueError | RuntimeError) and not self._state_exploded():
+                        raise
+                    raise BlowUpError(f"the minimisation diverged ({type(exc).__name__}: {exc}); a load or "
+                                      "stiffness is probably far too large", step=-1, region="all",
+                                      quantity="energy") from None
             except BlowUpError as exc:
                 at = (f"after load stage {last_good['next_stage'] - 1}" if last_good.get("next_stage")
                       else "the initial state, before load stage 0")

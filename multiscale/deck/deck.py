@@ -13,8 +13,8 @@ from ..errors import DeckError
 from ..units import UnitSystem, get_units
 from .checks import check
 from .load import Marks, Path, parse_yaml
-from .report import Locator, raise_all, translate
-from .schema import DeckConfig, dimension
+from .report import MAX_ERRORS, Locator, raise_all, translate
+from .schema import DeckConfig, dimension, number_problems
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,17 @@ def _validate(text: str, name: str) -> Deck:
     data, marks = parse_yaml(text, name)
     loc = Locator(text, marks, name)
     if data is None:
-        raise DeckError("the deck is empty", file=name, hint="a deck starts with `msim: 1` and `units: ...`")
+        raise DeckError("the deck is empty", file=name, line=1,
+                        hint="a deck starts with `msim: 1` and `units: ...`")
     if not isinstance(data, dict):
         raise loc.error((), "a deck is a mapping of sections (key: value lines), not a "
                             f"{type(data).__name__}")
+    raise_all([loc.error(path, msg, hint) for path, msg, hint in number_problems(data)])
     try:
         config = DeckConfig.model_validate(data)
     except ValidationError as exc:
-        raise_all(translate(exc, DeckConfig, data, loc))
+        errors = translate(exc, DeckConfig, data, loc)
+        raise_all(errors, total=len(errors) if exc.error_count() <= 4 * MAX_ERRORS else exc.error_count())
         raise  # pragma: no cover - translate always yields at least one error
     raise_all([loc.error(path, msg, hint) for path, msg, hint in check(config, data)])
     return Deck(config=config, path=None, text=text, data=data, marks=marks)
@@ -122,8 +125,11 @@ def load_deck(path: str | os.PathLike[str]) -> Deck:
     except IsADirectoryError:
         raise DeckError(f"the deck is a directory, not a file: {p}", file=str(p)) from None
     except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        col = exc.start - (exc.object.rfind(b"\n", 0, exc.start) + 1) + 1
         raise DeckError(f"the deck is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                        file=str(p)) from None
+                        file=str(p), line=line, column=col,
+                        hint="a deck is a YAML text file (UTF-8)") from None
     except OSError as exc:
         raise DeckError(f"cannot read the deck: {exc.strerror}", file=str(p)) from None
     deck = _validate(text, str(p))

@@ -21,27 +21,36 @@ from ..registry import did_you_mean
 from .load import Marks, Path, as_path, format_path, source_line
 from .section import find_marker
 
+#: at most this many errors are reported in full; the rest are counted
+MAX_ERRORS = 20
+
 
 class DeckErrors(DeckError):
-    """Several mistakes found at once. Its own fields are those of the first; ``.errors`` has them all."""
+    """Several mistakes found at once. Its own fields are those of the first; ``.errors`` has the first
+    `MAX_ERRORS` of them, ``.total`` how many there are."""
 
-    def __init__(self, errors: list[DeckError]) -> None:
+    def __init__(self, errors: list[DeckError], total: int | None = None) -> None:
         first = errors[0]
         super().__init__(first.message, file=first.file, line=first.line, column=first.column,
                          key=first.key, hint=first.hint, source_line=first.source_line)
         self.errors = errors
+        self.total = max(total or 0, len(errors))
 
     def format(self) -> str:
         body = "\n".join(e.format() for e in self.errors)
-        return f"{body}\n{len(self.errors)} errors in {self.file or 'the deck'}"
+        more = self.total - len(self.errors)
+        tail = f" (the first {len(self.errors)} shown, {more} more not)" if more > 0 else ""
+        return f"{body}\n{self.total} errors in {self.file or 'the deck'}{tail}"
 
 
-def raise_all(errors: list[DeckError]) -> None:
-    """Raise nothing, the one error, or a `DeckErrors` (sorted by line)."""
+def raise_all(errors: list[DeckError], total: int | None = None) -> None:
+    """Raise nothing, the one error, or a `DeckErrors` (sorted by line, at most `MAX_ERRORS` of them;
+    ``total`` = how many there were if ``errors`` is already a shortened list)."""
     if not errors:
         return
-    errors = sorted(errors, key=lambda e: (e.line or 0, e.column or 0))
-    raise errors[0] if len(errors) == 1 else DeckErrors(errors)
+    total = max(total or 0, len(errors))
+    errors = sorted(errors, key=lambda e: (e.line or 0, e.column or 0))[:MAX_ERRORS]
+    raise errors[0] if total == 1 else DeckErrors(errors, total)
 
 
 class Locator:
@@ -125,7 +134,7 @@ def _show(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
-        return f"the string {v!r}"
+        return f"the string {v!r}" if len(v) <= 60 else f"the string {v[:50]!r}... ({len(v)} characters)"
     if isinstance(v, dict):
         return "a mapping"
     if isinstance(v, list):
@@ -181,10 +190,11 @@ def _describe(err: dict[str, Any], key: str | int | None, allowed: list[str] | N
 
 
 def translate(exc: ValidationError, root: type[BaseModel], data: Any, locator: Locator) -> list[DeckError]:
-    """One `DeckError` per distinct key path of ``exc``'s errors."""
+    """One `DeckError` per distinct key path of ``exc``'s errors (of the first 4·`MAX_ERRORS` errors:
+    a list of 10 000 wrong items is reported in milliseconds)."""
     out: dict[str, DeckError] = {}
     types_: dict[str, str] = {}
-    for err in exc.errors(include_url=False):
+    for err in exc.errors(include_url=False)[:4 * MAX_ERRORS]:
         loc = err["loc"]
         parts: list[str | int] = []
         cur = data
@@ -222,6 +232,8 @@ def translate(exc: ValidationError, root: type[BaseModel], data: Any, locator: L
         if any(other.startswith((name + ".", name + "[")) for other in out):
             del out[name]
     return _merge_misspelt(out)
+
+
 
 
 def _merge_misspelt(out: dict[str, DeckError]) -> list[DeckError]:

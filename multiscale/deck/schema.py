@@ -261,8 +261,44 @@ class DeckConfig(Section):
         return data
 
 
+#: every number in a deck is zero or has a magnitude in [NUMBER_MIN, NUMBER_MAX]: finite, and far from
+#: the ends of double precision so that squares, inverses and products of parameters cannot overflow
+NUMBER_MIN = 1e-100
+NUMBER_MAX = 1e100
+#: largest integer magnitude (counts, steps, seeds fit a signed 64-bit integer)
+INT_MAX = 2 ** 63 - 1
+
+
+def number_problems(data: Any, path: tuple = ()) -> list[tuple[tuple, str, str | None]]:
+    """(key path, message, hint) of every number in the raw deck ``data`` that no parameter accepts:
+    NaN, ±inf, magnitudes above `NUMBER_MAX` or (non-zero) below `NUMBER_MIN`, integers beyond 64 bits.
+    A schema-wide rule: it covers msim's own sections and every plugin's ``Params`` alike."""
+    out: list[tuple[tuple, str, str | None]] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out += number_problems(v, path + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out += number_problems(v, path + (i,))
+    elif isinstance(data, bool):
+        pass
+    elif isinstance(data, int):
+        if abs(data) > INT_MAX:
+            out.append((path, f"the integer {data:.3g} is too large (at most {INT_MAX})", None))
+    elif isinstance(data, float):
+        if data != data or data in (float("inf"), float("-inf")):
+            shown = ".nan" if data != data else ("-.inf" if data < 0 else ".inf")
+            out.append((path, f"expected a finite number, got {shown}", "every number in a deck must be "
+                        "finite (NaN and infinity are not parameters)"))
+        elif abs(data) > NUMBER_MAX or (data != 0.0 and abs(data) < NUMBER_MIN):
+            out.append((path, f"the number {data:g} is out of range: give 0 or a magnitude between "
+                        f"{NUMBER_MIN:g} and {NUMBER_MAX:g}", "change the unit system or the value"))
+    return out
+
+
 def dimension(config: DeckConfig) -> int | None:
-    """Spatial dimension d of the deck: from the lattice, else from the mesh's ``lo``; None if unknown."""
+    """Spatial dimension d of the deck: from the lattice, else from the mesh's ``lo`` or ``dim``; None if
+    unknown."""
     if config.atoms is not None:
         kind = config.atoms.lattice.type
         if kind in LATTICE_KINDS:
@@ -272,4 +308,7 @@ def dimension(config: DeckConfig) -> int | None:
         lo = getattr(config.continuum.mesh, "lo", None)
         if isinstance(lo, list | tuple):
             return len(lo)
+        dim = getattr(config.continuum.mesh, "dim", None)  # a mesh file with `dim:`
+        if isinstance(dim, int) and not isinstance(dim, bool):
+            return dim
     return None

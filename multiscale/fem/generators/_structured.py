@@ -59,9 +59,10 @@ class GridParams(PluginParams):
 
 def graded_axis(lo: float, hi: float, size: float, core: tuple[float, float] | None = None,
                 core_size: float | None = None, growth: float = 1.0,
-                breaks: tuple[float, ...] = ()) -> np.ndarray:
+                breaks: tuple[float, ...] = (), max_elements: float | None = None) -> np.ndarray:
     """Node coordinates (n+1,) along one axis [length], increasing, including lo, hi, the core edges and
-    ``breaks`` that fall inside (lo, hi)."""
+    ``breaks`` that fall inside (lo, hi). More than ``max_elements`` elements: `ElementCountError`, raised
+    before the coordinates are allocated."""
     cs = size if core_size is None else min(core_size, size)
     pts = {lo, hi}
     extra = list(breaks) + (list(core) if core is not None else [])
@@ -74,21 +75,40 @@ def graded_axis(lo: float, hi: float, size: float, core: tuple[float, float] | N
         dist = np.maximum(np.maximum(core[0] - x, x - core[1]), 0.0)
         return np.minimum(size, cs + (growth - 1.0) * dist)
 
-    out = [np.array([bp[0]])]
+    plan = []
     for x0, x1 in zip(bp[:-1], bp[1:], strict=True):
         s = np.linspace(x0, x1, 4001)
         hs = h(s)
         if np.ptp(hs) <= 1e-12 * hs[0]:
-            n = max(1, int(np.ceil((x1 - x0) / hs[0] - 1e-9)))
-            seg = np.linspace(x0, x1, n + 1)
+            plan.append((x0, x1, _count((x1 - x0) / hs[0]), None, None))
         else:
             inv = 1.0 / hs
             cum = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(s))])
-            n = max(1, int(np.ceil(cum[-1] - 1e-9)))
-            seg = np.interp(np.linspace(0.0, cum[-1], n + 1), cum, s)
+            plan.append((x0, x1, _count(cum[-1]), cum, s))
+    if max_elements is not None and sum(p[2] for p in plan) > max_elements:
+        raise ElementCountError(sum(p[2] for p in plan))
+    out = [np.array([bp[0]])]
+    for x0, x1, n, cum, s in plan:
+        if cum is None:
+            seg = np.linspace(x0, x1, int(n) + 1)
+        else:
+            seg = np.interp(np.linspace(0.0, cum[-1], int(n) + 1), cum, s)
             seg[0], seg[-1] = x0, x1
         out.append(seg[1:])
     return np.concatenate(out)
+
+
+class ElementCountError(ValueError):
+    """An axis would get more elements than allowed (``.count``: how many)."""
+
+    def __init__(self, count: float) -> None:
+        super().__init__(f"{count:.3g} elements along one axis")
+        self.count = count
+
+
+def _count(x: float) -> float:
+    """Elements of one segment: ceil(x) (at least 1); a float, so absurd sizes do not overflow."""
+    return max(1.0, float(np.ceil(x - 1e-9))) if np.isfinite(x) else float("inf")
 
 
 def _kuhn_tets() -> np.ndarray:
@@ -160,11 +180,34 @@ def structured_mesh(axes: list[np.ndarray], element: str, hole: BoxParams | None
 def build_grid(p: GridParams, element: str, extra_breaks: dict[int, tuple[float, ...]] | None = None) -> Mesh:
     """Graded axes from the parameters, then the structured mesh. ``extra_breaks``: axis → coordinates
     [length] every grid of that axis must pass through (e.g. the line of a slit)."""
+    from ...resources import check
+
     d = len(p.lo)
     axes = []
+    per_node, per_el = mesh_bytes(d, element)
     for k in range(d):
         core = (p.core.lo[k], p.core.hi[k]) if p.core is not None else None
         breaks = (p.hole.lo[k], p.hole.hi[k]) if p.hole is not None else ()
         breaks = tuple(breaks) + tuple((extra_breaks or {}).get(k, ()))
-        axes.append(graded_axis(p.lo[k], p.hi[k], p.size, core, p.core_size, p.growth, breaks))
+        try:
+            axes.append(graded_axis(p.lo[k], p.hi[k], p.size, core, p.core_size, p.growth, breaks,
+                                    max_elements=1e8))
+        except ElementCountError as exc:
+            check(exc.count * (per_node + per_el), f"the mesh ({exc.count:.3g} elements along "
+                  f"{AXES[k]} alone)", key="continuum.mesh")
+            raise ValueError(f"the mesh would have {exc.count:.3g} elements along {AXES[k]}") from None
+    n_nodes = float(np.prod([float(len(a)) for a in axes]))
+    n_el = float(np.prod([float(len(a) - 1) for a in axes])) * {"tri3": 2, "tet4": 6}.get(element, 1)
+    check(n_nodes * per_node + n_el * per_el, f"the mesh ({n_el:.3g} {element} elements, {n_nodes:.3g} "
+          "nodes)", key="continuum.mesh")
     return structured_mesh(axes, element, p.hole, p.lo, p.hi)
+
+
+def mesh_bytes(d: int, element: str) -> tuple[float, float]:
+    """(bytes per node, bytes per element) of a run: ~14 (d,) float arrays per node (coordinates, U, V,
+    forces, mass, output); per element its connectivity and, at each quadrature point, ~6 (d, d) float
+    arrays (F, P, tangent pieces, shape-function gradients) and a few scalars; the mesh generation's
+    temporary copies are included (x2)."""
+    nen = {"bar2": 2, "tri3": 3, "quad4": 4, "tet4": 4, "hex8": 8}.get(element, 8)
+    nq = {"bar2": 2, "tri3": 1, "quad4": 4, "tet4": 1, "hex8": 8}.get(element, 8)
+    return 2 * (d * 8 * 14), 2 * (nen * 8 + nq * (6 * d * d * 8 + 6 * 8 + nen * d * 8))

@@ -8,12 +8,15 @@ groups in 1D). Inverted elements are reordered to positive orientation; unused n
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from pathlib import Path
 
 import numpy as np
 from pydantic import Field
 
-from ...errors import DeckError
+from ...errors import DeckError, clip
 from ...registry import MESHES, PluginParams
 from ..mesh import ElementBlock, Mesh
 
@@ -60,6 +63,16 @@ def mesh_from_meshio(m, dim: int | None = None, scale: float = 1.0) -> Mesh:  # 
     if not blocks_in:
         raise ValueError(f"no {top}D cells in the mesh")
     pts = np.asarray(m.points, float)
+    if pts.ndim != 2 or len(pts) == 0:
+        raise ValueError("the mesh has no points")
+    bad = ~np.all(np.isfinite(pts) & (np.abs(pts) <= 1e100), axis=1)
+    if np.any(bad):
+        raise ValueError(f"point {int(np.argmax(bad))} (0-based) has a coordinate that is not a finite "
+                         "number of magnitude <= 1e100")
+    for t, c in blocks_in:
+        if c.size and (c.min() < 0 or c.max() >= len(pts)):
+            raise ValueError(f"a {t} cell refers to point {int(c.max() if c.max() >= len(pts) else c.min())},"
+                             f" but the file has {len(pts)} points")
     if pts.shape[1] < top:
         raise ValueError(f"{top}D cells but {pts.shape[1]} coordinates per point")
     if pts.shape[1] > top and np.any(pts[:, top:] != 0):
@@ -78,6 +91,11 @@ def mesh_from_meshio(m, dim: int | None = None, scale: float = 1.0) -> Mesh:  # 
         el = blk.element
         xi, _ = el.quadrature()
         _, detJ, _ = el.jacobian(nodes[conn], xi[:1])
+        size = np.ptp(nodes[conn], axis=1).max(axis=1) ** top
+        flat = ~(np.abs(detJ[:, 0]) > 1e-12 * size)
+        if np.any(flat):
+            raise ValueError(f"{int(flat.sum())} {et} element(s) have zero or undefined volume (first: "
+                             f"element {int(np.argmax(flat))} of its block)")
         flip = detJ[:, 0] < 0
         conn[flip] = conn[flip][:, _FLIP[et]]
         blocks.append(ElementBlock(et, conn))
@@ -113,11 +131,42 @@ class FileMesh:
             path = Path(deck_dir) / path
         if not path.exists():
             raise DeckError(f"mesh file not found: {path}", key="continuum.mesh.path")
+        if not path.is_file():
+            raise DeckError(f"not a file: {path}", key="continuum.mesh.path")
+        looks = _looks_like_mesh(path)
+        if looks is False:
+            raise DeckError(f"{path} does not look like a mesh file of its kind "
+                            f"({path.suffix or 'no suffix'}): its first bytes are not the format's header",
+                            key="continuum.mesh.path")
         try:
-            m = meshio.read(str(path))
-        except Exception as exc:  # meshio raises many types
-            raise DeckError(f"cannot read mesh file {path}: {exc}", key="continuum.mesh.path") from exc
+            # meshio prints to stdout and calls sys.exit(1) when no reader accepts a file
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m = meshio.read(str(path))
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - meshio raises many types
+            # the reader's message may quote the file: only shown (shortened) when the header matched
+            why = f": {clip(str(exc), 120)}" if looks and str(exc) else f" ({type(exc).__name__})"
+            raise DeckError(f"cannot read mesh file {path}{why}", key="continuum.mesh.path") from None
         try:
             return mesh_from_meshio(m, params.dim, params.scale)
-        except ValueError as exc:
-            raise DeckError(f"mesh file {path}: {exc}", key="continuum.mesh.path") from exc
+        except (ValueError, IndexError, TypeError, OverflowError, np.linalg.LinAlgError) as exc:
+            raise DeckError(f"mesh file {path}: {exc}", key="continuum.mesh.path") from None
+
+
+#: the first bytes of the mesh formats msim checks before reading (suffix -> accepted prefixes)
+_SIGNATURES = {".msh": (b"$MeshFormat", b"$NOD", b"$Comments"), ".vtu": (b"<",), ".vtk": (b"# vtk",),
+               ".xdmf": (b"<",), ".xmf": (b"<",), ".inp": (b"*",)}
+
+
+def _looks_like_mesh(path: Path) -> bool | None:
+    """True/False: the file starts (after blanks) like its suffix's format says; None: no check known."""
+    sig = _SIGNATURES.get(path.suffix.lower())
+    if sig is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256).lstrip()
+    except OSError:
+        return False
+    return head.startswith(sig)

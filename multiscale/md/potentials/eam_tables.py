@@ -40,20 +40,102 @@ class EAMTables:
     z2r: np.ndarray
 
 
-def _floats(path: Path, lines: list[str], start: int, count: int) -> tuple[np.ndarray, int]:
-    """Read ``count`` numbers starting at line ``start``; return them and the index of the next line."""
-    vals: list[str] = []
-    i = start
-    while len(vals) < count:
-        if i >= len(lines):
-            raise DeckError(f"EAM file ended early (wanted {count} numbers from line {start + 1})",
+#: largest table an EAM file may declare (points per table); real files have 500-10 000
+MAX_POINTS = 10_000_000
+#: largest cut-off an EAM file may declare [Å] (real files: 4-10 Å)
+MAX_CUTOFF = 100.0
+#: largest EAM file read [bytes]
+MAX_FILE_BYTES = 1 << 30
+
+
+def _read_lines(path: Path, kind: str) -> list[str]:
+    """The lines of a text file; a binary or non-text file is refused without quoting any of it."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DeckError(f"{kind} file is {size} bytes, more than any EAM file ({MAX_FILE_BYTES})",
                             file=str(path))
-        vals.extend(lines[i].split())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DeckError(f"cannot read the {kind} file: {exc.strerror}", file=str(path)) from None
+    if b"\x00" in raw:
+        raise DeckError(f"not a {kind} file: it holds binary data", file=str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DeckError(f"not a {kind} file: it is not text (not UTF-8/ASCII)", file=str(path)) from None
+    return text.splitlines()
+
+
+def _header(path: Path, lines: list[str], i: int, kind: str) -> tuple[int, float, int, float, float]:
+    """``Nrho drho Nr dr cutoff`` on line ``i`` (0-based), checked; quotes nothing of the file."""
+    what = f"not a {kind} EAM file: line {i + 1} should hold 'Nrho drho Nr dr cutoff'"
+    try:
+        w = lines[i].split()
+        nrho_s, drho_s, nr_s, dr_s, cut_s = w[:5]
+        nrho, nr = int(nrho_s), int(nr_s)
+        drho, dr, cut = float(drho_s), float(dr_s), float(cut_s)
+    except (IndexError, ValueError):
+        raise DeckError(what, file=str(path), line=i + 1) from None
+    bad = []
+    if not 5 <= nrho <= MAX_POINTS:
+        bad.append(f"Nrho = {nrho} (5 to {MAX_POINTS})")
+    if not 5 <= nr <= MAX_POINTS:
+        bad.append(f"Nr = {nr} (5 to {MAX_POINTS})")
+    for name, v in (("drho", drho), ("dr", dr)):
+        if not (np.isfinite(v) and 1e-100 < v < 1e100):
+            bad.append(f"{name} = {v:g} (a finite positive spacing)")
+    if not (np.isfinite(cut) and 0.0 < cut <= MAX_CUTOFF):
+        bad.append(f"cutoff = {cut:g} Å (0 to {MAX_CUTOFF:g})")
+    elif not bad and cut > 1.05 * (nr - 1) * dr + 10 * dr:
+        bad.append(f"cutoff = {cut:g} Å beyond the tables' last radius (Nr-1)·dr = {(nr - 1) * dr:g} Å")
+    if bad:
+        raise DeckError(f"{kind} EAM file: impossible header on line {i + 1}: " + "; ".join(bad),
+                        file=str(path), line=i + 1)
+    return nrho, drho, nr, dr, cut
+
+
+def _floats(path: Path, lines: list[str], start: int, count: int) -> tuple[np.ndarray, int]:
+    """Read ``count`` numbers starting at line ``start`` (0-based); return them and the index of the next
+    line. Errors name the file's line; a bad token is quoted (at most 20 characters)."""
+    out = np.empty(count)
+    got = 0
+    i = start
+    while got < count:
+        if i >= len(lines):
+            raise DeckError(f"EAM file ended early: wanted {count} numbers from line {start + 1}, "
+                            f"found {got}", file=str(path), line=len(lines))
+        words = lines[i].split()
+        if got + len(words) > count:
+            raise DeckError(f"EAM file: line {i + 1} does not end a block of {count} numbers (from line "
+                            f"{start + 1}): wrong Nrho/Nr in the header, or numbers missing or extra",
+                            file=str(path), line=i + 1)
+        for w in words:
+            try:
+                v = float(w)
+            except ValueError:
+                raise DeckError(f"EAM file: not a number on line {i + 1}: {w[:20]!r}", file=str(path),
+                                line=i + 1) from None
+            if not np.isfinite(v) or abs(v) > 1e100:
+                raise DeckError(f"EAM file: the value {w[:20]} on line {i + 1} is not a finite table value",
+                                file=str(path), line=i + 1)
+            out[got] = v
+            got += 1
         i += 1
-    if len(vals) != count:
-        raise DeckError(f"EAM file: line {i} does not end a block of {count} numbers", file=str(path),
-                        line=i)
-    return np.array(vals, dtype=float), i
+    return out, i
+
+
+def _mass(path: Path, lines: list[str], i: int, kind: str) -> float:
+    """The mass on line ``i``: ``Z mass a lattice``."""
+    try:
+        mass = float(lines[i].split()[1])
+    except (IndexError, ValueError):
+        raise DeckError(f"not a {kind} EAM file: line {i + 1} should hold 'Z mass a lattice'",
+                        file=str(path), line=i + 1) from None
+    if not (np.isfinite(mass) and 0.0 < mass < 1e6):
+        raise DeckError(f"{kind} EAM file: atomic mass {mass:g} on line {i + 1} is not a positive mass "
+                        "[g/mol]", file=str(path), line=i + 1)
+    return mass
 
 
 def interpolate_spline(f: np.ndarray, delta: float) -> np.ndarray:
@@ -100,17 +182,15 @@ def _regrid(values: np.ndarray, file_delta: float, delta: float, n: int) -> np.n
 
 
 def read_funcfl(path: str | Path) -> EAMTables:
-    """Read a single-element DYNAMO funcfl file (e.g. ``Cu_u3.eam``) as LAMMPS ``pair_style eam`` does."""
+    """Read a single-element DYNAMO funcfl file (e.g. ``Cu_u3.eam``) as LAMMPS ``pair_style eam`` does.
+    Malformed files raise `DeckError` at the file's line (header values, counts, numbers checked)."""
     path = Path(path)
-    lines = path.read_text().splitlines()
-    try:
-        head = lines[1].split()
-        mass = float(head[1])
-        nrho, drho, nr, dr, cut = lines[2].split()[:5]
-        nrho, nr = int(nrho), int(nr)
-        drho, dr, cut = float(drho), float(dr), float(cut)
-    except (IndexError, ValueError) as exc:
-        raise DeckError(f"not a funcfl EAM file (header): {exc}", file=str(path)) from None
+    lines = _read_lines(path, "funcfl")
+    if len(lines) < 4:
+        raise DeckError("not a funcfl EAM file: fewer than 4 lines", file=str(path), line=len(lines) or None)
+    mass = _mass(path, lines, 1, "funcfl")
+    head = lines[1].split()
+    nrho, drho, nr, dr, cut = _header(path, lines, 2, "funcfl")
     vals, _ = _floats(path, lines, 3, nrho + 2 * nr)
     frho_f, zr_f, rhor_f = vals[:nrho], vals[nrho:nrho + nr], vals[nrho + nr:]
     rmax = (nr - 1) * dr
@@ -128,24 +208,33 @@ def read_funcfl(path: str | Path) -> EAMTables:
 
 
 def read_setfl(path: str | Path) -> EAMTables:
-    """Read a DYNAMO setfl file (``*.eam.alloy``) the way LAMMPS ``pair_style eam/alloy`` does."""
+    """Read a DYNAMO setfl file (``*.eam.alloy``) the way LAMMPS ``pair_style eam/alloy`` does.
+    Malformed files raise `DeckError` at the file's line (header values, counts, numbers checked)."""
     path = Path(path)
-    lines = path.read_text().splitlines()
+    lines = _read_lines(path, "setfl")
+    if len(lines) < 6:
+        raise DeckError("not a setfl EAM file: fewer than 6 lines", file=str(path), line=len(lines) or None)
     try:
         words = lines[3].split()
         nel = int(words[0])
         elements = words[1:1 + nel]
-        if len(elements) != nel:
-            raise ValueError("element names missing on line 4")
-        nrho, drho, nr, dr, cut = lines[4].split()[:5]
-        nrho, nr = int(nrho), int(nr)
-        drho, dr, cut = float(drho), float(dr), float(cut)
-    except (IndexError, ValueError) as exc:
-        raise DeckError(f"not a setfl EAM file (header): {exc}", file=str(path)) from None
+        if not 1 <= nel <= 100 or len(elements) != nel:
+            raise ValueError
+    except (IndexError, ValueError):
+        raise DeckError("not a setfl EAM file: line 4 should hold 'Nelements Element1 Element2 ...'",
+                        file=str(path), line=4) from None
+    nrho, drho, nr, dr, cut = _header(path, lines, 4, "setfl")
+    need = nel * (nrho + nr) + nel * (nel + 1) // 2 * nr
+    words_total = sum(len(ln.split()) for ln in lines[5:])
+    if words_total < need:
+        raise DeckError(f"setfl EAM file: the header asks for {need} table values, the file has at most "
+                        f"{words_total}", file=str(path), line=5)
     i = 5
     frho, rhor, masses = [], [], []
     for _ in range(nel):
-        masses.append(float(lines[i].split()[1]))
+        if i >= len(lines):
+            raise DeckError("setfl EAM file ended early", file=str(path), line=len(lines))
+        masses.append(_mass(path, lines, i, "setfl"))
         vals, i = _floats(path, lines, i + 1, nrho + nr)
         frho.append(interpolate_spline(vals[:nrho], drho))
         rhor.append(interpolate_spline(vals[nrho:], dr))
@@ -161,6 +250,9 @@ def read_setfl(path: str | Path) -> EAMTables:
 def tables_from_functions(element: str, mass: float, F, rho, phi, cutoff: float, rhomax: float,  # noqa: ANN001
                           nr: int = 5000, nrho: int = 5000) -> EAMTables:
     """Tabulate analytic F(ρ), ρ(r), φ(r) (vectorised callables) like a setfl file with nr/nrho points."""
+    from ...resources import check
+
+    check(8.0 * 7 * (3 * nr + nrho) * 2, f"EAM tables of {nr} x {nrho} points", key="potential")
     dr = cutoff / (nr - 1)
     drho = rhomax / (nrho - 1)
     r = np.arange(nr) * dr
