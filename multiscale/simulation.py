@@ -612,19 +612,22 @@ class Simulation:
         out = cfg.output
         if origin is not None:
             self._apply_origin(origin)
-        self._guard = BlowUpGuard(energy_floor=self._energy_floor())
-        if ck_state is not None:
-            self._set_state(ck_state)
-            writer.truncate_after(integ.step_count)
-        else:
-            initial = self._state()
+        self._guard = BlowUpGuard()   # for the initial state; replaced below once the energy floor is known
+        initial = self._state() if ck_state is None else None
+        try:
             try:
-                try:
+                self._guard = BlowUpGuard(energy_floor=self._energy_floor())
+                if ck_state is not None:
+                    self._set_state(ck_state)
+                    writer.truncate_after(integ.step_count)
+                else:
                     self._write_events(writer, 0, thermo=True, frame=True)
-                except _NUMERIC as exc:  # e.g. a wave packet of amplitude 1e30: atoms beyond the neighbour grid
-                    self._blowup_from(exc, integ.step_count)
-            except BlowUpError as exc:        # the initial state itself is bad: keep it for inspection
-                raise self._save_lastgood(path, initial, exc, "the initial state, step 0") from None
+            except _NUMERIC as exc:  # e.g. a wave packet of amplitude 1e30: atoms beyond the neighbour grid
+                self._blowup_from(exc, integ.step_count)
+        except BlowUpError as exc:        # the initial state itself is bad: keep it for inspection
+            if initial is None:
+                raise
+            raise self._save_lastgood(path, initial, exc, "the initial state, step 0") from None
         ckpt = checkpoint_path(path)
         every = [out.thermo_every, out.every] + ([out.checkpoint_every] if out.checkpoint_every else [])
         last_good = self._state()
