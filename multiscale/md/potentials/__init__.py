@@ -1,5 +1,5 @@
 """Interatomic potentials (`POTENTIALS` registry): harmonic, lj, morse, eam (funcfl / setfl files),
-eam_zhou (analytic Zhou-Johnson-Wadley 2004 EAM, tabulated by msim).
+eam_zhou (analytic Zhou-Johnson-Wadley 2004 EAM, tabulated by msim); external engines: lammps.
 
 ``make_potential(params, units, deck_dir=None)`` builds one from its validated Params (or a dict with
 ``type``).
@@ -11,6 +11,7 @@ from typing import Any
 
 from ...registry import POTENTIALS
 from . import eam, eam_zhou, harmonic, lj, morse  # noqa: F401  (registration)
+from . import lammps  # noqa: F401  (registration: external engine)
 from .base import Potential
 
 
