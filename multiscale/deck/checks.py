@@ -61,11 +61,13 @@ def _engine_coupling(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
     ctype = getattr(config.handshake.coupling, "type", None)
     if supported is None or ctype is None or ctype in supported:
         return []
-    raw = (data.get("handshake") or {}).get("coupling") if isinstance(data.get("handshake"), dict) else None
+    hs = data.get("handshake")
+    raw = hs.get("coupling") if isinstance(hs, dict) else None
     path: Path = (("handshake", "coupling", "type") if isinstance(raw, dict) and "type" in raw
                   else ("handshake", "coupling") if raw is not None else ("handshake",))
     return [(path, f"potential `{config.potential.type}` is an external engine: it gives total forces and "
-                   f"per-atom energies, not the bond-weighted energies that `{ctype}` blends in the handshake",
+                   f"per-atom energies, not the bond-weighted energies that `{ctype}` blends in the "
+                   "handshake",
              f"use coupling {{type: {supported[0]}}} (force-based blending; constraint strong, projected or "
              "none)")]
 

@@ -37,8 +37,8 @@ CASES = {
     "meam_Cu": ("fcc", 3.615, 4, "meam", ["* * library.meam Cu Cu.meam Cu"]),
     "snap_Cu_Zuo": ("fcc", 3.615, 3, "snap",
                     ["* * Cu_Zuo_JPCA2020.snapcoeff Cu_Zuo_JPCA2020.snapparam Cu"]),
-    "mliap_nn_Cu": ("fcc", 3.615, 4, "mliap model nn Cu.nn.mliap.model descriptor sna Cu.snap.mliap.descriptor",
-                    ["* * Cu"]),
+    "mliap_nn_Cu": ("fcc", 3.615, 4,
+                    "mliap model nn Cu.nn.mliap.model descriptor sna Cu.snap.mliap.descriptor", ["* * Cu"]),
 }
 
 
@@ -52,7 +52,8 @@ def plain_lammps(x: np.ndarray, box: Box, pair_style: str, pair_coeff: list[str]
     lmp = new_instance()
     try:
         for c in ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p",
-                  "region b block " + " ".join(f"{float(lo)!r} {float(hi)!r}" for lo, hi in zip(box.lo, box.hi)),
+                  "region b block " + " ".join(f"{float(lo)!r} {float(hi)!r}"
+                                               for lo, hi in zip(box.lo, box.hi, strict=True)),
                   "create_box 1 b"]:
             lmp.command(c)
         lmp.create_atoms(n, list(range(1, n + 1)), [1] * n, box.wrap(x).ravel().tolist())

@@ -153,7 +153,8 @@ class LammpsEngine:
             p = lmp.numpy.extract_compute("msim_vir", 0, 1)  # LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
             bl, bh = np.asarray(lmp.extract_box()[0]), np.asarray(lmp.extract_box()[1])
             vol = float(np.prod((bh - bl)[:d]))
-            W = np.array([[p[0], p[3], p[4]], [p[3], p[1], p[5]], [p[4], p[5], p[2]]]) * vol / _NKTV2P[self.units]
+            W = np.array([[p[0], p[3], p[4]], [p[3], p[1], p[5]], [p[4], p[5], p[2]]])
+            W *= vol / _NKTV2P[self.units]
             virial[...] = W[:d, :d]
         return E
 
