@@ -120,6 +120,10 @@ class Lattice:
     @property
     def nearest_neighbor_distance(self) -> float:
         """Shortest distance between two sites [length]."""
+        if self.kind in _BASIS_PER_PRIMITIVE:  # a basis: the shortest site separation near the origin
+            X = self.sites_in_box(np.full(self.dim, -self.a), np.full(self.dim, self.a))
+            d2 = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+            return float(np.sqrt(np.min(d2[d2 > 1e-20 * self.a ** 2])))
         P = self.primitive_vectors
         longest = float(np.max(np.linalg.norm(P, axis=1)))
         return float(np.linalg.norm(self.neighbor_vectors(1.0001 * longest)[0]))

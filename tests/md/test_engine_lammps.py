@@ -233,8 +233,8 @@ handshake:
   coupling: {type: %s}
 loads:
   - {type: radial_pulse, center: [0.0, 0.0], sigma: 2.0, amplitude: 0.01}
-integrator: {type: verlet, dt: 0.005, steps: 100}
-output: {every: 50, thermo_every: 10, fields: [displacement, velocity]}
+integrator: {type: verlet, dt: 0.001, steps: 400}
+output: {every: 200, thermo_every: 50, fields: [displacement, velocity]}
 """
 NATIVE_LJ = "{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: cut}"
 LAMMPS_LJ = '{type: lammps, pair_style: "lj/cut 2.5", pair_coeff: ["1 1 1.0 1.0 2.5"]}'
