@@ -13,7 +13,8 @@ check yes`` on both sides), one thread / one MPI rank each.
   work (integration, neighbour-list displacement check of its region, energy bookkeeping).
 
 Prints both CPU times of this process (``time.process_time``: on a shared, loaded machine wall time
-mostly measures the other processes; both codes run serially in this process; median of ``--repeat`` runs) and the ratio msim / LAMMPS (target <= 1.2).
+mostly measures the other processes; both codes run serially in this process; median of ``--repeat``
+runs) and the ratio msim / LAMMPS (target <= 1.2).
 Usage:  .venv/bin/python benchmarks/bench_engine.py [--repeat 3] [--cells 10] [--steps 100]
 """
 
