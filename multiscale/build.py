@@ -447,6 +447,8 @@ def _dynamics_extras(deck: Deck, model: Model) -> None:
 def _max_lattice_frequency(model: Model) -> float:
     """Largest vibration frequency estimate ω_max = 2 √(Σ_b φ''(r_b) / m) of the lattice [1/time]."""
     pot, lat = model.potential, model.lattice
+    if hasattr(pot, "max_frequency"):  # external engines (md/engines/base.py): no φ'', ask the engine
+        return pot.max_frequency(lat, model.units.mass_to_internal(model.mass_user))
     R = lat.neighbor_vectors(pot.cutoff)
     r = np.linalg.norm(R, axis=1)
     h = 1e-5 * lat.a

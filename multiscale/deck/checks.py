@@ -50,6 +50,28 @@ def _points(data: Any, path: Path, dim: int, out: list[Problem], why: str) -> No
             _points(v, path + (i,), dim, out, why)
 
 
+def _engine_coupling(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
+    """External-engine potentials (``supported_couplings``) give total forces and per-atom energies, not the
+    bond-weighted energies of energy blending: only the listed coupling methods can use them."""
+    from ..registry import POTENTIALS
+    try:
+        supported = getattr(POTENTIALS.get(config.potential.type), "supported_couplings", None)
+    except Exception:  # noqa: BLE001 - unknown type: reported by the schema
+        return []
+    ctype = getattr(config.handshake.coupling, "type", None)
+    if supported is None or ctype is None or ctype in supported:
+        return []
+    hs = data.get("handshake")
+    raw = hs.get("coupling") if isinstance(hs, dict) else None
+    path: Path = (("handshake", "coupling", "type") if isinstance(raw, dict) and "type" in raw
+                  else ("handshake", "coupling") if raw is not None else ("handshake",))
+    return [(path, f"potential `{config.potential.type}` is an external engine: it gives total forces and "
+                   f"per-atom energies, not the bond-weighted energies that `{ctype}` blends in the "
+                   "handshake",
+             f"use coupling {{type: {supported[0]}}} (force-based blending; constraint strong, projected or "
+             "none)")]
+
+
 def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
     """All cross-field problems of a deck that passed the schema (``data`` is the raw deck)."""
     out: list[Problem] = []
@@ -67,6 +89,8 @@ def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
                                     "section to couple them", None))
     if "atoms" in present and config.potential is None:
         out.append((("atoms",), "an atomistic region needs a `potential` section", None))
+    if "handshake" in present and config.potential is not None:
+        out.extend(_engine_coupling(config, data))
 
     integ = config.integrator
     if getattr(integ, "type", None) == "verlet":

@@ -42,18 +42,21 @@ def weighted_atoms_stable_dt(system, potential, omega_lattice: float) -> tuple[f
     atoms = system.atoms
     if atoms.nlist.x_build is None:
         atoms.rebuild()
-    i, j = atoms.nlist.pairs()
-    dX = atoms.nlist.separations(atoms.X)
-    r = np.sqrt(np.sum(dX * dX, axis=1))
-    inside = r < potential.cutoff
-    i, j, r = i[inside], j[inside], r[inside]
-    h = 1e-6 * max(float(np.max(r)) if r.size else 1.0, 1.0)
-    k = np.clip((potential.pair(r + h)[1] - potential.pair(r - h)[1]) / (2 * h), 0.0, None)
-    w = atoms.bond_w[inside] if atoms.bond_w is not None else np.ones_like(r)
     n = atoms.n
-    kw = np.bincount(i, k * w, n) + np.bincount(j, k * w, n)
-    k1 = np.bincount(i, k, n) + np.bincount(j, k, n)
-    ratio = np.divide(kw, k1, out=np.ones(n), where=k1 > 0)
+    if atoms.bond_w is None:   # unit bond weights (force blending): the ratio is 1, no φ'' needed
+        ratio = np.ones(n)
+    else:
+        i, j = atoms.nlist.pairs()
+        dX = atoms.nlist.separations(atoms.X)
+        r = np.sqrt(np.sum(dX * dX, axis=1))
+        inside = r < potential.cutoff
+        i, j, r = i[inside], j[inside], r[inside]
+        h = 1e-6 * max(float(np.max(r)) if r.size else 1.0, 1.0)
+        k = np.clip((potential.pair(r + h)[1] - potential.pair(r - h)[1]) / (2 * h), 0.0, None)
+        w = atoms.bond_w[inside]
+        kw = np.bincount(i, k * w, n) + np.bincount(j, k * w, n)
+        k1 = np.bincount(i, k, n) + np.bincount(j, k, n)
+        ratio = np.divide(kw, k1, out=np.ones(n), where=k1 > 0)
     free = np.asarray(system.free)
     keep = np.ones(len(free), bool)
     keep[slaved_atoms(system.G, system.n_free, system.d)] = False

