@@ -41,6 +41,7 @@ from .diagnostics.energy import ledger
 from .diagnostics.guard import BlowUpGuard
 from .errors import BlowUpError, DeckError
 from .integrate.verlet import VelocityVerlet
+from .md.stress import stress_atoms
 from .output.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .output.hdf5 import ResultsWriter
 from .output.paths import lastgood_path
@@ -323,7 +324,9 @@ class Simulation:
             table = {"position": a.wrapped_positions, "displacement": lambda: a.x - a.X,
                      "velocity": lambda: a.v,
                      "force": lambda: s.f_atoms, "energy": lambda: a.energies,
-                     "weight": lambda: s.atom_weight}
+                     "weight": lambda: s.atom_weight,
+                     # (n, d*d) [energy] = -(m v⊗v + W_a), LAMMPS stress/atom / nktv2p (md/stress.py)
+                     "stress_atom": lambda: stress_atoms(a, mass=s.atom_mass)}
             atoms = {f: np.array(table[f]()) for f in fields if f in table}
         if m.continuum is not None:
             c = m.continuum

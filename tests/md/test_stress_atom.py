@@ -149,3 +149,37 @@ def test_2d_homogeneous_strain_sign():
     dE = (energy(0.01 + h)[0] - energy(0.01 - h)[0]) / (2 * h)
     # x = F X with F = diag(1 + ε, 1): dE/dε = -W_xx / (1 + ε) = S_xx / (1 + ε) (W = sum r ⊗ f, v = 0)
     assert S[0] / 1.01 == pytest.approx(dE, rel=1e-6)
+
+
+DECK = """\
+msim: 1
+units: lj
+potential: {type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}
+atoms:
+  lattice: {type: fcc, a: 1.6796}
+  region: {type: box, lo: [0.0, 0.0, 0.0], hi: [6.7184, 6.7184, 6.7184]}
+  boundary: [p, p, p]
+  mass: 1.0
+  skin: 0.3
+  velocity: {temperature: 1.0, seed: 5}
+integrator: {type: verlet, dt: 0.005, steps: 20}
+output: {every: 10, fields: [velocity, stress_atom]}
+"""
+
+
+def test_stress_atom_frame_field(tmp_path):
+    """``output.fields: [stress_atom]`` writes (n, d*d) per frame; the last frame's stresses sum to
+    -(sum m v⊗v + W) of the final state (W from the potential's global virial)."""
+    from multiscale.deck import load_deck_text
+    from multiscale.output.reader import ResultsReader
+    from multiscale.simulation import Simulation
+    sim = Simulation.from_deck(load_deck_text(DECK, "stress.yaml"))
+    out = sim.run(output=tmp_path / "s.h5", progress="quiet")
+    with ResultsReader(out) as r:
+        S = np.asarray(r.field("atoms", "stress_atom"))
+    a = sim.model.atoms
+    assert S.shape == (3, a.n, 9)
+    a.compute(virial=True)
+    K = np.einsum("a,ai,aj->ij", a.mass, a.v, a.v)
+    assert _rel(S[-1].sum(axis=0).reshape(3, 3), -(K + a.virial)) <= 1e-12
+    assert not np.allclose(S[-1], S[0])
