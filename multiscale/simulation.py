@@ -39,6 +39,7 @@ from .deck import Deck
 from .deck.section import plugin_of
 from .diagnostics.energy import ledger
 from .diagnostics.guard import BlowUpGuard
+from .diagnostics.temperature import group_temperatures
 from .errors import BlowUpError, DeckError
 from .integrate.verlet import VelocityVerlet
 from .md.stress import stress_atoms
@@ -368,6 +369,8 @@ class Simulation:
             from .md.velocities import kinetic_temperature
             s = m.system
             out["temperature"] = kinetic_temperature(m.atoms.v[s.free], s.atom_mass[s.free], m.units.boltz)
+            if s.coupled:   # per group: core, handshake, pad atoms, mesh nodes (diagnostics/temperature.py)
+                out.update(group_temperatures(s, m.units.boltz))
         return out
 
     def _thermo_row(self) -> dict:
