@@ -20,7 +20,7 @@ crystal at an interior point (kernel inside the crystal), σ(x) = Cauchy–Born 
 R ≳ 4 nearest-neighbour distances (measured in tests/md/test_stress_atom.py::test_hardy_*).
 
 Bond weights of a coupled run (handshake) are not applied here: the fields are those of the atoms'
-unweighted forces. Points (P, d) any; cost O(P × (n + pairs)) in NumPy — output-time only.
+unweighted forces. Points (P, d) any; k-d tree searches (scipy), NumPy sums — output-time only.
 """
 
 from __future__ import annotations
@@ -72,47 +72,77 @@ def bond_forces(region) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: A
     return i, j, dx, f_ij
 
 
+def _near(P: np.ndarray, Y: np.ndarray, R: float, box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Pairs (p, k, r) with the minimum-image distance r = |P_p − Y_k| < R (periodic axes of ``box``),
+    through a k-d tree over Y and its periodic ghost copies."""
+    from scipy.spatial import cKDTree
+    lo, hi = np.asarray(box.lo, float), np.asarray(box.hi, float)
+    L = hi - lo
+    per = np.asarray(box.periodic, bool)
+    if np.any(per & (2.0 * R >= L)):
+        raise ValueError(f"Hardy kernel radius {R} must be below half the periodic box length")
+    P = P.copy()
+    Y = Y.copy()
+    P[:, per] = lo[per] + np.mod(P[:, per] - lo[per], L[per])
+    Y[:, per] = lo[per] + np.mod(Y[:, per] - lo[per], L[per])
+    owner = np.arange(len(Y))
+    for k in np.flatnonzero(per):
+        low = Y[:, k] < lo[k] + R
+        high = Y[:, k] >= hi[k] - R
+        gl, gh = Y[low].copy(), Y[high].copy()
+        gl[:, k] += L[k]
+        gh[:, k] -= L[k]
+        Y = np.vstack([Y, gl, gh])
+        owner = np.concatenate([owner, owner[low], owner[high]])
+    if len(Y) == 0 or len(P) == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, np.zeros(0)
+    lists = cKDTree(P).query_ball_tree(cKDTree(Y), R)
+    p = np.repeat(np.arange(len(P)), [len(q) for q in lists])
+    kk = np.fromiter((k for q in lists for k in q), dtype=np.int64, count=len(p))
+    r = np.linalg.norm(P[p] - Y[kk], axis=1)
+    return p, owner[kk], r
+
+
 def hardy_fields(region, points: np.ndarray, radius: float, boltz: float = 1.0, mass=None,  # noqa: ANN001
                  n_gauss: int = 8) -> dict[str, np.ndarray]:
     """Hardy fields at ``points`` (P, d): ``density`` (P,), ``velocity`` (P, d), ``displacement`` (P, d),
     ``temperature`` (P,), ``stress`` (P, d*d) (module docstring). Points with no atom in reach get 0.
-    mass : (n,) internal masses (default ``region.mass``)."""
+    mass : (n,) internal masses (default ``region.mass``). Sparse: k-d tree searches, memory
+    O(P × atoms per kernel)."""
     P = np.atleast_2d(np.asarray(points, float))
-    d = region.dim
+    nP, d = len(P), region.dim
     ker = QuarticKernel(radius, d)
     m = np.asarray(region.mass if mass is None else mass, float)
     x, v = region.x, region.v
-    # wrap the separations point - atom by the box's periodicity (minimum image)
-    box = region.box
-    L = np.asarray(box.hi, float) - np.asarray(box.lo, float)
-    per = np.asarray(box.periodic, bool)
-
-    def mic(D: np.ndarray) -> np.ndarray:
-        if per.any():
-            D = D.copy()
-            D[..., per] -= L[per] * np.round(D[..., per] / L[per])
-        return D
-
-    psi = ker(np.linalg.norm(mic(P[:, None, :] - x[None, :, :]), axis=2))         # (P, n)
-    rho = psi @ m
-    npsi = psi.sum(axis=1)
+    p, a, r = _near(P, x, radius, region.box)
+    w = ker(r)                                                                      # ψ_a(x_p)
+    rho = np.bincount(p, weights=w * m[a], minlength=nP)
+    npsi = np.bincount(p, weights=w, minlength=nP)
     safe = np.where(rho > 0, rho, 1.0)
-    vel = (psi * m) @ v / safe[:, None]
-    disp = (psi * m) @ (x - region.X) / safe[:, None]
-    vt = v[None, :, :] - vel[:, None, :]                                            # (P, n, d)
-    mv2 = np.einsum("pa,a,pai,pai->p", psi, m, vt, vt)
-    temp = mv2 / (d * boltz * np.where(npsi > 0, npsi, 1.0))
-    kin = -np.einsum("pa,a,pai,paj->pij", psi, m, vt, vt)
+    vel = np.zeros((nP, d))
+    disp = np.zeros((nP, d))
+    u = x - region.X
+    for k in range(d):
+        vel[:, k] = np.bincount(p, weights=w * m[a] * v[a, k], minlength=nP) / safe
+        disp[:, k] = np.bincount(p, weights=w * m[a] * u[a, k], minlength=nP) / safe
+    vt = v[a] - vel[p]                                                              # ṽ per (point, atom)
+    temp = np.bincount(p, weights=w * m[a] * np.sum(vt * vt, axis=1), minlength=nP) \
+        / (d * boltz * np.where(npsi > 0, npsi, 1.0))
+    stress = np.zeros((nP, d, d))
+    for ii in range(d):
+        for jj in range(d):
+            stress[:, ii, jj] = -np.bincount(p, weights=w * m[a] * vt[:, ii] * vt[:, jj], minlength=nP)
     i, j, dx, f = bond_forces(region)
     keep = np.any(f != 0.0, axis=1)
     i, dx, f = i[keep], dx[keep], f[keep]
     gx, gw = np.polynomial.legendre.leggauss(int(n_gauss))
-    lam, wl = 0.5 * (gx + 1.0), 0.5 * gw
-    B = np.zeros((len(P), len(i)))
-    for lk, wk in zip(lam, wl):
-        pts = x[i] + lk * dx                                                        # along the bond a -> b
-        B += wk * ker(np.linalg.norm(mic(P[:, None, :] - pts[None, :, :]), axis=2))
-    # r_ab = x_a - x_b = -dx, f_ab = f: -Σ r_ab ⊗ f_ab B = +Σ dx ⊗ f B
-    pot_part = np.einsum("pb,bi,bj->pij", B, dx, f)
-    stress = (kin + pot_part).reshape(len(P), d * d)
-    return {"density": rho, "velocity": vel, "displacement": disp, "temperature": temp, "stress": stress}
+    # r_ab = x_a − x_b = −dx, f_ab = f:  −Σ r_ab ⊗ f_ab B_ab = +Σ dx ⊗ f B_ab
+    for lk, wk in zip(0.5 * (gx + 1.0), 0.5 * gw):
+        pb, b, rb = _near(P, x[i] + lk * dx, radius, region.box)                     # along the bond a -> b
+        wb = wk * ker(rb)
+        for ii in range(d):
+            for jj in range(d):
+                stress[:, ii, jj] += np.bincount(pb, weights=wb * dx[b, ii] * f[b, jj], minlength=nP)
+    return {"density": rho, "velocity": vel, "displacement": disp, "temperature": temp,
+            "stress": stress.reshape(nP, d * d)}
