@@ -44,6 +44,7 @@ from .errors import BlowUpError, DeckError
 from .integrate.verlet import VelocityVerlet
 from .md.stress import stress_atoms
 from .output.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from .output.hardy import node_fields as hardy_node_fields
 from .output.hdf5 import ResultsWriter
 from .output.paths import lastgood_path
 from .output.progress import Progress
@@ -335,6 +336,8 @@ class Simulation:
                      "force": lambda: s.f_nodes, "stress": lambda: self._nodal("stress"),
                      "strain": lambda: self._nodal("strain")}
             nodes = {f: np.array(table[f]()) for f in fields if f in table}
+            # hardy_*: kernel averages of the atoms at the nodes (output/hardy.py)
+            nodes.update(hardy_node_fields(m, fields, lambda: self._nodal("stress")))
         return atoms, nodes
 
     def _nodal(self, what: str) -> np.ndarray:

@@ -146,3 +146,49 @@ def hardy_fields(region, points: np.ndarray, radius: float, boltz: float = 1.0, 
                 stress[:, ii, jj] += np.bincount(pb, weights=wb * dx[b, ii] * f[b, jj], minlength=nP)
     return {"density": rho, "velocity": vel, "displacement": disp, "temperature": temp,
             "stress": stress.reshape(nP, d * d)}
+
+
+#: node fields ``output.fields`` may name (deck/schema.py OUTPUT_FIELDS): the Hardy fields at the mesh nodes
+NODE_FIELDS = ("hardy_displacement", "hardy_velocity", "hardy_stress", "hardy_temperature")
+#: kernel radius in nearest-neighbour distances of the deck's lattice
+RADIUS_NN = 4.0
+#: a node takes the Hardy value where a kernel of radius R + cut-off is this fully covered by atoms
+#: (Σ_a ψ_a Ω_atom with the reference atomic volume; a strain of ε lowers it by ~ tr ε)
+MIN_COVERAGE = 0.99
+
+
+def node_fields(model, fields, continuum_stress=None) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """The requested ``hardy_*`` fields at the mesh nodes (current positions) of a coupled model.
+
+    Radius R = 4 nearest-neighbour distances of the lattice; all atoms (pads included, with their
+    interpolated motion) and their unweighted forces. Where a kernel of radius R + cut-off is covered by
+    atoms (Σ_a ψ_a(x) Ω_atom ≥ 0.99: the kernel's atoms and all their bond partners exist; the core, the
+    handshake and the pad band minus R + cut-off) a node gets the Hardy
+    value; elsewhere the continuum's own nodal value (U, V, the nodal ``stress``; temperature 0), so one
+    field spans the whole model. Shapes: displacement/velocity (N, d), stress (N, d*d) [energy/length^d],
+    temperature (N,) [temperature]. ``continuum_stress``: callable giving the nodal stress (N, d*d).
+    """
+    want = [f for f in fields if f in NODE_FIELDS]
+    if not want or model.atoms is None or model.continuum is None:
+        return {}
+    c, a, lat = model.continuum, model.atoms, model.lattice
+    nn = float(np.min(np.linalg.norm(lat.neighbor_vectors(1.5 * lat.a), axis=1)))
+    pts = c.nodes + c.U
+    h = hardy_fields(a, pts, RADIUS_NN * nn, boltz=model.units.boltz)
+    # coverage over R + cut-off: the kernel's atoms AND their bond partners exist
+    Rc = RADIUS_NN * nn + float(a.potential.cutoff)
+    p, _, r = _near(pts, a.x, Rc, a.box)
+    cover = np.bincount(p, weights=QuarticKernel(Rc, a.dim)(r), minlength=len(pts)) * lat.volume_per_atom
+    ok = cover >= MIN_COVERAGE
+    out: dict[str, np.ndarray] = {}
+    for f in want:
+        key = f[len("hardy_"):]
+        if key == "temperature":
+            base = np.zeros(len(pts))
+        elif key == "stress":
+            base = np.asarray(continuum_stress(), float)
+        else:
+            base = np.array(c.U if key == "displacement" else c.V, float)
+        base[ok] = h[key][ok]
+        out[f] = base
+    return out
