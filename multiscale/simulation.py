@@ -49,8 +49,10 @@ from .deck import Deck
 from .deck.section import plugin_of
 from .diagnostics.energy import ledger
 from .diagnostics.guard import BlowUpGuard
+from .diagnostics.temperature import group_temperatures
 from .errors import BlowUpError, DeckError, KernelError
 from .integrate.verlet import VelocityVerlet
+from .md.stress import stress_atoms
 from .output.checkpoint import (
     RESTART_MAY_DIFFER,
     checkpoint_path,
@@ -60,6 +62,7 @@ from .output.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from .output.hardy import node_fields as hardy_node_fields
 from .output.hdf5 import ResultsWriter
 from .output.paths import lastgood_path
 from .output.progress import Progress
@@ -388,7 +391,9 @@ class Simulation:
             table = {"position": a.wrapped_positions, "displacement": lambda: a.x - a.X,
                      "velocity": lambda: a.v,
                      "force": lambda: s.f_atoms, "energy": lambda: a.energies,
-                     "weight": lambda: s.atom_weight}
+                     "weight": lambda: s.atom_weight,
+                     # (n, d*d) [energy] = -(m v⊗v + W_a), LAMMPS stress/atom / nktv2p (md/stress.py)
+                     "stress_atom": lambda: stress_atoms(a, mass=s.atom_mass)}
             atoms = {f: np.array(table[f]()) for f in fields if f in table}
         if m.continuum is not None:
             c = m.continuum
@@ -396,6 +401,8 @@ class Simulation:
                      "force": lambda: s.f_nodes, "stress": lambda: self._nodal("stress"),
                      "strain": lambda: self._nodal("strain")}
             nodes = {f: np.array(table[f]()) for f in fields if f in table}
+            # hardy_*: kernel averages of the atoms at the nodes (output/hardy.py)
+            nodes.update(hardy_node_fields(m, fields, lambda: self._nodal("stress")))
         return atoms, nodes
 
     def _nodal(self, what: str) -> np.ndarray:
@@ -430,6 +437,8 @@ class Simulation:
             from .md.velocities import kinetic_temperature
             s = m.system
             out["temperature"] = kinetic_temperature(m.atoms.v[s.free], s.atom_mass[s.free], m.units.boltz)
+            if s.coupled:   # per group: core, handshake, pad atoms, mesh nodes (diagnostics/temperature.py)
+                out.update(group_temperatures(s, m.units.boltz))
         return out
 
     def _thermo_row(self) -> dict:

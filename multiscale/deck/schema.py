@@ -38,7 +38,8 @@ FORMAT_VERSION = 1
 DEFAULT_SKIN = {"lj": 0.3, "metal": 2.0}
 
 #: per-frame fields ``output.fields`` may name
-OUTPUT_FIELDS = ("position", "displacement", "velocity", "force", "energy", "weight", "stress", "strain")
+OUTPUT_FIELDS = ("position", "displacement", "velocity", "force", "energy", "weight", "stress", "strain",
+                 "stress_atom", "hardy_displacement", "hardy_velocity", "hardy_stress", "hardy_temperature")
 
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]

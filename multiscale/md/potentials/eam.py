@@ -70,11 +70,12 @@ class TabulatedEAM(Potential):
         return eval_embedding_d2(self.tables, 0, rho)
 
     def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None,  # noqa: ANN001
-                types=None, atom_energies=True):  # noqa: ANN001
+                types=None, atom_energies=True, virial_atoms=None):  # noqa: ANN001
         """See `Potential.compute`. ``types`` (n,) int element indices (None = all element 0).
         ``virial`` optional (d, d) output [eV]. ``atom_energies`` False = faster; ``energies`` then only
-        partitions E (pair energies by pair owner). After the call ``self.rho`` holds the densities (n,)."""
-        x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial)
+        partitions E (pair energies by pair owner). After the call ``self.rho`` holds the densities (n,).
+        ``virial_atoms`` optional (n, d*d) output [eV]: per-atom virial (see `multiscale.md.stress`)."""
+        x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial, virial_atoms)
         n = x.shape[0]
         if types is None:
             types = np.zeros(n, np.int32)

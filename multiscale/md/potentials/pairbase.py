@@ -10,8 +10,11 @@ _EMPTY1 = np.zeros(0)
 _EMPTY2 = np.zeros((0, 0))
 
 
-def kernel_args(x: np.ndarray, nlist, bond_w, forces, energies, virial):  # noqa: ANN001, ANN201
-    """Validate shapes and return (x, bond_w_or_empty, per-atom virial scratch or empty (0,0))."""
+def kernel_args(x: np.ndarray, nlist, bond_w, forces, energies, virial, virial_atoms=None):  # noqa: ANN001, ANN201
+    """Validate shapes and return (x, bond_w_or_empty, per-atom virial scratch or empty (0,0)).
+
+    virial_atoms : optional (n, d*d) C-contiguous output: the per-atom virial is written there
+    (`multiscale.md.stress`) instead of into a scratch array."""
     n, d = x.shape
     if forces.shape != (n, d) or energies.shape != (n,):
         raise ValueError(f"forces must be ({n}, {d}) and energies ({n},)")
@@ -25,7 +28,12 @@ def kernel_args(x: np.ndarray, nlist, bond_w, forces, energies, virial):  # noqa
         bw = np.ascontiguousarray(bond_w, dtype=float)
         if bw.shape != (nlist.n_entries,):
             raise ValueError(f"bond_w must have one weight per neighbour-list entry ({nlist.n_entries})")
-    vir = np.empty((n, d * d)) if virial is not None else _EMPTY2
+    if virial_atoms is not None:
+        if virial_atoms.shape != (n, d * d) or not virial_atoms.flags.c_contiguous:
+            raise ValueError(f"virial_atoms must be C-contiguous ({n}, {d * d})")
+        vir = virial_atoms
+    else:
+        vir = np.empty((n, d * d)) if virial is not None else _EMPTY2
     return np.ascontiguousarray(x, dtype=float), bw, vir
 
 
@@ -52,14 +60,16 @@ class PairPotential(Potential):
         raise NotImplementedError
 
     def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None,  # noqa: ANN001
-                atom_energies=True):  # noqa: ANN001
+                atom_energies=True, virial_atoms=None):  # noqa: ANN001
         """See `Potential.compute`. Site weights do not enter a pair potential (no embedding term).
 
         virial : optional (d, d) output [energy], ``W = sum_{a<b} r_ab (x) f_ab`` (r_ab = x_a - x_b,
         f_ab the force on a due to b), weighted like the energy.
         atom_energies : False = faster; ``energies`` then only partitions E by pair owner (same sum).
+        virial_atoms : optional (n, d*d) output [energy], per-atom virial
+        ``W_a = 1/2 sum_b r_ab (x) f_ab`` (see `multiscale.md.stress`); sums to ``virial``.
         """
-        x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial)
+        x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial, virial_atoms)
         self._k.compute(x, *list_args(nlist), bw, forces, energies, vir, *self._kernel_params(),
                         bool(atom_energies), int(n_threads))
         finish_virial(vir, virial, x.shape[1])
