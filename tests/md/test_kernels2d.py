@@ -14,7 +14,7 @@ from multiscale.md.neighbors import NeighborList
 from multiscale.md.potentials.lj import LennardJones
 from multiscale.md.potentials.pairbase import list_args
 
-from .refcodes import random_config
+from .refcodes import lammps_potential_dir, random_config
 from .samples import sample_potential
 
 CASES = ["lj-cut", "lj-shift", "lj-smooth", "morse", "harmonic", "eam", "eam_zhou"]
@@ -26,7 +26,7 @@ def _potential(case: str):  # noqa: ANN202
     return sample_potential(case)
 
 
-def _kernel(pot, x, nl, sw, bw, n_threads, generic, per_atom=True):  # noqa: ANN001, ANN202
+def _kernel(pot, x, nl, sw, bw, n_threads, generic, per_atom=True, types=None):  # noqa: ANN001, ANN202
     """Call the potential's kernel directly: (forces (n, 2), per-atom energies (n,))."""
     n = x.shape[0]
     f = np.full_like(x, np.nan)       # the kernels must overwrite every output
@@ -34,7 +34,8 @@ def _kernel(pot, x, nl, sw, bw, n_threads, generic, per_atom=True):  # noqa: ANN
     bw = np.zeros(0) if bw is None else bw
     if getattr(pot, "many_body", False):
         t = pot.tables
-        pot._k.compute(x, *list_args(nl), bw, f, e, np.zeros((0, 0)), np.zeros(n, np.int32),
+        pot._k.compute(x, *list_args(nl), bw, f, e, np.zeros((0, 0)),
+                       np.zeros(n, np.int32) if types is None else types,
                        np.zeros(0) if sw is None else sw, t.frho, t.rhor, t.z2r, 1.0 / t.dr, 1.0 / t.drho,
                        t.cutoff ** 2, t.rhomax, np.zeros(n), np.zeros(n), per_atom, n_threads,
                        generic=generic)
@@ -131,3 +132,36 @@ def test_2d_lj_hex_crystal_forces_vanish_and_energy_matches_lattice_sum():
     assert np.max(np.abs(f)) < 1e-12
     assert np.allclose(e, e_ref, rtol=1e-13, atol=0)
     assert np.isclose(E, len(X) * e_ref, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("per_atom", [True, False])
+def test_2d_eam_two_elements_matches_generic_loop_and_finite_differences(per_atom):
+    """setfl AlCu (two elements: rho_{el(i)} != rho_{el(j)} branches of the 2D passes), weights on."""
+    from multiscale.md.potentials.eam import EAMFile
+
+    pot = EAMFile.from_file(lammps_potential_dir() / "AlCu.eam.alloy")
+    rng = np.random.default_rng(5)
+    x, box = random_config(rng, 2, 8, 2.6, 0.05, True)
+    types = rng.integers(0, 2, len(x)).astype(np.int32)
+    nl = NeighborList(box, pot.cutoff, 0.3)
+    nl.build(x)
+    sw, bw = _weights(rng, len(x), nl)
+    ff, ef = _kernel(pot, x, nl, sw, bw, 1, generic=False, per_atom=per_atom, types=types)
+    fg, eg = _kernel(pot, x, nl, sw, bw, 1, generic=True, per_atom=per_atom, types=types)
+    assert np.max(np.abs(ff - fg)) <= 1e-13 * np.abs(fg).max()
+    assert np.max(np.abs(ef - eg)) <= 1e-13 * np.abs(eg).max()
+
+    def energy(xx):  # noqa: ANN001, ANN202
+        f = np.zeros_like(xx)
+        e = np.zeros(len(xx))
+        return pot.compute(xx, nl, sw, bw, f, e, 1, types=types, atom_energies=per_atom), f
+
+    E, f = energy(x)
+    assert np.array_equal(f, ff)
+    h = 1e-5
+    for a in rng.choice(len(x), 6, replace=False):
+        for k in range(2):
+            xp, xm = x.copy(), x.copy()
+            xp[a, k] += h
+            xm[a, k] -= h
+            assert abs(-(energy(xp)[0] - energy(xm)[0]) / (2 * h) - f[a, k]) <= 2e-6 * np.abs(f).max()
