@@ -73,7 +73,8 @@ def case_spec(case: str) -> dict:
     if case == "morse":
         coeff = f"pair_coeff 1 1 1.0 5.0 {float(A_LJ)!r}"
         return dict(a=A_LJ, pot=Morse(1.0, 5.0, A_LJ, 2.5, "cut"), skin=0.3, T=0.5, units=LJ, mass=1.0,
-                    dt=0.005, lmp=["units lj", "pair_style morse 2.5", coeff, "mass 1 1.0", "neighbor 0.3 bin"])
+                    dt=0.005, lmp=["units lj", "pair_style morse 2.5", coeff, "mass 1 1.0",
+                                   "neighbor 0.3 bin"])
     pot = EAMFile.from_file(lammps_share() / "potentials" / "Cu_u3.eam")
     return dict(a=A_EAM, pot=pot, skin=1.0, T=800.0, units=METAL, mass=pot.masses[0], dt=0.005,
                 lmp=["units metal", "pair_style eam", "pair_coeff 1 1 Cu_u3.eam", "neighbor 1.0 bin"])
