@@ -14,19 +14,23 @@ Maxwell-Boltzmann draw handed to LAMMPS through ``scatter_atoms``), one MPI rank
 Timed on both sides after an untimed warm-up (LAMMPS ``run 0``, msim one force evaluation): the
 set-up build + force evaluation and ``--steps`` velocity-Verlet steps with their rebuilds. msim's loop is
 the one of benchmarks/bench_md.py (kernels.verlet kick/drift + ``AtomisticRegion.compute``), with
-per-atom energies at every step (LAMMPS: global energy on thermo steps only).
+per-atom energies at every step, as ``msim run`` (``--owner-energies``: atom_energies=False, each pair's
+energy on its owner; LAMMPS computes the global energy on thermo steps only).
 Medians of ``--repeat`` runs (LAMMPS and msim alternate). The final potential energies per atom of the
 two codes are printed too (same start, same policy: they agree while the trajectories have not yet
 decorrelated; measured: equal to 8 digits after 100 steps for all three cases).
 
-Measured 2026-12-06 (2 logical CPUs shared with ~8 other jobs, load average 6.5-7.1; ``--repeat 3
---steps 100``; msim/LAMMPS medians, wall and CPU time):
+Measured 2026-12-06 (2 logical CPUs shared with ~8 other jobs, load average 5.9-7.1; ``--repeat 3
+--steps 100``; msim/LAMMPS medians of 3, wall / CPU time; the per-run ratios spread by +-0.1-0.3):
     before the 2D paths (main 35d4fb2):  lj 1.65 / 1.63, morse 1.43 / 1.37, eam 1.05 / 1.03
-    with the 2D paths:                   lj 0.86 / 0.94, morse 0.92 / 0.96, eam 1.02 / 1.03
+    with the 2D paths, run 1:            lj 0.86 / 0.94, morse 0.92 / 0.96, eam 1.02 / 1.03
+    with the 2D paths, run 2:            lj 1.03 / 1.03, morse 1.07 / 1.05, eam 1.10 / 1.10
+    run 2 with --owner-energies:         lj 0.99 / 0.94, morse 0.93 / 0.94, eam 1.22 / 1.03
 Force kernel alone (CPU time, generic loop -> 2D path, same list): lj 6.5 -> 2.9 ms, morse 10.1 ->
 6.9 ms, eam 9.0 -> 8.4 ms per evaluation of the 40 000 atoms.
 
 Usage:  .venv/bin/python benchmarks/bench_md2d.py [--repeat 3] [--steps 200] [--only lj|morse|eam]
+                                                [--owner-energies]
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ def initial_state(case: str) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     return sp, X, v, L
 
 
-def run_msim(case: str, steps: int, n_threads: int = 1) -> dict:
+def run_msim(case: str, steps: int, n_threads: int = 1, atom_energies: bool = True) -> dict:
     sp, X, v0, L = initial_state(case)
     reg = AtomisticRegion(X, sp["units"].mass_to_internal(sp["mass"]), sp["pot"],
                           Box([0.0, 0.0], L, [True, True]), sp["skin"], n_threads=n_threads)
@@ -121,7 +125,7 @@ def run_msim(case: str, steps: int, n_threads: int = 1) -> dict:
         k.kick(reg.v, reg.forces, inv_m, 0.5 * dt, n_threads)
         k.drift(reg.x, reg.v, dt, n_threads)
         t = time.perf_counter()
-        E = reg.compute()
+        E = reg.compute(atom_energies=atom_energies)
         t_force += time.perf_counter() - t
         k.kick(reg.v, reg.forces, inv_m, 0.5 * dt, n_threads)
     wall = time.perf_counter() - t0
@@ -191,14 +195,18 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--only", choices=["lj", "morse", "eam"], action="append")
+    ap.add_argument("--owner-energies", action="store_true",
+                    help="msim computes E with each pair's energy on its owner (atom_energies=False) instead "
+                         "of the symmetric per-atom energies")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f} at start; "
-          f"{2 * NX * NY} atoms, {args.steps} steps, neigh_modify every 1 delay 0 check yes on both sides")
+          f"{2 * NX * NY} atoms, {args.steps} steps, neigh_modify every 1 delay 0 check yes (both); msim "
+          f"{'owner' if args.owner_energies else 'per-atom'} energies")
     for case in (args.only or ["lj", "morse", "eam"]):
         rows: dict[str, list] = {k: [] for k in ("lw", "lc", "lp", "ln", "mw", "mc", "mp", "mn")}
         for _ in range(args.repeat):
             rl = run_lammps(case, args.steps)
-            rm = run_msim(case, args.steps)
+            rm = run_msim(case, args.steps, atom_energies=not args.owner_energies)
             for key, val in (("lw", rl["wall"]), ("lc", rl["cpu"]), ("lp", rl["Pair"]), ("ln", rl["Neigh"]),
                              ("mw", rm["wall"]), ("mc", rm["cpu"]), ("mp", rm["t_force"] * args.steps),
                              ("mn", rm["t_neigh"])):
