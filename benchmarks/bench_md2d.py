@@ -20,12 +20,14 @@ Medians of ``--repeat`` runs (LAMMPS and msim alternate). The final potential en
 two codes are printed too (same start, same policy: they agree while the trajectories have not yet
 decorrelated; measured: equal to 8 digits after 100 steps for all three cases).
 
-Measured 2026-12-06 (2 logical CPUs shared with ~8 other jobs, load average 5.9-7.1; ``--repeat 3
---steps 100``; msim/LAMMPS medians of 3, wall / CPU time; the per-run ratios spread by +-0.1-0.3):
-    before the 2D paths (main 35d4fb2):  lj 1.65 / 1.63, morse 1.43 / 1.37, eam 1.05 / 1.03
-    with the 2D paths, run 1:            lj 0.86 / 0.94, morse 0.92 / 0.96, eam 1.02 / 1.03
-    with the 2D paths, run 2:            lj 1.03 / 1.03, morse 1.07 / 1.05, eam 1.10 / 1.10
-    run 2 with --owner-energies:         lj 0.99 / 0.94, morse 0.93 / 0.94, eam 1.22 / 1.03
+Measured 2026-12-06, ``--repeat 3 --steps 100``, msim/LAMMPS medians of 3 (wall / CPU time):
+  quiet machine (load average 1.9-2.0, CPU time = wall time):
+    before the 2D paths (main 993afca):  lj 1.74 / 1.73, morse 1.47 / 1.47, eam 1.14 / 1.14
+    with the 2D paths:                   lj 1.04 / 1.04, morse 0.96 / 0.96, eam 1.05 / 1.05
+  loaded machine (load average 5.9-7.1; per-run ratios spread by +-0.1-0.3):
+    before (main 35d4fb2):               lj 1.65 / 1.63, morse 1.43 / 1.37, eam 1.05 / 1.03
+    with the 2D paths, two runs:         lj 0.86 / 0.94 and 1.03 / 1.03, morse 0.92 / 0.96 and
+                                         1.07 / 1.05, eam 1.02 / 1.03 and 1.10 / 1.10
 Force kernel alone (CPU time, generic loop -> 2D path, same list): lj 6.5 -> 2.9 ms, morse 10.1 ->
 6.9 ms, eam 9.0 -> 8.4 ms per evaluation of the 40 000 atoms.
 
