@@ -12,9 +12,10 @@ import sys
 import time
 
 import numpy as np
+
 from multiscale.deck import load_deck_text
-from multiscale.simulation import Simulation
 from multiscale.diagnostics.temperature import TemperatureProfile, atom_distance, group_temperatures
+from multiscale.simulation import Simulation
 
 DECK = """\
 msim: 1

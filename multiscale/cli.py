@@ -241,9 +241,8 @@ def _start_bytes(sim: Any, deck: Any) -> int:
 def validate(deck: Path, threads: int | None) -> None:
     """Check DECK and build the model without stepping; print what to check before a long run."""
     d = _load(deck)
-    from .simulation import Simulation
-
     from ._kernels import build_report
+    from .simulation import Simulation
 
     sim = Simulation.from_deck(d, threads=threads)
     click.echo(sim.summary())

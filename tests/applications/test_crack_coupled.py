@@ -250,7 +250,7 @@ def test_coupled_crack_advances_between_griffith_and_the_atomistic_crystal_of_it
     30 / 60 / 100: > 1.30 / ≈ 1.17 / ≈ 1.12; the size study in crack2d.py: 1.32 / 1.20 / 1.12 for
     30 / 50 / 100, extrapolated 1.058), plus one load step: K_adv/K_G ≤ 1.08. "Broken": longer than the
     cut-off (no force). Measured: coupled 1.06, atomistic 1.32."""
-    from multiscale.applications.crack2d import critical_stage, crack_coupled_deck, crack_deck
+    from multiscale.applications.crack2d import crack_coupled_deck, crack_deck, critical_stage
     ks = [round(0.96 + 0.02 * i, 10) for i in range(28)]          # 0.96 … 1.50 K_G
     coupled = critical_stage(crack_coupled_deck(24.0, 6.0, 250.0, ks, "coupled crack, core 30"))
     atomistic = critical_stage(crack_deck(30.0, ks, "atomistic crack, L = 30"))

@@ -16,8 +16,12 @@ import pytest
 import scipy.linalg as sla
 
 from multiscale.deck import load_deck_text
-from multiscale.diagnostics.temperature import (TemperatureProfile, atom_groups, group_temperatures,
-                                                kinetic_temperature)
+from multiscale.diagnostics.temperature import (
+    TemperatureProfile,
+    atom_groups,
+    group_temperatures,
+    kinetic_temperature,
+)
 from multiscale.simulation import Simulation
 
 DECK = """\

@@ -17,7 +17,6 @@ from multiscale.md.lattice import Lattice
 from .helpers import NumpyLJ, ToyEAM, mesh_for
 
 
-
 def skfem_solution(mesh, C: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:  # noqa: ANN001
     sm = from_meshio(mesh.to_meshio())
     d = mesh.dim

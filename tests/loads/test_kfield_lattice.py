@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+
 def _residual(C, K):  # noqa: ANN001
     from multiscale.loads.kfield import KField
     from multiscale.md import properties as P

@@ -17,8 +17,8 @@ from multiscale.output.commands import (
     inspect_cmd,
     plot_cmd,
 )
-from multiscale.output.reader import ResultsReader
 from multiscale.output.hdf5 import ResultsWriter
+from multiscale.output.reader import ResultsReader
 from multiscale.output.reflection import write_reflection
 
 from . import synth

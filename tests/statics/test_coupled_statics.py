@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+
 def _system(method: str):
     from multiscale.coupling.coupled import CoupledSystem
     from multiscale.coupling.handshake import Handshake

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from multiscale.applications.crack2d import critical_stage, crack_deck, griffith
+from multiscale.applications.crack2d import crack_deck, critical_stage, griffith
 
 
 @pytest.mark.slow

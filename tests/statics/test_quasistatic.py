@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+
 def _lj():
     from multiscale.md.potentials.lj import LennardJones
     return LennardJones(1.0, 1.0, 2.5, "shift")

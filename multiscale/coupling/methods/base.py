@@ -130,3 +130,13 @@ class CouplingMethod:
     def add_forces(self, system, f_atoms: np.ndarray, f_nodes: np.ndarray) -> float:  # noqa: ANN001
         """Add the method's own forces in place (f_atoms (n, d), f_nodes (N, d)); return its energy."""
         return 0.0
+
+
+def element_diameter(mesh) -> float:  # noqa: ANN001
+    """Largest distance between two nodes of one element of `mesh` [length]."""
+    d = 0.0
+    for blk in mesh.blocks:
+        Xe = mesh.nodes[blk.conn]
+        diff = Xe[:, :, None, :] - Xe[:, None, :, :]
+        d = max(d, float(np.sqrt(np.max(np.sum(diff * diff, axis=-1)))))
+    return d

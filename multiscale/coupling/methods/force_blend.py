@@ -17,16 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...registry import COUPLINGS
-from .base import ConstraintParams, CouplingMethod
-
-
-def _element_diameter(mesh) -> float:  # noqa: ANN001
-    d = 0.0
-    for blk in mesh.blocks:
-        Xe = mesh.nodes[blk.conn]
-        diff = Xe[:, :, None, :] - Xe[:, None, :, :]
-        d = max(d, float(np.sqrt(np.max(np.sum(diff * diff, axis=-1)))))
-    return d
+from .base import ConstraintParams, CouplingMethod, element_diameter
 
 
 @COUPLINGS.register("force_blend")
@@ -40,7 +31,7 @@ class ForceBlendCoupling(CouplingMethod):
 
     def prepare(self, system) -> None:  # noqa: ANN001
         hs, cont = system.handshake, system.continuum
-        reach = 1.001 * _element_diameter(cont.mesh)
+        reach = 1.001 * element_diameter(cont.mesh)
         # unweighted continuum on every element near H (the α-weighted masses were taken already)
         cont.set_blend(lambda X: (hs.distance(X) > 0.0) | (self._signed(hs, X) > -reach), system._n_sub)
         self._beta = np.where(system.pad, 0.0, hs.beta(system.atoms.X))

@@ -51,16 +51,7 @@ import numpy as np
 from pydantic import Field
 
 from ...registry import COUPLINGS
-from .base import ConstraintParams, CouplingMethod
-
-
-def _element_diameter(mesh) -> float:  # noqa: ANN001
-    d = 0.0
-    for blk in mesh.blocks:
-        Xe = mesh.nodes[blk.conn]
-        diff = Xe[:, :, None, :] - Xe[:, None, :, :]
-        d = max(d, float(np.sqrt(np.max(np.sum(diff * diff, axis=-1)))))
-    return d
+from .base import ConstraintParams, CouplingMethod, element_diameter
 
 
 def _near_surface(s, pot) -> np.ndarray:  # noqa: ANN001
@@ -119,7 +110,7 @@ class GhostCorrectedCoupling(CouplingMethod):
                                             + float(getattr(getattr(s.atoms, "nlist", None), "skin", 0.0)))
         if getattr(pot, "many_body", False):
             reach *= 2.0
-        diam = np.inf if mesh is None else 1.001 * _element_diameter(mesh)
+        diam = np.inf if mesh is None else 1.001 * element_diameter(mesh)
         sa = _signed(hs, s.atoms.X[s.free])
         sn = _signed(hs, s.continuum.nodes)
         self.band_atoms = sa > -reach                                    # (n_free,)
