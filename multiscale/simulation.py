@@ -788,10 +788,10 @@ class Simulation:
                 try:
                     run_quasistatic(s, loads, minimizer, stages=n, callback=callback,
                                     start=start, state=state, after_start=initial)
-                except (OverflowError, FloatingPointError, ZeroDivisionError, MemoryError, ValueError,
-                        RuntimeError) as exc:
+                except _NUMERIC as exc:
                     # extreme but valid numbers (an indenter stiffness of 1e99): the minimisation diverges
-                    if isinstance(exc, ValueError | RuntimeError) and not self._state_exploded():
+                    if (isinstance(exc, ValueError | RuntimeError | KernelError)
+                            and not self._state_exploded()):
                         raise
                     raise BlowUpError(f"the minimisation diverged ({type(exc).__name__}: {exc}); a load or "
                                       "stiffness is probably far too large", step=-1, region="all",

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from multiscale.output._atomic import atomic_write
+from multiscale.output.paths import mesh_sidecar_path, sidecar_path
 from multiscale.output.reader import ResultsReader
 
 # msim element name -> (XDMF topology name, nodes per element, XDMF "Mixed" type code)
@@ -228,7 +229,7 @@ def write_xdmf(h5_path: str | os.PathLike, xdmf_path: str | os.PathLike | None =
     Safe to call repeatedly during a run (each call describes the frames complete at that moment).
     """
     h5_path = Path(h5_path)
-    out = Path(xdmf_path) if xdmf_path is not None else h5_path.with_suffix(".xdmf")
+    out = Path(xdmf_path) if xdmf_path is not None else sidecar_path(h5_path)
     h5name = os.path.relpath(h5_path.resolve(), out.resolve().parent)
     written = []
     with ResultsReader(h5_path) as r:
@@ -251,7 +252,7 @@ def write_xdmf(h5_path: str | os.PathLike, xdmf_path: str | os.PathLike | None =
         _save(root, out)
         written.append(out)
         if has_mesh:
-            mesh_out = out.with_name(out.stem + ".mesh.xdmf")
+            mesh_out = mesh_sidecar_path(out)
             _save(_mesh_file(r, h5name), mesh_out)
             written.append(mesh_out)
     return written
