@@ -1,0 +1,210 @@
+"""A thin communicator: the few collective operations msim's distributed engine needs.
+
+Two implementations with one interface:
+
+- `SerialComm` (one process, no MPI, no mpi4py import): every operation is the identity.
+- `MPIComm` over mpi4py's ``COMM_WORLD`` (``mpiexec -n P`` / ``srun``).
+
+`get_comm()` picks MPI only when the process was started by an MPI launcher (environment variables of
+MPICH/Hydra, Open MPI, PMIx or SLURM with more than one task); a serial ``msim`` never imports mpi4py, so it
+keeps working without it. Under a launcher without mpi4py installed, `get_comm` raises `MPIUnavailable`
+with the install command (a silent fall-back to P independent serial runs would write the same files P
+times).
+
+Failure handling: `run_guarded(comm, fn)` runs fn; an exception on ANY rank prints
+``msim: rank r/P: <message>`` on that rank's stderr and calls ``MPI_Abort`` (`Comm.abort`), which stops
+every rank of the job (a rank blocked in a collective cannot otherwise learn that a peer died).
+
+Operations (arrays are numpy, C-contiguous float64/int64 unless said):
+
+``allreduce(value, op="sum"|"max"|"min")`` scalar or array (elementwise); ``allreduce_array`` the same for
+  arrays into a new array; ``gather(obj, root=0)`` list on root, None elsewhere; ``allgather(obj)``;
+  ``bcast(obj, root=0)``; ``exchange(sends: {dest: obj}) -> {source: obj}`` (all-to-all of picklable
+  objects, only ranks that send something; for rare, irregular traffic: atom migration, ghost set-up);
+  ``sendrecv(send (m,...), dest, recv (k,...), source, tag)`` buffer (no pickling) point-to-point pair
+  (the per-step ghost traffic); ``barrier()``; ``abort(message, code)``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+_LAUNCHER_VARS = ("PMI_SIZE", "PMIX_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS")
+
+
+class MPIUnavailable(RuntimeError):
+    """Started by an MPI launcher with more than one rank, but mpi4py cannot be imported."""
+
+
+def launched_with_mpi() -> bool:
+    """True when an MPI launcher started this process with more than one task (env variables only)."""
+    for var in _LAUNCHER_VARS:
+        val = os.environ.get(var)
+        if val is not None:
+            try:
+                if int(val.split("(")[0]) > 1:
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+class SerialComm:
+    """One process: rank 0 of 1. No MPI."""
+
+    rank = 0
+    size = 1
+    is_mpi = False
+
+    def allreduce(self, value: Any, op: str = "sum") -> Any:  # noqa: ARG002
+        return value
+
+    def allreduce_array(self, a: np.ndarray, op: str = "sum") -> np.ndarray:  # noqa: ARG002
+        return np.array(a, copy=True)
+
+    def gather(self, obj: Any, root: int = 0) -> list:  # noqa: ARG002
+        return [obj]
+
+    def allgather(self, obj: Any) -> list:
+        return [obj]
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:  # noqa: ARG002
+        return obj
+
+    def exchange(self, sends: dict[int, Any]) -> dict[int, Any]:
+        return {0: sends[0]} if 0 in sends else {}
+
+    def sendrecv(self, send: np.ndarray, dest: int, recv: np.ndarray, source: int, tag: int = 0) -> None:  # noqa: ARG002
+        if dest != 0 or source != 0:
+            raise ValueError("serial communicator: only rank 0 exists")
+        recv[...] = send
+
+    def barrier(self) -> None:
+        return None
+
+    def abort(self, message: str, code: int = 1) -> None:
+        print(f"msim: rank 0/1: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(code)
+
+    # communication counters (bytes and messages sent by this rank), see MPIComm
+    bytes_sent = 0
+    messages = 0
+
+
+class MPIComm:
+    """``COMM_WORLD`` of mpi4py. Counts the bytes and messages this rank sends point-to-point
+    (``bytes_sent``, ``messages``) so that benchmarks can report the communication volume."""
+
+    is_mpi = True
+
+    def __init__(self, comm: Any = None) -> None:
+        from mpi4py import MPI
+
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        self._ops = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
+        self.bytes_sent = 0
+        self.messages = 0
+
+    def _op(self, op: str) -> Any:
+        try:
+            return self._ops[op]
+        except KeyError:
+            raise ValueError(f"unknown reduction {op!r} (sum, max, min)") from None
+
+    def allreduce(self, value: Any, op: str = "sum") -> Any:
+        if isinstance(value, np.ndarray):
+            return self.allreduce_array(value, op)
+        return self.comm.allreduce(value, op=self._op(op))
+
+    def allreduce_array(self, a: np.ndarray, op: str = "sum") -> np.ndarray:
+        a = np.ascontiguousarray(a)
+        out = np.empty_like(a)
+        self.comm.Allreduce(a, out, op=self._op(op))
+        return out
+
+    def gather(self, obj: Any, root: int = 0) -> list | None:
+        return self.comm.gather(obj, root=root)
+
+    def allgather(self, obj: Any) -> list:
+        return self.comm.allgather(obj)
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        return self.comm.bcast(obj, root=root)
+
+    def exchange(self, sends: dict[int, Any]) -> dict[int, Any]:
+        out = [sends.get(r) for r in range(self.size)]
+        got = self.comm.alltoall(out)
+        return {r: v for r, v in enumerate(got) if v is not None}
+
+    def sendrecv(self, send: np.ndarray, dest: int, recv: np.ndarray, source: int, tag: int = 0) -> None:
+        self.comm.Sendrecv(np.ascontiguousarray(send), dest=dest, sendtag=tag, recvbuf=recv,
+                           source=source, recvtag=tag)
+        self.bytes_sent += send.nbytes
+        self.messages += 1
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def abort(self, message: str, code: int = 1) -> None:
+        """Print the message on this rank's stderr and stop EVERY rank (MPI_Abort)."""
+        print(f"msim: rank {self.rank}/{self.size}: {message}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        self.comm.Abort(code)
+
+
+def get_comm(mpi: bool | None = None) -> SerialComm | MPIComm:
+    """The communicator of this process. ``mpi`` None: MPI iff `launched_with_mpi()`; True: MPI (also
+    for one rank, e.g. ``mpiexec -n 1``); False: serial."""
+    if mpi is None:
+        mpi = launched_with_mpi()
+    if not mpi:
+        return SerialComm()
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError as exc:
+        raise MPIUnavailable("this process was started by an MPI launcher but mpi4py is not installed: "
+                             "pip install 'msim[mpi]' (or build mpi4py against the cluster's MPI: "
+                             "MPICC=mpicc pip install --no-binary mpi4py mpi4py)") from exc
+    return MPIComm()
+
+
+def run_guarded(comm: SerialComm | MPIComm, fn: Callable[[], Any], code_of: Callable[[BaseException], int]
+                | None = None) -> Any:
+    """Run ``fn()``; on an exception print it (rank-prefixed) and stop all ranks (``comm.abort``).
+
+    code_of(exc) -> exit status (default: `multiscale.errors` conventions — 2 for a deck error, 3 for a
+    blow-up, 1 otherwise). With one serial process the exception is re-raised unchanged instead."""
+    try:
+        return fn()
+    except BaseException as exc:   # noqa: BLE001 — every failure must stop every rank
+        if not comm.is_mpi:
+            raise
+        if isinstance(exc, SystemExit) and exc.code in (0, None):
+            raise
+        code = code_of(exc) if code_of is not None else _default_code(exc)
+        msg = f"{type(exc).__name__}: {exc}"
+        if code == 1:
+            msg += "\n" + "".join(traceback.format_exception(exc)).rstrip()
+        comm.abort(msg, code)
+        raise   # not reached (Abort does not return)
+
+
+def _default_code(exc: BaseException) -> int:
+    from .. import errors
+
+    if isinstance(exc, errors.DeckError):
+        return 2
+    if isinstance(exc, getattr(errors, "BlowUpError", ())):
+        return 3
+    if isinstance(exc, SystemExit) and isinstance(exc.code, int):
+        return exc.code
+    return 1

@@ -1,0 +1,384 @@
+"""Distributed atoms: spatial domain decomposition in slabs, owned + ghost atoms, velocity Verlet over MPI.
+
+`SlabDecomposition` cuts the (periodic) box into P equal slabs along one axis; rank r owns the atoms whose
+wrapped coordinate lies in slab r. `DistributedMD` holds this rank's state and steps it:
+
+State (this rank; ``n_own`` owned atoms first, then ``n_ghost`` ghosts):
+    gid (n_loc,) int64 global ids; x (n_loc, d) positions [length] (owned: wrapped into the box at the last
+    rebuild, then moving; ghosts: periodic copies of neighbours' owned atoms, refreshed every step);
+    v (n_own, d); mass, inv_mass (n_own,) internal force-mass units; image (n_own, d) int64 periodic image
+    (unwrapped position = x + image·L); types (n_loc,) int32; forces (n_loc, d); energies (n_loc,).
+
+Neighbour rebuild (all ranks together, when any atom anywhere moved more than skin/2 — one max-allreduce
+per step): wrap owned atoms into the box, MIGRATE atoms whose slab changed to their new owners
+(all-to-all of (gid, x, v, mass, type, image)), sort the owned atoms by global id (a canonical order: the
+same P gives bitwise the same run), choose ghosts (owned atoms within ``rlist = cutoff + skin`` of a slab
+face are sent to the rank across it, shifted by ±L across the periodic seam), build the half list of the
+local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others) and drop
+the entries that are not this rank's to compute:
+
+- ``newton=False`` (full cross pairs): keep every entry with at least one owned atom; a pair across a
+  slab face is computed on both ranks and each keeps the force on its own atom (ghost forces are
+  discarded). Per step: one forward exchange (positions; EAM: also F'(ρ)).
+- ``newton=True`` (reverse communication): a cross pair is kept only on the rank owning its atom of
+  smaller global id; forces on ghosts are sent back and added to their owners (EAM: ghost densities are
+  sent back too). Per step: forward positions, reverse forces (EAM: + reverse ρ, forward F'(ρ)).
+
+EAM runs as density pass → (reverse ρ) → embedding of owned atoms → forward F'(ρ) to the ghosts → force
+pass (kernels/eam_split.pyx, the arithmetic of kernels/eam.pyx). Pair potentials call the potential
+object's own kernel (`Potential.compute`) on the filtered list. Results equal the serial
+`AtomisticRegion` to round-off (the summation order differs), tests/parallel.
+
+Energies: `potential_energy()` / `kinetic_energy()` are global (allreduce); per-step thermo is rank-0 only
+through `thermo()`. `gather()` collects gid-sorted global arrays on rank 0 (output/checkpoints: the layout
+of a serial run). `load_balance()` reports atoms per rank, max/mean. `stats` counts the communication
+(bytes, messages, seconds) and the time in force kernels.
+
+Requirements (checked, ValueError): the cut axis periodic when P > 1 and each slab at least ``rlist``
+wide (ghosts come from the two adjacent slabs only); the other periodic axes at least 2·rlist
+(the serial list's rule). Plain MD only: no site or bond weights (the coupled handshake is not
+distributed here; see docs/parallel.md).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._kernels import load
+from ..md.box import Box
+from ..md.neighbors import NeighborList
+from .comm import MPIComm, SerialComm
+from .streams import langevin_forces
+
+
+class SlabDecomposition:
+    """P equal slabs of ``box`` along ``axis``. ``bounds`` (P+1,) slab faces [length]."""
+
+    def __init__(self, box: Box, size: int, axis: int, rlist: float) -> None:
+        if not 0 <= axis < box.dim:
+            raise ValueError(f"decomposition axis {axis} outside 0..{box.dim - 1}")
+        self.box, self.size, self.axis = box, int(size), int(axis)
+        lo, hi = float(box.lo[axis]), float(box.hi[axis])
+        self.length = hi - lo
+        if self.size > 1:
+            if not box.periodic[axis]:
+                raise ValueError(f"the decomposition axis {axis} must be periodic")
+            width = self.length / self.size
+            if width < rlist:
+                raise ValueError(f"{self.size} slabs of {width:g} along axis {axis} are thinner than the "
+                                 f"neighbour-list radius cutoff + skin = {rlist:g}: use fewer ranks")
+        self.bounds = lo + self.length * np.arange(self.size + 1) / self.size
+        self.bounds[-1] = hi
+
+    def owner(self, coord: np.ndarray) -> np.ndarray:
+        """(m,) int rank owning each wrapped coordinate along the axis."""
+        return np.searchsorted(self.bounds[1:-1], coord, side="right").astype(np.int64)
+
+
+class _LocalList:
+    """The half list of the local atoms after filtering: the attributes a kernel reads (duck-types
+    `NeighborList` for `Potential.compute` / `pairbase.list_args`)."""
+
+    half = True
+
+    def __init__(self, offsets, neighbors, shift_code, order, slab_start, shift_table) -> None:  # noqa: ANN001
+        self.offsets, self.neighbors, self.shift_code = offsets, neighbors, shift_code
+        self.order, self.slab_start, self.shift_table = order, slab_start, shift_table
+
+    @property
+    def n_entries(self) -> int:
+        return int(self.neighbors.size)
+
+
+class DistributedMD:
+    """This rank's part of a periodic atomistic system, stepped by velocity Verlet (NVE, or Langevin).
+
+    Parameters
+    ----------
+    comm : `SerialComm` or `MPIComm`
+    x, v : (m, d) positions [length] and velocities [length/time] of the atoms this rank is given (any
+        subset: rank 0 may pass all of them and the others none; the first rebuild migrates them)
+    mass : (m,) INTERNAL force-mass units;  gids : (m,) int64 global ids (unique over all ranks)
+    potential : pair potential (`PairPotential`) or tabulated EAM (`TabulatedEAM`), the serial objects
+    box : `Box`; skin [length]; types : (m,) int element indices (None = 0)
+    axis : cut axis; newton : reverse communication (True) or full cross pairs (False)
+    langevin : None or dict(temperature, damp, boltz, seed, dt): force-style Langevin with `streams` noise
+        (dt: the time step the forces are scaled for; `step` keeps it equal to its own dt)
+    """
+
+    def __init__(self, comm: SerialComm | MPIComm, x, v, mass, gids, potential, box: Box, skin: float,  # noqa: ANN001
+                 types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
+                 langevin: dict | None = None) -> None:
+        self.comm, self.rank, self.size = comm, comm.rank, comm.size
+        self.potential, self.box, self.skin = potential, box, float(skin)
+        self.d = box.dim
+        self.newton = bool(newton)
+        self.n_threads = int(n_threads)
+        self.rlist = float(potential.cutoff) + self.skin
+        self.dec = SlabDecomposition(box, self.size, axis, self.rlist)
+        self.axis = self.dec.axis
+        self.eam = hasattr(potential, "tables")
+        if getattr(potential, "many_body", False) and not self.eam:
+            raise ValueError(f"{type(potential).__name__}: only pair potentials and tabulated EAM are "
+                             "distributed")
+        self.period = np.where(box.periodic, box.hi - box.lo, 0.0)
+        local_periodic = box.periodic.copy()
+        if self.size > 1:
+            local_periodic[self.axis] = False
+        self.local_box = Box(box.lo, box.hi, local_periodic)
+        self.nlist = NeighborList(self.local_box, potential.cutoff, self.skin, self.n_threads)
+        self._kv = load("verlet")
+        self._kn = load("neighbors")
+        self._ke = load("eam_split") if self.eam else None
+        m = np.asarray(x).shape[0]
+        self.x = np.ascontiguousarray(x, dtype=float).reshape(m, self.d)
+        self.v = np.ascontiguousarray(v, dtype=float).reshape(m, self.d)
+        self.mass = np.ascontiguousarray(np.broadcast_to(np.asarray(mass, float), (m,)))
+        self.gid = np.ascontiguousarray(gids, dtype=np.int64).reshape(m)
+        self.types = np.zeros(m, np.int32) if types is None else np.ascontiguousarray(types, np.int32)
+        self.image = np.zeros((m, self.d), np.int64)
+        self.n_own = m
+        self.n_ghost = 0
+        self.langevin = dict(langevin) if langevin else None
+        self.step_count = 0
+        self.time = 0.0
+        self.n_builds = 0
+        self.n_migrated = 0          # atoms this rank sent to another rank (all rebuilds)
+        self.energy_local = 0.0
+        self.stats = {"t_comm": 0.0, "t_force": 0.0, "t_build": 0.0, "bytes": 0, "messages": 0}
+        self._send: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self._recv: list[tuple[slice, int]] = []
+        self.rebuild()
+        self.compute()
+
+    # ------------------------------------------------------------------ geometry / ownership
+    @property
+    def n_loc(self) -> int:
+        return self.n_own + self.n_ghost
+
+    @property
+    def neighbors_lo_hi(self) -> tuple[int, int]:
+        return (self.rank - 1) % self.size, (self.rank + 1) % self.size
+
+    def rebuild(self) -> None:
+        """Wrap, migrate, sort, choose ghosts, build and filter the local list (collective)."""
+        t0 = time.perf_counter()
+        n, d, box = self.n_own, self.d, self.box
+        x = self.x[:n]
+        per = box.periodic
+        img = np.zeros((n, d), np.int64)
+        img[:, per] = np.floor((x[:, per] - box.lo[per]) / self.period[per]).astype(np.int64)
+        x = x - img * self.period
+        image = self.image[:n] + img
+        v, mass, gid, types = self.v[:n], self.mass[:n], self.gid[:n], self.types[:n]
+        if self.size > 1:
+            owner = self.dec.owner(x[:, self.axis])
+            stay = owner == self.rank
+            sends = {}
+            for r in np.unique(owner[~stay]).tolist():
+                s = owner == r
+                sends[int(r)] = (gid[s], x[s], v[s], mass[s], types[s], image[s])
+            self.n_migrated += int(np.count_nonzero(~stay))
+            got = self.comm.exchange(sends)
+            parts = [(gid[stay], x[stay], v[stay], mass[stay], types[stay], image[stay])]
+            parts += [got[r] for r in sorted(got)]
+            gid, x, v, mass, types, image = (np.concatenate([p[k] for p in parts]) for k in range(6))
+        order = np.argsort(gid, kind="stable")
+        gid, x, v, mass, types, image = gid[order], x[order], v[order], mass[order], types[order], image[order]
+        n = gid.size
+        self.n_own = n
+        self.v = np.ascontiguousarray(v)
+        self.mass = np.ascontiguousarray(mass)
+        self.inv_mass = np.ascontiguousarray(np.where(mass > 0, 1.0 / np.where(mass > 0, mass, 1.0), 0.0))
+        self.image = np.ascontiguousarray(image)
+        # ---- ghosts: dir 0 -> the rank below (its slab ends at my lower face), dir 1 -> the rank above
+        g_gid, g_x, g_ty = [], [], []
+        self._send, self._recv = [], []
+        if self.size > 1:
+            lo_r, hi_r = self.neighbors_lo_hi
+            a, b = self.axis, self.dec.bounds
+            shift = np.zeros((2, d))
+            if self.rank == 0:
+                shift[0, a] = self.dec.length
+            if self.rank == self.size - 1:
+                shift[1, a] = -self.dec.length
+            sel = [np.flatnonzero(x[:, a] < b[self.rank] + self.rlist),
+                   np.flatnonzero(x[:, a] >= b[self.rank + 1] - self.rlist)]
+            sends = {}
+            for k, dest in ((0, lo_r), (1, hi_r)):
+                idx = sel[k]
+                self._send.append((idx, shift[k], dest))
+                sends.setdefault(dest, {})[k] = (gid[idx], x[idx] + shift[k], types[idx])
+            got = self.comm.exchange(sends)
+            # ghost block 0 = what the rank above sent downwards (its dir 0), block 1 = from the rank below
+            start = n
+            for k, src in ((0, hi_r), (1, lo_r)):
+                gg, gx, gt = got[src][k]
+                g_gid.append(gg)
+                g_x.append(gx)
+                g_ty.append(gt)
+                self._recv.append((slice(start, start + gg.size), src))
+                start += gg.size
+        self.n_ghost = int(sum(g.size for g in g_gid))
+        self.gid = np.ascontiguousarray(np.concatenate([gid, *g_gid]))
+        self.x = np.ascontiguousarray(np.concatenate([x, *g_x]).reshape(-1, d))
+        self.types = np.ascontiguousarray(np.concatenate([types, *g_ty]).astype(np.int32))
+        nl = self.n_loc
+        self.forces = np.zeros((nl, d))
+        self.energies = np.zeros(nl)
+        if self.eam:
+            self._rho = np.zeros(nl)
+            self._fp = np.zeros(nl)
+        # ---- local half list, filtered
+        self.nlist.build(self.x)
+        self._filter()
+        self.x_build = self.x[:n].copy()
+        self.n_builds += 1
+        self.stats["t_build"] += time.perf_counter() - t0
+
+    def _filter(self) -> None:
+        nl, n = self.nlist, self.n_own
+        if self.n_ghost == 0:
+            self.list = _LocalList(nl.offsets, nl.neighbors, nl.shift_code, nl.order, nl.slab_start,
+                                   nl.shift_table)
+            return
+        counts = np.diff(nl.offsets)
+        i = np.repeat(np.arange(self.n_loc, dtype=np.int64), counts)
+        j = nl.neighbors.astype(np.int64)
+        oi, oj = i < n, j < n
+        if self.newton:
+            gi, gj = self.gid[i], self.gid[j]
+            keep = (oi & oj) | (oi & ~oj & (gi < gj)) | (~oi & oj & (gj < gi))
+        else:
+            keep = oi | oj
+        offsets = np.zeros(self.n_loc + 1, np.int64)
+        np.cumsum(np.bincount(i[keep], minlength=self.n_loc), out=offsets[1:])
+        self.list = _LocalList(offsets, np.ascontiguousarray(nl.neighbors[keep]),
+                               np.ascontiguousarray(nl.shift_code[keep]), nl.order, nl.slab_start,
+                               nl.shift_table)
+
+    # ------------------------------------------------------------------ communication
+    def _forward(self, a: np.ndarray, shift: bool) -> None:
+        """Owned values of a (n_loc, ...) to the ghost copies on the neighbouring ranks (positions get
+        the periodic shift)."""
+        t0 = time.perf_counter()
+        for k, ((idx, sh, dest), (blk, src)) in enumerate(zip(self._send, self._recv, strict=True)):
+            buf = a[idx] + sh if shift else a[idx]
+            self.comm.sendrecv(buf, dest, a[blk], src, tag=k)
+        self.stats["t_comm"] += time.perf_counter() - t0
+
+    def _reverse(self, a: np.ndarray) -> None:
+        """Ghost contributions of a (n_loc, ...) back to their owners, added (then the ghosts hold 0)."""
+        t0 = time.perf_counter()
+        for k, ((idx, _, dest), (blk, src)) in enumerate(zip(self._send, self._recv, strict=True)):
+            recv = np.empty((idx.size,) + a.shape[1:])
+            self.comm.sendrecv(np.ascontiguousarray(a[blk]), src, recv, dest, tag=2 + k)
+            a[idx] += recv
+        self.stats["t_comm"] += time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ forces
+    def compute(self) -> float:
+        """Forces on the owned atoms and this rank's share of the potential energy (local; see
+        `potential_energy` for the global sum). Assumes the ghosts' positions are current."""
+        if self.n_ghost:
+            self._forward(self.x, shift=True)
+        t0 = time.perf_counter()
+        lst, x, f, e = self.list, self.x, self.forces, self.energies
+        if self.eam:
+            t, ke, n = self.potential.tables, self._ke, self.n_own
+            args = (lst.offsets, lst.neighbors, lst.shift_code, lst.order, lst.slab_start, lst.shift_table)
+            ke.densities(x, *args, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho, self.n_threads)
+            if self.newton and self.n_ghost:
+                self.stats["t_force"] += time.perf_counter() - t0
+                self._reverse(self._rho)
+                t0 = time.perf_counter()
+            ke.embedding(self._rho, self.types, t.frho, 1.0 / t.drho, t.rhomax, self._fp, e, n, self.n_threads)
+            e[n:] = 0.0
+            if self.n_ghost:
+                self.stats["t_force"] += time.perf_counter() - t0
+                self._forward(self._fp, shift=False)
+                t0 = time.perf_counter()
+            ke.forces(x, *args, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp, f, e,
+                      self.n_threads)
+        else:
+            self.potential.compute(x, lst, None, None, f, e, self.n_threads)
+        self.stats["t_force"] += time.perf_counter() - t0
+        if self.newton and self.n_ghost:
+            self._reverse(f)
+            self.energy_local = float(e.sum())
+        else:
+            self.energy_local = float(e[: self.n_own].sum())
+        if self.langevin is not None:
+            lg = self.langevin
+            f[: self.n_own] += langevin_forces(self.v, self.mass, self.gid[: self.n_own], self.step_count,
+                                               temperature=lg["temperature"], damp=lg["damp"], dt=lg["dt"],
+                                               boltz=lg["boltz"], seed=lg["seed"])
+        return self.energy_local
+
+    # ------------------------------------------------------------------ stepping
+    def needs_rebuild(self) -> bool:
+        """Collective: True when any atom on any rank moved more than skin/2 since the last build."""
+        n = self.n_own
+        d2 = self._kn.max_displacement_sq(self.x[:n], self.x_build) if n else 0.0
+        t0 = time.perf_counter()
+        d2 = self.comm.allreduce(float(d2), "max")
+        self.stats["t_comm"] += time.perf_counter() - t0
+        return d2 > (0.5 * self.skin) ** 2
+
+    def step(self, n_steps: int, dt: float) -> None:
+        """n_steps of velocity Verlet with time step dt [time] (collective)."""
+        k, nt, half = self._kv, self.n_threads, 0.5 * dt
+        if self.langevin is not None:
+            self.langevin["dt"] = dt
+        for _ in range(int(n_steps)):
+            n = self.n_own
+            k.kick(self.v, self.forces[:n], self.inv_mass, half, nt)
+            k.drift(self.x[:n], self.v, dt, nt)
+            self.step_count += 1
+            self.time = self.step_count * dt
+            if self.needs_rebuild():
+                self.rebuild()
+            self.compute()
+            k.kick(self.v, self.forces[: self.n_own], self.inv_mass, half, nt)
+        if self.comm.is_mpi:
+            self.stats["bytes"], self.stats["messages"] = self.comm.bytes_sent, self.comm.messages
+
+    # ------------------------------------------------------------------ global quantities (collective)
+    def potential_energy(self) -> float:
+        return float(self.comm.allreduce(self.energy_local, "sum"))
+
+    def kinetic_energy(self) -> float:
+        ke = 0.5 * float(np.sum(self.mass * np.sum(self.v * self.v, axis=1)))
+        return float(self.comm.allreduce(ke, "sum"))
+
+    def n_global(self) -> int:
+        return int(self.comm.allreduce(self.n_own, "sum"))
+
+    def gather(self, root: int = 0) -> dict | None:
+        """gid-sorted global arrays on ``root`` (None elsewhere): gid (N,), x (N, d) UNWRAPPED positions,
+        v, forces (N, d), energies (N,) per-atom (owned shares), image (N, d), owner (N,) rank."""
+        n = self.n_own
+        mine = (self.gid[:n], self.x[:n] + self.image * self.period, self.v, self.forces[:n],
+                self.energies[:n], self.image)
+        parts = self.comm.gather(mine, root)
+        if parts is None or self.rank != root:
+            return None
+        out = {k: np.concatenate([p[i] for p in parts]) for i, k in
+               enumerate(("gid", "x", "v", "forces", "energies", "image"))}
+        out["owner"] = np.concatenate([np.full(p[0].size, r) for r, p in enumerate(parts)])
+        o = np.argsort(out["gid"], kind="stable")
+        return {k: a[o] for k, a in out.items()}
+
+    def load_balance(self) -> dict:
+        """Collective. atoms (P,) owned per rank, ghosts (P,), pairs (P,) list entries computed;
+        imbalance = max/mean of the owned atoms (1 = perfect)."""
+        rows = self.comm.allgather((self.n_own, self.n_ghost, self.list.n_entries))
+        a = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        return {"atoms": a[:, 0], "ghosts": a[:, 1], "pairs": a[:, 2],
+                "imbalance": float(a[:, 0].max() / max(a[:, 0].mean(), 1e-300)),
+                "pair_imbalance": float(a[:, 2].max() / max(a[:, 2].mean(), 1e-300))}
+
+    def total_migrated(self) -> int:
+        return int(self.comm.allreduce(self.n_migrated, "sum"))
