@@ -48,7 +48,7 @@ import numpy as np
 
 from .._kernels import load
 from ..md.box import Box
-from ..md.neighbors import NeighborList
+from ..md.neighbors import NeighborList, NeighborPolicy
 from .comm import MPIComm, SerialComm
 from .streams import langevin_forces
 
@@ -104,13 +104,15 @@ class DistributedMD:
     potential : pair potential (`PairPotential`) or tabulated EAM (`TabulatedEAM`), the serial objects
     box : `Box`; skin [length]; types : (m,) int element indices (None = 0)
     axis : cut axis; newton : reverse communication (True) or full cross pairs (False)
+    neighbor : rebuild policy (`NeighborPolicy` or mapping {every, delay, check}; None = check every step,
+        rebuild when any atom moved more than skin/2), applied globally (all ranks rebuild together)
     langevin : None or dict(temperature, damp, boltz, seed, dt): force-style Langevin with `streams` noise
         (dt: the time step the forces are scaled for; `step` keeps it equal to its own dt)
     """
 
     def __init__(self, comm: SerialComm | MPIComm, x, v, mass, gids, potential, box: Box, skin: float,  # noqa: ANN001
                  types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
-                 langevin: dict | None = None) -> None:
+                 langevin: dict | None = None, neighbor=None) -> None:  # noqa: ANN001
         self.comm, self.rank, self.size = comm, comm.rank, comm.size
         self.potential, self.box, self.skin = potential, box, float(skin)
         self.d = box.dim
@@ -129,6 +131,8 @@ class DistributedMD:
             local_periodic[self.axis] = False
         self.local_box = Box(box.lo, box.hi, local_periodic)
         self.nlist = NeighborList(self.local_box, potential.cutoff, self.skin, self.n_threads)
+        self.policy = NeighborPolicy.make(neighbor)
+        self.since_build = 0
         self._kv = load("verlet")
         self._kn = load("neighbors")
         self._ke = load("eam_split") if self.eam else None
@@ -235,6 +239,7 @@ class DistributedMD:
         self.nlist.build(self.x)
         self._filter()
         self.x_build = self.x[:n].copy()
+        self.since_build = 0
         self.n_builds += 1
         self.stats["t_build"] += time.perf_counter() - t0
 
@@ -318,6 +323,15 @@ class DistributedMD:
         return self.energy_local
 
     # ------------------------------------------------------------------ stepping
+    def due(self) -> bool:
+        """Collective: one step of the rebuild policy (as `NeighborList.update`: counted in steps since the
+        last build; with ``check`` a rebuild only when some atom moved more than skin/2)."""
+        self.since_build += 1
+        pol, k = self.policy, self.since_build
+        if k < pol.delay or k % pol.every:
+            return False
+        return self.needs_rebuild() if pol.check else True
+
     def needs_rebuild(self) -> bool:
         """Collective: True when any atom on any rank moved more than skin/2 since the last build."""
         n = self.n_own
@@ -338,7 +352,7 @@ class DistributedMD:
             k.drift(self.x[:n], self.v, dt, nt)
             self.step_count += 1
             self.time = self.step_count * dt
-            if self.needs_rebuild():
+            if self.due():
                 self.rebuild()
             self.compute()
             k.kick(self.v, self.forces[: self.n_own], self.inv_mass, half, nt)

@@ -1,0 +1,262 @@
+"""Strong scaling 1 -> 2 MPI ranks: msim's distributed MD (multiscale/parallel) vs LAMMPS under the same mpich.
+
+The in.lj and in.eam equivalents of benchmarks/bench_md.py (32 000 atoms, 100 NVE steps; same lattice,
+potential, skin, time step, initial velocities; msim uses the literal ``neigh_modify`` policy of the
+LAMMPS input, `bench_md.lammps_policy`). Each code runs on 1 and on 2 ranks (``mpiexec -n P``, one thread
+per rank; LAMMPS's default 2-rank grid is 2x1x1, i.e. slabs along x like msim's). Timed on both sides
+after an untimed set-up: a neighbour build + force evaluation, then the 100 steps (as bench_md).
+
+Reported (medians of ``--repeat``):
+- msim 2-rank / LAMMPS 2-rank wall time (target <= 1.0);
+- parallel efficiency T1 / (2 T2) of each code (target >= 0.9);
+- msim per step: bytes sent per rank, messages, time in communication, in force kernels, in builds;
+  load balance (owned atoms max/mean, computed pairs max/mean);
+- both force modes (``--newton``: reverse communication of ghost forces; default: full cross pairs);
+- the cost model of docs/parallel.md: its 2-rank prediction from the 1-rank run, a ping-pong
+  latency/bandwidth measurement and the decomposition's pair counts, against the measured 2-rank time.
+
+The machine is shared: the load average is printed at start and end. With other processes on the two
+cores a 2-rank run is not running on two free cores, so efficiencies measured under load are unreliable
+(they measure the scheduler as much as the code); the msim/LAMMPS ratio at equal P is more robust.
+
+Usage:  .venv/bin/python benchmarks/bench_mpi.py [--repeat 3] [--only lj|eam] [--steps 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+
+
+# ---------------------------------------------------------------------------------------------- workers
+def worker_msim(case: str, steps: int, newton: bool) -> None:
+    from bench_md import lammps_policy, setup
+
+    from multiscale.parallel import DistributedMD, get_comm, run_guarded
+
+    comm = get_comm()
+
+    def run() -> None:
+        reg, dt = setup(case, 1)
+        n = reg.n
+        # every rank starts with its own share (no all-from-rank-0 start at 32 000 atoms)
+        mine = np.flatnonzero(np.arange(n) % comm.size == comm.rank)
+        md = DistributedMD(comm, reg.x[mine], reg.v[mine], reg.mass[mine], mine, reg.potential, reg.box,
+                           reg.skin if hasattr(reg, "skin") else reg.nlist.skin,
+                           newton=newton, neighbor=lammps_policy(case))
+        md.compute()                 # warm-up done by the constructor; this one for first-touch
+        comm.barrier()
+        b0, m0 = getattr(comm, "bytes_sent", 0), getattr(comm, "messages", 0)
+        nb0 = md.n_builds
+        for k in md.stats:
+            md.stats[k] = 0
+        t0 = time.perf_counter()
+        md.rebuild()                 # like LAMMPS's ``run`` set-up: build + forces
+        md.compute()
+        md.step(steps, dt)
+        comm.barrier()
+        wall = time.perf_counter() - t0
+        E = md.potential_energy()
+        lb = md.load_balance()
+        st = comm.gather({k: float(v) for k, v in md.stats.items()}
+                         | {"bytes": getattr(comm, "bytes_sent", 0) - b0,
+                            "messages": getattr(comm, "messages", 0) - m0})
+        if comm.rank == 0:
+            print(json.dumps({"wall": wall, "E": E, "builds": md.n_builds - nb0, "steps": steps,
+                              "atoms": lb["atoms"].tolist(), "ghosts": lb["ghosts"].tolist(),
+                              "pairs": lb["pairs"].tolist(), "imbalance": lb["imbalance"],
+                              "pair_imbalance": lb["pair_imbalance"], "stats": st}))
+
+    run_guarded(comm, run)
+
+
+def worker_lammps(case: str, steps: int) -> None:
+    import ctypes
+
+    lib = Path(sys.prefix) / "lib" / "libmpi.so.12"
+    if lib.exists():
+        ctypes.CDLL(os.fspath(lib), mode=ctypes.RTLD_GLOBAL)
+    from mpi4py import MPI
+    from bench_md import lammps_share
+    from lammps import lammps
+
+    share = lammps_share()
+    src = (share / "bench" / f"in.{case}").read_text()
+    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"], comm=MPI.COMM_WORLD)
+    os.chdir(share / "potentials")
+    for line in src.splitlines():
+        if line.strip().startswith("run"):
+            continue
+        lmp.command(line)
+    lmp.command("run 0")
+    MPI.COMM_WORLD.Barrier()
+    t0 = time.perf_counter()
+    lmp.command(f"run {steps}")
+    MPI.COMM_WORLD.Barrier()
+    wall = time.perf_counter() - t0
+    pe = lmp.get_thermo("pe")
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        print(json.dumps({"wall": wall, "pe": pe, "procs": MPI.COMM_WORLD.Get_size()}))
+    lmp.close()
+
+
+def worker_pingpong() -> None:
+    """Half round-trip time of a Sendrecv exchange between 2 ranks for 8 B and 1 MiB messages."""
+    from mpi4py import MPI
+
+    c = MPI.COMM_WORLD
+    other = 1 - c.Get_rank()
+    res = {}
+    for nbytes in (8, 1 << 20):
+        a = np.zeros(nbytes // 8)
+        b = np.empty_like(a)
+        reps = 2000 if nbytes == 8 else 200
+        ts = []
+        for _ in range(3):
+            c.Barrier()
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                c.Sendrecv(a, dest=other, recvbuf=b, source=other)
+            ts.append((time.perf_counter() - t0) / reps)
+        res[nbytes] = min(ts)
+    if c.Get_rank() == 0:
+        lat = res[8]
+        bw = (1 << 20) / max(res[1 << 20] - lat, 1e-12)
+        print(json.dumps({"latency": lat, "bandwidth": bw}))
+
+
+def handshake_solve_times(sizes=(10_000, 100_000, 400_000)) -> dict:  # noqa: ANN001
+    """Seconds per factorisation and per solve of a handshake-like G M⁻¹ Gᵀ on ONE rank: the SPD
+    matrix of a thin shell (2D 5-point Laplacian + identity on a √r × √r grid, the connectivity of
+    constraint rows in a handshake band), `scipy.sparse.linalg.splu` as in integrate/verlet.py."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    out = {}
+    for r in sizes:
+        m = int(round(np.sqrt(r)))
+        t1 = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(m, m))
+        A = (sp.kron(t1, sp.identity(m)) + sp.kron(sp.identity(m), t1) + sp.identity(m * m)).tocsc()
+        t0 = time.perf_counter()
+        lu = spla.splu(A)
+        tf = time.perf_counter() - t0
+        b = np.ones(m * m)
+        ts = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            lu.solve(b)
+            ts.append(time.perf_counter() - t0)
+        out[m * m] = (tf, float(np.median(ts)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def launch(n: int, *args: str) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [str(MPIEXEC), "-n", str(n), sys.executable, __file__, "--worker", *args]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    if p.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def predict_2rank(one: dict, two: dict, net: dict) -> float:
+    """docs/parallel.md cost model: T(P) = T_kernel(1) * pairs_max(P) / pairs(1) + T_rest(1) / P
+    + steps * (messages/step * latency + bytes/step / bandwidth) + T_allreduce. Inputs measured: the
+    1-rank split into kernel and the rest, the decomposition's computed pair counts, the ping-pong."""
+    s1 = one["stats"][0]
+    t_kernel = s1["t_force"]
+    t_rest = one["wall"] - t_kernel
+    pairs1 = one["pairs"][0]
+    frac = max(two["pairs"]) / pairs1
+    s2 = max(two["stats"], key=lambda s: s["bytes"])
+    steps = two["steps"]
+    n_allreduce = steps                                   # the rebuild check (at most one per step)
+    comm = s2["messages"] * net["latency"] + s2["bytes"] / net["bandwidth"] + n_allreduce * net["latency"]
+    return t_kernel * frac + t_rest / 2 + comm
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=["lj", "eam"], default=None)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--handshake", action="store_true", help="only the one-rank handshake solve timings")
+    ap.add_argument("--worker", nargs="+", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        kind = args.worker[0]
+        if kind == "msim":
+            worker_msim(args.worker[1], int(args.worker[2]), args.worker[3] == "newton")
+        elif kind == "lammps":
+            worker_lammps(args.worker[1], int(args.worker[2]))
+        else:
+            worker_pingpong()
+        return
+    print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()} at start", flush=True)
+    if args.handshake:
+        for r, (tf, ts) in handshake_solve_times().items():
+            print(f"handshake G M^-1 G^T on one rank, r = {r}: factorise {tf:.3f} s, solve {ts * 1e3:.2f} ms")
+        return
+    net = launch(2, "pingpong")
+    print(f"ping-pong (mpich, shared memory): latency {net['latency'] * 1e6:.1f} us, bandwidth "
+          f"{net['bandwidth'] / 1e9:.2f} GB/s", flush=True)
+    steps = str(args.steps)
+    for case in (["lj", "eam"] if args.only is None else [args.only]):
+        runs: dict[str, list[dict]] = {k: [] for k in ("l1", "l2", "m1", "m2", "m2n")}
+        for _ in range(args.repeat):
+            runs["l1"].append(launch(1, "lammps", case, steps))
+            runs["l2"].append(launch(2, "lammps", case, steps))
+            runs["m1"].append(launch(1, "msim", case, steps, "full"))
+            runs["m2"].append(launch(2, "msim", case, steps, "full"))
+            runs["m2n"].append(launch(2, "msim", case, steps, "newton"))
+        med = {k: float(np.median([r["wall"] for r in v])) for k, v in runs.items()}
+        best2 = min(med["m2"], med["m2n"])
+        print(f"{case}: wall LAMMPS 1 rank {med['l1']:.3f} s, 2 ranks {med['l2']:.3f} s | msim 1 rank "
+              f"{med['m1']:.3f} s, 2 ranks {med['m2']:.3f} s (full cross pairs), {med['m2n']:.3f} s (newton, "
+              f"reverse comm) | medians of {args.repeat}", flush=True)
+        print(f"   msim 2-rank / LAMMPS 2-rank: {best2 / med['l2']:.2f} (target <= 1.0); msim/LAMMPS 1 rank "
+              f"{med['m1'] / med['l1']:.2f}", flush=True)
+        print(f"   parallel efficiency T1/(2 T2): msim full {med['m1'] / (2 * med['m2']):.2f}, newton "
+              f"{med['m1'] / (2 * med['m2n']):.2f}; LAMMPS {med['l1'] / (2 * med['l2']):.2f} (target >= 0.9)",
+              flush=True)
+        for key, label in (("m2", "full"), ("m2n", "newton")):
+            r = sorted(runs[key], key=lambda r: r["wall"])[len(runs[key]) // 2]
+            s = r["stats"]
+            n = r["steps"]
+            print(f"   msim 2 ranks {label}: {r['builds']} builds; per step and rank: "
+                  f"{np.mean([x['bytes'] for x in s]) / n / 1e3:.1f} kB sent in "
+                  f"{np.mean([x['messages'] for x in s]) / n:.1f} messages, comm "
+                  f"{np.mean([x['t_comm'] for x in s]) / n * 1e3:.3f} ms, force kernels "
+                  f"{np.mean([x['t_force'] for x in s]) / n * 1e3:.2f} ms, builds "
+                  f"{np.mean([x['t_build'] for x in s]) / n * 1e3:.2f} ms; atoms {r['atoms']} ghosts "
+                  f"{r['ghosts']} (imbalance {r['imbalance']:.3f}), pairs {r['pairs']} "
+                  f"(imbalance {r['pair_imbalance']:.3f})", flush=True)
+            m1 = sorted(runs["m1"], key=lambda r: r["wall"])[len(runs["m1"]) // 2]
+            pred = predict_2rank(m1, r, net)
+            print(f"   cost model 2-rank {label}: predicted {pred:.3f} s, measured {r['wall']:.3f} s "
+                  f"(ratio {r['wall'] / pred:.2f})", flush=True)
+        e = [r["E"] for r in runs["m1"] + runs["m2"] + runs["m2n"]]
+        print(f"   final potential energy msim (all runs) {min(e):.10g} .. {max(e):.10g}; LAMMPS "
+              f"{runs['l1'][0]['pe']:.10g} (per atom in LAMMPS's thermo normalisation for lj)", flush=True)
+    print(f"load average at end {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
