@@ -249,17 +249,21 @@ class DistributedMD:
             self.list = _LocalList(nl.offsets, nl.neighbors, nl.shift_code, nl.order, nl.slab_start,
                                    nl.shift_table)
             return
-        counts = np.diff(nl.offsets)
-        i = np.repeat(np.arange(self.n_loc, dtype=np.int64), counts)
-        j = nl.neighbors.astype(np.int64)
-        oi, oj = i < n, j < n
+        # rows are in local-atom order: the owned rows are the block [0, offsets[n]), the ghost rows follow
+        nb, off = nl.neighbors, nl.offsets
+        e0 = int(off[n])
+        keep = np.ones(nb.size, bool)
+        keep[e0:] = nb[e0:] < n                        # ghost rows: only entries reaching an owned atom
         if self.newton:
-            gi, gj = self.gid[i], self.gid[j]
-            keep = (oi & oj) | (oi & ~oj & (gi < gj)) | (~oi & oj & (gj < gi))
-        else:
-            keep = oi | oj
-        offsets = np.zeros(self.n_loc + 1, np.int64)
-        np.cumsum(np.bincount(i[keep], minlength=self.n_loc), out=offsets[1:])
+            gid = self.gid
+            i_own = np.repeat(np.arange(n, dtype=np.int64), np.diff(off[: n + 1]))
+            j = nb[:e0]
+            keep[:e0] = (j < n) | (gid[i_own] < gid[j])            # owned row, ghost neighbour
+            i_gh = np.repeat(np.arange(n, self.n_loc, dtype=np.int64), np.diff(off[n:]))
+            keep[e0:] &= gid[nb[e0:]] < gid[i_gh]                  # ghost row, owned neighbour
+        c = np.zeros(nb.size + 1, np.int64)
+        np.cumsum(keep, out=c[1:])
+        offsets = np.ascontiguousarray(c[off])
         self.list = _LocalList(offsets, np.ascontiguousarray(nl.neighbors[keep]),
                                np.ascontiguousarray(nl.shift_code[keep]), nl.order, nl.slab_start,
                                nl.shift_table)
