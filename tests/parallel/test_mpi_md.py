@@ -61,14 +61,15 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
-@pytest.mark.parametrize("pot", ["lj", "eam"])
 @pytest.mark.parametrize("newton", [False, True], ids=["full", "newton"])
-def test_forces_and_energy_match_serial(pot: str, newton: bool, tmp_path: Path) -> None:
-    """2 ranks: per-atom forces, per-atom energies and the total energy equal serial msim to 1e-12."""
+@pytest.mark.parametrize(("ranks", "pot"), [(2, "lj"), (2, "eam"), (3, "lj")])
+def test_forces_and_energy_match_serial(pot: str, newton: bool, ranks: int, tmp_path: Path) -> None:
+    """2 and 3 ranks (3: the two neighbours of a slab are different ranks; oversubscribes 2 cores):
+    per-atom forces, per-atom energies and the total energy equal serial msim to 1e-12."""
     reg, _ = serial_region(pot)
     E = reg.compute()
-    r = run(2, "forces", pot, tmp_path, *(["--newton"] if newton else []))
-    assert int(r["size"]) == 2 and np.all(r["atoms_per_rank"] > 0)
+    r = run(ranks, "forces", pot, tmp_path, *(["--newton"] if newton else []))
+    assert int(r["size"]) == ranks and np.all(r["atoms_per_rank"] > 0)
     np.testing.assert_array_equal(r["gid"], np.arange(reg.n))
     assert rel(r["forces"], reg.forces) <= 1e-12
     assert abs(float(r["epot"]) - E) <= 1e-12 * abs(E)
@@ -145,3 +146,11 @@ def test_failure_on_one_rank_stops_all(tmp_path: Path) -> None:
     assert p.returncode != 0
     assert "msim: rank 1/2: ValueError: deliberate failure on rank 1" in p.stderr
     assert time.monotonic() - t0 < 60
+
+
+def test_slabs_thinner_than_the_list_radius_are_refused(tmp_path: Path) -> None:
+    """The 14.46 Å EAM crystal cut in 3 slabs of 4.82 Å < rlist = 5.95 Å: a clear message from every
+    rank's check, non-zero exit, no hang."""
+    p = run(3, "forces", "eam", tmp_path, check=False, timeout=120)
+    assert p.returncode != 0
+    assert "thinner than the neighbour-list radius cutoff + skin = 5.95" in p.stderr
