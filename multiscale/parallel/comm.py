@@ -21,8 +21,9 @@ Operations (arrays are numpy, C-contiguous float64/int64 unless said):
   arrays into a new array; ``gather(obj, root=0)`` list on root, None elsewhere; ``allgather(obj)``;
   ``bcast(obj, root=0)``; ``exchange(sends: {dest: obj}) -> {source: obj}`` (all-to-all of picklable
   objects, only ranks that send something; for rare, irregular traffic: atom migration, ghost set-up);
-  ``sendrecv(send (m,...), dest, recv (k,...), source, tag)`` buffer (no pickling) point-to-point pair
-  (the per-step ghost traffic); ``barrier()``; ``abort(message, code)``.
+  ``sendrecv(send (m,...), dest, recv (k,...), source, tag)`` buffer (no pickling) point-to-point pair;
+  ``sendrecv_many([(send, dest, recv, source, tag), ...])`` several at once, one wait (the per-step ghost
+  traffic); ``barrier()``; ``abort(message, code)``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ class SerialComm:
         if dest != 0 or source != 0:
             raise ValueError("serial communicator: only rank 0 exists")
         recv[...] = send
+
+    def sendrecv_many(self, msgs: list) -> None:
+        for send, dest, recv, source, tag in msgs:
+            self.sendrecv(send, dest, recv, source, tag)
 
     def barrier(self) -> None:
         return None
@@ -150,6 +155,17 @@ class MPIComm:
                            source=source, recvtag=tag)
         self.bytes_sent += send.nbytes
         self.messages += 1
+
+    def sendrecv_many(self, msgs: list) -> None:
+        """Several (send, dest, recv, source, tag) exchanges at once: all receives and sends posted
+        non-blocking, then one wait (one synchronisation instead of one per message)."""
+        reqs = [self.comm.Irecv(recv, source=source, tag=tag) for _, _, recv, source, tag in msgs]
+        sends = [np.ascontiguousarray(send) for send, *_ in msgs]
+        reqs += [self.comm.Isend(buf, dest=dest, tag=tag) for buf, (_, dest, _, _, tag) in zip(sends, msgs,
+                                                                                                  strict=True)]
+        self.MPI.Request.Waitall(reqs)
+        self.bytes_sent += sum(b.nbytes for b in sends)
+        self.messages += len(msgs)
 
     def barrier(self) -> None:
         self.comm.Barrier()

@@ -273,17 +273,21 @@ class DistributedMD:
         """Owned values of a (n_loc, ...) to the ghost copies on the neighbouring ranks (positions get
         the periodic shift)."""
         t0 = time.perf_counter()
+        msgs = []
         for k, ((idx, sh, dest), (blk, src)) in enumerate(zip(self._send, self._recv, strict=True)):
-            buf = a[idx] + sh if shift else a[idx]
-            self.comm.sendrecv(buf, dest, a[blk], src, tag=k)
+            # a[blk] is a contiguous block of rows: received in place; the send buffer is a copy
+            msgs.append((a[idx] + sh if shift else a[idx], dest, a[blk], src, k))
+        self.comm.sendrecv_many(msgs)
         self.stats["t_comm"] += time.perf_counter() - t0
 
     def _reverse(self, a: np.ndarray) -> None:
-        """Ghost contributions of a (n_loc, ...) back to their owners, added (then the ghosts hold 0)."""
+        """Ghost contributions of a (n_loc, ...) sent back to their owners and added there."""
         t0 = time.perf_counter()
+        msgs = []
         for k, ((idx, _, dest), (blk, src)) in enumerate(zip(self._send, self._recv, strict=True)):
-            recv = np.empty((idx.size,) + a.shape[1:])
-            self.comm.sendrecv(np.ascontiguousarray(a[blk]), src, recv, dest, tag=2 + k)
+            msgs.append((np.ascontiguousarray(a[blk]), src, np.empty((idx.size,) + a.shape[1:]), dest, 2 + k))
+        self.comm.sendrecv_many(msgs)
+        for (idx, _, _), (_, _, recv, _, _) in zip(self._send, msgs, strict=True):
             a[idx] += recv
         self.stats["t_comm"] += time.perf_counter() - t0
 
