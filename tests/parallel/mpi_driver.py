@@ -73,8 +73,8 @@ def main() -> None:
         n = len(c["X"])
         # rank 0 starts with every atom, the others with none: the first rebuild migrates them
         mine = np.arange(n) if comm.rank == 0 else np.zeros(0, np.int64)
-        lang = dict(temperature=c["T"], damp=100 * c["dt"], boltz=c["boltz"], seed=7, dt=c["dt"]) if args.langevin \
-            else None
+        lang = dict(temperature=c["T"], damp=100 * c["dt"], boltz=c["boltz"], seed=7, dt=c["dt"]) \
+            if args.langevin else None
         md = DistributedMD(comm, c["X"][mine], c["v"][mine], c["mass"][mine], mine, c["potential"], c["box"],
                            c["skin"], newton=args.newton, langevin=lang)
         out: dict = {}
