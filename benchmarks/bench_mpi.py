@@ -44,15 +44,41 @@ MPIEXEC = Path(sys.executable).parent / "mpiexec"
 
 
 # ---------------------------------------------------------------------------------------------- workers
-def worker_msim(case: str, steps: int, newton: bool) -> None:
-    from bench_md import lammps_policy, setup
+def setup_cells(case: str, cells: int):  # noqa: ANN201
+    """bench_md.setup (in.lj / in.eam state: lattice, potential, skin, velocities) on a cells^3 fcc box;
+    cells = 20 is bench_md's (and LAMMPS's) 32 000-atom system."""
+    from bench_md import lammps_share
+
+    from multiscale.md.box import Box
+    from multiscale.md.lattice import Lattice
+    from multiscale.md.potentials.eam import EAMFile
+    from multiscale.md.potentials.lj import LennardJones
+    from multiscale.md.system import AtomisticRegion
+    from multiscale.md.velocities import maxwell_boltzmann
+    from multiscale.units import LJ, METAL
+
+    if case == "lj":
+        a, pot, skin, T, units, mass, dt = (4 / 0.8442) ** (1 / 3), LennardJones(1.0, 1.0, 2.5, "cut"), 0.3, \
+            1.44, LJ, 1.0, 0.005
+    else:
+        pot = EAMFile.from_file(lammps_share() / "potentials" / "Cu_u3.eam")
+        a, skin, T, units, mass, dt = 3.615, 1.0, 1600.0, METAL, pot.masses[0], 0.005
+    L = cells * a
+    X = Lattice("fcc", a).sites_in_box([0, 0, 0], [L, L, L])
+    reg = AtomisticRegion(X, units.mass_to_internal(mass), pot, Box([0] * 3, [L] * 3, [True] * 3), skin)
+    reg.v[...] = maxwell_boltzmann(reg.mass, 3, T, units.boltz, seed=87287)
+    return reg, dt
+
+
+def worker_msim(case: str, steps: int, newton: bool, cells: int = 20) -> None:
+    from bench_md import lammps_policy
 
     from multiscale.parallel import DistributedMD, get_comm, run_guarded
 
     comm = get_comm()
 
     def run() -> None:
-        reg, dt = setup(case, 1)
+        reg, dt = setup_cells(case, cells)
         n = reg.n
         # every rank starts with its own share (no all-from-rank-0 start at 32 000 atoms)
         mine = np.flatnonzero(np.arange(n) % comm.size == comm.rank)
@@ -197,19 +223,39 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", choices=["lj", "eam"], default=None)
     ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--cells", type=int, default=None, help="msim only: 1 and 2 ranks on a cells^3 fcc box "
+                    "(4 cells^3 atoms), communication volume and time per step at weak-scaling sizes")
     ap.add_argument("--handshake", action="store_true", help="only the one-rank handshake solve timings")
     ap.add_argument("--worker", nargs="+", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         kind = args.worker[0]
         if kind == "msim":
-            worker_msim(args.worker[1], int(args.worker[2]), args.worker[3] == "newton")
+            worker_msim(args.worker[1], int(args.worker[2]), args.worker[3] == "newton",
+                        int(args.worker[4]) if len(args.worker) > 4 else 20)
         elif kind == "lammps":
             worker_lammps(args.worker[1], int(args.worker[2]))
         else:
             worker_pingpong()
         return
     print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()} at start", flush=True)
+    if args.cells:
+        case = args.only or "lj"
+        for n in (1, 2):
+            for mode in (("full", "newton") if n == 2 else ("full",)):
+                r = launch(n, "msim", case, str(args.steps), mode, str(args.cells))
+                s = r["stats"]
+                k = r["steps"]
+                kb = np.mean([x["bytes"] for x in s]) / k / 1e3
+                msg = np.mean([x["messages"] for x in s]) / k
+                tc = np.mean([x["t_comm"] for x in s]) / k * 1e3
+                tf = np.mean([x["t_force"] for x in s]) / k * 1e3
+                print(f"{case} {4 * args.cells ** 3} atoms, {n} rank(s) {mode}: wall {r['wall']:.2f} s for "
+                      f"{k} steps ({r['builds']} builds); per step and rank: {kb:.0f} kB in {msg:.1f} "
+                      f"messages, comm {tc:.1f} ms, kernels {tf:.1f} ms; ghosts {r['ghosts']}",
+                      flush=True)
+        print(f"load average at end {os.getloadavg()}")
+        return
     if args.handshake:
         for r, (tf, ts) in handshake_solve_times().items():
             print(f"handshake G M^-1 G^T on one rank, r = {r}: factorise {tf:.3f} s, solve {ts * 1e3:.2f} ms")
