@@ -106,13 +106,15 @@ class DistributedMD:
     axis : cut axis; newton : reverse communication (True) or full cross pairs (False)
     neighbor : rebuild policy (`NeighborPolicy` or mapping {every, delay, check}; None = check every step,
         rebuild when any atom moved more than skin/2), applied globally (all ranks rebuild together)
+    step : step counter of the given state (a restart: keys the Langevin noise of the forces computed at
+        construction and after); x may be unwrapped positions from `gather` on any rank count
     langevin : None or dict(temperature, damp, boltz, seed, dt): force-style Langevin with `streams` noise
         (dt: the time step the forces are scaled for; `step` keeps it equal to its own dt)
     """
 
     def __init__(self, comm: SerialComm | MPIComm, x, v, mass, gids, potential, box: Box, skin: float,  # noqa: ANN001
                  types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
-                 langevin: dict | None = None, neighbor=None) -> None:  # noqa: ANN001
+                 langevin: dict | None = None, neighbor=None, step: int = 0) -> None:  # noqa: ANN001
         self.comm, self.rank, self.size = comm, comm.rank, comm.size
         self.potential, self.box, self.skin = potential, box, float(skin)
         self.d = box.dim
@@ -146,7 +148,7 @@ class DistributedMD:
         self.n_own = m
         self.n_ghost = 0
         self.langevin = dict(langevin) if langevin else None
-        self.step_count = 0
+        self.step_count = int(step)
         self.time = 0.0
         self.n_builds = 0
         self.n_migrated = 0          # atoms this rank sent to another rank (all rebuilds)

@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--newton", action="store_true")
     ap.add_argument("--langevin", action="store_true")
+    ap.add_argument("--from", dest="start", default=None, help="restart from the gathered state of an "
+                    "earlier OUT.npz (any rank count)")
     ap.add_argument("--fail-rank", type=int, default=-1, help="this rank raises after 10 steps")
     args = ap.parse_args()
 
@@ -70,13 +72,18 @@ def main() -> None:
 
     def run() -> None:
         c = crystal(args.pot)
+        step0 = 0
+        if args.start:
+            with np.load(args.start) as z:
+                c["X"], c["v"], step0 = z["x"], z["v"], int(z["step"])
+                assert np.array_equal(z["gid"], np.arange(len(c["X"])))
         n = len(c["X"])
         # rank 0 starts with every atom, the others with none: the first rebuild migrates them
         mine = np.arange(n) if comm.rank == 0 else np.zeros(0, np.int64)
         lang = dict(temperature=c["T"], damp=100 * c["dt"], boltz=c["boltz"], seed=7, dt=c["dt"]) \
             if args.langevin else None
         md = DistributedMD(comm, c["X"][mine], c["v"][mine], c["mass"][mine], mine, c["potential"], c["box"],
-                           c["skin"], newton=args.newton, langevin=lang)
+                           c["skin"], newton=args.newton, langevin=lang, step=step0)
         out: dict = {}
         if args.case == "nve":
             m0 = md.total_migrated()     # the initial distribution from rank 0
@@ -94,6 +101,7 @@ def main() -> None:
         if comm.rank == 0:
             out.update(g)
             out["atoms_per_rank"] = lb["atoms"]
+            out["step"] = md.step_count
             out["size"] = comm.size
             np.savez(args.out, **out)
 
