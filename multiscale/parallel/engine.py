@@ -108,13 +108,16 @@ class DistributedMD:
         rebuild when any atom moved more than skin/2), applied globally (all ranks rebuild together)
     step : step counter of the given state (a restart: keys the Langevin noise of the forces computed at
         construction and after); x may be unwrapped positions from `gather` on any rank count
+    forces : optional (m, d) forces of the given atoms at that step (a restart: they hold the Langevin
+        noise and friction of the half-step velocity, which cannot be recomputed from x and v); None =
+        computed from x (exact for NVE)
     langevin : None or dict(temperature, damp, boltz, seed, dt): force-style Langevin with `streams` noise
         (dt: the time step the forces are scaled for; `step` keeps it equal to its own dt)
     """
 
     def __init__(self, comm: SerialComm | MPIComm, x, v, mass, gids, potential, box: Box, skin: float,  # noqa: ANN001
                  types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
-                 langevin: dict | None = None, neighbor=None, step: int = 0) -> None:  # noqa: ANN001
+                 langevin: dict | None = None, neighbor=None, step: int = 0, forces=None) -> None:  # noqa: ANN001
         self.comm, self.rank, self.size = comm, comm.rank, comm.size
         self.potential, self.box, self.skin = potential, box, float(skin)
         self.d = box.dim
@@ -156,8 +159,18 @@ class DistributedMD:
         self.stats = {"t_comm": 0.0, "t_force": 0.0, "t_build": 0.0, "bytes": 0, "messages": 0}
         self._send: list[tuple[np.ndarray, np.ndarray, int]] = []
         self._recv: list[tuple[slice, int]] = []
+        given = None if forces is None else (self.gid.copy(), np.array(forces, float).reshape(m, self.d))
         self.rebuild()
         self.compute()
+        if given is not None:       # restart: the checkpoint's forces, wherever their atoms now live
+            parts = self.comm.allgather(given)
+            g = np.concatenate([p[0] for p in parts])
+            f = np.concatenate([p[1] for p in parts])
+            o = np.argsort(g)
+            pos = o[np.minimum(np.searchsorted(g, self.gid[: self.n_own], sorter=o), len(g) - 1)]
+            if not np.array_equal(g[pos], self.gid[: self.n_own]):
+                raise ValueError("restart forces do not cover every atom")
+            self.forces[: self.n_own] = f[pos]
 
     # ------------------------------------------------------------------ geometry / ownership
     @property

@@ -72,10 +72,10 @@ def main() -> None:
 
     def run() -> None:
         c = crystal(args.pot)
-        step0 = 0
+        step0, f0 = 0, None
         if args.start:
             with np.load(args.start) as z:
-                c["X"], c["v"], step0 = z["x"], z["v"], int(z["step"])
+                c["X"], c["v"], step0, f0 = z["x"], z["v"], int(z["step"]), z["forces"]
                 assert np.array_equal(z["gid"], np.arange(len(c["X"])))
         n = len(c["X"])
         # rank 0 starts with every atom, the others with none: the first rebuild migrates them
@@ -83,7 +83,8 @@ def main() -> None:
         lang = dict(temperature=c["T"], damp=100 * c["dt"], boltz=c["boltz"], seed=7, dt=c["dt"]) \
             if args.langevin else None
         md = DistributedMD(comm, c["X"][mine], c["v"][mine], c["mass"][mine], mine, c["potential"], c["box"],
-                           c["skin"], newton=args.newton, langevin=lang, step=step0)
+                           c["skin"], newton=args.newton, langevin=lang, step=step0,
+                           forces=None if f0 is None else f0[mine])
         out: dict = {}
         if args.case == "nve":
             m0 = md.total_migrated()     # the initial distribution from rank 0

@@ -141,11 +141,10 @@ def test_langevin_same_trajectory_for_any_rank_count(tmp_path: Path) -> None:
 
 def test_restart_on_another_rank_count(tmp_path: Path) -> None:
     """The gathered state (gid-sorted, unwrapped positions) of a 2-rank run restarts on 1 rank and that of a
-    1-rank run on 2 ranks; both continue like an uninterrupted run. NVE: the restart recomputes the forces
-    from the positions. (A force-style Langevin restart would also need the last forces, which hold the
-    noise and the half-step velocity: measured 8e-6 off without them — a checkpoint must store them, as
-    the serial VelocityVerlet.get_state does.)"""
-    lg = ()
+    1-rank run on 2 ranks; both continue like an uninterrupted run. With Langevin: the step counter keys
+    the noise and the last forces (noise + friction of the half-step velocity) come from the state
+    (measured 8e-6 off when they were recomputed from x and v instead)."""
+    lg = ("--langevin",)
     full = run(0, "nve", "lj", tmp_path, *lg, "--steps", "160")
     a2 = run(2, "nve", "lj", tmp_path, *lg, "--steps", "80")
     a1 = run(0, "nve", "lj", tmp_path, *lg, "--steps", "80")
