@@ -40,12 +40,18 @@ else:
           "the thread tests will fail", file=sys.stderr)
 
 flags = ["-O3"] + (["-fopenmp"] if OPENMP else [])
+# The MD pair/EAM kernels carry AVX2 clones (target_clones in kernels/md_pair2d.h): no contraction into
+# fused multiply-adds there, so every clone computes bitwise the same numbers; no errno from sqrt/exp so
+# that the pair functions vectorise.
+MD_FLAGS = ["-ffp-contract=off", "-fno-math-errno"]
+MD_DEPENDS = ["kernels/md_pair.pxd", "kernels/md_pair2d.h"]
 extensions = [
     Extension(
         f"multiscale._kernels.{pyx.stem}",
         [str(pyx)],
         include_dirs=[numpy.get_include(), "kernels"],
-        extra_compile_args=flags,
+        depends=MD_DEPENDS if pyx.stem.startswith("pair_") or pyx.stem == "eam" else [],
+        extra_compile_args=flags + (MD_FLAGS if pyx.stem.startswith("pair_") or pyx.stem == "eam" else []),
         extra_link_args=["-fopenmp"] if OPENMP else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -32,50 +32,30 @@ cdef inline long _rindex(double r, double rdr, long nr, double* p) noexcept nogi
     return mm - 1
 
 
+cdef extern from "md_pair2d.h" nogil:
+    void msim_eam_rho2_slab(const double* X, const long* OF, const int* NB, const unsigned short* SC,
+                            const long* OR, long p0, long p1, const double* ST, const int* TY,
+                            const double* RH, long nr, long nel, double rdr, double cutsq, double* RHO)
+    void msim_eam_force2_slab(const double* X, const long* OF, const int* NB, const unsigned short* SC,
+                              const long* OR, long p0, long p1, const double* ST, const int* TY,
+                              const double* RH, const double* Z2, long nr, long nel, double rdr,
+                              double cutsq, const double* FP, const double* BW, int per_atom, double* F,
+                              double* EN)
+
+
 cdef void _densities2(const double* X, const long* OF, const int* NB, const unsigned short* SC,
                       const long* OR, const long[::1] slab_start, const double* ST, const int* TY,
-                      const double* RH, long nr, double rdr, double cutsq, double* RHO,
+                      const double* RH, long nr, long nel, double rdr, double cutsq, double* RHO,
                       int n_threads) noexcept nogil:
-    """Pass A in 2D (X (n, 2) row-major): the slab scheme and arithmetic of the generic pass A with two
-    components (bitwise the same densities), raw pointers."""
-    cdef Py_ssize_t nslab = slab_start.shape[0] - 1, i, e, j, pp, q, s, e0, e1
-    cdef double xi0, xi1, dx0, dx1, r2, p, acc, rj
-    cdef const double* xj
-    cdef const double* sh
-    cdef const double* ci
-    cdef const double* cj
-    cdef long m
-    cdef int ti, tj, phase
+    """Pass A in 2D (X (n, 2) row-major): the slab scheme of the generic pass A, each slab by the chunked
+    loop of kernels/md_pair2d.h (same arithmetic and order: bitwise the same densities)."""
+    cdef Py_ssize_t nslab = slab_start.shape[0] - 1, q, s
+    cdef int phase
     for phase in range(2):
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
-            for pp in range(slab_start[s], slab_start[s + 1]):
-                i = OR[pp]
-                xi0 = X[2 * i]
-                xi1 = X[2 * i + 1]
-                acc = 0.0
-                p = 0.0
-                ti = TY[i]
-                e0 = OF[i]
-                e1 = OF[i + 1]
-                for e in range(e0, e1):
-                    j = NB[e]
-                    sh = ST + 3 * SC[e]
-                    xj = X + 2 * j
-                    dx0 = xj[0] - xi0 + sh[0]
-                    dx1 = xj[1] - xi1 + sh[1]
-                    r2 = dx0 * dx0 + dx1 * dx1
-                    if r2 < cutsq:
-                        m = _rindex(sqrt(r2), rdr, nr, &p)
-                        tj = TY[j]
-                        cj = RH + 7 * (tj * nr + m)
-                        rj = ((cj[3] * p + cj[4]) * p + cj[5]) * p + cj[6]
-                        acc = acc + rj
-                        if tj != ti:
-                            ci = RH + 7 * (ti * nr + m)
-                            rj = ((ci[3] * p + ci[4]) * p + ci[5]) * p + ci[6]
-                        RHO[j] = RHO[j] + rj
-                RHO[i] = RHO[i] + acc
+            msim_eam_rho2_slab(X, OF, NB, SC, OR, slab_start[s], slab_start[s + 1], ST, TY, RH, nr, nel, rdr,
+                               cutsq, RHO)
 
 
 cdef void _forces2(const double* X, const long* OF, const int* NB, const unsigned short* SC,
@@ -84,77 +64,15 @@ cdef void _forces2(const double* X, const long* OF, const int* NB, const unsigne
                    const double* FP, const double* BW, bint per_atom, double* FO, double* EN,
                    int n_threads) noexcept nogil:
     """Pass C in 2D without virial (X, FO (n, 2) row-major; BW NULL = all bond weights 1): the slab
-    scheme and arithmetic of the generic pass C with two components (bitwise the same), raw pointers."""
-    cdef Py_ssize_t nslab = slab_start.shape[0] - 1, i, e, j, pp, q, s, e0, e1
-    cdef double xi0, xi1, dx0, dx1, r2, r, p, fpi, ei, rhoip, rhojp, z2, z2p, phi, phip, c, f0, f1
-    cdef double w, recip, eh
-    cdef const double* xj
-    cdef const double* sh
-    cdef const double* ci
-    cdef const double* cj
-    cdef const double* cz
-    cdef double* fj
-    cdef long m
-    cdef int ti, tj, phase
+    scheme of the generic pass C, each slab by the chunked loop of kernels/md_pair2d.h (bitwise the
+    same)."""
+    cdef Py_ssize_t nslab = slab_start.shape[0] - 1, q, s
+    cdef int phase
     for phase in range(2):
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
-            for pp in range(slab_start[s], slab_start[s + 1]):
-                i = OR[pp]
-                xi0 = X[2 * i]
-                xi1 = X[2 * i + 1]
-                ti = TY[i]
-                fpi = FP[i]
-                ei = 0.0
-                p = 0.0
-                f0 = 0.0
-                f1 = 0.0
-                e0 = OF[i]
-                e1 = OF[i + 1]
-                for e in range(e0, e1):
-                    j = NB[e]
-                    sh = ST + 3 * SC[e]
-                    xj = X + 2 * j
-                    dx0 = xj[0] - xi0 + sh[0]
-                    dx1 = xj[1] - xi1 + sh[1]
-                    r2 = dx0 * dx0 + dx1 * dx1
-                    if r2 < cutsq:
-                        tj = TY[j]
-                        r = sqrt(r2)
-                        m = _rindex(r, rdr, nr, &p)
-                        ci = RH + 7 * (ti * nr + m)
-                        cz = Z2 + 7 * ((ti * nel + tj) * nr + m)
-                        rhoip = (ci[0] * p + ci[1]) * p + ci[2]
-                        if tj != ti:
-                            cj = RH + 7 * (tj * nr + m)
-                            rhojp = (cj[0] * p + cj[1]) * p + cj[2]
-                        else:
-                            rhojp = rhoip
-                        z2p = (cz[0] * p + cz[1]) * p + cz[2]
-                        z2 = ((cz[3] * p + cz[4]) * p + cz[5]) * p + cz[6]
-                        recip = 1.0 / r
-                        phi = z2 * recip
-                        phip = z2p * recip - phi * recip
-                        if BW != NULL:
-                            w = BW[e]
-                            c = (fpi * rhojp + FP[j] * rhoip + w * phip) * recip
-                            phi = w * phi
-                        else:
-                            c = (fpi * rhojp + FP[j] * rhoip + phip) * recip
-                        if per_atom:
-                            eh = 0.5 * phi
-                            ei = ei + eh
-                            EN[j] = EN[j] + eh
-                        else:
-                            ei = ei + phi
-                        fj = FO + 2 * j
-                        f0 = f0 + c * dx0
-                        fj[0] = fj[0] - c * dx0
-                        f1 = f1 + c * dx1
-                        fj[1] = fj[1] - c * dx1
-                EN[i] = EN[i] + ei
-                FO[2 * i] = FO[2 * i] + f0
-                FO[2 * i + 1] = FO[2 * i + 1] + f1
+            msim_eam_force2_slab(X, OF, NB, SC, OR, slab_start[s], slab_start[s + 1], ST, TY, RH, Z2, nr, nel,
+                                 rdr, cutsq, FP, BW, per_atom, FO, EN)
 
 
 def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
@@ -204,7 +122,7 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
             rho[i] = 0.0
         # ---- A: densities (Newton's third law by slabs)
         if fast2:
-            _densities2(X, &offsets[0], NB, SC, &order[0], slab_start, ST, TY, RH, nr, rdr, cutsq, RHO,
+            _densities2(X, &offsets[0], NB, SC, &order[0], slab_start, ST, TY, RH, nr, nel, rdr, cutsq, RHO,
                         n_threads)
         for phase in range(0 if fast2 else 2):
             for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):

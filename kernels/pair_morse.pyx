@@ -24,72 +24,31 @@ cdef int _morse(double r2, const double* p, double* phi, double* dphi_r) noexcep
     return 1
 
 
+cdef extern from "md_pair2d.h" nogil:
+    void msim_morse2_slab(const double* X, const long* OF, const int* NB, const unsigned short* SC,
+                          const long* OR, long p0, long p1, const double* ST, const double* BW, double* F,
+                          double* EN, int per_atom, double rc2, double D, double alpha, double r0,
+                          double shift, double m2da)
+
+
 cdef int _morse2(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
                  const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
                  const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
                  double[::1] energies, double D, double alpha, double r0, double rc2, double shift,
                  bint per_atom, int n_threads) noexcept nogil:
-    """2D fast path of md_pair.pair_loop for Morse without virial (x, forces (n, 2)): same slab scheme
-    and arithmetic as _morse, parameters in registers, raw pointers (see pair_lj._lj2)."""
-    cdef Py_ssize_t i, e, j, pp, q, s, e0, e1
+    """2D fast path of md_pair.pair_loop for Morse without virial (x, forces (n, 2)): the slab scheme of
+    md_pair.pxd, each slab by kernels/md_pair2d.h (same arithmetic as _morse; see pair_lj._lj2)."""
+    cdef Py_ssize_t q, s
     cdef Py_ssize_t nslab = slab_start.shape[0] - 1
-    cdef bint has_w = bond_w.shape[0] > 0
-    cdef double xi0, xi1, dx0, dx1, f0, f1, ei, r2, phi, c, w, r, t
-    cdef const double* ST = &stab[0, 0]    # image shift vector of entry e: ST[3 scode[e] + k]
-    cdef double m2da = -2.0 * D * alpha
+    cdef const double* BW = &bond_w[0] if bond_w.shape[0] > 0 else NULL
     cdef int phase
-    cdef const double* X = &x[0, 0]
-    cdef double* F = &forces[0, 0]
-    cdef double* EN = &energies[0]
-    cdef const int* NB = &neigh[0]
-    cdef const unsigned short* SC = &scode[0]
-    cdef const long* OF = &offsets[0]
-    cdef const long* OR = &order[0]
-    cdef const double* BW = &bond_w[0] if has_w else NULL
-    cdef const double* sh
-    cdef const double* xj
-    cdef double* fj
     zero_outputs(forces, energies, forces[:0, :], n_threads)
     for phase in range(2):
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
-            for pp in range(slab_start[s], slab_start[s + 1]):
-                i = OR[pp]
-                xi0 = X[2 * i]
-                xi1 = X[2 * i + 1]
-                ei = 0.0
-                f0 = 0.0
-                f1 = 0.0
-                e0 = OF[i]
-                e1 = OF[i + 1]
-                for e in range(e0, e1):
-                    j = NB[e]
-                    sh = ST + 3 * SC[e]
-                    xj = X + 2 * j
-                    dx0 = xj[0] - xi0 + sh[0]
-                    dx1 = xj[1] - xi1 + sh[1]
-                    r2 = dx0 * dx0 + dx1 * dx1
-                    if r2 < rc2:
-                        r = sqrt(r2)
-                        t = exp(-alpha * (r - r0))
-                        phi = D * (t * t - 2.0 * t) - shift
-                        c = m2da * (t * t - t) / r
-                        if has_w:
-                            w = BW[e]
-                            phi = w * phi
-                            c = w * c
-                        if per_atom:
-                            phi = 0.5 * phi
-                            EN[j] = EN[j] + phi
-                        ei = ei + phi
-                        f0 = f0 + c * dx0
-                        f1 = f1 + c * dx1
-                        fj = F + 2 * j
-                        fj[0] = fj[0] - c * dx0
-                        fj[1] = fj[1] - c * dx1
-                EN[i] = EN[i] + ei
-                F[2 * i] = F[2 * i] + f0
-                F[2 * i + 1] = F[2 * i + 1] + f1
+            msim_morse2_slab(&x[0, 0], &offsets[0], &neigh[0], &scode[0], &order[0], slab_start[s],
+                             slab_start[s + 1], &stab[0, 0], BW, &forces[0, 0], &energies[0], per_atom, rc2,
+                             D, alpha, r0, shift, -2.0 * D * alpha)
     return 0
 
 
