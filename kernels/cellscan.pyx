@@ -29,7 +29,8 @@ cdef enum:
 cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws, const double* period,
                      const long* nc, const long* rows, long nrows, const long* cell_start,
                      const long* cell_atoms, const long* digit, long bcode, double rl2, double rc2,
-                     long cap, long* tmp, long* counts) noexcept nogil:
+                     long cap, long* tmp, long* counts, int mode, const long* offs, int* NBR,
+                     unsigned short* CODE) noexcept nogil:
     """Neighbours of every atom of home cell hc, written to the atoms' scratch rows tmp[i * cap + t]
     (t < cap; counts[i] gets the full count, which may exceed cap) as one word per entry:
     (j << 20) + (1 << 19 if r >= rcut) + shift code (< 2^16).
@@ -38,6 +39,10 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     (sum_k img_k digit_k); jw: (n,) (atom << 20) - iws of each sorted atom; digit: (3,) (2B+1)^k on
     periodic axes, 0 on free axes; bcode: code of s = 0. Branch-free inner loop (one load of jw, one
     store per candidate): every candidate is written, the count advances only when it is in range.
+
+    mode 0: as above (scratch rows); mode 1: counts only (no scratch); mode 2: write the final CSR
+    directly, row i at offs[i]: entries within rc forward from offs[i], skin entries backward from
+    offs[i+1] - 1 (the same layout as the copy out of the scratch rows in build_half).
     """
     cdef long nc0 = nc[0], nc1 = nc[1], nc2 = nc[2]
     cdef double per0 = period[0], per1 = period[1], per2 = period[2]
@@ -48,7 +53,7 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     cdef bint anysmall = small0 or small1 or small2
     cdef long h0 = cell_start[hc], h1 = cell_start[hc + 1]
     cdef long ci0, ci1, ci2, cc1, cc2, sk0, sk1, sk2, r, a0, b0, lo, hi, seg, nseg, cb, wlo, whi
-    cdef long a, p, i, cnt, slot, start, code, ibase
+    cdef long a, p, i, cnt, slot, start, code, ibase, w, u, t
     cdef long sbeg[MAXSEG]
     cdef long send[MAXSEG]
     cdef long scode[MAXSEG]
@@ -110,13 +115,16 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
         cnt = 0
         row = tmp + i * cap
         ibase = iws[a]
+        if mode == 2:
+            u = offs[i]
+            t = offs[i + 1] - 1
         for seg in range(nseg):
             xi0 = xs[3 * a] - ssh[3 * seg]
             xi1 = xs[3 * a + 1] - ssh[3 * seg + 1]
             xi2 = xs[3 * a + 2] - ssh[3 * seg + 2]
             start = a + 1 if shome[seg] else sbeg[seg]
             code = scode[seg] + ibase
-            if not anysmall:
+            if not anysmall and mode == 0:
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
@@ -124,6 +132,30 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
                     r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
                     row[cnt if cnt < cap else cap - 1] = jw[p] + code + (<long>(r2 >= rc2) << 19)
                     cnt = cnt + (r2 < rl2)
+            elif not anysmall and mode == 1:
+                for p in range(start, send[seg]):
+                    dx0 = xs[3 * p] - xi0
+                    dx1 = xs[3 * p + 1] - xi1
+                    dx2 = xs[3 * p + 2] - xi2
+                    r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
+                    cnt = cnt + (r2 < rl2)
+            elif not anysmall:
+                for p in range(start, send[seg]):
+                    dx0 = xs[3 * p] - xi0
+                    dx1 = xs[3 * p + 1] - xi1
+                    dx2 = xs[3 * p + 2] - xi2
+                    r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
+                    if r2 < rl2:
+                        w = jw[p] + code
+                        if r2 < rc2:
+                            NBR[u] = <int>(w >> 20)
+                            CODE[u] = <unsigned short>(w & 0xFFFF)
+                            u = u + 1
+                        else:
+                            NBR[t] = <int>(w >> 20)
+                            CODE[t] = <unsigned short>(w & 0xFFFF)
+                            t = t - 1
+                        cnt = cnt + 1
             else:
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
@@ -152,15 +184,26 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
                             dx2 = dx2 + per2
                             slot = slot + digit[2]
                     r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
-                    row[cnt if cnt < cap else cap - 1] = (cell_atoms[p] << 20) + slot + \
-                        (<long>(r2 >= rc2) << 19)
+                    if mode == 0:
+                        row[cnt if cnt < cap else cap - 1] = (cell_atoms[p] << 20) + slot + \
+                            (<long>(r2 >= rc2) << 19)
+                    elif mode == 2 and r2 < rl2:
+                        w = (cell_atoms[p] << 20) + slot
+                        if r2 < rc2:
+                            NBR[u] = <int>(w >> 20)
+                            CODE[u] = <unsigned short>(w & 0xFFFF)
+                            u = u + 1
+                        else:
+                            NBR[t] = <int>(w >> 20)
+                            CODE[t] = <unsigned short>(w & 0xFFFF)
+                            t = t - 1
                     cnt = cnt + (r2 < rl2)
         counts[i] = cnt
 
 
 def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size, double[::1] period,
                long[::1] ncell, const long[:, ::1] rows, double rlist, double rcut, long cap,
-               long[::1] tmp, int n_threads=1):
+               long[::1] tmp, int n_threads=1, bint lean=False):
     """Half neighbour list (each pair within rlist once) of positions x (n, d) [length], d <= 3.
 
     Inside each atom's row the entries within rcut (the potential's cut-off) come first, then the skin
@@ -174,6 +217,8 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     (offsets int64 (n+1,), neighbors int32 (m,), shift codes uint16 (m,), order int64 (n,) atoms sorted
     by cell (last axis slowest), cell_start int64 (ncells+1,) first position of each cell in order);
     B bounds the integer image shifts (code base 2B+1).
+    lean: no scratch rows (tmp and cap are not used): the stencil is scanned twice, once to count, once
+    to write the final arrays; the same list, in less memory (n * cap int64 words fewer) and more time.
     """
     cdef long n = x.shape[0], d = x.shape[1], i, k, c, t, m, need, bb, base
     cdef long ntot = ncell[0] * ncell[1] * ncell[2]
@@ -194,7 +239,7 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
         raise ValueError("too many atoms for the neighbour list")
     if 3 * nrows > MAXSEG:
         raise ValueError("stencil has too many rows")
-    if tmp.shape[0] < n * cap:
+    if not lean and tmp.shape[0] < n * cap:
         raise ValueError("build_half: scratch too small")
     for k in range(3):
         inv_cs[k] = 1.0 / cell_size[k]
@@ -276,12 +321,13 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
             jw[t] = (i << 20) - iws[t]
         for c in prange(ntot, num_threads=n_threads, schedule="guided"):
             _scan_cell(c, &xs[0, 0], &jw[0], &iws[0], per, nc, &rows[0, 0], nrows, &cell_start[0],
-                       &cell_atoms[0], digit, bcode, rl2, rc2, cap, &tmp[0], &counts[0])
+                       &cell_atoms[0], digit, bcode, rl2, rc2, cap, &tmp[0] if not lean else NULL,
+                       &counts[0], 1 if lean else 0, NULL, NULL, NULL)
     need = 0
     for i in range(n):
         if counts[i] > need:
             need = counts[i]
-    if need > cap:
+    if need > cap and not lean:
         return None, need, bb
     offsets_a = np.empty(n + 1, dtype=np.int64)
     cdef long[::1] offsets = offsets_a
@@ -295,6 +341,15 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     code_a = np.empty(m, dtype=np.uint16)
     cdef int[::1] neigh = neigh_a
     cdef unsigned short[::1] code = code_a
+    if lean:
+        if m == 0:
+            return (offsets_a, neigh_a, code_a, cell_atoms_a, cell_start_a), need, bb
+        with nogil:
+            for c in prange(ntot, num_threads=n_threads, schedule="guided"):
+                _scan_cell(c, &xs[0, 0], &jw[0], &iws[0], per, nc, &rows[0, 0], nrows, &cell_start[0],
+                           &cell_atoms[0], digit, bcode, rl2, rc2, cap, NULL, &counts[0], 2,
+                           &offsets[0], &neigh[0], &code[0])
+        return (offsets_a, neigh_a, code_a, cell_atoms_a, cell_start_a), need, bb
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):
             u = offsets[i]
