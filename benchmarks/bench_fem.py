@@ -17,7 +17,16 @@ step goes through node stencils (`multiscale.fem.stencil`), whose kernel summed 
 node) rather than bandwidth-bound — and the wall-clock best of 7 on a shared machine swung with the load
 on the other core. Now four consecutive nodes of one stencil type are summed interleaved (same order
 per node: bitwise the same forces): compute 10.8 → 4.9 ms (quad4), 32.7 → 14.1 ms (hex8) CPU time.
-The rest of the step (two kicks and a drift, ≈ 2.5 ms for 10⁶ dofs) is memory-bandwidth bound.
+The rest of the step (two kicks and a drift, ≈ 2.5–3.5 ms for 10⁶ dofs) is memory-bandwidth bound.
+
+Measured 2026-12-06 (load average 12–13, ``--repeat 9``), ratio medians (min–max), CPU time / wall:
+  quad4 2D: 0.700 (0.611–0.768) / 0.844 (0.496–0.954)   (step 8.7 ms CPU, K@u 12.5 ms)  -- NOT ≤ 0.5
+  hex8 3D:  0.281 (0.184–0.350) / 0.273 (0.173–0.328)   (step 17.4 ms CPU, K@u 62.5 ms)
+with the old one-node-at-a-time stencil kernel: best-of-7 CPU ratio 1.20 (quad4) and 0.70 (hex8) at
+load ≈ 0.3–8 (compute alone 10.8 / 32.7 ms CPU, against 4.9 / 14.1 ms now).
+quad4's bound: the step streams ≈ 100 MB (V, F, U, 1/m, out) against the mat-vec's ≈ 210 MB (16·10⁶
+nonzeros × 12 bytes), so ≈ 0.47 is the floor for separate kick / drift / force kernels; ≤ 0.5 would need
+the kicks fused into the force loop (the integrator's business, multiscale/integrate/verlet.py).
 
 Usage: ``.venv/bin/python benchmarks/bench_fem.py [--dofs 1e6] [--threads 1] [--repeat 9]``
 """
