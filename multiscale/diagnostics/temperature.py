@@ -146,3 +146,43 @@ class TemperatureProfile:
         T = self.temperature()
         Tm = self.mean()
         return float(np.nanmax(np.abs(T - Tm)) / Tm)
+
+
+def constrained_share(projector, dofs: np.ndarray, chunk: int = 256) -> np.ndarray:  # noqa: ANN001
+    """P_ii = m_i⁻¹ g_iᵀ (G M⁻¹ Gᵀ)⁻¹ g_i for the stacked dofs ``dofs`` (k,) int: the share of each dof's
+    mass-weighted motion that the constraints G (the integrator's `ConstraintProjector`, its factorised
+    G M⁻¹ Gᵀ) remove; dimensionless in [0, 1]. 0 everywhere without constraints."""
+    dofs = np.asarray(dofs, dtype=np.int64)
+    out = np.zeros(len(dofs))
+    if projector is None or projector.n_rows == 0 or projector._lu is None:
+        return out
+    for s0 in range(0, len(dofs), chunk):
+        idx = dofs[s0:s0 + chunk]
+        Gi = projector.G[:, idx].toarray()               # (r, k) columns g_i
+        Z = projector._lu.solve(Gi)
+        out[s0:s0 + chunk] = projector.inv_mass[idx] * np.sum(Gi * Z, axis=0)
+    return np.clip(out, 0.0, 1.0)
+
+
+#: floor of the free share 1 − P_ii in `equipartition_mass` (dofs the constraints remove entirely carry no
+#: temperature of their own)
+FREE_SHARE_FLOOR = 1e-3
+
+
+def equipartition_mass(system, projector) -> np.ndarray:  # noqa: ANN001
+    """(n,) masses [internal] that make `kinetic_temperature` / `TemperatureProfile` the equipartition
+    temperature of the constrained coupled dynamics: M_a d / Σ_k (1 − P_kk) over the atom's d dofs, with
+    M_a = β̄_a m_a the dynamical mass and P_kk = `constrained_share` (floored at `FREE_SHARE_FLOOR`); 0 for
+    pads. In the canonical state of the constrained dynamics at T, ⟨M_k v_k²⟩ = k_B T (1 − P_kk) exactly
+    (velocity covariance k_B T M^-½ (I − P) M^-½), so this temperature is T for every atom: the kinetic
+    energy the constraints carry away (the "constraint cooling") is counted out, as LAMMPS's ``compute
+    temp`` removes the degrees of freedom of SHAKE constraints. Without constraints it is M_a."""
+    d = system.d
+    m = np.asarray(system.atom_mass, float).copy()
+    if projector is None or not getattr(system, "coupled", False) or system.n_free == 0:
+        return m
+    dofs = np.arange(system.n_free * d, dtype=np.int64)
+    free_share = np.maximum(1.0 - constrained_share(projector, dofs), FREE_SHARE_FLOOR).reshape(-1, d)
+    out = np.zeros_like(m)
+    out[system.free] = m[system.free] * d / free_share.sum(axis=1)
+    return out

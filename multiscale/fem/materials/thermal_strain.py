@@ -1,0 +1,187 @@
+"""``thermal_strain``: a continuum that agrees with the atoms on the lattice parameter at temperature.
+
+A crystal at temperature T expands: its zero-stress lattice parameter is a(T) = a₀ (1 + ε_th(T)). A
+continuum built from the zero-temperature potential (Cauchy–Born or its linear tangent) is stress-free at
+a₀, so when the atoms of a coupled model expand, the mesh resists: a spurious thermal stress at the seam,
+σ_th ≈ −(C₁₁ + C₁₂) ε_th per axis in 2D (tension when the mesh is held at the expanded size, compression
+when it holds the atoms). This material applies the thermal strain to the continuum reference by the
+multiplicative split F = F_e F_th, F_th = (1 + ε_th) I:
+
+    W(F) = W_base(F / (1 + ε_th)),        P(F) = P_base(F / (1 + ε_th)) / (1 + ε_th)
+
+(W per reference volume; the number of atoms per reference volume is unchanged), so the mesh is stress-free
+at the atoms' expanded lattice, F = (1 + ε_th) I. The elastic response about that state is the base
+material's at a₀ (the temperature softening of the elastic constants is not modelled).
+
+ε_th is *measured* on the same potential by `measure_thermal_strain`: a periodic crystal of the deck's
+lattice, Langevin NVT at T, time-averaged pressure (virial + kinetic, `multiscale.md.stress`) at two or three
+lattice parameters, secant to zero pressure; the statistical error comes from block averages. Run it once
+(``benchmarks/thermal_strain.py T``, or the function) and give the number in the
+deck (`strain`): an atomistic → continuum relay of the kind the seed describes.
+
+Units: strain dimensionless; temperature in the deck's unit (K in metal, ε/k_B in lj).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ...registry import MATERIALS, PluginParams
+from .base import Material
+
+
+@MATERIALS.register("thermal_strain")
+class ThermalStrain(Material):
+    """The base material (``cauchy_born`` or ``linear``, from the deck's potential and lattice) with the
+    isotropic thermal strain ``strain`` applied to its reference (module docstring)."""
+
+    is_linear = False
+
+    class Params(PluginParams):
+        strain: float = Field(gt=-0.2, lt=0.2, description="isotropic thermal strain ε_th = a(T)/a₀ − 1 of "
+                              "the atoms at the run's temperature (dimensionless; measured with "
+                              "`measure_thermal_strain`)")
+        base: Literal["cauchy_born", "linear"] = Field("cauchy_born", description="the zero-temperature "
+                                                       "material the thermal strain is applied to")
+
+    def __init__(self, base: Material, strain: float) -> None:
+        self.base = base
+        self.strain = float(strain)
+        self.dim = base.dim
+        self.C = np.asarray(base.C, float)
+        self._s = 1.0 / (1.0 + self.strain)
+
+    @property
+    def n_threads(self) -> int:
+        return int(getattr(self.base, "n_threads", 1))
+
+    @n_threads.setter
+    def n_threads(self, n: int) -> None:
+        if hasattr(self.base, "n_threads"):
+            self.base.n_threads = int(n)
+
+    @classmethod
+    def from_params(cls, params: Params, *, dim: int, potential=None, lattice=None) -> ThermalStrain:  # noqa: ANN001
+        base_cls = MATERIALS.get(params.base)
+        base = base_cls.from_params(base_cls.Params(), dim=dim, potential=potential, lattice=lattice)
+        return cls(base, params.strain)
+
+    def evaluate(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P (m, d, d) and W (m,) [energy/length^d] for F (m, d, d)."""
+        F = np.asarray(F, float)
+        if self.base.is_linear:
+            from .base import strain_voigt, stress_tensor
+            d = self.dim
+            H = F * self._s - np.eye(d)
+            eps = strain_voigt(H)
+            sig = eps @ self.C.T
+            P = stress_tensor(sig, d) * self._s
+            W = 0.5 * np.sum(eps * sig, axis=1)
+            return P, W
+        P, W = self.base.evaluate(F * self._s)
+        return P * self._s, W
+
+
+# ---------------------------------------------------------------------------------------------- measuring
+@dataclass
+class ThermalStrainMeasurement:
+    """Result of `measure_thermal_strain`: ``strain`` ε_th and its standard error, the lattice parameters
+    tried (a₀ (1 + ε_k)) with their time-averaged pressures [energy/length^d] and standard errors."""
+
+    strain: float
+    error: float
+    strains: list[float]
+    pressures: list[float]
+    pressure_errors: list[float]
+    bulk_modulus: float
+
+
+def _pressure_at(potential, kind: str, a: float, mass: float, kT: float, cells: tuple[int, ...],
+                 n_eq: int, n_avg: int, every: int, dt: float, damp: float, seed: int,
+                 n_blocks: int = 10) -> tuple[float, float]:  # noqa: ANN001
+    """Time-averaged pressure [energy/length^d] and its block standard error of a periodic crystal
+    (``cells`` lattice periods per axis, spacing a) under Langevin NVT at k_B T = kT (internal mass)."""
+    from ...coupling.coupled import CoupledSystem
+    from ...integrate.verlet import VelocityVerlet
+    from ...md.box import Box
+    from ...md.lattice import Lattice
+    from ...md.system import AtomisticRegion
+    from ...md.thermostats.langevin import Langevin
+    from ...md.velocities import maxwell_boltzmann
+
+    lat = Lattice(kind, a)
+    per = np.array(lat.periods(), float)
+    hi = per * np.array(cells, float)
+    lo = np.zeros_like(hi)
+    X = lat.sites_in_box(lo - 1e-9 * hi, hi - 1e-6 * a)
+    d = X.shape[1]
+    box = Box(lo, hi, np.ones(d, bool))
+    region = AtomisticRegion(X, mass, potential, box, skin=0.3 * a)
+    system = CoupledSystem(atoms=region)
+    thermo = Langevin(kT, damp, 1.0, seed=seed)
+    thermo.dt = dt
+    region.v[...] = maxwell_boltzmann(region.mass, d, kT, 1.0, seed=seed + 1)
+    integ = VelocityVerlet(system, dt, force_hooks=[thermo])
+    integ.step(n_eq)
+    V = float(np.prod(hi - lo))
+    samples = []
+    for _ in range(n_avg // every):
+        integ.step(every)
+        region.compute(virial=True)
+        kin = float(np.sum(region.mass * np.sum(region.v ** 2, axis=1)))
+        samples.append((kin + float(np.trace(region.virial))) / (d * V))
+    p = np.asarray(samples)
+    blocks = np.array([b.mean() for b in np.array_split(p, n_blocks)])
+    return float(p.mean()), float(blocks.std(ddof=1) / np.sqrt(n_blocks))
+
+
+def measure_thermal_strain(potential, kind: str, a0: float, mass: float, kT: float, *,  # noqa: ANN001
+                           cells: tuple[int, ...] | None = None, n_eq: int = 2000, n_avg: int = 20000,
+                           every: int = 10, dt: float | None = None, damp: float | None = None,
+                           seed: int = 1, iterations: int = 2) -> ThermalStrainMeasurement:
+    """Zero-pressure thermal strain ε_th = a(T)/a₀ − 1 of the crystal ``kind`` with spacing a₀ (the
+    zero-temperature one) at k_B T = ``kT`` [energy], atoms of internal mass ``mass``, by periodic Langevin
+    NVT MD (module docstring). First guess from the measured pressure at a₀ and the Born bulk modulus
+    B = Σ_{ij≤d} C_ij / d², then ``iterations`` secant steps. Defaults: 16 periods per axis in 2D (8 in 3D),
+    Δt = 0.005·2π/ω_E, damp = 100 Δt."""
+    from ...md.lattice import Lattice
+    from ...md.properties import elastic_constants
+
+    lat0 = Lattice(kind, a0)
+    d = lat0.dim
+    C = elastic_constants(potential, lat0)
+    B = float(np.sum(C[:d, :d])) / d**2
+    if cells is None:
+        cells = (16,) * d if d <= 2 else (8,) * d
+    if dt is None:
+        # Einstein frequency from the Born constants: ω² ≈ B Ω / (m a₀²) · (2d) — a safe, conservative step
+        omega = np.sqrt(max(B, 1e-300) * lat0.volume_per_atom * 2 * d / (mass * a0**2))
+        dt = 0.03 / omega
+    if damp is None:
+        damp = 100.0 * dt
+    strains, pressures, errors = [], [], []
+
+    def p_of(eps: float) -> float:
+        p, e = _pressure_at(potential, kind, a0 * (1.0 + eps), mass, kT, cells, n_eq, n_avg, every, dt,
+                            damp, seed)
+        strains.append(eps)
+        pressures.append(p)
+        errors.append(e)
+        return p
+
+    e0 = 0.0
+    p0 = p_of(e0)
+    e1 = p0 / (d * B)                    # P ≈ −B tr(ε) = −d B (ε − ε_th)
+    p1 = p_of(e1)
+    for _ in range(max(int(iterations) - 1, 0)):
+        slope = (p1 - p0) / (e1 - e0)
+        e0, p0, e1 = e1, p1, e1 - p1 / slope
+        p1 = p_of(e1)
+    slope = (p1 - p0) / (e1 - e0)
+    eps = e1 - p1 / slope
+    err = float(np.hypot(errors[-1], errors[-2]) / abs(slope))
+    return ThermalStrainMeasurement(float(eps), err, strains, pressures, errors, B)
