@@ -3,8 +3,8 @@ by distance from the atomistic core (core | handshake thirds | pads), with and w
 
     PYTHONPATH=. python benchmarks/temperature_profile.py "{type: projected, slave_below: 0.01}" 0.02 bath 4000 4000
 
-args: coupling (YAML flow map), T [ε/k_B], none | damp | bath | physical (no band / band at 0 / band at T with
-target dynamical / band at T with target physical), equilibration steps, averaging steps (sampled every 10),
+args: coupling (YAML flow map), T [ε/k_B], none | damp | bath (no band / band at 0 / band at T),
+equilibration steps, averaging steps (sampled every 10),
 optional "core" (a Langevin thermostat at T, damp 1, on the core atoms as well).
 The last bin holds the pad atoms (β̄ = 0: no mass, positions and velocities interpolated from the mesh); the
 "flat (no pad)" figure is the flatness over core and handshake bins only. Atoms start at 2T (half goes to potential energy), the mesh at rest.
@@ -48,9 +48,8 @@ integrator: {{type: verlet, dt: 0.01, steps: 10, seed: 4{thermostat}}}
 output: {{every: 1000000, thermo_every: 1000000}}
 """
 
-def make(coupling, T, bath, gamma0=0.5, c=4.0, w=6.0, h=2.0, M=24.0, target="dynamical", core=False):
-    damping = (f"damping: {{gamma0: {gamma0}, temperature: {T if bath else 0.0}, target: {target}}}"
-               if bath is not None else "")
+def make(coupling, T, bath, gamma0=0.5, c=4.0, w=6.0, h=2.0, M=24.0, core=False):
+    damping = f"damping: {{gamma0: {gamma0}, temperature: {T if bath else 0.0}}}" if bath is not None else ""
     c2 = c + 2.0
     thermostat = (f", thermostat: {{type: langevin, temperature: {T}, damp: 1.0, "
                   f"region: {{type: box, lo: [-{c2}, -{c2}], hi: [{c2}, {c2}]}}}}" if core else "")
@@ -80,11 +79,10 @@ def run(coupling, T, bath, n_eq, n_avg, every=10, **kw):
 
 if __name__ == "__main__":
     coupling = sys.argv[1]; T = float(sys.argv[2])
-    bath = {"none": None, "damp": False, "bath": True, "physical": True}[sys.argv[3]]
-    target = "physical" if sys.argv[3] == "physical" else "dynamical"
+    bath = {"none": None, "damp": False, "bath": True}[sys.argv[3]]
     n_eq, n_avg = int(sys.argv[4]), int(sys.argv[5])
     core = len(sys.argv) > 6 and sys.argv[6] == "core"
-    sim, pp, pd, pe, dt = run(coupling, T, bath, n_eq, n_avg, target=target, core=core)
+    sim, pp, pd, pe, dt = run(coupling, T, bath, n_eq, n_avg, core=core)
     s = sim.model.system
     print(f"{coupling} T={T} bath={sys.argv[3]} n_atoms={s.n_atoms} nodes={s.n_nodes} wall={dt:.1f}s")
     print("edges", pp.edges, "counts", pp.count)

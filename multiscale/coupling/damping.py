@@ -24,22 +24,6 @@ factorised once (sparse LU). It is unconditionally stable, never adds energy wit
 ``dissipated`` by the integrator, so total + dissipated is conserved like the undamped energy. ξ: standard
 normal numbers from a seeded PCG64 generator (state exported for checkpoints).
 
-Bath target (``target``). ``"dynamical"``: the noise is the same k_B T for every damper, so in the stationary
-state every damped mode of the coupled (β̄-weighted, constrained) dynamics holds k_B T. Observed with the atoms'
-own masses this is NOT the temperature T: an atom of H with coupled mass β̄_a m_a shows the own-mass kinetic
-temperature T (1 − P_ii)/β̄_a per dof i, where P = M^-½ Gᵀ (G M⁻¹ Gᵀ)⁻¹ G M^-½ is the mass-weighted
-projector on the constrained directions (P_ii: the share of dof i that the constraints remove; equipartition
-on the constrained space gives ⟨M_i v_i²⟩ = k_B T (1 − P_ii)). ``"physical"``: each damper gets its own bath
-temperature
-
-    T_i = T β̄_a / (1 − P_ii)        (1 − P_ii floored at ``P_FLOOR``; β̄_a of the atom owning dof i)
-
-so that the atoms' own-mass kinetic temperature ⟨m_a v_i²⟩/k_B is T in the band. β̄_a: the blended energy
-Σ β̄_a (½ m v² + E_a) of an atom that fluctuates like a bulk atom at T is Boltzmann-distributed at β̄_a T;
-1/(1 − P_ii): the constraints carry away that share of the dof's kinetic energy (the "constraint cooling"
-of bridging-domain / projected coupling). The state is then a steady state, not an equilibrium: heat flows
-from the core into the band and the band's friction removes it (booked in ``dissipated``).
-
 Units: γ0 dimensionless, ω0 [1/time], temperature [energy] (k_B T, i.e. already multiplied by k_B).
 """
 
@@ -51,12 +35,7 @@ import scipy.sparse.linalg as spla
 from pydantic import Field
 
 from ..registry import PluginParams
-from ..diagnostics.temperature import constrained_share
 from .smoothing import jacobi_smoother
-
-#: floor of 1 − P_ii in the "physical" bath target (dofs the constraints remove almost entirely, e.g. the atoms
-#: tied to the mesh by ``slave_below``, would otherwise get an unbounded bath temperature)
-P_FLOOR = 0.1
 
 
 class DampingBand:
@@ -71,8 +50,6 @@ class DampingBand:
     mass : "coupled" (g_a = γ0 ω0 α^p β̄_a m_a) or "full" (g_a = γ0 ω0 α^p m_a)
     power : exponent p of the ramp α^p
     fine_scale : "smoothed" (reference velocity S V, S = Jacobi sweep of the mesh Laplacian) or "mesh" (V)
-    target : "dynamical" (k_B T per damped mode) or "physical" (own-mass kinetic temperature T of the atoms;
-             per-damper bath temperatures, module docstring)
     """
 
     class Params(PluginParams):
@@ -88,18 +65,11 @@ class DampingBand:
                                 description="reference of the fine-scale velocity: the smoothed mesh "
                                             "velocity (also damps waves just above the mesh cut-off) or the "
                                             "mesh velocity itself")
-        target: str = Field("dynamical", pattern="^(dynamical|physical)$",
-                            description="bath target: k_B T per damped mode of the coupled dynamics, or the "
-                                        "atoms' own-mass kinetic temperature T (module docstring)")
 
     def __init__(self, gamma0: float, omega0: float, *, kT: float = 0.0, seed: int = 1,
-                 mass: str = "coupled", power: float = 1.0, fine_scale: str = "smoothed",
-                 target: str = "dynamical") -> None:
+                 mass: str = "coupled", power: float = 1.0, fine_scale: str = "smoothed") -> None:
         if fine_scale not in ("smoothed", "mesh"):
             raise ValueError(f"fine_scale must be 'smoothed' or 'mesh', not {fine_scale!r}")
-        if target not in ("dynamical", "physical"):
-            raise ValueError(f"target must be 'dynamical' or 'physical', not {target!r}")
-        self.target = target
         self.gamma0, self.omega0, self.kT = float(gamma0), float(omega0), float(kT)
         self.fine_scale = fine_scale
         self.mass = mass
@@ -113,19 +83,6 @@ class DampingBand:
         m = system.atom_mass[idx] if self.mass == "coupled" else np.asarray(system.atoms.mass, float)[idx]
         return self.gamma0 * self.omega0 * system.alpha_atoms[idx] ** self.power * m
 
-    def bath_scale(self, system, integrator) -> np.ndarray:  # noqa: ANN001
-        """(n_c·d,) bath temperature of each damper / the band's temperature: 1 (``target="dynamical"``) or
-        β̄_a / max(1 − P_ii, P_FLOOR) (``"physical"``, module docstring)."""
-        d = system.d
-        n_c = len(system.constrained)
-        if self.target == "dynamical":
-            return np.ones(n_c * d)
-        beta = np.repeat(system.atom_weight[system.free[system.constrained]], d)
-        dofs = (np.repeat(system.constrained, d) * d + np.tile(np.arange(d), n_c)).astype(np.int64)
-        share = constrained_share(integrator.projector, dofs)
-        self.constrained_share = share
-        return beta / np.maximum(1.0 - share, P_FLOOR)
-
     def _setup(self, system, integrator, dt: float) -> None:  # noqa: ANN001
         d = system.d
         g = self.coefficients(system)
@@ -137,7 +94,6 @@ class DampingBand:
         B = sp.kron(sp.hstack([S, -Nref], format="csr"), sp.identity(d), format="csr")
         gd = np.repeat(g, d)
         self.B, self.gd = B, gd
-        self.kT_scale = self.bath_scale(system, integrator)
         D = (B.T @ sp.diags(gd) @ B).tocsr()
         inv = system.inv_mass_dof
         free = np.flatnonzero(inv > 0)
@@ -170,8 +126,7 @@ class DampingBand:
         Cv = self.C_full @ v
         rhs = m[free] * v[free] - Cv[free]
         if self.kT > 0.0:
-            eta = self.B.T @ (np.sqrt(2.0 * self.gd * self.kT * self.kT_scale * dt)
-                              * self.rng.standard_normal(len(self.gd)))
+            eta = self.B.T @ (np.sqrt(2.0 * self.gd * self.kT * dt) * self.rng.standard_normal(len(self.gd)))
             rhs = rhs + eta[free]
         if len(self.fixed_dofs):
             # fixed dofs keep their velocity: move their coupling to the right-hand side

@@ -146,10 +146,6 @@ class DampingConfig(Section):
         "smoothed", description="reference of the damped fine-scale velocity: the mesh velocity after one "
         "Jacobi sweep of the mesh Laplacian (also absorbs waves just above the mesh cut-off; γ0 ≈ 1) or the "
         "mesh velocity itself (γ0 ≈ 0.3)")
-    target: Literal["dynamical", "physical"] = Field(
-        "dynamical", description="bath target with a temperature: k_B T per damped mode of the coupled "
-        "(β̄-weighted, constrained) dynamics, or the atoms' own-mass kinetic temperature T in the band "
-        "(per-atom bath temperatures T β̄/(1 − P_ii): removes the constraint cooling / light-atom heating)")
 
 
 class HandshakeConfig(Section):

@@ -11,7 +11,11 @@ Which mass: ``"dynamical"`` is the mass the integrator uses (β̄_a m_a for hand
 equipartition — and therefore the damping band's bath, whose noise is scaled to the dynamical mass —
 gives k_B T per free dof in that metric. ``"physical"`` is the atom's own mass m_a (pads included, with
 their interpolated velocity N·V): the temperature an observer of the atoms' motion sees. In the core
-(β̄ = 1) both are the same.
+(β̄ = 1) both are the same. ``equipartition_mass`` gives a third choice: the dynamical masses with the share
+P_ii of each dof that the coupling's constraints remove counted out, so that in the canonical state of the
+constrained coupled dynamics every atom shows T (the constraint cooling of the dynamical temperature is a
+degree-of-freedom count; the own-mass temperature of H's light atoms is T (1 − P_ii)/β̄ there, which no
+equilibrium of the blended energy makes flat).
 
 Groups (`atom_groups`): ``core`` (distance from the atomistic core 0, i.e. β̄ = 1 and outside H),
 ``handshake`` (weighted atoms of H: β̄ > 0 and distance > 0), ``pad`` (β̄ = 0, interpolated from the
@@ -164,16 +168,17 @@ def constrained_share(projector, dofs: np.ndarray, chunk: int = 256) -> np.ndarr
     return np.clip(out, 0.0, 1.0)
 
 
-#: floor of the free share 1 − P_ii in `equipartition_mass` (dofs the constraints remove entirely carry no
-#: temperature of their own)
-FREE_SHARE_FLOOR = 1e-3
+#: atoms whose mean free share mean_k (1 − P_kk) is below this have no thermal motion of their own (e.g. the
+#: atoms tied to the mesh by ``slave_below`` or by strong rows with nearly no mass): `equipartition_mass`
+#: leaves them out (mass 0) instead of dividing by a vanishing number
+FREE_SHARE_FLOOR = 1e-2
 
 
 def equipartition_mass(system, projector) -> np.ndarray:  # noqa: ANN001
     """(n,) masses [internal] that make `kinetic_temperature` / `TemperatureProfile` the equipartition
     temperature of the constrained coupled dynamics: M_a d / Σ_k (1 − P_kk) over the atom's d dofs, with
-    M_a = β̄_a m_a the dynamical mass and P_kk = `constrained_share` (floored at `FREE_SHARE_FLOOR`); 0 for
-    pads. In the canonical state of the constrained dynamics at T, ⟨M_k v_k²⟩ = k_B T (1 − P_kk) exactly
+    M_a = β̄_a m_a the dynamical mass and P_kk = `constrained_share`; 0 for pads and for atoms whose mean
+    free share is below `FREE_SHARE_FLOOR` (no own thermal motion: left out of temperatures). In the canonical state of the constrained dynamics at T, ⟨M_k v_k²⟩ = k_B T (1 − P_kk) exactly
     (velocity covariance k_B T M^-½ (I − P) M^-½), so this temperature is T for every atom: the kinetic
     energy the constraints carry away (the "constraint cooling") is counted out, as LAMMPS's ``compute
     temp`` removes the degrees of freedom of SHAKE constraints. Without constraints it is M_a."""
@@ -182,7 +187,8 @@ def equipartition_mass(system, projector) -> np.ndarray:  # noqa: ANN001
     if projector is None or not getattr(system, "coupled", False) or system.n_free == 0:
         return m
     dofs = np.arange(system.n_free * d, dtype=np.int64)
-    free_share = np.maximum(1.0 - constrained_share(projector, dofs), FREE_SHARE_FLOOR).reshape(-1, d)
+    free_share = (1.0 - constrained_share(projector, dofs)).reshape(-1, d).sum(axis=1)
+    own = free_share >= FREE_SHARE_FLOOR * d
     out = np.zeros_like(m)
-    out[system.free] = m[system.free] * d / free_share.sum(axis=1)
+    out[system.free[own]] = m[system.free[own]] * d / free_share[own]
     return out

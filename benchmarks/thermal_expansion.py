@@ -1,0 +1,125 @@
+"""Thermal-expansion matching of a coupled 2D LJ crystal (msim issue 16): the mean stress in the handshake
+with a continuum that knows the atoms' thermal strain (``thermal_strain``) against the zero-temperature
+Cauchy–Born continuum (``cauchy_born``, unmatched).
+
+    PYTHONPATH=. python benchmarks/thermal_expansion.py T STRAIN [n_eq n_avg]
+
+Model: core |X| < 6 (box), handshake width 6 (cubic blend, projected coupling), tri3 mesh h = 2 out to ±24
+whose outer ring (|X|∞ > 23) is fixed. Every atom, node and pad starts on the thermally expanded lattice
+(x = (1 + ε) X, U = ε X; the fixed ring holds U = ε X: the body at its expanded size), atoms at 2T; Langevin
+thermostat at T on all atoms (dynamical masses, damp 1) plus the damping band at T (so the atoms are at T
+in the equipartition sense). Measured, time-averaged over the last n_avg steps (every 10):
+
+* ``sigma_h``: mean normal stress (tr σ / 2, tension > 0) of the blended model over H — atoms of H
+  (per-atom stress with the model's weights: β̄-weighted virial + dynamical-mass kinetic term) plus the
+  continuum's α-weighted quadrature points of H, divided by the blended volume Σ β̄_a Ω + Σ α_q V_q;
+* ``sigma_h_atoms`` / ``sigma_h_continuum``: the two parts, each over its own blended volume;
+* ``sigma_core``: the core atoms' pressure-stress (tr σ / 2).
+
+Prints the figures for both materials and the ratio |σ_H(matched)| / |σ_H(unmatched)|.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from multiscale.deck import load_deck_text
+from multiscale.diagnostics.temperature import atom_groups, equipartition_mass, kinetic_temperature
+from multiscale.md.stress import stress_atoms
+from multiscale.simulation import Simulation
+
+DECK = """\
+msim: 1
+units: lj
+potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}}
+atoms:
+  lattice: {{type: hex, a: relaxed}}
+  region: {{type: box, lo: [-{R}, -{R}], hi: [{R}, {R}]}}
+  mass: 1.0
+  skin: 1.0
+  velocity: {{temperature: {T0}, seed: {seed}}}
+continuum:
+  mesh: {{type: rectangle, element: tri3, lo: [-{M}, -{M}], hi: [{M}, {M}], size: {h},
+          hole: {{lo: [-{c}, -{c}], hi: [{c}, {c}]}}}}
+  material: {material}
+handshake:
+  shape: {{type: box, lo: [-{c2}, -{c2}], hi: [{c2}, {c2}]}}
+  width: {w}
+  blend: {{type: cubic}}
+  coupling: {{type: projected, slave_below: 0.01}}
+  damping: {{gamma0: 0.5, temperature: {T}}}
+loads:
+  - {{type: fixed, targets: nodes, region: {{type: difference, shapes: [
+       {{type: box, lo: [-{Mo}, -{Mo}], hi: [{Mo}, {Mo}]}}, {{type: box, lo: [-{Mi}, -{Mi}], hi: [{Mi}, {Mi}]}}]}}}}
+integrator: {{type: verlet, dt: 0.01, steps: 10, seed: {seed},
+              thermostat: {{type: langevin, temperature: {T}, damp: 1.0}}}}
+output: {{every: 1000000, thermo_every: 1000000}}
+"""
+
+
+def make(T: float, strain: float, matched: bool, c: float = 4.0, w: float = 6.0, h: float = 2.0,
+         M: float = 24.0, seed: int = 4) -> Simulation:
+    material = (f"{{type: thermal_strain, strain: {strain!r}}}" if matched else "{type: cauchy_born}")
+    txt = DECK.format(R=c + w + 4.0, T0=2 * T, T=T, M=M, h=h, c=c, c2=c + 2.0, w=w, material=material,
+                      Mo=M + 1.0, Mi=M - 1.0, seed=seed)
+    return Simulation.from_deck(load_deck_text(txt, "thermal_expansion.yaml"))
+
+
+def run(T: float, strain: float, matched: bool, n_eq: int, n_avg: int, every: int = 10, **kw) -> dict:
+    sim = make(T, strain, matched, **kw)
+    sim.prepare()
+    integ, s = sim.integrator, sim.model.system
+    a, cont = s.atoms, s.continuum
+    # the whole body on its thermally expanded lattice; the fixed ring keeps U = ε X
+    a.x[...] = a.X * (1.0 + strain)
+    cont.U[...] = cont.nodes * strain
+    s.update_pads()
+    integ.project_state()
+    integ.initialize()
+    groups = atom_groups(s)
+    hs = s.handshake
+    omega = abs(float(np.linalg.det(s.cell)))
+    in_h = groups["handshake"]
+    beta_h = s.atom_weight[in_h]
+    vol_atoms = float(beta_h.sum()) * omega
+    qd = hs.distance(cont.qp_positions)
+    qh = np.flatnonzero((qd > 0.0) & (qd < hs.width))
+    wq = cont.alpha_qp[qh] * cont.qp_volumes[qh]
+    vol_cont = float(wq.sum())
+    core = groups["core"]
+    m_eq = equipartition_mass(s, integ.projector)
+    t0 = time.time()
+    integ.step(n_eq)
+    acc = {"atoms": 0.0, "cont": 0.0, "core": 0.0, "T_core": 0.0, "T_h": 0.0}
+    n = n_avg // every
+    for _ in range(n):
+        integ.step(every)
+        S = stress_atoms(a, mass=s.atom_mass)                     # (n, 4) energy, tension > 0
+        tr = S[:, 0] + S[:, 3]
+        acc["atoms"] += float(tr[in_h].sum()) / 2.0
+        acc["core"] += float(tr[core].sum()) / (2.0 * len(core) * omega)
+        sig = cont.stresses()[qh]                                 # first Piola ≈ Cauchy (small strain)
+        acc["cont"] += float(np.sum(wq * (sig[:, 0, 0] + sig[:, 1, 1]))) / 2.0
+        acc["T_core"] += kinetic_temperature(a.v[core], a.mass[core], 1.0)
+        acc["T_h"] += kinetic_temperature(a.v[in_h], m_eq[in_h], 1.0)
+    for k in acc:
+        acc[k] /= n
+    return {"sigma_h": (acc["atoms"] + acc["cont"]) / (vol_atoms + vol_cont),
+            "sigma_h_atoms": acc["atoms"] / vol_atoms, "sigma_h_continuum": acc["cont"] / vol_cont,
+            "sigma_core": acc["core"], "T_core": acc["T_core"] / T, "T_h_equipartition": acc["T_h"] / T,
+            "wall": time.time() - t0}
+
+
+if __name__ == "__main__":
+    T, strain = float(sys.argv[1]), float(sys.argv[2])
+    n_eq = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+    n_avg = int(sys.argv[4]) if len(sys.argv) > 4 else 10000
+    res = {}
+    for matched in (False, True):
+        r = run(T, strain, matched, n_eq, n_avg)
+        res[matched] = r
+        print("matched " if matched else "unmatched", {k: round(v, 5) for k, v in r.items()})
+    print("ratio |sigma_h(matched)| / |sigma_h(unmatched)| =",
+          abs(res[True]["sigma_h"]) / abs(res[False]["sigma_h"]))

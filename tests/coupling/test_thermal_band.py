@@ -1,0 +1,112 @@
+"""The thermostatted damping band on a coupled 1D chain (msim issue 16): target temperature held over 10⁵
+steps, and an outgoing pulse still absorbed with the noise on.
+
+Model: harmonic chain (m = k = a = 1) on [0, 240], core [0, 200], handshake width 32 (cubic, projected),
+bar2 mesh h = 4 out to 400, damping band γ0 = 1 with its bath at T (target dynamical). The temperature of the
+core is the atoms' kinetic temperature (own masses = dynamical masses there); the reference is the bath's
+T itself, not msim output. The zero-temperature reflection figures of the band (noise off) are the ones of
+tests/coupling/test_reflection.py and decks/wave1d_damped.yaml, unchanged by the bath code (the noise term
+is the only addition to the band's map and is skipped at T = 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from multiscale.deck import load_deck_text
+from multiscale.diagnostics.temperature import atom_groups, kinetic_temperature
+from multiscale.loads.wave_packet import chain_dispersion, lattice_packet
+from multiscale.simulation import Simulation
+
+DECK = """\
+msim: 1
+units: lj
+potential: {{type: harmonic, k: 1.0, r0: 1.0, cutoff: 1.5}}
+atoms:
+  lattice: {{type: chain, a: 1.0}}
+  region: {{type: box, lo: [0.0], hi: [240.0]}}
+  mass: 1.0
+  skin: 1.0
+  velocity: {{temperature: {T0}, seed: {seed}}}
+continuum:
+  mesh: {{type: bar, lo: [200.0], hi: [400.0], size: 4.0}}
+handshake:
+  shape: {{type: box, lo: [-1.0], hi: [200.0]}}
+  width: 32.0
+  blend: {{type: cubic}}
+  coupling: {{type: projected}}
+  damping: {{gamma0: 1.0, temperature: {T}}}
+integrator: {{type: verlet, dt: 0.1, steps: 10, seed: {seed}}}
+"""
+
+
+def _chain(T: float, seed: int = 5):
+    sim = Simulation.from_deck(load_deck_text(DECK.format(T=T, T0=2 * T, seed=seed), "chain.yaml"))
+    sim.prepare()
+    sim.integrator.initialize()
+    return sim
+
+
+@pytest.mark.slow
+def test_band_holds_target_temperature_1e5_steps():
+    """Atoms start at 2T (half goes to potential energy), the mesh at rest; after 2 000 steps the core's
+    kinetic temperature averaged over the next 10⁵ steps is T within 2 % (issue 16; measured 1.003 T over
+    2·10⁴ steps), and each of 10 consecutive blocks of 10⁴ steps within 6 % (no drift)."""
+    T = 0.01
+    sim = _chain(T)
+    s, integ = sim.model.system, sim.integrator
+    core = atom_groups(s)["core"]
+    integ.step(2000)
+    tc = []
+    for _ in range(100_000 // 10):
+        integ.step(10)
+        tc.append(kinetic_temperature(s.atoms.v[core], s.atoms.mass[core], 1.0))
+    tc = np.asarray(tc) / T
+    blocks = np.array([b.mean() for b in np.array_split(tc, 10)])
+    assert integ.step_count == 102_000
+    assert abs(tc.mean() - 1.0) < 0.02, (tc.mean(), blocks)
+    assert np.all(np.abs(blocks - 1.0) < 0.06), blocks
+
+
+def _core_energy(s, core) -> float:  # noqa: ANN001
+    a = s.atoms
+    return float(np.sum(a.energies[core]) + 0.5 * np.sum(a.mass[core] * np.sum(a.v[core] ** 2, axis=1)))
+
+
+@pytest.mark.slow
+def test_pulse_absorbed_with_noise_on():
+    """Chain at T = 0.001 with the band's bath on: a packet of λ = h = 4 (which the mesh cannot carry) put
+    into the core on top of the thermal motion leaves the core; its energy (≈ 70 × the core's thermal
+    energy fluctuation) is absorbed in the band: the core energy averaged over 1 000 steps after the pulse
+    has left returns to the thermal level (the average over 1 000 steps before the pulse was added) within
+    3 % of the pulse energy (at T = 0 the band leaves 3e-5 of it, docs/physics.md §6)."""
+    T = 0.001
+    sim = _chain(T, seed=7)
+    s, integ = sim.model.system, sim.integrator
+    core = atom_groups(s)["core"]
+    integ.step(3000)
+    before = []
+    for _ in range(100):
+        integ.step(10)
+        before.append(_core_energy(s, core))
+    e_th = float(np.mean(before))
+    # the packet (one-directional, towards +x, centred 100a in the core) added to the thermal state
+    X = s.atoms.X[core, 0]
+    order = np.argsort(X)
+    omega = chain_dispersion(1.0, 1.0, [1.0])
+    u0, v0, _ = lattice_packet(X[order], 1.0, 2 * np.pi / 4.0, 20.0, 100.0, 0.1, integ.dt, omega, +1)   # 2nd neighbours stay beyond the cut-off
+    s.atoms.x[core[order], 0] += u0
+    s.atoms.v[core[order], 0] += v0
+    integ.initialize()
+    e0 = _core_energy(s, core)
+    e_pulse = e0 - before[-1]
+    assert e_pulse > 50 * np.std(before), (e_pulse, np.std(before))
+    integ.step(3500)                                    # group velocity 0.71: the packet is in the band
+    after = []
+    for _ in range(100):
+        integ.step(10)
+        after.append(_core_energy(s, core))
+    left = (float(np.mean(after)) - e_th) / e_pulse
+    assert abs(left) < 0.03, (left, e_pulse, e_th)
+    assert integ.dissipated > 0.9 * e_pulse             # the band took the pulse (net of the bath's heat)
