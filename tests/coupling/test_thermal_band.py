@@ -77,36 +77,44 @@ def _core_energy(s, core) -> float:  # noqa: ANN001
 @pytest.mark.slow
 def test_pulse_absorbed_with_noise_on():
     """Chain at T = 0.001 with the band's bath on: a packet of λ = h = 4 (which the mesh cannot carry) put
-    into the core on top of the thermal motion leaves the core; its energy (≈ 70 × the core's thermal
-    energy fluctuation) is absorbed in the band: the core energy averaged over 1 000 steps after the pulse
-    has left returns to the thermal level (the average over 1 000 steps before the pulse was added) within
-    3 % of the pulse energy (at T = 0 the band leaves 3e-5 of it, docs/physics.md §6)."""
+    into the core on top of the thermal motion leaves the core and is absorbed in the band. The thermal level
+    is a twin run with the same seed and no packet (the core of a harmonic chain relaxes slowly, so a level
+    measured before the packet would still drift): over 1 000 steps after the packet has left, the core
+    energy of the two runs differs by < 3 % of the packet's energy (≈ 50 × the core's thermal energy
+    fluctuation); at T = 0 the band leaves 3e-5 of it (docs/physics.md §6). The difference is not zero by
+    construction: the core energy is quadratic, the cross term of thermal and packet motion is noise."""
     T = 0.001
-    sim = _chain(T, seed=7)
-    s, integ = sim.model.system, sim.integrator
-    core = atom_groups(s)["core"]
-    integ.step(3000)
+    runs = [_chain(T, seed=7), _chain(T, seed=7)]
+    core = atom_groups(runs[0].model.system)["core"]
+    for r in runs:
+        r.integrator.step(3000)
     before = []
     for _ in range(100):
-        integ.step(10)
-        before.append(_core_energy(s, core))
-    e_th = float(np.mean(before))
+        runs[0].integrator.step(10)
+        before.append(_core_energy(runs[0].model.system, core))
+    runs[1].integrator.step(1000)
+    s, integ = runs[0].model.system, runs[0].integrator
+    assert np.array_equal(s.atoms.v, runs[1].model.system.atoms.v)        # twins
     # the packet (one-directional, towards +x, centred 100a in the core) added to the thermal state
     X = s.atoms.X[core, 0]
     order = np.argsort(X)
     omega = chain_dispersion(1.0, 1.0, [1.0])
-    u0, v0, _ = lattice_packet(X[order], 1.0, 2 * np.pi / 4.0, 20.0, 100.0, 0.1, integ.dt, omega, +1)   # 2nd neighbours stay beyond the cut-off
-    s.atoms.x[core[order], 0] += u0
+    u0, v0, _ = lattice_packet(X[order], 1.0, 2 * np.pi / 4.0, 20.0, 100.0, 0.1, integ.dt, omega, +1)
+    s.atoms.x[core[order], 0] += u0                     # amplitude 0.1: 2nd neighbours stay beyond the cut-off
     s.atoms.v[core[order], 0] += v0
     integ.initialize()
-    e0 = _core_energy(s, core)
-    e_pulse = e0 - before[-1]
+    e_pulse = _core_energy(s, core) - before[-1]
     assert e_pulse > 50 * np.std(before), (e_pulse, np.std(before))
-    integ.step(3500)                                    # group velocity 0.71: the packet is in the band
-    after = []
+    for r in runs:
+        r.integrator.step(3500)                         # group velocity 0.71: the packet is in the band
+    diff = []
     for _ in range(100):
-        integ.step(10)
-        after.append(_core_energy(s, core))
-    left = (float(np.mean(after)) - e_th) / e_pulse
-    assert abs(left) < 0.03, (left, e_pulse, e_th)
-    assert integ.dissipated > 0.9 * e_pulse             # the band took the pulse (net of the bath's heat)
+        e = []
+        for r in runs:
+            r.integrator.step(10)
+            e.append(_core_energy(r.model.system, core))
+        diff.append(e[0] - e[1])
+    left = float(np.mean(diff)) / e_pulse
+    assert abs(left) < 0.03, (left, e_pulse)
+    absorbed = (runs[0].integrator.dissipated - runs[1].integrator.dissipated) / e_pulse
+    assert absorbed > 0.9, absorbed                     # the band took the packet
