@@ -27,7 +27,7 @@ atoms:
   lattice: {{type: chain, a: 1.0}}
   region: {{type: box, lo: [0.0], hi: [240.0]}}
   mass: 1.0
-  skin: 1.0
+  skin: 4.0
   velocity: {{temperature: {T0}, seed: {seed}}}
 continuum:
   mesh: {{type: bar, lo: [200.0], hi: [400.0], size: 4.0}}
