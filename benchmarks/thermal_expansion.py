@@ -53,7 +53,8 @@ handshake:
   damping: {{gamma0: 0.5, temperature: {T}}}
 loads:
   - {{type: fixed, targets: nodes, region: {{type: difference, shapes: [
-       {{type: box, lo: [-{Mo}, -{Mo}], hi: [{Mo}, {Mo}]}}, {{type: box, lo: [-{Mi}, -{Mi}], hi: [{Mi}, {Mi}]}}]}}}}
+       {{type: box, lo: [-{Mo}, -{Mo}], hi: [{Mo}, {Mo}]}},
+       {{type: box, lo: [-{Mi}, -{Mi}], hi: [{Mi}, {Mi}]}}]}}}}
 integrator: {{type: verlet, dt: 0.01, steps: 10, seed: {seed},
               thermostat: {{type: langevin, temperature: {T}, damp: 1.0}}}}
 output: {{every: 1000000, thermo_every: 1000000}}

@@ -11,8 +11,8 @@ import time
 
 from multiscale.fem.materials.thermal_strain import measure_thermal_strain
 from multiscale.md.properties import zero_stress_lattice_constant
-from multiscale.registry import POTENTIALS
 from multiscale.plugins import load_all
+from multiscale.registry import POTENTIALS
 
 if __name__ == "__main__":
     load_all()
@@ -25,5 +25,5 @@ if __name__ == "__main__":
     m = measure_thermal_strain(pot, "hex", a0, 1.0, T, n_avg=n_avg)
     print(f"T = {T}: a0 = {a0:.6f}, strain = {m.strain:.6f} ± {m.error:.6f}, B = {m.bulk_modulus:.4f}, "
           f"wall {time.time() - t0:.0f} s")
-    for e, p, s in zip(m.strains, m.pressures, m.pressure_errors):
+    for e, p, s in zip(m.strains, m.pressures, m.pressure_errors, strict=True):
         print(f"  eps = {e:+.6f}  P = {p:+.6f} ± {s:.6f}")

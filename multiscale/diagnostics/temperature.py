@@ -178,7 +178,8 @@ def equipartition_mass(system, projector) -> np.ndarray:  # noqa: ANN001
     """(n,) masses [internal] that make `kinetic_temperature` / `TemperatureProfile` the equipartition
     temperature of the constrained coupled dynamics: M_a d / Σ_k (1 − P_kk) over the atom's d dofs, with
     M_a = β̄_a m_a the dynamical mass and P_kk = `constrained_share`; 0 for pads and for atoms whose mean
-    free share is below `FREE_SHARE_FLOOR` (no own thermal motion: left out of temperatures). In the canonical state of the constrained dynamics at T, ⟨M_k v_k²⟩ = k_B T (1 − P_kk) exactly
+    free share is below `FREE_SHARE_FLOOR` (no own thermal motion: left out of temperatures). In the
+    canonical state of the constrained dynamics at T, ⟨M_k v_k²⟩ = k_B T (1 − P_kk) exactly
     (velocity covariance k_B T M^-½ (I − P) M^-½), so this temperature is T for every atom: the kinetic
     energy the constraints carry away (the "constraint cooling") is counted out, as LAMMPS's ``compute
     temp`` removes the degrees of freedom of SHAKE constraints. Without constraints it is M_a."""

@@ -100,7 +100,7 @@ def test_pulse_absorbed_with_noise_on():
     order = np.argsort(X)
     omega = chain_dispersion(1.0, 1.0, [1.0])
     u0, v0, _ = lattice_packet(X[order], 1.0, 2 * np.pi / 4.0, 20.0, 100.0, 0.1, integ.dt, omega, +1)
-    s.atoms.x[core[order], 0] += u0                     # amplitude 0.1: 2nd neighbours stay beyond the cut-off
+    s.atoms.x[core[order], 0] += u0                     # amplitude 0.1: 2nd neighbours stay beyond r_cut
     s.atoms.v[core[order], 0] += v0
     integ.initialize()
     e_pulse = _core_energy(s, core) - before[-1]

@@ -1,4 +1,4 @@
-"""Thermal-expansion matching (msim issue 16): the ``thermal_strain`` material and the measured thermal strain.
+"""Thermal-expansion matching (msim issue 16): the ``thermal_strain`` material, the measured thermal strain.
 
 The figure: a coupled 2D LJ crystal at T = 0.1 ε/k_B (the lattice expands ≥ 0.5 %), the whole body on its
 thermally expanded lattice, outer ring of the mesh fixed: the time-averaged mean stress in the handshake
