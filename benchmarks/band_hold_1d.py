@@ -17,7 +17,8 @@ import test_thermal_band as t  # noqa: E402
 if __name__ == "__main__":
     sb = sys.argv[1] if len(sys.argv) > 1 else "0.001"
     nb = int(sys.argv[2]) if len(sys.argv) > 2 else 8
-    t.DECK = t.DECK.replace("coupling: {{type: projected}}", "coupling: {{type: projected, slave_below: " + sb + "}}")
+    t.DECK = t.DECK.replace("coupling: {{type: projected}}",
+                            "coupling: {{type: projected, slave_below: " + sb + "}}")
     sim = t._chain(0.01)
     s, integ = sim.model.system, sim.integrator
     core = t.atom_groups(s)["core"]

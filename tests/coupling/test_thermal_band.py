@@ -5,8 +5,7 @@ the noise on. (The issue's "T held within 2 % over 10⁵ steps" is NOT met on th
 test_temperature_profile.py.)
 
 Model: harmonic chain (m = k = a = 1) on [0, 240], core [0, 200], handshake width 32 (cubic, projected),
-bar2 mesh h = 4 out to 400, damping band γ0 = 1 with its bath at T (target dynamical). The temperature of the
-core is the atoms' The zero-temperature reflection figures of the band (noise off) are the ones of
+bar2 mesh h = 4 out to 400, damping band γ0 = 1 with its bath at T. The zero-temperature reflection figures of the band (noise off) are the ones of
 tests/coupling/test_reflection.py and decks/wave1d_damped.yaml, unchanged by the bath code (the noise term
 is the only addition to the band's map and is skipped at T = 0).
 """
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 from multiscale.deck import load_deck_text
-from multiscale.diagnostics.temperature import atom_groups, kinetic_temperature
+from multiscale.diagnostics.temperature import atom_groups
 from multiscale.loads.wave_packet import chain_dispersion, lattice_packet
 from multiscale.simulation import Simulation
 
