@@ -5,7 +5,8 @@ the noise on. (The issue's "T held within 2 % over 10⁵ steps" is NOT met on th
 test_temperature_profile.py.)
 
 Model: harmonic chain (m = k = a = 1) on [0, 240], core [0, 200], handshake width 32 (cubic, projected),
-bar2 mesh h = 4 out to 400, damping band γ0 = 1 with its bath at T. The zero-temperature reflection figures of the band (noise off) are the ones of
+bar2 mesh h = 4 out to 400, damping band γ0 = 1 with its bath at T. The zero-temperature reflection figures of
+the band (noise off) are the ones of
 tests/coupling/test_reflection.py and decks/wave1d_damped.yaml, unchanged by the bath code (the noise term
 is the only addition to the band's map and is skipped at T = 0).
 """
