@@ -4,7 +4,8 @@
     PYTHONPATH=. python benchmarks/thermal_strain.py T [n_avg]
 
 Prints ε_th ± its standard error and the pressure at each lattice parameter tried; the number goes into a
-deck's ``continuum.material: {type: thermal_strain, strain: ε_th}``.
+deck's ``continuum.material: {type: thermal_strain, strain: ε_th}``. Measured: T = 0.1 → ε_th = 0.00879 ±
+0.00004 (20 000 steps per point, 256 atoms; pressure at a₀ 0.878 ε/σ²).
 """
 import sys
 import time
