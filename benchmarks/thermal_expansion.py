@@ -5,7 +5,7 @@ Cauchy–Born continuum (``cauchy_born``, unmatched).
     PYTHONPATH=. python benchmarks/thermal_expansion.py T STRAIN [n_eq n_avg [both|matched|unmatched]]
 
 Model: core |X| < 6 (box), handshake width 6 (cubic blend, projected coupling; atoms with β̄ < 0.1 tied to
-the mesh: with 0.01 the light edge atoms heat the model to 1.37 T at T = 0.1), tri3 mesh h = 2 out to ±24
+the mesh), tri3 mesh h = 2 out to ±24
 whose outer ring (|X|∞ > 23) is fixed. Every atom, node and pad starts on the thermally expanded lattice
 (x = (1 + ε) X, U = ε X; the fixed ring holds U = ε X: the body at its expanded size), atoms at 2T; Langevin
 thermostat at T on all atoms (dynamical masses, damp 1) plus the damping band at T (so the atoms are at T
