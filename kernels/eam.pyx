@@ -12,8 +12,9 @@ Single-element pairs evaluate rho' once (rho'_{el(i)} = rho'_{el(j)}, bitwise th
 Passes A and C use the slab scheme of md_pair.pxd (even slabs in parallel, then odd; each slab serial):
 bitwise the same result for any thread count.
 
-Tables (multiscale/md/potentials/eam_tables.py): frho (nel, nrho, 7), rhor (nel, nr, 7),
-z2r (nel, nel, nr, 7); types (n,) int32 element index per atom.
+Tables (multiscale/md/potentials/eam_tables.py): frho (nel, nrho, 7), rhor (nel, nr, 7) (funcfl/setfl:
+rho_{el(b)}) or (nel*nel, nr, 7) (eam/fs: row s*nel + t = the density an atom of element s gives to an
+atom of element t, LAMMPS pair_eam_fs), z2r (nel, nel, nr, 7); types (n,) int32 element index per atom.
 """
 
 from cython.parallel cimport prange
@@ -97,8 +98,14 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     cdef double z2, z2p, phi, phip
     cdef double c, f0, f1, f2, w, recip, wi, eh, rj
     cdef int ti, tj, phase
-    cdef long nel = rhor.shape[0]
-    cdef const double* RH = &rhor[0, 0, 0]        # row (el, m): RH + 7 * (el * nr + m)
+    cdef long nel = frho.shape[0]
+    # rhor rows: setfl/funcfl (nel rows): the density an atom of element s gives, row s; eam/fs (nel*nel
+    # rows): the density an atom of element s gives to an atom of element t, row s*nel + t. Row of the
+    # pair (source s, target t): s*SS + t*SD. The 2D fast loops (md_pair2d.h) index setfl rows only: eam/fs
+    # with several elements runs the generic loops.
+    cdef long SS = nel if rhor.shape[0] != nel else 1
+    cdef long SD = 1 if rhor.shape[0] != nel else 0
+    cdef const double* RH = &rhor[0, 0, 0]        # row (s, t, m): RH + 7 * ((s * SS + t * SD) * nr + m)
     cdef const double* Z2 = &z2r[0, 0, 0, 0]      # row (a, b, m): Z2 + 7 * ((a * nel + b) * nr + m)
     cdef const double* FR = &frho[0, 0, 0]        # row (el, m): FR + 7 * (el * nrho + m)
     cdef const double* ci
@@ -115,7 +122,9 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     cdef const double* sh
     cdef const double* xj
     cdef double* fj
-    cdef bint fast2 = d == 2 and n > 0 and not has_v and not generic
+    cdef bint fast2 = SD == 0 and d == 2 and n > 0 and not has_v and not generic
+    if rhor.shape[0] != nel and rhor.shape[0] != nel * nel:
+        raise ValueError("rhor must hold nel (setfl) or nel*nel (eam/fs) density tables")
     with nogil:
         zero_outputs(forces, energies, virial, n_threads)
         for i in prange(n, num_threads=n_threads, schedule="static"):
@@ -150,11 +159,11 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                         if r2 < cutsq:
                             m = _rindex(sqrt(r2), rdr, nr, &p)
                             tj = TY[j]
-                            cj = RH + 7 * (tj * nr + m)
+                            cj = RH + 7 * ((tj * SS + ti * SD) * nr + m)
                             rj = ((cj[3] * p + cj[4]) * p + cj[5]) * p + cj[6]
                             acc = acc + rj
                             if tj != ti:
-                                ci = RH + 7 * (ti * nr + m)
+                                ci = RH + 7 * ((ti * SS + tj * SD) * nr + m)
                                 rj = ((ci[3] * p + ci[4]) * p + ci[5]) * p + ci[6]
                             RHO[j] = RHO[j] + rj
                     rho[i] = rho[i] + acc
@@ -215,11 +224,11 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
                             tj = TY[j]
                             r = sqrt(r2)
                             m = _rindex(r, rdr, nr, &p)
-                            ci = RH + 7 * (ti * nr + m)
+                            ci = RH + 7 * ((ti * SS + tj * SD) * nr + m)
                             cz = Z2 + 7 * ((ti * nel + tj) * nr + m)
                             rhoip = (ci[0] * p + ci[1]) * p + ci[2]
                             if tj != ti:
-                                cj = RH + 7 * (tj * nr + m)
+                                cj = RH + 7 * ((tj * SS + ti * SD) * nr + m)
                                 rhojp = (cj[0] * p + cj[1]) * p + cj[2]
                             else:
                                 rhojp = rhoip

@@ -1,5 +1,6 @@
-"""Embedded-atom method from LAMMPS potential files: ``funcfl`` (``pair_style eam``) and ``setfl``
-(``pair_style eam/alloy``), with LAMMPS's interpolation (see `eam_tables`)."""
+"""Embedded-atom method from LAMMPS potential files: ``funcfl`` (``pair_style eam``), ``setfl``
+(``pair_style eam/alloy``) and Finnis–Sinclair (``pair_style eam/fs``: one density function per ordered
+element pair), with LAMMPS's interpolation (see `eam_tables`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .eam_tables import (
     eval_pair_d2,
     eval_radial,
     eval_radial_d2,
+    read_fs,
     read_funcfl,
     read_setfl,
 )
@@ -49,6 +51,10 @@ class TabulatedEAM(Potential):
 
     def pair(self, r):  # noqa: ANN001, ANN201
         return eval_pair(self.tables, 0, 0, r)
+
+    def pair_ab(self, a: int, b: int, r):  # noqa: ANN001, ANN201
+        """φ_ab(r) [eV] and φ_ab'(r) [eV/Å] of element pair (a, b) (indices into ``elements``)."""
+        return eval_pair(self.tables, a, b, r)
 
     def density(self, r):  # noqa: ANN001, ANN201
         return eval_radial(self.tables, self.tables.rhor[0], r)
@@ -99,14 +105,16 @@ class TabulatedEAM(Potential):
 
 @POTENTIALS.register("eam")
 class EAMFile(TabulatedEAM):
-    """EAM read from a LAMMPS ``funcfl`` (``*.eam``) or ``setfl`` (``*.eam.alloy``) file (metal units)."""
+    """EAM read from a LAMMPS ``funcfl`` (``*.eam``), ``setfl`` (``*.eam.alloy``) or Finnis–Sinclair
+    (``*.eam.fs``) file (metal units)."""
 
     class Params(PluginParams):
         type: Literal["eam"] = "eam"
         file: str = Field(description="potential file, relative to the deck's folder (or absolute)")
-        format: Literal["auto", "funcfl", "setfl"] = Field(
-            "auto", description="auto: '.eam.alloy'/'.alloy'/'.setfl' -> setfl, else funcfl")
-        elements: list[str] | None = Field(None, description="setfl only: file elements used as atom "
+        format: Literal["auto", "funcfl", "setfl", "fs"] = Field(
+            "auto", description="auto: '.eam.alloy'/'.alloy'/'.setfl' -> setfl, '.fs' -> fs (eam/fs), "
+                                "else funcfl")
+        elements: list[str] | None = Field(None, description="setfl/fs only: file elements used as atom "
                                            "types 0, 1, ... (default: all, in file order)")
 
     @classmethod
@@ -120,17 +128,26 @@ class EAMFile(TabulatedEAM):
             raise DeckError(f"EAM file not found: {path}", key="potential.file")
         fmt = params.format
         if fmt == "auto":
-            fmt = "setfl" if path.name.endswith((".alloy", ".setfl")) else "funcfl"
-        tables = read_setfl(path) if fmt == "setfl" else read_funcfl(path)
+            fmt = ("setfl" if path.name.endswith((".alloy", ".setfl")) else
+                   "fs" if path.name.endswith(".fs") else "funcfl")
+        tables = {"setfl": read_setfl, "fs": read_fs, "funcfl": read_funcfl}[fmt](path)
         if params.elements is not None:
-            if fmt != "setfl":
-                raise DeckError("`elements` applies to setfl files only", key="potential.elements")
+            if fmt == "funcfl":
+                raise DeckError("`elements` applies to setfl and fs files only", key="potential.elements")
             missing = [e for e in params.elements if e not in tables.elements]
             if missing:
                 raise DeckError(f"elements {missing} not in {path.name} ({tables.elements})",
                                 key="potential.elements")
+            if len(set(params.elements)) != len(params.elements):
+                raise DeckError(f"elements {params.elements} name an element twice", key="potential.elements")
             idx = [tables.elements.index(e) for e in params.elements]
-            tables.frho, tables.rhor = tables.frho[idx], tables.rhor[idx]
+            nel = len(tables.elements)
+            if tables.rhor.shape[0] == nel * nel and nel > 1:     # eam/fs: rows s*nel + t
+                rh = tables.rhor.reshape(nel, nel, *tables.rhor.shape[1:])[np.ix_(idx, idx)]
+                tables.rhor = np.ascontiguousarray(rh.reshape(len(idx) ** 2, *tables.rhor.shape[1:]))
+            else:
+                tables.rhor = tables.rhor[idx]
+            tables.frho = tables.frho[idx]
             tables.z2r = np.ascontiguousarray(tables.z2r[np.ix_(idx, idx)])
             tables.elements = list(params.elements)
             tables.masses = [tables.masses[i] for i in idx]

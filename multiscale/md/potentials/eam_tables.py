@@ -6,7 +6,8 @@ with LAMMPS to round-off. Spline rows hold 7 coefficients per grid interval (LAM
 stored 0-based here: row m-1 is LAMMPS's m). Units: metal (Å, eV).
 
 - ``frho`` (nel, nrho, 7): embedding F(ρ) of each element [eV];
-- ``rhor`` (nel, nr, 7): density ρ(r) contributed BY an atom of each element;
+- ``rhor`` (nel, nr, 7): density ρ(r) contributed BY an atom of each element (funcfl, setfl); for eam/fs
+  (nel*nel, nr, 7): row s*nel + t = the density an atom of element s gives to an atom of element t;
 - ``z2r`` (nel, nel, nr, 7): r·φ(r) [eV·Å] of each element pair (symmetric).
 """
 
@@ -210,10 +211,24 @@ def read_funcfl(path: str | Path) -> EAMTables:
 def read_setfl(path: str | Path) -> EAMTables:
     """Read a DYNAMO setfl file (``*.eam.alloy``) the way LAMMPS ``pair_style eam/alloy`` does.
     Malformed files raise `DeckError` at the file's line (header values, counts, numbers checked)."""
-    path = Path(path)
-    lines = _read_lines(path, "setfl")
+    return _read_alloy(Path(path), "setfl")
+
+
+def read_fs(path: str | Path) -> EAMTables:
+    """Read a Finnis–Sinclair file (``*.eam.fs``) the way LAMMPS ``pair_style eam/fs`` does: the setfl
+    layout, except that each element's block holds F(ρ) then Nelements density functions ρ_{s,t}(r)
+    (t = 1..N), the density an atom of element s gives to an atom of element t (LAMMPS ``file2array``:
+    ``type2rhor[i][j] = map[i]*N + map[j]``, used as ``rho[i] += rhor[type2rhor[jtype][itype]]``).
+    ``rhor`` is then (N*N, nr, 7) with row s*N + t. Malformed files raise `DeckError` at the file's line."""
+    return _read_alloy(Path(path), "eam/fs")
+
+
+def _read_alloy(path: Path, kind: str) -> EAMTables:
+    """setfl (``kind`` "setfl") or Finnis–Sinclair (``kind`` "eam/fs") file."""
+    fs = kind == "eam/fs"
+    lines = _read_lines(path, kind)
     if len(lines) < 6:
-        raise DeckError("not a setfl EAM file: fewer than 6 lines", file=str(path), line=len(lines) or None)
+        raise DeckError(f"not a {kind} EAM file: fewer than 6 lines", file=str(path), line=len(lines) or None)
     try:
         words = lines[3].split()
         nel = int(words[0])
@@ -221,23 +236,25 @@ def read_setfl(path: str | Path) -> EAMTables:
         if not 1 <= nel <= 100 or len(elements) != nel:
             raise ValueError
     except (IndexError, ValueError):
-        raise DeckError("not a setfl EAM file: line 4 should hold 'Nelements Element1 Element2 ...'",
+        raise DeckError(f"not a {kind} EAM file: line 4 should hold 'Nelements Element1 Element2 ...'",
                         file=str(path), line=4) from None
-    nrho, drho, nr, dr, cut = _header(path, lines, 4, "setfl")
-    need = nel * (nrho + nr) + nel * (nel + 1) // 2 * nr
+    nrho, drho, nr, dr, cut = _header(path, lines, 4, kind)
+    n_dens = nel if fs else 1                    # density functions per element block
+    need = nel * (nrho + n_dens * nr) + nel * (nel + 1) // 2 * nr
     words_total = sum(len(ln.split()) for ln in lines[5:])
     if words_total < need:
-        raise DeckError(f"setfl EAM file: the header asks for {need} table values, the file has at most "
+        raise DeckError(f"{kind} EAM file: the header asks for {need} table values, the file has at most "
                         f"{words_total}", file=str(path), line=5)
     i = 5
     frho, rhor, masses = [], [], []
     for _ in range(nel):
         if i >= len(lines):
-            raise DeckError("setfl EAM file ended early", file=str(path), line=len(lines))
-        masses.append(_mass(path, lines, i, "setfl"))
-        vals, i = _floats(path, lines, i + 1, nrho + nr)
+            raise DeckError(f"{kind} EAM file ended early", file=str(path), line=len(lines))
+        masses.append(_mass(path, lines, i, kind))
+        vals, i = _floats(path, lines, i + 1, nrho + n_dens * nr)
         frho.append(interpolate_spline(vals[:nrho], drho))
-        rhor.append(interpolate_spline(vals[nrho:], dr))
+        for t in range(n_dens):
+            rhor.append(interpolate_spline(vals[nrho + t * nr:nrho + (t + 1) * nr], dr))
     z2r = np.zeros((nel, nel, nr, 7))
     for a in range(nel):
         for b in range(a + 1):
