@@ -247,7 +247,14 @@ class Simulation:
             n_pad = int(len(s.pad_idx))
             lines.append(f"atoms         {m.atoms.n} ({m.atoms.n - n_pad} integrated, {n_pad} pad, "
                          f"{m.n_dropped} lattice sites left to the continuum)")
-            lines.append(f"lattice       {m.lattice.kind}, a = {m.lattice.a:.10g} {m.units.length}")
+            if m.lattice is not None:
+                lines.append(f"lattice       {m.lattice.describe()}, a = {m.lattice.a:.10g} {m.units.length}")
+            else:
+                lines.append(f"structure     {m.structure_file}")
+            if len(m.type_names) > 1:
+                counts = np.bincount(m.atom_types, minlength=len(m.type_names))
+                lines.append("types         " + ", ".join(f"{n} ({c}, mass {w:g})" for n, c, w in
+                                                         zip(m.type_names, counts, m.type_masses, strict=True)))
             lines += [f"note          {note}" for note in m.notes]
             lines.append(f"potential     {cfg.potential.type}, cut-off {m.potential.cutoff:g}, "
                          f"skin {cfg.atoms.skin:g} {m.units.length}")
@@ -333,8 +340,10 @@ class Simulation:
 
     # ------------------------------------------------------------------ output pieces
     def species(self) -> str:
-        """Name of the (single) atom type: ``atoms.species`` of the deck, else the EAM potential's first
-        element, else "X" (ASE's and OVITO's name for an unknown element)."""
+        """Name of the first atom type (`build.Model.type_names`: ``atoms.species`` of the deck, else the EAM
+        potential's first element, else "X", ASE's and OVITO's name for an unknown element)."""
+        if self.model.type_names:
+            return str(self.model.type_names[0])
         cfg = self.deck.config.atoms
         if cfg is not None and getattr(cfg, "species", None):
             return str(cfg.species)
@@ -347,12 +356,12 @@ class Simulation:
         st: dict = {}
         if m.atoms is not None:
             st["atoms"] = {"reference_positions": m.atoms.X, "ids": np.asarray(m.site_ids, np.int64),
-                           "types": np.zeros(m.atoms.n, np.int64),
-                           "mass": np.full(m.atoms.n, float(m.mass_user)),
+                           "types": np.asarray(m.atom_types, np.int64),
+                           "mass": np.asarray(m.type_masses, float)[m.atom_types],
                            "weight": np.asarray(s.atom_weight, float),
                            "pad": np.asarray(s.pad, np.int8),
-                           "type_names": np.array([self.species()]),
-                           "type_masses": np.array([float(m.mass_user)]),
+                           "type_names": np.array(m.type_names),
+                           "type_masses": np.array(m.type_masses, float),
                            "index": np.arange(m.atoms.n, dtype=np.int64)}   # vertex list of the XDMF
             box = m.atoms.box
             st["box"] = {"lo": np.asarray(box.lo, float), "hi": np.asarray(box.hi, float),

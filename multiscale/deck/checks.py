@@ -72,6 +72,54 @@ def _engine_coupling(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
              "none)")]
 
 
+def _atoms_source(atoms: Any, dim: int | None) -> list[Problem]:
+    """``atoms``: a lattice or a file (not both); what each needs (mass, species per sublattice)."""
+    from ..md.lattice import Lattice
+    out: list[Problem] = []
+    if (atoms.lattice is None) == (atoms.file is None):
+        out.append((("atoms",), "give the atoms either as `lattice:` (filling `region` or `cells`) or as "
+                                "`file:` (a structure file), not " + ("both" if atoms.file else "neither"),
+                    None))
+        return out
+    if atoms.file is not None:
+        for key in ("cells", "box_fit"):
+            if key in atoms.model_fields_set:
+                out.append((("atoms", key), f"`{key}` fills a lattice; a structure `file` brings its own cell",
+                            None))
+        return out
+    for key in ("format", "min_distance"):
+        if getattr(atoms, key) is not None:
+            out.append((("atoms", key), f"`{key}` applies to a structure `file`, not to a lattice", None))
+    if atoms.mass is None:
+        out.append((("atoms",), "give the atoms' mass: `mass: m`, one per type `mass: [m1, m2]` or "
+                                "`mass: {Ni: 58.69, Al: 26.98}` [mass]", None))
+    lat = atoms.lattice
+    try:
+        n_sub = Lattice(lat.type, 1.0, basis=None if lat.basis is None else
+                        tuple(tuple(b.position) for b in lat.basis)).n_sublattices
+    except ValueError as exc:
+        return out + [(("atoms", "lattice", "basis"), str(exc), None)]
+    if lat.basis is not None:
+        if atoms.species is not None:
+            out.append((("atoms", "species"), "the species come from `lattice.basis` (one per site); remove "
+                                              "`species`", None))
+        for i, b in enumerate(lat.basis):
+            if dim is not None and len(b.position) != dim:
+                out.append((("atoms", "lattice", "basis", i, "position"), f"expected {dim} components (the "
+                            f"deck is {dim}D), got {len(b.position)}", None))
+    elif n_sub > 1:
+        from ..md.lattice import SUBLATTICE_NAMES
+        names = SUBLATTICE_NAMES.get(lat.type, ())
+        if not isinstance(atoms.species, list) or len(atoms.species) != n_sub:
+            out.append((("atoms", "species") if atoms.species is not None else ("atoms",),
+                        f"the {lat.type} lattice has {n_sub} sublattices ({', '.join(names)}): give one species "
+                        f"per sublattice, e.g. `species: [Ni, Al]`", None))
+    elif isinstance(atoms.species, list) and len(atoms.species) != 1:
+        out.append((("atoms", "species"), f"the {lat.type} lattice has one sublattice: give one species "
+                                          f"(got {len(atoms.species)})", None))
+    return out
+
+
 def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
     """All cross-field problems of a deck that passed the schema (``data`` is the raw deck)."""
     out: list[Problem] = []
@@ -100,10 +148,12 @@ def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
             out.append((("integrator",), "give the run length: `steps: N` or `time: T`", None))
 
     dim = dimension(config)
-    if dim is None:
-        return out
     atoms = config.atoms
     if atoms is not None:
+        out.extend(_atoms_source(atoms, dim))
+    if dim is None:
+        return out
+    if atoms is not None and atoms.lattice is not None:
         orient = atoms.lattice.orient
         opath: Path = ("atoms", "lattice", "orient")
         if orient is not None:
@@ -120,7 +170,7 @@ def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
                         rotation_matrix(3, orient)
                     except ValueError as exc:
                         out.append((opath, str(exc), None))
-        if (atoms.region is None) == (atoms.cells is None):
+        if (atoms.region is None) == (atoms.cells is None) and atoms.lattice is not None:
             out.append((("atoms",), "give the atomistic region either as `region:` (a shape) or as "
                                     "`cells: [n, ...]` (whole lattice periods per axis), not "
                         + ("both" if atoms.region is not None else "neither"), None))
@@ -130,6 +180,7 @@ def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
         if atoms.boundary is not None and len(atoms.boundary) != dim:
             out.append((("atoms", "boundary"), f"expected {dim} entries (one per axis, p or f), "
                                                f"got {len(atoms.boundary)}", None))
-    why = f": {atoms.lattice.type} lattice" if atoms is not None else ": from continuum.mesh.lo"
+    why = (f": {atoms.lattice.type} lattice" if atoms is not None and atoms.lattice is not None
+           else ": a structure file" if atoms is not None else ": from continuum.mesh.lo")
     _points(data, (), dim, out, why)
     return out

@@ -52,21 +52,37 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class LatticeConfig(Section):
-    """``atoms.lattice``: a Bravais lattice (see `multiscale.md.lattice`)."""
+SpeciesName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
-    type: str = Field(description="chain (1D) | square, hex (2D) | sc, fcc, bcc (3D)")
+
+class BasisSite(Section):
+    """One site of ``atoms.lattice.basis``: an offset from every lattice site, and its atom type."""
+
+    position: list[float] = Field(description="offset from each lattice site, in units of a, crystal frame "
+                                              "(d,)")
+    species: SpeciesName = Field(description="type name of the atoms on this site")
+
+
+class LatticeConfig(Section):
+    """``atoms.lattice``: a lattice (see `multiscale.md.lattice`)."""
+
+    type: str = Field(description="chain (1D) | square, hex (2D) | sc, fcc, bcc, diamond, b2, l12 (3D)")
     a: float | Literal["relaxed"] = Field(
         description="spacing [length]: nearest-neighbour distance for chain/square/hex, cubic constant "
                     "for sc/fcc/bcc; 'relaxed' = the zero-stress spacing of the potential")
     orient: float | list[list[float]] | None = Field(
         None, description="2D: rotation [degrees]; 3D: Miller directions of lab x, y, z (3 x 3)")
     origin: list[float] | None = Field(None, description="shift of every site (d,) [length]")
+    basis: list[BasisSite] | None = Field(
+        None, min_length=1, description="motif decorating every site of a Bravais lattice: offsets [units of "
+                                        "a] with a species each (e.g. sc + Cs at 0, Cl at ½,½,½)")
 
     @field_validator("type", mode="before")
     @classmethod
     def _kind(cls, v: Any) -> Any:
-        kinds = tuple(LATTICE_KINDS)  # the Bravais lattices of multiscale/md/lattice.py (no registry)
+        kinds = tuple(LATTICE_KINDS)  # the lattices of multiscale/md/lattice.py (no registry)
+        if isinstance(v, str) and v not in kinds and v.lower().replace("_", "") in kinds:
+            v = v.lower().replace("_", "")          # B2, L12, L1_2, FCC: the usual spellings
         if isinstance(v, str) and v not in kinds:
             raise PydanticCustomError("unknown_plugin", "unknown lattice '{name}'; known: {known}",
                                       {"name": v, "known": ", ".join(kinds),
@@ -101,11 +117,21 @@ class NeighborConfig(Section):
 
 
 class AtomsConfig(Section):
-    """``atoms``: the atomistic region."""
+    """``atoms``: the atomistic region: a lattice filling a region, or a structure file."""
 
-    lattice: LatticeConfig
+    lattice: LatticeConfig | None = Field(None, description="the lattice filling `region` (or give `file`)")
+    file: str | None = Field(None, min_length=1, description="instead of `lattice`: a structure file read with "
+                             "ase.io (extxyz, LAMMPS data, POSCAR, ...), relative to the deck's folder; "
+                             "positions, cell, periodicity, species and masses come from the file "
+                             "(multiscale/md/structure_file.py)")
+    format: str | None = Field(None, min_length=1, description="ase.io format of `file` (extxyz, "
+                               "lammps-data, vasp, ...); default: guessed from the file name")
+    min_distance: PosFloat | None = Field(
+        None, description="`file` only: two atoms (periodic images included) closer than this are an error "
+                          "[length]; default 0.5")
     region: PluginSection(SHAPES) | None = Field(  # type: ignore[valid-type]
-        None, description="region shape filled with lattice sites (or give `cells`)")
+        None, description="region shape filled with lattice sites (or give `cells`); with `file`: optional, "
+                          "every atom must lie inside it and a periodic axis must match the file's cell")
     cells: list[PosInt] | None = Field(
         None, description="instead of `region`: a box from 0 to cells[k] lattice periods along each lab "
                           "axis k (the period depends on the orientation, e.g. a·√3 along y for hex)")
@@ -114,10 +140,14 @@ class AtomsConfig(Section):
     box_fit: Literal["exact", "snap"] = Field(
         "exact", description="a periodic length that is not a whole number of lattice periods: exact = "
                              "deck error; snap = move region hi to the nearest whole number (at least 1)")
-    mass: PosFloat | list[PosFloat] = Field(description="mass per atom, or one per type [mass]")
-    species: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
-                                description="type name in the results (extxyz species, HDF5 type_names);"
-                                " default: the EAM potential's element, else X")
+    mass: PosFloat | list[PosFloat] | dict[SpeciesName, PosFloat] | None = Field(
+        None, description="mass per atom, or one per type (list in type order, or {species: mass}) [mass]; "
+                          "required with `lattice`; with `file`: default the file's masses")
+    species: SpeciesName | list[SpeciesName] | None = Field(
+        None, description="type names in the results (extxyz species, HDF5 type_names) and the potential's "
+                          "elements: one name, or one per sublattice (b2: [corner, body centre], l12: "
+                          "[face centres, corners]); with `file`: the names of LAMMPS data types 1, 2, ...; "
+                          "default: the EAM potential's element, else X")
     skin: NonNegFloat = Field(description="neighbour-list skin [length]; default 0.3 (lj), 2.0 (metal)")
     neighbor: NeighborConfig | None = Field(None, description="rebuild policy; default (null): check at "
                                             "every step, rebuild when an atom moved more than skin/2")
@@ -301,6 +331,8 @@ def dimension(config: DeckConfig) -> int | None:
     """Spatial dimension d of the deck: from the lattice, else from the mesh's ``lo`` or ``dim``; None if
     unknown."""
     if config.atoms is not None:
+        if config.atoms.lattice is None:
+            return 3 if config.atoms.file is not None else None   # structure files are 3D
         kind = config.atoms.lattice.type
         if kind in LATTICE_KINDS:
             from ..md.lattice import Lattice

