@@ -518,6 +518,7 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
                 file_masses = None
                 if cfg.atoms.mass is None:
                     raise deck.error("atoms.file", str(exc)) from None
+            pot_types = _potential_types(deck, potential, type_names)
             model.type_masses = _type_masses(deck, type_names, file_masses)
         else:
             with located(deck, "atoms.region", "the atomistic region"):
@@ -525,12 +526,12 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
             sub_names = _sublattice_names(deck, potential)
             type_names = _type_order(sub_names, potential)
             atom_types = np.array([type_names.index(n) for n in sub_names], np.int64)[sub]
+            pot_types = _potential_types(deck, potential, type_names)
             model.type_masses = _type_masses(deck, type_names)
         model.type_names = type_names
         tm = np.asarray(model.type_masses)
         # one number for the single-mass uses (derived density, 1D chain dispersion): the mean atom mass
         model.mass_user = float(tm[0]) if len(tm) == 1 else float(np.mean(tm[atom_types]))
-        pot_types = _potential_types(deck, potential, type_names)
         if model.structure_file is not None or len(type_names) > 1 or (
                 not lattice.is_bravais and lattice.kind != "diamond"):
             if cfg.continuum is not None or cfg.handshake is not None:
