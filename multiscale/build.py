@@ -129,11 +129,11 @@ def _lattice(deck: Deck, potential: Any) -> Lattice | None:
 
 
 # ----------------------------------------------------------------------------- atom types
-def _type_order(names: list[str], potential: Any) -> list[str]:
-    """The distinct ``names`` in type order: the potential's element order when every name is one of its
-    ``elements``, else order of first appearance."""
+def _type_order(names: list[str], potential: Any, section: Any = None) -> list[str]:
+    """The distinct ``names`` in type order: the potential's element order (its ``elements``, else those of
+    its deck ``section``) when every name is one of them, else order of first appearance."""
     uniq = list(dict.fromkeys(names))
-    elements = list(getattr(potential, "elements", None) or [])
+    elements = list(getattr(potential, "elements", None) or getattr(section, "elements", None) or [])
     if elements and all(n in elements for n in uniq):
         return sorted(uniq, key=elements.index)
     return uniq
@@ -191,9 +191,11 @@ def _type_masses(deck: Deck, names: list[str], file_masses: list[float] | None =
 
 def _potential_types(deck: Deck, potential: Any, names: list[str]) -> np.ndarray | None:
     """Potential type index (ntypes,) int32 of each results type, or None (every atom the potential's type
-    0). Names are matched to the potential's ``elements`` (EAM files); potentials without elements take the
-    types in order (several types need a potential that has them)."""
-    elements = list(getattr(potential, "elements", None) or [])
+    0). Names are matched to the potential's ``elements`` (EAM files; the ``elements`` list of the deck's
+    potential section, e.g. lammps); potentials without elements take the types in order (several types
+    need a potential that has them)."""
+    elements = list(getattr(potential, "elements", None) or getattr(deck.config.potential, "elements", None)
+                    or [])
     ptype = deck.config.potential.type
     if len(names) == 1:
         if elements and names[0] in elements and elements.index(names[0]) > 0:
@@ -508,7 +510,7 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         if cfg.atoms.file is not None:
             with located(deck, "atoms.file", "the atoms of the structure file"):
                 X, box, symbols, masses_atom, model.structure_file = _file_atoms(deck, units)
-            type_names = _type_order(symbols, potential)
+            type_names = _type_order(symbols, potential, cfg.potential)
             index = {n: t for t, n in enumerate(type_names)}
             atom_types = np.array([index[n] for n in symbols], np.int64)
             from .md.structure_file import StructureError, type_masses
@@ -524,7 +526,7 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
             with located(deck, "atoms.region", "the atomistic region"):
                 X, region, box, sub = _atom_sites(deck, lattice, model.notes)
             sub_names = _sublattice_names(deck, potential)
-            type_names = _type_order(sub_names, potential)
+            type_names = _type_order(sub_names, potential, cfg.potential)
             atom_types = np.array([type_names.index(n) for n in sub_names], np.int64)[sub]
             pot_types = _potential_types(deck, potential, type_names)
             model.type_masses = _type_masses(deck, type_names)
@@ -644,10 +646,8 @@ def _max_lattice_frequency(model: Model) -> float:
     pot, lat = model.potential, model.lattice
     several = len(model.type_names) > 1 or lat is None or not lat.is_bravais
     if hasattr(pot, "max_frequency"):  # external engines (md/engines/base.py): no φ'', ask the engine
-        if lat is None or len(model.type_names) > 1:
-            raise model.deck.error("integrator.dt", "no stable time-step estimate for an external engine on "
-                                   "a structure file or several species",
-                                   "check dt yourself and set `integrator.allow_unstable_dt: true`")
+        if several and model.atoms is not None:
+            return _engine_structure_frequency(model)
         return pot.max_frequency(lat, model.units.mass_to_internal(model.mass_user))
     if several and model.atoms is not None:
         return _structure_frequency(model)
@@ -680,3 +680,37 @@ def _structure_frequency(model: Model) -> float:
         d2[sel] = (fn(r[sel] + h)[1] - fn(r[sel] - h)[1]) / (2 * h)
     k = np.bincount(i, np.clip(d2, 0.0, None), a.n) + np.bincount(j, np.clip(d2, 0.0, None), a.n)
     return float(np.max(2.0 * np.sqrt(np.maximum(0.5 * k, 1e-300) / a.mass)))
+
+
+def _engine_structure_frequency(model: Model) -> float:
+    """External engines on a basis, several species or a structure file: ω = max over one atom of each type
+    of √(2 λ_max(K_aa) / m_a), K_aa the on-site force-constant block of that atom in the reference structure
+    (central differences of its force, h = 1e-4 × cut-off), as `ExternalPotential.max_frequency` does for
+    one atom of a perfect lattice [1/time]."""
+    a, pot = model.atoms, model.potential
+    d = a.dim
+    h = 1e-4 * float(pot.cutoff)
+    types = np.zeros(a.n, np.int64) if a.types is None else a.types
+    eng = pot._new_engine(np.ascontiguousarray(a.X), a.box, a.types)
+    f = np.zeros_like(a.X)
+    e = np.zeros(a.n)
+    omega = 0.0
+    try:
+        for t in np.unique(types):
+            c = int(np.flatnonzero(types == t)[0])
+            K = np.zeros((d, d))
+            for k in range(d):
+                fk = []
+                for sgn in (h, -h):
+                    x = a.X.copy()
+                    x[c, k] += sgn
+                    eng.compute(x, f, e)
+                    fk.append(f[c].copy())
+                K[:, k] = -(fk[0] - fk[1]) / (2 * h)
+            lam = float(np.max(np.linalg.eigvalsh(0.5 * (K + K.T))))
+            omega = max(omega, float(np.sqrt(max(2.0 * lam, 1e-300) / a.mass[c])))
+    finally:
+        close = getattr(eng, "close", None)
+        if close is not None:
+            close()
+    return omega

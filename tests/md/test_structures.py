@@ -349,3 +349,28 @@ def test_cli_exit_status_2_for_a_missing_structure_file(tmp_path):
     res = CliRunner().invoke(cli, ["validate", str(p)])
     assert res.exit_code == 2, res.output
     assert "atoms.file" in res.output and "not found" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("pot_line,kind,a,sym", [
+    ("potential: {type: eam, file: Cu_u3.eam}\n", "fcc", 3.615, "Cu"),
+    ('potential: {type: lammps, pair_style: tersoff, pair_coeff: ["* * Si.tersoff Si"], elements: [Si]}\n',
+     "diamond", 5.432, "Si"),
+], ids=["eam-fcc", "lammps-diamond"])
+def test_stable_dt_of_a_file_structure_equals_the_lattice_estimate(tmp_path, pot_line, kind, a, sym):
+    """The time-step estimate of a structure file (atom by atom on the structure: `_structure_frequency`
+    for native potentials, `_engine_structure_frequency` for engines) equals the lattice route's on the
+    same perfect crystal."""
+    import ase.io
+    from ase.build import bulk
+
+    from multiscale.build import _max_lattice_frequency
+
+    n = 4 if kind == "fcc" else 3
+    ase.io.write(tmp_path / "s.extxyz", bulk(sym, kind, a=a, cubic=True).repeat(n))
+    head = "msim: 1\nunits: metal\n" + pot_line
+    f_file = _max_lattice_frequency(_build(_deck(tmp_path, "file: s.extxyz\nskin: 1.0\n", head=head)))
+    lat = f"lattice: {{type: {kind}, a: {a}}}\ncells: [{n}, {n}, {n}]\nboundary: [p, p, p]\nmass: 1.0\nskin: 1.0\n"
+    m = _build(_deck(tmp_path, lat.replace("mass: 1.0", f"mass: {bulk(sym).get_masses()[0]}"), head=head,
+                     name="l.yaml"))
+    f_lat = _max_lattice_frequency(m)
+    assert f_file == pytest.approx(f_lat, rel=1e-6 if kind == "fcc" else 1e-3)
