@@ -374,3 +374,20 @@ def test_stable_dt_of_a_file_structure_equals_the_lattice_estimate(tmp_path, pot
                      name="l.yaml"))
     f_lat = _max_lattice_frequency(m)
     assert f_file == pytest.approx(f_lat, rel=1e-6 if kind == "fcc" else 1e-3)
+
+
+def test_species_reach_a_lammps_engine_by_name(tmp_path):
+    """B2 NiAl through the LAMMPS engine with `elements: [Al, Ni]` (reversed): species are matched by name
+    to the LAMMPS types, so the forces equal the native EAM deck's."""
+    pair = ('potential: {type: lammps, pair_style: eam/alloy, '
+            'pair_coeff: ["* * NiAlH_jea.eam.alloy Al Ni"], elements: [Al, Ni]}\n')
+    m_eng = _build(_deck(tmp_path, B2_ATOMS, head="msim: 1\nunits: metal\n" + pair, name="e.yaml"))
+    m_nat = _build(_deck(tmp_path, B2_ATOMS))
+    assert m_eng.type_names == ["Al", "Ni"] and m_nat.type_names == ["Ni", "Al"]
+    x = m_nat.atoms.X + np.random.default_rng(5).uniform(-0.08, 0.08, m_nat.atoms.X.shape)
+    for m in (m_eng, m_nat):
+        m.atoms.x[...] = x
+        m.atoms.compute()
+    assert np.array_equal(np.array(m_eng.type_names)[m_eng.atom_types], np.array(m_nat.type_names)[m_nat.atom_types])
+    assert _rel(m_eng.atoms.forces, m_nat.atoms.forces) <= TOL
+    assert _rel(m_eng.atoms.energy, m_nat.atoms.energy) <= TOL
