@@ -534,6 +534,11 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         tm = np.asarray(model.type_masses)
         # one number for the single-mass uses (derived density, 1D chain dispersion): the mean atom mass
         model.mass_user = float(tm[0]) if len(tm) == 1 else float(np.mean(tm[atom_types]))
+        if (cfg.continuum is not None or cfg.handshake is not None) and pot_types is not None \
+                and len(type_names) == 1:
+            raise deck.error(_species_key(deck), f"species {type_names[0]} is element {int(pot_types[0])} "
+                             "of the potential, but the continuum evaluates its first element",
+                             f"select the element in the potential: `elements: [{type_names[0]}]`")
         if model.structure_file is not None or len(type_names) > 1 or (
                 not lattice.is_bravais and lattice.kind != "diamond"):
             if cfg.continuum is not None or cfg.handshake is not None:

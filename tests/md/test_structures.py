@@ -391,3 +391,20 @@ def test_species_reach_a_lammps_engine_by_name(tmp_path):
     assert np.array_equal(np.array(m_eng.type_names)[m_eng.atom_types], np.array(m_nat.type_names)[m_nat.atom_types])
     assert _rel(m_eng.atoms.forces, m_nat.atoms.forces) <= TOL
     assert _rel(m_eng.atoms.energy, m_nat.atoms.energy) <= TOL
+
+
+def test_coupled_deck_with_a_later_element_is_refused(tmp_path):
+    """A single species that is not the file's first element: the atoms would use it but the continuum
+    (element 0's functions) would not; refused with the fix (`potential.elements`)."""
+    head = "msim: 1\nunits: metal\npotential: {type: eam, file: NiAlH_jea.eam.alloy}\n"
+    atoms = ("lattice: {type: fcc, a: 4.05}\nspecies: Al\nmass: 26.98\nskin: 1.0\n"
+             "region: {type: box, lo: [0, 0, 0], hi: [16.2, 16.2, 16.2]}\n")
+    tail = TAIL + textwrap.dedent("""\
+        continuum:
+          mesh: {type: box, element: hex8, lo: [-10, -10, -10], hi: [26, 26, 26], size: 4.0}
+        handshake: {shape: {type: box, lo: [3, 3, 3], hi: [13, 13, 13]}, width: 7.0}
+        """)
+    err = _error(_deck(tmp_path, atoms, head=head, tail=tail))
+    assert err.key == "atoms.species" and "elements: [Al]" in err.hint
+    m = _build(_deck(tmp_path, atoms, head=head, name="md.yaml"))      # pure MD: Al is element 1
+    assert m.atoms.types is not None and set(m.atoms.types.tolist()) == {1}
