@@ -127,6 +127,11 @@ class DistributedMD:
         self.dec = SlabDecomposition(box, self.size, axis, self.rlist)
         self.axis = self.dec.axis
         self.eam = hasattr(potential, "tables")
+        if self.eam and potential.tables.rhor.shape[0] != potential.tables.frho.shape[0]:
+            # eam/fs with several elements: rhor holds nel*nel pair densities (eam_tables.read_fs), which
+            # the eam_split kernel (one density per element) does not index
+            raise ValueError("the distributed engine does not support eam/fs files with several elements "
+                             "yet (one density function per element pair)")
         if getattr(potential, "many_body", False) and not self.eam:
             raise ValueError(f"{type(potential).__name__}: only pair potentials and tabulated EAM are "
                              "distributed")

@@ -408,3 +408,16 @@ def test_coupled_deck_with_a_later_element_is_refused(tmp_path):
     assert err.key == "atoms.species" and "elements: [Al]" in err.hint
     m = _build(_deck(tmp_path, atoms, head=head, name="md.yaml"))      # pure MD: Al is element 1
     assert m.atoms.types is not None and set(m.atoms.types.tolist()) == {1}
+
+
+def test_distributed_engine_refuses_multi_element_eam_fs():
+    """The MPI engine's split EAM kernel indexes one density per element: an eam/fs file with several
+    elements is refused there (not read out of bounds); one element of it is fine."""
+    from multiscale.parallel.comm import SerialComm
+    from multiscale.parallel.engine import DistributedMD
+
+    x, box = random_config(np.random.default_rng(1), 3, 6, 2.5, 0.0, True)
+    args = (np.zeros_like(x), np.ones(len(x)), np.arange(len(x)))
+    with pytest.raises(ValueError, match="eam/fs"):
+        DistributedMD(SerialComm(), x, *args, _eam("AlFe_mm.eam.fs"), box, 0.5)
+    DistributedMD(SerialComm(), x, *args, _eam("AlFe_mm.eam.fs", ["Fe"]), box, 0.5)
