@@ -171,17 +171,20 @@ def _type_masses(deck: Deck, names: list[str], file_masses: list[float] | None =
         return [float(v) for v in file_masses]
     if isinstance(m, list):
         if len(m) == 1 and len(names) > 1:
-            raise deck.error("atoms.mass", f"one mass for {len(names)} types ({', '.join(names)}): give one per "
+            raise deck.error("atoms.mass", f"one mass for {len(names)} types ({', '.join(names)}): give one "
+                             "per "
                              "type, e.g. `mass: {" + ", ".join(f"{n}: ..." for n in names) + "}`")
         if len(m) != len(names):
-            raise deck.error("atoms.mass", f"{len(m)} masses for {len(names)} types ({', '.join(names)}, in this "
+            raise deck.error("atoms.mass", f"{len(m)} masses for {len(names)} types ({', '.join(names)}, "
+                             "in this "
                              "order)")
         return [float(v) for v in m]
     if isinstance(m, dict):
         missing = [n for n in names if n not in m]
         extra = [k for k in m if k not in names]
         if missing:
-            raise deck.error("atoms.mass", f"no mass for species {', '.join(missing)} (types: {', '.join(names)})")
+            raise deck.error("atoms.mass", f"no mass for species {', '.join(missing)} "
+                             f"(types: {', '.join(names)})")
         if extra:
             raise deck.error("atoms.mass", f"species {', '.join(extra)} are not in the structure (types: "
                              f"{', '.join(names)})")
@@ -247,19 +250,22 @@ def _file_atoms(deck: Deck, units: UnitSystem) -> tuple[np.ndarray, Box, list[st
             if periodic[k] and not (np.isclose(rlo[k], lo[k], rtol=0, atol=1e-6 * (hi[k] - lo[k]))
                                     and np.isclose(rhi[k], hi[k], rtol=0, atol=1e-6 * (hi[k] - lo[k]))):
                 raise deck.error("atoms.region", f"axis {_AXES[k]} is periodic with the file's cell "
-                                 f"[{lo[k]:.8g}, {hi[k]:.8g}) but the region spans [{rlo[k]:.8g}, {rhi[k]:.8g}]: "
+                                 f"[{lo[k]:.8g}, {hi[k]:.8g}) but the region spans "
+                                 f"[{rlo[k]:.8g}, {rhi[k]:.8g}]: "
                                  "a periodic box must be the file's cell",
                                  "make the region's bounds on periodic axes the cell, or the axis free (f)")
         outside = ~region.contains(X)
         if np.any(outside):
             i = int(np.flatnonzero(outside)[0])
-            raise deck.error("atoms.region", f"{int(outside.sum())} of {len(X)} atoms of {path.name} lie outside "
+            raise deck.error("atoms.region", f"{int(outside.sum())} of {len(X)} atoms of {path.name} lie "
+                             "outside "
                              f"the region, e.g. atom {i + 1} (file order) at {np.round(X[i], 6).tolist()}")
         free = ~periodic
         lo[free], hi[free] = np.minimum(rlo, X.min(axis=0))[free], np.maximum(rhi, X.max(axis=0))[free]
     else:
         for k in range(3):
-            if not periodic[k] and not (st.cell_given[k] and X[:, k].min() >= lo[k] and X[:, k].max() <= hi[k]):
+            inside = st.cell_given[k] and X[:, k].min() >= lo[k] and X[:, k].max() <= hi[k]
+            if not periodic[k] and not inside:
                 lo[k], hi[k] = X[:, k].min(), X[:, k].max()
     from .md.neighbors import NeighborList
     from .resources import check
@@ -275,8 +281,10 @@ def _file_atoms(deck: Deck, units: UnitSystem) -> tuple[np.ndarray, Box, list[st
             if np.any(close):
                 i, j = nl.pairs()
                 e = int(np.argmin(r))
-                raise deck.error("atoms.file", f"{path.name}: {int(close.sum())} pairs of atoms are closer than "
-                                 f"min_distance {dmin:g}: e.g. atoms {int(i[e]) + 1} and {int(j[e]) + 1} (file "
+                raise deck.error("atoms.file", f"{path.name}: {int(close.sum())} pairs of atoms are closer "
+                                 "than "
+                                 f"min_distance {dmin:g}: e.g. atoms {int(i[e]) + 1} and {int(j[e]) + 1} "
+                                 "(file "
                                  f"order) are {r[e]:.3g} apart (periodic images included)",
                                  "overlapping or duplicated atoms; set `atoms.min_distance` if this is meant")
     return X, box, st.symbols, list(st.masses), str(path)

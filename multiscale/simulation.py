@@ -253,8 +253,8 @@ class Simulation:
                 lines.append(f"structure     {m.structure_file}")
             if len(m.type_names) > 1:
                 counts = np.bincount(m.atom_types, minlength=len(m.type_names))
-                lines.append("types         " + ", ".join(f"{n} ({c}, mass {w:g})" for n, c, w in
-                                                         zip(m.type_names, counts, m.type_masses, strict=True)))
+                parts = zip(m.type_names, counts, m.type_masses, strict=True)
+                lines.append("types         " + ", ".join(f"{n} ({c}, mass {w:g})" for n, c, w in parts))
             lines += [f"note          {note}" for note in m.notes]
             lines.append(f"potential     {cfg.potential.type}, cut-off {m.potential.cutoff:g}, "
                          f"skin {cfg.atoms.skin:g} {m.units.length}")

@@ -84,7 +84,8 @@ def _atoms_source(atoms: Any, dim: int | None) -> list[Problem]:
     if atoms.file is not None:
         for key in ("cells", "box_fit"):
             if key in atoms.model_fields_set:
-                out.append((("atoms", key), f"`{key}` fills a lattice; a structure `file` brings its own cell",
+                out.append((("atoms", key), f"`{key}` fills a lattice; a structure `file` brings its own "
+                                          "cell",
                             None))
         return out
     for key in ("format", "min_distance"):
@@ -112,7 +113,8 @@ def _atoms_source(atoms: Any, dim: int | None) -> list[Problem]:
         names = SUBLATTICE_NAMES.get(lat.type, ())
         if not isinstance(atoms.species, list) or len(atoms.species) != n_sub:
             out.append((("atoms", "species") if atoms.species is not None else ("atoms",),
-                        f"the {lat.type} lattice has {n_sub} sublattices ({', '.join(names)}): give one species "
+                        f"the {lat.type} lattice has {n_sub} sublattices ({', '.join(names)}): give one "
+                        "species "
                         f"per sublattice, e.g. `species: [Ni, Al]`", None))
     elif isinstance(atoms.species, list) and len(atoms.species) != 1:
         out.append((("atoms", "species"), f"the {lat.type} lattice has one sublattice: give one species "

@@ -120,7 +120,8 @@ class AtomsConfig(Section):
     """``atoms``: the atomistic region: a lattice filling a region, or a structure file."""
 
     lattice: LatticeConfig | None = Field(None, description="the lattice filling `region` (or give `file`)")
-    file: str | None = Field(None, min_length=1, description="instead of `lattice`: a structure file read with "
+    file: str | None = Field(None, min_length=1, description="instead of `lattice`: a structure file read "
+                             "with "
                              "ase.io (extxyz, LAMMPS data, POSCAR, ...), relative to the deck's folder; "
                              "positions, cell, periodicity, species and masses come from the file "
                              "(multiscale/md/structure_file.py)")

@@ -203,7 +203,8 @@ class Lattice:
     def neighbor_vectors(self, rcut: float) -> np.ndarray:
         """All lattice vectors R ≠ 0 with |R| < rcut, lab frame, shape (nb, dim), sorted by length."""
         if not self.is_bravais:
-            raise ValueError(f"{self.describe()} is not a Bravais lattice: lattice sums over neighbour vectors "
+            raise ValueError(f"{self.describe()} is not a Bravais lattice: lattice sums over neighbour "
+                             "vectors "
                              "(Cauchy-Born, elastic constants, stable dt from φ'') do not apply")
         P = self.primitive_vectors
         # bound on integer coefficients: |n_i| <= rcut * ||row_i of P^{-1}||

@@ -49,7 +49,8 @@ def test_eam_fs_vs_lammps(fname, elements):
     types = rng.integers(0, len(pot.elements), len(x)).astype(np.int32)
     E, f, _ = msim_eval(pot, x, box, types=types)
     El, fl = lammps_eval(x, box, ["pair_style eam/fs",
-                                  f"pair_coeff * * {lammps_potential_dir() / fname} {' '.join(pot.elements)}"],
+                                  f"pair_coeff * * {lammps_potential_dir() / fname} "
+                                  f"{' '.join(pot.elements)}"],
                          units="metal", types=types, ntypes=len(pot.elements))
     assert _rel(E, El) <= TOL
     assert _rel(f, fl) <= TOL
@@ -178,7 +179,8 @@ def test_b2_deck_types_masses_and_forces_vs_lammps(tmp_path):
     E = a.compute()
     lmp_types = np.where(names == "Ni", 0, 1)        # LAMMPS: pair_coeff * * file Ni Al
     El, fl = lammps_eval(a.x, a.box, ["pair_style eam/alloy",
-                                      f"pair_coeff * * {lammps_potential_dir() / 'NiAlH_jea.eam.alloy'} Ni Al"],
+                                      f"pair_coeff * * {lammps_potential_dir() / 'NiAlH_jea.eam.alloy'} "
+                                      "Ni Al"],
                          units="metal", types=lmp_types, ntypes=2)
     assert _rel(E, El) <= TOL
     assert _rel(a.forces, fl) <= TOL
@@ -274,7 +276,8 @@ def test_structure_file_errors(tmp_path):
                                  "region: {type: box, lo: [0, 0, 0], hi: [9, 15, 15]}\n"))
     assert err.key == "atoms.region" and "outside the region" in err.message
     # periodic cell inconsistent with the region's box
-    err = _error(_deck(tmp_path, "file: s.extxyz\nskin: 1.0\nregion: {type: box, lo: [0, 0, 0], hi: [15, 15, 15]}\n"))
+    err = _error(_deck(tmp_path, "file: s.extxyz\nskin: 1.0\n"
+                                 "region: {type: box, lo: [0, 0, 0], hi: [15, 15, 15]}\n"))
     assert err.key == "atoms.region" and "periodic" in err.message
     # overlapping atoms
     dup = at + at[:1]
@@ -369,7 +372,8 @@ def test_stable_dt_of_a_file_structure_equals_the_lattice_estimate(tmp_path, pot
     ase.io.write(tmp_path / "s.extxyz", bulk(sym, kind, a=a, cubic=True).repeat(n))
     head = "msim: 1\nunits: metal\n" + pot_line
     f_file = _max_lattice_frequency(_build(_deck(tmp_path, "file: s.extxyz\nskin: 1.0\n", head=head)))
-    lat = f"lattice: {{type: {kind}, a: {a}}}\ncells: [{n}, {n}, {n}]\nboundary: [p, p, p]\nmass: 1.0\nskin: 1.0\n"
+    lat = (f"lattice: {{type: {kind}, a: {a}}}\ncells: [{n}, {n}, {n}]\nboundary: [p, p, p]\n"
+           "mass: 1.0\nskin: 1.0\n")
     m = _build(_deck(tmp_path, lat.replace("mass: 1.0", f"mass: {bulk(sym).get_masses()[0]}"), head=head,
                      name="l.yaml"))
     f_lat = _max_lattice_frequency(m)
@@ -388,7 +392,8 @@ def test_species_reach_a_lammps_engine_by_name(tmp_path):
     for m in (m_eng, m_nat):
         m.atoms.x[...] = x
         m.atoms.compute()
-    assert np.array_equal(np.array(m_eng.type_names)[m_eng.atom_types], np.array(m_nat.type_names)[m_nat.atom_types])
+    assert np.array_equal(np.array(m_eng.type_names)[m_eng.atom_types],
+                          np.array(m_nat.type_names)[m_nat.atom_types])
     assert _rel(m_eng.atoms.forces, m_nat.atoms.forces) <= TOL
     assert _rel(m_eng.atoms.energy, m_nat.atoms.energy) <= TOL
 
