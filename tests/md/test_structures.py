@@ -37,15 +37,17 @@ FS_CASES = [("Fe_mm.eam.fs", None), ("AlFe_mm.eam.fs", None), ("NiAlH_jea.eam.fs
             ("NiAlH_jea.eam.fs", ["Al", "Ni"])]
 
 
+@pytest.mark.parametrize("d", [2, 3])
 @pytest.mark.parametrize("fname,elements", FS_CASES, ids=["Fe", "AlFe", "NiAlH", "NiAlH-AlNi"])
-def test_eam_fs_vs_lammps(fname, elements):
+def test_eam_fs_vs_lammps(fname, elements, d):
     """Random jittered configuration, random element per atom: energy and forces of the native eam/fs
-    reader against LAMMPS ``pair_style eam/fs`` on the same positions."""
+    reader against LAMMPS ``pair_style eam/fs`` on the same positions (2D: the generic kernel loops for
+    several elements, the fast 2D loops for one)."""
     pot = _eam(fname, elements)
     assert pot.tables.rhor.shape[0] == len(pot.elements) ** 2 or len(pot.elements) == 1
     rng = np.random.default_rng(7 + len(fname))
     nc = int(np.ceil(2 * (pot.cutoff + 0.3) / 2.5)) + 1
-    x, box = random_config(rng, 3, nc, 2.5, 0.06, True)
+    x, box = random_config(rng, d, nc, 2.5, 0.06, True)
     types = rng.integers(0, len(pot.elements), len(x)).astype(np.int32)
     E, f, _ = msim_eval(pot, x, box, types=types)
     El, fl = lammps_eval(x, box, ["pair_style eam/fs",
