@@ -135,7 +135,8 @@ class Guard(Operation):
     def __call__(self, event: Event) -> None:
         row, _ = event.measure(self.measure)
         s = self.state
-        self.reduce.guard_check(self.guard, event.k, s.guard_arrays(), energy_total=row["total_plus_dissipated"],
+        self.reduce.guard_check(self.guard, event.k, s.guard_arrays(),
+                                energy_total=row["total_plus_dissipated"],
                                 box=s.atoms.box if s.atoms is not None else None,
                                 energies={"atoms": row["potential_atoms"] + row["kinetic_atoms"],
                                           "continuum": row["potential_continuum"] + row["kinetic_continuum"]})

@@ -90,7 +90,8 @@ class State:
         if self.atoms is not None:
             arrays["atoms"] = {"x": self.atoms.x, "v": self.atoms.v, "forces": self.system.f_atoms}
         if self.continuum is not None:
-            arrays["continuum"] = {"U": self.continuum.U, "V": self.continuum.V, "forces": self.system.f_nodes}
+            arrays["continuum"] = {"U": self.continuum.U, "V": self.continuum.V,
+                                   "forces": self.system.f_nodes}
         return arrays
 
     # ------------------------------------------------------------------ checkpoint

@@ -74,7 +74,8 @@ def test_a_blow_up_goes_through_on_blowup_once():
         return RuntimeError(f"saved; {exc}")
 
     log = []
-    loop = OperationLoop([_Advance(log), Boom(), _Mark("after", log, always=True)], 10, lambda: 0.0, on_blowup)
+    ops = [_Advance(log), Boom(), _Mark("after", log, always=True)]
+    loop = OperationLoop(ops, 10, lambda: 0.0, on_blowup)
     with pytest.raises(RuntimeError, match="saved; bad at 4"):
         loop.run(0)
     assert seen == [4]

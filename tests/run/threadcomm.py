@@ -50,7 +50,7 @@ def run_ranks(size: int, fn):  # noqa: ANN001, ANN201
         try:
             results[r] = fn(ThreadComm(sh, r))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            errors[r] = exc    # a rank failing outside a collective leaves the others to the barrier's timeout
+            errors[r] = exc    # a rank failing outside a collective: the others wait for the timeout
 
     threads = [threading.Thread(target=target, args=(r,)) for r in range(size)]
     for t in threads:
