@@ -6,11 +6,10 @@ the energy ledger (kinetic and potential terms, external work, dissipated energy
 the momentum, the constraint residual, temperatures, the blow-up guard's verdict. `Reduction` computes the
 local part with the existing single-piece functions and combines the parts with ``comm.allreduce``.
 
-``comm`` is any object with ``allreduce(value, op)`` (the mpi4py ``Comm`` signature: ``value`` a float or
-a NumPy array, ``op`` one of ``Reduction.SUM`` / ``Reduction.MAX``) plus ``rank`` and ``size``.
-`SerialComm` (the default, no mpi4py needed) returns the value unchanged, so a serial run's figures are
-bitwise those of the single-piece functions. An mpi4py communicator is accepted as is: `Reduction` maps
-its operations to ``MPI.SUM`` / ``MPI.MAX``.
+``comm`` is a communicator of `multiscale.parallel.comm` (``allreduce(value, op="sum"|"max")`` of a float
+or a NumPy array, ``rank``, ``size``) or anything with that interface. `SerialComm` (the default, no
+mpi4py needed) returns the value unchanged, so a serial run's figures are bitwise those of the
+single-piece functions. A raw mpi4py communicator is wrapped in `parallel.comm.MPIComm`.
 
 Contract for an MPI implementation: every rank calls the same `Reduction` methods in the same order (they
 are collective); per-rank inputs are the rank's OWNED entities only (ghosts are never summed).
@@ -24,16 +23,9 @@ import numpy as np
 
 from ..diagnostics.energy import ledger as _local_ledger
 from ..errors import BlowUpError
+from ..parallel.comm import MPIComm, SerialComm
 
-
-class SerialComm:
-    """The one-rank communicator: ``allreduce`` returns its argument (arrays copied)."""
-
-    rank = 0
-    size = 1
-
-    def allreduce(self, value, op="sum"):  # noqa: ANN001, ANN201 - mpi4py signature
-        return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+__all__ = ["Reduction", "SerialComm"]
 
 
 #: the ledger's extensive terms, reduced together as one vector (the order is the message layout)
@@ -44,19 +36,16 @@ _SUMMED = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_c
 class Reduction:
     """Global sums / maxima of a run over the pieces of its state (see the module docstring).
 
-    comm : `SerialComm` (default) or an mpi4py communicator (anything with ``allreduce``, ``rank``,
-    ``size``).
+    comm : `parallel.comm.SerialComm` (default), `parallel.comm.MPIComm`, a raw mpi4py communicator
+    (wrapped), or anything with ``allreduce(value, op="sum"|"max")``, ``rank``, ``size``.
     """
 
-    SUM = "sum"
-    MAX = "max"
-
     def __init__(self, comm=None) -> None:  # noqa: ANN001
-        self.comm = SerialComm() if comm is None else comm
-        self._ops = {self.SUM: self.SUM, self.MAX: self.MAX}
-        if not isinstance(self.comm, SerialComm) and type(self.comm).__module__.startswith("mpi4py"):
-            from mpi4py import MPI
-            self._ops = {self.SUM: MPI.SUM, self.MAX: MPI.MAX}
+        if comm is None:
+            comm = SerialComm()
+        elif type(comm).__module__.startswith("mpi4py"):
+            comm = MPIComm(comm)
+        self.comm = comm
 
     @property
     def rank(self) -> int:
@@ -69,11 +58,11 @@ class Reduction:
     # ------------------------------------------------------------------ primitives
     def sum(self, value):  # noqa: ANN001, ANN201
         """Σ over ranks of a float or an array (elementwise)."""
-        return self.comm.allreduce(value, op=self._ops[self.SUM])
+        return self.comm.allreduce(value, op="sum")
 
     def max(self, value):  # noqa: ANN001, ANN201
         """max over ranks of a float or an array (elementwise)."""
-        return self.comm.allreduce(value, op=self._ops[self.MAX])
+        return self.comm.allreduce(value, op="max")
 
     def any(self, flag: bool) -> bool:
         """True when ``flag`` is true on some rank."""

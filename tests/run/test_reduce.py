@@ -4,6 +4,11 @@ guard's verdict are those of the whole."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -14,47 +19,12 @@ from multiscale.errors import BlowUpError
 from multiscale.md.velocities import kinetic_temperature
 from multiscale.run.reduce import Reduction, SerialComm
 
+from .pieces import Piece as _Piece
+from .pieces import atoms
+from .pieces import whole as _whole
 from .threadcomm import run_ranks
 
-
-class _Piece:
-    """Stand-in for the part of a system/integrator one rank holds: the terms `ledger` reads."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self._k = tuple(rng.uniform(0, 2, 2))
-        self.energy = {"potential_atoms": rng.uniform(-5, 0), "potential_continuum": rng.uniform(0, 1),
-                       "coupling": rng.uniform(-0.1, 0.1)}
-        self._p = rng.standard_normal(2)
-        self.system = self
-        self._initialized = True
-        self.step_count, self.time = 7, 0.7
-        self.external_work, self.dissipated = rng.uniform(0, 0.1), rng.uniform(0, 0.1)
-        self._corr, self._res = -rng.uniform(0, 1e-4), rng.uniform(0, 1e-12)
-
-    def kinetic(self):
-        return self._k
-
-    def momentum(self):
-        return self._p.copy()
-
-    def verlet_correction(self):
-        return self._corr
-
-    def constraint_residual(self):
-        return self._res
-
-
-def _whole(pieces):
-    """One piece holding the sums (the maximum residual) of the given pieces."""
-    w = _Piece(np.random.default_rng(0))
-    w._k = (sum(p._k[0] for p in pieces), sum(p._k[1] for p in pieces))
-    w.energy = {k: sum(p.energy[k] for p in pieces) for k in w.energy}
-    w._p = sum(p._p for p in pieces)
-    w.external_work = sum(p.external_work for p in pieces)
-    w.dissipated = sum(p.dissipated for p in pieces)
-    w._corr = sum(p._corr for p in pieces)
-    w._res = max(p._res for p in pieces)
-    return w
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
 
 
 def test_serial_ledger_is_bitwise_the_single_piece_ledger():
@@ -78,9 +48,7 @@ def test_ledger_over_ranks_is_the_ledger_of_the_whole(size):
 
 
 def test_temperatures_over_ranks_match_the_whole():
-    rng = np.random.default_rng(5)
-    v, m = rng.standard_normal((31, 2)), rng.uniform(1, 3, 31)
-    m[[4, 17]] = 0.0                                   # massless (pad) atoms are left out
+    v, m = atoms()                                     # two massless (pad) atoms: left out
     cuts = [0, 9, 20, 31]
     ref_t = kinetic_temperature(v, m, 0.5)
     ref_mean = mean_temperature_ref(v, m, 0.5)
@@ -117,3 +85,27 @@ def test_no_blow_up_no_error_on_any_rank():
     _, errors = run_ranks(2, lambda comm: Reduction(comm).guard_check(BlowUpGuard(), 3,
                                                                         {"atoms": {"x": np.zeros((3, 2))}}))
     assert errors == [None, None]
+
+
+def test_reduction_over_real_mpi_ranks(tmp_path):
+    """`Reduction` over `parallel.comm.MPIComm` under ``mpiexec -n 2``: the figures of the whole, and a
+    NaN on one rank stops both."""
+    assert MPIEXEC.exists(), f"{MPIEXEC} missing: pip install 'msim[mpi]' (mpi4py + mpich)"
+    out = tmp_path / "red.npz"
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    driver = Path(__file__).parent / "mpi_reduce_driver.py"
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(driver), str(out)], env=env,
+                       capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stderr[-3000:]
+    z = np.load(out)
+    assert int(z["size"]) == 2
+    v, m = atoms()
+    assert float(z["T"]) == pytest.approx(kinetic_temperature(v, m, 0.5), rel=1e-14)
+    assert float(z["Tm"]) == pytest.approx(mean_temperature_ref(v, m, 0.5), rel=1e-14)
+    ref = ledger(_whole([_Piece(np.random.default_rng(10 + r)) for r in range(2)]))
+    for k in ref:
+        assert np.allclose(z[f"ledger.{k}"], ref[k], rtol=1e-14, atol=1e-300), k
+    verdicts = [str(x) for x in z["verdicts"]]
+    assert "another rank" in verdicts[0] and "atom 2" in verdicts[1]
