@@ -1,0 +1,156 @@
+"""Preparation of a built model for its run: loads, fixed dofs, the integrator, initial fields.
+
+`prepare(model, deck, statics) -> Prepared`:
+
+1. wave packets are initial conditions, not loads: taken out of ``model.loads``;
+2. every load selects its atoms/nodes (`load.prepare`, errors located at ``loads[i]``) and names its fixed
+   dofs;
+3. dynamics: fixed dofs get zero inverse mass; the load hooks, the thermostat (its dt set) and the damping
+   band go to one `VelocityVerlet` (which factorises ``G M⁻¹ Gᵀ`` once); the loads set their initial
+   fields (`load.initialize`), the wave packets start, the initial state is projected onto the
+   constraints.
+
+Statics leaves the rest to `integrate.quasistatic.run_quasistatic`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DeckError
+from ..integrate.verlet import VelocityVerlet
+
+
+class LoadHook:
+    """Adapter of a load to `VelocityVerlet.force_hooks`: adds its forces and keeps its energy [energy].
+
+    The integrator books the work of hook forces and of imposed motion (the loads are also its
+    ``impose_hooks``) as ``external_work``; the loads' own energies are reported separately
+    (``external_energy``), not added to the total.
+    """
+
+    def __init__(self, load) -> None:  # noqa: ANN001
+        self.load = load
+        self.energy = 0.0
+
+    def forces(self, system, t: float, f_atoms: np.ndarray, f_nodes: np.ndarray) -> None:  # noqa: ANN001
+        self.energy = float(self.load.apply(t, system, f_atoms, f_nodes)[0])
+
+    def get_state(self) -> dict:
+        st = {"energy": self.energy}
+        if hasattr(self.load, "get_state"):
+            st["load"] = self.load.get_state()
+        return st
+
+    def set_state(self, st: dict) -> None:
+        self.energy = float(st["energy"])
+        if "load" in st and hasattr(self.load, "set_state"):
+            self.load.set_state(st["load"])
+
+
+@dataclass
+class Prepared:
+    """What `prepare` made: the integrator (None in statics), the load hooks, the wave packets, and the
+    deck index of each remaining load (for error locations)."""
+
+    integrator: VelocityVerlet | None = None
+    hooks: list = field(default_factory=list)
+    initial_conditions: list = field(default_factory=list)
+    load_index: list = field(default_factory=list)
+
+
+def prepare(model, deck, statics: bool) -> Prepared:  # noqa: ANN001
+    """Prepare ``model`` (a `build.Model`) for its run (module docstring). Errors are `DeckError`s located
+    at the deck key responsible."""
+    from ..build import located
+    from ..loads.wave_packet import WavePacket
+    m, s = model, model.system
+    out = Prepared()
+    out.initial_conditions = [ld for ld in m.loads if isinstance(ld, WavePacket)]
+    out.load_index = [i for i, ld in enumerate(m.loads) if not isinstance(ld, WavePacket)]
+    m.loads = [ld for ld in m.loads if not isinstance(ld, WavePacket)]
+    atom_mask = np.zeros((s.n_atoms, s.d), bool)
+    node_mask = np.zeros((s.n_nodes, s.d), bool)
+    for i, ld in enumerate(m.loads):
+        key = f"loads[{out.load_index[i]}]"
+        with located(deck, key, "the load"):  # e.g. an unknown shape name inside a load
+            try:
+                ld.prepare(s)
+            except ValueError as exc:
+                raise deck.error(key, str(exc)) from exc
+        a, n = ld.fixed_dofs()
+        if a is not None:
+            atom_mask |= a
+        if n is not None:
+            node_mask |= n
+    if statics:
+        return out
+    s.fix_dofs(atom_mask if s.n_atoms else None, node_mask if s.n_nodes else None)
+    out.hooks = [LoadHook(ld) for ld in m.loads]
+    if m.thermostat is not None:
+        m.thermostat.dt = float(deck.config.integrator.dt)
+    hooks = list(out.hooks) + ([m.thermostat] if m.thermostat is not None else [])
+    ops = [m.damping] if m.damping is not None else []
+    with located(deck, "integrator", "the integrator"):
+        out.integrator = VelocityVerlet(s, deck.config.integrator.dt, force_hooks=hooks,
+                                        impose_hooks=list(m.loads), velocity_ops=ops, n_threads=m.threads)
+    for i, ld in enumerate(m.loads):
+        with located(deck, f"loads[{out.load_index[i]}]", "the initial state of the load"):
+            ld.initialize(s)
+    wave = [i for i, ld in enumerate(deck.config.loads) if ld.type == "wave_packet"]
+    for i, ic in enumerate(out.initial_conditions):
+        with located(deck, f"loads[{wave[i]}]" if i < len(wave) else "loads", "the wave packet"):
+            start_wave_packet(model, deck, ic)
+    with located(deck, "integrator", "the initial state"):
+        out.integrator.project_state()
+    return out
+
+
+def start_wave_packet(model, deck, packet) -> None:  # noqa: ANN001
+    """Start a one-directional wave packet on a 1D chain (docs/physics.md §6)."""
+    from ..loads.wave_packet import chain_dispersion
+    m = model
+    if m.atoms is None or m.dim != 1:
+        raise deck.error("loads", "wave_packet needs a 1D atomistic chain")
+    a = m.lattice.a
+    shells = np.arange(1, int(m.potential.cutoff / a) + 1) * a
+    h = 1e-4 * a
+    springs = (m.potential.pair(shells + h)[1] - m.potential.pair(shells - h)[1]) / (2 * h)
+    omega = chain_dispersion(a, m.units.mass_to_internal(m.mass_user), springs)
+    packet.apply(m.system, deck.config.integrator.dt, a, omega)
+
+
+def n_steps(model, deck, statics: bool) -> int:  # noqa: ANN001
+    """The deck's run length: steps (dynamics: ``integrator.steps``, or ``time / dt`` rounded up) or load
+    stages (statics: the largest ``n_stages`` of the loads, at least 1)."""
+    integ = deck.config.integrator
+    if statics:
+        return max([ld.n_stages for ld in model.loads] + [1])
+    if integ.steps is not None:
+        return int(integ.steps)
+    if integ.time is not None:
+        return int(math.ceil(integ.time / integ.dt - 1e-9))
+    return 0
+
+
+def run_length(deck_n: int, statics: bool, steps: int | None, stages: int | None) -> int:
+    """Steps (dynamics) or load stages (statics) to run given ``--steps`` / ``--stages``; `DeckError`
+    for a value that does not fit. ``deck_n``: the deck's own length (`n_steps`)."""
+    if not statics:
+        if stages is not None:
+            raise DeckError("--stages limits the load stages of a quasi-static deck; this deck runs "
+                            "dynamics (integrator.type: verlet): use --steps")
+        return int(steps) if steps is not None else deck_n
+    if steps is not None and stages is not None and int(steps) != int(stages):
+        raise DeckError(f"--steps {steps} and --stages {stages} disagree (for a quasi-static deck both "
+                        "count load stages): give one")
+    n = stages if stages is not None else steps
+    if n is None:
+        return deck_n
+    if int(n) > deck_n:
+        raise DeckError(f"--stages {n}: the deck has {deck_n} load stages", hint="to load further, "
+                        "write more stages in a new deck and continue with --from")
+    return int(n)

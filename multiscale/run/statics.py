@@ -1,0 +1,59 @@
+"""The quasi-static run (``integrator.type: fire | lbfgs | precon_lbfgs``): one minimisation per load stage
+(`integrate.quasistatic.run_quasistatic`), and after each converged stage the operations
+``[StageThermo, FrameWriter, StageLastGood, StageCheckpoint, ProgressReport]`` (the same loop interface
+as dynamics, one event per stage; time = the stage index). Checkpoints every ``output.checkpoint_every``
+stages (default every stage) and after the last, holding the state to go on at the next stage
+(``--restart`` continues there bitwise). Non-finite energies, forces, positions or loads stop the run with
+`BlowUpError`; the state after the last good stage is saved as OUT.lastgood.h5.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..deck.section import plugin_of
+from ..errors import BlowUpError
+from ..output.checkpoint import checkpoint_path
+from ..output.progress import Progress
+from . import blowup
+from .operations import Event, FrameWriter, ProgressReport, StageCheckpoint, StageLastGood, StageThermo
+
+
+def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin,  # noqa: ANN001
+                progress: str) -> None:
+    """Run ``n`` load stages of ``sim`` (a prepared `Simulation`), writing to ``writer``."""
+    from ..integrate.quasistatic import run_quasistatic
+    integ_cfg = sim.deck.config.integrator
+    minimizer = plugin_of(integ_cfg).from_params(integ_cfg, sim.model.units)
+    s, loads, record = sim.model.system, sim.model.loads, sim.record
+    every = sim.deck.config.output.checkpoint_every or 1
+    start, state = 0, None
+    if ck_state is not None:
+        start, state = int(ck_state["next_stage"]), ck_state
+        writer.truncate_after(start - 1)
+    elif origin is not None:
+        state = {"x": origin.x, "U": origin.U}
+    last_good = StageLastGood(s, loads)
+
+    with Progress(n, mode=progress, start_step=start) as bar:
+        ops = [StageThermo(writer), FrameWriter(writer, sim.fields, None, always=True), last_good,
+               StageCheckpoint(checkpoint_path(path), last_good, record, every, n), ProgressReport(bar)]
+
+        def callback(i: int, rec: dict) -> bool:
+            ev = Event(i, i, lambda: float(i), n, done=i + 1, record=rec)
+            for op in ops:
+                if op.due(i, n):
+                    op(ev)
+            return False
+
+        try:
+            try:
+                run_quasistatic(s, loads, minimizer, stages=n, callback=callback,
+                                start=start, state=state, after_start=lambda: last_good.take(start))
+            except blowup.NUMERIC as exc:
+                blowup.minimisation_diverged(exc, sim.state)
+        except BlowUpError as exc:
+            snap = last_good.snapshot
+            at = (f"after load stage {snap['next_stage'] - 1}" if snap.get("next_stage")
+                  else "the initial state, before load stage 0")
+            raise record.save_lastgood(path, snap, exc, at) from None
