@@ -230,7 +230,7 @@ def main() -> None:
             ms = bench_deck(path, args.stages, 1, args.budget, args.minimizer or args.full_minimizer)
             print(f"{path.name}: {lm['n_atoms']} atoms, ftol {ftol:g} (max norm); first {args.stages} stages")
             prev = ms["t_start"]
-            for (i, d, P, it, ok, _w, cpu_end), (_, _, Pl, itl, cl, fml) in zip(ms["stages"], lm["stages"],
+            for (i, d, P, it, _ok, _w, cpu_end), (_, _, Pl, itl, cl, fml) in zip(ms["stages"], lm["stages"],
                                                                                  strict=False):
                 t, prev = cpu_end - prev, cpu_end
                 print(f"    stage {i:2d} d = {d:4.2f}  msim [{ms['minimizer']}] P = {P:10.5f} it {it:5d} "

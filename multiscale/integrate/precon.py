@@ -66,7 +66,8 @@ def bond_stiffness(atoms, i: np.ndarray, j: np.ndarray, r: np.ndarray) -> np.nda
             np.add.at(rho, i, rho_b)
             np.add.at(rho, j, rho_b)
             dF = np.asarray(pot.embedding(rho)[1], float)
-            d2rho = np.asarray(pot.density_d2(r), float) if hasattr(pot, "density_d2") else _d2(pot.density, r)
+            d2rho = (np.asarray(pot.density_d2(r), float) if hasattr(pot, "density_d2")
+                     else _d2(pot.density, r))
             k = k + (dF[i] + dF[j]) * d2rho
     except (NotImplementedError, AttributeError, TypeError):
         return None
