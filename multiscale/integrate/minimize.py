@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.linalg as sla
@@ -136,6 +137,7 @@ class _Minimizer:
                  callback: Callable[[int, np.ndarray, float, float], None] | None = None) -> MinimizeResult:
         """Minimise ``fun`` from ``q0`` (n,). ``callback(iteration, q, energy, max_force)`` per iteration."""
         q0 = np.asarray(q0, float).ravel()
+        self._constraints = (None if fixed is None else np.asarray(fixed, bool).reshape(q0.size), G)
         proj = ConstraintProjector(q0.size, fixed, G, c)
         q = proj.restore(q0)
         return self._run(fun, q, proj, callback)
@@ -279,41 +281,71 @@ class LBFGS(_Minimizer):
 @MINIMIZERS.register("precon_lbfgs")
 class PreconLBFGS(_Minimizer):
     """L-BFGS (two-loop recursion) with a sparse preconditioner P as initial inverse Hessian, H₀ = γ P⁻¹
-    (Packwood et al., J. Chem. Phys. 144, 164109 (2016)), on the constrained space (H₀ applied between
-    projections), backtracking Armijo line search with a round-off acceptance (energy change below
-    1e-13·|Π| and a smaller largest force). P comes from ``fun.preconditioner(q) -> (n, n) sparse SPD``
-    when ``fun`` has it (`StaticProblem`: the Laplacian of the atoms' nearest-neighbour graph), else
-    P = I (plain L-BFGS). P is built once per call and factorised on the free dofs."""
+    (Packwood et al., J. Chem. Phys. 144, 164109 (2016)), on the constrained space, backtracking Armijo
+    line search from the full step with a round-off acceptance (energy change below 1e-13·|Π| and a
+    smaller largest force).
+
+    ``preconditioner``:
+    - ``stiffness`` (default): the stiffness of the whole system at the reference state — bond-stiffness
+      network of the atoms, assembled linear-elastic K of the mesh (C of the material, Cauchy–Born: the
+      same potential), pads through the interpolation — with the fixed dofs and the coupling constraints
+      in a saddle-point system (`integrate/precon.py`), from ``fun.stiffness_preconditioner(fixed, G)``
+      (`StaticProblem`: built and factorised once per run, reused by every load stage). γ starts at 1
+      (P has the units of a Hessian), then γ = sᵀy / yᵀP⁻¹y.
+    - ``neighbour_graph``: ``fun.preconditioner(q)`` (the Laplacian of the atoms' nearest-neighbour graph
+      at the current positions, identity on the nodes), built and factorised at every call.
+    - ``none`` (or a ``fun`` without the method): P = I (plain L-BFGS).
+
+    ``predictor`` is read by `run_quasistatic`: ``linear`` starts each load stage from the linear
+    extrapolation of the last two converged stages (when that start has the lower energy), ``none``
+    from the last converged state."""
 
     class Params(PluginParams):
         ftol: float = Field(1e-6, gt=0, description="convergence: largest free force [energy/length]")
         max_iter: int = Field(100000, gt=0, description="iteration limit")
         memory: int = Field(20, gt=0, description="number of stored correction pairs")
         max_step: float = Field(0.2, gt=0, description="largest displacement of a dof per iteration [length]")
+        preconditioner: Literal["stiffness", "neighbour_graph", "none"] = Field(
+            "stiffness", description="initial inverse Hessian: reference stiffness of the whole system "
+            "(factorised once per run), the atoms' neighbour-graph Laplacian (per stage), or identity")
+        predictor: Literal["linear", "none"] = Field(
+            "linear", description="quasi-statics: start a load stage from the linear extrapolation of the "
+            "last two stages (kept only when its energy is lower)")
 
-    def _run(self, fun, q, proj, callback) -> MinimizeResult:  # noqa: ANN001
+    def _H0(self, fun, q, proj):  # noqa: ANN001, ANN202
+        """(apply r -> H₀ r without γ, initial γ or None)."""
         p = self.params
         free = proj.free
-        Pm = fun.preconditioner(q) if hasattr(fun, "preconditioner") else None
+        if p.preconditioner == "stiffness" and hasattr(fun, "stiffness_preconditioner"):
+            fixed, G = getattr(self, "_constraints", (None, None))
+            solver = fun.stiffness_preconditioner(fixed, G)
+
+            def H0(r: np.ndarray) -> np.ndarray:
+                return proj.project(solver.solve(proj.project(r)))
+            return H0, 1.0
         lu = None
-        if Pm is not None:
+        if p.preconditioner == "neighbour_graph" and hasattr(fun, "preconditioner"):
+            Pm = fun.preconditioner(q)
             idx = np.flatnonzero(free)
             lu = sp.linalg.splu(sp.csc_matrix(Pm)[idx][:, idx].tocsc())
 
-        def H0(r: np.ndarray) -> np.ndarray:
+        def H0(r: np.ndarray) -> np.ndarray:  # noqa: F811
             r = proj.project(r)
             if lu is not None:
                 z = np.zeros_like(r)
                 z[free] = lu.solve(r[free])
                 r = proj.project(z)
             return r
+        return H0, None
 
+    def _run(self, fun, q, proj, callback) -> MinimizeResult:  # noqa: ANN001
+        p = self.params
+        H0, gamma = self._H0(fun, q, proj)
         E, g = fun(q)
         g = proj.project(g)
         nev, it = 1, 0
         S: list[np.ndarray] = []
         Y: list[np.ndarray] = []
-        gamma = None
         fmax = float(np.max(np.abs(g))) if g.size else 0.0
         while fmax > p.ftol and it < p.max_iter:
             it += 1

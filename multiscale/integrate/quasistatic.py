@@ -47,6 +47,17 @@ class StaticProblem:
         self._fn = np.zeros((s.n_nodes, s.d))
         self.terms: dict[str, float] = {}
         self.stage = 0
+        self._precon: tuple | None = None
+
+    def stiffness_preconditioner(self, fixed: np.ndarray | None, G):  # noqa: ANN001, ANN201
+        """The `precon.StiffnessPreconditioner` of this system for these fixed dofs (n_dof,) bool and
+        constraints G, built from the reference state and factorised on first use, then reused (every
+        load stage of a run has the same fixed dofs and G)."""
+        from .precon import StiffnessPreconditioner
+        key = (None if fixed is None else np.asarray(fixed, bool).tobytes(), id(G))
+        if self._precon is None or self._precon[0] != key:
+            self._precon = (key, StiffnessPreconditioner(self.s, fixed, G))
+        return self._precon[1]
 
     def fixed_mask(self) -> np.ndarray:
         """(n_dof,) bool: union of the loads' fixed dofs in the stacked numbering."""
@@ -157,6 +168,8 @@ def static_state(model, loads: Sequence, next_stage: int) -> dict:  # noqa: ANN0
     if s.continuum is not None:
         st["U"] = s.continuum.U.copy()
     st["loads"] = {f"load{i}": ld.get_state() for i, ld in enumerate(loads) if hasattr(ld, "get_state")}
+    hist = getattr(s, "statics_history", None)
+    st["predictor"] = {k: np.array(v, copy=True) for k, v in hist.items()} if hist else {}
     return st
 
 
@@ -207,15 +220,22 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
     prob = StaticProblem(s, loads)
     fixed = prob.fixed_mask()
     G = getattr(s, "G", None)
+    predict = getattr(getattr(minimizer, "params", None), "predictor", "none") == "linear"
+    # the predictor's history (q of the stage before the current state) travels with checkpoints
+    hist = (state or {}).get("predictor") or {}
+    s.statics_history = {k: np.array(v, dtype=float, copy=True) for k, v in hist.items()}
     records = []
     for i in range(start, n_st):
         t0 = _time.perf_counter()
         prob.time = float(i)
         prob.stage = i
+        q_last = s.gather_q() if predict else None
         for ld in loads:
             ld.set_stage(min(i, ld.n_stages - 1))
             ld.impose(float(i), s)
         s.update_pads()
+        if predict:
+            _predict(prob, s, fixed, q_last)
         stage = getattr(getattr(s, "method", None), "statics_stage", None)  # e.g. ghost_corrected
         if stage is not None:
             def solve():  # noqa: ANN202 - minimise from the current state, leave the state at the result
@@ -233,10 +253,29 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
         for ld in loads:
             rec.update(ld.observables())
         _check_stage(s, i, rec)
+        if predict:
+            s.statics_history = {"q_prev": q_last}
         records.append(rec)
         if callback is not None and callback(i, rec):
             break
     return records
+
+
+def _predict(prob: StaticProblem, s, fixed: np.ndarray, q_last: np.ndarray) -> None:  # noqa: ANN001
+    """Start the stage from q_last + (q_last − q_prev) on the free dofs (linear extrapolation of the last two
+    converged stages, ``s.statics_history['q_prev']``; the kinematic loads' dofs keep their imposed values)
+    when that start has a lower energy than the unextrapolated one; else leave the state alone."""
+    q_prev = s.statics_history.get("q_prev")
+    if q_prev is None or q_prev.shape != q_last.shape:
+        return
+    q0 = s.gather_q()
+    step = np.where(fixed, 0.0, q_last - q_prev)
+    if not np.any(step):
+        return
+    e0, _ = prob(q0)
+    q1 = q0 + step
+    e1, _ = prob(q1)
+    prob.set_q(q1 if e1 < e0 else q0)
 
 
 def _check_stage(s, i: int, rec: dict) -> None:  # noqa: ANN001

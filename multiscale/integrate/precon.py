@@ -1,0 +1,185 @@
+"""Stiffness preconditioner of the whole (coupled) static problem, factorised once per run.
+
+The operator P (n_dof, n_dof) on the stacked dofs q = (u_free_atoms, U_nodes) is a positive semi-definite
+approximation of the Hessian of Π at the REFERENCE state (so it depends on the model only, never on the
+current positions: a restarted run builds the same P, bitwise)::
+
+    P = Tᵀ H_atoms T + K_continuum + s·I
+
+- H_atoms (n·d, n·d): the bond-stiffness network of the atoms at their reference positions: every bond
+  r_ab < r_cut contributes w_ab·k_ab·n nᵀ (n the unit bond vector, w_ab the coupling bond weight) with the
+  positive part of the bond's radial stiffness k_ab = max(φ''(r) + (w̄F'(ρ̄))ρ''(r) terms, 0) [energy/length²]
+  (pair potentials: φ''; EAM: φ'' + (F'(ρ̄_a) + F'(ρ̄_b)) ρ'' with the reference densities). It is the
+  harmonic Hessian of the reference crystal without its (indefinite, small) transverse and embedding-
+  curvature parts. Potentials without radial functions (external engines) fall back to a unit bond
+  stiffness scaled by the continuum's C₁₁ (or 1).
+- T (n·d, n_dof): free atoms map to their own dofs, pad atoms to the nodes through x_pad = X + N_pad U.
+- K_continuum (N·d, N·d): the α-weighted assembled linear-elastic stiffness with the material's reference
+  tangent C (Cauchy–Born: C from the same potential), `ContinuumRegion.stiffness_matrix`.
+- s: 1e-8 of the mean positive diagonal, plus that mean on dofs that nothing touches (nodes of the
+  atomistic hole), so P is positive definite.
+
+The constraints (fixed dofs, G q = c) enter through the saddle-point (KKT) system on the free dofs::
+
+    [ P_ff   G_fᵀ ] [z]   [r_f]
+    [ G_f   −δ I  ] [λ] = [ 0 ]          δ = 1e-12 / mean diag(P)   (tolerates redundant rows)
+
+factorised once (scipy SuperLU); `solve(r)` returns z (n_dof,) with z = 0 on fixed dofs and G z ≈ 0
+(δ-accurate; callers re-project), i.e. z = Z (Zᵀ P Z)⁻¹ Zᵀ r with Z a basis of the constrained space:
+the preconditioner is consistent with the handshake constraints, not a block-diagonal guess.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+
+def _d2(fn, r: np.ndarray, h: float = 1e-5) -> np.ndarray:  # noqa: ANN001
+    """Second derivative of a radial function from its first derivative (central difference)."""
+    return (fn(r + h)[1] - fn(r - h)[1]) / (2.0 * h)
+
+
+def reference_bonds(atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
+    """(i (m,), j (m,), dX (m, d)) every atom pair with |dX| < r_cut at the REFERENCE positions (periodic
+    images included), from a fresh neighbour list of ``atoms.X``; independent of the current state."""
+    from ..md.neighbors import NeighborList
+    pot = atoms.potential
+    nl = NeighborList(atoms.box, float(pot.cutoff), float(atoms.nlist.skin), 1, wrap=True)
+    nl.build(np.ascontiguousarray(atoms.X))
+    i, j = nl.pairs()
+    dX = atoms.X[j] - atoms.X[i] + nl.shift_vectors()
+    keep = np.einsum("md,md->m", dX, dX) < float(pot.cutoff) ** 2
+    return i[keep], j[keep], dX[keep]
+
+
+def bond_stiffness(atoms, i: np.ndarray, j: np.ndarray, r: np.ndarray) -> np.ndarray | None:  # noqa: ANN001
+    """(m,) positive part of the radial stiffness of each bond [energy/length²], or None when the potential
+    has no radial functions."""
+    pot = atoms.potential
+    try:
+        k = np.asarray(pot.pair_d2(r), float) if hasattr(pot, "pair_d2") else _d2(pot.pair, r)
+        if getattr(pot, "many_body", False):
+            rho_b = np.asarray(pot.density(r)[0], float)
+            rho = np.zeros(len(atoms.X))
+            np.add.at(rho, i, rho_b)
+            np.add.at(rho, j, rho_b)
+            dF = np.asarray(pot.embedding(rho)[1], float)
+            d2rho = (np.asarray(pot.density_d2(r), float) if hasattr(pot, "density_d2")
+                     else _d2(pot.density, r))
+            k = k + (dF[i] + dF[j]) * d2rho
+    except (NotImplementedError, AttributeError, TypeError):
+        return None
+    if not np.all(np.isfinite(k)):
+        return None
+    return np.maximum(k, 0.0)
+
+
+def atom_hessian(atoms) -> sp.csr_matrix:  # noqa: ANN001
+    """(n·d, n·d) bond-stiffness network Σ_bonds w k n nᵀ of all atoms at the reference (see module)."""
+    X = atoms.X
+    n, d = X.shape
+    i, j, dX = reference_bonds(atoms)
+    r = np.linalg.norm(dX, axis=1)
+    k = bond_stiffness(atoms, i, j, r)
+    if k is None:
+        k = np.ones_like(r)
+    if atoms.bond_weight_fn is not None:
+        w = 0.5 * (np.asarray(atoms.bond_weight_fn(i, j, dX), float)
+                   + np.asarray(atoms.bond_weight_fn(j, i, -dX), float))
+        k = k * w
+    e = dX / r[:, None]
+    Kb = k[:, None, None] * e[:, :, None] * e[:, None, :]               # (m, d, d)
+    a = np.arange(d)
+    ri = (i[:, None] * d + a)                                            # (m, d)
+    rj = (j[:, None] * d + a)
+    rows = np.concatenate([np.repeat(ri, d, axis=1), np.repeat(rj, d, axis=1),
+                           np.repeat(ri, d, axis=1), np.repeat(rj, d, axis=1)]).ravel()
+    cols = np.concatenate([np.tile(ri, (1, d)), np.tile(rj, (1, d)),
+                           np.tile(rj, (1, d)), np.tile(ri, (1, d))]).ravel()
+    vals = np.concatenate([Kb.reshape(len(k), -1), Kb.reshape(len(k), -1),
+                           -Kb.reshape(len(k), -1), -Kb.reshape(len(k), -1)]).ravel()
+    H = sp.csr_matrix((vals, (rows, cols)), shape=(n * d, n * d))
+    H.sum_duplicates()
+    return H
+
+
+def atoms_to_q(system) -> sp.csr_matrix:  # noqa: ANN001
+    """T (n·d, n_dof): all atom displacements from the stacked dofs (free atoms: identity; pads: N_pad U)."""
+    s = system
+    d, n = s.d, s.n_atoms
+    a = np.arange(d)
+    rows = [(s.free[:, None] * d + a).ravel()]
+    cols = [np.arange(s.n_free * d)]
+    vals = [np.ones(s.n_free * d)]
+    if s.coupled and len(s.pad_idx):
+        Np = s.N_pad.tocoo()
+        rows.append((s.pad_idx[Np.row][:, None] * d + a).ravel())
+        cols.append((s.n_free * d + Np.col[:, None] * d + a).ravel())
+        vals.append(np.repeat(Np.data, d))
+    T = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(n * d, s.n_dof))
+    T.sum_duplicates()
+    return T
+
+
+def stiffness_operator(system) -> sp.csr_matrix:  # noqa: ANN001
+    """P (n_dof, n_dof) SPD: Tᵀ H_atoms T + K_continuum + shifts (see module docstring)."""
+    s = system
+    P = sp.csr_matrix((s.n_dof, s.n_dof))
+    if s.atoms is not None and s.n_atoms:
+        T = atoms_to_q(s)
+        P = P + (T.T @ atom_hessian(s.atoms) @ T).tocsr()
+    if s.continuum is not None and s.n_nodes:
+        K = s.continuum.stiffness_matrix()
+        k0 = s.n_free * s.d
+        P = P + sp.bmat([[sp.csr_matrix((k0, k0)), None], [None, K]], format="csr") if k0 else P + K
+    P = 0.5 * (P + P.T)
+    diag = P.diagonal()
+    pos = diag[diag > 0]
+    mean = float(pos.mean()) if pos.size else 1.0
+    extra = np.where(diag > 1e-12 * mean, 1e-8 * mean, mean)
+    return (P + sp.diags(extra)).tocsr()
+
+
+class StiffnessPreconditioner:
+    """The constrained inverse of P (module docstring), factorised once.
+
+    system : CoupledSystem; fixed : (n_dof,) bool or None; G : (m, n_dof) sparse or None.
+    ``solve(r (n_dof,)) -> z (n_dof,)``; ``.P`` the operator; ``.n_dof``.
+    """
+
+    def __init__(self, system, fixed: np.ndarray | None = None, G=None) -> None:  # noqa: ANN001
+        self.P = stiffness_operator(system)
+        n = self.P.shape[0]
+        self.n_dof = n
+        self.free = np.ones(n, bool) if fixed is None else ~np.asarray(fixed, bool).reshape(n)
+        idx = np.flatnonzero(self.free)
+        self._idx = idx
+        Pf = self.P[idx][:, idx]
+        blocks = [[Pf, None], [None, None]]
+        m = 0
+        if G is not None and G.shape[0]:
+            Gf = sp.csr_matrix(G)[:, idx]
+            Gf = Gf[np.flatnonzero(np.diff(Gf.indptr) > 0)]
+            Gf.eliminate_zeros()
+            m = Gf.shape[0]
+        if m:
+            delta = 1e-12 / float(Pf.diagonal().mean())
+            blocks = [[Pf, Gf.T], [Gf, -delta * sp.eye(m)]]
+            A = sp.bmat(blocks, format="csc")
+        else:
+            A = Pf.tocsc()
+        self._nf = len(idx)
+        self._m = m
+        self._lu = spla.splu(A)
+
+    def solve(self, r: np.ndarray) -> np.ndarray:
+        """z = P⁻¹ r on the constrained space (zero on fixed dofs)."""
+        rhs = np.zeros(self._nf + self._m)
+        rhs[: self._nf] = r[self._idx]
+        sol = self._lu.solve(rhs)
+        z = np.zeros(self.n_dof)
+        z[self._idx] = sol[: self._nf]
+        return z
