@@ -9,8 +9,11 @@ configuration; it has no notion of msim's site and bond weights (PHYSICS.md §2)
   any other weight is a ValueError. Energy-based couplings (strong, projected, penalty, ghost_corrected
   blend the atoms' energy with fractional bond weights in the handshake) are refused at validation
   (`multiscale.deck.checks`): ``supported_couplings``.
-* Cauchy–Born and default-C linear materials, ``a: relaxed`` and wave packets need radial functions: they
-  raise `EngineHasNoRadialFunctions` (a ValueError), which the builder reports at the deck key.
+* The Cauchy–Born and default-C linear materials do not use radial functions for engines: they evaluate a
+  periodic cell of the lattice with the engine itself (``periodic_cell``,
+  `multiscale.fem.materials.cauchy_born_engine`). ``a: relaxed``, wave packets and the other lattice sums
+  need radial functions: they raise `EngineHasNoRadialFunctions` (a ValueError), which the builder
+  reports at the deck key.
 * The stable-time-step estimate uses `max_frequency` (finite-difference on-site force constants of a
   perfect-lattice cluster evaluated by the engine itself) instead of φ''.
 
@@ -50,8 +53,8 @@ class ExternalPotential(Potential):
     def _no_radial(self) -> EngineHasNoRadialFunctions:
         return EngineHasNoRadialFunctions(
             f"the {self.engine_name} potential has no radial functions (pair/density/embedding): "
-            "Cauchy-Born or default-C materials, `a: relaxed`, wave packets and other lattice sums need a "
-            "native msim potential")
+            "`a: relaxed`, wave packets and other lattice sums need a native msim potential (the "
+            "cauchy_born and linear materials evaluate a periodic cell with the engine instead)")
 
     def pair(self, r):  # noqa: ANN001, ANN201
         raise self._no_radial()
