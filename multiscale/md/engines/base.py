@@ -93,6 +93,11 @@ class ExternalPotential(Potential):
         """E [energy]; forces (n, d) and per-atom energies (n,) from the engine (see `Potential.compute`).
         ``nlist`` only identifies the region and its box: the engine keeps its own neighbour lists."""
         self.check_weights(site_w, bond_w)
+        img = getattr(nlist, "image", None)
+        if img is not None and img.shape == x.shape and img.any():
+            # the region hands over x − image·L (msim's own wrapping at ITS rebuilds); the engine gets the
+            # continuous positions and keeps its own images (a jump of a period would force a rebuild)
+            x = x + img * nlist.period
         eng = self._engine(nlist, x, types)
         return eng.compute(x, forces, energies, virial)
 
