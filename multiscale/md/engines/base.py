@@ -9,6 +9,27 @@ configuration; it has no notion of msim's site and bond weights (PHYSICS.md §2)
   any other weight is a ValueError. Energy-based couplings (strong, projected, penalty, ghost_corrected
   blend the atoms' energy with fractional bond weights in the handshake) are refused at validation
   (`multiscale.deck.checks`): ``supported_couplings``.
+
+What couples how (every route; tests/md/engines/test_engine_couplings.py, tests/md/test_engine_lammps.py):
+
+  ======================================  =====================================  ======================
+  coupling                                native potentials (lj, morse, eam...)  lammps / ase engines
+  ======================================  =====================================  ======================
+  force_blend, constraint strong          yes                                    yes
+  force_blend, constraint projected       yes                                    yes
+  force_blend, constraint none            yes                                    yes
+  strong / projected (energy blending)    yes                                    refused (exit 2)
+  penalty (energy blending)               yes                                    refused (exit 2)
+  ghost_corrected (energy blending)       yes                                    refused (exit 2)
+  ======================================  =====================================  ======================
+
+  Energy blending needs the gradient of Σ_a β̄_a e_a with fractional bond weights across the handshake
+  (also for the narrowest, "sharp" handshake: a bond between a core atom and a pad still has a fractional
+  weight); an engine's total forces are the gradient of the UNWEIGHTED Σ e_a only, so msim cannot
+  differentiate the weighted energy. Force blending needs only total forces; its reported energy is
+  re-weighted by the partition of unity (`multiscale.coupling.methods.force_blend`), so the handshake is
+  not counted twice. The continuum of an engine potential: ``cauchy_born`` (periodic cell evaluated by
+  the engine) or ``linear`` (C from that cell), `multiscale.fem.materials.cauchy_born_engine`.
 * The Cauchy–Born and default-C linear materials do not use radial functions for engines: they evaluate a
   periodic cell of the lattice with the engine itself (``periodic_cell``,
   `multiscale.fem.materials.cauchy_born_engine`). ``a: relaxed``, wave packets and the other lattice sums
