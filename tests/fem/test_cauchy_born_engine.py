@@ -138,3 +138,30 @@ def test_deck_materials_use_the_engine():
         e, V = _lammps_energy(*SNAP, 3.615, 2, Ek)
         assert abs(W[k] - e / V) <= 1e-13 * abs(e / V)
     cb.close()
+
+
+def test_ase_route_energy_and_stress():
+    """`type: ase` (ASE's EMT): W(F) against the same crystal built by ``ase.build.bulk`` and deformed by
+    ASE (independent cell and positions), and P = ∂W/∂F against central differences of W."""
+    from ase.build import bulk
+
+    from multiscale.md.potentials.ase_potential import AsePotential
+    from multiscale.md.potentials.ase_potential import import_class
+
+    emt = import_class("ase.calculators.emt:EMT")
+    pot = AsePotential(emt, ["Cu"], cutoff=5.0)
+    a = 3.6
+    mat = EngineCauchyBorn(pot, Lattice("fcc", a))
+    F = np.eye(3) + np.array([[0.02, 0.01, -0.005], [0.004, -0.01, 0.003], [0.0, 0.006, 0.015]])
+    P, W = mat.evaluate(F[None])
+    ref = bulk("Cu", "fcc", a=a, cubic=True)
+    ref.calc = emt()
+    ref.set_cell(ref.cell[:] @ F.T, scale_atoms=True)
+    assert abs(W[0] * a ** 3 - ref.get_potential_energy()) <= 1e-12  # eV (EMT: E ≈ 0 near fcc)
+    h = 1e-6
+    for i, j in [(0, 0), (0, 1), (2, 1), (1, 2)]:
+        Fp, Fm = F.copy(), F.copy()
+        Fp[i, j] += h
+        Fm[i, j] -= h
+        dW = (mat.evaluate(Fp[None])[1][0] - mat.evaluate(Fm[None])[1][0]) / (2 * h)
+        assert abs(dW - P[0, i, j]) <= 1e-6 * np.max(np.abs(P)), (i, j, dW, P[0, i, j])
