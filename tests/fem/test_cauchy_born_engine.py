@@ -165,3 +165,23 @@ def test_ase_route_energy_and_stress():
         Fm[i, j] -= h
         dW = (mat.evaluate(Fp[None])[1][0] - mat.evaluate(Fm[None])[1][0]) / (2 * h)
         assert abs(dW - P[0, i, j]) <= 1e-6 * np.max(np.abs(P)), (i, j, dW, P[0, i, j])
+
+
+def test_2d_lammps_cell_matches_native_lj():
+    """2D route (LAMMPS ``dimension 2`` cell, xy tilt only): LAMMPS ``lj/cut`` against msim's native lj
+    lattice sums on the hex lattice, C ≤ 1e-6, W and P at finite F ≤ 1e-12."""
+    from multiscale.md.potentials.lj import LennardJones
+
+    lat = Lattice("hex", 1.1126)
+    native = CauchyBorn(LennardJones(1.0, 1.0, 2.5, "cut"), lat)
+    eng = EngineCauchyBorn(LammpsPotential("lj/cut 2.5", ["1 1 1.0 1.0 2.5"], units="lj"), lat)
+    try:
+        assert eng.dim == 2
+        assert np.max(np.abs(eng.C - native.C)) <= 1e-6 * np.max(np.abs(native.C))
+        F = np.eye(2) + np.array([[[0.01, 0.004], [-0.003, -0.006]], [[0.0, 0.02], [0.0, 0.0]]])
+        Pe, We = eng.evaluate(F)
+        Pn, Wn = native.evaluate(F)
+        assert np.max(np.abs(We - Wn)) <= 1e-12 * np.max(np.abs(Wn))
+        assert np.max(np.abs(Pe - Pn)) <= 1e-12 * np.max(np.abs(Pn))
+    finally:
+        eng.close()

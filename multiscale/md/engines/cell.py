@@ -99,7 +99,7 @@ class LammpsCell:
             xy, yz, xz = float(R[0, 1]), float(R[1, 2]), float(R[0, 2])
         tilt = f" xy final {xy!r}" + ("" if d == 2 else f" xz final {xz!r} yz final {yz!r}")
         lmp.command("change_box all " + " ".join(f"{ax} final {float(lo[k])!r} {float(hi[k])!r}"
-                                                for k, ax in enumerate("xyz")) + tilt + " units box")
+                                                for k, ax in enumerate("xyz"[:d])) + tilt + " units box")
         xv = lmp.numpy.extract_atom("x", nelem=self.n, dim=3)
         ids = lmp.numpy.extract_atom("id", nelem=self.n)
         xr = self.X @ (Q.T @ np.asarray(F, float)).T          # rows: Qᵀ F X
