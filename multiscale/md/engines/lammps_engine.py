@@ -13,7 +13,7 @@ image counts ``img`` LAMMPS itself chose when it last wrapped its atoms (at its 
 between rebuilds the positions are continuous, exactly as in a LAMMPS run, so an atom crossing a periodic
 face does not force a rebuild (wrapping every call into the box did: an atom crossing the face jumps a
 period, and LAMMPS's displacement check then rebuilt its lists at almost every step of an 8 000-atom
-crystal — the bridge cost 1.71× LAMMPS alone, 1.18× after; benchmarks/bench_engine.py). Positions more
+crystal — the bridge cost 1.71× LAMMPS alone, 1.18–1.22× after; benchmarks/bench_engine.py). Positions more
 than half a period outside the box are wrapped by msim first. Then ``run 1 pre no post no`` with no
 integrator fix: exactly one force evaluation (``pre no`` skips the set-up force evaluation; with
 reneighbouring when LAMMPS's check asks for it), and forces / per-atom energies are read from NumPy views
