@@ -10,6 +10,15 @@ force β f + α f = f on the mass β̄ m + ᾱ m = m: the plain lattice. A homog
 gives zero force on every free atom and node (patch test exact). There is no energy whose gradient
 these forces are: the ledger's total is not conserved. Many-body (EAM) lattices need pads out to twice
 the cut-off for exact pad densities. Kinematic constraints: strong, projected or none (``constraint``).
+
+Reported energy (no double counting): the regions compute UNWEIGHTED energies (every atom, pads
+included; the continuum with α = 1 near H), which would count the handshake twice. The method's
+``coupling`` term re-weights them by the partition of unity, so that the reported potential energy is
+``Π = Σ_a β̄_a e_a + Σ_q α_q W_q V_q`` (β̄ the atom-cell weights, pads 0; α_q the quadrature-point weights
+the continuum had before `prepare` replaced them): ``coupling = Σ_a (β̄_a − 1) e_a + Σ_q (α_q − 1) W_q V_q``
+over the atoms and the quadrature points whose weight `prepare` changed. A homogeneous deformation F
+then reports W(F)·(Σ β̄ V_a + ∫ α), the continuum energy up to the partition-of-unity quadrature error.
+Π is a measure of the state (surface / interface energies), not a potential of the forces.
 """
 
 from __future__ import annotations
@@ -32,10 +41,14 @@ class ForceBlendCoupling(CouplingMethod):
     def prepare(self, system) -> None:  # noqa: ANN001
         hs, cont = system.handshake, system.continuum
         reach = 1.001 * element_diameter(cont.mesh)
+        alpha_w = np.array(cont.alpha_qp, float)   # the partition-of-unity weights, for the energy report
         # unweighted continuum on every element near H (the α-weighted masses were taken already)
         cont.set_blend(lambda X: (hs.distance(X) > 0.0) | (self._signed(hs, X) > -reach), system._n_sub)
         self._beta = np.where(system.pad, 0.0, hs.beta(system.atoms.X))
         self._alpha_nodes = hs.alpha(cont.nodes)
+        self._dq = np.flatnonzero(alpha_w != cont.alpha_qp)
+        self._dw_q = (alpha_w - cont.alpha_qp)[self._dq] * cont.qp_volumes[self._dq]
+        self._dw_atoms = np.where(system.pad, 0.0, system.atom_weight) - 1.0
 
     @staticmethod
     def _signed(hs, X: np.ndarray) -> np.ndarray:  # noqa: ANN001
@@ -45,4 +58,14 @@ class ForceBlendCoupling(CouplingMethod):
     def add_forces(self, system, f_atoms: np.ndarray, f_nodes: np.ndarray) -> float:  # noqa: ANN001
         f_atoms *= self._beta[:, None]
         f_nodes *= self._alpha_nodes[:, None]
-        return 0.0
+        return self.energy_reweighting(system)
+
+    def energy_reweighting(self, system) -> float:  # noqa: ANN001
+        """The ``coupling`` energy [energy]: partition-of-unity re-weighting of the regions' unweighted
+        energies (module docstring); uses the atoms' per-atom energies of the last evaluation."""
+        E = float(self._dw_atoms @ system.atoms.energies)
+        if self._dq.size:
+            cont = system.continuum
+            F = cont.deformation_gradients()[self._dq]
+            E += float(self._dw_q @ cont.material.evaluate(F)[1])
+        return E

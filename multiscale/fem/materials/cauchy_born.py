@@ -26,7 +26,8 @@ class CauchyBorn(Material):
     Evaluation path (``self.path``): ``"compiled"`` (kernel ``multiscale._kernels.cauchy_born``, points in
     parallel over ``self.n_threads`` OpenMP threads, bitwise the same for any count) for lj, morse,
     harmonic and the tabulated EAMs (eam, eam_zhou); ``"numpy"`` (the potential's vectorised radial
-    functions) for any other potential. Both agree to round-off.
+    functions) for any other potential. Both agree to round-off. External-engine potentials (lammps,
+    ase) get `cauchy_born_engine.EngineCauchyBorn` instead (periodic cell evaluated by the engine).
     """
 
     is_linear = False
@@ -34,6 +35,10 @@ class CauchyBorn(Material):
     class Params(PluginParams):
         bond_margin: float = Field(0.25, ge=0.0, description="reference bonds kept out to cutoff·(1+margin), "
                                    "so bonds entering the cut-off under compression count (dimensionless)")
+        fd_tol: float = Field(1e-8, gt=0.0, lt=1e-2,
+                              description="external-engine potentials only: relative accuracy of C from "
+                                          "finite differences of the engine's stress (step halved until "
+                                          "met); W(F) and P(F) are the engine's own values")
 
     def __init__(self, potential, lattice, bond_margin: float = 0.25, compiled: bool = True) -> None:  # noqa: ANN001
         """``compiled=False`` forces the NumPy path (reference for tests and benchmarks)."""
@@ -51,7 +56,11 @@ class CauchyBorn(Material):
     def from_params(cls, params: Params, *, dim: int, potential=None, lattice=None) -> CauchyBorn:  # noqa: ANN001
         if potential is None or lattice is None:
             raise ValueError("material 'cauchy_born' needs the deck's potential and lattice")
-        mat = cls(potential, lattice, params.bond_margin)
+        if getattr(potential, "external", False):  # LAMMPS / ASE: periodic cell evaluated by the engine
+            from .cauchy_born_engine import EngineCauchyBorn
+            mat = EngineCauchyBorn(potential, lattice, params.fd_tol)
+        else:
+            mat = cls(potential, lattice, params.bond_margin)
         if mat.dim != dim:
             raise ValueError(f"lattice is {mat.dim}D but the mesh is {dim}D")
         return mat

@@ -22,7 +22,12 @@ class Linear(LinearMaterial):
 
     @classmethod
     def from_potential(cls, potential, lattice) -> Linear:  # noqa: ANN001
-        """C = ∂²W/∂E∂E of the lattice sum of ``potential`` at ``lattice`` (see `lattice_sums`)."""
+        """C = ∂²W/∂E∂E of the lattice sum of ``potential`` at ``lattice`` (see `lattice_sums`); for an
+        external-engine potential, finite differences of the engine's periodic-cell stress
+        (`cauchy_born_engine.cached_elastic_constants`)."""
+        if getattr(potential, "external", False):
+            from .cauchy_born_engine import cached_elastic_constants
+            return cls(cached_elastic_constants(potential, lattice)[0])
         R = bond_vectors(lattice, potential.cutoff)
         return cls(born_constants(potential, R, lattice.volume_per_atom))
 

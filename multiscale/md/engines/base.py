@@ -9,8 +9,32 @@ configuration; it has no notion of msim's site and bond weights (PHYSICS.md §2)
   any other weight is a ValueError. Energy-based couplings (strong, projected, penalty, ghost_corrected
   blend the atoms' energy with fractional bond weights in the handshake) are refused at validation
   (`multiscale.deck.checks`): ``supported_couplings``.
-* Cauchy–Born and default-C linear materials, ``a: relaxed`` and wave packets need radial functions: they
-  raise `EngineHasNoRadialFunctions` (a ValueError), which the builder reports at the deck key.
+
+What couples how (every route; tests/md/engines/test_engine_couplings.py, tests/md/test_engine_lammps.py):
+
+  ======================================  =====================================  ======================
+  coupling                                native potentials (lj, morse, eam...)  lammps / ase engines
+  ======================================  =====================================  ======================
+  force_blend, constraint strong          yes                                    yes
+  force_blend, constraint projected       yes                                    yes
+  force_blend, constraint none            yes                                    yes
+  strong / projected (energy blending)    yes                                    refused (exit 2)
+  penalty (energy blending)               yes                                    refused (exit 2)
+  ghost_corrected (energy blending)       yes                                    refused (exit 2)
+  ======================================  =====================================  ======================
+
+  Energy blending needs the gradient of Σ_a β̄_a e_a with fractional bond weights across the handshake
+  (also for the narrowest, "sharp" handshake: a bond between a core atom and a pad still has a fractional
+  weight); an engine's total forces are the gradient of the UNWEIGHTED Σ e_a only, so msim cannot
+  differentiate the weighted energy. Force blending needs only total forces; its reported energy is
+  re-weighted by the partition of unity (`multiscale.coupling.methods.force_blend`), so the handshake is
+  not counted twice. The continuum of an engine potential: ``cauchy_born`` (periodic cell evaluated by
+  the engine) or ``linear`` (C from that cell), `multiscale.fem.materials.cauchy_born_engine`.
+* The Cauchy–Born and default-C linear materials do not use radial functions for engines: they evaluate a
+  periodic cell of the lattice with the engine itself (``periodic_cell``,
+  `multiscale.fem.materials.cauchy_born_engine`). ``a: relaxed``, wave packets and the other lattice sums
+  need radial functions: they raise `EngineHasNoRadialFunctions` (a ValueError), which the builder
+  reports at the deck key.
 * The stable-time-step estimate uses `max_frequency` (finite-difference on-site force constants of a
   perfect-lattice cluster evaluated by the engine itself) instead of φ''.
 
@@ -50,8 +74,8 @@ class ExternalPotential(Potential):
     def _no_radial(self) -> EngineHasNoRadialFunctions:
         return EngineHasNoRadialFunctions(
             f"the {self.engine_name} potential has no radial functions (pair/density/embedding): "
-            "Cauchy-Born or default-C materials, `a: relaxed`, wave packets and other lattice sums need a "
-            "native msim potential")
+            "`a: relaxed`, wave packets and other lattice sums need a native msim potential (the "
+            "cauchy_born and linear materials evaluate a periodic cell with the engine instead)")
 
     def pair(self, r):  # noqa: ANN001, ANN201
         raise self._no_radial()
@@ -90,6 +114,11 @@ class ExternalPotential(Potential):
         """E [energy]; forces (n, d) and per-atom energies (n,) from the engine (see `Potential.compute`).
         ``nlist`` only identifies the region and its box: the engine keeps its own neighbour lists."""
         self.check_weights(site_w, bond_w)
+        img = getattr(nlist, "image", None)
+        if img is not None and img.shape == x.shape and img.any():
+            # the region hands over x − image·L (msim's own wrapping at ITS rebuilds); the engine gets the
+            # continuous positions and keeps its own images (a jump of a period would force a rebuild)
+            x = x + img * nlist.period
         eng = self._engine(nlist, x, types)
         return eng.compute(x, forces, energies, virial)
 

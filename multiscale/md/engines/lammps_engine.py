@@ -8,10 +8,16 @@ sorting off (so LAMMPS's local index stays msim's index in a serial run; checked
 atom moved more than skin/2: ``every 1 delay 0 check yes``), ``compute pe/atom`` reduced in the thermo
 output every step so that LAMMPS tallies per-atom energies on every step.
 
-Each call: positions are written into LAMMPS's own ``x`` array (a NumPy view, wrapped into the periodic
-box: an atom that jumps a period triggers LAMMPS's rebuild), then ``run 1 pre no post no`` with no
-integrator fix: exactly one force evaluation (with reneighbouring when LAMMPS's check asks for it), and
-forces / per-atom energies are read from NumPy views of LAMMPS's ``f`` and the ``pe/atom`` vector.
+Each call: positions are written into LAMMPS's own ``x`` array (a NumPy view) as ``x − img·L``, with the
+image counts ``img`` LAMMPS itself chose when it last wrapped its atoms (at its own neighbour rebuilds):
+between rebuilds the positions are continuous, exactly as in a LAMMPS run, so an atom crossing a periodic
+face does not force a rebuild (wrapping every call into the box did: an atom crossing the face jumps a
+period, and LAMMPS's displacement check then rebuilt its lists at almost every step of an 8 000-atom
+crystal — the bridge cost 1.71× LAMMPS alone, 1.18–1.22× after; benchmarks/bench_engine.py). Positions more
+than half a period outside the box are wrapped by msim first. Then ``run 1 pre no post no`` with no
+integrator fix: exactly one force evaluation (``pre no`` skips the set-up force evaluation; with
+reneighbouring when LAMMPS's check asks for it), and forces / per-atom energies are read from NumPy views
+of LAMMPS's ``f`` and the ``pe/atom`` vector.
 2D decks use ``dimension 2`` (z periodic, unit thickness); 1D decks are not supported.
 """
 
@@ -114,6 +120,19 @@ class LammpsEngine:
                   "run 0"]:
             lmp.command(c)
         self._ids = np.arange(1, n + 1)
+        # periodic images: LAMMPS's position of atom i is x_i − img_i·L (img from LAMMPS's own wrapping at its
+        # neighbour rebuilds), so positions stay continuous between rebuilds, as in a LAMMPS run
+        self._L = np.array([box.hi[k] - box.lo[k] if box.periodic[k] else 0.0 for k in range(d)])
+        self._per = np.asarray(box.periodic, bool)[:d]
+        self._img = np.zeros((n, d))
+        self._sync_images(x)
+
+    def _sync_images(self, x: np.ndarray) -> None:
+        """Image counts (n, d) of the positions LAMMPS holds now relative to msim's x (periodic axes)."""
+        if self._per.any():
+            xv = self.lmp.numpy.extract_atom("x", nelem=self.n, dim=3)
+            k = self._per
+            self._img[:, k] = np.round((x[:, k] - xv[:, :self.d][:, k]) / self._L[k])
 
     # ------------------------------------------------------------------
     def _views(self) -> tuple[np.ndarray, np.ndarray]:
@@ -135,8 +154,14 @@ class LammpsEngine:
             self._virial_mode = want_vir
             self._pre = "yes"  # the new thermo computes need LAMMPS's init (pre no would use stale ones)
         xv, _ = self._views()
-        if self.box.periodic.any() if hasattr(self.box.periodic, "any") else any(self.box.periodic):
-            xv[:, :d] = self.box.wrap(x)
+        if self._per.any():
+            xd = xv[:, :d]
+            np.subtract(x, self._img * self._L, out=xd)
+            k = self._per
+            lo, hi = np.asarray(self.box.lo)[:d][k], np.asarray(self.box.hi)[:d][k]
+            if (np.any(xd[:, k].min(axis=0) < lo - 0.5 * self._L[k])
+                    or np.any(xd[:, k].max(axis=0) > hi + 0.5 * self._L[k])):
+                xd[...] = self.box.wrap(x)   # jumped far out (LAMMPS wraps by one period only)
         else:
             xv[:, :d] = x
         lmp.command(f"run 1 pre {self._pre} post no")
@@ -144,8 +169,11 @@ class LammpsEngine:
         ids = lmp.numpy.extract_atom("id", nelem=self.n)
         if not np.array_equal(ids, self._ids):
             raise RuntimeError("LAMMPS reordered or lost atoms (serial run with sorting off expected)")
-        _, fv = self._views()
+        xv, fv = self._views()
         forces[...] = fv[:, :d]
+        if self._per.any():  # LAMMPS rewraps its atoms at its neighbour rebuilds: keep the images in step
+            k = self._per
+            self._img[:, k] = np.round((x[:, k] - xv[:, :d][:, k]) / self._L[k])
         pa = lmp.numpy.extract_compute("msim_pa", 1, 1)  # LMP_STYLE_ATOM, LMP_TYPE_VECTOR
         energies[...] = pa[: self.n]
         E = float(lmp.get_thermo("pe"))

@@ -27,6 +27,7 @@ from pydantic import Field
 from ...registry import POTENTIALS, PluginParams
 from ..engines.ase_engine import AseEngine
 from ..engines.base import ExternalPotential
+from ..engines.cell import AseCell, reference_cell
 
 
 def import_class(spec: str):  # noqa: ANN201
@@ -92,6 +93,16 @@ class AsePotential(ExternalPotential):
         except TypeError as exc:
             raise ValueError(f"{params.calculator} does not take these args: {exc}") from exc
         return cls(lambda: klass(**args), params.symbols, params.cutoff)
+
+    def periodic_cell(self, lattice):  # noqa: ANN001, ANN201
+        """A `multiscale.md.engines.cell.AseCell` of ``lattice`` (3D; atoms of type 0) with a fresh
+        calculator: energy and stress of homogeneous deformations (Cauchy–Born)."""
+        L, X = reference_cell(lattice)
+        return AseCell(self.factory(), np.full(len(X), self.numbers[0]), L, X)
+
+    def cache_key(self) -> tuple:
+        """Identity of this potential for the per-run caches (the calculator factory is opaque)."""
+        return ("ase", id(self))
 
     def _new_engine(self, x, box, types):  # noqa: ANN001, ANN202
         t = np.zeros(len(x), dtype=np.int64) if types is None else np.asarray(types, dtype=np.int64)

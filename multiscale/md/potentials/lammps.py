@@ -25,6 +25,7 @@ from pydantic import Field
 
 from ...registry import POTENTIALS, PluginParams
 from ..engines.base import ExternalPotential
+from ..engines.cell import LammpsCell, reference_cell
 from ..engines.lammps_engine import LammpsEngine, lammps_force_cutoff
 from ..engines.lammps_lib import LammpsUnavailable, potentials_dir, resolve_file_tokens
 
@@ -73,6 +74,16 @@ class LammpsPotential(ExternalPotential):
         search = [Path(deck_dir)] if deck_dir is not None else []
         return cls(params.pair_style, list(params.pair_coeff), name,
                    len(params.elements) if params.elements else 1, params.skin, search)
+
+    def periodic_cell(self, lattice):  # noqa: ANN001, ANN201
+        """A `multiscale.md.engines.cell.LammpsCell` of ``lattice`` (its shortest periodic box; atoms of
+        type 0) in its own LAMMPS instance: energy and stress of homogeneous deformations (Cauchy–Born)."""
+        L, X = reference_cell(lattice)
+        return LammpsCell(self.units, self.pair_lines, self.ntypes, L, X)
+
+    def cache_key(self) -> tuple:
+        """What defines this potential's energy (for the per-run caches of derived quantities)."""
+        return ("lammps", self.units, self.ntypes, tuple(self.pair_lines))
 
     def _new_engine(self, x, box, types):  # noqa: ANN001, ANN202
         try:

@@ -1,0 +1,117 @@
+"""No double counting at an atomistic/continuum interface with a machine-learned potential (SNAP Cu,
+``Cu_Zuo_JPCA2020``) in the atomistic core and the Cauchy–Born continuum of the SAME potential
+(`fem/materials/cauchy_born_engine.py`), coupled by force-based blending (the coupling external engines
+support), assembled from a deck by msim's own builder.
+
+1. Homogeneous strain: atoms on x = F X, nodes on U = (F − I) X (pads follow the mesh). The reported
+   potential energy Π (atoms + continuum + the method's partition-of-unity re-weighting) equals the
+   continuum energy W(F)·V_w, V_w = Σ β̄_a V_a + ∫ α (the model's own weights), to 1e-10 relative, and
+   V_w equals the block's volume to the partition-of-unity quadrature error (≤ 1e-5). Without the
+   re-weighting (regions' unweighted energies) the handshake and the pads are counted twice: Π exceeds
+   W V by ~30 % here.
+2. A free surface in the atomistic region: a spherical void (R = 5 Å) cut out of the core. Its surface
+   (excess) energy in the coupled model, Π − W(I)·V_w + N_removed·e_coh, against the fully atomistic value:
+   the same void in a periodic crystal evaluated by a plain LAMMPS instance (`plain_lammps`), E − N e_coh.
+   Unrelaxed (atoms on their lattice sites): ≤ 0.5 %. (Relaxed surface energies are not tested here.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from multiscale.deck.deck import load_deck_text
+from multiscale.md.box import Box
+from multiscale.md.lattice import Lattice
+from multiscale.simulation import Simulation
+
+from tests.md.test_engine_lammps import plain_lammps
+
+A = 3.615
+SNAP = ("snap", ["* * Cu_Zuo_JPCA2020.snapcoeff Cu_Zuo_JPCA2020.snapparam Cu"])
+C_CORE, WIDTH, SKIN = 7.5, 8.5, 4.2
+HALF_ATOMS = C_CORE + WIDTH + 4.1 + SKIN + 0.5        # core + handshake + pads (reach = r_c + skin)
+HALF_MESH = 7 * A
+VOID = ([0.3, 0.2, 0.1], 5.0)
+
+DECK = """\
+msim: 1
+units: metal
+potential: {{type: lammps, pair_style: snap, pair_coeff: ["{coeff}"]}}
+atoms:
+  lattice: {{type: fcc, a: {a}}}
+  region: {region}
+  mass: 63.546
+  skin: {skin}
+continuum:
+  mesh: {{type: box, element: hex8, lo: [{m}, {m}, {m}], hi: [{M}, {M}, {M}], size: {h},
+         hole: {{lo: [{c0}, {c0}, {c0}], hi: [{c1}, {c1}, {c1}]}}}}
+  material: {{type: cauchy_born}}
+  density: derived
+handshake:
+  shape: {{type: box, lo: [{c0}, {c0}, {c0}], hi: [{c1}, {c1}, {c1}]}}
+  width: {w}
+  blend: {{type: cubic}}
+  coupling: {{type: force_blend, constraint: none}}
+integrator: {{type: fire, ftol: 0.01}}
+"""
+
+
+def _model(void: bool):
+    box = f"{{type: box, lo: [{-HALF_ATOMS}, {-HALF_ATOMS}, {-HALF_ATOMS}], hi: [{HALF_ATOMS}, {HALF_ATOMS}, {HALF_ATOMS}]}}"
+    region = (f"{{type: difference, shapes: [{box}, {{type: sphere, center: {VOID[0]}, radius: {VOID[1]}}}]}}"
+              if void else box)
+    text = DECK.format(coeff=SNAP[1][0], a=A, region=region, skin=SKIN, m=-HALF_MESH, M=HALF_MESH, h=2 * A,
+                       c0=-C_CORE, c1=C_CORE, w=WIDTH)
+    sim = Simulation.from_deck(load_deck_text(text, "iface.yaml"))
+    sim.prepare()
+    return sim.model.system
+
+
+@pytest.mark.slow
+def test_homogeneous_strain_gives_the_continuum_energy_and_void_energy_matches_atomistic():
+    s = _model(void=False)
+    part = s.partition_report()
+    Vw = part["volume_atoms"] + part["volume_continuum"]
+    assert abs(Vw - part["volume_region"]) <= 1e-5 * part["volume_region"], part
+    mat = s.continuum.material
+    for F in (np.eye(3), np.eye(3) + np.array([[0.01, 0.003, 0.0], [0.0, -0.004, 0.002], [0.001, 0.0, 0.006]])):
+        s.atoms.x[...] = s.atoms.X @ F.T
+        s.continuum.U[...] = s.continuum.nodes @ (F - np.eye(3)).T
+        s.update_pads()
+        Pi = s.compute_forces()
+        W = mat.evaluate(F[None])[1][0]
+        print("F", F.ravel(), "Pi", Pi, "W V_w", W * Vw, "terms", s.energy)
+        assert abs(Pi - W * Vw) <= 1e-10 * abs(W * Vw), (Pi, W * Vw, s.energy)
+        unweighted = s.energy["potential_atoms"] + s.energy["potential_continuum"]
+        assert abs(unweighted - W * Vw) > 0.05 * abs(W * Vw)     # what the re-weighting removes
+    s.atoms.x[...] = s.atoms.X
+    s.continuum.U[...] = 0.0
+    s.update_pads()
+    s.compute_forces()
+    e_coh = float(mat.evaluate(np.eye(3)[None])[1][0]) * Lattice("fcc", A).volume_per_atom
+    n_full = len(s.atoms.X)
+
+    v = _model(void=True)
+    part_v = v.partition_report()
+    assert part_v["volume_continuum"] == pytest.approx(part["volume_continuum"], rel=1e-14)
+    Pi_void = v.compute_forces()
+    n_removed = n_full - len(v.atoms.X)
+    excess_coupled = Pi_void - W0(v) * Vw + n_removed * e_coh
+
+    # fully atomistic: the same void in a periodic crystal, plain LAMMPS
+    L = 6 * A
+    X = Lattice("fcc", A).sites_in_box(np.full(3, -3 * A), np.full(3, 3 * A))
+    keep = np.sum((X - VOID[0]) ** 2, axis=1) >= VOID[1] ** 2
+    assert np.count_nonzero(~keep) == n_removed
+    box = Box(np.full(3, -3 * A), np.full(3, 3 * A), [True] * 3)
+    E_full, _, _ = plain_lammps(X[keep], box, *SNAP)
+    E_bulk, _, _ = plain_lammps(X, box, *SNAP)
+    excess_full = E_full - E_bulk * keep.sum() / len(X)
+    print("void excess energy: coupled", excess_coupled, "fully atomistic", excess_full, "removed", n_removed)
+    assert abs(excess_coupled - excess_full) <= 5e-3 * abs(excess_full)
+    assert abs(e_coh - E_bulk / len(X)) <= 1e-12 * abs(e_coh)
+
+
+def W0(system) -> float:
+    return float(system.continuum.material.evaluate(np.eye(3)[None])[1][0])
