@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..geometry.base import Shape
 from .blending import Blend, get_blend
 
 #: samples per segment used to locate breakpoints before bisection
@@ -72,6 +73,12 @@ class Handshake:
         self.n_gauss = int(n_gauss)
         self.n_sub = int(n_sub)
         self._gx, self._gw = np.polynomial.legendre.leggauss(self.n_gauss)
+        # Shortcut of the averages (see `_sure`): a registered shape's signed distance is 1-Lipschitz
+        # (primitives exact, union/difference min/max of 1-Lipschitz functions), so its values at two
+        # points bound it on the segment between them; used only when β is exactly 1 / 0 at s = 0 / 1.
+        self._sd = shape.signed_distance if isinstance(shape, Shape) else None
+        self._exact_ends = (1.0 - float(self.blend.value(np.zeros(1))[0]) == 1.0
+                            and 1.0 - float(self.blend.value(np.ones(1))[0]) == 0.0)
 
     # ------------------------------------------------------------------ pointwise fields
     def distance(self, X: np.ndarray) -> np.ndarray:
@@ -120,6 +127,24 @@ class Handshake:
             hi = np.where(same, hi, mid)
         return 0.5 * (lo + hi)
 
+    def _sure(self, P0: np.ndarray, P1: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(core (m,), cont (m,)) bool: every point within ``reach`` (m,) [length] of the midpoint of
+        P0 (m, d) and P1 (m, d) — a segment (reach = half its length) or a cell around a centre (P0 = P1,
+        reach = its circumradius) — is certainly inside the core (distance 0, β = 1) / certainly at
+        distance ≥ w (β = 0).
+
+        With sd 1-Lipschitz, sd ≤ (sd0 + sd1)/2 + reach and sd ≥ (sd0 + sd1)/2 − reach on that set
+        (for a segment: the tent bound min(sd0 + tL, sd1 + (1−t)L)). A margin of 1e-9 (w + reach) plus
+        1e-12 of the coordinates keeps round-off of the sample points from deciding. All False when
+        the shape is not a registered `Shape` or the blend is not exactly 0/1 at its ends."""
+        m = P0.shape[0]
+        if self._sd is None or not self._exact_ends or m == 0:
+            z = np.zeros(m, bool)
+            return z, z.copy()
+        sd = 0.5 * (np.asarray(self._sd(P0), float) + np.asarray(self._sd(P1), float))
+        tol = 1e-9 * (self.width + reach) + 1e-12 * (1.0 + np.max(np.abs(P0), axis=1))
+        return sd + reach < -tol, sd - reach > self.width + tol
+
     def segment_average(self, P0: np.ndarray, P1: np.ndarray, weight: str = "uniform") -> np.ndarray:
         """∫₀¹ ω(t) β(P0 + t (P1 − P0)) dt for m segments (P0, P1: (m, d)); returns (m,).
 
@@ -134,17 +159,25 @@ class Handshake:
         if m == 0:
             return out
         D = P1 - P0
+        core, cont = self._sure(P0, P1, 0.5 * np.sqrt(np.sum(D * D, axis=1)))
+        out[core] = 1.0
+        out[cont] = 0.0
+        rest = np.flatnonzero(~(core | cont))
+        if rest.size == 0:
+            return out
+        P0, D = P0[rest], D[rest]
         ts = np.linspace(0.0, 1.0, _N_SCAN + 1)
         pts = P0[:, None, :] + ts[None, :, None] * D[:, None, :]
-        dist = self.distance(pts.reshape(-1, P0.shape[1])).reshape(m, _N_SCAN + 1)
+        dist = self.distance(pts.reshape(-1, P0.shape[1])).reshape(rest.size, _N_SCAN + 1)
         all_core = np.all(dist <= 0.0, axis=1)
         all_cont = np.all(dist >= self.width, axis=1)
-        out[all_core] = 1.0
-        out[all_cont] = 0.0
+        out[rest[all_core]] = 1.0
+        out[rest[all_cont]] = 0.0
         mixed = np.flatnonzero(~(all_core | all_cont))
         if mixed.size == 0:
             return out
         P0m, Dm, dm = P0[mixed], D[mixed], dist[mixed]
+        mixed = rest[mixed]
         mm = mixed.size
         # crossing points of the levels 0 and w (at most _MAX_CROSS per segment; convex shapes have ≤ 4)
         roots = np.ones((mm, _MAX_CROSS))
@@ -202,12 +235,20 @@ class Handshake:
         T = np.stack([q.ravel() for q in grids], axis=1)  # (ns, d)
         W = np.prod(np.meshgrid(*([gw] * d), indexing="ij"), axis=0).ravel()
         offs = T @ cell  # (ns, d)
-        pts = X[:, None, :] + offs[None, :, :]
-        beta = self.beta(pts.reshape(-1, d)).reshape(n, -1)
-        w = beta @ W
+        core, cont = self._sure(X, X, np.full(n, float(np.max(np.sqrt(np.sum(offs * offs, axis=1))))))
+        w = np.empty(n)
+        w[core] = 1.0
+        w[cont] = 0.0
+        rest = np.flatnonzero(~(core | cont))
+        if rest.size == 0:
+            return w
+        pts = X[rest][:, None, :] + offs[None, :, :]
+        beta = self.beta(pts.reshape(-1, d)).reshape(rest.size, -1)
+        wr = beta @ W
         # cells entirely in the core / in the continuum give exact 1 / 0
-        w[np.all(beta == 1.0, axis=1)] = 1.0
-        w[np.all(beta == 0.0, axis=1)] = 0.0
+        wr[np.all(beta == 1.0, axis=1)] = 1.0
+        wr[np.all(beta == 0.0, axis=1)] = 0.0
+        w[rest] = wr
         return w
 
     def bond_weights(self, Xi: np.ndarray, dX: np.ndarray) -> np.ndarray:
