@@ -127,7 +127,8 @@ class Handshake:
             hi = np.where(same, hi, mid)
         return 0.5 * (lo + hi)
 
-    def _sure(self, P0: np.ndarray, P1: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _sure(self, P0: np.ndarray, P1: np.ndarray, reach: np.ndarray,
+              sd01: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(core (m,), cont (m,)) bool: every point within ``reach`` (m,) [length] of the midpoint of
         P0 (m, d) and P1 (m, d) — a segment (reach = half its length) or a cell around a centre (P0 = P1,
         reach = its circumradius) — is certainly inside the core (distance 0, β = 1) / certainly at
@@ -136,16 +137,20 @@ class Handshake:
         With sd 1-Lipschitz, sd ≤ (sd0 + sd1)/2 + reach and sd ≥ (sd0 + sd1)/2 − reach on that set
         (for a segment: the tent bound min(sd0 + tL, sd1 + (1−t)L)). A margin of 1e-9 (w + reach) plus
         1e-12 of the coordinates keeps round-off of the sample points from deciding. All False when
-        the shape is not a registered `Shape` or the blend is not exactly 0/1 at its ends."""
+        the shape is not a registered `Shape` or the blend is not exactly 0/1 at its ends.
+        ``sd01``: the signed distances at P0 and P1 when the caller has them (to within round-off)."""
         m = P0.shape[0]
         if self._sd is None or not self._exact_ends or m == 0:
             z = np.zeros(m, bool)
             return z, z.copy()
-        sd = 0.5 * (np.asarray(self._sd(P0), float) + np.asarray(self._sd(P1), float))
+        if sd01 is None:
+            sd01 = (np.asarray(self._sd(P0), float), np.asarray(self._sd(P1), float))
+        sd = 0.5 * (sd01[0] + sd01[1])
         tol = 1e-9 * (self.width + reach) + 1e-12 * (1.0 + np.max(np.abs(P0), axis=1))
         return sd + reach < -tol, sd - reach > self.width + tol
 
-    def segment_average(self, P0: np.ndarray, P1: np.ndarray, weight: str = "uniform") -> np.ndarray:
+    def segment_average(self, P0: np.ndarray, P1: np.ndarray, weight: str = "uniform",
+                        sd01: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """∫₀¹ ω(t) β(P0 + t (P1 − P0)) dt for m segments (P0, P1: (m, d)); returns (m,).
 
         ``weight``: "uniform" (ω = 1), "up" (ω = 2t) or "down" (ω = 2(1 − t)); each ω integrates to 1.
@@ -159,7 +164,7 @@ class Handshake:
         if m == 0:
             return out
         D = P1 - P0
-        core, cont = self._sure(P0, P1, 0.5 * np.sqrt(np.sum(D * D, axis=1)))
+        core, cont = self._sure(P0, P1, 0.5 * np.sqrt(np.sum(D * D, axis=1)), sd01)
         out[core] = 1.0
         out[cont] = 0.0
         rest = np.flatnonzero(~(core | cont))
@@ -209,8 +214,12 @@ class Handshake:
             wq = wq * 2.0 * (1.0 - t)
         elif weight != "uniform":
             raise ValueError(f"unknown weight {weight!r}")
-        X = P0m[:, None, None, :] + t[..., None] * Dm[:, None, None, :]
-        beta = self.beta(X.reshape(-1, P0.shape[1])).reshape(t.shape)
+        # β only on pieces of non-zero length (the padding roots at t = 1 give empty pieces, whose terms
+        # are wq = +0 times β ≥ 0: +0 whatever β, so 0 there gives the same sum bit for bit)
+        beta = np.zeros(t.shape)
+        r, k = np.nonzero(half > 0.0)
+        X = P0m[r][:, None, :] + t[r, k][..., None] * Dm[r][:, None, :]
+        beta[r, k] = self.beta(X.reshape(-1, P0.shape[1])).reshape(r.size, -1)
         out[mixed] = np.sum(wq * beta, axis=(1, 2))
         return out
 
@@ -263,9 +272,24 @@ class Handshake:
         reference bond vector dX (so periodic images are handled by the caller's dX).
         """
         X_ref = np.asarray(X_ref, float)
+        sd_ref = None if self._sd is None else np.asarray(self._sd(X_ref), float)
 
-        def fn(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:  # noqa: ARG001
-            return self.bond_weights(X_ref[np.asarray(i, dtype=np.int64)], dX)
+        def fn(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:
+            i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+            P0 = X_ref[i]
+            dX = np.atleast_2d(np.asarray(dX, float))
+            P1 = P0 + dX
+            sd01 = None
+            if sd_ref is not None:
+                # the far end is atom j itself unless the bond crosses a periodic boundary; the bound of
+                # `_sure` has margin for the round-off of X_i + (X_j − X_i)
+                sd1 = sd_ref[j].copy()
+                img = np.flatnonzero(np.max(np.abs(P1 - X_ref[j]), axis=1, initial=0.0)
+                                     > 1e-13 * (1.0 + np.max(np.abs(P1), axis=1, initial=0.0)))
+                if img.size:
+                    sd1[img] = self._sd(P1[img])
+                sd01 = (sd_ref[i], sd1)
+            return self.segment_average(P0, P1, "uniform", sd01)
 
         return fn
 
