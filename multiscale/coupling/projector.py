@@ -8,14 +8,17 @@ projection never moves)::
     R q = q − W Gᵀ (G W Gᵀ)⁻¹ (G q − c)        (G R q = c; `restore`)
 
 ``G W Gᵀ`` is factorised ONCE (sparse LU, `scipy.sparse.linalg.splu`). Rows whose dofs all have w = 0
-are dropped; linearly dependent rows are detected and dropped (``dropped_rows``): the LU is accepted when
-its smallest pivot exceeds ``rtol`` = 1e-10 times its largest, otherwise a pivoted Cholesky (LAPACK
-dpstrf) of the dense r × r ``G W Gᵀ`` with tolerance rtol² · max diag keeps an independent set of rows —
-the rank cut is at singular values of ``G W^½`` below 1e-10 of the largest, the same cut the minimiser's
-former rank-revealing QR of ``G_fᵀ`` used (its pivot test was 1e-12, the dynamics' 1e-10: the stricter
-1e-10 is kept, because a Gram matrix whose pivots span more than 10 orders leaves solves with fewer than
-6 correct digits, too few for constraints held to round-off; for a dependent row the fallback gives the
-same projector in exact arithmetic, so results change only at round-off).
+are dropped; linearly dependent rows are detected and dropped (``dropped_rows``). ONE tolerance,
+``rtol`` = 1e-10 relative, on the pivots of the Gram matrix ``A = G W Gᵀ``: the sparse LU is accepted when
+its smallest pivot exceeds rtol times its largest; otherwise a pivoted Cholesky (LAPACK dpstrf) of the
+dense r × r A keeps the rows whose pivots exceed rtol · max diag(A) (an independent set; the LU of the
+kept rows then passes the same test). Why 1e-10: the rows must be independent to well above round-off —
+A is formed with errors of order eps · |A| ≈ 1e-16 |A| (times the row length), so an exactly redundant
+row leaves a pivot of that size, and a cut below it (the dynamics' former rtol² = 1e-20 on A) cannot
+see it; solves with a Gram matrix whose pivots span more than 10 orders keep fewer than 6 digits, too
+few for constraints held to round-off. The minimisers' former test (LU pivots at 1e-12, rank from a
+dense QR of G_fᵀ at 1e-10 on its diagonal, i.e. 1e-20 on A) needed the dense n × r matrix; for
+exactly redundant rows both give the same projector (results change at round-off only).
 
 Cost: only the columns G touches enter: ``touched`` (sorted stacked dof indices with a non-zero in a kept
 row) and ``active`` (those with w > 0). `residual_of` / `correction` work on those short vectors, so a
@@ -106,7 +109,7 @@ class ConstraintProjector:
         # of A is non-singular iff the corresponding rows of S are independent
         Ad = A.toarray()
         scale = float(np.max(np.diag(Ad)))
-        _, piv, rank, info = sla.lapack.dpstrf(Ad, lower=1, tol=rtol**2 * scale)
+        _, piv, rank, info = sla.lapack.dpstrf(Ad, lower=1, tol=rtol * scale)
         if info < 0:
             raise RuntimeError("pivoted Cholesky of G W Gᵀ failed")
         ind = np.sort(piv[:rank] - 1)
