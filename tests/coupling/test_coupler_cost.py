@@ -112,11 +112,17 @@ def test_bond_weight_cache_periodic_images():
     atoms.set_weights(np.ones(len(X)), cnt)
     atoms.compute()
     rng = np.random.default_rng(2)
-    for _ in range(4):                                  # drift across the boundary, rebuild
-        atoms.x[...] = atoms.x + np.array([0.9, -0.6]) + 0.05 * rng.standard_normal(atoms.x.shape)
+    seen: dict = {}
+    for _ in range(6):     # move half the atoms by a large step: pairs change their nearest image
+        move = rng.random(len(X)) < 0.5
+        atoms.x[move] += rng.uniform(-0.5, 0.5, 2) * (box.hi - box.lo)
         atoms.rebuild()
         assert np.array_equal(atoms.bond_w, _fresh(atoms, fn))
-    assert np.any(atoms.nlist.shifts != 0)
+        i, j = atoms.nlist.pairs()
+        for p, q, sh in zip(i.tolist(), j.tolist(), atoms.nlist.shifts.tolist(), strict=True):
+            key = (p, q) if p < q else (q, p)
+            seen.setdefault(key, set()).add(tuple(sh) if p < q else tuple(-v for v in sh))
+    assert any(len(v) > 1 for v in seen.values())      # the same pair met with different images
 
 
 # ---------------------------------------------------------------------------------------------- shortcut
@@ -151,6 +157,30 @@ def test_lipschitz_shortcut_changes_no_bit(shape):
     dX = P0[j] - P0[i]
     near = np.linalg.norm(dX, axis=1) < 6.0
     assert np.array_equal(fn_fast(i[near], j[near], dX[near]), fn_slow(i[near], j[near], dX[near]))
+
+
+def test_bond_weights_exact_for_straight_distance():
+    # core x ≤ 0 (a box far larger than the bonds), cubic blend: along a horizontal bond the distance
+    # is max(x, 0), β = 1 − (3s² − 2s³), s = clip(x/w): the average has the closed form
+    # (G(x_b) − G(x_a)) / (x_b − x_a) with G(x) = x (x ≤ 0), w (s − s³ + s⁴/2) (0 < x < w), w/2 (x ≥ w)
+    w = 4.0
+    hs = Handshake(BoxShape([-50.0, -50.0], [0.0, 50.0]), w, "cubic")
+
+    def G(x):  # noqa: ANN001, ANN202
+        t = np.clip(x / w, 0.0, 1.0)
+        return np.where(x <= 0.0, x, w * (t - t**3 + 0.5 * t**4))
+
+    rng = np.random.default_rng(11)
+    xa = rng.uniform(-3.0, 6.0, 2000)
+    L = rng.uniform(0.5, 3.0, 2000)
+    xa[:200] = -0.01 * L[:200]            # crossings at t = 0.01 and near t = 1
+    xa[200:400] = w - 0.99 * L[200:400]
+    xb = xa + L
+    P0 = np.stack([xa, np.zeros_like(xa)], axis=1)
+    P1 = np.stack([xb, np.zeros_like(xb)], axis=1)
+    exact = (G(xb) - G(xa)) / L
+    assert np.max(np.abs(hs.segment_average(P0, P1) - exact)) < 1e-13
+    assert np.max(np.abs(hs.segment_average(P1, P0) - exact)) < 1e-13
 
 
 def test_lipschitz_shortcut_3d_cells():
