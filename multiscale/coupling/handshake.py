@@ -128,11 +128,11 @@ class Handshake:
         return 0.5 * (lo + hi)
 
     def _sure(self, P0: np.ndarray, P1: np.ndarray, reach: np.ndarray,
-              sd01: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(core (m,), cont (m,)) bool: every point within ``reach`` (m,) [length] of the midpoint of
-        P0 (m, d) and P1 (m, d) — a segment (reach = half its length) or a cell around a centre (P0 = P1,
+              sd01: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(core (m,), cont (m,), inside (m,)) bool: every point within ``reach`` (m,) [length] of the
+        midpoint of P0 (m, d) and P1 (m, d) — a segment (reach = half its length) or a cell around a centre (P0 = P1,
         reach = its circumradius) — is certainly inside the core (distance 0, β = 1) / certainly at
-        distance ≥ w (β = 0).
+        distance ≥ w (β = 0) / certainly inside H (0 < distance < w: no breakpoint).
 
         With sd 1-Lipschitz, sd ≤ (sd0 + sd1)/2 + reach and sd ≥ (sd0 + sd1)/2 − reach on that set
         (for a segment: the tent bound min(sd0 + tL, sd1 + (1−t)L)). A margin of 1e-9 (w + reach) plus
@@ -142,12 +142,13 @@ class Handshake:
         m = P0.shape[0]
         if self._sd is None or not self._exact_ends or m == 0:
             z = np.zeros(m, bool)
-            return z, z.copy()
+            return z, z.copy(), z.copy()
         if sd01 is None:
             sd01 = (np.asarray(self._sd(P0), float), np.asarray(self._sd(P1), float))
         sd = 0.5 * (sd01[0] + sd01[1])
         tol = 1e-9 * (self.width + reach) + 1e-12 * (1.0 + np.max(np.abs(P0), axis=1))
-        return sd + reach < -tol, sd - reach > self.width + tol
+        return (sd + reach < -tol, sd - reach > self.width + tol,
+                (sd - reach > tol) & (sd + reach < self.width - tol))
 
     def segment_average(self, P0: np.ndarray, P1: np.ndarray, weight: str = "uniform",
                         sd01: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -164,12 +165,11 @@ class Handshake:
         if m == 0:
             return out
         D = P1 - P0
-        core, cont = self._sure(P0, P1, 0.5 * np.sqrt(np.sum(D * D, axis=1)), sd01)
+        core, cont, inside = self._sure(P0, P1, 0.5 * np.sqrt(np.sum(D * D, axis=1)), sd01)
         out[core] = 1.0
         out[cont] = 0.0
-        rest = np.flatnonzero(~(core | cont))
-        if rest.size == 0:
-            return out
+        rest = np.flatnonzero(~(core | cont | inside))
+        P0all, Dall = P0, D
         P0, D = P0[rest], D[rest]
         ts = np.linspace(0.0, 1.0, _N_SCAN + 1)
         pts = P0[:, None, :] + ts[None, :, None] * D[:, None, :]
@@ -179,10 +179,15 @@ class Handshake:
         out[rest[all_core]] = 1.0
         out[rest[all_cont]] = 0.0
         mixed = np.flatnonzero(~(all_core | all_cont))
-        if mixed.size == 0:
+        # segments certainly inside H (0 < dist < w all along) cross no level: the scan would find no
+        # breakpoint, so they join with the padding roots only (the same arithmetic per segment)
+        ins = np.flatnonzero(inside)
+        if mixed.size + ins.size == 0:
             return out
-        P0m, Dm, dm = P0[mixed], D[mixed], dist[mixed]
-        mixed = rest[mixed]
+        P0m = np.concatenate([P0all[ins], P0[mixed]])
+        Dm = np.concatenate([Dall[ins], D[mixed]])
+        dm = dist[mixed]
+        mixed = np.concatenate([ins, rest[mixed]])
         mm = mixed.size
         # crossing points of the levels 0 and w (at most _MAX_CROSS per segment; convex shapes have ≤ 4)
         roots = np.ones((mm, _MAX_CROSS))
@@ -190,6 +195,7 @@ class Handshake:
         for level in (0.0, self.width):
             pr = dm > level
             r, kk = np.nonzero(pr[:, 1:] != pr[:, :-1])
+            r = r + ins.size
             if r.size:
                 rs.append(r)
                 trs.append(self._breaks(P0m[r], Dm[r], ts[kk], ts[kk + 1], level))
@@ -244,7 +250,7 @@ class Handshake:
         T = np.stack([q.ravel() for q in grids], axis=1)  # (ns, d)
         W = np.prod(np.meshgrid(*([gw] * d), indexing="ij"), axis=0).ravel()
         offs = T @ cell  # (ns, d)
-        core, cont = self._sure(X, X, np.full(n, float(np.max(np.sqrt(np.sum(offs * offs, axis=1))))))
+        core, cont, _ = self._sure(X, X, np.full(n, float(np.max(np.sqrt(np.sum(offs * offs, axis=1))))))
         w = np.empty(n)
         w[core] = 1.0
         w[cont] = 0.0

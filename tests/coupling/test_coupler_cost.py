@@ -101,7 +101,8 @@ def test_bond_weight_cache_periodic_images():
     # reference bond that is not symmetric in (i, dX) tells images and orientations apart
     a0 = 2 ** (1 / 6)
     nx, ny = 6, 6
-    X = np.array([[a0 * (ix + 0.5 * (iy % 2)), a0 * np.sqrt(3) / 2 * iy] for iy in range(ny) for ix in range(nx)])
+    X = np.array([[a0 * (ix + 0.5 * (iy % 2)), a0 * np.sqrt(3) / 2 * iy]
+                  for iy in range(ny) for ix in range(nx)])
     box = Box([0.0, 0.0], [nx * a0, ny * a0 * np.sqrt(3) / 2], [True, True])
     atoms = AtomisticRegion(X, 1.0, LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5), box, skin=0.3)
 
@@ -147,8 +148,9 @@ def test_lipschitz_shortcut_changes_no_bit(shape):
     P1 = P0 + rng.uniform(-3.0, 3.0, (4000, 2))
     w_fast, w_slow = fast.segment_average(P0, P1), slow.segment_average(P0, P1)
     assert np.array_equal(w_fast, w_slow)
-    core, cont = fast._sure(P0, P1, 0.5 * np.linalg.norm(P1 - P0, axis=1))
-    assert core.sum() > 100 and cont.sum() > 100 and (~(core | cont)).sum() > 100
+    core, cont, inside = fast._sure(P0, P1, 0.5 * np.linalg.norm(P1 - P0, axis=1))
+    assert core.sum() > 100 and cont.sum() > 100 and inside.sum() > 100
+    assert (~(core | cont | inside)).sum() > 100
     cell = np.array([[1.1, 0.0], [0.55, 0.95]])
     assert np.array_equal(fast.atom_weights(P0, cell), slow.atom_weights(P0, cell))
     fn_fast, fn_slow = fast.bond_weight_fn(P0), slow.bond_weight_fn(P0)
