@@ -131,8 +131,8 @@ class Handshake:
               sd01: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(core (m,), cont (m,), inside (m,)) bool: every point within ``reach`` (m,) [length] of the
         midpoint of P0 (m, d) and P1 (m, d) — a segment (reach = half its length) or a cell around a
-        centre (P0 = P1, reach = its circumradius) — is certainly inside the core (distance 0, β = 1) / certainly at
-        distance ≥ w (β = 0) / certainly inside H (0 < distance < w: no breakpoint).
+        centre (P0 = P1, reach = its circumradius) — is certainly inside the core (distance 0, β = 1) /
+        certainly at distance ≥ w (β = 0) / certainly inside H (0 < distance < w: no breakpoint).
 
         With sd 1-Lipschitz, sd ≤ (sd0 + sd1)/2 + reach and sd ≥ (sd0 + sd1)/2 − reach on that set
         (for a segment: the tent bound min(sd0 + tL, sd1 + (1−t)L)). A margin of 1e-9 (w + reach) plus
