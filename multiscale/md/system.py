@@ -87,8 +87,10 @@ class AtomisticRegion:
         """Site weights (n,) (None = 1) and ``bond_weight_fn(i (m,), j (m,), dX (m, d)) -> (m,)``.
 
         The function gets REFERENCE bond vectors dX = X_j - X_i (periodic image of the current list
-        entry) and is called after every neighbour rebuild; the weight used is the symmetric average
-        ½[fn(i, j, dX) + fn(j, i, -dX)] so that w_ij = w_ji exactly. None = all bond weights 1.
+        entry); the weight used is the symmetric average ½[fn(i, j, dX) + fn(j, i, -dX)] so that
+        w_ij = w_ji exactly. It must be a pure function of (i, j, dX): weights are cached per reference
+        pair (i, j, image shift), and after a neighbour rebuild only pairs never seen since the last
+        `set_weights` are passed to it. None = all bond weights 1.
         """
         if site_w is not None:
             site_w = np.ascontiguousarray(site_w, dtype=float)
