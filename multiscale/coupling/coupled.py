@@ -210,6 +210,15 @@ class CoupledSystem:
         if self.n_nodes:
             f_nodes += vn
 
+    def dof_flat(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted stacked dof indices (k,) -> (flat indices into the (n, d) atom arrays of the atom dofs,
+        flat indices into the (N, d) node arrays of the node dofs), in the same order: the way to read
+        or update a few stacked dofs in the regions' own arrays without stacking all of them."""
+        d, nfd = self.d, self.n_free * self.d
+        idx = np.asarray(idx, np.int64)
+        ia = idx[idx < nfd]
+        return self.free[ia // d].astype(np.int64) * d + ia % d, idx[idx >= nfd] - nfd
+
     def set_velocities_from_q(self, vq: np.ndarray) -> None:
         """Write stacked velocities back to the regions (pads follow the mesh)."""
         va, vn = self.split(vq)

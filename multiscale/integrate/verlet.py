@@ -95,13 +95,7 @@ class VelocityVerlet:
 
     # ------------------------------------------------------------------ per-region bookkeeping
     def _flat(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Stacked dof indices (sorted) -> (flat indices into the (n, d) atom arrays, flat indices into
-        the (N, d) node arrays)."""
-        s = self.system
-        d, nfd = s.d, s.n_free * s.d
-        idx = np.asarray(idx, np.int64)
-        ia = idx[idx < nfd]
-        return s.free[ia // d].astype(np.int64) * d + ia % d, idx[idx >= nfd] - nfd
+        return self.system.dof_flat(idx)
 
     def _setup_local(self) -> None:
         """Inverse masses per region, the constrained dofs' flat indices and buffers, the fixed dofs."""

@@ -285,3 +285,24 @@ def test_step_touches_only_the_handshake_and_keeps_constraints():
     for _ in range(40):
         integ.step(5)
         assert integ.constraint_residual() < 50 * scale
+
+
+def test_penalty_forces_from_the_handshake_dofs_only():
+    load_all()
+    sim = Simulation.from_deck(load_deck_text(DECK.replace("{type: projected, slave_below: 0.01}",
+                                                           "{type: penalty, kappa: 5.0}")))
+    sim.prepare()
+    s = sim.model.system
+    rng = np.random.default_rng(8)
+    s.atoms.x[s.free] += 0.05 * rng.standard_normal((s.n_free, 2))
+    s.continuum.U[...] = 0.05 * rng.standard_normal(s.continuum.U.shape)
+    s.update_pads()
+    fa, fn = np.zeros_like(s.f_atoms), np.zeros_like(s.f_nodes)
+    E = s.method.add_forces(s, fa, fn)
+    q = s.gather_q()                                   # the full stacked formula as reference
+    fq = -(s.method._K @ q)
+    ra, rn = np.zeros_like(fa), np.zeros_like(fn)
+    s.scatter_add(fq, ra, rn)
+    assert np.array_equal(fa, ra) and np.array_equal(fn, rn)
+    assert abs(E - 0.5 * float(q @ (s.method._K @ q))) < 1e-12 * abs(E)
+    assert s.method._Kt.shape[0] < 0.5 * s.n_dof and E > 0
