@@ -32,6 +32,8 @@ from .blending import Blend, get_blend
 _N_SCAN = 16
 _N_BISECT = 52
 _MAX_CROSS = 6
+#: segments per batch of `Handshake.segment_average` (bounds its work arrays to ~100 MB)
+_CHUNK = 1 << 16
 
 
 @dataclass
@@ -161,6 +163,11 @@ class Handshake:
         P0 = np.atleast_2d(np.asarray(P0, float))
         P1 = np.atleast_2d(np.asarray(P1, float))
         m = P0.shape[0]
+        if m > _CHUNK:   # bounded work arrays (each segment is computed on its own: same bits)
+            return np.concatenate([self.segment_average(
+                P0[k:k + _CHUNK], P1[k:k + _CHUNK], weight,
+                None if sd01 is None else (sd01[0][k:k + _CHUNK], sd01[1][k:k + _CHUNK]))
+                for k in range(0, m, _CHUNK)])
         out = np.empty(m)
         if m == 0:
             return out
