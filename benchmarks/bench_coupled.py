@@ -25,8 +25,23 @@ Usage::
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
         [--only 2d|3d] [--scaling] [--sizes 30 60 120 240]
 
-Results (2026-12-06, shared 2-core machine, load average given with each figure): see the end of this
-docstring and README.
+Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
+±20 %; the ratios come from alternating runs in one process), CPU time:
+
+  2D overhead (73 677 atoms, 62 543 in the core, 30 096 tri3 nodes; atoms alone 73 983):
+    main 53204af (``--repeat 2``):  step 27.3 / 11.9 ms = 2.30,  set-up 17.6 / 0.14 s = 126
+    this version (``--repeat 3``):  step 10.9 / 6.4 ms  = 1.69,  set-up 6.5 / 0.12 s  = 53
+    what is left of a coupled step beyond the atoms' (cProfile, CPU): the FE forces of the 30 096 nodes
+    (~0.85 ms), one pair of triangular solves with the 7 440 multipliers (~0.85 ms), node kick/drift,
+    pads (~0.45 ms), the handshake gathers (~0.3 ms). Set-up: the mesh's own (``ContinuumRegion`` built
+    and ``set_blend`` run twice: node stencils 2 × ~2.7 s, tributary α integrals) is most of it; bond
+    and atom weights ~1.5 s.
+  2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
+    atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
+    step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
+    set-up [s]     1.10 /  2.84 /  5.72 /  10.72 /  30.88
+    p (step) = 0.99 over 6.8e3-9.4e5 (0.93 over 2e4-1e6; successive 1.33, 0.83, 0.78, 1.22),
+    p (set-up) = 0.65.
 """
 
 from __future__ import annotations
