@@ -176,6 +176,8 @@ def scaling(sizes: list[float], steps: int, repeat: int) -> None:
         rows.append((L, n, statistics.median(tss), statistics.median(tps)))
         print(f"  L = {L:5g}: atoms+nodes {n:8d}   set-up {rows[-1][2]:8.2f} s   "
               f"step {rows[-1][3] * 1e3:9.2f} ms", flush=True)
+    if len(rows) < 2:
+        return
     n = np.log([r[1] for r in rows])
     for col, name in ((3, "time per step"), (2, "set-up")):
         p = np.polyfit(n, np.log([r[col] for r in rows]), 1)[0]
