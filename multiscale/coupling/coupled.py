@@ -95,6 +95,7 @@ class CoupledSystem:
             self.constrained = np.flatnonzero(in_h).astype(np.int64)  # free numbering
             self.N_c = continuum.interpolation_matrix(atoms.X[self.free[self.constrained]]).tocsr()
             self.N_pad = continuum.interpolation_matrix(atoms.X[self.pad_idx]).tocsr()
+            self._X_pad = atoms.X[self.pad_idx]
             if mass_floor > 0.0:
                 self._floor_masses(mass_floor)
         else:
@@ -209,6 +210,15 @@ class CoupledSystem:
         if self.n_nodes:
             f_nodes += vn
 
+    def dof_flat(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted stacked dof indices (k,) -> (flat indices into the (n, d) atom arrays of the atom dofs,
+        flat indices into the (N, d) node arrays of the node dofs), in the same order: the way to read
+        or update a few stacked dofs in the regions' own arrays without stacking all of them."""
+        d, nfd = self.d, self.n_free * self.d
+        idx = np.asarray(idx, np.int64)
+        ia = idx[idx < nfd]
+        return self.free[ia // d].astype(np.int64) * d + ia % d, idx[idx >= nfd] - nfd
+
     def set_velocities_from_q(self, vq: np.ndarray) -> None:
         """Write stacked velocities back to the regions (pads follow the mesh)."""
         va, vn = self.split(vq)
@@ -219,10 +229,12 @@ class CoupledSystem:
         self.update_pads()
 
     # ------------------------------------------------------------------ per step
-    def update_pads(self) -> None:
-        """Pad atoms follow the mesh: x = X + N U, v = N V."""
+    def update_pads(self, positions: bool = True) -> None:
+        """Pad atoms follow the mesh: x = X + N U (unless ``positions`` is False: U has not changed since
+        the last call), v = N V."""
         if self.coupled and len(self.pad_idx):
-            self.atoms.x[self.pad_idx] = self.atoms.X[self.pad_idx] + self.N_pad @ self.continuum.U
+            if positions:
+                self.atoms.x[self.pad_idx] = self._X_pad + self.N_pad @ self.continuum.U
             self.atoms.v[self.pad_idx] = self.N_pad @ self.continuum.V
 
     def compute_forces(self) -> float:

@@ -25,12 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..geometry.base import Shape
 from .blending import Blend, get_blend
 
 #: samples per segment used to locate breakpoints before bisection
 _N_SCAN = 16
 _N_BISECT = 52
 _MAX_CROSS = 6
+#: segments per batch of `Handshake.segment_average` (bounds its work arrays to ~100 MB)
+_CHUNK = 1 << 16
 
 
 @dataclass
@@ -72,6 +75,12 @@ class Handshake:
         self.n_gauss = int(n_gauss)
         self.n_sub = int(n_sub)
         self._gx, self._gw = np.polynomial.legendre.leggauss(self.n_gauss)
+        # Shortcut of the averages (see `_sure`): a registered shape's signed distance is 1-Lipschitz
+        # (primitives exact, union/difference min/max of 1-Lipschitz functions), so its values at two
+        # points bound it on the segment between them; used only when β is exactly 1 / 0 at s = 0 / 1.
+        self._sd = shape.signed_distance if isinstance(shape, Shape) else None
+        self._exact_ends = (1.0 - float(self.blend.value(np.zeros(1))[0]) == 1.0
+                            and 1.0 - float(self.blend.value(np.ones(1))[0]) == 0.0)
 
     # ------------------------------------------------------------------ pointwise fields
     def distance(self, X: np.ndarray) -> np.ndarray:
@@ -120,7 +129,31 @@ class Handshake:
             hi = np.where(same, hi, mid)
         return 0.5 * (lo + hi)
 
-    def segment_average(self, P0: np.ndarray, P1: np.ndarray, weight: str = "uniform") -> np.ndarray:
+    def _sure(self, P0: np.ndarray, P1: np.ndarray, reach: np.ndarray,
+              sd01: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(core (m,), cont (m,), inside (m,)) bool: every point within ``reach`` (m,) [length] of the
+        midpoint of P0 (m, d) and P1 (m, d) — a segment (reach = half its length) or a cell around a
+        centre (P0 = P1, reach = its circumradius) — is certainly inside the core (distance 0, β = 1) /
+        certainly at distance ≥ w (β = 0) / certainly inside H (0 < distance < w: no breakpoint).
+
+        With sd 1-Lipschitz, sd ≤ (sd0 + sd1)/2 + reach and sd ≥ (sd0 + sd1)/2 − reach on that set
+        (for a segment: the tent bound min(sd0 + tL, sd1 + (1−t)L)). A margin of 1e-9 (w + reach) plus
+        1e-12 of the coordinates keeps round-off of the sample points from deciding. All False when
+        the shape is not a registered `Shape` or the blend is not exactly 0/1 at its ends.
+        ``sd01``: the signed distances at P0 and P1 when the caller has them (to within round-off)."""
+        m = P0.shape[0]
+        if self._sd is None or not self._exact_ends or m == 0:
+            z = np.zeros(m, bool)
+            return z, z.copy(), z.copy()
+        if sd01 is None:
+            sd01 = (np.asarray(self._sd(P0), float), np.asarray(self._sd(P1), float))
+        sd = 0.5 * (sd01[0] + sd01[1])
+        tol = 1e-9 * (self.width + reach) + 1e-12 * (1.0 + np.max(np.abs(P0), axis=1))
+        return (sd + reach < -tol, sd - reach > self.width + tol,
+                (sd - reach > tol) & (sd + reach < self.width - tol))
+
+    def segment_average(self, P0: np.ndarray, P1: np.ndarray, weight: str = "uniform",
+                        sd01: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """∫₀¹ ω(t) β(P0 + t (P1 − P0)) dt for m segments (P0, P1: (m, d)); returns (m,).
 
         ``weight``: "uniform" (ω = 1), "up" (ω = 2t) or "down" (ω = 2(1 − t)); each ω integrates to 1.
@@ -130,21 +163,38 @@ class Handshake:
         P0 = np.atleast_2d(np.asarray(P0, float))
         P1 = np.atleast_2d(np.asarray(P1, float))
         m = P0.shape[0]
+        if m > _CHUNK:   # bounded work arrays (each segment is computed on its own: same bits)
+            return np.concatenate([self.segment_average(
+                P0[k:k + _CHUNK], P1[k:k + _CHUNK], weight,
+                None if sd01 is None else (sd01[0][k:k + _CHUNK], sd01[1][k:k + _CHUNK]))
+                for k in range(0, m, _CHUNK)])
         out = np.empty(m)
         if m == 0:
             return out
         D = P1 - P0
+        core, cont, inside = self._sure(P0, P1, 0.5 * np.sqrt(np.sum(D * D, axis=1)), sd01)
+        out[core] = 1.0
+        out[cont] = 0.0
+        rest = np.flatnonzero(~(core | cont | inside))
+        P0all, Dall = P0, D
+        P0, D = P0[rest], D[rest]
         ts = np.linspace(0.0, 1.0, _N_SCAN + 1)
         pts = P0[:, None, :] + ts[None, :, None] * D[:, None, :]
-        dist = self.distance(pts.reshape(-1, P0.shape[1])).reshape(m, _N_SCAN + 1)
+        dist = self.distance(pts.reshape(-1, P0.shape[1])).reshape(rest.size, _N_SCAN + 1)
         all_core = np.all(dist <= 0.0, axis=1)
         all_cont = np.all(dist >= self.width, axis=1)
-        out[all_core] = 1.0
-        out[all_cont] = 0.0
+        out[rest[all_core]] = 1.0
+        out[rest[all_cont]] = 0.0
         mixed = np.flatnonzero(~(all_core | all_cont))
-        if mixed.size == 0:
+        # segments certainly inside H (0 < dist < w all along) cross no level: the scan would find no
+        # breakpoint, so they join with the padding roots only (the same arithmetic per segment)
+        ins = np.flatnonzero(inside)
+        if mixed.size + ins.size == 0:
             return out
-        P0m, Dm, dm = P0[mixed], D[mixed], dist[mixed]
+        P0m = np.concatenate([P0all[ins], P0[mixed]])
+        Dm = np.concatenate([Dall[ins], D[mixed]])
+        dm = dist[mixed]
+        mixed = np.concatenate([ins, rest[mixed]])
         mm = mixed.size
         # crossing points of the levels 0 and w (at most _MAX_CROSS per segment; convex shapes have ≤ 4)
         roots = np.ones((mm, _MAX_CROSS))
@@ -152,6 +202,7 @@ class Handshake:
         for level in (0.0, self.width):
             pr = dm > level
             r, kk = np.nonzero(pr[:, 1:] != pr[:, :-1])
+            r = r + ins.size
             if r.size:
                 rs.append(r)
                 trs.append(self._breaks(P0m[r], Dm[r], ts[kk], ts[kk + 1], level))
@@ -176,8 +227,12 @@ class Handshake:
             wq = wq * 2.0 * (1.0 - t)
         elif weight != "uniform":
             raise ValueError(f"unknown weight {weight!r}")
-        X = P0m[:, None, None, :] + t[..., None] * Dm[:, None, None, :]
-        beta = self.beta(X.reshape(-1, P0.shape[1])).reshape(t.shape)
+        # β only on pieces of non-zero length (the padding roots at t = 1 give empty pieces, whose terms
+        # are wq = +0 times β ≥ 0: +0 whatever β, so 0 there gives the same sum bit for bit)
+        beta = np.zeros(t.shape)
+        r, k = np.nonzero(half > 0.0)
+        X = P0m[r][:, None, :] + t[r, k][..., None] * Dm[r][:, None, :]
+        beta[r, k] = self.beta(X.reshape(-1, P0.shape[1])).reshape(r.size, -1)
         out[mixed] = np.sum(wq * beta, axis=(1, 2))
         return out
 
@@ -202,12 +257,20 @@ class Handshake:
         T = np.stack([q.ravel() for q in grids], axis=1)  # (ns, d)
         W = np.prod(np.meshgrid(*([gw] * d), indexing="ij"), axis=0).ravel()
         offs = T @ cell  # (ns, d)
-        pts = X[:, None, :] + offs[None, :, :]
-        beta = self.beta(pts.reshape(-1, d)).reshape(n, -1)
-        w = beta @ W
+        core, cont, _ = self._sure(X, X, np.full(n, float(np.max(np.sqrt(np.sum(offs * offs, axis=1))))))
+        w = np.empty(n)
+        w[core] = 1.0
+        w[cont] = 0.0
+        rest = np.flatnonzero(~(core | cont))
+        if rest.size == 0:
+            return w
+        pts = X[rest][:, None, :] + offs[None, :, :]
+        beta = self.beta(pts.reshape(-1, d)).reshape(rest.size, -1)
+        wr = beta @ W
         # cells entirely in the core / in the continuum give exact 1 / 0
-        w[np.all(beta == 1.0, axis=1)] = 1.0
-        w[np.all(beta == 0.0, axis=1)] = 0.0
+        wr[np.all(beta == 1.0, axis=1)] = 1.0
+        wr[np.all(beta == 0.0, axis=1)] = 0.0
+        w[rest] = wr
         return w
 
     def bond_weights(self, Xi: np.ndarray, dX: np.ndarray) -> np.ndarray:
@@ -222,9 +285,24 @@ class Handshake:
         reference bond vector dX (so periodic images are handled by the caller's dX).
         """
         X_ref = np.asarray(X_ref, float)
+        sd_ref = None if self._sd is None else np.asarray(self._sd(X_ref), float)
 
-        def fn(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:  # noqa: ARG001
-            return self.bond_weights(X_ref[np.asarray(i, dtype=np.int64)], dX)
+        def fn(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:
+            i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+            P0 = X_ref[i]
+            dX = np.atleast_2d(np.asarray(dX, float))
+            P1 = P0 + dX
+            sd01 = None
+            if sd_ref is not None:
+                # the far end is atom j itself unless the bond crosses a periodic boundary; the bound of
+                # `_sure` has margin for the round-off of X_i + (X_j − X_i)
+                sd1 = sd_ref[j].copy()
+                img = np.flatnonzero(np.max(np.abs(P1 - X_ref[j]), axis=1, initial=0.0)
+                                     > 1e-13 * (1.0 + np.max(np.abs(P1), axis=1, initial=0.0)))
+                if img.size:
+                    sd1[img] = self._sd(P1[img])
+                sd01 = (sd_ref[i], sd1)
+            return self.segment_average(P0, P1, "uniform", sd01)
 
         return fn
 

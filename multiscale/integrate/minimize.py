@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.optimize as so
 import scipy.sparse as sp
 from pydantic import Field
 
+from ..coupling.projector import ConstraintProjector
 from ..registry import MINIMIZERS, PluginParams
 
 EnergyFn = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -57,71 +57,6 @@ class MinimizeResult:
     message: str = ""
 
 
-class ConstraintProjector:
-    """Projection onto {Δq : Δq_fixed = 0, G Δq = 0} and onto the affine set {q : G q = c}.
-
-    fixed : (n,) bool or None; G : (m, n) sparse/dense or None; c : (m,) or None (= 0).
-    """
-
-    def __init__(self, n: int, fixed: np.ndarray | None = None, G=None, c: np.ndarray | None = None) -> None:  # noqa: ANN001
-        self.n = n
-        self.free = np.ones(n, bool) if fixed is None else ~np.asarray(fixed, bool).reshape(n)
-        self.G = None if G is None or G.shape[0] == 0 else sp.csr_matrix(G)
-        self.c = None
-        self._Gf = None
-        if self.G is not None:
-            if self.G.shape[1] != n:
-                raise ValueError(f"G has {self.G.shape[1]} columns for {n} dofs")
-            self.c = np.zeros(self.G.shape[0]) if c is None else np.asarray(c, float).reshape(-1)
-            Gf = self.G[:, np.flatnonzero(self.free)]
-            self._setup(Gf)
-
-    def _setup(self, Gf: sp.csr_matrix) -> None:
-        """Keep a maximal independent set of rows of G_f and factorise G_f G_fᵀ (dense Cholesky-like LU
-        via sparse LU; rank-revealing QR on the dense matrix when the sparse factorisation is singular)."""
-        rows = np.flatnonzero(np.asarray(abs(Gf).sum(axis=1)).ravel() > 0)
-        Gf = Gf[rows]
-        A = (Gf @ Gf.T).tocsc()
-        try:
-            lu = sp.linalg.splu(A)
-            d = np.abs(lu.U.diagonal())
-            if d.size and d.min() <= 1e-12 * d.max():
-                raise RuntimeError("singular")
-        except RuntimeError:
-            _, R, piv = sla.qr(Gf.T.toarray(), mode="economic", pivoting=True)
-            dr = np.abs(np.diag(R))
-            rank = int(np.sum(dr > 1e-10 * dr.max())) if dr.size else 0
-            rows = rows[np.sort(piv[:rank])]
-            Gf = self.G[:, np.flatnonzero(self.free)][rows]
-            lu = sp.linalg.splu((Gf @ Gf.T).tocsc())
-        self._rows = rows
-        self._Gf = Gf.tocsr()
-        self._GfT = Gf.T.tocsr()
-        self._lu = lu
-
-    def project(self, v: np.ndarray) -> np.ndarray:
-        """P v: zero on fixed dofs, G P v = 0 (v: (n,))."""
-        out = np.where(self.free, v, 0.0)
-        if self._Gf is not None:
-            vf = out[self.free]
-            out[self.free] = vf - self._GfT @ self._lu.solve(self._Gf @ vf)
-        return out
-
-    def restore(self, q: np.ndarray) -> np.ndarray:
-        """The nearest point (least-norm change of the free dofs) with G q = c."""
-        if self._Gf is None:
-            return q
-        r = (self.G @ q - self.c)[self._rows]
-        q = q.copy()
-        q[self.free] -= self._GfT @ self._lu.solve(r)
-        return q
-
-    def residual(self, q: np.ndarray) -> float:
-        if self.G is None:
-            return 0.0
-        return float(np.max(np.abs(self.G @ q - self.c))) if self.G.shape[0] else 0.0
-
-
 class _Minimizer:
     """Shared driver: wraps ``fun`` with projection, counts evaluations, builds the result."""
 
@@ -138,7 +73,7 @@ class _Minimizer:
         """Minimise ``fun`` from ``q0`` (n,). ``callback(iteration, q, energy, max_force)`` per iteration."""
         q0 = np.asarray(q0, float).ravel()
         self._constraints = (None if fixed is None else np.asarray(fixed, bool).reshape(q0.size), G)
-        proj = ConstraintProjector(q0.size, fixed, G, c)
+        proj = ConstraintProjector.euclidean(q0.size, fixed, G, c)
         q = proj.restore(q0)
         return self._run(fun, q, proj, callback)
 

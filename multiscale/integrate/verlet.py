@@ -5,9 +5,16 @@ and inactive nodes), linear constraints ``G q = 0`` from the coupling method, fo
 
     a_free = M⁻¹ f;   λ = (G M⁻¹ Gᵀ)⁻¹ G a_free;   a = a_free − M⁻¹ Gᵀ λ        (G a = 0)
 
-``G M⁻¹ Gᵀ`` is factorised ONCE (sparse LU, `scipy.sparse.linalg.splu`); each step costs two sparse
-mat-vecs and one pair of triangular solves. If ``G q⁰ = 0`` and ``G v⁰ = 0`` the constraints hold at every
-step to round-off. Pure MD / pure FE systems use the same class with G = None.
+``G M⁻¹ Gᵀ`` is factorised ONCE (sparse LU, `multiscale.coupling.projector.ConstraintProjector`); each
+step costs two sparse mat-vecs and one pair of triangular solves. If ``G q⁰ = 0`` and ``G v⁰ = 0`` the
+constraints hold at every step to round-off. Pure MD / pure FE systems use the same class with G = None.
+
+Cost follows the handshake: the state stays in the regions' own (n, d) / (N, d) arrays; accelerations are
+``a = f · M⁻¹`` in place (inverse masses per region, taken at construction: fix dofs before), and the
+projection and the round-off re-projection gather and correct only the dofs the constraint rows touch
+(``projector.touched`` / ``active``), in persistent buffers. The bulk of the atoms and nodes only see
+the kick/drift kernels. The same sums in the same order as with stacked vectors: trajectories are
+bitwise those of the stacked formulation; ``external_work`` is summed per region (round-off change).
 
 Step order (one call of `step`; ARCHITECTURE.md "Step order"):
 
@@ -32,75 +39,14 @@ Units: dt [time]; masses internal force-mass units (multiscale.units) so a = f/m
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sla
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from .._kernels import load as _load_kernel
+from ..coupling.projector import ConstraintProjector
 
+__all__ = ["ConstraintProjector", "VelocityVerlet"]
 
-class ConstraintProjector:
-    """Projection of accelerations onto ``G a = 0`` in the M⁻¹ metric, factorised once.
-
-    G : scipy.sparse (r, n_dof);  inv_mass : (n_dof,) inverse masses (0 = fixed dof).
-    Rows whose dofs are all fixed are dropped; linearly dependent rows are detected (pivots of the LU
-    factor; then a pivoted Cholesky, LAPACK dpstrf, of the dense r × r G M⁻¹ Gᵀ picks an independent
-    set) and dropped, and reported in ``dropped_rows``.
-    """
-
-    def __init__(self, G: sp.spmatrix, inv_mass: np.ndarray, rtol: float = 1e-10) -> None:
-        G = sp.csr_matrix(G)
-        inv_mass = np.asarray(inv_mass, float)
-        W = G @ sp.diags(inv_mass)
-        rownorm = np.sqrt(np.asarray(W.multiply(G).sum(axis=1)).ravel())
-        keep = np.flatnonzero(rownorm > 0)
-        self.dropped_rows = np.setdiff1d(np.arange(G.shape[0]), keep)
-        G = G[keep]
-        A = (G @ sp.diags(inv_mass) @ G.T).tocsc()
-        lu = None
-        if A.shape[0]:
-            try:
-                lu = spla.splu(A)
-                piv = np.abs(lu.U.diagonal())
-                if piv.min() <= rtol * piv.max():
-                    lu = None
-            except RuntimeError:
-                lu = None
-            if lu is None:  # rank deficient: keep an independent set of rows (pivoted Cholesky of
-                # the PSD Gram matrix A = S Sᵀ, S = G M^-1/2: a principal block of A is non-singular iff
-                # the corresponding rows of S are independent)
-                Ad = A.toarray()
-                scale = float(np.max(np.diag(Ad)))
-                _, piv, rank, info = sla.lapack.dpstrf(Ad, lower=1, tol=rtol**2 * scale)
-                if info < 0:
-                    raise RuntimeError("pivoted Cholesky of G M⁻¹ Gᵀ failed")
-                ind = np.sort(piv[:rank] - 1)
-                self.dropped_rows = np.sort(np.concatenate([self.dropped_rows, keep[np.setdiff1d(
-                    np.arange(len(keep)), ind)]]))
-                keep = keep[ind]
-                G = G[ind]
-                A = (G @ sp.diags(inv_mass) @ G.T).tocsc()
-                lu = spla.splu(A)
-        self.G = G.tocsr()
-        self.GT = self.G.T.tocsr()
-        self.inv_mass = inv_mass
-        self.rows = keep
-        self._lu = lu
-
-    @property
-    def n_rows(self) -> int:
-        return self.G.shape[0]
-
-    def project(self, a: np.ndarray) -> np.ndarray:
-        """Return a − M⁻¹ Gᵀ (G M⁻¹ Gᵀ)⁻¹ G a  for a stacked acceleration or velocity a (n_dof,)."""
-        if self._lu is None:
-            return a
-        lam = self._lu.solve(self.G @ a)
-        return a - self.inv_mass * (self.GT @ lam)
-
-    def residual(self, q: np.ndarray) -> float:
-        """max |G q| (0 with no rows)."""
-        return float(np.max(np.abs(self.G @ q))) if self.n_rows else 0.0
+#: max |G q| allowed before the round-off re-projection, in units of eps · max |coordinate|
+REPROJECT_EPS = 8.0
 
 
 class VelocityVerlet:
@@ -139,12 +85,69 @@ class VelocityVerlet:
         self.acc_nodes = np.zeros((s.n_nodes, s.d))
         self.fext_atoms = np.zeros((s.n_atoms, s.d))
         self.fext_nodes = np.zeros((s.n_nodes, s.d))
+        self._setup_local()
         self.time = 0.0
         self.step_count = 0
         self.external_work = 0.0
         self.dissipated = 0.0
         self.potential = 0.0
         self._initialized = False
+
+    # ------------------------------------------------------------------ per-region bookkeeping
+    def _flat(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.system.dof_flat(idx)
+
+    def _setup_local(self) -> None:
+        """Inverse masses per region, the constrained dofs' flat indices and buffers, the fixed dofs."""
+        s = self.system
+        inv = s.inv_mass_dof.reshape(-1, s.d)
+        self._inv_atoms = np.zeros((s.n_atoms, s.d))
+        if s.n_free:
+            self._inv_atoms[s.free] = inv[: s.n_free]
+        self._inv_nodes = np.ascontiguousarray(inv[s.n_free:])
+        p = self.projector
+        self._local = p is not None and p._lu is not None
+        if self._local:
+            self._t_atom, self._t_node = self._flat(p.touched)
+            self._a_atom, self._a_node = self._flat(p.active)
+            self._buf_t = np.empty(p.touched.size)
+            # round-off scale of G q: the constrained positions are X + u with |X| up to this [length]
+            ext = [float(np.max(np.abs(s.atoms.X.reshape(-1)[self._t_atom]), initial=0.0)),
+                   float(np.max(np.abs(s.continuum.nodes.reshape(-1)[self._t_node]), initial=0.0))
+                   if s.n_nodes else 0.0]
+            self.reproject_tol = REPROJECT_EPS * np.finfo(float).eps * max(ext)
+            self.n_reprojections = 0
+        self._fixed = self._fixed_dofs()
+        self._f_atom, self._f_node = self._flat(self._fixed)
+        free = np.zeros((s.n_atoms, s.d))     # 1 on the stacked dofs that are not fixed
+        if s.n_free:
+            free[s.free] = 1.0
+        free.reshape(-1)[self._f_atom] = 0.0
+        free_n = np.ones((s.n_nodes, s.d))
+        free_n.reshape(-1)[self._f_node] = 0.0
+        self._free_atoms, self._free_nodes = free, free_n
+        self._x0 = self._U0 = None
+
+    def _gather_touched(self, atoms: np.ndarray | None, ref: np.ndarray | None,
+                        nodes: np.ndarray | None) -> np.ndarray:
+        """Values at ``projector.touched`` of the stacked vector whose atom part is atoms − ref (ref None:
+        atoms) and node part nodes, into the persistent buffer."""
+        buf, ta, tn = self._buf_t, self._t_atom, self._t_node
+        k = ta.size
+        if k:
+            np.take(atoms.reshape(-1), ta, out=buf[:k])
+            if ref is not None:
+                buf[:k] -= ref.reshape(-1)[ta]
+        if tn.size:
+            np.take(nodes.reshape(-1), tn, out=buf[k:])
+        return buf
+
+    def _subtract_active(self, corr: np.ndarray, atoms: np.ndarray | None, nodes: np.ndarray | None) -> None:
+        k = self._a_atom.size
+        if k:
+            atoms.reshape(-1)[self._a_atom] -= corr[:k]
+        if self._a_node.size:
+            nodes.reshape(-1)[self._a_node] -= corr[k:]
 
     # ------------------------------------------------------------------ pieces
     def project_state(self) -> None:
@@ -179,28 +182,76 @@ class VelocityVerlet:
             self._external()
             s.f_atoms += self.fext_atoms
             s.f_nodes += self.fext_nodes
-        a = s.inv_mass_dof * s.forces_q()
-        if self.projector is not None:
-            a = self.projector.project(a)
-        aa, an = s.split(a)
-        if s.n_free:
-            self.acc_atoms[s.free] = aa
+        if s.n_atoms:
+            np.multiply(s.f_atoms, self._inv_atoms, out=self.acc_atoms)
         if s.n_nodes:
-            self.acc_nodes[...] = an
+            np.multiply(s.f_nodes, self._inv_nodes, out=self.acc_nodes)
+        if self._local:
+            p = self.projector
+            r = p.residual_of(self._gather_touched(self.acc_atoms, None, self.acc_nodes))
+            self._subtract_active(p.correction(r), self.acc_atoms, self.acc_nodes)
 
     def _reproject_q(self) -> None:
-        """Remove the round-off drift of G q (an M-orthogonal correction of order 1e-16 per step)."""
-        s = self.system
-        q = s.gather_q()
-        r = self.projector.G @ q
-        if not np.any(r):
+        """Remove the drift of G q (an M-orthogonal correction) once max |G q| exceeds ``reproject_tol``
+        (`REPROJECT_EPS` round-off units of the largest coordinate): the drift is round-off of the
+        drift kernel, so the correction (one triangular solve pair, the dominant cost of the projection)
+        is needed only every few steps; any larger violation (velocity operators, imposed motion) is
+        corrected in the same step."""
+        if not self._local:
             return
-        dq = -self.projector.inv_mass * (self.projector.GT @ self.projector._lu.solve(r))
-        da, dn = s.split(dq)
-        if s.n_free:
-            s.atoms.x[s.free] += da
+        s, p = self.system, self.projector
+        r = p.residual_of(self._gather_touched(s.atoms.x if s.n_atoms else None,
+                                               s.atoms.X if s.n_atoms else None,
+                                               s.continuum.U if s.n_nodes else None))
+        if not np.max(np.abs(r), initial=0.0) > self.reproject_tol:
+            return
+        self.n_reprojections += 1
+        self._subtract_active(p.correction(r), s.atoms.x if s.n_atoms else None,
+                              s.continuum.U if s.n_nodes else None)
+
+    def _book_start(self) -> None:
+        """Keep q⁰ (per region), f_ext⁰ and, on fixed dofs, f_int⁰ for the external-work booking."""
+        s = self.system
+        if self._x0 is None:
+            self._x0 = np.empty_like(s.atoms.x) if s.n_atoms else None
+            self._U0 = np.empty_like(s.continuum.U) if s.n_nodes else None
+            self._fe0 = (np.empty_like(self.fext_atoms), np.empty_like(self.fext_nodes))
+            self._tmp = (np.empty_like(self.fext_atoms), np.empty_like(self.fext_nodes))
+        if s.n_atoms:
+            np.copyto(self._x0, s.atoms.x)
         if s.n_nodes:
-            s.continuum.U[...] += dn
+            np.copyto(self._U0, s.continuum.U)
+        np.copyto(self._fe0[0], self.fext_atoms)
+        np.copyto(self._fe0[1], self.fext_nodes)
+        self._fint0 = self._fixed_values(s.f_atoms, s.f_nodes) - self._fixed_values(self.fext_atoms,
+                                                                                      self.fext_nodes)
+
+    def _fixed_values(self, atoms: np.ndarray | None, nodes: np.ndarray | None) -> np.ndarray:
+        """(n_fixed,) values of a per-region pair of arrays on the fixed dofs (stacked order)."""
+        a = atoms.reshape(-1)[self._f_atom] if self._f_atom.size else np.zeros(0)
+        b = nodes.reshape(-1)[self._f_node] if self._f_node.size else np.zeros(0)
+        return np.concatenate([a, b])
+
+    def _book_end(self) -> float:
+        """½(f_ext⁰ + f_ext¹)·Δq over the dofs that are not fixed, −½(f_int⁰ + f_int¹)·Δq over fixed ones
+        (f_int = f − f_ext: the agent moving them does minus its work)."""
+        s = self.system
+        w = 0.0
+        regions = ((s.atoms.x if s.n_atoms else None, self._x0, self.fext_atoms, self._free_atoms),
+                   (s.continuum.U if s.n_nodes else None, self._U0, self.fext_nodes, self._free_nodes))
+        for (x, x0, fe1, free), fe0, tmp in zip(regions, self._fe0, self._tmp, strict=True):
+            if x is None or not x.size:
+                continue
+            np.add(fe0, fe1, out=tmp)
+            tmp *= free
+            w += 0.5 * float(np.einsum("ij,ij->", tmp, x - x0))
+        if self._fixed.size:
+            dq = self._fixed_values(s.atoms.x if s.n_atoms else None, s.continuum.U if s.n_nodes else None) \
+                - self._fixed_values(self._x0, self._U0)
+            fint1 = (self._fixed_values(s.f_atoms, s.f_nodes)
+                     - self._fixed_values(self.fext_atoms, self.fext_nodes))
+            w -= 0.5 * float(np.sum((self._fint0 + fint1) * dq))
+        return w
 
     def initialize(self) -> None:
         """Compute forces and accelerations of the initial state (called by `step` when needed)."""
@@ -215,11 +266,10 @@ class VelocityVerlet:
             self.initialize()
         s, k, dt, nt = self.system, self._k, self.dt, self.n_threads
         half = 0.5 * dt
-        fixed = self._fixed_dofs()
-        book = bool(self.force_hooks) or fixed.size > 0
+        book = bool(self.force_hooks) or self._fixed.size > 0
         for _ in range(int(n)):
             if book:
-                q0, fe0, f0 = s.gather_q(), self._fext_q(), s.forces_q()
+                self._book_start()
             if s.atoms is not None:
                 k.kick_acc(s.atoms.v, self.acc_atoms, half, nt)
                 k.drift(s.atoms.x, s.atoms.v, dt, nt)
@@ -234,22 +284,15 @@ class VelocityVerlet:
             s.update_pads()
             self._forces_and_acc()
             if book:
-                dq = s.gather_q() - q0
-                fe1, f1 = self._fext_q(), s.forces_q()
-                free = np.ones(len(dq), bool)
-                free[fixed] = False
                 # free dofs: work of the external forces; fixed dofs: work of the agent (−f_internal)
-                w = 0.5 * float(((fe0 + fe1) * dq)[free].sum())
-                if fixed.size:
-                    w -= 0.5 * float((((f0 - fe0) + (f1 - fe1)) * dq)[fixed].sum())
-                self.external_work += w
+                self.external_work += self._book_end()
             if s.atoms is not None:
                 k.kick_acc(s.atoms.v, self.acc_atoms, half, nt)
             if s.continuum is not None:
                 k.kick_acc(s.continuum.V, self.acc_nodes, half, nt)
             for op in self.velocity_ops:
                 self.dissipated += float(op.apply(s, self, dt))
-            s.update_pads()
+            s.update_pads(positions=False)      # U is that of the mid-step update: velocities only
             self.step_count += 1
 
     def _fixed_dofs(self) -> np.ndarray:
@@ -260,16 +303,6 @@ class VelocityVerlet:
         if s.n_nodes:
             active[s.n_free:] = s.active_nodes
         return np.flatnonzero(((inv == 0.0) & active[:, None]).ravel())
-
-    def _fext_q(self) -> np.ndarray:
-        """(n_dof,) stacked external (hook) forces of the last evaluation."""
-        s = self.system
-        parts = []
-        if s.n_free:
-            parts.append(self.fext_atoms[s.free].ravel())
-        if s.n_nodes:
-            parts.append(self.fext_nodes.ravel())
-        return np.concatenate(parts) if parts else np.zeros(0)
 
     def max_frequency(self, n_iter: int = 60, eps: float = 1e-6, seed: int = 0) -> float:
         """Largest angular frequency ω_max [1/time] of the constrained, mass-weighted dynamics about the

@@ -70,6 +70,8 @@ class AtomisticRegion:
         self.site_w: np.ndarray | None = None
         self.bond_weight_fn: BondWeightFn | None = None
         self.bond_w: np.ndarray | None = None
+        self._bw_keys = np.zeros(0, np.int64)
+        self._bw_vals = np.zeros(0)
         self.energy = 0.0
         self.virial = np.zeros((d, d))
 
@@ -85,8 +87,10 @@ class AtomisticRegion:
         """Site weights (n,) (None = 1) and ``bond_weight_fn(i (m,), j (m,), dX (m, d)) -> (m,)``.
 
         The function gets REFERENCE bond vectors dX = X_j - X_i (periodic image of the current list
-        entry) and is called after every neighbour rebuild; the weight used is the symmetric average
-        ½[fn(i, j, dX) + fn(j, i, -dX)] so that w_ij = w_ji exactly. None = all bond weights 1.
+        entry); the weight used is the symmetric average ½[fn(i, j, dX) + fn(j, i, -dX)] so that
+        w_ij = w_ji exactly. It must be a pure function of (i, j, dX): weights are cached per reference
+        pair (i, j, image shift), and after a neighbour rebuild only pairs never seen since the last
+        `set_weights` are passed to it. None = all bond weights 1.
         """
         if site_w is not None:
             site_w = np.ascontiguousarray(site_w, dtype=float)
@@ -95,19 +99,75 @@ class AtomisticRegion:
         self.site_w = site_w
         self.bond_weight_fn = bond_weight_fn
         self.bond_w = None
+        self._bw_keys = np.zeros(0, np.int64)   # cache of the weights, sorted pair keys (`_bond_keys`)
+        self._bw_vals = np.zeros(0)
         if self.nlist.x_build is not None:
             self._update_bond_weights()
 
+    #: image shifts encoded in the cache keys: |shift| ≤ _KEY_B per axis (larger: no caching)
+    _KEY_B = 31
+
+    def _bond_keys(self, i: np.ndarray, j: np.ndarray) -> np.ndarray | None:
+        """(m,) int64 key of each list entry's REFERENCE pair: the unordered pair {i, j} with the integer
+        image shift of j relative to i (sign flipped with the pair), or None when it does not fit."""
+        n, d = self.n, self.dim
+        base = 2 * self._KEY_B + 1
+        if n * n * base**d >= 2**62:
+            return None
+        flip = j < i
+        a, b = np.where(flip, j, i), np.where(flip, i, j)
+        key = a * n + b
+        if np.any(self.box.periodic):
+            sh = self.nlist.shifts
+            if sh.size and int(np.max(np.abs(sh))) > self._KEY_B:
+                return None
+            sh = np.where(flip[:, None], -sh, sh) + self._KEY_B
+            code = np.zeros(len(i), np.int64)
+            for k in range(d):
+                code = code * base + sh[:, k]
+            key = key * base**d + code
+        return key
+
     def _update_bond_weights(self) -> None:
+        """Bond weights of the current list entries. The weight of a pair depends only on its reference
+        bond (i, j, image shift), so computed weights are cached by that key: after a rebuild only pairs
+        never seen before call ``bond_weight_fn`` (the same call on the same reference vectors, hence
+        the same bits as computing every entry afresh). `set_weights` clears the cache."""
         if self.bond_weight_fn is None:
             self.bond_w = None
             return
         i, j = self.nlist.pairs()
-        dX = self.X[j] - self.X[i] + self.nlist.shift_vectors()
-        w = 0.5 * (np.asarray(self.bond_weight_fn(i, j, dX), float)
-                   + np.asarray(self.bond_weight_fn(j, i, -dX), float))
-        if w.shape != i.shape:
-            raise ValueError("bond_weight_fn must return one weight per bond")
+        m = len(i)
+        keys = self._bond_keys(i, j)
+        w = np.empty(m)
+        if keys is None:
+            miss = np.arange(m)
+        else:
+            ck = self._bw_keys
+            if ck.size:
+                pos = np.minimum(np.searchsorted(ck, keys), ck.size - 1)
+                hit = ck[pos] == keys
+                w[hit] = self._bw_vals[pos[hit]]
+                miss = np.flatnonzero(~hit)
+            else:
+                miss = np.arange(m)
+        if miss.size:
+            im, jm = i[miss], j[miss]
+            sv = self.nlist.shift_vectors()
+            dX = self.X[jm] - self.X[im] + (sv if miss.size == m else sv[miss])
+            wm = 0.5 * (np.asarray(self.bond_weight_fn(im, jm, dX), float)
+                        + np.asarray(self.bond_weight_fn(jm, im, -dX), float))
+            if wm.shape != im.shape:
+                raise ValueError("bond_weight_fn must return one weight per bond")
+            w[miss] = wm
+            if keys is not None:
+                if self._bw_keys.size > 4 * m:   # mostly pairs long gone (diffusion): start afresh
+                    self._bw_keys, self._bw_vals = np.zeros(0, np.int64), np.zeros(0)
+                km, order = np.unique(keys[miss], return_index=True)
+                allk = np.concatenate([self._bw_keys, km])
+                allv = np.concatenate([self._bw_vals, wm[order]])
+                o = np.argsort(allk, kind="stable")
+                self._bw_keys, self._bw_vals = allk[o], allv[o]
         self.bond_w = np.ascontiguousarray(w)
 
     def rebuild(self) -> None:

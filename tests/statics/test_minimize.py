@@ -72,7 +72,7 @@ def test_unconstrained_and_fixed_only(cls):
 
 def test_projector_is_orthogonal_projection():
     fun, q0, fixed, G, c, _ = _problem(n=25, m=5, seed=9)
-    P = ConstraintProjector(25, fixed, G, c)
+    P = ConstraintProjector.euclidean(25, fixed, G, c)
     rng = np.random.default_rng(1)
     v, w = rng.standard_normal(25), rng.standard_normal(25)
     pv = P.project(v)

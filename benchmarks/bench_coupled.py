@@ -1,0 +1,228 @@
+"""Coupled dynamics at the cost of its atoms (issue 13): overhead, set-up and scaling, one thread.
+
+Decks (generated here, LJ units, lj/cut r_c = 2.5σ shifted, skin 0.3σ, projected coupling with cubic
+blend, `slave_below` 0.01, as decks/wave2d.yaml):
+
+- ``2d``: hex lattice (a relaxed) filling the box ±L (L = 148: ~74 000 atoms kept, ~62 000 in the core
+  |x|, |y| < L − 18), handshake of width 8σ around the core box ±(L − 18), graded tri3 mesh on ±4L
+  (2σ elements up to the atoms, growth 1.1, at most L/5), hole ±(L − 20).
+- ``3d``: fcc lattice (a relaxed), box ±L (L = 24: ~124 000 atoms kept, ~51 000 in the core ±18),
+  handshake width 4σ, graded hex8 mesh on ±4L (2.5σ elements up to the atoms, growth 1.2), hole ±16.
+- "atoms alone": the same lattice filling the box of the kept atoms (core + handshake + r_c + skin),
+  no mesh: plain MD through the same `Simulation` / `VelocityVerlet`.
+
+Both start from the same small random velocities (0.01 σ/τ per component, seed 1; for the coupled model
+projected onto the constraints) and run without loads, so the two do the same force work; no
+neighbour rebuild happens in the timed steps. Timed: CPU time (``time.process_time``) of
+``Simulation.from_deck`` + ``prepare`` + the first force evaluation (set-up), and of ``--steps``
+velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of ``--repeat``.
+
+``--scaling``: the 2D coupled deck at half-widths L (default 30 60 120 240; ``--scaling-max`` adds 480,
+~10⁶ atoms + nodes), p = slope of log(time per step) and of log(set-up) against log(atoms + nodes).
+
+Usage::
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
+        [--only 2d|3d] [--scaling] [--sizes 30 60 120 240]
+
+Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
+±20 %; the ratios come from alternating runs in one process), CPU time:
+
+  2D overhead (73 677 atoms, 62 543 in the core, 30 096 tri3 nodes; atoms alone 73 983):
+    main 53204af (``--repeat 2``):  step 27.3 / 11.9 ms = 2.30,  set-up 17.6 / 0.14 s = 126
+    this version (``--repeat 3``):  step 10.9 / 6.4 ms  = 1.69,  set-up 6.5 / 0.12 s  = 53
+    what is left of a coupled step beyond the atoms' (cProfile, CPU): the FE forces of the 30 096 nodes
+    (~0.85 ms), one pair of triangular solves with the 7 440 multipliers (~0.85 ms), node kick/drift,
+    pads (~0.45 ms), the handshake gathers (~0.3 ms). Set-up: the mesh's own (``ContinuumRegion`` built
+    and ``set_blend`` run twice: node stencils 2 × ~2.7 s, tributary α integrals) is most of it; bond
+    and atom weights ~1.5 s.
+  2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
+    atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
+    step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
+    set-up [s]     1.10 /  2.84 /  5.72 /  10.72 /  30.88
+    p (step) = 0.99 over 6.8e3-9.4e5 (0.93 over 2e4-1e6; successive 1.33, 0.83, 0.78, 1.22),
+    p (set-up) = 0.65.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from multiscale.deck.deck import load_deck_text  # noqa: E402
+from multiscale.plugins import load_all  # noqa: E402
+from multiscale.simulation import Simulation  # noqa: E402
+
+HEAD = """msim: 1
+units: lj
+title: bench_coupled
+potential: {type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}
+integrator: {type: verlet, dt: 0.005, steps: 10}
+output: {every: 1000, thermo_every: 1000, fields: [displacement]}
+"""
+
+
+def _box(lo: float, hi: float, dim: int, typed: bool = False) -> str:
+    kind = "type: box, " if typed else ""
+    return f"{{{kind}lo: [{', '.join([f'{lo:g}'] * dim)}], hi: [{', '.join([f'{hi:g}'] * dim)}]}}"
+
+
+def deck(dim: int, L: float, coupled: bool) -> str:
+    """Deck text: the coupled model of half-width L, or the same atoms alone."""
+    if dim == 2:
+        lattice, width, core_size, growth, gap, hole_gap = "hex", 8.0, 2.0, 1.1, 18.0, 20.0
+        element, mesh = "tri3", "rectangle"
+        far = max(2.0, L / 5)
+    else:
+        lattice, width, core_size, growth, gap, hole_gap = "fcc", 4.0, 2.5, 1.2, 6.0, 8.0
+        element, mesh = "hex8", "box"
+        far = max(2.5, L / 3)
+    core = L - gap                      # the atomistic core box ±core
+    reach = 2.5 + 0.3
+    kept = core + width + reach         # the atoms the coupled model keeps
+    region = L if coupled else kept
+    text = HEAD + f"""atoms:
+  lattice: {{type: {lattice}, a: relaxed}}
+  region: {_box(-region, region, dim, typed=True)}
+  mass: 1.0
+  skin: 0.3
+"""
+    if coupled:
+        text += f"""continuum:
+  mesh:
+    type: {mesh}
+    element: {element}
+    lo: [{', '.join([f'{-4 * L:g}'] * dim)}]
+    hi: [{', '.join([f'{4 * L:g}'] * dim)}]
+    size: {far:g}
+    core: {_box(-L, L, dim)}
+    core_size: {core_size:g}
+    growth: {growth:g}
+    hole: {_box(-(L - hole_gap), L - hole_gap, dim)}
+handshake:
+  shape: {_box(-core, core, dim, typed=True)}
+  width: {width:g}
+  blend: {{type: cubic}}
+  coupling: {{type: projected, slave_below: 0.01}}
+"""
+    return text
+
+
+def setup(text: str) -> tuple[float, Simulation]:
+    """CPU seconds of from_deck + prepare + velocities + the first force evaluation; the simulation."""
+    t0 = time.process_time()
+    sim = Simulation.from_deck(load_deck_text(text))
+    sim.prepare()
+    s = sim.model.system
+    rng = np.random.default_rng(1)
+    s.atoms.v[s.free] = 0.01 * rng.standard_normal((s.n_free, s.d))
+    sim.integrator.project_state()
+    sim.integrator.initialize()
+    return time.process_time() - t0, sim
+
+
+def per_step(sim: Simulation, steps: int) -> float:
+    t0 = time.process_time()
+    sim.integrator.step(steps)
+    return (time.process_time() - t0) / steps
+
+
+def counts(sim: Simulation) -> tuple[int, int, int]:
+    s = sim.model.system
+    core = int(np.sum(s.atom_weight >= 1.0)) if s.coupled else s.n_atoms
+    return s.n_atoms, core, s.n_nodes
+
+
+def overhead(dim: int, L: float, repeat: int, steps: int) -> dict:
+    res = {"setup_c": [], "setup_a": [], "step_c": [], "step_a": []}
+    info = {}
+    for _ in range(repeat):
+        for coupled in (True, False):
+            ts, sim = setup(deck(dim, L, coupled))
+            sim.integrator.step(1)                      # warm-up (first-call allocations)
+            tp = per_step(sim, steps)
+            key = "c" if coupled else "a"
+            res[f"setup_{key}"].append(ts)
+            res[f"step_{key}"].append(tp)
+            info[key] = counts(sim)
+            del sim
+    med = {k: statistics.median(v) for k, v in res.items()}
+    spread = {k: (min(v), max(v)) for k, v in res.items()}
+    return {"med": med, "spread": spread, "info": info}
+
+
+def scaling(sizes: list[float], steps: int, repeat: int) -> None:
+    rows = []
+    for L in sizes:
+        tss, tps = [], []
+        for _ in range(repeat):
+            ts, sim = setup(deck(2, L, True))
+            sim.integrator.step(1)
+            tps.append(per_step(sim, steps))
+            tss.append(ts)
+            n = sim.model.system.n_atoms + sim.model.system.n_nodes
+            del sim
+        rows.append((L, n, statistics.median(tss), statistics.median(tps)))
+        print(f"  L = {L:5g}: atoms+nodes {n:8d}   set-up {rows[-1][2]:8.2f} s   "
+              f"step {rows[-1][3] * 1e3:9.2f} ms", flush=True)
+    if len(rows) < 2:
+        return
+    n = np.log([r[1] for r in rows])
+    for col, name in ((3, "time per step"), (2, "set-up")):
+        p = np.polyfit(n, np.log([r[col] for r in rows]), 1)[0]
+        loc = [np.log(rows[k + 1][col] / rows[k][col]) / np.log(rows[k + 1][1] / rows[k][1])
+               for k in range(len(rows) - 1)]
+        print(f"  p ({name}) = {p:.3f}   (successive: {', '.join(f'{x:.2f}' for x in loc)})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--only", choices=("2d", "3d"))
+    ap.add_argument("--L2", type=float, default=148.0, help="2D half-width")
+    ap.add_argument("--L3", type=float, default=24.0, help="3D half-width")
+    ap.add_argument("--scaling", action="store_true")
+    ap.add_argument("--no-overhead", action="store_true")
+    ap.add_argument("--sizes", type=float, nargs="+", default=[30.0, 60.0, 120.0, 240.0])
+    ap.add_argument("--scaling-max", action="store_true", help="add L = 480 (~1e6 atoms + nodes)")
+    a = ap.parse_args()
+    load_all()
+    print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}", flush=True)
+    if not a.no_overhead:
+        for dim, L in ((2, a.L2), (3, a.L3)):
+            if a.only and a.only != f"{dim}d":
+                continue
+            r = overhead(dim, L, a.repeat, a.steps)
+            m, sp, info = r["med"], r["spread"], r["info"]
+            print(f"{dim}D  coupled: {info['c'][0]} atoms ({info['c'][1]} core), {info['c'][2]} nodes;"
+                  f"  alone: {info['a'][0]} atoms")
+            sc, sa = sp["step_c"], sp["step_a"]
+            print(f"    step  coupled {m['step_c'] * 1e3:8.2f} ms  alone {m['step_a'] * 1e3:8.2f} ms  ratio "
+                  f"{m['step_c'] / m['step_a']:.3f}   (coupled {sc[0] * 1e3:.1f}-{sc[1] * 1e3:.1f}, "
+                  f"alone {sa[0] * 1e3:.1f}-{sa[1] * 1e3:.1f})")
+            sc, sa = sp["setup_c"], sp["setup_a"]
+            print(f"    setup coupled {m['setup_c']:8.2f} s   alone {m['setup_a']:8.2f} s   ratio "
+                  f"{m['setup_c'] / m['setup_a']:.3f}   (coupled {sc[0]:.2f}-{sc[1]:.2f}, "
+                  f"alone {sa[0]:.2f}-{sa[1]:.2f})", flush=True)
+            print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    if a.scaling:
+        sizes = list(a.sizes) + ([480.0] if a.scaling_max else [])
+        print("2D coupled scaling (medians of", a.repeat, "):", flush=True)
+        scaling(sizes, a.steps, a.repeat)
+        print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

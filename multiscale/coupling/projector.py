@@ -1,0 +1,158 @@
+"""The one projector onto linear constraints ``G q = c``, used by the dynamics (`integrate/verlet.py`,
+M⁻¹-orthogonal) and by the minimisers (`integrate/minimize.py`, Euclidean on the free dofs).
+
+With a diagonal metric W = diag(w), w ≥ 0 per dof (the inverse masses; 0 = a fixed dof, which the
+projection never moves)::
+
+    P v = v − W Gᵀ (G W Gᵀ)⁻¹ G v              (G P v = 0; `project`)
+    R q = q − W Gᵀ (G W Gᵀ)⁻¹ (G q − c)        (G R q = c; `restore`)
+
+``G W Gᵀ`` is factorised ONCE (sparse LU, `scipy.sparse.linalg.splu`). Rows whose dofs all have w = 0
+are dropped; linearly dependent rows are detected and dropped (``dropped_rows``). ONE tolerance,
+``rtol`` = 1e-10 relative, on the pivots of the Gram matrix ``A = G W Gᵀ``: the sparse LU is accepted when
+its smallest pivot exceeds rtol times its largest; otherwise a pivoted Cholesky (LAPACK dpstrf) of the
+dense r × r A keeps the rows whose pivots exceed rtol · max diag(A) (an independent set; the LU of the
+kept rows then passes the same test). Why 1e-10: the rows must be independent to well above round-off —
+A is formed with errors of order eps · |A| ≈ 1e-16 |A| (times the row length), so an exactly redundant
+row leaves a pivot of that size, and a cut below it (the dynamics' former rtol² = 1e-20 on A) cannot
+see it; solves with a Gram matrix whose pivots span more than 10 orders keep fewer than 6 digits, too
+few for constraints held to round-off. The minimisers' former test (LU pivots at 1e-12, rank from a
+dense QR of G_fᵀ at 1e-10 on its diagonal, i.e. 1e-20 on A) needed the dense n × r matrix; for
+exactly redundant rows both give the same projector (results change at round-off only).
+
+Cost: only the columns G touches enter: ``touched`` (sorted stacked dof indices with a non-zero in a kept
+row) and ``active`` (those with w > 0). `residual_of` / `correction` work on those short vectors, so a
+caller that keeps its state in per-region arrays (the velocity Verlet) pays for the handshake only.
+Sums are taken over the same entries in the same order as with the full matrices (bitwise the same).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+#: relative pivot / rank tolerance of the factorisation (see the module docstring)
+RTOL = 1e-10
+
+
+class ConstraintProjector:
+    """Projection onto ``G a = 0`` in the metric W⁻¹ (W = diag(inv_mass)), factorised once.
+
+    G : scipy.sparse or dense (r, n);  inv_mass : (n,) ≥ 0 (0 = fixed dof);  c : (r,) right-hand side
+    (None = 0);  zero_fixed : `project` also zeroes the components of fixed dofs (the minimisers'
+    search directions) instead of passing them through (the dynamics' accelerations);
+    rtol : see `RTOL`.
+
+    Attributes: ``G`` (kept rows, all n columns, CSR), ``GT``, ``inv_mass`` (n,), ``free`` (n,) bool
+    (w > 0), ``rows`` (kept row indices), ``dropped_rows``, ``touched`` / ``active`` (k,) int64 dof
+    indices (see the module docstring), ``c``.
+    """
+
+    def __init__(self, G, inv_mass: np.ndarray, *, c: np.ndarray | None = None,  # noqa: ANN001
+                 zero_fixed: bool = False, rtol: float = RTOL) -> None:
+        G = sp.csr_matrix(G)
+        inv_mass = np.asarray(inv_mass, float).reshape(-1)
+        if G.shape[1] != inv_mass.size:
+            raise ValueError(f"G has {G.shape[1]} columns for {inv_mass.size} dofs")
+        self.n = inv_mass.size
+        self.inv_mass = inv_mass
+        self.free = inv_mass > 0
+        self.zero_fixed = bool(zero_fixed)
+        self.G_all = G
+        self.c_all = np.zeros(G.shape[0]) if c is None else np.asarray(c, float).reshape(-1)
+        W = G @ sp.diags(inv_mass)
+        rownorm = np.sqrt(np.asarray(W.multiply(G).sum(axis=1)).ravel())
+        keep = np.flatnonzero(rownorm > 0)
+        self.dropped_rows = np.setdiff1d(np.arange(G.shape[0]), keep)
+        lu, keep = self._factorise(G, inv_mass, keep, rtol)
+        self._lu = lu
+        self.rows = keep
+        self.G = G[keep].tocsr()
+        self.GT = self.G.T.tocsr()
+        self.c = self.c_all[keep]
+        self.touched = np.unique(self.G.indices).astype(np.int64)
+        self.active = self.touched[inv_mass[self.touched] > 0]
+        self.G_touched = self.G[:, self.touched].tocsr()
+        self._GaT = self.G[:, self.active].T.tocsr()
+        self._wa = inv_mass[self.active]
+
+    @classmethod
+    def euclidean(cls, n: int, fixed: np.ndarray | None = None, G=None,  # noqa: ANN001
+                  c: np.ndarray | None = None) -> ConstraintProjector:
+        """The minimisers' projector: identity metric on the free dofs, fixed (n,) bool dofs held
+        (zeroed by `project`); G None or with no rows = no constraints."""
+        w = np.ones(n) if fixed is None else (~np.asarray(fixed, bool).reshape(n)).astype(float)
+        if G is None or G.shape[0] == 0:
+            G = sp.csr_matrix((0, n))
+        return cls(G, w, c=c, zero_fixed=True)
+
+    def _factorise(self, G: sp.csr_matrix, inv_mass: np.ndarray, keep: np.ndarray, rtol: float):  # noqa: ANN202
+        """(splu of G W Gᵀ over an independent set of the rows ``keep``, that set); dropped rows are
+        added to ``dropped_rows``."""
+        if keep.size == 0:
+            return None, keep
+        cols = np.unique(G[keep].indices)
+        cols = cols[inv_mass[cols] > 0]
+        Gk = G[keep][:, cols]
+        wk = inv_mass[cols]
+        A = (Gk @ sp.diags(wk) @ Gk.T).tocsc()
+        try:
+            lu = spla.splu(A)
+            piv = np.abs(lu.U.diagonal())
+            if piv.min() > rtol * piv.max():
+                return lu, keep
+        except RuntimeError:
+            pass
+        # rank deficient: pivoted Cholesky of the PSD Gram matrix A = S Sᵀ, S = G W^½: a principal block
+        # of A is non-singular iff the corresponding rows of S are independent
+        Ad = A.toarray()
+        scale = float(np.max(np.diag(Ad)))
+        _, piv, rank, info = sla.lapack.dpstrf(Ad, lower=1, tol=rtol * scale)
+        if info < 0:
+            raise RuntimeError("pivoted Cholesky of G W Gᵀ failed")
+        ind = np.sort(piv[:rank] - 1)
+        self.dropped_rows = np.sort(np.concatenate([self.dropped_rows,
+                                                    keep[np.setdiff1d(np.arange(len(keep)), ind)]]))
+        keep = keep[ind]
+        Gk = Gk[ind]
+        return spla.splu((Gk @ sp.diags(wk) @ Gk.T).tocsc()), keep
+
+    @property
+    def n_rows(self) -> int:
+        return self.G.shape[0]
+
+    # ------------------------------------------------------------------ short vectors (touched/active)
+    def residual_of(self, v_touched: np.ndarray) -> np.ndarray:
+        """(r,) G v from the values of v at ``touched`` (k,)."""
+        return self.G_touched @ v_touched
+
+    def correction(self, r: np.ndarray) -> np.ndarray:
+        """(len(active),) W Gᵀ (G W Gᵀ)⁻¹ r at the ``active`` dofs (subtract it there)."""
+        return self._wa * (self._GaT @ self._lu.solve(r))
+
+    # ------------------------------------------------------------------ full vectors
+    def project(self, a: np.ndarray) -> np.ndarray:
+        """P a (n,): a − W Gᵀ (G W Gᵀ)⁻¹ G a (fixed components zeroed first when ``zero_fixed``)."""
+        out = np.where(self.free, a, 0.0) if self.zero_fixed else np.array(a, float, copy=True)
+        if self._lu is None:
+            return out
+        out[self.active] -= self.correction(self.residual_of(out[self.touched]))
+        return out
+
+    def restore(self, q: np.ndarray) -> np.ndarray:
+        """The nearest point (W⁻¹-norm change of the free dofs) of {G q = c}; q (n,)."""
+        if self._lu is None:
+            return q
+        q = np.array(q, float, copy=True)
+        q[self.active] -= self.correction(self.residual_of(q[self.touched]) - self.c)
+        return q
+
+    def residual(self, q: np.ndarray) -> float:
+        """max |G q − c| (0 with no rows): over every row given when ``zero_fixed`` (the minimisers'
+        report), over the kept rows otherwise (the dynamics': rows of fixed dofs are the loads')."""
+        G, c = (self.G_all, self.c_all) if self.zero_fixed else (self.G, self.c)
+        if G.shape[0] == 0:
+            return 0.0
+        return float(np.max(np.abs(G @ q - c)))
