@@ -45,9 +45,9 @@ def _rows(deck, *extra):
 
 
 def test_verify_statics_deck_skips_dynamics_with_a_reason():
-    """indent2d_small (lbfgs): it used to crash on `integrator.dt`."""
+    """indent2d_small (precon_lbfgs): it used to crash on `integrator.dt`."""
     rows, out = _rows("indent2d_small.yaml")
-    assert "statics deck (lbfgs): no time step" in out, out
+    assert "statics deck (precon_lbfgs): no time step" in out, out
     assert not any(k.startswith("energy: net") for k in rows), out
     for key in ("(sum beta_a V_a + int alpha dV - V) / V",
                 "(sum beta_a m_a + sum M^alpha_I - rho V) / (rho V)",
