@@ -22,7 +22,8 @@ _LATTICE = {1: (Lattice("chain", 1.1), NumpyLJ(cutoff=2.5)),
 
 def make_material(name: str, dim: int):  # noqa: ANN201
     lat, pot = _LATTICE[dim]
-    params = MATERIALS.get(name).Params(**({"E": 50.0, "nu": 0.3} if name == "isotropic" else {}))
+    required = {"isotropic": {"E": 50.0, "nu": 0.3}, "thermal_strain": {"strain": 0.01}}
+    params = MATERIALS.get(name).Params(**required.get(name, {}))
     return MATERIALS.get(name).from_params(params, dim=dim, potential=pot, lattice=lat)
 
 
