@@ -52,7 +52,7 @@ def run_dynamics(sim, writer, path: Path, total: int, ck_state: dict | None, ori
     try:
         try:
             # the jump test's energy scale: the initial |energy| terms, at least 1e-3 per atom
-            n = reduce.count(model.atoms.n) if model.atoms is not None else 1
+            n = reduce.count(state.n_owned) if model.atoms is not None else 1
             guard.guard = BlowUpGuard(energy_floor=max(reduce.energy_scale(integ), 1e-3 * n))
             if ck_state is not None:
                 state.set_state(ck_state)
