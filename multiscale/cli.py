@@ -292,8 +292,21 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
         kw: dict[str, Any] = {"start_from": start_from} if start_from is not None else {}
         if stages is not None:
             kw["stages"] = stages
-        run_guarded(comm, lambda: sim.run(output=out, steps=steps, restart=restart,
-                                          progress="quiet" if quiet else "auto", **kw))
+        def go() -> BlowUpError | None:
+            try:
+                sim.run(output=out, steps=steps, restart=restart, progress="quiet" if quiet else "auto", **kw)
+            except BlowUpError as exc:
+                if getattr(exc, "collective", False):   # the guard's verdict, reached by every rank together
+                    return exc
+                raise
+            return None
+
+        blown = run_guarded(comm, go)   # any other failure on any rank: message, MPI_Abort of every rank
+        comm.barrier()                  # rank 0 has closed the results file (and saved OUT.lastgood.h5)
+    if blown is not None:
+        if comm.rank == 0:
+            click.echo(f"error: the run became unstable: {blown}", err=True)
+        click.get_current_context().exit(3)
     if comm.rank == 0 and not quiet:
         click.echo(f"results: {out}")
 

@@ -46,7 +46,11 @@ def run_dynamics(sim, writer, path: Path, total: int, ck_state: dict | None, ori
            Checkpoint(checkpoint_path(path), state, record, out.checkpoint_every)]
 
     def on_blowup(exc: BlowUpError) -> BlowUpError:
-        return record.save_lastgood(path, last_good.snapshot, exc, f"step {guard.guard.last_good_step}")
+        err = record.save_lastgood(path, last_good.snapshot, exc, f"step {guard.guard.last_good_step}")
+        if getattr(exc, "collective", False):    # MPI: no rank stops before rank 0 has saved the file
+            reduce.comm.barrier()
+            err.collective = True
+        return err
 
     loop = OperationLoop(ops, total, lambda: integ.time, on_blowup)
     try:

@@ -83,9 +83,11 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-def compare(a: Path, b: Path, tol: float) -> dict:
-    """Largest relative differences of positions (periodic minimum image, relative to the box),
-    velocities, per-atom energies and thermo energies of two results files; asserts ≤ tol."""
+def compare(a: Path, b: Path, tol: float, tol_v: float = 1e-10) -> dict:
+    """Largest relative differences of positions (periodic minimum image, relative to the box) and thermo
+    energies (asserted ≤ tol), and of velocities and per-atom energies (≤ tol_v: the 1e-16 difference of
+    the summation order grows chaotically, and these per-atom quantities are the most sensitive to it),
+    over every frame / thermo row of two results files."""
     from multiscale.output.reader import ResultsReader
     with ResultsReader(b) as r:
         lo, hi, _ = r.box()
@@ -103,8 +105,8 @@ def compare(a: Path, b: Path, tol: float) -> dict:
     assert np.array_equal(ta["step"], tb["step"])
     for k in ("potential_atoms", "kinetic_atoms", "total"):
         got["thermo." + k] = rel(ta[k], tb[k])
-    bad = {k: v for k, v in got.items() if not v <= tol}
-    assert not bad, f"differences above {tol}: {bad} (all: {got})"
+    bad = {k: v for k, v in got.items() if not v <= (tol_v if k in ("velocity", "energy") else tol)}
+    assert not bad, f"differences above {tol} / {tol_v}: {bad} (all: {got})"
     return got
 
 
@@ -122,7 +124,7 @@ def test_one_vs_two_ranks(tmp_path: Path, deck: Path, steps: int) -> None:
         fs.visit(names_s.append)
         fp.visit(names_p.append)
         assert names_s == names_p
-        for g in ("atoms/ids", "atoms/types", "atoms/reference_positions"):
+        for g in ("static/atoms/ids", "static/atoms/types", "static/atoms/reference_positions"):
             assert np.array_equal(fs[g][()], fp[g][()]), g
     assert (tmp_path / "mpi2.xdmf").exists()
 
@@ -177,3 +179,24 @@ def test_langevin_refused(tmp_path: Path) -> None:
     assert p.returncode == 2, p.stderr[-3000:]
     assert p.stderr.count("Langevin thermostat cannot run on 2 MPI ranks") == 1, p.stderr
     assert "integrator.thermostat" in p.stderr
+
+
+def test_blowup_on_two_ranks(tmp_path: Path) -> None:
+    """A time step 6x too large on 2 ranks: the guard's verdict is collective — exit 3, the message once,
+    OUT.lastgood.h5 written by rank 0 (a checkpoint the serial run accepts), the results file closed
+    with the frames before the blow-up."""
+    deck = deck_copy(LJ, tmp_path, integrator={"dt": 0.03, "allow_unstable_dt": True},
+                     output={"thermo_every": 10})
+    out = tmp_path / "b.h5"
+    p = msim(2, str(deck), "-o", str(out), "--steps", "200")
+    assert p.returncode == 3, p.stderr[-3000:]
+    assert p.stderr.count("the run became unstable") == 1, p.stderr
+    assert "MPI_Abort" not in p.stderr and "Traceback" not in p.stderr, p.stderr
+    lastgood = tmp_path / "b.lastgood.h5"
+    assert lastgood.exists()
+    from multiscale.output.checkpoint import load_checkpoint
+    st = load_checkpoint(lastgood)
+    assert st["integrator"]["x"].shape == (500, 3) and np.all(np.isfinite(st["integrator"]["x"]))
+    from multiscale.output.reader import ResultsReader
+    with ResultsReader(out) as r:
+        assert r.nframes >= 1 and np.all(np.isfinite(r.field("atoms", "position", 0)))
