@@ -200,3 +200,12 @@ def test_blowup_on_two_ranks(tmp_path: Path) -> None:
     from multiscale.output.reader import ResultsReader
     with ResultsReader(out) as r:
         assert r.nframes >= 1 and np.all(np.isfinite(r.field("atoms", "position", 0)))
+
+
+def test_from_on_two_ranks(tmp_path: Path) -> None:
+    """``--from`` another run's last frame: the 2-rank continuation equals the serial one to 1e-12."""
+    first, s, p = tmp_path / "first.h5", tmp_path / "s.h5", tmp_path / "p.h5"
+    ok(msim(0, str(LJ), "-o", str(first), "--steps", "100"))
+    ok(msim(0, str(LJ), "-o", str(s), "--steps", "100", "--from", str(first)))
+    ok(msim(2, str(LJ), "-o", str(p), "--steps", "100", "--from", str(first)))
+    print(compare(p, s, 1e-12))
