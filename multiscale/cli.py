@@ -187,6 +187,11 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
     Quasi-static decks write a checkpoint after every load stage (or every output.checkpoint_every
     stages); dynamics decks every output.checkpoint_every steps.
     """
+    from .parallel.comm import get_comm
+
+    comm = get_comm()           # serial unless an MPI launcher started P > 1 ranks (no mpi4py import)
+    if comm.size > 1:
+        return _run_mpi(comm, deck, output, steps, threads, quiet, restart, start_from, overwrite, stages)
     d = _load(deck)  # deck mistakes are reported before anything else is imported
     from .output import paths
     from .output._lock import reserve
@@ -219,6 +224,91 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
     where = result if isinstance(result, str | os.PathLike) else output
     if where is not None and not quiet:
         click.echo(f"results: {where}")
+
+
+def _agree(comm: Any, fn: Any) -> Any:
+    """Run ``fn()`` on every rank; if it failed on any, exit on EVERY rank with the first failing rank's
+    status (2 deck error, 3 blow-up, 1 internal), the message printed once (by rank 0). For the set-up
+    steps that every rank does alike (deck, model, the distributed-run check)."""
+    err: tuple[int, str] | None = None
+    out = None
+    try:
+        out = fn()
+    except DeckError as exc:
+        err = (2, exc.format())
+    except BlowUpError as exc:
+        err = (3, f"error: the run became unstable: {exc}")
+    except Exception as exc:  # noqa: BLE001 - reported once, then every rank stops
+        err = (1, f"internal error: {type(exc).__name__}: {exc}\n" + traceback.format_exc())
+    errs = comm.allgather(err)
+    first = next((e for e in errs if e is not None), None)
+    if first is not None:
+        if comm.rank == 0:
+            click.echo(first[1], err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        click.get_current_context().exit(first[0])
+    return out
+
+
+def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threads: int | None,
+             quiet: bool, restart: Path | None, start_from: str | None, overwrite: bool,
+             stages: int | None) -> None:
+    """``mpiexec -n P msim run DECK`` (docs/parallel.md): the set-up on every rank with one verdict
+    (`_agree`: a deck that cannot run distributed exits 2 on every rank, the message printed once), then
+    the run under `parallel.comm.run_guarded` (a failure on one rank stops all). Rank 0 checks and
+    reserves the output, writes the results, checkpoints and progress."""
+    import contextlib
+
+    from .output import paths
+    from .output._lock import reserve
+    from .parallel.comm import run_guarded
+
+    def setup() -> tuple[Any, Path, dict]:
+        d = _load(deck)
+        out = paths.results_path(d, output)
+        inputs = paths.deck_inputs(d)
+        if start_from is not None:
+            from .output.continuation import parse_spec
+            inputs = {**inputs, "the --from file": parse_spec(start_from)[0]}
+        if comm.rank == 0:
+            paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
+        return d, out, inputs
+
+    d, out, inputs = _agree(comm, setup)
+    with reserve(out) if comm.rank == 0 else contextlib.nullcontext():
+        def build() -> Any:
+            from .simulation import Simulation
+
+            if comm.rank == 0:
+                paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
+            sim = Simulation.from_deck(d, threads=threads, comm=comm)
+            sim.check_distributable()
+            if comm.rank == 0:
+                paths.check_free_space(out, _start_bytes(sim, d))
+            return sim
+
+        sim = _agree(comm, build)
+        kw: dict[str, Any] = {"start_from": start_from} if start_from is not None else {}
+        if stages is not None:
+            kw["stages"] = stages
+        def go() -> BlowUpError | None:
+            try:
+                sim.run(output=out, steps=steps, restart=restart, progress="quiet" if quiet else "auto", **kw)
+            except BlowUpError as exc:
+                if getattr(exc, "collective", False):   # the guard's verdict, reached by every rank together
+                    return exc
+                raise
+            return None
+
+        blown = run_guarded(comm, go)   # any other failure on any rank: message, MPI_Abort of every rank
+        comm.barrier()                  # rank 0 has closed the results file (and saved OUT.lastgood.h5)
+    if blown is not None:
+        if comm.rank == 0:
+            click.echo(f"error: the run became unstable: {blown}", err=True)
+        click.get_current_context().exit(3)
+    if comm.rank == 0 and not quiet:
+        click.echo(f"results: {out}")
 
 
 def _start_bytes(sim: Any, deck: Any) -> int:

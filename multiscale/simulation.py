@@ -68,8 +68,20 @@ class Simulation:
         self._prepared = False
 
     @classmethod
-    def from_deck(cls, deck: Deck, threads: int | None = None) -> Simulation:
-        return cls(build_model(deck, threads))
+    def from_deck(cls, deck: Deck, threads: int | None = None, comm=None) -> Simulation:  # noqa: ANN001
+        return cls(build_model(deck, threads), comm=comm)
+
+    @property
+    def distributed(self) -> bool:
+        """True when the run is split over MPI ranks (`run.distributed`: plain-MD decks only)."""
+        return self.reduce.size > 1
+
+    def check_distributable(self) -> None:
+        """`DeckError` at the deck key that keeps this deck from running on ``comm.size`` ranks (no
+        communication: every rank reaches the same verdict); nothing for a serial run."""
+        if self.distributed:
+            from .run.distributed import check_distributable
+            check_distributable(self.model, self.deck, self.statics, self.reduce.size)
 
     # ------------------------------------------------------------------ set-up
     def prepare(self) -> None:
@@ -79,9 +91,18 @@ class Simulation:
         p = _prepare(self.model, self.deck, self.statics)
         self.integrator, self.hooks, self.initial_conditions = p.integrator, p.hooks, p.initial_conditions
         m = self.model
-        self.state = State(m.system, self.integrator, ids=m.site_ids if m.atoms is not None else None)
+        if self.distributed:    # P > 1 ranks: the atoms of a plain-MD deck in a DistributedMD
+            from .run import distributed as dist
+            self.check_distributable()
+            integ = dist.DistributedIntegrator(m, self.integrator, self.reduce.comm, self.integrator.dt)
+            self.state = dist.DistributedState(m, integ)
+            self.fields = dist.DistributedFields(self.fields, self.state, self.reduce.comm)
+            self.measure = dist.DistributedMeasure(m, self.state, self.reduce, self.hooks)
+        else:
+            self.state = State(m.system, self.integrator, ids=m.site_ids if m.atoms is not None else None)
+            if not self.statics:
+                self.measure = Measure(m, self.state, self.reduce, self.hooks)
         if not self.statics:   # the checkpointed parts: the guard, then the load hooks and thermostat
-            self.measure = Measure(m, self.state, self.reduce, self.hooks)
             self.guard = Guard(BlowUpGuard(), self.state, self.reduce, self.measure,
                                self.deck.config.output.thermo_every)
             self.state.attach("guard", self.guard)
@@ -164,11 +185,17 @@ class Simulation:
             origin = read_origin(start_from, need_velocities=not self.statics)
             check_compatible(origin, self._static(), str(start_from))
             record.provenance = origin.provenance
+        root = self.reduce.rank == 0
+        if not root:        # a distributed run: rank 0 writes the results, checkpoints and progress
+            from .run.distributed import NullWriter, quiet_record
+            quiet_record(record)
+            progress = "quiet"
         try:
             writer = ResultsWriter(path, deck_text=self.deck.text, units=self.model.units.name, seed=seed,
                                    msim_version=__version__, static=self._static(),
                                    compression=cfg.output.compression, append=restart is not None,
-                                   attrs={"provenance": json.dumps(record.provenance)} if origin else None)
+                                   attrs={"provenance": json.dumps(record.provenance)} if origin else None) \
+                if root else NullWriter()
         except ValueError as exc:          # appending to a results file of another model
             if restart is None:
                 raise
@@ -180,7 +207,8 @@ class Simulation:
             writer.close()
             from .output.xdmf import write_xdmf
             try:
-                write_xdmf(path)
+                if root:
+                    write_xdmf(path)
             except Exception:  # noqa: BLE001 - the HDF5 file is the result; the sidecar is a convenience
                 pass
         return path

@@ -46,13 +46,17 @@ def run_dynamics(sim, writer, path: Path, total: int, ck_state: dict | None, ori
            Checkpoint(checkpoint_path(path), state, record, out.checkpoint_every)]
 
     def on_blowup(exc: BlowUpError) -> BlowUpError:
-        return record.save_lastgood(path, last_good.snapshot, exc, f"step {guard.guard.last_good_step}")
+        err = record.save_lastgood(path, last_good.snapshot, exc, f"step {guard.guard.last_good_step}")
+        if getattr(exc, "collective", False):    # MPI: no rank stops before rank 0 has saved the file
+            reduce.comm.barrier()
+            err.collective = True
+        return err
 
     loop = OperationLoop(ops, total, lambda: integ.time, on_blowup)
     try:
         try:
             # the jump test's energy scale: the initial |energy| terms, at least 1e-3 per atom
-            n = reduce.count(model.atoms.n) if model.atoms is not None else 1
+            n = reduce.count(state.n_owned) if model.atoms is not None else 1
             guard.guard = BlowUpGuard(energy_floor=max(reduce.energy_scale(integ), 1e-3 * n))
             if ck_state is not None:
                 state.set_state(ck_state)

@@ -173,5 +173,8 @@ class Reduction:
                 raise err
             return
         if self.any(err is not None):
-            raise err if err is not None else BlowUpError(
-                f"blow-up at step {step} on another rank", step=int(step), region="all", quantity="state")
+            if err is None:
+                err = BlowUpError(f"blow-up at step {step} on another rank", step=int(step), region="all",
+                                  quantity="state")
+            err.collective = True      # every rank raises it at this step (`run.dynamics` then waits for
+            raise err                  # rank 0 to save the last good state before the ranks stop)

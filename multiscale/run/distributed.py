@@ -1,0 +1,323 @@
+"""A dynamics run on P > 1 MPI ranks: the atoms of a plain-MD deck as a `parallel.engine.DistributedMD`.
+
+Chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed (`check_distributable`,
+a `DeckError` naming the deck key otherwise — the same verdict on every rank, no communication):
+atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (no statics), no ``loads``, no
+``integrator.thermostat`` (the serial Langevin draws its noise in array order from one Philox stream per
+step; the keyed stream of `parallel.streams` would give other numbers than a serial run, so Langevin under
+P > 1 is refused rather than P-dependent), pair potentials or single-density EAM, the x axis periodic and
+at least P·(cut-off + skin) long.
+
+Every rank builds the whole (serial) model from the deck; rank 0 hands all atoms to `DistributedMD`,
+whose first rebuild migrates them to their slabs. The serial model's arrays are then only a mirror that
+rank 0 fills from gathered, global-id-sorted arrays when it writes a frame, so frames and static groups
+have the layout of a serial run. The pieces the operation loop sees:
+
+* `DistributedIntegrator`: ``step(n)`` (collective), ``time``, ``step_count``, ``dt`` and, for
+  `Reduction.ledger`, this rank's shares (``system.kinetic()``, ``system.energy``,
+  ``system.momentum()``, ``verlet_correction()``) — the `Reduction` sums them over the ranks;
+  ``get_state()`` (collective; the dict of `integrate.verlet.VelocityVerlet.get_state` for the gathered
+  atoms on rank 0, None elsewhere): a checkpoint of P ranks is a serial checkpoint, and ``set_state``
+  takes a checkpoint of any P (the engine redistributes);
+* `DistributedState`: `State` over the engine (owned atoms, guard arrays, checkpoint);
+* `DistributedFields`: frames gathered to rank 0;
+* `DistributedMeasure`: the thermo row (reduced ledger) and the reduced temperature;
+* `NullWriter` / `QuietRecord`: ranks > 0 write no file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DeckError
+from .operations import Measure
+from .state import State
+
+#: the ``potential`` types the distributed engine evaluates (pair kernels and tabulated EAM)
+_KERNEL_POTENTIALS = ("lj", "morse", "harmonic", "eam", "eam_zhou")
+
+
+def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa: ANN001
+    """Raise a `DeckError` at the deck key that keeps this deck from running on ``size`` ranks."""
+    cfg = deck.config
+    why = f"`mpiexec -n {size} msim run` runs plain molecular dynamics only (atoms, no continuum or " \
+          "handshake, no loads or thermostat); run this deck on one rank (plain `msim run`)"
+    if cfg.continuum is not None or model.continuum is not None:
+        raise deck.error("continuum", f"a deck with a continuum cannot run on {size} MPI ranks yet: {why}")
+    if getattr(cfg, "handshake", None) is not None:
+        raise deck.error("handshake", f"a coupled deck cannot run on {size} MPI ranks yet: {why}")
+    if model.atoms is None:
+        raise deck.error("atoms", f"the deck has no atoms: {why}")
+    if statics:
+        raise deck.error("integrator.type", f"quasi-statics ({cfg.integrator.type}) cannot run on {size} "
+                         f"MPI ranks yet: {why}")
+    if cfg.loads:
+        raise deck.error("loads", f"loads cannot run on {size} MPI ranks yet: {why}")
+    if getattr(cfg.integrator, "thermostat", None) is not None or model.thermostat is not None:
+        raise deck.error("integrator.thermostat",
+                         f"the Langevin thermostat cannot run on {size} MPI ranks: its noise comes from "
+                         "one random stream in atom order, which a split run cannot reproduce (results "
+                         f"would depend on the rank count); {why}")
+    ptype = str(cfg.potential.type)
+    if ptype not in _KERNEL_POTENTIALS or getattr(model.potential, "many_body", False) and \
+            not hasattr(model.potential, "tables"):
+        raise deck.error("potential", f"potential type '{ptype}' is not distributed (pair potentials "
+                         f"and tabulated EAM are): {why}")
+    pot = model.potential
+    if hasattr(pot, "tables") and pot.tables.rhor.shape[0] != pot.tables.frho.shape[0]:
+        raise deck.error("potential", "eam/fs tables with several elements are not distributed yet: " + why)
+    box = model.atoms.box
+    rlist = float(pot.cutoff) + float(cfg.atoms.skin)
+    if not bool(box.periodic[0]):
+        raise deck.error("atoms.boundary", f"the run on {size} MPI ranks cuts the box into slabs along x, "
+                         "which must be periodic")
+    width = float(box.hi[0] - box.lo[0]) / size
+    if width < rlist:
+        raise deck.error("atoms", f"{size} slabs of {width:g} along x are thinner than cut-off + skin = "
+                         f"{rlist:g}: use at most {int((box.hi[0] - box.lo[0]) // rlist)} ranks")
+
+
+class _LocalShare:
+    """This rank's share of the ledger terms (the interface `diagnostics.energy.ledger` reads)."""
+
+    coupled = False
+
+    def __init__(self, integ: DistributedIntegrator) -> None:
+        self.integ = integ
+
+    def kinetic(self) -> tuple[float, float]:
+        e = self.integ.engine
+        return 0.5 * float(np.sum(e.mass * np.sum(e.v * e.v, axis=1))), 0.0
+
+    @property
+    def energy(self) -> dict:
+        return {"potential_atoms": float(self.integ.engine.energy_local), "potential_continuum": 0.0,
+                "coupling": 0.0}
+
+    def momentum(self) -> np.ndarray:
+        e = self.integ.engine
+        return e.mass @ e.v
+
+
+class DistributedIntegrator:
+    """Velocity Verlet of a `DistributedMD` behind the interface the run loop uses (module docstring).
+
+    model : the serial `build.Model` (every rank); serial : its `VelocityVerlet` (unstepped: the layout of
+    the checkpoint dict); comm : `MPIComm`; dt [time]."""
+
+    external_work = 0.0
+    dissipated = 0.0
+    _initialized = True
+
+    def __init__(self, model, serial, comm, dt: float) -> None:  # noqa: ANN001
+        self.model, self.serial, self.comm, self.dt = model, serial, comm, float(dt)
+        self.system = _LocalShare(self)
+        self.force_hooks: list = []
+        self.engine = None
+        a = model.atoms
+        self._make(a.x, a.v, step=0, time=0.0, forces=None)
+
+    def _make(self, x, v, step: int, time: float, forces) -> None:  # noqa: ANN001
+        """(Re)distribute the atoms: rank 0 gives all of them (global arrays, index = global id)."""
+        from ..parallel.engine import DistributedMD
+        m, a = self.model, self.model.atoms
+        mine = self.comm.rank == 0
+        sel = slice(None) if mine else slice(0, 0)
+        n = a.n
+        types = np.zeros(n, np.int32) if a.types is None else np.asarray(a.types, np.int32)
+        self.engine = DistributedMD(
+            self.comm, np.asarray(x, float)[sel], np.asarray(v, float)[sel],
+            np.asarray(m.system.atom_mass, float)[sel], np.arange(n, dtype=np.int64)[sel], m.potential,
+            a.box, a.nlist.skin, types=types[sel], axis=0, newton=False, n_threads=m.threads,
+            neighbor=a.nlist.policy, step=int(step),
+            forces=None if forces is None else np.asarray(forces, float)[sel])
+        self.engine.time = float(time)
+
+    # ------------------------------------------------------------------ the loop's interface
+    @property
+    def step_count(self) -> int:
+        return int(self.engine.step_count)
+
+    @property
+    def time(self) -> float:
+        return float(self.engine.time)
+
+    @property
+    def potential(self) -> float:
+        return float(self.engine.energy_local)
+
+    def step(self, n: int = 1) -> None:
+        """n steps (collective); the clock is step_count · dt as in the serial integrator."""
+        self.engine.step(int(n), self.dt)
+
+    def initialize(self) -> None:
+        return None
+
+    def verlet_correction(self) -> float:
+        """This rank's −(Δt²/8) Σ m a² over its owned atoms [energy]."""
+        e = self.engine
+        acc = e.forces[: e.n_own] * e.inv_mass[:, None]
+        return -0.125 * self.dt ** 2 * float(np.sum(e.mass * np.sum(acc * acc, axis=1)))
+
+    def constraint_residual(self) -> float:
+        return 0.0
+
+    def gather(self) -> dict | None:
+        """Collective: global arrays sorted by global id on rank 0 (`DistributedMD.gather`), else None."""
+        return self.engine.gather(0)
+
+    # ------------------------------------------------------------------ checkpoints
+    def get_state(self) -> dict | None:
+        """Collective. Rank 0: the `VelocityVerlet.get_state` dict of the gathered state (a serial
+        checkpoint: x unwrapped, the neighbour list to be rebuilt at x); other ranks: None."""
+        g = self.gather()
+        energy = float(self.comm.allreduce(self.engine.energy_local, "sum"))
+        if g is None:
+            return None
+        st = self.serial.get_state()        # the layout and the arrays that are zero in plain MD
+        n = len(g["gid"])
+        if not np.array_equal(g["gid"], np.arange(n)):
+            raise RuntimeError("gathered atoms are not the global ids 0..n-1")
+        mass = np.asarray(self.model.system.atom_mass, float)
+        st.update({"time": np.array(self.time), "step": np.array(self.step_count, dtype=np.int64),
+                   "potential": np.array(energy), "initialized": np.array(True),
+                   "acc_atoms": g["forces"] * np.where(mass > 0, 1.0 / np.where(mass > 0, mass, 1.0),
+                                                       0.0)[:, None],
+                   "f_atoms": g["forces"].copy(), "x": g["x"].copy(), "v": g["v"].copy(),
+                   "atoms.x_build": g["x"].copy(), "atoms.since_build": np.int64(0),
+                   "atoms.image": np.zeros((0, g["x"].shape[1]), np.int64)})
+        return st
+
+    def set_state(self, st: dict) -> None:
+        """A checkpoint of any rank count (every rank reads the same dict): redistribute the atoms with
+        that step's forces."""
+        self._make(st["x"], st["v"], step=int(st["step"]), time=float(st["time"]), forces=st["f_atoms"])
+
+
+class DistributedState(State):
+    """`State` of a distributed run: the arrays are the engine's owned atoms (module docstring)."""
+
+    def __init__(self, model, integrator: DistributedIntegrator) -> None:  # noqa: ANN001
+        super().__init__(model.system, integrator, ids=model.site_ids)
+        self.serial_template = None
+
+    @property
+    def engine(self):  # noqa: ANN201
+        return self.integrator.engine
+
+    @property
+    def n_owned(self) -> int:      # noqa: D102
+        return int(self.engine.n_own)
+
+    @n_owned.setter
+    def n_owned(self, value: int) -> None:   # set by State.__init__; the engine decides
+        pass
+
+    def guard_arrays(self) -> dict:
+        e = self.engine
+        n = e.n_own
+        return {"atoms": {"x": e.x[:n], "v": e.v, "forces": e.forces[:n]}}
+
+    def get_state(self) -> dict | None:
+        """Collective; the checkpoint dict on rank 0, None elsewhere."""
+        st = self.integrator.get_state()
+        parts = {name: part.get_state() for name, (part, _) in self._parts.items()}
+        if st is None:
+            return None
+        return {"kind": "dynamics", "integrator": st, **parts}
+
+    def set_state(self, st: dict) -> None:
+        self.integrator.set_state(st["integrator"])
+        for name, (part, required) in self._parts.items():
+            if required or name in st:
+                part.set_state(st[name])
+
+    def template(self) -> dict:
+        st = {"kind": "dynamics", "integrator": self.integrator.serial.get_state()}
+        for name, (part, required) in self._parts.items():
+            st[name] = {} if required else part.get_state()
+        return st
+
+    def apply_origin(self, origin) -> None:  # noqa: ANN001
+        """``--from``: the other run's x, v (global arrays) replace the initial state."""
+        self.integrator._make(origin.x, origin.v, step=0, time=0.0, forces=None)
+
+    def not_finite(self) -> tuple[str, str] | None:
+        e = self.engine
+        for qty, arr in (("x", e.x[: e.n_own]), ("v", e.v)):
+            if not np.all(np.isfinite(arr)):
+                return "atoms", qty
+        return None
+
+    def exploded(self) -> bool:
+        return self.not_finite() is not None
+
+
+class DistributedFields:
+    """`run.fields.Fields` of a distributed run: ``frame()`` gathers the atoms to rank 0, puts them into
+    the serial model's arrays there and returns the serial frame ((None, None) on the other ranks)."""
+
+    def __init__(self, fields, state: DistributedState, comm) -> None:  # noqa: ANN001
+        self.fields, self.state, self.comm = fields, state, comm
+
+    def species(self) -> str:
+        return self.fields.species()
+
+    def static(self) -> dict:
+        return self.fields.static()
+
+    def frame(self) -> tuple[dict | None, dict | None]:
+        g = self.state.integrator.gather()
+        if g is None:
+            return None, None
+        m = self.fields.model
+        a, s = m.atoms, m.system
+        a.x[...] = g["x"]
+        a.v[...] = g["v"]
+        a.forces[...] = g["forces"]
+        s.f_atoms[...] = g["forces"]
+        a.energies[...] = g["energies"]
+        return self.fields.frame()
+
+
+class DistributedMeasure(Measure):
+    """Thermo row (the `Reduction`'s ledger of the ranks' shares) and the temperature of all atoms."""
+
+    def __call__(self) -> tuple[dict, dict]:
+        row = self.row()
+        e = self.state.engine
+        T = self.reduce.temperature(e.v, e.mass, self.model.units.boltz)
+        return row, {"temperature": T}
+
+
+class NullWriter:
+    """The results writer of ranks > 0: writes nothing (rank 0 writes the gathered data)."""
+
+    def write_thermo(self, *a, **k) -> None:  # noqa: ANN002, ANN003
+        return None
+
+    write_observables = write_frame = truncate_after = write_thermo
+
+    def close(self) -> None:
+        return None
+
+
+def quiet_record(record):  # noqa: ANN001, ANN201
+    """A `RunRecord` that writes no checkpoint file (ranks > 0); ``save_lastgood`` returns its error."""
+    from ..errors import BlowUpError
+
+    class QuietRecord(type(record)):
+        def save_checkpoint(self, path, state, **extra) -> None:  # noqa: ANN001, ANN003
+            return None
+
+        def save_lastgood(self, path, state, exc, at):  # noqa: ANN001, ANN201
+            from ..output.paths import lastgood_path
+            return BlowUpError(f"{exc}. The last good state ({at}) is saved in {lastgood_path(path)}",
+                               step=exc.step, region=exc.region, quantity=exc.quantity)
+
+    record.__class__ = QuietRecord
+    return record
+
+
+__all__ = ["DeckError", "DistributedFields", "DistributedIntegrator", "DistributedMeasure",
+           "DistributedState", "NullWriter", "check_distributable", "quiet_record"]
