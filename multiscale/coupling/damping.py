@@ -50,10 +50,6 @@ class DampingBand:
     mass : "coupled" (g_a = γ0 ω0 α^p β̄_a m_a) or "full" (g_a = γ0 ω0 α^p m_a)
     power : exponent p of the ramp α^p
     fine_scale : "smoothed" (reference velocity S V, S = Jacobi sweep of the mesh Laplacian) or "mesh" (V)
-    gamma_coarse : dimensionless strength γc of Langevin rows on the full velocity of the same atoms (same
-                   profile): ``R += ½ Σ_a gc_a |v_a|²``, gc_a = γc ω0 α^p M_a, noise to match. 0 (default):
-                   the band acts on the fine-scale velocity only and the coarse (mesh) motion is not
-                   thermalised.
     """
 
     class Params(PluginParams):
@@ -69,30 +65,23 @@ class DampingBand:
                                 description="reference of the fine-scale velocity: the smoothed mesh "
                                             "velocity (also damps waves just above the mesh cut-off) or the "
                                             "mesh velocity itself")
-        gamma_coarse: float = Field(0.0, ge=0, description="strength γc of an extra Langevin on the full "
-                                                           "velocity of the band's atoms (thermalises the "
-                                                           "mesh's modes; 0 = fine scale only)")
 
     def __init__(self, gamma0: float, omega0: float, *, kT: float = 0.0, seed: int = 1,
-                 mass: str = "coupled", power: float = 1.0, fine_scale: str = "smoothed",
-                 gamma_coarse: float = 0.0) -> None:
+                 mass: str = "coupled", power: float = 1.0, fine_scale: str = "smoothed") -> None:
         if fine_scale not in ("smoothed", "mesh"):
             raise ValueError(f"fine_scale must be 'smoothed' or 'mesh', not {fine_scale!r}")
         self.gamma0, self.omega0, self.kT = float(gamma0), float(omega0), float(kT)
         self.fine_scale = fine_scale
-        self.gamma_coarse = float(gamma_coarse)
         self.mass = mass
         self.power = float(power)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self._ready = False
 
-    def coefficients(self, system, gamma: float | None = None) -> np.ndarray:  # noqa: ANN001
-        """g_a (n_c,) [mass/time] for the atoms of H (system.constrained order); strength γ0 unless
-        ``gamma`` is given."""
+    def coefficients(self, system) -> np.ndarray:  # noqa: ANN001
+        """g_a (n_c,) [mass/time] for the atoms of H (system.constrained order)."""
         idx = system.free[system.constrained]
         m = system.atom_mass[idx] if self.mass == "coupled" else np.asarray(system.atoms.mass, float)[idx]
-        gam = self.gamma0 if gamma is None else float(gamma)
-        return gam * self.omega0 * system.alpha_atoms[idx] ** self.power * m
+        return self.gamma0 * self.omega0 * system.alpha_atoms[idx] ** self.power * m
 
     def _setup(self, system, integrator, dt: float) -> None:  # noqa: ANN001
         d = system.d
@@ -104,13 +93,6 @@ class DampingBand:
             Nref = (system.N_c @ jacobi_smoother(system.continuum.laplacian_matrix())).tocsr()
         B = sp.kron(sp.hstack([S, -Nref], format="csr"), sp.identity(d), format="csr")
         gd = np.repeat(g, d)
-        if self.gamma_coarse > 0.0:
-            # Langevin rows on the full velocity of the same atoms, rate γc ω0 α^p: thermalises the coarse
-            # motion (the mesh's modes), which the fine-scale rows cannot reach
-            Sa = sp.kron(sp.hstack([S, sp.csr_matrix((n_c, system.n_nodes))], format="csr"), sp.identity(d),
-                         format="csr")
-            B = sp.vstack([B, Sa], format="csr")
-            gd = np.concatenate([gd, np.repeat(self.coefficients(system, self.gamma_coarse), d)])
         self.B, self.gd = B, gd
         D = (B.T @ sp.diags(gd) @ B).tocsr()
         inv = system.inv_mass_dof
