@@ -31,30 +31,34 @@ def _run_ledger(T: float, steps: int, every: int = 50):
     sim = _chain(T)
     integ = sim.integrator
     c0 = ledger(integ)["modified_plus_dissipated"]
-    worst, n_cross = 0.0, 0
+    worst, n_cross, gross, d0 = 0.0, 0, 0.0, integ.dissipated
     for _ in range(steps // every):
         integ.step(every)
         worst = max(worst, abs(ledger(integ)["modified_plus_dissipated"] - c0))
         n_cross += sum(_crossings(sim.model.system))
-    return worst, n_cross, sim
+        gross += abs(integ.dissipated - d0)
+        d0 = integ.dissipated
+    return worst, n_cross, gross
 
 
 def test_ledger_closes_with_bath_in_the_harmonic_regime():
     """k_B T = 1e-4: no bond reaches the cut-off, so the forces are linear and total_modified + dissipated
     (the energy the bath put in or took out booked in ``dissipated``) is conserved to round-off over 1 500
-    steps with the noise on, although the bath moves ≈ 10 k_B T in and out per 1 000 steps."""
+    steps with the noise on (measured 6e-10 k_B T), while the bath moves heat in and out (Σ|Δ dissipated|
+    over 50-step intervals: 177 k_B T). Booking 0.1 % less of the band's energy change fails it (0.02 k_B T,
+    2·10⁴ × the threshold)."""
     T = 1e-4
-    worst, n_cross, sim = _run_ledger(T, 1500)
+    worst, n_cross, gross = _run_ledger(T, 1500)
     assert n_cross == 0
-    assert abs(sim.integrator.dissipated) > 0.5 * T        # the bath did exchange heat
-    assert worst < 1e-9 * T, worst / T
+    assert gross > 5 * T, gross / T                        # the bath did exchange heat
+    assert worst < 1e-6 * T, worst / T
 
 
 def test_hot_chain_leaves_the_harmonic_regime():
     """k_B T = 0.01 (the old test temperature): handshake bonds cross the cut-off within 1 000 steps and the
     conserved quantity is no longer conserved (by ≫ k_B T): the source of the heating, outside the band."""
     T = 1e-2
-    worst, n_cross, _ = _run_ledger(T, 1000)
+    worst, n_cross, _ = _run_ledger(T, 1000)          # measured: 196 crossings, 124 k_B T
     assert n_cross > 10
     assert worst > 10 * T, worst / T
 
