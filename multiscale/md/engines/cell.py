@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lammps_lib import new_instance
+from .lammps_lib import NKTV2P, new_instance
 
 
 def reference_cell(lattice) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -44,10 +44,6 @@ def rotated_cell(F: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Q, R = np.linalg.qr(F * L[None, :])
     s = np.sign(np.diag(R))
     return Q * s[None, :], R * s[:, None]
-
-
-#: LAMMPS's pressure conversion factor nktv2p per unit system (pressure = virial/V · nktv2p)
-NKTV2P = {"metal": 1.6021765e6, "lj": 1.0, "real": 68568.415}
 
 
 class LammpsCell:

@@ -29,10 +29,9 @@ import tempfile
 import numpy as np
 
 from ..box import Box
-from .lammps_lib import new_instance
+from .lammps_lib import NKTV2P, new_instance
 
 #: LAMMPS's pressure conversion factor nktv2p per unit system (pressure = virial/V · nktv2p)
-_NKTV2P = {"metal": 1.6021765e6, "lj": 1.0, "real": 68568.415}
 
 
 def lammps_force_cutoff(units: str, dim: int, ntypes: int, pair_lines: list[str]) -> float:
@@ -182,7 +181,7 @@ class LammpsEngine:
             bl, bh = np.asarray(lmp.extract_box()[0]), np.asarray(lmp.extract_box()[1])
             vol = float(np.prod((bh - bl)[:d]))
             W = np.array([[p[0], p[3], p[4]], [p[3], p[1], p[5]], [p[4], p[5], p[2]]])
-            W *= vol / _NKTV2P[self.units]
+            W *= vol / NKTV2P[self.units]
             virial[...] = W[:d, :d]
         return E
 

@@ -15,6 +15,9 @@ from pathlib import Path
 
 _MPI_PRELOADED = False
 
+#: LAMMPS's pressure conversion factor nktv2p per unit system (pressure = virial/V · nktv2p)
+NKTV2P = {"metal": 1.6021765e6, "lj": 1.0, "real": 68568.415}
+
 
 class LammpsUnavailable(RuntimeError):
     """The LAMMPS Python module or its shared library cannot be loaded (message says why)."""
