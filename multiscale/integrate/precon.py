@@ -31,6 +31,8 @@ the preconditioner is consistent with the handshake constraints, not a block-dia
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -85,6 +87,9 @@ def atom_hessian(atoms) -> sp.csr_matrix:  # noqa: ANN001
     k = bond_stiffness(atoms, i, j, r)
     if k is None:
         k = np.ones_like(r)
+    live = k > 0                      # bonds beyond the stiffness's sign change add nothing: drop them
+    if not np.all(live):              # before the (costly) bond weights and the assembly
+        i, j, dX, r, k = i[live], j[live], dX[live], r[live], k[live]
     if atoms.bond_weight_fn is not None:
         w = 0.5 * (np.asarray(atoms.bond_weight_fn(i, j, dX), float)
                    + np.asarray(atoms.bond_weight_fn(j, i, -dX), float))
@@ -143,43 +148,108 @@ def stiffness_operator(system) -> sp.csr_matrix:  # noqa: ANN001
     return (P + sp.diags(extra)).tocsr()
 
 
+def _substitution(Gf: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Eliminate the constraint rows that own a pivot: a column met in no other row of ``Gf`` (m, n)
+    (strong coupling: each row ties one handshake atom's dof to the mesh interpolation, and that atom
+    dof appears in that row only). Returns (Z (n, n_y) with G_pivot Z = 0 exactly in exact arithmetic
+    — identity on the kept dofs, pivot dof = −(1/g_rp) Σ_{j≠p} g_rj y_j — , rows (k,) of ``Gf`` that
+    have no pivot and stay as constraints). The pivot of a row is its single-row column of largest
+    |coefficient| (ties: the lowest column), so the choice depends on G only."""
+    m, n = Gf.shape
+    Gc = Gf.tocsc()
+    single = np.diff(Gc.indptr) == 1                       # (n,) columns in exactly one row
+    C = Gf.tocoo()
+    ok = single[C.col] & (C.data != 0)
+    # per row, the candidate of largest |g| (then lowest column): lexsort by (row, -|g|, col)
+    r, c, v = C.row[ok], C.col[ok], C.data[ok]
+    order = np.lexsort((c, -np.abs(v), r))
+    r, c, v = r[order], c[order], v[order]
+    first = np.ones(len(r), bool)
+    first[1:] = r[1:] != r[:-1]
+    prow, pcol, pval = r[first], c[first], v[first]
+    is_piv = np.zeros(n, bool)
+    is_piv[pcol] = True
+    keep = np.flatnonzero(~is_piv)
+    ycol = -np.ones(n, np.int64)
+    ycol[keep] = np.arange(len(keep))
+    # rows of Z for the pivots: −G[row, kept] / g_p (every other entry of a pivot row is a kept dof,
+    # since a pivot column occurs in its own row only)
+    Gp = Gf[prow].tocoo()
+    nz = ~is_piv[Gp.col]
+    zr = pcol[Gp.row[nz]]
+    zc = ycol[Gp.col[nz]]
+    zv = -Gp.data[nz] / pval[Gp.row[nz]]
+    Z = sp.csr_matrix((np.concatenate([np.ones(len(keep)), zv]),
+                       (np.concatenate([keep, zr]), np.concatenate([np.arange(len(keep)), zc]))),
+                      shape=(n, len(keep)))
+    Z.sum_duplicates()
+    has_piv = np.zeros(m, bool)
+    has_piv[prow] = True
+    return Z, np.flatnonzero(~has_piv)
+
+
 class StiffnessPreconditioner:
     """The constrained inverse of P (module docstring), factorised once.
 
     system : CoupledSystem; fixed : (n_dof,) bool or None; G : (m, n_dof) sparse or None.
-    ``solve(r (n_dof,)) -> z (n_dof,)``; ``.P`` the operator; ``.n_dof``.
+    ``solve(r (n_dof,)) -> z (n_dof,)``; ``.P`` the operator; ``.n_dof``; ``.stats`` (sizes, nonzeros of
+    the factors, times [s CPU]) for reports.
     """
 
     def __init__(self, system, fixed: np.ndarray | None = None, G=None) -> None:  # noqa: ANN001
+        t0 = time.process_time()
         self.P = stiffness_operator(system)
+        t1 = time.process_time()
         n = self.P.shape[0]
         self.n_dof = n
         self.free = np.ones(n, bool) if fixed is None else ~np.asarray(fixed, bool).reshape(n)
         idx = np.flatnonzero(self.free)
         self._idx = idx
         Pf = self.P[idx][:, idx]
-        blocks = [[Pf, None], [None, None]]
-        m = 0
+        Z = None
+        Gr = None
         if G is not None and G.shape[0]:
             Gf = sp.csr_matrix(G)[:, idx]
-            Gf = Gf[np.flatnonzero(np.diff(Gf.indptr) > 0)]
             Gf.eliminate_zeros()
-            m = Gf.shape[0]
+            Gf = Gf[np.flatnonzero(np.diff(Gf.indptr) > 0)]
+            if Gf.shape[0]:
+                Z, rest = _substitution(Gf)
+                Pf = (Z.T @ Pf @ Z).tocsr()
+                if len(rest):
+                    Gr = (Gf[rest] @ Z).tocsr()
+                    Gr.eliminate_zeros()
+                    Gr = Gr[np.flatnonzero(np.diff(Gr.indptr) > 0)]
+                    if not Gr.shape[0]:
+                        Gr = None
+        self._Z = Z
+        self._ZT = None if Z is None else Z.T.tocsr()
+        m = 0 if Gr is None else Gr.shape[0]
         if m:
             delta = 1e-12 / float(Pf.diagonal().mean())
-            blocks = [[Pf, Gf.T], [Gf, -delta * sp.eye(m)]]
-            A = sp.bmat(blocks, format="csc")
+            A = sp.bmat([[Pf, Gr.T], [Gr, -delta * sp.eye(m)]], format="csc")
+            self._lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A")
         else:
+            # symmetric positive definite: symmetric fill-reducing ordering, no row pivoting
             A = Pf.tocsc()
-        self._nf = len(idx)
+            self._lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                                 options={"SymmetricMode": True})
+        t2 = time.process_time()
+        self._ny = Pf.shape[0]
         self._m = m
-        self._lu = spla.splu(A)
+        self.stats = {"n_dof": n, "n_free": len(idx), "n_reduced": self._ny, "n_kkt_rows": m,
+                      "nnz_P": int(self.P.nnz), "nnz_factor": int(self._lu.L.nnz + self._lu.U.nnz),
+                      "t_operator": t1 - t0, "t_factor": t2 - t1}
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         """z = P⁻¹ r on the constrained space (zero on fixed dofs)."""
-        rhs = np.zeros(self._nf + self._m)
-        rhs[: self._nf] = r[self._idx]
-        sol = self._lu.solve(rhs)
+        rf = r[self._idx]
+        ry = rf if self._ZT is None else self._ZT @ rf
+        if self._m:
+            rhs = np.zeros(self._ny + self._m)
+            rhs[: self._ny] = ry
+            y = self._lu.solve(rhs)[: self._ny]
+        else:
+            y = self._lu.solve(np.ascontiguousarray(ry))
         z = np.zeros(self.n_dof)
-        z[self._idx] = sol[: self._nf]
+        z[self._idx] = y if self._Z is None else self._Z @ y
         return z
