@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 from multiscale.coupling.coupled import CoupledSystem
@@ -172,3 +173,49 @@ def test_linear_graded_mesh_converges_in_one_newton_step(tmp_path, precon):
     assert fast == (precon == "stiffness"), (its, [r["max_force"] for r in recs])
     if precon != "stiffness":
         assert not all(r["converged"] for r in recs) or min(its) > 100
+
+
+def _kkt_reference(P, fixed, G, r):  # noqa: ANN001, ANN202
+    """z of the exact saddle-point system [[P_ff, G_fᵀ], [G_f, 0]] (sparse direct solve, zero block), the
+    formulation the substitution replaces."""
+    import scipy.sparse.linalg as spla
+    idx = np.flatnonzero(~fixed)
+    Pf = P[idx][:, idx]
+    Gf = sp.csr_matrix(G)[:, idx]
+    Gf = Gf[np.flatnonzero(np.diff(Gf.indptr) > 0)]
+    A = sp.bmat([[Pf, Gf.T], [Gf, None]], format="csc")
+    sol = spla.spsolve(A, np.concatenate([r[idx], np.zeros(Gf.shape[0])]))
+    z = np.zeros(len(r))
+    z[idx] = sol[: len(idx)]
+    return z
+
+
+def test_substitution_equals_the_saddle_point_solve():
+    """indent2d_small (strong coupling: every row ties one handshake atom dof to the mesh): the
+    preconditioner eliminates all rows by substitution (no KKT rows left, reduced size = free dofs − rows)
+    and its z equals the dense KKT solution; with an extra row that has no pivot (sum of the x-dofs of the
+    nodes in the first row) that row stays as a constraint and z still equals the KKT solution."""
+    sim, s, loads = _model("indent2d_small.yaml")
+    for ld in loads:
+        ld.initialize(s)
+    fixed = StaticProblem(s, loads).fixed_mask()
+    G = s.G.tocsr()
+    r = np.random.default_rng(5).normal(size=s.n_dof)
+    pre = StiffnessPreconditioner(s, fixed, G)
+    n_rows = int(np.sum(np.diff(G[:, np.flatnonzero(~fixed)].tocsr().indptr) > 0))
+    assert pre.stats["n_kkt_rows"] == 0 and pre.stats["n_reduced"] == int((~fixed).sum()) - n_rows
+    z = pre.solve(r)
+    zr = _kkt_reference(pre.P, fixed, G, r)
+    assert np.abs(z - zr).max() < 1e-8 * np.abs(zr).max()
+    cols = G[0].indices
+    node_x = cols[(cols >= s.n_free * s.d) & ((cols - s.n_free * s.d) % s.d == 0)]
+    assert len(node_x) >= 2
+    extra = sp.csr_matrix((np.ones(len(node_x)), (np.zeros(len(node_x), int), node_x)), shape=(1, s.n_dof))
+    G2 = sp.vstack([G, extra]).tocsr()
+    pre2 = StiffnessPreconditioner(s, fixed, G2)
+    assert pre2.stats["n_kkt_rows"] == 1
+    z2 = pre2.solve(r)
+    assert abs(extra @ z2).max() < 1e-8 * np.abs(z2).max()
+    zr2 = _kkt_reference(pre2.P, fixed, G2, r)
+    assert np.abs(z2 - zr2).max() < 1e-7 * np.abs(zr2).max()
+    assert np.abs(z2 - z).max() > 1e-3 * np.abs(z).max()        # the extra row does change the answer
