@@ -224,7 +224,8 @@ class PreconLBFGS(_Minimizer):
     - ``stiffness`` (default): the stiffness of the whole system at the reference state — bond-stiffness
       network of the atoms, assembled linear-elastic K of the mesh (C of the material, Cauchy–Born: the
       same potential), pads through the interpolation — with the fixed dofs and the coupling constraints
-      in a saddle-point system (`integrate/precon.py`), from ``fun.stiffness_preconditioner(fixed, G)``
+      eliminated (fixed dofs dropped, strong rows substituted; `integrate/precon.py`), from
+      ``fun.stiffness_preconditioner(fixed, G)``
       (`StaticProblem`: built and factorised once per run, reused by every load stage). γ starts at 1
       (P has the units of a Hessian), then γ = sᵀy / yᵀP⁻¹y.
     - ``neighbour_graph``: ``fun.preconditioner(q)`` (the Laplacian of the atoms' nearest-neighbour graph

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import pytest
+import scipy.sparse as sp
 
 from multiscale.coupling.coupled import CoupledSystem
 from multiscale.deck import load_deck
