@@ -13,11 +13,9 @@ fluctuation–dissipation relation of the exact (Cayley, constrained, smoothed f
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from test_thermal_band import _chain  # same directory (pytest prepends it to sys.path)
 
 from multiscale.diagnostics.energy import ledger
-
-from test_thermal_band import _chain  # same directory (pytest prepends it to sys.path)
 
 
 def _crossings(s) -> tuple[int, int]:  # noqa: ANN001

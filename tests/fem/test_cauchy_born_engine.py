@@ -145,8 +145,7 @@ def test_ase_route_energy_and_stress():
     ASE (independent cell and positions), and P = ∂W/∂F against central differences of W."""
     from ase.build import bulk
 
-    from multiscale.md.potentials.ase_potential import AsePotential
-    from multiscale.md.potentials.ase_potential import import_class
+    from multiscale.md.potentials.ase_potential import AsePotential, import_class
 
     emt = import_class("ase.calculators.emt:EMT")
     pot = AsePotential(emt, ["Cu"], cutoff=5.0)

@@ -24,7 +24,6 @@ from multiscale.deck.deck import load_deck_text
 from multiscale.md.box import Box
 from multiscale.md.lattice import Lattice
 from multiscale.simulation import Simulation
-
 from tests.md.test_engine_lammps import plain_lammps
 
 A = 3.615

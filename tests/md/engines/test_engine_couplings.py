@@ -16,7 +16,6 @@ import pytest
 from multiscale.cli import main as cli_main
 from multiscale.deck.deck import load_deck_text
 from multiscale.simulation import Simulation
-
 from tests.md.test_engine_lammps import COUPLED, LAMMPS_LJ, NATIVE_LJ
 
 
