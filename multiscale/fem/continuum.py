@@ -122,18 +122,37 @@ class ContinuumRegion:
         self.alpha_qp = np.concatenate(alphas)
         self.lumped_mass = lumped
         self._wq = np.ascontiguousarray(self.alpha_qp * self.qp_volumes)
+        self._stencil_built = False   # the node stencils depend on α: built at their first use (`compute`),
+        #                               so a region whose blend is set again before it runs builds them once
+
+    def _ensure_stencil(self) -> None:
+        """Build the node stencils of the current blend (regular single-block meshes with element
+        stiffness) and the list of the other ("general") nodes, once per `set_blend`."""
+        if self._stencil_built:
+            return
         N = self.mesh.n_nodes
-        self._stencil = None
+        self._st = None
         if len(self._blocks) == 1 and self._blocks[0].Ke is not None:
-            self._stencil = build_stencils(self._blocks[0], N, max_types=min(20000, max(1024, N // 4)))
-        if self._stencil is not None:
+            self._st = build_stencils(self._blocks[0], N, max_types=min(20000, max(1024, N // 4)))
+        if self._st is not None:
             general = np.ones(N, bool)
-            general[self._stencil[0]] = False
-            self._general = np.nonzero(general)[0].astype(np.int32)
-            self._stencil_parts = split_relative(*self._stencil[:3])
-            self._stencil_T = np.ascontiguousarray(self._stencil[3].transpose(0, 1, 3, 2))
+            general[self._st[0]] = False
+            self._gen = np.nonzero(general)[0].astype(np.int32)
+            self._stencil_parts = split_relative(*self._st[:3])
+            self._stencil_T = np.ascontiguousarray(self._st[3].transpose(0, 1, 3, 2))
         else:
-            self._general = np.arange(N, dtype=np.int32)
+            self._gen = np.arange(N, dtype=np.int32)
+        self._stencil_built = True
+
+    @property
+    def _stencil(self):  # noqa: ANN202
+        self._ensure_stencil()
+        return self._st
+
+    @property
+    def _general(self) -> np.ndarray:
+        self._ensure_stencil()
+        return self._gen
 
     # ------------------------------------------------------------------ forces
     def compute(self) -> float:
