@@ -635,6 +635,8 @@ def _dynamics_extras(deck: Deck, model: Model) -> None:
         if model.atoms is None:
             raise deck.error("integrator.thermostat", "a thermostat acts on atoms; the deck has none")
         model.thermostat = plugin_of(th).from_params(th, units, master_seed=integ.seed)
+        if hasattr(model.thermostat, "ids"):
+            model.thermostat.ids = np.asarray(model.site_ids, np.int64)  # noise keyed by global atom id
     from .seeds import stream_seed
     master = int(getattr(integ, "seed", 0))  # integrator.seed: every stream without its own seed
     hs = cfg.handshake
@@ -642,7 +644,8 @@ def _dynamics_extras(deck: Deck, model: Model) -> None:
         from .coupling.damping import DampingBand
         omega0 = _max_lattice_frequency(model)
         model.damping = DampingBand(hs.damping.gamma0, omega0, kT=units.boltz * hs.damping.temperature,
-                                    seed=stream_seed(master, "damping", hs.damping.seed), fine_scale=hs.damping.fine_scale)
+                                    seed=stream_seed(master, "damping", hs.damping.seed), fine_scale=hs.damping.fine_scale,
+                                    ids=model.site_ids)
     vel = cfg.atoms.velocity if cfg.atoms is not None else None
     if vel is not None and vel.temperature > 0 and model.atoms is not None:
         from .md.velocities import maxwell_boltzmann

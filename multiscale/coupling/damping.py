@@ -21,8 +21,11 @@ Cayley (Crank–Nicolson) update restricted to the constraint space::
 
 factorised once (sparse LU). It is unconditionally stable, never adds energy without a bath, and keeps
 ``k_B T`` per dof exactly in the stationary state with one. The kinetic-energy change is booked as
-``dissipated`` by the integrator, so total + dissipated is conserved like the undamped energy. ξ: standard
-normal numbers from a seeded PCG64 generator (state exported for checkpoints).
+``dissipated`` by the integrator, so total + dissipated is conserved like the undamped energy. ξ (one per
+component of each atom of H; the band puts no noise on node dofs directly, only through Bᵀ): ξ of atom a at
+step s is `multiscale.parallel.streams.keyed_normal` of (seed, s, gid_a) on stream 2 (the thermostat uses
+stream 1), so the noise does not depend on the order of the atoms or of H (issues 14 and 16). gid: the
+model's ``site_ids`` (``ids``, set by the builder; default the atom's index). Checkpoint state: the step.
 
 Units: γ0 dimensionless, ω0 [1/time], temperature [energy] (k_B T, i.e. already multiplied by k_B).
 """
@@ -50,6 +53,7 @@ class DampingBand:
     mass : "coupled" (g_a = γ0 ω0 α^p β̄_a m_a) or "full" (g_a = γ0 ω0 α^p m_a)
     power : exponent p of the ramp α^p
     fine_scale : "smoothed" (reference velocity S V, S = Jacobi sweep of the mesh Laplacian) or "mesh" (V)
+    ids : (n_atoms,) int global ids of the region's atoms keying the noise (None = the atom index)
     """
 
     class Params(PluginParams):
@@ -67,14 +71,17 @@ class DampingBand:
                                             "mesh velocity itself")
 
     def __init__(self, gamma0: float, omega0: float, *, kT: float = 0.0, seed: int = 1,
-                 mass: str = "coupled", power: float = 1.0, fine_scale: str = "smoothed") -> None:
+                 mass: str = "coupled", power: float = 1.0, fine_scale: str = "smoothed",
+                 ids: np.ndarray | None = None) -> None:
         if fine_scale not in ("smoothed", "mesh"):
             raise ValueError(f"fine_scale must be 'smoothed' or 'mesh', not {fine_scale!r}")
         self.gamma0, self.omega0, self.kT = float(gamma0), float(omega0), float(kT)
         self.fine_scale = fine_scale
         self.mass = mass
         self.power = float(power)
-        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.seed = int(seed)
+        self.ids = None if ids is None else np.asarray(ids, dtype=np.int64)
+        self.step = 0
         self._ready = False
 
     def coefficients(self, system) -> np.ndarray:  # noqa: ANN001
@@ -94,6 +101,8 @@ class DampingBand:
         B = sp.kron(sp.hstack([S, -Nref], format="csr"), sp.identity(d), format="csr")
         gd = np.repeat(g, d)
         self.B, self.gd = B, gd
+        idx = system.free[system.constrained]  # region indices of the atoms of H, B's row order
+        self.gids = idx.astype(np.int64) if self.ids is None else self.ids[idx]
         D = (B.T @ sp.diags(gd) @ B).tocsr()
         inv = system.inv_mass_dof
         free = np.flatnonzero(inv > 0)
@@ -126,8 +135,11 @@ class DampingBand:
         Cv = self.C_full @ v
         rhs = m[free] * v[free] - Cv[free]
         if self.kT > 0.0:
-            eta = self.B.T @ (np.sqrt(2.0 * self.gd * self.kT * dt) * self.rng.standard_normal(len(self.gd)))
+            from ..parallel.streams import keyed_normal
+            xi = keyed_normal(self.seed, self.step, self.gids, system.d, stream=2).ravel()
+            eta = self.B.T @ (np.sqrt(2.0 * self.gd * self.kT * dt) * xi)
             rhs = rhs + eta[free]
+        self.step += 1
         if len(self.fixed_dofs):
             # fixed dofs keep their velocity: move their coupling to the right-hand side
             vfix = np.zeros_like(v)
@@ -144,15 +156,11 @@ class DampingBand:
         return K0 - K1
 
     def get_state(self) -> dict:
-        st = self.rng.bit_generator.state
-        s, inc = st["state"]["state"], st["state"]["inc"]
-        m64 = (1 << 64) - 1
-        return {"pcg": np.array([s >> 64, s & m64, inc >> 64, inc & m64], dtype=np.uint64),
-                "has_uint32": np.array(st["has_uint32"]),
-                "uinteger": np.array(st["uinteger"], dtype=np.uint64)}
+        return {"step": np.array(self.step, dtype=np.int64)}
 
     def set_state(self, d: dict) -> None:
-        p = [int(x) for x in np.asarray(d["pcg"], dtype=np.uint64)]
-        self.rng.bit_generator.state = {"bit_generator": "PCG64",
-                                        "state": {"state": (p[0] << 64) | p[1], "inc": (p[2] << 64) | p[3]},
-                                        "has_uint32": int(d["has_uint32"]), "uinteger": int(d["uinteger"])}
+        if "step" not in d:
+            raise ValueError("this checkpoint holds the damping band's old PCG64 stream state; the band's "
+                             "noise is now keyed by (seed, step, atom id): restart from a checkpoint "
+                             "written by this version")
+        self.step = int(d["step"])

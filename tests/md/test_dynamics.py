@@ -190,7 +190,8 @@ def test_langevin_force_hook_matches_formula():
     th.dt = 0.01
     f = np.zeros((n, 2))
     th.forces(system, 0.0, f, None)
-    xi = np.random.Generator(np.random.Philox(key=3, counter=0)).standard_normal((n, 2))
+    from multiscale.parallel.streams import keyed_normal
+    xi = keyed_normal(3, 0, np.arange(n), 2, stream=1)  # step 0, atoms keyed by index (no ids given)
     g = m / 0.5
     expect = -g[:, None] * atoms.v + np.sqrt(2 * g * 0.7 / 0.01)[:, None] * xi
     assert np.allclose(f, expect, rtol=1e-14, atol=0) and np.all(f[:5] == 0)
@@ -200,9 +201,9 @@ def test_langevin_noise_of_successive_steps_is_independent():
     """The noise of step s and step s+1 must not be the same stream shifted (Philox counter in the lowest
     word did exactly that: time-correlated noise heated 2D LJ at k_B T = 0.1, Δt = 0.01 to 1.42 T)."""
     th = Langevin(1.0, damp=1.0, boltz=1.0, seed=5)
-    a = th._noise((2000, 2)).ravel()
+    a = th._noise(np.arange(2000), 2).ravel()
     th.step += 1
-    b = th._noise((2000, 2)).ravel()
+    b = th._noise(np.arange(2000), 2).ravel()
     lim = 5.0 / np.sqrt(len(a))
     for shift in range(0, 17):
         c = np.corrcoef(a[shift:], b[: len(b) - shift])[0, 1]

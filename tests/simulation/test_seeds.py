@@ -41,8 +41,9 @@ def _streams(master: int | None = None, vseed: int | None = None, tseed: int | N
                        dseed="" if dseed is None else f", seed: {dseed}")
     m = build_model(load_deck_text(text, "seeds.yaml"))
     v = m.atoms.v.copy()
-    th = m.thermostat._noise((50, 1))
-    band = m.damping.rng.standard_normal(50)
+    from multiscale.parallel.streams import keyed_normal
+    th = m.thermostat._noise(np.arange(50), 1)
+    band = keyed_normal(m.damping.seed, 0, np.arange(50), 1, stream=2)
     return v, th, band
 
 

@@ -1,13 +1,14 @@
 """Force-style Langevin thermostat (as LAMMPS ``fix langevin``, Gaussian noise), reproducible from a seed.
 
 Each step every thermostatted atom gets the extra force ``f = -(m/damp) v + sqrt(2 m k_B T / (damp dt)) ξ``
-with ξ ~ N(0, 1) per component. The noise of step s comes from ``Generator(Philox(key=seed,
-counter=[0, 0, s, 0]))``: step s in the third 64-bit word of Philox's 256-bit block counter, so the streams of
-different steps are 2¹²⁸ blocks apart and independent. (``counter=s`` in the lowest word, as before, made
-step s+1 replay step s's stream shifted by one block: time-correlated noise that heated 2D LJ at
-k_B T = 0.1 ε, Δt = 0.01, damp = 1 to 1.42 T; tests/md/test_dynamics.py now checks T.) The state to
-checkpoint is only the step counter (``get_state`` / ``set_state``) and the sequence does not depend on the
-thread count.
+with ξ ~ N(0, 1) per component. ξ of atom a at step s is `multiscale.parallel.streams.keyed_normal` of
+(seed, s, gid_a) (stream 1, the stream of `streams.langevin_forces`): a pure function of the atom's global
+id and the step, so the trajectory does not depend on the order in which atoms are stored nor on how they are
+split over ranks (issues 14 and 16). The global ids are ``ids`` (the model's ``site_ids``, set by the
+builder); without them the atom's index in the region is its id. Different steps use different mixed keys,
+so successive steps' noise is independent (the old Philox ``counter=s`` in the lowest word replayed step s's
+stream shifted by one block and heated 2D LJ to 1.42 T; tests/md/test_dynamics.py checks T and the
+step-to-step correlation). The state to checkpoint is only the step counter (``get_state`` / ``set_state``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from ...registry import THERMOSTATS, PluginParams
 class Langevin:
     """Parameters: temperature [temperature], damp [time] (relaxation time m/γ), seed, k_B [energy/temp].
 
-    ``mask`` (n,) bool restricts it to some atoms (None = all atoms with mass > 0).
+    ``mask`` (n,) bool restricts it to some atoms (None = all atoms with mass > 0). ``ids`` (n,) int: the
+    atoms' global ids keying the noise (None = the atom index 0..n-1).
     """
 
     class Params(PluginParams):
@@ -37,13 +39,14 @@ class Langevin:
                                               "reference position is inside are thermostatted")
 
     def __init__(self, temperature: float, damp: float, boltz: float, seed: int = 0,
-                 mask: np.ndarray | None = None, region=None) -> None:  # noqa: ANN001
+                 mask: np.ndarray | None = None, region=None, ids: np.ndarray | None = None) -> None:  # noqa: ANN001
         self.temperature = float(temperature)
         self.damp = float(damp)
         self.boltz = float(boltz)
         self.seed = int(seed)
         self.mask = mask
         self.region = region
+        self.ids = None if ids is None else np.asarray(ids, dtype=np.int64)
         self.step = 0
         self.dt: float | None = None  #: time step of the `forces` hook (set by the builder/integrator)
         self._t_prev: float | None = None
@@ -60,17 +63,24 @@ class Langevin:
         return cls(params.temperature, params.damp, units.boltz,
                    stream_seed(master_seed, "thermostat", params.seed), region=region)
 
-    def _noise(self, shape: tuple[int, ...]) -> np.ndarray:
-        rng = np.random.Generator(np.random.Philox(key=self.seed, counter=[0, 0, self.step, 0]))
-        return rng.standard_normal(shape)
+    def _noise(self, ids: np.ndarray, d: int) -> np.ndarray:
+        """(len(ids), d) standard normals of the current step, keyed by global id."""
+        from ...parallel.streams import keyed_normal
+        return keyed_normal(self.seed, self.step, ids, d, stream=1)
 
     def add_forces(self, v: np.ndarray, mass: np.ndarray, forces: np.ndarray, dt: float,
-                   mask: np.ndarray | None = None) -> np.ndarray:
+                   mask: np.ndarray | None = None, ids: np.ndarray | None = None) -> np.ndarray:
         """Add the Langevin force to ``forces`` (n, d) in place for velocities v (n, d), internal masses
-        (n,), step dt [time]; advances the noise counter by one. Returns the thermostat force (n, d)."""
+        (n,), step dt [time]; advances the step counter by one. ``ids`` (n,) global ids of these atoms
+        (default ``self.ids``, else 0..n-1): a distributed run passes its owned atoms' ids. Returns the
+        thermostat force (n, d)."""
         mask = self.mask if mask is None else mask
         n, d = v.shape
-        xi = self._noise((n, d))  # drawn for all atoms: the stream does not depend on the mask
+        if ids is None:
+            ids = self.ids if self.ids is not None else np.arange(n)
+        if len(ids) != n:
+            raise ValueError(f"{len(ids)} global ids for {n} atoms")
+        xi = self._noise(ids, d)
         self.step += 1
         m = np.asarray(mass, float)
         on = m > 0 if mask is None else (np.asarray(mask, bool) & (m > 0))
