@@ -644,8 +644,8 @@ def _dynamics_extras(deck: Deck, model: Model) -> None:
         from .coupling.damping import DampingBand
         omega0 = _max_lattice_frequency(model)
         model.damping = DampingBand(hs.damping.gamma0, omega0, kT=units.boltz * hs.damping.temperature,
-                                    seed=stream_seed(master, "damping", hs.damping.seed), fine_scale=hs.damping.fine_scale,
-                                    ids=model.site_ids)
+                                    seed=stream_seed(master, "damping", hs.damping.seed),
+                                    fine_scale=hs.damping.fine_scale, ids=model.site_ids)
     vel = cfg.atoms.velocity if cfg.atoms is not None else None
     if vel is not None and vel.temperature > 0 and model.atoms is not None:
         from .md.velocities import maxwell_boltzmann
