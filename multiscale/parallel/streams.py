@@ -7,9 +7,8 @@ by the Box–Muller transform of two 53-bit uniforms. Nothing depends on which r
 which order atoms are stored or how many there are, so a Langevin thermostat driven by `keyed_normal` gives
 the same trajectory on 1 or P ranks (and after restarts on a different P).
 
-The serial thermostat `multiscale.md.thermostats.langevin.Langevin` draws one Philox block per step in
-array order instead (its sequence depends on the number and order of atoms), so a distributed run cannot
-reproduce it; a deck run under MPI must use this stream (the run loop chooses it; see docs/parallel.md).
+The serial thermostat `multiscale.md.thermostats.langevin.Langevin` (stream 1) and the damping band's bath
+(stream 2) draw from this generator too, keyed by the atoms' global ids.
 """
 
 from __future__ import annotations
