@@ -190,6 +190,11 @@ class ContinuumRegion:
                     E += float(np.sum(self._en_chunk[:(nodes.size + 255) // 256]))
         return E
 
+    def last_energy_densities(self) -> np.ndarray | None:
+        """W [energy/volume] at every quadrature point (nq,) as evaluated by the last `compute` (current on
+        the active elements); None for linear materials, whose `compute` does not evaluate W per point."""
+        return self._Wq
+
     def deformation_gradients(self) -> np.ndarray:
         """F = I + ∇U at every quadrature point, (nq, d, d)."""
         d = self.mesh.dim

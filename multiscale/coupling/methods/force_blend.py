@@ -66,6 +66,10 @@ class ForceBlendCoupling(CouplingMethod):
         E = float(self._dw_atoms @ system.atoms.energies)
         if self._dq.size:
             cont = system.continuum
-            F = cont.deformation_gradients()[self._dq]
-            E += float(self._dw_q @ cont.material.evaluate(F)[1])
+            W = cont.last_energy_densities()   # the forces' own W: no second material evaluation
+            if W is None:
+                W = cont.material.evaluate(cont.deformation_gradients()[self._dq])[1]
+            else:
+                W = W[self._dq]
+            E += float(self._dw_q @ W)
         return E
