@@ -186,6 +186,9 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
 
     Quasi-static decks write a checkpoint after every load stage (or every output.checkpoint_every
     stages); dynamics decks every output.checkpoint_every steps.
+
+    Under `mpiexec -n P` (P > 1, needs msim[mpi]) plain-MD dynamics decks run on a slab decomposition of
+    the atoms, rank 0 writing the usual files; other decks are refused with exit 2 (docs/parallel.md).
     """
     from .parallel.comm import get_comm
 
