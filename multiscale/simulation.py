@@ -91,7 +91,11 @@ class Simulation:
         p = _prepare(self.model, self.deck, self.statics)
         self.integrator, self.hooks, self.initial_conditions = p.integrator, p.hooks, p.initial_conditions
         m = self.model
-        if self.distributed:    # P > 1 ranks: the atoms of a plain-MD deck in a DistributedMD
+        if self.distributed and self.statics:   # P > 1 ranks, statics: split forces, replicated minimiser
+            from .run.distributed_statics import distribute_statics
+            self.check_distributable()
+            distribute_statics(m, self.reduce.comm)
+        if self.distributed and not self.statics:    # P > 1 ranks: the atoms of a plain-MD deck in a DistributedMD
             from .run import distributed as dist
             self.check_distributable()
             integ = dist.DistributedIntegrator(m, self.integrator, self.reduce.comm, self.integrator.dt)
@@ -202,6 +206,8 @@ class Simulation:
             raise DeckError(f"cannot restart: {exc}", file=str(path)) from None
         try:
             run = run_statics if self.statics else run_dynamics
+            if self.statics and self.distributed:
+                from .run.distributed_statics import run_statics_distributed as run
             run(self, writer, path, total, ck_state, origin, progress)
         finally:
             writer.close()

@@ -2,7 +2,7 @@
 
 Chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed (`check_distributable`,
 a `DeckError` naming the deck key otherwise — the same verdict on every rank, no communication):
-atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (no statics), no ``loads``, no
+atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (statics: `run.distributed_statics`), no ``loads``, no
 ``integrator.thermostat`` (the serial Langevin's noise is keyed by global id, but the engine does not yet
 share its seed, step index and region mask: see docs/parallel.md; refused rather than P-dependent), pair potentials or single-density EAM, the x axis periodic and
 at least P·(cut-off + skin) long.
@@ -38,6 +38,9 @@ _KERNEL_POTENTIALS = ("lj", "morse", "harmonic", "eam", "eam_zhou")
 
 def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa: ANN001
     """Raise a `DeckError` at the deck key that keeps this deck from running on ``size`` ranks."""
+    if statics:     # quasi-statics: replicated minimiser, split forces (run/distributed_statics.py)
+        from .distributed_statics import check_statics_distributable
+        return check_statics_distributable(model, deck, size)
     cfg = deck.config
     why = f"`mpiexec -n {size} msim run` runs plain molecular dynamics only (atoms, no continuum or " \
           "handshake, no loads or thermostat); run this deck on one rank (plain `msim run`)"
@@ -47,9 +50,6 @@ def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa:
         raise deck.error("handshake", f"a coupled deck cannot run on {size} MPI ranks yet: {why}")
     if model.atoms is None:
         raise deck.error("atoms", f"the deck has no atoms: {why}")
-    if statics:
-        raise deck.error("integrator.type", f"quasi-statics ({cfg.integrator.type}) cannot run on {size} "
-                         f"MPI ranks yet: {why}")
     if cfg.loads:
         raise deck.error("loads", f"loads cannot run on {size} MPI ranks yet: {why}")
     if getattr(cfg.integrator, "thermostat", None) is not None or model.thermostat is not None:
