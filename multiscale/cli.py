@@ -188,7 +188,9 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
     stages); dynamics decks every output.checkpoint_every steps.
 
     Under `mpiexec -n P` (P > 1, needs msim[mpi]) plain-MD dynamics decks run on a slab decomposition of
-    the atoms, rank 0 writing the usual files; other decks are refused with exit 2 (docs/parallel.md).
+    the atoms, and quasi-static decks without a mesh (pair potentials) split their force evaluation over
+    the ranks (bitwise the serial run), rank 0 writing the usual files; other decks are refused with exit
+    2 (docs/parallel.md).
     """
     from .parallel.comm import get_comm
 
