@@ -2,8 +2,11 @@
 deck's atoms through the split of `run.distributed_statics` (installed by `Simulation.prepare`).
 
     python mpi_statics_driver.py DECK OUT.npz
+    python mpi_statics_driver.py --poison K RANK -- msim run arguments...
 
-The atoms are displaced by a deterministic jitter (`jitter`, the same function the test applies to the
+The second form runs `msim run` (the CLI, exit status as the command's) with the pair potential's kernel
+poisoned: from its K-th call on, the per-atom energies it returns are NaN — on every rank (RANK = -1) or
+on that rank only (the other ranks' kernels stay finite). The first form: the atoms are displaced by a deterministic jitter (`jitter`, the same function the test applies to the
 serial model). Rank 0 writes forces (n, d), energies (n,), energy and the split's load balance to OUT.npz.
 """
 
@@ -24,7 +27,30 @@ def jitter(x: np.ndarray) -> np.ndarray:
     return x + 0.05 * rng.standard_normal(x.shape)
 
 
+def poisoned_cli(k: int, rank: int, argv: list[str]) -> None:
+    from multiscale.cli import main as cli_main
+    from multiscale.md.potentials.pairbase import PairPotential
+    from multiscale.parallel.comm import get_comm
+
+    me = get_comm().rank
+    real = PairPotential.compute
+    calls = [0]
+
+    def compute(self, x, nlist, site_w, bond_w, forces, energies, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        E = real(self, x, nlist, site_w, bond_w, forces, energies, *a, **kw)
+        calls[0] += 1
+        if calls[0] >= k and rank in (-1, me):
+            energies[...] = np.nan
+            return float("nan")
+        return E
+
+    PairPotential.compute = compute
+    cli_main(argv)
+
+
 def main() -> None:
+    if sys.argv[1] == "--poison":
+        return poisoned_cli(int(sys.argv[2]), int(sys.argv[3]), sys.argv[5:])
     from multiscale.deck import load_deck
     from multiscale.parallel.comm import get_comm
     from multiscale.simulation import Simulation

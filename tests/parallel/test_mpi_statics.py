@@ -136,3 +136,33 @@ def test_split_force_evaluation(tmp_path: Path, deck: Path) -> None:
     assert got["forces"].tobytes() == a.forces.tobytes()
     assert got["energies"].tobytes() == a.energies.tobytes()
     assert float(got["energy"]) == E
+
+
+@pytest.mark.parametrize("rank", [-1, 1], ids=["nan_on_every_rank", "nan_on_rank1_only"])
+def test_statics_blow_up_is_collective(tmp_path: Path, rank: int) -> None:
+    """NaN energies from the kernel after its 40th call (on every rank, or on rank 1 only: its block's
+    energies reach every rank through the allgather): every rank stops at the same load stage with exit 3,
+    the message printed once, no MPI_Abort; the results file holds the good stages and OUT.lastgood.h5
+    the state after the last good one — the same stage and state as the serial run poisoned alike."""
+    import subprocess
+    import sys
+
+    from multiscale.output.checkpoint import load_checkpoint
+    from test_mpi_run import HERE, MPIEXEC, _env
+    outs = {}
+    for n in (0, 2):
+        out = tmp_path / f"p{n}.h5"
+        cmd = [sys.executable, str(HERE / "mpi_statics_driver.py"), "--poison", "40", str(rank if n else -1), "--",
+               "run", "--quiet", str(INDENT), "-o", str(out)]
+        if n:
+            cmd = [str(MPIEXEC), "-n", str(n), *cmd]
+        p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert p.returncode == 3, p.stderr[-3000:]
+        assert p.stderr.count("blow-up in load stage") == 1, p.stderr
+        assert "Traceback" not in p.stderr and "MPI_Abort" not in p.stderr, p.stderr
+        outs[n] = out
+    st0 = load_checkpoint(tmp_path / "p0.lastgood.h5")
+    st2 = load_checkpoint(tmp_path / "p2.lastgood.h5")
+    assert st2["next_stage"] == st0["next_stage"] >= 1
+    assert st2["x"].tobytes() == st0["x"].tobytes()
+    assert_bitwise(outs[2], outs[0])
