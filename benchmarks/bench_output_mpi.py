@@ -115,7 +115,8 @@ def worker(args) -> None:  # noqa: ANN001
                 displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
                 g_all = np.empty(N, np.int64) if r == 0 else None
                 v_all = np.empty((N, WIDTH)) if r == 0 else None
-                comm.Gatherv(gids, [g_all, counts.tolist(), displs.tolist(), MPI.INT64_T] if r == 0 else None, 0)
+                recv = [g_all, counts.tolist(), displs.tolist(), MPI.INT64_T] if r == 0 else None
+                comm.Gatherv(gids, recv, 0)
                 comm.Gatherv(data, [v_all, (counts * WIDTH).tolist(), (displs * WIDTH).tolist(), MPI.DOUBLE]
                              if r == 0 else None, 0)
                 if r == 0:
@@ -133,7 +134,8 @@ def worker(args) -> None:  # noqa: ANN001
                     rd = np.concatenate([[0], np.cumsum(rcounts)[:-1]])
                     g_in = np.empty(int(rcounts.sum()), np.int64)
                     v_in = np.empty((int(rcounts.sum()), WIDTH))
-                    comm.Alltoallv([np.ascontiguousarray(gids[order]), scounts.tolist(), sd.tolist(), MPI.INT64_T],
+                    comm.Alltoallv([np.ascontiguousarray(gids[order]), scounts.tolist(), sd.tolist(),
+                                    MPI.INT64_T],
                                    [g_in, rcounts.tolist(), rd.tolist(), MPI.INT64_T])
                     comm.Alltoallv([np.ascontiguousarray(data[order]), (scounts * WIDTH).tolist(),
                                     (sd * WIDTH).tolist(), MPI.DOUBLE],
@@ -177,7 +179,8 @@ def worker(args) -> None:  # noqa: ANN001
                 with h5py.File(d / f"{method}.h5", "r") as m:
                     got = {k: m[k][-1] for k in FIELDS}
                 t_read = time.perf_counter() - t0
-                check[method] = {"bitwise_equal_to_gather": all(np.array_equal(got[k], ref[k]) for k in FIELDS),
+                same = all(np.array_equal(got[k], ref[k]) for k in FIELDS)
+                check[method] = {"bitwise_equal_to_gather": same,
                                  "t_read_last_frame_s": t_read}
         exp = frame_data(args.frames - 1, np.arange(N))
         ok_ref = np.array_equal(ref["position"], exp[:, 0:3]) and np.array_equal(ref["energy"], exp[:, 9])
@@ -201,7 +204,8 @@ def main() -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     mpiexec = Path(sys.executable).parent / "mpiexec"
     load0 = os.getloadavg()
-    cmd = [str(mpiexec), "-n", str(args.ranks), sys.executable, __file__, "--worker", "--atoms", str(args.atoms),
+    cmd = [str(mpiexec), "-n", str(args.ranks), sys.executable, __file__, "--worker", "--atoms",
+           str(args.atoms),
            "--frames", str(args.frames), "--dir", str(tmp), "--methods", *args.methods]
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
     load1 = os.getloadavg()
@@ -214,7 +218,8 @@ def main() -> None:
     mb = out["frame_bytes"] / 1e6
     print(f"{out['atoms']} atoms, {out['ranks']} ranks, {out['frames']} frames of {mb:.0f} MB, "
           f"load average {load0[0]:.1f} -> {load1[0]:.1f}")
-    print(f"{'method':<10} {'median s/frame':>15} {'min':>7} {'max':>7} {'rank-0 peak MB':>15} {'VDS create s':>13}")
+    print(f"{'method':<10} {'median s/frame':>15} {'min':>7} {'max':>7} {'rank-0 peak MB':>15} "
+          f"{'VDS create s':>13}")
     for m, r in out["results"].items():
         t = np.array(r["t_frame_s"])
         mem = max(r["rank0_peak_bytes"]) / 1e6

@@ -95,7 +95,7 @@ class Simulation:
             from .run.distributed_statics import distribute_statics
             self.check_distributable()
             distribute_statics(m, self.reduce.comm)
-        if self.distributed and not self.statics:    # P > 1 ranks: the atoms of a plain-MD deck in a DistributedMD
+        if self.distributed and not self.statics:    # P > 1 ranks: a plain-MD deck's atoms in a DistributedMD
             from .run import distributed as dist
             self.check_distributable()
             integ = dist.DistributedIntegrator(m, self.integrator, self.reduce.comm, self.integrator.dt)

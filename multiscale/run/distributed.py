@@ -2,7 +2,8 @@
 
 Chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed (`check_distributable`,
 a `DeckError` naming the deck key otherwise — the same verdict on every rank, no communication):
-atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (statics: `run.distributed_statics`), no ``loads``, no
+atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (statics:
+`run.distributed_statics`), no ``loads``, no
 ``integrator.thermostat`` (the serial Langevin's noise is keyed by global id, but the engine does not yet
 share its seed, step index and region mask: see docs/parallel.md; refused rather than P-dependent), pair potentials or single-density EAM, the x axis periodic and
 at least P·(cut-off + skin) long.

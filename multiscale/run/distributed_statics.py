@@ -172,7 +172,8 @@ class SplitPairForces:
         parts = self.comm.allgather((self.hi - self.lo, self.stats["entries"]))
         own = np.array([p[0] for p in parts], float)
         ent = np.array([p[1] for p in parts], float)
-        return {"atoms": own.tolist(), "entries": ent.tolist(), "entries_serial": self.stats["entries_serial"],
+        return {"atoms": own.tolist(), "entries": ent.tolist(),
+                "entries_serial": self.stats["entries_serial"],
                 "atoms_max_over_mean": float(own.max() / own.mean()),
                 "entries_max_over_mean": float(ent.max() / max(ent.mean(), 1.0)),
                 "duplicated_entries": float(ent.sum() - self.stats["entries_serial"])}

@@ -6,7 +6,8 @@ deck's atoms through the split of `run.distributed_statics` (installed by `Simul
 
 The second form runs `msim run` (the CLI, exit status as the command's) with the pair potential's kernel
 poisoned: from its K-th call on, the per-atom energies it returns are NaN — on every rank (RANK = -1) or
-on that rank only (the other ranks' kernels stay finite). The first form: the atoms are displaced by a deterministic jitter (`jitter`, the same function the test applies to the
+on that rank only (the other ranks' kernels stay finite). The first form: the atoms are displaced by a
+deterministic jitter (`jitter`, the same function the test applies to the
 serial model). Rank 0 writes forces (n, d), energies (n,), energy and the split's load balance to OUT.npz.
 """
 

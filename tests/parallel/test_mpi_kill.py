@@ -4,7 +4,8 @@ frame and thermo row written before the kill — complete and equal to those of 
 and ``--restart`` from the last checkpoint (on 2 ranks again) ends equal to the uninterrupted run to
 1e-12 (positions, thermo; not bitwise: the restarted engine rebuilds its neighbour list and ghosts at the
 checkpoint's positions, which changes the summation order — see docs/parallel.md). Deck: the EAM Cu crystal
-of test_mpi_run (a crystal: no chaotic growth of the 1e-16 differences over the 1 200 steps after the restart).
+of test_mpi_run (a crystal: no chaotic growth of the 1e-16 differences over the 1 200 steps after the
+restart).
 
 Which process is which rank: the test marks the job's environment with a unique token and reads
 ``PMI_RANK`` from /proc/PID/environ of the processes carrying it (Linux; mpich's hydra passes both).
@@ -23,7 +24,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from test_mpi_run import CU, MPIEXEC, ROOT, _env, compare, deck_copy
 from test_mpi_statics import datasets
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from test_mpi_run import ROOT, deck_copy, msim, ok
 
 INDENT = ROOT / "decks" / "indent2d_full_small.yaml"
@@ -49,7 +48,8 @@ def assert_bitwise(a: Path, b: Path) -> int:
     return n_frames
 
 
-@pytest.mark.parametrize("deck,stages", [(INDENT, None), (CRACK, 3)], ids=["indent_precon_lbfgs", "crack_fire"])
+@pytest.mark.parametrize("deck,stages", [(INDENT, None), (CRACK, 3)],
+                         ids=["indent_precon_lbfgs", "crack_fire"])
 def test_statics_one_vs_two_ranks_bitwise(tmp_path: Path, deck: Path, stages: int | None) -> None:
     """Every converged stage (positions, displacements, forces, energies, iterations, observables) of the
     2-rank run equals the serial run bitwise; the energies are those of the serial minimiser."""
@@ -111,13 +111,14 @@ def test_split_force_evaluation(tmp_path: Path, deck: Path) -> None:
     import subprocess
     import sys
 
-    from multiscale.deck import load_deck
-    from multiscale.simulation import Simulation
-
     from mpi_statics_driver import jitter
     from test_mpi_run import HERE, MPIEXEC, _env
+
+    from multiscale.deck import load_deck
+    from multiscale.simulation import Simulation
     out = tmp_path / "f.npz"
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(HERE / "mpi_statics_driver.py"), str(deck),
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(HERE / "mpi_statics_driver.py"),
+                        str(deck),
                         str(out)], env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     got = np.load(out)
@@ -147,13 +148,14 @@ def test_statics_blow_up_is_collective(tmp_path: Path, rank: int) -> None:
     import subprocess
     import sys
 
-    from multiscale.output.checkpoint import load_checkpoint
     from test_mpi_run import HERE, MPIEXEC, _env
+
+    from multiscale.output.checkpoint import load_checkpoint
     outs = {}
     for n in (0, 2):
         out = tmp_path / f"p{n}.h5"
-        cmd = [sys.executable, str(HERE / "mpi_statics_driver.py"), "--poison", "40", str(rank if n else -1), "--",
-               "run", "--quiet", str(INDENT), "-o", str(out)]
+        cmd = [sys.executable, str(HERE / "mpi_statics_driver.py"), "--poison", "40",
+               str(rank if n else -1), "--", "run", "--quiet", str(INDENT), "-o", str(out)]
         if n:
             cmd = [str(MPIEXEC), "-n", str(n), *cmd]
         p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
