@@ -20,6 +20,7 @@ from test_mpi_run import ROOT, deck_copy, msim, ok
 
 INDENT = ROOT / "decks" / "indent2d_full_small.yaml"
 CRACK = ROOT / "decks" / "crack2d_small.yaml"
+LJ3D = Path(__file__).resolve().parent / "decks" / "lj3d_indent_statics.yaml"  # fcc, periodic x, y
 
 #: results columns that are wall-clock times (differ between any two runs)
 _CLOCK = ("wall",)
@@ -48,19 +49,24 @@ def assert_bitwise(a: Path, b: Path) -> int:
     return n_frames
 
 
-@pytest.mark.parametrize("deck,stages", [(INDENT, None), (CRACK, 3)],
-                         ids=["indent_precon_lbfgs", "crack_fire"])
-def test_statics_one_vs_two_ranks_bitwise(tmp_path: Path, deck: Path, stages: int | None) -> None:
+@pytest.mark.parametrize("deck,stages,minimizer",
+                         [(INDENT, None, None), (CRACK, 3, None), (INDENT, 3, "lbfgs"), (LJ3D, None, None)],
+                         ids=["indent_precon_lbfgs", "crack_fire", "indent_lbfgs", "lj3d_periodic_fire"])
+def test_statics_one_vs_two_ranks_bitwise(tmp_path: Path, deck: Path, stages: int | None,
+                                          minimizer: str | None) -> None:
     """Every converged stage (positions, displacements, forces, energies, iterations, observables) of the
     2-rank run equals the serial run bitwise; the energies are those of the serial minimiser."""
+    if minimizer is not None:
+        deck = deck_copy(deck, tmp_path, integrator={"type": minimizer, "ftol": 1e-6})
     extra = [] if stages is None else ["--stages", str(stages)]
     s, p = tmp_path / "serial.h5", tmp_path / "mpi2.h5"
     ok(msim(0, str(deck), "-o", str(s), *extra))
     ok(msim(2, str(deck), "-o", str(p), *extra))
     n = assert_bitwise(p, s)
     with h5py.File(s, "r") as f:
-        assert np.all(f["thermo/converged"][()]) if "thermo/converged" in f else True
-    print(deck.name, "stages", n, "bitwise")
+        assert np.all(f["thermo/converged"][()])
+        assert np.any(f["thermo/indenter.load"][()] > 0) if "thermo/indenter.load" in f else True
+    print(deck.name, minimizer, "stages", n, "bitwise")
 
 
 def test_statics_same_p_twice(tmp_path: Path) -> None:
