@@ -92,9 +92,10 @@ class Simulation:
         self.integrator, self.hooks, self.initial_conditions = p.integrator, p.hooks, p.initial_conditions
         m = self.model
         if self.distributed and self.statics:   # P > 1 ranks, statics: split forces, replicated minimiser
-            from .run.distributed_statics import distribute_statics
+            from .run.distributed_statics import RootFields, distribute_statics
             self.check_distributable()
             distribute_statics(m, self.reduce.comm)
+            self.fields = RootFields(self.fields, self.reduce.comm)
         if self.distributed and not self.statics:    # P > 1 ranks: a plain-MD deck's atoms in a DistributedMD
             from .run import distributed as dist
             self.check_distributable()

@@ -184,6 +184,21 @@ def distribute_statics(model, comm) -> SplitPairForces:  # noqa: ANN001
     return SplitPairForces(model.atoms, comm).install()
 
 
+class RootFields:
+    """`run.fields.Fields` whose ``frame()`` is assembled on rank 0 only (ranks > 0 hold the same state
+    but write nothing: (None, None), as `run.distributed.DistributedFields` gives them); the rest of the
+    interface (``static``, ``species``, ...) is the wrapped object's."""
+
+    def __init__(self, fields, comm) -> None:  # noqa: ANN001
+        self.fields, self.comm = fields, comm
+
+    def frame(self) -> tuple[dict | None, dict | None]:
+        return self.fields.frame() if self.comm.rank == 0 else (None, None)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.fields, name)
+
+
 def run_statics_distributed(sim, writer, path, n: int, ck_state, origin, progress: str) -> None:  # noqa: ANN001
     """`run.statics.run_statics` on every rank (replicated minimiser; rank 0 writes). A blow-up is found
     at the same point on every rank (the state is bitwise the same everywhere), so it is a collective
@@ -196,4 +211,5 @@ def run_statics_distributed(sim, writer, path, n: int, ck_state, origin, progres
         raise
 
 
-__all__ = ["SplitPairForces", "check_statics_distributable", "distribute_statics", "run_statics_distributed"]
+__all__ = ["RootFields", "SplitPairForces", "check_statics_distributable", "distribute_statics",
+           "run_statics_distributed"]
