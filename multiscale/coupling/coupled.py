@@ -80,9 +80,9 @@ class CoupledSystem:
         self.node_mass = np.zeros(N)
         if continuum is not None:
             if self.coupled:
-                continuum.set_blend(handshake.alpha, n_sub)
+                continuum.set_blend(handshake.alpha, n_sub, alpha_const=handshake.alpha_on_balls)
             else:
-                continuum.set_blend(lambda X: np.ones(len(X)), n_sub)
+                continuum.set_blend(lambda X: np.ones(len(X)), n_sub, alpha_const=lambda C, R: np.ones(len(C)))
             self.node_mass = np.array(continuum.lumped_mass, dtype=float)
         self.atom_mass = np.zeros(n)
         if atoms is not None:

@@ -99,6 +99,23 @@ class Handshake:
         """(m,) atomistic weight β(X) = 1 − α(X)."""
         return 1.0 - self.alpha(X)
 
+    def alpha_on_balls(self, C: np.ndarray, R: np.ndarray) -> np.ndarray:
+        """(m,) α on balls of centres C (m, d) and radii R (m,) [length] where it is certainly constant:
+        0.0 on balls certainly inside the core, 1.0 on balls certainly at distance ≥ w, NaN elsewhere
+        (and everywhere when the shape is not a registered `Shape` or the blend's end values are not
+        exactly 0 and 1). The constants are the values `alpha` returns at every point of the ball
+        (bit for bit), so a caller may skip evaluating α there (`ContinuumRegion.set_blend`)."""
+        C = np.atleast_2d(np.asarray(C, float))
+        R = np.asarray(R, float).reshape(-1)
+        out = np.full(C.shape[0], np.nan)
+        ends = self.blend.value(np.array([0.0, 1.0]))
+        if not (ends[0] == 0.0 and ends[1] == 1.0):
+            return out
+        core, cont, _ = self._sure(C, C, R)
+        out[core] = 0.0
+        out[cont] = 1.0
+        return out
+
     def in_handshake(self, X: np.ndarray) -> np.ndarray:
         """(m,) bool: points outside the open atomistic core (distance > 0, or on the core's boundary).
 

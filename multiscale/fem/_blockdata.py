@@ -102,10 +102,25 @@ def element_stiffness(bd: BlockData, C: np.ndarray, weights: np.ndarray | None =
 
 
 def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | None, n_sub: int,
-                        density: float, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+                        density: float, chunk: int = 8192,
+                        alpha_const: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
     """α_q (ne, nqe) = average of α over each quadrature point's tributary part, and the element mass
     contributions me (ne, nen) = ∫ α ρ N_a dX [mass], with ``n_sub`` Gauss points per direction.
-    ``alpha_fn(X (m, d)) -> (m,)`` in [0, 1]; None means α ≡ 1."""
+    ``alpha_fn(X (m, d)) -> (m,)`` in [0, 1]; None means α ≡ 1.
+
+    ``alpha_const(C (m, d), R (m,)) -> (m,)``: optional, the value of α where it is certainly constant
+    (exactly 0.0 or 1.0, as ``alpha_fn`` returns it there) on the ball of centre C and radius R
+    [length], NaN elsewhere (`Handshake.alpha_on_balls`). Elements inside such a ball (the ball around
+    their nodes' mean through their farthest node: every element point is a convex combination of the
+    nodes) skip the evaluation of α. The work arrays hold at most ~2·10⁶ sub-points (``chunk`` elements
+    or fewer). Cost and bits:
+
+    - simplex elements (constant Jacobian): det J once per element, α only on the undecided elements;
+      the same arithmetic as evaluating everything, hence the same bits;
+    - other elements of constant α: the sub-quadrature of one element per geometry (translates share
+      it: `dedup_geometry`), scaled by α ∈ {0, 1}; it differs from the element's own sub-quadrature by
+      the round-off of the translation (|Δme| ≲ 1e-15 me).
+    """
     el = bd.block.element
     xs, ws = el.tributary(n_sub)           # (nqe, ns, dim), (nqe, ns)
     nqe, ns = ws.shape
@@ -115,18 +130,58 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
     ne = conn.shape[0]
     alpha_q = np.empty((ne, nqe))
     me = np.empty((ne, conn.shape[1]))
-    for s in range(0, ne, chunk):
-        Xe = nodes[conn[s:s + chunk]]
-        dV = el.det_jacobian(Xe, xs_f) * ws.reshape(-1)  # (c, nqe*ns)
+    # α per element where it is certainly constant (NaN: evaluate)
+    if alpha_fn is None:
+        const = np.ones(ne)
+    elif alpha_const is not None and ne:
+        Xe = nodes[conn]
+        C = Xe.mean(axis=1)
+        R = np.sqrt(np.max(np.sum((Xe - C[:, None, :]) ** 2, axis=2), axis=1))
+        const = np.asarray(alpha_const(C, R), float).reshape(ne)
+        del Xe
+    else:
+        const = np.full(ne, np.nan)
+    chunk = max(1, min(int(chunk), (2 << 20) // max(1, nqe * ns)))
+    if el.simplex:
+        todo = np.arange(ne)
+    else:
+        todo = np.flatnonzero(np.isnan(const))
+        done = np.flatnonzero(~np.isnan(const))
+        if done.size:
+            g_used, rep = np.unique(bd.geom[done], return_index=True)
+            rep = done[rep]
+            aq1 = np.empty((g_used.size, nqe))
+            me1 = np.empty((g_used.size, conn.shape[1]))
+            for s in range(0, rep.size, chunk):
+                Xe = nodes[conn[rep[s:s + chunk]]]
+                dV = el.det_jacobian(Xe, xs_f) * ws.reshape(-1)
+                aq1[s:s + chunk] = dV.reshape(-1, nqe, ns).sum(axis=2) / dV.reshape(-1, nqe, ns).sum(axis=2)
+                me1[s:s + chunk] = density * dV @ Ns
+            slot = np.searchsorted(g_used, bd.geom[done])
+            c = const[done]
+            alpha_q[done] = c[:, None] * aq1[slot]
+            me[done] = c[:, None] * me1[slot]
+    for s in range(0, todo.size, chunk):
+        idx = todo[s:s + chunk]
+        Xe = nodes[conn[idx]]
+        if el.simplex:     # constant Jacobian: every sub-point has the same det J
+            dV = el.det_jacobian(Xe, xs_f[:1]) * ws.reshape(-1)  # (c, nqe*ns)
+        else:
+            dV = el.det_jacobian(Xe, xs_f) * ws.reshape(-1)  # (c, nqe*ns)
         if alpha_fn is None:
             a = np.ones_like(dV)
         else:
-            Xs = np.matmul(Ns[None], Xe)
-            a = np.asarray(alpha_fn(Xs.reshape(-1, Xe.shape[2])), float).reshape(dV.shape)
-            if not np.all(np.isfinite(a)) or a.min() < -1e-12 or a.max() > 1 + 1e-12:
-                raise ValueError("alpha_fn must return values in [0, 1]")
-            a = np.clip(a, 0.0, 1.0)
+            cst = const[idx]
+            a = np.empty_like(dV)
+            a[:] = cst[:, None]
+            ev = np.flatnonzero(np.isnan(cst))
+            if ev.size:
+                Xs = np.matmul(Ns[None], Xe[ev])
+                av = np.asarray(alpha_fn(Xs.reshape(-1, Xe.shape[2])), float).reshape(ev.size, -1)
+                if not np.all(np.isfinite(av)) or av.min() < -1e-12 or av.max() > 1 + 1e-12:
+                    raise ValueError("alpha_fn must return values in [0, 1]")
+                a[ev] = np.clip(av, 0.0, 1.0)
         adV = a * dV
-        alpha_q[s:s + chunk] = adV.reshape(-1, nqe, ns).sum(axis=2) / dV.reshape(-1, nqe, ns).sum(axis=2)
-        me[s:s + chunk] = density * adV @ Ns
+        alpha_q[idx] = adV.reshape(-1, nqe, ns).sum(axis=2) / dV.reshape(-1, nqe, ns).sum(axis=2)
+        me[idx] = density * adV @ Ns
     return alpha_q, me

@@ -44,47 +44,53 @@ def build_stencils(bd: BlockData, n_nodes: int, max_types: int) -> tuple | None:
     first, types = unique_rows(key)
     if first.size > max_types:
         return None
-    stencils, slotmaps, nslots = [], [], 0
-    for rep in cand[first]:
-        ks = range(ptr[rep], ptr[rep + 1])
-        order: dict[int, int] = {}
-        blocks: list[np.ndarray] = []
-        smap = np.empty((len(ks), nen), np.int64)
-        for k_i, k in enumerate(ks):
-            e, a = e_of[k], a_of[k]
-            for b in range(nen):
-                J = int(bd.conn[e, b])
-                if J not in order:
-                    order[J] = len(order)
-                    blocks.append(np.zeros((d, d)))
-                smap[k_i, b] = order[J]
-                if mode[k] == 1:
-                    K = bd.Ke[bd.geom[e]]
-                    blocks[order[J]] += bd.alpha_e[e] * K[a * d:(a + 1) * d, b * d:(b + 1) * d]
-        stencils.append(np.array(blocks))
-        slotmaps.append(smap)
-        nslots = max(nslots, len(blocks))
+    nt = first.size
+    # the incidences of every type's representative, in the order (type, incidence, local node b):
+    # neighbour slots are numbered by first appearance of the neighbour J within the type
+    rep = cand[first]
+    nk = val[rep]                                           # (nt,) incidences per type
+    tk = np.repeat(np.arange(nt), nk)                      # (sum nk,) type of each incidence
+    kk = np.arange(tk.size) - np.repeat(np.cumsum(nk) - nk, nk)   # incidence index within its type
+    pk = ptr[rep][tk] + kk                                 # position in ent
+    ek, ak = e_of[pk], a_of[pk]
+    Jf = bd.conn[ek].astype(np.int64).ravel()              # (sum nk * nen,) in (type, k, b) order
+    tf = np.repeat(tk, nen)
+    _, ufirst, uinv = np.unique(tf * np.int64(n_nodes) + Jf, return_index=True, return_inverse=True)
+    order = np.argsort(ufirst, kind="stable")              # first appearances, type-major
+    ut = tf[ufirst[order]]
+    ustart = np.searchsorted(ut, np.arange(nt))
+    uslot = np.empty(ufirst.size, np.int64)
+    uslot[order] = np.arange(ufirst.size) - ustart[ut]
+    slot = uslot[uinv.ravel()]                             # (sum nk * nen,)
+    nslots = int(slot.max()) + 1
+    # stencil blocks: Σ over the (type, k, b) of mode 1 of α_e K_e[a, b], accumulated in that order
+    S = np.zeros((nt, nslots, d, d))
+    on = np.repeat(mode[pk] == 1, nen)
+    bf = np.tile(np.arange(nen), tk.size)
+    ef, af = np.repeat(ek, nen)[on], np.repeat(ak, nen)[on]
+    Kb = bd.Ke.reshape(-1, nen, d, nen, d)
+    blocks = bd.alpha_e[ef][:, None, None] * Kb[bd.geom[ef], af, :, bf[on], :]
+    np.add.at(S, (tf[on], slot[on]), blocks)
+    smap = np.zeros((nt, vmax, nen), np.int64)
+    smap[tf, np.repeat(kk, nen), bf] = slot
+    # every candidate node: its neighbours in its type's slots; a node whose topology differs from its
+    # representative's (two different J in one slot) takes the element path
     nc = cand.size
+    ncand = val[cand]
+    cc = np.repeat(np.arange(nc), ncand)
+    kc = np.arange(cc.size) - np.repeat(np.cumsum(ncand) - ncand, ncand)
+    ec = e_of[ptr[cand][cc] + kc]
     nbr = np.full((nc, nslots), -1, np.int64)
     keep = np.ones(nc, bool)
-    for t in range(first.size):
-        sel = np.nonzero(types == t)[0]
-        nodes = cand[sel]
-        smap = slotmaps[t]
-        for k_i in range(smap.shape[0]):
-            e = e_of[ptr[nodes] + k_i]
-            for b in range(nen):
-                J = bd.conn[e, b]
-                s = smap[k_i, b]
-                prev = nbr[sel, s]
-                fresh = prev < 0
-                agree = fresh | (prev == J)
-                keep[sel[~agree]] = False  # topology differs from the representative: element path
-                nbr[sel, s] = np.where(fresh, J, prev)
+    for b in range(nen):
+        J = bd.conn[ec, b].astype(np.int64)
+        sb = smap[types[cc], kc, b]
+        nbr[cc, sb] = J
+    for b in range(nen):
+        J = bd.conn[ec, b].astype(np.int64)
+        sb = smap[types[cc], kc, b]
+        keep[cc[nbr[cc, sb] != J]] = False  # topology differs from the representative: element path
     nbr = np.where(nbr < 0, cand[:, None], nbr)  # padding slots (zero blocks) point at the node itself
-    S = np.zeros((first.size, nslots, d, d))
-    for t, st in enumerate(stencils):
-        S[t, :st.shape[0]] = st
     return (cand[keep].astype(np.int32), types[keep].astype(np.int32),
             np.ascontiguousarray(nbr[keep].astype(np.int32)), S)
 
