@@ -12,7 +12,10 @@ are dropped; linearly dependent rows are detected and dropped (``dropped_rows``)
 ``rtol`` = 1e-10 relative, on the pivots of the Gram matrix ``A = G W Gᵀ``: the sparse LU is accepted when
 its smallest pivot exceeds rtol times its largest; otherwise a pivoted Cholesky (LAPACK dpstrf) of the
 dense r × r A keeps the rows whose pivots exceed rtol · max diag(A) (an independent set; the LU of the
-kept rows then passes the same test). Why 1e-10: the rows must be independent to well above round-off —
+kept rows then passes the same test) when r ≤ 2 000; larger Gram matrices are never made dense (a 3D
+handshake has ~10⁴ rows: 1 GB and hours): the test is made on the Jacobi-scaled Â = D^-½ A D^-½ with a
+sparse symmetric factorisation (`_factorise_scaled`), which is what a 3D handshake needs anyway (its
+rows' sizes spread over 11 orders while their scaled pivots stay above 1e-2). Why 1e-10: the rows must be independent to well above round-off —
 A is formed with errors of order eps · |A| ≈ 1e-16 |A| (times the row length), so an exactly redundant
 row leaves a pivot of that size, and a cut below it (the dynamics' former rtol² = 1e-20 on A) cannot
 see it; solves with a Gram matrix whose pivots span more than 10 orders keep fewer than 6 digits, too
@@ -35,6 +38,21 @@ import scipy.sparse.linalg as spla
 
 #: relative pivot / rank tolerance of the factorisation (see the module docstring)
 RTOL = 1e-10
+#: largest Gram matrix (rows) given to the dense pivoted Cholesky; larger ones take the sparse scaled path
+_DENSE_MAX = 2000
+
+
+class _ScaledLU:
+    """A⁻¹ through the factorisation of the Jacobi-scaled Â = D^-½ A D^-½: A⁻¹ b = D^-½ Â⁻¹ D^-½ b.
+    ``solve(b)`` for b (r,) or (r, m), like ``SuperLU.solve``; ``L``, ``U`` those of Â."""
+
+    def __init__(self, lu, sc: np.ndarray) -> None:  # noqa: ANN001
+        self.lu, self.sc = lu, sc
+        self.L, self.U = lu.L, lu.U
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        s = self.sc if np.ndim(b) == 1 else self.sc[:, None]
+        return s * self.lu.solve(np.ascontiguousarray(s * b))
 
 
 class ConstraintProjector:
@@ -105,6 +123,8 @@ class ConstraintProjector:
                 return lu, keep
         except RuntimeError:
             pass
+        if A.shape[0] > _DENSE_MAX:
+            return self._factorise_scaled(A, Gk, wk, keep, rtol)
         # rank deficient: pivoted Cholesky of the PSD Gram matrix A = S Sᵀ, S = G W^½: a principal block
         # of A is non-singular iff the corresponding rows of S are independent
         Ad = A.toarray()
@@ -118,6 +138,50 @@ class ConstraintProjector:
         keep = keep[ind]
         Gk = Gk[ind]
         return spla.splu((Gk @ sp.diags(wk) @ Gk.T).tocsc()), keep
+
+    def _factorise_scaled(self, A: sp.csc_matrix, Gk: sp.csr_matrix, wk: np.ndarray, keep: np.ndarray,
+                          rtol: float):  # noqa: ANN202
+        """The sparse path for more than `_DENSE_MAX` rows whose LU failed the pivot test: the test on the
+        Jacobi-scaled Gram matrix Â = D^-½ A D^-½ (D = diag A: row scaling leaves the rows' independence
+        and the projector unchanged, and removes the spread of the rows' sizes — masses from β̄ ≈ 0.01
+        to nodes of large elements spread diag A over 11 orders in a 3D handshake), factorised with a
+        symmetric fill-reducing ordering and diagonal pivots (SuperLU symmetric mode: a sparse Cholesky
+        in all but name), so pivot k belongs to row perm_c[k] and measures the part of that row
+        independent of the rows eliminated before it (Â_kk = 1). Rows whose scaled pivot is ≤ rtol
+        are dropped and the rest factorised again; each dropped row is checked to lie in the span of
+        the kept rows (relative W-norm residual ≤ √rtol), otherwise RuntimeError. Never dense."""
+        for _ in range(4):
+            d = A.diagonal()
+            sc = 1.0 / np.sqrt(d)
+            As = (sp.diags(sc) @ A @ sp.diags(sc)).tocsc()
+            lu = spla.splu(As, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                           options={"SymmetricMode": True})
+            piv = np.abs(lu.U.diagonal())
+            low = piv <= rtol
+            if not np.any(low):
+                return _ScaledLU(lu, sc), keep
+            if not np.array_equal(lu.perm_r, lu.perm_c):
+                break
+            bad = np.sort(lu.perm_c[np.flatnonzero(low)])
+            good = np.setdiff1d(np.arange(A.shape[0]), bad)
+            Gd, Gk = Gk[bad], Gk[good]
+            A = (Gk @ sp.diags(wk) @ Gk.T).tocsc()
+            sc_k = 1.0 / np.sqrt(A.diagonal())
+            lu_k = spla.splu((sp.diags(sc_k) @ A @ sp.diags(sc_k)).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                             diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+            # residual of the dropped rows after removing their part in the span of the kept rows
+            B = (Gk @ sp.diags(wk) @ Gd.T).toarray()                      # (k, m)
+            Y = sc_k[:, None] * lu_k.solve(np.ascontiguousarray(sc_k[:, None] * B))
+            R = Gd.toarray() - (Gk.T @ Y).T
+            rn = np.sqrt(np.sum(R * R * wk, axis=1))
+            gn = np.sqrt(np.asarray(Gd.multiply(Gd) @ wk).ravel())
+            if np.any(rn > np.sqrt(rtol) * gn):
+                break
+            self.dropped_rows = np.sort(np.concatenate([self.dropped_rows, keep[bad]]))
+            keep = keep[good]
+        raise RuntimeError(f"the {A.shape[0]} coupling constraints are nearly dependent (Gram matrix pivots "
+                           f"below {rtol:g} after Jacobi scaling) and no independent subset was found "
+                           "sparsely; refine the mesh or widen the handshake")
 
     @property
     def n_rows(self) -> int:
