@@ -12,6 +12,7 @@ by the AtomisticRegion (free + pad), N nodes, d dimension. Masses are internal f
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import numpy as np
@@ -79,10 +80,14 @@ class CoupledSystem:
         # ---- continuum weights and masses
         self.node_mass = np.zeros(N)
         if continuum is not None:
+            # alpha_const: where α is certainly constant the region skips evaluating it (same values)
+            takes_const = "alpha_const" in inspect.signature(continuum.set_blend).parameters
             if self.coupled:
-                continuum.set_blend(handshake.alpha, n_sub, alpha_const=handshake.alpha_on_balls)
+                continuum.set_blend(handshake.alpha, n_sub, **(
+                    {"alpha_const": handshake.alpha_on_balls} if takes_const else {}))
             else:
-                continuum.set_blend(lambda X: np.ones(len(X)), n_sub, alpha_const=lambda C, R: np.ones(len(C)))
+                continuum.set_blend(lambda X: np.ones(len(X)), n_sub, **(
+                    {"alpha_const": lambda C, R: np.ones(len(C))} if takes_const else {}))
             self.node_mass = np.array(continuum.lumped_mass, dtype=float)
         self.atom_mass = np.zeros(n)
         if atoms is not None:

@@ -101,6 +101,28 @@ def element_stiffness(bd: BlockData, C: np.ndarray, weights: np.ndarray | None =
     return np.einsum("gq,gqai,ab,gqbj->gij", W, B, C, B, optimize=True)
 
 
+def _sub_volumes(el, Xe: np.ndarray, xs_f: np.ndarray, ws: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """det J × weight (c, K) at the K sub-points xs_f (K, dim) of elements Xe (c, nen, d). Simplices and
+    affine tensor elements (parallelograms / parallelepipeds: every node at X_c + J_c (ξ_a − ξ_c) to
+    1e-13 of the element's size) have a constant J: one det per element (for simplices the same bits as
+    per point; for affine tensor elements it differs from the per-point dets by round-off only)."""
+    w = ws.reshape(-1)
+    if el.simplex:
+        return el.det_jacobian(Xe, xs_f[:1]) * w
+    xc = el.ref_nodes.mean(axis=0)[None]
+    Jc = el._J(Xe, xc)[:, 0]                                   # (c, d, dim)
+    Xc = np.einsum("a,ead->ed", el.shape(xc)[0], Xe)
+    pred = Xc[:, None, :] + np.einsum("edk,ak->ead", Jc, el.ref_nodes - xc)
+    size = np.max(np.abs(Xe - Xc[:, None, :]), axis=(1, 2))
+    affine = np.max(np.abs(pred - Xe), axis=(1, 2)) <= 1e-13 * size
+    dV = np.empty((Xe.shape[0], w.size))
+    dV[affine] = np.linalg.det(Jc[affine])[:, None] * w
+    rest = ~affine
+    if np.any(rest):
+        dV[rest] = el.det_jacobian(Xe[rest], xs_f) * w
+    return dV
+
+
 def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | None, n_sub: int,
                         density: float, chunk: int = 8192,
                         alpha_const: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +138,8 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
     or fewer). Cost and bits:
 
     - simplex elements (constant Jacobian): det J once per element, α only on the undecided elements;
-      the same arithmetic as evaluating everything, hence the same bits;
+      the same arithmetic as evaluating everything, hence the same bits; affine quad4/hex8 elements:
+      det J once per element (`_sub_volumes`: round-off differences from the per-point dets);
     - other elements of constant α: the sub-quadrature of one element per geometry (translates share
       it: `dedup_geometry`), scaled by α ∈ {0, 1}; it differs from the element's own sub-quadrature by
       the round-off of the translation (|Δme| ≲ 1e-15 me).
@@ -154,7 +177,7 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
             me1 = np.empty((g_used.size, conn.shape[1]))
             for s in range(0, rep.size, chunk):
                 Xe = nodes[conn[rep[s:s + chunk]]]
-                dV = el.det_jacobian(Xe, xs_f) * ws.reshape(-1)
+                dV = _sub_volumes(el, Xe, xs_f, ws)
                 aq1[s:s + chunk] = dV.reshape(-1, nqe, ns).sum(axis=2) / dV.reshape(-1, nqe, ns).sum(axis=2)
                 me1[s:s + chunk] = density * dV @ Ns
             slot = np.searchsorted(g_used, bd.geom[done])
@@ -164,10 +187,7 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
     for s in range(0, todo.size, chunk):
         idx = todo[s:s + chunk]
         Xe = nodes[conn[idx]]
-        if el.simplex:     # constant Jacobian: every sub-point has the same det J
-            dV = el.det_jacobian(Xe, xs_f[:1]) * ws.reshape(-1)  # (c, nqe*ns)
-        else:
-            dV = el.det_jacobian(Xe, xs_f) * ws.reshape(-1)  # (c, nqe*ns)
+        dV = _sub_volumes(el, Xe, xs_f, ws)
         if alpha_fn is None:
             a = np.ones_like(dV)
         else:

@@ -11,6 +11,9 @@ from ..registry import SHAPES
 from .base import Shape, ShapeParams, as_points, check_dim
 
 
+_FMAX = float(np.finfo(float).max)
+
+
 @SHAPES.register("box")
 class BoxShape(Shape):
     """``lo <= X <= hi`` componentwise. Infinite bounds (``.inf``) are allowed (slabs)."""
@@ -52,10 +55,27 @@ class BoxShape(Shape):
         return self.lo.copy(), self.hi.copy()
 
     def signed_distance(self, X: np.ndarray) -> np.ndarray:
+        """(m,) signed distance [length] of X (m, d): the length of the positive parts of
+        q = max(lo − X, X − hi) outside, max_k q_k (< 0) inside. Computed column by column (one pass per
+        axis, no (m, d) temporaries), the same arithmetic in the same order as the row-wise formula."""
         X = as_points(X, self.dim)
+        q = []
         with np.errstate(invalid="ignore"):
-            q = np.maximum(self.lo - X, X - self.hi)  # (m, d) >0 outside along that axis
-        q = np.nan_to_num(q, nan=-np.inf)
-        outside = np.sqrt(np.sum(np.maximum(q, 0.0) ** 2, axis=1))
-        inside = np.minimum(np.max(q, axis=1), 0.0)
-        return outside + inside
+            for k in range(self.dim):
+                qk = np.maximum(self.lo[k] - X[:, k], X[:, k] - self.hi[k])  # >0 outside along axis k
+                bad = ~np.isfinite(qk)
+                if bad.any():     # as np.nan_to_num(q, nan=-inf): NaN -> -inf, ±inf -> ±float max
+                    v = qk[bad]
+                    qk[bad] = np.where(np.isnan(v), -np.inf, np.where(v > 0, _FMAX, -_FMAX))
+                q.append(qk)
+        with np.errstate(over="ignore"):   # huge points give inf, as before
+            p = np.maximum(q[0], 0.0)
+            ss = p * p
+            top = q[0]
+            for qk in q[1:]:
+                p = np.maximum(qk, 0.0)
+                ss += p * p
+                top = np.maximum(top, qk)
+        np.sqrt(ss, out=ss)
+        ss += np.minimum(top, 0.0)
+        return ss
