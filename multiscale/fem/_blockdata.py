@@ -134,7 +134,7 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
     (exactly 0.0 or 1.0, as ``alpha_fn`` returns it there) on the ball of centre C and radius R
     [length], NaN elsewhere (`Handshake.alpha_on_balls`). Elements inside such a ball (the ball around
     their nodes' mean through their farthest node: every element point is a convex combination of the
-    nodes) skip the evaluation of α. The work arrays hold at most ~2·10⁶ sub-points (``chunk`` elements
+    nodes) skip the evaluation of α. The work arrays hold at most ~10⁶ sub-points (``chunk`` elements
     or fewer). Cost and bits:
 
     - simplex elements (constant Jacobian): det J once per element, α only on the undecided elements;
@@ -164,7 +164,7 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
         del Xe
     else:
         const = np.full(ne, np.nan)
-    chunk = max(1, min(int(chunk), (2 << 20) // max(1, nqe * ns)))
+    chunk = max(1, min(int(chunk), (1 << 20) // max(1, nqe * ns)))
     if el.simplex:
         todo = np.arange(ne)
     else:

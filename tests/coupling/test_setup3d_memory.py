@@ -83,11 +83,15 @@ def test_projector_stays_sparse_when_rows_sizes_spread():
 
 
 def test_tributary_integrals_bounded_memory():
+    """α evaluated at every sub-point (no shortcut): work arrays bounded whatever the element count; the
+    shortcut of certainly constant α gives the same masses (to the round-off of translated elements)."""
     m = _model()
     cont, hs = m.continuum, m.handshake
     ne = sum(bd.ne for bd in cont._blocks)
-    assert ne > 8192                    # more elements than one former chunk
-    before = cont.lumped_mass.copy()
-    _, peak = _peak(lambda: cont.set_blend(hs.alpha, 8, alpha_const=hs.alpha_on_balls))
-    assert peak < 300 * 2**20, f"set_blend peak {peak / 2**20:.0f} MB"
-    assert np.array_equal(cont.lumped_mass, before)   # the same blend gives the same masses
+    assert ne > 3 * 8192                # several former chunks
+    _, peak = _peak(lambda: cont.set_blend(hs.alpha, 4))
+    assert peak < 200 * 2**20, f"set_blend peak {peak / 2**20:.0f} MB"
+    full = cont.lumped_mass.copy()
+    cont.set_blend(hs.alpha, 4, alpha_const=hs.alpha_on_balls)
+    assert np.allclose(cont.lumped_mass, full, rtol=1e-12, atol=0.0)
+    assert 0 < np.count_nonzero(full) < full.size
