@@ -12,10 +12,12 @@ are dropped; linearly dependent rows are detected and dropped (``dropped_rows``)
 ``rtol`` = 1e-10 relative, on the pivots of the Gram matrix ``A = G W Gᵀ``: the sparse LU is accepted when
 its smallest pivot exceeds rtol times its largest; otherwise a pivoted Cholesky (LAPACK dpstrf) of the
 dense r × r A keeps the rows whose pivots exceed rtol · max diag(A) (an independent set; the LU of the
-kept rows then passes the same test) when r ≤ 2 000; larger Gram matrices are never made dense (a 3D
-handshake has ~10⁴ rows: 1 GB and hours): the test is made on the Jacobi-scaled Â = D^-½ A D^-½ with a
-sparse symmetric factorisation (`_factorise_scaled`), which is what a 3D handshake needs anyway (its
-rows' sizes spread over 11 orders while their scaled pivots stay above 1e-2). Why 1e-10: the rows must be independent to well above round-off —
+kept rows then passes the same test). That is for r ≤ 2 000 rows; larger Gram matrices are never made
+dense (a 3D handshake has 10⁴–10⁵ rows: GBs and hours) and go through `_factorise_scaled`: the same
+test on the Jacobi-scaled Â = D^-½ A D^-½ (scale-free: a 3D handshake's rows' sizes spread over 11
+orders while their scaled pivots stay above 1e-2), factorised as a sparse Cholesky (SuperLU symmetric
+mode, minimum-degree ordering of Â + Âᵀ: a third less fill than the default COLAMD LU of A on a 3D
+handshake, 10⁷ vs 1.5·10⁷ entries at 12 000 rows), with the solve A⁻¹ r = D^-½ Â⁻¹ D^-½ r. Why 1e-10: the rows must be independent to well above round-off —
 A is formed with errors of order eps · |A| ≈ 1e-16 |A| (times the row length), so an exactly redundant
 row leaves a pivot of that size, and a cut below it (the dynamics' former rtol² = 1e-20 on A) cannot
 see it; solves with a Gram matrix whose pivots span more than 10 orders keep fewer than 6 digits, too
@@ -116,6 +118,8 @@ class ConstraintProjector:
         Gk = G[keep][:, cols]
         wk = inv_mass[cols]
         A = (Gk @ sp.diags(wk) @ Gk.T).tocsc()
+        if A.shape[0] > _DENSE_MAX:
+            return self._factorise_scaled(A, Gk, wk, keep, rtol)
         try:
             lu = spla.splu(A)
             piv = np.abs(lu.U.diagonal())
@@ -123,8 +127,6 @@ class ConstraintProjector:
                 return lu, keep
         except RuntimeError:
             pass
-        if A.shape[0] > _DENSE_MAX:
-            return self._factorise_scaled(A, Gk, wk, keep, rtol)
         # rank deficient: pivoted Cholesky of the PSD Gram matrix A = S Sᵀ, S = G W^½: a principal block
         # of A is non-singular iff the corresponding rows of S are independent
         Ad = A.toarray()
@@ -141,8 +143,8 @@ class ConstraintProjector:
 
     def _factorise_scaled(self, A: sp.csc_matrix, Gk: sp.csr_matrix, wk: np.ndarray, keep: np.ndarray,
                           rtol: float):  # noqa: ANN202
-        """The sparse path for more than `_DENSE_MAX` rows whose LU failed the pivot test: the test on the
-        Jacobi-scaled Gram matrix Â = D^-½ A D^-½ (D = diag A: row scaling leaves the rows' independence
+        """The path for more than `_DENSE_MAX` rows: the pivot test on the Jacobi-scaled Gram matrix
+        Â = D^-½ A D^-½ (D = diag A: row scaling leaves the rows' independence
         and the projector unchanged, and removes the spread of the rows' sizes — masses from β̄ ≈ 0.01
         to nodes of large elements spread diag A over 11 orders in a 3D handshake), factorised with a
         symmetric fill-reducing ordering and diagonal pivots (SuperLU symmetric mode: a sparse Cholesky
