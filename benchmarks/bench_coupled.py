@@ -6,8 +6,9 @@ blend, `slave_below` 0.01, as decks/wave2d.yaml):
 - ``2d``: hex lattice (a relaxed) filling the box ±L (L = 148: ~74 000 atoms kept, ~62 000 in the core
   |x|, |y| < L − 18), handshake of width 8σ around the core box ±(L − 18), graded tri3 mesh on ±4L
   (2σ elements up to the atoms, growth 1.1, at most L/5), hole ±(L − 20).
-- ``3d``: fcc lattice (a relaxed), box ±L (L = 24: ~124 000 atoms kept, ~51 000 in the core ±18),
-  handshake width 4σ, graded hex8 mesh on ±4L (2.5σ elements up to the atoms, growth 1.2), hole ±16.
+- ``3d``: fcc lattice (a relaxed), box ±L (L = 25: ~127 000 atoms kept, ~51 000 with β̄ = 1 in the
+  core ±19), handshake width 4σ, graded hex8 mesh on ±4L (2.5σ elements up to the atoms, growth 1.2,
+  at most L/3), hole ±17.
 - "atoms alone": the same lattice filling the box of the kept atoms (core + handshake + r_c + skin),
   no mesh: plain MD through the same `Simulation` / `VelocityVerlet`.
 
@@ -186,13 +187,18 @@ def scaling(sizes: list[float], steps: int, repeat: int) -> None:
         print(f"  p ({name}) = {p:.3f}   (successive: {', '.join(f'{x:.2f}' for x in loc)})")
 
 
+def _maxrss_mb() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--only", choices=("2d", "3d"))
     ap.add_argument("--L2", type=float, default=148.0, help="2D half-width")
-    ap.add_argument("--L3", type=float, default=24.0, help="3D half-width")
+    ap.add_argument("--L3", type=float, default=25.0, help="3D half-width")
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--sizes", type=float, nargs="+", default=[30.0, 60.0, 120.0, 240.0])
@@ -216,6 +222,7 @@ def main() -> None:
             print(f"    setup coupled {m['setup_c']:8.2f} s   alone {m['setup_a']:8.2f} s   ratio "
                   f"{m['setup_c'] / m['setup_a']:.3f}   (coupled {sc[0]:.2f}-{sc[1]:.2f}, "
                   f"alone {sa[0]:.2f}-{sa[1]:.2f})", flush=True)
+            print(f"    peak memory of the process so far (ru_maxrss) {_maxrss_mb():.0f} MB", flush=True)
             print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if a.scaling:
         sizes = list(a.sizes) + ([480.0] if a.scaling_max else [])

@@ -79,6 +79,7 @@ class Handshake:
         # (primitives exact, union/difference min/max of 1-Lipschitz functions), so its values at two
         # points bound it on the segment between them; used only when β is exactly 1 / 0 at s = 0 / 1.
         self._sd = shape.signed_distance if isinstance(shape, Shape) else None
+        self._convex = self._sd is not None and bool(getattr(shape, "convex", False))
         self._exact_ends = (1.0 - float(self.blend.value(np.zeros(1))[0]) == 1.0
                             and 1.0 - float(self.blend.value(np.ones(1))[0]) == 0.0)
 
@@ -189,7 +190,16 @@ class Handshake:
         if m == 0:
             return out
         D = P1 - P0
+        if self._sd is not None and self._exact_ends and sd01 is None:
+            sd01 = (np.asarray(self._sd(P0), float), np.asarray(self._sd(P1), float))
         core, cont, inside = self._sure(P0, P1, 0.5 * np.sqrt(np.sum(D * D, axis=1)), sd01)
+        if self._convex and sd01 is not None:
+            # a convex core holds every segment whose two ends it holds; with the margin of `_sure`
+            # (far above the round-off of the sample points) the scan below would find every sample in
+            # the core and return 1.0: the same value without the scan
+            tol = 1e-9 * self.width + 1e-12 * (1.0 + np.maximum(np.max(np.abs(P0), axis=1),
+                                                                 np.max(np.abs(P1), axis=1)))
+            core |= (sd01[0] < -tol) & (sd01[1] < -tol)
         out[core] = 1.0
         out[cont] = 0.0
         rest = np.flatnonzero(~(core | cont | inside))

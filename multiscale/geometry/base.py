@@ -51,6 +51,8 @@ class Shape(ABC):
         return np.maximum(self.signed_distance(X), 0.0)
 
     _tol: float = 1e-12
+    #: the shape is a convex set (box, sphere, half-space): a segment whose ends lie inside lies inside
+    convex: bool = False
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Axis-aligned bounding box (lo (d,), hi (d,)) [length]; ±inf along unbounded directions."""

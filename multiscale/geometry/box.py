@@ -18,6 +18,8 @@ _FMAX = float(np.finfo(float).max)
 class BoxShape(Shape):
     """``lo <= X <= hi`` componentwise. Infinite bounds (``.inf``) are allowed (slabs)."""
 
+    convex = True
+
     class Params(ShapeParams):
         type: Literal["box"] = "box"
         lo: list[float] = Field(description="lower corner [length], d values (-.inf allowed)")

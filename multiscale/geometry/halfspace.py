@@ -15,6 +15,8 @@ from .base import Shape, ShapeParams, as_points, check_dim
 class HalfSpaceShape(Shape):
     """``(X - point)·n <= 0`` where ``n`` is the OUTWARD unit normal (normalised here)."""
 
+    convex = True
+
     class Params(ShapeParams):
         type: Literal["halfspace"] = "halfspace"
         point: list[float] = Field(description="a point on the bounding plane [length]")

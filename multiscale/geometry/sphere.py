@@ -15,6 +15,8 @@ from .base import Shape, ShapeParams, as_points, check_dim
 class SphereShape(Shape):
     """``|X - center| <= radius``."""
 
+    convex = True
+
     class Params(ShapeParams):
         type: Literal["sphere"] = "sphere"
         center: list[float] = Field(description="centre [length], d values")
