@@ -37,6 +37,16 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     pads (~0.45 ms), the handshake gathers (~0.3 ms). Set-up: the mesh's own (``ContinuumRegion`` built
     and ``set_blend`` run twice: node stencils 2 × ~2.7 s, tributary α integrals) is most of it; bond
     and atom weights ~1.5 s.
+  branch cpl3d (2026-12-06, load average 16-17, CPU time):
+    2D (``--only 2d --repeat 3``): step 10.19 / 6.09 ms = 1.68,  set-up 1.60 / 0.11 s = 14.3
+      (set-up 2D profile, CPU: bond weights ~1.0 s, lattice relaxation 0.2 s (also alone), the rest
+      < 0.1 s each; node stencils 1.1 s -> 0.05 s, tributary α integrals 1.4 s -> 0.16 s)
+    3D (``--only 3d --repeat 2 --steps 5``; 135 493 atoms, 51 911 with β̄ = 1, 101 626 hex8 nodes;
+      alone 150 381 atoms): step 183.7 / 61.7 ms = 2.98,  set-up 54.8 / 0.42 s = 131,
+      ru_maxrss 2.8 GB (main: set-up not finished after 7 CPU-min, > 6.8 GB).
+      Left in the 3D set-up (profile at L = 24): the bond weights (~20 s), the sparse factorisation of
+      the ~3·10⁴-row Gram matrix of the projected rows (fill: most of the memory, and most of the step
+      overhead through its solves), locating the atoms in the hex8 elements (~4 s).
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
