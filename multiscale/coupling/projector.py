@@ -17,7 +17,8 @@ dense (a 3D handshake has 10⁴–10⁵ rows: GBs and hours) and go through `_fa
 test on the Jacobi-scaled Â = D^-½ A D^-½ (scale-free: a 3D handshake's rows' sizes spread over 11
 orders while their scaled pivots stay above 1e-2), factorised as a sparse Cholesky (SuperLU symmetric
 mode, minimum-degree ordering of Â + Âᵀ: a third less fill than the default COLAMD LU of A on a 3D
-handshake, 10⁷ vs 1.5·10⁷ entries at 12 000 rows), with the solve A⁻¹ r = D^-½ Â⁻¹ D^-½ r. Why 1e-10: the rows must be independent to well above round-off —
+handshake, 7.6·10⁶ vs 1.1·10⁷ entries at 12 264 rows), with the solve A⁻¹ r = D^-½ Â⁻¹ D^-½ r.
+Why 1e-10: the rows must be independent to well above round-off —
 A is formed with errors of order eps · |A| ≈ 1e-16 |A| (times the row length), so an exactly redundant
 row leaves a pivot of that size, and a cut below it (the dynamics' former rtol² = 1e-20 on A) cannot
 see it; solves with a Gram matrix whose pivots span more than 10 orders keep fewer than 6 digits, too

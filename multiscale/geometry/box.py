@@ -10,7 +10,6 @@ from pydantic import Field, ValidationInfo, field_validator
 from ..registry import SHAPES
 from .base import Shape, ShapeParams, as_points, check_dim
 
-
 _FMAX = float(np.finfo(float).max)
 
 

@@ -20,8 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from multiscale.coupling.projector import ConstraintProjector
 from multiscale.build import build_model
+from multiscale.coupling.projector import ConstraintProjector
 from multiscale.deck.deck import load_deck_text
 from multiscale.plugins import load_all
 
@@ -77,7 +77,8 @@ def test_projector_stays_sparse_when_rows_sizes_spread():
     Gs = (S @ G).tocsr()
     P, peak = _peak(lambda: ConstraintProjector(Gs, w))
     dense = 8.0 * r * r
-    assert peak < 0.6 * dense, f"projector set-up peak {peak / 2**20:.0f} MB (dense Gram {dense / 2**20:.0f} MB)"
+    assert peak < 0.6 * dense, (f"projector set-up peak {peak / 2**20:.0f} MB "
+                                f"(dense Gram {dense / 2**20:.0f} MB)")
     assert P.dropped_rows.size == 0 and P.n_rows == r
     a = rng.standard_normal(G.shape[1])
     pa, pref = P.project(a), a - w * (G.T @ lu.solve(G @ a))
