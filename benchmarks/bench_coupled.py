@@ -44,9 +44,12 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     3D (``--only 3d --repeat 2 --steps 5``; 135 493 atoms, 51 911 with β̄ = 1, 101 626 hex8 nodes;
       alone 150 381 atoms): step 183.7 / 61.7 ms = 2.98,  set-up 54.8 / 0.42 s = 131,
       ru_maxrss 2.8 GB (main: set-up not finished after 7 CPU-min, > 6.8 GB).
-      Left in the 3D set-up (profile at L = 24): the bond weights (~20 s), the sparse factorisation of
-      the ~3·10⁴-row Gram matrix of the projected rows (fill: most of the memory, and most of the step
-      overhead through its solves), locating the atoms in the hex8 elements (~4 s).
+      With the convex-core shortcut (``--repeat 1 --steps 3``): step 211.3 / 71.7 ms = 2.95, set-up
+      53.3 / 0.52 s = 103. Left in the 3D set-up (cProfile, CPU, 57 s): bond weights 32 s (the 17-point
+      scan and 52-step bisection of the segments near the two level sets; box signed distance 11 s of
+      it), the sparse factorisation of the Gram matrix of the projected rows 10.7 s (its fill is most of
+      the memory, and its solves most of the step overhead), locating the atoms in the hex8 elements
+      5.7 s, tributary α integrals 2.7 s, atom weights 2.3 s.
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
