@@ -5,7 +5,7 @@
 1. wave packets are initial conditions, not loads: taken out of ``model.loads``;
 2. every load selects its atoms/nodes (`load.prepare`, errors located at ``loads[i]``) and names its fixed
    dofs;
-3. dynamics: fixed dofs get zero inverse mass; the load hooks, the thermostat (its dt set) and the damping
+3. dynamics: fixed dofs get zero inverse mass and start at rest; the load hooks, the thermostat (its dt set) and the damping
    band go to one `VelocityVerlet` (which factorises ``G M⁻¹ Gᵀ`` once); the loads set their initial
    fields (`load.initialize`), the wave packets start, the initial state is projected onto the
    constraints.
@@ -89,6 +89,10 @@ def prepare(model, deck, statics: bool) -> Prepared:  # noqa: ANN001
     if statics:
         return out
     s.fix_dofs(atom_mask if s.n_atoms else None, node_mask if s.n_nodes else None)
+    if s.n_atoms and atom_mask.any():
+        # fixed dofs keep their velocity: the Maxwell-Boltzmann start (`atoms.velocity`, drawn by the
+        # builder before the loads named their fixed dofs) must not set fixed atoms drifting
+        s.atoms.v[atom_mask] = 0.0
     out.hooks = [LoadHook(ld) for ld in m.loads]
     if m.thermostat is not None:
         m.thermostat.dt = float(deck.config.integrator.dt)
