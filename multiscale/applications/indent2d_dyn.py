@@ -1,0 +1,295 @@
+"""Dynamic indentation of the 2D LJ film at a finite temperature (issue 16): coupled vs fully atomistic.
+
+Same film, indenter and coupled geometry as `multiscale.applications.indent2d` (hex LJ film of ``nx × ny``
+atoms, three bottom rows fixed, cylinder R = 10σ, K = 10 ε/σ³), run by velocity Verlet at k_B T = ``T``
+[ε] instead of statics:
+
+- atoms start with Maxwell–Boltzmann velocities at 2T (half of it goes into potential energy);
+- the indenter starts ``gap`` above the T = 0 surface (``depths: [-gap]``, the observable
+  ``indenter.depth`` is the depth below the T = 0 surface) and moves down at ``velocity`` [σ/τ]
+  from t = 0: the first gap/velocity of the run is the equilibration at T with the indenter away;
+- fully atomistic: a Langevin thermostat at T (damp ``damp`` [τ]) on a bottom layer, the ``bath_rows``
+  rows above the fixed rows (far from the contact zone; the elastic field hardly moves there, so its drag
+  on the indentation is negligible);
+- coupled: projected coupling with the handshake's damping band holding T (``handshake.damping``,
+  γ0 = ``gamma0``, temperature T): it damps only the fine-scale velocity (relative to the mesh), so it
+  absorbs outgoing waves and thermalises without dragging the coarse motion. The continuum material is
+  ``thermal_strain`` over Cauchy–Born with the measured zero-pressure thermal strain ``eps_th`` at T
+  (``benchmarks/thermal_strain.py``), so that mesh and atoms agree on the lattice parameter and the free
+  surface stands at the same height; ``eps_th = 0`` gives plain Cauchy–Born.
+
+Both decks write the load observables every ``thermo_every`` steps and velocity frames every ``every``
+steps. ``decks(...)`` returns the pair; `write_decks` writes ``decks/indent2d_dyn_T.yaml`` (coupled) and
+``decks/indent2d_dyn_T_full.yaml`` with their ``expect:`` blocks. ``benchmarks/dynamic_indent_T.py`` runs
+≥ 4 seeds of each and compares the binned mean force–depth curves (`compare_binned`).
+
+Units: LJ reduced (ε, σ, m, τ = σ√(m/ε)); T is k_B T [ε].
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .indent2d import Film, _r, coupled_deck, full_deck, lattice_spacing
+
+
+@dataclass(frozen=True)
+class DynRun:
+    """Parameters of one dynamic indentation run (see the module docstring). Lengths [σ], time [τ]."""
+
+    nx: int = 60
+    ny: int = 30
+    T: float = 0.02
+    velocity: float = 0.1
+    gap: float = 5.0
+    depth: float = 1.5
+    dt: float = 0.01
+    damp: float = 1.0
+    bath_rows: int = 4
+    gamma0: float = 1.0
+    eps_th: float = 0.0
+    core: tuple[float, float] = (12.0, 10.0)
+    width: float = 6.0
+    thermo_every: int = 10
+    every: int = 500
+
+    @property
+    def steps(self) -> int:
+        """Steps from depth −gap to ``depth`` at ``velocity``."""
+        return int(round((self.gap + self.depth) / (self.velocity * self.dt)))
+
+
+def _dynamics(deck: dict, run: DynRun, seed: int) -> dict:
+    deck = copy.deepcopy(deck)
+    ind = deck["loads"][1]
+    del ind["depth_steps"]
+    ind["depths"] = [-run.gap]
+    ind["velocity"] = run.velocity
+    deck["atoms"]["velocity"] = {"temperature": 2.0 * run.T}
+    deck["integrator"] = {"type": "verlet", "dt": run.dt, "steps": run.steps, "seed": int(seed)}
+    deck["output"] = {"every": run.every, "thermo_every": run.thermo_every,
+                      "fields": ["displacement", "velocity"]}
+    return deck
+
+
+def decks(run: DynRun = DynRun(), seed: int = 1, a0: float | None = None) -> tuple[dict, dict]:
+    """(coupled deck, fully atomistic deck) of ``run`` with master seed ``seed`` (no expect blocks)."""
+    a0 = lattice_spacing() if a0 is None else a0
+    film = Film(run.nx, run.ny, a0)
+    title = (f"dynamic indentation of a {run.nx} x {run.ny} LJ film at T = {run.T:g}, "
+             f"v = {run.velocity:g}, to d = {run.depth:g}")
+    full = _dynamics(full_deck(film, {"start": 0.0, "stop": 0.0, "step": 1.0}, title + ", fully atomistic"),
+                     run, seed)
+    lo, hi = film.atom_box()
+    full["integrator"]["thermostat"] = {
+        "type": "langevin", "temperature": run.T, "damp": run.damp,
+        "region": {"type": "box", "lo": [-10.0, _r(2.6 * film.h)],
+                   "hi": [_r(hi[0] + 10.0), _r((2.6 + run.bath_rows) * film.h)]}}
+    coupled = _dynamics(coupled_deck(film, {"start": 0.0, "stop": 0.0, "step": 1.0},
+                                     title + ", coupled (projected, thermostatted band)",
+                                     core_half_width=run.core[0], core_depth=run.core[1], width=run.width,
+                                     coupling="projected"), run, seed)
+    hs = coupled["handshake"]
+    hs["damping"] = {"gamma0": run.gamma0, "temperature": run.T}
+    if run.eps_th:
+        coupled["continuum"]["material"] = {"type": "thermal_strain", "strain": run.eps_th,
+                                            "base": {"type": "cauchy_born"}}
+    return coupled, full
+
+
+DECK_RUN = DynRun()
+EXPECT: dict[str, dict] = {}
+
+
+def write_decks(directory: str, expect: dict[str, dict] | None = None) -> list:
+    from ._deckfiles import write_deck_set
+    c, f = decks(DECK_RUN, seed=1)
+    return write_deck_set(directory, {"indent2d_dyn_T.yaml": c, "indent2d_dyn_T_full.yaml": f},
+                          EXPECT if expect is None else expect, "multiscale.applications.indent2d_dyn")
+
+
+if __name__ == "__main__":
+    from ._deckfiles import main
+    main(write_decks)
+
+
+# ---------------------------------------------------------------------------------------------- analysis
+
+def read_run(path, contact_box: tuple[float, float, float] | None = None) -> dict:  # noqa: ANN001
+    """From a results file: ``depth``, ``load`` (n,) per thermo row [σ, ε/σ], and, when the file has
+    velocity frames and ``contact_box = (x_c, half_width, depth_below_top)`` is given, ``T_contact`` (nf,)
+    the kinetic temperature Σ m|v|²/(d n k_B) [ε] of the fully weighted atoms whose reference lies within
+    half_width of x_c and depth_below_top of the top row (k_B = 1, LJ units), frame by frame."""
+    from ..output.reader import ResultsReader
+    with ResultsReader(path) as r:
+        ob = r.observables()
+        out = {"depth": np.asarray(ob["indenter.depth"], float),
+               "load": np.asarray(ob["indenter.load"], float), "time": np.asarray(ob["time"], float)}
+        if contact_box is not None and "velocity" in r.fields("atoms"):
+            st = r.static()["atoms"]
+            X = np.asarray(st["reference_positions"], float)
+            w, m = np.asarray(st["weight"], float), np.asarray(st["mass"], float)
+            xc, hw, dd = contact_box
+            sel = (np.abs(X[:, 0] - xc) < hw) & (X[:, 1] > X[:, 1].max() - dd) & (w > 1 - 1e-12)
+            v = r.field("atoms", "velocity")[:, sel]
+            d = v.shape[-1]
+            out["T_contact"] = np.einsum("a,fai,fai->f", m[sel], v, v) / (d * int(sel.sum()))
+            out["frame_time"] = np.asarray(r.times, float)
+    return out
+
+
+def bin_means(depth: np.ndarray, load: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean load in each depth bin [edges[k], edges[k+1]) (nb,) [ε/σ]; NaN for an empty bin."""
+    k = np.digitize(depth, edges) - 1
+    nb = len(edges) - 1
+    ok = (k >= 0) & (k < nb)
+    s = np.bincount(k[ok], weights=load[ok], minlength=nb)
+    c = np.bincount(k[ok], minlength=nb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return s / c
+
+
+@dataclass
+class Ensemble:
+    """Binned force–depth of several seeds: ``per_seed`` (n_seeds, nb), ``mean`` (nb,), ``se`` (nb,) the
+    standard error of the mean across seeds (sample std, ddof 1, / √n_seeds) [ε/σ]."""
+
+    per_seed: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.per_seed.shape[0])
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.per_seed.mean(axis=0)
+
+    @property
+    def se(self) -> np.ndarray:
+        return self.per_seed.std(axis=0, ddof=1) / np.sqrt(self.n)
+
+
+def ensemble(runs: list[dict], edges: np.ndarray) -> Ensemble:
+    """`Ensemble` of runs (dicts of `read_run`)."""
+    return Ensemble(np.array([bin_means(r["depth"], r["load"], edges) for r in runs]))
+
+
+@dataclass
+class BinnedComparison:
+    """Coupled vs fully atomistic ensembles per depth bin: ``z`` (nb,) = (mean_c − mean_f) /
+    √(se_c² + se_f²); ``within_2se`` (nb,) bool |z| ≤ 2; ``chi2`` = Σ z², ``p_value`` of χ² with nb degrees
+    of freedom (bins treated as independent, standard errors as exact: an approximation with few seeds)."""
+
+    edges: np.ndarray
+    coupled: Ensemble
+    full: Ensemble
+
+    @property
+    def z(self) -> np.ndarray:
+        return (self.coupled.mean - self.full.mean) / np.sqrt(self.coupled.se ** 2 + self.full.se ** 2)
+
+    @property
+    def within_2se(self) -> np.ndarray:
+        return np.abs(self.z) <= 2.0
+
+    @property
+    def chi2(self) -> float:
+        return float(np.sum(self.z ** 2))
+
+    @property
+    def p_value(self) -> float:
+        from scipy.stats import chi2
+        return float(chi2.sf(self.chi2, len(self.z)))
+
+    def table(self) -> str:
+        c, f = self.coupled, self.full
+        rows = [f"{'depth bin [σ]':>16s} {'coupled P ± se':>18s} {'full P ± se':>18s} {'Δ/σ_Δ':>7s}  2se"]
+        for k in range(len(self.z)):
+            ok = "ok" if self.within_2se[k] else "NO"
+            rows.append(f"{self.edges[k]:7.3f} – {self.edges[k + 1]:6.3f} {c.mean[k]:9.3f} ± {c.se[k]:6.3f} "
+                        f"{f.mean[k]:9.3f} ± {f.se[k]:6.3f} {self.z[k]:7.2f}  {ok}")
+        nb = len(self.z)
+        rows.append(f"seeds: coupled {c.n}, full {f.n}; bins within 2 se: {int(self.within_2se.sum())}/{nb}; "
+                    f"chi2 = {self.chi2:.2f} over {nb} bins (p = {self.p_value:.3g})")
+        return "\n".join(rows)
+
+
+def compare_binned(coupled: list[dict], full: list[dict], edges: np.ndarray) -> BinnedComparison:
+    """Bin each run's load by depth, average across seeds, compare (`BinnedComparison`)."""
+    edges = np.asarray(edges, float)
+    return BinnedComparison(edges, ensemble(coupled, edges), ensemble(full, edges))
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_all(jobs: list[tuple[str, Path]], n_par: int, workdir: Path) -> dict[str, float]:
+    """Run ``msim run DECK -o NAME.h5`` for each (name, deck) with at most n_par at a time under nice;
+    returns the CPU time [s] (user + sys) of each process. A failed run raises RuntimeError."""
+    env = dict(os.environ, PYTHONPATH=str(_ROOT), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    pending, running, cpu = list(jobs), {}, {}
+    while pending or running:
+        while pending and len(running) < n_par:
+            name, deck = pending.pop(0)
+            log = open(workdir / f"{name}.log", "w")  # noqa: SIM115
+            cmd = ["nice", "-n", "10", sys.executable, "-m", "multiscale.cli", "run", str(deck),
+                   "-o", str(workdir / f"{name}.h5"), "--quiet", "--overwrite", "--threads", "1"]
+            p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+            running[p.pid] = (name, p, log)
+        pid, status, ru = os.wait4(-1, 0)
+        if pid not in running:
+            continue
+        name, p, log = running.pop(pid)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        log.close()
+        if p.returncode != 0:
+            raise RuntimeError(f"{name}: msim run exited {p.returncode}: "
+                               f"{(workdir / f'{name}.log').read_text()[-2000:]}")
+        cpu[name] = ru.ru_utime + ru.ru_stime
+    return cpu
+
+
+def study(run: DynRun, seeds: list[int], edges: np.ndarray, n_par: int, workdir: Path,
+          T_coupled: float | None = None) -> dict:
+    """Write the decks of ``run`` for each seed into ``workdir`` (coupled at ``T_coupled`` when given: a
+    deliberately wrong set-up), run them (`run_all`), compare the binned force–depth curves over ``edges``.
+    Returns {"cmp": `BinnedComparison`, "cpu": {name: CPU s}, "wall": s, "T": {kind: (mean, se)} the
+    contact-zone kinetic temperature averaged over the frames from half the equilibration time on, "runs"}.
+    """
+    import yaml
+    a0 = lattice_spacing()
+    jobs = []
+    for s in seeds:
+        c, _ = decks(run if T_coupled is None else replace(run, T=T_coupled), seed=s, a0=a0)
+        _, f = decks(run, seed=s, a0=a0)
+        for kind, deck in (("coupled", c), ("full", f)):
+            p = workdir / f"{kind}_{s}.yaml"
+            p.write_text(yaml.safe_dump(deck, sort_keys=False))
+            jobs.append((f"{kind}_{s}", p))
+    t0 = time.perf_counter()
+    cpu = run_all(jobs, n_par, workdir)
+    wall = time.perf_counter() - t0
+    film = Film(run.nx, run.ny, a0)
+    box = (film.x_center, 8.0, 6.0)
+    res = {k: [read_run(workdir / f"{k}_{s}.h5", box) for s in seeds] for k in ("coupled", "full")}
+    cmp = compare_binned(res["coupled"], res["full"], edges)
+
+    def t_contact(runs: list[dict]) -> tuple[float, float]:
+        vals = []
+        for r in runs:
+            late = r["frame_time"] >= 0.5 * run.gap / run.velocity
+            vals.append(float(np.mean(r["T_contact"][late])))
+        se = float(np.std(vals, ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else 0.0
+        return float(np.mean(vals)), se
+
+    return {"cmp": cmp, "cpu": cpu, "wall": wall, "T": {k: t_contact(v) for k, v in res.items()}, "runs": res}

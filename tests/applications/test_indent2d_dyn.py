@@ -1,0 +1,104 @@
+"""Dynamic indentation at a finite temperature (issue 16, `multiscale.applications.indent2d_dyn`): the
+binning and the seed statistics on hand-computed data, the decks (thermostats where they belong, the
+indenter away during the equilibration, the decks in decks/ up to date), and (slow) coupled vs fully
+atomistic force–depth within the statistical error of the seeds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from multiscale.applications import indent2d_dyn as dyn
+from multiscale.applications.indent2d import Film, lattice_spacing
+
+DECKS = Path(__file__).resolve().parents[2] / "decks"
+
+
+def test_bin_means_by_hand():
+    depth = np.array([-0.5, 0.0, 0.1, 0.24, 0.25, 0.4, 0.6, 0.75])
+    load = np.array([9.0, 1.0, 2.0, 3.0, 10.0, 20.0, 5.0, 7.0])
+    m = dyn.bin_means(depth, load, np.array([0.0, 0.25, 0.5, 0.75]))
+    # [0, .25): 1, 2, 3 -> 2; [.25, .5): 10, 20 -> 15; [.5, .75): 5 (0.75 is the right edge: out)
+    assert m == pytest.approx([2.0, 15.0, 5.0])
+    assert np.isnan(dyn.bin_means(depth, load, np.array([2.0, 3.0]))[0])
+
+
+def test_ensemble_and_comparison_by_hand():
+    edges = np.array([0.0, 1.0, 2.0])
+    d = np.array([0.5, 1.5])
+    coupled = [{"depth": d, "load": np.array([1.0, 10.0])}, {"depth": d, "load": np.array([3.0, 14.0])}]
+    full = [{"depth": d, "load": np.array([2.0, 20.0])}, {"depth": d, "load": np.array([2.0, 22.0])},
+            {"depth": d, "load": np.array([2.0, 18.0])}]
+    cmp = dyn.compare_binned(coupled, full, edges)
+    assert cmp.coupled.mean == pytest.approx([2.0, 12.0])
+    # se = sample std (ddof 1) / sqrt(n): bin 0 coupled sqrt(2)/sqrt(2) = 1, bin 1 coupled 2√2/√2 = 2
+    assert cmp.coupled.se == pytest.approx([1.0, 2.0])
+    assert cmp.full.se == pytest.approx([0.0, 2.0 / np.sqrt(3.0)])
+    z1 = (12.0 - 20.0) / np.sqrt(4.0 + 4.0 / 3.0)
+    assert cmp.z == pytest.approx([0.0, z1])
+    assert list(cmp.within_2se) == [True, False]
+    assert cmp.chi2 == pytest.approx(z1 ** 2)
+    assert "NO" in cmp.table()
+
+
+def _sims(run: dyn.DynRun, tmp_path: Path):
+    import yaml
+
+    from multiscale.deck import load_deck
+    from multiscale.simulation import Simulation
+    out = []
+    for name, deck in zip(("coupled.yaml", "full.yaml"), dyn.decks(run, seed=3), strict=True):
+        p = tmp_path / name
+        p.write_text(yaml.safe_dump(deck, sort_keys=False))
+        out.append(Simulation.from_deck(load_deck(p)))
+    return out
+
+
+def test_decks_thermostats_away_from_the_contact_zone(tmp_path):
+    run = dyn.DynRun()
+    film = Film(run.nx, run.ny, lattice_spacing())
+    coupled, full = _sims(run, tmp_path)
+    # fully atomistic: Langevin at T on the rows just above the fixed ones, nowhere near the tip
+    th = full.model.thermostat
+    assert th.temperature == run.T
+    X = full.model.atoms.X
+    on = th.region.contains(X)
+    rows = np.round(X[on, 1] / film.h).astype(int)
+    assert set(rows) == set(range(3, 3 + run.bath_rows))
+    assert full.model.damping is None
+    # coupled: no Langevin, the band holds T; the atoms under the tip are not in the band
+    assert coupled.model.thermostat is None
+    band = coupled.model.damping
+    assert band.kT == pytest.approx(run.T) and band.gamma0 == run.gamma0
+    s = coupled.model.system
+    tip = (np.abs(s.atoms.X[:, 0] - film.x_center) < run.core[0] - 1) & (s.atoms.X[:, 1] > film.y_top - 3)
+    assert tip.sum() > 20 and np.all(s.alpha_atoms[tip] == 0.0)
+    # the indenter starts `gap` above the T = 0 surface and reaches `depth` at the last step
+    for sim in (coupled, full):
+        ind = [ld for ld in sim.model.loads if type(ld).__name__ == "Indenter"][0]
+        assert ind.depth(0.0) == pytest.approx(-run.gap)
+        assert ind.depth(run.steps * run.dt) == pytest.approx(run.depth)
+        assert sim.deck.config.atoms.velocity.temperature == pytest.approx(2 * run.T)
+
+
+def test_decks_in_decks_folder_are_generated(tmp_path):
+    dyn.write_decks(tmp_path)
+    for name in ("indent2d_dyn_T.yaml", "indent2d_dyn_T_full.yaml"):
+        assert (tmp_path / name).read_text() == (DECKS / name).read_text(), name
+
+
+@pytest.mark.slow
+def test_coupled_and_full_force_depth_agree_within_seed_error(tmp_path):
+    """3 seeds each, shorter indentation (to 1σ, 4 bins): every bin within 2 standard errors, the
+    contact zone at T in both; fails when one side runs at another temperature (coupled at 3T: the
+    surface pushes on the tip earlier and the curve moves by many standard errors)."""
+    run = replace(dyn.DynRun(), depth=1.0)
+    out = dyn.study(run, [1, 2, 3], np.linspace(0.0, 1.0, 5), 3, tmp_path)
+    cmp = out["cmp"]
+    print(cmp.table())
+    assert np.all(cmp.within_2se), cmp.table()
+    for kind in ("coupled", "full"):
+        assert out["T"][kind][0] == pytest.approx(run.T, rel=0.15), (kind, out["T"])
