@@ -233,11 +233,19 @@ def compare_binned(coupled: list[dict], full: list[dict], edges: np.ndarray) -> 
 _ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_all(jobs: list[tuple[str, Path]], n_par: int, workdir: Path) -> dict[str, float]:
+def run_all(jobs: list[tuple[str, Path]], n_par: int, workdir: Path, reuse: bool = False) -> dict[str, float]:
     """Run ``msim run DECK -o NAME.h5`` for each (name, deck) with at most n_par at a time under nice;
-    returns the CPU time [s] (user + sys) of each process. A failed run raises RuntimeError."""
+    returns the CPU time [s] (user + sys) of each process (also written to NAME.cpu). A failed run raises
+    RuntimeError. ``reuse``: a job whose NAME.h5 and NAME.cpu exist (a finished earlier run of the same
+    deck text, NAME.yaml) is not run again."""
     env = dict(os.environ, PYTHONPATH=str(_ROOT), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    pending, running, cpu = list(jobs), {}, {}
+    pending, running, cpu = [], {}, {}
+    for name, deck in jobs:
+        done = workdir / f"{name}.cpu"
+        if reuse and done.exists() and (workdir / f"{name}.h5").exists():
+            cpu[name] = float(done.read_text())
+        else:
+            pending.append((name, deck))
     while pending or running:
         while pending and len(running) < n_par:
             name, deck = pending.pop(0)
@@ -256,32 +264,39 @@ def run_all(jobs: list[tuple[str, Path]], n_par: int, workdir: Path) -> dict[str
             raise RuntimeError(f"{name}: msim run exited {p.returncode}: "
                                f"{(workdir / f'{name}.log').read_text()[-2000:]}")
         cpu[name] = ru.ru_utime + ru.ru_stime
+        (workdir / f"{name}.cpu").write_text(repr(cpu[name]))
     return cpu
 
 
 def study(run: DynRun, seeds: list[int], edges: np.ndarray, n_par: int, workdir: Path,
-          T_coupled: float | None = None) -> dict:
+          T_coupled: float | None = None, T_full: float | None = None, reuse: bool = False) -> dict:
     """Write the decks of ``run`` for each seed into ``workdir`` (coupled at ``T_coupled`` when given: a
-    deliberately wrong set-up), run them (`run_all`), compare the binned force–depth curves over ``edges``.
+    deliberately wrong set-up; likewise ``T_full``), run them (`run_all`, ``reuse``), compare the binned
+    force–depth curves over ``edges``.
     Returns {"cmp": `BinnedComparison`, "cpu": {name: CPU s}, "wall": s, "T": {kind: (mean, se)} the
     contact-zone kinetic temperature averaged over the frames from half the equilibration time on, "runs"}.
     """
     import yaml
     a0 = lattice_spacing()
-    jobs = []
+    jobs, names = [], {}
+    for kind, T in (("coupled", T_coupled), ("full", T_full)):
+        names[kind] = kind if T is None else f"{kind}_T{T:g}"
     for s in seeds:
         c, _ = decks(run if T_coupled is None else replace(run, T=T_coupled), seed=s, a0=a0)
-        _, f = decks(run, seed=s, a0=a0)
+        _, f = decks(run if T_full is None else replace(run, T=T_full), seed=s, a0=a0)
         for kind, deck in (("coupled", c), ("full", f)):
-            p = workdir / f"{kind}_{s}.yaml"
-            p.write_text(yaml.safe_dump(deck, sort_keys=False))
-            jobs.append((f"{kind}_{s}", p))
+            p = workdir / f"{names[kind]}_{s}.yaml"
+            text = yaml.safe_dump(deck, sort_keys=False)
+            if p.exists() and p.read_text() != text:  # another deck under this name: never reuse its run
+                (workdir / f"{names[kind]}_{s}.cpu").unlink(missing_ok=True)
+            p.write_text(text)
+            jobs.append((f"{names[kind]}_{s}", p))
     t0 = time.perf_counter()
-    cpu = run_all(jobs, n_par, workdir)
+    cpu = run_all(jobs, n_par, workdir, reuse)
     wall = time.perf_counter() - t0
     film = Film(run.nx, run.ny, a0)
     box = (film.x_center, 8.0, 6.0)
-    res = {k: [read_run(workdir / f"{k}_{s}.h5", box) for s in seeds] for k in ("coupled", "full")}
+    res = {k: [read_run(workdir / f"{names[k]}_{s}.h5", box) for s in seeds] for k in ("coupled", "full")}
     cmp = compare_binned(res["coupled"], res["full"], edges)
 
     def t_contact(runs: list[dict]) -> tuple[float, float]:
@@ -292,4 +307,5 @@ def study(run: DynRun, seeds: list[int], edges: np.ndarray, n_par: int, workdir:
         se = float(np.std(vals, ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else 0.0
         return float(np.mean(vals)), se
 
+    cpu = {k: [cpu[f"{names[k]}_{s}"] for s in seeds] for k in ("coupled", "full")}
     return {"cmp": cmp, "cpu": cpu, "wall": wall, "T": {k: t_contact(v) for k, v in res.items()}, "runs": res}

@@ -146,13 +146,19 @@ class Reduction:
 
     def observables(self, model) -> dict:  # noqa: ANN001
         """The thermo observables: each load's ``observables()`` (local: see the module docstring), the
-        kinetic temperature of the integrated atoms and, when coupled, of each group."""
+        kinetic temperature of the integrated atoms (atoms with every component fixed left out) and, when
+        coupled, of each group."""
         out: dict = {}
         for ld in model.loads:
             out.update(ld.observables())
         s = model.system
         if model.atoms is not None and self.any(bool(len(s.free))):
-            out["temperature"] = self.temperature(model.atoms.v[s.free], s.atom_mass[s.free],
+            # atoms whose every component is fixed (a `fixed` load) hold no kinetic degree of freedom
+            moving = s.free
+            inv = getattr(s, "inv_mass_dof", None)
+            if inv is not None and len(inv) >= s.n_free * s.d:
+                moving = s.free[np.any(np.asarray(inv[: s.n_free * s.d]).reshape(-1, s.d) > 0, axis=1)]
+            out["temperature"] = self.temperature(model.atoms.v[moving], s.atom_mass[moving],
                                                   model.units.boltz)
             if s.coupled:   # per group: core, handshake, pad atoms, mesh nodes (diagnostics/temperature.py)
                 out.update(self.group_temperatures(s, model.units.boltz))

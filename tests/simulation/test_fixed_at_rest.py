@@ -3,6 +3,7 @@ and stay where they are (a fixed dof keeps its velocity, so a thermal velocity o
 away at constant speed: the dynamic indentation film blew up at step 150 that way)."""
 
 import numpy as np
+import pytest
 
 from multiscale.deck import load_deck_text
 from multiscale.simulation import Simulation
@@ -38,3 +39,20 @@ def test_fixed_atoms_start_at_rest_and_stay():
     it.step(200)
     assert np.max(np.abs(a.x[fixed] - a.X[fixed])) == 0.0
     assert np.max(np.abs(a.x[~fixed] - a.X[~fixed])) > 1e-3
+
+
+def test_temperature_observable_leaves_fixed_atoms_out(tmp_path):
+    """The `temperature` observable is 2K/(dof k_B) of the atoms that move: the fixed rows (at rest) do
+    not dilute it (they made a thermalised film with 10 % fixed atoms read 0.9 T)."""
+    from multiscale.md.velocities import kinetic_temperature
+    from multiscale.output.reader import ResultsReader
+    sim = Simulation.from_deck(load_deck_text(DECK.replace("steps: 200", "steps: 20"), "fixed_rest.yaml"))
+    out = sim.run(output=tmp_path / "r.h5", progress="quiet")
+    a = sim.model.atoms
+    moving = a.X[:, 1] >= 1.5
+    with ResultsReader(out) as r:
+        T = r.observables()["temperature"][-1]
+    T_ref = kinetic_temperature(a.v[moving], a.mass[moving], 1.0)
+    T_all = kinetic_temperature(a.v, a.mass, 1.0)
+    assert T == pytest.approx(T_ref, rel=1e-12)
+    assert T_all < 0.9 * T_ref
