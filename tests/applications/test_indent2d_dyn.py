@@ -42,6 +42,12 @@ def test_ensemble_and_comparison_by_hand():
     assert list(cmp.within_2se) == [True, False]
     assert cmp.chi2 == pytest.approx(z1 ** 2)
     assert "NO" in cmp.table()
+    # Welch: bin 1 squared standard errors 4 (n − 1 = 1) and 4/3 (n − 1 = 2)
+    nu = (4.0 + 4.0 / 3.0) ** 2 / (16.0 / 1 + (4.0 / 3.0) ** 2 / 2)
+    assert cmp.welch_dof[1] == pytest.approx(nu)
+    from scipy.stats import t
+    assert cmp.p_bins[1] == pytest.approx(2 * t.sf(abs(z1), nu))
+    assert cmp.consistent(alpha=0.01) == bool(cmp.p_bins[1] > 0.005)
 
 
 def _sims(run: dyn.DynRun, tmp_path: Path):
@@ -73,6 +79,9 @@ def test_decks_thermostats_away_from_the_contact_zone(tmp_path):
     assert coupled.model.thermostat is None
     band = coupled.model.damping
     assert band.kT == pytest.approx(run.T) and band.gamma0 == run.gamma0
+    # the continuum is stress-free at the atoms' lattice parameter at T (measured thermal strain)
+    mat = coupled.deck.config.continuum.material
+    assert mat.type == "thermal_strain" and mat.strain == dyn.EPS_TH_002 == run.eps_th
     s = coupled.model.system
     tip = (np.abs(s.atoms.X[:, 0] - film.x_center) < run.core[0] - 1) & (s.atoms.X[:, 1] > film.y_top - 3)
     assert tip.sum() > 20 and np.all(s.alpha_atoms[tip] == 0.0)
@@ -92,13 +101,14 @@ def test_decks_in_decks_folder_are_generated(tmp_path):
 
 @pytest.mark.slow
 def test_coupled_and_full_force_depth_agree_within_seed_error(tmp_path):
-    """3 seeds each, shorter indentation (to 1σ, 4 bins): every bin within 2 standard errors, the
-    contact zone at T in both; fails when one side runs at another temperature (coupled at 3T: the
-    surface pushes on the tip earlier and the curve moves by many standard errors)."""
+    """3 seeds each, shorter indentation (to 1σ, 4 bins): no bin's Welch t-test rejects equal means at
+    family-wise 1 % (Bonferroni; with 3 seeds the standard errors are uncertain, so the plain "within
+    2 se" rule would fail a correct model in about half of the runs), the contact zone at T in both.
+    Seen to fail with the fully atomistic side at 3T (report of branch dynT)."""
     run = replace(dyn.DynRun(), depth=1.0)
     out = dyn.study(run, [1, 2, 3], np.linspace(0.0, 1.0, 5), 3, tmp_path)
     cmp = out["cmp"]
     print(cmp.table())
-    assert np.all(cmp.within_2se), cmp.table()
+    assert cmp.consistent(alpha=0.01), cmp.table()
     for kind in ("coupled", "full"):
         assert out["T"][kind][0] == pytest.approx(run.T, rel=0.15), (kind, out["T"])
