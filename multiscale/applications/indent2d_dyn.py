@@ -347,3 +347,26 @@ def study(run: DynRun, seeds: list[int], edges: np.ndarray, n_par: int, workdir:
 
     cpu = {k: [cpu[f"{names[k]}_{s}"] for s in seeds] for k in ("coupled", "full")}
     return {"cmp": cmp, "cpu": cpu, "wall": wall, "T": {k: t_contact(v) for k, v in res.items()}, "runs": res}
+
+
+def run_ensemble(run: DynRun, kind: str, seeds: list[int], n_par: int, workdir: Path,
+                 reuse: bool = False) -> tuple[list[dict], list[float]]:
+    """Run one side (``kind`` "coupled" or "full") of ``run`` for ``seeds`` (files NAME_s.* in workdir,
+    NAME = kind_T<T>); returns the `read_run` dicts (with the contact-zone temperature) and the CPU
+    seconds of each run."""
+    import yaml
+    a0 = lattice_spacing()
+    name = f"{kind}_T{run.T:g}"
+    jobs = []
+    for s in seeds:
+        deck = decks(run, seed=s, a0=a0)[0 if kind == "coupled" else 1]
+        p = workdir / f"{name}_{s}.yaml"
+        text = yaml.safe_dump(deck, sort_keys=False)
+        if p.exists() and p.read_text() != text:
+            (workdir / f"{name}_{s}.cpu").unlink(missing_ok=True)
+        p.write_text(text)
+        jobs.append((f"{name}_{s}", p))
+    cpu = run_all(jobs, n_par, workdir, reuse)
+    film = Film(run.nx, run.ny, a0)
+    box = (film.x_center, 8.0, 6.0)
+    return [read_run(workdir / f"{name}_{s}.h5", box) for s in seeds], [cpu[f"{name}_{s}"] for s in seeds]
