@@ -119,7 +119,25 @@ def decks(run: DynRun = DynRun(), seed: int = 1, a0: float | None = None) -> tup
 
 
 DECK_RUN = DynRun()
-EXPECT: dict[str, dict] = {}
+#: mean indenter load over the whole run of the fully atomistic deck (= ∫P dd / (gap + depth) at constant
+#: velocity), mean of seeds 1-4 (3.0870, 3.0607, 3.0767, 3.0683; seed-to-seed sd 0.011) [ε/σ]
+LOAD_MEAN_FULL = 3.0732
+#: single-seed regression figures (seed 1; `msim regress decks/`). The fully atomistic deck: its kinetic
+#: temperature (fixed rows left out) is the thermostat's T (independent reference); its mean load is the
+#: 4-seed mean within 2 % (≈ 5 seed sd). The coupled deck: its mean load against the FULLY ATOMISTIC mean
+#: within 5 % (measured +3.3 %, seeds 1-4 3.171-3.191: the issue's "within the statistical error" is not
+#: met, see benchmarks/dynamic_indent_T.py), the core kinetic temperature averaged over the whole run
+#: (start at 2T and the drain into the cold mesh included; measured 0.86-0.88 T), the constraints exact.
+EXPECT: dict[str, dict] = {
+    "indent2d_dyn_T_full.yaml": {
+        "observables.temperature.mean": {"value": 0.02, "rtol": 0.03},
+        "observables.indenter.load.mean": {"value": LOAD_MEAN_FULL, "rtol": 0.02},
+        "observables.indenter.depth.last": {"value": 1.5, "rtol": 1e-9}},
+    "indent2d_dyn_T.yaml": {
+        "observables.indenter.load.mean": {"value": LOAD_MEAN_FULL, "rtol": 0.05},
+        "observables.temperature_core.mean": {"min": 0.8 * 0.02, "max": 1.05 * 0.02},
+        "constraint_residual": {"max": 1e-10}},
+}
 
 
 def write_decks(directory: str, expect: dict[str, dict] | None = None) -> list:
