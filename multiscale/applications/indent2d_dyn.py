@@ -298,29 +298,31 @@ def run_all(jobs: list[tuple[str, Path]], n_par: int, workdir: Path, reuse: bool
             cpu[name] = float(done.read_text())
         else:
             pending.append((name, deck))
-    while pending or running:
-        while pending and len(running) < n_par:
-            name, deck = pending.pop(0)
-            log = open(workdir / f"{name}.log", "w")  # noqa: SIM115
-            cmd = ["nice", "-n", "10", sys.executable, "-m", "multiscale.cli", "run", str(deck),
-                   "-o", str(workdir / f"{name}.h5"), "--quiet", "--overwrite", "--threads", "1"]
-            p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
-            running[p.pid] = (name, p, log)
-        pid, status, ru = os.wait4(-1, 0)
-        if pid not in running:
-            continue
-        name, p, log = running.pop(pid)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        log.close()
-        if p.returncode != 0:
-            for _, q, qlog in running.values():  # stop this study's other runs (our own children only)
-                q.kill()
-                q.wait()
-                qlog.close()
-            raise RuntimeError(f"{name}: msim run exited {p.returncode}: "
-                               f"{(workdir / f'{name}.log').read_text()[-2000:]}")
-        cpu[name] = ru.ru_utime + ru.ru_stime
-        (workdir / f"{name}.cpu").write_text(repr(cpu[name]))
+    try:
+        while pending or running:
+            while pending and len(running) < n_par:
+                name, deck = pending.pop(0)
+                log = open(workdir / f"{name}.log", "w")  # noqa: SIM115
+                cmd = ["nice", "-n", "10", sys.executable, "-m", "multiscale.cli", "run", str(deck),
+                       "-o", str(workdir / f"{name}.h5"), "--quiet", "--overwrite", "--threads", "1"]
+                p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+                running[p.pid] = (name, p, log)
+            pid, status, ru = os.wait4(-1, 0)
+            if pid not in running:
+                continue
+            name, p, log = running.pop(pid)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            log.close()
+            if p.returncode != 0:
+                raise RuntimeError(f"{name}: msim run exited {p.returncode}: "
+                                   f"{(workdir / f'{name}.log').read_text()[-2000:]}")
+            cpu[name] = ru.ru_utime + ru.ru_stime
+            (workdir / f"{name}.cpu").write_text(repr(cpu[name]))
+    finally:  # a failed run, a timeout, Ctrl-C: stop this study's other runs (our own children only)
+        for _, q, qlog in running.values():
+            q.kill()
+            q.wait()
+            qlog.close()
     return cpu
 
 
