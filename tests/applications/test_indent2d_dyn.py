@@ -104,7 +104,7 @@ def test_decks_in_decks_folder_are_generated(tmp_path):
 def test_seed_statistics_resolve_a_wrong_temperature(tmp_path):
     """The statistics of the comparison on the fully atomistic film alone (4 seeds per ensemble, 1.5σ,
     6 bins): two ensembles of different seeds at the same T agree (Welch per bin, Bonferroni 1 %) and
-    within 2 se in at least 5 of 6 bins; the same film at 3T is NOT consistent with it (the hotter surface
+    within 2 se in at least 4 of 6 bins; the same film at 3T is NOT consistent with it (the hotter surface
     pushes on the tip earlier). So the criterion used for coupled vs full passes a correct model and
     resolves a wrong temperature on one side."""
     run = dyn.DynRun()
