@@ -47,7 +47,8 @@ def test_ensemble_and_comparison_by_hand():
     assert cmp.welch_dof[1] == pytest.approx(nu)
     from scipy.stats import t
     assert cmp.p_bins[1] == pytest.approx(2 * t.sf(abs(z1), nu))
-    assert cmp.consistent(alpha=0.01) == bool(cmp.p_bins[1] > 0.005)
+    assert cmp.consistent(alpha=0.01) == bool(cmp.p_bins[1] > 0.005 and cmp.p_value >= 1e-3)
+    assert not cmp.consistent(alpha=0.01, chi2_alpha=0.01)  # χ² = z1² = 12.0 over 2 bins: p = 0.0025
 
 
 def _sims(run: dyn.DynRun, tmp_path: Path):
@@ -132,9 +133,11 @@ def test_seed_statistics_resolve_a_wrong_temperature(tmp_path):
                    "atomistic one in 4 of 6 depth bins (z = +3.7, -3.7, +3.2, +8.5 for d < 1σ; agree for "
                    "d = 1-1.5σ); cause not identified")
 def test_coupled_and_full_force_depth_agree_within_seed_error(tmp_path):
-    """3 seeds each, shorter indentation (to 1σ, 4 bins): no bin's Welch t-test rejects equal means at
-    family-wise 1 % (Bonferroni; with 3 seeds the standard errors are uncertain, so the plain "within
-    2 se" rule would fail a correct model in about half of the runs), the contact zone at T in both.
+    """3 seeds each, shorter indentation (to 1σ, 4 bins): `BinnedComparison.consistent` (no bin's Welch
+    t-test rejects equal means at family-wise 1 %, and χ² over the bins p ≥ 1e-3; with 3 seeds the
+    standard errors are uncertain, so the plain "within 2 se" rule would fail a correct model in about
+    half of the runs), the contact zone at T in both. Measured (seeds 1-3): z = +4.5, −2.6, +2.4, +6.0,
+    χ² = 68.8 (p = 4e-14): fails.
     Seen to fail with the fully atomistic side at 3T (report of branch dynT)."""
     run = replace(dyn.DynRun(), depth=1.0)
     out = dyn.study(run, [1, 2, 3], np.linspace(0.0, 1.0, 5), 3, tmp_path)
