@@ -6,9 +6,9 @@
 2. every load selects its atoms/nodes (`load.prepare`, errors located at ``loads[i]``) and names its fixed
    dofs;
 3. dynamics: fixed dofs get zero inverse mass and start at rest; the load hooks, the thermostat (its dt
-   set) and the damping band go to one `VelocityVerlet` (which factorises ``G M⁻¹ Gᵀ`` once); the loads set their initial
-   fields (`load.initialize`), the wave packets start, the initial state is projected onto the
-   constraints.
+   set) and the damping band go to one `VelocityVerlet` (which factorises ``G M⁻¹ Gᵀ`` once); the loads
+   set their initial fields (`load.initialize`), the wave packets start, the initial state is projected
+   onto the constraints.
 
 Statics leaves the rest to `integrate.quasistatic.run_quasistatic`.
 """
