@@ -118,6 +118,7 @@ class NeighborList:
         self.rlist = self.cutoff + self.skin
         self.n_threads = int(n_threads)
         self.period = np.where(box.periodic, box.hi - box.lo, 0.0).astype(float)
+        self._periodic_u8 = np.ascontiguousarray(box.periodic, dtype=np.uint8)
         short = box.periodic & (self.period < 2.0 * self.rlist)
         if np.any(short):
             k = int(np.argmax(short))
@@ -289,17 +290,18 @@ class NeighborList:
             if self.image.shape != (n, d):
                 self.image = np.zeros((n, d), np.int64)
             return x
-        if image is None:
-            per = self.box.periodic
-            img = np.zeros((n, d), np.int64)
-            lo = self.box.lo
-            img[:, per] = np.floor((x[:, per] - lo[per]) / self.period[per]).astype(np.int64)
+        if self._shift.shape != (n, d):
+            self._shift = np.zeros((n, d))
+        if image is None:     # floor((x - lo) / L) on periodic axes, shift = image L: one pass
+            img = np.empty((n, d), np.int64)
+            self._any_image = bool(self._kn.set_images(x, np.ascontiguousarray(self.box.lo, dtype=float),
+                                                       self.period, self._periodic_u8, img, self._shift))
         else:
             img = np.array(image, dtype=np.int64, copy=True).reshape(n, d)
             img[:, ~self.box.periodic] = 0
+            self._any_image = bool(np.any(img))
+            np.multiply(img, self.period, out=self._shift)
         self.image = img
-        self._any_image = bool(np.any(img))
-        self._shift = np.ascontiguousarray(img * self.period)
         if self._xw.shape != (n, d):
             self._xw = np.zeros((n, d))
         return self.wrapped(x)
