@@ -37,6 +37,15 @@ energies), 3.2 -> 2.9 ms (owner energies); morse 7.7 -> 6.0 ms; eam 16.2 -> 13.9
 eam with weights 0.53-0.84). Whole loop, ``--repeat 5 --steps 100``, load 13-13.8, CPU medians (runs):
 lj 0.93 (0.89-1.10), morse 0.76 (0.57-0.99), eam 1.05 (0.80-1.21): the ratios of single runs on this
 loaded machine spread by +-0.2, so the ≤ 0.9 target is met for morse only on the median.
+Batched 2D paths (md_pair2d.h: consecutive owner rows gathered into batches of 128 entries, (x, y) as
+2-lane vectors, the options as compile-time constants; still bitwise the generic loops) and a faster
+2D neighbour build (no z component in the distance loops, binning scratch kept between builds, the
+periodic images in one kernel pass; the same lists), 2026-12-06, kernel alone (same list, CPU medians of
+15, old -> new, load 11): lj 5.10 -> 4.18 ms, morse 9.43 -> 8.41 ms, eam 13.1 -> 11.0 ms; one 2D LJ
+build 14.3 -> 9.5 ms (load 20), then 7.3 -> 6.2 ms with the image kernel. Whole loop,
+``--repeat 5 --steps 100``, load average 13.8-15.0, msim/LAMMPS CPU medians (runs):
+lj 0.67 (0.60-0.84), morse 0.84 (0.73-0.98), eam 0.82 (0.71-0.86); neighbour time msim/LAMMPS: lj 0.77,
+morse 1.11, eam 1.20.
 
 Usage:  .venv/bin/python benchmarks/bench_md2d.py [--repeat 3] [--steps 200] [--only lj|morse|eam]
                                                 [--owner-energies]
