@@ -25,7 +25,7 @@ the entries that are not this rank's to compute:
   sent back too). Per step: forward positions, reverse forces (EAM: + reverse ρ, forward F'(ρ)).
 
 EAM runs as density pass → (reverse ρ) → embedding of owned atoms → forward F'(ρ) to the ghosts → force
-pass (the pass functions of kernels/eam.pyx, the kernel of `EAMFile.compute`). Pair potentials call the potential
+pass (the pass functions of kernels/eam.pyx, those `EAMFile.compute` runs). Pair potentials call the potential
 object's own kernel (`Potential.compute`) on the filtered list. Results equal the serial
 `AtomisticRegion` to round-off (the summation order differs), tests/parallel.
 

@@ -245,7 +245,8 @@ def _old_record_digest(h, value):  # noqa: ANN001, ANN202
 @pytest.mark.parametrize("value", [
     np.arange(12.0).reshape(3, 4), np.arange(12.0).reshape(3, 4).T,
     np.arange(24).reshape(2, 3, 4)[:, ::2, 1:], np.zeros((0, 3)), np.array(2.5), np.float32(1.5),
-    np.array([True, False, True]), np.arange(6, dtype=">i4"), (np.arange(3000.0).reshape(1000, 3) + 1j)[::-3]])
+    np.array([True, False, True]), np.arange(6, dtype=">i4"),
+    (np.arange(3000.0).reshape(1000, 3) + 1j)[::-3]])
 def test_streamed_array_digest_equals_the_tobytes_record(value, monkeypatch):
     """`_digest` hashes arrays in place / in pieces (no copy of the state): the same SHA-256 as the record
     built from ``tobytes()`` (so checkpoints written before stay verifiable), also for non-contiguous
