@@ -53,7 +53,8 @@ every ``--steps``, thermo every 100) against ``lmp -in in.lj2d`` (``lattice hex 
 all create 1.44 87287 loop geom``, ``neigh_modify delay 0 every 1 check yes``, ``fix enforce2d``), CPU
 time of each child process (``os.wait4``), interleaved. Measured 2026-12-06, ``--whole --repeat 5 --steps
 1000``, load average 19-21: lmp 6.07 s, msim 6.07 s CPU medians, ratio 1.00 (runs 0.98-1.06); ``msim run``
-of the same deck with 10 steps: 1.5-1.6 s CPU (start-up, validation, set-up, output).
+of the same deck with 10 steps: 1.5-1.6 s CPU (start-up, validation, set-up, output). Again at load
+10-13: msim 6.11 s, lmp 6.14 s, ratio 1.00 (runs 0.96-1.13).
 
 Usage:  .venv/bin/python benchmarks/bench_md2d.py [--repeat 3] [--steps 200] [--only lj|morse|eam]
                                                 [--owner-energies] [--whole]
