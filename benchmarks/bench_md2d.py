@@ -37,9 +37,27 @@ energies), 3.2 -> 2.9 ms (owner energies); morse 7.7 -> 6.0 ms; eam 16.2 -> 13.9
 eam with weights 0.53-0.84). Whole loop, ``--repeat 5 --steps 100``, load 13-13.8, CPU medians (runs):
 lj 0.93 (0.89-1.10), morse 0.76 (0.57-0.99), eam 1.05 (0.80-1.21): the ratios of single runs on this
 loaded machine spread by +-0.2, so the ≤ 0.9 target is met for morse only on the median.
+Batched 2D paths (md_pair2d.h: consecutive owner rows gathered into batches of 128 entries, (x, y) as
+2-lane vectors, the options as compile-time constants; still bitwise the generic loops) and a faster
+2D neighbour build (no z component in the distance loops, binning scratch kept between builds, the
+periodic images in one kernel pass; the same lists), 2026-12-06, kernel alone (same list, CPU medians of
+15, old -> new, load 11): lj 5.10 -> 4.18 ms, morse 9.43 -> 8.41 ms, eam 13.1 -> 11.0 ms; one 2D LJ
+build 14.3 -> 9.5 ms (load 20), then 7.3 -> 6.2 ms with the image kernel. Whole loop,
+``--repeat 5 --steps 100``, load average 13.8-15.0, msim/LAMMPS CPU medians (runs):
+lj 0.67 (0.60-0.84), morse 0.84 (0.73-0.98), eam 0.82 (0.71-0.86); neighbour time msim/LAMMPS: lj 0.77,
+morse 1.11, eam 1.20.
+
+``--whole``: the issue's figure instead, whole processes: ``msim run`` of in.lj2d's equivalent (the lj
+case above from a deck: hex lattice, 200 x 100 cells, T* = 1.44 from msim's own velocity seed, output
+every ``--steps``, thermo every 100) against ``lmp -in in.lj2d`` (``lattice hex 0.8442``, ``velocity
+all create 1.44 87287 loop geom``, ``neigh_modify delay 0 every 1 check yes``, ``fix enforce2d``), CPU
+time of each child process (``os.wait4``), interleaved. Measured 2026-12-06, ``--whole --repeat 5 --steps
+1000``, load average 19-21: lmp 6.07 s, msim 6.07 s CPU medians, ratio 1.00 (runs 0.98-1.06); ``msim run``
+of the same deck with 10 steps: 1.5-1.6 s CPU (start-up, validation, set-up, output). Again at load
+10-13: msim 6.11 s, lmp 6.14 s, ratio 1.00 (runs 0.96-1.13).
 
 Usage:  .venv/bin/python benchmarks/bench_md2d.py [--repeat 3] [--steps 200] [--only lj|morse|eam]
-                                                [--owner-energies]
+                                                [--owner-energies] [--whole]
 """
 
 from __future__ import annotations
@@ -199,6 +217,72 @@ def run_lammps(case: str, steps: int) -> dict:
     return dict(wall=wall, cpu=cpu, E=E, **sec)
 
 
+def run_whole(repeat: int, steps: int) -> None:
+    """Whole processes: `msim run` of in.lj2d's equivalent against `lmp -in in.lj2d` (CPU of each child)."""
+    import subprocess
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=os.fspath(Path(__file__).resolve().parents[1]))
+    deck = f"""msim: 1
+units: lj
+title: "in.lj2d equivalent: 2D hex LJ, {2 * NX * NY} atoms"
+potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: cut}}
+atoms:
+  lattice: {{type: hex, a: {float(A_LJ)!r}}}
+  cells: [{NX}, {NY}]
+  boundary: [p, p]
+  mass: 1.0
+  skin: 0.3
+  velocity: {{temperature: 1.44, seed: 87287}}
+integrator: {{type: verlet, dt: 0.005, steps: {steps}, threads: 1}}
+output:
+  every: {steps}
+  thermo_every: 100
+"""
+    lmp_in = f"""units lj
+dimension 2
+atom_style atomic
+lattice hex 0.8442
+region box block 0 {NX} 0 {NY} -0.5 0.5
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+velocity all create 1.44 87287 loop geom
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+neighbor 0.3 bin
+neigh_modify delay 0 every 1 check yes
+fix 1 all nve
+fix 2 all enforce2d
+thermo 100
+run {steps}
+"""
+
+    def child(cmd: list[str], cwd: str) -> float:
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"{cmd[0]} failed:\n{err.decode(errors='replace')[-3000:]}")
+        return ru.ru_utime + ru.ru_stime
+
+    lmp = os.fspath(Path(sys.executable).parent / "lmp")
+    print(f"whole processes, {2 * NX * NY} atoms, {steps} steps, 1 thread, load average "
+          f"{os.getloadavg()[0]:.2f} at start", flush=True)
+    tl, tm = [], []
+    with tempfile.TemporaryDirectory(prefix="msim_lj2d_") as td:
+        Path(td, "lj2d.yaml").write_text(deck)
+        Path(td, "in.lj2d").write_text(lmp_in)
+        for _ in range(repeat):
+            tl.append(child([lmp, "-in", "in.lj2d", "-log", "none", "-screen", "none"], td))
+            tm.append(child([sys.executable, "-m", "multiscale.cli", "run", "lj2d.yaml", "-o", "lj2d.h5",
+                             "--overwrite", "--quiet"], td))
+            print(f"  lmp {tl[-1]:.2f} s, msim {tm[-1]:.2f} s CPU: {tm[-1] / tl[-1]:.2f} "
+                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    print(f"msim run / lmp CPU medians: {np.median(tm):.2f} / {np.median(tl):.2f} s = "
+          f"{np.median(tm) / np.median(tl):.2f}; medians of {repeat}; load average {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -207,7 +291,12 @@ def main() -> None:
     ap.add_argument("--owner-energies", action="store_true",
                     help="msim computes E with each pair's energy on its owner (atom_energies=False) instead "
                          "of the symmetric per-atom energies")
+    ap.add_argument("--whole", action="store_true",
+                    help="whole processes: `msim run` of in.lj2d's equivalent vs `lmp -in in.lj2d`")
     args = ap.parse_args()
+    if args.whole:
+        run_whole(args.repeat, args.steps)
+        return
     print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f} at start; "
           f"{2 * NX * NY} atoms, {args.steps} steps, neigh_modify every 1 delay 0 check yes (both); msim "
           f"{'owner' if args.owner_energies else 'per-atom'} energies")

@@ -30,7 +30,7 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
                      const long* nc, const long* rows, long nrows, const long* cell_start,
                      const long* cell_atoms, const long* digit, long bcode, double rl2, double rc2,
                      long cap, long* tmp, long* counts, int mode, const long* offs, int* NBR,
-                     unsigned short* CODE) noexcept nogil:
+                     unsigned short* CODE, bint dim2) noexcept nogil:
     """Neighbours of every atom of home cell hc, written to the atoms' scratch rows tmp[i * cap + t]
     (t < cap; counts[i] gets the full count, which may exceed cap) as one word per entry:
     (j << 20) + (1 << 19 if r >= rcut) + shift code (< 2^16).
@@ -43,6 +43,8 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     mode 0: as above (scratch rows); mode 1: counts only (no scratch); mode 2: write the final CSR
     directly, row i at offs[i]: entries within rc forward from offs[i], skin entries backward from
     offs[i+1] - 1 (the same layout as the copy out of the scratch rows in build_half).
+    dim2: 2D positions (xs[:, 2] = 0 and one cell along z): the distance skips the third component (the
+    same r2 bitwise: dx2 = 0 adds +0 to a non-negative sum).
     """
     cdef long nc0 = nc[0], nc1 = nc[1], nc2 = nc[2]
     cdef double per0 = period[0], per1 = period[1], per2 = period[2]
@@ -51,6 +53,7 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     cdef bint small1 = per1 != 0.0 and nc1 == 1
     cdef bint small2 = per2 != 0.0 and nc2 == 1
     cdef bint anysmall = small0 or small1 or small2
+    cdef bint flat = dim2 and not anysmall
     cdef long h0 = cell_start[hc], h1 = cell_start[hc + 1]
     cdef long ci0, ci1, ci2, cc1, cc2, sk0, sk1, sk2, r, a0, b0, lo, hi, seg, nseg, cb, wlo, whi
     cdef long a, p, i, cnt, slot, start, code, ibase, w, u, t
@@ -124,7 +127,20 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
             xi2 = xs[3 * a + 2] - ssh[3 * seg + 2]
             start = a + 1 if shome[seg] else sbeg[seg]
             code = scode[seg] + ibase
-            if not anysmall and mode == 0:
+            if flat and mode == 0:      # 2D (z = 0 for every atom): two components
+                for p in range(start, send[seg]):
+                    dx0 = xs[3 * p] - xi0
+                    dx1 = xs[3 * p + 1] - xi1
+                    r2 = dx0 * dx0 + dx1 * dx1
+                    row[cnt if cnt < cap else cap - 1] = jw[p] + code + (<long>(r2 >= rc2) << 19)
+                    cnt = cnt + (r2 < rl2)
+            elif flat and mode == 1:
+                for p in range(start, send[seg]):
+                    dx0 = xs[3 * p] - xi0
+                    dx1 = xs[3 * p + 1] - xi1
+                    r2 = dx0 * dx0 + dx1 * dx1
+                    cnt = cnt + (r2 < rl2)
+            elif not anysmall and mode == 0:
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
@@ -201,9 +217,17 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
         counts[i] = cnt
 
 
+def work_arrays(Py_ssize_t n, Py_ssize_t ntot):
+    """Scratch of build_half for n atoms and ntot cells, reusable from build to build (no fresh pages,
+    no page faults): xs (n, 3), img (n, 3) int64, cell_of, iws, jw, counts (n,) int64, cell_start
+    (ntot+1,) int64, fill (ntot,) int64."""
+    return (np.zeros((n, 3)), np.zeros((n, 3), np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
+            np.empty(n, np.int64), np.zeros(n, np.int64), np.zeros(ntot + 1, np.int64), np.empty(ntot, np.int64))
+
+
 def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size, double[::1] period,
                long[::1] ncell, const long[:, ::1] rows, double rlist, double rcut, long cap,
-               long[::1] tmp, int n_threads=1, bint lean=False):
+               long[::1] tmp, int n_threads=1, bint lean=False, work=None):
     """Half neighbour list (each pair within rlist once) of positions x (n, d) [length], d <= 3.
 
     Inside each atom's row the entries within rcut (the potential's cut-off) come first, then the skin
@@ -219,6 +243,7 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     B bounds the integer image shifts (code base 2B+1).
     lean: no scratch rows (tmp and cap are not used): the stencil is scanned twice, once to count, once
     to write the final arrays; the same list, in less memory (n * cap int64 words fewer) and more time.
+    work: the scratch of `work_arrays(n, ntot)` (kept by the caller between builds) or None (fresh).
     """
     cdef long n = x.shape[0], d = x.shape[1], i, k, c, t, m, need, bb, base
     cdef long ntot = ncell[0] * ncell[1] * ncell[2]
@@ -251,14 +276,13 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     if n == 0:
         return (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint16),
                 np.zeros(0, np.int64), np.zeros(ntot + 1, np.int64)), 0, 1
-    xs_a = np.zeros((n, 3))
-    img_a = np.zeros((n, 3), dtype=np.int64)
-    cell_of_a = np.empty(n, dtype=np.int64)
-    cell_start_a = np.zeros(ntot + 1, dtype=np.int64)
-    cell_atoms_a = np.empty(n, dtype=np.int64)
-    iws_a = np.zeros(n, dtype=np.int64)
-    jw_a = np.empty(n, dtype=np.int64)
-    counts_a = np.zeros(n, dtype=np.int64)
+    if work is None:
+        work = work_arrays(n, ntot)
+    xs_a, img_a, cell_of_a, iws_a, jw_a, counts_a, cell_start_a, fill_a = work
+    if xs_a.shape[0] != n or cell_start_a.shape[0] != ntot + 1:
+        raise ValueError("build_half: work arrays of the wrong size")
+    cell_atoms_a = np.empty(n, dtype=np.int64)      # returned (the list's `order`): fresh
+    cdef bint dim2 = d == 2
     cdef double[:, ::1] xs = xs_a
     cdef long[:, ::1] img = img_a
     cdef long[::1] cell_of = cell_of_a
@@ -267,11 +291,15 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     cdef long[::1] iws = iws_a
     cdef long[::1] jw = jw_a
     cdef long[::1] counts = counts_a
+    cdef long[::1] fill = fill_a
     with nogil:
+        for c in range(ntot + 1):
+            cell_start[c] = 0
         # wrap into [origin, origin + L) on periodic axes (x = xw + img L), bin (last axis slowest)
         for i in range(n):
             c = 0
             for k in range(2, -1, -1):
+                img[i, k] = 0
                 if k < d:
                     xk = x[i, k]
                     if per[k] != 0.0:
@@ -307,9 +335,9 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
         if k < d:
             bcode = bcode + bb * t
             t = t * base
-    fill_a = cell_start_a[:ntot].copy()
-    cdef long[::1] fill = fill_a
     with nogil:
+        for c in range(ntot):
+            fill[c] = cell_start[c]
         for i in range(n):   # counting sort (serial: keeps atom order inside each cell)
             c = cell_of[i]
             t = fill[c]
@@ -322,7 +350,7 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
         for c in prange(ntot, num_threads=n_threads, schedule="guided"):
             _scan_cell(c, &xs[0, 0], &jw[0], &iws[0], per, nc, &rows[0, 0], nrows, &cell_start[0],
                        &cell_atoms[0], digit, bcode, rl2, rc2, cap, &tmp[0] if not lean else NULL,
-                       &counts[0], 1 if lean else 0, NULL, NULL, NULL)
+                       &counts[0], 1 if lean else 0, NULL, NULL, NULL, dim2)
     need = 0
     for i in range(n):
         if counts[i] > need:
@@ -348,7 +376,7 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
             for c in prange(ntot, num_threads=n_threads, schedule="guided"):
                 _scan_cell(c, &xs[0, 0], &jw[0], &iws[0], per, nc, &rows[0, 0], nrows, &cell_start[0],
                            &cell_atoms[0], digit, bcode, rl2, rc2, cap, NULL, &counts[0], 2,
-                           &offsets[0], &neigh[0], &code[0])
+                           &offsets[0], &neigh[0], &code[0], dim2)
         return (offsets_a, neigh_a, code_a, cell_atoms_a, cell_start_a), need, bb
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):

@@ -17,8 +17,8 @@ bitwise identical results.
 
 Specialised copies of this loop (same slab scheme, raw pointers, parameters in registers; used when no
 per-atom virial is requested): pair_lj._lj3 (3D), pair_lj._lj2, pair_morse._morse2,
-pair_harmonic._spring2 (2D), eam._densities2 / eam._forces2 (2D). Their ``compute(..., generic=True)``
-runs the generic loop instead (the reference of tests/md/test_kernels2d.py: forces within 1e-13).
+pair_harmonic._spring2 (2D), the 2D passes of eam (kernels/md_pair2d.h). Their ``compute(..., generic=True)``
+runs the generic loop instead (the reference of tests/md/test_kernels2d.py: bitwise the same forces).
 Measured (benchmarks/bench_md2d.py, 40 000-atom 2D LJ): the function-pointer loop spends 2.2x the CPU
 time of pair_lj._lj2 (the pair function is called through a pointer inside the OpenMP region, so it is
 never inlined, and every component goes through a ``d`` branch).

@@ -1,16 +1,21 @@
-/* 2D pair kernels, one slab of owners at a time (included by kernels/pair_*.pyx; see md_pair.pxd).
+/* 2D pair and EAM kernels, one slab of owners at a time (included by kernels/pair_*.pyx and eam.pyx; see
+   md_pair.pxd).
 
-   Each owner row is processed in chunks of MSIM_CH entries, in three passes:
-     1. gather (scalar): dx = x_j - x_i + shift, r2; entries with r2 < rc2 are compacted into stack
-        buffers, keeping their order;
-     2. the pair function over the compacted buffer: no branches, no stores to shared arrays, so the
-        compiler vectorises it (2 lanes SSE2, 4 lanes AVX2);
-     3. accumulate (scalar): f_i += c dx, f_j -= c dx, energies, in the original entry order.
+   The owner rows of a slab are processed in BATCHES of up to MSIM_B list entries (consecutive rows, in
+   slab order; a row longer than MSIM_B goes alone, in pieces), in three passes:
+     1. gather (scalar, (x, y) as one 2-lane vector): dx = x_j - x_i + shift, r2; entries with r2 < rc2
+        are compacted into stack buffers, keeping their order;
+     2. the pair function over the whole compacted batch: no branches, no stores to shared arrays, so the
+        compiler vectorises it (2 lanes SSE2, 4 lanes AVX2); the options (bond weights, per-atom
+        energies, truncation mode, one element) are compile-time constants of specialised copies;
+     3. accumulate, row after row and entry after entry in the original order: f_i += c dx, f_j -= c dx
+        ((x, y) as one 2-lane vector: lane-wise the same IEEE operations), energies; the owner's sums
+        are added to F[i], EN[i] at the end of its row.
    The arithmetic of every pair and the order of every sum are those of the one-pass loops (md_pair.pxd
-   pair_loop and the former _lj2/_morse2/_spring2): bitwise the same results, for any thread count.
-   The modules are compiled with -ffp-contract=off, so the AVX2 clone (target_clones, chosen at load time
-   on x86-64) computes bitwise the same numbers as the baseline one: no fused multiply-adds, and vector
-   division / square root are correctly rounded like the scalar ones.
+   pair_loop, eam.pyx's generic passes): bitwise the same results, for any thread count. The modules are
+   compiled with -ffp-contract=off, so the AVX2 clone (target_clones, chosen at load time on x86-64)
+   computes bitwise the same numbers as the baseline one: no fused multiply-adds, and vector division /
+   square root are correctly rounded like the scalar ones.
    Arrays: X, F (n, 2) row-major; OF (n+1,) row offsets; NB neighbours; SC shift codes into ST (., 3);
    OR owner order; BW bond weights or NULL; EN per-atom energies. */
 #ifndef MSIM_PAIR2D_H
@@ -23,130 +28,213 @@
 #else
 #define MSIM_PAIR_CLONES __attribute__((unused))
 #endif
+#define MSIM_AI static inline __attribute__((always_inline))
 
-#define MSIM_CH 64
-#define MSIM_COMMA ,
+#define MSIM_B 128     /* list entries per batch */
 
-/* Pass 1: compacted entries of row i, entries [e0, e1) (e1 - e0 <= MSIM_CH) within rc2. */
-static inline int msim_gather2(const double* X, const int* NB, const unsigned short* SC, const double* ST,
-                               const double* BW, long e0, long e1, double xi0, double xi1, double rc2,
-                               int* jb, double* d0, double* d1, double* r2b, double* wb) {
-    int m = 0;
+/* (x, y) pair as one 2-lane vector; unaligned loads/stores through memcpy */
+typedef double msim_v2 __attribute__((vector_size(16)));
+
+MSIM_AI msim_v2 msim_ld2(const double* p) { msim_v2 v; __builtin_memcpy(&v, p, 16); return v; }
+MSIM_AI void msim_st2(double* p, msim_v2 v) { __builtin_memcpy(p, &v, 16); }
+
+/* Per-batch scratch (on the stack of the slab function). */
+typedef struct {
+    int jb[MSIM_B];
+    msim_v2 db[MSIM_B];
+    double r2b[MSIM_B], wb[MSIM_B], cb[MSIM_B], pb[MSIM_B], xb[MSIM_B];
+    long rowi[MSIM_B];
+    int rowend[MSIM_B];
+} msim_batch;
+
+/* Pass 1: entries [e0, e1) of the owner at xi within rc2, appended to the batch from position m; returns
+   the new count. */
+MSIM_AI int msim_gather2(const double* X, const int* NB, const unsigned short* SC, const double* ST,
+                         const double* BW, const int HAS_BW, long e0, long e1, msim_v2 xi, double rc2,
+                         int m, msim_batch* b) {
     for (long e = e0; e < e1; e++) {
         const int j = NB[e];
-        const double* sh = ST + 3 * SC[e];
-        const double a0 = X[2 * (long)j] - xi0 + sh[0];
-        const double a1 = X[2 * (long)j + 1] - xi1 + sh[1];
-        const double r2 = a0 * a0 + a1 * a1;
-        jb[m] = j; d0[m] = a0; d1[m] = a1; r2b[m] = r2;
-        wb[m] = BW ? BW[e] : 1.0;
+        const msim_v2 a = msim_ld2(X + 2 * (long)j) - xi + msim_ld2(ST + 3 * SC[e]);
+        const double r2 = a[0] * a[0] + a[1] * a[1];
+        b->jb[m] = j; b->db[m] = a; b->r2b[m] = r2;
+        if (HAS_BW) b->wb[m] = BW[e];
         m += (r2 < rc2);
     }
     return m;
 }
 
-/* Pass 3 of one chunk. */
-static inline void msim_accum2(int m, const int* jb, const double* d0, const double* d1, const double* cb,
-                               const double* pb, int per_atom, double* F, double* EN, double* ei,
-                               double* f0, double* f1) {
-    double a = *ei, b0 = *f0, b1 = *f1;
-    for (int k = 0; k < m; k++) {
-        const long j = jb[k];
-        const double c = cb[k], phi = pb[k];
-        if (per_atom) EN[j] = EN[j] + phi;
+/* Pass 3 for entries [k0, k1) of one owner: running sums ei, fi. */
+MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM, double* F, double* EN,
+                         double* ei, msim_v2* fi) {
+    double a = *ei;
+    msim_v2 s = *fi;
+    for (int k = k0; k < k1; k++) {
+        const long j = b->jb[k];
+        const double phi = b->pb[k];
+        const msim_v2 cd = b->cb[k] * b->db[k];
+        if (PER_ATOM) EN[j] = EN[j] + phi;
         a = a + phi;
-        b0 = b0 + c * d0[k];
-        b1 = b1 + c * d1[k];
-        F[2 * j] = F[2 * j] - c * d0[k];
-        F[2 * j + 1] = F[2 * j + 1] - c * d1[k];
+        s = s + cd;
+        msim_st2(F + 2 * j, msim_ld2(F + 2 * j) - cd);
     }
-    *ei = a; *f0 = b0; *f1 = b1;
+    *ei = a; *fi = s;
 }
 
-/* The slab driver: PAIR(k) computes cb[k], pb[k] from r2b[k] (and wb[k]) for k < m. */
-#define MSIM_PAIR2_SLAB(NAME, ARGS, PAIR)                                                               \
-MSIM_PAIR_CLONES static void NAME(const double* X, const long* OF, const int* NB, const unsigned short* SC, \
-        const long* OR, long p0, long p1, const double* ST, const double* BW, double* F, double* EN,     \
-        int per_atom, double rc2 ARGS) {                                                                \
-    int jb[MSIM_CH];                                                                                    \
-    double d0[MSIM_CH], d1[MSIM_CH], r2b[MSIM_CH], wb[MSIM_CH], cb[MSIM_CH], pb[MSIM_CH];               \
-    for (long pp = p0; pp < p1; pp++) {                                                                 \
-        const long i = OR[pp];                                                                          \
-        const double xi0 = X[2 * i], xi1 = X[2 * i + 1];                                                \
-        double ei = 0.0, f0 = 0.0, f1 = 0.0;                                                            \
-        const long e1 = OF[i + 1];                                                                      \
-        for (long e0 = OF[i]; e0 < e1; e0 += MSIM_CH) {                                                 \
-            const long ee = e0 + MSIM_CH < e1 ? e0 + MSIM_CH : e1;                                      \
-            const int m = msim_gather2(X, NB, SC, ST, BW, e0, ee, xi0, xi1, rc2, jb, d0, d1, r2b, wb);  \
-            for (int k = 0; k < m; k++) { PAIR }                                                        \
-            msim_accum2(m, jb, d0, d1, cb, pb, per_atom, F, EN, &ei, &f0, &f1);                         \
-        }                                                                                               \
-        EN[i] = EN[i] + ei;                                                                             \
-        F[2 * i] = F[2 * i] + f0;                                                                       \
-        F[2 * i + 1] = F[2 * i + 1] + f1;                                                               \
-    }                                                                                                   \
+/* The slab driver of a pair potential. PAIR(m) computes cb[k], pb[k] from r2b[k] (and wb[k]) for k < m.
+   Rows are batched until the next one would overflow MSIM_B entries. */
+#define MSIM_SLAB2(PAIR)                                                                                  \
+    msim_batch bt;                                                                                       \
+    msim_batch* b = &bt;                                                                                 \
+    long pp = p0;                                                                                        \
+    while (pp < p1) {                                                                                    \
+        int m = 0, nrow = 0;                                                                             \
+        while (pp < p1 && nrow < MSIM_B) {                                                               \
+            const long i = OR[pp];                                                                       \
+            const long e0 = OF[i], e1 = OF[i + 1];                                                       \
+            if (e1 - e0 > MSIM_B - m) {                                                                  \
+                if (nrow > 0) break;                                                                     \
+                /* a row longer than a batch: alone, in pieces */                                        \
+                const msim_v2 xi = msim_ld2(X + 2 * i);                                                  \
+                double ei = 0.0;                                                                         \
+                msim_v2 fi = {0.0, 0.0};                                                                 \
+                for (long c0 = e0; c0 < e1; c0 += MSIM_B) {                                              \
+                    const long c1 = c0 + MSIM_B < e1 ? c0 + MSIM_B : e1;                                 \
+                    const int mm = msim_gather2(X, NB, SC, ST, BW, HAS_BW, c0, c1, xi, rc2, 0, b);       \
+                    PAIR(mm)                                                                             \
+                    msim_accum2(b, 0, mm, PER_ATOM, F, EN, &ei, &fi);                                    \
+                }                                                                                        \
+                EN[i] = EN[i] + ei;                                                                      \
+                msim_st2(F + 2 * i, msim_ld2(F + 2 * i) + fi);                                           \
+                pp++;                                                                                    \
+                break;                                                                                   \
+            }                                                                                            \
+            m = msim_gather2(X, NB, SC, ST, BW, HAS_BW, e0, e1, msim_ld2(X + 2 * i), rc2, m, b);         \
+            b->rowi[nrow] = i;                                                                           \
+            b->rowend[nrow] = m;                                                                         \
+            nrow++;                                                                                      \
+            pp++;                                                                                        \
+        }                                                                                                \
+        if (nrow == 0) continue;                                                                         \
+        PAIR(m)                                                                                          \
+        int k0 = 0;                                                                                      \
+        for (int r = 0; r < nrow; r++) {                                                                 \
+            const long i = b->rowi[r];                                                                   \
+            double ei = 0.0;                                                                             \
+            msim_v2 fi = {0.0, 0.0};                                                                     \
+            msim_accum2(b, k0, b->rowend[r], PER_ATOM, F, EN, &ei, &fi);                                 \
+            k0 = b->rowend[r];                                                                           \
+            EN[i] = EN[i] + ei;                                                                          \
+            msim_st2(F + 2 * i, msim_ld2(F + 2 * i) + fi);                                               \
+        }                                                                                                \
+    }
+
+#define MSIM_COMMON_ARGS const double* X, const long* OF, const int* NB, const unsigned short* SC,       \
+    const long* OR, long p0, long p1, const double* ST, const double* BW, double* F, double* EN, double rc2
+#define MSIM_COMMON_CALL X, OF, NB, SC, OR, p0, p1, ST, BW, F, EN, rc2
+
+/* ---- Lennard-Jones (pair_lj.pyx _lj): mode 2 = force-shifted (smooth) truncation. */
+MSIM_AI void msim_lj2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_ATOM, const int SMOOTH,
+                           double eps4, double eps48, double eps24, double sig2, double phic, double dphic,
+                           double rc) {
+#define MSIM_LJ_PAIR(M)                                                                                  \
+    for (int k = 0; k < (M); k++) {                                                                      \
+        const double r2 = b->r2b[k];                                                                     \
+        const double r2inv = 1.0 / r2;                                                                   \
+        const double s2 = sig2 * r2inv;                                                                  \
+        const double s6 = s2 * s2 * s2;                                                                  \
+        const double s12 = s6 * s6;                                                                      \
+        double phi = eps4 * (s12 - s6) - phic;                                                           \
+        double c = -(eps48 * s12 - eps24 * s6) * r2inv;                                                  \
+        if (SMOOTH) {                                                                                    \
+            const double r = sqrt(r2);                                                                   \
+            phi = phi - (r - rc) * dphic;                                                                \
+            c = c - dphic / r;                                                                           \
+        }                                                                                                \
+        if (HAS_BW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                          \
+        if (PER_ATOM) phi = 0.5 * phi;                                                                   \
+        b->cb[k] = c; b->pb[k] = phi;                                                                    \
+    }
+    MSIM_SLAB2(MSIM_LJ_PAIR)
+#undef MSIM_LJ_PAIR
 }
 
-/* Lennard-Jones (pair_lj.pyx _lj): mode 2 = force-shifted (smooth) truncation. */
-MSIM_PAIR2_SLAB(msim_lj2_slab,
-    MSIM_COMMA double eps4 MSIM_COMMA double eps48 MSIM_COMMA double eps24 MSIM_COMMA double sig2
-    MSIM_COMMA int mode MSIM_COMMA double phic MSIM_COMMA double dphic MSIM_COMMA double rc,
-    {
-        const double r2 = r2b[k];
-        const double r2inv = 1.0 / r2;
-        const double s2 = sig2 * r2inv;
-        const double s6 = s2 * s2 * s2;
-        const double s12 = s6 * s6;
-        double phi = eps4 * (s12 - s6) - phic;
-        double c = -(eps48 * s12 - eps24 * s6) * r2inv;
-        if (mode == 2) {
-            const double r = sqrt(r2);
-            phi = phi - (r - rc) * dphic;
-            c = c - dphic / r;
-        }
-        if (BW) { phi = wb[k] * phi; c = wb[k] * c; }
-        if (per_atom) phi = 0.5 * phi;
-        cb[k] = c; pb[k] = phi;
-    })
+MSIM_PAIR_CLONES static void msim_lj2_slab(const double* X, const long* OF, const int* NB,
+        const unsigned short* SC, const long* OR, long p0, long p1, const double* ST, const double* BW,
+        double* F, double* EN, int per_atom, double rc2, double eps4, double eps48, double eps24,
+        double sig2, int mode, double phic, double dphic, double rc) {
+#define MSIM_LJ_CASE(W, P, S) \
+    msim_lj2_impl(MSIM_COMMON_CALL, W, P, S, eps4, eps48, eps24, sig2, phic, dphic, rc)
+    const int sm = mode == 2;
+    if (BW) {
+        if (per_atom) { if (sm) MSIM_LJ_CASE(1, 1, 1); else MSIM_LJ_CASE(1, 1, 0); }
+        else          { if (sm) MSIM_LJ_CASE(1, 0, 1); else MSIM_LJ_CASE(1, 0, 0); }
+    } else {
+        if (per_atom) { if (sm) MSIM_LJ_CASE(0, 1, 1); else MSIM_LJ_CASE(0, 1, 0); }
+        else          { if (sm) MSIM_LJ_CASE(0, 0, 1); else MSIM_LJ_CASE(0, 0, 0); }
+    }
+#undef MSIM_LJ_CASE
+}
 
-/* Morse (pair_morse.pyx _morse). */
-MSIM_PAIR2_SLAB(msim_morse2_slab,
-    MSIM_COMMA double D MSIM_COMMA double alpha MSIM_COMMA double r0 MSIM_COMMA double shift
-    MSIM_COMMA double m2da,
-    {
-        const double r = sqrt(r2b[k]);
-        const double t = exp(-alpha * (r - r0));
-        double phi = D * (t * t - 2.0 * t) - shift;
-        double c = m2da * (t * t - t) / r;
-        if (BW) { phi = wb[k] * phi; c = wb[k] * c; }
-        if (per_atom) phi = 0.5 * phi;
-        cb[k] = c; pb[k] = phi;
-    })
+/* ---- Morse (pair_morse.pyx _morse). */
+MSIM_AI void msim_morse2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_ATOM, double D,
+                              double alpha, double r0, double shift, double m2da) {
+#define MSIM_MORSE_PAIR(M)                                                                               \
+    for (int k = 0; k < (M); k++) {                                                                      \
+        const double r = sqrt(b->r2b[k]);                                                                \
+        const double t = exp(-alpha * (r - r0));                                                         \
+        double phi = D * (t * t - 2.0 * t) - shift;                                                      \
+        double c = m2da * (t * t - t) / r;                                                               \
+        if (HAS_BW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                          \
+        if (PER_ATOM) phi = 0.5 * phi;                                                                   \
+        b->cb[k] = c; b->pb[k] = phi;                                                                    \
+    }
+    MSIM_SLAB2(MSIM_MORSE_PAIR)
+#undef MSIM_MORSE_PAIR
+}
 
-/* Harmonic spring (pair_harmonic.pyx _spring). */
-MSIM_PAIR2_SLAB(msim_spring2_slab,
-    MSIM_COMMA double hk MSIM_COMMA double kk MSIM_COMMA double r0,
-    {
-        const double r = sqrt(r2b[k]);
-        const double t = r - r0;
-        double phi = hk * t * t;
-        double c = kk * t / r;
-        if (BW) { phi = wb[k] * phi; c = wb[k] * c; }
-        if (per_atom) phi = 0.5 * phi;
-        cb[k] = c; pb[k] = phi;
-    })
+MSIM_PAIR_CLONES static void msim_morse2_slab(const double* X, const long* OF, const int* NB,
+        const unsigned short* SC, const long* OR, long p0, long p1, const double* ST, const double* BW,
+        double* F, double* EN, int per_atom, double rc2, double D, double alpha, double r0, double shift,
+        double m2da) {
+#define MSIM_MORSE_CASE(W, P) msim_morse2_impl(MSIM_COMMON_CALL, W, P, D, alpha, r0, shift, m2da)
+    if (BW) { if (per_atom) MSIM_MORSE_CASE(1, 1); else MSIM_MORSE_CASE(1, 0); }
+    else    { if (per_atom) MSIM_MORSE_CASE(0, 1); else MSIM_MORSE_CASE(0, 0); }
+#undef MSIM_MORSE_CASE
+}
 
-#endif
+/* ---- Harmonic spring (pair_harmonic.pyx _spring). */
+MSIM_AI void msim_spring2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_ATOM, double hk,
+                               double kk, double r0) {
+#define MSIM_SPRING_PAIR(M)                                                                              \
+    for (int k = 0; k < (M); k++) {                                                                      \
+        const double r = sqrt(b->r2b[k]);                                                                \
+        const double t = r - r0;                                                                         \
+        double phi = hk * t * t;                                                                         \
+        double c = kk * t / r;                                                                           \
+        if (HAS_BW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                          \
+        if (PER_ATOM) phi = 0.5 * phi;                                                                   \
+        b->cb[k] = c; b->pb[k] = phi;                                                                    \
+    }
+    MSIM_SLAB2(MSIM_SPRING_PAIR)
+#undef MSIM_SPRING_PAIR
+}
 
-#ifndef MSIM_EAM2D_H
-#define MSIM_EAM2D_H
-/* EAM passes A (densities) and C (forces) in 2D, one slab at a time, chunked like the pair kernels
-   above (kernels/eam.pyx _densities2 / _forces2: same arithmetic and sum order, bitwise the same).
-   Tables: RH rows (el, m) at RH + 7 (el nr + m), Z2 rows (a, b, m) at Z2 + 7 ((a nel + b) nr + m);
-   TY (n,) element per atom; one-element potentials (nel == 1) never read TY. */
+MSIM_PAIR_CLONES static void msim_spring2_slab(const double* X, const long* OF, const int* NB,
+        const unsigned short* SC, const long* OR, long p0, long p1, const double* ST, const double* BW,
+        double* F, double* EN, int per_atom, double rc2, double hk, double kk, double r0) {
+#define MSIM_SPRING_CASE(W, P) msim_spring2_impl(MSIM_COMMON_CALL, W, P, hk, kk, r0)
+    if (BW) { if (per_atom) MSIM_SPRING_CASE(1, 1); else MSIM_SPRING_CASE(1, 0); }
+    else    { if (per_atom) MSIM_SPRING_CASE(0, 1); else MSIM_SPRING_CASE(0, 0); }
+#undef MSIM_SPRING_CASE
+}
+
+/* ---- EAM passes A (densities) and C (forces) in 2D (kernels/eam.pyx _densities / _forces: same
+   arithmetic and sum order, bitwise the same). Tables: RH rows (el, m) at RH + 7 (el nr + m), Z2 rows
+   (a, b, m) at Z2 + 7 ((a nel + b) nr + m); TY (n,) element per atom; one-element potentials (nel == 1)
+   never read TY. */
 
 /* LAMMPS: p = r/dr + 1, m = min(int(p), nr-1), p = min(p - m, 1); returns the 0-based row m-1. */
-static inline long msim_rindex(double r, double rdr, long nr, double* p) {
+MSIM_AI long msim_rindex(double r, double rdr, long nr, double* p) {
     double q = r * rdr + 1.0;
     long mm = (long)q;
     mm = mm > nr - 1 ? nr - 1 : mm;
@@ -155,93 +243,198 @@ static inline long msim_rindex(double r, double rdr, long nr, double* p) {
     return mm - 1;
 }
 
+/* Pass A, batched like MSIM_SLAB2: pb[k] = rho the owner gets from entry k, xb[k] = rho the neighbour
+   gets; accumulation acc += pb[k], RHO[j] += xb[k] in entry order, RHO[i] += acc at the row's end. */
+MSIM_AI void msim_eam_rho2_impl(const double* X, const long* OF, const int* NB, const unsigned short* SC,
+        const long* OR, long p0, long p1, const double* ST, const int* TY, const double* RH, long nr,
+        long nel, double rdr, double rc2, double* RHO, const int NEL1) {
+    const double* BW = (const double*)0;
+#define MSIM_RHO_PAIR(M)                                                                                 \
+    for (int k = 0; k < (M); k++) {                                                                      \
+        double p;                                                                                        \
+        const long row = msim_rindex(sqrt(b->r2b[k]), rdr, nr, &p);                                      \
+        const int tj = NEL1 ? 0 : TY[b->jb[k]];                                                          \
+        const int tk = NEL1 ? 0 : tib[k];                                                                \
+        const double* cj = RH + 7 * (tj * nr + row);                                                     \
+        const double rj = ((cj[3] * p + cj[4]) * p + cj[5]) * p + cj[6];                                 \
+        b->pb[k] = rj;                                                                                   \
+        if (!NEL1 && tj != tk) {                                                                         \
+            const double* ci = RH + 7 * (tk * nr + row);                                                 \
+            b->xb[k] = ((ci[3] * p + ci[4]) * p + ci[5]) * p + ci[6];                                    \
+        } else {                                                                                         \
+            b->xb[k] = rj;                                                                               \
+        }                                                                                                \
+    }
+    msim_batch bt;
+    msim_batch* b = &bt;
+    int tib[MSIM_B];          /* the owner's element of each batch entry */
+    long pp = p0;
+    while (pp < p1) {
+        int m = 0, nrow = 0;
+        long c0 = -1, c1 = -1, i_long = -1;        /* a row longer than a batch: its next piece */
+        while (pp < p1 && nrow < MSIM_B) {
+            const long i = OR[pp];
+            const long e0 = OF[i], e1 = OF[i + 1];
+            if (e1 - e0 > MSIM_B - m) {
+                if (nrow > 0) break;
+                i_long = i; c0 = e0; c1 = e1;
+                pp++;
+                break;
+            }
+            const int m0 = m;
+            m = msim_gather2(X, NB, SC, ST, BW, 0, e0, e1, msim_ld2(X + 2 * i), rc2, m, b);
+            const int ti = NEL1 ? 0 : TY[i];
+            for (int k = m0; k < m; k++) tib[k] = ti;
+            b->rowi[nrow] = i;
+            b->rowend[nrow] = m;
+            nrow++;
+            pp++;
+        }
+        if (i_long >= 0) {        /* alone, in pieces */
+            const msim_v2 xi = msim_ld2(X + 2 * i_long);
+            const int ti = NEL1 ? 0 : TY[i_long];
+            double acc = 0.0;
+            for (long q0 = c0; q0 < c1; q0 += MSIM_B) {
+                const long q1 = q0 + MSIM_B < c1 ? q0 + MSIM_B : c1;
+                const int mm = msim_gather2(X, NB, SC, ST, BW, 0, q0, q1, xi, rc2, 0, b);
+                for (int k = 0; k < mm; k++) tib[k] = ti;
+                m = mm;
+                MSIM_RHO_PAIR(m)
+                for (int k = 0; k < m; k++) {
+                    acc = acc + b->pb[k];
+                    RHO[b->jb[k]] = RHO[b->jb[k]] + b->xb[k];
+                }
+            }
+            RHO[i_long] = RHO[i_long] + acc;
+            continue;
+        }
+        MSIM_RHO_PAIR(m)
+        int k0 = 0;
+        for (int r = 0; r < nrow; r++) {
+            const long i = b->rowi[r];
+            double acc = 0.0;
+            for (int k = k0; k < b->rowend[r]; k++) {
+                acc = acc + b->pb[k];
+                RHO[b->jb[k]] = RHO[b->jb[k]] + b->xb[k];
+            }
+            k0 = b->rowend[r];
+            RHO[i] = RHO[i] + acc;
+        }
+    }
+#undef MSIM_RHO_PAIR
+}
+
 MSIM_PAIR_CLONES static void msim_eam_rho2_slab(const double* X, const long* OF, const int* NB,
         const unsigned short* SC, const long* OR, long p0, long p1, const double* ST, const int* TY,
         const double* RH, long nr, long nel, double rdr, double cutsq, double* RHO) {
-    int jb[MSIM_CH];
-    double d0[MSIM_CH], d1[MSIM_CH], r2b[MSIM_CH], wb[MSIM_CH], rjb[MSIM_CH], rib[MSIM_CH];
-    for (long pp = p0; pp < p1; pp++) {
-        const long i = OR[pp];
-        const double xi0 = X[2 * i], xi1 = X[2 * i + 1];
-        const int ti = nel == 1 ? 0 : TY[i];
-        double acc = 0.0;
-        const long e1 = OF[i + 1];
-        for (long e0 = OF[i]; e0 < e1; e0 += MSIM_CH) {
-            const long ee = e0 + MSIM_CH < e1 ? e0 + MSIM_CH : e1;
-            const int m = msim_gather2(X, NB, SC, ST, (const double*)0, e0, ee, xi0, xi1, cutsq, jb, d0, d1,
-                                       r2b, wb);
-            for (int k = 0; k < m; k++) {
-                double p;
-                const long row = msim_rindex(sqrt(r2b[k]), rdr, nr, &p);
-                const int tj = nel == 1 ? 0 : TY[jb[k]];
-                const double* cj = RH + 7 * (tj * nr + row);
-                const double rj = ((cj[3] * p + cj[4]) * p + cj[5]) * p + cj[6];
-                rjb[k] = rj;
-                if (tj != ti) {
-                    const double* ci = RH + 7 * (ti * nr + row);
-                    rib[k] = ((ci[3] * p + ci[4]) * p + ci[5]) * p + ci[6];
-                } else {
-                    rib[k] = rj;
-                }
-            }
-            for (int k = 0; k < m; k++) {
-                acc = acc + rjb[k];
-                RHO[jb[k]] = RHO[jb[k]] + rib[k];
-            }
-        }
-        RHO[i] = RHO[i] + acc;
+    if (nel == 1) msim_eam_rho2_impl(X, OF, NB, SC, OR, p0, p1, ST, TY, RH, nr, nel, rdr, cutsq, RHO, 1);
+    else          msim_eam_rho2_impl(X, OF, NB, SC, OR, p0, p1, ST, TY, RH, nr, nel, rdr, cutsq, RHO, 0);
+}
+
+/* Pass C: a pair potential whose pair function reads the tables, F'(rho) of both atoms and the owner's
+   element (tib). */
+MSIM_AI void msim_eam_force2_impl(const double* X, const long* OF, const int* NB, const unsigned short* SC,
+        const long* OR, long p0, long p1, const double* ST, const int* TY, const double* RH,
+        const double* Z2, long nr, long nel, double rdr, double rc2, const double* FP, const double* BW,
+        double* F, double* EN, const int HAS_BW, const int PER_ATOM, const int NEL1) {
+    int tib[MSIM_B];          /* the owner's element of each batch entry */
+    double fpb[MSIM_B];       /* the owner's F'(rho) of each batch entry */
+#define MSIM_EAM_PAIR(M)                                                                                 \
+    for (int k = 0; k < (M); k++) {                                                                      \
+        double p, rhojp, c, phi;                                                                         \
+        const int ti = NEL1 ? 0 : tib[k];                                                                \
+        const int tj = NEL1 ? 0 : TY[b->jb[k]];                                                          \
+        const double r = sqrt(b->r2b[k]);                                                                \
+        const long row = msim_rindex(r, rdr, nr, &p);                                                    \
+        const double* ci = RH + 7 * (ti * nr + row);                                                     \
+        const double* cz = Z2 + 7 * ((ti * nel + tj) * nr + row);                                        \
+        const double rhoip = (ci[0] * p + ci[1]) * p + ci[2];                                            \
+        if (!NEL1 && tj != ti) {                                                                         \
+            const double* cj = RH + 7 * (tj * nr + row);                                                 \
+            rhojp = (cj[0] * p + cj[1]) * p + cj[2];                                                     \
+        } else {                                                                                         \
+            rhojp = rhoip;                                                                               \
+        }                                                                                                \
+        const double z2p = (cz[0] * p + cz[1]) * p + cz[2];                                              \
+        const double z2 = ((cz[3] * p + cz[4]) * p + cz[5]) * p + cz[6];                                 \
+        const double recip = 1.0 / r;                                                                    \
+        phi = z2 * recip;                                                                                \
+        const double phip = z2p * recip - phi * recip;                                                   \
+        if (HAS_BW) {                                                                                    \
+            c = (fpb[k] * rhojp + FP[b->jb[k]] * rhoip + b->wb[k] * phip) * recip;                       \
+            phi = b->wb[k] * phi;                                                                        \
+        } else {                                                                                         \
+            c = (fpb[k] * rhojp + FP[b->jb[k]] * rhoip + phip) * recip;                                  \
+        }                                                                                                \
+        b->cb[k] = c;                                                                                    \
+        b->pb[k] = PER_ATOM ? 0.5 * phi : phi;                                                           \
     }
+    msim_batch bt;
+    msim_batch* b = &bt;
+    long pp = p0;
+    while (pp < p1) {
+        int m = 0, nrow = 0;
+        while (pp < p1 && nrow < MSIM_B) {
+            const long i = OR[pp];
+            const long e0 = OF[i], e1 = OF[i + 1];
+            const int ti = NEL1 ? 0 : TY[i];
+            const double fpi = FP[i];
+            if (e1 - e0 > MSIM_B - m) {
+                if (nrow > 0) break;
+                /* a row longer than a batch: alone, in pieces */
+                const msim_v2 xi = msim_ld2(X + 2 * i);
+                double ei = 0.0;
+                msim_v2 fi = {0.0, 0.0};
+                for (long c0 = e0; c0 < e1; c0 += MSIM_B) {
+                    const long c1 = c0 + MSIM_B < e1 ? c0 + MSIM_B : e1;
+                    const int mm = msim_gather2(X, NB, SC, ST, BW, HAS_BW, c0, c1, xi, rc2, 0, b);
+                    for (int k = 0; k < mm; k++) { tib[k] = ti; fpb[k] = fpi; }
+                    MSIM_EAM_PAIR(mm)
+                    msim_accum2(b, 0, mm, PER_ATOM, F, EN, &ei, &fi);
+                }
+                EN[i] = EN[i] + ei;
+                msim_st2(F + 2 * i, msim_ld2(F + 2 * i) + fi);
+                pp++;
+                break;
+            }
+            const int m0 = m;
+            m = msim_gather2(X, NB, SC, ST, BW, HAS_BW, e0, e1, msim_ld2(X + 2 * i), rc2, m, b);
+            for (int k = m0; k < m; k++) { tib[k] = ti; fpb[k] = fpi; }
+            b->rowi[nrow] = i;
+            b->rowend[nrow] = m;
+            nrow++;
+            pp++;
+        }
+        if (nrow == 0) continue;
+        MSIM_EAM_PAIR(m)
+        int k0 = 0;
+        for (int r = 0; r < nrow; r++) {
+            const long i = b->rowi[r];
+            double ei = 0.0;
+            msim_v2 fi = {0.0, 0.0};
+            msim_accum2(b, k0, b->rowend[r], PER_ATOM, F, EN, &ei, &fi);
+            k0 = b->rowend[r];
+            EN[i] = EN[i] + ei;
+            msim_st2(F + 2 * i, msim_ld2(F + 2 * i) + fi);
+        }
+    }
+#undef MSIM_EAM_PAIR
 }
 
 MSIM_PAIR_CLONES static void msim_eam_force2_slab(const double* X, const long* OF, const int* NB,
         const unsigned short* SC, const long* OR, long p0, long p1, const double* ST, const int* TY,
         const double* RH, const double* Z2, long nr, long nel, double rdr, double cutsq, const double* FP,
         const double* BW, int per_atom, double* F, double* EN) {
-    int jb[MSIM_CH];
-    double d0[MSIM_CH], d1[MSIM_CH], r2b[MSIM_CH], wb[MSIM_CH], cb[MSIM_CH], pb[MSIM_CH];
-    for (long pp = p0; pp < p1; pp++) {
-        const long i = OR[pp];
-        const double xi0 = X[2 * i], xi1 = X[2 * i + 1];
-        const int ti = nel == 1 ? 0 : TY[i];
-        const double fpi = FP[i];
-        double ei = 0.0, f0 = 0.0, f1 = 0.0;
-        const long e1 = OF[i + 1];
-        for (long e0 = OF[i]; e0 < e1; e0 += MSIM_CH) {
-            const long ee = e0 + MSIM_CH < e1 ? e0 + MSIM_CH : e1;
-            const int m = msim_gather2(X, NB, SC, ST, BW, e0, ee, xi0, xi1, cutsq, jb, d0, d1, r2b, wb);
-            for (int k = 0; k < m; k++) {
-                double p, rhojp, c, phi;
-                const int tj = nel == 1 ? 0 : TY[jb[k]];
-                const double r = sqrt(r2b[k]);
-                const long row = msim_rindex(r, rdr, nr, &p);
-                const double* ci = RH + 7 * (ti * nr + row);
-                const double* cz = Z2 + 7 * ((ti * nel + tj) * nr + row);
-                const double rhoip = (ci[0] * p + ci[1]) * p + ci[2];
-                if (tj != ti) {
-                    const double* cj = RH + 7 * (tj * nr + row);
-                    rhojp = (cj[0] * p + cj[1]) * p + cj[2];
-                } else {
-                    rhojp = rhoip;
-                }
-                const double z2p = (cz[0] * p + cz[1]) * p + cz[2];
-                const double z2 = ((cz[3] * p + cz[4]) * p + cz[5]) * p + cz[6];
-                const double recip = 1.0 / r;
-                phi = z2 * recip;
-                const double phip = z2p * recip - phi * recip;
-                if (BW) {
-                    c = (fpi * rhojp + FP[jb[k]] * rhoip + wb[k] * phip) * recip;
-                    phi = wb[k] * phi;
-                } else {
-                    c = (fpi * rhojp + FP[jb[k]] * rhoip + phip) * recip;
-                }
-                cb[k] = c;
-                pb[k] = per_atom ? 0.5 * phi : phi;
-            }
-            msim_accum2(m, jb, d0, d1, cb, pb, per_atom, F, EN, &ei, &f0, &f1);
-        }
-        EN[i] = EN[i] + ei;
-        F[2 * i] = F[2 * i] + f0;
-        F[2 * i + 1] = F[2 * i + 1] + f1;
+#define MSIM_EAM_CASE(W, P, N) msim_eam_force2_impl(X, OF, NB, SC, OR, p0, p1, ST, TY, RH, Z2, nr, nel, rdr, \
+                                                    cutsq, FP, BW, F, EN, W, P, N)
+    if (nel == 1) {
+        if (BW) { if (per_atom) MSIM_EAM_CASE(1, 1, 1); else MSIM_EAM_CASE(1, 0, 1); }
+        else    { if (per_atom) MSIM_EAM_CASE(0, 1, 1); else MSIM_EAM_CASE(0, 0, 1); }
+    } else {
+        if (BW) { if (per_atom) MSIM_EAM_CASE(1, 1, 0); else MSIM_EAM_CASE(1, 0, 0); }
+        else    { if (per_atom) MSIM_EAM_CASE(0, 1, 0); else MSIM_EAM_CASE(0, 0, 0); }
     }
+#undef MSIM_EAM_CASE
 }
+
 #endif

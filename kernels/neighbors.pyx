@@ -1,8 +1,11 @@
 # cython: language_level=3
-"""Neighbour-list helper kernel: the displacement test of the rebuild policy.
+"""Neighbour-list helper kernels: the displacement test of the rebuild policy, the periodic images of a build.
 
 The list itself is built by kernels/cellscan.pyx (``multiscale._kernels.cellscan.build_half``).
 """
+
+
+from libc.math cimport floor
 
 
 def max_displacement_sq(const double[:, ::1] x, const double[:, ::1] x0):
@@ -20,3 +23,29 @@ def max_displacement_sq(const double[:, ::1] x, const double[:, ::1] x0):
             if r2 > m:
                 m = r2
     return m
+
+
+def set_images(const double[:, ::1] x, const double[::1] lo, const double[::1] period,
+               const unsigned char[::1] periodic, long[:, ::1] image, double[:, ::1] shift):
+    """Periodic image of every atom, in one pass: image = floor((x - lo) / L) on periodic axes, 0 on the
+    others (n, d) int64; shift = image L (n, d) [length] (the same IEEE operations as the NumPy
+    expressions it replaces). Returns True when some image is not 0."""
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i, k
+    cdef long im
+    cdef bint nonzero = False
+    if image.shape[0] != n or image.shape[1] != d or shift.shape[0] != n or shift.shape[1] != d:
+        raise ValueError("set_images: shape mismatch")
+    if lo.shape[0] != d or period.shape[0] != d or periodic.shape[0] != d:
+        raise ValueError("set_images: lo, period, periodic must have length d")
+    with nogil:
+        for i in range(n):
+            for k in range(d):
+                if periodic[k]:
+                    im = <long>floor((x[i, k] - lo[k]) / period[k])
+                else:
+                    im = 0
+                image[i, k] = im
+                shift[i, k] = <double>im * period[k]
+                if im != 0:
+                    nonzero = True
+    return nonzero

@@ -25,7 +25,7 @@ the entries that are not this rank's to compute:
   sent back too). Per step: forward positions, reverse forces (EAM: + reverse ρ, forward F'(ρ)).
 
 EAM runs as density pass → (reverse ρ) → embedding of owned atoms → forward F'(ρ) to the ghosts → force
-pass (kernels/eam_split.pyx, the arithmetic of kernels/eam.pyx). Pair potentials call the potential
+pass (the pass functions of kernels/eam.pyx, those `EAMFile.compute` runs). Pair potentials call the potential
 object's own kernel (`Potential.compute`) on the filtered list. Results equal the serial
 `AtomisticRegion` to round-off (the summation order differs), tests/parallel.
 
@@ -129,7 +129,7 @@ class DistributedMD:
         self.eam = hasattr(potential, "tables")
         if self.eam and potential.tables.rhor.shape[0] != potential.tables.frho.shape[0]:
             # eam/fs with several elements: rhor holds nel*nel pair densities (eam_tables.read_fs), which
-            # the eam_split kernel (one density per element) does not index
+            # the distributed passes (one density per element) do not index
             raise ValueError("the distributed engine does not support eam/fs files with several elements "
                              "yet (one density function per element pair)")
         if getattr(potential, "many_body", False) and not self.eam:
@@ -145,7 +145,7 @@ class DistributedMD:
         self.since_build = 0
         self._kv = load("verlet")
         self._kn = load("neighbors")
-        self._ke = load("eam_split") if self.eam else None
+        self._ke = load("eam") if self.eam else None
         m = np.asarray(x).shape[0]
         self.x = np.ascontiguousarray(x, dtype=float).reshape(m, self.d)
         self.v = np.ascontiguousarray(v, dtype=float).reshape(m, self.d)

@@ -199,6 +199,7 @@ class LastGood(Operation):
         self.snapshot: dict | None = None
 
     def take(self) -> None:
+        self.snapshot = None       # the previous copy is released first: one copy at a time (peak memory)
         self.snapshot = self.state.get_state()
 
     def __call__(self, event: Event) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -230,3 +231,32 @@ def test_fingerprint_lists_differing_keys_and_input_file_content(tmp_path):
     meshio.write(tmp_path / "plate.vtu", meshio.Mesh(pts, [("quad", np.array([[0, 1, 2, 3]]))]))
     diff = fingerprint_differences(base, fp())
     assert len(diff) == 1 and diff[0].startswith("continuum.mesh.path (sha256): ")
+
+
+def _old_record_digest(h, value):  # noqa: ANN001, ANN202
+    """The checksum's record of an array as format 2 defined it (payload built with ``tobytes``): the
+    reference of the streamed digest."""
+    a = np.asarray(value)
+    payload = f"{a.dtype.str}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()
+    t = "ndarray" if isinstance(value, np.ndarray) else "npscalar"
+    h.update(t.encode() + b"\0" + struct.pack("<Q", len(payload)) + payload)
+
+
+@pytest.mark.parametrize("value", [
+    np.arange(12.0).reshape(3, 4), np.arange(12.0).reshape(3, 4).T,
+    np.arange(24).reshape(2, 3, 4)[:, ::2, 1:], np.zeros((0, 3)), np.array(2.5), np.float32(1.5),
+    np.array([True, False, True]), np.arange(6, dtype=">i4"),
+    (np.arange(3000.0).reshape(1000, 3) + 1j)[::-3]])
+def test_streamed_array_digest_equals_the_tobytes_record(value, monkeypatch):
+    """`_digest` hashes arrays in place / in pieces (no copy of the state): the same SHA-256 as the record
+    built from ``tobytes()`` (so checkpoints written before stay verifiable), also for non-contiguous
+    arrays cut into several pieces."""
+    import hashlib
+
+    from multiscale.output import checkpoint as ck
+
+    monkeypatch.setattr(ck, "_HASH_CHUNK", 64)      # non-contiguous arrays in several pieces
+    h_new, h_old = hashlib.sha256(), hashlib.sha256()
+    ck._digest(h_new, value)
+    _old_record_digest(h_old, value)
+    assert h_new.hexdigest() == h_old.hexdigest()
