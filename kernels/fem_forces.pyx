@@ -294,8 +294,41 @@ cdef extern from *:
             const int64_t I = nodes[p]; const int32_t t = types[p];
             const double* St = S + (int64_t)t * NS * 4; const int32_t* nb = nbr + (int64_t)t * NS;
             int i, s, c;
-            if (p + 4 <= p1 && nodes[p + 1] == I + 1 && nodes[p + 2] == I + 2 && nodes[p + 3] == I + 3 &&
-                    types[p + 1] == t && types[p + 2] == t && types[p + 3] == t) {
+            int nr = 0;     /* 8 or 4 consecutive nodes of type t from p (in the chunk), else 0 */
+            if (p + 4 <= p1 && nodes[p + 3] == I + 3 && types[p + 1] == t && types[p + 2] == t &&
+                    types[p + 3] == t && nodes[p + 1] == I + 1 && nodes[p + 2] == I + 2) {
+                nr = 4;
+                if (p + 8 <= p1 && nodes[p + 7] == I + 7 && types[p + 4] == t && types[p + 5] == t &&
+                        types[p + 6] == t && types[p + 7] == t && nodes[p + 4] == I + 4 &&
+                        nodes[p + 5] == I + 5 && nodes[p + 6] == I + 6)
+                    nr = 8; }
+            if (nr == 8) {
+                /* two groups of 4 at once: 8 independent chains (latency of the multiply-adds hidden) */
+                msim_v4 f0[2], f1[2], f2[2], f3[2];
+                f0[0] = f0[1] = f1[0] = f1[1] = f2[0] = f2[1] = f3[0] = f3[1] = (msim_v4){0.0, 0.0, 0.0, 0.0};
+                for (s = 0; s < NS; s++) {
+                    const double* u = U + (I + nb[s]) * 2;
+                    const msim_v4 u0 = *(const msim_v4*)u, u1 = *(const msim_v4*)(u + 4);
+                    const msim_v4 u2 = *(const msim_v4*)(u + 8), u3 = *(const msim_v4*)(u + 12);
+                    const msim_v4 B = *(const msim_v4*)(St + s * 4);
+                    const msim_v4 b0 = __builtin_shuffle(B, mb), b1 = __builtin_shuffle(B, mb + 2);
+                    f0[s & 1] += b0 * __builtin_shuffle(u0, m0);
+                    f1[s & 1] += b0 * __builtin_shuffle(u1, m0);
+                    f2[s & 1] += b0 * __builtin_shuffle(u2, m0);
+                    f3[s & 1] += b0 * __builtin_shuffle(u3, m0);
+                    f0[s & 1] += b1 * __builtin_shuffle(u0, m1);
+                    f1[s & 1] += b1 * __builtin_shuffle(u1, m1);
+                    f2[s & 1] += b1 * __builtin_shuffle(u2, m1);
+                    f3[s & 1] += b1 * __builtin_shuffle(u3, m1); }
+                const msim_v4 g0 = f0[0] + f0[1], g1 = f1[0] + f1[1], g2 = f2[0] + f2[1], g3 = f3[0] + f3[1];
+                double fr[16];
+                for (i = 0; i < 4; i++) { fr[i] = g0[i]; fr[4 + i] = g1[i]; fr[8 + i] = g2[i]; fr[12 + i] = g3[i]; }
+                for (c = 0; c < 8; c++) { double eI = 0.0;
+                    for (i = 0; i < 2; i++) { const double fi = fr[c * 2 + i];
+                        eI += U[(I + c) * 2 + i] * fi; out[(I + c) * 2 + i] = -fi; }
+                    en += 0.5 * eI; }
+                p += 8;
+            } else if (nr == 4) {
                 msim_v4 fa[2], fb[2];
                 fa[0] = fa[1] = fb[0] = fb[1] = (msim_v4){0.0, 0.0, 0.0, 0.0};
                 for (s = 0; s < NS; s++) {
