@@ -207,7 +207,8 @@ class ContinuumRegion:
         st = self._stencil
         if (self.n_threads == 1 and st is not None and self._general.size == 0 and self.material.is_linear
                 and not any(bd.qp_elems.size for bd in self._blocks)
-                and self._stencil_parts[0][0].size == self.mesh.n_nodes and not self._stencil_parts[1][0].size):
+                and self._stencil_parts[0][0].size == self.mesh.n_nodes
+                and not self._stencil_parts[1][0].size):
             nodes, types, offsets = self._stencil_parts[0]
             self._k.stencil_verlet_step(self.U, self.V, acc, inv_m, nodes, types, offsets, self._stencil_T,
                                         self.forces, self._en_chunk, dt_half, dt)

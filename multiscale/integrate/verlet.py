@@ -269,8 +269,8 @@ class VelocityVerlet:
         half = 0.5 * dt
         book = bool(self.force_hooks) or self._fixed.size > 0
         # a continuum alone without loads, constraints or imposed motion: the region's fused step
-        fe_only = (s.atoms is None and s.continuum is not None and not s.coupled and self.projector is None
-                   and not self.force_hooks and not self.impose_hooks)
+        fe_only = (s.atoms is None and hasattr(s.continuum, "verlet_step") and not s.coupled
+                   and self.projector is None and not self.force_hooks and not self.impose_hooks)
         for _ in range(int(n)):
             if book:
                 self._book_start()
