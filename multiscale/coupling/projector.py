@@ -201,8 +201,12 @@ class ConstraintProjector:
 
     def correction(self, r: np.ndarray) -> np.ndarray:
         """(len(active),) W Gᵀ (G W Gᵀ)⁻¹ r at the ``active`` dofs (subtract it there)."""
-        lam = self._fast.solve(r) if self._fast is not None else self._lu.solve(r)
-        return self._wa * (self._GaT @ lam)
+        return self._wa * (self._GaT @ self.solve(r))
+
+    def solve(self, r: np.ndarray) -> np.ndarray:
+        """(r,) multipliers (G W Gᵀ)⁻¹ r: the compiled block solve (`_BlockSolve`) when it was built, else
+        the factorisation's own solve."""
+        return self._fast.solve(r) if self._fast is not None else self._lu.solve(r)
 
     # ------------------------------------------------------------------ full vectors
     def project(self, a: np.ndarray) -> np.ndarray:
