@@ -100,8 +100,7 @@ class ConstraintProjector:
         self.G_touched = self.G[:, self.touched].tocsr()
         self._GaT = self.G[:, self.active].T.tocsr()
         self._wa = inv_mass[self.active]
-        self._fast = _BlockSolve.build(self.G[:, self.active], self._wa, rtol) \
-            if isinstance(lu, spla.SuperLU) else None
+        self._fast = _BlockSolve.build(self.G[:, self.active], self._wa, rtol) if lu is not None else None
 
     @classmethod
     def euclidean(cls, n: int, fixed: np.ndarray | None = None, G=None,  # noqa: ANN001
@@ -242,16 +241,17 @@ class _BlockSolve:
     same per component unless some component is fixed): the blocks are found as the connected components
     of its graph and, when they are all equal (same pattern and values in index order), ONE block is
     factorised and the d right-hand sides are solved together (the factor read once). Otherwise the whole
-    matrix is one block. Factorisation: SuperLU with a symmetric minimum-degree ordering and diagonal
-    pivots (G W Gᵀ is symmetric positive definite; fewer fill-ins than the general COLAMD LU), accepted
-    under the same pivot test as `ConstraintProjector` (else SuperLU's default partial pivoting, else
-    None: the caller keeps its own factorisation). The same solution as SuperLU's solve up to round-off
-    (a different elimination order), about 3× faster on the 7 440 multipliers of bench_coupled's 2D
-    handshake (one triangular pair with two right-hand sides instead of a pair over both blocks plus
-    SuperLU's per-call overhead)."""
+    matrix is one block. Factorisation of the Jacobi-scaled Â = D^-½ A D^-½ (as `_factorise_scaled`):
+    SuperLU with a symmetric minimum-degree ordering and diagonal pivots (Â is symmetric positive
+    definite; fewer fill-ins than the general COLAMD LU), accepted under the projector's pivot test on
+    Â (else SuperLU's default partial pivoting, else None: the caller keeps its own factorisation). The
+    same solution as SuperLU's solve up to round-off (a different elimination order), about 3× faster on
+    the 7 440 multipliers of bench_coupled's 2D handshake (one triangular pair with two right-hand sides
+    instead of a pair over both blocks plus SuperLU's per-call overhead)."""
 
-    def __init__(self, blocks: np.ndarray, lu) -> None:  # noqa: ANN001
+    def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray) -> None:  # noqa: ANN001
         self.blocks = blocks                      # (m, nb) row indices: column c = block c
+        self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
         n = blocks.shape[0]
         L = sp.tril(lu.L.tocsr(), k=-1).tocsr()
         U = lu.U.tocsr()
@@ -274,6 +274,11 @@ class _BlockSolve:
         r = A.shape[0]
         if r == 0:
             return None
+        diag = A.diagonal()
+        if not np.all(diag > 0):
+            return None
+        sc = 1.0 / np.sqrt(diag)                  # Jacobi scaling: Â = D^-½ A D^-½, unit diagonal
+        A = (sp.diags(sc) @ A @ sp.diags(sc)).tocsr()
         nc, lab = sp.csgraph.connected_components(A, directed=False)
         order = np.argsort(lab, kind="stable")
         sizes = np.bincount(lab, minlength=nc)
@@ -301,14 +306,16 @@ class _BlockSolve:
                 continue
             piv = np.abs(lu.U.diagonal())
             if piv.min() > rtol * piv.max():
-                return cls(blocks, lu)
+                return cls(blocks, lu, sc)
         return None
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         """(r,) A⁻¹ r."""
         bl = self.blocks
         np.take(r, bl, out=self._b)
+        self._b *= self._sc
         self._k.lu_solve(*self._args, self._b, self._w, self._x)
+        self._x *= self._sc
         out = np.empty(r.shape[0])
         out[bl] = self._x
         return out
