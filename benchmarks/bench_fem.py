@@ -1,7 +1,13 @@
 """Benchmark: one explicit finite-element step vs one sparse mat-vec of the assembled stiffness.
 
-One step = matrix-free internal forces (`ContinuumRegion.compute`) + the two velocity-Verlet half-kicks
-and the drift (`kernels/verlet.pyx`), on a 2D quad4 and a 3D hex8 mesh of about 10⁶ degrees of freedom.
+One step = the velocity-Verlet step of a continuum alone as the integrator takes it
+(`ContinuumRegion.verlet_step`, what `VelocityVerlet` calls for a continuum without loads/constraints):
+half-kick and drift, matrix-free internal forces, accelerations and half-kick. On a structured mesh run on
+one thread this is ONE pass over the arrays (`fem_forces.stencil_verlet_step`: the kick and drift of
+nodes ahead of the force loop, the acceleration and second kick right behind it, chunk by chunk in
+cache), bitwise the same numbers as the three separate kernels (``verlet.kick_drift``, ``compute``,
+``verlet.acc_kick``), whose ratio is printed alongside. On a 2D quad4 and a 3D hex8 mesh of about
+10⁶ degrees of freedom.
 Reference = one ``K @ u`` with scipy's CSR (int32 indices, single-threaded, result array allocated by
 scipy as in any use of ``K @ u``), K assembled on the same mesh. Target: ratio step/mat-vec ≤ 0.5.
 
@@ -19,14 +25,19 @@ on the other core. Now four consecutive nodes of one stencil type are summed int
 per node: bitwise the same forces): compute 10.8 → 4.9 ms (quad4), 32.7 → 14.1 ms (hex8) CPU time.
 The rest of the step (two kicks and a drift, ≈ 2.5–3.5 ms for 10⁶ dofs) is memory-bandwidth bound.
 
-Measured 2026-12-06 (load average 12–13, ``--repeat 9``), ratio medians (min–max), CPU time / wall:
+Measured 2026-12-06 (load average 12–13, ``--repeat 9``), ratio medians (min–max), CPU time / wall,
+with separate kick / drift / force kernels and the 4-node scalar stencil kernel:
   quad4 2D: 0.700 (0.611–0.768) / 0.844 (0.496–0.954)   (step 8.7 ms CPU, K@u 12.5 ms)  -- NOT ≤ 0.5
   hex8 3D:  0.281 (0.184–0.350) / 0.273 (0.173–0.328)   (step 17.4 ms CPU, K@u 62.5 ms)
-with the old one-node-at-a-time stencil kernel: best-of-7 CPU ratio 1.20 (quad4) and 0.70 (hex8) at
-load ≈ 0.3–8 (compute alone 10.8 / 32.7 ms CPU, against 4.9 / 14.1 ms now).
-quad4's bound: the step streams ≈ 100 MB (V, F, U, 1/m, out) against the mat-vec's ≈ 210 MB (16·10⁶
-nonzeros × 12 bytes), so ≈ 0.47 is the floor for separate kick / drift / force kernels; ≤ 0.5 would need
-the kicks fused into the force loop (the integrator's business, multiscale/integrate/verlet.py).
+quad4's bound then: the step streamed ≈ 100 MB (V, F, U, 1/m, out) in four passes against the
+mat-vec's ≈ 210 MB (16·10⁶ nonzeros × 12 bytes), and the d = 2 stencil sums were latency-bound.
+Now (fused one-pass step; d = 2 stencils summed for 8 consecutive nodes at once in 4-wide vectors, each
+node's sum in the same order: bitwise the same forces as the one-node-at-a-time kernel), ``--repeat 9``:
+  quad4 2D: 0.484 (0.406–0.669) CPU / 0.533 (0.377–0.754) wall (step 6.8 ms CPU, K@u 14.0 ms), load 15–20
+            (the same step as three separate kernels: 0.556)
+  hex8 3D:  0.292 (0.262–0.318) CPU / 0.320 (0.221–0.357) wall (step 17.0 ms CPU, K@u 57.7 ms)
+(quad4 forces alone 3.6 ms CPU, from 4.9 ms with the 4-node scalar kernel and 10.8 ms with the
+one-node one.)
 
 Usage: ``.venv/bin/python benchmarks/bench_fem.py [--dofs 1e6] [--threads 1] [--repeat 9]``
 """
@@ -72,18 +83,27 @@ def case(dim: int, dofs: float, threads: int, repeat: int) -> dict:
     verlet = load("verlet")
     rng = np.random.default_rng(0)
     reg.U[:] = 1e-3 * rng.normal(size=reg.U.shape)
-    inv_m = 1.0 / reg.lumped_mass
+    inv_m = np.repeat((1.0 / reg.lumped_mass)[:, None], dim, axis=1)   # per component, as the integrator
     dt = 0.5 * reg.stable_dt()
+    reg.compute()
+    acc = reg.forces * inv_m
+    acc2 = acc.copy()
 
     def step() -> None:
-        verlet.kick(reg.V, reg.forces, inv_m, 0.5 * dt, threads)
-        verlet.drift(reg.U, reg.V, dt, threads)
+        # the integrator's pure-FE step (VelocityVerlet._fe_step): one pass when every node is a
+        # structured stencil node and threads == 1, else the three kernels below
+        reg.verlet_step(acc, inv_m, 0.5 * dt, dt)
+
+    def separate() -> None:
+        # the same step as three kernels (kick + drift, forces, acceleration + kick): bitwise the same
+        verlet.kick_drift(reg.V, reg.U, acc2, 0.5 * dt, dt, threads)
         reg.compute()
-        verlet.kick(reg.V, reg.forces, inv_m, 0.5 * dt, threads)
+        verlet.acc_kick(reg.V, acc2, reg.forces, inv_m, 0.5 * dt, threads)
 
     K = reg.stiffness_matrix()
     u = reg.U.ravel().copy()
-    s_step, s_mv = interleaved([step, lambda: K @ u], repeat)
+    s_step, s_sep, s_mv = interleaved([step, separate, lambda: K @ u], repeat)
+    sep = np.median(s_sep[1] / s_mv[1])
     ratio = s_step / s_mv          # (2, repeat): wall, CPU per sample
     reg.compute()
     err = np.max(np.abs(K @ reg.U.ravel() + reg.forces.ravel())) / np.max(np.abs(reg.forces))
@@ -92,7 +112,7 @@ def case(dim: int, dofs: float, threads: int, repeat: int) -> dict:
                 t_step=np.median(s_step[0]), t_mv=np.median(s_mv[0]), c_step=np.median(s_step[1]),
                 c_mv=np.median(s_mv[1]), ratio=np.median(ratio[0]), ratio_lo=ratio[0].min(),
                 ratio_hi=ratio[0].max(), c_ratio=np.median(ratio[1]), c_ratio_lo=ratio[1].min(),
-                c_ratio_hi=ratio[1].max(), err=err)
+                c_ratio_hi=ratio[1].max(), err=err, sep=sep)
 
 
 def main() -> None:
@@ -110,7 +130,8 @@ def main() -> None:
         print(f"{r['elem'] + f' {dim}D':<10}{r['dofs']:>9d}{r['nnz']:>10d}{1e3 * r['t_step']:>8.2f}"
               f"{1e3 * r['t_mv']:>8.2f}{r['ratio']:>8.3f} ({r['ratio_lo']:.3f}-{r['ratio_hi']:.3f})"
               f"{1e3 * r['c_step']:>10.2f}{1e3 * r['c_mv']:>9.2f}"
-              f"{r['c_ratio']:>8.3f} ({r['c_ratio_lo']:.3f}-{r['c_ratio_hi']:.3f}){r['err']:>12.1e}", flush=True)
+              f"{r['c_ratio']:>8.3f} ({r['c_ratio_lo']:.3f}-{r['c_ratio_hi']:.3f}){r['err']:>12.1e}"
+              f"   (3 separate kernels: cpu ratio {r['sep']:.3f})", flush=True)
     print(f"times in ms; target ratio <= 0.5; load average {os.getloadavg()[0]:.2f} at end")
 
 

@@ -277,7 +277,92 @@ cdef extern from *:
     MSIM_STENCIL4(1)
     MSIM_STENCIL4(2)
     MSIM_STENCIL4(3)
+    /* d = 2 with explicit 4-wide vectors (GCC vector extensions): the 4 nodes' (x, y) pairs are 8
+       contiguous doubles, so lanes = (node c, component i) and the j-th column of a block multiplies
+       u_j broadcast per node: the same multiply-adds in the same order per (node, component) as
+       msim_stencil4_2 (bitwise its results, also under FMA contraction in the AVX2 clone), without
+       strided loads. */
+    typedef double msim_v4 __attribute__((vector_size(32), aligned(8)));
+    typedef long long msim_m4 __attribute__((vector_size(32)));
+    MSIM_CLONES static void msim_stencil4v_2(const double* U, const int32_t* nodes, const int32_t* types,
+            const int32_t* nbr, int NS, const double* S, double* out, double* en_chunk, int64_t p0,
+            int64_t p1) {
+        const msim_m4 m0 = {0, 0, 2, 2}, m1 = {1, 1, 3, 3}, mb = {0, 1, 0, 1};
+        double en = 0.0;
+        int64_t p = p0;
+        while (p < p1) {
+            const int64_t I = nodes[p]; const int32_t t = types[p];
+            const double* St = S + (int64_t)t * NS * 4; const int32_t* nb = nbr + (int64_t)t * NS;
+            int i, s, c;
+            int nr = 0;     /* 8 or 4 consecutive nodes of type t from p (in the chunk), else 0 */
+            if (p + 4 <= p1 && nodes[p + 3] == I + 3 && types[p + 1] == t && types[p + 2] == t &&
+                    types[p + 3] == t && nodes[p + 1] == I + 1 && nodes[p + 2] == I + 2) {
+                nr = 4;
+                if (p + 8 <= p1 && nodes[p + 7] == I + 7 && types[p + 4] == t && types[p + 5] == t &&
+                        types[p + 6] == t && types[p + 7] == t && nodes[p + 4] == I + 4 &&
+                        nodes[p + 5] == I + 5 && nodes[p + 6] == I + 6)
+                    nr = 8; }
+            if (nr == 8) {
+                /* two groups of 4 at once: 8 independent chains (latency of the multiply-adds hidden) */
+                msim_v4 f0[2], f1[2], f2[2], f3[2];
+                f0[0] = f0[1] = f1[0] = f1[1] = f2[0] = f2[1] = f3[0] = f3[1] = (msim_v4){0.0, 0.0, 0.0, 0.0};
+                for (s = 0; s < NS; s++) {
+                    const double* u = U + (I + nb[s]) * 2;
+                    const msim_v4 u0 = *(const msim_v4*)u, u1 = *(const msim_v4*)(u + 4);
+                    const msim_v4 u2 = *(const msim_v4*)(u + 8), u3 = *(const msim_v4*)(u + 12);
+                    const msim_v4 B = *(const msim_v4*)(St + s * 4);
+                    const msim_v4 b0 = __builtin_shuffle(B, mb), b1 = __builtin_shuffle(B, mb + 2);
+                    f0[s & 1] += b0 * __builtin_shuffle(u0, m0);
+                    f1[s & 1] += b0 * __builtin_shuffle(u1, m0);
+                    f2[s & 1] += b0 * __builtin_shuffle(u2, m0);
+                    f3[s & 1] += b0 * __builtin_shuffle(u3, m0);
+                    f0[s & 1] += b1 * __builtin_shuffle(u0, m1);
+                    f1[s & 1] += b1 * __builtin_shuffle(u1, m1);
+                    f2[s & 1] += b1 * __builtin_shuffle(u2, m1);
+                    f3[s & 1] += b1 * __builtin_shuffle(u3, m1); }
+                const msim_v4 g0 = f0[0] + f0[1], g1 = f1[0] + f1[1], g2 = f2[0] + f2[1], g3 = f3[0] + f3[1];
+                double fr[16];
+                for (i = 0; i < 4; i++) { fr[i] = g0[i]; fr[4 + i] = g1[i]; fr[8 + i] = g2[i]; fr[12 + i] = g3[i]; }
+                for (c = 0; c < 8; c++) { double eI = 0.0;
+                    for (i = 0; i < 2; i++) { const double fi = fr[c * 2 + i];
+                        eI += U[(I + c) * 2 + i] * fi; out[(I + c) * 2 + i] = -fi; }
+                    en += 0.5 * eI; }
+                p += 8;
+            } else if (nr == 4) {
+                msim_v4 fa[2], fb[2];
+                fa[0] = fa[1] = fb[0] = fb[1] = (msim_v4){0.0, 0.0, 0.0, 0.0};
+                for (s = 0; s < NS; s++) {
+                    const double* u = U + (I + nb[s]) * 2;
+                    const msim_v4 ua = *(const msim_v4*)u, ub = *(const msim_v4*)(u + 4);
+                    const msim_v4 B = *(const msim_v4*)(St + s * 4);
+                    const msim_v4 b0 = __builtin_shuffle(B, mb), b1 = __builtin_shuffle(B, mb + 2);
+                    fa[s & 1] += b0 * __builtin_shuffle(ua, m0);
+                    fb[s & 1] += b0 * __builtin_shuffle(ub, m0);
+                    fa[s & 1] += b1 * __builtin_shuffle(ua, m1);
+                    fb[s & 1] += b1 * __builtin_shuffle(ub, m1); }
+                const msim_v4 ga = fa[0] + fa[1], gb = fb[0] + fb[1];
+                double fr[8];
+                for (i = 0; i < 4; i++) { fr[i] = ga[i]; fr[4 + i] = gb[i]; }
+                for (c = 0; c < 4; c++) { double eI = 0.0;
+                    for (i = 0; i < 2; i++) { const double fi = fr[c * 2 + i];
+                        eI += U[(I + c) * 2 + i] * fi; out[(I + c) * 2 + i] = -fi; }
+                    en += 0.5 * eI; }
+                p += 4;
+            } else {
+                double f[2][2]; int j;
+                for (i = 0; i < 2; i++) { f[0][i] = 0.0; f[1][i] = 0.0; }
+                for (s = 0; s < NS; s++) { const double* u = U + (I + nb[s]) * 2;
+                    const double* B = St + s * 4;
+                    for (j = 0; j < 2; j++) for (i = 0; i < 2; i++) f[s & 1][i] += B[j * 2 + i] * u[j]; }
+                double eI = 0.0;
+                for (i = 0; i < 2; i++) { const double fi = f[0][i] + f[1][i];
+                    eI += U[I * 2 + i] * fi; out[I * 2 + i] = -fi; }
+                en += 0.5 * eI;
+                p += 1; } }
+        *en_chunk = en; }
     """
+    void msim_stencil4v_2(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
+                          double*, double*, int64_t, int64_t) noexcept nogil
     void msim_stencil4_1(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
                          double*, double*, int64_t, int64_t) noexcept nogil
     void msim_stencil4_2(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
@@ -392,7 +477,7 @@ def stencil_forces(const double[:, ::1] U, const int32_t[::1] nodes, const int32
         return 0
     nch = (M + chunk - 1) // chunk
     if relative:
-        fn4 = msim_stencil4_1 if d == 1 else (msim_stencil4_2 if d == 2 else msim_stencil4_3)
+        fn4 = msim_stencil4_1 if d == 1 else (msim_stencil4v_2 if d == 2 else msim_stencil4_3)
         with nogil:
             for ch in prange(nch, num_threads=n_threads, schedule="static"):
                 p0 = ch * chunk
@@ -415,3 +500,82 @@ cdef bint np_any_mode1(const signed char[::1] mode) noexcept:
         if mode[i] == 1:
             return True
     return False
+
+
+cdef void _kick_drift_rows(double* V, double* U, const double* A, double h, double dt, Py_ssize_t k0,
+                           Py_ssize_t k1) noexcept nogil:
+    """Flat entries [k0, k1): V += h A, then U += dt V (the arithmetic of verlet.kick_drift)."""
+    cdef Py_ssize_t k
+    cdef double vi
+    for k in range(k0, k1):
+        vi = V[k] + h * A[k]
+        V[k] = vi
+        U[k] = U[k] + dt * vi
+
+
+cdef void _acc_kick_rows(double* V, double* A, const double* F, const double* inv, double h, Py_ssize_t k0,
+                         Py_ssize_t k1) noexcept nogil:
+    """Flat entries [k0, k1): A = F inv, then V += h A (the arithmetic of verlet.acc_kick)."""
+    cdef Py_ssize_t k
+    cdef double ai
+    for k in range(k0, k1):
+        ai = F[k] * inv[k]
+        A[k] = ai
+        V[k] = V[k] + h * ai
+
+
+def stencil_verlet_step(double[:, ::1] U, double[:, ::1] V, double[:, ::1] A, const double[:, ::1] inv_m,
+                        const int32_t[::1] nodes, const int32_t[::1] types, const int32_t[:, ::1] offsets,
+                        const double[:, :, :, ::1] S, double[:, ::1] out, double[::1] en_chunk, double dt_half,
+                        double dt):
+    """One whole velocity-Verlet step of a region whose nodes are ALL relative stencil nodes in index
+    order (``nodes`` = 0..N−1; `stencil_forces` with ``relative``), in ONE pass over the arrays
+    (U, V, A = accelerations, inv_m = inverse masses per component, out = forces: all (N, d)):
+
+        V += dt_half A;  U += dt V;          (nodes ahead of the force loop by the largest offset)
+        out = −Σ_s S U_J  (chunks of 256 nodes: exactly `stencil_forces`' code and order);
+        A = out · inv_m;  V += dt_half A     (each chunk right after its forces)
+
+    Bitwise the same numbers as `verlet.kick_drift`, `stencil_forces` and `verlet.acc_kick` called one
+    after the other (each entry gets the same operations in the same order; a node's forces read only
+    nodes already drifted). Sequential (one thread): the caller uses the three kernels with threads.
+    en_chunk (⌈N/256⌉,) as in `stencil_forces`. Returns 0."""
+    cdef Py_ssize_t N = U.shape[0], d = U.shape[1], NS = offsets.shape[1], nch, ch, p0, p1, chunk = 256
+    cdef Py_ssize_t dr = 0, need, maxoff = 0, t, s
+    cdef stencil4_fn fn4
+    if d == 1:
+        fn4 = msim_stencil4_1
+    elif d == 2:
+        fn4 = msim_stencil4v_2
+    elif d == 3:
+        fn4 = msim_stencil4_3
+    else:
+        raise ValueError("stencil_verlet_step: d must be 1, 2 or 3")
+    if (nodes.shape[0] != N or types.shape[0] != N or V.shape[0] != N or V.shape[1] != d or A.shape[0] != N
+            or A.shape[1] != d or inv_m.shape[0] != N or inv_m.shape[1] != d or out.shape[0] != N
+            or out.shape[1] != d or S.shape[1] != NS or S.shape[2] != d or S.shape[3] != d
+            or offsets.shape[0] != S.shape[0] or en_chunk.shape[0] < (N + 255) // 256):
+        raise ValueError("stencil_verlet_step: shape mismatch")
+    if N == 0:
+        return 0
+    if nodes[0] != 0 or nodes[N - 1] != N - 1:
+        raise ValueError("stencil_verlet_step: nodes must be 0..N-1 in order")
+    for t in range(offsets.shape[0]):
+        for s in range(NS):
+            if offsets[t, s] > maxoff:
+                maxoff = offsets[t, s]
+    nch = (N + chunk - 1) // chunk
+    with nogil:
+        for ch in range(nch):
+            p0 = ch * chunk
+            p1 = p0 + chunk if p0 + chunk < N else N
+            need = p1 + maxoff
+            if need > N:
+                need = N
+            if need > dr:
+                _kick_drift_rows(&V[0, 0], &U[0, 0], &A[0, 0], dt_half, dt, dr * d, need * d)
+                dr = need
+            fn4(&U[0, 0], &nodes[0], &types[0], &offsets[0, 0], <int>NS, &S[0, 0, 0, 0], &out[0, 0],
+                &en_chunk[ch], p0, p1)
+            _acc_kick_rows(&V[0, 0], &A[0, 0], &out[0, 0], &inv_m[0, 0], dt_half, p0 * d, p1 * d)
+    return 0

@@ -39,6 +39,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._kernels import load as _load_kernel
+
 #: relative pivot / rank tolerance of the factorisation (see the module docstring)
 RTOL = 1e-10
 #: largest Gram matrix (rows) given to the dense pivoted Cholesky; larger ones take the sparse scaled path
@@ -98,6 +100,7 @@ class ConstraintProjector:
         self.G_touched = self.G[:, self.touched].tocsr()
         self._GaT = self.G[:, self.active].T.tocsr()
         self._wa = inv_mass[self.active]
+        self._fast = _BlockSolve.build(self.G[:, self.active], self._wa, rtol) if lu is not None else None
 
     @classmethod
     def euclidean(cls, n: int, fixed: np.ndarray | None = None, G=None,  # noqa: ANN001
@@ -197,7 +200,12 @@ class ConstraintProjector:
 
     def correction(self, r: np.ndarray) -> np.ndarray:
         """(len(active),) W Gᵀ (G W Gᵀ)⁻¹ r at the ``active`` dofs (subtract it there)."""
-        return self._wa * (self._GaT @ self._lu.solve(r))
+        return self._wa * (self._GaT @ self.solve(r))
+
+    def solve(self, r: np.ndarray) -> np.ndarray:
+        """(r,) multipliers (G W Gᵀ)⁻¹ r: the compiled block solve (`_BlockSolve`) when it was built, else
+        the factorisation's own solve."""
+        return self._fast.solve(r) if self._fast is not None else self._lu.solve(r)
 
     # ------------------------------------------------------------------ full vectors
     def project(self, a: np.ndarray) -> np.ndarray:
@@ -223,3 +231,91 @@ class ConstraintProjector:
         if G.shape[0] == 0:
             return 0.0
         return float(np.max(np.abs(G @ q - c)))
+
+
+class _BlockSolve:
+    """The per-step solve ``(G W Gᵀ)⁻¹ r`` of the dynamics, compiled (`kernels/trisolve.pyx`).
+
+    The Gram matrix of a handshake splits into identical diagonal blocks, one per displacement component
+    (row i of component c touches only component c of its atoms and nodes; the inverse masses are the
+    same per component unless some component is fixed): the blocks are found as the connected components
+    of its graph and, when they are all equal (same pattern and values in index order), ONE block is
+    factorised and the d right-hand sides are solved together (the factor read once). Otherwise the whole
+    matrix is one block. Factorisation of the Jacobi-scaled Â = D^-½ A D^-½ (as `_factorise_scaled`):
+    SuperLU with a symmetric minimum-degree ordering and diagonal pivots (Â is symmetric positive
+    definite; fewer fill-ins than the general COLAMD LU), accepted under the projector's pivot test on
+    Â (else SuperLU's default partial pivoting, else None: the caller keeps its own factorisation). The
+    same solution as SuperLU's solve up to round-off (a different elimination order), about 3× faster on
+    the 7 440 multipliers of bench_coupled's 2D handshake (one triangular pair with two right-hand sides
+    instead of a pair over both blocks plus SuperLU's per-call overhead)."""
+
+    def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray) -> None:  # noqa: ANN001
+        self.blocks = blocks                      # (m, nb) row indices: column c = block c
+        self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
+        n = blocks.shape[0]
+        L = sp.tril(lu.L.tocsr(), k=-1).tocsr()
+        U = lu.U.tocsr()
+        Ud = U.diagonal().copy()
+        U = sp.triu(U, k=1).tocsr()
+        for M in (L, U):
+            M.sort_indices()
+        i32 = np.int32
+        self._args = (L.indptr.astype(i32), L.indices.astype(i32), np.ascontiguousarray(L.data, float),
+                      U.indptr.astype(i32), U.indices.astype(i32), np.ascontiguousarray(U.data, float),
+                      np.ascontiguousarray(Ud), lu.perm_r.astype(i32), lu.perm_c.astype(i32))
+        nb = blocks.shape[1]
+        self._b, self._w, self._x = (np.empty((n, nb)) for _ in range(3))
+        self._k = _load_kernel("trisolve")
+
+    @classmethod
+    def build(cls, Ga: sp.csr_matrix, wa: np.ndarray, rtol: float) -> _BlockSolve | None:
+        """From the kept rows' G restricted to the active dofs (r, k) and their inverse masses (k,)."""
+        A = (Ga @ sp.diags(wa) @ Ga.T).tocsr()
+        r = A.shape[0]
+        if r == 0:
+            return None
+        diag = A.diagonal()
+        if not np.all(diag > 0):
+            return None
+        sc = 1.0 / np.sqrt(diag)                  # Jacobi scaling: Â = D^-½ A D^-½, unit diagonal
+        A = (sp.diags(sc) @ A @ sp.diags(sc)).tocsr()
+        nc, lab = sp.csgraph.connected_components(A, directed=False)
+        order = np.argsort(lab, kind="stable")
+        sizes = np.bincount(lab, minlength=nc)
+        blocks = order.reshape(r, 1)
+        if nc > 1 and np.all(sizes == sizes[0]):
+            cand = order.reshape(nc, sizes[0]).T          # (m, nc), each column ascending
+            ref = A[cand[:, 0]][:, cand[:, 0]]
+            ref.sort_indices()
+            same = True
+            for c in range(1, nc):
+                B = A[cand[:, c]][:, cand[:, c]]
+                B.sort_indices()
+                if not (np.array_equal(B.indptr, ref.indptr) and np.array_equal(B.indices, ref.indices)
+                        and np.array_equal(B.data, ref.data)):
+                    same = False
+                    break
+            if same:
+                blocks = np.ascontiguousarray(cand)
+        B = A[blocks[:, 0]][:, blocks[:, 0]].tocsc()
+        for kw in ({"permc_spec": "MMD_AT_PLUS_A", "diag_pivot_thresh": 0.0,
+                    "options": {"SymmetricMode": True}}, {}):
+            try:
+                lu = spla.splu(B, **kw)
+            except RuntimeError:
+                continue
+            piv = np.abs(lu.U.diagonal())
+            if piv.min() > rtol * piv.max():
+                return cls(blocks, lu, sc)
+        return None
+
+    def solve(self, r: np.ndarray) -> np.ndarray:
+        """(r,) A⁻¹ r."""
+        bl = self.blocks
+        np.take(r, bl, out=self._b)
+        self._b *= self._sc
+        self._k.lu_solve(*self._args, self._b, self._w, self._x)
+        self._x *= self._sc
+        out = np.empty(r.shape[0])
+        out[bl] = self._x
+        return out

@@ -195,6 +195,30 @@ class ContinuumRegion:
                     E += float(np.sum(self._en_chunk[:(nodes.size + 255) // 256]))
         return E
 
+    def verlet_step(self, acc: np.ndarray, inv_m: np.ndarray, dt_half: float, dt: float) -> float:
+        """One whole velocity-Verlet step of this region alone (no loads, constraints or other regions):
+        ``V += dt_half acc; U += dt V; forces; acc = forces · inv_m; V += dt_half acc``; returns E [energy].
+
+        acc, inv_m : (N, d) accelerations [length/time²] (updated in place) and inverse masses per
+        component [1/mass] (0 = fixed). Bitwise the same as `verlet.kick_drift`, `compute` and
+        `verlet.acc_kick` in turn; when every node is a structured (relative) stencil node and the region
+        runs on one thread, it is done in ONE pass (`fem_forces.stencil_verlet_step`: the kicks and the
+        drift ride on the force loop, about half the memory traffic of three separate passes)."""
+        st = self._stencil
+        if (self.n_threads == 1 and st is not None and self._general.size == 0 and self.material.is_linear
+                and not any(bd.qp_elems.size for bd in self._blocks)
+                and self._stencil_parts[0][0].size == self.mesh.n_nodes
+                and not self._stencil_parts[1][0].size):
+            nodes, types, offsets = self._stencil_parts[0]
+            self._k.stencil_verlet_step(self.U, self.V, acc, inv_m, nodes, types, offsets, self._stencil_T,
+                                        self.forces, self._en_chunk, dt_half, dt)
+            return 0.0 + float(np.sum(self._en_chunk[:(nodes.size + 255) // 256]))
+        kv = load("verlet")
+        kv.kick_drift(self.V, self.U, acc, dt_half, dt, self.n_threads)
+        E = self.compute()
+        kv.acc_kick(self.V, acc, self.forces, inv_m, dt_half, self.n_threads)
+        return E
+
     def last_energy_densities(self) -> np.ndarray | None:
         """W [energy/volume] at every quadrature point (nq,) as evaluated by the last `compute` (current on
         the active elements); None for linear materials, whose `compute` does not evaluate W per point."""

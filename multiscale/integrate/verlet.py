@@ -18,8 +18,9 @@ bitwise those of the stacked formulation; ``external_work`` is summed per region
 
 Step order (one call of `step`; ARCHITECTURE.md "Step order"):
 
-1. half-kick ``v += ½Δt a`` and drift ``x += Δt v``, atoms and nodes alike (kernels ``verlet.kick_acc``,
-   ``verlet.drift``);
+1. half-kick ``v += ½Δt a`` and drift ``x += Δt v``, atoms and nodes alike (kernel ``verlet.kick_drift``,
+   one pass; a continuum alone without loads/constraints/imposed motion does steps 1-7 in
+   `ContinuumRegion.verlet_step`, one pass over its arrays on structured meshes, bitwise the same);
    then the round-off drift of G q is projected out (M-orthogonal, one more triangular solve), and the
    kinematic hooks impose their displacements/velocities on fixed dofs (``impose(time, system)``);
 2. pad atoms follow the mesh (``x_pad = X_pad + N U``, ``v_pad = N V``);
@@ -267,15 +268,24 @@ class VelocityVerlet:
         s, k, dt, nt = self.system, self._k, self.dt, self.n_threads
         half = 0.5 * dt
         book = bool(self.force_hooks) or self._fixed.size > 0
+        # a continuum alone without loads, constraints or imposed motion: the region's fused step
+        fe_only = (s.atoms is None and hasattr(s.continuum, "verlet_step") and not s.coupled
+                   and self.projector is None and not self.force_hooks and not self.impose_hooks)
         for _ in range(int(n)):
             if book:
                 self._book_start()
+            if fe_only:
+                self._fe_step(half, dt)
+                if book:
+                    self.external_work += self._book_end()
+                for op in self.velocity_ops:
+                    self.dissipated += float(op.apply(s, self, dt))
+                self.step_count += 1
+                continue
             if s.atoms is not None:
-                k.kick_acc(s.atoms.v, self.acc_atoms, half, nt)
-                k.drift(s.atoms.x, s.atoms.v, dt, nt)
+                k.kick_drift(s.atoms.v, s.atoms.x, self.acc_atoms, half, dt, nt)
             if s.continuum is not None:
-                k.kick_acc(s.continuum.V, self.acc_nodes, half, nt)
-                k.drift(s.continuum.U, s.continuum.V, dt, nt)
+                k.kick_drift(s.continuum.V, s.continuum.U, self.acc_nodes, half, dt, nt)
             if self.projector is not None:
                 self._reproject_q()
             self.time = (self.step_count + 1) * dt
@@ -294,6 +304,17 @@ class VelocityVerlet:
                 self.dissipated += float(op.apply(s, self, dt))
             s.update_pads(positions=False)      # U is that of the mid-step update: velocities only
             self.step_count += 1
+
+    def _fe_step(self, half: float, dt: float) -> None:
+        """Steps 1-7 for a continuum alone (no loads, constraints, imposed motion or pads):
+        `ContinuumRegion.verlet_step` (kick, drift, forces, accelerations, kick; one pass over the arrays
+        on structured meshes), bitwise the general path (same operations per component in the same order)."""
+        s = self.system
+        E = float(s.continuum.verlet_step(self.acc_nodes, self._inv_nodes, half, dt))
+        self.time = (self.step_count + 1) * dt
+        s.f_nodes[...] = s.continuum.forces
+        s.energy = {"potential_atoms": 0.0, "potential_continuum": E, "coupling": 0.0}
+        self.potential = 0.0 + E + 0.0
 
     def _fixed_dofs(self) -> np.ndarray:
         """Stacked indices of the dofs with zero inverse mass on active entities (fixed / prescribed)."""

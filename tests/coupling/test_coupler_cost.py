@@ -235,7 +235,7 @@ def _stacked_step(integ, s) -> None:  # noqa: ANN001
     q = s.gather_q()
     r = p.G @ q
     if np.any(r):
-        dq = -p.inv_mass * (p.GT @ p._lu.solve(r))
+        dq = -p.inv_mass * (p.GT @ p.solve(r))
         da, dn = s.split(dq)
         s.atoms.x[s.free] += da
         s.continuum.U[...] += dn
@@ -243,7 +243,7 @@ def _stacked_step(integ, s) -> None:  # noqa: ANN001
     s.update_pads()
     s.compute_forces()
     a = s.inv_mass_dof * s.forces_q()
-    a = a - p.inv_mass * (p.GT @ p._lu.solve(p.G @ a))
+    a = a - p.inv_mass * (p.GT @ p.solve(p.G @ a))
     aa, an = s.split(a)
     integ.acc_atoms[s.free] = aa
     integ.acc_nodes[...] = an
