@@ -1,6 +1,16 @@
-"""A dynamics run on P > 1 MPI ranks: the atoms of a plain-MD deck as a `parallel.engine.DistributedMD`.
+"""A dynamics run on P > 1 MPI ranks: the atoms of a plain-MD deck as a `parallel.engine.DistributedMD`;
+a coupled deck as a replicated-data run (`parallel.replicated`).
 
-Chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed (`check_distributable`,
+COUPLED decks (a ``continuum``; `replicated`, `check_coupled`, `setup_replicated`): every rank builds and
+steps the whole serial model (atoms, mesh, handshake, constraint factorisation, damping band, loads,
+thermostat) with the serial integrator; only the atoms' pair forces are split over the ranks (rows of the
+half neighbour list, `parallel.replicated.SplitAtomForces`) and summed by one reduce + broadcast, so every
+rank holds the same bits and the run's `Reduction` is over a `ReplicatedComm` (global value = local value);
+`ReplicatedMeasure` checks at every thermo row that the ranks' states are still bitwise equal. Output,
+checkpoints (serial ones) and progress come from rank 0. Refused (`DeckError`): coupled statics
+(``integrator.type``) and many-body or engine potentials (``potential``).
+
+PLAIN-MD decks: chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed (`check_distributable`,
 a `DeckError` naming the deck key otherwise — the same verdict on every rank, no communication):
 atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (statics:
 `run.distributed_statics`), no ``loads``, pair potentials or single-density EAM, the x axis periodic and
@@ -39,12 +49,63 @@ from .state import State
 _KERNEL_POTENTIALS = ("lj", "morse", "harmonic", "eam", "eam_zhou")
 
 
+def replicated(model) -> bool:  # noqa: ANN001
+    """True when a P > 1 run of this model is a replicated-data coupled run (`parallel.replicated`)."""
+    return model.continuum is not None
+
+
+def check_coupled(model, deck, statics: bool, size: int) -> None:  # noqa: ANN001
+    """The conditions of a replicated-data coupled run on ``size`` ranks (`DeckError` at the key)."""
+    cfg = deck.config
+    why = f"`mpiexec -n {size} msim run` runs coupled decks in dynamics with a pair potential (the " \
+          "atoms' pair forces split over the ranks, the continuum and handshake replicated); run this " \
+          "deck on one rank (plain `msim run`)"
+    if statics:
+        raise deck.error("integrator.type", f"quasi-statics ({cfg.integrator.type}) of a coupled deck "
+                         f"cannot run on {size} MPI ranks yet: {why}")
+    pot = model.potential
+    from ..md.potentials.pairbase import PairPotential
+    if model.atoms is not None and (getattr(pot, "many_body", False) or not isinstance(pot, PairPotential)):
+        raise deck.error("potential", f"a coupled deck with potential type '{cfg.potential.type}' cannot "
+                         f"run on {size} MPI ranks yet (many-body and engine potentials are not split): "
+                         f"{why}")
+
+
+def setup_replicated(sim) -> None:  # noqa: ANN001
+    """Make ``sim`` (a prepared-for-serial `Simulation` with a ``comm.size > 1`` Reduction) a replicated-
+    data coupled run: its reductions over a `ReplicatedComm`, the atoms' pair forces split
+    (`parallel.replicated.SplitAtomForces`), the serial state, fields and measure (with the replicas'
+    consistency check at every thermo row)."""
+    from ..parallel.replicated import ReplicatedComm, SplitAtomForces
+    from .reduce import Reduction
+    m = sim.model
+    comm = ReplicatedComm(sim.reduce.comm)
+    sim.reduce = Reduction(comm)
+    if m.atoms is not None:
+        sim.split = SplitAtomForces(m.atoms, comm)
+    sim.state = State(m.system, sim.integrator, ids=m.site_ids if m.atoms is not None else None)
+    sim.measure = ReplicatedMeasure(m, sim.state, sim.reduce, sim.hooks)
+
+
+class ReplicatedMeasure(Measure):
+    """`Measure` of a replicated-data run: the serial row (the state is whole on every rank), after
+    checking that the ranks' states are still bitwise equal (`parallel.replicated.check_replicas`)."""
+
+    def __call__(self) -> tuple[dict, dict]:
+        from ..parallel.replicated import check_replicas
+        check_replicas(self.reduce.comm, self.model.system)
+        return super().__call__()
+
+
 def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa: ANN001
     """Raise a `DeckError` at the deck key that keeps this deck from running on ``size`` ranks."""
     if statics:     # quasi-statics: replicated minimiser, split forces (run/distributed_statics.py)
         from .distributed_statics import check_statics_distributable
         return check_statics_distributable(model, deck, size)
     cfg = deck.config
+    if replicated(model):
+        check_coupled(model, deck, statics, size)
+        return
     why = f"`mpiexec -n {size} msim run` runs plain molecular dynamics only (atoms, no continuum or " \
           "handshake, no loads; a Langevin thermostat may be given); run this deck on one rank (plain `msim run`)"
     if cfg.continuum is not None or model.continuum is not None:

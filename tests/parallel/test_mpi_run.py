@@ -156,20 +156,6 @@ def test_restart_across_rank_counts(tmp_path: Path, first: int, second: int) -> 
     print(compare(out, ref, 1e-12))
 
 
-@pytest.mark.parametrize("deck,key", [(ROOT / "decks" / "wave1d.yaml", "continuum"),
-                                      (ROOT / "decks" / "indent2d_small.yaml", "continuum")])
-def test_coupled_deck_refused(tmp_path: Path, deck: Path, key: str) -> None:
-    """A coupled deck on 2 ranks: exit 2 on every rank, one message naming the deck key, no traceback,
-    no results file."""
-    out = tmp_path / "c.h5"
-    p = msim(2, str(deck), "-o", str(out))
-    assert p.returncode == 2, p.stderr[-3000:]
-    err = p.stderr
-    assert err.count("cannot run on 2 MPI ranks") == 1, err
-    assert key in err and "Traceback" not in err, err
-    assert not out.exists()
-
-
 LANGEVIN = {"type": "langevin", "temperature": 300.0, "damp": 0.1, "seed": 12345,
             # half the crystal: the mask is taken on reference positions by global id on every rank
             "region": {"type": "box", "lo": [-1.0, -1.0, -1.0], "hi": [100.0, 7.0, 100.0]}}
