@@ -50,6 +50,10 @@ class ReplicatedComm:
         self.t_reduce = 0.0           # seconds in sum_replicated (this rank)
         self.bytes_reduced = 0        # bytes this rank contributed to sum_replicated
         self.n_reduce = 0
+        #: benchmarks: a barrier before each reduction, its time in ``t_wait`` (waiting for the slowest
+        #: rank), so that ``t_reduce`` is the transfer alone
+        self.measure_wait = False
+        self.t_wait = 0.0
 
     def allreduce(self, value: Any, op: str = "sum") -> Any:  # noqa: ARG002
         return value
@@ -59,9 +63,13 @@ class ReplicatedComm:
 
     def sum_replicated(self, a: np.ndarray) -> np.ndarray:
         """(m,) float64: Σ over the ranks of a, identical bits on every rank."""
+        inner = getattr(self.inner, "comm", None)
+        if self.measure_wait and inner is not None and self.size > 1:
+            t0 = time.perf_counter()
+            inner.Barrier()
+            self.t_wait += time.perf_counter() - t0
         t0 = time.perf_counter()
         a = np.ascontiguousarray(a, dtype=np.float64)
-        inner = getattr(self.inner, "comm", None)
         if self.size == 1 or inner is None:
             out = a
         else:
