@@ -112,7 +112,8 @@ def main() -> None:
     others = comm.allgather((tf, entries)) if comm.size > 1 else [(tf, entries)]
     load = os.getloadavg()[0]
     if comm.rank == 0:
-        print(f"deck {Path(args.deck).name} scale {args.scale}: {n} atoms, {m.continuum.mesh.n_nodes if hasattr(m.continuum.mesh, 'n_nodes') else len(m.continuum.nodes)} nodes, "
+        n_nodes = len(m.continuum.U)
+        print(f"deck {Path(args.deck).name} scale {args.scale}: {n} atoms, {n_nodes} nodes, "
               f"P = {comm.size}, load {load:.1f}")
         print(f"  per step [ms]: wall {1e3 * wall:.3f}  pair kernel {1e3 * tf:.3f} (ranks: "
               f"{', '.join(f'{1e3 * o[0]:.3f}' for o in others)})  wait (barrier) {1e3 * tw:.3f}  "
@@ -124,7 +125,8 @@ def main() -> None:
             print(f"  model from the 1-rank figures given: T({comm.size}) = {1e3 * pred:.3f} ms "
                   f"(measured {1e3 * wall:.3f}; transfer part predicted {1e3 * 2 * (alpha + tB):.3f}, "
                   f"measured {1e3 * tr:.3f})")
-        print(f"  ROW {comm.size} {n} {wall:.6e} {tf:.6e} {tr:.6e} {tw:.6e} {wall - tf - tr - tw:.6e} {B} {alpha:.3e} "
+        print(f"  ROW {comm.size} {n} {wall:.6e} {tf:.6e} {tr:.6e} {tw:.6e} {wall - tf - tr - tw:.6e} {B} "
+              f"{alpha:.3e} "
               f"{tB:.3e} {load:.1f}")
     if comm.rank == 0 and args.scale != 1.0:
         Path(deck).unlink(missing_ok=True)

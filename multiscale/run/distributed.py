@@ -10,7 +10,8 @@ rank holds the same bits and the run's `Reduction` is over a `ReplicatedComm` (g
 checkpoints (serial ones) and progress come from rank 0. Refused (`DeckError`): coupled statics
 (``integrator.type``) and many-body or engine potentials (``potential``).
 
-PLAIN-MD decks: chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed (`check_distributable`,
+PLAIN-MD decks: chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed
+(`check_distributable`,
 a `DeckError` naming the deck key otherwise — the same verdict on every rank, no communication):
 atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (statics:
 `run.distributed_statics`), no ``loads``, pair potentials or single-density EAM, the x axis periodic and
@@ -107,7 +108,8 @@ def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa:
         check_coupled(model, deck, statics, size)
         return
     why = f"`mpiexec -n {size} msim run` runs plain molecular dynamics only (atoms, no continuum or " \
-          "handshake, no loads; a Langevin thermostat may be given); run this deck on one rank (plain `msim run`)"
+          "handshake, no loads; a Langevin thermostat may be given); run this deck on one rank " \
+          "(plain `msim run`)"
     if cfg.continuum is not None or model.continuum is not None:
         raise deck.error("continuum", f"a deck with a continuum cannot run on {size} MPI ranks yet: {why}")
     if getattr(cfg, "handshake", None) is not None:
