@@ -84,10 +84,6 @@ class ReplicatedComm:
         self.n_reduce += 1
         return out
 
-    def max_replicated(self, value: float) -> float:
-        """The true maximum over the ranks (the replicas' consistency check)."""
-        return float(self.inner.allreduce(float(value), "max"))
-
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
@@ -181,20 +177,25 @@ class SplitAtomForces:
         return r.energy
 
 
-def state_checksum(system) -> float:  # noqa: ANN001
-    """A float that changes with any bit of x, v, U, V (the replicas' consistency check)."""
-    h = 0.0
-    for arr in ((system.atoms.x, system.atoms.v) if system.atoms is not None else ()) + \
-            ((system.continuum.U, system.continuum.V) if system.continuum is not None else ()):
-        a = np.ascontiguousarray(arr).view(np.uint64).ravel()
-        h += float(np.bitwise_xor.reduce(a) % np.uint64(2**52)) if a.size else 0.0
-        h += float(np.sum(a % np.uint64(1 << 20)))
-    return h
+def state_checksum(system) -> tuple[int, int]:  # noqa: ANN001
+    """(xor, wrapping sum) of the 64-bit patterns of x, v, U, V: changes with any single bit."""
+    x, t = np.uint64(0), np.uint64(0)
+    arrays = ((system.atoms.x, system.atoms.v) if system.atoms is not None else ()) + \
+        ((system.continuum.U, system.continuum.V) if system.continuum is not None else ())
+    with np.errstate(over="ignore"):
+        for arr in arrays:
+            a = np.ascontiguousarray(arr, dtype=np.float64).view(np.uint64).ravel()
+            if a.size:
+                x ^= np.bitwise_xor.reduce(a)
+                t += np.sum(a, dtype=np.uint64)
+    return int(x), int(t)
 
 
 def check_replicas(comm: ReplicatedComm, system) -> None:  # noqa: ANN001
-    """Raise RuntimeError (an internal error: exit 1 on every rank) when the ranks' replicated states
-    are no longer bitwise equal."""
-    c = state_checksum(system)
-    if comm.size > 1 and (comm.max_replicated(c) != c or -comm.max_replicated(-c) != c):
+    """Raise RuntimeError on EVERY rank (an internal error: exit 1) when the ranks' replicated states are
+    no longer bitwise equal (one allgather of two integers per rank)."""
+    if comm.size == 1:
+        return
+    sums = comm.inner.allgather(state_checksum(system))
+    if any(c != sums[0] for c in sums):
         raise RuntimeError("the replicated states of the ranks differ (a rank-dependent computation)")

@@ -162,3 +162,40 @@ def test_coupled_many_body_refused(tmp_path: Path) -> None:
     p = msim(2, str(deck), "-o", str(tmp_path / "e.h5"))
     assert p.returncode == 2, p.stdout[-2000:] + p.stderr[-3000:]
     assert p.stderr.count("cannot run on 2 MPI ranks") == 1 and "potential" in p.stderr, p.stderr
+
+
+REPLICA_SCRIPT = """
+import sys
+import numpy as np
+from multiscale.deck import load_deck
+from multiscale.parallel.comm import get_comm
+from multiscale.simulation import Simulation
+comm = get_comm()
+sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
+sim.prepare()
+sim.integrator.step(3)
+sim.measure()                                   # equal replicas: passes
+if comm.rank == 1:
+    x = sim.model.atoms.x
+    x[7, 0] = np.nextafter(x[7, 0], np.inf)     # one ulp on one rank
+try:
+    sim.measure()
+except RuntimeError as exc:
+    print(f"rank {comm.rank}: {exc}")
+"""
+
+
+def test_replicas_checked(tmp_path: Path) -> None:
+    """One ulp of one atom's position changed on rank 1 only: the thermo row's replica check raises on
+    BOTH ranks (a collective verdict), while equal replicas pass."""
+    import subprocess
+    import sys
+
+    from test_mpi_run import MPIEXEC, _env
+    script = tmp_path / "replica.py"
+    script.write_text(REPLICA_SCRIPT)
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(DECKS / "wave2d.yaml")],
+                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for r in (0, 1):
+        assert f"rank {r}: the replicated states of the ranks differ" in p.stdout, p.stdout + p.stderr
