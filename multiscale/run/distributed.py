@@ -8,7 +8,8 @@ half neighbour list, `parallel.replicated.SplitAtomForces`) and summed by one re
 rank holds the same bits and the run's `Reduction` is over a `ReplicatedComm` (global value = local value);
 `ReplicatedMeasure` checks at every thermo row that the ranks' states are still bitwise equal. Output,
 checkpoints (serial ones) and progress come from rank 0. Refused (`DeckError`): coupled statics
-(``integrator.type``) and many-body or engine potentials (``potential``).
+(``continuum``, by `run.distributed_statics`, checked first) and many-body or engine potentials
+(``potential``).
 
 PLAIN-MD decks: chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed
 (`check_distributable`,
