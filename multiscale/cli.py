@@ -187,10 +187,11 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
     Quasi-static decks write a checkpoint after every load stage (or every output.checkpoint_every
     stages); dynamics decks every output.checkpoint_every steps.
 
-    Under `mpiexec -n P` (P > 1, needs msim[mpi]) plain-MD dynamics decks run on a slab decomposition of
-    the atoms, and quasi-static decks without a mesh (pair potentials) split their force evaluation over
-    the ranks (bitwise the serial run), rank 0 writing the usual files; other decks are refused with exit
-    2 (docs/parallel.md).
+    Under `mpiexec -n P` (P > 1, needs msim[mpi]) plain-MD dynamics decks (Langevin included) run on a
+    slab decomposition of the atoms, coupled dynamics decks with a pair potential as replicated runs with
+    the pair forces split over the ranks, and quasi-static decks without a mesh (pair potentials) split
+    their force evaluation over the ranks (bitwise the serial run); rank 0 writes the usual files; other
+    decks are refused with exit 2 (docs/parallel.md).
     """
     from .parallel.comm import get_comm
 

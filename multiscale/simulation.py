@@ -99,10 +99,13 @@ class Simulation:
         if self.distributed and not self.statics:    # P > 1 ranks: a plain-MD deck's atoms in a DistributedMD
             from .run import distributed as dist
             self.check_distributable()
-            integ = dist.DistributedIntegrator(m, self.integrator, self.reduce.comm, self.integrator.dt)
-            self.state = dist.DistributedState(m, integ)
-            self.fields = dist.DistributedFields(self.fields, self.state, self.reduce.comm)
-            self.measure = dist.DistributedMeasure(m, self.state, self.reduce, self.hooks)
+            if dist.replicated(m):      # coupled: replicated model, the atoms' pair forces split
+                dist.setup_replicated(self)
+            else:
+                integ = dist.DistributedIntegrator(m, self.integrator, self.reduce.comm, self.integrator.dt)
+                self.state = dist.DistributedState(m, integ)
+                self.fields = dist.DistributedFields(self.fields, self.state, self.reduce.comm)
+                self.measure = dist.DistributedMeasure(m, self.state, self.reduce, self.hooks)
         else:
             self.state = State(m.system, self.integrator, ids=m.site_ids if m.atoms is not None else None)
             if not self.statics:

@@ -113,11 +113,22 @@ class DistributedMD:
         computed from x (exact for NVE)
     langevin : None or dict(temperature, damp, boltz, seed, dt): force-style Langevin with `streams` noise
         (dt: the time step the forces are scaled for; `step` keeps it equal to its own dt)
+    thermostat : None or the serial thermostat object (`md.thermostats.langevin.Langevin`: ``add_forces(v,
+        mass, forces, dt, mask, ids)`` and a ``step`` counter keying its noise). The engine calls it on the
+        owned atoms with their global ids, its step counter set to the engine's step index (the serial
+        integrator's hook count: the initial evaluation is step 0), so the noise is the serial run's for
+        any P. Its force is kept in ``f_ext`` (n_own, d) and its work ½(f⁰ + f¹)·Δt v½ summed in
+        ``work_local`` (this rank's share of the ledger's ``external_work``).
+    thermostat_mask : None or (N,) bool over GLOBAL ids: the thermostatted atoms (the serial mask, e.g. the
+        thermostat region on the reference positions); None = every atom with mass > 0
+    f_ext : optional (m, d) thermostat forces of the given atoms at that step (a restart)
+    dt : the time step [time] the thermostat's noise is scaled for (required with a thermostat)
     """
 
     def __init__(self, comm: SerialComm | MPIComm, x, v, mass, gids, potential, box: Box, skin: float,  # noqa: ANN001
                  types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
-                 langevin: dict | None = None, neighbor=None, step: int = 0, forces=None) -> None:  # noqa: ANN001
+                 langevin: dict | None = None, neighbor=None, step: int = 0, forces=None,  # noqa: ANN001
+                 thermostat=None, thermostat_mask=None, f_ext=None, dt: float | None = None) -> None:  # noqa: ANN001
         self.comm, self.rank, self.size = comm, comm.rank, comm.size
         self.potential, self.box, self.skin = potential, box, float(skin)
         self.d = box.dim
@@ -156,6 +167,13 @@ class DistributedMD:
         self.n_own = m
         self.n_ghost = 0
         self.langevin = dict(langevin) if langevin else None
+        self.thermostat = thermostat
+        self._th_mask = None if thermostat_mask is None else np.asarray(thermostat_mask, bool)
+        self.dt = None if dt is None else float(dt)
+        if thermostat is not None and self.dt is None:
+            raise ValueError("a thermostat needs the time step dt")
+        self.f_ext = np.zeros((m, self.d))
+        self.work_local = 0.0
         self.step_count = int(step)
         self.time = 0.0
         self.n_builds = 0
@@ -164,7 +182,9 @@ class DistributedMD:
         self.stats = {"t_comm": 0.0, "t_force": 0.0, "t_build": 0.0, "bytes": 0, "messages": 0}
         self._send: list[tuple[np.ndarray, np.ndarray, int]] = []
         self._recv: list[tuple[slice, int]] = []
-        given = None if forces is None else (self.gid.copy(), np.array(forces, float).reshape(m, self.d))
+        given = None if forces is None else (self.gid.copy(), np.array(forces, float).reshape(m, self.d),
+                                             None if f_ext is None else
+                                             np.array(f_ext, float).reshape(m, self.d))
         self.rebuild()
         self.compute()
         if given is not None:       # restart: the checkpoint's forces, wherever their atoms now live
@@ -176,6 +196,8 @@ class DistributedMD:
             if not np.array_equal(g[pos], self.gid[: self.n_own]):
                 raise ValueError("restart forces do not cover every atom")
             self.forces[: self.n_own] = f[pos]
+            if given[2] is not None:
+                self.f_ext[...] = np.concatenate([p[2] for p in parts])[pos]
 
     # ------------------------------------------------------------------ geometry / ownership
     @property
@@ -253,6 +275,7 @@ class DistributedMD:
         nl = self.n_loc
         self.forces = np.zeros((nl, d))
         self.energies = np.zeros(nl)
+        self.f_ext = np.zeros((n, d))        # recomputed by `compute` (kept here only for its shape)
         if self.eam:
             self._rho = np.zeros(nl)
             self._fp = np.zeros(nl)
@@ -345,6 +368,14 @@ class DistributedMD:
             self.energy_local = float(e.sum())
         else:
             self.energy_local = float(e[: self.n_own].sum())
+        if self.thermostat is not None:
+            n, th = self.n_own, self.thermostat
+            gid = self.gid[:n]
+            mask = np.ones(n, bool) if self._th_mask is None else self._th_mask[gid]
+            self.f_ext = np.zeros((n, self.d))
+            th.step = int(self.step_count)       # the serial hook count: this evaluation's noise key
+            th.add_forces(self.v, self.mass, self.f_ext, self.dt, mask=mask, ids=gid)
+            f[:n] += self.f_ext
         if self.langevin is not None:
             lg = self.langevin
             f[: self.n_own] += langevin_forces(self.v, self.mass, self.gid[: self.n_own], self.step_count,
@@ -376,15 +407,23 @@ class DistributedMD:
         k, nt, half = self._kv, self.n_threads, 0.5 * dt
         if self.langevin is not None:
             self.langevin["dt"] = dt
+        th = self.thermostat is not None
+        if th and float(dt) != self.dt:
+            raise ValueError(f"step dt {dt} differs from the thermostat's {self.dt}")
         for _ in range(int(n_steps)):
             n = self.n_own
             k.kick(self.v, self.forces[:n], self.inv_mass, half, nt)
             k.drift(self.x[:n], self.v, dt, nt)
+            if th:   # work of the thermostat force, trapezoidal in x (Δx = Δt v½): the f⁰ half
+                w0 = float(np.einsum("ij,ij->", self.f_ext, self.v))
             self.step_count += 1
             self.time = self.step_count * dt
             if self.due():
                 self.rebuild()
             self.compute()
+            if th:
+                w1 = float(np.einsum("ij,ij->", self.f_ext, self.v))
+                self.work_local += 0.5 * dt * (w0 + w1)
             k.kick(self.v, self.forces[: self.n_own], self.inv_mass, half, nt)
         if self.comm.is_mpi:
             self.stats["bytes"], self.stats["messages"] = self.comm.bytes_sent, self.comm.messages
@@ -402,15 +441,16 @@ class DistributedMD:
 
     def gather(self, root: int = 0) -> dict | None:
         """gid-sorted global arrays on ``root`` (None elsewhere): gid (N,), x (N, d) UNWRAPPED positions,
-        v, forces (N, d), energies (N,) per-atom (owned shares), image (N, d), owner (N,) rank."""
+        v, forces (N, d), energies (N,) per-atom (owned shares), image (N, d), f_ext (N, d) thermostat
+        forces (zero without one), owner (N,) rank."""
         n = self.n_own
         mine = (self.gid[:n], self.x[:n] + self.image * self.period, self.v, self.forces[:n],
-                self.energies[:n], self.image)
+                self.energies[:n], self.image, self.f_ext)
         parts = self.comm.gather(mine, root)
         if parts is None or self.rank != root:
             return None
         out = {k: np.concatenate([p[i] for p in parts]) for i, k in
-               enumerate(("gid", "x", "v", "forces", "energies", "image"))}
+               enumerate(("gid", "x", "v", "forces", "energies", "image", "f_ext"))}
         out["owner"] = np.concatenate([np.full(p[0].size, r) for r, p in enumerate(parts)])
         o = np.argsort(out["gid"], kind="stable")
         return {k: a[o] for k, a in out.items()}

@@ -1,12 +1,26 @@
-"""A dynamics run on P > 1 MPI ranks: the atoms of a plain-MD deck as a `parallel.engine.DistributedMD`.
+"""A dynamics run on P > 1 MPI ranks: the atoms of a plain-MD deck as a `parallel.engine.DistributedMD`;
+a coupled deck as a replicated-data run (`parallel.replicated`).
 
-Chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed (`check_distributable`,
+COUPLED decks (a ``continuum``; `replicated`, `check_coupled`, `setup_replicated`): every rank builds and
+steps the whole serial model (atoms, mesh, handshake, constraint factorisation, damping band, loads,
+thermostat) with the serial integrator; only the atoms' pair forces are split over the ranks (rows of the
+half neighbour list, `parallel.replicated.SplitAtomForces`) and summed by one reduce + broadcast, so every
+rank holds the same bits and the run's `Reduction` is over a `ReplicatedComm` (global value = local value);
+`ReplicatedMeasure` checks at every thermo row that the ranks' states are still bitwise equal. Output,
+checkpoints (serial ones) and progress come from rank 0. Refused (`DeckError`): coupled statics
+(``continuum``, by `run.distributed_statics`, checked first) and many-body or engine potentials
+(``potential``).
+
+PLAIN-MD decks: chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed
+(`check_distributable`,
 a `DeckError` naming the deck key otherwise — the same verdict on every rank, no communication):
 atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (statics:
-`run.distributed_statics`), no ``loads``, no
-``integrator.thermostat`` (the serial Langevin's noise is keyed by global id, but the engine does not yet
-share its seed, step index and region mask: see docs/parallel.md; refused rather than P-dependent), pair potentials or single-density EAM, the x axis periodic and
+`run.distributed_statics`), no ``loads``, pair potentials or single-density EAM, the x axis periodic and
 at least P·(cut-off + skin) long.
+``integrator.thermostat: langevin`` runs: the engine calls the serial thermostat object on its owned atoms
+with their global ids, its step counter set to the engine's step index and its mask (the region on the
+reference positions) taken by global id, so the noise, and the trajectory, are those of the serial run
+for any P; its work is booked as ``external_work`` like the serial force hook's.
 
 Every rank builds the whole (serial) model from the deck; rank 0 hands all atoms to `DistributedMD`,
 whose first rebuild migrates them to their slabs. The serial model's arrays are then only a mirror that
@@ -37,14 +51,66 @@ from .state import State
 _KERNEL_POTENTIALS = ("lj", "morse", "harmonic", "eam", "eam_zhou")
 
 
+def replicated(model) -> bool:  # noqa: ANN001
+    """True when a P > 1 run of this model is a replicated-data coupled run (`parallel.replicated`)."""
+    return model.continuum is not None
+
+
+def check_coupled(model, deck, statics: bool, size: int) -> None:  # noqa: ANN001
+    """The conditions of a replicated-data coupled run on ``size`` ranks (`DeckError` at the key)."""
+    cfg = deck.config
+    why = f"`mpiexec -n {size} msim run` runs coupled decks in dynamics with a pair potential (the " \
+          "atoms' pair forces split over the ranks, the continuum and handshake replicated); run this " \
+          "deck on one rank (plain `msim run`)"
+    if statics:
+        raise deck.error("integrator.type", f"quasi-statics ({cfg.integrator.type}) of a coupled deck "
+                         f"cannot run on {size} MPI ranks yet: {why}")
+    pot = model.potential
+    from ..md.potentials.pairbase import PairPotential
+    if model.atoms is not None and (getattr(pot, "many_body", False) or not isinstance(pot, PairPotential)):
+        raise deck.error("potential", f"a coupled deck with potential type '{cfg.potential.type}' cannot "
+                         f"run on {size} MPI ranks yet (many-body and engine potentials are not split): "
+                         f"{why}")
+
+
+def setup_replicated(sim) -> None:  # noqa: ANN001
+    """Make ``sim`` (a prepared-for-serial `Simulation` with a ``comm.size > 1`` Reduction) a replicated-
+    data coupled run: its reductions over a `ReplicatedComm`, the atoms' pair forces split
+    (`parallel.replicated.SplitAtomForces`), the serial state, fields and measure (with the replicas'
+    consistency check at every thermo row)."""
+    from ..parallel.replicated import ReplicatedComm, SplitAtomForces
+    from .reduce import Reduction
+    m = sim.model
+    comm = ReplicatedComm(sim.reduce.comm)
+    sim.reduce = Reduction(comm)
+    if m.atoms is not None:
+        sim.split = SplitAtomForces(m.atoms, comm)
+    sim.state = State(m.system, sim.integrator, ids=m.site_ids if m.atoms is not None else None)
+    sim.measure = ReplicatedMeasure(m, sim.state, sim.reduce, sim.hooks)
+
+
+class ReplicatedMeasure(Measure):
+    """`Measure` of a replicated-data run: the serial row (the state is whole on every rank), after
+    checking that the ranks' states are still bitwise equal (`parallel.replicated.check_replicas`)."""
+
+    def __call__(self) -> tuple[dict, dict]:
+        from ..parallel.replicated import check_replicas
+        check_replicas(self.reduce.comm, self.model.system)
+        return super().__call__()
+
+
 def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa: ANN001
     """Raise a `DeckError` at the deck key that keeps this deck from running on ``size`` ranks."""
     if statics:     # quasi-statics: replicated minimiser, split forces (run/distributed_statics.py)
         from .distributed_statics import check_statics_distributable
         return check_statics_distributable(model, deck, size)
     cfg = deck.config
+    if replicated(model):
+        check_coupled(model, deck, statics, size)
+        return
     why = f"`mpiexec -n {size} msim run` runs plain molecular dynamics only (atoms, no continuum or " \
-          "handshake, no loads or thermostat); run this deck on one rank (plain `msim run`)"
+          "handshake, no loads; a Langevin thermostat may be given); run this deck on one rank " \
+          "(plain `msim run`)"
     if cfg.continuum is not None or model.continuum is not None:
         raise deck.error("continuum", f"a deck with a continuum cannot run on {size} MPI ranks yet: {why}")
     if getattr(cfg, "handshake", None) is not None:
@@ -53,11 +119,10 @@ def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa:
         raise deck.error("atoms", f"the deck has no atoms: {why}")
     if cfg.loads:
         raise deck.error("loads", f"loads cannot run on {size} MPI ranks yet: {why}")
-    if getattr(cfg.integrator, "thermostat", None) is not None or model.thermostat is not None:
-        raise deck.error("integrator.thermostat",
-                         f"the Langevin thermostat cannot run on {size} MPI ranks: its noise comes from "
-                         "one random stream in atom order, which a split run cannot reproduce (results "
-                         f"would depend on the rank count); {why}")
+    th = model.thermostat
+    if th is not None and not hasattr(th, "add_forces"):
+        raise deck.error("integrator.thermostat", f"thermostat '{type(th).__name__}' is not distributed "
+                         f"(the Langevin thermostat is): {why}")
     ptype = str(cfg.potential.type)
     if ptype not in _KERNEL_POTENTIALS or getattr(model.potential, "many_body", False) and \
             not hasattr(model.potential, "tables"):
@@ -105,19 +170,31 @@ class DistributedIntegrator:
     model : the serial `build.Model` (every rank); serial : its `VelocityVerlet` (unstepped: the layout of
     the checkpoint dict); comm : `MPIComm`; dt [time]."""
 
-    external_work = 0.0
     dissipated = 0.0
     _initialized = True
 
     def __init__(self, model, serial, comm, dt: float) -> None:  # noqa: ANN001
         self.model, self.serial, self.comm, self.dt = model, serial, comm, float(dt)
         self.system = _LocalShare(self)
-        self.force_hooks: list = []
+        th = model.thermostat
+        # the thermostat is a checkpointed part (``hook0``, its step counter) as in the serial run
+        self.force_hooks: list = [th] if th is not None else []
+        self._th_mask = None
+        if th is not None:
+            if th.mask is not None:
+                self._th_mask = np.asarray(th.mask, bool)
+            elif th.region is not None:      # the serial hook's mask: the region on reference positions
+                self._th_mask = np.asarray(th.region.contains(model.atoms.X), bool)
         self.engine = None
         a = model.atoms
         self._make(a.x, a.v, step=0, time=0.0, forces=None)
 
-    def _make(self, x, v, step: int, time: float, forces) -> None:  # noqa: ANN001
+    @property
+    def external_work(self) -> float:
+        """This rank's share of the work of the thermostat forces [energy] (0 without one)."""
+        return float(self.engine.work_local)
+
+    def _make(self, x, v, step: int, time: float, forces, f_ext=None, work: float = 0.0) -> None:  # noqa: ANN001
         """(Re)distribute the atoms: rank 0 gives all of them (global arrays, index = global id)."""
         from ..parallel.engine import DistributedMD
         m, a = self.model, self.model.atoms
@@ -130,8 +207,11 @@ class DistributedIntegrator:
             np.asarray(m.system.atom_mass, float)[sel], np.arange(n, dtype=np.int64)[sel], m.potential,
             a.box, a.nlist.skin, types=types[sel], axis=0, newton=False, n_threads=m.threads,
             neighbor=a.nlist.policy, step=int(step),
-            forces=None if forces is None else np.asarray(forces, float)[sel])
+            forces=None if forces is None else np.asarray(forces, float)[sel],
+            thermostat=m.thermostat, thermostat_mask=self._th_mask, dt=self.dt,
+            f_ext=None if f_ext is None or forces is None else np.asarray(f_ext, float)[sel])
         self.engine.time = float(time)
+        self.engine.work_local = float(work) if mine else 0.0
 
     # ------------------------------------------------------------------ the loop's interface
     @property
@@ -172,6 +252,7 @@ class DistributedIntegrator:
         checkpoint: x unwrapped, the neighbour list to be rebuilt at x); other ranks: None."""
         g = self.gather()
         energy = float(self.comm.allreduce(self.engine.energy_local, "sum"))
+        work = float(self.comm.allreduce(self.engine.work_local, "sum"))
         if g is None:
             return None
         st = self.serial.get_state()        # the layout and the arrays that are zero in plain MD
@@ -184,14 +265,16 @@ class DistributedIntegrator:
                    "acc_atoms": g["forces"] * np.where(mass > 0, 1.0 / np.where(mass > 0, mass, 1.0),
                                                        0.0)[:, None],
                    "f_atoms": g["forces"].copy(), "x": g["x"].copy(), "v": g["v"].copy(),
+                   "fext_atoms": g["f_ext"].copy(), "external_work": np.array(work),
                    "atoms.x_build": g["x"].copy(), "atoms.since_build": np.int64(0),
                    "atoms.image": np.zeros((0, g["x"].shape[1]), np.int64)})
         return st
 
     def set_state(self, st: dict) -> None:
         """A checkpoint of any rank count (every rank reads the same dict): redistribute the atoms with
-        that step's forces."""
-        self._make(st["x"], st["v"], step=int(st["step"]), time=float(st["time"]), forces=st["f_atoms"])
+        that step's forces (and thermostat forces, booked work)."""
+        self._make(st["x"], st["v"], step=int(st["step"]), time=float(st["time"]), forces=st["f_atoms"],
+                   f_ext=st.get("fext_atoms"), work=float(st.get("external_work", 0.0)))
 
 
 class DistributedState(State):

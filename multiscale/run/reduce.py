@@ -11,6 +11,11 @@ or a NumPy array, ``rank``, ``size``) or anything with that interface. `SerialCo
 mpi4py needed) returns the value unchanged, so a serial run's figures are bitwise those of the
 single-piece functions. A raw mpi4py communicator is wrapped in `parallel.comm.MPIComm`.
 
+Replicated-data runs (coupled decks on P ranks, `parallel.replicated`): every rank holds the whole state,
+so the run's `Reduction` is over a `parallel.replicated.ReplicatedComm`, whose ``allreduce`` is the
+identity: the ledger, guard and temperatures are the serial figures on every rank (the atoms' energy and
+forces were already summed over the ranks inside the split force evaluation, one reduce + broadcast).
+
 Contract for an MPI implementation: every rank calls the same `Reduction` methods in the same order (they
 are collective); per-rank inputs are the rank's OWNED entities only (ghosts are never summed).
 Not yet reducible: the loads' own ``observables()`` (indenter force, crack tip, ...) are computed by each

@@ -1,0 +1,201 @@
+"""`mpiexec -n 2 msim run` of COUPLED decks (replicated-data run, `parallel/replicated.py`) against the
+serial `msim run` of the same deck: the real command line in subprocesses, results files compared.
+
+The serial reference is the ordinary run (`VelocityVerlet` on the whole `CoupledSystem`, one process, no
+MPI); on 2 ranks each rank computes the pair forces of half of the atoms' neighbour-list rows and one
+reduction sums them, everything else is replicated. Positions are compared as x = X + u relative to the
+extent of the reference configuration (atoms; nodes: of the mesh), energies relative to the run's energy
+scale (max over the thermo rows of |K_atoms| + |K_continuum| + |Π_atoms| + |Π_continuum| + |coupling|):
+some decks sit at rest (patch2d: u ~ 1e-14 of round-off), where a relative difference of u itself or of a
+1e-24 kinetic energy measures nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from test_mpi_run import ROOT, msim, ok, results
+
+DECKS = ROOT / "decks"
+ENERGIES = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum", "coupling",
+            "external_work", "dissipated", "total", "total_modified")
+
+
+def deck_variant(src: Path, tmp: Path, name: str, **changes: dict) -> Path:
+    """A copy of deck ``src`` (sections updated one level deep) named ``name``."""
+    d = yaml.safe_load(src.read_text())
+    for sec, upd in changes.items():
+        d[sec] = {**d.get(sec, {}), **upd}
+    d.pop("expect", None)
+    out = tmp / name
+    out.write_text(yaml.safe_dump(d, sort_keys=False))
+    return out
+
+
+def _fields(path: Path) -> dict:
+    from multiscale.output.reader import ResultsReader
+    out = {}
+    with ResultsReader(path) as r:
+        out["steps"] = np.asarray(r.steps)
+        for region in ("atoms", "nodes"):
+            for f in ("displacement", "velocity"):
+                out[f"{region}/{f}"] = np.asarray(r.field(region, f))
+        out["thermo"] = {k: np.asarray(v) for k, v in r.thermo().items()}
+    with h5py.File(path, "r") as f:
+        out["X"] = f["static/atoms/reference_positions"][()]
+        out["nodes"] = f["static/nodes/reference_positions"][()] if "static/nodes/reference_positions" in f \
+            else f["static/mesh/nodes"][()]
+    return out
+
+
+def compare_coupled(a: Path, b: Path, tol: float) -> dict:
+    """Largest differences between two coupled results files (module docstring); asserts ≤ tol."""
+    fa, fb = _fields(a), _fields(b)
+    assert np.array_equal(fa["steps"], fb["steps"]) and fa["steps"].size >= 2
+    got = {}
+    for region, ref in (("atoms", fb["X"]), ("nodes", fb["nodes"])):
+        ext = float(np.max(np.ptp(ref, axis=0)))
+        got[f"{region}.position"] = float(np.max(np.abs(fa[f"{region}/displacement"]
+                                                        - fb[f"{region}/displacement"]))) / ext
+        vs = float(np.max(np.abs(fb[f"{region}/velocity"])))
+        dv = float(np.max(np.abs(fa[f"{region}/velocity"] - fb[f"{region}/velocity"])))
+        got[f"{region}.velocity"] = dv / max(vs, 1e-300)
+    ta, tb = fa["thermo"], fb["thermo"]
+    assert np.array_equal(ta["step"], tb["step"])
+    scale = float(np.max(sum(np.abs(tb[k]) for k in ENERGIES[:5])))
+    for k in ENERGIES:
+        got["thermo." + k] = float(np.max(np.abs(ta[k] - tb[k]))) / scale
+    # velocities ≤ 1e3·tol of their maximum where the deck moves (a deck at rest has round-off velocities)
+    moving = {r: float(np.max(np.abs(fb[f"{r}/velocity"]))) > 1e-8 for r in ("atoms", "nodes")}
+    bad = {k: v for k, v in got.items() if not v <= (1e3 * tol if k.endswith("velocity") else tol)
+           and (not k.endswith("velocity") or moving[k.split(".")[0]])}
+    assert not bad, f"differences above {tol}: {bad} (all: {got})"
+    return got
+
+
+CASES = {
+    "wave1d": (DECKS / "wave1d.yaml", 1000, {}),                     # projected constraints, harmonic chain
+    "wave1d_damped": (DECKS / "wave1d_damped.yaml", 1000, {}),       # + the damping band
+    "wave2d": (DECKS / "wave2d.yaml", 500, {}),                      # 2D LJ, projected, deck length
+    "wave2d_strong": (DECKS / "wave2d.yaml", 500,
+                      {"handshake": {"coupling": {"type": "strong"}}}),
+    "patch2d": (DECKS / "patch2d.yaml", 400, {}),                    # ghost-force corrected, deck length
+    # 3D: fcc Morse block, hex8 mesh, strong coupling, thermal core, fixed bottom (a load)
+    "coupled3d": (Path(__file__).resolve().parent / "decks" / "coupled3d_smoke.yaml", 1000, {}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_coupled_one_vs_two_ranks(tmp_path: Path, case: str) -> None:
+    """A coupled deck serially and on 2 ranks: positions and thermo energies ≤ 1e-12 (module docstring),
+    velocities ≤ 1e-9 of their maximum (decks that move), the same HDF5 layout and static data."""
+    src, steps, changes = CASES[case]
+    deck = deck_variant(src, tmp_path, f"{case}.yaml", **changes)
+    s, p = tmp_path / "s.h5", tmp_path / "p.h5"
+    ok(msim(0, str(deck), "-o", str(s), "--steps", str(steps)))
+    ok(msim(2, str(deck), "-o", str(p), "--steps", str(steps)))
+    got = compare_coupled(p, s, 1e-12)
+    print(case, got)
+    with h5py.File(s, "r") as fs, h5py.File(p, "r") as fp:
+        names_s, names_p = [], []
+        fs.visit(names_s.append)
+        fp.visit(names_p.append)
+        assert names_s == names_p
+        for g in [n for n in names_s if n.startswith("static/") and isinstance(fs[n], h5py.Dataset)]:
+            assert np.array_equal(fs[g][()], fp[g][()]), g
+
+
+def test_coupled_two_ranks_twice_bitwise(tmp_path: Path) -> None:
+    """wave2d twice on 2 ranks: bitwise-identical frames and thermo."""
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    for out in (a, b):
+        ok(msim(2, str(DECKS / "wave2d.yaml"), "-o", str(out), "--steps", "200"))
+    ra, rb = results(a), results(b)
+    keys = [k for k in ra if k.startswith(("frames", "thermo")) and ra[k].dtype.kind == "f"]
+    assert keys and sorted(ra) == sorted(rb)
+    for k in keys:
+        assert np.array_equal(ra[k], rb[k]), k
+
+
+def test_coupled_restart_2to1(tmp_path: Path) -> None:
+    """wave2d: 100 steps on 2 ranks, checkpoint, restart on 1 rank to 200 = a straight serial run."""
+    deck = deck_variant(DECKS / "wave2d.yaml", tmp_path, "w.yaml", integrator={"steps": 200},
+                        output={"every": 50, "thermo_every": 50, "checkpoint_every": 100})
+    ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
+    ok(msim(0, str(deck), "-o", str(ref)))
+    ok(msim(2, str(deck), "-o", str(out), "--steps", "100"))
+    ck = tmp_path / "run.checkpoint.h5"
+    assert ck.exists()
+    ok(msim(0, str(deck), "-o", str(out), "--restart", str(ck)))
+    print(compare_coupled(out, ref, 1e-12))
+
+
+@pytest.mark.parametrize("deck,key,what", [     # coupled statics: refused by run/distributed_statics.py
+    (DECKS / "indent2d_small.yaml", "continuum", "a deck with a continuum"),
+    (DECKS / "indent3d_small.yaml", "continuum", "a deck with a continuum"),
+])
+def test_coupled_refused(tmp_path: Path, deck: Path, key: str, what: str) -> None:
+    """What the replicated coupled run does not do (coupled statics) exits 2 on every rank with one
+    message naming the deck key, no traceback, no results file."""
+    out = tmp_path / "c.h5"
+    p = msim(2, str(deck), "-o", str(out))
+    assert p.returncode == 2, p.stderr[-3000:]
+    err = p.stderr
+    assert err.count("cannot run on 2 MPI ranks") == 1, err
+    assert key in err and what in err and "Traceback" not in err, err
+    assert not out.exists()
+
+
+def test_coupled_many_body_refused(tmp_path: Path) -> None:
+    """A coupled dynamics deck with EAM on 2 ranks: refused at ``potential`` (the pair split would
+    miss the embedding's densities)."""
+    d = yaml.safe_load((DECKS / "indent3d_small.yaml").read_text())
+    d["integrator"] = {"type": "verlet", "dt": 0.001, "steps": 5}
+    d["loads"] = []
+    d.pop("expect", None)
+    deck = tmp_path / "eam3d.yaml"
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    p = msim(2, str(deck), "-o", str(tmp_path / "e.h5"))
+    assert p.returncode == 2, p.stdout[-2000:] + p.stderr[-3000:]
+    assert p.stderr.count("cannot run on 2 MPI ranks") == 1 and "potential" in p.stderr, p.stderr
+
+
+REPLICA_SCRIPT = """
+import sys
+import numpy as np
+from multiscale.deck import load_deck
+from multiscale.parallel.comm import get_comm
+from multiscale.simulation import Simulation
+comm = get_comm()
+sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
+sim.prepare()
+sim.integrator.step(3)
+sim.measure()                                   # equal replicas: passes
+if comm.rank == 1:
+    x = sim.model.atoms.x
+    x[7, 0] = np.nextafter(x[7, 0], np.inf)     # one ulp on one rank
+try:
+    sim.measure()
+except RuntimeError as exc:
+    print(f"rank {comm.rank}: {exc}")
+"""
+
+
+def test_replicas_checked(tmp_path: Path) -> None:
+    """One ulp of one atom's position changed on rank 1 only: the thermo row's replica check raises on
+    BOTH ranks (a collective verdict), while equal replicas pass."""
+    import subprocess
+    import sys
+
+    from test_mpi_run import MPIEXEC, _env
+    script = tmp_path / "replica.py"
+    script.write_text(REPLICA_SCRIPT)
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(DECKS / "wave2d.yaml")],
+                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for r in (0, 1):
+        assert f"rank {r}: the replicated states of the ranks differ" in p.stdout, p.stdout + p.stderr
