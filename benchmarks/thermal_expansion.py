@@ -66,14 +66,26 @@ output: {{every: 1000000, thermo_every: 1000000}}
 
 
 def make(T: float, strain: float, matched: bool, c: float = 4.0, w: float = 6.0, h: float = 2.0,
-         M: float = 24.0, seed: int = 4, slave_below: float = 0.1) -> Simulation:
-    material = (f"{{type: thermal_strain, strain: {strain!r}}}" if matched else "{type: cauchy_born}")
-    txt = DECK.format(R=c + w + 4.0, T0=2 * T, T=T, M=M, h=h, c=c, c2=c + 2.0, w=w, material=material,
+         M: float = 24.0, seed: int = 4, slave_below: float = 0.1, base: str = "linear",
+         coupling: str | None = None) -> Simulation:
+    """The model (module docstring); ``base``: the zero-temperature material (``linear`` or
+    ``cauchy_born``), used as it is (unmatched) or under ``thermal_strain`` (matched); ``coupling``: a YAML
+    flow map replacing the projected coupling."""
+    material = (f"{{type: thermal_strain, strain: {strain!r}, base: {base}}}" if matched
+                else f"{{type: {base}}}")
+    deck = DECK
+    if coupling is not None:
+        deck = deck.replace("coupling: {{type: projected, slave_below: {slave}}}",
+                            "coupling: " + coupling.replace("{", "{{").replace("}", "}}"))
+    txt = deck.format(R=c + w + 4.0, T0=2 * T, T=T, M=M, h=h, c=c, c2=c + 2.0, w=w, material=material,
                       Mo=M + 1.0, Mi=M - 1.0, seed=seed, slave=slave_below)
     return Simulation.from_deck(load_deck_text(txt, "thermal_expansion.yaml"))
 
 
-def run(T: float, strain: float, matched: bool, n_eq: int, n_avg: int, every: int = 10, **kw) -> dict:
+def run(T: float, strain: float, matched: bool, n_eq: int, n_avg: int, every: int = 10, n_blocks: int = 8,
+        **kw) -> dict:
+    """Time averages (module docstring) over the last ``n_avg`` steps, and their standard errors
+    ``<key>_err`` from ``n_blocks`` block means."""
     sim = make(T, strain, matched, **kw)
     sim.prepare()
     integ, s = sim.integrator, sim.model.system
@@ -87,35 +99,44 @@ def run(T: float, strain: float, matched: bool, n_eq: int, n_avg: int, every: in
     groups = atom_groups(s)
     hs = s.handshake
     omega = abs(float(np.linalg.det(s.cell)))
-    in_h = groups["handshake"]
-    beta_h = s.atom_weight[in_h]
-    vol_atoms = float(beta_h.sum()) * omega
+    in_h, core = groups["handshake"], groups["core"]
+    vol_atoms = float(s.atom_weight[in_h].sum()) * omega
     qd = hs.distance(cont.qp_positions)
     qh = np.flatnonzero((qd > 0.0) & (qd < hs.width))
     wq = cont.alpha_qp[qh] * cont.qp_volumes[qh]
     vol_cont = float(wq.sum())
-    core = groups["core"]
+    # the continuum between H and the fixed ring (two elements clear of both)
+    M_out = float(np.max(np.abs(cont.nodes)))
+    qf = np.flatnonzero((qd >= hs.width) & (np.max(np.abs(cont.qp_positions), axis=1) < M_out - 3.0))
+    wf = cont.qp_volumes[qf]
     m_eq = equipartition_mass(s, integ.projector)
     t0 = time.time()
     integ.step(n_eq)
-    acc = {"atoms": 0.0, "cont": 0.0, "core": 0.0, "T_core": 0.0, "T_h": 0.0}
-    n = n_avg // every
-    for _ in range(n):
+    rows = []
+    for _ in range(n_avg // every):
         integ.step(every)
         S = stress_atoms(a, mass=s.atom_mass)                     # (n, 4) energy, tension > 0
         tr = S[:, 0] + S[:, 3]
-        acc["atoms"] += float(tr[in_h].sum()) / 2.0
-        acc["core"] += float(tr[core].sum()) / (2.0 * len(core) * omega)
-        sig = cont.stresses()[qh]                                 # first Piola ≈ Cauchy (small strain)
-        acc["cont"] += float(np.sum(wq * (sig[:, 0, 0] + sig[:, 1, 1]))) / 2.0
-        acc["T_core"] += kinetic_temperature(a.v[core], a.mass[core], 1.0)
-        acc["T_h"] += kinetic_temperature(a.v[in_h], m_eq[in_h], 1.0)
-    for k in acc:
-        acc[k] /= n
-    return {"sigma_h": (acc["atoms"] + acc["cont"]) / (vol_atoms + vol_cont),
-            "sigma_h_atoms": acc["atoms"] / vol_atoms, "sigma_h_continuum": acc["cont"] / vol_cont,
-            "sigma_core": acc["core"], "T_core": acc["T_core"] / T, "T_h_equipartition": acc["T_h"] / T,
-            "wall": time.time() - t0}
+        sig = cont.stresses()                                     # first Piola ≈ Cauchy (small strain)
+        trc = sig[:, 0, 0] + sig[:, 1, 1]
+        rows.append([float(tr[in_h].sum()) / 2.0, float(np.sum(wq * trc[qh])) / 2.0,
+                     float(np.sum(wf * trc[qf])) / (2.0 * wf.sum()),
+                     float(tr[core].sum()) / (2.0 * len(core) * omega),
+                     kinetic_temperature(a.v[core], a.mass[core], 1.0) / T,
+                     kinetic_temperature(a.v[in_h], m_eq[in_h], 1.0) / T,
+                     kinetic_temperature(cont.V, s.node_mass, 1.0) / T])
+    R = np.asarray(rows)
+    R[:, 0] = (R[:, 0] + R[:, 1]) / (vol_atoms + vol_cont)       # σ_H of the blended model
+    R[:, 1] = (R[:, 1] / vol_cont)                                # its continuum part
+    R = np.column_stack([R, np.asarray(rows)[:, 0] / vol_atoms])  # its atomistic part
+    keys = ["sigma_h", "sigma_h_continuum", "sigma_far", "sigma_core", "T_core", "T_h_equipartition",
+            "T_mesh", "sigma_h_atoms"]
+    B = np.array([b.mean(axis=0) for b in np.array_split(R, n_blocks)])
+    mean, err = R.mean(axis=0), B.std(axis=0, ddof=1) / np.sqrt(n_blocks)
+    out = {k: float(v) for k, v in zip(keys, mean, strict=True)}
+    out.update({f"{k}_err": float(e) for k, e in zip(keys, err, strict=True)})
+    out["wall"] = time.time() - t0
+    return out
 
 
 if __name__ == "__main__":
@@ -123,11 +144,12 @@ if __name__ == "__main__":
     n_eq = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
     n_avg = int(sys.argv[4]) if len(sys.argv) > 4 else 10000
     which = sys.argv[5] if len(sys.argv) > 5 else "both"
+    base = sys.argv[6] if len(sys.argv) > 6 else "linear"
     res = {}
     for matched in {"both": (False, True), "matched": (True,), "unmatched": (False,)}[which]:
-        r = run(T, strain, matched, n_eq, n_avg)
+        r = run(T, strain, matched, n_eq, n_avg, base=base)
         res[matched] = r
         print("matched " if matched else "unmatched", {k: round(v, 5) for k, v in r.items()})
     if len(res) == 2:
-        print("ratio |sigma_h(matched)| / |sigma_h(unmatched)| =",
-              abs(res[True]["sigma_h"]) / abs(res[False]["sigma_h"]))
+        for k in ("sigma_h", "sigma_far", "sigma_core"):
+            print(f"ratio |{k}(matched)| / |{k}(unmatched)| =", abs(res[True][k]) / abs(res[False][k]))

@@ -12,9 +12,13 @@ Figures are computed from the run's results file:
 | ``constraint_residual`` | largest max|G q| over the thermo rows [length] |
 | ``momentum_drift`` | largest change of any total-momentum component, relative to √(2 M K_max) |
 | ``steps`` | the last step written |
-| ``thermo.<term>.<first|last|min|max|mean>`` | a ledger term (e.g. ``thermo.kinetic_continuum.max``) |
-| ``observables.<name>.<first|last|min|max|mean>`` | a load observable (``observables.indenter.load.max``); |
-| | ``mean``: the average over the written rows (thermal runs: a time average, e.g. a temperature) |
+| ``thermo.<term>.<reduction>`` | a ledger term (e.g. ``thermo.kinetic_continuum.max``) |
+| ``observables.<name>.<reduction>`` | a load observable (``observables.indenter.load.max``) or a thermo |
+| | observable (``temperature``, ``temperature_core``, ...) |
+
+``<reduction>``: ``first``, ``last``, ``min``, ``max``, ``mean`` (the average over the written rows:
+thermal runs, a time average) or ``late_mean`` (the average over the second half of the rows: a time
+average after equilibration, e.g. of a temperature).
 
 The scale of the energy figures is the largest kinetic energy + |external work| + |dissipated| over the run
 (the energy that moves), or Σ|potential terms| when nothing moves. Exit status 1 if any figure fails.
@@ -32,7 +36,8 @@ import numpy as np
 
 from .errors import DeckError
 
-_REDUCE = {"first": lambda a: a[0], "last": lambda a: a[-1], "min": np.min, "max": np.max, "mean": np.mean}
+_REDUCE = {"first": lambda a: a[0], "last": lambda a: a[-1], "min": np.min, "max": np.max, "mean": np.mean,
+           "late_mean": lambda a: np.mean(a[len(a) // 2:])}
 
 
 def energy_scale(thermo: dict) -> float:
@@ -154,8 +159,8 @@ def regress(directory: Path, threads: int | None, keep: Path | None) -> None:
     """Run every deck in DIRECTORY that has an `expect:` block; print a pass/fail table.
 
     Figures: energy_drift, energy_fluctuation, modified_energy_drift, constraint_residual, momentum_drift,
-    steps, thermo.<term>.<first|last|min|max|mean>, observables.<name>.<first|last|min|max|mean>. Exit
-    status 1 if any fails.
+    steps, thermo.<term>.<first|last|min|max|mean|late_mean>, observables.<name>.<first|last|min|max|mean|
+    late_mean> (late_mean: mean over the second half of the rows). Exit status 1 if any fails.
     """
     decks = sorted(p for p in directory.glob("*.yaml"))
     if not decks:

@@ -105,21 +105,15 @@ def test_pulse_absorbed_with_noise_on():
     assert absorbed > 0.9, absorbed                     # the band took the packet
 
 
-@pytest.mark.slow
-def test_band_holds_temperature_over_1e5_steps():
-    """k_B T = 1e-4, atoms AND mesh nodes started at 2T (zero displacement: half of it goes into potential
-    energy): the core's kinetic temperature averaged over steps 5 000–100 000 is T within 5 %, and no bond
-    of the chain reaches the cut-off (so this is the harmonic chain). The core of a harmonic chain exchanges
-    energy only through the band at its end (round trip ≈ 3 400 steps) and its 1 000-step means wander by up
-    to ≈ 20 %, so the 10⁵-step mean of one run carries a few % statistical error: 2 % is not a resolvable
-    threshold for one run of this size. Measured (benchmarks/band_hold_1d.py): 0.976 (this seed), 1.003
-    (seed 6); with the noise amplitude 5 % too large it fails. At k_B T = 0.01 (cut-off crossings in H) the
-    chain heats to ≈ 3 T within 8 000 steps."""
-    T = 1e-4
-    sim = _chain(T)
+def hold_run(T: float, seed: int, n_steps: int = 100_000, skip: int = 5_000, every: int = 10):
+    """One band-hold run: atoms AND mesh nodes started at 2T (zero displacement: half goes into potential
+    energy), the band's bath at T. Returns (T_core / T sampled every ``every`` steps after ``skip``,
+    number of cut-off crossings seen every 500 steps: bonds longer than r_c = 1.5 or second neighbours
+    closer than r_c)."""
+    sim = _chain(T, seed=seed)
     s, integ = sim.model.system, sim.integrator
     M = s.node_mass
-    rng = np.random.default_rng(105)
+    rng = np.random.default_rng(100 + seed)
     s.continuum.V[...] = np.where(M[:, None] > 0, rng.standard_normal(s.continuum.V.shape)
                                   * np.sqrt(2 * T / np.where(M > 0, M, 1.0))[:, None], 0.0)
     integ.project_state()
@@ -127,13 +121,45 @@ def test_band_holds_temperature_over_1e5_steps():
     core = atom_groups(s)["core"]
     real = ~np.asarray(s.pad, bool)
     Ts, crossed = [], 0
-    for i in range(10_000):
-        integ.step(10)
-        if i >= 500:
+    for i in range(n_steps // every):
+        integ.step(every)
+        if (i + 1) * every > skip:
             Ts.append(kinetic_temperature(s.atoms.v[core], s.atoms.mass[core], 1.0) / T)
-        if i % 50 == 0:
+        if (i * every) % 500 == 0:
             x = np.sort(s.atoms.x[real, 0])
             crossed += int(np.sum(np.diff(x) > 1.5)) + int(np.sum(x[2:] - x[:-2] < 1.5))
-    assert crossed == 0
-    mean = float(np.mean(Ts))
-    assert abs(mean - 1.0) < 0.05, mean
+    return np.asarray(Ts), crossed
+
+
+def block_means(samples: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Means of ``n_blocks`` consecutive equal blocks of a time series (the tail that does not fill a
+    block is dropped)."""
+    n = len(samples) // n_blocks
+    return np.asarray(samples[: n * n_blocks], float).reshape(n_blocks, n).mean(axis=1)
+
+
+#: seeds of the band-hold test (independent runs: bath noise, initial atom and node velocities)
+HOLD_SEEDS = (5, 6, 7, 8)
+
+
+@pytest.mark.slow
+def test_band_holds_temperature_over_1e5_steps():
+    """Issue 16: the target T held within 2 % over 10⁵ steps, with an error bar. k_B T = 1e-4 (no bond of
+    the harmonic chain reaches the cut-off: asserted, so this is the linear chain, where the result scales
+    exactly with T), four independent seeds of 10⁵ steps each; per seed the core's kinetic temperature over
+    steps 5 000–100 000 in 5 blocks of 19 000 steps (≈ 5 round trips of the core, 3 400 steps each: the
+    harmonic core's modes exchange energy only through the band at its end, so single 1 000-step means
+    wander by ≈ 20 %). The estimate is the mean over all 20 blocks, its standard error the blocks' standard
+    deviation / √20. Asserted: |mean − 1| < 2 % and the standard error < 1 % (so 2 % is resolved). Measured
+    (benchmarks/band_hold_1d.py, 2026-12-06): see that file. With the noise amplitude 5 % too large
+    (T·1.1 in the band) it fails."""
+    T = 1e-4
+    blocks = []
+    for seed in HOLD_SEEDS:
+        Ts, crossed = hold_run(T, seed)
+        assert crossed == 0, seed
+        blocks.append(block_means(Ts, 5))
+    b = np.concatenate(blocks)
+    mean, err = float(b.mean()), float(b.std(ddof=1) / np.sqrt(len(b)))
+    assert err < 0.01, (mean, err, b)
+    assert abs(mean - 1.0) < 0.02, (mean, err, b)
