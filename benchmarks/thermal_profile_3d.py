@@ -4,13 +4,14 @@ damping band's bath at T.
 
     PYTHONPATH=. python benchmarks/thermal_profile_3d.py [T_K] [n_eq] [n_avg] [coupling]
 
-Model (metal units): fcc Cu (Zhou EAM, a relaxed), atoms in |X|∞ < 18.5 Å (skin 1 Å), atomistic core
-|X|∞ < 4 Å, handshake width 7.5 Å (cubic blend, projected coupling, atoms with β̄ < 0.01 tied to the mesh), hex8 mesh
-of one lattice constant out to |X|∞ < 5.5 a₀ with a hole |X|∞ < a₀, density derived, linear-elastic material
-with the EAM's Born constants; damping band γ0 = 0.5 with its bath at T (fine-scale velocity against the mesh velocity itself,
-``fine_scale: mesh``: the smoothed reference triples the band's sparse factor in 3D, 8.3 M against 2.7 M
-entries, and its solve dominated the step); Δt = 2 fs. Atoms start at 2T
-(Maxwell–Boltzmann, half goes into potential energy), the mesh at rest. Sampled every 10 steps after n_eq.
+Model (metal units): fcc Cu (Zhou EAM, a relaxed), atoms in |X|∞ < 18.5 Å (skin 1 Å), atomistic
+core |X|∞ < 4 Å, handshake width 7.5 Å (cubic blend, projected coupling, atoms with β̄ < 0.01 tied to the
+mesh), hex8 mesh of one lattice constant out to |X|∞ < 5.5 a₀ with a hole |X|∞ < a₀, density derived,
+linear-elastic material with the EAM's Born constants; damping band γ0 = 0.5 with its bath at T
+(fine-scale velocity against the mesh velocity itself, ``fine_scale: mesh``: the smoothed reference
+triples the band's sparse factor in 3D, 8.3 M against 2.7 M entries, and its solve dominated the step);
+Δt = 2 fs. Atoms start at 2T (Maxwell–Boltzmann, half goes into potential energy), the mesh at rest.
+Sampled every 10 steps after n_eq.
 
 Prints T_bin / T with the equipartition masses (`equipartition_mass`: dynamical masses with the
 constraints' share counted out), with the atoms' own masses, the flatness max|T_k − T̄|/T̄ and the mesh's
@@ -62,7 +63,7 @@ def make(T: float, coupling: str = "{type: projected, slave_below: 0.01}", c: fl
     return Simulation.from_deck(load_deck_text(txt, "thermal_profile_3d.yaml"))
 
 
-def run(T: float, n_eq: int, n_avg: int, every: int = 10, **kw):  # noqa: ANN201
+def run(T: float, n_eq: int, n_avg: int, every: int = 10, report: int = 0, **kw):  # noqa: ANN201
     """(sim, equipartition profile, own-mass profile, mesh T / T, wall [s]) after n_eq + n_avg steps."""
     sim = make(T, **kw)
     sim.prepare()
@@ -78,8 +79,11 @@ def run(T: float, n_eq: int, n_avg: int, every: int = 10, **kw):  # noqa: ANN201
     integ.step(n_eq)
     t_mesh = 0.0
     n = n_avg // every
-    for _ in range(n):
+    for i in range(n):
         integ.step(every)
+        if report and i and i % report == 0:      # running figures (long runs on a busy machine)
+            print(f"  step {n_eq + i * every}: T equipart. / T {np.round(prof_e.temperature() / T, 4)} "
+                  f"flat {prof_e.flatness():.4f} ({time.time() - t0:.0f} s)", flush=True)
         prof_e.sample(s.atoms.v)
         prof_p.sample(s.atoms.v)
         V, M = s.continuum.V, s.node_mass
@@ -92,7 +96,7 @@ if __name__ == "__main__":
     n_eq = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     n_avg = int(sys.argv[3]) if len(sys.argv) > 3 else 4000
     kw = {"coupling": sys.argv[4]} if len(sys.argv) > 4 else {}
-    sim, pe, pp, tm, wall = run(T, n_eq, n_avg, **kw)
+    sim, pe, pp, tm, wall = run(T, n_eq, n_avg, report=20, **kw)
     s = sim.model.system
     print(f"T = {T} K, n_atoms {s.n_atoms} (free {s.n_free}), nodes {s.n_nodes}, wall {wall:.0f} s")
     print("counts (core | H thirds)", pe.count)

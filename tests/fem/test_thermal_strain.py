@@ -1,13 +1,34 @@
 """Thermal-expansion matching (msim issue 16): the ``thermal_strain`` material, the measured thermal strain.
 
 The figure of issue 16: a coupled 2D LJ crystal at T = 0.1 ε/k_B (the lattice expands 0.88 %), the whole body
-on its thermally expanded lattice, outer ring of the mesh fixed: the time-averaged mean stress in the
-handshake with the matched continuum should be ≤ 2 % of the one the unmatched (zero-temperature
-Cauchy–Born) continuum produces. It is NOT met: measured +0.441 ε/σ² unmatched, −0.215 matched (49 %,
-opposite sign; benchmarks/thermal_expansion.py): the thermal strain removes the mesh's thermal stress,
-a compressive residual of the seam at temperature remains (cause not identified). The slow test asserts
-what holds: ε_th ≥ 0.5 %, the unmatched stress is tensile and ≥ 0.3, and matching removes at least 40 % of
-it. ε_th is measured in the test by periodic NVT MD of the same potential (an independent atomistic
+on its thermally expanded lattice, outer ring of the mesh fixed: the time-averaged mean stress with the
+matched continuum should be ≤ 2 % of the one the unmatched (zero-temperature) continuum produces
+(benchmarks/thermal_expansion.py; unmatched = the same base material without the thermal strain).
+
+Measured (2026-12-06, 2 000 + 6 000 steps, block errors of 8 blocks):
+
+| continuum | σ far field | σ core | σ_H (blended) |
+| --- | --- | --- | --- |
+| linear, unmatched | +0.864 ± 0.002 | +0.490 ± 0.013 | +0.672 |
+| ``thermal_strain`` on ``linear`` | −0.011 ± 0.002 | −0.011 ± 0.014 | −0.043 |
+| Cauchy–Born, unmatched | +0.596 ± 0.006 | +0.358 ± 0.014 | +0.446 |
+| ``thermal_strain`` on ``cauchy_born`` | −0.200 ± 0.005 | −0.122 ± 0.015 | −0.210 |
+
+The old residual (−0.21, ratio 0.49) was the Cauchy–Born mesh expanding a second time: its nodes are
+thermalised (≈ 0.7 T) and ⟨P(F)⟩ of the anharmonic W is compressive at ⟨F⟩ = (1+ε_th) I, while ε_th,
+measured on the whole periodic crystal, already holds the long-wave modes' share (the material's
+docstring). With the harmonic base (``base: linear``, which the benchmark uses) the far field and the core are matched to 1.3 % and 2 % (± 3 %) of the
+unmatched stress. The blended handshake estimator (β̄-weighted per-atom virial + dynamical-mass kinetic
+term over Σβ̄Ω, plus the α-weighted continuum; the full virial with the nodes' kinetic term gives −0.040
+± 0.005) keeps −0.043 = 6.3 % of the unmatched: the issue's 2 % is NOT met in H. Cause: the weighted atoms'
+fine-scale modes (the ones the projected constraints leave free) carry the full thermal pressure whatever
+their weight (the configuration integral of a β̄-scaled Hessian has the same ∂ ln Z/∂ε: the amplitudes grow
+as 1/β̄ while the virial is scaled by β̄), so in H the atoms' thermal pressure exceeds the β̄ share the
+partition of unity assigns them, and the α-weighted continuum adds its own: an eigenstress of H. The
+remedy — a continuum thermal strain that varies across H, ε_th (1 − θ)/α with θ the atoms' free share —
+needs a per-quadrature-point material state and is not built.
+The slow test asserts: ε_th ≥ 0.5 %, far field ≤ 2 % of the unmatched, σ_H ≤ 10 % of the unmatched.
+ε_th is measured in the test by periodic NVT MD of the same potential (an independent atomistic
 calculation; nothing is taken from a coupled run).
 """
 
@@ -73,9 +94,9 @@ def _bench():
 
 @pytest.mark.slow
 def test_matched_continuum_removes_the_thermal_stress_at_the_seam():
-    """T = 0.1: ε_th measured by periodic NVT MD (≥ 0.5 %; measured 0.00879 ± 0.00004); mean stress in H
-    with the zero-temperature continuum +0.441, with ``thermal_strain`` −0.215 (module docstring: the 2 %
-    figure is not met)."""
+    """T = 0.1: ε_th measured by periodic NVT MD (≥ 0.5 %; measured 0.00879 ± 0.00004); mean stress of the
+    continuum between the handshake and the fixed ring with the matched continuum ≤ 2 % of the unmatched
+    one (measured 1.3 %), the blended handshake stress ≤ 10 % (measured 6.3 %: module docstring)."""
     T = 0.1
     pot = _lj()
     a0 = zero_stress_lattice_constant(pot, "hex")
@@ -84,7 +105,9 @@ def test_matched_continuum_removes_the_thermal_stress_at_the_seam():
     bench = _bench()
     unmatched = bench.run(T, m.strain, False, 2000, 6000)
     matched = bench.run(T, m.strain, True, 2000, 6000)
-    ratio = abs(matched["sigma_h"]) / abs(unmatched["sigma_h"])
-    assert unmatched["sigma_h"] > 0.3, unmatched
+    assert unmatched["sigma_far"] > 0.5 and unmatched["sigma_h"] > 0.3, unmatched
     assert abs(matched["T_core"] - 1.0) < 0.03 and abs(unmatched["T_core"] - 1.0) < 0.03
-    assert ratio <= 0.6, (ratio, matched, unmatched, m)
+    far = abs(matched["sigma_far"]) / unmatched["sigma_far"]
+    assert far <= 0.02, (far, matched, unmatched, m)
+    ratio = abs(matched["sigma_h"]) / unmatched["sigma_h"]
+    assert ratio <= 0.10, (ratio, matched, unmatched, m)

@@ -13,15 +13,17 @@ multiplicative split F = F_e F_th, F_th = (1 + ε_th) I:
 at the atoms' expanded lattice, F = (1 + ε_th) I. The elastic response about that state is the base
 material's at a₀ (the temperature softening of the elastic constants is not modelled).
 
-Base ``linear`` (the default): the mesh of a coupled model is itself at temperature — its nodes carry the
-long-wave modes and are thermalised through the handshake — and ε_th, measured on the full periodic crystal,
-already contains the thermal expansion of those modes. A harmonic continuum adds none of its own (⟨P(F)⟩ =
-P(⟨F⟩) for P linear in F), so ``linear`` is the consistent choice. With ``cauchy_born`` the mesh's own
-fluctuations in the anharmonic W expand it a second time (⟨P(F)⟩ ≠ P(⟨F⟩)): measured on the model of
-benchmarks/thermal_expansion.py (2D LJ, k_B T = 0.1, mesh h = 2, mesh at ≈ 0.7 T), the mean stress of the
-continuum away from the handshake is −0.200 ± 0.005 with ``cauchy_born`` and −0.011 ± 0.002 with
-``linear``, against +0.86 for the unmatched (zero-temperature) linear continuum. ``cauchy_born`` is kept
-for cold meshes (e.g. quasi-static runs) and large deformations.
+Which base: the mesh of a coupled dynamics run is itself at temperature — its nodes carry the long-wave
+modes and are thermalised through the handshake — and ε_th, measured on the full periodic crystal, already
+contains the thermal expansion of those modes. A harmonic continuum (``base: linear``) adds none of its own
+(⟨P(F)⟩ = P(⟨F⟩) for P affine in F), so it is the consistent choice at temperature. With ``cauchy_born`` the
+mesh's own fluctuations in the anharmonic W expand it a second time (⟨P(F)⟩ ≠ P(⟨F⟩)): measured on the
+model of benchmarks/thermal_expansion.py (2D LJ, k_B T = 0.1, mesh h = 2, mesh nodes at ≈ 0.7 T), the mean
+stress of the continuum between the handshake and the fixed ring is −0.200 ± 0.005 with ``cauchy_born``
+and −0.011 ± 0.002 with ``linear``, against +0.864 for the unmatched (zero-temperature) linear continuum
+(tests/fem/test_thermal_strain.py). ``linear`` is a small-strain law (not objective: use it for small
+rotations); ``cauchy_born`` (the default, objective) is right for a cold mesh (quasi-static runs) and large
+rotations, and double-counts the mesh's share of the expansion when the mesh is hot.
 
 ε_th is *measured* on the same potential by `measure_thermal_strain`: a periodic crystal of the deck's
 lattice, Langevin NVT at T, time-averaged pressure (virial + kinetic, `multiscale.md.stress`) at two or three
@@ -55,10 +57,11 @@ class ThermalStrain(Material):
         strain: float = Field(gt=-0.2, lt=0.2, description="isotropic thermal strain ε_th = a(T)/a₀ − 1 of "
                               "the atoms at the run's temperature (dimensionless; measured with "
                               "`measure_thermal_strain`)")
-        base: Literal["cauchy_born", "linear"] = Field("linear", description="the zero-temperature "
-                                                       "material the thermal strain is applied to; linear "
-                                                       "(default): a thermalised mesh adds no thermal "
-                                                       "expansion of its own (module docstring)")
+        base: Literal["cauchy_born", "linear"] = Field("cauchy_born", description="the zero-temperature "
+                                                       "material the thermal strain is applied to; linear: "
+                                                       "a thermalised mesh adds no thermal expansion of its "
+                                                       "own (use it in dynamics at temperature; module "
+                                                       "docstring)")
 
     def __init__(self, base: Material, strain: float) -> None:
         self.base = base
