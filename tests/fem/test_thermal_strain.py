@@ -16,17 +16,17 @@ Measured (2026-12-06, 2 000 + 6 000 steps, block errors of 8 blocks):
 
 The old residual (−0.21, ratio 0.49) was the Cauchy–Born mesh expanding a second time: its nodes are
 thermalised (≈ 0.7 T) and ⟨P(F)⟩ of the anharmonic W is compressive at ⟨F⟩ = (1+ε_th) I, while ε_th,
-measured on the whole periodic crystal, already holds the long-wave modes' share (the material's
-docstring). With the harmonic base (``base: linear``, which the benchmark uses) the far field and the
-core are matched to 1.3 % and 2 % (± 3 %) of the unmatched stress. The blended handshake estimator
-(β̄-weighted per-atom virial + dynamical-mass kinetic term over Σβ̄Ω, plus the α-weighted continuum; the full virial with the nodes' kinetic term gives −0.040
-± 0.005) keeps −0.043 = 6.3 % of the unmatched: the issue's 2 % is NOT met in H. Cause: the weighted atoms'
-fine-scale modes (the ones the projected constraints leave free) carry the full thermal pressure whatever
-their weight (the configuration integral of a β̄-scaled Hessian has the same ∂ ln Z/∂ε: the amplitudes grow
-as 1/β̄ while the virial is scaled by β̄), so in H the atoms' thermal pressure exceeds the β̄ share the
-partition of unity assigns them, and the α-weighted continuum adds its own: an eigenstress of H. The
-remedy — a continuum thermal strain that varies across H, ε_th (1 − θ)/α with θ the atoms' free share —
-needs a per-quadrature-point material state and is not built.
+measured on the whole periodic crystal, already holds the long-wave modes' share (the material's docstring).
+With the harmonic base (``base: linear``, which the benchmark uses) the far field and the core are matched
+to 1.3 % and 2 % (± 3 %) of the unmatched stress. The blended handshake estimator (β̄-weighted per-atom
+virial + dynamical-mass kinetic term over Σβ̄Ω, plus the α-weighted continuum; the full virial with the
+nodes' kinetic term gives −0.040 ± 0.005) keeps −0.043 = 6.3 % of the unmatched: the issue's 2 % is NOT met
+in H. Cause: the weighted atoms' fine-scale modes (the ones the projected constraints leave free) carry the
+full thermal pressure whatever their weight (the configuration integral of a β̄-scaled Hessian has the same
+∂ ln Z/∂ε: the amplitudes grow as 1/β̄ while the virial is scaled by β̄), so in H the atoms' thermal
+pressure exceeds the β̄ share the partition of unity assigns them, and the α-weighted continuum adds its
+own: an eigenstress of H. The remedy — a continuum thermal strain that varies across H, ε_th (1 − θ)/α with
+θ the atoms' free share — needs a per-quadrature-point material state and is not built.
 The slow test asserts: ε_th ≥ 0.5 %, far field ≤ 2 % of the unmatched, σ_H ≤ 10 % of the unmatched.
 ε_th is measured in the test by periodic NVT MD of the same potential (an independent atomistic
 calculation; nothing is taken from a coupled run).
