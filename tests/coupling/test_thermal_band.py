@@ -151,8 +151,7 @@ def test_band_holds_temperature_over_1e5_steps():
     harmonic core's modes exchange energy only through the band at its end, so single 1 000-step means
     wander by ≈ 20 %). The estimate is the mean over all 20 blocks, its standard error the blocks' standard
     deviation / √20. Asserted: |mean − 1| < 2 % and the standard error < 1 % (so 2 % is resolved). Measured
-    (benchmarks/band_hold_1d.py, 2026-12-06): see that file. With the noise amplitude 5 % too large
-    (T·1.1 in the band) it fails."""
+    (benchmarks/band_hold_1d.py, 2026-12-06): see that file."""
     T = 1e-4
     blocks = []
     for seed in HOLD_SEEDS:
