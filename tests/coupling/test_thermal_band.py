@@ -143,6 +143,7 @@ HOLD_SEEDS = (5, 6, 7, 8)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)      # minutes of CPU; the default 900 s is for hangs
 def test_band_holds_temperature_over_1e5_steps():
     """Issue 16: the target T held within 2 % over 10⁵ steps, with an error bar. k_B T = 1e-4 (no bond of
     the harmonic chain reaches the cut-off: asserted, so this is the linear chain, where the result scales

@@ -1,8 +1,8 @@
 """3D EAM Cu coupled at temperature (msim issue 16): the time-averaged kinetic temperature of core and
 handshake is flat within 5 % of its mean, projected coupling with the damping band's bath at T.
 
-Model and measured figures: benchmarks/thermal_profile_3d.py (fcc Cu, Zhou EAM, ≈ 2 700 atoms of which
-≈ 1 000 integrated, hex8 mesh of one lattice constant, T = 300 K). The temperature is the equipartition
+Model and measured figures: benchmarks/thermal_profile_3d.py (fcc Cu, Zhou EAM, 3 481 atoms of which
+1 205 integrated, hex8 mesh of one lattice constant, T = 300 K). The temperature is the equipartition
 temperature of the constrained dynamics (`equipartition_mass`: dynamical masses β̄ m with the share the
 constraints remove counted out; its exactness for the canonical velocity distribution is tested in
 tests/coupling/test_temperature_profile.py). The atoms' own-mass temperature is not flat (the blended energy
@@ -28,13 +28,17 @@ def _bench():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)      # minutes of CPU; the default 900 s is for hangs
 def test_eam_cu_projected_bath_flat_temperature_profile():
-    """T = 300 K, atoms started at 600 K, the mesh at rest: over steps 1 000–3 000 (2–6 ps) the
-    equipartition temperature of core | H thirds is flat within 5 % of its mean, and the mean is T within
-    10 % (the cold mesh still draws heat)."""
+    """T = 300 K, atoms and mesh nodes started at 600 K (zero displacement): over steps 1 000–3 000
+    (2–6 ps) the equipartition temperature of core | H thirds is flat within 5 % of its mean and the mean is
+    T within 5 %; the own-mass temperature is not flat (> 30 %). Measured (2026-12-06): equipartition
+    T / T = 1.001, 1.020, 0.997, 0.994 (flat 2.0 %, mean 0.999), own mass 1.008, 1.046, 1.295, 3.198
+    (flat 56 %), mesh 0.984 T; 263 s at load average 15. With the mesh started at rest instead the core
+    lags at 0.83 T after 6 ps (flat 9.5 %: the cold mesh draws heat for picoseconds)."""
     T = 300.0
     sim, pe, pp, t_mesh, _ = _bench().run(T, 1000, 2000)
     assert sim.model.system.d == 3 and np.all(pe.count >= 50), pe.count
     assert pe.flatness() < 0.05, pe.temperature() / T
-    assert pe.mean() == pytest.approx(T, rel=0.10), pe.mean() / T
+    assert pe.mean() == pytest.approx(T, rel=0.05), pe.mean() / T
     assert pp.flatness() > 0.3, pp.temperature() / T
