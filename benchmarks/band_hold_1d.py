@@ -24,7 +24,9 @@ Measured 2026-12-06 (load average ≈ 8):
   same model gave 0.976 (seed 5) and 1.003 (seed 6): the six together 1.016 ± 0.011). A run's block
   errors understate the run-to-run scatter: the long waves live in the mesh, where the band (fine-scale
   velocity only) barely damps them, so each run keeps its initial share of them for most of 10⁵ steps.
-  The issue's 2 % is therefore not resolved by this set (a +3 % bias cannot be excluded at 3σ);
+  The issue's 2 % is not established: the four keyed-noise runs alone sit 3.6σ above 1 (no cause of a
+  bias is known: the bath's fluctuation–dissipation balance is exact,
+  tests/coupling/test_temperature_profile.py), the six together 1.5σ; more seeds (or a bath on the long waves) are needed.
 """
 import sys
 
