@@ -26,7 +26,8 @@ Measured 2026-12-06 (load average ≈ 8):
   velocity only) barely damps them, so each run keeps its initial share of them for most of 10⁵ steps.
   The issue's 2 % is not established: the four keyed-noise runs alone sit 3.6σ above 1 (no cause of a
   bias is known: the bath's fluctuation–dissipation balance is exact,
-  tests/coupling/test_temperature_profile.py), the six together 1.5σ; more seeds (or a bath on the long waves) are needed.
+  tests/coupling/test_temperature_profile.py), the six together 1.5σ; more seeds (or a bath on the long
+  waves) are needed.
 """
 import sys
 
