@@ -7,7 +7,7 @@ prints the core's kinetic temperature / T over steps 5 000 … n_steps in n_bloc
 standard error, and the number of cut-off crossings (bonds longer than r_c = 1.5, second neighbours closer
 than r_c, sampled every 500 steps). Atoms and mesh nodes start at 2T (zero displacement).
 The slow test tests/coupling/test_thermal_band.py::test_band_holds_temperature_over_1e5_steps takes the mean
-of the seeds 5–10 and the seeds' scatter as its error bar.
+of the seeds 5–8 and the seeds' scatter as its error bar.
 
 Measured 2026-12-06 (load average ≈ 8):
 
