@@ -34,8 +34,8 @@ def test_eam_cu_projected_bath_flat_temperature_profile():
     (2–6 ps) the equipartition temperature of core | H thirds is flat within 5 % of its mean and the mean is
     T within 5 %; the own-mass temperature is not flat (> 30 %). Measured (2026-12-06, pure projected):
     equipartition T / T = 0.989, 1.012, 0.992, 0.997 (flat 1.5 %, mean 0.997), own mass 0.995, 1.053,
-    1.430, 9.809 (flat 83 %), mesh 0.991 T; 189 s at load average 4. With the mesh started at rest instead the core
-    lags at 0.83 T after 6 ps (flat 9.5 %: the cold mesh draws heat for picoseconds)."""
+    1.430, 9.809 (flat 83 %), mesh 0.991 T; 189 s at load average 4. With the mesh started at rest
+    instead the core lags at 0.83 T after 6 ps (flat 9.5 %: the cold mesh draws heat for picoseconds)."""
     T = 300.0
     sim, pe, pp, t_mesh, _ = _bench().run(T, 1000, 2000)
     assert sim.model.system.d == 3 and np.all(pe.count >= 50), pe.count
