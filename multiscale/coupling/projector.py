@@ -152,7 +152,7 @@ class ConstraintProjector:
         and the projector unchanged, and removes the spread of the rows' sizes — masses from β̄ ≈ 0.01
         to nodes of large elements spread diag A over 11 orders in a 3D handshake), factorised with a
         symmetric fill-reducing ordering and diagonal pivots (SuperLU symmetric mode: a sparse Cholesky
-        in all but name), so pivot k belongs to row perm_c[k] and measures the part of that row
+        in all but name), so pivot k belongs to the row i with perm_c[i] = k and measures the part of that row
         independent of the rows eliminated before it (Â_kk = 1). Rows whose scaled pivot is ≤ rtol
         are dropped and the rest factorised again; each dropped row is checked to lie in the span of
         the kept rows (relative W-norm residual ≤ √rtol), otherwise RuntimeError. Never dense."""
@@ -168,7 +168,11 @@ class ConstraintProjector:
                 return _ScaledLU(lu, sc), keep
             if not np.array_equal(lu.perm_r, lu.perm_c):
                 break
-            bad = np.sort(lu.perm_c[np.flatnonzero(low)])
+            # SuperLU: P_r Â P_c = L U with column i of Â at position perm_c[i], so pivot k belongs to
+            # the row i with perm_c[i] = k (the inverse permutation, not perm_c[k])
+            inv = np.empty_like(lu.perm_c)
+            inv[lu.perm_c] = np.arange(inv.size)
+            bad = np.sort(inv[np.flatnonzero(low)])
             good = np.setdiff1d(np.arange(A.shape[0]), bad)
             Gd, Gk = Gk[bad], Gk[good]
             A = (Gk @ sp.diags(wk) @ Gk.T).tocsc()
