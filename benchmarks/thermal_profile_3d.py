@@ -5,9 +5,8 @@ damping band's bath at T.
     PYTHONPATH=. python benchmarks/thermal_profile_3d.py [T_K] [n_eq] [n_avg] [coupling]
 
 Model (metal units): fcc Cu (Zhou EAM, a relaxed), atoms in |X|∞ < 18.5 Å (skin 1 Å), atomistic core |X|∞ <
-4 Å, handshake width 7.5 Å (cubic blend, pure projected coupling, ``slave_below: 0`` — with 0.001–0.1 main's
-scaled constraint factorisation (fa931b7) refuses this model: "constraints nearly dependent"; the run before
-that merge with 0.01 gave flat 2.0 %, mean 0.999), hex8 mesh of one lattice constant out to |X|∞ < 5.5 a₀
+4 Å, handshake width 7.5 Å (cubic blend, pure projected coupling, ``slave_below: 0``; with 0.01 (tied edge
+atoms, accepted since the projector's dropped-row permutation fix) an earlier run gave flat 2.0 %, mean 0.999), hex8 mesh of one lattice constant out to |X|∞ < 5.5 a₀
 with a hole |X|∞ < a₀, density derived, linear-elastic material with the EAM's Born constants; damping band
 γ0 = 0.5 with its bath at T (fine-scale velocity against the mesh velocity itself, ``fine_scale: mesh``: the
 smoothed reference triples the band's sparse factor in 3D, 8.3 M against 2.7 M entries, and its solve
