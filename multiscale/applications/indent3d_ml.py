@@ -8,10 +8,10 @@ x, y, z, rigid sphere over the middle of the top face, bottom fixed), with:
 * lattice constant a₀ = SNAP's zero-stress value (`cauchy_born_engine.engine_lattice_constant`, 3.63376 Å;
   ``a: relaxed`` needs radial functions, which an engine has not);
 * coupling ``force_blend`` with ``strong`` constraints (the coupling external engines support,
-  `multiscale.md.engines.base`), cubic blend over a handshake of cut-off + skin (6.1 Å, skin 2 Å); the
+  `multiscale.md.engines.base`), cubic blend over a handshake of cut-off + skin (4.7 Å, skin 0.5 Å); the
   pads reach r_c + skin from every weighted atom, less than the 2 r_c on which a SNAP force depends (the
-  neighbours of the neighbours), so atoms in the outer third of the handshake (β ≲ 0.3) see truncated
-  environments — a wider skin would make the coupled atom set larger than this small block;
+  neighbours of the neighbours), so handshake atoms near its outer edge see truncated environments — a
+  wider skin (handshake ≥ cut-off + skin) would make the coupled atom set as large as this small block;
 * continuum ``cauchy_born`` with ``engine_w: polynomial`` (`fem/materials/cauchy_born_poly.py`: W(E) fitted
   to the engine's periodic cell, exact engine evaluation outside the fitted strain ball);
 * minimiser FIRE in BOTH decks (force-based blending has no energy whose gradient its forces are, so the
@@ -35,7 +35,7 @@ A0_SNAP = 3.6337616481505943    # Å, engine_lattice_constant(SNAP Cu, "fcc", 3.
 SNAP_COEFF = "* * Cu_Zuo_JPCA2020.snapcoeff Cu_Zuo_JPCA2020.snapparam Cu"
 SNAP_CUTOFF = 4.1
 FTOL = 5e-3             # eV/Å
-SMALL = dict(n=(10, 10, 6), radius=6.0, core=(4.0, 4.0), width=6.2, size=6.0, core_size=3.0)
+SMALL = dict(n=(9, 9, 5), radius=5.0, core=(4.0, 4.0), width=4.7, size=6.0, core_size=3.0, skin=0.5)
 DEPTHS = {"start": 0.0, "stop": 1.0, "step": 0.5}
 FIRE = {"type": "fire", "ftol": FTOL, "dt": 0.05, "dt_max": 0.3, "max_step": 0.1, "max_iter": 20000}
 
@@ -51,7 +51,7 @@ def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str) -> dict:
                         material="cauchy_born")
     deck["potential"] = _potential()
     deck["atoms"]["lattice"]["a"] = _r(block.a0)
-    deck["atoms"]["skin"] = 2.0
+    deck["atoms"]["skin"] = g["skin"]
     deck["continuum"]["material"] = {"type": "cauchy_born", "engine_w": "polynomial"}
     deck["handshake"]["coupling"] = {"type": "force_blend", "constraint": "strong"}
     deck["integrator"] = dict(FIRE)
@@ -112,7 +112,11 @@ def run_deck(deck: dict, name: str) -> tuple[list[float], list[float], float, di
     from ..registry import MINIMIZERS
     system = sim.model.system
     mini = MINIMIZERS.get("fire")(**{k: v for k, v in deck["integrator"].items() if k != "type"})
-    recs = run_quasistatic(system, sim.model.loads, mini, prepare=False)
+    def progress(i: int, rec: dict) -> None:
+        print(f"  {name} stage {i}: depth {rec.get('indenter.depth')}, load {rec.get('indenter.load')}, "
+              f"iterations {rec['iterations']}, {time.perf_counter() - t1:.0f} s", flush=True)
+
+    recs = run_quasistatic(system, sim.model.loads, mini, prepare=False, callback=progress)
     t2 = time.perf_counter()
     loads = [float(r["indenter.load"]) for r in recs]
     depths = [float(r["indenter.depth"]) for r in recs]
