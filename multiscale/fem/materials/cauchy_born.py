@@ -42,10 +42,10 @@ class CauchyBorn(Material):
                                           "finite differences of the engine's stress (step halved until "
                                           "met); W(F) and P(F) are the engine's own values")
         engine_w: Literal["exact", "polynomial"] = Field(
-            "exact", description="external-engine potentials only: `exact` evaluates the engine's periodic "
-                                 "cell at every distinct F; `polynomial` fits W(E) once (Green strain, degree "
-                                 "`engine_order`, exact W₀, S₀, C) and uses the exact cell only where "
-                                 "‖E‖ > `engine_strain_range` (fem/materials/cauchy_born_poly.py)")
+            "exact", description="external-engine potentials only: `exact` evaluates the engine's "
+                                 "periodic cell at every distinct F; `polynomial` fits W(E) once (Green "
+                                 "strain, degree `engine_order`, exact W₀, S₀, C) and uses the exact cell "
+                                 "only where ‖E‖ > `engine_strain_range` (fem/materials/cauchy_born_poly.py)")
         engine_strain_range: float = Field(0.04, gt=0.0, le=0.2,
                                            description="`polynomial`: radius of the fitted Green-strain "
                                                        "ball (Frobenius norm, dimensionless)")

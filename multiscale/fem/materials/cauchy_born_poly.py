@@ -146,8 +146,9 @@ class PolynomialEngineCauchyBorn(EngineCauchyBorn):
         self.coef, self.fit_error = hit[0], dict(hit[1])
         self._fold = self.mono.folded(self.coef)
         if self.fit_error["W"] > max_error or self.fit_error["P"] > max_error:
-            raise ValueError(f"polynomial Cauchy–Born fit of order {order} over |E| ≤ {self.r:g}: measured "
-                             f"error W {self.fit_error['W']:.2e}, P {self.fit_error['P']:.2e} > {max_error:g} "
+            raise ValueError(f"polynomial Cauchy–Born fit of order {order} over |E| ≤ {self.r:g}: "
+                             f"measured error W {self.fit_error['W']:.2e}, P {self.fit_error['P']:.2e} "
+                             f"> {max_error:g} "
                              "(raise the order or narrow the strain range)")
         self.fallbacks = 0
 
