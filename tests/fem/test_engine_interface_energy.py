@@ -125,7 +125,7 @@ def W0(system) -> float:
 #    periodic box agree). Continuum: the polynomial engine W(E) (`cauchy_born_poly`).
 
 A_SNAP = 3.6337616481505943          # engine_lattice_constant (tests/fem/test_cauchy_born_poly.py)
-R_CORE, R_WIDTH, R_SKIN = 4.5, 4.7, 0.5
+R_CORE, R_WIDTH, R_SKIN = 7.6, 4.7, 0.5         # core ⊇ the void + r_c: every e_a ≠ e_coh has β̄ = 1
 R_HALF_ATOMS = R_CORE + R_WIDTH + 4.1 + R_SKIN + 0.5
 R_HALF_MESH = 6 * A_SNAP
 R_VOID = ([0.3, 0.2, 0.1], 3.0)
@@ -219,7 +219,7 @@ def test_relaxed_void_energy_matches_fully_atomistic():
     Pi1 = v.compute_forces()
     coupled_relaxed = coupled_unrelaxed + (Pi1 - Pi0)
 
-    full_relaxed, full_unrelaxed, n_removed = _lammps_relaxed_void(6)
+    full_relaxed, full_unrelaxed, n_removed = _lammps_relaxed_void(8)
     print(f"void R = {R_VOID[1]} A, {n_removed} atoms removed, coupled model {len(v.atoms.X)} atoms, "
           f"FIRE iterations {rows[-1]['iterations']}, wall {rows[-1]['wall']:.0f} s, "
           f"CB fallbacks {mat.fallbacks}")
