@@ -24,6 +24,7 @@ def test_decks_are_the_generated_ones():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(7200)      # ~50 min at load 15-20 on the shared 2-core machine
 def test_coupled_force_depth_against_full_twin():
     decks = deck_set()
     dc, pc, tc, ic = run_deck(decks["indent3d_ml_small.yaml"], "indent3d_ml_small.yaml")
