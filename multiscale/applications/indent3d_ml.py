@@ -23,7 +23,7 @@ x, y, z, rigid sphere over the middle of the top face, bottom fixed), with:
 printing force–depth, wall seconds and iterations (numbers in the module's ``MEASURED``).
 
 Measured (``MEASURED``): the coupled model is STIFFER than the full twin: +27.5 % at d = 0.5 Å, +5.3 % at
-d = 1 Å (a larger core, 6 Å half-width: +22 % at 0.5 Å) — the 2 % target of issue 15 is not met. The
+d = 1 Å (a larger core, 6 Å half-width: +22 %, +4.1 %) — the 2 % target of issue 15 is not met. The
 difference shrinks with depth like a depth offset: the full block's free surface relaxes everywhere
 (124 FIRE iterations at d = 0), the coupled one only inside the small core (the handshake atoms are tied
 to a Cauchy–Born mesh, which has no surface relaxation). Cost: coupled / full wall time 1.12 (782 atoms
@@ -100,7 +100,8 @@ MEASURED = {
     "full": {"atoms": 1620, "loads": (0.448892, 1.694185), "iterations": (124, 49, 64), "wall_s": 1366},
     "coupled": {"atoms": 782, "nodes": 1152, "loads": (0.572493, 1.784673), "iterations": (68, 42, 76),
                 "wall_s": 1526, "cb_fallbacks": 29149},
-    # core half-width 6 Å, depth 5.5 Å (same block): d = 0.5 Å: 0.549355 (+22 %)
+    # core half-width 6 Å, depth 5.5 Å (same block): 1185 atoms, loads 0.549355 (+22 %), 1.764345 (+4.1 %),
+    # 70 347 exact-engine fallbacks, wall 2311 s (run alongside the other two)
 }
 #: Hertz load P_H = 4/3 E* √R d^{3/2} at d = 1 Å, E* = 160.9 GPa (Hill average of SNAP's engine C): 2.9942
 P_HERTZ_1 = 2.994243
