@@ -18,7 +18,9 @@ runs) and the ratio msim / LAMMPS (target <= 1.2). Measured (load average 9–14
 1.71 before the bridge kept LAMMPS's own periodic images (every call wrapped the positions into the box, so
 each atom crossing a periodic face forced a LAMMPS neighbour rebuild), 1.18, 1.18, 1.22 in three
 measurements after (1.07–1.11 against
-LAMMPS alone with the same per-atom energy tally).
+LAMMPS alone with the same per-atom energy tally); 1.178 (1.136 against LAMMPS + pe/atom) at load 5.7, medians of 3
+(2026-12-06). Where the rest goes (cProfile): msim's own neighbour-list builds of the region (unused by the engine;
+~2–3 %, 3–5 builds per 100 steps) and the per-atom energy tally (~4–10 %), not the bridge's Python per call.
 Usage:  .venv/bin/python benchmarks/bench_engine.py [--repeat 3] [--cells 10] [--steps 100]
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import Field
 
@@ -39,6 +41,15 @@ class CauchyBorn(Material):
                               description="external-engine potentials only: relative accuracy of C from "
                                           "finite differences of the engine's stress (step halved until "
                                           "met); W(F) and P(F) are the engine's own values")
+        engine_w: Literal["exact", "polynomial"] = Field(
+            "exact", description="external-engine potentials only: `exact` evaluates the engine's "
+                                 "periodic cell at every distinct F; `polynomial` fits W(E) once (Green "
+                                 "strain, degree `engine_order`, exact W₀, S₀, C) and uses the exact cell "
+                                 "only where ‖E‖ > `engine_strain_range` (fem/materials/cauchy_born_poly.py)")
+        engine_strain_range: float = Field(0.04, gt=0.0, le=0.2,
+                                           description="`polynomial`: radius of the fitted Green-strain "
+                                                       "ball (Frobenius norm, dimensionless)")
+        engine_order: int = Field(5, ge=3, le=6, description="`polynomial`: highest degree in the strain")
 
     def __init__(self, potential, lattice, bond_margin: float = 0.25, compiled: bool = True) -> None:  # noqa: ANN001
         """``compiled=False`` forces the NumPy path (reference for tests and benchmarks)."""
@@ -57,8 +68,14 @@ class CauchyBorn(Material):
         if potential is None or lattice is None:
             raise ValueError("material 'cauchy_born' needs the deck's potential and lattice")
         if getattr(potential, "external", False):  # LAMMPS / ASE: periodic cell evaluated by the engine
-            from .cauchy_born_engine import EngineCauchyBorn
-            mat = EngineCauchyBorn(potential, lattice, params.fd_tol)
+            if params.engine_w == "polynomial":
+                from .cauchy_born_poly import PolynomialEngineCauchyBorn
+                mat = PolynomialEngineCauchyBorn(potential, lattice, params.fd_tol,
+                                                 strain_range=params.engine_strain_range,
+                                                 order=params.engine_order)
+            else:
+                from .cauchy_born_engine import EngineCauchyBorn
+                mat = EngineCauchyBorn(potential, lattice, params.fd_tol)
         else:
             mat = cls(potential, lattice, params.bond_margin)
         if mat.dim != dim:

@@ -148,3 +148,26 @@ class EngineCauchyBorn(Material):
 
     def close(self) -> None:
         self.cell.close()
+
+
+def engine_lattice_constant(potential, kind: str, a_guess: float, tol: float = 1e-10,  # noqa: ANN001
+                            max_iter: int = 50) -> float:
+    """Zero-stress lattice constant [length] of the cubic lattice ``kind`` for an external-engine
+    potential (``a: relaxed`` needs radial functions): secant iteration on the mean normal stress of the
+    engine's periodic cell, scaled isotropically, σ(a) = 0 to |Δa| ≤ tol·a."""
+    from ...md.lattice import Lattice
+
+    cell = potential.periodic_cell(Lattice(kind, a_guess))
+    try:
+        def p(s: float) -> float:
+            return float(np.trace(cell.energy_stress(s * np.eye(cell.d))[1]))
+        s0, s1 = 1.0, 1.001
+        p0, p1 = p(s0), p(s1)
+        for _ in range(max_iter):
+            s2 = s1 - p1 * (s1 - s0) / (p1 - p0)
+            if abs(s2 - s1) <= tol * s1:
+                return float(a_guess * s2)
+            s0, p0, s1, p1 = s1, p1, s2, p(s2)
+    finally:
+        cell.close()
+    raise RuntimeError(f"zero-stress lattice constant of {kind} did not converge")

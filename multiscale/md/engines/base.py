@@ -28,8 +28,12 @@ What couples how (every route; tests/md/engines/test_engine_couplings.py, tests/
   weight); an engine's total forces are the gradient of the UNWEIGHTED Σ e_a only, so msim cannot
   differentiate the weighted energy. Force blending needs only total forces; its reported energy is
   re-weighted by the partition of unity (`multiscale.coupling.methods.force_blend`), so the handshake is
-  not counted twice. The continuum of an engine potential: ``cauchy_born`` (periodic cell evaluated by
-  the engine) or ``linear`` (C from that cell), `multiscale.fem.materials.cauchy_born_engine`.
+  not counted twice. Statics with force blending: ``fire`` only (it moves on forces; the reported Π is
+  not the potential of the force-blended forces, so the line searches of ``lbfgs``/``precon_lbfgs`` have
+  no consistent objective) — tests/fem/test_engine_interface_energy.py, decks/indent3d_ml_small.yaml.
+  The continuum of an engine potential: ``cauchy_born`` (periodic cell evaluated by
+  the engine; ``engine_w: polynomial`` for a W(E) fitted once to that cell, `cauchy_born_poly`) or
+  ``linear`` (C from that cell), `multiscale.fem.materials.cauchy_born_engine`.
 * The Cauchy–Born and default-C linear materials do not use radial functions for engines: they evaluate a
   periodic cell of the lattice with the engine itself (``periodic_cell``,
   `multiscale.fem.materials.cauchy_born_engine`). ``a: relaxed``, wave packets and the other lattice sums

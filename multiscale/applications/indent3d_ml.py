@@ -1,0 +1,170 @@
+"""3D nanoindentation of Cu with a machine-learned potential: SNAP Cu (``Cu_Zuo_JPCA2020``, LAMMPS engine)
+in the atomistic core, the Cauchy–Born continuum of the SAME potential elsewhere, and the fully atomistic
+twin of the same block (decks ``indent3d_ml_small.yaml`` / ``indent3d_ml_small_full.yaml``).
+
+Geometry as `multiscale.applications.indent3d` (fcc block of ``nx × ny × nz`` cubic cells, cube axes along
+x, y, z, rigid sphere over the middle of the top face, bottom fixed), with:
+
+* lattice constant a₀ = SNAP's zero-stress value (`cauchy_born_engine.engine_lattice_constant`, 3.63376 Å;
+  ``a: relaxed`` needs radial functions, which an engine has not);
+* coupling ``force_blend`` with ``strong`` constraints (the coupling external engines support,
+  `multiscale.md.engines.base`), cubic blend over a handshake of cut-off + skin (4.7 Å, skin 0.5 Å); the
+  pads reach r_c + skin from every weighted atom, less than the 2 r_c on which a SNAP force depends (the
+  neighbours of the neighbours), so handshake atoms near its outer edge see truncated environments — a
+  wider skin (handshake ≥ cut-off + skin) would make the coupled atom set as large as this small block;
+* continuum ``cauchy_born`` with ``engine_w: polynomial`` (`fem/materials/cauchy_born_poly.py`: W(E) fitted
+  to the engine's periodic cell, exact engine evaluation outside the fitted strain ball);
+* minimiser FIRE in BOTH decks (force-based blending has no energy whose gradient its forces are, so the
+  line-search minimisers do not apply; the full twin uses the same minimiser for a like-for-like cost);
+* full twin: every site of the block is an atom, the bottom atomic plane (z = 0) fixed — the coupled
+  deck fixes the mesh's bottom face, a quarter spacing lower.
+
+``python -m multiscale.applications.indent3d_ml [DIR]`` writes both decks; ``... study`` runs both,
+printing force–depth, wall seconds and iterations (numbers in the module's ``MEASURED``).
+
+Measured (``MEASURED``): the coupled model is STIFFER than the full twin: +27.5 % at d = 0.5 Å, +5.3 % at
+d = 1 Å (a larger core, 6 Å half-width: +22 %, +4.1 %) — the 2 % target of issue 15 is not met. The
+difference shrinks with depth like a depth offset: the full block's free surface relaxes everywhere
+(124 FIRE iterations at d = 0), the coupled one only inside the small core (the handshake atoms are tied
+to a Cauchy–Born mesh, which has no surface relaxation). Cost: coupled / full wall time 1.12 (782 atoms
++ 1152 nodes against 1620 atoms): no saving at this block size — SNAP's 2 r_c-deep pad and handshake
+shell is most of this block, and the mesh elements overlapping the core see strains beyond the
+polynomial's ball (29 149 exact engine evaluations).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .indent3d import Block, _r, coupled_deck
+
+A0_SNAP = 3.6337616481505943    # Å, engine_lattice_constant(SNAP Cu, "fcc", 3.615) (tests check it)
+SNAP_COEFF = "* * Cu_Zuo_JPCA2020.snapcoeff Cu_Zuo_JPCA2020.snapparam Cu"
+SNAP_CUTOFF = 4.1
+FTOL = 5e-3             # eV/Å
+SMALL = dict(n=(9, 9, 5), radius=5.0, core=(4.0, 4.0), width=4.7, size=6.0, core_size=3.0, skin=0.5)
+DEPTHS = {"start": 0.0, "stop": 1.0, "step": 0.5}
+FIRE = {"type": "fire", "ftol": FTOL, "dt": 0.05, "dt_max": 0.3, "max_step": 0.1, "max_iter": 20000}
+
+
+def _potential() -> dict:
+    return {"type": "lammps", "pair_style": "snap", "pair_coeff": [SNAP_COEFF]}
+
+
+def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str) -> dict:
+    """Coupled deck dict (module docstring)."""
+    deck = coupled_deck(block, depths, title, radius=g["radius"], core_half_width=g["core"][0],
+                        core_depth=g["core"][1], width=g["width"], core_size=g["core_size"], size=g["size"],
+                        material="cauchy_born")
+    deck["potential"] = _potential()
+    deck["atoms"]["lattice"]["a"] = _r(block.a0)
+    deck["atoms"]["skin"] = g["skin"]
+    deck["continuum"]["material"] = {"type": "cauchy_born", "engine_w": "polynomial"}
+    deck["handshake"]["coupling"] = {"type": "force_blend", "constraint": "strong"}
+    deck["integrator"] = dict(FIRE)
+    return deck
+
+
+def ml_full_deck(block: Block, g: dict, depths: dict, title: str) -> dict:
+    """Fully atomistic twin: the coupled deck without continuum and handshake, bottom plane fixed."""
+    deck = ml_coupled_deck(block, g, depths, title)
+    del deck["continuum"], deck["handshake"]
+    deck["atoms"]["skin"] = 2.0
+    lo, hi = block.box()
+    q = 0.25 * block.a0
+    deck["loads"][0]["region"] = {"type": "box", "lo": [_r(lo[0] - 10.0), _r(lo[1] - 10.0), _r(lo[2] - 10.0)],
+                                  "hi": [_r(hi[0] + 10.0), _r(hi[1] + 10.0), _r(q)]}
+    return deck
+
+
+def deck_set() -> dict[str, dict]:
+    """The two decks by file name (without expect blocks)."""
+    g = SMALL
+    nx, ny, nz = g["n"]
+    b = Block(nx, ny, nz, A0_SNAP)
+    what = (f"{nx} x {ny} x {nz}-cell fcc Cu block, SNAP Cu (Zuo 2020, LAMMPS), sphere R = {g['radius']:g} A")
+    return {
+        "indent3d_ml_small.yaml": ml_coupled_deck(
+            b, g, DEPTHS, f"indent3d_ml: {what}; SNAP atoms under the tip, Cauchy-Born of the same SNAP "
+                          "(polynomial W(E)) elsewhere, force_blend, bottom fixed"),
+        "indent3d_ml_small_full.yaml": ml_full_deck(
+            b, g, DEPTHS, f"indent3d_ml: {what}; fully atomistic twin, bottom plane fixed"),
+    }
+
+
+#: measured by ``python -m multiscale.applications.indent3d_ml study`` (FIRE, ftol 5e-3 eV/Å, 1 thread, load
+#: average 15-20 on the shared 2-core machine; both runs concurrently): loads [eV/Å] at d = 0.5, 1.0 Å
+MEASURED = {
+    "full": {"atoms": 1620, "loads": (0.448892, 1.694185), "iterations": (124, 49, 64), "wall_s": 1366},
+    "coupled": {"atoms": 782, "nodes": 1152, "loads": (0.572493, 1.784673), "iterations": (68, 42, 76),
+                "wall_s": 1526, "cb_fallbacks": 29149},
+    # core half-width 6 Å, depth 5.5 Å (same block): 1185 atoms, loads 0.549355 (+22 %), 1.764345 (+4.1 %),
+    # 70 347 exact-engine fallbacks, wall 2311 s (run alongside the other two)
+}
+#: Hertz load P_H = 4/3 E* √R d^{3/2} at d = 1 Å, E* = 160.9 GPa (Hill average of SNAP's engine C): 2.9942
+P_HERTZ_1 = 2.994243
+EXPECT: dict[str, dict] = {
+    # the 2 % target is NOT met by this deck: +27.5 % at d = 0.5 Å, +5.3 % at d = 1 Å against the full twin
+    "indent3d_ml_small.yaml": {"observables.indenter.load.max": {"value": 1.694185, "rtol": 0.06},
+                               "constraint_residual": {"max": 1e-10}},
+    # independent bound: 0.4 … 0.8 of Hertz (the full twin: 0.566)
+    "indent3d_ml_small_full.yaml": {"observables.indenter.load.max": {"min": _r(0.4 * P_HERTZ_1),
+                                                                      "max": _r(0.8 * P_HERTZ_1)}},
+}
+
+
+def write_decks(directory: str | Path, expect: dict[str, dict] | None = None) -> list[Path]:
+    """Write the decks of `deck_set` (plus ``expect`` blocks by file name, default `EXPECT`)."""
+    from ._deckfiles import write_deck_set
+    return write_deck_set(directory, deck_set(), EXPECT if expect is None else expect,
+                          "multiscale.applications.indent3d_ml")
+
+
+def run_deck(deck: dict, name: str) -> tuple[list[float], list[float], float, dict]:
+    """(depths [Å], loads [eV/Å], wall seconds, info) of one deck run by msim's quasi-static driver."""
+    import yaml
+
+    from ..deck.deck import load_deck_text
+    from ..simulation import Simulation
+
+    t0 = time.perf_counter()
+    sim = Simulation.from_deck(load_deck_text(yaml.safe_dump(deck, sort_keys=False), name))
+    sim.prepare()
+    t1 = time.perf_counter()
+    from ..integrate.quasistatic import run_quasistatic
+    from ..registry import MINIMIZERS
+    system = sim.model.system
+    mini = MINIMIZERS.get("fire")(**{k: v for k, v in deck["integrator"].items() if k != "type"})
+    def progress(i: int, rec: dict) -> None:
+        print(f"  {name} stage {i}: depth {rec.get('indenter.depth')}, load {rec.get('indenter.load')}, "
+              f"iterations {rec['iterations']}, {time.perf_counter() - t1:.0f} s", flush=True)
+
+    recs = run_quasistatic(system, sim.model.loads, mini, prepare=False, callback=progress)
+    t2 = time.perf_counter()
+    loads = [float(r["indenter.load"]) for r in recs]
+    depths = [float(r["indenter.depth"]) for r in recs]
+    info = {"setup_s": round(t1 - t0, 1), "run_s": round(t2 - t1, 1),
+            "iterations": [int(r["iterations"]) for r in recs],
+            "converged": all(r["converged"] for r in recs),
+            "atoms": int(len(system.atoms.X)),
+            "max_constraint_residual": float(max(r["constraint_residual"] for r in recs))}
+    mat = getattr(getattr(system, "continuum", None), "material", None)
+    if mat is not None and hasattr(mat, "fallbacks"):
+        info["cb_fallbacks"] = int(mat.fallbacks)
+        info["cb_fit_error"] = {k: float(v) for k, v in mat.fit_error.items()}
+        info["nodes"] = int(len(system.continuum.nodes))
+    return depths, loads, t2 - t0, info
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "study":
+        decks = deck_set()
+        which = sys.argv[2:] or list(decks)
+        for name in which:
+            d, p, t, info = run_deck(decks[name], name)
+            print(name, "depths", d, "loads", p, "wall_s", round(t, 1), info, flush=True)
+    else:
+        from ._deckfiles import main
+        main(write_decks)

@@ -1,0 +1,41 @@
+"""indent3d_ml: 3D nanoindentation of Cu with SNAP (``Cu_Zuo_JPCA2020``) in the core and the Cauchy–Born
+continuum of the same SNAP elsewhere, against the fully atomistic twin of the same block (every site a SNAP
+atom, the same sphere, the same depths, the same minimiser), the coupled model's cost reported (wall-seconds
+ratio, both runs in the same test). Issue 15 asks for 2 %; measured: +27.5 % at d = 0.5 Å, +5.3 % at
+d = 1 Å (see `multiscale.applications.indent3d_ml`). The test holds what is reached — the deepest load
+within 6 %, the shallow one within 30 %, both stiffer — so a regression shows; it does NOT certify 2 %."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from multiscale.applications.indent3d_ml import EXPECT, deck_set, run_deck
+
+DECKS = Path(__file__).resolve().parents[2] / "decks"
+
+
+def test_decks_are_the_generated_ones():
+    for name, deck in deck_set().items():
+        on_disk = yaml.safe_load((DECKS / name).read_text())
+        assert on_disk == (deck | {"expect": EXPECT[name]} if name in EXPECT else deck)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(7200)      # ~50 min at load 15-20 on the shared 2-core machine
+def test_coupled_force_depth_against_full_twin():
+    decks = deck_set()
+    dc, pc, tc, ic = run_deck(decks["indent3d_ml_small.yaml"], "indent3d_ml_small.yaml")
+    df, pf, tf, inf = run_deck(decks["indent3d_ml_small_full.yaml"], "indent3d_ml_small_full.yaml")
+    print("coupled", dc, pc, tc, ic)
+    print("full   ", df, pf, tf, inf)
+    print(f"cost ratio coupled / full (wall s): {tc / tf:.3f}")
+    assert ic["converged"] and inf["converged"]
+    assert dc == pytest.approx(df) and len(dc) >= 3
+    for d, a, b in zip(dc, pc, pf, strict=True):
+        if d > 0:
+            print(f"d = {d} A: coupled / full = {a / b:.4f}")
+            assert b > 0 and a > b, (d, a, b)
+    assert pc[-1] <= 1.06 * pf[-1] and pc[1] <= 1.30 * pf[1]
