@@ -72,6 +72,27 @@ def _engine_coupling(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
              "none)")]
 
 
+#: coupling methods whose forces are not the gradient of any energy (docstring of each method)
+_NONCONSERVATIVE = ("force_blend",)
+#: minimisers that move on forces alone (no line search on the energy)
+_FORCE_MINIMIZERS = ("fire",)
+
+
+def _nonconservative_statics(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
+    """Quasi-statics with a non-conservative coupling needs a force-only minimiser: a line search on the
+    reported Π (not the potential of the blended forces) would stop at a wrong state or not at all."""
+    hs = config.handshake
+    ctype = getattr(getattr(hs, "coupling", None), "type", None) if hs is not None else None
+    itype = getattr(config.integrator, "type", None)
+    if ctype not in _NONCONSERVATIVE or itype in (None, "verlet") or itype in _FORCE_MINIMIZERS:
+        return []
+    raw = data.get("integrator")
+    path: Path = ("integrator", "type") if isinstance(raw, dict) and "type" in raw else ("integrator",)
+    return [(path, f"coupling `{ctype}` gives forces that are not the gradient of an energy, so the "
+                   f"line-search minimiser `{itype}` cannot be used for its quasi-statics",
+             f"use integrator {{type: {_FORCE_MINIMIZERS[0]}, ...}}")]
+
+
 def _atoms_source(atoms: Any, dim: int | None) -> list[Problem]:
     """``atoms``: a lattice or a file (not both); what each needs (mass, species per sublattice)."""
     from ..md.lattice import Lattice
@@ -143,6 +164,7 @@ def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
         out.extend(_engine_coupling(config, data))
 
     integ = config.integrator
+    out.extend(_nonconservative_statics(config, data))
     if getattr(integ, "type", None) == "verlet":
         if integ.steps is not None and integ.time is not None:
             out.append((("integrator", "time"), "give either `steps` or `time`, not both", None))

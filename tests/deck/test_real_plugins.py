@@ -79,3 +79,20 @@ def test_misspelt_real_potential_name():
     hit = next(e for e in errs if e.key == "potential.type")
     assert "unknown potential 'ljj'" in hit.message and hit.hint == "did you mean 'lj'?"
     assert text.splitlines()[hit.line - 1] == "  type: ljj"
+
+
+@pytest.mark.parametrize("minimizer,refused", [("lbfgs", True), ("precon_lbfgs", True), ("fire", False)])
+def test_force_blend_statics_needs_a_force_minimiser(minimizer, refused):
+    """force_blend's forces have no potential: a line-search minimiser would search the reported Π, which
+    is not what the forces descend; the deck is refused at integrator.type (fire is accepted)."""
+    data = yaml.safe_load(VALID.read_text())
+    data["handshake"]["coupling"] = {"type": "force_blend"}
+    data["integrator"] = {"type": minimizer, "ftol": 1e-6}
+    text = yaml.safe_dump(data, sort_keys=False)
+    line = next(i + 1 for i, ln in enumerate(text.splitlines()) if ln.strip() == f"type: {minimizer}")
+    hits = [e for e in _errors(text) if e.key == "integrator.type"]
+    if refused:
+        assert hits and hits[0].line == line and "not the gradient of an energy" in hits[0].message
+        assert "fire" in hits[0].hint
+    else:
+        assert not hits
