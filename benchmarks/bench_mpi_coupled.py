@@ -4,12 +4,14 @@
     .venv/bin/python benchmarks/bench_mpi_coupled.py decks/wave2d.yaml --steps 200       # 1 rank
 
 Every rank steps the whole model with the serial integrator; the atoms' pair forces are split over the
-ranks and summed by one reduce + broadcast of n(d+1)+1 doubles. Reported per step (medians of --repeat
-blocks, rank 0; rank 1's kernel time too): wall time, time in the split pair kernel, in the reduction
-(communication + waiting), the rest (continuum, coupling, constraints, integrator: replicated, not
-divided), bytes reduced, and the model's prediction T(P) = T_pair(1)/P + T_rest(1) + 2(α + B/β) with α, β
-from a ping-pong of 8 bytes and of B bytes measured in the same run. ``--scale s`` multiplies the
-atomistic region, the mesh, the handshake and the pulse by s (a bigger instance of the same deck).
+ranks (`parallel.split_forces.SplitPairForces`) and gathered by one Allgatherv of the owned rows, n(d+1)
+doubles in all. Reported per step (medians of --repeat blocks, rank 0; rank 1's kernel time too): wall
+time, time in the split pair kernel, waiting for the slowest rank (a barrier before the gather), in the
+Allgatherv, the rest (continuum, coupling, constraints, integrator: replicated, not divided), bytes
+gathered, and the model's prediction T(P) = T_pair(1)/P + T_rest(1) + (α + B_r/β) with B_r = B(P-1)/P the
+bytes each rank receives, α, β from a ping-pong of 8 bytes and of B_r bytes measured in the same run.
+``--scale s`` multiplies the atomistic region, the mesh, the handshake and the pulse by s (a bigger
+instance of the same deck).
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def main() -> None:
 
     from multiscale.deck import load_deck
     from multiscale.parallel.comm import SerialComm, get_comm
-    from multiscale.parallel.replicated import ReplicatedComm, SplitAtomForces
+    from multiscale.parallel.replicated import ReplicatedComm
+    from multiscale.parallel.split_forces import SplitPairForces
     from multiscale.simulation import Simulation
 
     comm = get_comm()
@@ -88,27 +91,29 @@ def main() -> None:
     sim = Simulation.from_deck(load_deck(deck), threads=1, comm=comm)
     sim.prepare()
     if comm.size == 1:          # the same instrumentation on one rank: split over 1 rank = every row
-        sim.split = SplitAtomForces(sim.model.atoms, ReplicatedComm(SerialComm()))
-    split, rc = sim.split, sim.split.comm
-    rc.measure_wait = True
+        sim.split = SplitPairForces(sim.model.atoms, ReplicatedComm(SerialComm())).install()
+    split = sim.split
+    st = split.stats
+    split.measure_wait = True
     integ = sim.integrator
     integ.step(5)               # warm-up (initial forces, first rebuilds)
     m = sim.model
     n, d = m.atoms.n, m.dim
-    B = 8 * (n * (d + 1) + 1)
+    B = 8 * n * (d + 1)         # gathered per step (all ranks' rows)
     rows = []
     for _ in range(args.repeat):
         if comm.size > 1:
             comm.barrier()
-        f0, r0, w0 = split.t_force, rc.t_reduce, rc.t_wait
+        f0, r0, w0 = st["t_force"], st["t_gather"], st["t_wait"]
         t0 = time.perf_counter()
         integ.step(args.steps)
         wall = (time.perf_counter() - t0) / args.steps
-        rows.append((wall, (split.t_force - f0) / args.steps, (rc.t_reduce - r0) / args.steps,
-                     (rc.t_wait - w0) / args.steps))
+        rows.append((wall, (st["t_force"] - f0) / args.steps, (st["t_gather"] - r0) / args.steps,
+                     (st["t_wait"] - w0) / args.steps))
     wall, tf, tr, tw = (float(np.median([r[k] for r in rows])) for k in range(4))
-    alpha, tB = pingpong(comm, 8), pingpong(comm, B)
-    entries = split.n_entries_local
+    Br = B * (comm.size - 1) // max(comm.size, 1)      # bytes each rank receives
+    alpha, tB = pingpong(comm, 8), pingpong(comm, max(Br, 8))
+    entries = st["entries"]
     others = comm.allgather((tf, entries)) if comm.size > 1 else [(tf, entries)]
     load = os.getloadavg()[0]
     if comm.rank == 0:
@@ -117,13 +122,13 @@ def main() -> None:
               f"P = {comm.size}, load {load:.1f}")
         print(f"  per step [ms]: wall {1e3 * wall:.3f}  pair kernel {1e3 * tf:.3f} (ranks: "
               f"{', '.join(f'{1e3 * o[0]:.3f}' for o in others)})  wait (barrier) {1e3 * tw:.3f}  "
-              f"reduce+bcast {1e3 * tr:.3f}  rest {1e3 * (wall - tf - tr - tw):.3f}")
-        print(f"  list entries per rank {[o[1] for o in others]}; reduced per step {B / 1e3:.1f} kB; "
-              f"ping-pong 8 B {1e6 * alpha:.1f} us, {B / 1e3:.1f} kB {1e6 * tB:.1f} us")
-        pred = t1_pair / comm.size + t1_rest + 2 * (alpha + tB) if t1_pair is not None else float("nan")
+              f"allgatherv {1e3 * tr:.3f}  rest {1e3 * (wall - tf - tr - tw):.3f}")
+        print(f"  list entries per rank {[o[1] for o in others]}; gathered per step {B / 1e3:.1f} kB; "
+              f"ping-pong 8 B {1e6 * alpha:.1f} us, {Br / 1e3:.1f} kB {1e6 * tB:.1f} us")
+        pred = t1_pair / comm.size + t1_rest + tB if t1_pair is not None else float("nan")
         if t1_pair is not None:
             print(f"  model from the 1-rank figures given: T({comm.size}) = {1e3 * pred:.3f} ms "
-                  f"(measured {1e3 * wall:.3f}; transfer part predicted {1e3 * 2 * (alpha + tB):.3f}, "
+                  f"(measured {1e3 * wall:.3f}; transfer part predicted {1e3 * tB:.3f}, "
                   f"measured {1e3 * tr:.3f})")
         print(f"  ROW {comm.size} {n} {wall:.6e} {tf:.6e} {tr:.6e} {tw:.6e} {wall - tf - tr - tw:.6e} {B} "
               f"{alpha:.3e} "

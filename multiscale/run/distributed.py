@@ -3,9 +3,10 @@ a coupled deck as a replicated-data run (`parallel.replicated`).
 
 COUPLED decks (a ``continuum``; `replicated`, `check_coupled`, `setup_replicated`): every rank builds and
 steps the whole serial model (atoms, mesh, handshake, constraint factorisation, damping band, loads,
-thermostat) with the serial integrator; only the atoms' pair forces are split over the ranks (rows of the
-half neighbour list, `parallel.replicated.SplitAtomForces`) and summed by one reduce + broadcast, so every
-rank holds the same bits and the run's `Reduction` is over a `ReplicatedComm` (global value = local value);
+thermostat) with the serial integrator; only the atoms' pair forces are split over the ranks
+(`parallel.split_forces.SplitPairForces`, the split of `run.distributed_statics` too: the serial kernel on
+the entries of a block of atoms, one Allgatherv of the owned rows), so every rank holds the serial bits
+and the run's `Reduction` is over a `ReplicatedComm` (global value = local value);
 `ReplicatedMeasure` checks at every thermo row that the ranks' states are still bitwise equal. Output,
 checkpoints (serial ones) and progress come from rank 0. Refused (`DeckError`): coupled statics
 (``continuum``, by `run.distributed_statics`, checked first) and many-body or engine potentials
@@ -76,15 +77,16 @@ def check_coupled(model, deck, statics: bool, size: int) -> None:  # noqa: ANN00
 def setup_replicated(sim) -> None:  # noqa: ANN001
     """Make ``sim`` (a prepared-for-serial `Simulation` with a ``comm.size > 1`` Reduction) a replicated-
     data coupled run: its reductions over a `ReplicatedComm`, the atoms' pair forces split
-    (`parallel.replicated.SplitAtomForces`), the serial state, fields and measure (with the replicas'
+    (`parallel.split_forces.SplitPairForces`), the serial state, fields and measure (with the replicas'
     consistency check at every thermo row)."""
-    from ..parallel.replicated import ReplicatedComm, SplitAtomForces
+    from ..parallel.replicated import ReplicatedComm
+    from ..parallel.split_forces import SplitPairForces
     from .reduce import Reduction
     m = sim.model
     comm = ReplicatedComm(sim.reduce.comm)
     sim.reduce = Reduction(comm)
     if m.atoms is not None:
-        sim.split = SplitAtomForces(m.atoms, comm)
+        sim.split = SplitPairForces(m.atoms, comm).install()
     sim.state = State(m.system, sim.integrator, ids=m.site_ids if m.atoms is not None else None)
     sim.measure = ReplicatedMeasure(m, sim.state, sim.reduce, sim.hooks)
 

@@ -8,16 +8,10 @@ the identical loads (`fixed`, `indenter`, `kfield`, `precrack`, ... on the full 
 needs a reduction) and the identical preconditioner (`precon_lbfgs`: each rank factorises the same
 stiffness matrix). Only the force evaluation — the cost that grows with the atoms — is split:
 
-* rank r owns the contiguous block of atoms ``[bounds[r], bounds[r+1])`` (equal counts, fixed for the
-  run; atoms are generated row by row, so the blocks are spatial slabs);
-* every rank builds the serial `NeighborList` (same positions → the same list and the same rebuild
-  schedule on every rank) and keeps the half-list entries with at least one owned atom, in the serial
-  order (bond weights, e.g. of ``precrack``, filtered alike);
-* the serial pair kernel runs on that list: the force and per-atom energy of every OWNED atom receive the
-  same terms in the same order as in the serial run (a pair across the block boundary is computed on
-  both ranks), so they are **bitwise** the serial values;
-* one ``Allgatherv`` of the owned rows (forces (n, d) and per-atom energies (n,)) gives every rank the
-  full arrays; E = Σ per-atom energies in atom order, exactly as the serial `PairPotential.compute`.
+* `parallel.split_forces.SplitPairForces` (the same class as the coupled dynamics' split, see its module
+  docstring): rank r owns a contiguous block of atoms, keeps the serial half-list entries with at least
+  one owned atom in the serial order, runs the serial pair kernel and one ``Allgatherv`` of the owned
+  rows of forces and per-atom energies: every rank holds the serial forces and energies bit for bit.
 
 So the 2-rank run repeats the serial run bit for bit (tests/parallel/test_mpi_statics.py checks it),
 independent of P, and a statics checkpoint (the serial one, written by rank 0) restarts on any P.
@@ -39,12 +33,10 @@ every few iterations), the minimiser's vector algebra O(n), and ``precon_lbfgs``
 stiffness matrix (once per run). Beyond a few ranks the list build is the first of these to dominate
 (`load_balance` reports the entries per rank, including the duplicated cross entries).
 
-Coupled statics (``continuum`` / ``handshake``) stays refused: the replicated mesh of the coupled
-dynamics work (another engineer's) would drop in here the same way — the continuum forces are already
-computed on every rank's replicated copy and q stays replicated — once the atoms' pad/handshake
-weights (``site_w``, ``bond_w``) are filtered alongside the list (``bond_w`` is, ``site_w`` enters the
-kernel per atom and needs no filtering) and the coupling's energy terms are checked to be assembled
-from replicated data only. Not done here.
+Coupled statics (``continuum`` / ``handshake``) stays refused: the coupled dynamics
+(`parallel.replicated`) already replicates the mesh and uses this same split for the atoms (``site_w``
+enters the kernel per atom, ``bond_w`` is filtered with the list), so it would drop in here once the
+coupling's energy terms are checked to be assembled from replicated data only. Not done here.
 
 Only pair potentials are split (the statics decks use LJ); many-body potentials (EAM) need the density
 pass of every owned atom's neighbours and an exchange of F'(ρ) (`parallel.engine` does it for dynamics):
@@ -53,11 +45,8 @@ refused with a deck error at ``potential``.
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
-
 from ..errors import BlowUpError
+from ..parallel.split_forces import SplitPairForces
 
 
 def check_statics_distributable(model, deck, size: int) -> None:  # noqa: ANN001
@@ -80,107 +69,9 @@ def check_statics_distributable(model, deck, size: int) -> None:  # noqa: ANN001
         raise deck.error("atoms", f"{model.atoms.n} atoms cannot be split over {size} ranks")
 
 
-def _allgather_rows(comm, local: np.ndarray, out: np.ndarray, bounds: np.ndarray) -> None:  # noqa: ANN001
-    """Every rank's rows ``local`` (= out[bounds[r]:bounds[r+1]] computed on rank r) into ``out`` on every
-    rank (one MPI Allgatherv; rows of out are C-contiguous float64)."""
-    if comm.size == 1:
-        out[bounds[0]: bounds[1]] = local
-        return
-    width = int(np.prod(out.shape[1:], dtype=np.int64)) if out.ndim > 1 else 1
-    counts = (np.diff(bounds) * width).astype(np.int64)
-    displs = (bounds[:-1] * width).astype(np.int64)
-    MPI = comm.MPI
-    comm.comm.Allgatherv(np.ascontiguousarray(local, dtype=float),
-                         [out.reshape(-1), counts.tolist(), displs.tolist(), MPI.DOUBLE])
-
-
-class SplitPairForces:
-    """The force evaluation of an `md.system.AtomisticRegion` split over the ranks of ``comm`` (module
-    docstring). `install` replaces the region's ``compute`` (same signature and effect: fills ``forces``
-    (n, d), ``energies`` (n,), ``energy``; returns E [energy]).
-
-    Attributes: ``bounds`` (P+1,) atom-index blocks; ``stats``: seconds in the kernel / in the gather /
-    in list filtering, bytes received by the gather, force evaluations."""
-
-    def __init__(self, atoms, comm) -> None:  # noqa: ANN001
-        self.atoms, self.comm = atoms, comm
-        n, P = atoms.n, comm.size
-        self.bounds = (np.arange(P + 1, dtype=np.int64) * n) // P
-        self.lo, self.hi = int(self.bounds[comm.rank]), int(self.bounds[comm.rank + 1])
-        self._key = None
-        self.list = None
-        self._bw = None
-        self._f = np.zeros((n, atoms.dim))
-        self._e = np.zeros(n)
-        self.stats = {"t_force": 0.0, "t_gather": 0.0, "t_filter": 0.0, "bytes": 0, "evaluations": 0,
-                      "entries": 0, "entries_serial": 0}
-
-    def install(self) -> SplitPairForces:
-        self.atoms.compute = self.compute
-        self.atoms.split_forces = self
-        return self
-
-    def _filter(self) -> None:
-        """The entries of the current serial list with at least one owned atom, in the serial order."""
-        from ..parallel.engine import _LocalList
-        t0 = time.perf_counter()
-        a, nl = self.atoms, self.atoms.nlist
-        off, nb = nl.offsets, nl.neighbors
-        n = a.n
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(off))
-        keep = ((rows >= self.lo) & (rows < self.hi)) | ((nb >= self.lo) & (nb < self.hi))
-        c = np.zeros(nb.size + 1, np.int64)
-        np.cumsum(keep, out=c[1:])
-        self.list = _LocalList(np.ascontiguousarray(c[off]), np.ascontiguousarray(nb[keep]),
-                               np.ascontiguousarray(nl.shift_code[keep]), nl.order, nl.slab_start,
-                               nl.shift_table)
-        self._bw = None if a.bond_w is None else np.ascontiguousarray(a.bond_w[keep])
-        self._key = (id(nl), nl.n_builds, id(nb), id(a.bond_w))
-        self.stats["entries"] = int(np.count_nonzero(keep))
-        self.stats["entries_serial"] = int(nb.size)
-        self.stats["t_filter"] += time.perf_counter() - t0
-
-    def compute(self, virial: bool = False, atom_energies: bool = True) -> float:
-        """`AtomisticRegion.compute` with the kernel on this rank's entries (collective)."""
-        a = self.atoms
-        if virial:
-            raise NotImplementedError("the virial is not computed by the split force evaluation")
-        if a.nlist.update(a.x):
-            a._update_bond_weights()
-        nl = a.nlist
-        if self._key != (id(nl), nl.n_builds, id(nl.neighbors), id(a.bond_w)):
-            self._filter()
-        kw: dict = {} if a.types is None else {"types": a.types}
-        x = nl.wrapped(a.x)
-        t0 = time.perf_counter()
-        a.potential.compute(x, self.list, a.site_w, self._bw, self._f, self._e, a.n_threads, **kw)
-        t1 = time.perf_counter()
-        lo, hi = self.lo, self.hi
-        _allgather_rows(self.comm, self._f[lo:hi], a.forces, self.bounds)
-        _allgather_rows(self.comm, self._e[lo:hi], a.energies, self.bounds)
-        t2 = time.perf_counter()
-        self.stats["t_force"] += t1 - t0
-        self.stats["t_gather"] += t2 - t1
-        self.stats["bytes"] += (a.forces.size + a.energies.size - (hi - lo) * (a.dim + 1)) * 8
-        self.stats["evaluations"] += 1
-        a.energy = float(a.energies.sum())
-        return a.energy
-
-    def load_balance(self) -> dict:
-        """Collective: owned atoms and kernel entries per rank, max/mean (entries include the cross pairs
-        computed on both ranks; serial = the whole list's entries)."""
-        parts = self.comm.allgather((self.hi - self.lo, self.stats["entries"]))
-        own = np.array([p[0] for p in parts], float)
-        ent = np.array([p[1] for p in parts], float)
-        return {"atoms": own.tolist(), "entries": ent.tolist(),
-                "entries_serial": self.stats["entries_serial"],
-                "atoms_max_over_mean": float(own.max() / own.mean()),
-                "entries_max_over_mean": float(ent.max() / max(ent.mean(), 1.0)),
-                "duplicated_entries": float(ent.sum() - self.stats["entries_serial"])}
-
-
 def distribute_statics(model, comm) -> SplitPairForces:  # noqa: ANN001
-    """Split the force evaluation of ``model.atoms`` over ``comm`` (after `check_statics_distributable`)."""
+    """Split the force evaluation of ``model.atoms`` over ``comm`` (after `check_statics_distributable`;
+    `parallel.split_forces.SplitPairForces`, the same split as the coupled dynamics')."""
     return SplitPairForces(model.atoms, comm).install()
 
 

@@ -14,7 +14,7 @@ single-piece functions. A raw mpi4py communicator is wrapped in `parallel.comm.M
 Replicated-data runs (coupled decks on P ranks, `parallel.replicated`): every rank holds the whole state,
 so the run's `Reduction` is over a `parallel.replicated.ReplicatedComm`, whose ``allreduce`` is the
 identity: the ledger, guard and temperatures are the serial figures on every rank (the atoms' energy and
-forces were already summed over the ranks inside the split force evaluation, one reduce + broadcast).
+forces were already gathered inside the split force evaluation, `parallel.split_forces`: one Allgatherv).
 
 Contract for an MPI implementation: every rank calls the same `Reduction` methods in the same order (they
 are collective); per-rank inputs are the rank's OWNED entities only (ghosts are never summed).

@@ -2,8 +2,9 @@
 serial `msim run` of the same deck: the real command line in subprocesses, results files compared.
 
 The serial reference is the ordinary run (`VelocityVerlet` on the whole `CoupledSystem`, one process, no
-MPI); on 2 ranks each rank computes the pair forces of half of the atoms' neighbour-list rows and one
-reduction sums them, everything else is replicated. Positions are compared as x = X + u relative to the
+MPI); on 2 ranks each rank computes the pair forces of its block of atoms (`parallel.split_forces`: the
+serial kernel on the list entries touching the block) and one Allgatherv of the owned rows gives every
+rank all of them, everything else is replicated. Positions are compared as x = X + u relative to the
 extent of the reference configuration (atoms; nodes: of the mesh), energies relative to the run's energy
 scale (max over the thermo rows of |K_atoms| + |K_continuum| + |Π_atoms| + |Π_continuum| + |coupling|):
 some decks sit at rest (patch2d: u ~ 1e-14 of round-off), where a relative difference of u itself or of a
