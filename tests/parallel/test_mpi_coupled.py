@@ -8,7 +8,8 @@ rank all of them, everything else is replicated. Positions are compared as x = X
 extent of the reference configuration (atoms; nodes: of the mesh), energies relative to the run's energy
 scale (max over the thermo rows of |K_atoms| + |K_continuum| + |Π_atoms| + |Π_continuum| + |coupling|):
 some decks sit at rest (patch2d: u ~ 1e-14 of round-off), where a relative difference of u itself or of a
-1e-24 kinetic energy measures nothing.
+1e-24 kinetic energy measures nothing. The split gives every rank the serial forces bit for bit, so
+the 2-rank run is asserted to be the serial run bitwise (every difference 0).
 """
 
 from __future__ import annotations
@@ -92,15 +93,17 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_coupled_one_vs_two_ranks(tmp_path: Path, case: str) -> None:
-    """A coupled deck serially and on 2 ranks: positions and thermo energies ≤ 1e-12 (module docstring),
-    velocities ≤ 1e-9 of their maximum (decks that move), the same HDF5 layout and static data."""
+    """A coupled deck serially and on 2 ranks: BITWISE the same positions, velocities and thermo energies
+    (the split force evaluation gives every rank the serial forces, energies and virial bit for bit:
+    `parallel.split_forces`), the same HDF5 layout and static data."""
     src, steps, changes = CASES[case]
     deck = deck_variant(src, tmp_path, f"{case}.yaml", **changes)
     s, p = tmp_path / "s.h5", tmp_path / "p.h5"
     ok(msim(0, str(deck), "-o", str(s), "--steps", str(steps)))
     ok(msim(2, str(deck), "-o", str(p), "--steps", str(steps)))
-    got = compare_coupled(p, s, 1e-12)
+    got = compare_coupled(p, s, 0.0)
     print(case, got)
+    assert all(v == 0.0 for v in got.values()), got
     with h5py.File(s, "r") as fs, h5py.File(p, "r") as fp:
         names_s, names_p = [], []
         fs.visit(names_s.append)
@@ -123,7 +126,7 @@ def test_coupled_two_ranks_twice_bitwise(tmp_path: Path) -> None:
 
 
 def test_coupled_restart_2to1(tmp_path: Path) -> None:
-    """wave2d: 100 steps on 2 ranks, checkpoint, restart on 1 rank to 200 = a straight serial run."""
+    """wave2d: 100 steps on 2 ranks, checkpoint, restart on 1 rank to 200 = a straight serial run, bitwise."""
     deck = deck_variant(DECKS / "wave2d.yaml", tmp_path, "w.yaml", integrator={"steps": 200},
                         output={"every": 50, "thermo_every": 50, "checkpoint_every": 100})
     ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
@@ -132,7 +135,9 @@ def test_coupled_restart_2to1(tmp_path: Path) -> None:
     ck = tmp_path / "run.checkpoint.h5"
     assert ck.exists()
     ok(msim(0, str(deck), "-o", str(out), "--restart", str(ck)))
-    print(compare_coupled(out, ref, 1e-12))
+    got = compare_coupled(out, ref, 0.0)
+    print(got)
+    assert all(v == 0.0 for v in got.values()), got
 
 
 @pytest.mark.parametrize("deck,key,what", [     # coupled statics: refused by run/distributed_statics.py
