@@ -205,3 +205,50 @@ def test_replicas_checked(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr[-3000:]
     for r in (0, 1):
         assert f"rank {r}: the replicated states of the ranks differ" in p.stdout, p.stdout + p.stderr
+
+
+SPLIT_SCRIPT = """
+import sys
+import numpy as np
+from multiscale.deck import load_deck
+from multiscale.parallel.comm import get_comm
+from multiscale.simulation import Simulation
+comm = get_comm()
+sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
+sim.prepare()
+a = sim.model.atoms
+assert a.split_forces is not None and a.split_forces.comm.size == 2
+a.x += 0.02 * np.random.default_rng(3).standard_normal(a.x.shape)     # the same on both ranks
+out = []
+for virial in (False, True):
+    for ae in (True, False):
+        e1 = a.compute(virial=virial, atom_energies=ae)                  # split (collective)
+        f1, en1, w1 = a.forces.copy(), a.energies.copy(), a.virial.copy()
+        e0 = type(a).compute(a, virial=virial, atom_energies=ae)         # the serial evaluation
+        same = [np.array_equal(f1, a.forces), np.array_equal(en1, a.energies), e1 == e0]
+        if virial:
+            same.append(np.array_equal(w1, a.virial) and np.any(w1 != 0))
+        out.append(f"rank {comm.rank} virial={virial} atom_energies={ae}: {'bitwise' if all(same) else same}")
+lines = comm.gather(out)
+if comm.rank == 0:
+    print("\\n".join(ln for rank_lines in lines for ln in rank_lines))
+"""
+
+
+@pytest.mark.parametrize("deck", [DECKS / "wave2d.yaml",
+                                  Path(__file__).resolve().parent / "decks" / "coupled3d_smoke.yaml"])
+def test_split_forces_bitwise_serial(tmp_path: Path, deck: Path) -> None:
+    """`parallel.split_forces.SplitPairForces` on 2 ranks (installed by `setup_replicated`) against the
+    serial `AtomisticRegion.compute` on the same perturbed positions, with and without the virial and the
+    per-atom energy shares: forces, energies, E and virial bitwise equal on both ranks."""
+    import subprocess
+    import sys
+
+    from test_mpi_run import MPIEXEC, _env
+    script = tmp_path / "split.py"
+    script.write_text(SPLIT_SCRIPT)
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(deck)],
+                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
+    assert len(lines) == 8 and all(ln.endswith("bitwise") for ln in lines), p.stdout
