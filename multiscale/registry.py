@@ -27,7 +27,7 @@ T = TypeVar("T")
 class PluginParams(BaseModel):
     """Base of every plugin's parameter model: unknown keys are errors, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:

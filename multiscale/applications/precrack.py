@@ -28,10 +28,12 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.spatial import cKDTree
 
+from .._lazy import lazy_module
 from ..loads.base import Load, LoadParams
 from ..registry import LOADS
+
+_spatial = lazy_module("scipy.spatial")
 
 
 def crack_tip(c: np.ndarray, broken: np.ndarray) -> tuple[int, int]:
@@ -88,7 +90,7 @@ class PreCrack(Load):
 
         atoms.set_weights(atoms.site_w, fn)
         # nearest-neighbour bonds across the crack line, sorted by crossing abscissa
-        tree = cKDTree(X)
+        tree = _spatial.cKDTree(X)
         dmin = float(tree.query(X[: min(len(X), 64)], k=2)[0][:, 1].min())
         pairs = np.array(sorted(tree.query_pairs(1.05 * dmin)), np.int64).reshape(-1, 2)
         c = self._crossing(X[pairs[:, 0]], X[pairs[:, 1]] - X[pairs[:, 0]]) if len(pairs) else np.zeros(0)

@@ -16,9 +16,11 @@ import inspect
 import itertools
 
 import numpy as np
-import scipy.sparse as sp
 
+from .._lazy import lazy_module
 from .methods.base import CouplingContext, CouplingMethod
+
+sp = lazy_module("scipy.sparse")
 
 
 class CoupledSystem:
@@ -105,8 +107,7 @@ class CoupledSystem:
                 self._floor_masses(mass_floor)
         else:
             self.constrained = np.zeros(0, dtype=np.int64)
-            self.N_c = sp.csr_matrix((0, N))
-            self.N_pad = sp.csr_matrix((0, N))
+            self._N_c = self._N_pad = None     # empty (0, N) matrices, made on first use (N_c, N_pad)
         self.active_nodes = self.node_mass > 0.0
 
         # ---- dof bookkeeping
@@ -119,8 +120,10 @@ class CoupledSystem:
                 safe = np.where(self.active_nodes, self.node_mass, 1.0)
                 inv[self.n_free:] = np.where(self.active_nodes, 1.0 / safe, 0.0)[:, None]
         self.inv_mass_dof = inv.ravel()  # (n_dof,), set entries to 0 to fix a dof
+        # ctx.N_c is None without a coupling (the constraint rows are built for coupled systems only)
         self.ctx = CouplingContext(d=d, n_free=self.n_free, n_nodes=N, constrained=self.constrained,
-                                   N_c=self.N_c, weights=self.atom_weight[self.free[self.constrained]]
+                                   N_c=self.N_c if self.coupled else None,
+                                   weights=self.atom_weight[self.free[self.constrained]]
                                    if self.coupled else None)
         self.G = method.constraint_matrix(self.ctx) if (self.coupled and method is not None) else None
         self.f_atoms = np.zeros((n, d))
@@ -129,6 +132,32 @@ class CoupledSystem:
         if self.coupled:
             self.update_pads()
             method.prepare(self)
+
+    # ------------------------------------------------------------------ interpolation
+    _N_c = _N_pad = None
+
+    @property
+    def N_c(self) -> sp.csr_matrix:
+        """(n_c, N) CSR: N_I(X_a) of the constrained atoms; an empty (0, N) matrix without a coupling,
+        made on first use (a plain MD run does not import scipy.sparse, ~0.2 s of start-up)."""
+        if self._N_c is None:
+            self._N_c = sp.csr_matrix((0, self.n_nodes))
+        return self._N_c
+
+    @N_c.setter
+    def N_c(self, value: sp.csr_matrix) -> None:
+        self._N_c = value
+
+    @property
+    def N_pad(self) -> sp.csr_matrix:
+        """(n_pad, N) CSR: N_I(X_a) of the pad atoms (empty (0, N) without a coupling, made on first use)."""
+        if self._N_pad is None:
+            self._N_pad = sp.csr_matrix((0, self.n_nodes))
+        return self._N_pad
+
+    @N_pad.setter
+    def N_pad(self, value: sp.csr_matrix) -> None:
+        self._N_pad = value
 
     # ------------------------------------------------------------------ checks
     def handshake_element_size(self) -> float:

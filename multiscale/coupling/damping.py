@@ -33,12 +33,14 @@ Units: γ0 dimensionless, ω0 [1/time], temperature [energy] (k_B T, i.e. alread
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from pydantic import Field
 
+from .._lazy import lazy_module
 from ..registry import PluginParams
 from .smoothing import jacobi_smoother
+
+sp = lazy_module("scipy.sparse")
+spla = lazy_module("scipy.sparse.linalg")
 
 
 class DampingBand:

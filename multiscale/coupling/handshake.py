@@ -23,10 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
+from .._lazy import lazy_module
 from ..geometry.base import Shape
 from .blending import Blend, get_blend
+
+_spatial = lazy_module("scipy.spatial")
 
 #: samples per segment used to locate breakpoints before bisection
 _N_SCAN = 16
@@ -345,7 +347,7 @@ class Handshake:
         pad = np.zeros(len(X), bool)
         cand = np.flatnonzero(~weighted)
         if cand.size and np.any(weighted):
-            tree = cKDTree(X[weighted])
+            tree = _spatial.cKDTree(X[weighted])
             dist, _ = tree.query(X[cand], k=1, distance_upper_bound=reach * (1 + 1e-12))
             pad[cand[np.isfinite(dist)]] = True
         keep = weighted | pad

@@ -35,11 +35,13 @@ Sums are taken over the same entries in the same order as with the full matrices
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sla
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from .._kernels import load as _load_kernel
+from .._lazy import lazy_module
+
+sla = lazy_module("scipy.linalg")
+sp = lazy_module("scipy.sparse")
+spla = lazy_module("scipy.sparse.linalg")
 
 #: relative pivot / rank tolerance of the factorisation (see the module docstring)
 RTOL = 1e-10

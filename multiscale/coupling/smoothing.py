@@ -16,7 +16,10 @@ zero row sums), so w vanishes for rigid translations and the band conserves mome
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
+
+from .._lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
 
 
 def jacobi_smoother(L: sp.spmatrix) -> sp.csr_matrix:

@@ -49,7 +49,7 @@ PosInt = Annotated[int, Field(ge=1)]
 class Section(BaseModel):
     """Base of msim's own deck sections."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 SpeciesName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
@@ -192,7 +192,7 @@ class HandshakeConfig(Section):
 class VerletConfig(PluginParams):
     """``integrator`` with ``type: verlet``: velocity-Verlet dynamics for atoms and nodes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     dt: PosFloat = Field(description="time step [time]")
     steps: PosInt | None = Field(None, description="number of steps (or give `time`)")

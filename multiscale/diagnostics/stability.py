@@ -13,7 +13,10 @@ with w_b the bond weights, M_a the coupled mass; the stable Verlet step is 2/max
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
+
+from .._lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
 
 
 def slaved_atoms(G: sp.spmatrix | None, n_free: int, d: int) -> np.ndarray:

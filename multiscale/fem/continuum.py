@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._kernels import load
+from .._lazy import lazy_module
 from ._blockdata import BlockData, b_matrix, build_block, element_stiffness, tributary_integrals
 from .boundary import body_forces, traction_forces
 from .locate import Locator
@@ -26,6 +26,8 @@ from .materials.base import Material
 from .mesh import Mesh
 from .stencil import build_stencils, split_relative
 from .timestep import critical_dt
+
+sp = lazy_module("scipy.sparse")
 
 _KE_BUDGET = 64 * 2**20  # bytes of stored element stiffness per block before falling back to qp path
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
+from .._lazy import lazy_module
 from .mesh import Mesh
+
+_spatial = lazy_module("scipy.spatial")
 
 
 class Locator:
@@ -25,7 +27,7 @@ class Locator:
         self._bid = np.concatenate(self._bid)
         self._eid = np.concatenate(self._eid)
         self._lo, self._hi = np.concatenate(lo), np.concatenate(hi)
-        self._tree = cKDTree(np.concatenate(cents))
+        self._tree = _spatial.cKDTree(np.concatenate(cents))
         self._k = int(min(k, self._bid.size))
         self._tol = 1e-9 * float(np.max(np.ptp(mesh.nodes, axis=0)) or 1.0)
 

@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.optimize as so
-import scipy.sparse as sp
 from pydantic import Field
 
+from .._lazy import lazy_module
 from ..coupling.projector import ConstraintProjector
 from ..registry import MINIMIZERS, PluginParams
+
+so = lazy_module("scipy.optimize")
+sp = lazy_module("scipy.sparse")
 
 EnergyFn = Callable[[np.ndarray], tuple[float, np.ndarray]]
 

@@ -41,8 +41,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
+
+from .._lazy import lazy_module
+
+sp = lazy_module("scipy.sparse")
+spla = lazy_module("scipy.sparse.linalg")
 
 
 def _d2(fn, r: np.ndarray, h: float = 1e-5) -> np.ndarray:  # noqa: ANN001

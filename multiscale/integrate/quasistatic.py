@@ -28,11 +28,13 @@ import time as _time
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
+from .._lazy import lazy_module
 from ..errors import BlowUpError
 from ..registry import MINIMIZERS
 from . import minimize as _minimize  # noqa: F401  (registers fire / lbfgs)
+
+sp = lazy_module("scipy.sparse")
 
 
 class StaticProblem:

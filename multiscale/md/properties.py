@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq, minimize
 
 from .lattice import Lattice
 
@@ -99,6 +98,8 @@ def zero_stress_lattice_constant(potential, kind: str, a_guess: float | None = N
     glo, ghi = _pressure_derivative(potential, kind, lo), _pressure_derivative(potential, kind, hi)
     if not (glo < 0 < ghi):
         raise RuntimeError(f"no zero-stress spacing of {kind} bracketed in [{lo}, {hi}]")
+    from scipy.optimize import brentq
+
     a0 = brentq(lambda a: _pressure_derivative(potential, kind, a), lo, hi, xtol=xtol, rtol=8.9e-16,
                 maxiter=200)
     scale = abs(energy_per_atom(potential, Lattice(kind, a0))) / a0
@@ -200,6 +201,8 @@ def surface_energy(potential, kind: str, a: float, relax: bool = True, n_rows: i
     dy0 = np.zeros(n_rows)
     if not relax:
         return (_slab_energy(potential, kind, a, n_rows, dy0)[0] - ref) / 2
+    from scipy.optimize import minimize
+
     res = minimize(lambda z: _slab_energy(potential, kind, a, n_rows, z, True), dy0, jac=True,
                    method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 0.0, "maxiter": 10000})
     z = res.x

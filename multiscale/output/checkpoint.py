@@ -39,8 +39,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-import h5py
 import numpy as np
+
+from .._lazy import lazy_module
+
+h5py = lazy_module("h5py")
 
 FORMAT = "msim-checkpoint"
 FORMAT_VERSION = 2            # 2: state_sha256 and the file digest in the user block

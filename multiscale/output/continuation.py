@@ -31,10 +31,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from .._lazy import lazy_module
 from ..errors import DeckError
+
+h5py = lazy_module("h5py")
 
 
 @dataclass

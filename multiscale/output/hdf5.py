@@ -58,13 +58,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
-from h5py import h5f, h5p, h5s
 
+from multiscale._lazy import lazy_module
 from multiscale.output._lock import WriterLock, is_live, repair
 from multiscale.output._superblock import clear_status_flags, status_flags
 from multiscale.output.paths import DiskFullError, ensure_free, free_bytes
+
+h5py = lazy_module("h5py")
 
 FORMAT = "msim-results"
 FORMAT_VERSION = 1
@@ -195,6 +196,7 @@ def _copy_new(src: Path, dst: Path) -> None:
 def _open_swmr_write(path: Path) -> h5py.File:
     """Open for appending directly in SWMR-write mode (no instant with plain "open for write" flags,
     which would stop SWMR readers if the writer were killed right then)."""
+    h5f, h5p = h5py.h5f, h5py.h5p
     fapl = h5p.create(h5p.FILE_ACCESS)
     fapl.set_libver_bounds(h5f.LIBVER_LATEST, h5f.LIBVER_LATEST)
     fid = h5f.open(os.fsencode(path), h5f.ACC_RDWR | h5f.ACC_SWMR_WRITE, fapl=fapl)
@@ -208,7 +210,7 @@ class _Column:
 
     def __init__(self, ds: h5py.Dataset) -> None:
         self.ds, self.shape, self.dtype = ds, ds.shape[1:], ds.dtype
-        self.mspace = h5s.create_simple((1, *self.shape))
+        self.mspace = h5py.h5s.create_simple((1, *self.shape))
         self.rows_per_chunk = int(ds.chunks[0]) if ds.chunks else 1
         self.block_bytes = self.rows_per_chunk * int(np.prod(self.shape, dtype=np.int64)) * ds.dtype.itemsize
         self.compressed = ds.compression is not None

@@ -6,11 +6,14 @@ import json
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from multiscale.output._superblock import status_flags
 from multiscale.output.hdf5 import FORMAT, read_tree
+
+from .._lazy import lazy_module
+
+h5py = lazy_module("h5py")
 
 POSITION_FIELDS = ("position", "positions")
 #: static/atoms datasets that are not per-atom quantities: indexed by type, or the XDMF vertex list

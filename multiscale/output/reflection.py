@@ -6,8 +6,11 @@ import json
 import os
 from collections.abc import Mapping
 
-import h5py
 import numpy as np
+
+from .._lazy import lazy_module
+
+h5py = lazy_module("h5py")
 
 
 def write_reflection(path: str | os.PathLike, ka: np.ndarray, R: np.ndarray, *,

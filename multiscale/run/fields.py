@@ -8,10 +8,12 @@ quadrature-point strain/stress smoothed to the nodes, ``species()`` the atom typ
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
+from .._lazy import lazy_module
 from ..md.stress import stress_atoms
 from ..output.hardy import node_fields as hardy_node_fields
+
+sp = lazy_module("scipy.sparse")
 
 
 class Fields:

@@ -14,10 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import Field
 
+from ..._lazy import lazy_module
 from ...registry import PluginParams
+
+sp = lazy_module("scipy.sparse")
 
 
 @dataclass

@@ -9,11 +9,13 @@ any time step). κ [energy/length²]; the stable time step falls like 1/√κ.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import Field
 
+from ..._lazy import lazy_module
 from ...registry import COUPLINGS, PluginParams
 from .base import CouplingContext, CouplingMethod, strong_rows
+
+sp = lazy_module("scipy.sparse")
 
 
 @COUPLINGS.register("penalty")

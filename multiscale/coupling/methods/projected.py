@@ -18,11 +18,13 @@ results file (/static/atoms/tied_to_mesh) say which atoms are tied.
 
 from __future__ import annotations
 
-import scipy.sparse as sp
 from pydantic import Field
 
+from ..._lazy import lazy_module
 from ...registry import COUPLINGS, PluginParams
 from .base import CouplingContext, CouplingMethod, projected_with_slaves
+
+sp = lazy_module("scipy.sparse")
 
 
 @COUPLINGS.register("projected")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import scipy.sparse as sp
-
+from ..._lazy import lazy_module
 from ...registry import COUPLINGS
 from .base import CouplingContext, CouplingMethod, strong_rows
+
+sp = lazy_module("scipy.sparse")
 
 
 @COUPLINGS.register("strong")
