@@ -217,70 +217,50 @@ def run_lammps(case: str, steps: int) -> dict:
     return dict(wall=wall, cpu=cpu, E=E, **sec)
 
 
-def run_whole(repeat: int, steps: int) -> None:
-    """Whole processes: `msim run` of in.lj2d's equivalent against `lmp -in in.lj2d` (CPU of each child)."""
-    import subprocess
+def run_whole(repeat: int, steps: int, split: bool = False) -> None:
+    """Whole processes: `msim run` of in.lj2d's equivalent against `lmp -in in.lj2d` (CPU of each child,
+    interleaved; `whole_process`). With ``split``: also `msim run` of the same deck for 10 steps (its
+    fixed cost: start-up, deck check, model build, output) and `msim validate` (start-up, deck check and
+    model build only)."""
+    from whole_process import (
+        Neighbor,
+        child_env,
+        compile_bytecode,
+        lj_deck,
+        lj_lammps_input,
+        lmp_command,
+        msim_command,
+        run_child,
+    )
 
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               PYTHONPATH=os.fspath(Path(__file__).resolve().parents[1]))
-    deck = f"""msim: 1
-units: lj
-title: "in.lj2d equivalent: 2D hex LJ, {2 * NX * NY} atoms"
-potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: cut}}
-atoms:
-  lattice: {{type: hex, a: {float(A_LJ)!r}}}
-  cells: [{NX}, {NY}]
-  boundary: [p, p]
-  mass: 1.0
-  skin: 0.3
-  velocity: {{temperature: 1.44, seed: 87287}}
-integrator: {{type: verlet, dt: 0.005, steps: {steps}, threads: 1}}
-output:
-  every: {steps}
-  thermo_every: 100
-"""
-    lmp_in = f"""units lj
-dimension 2
-atom_style atomic
-lattice hex 0.8442
-region box block 0 {NX} 0 {NY} -0.5 0.5
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.44 87287 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-neighbor 0.3 bin
-neigh_modify delay 0 every 1 check yes
-fix 1 all nve
-fix 2 all enforce2d
-thermo 100
-run {steps}
-"""
-
-    def child(cmd: list[str], cwd: str) -> float:
-        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        err = p.stderr.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"{cmd[0]} failed:\n{err.decode(errors='replace')[-3000:]}")
-        return ru.ru_utime + ru.ru_stime
-
-    lmp = os.fspath(Path(sys.executable).parent / "lmp")
+    compile_bytecode()          # msim's modules from their bytecode cache, as installed (whole_process)
+    env = child_env()
+    cells = (NX, NY)
     print(f"whole processes, {2 * NX * NY} atoms, {steps} steps, 1 thread, load average "
           f"{os.getloadavg()[0]:.2f} at start", flush=True)
-    tl, tm = [], []
+    tl, tm, t10, tv = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="msim_lj2d_") as td:
-        Path(td, "lj2d.yaml").write_text(deck)
-        Path(td, "in.lj2d").write_text(lmp_in)
+        Path(td, "lj2d.yaml").write_text(lj_deck(cells, steps, Neighbor(), thermo_every=100))
+        Path(td, "lj2d_10.yaml").write_text(lj_deck(cells, 10, Neighbor(), thermo_every=100))
+        Path(td, "in.lj2d").write_text(lj_lammps_input(cells, steps, Neighbor(), thermo_every=100))
         for _ in range(repeat):
-            tl.append(child([lmp, "-in", "in.lj2d", "-log", "none", "-screen", "none"], td))
-            tm.append(child([sys.executable, "-m", "multiscale.cli", "run", "lj2d.yaml", "-o", "lj2d.h5",
-                             "--overwrite", "--quiet"], td))
-            print(f"  lmp {tl[-1]:.2f} s, msim {tm[-1]:.2f} s CPU: {tm[-1] / tl[-1]:.2f} "
+            tl.append(run_child(lmp_command("in.lj2d"), td, env).cpu)
+            tm.append(run_child(msim_command("lj2d.yaml", "lj2d.h5"), td, env).cpu)
+            extra = ""
+            if split:
+                t10.append(run_child(msim_command("lj2d_10.yaml", "lj2d_10.h5"), td, env).cpu)
+                tv.append(run_child([sys.executable, "-m", "multiscale.cli", "validate", "lj2d_10.yaml"], td,
+                                    env).cpu)
+                extra = f"; msim run 10 steps {t10[-1]:.2f} s, validate {tv[-1]:.2f} s"
+            print(f"  lmp {tl[-1]:.2f} s, msim {tm[-1]:.2f} s CPU: {tm[-1] / tl[-1]:.2f}{extra} "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    runs = [m / lv for m, lv in zip(tm, tl, strict=True)]
     print(f"msim run / lmp CPU medians: {np.median(tm):.2f} / {np.median(tl):.2f} s = "
-          f"{np.median(tm) / np.median(tl):.2f}; medians of {repeat}; load average {os.getloadavg()[0]:.2f}")
+          f"{np.median(tm) / np.median(tl):.2f} (runs {min(runs):.2f}-{max(runs):.2f}, median of the per-run "
+          f"ratios {np.median(runs):.2f}); medians of {repeat}; load average {os.getloadavg()[0]:.2f}")
+    if split:
+        print(f"msim fixed cost (CPU medians): run of 10 steps {np.median(t10):.2f} s, validate "
+              f"{np.median(tv):.2f} s")
 
 
 def main() -> None:
@@ -293,9 +273,11 @@ def main() -> None:
                          "of the symmetric per-atom energies")
     ap.add_argument("--whole", action="store_true",
                     help="whole processes: `msim run` of in.lj2d's equivalent vs `lmp -in in.lj2d`")
+    ap.add_argument("--split", action="store_true",
+                    help="with --whole: also time `msim run` of 10 steps and `msim validate` (fixed cost)")
     args = ap.parse_args()
     if args.whole:
-        run_whole(args.repeat, args.steps)
+        run_whole(args.repeat, args.steps, args.split)
         return
     print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f} at start; "
           f"{2 * NX * NY} atoms, {args.steps} steps, neigh_modify every 1 delay 0 check yes (both); msim "

@@ -21,85 +21,35 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-A = (4.0 / 0.8442) ** (1.0 / 3.0)
-
-
-def msim_deck(cells: tuple[int, int, int], steps: int) -> str:
-    return f"""msim: 1
-units: lj
-title: "bench_memory: in.lj at {4 * cells[0] * cells[1] * cells[2]} atoms"
-potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: cut}}
-atoms:
-  lattice: {{type: fcc, a: {A!r}}}
-  cells: [{cells[0]}, {cells[1]}, {cells[2]}]
-  boundary: [p, p, p]
-  mass: 1.0
-  skin: 0.3
-  neighbor: {{every: 20, delay: 0, check: false}}
-  velocity: {{temperature: 1.44, seed: 87287}}
-integrator: {{type: verlet, dt: 0.005, steps: {steps}, threads: 1}}
-output:
-  every: {steps}
-  thermo_every: {steps}
-"""
-
-
-def lammps_input(cells: tuple[int, int, int], steps: int) -> str:
-    return f"""units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 {cells[0]} 0 {cells[1]} 0 {cells[2]}
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.44 87287 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-neighbor 0.3 bin
-neigh_modify delay 0 every 20 check no
-fix 1 all nve
-thermo {steps}
-run {steps}
-"""
-
-
-def run_child(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, float]:
-    """(peak RSS [MiB], wall [s], CPU [s]) of one child process."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t0
-    if p.returncode != 0:
-        sys.exit(f"{cmd[0]} failed (exit {p.returncode}):\n{out.decode(errors='replace')[-3000:]}")
-    return ru.ru_maxrss / 1024.0, wall, ru.ru_utime + ru.ru_stime
+from whole_process import (
+    Neighbor,
+    child_env,
+    compile_bytecode,
+    lj_deck,
+    lj_lammps_input,
+    lmp_command,
+    msim_command,
+    run_child,
+)
 
 
 def measure(code: str, cells: tuple[int, int, int], steps: int, tmp: Path) -> tuple[float, float, float]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    """(peak RSS [MiB], wall [s], CPU [s]) of one whole run of ``code`` (msim | lammps) at ``cells``."""
     tag = "x".join(map(str, cells))
+    policy = Neighbor(every=20, delay=0, check=False)       # in.lj's
     if code == "msim":
         deck = tmp / f"lj_{tag}.yaml"
-        deck.write_text(msim_deck(cells, steps))
-        env["PYTHONPATH"] = os.fspath(ROOT)
-        out = tmp / f"lj_{tag}.h5"
-        cmd = [sys.executable, "-m", "multiscale.cli", "run", os.fspath(deck), "-o", os.fspath(out),
-               "--overwrite", "--quiet"]
+        deck.write_text(lj_deck(cells, steps, policy, title="bench_memory: in.lj"))
+        cmd = msim_command(deck, tmp / f"lj_{tag}.h5")
     else:
         inp = tmp / f"in.lj_{tag}"
-        inp.write_text(lammps_input(cells, steps))
-        lmp = shutil.which("lmp", path=os.fspath(Path(sys.executable).parent)) or "lmp"
-        cmd = [lmp, "-in", os.fspath(inp), "-log", os.fspath(tmp / f"log_{tag}.lammps"), "-screen", "none"]
-    return run_child(cmd, tmp, env)
+        inp.write_text(lj_lammps_input(cells, steps, policy))
+        cmd = lmp_command(inp, tmp / f"log_{tag}.lammps")
+    r = run_child(cmd, tmp, child_env())
+    return r.rss_mib, r.wall, r.cpu
 
 
 def main() -> None:
@@ -116,6 +66,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f}; in.lj (fcc ρ*=0.8442, lj/cut 2.5, skin 0.3, every 20 check "
           f"no), {a.steps} steps, 1 thread; sizes {n_big} and {n_small} atoms; peak RSS = ru_maxrss of each "
           f"child process", flush=True)
+    compile_bytecode()
     res = {}
     with tempfile.TemporaryDirectory(prefix="msim_mem_") as td:
         tmp = Path(td)
