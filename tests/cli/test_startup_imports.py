@@ -37,7 +37,8 @@ _RUNNER = textwrap.dedent("""
     else:
         code = 0
     probes = json.loads(sys.argv[1])
-    print("PROBE " + json.dumps({"exit": code, "loaded": sorted(p for p, m in probes.items() if m in sys.modules)}))
+    loaded = sorted(p for p, m in probes.items() if m in sys.modules)
+    print("PROBE " + json.dumps({"exit": code, "loaded": loaded}))
 """)
 
 PLAIN_MD = """msim: 1
