@@ -55,9 +55,19 @@ time of each child process (``os.wait4``), interleaved. Measured 2026-12-06, ``-
 1000``, load average 19-21: lmp 6.07 s, msim 6.07 s CPU medians, ratio 1.00 (runs 0.98-1.06); ``msim run``
 of the same deck with 10 steps: 1.5-1.6 s CPU (start-up, validation, set-up, output). Again at load
 10-13: msim 6.11 s, lmp 6.14 s, ratio 1.00 (runs 0.96-1.13).
+The decks, inputs and child processes are `whole_process.py`'s (shared with bench_memory.py); msim's
+bytecode cache is written first (``compileall``, what an installation has: under
+``PYTHONDONTWRITEBYTECODE=1`` a source checkout otherwise compiles its ~150 modules in every process,
+~0.2-0.35 s CPU, which the figures above included). ``--split`` also times ``msim run`` of 10 steps and
+``msim validate`` of the same model (the fixed cost).
+Start-up cut (lazy scipy/h5py imports, multiscale/_lazy.py; pydantic models built on first use; no
+scipy.sparse for a plain MD system), 2026-12-06, ``--whole --repeat 5 --steps 1000 --split``, load average
+22-27: lmp 5.66 s, msim 5.23 s CPU medians, ratio 0.92 (runs 0.82-0.99, median of the per-run ratios
+0.88); msim fixed cost: run of 10 steps 0.82 s, validate 0.57 s (before, same load, same protocol: 1.28 s
+and 1.09 s; 1.48 s and 1.37 s without the bytecode cache).
 
 Usage:  .venv/bin/python benchmarks/bench_md2d.py [--repeat 3] [--steps 200] [--only lj|morse|eam]
-                                                [--owner-energies] [--whole]
+                                                [--owner-energies] [--whole [--split]]
 """
 
 from __future__ import annotations
