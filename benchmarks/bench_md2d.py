@@ -64,7 +64,9 @@ Start-up cut (lazy scipy/h5py imports, multiscale/_lazy.py; pydantic models buil
 scipy.sparse for a plain MD system), 2026-12-06, ``--whole --repeat 5 --steps 1000 --split``, load average
 22-27: lmp 5.66 s, msim 5.23 s CPU medians, ratio 0.92 (runs 0.82-0.99, median of the per-run ratios
 0.88); msim fixed cost: run of 10 steps 0.82 s, validate 0.57 s (before, same load, same protocol: 1.28 s
-and 1.09 s; 1.48 s and 1.37 s without the bytecode cache).
+and 1.09 s; 1.48 s and 1.37 s without the bytecode cache). Again right after, load 21-22: lmp 5.64 s, msim
+4.77 s, ratio 0.85 (runs 0.85-0.94, per-run median 0.87); fixed cost 0.80 s, validate 0.60 s. The ten
+runs together: per-run ratios 0.82-0.99, median 0.875.
 
 Usage:  .venv/bin/python benchmarks/bench_md2d.py [--repeat 3] [--steps 200] [--only lj|morse|eam]
                                                 [--owner-energies] [--whole [--split]]
