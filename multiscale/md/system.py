@@ -169,10 +169,13 @@ class AtomisticRegion:
                 if self._bw_keys.size > 4 * m:   # mostly pairs long gone (diffusion): start afresh
                     self._bw_keys, self._bw_vals = np.zeros(0, np.int64), np.zeros(0)
                 km, order = np.unique(keys[miss], return_index=True)
-                allk = np.concatenate([self._bw_keys, km])
-                allv = np.concatenate([self._bw_vals, wm[order]])
-                o = np.argsort(allk, kind="stable")
-                self._bw_keys, self._bw_vals = allk[o], allv[o]
+                if self._bw_keys.size == 0:   # first fill (set-up): km is sorted already
+                    self._bw_keys, self._bw_vals = km, wm[order]
+                else:
+                    allk = np.concatenate([self._bw_keys, km])
+                    allv = np.concatenate([self._bw_vals, wm[order]])
+                    o = np.argsort(allk, kind="stable")
+                    self._bw_keys, self._bw_vals = allk[o], allv[o]
         self.bond_w = np.ascontiguousarray(w)
 
     def rebuild(self) -> None:
