@@ -72,9 +72,12 @@ class Handshake:
     blend : name ("linear" | "cubic" | "quintic") or a `Blend` instance
     n_gauss : Gauss points per sub-segment for hat/bond averages (exact for the built-in blends in 1D)
     n_sub : Gauss points per direction for the 2D/3D atom-cell averages
+    compiled : use the compiled fields and averages (kernels/handshake_geom.pyx) when the shape and the
+               blend have a compiled form (the same numbers); False = the NumPy code throughout
     """
 
-    def __init__(self, shape, width: float, blend="cubic", *, n_gauss: int = 6, n_sub: int = 4) -> None:  # noqa: ANN001
+    def __init__(self, shape, width: float, blend="cubic", *, n_gauss: int = 6, n_sub: int = 4,  # noqa: ANN001
+                 compiled: bool = True) -> None:
         if not width > 0:
             raise ValueError(f"handshake width must be > 0, got {width}")
         self.shape = shape
@@ -93,7 +96,7 @@ class Handshake:
         # Compiled fields and segment averages (kernels/handshake_geom.pyx) for a shape made of the
         # registered primitives and a registered blend: the same arithmetic as the NumPy code below
         # (bitwise for boxes, balls and their unions/differences); other shapes or blends use NumPy.
-        self._prog = compile_shape(shape) if isinstance(shape, Shape) else None
+        self._prog = compile_shape(shape) if compiled and isinstance(shape, Shape) else None
         self._blend_code = _BLEND_CODES.get(type(self.blend))
         self._geom = _load_kernel("handshake_geom") if self._prog is not None else None
         self._ts = np.linspace(0.0, 1.0, _N_SCAN + 1)
