@@ -190,6 +190,21 @@ def test_large_projector_with_dependent_rows_takes_the_general_path():
     assert p.n_rows == 2700 and p.dropped_rows.size == 1
 
 
+def test_large_projector_with_dependent_rows_in_every_block_drops_them():
+    """Identical blocks each with a dependent row: the one-block set-up must not accept them; the general
+    path drops one row per block and the projection still satisfies the constraints."""
+    rng = np.random.default_rng(4)
+    G1 = sp.random(900, 2500, density=6.0 / 2500, random_state=rng, format="csr")
+    G1 = (G1 + sp.eye(900, 2500, format="csr")).tocsr()
+    G1 = sp.vstack([G1, G1[5] - 3.0 * G1[17]]).tocsr()
+    G = sp.kron(G1, sp.eye(3), format="csr")
+    w = np.repeat(rng.uniform(0.5, 3.0, 2500), 3)
+    p = ConstraintProjector(G, w)
+    assert p.n_rows == 2700 and p.dropped_rows.size == 3
+    a = rng.standard_normal(G.shape[1])
+    assert np.max(np.abs(G @ p.project(a))) <= 1e-10 * np.max(np.abs(G @ a))
+
+
 # ---------------------------------------------------------------------- inverse map per point
 def test_inverse_map_is_per_point_and_accurate():
     """A point's ξ does not depend on the other points of the call (a distorted element needing many
