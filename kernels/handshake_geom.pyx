@@ -132,9 +132,36 @@ cdef double _sd(const int64_t[:, ::1] ops, const double[::1] par, int d, const d
     return stack[0]
 
 
+cdef inline double _box_sd(const double* lo, const double* hi, int d, const double* x) noexcept nogil:
+    """The box's signed distance (op 1 of `_sd`, the same operations) without the program loop."""
+    cdef double a, b, q, p, ss = 0.0, top = 0.0
+    cdef int kk
+    for kk in range(d):
+        a = lo[kk] - x[kk]
+        b = x[kk] - hi[kk]
+        if isnan(a) or isnan(b):
+            q = -INFINITY
+        else:
+            q = a if a >= b else b
+            if isinf(q):
+                q = _FMAX if q > 0 else -_FMAX
+        p = q if q > 0.0 else 0.0
+        if kk == 0:
+            ss = p * p
+            top = q
+        else:
+            ss = ss + p * p
+            top = _npmax(top, q)
+    return sqrt(ss) + _npmin(top, 0.0)
+
+
 cdef inline double _dist(const int64_t[:, ::1] ops, const double[::1] par, int d,
                          const double* x) noexcept nogil:
-    cdef double s = _sd(ops, par, d, x)
+    cdef double s
+    if ops.shape[0] == 1 and ops[0, 0] == 1:        # a single box: the common core
+        s = _box_sd(&par[ops[0, 1]], &par[ops[0, 1] + d], d, x)
+    else:
+        s = _sd(ops, par, d, x)
     return _npmax(s, 0.0)
 
 
@@ -280,11 +307,13 @@ cdef double _one_segment(const double* p0, const double* p1, int scan, const int
                     continue
                 lo = ts[kk]
                 hi = ts[kk + 1]
-                for c in range(d):
-                    x[c] = p0[c] + lo * D[c]
-                f_lo = _dist(ops, par, d, x) > level
+                f_lo = a          # dist at P0 + lo D: the scan's sample (the same point, the same value)
                 for it in range(N_BISECT):
                     mid = 0.5 * (lo + hi)
+                    if mid == lo or mid == hi:
+                        # the bracket is one float wide: the predicate at mid is that at lo (f_lo) or at
+                        # hi (not f_lo, an invariant of the bisection): the step changes nothing
+                        continue
                     for c in range(d):
                         x[c] = p0[c] + mid * D[c]
                     f_mid = _dist(ops, par, d, x) > level
