@@ -25,14 +25,17 @@ BOX3 = {"type": "box", "lo": [-6.0, -5.0, -7.0], "hi": [6.0, 5.0, 7.0]}
 EXACT = [
     (3, BOX3),
     (2, {"type": "box", "lo": [-6.0, -4.0], "hi": [6.0, 4.0]}),
-    (3, {"type": "difference", "shapes": [BOX3, {"type": "sphere", "center": [0.0, 0.0, 0.0], "radius": 3.0}]}),
-    (2, {"type": "union", "shapes": [{"type": "box", "lo": [-6.0, -2.0], "hi": [0.0, 2.0]},
-                                     {"type": "cylinder", "center": [3.0, 0.0], "radius": 4.0}]}),
+    (3, {"type": "difference",
+         "shapes": [BOX3, {"type": "sphere", "center": [0.0, 0.0, 0.0], "radius": 3.0}]}),
+    (2, {"type": "union", "shapes": [
+        {"type": "box", "lo": [-6.0, -2.0], "hi": [0.0, 2.0]},
+        {"type": "cylinder", "center": [3.0, 0.0], "radius": 4.0}]}),
 ]
 #: shapes with dot products (NumPy takes them from BLAS): round-off differences only
 ROUNDOFF = [
     (3, {"type": "union", "shapes": [
-        {"type": "cylinder", "center": [0.0, 0.0, 0.0], "radius": 5.0, "axis": [1.0, 0.2, 0.0], "length": 16.0},
+        {"type": "cylinder", "center": [0.0, 0.0, 0.0], "radius": 5.0, "axis": [1.0, 0.2, 0.0],
+         "length": 16.0},
         {"type": "halfspace", "point": [0.0, 0.0, -6.0], "normal": [0.0, 0.3, -1.0]}]}),
 ]
 
@@ -132,7 +135,8 @@ def test_bond_weights_match_an_independent_adaptive_integral():
                 cuts.append(brentq(lambda t, lv=level: sd(t) - lv, 0.0, 1.0, xtol=1e-16, rtol=1e-15))
         cuts = np.sort(cuts)
         ref[k] = sum(quad(lambda t, k=k: _beta_reference(P0[k], D[k], lo, hi, width, t), a, b,
-                          epsabs=1e-15, epsrel=1e-13, limit=200)[0] for a, b in zip(cuts[:-1], cuts[1:]))
+                          epsabs=1e-15, epsrel=1e-13, limit=200)[0]
+                     for a, b in zip(cuts[:-1], cuts[1:], strict=True))
     frac = (ref > 1e-12) & (ref < 1 - 1e-12)
     assert frac.sum() > 100
     assert np.max(np.abs(w - ref)) <= 1e-13
