@@ -50,6 +50,19 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
       it), the sparse factorisation of the Gram matrix of the projected rows 10.7 s (its fill is most of
       the memory, and its solves most of the step overhead), locating the atoms in the hex8 elements
       5.7 s, tributary α integrals 2.7 s, atom weights 2.3 s.
+  branch setup3d (2026-12-06, load average 20-24 throughout, CPU time): compiled handshake geometry
+    (kernels/handshake_geom.pyx: bond weights bitwise the NumPy ones), one factorisation of one block of
+    the constraints' Gram matrix, Newton per point in the element location:
+    3D (``--only 3d --repeat 2 --steps 3``): set-up 17.66 / 0.38 s = 47.0 (coupled 17.00-18.31),
+      ru_maxrss 1.84 GB (2.8 GB before); step 167.1 / 64.6 ms = 2.59 (per-step path unchanged here).
+      Set-up split (cProfile, CPU, 17.1 s): bond weights 6.0 s (the compiled kernel 3.9 s for both
+      directions of every pair, 32 s before; the cache keys, sort and bond vectors 2.1 s), constraint
+      projector 5.2 s (SuperLU of ONE 15 768-row block 2.5 s; before, the whole 47 304-row matrix was
+      factorised for the rank test and a block again: 15.3 s for this projector), locating the 76 668
+      handshake and pad atoms in the hex8 elements 0.85 s (5.7 s), tributary α integrals 1.2 s, node
+      stencils 1.0 s, atom weights 0.64 s.
+    2D (``--only 2d --repeat 3 --steps 5``): set-up 0.96 / 0.12 s = 7.8 (coupled 0.96-1.01),
+      step 8.67 / 5.11 ms = 1.70.
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87

@@ -24,9 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._kernels import load as _load_kernel
 from .._lazy import lazy_module
 from ..geometry.base import Shape
+from ..geometry.compiled import compile_shape
 from .blending import Blend, get_blend
+from .blending.cubic import CubicBlend
+from .blending.linear import LinearBlend
+from .blending.quintic import QuinticBlend
 
 _spatial = lazy_module("scipy.spatial")
 
@@ -36,6 +41,9 @@ _N_BISECT = 52
 _MAX_CROSS = 6
 #: segments per batch of `Handshake.segment_average` (bounds its work arrays to ~100 MB)
 _CHUNK = 1 << 16
+#: the blends the compiled kernel evaluates (its ``blend`` codes); others go through NumPy
+_BLEND_CODES = {LinearBlend: 0, CubicBlend: 1, QuinticBlend: 2}
+_WEIGHT_CODES = {"uniform": 0, "up": 1, "down": 2}
 
 
 @dataclass
@@ -66,9 +74,12 @@ class Handshake:
     blend : name ("linear" | "cubic" | "quintic") or a `Blend` instance
     n_gauss : Gauss points per sub-segment for hat/bond averages (exact for the built-in blends in 1D)
     n_sub : Gauss points per direction for the 2D/3D atom-cell averages
+    compiled : use the compiled fields and averages (kernels/handshake_geom.pyx) when the shape and the
+               blend have a compiled form (the same numbers); False = the NumPy code throughout
     """
 
-    def __init__(self, shape, width: float, blend="cubic", *, n_gauss: int = 6, n_sub: int = 4) -> None:  # noqa: ANN001
+    def __init__(self, shape, width: float, blend="cubic", *, n_gauss: int = 6, n_sub: int = 4,  # noqa: ANN001
+                 compiled: bool = True) -> None:
         if not width > 0:
             raise ValueError(f"handshake width must be > 0, got {width}")
         self.shape = shape
@@ -84,11 +95,40 @@ class Handshake:
         self._convex = self._sd is not None and bool(getattr(shape, "convex", False))
         self._exact_ends = (1.0 - float(self.blend.value(np.zeros(1))[0]) == 1.0
                             and 1.0 - float(self.blend.value(np.ones(1))[0]) == 0.0)
+        # Compiled fields and segment averages (kernels/handshake_geom.pyx) for a shape made of the
+        # registered primitives and a registered blend: the same arithmetic as the NumPy code below
+        # (bitwise for boxes, balls and their unions/differences); other shapes or blends use NumPy.
+        self._prog = compile_shape(shape) if compiled and isinstance(shape, Shape) else None
+        self._blend_code = _BLEND_CODES.get(type(self.blend))
+        self._geom = _load_kernel("handshake_geom") if self._prog is not None else None
+        self._ts = np.linspace(0.0, 1.0, _N_SCAN + 1)
+        if self._geom is not None:
+            self._sd = self._signed_distance
+
+    def _signed_distance(self, X: np.ndarray) -> np.ndarray:
+        """(m,) the shape's signed distance [length] (compiled when X is (m, dim))."""
+        out = self._field(np.atleast_2d(np.asarray(X, float)), 3)
+        return np.asarray(self.shape.signed_distance(X), float) if out is None else out
+
+    def _field(self, X: np.ndarray, kind: int) -> np.ndarray | None:
+        """Compiled field at X (m, d) (kind 0 distance, 1 α, 2 β, 3 signed distance; see the kernel), or
+        None when the shape or the blend has no compiled form or X is not (m, dim)."""
+        if self._geom is None or (kind in (1, 2) and self._blend_code is None):
+            return None
+        X = np.asarray(X, float)
+        if X.ndim != 2 or X.shape[1] != self.shape.dim:
+            return None
+        out = np.empty(X.shape[0])
+        self._geom.field(np.ascontiguousarray(X), *self._prog, self.width,
+                         -1 if self._blend_code is None else self._blend_code, kind, out)
+        return out
 
     # ------------------------------------------------------------------ pointwise fields
     def distance(self, X: np.ndarray) -> np.ndarray:
         """(m,) distance [length] of each point from the atomistic core (0 inside)."""
-        return np.asarray(self.shape.distance(np.atleast_2d(np.asarray(X, float))), float)
+        X = np.atleast_2d(np.asarray(X, float))
+        out = self._field(X, 0)
+        return np.asarray(self.shape.distance(X), float) if out is None else out
 
     def s(self, X: np.ndarray) -> np.ndarray:
         """(m,) normalised coordinate clip(dist/w, 0, 1)."""
@@ -96,11 +136,13 @@ class Handshake:
 
     def alpha(self, X: np.ndarray) -> np.ndarray:
         """(m,) continuum weight α(X) ∈ [0, 1] at points X (m, d). Pass this to ``set_blend``."""
-        return self.blend.value(self.s(X))
+        out = self._field(np.atleast_2d(np.asarray(X, float)), 1)
+        return self.blend.value(self.s(X)) if out is None else out
 
     def beta(self, X: np.ndarray) -> np.ndarray:
         """(m,) atomistic weight β(X) = 1 − α(X)."""
-        return 1.0 - self.alpha(X)
+        out = self._field(np.atleast_2d(np.asarray(X, float)), 2)
+        return 1.0 - self.alpha(X) if out is None else out
 
     def alpha_on_balls(self, C: np.ndarray, R: np.ndarray) -> np.ndarray:
         """(m,) α on balls of centres C (m, d) and radii R (m,) [length] where it is certainly constant:
@@ -205,6 +247,19 @@ class Handshake:
         out[core] = 1.0
         out[cont] = 0.0
         rest = np.flatnonzero(~(core | cont | inside))
+        if self._geom is not None and self._blend_code is not None:
+            # the same per-segment arithmetic, compiled: scan, bisection and quadrature of each segment
+            ins = np.flatnonzero(inside)
+            rows = np.concatenate([ins, rest]).astype(np.int64)
+            if rows.size == 0:
+                return out
+            if weight not in _WEIGHT_CODES:
+                raise ValueError(f"unknown weight {weight!r}")
+            scan = np.concatenate([np.zeros(ins.size, np.uint8), np.ones(rest.size, np.uint8)])
+            self._geom.segment_average(np.ascontiguousarray(P0), np.ascontiguousarray(P1), rows, scan,
+                                       *self._prog, self.width, self._blend_code, _WEIGHT_CODES[weight],
+                                       self._ts, self._gx, self._gw, out)
+            return out
         P0all, Dall = P0, D
         P0, D = P0[rest], D[rest]
         ts = np.linspace(0.0, 1.0, _N_SCAN + 1)
@@ -311,7 +366,9 @@ class Handshake:
         """A ``bond_weight_fn(i (m,), j (m,), dX (m, d)) -> (m,)`` for ``AtomisticRegion.set_weights``.
 
         X_ref : (n, d) reference positions of the region's atoms. Uses atom i's reference position and the
-        reference bond vector dX (so periodic images are handled by the caller's dX).
+        reference bond vector dX (so periodic images are handled by the caller's dX). With a compiled
+        shape and blend the function carries ``fn.symmetric(i, j, dX)`` = ½ [fn(i, j, dX) + fn(j, i, −dX)]
+        (kernels/handshake_geom.pyx: both directions of every bond in one pass, the same arithmetic).
         """
         X_ref = np.asarray(X_ref, float)
         sd_ref = None if self._sd is None else np.asarray(self._sd(X_ref), float)
@@ -333,6 +390,21 @@ class Handshake:
                 sd01 = (sd_ref[i], sd1)
             return self.segment_average(P0, P1, "uniform", sd01)
 
+        if self._geom is not None and self._blend_code is not None and sd_ref is not None:
+            X_c = np.ascontiguousarray(X_ref)
+
+            def symmetric(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:
+                """½ [fn(i, j, dX) + fn(j, i, −dX)] (m,) in one compiled pass, the same arithmetic."""
+                i = np.ascontiguousarray(i, dtype=np.int64)
+                j = np.ascontiguousarray(j, dtype=np.int64)
+                dX = np.ascontiguousarray(np.atleast_2d(np.asarray(dX, float)))
+                out = np.empty(i.size)
+                self._geom.bond_weights(X_c, sd_ref, i, j, dX, *self._prog, self.width, self._blend_code,
+                                        int(self._exact_ends), int(self._convex), self._ts, self._gx,
+                                        self._gw, out)
+                return out
+
+            fn.symmetric = symmetric
         return fn
 
     # ------------------------------------------------------------------ classification and checks

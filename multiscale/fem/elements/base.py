@@ -102,20 +102,28 @@ class Element:
     def inverse_map(cls, Xe: np.ndarray, x: np.ndarray, iters: int = 30) -> np.ndarray:
         """Reference coordinates ξ (m, dim) of physical points x (m, d) in elements Xe (m, nen, d).
 
-        Newton iteration (one step is exact for affine elements). Points outside return ξ outside
-        the reference element (or NaN when the map is singular)."""
+        Newton iteration (one step is exact for affine elements), per point: a point stops once its own
+        step is ≤ 1e-14 in every component (its result does not depend on the other points; formerly
+        every point iterated until all had converged, adding round-off steps to the converged ones).
+        Points outside return ξ outside the reference element (or NaN when the map is singular)."""
         m = x.shape[0]
         xi = np.tile(cls.ref_nodes.mean(axis=0), (m, 1))
+        act = np.arange(m)
         for _ in range(iters):
-            N = cls.shape(xi)
-            r = x - np.einsum("ma,mad->md", N, Xe)
-            J = np.einsum("mad,mak->mdk", Xe, cls.dshape(xi))
+            full = act.size == m
+            Xa, xa, xia = (Xe, x, xi) if full else (Xe[act], x[act], xi[act])
+            N = cls.shape(xia)
+            r = xa - np.einsum("ma,mad->md", N, Xa)
+            J = np.einsum("mad,mak->mdk", Xa, cls.dshape(xia))
             with np.errstate(all="ignore"):
                 try:
                     dxi = np.linalg.solve(J, r[..., None])[..., 0]
                 except np.linalg.LinAlgError:
                     return np.full_like(xi, np.nan)
-            xi = xi + dxi
-            if cls.simplex or not np.any(np.abs(dxi) > 1e-14):
+            xi[act] = xia + dxi
+            if cls.simplex:
+                break
+            act = act[np.any(np.abs(dxi) > 1e-14, axis=1)]
+            if act.size == 0:
                 break
         return xi

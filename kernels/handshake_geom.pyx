@@ -1,0 +1,438 @@
+# cython: language_level=3
+"""Set-up kernels of the handshake geometry (multiscale.coupling.handshake): the blending field at points
+and the averages of β along segments (bond weights), for the registered shapes and blends.
+
+A shape is given as a small post-order program (``multiscale.geometry.compiled.compile_shape``):
+``ops`` (k, 3) int64 rows (op code, offset of its parameters in ``par``, number of operands) and ``par``
+(float64). Op codes and parameters (d = space dimension):
+
+====  =========  ===================================================================
+1     box        lo (d), hi (d)                      as ``BoxShape.signed_distance``
+2     ball       centre (d), radius                  ``|x − c| − r`` (sphere, 2D cylinder)
+3     cylinder3  centre (3), axis (3), radius, half length (< 0: infinite)
+4     halfspace  point (d), unit normal (d)
+5     union      k operands: min                     as ``UnionShape``
+6     difference k operands: max(sd_0, −sd_1, …)     as ``DifferenceShape``
+====  =========  ===================================================================
+
+Blends (``blend``): 0 linear α = s, 1 cubic α = s²(3 − 2s), 2 quintic α = s³(10 + s(−15 + 6s)), each
+with the same operations in the same order as its NumPy ``_value``; s = clip(dist / w, 0, 1),
+dist = max(sd, 0), β = 1 − α.
+
+`segment_average` is the per-segment arithmetic of ``Handshake.segment_average`` (NumPy) in the same
+order: the scan of dist at ``ts`` (17 samples), bisection (52 halvings) of each sampled sign change of
+``dist > level`` for level 0 then w (at most 6 roots kept, in that order), the roots sorted, Gauss
+quadrature of β on the 7 pieces (empty pieces give +0 terms), the 7·g terms summed as NumPy's pairwise
+sum does. For the box, ball and union/difference of them the values are bitwise NumPy's; the cylinder
+and the half-space use dot products that NumPy takes from BLAS (round-off differences). Compiled with
+``-ffp-contract=off`` (no fused multiply-adds: the same roundings as NumPy).
+
+Set-up only (once per run), ``nogil``; segments are independent, so ``prange(num_threads=n)`` gives the
+same bits for any thread count.
+"""
+
+cimport cython
+from cython.parallel cimport prange
+from libc.math cimport sqrt, fabs, hypot, isnan, isinf, INFINITY
+from libc.stdint cimport int64_t
+
+cdef double _FMAX = 1.7976931348623157e308
+
+DEF MAX_STACK = 32
+DEF MAX_CROSS = 6
+DEF N_BISECT = 52
+DEF MAX_TERMS = 7 * 32
+
+
+cdef inline double _npmax(double a, double b) noexcept nogil:
+    # np.maximum: NaN propagates, otherwise the larger (a on ties)
+    if isnan(a) or isnan(b):
+        return a + b
+    return a if a >= b else b
+
+
+cdef inline double _npmin(double a, double b) noexcept nogil:
+    if isnan(a) or isnan(b):
+        return a + b
+    return a if a <= b else b
+
+
+cdef double _sd(const int64_t[:, ::1] ops, const double[::1] par, int d, const double* x) noexcept nogil:
+    """Signed distance of the point x (d,) [length]."""
+    cdef double stack[MAX_STACK]
+    cdef int sp = 0, k, nc, i, kk
+    cdef int64_t op, off
+    cdef double q, a, b, p, ss, top, v, h, r0, r1, r2, rad, axial
+    for k in range(ops.shape[0]):
+        op = ops[k, 0]
+        off = ops[k, 1]
+        nc = <int>ops[k, 2]
+        if op == 1:
+            ss = 0.0
+            top = 0.0
+            for kk in range(d):
+                a = par[off + kk] - x[kk]
+                b = x[kk] - par[off + d + kk]
+                if isnan(a) or isnan(b):
+                    q = -INFINITY
+                else:
+                    q = a if a >= b else b
+                    if isinf(q):
+                        q = _FMAX if q > 0 else -_FMAX
+                p = q if q > 0.0 else 0.0
+                if kk == 0:
+                    ss = p * p
+                    top = q
+                else:
+                    ss = ss + p * p
+                    top = _npmax(top, q)
+            v = sqrt(ss) + _npmin(top, 0.0)
+        elif op == 2:
+            ss = 0.0
+            for kk in range(d):
+                a = x[kk] - par[off + kk]
+                if kk == 0:
+                    ss = a * a
+                else:
+                    ss = ss + a * a
+            v = sqrt(ss) - par[off + d]
+        elif op == 3:
+            r0 = x[0] - par[off]
+            r1 = x[1] - par[off + 1]
+            r2 = x[2] - par[off + 2]
+            h = r0 * par[off + 3] + r1 * par[off + 4] + r2 * par[off + 5]
+            a = r0 - h * par[off + 3]
+            b = r1 - h * par[off + 4]
+            q = r2 - h * par[off + 5]
+            rad = sqrt(a * a + b * b + q * q) - par[off + 6]
+            if par[off + 7] < 0.0:
+                v = rad
+            else:
+                axial = fabs(h) - par[off + 7]
+                v = hypot(_npmax(rad, 0.0), _npmax(axial, 0.0)) + _npmin(_npmax(rad, axial), 0.0)
+        elif op == 4:
+            v = 0.0
+            for kk in range(d):
+                if kk == 0:
+                    v = (x[kk] - par[off + kk]) * par[off + d + kk]
+                else:
+                    v = v + (x[kk] - par[off + kk]) * par[off + d + kk]
+        elif op == 5:
+            v = stack[sp - nc]
+            for i in range(1, nc):
+                v = _npmin(v, stack[sp - nc + i])
+            sp = sp - nc
+        else:
+            v = stack[sp - nc]
+            for i in range(1, nc):
+                v = _npmax(v, -stack[sp - nc + i])
+            sp = sp - nc
+        stack[sp] = v
+        sp = sp + 1
+    return stack[0]
+
+
+cdef inline double _box_sd(const double* lo, const double* hi, int d, const double* x) noexcept nogil:
+    """The box's signed distance (op 1 of `_sd`, the same operations) without the program loop."""
+    cdef double a, b, q, p, ss = 0.0, top = 0.0
+    cdef int kk
+    for kk in range(d):
+        a = lo[kk] - x[kk]
+        b = x[kk] - hi[kk]
+        if isnan(a) or isnan(b):
+            q = -INFINITY
+        else:
+            q = a if a >= b else b
+            if isinf(q):
+                q = _FMAX if q > 0 else -_FMAX
+        p = q if q > 0.0 else 0.0
+        if kk == 0:
+            ss = p * p
+            top = q
+        else:
+            ss = ss + p * p
+            top = _npmax(top, q)
+    return sqrt(ss) + _npmin(top, 0.0)
+
+
+cdef inline double _dist(const int64_t[:, ::1] ops, const double[::1] par, int d,
+                         const double* x) noexcept nogil:
+    cdef double s
+    if ops.shape[0] == 1 and ops[0, 0] == 1:        # a single box: the common core
+        s = _box_sd(&par[ops[0, 1]], &par[ops[0, 1] + d], d, x)
+    else:
+        s = _sd(ops, par, d, x)
+    return _npmax(s, 0.0)
+
+
+cdef inline double _alpha_of_dist(double dist, double w, int blend) noexcept nogil:
+    cdef double s = dist / w
+    # np.clip(s, 0, 1) (twice: Handshake.s, then Blend.value; idempotent)
+    if s < 0.0:
+        s = 0.0
+    if s > 1.0:
+        s = 1.0
+    if blend == 0:
+        return s
+    elif blend == 1:
+        return s * s * (3.0 - 2.0 * s)
+    else:
+        return s * s * s * (10.0 + s * (-15.0 + 6.0 * s))
+
+
+cdef double _pairwise(const double* a, Py_ssize_t n) noexcept nogil:
+    """NumPy's pairwise summation of a[0:n] (8 accumulators, blocks of 128)."""
+    cdef Py_ssize_t i, n2
+    cdef double r0, r1, r2, r3, r4, r5, r6, r7, res
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res = res + a[i]
+        return res
+    elif n <= 128:
+        r0 = a[0]
+        r1 = a[1]
+        r2 = a[2]
+        r3 = a[3]
+        r4 = a[4]
+        r5 = a[5]
+        r6 = a[6]
+        r7 = a[7]
+        i = 8
+        while i < n - (n % 8):
+            r0 = r0 + a[i]
+            r1 = r1 + a[i + 1]
+            r2 = r2 + a[i + 2]
+            r3 = r3 + a[i + 3]
+            r4 = r4 + a[i + 4]
+            r5 = r5 + a[i + 5]
+            r6 = r6 + a[i + 6]
+            r7 = r7 + a[i + 7]
+            i = i + 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res = res + a[i]
+            i = i + 1
+        return res
+    else:
+        n2 = n // 2
+        n2 = n2 - n2 % 8
+        return _pairwise(a, n2) + _pairwise(a + n2, n - n2)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def field(const double[:, ::1] X, const int64_t[:, ::1] ops, const double[::1] par, double width,
+          int blend, int kind, double[::1] out, int n_threads=1):
+    """Pointwise fields at X (m, d) into out (m,): kind 0 distance max(sd, 0) [length], 1 α, 2 β = 1 − α,
+    3 the signed distance [length]."""
+    cdef Py_ssize_t m = X.shape[0], i
+    cdef int d = <int>X.shape[1]
+    cdef double dist
+    if out.shape[0] != m or d < 1 or d > 3:
+        raise ValueError("field: shape mismatch")
+    with nogil:
+        for i in prange(m, num_threads=n_threads, schedule="static"):
+            if kind == 3:
+                out[i] = _sd(ops, par, d, &X[i, 0])
+            else:
+                dist = _dist(ops, par, d, &X[i, 0])
+                if kind == 0:
+                    out[i] = dist
+                elif kind == 1:
+                    out[i] = _alpha_of_dist(dist, width, blend)
+                else:
+                    out[i] = 1.0 - _alpha_of_dist(dist, width, blend)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def segment_average(const double[:, ::1] P0, const double[:, ::1] P1, const int64_t[::1] rows,
+                    const unsigned char[::1] scan, const int64_t[:, ::1] ops, const double[::1] par,
+                    double width, int blend, int weight, const double[::1] ts, const double[::1] gx,
+                    const double[::1] gw, double[::1] out, int n_threads=1):
+    """out[rows[k]] = ∫₀¹ ω(t) β(P0 + t (P1 − P0)) dt for the segments ``rows`` (P0, P1: (m, d)).
+
+    scan[k] = 1: scan dist at ``ts`` (all samples in the core → 1.0, all at ≥ w → 0.0, else breakpoints
+    by bisection); 0: the segment is certainly inside H (no breakpoint). weight: 0 uniform, 1 up (2t),
+    2 down (2(1 − t)). ts (ns,), gx, gw (g,) Gauss–Legendre nodes/weights on [−1, 1]; 7·g ≤ 224."""
+    cdef Py_ssize_t nr = rows.shape[0], k
+    cdef int d = <int>P0.shape[1]
+    cdef int ns = <int>ts.shape[0], g = <int>gx.shape[0]
+    if (P1.shape[0] != P0.shape[0] or P1.shape[1] != d or scan.shape[0] != nr or d < 1 or d > 3
+            or gw.shape[0] != g or 7 * g > MAX_TERMS or ns < 2 or ns > 64 or out.shape[0] != P0.shape[0]):
+        raise ValueError("segment_average: shape mismatch")
+    with nogil:
+        for k in prange(nr, num_threads=n_threads, schedule="dynamic", chunksize=256):
+            out[rows[k]] = _one_segment(&P0[rows[k], 0], &P1[rows[k], 0], scan[k], ops, par, d, width,
+                                        blend, weight, ts, gx, gw)
+
+
+cdef double _one_segment(const double* p0, const double* p1, int scan, const int64_t[:, ::1] ops,
+                         const double[::1] par, int d, double w, int blend, int weight,
+                         const double[::1] ts, const double[::1] gx, const double[::1] gw) noexcept nogil:
+    cdef double D[3]
+    cdef double x[3]
+    cdef double dist[64]
+    cdef double roots[MAX_CROSS]
+    cdef double edges[MAX_CROSS + 2]
+    cdef double terms[MAX_TERMS]
+    cdef int ns = <int>ts.shape[0], g = <int>gx.shape[0]
+    cdef int i, kk, nroot = 0, lev, it, all_core, all_cont, c, pc
+    cdef double level, lo, hi, mid, t, half, wq, tmp
+    cdef bint f_lo, f_mid, a, b
+    for c in range(d):
+        D[c] = p1[c] - p0[c]
+    if scan:
+        all_core = 1
+        all_cont = 1
+        for i in range(ns):
+            for c in range(d):
+                x[c] = p0[c] + ts[i] * D[c]
+            dist[i] = _dist(ops, par, d, x)
+            if not (dist[i] <= 0.0):
+                all_core = 0
+            if not (dist[i] >= w):
+                all_cont = 0
+        if all_core:
+            return 1.0
+        if all_cont:
+            return 0.0
+        for lev in range(2):
+            level = 0.0 if lev == 0 else w
+            for kk in range(ns - 1):
+                a = dist[kk] > level
+                b = dist[kk + 1] > level
+                if a == b:
+                    continue
+                lo = ts[kk]
+                hi = ts[kk + 1]
+                f_lo = a          # dist at P0 + lo D: the scan's sample (the same point, the same value)
+                for it in range(N_BISECT):
+                    mid = 0.5 * (lo + hi)
+                    if mid == lo or mid == hi:
+                        # the bracket is one float wide: the predicate at mid is that at lo (f_lo) or at
+                        # hi (not f_lo, an invariant of the bisection): the step changes nothing
+                        continue
+                    for c in range(d):
+                        x[c] = p0[c] + mid * D[c]
+                    f_mid = _dist(ops, par, d, x) > level
+                    if f_mid == f_lo:
+                        lo = mid
+                    else:
+                        hi = mid
+                if nroot < MAX_CROSS:
+                    roots[nroot] = 0.5 * (lo + hi)
+                    nroot = nroot + 1
+    for i in range(nroot, MAX_CROSS):
+        roots[i] = 1.0
+    # insertion sort (values in [0, 1]: the same order as np.sort)
+    for i in range(1, MAX_CROSS):
+        tmp = roots[i]
+        kk = i - 1
+        while kk >= 0 and roots[kk] > tmp:
+            roots[kk + 1] = roots[kk]
+            kk = kk - 1
+        roots[kk + 1] = tmp
+    edges[0] = 0.0
+    for i in range(MAX_CROSS):
+        edges[i + 1] = roots[i]
+    edges[MAX_CROSS + 1] = 1.0
+    for pc in range(MAX_CROSS + 1):
+        lo = edges[pc]
+        hi = edges[pc + 1]
+        half = 0.5 * (hi - lo)
+        mid = 0.5 * (hi + lo)
+        for i in range(g):
+            t = mid + half * gx[i]
+            wq = half * gw[i]
+            if weight == 1:
+                wq = wq * 2.0 * t
+            elif weight == 2:
+                wq = wq * 2.0 * (1.0 - t)
+            if half > 0.0:
+                for c in range(d):
+                    x[c] = p0[c] + t * D[c]
+                terms[pc * g + i] = wq * (1.0 - _alpha_of_dist(_dist(ops, par, d, x), w, blend))
+            else:
+                terms[pc * g + i] = wq * 0.0
+    return _pairwise(terms, (MAX_CROSS + 1) * g)
+
+
+cdef double _directed(const double* p0, const double* p1, double sd0, double sd1, int sure, int convex,
+                      const int64_t[:, ::1] ops, const double[::1] par, int d, double w, int blend,
+                      const double[::1] ts, const double[::1] gx, const double[::1] gw) noexcept nogil:
+    """``Handshake.segment_average(P0, P1, "uniform", (sd0, sd1))`` of one segment: the bounds of
+    ``Handshake._sure`` and its convex-core shortcut, then `_one_segment`."""
+    cdef double D[3]
+    cdef double rr = 0.0, reach = 0.0, sd = 0.0, tol = 0.0, m0 = 0.0, m1 = 0.0
+    cdef int c
+    for c in range(d):
+        D[c] = p1[c] - p0[c]
+        rr = D[c] * D[c] if c == 0 else rr + D[c] * D[c]
+        m0 = _npmax(m0, fabs(p0[c])) if c > 0 else fabs(p0[c])
+        m1 = _npmax(m1, fabs(p1[c])) if c > 0 else fabs(p1[c])
+    if sure:
+        reach = 0.5 * sqrt(rr)
+        sd = 0.5 * (sd0 + sd1)
+        tol = 1e-9 * (w + reach) + 1e-12 * (1.0 + m0)
+        if sd + reach < -tol:
+            return 1.0
+    if convex:
+        if sd0 < -(1e-9 * w + 1e-12 * (1.0 + _npmax(m0, m1))) and sd1 < -(1e-9 * w + 1e-12 * (1.0 + _npmax(m0, m1))):
+            return 1.0
+    if sure:
+        if sd - reach > w + tol:
+            return 0.0
+        if (sd - reach > tol) and (sd + reach < w - tol):
+            return _one_segment(p0, p1, 0, ops, par, d, w, blend, 0, ts, gx, gw)
+    return _one_segment(p0, p1, 1, ops, par, d, w, blend, 0, ts, gx, gw)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def bond_weights(const double[:, ::1] X, const double[::1] sdX, const int64_t[::1] i, const int64_t[::1] j,
+                 const double[:, ::1] dX, const int64_t[:, ::1] ops, const double[::1] par, double width,
+                 int blend, int sure, int convex, const double[::1] ts, const double[::1] gx,
+                 const double[::1] gw, double[::1] out, int n_threads=1):
+    """out (m,) = ½ [f(i, j, dX) + f(j, i, −dX)], f = ``Handshake.bond_weight_fn``'s function: the average
+    of β along the reference segment X_i → X_i + dX (m, d), with the signed distances sdX (n,) of the
+    atoms X (n, d) at the ends (the far end's recomputed when it is not the atom itself: a periodic
+    image), `_directed` per direction, in the same arithmetic as the NumPy code."""
+    cdef Py_ssize_t m = i.shape[0], k
+    cdef int d = <int>X.shape[1], c
+    cdef double P0[3]
+    cdef double P1[3]
+    cdef double Q1[3]
+    cdef double sd1, sdq, a, b, dmax, pmax
+    if (j.shape[0] != m or dX.shape[0] != m or dX.shape[1] != d or out.shape[0] != m or d < 1 or d > 3
+            or sdX.shape[0] != X.shape[0] or 7 * gx.shape[0] > MAX_TERMS or gw.shape[0] != gx.shape[0]
+            or ts.shape[0] < 2 or ts.shape[0] > 64):
+        raise ValueError("bond_weights: shape mismatch")
+    with nogil:
+        for k in prange(m, num_threads=n_threads, schedule="dynamic", chunksize=1024):
+            # i → j
+            dmax = 0.0
+            pmax = 0.0
+            for c in range(d):
+                P0[c] = X[i[k], c]
+                P1[c] = P0[c] + dX[k, c]
+                dmax = _npmax(dmax, fabs(P1[c] - X[j[k], c]))
+                pmax = _npmax(pmax, fabs(P1[c]))
+            sd1 = sdX[j[k]]
+            if dmax > 1e-13 * (1.0 + pmax):
+                sd1 = _sd(ops, par, d, P1)
+            a = _directed(P0, P1, sdX[i[k]], sd1, sure, convex, ops, par, d, width, blend, ts, gx, gw)
+            # j → i
+            dmax = 0.0
+            pmax = 0.0
+            for c in range(d):
+                P0[c] = X[j[k], c]
+                Q1[c] = P0[c] + (-dX[k, c])
+                dmax = _npmax(dmax, fabs(Q1[c] - X[i[k], c]))
+                pmax = _npmax(pmax, fabs(Q1[c]))
+            sdq = sdX[i[k]]
+            if dmax > 1e-13 * (1.0 + pmax):
+                sdq = _sd(ops, par, d, Q1)
+            b = _directed(P0, Q1, sdX[j[k]], sdq, sure, convex, ops, par, d, width, blend, ts, gx, gw)
+            out[k] = 0.5 * (a + b)
