@@ -79,11 +79,11 @@ output: {{every: 1000000, thermo_every: 1000000}}
 
 def make(T: float, strain: float, matched: bool, c: float = 4.0, w: float = 6.0, h: float = 2.0,
          M: float = 24.0, seed: int = 4, slave_below: float = 0.1, base: str = "linear",
-         coupling: str | None = None) -> Simulation:
+         coupling: str | None = None, handshake: str = "uniform") -> Simulation:
     """The model (module docstring); ``base``: the zero-temperature material (``linear`` or
     ``cauchy_born``), used as it is (unmatched) or under ``thermal_strain`` (matched); ``coupling``: a YAML
     flow map replacing the projected coupling."""
-    material = (f"{{type: thermal_strain, strain: {strain!r}, base: {base}}}" if matched
+    material = (f"{{type: thermal_strain, strain: {strain!r}, base: {base}, handshake: {handshake}}}" if matched
                 else f"{{type: {base}}}")
     deck = DECK
     if coupling is not None:
@@ -157,10 +157,12 @@ if __name__ == "__main__":
     n_avg = int(sys.argv[4]) if len(sys.argv) > 4 else 10000
     which = sys.argv[5] if len(sys.argv) > 5 else "both"
     base = sys.argv[6] if len(sys.argv) > 6 else "linear"
-    coupling = sys.argv[7] if len(sys.argv) > 7 else None
+    coupling = sys.argv[7] if len(sys.argv) > 7 and sys.argv[7] != "-" else None
+    handshake = sys.argv[8] if len(sys.argv) > 8 else "uniform"
+    seed = int(sys.argv[9]) if len(sys.argv) > 9 else 4
     res = {}
     for matched in {"both": (False, True), "matched": (True,), "unmatched": (False,)}[which]:
-        r = run(T, strain, matched, n_eq, n_avg, base=base, coupling=coupling)
+        r = run(T, strain, matched, n_eq, n_avg, base=base, coupling=coupling, handshake=handshake, seed=seed)
         res[matched] = r
         print("matched " if matched else "unmatched", {k: round(v, 5) for k, v in r.items()})
     if len(res) == 2:

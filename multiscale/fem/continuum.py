@@ -179,7 +179,7 @@ class ContinuumRegion:
                 F, P, W = self._F[q0:q1], self._P[q0:q1], self._Wq[q0:q1]
                 k.gradients(U, bd.conn, bd.act_elems, bd.geom, bd.dN, F, nt)
                 qs = (bd.act_elems[:, None] * bd.nqe + np.arange(bd.nqe)).ravel()
-                P[qs], W[qs] = self.material.evaluate(F[qs])
+                P[qs], W[qs] = self.evaluate_material(F[qs], qs + q0)
                 k.stress_forces(P, W, wq, bd.conn, bd.act_elems, bd.geom, bd.dN, fe, we, nt)
             Ke = bd.Ke if bd.Ke is not None else self._no_ke
             gen = self._general
@@ -238,7 +238,15 @@ class ContinuumRegion:
 
     def stresses(self) -> np.ndarray:
         """First Piola stress at every quadrature point, (nq, d, d) [energy/length^d] (unweighted by α)."""
-        return self.material.evaluate(self.deformation_gradients())[0]
+        return self.evaluate_material(self.deformation_gradients())[0]
+
+    def evaluate_material(self, F: np.ndarray, points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The material's P (m, d, d) and W (m,) at deformation gradients F (m, d, d) of the quadrature
+        points ``points`` (m,) int (None: F holds every point in order). Materials with a per-point state
+        (``per_point``, e.g. `ThermalStrain` across the handshake) get the point numbers."""
+        if getattr(self.material, "per_point", False):
+            return self.material.evaluate(F, points=points)
+        return self.material.evaluate(F)
 
     # ------------------------------------------------------------------ matrices
     def interpolation_matrix(self, points: np.ndarray) -> sp.csr_matrix:

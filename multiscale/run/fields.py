@@ -117,7 +117,7 @@ class Fields:
         if what == "strain":
             q = 0.5 * (np.einsum("qki,qkj->qij", F, F) - np.eye(d))
         else:
-            P = c.material.evaluate(F)[0]
+            P = c.evaluate_material(F)[0]
             if not getattr(c.material, "is_linear", False):
                 P = np.einsum("qik,qjk->qij", P, F) / np.linalg.det(F)[:, None, None]
             q = P

@@ -68,7 +68,7 @@ class ForceBlendCoupling(CouplingMethod):
             cont = system.continuum
             W = cont.last_energy_densities()   # the forces' own W: no second material evaluation
             if W is None:
-                W = cont.material.evaluate(cont.deformation_gradients()[self._dq])[1]
+                W = cont.evaluate_material(cont.deformation_gradients()[self._dq], self._dq)[1]
             else:
                 W = W[self._dq]
             E += float(self._dw_q @ W)

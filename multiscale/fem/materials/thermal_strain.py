@@ -62,13 +62,39 @@ class ThermalStrain(Material):
                                                        "a thermalised mesh adds no thermal expansion of its "
                                                        "own (use it in dynamics at temperature; module "
                                                        "docstring)")
+        handshake: Literal["uniform", "free_share"] = Field(
+            "uniform", description="thermal strain of the continuum across the handshake: uniform (ε_th "
+            "everywhere) or free_share (ε_th (1 − θ) with θ the atoms' free fine-scale share under the "
+            "coupling's constraints, interpolated to the quadrature points: the handshake atoms' free "
+            "modes carry the full thermal pressure, the continuum supplies the rest; dynamics with a "
+            "constraint coupling only; docs/physics.md §10)")
 
-    def __init__(self, base: Material, strain: float) -> None:
+    def __init__(self, base: Material, strain: float, handshake: str = "uniform") -> None:
         self.base = base
         self.strain = float(strain)
+        self.handshake = str(handshake)
         self.dim = base.dim
         self.C = np.asarray(base.C, float)
         self._s = 1.0 / (1.0 + self.strain)
+        self.point_strains: np.ndarray | None = None     # (nq,) ε_q, set by `set_point_strains`
+        self._s_q: np.ndarray | None = None
+
+    @property
+    def per_point(self) -> bool:
+        """True once a per-quadrature-point thermal strain field is set (`set_point_strains`)."""
+        return self.point_strains is not None
+
+    def set_point_strains(self, eps_q: np.ndarray | None) -> None:
+        """Per-quadrature-point thermal strains ε_q (nq,) [dimensionless], numbered as the continuum's
+        quadrature points; None restores the uniform ``strain``. Every ε_q must be > −1."""
+        if eps_q is None:
+            self.point_strains = self._s_q = None
+            return
+        eps_q = np.ascontiguousarray(eps_q, dtype=float).reshape(-1)
+        if not np.all(np.isfinite(eps_q)) or np.any(eps_q <= -1.0):
+            raise ValueError("point thermal strains must be finite and > -1")
+        self.point_strains = eps_q
+        self._s_q = 1.0 / (1.0 + eps_q)
 
     @property
     def n_threads(self) -> int:
@@ -83,22 +109,31 @@ class ThermalStrain(Material):
     def from_params(cls, params: Params, *, dim: int, potential=None, lattice=None) -> ThermalStrain:  # noqa: ANN001
         base_cls = MATERIALS.get(params.base)
         base = base_cls.from_params(base_cls.Params(), dim=dim, potential=potential, lattice=lattice)
-        return cls(base, params.strain)
+        return cls(base, params.strain, params.handshake)
 
-    def evaluate(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """P (m, d, d) and W (m,) [energy/length^d] for F (m, d, d)."""
+    def evaluate(self, F: np.ndarray, points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """P (m, d, d) and W (m,) [energy/length^d] for F (m, d, d). ``points`` (m,) int: the quadrature
+        points of the rows, used when a per-point field is set (`set_point_strains`; then None means
+        F holds every point in order); without a field the uniform ``strain`` applies to every row."""
         F = np.asarray(F, float)
+        if self._s_q is None:
+            s = self._s
+        else:
+            s_q = self._s_q if points is None else self._s_q[np.asarray(points, dtype=np.int64)]
+            if s_q.shape[0] != F.shape[0]:
+                raise ValueError(f"{F.shape[0]} deformation gradients for {s_q.shape[0]} point strains")
+            s = s_q[:, None, None]
         if self.base.is_linear:
             from .base import strain_voigt, stress_tensor
             d = self.dim
-            H = F * self._s - np.eye(d)
+            H = F * s - np.eye(d)
             eps = strain_voigt(H)
             sig = eps @ self.C.T
-            P = stress_tensor(sig, d) * self._s
+            P = stress_tensor(sig, d) * s
             W = 0.5 * np.sum(eps * sig, axis=1)
             return P, W
-        P, W = self.base.evaluate(F * self._s)
-        return P * self._s, W
+        P, W = self.base.evaluate(F * s)
+        return P * s, W
 
 
 # ---------------------------------------------------------------------------------------------- measuring
