@@ -620,9 +620,29 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
     model.atoms, model.continuum, model.handshake, model.method = atoms, continuum, handshake, method
     model.system, model.site_ids = system, site_ids
     model.loads = _loads(deck, units)
+    _check_thermal_share(deck, model)
     with located(deck, "integrator", "the integrator"):
         _dynamics_extras(deck, model)
     return model
+
+
+def _check_thermal_share(deck: Deck, model: Model) -> None:
+    """``thermal_strain`` with ``handshake: free_share`` (multiscale/coupling/thermal_share.py) needs a
+    handshake with an energy-based coupling and a dynamics run: deck errors at the key otherwise."""
+    from .registry import MINIMIZERS
+    c = model.continuum
+    if c is None or getattr(c.material, "handshake", "uniform") != "free_share":
+        return
+    key, hint = "continuum.material.handshake", "use `handshake: uniform` (ε_th everywhere)"
+    if model.handshake is None:
+        raise deck.error(key, "free_share sets the continuum's thermal strain from the handshake atoms' "
+                         "free share, but the deck has no handshake", hint)
+    if not getattr(model.method, "energy_based", True):
+        raise deck.error(key, "free_share balances the partition-of-unity weighted stresses of an "
+                         "energy-based coupling; force-based blending has none", hint)
+    if deck.config.integrator.type in MINIMIZERS:
+        raise deck.error(key, "free_share is the thermal pressure of the atoms' vibrations: dynamics at "
+                         "temperature only (statics is at zero temperature)", hint)
 
 
 def _dynamics_extras(deck: Deck, model: Model) -> None:

@@ -240,7 +240,8 @@ class ContinuumRegion:
         """First Piola stress at every quadrature point, (nq, d, d) [energy/length^d] (unweighted by α)."""
         return self.evaluate_material(self.deformation_gradients())[0]
 
-    def evaluate_material(self, F: np.ndarray, points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate_material(self, F: np.ndarray,
+                          points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The material's P (m, d, d) and W (m,) at deformation gradients F (m, d, d) of the quadrature
         points ``points`` (m,) int (None: F holds every point in order). Materials with a per-point state
         (``per_point``, e.g. `ThermalStrain` across the handshake) get the point numbers."""

@@ -86,7 +86,6 @@ def prepare(model, deck, statics: bool) -> Prepared:  # noqa: ANN001
             atom_mask |= a
         if n is not None:
             node_mask |= n
-    _check_thermal_share(model, deck, statics)
     if statics:
         return out
     s.fix_dofs(atom_mask if s.n_atoms else None, node_mask if s.n_nodes else None)
@@ -115,29 +114,9 @@ def prepare(model, deck, statics: bool) -> Prepared:  # noqa: ANN001
     return out
 
 
-_SHARE_KEY = "continuum.material.handshake"
-
-
 def _wants_thermal_share(model) -> bool:  # noqa: ANN001
     c = model.continuum
     return c is not None and getattr(c.material, "handshake", "uniform") == "free_share"
-
-
-def _check_thermal_share(model, deck, statics: bool) -> None:  # noqa: ANN001
-    """``thermal_strain`` with ``handshake: free_share`` needs a handshake with an energy-based coupling
-    and a dynamics run (the atoms' thermal motion); deck errors at the key otherwise."""
-    if not _wants_thermal_share(model):
-        return
-    if model.handshake is None or model.atoms is None:
-        raise deck.error(_SHARE_KEY, "free_share sets the continuum's thermal strain from the handshake "
-                         "atoms' free share: the deck has no handshake", "use `handshake: uniform`")
-    if not getattr(model.method, "energy_based", True):
-        raise deck.error(_SHARE_KEY, "free_share balances the partition-of-unity weighted stresses of an "
-                         "energy-based coupling; the force-based coupling has none", "use `handshake: uniform`")
-    if statics:
-        raise deck.error(_SHARE_KEY, "free_share is the thermal pressure of the atoms' vibrations: a "
-                         "dynamics run at temperature only (statics is at zero temperature)",
-                         "use `handshake: uniform`")
 
 
 def _set_thermal_share(model, deck, integrator) -> None:  # noqa: ANN001
@@ -150,7 +129,7 @@ def _set_thermal_share(model, deck, integrator) -> None:  # noqa: ANN001
     try:
         eps_q, _ = handshake_point_strains(model.system, getattr(integrator, "projector", None), mat.strain)
     except ValueError as exc:
-        raise deck.error(_SHARE_KEY, str(exc)) from exc
+        raise deck.error("continuum.material.handshake", str(exc)) from exc
     mat.set_point_strains(eps_q)
 
 
