@@ -2,10 +2,13 @@
 a continuum that knows the atoms' thermal strain (``thermal_strain`` on ``base``) against the same
 zero-temperature material (``base``, unmatched).
 
-    PYTHONPATH=. python benchmarks/thermal_expansion.py T STRAIN [n_eq n_avg [WHICH [BASE [COUPLING]]]]
+    PYTHONPATH=. python benchmarks/thermal_expansion.py T STRAIN [n_eq n_avg [WHICH [BASE [COUPLING
+        [HANDSHAKE [SEED]]]]]]
 
 WHICH: both | matched | unmatched; BASE: ``linear`` (default) or ``cauchy_born``; COUPLING: a YAML flow map
-(default the projected one below). Model: core |X| < 6 (box), handshake width 6 (cubic blend,
+(default the projected one below; ``-`` = default); HANDSHAKE: the matched material's ``handshake`` key,
+``uniform`` (default) or ``free_share`` (docs/physics.md §10); SEED: velocity and thermostat seed (4).
+Model: core |X| < 6 (box), handshake width 6 (cubic blend,
 projected coupling; atoms with β̄ < 0.1 tied to the mesh), tri3 mesh h = 2 out to ±24 whose outer ring
 (|X|∞ > 23) is fixed. Every atom, node and pad starts on the thermally expanded lattice (x = (1 + ε) X,
 U = ε X; the fixed ring holds U = ε X: the body at its expanded size), atoms at 2T; Langevin thermostat at
@@ -29,11 +32,14 @@ Measured 2026-12-06, T = 0.1, ε_th = 0.00879 (benchmarks/thermal_strain.py), 2 
 | cauchy_born, unmatched | +0.596 ± 0.006 | +0.358 ± 0.014 | +0.446 (+0.090, +0.717) |
 | thermal_strain, base cauchy_born | −0.200 ± 0.005 | −0.122 ± 0.015 | −0.210 (−0.208, −0.212) |
 | same, ``{type: strong}`` coupling | +0.034 ± 0.002 | +0.029 ± 0.014 | +0.138 (+0.429, −0.083) |
+| same, ``handshake: free_share`` | +0.011 ± 0.002 | +0.013 ± 0.014 | +0.041 ± 0.005 (−0.226, +0.244) |
 
 T_core 0.98–1.00, mesh 0.70 T. Ratios matched / unmatched (linear base): far field 1.3 %, core 2 % (± 3 %),
 blended handshake 6.3 % (issue figure 2 %: met away from H, not in H; tests/fem/test_thermal_strain.py says
 why). With the full virial of H instead (continuum ∫ α P Fᵀ, the nodes' kinetic term, over the area of H)
-σ_H = −0.040 ± 0.005: the residual is not an artefact of the estimator.
+σ_H = −0.040 ± 0.005: the residual is not an artefact of the estimator. ``free_share`` (ε_th (1 − θ)
+across H) overshoots to the other sign: 6.1 % (20 000 + 6 000 steps: +0.038 ± 0.004, uniform −0.046 ±
+0.004); docs/physics.md §10 has the binned reading.
 """
 from __future__ import annotations
 

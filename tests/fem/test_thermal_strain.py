@@ -29,10 +29,14 @@ the full thermal pressure whatever its weight (the configuration integral of a �
 same ∂ ln Z/∂ε: the amplitudes grow as 1/β̄ while the virial is scaled by β̄), so the atoms' thermal
 pressure in H follows their free share θ, not the β̄ the partition of unity assigns them, and the α-weighted
 continuum's built-in thermal stress is added on top. Strong (θ ≈ 0) leaves H short of thermal pressure,
-projected (θ near 1) gives it too much. The remedy this points to — a continuum thermal strain that varies
-across H, ε_th (1 − θ)/α with θ the atoms' free share (`constrained_share`) — needs a per-quadrature-point
-material state and is not built.
-The slow test asserts: ε_th ≥ 0.5 %, far field ≤ 2 % of the unmatched, σ_H ≤ 10 % of the unmatched.
+projected (θ near 1) gives it too much. The remedy this points to is built: ``handshake: free_share``, a
+continuum thermal strain ε_th (1 − θ_q) varying across H with the atoms' free share θ (docs/physics.md §10,
+tests/fem/test_thermal_share.py). Measured, it overshoots: σ_H = +0.041 ± 0.005 (6.1 % of the unmatched;
+far field +0.011 ± 0.002, 1.3 %), against −0.043 for the uniform strain — the quasi-harmonic count
+over-predicts the low-β̄ atoms' thermal pressure, so the issue's 2 % in H is met by neither.
+The slow test asserts: ε_th ≥ 0.5 %, far field ≤ 2 % of the unmatched (both handshake choices), σ_H ≤ 10 %
+of the unmatched (both), and that free_share moves σ_H to the other side of zero (the sign the
+quasi-harmonic excess −θ α σ_s predicts for its removal).
 ε_th is measured in the test by periodic NVT MD of the same potential (an independent atomistic
 calculation; nothing is taken from a coupled run).
 """
@@ -102,7 +106,8 @@ def _bench():
 def test_matched_continuum_removes_the_thermal_stress_at_the_seam():
     """T = 0.1: ε_th measured by periodic NVT MD (≥ 0.5 %; measured 0.00879 ± 0.00004); mean stress of the
     continuum between the handshake and the fixed ring with the matched continuum ≤ 2 % of the unmatched
-    one (measured 1.3 %), the blended handshake stress ≤ 10 % (measured 6.3 %: module docstring)."""
+    one (measured 1.3 %), the blended handshake stress ≤ 10 % (measured 6.3 %: module docstring); the same
+    with ``handshake: free_share`` (measured 1.3 %, 6.1 % on the other side of zero)."""
     T = 0.1
     pot = _lj()
     a0 = zero_stress_lattice_constant(pot, "hex")
@@ -117,3 +122,8 @@ def test_matched_continuum_removes_the_thermal_stress_at_the_seam():
     assert far <= 0.02, (far, matched, unmatched, m)
     ratio = abs(matched["sigma_h"]) / unmatched["sigma_h"]
     assert ratio <= 0.10, (ratio, matched, unmatched, m)
+    share = bench.run(T, m.strain, True, 2000, 6000, handshake="free_share")
+    assert abs(share["sigma_far"]) / unmatched["sigma_far"] <= 0.02, (share, unmatched)
+    assert abs(share["sigma_h"]) / unmatched["sigma_h"] <= 0.10, (share, unmatched)
+    # the atoms' excess compression removed, and more (docs/physics.md §10: measured +0.041 vs −0.043)
+    assert matched["sigma_h"] + 3 * matched["sigma_h_err"] < 0 < share["sigma_h"] - 3 * share["sigma_h_err"]

@@ -25,6 +25,14 @@ and −0.011 ± 0.002 with ``linear``, against +0.864 for the unmatched (zero-te
 rotations); ``cauchy_born`` (the default, objective) is right for a cold mesh (quasi-static runs) and large
 rotations, and double-counts the mesh's share of the expansion when the mesh is hot.
 
+Across the handshake (``handshake``): ``uniform`` applies ε_th at every point; ``free_share`` applies
+ε_q = ε_th (1 − θ_q), θ the handshake atoms' free fine-scale share under the coupling's constraints, set per
+quadrature point by `set_point_strains` when the run is prepared (`multiscale.coupling.thermal_share`,
+docs/physics.md §10: the free modes of a weighted atom carry the full thermal pressure, so the blended
+atoms hold −θ α σ_s that the continuum takes back). Measured on benchmarks/thermal_expansion.py it flips
+the handshake's residual from −0.043 (uniform) to +0.041 (free_share), 6 % of the unmatched stress either
+way: the quasi-harmonic count over-predicts the low-β̄ atoms' thermal pressure (§10).
+
 ε_th is *measured* on the same potential by `measure_thermal_strain`: a periodic crystal of the deck's
 lattice, Langevin NVT at T, time-averaged pressure (virial + kinetic, `multiscale.md.stress`) at two or three
 lattice parameters, secant to zero pressure; the statistical error comes from block averages. Run it once
