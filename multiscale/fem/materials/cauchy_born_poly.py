@@ -207,10 +207,16 @@ class PolynomialEngineCauchyBorn(EngineCauchyBorn):
         return coef, {"W": errW / maxW, "P": errP / maxP, "points": int(n_check)}
 
     # ---- fast evaluation
-    def _poly(self, F: np.ndarray, fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(P (m, d, d), W (m,)) of the polynomial at F (m, d, d)."""
+    def _green(self, F: np.ndarray) -> np.ndarray:
+        """Green strain E = ½(FᵀF − I) (m, d, d) of F (m, d, d)."""
+        return 0.5 * (np.einsum("mki,mkj->mij", F, F) - np.eye(self.dim)[None])
+
+    def _poly(self, F: np.ndarray, fold: np.ndarray, E: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(P (m, d, d), W (m,)) of the polynomial at F (m, d, d); E = `_green` (F) when the caller has it."""
         m, d = F.shape[0], self.dim
-        E = 0.5 * (np.einsum("mki,mkj->mij", F, F) - np.eye(d)[None])
+        if E is None:
+            E = self._green(F)
         e = np.stack([E[:, i, j] for i, j in self.pairs], axis=1)
         Wl, Gl = self._low(e)
         out = fold.T @ self.mono.values_t(e / self.r)     # (1 + nv, m)
@@ -228,8 +234,8 @@ class PolynomialEngineCauchyBorn(EngineCauchyBorn):
         m, d = F.shape[0], self.dim
         if m == 0:
             return np.empty((0, d, d)), np.empty(0)
-        P, W = self._poly(F, self._fold)
-        E = 0.5 * (np.einsum("mki,mkj->mij", F, F) - np.eye(d)[None])
+        E = self._green(F)                   # once: the polynomial's variable and the ball test
+        P, W = self._poly(F, self._fold, E)
         out = np.flatnonzero(np.sqrt(np.einsum("mij,mij->m", E, E)) > self.r)
         if out.size:
             self.fallbacks += int(out.size)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lammps_lib import NKTV2P, new_instance
+from .lammps_lib import NKTV2P, OwnsLammpsInstance, new_instance
 
 
 def reference_cell(lattice) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -46,7 +46,7 @@ def rotated_cell(F: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return Q * s[None, :], R * s[:, None]
 
 
-class LammpsCell:
+class LammpsCell(OwnsLammpsInstance):
     """One persistent LAMMPS instance holding the periodic cell (see the module docstring).
 
     units : LAMMPS unit system;  pair_lines : ``pair_style`` / ``pair_coeff`` commands;  ntypes : LAMMPS
@@ -107,17 +107,6 @@ class LammpsCell:
         P = np.array([[p[0], p[3], p[4]], [p[3], p[1], p[5]], [p[4], p[5], p[2]]])[:d, :d]
         sig_rot = -P / NKTV2P[self.units]
         return E, Q @ sig_rot @ Q.T
-
-    def close(self) -> None:
-        if self.lmp is not None:
-            self.lmp.close()
-            self.lmp = None
-
-    def __del__(self) -> None:  # noqa: D105
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
 
 class AseCell:

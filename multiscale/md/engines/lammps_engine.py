@@ -29,7 +29,7 @@ import tempfile
 import numpy as np
 
 from ..box import Box
-from .lammps_lib import NKTV2P, new_instance
+from .lammps_lib import NKTV2P, OwnsLammpsInstance, new_instance
 
 #: LAMMPS's pressure conversion factor nktv2p per unit system (pressure = virial/V · nktv2p)
 
@@ -61,7 +61,7 @@ def lammps_force_cutoff(units: str, dim: int, ntypes: int, pair_lines: list[str]
         lmp.close()
 
 
-class LammpsEngine:
+class LammpsEngine(OwnsLammpsInstance):
     """Forces and per-atom energies of n atoms from a persistent LAMMPS instance.
 
     Parameters
@@ -184,14 +184,3 @@ class LammpsEngine:
             W *= vol / NKTV2P[self.units]
             virial[...] = W[:d, :d]
         return E
-
-    def close(self) -> None:
-        if self.lmp is not None:
-            self.lmp.close()
-            self.lmp = None
-
-    def __del__(self) -> None:  # noqa: D105
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass

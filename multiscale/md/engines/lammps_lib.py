@@ -75,3 +75,22 @@ def resolve_file_tokens(tokens: list[str], search: list[Path]) -> list[str]:
                     break
         out.append(os.fspath(found) if found is not None else t)
     return out
+
+
+class OwnsLammpsInstance:
+    """Mixin of the classes that hold one LAMMPS instance in ``self.lmp`` (`LammpsEngine`, `LammpsCell`):
+    `close` frees it once (later calls do nothing), and the object frees it when collected."""
+
+    lmp = None
+
+    def close(self) -> None:
+        """Free the LAMMPS instance (idempotent)."""
+        if self.lmp is not None:
+            self.lmp.close()
+            self.lmp = None
+
+    def __del__(self) -> None:  # noqa: D105
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
