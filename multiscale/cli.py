@@ -188,10 +188,10 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
     stages); dynamics decks every output.checkpoint_every steps.
 
     Under `mpiexec -n P` (P > 1, needs msim[mpi]) plain-MD dynamics decks (Langevin included) run on a
-    slab decomposition of the atoms, coupled dynamics decks with a pair potential as replicated runs with
-    the pair forces split over the ranks, and quasi-static decks without a mesh (pair potentials) split
-    their force evaluation over the ranks (bitwise the serial run); rank 0 writes the usual files; other
-    decks are refused with exit 2 (docs/parallel.md).
+    slab decomposition of the atoms; coupled dynamics decks and quasi-static decks (with or without a
+    mesh) with a pair potential or tabulated EAM run replicated with the atoms' forces split over the
+    ranks (bitwise the serial run); rank 0 writes the usual files; other decks are refused with exit 2
+    (docs/parallel.md).
     """
     from .parallel.comm import get_comm
 

@@ -191,17 +191,27 @@ class AtomisticRegion:
         ``atom_energies=False`` is faster: ``energies`` then only partitions E (each pair's energy to
         the atom holding it in the half list) instead of the symmetric per-atom shares.
         """
+        x, kw = self.compute_prologue(atom_energies)
+        if virial:
+            kw["virial"] = self.virial
+        self.energy = self.potential.compute(x, self.nlist, self.site_w, self.bond_w, self.forces,
+                                             self.energies, self.n_threads, **kw)
+        return self.energy
+
+    def compute_prologue(self, atom_energies: bool = True) -> tuple[np.ndarray, dict]:
+        """What every force evaluation of these atoms does before the kernel — `compute` and the split
+        evaluations of `multiscale.parallel.split_forces` alike: one step of the neighbour-list policy
+        (rebuild and bond-weight update when due), then the positions the potential is evaluated at,
+        ``x - image·L`` (n, d) [length] (x itself while no atom left the box), and the kernel keywords
+        that do not depend on where the results go (``types``, ``atom_energies``)."""
         if self.nlist.update(self.x):
             self._update_bond_weights()
-        kw: dict = {"virial": self.virial} if virial else {}
+        kw: dict = {}
         if not atom_energies:
             kw["atom_energies"] = False
         if self.types is not None:
             kw["types"] = self.types
-        x = self.nlist.wrapped(self.x)            # x - image·L (x itself while no atom left the box)
-        self.energy = self.potential.compute(x, self.nlist, self.site_w, self.bond_w, self.forces,
-                                             self.energies, self.n_threads, **kw)
-        return self.energy
+        return self.nlist.wrapped(self.x), kw
 
     @property
     def image(self) -> np.ndarray:

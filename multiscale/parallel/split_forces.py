@@ -1,7 +1,7 @@
 """The atoms' pair forces split over the MPI ranks, the rest of the model replicated: `SplitPairForces`.
 
-Used by both replicated-data paths: quasi-statics of atomistic decks (`run.distributed_statics`:
-replicated minimiser) and coupled dynamics (`run.distributed` / `parallel.replicated`: replicated mesh,
+Used by both replicated-data paths: quasi-statics, fully atomistic or coupled (`run.distributed_statics`:
+replicated minimiser, mesh and constraints) and coupled dynamics (`run.distributed` / `parallel.replicated`: replicated mesh,
 handshake and integrator). Every rank holds the whole `md.system.AtomisticRegion` (same positions on every
 rank); only its force evaluation, the cost that grows with the atoms, is divided:
 
@@ -30,8 +30,11 @@ lock step with no further communication.
 Cost per evaluation: the kernel over the kept entries (≈ 1/P of the list plus the cross entries computed
 on both ranks: `load_balance` reports them), one Allgatherv of n·(d + 1) doubles (+ n·d² with the virial).
 Not split (replicated on every rank): the neighbour-list build (O(n) per rebuild) and the filtering of
-the list (O(entries) per rebuild). Pair potentials only (many-body potentials need a density exchange:
-`parallel.engine` does it for plain MD); the callers refuse others with a deck error at ``potential``.
+the list (O(entries) per rebuild). Pair potentials here; tabulated EAM in `parallel.split_eam` (the same
+split with the owned densities allgathered between the density and the force pass); `split_forces`
+picks the class. External engines (lammps, ase) are not split: the callers refuse them with a deck error
+at ``potential``. The prologue of an evaluation (neighbour-list policy, bond weights, wrapped positions,
+kernel keywords) is `AtomisticRegion.compute_prologue`, shared with the serial `compute`.
 """
 
 from __future__ import annotations
@@ -71,9 +74,16 @@ class SplitPairForces:
     evaluations (``evaluations``, of which ``virial_evaluations`` with the virial), this rank's kernel
     entries (``entries``) and the serial list's (``entries_serial``)."""
 
+    @staticmethod
+    def supports(potential) -> bool:  # noqa: ANN001
+        """True for the potentials this class splits: pair potentials (`md.potentials.pairbase`)."""
+        from ..md.potentials.pairbase import PairPotential
+        return isinstance(potential, PairPotential) and not getattr(potential, "many_body", False)
+
     def __init__(self, atoms, comm) -> None:  # noqa: ANN001
-        if getattr(atoms.potential, "many_body", False):
-            raise ValueError("the split force evaluation handles pair potentials only")
+        if not self.supports(atoms.potential):
+            raise ValueError(f"{type(self).__name__} does not split potential "
+                             f"{type(atoms.potential).__name__}")
         self.atoms, self.comm = atoms, comm
         n, P = atoms.n, comm.size
         if n < P:
@@ -117,26 +127,31 @@ class SplitPairForces:
         self.stats["entries_serial"] = int(nb.size)
         self.stats["t_filter"] += time.perf_counter() - t0
 
+    def _kernel(self, x: np.ndarray, kw: dict) -> float:
+        """The potential's kernel on this rank's entries: fills the owned rows of ``_f``, ``_e`` (and of
+        ``kw["virial_atoms"]``) bitwise as the serial kernel does. Returns the seconds spent in
+        communication inside (none for a pair potential)."""
+        a = self.atoms
+        a.potential.compute(x, self.list, a.site_w, self._bw, self._f, self._e, a.n_threads, **kw)
+        return 0.0
+
     def compute(self, virial: bool = False, atom_energies: bool = True) -> float:
         """`AtomisticRegion.compute` with the kernel on this rank's entries (collective)."""
         a = self.atoms
-        if a.nlist.update(a.x):
-            a._update_bond_weights()
+        x, kw = a.compute_prologue(atom_energies)      # the serial prologue: list policy, wrapped x
         nl = a.nlist
         if self._key != (id(nl), nl.n_builds, id(nl.neighbors), id(a.bond_w)):
             self._filter()
         n, d = self._f.shape
-        kw: dict = {} if a.types is None else {"types": a.types}
-        if not atom_energies:
-            kw["atom_energies"] = False
         if virial:
             if self._w is None:
                 self._w = np.zeros((n, d * d))
             kw["virial_atoms"] = self._w
-        x = nl.wrapped(a.x)
         t0 = time.perf_counter()
-        a.potential.compute(x, self.list, a.site_w, self._bw, self._f, self._e, a.n_threads, **kw)
+        t_inner = self._kernel(x, kw)
         t1 = time.perf_counter()
+        self.stats["t_gather"] += t_inner
+        t0 += t_inner
         if self.measure_wait and self.comm.size > 1:
             self.comm.comm.Barrier()
             tw = time.perf_counter()
@@ -174,4 +189,20 @@ class SplitPairForces:
                 "duplicated_entries": float(ent.sum() - self.stats["entries_serial"])}
 
 
-__all__ = ["SplitPairForces"]
+def split_forces(atoms, comm):  # noqa: ANN001, ANN201
+    """The split force evaluation for ``atoms``'s potential (not installed): `SplitPairForces` for pair
+    potentials, `parallel.split_eam.SplitEAMForces` for tabulated EAM; ValueError for any other."""
+    from .split_eam import SplitEAMForces
+    for cls in (SplitPairForces, SplitEAMForces):
+        if cls.supports(atoms.potential):
+            return cls(atoms, comm)
+    raise ValueError(f"no split force evaluation for potential {type(atoms.potential).__name__}")
+
+
+def splittable(potential) -> bool:  # noqa: ANN001
+    """True when `split_forces` splits this potential (pair potentials, tabulated EAM)."""
+    from .split_eam import SplitEAMForces
+    return SplitPairForces.supports(potential) or SplitEAMForces.supports(potential)
+
+
+__all__ = ["SplitPairForces", "split_forces", "splittable"]

@@ -3,14 +3,15 @@ a coupled deck as a replicated-data run (`parallel.replicated`).
 
 COUPLED decks (a ``continuum``; `replicated`, `check_coupled`, `setup_replicated`): every rank builds and
 steps the whole serial model (atoms, mesh, handshake, constraint factorisation, damping band, loads,
-thermostat) with the serial integrator; only the atoms' pair forces are split over the ranks
-(`parallel.split_forces.SplitPairForces`, the split of `run.distributed_statics` too: the serial kernel on
-the entries of a block of atoms, one Allgatherv of the owned rows), so every rank holds the serial bits
+thermostat) with the serial integrator; only the atoms' forces are split over the ranks
+(`parallel.split_forces.split_forces`, the split of `run.distributed_statics` too: the serial kernel on
+the entries of a block of atoms, one Allgatherv of the owned rows; tabulated EAM with the owned
+densities allgathered between its two passes, `parallel.split_eam`), so every rank holds the serial bits
 and the run's `Reduction` is over a `ReplicatedComm` (global value = local value);
 `ReplicatedMeasure` checks at every thermo row that the ranks' states are still bitwise equal. Output,
-checkpoints (serial ones) and progress come from rank 0. Refused (`DeckError`): coupled statics
-(``continuum``, by `run.distributed_statics`, checked first) and many-body or engine potentials
-(``potential``).
+checkpoints (serial ones) and progress come from rank 0. Coupled quasi-statics: `run.distributed_statics`
+(the same split, replicated minimiser). Refused (`DeckError` at ``potential``): external-engine
+potentials (lammps, ase).
 
 PLAIN-MD decks: chosen by `Simulation.prepare` when ``comm.size > 1``. What may run distributed
 (`check_distributable`,
@@ -58,35 +59,35 @@ def replicated(model) -> bool:  # noqa: ANN001
 
 
 def check_coupled(model, deck, statics: bool, size: int) -> None:  # noqa: ANN001
-    """The conditions of a replicated-data coupled run on ``size`` ranks (`DeckError` at the key)."""
+    """The conditions of a replicated-data coupled run on ``size`` ranks (`DeckError` at the key): the
+    atoms' potential is split by `parallel.split_forces.split_forces` (pair potentials, tabulated EAM).
+    Quasi-statics: `run.distributed_statics.check_statics_distributable` (the same conditions)."""
+    from ..parallel.split_forces import splittable
     cfg = deck.config
-    why = f"`mpiexec -n {size} msim run` runs coupled decks in dynamics with a pair potential (the " \
-          "atoms' pair forces split over the ranks, the continuum and handshake replicated); run this " \
-          "deck on one rank (plain `msim run`)"
     if statics:
-        raise deck.error("integrator.type", f"quasi-statics ({cfg.integrator.type}) of a coupled deck "
-                         f"cannot run on {size} MPI ranks yet: {why}")
-    pot = model.potential
-    from ..md.potentials.pairbase import PairPotential
-    if model.atoms is not None and (getattr(pot, "many_body", False) or not isinstance(pot, PairPotential)):
+        from .distributed_statics import check_statics_distributable
+        return check_statics_distributable(model, deck, size)
+    if model.atoms is not None and not splittable(model.potential):
         raise deck.error("potential", f"a coupled deck with potential type '{cfg.potential.type}' cannot "
-                         f"run on {size} MPI ranks yet (many-body and engine potentials are not split): "
-                         f"{why}")
+                         f"run on {size} MPI ranks yet (external engines are not split over ranks; pair "
+                         "potentials and tabulated EAM are): run this deck on one rank (plain `msim run`)")
+    if model.atoms is not None and model.atoms.n < size:
+        raise deck.error("atoms", f"{model.atoms.n} atoms cannot be split over {size} ranks")
 
 
 def setup_replicated(sim) -> None:  # noqa: ANN001
     """Make ``sim`` (a prepared-for-serial `Simulation` with a ``comm.size > 1`` Reduction) a replicated-
-    data coupled run: its reductions over a `ReplicatedComm`, the atoms' pair forces split
-    (`parallel.split_forces.SplitPairForces`), the serial state, fields and measure (with the replicas'
-    consistency check at every thermo row)."""
+    data coupled run: its reductions over a `ReplicatedComm`, the atoms' forces split
+    (`parallel.split_forces.split_forces`: pair potentials or tabulated EAM), the serial state, fields
+    and measure (with the replicas' consistency check at every thermo row)."""
     from ..parallel.replicated import ReplicatedComm
-    from ..parallel.split_forces import SplitPairForces
+    from ..parallel.split_forces import split_forces
     from .reduce import Reduction
     m = sim.model
     comm = ReplicatedComm(sim.reduce.comm)
     sim.reduce = Reduction(comm)
     if m.atoms is not None:
-        sim.split = SplitPairForces(m.atoms, comm).install()
+        sim.split = split_forces(m.atoms, comm).install()
     sim.state = State(m.system, sim.integrator, ids=m.site_ids if m.atoms is not None else None)
     sim.measure = ReplicatedMeasure(m, sim.state, sim.reduce, sim.hooks)
 

@@ -1,5 +1,5 @@
-"""Quasi-statics (``integrator.type: fire | lbfgs | precon_lbfgs``) of a fully atomistic deck on P > 1 MPI
-ranks: the forces and energy are computed distributed, the minimiser is replicated.
+"""Quasi-statics (``integrator.type: fire | lbfgs | precon_lbfgs``) of a fully atomistic or coupled deck on
+P > 1 MPI ranks: the forces and energy are computed distributed, the minimiser is replicated.
 
 Choice: **replicated minimiser, distributed forces.** Every rank holds the whole serial model (every
 rank builds it from the deck anyway), the stacked dof vector q and the minimiser's vectors, and runs the
@@ -33,46 +33,47 @@ every few iterations), the minimiser's vector algebra O(n), and ``precon_lbfgs``
 stiffness matrix (once per run). Beyond a few ranks the list build is the first of these to dominate
 (`load_balance` reports the entries per rank, including the duplicated cross entries).
 
-Coupled statics (``continuum`` / ``handshake``) stays refused: the coupled dynamics
-(`parallel.replicated`) already replicates the mesh and uses this same split for the atoms (``site_w``
-enters the kernel per atom, ``bond_w`` is filtered with the list), so it would drop in here once the
-coupling's energy terms are checked to be assembled from replicated data only. Not done here.
+Coupled statics (``continuum`` / ``handshake``: indent2d, indent3d, crack2d_coupled) runs the same way:
+the mesh, the handshake weights, the pad atoms, the constraint rows, the continuum forces and the
+coupling terms are computed on every rank from the replicated q (as in the coupled dynamics,
+`parallel.replicated`); ``site_w`` enters the kernels per atom and ``bond_w`` is filtered with the list,
+so the atoms' weighted forces are the serial ones too.
 
-Only pair potentials are split (the statics decks use LJ); many-body potentials (EAM) need the density
-pass of every owned atom's neighbours and an exchange of F'(ρ) (`parallel.engine` does it for dynamics):
-refused with a deck error at ``potential``.
+Pair potentials split by `parallel.split_forces.SplitPairForces`, tabulated EAM (funcfl, setfl, eam/fs,
+`eam_zhou`) by `parallel.split_eam.SplitEAMForces` (owned densities allgathered between the density and
+the force pass). External engines (lammps, ase) are refused with a deck error at ``potential``.
 """
 
 from __future__ import annotations
 
 from ..errors import BlowUpError
-from ..parallel.split_forces import SplitPairForces
+from ..parallel.split_forces import SplitPairForces, split_forces
 
 
 def check_statics_distributable(model, deck, size: int) -> None:  # noqa: ANN001
     """Raise a `DeckError` at the deck key that keeps this statics deck from running on ``size`` ranks (no
-    communication: every rank reaches the same verdict)."""
-    from ..md.potentials.pairbase import PairPotential
+    communication: every rank reaches the same verdict). Fully atomistic and coupled decks run (the mesh,
+    handshake and constraints replicated); the atoms' potential must be split by
+    `parallel.split_forces.split_forces` (pair potentials, tabulated EAM)."""
+    from ..parallel.split_forces import splittable
     cfg = deck.config
-    why = (f"`mpiexec -n {size} msim run` runs quasi-statics of fully atomistic decks with pair potentials "
-           "only; run this deck on one rank (plain `msim run`)")
-    if cfg.continuum is not None or model.continuum is not None:
-        raise deck.error("continuum", f"a deck with a continuum cannot run on {size} MPI ranks yet: {why}")
-    if getattr(cfg, "handshake", None) is not None:
-        raise deck.error("handshake", f"a coupled deck cannot run on {size} MPI ranks yet: {why}")
+    why = (f"`mpiexec -n {size} msim run` runs quasi-statics with pair potentials (lj, morse, harmonic) and "
+           "tabulated EAM (eam, eam_zhou), with or without a continuum; run this deck on one rank "
+           "(plain `msim run`)")
     if model.atoms is None:
-        raise deck.error("atoms", f"the deck has no atoms: {why}")
-    if not isinstance(model.potential, PairPotential):
+        raise deck.error("atoms", f"the deck has no atoms (a continuum alone is not split over ranks): "
+                         f"{why}")
+    if not splittable(model.potential):
         raise deck.error("potential", f"potential type '{cfg.potential.type}' is not distributed in "
-                         f"quasi-statics (pair potentials are): {why}")
+                         f"quasi-statics (external engines are not split over ranks): {why}")
     if model.atoms.n < size:
         raise deck.error("atoms", f"{model.atoms.n} atoms cannot be split over {size} ranks")
 
 
-def distribute_statics(model, comm) -> SplitPairForces:  # noqa: ANN001
+def distribute_statics(model, comm):  # noqa: ANN001, ANN201
     """Split the force evaluation of ``model.atoms`` over ``comm`` (after `check_statics_distributable`;
-    `parallel.split_forces.SplitPairForces`, the same split as the coupled dynamics')."""
-    return SplitPairForces(model.atoms, comm).install()
+    `parallel.split_forces.split_forces`, the same split as the coupled dynamics')."""
+    return split_forces(model.atoms, comm).install()
 
 
 class RootFields:
