@@ -92,12 +92,17 @@ class RootFields:
 
 
 def run_statics_distributed(sim, writer, path, n: int, ck_state, origin, progress: str) -> None:  # noqa: ANN001
-    """`run.statics.run_statics` on every rank (replicated minimiser; rank 0 writes). A blow-up is found
+    """`run.statics.run_statics` on every rank (replicated minimiser; rank 0 writes). After every converged
+    stage the ranks' states are compared bitwise (`parallel.replicated.check_replicas`: x, v, U, V; one
+    allgather of two integers): a rank-dependent computation stops every rank (exit 1). A blow-up is found
     at the same point on every rank (the state is bitwise the same everywhere), so it is a collective
     verdict: every rank raises it, rank 0 has saved OUT.lastgood.h5, and `cli._run_mpi` exits 3 on all."""
+    from ..parallel.replicated import ReplicatedComm, check_replicas
     from .statics import run_statics
+    comm = ReplicatedComm(sim.reduce.comm)
     try:
-        run_statics(sim, writer, path, n, ck_state, origin, progress)
+        run_statics(sim, writer, path, n, ck_state, origin, progress,
+                    after_stage=lambda i: check_replicas(comm, sim.model.system))
     except BlowUpError as exc:
         exc.collective = True
         raise

@@ -20,8 +20,10 @@ from .operations import Event, FrameWriter, ProgressReport, StageCheckpoint, Sta
 
 
 def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin,  # noqa: ANN001
-                progress: str) -> None:
-    """Run ``n`` load stages of ``sim`` (a prepared `Simulation`), writing to ``writer``."""
+                progress: str, after_stage=None) -> None:  # noqa: ANN001
+    """Run ``n`` load stages of ``sim`` (a prepared `Simulation`), writing to ``writer``.
+    ``after_stage(i)``: called after each converged stage, before its operations (a P-rank run checks
+    there that its replicas are still equal)."""
     from ..integrate.quasistatic import run_quasistatic
     integ_cfg = sim.deck.config.integrator
     minimizer = plugin_of(integ_cfg).from_params(integ_cfg, sim.model.units)
@@ -40,6 +42,8 @@ def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin, 
                StageCheckpoint(checkpoint_path(path), last_good, record, every, n), ProgressReport(bar)]
 
         def callback(i: int, rec: dict) -> bool:
+            if after_stage is not None:
+                after_stage(i)
             ev = Event(i, i, lambda: float(i), n, done=i + 1, record=rec)
             for op in ops:
                 if op.due(i, n):

