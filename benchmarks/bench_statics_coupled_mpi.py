@@ -161,8 +161,7 @@ def main() -> None:
     print(f"stage speed-up T1/T2 = {summ[1]['wall'] / summ[2]['wall']:.2f}; the split divides "
           f"{100 * share:.0f} % of the 1-rank stage (atoms' kernels) -> Amdahl bound on 2 ranks "
           f"{1 / (1 - share + share / 2):.2f}")
-    print(json.dumps({"load_average": [load0, load1], "summary": summ,
-                      "runs": {str(k): v for k, v in runs.items()}}))
+    print(json.dumps({"load_average": [load0, load1], "summary": summ}))
 
 
 if __name__ == "__main__":
