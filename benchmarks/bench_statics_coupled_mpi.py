@@ -155,7 +155,8 @@ def main() -> None:
               f"iterations): atoms {1e3 * med['atoms']:.1f} (kernel {1e3 * med['kernel']:.1f}, gather "
               f"{1e3 * med['gather']:.1f}, list builds {1e3 * med['build']:.1f}, filter "
               f"{1e3 * med['filter']:.1f}), continuum {1e3 * med['continuum']:.1f}, rest "
-              f"{1e3 * med['rest']:.1f} ms; set-up {runs[P][0]['setup']:.2f} s; entries {runs[P][0]['entries']}")
+              f"{1e3 * med['rest']:.1f} ms; set-up {runs[P][0]['setup']:.2f} s; "
+              f"entries {runs[P][0]['entries']}")
     k1 = summ[1]["atoms"] - summ[1]["build"]       # what the split divides (serial: kernel + its prologue)
     share = k1 / summ[1]["wall"]
     print(f"stage speed-up T1/T2 = {summ[1]['wall'] / summ[2]['wall']:.2f}; the split divides "

@@ -1,12 +1,13 @@
-"""Replicated-data runs of coupled decks on P ranks: the atoms' pair forces split over the ranks.
+"""Replicated-data runs of coupled decks on P ranks: the atoms' forces split over the ranks.
 
 A coupled (atomistic/continuum) deck under ``mpiexec -n P`` (`run/distributed.py`): every rank holds the
 WHOLE model — atoms, mesh, continuum, handshake, constraint factorisation, damping band — and steps it with
 the serial `integrate.verlet.VelocityVerlet`. Only the atoms' force evaluation, the dominant cost, is
-divided, by `parallel.split_forces.SplitPairForces` (the same split as the atomistic quasi-statics of
+divided, by `parallel.split_forces.split_forces` (the same split as the quasi-statics of
 `run.distributed_statics`): rank r runs the serial pair kernel on the half-list entries with at least one
 atom of its block, and one ``Allgatherv`` of the owned rows of forces and per-atom energies (and of the
-per-atom virials when the virial is asked for) gives every rank the serial arrays, bit for bit.
+per-atom virials when the virial is asked for) gives every rank the serial arrays, bit for bit; tabulated
+EAM (`parallel.split_eam`) allgathers the owned densities between its density and force passes.
 Everything after that (pad forces → nodes, continuum, coupling forces, loads, thermostat, the constraint
 projection, the damping band, the ledger) is computed identically on every rank from identical data, so
 the ranks stay in lock step with no further communication: the handshake's constraint system is solved
@@ -15,7 +16,8 @@ redundantly on every rank (it is small: the cheapest place is "everywhere", no g
 Because each rank's state is the whole state, the run's global reductions are identities:
 `ReplicatedComm.allreduce` returns its argument (the ledger, the guard, the temperatures are those of the
 serial functions on the replicated state). `check_replicas` compares a checksum of the state over the ranks
-(cheap; at thermo rows) and raises if the replicas drifted apart.
+(cheap; at thermo rows, and after every converged stage of a quasi-static run) and raises if the
+replicas drifted apart.
 
 The forces, energies and virial being the serial bits, the run repeats the serial run (tests/parallel/
 test_mpi_coupled.py compares to 1e-12).

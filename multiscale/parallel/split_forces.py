@@ -1,9 +1,10 @@
 """The atoms' pair forces split over the MPI ranks, the rest of the model replicated: `SplitPairForces`.
 
 Used by both replicated-data paths: quasi-statics, fully atomistic or coupled (`run.distributed_statics`:
-replicated minimiser, mesh and constraints) and coupled dynamics (`run.distributed` / `parallel.replicated`: replicated mesh,
-handshake and integrator). Every rank holds the whole `md.system.AtomisticRegion` (same positions on every
-rank); only its force evaluation, the cost that grows with the atoms, is divided:
+replicated minimiser, mesh and constraints) and coupled dynamics (`run.distributed` /
+`parallel.replicated`: replicated mesh, handshake and integrator). Every rank holds the whole
+`md.system.AtomisticRegion` (same positions on every rank); only its force evaluation, the cost that
+grows with the atoms, is divided:
 
 * rank r owns the contiguous block of atoms ``[bounds[r], bounds[r+1])`` (equal counts, fixed for the
   run; atoms are generated row by row, so the blocks are spatial slabs);
