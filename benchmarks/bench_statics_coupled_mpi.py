@@ -152,7 +152,8 @@ def main() -> None:
         med = {k: float(np.median([m[k] for m in meds])) for k in meds[0]}
         summ[P] = med
         print(f"P={P}: stage {1e3 * med['wall']:.1f} ms ({med['ev']:.0f} evaluations, "
-              f"{med['iterations']:.0f} iterations): atoms {1e3 * med['atoms']:.1f} (kernel {1e3 * med['kernel']:.1f}, gather "
+              f"{med['iterations']:.0f} iterations): atoms {1e3 * med['atoms']:.1f} (kernel "
+              f"{1e3 * med['kernel']:.1f}, gather "
               f"{1e3 * med['gather']:.1f}, list builds {1e3 * med['build']:.1f}, filter "
               f"{1e3 * med['filter']:.1f}), continuum {1e3 * med['continuum']:.1f}, rest "
               f"{1e3 * med['rest']:.1f} ms; set-up {runs[P][0]['setup']:.2f} s; "
