@@ -43,10 +43,7 @@ def _statics(src: Path, tmp: Path, name: str, **integ: object) -> Path:
     return out
 
 
-@pytest.mark.parametrize("case", ["indent2d_precon_lbfgs",
-                                  # 15 s at load 14, 32 s at load 21 (its set-up: 3D bond weights, precon)
-                                  pytest.param("indent3d_eam_precon_lbfgs", marks=pytest.mark.slow),
-                                  "cu_eam_fire"])
+@pytest.mark.parametrize("case", ["indent2d_precon_lbfgs", "indent3d_eam_precon_lbfgs", "cu_eam_fire"])
 def test_statics_one_vs_two_ranks_bitwise(tmp_path: Path, case: str) -> None:
     """Every converged stage (displacements, forces, energy terms, iterations, observables) of the
     2-rank run of a coupled LJ indentation (3 stages), a coupled 3D EAM indentation (2 stages) and a
