@@ -154,8 +154,9 @@ def test_seed_statistics_resolve_a_wrong_temperature(tmp_path):
     same = dyn.compare_binned(a, b, edges)
     wrong = dyn.compare_binned(a, hot, edges)
     print(same.table(), wrong.table(), sep="\n")
-    # measured (seeds 1-4 vs 5-8): 5 of 6 bins within 2 se (z = 0.5, 0.5, -1.4, 0.6, 0.7, -2.2), χ² 7.9;
-    # 3T: z = -7.0, -18.5, -3.5, -2.2, -7.4, -11.4, Welch p down to 3e-6
+    # measured (seeds 1-4 vs 5-8, equilibrated starts): 4 of 6 bins within 2 se (z = 2.6, 1.2, -0.5, -2.7,
+    # 1.2, 1.6), χ² 19.6 (p = 0.0033), smallest Welch p 0.040: consistent; 3T: z = -4.5, -4.8, -5.3, -12.7,
+    # -8.4, -5.8, χ² 338, Welch p down to 1.7e-5: not consistent
     assert same.consistent(alpha=0.01) and int(same.within_2se.sum()) >= 4, same.table()
     assert not wrong.consistent(alpha=0.01), wrong.table()
     for r in a + b:   # the production runs start equilibrated: all their frames
@@ -170,10 +171,10 @@ def test_coupled_and_full_force_depth_agree_within_seed_error(tmp_path):
     family-wise 1 %, and χ² over the bins p ≥ 1e-3) and at least 5 of 6 bins within 2 se; the equilibrated
     surfaces at the same height (|Δ| ≤ 3 combined se: the thermal expansion of both films matched); the
     contact zone at T in both. Measured (seeds 1-4): z = +0.29, −0.80, −0.01, +0.45, +0.27, −1.03, χ² = 2.06
-    (p = 0.91); surface 0.0574 ± 0.0022 σ coupled vs 0.0595 ± 0.0029 σ full; contact zone 1.03 T / 1.04 T.
-    Seen to fail with the coupled continuum over ``cauchy_born`` (the hot mesh expands twice: surface
-    0.081 σ, z = +2.3 … +3.4 in every bin, χ² = 51) and with the old single-run start (atoms at 2T on the
-    T = 0 lattice, no equilibration run: z up to 8.5)."""
+    (p = 0.91); surface (2nd half of the equilibration) 0.0590 ± 0.0015 σ coupled vs 0.0606 ± 0.0018 σ
+    full; contact zone 1.03 T / 1.04 T. Seen to fail (this function run with DynRun.base = "cauchy_born": the
+    hot mesh expands twice, surface ≈ 0.08 σ, z = +2.3 … +3.4 in every bin, χ² = 51, p = 2e-9); the old
+    single-run start (atoms at 2T on the T = 0 lattice, no equilibration run) gave z up to 8.5."""
     run = dyn.DynRun()
     out = dyn.study(run, [1, 2, 3, 4], np.linspace(0.0, run.depth, 7), 2, tmp_path)
     cmp = out["cmp"]
