@@ -33,10 +33,10 @@ atoms, three bottom rows fixed, cylinder R = 10σ, K = 10 ε/σ³), run by veloc
   long-wave modes the mesh carries; over ``cauchy_born`` the mesh's own fluctuations in the anharmonic W
   expand it a second time (see `multiscale.fem.materials.thermal_strain`): measured, 4 seeds each, the
   surface of the coupled film then stands 0.022σ higher than the full film's (0.081 ± 0.002 vs
-  0.059 ± 0.003σ above the T = 0 lattice) and its load is 2.3–3.4 standard errors above the full one in
-  every depth bin, while over ``linear`` the surface is at 0.057 ± 0.002σ and the curves agree (every bin
-  within 1.1 se). ``eps_th = 0`` gives the unmatched continuum, whose surface stands lower by ≈ ε_th × the
-  mesh's share of the film height.
+  0.059 ± 0.003σ above the T = 0 lattice, mean over t ≥ 20 τ of the equilibration) and its load is
+  2.3–3.4 standard errors above the full one in every depth bin, while over ``linear`` the surface is at
+  0.057 ± 0.002σ and the curves agree (every bin within 1.1 se). ``eps_th = 0`` gives the unmatched
+  continuum, whose surface stands lower by ≈ ε_th × the mesh's share of the film height.
 
 Both production decks write the load observables every ``thermo_every`` steps and displacement and velocity
 frames every ``every`` steps. ``decks(...)`` returns the production pair, ``equil_decks(...)`` the

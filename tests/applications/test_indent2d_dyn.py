@@ -123,9 +123,9 @@ def test_equilibration_decks(tmp_path):
         assert cfg.integrator.steps % cfg.output.every == 0          # the last step is a frame
         st, st_prod = sim._static(), prod[k]._static()
         atoms, mesh = st["atoms"], st.get("mesh")
-        origin = Origin(atoms["reference_positions"].copy(), None, None if mesh is None else mesh["nodes"] * 0,
-                        None, atoms["reference_positions"], None if mesh is None else mesh["nodes"],
-                        None if mesh is None else mesh["connectivity"])
+        X = atoms["reference_positions"]
+        origin = Origin(X.copy(), None, None if mesh is None else mesh["nodes"] * 0, None, X,
+                        None if mesh is None else mesh["nodes"], None if mesh is None else mesh["connectivity"])
         check_compatible(origin, st_prod, "equilibration")               # raises when the models differ
 
 
