@@ -124,8 +124,9 @@ def test_equilibration_decks(tmp_path):
         st, st_prod = sim._static(), prod[k]._static()
         atoms, mesh = st["atoms"], st.get("mesh")
         X = atoms["reference_positions"]
-        origin = Origin(X.copy(), None, None if mesh is None else mesh["nodes"] * 0, None, X,
-                        None if mesh is None else mesh["nodes"], None if mesh is None else mesh["connectivity"])
+        nodes = None if mesh is None else mesh["nodes"]
+        origin = Origin(X.copy(), None, None if mesh is None else nodes * 0, None, X, nodes,
+                        None if mesh is None else mesh["connectivity"])
         check_compatible(origin, st_prod, "equilibration")               # raises when the models differ
 
 
