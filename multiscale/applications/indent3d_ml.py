@@ -130,6 +130,8 @@ MEASURED = {
     "full": {"atoms": 1620, "loads": (0.448892, 1.694185), "iterations": (124, 49, 64), "wall_s": 1366},
     "coupled": {"atoms": 782, "nodes": 1152, "loads": (0.572493, 1.784673), "iterations": (68, 42, 76),
                 "wall_s": 1526, "cb_fallbacks": 29149},
+    # full twin at ftol 1e-3 (FIRE iterations 154 / 69 / 499, 2328 s, load average 17-21): loads 0.426176,
+    # 1.732133 (-5.1 %, +2.2 % against ftol 5e-3): the coupled loads above are +34 %, +3.0 % against these
     # core half-width 6 Å, depth 5.5 Å (same block): 1185 atoms, loads 0.549355 (+22 %), 1.764345 (+4.1 %),
     # 70 347 exact-engine fallbacks, wall 2311 s (run alongside the other two)
 }
