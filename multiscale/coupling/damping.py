@@ -107,54 +107,78 @@ class DampingBand:
         self.gids = idx.astype(np.int64) if self.ids is None else self.ids[idx]
         D = (B.T @ sp.diags(gd) @ B).tocsr()
         inv = system.inv_mass_dof
-        free = np.flatnonzero(inv > 0)
-        self.free_dofs, self.fixed_dofs = free, np.flatnonzero(inv == 0)
-        Mf = sp.diags(1.0 / inv[free])
-        C = 0.5 * dt * D
-        self.C_full = C
-        Cff = C[free][:, free]
+        self.C_full = 0.5 * dt * D
         G = integrator.projector.G if integrator.projector is not None else sp.csr_matrix((0, len(inv)))
         self.G = G
-        Gf = G[:, free]
+        # the map moves only the dofs that D, Bᵀ or G touch (elsewhere M v' = M v): the local set L
+        Bc = B.tocsc()
+        local = np.zeros(len(inv), bool)
+        local[np.flatnonzero(np.diff(Bc.indptr))] = True
+        local[np.unique(G.indices)] = True
+        L = np.flatnonzero(local)
+        self.local = L
+        self.local_atoms, self.local_nodes = system.dof_flat(L)     # flat indices into the region arrays
+        self._n_la = len(self.local_atoms)
+        inv_L = inv[L]
+        lf = np.flatnonzero(inv_L > 0)                              # positions in L of the free dofs
+        lx = np.flatnonzero(inv_L == 0)
+        self._lf, self._lx = lf, lx
+        self.free_dofs, self.fixed_dofs = np.flatnonzero(inv > 0), np.flatnonzero(inv == 0)
+        self._m_L = np.where(inv_L > 0, 1.0 / np.where(inv_L > 0, inv_L, 1.0), 0.0)
+        C_L = self.C_full[L][:, L].tocsr()
+        self._C_ff = C_L[lf][:, lf].tocsr()
+        self._C_fx = C_L[lf][:, lx].tocsr() if len(lx) else None
+        G_L = G[:, L].tocsr()
+        self._G_x = G_L[:, lx].tocsr() if len(lx) else None
+        Gf = G_L[:, lf]
         r = G.shape[0]
-        K = sp.bmat([[Mf + Cff, Gf.T], [Gf, None]], format="csc") if r else (Mf + Cff).tocsc()
+        Mf = sp.diags(self._m_L[lf])
+        K = sp.bmat([[Mf + self._C_ff, Gf.T], [Gf, None]], format="csc") if r else (Mf + self._C_ff).tocsc()
         self._lu = spla.splu(K)
-        self._Mf = Mf
+        self._BT_f = (B.T.tocsr()[L][lf]).tocsr()                    # noise rows of the free local dofs
+        self._noise_scale = np.sqrt(2.0 * gd * dt)                   # × √(k_B T) at each step
         self._r = r
         self._dt = dt
         self._ready = True
 
     def apply(self, system, integrator, dt: float) -> float:  # noqa: ANN001
-        """Map the velocities; return the kinetic energy removed (negative when the bath heats)."""
+        """Map the velocities; return the kinetic energy removed (negative when the bath heats).
+
+        Only the local dofs L (those D, Bᵀ or G touch) are read and written, in the regions' own arrays;
+        the pads' velocities follow the mesh afterwards."""
         if not self._ready or dt != self._dt:
             self._setup(system, integrator, dt)
-        inv = system.inv_mass_dof
-        v = system.gather_v()
-        free = self.free_dofs
-        m = np.zeros_like(inv)
-        m[free] = 1.0 / inv[free]
-        K0 = 0.5 * float(np.sum(m * v * v))
-        Cv = self.C_full @ v
-        rhs = m[free] * v[free] - Cv[free]
+        va = system.atoms.v.reshape(-1) if self._n_la else None
+        vn = system.continuum.V.reshape(-1) if len(self.local_nodes) else None
+        v = np.empty(len(self.local))
+        if va is not None:
+            v[: self._n_la] = va[self.local_atoms]
+        if vn is not None:
+            v[self._n_la:] = vn[self.local_nodes]
+        m, lf = self._m_L, self._lf
+        K0 = 0.5 * float(np.dot(m * v, v))
+        vf = v[lf]
+        rhs = m[lf] * vf - self._C_ff @ vf
         if self.kT > 0.0:
             from ..parallel.streams import keyed_normal
             xi = keyed_normal(self.seed, self.step, self.gids, system.d, stream=2).ravel()
-            eta = self.B.T @ (np.sqrt(2.0 * self.gd * self.kT * dt) * xi)
-            rhs = rhs + eta[free]
+            rhs += self._BT_f @ ((np.sqrt(self.kT) * self._noise_scale) * xi)
         self.step += 1
-        if len(self.fixed_dofs):
+        if len(self._lx):
             # fixed dofs keep their velocity: move their coupling to the right-hand side
-            vfix = np.zeros_like(v)
-            vfix[self.fixed_dofs] = v[self.fixed_dofs]
-            rhs = rhs - (self.C_full @ vfix)[free]
-            cr = -(self.G @ vfix) if self._r else np.zeros(0)
+            vx = v[self._lx]
+            rhs -= self._C_fx @ vx
+            cr = -(self._G_x @ vx) if self._r else np.zeros(0)
         else:
             cr = np.zeros(self._r)
-        sol = self._lu.solve(np.concatenate([rhs, cr]))
-        vn = v.copy()
-        vn[free] = sol[: len(free)]
-        system.set_velocities_from_q(vn)
-        K1 = 0.5 * float(np.sum(m * vn * vn))
+        sol = self._lu.solve(np.concatenate([rhs, cr]) if self._r else rhs)
+        v[lf] = sol[: len(lf)]
+        if va is not None:
+            va[self.local_atoms] = v[: self._n_la]
+        if vn is not None:
+            vn[self.local_nodes] = v[self._n_la:]
+        system.update_pads(positions=False)
+        K1 = 0.5 * float(np.dot(m * v, v))
         return K0 - K1
 
     def get_state(self) -> dict:

@@ -2,7 +2,7 @@
 the damping band bath's noise do not depend on the order in which the atoms are stored, which is what a run
 split over MPI ranks needs (each rank holds its atoms in its own order).
 
-Model: the coupled harmonic chain of tests/coupling/test_thermal_band.py (k = m = a = 1, core [0, 200],
+Model: the coupled harmonic chain of tests/coupling/band_chain.py (its one deck text) (k = m = a = 1, core [0, 200],
 handshake width 32, bar mesh h = 4 to 400) at k_B T = 1e-4, where the chain is linear (no bond reaches the
 cut-off). The same deck is built twice; in the second build the atomistic region is rebuilt with its atoms
 in a random permutation (positions, masses, initial velocities and global ids permuted together); both
@@ -15,6 +15,9 @@ drawn in array order (the previous Philox / PCG64 streams) they differed by the 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -23,32 +26,16 @@ from multiscale.deck import load_deck_text
 from multiscale.md.system import AtomisticRegion
 from multiscale.simulation import Simulation
 
-DECK = """\
-msim: 1
-units: lj
-potential: {{type: harmonic, k: 1.0, r0: 1.0, cutoff: 1.5}}
-atoms:
-  lattice: {{type: chain, a: 1.0}}
-  region: {{type: box, lo: [0.0], hi: [240.0]}}
-  mass: 1.0
-  skin: 4.0
-  velocity: {{temperature: 2.0e-4, seed: 3}}
-continuum:
-  mesh: {{type: bar, lo: [200.0], hi: [400.0], size: 4.0}}
-handshake:
-  shape: {{type: box, lo: [-1.0], hi: [200.0]}}
-  width: 32.0
-  blend: {{type: cubic}}
-  coupling: {{type: projected}}
-  damping: {{gamma0: 1.0, temperature: {band_T}}}
-integrator:
-  type: verlet
-  dt: 0.1
-  steps: 10
-  seed: 11
-{thermostat}"""
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "coupling"))
+from band_chain import chain_deck_text  # noqa: E402
 
 LANGEVIN = "  thermostat: {type: langevin, temperature: 1.0e-4, damp: 1.0}\n"
+
+
+def _deck(band_T: float, thermostat: str) -> str:
+    """The chain at k_B T = 1e-4: atoms started at 2e-4 (velocity seed 3), integrator.seed 11, the band's
+    bath at ``band_T``, ``thermostat`` lines under ``integrator:``."""
+    return chain_deck_text(band_T, T0=2.0e-4, vseed=3, seed=11, extra=thermostat)
 
 
 def _run(text: str, perm_seed: int | None, steps: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,8 +69,7 @@ def test_noise_does_not_depend_on_atom_order(noise):
     """Langevin thermostat alone (band without bath), or the band's bath alone (no thermostat): the run with
     the atoms stored in a random order gives the same trajectory per global id to round-off, and a different
     seed does not (the noise matters at this level)."""
-    text = DECK.format(band_T="1.0e-4" if noise == "band" else "0.0",
-                       thermostat=LANGEVIN if noise == "langevin" else "")
+    text = _deck(1.0e-4 if noise == "band" else 0.0, LANGEVIN if noise == "langevin" else "")
     ids0, x0, v0 = _run(text, None)
     ids1, x1, v1 = _run(text, 2026)
     assert np.array_equal(ids0, ids1)
@@ -97,7 +83,7 @@ def test_noise_does_not_depend_on_atom_order(noise):
 def test_band_bath_checkpoint_continuation_is_bitwise():
     """The band's noise state is its step counter (in the integrator's checkpoint as ``op0.step``): 100 steps,
     the state restored into a fresh build, 100 more steps = 200 uninterrupted steps, bitwise."""
-    text = DECK.format(band_T="1.0e-4", thermostat="")
+    text = _deck(1.0e-4, "")
 
     def fresh():  # noqa: ANN202
         sim = Simulation.from_deck(load_deck_text(text, "keyed.yaml"))
