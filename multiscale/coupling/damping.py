@@ -19,7 +19,10 @@ Cayley (Crank–Nicolson) update restricted to the constraint space::
 
     (M + ½Δt D) v' + Gᵀ μ = (M − ½Δt D) v + η,     G v' = 0,      η = Bᵀ √(2 g k_B T Δt) ξ
 
-factorised once (sparse LU). It is unconditionally stable, never adds energy without a bath, and keeps
+factorised once (sparse LU) over the local dofs only — those D, Bᵀ or G touch (the atoms of H, the nodes
+their smoothed interpolation reaches, the constraint rows' dofs); elsewhere the map is the identity, so the
+band reads and writes only those entries of the regions' velocity arrays and its cost follows the handshake.
+It is unconditionally stable, never adds energy without a bath, and keeps
 ``k_B T`` per dof exactly in the stationary state with one. The kinetic-energy change is booked as
 ``dissipated`` by the integrator, so total + dissipated is conserved like the undamped energy. ξ (one per
 component of each atom of H; the band puts no noise on node dofs directly, only through Bᵀ): ξ of atom a at

@@ -103,7 +103,7 @@ def test_step_keeps_the_canonical_state_of_the_modified_energy_exactly():
     noise, Φ Σ Φᵀ + Q = Σ; every velocity keeps k_B T M⁻¹ (projected), so the core's kinetic temperature
     is T with no O(Δt²) error. Measured residual, whitened by Σ: 2.8e-10 (round-off of the positions; the
     velocity block 7e-13). The noise-free step alone conserves H̃ (whitened 2.9e-10; the plain energy:
-    1.2e-3). A noise amplitude 2 % off (``√(2 g k_B T Δt)`` × 1.02 in damping.py) gives 0.04."""
+    1.2e-3). A noise amplitude 2 % off (``√(2 g k_B T Δt)`` × 1.02 in damping.py) gives 1.1e-2."""
     T = 1e-4
     sim = _chain(T)
     K = stiffness(sim)
