@@ -37,6 +37,7 @@ if __name__ == "__main__":
         t0 = time.time()
         Ts, crossed = bc.hold_run(T, seed, n_steps=n, skip=skip, start=start)
         blocks = Ts[: len(Ts) // 5 * 5].reshape(5, -1).mean(axis=1)
-        print(json.dumps({"T": T, "start": start, "seed": seed, "steps": n, "mean": round(float(Ts.mean()), 5),
+        print(json.dumps({"T": T, "start": start, "seed": seed, "steps": n,
+                          "mean": round(float(Ts.mean()), 5),
                           "blocks": np.round(blocks, 4).tolist(), "crossings": crossed,
                           "seconds": round(time.time() - t0)}), flush=True)

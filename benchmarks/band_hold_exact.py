@@ -88,8 +88,8 @@ def main() -> None:
     terms = (A * X).real
     for thr in (1e4, 1e5):
         slow = rate < 1.0 / thr
-        print(f"2. eigenvalues relaxing slower than {thr:.0e} steps: {slow.sum()} of {2 * k}; share of the core's "
-              f"kinetic energy: {terms[np.ix_(slow, slow)].sum() / terms.sum():.3f}")
+        print(f"2. eigenvalues relaxing slower than {thr:.0e} steps: {slow.sum()} of {2 * k}; share of the "
+              f"core's kinetic energy: {terms[np.ix_(slow, slow)].sum() / terms.sum():.3f}")
     Mtot, Mcore = m.sum(), m[core].sum()
 
     def expected(S0: np.ndarray, tr_var: float, n0: int, n1: int) -> float:
@@ -128,8 +128,8 @@ def main() -> None:
     red = T**2 * np.sum((a + c) ** 2 + 0.5 * (a - c) ** 2 + 2 * b**2)
     sd_can = np.hypot(np.sqrt(var_gauss) / (ncore * T), sd_tr)
     sd_eq = np.sqrt(max(var_gauss - red, 0.0)) / (ncore * T)
-    print(f"4. exact std of one run's mean core T / T (10⁵ steps, every {EVERY}): canonical start {sd_can:.4f} "
-          f"(translation part {sd_tr:.4f}); equipartition start {sd_eq:.4f}")
+    print(f"4. exact std of one run's mean core T / T (10⁵ steps, every {EVERY}): canonical start "
+          f"{sd_can:.4f} (translation part {sd_tr:.4f}); equipartition start {sd_eq:.4f}")
     print(f"   seeds for an error bar < 1 %: canonical {int(np.ceil((sd_can / 0.01) ** 2))}, equipartition "
           f"{int(np.ceil((sd_eq / 0.01) ** 2))}; total {time.time() - t0:.0f} s")
 

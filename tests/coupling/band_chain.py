@@ -1,6 +1,7 @@
 """The coupled 1D harmonic chain with the thermostatted damping band (msim issue 16), shared by
-tests/coupling/test_thermal_band.py, tests/coupling/test_band_bath_fdt.py, tests/simulation/test_keyed_noise.py
-and benchmarks/band_hold_1d.py: ONE deck text, its builder, and the chain's exact linear analysis.
+tests/coupling/test_thermal_band.py, tests/coupling/test_band_bath_fdt.py,
+tests/simulation/test_keyed_noise.py and benchmarks/band_hold_*.py: ONE deck text, its builder, and the
+chain's exact linear analysis.
 
 Model: harmonic chain (m = k = a = 1, truncated at r_c = 1.5) on [0, 240], core [0, 200], handshake width 32
 (cubic blend, projected coupling), bar2 mesh h = 4 on [200, 400], damping band γ0 = 1 (smoothed fine-scale
@@ -128,8 +129,8 @@ def linear_step_map(sim) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     """(Φ_r (2k, 2k), Q_r (2k, 2k), Z (n, k), t (n,)): one step of msim's integrator on the reduced state
     z = (y_q, y_v), q = Z y_q, v = Z y_v (Z = `constraint_basis`, translation left out), with the band's
     noise off — columns measured by stepping msim's integrator from the basis states (largest
-    displacement or velocity 0.05: no bond near the cut-off) — and the covariance of the band's noise in y_v (the band's constrained Cayley
-    solve applied to Bᵀ √(2 g k_B T Δt) e_j). Leaves the system at rest in the reference."""
+    displacement or velocity 0.05: no bond near the cut-off) — and the covariance of the band's noise in y_v
+    (the band's constrained Cayley solve applied to Bᵀ √(2 g k_B T Δt) e_j). Leaves the system at rest in the reference."""
     s, integ = sim.model.system, sim.integrator
     band = integ.velocity_ops[0]
     n = len(s.inv_mass_dof)
@@ -215,10 +216,7 @@ def canonical_start(sim, K: np.ndarray, rng: np.random.Generator, kT: float) -> 
     k_B T (module docstring): v ~ N(0, k_B T P M⁻¹) including the translation, q ~ N(0, k_B T K̃_r⁻¹)
     on the constraint space without translation, K̃_r = Zᵀ (K − (Δt²/4) K P M⁻¹ K) Z; pads follow."""
     s, integ = sim.model.system, sim.integrator
-    inv = s.inv_mass_dof
-    n = len(inv)
     Z, t = constraint_basis(sim)
-    dt = integ.dt
     Kr = modified_stiffness(sim, K, Z)
     L = np.linalg.cholesky(Kr)                                          # positive definite: asserted
     y = sla.solve_triangular(L.T, rng.standard_normal(Z.shape[1]), lower=False) * np.sqrt(kT)

@@ -2,9 +2,9 @@
 the damping band bath's noise do not depend on the order in which the atoms are stored, which is what a run
 split over MPI ranks needs (each rank holds its atoms in its own order).
 
-Model: the coupled harmonic chain of tests/coupling/band_chain.py (its one deck text) (k = m = a = 1, core [0, 200],
-handshake width 32, bar mesh h = 4 to 400) at k_B T = 1e-4, where the chain is linear (no bond reaches the
-cut-off). The same deck is built twice; in the second build the atomistic region is rebuilt with its atoms
+Model: the coupled harmonic chain of tests/coupling/band_chain.py (its one deck text; k = m = a = 1,
+core [0, 200], handshake width 32, bar mesh h = 4 to 400) at k_B T = 1e-4, where the chain is linear (no
+bond reaches the cut-off). The same deck is built twice; in the second build the atomistic region is rebuilt with its atoms
 in a random permutation (positions, masses, initial velocities and global ids permuted together); both
 run.
 Per global id the trajectories agree to round-off after 300 steps (measured max |Δx|, |Δv|: Langevin 0 and
