@@ -130,7 +130,8 @@ def linear_step_map(sim) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     z = (y_q, y_v), q = Z y_q, v = Z y_v (Z = `constraint_basis`, translation left out), with the band's
     noise off — columns measured by stepping msim's integrator from the basis states (largest
     displacement or velocity 0.05: no bond near the cut-off) — and the covariance of the band's noise in y_v
-    (the band's constrained Cayley solve applied to Bᵀ √(2 g k_B T Δt) e_j). Leaves the system at rest in the reference."""
+    (the band's constrained Cayley solve applied to Bᵀ √(2 g k_B T Δt) e_j). Leaves the system at rest in
+    the reference."""
     s, integ = sim.model.system, sim.integrator
     band = integ.velocity_ops[0]
     n = len(s.inv_mass_dof)

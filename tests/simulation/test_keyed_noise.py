@@ -4,9 +4,9 @@ split over MPI ranks needs (each rank holds its atoms in its own order).
 
 Model: the coupled harmonic chain of tests/coupling/band_chain.py (its one deck text; k = m = a = 1,
 core [0, 200], handshake width 32, bar mesh h = 4 to 400) at k_B T = 1e-4, where the chain is linear (no
-bond reaches the cut-off). The same deck is built twice; in the second build the atomistic region is rebuilt with its atoms
-in a random permutation (positions, masses, initial velocities and global ids permuted together); both
-run.
+bond reaches the cut-off). The same deck is built twice; in the second build the atomistic region is
+rebuilt with its atoms in a random permutation (positions, masses, initial velocities and global ids
+permuted together); both run.
 Per global id the trajectories agree to round-off after 300 steps (measured max |Δx|, |Δv|: Langevin 0 and
 8e-17; band bath 1.4e-13 and 1.3e-13, the sparse LU of the band's update in another dof order). With the noise
 drawn in array order (the previous Philox / PCG64 streams) they differed by the thermal amplitude: Langevin
