@@ -11,10 +11,11 @@ first protocol, whose first 5 000 steps are then left out). Prints per seed the 
 second neighbours closer than r_c, sampled every 500 steps). The exact expectations and scatter of these
 estimators: benchmarks/band_hold_exact.py.
 
-Measured 2026-12-06 (load average ≈ 8, first protocol "hot", steps 5 000–10⁵; the exact expectation of this
-estimator is 0.9987 and the exact... see band_hold_exact.py):
-  seeds 5–10: 1.026, 1.018, 1.019, 1.052, 1.006, 0.997 → 1.020 ± 0.008 (seed scatter); earlier noise
-  streams 0.976 (seed 5), 1.003 (seed 6). With the band's bath at 1.1 T seed 5 gives 1.117.
+Measured 2026-12-06, first protocol ("hot", steps 5 000–10⁵; load average ≈ 8): seeds 5–10 gave 1.026,
+1.018, 1.019, 1.052, 1.006, 0.997 → 1.020 ± 0.008 (seed scatter); earlier noise streams 0.976 (seed 5),
+1.003 (seed 6); with the band's bath at 1.1 T seed 5 gave 1.117. The exact expectation of that estimator is
+0.9987 and the exact std of one run's mean ≈ 0.02–0.03 (band_hold_exact.py): the +2 % was scatter, not a
+bias (1.9σ with the exact std over six seeds).
 At k_B T = 0.01 the chain heats (≈ 16 T after 10⁵ steps): handshake bonds cross the cut-off of the truncated
 harmonic potential (tests/coupling/test_band_bath_fdt.py), not the bath.
 """
