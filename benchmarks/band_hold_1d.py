@@ -14,8 +14,8 @@ estimators: benchmarks/band_hold_exact.py.
 Measured 2026-12-06, first protocol ("hot", steps 5 000–10⁵; load average ≈ 8): seeds 5–10 gave 1.026,
 1.018, 1.019, 1.052, 1.006, 0.997 → 1.020 ± 0.008 (seed scatter); earlier noise streams 0.976 (seed 5),
 1.003 (seed 6); with the band's bath at 1.1 T seed 5 gave 1.117. The exact expectation of that estimator is
-0.9987 and the exact std of one run's mean ≈ 0.02–0.03 (band_hold_exact.py): the +2 % was scatter, not a
-bias (1.9σ with the exact std over six seeds).
+0.9987 (band_hold_exact.py); the exact std of one run's mean from a canonical sample is 0.027, and the hot
+start's mode energies (all kinetic, χ²₁) scatter more: the +2 % was scatter, not a bias (≤ 1.9σ).
 At k_B T = 0.01 the chain heats (≈ 16 T after 10⁵ steps): handshake bonds cross the cut-off of the truncated
 harmonic potential (tests/coupling/test_band_bath_fdt.py), not the bath.
 """
