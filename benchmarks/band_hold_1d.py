@@ -16,10 +16,11 @@ Measured 2026-12-06, first protocol ("hot", steps 5 000–10⁵; load average �
 1.003 (seed 6); with the band's bath at 1.1 T seed 5 gave 1.117. The exact expectation of that estimator is
 0.9987 (band_hold_exact.py); the exact std of one run's mean from a canonical sample is 0.027, and the hot
 start's mode energies (all kinetic, χ²₁) scatter more: the +2 % was scatter, not a bias (≤ 1.9σ).
-Measured 2026-12-06, start "equipartition" (the slow test's protocol), all 10⁵ steps, load average ≈ 20–28:
-  seeds 1–6: 0.9697, 1.0119, 1.0364, 0.9904, 1.0038, 0.9891 → 1.0002 ± 0.0093 (seed scatter; std of one
-  run 0.0229, exact 0.0221); no cut-off crossing. Seeds 7–16 of the slow test did not finish in the session.
-  CPU: 0.55 ms per step, 55 s per 10⁵-step run on one core.
+Measured 2026-12-06, start "equipartition" (the slow test's protocol and seeds), all 10⁵ steps, load
+average ≈ 20–28, the 16 seeds as parallel processes:
+  seeds 1–16: 0.9697, 1.0119, 1.0364, 0.9904, 1.0038, 0.9891, 1.0112, 1.0289, 0.9719, 0.9786, 1.0298,
+  0.9953, 0.9913, 0.9965, 0.9863, 1.0251 → 1.0010 ± 0.0053 (seed scatter; std of one run 0.021, exact
+  0.0221); no cut-off crossing. CPU: 0.55 ms per step, 55 s per 10⁵-step run on one core.
 At k_B T = 0.01 the chain heats (≈ 16 T after 10⁵ steps): handshake bonds cross the cut-off of the truncated
 harmonic potential (tests/coupling/test_band_bath_fdt.py), not the bath.
 """
