@@ -112,6 +112,10 @@ class ConstraintProjector:
         if fast is None:
             fast = _BlockSolve.build(self.G[:, self.active], self._wa, rtol) if lu is not None else None
         self._fast = fast
+        self._ck = _load_kernel("coupler")
+        self._Gt_csr = _csr32(self.G_touched)
+        self._Ca_csr = _csr32(self._GaT)
+        self._lam = np.empty(self.G.shape[0])
 
     @classmethod
     def euclidean(cls, n: int, fixed: np.ndarray | None = None, G=None,  # noqa: ANN001
@@ -217,6 +221,27 @@ class ConstraintProjector:
         """(len(active),) W Gᵀ (G W Gᵀ)⁻¹ r at the ``active`` dofs (subtract it there)."""
         return self._wa * (self._GaT @ self.solve(r))
 
+    def residual_into(self, atoms: np.ndarray, ref: np.ndarray, nodes: np.ndarray, mode: int,
+                      t_atom: np.ndarray, t_node: np.ndarray, buf: np.ndarray, r: np.ndarray) -> float:
+        """r (r,) = G v with v gathered at ``touched`` straight from flat region arrays (compiled,
+        `kernels/coupler.pyx` ``residual``: mode 0 values, 1 atoms − ref, 2 values · ref (ref: the touched
+        dofs' inverse masses)); t_atom / t_node: flat indices of the touched dofs in the atom / node arrays,
+        buf (k,) scratch. Returns max |r|. Bitwise ``residual_of`` of the gathered vector."""
+        p, i, x = self._Gt_csr
+        return float(self._ck.residual(atoms, ref, nodes, int(mode), t_atom, t_node, p, i, x, buf, r))
+
+    def correction_into(self, r: np.ndarray, corr: np.ndarray) -> np.ndarray:
+        """`correction` (r) written into corr (len(active),): one compiled call (multipliers by the block
+        solve, then W Gᵀ λ at the active dofs) when the block solve was built; bitwise `correction`."""
+        f = self._fast
+        if f is None:
+            corr[...] = self.correction(r)
+            return corr
+        p, i, x = self._Ca_csr
+        self._ck.block_correction(r, f.blocks, f._sc, *f._args, f._b, f._w, f._x, self._lam, p, i, x,
+                                  self._wa, corr)
+        return corr
+
     def solve(self, r: np.ndarray) -> np.ndarray:
         """(r,) multipliers (G W Gᵀ)⁻¹ r: the compiled block solve (`_BlockSolve`) when it was built, else
         the factorisation's own solve."""
@@ -269,6 +294,15 @@ class _BlockLU:
         return out
 
 
+def _csr32(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr int32, indices int32, data float64) of a CSR matrix, contiguous, for the kernels."""
+    M = sp.csr_matrix(M)
+    if M.nnz >= 2**31:
+        raise ValueError("constraint matrix too large for 32-bit indices")
+    return (np.ascontiguousarray(M.indptr, np.int32), np.ascontiguousarray(M.indices, np.int32),
+            np.ascontiguousarray(M.data, float))
+
+
 class _BlockSolve:
     """The per-step solve ``(G W Gᵀ)⁻¹ r`` of the dynamics, compiled (`kernels/trisolve.pyx`).
 
@@ -286,7 +320,7 @@ class _BlockSolve:
     instead of a pair over both blocks plus SuperLU's per-call overhead)."""
 
     def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray) -> None:  # noqa: ANN001
-        self.blocks = blocks                      # (m, nb) row indices: column c = block c
+        self.blocks = np.ascontiguousarray(blocks, np.int64)   # (m, nb) row indices: column c = block c
         self.lu, self.sc = lu, sc                 # SuperLU of the scaled block, D^-½ (r,)
         self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
         n = blocks.shape[0]
