@@ -294,6 +294,30 @@ class _BlockLU:
         return out
 
 
+#: blocks with more rows than this are ordered by nested dissection (`_BlockSolve.build`; smaller ones,
+#: e.g. a 2D handshake's, by minimum degree: as little fill there)
+_ND_MIN = 8000
+
+
+def _nested_dissection(B: sp.spmatrix) -> np.ndarray:
+    """(m,) fill-reducing order (METIS nested dissection, `pymetis`, a required dependency imported on
+    first use) of the symmetric pattern of B: row/column k of the reordered matrix is row/column order[k]
+    of B."""
+    import pymetis
+
+    G = sp.csr_matrix(B, copy=True)
+    G = (G + G.T).tocsr()
+    G.setdiag(0)
+    G.eliminate_zeros()
+    G.sort_indices()
+    perm, _ = pymetis.nested_dissection(pymetis.CSRAdjacency(adj_starts=G.indptr.astype(np.int64),
+                                                              adjacent=G.indices.astype(np.int64)))
+    order = np.asarray(perm, np.int64)
+    if not np.array_equal(np.sort(order), np.arange(B.shape[0])):
+        raise RuntimeError("nested dissection did not return a permutation")
+    return order
+
+
 def _csr32(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr int32, indices int32, data float64) of a CSR matrix, contiguous, for the kernels."""
     M = sp.csr_matrix(M)
@@ -390,8 +414,20 @@ class _BlockSolve:
             if same:
                 blocks = np.ascontiguousarray(cand)
         B = A[blocks[:, 0]][:, blocks[:, 0]].tocsc()
-        for kw in ({"permc_spec": "MMD_AT_PLUS_A", "diag_pivot_thresh": 0.0,
-                    "options": {"SymmetricMode": True}}, {})[: 1 if symmetric_only else 2]:
+        sym = {"diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
+        if B.shape[0] > _ND_MIN:
+            # nested dissection (METIS) of the block's graph, rows permuted before a natural-order
+            # factorisation: on the 3D bench handshake 37 % less fill than minimum degree (8.50M -> 5.39M
+            # entries in L), so a cheaper per-step solve; minimum degree stays the fallback
+            order = _nested_dissection(B)
+            try:
+                lu = spla.splu(B[order][:, order].tocsc(), permc_spec="NATURAL", **sym)
+                piv = np.abs(lu.U.diagonal())
+                if piv.min() > rtol * piv.max():
+                    return cls(np.ascontiguousarray(blocks[order]), lu, sc)
+            except RuntimeError:
+                pass
+        for kw in ({"permc_spec": "MMD_AT_PLUS_A", **sym}, {})[: 1 if symmetric_only else 2]:
             try:
                 lu = spla.splu(B, **kw)
             except RuntimeError:
