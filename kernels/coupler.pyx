@@ -129,7 +129,7 @@ cdef void _lu_solve(const int32_t[::1] Lp, const int32_t[::1] Li, const double[:
                     double[:, ::1] b, double[:, ::1] work, double[:, ::1] x) noexcept nogil:
     """As trisolve.lu_solve (the same operations in the same order)."""
     cdef Py_ssize_t n = b.shape[0], m = b.shape[1], i, k, c, j
-    cdef double l, s0, s1
+    cdef double l, s0, s1, s2
     for i in range(n):
         for c in range(m):
             work[perm_r[i], c] = b[i, c]
@@ -154,6 +154,33 @@ cdef void _lu_solve(const int32_t[::1] Lp, const int32_t[::1] Li, const double[:
                 s1 = s1 - l * work[j, 1]
             work[i, 0] = s0 / Ud[i]
             work[i, 1] = s1 / Ud[i]
+    elif m == 3:
+        for i in range(n):
+            s0 = work[i, 0]
+            s1 = work[i, 1]
+            s2 = work[i, 2]
+            for k in range(Lp[i], Lp[i + 1]):
+                j = Li[k]
+                l = Lx[k]
+                s0 = s0 - l * work[j, 0]
+                s1 = s1 - l * work[j, 1]
+                s2 = s2 - l * work[j, 2]
+            work[i, 0] = s0
+            work[i, 1] = s1
+            work[i, 2] = s2
+        for i in range(n - 1, -1, -1):
+            s0 = work[i, 0]
+            s1 = work[i, 1]
+            s2 = work[i, 2]
+            for k in range(Up[i], Up[i + 1]):
+                j = Ui[k]
+                l = Ux[k]
+                s0 = s0 - l * work[j, 0]
+                s1 = s1 - l * work[j, 1]
+                s2 = s2 - l * work[j, 2]
+            work[i, 0] = s0 / Ud[i]
+            work[i, 1] = s1 / Ud[i]
+            work[i, 2] = s2 / Ud[i]
     else:
         for i in range(n):
             for c in range(m):
