@@ -275,7 +275,8 @@ class CoupledSystem:
                 raise ValueError("pad interpolation matrix too large for 32-bit indices")
             self._pad_plan = (_load_kernel("coupler"), np.ascontiguousarray(self.pad_idx, np.int64),
                               np.ascontiguousarray(Np.indptr, np.int32),
-                              np.ascontiguousarray(Np.indices, np.int32), np.ascontiguousarray(Np.data, float),
+                              np.ascontiguousarray(Np.indices, np.int32),
+                              np.ascontiguousarray(Np.data, float),
                               np.ascontiguousarray(self._X_pad, float),
                               np.unique(Np.indices).astype(np.int64), np.zeros((self.n_nodes, self.d)))
         return self._pad_plan
@@ -290,9 +291,10 @@ class CoupledSystem:
                           bool(positions))
 
     def pad_forces_to_nodes(self, f_atoms: np.ndarray, f_nodes: np.ndarray) -> None:
-        """Pads are x = X + N U: their forces act on the nodes (chain rule): ``f_nodes += N_padᵀ f_atoms[pad]``,
-        then ``f_atoms[pad] = 0`` (compiled, over the pads and the nodes they touch only; bitwise the
-        NumPy expressions). f_atoms (n, d), f_nodes (N, d), C-contiguous."""
+        """Pads are x = X + N U: their forces act on the nodes (chain rule):
+        ``f_nodes += N_padᵀ f_atoms[pad]``, then ``f_atoms[pad] = 0`` (compiled, over the pads and the
+        nodes they touch only; bitwise the NumPy expressions). f_atoms (n, d), f_nodes (N, d),
+        C-contiguous."""
         if self.coupled and len(self.pad_idx):
             k, pad, Np, Ni, Nx, _, nodes, y = self._pads()
             k.pad_forces(pad, Np, Ni, Nx, nodes, f_atoms, f_nodes, y)

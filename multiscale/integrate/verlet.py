@@ -219,7 +219,8 @@ class VelocityVerlet:
     def _acc_kick(self, half: float) -> None:
         """Steps 6-7 after `_forces`: accelerations a = f · M⁻¹ with the constraint correction at the active
         dofs, and the half-kick v += ½Δt a, in one pass per region (`kernels/coupler.pyx` ``acc_kick``,
-        `verlet.acc_kick` without constraints): bitwise `_forces_and_acc`'s accelerations then ``kick_acc``."""
+        `verlet.acc_kick` without constraints): bitwise `_forces_and_acc`'s accelerations then
+        ``kick_acc``."""
         s, nt = self.system, self.n_threads
         if self._local:
             corr = self._acc_correction()
@@ -247,7 +248,8 @@ class VelocityVerlet:
         s, p = self.system, self.projector
         x, U = self._flat_regions()
         X = s.atoms.X.reshape(-1) if s.n_atoms else _EMPTY
-        if not p.residual_into(x, X, U, 1, self._t_atom, self._t_node, self._buf_t, self._r) > self.reproject_tol:
+        m = p.residual_into(x, X, U, 1, self._t_atom, self._t_node, self._buf_t, self._r)
+        if not m > self.reproject_tol:
             return
         self.n_reprojections += 1
         self._ck.subtract_at(x, U, self._a_atom, self._a_node, p.correction_into(self._r, self._corr))
