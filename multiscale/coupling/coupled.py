@@ -17,8 +17,8 @@ import itertools
 
 import numpy as np
 
-from .._lazy import lazy_module
 from .._kernels import load as _load_kernel
+from .._lazy import lazy_module
 from .methods.base import CouplingContext, CouplingMethod
 
 sp = lazy_module("scipy.sparse")
