@@ -76,6 +76,13 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     3D (``--only 3d --repeat 1 --steps 3``): step 122.7 / 82.6 ms = 1.49 (one run; was 2.95-2.98), set-up
       47.0 / 0.46 s = 103; the block factor's L 8.50M -> 5.39M entries (nested dissection), one
       3-column solve 54 -> 20 ms (SuperLU's own solve of the MMD factor: 141 ms).
+    the same after rebasing onto main a8f5f6b (with setup3d's set-up), load 4-8:
+    3D (``--only 3d --repeat 2 --steps 5``): step 105.8 / 60.8 ms = 1.74 (coupled 105.6-106.0, alone
+      60.3-61.4), set-up 14.9 / 0.34 s = 44; (``--repeat 1 --steps 3``, load 6-8: 162.0 / 55.8 = 2.90,
+      one noisy run); the multiplier correction (residual + 3-column solve + Gᵀλ) 20 ms per step (58 ms
+      with the minimum-degree factor and the one-column loop).
+    2D (``--only 2d --repeat 5 --steps 40``): step 7.97 / 4.65 ms = 1.72 (coupled 7.7-8.3, alone
+      4.4-5.2, load 7.6); in one process, 5 x 40 steps alternated: 6.77 / 4.59 ms = 1.47 (load 4.6).
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
