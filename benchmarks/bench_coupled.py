@@ -63,6 +63,26 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
       stencils 1.0 s, atom weights 0.64 s.
     2D (``--only 2d --repeat 3 --steps 5``): set-up 0.96 / 0.12 s = 7.8 (coupled 0.96-1.01),
       step 8.67 / 5.11 ms = 1.70.
+  branch step2d (2026-12-06, load average 15-24, CPU time; measured before setup3d's merge): the per-step coupler compiled
+    (kernels/coupler.pyx: pads, pad forces, residual, block solve + correction, acceleration + kick in one
+    pass), unit-weight rows of the 2D pair kernels not weighted, multiplier factor in METIS order with a
+    fused 3-column solve:
+    2D (``--only 2d --repeat 5 --steps 40``): step 7.36 / 4.82 ms = 1.53 (coupled 7.0-7.9, alone 4.7-6.2);
+      main and this branch alternated in separate processes (3 + 3 runs, 3 x 40 steps each, load 15-17):
+      main 1.68 / 2.07 / 1.83, this branch 1.51 / 1.57 / 1.42 (coupled 8.9-11.1 -> 7.2-9.4 ms).
+      Left beyond the atoms' step (process-time breakdown, 20-step medians): FE forces of the 30 096
+      nodes ~0.7 ms, the weighted rows of the pair kernel ~0.6 ms, residual + block solve + correction
+      ~0.47 ms, round-off re-projection check ~0.17 ms, node kick/drift ~0.15 ms, pads ~0.2 ms.
+    3D (``--only 3d --repeat 1 --steps 3``): step 122.7 / 82.6 ms = 1.49 (one run; was 2.95-2.98), set-up
+      47.0 / 0.46 s = 103; the block factor's L 8.50M -> 5.39M entries (nested dissection), one
+      3-column solve 54 -> 20 ms (SuperLU's own solve of the MMD factor: 141 ms).
+    the same after rebasing onto main a8f5f6b (with setup3d's set-up), load 4-8:
+    3D (``--only 3d --repeat 2 --steps 5``): step 105.8 / 60.8 ms = 1.74 (coupled 105.6-106.0, alone
+      60.3-61.4), set-up 14.9 / 0.34 s = 44; (``--repeat 1 --steps 3``, load 6-8: 162.0 / 55.8 = 2.90,
+      one noisy run); the multiplier correction (residual + 3-column solve + Gᵀλ) 20 ms per step (58 ms
+      with the minimum-degree factor and the one-column loop).
+    2D (``--only 2d --repeat 5 --steps 40``): step 7.97 / 4.65 ms = 1.72 (coupled 7.7-8.3, alone
+      4.4-5.2, load 7.6); in one process, 5 x 40 steps alternated: 6.77 / 4.59 ms = 1.47 (load 4.6).
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87

@@ -17,7 +17,9 @@
    computes bitwise the same numbers as the baseline one: no fused multiply-adds, and vector division /
    square root are correctly rounded like the scalar ones.
    Arrays: X, F (n, 2) row-major; OF (n+1,) row offsets; NB neighbours; SC shift codes into ST (., 3);
-   OR owner order; BW bond weights or NULL; EN per-atom energies. */
+   OR owner order; BW bond weights or NULL; RW (n,) per-row flags or NULL: with BW, a row i with RW[i] == 0
+   has every weight exactly 1 and its weights are not read (1.0 instead: w·x = x exactly, the same bits,
+   without streaming the weights of the unweighted bulk of a coupled model); EN per-atom energies. */
 #ifndef MSIM_PAIR2D_H
 #define MSIM_PAIR2D_H
 #include <math.h>
@@ -57,7 +59,7 @@ MSIM_AI int msim_gather2(const double* X, const int* NB, const unsigned short* S
         const msim_v2 a = msim_ld2(X + 2 * (long)j) - xi + msim_ld2(ST + 3 * SC[e]);
         const double r2 = a[0] * a[0] + a[1] * a[1];
         b->jb[m] = j; b->db[m] = a; b->r2b[m] = r2;
-        if (HAS_BW) b->wb[m] = BW[e];
+        if (HAS_BW) b->wb[m] = BW ? BW[e] : 1.0;
         m += (r2 < rc2);
     }
     return m;
@@ -80,14 +82,22 @@ MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM
     *ei = a; *fi = s;
 }
 
-/* The slab driver of a pair potential. PAIR(m) computes cb[k], pb[k] from r2b[k] (and wb[k]) for k < m.
+/* The bond weights of row i: NULL (all 1) when the row flags say so. */
+#define MSIM_ROW_BW(i) ((RW && !RW[i]) ? (const double*)0 : BW)
+
+/* PAIR over m entries, with the weights (HW = 1) only when some entry's row has them: a batch of rows
+   whose weights are all 1 takes the unweighted copy (w·x = x: the same bits, fewer operations). */
+#define MSIM_PAIR_W(PAIR, M, ANY)                                                                        \
+    if (HAS_BW && (ANY)) { const int HW = 1; PAIR(M) } else { const int HW = 0; PAIR(M) }
+
+/* The slab driver of a pair potential. PAIR(m) computes cb[k], pb[k] from r2b[k] (and wb[k] when HW) for k < m.
    Rows are batched until the next one would overflow MSIM_B entries. */
 #define MSIM_SLAB2(PAIR)                                                                                  \
     msim_batch bt;                                                                                       \
     msim_batch* b = &bt;                                                                                 \
     long pp = p0;                                                                                        \
     while (pp < p1) {                                                                                    \
-        int m = 0, nrow = 0;                                                                             \
+        int m = 0, nrow = 0, bwa = 0;      /* bwa: some row of the batch has weights to apply */        \
         while (pp < p1 && nrow < MSIM_B) {                                                               \
             const long i = OR[pp];                                                                       \
             const long e0 = OF[i], e1 = OF[i + 1];                                                       \
@@ -99,8 +109,9 @@ MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM
                 msim_v2 fi = {0.0, 0.0};                                                                 \
                 for (long c0 = e0; c0 < e1; c0 += MSIM_B) {                                              \
                     const long c1 = c0 + MSIM_B < e1 ? c0 + MSIM_B : e1;                                 \
-                    const int mm = msim_gather2(X, NB, SC, ST, BW, HAS_BW, c0, c1, xi, rc2, 0, b);       \
-                    PAIR(mm)                                                                             \
+                    const int mm = msim_gather2(X, NB, SC, ST, MSIM_ROW_BW(i), HAS_BW, c0, c1, xi, rc2,  \
+                                                0, b);                                                   \
+                    MSIM_PAIR_W(PAIR, mm, MSIM_ROW_BW(i) != 0)                                           \
                     msim_accum2(b, 0, mm, PER_ATOM, F, EN, &ei, &fi);                                    \
                 }                                                                                        \
                 EN[i] = EN[i] + ei;                                                                      \
@@ -108,14 +119,16 @@ MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM
                 pp++;                                                                                    \
                 break;                                                                                   \
             }                                                                                            \
-            m = msim_gather2(X, NB, SC, ST, BW, HAS_BW, e0, e1, msim_ld2(X + 2 * i), rc2, m, b);         \
+            m = msim_gather2(X, NB, SC, ST, MSIM_ROW_BW(i), HAS_BW, e0, e1, msim_ld2(X + 2 * i), rc2, m, \
+                             b);                                                                         \
+            bwa |= MSIM_ROW_BW(i) != 0;                                                                  \
             b->rowi[nrow] = i;                                                                           \
             b->rowend[nrow] = m;                                                                         \
             nrow++;                                                                                      \
             pp++;                                                                                        \
         }                                                                                                \
         if (nrow == 0) continue;                                                                         \
-        PAIR(m)                                                                                          \
+        MSIM_PAIR_W(PAIR, m, bwa)                                                                        \
         int k0 = 0;                                                                                      \
         for (int r = 0; r < nrow; r++) {                                                                 \
             const long i = b->rowi[r];                                                                   \
@@ -129,8 +142,9 @@ MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM
     }
 
 #define MSIM_COMMON_ARGS const double* X, const long* OF, const int* NB, const unsigned short* SC,       \
-    const long* OR, long p0, long p1, const double* ST, const double* BW, double* F, double* EN, double rc2
-#define MSIM_COMMON_CALL X, OF, NB, SC, OR, p0, p1, ST, BW, F, EN, rc2
+    const long* OR, long p0, long p1, const double* ST, const double* BW, const unsigned char* RW, double* F, \
+    double* EN, double rc2
+#define MSIM_COMMON_CALL X, OF, NB, SC, OR, p0, p1, ST, BW, RW, F, EN, rc2
 
 /* ---- Lennard-Jones (pair_lj.pyx _lj): mode 2 = force-shifted (smooth) truncation. */
 MSIM_AI void msim_lj2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_ATOM, const int SMOOTH,
@@ -150,7 +164,7 @@ MSIM_AI void msim_lj2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_ATO
             phi = phi - (r - rc) * dphic;                                                                \
             c = c - dphic / r;                                                                           \
         }                                                                                                \
-        if (HAS_BW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                          \
+        if (HW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                              \
         if (PER_ATOM) phi = 0.5 * phi;                                                                   \
         b->cb[k] = c; b->pb[k] = phi;                                                                    \
     }
@@ -160,6 +174,7 @@ MSIM_AI void msim_lj2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_ATO
 
 MSIM_PAIR_CLONES static void msim_lj2_slab(const double* X, const long* OF, const int* NB,
         const unsigned short* SC, const long* OR, long p0, long p1, const double* ST, const double* BW,
+        const unsigned char* RW,
         double* F, double* EN, int per_atom, double rc2, double eps4, double eps48, double eps24,
         double sig2, int mode, double phic, double dphic, double rc) {
 #define MSIM_LJ_CASE(W, P, S) \
@@ -184,7 +199,7 @@ MSIM_AI void msim_morse2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_
         const double t = exp(-alpha * (r - r0));                                                         \
         double phi = D * (t * t - 2.0 * t) - shift;                                                      \
         double c = m2da * (t * t - t) / r;                                                               \
-        if (HAS_BW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                          \
+        if (HW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                              \
         if (PER_ATOM) phi = 0.5 * phi;                                                                   \
         b->cb[k] = c; b->pb[k] = phi;                                                                    \
     }
@@ -194,6 +209,7 @@ MSIM_AI void msim_morse2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_
 
 MSIM_PAIR_CLONES static void msim_morse2_slab(const double* X, const long* OF, const int* NB,
         const unsigned short* SC, const long* OR, long p0, long p1, const double* ST, const double* BW,
+        const unsigned char* RW,
         double* F, double* EN, int per_atom, double rc2, double D, double alpha, double r0, double shift,
         double m2da) {
 #define MSIM_MORSE_CASE(W, P) msim_morse2_impl(MSIM_COMMON_CALL, W, P, D, alpha, r0, shift, m2da)
@@ -211,7 +227,7 @@ MSIM_AI void msim_spring2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER
         const double t = r - r0;                                                                         \
         double phi = hk * t * t;                                                                         \
         double c = kk * t / r;                                                                           \
-        if (HAS_BW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                          \
+        if (HW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                              \
         if (PER_ATOM) phi = 0.5 * phi;                                                                   \
         b->cb[k] = c; b->pb[k] = phi;                                                                    \
     }
@@ -221,6 +237,7 @@ MSIM_AI void msim_spring2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER
 
 MSIM_PAIR_CLONES static void msim_spring2_slab(const double* X, const long* OF, const int* NB,
         const unsigned short* SC, const long* OR, long p0, long p1, const double* ST, const double* BW,
+        const unsigned char* RW,
         double* F, double* EN, int per_atom, double rc2, double hk, double kk, double r0) {
 #define MSIM_SPRING_CASE(W, P) msim_spring2_impl(MSIM_COMMON_CALL, W, P, hk, kk, r0)
     if (BW) { if (per_atom) MSIM_SPRING_CASE(1, 1); else MSIM_SPRING_CASE(1, 0); }

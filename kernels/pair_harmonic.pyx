@@ -24,13 +24,15 @@ cdef int _spring(double r2, const double* p, double* phi, double* dphi_r) noexce
 
 cdef extern from "md_pair2d.h" nogil:
     void msim_spring2_slab(const double* X, const long* OF, const int* NB, const unsigned short* SC,
-                           const long* OR, long p0, long p1, const double* ST, const double* BW, double* F,
+                           const long* OR, long p0, long p1, const double* ST, const double* BW,
+                       const unsigned char* RW, double* F,
                            double* EN, int per_atom, double rc2, double hk, double kk, double r0)
 
 
 cdef int _spring2(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
                   const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
-                  const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
+                  const double[:, ::1] stab, const double[::1] bond_w,
+              const unsigned char* RW, double[:, ::1] forces,
                   double[::1] energies, double k, double r0, double rc2, bint per_atom,
                   int n_threads) noexcept nogil:
     """2D fast path of md_pair.pair_loop for harmonic springs without virial (x, forces (n, 2)): the slab
@@ -45,7 +47,7 @@ cdef int _spring2(const double[:, ::1] x, const long[::1] offsets, const int[::1
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
             msim_spring2_slab(&x[0, 0], &offsets[0], &neigh[0], &scode[0], &order[0], slab_start[s],
-                              slab_start[s + 1], &stab[0, 0], BW, &forces[0, 0], &energies[0], per_atom,
+                              slab_start[s + 1], &stab[0, 0], BW, RW, &forces[0, 0], &energies[0], per_atom,
                               rc2, 0.5 * k, k, r0)
     return 0
 
@@ -55,7 +57,7 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
             const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
             double[::1] energies, double[:, ::1] virial,
             double k, double r0, double rc, bint per_atom=True, int n_threads=1,
-            bint generic=False):
+            bint generic=False, const unsigned char[::1] row_w=None):
     """Forces (n, d), per-atom energies (n,), optional per-atom virial (n, d*d) from a half list with
     its slab order (see md_pair.pxd). generic: always use md_pair.pair_loop (the reference for the
     specialised 2D path, used by the tests)."""
@@ -63,9 +65,14 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     p[0] = k
     p[1] = r0
     p[2] = rc * rc
+    cdef const unsigned char* RW = NULL
+    if row_w is not None and row_w.shape[0] > 0:
+        if row_w.shape[0] != x.shape[0]:
+            raise ValueError("row_w must have one flag per atom")
+        RW = &row_w[0]
     with nogil:
         if not generic and virial.shape[0] == 0 and x.shape[0] > 0 and x.shape[1] == 2:
-            _spring2(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies, k, r0,
+            _spring2(x, offsets, neigh, scode, order, slab_start, stab, bond_w, RW, forces, energies, k, r0,
                      p[2], per_atom, n_threads)
         else:
             pair_loop(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies,

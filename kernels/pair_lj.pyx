@@ -110,14 +110,16 @@ cdef int _lj3(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
 
 cdef extern from "md_pair2d.h" nogil:
     void msim_lj2_slab(const double* X, const long* OF, const int* NB, const unsigned short* SC,
-                       const long* OR, long p0, long p1, const double* ST, const double* BW, double* F,
+                       const long* OR, long p0, long p1, const double* ST, const double* BW,
+                       const unsigned char* RW, double* F,
                        double* EN, int per_atom, double rc2, double eps4, double eps48, double eps24,
                        double sig2, int mode, double phic, double dphic, double rc)
 
 
 cdef int _lj2(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
               const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
-              const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
+              const double[:, ::1] stab, const double[::1] bond_w,
+              const unsigned char* RW, double[:, ::1] forces,
               double[::1] energies, double eps, double sig2, double rc2, int mode, double phic,
               double dphic, double rc, bint per_atom, int n_threads) noexcept nogil:
     """2D fast path of md_pair.pair_loop for LJ without virial (x, forces (n, 2)): the slab scheme of
@@ -132,7 +134,7 @@ cdef int _lj2(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
             msim_lj2_slab(&x[0, 0], &offsets[0], &neigh[0], &scode[0], &order[0], slab_start[s],
-                          slab_start[s + 1], &stab[0, 0], BW, &forces[0, 0], &energies[0], per_atom, rc2,
+                          slab_start[s + 1], &stab[0, 0], BW, RW, &forces[0, 0], &energies[0], per_atom, rc2,
                           4.0 * eps, 48.0 * eps, 24.0 * eps, sig2, mode, phic, dphic, rc)
     return 0
 
@@ -142,7 +144,7 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
             const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
             double[::1] energies, double[:, ::1] virial,
             double eps, double sigma, double rc, int mode, bint per_atom=True, int n_threads=1,
-            bint generic=False):
+            bint generic=False, const unsigned char[::1] row_w=None):
     """Forces (n, d), per-atom energies (n,), optional per-atom virial (n, d*d) from a half list with
     its slab order (see md_pair.pxd). generic: always use md_pair.pair_loop (the reference for the
     specialised 2D/3D paths, used by the tests)."""
@@ -155,12 +157,17 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
     p[4] = 4.0 * eps * (s6 * s6 - s6) if mode >= 1 else 0.0
     p[5] = -eps * (48.0 * s6 * s6 - 24.0 * s6) / rc if mode == 2 else 0.0
     p[6] = rc
+    cdef const unsigned char* RW = NULL
+    if row_w is not None and row_w.shape[0] > 0:
+        if row_w.shape[0] != x.shape[0]:
+            raise ValueError("row_w must have one flag per atom")
+        RW = &row_w[0]
     with nogil:
         if generic or virial.shape[0] > 0 or x.shape[0] == 0 or x.shape[1] == 1:
             pair_loop(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies,
                       virial, _lj, p, per_atom, n_threads)
         elif x.shape[1] == 2:
-            _lj2(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies, eps,
+            _lj2(x, offsets, neigh, scode, order, slab_start, stab, bond_w, RW, forces, energies, eps,
                  p[1], p[2], mode, p[4], p[5], rc, per_atom, n_threads)
         else:
             _lj3(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies, eps,

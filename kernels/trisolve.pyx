@@ -18,7 +18,7 @@ def lu_solve(const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
     """x = A⁻¹ b for b, work, x (n, m): work = P_r b; work = L⁻¹ work (rows in order); work = U⁻¹ work
     (rows in reverse order, division by the pivot last); x = P_c work."""
     cdef Py_ssize_t n = b.shape[0], m = b.shape[1], i, k, c, j
-    cdef double l, s0, s1
+    cdef double l, s0, s1, s2
     if (work.shape[0] != n or work.shape[1] != m or x.shape[0] != n or x.shape[1] != m
             or Lp.shape[0] != n + 1 or Up.shape[0] != n + 1 or Ud.shape[0] != n
             or perm_r.shape[0] != n or perm_c.shape[0] != n):
@@ -48,6 +48,33 @@ def lu_solve(const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
                     s1 = s1 - l * work[j, 1]
                 work[i, 0] = s0 / Ud[i]
                 work[i, 1] = s1 / Ud[i]
+        elif m == 3:
+            for i in range(n):
+                s0 = work[i, 0]
+                s1 = work[i, 1]
+                s2 = work[i, 2]
+                for k in range(Lp[i], Lp[i + 1]):
+                    j = Li[k]
+                    l = Lx[k]
+                    s0 = s0 - l * work[j, 0]
+                    s1 = s1 - l * work[j, 1]
+                    s2 = s2 - l * work[j, 2]
+                work[i, 0] = s0
+                work[i, 1] = s1
+                work[i, 2] = s2
+            for i in range(n - 1, -1, -1):
+                s0 = work[i, 0]
+                s1 = work[i, 1]
+                s2 = work[i, 2]
+                for k in range(Up[i], Up[i + 1]):
+                    j = Ui[k]
+                    l = Ux[k]
+                    s0 = s0 - l * work[j, 0]
+                    s1 = s1 - l * work[j, 1]
+                    s2 = s2 - l * work[j, 2]
+                work[i, 0] = s0 / Ud[i]
+                work[i, 1] = s1 / Ud[i]
+                work[i, 2] = s2 / Ud[i]
         else:
             for i in range(n):
                 for c in range(m):

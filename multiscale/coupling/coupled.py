@@ -17,6 +17,7 @@ import itertools
 
 import numpy as np
 
+from .._kernels import load as _load_kernel
 from .._lazy import lazy_module
 from .methods.base import CouplingContext, CouplingMethod
 
@@ -109,6 +110,7 @@ class CoupledSystem:
             self.constrained = np.zeros(0, dtype=np.int64)
             self._N_c = self._N_pad = None     # empty (0, N) matrices, made on first use (N_c, N_pad)
         self.active_nodes = self.node_mass > 0.0
+        self._pad_plan = None     # compiled pad loops' arrays (`_pads`), built at first use
 
         # ---- dof bookkeeping
         self.n_dof = (self.n_free + N) * d
@@ -263,13 +265,39 @@ class CoupledSystem:
         self.update_pads()
 
     # ------------------------------------------------------------------ per step
+    def _pads(self) -> tuple:
+        """(kernel module, pad indices int64, N_pad CSR as int32 indptr / indices and data, X_pad, nodes the
+        pads touch (sorted int64), (N, d) scratch): the compiled pad loops' arrays (`kernels/coupler.pyx`),
+        built once (N_pad and the pads are fixed after construction)."""
+        if self._pad_plan is None:
+            Np = sp.csr_matrix(self.N_pad)
+            if Np.nnz >= 2**31:
+                raise ValueError("pad interpolation matrix too large for 32-bit indices")
+            self._pad_plan = (_load_kernel("coupler"), np.ascontiguousarray(self.pad_idx, np.int64),
+                              np.ascontiguousarray(Np.indptr, np.int32),
+                              np.ascontiguousarray(Np.indices, np.int32),
+                              np.ascontiguousarray(Np.data, float),
+                              np.ascontiguousarray(self._X_pad, float),
+                              np.unique(Np.indices).astype(np.int64), np.zeros((self.n_nodes, self.d)))
+        return self._pad_plan
+
     def update_pads(self, positions: bool = True) -> None:
         """Pad atoms follow the mesh: x = X + N U (unless ``positions`` is False: U has not changed since
-        the last call), v = N V."""
+        the last call), v = N V. One compiled pass over the pads (bitwise ``X_pad + N_pad @ U``,
+        ``N_pad @ V``)."""
         if self.coupled and len(self.pad_idx):
-            if positions:
-                self.atoms.x[self.pad_idx] = self._X_pad + self.N_pad @ self.continuum.U
-            self.atoms.v[self.pad_idx] = self.N_pad @ self.continuum.V
+            k, pad, Np, Ni, Nx, Xp, _, _ = self._pads()
+            k.pads_follow(pad, Np, Ni, Nx, Xp, self.continuum.U, self.continuum.V, self.atoms.x, self.atoms.v,
+                          bool(positions))
+
+    def pad_forces_to_nodes(self, f_atoms: np.ndarray, f_nodes: np.ndarray) -> None:
+        """Pads are x = X + N U: their forces act on the nodes (chain rule):
+        ``f_nodes += N_padᵀ f_atoms[pad]``, then ``f_atoms[pad] = 0`` (compiled, over the pads and the
+        nodes they touch only; bitwise the NumPy expressions). f_atoms (n, d), f_nodes (N, d),
+        C-contiguous."""
+        if self.coupled and len(self.pad_idx):
+            k, pad, Np, Ni, Nx, _, nodes, y = self._pads()
+            k.pad_forces(pad, Np, Ni, Nx, nodes, f_atoms, f_nodes, y)
 
     def compute_forces(self) -> float:
         """Forces of the current configuration into ``f_atoms`` (n, d) and ``f_nodes`` (N, d).
@@ -285,14 +313,16 @@ class CoupledSystem:
         if self.continuum is not None:
             Ec = float(self.continuum.compute())
             self.f_nodes[...] = self.continuum.forces
+        zeroed = False
         if self.coupled:
             if self.method.energy_based and len(self.pad_idx):
-                # pads are x = X + N U: their forces act on the nodes (chain rule)
-                self.f_nodes += self.N_pad.T @ self.f_atoms[self.pad_idx]
+                # pads are x = X + N U: their forces act on the nodes (chain rule); pads' own forces zeroed
+                self.pad_forces_to_nodes(self.f_atoms, self.f_nodes)
+                zeroed = type(self.method).add_forces is CouplingMethod.add_forces   # adds nothing
             Ecoup = float(self.method.add_forces(self, self.f_atoms, self.f_nodes))
         else:
             Ecoup = 0.0
-        if len(self.pad_idx):
+        if len(self.pad_idx) and not zeroed:
             self.f_atoms[self.pad_idx] = 0.0
         self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": Ecoup}
         return Ea + Ec + Ecoup

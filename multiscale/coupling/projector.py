@@ -112,6 +112,10 @@ class ConstraintProjector:
         if fast is None:
             fast = _BlockSolve.build(self.G[:, self.active], self._wa, rtol) if lu is not None else None
         self._fast = fast
+        self._ck = _load_kernel("coupler")
+        self._Gt_csr = _csr32(self.G_touched)
+        self._Ca_csr = _csr32(self._GaT)
+        self._lam = np.empty(self.G.shape[0])
 
     @classmethod
     def euclidean(cls, n: int, fixed: np.ndarray | None = None, G=None,  # noqa: ANN001
@@ -217,6 +221,27 @@ class ConstraintProjector:
         """(len(active),) W Gᵀ (G W Gᵀ)⁻¹ r at the ``active`` dofs (subtract it there)."""
         return self._wa * (self._GaT @ self.solve(r))
 
+    def residual_into(self, atoms: np.ndarray, ref: np.ndarray, nodes: np.ndarray, mode: int,
+                      t_atom: np.ndarray, t_node: np.ndarray, buf: np.ndarray, r: np.ndarray) -> float:
+        """r (r,) = G v with v gathered at ``touched`` straight from flat region arrays (compiled,
+        `kernels/coupler.pyx` ``residual``: mode 0 values, 1 atoms − ref, 2 values · ref (ref: the touched
+        dofs' inverse masses)); t_atom / t_node: flat indices of the touched dofs in the atom / node arrays,
+        buf (k,) scratch. Returns max |r|. Bitwise ``residual_of`` of the gathered vector."""
+        p, i, x = self._Gt_csr
+        return float(self._ck.residual(atoms, ref, nodes, int(mode), t_atom, t_node, p, i, x, buf, r))
+
+    def correction_into(self, r: np.ndarray, corr: np.ndarray) -> np.ndarray:
+        """`correction` (r) written into corr (len(active),): one compiled call (multipliers by the block
+        solve, then W Gᵀ λ at the active dofs) when the block solve was built; bitwise `correction`."""
+        f = self._fast
+        if f is None:
+            corr[...] = self.correction(r)
+            return corr
+        p, i, x = self._Ca_csr
+        self._ck.block_correction(r, f.blocks, f._sc, *f._args, f._b, f._w, f._x, self._lam, p, i, x,
+                                  self._wa, corr)
+        return corr
+
     def solve(self, r: np.ndarray) -> np.ndarray:
         """(r,) multipliers (G W Gᵀ)⁻¹ r: the compiled block solve (`_BlockSolve`) when it was built, else
         the factorisation's own solve."""
@@ -269,6 +294,39 @@ class _BlockLU:
         return out
 
 
+#: blocks with more rows than this are ordered by nested dissection (`_BlockSolve.build`; smaller ones,
+#: e.g. a 2D handshake's, by minimum degree: as little fill there)
+_ND_MIN = 8000
+
+
+def _nested_dissection(B: sp.spmatrix) -> np.ndarray:
+    """(m,) fill-reducing order (METIS nested dissection, `pymetis`, a required dependency imported on
+    first use) of the symmetric pattern of B: row/column k of the reordered matrix is row/column order[k]
+    of B."""
+    import pymetis
+
+    G = sp.csr_matrix(B, copy=True)
+    G = (G + G.T).tocsr()
+    G.setdiag(0)
+    G.eliminate_zeros()
+    G.sort_indices()
+    perm, _ = pymetis.nested_dissection(pymetis.CSRAdjacency(adj_starts=G.indptr.astype(np.int64),
+                                                              adjacent=G.indices.astype(np.int64)))
+    order = np.asarray(perm, np.int64)
+    if not np.array_equal(np.sort(order), np.arange(B.shape[0])):
+        raise RuntimeError("nested dissection did not return a permutation")
+    return order
+
+
+def _csr32(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr int32, indices int32, data float64) of a CSR matrix, contiguous, for the kernels."""
+    M = sp.csr_matrix(M)
+    if M.nnz >= 2**31:
+        raise ValueError("constraint matrix too large for 32-bit indices")
+    return (np.ascontiguousarray(M.indptr, np.int32), np.ascontiguousarray(M.indices, np.int32),
+            np.ascontiguousarray(M.data, float))
+
+
 class _BlockSolve:
     """The per-step solve ``(G W Gᵀ)⁻¹ r`` of the dynamics, compiled (`kernels/trisolve.pyx`).
 
@@ -286,7 +344,7 @@ class _BlockSolve:
     instead of a pair over both blocks plus SuperLU's per-call overhead)."""
 
     def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray) -> None:  # noqa: ANN001
-        self.blocks = blocks                      # (m, nb) row indices: column c = block c
+        self.blocks = np.ascontiguousarray(blocks, np.int64)   # (m, nb) row indices: column c = block c
         self.lu, self.sc = lu, sc                 # SuperLU of the scaled block, D^-½ (r,)
         self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
         n = blocks.shape[0]
@@ -356,8 +414,20 @@ class _BlockSolve:
             if same:
                 blocks = np.ascontiguousarray(cand)
         B = A[blocks[:, 0]][:, blocks[:, 0]].tocsc()
-        for kw in ({"permc_spec": "MMD_AT_PLUS_A", "diag_pivot_thresh": 0.0,
-                    "options": {"SymmetricMode": True}}, {})[: 1 if symmetric_only else 2]:
+        sym = {"diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}}
+        if B.shape[0] > _ND_MIN:
+            # nested dissection (METIS) of the block's graph, rows permuted before a natural-order
+            # factorisation: on the 3D bench handshake 37 % less fill than minimum degree (8.50M -> 5.39M
+            # entries in L), so a cheaper per-step solve; minimum degree stays the fallback
+            order = _nested_dissection(B)
+            try:
+                lu = spla.splu(B[order][:, order].tocsc(), permc_spec="NATURAL", **sym)
+                piv = np.abs(lu.U.diagonal())
+                if piv.min() > rtol * piv.max():
+                    return cls(np.ascontiguousarray(blocks[order]), lu, sc)
+            except RuntimeError:
+                pass
+        for kw in ({"permc_spec": "MMD_AT_PLUS_A", **sym}, {})[: 1 if symmetric_only else 2]:
             try:
                 lu = spla.splu(B, **kw)
             except RuntimeError:

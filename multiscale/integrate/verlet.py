@@ -46,6 +46,8 @@ from ..coupling.projector import ConstraintProjector
 
 __all__ = ["ConstraintProjector", "VelocityVerlet"]
 
+_EMPTY = np.zeros(0)
+
 #: max |G q| allowed before the round-off re-projection, in units of eps · max |coordinate|
 REPROJECT_EPS = 8.0
 
@@ -80,6 +82,7 @@ class VelocityVerlet:
         self.impose_hooks = list(impose_hooks)
         self.n_threads = int(n_threads)
         self._k = _load_kernel("verlet")
+        self._ck = _load_kernel("coupler")
         s = system
         self.projector = ConstraintProjector(s.G, s.inv_mass_dof) if s.G is not None else None
         self.acc_atoms = np.zeros((s.n_atoms, s.d))
@@ -112,6 +115,11 @@ class VelocityVerlet:
             self._t_atom, self._t_node = self._flat(p.touched)
             self._a_atom, self._a_node = self._flat(p.active)
             self._buf_t = np.empty(p.touched.size)
+            self._r = np.empty(p.n_rows)
+            self._corr = np.empty(p.active.size)
+            # inverse masses at the touched dofs (atoms', then nodes'): the projection gathers f · M⁻¹ there
+            self._inv_t = np.concatenate([self._inv_atoms.reshape(-1)[self._t_atom],
+                                          self._inv_nodes.reshape(-1)[self._t_node]])
             # round-off scale of G q: the constrained positions are X + u with |X| up to this [length]
             ext = [float(np.max(np.abs(s.atoms.X.reshape(-1)[self._t_atom]), initial=0.0)),
                    float(np.max(np.abs(s.continuum.nodes.reshape(-1)[self._t_node]), initial=0.0))
@@ -176,21 +184,58 @@ class VelocityVerlet:
             self.fext_nodes += s.N_pad.T @ self.fext_atoms[s.pad_idx]
             self.fext_atoms[s.pad_idx] = 0.0
 
-    def _forces_and_acc(self) -> None:
+    def _forces(self) -> None:
+        """Step 4-5: the system's forces plus the hooks' external forces (into f_atoms / f_nodes)."""
         s = self.system
         self.potential = s.compute_forces()
         if self.force_hooks:
             self._external()
             s.f_atoms += self.fext_atoms
             s.f_nodes += self.fext_nodes
+
+    def _flat_regions(self) -> tuple[np.ndarray, np.ndarray]:
+        s = self.system
+        return (s.atoms.x.reshape(-1) if s.n_atoms else _EMPTY, s.continuum.U.reshape(-1) if s.n_nodes
+                else _EMPTY)
+
+    def _acc_correction(self) -> np.ndarray:
+        """The projection's correction at the ``active`` dofs of the accelerations f · M⁻¹ (gathered at the
+        touched dofs straight from the forces: the accelerations need not exist yet), (len(active),)."""
+        s, p = self.system, self.projector
+        p.residual_into(s.f_atoms.reshape(-1), self._inv_t, s.f_nodes.reshape(-1), 2, self._t_atom,
+                        self._t_node, self._buf_t, self._r)
+        return p.correction_into(self._r, self._corr)
+
+    def _forces_and_acc(self) -> None:
+        s = self.system
+        self._forces()
         if s.n_atoms:
             np.multiply(s.f_atoms, self._inv_atoms, out=self.acc_atoms)
         if s.n_nodes:
             np.multiply(s.f_nodes, self._inv_nodes, out=self.acc_nodes)
         if self._local:
-            p = self.projector
-            r = p.residual_of(self._gather_touched(self.acc_atoms, None, self.acc_nodes))
-            self._subtract_active(p.correction(r), self.acc_atoms, self.acc_nodes)
+            self._subtract_active(self._acc_correction(), self.acc_atoms, self.acc_nodes)
+
+    def _acc_kick(self, half: float) -> None:
+        """Steps 6-7 after `_forces`: accelerations a = f · M⁻¹ with the constraint correction at the active
+        dofs, and the half-kick v += ½Δt a, in one pass per region (`kernels/coupler.pyx` ``acc_kick``,
+        `verlet.acc_kick` without constraints): bitwise `_forces_and_acc`'s accelerations then
+        ``kick_acc``."""
+        s, nt = self.system, self.n_threads
+        if self._local:
+            corr = self._acc_correction()
+            ck, ka = self._ck, self._a_atom.size
+            if s.n_atoms:
+                ck.acc_kick(s.atoms.v.reshape(-1), self.acc_atoms.reshape(-1), s.f_atoms.reshape(-1),
+                            self._inv_atoms.reshape(-1), half, self._a_atom, corr, 0, nt)
+            if s.n_nodes:
+                ck.acc_kick(s.continuum.V.reshape(-1), self.acc_nodes.reshape(-1), s.f_nodes.reshape(-1),
+                            self._inv_nodes.reshape(-1), half, self._a_node, corr, ka, nt)
+            return
+        if s.n_atoms:
+            self._k.acc_kick(s.atoms.v, self.acc_atoms, s.f_atoms, self._inv_atoms, half, nt)
+        if s.n_nodes:
+            self._k.acc_kick(s.continuum.V, self.acc_nodes, s.f_nodes, self._inv_nodes, half, nt)
 
     def _reproject_q(self) -> None:
         """Remove the drift of G q (an M-orthogonal correction) once max |G q| exceeds ``reproject_tol``
@@ -201,14 +246,13 @@ class VelocityVerlet:
         if not self._local:
             return
         s, p = self.system, self.projector
-        r = p.residual_of(self._gather_touched(s.atoms.x if s.n_atoms else None,
-                                               s.atoms.X if s.n_atoms else None,
-                                               s.continuum.U if s.n_nodes else None))
-        if not np.max(np.abs(r), initial=0.0) > self.reproject_tol:
+        x, U = self._flat_regions()
+        X = s.atoms.X.reshape(-1) if s.n_atoms else _EMPTY
+        m = p.residual_into(x, X, U, 1, self._t_atom, self._t_node, self._buf_t, self._r)
+        if not m > self.reproject_tol:
             return
         self.n_reprojections += 1
-        self._subtract_active(p.correction(r), s.atoms.x if s.n_atoms else None,
-                              s.continuum.U if s.n_nodes else None)
+        self._ck.subtract_at(x, U, self._a_atom, self._a_node, p.correction_into(self._r, self._corr))
 
     def _book_start(self) -> None:
         """Keep q⁰ (per region), f_ext⁰ and, on fixed dofs, f_int⁰ for the external-work booking."""
@@ -292,14 +336,11 @@ class VelocityVerlet:
             for hk in self.impose_hooks:
                 hk.impose(self.time, s)
             s.update_pads()
-            self._forces_and_acc()
+            self._forces()
             if book:
                 # free dofs: work of the external forces; fixed dofs: work of the agent (−f_internal)
                 self.external_work += self._book_end()
-            if s.atoms is not None:
-                k.kick_acc(s.atoms.v, self.acc_atoms, half, nt)
-            if s.continuum is not None:
-                k.kick_acc(s.continuum.V, self.acc_nodes, half, nt)
+            self._acc_kick(half)                # accelerations, constraint projection, half-kick
             for op in self.velocity_ops:
                 self.dissipated += float(op.apply(s, self, dt))
             s.update_pads(positions=False)      # U is that of the mid-step update: velocities only

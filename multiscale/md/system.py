@@ -194,6 +194,8 @@ class AtomisticRegion:
         x, kw = self.compute_prologue(atom_energies)
         if virial:
             kw["virial"] = self.virial
+        if self.bond_w is not None and getattr(self.potential, "takes_bond_w_rows", False):
+            kw["bond_w_rows"] = self._bond_w_rows()
         self.energy = self.potential.compute(x, self.nlist, self.site_w, self.bond_w, self.forces,
                                              self.energies, self.n_threads, **kw)
         return self.energy
@@ -212,6 +214,18 @@ class AtomisticRegion:
         if self.types is not None:
             kw["types"] = self.types
         return self.nlist.wrapped(self.x), kw
+
+    def _bond_w_rows(self) -> np.ndarray:
+        """(n,) uint8: 1 for the list rows (owner atoms) holding a bond weight ≠ 1, for the current
+        ``bond_w`` (recomputed when the weights array is replaced, i.e. after a rebuild or `set_weights`):
+        pair kernels skip reading the weights of the other rows (the bulk of a coupled model's atoms)."""
+        bw = self.bond_w
+        if getattr(self, "_bw_rows_of", None) is not bw:
+            off = self.nlist.offsets
+            c = np.concatenate([[0], np.cumsum(bw != 1.0)])
+            self._bw_rows = np.ascontiguousarray((c[off[1:]] - c[off[:-1]]) > 0, dtype=np.uint8)
+            self._bw_rows_of = bw
+        return self._bw_rows
 
     @property
     def image(self) -> np.ndarray:

@@ -164,3 +164,41 @@ def test_2d_eam_two_elements_matches_generic_loop_and_finite_differences(per_ato
             xp[a, k] += h
             xm[a, k] -= h
             assert abs(-(energy(xp)[0] - energy(xm)[0]) / (2 * h) - f[a, k]) <= 2e-6 * np.abs(f).max()
+
+
+@pytest.mark.parametrize("case", ["lj-shift", "lj-smooth", "morse", "harmonic"])
+@pytest.mark.parametrize("per_atom", [True, False])
+def test_2d_row_flags_skip_unit_weights_bitwise(case, per_atom):
+    """``bond_w_rows`` (issue 13): rows whose weights are all exactly 1 are flagged 0 and their weights
+    are not read (batches of such rows take the unweighted copy). The forces and energies are bitwise those
+    of the generic loop and of the unflagged call, on 1, 2 and 3 threads — with a coupled model's pattern:
+    most rows unit-weighted, a band of rows weighted, some weighted rows holding unit entries too."""
+    pot, a, jitter = _potential(case)
+    x, box, rng = _config(pot, a, jitter, 5, True, seed=11)
+    n = len(x)
+    band = np.abs(x[:, 0] - x[:, 0].mean()) < 0.15 * np.ptp(x[:, 0])      # the weighted rows
+    out = []
+    w = rows = None
+    for nt in (1, 2, 3):
+        nl = NeighborList(box, pot.cutoff, 0.3, n_threads=nt)
+        nl.build(x)                                   # the same list for any thread count
+        if w is None:
+            _, bw = _weights(rng, n, nl)
+            owner = np.repeat(np.arange(n), np.diff(nl.offsets))
+            w = np.where(band[owner] & (rng.random(bw.size) < 0.7), bw, 1.0)
+            c = np.concatenate([[0], np.cumsum(w != 1.0)])
+            rows = np.ascontiguousarray((c[nl.offsets[1:]] - c[nl.offsets[:-1]]) > 0, dtype=np.uint8)
+            assert 0 < rows.sum() < 0.5 * n and np.all(rows[owner[w != 1.0]] == 1)
+        f, e = np.zeros_like(x), np.zeros(n)
+        E = pot.compute(x, nl, None, w, f, e, nt, atom_energies=per_atom, bond_w_rows=rows)
+        f1, e1 = np.zeros_like(x), np.zeros(n)
+        pot.compute(x, nl, None, w, f1, e1, nt, atom_energies=per_atom)
+        fg, eg = _kernel(pot, nl.wrapped(x), nl, None, w, nt, generic=True, per_atom=per_atom)
+        assert np.array_equal(f, f1) and np.array_equal(e, e1)
+        assert np.array_equal(f, fg) and np.array_equal(e, eg)
+        f2, e2 = np.zeros_like(x), np.zeros(n)                # the weights do matter
+        pot.compute(x, nl, None, None, f2, e2, nt, atom_energies=per_atom)
+        assert not np.array_equal(f, f2)
+        out.append((E, f, e))
+    for E, f, e in out[1:]:
+        assert E == out[0][0] and np.array_equal(f, out[0][1]) and np.array_equal(e, out[0][2])

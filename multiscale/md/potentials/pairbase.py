@@ -55,12 +55,14 @@ class PairPotential(Potential):
     ``_kernel_params()`` (the trailing scalar arguments of their kernel's ``compute``)."""
 
     many_body = False
+    #: ``compute`` takes ``bond_w_rows`` (per-row flags: rows whose weights are all 1 are not read)
+    takes_bond_w_rows = True
 
     def _kernel_params(self) -> tuple:
         raise NotImplementedError
 
     def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None,  # noqa: ANN001
-                atom_energies=True, virial_atoms=None):  # noqa: ANN001
+                atom_energies=True, virial_atoms=None, bond_w_rows=None):  # noqa: ANN001
         """See `Potential.compute`. Site weights do not enter a pair potential (no embedding term).
 
         virial : optional (d, d) output [energy], ``W = sum_{a<b} r_ab (x) f_ab`` (r_ab = x_a - x_b,
@@ -68,9 +70,16 @@ class PairPotential(Potential):
         atom_energies : False = faster; ``energies`` then only partitions E by pair owner (same sum).
         virial_atoms : optional (n, d*d) output [energy], per-atom virial
         ``W_a = 1/2 sum_b r_ab (x) f_ab`` (see `multiscale.md.stress`); sums to ``virial``.
+        bond_w_rows : optional (n,) uint8, 0 for a row (owner atom) whose bond weights are all exactly 1:
+        the 2D kernels then do not read them (the same bits; see `AtomisticRegion.compute`).
         """
         x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial, virial_atoms)
+        kw = {}
+        if bond_w_rows is not None and bw.size:
+            if bond_w_rows.shape != (x.shape[0],) or bond_w_rows.dtype != np.uint8:
+                raise ValueError(f"bond_w_rows must be uint8 of shape ({x.shape[0]},)")
+            kw["row_w"] = bond_w_rows
         self._k.compute(x, *list_args(nlist), bw, forces, energies, vir, *self._kernel_params(),
-                        bool(atom_energies), int(n_threads))
+                        bool(atom_energies), int(n_threads), **kw)
         finish_virial(vir, virial, x.shape[1])
         return float(energies.sum())

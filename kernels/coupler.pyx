@@ -1,0 +1,283 @@
+# cython: language_level=3
+"""Per-step loops of the coupler over the handshake's dofs only (multiscale.integrate.verlet,
+multiscale.coupling.coupled): pads following the mesh, pad forces onto the nodes, the constraint residual
+gathered straight from the regions' arrays, the multiplier solve and the correction, and the
+acceleration / half-kick pass with the correction folded in.
+
+Every loop does the same floating-point operations in the same order as the NumPy / SciPy expressions it
+replaces (``scipy.sparse`` CSR/CSC mat-vecs start each sum at 0.0 and add the entries in storage order;
+element-wise passes round each component the same way), so trajectories are bitwise those of the former
+Python path. Element-wise passes over all dofs run in fixed chunks (thread-count independent); the
+handshake loops are sequential.
+
+Conventions: "flat" arrays are the C-contiguous (n, d) region arrays seen as (n·d,); sparse matrices are
+CSR with int32 ``indptr`` / ``indices``; dof index lists are sorted int64 flat indices.
+"""
+
+from cython.parallel cimport prange
+from libc.stdint cimport int32_t, int64_t
+from libc.math cimport fabs
+
+cdef enum:
+    CHUNK = 4096
+
+
+def pads_follow(const int64_t[::1] pad, const int32_t[::1] Np, const int32_t[::1] Ni, const double[::1] Nx,
+                const double[:, ::1] Xpad, const double[:, ::1] U, const double[:, ::1] V,
+                double[:, ::1] x, double[:, ::1] v, bint positions):
+    """Pad atoms follow the mesh: x[pad[p]] = Xpad[p] + Σ_e N_e U[col_e] (if ``positions``),
+    v[pad[p]] = Σ_e N_e V[col_e], over the entries e of row p of the (n_pad, N) interpolation matrix.
+    Shapes: pad (n_pad,), Xpad (n_pad, d), U, V (N, d), x, v (n, d)."""
+    cdef Py_ssize_t npad = pad.shape[0], d = x.shape[1], p, e, k, a, j
+    cdef double s
+    if (Np.shape[0] != npad + 1 or Xpad.shape[0] != npad or Xpad.shape[1] != d or U.shape[1] != d
+            or V.shape[1] != d or v.shape[1] != d or U.shape[0] != V.shape[0]):
+        raise ValueError("pads_follow: shape mismatch")
+    with nogil:
+        for p in range(npad):
+            a = pad[p]
+            for k in range(d):
+                if positions:
+                    s = 0.0
+                    for e in range(Np[p], Np[p + 1]):
+                        s = s + Nx[e] * U[Ni[e], k]
+                    x[a, k] = Xpad[p, k] + s
+                s = 0.0
+                for e in range(Np[p], Np[p + 1]):
+                    s = s + Nx[e] * V[Ni[e], k]
+                v[a, k] = s
+    return 0
+
+
+def pad_forces(const int64_t[::1] pad, const int32_t[::1] Np, const int32_t[::1] Ni, const double[::1] Nx,
+               const int64_t[::1] nodes, double[:, ::1] f_atoms, double[:, ::1] f_nodes,
+               double[:, ::1] y):
+    """The chain rule of the pads x = X + N U: f_nodes += Nᵀ f_atoms[pad] (summed into the scratch y over
+    the pads in order, then added: ``f_nodes += N_pad.T @ f_atoms[pad]``), then f_atoms[pad] = 0.
+    nodes (sorted): the nodes the pads' rows touch; y (N, d) scratch, only those rows are used."""
+    cdef Py_ssize_t npad = pad.shape[0], d = f_atoms.shape[1], nn = nodes.shape[0], p, e, k, a, I, q
+    cdef double fa
+    if (Np.shape[0] != npad + 1 or f_nodes.shape[1] != d or y.shape[1] != d
+            or y.shape[0] != f_nodes.shape[0]):
+        raise ValueError("pad_forces: shape mismatch")
+    with nogil:
+        for q in range(nn):
+            I = nodes[q]
+            for k in range(d):
+                y[I, k] = 0.0
+        for p in range(npad):
+            a = pad[p]
+            for e in range(Np[p], Np[p + 1]):
+                I = Ni[e]
+                for k in range(d):
+                    y[I, k] = y[I, k] + Nx[e] * f_atoms[a, k]
+        for q in range(nn):
+            I = nodes[q]
+            for k in range(d):
+                f_nodes[I, k] = f_nodes[I, k] + y[I, k]
+        for p in range(npad):
+            a = pad[p]
+            for k in range(d):
+                f_atoms[a, k] = 0.0
+    return 0
+
+
+def residual(const double[::1] atoms, const double[::1] ref, const double[::1] nodes, int mode,
+             const int64_t[::1] t_atom, const int64_t[::1] t_node, const int32_t[::1] Gp,
+             const int32_t[::1] Gi, const double[::1] Gx, double[::1] buf, double[::1] r):
+    """r = G v for the stacked vector v whose values at the touched dofs are gathered into buf (k,):
+    atom part ``atoms[t_atom]`` (mode 0), ``atoms[t_atom] − ref[t_atom]`` (mode 1: displacements x − X) or
+    ``atoms[t_atom] · ref[t_atom]`` (mode 2: accelerations f · M⁻¹), node part ``nodes[t_node]`` (modes 0, 1)
+    or ``nodes[t_node] · ref_nodes`` — in mode 2 ``nodes`` values are multiplied by the trailing part of
+    ``ref`` (ref = concatenation of the atoms' and the nodes' flat inverse masses at the touched dofs,
+    length k) instead. G (r, k) CSR over the touched columns. Returns max |r| (0 for no rows)."""
+    cdef Py_ssize_t ka = t_atom.shape[0], kn = t_node.shape[0], nr = r.shape[0], i, e
+    cdef double s, m = 0.0
+    if buf.shape[0] != ka + kn or Gp.shape[0] != nr + 1:
+        raise ValueError("residual: shape mismatch")
+    if mode == 2 and ref.shape[0] != ka + kn:
+        raise ValueError("residual: mode 2 needs ref of the touched dofs' inverse masses")
+    with nogil:
+        if mode == 0:
+            for i in range(ka):
+                buf[i] = atoms[t_atom[i]]
+            for i in range(kn):
+                buf[ka + i] = nodes[t_node[i]]
+        elif mode == 1:
+            for i in range(ka):
+                buf[i] = atoms[t_atom[i]] - ref[t_atom[i]]
+            for i in range(kn):
+                buf[ka + i] = nodes[t_node[i]]
+        else:
+            for i in range(ka):
+                buf[i] = atoms[t_atom[i]] * ref[i]
+            for i in range(kn):
+                buf[ka + i] = nodes[t_node[i]] * ref[ka + i]
+        for i in range(nr):
+            s = 0.0
+            for e in range(Gp[i], Gp[i + 1]):
+                s = s + Gx[e] * buf[Gi[e]]
+            r[i] = s
+            if fabs(s) > m:
+                m = fabs(s)
+    return m
+
+
+cdef void _lu_solve(const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
+                    const int32_t[::1] Up, const int32_t[::1] Ui, const double[::1] Ux,
+                    const double[::1] Ud, const int32_t[::1] perm_r, const int32_t[::1] perm_c,
+                    double[:, ::1] b, double[:, ::1] work, double[:, ::1] x) noexcept nogil:
+    """As trisolve.lu_solve (the same operations in the same order)."""
+    cdef Py_ssize_t n = b.shape[0], m = b.shape[1], i, k, c, j
+    cdef double l, s0, s1, s2
+    for i in range(n):
+        for c in range(m):
+            work[perm_r[i], c] = b[i, c]
+    if m == 2:
+        for i in range(n):
+            s0 = work[i, 0]
+            s1 = work[i, 1]
+            for k in range(Lp[i], Lp[i + 1]):
+                j = Li[k]
+                l = Lx[k]
+                s0 = s0 - l * work[j, 0]
+                s1 = s1 - l * work[j, 1]
+            work[i, 0] = s0
+            work[i, 1] = s1
+        for i in range(n - 1, -1, -1):
+            s0 = work[i, 0]
+            s1 = work[i, 1]
+            for k in range(Up[i], Up[i + 1]):
+                j = Ui[k]
+                l = Ux[k]
+                s0 = s0 - l * work[j, 0]
+                s1 = s1 - l * work[j, 1]
+            work[i, 0] = s0 / Ud[i]
+            work[i, 1] = s1 / Ud[i]
+    elif m == 3:
+        for i in range(n):
+            s0 = work[i, 0]
+            s1 = work[i, 1]
+            s2 = work[i, 2]
+            for k in range(Lp[i], Lp[i + 1]):
+                j = Li[k]
+                l = Lx[k]
+                s0 = s0 - l * work[j, 0]
+                s1 = s1 - l * work[j, 1]
+                s2 = s2 - l * work[j, 2]
+            work[i, 0] = s0
+            work[i, 1] = s1
+            work[i, 2] = s2
+        for i in range(n - 1, -1, -1):
+            s0 = work[i, 0]
+            s1 = work[i, 1]
+            s2 = work[i, 2]
+            for k in range(Up[i], Up[i + 1]):
+                j = Ui[k]
+                l = Ux[k]
+                s0 = s0 - l * work[j, 0]
+                s1 = s1 - l * work[j, 1]
+                s2 = s2 - l * work[j, 2]
+            work[i, 0] = s0 / Ud[i]
+            work[i, 1] = s1 / Ud[i]
+            work[i, 2] = s2 / Ud[i]
+    else:
+        for i in range(n):
+            for c in range(m):
+                s0 = work[i, c]
+                for k in range(Lp[i], Lp[i + 1]):
+                    s0 = s0 - Lx[k] * work[Li[k], c]
+                work[i, c] = s0
+        for i in range(n - 1, -1, -1):
+            for c in range(m):
+                s0 = work[i, c]
+                for k in range(Up[i], Up[i + 1]):
+                    s0 = s0 - Ux[k] * work[Ui[k], c]
+                work[i, c] = s0 / Ud[i]
+    for i in range(n):
+        for c in range(m):
+            x[i, c] = work[perm_c[i], c]
+
+
+def block_correction(const double[::1] r, const int64_t[:, ::1] blocks, const double[:, ::1] sc,
+                     const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
+                     const int32_t[::1] Up, const int32_t[::1] Ui, const double[::1] Ux,
+                     const double[::1] Ud, const int32_t[::1] perm_r, const int32_t[::1] perm_c,
+                     double[:, ::1] b, double[:, ::1] work, double[:, ::1] x, double[::1] lam,
+                     const int32_t[::1] Cp, const int32_t[::1] Ci, const double[::1] Cx,
+                     const double[::1] wa, double[::1] corr):
+    """The multipliers and the correction: lam = A⁻¹ r by the block factorisation of the projector's
+    ``_BlockSolve`` (b = r[blocks]·sc, LU solve, x·sc scattered back to lam), then
+    corr = wa · (Gᵀ_active lam) (Cp/Ci/Cx: CSR of G restricted to the active dofs, transposed)."""
+    cdef Py_ssize_t m = blocks.shape[0], nb = blocks.shape[1], na = corr.shape[0], i, c, e
+    cdef double s
+    if (sc.shape[0] != m or sc.shape[1] != nb or b.shape[0] != m or b.shape[1] != nb
+            or Cp.shape[0] != na + 1 or wa.shape[0] != na or lam.shape[0] != r.shape[0]):
+        raise ValueError("block_correction: shape mismatch")
+    with nogil:
+        for i in range(m):
+            for c in range(nb):
+                b[i, c] = r[blocks[i, c]] * sc[i, c]
+        _lu_solve(Lp, Li, Lx, Up, Ui, Ux, Ud, perm_r, perm_c, b, work, x)
+        for i in range(m):
+            for c in range(nb):
+                lam[blocks[i, c]] = x[i, c] * sc[i, c]
+        for i in range(na):
+            s = 0.0
+            for e in range(Cp[i], Cp[i + 1]):
+                s = s + Cx[e] * lam[Ci[e]]
+            corr[i] = wa[i] * s
+    return 0
+
+
+def subtract_at(double[::1] atoms, double[::1] nodes, const int64_t[::1] a_atom, const int64_t[::1] a_node,
+                const double[::1] corr):
+    """atoms[a_atom] −= corr[:ka], nodes[a_node] −= corr[ka:] (flat arrays)."""
+    cdef Py_ssize_t ka = a_atom.shape[0], kn = a_node.shape[0], i
+    if corr.shape[0] != ka + kn:
+        raise ValueError("subtract_at: shape mismatch")
+    with nogil:
+        for i in range(ka):
+            atoms[a_atom[i]] = atoms[a_atom[i]] - corr[i]
+        for i in range(kn):
+            nodes[a_node[i]] = nodes[a_node[i]] - corr[ka + i]
+    return 0
+
+
+cdef inline Py_ssize_t _lower_bound(const int64_t[::1] a, Py_ssize_t lo, Py_ssize_t hi,
+                                    int64_t key) noexcept nogil:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def acc_kick(double[::1] v, double[::1] a, const double[::1] f, const double[::1] inv_m, double dt_half,
+             const int64_t[::1] act, const double[::1] corr, Py_ssize_t c0, int n_threads=1):
+    """a = f · inv_m, minus corr[c0 + p] at the sorted flat indices act[p], then v += dt_half · a, in one
+    pass over the flat (n·d,) arrays: bitwise ``numpy.multiply(f, inv_m, out=a)``, ``a[act] −= corr``,
+    `verlet.kick_acc`. Fixed chunks of the dofs (thread-count independent)."""
+    cdef Py_ssize_t n = v.shape[0], na = act.shape[0], nch, ch, i, i0, i1, p
+    cdef double ai
+    if a.shape[0] != n or f.shape[0] != n or inv_m.shape[0] != n or corr.shape[0] < c0 + na:
+        raise ValueError("acc_kick: shape mismatch")
+    nch = (n + CHUNK - 1) // CHUNK
+    with nogil:
+        for ch in prange(nch, num_threads=n_threads, schedule="static"):
+            i0 = ch * CHUNK
+            i1 = i0 + CHUNK
+            if i1 > n:
+                i1 = n
+            p = _lower_bound(act, 0, na, i0)
+            for i in range(i0, i1):
+                ai = f[i] * inv_m[i]
+                if p < na and act[p] == i:
+                    ai = ai - corr[c0 + p]
+                    p = p + 1
+                a[i] = ai
+                v[i] = v[i] + dt_half * ai
+    return 0
