@@ -226,14 +226,21 @@ def test_split_forces_bitwise_serial(tmp_path: Path, deck: Path) -> None:
     """`parallel.split_forces.SplitPairForces` on 2 ranks (installed by `setup_replicated`) against the
     serial `AtomisticRegion.compute` on the same perturbed positions, with and without the virial and the
     per-atom energy shares: forces, energies, E and virial bitwise equal on both ranks."""
+    run_split_script(SPLIT_SCRIPT, deck, tmp_path)
+
+
+def run_split_script(text: str, deck: Path, tmp_path: Path) -> str:
+    """Run the split-force check script ``text`` on ``deck`` under `mpiexec -n 2`; assert that it exits 0 and
+    that its 8 "rank ..." lines (2 ranks x virial x atom energies) all end in "bitwise". Returns stdout."""
     import subprocess
     import sys
 
     from test_mpi_run import MPIEXEC, _env
     script = tmp_path / "split.py"
-    script.write_text(SPLIT_SCRIPT)
+    script.write_text(text)
     p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(deck)],
                        env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
     assert len(lines) == 8 and all(ln.endswith("bitwise") for ln in lines), p.stdout
+    return p.stdout

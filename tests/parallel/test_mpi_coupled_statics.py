@@ -21,9 +21,9 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from test_mpi_coupled import compare_coupled, deck_variant
+from test_mpi_coupled import compare_coupled, deck_variant, run_split_script
 from test_mpi_run import HERE, MPIEXEC, ROOT, _env, msim, ok
-from test_mpi_statics import assert_bitwise
+from test_mpi_statics import assert_bitwise, restart_across_p
 
 DECKS = ROOT / "decks"
 INDENT2D = DECKS / "indent2d_small.yaml"        # coupled LJ, tri3 Cauchy-Born mesh, strong, precon_lbfgs
@@ -72,13 +72,7 @@ def test_coupled_statics_restart_across_p(tmp_path: Path, first: int, second: in
     """The coupled indentation stopped after 2 stages on ``first`` ranks (its checkpoint: minimiser
     predictor, loads), continued to stage 4 on ``second`` ranks: bitwise the straight serial run."""
     deck = deck_variant(INDENT2D, tmp_path, "indent.yaml", output={"checkpoint_every": 1})
-    ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
-    ok(msim(0, str(deck), "-o", str(ref), "--stages", "4"))
-    ok(msim(first, str(deck), "-o", str(out), "--stages", "2"))
-    ck = out.with_name(out.stem + ".checkpoint.h5")
-    assert ck.exists()
-    ok(msim(second, str(deck), "-o", str(out), "--restart", str(ck), "--stages", "4"))
-    assert assert_bitwise(out, ref) == 4
+    restart_across_p(deck, tmp_path, first, second)
 
 
 def test_coupled_eam_dynamics_bitwise(tmp_path: Path) -> None:
@@ -133,14 +127,8 @@ def test_split_eam_bitwise_serial(tmp_path: Path, deck: Path) -> None:
     each rank's kernels run on well under the whole list."""
     if deck == CU:          # plain MD dynamics runs on the spatial engine: the split is the statics'
         deck = _statics(CU, tmp_path, "cu_statics.yaml")
-    script = tmp_path / "split.py"
-    script.write_text(SPLIT_SCRIPT)
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(deck)],
-                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert p.returncode == 0, p.stderr[-3000:]
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
-    assert len(lines) == 8 and all(ln.endswith("bitwise") for ln in lines), p.stdout
-    ent = [ln for ln in p.stdout.splitlines() if ln.startswith("entries")][0]
+    stdout = run_split_script(SPLIT_SCRIPT, deck, tmp_path)
+    ent = [ln for ln in stdout.splitlines() if ln.startswith("entries")][0]
     per_rank, serial = ent[len("entries "):].rsplit(" ", 1)
     per_rank = [float(v) for v in per_rank.strip("[]").split(",")]
     assert max(per_rank) < 0.8 * float(serial) and sum(per_rank) >= float(serial), ent

@@ -81,7 +81,12 @@ def test_statics_same_p_twice(tmp_path: Path) -> None:
 def test_statics_restart_across_p(tmp_path: Path, first: int, second: int) -> None:
     """A statics run stopped after 2 stages on ``first`` ranks (its checkpoint), continued to stage 3 on
     ``second`` ranks: bitwise the straight serial 4-stage run."""
-    deck = deck_copy(INDENT, tmp_path, output={"checkpoint_every": 1})
+    restart_across_p(deck_copy(INDENT, tmp_path, output={"checkpoint_every": 1}), tmp_path, first, second)
+
+
+def restart_across_p(deck: Path, tmp_path: Path, first: int, second: int) -> None:
+    """``deck`` (checkpoint every stage) run 2 stages on ``first`` ranks, restarted from its checkpoint to
+    stage 4 on ``second`` ranks (0 = serial): asserted bitwise the straight serial 4-stage run."""
     ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
     ok(msim(0, str(deck), "-o", str(ref), "--stages", "4"))
     ok(msim(first, str(deck), "-o", str(out), "--stages", "2"))
