@@ -57,6 +57,29 @@ cdef inline double _npmin(double a, double b) noexcept nogil:
     return a if a <= b else b
 
 
+cdef inline double _box_sd(const double* lo, const double* hi, int d, const double* x) noexcept nogil:
+    """The box's signed distance of x (d,) [length], lo/hi (d,): op 1 of `_sd` and the single-box fast path."""
+    cdef double a, b, q, p, ss = 0.0, top = 0.0
+    cdef int kk
+    for kk in range(d):
+        a = lo[kk] - x[kk]
+        b = x[kk] - hi[kk]
+        if isnan(a) or isnan(b):
+            q = -INFINITY
+        else:
+            q = a if a >= b else b
+            if isinf(q):
+                q = _FMAX if q > 0 else -_FMAX
+        p = q if q > 0.0 else 0.0
+        if kk == 0:
+            ss = p * p
+            top = q
+        else:
+            ss = ss + p * p
+            top = _npmax(top, q)
+    return sqrt(ss) + _npmin(top, 0.0)
+
+
 cdef double _sd(const int64_t[:, ::1] ops, const double[::1] par, int d, const double* x) noexcept nogil:
     """Signed distance of the point x (d,) [length]."""
     cdef double stack[MAX_STACK]
@@ -68,25 +91,7 @@ cdef double _sd(const int64_t[:, ::1] ops, const double[::1] par, int d, const d
         off = ops[k, 1]
         nc = <int>ops[k, 2]
         if op == 1:
-            ss = 0.0
-            top = 0.0
-            for kk in range(d):
-                a = par[off + kk] - x[kk]
-                b = x[kk] - par[off + d + kk]
-                if isnan(a) or isnan(b):
-                    q = -INFINITY
-                else:
-                    q = a if a >= b else b
-                    if isinf(q):
-                        q = _FMAX if q > 0 else -_FMAX
-                p = q if q > 0.0 else 0.0
-                if kk == 0:
-                    ss = p * p
-                    top = q
-                else:
-                    ss = ss + p * p
-                    top = _npmax(top, q)
-            v = sqrt(ss) + _npmin(top, 0.0)
+            v = _box_sd(&par[off], &par[off + d], d, x)
         elif op == 2:
             ss = 0.0
             for kk in range(d):
@@ -130,29 +135,6 @@ cdef double _sd(const int64_t[:, ::1] ops, const double[::1] par, int d, const d
         stack[sp] = v
         sp = sp + 1
     return stack[0]
-
-
-cdef inline double _box_sd(const double* lo, const double* hi, int d, const double* x) noexcept nogil:
-    """The box's signed distance (op 1 of `_sd`, the same operations) without the program loop."""
-    cdef double a, b, q, p, ss = 0.0, top = 0.0
-    cdef int kk
-    for kk in range(d):
-        a = lo[kk] - x[kk]
-        b = x[kk] - hi[kk]
-        if isnan(a) or isnan(b):
-            q = -INFINITY
-        else:
-            q = a if a >= b else b
-            if isinf(q):
-                q = _FMAX if q > 0 else -_FMAX
-        p = q if q > 0.0 else 0.0
-        if kk == 0:
-            ss = p * p
-            top = q
-        else:
-            ss = ss + p * p
-            top = _npmax(top, q)
-    return sqrt(ss) + _npmin(top, 0.0)
 
 
 cdef inline double _dist(const int64_t[:, ::1] ops, const double[::1] par, int d,
