@@ -90,11 +90,16 @@ def residual(const double[::1] atoms, const double[::1] ref, const double[::1] n
     ``atoms[t_atom] · ref[t_atom]`` (mode 2: accelerations f · M⁻¹), node part ``nodes[t_node]`` (modes 0, 1)
     or ``nodes[t_node] · ref_nodes`` — in mode 2 ``nodes`` values are multiplied by the trailing part of
     ``ref`` (ref = concatenation of the atoms' and the nodes' flat inverse masses at the touched dofs,
-    length k) instead. G (r, k) CSR over the touched columns. Returns max |r| (0 for no rows)."""
+    length k) instead. G (r, k) CSR over the touched columns. Returns max |r| (0 for no rows; NaN if any
+    row is NaN)."""
     cdef Py_ssize_t ka = t_atom.shape[0], kn = t_node.shape[0], nr = r.shape[0], i, e
     cdef double s, m = 0.0
     if buf.shape[0] != ka + kn or Gp.shape[0] != nr + 1:
         raise ValueError("residual: shape mismatch")
+    if mode < 0 or mode > 2:
+        raise ValueError("residual: mode must be 0, 1 or 2")
+    if mode == 1 and ref.shape[0] != atoms.shape[0]:
+        raise ValueError("residual: mode 1 needs ref of the atoms' reference positions")
     if mode == 2 and ref.shape[0] != ka + kn:
         raise ValueError("residual: mode 2 needs ref of the touched dofs' inverse masses")
     with nogil:
@@ -118,7 +123,9 @@ def residual(const double[::1] atoms, const double[::1] ref, const double[::1] n
             for e in range(Gp[i], Gp[i + 1]):
                 s = s + Gx[e] * buf[Gi[e]]
             r[i] = s
-            if fabs(s) > m:
+            if s != s:              # NaN is sticky, as np.max(np.abs(r)): a non-finite state is never
+                m = s               # mistaken for a small residual
+            elif m == m and fabs(s) > m:
                 m = fabs(s)
     return m
 
@@ -212,7 +219,10 @@ def block_correction(const double[::1] r, const int64_t[:, ::1] blocks, const do
     cdef Py_ssize_t m = blocks.shape[0], nb = blocks.shape[1], na = corr.shape[0], i, c, e
     cdef double s
     if (sc.shape[0] != m or sc.shape[1] != nb or b.shape[0] != m or b.shape[1] != nb
-            or Cp.shape[0] != na + 1 or wa.shape[0] != na or lam.shape[0] != r.shape[0]):
+            or Cp.shape[0] != na + 1 or wa.shape[0] != na or lam.shape[0] != r.shape[0]
+            or work.shape[0] != m or work.shape[1] != nb or x.shape[0] != m or x.shape[1] != nb
+            or Lp.shape[0] != m + 1 or Up.shape[0] != m + 1 or Ud.shape[0] != m
+            or perm_r.shape[0] != m or perm_c.shape[0] != m):
         raise ValueError("block_correction: shape mismatch")
     with nogil:
         for i in range(m):

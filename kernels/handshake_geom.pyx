@@ -371,6 +371,44 @@ cdef double _directed(const double* p0, const double* p1, double sd0, double sd1
     return _one_segment(p0, p1, 1, ops, par, d, w, blend, 0, ts, gx, gw)
 
 
+cdef double _bond(const double[:, ::1] X, const double[::1] sdX, int64_t ii, int64_t jj,
+                  const double[:, ::1] dX, Py_ssize_t k, const int64_t[:, ::1] ops, const double[::1] par,
+                  int d, double width, int blend, int sure, int convex, const double[::1] ts,
+                  const double[::1] gx, const double[::1] gw) noexcept nogil:
+    """½ [f(i, j, dX_k) + f(j, i, −dX_k)] of one bond (`bond_weights`); the segment end points are locals
+    of this call, so the prange over bonds shares no scratch between threads."""
+    cdef double P0[3]
+    cdef double P1[3]
+    cdef double Q1[3]
+    cdef double sd1, sdq, a, b, dmax, pmax
+    cdef int c
+    # i → j
+    dmax = 0.0
+    pmax = 0.0
+    for c in range(d):
+        P0[c] = X[ii, c]
+        P1[c] = P0[c] + dX[k, c]
+        dmax = _npmax(dmax, fabs(P1[c] - X[jj, c]))
+        pmax = _npmax(pmax, fabs(P1[c]))
+    sd1 = sdX[jj]
+    if dmax > 1e-13 * (1.0 + pmax):
+        sd1 = _sd(ops, par, d, P1)
+    a = _directed(P0, P1, sdX[ii], sd1, sure, convex, ops, par, d, width, blend, ts, gx, gw)
+    # j → i
+    dmax = 0.0
+    pmax = 0.0
+    for c in range(d):
+        P0[c] = X[jj, c]
+        Q1[c] = P0[c] + (-dX[k, c])
+        dmax = _npmax(dmax, fabs(Q1[c] - X[ii, c]))
+        pmax = _npmax(pmax, fabs(Q1[c]))
+    sdq = sdX[ii]
+    if dmax > 1e-13 * (1.0 + pmax):
+        sdq = _sd(ops, par, d, Q1)
+    b = _directed(P0, Q1, sdX[jj], sdq, sure, convex, ops, par, d, width, blend, ts, gx, gw)
+    return 0.5 * (a + b)
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def bond_weights(const double[:, ::1] X, const double[::1] sdX, const int64_t[::1] i, const int64_t[::1] j,
@@ -382,39 +420,11 @@ def bond_weights(const double[:, ::1] X, const double[::1] sdX, const int64_t[::
     atoms X (n, d) at the ends (the far end's recomputed when it is not the atom itself: a periodic
     image), `_directed` per direction, in the same arithmetic as the NumPy code."""
     cdef Py_ssize_t m = i.shape[0], k
-    cdef int d = <int>X.shape[1], c
-    cdef double P0[3]
-    cdef double P1[3]
-    cdef double Q1[3]
-    cdef double sd1, sdq, a, b, dmax, pmax
+    cdef int d = <int>X.shape[1]
     if (j.shape[0] != m or dX.shape[0] != m or dX.shape[1] != d or out.shape[0] != m or d < 1 or d > 3
             or sdX.shape[0] != X.shape[0] or 7 * gx.shape[0] > MAX_TERMS or gw.shape[0] != gx.shape[0]
             or ts.shape[0] < 2 or ts.shape[0] > 64):
         raise ValueError("bond_weights: shape mismatch")
     with nogil:
         for k in prange(m, num_threads=n_threads, schedule="dynamic", chunksize=1024):
-            # i → j
-            dmax = 0.0
-            pmax = 0.0
-            for c in range(d):
-                P0[c] = X[i[k], c]
-                P1[c] = P0[c] + dX[k, c]
-                dmax = _npmax(dmax, fabs(P1[c] - X[j[k], c]))
-                pmax = _npmax(pmax, fabs(P1[c]))
-            sd1 = sdX[j[k]]
-            if dmax > 1e-13 * (1.0 + pmax):
-                sd1 = _sd(ops, par, d, P1)
-            a = _directed(P0, P1, sdX[i[k]], sd1, sure, convex, ops, par, d, width, blend, ts, gx, gw)
-            # j → i
-            dmax = 0.0
-            pmax = 0.0
-            for c in range(d):
-                P0[c] = X[j[k], c]
-                Q1[c] = P0[c] + (-dX[k, c])
-                dmax = _npmax(dmax, fabs(Q1[c] - X[i[k], c]))
-                pmax = _npmax(pmax, fabs(Q1[c]))
-            sdq = sdX[i[k]]
-            if dmax > 1e-13 * (1.0 + pmax):
-                sdq = _sd(ops, par, d, Q1)
-            b = _directed(P0, Q1, sdX[j[k]], sdq, sure, convex, ops, par, d, width, blend, ts, gx, gw)
-            out[k] = 0.5 * (a + b)
+            out[k] = _bond(X, sdX, i[k], j[k], dX, k, ops, par, d, width, blend, sure, convex, ts, gx, gw)

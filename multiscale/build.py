@@ -643,6 +643,11 @@ def _check_thermal_share(deck: Deck, model: Model) -> None:
     if deck.config.integrator.type in MINIMIZERS:
         raise deck.error(key, "free_share is the thermal pressure of the atoms' vibrations: dynamics at "
                          "temperature only (statics is at zero temperature)", hint)
+    G = getattr(model.system, "G", None)
+    if G is None or G.shape[0] == 0:
+        raise deck.error(key, "free_share takes the atoms' free share from exact constraint rows (strong or "
+                         "projected coupling, or a `constraint:` other than none); this coupling has none, "
+                         "so the handshake would get no thermal strain", hint)
 
 
 def _dynamics_extras(deck: Deck, model: Model) -> None:

@@ -98,7 +98,9 @@ class Handshake:
         # Compiled fields and segment averages (kernels/handshake_geom.pyx) for a shape made of the
         # registered primitives and a registered blend: the same arithmetic as the NumPy code below
         # (bitwise for boxes, balls and their unions/differences); other shapes or blends use NumPy.
-        self._prog = compile_shape(shape) if compiled and isinstance(shape, Shape) else None
+        # (the kernel's quadrature scratch holds 7·32 terms: more Gauss points than 32 take the NumPy path)
+        self._prog = (compile_shape(shape) if compiled and isinstance(shape, Shape) and 7 * self.n_gauss <= 224
+                      else None)
         self._blend_code = _BLEND_CODES.get(type(self.blend))
         self._geom = _load_kernel("handshake_geom") if self._prog is not None else None
         self._ts = np.linspace(0.0, 1.0, _N_SCAN + 1)
@@ -393,15 +395,16 @@ class Handshake:
         if self._geom is not None and self._blend_code is not None and sd_ref is not None:
             X_c = np.ascontiguousarray(X_ref)
 
-            def symmetric(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:
-                """½ [fn(i, j, dX) + fn(j, i, −dX)] (m,) in one compiled pass, the same arithmetic."""
+            def symmetric(i: np.ndarray, j: np.ndarray, dX: np.ndarray, n_threads: int = 1) -> np.ndarray:
+                """½ [fn(i, j, dX) + fn(j, i, −dX)] (m,) in one compiled pass, the same arithmetic (the
+                same bits for any ``n_threads``)."""
                 i = np.ascontiguousarray(i, dtype=np.int64)
                 j = np.ascontiguousarray(j, dtype=np.int64)
                 dX = np.ascontiguousarray(np.atleast_2d(np.asarray(dX, float)))
                 out = np.empty(i.size)
                 self._geom.bond_weights(X_c, sd_ref, i, j, dX, *self._prog, self.width, self._blend_code,
                                         int(self._exact_ends), int(self._convex), self._ts, self._gx,
-                                        self._gw, out)
+                                        self._gw, out, int(n_threads))
                 return out
 
             fn.symmetric = symmetric

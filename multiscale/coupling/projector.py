@@ -355,6 +355,9 @@ class _BlockSolve:
         for M in (L, U):
             M.sort_indices()
         i32 = np.int32
+        if max(L.nnz, U.nnz, n) >= 2 ** 31:
+            raise MemoryError(f"the multiplier factor has {max(L.nnz, U.nnz)} entries: more than the 32-bit "
+                              "indices of the per-step solve hold; refine the handshake less")
         self._args = (L.indptr.astype(i32), L.indices.astype(i32), np.ascontiguousarray(L.data, float),
                       U.indptr.astype(i32), U.indices.astype(i32), np.ascontiguousarray(U.data, float),
                       np.ascontiguousarray(Ud), lu.perm_r.astype(i32), lu.perm_c.astype(i32))

@@ -42,18 +42,27 @@ import scipy.sparse.linalg as spla
 
 def atom_free_share(system, projector, chunk: int = 256) -> np.ndarray:  # noqa: ANN001
     """(n_free,) free fine-scale share θ ∈ [0, 1] of every non-pad atom (module docstring): 1 for atoms
-    the constraints do not touch, 0 for atoms tied one by one (strong rows)."""
+    the constraints do not touch, 0 for atoms tied one by one (strong rows) and for atoms whose every dof is
+    fixed. Raises ValueError for a coupling without constraint rows (penalty, ``constraint: none``)."""
     d, n = system.d, system.n_free
     na = n * d
     out = np.ones(n)
-    if projector is None or projector.n_rows == 0 or na == 0:
+    if na == 0:
         return out
+    if projector is None or projector.n_rows == 0:
+        raise ValueError("free_share needs exact constraint rows on the handshake atoms (strong or projected "
+                         "coupling, or a `constraint:` other than none): this coupling has none, so every "
+                         "atom's share would be 1 and the handshake would get no thermal strain")
     G = projector.G[:, :na].tocsr()
     rows = np.flatnonzero(np.diff(G.indptr) > 0)
     if rows.size == 0:
         return out
     Ga = G[rows]
     w = np.asarray(projector.inv_mass[:na], float)
+    # rows that act only on held dofs (zero inverse mass: fixed atoms) constrain no motion of the atoms
+    Ga = Ga[np.asarray(Ga.multiply(Ga) @ w).ravel() > 0.0]
+    if Ga.shape[0] == 0:
+        return _held_zero(out, w, n, d)
     A = (Ga @ sp.diags(w) @ Ga.T).tocsc()
     try:
         lu = spla.splu(A)
@@ -67,7 +76,15 @@ def atom_free_share(system, projector, chunk: int = 256) -> np.ndarray:  # noqa:
         idx = cols[s0:s0 + chunk]
         Gi = GaT[:, idx].toarray()
         P[idx] = w[idx] * np.sum(Gi * lu.solve(Gi), axis=0)
-    return 1.0 - np.clip(P, 0.0, 1.0).reshape(n, d).mean(axis=1)
+    return _held_zero(1.0 - np.clip(P, 0.0, 1.0).reshape(n, d).mean(axis=1), w, n, d)
+
+
+def _held_zero(theta: np.ndarray, w: np.ndarray, n: int, d: int) -> np.ndarray:
+    """θ = 0 for atoms whose every dof is held (fixed loads: zero inverse mass): they do not vibrate and
+    carry no thermal pressure, so, like atoms tied one by one, they leave the whole thermal strain to the
+    continuum."""
+    theta[np.all(w.reshape(n, d) == 0.0, axis=1)] = 0.0
+    return theta
 
 
 def handshake_point_strains(system, projector, strain: float) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001

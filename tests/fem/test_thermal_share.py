@@ -107,6 +107,27 @@ def test_free_share_counts_the_constraint_rows_and_ties(bench):
     assert np.max(ts[ds > 0.0]) < 1e-9
 
 
+def test_fixed_atoms_carry_no_free_share(bench):
+    """Atoms whose every dof is held (zero inverse mass: a `fixed` load) do not vibrate: θ = 0 (they leave
+    the whole thermal strain to the continuum), not the θ = 1 that their zero projector diagonal gave."""
+    import types
+
+    sim = _prepared(bench)
+    s, p = sim.model.system, sim.integrator.projector
+    d, n = s.d, s.n_free
+    h = np.flatnonzero(s.handshake.distance(s.atoms.X[s.free]) > 0.0)
+    held = h[::3]
+    inv = np.array(p.inv_mass, float)
+    inv[(held[:, None] * d + np.arange(d)).ravel()] = 0.0
+    fixed = types.SimpleNamespace(G=p.G, n_rows=p.n_rows, inv_mass=inv)
+    theta, theta0 = atom_free_share(s, fixed), atom_free_share(s, p)
+    assert np.mean(theta0[held]) > 0.2           # free before they were held
+    assert np.all(theta[held] == 0.0)
+    free = np.setdiff1d(h, held)
+    assert np.mean(theta[free]) > 0.1            # the others keep a free share
+    assert np.all((theta >= 0) & (theta <= 1)) and theta.shape == (n,)
+
+
 def test_point_strains_follow_the_free_share_and_reach_eps_th_outside(bench):
     """After `prepare` a free_share continuum holds ε_q = ε_th (1 − θ_q): ε_th exactly where no handshake
     atom is near (far field), lower inside the handshake; the uniform key leaves no field."""
@@ -204,14 +225,17 @@ def test_bad_handshake_value_is_a_deck_error_at_the_key(bench, tmp_path):
 @pytest.mark.parametrize("case, message", [
     ("statics", "dynamics at temperature only"),
     ("force_blend", "energy-based"),
+    ("penalty", "exact constraint rows"),
 ])
 def test_free_share_where_it_has_no_meaning_is_a_deck_error(bench, tmp_path, case, message):
     """free_share in a statics deck or with force-based blending: exit 2 at continuum.material.handshake
     (from `msim validate`, before any step). (Without a handshake there is no lattice for the material.)"""
     if case == "statics":
         txt = _deck_text(bench, "free_share", integrator="integrator: {type: fire, ftol: 1.0e-06}")
-    else:
+    elif case == "force_blend":
         txt = _deck_text(bench, "free_share", coupling="{type: force_blend}")
+    else:       # energy-based but no constraint rows: every atom would count as free (θ = 1, ε_q = 0 in H)
+        txt = _deck_text(bench, "free_share", coupling="{type: penalty, kappa: 1.0}")
     r, p = _cli_error(tmp_path, txt)
     assert r.exit_code == 2, r.output
     assert "continuum.material.handshake" in r.output and message in r.output, r.output
