@@ -99,8 +99,8 @@ class Handshake:
         # registered primitives and a registered blend: the same arithmetic as the NumPy code below
         # (bitwise for boxes, balls and their unions/differences); other shapes or blends use NumPy.
         # (the kernel's quadrature scratch holds 7·32 terms: more Gauss points than 32 take the NumPy path)
-        self._prog = (compile_shape(shape) if compiled and isinstance(shape, Shape) and 7 * self.n_gauss <= 224
-                      else None)
+        fits = 7 * self.n_gauss <= 224
+        self._prog = compile_shape(shape) if compiled and isinstance(shape, Shape) and fits else None
         self._blend_code = _BLEND_CODES.get(type(self.blend))
         self._geom = _load_kernel("handshake_geom") if self._prog is not None else None
         self._ts = np.linspace(0.0, 1.0, _N_SCAN + 1)

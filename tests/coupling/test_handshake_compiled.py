@@ -103,7 +103,8 @@ def test_compiled_bond_weights_do_not_depend_on_the_thread_count():
 def test_many_gauss_points_take_the_numpy_path():
     """More Gauss points than the kernel's quadrature scratch holds (32): the NumPy path, same answer."""
     shape = make_shape(EXACT[1][1], 2)
-    hc, hn = Handshake(shape, 3.5, "cubic", n_gauss=40), Handshake(shape, 3.5, "cubic", n_gauss=40, compiled=False)
+    hc = Handshake(shape, 3.5, "cubic", n_gauss=40)
+    hn = Handshake(shape, 3.5, "cubic", n_gauss=40, compiled=False)
     P0, P1 = np.array([[-7.0, 0.3]]), np.array([[-3.0, 0.5]])
     assert np.array_equal(hc.segment_average(P0, P1, "uniform"), hn.segment_average(P0, P1, "uniform"))
 
