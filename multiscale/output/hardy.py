@@ -153,7 +153,7 @@ NODE_FIELDS = ("hardy_displacement", "hardy_velocity", "hardy_stress", "hardy_te
 #: kernel radius in nearest-neighbour distances of the deck's lattice
 RADIUS_NN = 4.0
 #: a node takes the Hardy value where a kernel of radius R + cut-off is this fully covered by atoms
-#: (Σ_a ψ_a Ω_atom with the reference atomic volume; a strain of ε lowers it by ~ tr ε)
+#: (Σ_a ψ_a Ω_atom with the reference atomic volume, evaluated at the reference positions)
 MIN_COVERAGE = 0.99
 
 
@@ -164,7 +164,9 @@ def node_fields(model, fields, continuum_stress=None) -> dict[str, np.ndarray]: 
     interpolated motion) and their unweighted forces. Where a kernel of radius R + cut-off is covered by
     atoms (Σ_a ψ_a(x) Ω_atom ≥ 0.99: the kernel's atoms and all their bond partners exist; the core, the
     handshake and the pad band minus R + cut-off) a node gets the Hardy
-    value; elsewhere the continuum's own nodal value (U, V, the nodal ``stress``; temperature 0), so one
+    value (coverage taken in the reference configuration, so strain and thermal expansion do not change
+    which nodes are covered); elsewhere the continuum's own nodal value (U, V, the nodal ``stress``;
+    temperature 0), so one
     field spans the whole model. Shapes: displacement/velocity (N, d), stress (N, d*d) [energy/length^d],
     temperature (N,) [temperature]. ``continuum_stress``: callable giving the nodal stress (N, d*d).
     """
@@ -175,9 +177,12 @@ def node_fields(model, fields, continuum_stress=None) -> dict[str, np.ndarray]: 
     nn = float(np.min(np.linalg.norm(lat.neighbor_vectors(1.5 * lat.a), axis=1)))
     pts = c.nodes + c.U
     h = hardy_fields(a, pts, RADIUS_NN * nn, boltz=model.units.boltz)
-    # coverage over R + cut-off: the kernel's atoms AND their bond partners exist
+    # coverage over R + cut-off: the kernel's atoms AND their bond partners exist — decided in the reference
+    # configuration (nodes and atoms at X), where Σ ψ Ω_atom of a full kernel is 1 whatever the strain: in
+    # the current one a thermal expansion of ~1 % alone dropped every node below MIN_COVERAGE and the
+    # Hardy fields fell back to the mesh's values (temperature 0) without a word
     Rc = RADIUS_NN * nn + float(a.potential.cutoff)
-    p, _, r = _near(pts, a.x, Rc, a.box)
+    p, _, r = _near(c.nodes, a.X, Rc, a.box)
     cover = np.bincount(p, weights=QuarticKernel(Rc, a.dim)(r), minlength=len(pts)) * lat.volume_per_atom
     ok = cover >= MIN_COVERAGE
     out: dict[str, np.ndarray] = {}

@@ -208,6 +208,16 @@ def test_hardy_node_fields_of_a_homogeneous_strain():
     err = np.max(np.abs(hs[covered] - sig)) / np.max(np.abs(sig))
     assert err < 5e-3, err
     assert np.all(nodes["hardy_temperature"] == 0.0)
+    # a uniform expansion (1.2 %, as a hot crystal's) keeps the same nodes covered, with T from the atoms'
+    # velocities there (the coverage once dropped below its threshold and every node took the mesh's 0)
+    rng = np.random.default_rng(3)
+    a.x[...] = a.X * 1.012
+    c.U[...] = c.nodes * 0.012
+    a.v[...] = rng.normal(0.0, 0.1, a.v.shape)
+    _, hot = sim._frame()
+    cov_hot = np.flatnonzero(hot["hardy_temperature"] > 0)
+    assert np.array_equal(cov_hot, covered), (len(cov_hot), len(covered))
+    assert np.all(hot["hardy_temperature"][covered] > 0.003)
 
 
 def _dense_share(system, projector):
