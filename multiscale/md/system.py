@@ -72,6 +72,7 @@ class AtomisticRegion:
         self.bond_w: np.ndarray | None = None
         self._bw_keys = np.zeros(0, np.int64)
         self._bw_vals = np.zeros(0)
+        self._bw_unsorted = False
         self.energy = 0.0
         self.virial = np.zeros((d, d))
 
@@ -102,6 +103,7 @@ class AtomisticRegion:
         self.bond_w = None
         self._bw_keys = np.zeros(0, np.int64)   # cache of the weights, sorted pair keys (`_bond_keys`)
         self._bw_vals = np.zeros(0)
+        self._bw_unsorted = False
         if self.nlist.x_build is not None:
             self._update_bond_weights()
 
@@ -144,6 +146,7 @@ class AtomisticRegion:
         if keys is None:
             miss = np.arange(m)
         else:
+            self._sort_bond_cache()
             ck = self._bw_keys
             if ck.size:
                 pos = np.minimum(np.searchsorted(ck, keys), ck.size - 1)
@@ -168,15 +171,25 @@ class AtomisticRegion:
             if keys is not None:
                 if self._bw_keys.size > 4 * m:   # mostly pairs long gone (diffusion): start afresh
                     self._bw_keys, self._bw_vals = np.zeros(0, np.int64), np.zeros(0)
-                km, order = np.unique(keys[miss], return_index=True)
-                if self._bw_keys.size == 0:   # first fill (set-up): km is sorted already
-                    self._bw_keys, self._bw_vals = km, wm[order]
+                if self._bw_keys.size == 0:
+                    # first fill (set-up): kept unsorted, `_sort_bond_cache` sorts it when first looked up
+                    # (at the first neighbour rebuild; the same arrays as sorting here)
+                    self._bw_keys, self._bw_vals = (keys if miss.size == m else keys[miss]), wm
+                    self._bw_unsorted = True
                 else:
+                    km, order = np.unique(keys[miss], return_index=True)
                     allk = np.concatenate([self._bw_keys, km])
                     allv = np.concatenate([self._bw_vals, wm[order]])
                     o = np.argsort(allk, kind="stable")
                     self._bw_keys, self._bw_vals = allk[o], allv[o]
         self.bond_w = np.ascontiguousarray(w)
+
+    def _sort_bond_cache(self) -> None:
+        """Sort the weight cache by key (unique keys, first occurrence) if the first fill left it unsorted."""
+        if getattr(self, "_bw_unsorted", False):
+            km, order = np.unique(self._bw_keys, return_index=True)
+            self._bw_keys, self._bw_vals = km, self._bw_vals[order]
+            self._bw_unsorted = False
 
     def rebuild(self) -> None:
         """Force a neighbour-list rebuild (and bond-weight update) from the current positions."""
