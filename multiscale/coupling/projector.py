@@ -318,6 +318,20 @@ def _nested_dissection(B: sp.spmatrix) -> np.ndarray:
     return order
 
 
+def _strict_triangle(M: sp.csr_matrix, lower: bool) -> sp.csr_matrix:
+    """The strictly lower (``lower``) or upper triangle of a square CSR matrix, indices sorted per row,
+    explicit entries kept: the arrays of ``sp.tril(M, k=-1)`` / ``sp.triu(M, k=1)`` then ``.tocsr()`` and
+    ``sort_indices()``, by masking the CSR arrays directly (no COO round trip)."""
+    M = sp.csr_matrix(M)
+    M.sort_indices()
+    n = M.shape[0]
+    rows = np.repeat(np.arange(n, dtype=M.indices.dtype), np.diff(M.indptr))
+    keep = M.indices < rows if lower else M.indices > rows
+    indptr = np.zeros(n + 1, dtype=M.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
+    return sp.csr_matrix((M.data[keep], M.indices[keep], indptr), shape=M.shape)
+
+
 def _csr32(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr int32, indices int32, data float64) of a CSR matrix, contiguous, for the kernels."""
     M = sp.csr_matrix(M)
@@ -348,12 +362,10 @@ class _BlockSolve:
         self.lu, self.sc = lu, sc                 # SuperLU of the scaled block, D^-½ (r,)
         self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
         n = blocks.shape[0]
-        L = sp.tril(lu.L.tocsr(), k=-1).tocsr()
+        L = _strict_triangle(lu.L.tocsr(), lower=True)
         U = lu.U.tocsr()
         Ud = U.diagonal().copy()
-        U = sp.triu(U, k=1).tocsr()
-        for M in (L, U):
-            M.sort_indices()
+        U = _strict_triangle(U, lower=False)
         i32 = np.int32
         if max(L.nnz, U.nnz, n) >= 2 ** 31:
             raise MemoryError(f"the multiplier factor has {max(L.nnz, U.nnz)} entries: more than the 32-bit "
@@ -397,7 +409,9 @@ class _BlockSolve:
         if not np.all(diag > 0):
             return None
         sc = 1.0 / np.sqrt(diag)                  # Jacobi scaling: Â = D^-½ A D^-½, unit diagonal
-        A = (sp.diags(sc) @ A @ sp.diags(sc)).tocsr()
+        # Â_ij = (sc_i A_ij) sc_j: the products of (diag(sc) @ A @ diag(sc)), on A's own arrays
+        rows = np.repeat(np.arange(r), np.diff(A.indptr))
+        A = sp.csr_matrix(((sc[rows] * A.data) * sc[A.indices], A.indices, A.indptr), shape=A.shape)
         nc, lab = sp.csgraph.connected_components(A, directed=False)
         order = np.argsort(lab, kind="stable")
         sizes = np.bincount(lab, minlength=nc)
