@@ -117,19 +117,22 @@ class AtomisticRegion:
         base = 2 * self._KEY_B + 1
         if n * n * base**d >= 2**62:
             return None
+        if not np.any(self.box.periodic):   # no image shifts: the key of {i, j} alone
+            key = np.minimum(i, j)
+            key *= n
+            key += np.maximum(i, j)
+            return key
         flip = j < i
         a, b = np.where(flip, j, i), np.where(flip, i, j)
         key = a * n + b
-        if np.any(self.box.periodic):
-            sh = self.nlist.shifts
-            if sh.size and int(np.max(np.abs(sh))) > self._KEY_B:
-                return None
-            sh = np.where(flip[:, None], -sh, sh) + self._KEY_B
-            code = np.zeros(len(i), np.int64)
-            for k in range(d):
-                code = code * base + sh[:, k]
-            key = key * base**d + code
-        return key
+        sh = self.nlist.shifts
+        if sh.size and int(np.max(np.abs(sh))) > self._KEY_B:
+            return None
+        sh = np.where(flip[:, None], -sh, sh) + self._KEY_B
+        code = np.zeros(len(i), np.int64)
+        for k in range(d):
+            code = code * base + sh[:, k]
+        return key * base**d + code
 
     def _update_bond_weights(self) -> None:
         """Bond weights of the current list entries. The weight of a pair depends only on its reference
@@ -156,9 +159,13 @@ class AtomisticRegion:
             else:
                 miss = np.arange(m)
         if miss.size:
-            im, jm = i[miss], j[miss]
-            sv = self.nlist.shift_vectors()
-            dX = self.X[jm] - self.X[im] + (sv if miss.size == m else sv[miss])
+            im, jm = (i, j) if miss.size == m else (i[miss], j[miss])
+            if np.any(self.box.periodic):
+                sv = self.nlist.shift_vectors()
+                dX = self.X[jm] - self.X[im] + (sv if miss.size == m else sv[miss])
+            else:   # no periodic axis: every shift vector is +0.0, added as a scalar (the same bits)
+                dX = self.X[jm] - self.X[im]
+                dX += 0.0
             sym = getattr(self.bond_weight_fn, "symmetric", None)   # both directions in one pass
             if sym is not None:
                 wm = np.asarray(sym(im, jm, dX), float)
@@ -167,7 +174,10 @@ class AtomisticRegion:
                             + np.asarray(self.bond_weight_fn(jm, im, -dX), float))
             if wm.shape != im.shape:
                 raise ValueError("bond_weight_fn must return one weight per bond")
-            w[miss] = wm
+            if miss.size == m:
+                w = wm
+            else:
+                w[miss] = wm
             if keys is not None:
                 if self._bw_keys.size > 4 * m:   # mostly pairs long gone (diffusion): start afresh
                     self._bw_keys, self._bw_vals = np.zeros(0, np.int64), np.zeros(0)
