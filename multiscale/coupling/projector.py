@@ -280,7 +280,14 @@ class _BlockLU:
 
     def __init__(self, fast: _BlockSolve) -> None:
         self.fast = fast
-        self.L, self.U = fast.lu.L, fast.lu.U
+
+    @property
+    def L(self):  # noqa: ANN201
+        return self.fast.lu.L     # SuperLU builds the matrix at each access: only on demand
+
+    @property
+    def U(self):  # noqa: ANN201
+        return self.fast.lu.U
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         bl, sc = self.fast.blocks, self.fast.sc
@@ -357,14 +364,16 @@ class _BlockSolve:
     the 7 440 multipliers of bench_coupled's 2D handshake (one triangular pair with two right-hand sides
     instead of a pair over both blocks plus SuperLU's per-call overhead)."""
 
-    def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray) -> None:  # noqa: ANN001
+    def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray, U=None) -> None:  # noqa: ANN001
+        """U: ``lu.U`` when the caller has it already (SuperLU builds a new matrix at each access)."""
         self.blocks = np.ascontiguousarray(blocks, np.int64)   # (m, nb) row indices: column c = block c
         self.lu, self.sc = lu, sc                 # SuperLU of the scaled block, D^-½ (r,)
         self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
         n = blocks.shape[0]
         L = _strict_triangle(lu.L.tocsr(), lower=True)
-        U = lu.U.tocsr()
+        U = (lu.U if U is None else U).tocsr()
         Ud = U.diagonal().copy()
+        self.Ud = Ud                              # (n,) pivots of the scaled block (U's diagonal)
         U = _strict_triangle(U, lower=False)
         i32 = np.int32
         if max(L.nnz, U.nnz, n) >= 2 ** 31:
@@ -392,7 +401,7 @@ class _BlockSolve:
         cols = np.unique(Gk.indices)
         cols = cols[inv_mass[cols] > 0]
         fast = cls.build(Gk[:, cols].tocsr(), inv_mass[cols], rtol, symmetric_only=True)
-        if fast is None or not np.all(np.abs(fast.lu.U.diagonal()) > rtol):
+        if fast is None or not np.all(np.abs(fast.Ud) > rtol):
             return None
         return fast
 
@@ -439,9 +448,10 @@ class _BlockSolve:
             order = _nested_dissection(B)
             try:
                 lu = spla.splu(B[order][:, order].tocsc(), permc_spec="NATURAL", **sym)
-                piv = np.abs(lu.U.diagonal())
+                U = lu.U
+                piv = np.abs(U.diagonal())
                 if piv.min() > rtol * piv.max():
-                    return cls(np.ascontiguousarray(blocks[order]), lu, sc)
+                    return cls(np.ascontiguousarray(blocks[order]), lu, sc, U)
             except RuntimeError:
                 pass
         for kw in ({"permc_spec": "MMD_AT_PLUS_A", **sym}, {})[: 1 if symmetric_only else 2]:
@@ -449,9 +459,10 @@ class _BlockSolve:
                 lu = spla.splu(B, **kw)
             except RuntimeError:
                 continue
-            piv = np.abs(lu.U.diagonal())
+            U = lu.U
+            piv = np.abs(U.diagonal())
             if piv.min() > rtol * piv.max():
-                return cls(blocks, lu, sc)
+                return cls(blocks, lu, sc, U)
         return None
 
     def solve(self, r: np.ndarray) -> np.ndarray:
