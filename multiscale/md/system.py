@@ -160,11 +160,12 @@ class AtomisticRegion:
                 miss = np.arange(m)
         if miss.size:
             im, jm = (i, j) if miss.size == m else (i[miss], j[miss])
+            # X_j - X_i: np.take gathers the rows several times faster than X[jm] (the same values)
+            dX = np.take(self.X, jm, axis=0) - np.take(self.X, im, axis=0)
             if np.any(self.box.periodic):
                 sv = self.nlist.shift_vectors()
-                dX = self.X[jm] - self.X[im] + (sv if miss.size == m else sv[miss])
+                dX += sv if miss.size == m else sv[miss]
             else:   # no periodic axis: every shift vector is +0.0, added as a scalar (the same bits)
-                dX = self.X[jm] - self.X[im]
                 dX += 0.0
             sym = getattr(self.bond_weight_fn, "symmetric", None)   # both directions in one pass
             if sym is not None:
