@@ -577,7 +577,7 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         with located(deck, "continuum", "the continuum"):
             continuum = _continuum(deck, units, potential, lattice, dim, model.mass_user, n_threads)
 
-    handshake = method = None
+    handshake = method = classes = None
     site_ids = None if X is None else np.arange(len(X))
     if cfg.handshake is not None:
         if X is None or continuum is None:
@@ -611,7 +611,8 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
     with located(deck, key, "the coupled system"):
         try:
             system = CoupledSystem(atoms, continuum, handshake, method,
-                                   cell=None if lattice is None else lattice.primitive_vectors)
+                                   cell=None if lattice is None else lattice.primitive_vectors,
+                                   atom_weight=None if classes is None else classes.weights[site_ids])
         except ValueError as exc:
             raise deck.error(key, str(exc)) from exc
 

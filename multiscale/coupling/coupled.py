@@ -38,10 +38,14 @@ class CoupledSystem:
     mass_floor : float in [0, 1): atoms of H with β̄_a < mass_floor get mass mass_floor·m_a, the added mass
                  is taken from the nodes with weights N_I(X_a) (total mass unchanged). 0 = no floor.
     n_sub : sub-quadrature points per direction passed to ``ContinuumRegion.set_blend``
+    atom_weight : (n,) β̄_a of ``atoms.X`` already computed, exactly ``handshake.atom_weights(atoms.X, cell)``
+                  (build passes `Handshake.classify`'s weights of the kept sites: the same per-atom
+                  arithmetic, so not computed twice); None = computed here
     """
 
     def __init__(self, atoms=None, continuum=None, handshake=None, method: CouplingMethod | None = None,  # noqa: ANN001
-                 *, cell=None, mass_floor: float = 0.0, n_sub: int = 8) -> None:  # noqa: ANN001
+                 *, cell=None, mass_floor: float = 0.0, n_sub: int = 8,
+                 atom_weight: np.ndarray | None = None) -> None:  # noqa: ANN001
         if atoms is None and continuum is None:
             raise ValueError("a system needs atoms, a continuum, or both")
         self.atoms, self.continuum, self.handshake, self.method = atoms, continuum, handshake, method
@@ -64,7 +68,12 @@ class CoupledSystem:
         if atoms is not None and self.coupled:
             if cell is None:
                 raise ValueError("cell (primitive vectors) is needed for the atom weights")
-            self.atom_weight = handshake.atom_weights(atoms.X, cell)
+            if atom_weight is None:
+                self.atom_weight = handshake.atom_weights(atoms.X, cell)
+            else:
+                self.atom_weight = np.array(atom_weight, dtype=float)
+                if self.atom_weight.shape != (n,):
+                    raise ValueError(f"atom_weight must have shape ({n},)")
             self.alpha_atoms = handshake.alpha(atoms.X)
         else:
             self.atom_weight = np.ones(n)

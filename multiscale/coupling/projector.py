@@ -280,7 +280,14 @@ class _BlockLU:
 
     def __init__(self, fast: _BlockSolve) -> None:
         self.fast = fast
-        self.L, self.U = fast.lu.L, fast.lu.U
+
+    @property
+    def L(self):  # noqa: ANN201
+        return self.fast.lu.L     # SuperLU builds the matrix at each access: only on demand
+
+    @property
+    def U(self):  # noqa: ANN201
+        return self.fast.lu.U
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         bl, sc = self.fast.blocks, self.fast.sc
@@ -318,6 +325,20 @@ def _nested_dissection(B: sp.spmatrix) -> np.ndarray:
     return order
 
 
+def _strict_triangle(M: sp.csr_matrix, lower: bool) -> sp.csr_matrix:
+    """The strictly lower (``lower``) or upper triangle of a square CSR matrix, indices sorted per row,
+    explicit entries kept: the arrays of ``sp.tril(M, k=-1)`` / ``sp.triu(M, k=1)`` then ``.tocsr()`` and
+    ``sort_indices()``, by masking the CSR arrays directly (no COO round trip)."""
+    M = sp.csr_matrix(M)
+    M.sort_indices()
+    n = M.shape[0]
+    rows = np.repeat(np.arange(n, dtype=M.indices.dtype), np.diff(M.indptr))
+    keep = M.indices < rows if lower else M.indices > rows
+    indptr = np.zeros(n + 1, dtype=M.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
+    return sp.csr_matrix((M.data[keep], M.indices[keep], indptr), shape=M.shape)
+
+
 def _csr32(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr int32, indices int32, data float64) of a CSR matrix, contiguous, for the kernels."""
     M = sp.csr_matrix(M)
@@ -343,17 +364,17 @@ class _BlockSolve:
     the 7 440 multipliers of bench_coupled's 2D handshake (one triangular pair with two right-hand sides
     instead of a pair over both blocks plus SuperLU's per-call overhead)."""
 
-    def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray) -> None:  # noqa: ANN001
+    def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray, U=None) -> None:  # noqa: ANN001
+        """U: ``lu.U`` when the caller has it already (SuperLU builds a new matrix at each access)."""
         self.blocks = np.ascontiguousarray(blocks, np.int64)   # (m, nb) row indices: column c = block c
         self.lu, self.sc = lu, sc                 # SuperLU of the scaled block, D^-½ (r,)
         self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
         n = blocks.shape[0]
-        L = sp.tril(lu.L.tocsr(), k=-1).tocsr()
-        U = lu.U.tocsr()
+        L = _strict_triangle(lu.L.tocsr(), lower=True)
+        U = (lu.U if U is None else U).tocsr()
         Ud = U.diagonal().copy()
-        U = sp.triu(U, k=1).tocsr()
-        for M in (L, U):
-            M.sort_indices()
+        self.Ud = Ud                              # (n,) pivots of the scaled block (U's diagonal)
+        U = _strict_triangle(U, lower=False)
         i32 = np.int32
         if max(L.nnz, U.nnz, n) >= 2 ** 31:
             raise MemoryError(f"the multiplier factor has {max(L.nnz, U.nnz)} entries: more than the 32-bit "
@@ -380,7 +401,7 @@ class _BlockSolve:
         cols = np.unique(Gk.indices)
         cols = cols[inv_mass[cols] > 0]
         fast = cls.build(Gk[:, cols].tocsr(), inv_mass[cols], rtol, symmetric_only=True)
-        if fast is None or not np.all(np.abs(fast.lu.U.diagonal()) > rtol):
+        if fast is None or not np.all(np.abs(fast.Ud) > rtol):
             return None
         return fast
 
@@ -397,7 +418,9 @@ class _BlockSolve:
         if not np.all(diag > 0):
             return None
         sc = 1.0 / np.sqrt(diag)                  # Jacobi scaling: Â = D^-½ A D^-½, unit diagonal
-        A = (sp.diags(sc) @ A @ sp.diags(sc)).tocsr()
+        # Â_ij = (sc_i A_ij) sc_j: the products of (diag(sc) @ A @ diag(sc)), on A's own arrays
+        rows = np.repeat(np.arange(r), np.diff(A.indptr))
+        A = sp.csr_matrix(((sc[rows] * A.data) * sc[A.indices], A.indices, A.indptr), shape=A.shape)
         nc, lab = sp.csgraph.connected_components(A, directed=False)
         order = np.argsort(lab, kind="stable")
         sizes = np.bincount(lab, minlength=nc)
@@ -425,9 +448,10 @@ class _BlockSolve:
             order = _nested_dissection(B)
             try:
                 lu = spla.splu(B[order][:, order].tocsc(), permc_spec="NATURAL", **sym)
-                piv = np.abs(lu.U.diagonal())
+                U = lu.U
+                piv = np.abs(U.diagonal())
                 if piv.min() > rtol * piv.max():
-                    return cls(np.ascontiguousarray(blocks[order]), lu, sc)
+                    return cls(np.ascontiguousarray(blocks[order]), lu, sc, U)
             except RuntimeError:
                 pass
         for kw in ({"permc_spec": "MMD_AT_PLUS_A", **sym}, {})[: 1 if symmetric_only else 2]:
@@ -435,9 +459,10 @@ class _BlockSolve:
                 lu = spla.splu(B, **kw)
             except RuntimeError:
                 continue
-            piv = np.abs(lu.U.diagonal())
+            U = lu.U
+            piv = np.abs(U.diagonal())
             if piv.min() > rtol * piv.max():
-                return cls(blocks, lu, sc)
+                return cls(blocks, lu, sc, U)
         return None
 
     def solve(self, r: np.ndarray) -> np.ndarray:

@@ -72,6 +72,7 @@ class AtomisticRegion:
         self.bond_w: np.ndarray | None = None
         self._bw_keys = np.zeros(0, np.int64)
         self._bw_vals = np.zeros(0)
+        self._bw_unsorted = False
         self.energy = 0.0
         self.virial = np.zeros((d, d))
 
@@ -102,6 +103,7 @@ class AtomisticRegion:
         self.bond_w = None
         self._bw_keys = np.zeros(0, np.int64)   # cache of the weights, sorted pair keys (`_bond_keys`)
         self._bw_vals = np.zeros(0)
+        self._bw_unsorted = False
         if self.nlist.x_build is not None:
             self._update_bond_weights()
 
@@ -115,19 +117,22 @@ class AtomisticRegion:
         base = 2 * self._KEY_B + 1
         if n * n * base**d >= 2**62:
             return None
+        if not np.any(self.box.periodic):   # no image shifts: the key of {i, j} alone
+            key = np.minimum(i, j)
+            key *= n
+            key += np.maximum(i, j)
+            return key
         flip = j < i
         a, b = np.where(flip, j, i), np.where(flip, i, j)
         key = a * n + b
-        if np.any(self.box.periodic):
-            sh = self.nlist.shifts
-            if sh.size and int(np.max(np.abs(sh))) > self._KEY_B:
-                return None
-            sh = np.where(flip[:, None], -sh, sh) + self._KEY_B
-            code = np.zeros(len(i), np.int64)
-            for k in range(d):
-                code = code * base + sh[:, k]
-            key = key * base**d + code
-        return key
+        sh = self.nlist.shifts
+        if sh.size and int(np.max(np.abs(sh))) > self._KEY_B:
+            return None
+        sh = np.where(flip[:, None], -sh, sh) + self._KEY_B
+        code = np.zeros(len(i), np.int64)
+        for k in range(d):
+            code = code * base + sh[:, k]
+        return key * base**d + code
 
     def _update_bond_weights(self) -> None:
         """Bond weights of the current list entries. The weight of a pair depends only on its reference
@@ -144,6 +149,7 @@ class AtomisticRegion:
         if keys is None:
             miss = np.arange(m)
         else:
+            self._sort_bond_cache()
             ck = self._bw_keys
             if ck.size:
                 pos = np.minimum(np.searchsorted(ck, keys), ck.size - 1)
@@ -153,9 +159,14 @@ class AtomisticRegion:
             else:
                 miss = np.arange(m)
         if miss.size:
-            im, jm = i[miss], j[miss]
-            sv = self.nlist.shift_vectors()
-            dX = self.X[jm] - self.X[im] + (sv if miss.size == m else sv[miss])
+            im, jm = (i, j) if miss.size == m else (i[miss], j[miss])
+            # X_j - X_i: np.take gathers the rows several times faster than X[jm] (the same values)
+            dX = np.take(self.X, jm, axis=0) - np.take(self.X, im, axis=0)
+            if np.any(self.box.periodic):
+                sv = self.nlist.shift_vectors()
+                dX += sv if miss.size == m else sv[miss]
+            else:   # no periodic axis: every shift vector is +0.0, added as a scalar (the same bits)
+                dX += 0.0
             sym = getattr(self.bond_weight_fn, "symmetric", None)   # both directions in one pass
             if sym is not None:
                 wm = np.asarray(sym(im, jm, dX), float)
@@ -164,19 +175,32 @@ class AtomisticRegion:
                             + np.asarray(self.bond_weight_fn(jm, im, -dX), float))
             if wm.shape != im.shape:
                 raise ValueError("bond_weight_fn must return one weight per bond")
-            w[miss] = wm
+            if miss.size == m:
+                w = wm
+            else:
+                w[miss] = wm
             if keys is not None:
                 if self._bw_keys.size > 4 * m:   # mostly pairs long gone (diffusion): start afresh
                     self._bw_keys, self._bw_vals = np.zeros(0, np.int64), np.zeros(0)
-                km, order = np.unique(keys[miss], return_index=True)
-                if self._bw_keys.size == 0:   # first fill (set-up): km is sorted already
-                    self._bw_keys, self._bw_vals = km, wm[order]
+                if self._bw_keys.size == 0:
+                    # first fill (set-up): kept unsorted, `_sort_bond_cache` sorts it when first looked up
+                    # (at the first neighbour rebuild; the same arrays as sorting here)
+                    self._bw_keys, self._bw_vals = (keys if miss.size == m else keys[miss]), wm
+                    self._bw_unsorted = True
                 else:
+                    km, order = np.unique(keys[miss], return_index=True)
                     allk = np.concatenate([self._bw_keys, km])
                     allv = np.concatenate([self._bw_vals, wm[order]])
                     o = np.argsort(allk, kind="stable")
                     self._bw_keys, self._bw_vals = allk[o], allv[o]
         self.bond_w = np.ascontiguousarray(w)
+
+    def _sort_bond_cache(self) -> None:
+        """Sort the weight cache by key (unique keys, first occurrence) if the first fill left it unsorted."""
+        if getattr(self, "_bw_unsorted", False):
+            km, order = np.unique(self._bw_keys, return_index=True)
+            self._bw_keys, self._bw_vals = km, self._bw_vals[order]
+            self._bw_unsorted = False
 
     def rebuild(self) -> None:
         """Force a neighbour-list rebuild (and bond-weight update) from the current positions."""

@@ -17,11 +17,11 @@ from multiscale.md.velocities import kinetic_temperature, maxwell_boltzmann
 from multiscale.units import LJ, METAL
 
 
-def _lj_crystal(ncell=4, T=0.6, seed=1, n_threads=1, truncation="smooth"):
+def _lj_crystal(ncell=4, T=0.6, seed=1, n_threads=1, truncation="smooth", periodic=True):
     a = (4 / 0.8442) ** (1 / 3)
     L = ncell * a
     X = Lattice("fcc", a).sites_in_box([0, 0, 0], [L, L, L])
-    reg = AtomisticRegion(X, 1.0, LennardJones(truncation=truncation), Box([0] * 3, [L] * 3, [True] * 3),
+    reg = AtomisticRegion(X, 1.0, LennardJones(truncation=truncation), Box([0] * 3, [L] * 3, [periodic] * 3),
                           skin=0.3, n_threads=n_threads)
     reg.v[...] = maxwell_boltzmann(reg.mass, 3, T, LJ.boltz, seed)
     return reg
@@ -78,8 +78,9 @@ def test_region_threads_bitwise_and_checkpoint_continuation():
     assert np.array_equal(a.x, b.x) and np.array_equal(a.v, b.v)
 
 
-def test_set_weights_symmetrises_bond_weights_and_updates_after_rebuild():
-    reg = _lj_crystal(ncell=4)
+@pytest.mark.parametrize("periodic", [True, False])
+def test_set_weights_symmetrises_bond_weights_and_updates_after_rebuild(periodic):
+    reg = _lj_crystal(ncell=4, periodic=periodic)
     calls = []
 
     def fn(i, j, dX):
@@ -104,6 +105,17 @@ def test_set_weights_symmetrises_bond_weights_and_updates_after_rebuild():
     assert np.array_equal(reg.bond_w, 0.5 * (fn(i, j, dX) + fn(j, i, -dX)))
     assert len(calls) == n_calls + 2     # only the two calls just above
     assert np.isclose(reg.compute(), E, rtol=1e-12)   # rigid translation: same energy
+    # the cache (filled unsorted at set-up, sorted at its first lookup) holds each reference pair once,
+    # keyed by the unordered pair (and, periodic, the image shift of the larger index relative to the
+    # smaller one): recompute the keys independently of `_bond_keys`
+    n, base = len(reg.X), 2 * reg._KEY_B + 1
+    key = np.minimum(i, j) * n + np.maximum(i, j)
+    if periodic:
+        sh = np.rint((reg.X[i] - reg.X[j] + dX) / reg.box.lengths).astype(np.int64)   # image of j rel. i
+        sh = np.where((j < i)[:, None], -sh, sh) + reg._KEY_B
+        key = key * base**3 + (sh[:, 0] * base + sh[:, 1]) * base + sh[:, 2]
+    assert np.array_equal(reg._bw_keys, np.unique(key))
+    assert np.array_equal(reg._bw_vals[np.searchsorted(reg._bw_keys, key)], reg.bond_w)
 
 
 def test_maxwell_boltzmann():
