@@ -50,7 +50,8 @@ extensions = [
         f"multiscale._kernels.{pyx.stem}",
         [str(pyx)],
         include_dirs=[numpy.get_include(), "kernels"],
-        depends=MD_DEPENDS if pyx.stem.startswith("pair_") or pyx.stem == "eam" else [],
+        depends=(MD_DEPENDS if pyx.stem.startswith("pair_") or pyx.stem == "eam"
+                 else ["kernels/lu_solve.pxd"] if pyx.stem in ("trisolve", "coupler") else []),
         # handshake_geom, coupler, trisolve: the same roundings as the NumPy/SciPy code they replace (no
         # fused multiply-adds, also with -march flags that enable FMA)
         extra_compile_args=flags + (MD_FLAGS if pyx.stem.startswith("pair_")

@@ -18,6 +18,8 @@ from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t
 from libc.math cimport fabs
 
+from lu_solve cimport lu_solve_nogil
+
 cdef enum:
     CHUNK = 4096
 
@@ -130,82 +132,6 @@ def residual(const double[::1] atoms, const double[::1] ref, const double[::1] n
     return m
 
 
-cdef void _lu_solve(const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
-                    const int32_t[::1] Up, const int32_t[::1] Ui, const double[::1] Ux,
-                    const double[::1] Ud, const int32_t[::1] perm_r, const int32_t[::1] perm_c,
-                    double[:, ::1] b, double[:, ::1] work, double[:, ::1] x) noexcept nogil:
-    """As trisolve.lu_solve (the same operations in the same order)."""
-    cdef Py_ssize_t n = b.shape[0], m = b.shape[1], i, k, c, j
-    cdef double l, s0, s1, s2
-    for i in range(n):
-        for c in range(m):
-            work[perm_r[i], c] = b[i, c]
-    if m == 2:
-        for i in range(n):
-            s0 = work[i, 0]
-            s1 = work[i, 1]
-            for k in range(Lp[i], Lp[i + 1]):
-                j = Li[k]
-                l = Lx[k]
-                s0 = s0 - l * work[j, 0]
-                s1 = s1 - l * work[j, 1]
-            work[i, 0] = s0
-            work[i, 1] = s1
-        for i in range(n - 1, -1, -1):
-            s0 = work[i, 0]
-            s1 = work[i, 1]
-            for k in range(Up[i], Up[i + 1]):
-                j = Ui[k]
-                l = Ux[k]
-                s0 = s0 - l * work[j, 0]
-                s1 = s1 - l * work[j, 1]
-            work[i, 0] = s0 / Ud[i]
-            work[i, 1] = s1 / Ud[i]
-    elif m == 3:
-        for i in range(n):
-            s0 = work[i, 0]
-            s1 = work[i, 1]
-            s2 = work[i, 2]
-            for k in range(Lp[i], Lp[i + 1]):
-                j = Li[k]
-                l = Lx[k]
-                s0 = s0 - l * work[j, 0]
-                s1 = s1 - l * work[j, 1]
-                s2 = s2 - l * work[j, 2]
-            work[i, 0] = s0
-            work[i, 1] = s1
-            work[i, 2] = s2
-        for i in range(n - 1, -1, -1):
-            s0 = work[i, 0]
-            s1 = work[i, 1]
-            s2 = work[i, 2]
-            for k in range(Up[i], Up[i + 1]):
-                j = Ui[k]
-                l = Ux[k]
-                s0 = s0 - l * work[j, 0]
-                s1 = s1 - l * work[j, 1]
-                s2 = s2 - l * work[j, 2]
-            work[i, 0] = s0 / Ud[i]
-            work[i, 1] = s1 / Ud[i]
-            work[i, 2] = s2 / Ud[i]
-    else:
-        for i in range(n):
-            for c in range(m):
-                s0 = work[i, c]
-                for k in range(Lp[i], Lp[i + 1]):
-                    s0 = s0 - Lx[k] * work[Li[k], c]
-                work[i, c] = s0
-        for i in range(n - 1, -1, -1):
-            for c in range(m):
-                s0 = work[i, c]
-                for k in range(Up[i], Up[i + 1]):
-                    s0 = s0 - Ux[k] * work[Ui[k], c]
-                work[i, c] = s0 / Ud[i]
-    for i in range(n):
-        for c in range(m):
-            x[i, c] = work[perm_c[i], c]
-
-
 def block_correction(const double[::1] r, const int64_t[:, ::1] blocks, const double[:, ::1] sc,
                      const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
                      const int32_t[::1] Up, const int32_t[::1] Ui, const double[::1] Ux,
@@ -228,7 +154,7 @@ def block_correction(const double[::1] r, const int64_t[:, ::1] blocks, const do
         for i in range(m):
             for c in range(nb):
                 b[i, c] = r[blocks[i, c]] * sc[i, c]
-        _lu_solve(Lp, Li, Lx, Up, Ui, Ux, Ud, perm_r, perm_c, b, work, x)
+        lu_solve_nogil(Lp, Li, Lx, Up, Ui, Ux, Ud, perm_r, perm_c, b, work, x)
         for i in range(m):
             for c in range(nb):
                 lam[blocks[i, c]] = x[i, c] * sc[i, c]

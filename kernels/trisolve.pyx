@@ -10,6 +10,8 @@ factor is read once for all of them). Sequential; each entry is computed in a fi
 
 from libc.stdint cimport int32_t
 
+from lu_solve cimport lu_solve_nogil
+
 
 def lu_solve(const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
              const int32_t[::1] Up, const int32_t[::1] Ui, const double[::1] Ux, const double[::1] Ud,
@@ -17,78 +19,11 @@ def lu_solve(const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
              double[:, ::1] work, double[:, ::1] x):
     """x = A⁻¹ b for b, work, x (n, m): work = P_r b; work = L⁻¹ work (rows in order); work = U⁻¹ work
     (rows in reverse order, division by the pivot last); x = P_c work."""
-    cdef Py_ssize_t n = b.shape[0], m = b.shape[1], i, k, c, j
-    cdef double l, s0, s1, s2
+    cdef Py_ssize_t n = b.shape[0], m = b.shape[1]
     if (work.shape[0] != n or work.shape[1] != m or x.shape[0] != n or x.shape[1] != m
             or Lp.shape[0] != n + 1 or Up.shape[0] != n + 1 or Ud.shape[0] != n
             or perm_r.shape[0] != n or perm_c.shape[0] != n):
         raise ValueError("lu_solve: shape mismatch")
     with nogil:
-        for i in range(n):
-            for c in range(m):
-                work[perm_r[i], c] = b[i, c]
-        if m == 2:
-            for i in range(n):
-                s0 = work[i, 0]
-                s1 = work[i, 1]
-                for k in range(Lp[i], Lp[i + 1]):
-                    j = Li[k]
-                    l = Lx[k]
-                    s0 = s0 - l * work[j, 0]
-                    s1 = s1 - l * work[j, 1]
-                work[i, 0] = s0
-                work[i, 1] = s1
-            for i in range(n - 1, -1, -1):
-                s0 = work[i, 0]
-                s1 = work[i, 1]
-                for k in range(Up[i], Up[i + 1]):
-                    j = Ui[k]
-                    l = Ux[k]
-                    s0 = s0 - l * work[j, 0]
-                    s1 = s1 - l * work[j, 1]
-                work[i, 0] = s0 / Ud[i]
-                work[i, 1] = s1 / Ud[i]
-        elif m == 3:
-            for i in range(n):
-                s0 = work[i, 0]
-                s1 = work[i, 1]
-                s2 = work[i, 2]
-                for k in range(Lp[i], Lp[i + 1]):
-                    j = Li[k]
-                    l = Lx[k]
-                    s0 = s0 - l * work[j, 0]
-                    s1 = s1 - l * work[j, 1]
-                    s2 = s2 - l * work[j, 2]
-                work[i, 0] = s0
-                work[i, 1] = s1
-                work[i, 2] = s2
-            for i in range(n - 1, -1, -1):
-                s0 = work[i, 0]
-                s1 = work[i, 1]
-                s2 = work[i, 2]
-                for k in range(Up[i], Up[i + 1]):
-                    j = Ui[k]
-                    l = Ux[k]
-                    s0 = s0 - l * work[j, 0]
-                    s1 = s1 - l * work[j, 1]
-                    s2 = s2 - l * work[j, 2]
-                work[i, 0] = s0 / Ud[i]
-                work[i, 1] = s1 / Ud[i]
-                work[i, 2] = s2 / Ud[i]
-        else:
-            for i in range(n):
-                for c in range(m):
-                    s0 = work[i, c]
-                    for k in range(Lp[i], Lp[i + 1]):
-                        s0 = s0 - Lx[k] * work[Li[k], c]
-                    work[i, c] = s0
-            for i in range(n - 1, -1, -1):
-                for c in range(m):
-                    s0 = work[i, c]
-                    for k in range(Up[i], Up[i + 1]):
-                        s0 = s0 - Ux[k] * work[Ui[k], c]
-                    work[i, c] = s0 / Ud[i]
-        for i in range(n):
-            for c in range(m):
-                x[i, c] = work[perm_c[i], c]
+        lu_solve_nogil(Lp, Li, Lx, Up, Ui, Ux, Ud, perm_r, perm_c, b, work, x)
     return 0
