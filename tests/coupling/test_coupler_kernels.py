@@ -5,32 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_coupler_cost import DECK  # noqa: E402 - the same small 2D coupled model
 
 from multiscale._kernels import load
 from multiscale.deck.deck import load_deck_text
 from multiscale.plugins import load_all
 from multiscale.simulation import Simulation
-
-DECK = """msim: 1
-units: lj
-title: small 2D coupled model
-potential: {type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}
-atoms:
-  lattice: {type: hex, a: relaxed}
-  region: {type: box, lo: [-16.0, -16.0], hi: [16.0, 16.0]}
-  mass: 1.0
-  skin: 0.3
-continuum:
-  mesh: {type: rectangle, element: tri3, lo: [-30.0, -30.0], hi: [30.0, 30.0], size: 2.0,
-         hole: {lo: [-5.0, -5.0], hi: [5.0, 5.0]}}
-handshake:
-  shape: {type: box, lo: [-7.0, -7.0], hi: [7.0, 7.0]}
-  width: 5.0
-  blend: {type: cubic}
-  coupling: {type: projected, slave_below: 0.01}
-integrator: {type: verlet, dt: 0.005, steps: 10}
-output: {every: 1000, fields: [displacement]}
-"""
 
 
 def _sim() -> Simulation:
