@@ -157,6 +157,23 @@ RADIUS_NN = 4.0
 MIN_COVERAGE = 0.99
 
 
+def _covered(model, Rc: float) -> np.ndarray:  # noqa: ANN001
+    """(N,) bool: the nodes whose kernel of radius Rc (R + cut-off: the kernel's atoms AND their bond
+    partners exist) is covered, Σ ψ Ω_atom ≥ MIN_COVERAGE. Decided in the reference configuration (nodes and
+    atoms at X), where a full kernel gives 1 whatever the strain — in the current one a thermal expansion of
+    ~1 % alone dropped every node below the threshold and the Hardy fields fell back to the mesh's values
+    (temperature 0) without a word. Depends on reference data only: computed once per continuum region."""
+    c, a = model.continuum, model.atoms
+    cached = getattr(c, "_hardy_covered", None)
+    if cached is not None and cached[0] == Rc:
+        return cached[1]
+    p, _, r = _near(c.nodes, a.X, Rc, a.box)
+    cover = np.bincount(p, weights=QuarticKernel(Rc, a.dim)(r), minlength=len(c.nodes))
+    ok = cover * model.lattice.volume_per_atom >= MIN_COVERAGE
+    c._hardy_covered = (Rc, ok)
+    return ok
+
+
 def node_fields(model, fields, continuum_stress=None) -> dict[str, np.ndarray]:  # noqa: ANN001
     """The requested ``hardy_*`` fields at the mesh nodes (current positions) of a coupled model.
 
@@ -177,14 +194,7 @@ def node_fields(model, fields, continuum_stress=None) -> dict[str, np.ndarray]: 
     nn = float(np.min(np.linalg.norm(lat.neighbor_vectors(1.5 * lat.a), axis=1)))
     pts = c.nodes + c.U
     h = hardy_fields(a, pts, RADIUS_NN * nn, boltz=model.units.boltz)
-    # coverage over R + cut-off: the kernel's atoms AND their bond partners exist — decided in the reference
-    # configuration (nodes and atoms at X), where Σ ψ Ω_atom of a full kernel is 1 whatever the strain: in
-    # the current one a thermal expansion of ~1 % alone dropped every node below MIN_COVERAGE and the
-    # Hardy fields fell back to the mesh's values (temperature 0) without a word
-    Rc = RADIUS_NN * nn + float(a.potential.cutoff)
-    p, _, r = _near(c.nodes, a.X, Rc, a.box)
-    cover = np.bincount(p, weights=QuarticKernel(Rc, a.dim)(r), minlength=len(pts)) * lat.volume_per_atom
-    ok = cover >= MIN_COVERAGE
+    ok = _covered(model, RADIUS_NN * nn + float(a.potential.cutoff))
     out: dict[str, np.ndarray] = {}
     for f in want:
         key = f[len("hardy_"):]
