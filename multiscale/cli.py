@@ -199,6 +199,7 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
     if comm.size > 1:
         return _run_mpi(comm, deck, output, steps, threads, quiet, restart, start_from, overwrite, stages)
     d = _load(deck)  # deck mistakes are reported before anything else is imported
+    _check_continues(d, start_from, restart)
     from .output import paths
     from .output._lock import reserve
 
@@ -230,6 +231,16 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
     where = result if isinstance(result, str | os.PathLike) else output
     if where is not None and not quiet:
         click.echo(f"results: {where}")
+
+
+def _check_continues(d: Any, start_from: str | None, restart: Path | None) -> None:
+    """A deck with ``integrator.continues`` starts from an earlier run's state: without --from (or
+    --restart of its own run) it would silently start from the deck's initial state instead."""
+    name = getattr(d.config.integrator, "continues", None)
+    if name is not None and start_from is None and restart is None:
+        raise d.error("integrator.continues",
+                      f"this deck continues a run of {name}: it needs that run's state",
+                      hint=f"run `msim run {name} -o EARLIER.h5` first, then this deck with --from EARLIER.h5")
 
 
 def _agree(comm: Any, fn: Any) -> Any:
@@ -272,6 +283,7 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
 
     def setup() -> tuple[Any, Path, dict]:
         d = _load(deck)
+        _check_continues(d, start_from, restart)
         out = paths.results_path(d, output)
         inputs = paths.deck_inputs(d)
         if start_from is not None:

@@ -205,8 +205,9 @@ def write_decks(directory: str, expect: dict[str, dict] | None = None) -> list:
     from ._deckfiles import write_deck_set
     ce, fe = equil_decks(DECK_RUN, seed=1)
     c, f = decks(DECK_RUN, seed=1)
-    for d in (c, f):
+    for d, eq in zip((c, f), DECK_FILES["equil"], strict=True):
         d["title"] += " (start it --from the last frame of the matching _equil deck's run)"
+        d["integrator"]["continues"] = eq     # `msim run` without --from: exit 2, not a cold start
     files = dict(zip(DECK_FILES["equil"] + DECK_FILES["production"], (ce, fe, c, f), strict=True))
     return write_deck_set(directory, files, EXPECT if expect is None else expect,
                           "multiscale.applications.indent2d_dyn")

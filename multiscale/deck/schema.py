@@ -204,6 +204,9 @@ class VerletConfig(PluginParams):
                       "Langevin thermostat, damping-band noise) whose own `seed` is not given")
     allow_unstable_dt: bool = Field(False, description="run even when dt is not below the stable time-step "
                                     "estimate (otherwise a deck error at integrator.dt)")
+    continues: str | None = Field(None, description="this deck continues an earlier run: the deck (file "
+                                  "name) whose results `msim run --from FILE` must give the start state; "
+                                  "`msim run` without --from (or --restart) exits 2 at integrator.continues")
 
 
 class _Integrators:

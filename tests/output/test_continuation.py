@@ -196,3 +196,53 @@ def test_indent2d_small_continued_with_unloading_from_its_last_stage(tmp_path):
     assert float(np.max(np.abs(P_unload[::-1] - P_load))) / scale < 1e-5
     assert abs(P_unload[-1]) / scale < 1e-6
     assert _provenance(tmp_path / "unload.h5")[0]["step"] == 4
+
+
+DYN = """\
+msim: 1
+units: lj
+title: small hot film (integrator.continues tests)
+potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}}
+atoms:
+  lattice: {{type: hex, a: relaxed}}
+  region: {{type: box, lo: [-0.2, -0.2], hi: [12.0, 8.0]}}
+  boundary: [f, f]
+  mass: 1.0
+  skin: 0.3
+{velocity}
+integrator:
+  type: verlet
+  dt: 0.005
+  steps: 20{continues}
+output: {{every: 10, thermo_every: 10, fields: [displacement, velocity]}}
+"""
+
+
+def test_a_deck_that_continues_a_run_refuses_to_start_cold(tmp_path):
+    """``integrator.continues``: the production deck of a two-stage workflow (equilibrate, then run
+    --from it) started without --from would silently run from the cold lattice: exit 2 at the key."""
+    (tmp_path / "equil.yaml").write_text(DYN.format(velocity="  velocity: {temperature: 0.05}",
+                                                     continues=""))
+    deck = tmp_path / "prod.yaml"
+    deck.write_text(DYN.format(velocity="", continues="\n  continues: equil.yaml"))
+    code, err = _run("run", str(deck), "-o", "cold.h5", "--quiet", cwd=tmp_path)
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert "prod.yaml:" in err and "integrator.continues" in err and "equil.yaml" in err
+    assert not (tmp_path / "cold.h5").exists()
+    # the workflow the key names runs: equilibrate, then continue --from its last frame
+    code, err = _run("run", "equil.yaml", "-o", "eq.h5", "--quiet", cwd=tmp_path)
+    assert code == 0, err
+    code, err = _run("run", str(deck), "-o", "hot.h5", "--quiet", "--from", "eq.h5", cwd=tmp_path)
+    assert code == 0, err
+    with ResultsReader(tmp_path / "hot.h5") as r:
+        v = r.frame(0)["atoms"]["velocity"]
+    assert np.abs(v).max() > 0.0           # started hot, from the equilibration's state
+
+
+@pytest.mark.parametrize("name", ["indent2d_dyn_T.yaml", "indent2d_dyn_T_full.yaml"])
+def test_the_gallery_production_decks_name_their_equilibration(name):
+    from multiscale.deck import load_deck
+    d = load_deck(ROOT / "decks" / name)
+    eq = d.config.integrator.continues
+    assert eq is not None and (ROOT / "decks" / eq).is_file()
