@@ -90,6 +90,11 @@ class KernelError(MsimError):
     """A compiled kernel returned a non-zero status."""
 
 
+class NotConvergedWarning(UserWarning):
+    """A minimiser stopped above its force tolerance (iteration limit or stall) and the deck asked for a
+    warning (``integrator.on_unconverged: warn``, the default); ``error`` raises `BlowUpError` instead."""
+
+
 class BlowUpError(MsimError):
     """The run became numerically unstable (NaN/inf, atom lost, energy jump).
 

@@ -25,12 +25,13 @@ stage, region and quantity); the state after the last good stage is the caller's
 from __future__ import annotations
 
 import time as _time
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .._lazy import lazy_module
-from ..errors import BlowUpError
+from ..errors import BlowUpError, NotConvergedWarning
 from ..registry import MINIMIZERS
 from . import minimize as _minimize  # noqa: F401  (registers fire / lbfgs)
 
@@ -50,6 +51,8 @@ class StaticProblem:
         self.terms: dict[str, float] = {}
         self.stage = 0
         self._precon: tuple | None = None
+        #: False when the forces are not the gradient of Π (a ``force_blend`` coupling): read by FIRE
+        self.conservative = getattr(getattr(system, "method", None), "energy_based", True)
 
     def stiffness_preconditioner(self, fixed: np.ndarray | None, G):  # noqa: ANN001, ANN201
         """The `precon.StiffnessPreconditioner` of this system for these fixed dofs (n_dof,) bool and
@@ -255,12 +258,27 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
         for ld in loads:
             rec.update(ld.observables())
         _check_stage(s, i, rec)
+        if not res.converged:
+            _unconverged(minimizer, i, res)
         if predict:
             s.statics_history = {"q_prev": q_last}
         records.append(rec)
         if callback is not None and callback(i, rec):
             break
     return records
+
+
+def _unconverged(minimizer, i: int, res) -> None:  # noqa: ANN001
+    """A stage whose minimiser stopped above ftol: `NotConvergedWarning` (``on_unconverged: warn``, the
+    default) or `BlowUpError` (``error``: exit 3, the state after the last converged stage saved)."""
+    p = getattr(minimizer, "params", None)
+    msg = (f"load stage {i}: the minimiser did not converge: largest free force {res.max_force:.4g} > ftol "
+           f"{getattr(p, 'ftol', float('nan')):g} after {res.iterations} iterations ({res.message}); the "
+           "stage's record has converged = 0")
+    if getattr(p, "on_unconverged", "warn") == "error":
+        raise BlowUpError(f"{msg} (integrator.on_unconverged: error)", step=i, region="all",
+                          quantity="max_force")
+    warnings.warn(msg, NotConvergedWarning, stacklevel=3)
 
 
 def _predict(prob: StaticProblem, s, fixed: np.ndarray, q_last: np.ndarray) -> None:  # noqa: ANN001
