@@ -51,8 +51,6 @@ class StaticProblem:
         self.terms: dict[str, float] = {}
         self.stage = 0
         self._precon: tuple | None = None
-        #: False when the forces are not the gradient of Π (a ``force_blend`` coupling): read by FIRE
-        self.conservative = getattr(getattr(system, "method", None), "energy_based", True)
 
     def stiffness_preconditioner(self, fixed: np.ndarray | None, G):  # noqa: ANN001, ANN201
         """The `precon.StiffnessPreconditioner` of this system for these fixed dofs (n_dof,) bool and
