@@ -1,27 +1,27 @@
 """Force-based blending: ``f = β f_atoms + α f_continuum`` (no ghost forces, not conservative).
 
 Atoms: forces of the UNWEIGHTED lattice (site and bond weights 1; pads complete every weighted atom's
-neighbour shells), scaled by the point value β(X_a), with the atom's coupled mass β̄_a m_a. Continuum:
-nodal forces of the UNWEIGHTED material on every element within one element diameter of H (so every node
-with α(X_I) > 0 sees its complete element patch, and none of them shares an element with a massless
-node), scaled by the point value α(X_I) (``node_weight: point``, the default), with the α-weighted lumped
-mass M^α_I. A node at the inner edge of H (α(X_I) = 0, but M^α_I > 0 from its patch) then gets no
-continuum force while its displacement drives its neighbours' continuum forces; where a free surface
-crosses H such nodes are held only by a few low-β atoms, and the quasi-static equilibrium can be unstable
-for every damped dynamics (a real negative eigenvalue of the projected force Jacobian, det < 0; measured:
-2D LJ force-blend indentation at d = 0.5σ, −3.2e-3 with unit masses, −0.15 with the coupled masses; 3D
-EAM indentation at d = 0, five down to −5.9e-3): FIRE does not converge at tight ftol there.
-``node_weight: lumped`` scales by ᾱ_I = M^α_I / M_I (the α-weighted over the unweighted lumped mass, the
-mass average of α over the node's patch, so a node's acceleration is its unweighted force over its
-unweighted mass): the same 2D equilibrium's smallest eigenvalue is +0.29 and FIRE converges (2D: 386 /
-743 iterations at ftol 1e-4; 3D EAM: 112 / 120 / 138), but β + ᾱ exceeds 1 at the inner edge and the
-model is stiffer: 2D load at d = 0.5σ +4.3 % against the full film (point: −1.4 %), 3D EAM +24 % / +8 % at
-d = 0.5 / 1 Å against the full twin (point: +20 % / +3.6 %) (`tests/statics/test_force_blend_statics.py`).
-Where an atom and a node coincide and move together (strong constraint, elements as small as the
-spacing) the pair carries the force β f + α f = f on the mass β̄ m + ᾱ m = m: the plain lattice. A
-homogeneous deformation therefore gives zero force on every free atom and node (patch test exact).
-There is no energy whose gradient these forces are: the ledger's total is not conserved. Many-body (EAM) lattices need pads out to twice
-the cut-off for exact pad densities. Kinematic constraints: strong, projected or none (``constraint``).
+neighbour shells), scaled by the point value β(X_a), with the atom's coupled mass β̄_a m_a. Continuum: nodal
+forces of the UNWEIGHTED material on every element within one element diameter of H (so every node with
+α(X_I) > 0 sees its complete element patch, and none of them shares an element with a massless node), scaled
+by the point value α(X_I) (``node_weight: point``, the default), with the α-weighted lumped mass M^α_I. A
+node at the inner edge of H (α(X_I) = 0, but M^α_I > 0 from its patch) then gets no continuum force while
+its displacement drives its neighbours' continuum forces; where a free surface crosses H such nodes are held
+only by a few low-β atoms, and the quasi-static equilibrium can be unstable for every damped dynamics (a
+real negative eigenvalue of the projected force Jacobian, det < 0; measured: 2D LJ force-blend indentation
+at d = 0.5σ, −3.2e-3 with unit masses, −0.15 with the coupled masses; 3D EAM indentation at d = 0, five down
+to −5.9e-3): FIRE does not converge at tight ftol there. ``node_weight: lumped`` scales by ᾱ_I = M^α_I / M_I
+(the α-weighted over the unweighted lumped mass, the mass average of α over the node's patch, so a node's
+acceleration is its unweighted force over its unweighted mass): the same 2D equilibrium's smallest
+eigenvalue is +0.29 and FIRE converges (2D: 386 / 743 iterations at ftol 1e-4; 3D EAM: 112 / 120 / 138), but
+β + ᾱ exceeds 1 at the inner edge and the model is stiffer: 2D load at d = 0.5σ +4.3 % against the full film
+(point: −1.4 %), 3D EAM +24 % / +8 % at d = 0.5 / 1 Å against the full twin (point: +20 % / +3.6 %)
+(`tests/statics/test_force_blend_statics.py`). Where an atom and a node coincide and move together (strong
+constraint, elements as small as the spacing) the pair carries the force β f + α f = f on the mass β̄ m + ᾱ
+m = m: the plain lattice. A homogeneous deformation therefore gives zero force on every free atom and node
+(patch test exact). There is no energy whose gradient these forces are: the ledger's total is not conserved.
+Many-body (EAM) lattices need pads out to twice the cut-off for exact pad densities. Kinematic constraints:
+strong, projected or none (``constraint``).
 
 Reported energy (no double counting): the regions compute UNWEIGHTED energies (every atom, pads
 included; the continuum with α = 1 near H), which would count the handshake twice. The method's
