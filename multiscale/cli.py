@@ -386,8 +386,27 @@ def _register_commands(group: click.Group) -> None:
 _register_commands(cli)
 
 
+def _show_msim_warnings() -> None:
+    """msim's own warnings (`errors.NotConvergedWarning`) as one ``warning: ...`` line on stderr, not
+    Python's file:line form; other libraries' warnings keep theirs."""
+    import warnings
+
+    from .errors import NotConvergedWarning
+
+    python_show = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        if issubclass(category, NotConvergedWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            python_show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``msim``)."""
+    _show_msim_warnings()
     cli.main(args=argv, prog_name="msim")
 
 

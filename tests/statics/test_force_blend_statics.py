@@ -87,3 +87,23 @@ def test_unconverged_stage_warns_or_stops():
     assert len(msgs) == len(recs) and "load stage 0" in str(msgs[0].message)
     with pytest.raises(BlowUpError, match="did not converge"):
         _run(_deck(max_iter=20, on_unconverged="error"))
+
+
+def test_msim_run_prints_the_unconverged_stage_as_one_warning_line(tmp_path):
+    """Through the CLI the warning is one ``warning: ...`` line per stage (no Python file:line form), and
+    the run still finishes (exit 0) with its results."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "fb.yaml").write_text(yaml.safe_dump(_deck(max_iter=20), sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(root), "OPENBLAS_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-c", "from multiscale.cli import main; main()", "run", "fb.yaml",
+                        "-o", "fb.h5", "--quiet"], cwd=tmp_path, capture_output=True, text=True, env=env,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if "did not converge" in ln]
+    assert len(lines) == 2 and all(ln.startswith("warning: ") for ln in lines), p.stderr
+    assert "NotConvergedWarning" not in p.stderr and "warnings.warn" not in p.stderr
+    assert (tmp_path / "fb.h5").is_file()
