@@ -5,7 +5,13 @@ blend, `slave_below` 0.01, as decks/wave2d.yaml):
 
 - ``2d``: hex lattice (a relaxed) filling the box ±L (L = 148: ~74 000 atoms kept, ~62 000 in the core
   |x|, |y| < L − 18), handshake of width 8σ around the core box ±(L − 18), graded tri3 mesh on ±4L
-  (2σ elements up to the atoms, growth 1.1, at most L/5), hole ±(L − 20).
+  (2σ elements up to the atoms, growth 1.1, at most L/5), hole ±(L − 20). Two meshes (``--mesh2``):
+  ``grid``, the ``rectangle`` generator's tensor-product grid (30 096 nodes at L = 148: its size grows
+  along one axis at a time, so the 2σ columns above and beside the atoms run out to the domain's edge,
+  e.g. 9 744 nodes beyond ±300 ≈ 2L, where the ring mesh below has 1 528; the 2σ core also
+  runs 7σ past the kept atoms), and ``ring`` (`ring_mesh`: the same hole, 2σ up to the kept atoms, then
+  the same size rule in every direction, square rings joined by triangles; 11 892 nodes), the mesh a
+  user grades around an atomistic box.
 - ``3d``: fcc lattice (a relaxed), box ±L (L = 25: ~127 000 atoms kept, ~51 000 with β̄ = 1 in the
   core ±19), handshake width 4σ, graded hex8 mesh on ±4L (2.5σ elements up to the atoms, growth 1.2,
   at most L/3), hole ±17.
