@@ -89,6 +89,21 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
       with the minimum-degree factor and the one-column loop).
     2D (``--only 2d --repeat 5 --steps 40``): step 7.97 / 4.65 ms = 1.72 (coupled 7.7-8.3, alone
       4.4-5.2, load 7.6); in one process, 5 x 40 steps alternated: 6.77 / 4.59 ms = 1.47 (load 4.6).
+  branch step2d, second session (2026-12-06, load average 15-21, CPU time): the 2D pair kernels run one
+  unweighted pair pass per batch and scale the weighted rows' entries after it (the same bits; weighted
+  overhead of the pair call 0.51 -> 0.30 ms, isolated); irregular meshes take per-node stencils (the ring
+  mesh's FE forces 1.82 -> 0.86 ms per step); the ``ring`` row.
+    2D, one process per run, 10-step chunks of the three models alternated 15 times (medians), main and
+    this branch alternated in separate processes (3 + 3 runs, load 19-21):
+      grid: main 1.55 / 1.47 / 1.50, this branch 1.46 / 1.45 / 1.43 (coupled 7.1-7.6 -> 7.0-7.4 ms,
+            alone 4.8-5.1 ms)
+      ring: main 1.69 / 1.65 / 1.63, this branch 1.49 / 1.41 / 1.44
+    ``--only 2d --repeat 5 --steps 40`` (load 15-16): grid 7.57 / 5.90 ms = 1.28, ring 8.22 / 5.94 ms = 1.38
+      (alone 4.7-6.6 ms over the repeats: single runs are noise at this load; the alternation above is
+      the figure to quote).
+    Left beyond the atoms' step (cProfile, CPU, grid, load ~14): FE forces ~0.8 ms (0.50 ms isolated),
+      multiplier block solve + correction ~0.37 ms, the two residuals (accelerations, round-off check)
+      ~0.33 ms, pads ~0.2 ms, node kick/drift and copies ~0.2 ms, weighted pair rows ~0.1-0.3 ms.
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
@@ -221,7 +236,8 @@ def ring_mesh(path: str, L: float) -> int:
                 tris.append((a0 + i % na, b0 + (j + 1) % nb, b0 + j))
                 j += 1
     X = np.concatenate(pts)
-    meshio.write(path, meshio.Mesh(X, [("triangle", np.array(tris, dtype=np.int64))]))
+    X3 = np.column_stack([X, np.zeros(len(X))])          # VTU points are 3D (z = 0: read back as 2D)
+    meshio.write(path, meshio.Mesh(X3, [("triangle", np.array(tris, dtype=np.int64))]))
     return len(X)
 
 
