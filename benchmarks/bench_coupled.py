@@ -206,7 +206,7 @@ def ring_mesh(path: str, L: float) -> int:
     cs, growth, size = 2.0, 1.1, max(2.0, L / 5)
     hole, outer = L - 20.0, 4.0 * L
     fine = hole + cs * np.ceil((L - 18.0 + 8.0 + 2.8 - hole) / cs)
-    radii, steps = [hole], []
+    radii = [hole]
     while radii[-1] < fine - 1e-9:
         radii.append(radii[-1] + cs)
     while radii[-1] < outer - 1e-9:
@@ -342,8 +342,8 @@ def main() -> None:
                 ring_mesh(mesh_file, L)
             r = overhead(dim, L, a.repeat, a.steps, mesh_file)
             m, sp, info = r["med"], r["spread"], r["info"]
-            print(f"{dim}D ({mesh})  coupled: {info['c'][0]} atoms ({info['c'][1]} core), {info['c'][2]} nodes;"
-                  f"  alone: {info['a'][0]} atoms")
+            print(f"{dim}D ({mesh})  coupled: {info['c'][0]} atoms ({info['c'][1]} core), "
+                  f"{info['c'][2]} nodes;  alone: {info['a'][0]} atoms")
             sc, sa = sp["step_c"], sp["step_a"]
             print(f"    step  coupled {m['step_c'] * 1e3:8.2f} ms  alone {m['step_a'] * 1e3:8.2f} ms  ratio "
                   f"{m['step_c'] / m['step_a']:.3f}   (coupled {sc[0] * 1e3:.1f}-{sc[1] * 1e3:.1f}, "
