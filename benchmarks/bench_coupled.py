@@ -98,6 +98,9 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
       grid: main 1.55 / 1.47 / 1.50, this branch 1.46 / 1.45 / 1.43 (coupled 7.1-7.6 -> 7.0-7.4 ms,
             alone 4.8-5.1 ms)
       ring: main 1.69 / 1.65 / 1.63, this branch 1.49 / 1.41 / 1.44
+    the same after rebasing onto main 9c143e1 (load 11-14): grid main 1.50 / 1.50 / 1.53, this branch
+      1.45 / 1.31 / 1.49; ring main 1.57 / 1.74 / 1.62, this branch 1.45 / 1.25 / 1.38 (the 1.31 / 1.25 run
+      had a slow atoms-alone figure, 6.3 ms). Medians of the 6 + 6 runs: grid 1.50 -> 1.45, ring 1.64 -> 1.42.
     ``--only 2d --repeat 5 --steps 40`` (load 15-16): grid 7.57 / 5.90 ms = 1.28, ring 8.22 / 5.94 ms = 1.38
       (alone 4.7-6.6 ms over the repeats: single runs are noise at this load; the alternation above is
       the figure to quote).
