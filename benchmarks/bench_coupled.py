@@ -30,7 +30,7 @@ velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of 
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
-        [--only 2d|3d] [--scaling] [--sizes 30 60 120 240]
+        [--only 2d|3d] [--mesh2 grid ring] [--chunks 15] [--scaling] [--sizes 30 60 120 240]
 
 Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
 ±20 %; the ratios come from alternating runs in one process), CPU time:
@@ -269,19 +269,30 @@ def counts(sim: Simulation) -> tuple[int, int, int]:
     return s.n_atoms, core, s.n_nodes
 
 
-def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None = None) -> dict:
+def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None = None,
+             chunks: int = 0) -> dict:
+    """Set-up and per-step CPU times of the coupled model and the atoms alone. ``chunks`` > 0: both models
+    are kept and ``chunks`` runs of ``steps`` steps of each alternate in this process (medians over all
+    chunks: the load of a shared machine hits both alike); 0: one run per model and repeat."""
     res = {"setup_c": [], "setup_a": [], "step_c": [], "step_a": []}
     info = {}
     for _ in range(repeat):
+        sims = {}
         for coupled in (True, False):
             ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None))
             sim.integrator.step(1)                      # warm-up (first-call allocations)
-            tp = per_step(sim, steps)
             key = "c" if coupled else "a"
             res[f"setup_{key}"].append(ts)
-            res[f"step_{key}"].append(tp)
             info[key] = counts(sim)
+            if chunks:
+                sims[key] = sim
+            else:
+                res[f"step_{key}"].append(per_step(sim, steps))
             del sim
+        for _ in range(chunks):
+            for key, sim in sims.items():
+                res[f"step_{key}"].append(per_step(sim, steps))
+        del sims
     med = {k: statistics.median(v) for k, v in res.items()}
     spread = {k: (min(v), max(v)) for k, v in res.items()}
     return {"med": med, "spread": spread, "info": info}
@@ -325,6 +336,9 @@ def main() -> None:
     ap.add_argument("--L3", type=float, default=25.0, help="3D half-width")
     ap.add_argument("--mesh2", nargs="+", choices=("grid", "ring"), default=["grid", "ring"],
                     help="2D meshes: the tensor-product grid of the rectangle generator and/or `ring_mesh`")
+    ap.add_argument("--chunks", type=int, default=0,
+                    help="alternate this many runs of --steps steps of the coupled model and the atoms alone "
+                         "in one process (per repeat; medians over the chunks)")
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--sizes", type=float, nargs="+", default=[30.0, 60.0, 120.0, 240.0])
@@ -343,7 +357,7 @@ def main() -> None:
             if mesh == "ring":
                 mesh_file = str(Path(tmp.name) / "ring.vtu")
                 ring_mesh(mesh_file, L)
-            r = overhead(dim, L, a.repeat, a.steps, mesh_file)
+            r = overhead(dim, L, a.repeat, a.steps, mesh_file, a.chunks)
             m, sp, info = r["med"], r["spread"], r["info"]
             print(f"{dim}D ({mesh})  coupled: {info['c'][0]} atoms ({info['c'][1]} core), "
                   f"{info['c'][2]} nodes;  alone: {info['a'][0]} atoms")
