@@ -101,6 +101,8 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     the same after rebasing onto main 9c143e1 (load 11-14): grid main 1.50 / 1.50 / 1.53, this branch
       1.45 / 1.31 / 1.49; ring main 1.57 / 1.74 / 1.62, this branch 1.45 / 1.25 / 1.38 (the 1.31 / 1.25 run
       had a slow atoms-alone figure, 6.3 ms). Medians of the 6 + 6 runs: grid 1.50 -> 1.45, ring 1.64 -> 1.42.
+    ``--only 2d --repeat 3 --steps 10 --chunks 15`` (load 13-14): grid 7.45 / 5.24 ms = 1.42, ring
+      7.34 / 5.42 ms = 1.35 (set-up 0.96 / 0.11 s = 8.7 and 0.59 / 0.11 s = 5.3, the ring's read from VTU).
     ``--only 2d --repeat 5 --steps 40`` (load 15-16): grid 7.57 / 5.90 ms = 1.28, ring 8.22 / 5.94 ms = 1.38
       (alone 4.7-6.6 ms over the repeats: single runs are noise at this load; the alternation above is
       the figure to quote).
