@@ -5,7 +5,13 @@ blend, `slave_below` 0.01, as decks/wave2d.yaml):
 
 - ``2d``: hex lattice (a relaxed) filling the box ±L (L = 148: ~74 000 atoms kept, ~62 000 in the core
   |x|, |y| < L − 18), handshake of width 8σ around the core box ±(L − 18), graded tri3 mesh on ±4L
-  (2σ elements up to the atoms, growth 1.1, at most L/5), hole ±(L − 20).
+  (2σ elements up to the atoms, growth 1.1, at most L/5), hole ±(L − 20). Two meshes (``--mesh2``):
+  ``grid``, the ``rectangle`` generator's tensor-product grid (30 096 nodes at L = 148: its size grows
+  along one axis at a time, so the 2σ columns above and beside the atoms run out to the domain's edge,
+  e.g. 9 744 nodes beyond ±300 ≈ 2L, where the ring mesh below has 1 528; the 2σ core also
+  runs 7σ past the kept atoms), and ``ring`` (`ring_mesh`: the same hole, 2σ up to the kept atoms, then
+  the same size rule in every direction, square rings joined by triangles; 11 892 nodes), the mesh a
+  user grades around an atomistic box.
 - ``3d``: fcc lattice (a relaxed), box ±L (L = 25: ~127 000 atoms kept, ~51 000 with β̄ = 1 in the
   core ±19), handshake width 4σ, graded hex8 mesh on ±4L (2.5σ elements up to the atoms, growth 1.2,
   at most L/3), hole ±17.
@@ -24,7 +30,7 @@ velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of 
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
-        [--only 2d|3d] [--scaling] [--sizes 30 60 120 240]
+        [--only 2d|3d] [--mesh2 grid ring] [--chunks 15] [--scaling] [--sizes 30 60 120 240]
 
 Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
 ±20 %; the ratios come from alternating runs in one process), CPU time:
@@ -83,6 +89,26 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
       with the minimum-degree factor and the one-column loop).
     2D (``--only 2d --repeat 5 --steps 40``): step 7.97 / 4.65 ms = 1.72 (coupled 7.7-8.3, alone
       4.4-5.2, load 7.6); in one process, 5 x 40 steps alternated: 6.77 / 4.59 ms = 1.47 (load 4.6).
+  branch step2d, second session (2026-12-06, load average 15-21, CPU time): the 2D pair kernels run one
+  unweighted pair pass per batch and scale the weighted rows' entries after it (the same bits; weighted
+  overhead of the pair call 0.51 -> 0.30 ms, isolated); irregular meshes take per-node stencils (the ring
+  mesh's FE forces 1.82 -> 0.86 ms per step); the ``ring`` row.
+    2D, one process per run, 10-step chunks of the three models alternated 15 times (medians), main and
+    this branch alternated in separate processes (3 + 3 runs, load 19-21):
+      grid: main 1.55 / 1.47 / 1.50, this branch 1.46 / 1.45 / 1.43 (coupled 7.1-7.6 -> 7.0-7.4 ms,
+            alone 4.8-5.1 ms)
+      ring: main 1.69 / 1.65 / 1.63, this branch 1.49 / 1.41 / 1.44
+    the same after rebasing onto main 9c143e1 (load 11-14): grid main 1.50 / 1.50 / 1.53, this branch
+      1.45 / 1.31 / 1.49; ring main 1.57 / 1.74 / 1.62, this branch 1.45 / 1.25 / 1.38 (the 1.31 / 1.25 run
+      had a slow atoms-alone figure, 6.3 ms). Medians of the 6 + 6 runs: grid 1.50 -> 1.45, ring 1.64 -> 1.42.
+    ``--only 2d --repeat 3 --steps 10 --chunks 15`` (load 13-14): grid 7.45 / 5.24 ms = 1.42, ring
+      7.34 / 5.42 ms = 1.35 (set-up 0.96 / 0.11 s = 8.7 and 0.59 / 0.11 s = 5.3, the ring's read from VTU).
+    ``--only 2d --repeat 5 --steps 40`` (load 15-16): grid 7.57 / 5.90 ms = 1.28, ring 8.22 / 5.94 ms = 1.38
+      (alone 4.7-6.6 ms over the repeats: single runs are noise at this load; the alternation above is
+      the figure to quote).
+    Left beyond the atoms' step (cProfile, CPU, grid, load ~14): FE forces ~0.8 ms (0.50 ms isolated),
+      multiplier block solve + correction ~0.37 ms, the two residuals (accelerations, round-off check)
+      ~0.33 ms, pads ~0.2 ms, node kick/drift and copies ~0.2 ms, weighted pair rows ~0.1-0.3 ms.
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
@@ -125,8 +151,9 @@ def _box(lo: float, hi: float, dim: int, typed: bool = False) -> str:
     return f"{{{kind}lo: [{', '.join([f'{lo:g}'] * dim)}], hi: [{', '.join([f'{hi:g}'] * dim)}]}}"
 
 
-def deck(dim: int, L: float, coupled: bool) -> str:
-    """Deck text: the coupled model of half-width L, or the same atoms alone."""
+def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None) -> str:
+    """Deck text: the coupled model of half-width L, or the same atoms alone. ``mesh_file``: the 2D coupled
+    model on that mesh (`ring_mesh`) instead of the tensor-product grid."""
     if dim == 2:
         lattice, width, core_size, growth, gap, hole_gap = "hex", 8.0, 2.0, 1.1, 18.0, 20.0
         element, mesh = "tri3", "rectangle"
@@ -145,7 +172,11 @@ def deck(dim: int, L: float, coupled: bool) -> str:
   mass: 1.0
   skin: 0.3
 """
-    if coupled:
+    if coupled and mesh_file is not None:
+        text += f"""continuum:
+  mesh: {{type: file, path: {mesh_file}}}
+"""
+    elif coupled:
         text += f"""continuum:
   mesh:
     type: {mesh}
@@ -157,13 +188,62 @@ def deck(dim: int, L: float, coupled: bool) -> str:
     core_size: {core_size:g}
     growth: {growth:g}
     hole: {_box(-(L - hole_gap), L - hole_gap, dim)}
-handshake:
+"""
+    if coupled:
+        text += f"""handshake:
   shape: {_box(-core, core, dim, typed=True)}
   width: {width:g}
   blend: {{type: cubic}}
   coupling: {{type: projected, slave_below: 0.01}}
 """
     return text
+
+
+def ring_mesh(path: str, L: float) -> int:
+    """The 2D bench mesh graded the way a user grades a mesh around an atomistic box (the ``ring`` rows):
+    square rings of nodes, the same hole ±(L − 20), 2σ elements up to the first ring past the kept atoms
+    (half-width L − 18 + 8 + 2.8), then the element size of the grid's rule h = min(L/5, 2 + 0.1·d) at
+    distance d from there, out to ±4L; consecutive rings are joined by triangles (a "zipper" on the
+    rings' arc-length parameter). Unlike the tensor-product grid of the ``rectangle`` generator, the size
+    grows in every direction, not along one axis only (the grid keeps 2σ columns out to the domain's
+    edge). Written with meshio (VTU) to ``path``; returns the number of nodes."""
+    import meshio
+    cs, growth, size = 2.0, 1.1, max(2.0, L / 5)
+    hole, outer = L - 20.0, 4.0 * L
+    fine = hole + cs * np.ceil((L - 18.0 + 8.0 + 2.8 - hole) / cs)
+    radii = [hole]
+    while radii[-1] < fine - 1e-9:
+        radii.append(radii[-1] + cs)
+    while radii[-1] < outer - 1e-9:
+        h = min(size, cs + (growth - 1.0) * (radii[-1] - fine))
+        radii.append(outer if radii[-1] + 1.5 * h > outer else radii[-1] + h)
+    corners = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    pts, rings, n0 = [], [], 0
+    for k, r in enumerate(radii):
+        h = radii[k + 1] - r if k + 1 < len(radii) else r - radii[k - 1]
+        ns = max(1, int(round(2.0 * r / h)))
+        s = np.arange(4 * ns) / ns                       # arc parameter in [0, 4): side q = floor(s)
+        q = np.floor(s).astype(int)
+        xy = r * (corners[q] + (s - q)[:, None] * (corners[q + 1] - corners[q]))
+        rings.append((n0, s))
+        pts.append(xy)
+        n0 += len(s)
+    tris = []
+    for (a0, sa), (b0, sb) in zip(rings[:-1], rings[1:], strict=True):
+        na, nb, i, j = len(sa), len(sb), 0, 0
+        while i < na or j < nb:
+            ta = sa[i + 1] if i + 1 < na else 4.0
+            tb = sb[j + 1] if j + 1 < nb else 4.0
+            if i < na and (j == nb or ta <= tb):
+                tris.append((a0 + i, a0 + (i + 1) % na, b0 + j % nb))
+                i += 1
+            else:
+                tris.append((a0 + i % na, b0 + (j + 1) % nb, b0 + j))
+                j += 1
+    X = np.concatenate(pts)
+    X3 = np.column_stack([X, np.zeros(len(X))])          # VTU points are 3D (z = 0: read back as 2D)
+    meshio.write(path, meshio.Mesh(X3, [("triangle", np.array(tris, dtype=np.int64))]))
+    return len(X)
 
 
 def setup(text: str) -> tuple[float, Simulation]:
@@ -191,19 +271,30 @@ def counts(sim: Simulation) -> tuple[int, int, int]:
     return s.n_atoms, core, s.n_nodes
 
 
-def overhead(dim: int, L: float, repeat: int, steps: int) -> dict:
+def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None = None,
+             chunks: int = 0) -> dict:
+    """Set-up and per-step CPU times of the coupled model and the atoms alone. ``chunks`` > 0: both models
+    are kept and ``chunks`` runs of ``steps`` steps of each alternate in this process (medians over all
+    chunks: the load of a shared machine hits both alike); 0: one run per model and repeat."""
     res = {"setup_c": [], "setup_a": [], "step_c": [], "step_a": []}
     info = {}
     for _ in range(repeat):
+        sims = {}
         for coupled in (True, False):
-            ts, sim = setup(deck(dim, L, coupled))
+            ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None))
             sim.integrator.step(1)                      # warm-up (first-call allocations)
-            tp = per_step(sim, steps)
             key = "c" if coupled else "a"
             res[f"setup_{key}"].append(ts)
-            res[f"step_{key}"].append(tp)
             info[key] = counts(sim)
+            if chunks:
+                sims[key] = sim
+            else:
+                res[f"step_{key}"].append(per_step(sim, steps))
             del sim
+        for _ in range(chunks):
+            for key, sim in sims.items():
+                res[f"step_{key}"].append(per_step(sim, steps))
+        del sims
     med = {k: statistics.median(v) for k, v in res.items()}
     spread = {k: (min(v), max(v)) for k, v in res.items()}
     return {"med": med, "spread": spread, "info": info}
@@ -245,6 +336,11 @@ def main() -> None:
     ap.add_argument("--only", choices=("2d", "3d"))
     ap.add_argument("--L2", type=float, default=148.0, help="2D half-width")
     ap.add_argument("--L3", type=float, default=25.0, help="3D half-width")
+    ap.add_argument("--mesh2", nargs="+", choices=("grid", "ring"), default=["grid", "ring"],
+                    help="2D meshes: the tensor-product grid of the rectangle generator and/or `ring_mesh`")
+    ap.add_argument("--chunks", type=int, default=0,
+                    help="alternate this many runs of --steps steps of the coupled model and the atoms alone "
+                         "in one process (per repeat; medians over the chunks)")
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--sizes", type=float, nargs="+", default=[30.0, 60.0, 120.0, 240.0])
@@ -253,13 +349,20 @@ def main() -> None:
     load_all()
     print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}", flush=True)
     if not a.no_overhead:
-        for dim, L in ((2, a.L2), (3, a.L3)):
+        import tempfile
+        tmp = tempfile.TemporaryDirectory()
+        cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid")]
+        for dim, L, mesh in cases:
             if a.only and a.only != f"{dim}d":
                 continue
-            r = overhead(dim, L, a.repeat, a.steps)
+            mesh_file = None
+            if mesh == "ring":
+                mesh_file = str(Path(tmp.name) / "ring.vtu")
+                ring_mesh(mesh_file, L)
+            r = overhead(dim, L, a.repeat, a.steps, mesh_file, a.chunks)
             m, sp, info = r["med"], r["spread"], r["info"]
-            print(f"{dim}D  coupled: {info['c'][0]} atoms ({info['c'][1]} core), {info['c'][2]} nodes;"
-                  f"  alone: {info['a'][0]} atoms")
+            print(f"{dim}D ({mesh})  coupled: {info['c'][0]} atoms ({info['c'][1]} core), "
+                  f"{info['c'][2]} nodes;  alone: {info['a'][0]} atoms")
             sc, sa = sp["step_c"], sp["step_a"]
             print(f"    step  coupled {m['step_c'] * 1e3:8.2f} ms  alone {m['step_a'] * 1e3:8.2f} ms  ratio "
                   f"{m['step_c'] / m['step_a']:.3f}   (coupled {sc[0] * 1e3:.1f}-{sc[1] * 1e3:.1f}, "

@@ -6,8 +6,11 @@
      1. gather (scalar, (x, y) as one 2-lane vector): dx = x_j - x_i + shift, r2; entries with r2 < rc2
         are compacted into stack buffers, keeping their order;
      2. the pair function over the whole compacted batch: no branches, no stores to shared arrays, so the
-        compiler vectorises it (2 lanes SSE2, 4 lanes AVX2); the options (bond weights, per-atom
-        energies, truncation mode, one element) are compile-time constants of specialised copies;
+        compiler vectorises it (2 lanes SSE2, 4 lanes AVX2); the options (per-atom energies, truncation
+        mode, one element) are compile-time constants of specialised copies; the pair potentials' copy is
+        unweighted, and the entries of the batch's weighted rows are then scaled, φ = w·φ, c = w·c
+        (msim_wfix: the same products as the one-pass loop; per-atom energies are halved after it, in
+        pass 3), so that batches mixing weighted and unweighted rows run the same pair function;
      3. accumulate, row after row and entry after entry in the original order: f_i += c dx, f_j -= c dx
         ((x, y) as one 2-lane vector: lane-wise the same IEEE operations), energies; the owner's sums
         are added to F[i], EN[i] at the end of its row.
@@ -65,14 +68,15 @@ MSIM_AI int msim_gather2(const double* X, const int* NB, const unsigned short* S
     return m;
 }
 
-/* Pass 3 for entries [k0, k1) of one owner: running sums ei, fi. */
-MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM, double* F, double* EN,
-                         double* ei, msim_v2* fi) {
+/* Pass 3 for entries [k0, k1) of one owner: running sums ei, fi. HALF: the pair energies are halved here
+   (the per-atom shares of the pair potentials, ½·(w·φ): after the weights, as in the one-pass loop). */
+MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM, const int HALF, double* F,
+                         double* EN, double* ei, msim_v2* fi) {
     double a = *ei;
     msim_v2 s = *fi;
     for (int k = k0; k < k1; k++) {
         const long j = b->jb[k];
-        const double phi = b->pb[k];
+        const double phi = HALF ? 0.5 * b->pb[k] : b->pb[k];
         const msim_v2 cd = b->cb[k] * b->db[k];
         if (PER_ATOM) EN[j] = EN[j] + phi;
         a = a + phi;
@@ -82,25 +86,38 @@ MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM
     *ei = a; *fi = s;
 }
 
+/* The bond weights of entries [k0, k1) (one weighted row): φ = w·φ, c = w·c, the products of the one-pass
+   loop (the pair pass itself never reads weights, so a batch mixing weighted and unweighted rows runs the
+   same vectorised pair function as any other). */
+MSIM_AI void msim_wfix(msim_batch* b, int k0, int k1) {
+    for (int k = k0; k < k1; k++) {
+        b->pb[k] = b->wb[k] * b->pb[k];
+        b->cb[k] = b->wb[k] * b->cb[k];
+    }
+}
+
 /* The bond weights of row i: NULL (all 1) when the row flags say so. */
 #define MSIM_ROW_BW(i) ((RW && !RW[i]) ? (const double*)0 : BW)
 
-/* PAIR over m entries, with the weights (HW = 1) only when some entry's row has them: a batch of rows
-   whose weights are all 1 takes the unweighted copy (w·x = x: the same bits, fewer operations). */
-#define MSIM_PAIR_W(PAIR, M, ANY)                                                                        \
-    if (HAS_BW && (ANY)) { const int HW = 1; PAIR(M) } else { const int HW = 0; PAIR(M) }
+/* Pass 1 for entries [e0, e1) of owner i: with the row's weights into wb when it has any (bw != NULL). */
+#define MSIM_GATHER_ROW(BWI, E0, E1, XI, M0)                                                             \
+    ((BWI) ? msim_gather2(X, NB, SC, ST, (BWI), 1, (E0), (E1), (XI), rc2, (M0), b)                       \
+           : msim_gather2(X, NB, SC, ST, (const double*)0, 0, (E0), (E1), (XI), rc2, (M0), b))
 
-/* The slab driver of a pair potential. PAIR(m) computes cb[k], pb[k] from r2b[k] (and wb[k] when HW) for k < m.
-   Rows are batched until the next one would overflow MSIM_B entries. */
+/* The slab driver of a pair potential. PAIR(m) computes cb[k], pb[k] from r2b[k] for k < m, unweighted and
+   unhalved; the weighted rows' entries are then scaled by their weights (msim_wfix) and the per-atom
+   energies halved in pass 3. Rows are batched until the next one would overflow MSIM_B entries. */
 #define MSIM_SLAB2(PAIR)                                                                                  \
     msim_batch bt;                                                                                       \
     msim_batch* b = &bt;                                                                                 \
+    int wr0[MSIM_B], wr1[MSIM_B];      /* entry ranges of the batch's weighted rows */                   \
     long pp = p0;                                                                                        \
     while (pp < p1) {                                                                                    \
-        int m = 0, nrow = 0, bwa = 0;      /* bwa: some row of the batch has weights to apply */        \
+        int m = 0, nrow = 0, nw = 0;                                                                     \
         while (pp < p1 && nrow < MSIM_B) {                                                               \
             const long i = OR[pp];                                                                       \
             const long e0 = OF[i], e1 = OF[i + 1];                                                       \
+            const double* bwi = HAS_BW ? MSIM_ROW_BW(i) : (const double*)0;                              \
             if (e1 - e0 > MSIM_B - m) {                                                                  \
                 if (nrow > 0) break;                                                                     \
                 /* a row longer than a batch: alone, in pieces */                                        \
@@ -109,32 +126,33 @@ MSIM_AI void msim_accum2(const msim_batch* b, int k0, int k1, const int PER_ATOM
                 msim_v2 fi = {0.0, 0.0};                                                                 \
                 for (long c0 = e0; c0 < e1; c0 += MSIM_B) {                                              \
                     const long c1 = c0 + MSIM_B < e1 ? c0 + MSIM_B : e1;                                 \
-                    const int mm = msim_gather2(X, NB, SC, ST, MSIM_ROW_BW(i), HAS_BW, c0, c1, xi, rc2,  \
-                                                0, b);                                                   \
-                    MSIM_PAIR_W(PAIR, mm, MSIM_ROW_BW(i) != 0)                                           \
-                    msim_accum2(b, 0, mm, PER_ATOM, F, EN, &ei, &fi);                                    \
+                    const int mm = MSIM_GATHER_ROW(bwi, c0, c1, xi, 0);                                  \
+                    PAIR(mm)                                                                             \
+                    if (bwi) msim_wfix(b, 0, mm);                                                        \
+                    msim_accum2(b, 0, mm, PER_ATOM, PER_ATOM, F, EN, &ei, &fi);                          \
                 }                                                                                        \
                 EN[i] = EN[i] + ei;                                                                      \
                 msim_st2(F + 2 * i, msim_ld2(F + 2 * i) + fi);                                           \
                 pp++;                                                                                    \
                 break;                                                                                   \
             }                                                                                            \
-            m = msim_gather2(X, NB, SC, ST, MSIM_ROW_BW(i), HAS_BW, e0, e1, msim_ld2(X + 2 * i), rc2, m, \
-                             b);                                                                         \
-            bwa |= MSIM_ROW_BW(i) != 0;                                                                  \
+            const int m0 = m;                                                                            \
+            m = MSIM_GATHER_ROW(bwi, e0, e1, msim_ld2(X + 2 * i), m);                                    \
+            if (bwi) { wr0[nw] = m0; wr1[nw] = m; nw++; }                                                \
             b->rowi[nrow] = i;                                                                           \
             b->rowend[nrow] = m;                                                                         \
             nrow++;                                                                                      \
             pp++;                                                                                        \
         }                                                                                                \
         if (nrow == 0) continue;                                                                         \
-        MSIM_PAIR_W(PAIR, m, bwa)                                                                        \
+        PAIR(m)                                                                                          \
+        for (int w = 0; w < nw; w++) msim_wfix(b, wr0[w], wr1[w]);                                       \
         int k0 = 0;                                                                                      \
         for (int r = 0; r < nrow; r++) {                                                                 \
             const long i = b->rowi[r];                                                                   \
             double ei = 0.0;                                                                             \
             msim_v2 fi = {0.0, 0.0};                                                                     \
-            msim_accum2(b, k0, b->rowend[r], PER_ATOM, F, EN, &ei, &fi);                                 \
+            msim_accum2(b, k0, b->rowend[r], PER_ATOM, PER_ATOM, F, EN, &ei, &fi);                       \
             k0 = b->rowend[r];                                                                           \
             EN[i] = EN[i] + ei;                                                                          \
             msim_st2(F + 2 * i, msim_ld2(F + 2 * i) + fi);                                               \
@@ -164,8 +182,6 @@ MSIM_AI void msim_lj2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_ATO
             phi = phi - (r - rc) * dphic;                                                                \
             c = c - dphic / r;                                                                           \
         }                                                                                                \
-        if (HW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                              \
-        if (PER_ATOM) phi = 0.5 * phi;                                                                   \
         b->cb[k] = c; b->pb[k] = phi;                                                                    \
     }
     MSIM_SLAB2(MSIM_LJ_PAIR)
@@ -199,8 +215,6 @@ MSIM_AI void msim_morse2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER_
         const double t = exp(-alpha * (r - r0));                                                         \
         double phi = D * (t * t - 2.0 * t) - shift;                                                      \
         double c = m2da * (t * t - t) / r;                                                               \
-        if (HW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                              \
-        if (PER_ATOM) phi = 0.5 * phi;                                                                   \
         b->cb[k] = c; b->pb[k] = phi;                                                                    \
     }
     MSIM_SLAB2(MSIM_MORSE_PAIR)
@@ -227,8 +241,6 @@ MSIM_AI void msim_spring2_impl(MSIM_COMMON_ARGS, const int HAS_BW, const int PER
         const double t = r - r0;                                                                         \
         double phi = hk * t * t;                                                                         \
         double c = kk * t / r;                                                                           \
-        if (HW) { phi = b->wb[k] * phi; c = b->wb[k] * c; }                                              \
-        if (PER_ATOM) phi = 0.5 * phi;                                                                   \
         b->cb[k] = c; b->pb[k] = phi;                                                                    \
     }
     MSIM_SLAB2(MSIM_SPRING_PAIR)
@@ -407,7 +419,7 @@ MSIM_AI void msim_eam_force2_impl(const double* X, const long* OF, const int* NB
                     const int mm = msim_gather2(X, NB, SC, ST, BW, HAS_BW, c0, c1, xi, rc2, 0, b);
                     for (int k = 0; k < mm; k++) { tib[k] = ti; fpb[k] = fpi; }
                     MSIM_EAM_PAIR(mm)
-                    msim_accum2(b, 0, mm, PER_ATOM, F, EN, &ei, &fi);
+                    msim_accum2(b, 0, mm, PER_ATOM, 0, F, EN, &ei, &fi);
                 }
                 EN[i] = EN[i] + ei;
                 msim_st2(F + 2 * i, msim_ld2(F + 2 * i) + fi);
@@ -429,7 +441,7 @@ MSIM_AI void msim_eam_force2_impl(const double* X, const long* OF, const int* NB
             const long i = b->rowi[r];
             double ei = 0.0;
             msim_v2 fi = {0.0, 0.0};
-            msim_accum2(b, k0, b->rowend[r], PER_ATOM, F, EN, &ei, &fi);
+            msim_accum2(b, k0, b->rowend[r], PER_ATOM, 0, F, EN, &ei, &fi);
             k0 = b->rowend[r];
             EN[i] = EN[i] + ei;
             msim_st2(F + 2 * i, msim_ld2(F + 2 * i) + fi);

@@ -140,7 +140,11 @@ class ContinuumRegion:
         N = self.mesh.n_nodes
         self._st = None
         if len(self._blocks) == 1 and self._blocks[0].Ke is not None:
-            self._st = build_stencils(self._blocks[0], N, max_types=min(20000, max(1024, N // 4)))
+            # few types (structured, graded grids) or, on an irregular mesh, any number whose blocks take
+            # less memory than the element stiffness they replace (one type per node: an assembled
+            # block matrix, read once per node instead of each element's rows once per node)
+            self._st = build_stencils(self._blocks[0], N, max_types=min(20000, max(1024, N // 4)),
+                                      max_bytes=self._blocks[0].Ke.nbytes)
         if self._st is not None:
             general = np.ones(N, bool)
             general[self._st[0]] = False

@@ -16,9 +16,12 @@ import numpy as np
 from ._blockdata import BlockData, unique_rows
 
 
-def build_stencils(bd: BlockData, n_nodes: int, max_types: int) -> tuple | None:
+def build_stencils(bd: BlockData, n_nodes: int, max_types: int, max_bytes: int = 0) -> tuple | None:
     """(nodes (ns,) int32, type (ns,) int32, nbr (ns, NS) int32, S (nt, NS, d, d)) for the stencil nodes
-    of a single-block mesh, or None when there are too many types or no candidate node."""
+    of a single-block mesh, or None when there are more than ``max_types`` types whose blocks S would
+    also take more than ``max_bytes`` bytes (an irregular mesh, one type per node: its stencils are an
+    assembled block matrix, worth it when smaller than the element stiffness it replaces), or no
+    candidate node."""
     if bd.Ke is None:
         return None
     nen = bd.conn.shape[1]
@@ -42,7 +45,7 @@ def build_stencils(bd: BlockData, n_nodes: int, max_types: int) -> tuple | None:
     key[node_of, slot] = np.stack([bd.geom[e_of].astype(float), a_of.astype(float), alpha], axis=1)
     key = key.reshape(n_nodes, -1)[cand]
     first, types = unique_rows(key)
-    if first.size > max_types:
+    if first.size > max_types and not max_bytes:
         return None
     nt = first.size
     # the incidences of every type's representative, in the order (type, incidence, local node b):
@@ -63,6 +66,8 @@ def build_stencils(bd: BlockData, n_nodes: int, max_types: int) -> tuple | None:
     uslot[order] = np.arange(ufirst.size) - ustart[ut]
     slot = uslot[uinv.ravel()]                             # (sum nk * nen,)
     nslots = int(slot.max()) + 1
+    if nt > max_types and nt * nslots * d * d * 8 > max_bytes:
+        return None
     # stencil blocks: Σ over the (type, k, b) of mode 1 of α_e K_e[a, b], accumulated in that order
     S = np.zeros((nt, nslots, d, d))
     on = np.repeat(mode[pk] == 1, nen)

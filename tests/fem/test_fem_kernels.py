@@ -119,3 +119,33 @@ def test_stencil_and_element_paths_agree_with_assembled(elem):
         assert abs(E - 0.5 * u @ (K @ u)) <= 1e-12 * E
         out.append((reg.forces.copy(), E))
     assert np.array_equal(out[0][0], out[1][0]) and out[0][1] == out[1][1]
+
+
+@pytest.mark.parametrize("elem", ["tri3", "tet4"])
+def test_irregular_mesh_takes_per_node_stencils(elem):
+    """A distorted mesh (every element its own geometry: about one stencil type per node, more than the
+    deduplication limit) gets per-node stencils when their blocks take less memory than the element
+    stiffness (one-point elements: every node on the stored-stiffness path);
+    forces and energy match the assembled stiffness, 1 and 2 threads bitwise equal."""
+    from multiscale.fem.stencil import build_stencils
+
+    d = 3 if elem == "tet4" else 2
+    mesh = mesh_for(elem, n=12 if d == 3 else 40, distort=0.25)
+    out = []
+    for nt in (1, 2):
+        reg = ContinuumRegion(mesh, Isotropic(10.0, 0.3, d), density=1.0, n_threads=nt)
+        reg.set_blend(lambda X: np.clip(X[:, 0] - 0.5, 0.0, 1.0), n_sub=2)
+        bd, N = reg._blocks[0], mesh.n_nodes
+        limit = min(20000, max(1024, N // 4))
+        assert N > limit and build_stencils(bd, N, limit) is None   # too many types to deduplicate
+        st = reg._stencil
+        assert st is not None and st[3].shape[0] > limit and st[3].nbytes <= bd.Ke.nbytes
+        assert st[0].size + reg._general.size == N
+        reg.U[:] = 0.1 * np.sin(reg.nodes @ np.arange(1, d + 1) * 0.7)[:, None] * np.arange(1, d + 1)
+        E = reg.compute()
+        K = reg.stiffness_matrix()
+        u = reg.U.ravel()
+        assert np.max(np.abs(K @ u + reg.forces.ravel())) <= 1e-12 * np.abs(reg.forces).max()
+        assert abs(E - 0.5 * u @ (K @ u)) <= 1e-12 * E
+        out.append((reg.forces.copy(), E))
+    assert np.array_equal(out[0][0], out[1][0]) and out[0][1] == out[1][1]
