@@ -81,6 +81,7 @@ def setup_replicated(sim) -> None:  # noqa: ANN001
     (`parallel.split_forces.split_forces`: pair potentials or tabulated EAM), the serial state, fields
     and measure (with the replicas' consistency check at every thermo row)."""
     from ..parallel.replicated import ReplicatedComm
+    from ..parallel.split_continuum import SplitContinuum
     from ..parallel.split_forces import split_forces
     from .reduce import Reduction
     m = sim.model
@@ -88,6 +89,9 @@ def setup_replicated(sim) -> None:  # noqa: ANN001
     sim.reduce = Reduction(comm)
     if m.atoms is not None:
         sim.split = split_forces(m.atoms, comm).install()
+    sim.split_continuum = None
+    if SplitContinuum.supports(m.continuum, getattr(m.system, "method", None)):
+        sim.split_continuum = SplitContinuum(m.continuum, comm).install()
     sim.state = State(m.system, sim.integrator, ids=m.site_ids if m.atoms is not None else None)
     sim.measure = ReplicatedMeasure(m, sim.state, sim.reduce, sim.hooks)
 
