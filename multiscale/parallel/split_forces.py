@@ -102,6 +102,9 @@ class SplitPairForces:
         #: benchmarks: a barrier before the gathers, its time in ``stats["t_wait"]`` (waiting for the
         #: slowest rank), so that ``t_gather`` is the transfer alone
         self.measure_wait = False
+        #: a `parallel.split_continuum.SplitContinuum` whose evaluation rides on this gather (coupled
+        #: runs: `run.distributed.setup_replicated`); None: forces and energies gathered alone
+        self.partner = None
 
     def install(self) -> SplitPairForces:
         self.atoms.compute = self.compute
@@ -153,14 +156,24 @@ class SplitPairForces:
         t1 = time.perf_counter()
         self.stats["t_gather"] += t_inner
         t0 += t_inner
+        extra = None
+        if self.partner is not None:          # the continuum's kernels (timed in the partner's stats)
+            extra = self.partner.prefetch()
+            tp = time.perf_counter()
+            t0 += tp - t1
+            t1 = tp
+        self.stats["t_force"] += t1 - t0          # the kernel alone (before any waiting)
         if self.measure_wait and self.comm.size > 1:
             self.comm.comm.Barrier()
             tw = time.perf_counter()
             self.stats["t_wait"] += tw - t1
             t1 = tw
         lo, hi = self.lo, self.hi
-        _allgather_rows(self.comm, self._f[lo:hi], a.forces, self.bounds)
-        _allgather_rows(self.comm, self._e[lo:hi], a.energies, self.bounds)
+        if self.partner is not None:
+            self._gather_packed(extra)
+        else:
+            _allgather_rows(self.comm, self._f[lo:hi], a.forces, self.bounds)
+            _allgather_rows(self.comm, self._e[lo:hi], a.energies, self.bounds)
         width = d + 1
         if virial:
             w_all = np.empty((n, d * d))
@@ -169,12 +182,43 @@ class SplitPairForces:
             width += d * d
             self.stats["virial_evaluations"] += 1
         t2 = time.perf_counter()
-        self.stats["t_force"] += t1 - t0
         self.stats["t_gather"] += t2 - t1
         self.stats["bytes"] += (n - (hi - lo)) * width * 8
         self.stats["evaluations"] += 1
         a.energy = float(a.energies.sum())
         return a.energy
+
+    def _gather_packed(self, extra: np.ndarray) -> None:
+        """ONE Allgatherv of the owned force and energy rows and of the partner's packed evaluation
+        (``extra``: `parallel.split_continuum.SplitContinuum.prefetch`, the continuum's node forces computed
+        after this rank's pair kernel): rank s sends [f rows (m_s·d) | energies (m_s) | partner's buffer]; the rows are
+        copied into ``forces`` / ``energies`` and the partner's parts into its receive buffer (the same
+        bits as two separate gathers, one rendezvous of the ranks per evaluation instead of three)."""
+        a, p, comm = self.atoms, self.partner, self.comm
+        n, d = self._f.shape
+        lo, hi = self.lo, self.hi
+        precv, pcounts, pdispls = p.recv_buffer()
+        rows = np.diff(self.bounds) * (d + 1)
+        counts = rows + pcounts
+        displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        m = hi - lo
+        send = np.empty(int(counts[comm.rank]))
+        send[:m * d] = self._f[lo:hi].reshape(-1)
+        send[m * d:m * (d + 1)] = self._e[lo:hi]
+        send[m * (d + 1):] = extra
+        recv = np.empty(int(counts.sum()))
+        if comm.size > 1:
+            comm.comm.Allgatherv(send, [recv, counts.tolist(), displs.tolist(), comm.MPI.DOUBLE])
+        else:
+            recv[:] = send
+        for r in range(comm.size):
+            b0, b1, o = int(self.bounds[r]), int(self.bounds[r + 1]), int(displs[r])
+            k = b1 - b0
+            a.forces[b0:b1] = recv[o:o + k * d].reshape(k, d)
+            a.energies[b0:b1] = recv[o + k * d:o + k * (d + 1)]
+            o += k * (d + 1)
+            precv[pdispls[r]:pdispls[r] + pcounts[r]] = recv[o:o + pcounts[r]]
+        p.finish_prefetch()
 
     def load_balance(self) -> dict:
         """Collective: owned atoms and kernel entries per rank, max/mean (entries include the cross pairs

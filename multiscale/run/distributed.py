@@ -92,6 +92,8 @@ def setup_replicated(sim) -> None:  # noqa: ANN001
     sim.split_continuum = None
     if SplitContinuum.supports(m.continuum, getattr(m.system, "method", None)):
         sim.split_continuum = SplitContinuum(m.continuum, comm).install()
+        if m.atoms is not None:         # one Allgatherv per evaluation: the continuum's rides on the atoms'
+            sim.split.partner = sim.split_continuum
     sim.state = State(m.system, sim.integrator, ids=m.site_ids if m.atoms is not None else None)
     sim.measure = ReplicatedMeasure(m, sim.state, sim.reduce, sim.hooks)
 
