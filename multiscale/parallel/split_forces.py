@@ -28,6 +28,12 @@ So every rank holds the serial forces, energies, energy and virial bit for bit, 
 repeat the serial run (tests/parallel/test_mpi_statics.py, test_mpi_coupled.py) and the ranks stay in
 lock step with no further communication.
 
+In coupled dynamics (`run.distributed.setup_replicated`) the continuum's split node forces
+(`parallel.split_continuum.SplitContinuum`, the ``partner``) are computed right after this rank's kernel and
+packed into the SAME Allgatherv as the owned force and energy rows: one collective per evaluation (forces
+and energies in one message also without a partner would change nothing but the packing; the separate
+gathers are kept there).
+
 Cost per evaluation: the kernel over the kept entries (≈ 1/P of the list plus the cross entries computed
 on both ranks: `load_balance` reports them), one Allgatherv of n·(d + 1) doubles (+ n·d² with the virial).
 Not split (replicated on every rank): the neighbour-list build (O(n) per rebuild) and the filtering of
