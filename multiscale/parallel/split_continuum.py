@@ -157,6 +157,7 @@ class SplitContinuum:
         self._sizes = [sizes(s) for s in range(P)]
         counts = np.array([sum(z) for z in self._sizes], np.int64)
         self._counts, self._displs = counts, np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self._counts_l, self._displs_l = self._counts.tolist(), self._displs.tolist()
         self._send = np.empty(int(counts[r]))
         self._recv = np.empty(int(counts.sum()))
         # unpacking: the node forces, the chunk energies of every list, the element energies
@@ -221,8 +222,7 @@ class SplitContinuum:
             t1 = tw
         if self.comm.size > 1:
             MPI = self.comm.MPI
-            self.comm.comm.Allgatherv(self._send, [self._recv, self._counts.tolist(), self._displs.tolist(),
-                                                   MPI.DOUBLE])
+            self.comm.comm.Allgatherv(self._send, [self._recv, self._counts_l, self._displs_l, MPI.DOUBLE])
         else:
             self._recv[:] = self._send
         E = self._finish()

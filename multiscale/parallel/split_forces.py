@@ -111,6 +111,7 @@ class SplitPairForces:
         #: a `parallel.split_continuum.SplitContinuum` whose evaluation rides on this gather (coupled
         #: runs: `run.distributed.setup_replicated`); None: forces and energies gathered alone
         self.partner = None
+        self._pack = None
 
     def install(self) -> SplitPairForces:
         self.atoms.compute = self.compute
@@ -204,17 +205,18 @@ class SplitPairForces:
         n, d = self._f.shape
         lo, hi = self.lo, self.hi
         precv, pcounts, pdispls = p.recv_buffer()
-        rows = np.diff(self.bounds) * (d + 1)
-        counts = rows + pcounts
-        displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        if self._pack is None or self._pack[0] is not pcounts:       # persistent buffers (per plan)
+            counts = np.diff(self.bounds) * (d + 1) + pcounts
+            displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            self._pack = (pcounts, counts, displs, np.empty(int(counts[comm.rank])),
+                          np.empty(int(counts.sum())), counts.tolist(), displs.tolist())
+        _, counts, displs, send, recv, counts_l, displs_l = self._pack
         m = hi - lo
-        send = np.empty(int(counts[comm.rank]))
         send[:m * d] = self._f[lo:hi].reshape(-1)
         send[m * d:m * (d + 1)] = self._e[lo:hi]
         send[m * (d + 1):] = extra
-        recv = np.empty(int(counts.sum()))
         if comm.size > 1:
-            comm.comm.Allgatherv(send, [recv, counts.tolist(), displs.tolist(), comm.MPI.DOUBLE])
+            comm.comm.Allgatherv(send, [recv, counts_l, displs_l, comm.MPI.DOUBLE])
         else:
             recv[:] = send
         for r in range(comm.size):
@@ -224,7 +226,9 @@ class SplitPairForces:
             a.energies[b0:b1] = recv[o + k * d:o + k * (d + 1)]
             o += k * (d + 1)
             precv[pdispls[r]:pdispls[r] + pcounts[r]] = recv[o:o + pcounts[r]]
+        t0 = time.perf_counter()
         p.finish_prefetch()
+        self.stats["t_gather"] -= time.perf_counter() - t0     # counted in the partner's t_gather
 
     def load_balance(self) -> dict:
         """Collective: owned atoms and kernel entries per rank, max/mean (entries include the cross pairs
