@@ -30,9 +30,9 @@ lock step with no further communication.
 
 In coupled dynamics (`run.distributed.setup_replicated`) the continuum's split node forces
 (`parallel.split_continuum.SplitContinuum`, the ``partner``) are computed right after this rank's kernel and
-packed into the SAME Allgatherv as the owned force and energy rows: one collective per evaluation (forces
-and energies in one message also without a partner would change nothing but the packing; the separate
-gathers are kept there).
+gathered with the owned force and energy rows by three non-blocking Allgathervs completed by one
+``Waitall``: one meeting of the ranks per evaluation, no packing copies (without a partner the two
+blocking gathers are kept).
 
 Cost per evaluation: the kernel over the kept entries (≈ 1/P of the list plus the cross entries computed
 on both ranks: `load_balance` reports them), one Allgatherv of n·(d + 1) doubles (+ n·d² with the virial).
@@ -196,36 +196,30 @@ class SplitPairForces:
         return a.energy
 
     def _gather_packed(self, extra: np.ndarray) -> None:
-        """ONE Allgatherv of the owned force and energy rows and of the partner's packed evaluation
-        (``extra``: `parallel.split_continuum.SplitContinuum.prefetch`, the continuum's node forces computed
-        after this rank's pair kernel): rank s sends [f rows (m_s·d) | energies (m_s) | partner's buffer]; the rows are
-        copied into ``forces`` / ``energies`` and the partner's parts into its receive buffer (the same
-        bits as two separate gathers, one rendezvous of the ranks per evaluation instead of three)."""
+        """The owned force and energy rows and the partner's packed evaluation (``extra``:
+        `parallel.split_continuum.SplitContinuum.prefetch`, the continuum's node forces computed after this
+        rank's pair kernel) gathered by THREE NON-BLOCKING Allgathervs completed by one ``Waitall``: each
+        lands in its final array (no packing copies) and the ranks meet once per evaluation instead of
+        three times (forces, energies, continuum) — the same bits as the separate gathers."""
         a, p, comm = self.atoms, self.partner, self.comm
-        n, d = self._f.shape
         lo, hi = self.lo, self.hi
         precv, pcounts, pdispls = p.recv_buffer()
-        if self._pack is None or self._pack[0] is not pcounts:       # persistent buffers (per plan)
-            counts = np.diff(self.bounds) * (d + 1) + pcounts
-            displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            self._pack = (pcounts, counts, displs, np.empty(int(counts[comm.rank])),
-                          np.empty(int(counts.sum())), counts.tolist(), displs.tolist())
-        _, counts, displs, send, recv, counts_l, displs_l = self._pack
-        m = hi - lo
-        send[:m * d] = self._f[lo:hi].reshape(-1)
-        send[m * d:m * (d + 1)] = self._e[lo:hi]
-        send[m * (d + 1):] = extra
+        if self._pack is None or self._pack[0] is not pcounts:       # the count lists (per plan)
+            d = self._f.shape[1]
+            b = self.bounds
+            self._pack = (pcounts, (np.diff(b) * d).tolist(), (b[:-1] * d).tolist(), np.diff(b).tolist(),
+                          b[:-1].tolist(), pcounts.tolist(), pdispls.tolist())
+        _, fc, fd, ec, ed, pc, pd = self._pack
         if comm.size > 1:
-            comm.comm.Allgatherv(send, [recv, counts_l, displs_l, comm.MPI.DOUBLE])
+            c, D = comm.comm, comm.MPI.DOUBLE
+            reqs = [c.Iallgatherv(self._f[lo:hi], [a.forces.reshape(-1), fc, fd, D]),
+                    c.Iallgatherv(self._e[lo:hi], [a.energies, ec, ed, D]),
+                    c.Iallgatherv(extra, [precv, pc, pd, D])]
+            comm.MPI.Request.Waitall(reqs)
         else:
-            recv[:] = send
-        for r in range(comm.size):
-            b0, b1, o = int(self.bounds[r]), int(self.bounds[r + 1]), int(displs[r])
-            k = b1 - b0
-            a.forces[b0:b1] = recv[o:o + k * d].reshape(k, d)
-            a.energies[b0:b1] = recv[o + k * d:o + k * (d + 1)]
-            o += k * (d + 1)
-            precv[pdispls[r]:pdispls[r] + pcounts[r]] = recv[o:o + pcounts[r]]
+            a.forces[lo:hi] = self._f[lo:hi]
+            a.energies[lo:hi] = self._e[lo:hi]
+            precv[:] = extra
         t0 = time.perf_counter()
         p.finish_prefetch()
         self.stats["t_gather"] -= time.perf_counter() - t0     # counted in the partner's t_gather
