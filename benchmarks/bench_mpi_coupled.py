@@ -12,8 +12,10 @@ forces, chunk energies and element energies; ``--no-split-continuum`` keeps it r
 same classes run over one rank (every row), so the instrumentation is the same.
 
 Reported per step (medians of ``--repeat`` blocks of ``--steps`` steps, rank 0, wall time
-``time.perf_counter``; ``--cpu``: the parts in CPU time): wall, CPU time of the process, pair kernel, continuum kernel, waiting for the slowest rank before each
-gather (a barrier: measured separately so that the gathers are the transfer), the two gathers, the
+``time.perf_counter``; ``--cpu``: the parts in CPU time): wall, CPU time of the process, pair kernel,
+continuum kernel, waiting for the slowest rank before each gather (a barrier: measured separately so that
+the gathers are the transfer), the gathers (with the continuum riding on the atoms' gather, the
+"continuum gather" is its unpacking), the
 constraint work (acceleration correction = residual + triangular solves + correction, and the round-off
 re-projection of G q), pads (pad positions/velocities from the nodes, pad forces → nodes), kick/drift of
 the atoms and of the nodes (kernel calls), and the rest (neighbour-list policy, coupling forces, loads,
@@ -22,6 +24,12 @@ kick/drift): an Allgatherv of the positions, n·d doubles, timed in the same run
 the (1 − 1/P) share of the atoms' kick/drift it would save. ``--bench2d L``: the 2D deck of
 bench_coupled.py (half-width L), started with the same small random velocities (0.01, seed 1, projected).
 ``--scale s`` multiplies a deck's atomistic region, mesh, handshake and pulse by s.
+
+Measured 2026-12-06 (load average 11-21 on the shared 2-core machine; docs/parallel.md "Measured cost of the
+coupled step" has the tables): bench2d, 1 rank, CPU: 8.5 ms per step, pair kernel 5.0, continuum 0.9,
+constraints 0.7, kick/drift 0.7, pads 0.2, rest 0.6 (replicated share 0.27: Amdahl S(2) <= 1.57); on 2
+ranks pair 3.2 and continuum 0.7 ms per rank. Wall 1 -> 2 ranks: 46.1 / 33.5 -> 29.7 / 32.6 ms at load
+12, 52-54 -> 102-259 ms at load 18-21 (the gather waits for the descheduled other rank).
 """
 
 from __future__ import annotations

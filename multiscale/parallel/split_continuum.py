@@ -123,7 +123,7 @@ class SplitContinuum:
         g_cb, g_pb = self._lists[0][1], self._lists[0][2]
         self._gen_r = np.ascontiguousarray(gen[g_pb[r]: g_pb[r + 1]])
         self._parts_r = []
-        for (rel, (nodes, types, nbr)), (_, cb, pb) in zip(parts, self._lists[1:], strict=True):
+        for (rel, (nodes, types, nbr)), (_, _cb, pb) in zip(parts, self._lists[1:], strict=True):
             lo, hi = int(pb[r]), int(pb[r + 1])
             self._parts_r.append((rel, np.ascontiguousarray(nodes[lo:hi]), np.ascontiguousarray(types[lo:hi]),
                                   nbr if rel else np.ascontiguousarray(nbr[lo:hi])))
