@@ -7,8 +7,11 @@ divided, by `parallel.split_forces.split_forces` (the same split as the quasi-st
 `run.distributed_statics`): rank r runs the serial pair kernel on the half-list entries with at least one
 atom of its block, and one ``Allgatherv`` of the owned rows of forces and per-atom energies (and of the
 per-atom virials when the virial is asked for) gives every rank the serial arrays, bit for bit; tabulated
-EAM (`parallel.split_eam`) allgathers the owned densities between its density and force passes.
-Everything after that (pad forces → nodes, continuum, coupling forces, loads, thermostat, the constraint
+EAM (`parallel.split_eam`) allgathers the owned densities between its density and force passes. The
+continuum's node forces are split too (`parallel.split_continuum.SplitContinuum`: each rank the nodes of
+its blocks of whole 256-node chunks, bitwise the serial ones), and their packed buffer rides on the atoms'
+Allgatherv (`SplitPairForces.partner`): one collective per force evaluation.
+Everything after that (pad forces → nodes, coupling forces, loads, thermostat, the constraint
 projection, the damping band, the ledger) is computed identically on every rank from identical data, so
 the ranks stay in lock step with no further communication: the handshake's constraint system is solved
 redundantly on every rank (it is small: the cheapest place is "everywhere", no gather/scatter).
@@ -22,9 +25,11 @@ replicas drifted apart.
 The forces, energies and virial being the serial bits, the run repeats the serial run (tests/parallel/
 test_mpi_coupled.py compares to 1e-12).
 
-Cost per step: the pair work / P (plus the block-boundary pairs, computed on both ranks), plus one
-Allgatherv of n·(d + 1) doubles, plus the whole continuum/handshake/constraint work on every rank
-(not divided).
+Cost per step: the pair work / P (plus the block-boundary pairs, computed on both ranks), the continuum's
+node work / P (plus the boundary elements of non-uniform α on both ranks), one Allgatherv of
+n·(d + 1) + N·d doubles (+ chunk and element energies), plus the handshake/constraint work, the pads,
+the kick/drift of every atom and node and the ledger on every rank (not divided; docs/parallel.md
+"Coupled decks on P ranks" gives the measured shares and the cost model).
 This is replicated data (atom decomposition), not the spatial domain decomposition of `engine.py`:
 memory and the gather grow with the total number of atoms, not with the atoms per rank.
 """

@@ -3,7 +3,8 @@ a coupled deck as a replicated-data run (`parallel.replicated`).
 
 COUPLED decks (a ``continuum``; `replicated`, `check_coupled`, `setup_replicated`): every rank builds and
 steps the whole serial model (atoms, mesh, handshake, constraint factorisation, damping band, loads,
-thermostat) with the serial integrator; only the atoms' forces are split over the ranks
+thermostat) with the serial integrator; only the atoms' forces and the continuum's node forces
+(`parallel.split_continuum`, riding on the atoms' Allgatherv) are split over the ranks
 (`parallel.split_forces.split_forces`, the split of `run.distributed_statics` too: the serial kernel on
 the entries of a block of atoms, one Allgatherv of the owned rows; tabulated EAM with the owned
 densities allgathered between its two passes, `parallel.split_eam`), so every rank holds the serial bits
@@ -78,9 +79,12 @@ def check_coupled(model, deck, statics: bool, size: int) -> None:  # noqa: ANN00
 def setup_replicated(sim) -> None:  # noqa: ANN001
     """Make ``sim`` (a prepared-for-serial `Simulation` with a ``comm.size > 1`` Reduction) a replicated-
     data coupled run: its reductions over a `ReplicatedComm`, the atoms' forces split
-    (`parallel.split_forces.split_forces`: pair potentials or tabulated EAM), the serial state, fields
+    (`parallel.split_forces.split_forces`: pair potentials or tabulated EAM), the continuum's node forces
+    split (`parallel.split_continuum.SplitContinuum`, unless the coupling method reads its per-point
+    energy densities: force blending) in the same Allgatherv, the serial state, fields
     and measure (with the replicas' consistency check at every thermo row)."""
     from ..parallel.replicated import ReplicatedComm
+    from ..parallel.split_continuum import SplitContinuum
     from ..parallel.split_forces import split_forces
     from .reduce import Reduction
     m = sim.model
@@ -88,6 +92,11 @@ def setup_replicated(sim) -> None:  # noqa: ANN001
     sim.reduce = Reduction(comm)
     if m.atoms is not None:
         sim.split = split_forces(m.atoms, comm).install()
+    sim.split_continuum = None
+    if SplitContinuum.supports(m.continuum, getattr(m.system, "method", None)):
+        sim.split_continuum = SplitContinuum(m.continuum, comm).install()
+        if m.atoms is not None:         # one Allgatherv per evaluation: the continuum's rides on the atoms'
+            sim.split.partner = sim.split_continuum
     sim.state = State(m.system, sim.integrator, ids=m.site_ids if m.atoms is not None else None)
     sim.measure = ReplicatedMeasure(m, sim.state, sim.reduce, sim.hooks)
 

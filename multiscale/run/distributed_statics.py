@@ -72,8 +72,14 @@ def check_statics_distributable(model, deck, size: int) -> None:  # noqa: ANN001
 
 def distribute_statics(model, comm):  # noqa: ANN001, ANN201
     """Split the force evaluation of ``model.atoms`` over ``comm`` (after `check_statics_distributable`;
-    `parallel.split_forces.split_forces`, the same split as the coupled dynamics')."""
-    return split_forces(model.atoms, comm).install()
+    `parallel.split_forces.split_forces`, the same split as the coupled dynamics') and, for a coupled
+    deck, the continuum's node forces (`parallel.split_continuum.SplitContinuum`, carried by the atoms'
+    Allgatherv, as in the coupled dynamics)."""
+    from ..parallel.split_continuum import SplitContinuum
+    split = split_forces(model.atoms, comm).install()
+    if SplitContinuum.supports(model.continuum, getattr(model.system, "method", None)):
+        split.partner = SplitContinuum(model.continuum, comm).install()
+    return split
 
 
 class RootFields:

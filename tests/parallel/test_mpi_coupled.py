@@ -244,3 +244,114 @@ def run_split_script(text: str, deck: Path, tmp_path: Path) -> str:
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
     assert len(lines) == 8 and all(ln.endswith("bitwise") for ln in lines), p.stdout
     return p.stdout
+
+
+SPLIT_CONTINUUM_SCRIPT = """
+import sys
+import numpy as np
+from multiscale.deck import load_deck
+from multiscale.parallel.comm import get_comm
+from multiscale.parallel.replicated import ReplicatedComm
+from multiscale.parallel.split_continuum import SplitContinuum
+from multiscale.simulation import Simulation
+comm = get_comm()
+c = Simulation.from_deck(load_deck(sys.argv[1]), threads=1).model.continuum     # the serial model
+split = SplitContinuum(c, ReplicatedComm(comm))
+rng = np.random.default_rng(5)                  # the same displacements on every rank
+scale = 1e-3 * float(np.max(np.ptp(c.nodes, axis=0)))
+out = []
+for trial in range(2):
+    c.U[...] = scale * rng.standard_normal(c.U.shape)
+    c.forces[...] = np.nan
+    e1 = split.compute()                         # split (collective)
+    f1 = c.forces.copy()
+    c.forces[...] = np.nan
+    e0 = type(c).compute(c)                      # the serial evaluation
+    same = [np.array_equal(f1, c.forces), e1 == e0, bool(np.any(f1 != 0))]
+    out.append(f"rank {comm.rank} trial {trial}: {'bitwise' if all(same) else same}")
+lb = split.load_balance()
+lines = comm.gather(out)
+if comm.rank == 0:
+    print("\\n".join(ln for rank_lines in lines for ln in rank_lines))
+    print("LB", lb)
+"""
+
+
+@pytest.mark.parametrize("deck", [DECKS / "wave2d.yaml",                     # tri3, linear, node stencils
+                                  DECKS / "wave1d.yaml",                     # 1D bars
+                                  Path(__file__).resolve().parent / "decks" / "coupled3d_smoke.yaml",  # hex8
+                                  DECKS / "indent2d_small.yaml",             # Cauchy-Born (nonlinear)
+                                  DECKS / "thermal2d.yaml"])                 # per-point material state
+def test_split_continuum_bitwise_serial(tmp_path: Path, deck: Path) -> None:
+    """`parallel.split_continuum.SplitContinuum` on 2 ranks against the serial `ContinuumRegion.compute`
+    at random displacements (twice): every node force and E bitwise equal on both ranks; together the
+    ranks compute each node once, each about half of them (whole chunks of 256 nodes per node list)."""
+    import ast
+    import subprocess
+    import sys
+
+    from test_mpi_run import MPIEXEC, _env
+    script = tmp_path / "split_continuum.py"
+    script.write_text(SPLIT_CONTINUUM_SCRIPT)
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(deck)],
+                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
+    assert len(lines) == 4 and all(ln.endswith("bitwise") for ln in lines), p.stdout
+    lb = ast.literal_eval(p.stdout.split("LB ", 1)[1].strip())
+    print(deck.name, lb)
+    assert sum(lb["nodes"]) == lb["nodes_serial"] > 0
+    # whole chunks of 256 nodes per node list (general nodes, stencil parts) on each rank
+    assert max(lb["nodes"]) <= lb["nodes_serial"] / 2 + 256 * lb["node_lists"], lb
+    assert min(lb["nodes"]) > 0
+
+
+FUSED_SCRIPT = """
+import sys
+import numpy as np
+from multiscale.deck import load_deck
+from multiscale.parallel.comm import get_comm
+from multiscale.simulation import Simulation
+comm = get_comm()
+sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
+sim.prepare()
+a, c = sim.model.atoms, sim.model.continuum
+assert a.split_forces.partner is c.split and c.split.comm.size == 2
+rng = np.random.default_rng(9)
+scale = 1e-3 * float(np.max(np.ptp(c.nodes, axis=0)))
+out = []
+for change in (False, True):
+    c.U[...] = scale * rng.standard_normal(c.U.shape)          # the same on every rank
+    a.compute()                         # the continuum's evaluation rides on this gather (prefetch)
+    if change:                          # U changed in between: the prefetched result must not be used
+        c.U[::7] += scale
+    n0 = c.split.stats["evaluations"]
+    e1 = c.compute()
+    own = c.split.stats["evaluations"] - n0          # 0: the prefetched result; 1: evaluated again
+    f1 = c.forces.copy()
+    c.forces[...] = np.nan
+    e0 = type(c).compute(c)                          # the serial evaluation at this U
+    same = np.array_equal(f1, c.forces) and e1 == e0 and own == int(change)
+    out.append(f"rank {comm.rank} change={change}: {'bitwise' if same else (e1, e0, own)}")
+lines = comm.gather(out)
+if comm.rank == 0:
+    print("\\n".join(ln for rank_lines in lines for ln in rank_lines))
+"""
+
+
+def test_fused_gather_prefetch(tmp_path: Path) -> None:
+    """The continuum's evaluation carried by the atoms' Allgatherv (`SplitPairForces.partner`): the next
+    `ContinuumRegion.compute` returns it (no second collective) and it is the serial one bitwise; when U
+    changed after the atoms' evaluation the prefetched result is discarded and the continuum evaluated
+    again (bitwise the serial one at the new U), on both ranks."""
+    import subprocess
+    import sys
+
+    from test_mpi_run import MPIEXEC, _env
+    script = tmp_path / "fused.py"
+    script.write_text(FUSED_SCRIPT)
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(DECKS / "wave2d.yaml")],
+                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
+    assert len(lines) == 4 and all(ln.endswith("bitwise") for ln in lines), p.stdout
