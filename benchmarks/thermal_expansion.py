@@ -7,7 +7,7 @@ zero-temperature material (``base``, unmatched).
 
 WHICH: both | matched | unmatched; BASE: ``linear`` (default) or ``cauchy_born``; COUPLING: a YAML flow map
 (default the projected one below; ``-`` = default); HANDSHAKE: the matched material's ``handshake`` key,
-``uniform`` (default) or ``free_share`` (docs/physics.md §10); SEED: velocity and thermostat seed (4).
+``uniform`` (default) or ``free_share`` or ``quasi_harmonic`` (docs/physics.md §10); SEED: velocity and thermostat seed (4).
 Model: core |X| < 6 (box), handshake width 6 (cubic blend,
 projected coupling; atoms with β̄ < 0.1 tied to the mesh), tri3 mesh h = 2 out to ±24 whose outer ring
 (|X|∞ > 23) is fixed. Every atom, node and pad starts on the thermally expanded lattice (x = (1 + ε) X,

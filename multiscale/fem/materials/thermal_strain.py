@@ -70,12 +70,14 @@ class ThermalStrain(Material):
                                                        "a thermalised mesh adds no thermal expansion of its "
                                                        "own (use it in dynamics at temperature; module "
                                                        "docstring)")
-        handshake: Literal["uniform", "free_share"] = Field(
+        handshake: Literal["uniform", "free_share", "quasi_harmonic"] = Field(
             "uniform", description="thermal strain of the continuum across the handshake: uniform (ε_th "
             "everywhere) or free_share (ε_th (1 − θ) with θ the atoms' free fine-scale share under the "
             "coupling's constraints, interpolated to the quadrature points: the handshake atoms' free "
             "modes carry the full thermal pressure, the continuum supplies the rest; dynamics with a "
-            "constraint coupling only; docs/physics.md §10)")
+            "constraint coupling only; docs/physics.md §10) or quasi_harmonic (ε_th (1 − θ) with θ the "
+            "handshake atoms' excess thermal pressure over their static share, from the quasi-harmonic "
+            "covariance of the constrained blended model; pair potentials; docs/physics.md §10)")
 
     def __init__(self, base: Material, strain: float, handshake: str = "uniform") -> None:
         self.base = base
