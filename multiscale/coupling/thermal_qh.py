@@ -88,8 +88,9 @@ def _pair_hessian(n: int, d: int, i, j, dx, r, w, d1, d2) -> sp.csr_matrix:  # n
     Kb = w[:, None, None] * (d2[:, None, None] * ee + (d1 / r)[:, None, None] * (np.eye(d) - ee))
     a = np.arange(d)
     ri, rj = i[:, None] * d + a, j[:, None] * d + a
-    rows = np.concatenate([np.repeat(ri, d, 1), np.repeat(rj, d, 1), np.repeat(ri, d, 1), np.repeat(rj, d, 1)])
-    cols = np.concatenate([np.tile(ri, (1, d)), np.tile(rj, (1, d)), np.tile(rj, (1, d)), np.tile(ri, (1, d))])
+    rows = np.concatenate([np.repeat(ri, d, 1), np.repeat(rj, d, 1)] * 2)
+    cols = np.concatenate([np.tile(ri, (1, d)), np.tile(rj, (1, d)),
+                           np.tile(rj, (1, d)), np.tile(ri, (1, d))])
     vals = np.concatenate([Kb.reshape(len(i), -1)] * 2 + [-Kb.reshape(len(i), -1)] * 2)
     H = sp.csr_matrix((vals.ravel(), (rows.ravel(), cols.ravel())), shape=(n * d, n * d))
     H.sum_duplicates()

@@ -141,8 +141,8 @@ def test_thermal_shares_equal_an_independent_dense_computation(small):
 def test_thermal_excess_is_below_the_mass_metric_count_and_sets_the_point_strains(small):
     """The quasi-harmonic excess ρ − s stays below the free-share count θ α of the mass metric (the
     configurational fluctuations of a partly constrained atom follow the stiffness); after `prepare` the
-    continuum holds ε_q = ε_th (1 − θ_q) with ε_q = ε_th exactly where no handshake atom is near, and between the
-    free_share field and ε_th inside the handshake."""
+    continuum holds ε_q = ε_th (1 − θ_q) with ε_q = ε_th exactly where no handshake atom is near, and
+    between the free_share field and ε_th inside the handshake."""
     s, integ = small.model.system, small.integrator
     cont = s.continuum
     eps_q = cont.material.point_strains
@@ -153,7 +153,8 @@ def test_thermal_excess_is_below_the_mass_metric_count_and_sets_the_point_strain
     # points none of whose element nodes has a handshake atom in its support (the slaved edge atoms,
     # held below their static share, give ε_q slightly above ε_th there)
     X = s.atoms.X[s.free]
-    touched = np.asarray(abs(cont.interpolation_matrix(X[s.handshake.distance(X) > 0.0])).sum(axis=0)).ravel() > 0
+    Nh = abs(cont.interpolation_matrix(X[s.handshake.distance(X) > 0.0]))
+    touched = np.asarray(Nh.sum(axis=0)).ravel() > 0
     far = np.asarray(abs(cont.interpolation_matrix(cont.qp_positions)) @ touched).ravel() == 0
     assert far.sum() > 20 and np.all(eps_q[far] == EPS)
     eps_fs, _ = handshake_point_strains(s, integ.projector, EPS)
