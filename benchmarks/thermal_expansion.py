@@ -41,8 +41,8 @@ why). With the full virial of H instead (continuum ∫ α P Fᵀ, the nodes' kin
 σ_H = −0.040 ± 0.005: the residual is not an artefact of the estimator. ``free_share`` (ε_th (1 − θ)
 across H) overshoots to the other sign: 6.1 % (20 000 + 6 000 steps: +0.038 ± 0.004, uniform −0.046 ±
 0.004); docs/physics.md §10 has the binned reading. ``quasi_harmonic`` (the atoms' thermal stress from the
-quasi-harmonic covariance of the constrained model, §10): σ_H = +0.0122 ± 0.0012 over seeds 4–8
-(1.8 % ± 0.2 % of the unmatched), far field 0.3 %.
+quasi-harmonic covariance of the constrained model, §10): σ_H = +0.0128 ± 0.0008 over seeds 4–11
+(1.91 % ± 0.12 % of the unmatched), far field 0.3 %.
 """
 from __future__ import annotations
 

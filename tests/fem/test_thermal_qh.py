@@ -41,8 +41,8 @@ def bench():
 
 @pytest.fixture(scope="module")
 def small(bench):
-    """A smaller copy of the benchmark's model (core 2, handshake 4, mesh ±12), on its expanded lattice."""
-    sim = bench.make(0.1, EPS, True, c=2.0, w=4.0, M=12.0, handshake="quasi_harmonic")
+    """A smaller copy of the benchmark's model (core 1, handshake 4, mesh ±10), on its expanded lattice."""
+    sim = bench.make(0.1, EPS, True, c=1.0, w=4.0, M=10.0, handshake="quasi_harmonic")
     sim.prepare()
     s = sim.model.system
     s.atoms.x[...] = s.atoms.X * (1.0 + EPS)
@@ -159,7 +159,8 @@ def test_thermal_excess_is_below_the_mass_metric_count_and_sets_the_point_strain
     assert far.sum() > 20 and np.all(eps_q[far] == EPS)
     eps_fs, _ = handshake_point_strains(s, integ.projector, EPS)
     mid = (qd > 1.0) & (qd < 3.0)
-    assert np.mean(eps_q[mid]) < 0.8 * EPS and np.mean(eps_q[mid]) > np.mean(eps_fs[mid]) + 0.1 * EPS
+    assert np.mean(eps_q[mid]) < 0.9 * EPS and np.mean(eps_q[mid]) > np.mean(eps_fs[mid]) + 0.1 * EPS, (
+        np.mean(eps_q[mid]), np.mean(eps_fs[mid]))
 
 
 @pytest.mark.slow

@@ -38,7 +38,7 @@ The cause of that overshoot is the mass metric of θ: the configurational (viria
 constrained atom's thermal pressure follows the stiffness; ``handshake: quasi_harmonic`` computes each
 handshake atom's thermal stress from the quasi-harmonic covariance of the constrained blended model
 (multiscale/coupling/thermal_qh.py, tests/fem/test_thermal_qh.py) and meets the issue's figure in the mean:
-σ_H = +0.0122 ± 0.0012 over seeds 4–8, 1.8 % ± 0.2 % of the unmatched (far field 0.3 %).
+σ_H = +0.0128 ± 0.0008 over seeds 4–11, 1.91 % ± 0.12 % of the unmatched (far field 0.3 %).
 The slow test asserts: ε_th ≥ 0.5 %, far field ≤ 2 % of the unmatched (uniform and quasi_harmonic), σ_H ≤ 10 %
 for the uniform strain, and for quasi_harmonic the mean σ_H of seeds 4, 5, 6 ≤ 2 % of the unmatched within
 two standard errors (≤ 2.5 % in any case), on the tension side of the uniform strain's compression.

@@ -33,7 +33,7 @@ blended model (`multiscale.coupling.thermal_qh`; pair potentials). Both are set 
 `set_point_strains` when the run is prepared (docs/physics.md §10). Measured on
 benchmarks/thermal_expansion.py, the handshake's residual is −0.047 ± 0.002 (uniform, 7.0 % of the
 unmatched stress), +0.037 ± 0.002 (free_share, 5.6 %: the mass-metric count over-predicts the atoms' thermal
-pressure) and +0.0122 ± 0.0012 (quasi_harmonic, 1.8 %, five seeds).
+pressure) and +0.0128 ± 0.0008 (quasi_harmonic, 1.9 %, eight seeds).
 
 ε_th is *measured* on the same potential by `measure_thermal_strain`: a periodic crystal of the deck's
 lattice, Langevin NVT at T, time-averaged pressure (virial + kinetic, `multiscale.md.stress`) at two or three
