@@ -157,6 +157,20 @@ def test_thermal_excess_is_below_the_mass_metric_count_and_sets_the_point_strain
     touched = np.asarray(Nh.sum(axis=0)).ravel() > 0
     far = np.asarray(abs(cont.interpolation_matrix(cont.qp_positions)) @ touched).ravel() == 0
     assert far.sum() > 20 and np.all(eps_q[far] == EPS)
+    # θ at the nodes: the shape-function averages of the excess ρ − s over those of α = 1 − β̄ (handshake atoms)
+    Xa = s.atoms.X[s.free]
+    idx = s.free[s.handshake.distance(Xa) > 0.0]
+    sh, rho = atom_thermal_shares(s, integ.projector, EPS, idx)
+    Na = cont.interpolation_matrix(s.atoms.X[idx]).tocsc()
+    wn = np.asarray(Na.sum(axis=0)).ravel()
+    on = wn > 0
+    e_n = np.zeros_like(wn)
+    a_n = np.zeros_like(wn)
+    e_n[on] = (Na.T @ (rho - sh))[on] / wn[on]
+    a_n[on] = (Na.T @ (1.0 - s.atom_weight[idx]))[on] / wn[on]
+    th_n = np.where(a_n > 1e-3, e_n / np.maximum(a_n, 1e-3), 0.0)
+    assert np.all(np.abs(th_n) < 1.0)                  # no clipping in this model
+    assert np.allclose(th_q, cont.interpolation_matrix(cont.qp_positions) @ th_n, rtol=0, atol=1e-12)
     eps_fs, _ = handshake_point_strains(s, integ.projector, EPS)
     mid = (qd > 1.0) & (qd < 3.0)
     assert np.mean(eps_q[mid]) < 0.9 * EPS and np.mean(eps_q[mid]) > np.mean(eps_fs[mid]) + 0.1 * EPS, (
