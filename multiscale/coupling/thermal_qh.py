@@ -32,8 +32,10 @@ The leading-order (harmonic) ρ over-estimates the thermal pressure where the at
 held (an anharmonic effect, docs/physics.md §10: measured 9 % of the excess on the benchmark). Pair
 potentials only (φ(r), φ'(r) from `Potential.pair`; φ'', φ''' by central differences).
 
-Cost: one sparse LU of the KKT matrix (n_dof + rows) and 2·d solves per handshake atom and bonded neighbour
-(chunked), a dense pseudo-inverse of the ≤ 3 000-dof reference supercell; once, at prepare.
+Cost: one sparse LU of the KKT matrix (n_dof + rows) and d solves per handshake atom and bonded neighbour
+(chunked), a dense pseudo-inverse of the ≤ 3 000-dof reference supercell; once, at prepare. Measured (CPU):
+1.1 s on benchmarks/thermal_expansion.py's model (404 handshake atoms, 2 314 dofs), 9 s with 1 032 handshake
+atoms and 8 822 dofs (docs/physics.md §10): ~ N_H × nnz(LU), too slow for large 3D handshakes.
 """
 
 from __future__ import annotations
@@ -185,23 +187,20 @@ def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.
     touch = want[i] | want[j]
     i, j, dx, r, w, g, gd = i[touch], j[touch], dx[touch], r[touch], w[touch], g[touch], gd[:, touch]
     need = np.unique(np.concatenate([i, j, atoms_of_interest]))
-    Tc = T.tocsr()
-    Ta = Tc[:, act]                              # atom displacements from the active dofs
+    ax = np.arange(d)
+    Tn = T.tocsr()[(need[:, None] * d + ax).ravel()][:, act]   # the needed atoms' displacements (active dofs)
     pos = -np.ones(n, np.int64)
     pos[need] = np.arange(len(need))
     Cdiag = np.zeros((len(need), d, d))
     Cij = np.zeros((len(i), d, d))
-    ax = np.arange(d)
     for c0 in range(0, len(need), chunk):
-        blk = need[c0:c0 + chunk]
-        rows = (blk[:, None] * d + ax).ravel()
-        R = Ta[rows].toarray().T                   # (na, |blk|·d)
+        nb = min(chunk, len(need) - c0)
+        R = Tn[c0 * d:(c0 + nb) * d].toarray().T         # (na, nb·d)
         Y = lu.solve(np.vstack([R, np.zeros((m, R.shape[1]))]))[:na]
-        TY = Ta @ Y                               # (n·d, |blk|·d) = C_atoms[:, blk dofs]
-        TY = TY.reshape(n, d, len(blk), d)
-        Cdiag[c0:c0 + len(blk)] = TY[blk, :, np.arange(len(blk)), :]
-        inblk = np.flatnonzero((pos[j] >= c0) & (pos[j] < c0 + len(blk)))
-        Cij[inblk] = TY[i[inblk], :, pos[j[inblk]] - c0, :]
+        TY = (Tn @ Y).reshape(len(need), d, nb, d)     # C between the needed atoms and this block
+        Cdiag[c0:c0 + nb] = TY[c0 + np.arange(nb), :, np.arange(nb), :]
+        inblk = np.flatnonzero((pos[j] >= c0) & (pos[j] < c0 + nb))
+        Cij[inblk] = TY[pos[i[inblk]], :, pos[j[inblk]] - c0, :]
     D = Cdiag[pos[i]] + Cdiag[pos[j]] - Cij - np.transpose(Cij, (0, 2, 1))
     th = _bond_thermal_virial(dx, r, gd, D)
     Wth = np.zeros(n)
