@@ -157,7 +157,7 @@ def test_thermal_excess_is_below_the_mass_metric_count_and_sets_the_point_strain
     touched = np.asarray(Nh.sum(axis=0)).ravel() > 0
     far = np.asarray(abs(cont.interpolation_matrix(cont.qp_positions)) @ touched).ravel() == 0
     assert far.sum() > 20 and np.all(eps_q[far] == EPS)
-    # θ at the nodes: the shape-function averages of the excess ρ − s over those of α = 1 − β̄ (handshake atoms)
+    # θ at the nodes: shape-function averages of the excess ρ − s over those of α = 1 − β̄ (atoms of H)
     Xa = s.atoms.X[s.free]
     idx = s.free[s.handshake.distance(Xa) > 0.0]
     sh, rho = atom_thermal_shares(s, integ.projector, EPS, idx)
