@@ -628,25 +628,33 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
 
 
 def _check_thermal_share(deck: Deck, model: Model) -> None:
-    """``thermal_strain`` with ``handshake: free_share`` (multiscale/coupling/thermal_share.py) needs a
+    """``thermal_strain`` with ``handshake: free_share`` (multiscale/coupling/thermal_share.py) or
+    ``quasi_harmonic`` (multiscale/coupling/thermal_qh.py; also: a pair potential and a lattice) needs a
     handshake with an energy-based coupling and a dynamics run: deck errors at the key otherwise."""
     from .registry import MINIMIZERS
     c = model.continuum
-    if c is None or getattr(c.material, "handshake", "uniform") != "free_share":
+    which = getattr(c.material, "handshake", "uniform") if c is not None else "uniform"
+    if which not in ("free_share", "quasi_harmonic"):
         return
     key, hint = "continuum.material.handshake", "use `handshake: uniform` (ε_th everywhere)"
+    if which == "quasi_harmonic" and getattr(model.potential, "many_body", False):
+        raise deck.error(key, "quasi_harmonic computes the handshake atoms' thermal virial for pair "
+                         "potentials only (a many-body embedding term is not implemented)", hint)
+    if which == "quasi_harmonic" and model.lattice is None:
+        raise deck.error(key, "quasi_harmonic takes its reference crystal from `atoms.lattice`; these atoms "
+                         "come from a file", hint)
     if model.handshake is None:
-        raise deck.error(key, "free_share sets the continuum's thermal strain from the handshake atoms' "
-                         "free share, but the deck has no handshake", hint)
+        raise deck.error(key, f"{which} sets the continuum's thermal strain from the handshake atoms, "
+                         "but the deck has no handshake", hint)
     if not getattr(model.method, "energy_based", True):
-        raise deck.error(key, "free_share balances the partition-of-unity weighted stresses of an "
+        raise deck.error(key, f"{which} balances the partition-of-unity weighted stresses of an "
                          "energy-based coupling; force-based blending has none", hint)
     if deck.config.integrator.type in MINIMIZERS:
-        raise deck.error(key, "free_share is the thermal pressure of the atoms' vibrations: dynamics at "
+        raise deck.error(key, f"{which} is the thermal pressure of the atoms' vibrations: dynamics at "
                          "temperature only (statics is at zero temperature)", hint)
     G = getattr(model.system, "G", None)
     if G is None or G.shape[0] == 0:
-        raise deck.error(key, "free_share takes the atoms' free share from exact constraint rows (strong or "
+        raise deck.error(key, f"{which} takes the atoms' share from exact constraint rows (strong or "
                          "projected coupling, or a `constraint:` other than none); this coupling has none, "
                          "so the handshake would get no thermal strain", hint)
 

@@ -116,18 +116,21 @@ def prepare(model, deck, statics: bool) -> Prepared:  # noqa: ANN001
 
 def _wants_thermal_share(model) -> bool:  # noqa: ANN001
     c = model.continuum
-    return c is not None and getattr(c.material, "handshake", "uniform") == "free_share"
+    return c is not None and getattr(c.material, "handshake", "uniform") in ("free_share", "quasi_harmonic")
 
 
 def _set_thermal_share(model, deck, integrator) -> None:  # noqa: ANN001
     """Per-quadrature-point thermal strains ε_th (1 − θ_q) of a ``free_share`` continuum
-    (`multiscale.coupling.thermal_share`), from the integrator's constraints."""
+    (`multiscale.coupling.thermal_share`) or a ``quasi_harmonic`` one (`multiscale.coupling.thermal_qh`),
+    from the integrator's constraints."""
     if not _wants_thermal_share(model):
         return
+    from ..coupling.thermal_qh import handshake_point_strains_qh
     from ..coupling.thermal_share import handshake_point_strains
     mat = model.continuum.material
+    fn = handshake_point_strains_qh if mat.handshake == "quasi_harmonic" else handshake_point_strains
     try:
-        eps_q, _ = handshake_point_strains(model.system, getattr(integrator, "projector", None), mat.strain)
+        eps_q, _ = fn(model.system, getattr(integrator, "projector", None), mat.strain)
     except ValueError as exc:
         raise deck.error("continuum.material.handshake", str(exc)) from exc
     mat.set_point_strains(eps_q)

@@ -34,9 +34,14 @@ continuum thermal strain ε_th (1 − θ_q) varying across H with the atoms' fre
 tests/fem/test_thermal_share.py). Measured, it overshoots: σ_H = +0.041 ± 0.005 (6.1 % of the unmatched;
 far field +0.011 ± 0.002, 1.3 %), against −0.043 for the uniform strain — the quasi-harmonic count
 over-predicts the low-β̄ atoms' thermal pressure, so the issue's 2 % in H is met by neither.
-The slow test asserts: ε_th ≥ 0.5 %, far field ≤ 2 % of the unmatched (both handshake choices), σ_H ≤ 10 %
-of the unmatched (both), and that free_share moves σ_H to the other side of zero (the sign the
-quasi-harmonic excess −θ α σ_s predicts for its removal).
+The cause of that overshoot is the mass metric of θ: the configurational (virial) part of a partly
+constrained atom's thermal pressure follows the stiffness; ``handshake: quasi_harmonic`` computes each
+handshake atom's thermal stress from the quasi-harmonic covariance of the constrained blended model
+(multiscale/coupling/thermal_qh.py, tests/fem/test_thermal_qh.py) and meets the issue's figure in the mean:
+σ_H = +0.0128 ± 0.0008 over seeds 4–11, 1.91 % ± 0.12 % of the unmatched (far field 0.3 %).
+The slow test asserts: ε_th ≥ 0.5 %, far field ≤ 2 % of the unmatched (uniform and quasi_harmonic), σ_H ≤ 10 %
+for the uniform strain, and for quasi_harmonic the mean σ_H of seeds 4, 5, 6 ≤ 2 % of the unmatched within
+two standard errors (≤ 2.5 % in any case), on the tension side of the uniform strain's compression.
 ε_th is measured in the test by periodic NVT MD of the same potential (an independent atomistic
 calculation; nothing is taken from a coupled run).
 """
@@ -106,8 +111,9 @@ def _bench():
 def test_matched_continuum_removes_the_thermal_stress_at_the_seam():
     """T = 0.1: ε_th measured by periodic NVT MD (≥ 0.5 %; measured 0.00879 ± 0.00004); mean stress of the
     continuum between the handshake and the fixed ring with the matched continuum ≤ 2 % of the unmatched
-    one (measured 1.3 %), the blended handshake stress ≤ 10 % (measured 6.3 %: module docstring); the same
-    with ``handshake: free_share`` (measured 1.3 %, 6.1 % on the other side of zero)."""
+    one (measured 1.3 %), the blended handshake stress ≤ 10 % (measured 6.3 %: module docstring); with
+    ``handshake: quasi_harmonic`` over seeds 4, 5, 6 the far field ≤ 2 % each and the mean σ_H ≤ 2 % of the
+    unmatched within two standard errors, ≤ 2.5 % in any case (measured +0.0130 ± 0.0020: 1.9 % ± 0.3 %)."""
     T = 0.1
     pot = _lj()
     a0 = zero_stress_lattice_constant(pot, "hex")
@@ -122,8 +128,15 @@ def test_matched_continuum_removes_the_thermal_stress_at_the_seam():
     assert far <= 0.02, (far, matched, unmatched, m)
     ratio = abs(matched["sigma_h"]) / unmatched["sigma_h"]
     assert ratio <= 0.10, (ratio, matched, unmatched, m)
-    share = bench.run(T, m.strain, True, 2000, 6000, handshake="free_share")
-    assert abs(share["sigma_far"]) / unmatched["sigma_far"] <= 0.02, (share, unmatched)
-    assert abs(share["sigma_h"]) / unmatched["sigma_h"] <= 0.10, (share, unmatched)
-    # the atoms' excess compression removed, and more (docs/physics.md §10: measured +0.041 vs −0.043)
-    assert matched["sigma_h"] + 3 * matched["sigma_h_err"] < 0 < share["sigma_h"] - 3 * share["sigma_h_err"]
+    # quasi_harmonic (docs/physics.md §10): the issue's 2 % in H, mean of three seeds with its standard error
+    qh = [bench.run(T, m.strain, True, 2000, 6000, handshake="quasi_harmonic", seed=sd) for sd in (4, 5, 6)]
+    for r in qh:
+        assert abs(r["sigma_far"]) / unmatched["sigma_far"] <= 0.02, (r, unmatched)
+    sh = np.array([r["sigma_h"] for r in qh])
+    mean, se = float(sh.mean()), float(sh.std(ddof=1) / np.sqrt(len(sh)))
+    ratio_qh = abs(mean) / unmatched["sigma_h"]
+    assert ratio_qh <= 0.02 + 2 * se / unmatched["sigma_h"], (ratio_qh, se, qh, unmatched)
+    assert ratio_qh <= 0.025, (ratio_qh, se, qh, unmatched)
+    # the uniform strain's compression removed (measured −0.043 → +0.013)
+    assert matched["sigma_h"] + 3 * matched["sigma_h_err"] < 0, matched
+    assert mean > matched["sigma_h"] + 0.03, (sh, matched)

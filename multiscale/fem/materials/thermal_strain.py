@@ -26,12 +26,14 @@ rotations); ``cauchy_born`` (the default, objective) is right for a cold mesh (q
 rotations, and double-counts the mesh's share of the expansion when the mesh is hot.
 
 Across the handshake (``handshake``): ``uniform`` applies ε_th at every point; ``free_share`` applies
-ε_q = ε_th (1 − θ_q), θ the handshake atoms' free fine-scale share under the coupling's constraints, set per
-quadrature point by `set_point_strains` when the run is prepared (`multiscale.coupling.thermal_share`,
-docs/physics.md §10: the free modes of a weighted atom carry the full thermal pressure, so the blended
-atoms hold −θ α σ_s that the continuum takes back). Measured on benchmarks/thermal_expansion.py it flips
-the handshake's residual from −0.043 (uniform) to +0.041 (free_share), 6 % of the unmatched stress either
-way: the quasi-harmonic count over-predicts the low-β̄ atoms' thermal pressure (§10).
+ε_q = ε_th (1 − θ_q), θ the handshake atoms' free fine-scale share under the coupling's constraints counted in
+the mass metric (`multiscale.coupling.thermal_share`); ``quasi_harmonic`` takes θ_q from the atoms' excess
+thermal pressure over their static share, computed from the quasi-harmonic covariance of the constrained
+blended model (`multiscale.coupling.thermal_qh`; pair potentials). Both are set per quadrature point by
+`set_point_strains` when the run is prepared (docs/physics.md §10). Measured on
+benchmarks/thermal_expansion.py, the handshake's residual is −0.047 ± 0.002 (uniform, 7.0 % of the
+unmatched stress), +0.037 ± 0.002 (free_share, 5.6 %: the mass-metric count over-predicts the atoms' thermal
+pressure) and +0.0128 ± 0.0008 (quasi_harmonic, 1.9 %, eight seeds).
 
 ε_th is *measured* on the same potential by `measure_thermal_strain`: a periodic crystal of the deck's
 lattice, Langevin NVT at T, time-averaged pressure (virial + kinetic, `multiscale.md.stress`) at two or three
@@ -70,12 +72,14 @@ class ThermalStrain(Material):
                                                        "a thermalised mesh adds no thermal expansion of its "
                                                        "own (use it in dynamics at temperature; module "
                                                        "docstring)")
-        handshake: Literal["uniform", "free_share"] = Field(
+        handshake: Literal["uniform", "free_share", "quasi_harmonic"] = Field(
             "uniform", description="thermal strain of the continuum across the handshake: uniform (ε_th "
             "everywhere) or free_share (ε_th (1 − θ) with θ the atoms' free fine-scale share under the "
             "coupling's constraints, interpolated to the quadrature points: the handshake atoms' free "
             "modes carry the full thermal pressure, the continuum supplies the rest; dynamics with a "
-            "constraint coupling only; docs/physics.md §10)")
+            "constraint coupling only; docs/physics.md §10) or quasi_harmonic (ε_th (1 − θ) with θ the "
+            "handshake atoms' excess thermal pressure over their static share, from the quasi-harmonic "
+            "covariance of the constrained blended model; pair potentials; docs/physics.md §10)")
 
     def __init__(self, base: Material, strain: float, handshake: str = "uniform") -> None:
         self.base = base

@@ -1,0 +1,248 @@
+"""The continuum thermal strain across the handshake from the quasi-harmonic thermal stress of the
+constrained blended model (``thermal_strain`` with ``handshake: quasi_harmonic``;
+multiscale/coupling/thermal_qh.py, docs/physics.md §10): the atoms' static and thermal shares against an
+independent dense computation (Hessian by central differences of msim's force kernels, covariance from the
+dense null space of the constraints, the virial's second derivative by central differences of the per-atom
+virial kernel along the covariance's eigenvectors), the crystal reference against MD at low temperature
+(slow), the point strains, and the deck errors. The handshake-stress measurement is
+tests/fem/test_thermal_strain.py (slow)."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+from click.testing import CliRunner
+
+from multiscale.cli import cli
+from multiscale.coupling.thermal_qh import atom_thermal_shares, crystal_reference, handshake_point_strains_qh
+from multiscale.coupling.thermal_share import handshake_point_strains
+from multiscale.md.stress import virial_atoms
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
+EPS = 0.00879
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("thermal_expansion_bench",
+                                                  _ROOT / "benchmarks" / "thermal_expansion.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _bench()
+
+
+@pytest.fixture(scope="module")
+def small(bench):
+    """A smaller copy of the benchmark's model (core 1, handshake 4, mesh ±10), on its expanded lattice."""
+    sim = bench.make(0.1, EPS, True, c=1.0, w=4.0, M=10.0, handshake="quasi_harmonic")
+    sim.prepare()
+    s = sim.model.system
+    s.atoms.x[...] = s.atoms.X * (1.0 + EPS)
+    s.continuum.U[...] = s.continuum.nodes * EPS
+    s.update_pads()
+    return sim
+
+
+def _dense_shares(sim):
+    """(atoms (k,), thermal virial + kinetic traces (k,) at k_B T = 1, static virial traces (k,)) of the
+    free handshake atoms, computed without thermal_qh (module docstring)."""
+    s, integ = sim.model.system, sim.integrator
+    a, cont = s.atoms, s.continuum
+    d, nfd = s.d, s.n_free * s.d
+    q0 = s.gather_q().copy()
+    x0, U0 = a.x.copy(), cont.U.copy()
+
+    def setq(q):
+        a.x[s.free] = a.X[s.free] + q[:nfd].reshape(-1, d)
+        cont.U[...] = q[nfd:].reshape(-1, d)
+        s.update_pads()
+
+    def force(q):
+        setq(q)
+        s.compute_forces()
+        return s.forces_q().copy()
+
+    inv = np.asarray(integ.projector.inv_mass, float)
+    act = np.flatnonzero(inv > 0)
+    n = q0.size
+    H = np.zeros((len(act), len(act)))
+    h = 1e-5
+    for c, k in enumerate(act):
+        e = np.zeros(n)
+        e[k] = h
+        H[:, c] = -(force(q0 + e) - force(q0 - e))[act] / (2 * h)
+    H = 0.5 * (H + H.T)
+    G = integ.projector.G.toarray()[:, act]
+    G = G[np.abs(G).sum(axis=1) > 0]
+    Z = sla.null_space(G)
+    C = Z @ np.linalg.solve(Z.T @ H @ Z, Z.T)
+    lam, V = np.linalg.eigh(0.5 * (C + C.T))
+    keep = lam > 1e-10 * lam.max()
+    setq(q0)
+    a.rebuild()
+    W0 = virial_atoms(a)
+    W0 = W0[:, 0] + W0[:, 3]
+    Wth = np.zeros_like(W0)
+    hv = 5e-4
+    for lm, v in zip(lam[keep], V[:, keep].T, strict=True):
+        full = np.zeros(n)
+        full[act] = hv * v
+        setq(q0 + full)
+        a.rebuild()
+        Wp = virial_atoms(a)
+        setq(q0 - full)
+        a.rebuild()
+        Wm = virial_atoms(a)
+        Wth += 0.5 * lm * ((Wp[:, 0] + Wp[:, 3]) + (Wm[:, 0] + Wm[:, 3]) - 2 * W0) / hv**2
+    setq(q0)
+    a.x[...] = x0
+    cont.U[...] = U0
+    s.update_pads()
+    a.rebuild()
+    # kinetic: <m v v> = m (W - W G^T (G W G^T)^-1 G W) on the active dofs
+    Gf = integ.projector.G.toarray()
+    Gf = Gf[np.abs(Gf).sum(axis=1) > 0]
+    Wd = inv
+    Pdiag = Wd * np.einsum("rk,rk->k", Gf, np.linalg.solve(Gf @ (Wd[:, None] * Gf.T), Gf))
+    kin_q = np.where(inv > 0, 1.0 - Pdiag, 0.0)[:nfd].reshape(-1, d).sum(axis=1)
+    idx = s.free[s.handshake.distance(a.X[s.free]) > 0.0]
+    kin = np.zeros(a.X.shape[0])
+    kin[s.free] = kin_q
+    return idx, Wth[idx] + kin[idx], W0[idx]
+
+
+def test_thermal_shares_equal_an_independent_dense_computation(small):
+    """s_a and ρ_a of thermal_qh (sparse KKT, analytic pair derivatives) equal the dense computation
+    (central differences of the force and virial kernels) to 1e-5 of the bulk value, for every free
+    handshake atom; the atoms span ρ from below 0.3 to above 0.9."""
+    s = small.model.system
+    mat = s.continuum.material
+    keep = mat.point_strains
+    mat.set_point_strains(None)         # the state prepare computes the field in: ε_th everywhere
+    try:
+        idx, th_dense, st_dense = _dense_shares(small)
+    finally:
+        mat.set_point_strains(keep)
+    st_ref, th_ref = crystal_reference(s.atoms.potential, s.lattice, EPS)
+    sh, rho = atom_thermal_shares(s, small.integrator.projector, EPS, idx)
+    assert np.max(np.abs(sh - st_dense / st_ref)) < 1e-9
+    assert np.max(np.abs(rho - th_dense / th_ref)) < 1e-5
+    assert rho.min() < 0.3 and rho.max() > 0.9
+
+
+def test_thermal_excess_is_below_the_mass_metric_count_and_sets_the_point_strains(small):
+    """The quasi-harmonic excess ρ − s stays below the free-share count θ α of the mass metric (the
+    configurational fluctuations of a partly constrained atom follow the stiffness); after `prepare` the
+    continuum holds ε_q = ε_th (1 − θ_q) with ε_q = ε_th exactly where no handshake atom is near, and
+    between the free_share field and ε_th inside the handshake."""
+    s, integ = small.model.system, small.integrator
+    cont = s.continuum
+    eps_q = cont.material.point_strains
+    eps2, th_q = handshake_point_strains_qh(s, integ.projector, EPS)
+    assert eps_q is not None and np.array_equal(eps_q, eps2)
+    assert np.allclose(eps_q, EPS * (1.0 - th_q), rtol=0, atol=1e-15)
+    qd = s.handshake.distance(cont.qp_positions)
+    # points none of whose element nodes has a handshake atom in its support (the slaved edge atoms,
+    # held below their static share, give ε_q slightly above ε_th there)
+    X = s.atoms.X[s.free]
+    Nh = abs(cont.interpolation_matrix(X[s.handshake.distance(X) > 0.0]))
+    touched = np.asarray(Nh.sum(axis=0)).ravel() > 0
+    far = np.asarray(abs(cont.interpolation_matrix(cont.qp_positions)) @ touched).ravel() == 0
+    assert far.sum() > 20 and np.all(eps_q[far] == EPS)
+    # θ at the nodes: shape-function averages of the excess ρ − s over those of α = 1 − β̄ (atoms of H)
+    Xa = s.atoms.X[s.free]
+    idx = s.free[s.handshake.distance(Xa) > 0.0]
+    sh, rho = atom_thermal_shares(s, integ.projector, EPS, idx)
+    Na = cont.interpolation_matrix(s.atoms.X[idx]).tocsc()
+    wn = np.asarray(Na.sum(axis=0)).ravel()
+    on = wn > 0
+    e_n = np.zeros_like(wn)
+    a_n = np.zeros_like(wn)
+    e_n[on] = (Na.T @ (rho - sh))[on] / wn[on]
+    a_n[on] = (Na.T @ (1.0 - s.atom_weight[idx]))[on] / wn[on]
+    th_n = np.where(a_n > 1e-3, e_n / np.maximum(a_n, 1e-3), 0.0)
+    assert np.all(np.abs(th_n) < 1.0)                  # no clipping in this model
+    assert np.allclose(th_q, cont.interpolation_matrix(cont.qp_positions) @ th_n, rtol=0, atol=1e-12)
+    eps_fs, _ = handshake_point_strains(s, integ.projector, EPS)
+    mid = (qd > 1.0) & (qd < 3.0)
+    assert np.mean(eps_q[mid]) < 0.9 * EPS and np.mean(eps_q[mid]) > np.mean(eps_fs[mid]) + 0.1 * EPS, (
+        np.mean(eps_q[mid]), np.mean(eps_fs[mid]))
+
+
+@pytest.mark.slow
+def test_crystal_reference_is_the_low_temperature_thermal_pressure():
+    """The reference crystal's quasi-harmonic thermal pressure per k_B T equals the periodic crystal's MD
+    (Langevin NVT at k_B T = 0.02, the expanded lattice) (p − p_static)/T within 3 standard errors and 2 %."""
+    from multiscale.fem.materials.thermal_strain import _pressure_at
+    from multiscale.md.lattice import Lattice
+    from multiscale.md.potentials.lj import LennardJones
+    from multiscale.md.properties import zero_stress_lattice_constant
+    pot = LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5, truncation="shift")
+    a0 = zero_stress_lattice_constant(pot, "hex")
+    lat = Lattice("hex", a0)
+    st, th = crystal_reference(pot, lat, EPS)
+    omega = lat.volume_per_atom * (1.0 + EPS) ** 2
+    T = 0.02
+    p, err = _pressure_at(pot, "hex", a0 * (1.0 + EPS), 1.0, T, (16, 9), 2000, 10000, 10, 0.01, 1.0, 11)
+    md = (p - st / (2 * omega)) / T
+    qh = th / (2 * omega)
+    assert abs(md - qh) < 3 * err / T and abs(md - qh) < 0.02 * qh, (md, err / T, qh)
+
+
+def _deck_text(bench, handshake: str, coupling: str | None = None, integrator: str | None = None) -> str:
+    deck = bench.DECK
+    if coupling is not None:
+        deck = deck.replace("coupling: {{type: projected, slave_below: {slave}}}",
+                            "coupling: " + coupling.replace("{", "{{").replace("}", "}}"))
+    mat = f"{{type: thermal_strain, strain: {EPS}, base: linear, handshake: {handshake}}}"
+    txt = deck.format(R=14.0, T0=0.2, T=0.1, M=24.0, h=2.0, c=4.0, c2=6.0, w=6.0, material=mat, Mo=25.0,
+                      Mi=23.0, seed=4, slave=0.1)
+    if integrator is not None:
+        txt = txt.replace(txt[txt.index("integrator:"):txt.index("output:")], integrator + "\n")
+    return txt
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("statics", "dynamics at temperature only"),
+    ("force_blend", "energy-based"),
+    ("penalty", "exact constraint rows"),
+    ("eam", "pair potentials only"),
+])
+def test_quasi_harmonic_where_it_has_no_meaning_is_a_deck_error(bench, tmp_path, case, message):
+    """quasi_harmonic in a statics deck, with force-based blending, without constraint rows, or with a
+    many-body potential (EAM: the 3D indentation deck given this material): exit 2 from `msim validate`
+    at continuum.material.handshake with file:line, no traceback."""
+    if case == "eam":
+        txt = (_ROOT / "decks" / "indent3d_small.yaml").read_text()
+        txt = txt.replace("material: {type: linear}", "material: {type: thermal_strain, strain: 0.005, base: "
+                          "linear, handshake: quasi_harmonic}")
+        assert "quasi_harmonic" in txt
+        (tmp_path / "deck.yaml").write_text(txt)
+        for f in (_ROOT / "decks").iterdir():           # the deck's neighbour files (tables), if any
+            if f.suffix not in (".yaml",) and f.is_file():
+                (tmp_path / f.name).write_bytes(f.read_bytes())
+    elif case == "statics":
+        txt = _deck_text(bench, "quasi_harmonic", integrator="integrator: {type: fire, ftol: 1.0e-06}")
+    elif case == "force_blend":
+        txt = _deck_text(bench, "quasi_harmonic", coupling="{type: force_blend}")
+    else:
+        txt = _deck_text(bench, "quasi_harmonic", coupling="{type: penalty, kappa: 1.0}")
+    p = tmp_path / "deck.yaml"
+    p.write_text(txt)
+    r = CliRunner().invoke(cli, ["validate", str(p)])
+    assert r.exit_code == 2, r.output
+    assert "continuum.material.handshake" in r.output and message in r.output, r.output
+    assert f"{p}:{_line_of(txt, 'material:')}:" in r.output, r.output
+    assert "Traceback" not in r.output
