@@ -5,6 +5,8 @@ The list itself is built by kernels/cellscan.pyx (``multiscale._kernels.cellscan
 """
 
 
+import numpy as np
+
 from libc.math cimport floor
 
 
@@ -49,3 +51,60 @@ def set_images(const double[:, ::1] x, const double[::1] lo, const double[::1] p
                 if im != 0:
                     nonzero = True
     return nonzero
+
+
+cdef inline bint _kept(Py_ssize_t i, Py_ssize_t j, long n_own, const long[::1] key, bint newton,
+                       int part) noexcept nogil:
+    """Entry (row i, neighbour j) of a local list kept by `filter_local`."""
+    cdef bint own_i = i < n_own, own_j = j < n_own
+    if own_i and own_j:
+        return part != 2
+    if part == 1 or not (own_i or own_j):
+        return False
+    if not newton:
+        return True
+    return key[i] < key[j] if own_i else key[j] < key[i]
+
+
+def filter_local(const long[::1] offsets, const int[::1] neigh, const unsigned short[::1] scode,
+                 long n_own, const long[::1] key, bint newton, int part=0):
+    """The entries of a distributed rank's local half list that the rank computes (parallel/engine.py).
+
+    Rows 0..n_own-1 are owned atoms, the rows after them ghosts (n_loc = offsets.shape[0] - 1 rows).
+    Ghost-ghost entries are always dropped. ``newton`` False: every entry with an owned atom is kept
+    (a cross pair is computed on both ranks). True: an owned-ghost entry is kept only when
+    key[owned] < key[ghost] (key: the global ids, so exactly one of the two ranks keeps it).
+    part: 0 every kept entry; 1 only the owned-owned ones (interior: computable before the ghosts'
+    positions arrive); 2 only the kept entries with a ghost (boundary). Parts 1 and 2 partition part 0.
+    Returns (offsets int64 (n_loc+1,), neighbors int32 (m',), shift codes uint16 (m',)), entries in
+    their original order. Two passes (count, write), O(m), serial.
+    """
+    cdef Py_ssize_t nloc = offsets.shape[0] - 1, i, e, m = 0
+    if key.shape[0] < nloc:
+        raise ValueError("filter_local: key must have one value per local atom")
+    if neigh.shape[0] != offsets[nloc] or scode.shape[0] != neigh.shape[0]:
+        raise ValueError("filter_local: neighbors / shift codes do not match the offsets")
+    if part < 0 or part > 2:
+        raise ValueError("filter_local: part must be 0, 1 or 2")
+    off_a = np.empty(nloc + 1, np.int64)
+    cdef long[::1] off = off_a
+    with nogil:
+        off[0] = 0
+        for i in range(nloc):
+            for e in range(offsets[i], offsets[i + 1]):
+                if _kept(i, neigh[e], n_own, key, newton, part):
+                    m = m + 1
+            off[i + 1] = m
+    nb_a = np.empty(m, np.int32)
+    sc_a = np.empty(m, np.uint16)
+    cdef int[::1] nb = nb_a
+    cdef unsigned short[::1] sc = sc_a
+    m = 0
+    with nogil:
+        for i in range(nloc):
+            for e in range(offsets[i], offsets[i + 1]):
+                if _kept(i, neigh[e], n_own, key, newton, part):
+                    nb[m] = neigh[e]
+                    sc[m] = scode[e]
+                    m = m + 1
+    return off_a, nb_a, sc_a

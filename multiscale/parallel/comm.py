@@ -23,7 +23,11 @@ Operations (arrays are numpy, C-contiguous float64/int64 unless said):
   objects, only ranks that send something; for rare, irregular traffic: atom migration, ghost set-up);
   ``sendrecv(send (m,...), dest, recv (k,...), source, tag)`` buffer (no pickling) point-to-point pair;
   ``sendrecv_many([(send, dest, recv, source, tag), ...])`` several at once, one wait (the per-step ghost
-  traffic); ``barrier()``; ``abort(message, code)``.
+  traffic); ``channel([(send, dest, recv, source, tag), ...])`` the same messages as persistent requests
+  bound to fixed buffers (set up once per neighbour rebuild), then ``start(ch)`` / ``wait(ch)`` every step
+  (the caller packs ``send`` in place before `start`; between `start` and `wait` it may compute on data
+  the messages do not touch: the ghost exchange overlapped with the interior forces); ``barrier()``;
+  ``abort(message, code)``.
 """
 
 from __future__ import annotations
@@ -89,6 +93,22 @@ class SerialComm:
     def sendrecv_many(self, msgs: list) -> None:
         for send, dest, recv, source, tag in msgs:
             self.sendrecv(send, dest, recv, source, tag)
+
+    def channel(self, msgs: list) -> list:
+        for _, dest, _, source, _ in msgs:
+            if dest != 0 or source != 0:
+                raise ValueError("serial communicator: only rank 0 exists")
+        return list(msgs)
+
+    def start(self, ch: list) -> None:
+        for send, _, recv, _, _ in ch:
+            recv[...] = send
+
+    def wait(self, ch: list) -> None:  # noqa: ARG002
+        return None
+
+    def free(self, ch: list) -> None:  # noqa: ARG002
+        return None
 
     def barrier(self) -> None:
         return None
@@ -166,6 +186,28 @@ class MPIComm:
         self.MPI.Request.Waitall(reqs)
         self.bytes_sent += sum(b.nbytes for b in sends)
         self.messages += len(msgs)
+
+    def channel(self, msgs: list) -> tuple:
+        """Persistent requests (receives first) for the (send, dest, recv, source, tag) messages; the
+        buffers must stay allocated and in place until `free`. Returns a handle for start/wait/free."""
+        reqs = [self.comm.Recv_init(recv, source=source, tag=tag) for _, _, recv, source, tag in msgs]
+        reqs += [self.comm.Send_init(send, dest=dest, tag=tag) for send, dest, _, _, tag in msgs]
+        for send, *_ in msgs:
+            if not (send.flags.c_contiguous and send.flags.writeable):
+                raise ValueError("channel: send buffers must be C-contiguous and writeable")
+        return reqs, sum(m[0].nbytes for m in msgs), len(msgs)
+
+    def start(self, ch: tuple) -> None:
+        self.MPI.Prequest.Startall(ch[0])
+        self.bytes_sent += ch[1]
+        self.messages += ch[2]
+
+    def wait(self, ch: tuple) -> None:
+        self.MPI.Request.Waitall(ch[0])
+
+    def free(self, ch: tuple) -> None:
+        for r in ch[0]:
+            r.Free()
 
     def barrier(self) -> None:
         self.comm.Barrier()

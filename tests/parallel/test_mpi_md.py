@@ -62,14 +62,18 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
+@pytest.mark.parametrize("overlap", [True, False], ids=["overlap", "blocking"])
 @pytest.mark.parametrize("newton", [False, True], ids=["full", "newton"])
 @pytest.mark.parametrize(("ranks", "pot"), [(2, "lj"), (2, "eam"), (3, "lj")])
-def test_forces_and_energy_match_serial(pot: str, newton: bool, ranks: int, tmp_path: Path) -> None:
+def test_forces_and_energy_match_serial(pot: str, newton: bool, overlap: bool, ranks: int,
+                                        tmp_path: Path) -> None:
     """2 and 3 ranks (3: the two neighbours of a slab are different ranks; oversubscribes 2 cores):
-    per-atom forces, per-atom energies and the total energy equal serial msim to 1e-12."""
+    per-atom forces, per-atom energies and the total energy equal serial msim to 1e-12, with the ghost
+    exchange overlapped with the interior entries (two lists) or not (one list)."""
     reg, _ = serial_region(pot)
     E = reg.compute()
-    r = run(ranks, "forces", pot, tmp_path, *(["--newton"] if newton else []))
+    r = run(ranks, "forces", pot, tmp_path, *(["--newton"] if newton else []),
+            *([] if overlap else ["--no-overlap"]))
     assert int(r["size"]) == ranks and np.all(r["atoms_per_rank"] > 0)
     np.testing.assert_array_equal(r["gid"], np.arange(reg.n))
     assert rel(r["forces"], reg.forces) <= 1e-12
