@@ -181,7 +181,8 @@ class DistributedMD:
         self.n_builds = 0
         self.n_migrated = 0          # atoms this rank sent to another rank (all rebuilds)
         self.energy_local = 0.0
-        self.stats = {"t_comm": 0.0, "t_force": 0.0, "t_build": 0.0, "bytes": 0, "messages": 0}
+        self.stats = {"t_comm": 0.0, "t_force": 0.0, "t_build": 0.0, "bytes": 0, "messages": 0,
+                      "t_migrate": 0.0, "t_ghosts": 0.0, "t_list": 0.0, "t_filter": 0.0}
         self._send: list[tuple[np.ndarray, np.ndarray, int]] = []
         self._recv: list[tuple[slice, int]] = []
         self._ch: dict = {}
@@ -235,6 +236,8 @@ class DistributedMD:
             parts = [(gid[stay], x[stay], v[stay], mass[stay], types[stay], image[stay])]
             parts += [got[r] for r in sorted(got)]
             gid, x, v, mass, types, image = (np.concatenate([p[k] for p in parts]) for k in range(6))
+        t1 = time.perf_counter()
+        self.stats["t_migrate"] += t1 - t0
         order = np.argsort(gid, kind="stable")
         gid, x, v, mass = gid[order], x[order], v[order], mass[order]
         types, image = types[order], image[order]
@@ -284,9 +287,14 @@ class DistributedMD:
             self._rho = np.zeros(nl)
             self._fp = np.zeros(nl)
         self._channels()
+        t2 = time.perf_counter()
+        self.stats["t_ghosts"] += t2 - t1
         # ---- local half list, filtered
         self.nlist.build(self.x)
+        t3 = time.perf_counter()
+        self.stats["t_list"] += t3 - t2
         self._filter()
+        self.stats["t_filter"] += time.perf_counter() - t3
         self.x_build = self.x[:n].copy()
         self.since_build = 0
         self.n_builds += 1
@@ -302,18 +310,17 @@ class DistributedMD:
         # rows are in local-atom order: owned rows first, then the ghost rows (one pass in kernels/neighbors);
         # overlap: the owned-owned entries (interior, computed while the ghosts' positions travel) and the
         # entries with a ghost (boundary) as two lists over the same slab order
-        parts = (1, 2) if self.overlap else (0,)
         lists = []
-        for part in parts:
-            off, nb, code = self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n, self.gid,
-                                                  self.newton, part)
+        for part, (off, nb, code) in enumerate(self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n,
+                                                                     self.gid, self.newton, self.overlap)):
             order, slab_start = nl.order, nl.slab_start
-            if part == 1:     # interior: rows of owned atoms only (the kernels then never read a ghost's x
-                #               or F'(rho), which the pending receives are writing)
-                own = order < n
+            if self.overlap:   # the slab order restricted to the rows the list needs: interior, the owned
+                # atoms (the kernels then never read a ghost's x or F'(rho) while receives write them);
+                # boundary, the atoms with boundary entries (a few thousand of the n_loc rows)
+                rows = order < n if part == 0 else (off[1:] > off[:-1])[order]
                 c = np.zeros(order.size + 1, np.int64)
-                np.cumsum(own, out=c[1:])
-                order, slab_start = np.ascontiguousarray(order[own]), np.ascontiguousarray(c[slab_start])
+                np.cumsum(rows, out=c[1:])
+                order, slab_start = np.ascontiguousarray(order[rows]), np.ascontiguousarray(c[slab_start])
             lists.append(_LocalList(off, nb, code, order, slab_start, nl.shift_table))
         self.list = lists[0]
         if self.overlap:
@@ -330,8 +337,8 @@ class DistributedMD:
 
     # ------------------------------------------------------------------ communication
     def _channels(self) -> None:
-        """Persistent requests of the per-step ghost traffic, bound to this build's arrays (freed and
-        re-made at every rebuild): forward x (packed, shifted), EAM forward F'(rho); newton: reverse
+        """Channels (`comm.channel`) of the per-step ghost traffic, bound to this build's arrays (re-made
+        at every rebuild): forward x (packed, shifted), EAM forward F'(rho); newton: reverse
         forces (EAM: + reverse rho). Receives of forward traffic land in place in the ghost blocks."""
         for ch in self._ch.values():
             self.comm.free(ch[0])
@@ -417,7 +424,7 @@ class DistributedMD:
                 self._wait("x")
                 t0 = time.perf_counter()
                 ke.densities(x, *args_b, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho_b, nt)
-                self._rho += self._rho_b
+                self._rho += self._rho_b        # ghost rows too: newton sends them back
             if self.newton and g:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._reverse("rho", self._rho)
@@ -437,7 +444,8 @@ class DistributedMD:
                 t0 = time.perf_counter()
                 ke.forces(x, *args_b, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp,
                           self._fb, e, nt)
-                f += self._fb
+                m = self.n_loc if self.newton else self.n_own
+                f[:m] += self._fb[:m]
         else:
             self.potential.compute(x, lst, None, None, f, e, nt)
             if ov:
@@ -445,8 +453,9 @@ class DistributedMD:
                 self._wait("x")
                 t0 = time.perf_counter()
                 self.potential.compute(x, self.list_b, None, None, self._fb, self._eb, nt)
-                f += self._fb
-                e += self._eb
+                m = self.n_loc if self.newton else self.n_own     # full mode: ghost rows are not used
+                f[:m] += self._fb[:m]
+                e[:m] += self._eb[:m]
         self.stats["t_force"] += time.perf_counter() - t0
         if self.newton and g:
             self._reverse("f", f)
