@@ -290,7 +290,10 @@ class DistributedMD:
         t2 = time.perf_counter()
         self.stats["t_ghosts"] += t2 - t1
         # ---- local half list, filtered
-        self.nlist.build(self.x)
+        clip = None
+        if self.n_ghost and self.axis == 0:      # no ghost-ghost pairs scanned (axis 0: the free cut axis)
+            clip = (float(self.dec.bounds[self.rank]), float(self.dec.bounds[self.rank + 1]))
+        self.nlist.build(self.x, clip_x=clip)
         t3 = time.perf_counter()
         self.stats["t_list"] += t3 - t2
         self._filter()
