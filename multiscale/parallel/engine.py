@@ -14,8 +14,10 @@ per step): wrap owned atoms into the box, MIGRATE atoms whose slab changed to th
 (all-to-all of (gid, x, v, mass, type, image)), sort the owned atoms by global id (a canonical order: the
 same P gives bitwise the same run), choose ghosts (owned atoms within ``rlist = cutoff + skin`` of a slab
 face are sent to the rank across it, shifted by ±L across the periodic seam), build the half list of the
-local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others) and drop
-the entries that are not this rank's to compute:
+local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others; cut axis 0:
+home cells holding only ghosts scan only the owned cells, ``clip_x``, so most ghost-ghost pairs are never
+listed) and drop the entries that are not this rank's to compute (`kernels/neighbors.filter_local`, one
+pass):
 
 - ``newton=False`` (full cross pairs): keep every entry with at least one owned atom; a pair across a
   slab face is computed on both ranks and each keeps the force on its own atom (ghost forces are
@@ -23,6 +25,14 @@ the entries that are not this rank's to compute:
 - ``newton=True`` (reverse communication): a cross pair is kept only on the rank owning its atom of
   smaller global id; forces on ghosts are sent back and added to their owners (EAM: ghost densities are
   sent back too). Per step: forward positions, reverse forces (EAM: + reverse ρ, forward F'(ρ)).
+
+``overlap=True``: the kept entries are split into two lists over the same slab order, the
+interior (both atoms owned) and the boundary (an entry with a ghost). Each step starts the ghosts'
+position exchange non-blocking (`comm.channel`: send buffers packed in place, receives straight into
+the ghost rows), computes the interior entries while the messages travel, waits, then computes the
+boundary entries into scratch arrays that are added (EAM: the same for both passes, the F'(ρ) exchange
+overlapped with the interior force pass). ``overlap=False`` (default: measured faster on the shared test
+machine, docs/parallel.md "Strong scaling"): one list, exchange then forces.
 
 EAM runs as density pass → (reverse ρ) → embedding of owned atoms → forward F'(ρ) to the ghosts → force
 pass (the pass functions of kernels/eam.pyx, those `EAMFile.compute` runs). Pair potentials call the potential
@@ -32,7 +42,8 @@ object's own kernel (`Potential.compute`) on the filtered list. Results equal th
 Energies: `potential_energy()` / `kinetic_energy()` are global (allreduce); per-step thermo is rank-0 only
 through `thermo()`. `gather()` collects gid-sorted global arrays on rank 0 (output/checkpoints: the layout
 of a serial run). `load_balance()` reports atoms per rank, max/mean. `stats` counts the communication
-(bytes, messages, seconds) and the time in force kernels.
+(bytes, messages, seconds), the time in force kernels and in rebuilds (t_build = t_migrate (wrap,
+migration) + t_ghosts (sort, ghost exchange) + t_list + t_filter).
 
 Requirements (checked, ValueError): the cut axis periodic when P > 1 and each slab at least ``rlist``
 wide (ghosts come from the two adjacent slabs only); the other periodic axes at least 2·rlist
@@ -104,6 +115,8 @@ class DistributedMD:
     potential : pair potential (`PairPotential`) or tabulated EAM (`TabulatedEAM`), the serial objects
     box : `Box`; skin [length]; types : (m,) int element indices (None = 0)
     axis : cut axis; newton : reverse communication (True) or full cross pairs (False)
+    overlap : ghost exchange overlapped with the interior entries (True) or completed before the forces
+        (False, default)
     neighbor : rebuild policy (`NeighborPolicy` or mapping {every, delay, check}; None = check every step,
         rebuild when any atom moved more than skin/2), applied globally (all ranks rebuild together)
     step : step counter of the given state (a restart: keys the Langevin noise of the forces computed at
@@ -129,7 +142,7 @@ class DistributedMD:
                  types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
                  langevin: dict | None = None, neighbor=None, step: int = 0, forces=None,  # noqa: ANN001
                  thermostat=None, thermostat_mask=None, f_ext=None, dt: float | None = None,  # noqa: ANN001
-                 overlap: bool = True) -> None:
+                 overlap: bool = False) -> None:
         self.comm, self.rank, self.size = comm, comm.rank, comm.size
         self.overlap = bool(overlap)
         self.potential, self.box, self.skin = potential, box, float(skin)
@@ -186,6 +199,7 @@ class DistributedMD:
         self._send: list[tuple[np.ndarray, np.ndarray, int]] = []
         self._recv: list[tuple[slice, int]] = []
         self._ch: dict = {}
+        self._d2 = np.zeros(1)
         self.list_b: _LocalList | None = None
         given = None if forces is None else (self.gid.copy(), np.array(forces, float).reshape(m, self.d),
                                              None if f_ext is None else
@@ -495,7 +509,8 @@ class DistributedMD:
         n = self.n_own
         d2 = self._kn.max_displacement_sq(self.x[:n], self.x_build) if n else 0.0
         t0 = time.perf_counter()
-        d2 = self.comm.allreduce(float(d2), "max")
+        self._d2[0] = d2
+        d2 = float(self.comm.allreduce_array(self._d2, "max")[0])     # buffer Allreduce (no pickling)
         self.stats["t_comm"] += time.perf_counter() - t0
         return d2 > (0.5 * self.skin) ** 2
 
