@@ -282,16 +282,18 @@ def main() -> None:
               f"{med['m1']:.3f} s, 2 ranks {med['m2']:.3f} s (full cross pairs), {med['m2n']:.3f} s (newton, "
               f"reverse comm) | medians of {args.repeat}", flush=True)
         print(f"   msim 2-rank / LAMMPS 2-rank: {best2 / med['l2']:.2f} (target <= 1.0); msim/LAMMPS 1 rank "
-              f"{med['m1'] / med['l1']:.2f}; msim 2 ranks, exchange overlapped with the interior pairs (full): "
-              f"{med['m2b']:.3f} s",
+              f"{med['m1'] / med['l1']:.2f}; msim 2 ranks, exchange overlapped with the interior pairs "
+              f"(full): {med['m2b']:.3f} s",
               flush=True)
         print(f"   parallel efficiency T1/(2 T2): msim full {med['m1'] / (2 * med['m2']):.2f}, newton "
-              f"{med['m1'] / (2 * med['m2n']):.2f}, full overlapped {med['m1'] / (2 * med['m2b']):.2f}; LAMMPS "
+              f"{med['m1'] / (2 * med['m2n']):.2f}, full overlapped {med['m1'] / (2 * med['m2b']):.2f}; "
+              f"LAMMPS "
               f"{med['l1'] / (2 * med['l2']):.2f} (target >= 0.9)",
               flush=True)
         r1 = sorted(runs["m1"], key=lambda r: r["wall"])[len(runs["m1"]) // 2]
         s1, n1 = r1["stats"][0], r1["steps"]
-        print(f"   msim 1 rank: {r1['builds']} builds; per step: force kernels {s1['t_force'] / n1 * 1e3:.2f} ms, "
+        print(f"   msim 1 rank: {r1['builds']} builds; per step: force kernels "
+              f"{s1['t_force'] / n1 * 1e3:.2f} ms, "
               f"builds {s1['t_build'] / n1 * 1e3:.2f} ms (list {s1['t_list'] / n1 * 1e3:.2f})", flush=True)
         for key, label in (("m2", "full"), ("m2n", "newton"), ("m2b", "full-overlap")):
             r = sorted(runs[key], key=lambda r: r["wall"])[len(runs[key]) // 2]

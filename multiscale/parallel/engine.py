@@ -328,8 +328,9 @@ class DistributedMD:
         # overlap: the owned-owned entries (interior, computed while the ghosts' positions travel) and the
         # entries with a ghost (boundary) as two lists over the same slab order
         lists = []
-        for part, (off, nb, code) in enumerate(self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n,
-                                                                     self.gid, self.newton, self.overlap)):
+        kept = self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n, self.gid, self.newton,
+                                     self.overlap)
+        for part, (off, nb, code) in enumerate(kept):
             order, slab_start = nl.order, nl.slab_start
             if self.overlap:   # the slab order restricted to the rows the list needs: interior, the owned
                 # atoms (the kernels then never read a ghost's x or F'(rho) while receives write them);

@@ -101,8 +101,9 @@ def serial_nve(pot: str, steps: int) -> tuple[AtomisticRegion, float]:
 @pytest.mark.parametrize("steps", [pytest.param(1000, marks=pytest.mark.slow), 150])
 @pytest.mark.parametrize("pot", ["lj", "eam"])
 def test_nve_1_vs_2_ranks(pot: str, steps: int, tmp_path: Path) -> None:
-    """1 000 (slow) and 150 NVE steps: 1 rank, 2 ranks (both force modes; full also overlapped) and serial msim agree to 1e-12
-    relative in positions and energies; atoms migrated between the slabs; the same P twice is bitwise.
+    """1 000 (slow) and 150 NVE steps: 1 rank, 2 ranks (both force modes; full also overlapped) and
+    serial msim agree to 1e-12 relative in positions and energies; atoms migrated between the slabs; the
+    same P twice is bitwise.
 
     Velocities are held to 1e-10: the different summation order (1e-16) grows chaotically in the LJ
     crystal at T* = 0.3 (measured 8.6e-12 after 1 000 steps; 6e-16 for EAM Cu at 300 K)."""
