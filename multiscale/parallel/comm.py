@@ -24,9 +24,9 @@ Operations (arrays are numpy, C-contiguous float64/int64 unless said):
   ``sendrecv(send (m,...), dest, recv (k,...), source, tag)`` buffer (no pickling) point-to-point pair;
   ``sendrecv_many([(send, dest, recv, source, tag), ...])`` several at once, one wait (the per-step ghost
   traffic); ``channel([(send, dest, recv, source, tag), ...])`` the same messages bound to fixed buffers
-  (set up once per neighbour rebuild), then ``start(ch)`` / ``wait(ch)`` every step (the caller packs ``send`` in place before `start`; between `start` and `wait` it may compute on data
-  the messages do not touch: the ghost exchange overlapped with the interior forces); ``barrier()``;
-  ``abort(message, code)``.
+  (set up once per neighbour rebuild), then ``start(ch)`` / ``wait(ch)`` every step (the caller packs
+  ``send`` in place before `start`; between `start` and `wait` it may compute on data the messages do not
+  touch: the ghost exchange overlapped with the interior forces); ``barrier()``; ``abort(message, code)``.
 """
 
 from __future__ import annotations
