@@ -30,7 +30,7 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
                      const long* nc, const long* rows, long nrows, const long* cell_start,
                      const long* cell_atoms, const long* digit, long bcode, double rl2, double rc2,
                      long cap, long* tmp, long* counts, int mode, const long* offs, int* NBR,
-                     unsigned short* CODE, bint dim2) noexcept nogil:
+                     unsigned short* CODE, bint dim2, long clo, long chi) noexcept nogil:
     """Neighbours of every atom of home cell hc, written to the atoms' scratch rows tmp[i * cap + t]
     (t < cap; counts[i] gets the full count, which may exceed cap) as one word per entry:
     (j << 20) + (1 << 19 if r >= rcut) + shift code (< 2^16).
@@ -45,6 +45,9 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     offs[i+1] - 1 (the same layout as the copy out of the scratch rows in build_half).
     dim2: 2D positions (xs[:, 2] = 0 and one cell along z): the distance skips the third component (the
     same r2 bitwise: dx2 = 0 adds +0 to a non-negative sum).
+    clo, chi: cells along axis 0 (free) holding the atoms whose pairs are wanted; a home cell outside
+    [clo, chi] scans only candidates inside it (pairs of two atoms outside are not listed: the ghost-ghost
+    pairs of a distributed rank). clo = 0, chi = nc0 - 1: every pair.
     """
     cdef long nc0 = nc[0], nc1 = nc[1], nc2 = nc[2]
     cdef double per0 = period[0], per1 = period[1], per2 = period[2]
@@ -69,6 +72,7 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     ci2 = hc // (nc0 * nc1)
     ci1 = (hc // nc0) % nc1
     ci0 = hc % nc0
+    cdef bint outside = ci0 < clo or ci0 > chi
     # ---- runs of candidate atoms (sorted positions [sbeg, send)) with their image shift
     nseg = 0
     for r in range(nrows):
@@ -101,12 +105,17 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
                 continue
             if sk0 != 0 and per0 == 0.0:
                 continue
+            if outside:     # (axis 0 free: sk0 == 0 here)
+                wlo = wlo if wlo > clo else clo
+                whi = whi if whi < chi else chi
+                if wlo > whi:
+                    continue
             a0 = wlo - sk0 * nc0
             b0 = whi - sk0 * nc0
             sbeg[nseg] = cell_start[cb + a0]
             send[nseg] = cell_start[cb + b0 + 1]
             shome[nseg] = sk0 == 0 and sk1 == 0 and sk2 == 0 and rows[4 * r] == 0 and \
-                rows[4 * r + 1] == 0 and rows[4 * r + 2] == 0
+                rows[4 * r + 1] == 0 and rows[4 * r + 2] == 0 and a0 == ci0
             scode[nseg] = bcode + sk0 * digit[0] + sk1 * digit[1] + sk2 * digit[2]
             ssh[3 * nseg] = sk0 * per0
             ssh[3 * nseg + 1] = sk1 * per1
@@ -227,7 +236,7 @@ def work_arrays(Py_ssize_t n, Py_ssize_t ntot):
 
 def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size, double[::1] period,
                long[::1] ncell, const long[:, ::1] rows, double rlist, double rcut, long cap,
-               long[::1] tmp, int n_threads=1, bint lean=False, work=None):
+               long[::1] tmp, int n_threads=1, bint lean=False, work=None, clip=None):
     """Half neighbour list (each pair within rlist once) of positions x (n, d) [length], d <= 3.
 
     Inside each atom's row the entries within rcut (the potential's cut-off) come first, then the skin
@@ -244,6 +253,9 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     lean: no scratch rows (tmp and cap are not used): the stencil is scanned twice, once to count, once
     to write the final arrays; the same list, in less memory (n * cap int64 words fewer) and more time.
     work: the scratch of `work_arrays(n, ntot)` (kept by the caller between builds) or None (fresh).
+    clip: None (every pair) or (clo, chi) cells along a FREE axis 0: home cells outside [clo, chi] scan
+    only candidate cells inside it, so pairs of two atoms outside those cells are not listed (a
+    distributed rank's ghost-ghost pairs; parallel/engine.py).
     """
     cdef long n = x.shape[0], d = x.shape[1], i, k, c, t, m, need, bb, base
     cdef long ntot = ncell[0] * ncell[1] * ncell[2]
@@ -258,6 +270,12 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     cdef long cx, im, bcode
     cdef double rl2 = rlist * rlist, rc2 = rcut * rcut, xk
     cdef long u, jj
+    cdef long clo = 0, chi = ncell[0] - 1
+    if clip is not None:
+        if period[0] != 0.0:
+            raise ValueError("build_half: clip needs a free axis 0")
+        clo = max(0, <long>clip[0])
+        chi = min(ncell[0] - 1, <long>clip[1])
     if d < 1 or d > 3:
         raise ValueError("positions must have 1 to 3 columns")
     if n > 2**31 - 1 or n * cap > 2**40:   # (atom << 20) must fit in int64: n < 2^43
@@ -350,7 +368,7 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
         for c in prange(ntot, num_threads=n_threads, schedule="guided"):
             _scan_cell(c, &xs[0, 0], &jw[0], &iws[0], per, nc, &rows[0, 0], nrows, &cell_start[0],
                        &cell_atoms[0], digit, bcode, rl2, rc2, cap, &tmp[0] if not lean else NULL,
-                       &counts[0], 1 if lean else 0, NULL, NULL, NULL, dim2)
+                       &counts[0], 1 if lean else 0, NULL, NULL, NULL, dim2, clo, chi)
     need = 0
     for i in range(n):
         if counts[i] > need:
@@ -376,7 +394,7 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
             for c in prange(ntot, num_threads=n_threads, schedule="guided"):
                 _scan_cell(c, &xs[0, 0], &jw[0], &iws[0], per, nc, &rows[0, 0], nrows, &cell_start[0],
                            &cell_atoms[0], digit, bcode, rl2, rc2, cap, NULL, &counts[0], 2,
-                           &offsets[0], &neigh[0], &code[0], dim2)
+                           &offsets[0], &neigh[0], &code[0], dim2, clo, chi)
         return (offsets_a, neigh_a, code_a, cell_atoms_a, cell_start_a), need, bb
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):

@@ -5,6 +5,8 @@ The list itself is built by kernels/cellscan.pyx (``multiscale._kernels.cellscan
 """
 
 
+import numpy as np
+
 from libc.math cimport floor
 
 
@@ -49,3 +51,81 @@ def set_images(const double[:, ::1] x, const double[::1] lo, const double[::1] p
                 if im != 0:
                     nonzero = True
     return nonzero
+
+
+cdef inline int _part(Py_ssize_t i, Py_ssize_t j, long n_own, const long* key, bint newton) noexcept nogil:
+    """Entry (row i, neighbour j) of a local list: 1 interior (both owned), 2 boundary (kept, with a
+    ghost), 0 dropped (ghost-ghost; newton: the other rank's cross pair)."""
+    cdef bint own_i = i < n_own, own_j = j < n_own
+    if own_i and own_j:
+        return 1
+    if not (own_i or own_j):
+        return 0
+    if not newton:
+        return 2
+    if own_i:
+        return 2 if key[i] < key[j] else 0
+    return 2 if key[j] < key[i] else 0
+
+
+def filter_local(const long[::1] offsets, const int[::1] neigh, const unsigned short[::1] scode,
+                 long n_own, const long[::1] key, bint newton, bint split=False):
+    """The entries of a distributed rank's local half list that the rank computes (parallel/engine.py).
+
+    Rows 0..n_own-1 are owned atoms, the rows after them ghosts (n_loc = offsets.shape[0] - 1 rows).
+    Ghost-ghost entries are always dropped. ``newton`` False: every entry with an owned atom is kept
+    (a cross pair is computed on both ranks). True: an owned-ghost entry is kept only when
+    key[owned] < key[ghost] (key: the global ids, so exactly one of the two ranks keeps it).
+    Returns [(offsets int64 (n_loc+1,), neighbors int32 (m',), shift codes uint16 (m',))]: one list of
+    every kept entry, or with ``split`` two lists that partition it: the owned-owned entries (interior:
+    computable before the ghosts' positions arrive) and the kept entries with a ghost (boundary).
+    Entries keep their original order. Two passes (count, write), O(m), serial.
+    """
+    cdef Py_ssize_t nloc = offsets.shape[0] - 1, i, e, m1 = 0, m2 = 0
+    cdef int p
+    if key.shape[0] < nloc:
+        raise ValueError("filter_local: key must have one value per local atom")
+    if neigh.shape[0] != offsets[nloc] or scode.shape[0] != neigh.shape[0]:
+        raise ValueError("filter_local: neighbors / shift codes do not match the offsets")
+    off1_a = np.empty(nloc + 1, np.int64)
+    off2_a = np.empty(nloc + 1, np.int64)
+    cdef long[::1] off1 = off1_a
+    cdef long[::1] off2 = off2_a
+    cdef const long* K = &key[0] if key.shape[0] > 0 else NULL
+    with nogil:
+        off1[0] = 0
+        off2[0] = 0
+        for i in range(nloc):
+            for e in range(offsets[i], offsets[i + 1]):
+                p = _part(i, neigh[e], n_own, K, newton)
+                if p == 1 or (p == 2 and not split):
+                    m1 = m1 + 1
+                elif p == 2:
+                    m2 = m2 + 1
+            off1[i + 1] = m1
+            off2[i + 1] = m2
+    nb1_a = np.empty(m1, np.int32)
+    sc1_a = np.empty(m1, np.uint16)
+    nb2_a = np.empty(m2, np.int32)
+    sc2_a = np.empty(m2, np.uint16)
+    cdef int[::1] nb1 = nb1_a
+    cdef unsigned short[::1] sc1 = sc1_a
+    cdef int[::1] nb2 = nb2_a
+    cdef unsigned short[::1] sc2 = sc2_a
+    m1 = 0
+    m2 = 0
+    with nogil:
+        for i in range(nloc):
+            for e in range(offsets[i], offsets[i + 1]):
+                p = _part(i, neigh[e], n_own, K, newton)
+                if p == 1 or (p == 2 and not split):
+                    nb1[m1] = neigh[e]
+                    sc1[m1] = scode[e]
+                    m1 = m1 + 1
+                elif p == 2:
+                    nb2[m2] = neigh[e]
+                    sc2[m2] = scode[e]
+                    m2 = m2 + 1
+    if split:
+        return [(off1_a, nb1_a, sc1_a), (off2_a, nb2_a, sc2_a)]
+    return [(off1_a, nb1_a, sc1_a)]

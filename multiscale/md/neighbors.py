@@ -214,9 +214,13 @@ class NeighborList:
         return np.ascontiguousarray(out, dtype=np.int64)
 
     # ------------------------------------------------------------------ build
-    def build(self, x: np.ndarray, image: np.ndarray | None = None) -> None:
+    def build(self, x: np.ndarray, image: np.ndarray | None = None,
+              clip_x: tuple[float, float] | None = None) -> None:
         """Rebuild from positions x (n, d) [length] (C-contiguous float64). With wrapping, ``image``
-        (n, d) int imposes the periodic images (restart) instead of ``floor((x - lo) / L)``."""
+        (n, d) int imposes the periodic images (restart) instead of ``floor((x - lo) / L)``.
+        clip_x: (lo, hi) [length] along a FREE axis 0: pairs of two atoms both outside the cells that
+        cover [lo, hi] are not listed (a distributed rank's ghost-ghost pairs, parallel/engine.py; every
+        pair with an atom inside is)."""
         x_in = np.ascontiguousarray(x, dtype=float)
         if x_in.ndim != 2 or x_in.shape[1] != self.box.dim:
             raise ValueError(f"positions must have shape (n, {self.box.dim})")
@@ -233,6 +237,12 @@ class NeighborList:
             if bool(np.all(self.box.periodic)):
                 self._grid_cache = (origin, size, nc, rows)
         period3 = np.concatenate([self.period, np.zeros(3 - d)])
+        clip = None
+        if clip_x is not None:
+            if self.box.periodic[0]:
+                raise ValueError("clip_x needs a free axis 0")
+            inv = 1.0 / float(size[0])      # the kernel's binning arithmetic (monotone: atoms in [lo, hi]
+            clip = tuple(int(np.floor((float(c) - float(origin[0])) * inv)) for c in clip_x)   # land inside)
         if self._cap == 0:
             vol = np.prod([self.period[k] if self.box.periodic[k] else max(np.ptp(x[:, k]) if n else 0,
                                                                           self.rlist) for k in range(d)])
@@ -253,7 +263,7 @@ class NeighborList:
             elif self._tmp.size < n * self._cap:   # scratch kept between builds (no page faults)
                 self._tmp = np.empty(int(1.2 * n * self._cap) + 1, dtype=np.int64)
             out, need, B = self._k.build_half(x, origin, size, period3, nc, rows, self.rlist, self.cutoff,
-                                              self._cap, self._tmp, self.n_threads, lean, self._work)
+                                              self._cap, self._tmp, self.n_threads, lean, self._work, clip)
             if out is not None:
                 break
             self._cap = need + 8

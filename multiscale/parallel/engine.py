@@ -14,8 +14,10 @@ per step): wrap owned atoms into the box, MIGRATE atoms whose slab changed to th
 (all-to-all of (gid, x, v, mass, type, image)), sort the owned atoms by global id (a canonical order: the
 same P gives bitwise the same run), choose ghosts (owned atoms within ``rlist = cutoff + skin`` of a slab
 face are sent to the rank across it, shifted by ±L across the periodic seam), build the half list of the
-local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others) and drop
-the entries that are not this rank's to compute:
+local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others; cut axis 0:
+home cells holding only ghosts scan only the owned cells, ``clip_x``, so most ghost-ghost pairs are never
+listed) and drop the entries that are not this rank's to compute (`kernels/neighbors.filter_local`, one
+pass):
 
 - ``newton=False`` (full cross pairs): keep every entry with at least one owned atom; a pair across a
   slab face is computed on both ranks and each keeps the force on its own atom (ghost forces are
@@ -23,6 +25,14 @@ the entries that are not this rank's to compute:
 - ``newton=True`` (reverse communication): a cross pair is kept only on the rank owning its atom of
   smaller global id; forces on ghosts are sent back and added to their owners (EAM: ghost densities are
   sent back too). Per step: forward positions, reverse forces (EAM: + reverse ρ, forward F'(ρ)).
+
+``overlap=True``: the kept entries are split into two lists over the same slab order, the
+interior (both atoms owned) and the boundary (an entry with a ghost). Each step starts the ghosts'
+position exchange non-blocking (`comm.channel`: send buffers packed in place, receives straight into
+the ghost rows), computes the interior entries while the messages travel, waits, then computes the
+boundary entries into scratch arrays that are added (EAM: the same for both passes, the F'(ρ) exchange
+overlapped with the interior force pass). ``overlap=False`` (default: measured faster on the shared test
+machine, docs/parallel.md "Strong scaling"): one list, exchange then forces.
 
 EAM runs as density pass → (reverse ρ) → embedding of owned atoms → forward F'(ρ) to the ghosts → force
 pass (the pass functions of kernels/eam.pyx, those `EAMFile.compute` runs). Pair potentials call the potential
@@ -32,7 +42,8 @@ object's own kernel (`Potential.compute`) on the filtered list. Results equal th
 Energies: `potential_energy()` / `kinetic_energy()` are global (allreduce); per-step thermo is rank-0 only
 through `thermo()`. `gather()` collects gid-sorted global arrays on rank 0 (output/checkpoints: the layout
 of a serial run). `load_balance()` reports atoms per rank, max/mean. `stats` counts the communication
-(bytes, messages, seconds) and the time in force kernels.
+(bytes, messages, seconds), the time in force kernels and in rebuilds (t_build = t_migrate (wrap,
+migration) + t_ghosts (sort, ghost exchange) + t_list + t_filter).
 
 Requirements (checked, ValueError): the cut axis periodic when P > 1 and each slab at least ``rlist``
 wide (ghosts come from the two adjacent slabs only); the other periodic axes at least 2·rlist
@@ -104,6 +115,8 @@ class DistributedMD:
     potential : pair potential (`PairPotential`) or tabulated EAM (`TabulatedEAM`), the serial objects
     box : `Box`; skin [length]; types : (m,) int element indices (None = 0)
     axis : cut axis; newton : reverse communication (True) or full cross pairs (False)
+    overlap : ghost exchange overlapped with the interior entries (True) or completed before the forces
+        (False, default)
     neighbor : rebuild policy (`NeighborPolicy` or mapping {every, delay, check}; None = check every step,
         rebuild when any atom moved more than skin/2), applied globally (all ranks rebuild together)
     step : step counter of the given state (a restart: keys the Langevin noise of the forces computed at
@@ -128,8 +141,10 @@ class DistributedMD:
     def __init__(self, comm: SerialComm | MPIComm, x, v, mass, gids, potential, box: Box, skin: float,  # noqa: ANN001
                  types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
                  langevin: dict | None = None, neighbor=None, step: int = 0, forces=None,  # noqa: ANN001
-                 thermostat=None, thermostat_mask=None, f_ext=None, dt: float | None = None) -> None:  # noqa: ANN001
+                 thermostat=None, thermostat_mask=None, f_ext=None, dt: float | None = None,  # noqa: ANN001
+                 overlap: bool = False) -> None:
         self.comm, self.rank, self.size = comm, comm.rank, comm.size
+        self.overlap = bool(overlap)
         self.potential, self.box, self.skin = potential, box, float(skin)
         self.d = box.dim
         self.newton = bool(newton)
@@ -179,9 +194,13 @@ class DistributedMD:
         self.n_builds = 0
         self.n_migrated = 0          # atoms this rank sent to another rank (all rebuilds)
         self.energy_local = 0.0
-        self.stats = {"t_comm": 0.0, "t_force": 0.0, "t_build": 0.0, "bytes": 0, "messages": 0}
+        self.stats = {"t_comm": 0.0, "t_force": 0.0, "t_build": 0.0, "bytes": 0, "messages": 0,
+                      "t_migrate": 0.0, "t_ghosts": 0.0, "t_list": 0.0, "t_filter": 0.0}
         self._send: list[tuple[np.ndarray, np.ndarray, int]] = []
         self._recv: list[tuple[slice, int]] = []
+        self._ch: dict = {}
+        self._d2 = np.zeros(1)
+        self.list_b: _LocalList | None = None
         given = None if forces is None else (self.gid.copy(), np.array(forces, float).reshape(m, self.d),
                                              None if f_ext is None else
                                              np.array(f_ext, float).reshape(m, self.d))
@@ -231,6 +250,8 @@ class DistributedMD:
             parts = [(gid[stay], x[stay], v[stay], mass[stay], types[stay], image[stay])]
             parts += [got[r] for r in sorted(got)]
             gid, x, v, mass, types, image = (np.concatenate([p[k] for p in parts]) for k in range(6))
+        t1 = time.perf_counter()
+        self.stats["t_migrate"] += t1 - t0
         order = np.argsort(gid, kind="stable")
         gid, x, v, mass = gid[order], x[order], v[order], mass[order]
         types, image = types[order], image[order]
@@ -279,9 +300,18 @@ class DistributedMD:
         if self.eam:
             self._rho = np.zeros(nl)
             self._fp = np.zeros(nl)
+        self._channels()
+        t2 = time.perf_counter()
+        self.stats["t_ghosts"] += t2 - t1
         # ---- local half list, filtered
-        self.nlist.build(self.x)
+        clip = None
+        if self.n_ghost and self.axis == 0:      # no ghost-ghost pairs scanned (axis 0: the free cut axis)
+            clip = (float(self.dec.bounds[self.rank]), float(self.dec.bounds[self.rank + 1]))
+        self.nlist.build(self.x, clip_x=clip)
+        t3 = time.perf_counter()
+        self.stats["t_list"] += t3 - t2
         self._filter()
+        self.stats["t_filter"] += time.perf_counter() - t3
         self.x_build = self.x[:n].copy()
         self.since_build = 0
         self.n_builds += 1
@@ -289,82 +319,164 @@ class DistributedMD:
 
     def _filter(self) -> None:
         nl, n = self.nlist, self.n_own
+        self.list_b = None
         if self.n_ghost == 0:
             self.list = _LocalList(nl.offsets, nl.neighbors, nl.shift_code, nl.order, nl.slab_start,
                                    nl.shift_table)
             return
-        # rows are in local-atom order: the owned rows are the block [0, offsets[n]), the ghost rows follow
-        nb, off = nl.neighbors, nl.offsets
-        e0 = int(off[n])
-        keep = np.ones(nb.size, bool)
-        keep[e0:] = nb[e0:] < n                        # ghost rows: only entries reaching an owned atom
-        if self.newton:
-            gid = self.gid
-            i_own = np.repeat(np.arange(n, dtype=np.int64), np.diff(off[: n + 1]))
-            j = nb[:e0]
-            keep[:e0] = (j < n) | (gid[i_own] < gid[j])            # owned row, ghost neighbour
-            i_gh = np.repeat(np.arange(n, self.n_loc, dtype=np.int64), np.diff(off[n:]))
-            keep[e0:] &= gid[nb[e0:]] < gid[i_gh]                  # ghost row, owned neighbour
-        c = np.zeros(nb.size + 1, np.int64)
-        np.cumsum(keep, out=c[1:])
-        offsets = np.ascontiguousarray(c[off])
-        self.list = _LocalList(offsets, np.ascontiguousarray(nl.neighbors[keep]),
-                               np.ascontiguousarray(nl.shift_code[keep]), nl.order, nl.slab_start,
-                               nl.shift_table)
+        # rows are in local-atom order: owned rows first, then the ghost rows (one pass in kernels/neighbors);
+        # overlap: the owned-owned entries (interior, computed while the ghosts' positions travel) and the
+        # entries with a ghost (boundary) as two lists over the same slab order
+        lists = []
+        kept = self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n, self.gid, self.newton,
+                                     self.overlap)
+        for part, (off, nb, code) in enumerate(kept):
+            order, slab_start = nl.order, nl.slab_start
+            if self.overlap:   # the slab order restricted to the rows the list needs: interior, the owned
+                # atoms (the kernels then never read a ghost's x or F'(rho) while receives write them);
+                # boundary, the atoms with boundary entries (a few thousand of the n_loc rows)
+                rows = order < n if part == 0 else (off[1:] > off[:-1])[order]
+                c = np.zeros(order.size + 1, np.int64)
+                np.cumsum(rows, out=c[1:])
+                order, slab_start = np.ascontiguousarray(order[rows]), np.ascontiguousarray(c[slab_start])
+            lists.append(_LocalList(off, nb, code, order, slab_start, nl.shift_table))
+        self.list = lists[0]
+        if self.overlap:
+            self.list_b = lists[1]
+            self._fb = np.zeros_like(self.forces)
+            self._eb = np.zeros_like(self.energies)
+            if self.eam:
+                self._rho_b = np.zeros_like(self._rho)
+
+    @property
+    def n_pairs(self) -> int:
+        """List entries this rank computes (interior + boundary)."""
+        return self.list.n_entries + (self.list_b.n_entries if self.list_b is not None else 0)
 
     # ------------------------------------------------------------------ communication
-    def _forward(self, a: np.ndarray, shift: bool) -> None:
-        """Owned values of a (n_loc, ...) to the ghost copies on the neighbouring ranks (positions get
-        the periodic shift)."""
+    def _channels(self) -> None:
+        """Channels (`comm.channel`) of the per-step ghost traffic, bound to this build's arrays (re-made
+        at every rebuild): forward x (packed, shifted), EAM forward F'(rho); newton: reverse
+        forces (EAM: + reverse rho). Receives of forward traffic land in place in the ghost blocks."""
+        for ch in self._ch.values():
+            self.comm.free(ch[0])
+        self._ch = {}
+        if not self.n_ghost:
+            return
+        def forward(a: np.ndarray, tag: int) -> tuple:
+            bufs = [np.empty((idx.size,) + a.shape[1:]) for idx, _, _ in self._send]
+            msgs = [(buf, dest, a[blk], src, tag + k) for k, (buf, (_, _, dest), (blk, src))
+                    in enumerate(zip(bufs, self._send, self._recv, strict=True))]
+            return self.comm.channel(msgs), bufs
+
+        def reverse(a: np.ndarray, tag: int) -> tuple:
+            bufs = [np.empty((idx.size,) + a.shape[1:]) for idx, _, _ in self._send]
+            msgs = [(a[blk], src, buf, dest, tag + k) for k, (buf, (_, _, dest), (blk, src))
+                    in enumerate(zip(bufs, self._send, self._recv, strict=True))]
+            return self.comm.channel(msgs), bufs
+
+        self._ch["x"] = forward(self.x, 0)
+        self._shift_any = [bool(np.any(sh)) for _, sh, _ in self._send]
+        if self.eam:
+            self._ch["fp"] = forward(self._fp, 4)
+        if self.newton:
+            self._ch["f"] = reverse(self.forces, 8)
+            if self.eam:
+                self._ch["rho"] = reverse(self._rho, 12)
+
+    def _start_x(self) -> None:
+        """Pack the owned boundary positions (+ periodic shift) and start the forward exchange."""
         t0 = time.perf_counter()
-        msgs = []
-        for k, ((idx, sh, dest), (blk, src)) in enumerate(zip(self._send, self._recv, strict=True)):
-            # a[blk] is a contiguous block of rows: received in place; the send buffer is a copy
-            msgs.append((a[idx] + sh if shift else a[idx], dest, a[blk], src, k))
-        self.comm.sendrecv_many(msgs)
+        ch, bufs = self._ch["x"]
+        for (idx, sh, _), buf, shifted in zip(self._send, bufs, self._shift_any, strict=True):
+            np.take(self.x, idx, axis=0, out=buf)
+            if shifted:
+                buf += sh
+        self.comm.start(ch)
         self.stats["t_comm"] += time.perf_counter() - t0
 
-    def _reverse(self, a: np.ndarray) -> None:
+    def _start_fp(self) -> None:
+        t0 = time.perf_counter()
+        ch, bufs = self._ch["fp"]
+        for (idx, _, _), buf in zip(self._send, bufs, strict=True):
+            np.take(self._fp, idx, out=buf)
+        self.comm.start(ch)
+        self.stats["t_comm"] += time.perf_counter() - t0
+
+    def _wait(self, name: str) -> None:
+        t0 = time.perf_counter()
+        self.comm.wait(self._ch[name][0])
+        self.stats["t_comm"] += time.perf_counter() - t0
+
+    def _reverse(self, name: str, a: np.ndarray) -> None:
         """Ghost contributions of a (n_loc, ...) sent back to their owners and added there."""
         t0 = time.perf_counter()
-        msgs = []
-        for k, ((idx, _, dest), (blk, src)) in enumerate(zip(self._send, self._recv, strict=True)):
-            msgs.append((np.ascontiguousarray(a[blk]), src, np.empty((idx.size,) + a.shape[1:]), dest, 2 + k))
-        self.comm.sendrecv_many(msgs)
-        for (idx, _, _), (_, _, recv, _, _) in zip(self._send, msgs, strict=True):
-            a[idx] += recv
+        ch, bufs = self._ch[name]
+        self.comm.start(ch)
+        self.comm.wait(ch)
+        for (idx, _, _), buf in zip(self._send, bufs, strict=True):
+            a[idx] += buf
         self.stats["t_comm"] += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ forces
     def compute(self) -> float:
         """Forces on the owned atoms and this rank's share of the potential energy (local; see
-        `potential_energy` for the global sum). Assumes the ghosts' positions are current."""
-        if self.n_ghost:
-            self._forward(self.x, shift=True)
+        `potential_energy` for the global sum). Starts the ghosts' position exchange itself; with
+        ``overlap`` the interior entries are computed while the messages travel, then the boundary ones."""
+        g = self.n_ghost > 0
+        ov = g and self.overlap
+        if g:
+            self._start_x()
+            if not ov:
+                self._wait("x")
         t0 = time.perf_counter()
-        lst, x, f, e = self.list, self.x, self.forces, self.energies
+        lst, x, f, e, nt = self.list, self.x, self.forces, self.energies, self.n_threads
         if self.eam:
             t, ke, n = self.potential.tables, self._ke, self.n_own
             args = (lst.offsets, lst.neighbors, lst.shift_code, lst.order, lst.slab_start, lst.shift_table)
-            ke.densities(x, *args, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho, self.n_threads)
-            if self.newton and self.n_ghost:
+            ke.densities(x, *args, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho, nt)
+            if ov:
+                lb = self.list_b
+                args_b = (lb.offsets, lb.neighbors, lb.shift_code, lb.order, lb.slab_start, lb.shift_table)
                 self.stats["t_force"] += time.perf_counter() - t0
-                self._reverse(self._rho)
+                self._wait("x")
                 t0 = time.perf_counter()
-            ke.embedding(self._rho, self.types, t.frho, 1.0 / t.drho, t.rhomax, self._fp, e, n,
-                         self.n_threads)
+                ke.densities(x, *args_b, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho_b, nt)
+                self._rho += self._rho_b        # ghost rows too: newton sends them back
+            if self.newton and g:
+                self.stats["t_force"] += time.perf_counter() - t0
+                self._reverse("rho", self._rho)
+                t0 = time.perf_counter()
+            ke.embedding(self._rho, self.types, t.frho, 1.0 / t.drho, t.rhomax, self._fp, e, n, nt)
             e[n:] = 0.0
-            if self.n_ghost:
+            if g:
                 self.stats["t_force"] += time.perf_counter() - t0
-                self._forward(self._fp, shift=False)
+                self._start_fp()
+                if not ov:
+                    self._wait("fp")
                 t0 = time.perf_counter()
-            ke.forces(x, *args, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp, f, e,
-                      self.n_threads)
+            ke.forces(x, *args, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp, f, e, nt)
+            if ov:
+                self.stats["t_force"] += time.perf_counter() - t0
+                self._wait("fp")
+                t0 = time.perf_counter()
+                ke.forces(x, *args_b, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp,
+                          self._fb, e, nt)
+                m = self.n_loc if self.newton else self.n_own
+                f[:m] += self._fb[:m]
         else:
-            self.potential.compute(x, lst, None, None, f, e, self.n_threads)
+            self.potential.compute(x, lst, None, None, f, e, nt)
+            if ov:
+                self.stats["t_force"] += time.perf_counter() - t0
+                self._wait("x")
+                t0 = time.perf_counter()
+                self.potential.compute(x, self.list_b, None, None, self._fb, self._eb, nt)
+                m = self.n_loc if self.newton else self.n_own     # full mode: ghost rows are not used
+                f[:m] += self._fb[:m]
+                e[:m] += self._eb[:m]
         self.stats["t_force"] += time.perf_counter() - t0
-        if self.newton and self.n_ghost:
-            self._reverse(f)
+        if self.newton and g:
+            self._reverse("f", f)
             self.energy_local = float(e.sum())
         else:
             self.energy_local = float(e[: self.n_own].sum())
@@ -398,7 +510,8 @@ class DistributedMD:
         n = self.n_own
         d2 = self._kn.max_displacement_sq(self.x[:n], self.x_build) if n else 0.0
         t0 = time.perf_counter()
-        d2 = self.comm.allreduce(float(d2), "max")
+        self._d2[0] = d2
+        d2 = float(self.comm.allreduce_array(self._d2, "max")[0])     # buffer Allreduce (no pickling)
         self.stats["t_comm"] += time.perf_counter() - t0
         return d2 > (0.5 * self.skin) ** 2
 
@@ -458,7 +571,7 @@ class DistributedMD:
     def load_balance(self) -> dict:
         """Collective. atoms (P,) owned per rank, ghosts (P,), pairs (P,) list entries computed;
         imbalance = max/mean of the owned atoms (1 = perfect)."""
-        rows = self.comm.allgather((self.n_own, self.n_ghost, self.list.n_entries))
+        rows = self.comm.allgather((self.n_own, self.n_ghost, self.n_pairs))
         a = np.array(rows, dtype=np.int64).reshape(-1, 3)
         return {"atoms": a[:, 0], "ghosts": a[:, 1], "pairs": a[:, 2],
                 "imbalance": float(a[:, 0].max() / max(a[:, 0].mean(), 1e-300)),

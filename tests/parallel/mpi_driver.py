@@ -1,6 +1,6 @@
 """Run by the tests under ``mpiexec -n P`` (or plainly, serial): one distributed MD case, results on rank 0.
 
-    python mpi_driver.py CASE POT OUT.npz [--steps N] [--newton] [--langevin] [--fail-rank R]
+    python mpi_driver.py CASE POT OUT.npz [--steps N] [--newton] [--langevin] [--overlap] [--fail-rank R]
 
 CASE: ``forces`` (one force evaluation of the jittered crystal) or ``nve`` (N velocity-Verlet steps).
 POT: ``lj`` or ``eam``. The crystal (`crystal`) is the same function the tests use for the serial
@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--newton", action="store_true")
     ap.add_argument("--langevin", action="store_true")
+    ap.add_argument("--overlap", action="store_true", help="ghost exchange overlapped with the interior "
+                    "forces (two lists per rank)")
     ap.add_argument("--from", dest="start", default=None, help="restart from the gathered state of an "
                     "earlier OUT.npz (any rank count)")
     ap.add_argument("--fail-rank", type=int, default=-1, help="this rank raises after 10 steps")
@@ -83,7 +85,7 @@ def main() -> None:
         lang = dict(temperature=c["T"], damp=100 * c["dt"], boltz=c["boltz"], seed=7, dt=c["dt"]) \
             if args.langevin else None
         md = DistributedMD(comm, c["X"][mine], c["v"][mine], c["mass"][mine], mine, c["potential"], c["box"],
-                           c["skin"], newton=args.newton, langevin=lang, step=step0,
+                           c["skin"], newton=args.newton, langevin=lang, step=step0, overlap=args.overlap,
                            forces=None if f0 is None else f0[mine])
         out: dict = {}
         if args.case == "nve":
