@@ -306,3 +306,24 @@ def test_penalty_forces_from_the_handshake_dofs_only():
     assert np.array_equal(fa, ra) and np.array_equal(fn, rn)
     assert abs(E - 0.5 * float(q @ (s.method._K @ q))) < 1e-12 * abs(E)
     assert s.method._Kt.shape[0] < 0.5 * s.n_dof and E > 0
+
+
+def test_reprojection_tolerance_is_the_rows_round_off_and_holds():
+    """The round-off re-projection of G q (issue 13): its tolerance is REPROJECT_EPS · eps · max_i
+    Σ_j |G_ij| |X_j| (the round-off of evaluating a row from coordinates X + u; computed here from the
+    full stacked G and reference coordinates), max |G q| stays below it after every step, and the
+    correction (one multiplier solve) is not needed at every step."""
+    from multiscale.integrate.verlet import REPROJECT_EPS
+
+    sim = _sim()
+    integ, s = sim.integrator, sim.model.system
+    p = integ.projector
+    X = np.concatenate([s.atoms.X[s.free].ravel(), s.continuum.nodes.ravel()])
+    scale = float(np.max(abs(p.G) @ np.abs(X)))
+    assert scale > 2.0 * np.abs(X[p.touched]).max()            # the rows' sums exceed one coordinate
+    assert integ.reproject_tol == pytest.approx(REPROJECT_EPS * np.finfo(float).eps * scale, rel=1e-12)
+    steps = 200
+    for _ in range(steps):
+        integ.step(1)
+        assert integ.constraint_residual() <= integ.reproject_tol
+    assert 0 < integ.n_reprojections < steps // 2
