@@ -284,6 +284,8 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
             ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None))
             sim.integrator.step(1)                      # warm-up (first-call allocations)
             key = "c" if coupled else "a"
+            if coupled and hasattr(sim.integrator, "n_reprojections"):
+                info["reproj"] = info.get("reproj", 0) + sim.integrator.n_reprojections
             res[f"setup_{key}"].append(ts)
             info[key] = counts(sim)
             if chunks:
@@ -297,7 +299,15 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
         del sims
     med = {k: statistics.median(v) for k, v in res.items()}
     spread = {k: (min(v), max(v)) for k, v in res.items()}
-    return {"med": med, "spread": spread, "info": info}
+    out = {"med": med, "spread": spread, "info": info}
+    if "reproj" in info:
+        out["reproj"] = info.pop("reproj")
+    return out
+
+
+def repeat_steps(repeat: int, steps: int) -> int:
+    """Steps of the coupled runs of one `overhead` row (warm-up step included)."""
+    return repeat * (steps + 1)
 
 
 def scaling(sizes: list[float], steps: int, repeat: int) -> None:
@@ -371,6 +381,9 @@ def main() -> None:
             print(f"    setup coupled {m['setup_c']:8.2f} s   alone {m['setup_a']:8.2f} s   ratio "
                   f"{m['setup_c'] / m['setup_a']:.3f}   (coupled {sc[0]:.2f}-{sc[1]:.2f}, "
                   f"alone {sa[0]:.2f}-{sa[1]:.2f})", flush=True)
+            if "reproj" in r:
+                print(f"    round-off re-projections of the coupled run: {r['reproj']} in "
+                      f"{repeat_steps(a.repeat, a.steps)} steps", flush=True)
             print(f"    peak memory of the process so far (ru_maxrss) {_maxrss_mb():.0f} MB", flush=True)
             print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if a.scaling:
