@@ -30,7 +30,7 @@ velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of 
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
-        [--only 2d|3d] [--mesh2 grid ring] [--chunks 15] [--scaling] [--sizes 30 60 120 240]
+        [--only 2d|3d|3d-user] [--mesh2 grid ring] [--chunks 15] [--scaling] [--sizes 30 60 120 240]
 
 Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
 ±20 %; the ratios come from alternating runs in one process), CPU time:
@@ -109,6 +109,21 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     Left beyond the atoms' step (cProfile, CPU, grid, load ~14): FE forces ~0.8 ms (0.50 ms isolated),
       multiplier block solve + correction ~0.37 ms, the two residuals (accelerations, round-off check)
       ~0.33 ms, pads ~0.2 ms, node kick/drift and copies ~0.2 ms, weighted pair rows ~0.1-0.3 ms.
+  branch step3d (2026-12-06, load average 11-18, CPU time; the 3D per-step path): the 3D LJ pair kernel
+    skips the weights of unit-weight rows and the entries of weight 0 (16 % of the 3D handshake's 5.5M
+    list entries, pad-pad bonds; bitwise the same forces), and the round-off re-projection of G q also
+    removes the drift of G v (the drift of G v, round-off of the multiplier solves, was what made G q
+    cross its tolerance; each re-projection is a multiplier solve of ~18 ms): 41 coupled steps at L = 25,
+    main 31 re-projections, 122.8 ms per step; this branch 5 (two solves each), 108.7 ms (load 13-14;
+    L = 12: 369 of 400 -> 44 of 400). Main and this branch alternated in separate
+    processes (``--only 3d --repeat 2 --steps 10``): main 1.705 / 1.709, branch 1.919 / 1.620 (coupled
+    115-131 ms, alone 61-73 ms: the load moved single figures by ±15 %, more than the change).
+    The 3D mesh: a tensor-product grid keeps every line of the fine core (2.5σ, 27 lines within ±L,
+    13 of them inside the hole) out to ±4L, and grows only 1.2 up to L/3 = 8.3σ: 47 lines per axis,
+    101 626 nodes for 135 493 atoms, the FE forces ~19 ms of a step. ``--only 3d-user`` is the same deck
+    with the far field graded as a user would (growth 1.5 up to L: 35 lines, 40 678 nodes; the mesh
+    within ±L unchanged; FE forces 12 instead of ~19 ms per step): main 1.764 / 1.763, branch
+    1.655 / 1.541 (coupled 99-112 ms vs 108-117).
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
@@ -151,9 +166,12 @@ def _box(lo: float, hi: float, dim: int, typed: bool = False) -> str:
     return f"{{{kind}lo: [{', '.join([f'{lo:g}'] * dim)}], hi: [{', '.join([f'{hi:g}'] * dim)}]}}"
 
 
-def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None) -> str:
+def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, grading: str = "bench") -> str:
     """Deck text: the coupled model of half-width L, or the same atoms alone. ``mesh_file``: the 2D coupled
-    model on that mesh (`ring_mesh`) instead of the tensor-product grid."""
+    model on that mesh (`ring_mesh`) instead of the tensor-product grid. ``grading`` (3D): "bench" the
+    row's grid (growth 1.2, far elements at most L/3), "user" the far field graded as a user would
+    (growth 1.5, far elements up to L: 40 678 instead of 101 626 hex8 nodes at L = 25; the same grid
+    within ±L)."""
     if dim == 2:
         lattice, width, core_size, growth, gap, hole_gap = "hex", 8.0, 2.0, 1.1, 18.0, 20.0
         element, mesh = "tri3", "rectangle"
@@ -162,6 +180,8 @@ def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None) -> str
         lattice, width, core_size, growth, gap, hole_gap = "fcc", 4.0, 2.5, 1.2, 6.0, 8.0
         element, mesh = "hex8", "box"
         far = max(2.5, L / 3)
+        if grading == "user":
+            growth, far = 1.5, max(2.5, L)
     core = L - gap                      # the atomistic core box ±core
     reach = 2.5 + 0.3
     kept = core + width + reach         # the atoms the coupled model keeps
@@ -272,7 +292,7 @@ def counts(sim: Simulation) -> tuple[int, int, int]:
 
 
 def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None = None,
-             chunks: int = 0) -> dict:
+             chunks: int = 0, grading: str = "bench") -> dict:
     """Set-up and per-step CPU times of the coupled model and the atoms alone. ``chunks`` > 0: both models
     are kept and ``chunks`` runs of ``steps`` steps of each alternate in this process (medians over all
     chunks: the load of a shared machine hits both alike); 0: one run per model and repeat."""
@@ -281,7 +301,7 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
     for _ in range(repeat):
         sims = {}
         for coupled in (True, False):
-            ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None))
+            ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None, grading))
             sim.integrator.step(1)                      # warm-up (first-call allocations)
             key = "c" if coupled else "a"
             res[f"setup_{key}"].append(ts)
@@ -290,14 +310,27 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
                 sims[key] = sim
             else:
                 res[f"step_{key}"].append(per_step(sim, steps))
+                _count_reprojections(info, key, sim)
             del sim
         for _ in range(chunks):
             for key, sim in sims.items():
                 res[f"step_{key}"].append(per_step(sim, steps))
+        for key, sim in sims.items():
+            _count_reprojections(info, key, sim)
         del sims
     med = {k: statistics.median(v) for k, v in res.items()}
     spread = {k: (min(v), max(v)) for k, v in res.items()}
-    return {"med": med, "spread": spread, "info": info}
+    out = {"med": med, "spread": spread, "info": info}
+    if "reproj" in info:
+        out["reproj"] = (info.pop("reproj"), info.pop("reproj_steps"))
+    return out
+
+
+def _count_reprojections(info: dict, key: str, sim: Simulation) -> None:
+    """Add the coupled run's round-off re-projections (warm-up step included) and steps to ``info``."""
+    if key == "c" and hasattr(sim.integrator, "n_reprojections"):
+        info["reproj"] = info.get("reproj", 0) + sim.integrator.n_reprojections
+        info["reproj_steps"] = info.get("reproj_steps", 0) + sim.integrator.step_count
 
 
 def scaling(sizes: list[float], steps: int, repeat: int) -> None:
@@ -333,7 +366,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--only", choices=("2d", "3d"))
+    ap.add_argument("--only", choices=("2d", "3d", "3d-user"),
+                    help="one row (3d-user: the 3D deck with the far field graded as a user would)")
     ap.add_argument("--L2", type=float, default=148.0, help="2D half-width")
     ap.add_argument("--L3", type=float, default=25.0, help="3D half-width")
     ap.add_argument("--mesh2", nargs="+", choices=("grid", "ring"), default=["grid", "ring"],
@@ -351,15 +385,16 @@ def main() -> None:
     if not a.no_overhead:
         import tempfile
         tmp = tempfile.TemporaryDirectory()
-        cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid")]
+        cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid"), (3, a.L3, "user")]
         for dim, L, mesh in cases:
-            if a.only and a.only != f"{dim}d":
+            if a.only and a.only != (f"{dim}d" if mesh != "user" else "3d-user"):
                 continue
             mesh_file = None
             if mesh == "ring":
                 mesh_file = str(Path(tmp.name) / "ring.vtu")
                 ring_mesh(mesh_file, L)
-            r = overhead(dim, L, a.repeat, a.steps, mesh_file, a.chunks)
+            r = overhead(dim, L, a.repeat, a.steps, mesh_file, a.chunks,
+                         "user" if mesh == "user" else "bench")
             m, sp, info = r["med"], r["spread"], r["info"]
             print(f"{dim}D ({mesh})  coupled: {info['c'][0]} atoms ({info['c'][1]} core), "
                   f"{info['c'][2]} nodes;  alone: {info['a'][0]} atoms")
@@ -371,6 +406,9 @@ def main() -> None:
             print(f"    setup coupled {m['setup_c']:8.2f} s   alone {m['setup_a']:8.2f} s   ratio "
                   f"{m['setup_c'] / m['setup_a']:.3f}   (coupled {sc[0]:.2f}-{sc[1]:.2f}, "
                   f"alone {sa[0]:.2f}-{sa[1]:.2f})", flush=True)
+            if "reproj" in r:
+                print(f"    round-off re-projections of the coupled runs: {r['reproj'][0]} in "
+                      f"{r['reproj'][1]} steps", flush=True)
             print(f"    peak memory of the process so far (ru_maxrss) {_maxrss_mb():.0f} MB", flush=True)
             print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if a.scaling:

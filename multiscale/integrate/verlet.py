@@ -240,9 +240,13 @@ class VelocityVerlet:
     def _reproject_q(self) -> None:
         """Remove the drift of G q (an M-orthogonal correction) once max |G q| exceeds ``reproject_tol``
         (`REPROJECT_EPS` round-off units of the largest coordinate): the drift is round-off of the
-        drift kernel, so the correction (one triangular solve pair, the dominant cost of the projection)
-        is needed only every few steps; any larger violation (velocity operators, imposed motion) is
-        corrected in the same step."""
+        drift kernel and of the multiplier solves, so the correction (one triangular solve pair, the
+        dominant cost of the projection) is needed only every few steps; any larger violation (velocity
+        operators, imposed motion) is corrected in the same step. The velocities' G v is corrected with
+        it (one more solve): left alone, its round-off (that of the solves in the kicks) accumulates and
+        G q drifts at its rate — the small 2D deck of tests/coupling/test_coupler_cost.py re-projected
+        at 195 of 200 steps, bench_coupled's 3D deck (L = 12) at 369 of 400; with G v corrected too,
+        at 45 and 44 (two solves each)."""
         if not self._local:
             return
         s, p = self.system, self.projector
@@ -253,6 +257,12 @@ class VelocityVerlet:
             return
         self.n_reprojections += 1
         self._ck.subtract_at(x, U, self._a_atom, self._a_node, p.correction_into(self._r, self._corr))
+        # the velocities' drift of G v (the round-off of the multiplier solves in the kicks) is what makes
+        # G q drift: it is removed with the positions' (one more solve), so re-projections stay rare
+        v = s.atoms.v.reshape(-1) if s.n_atoms else _EMPTY
+        V = s.continuum.V.reshape(-1) if s.n_nodes else _EMPTY
+        p.residual_into(v, X, V, 0, self._t_atom, self._t_node, self._buf_t, self._r)
+        self._ck.subtract_at(v, V, self._a_atom, self._a_node, p.correction_into(self._r, self._corr))
 
     def _book_start(self) -> None:
         """Keep q⁰ (per region), f_ext⁰ and, on fixed dofs, f_int⁰ for the external-work booking."""

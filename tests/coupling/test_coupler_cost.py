@@ -239,6 +239,10 @@ def _stacked_step(integ, s) -> None:  # noqa: ANN001
         da, dn = s.split(dq)
         s.atoms.x[s.free] += da
         s.continuum.U[...] += dn
+        dv = -p.inv_mass * (p.GT @ p.solve(p.G @ s.gather_v()))     # G v's drift with it
+        da, dn = s.split(dv)
+        s.atoms.v[s.free] += da
+        s.continuum.V[...] += dn
     integ.time += dt
     s.update_pads()
     s.compute_forces()
@@ -306,3 +310,26 @@ def test_penalty_forces_from_the_handshake_dofs_only():
     assert np.array_equal(fa, ra) and np.array_equal(fn, rn)
     assert abs(E - 0.5 * float(q @ (s.method._K @ q))) < 1e-12 * abs(E)
     assert s.method._Kt.shape[0] < 0.5 * s.n_dof and E > 0
+
+
+def test_reprojection_keeps_constraints_and_is_rare():
+    """The round-off re-projection (issue 13): max |G q| stays below ``reproject_tol`` after every step,
+    G v is corrected with G q (afterwards |G v| is at round-off of |v|, checked on the full stacked G),
+    and the correction is needed at a minority of the steps (195 of 200 on this deck when G v was left
+    to drift)."""
+    sim = _sim()
+    integ, s = sim.integrator, sim.model.system
+    p = integ.projector
+    steps, seen = 200, 0
+    vscale = np.finfo(float).eps * max(np.abs(s.atoms.v).max(), np.abs(s.continuum.V).max())
+    for _ in range(steps):
+        n0 = integ.n_reprojections
+        integ.step(1)
+        assert integ.constraint_residual() <= integ.reproject_tol
+        if integ.n_reprojections > n0 and seen < 5:
+            seen += 1
+            # the second half-kick of the step came after the correction: undo it to see the corrected v
+            v = s.gather_v() - 0.5 * integ.dt * np.concatenate([integ.acc_atoms[s.free].ravel(),
+                                                                integ.acc_nodes.ravel()])
+            assert np.max(np.abs(p.G @ v)) < 100 * vscale
+    assert 0 < integ.n_reprojections < steps // 3
