@@ -88,6 +88,27 @@ cdef inline double _box_sd(const double* lo, const double* hi, int d, const doub
     return sqrt(ss) + _npmin(top, 0.0)
 
 
+cdef inline double _box_sd_fin(const double* lo, const double* hi, int d, const double* x) noexcept nogil:
+    """`_box_sd` for finite lo, hi, x with |values| < 1e300 (no NaN, no overflow): the same operations
+    and results without the NaN/infinity handling."""
+    cdef double a, b, q, p, ss, top
+    cdef int kk
+    a = lo[0] - x[0]
+    b = x[0] - hi[0]
+    q = a if a >= b else b
+    p = q if q > 0.0 else 0.0
+    ss = p * p
+    top = q
+    for kk in range(1, d):
+        a = lo[kk] - x[kk]
+        b = x[kk] - hi[kk]
+        q = a if a >= b else b
+        p = q if q > 0.0 else 0.0
+        ss = ss + p * p
+        top = top if top >= q else q
+    return sqrt(ss) + (top if top <= 0.0 else 0.0)
+
+
 cdef double _sd(const int64_t[:, ::1] ops, const double[::1] par, int d, const double* x) noexcept nogil:
     """Signed distance of the point x (d,) [length]."""
     cdef double stack[MAX_STACK]
@@ -322,7 +343,7 @@ cdef inline double _box_at(const double* p0, const double* D, int d, const doubl
     cdef int c
     for c in range(d):
         x[c] = p0[c] + t * D[c]
-    return _box_sd(blo, bhi, d, x)
+    return _box_sd_fin(blo, bhi, d, x)
 
 
 cdef void _box_root(const double* p0, const double* D, int d, const double* blo, const double* bhi,
@@ -428,7 +449,7 @@ cdef double _one_segment(const double* p0, const double* p1, int scan, const int
         for c in range(d):
             tmp = tmp + fabs(par[ops[0, 1] + c]) + fabs(par[ops[0, 1] + d + c]) + fabs(p0[c]) + fabs(D[c])
         eb = 64.0 * 1.1102230246251565e-16 * (1.0 + tmp)
-        if not (eb < INFINITY):
+        if not (tmp < 1e300):     # also: no overflow, no NaN (`_box_sd_fin`)
             box = 0
     if scan:
         all_core = 1
@@ -485,7 +506,10 @@ cdef double _one_segment(const double* p0, const double* p1, int scan, const int
                         continue
                     for c in range(d):
                         x[c] = p0[c] + mid * D[c]
-                    f_mid = _dist(ops, par, d, x) > level
+                    if box:
+                        f_mid = _npmax(_box_sd_fin(&par[ops[0, 1]], &par[ops[0, 1] + d], d, x), 0.0) > level
+                    else:
+                        f_mid = _dist(ops, par, d, x) > level
                     if f_mid == f_lo:
                         lo = mid
                     else:
@@ -549,7 +573,11 @@ cdef double _one_segment(const double* p0, const double* p1, int scan, const int
                             continue
                 for c in range(d):
                     x[c] = p0[c] + t * D[c]
-                terms[pc * g + i] = wq * (1.0 - _alpha_of_dist(_dist(ops, par, d, x), w, blend))
+                if box:
+                    tmp = _npmax(_box_sd_fin(&par[ops[0, 1]], &par[ops[0, 1] + d], d, x), 0.0)
+                else:
+                    tmp = _dist(ops, par, d, x)
+                terms[pc * g + i] = wq * (1.0 - _alpha_of_dist(tmp, w, blend))
             else:
                 terms[pc * g + i] = wq * 0.0
     return _pairwise(terms, (MAX_CROSS + 1) * g)
