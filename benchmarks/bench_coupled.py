@@ -109,6 +109,21 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     Left beyond the atoms' step (cProfile, CPU, grid, load ~14): FE forces ~0.8 ms (0.50 ms isolated),
       multiplier block solve + correction ~0.37 ms, the two residuals (accelerations, round-off check)
       ~0.33 ms, pads ~0.2 ms, node kick/drift and copies ~0.2 ms, weighted pair rows ~0.1-0.3 ms.
+  branch setup (2026-12-06, load average 12-21 throughout, CPU time): certified single-box shortcuts in
+    the bond-weight kernel (kernels/handshake_geom.pyx; bond weights bitwise the same on the bench models
+    and every deck with a handshake). main and this branch alternated in separate processes:
+    3D (``--only 3d --repeat 2 --steps 3``): set-up main 13.72 / 0.37 s = 37.3, 14.03 / 0.38 s = 36.5;
+      this branch 12.74 / 0.43 s = 29.5 (an earlier state of the branch, without the finite-box path:
+      14.26 / 0.37 s = 38.2; single figures move by ~1 s at this load).
+    2D (``--only 2d --repeat 3 --steps 5``): set-up main 0.82 / 0.11 s = 7.3, 0.95 / 0.11 s = 8.5; this
+      branch 0.95 / 0.14 s = 6.6, 0.84 / 0.13 s = 6.7 (no change of the coupled set-up beyond the noise:
+      the 2D kernel is ~0.13 s and did not get measurably faster).
+    The bond-weight kernel alone on the 3D bench's 5 504 640 pairs (main's and this build loaded in one
+    process, alternating): 4.12 -> 3.19 s (the 3 165 426 pairs not certainly in the core: 4.10 -> 2.95 s).
+    Left in the 3D set-up (cProfile, CPU, load ~10, 13.7 s before): bond-weight kernel ~3.2 s, constraint
+    projector 3.5 s (SuperLU 1.0 s, strict triangles 0.56 s, nested dissection 0.33 s), tributary α
+    integrals 1.3 s (α at the sub-points 0.59 s), interpolation matrix 0.95 s (locate 0.78 s), node
+    stencils 0.82 s, bond keys 0.27 s.
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87
