@@ -121,8 +121,9 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     The bond-weight kernel alone on the 3D bench's 5 504 640 pairs (main's and this build loaded in one
     process, alternating, load 10-14): 4.12 -> 3.19 s in one script, 4.18 -> 4.17 s and 4.30-4.73 ->
     4.11-4.26 s in two others: between 0 and 23 % faster, not resolved at this load (no hardware
-    counters on this machine). The shape evaluations it does fall by about a third (counted: 139 M -> 94 M
-    before the Gauss-point skip; scan samples 59 M -> 13 M, bisection 63 M -> 34 M).
+    counters on this machine). Shape evaluations on the 3D bench (counted with an instrumented build):
+    scan samples 59.3 M -> ~13 M, bisection 34.2 M for 1.85 M roots (up to 52 each before, ~90 M, not
+    counted), regula falsi + window checks 6.5 M, Gauss points 38.7 M before the skip of certain ones.
     Left in the 3D set-up (cProfile, CPU, load ~10, 13.7 s before): bond-weight kernel ~3.2 s, constraint
     projector 3.5 s (SuperLU 1.0 s, strict triangles 0.56 s, nested dissection 0.33 s), tributary α
     integrals 1.3 s (α at the sub-points 0.59 s), interpolation matrix 0.95 s (locate 0.78 s), node
