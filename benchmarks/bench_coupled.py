@@ -118,10 +118,11 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     2D (``--only 2d --repeat 3 --steps 5``): set-up main 0.82 / 0.11 s = 7.3, 0.95 / 0.11 s = 8.5; this
       branch 0.95 / 0.14 s = 6.6, 0.84 / 0.13 s = 6.7 (no change of the coupled set-up beyond the noise:
       the 2D kernel is ~0.13 s and did not get measurably faster).
-    The bond-weight kernel alone on the 3D bench's 5 504 640 pairs (main's and this build loaded in one
-    process, alternating, load 10-14): 4.12 -> 3.19 s in one script, 4.18 -> 4.17 s and 4.30-4.73 ->
-    4.11-4.26 s in two others: between 0 and 23 % faster, not resolved at this load (no hardware
-    counters on this machine). Shape evaluations on the 3D bench (counted with an instrumented build):
+    The bond-weight kernel alone on the 3D bench's 5 504 640 pairs, main's and this build loaded in one
+    process, alternating (load 10-14): 4.12 -> 3.19 s. Instructions (callgrind, a random 250 000 of
+    those pairs, one kernel per process; no hardware counters here): 1.759e9 -> 1.320e9 (-25 %).
+    (Two A/B scripts that loaded main's .so by path and then this tree's by import measured no
+    difference; callgrind shows they ran the same instructions for both, i.e. main's code twice.) Shape evaluations on the 3D bench (counted with an instrumented build):
     scan samples 59.3 M -> ~13 M, bisection 34.2 M for 1.85 M roots (up to 52 each before, ~90 M, not
     counted), regula falsi + window checks 6.5 M, Gauss points 38.7 M before the skip of certain ones.
     Left in the 3D set-up (cProfile, CPU, load ~10, 13.7 s before): bond-weight kernel ~3.2 s, constraint
