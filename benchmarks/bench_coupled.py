@@ -122,7 +122,8 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     process, alternating (load 10-14): 4.12 -> 3.19 s. Instructions (callgrind, a random 250 000 of
     those pairs, one kernel per process; no hardware counters here): 1.759e9 -> 1.320e9 (-25 %).
     (Two A/B scripts that loaded main's .so by path and then this tree's by import measured no
-    difference; callgrind shows they ran the same instructions for both, i.e. main's code twice.) Shape evaluations on the 3D bench (counted with an instrumented build):
+    difference; callgrind shows they ran the same instructions for both, i.e. main's code twice.)
+    Shape evaluations on the 3D bench (counted with an instrumented build):
     scan samples 59.3 M -> ~13 M, bisection 34.2 M for 1.85 M roots (up to 52 each before, ~90 M, not
     counted), regula falsi + window checks 6.5 M, Gauss points 38.7 M before the skip of certain ones.
     Left in the 3D set-up (cProfile, CPU, load ~10, 13.7 s before): bond-weight kernel ~3.2 s, constraint
