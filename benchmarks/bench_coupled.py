@@ -117,7 +117,7 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
       14.26 / 0.37 s = 38.2; single figures move by ~1 s at this load).
     2D (``--only 2d --repeat 3 --steps 5``): set-up main 0.82 / 0.11 s = 7.3, 0.95 / 0.11 s = 8.5; this
       branch 0.95 / 0.14 s = 6.6, 0.84 / 0.13 s = 6.7 (no change of the coupled set-up beyond the noise:
-      the 2D kernel is ~0.13 s and did not get measurably faster).
+      the 2D kernel is ~0.13 s of it).
     The bond-weight kernel alone on the 3D bench's 5 504 640 pairs, main's and this build loaded in one
     process, alternating (load 10-14): 4.12 -> 3.19 s. Instructions (callgrind, a random 250 000 of
     those pairs, one kernel per process; no hardware counters here): 1.759e9 -> 1.320e9 (-25 %).
