@@ -124,6 +124,27 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     with the far field graded as a user would (growth 1.5 up to L: 35 lines, 40 678 nodes; the mesh
     within ±L unchanged; FE forces 12 instead of ~19 ms per step): main 1.764 / 1.763, branch
     1.655 / 1.541 (coupled 99-112 ms vs 108-117).
+  branch setup (2026-12-06, load average 12-21 throughout, CPU time): certified single-box shortcuts in
+    the bond-weight kernel (kernels/handshake_geom.pyx; bond weights bitwise the same on the bench models
+    and every deck with a handshake). main and this branch alternated in separate processes:
+    3D (``--only 3d --repeat 2 --steps 3``): set-up main 13.72 / 0.37 s = 37.3, 14.03 / 0.38 s = 36.5;
+      this branch 12.74 / 0.43 s = 29.5 (an earlier state of the branch, without the finite-box path:
+      14.26 / 0.37 s = 38.2; single figures move by ~1 s at this load).
+    2D (``--only 2d --repeat 3 --steps 5``): set-up main 0.82 / 0.11 s = 7.3, 0.95 / 0.11 s = 8.5; this
+      branch 0.95 / 0.14 s = 6.6, 0.84 / 0.13 s = 6.7 (no change of the coupled set-up beyond the noise:
+      the 2D kernel is ~0.13 s of it).
+    The bond-weight kernel alone on the 3D bench's 5 504 640 pairs, main's and this build loaded in one
+    process, alternating (load 10-14): 4.12 -> 3.19 s. Instructions (callgrind, a random 250 000 of
+    those pairs, one kernel per process; no hardware counters here): 1.759e9 -> 1.320e9 (-25 %).
+    (Two A/B scripts that loaded main's .so by path and then this tree's by import measured no
+    difference; callgrind shows they ran the same instructions for both, i.e. main's code twice.)
+    Shape evaluations on the 3D bench (counted with an instrumented build):
+    scan samples 59.3 M -> ~13 M, bisection 34.2 M for 1.85 M roots (up to 52 each before, ~90 M, not
+    counted), regula falsi + window checks 6.5 M, Gauss points 38.7 M before the skip of certain ones.
+    Left in the 3D set-up (cProfile, CPU, load ~10, 13.7 s before): bond-weight kernel ~3.2 s, constraint
+    projector 3.5 s (SuperLU 1.0 s, strict triangles 0.56 s, nested dissection 0.33 s), tributary α
+    integrals 1.3 s (α at the sub-points 0.59 s), interpolation matrix 0.95 s (locate 0.78 s), node
+    stencils 0.82 s, bond keys 0.27 s.
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87

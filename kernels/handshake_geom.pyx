@@ -27,6 +27,14 @@ sum does. For the box, ball and union/difference of them the values are bitwise 
 and the half-space use dot products that NumPy takes from BLAS (round-off differences). Compiled with
 ``-ffp-contract=off`` (no fused multiply-adds: the same roundings as NumPy).
 
+A single box (the common core) takes three certified shortcuts that leave every predicate and term as
+computed above (the same bits, `tests/coupling/test_handshake_compiled.py`): the exact signed distance
+along a segment is convex and |D|-Lipschitz in t, and the computed one is within ``eb`` of it
+(`_one_segment`); so scan samples that chord/Lipschitz bounds decide are not evaluated (`_box_scan`),
+bisection steps outside a window around the crossing found by regula falsi and checked at its two ends
+take the known side without evaluating (`_box_root`), and Gauss points certainly in the core (β = 1)
+or at distance ≥ w (β = 0) are not evaluated.
+
 Set-up only (once per run), ``nogil``; segments are independent, so ``prange(num_threads=n)`` gives the
 same bits for any thread count.
 """
@@ -78,6 +86,27 @@ cdef inline double _box_sd(const double* lo, const double* hi, int d, const doub
             ss = ss + p * p
             top = _npmax(top, q)
     return sqrt(ss) + _npmin(top, 0.0)
+
+
+cdef inline double _box_sd_fin(const double* lo, const double* hi, int d, const double* x) noexcept nogil:
+    """`_box_sd` for finite lo, hi, x with |values| < 1e300 (no NaN, no overflow): the same operations
+    and results without the NaN/infinity handling."""
+    cdef double a, b, q, p, ss, top
+    cdef int kk
+    a = lo[0] - x[0]
+    b = x[0] - hi[0]
+    q = a if a >= b else b
+    p = q if q > 0.0 else 0.0
+    ss = p * p
+    top = q
+    for kk in range(1, d):
+        a = lo[kk] - x[kk]
+        b = x[kk] - hi[kk]
+        q = a if a >= b else b
+        p = q if q > 0.0 else 0.0
+        ss = ss + p * p
+        top = top if top >= q else q
+    return sqrt(ss) + (top if top <= 0.0 else 0.0)
 
 
 cdef double _sd(const int64_t[:, ::1] ops, const double[::1] par, int d, const double* x) noexcept nogil:
@@ -250,6 +279,143 @@ def segment_average(const double[:, ::1] P0, const double[:, ::1] P1, const int6
                                         blend, weight, ts, gx, gw)
 
 
+cdef void _box_scan(const double* p0, const double* D, int d, const double* blo, const double* bhi,
+                    const double[::1] ts, double w, double eb, double* sdv, unsigned char* kn,
+                    unsigned char* pz, unsigned char* pw, unsigned char* pge) noexcept nogil:
+    """The scan of a single box: pz[i] = (dist > 0), pw[i] = (dist > w), pge[i] = (dist >= w) at the
+    samples ts[i], dist = max(F, 0), F the computed signed distance (``_box_at``), each the value the
+    plain scan computes. F is taken at both ends (kn = 1, sdv = F); an inner sample is taken only when
+    bounds do not decide its three predicates: f (exact, on the line) is convex, so f ≤ the chord of the
+    last sample taken before it and the end (+ eb), and |D|-Lipschitz, so f ≥ each of those two values
+    − |D| |Δt| (− eb); |F − f| ≤ eb (`_one_segment`). Margins cover the round-off of the bounds."""
+    cdef int ns = <int>ts.shape[0], i, l = 0, r = ns - 1
+    cdef double dn = 0.0, c, m, up, low, tl, tr, ti, v
+    cdef int k
+    for k in range(d):
+        dn = dn + D[k] * D[k]
+    dn = sqrt(dn) * (1.0 + 1e-15) + 1e-300
+    for i in range(ns):
+        kn[i] = 0
+    sdv[0] = _box_at(p0, D, d, blo, bhi, ts[0])
+    sdv[r] = _box_at(p0, D, d, blo, bhi, ts[r])
+    kn[0] = 1
+    kn[r] = 1
+    tr = ts[r]
+    for i in range(ns):
+        if 0 < i < r:
+            tl = ts[l]
+            ti = ts[i]
+            c = sdv[l] + (sdv[r] - sdv[l]) * ((ti - tl) / (tr - tl))
+            m = eb + 64.0 * 1.1102230246251565e-16 * (1.0 + fabs(sdv[l]) + fabs(sdv[r]) + dn)
+            up = c + m
+            low = _npmax(sdv[l] - dn * (ti - tl), sdv[r] - dn * (tr - ti)) - m
+            if not (up < INFINITY and low > -INFINITY):
+                pass
+            elif low > w + eb:
+                pz[i] = 1
+                pw[i] = 1
+                pge[i] = 1
+                continue
+            elif up < -eb:
+                pz[i] = 0
+                pw[i] = 0
+                pge[i] = 0
+                continue
+            elif low > eb and up < w - eb:
+                pz[i] = 1
+                pw[i] = 0
+                pge[i] = 0
+                continue
+            sdv[i] = _box_at(p0, D, d, blo, bhi, ti)
+            kn[i] = 1
+        v = _npmax(sdv[i], 0.0)
+        pz[i] = v > 0.0
+        pw[i] = v > w
+        pge[i] = v >= w
+        if kn[i] and i < r:
+            l = i
+
+
+cdef inline double _box_at(const double* p0, const double* D, int d, const double* blo, const double* bhi,
+                           double t) noexcept nogil:
+    """The box's signed distance at p0 + t D, the point built as in the bisection."""
+    cdef double x[3]
+    cdef int c
+    for c in range(d):
+        x[c] = p0[c] + t * D[c]
+    return _box_sd_fin(blo, bhi, d, x)
+
+
+cdef void _box_root(const double* p0, const double* D, int d, const double* blo, const double* bhi,
+                    double lo, double hi, double s_lo, double s_hi, double level, double eb, bint f_lo,
+                    double* wa, double* wb) noexcept nogil:
+    """A certified window (wa, wb) ⊂ (lo, hi) around the crossing of ``sd > level`` for a single box:
+    the computed predicate is f_lo at every t in [lo, wa] and (not f_lo) at every t in [wb, hi], so the
+    bisection takes those steps without evaluating the shape (the same steps, the same bits).
+
+    f(t) = the exact signed distance on the line p0 + t D is convex (a box is convex), and the computed
+    value F(t) (``_box_at``, the bisection's own point) is within eb of f(t). With f_lo False (sd rising
+    through the level): F(lo) < level − 2eb and F(wa) < level − 2eb give f < level − eb on [lo, wa]
+    (convexity: f ≤ the larger end value), hence F ≤ level there; F(wb) > level + 2eb with f(wa) < f(wb)
+    makes f rising beyond wb (convexity: slopes increase), so F > level on [wb, hi]. f_lo True is the
+    mirror image (F(hi) < level − 2eb). The crossing is estimated by regula falsi (Illinois) on F;
+    whenever a condition fails the window stays empty (wa = wb = −1: every step evaluated)."""
+    cdef double ta = lo, tb = hi, ga = s_lo - level, gb = s_hi - level, t = 0.0, gt, dl, fa, fb
+    cdef int it, side = 0, att, ok
+    wa[0] = -1.0
+    wb[0] = -1.0
+    if f_lo:
+        if not (s_hi < level - 2.0 * eb):
+            return
+    else:
+        if not (s_lo < level - 2.0 * eb):
+            return
+    if not (ga * gb < 0.0):
+        return
+    for it in range(40):
+        t = (ta * gb - tb * ga) / (gb - ga)
+        if not (t > ta and t < tb):
+            t = 0.5 * (ta + tb)
+        gt = _box_at(p0, D, d, blo, bhi, t) - level
+        if fabs(gt) <= 2.0 * eb or tb - ta <= 1e-15:
+            break
+        if (gt > 0.0) == (gb > 0.0):
+            tb = t
+            gb = gt
+            if side == -1:
+                ga = 0.5 * ga
+            side = -1
+        else:
+            ta = t
+            ga = gt
+            if side == 1:
+                gb = 0.5 * gb
+            side = 1
+    if not (tb > ta):
+        return
+    # half-width: a few multiples of eb over the local slope, at least a few ulps of t
+    dl = 8.0 * eb * (tb - ta) / fabs(gb - ga) + 8.0 * 2.220446049250313e-16
+    ok = 0
+    for att in range(6):
+        fa = s_lo
+        fb = s_hi
+        if t - dl > lo:
+            fa = _box_at(p0, D, d, blo, bhi, t - dl)
+        if t + dl < hi:
+            fb = _box_at(p0, D, d, blo, bhi, t + dl)
+        if f_lo:
+            ok = fa > level + 2.0 * eb and fb < level - 2.0 * eb
+        else:
+            ok = fa < level - 2.0 * eb and fb > level + 2.0 * eb
+        if ok:
+            break
+        dl = 16.0 * dl
+    if not ok:
+        return
+    wa[0] = t - dl if t - dl > lo else lo
+    wb[0] = t + dl if t + dl < hi else hi
+
+
 cdef double _one_segment(const double* p0, const double* p1, int scan, const int64_t[:, ::1] ops,
                          const double[::1] par, int d, double w, int blend, int weight,
                          const double[::1] ts, const double[::1] gx, const double[::1] gw) noexcept nogil:
@@ -261,20 +427,47 @@ cdef double _one_segment(const double* p0, const double* p1, int scan, const int
     cdef double terms[MAX_TERMS]
     cdef int ns = <int>ts.shape[0], g = <int>gx.shape[0]
     cdef int i, kk, nroot = 0, lev, it, all_core, all_cont, c, pc
-    cdef double level, lo, hi, mid, t, half, wq, tmp
+    cdef double sdv[64]
+    cdef unsigned char kn[64]
+    cdef unsigned char pz[64]
+    cdef unsigned char pw[64]
+    cdef unsigned char pge[64]
+    cdef double kt[64]
+    cdef double kv[64]
+    cdef int nk = 0, j = 0
+    cdef double dn = 0.0, mc
+    cdef double level, lo, hi, mid, t, half, wq, tmp, wa, wb, eb = 0.0
     cdef bint f_lo, f_mid, a, b
+    cdef int box = ops.shape[0] == 1 and ops[0, 0] == 1
     for c in range(d):
         D[c] = p1[c] - p0[c]
+    if box:
+        # E of `_box_root`: |computed signed distance at p0 + t D − exact one on the line| ≤ eb, t ∈ [0, 1]
+        # (the point's two roundings and the box formula's: ≲ 16 u (1 + M) with M the largest |lo|, |hi|,
+        # |p0| plus |D|; 64 u taken); non-finite input: no window
+        tmp = 0.0
+        for c in range(d):
+            tmp = tmp + fabs(par[ops[0, 1] + c]) + fabs(par[ops[0, 1] + d + c]) + fabs(p0[c]) + fabs(D[c])
+        eb = 64.0 * 1.1102230246251565e-16 * (1.0 + tmp)
+        if not (tmp < 1e300):     # also: no overflow, no NaN (`_box_sd_fin`)
+            box = 0
     if scan:
         all_core = 1
         all_cont = 1
+        if box:
+            _box_scan(p0, D, d, &par[ops[0, 1]], &par[ops[0, 1] + d], ts, w, eb, sdv, kn, pz, pw, pge)
+        else:
+            for i in range(ns):
+                for c in range(d):
+                    x[c] = p0[c] + ts[i] * D[c]
+                dist[i] = _dist(ops, par, d, x)
+                pz[i] = dist[i] > 0.0
+                pw[i] = dist[i] > w
+                pge[i] = dist[i] >= w
         for i in range(ns):
-            for c in range(d):
-                x[c] = p0[c] + ts[i] * D[c]
-            dist[i] = _dist(ops, par, d, x)
-            if not (dist[i] <= 0.0):
+            if pz[i]:         # not (dist <= 0)
                 all_core = 0
-            if not (dist[i] >= w):
+            if not pge[i]:
                 all_cont = 0
         if all_core:
             return 1.0
@@ -283,22 +476,40 @@ cdef double _one_segment(const double* p0, const double* p1, int scan, const int
         for lev in range(2):
             level = 0.0 if lev == 0 else w
             for kk in range(ns - 1):
-                a = dist[kk] > level
-                b = dist[kk + 1] > level
+                a = pz[kk] if lev == 0 else pw[kk]
+                b = pz[kk + 1] if lev == 0 else pw[kk + 1]
                 if a == b:
                     continue
                 lo = ts[kk]
                 hi = ts[kk + 1]
                 f_lo = a          # dist at P0 + lo D: the scan's sample (the same point, the same value)
+                wa = -1.0         # certified window (wa, wb): see `_box_root`; empty = evaluate every step
+                wb = -1.0
+                if box:
+                    for i in range(kk, kk + 2):     # the bracket ends' values (the scan's, where it took them)
+                        if not kn[i]:
+                            sdv[i] = _box_at(p0, D, d, &par[ops[0, 1]], &par[ops[0, 1] + d], ts[i])
+                            kn[i] = 1
+                    _box_root(p0, D, d, &par[ops[0, 1]], &par[ops[0, 1] + d], lo, hi, sdv[kk], sdv[kk + 1],
+                              level, eb, f_lo, &wa, &wb)
                 for it in range(N_BISECT):
                     mid = 0.5 * (lo + hi)
                     if mid == lo or mid == hi:
                         # the bracket is one float wide: the predicate at mid is that at lo (f_lo) or at
                         # hi (not f_lo, an invariant of the bisection): the step changes nothing
                         continue
+                    if mid <= wa:     # certified: the predicate there is the bracket start's
+                        lo = mid
+                        continue
+                    if mid >= wb and wb >= 0.0:
+                        hi = mid
+                        continue
                     for c in range(d):
                         x[c] = p0[c] + mid * D[c]
-                    f_mid = _dist(ops, par, d, x) > level
+                    if box:
+                        f_mid = _npmax(_box_sd_fin(&par[ops[0, 1]], &par[ops[0, 1] + d], d, x), 0.0) > level
+                    else:
+                        f_mid = _dist(ops, par, d, x) > level
                     if f_mid == f_lo:
                         lo = mid
                     else:
@@ -320,6 +531,20 @@ cdef double _one_segment(const double* p0, const double* p1, int scan, const int
     for i in range(MAX_CROSS):
         edges[i + 1] = roots[i]
     edges[MAX_CROSS + 1] = 1.0
+    # a single box after a scan: a Gauss point certainly in the core (F ≤ 0: β = 1 exactly) or certainly
+    # at distance ≥ w (β = 0 exactly), by the bounds of `_box_scan` on the samples taken, is not evaluated
+    nk = 0
+    if box and scan:
+        for i in range(ns):
+            if kn[i]:
+                kt[nk] = ts[i]
+                kv[nk] = sdv[i]
+                nk = nk + 1
+        dn = 0.0
+        for c in range(d):
+            dn = dn + D[c] * D[c]
+        dn = sqrt(dn) * (1.0 + 1e-15) + 1e-300
+    j = 0
     for pc in range(MAX_CROSS + 1):
         lo = edges[pc]
         hi = edges[pc + 1]
@@ -333,9 +558,26 @@ cdef double _one_segment(const double* p0, const double* p1, int scan, const int
             elif weight == 2:
                 wq = wq * 2.0 * (1.0 - t)
             if half > 0.0:
+                if nk >= 2 and t >= kt[0] and t <= kt[nk - 1]:
+                    while j + 2 < nk and kt[j + 1] <= t:
+                        j = j + 1
+                    while j > 0 and kt[j] > t:
+                        j = j - 1
+                    mc = eb + 64.0 * 1.1102230246251565e-16 * (1.0 + fabs(kv[j]) + fabs(kv[j + 1]) + dn)
+                    if kt[j + 1] > kt[j]:
+                        if kv[j] + (kv[j + 1] - kv[j]) * ((t - kt[j]) / (kt[j + 1] - kt[j])) + mc < -eb:
+                            terms[pc * g + i] = wq * 1.0
+                            continue
+                        if _npmax(kv[j] - dn * (t - kt[j]), kv[j + 1] - dn * (kt[j + 1] - t)) - mc > w + eb:
+                            terms[pc * g + i] = wq * 0.0
+                            continue
                 for c in range(d):
                     x[c] = p0[c] + t * D[c]
-                terms[pc * g + i] = wq * (1.0 - _alpha_of_dist(_dist(ops, par, d, x), w, blend))
+                if box:
+                    tmp = _npmax(_box_sd_fin(&par[ops[0, 1]], &par[ops[0, 1] + d], d, x), 0.0)
+                else:
+                    tmp = _dist(ops, par, d, x)
+                terms[pc * g + i] = wq * (1.0 - _alpha_of_dist(tmp, w, blend))
             else:
                 terms[pc * g + i] = wq * 0.0
     return _pairwise(terms, (MAX_CROSS + 1) * g)

@@ -247,3 +247,69 @@ def test_inverse_map_is_per_point_and_accurate():
     assert np.array_equal(xi_all[:50], xi_box)
     back = np.einsum("ma,mad->md", Hex8.shape(xi_all), Xe)
     assert np.max(np.abs(back - x)) <= 1e-13 * np.max(np.abs(x))
+
+
+def _adversarial_segments(lo: np.ndarray, hi: np.ndarray, width: float, n: int, seed: int) -> tuple:
+    """Segments against a box where the single-box shortcuts of the kernel (certified scan samples,
+    certified bisection window, Gauss points skipped in the core/continuum) are most easily wrong: scan
+    samples exactly on or within a few ulps of the levels 0 and w, segments running along a face or at
+    distance exactly w from it, segments grazing the level-w set at an edge or a corner, very short and
+    long segments (several crossings), and random ones through the handshake."""
+    rng = np.random.default_rng(seed)
+    d = lo.size
+    P0s, P1s = [], []
+    ts = np.linspace(0.0, 1.0, 17)
+    for _ in range(n):
+        kind = rng.integers(6)
+        ax = rng.integers(d)
+        side = rng.choice([-1.0, 1.0])
+        face = hi[ax] if side > 0 else lo[ax]
+        D = rng.normal(0.0, 1.5, d)
+        if kind == 0:      # a scan sample (t = k/16) exactly on a level, or a few ulps from it
+            k = rng.integers(17)
+            level = rng.choice([0.0, width])
+            p = rng.uniform(lo, hi)
+            p[ax] = face + side * level
+            p[ax] = p[ax] + rng.integers(-3, 4) * np.spacing(p[ax])
+            P0 = p - ts[k] * D
+        elif kind == 1:    # along a face, inside, on it, or at distance exactly w (levels all along)
+            D[ax] = 0.0
+            P0 = rng.uniform(lo, hi)
+            P0[ax] = face + side * rng.choice([0.0, width, -0.5, 0.5 * width])
+        elif kind == 2:    # tangent to the level-w set at an edge/corner region
+            corner = np.where(rng.random(d) < 0.5, lo, hi)
+            out = np.sign(corner) * rng.uniform(0.2, 1.0, d)
+            out *= width / np.linalg.norm(out)
+            tang = rng.normal(size=d)
+            tang -= tang @ out / (out @ out) * out
+            D = tang / np.linalg.norm(tang) * rng.uniform(0.5, 3.0)
+            P0 = corner + out - rng.uniform(0.0, 1.0) * D
+        elif kind == 3:    # very short
+            P0 = rng.uniform(lo - width, hi + width)
+            D = D * 1e-6
+        elif kind == 4:    # long, through the core and out (up to four crossings)
+            P0 = rng.uniform(lo - 1.5 * width, hi + 1.5 * width)
+            D = (hi - lo + 3 * width) * rng.normal(size=d)
+        else:              # random through the handshake
+            P0 = rng.uniform(lo - width, hi + width)
+        P0s.append(P0)
+        P1s.append(P0 + D)
+    return np.array(P0s), np.array(P1s)
+
+
+@pytest.mark.parametrize("blend", ["linear", "cubic", "quintic"])
+@pytest.mark.parametrize("dim", [2, 3])
+def test_single_box_shortcuts_are_bitwise_the_plain_scan_and_bisection(dim, blend):
+    """A single box takes certified shortcuts in the kernel (samples decided by convexity/Lipschitz
+    bounds, the bisection's steps outside a certified window taken without evaluating, Gauss points
+    certainly in the core or beyond w not evaluated): on adversarial segments every average is bitwise
+    the NumPy scan + bisection + quadrature (which evaluates everything)."""
+    lo, hi = np.array([-6.0, -5.0, -7.0])[:dim], np.array([6.0, 5.0, 7.0])[:dim]
+    spec = {"type": "box", "lo": lo.tolist(), "hi": hi.tolist()}
+    for width in (3.5, 4.0):
+        hc, hn = _pair(dim, spec, blend, width)
+        P0, P1 = _adversarial_segments(lo, hi, width, 6000, seed=dim * 10 + int(width))
+        for weight in ("uniform", "up", "down"):
+            a, b = hc.segment_average(P0, P1, weight), hn.segment_average(P0, P1, weight)
+            assert np.array_equal(a, b), (weight, int(np.sum(a != b)))
+        assert np.sum((b > 0) & (b < 1)) > 1000
