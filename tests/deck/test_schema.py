@@ -47,7 +47,8 @@ def test_defaults_are_filled_in(fake_registries, units):
     d = deck.with_defaults()
     assert d["atoms"]["skin"] == DEFAULT_SKIN[units]
     assert d["integrator"] == {"type": "verlet", "dt": 0.001, "steps": None, "time": 1.0,
-                               "thermostat": None, "threads": None, "seed": 0, "allow_unstable_dt": False}
+                               "thermostat": None, "threads": None, "seed": 0, "allow_unstable_dt": False,
+                               "continues": None}
     assert d["output"]["every"] == 100 and d["expect"] == {} and d["loads"] == []
     assert list(d["potential"]) == ["type", "epsilon", "sigma", "cutoff", "truncation"]
     assert deck.config.atoms.lattice.a == "relaxed"
