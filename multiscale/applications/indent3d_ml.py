@@ -91,9 +91,11 @@ def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str, surface: bo
                         core_depth=g["core"][1], width=g["width"], core_size=g["core_size"], size=g["size"],
                         material="cauchy_born")
     mesh = deck["continuum"]["mesh"]
-    mesh["lo"][2] = 0.0
-    mesh["core"]["lo"][2] = max(mesh["core"]["lo"][2], 0.0)
-    deck["loads"][0]["region"]["hi"][2] = _r(0.125 * block.a0)
+    z_fix = _z_fixed(block)
+    mesh["lo"][2] = _r(z_fix)
+    deck["atoms"]["region"]["lo"][2] = _r(z_fix - 0.25 * block.a0)   # no pads below the fixed plane
+    mesh["core"]["lo"][2] = max(mesh["core"]["lo"][2], _r(z_fix))
+    deck["loads"][0]["region"]["hi"][2] = _r(z_fix + 0.125 * block.a0)
     if surface:
         deck["continuum"]["surface_stress"] = {"faces": "free", "source": "potential"}
     deck["potential"] = _potential()
@@ -111,10 +113,23 @@ def ml_full_deck(block: Block, g: dict, depths: dict, title: str) -> dict:
     del deck["continuum"], deck["handshake"]
     deck["atoms"]["skin"] = 2.0
     lo, hi = block.box()
-    q = 0.25 * block.a0
+    deck["atoms"]["region"]["lo"] = [_r(v) for v in lo]
     deck["loads"][0]["region"] = {"type": "box", "lo": [_r(lo[0] - 10.0), _r(lo[1] - 10.0), _r(lo[2] - 10.0)],
-                                  "hi": [_r(hi[0] + 10.0), _r(hi[1] + 10.0), _r(q)]}
+                                  "hi": [_r(hi[0] + 10.0), _r(hi[1] + 10.0), _r(_z_fixed(block) + 0.125 * block.a0)]}
     return deck
+
+
+#: atomic planes held at the bottom of the full twin: their thickness (FIXED_PLANES − 1)·a₀/2 = a₀ with the
+#: next spacing reaches past both cut-offs (SNAP 4.1 Å, EAM 4.95 Å), so every free atom sees a complete
+#: neighbourhood below it. ONE fixed plane leaves the second plane a subsurface of the missing crystal
+#: below: it relaxes towards the fixed plane by 0.050 Å (EAM, measured), a sink the continuum cannot have
+FIXED_PLANES = 3
+
+
+def _z_fixed(block: Block) -> float:
+    """Height [Å] of the top fixed plane: the full twin holds the planes at z ≤ it, the coupled deck's
+    mesh starts there with its bottom nodes fixed (the same boundary in both)."""
+    return (FIXED_PLANES - 1) * 0.5 * block.a0
 
 
 def deck_set() -> dict[str, dict]:

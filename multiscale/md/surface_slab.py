@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: relaxation tolerance: max |force| along the normal [energy/length]
-GTOL = 1e-9
+#: relaxation tolerance: max |force| along the normal [energy/length] (energy error ~ n GTOL² / k ≈ 1e-10 eV)
+GTOL = 1e-6
 #: first finite-difference step (Green strain) and the smallest allowed
 H0, H_MIN = 2e-3, 1e-6
 SKIN = 0.3
@@ -106,6 +106,7 @@ class _Slab:
         e, g = fun(res.x)
         if np.max(np.abs(g)) > 10 * GTOL:
             raise RuntimeError(f"surface slab relaxation did not converge (max |force| {np.max(np.abs(g)):.2e})")
+        self.last = (e, e_bulk)          # the slab's and the bulk twin's energies [energy]
         return e - e_bulk, res.x
 
 
