@@ -670,7 +670,7 @@ def _surface_stress(deck: Deck, model: Model) -> None:
     if len(faces) and np.any(np.abs(n[np.arange(len(n)), axis]) < 1.0 - 1e-6):
         raise deck.error(f"{key}.faces", "surface stress is computed for faces normal to a lab axis only "
                          "(a slab periodic along the other axes); some selected faces are inclined")
-    tau, gamma = np.zeros((len(faces), d, d)), np.zeros(len(faces))
+    tau, gamma, S = np.zeros((len(faces), d, d)), np.zeros(len(faces)), np.zeros((len(faces), d, d))
     props = {}
     for k in np.unique(axis):
         try:
@@ -678,8 +678,10 @@ def _surface_stress(deck: Deck, model: Model) -> None:
         except (ValueError, RuntimeError) as exc:
             raise deck.error(f"{key}.source", f"surface slab normal to {_AXES[int(k)]}: {exc}") from exc
         tau[axis == k], gamma[axis == k] = pr.tau, pr.gamma
+        if cfg.elasticity:
+            S[axis == k] = pr.S
     model.surface_properties = props
-    cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, gamma))
+    cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, gamma, S if cfg.elasticity else None))
 
 
 def _check_thermal_share(deck: Deck, model: Model) -> None:

@@ -166,6 +166,8 @@ class SurfaceStressConfig(Section):
                                          "deck's potential (multiscale/md/surface_slab.py)")
     tol: PosFloat = Field(1e-5, description="accuracy of each τ component by finite differences "
                           "[energy/length^(d-1)]")
+    elasticity: bool = Field(True, description="include the surface elasticity S (second derivative of "
+                             "the slab's excess energy; false: first order, τ constant)")
 
 
 class ContinuumConfig(Section):

@@ -16,7 +16,9 @@ counted twice; in force-blended couplings the nodal forces are scaled by α like
 K = G⁺ τ G⁺ᵀ ((d−1, d−1), reference only) the energy density is ½ tr(K (gᵀg − GᵀG)) and the nodal force
 is its exact gradient f_a = −Σ_q w_q dA₀_q g K ∂N_a/∂ξ.
 
-First order in the strain, exact in rotations: E_s is invariant under any rigid rotation of the face
+Surface elasticity (optional ``S`` (nf, d, d), from the same slab): W = γ + τ : E_s + ½ e·S·e with
+e = diag(E_s) the normal strains of the in-plane lab axes (shear stiffness not included); then T = τ +
+diag(S e) replaces τ in K. Without S the term is first order in the strain. Exact in rotations: E_s is invariant under any rigid rotation of the face
 (gᵀg is), so large rotations give no spurious energy or force. For an isotropic τ (a {100} face of a
 cubic crystal) τ : E_s = τ (tr C_s − 2)/2 agrees with the area form τ (J_s − 1) to first order; they
 differ at second order (½ τ (λ₁ − 1)² per stretch λ₁ against none), below the elastic energy.
@@ -40,13 +42,15 @@ class SurfaceStress:
     (nf,) per face (lab frame). `set_blend` sets the weights w at the face quadrature points;
     `add_forces` adds −∂E_s/∂U to ``forces`` and returns E_s."""
 
-    def __init__(self, nodes: np.ndarray, faces: np.ndarray, tau: np.ndarray, gamma: np.ndarray) -> None:
+    def __init__(self, nodes: np.ndarray, faces: np.ndarray, tau: np.ndarray, gamma: np.ndarray,
+                 S: np.ndarray | None = None) -> None:
         nodes = np.asarray(nodes, float)
         faces = np.ascontiguousarray(np.atleast_2d(np.asarray(faces, np.int64)))
         N, d = nodes.shape
         self.faces, self.d, self.n_nodes, self._X = faces, d, N, nodes
         self.tau = np.asarray(tau, float).reshape(len(faces), d, d)
         self.gamma = np.asarray(gamma, float).reshape(len(faces))
+        self.S = None if S is None else np.asarray(S, float).reshape(len(faces), d, d)
         if faces.size == 0:
             self.dN = np.zeros((0, faces.shape[1], max(d - 1, 1)))
             self.K = np.zeros((0, 0, max(d - 1, 1), max(d - 1, 1)))
@@ -67,6 +71,7 @@ class SurfaceStress:
         self.GtG = np.einsum("fqdk,fqdl->fqkl", G, G)
         Gp = np.linalg.solve(self.GtG, np.swapaxes(G, -1, -2))    # G⁺ (nf, nq, d-1, d)
         self.K = np.einsum("fqkd,fde,fqle->fqkl", Gp, self.tau, Gp)
+        self.Gp = Gp
         self.dA = np.sqrt(np.linalg.det(self.GtG)) * wq[None, :]  # (nf, nq)
         self.X_q = np.einsum("qa,fad->fqd", Ns, Xf).reshape(-1, d)
         self.w = np.ones(self.dA.shape)
@@ -87,10 +92,23 @@ class SurfaceStress:
         self._c = self.w * self.dA
 
     def energy_densities(self, U: np.ndarray) -> np.ndarray:
-        """γ + τ : E_s at every face quadrature point (nf, nq) [energy/length^(d−1)] (unweighted)."""
-        g = self._tangents(U)
-        gtg = np.einsum("fqdk,fqdl->fqkl", g, g)
-        return self.gamma[:, None] + 0.5 * np.einsum("fqkl,fqkl->fq", self.K, gtg - self.GtG)
+        """γ + τ : E_s (+ ½ e·S·e) at every face quadrature point (nf, nq) [energy/length^(d−1)]
+        (unweighted)."""
+        return self._evaluate(self._tangents(U))[0]
+
+    def _evaluate(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(energy densities (nf, nq), K = G⁺ T G⁺ᵀ (nf, nq, d−1, d−1), T = ∂W/∂E_s the surface stress
+        at the current strain) for the current tangents g."""
+        dlt = 0.5 * (np.einsum("fqdk,fqdl->fqkl", g, g) - self.GtG)       # ½ (gᵀg − GᵀG)
+        e = self.gamma[:, None] + np.einsum("fqkl,fqkl->fq", self.K, dlt)
+        if self.S is None:
+            return e, self.K
+        El = np.einsum("fqki,fqkl,fqlj->fqij", self.Gp, dlt, self.Gp)    # E_s in the lab frame (d, d)
+        diag = np.einsum("fqii->fqi", El)
+        Sd = np.einsum("fij,fqj->fqi", self.S, diag)                       # S · diag(E_s)
+        e = e + 0.5 * np.einsum("fqi,fqi->fq", diag, Sd)
+        K = self.K + np.einsum("fqki,fqi,fqli->fqkl", self.Gp, Sd, self.Gp)
+        return e, K
 
     def _tangents(self, U: np.ndarray) -> np.ndarray:
         return np.einsum("fad,qak->fqdk", self._x(U), self.dN)
@@ -103,9 +121,8 @@ class SurfaceStress:
         if self.faces.size == 0:
             return 0.0
         g = self._tangents(U)                                                 # (nf, nq, d, d-1)
-        gtg = np.einsum("fqdk,fqdl->fqkl", g, g)
-        e = self.gamma[:, None] + 0.5 * np.einsum("fqkl,fqkl->fq", self.K, gtg - self.GtG)
-        gK = np.einsum("fqdk,fqkl->fqdl", g, self.K) * self._c[:, :, None, None]
+        e, K = self._evaluate(g)
+        gK = np.einsum("fqdk,fqkl->fqdl", g, K) * self._c[:, :, None, None]
         fa = -np.einsum("fqdl,qal->fad", gK, self.dN)                         # (nf, nfn, d)
         for k in range(self.d):
             forces[:, k] += np.bincount(self.faces.ravel(), weights=fa[:, :, k].ravel(), minlength=self.n_nodes)

@@ -55,6 +55,9 @@ class SurfaceProperties:
     h: float
     n_atoms: int
     n_z: int
+    #: surface elasticity (d, d) [energy/length^(d−1)]: S_jk = ∂²(E_s/2A₀)/∂E_jj∂E_kk of the diagonal in-plane
+    #: Green strains (zero row/column ``axis``), central second differences at the step ``h``
+    S: np.ndarray | None = None
 
 
 class _Slab:
@@ -84,6 +87,10 @@ class _Slab:
             hi[self.axis] = self.size[self.axis]
         box = Box(np.zeros(self.d), hi, periodic)
         return AtomisticRegion(self.X * np.diag(F)[None, :], 1.0, self.potential, box, SKIN)
+
+    def bulk(self, E: np.ndarray) -> float:
+        """Energy [energy] of the bulk twin (periodic along every axis) at diagonal Green strain E (d,)."""
+        return float(self._region(np.diag(np.sqrt(1.0 + 2.0 * np.asarray(E, float))), True).compute())
 
     def excess(self, E: np.ndarray, z0: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """(E_slab − E_bulk [energy], relaxed normal coordinates (n,)) at diagonal Green strain E (d,)."""
@@ -130,12 +137,19 @@ def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: in
     gamma = e0 / (2.0 * slab.area)
     tau, err = np.zeros((d, d)), np.zeros(d)
 
+    vals: dict = {}
+
+    def excess_at(E: tuple) -> float:
+        if E not in vals:
+            vals[E] = slab.excess(np.array(E, float), z0)[0]
+        return vals[E]
+
     def deriv(j: int, h: float) -> float:
-        E = np.zeros(d)
+        E = [0.0] * d
         E[j] = h
-        ep = slab.excess(E, z0)[0]
+        ep = excess_at(tuple(E))
         E[j] = -h
-        em = slab.excess(E, z0)[0]
+        em = excess_at(tuple(E))
         return (ep - em) / (2.0 * h) / (2.0 * slab.area)
 
     h_used = H0
@@ -156,7 +170,41 @@ def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: in
                 raise ValueError(f"surface stress along axis {j} not resolved to {tol:g} "
                                  f"(estimate {e:.2e} at step {h:.1e})")
             t_h = t_h2
-    out = SurfaceProperties(int(axis), float(gamma), tau, err, float(h_used), int(len(slab.X)), int(n_z))
+    # surface elasticity: second differences at the step h_used (the O(N) bulk curvature is removed by
+    # E_bulk; what remains is the surfaces' own stiffness and the interior's normal relaxation)
+    vals[(0.0,) * d] = e0
+    S = np.zeros((d, d))
+    plane = [j for j in range(d) if j != axis]
+    h = h_used
+    for j in plane:
+        for k in plane:
+            def at(sj: float, sk: float, j: int = j, k: int = k) -> float:
+                E = [0.0] * d
+                E[j] += sj * h
+                E[k] += sk * h
+                return excess_at(tuple(E))
+            if j == k:
+                S[j, j] = (at(0.5, 0.5) - 2.0 * e0 + at(-0.5, -0.5)) / h ** 2 / (2.0 * slab.area)
+            elif j < k:
+                S[j, k] = S[k, j] = ((at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4.0 * h ** 2)
+                                     / (2.0 * slab.area))
+    # the slab's interior relaxes normally under in-plane strain (σ_nn = 0), the bulk twin does not: add
+    # back the difference of their curvatures, H_jn H_nk / H_nn (H the bulk twin's Hessian in Green strain)
+    def hess(j: int, k: int) -> float:
+        def b(sj: float, sk: float) -> float:
+            E = np.zeros(d)
+            E[j] += sj * h
+            E[k] += sk * h
+            return slab.bulk(E)
+        if j == k:
+            return (b(0.5, 0.5) - 2.0 * b(0.0, 0.0) + b(-0.5, -0.5)) / h ** 2
+        return (b(1, 1) - b(1, -1) - b(-1, 1) + b(-1, -1)) / (4.0 * h ** 2)
+    H_nn = hess(axis, axis)
+    H_n = {j: hess(j, axis) for j in plane}
+    for j in plane:
+        for k in plane:
+            S[j, k] += H_n[j] * H_n[k] / H_nn / (2.0 * slab.area)
+    out = SurfaceProperties(int(axis), float(gamma), tau, err, float(h_used), int(len(slab.X)), int(n_z), S)
     _CACHE[key] = (potential, out)
     return out
 

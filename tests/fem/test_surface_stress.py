@@ -22,7 +22,11 @@ def _term(element: str, weights: bool, seed: int = 1) -> tuple[SurfaceStress, np
     A = rng.normal(size=(len(faces), d, d))
     tau = 0.1 * (A + np.swapaxes(A, 1, 2))             # any symmetric tensor per face (anisotropic test)
     gamma = rng.uniform(0.05, 0.1, len(faces))
-    s = SurfaceStress(X, faces, tau, gamma)
+    S = None
+    if weights:                                        # and with surface elasticity
+        B = rng.normal(size=(len(faces), d, d))
+        S = 0.3 * (B + np.swapaxes(B, 1, 2))
+    s = SurfaceStress(X, faces, tau, gamma, S)
     if weights:
         s.set_blend(lambda P: 0.5 + 0.5 * np.sin(P[:, 0]) * np.cos(P[:, 1]))
     return s, X
