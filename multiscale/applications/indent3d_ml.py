@@ -165,10 +165,11 @@ EAM_MEASURED = {
 #: Hertz load P_H = 4/3 E* √R d^{3/2} at d = 1 Å, E* = 160.9 GPa (Hill average of SNAP's engine C): 2.9942
 P_HERTZ_1 = 2.994243
 EXPECT: dict[str, dict] = {
-    # the 2 % target is NOT met by this deck: +27.5 % at d = 0.5 Å, +5.3 % at d = 1 Å against the full twin
-    "indent3d_ml_small.yaml": {"observables.indenter.load.max": {"value": 1.694185, "rtol": 0.06},
+    # the full twin's measured load at 1 Å (MEASURED); 6 %: the bound the previous decks met (+5.3 %); the
+    # coupled SNAP run of THESE decks is not measured yet (EAM reproduction: +0.8 % at 1 Å)
+    "indent3d_ml_small.yaml": {"observables.indenter.load.max": {"value": 1.864796, "rtol": 0.06},
                                "constraint_residual": {"max": 1e-10}},
-    # independent bound: 0.4 … 0.8 of Hertz (the full twin: 0.566)
+    # independent bound: 0.4 … 0.8 of Hertz (the full twin: 0.623)
     "indent3d_ml_small_full.yaml": {"observables.indenter.load.max": {"min": _r(0.4 * P_HERTZ_1),
                                                                       "max": _r(0.8 * P_HERTZ_1)}},
 }
