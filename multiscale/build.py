@@ -58,6 +58,7 @@ class Model:
     damping: Any = None
     site_ids: np.ndarray | None = None
     n_dropped: int = 0
+    surface_properties: dict | None = None   # continuum.surface_stress: `SurfaceProperties` by normal axis
     mass_user: float | None = None
     notes: list[str] = field(default_factory=list)
     #: atom types of the results: names (ntypes,), masses (ntypes,) [user mass], type of each kept atom (n,)
@@ -621,10 +622,66 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
     model.atoms, model.continuum, model.handshake, model.method = atoms, continuum, handshake, method
     model.system, model.site_ids = system, site_ids
     model.loads = _loads(deck, units)
+    if cfg.continuum is not None and cfg.continuum.surface_stress is not None:
+        _surface_stress(deck, model)
     _check_thermal_share(deck, model)
     with located(deck, "integrator", "the integrator"):
         _dynamics_extras(deck, model)
     return model
+
+
+def _surface_stress(deck: Deck, model: Model) -> None:
+    """``continuum.surface_stress``: the Gurtin–Murdoch term on the selected faces, γ and τ of each face
+    orientation from a periodic slab of the deck's potential (`multiscale.fem.surface_stress`,
+    `multiscale.md.surface_slab`). Deck errors at ``continuum.surface_stress.*``."""
+    from .fem.surface_stress import SurfaceStress, interface_faces, outward_normals
+    from .md.surface_slab import surface_properties
+
+    cfg, key = deck.config.continuum.surface_stress, "continuum.surface_stress"
+    cont, mesh, d = model.continuum, model.continuum.mesh, model.dim
+    if model.lattice is None or model.potential is None:
+        raise deck.error(f"{key}.source", "surface stress from the potential needs `potential` and "
+                         "`atoms.lattice` (the slab is made of that lattice)")
+    if cfg.faces == "free":
+        faces = mesh.boundary_faces()
+        drop = interface_faces(mesh.nodes, faces, None if model.atoms is None else model.atoms.X)
+        for i, lc in enumerate(deck.config.loads):
+            sel = None
+            if lc.type == "fixed" and getattr(lc, "targets", "both") != "atoms":
+                sel = make_shape(lc.region, d).contains(mesh.nodes)
+            elif lc.type == "traction":
+                if lc.face_set is not None:
+                    on = np.zeros(mesh.n_nodes, bool)
+                    on[np.unique(mesh.face_sets.get(lc.face_set, np.zeros(0, np.int64)))] = True
+                    sel = on
+                else:
+                    sel = make_shape(lc.region, d).contains(mesh.nodes)
+            if sel is not None:
+                drop |= np.all(np.asarray(sel, bool)[faces], axis=1)
+        faces = faces[~drop]
+    else:
+        missing = [n for n in cfg.faces if n not in mesh.face_sets]
+        if missing:
+            raise deck.error(f"{key}.faces", f"no face set {missing[0]!r} in the mesh (it has "
+                             f"{sorted(mesh.face_sets)})")
+        faces = np.concatenate([mesh.face_sets[n] for n in cfg.faces]) if cfg.faces else np.zeros((0, 1), int)
+    n = outward_normals(mesh.nodes, faces) if len(faces) else np.zeros((0, d))
+    axis = np.argmax(np.abs(n), axis=1)
+    if len(faces) and np.any(np.abs(n[np.arange(len(n)), axis]) < 1.0 - 1e-6):
+        raise deck.error(f"{key}.faces", "surface stress is computed for faces normal to a lab axis only "
+                         "(a slab periodic along the other axes); some selected faces are inclined")
+    tau, gamma, S = np.zeros((len(faces), d, d)), np.zeros(len(faces)), np.zeros((len(faces), d, d))
+    props = {}
+    for k in np.unique(axis):
+        try:
+            props[int(k)] = pr = surface_properties(model.potential, model.lattice, int(k), tol=cfg.tol)
+        except (ValueError, RuntimeError) as exc:
+            raise deck.error(f"{key}.source", f"surface slab normal to {_AXES[int(k)]}: {exc}") from exc
+        tau[axis == k], gamma[axis == k] = pr.tau, pr.gamma
+        if cfg.elasticity:
+            S[axis == k] = pr.S
+    model.surface_properties = props
+    cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, gamma, S if cfg.elasticity else None))
 
 
 def _check_thermal_share(deck: Deck, model: Model) -> None:

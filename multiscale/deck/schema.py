@@ -155,6 +155,21 @@ class AtomsConfig(Section):
     velocity: VelocityConfig | None = None
 
 
+class SurfaceStressConfig(Section):
+    """``continuum.surface_stress``: Gurtin–Murdoch surface stress of the potential on the mesh's free
+    boundary faces (`multiscale.fem.surface_stress`, docs/physics.md "Surface stress of the continuum")."""
+
+    faces: Literal["free"] | list[str] = Field(
+        "free", description="'free': every boundary face except those under fixed / traction loads and "
+        "those with atoms beyond them (the interface to the core); or a list of the mesh's face-set names")
+    source: Literal["potential"] = Field("potential", description="γ and τ from a periodic slab of the "
+                                         "deck's potential (multiscale/md/surface_slab.py)")
+    tol: PosFloat = Field(1e-5, description="accuracy of each τ component by finite differences "
+                          "[energy/length^(d-1)]")
+    elasticity: bool = Field(True, description="include the surface elasticity S (second derivative of "
+                             "the slab's excess energy; false: first order, τ constant)")
+
+
 class ContinuumConfig(Section):
     """``continuum``: the finite-element region."""
 
@@ -164,6 +179,8 @@ class ContinuumConfig(Section):
         description="default: linear elasticity with C computed from the potential at the lattice")
     density: PosFloat | Literal["derived"] = Field(
         "derived", description="[mass/volume]; 'derived' = lattice mass / atomic volume")
+    surface_stress: SurfaceStressConfig | None = Field(
+        None, description="surface stress of the potential on the free faces (default: none)")
 
 
 class DampingConfig(Section):

@@ -90,7 +90,15 @@ class ContinuumRegion:
         self._en_chunk = np.zeros((N + 255) // 256)
         self._no_ke = np.zeros((1, 1, 1))
         self._locator: Locator | None = None
+        self.surface = None      # `multiscale.fem.surface_stress.SurfaceStress` (set_surface), or None
         self.set_blend(None)
+
+    def set_surface(self, surface) -> None:  # noqa: ANN001
+        """Attach a surface term (`SurfaceStress`): `compute` adds its energy and forces, weighted by the
+        blend of `set_blend` (None: no surface term)."""
+        self.surface = surface
+        if surface is not None:
+            surface.set_blend(self._alpha_fn)
 
     # ------------------------------------------------------------------ blending
     def set_blend(self, alpha_fn: Callable[[np.ndarray], np.ndarray] | None, n_sub: int = 4,
@@ -104,6 +112,8 @@ class ContinuumRegion:
         mass M^α_I = ∫ α ρ N_I dX, both integrated with ``n_sub`` Gauss points per direction of each
         tributary part. Elements with α ≡ 0 are skipped by `compute`."""
         self._alpha_fn, self._n_sub = alpha_fn, int(n_sub if alpha_fn is not None else 2)
+        if getattr(self, "surface", None) is not None:
+            self.surface.set_blend(alpha_fn)
         alphas, lumped = [], np.zeros(self.mesh.n_nodes)
         self._fe[:] = 0.0
         for bd, we in zip(self._blocks, self._we, strict=True):
@@ -199,6 +209,8 @@ class ContinuumRegion:
                 if nodes.size:
                     k.stencil_forces(U, nodes, types, nbr, S, self.forces, self._en_chunk, relative, nt)
                     E += float(np.sum(self._en_chunk[:(nodes.size + 255) // 256]))
+        if self.surface is not None:
+            E += self.surface.add_forces(U, self.forces)
         return E
 
     def verlet_step(self, acc: np.ndarray, inv_m: np.ndarray, dt_half: float, dt: float) -> float:
@@ -212,6 +224,7 @@ class ContinuumRegion:
         drift ride on the force loop, about half the memory traffic of three separate passes)."""
         st = self._stencil
         if (self.n_threads == 1 and st is not None and self._general.size == 0 and self.material.is_linear
+                and self.surface is None
                 and not any(bd.qp_elems.size for bd in self._blocks)
                 and self._stencil_parts[0][0].size == self.mesh.n_nodes
                 and not self._stencil_parts[1][0].size):

@@ -86,6 +86,8 @@ class SplitContinuum:
         from ..fem.continuum import ContinuumRegion
         if not isinstance(cont, ContinuumRegion) or type(cont).compute is not ContinuumRegion.compute:
             return False
+        if getattr(cont, "surface", None) is not None:   # continuum.surface_stress: not split (serial term)
+            return False
         return not isinstance(method, ForceBlendCoupling)
 
     def __init__(self, cont, comm) -> None:  # noqa: ANN001

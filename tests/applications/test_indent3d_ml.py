@@ -1,12 +1,13 @@
 """indent3d_ml: 3D nanoindentation of Cu with SNAP (``Cu_Zuo_JPCA2020``) in the core and the Cauchy–Born
 continuum of the same SNAP elsewhere, against the fully atomistic twin of the same block (every site a SNAP
 atom, the same sphere, the same depths, the same minimiser), the coupled model's cost reported (wall-seconds
-ratio, both runs in the same test). Issue 15 asks for 2 %; measured: +27.5 % at d = 0.5 Å, +5.3 % at
-d = 1 Å (see `multiscale.applications.indent3d_ml`). The test holds what is reached — the deepest load
-within 6 %, the shallow one within 30 %, both stiffer — so a regression shows; it does NOT certify 2 %.
-Why (measured with the native EAM on the same block, `indent3d_ml.eam_study`): the free block's surface
-stress sinks the full twin's surface under the tip 0.04 Å more than the Cauchy–Born continuum lets the
-coupled one sink, and FIRE's ftol 5e-3 moves the 0.5 Å load by 5–7 %."""
+ratio, both runs in the same test). Issue 15 asks for 2 %. The decks now carry the continuum's surface
+stress (`multiscale.fem.surface_stress`), hold the same bottom plane in both models (the full twin's three
+bottom planes) and use FIRE ftol 1e-3; the full twin is measured (0.522343 / 1.864796 eV/Å), the coupled
+SNAP run of these decks is NOT yet (see `multiscale.applications.indent3d_ml`): the SNAP test holds the
+bound the previous decks met (6 % at 1 Å, 30 % at 0.5 Å), it does NOT certify 2 %. The EAM reproduction
+(`eam_study`, same block and tip, native Cu_u3) is the measured evidence: +2.7 % / +0.8 % with the surface
+term, +1.5 % / −0.5 % on a finer mesh, −13.5 % / −6.4 % without it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from multiscale.applications.indent3d_ml import EXPECT, deck_set, run_deck
+from multiscale.applications.indent3d_ml import EXPECT, deck_set, eam_study, run_deck
 
 DECKS = Path(__file__).resolve().parents[2] / "decks"
 
@@ -40,5 +41,20 @@ def test_coupled_force_depth_against_full_twin():
     for d, a, b in zip(dc, pc, pf, strict=True):
         if d > 0:
             print(f"d = {d} A: coupled / full = {a / b:.4f}")
-            assert b > 0 and a > b, (d, a, b)
-    assert pc[-1] <= 1.06 * pf[-1] and pc[1] <= 1.30 * pf[1]
+            assert b > 0 and a > 0, (d, a, b)
+    assert abs(pc[-1] / pf[-1] - 1) <= 0.06 and abs(pc[1] / pf[1] - 1) <= 0.30
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)      # ~12 min at load 13
+def test_eam_reproduction_with_surface_stress():
+    """The same block, tip and depths with the native EAM Cu_u3 (`eam_study`): the coupled model with the
+    continuum's surface stress against the full twin (measured +2.7 % / +0.8 % at 0.5 / 1 Å; on the finer
+    mesh +1.5 % / −0.5 %: the issue's 2 %), and the same coupled model without it (−13.5 % / −6.4 %):
+    the surface term is what closes the gap."""
+    out = eam_study(1e-3)
+    full, c, fine, bare = (out[k]["loads"] for k in ("full", "coupled", "coupled_fine", "coupled_no_surface"))
+    assert all(out[k]["converged"] for k in out)
+    assert abs(c[1] / full[1] - 1) < 0.035 and abs(c[2] / full[2] - 1) < 0.015
+    assert abs(fine[1] / full[1] - 1) < 0.02 and abs(fine[2] / full[2] - 1) < 0.02
+    assert bare[1] / full[1] - 1 < -0.10 and bare[2] / full[2] - 1 < -0.04

@@ -64,6 +64,8 @@ class ForceBlendCoupling(CouplingMethod):
         reach = 1.001 * element_diameter(cont.mesh)
         alpha_w = np.array(cont.alpha_qp, float)   # the partition-of-unity weights, for the energy report
         m_alpha = np.array(cont.lumped_mass, float)  # M^α_I
+        surf = getattr(cont, "surface", None)       # continuum.surface_stress: its face weights likewise
+        w_s = None if surf is None or not surf.n_faces else surf.w.copy()
         # unweighted continuum on every element near H (the α-weighted masses were taken already)
         cont.set_blend(lambda X: (hs.distance(X) > 0.0) | (self._signed(hs, X) > -reach), system._n_sub)
         self._beta = np.where(system.pad, 0.0, hs.beta(system.atoms.X))
@@ -78,6 +80,7 @@ class ForceBlendCoupling(CouplingMethod):
         self._dq = np.flatnonzero(alpha_w != cont.alpha_qp)
         self._dw_q = (alpha_w - cont.alpha_qp)[self._dq] * cont.qp_volumes[self._dq]
         self._dw_atoms = np.where(system.pad, 0.0, system.atom_weight) - 1.0
+        self._dw_s = None if w_s is None else (w_s - surf.w) * surf.dA
 
     @staticmethod
     def _signed(hs, X: np.ndarray) -> np.ndarray:  # noqa: ANN001
@@ -101,4 +104,7 @@ class ForceBlendCoupling(CouplingMethod):
             else:
                 W = W[self._dq]
             E += float(self._dw_q @ W)
+        if getattr(self, "_dw_s", None) is not None:
+            cont = system.continuum
+            E += float(np.sum(self._dw_s * cont.surface.energy_densities(cont.U)))
         return E

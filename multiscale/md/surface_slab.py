@@ -1,0 +1,214 @@
+"""Surface energy γ and surface stress τ of a crystal face from a periodic slab of the SAME potential the
+atoms use (native potentials and external engines alike: the slab is an `AtomisticRegion`, i.e. the
+potential's own force routine), for the Gurtin–Murdoch surface term of the continuum
+(`multiscale.fem.surface_stress`).
+
+The face: normal along lab axis k of the lattice (as oriented in the deck). The slab: ``n_z`` lattice
+periods along k (free: two faces), periodic along the other axes with enough periods that the box is at
+least 2 × (cut-off + skin) long (the minimum-image neighbour list). Its atoms are relaxed NORMAL to the
+surface only (their k coordinates, L-BFGS to a max force of `GTOL`); the in-plane positions stay
+homogeneously strained (the lattice is Bravais and every plane keeps its in-plane symmetry).
+
+Excess energy: E_s(E) = E_slab(E) − E_bulk(E), E_bulk = the same atoms with the box periodic along k as
+well (no relaxation), both homogeneously deformed in plane by F = √(I + 2E) (E the in-plane Green strain,
+diagonal). Then (two faces of reference area A₀ each)
+
+    γ = E_s(0) / (2 A₀),     τ_jj = ∂E_s/∂E_jj / (2 A₀)   [energy/length^(d−1)],
+
+the derivative by central differences with steps h and h/2 and Richardson extrapolation
+(τ = (4 τ(h/2) − τ(h)) / 3); the accuracy estimate ``err`` = |τ(h/2) − τ(h)| / 3 bounds the remaining
+O(h⁴) term (the O(h²) bulk curvature is removed by E_bulk; the relaxation error is O(GTOL²)). The step is
+halved (from `H0`) until ``err`` ≤ ``tol`` or ``h`` < `H_MIN` (then ValueError). τ about the lattice's
+reference state: with a zero-stress lattice constant (``a: relaxed`` or the engine's), ∂E_bulk/∂E = 0.
+
+Off-diagonal in-plane components (τ_xy) are NOT computed (an orthogonal periodic box cannot be sheared):
+they are zero where the face has a mirror plane containing the normal and a lab axis — {100} and {110}
+faces of cubic crystals in cube-axis orientations. Cached per (potential, lattice, axis) for the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: relaxation tolerance: max |force| along the normal [energy/length] (energy error ~ n GTOL² / k ≈ 1e-10 eV)
+GTOL = 1e-6
+#: first finite-difference step (Green strain) and the smallest allowed
+H0, H_MIN = 2e-3, 1e-6
+SKIN = 0.3
+
+_CACHE: dict = {}
+
+
+@dataclass(frozen=True)
+class SurfaceProperties:
+    """One face orientation: ``axis`` (lab axis of the normal), ``gamma`` γ [energy/length^(d−1)],
+    ``tau`` (d, d) surface stress tensor in the lab frame (zero row/column ``axis``) [energy/length^(d−1)],
+    ``err`` (d,) the finite-difference accuracy estimate of each diagonal component, ``h`` the step used,
+    ``n_atoms`` of the slab, ``n_z`` its periods along the normal."""
+
+    axis: int
+    gamma: float
+    tau: np.ndarray
+    err: np.ndarray
+    h: float
+    n_atoms: int
+    n_z: int
+    #: surface elasticity (d, d) [energy/length^(d−1)]: S_jk = ∂²(E_s/2A₀)/∂E_jj∂E_kk of the diagonal in-plane
+    #: Green strains (zero row/column ``axis``), central second differences at the step ``h``
+    S: np.ndarray | None = None
+
+
+class _Slab:
+    """The slab and its bulk twin at in-plane Green strain E (see the module docstring)."""
+
+    def __init__(self, potential, lattice, axis: int, n_z: int) -> None:  # noqa: ANN001
+        from .engines.cell import reference_cell
+
+        L, _ = reference_cell(lattice)
+        d = lattice.dim
+        rc = float(potential.cutoff)
+        reps = np.array([max(1, int(np.ceil(2.0 * (rc + SKIN) / L[j] + 1e-9))) for j in range(d)])
+        reps[axis] = n_z
+        self.size = reps * L
+        self.X = lattice.sites_in_box(np.zeros(d), self.size)
+        self.axis, self.d, self.potential = axis, d, potential
+        self.area = float(np.prod(np.delete(self.size, axis)))
+
+    def _region(self, F: np.ndarray, periodic_normal: bool):  # noqa: ANN202
+        from .box import Box
+        from .system import AtomisticRegion
+
+        periodic = np.ones(self.d, bool)
+        periodic[self.axis] = periodic_normal
+        hi = np.diag(F) * self.size
+        if not periodic_normal:
+            hi[self.axis] = self.size[self.axis]
+        box = Box(np.zeros(self.d), hi, periodic)
+        return AtomisticRegion(self.X * np.diag(F)[None, :], 1.0, self.potential, box, SKIN)
+
+    def bulk(self, E: np.ndarray) -> float:
+        """Energy [energy] of the bulk twin (periodic along every axis) at diagonal Green strain E (d,)."""
+        return float(self._region(np.diag(np.sqrt(1.0 + 2.0 * np.asarray(E, float))), True).compute())
+
+    def excess(self, E: np.ndarray, z0: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(E_slab − E_bulk [energy], relaxed normal coordinates (n,)) at diagonal Green strain E (d,)."""
+        from scipy.optimize import minimize
+
+        F = np.diag(np.sqrt(1.0 + 2.0 * np.asarray(E, float)))
+        bulk = self._region(F, True)
+        e_bulk = float(bulk.compute())
+        slab = self._region(F, False)
+        k = self.axis
+
+        def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
+            slab.x[:, k] = z
+            e = float(slab.compute())
+            return e, -slab.forces[:, k].copy()
+
+        z = slab.x[:, k].copy() if z0 is None else z0.copy()
+        res = minimize(fun, z, jac=True, method="L-BFGS-B",
+                       options={"gtol": GTOL, "ftol": 0.0, "maxiter": 20000, "maxcor": 30})
+        e, g = fun(res.x)
+        if np.max(np.abs(g)) > 10 * GTOL:
+            raise RuntimeError(f"surface slab relaxation did not converge (max |force| {np.max(np.abs(g)):.2e})")
+        self.last = (e, e_bulk)          # the slab's and the bulk twin's energies [energy]
+        return e - e_bulk, res.x
+
+
+def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: int | None = None  # noqa: ANN001
+                       ) -> SurfaceProperties:
+    """γ and τ of the face with its normal along lab ``axis`` (module docstring), cached per run.
+    ``tol`` [energy/length^(d−1)]: required accuracy of each τ component; ``n_z``: slab periods along the
+    normal (default: at least 4 cut-offs thick)."""
+    from .engines.cell import reference_cell
+
+    L, _ = reference_cell(lattice)
+    if n_z is None:
+        n_z = max(4, int(np.ceil(4.0 * float(potential.cutoff) / L[axis])))
+    key = (id(potential), _lattice_key(lattice), int(axis), float(tol), int(n_z))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is potential:
+        return hit[1]
+    slab = _Slab(potential, lattice, axis, n_z)
+    d = lattice.dim
+    e0, z0 = slab.excess(np.zeros(d))
+    gamma = e0 / (2.0 * slab.area)
+    tau, err = np.zeros((d, d)), np.zeros(d)
+
+    vals: dict = {}
+
+    def excess_at(E: tuple) -> float:
+        if E not in vals:
+            vals[E] = slab.excess(np.array(E, float), z0)[0]
+        return vals[E]
+
+    def deriv(j: int, h: float) -> float:
+        E = [0.0] * d
+        E[j] = h
+        ep = excess_at(tuple(E))
+        E[j] = -h
+        em = excess_at(tuple(E))
+        return (ep - em) / (2.0 * h) / (2.0 * slab.area)
+
+    h_used = H0
+    for j in range(d):
+        if j == axis:
+            continue
+        h = H0
+        t_h = deriv(j, h)
+        while True:
+            t_h2 = deriv(j, h / 2)
+            e = abs(t_h2 - t_h) / 3.0
+            if e <= tol:
+                tau[j, j], err[j] = (4.0 * t_h2 - t_h) / 3.0, e
+                h_used = min(h_used, h)
+                break
+            h /= 2
+            if h < H_MIN:
+                raise ValueError(f"surface stress along axis {j} not resolved to {tol:g} "
+                                 f"(estimate {e:.2e} at step {h:.1e})")
+            t_h = t_h2
+    # surface elasticity: second differences at the step h_used (the O(N) bulk curvature is removed by
+    # E_bulk; what remains is the surfaces' own stiffness and the interior's normal relaxation)
+    vals[(0.0,) * d] = e0
+    S = np.zeros((d, d))
+    plane = [j for j in range(d) if j != axis]
+    h = h_used
+    for j in plane:
+        for k in plane:
+            def at(sj: float, sk: float, j: int = j, k: int = k) -> float:
+                E = [0.0] * d
+                E[j] += sj * h
+                E[k] += sk * h
+                return excess_at(tuple(E))
+            if j == k:
+                S[j, j] = (at(0.5, 0.5) - 2.0 * e0 + at(-0.5, -0.5)) / h ** 2 / (2.0 * slab.area)
+            elif j < k:
+                S[j, k] = S[k, j] = ((at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4.0 * h ** 2)
+                                     / (2.0 * slab.area))
+    # the slab's interior relaxes normally under in-plane strain (σ_nn = 0), the bulk twin does not: add
+    # back the difference of their curvatures, H_jn H_nk / H_nn (H the bulk twin's Hessian in Green strain)
+    def hess(j: int, k: int) -> float:
+        def b(sj: float, sk: float) -> float:
+            E = np.zeros(d)
+            E[j] += sj * h
+            E[k] += sk * h
+            return slab.bulk(E)
+        if j == k:
+            return (b(0.5, 0.5) - 2.0 * b(0.0, 0.0) + b(-0.5, -0.5)) / h ** 2
+        return (b(1, 1) - b(1, -1) - b(-1, 1) + b(-1, -1)) / (4.0 * h ** 2)
+    H_nn = hess(axis, axis)
+    H_n = {j: hess(j, axis) for j in plane}
+    for j in plane:
+        for k in plane:
+            S[j, k] += H_n[j] * H_n[k] / H_nn / (2.0 * slab.area)
+    out = SurfaceProperties(int(axis), float(gamma), tau, err, float(h_used), int(len(slab.X)), int(n_z), S)
+    _CACHE[key] = (potential, out)
+    return out
+
+
+def _lattice_key(lattice) -> tuple:  # noqa: ANN001
+    return (lattice.kind, float(lattice.a), lattice.dim, np.asarray(lattice.rotation).tobytes(),
+            None if lattice.basis is None else np.asarray(lattice.basis).tobytes())

@@ -1,0 +1,65 @@
+"""``continuum.surface_stress`` in a deck: the free faces it selects (the outer faces without the fixed
+bottom and without the mesh hole against the atomistic core), the deck errors (file, line, key; exit 2)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from multiscale.applications.indent3d_ml import eam_deck_set
+from multiscale.cli import cli
+from multiscale.deck.deck import load_deck_text
+from multiscale.fem.surface_stress import outward_normals
+from multiscale.simulation import Simulation
+
+
+@pytest.fixture(scope="module")
+def deck() -> dict:
+    return eam_deck_set()["coupled"]
+
+
+@pytest.mark.slow     # ~25 s at load 13 (the coupled EAM model's set-up)
+def test_free_faces_are_the_outer_faces_without_bottom_and_hole(deck: dict) -> None:
+    sim = Simulation.from_deck(load_deck_text(yaml.safe_dump(deck, sort_keys=False), "d.yaml"))
+    cont = sim.model.continuum
+    s, mesh = cont.surface, cont.mesh
+    n = outward_normals(mesh.nodes, s.faces)
+    lo, hi = mesh.nodes.min(axis=0), mesh.nodes.max(axis=0)
+    c = mesh.nodes[s.faces].mean(axis=1)
+    on_outer = np.zeros(len(c), bool)
+    for k in range(3):
+        on_outer |= np.isclose(c[:, k], hi[k]) & np.isclose(n[:, k], 1.0)
+        if k < 2:
+            on_outer |= np.isclose(c[:, k], lo[k]) & np.isclose(n[:, k], -1.0)
+    assert np.all(on_outer)                                   # no hole faces, no bottom (fixed) faces
+    hole = {tuple(sorted(f)) for f in mesh.face_sets["hole"]}
+    assert hole and not hole & {tuple(sorted(f)) for f in s.faces}
+    assert not np.any(np.isclose(c[:, 2], lo[2]))
+    area = s.dA.sum()
+    side = (hi[0] - lo[0]) * (hi[2] - lo[2])
+    top = (hi[0] - lo[0]) * (hi[1] - lo[1])
+    assert 4 * side + top - 10.0 < area <= 4 * side + top + 1e-9   # the top minus the 2 x 2 A hole
+    p = sim.model.surface_properties
+    assert sorted(p) == [0, 1, 2] and p[2].tau[0, 0] == pytest.approx(p[0].tau[1, 1], rel=1e-6)
+
+
+@pytest.mark.parametrize("value, key, text", [
+    ({"faces": "sideways"}, "continuum.surface_stress.faces", "sideways"),
+    pytest.param({"faces": ["nosuch"]}, "continuum.surface_stress.faces", "no face set 'nosuch'",
+                 marks=pytest.mark.slow),     # found while building the model (~25 s)
+    ({"source": "file"}, "continuum.surface_stress.source", "potential"),
+    ({"tol": -1.0}, "continuum.surface_stress.tol", ""),
+    ({"fcaes": "free"}, "continuum.surface_stress", "fcaes"),
+])
+def test_deck_errors_name_file_line_and_key(deck: dict, tmp_path, value: dict, key: str, text: str) -> None:
+    d = copy.deepcopy(deck)
+    d["continuum"]["surface_stress"] = value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.stderr and "bad.yaml:" in r.stderr and key in r.stderr and text in r.stderr

@@ -1,0 +1,51 @@
+"""Surface energy, surface stress and surface elasticity of a crystal face from a periodic slab of the same
+potential (`multiscale.md.surface_slab`). Independent reference for τ: the relaxed slab's virial (the
+potential's compiled virial of the forces, not a finite difference of energies): τ_jj = −W_jj / (2A₀)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from multiscale.md.lattice import Lattice
+from multiscale.md.potentials import make_potential
+from multiscale.md.properties import zero_stress_lattice_constant
+from multiscale.md.surface_slab import _Slab, surface_properties
+
+
+def _virial_tau(pot, lat, axis: int, n_z: int) -> np.ndarray:  # noqa: ANN001
+    s = _Slab(pot, lat, axis, n_z)
+    _, z = s.excess(np.zeros(lat.dim))
+    r = s._region(np.eye(lat.dim), False)
+    r.x[:, axis] = z
+    r.compute(virial=True)
+    return -np.diag(r.virial) / (2.0 * s.area)
+
+
+@pytest.fixture(scope="module")
+def eam():
+    pot = make_potential({"type": "eam", "file": "Cu_u3.eam"})
+    return pot, Lattice("fcc", float(zero_stress_lattice_constant(pot, "fcc")))
+
+
+@pytest.mark.parametrize("axis", [0, 2])
+def test_tau_against_the_slab_virial(eam, axis: int) -> None:
+    pot, lat = eam
+    p = surface_properties(pot, lat, axis)
+    ref = _virial_tau(pot, lat, axis, p.n_z)
+    plane = [j for j in range(3) if j != axis]
+    assert np.all(p.err[plane] <= 1e-5)
+    assert np.allclose(np.diag(p.tau)[plane], ref[plane], rtol=0, atol=1e-5)
+    assert p.tau[axis, axis] == 0.0 and abs(ref[axis]) < 1e-6           # no stress along the normal
+    assert 0.07 < p.tau[plane[0], plane[0]] < 0.1                         # Cu (100): ≈ 1.4 J/m²
+    assert 0.07 < p.gamma < 0.09                                          # Cu (100): ≈ 1.29 J/m²
+
+
+def test_excess_quantities_do_not_depend_on_the_slab_thickness(eam) -> None:
+    pot, lat = eam
+    a = surface_properties(pot, lat, 2, n_z=6)
+    b = surface_properties(pot, lat, 2, n_z=10)
+    assert b.gamma == pytest.approx(a.gamma, rel=1e-9)
+    assert np.allclose(b.tau, a.tau, rtol=0, atol=1e-6)
+    assert np.allclose(b.S, a.S, rtol=0, atol=2e-3 * np.max(np.abs(a.S)))  # bulk curvature removed
+    assert surface_properties(pot, lat, 2, n_z=6) is a                     # cached per run
