@@ -83,7 +83,7 @@ class MsimGroup(click.Group):
         except BlowUpError as exc:
             if _debug_requested(ctx):
                 traceback.print_exc()
-            click.echo(f"error: the run became unstable: {exc}", err=True)
+            click.echo(f"error: {exc.headline}: {exc}", err=True)
             ctx.exit(3)
         except BrokenPipeError:  # `msim inspect OUT.h5 | head`
             sys.stderr.close()
@@ -237,10 +237,24 @@ def _check_continues(d: Any, start_from: str | None, restart: Path | None) -> No
     """A deck with ``integrator.continues`` starts from an earlier run's state: without --from (or
     --restart of its own run) it would silently start from the deck's initial state instead."""
     name = getattr(d.config.integrator, "continues", None)
-    if name is not None and start_from is None and restart is None:
+    if name is None:
+        return
+    earlier = d.resolve_file("integrator.continues", name)      # deck error if the named deck is missing
+    if start_from is None and restart is None:
         raise d.error("integrator.continues",
                       f"this deck continues a run of {name}: it needs that run's state",
                       hint=f"run `msim run {name} -o EARLIER.h5` first, then this deck with --from EARLIER.h5")
+    if start_from is not None:
+        from .output.continuation import parse_spec
+        try:
+            from .output.reader import ResultsReader
+            with ResultsReader(parse_spec(start_from)[0]) as r:
+                text = str(r.provenance.get("deck_text", ""))
+        except Exception:  # noqa: BLE001 - a checkpoint or an unreadable file: --from itself reports it
+            return
+        if text and text != earlier.read_text():
+            click.echo(f"warning: --from {start_from} was not written by {name} as it is now (the deck "
+                       "named in integrator.continues): check that this is the run you meant", err=True)
 
 
 def _agree(comm: Any, fn: Any) -> Any:
@@ -254,7 +268,7 @@ def _agree(comm: Any, fn: Any) -> Any:
     except DeckError as exc:
         err = (2, exc.format())
     except BlowUpError as exc:
-        err = (3, f"error: the run became unstable: {exc}")
+        err = (3, f"error: {exc.headline}: {exc}")
     except Exception as exc:  # noqa: BLE001 - reported once, then every rank stops
         err = (1, f"internal error: {type(exc).__name__}: {exc}\n" + traceback.format_exc())
     errs = comm.allgather(err)
@@ -280,6 +294,12 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
     from .output import paths
     from .output._lock import reserve
     from .parallel.comm import run_guarded
+
+    if comm.rank != 0:     # the replicated minimiser warns on every rank alike: print it once
+        import warnings
+
+        from .errors import NotConvergedWarning
+        warnings.filterwarnings("ignore", category=NotConvergedWarning)
 
     def setup() -> tuple[Any, Path, dict]:
         d = _load(deck)
@@ -323,7 +343,7 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
         comm.barrier()                  # rank 0 has closed the results file (and saved OUT.lastgood.h5)
     if blown is not None:
         if comm.rank == 0:
-            click.echo(f"error: the run became unstable: {blown}", err=True)
+            click.echo(f"error: {blown.headline}: {blown}", err=True)
         click.get_current_context().exit(3)
     if comm.rank == 0 and not quiet:
         click.echo(f"results: {out}")

@@ -101,8 +101,19 @@ class BlowUpError(MsimError):
     Attributes: step, region ("atoms" / "continuum" / "coupling"), quantity.
     """
 
+    #: what the CLI prints before the message ("error: <headline>: <message>", exit 3)
+    headline = "the run became unstable"
+
     def __init__(self, message: str, *, step: int, region: str, quantity: str) -> None:
         super().__init__(message)
         self.step = step
         self.region = region
         self.quantity = quantity
+
+
+class NotConvergedError(BlowUpError):
+    """A minimiser stopped above its force tolerance and the deck asked to stop the run
+    (``integrator.on_unconverged: error``): exit 3 with the state after the last converged stage saved, like a
+    blow-up, but nothing became unstable."""
+
+    headline = "the run stopped"

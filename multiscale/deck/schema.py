@@ -221,9 +221,10 @@ class VerletConfig(PluginParams):
                       "Langevin thermostat, damping-band noise) whose own `seed` is not given")
     allow_unstable_dt: bool = Field(False, description="run even when dt is not below the stable time-step "
                                     "estimate (otherwise a deck error at integrator.dt)")
-    continues: str | None = Field(None, description="this deck continues an earlier run: the deck (file "
-                                  "name) whose results `msim run --from FILE` must give the start state; "
-                                  "`msim run` without --from (or --restart) exits 2 at integrator.continues")
+    continues: str | None = Field(None, description="this deck continues an earlier run: the deck (file, "
+                                  "relative to this deck) whose results `msim run --from FILE` must give the "
+                                  "start state; `msim run` without --from (or --restart) exits 2 at "
+                                  "integrator.continues, --from results of another deck give a warning")
 
 
 class _Integrators:

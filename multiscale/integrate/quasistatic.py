@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._lazy import lazy_module
-from ..errors import BlowUpError, NotConvergedWarning
+from ..errors import BlowUpError, NotConvergedError, NotConvergedWarning
 from ..registry import MINIMIZERS
 from . import minimize as _minimize  # noqa: F401  (registers fire / lbfgs)
 
@@ -268,15 +268,15 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
 
 def _unconverged(minimizer, i: int, res) -> None:  # noqa: ANN001
     """A stage whose minimiser stopped above ftol: `NotConvergedWarning` (``on_unconverged: warn``, the
-    default) or `BlowUpError` (``error``: exit 3, the state after the last converged stage saved)."""
+    default) or `NotConvergedError` (a `BlowUpError`; ``error``: exit 3, the state after the last converged
+    stage saved)."""
     p = getattr(minimizer, "params", None)
     msg = (f"load stage {i}: the minimiser did not converge: largest free force {res.max_force:.4g} > ftol "
-           f"{getattr(p, 'ftol', float('nan')):g} after {res.iterations} iterations ({res.message}); the "
-           "stage's record has converged = 0")
+           f"{getattr(p, 'ftol', float('nan')):g} after {res.iterations} iterations ({res.message})")
     if getattr(p, "on_unconverged", "warn") == "error":
-        raise BlowUpError(f"{msg} (integrator.on_unconverged: error)", step=i, region="all",
-                          quantity="max_force")
-    warnings.warn(msg, NotConvergedWarning, stacklevel=3)
+        raise NotConvergedError(f"{msg} (integrator.on_unconverged: error; the results hold the converged "
+                                "stages before it)", step=i, region="all", quantity="max_force")
+    warnings.warn(f"{msg}; the stage's record has converged = 0", NotConvergedWarning, stacklevel=3)
 
 
 def _predict(prob: StaticProblem, s, fixed: np.ndarray, q_last: np.ndarray) -> None:  # noqa: ANN001

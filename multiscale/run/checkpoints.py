@@ -76,7 +76,7 @@ class RunRecord:
         `BlowUpError` to raise, its message naming the file and ``at`` (which state it is)."""
         bad = lastgood_path(path)
         save_checkpoint(bad, state, meta=self.meta())
-        return BlowUpError(f"{exc}. The last good state ({at}) is saved in {bad}", step=exc.step,
+        return type(exc)(f"{exc}. The last good state ({at}) is saved in {bad}", step=exc.step,
                            region=exc.region, quantity=exc.quantity)
 
 

@@ -198,7 +198,7 @@ def test_indent2d_small_continued_with_unloading_from_its_last_stage(tmp_path):
     assert _provenance(tmp_path / "unload.h5")[0]["step"] == 4
 
 
-DYN = """\
+HOT = """\
 msim: 1
 units: lj
 title: small hot film (integrator.continues tests)
@@ -221,10 +221,10 @@ output: {{every: 10, thermo_every: 10, fields: [displacement, velocity]}}
 def test_a_deck_that_continues_a_run_refuses_to_start_cold(tmp_path):
     """``integrator.continues``: the production deck of a two-stage workflow (equilibrate, then run
     --from it) started without --from would silently run from the cold lattice: exit 2 at the key."""
-    (tmp_path / "equil.yaml").write_text(DYN.format(velocity="  velocity: {temperature: 0.05}",
+    (tmp_path / "equil.yaml").write_text(HOT.format(velocity="  velocity: {temperature: 0.05}",
                                                      continues=""))
     deck = tmp_path / "prod.yaml"
-    deck.write_text(DYN.format(velocity="", continues="\n  continues: equil.yaml"))
+    deck.write_text(HOT.format(velocity="", continues="\n  continues: equil.yaml"))
     code, err = _run("run", str(deck), "-o", "cold.h5", "--quiet", cwd=tmp_path)
     assert code == 2, err
     assert "Traceback" not in err
@@ -238,6 +238,13 @@ def test_a_deck_that_continues_a_run_refuses_to_start_cold(tmp_path):
     with ResultsReader(tmp_path / "hot.h5") as r:
         v = r.frame(0)["atoms"]["velocity"]
     assert np.abs(v).max() > 0.0           # started hot, from the equilibration's state
+    assert "warning" not in err
+    # --from the results of another deck than the one named: a warning; a named deck that does not exist: exit 2
+    code, err = _run("run", str(deck), "-o", "hot2.h5", "--quiet", "--from", "hot.h5", cwd=tmp_path)
+    assert code == 0 and "warning: --from hot.h5 was not written by equil.yaml" in err, err
+    deck.write_text(HOT.format(velocity="", continues="\n  continues: nowhere.yaml"))
+    code, err = _run("run", str(deck), "-o", "hot3.h5", "--quiet", "--from", "eq.h5", cwd=tmp_path)
+    assert code == 2 and "integrator.continues" in err and "nowhere.yaml" in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("name", ["indent2d_dyn_T.yaml", "indent2d_dyn_T_full.yaml"])

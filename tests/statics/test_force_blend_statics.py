@@ -107,3 +107,21 @@ def test_msim_run_prints_the_unconverged_stage_as_one_warning_line(tmp_path):
     assert len(lines) == 2 and all(ln.startswith("warning: ") for ln in lines), p.stderr
     assert "NotConvergedWarning" not in p.stderr and "warnings.warn" not in p.stderr
     assert (tmp_path / "fb.h5").is_file()
+
+
+def test_msim_run_stops_an_unconverged_stage_on_request(tmp_path):
+    """``on_unconverged: error``: exit 3 with "the run stopped" (nothing became unstable), no traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "fb.yaml").write_text(yaml.safe_dump(_deck(max_iter=20, on_unconverged="error"),
+                                                     sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(root), "OPENBLAS_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-c", "from multiscale.cli import main; main()", "run", "fb.yaml",
+                        "-o", "fb.h5", "--quiet"], cwd=tmp_path, capture_output=True, text=True, env=env,
+                       timeout=600)
+    assert p.returncode == 3, p.stderr
+    assert "error: the run stopped: load stage 0" in p.stderr and "unstable" not in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
