@@ -399,8 +399,6 @@ class NullWriter:
 
 def quiet_record(record):  # noqa: ANN001, ANN201
     """A `RunRecord` that writes no checkpoint file (ranks > 0); ``save_lastgood`` returns its error."""
-    from ..errors import BlowUpError
-
     class QuietRecord(type(record)):
         def save_checkpoint(self, path, state, **extra) -> None:  # noqa: ANN001, ANN003
             return None
