@@ -406,7 +406,7 @@ def quiet_record(record):  # noqa: ANN001, ANN201
         def save_lastgood(self, path, state, exc, at):  # noqa: ANN001, ANN201
             from ..output.paths import lastgood_path
             return type(exc)(f"{exc}. The last good state ({at}) is saved in {lastgood_path(path)}",
-                               step=exc.step, region=exc.region, quantity=exc.quantity)
+                             step=exc.step, region=exc.region, quantity=exc.quantity)
 
     record.__class__ = QuietRecord
     return record
