@@ -32,7 +32,8 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
                      long cap, long* tmp, long* counts, int mode, const long* offs, int* NBR,
                      unsigned short* CODE, bint dim2, long clo, long chi) noexcept nogil:
     """Neighbours of every atom of home cell hc, written to the atoms' scratch rows tmp[i * cap + t]
-    (t < cap; counts[i] gets the full count, which may exceed cap) as one word per entry:
+    (t < cap; counts[i] gets the full count, which may exceed cap; a row is intact only if its count is
+    below cap: slot cap - 1 takes every write once the row is full) as one word per entry:
     (j << 20) + (1 << 19 if r >= rcut) + shift code (< 2^16).
 
     xs: (n, 3) wrapped positions in cell order; iws: (n,) image word of each sorted atom
@@ -373,8 +374,8 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     for i in range(n):
         if counts[i] > need:
             need = counts[i]
-    if need > cap and not lean:
-        return None, need, bb
+    if need >= cap and not lean:     # a full row: its last slot (cap - 1) takes every later candidate's
+        return None, need, bb        # write (the branch-free clamp), so the row needs one spare slot
     offsets_a = np.empty(n + 1, dtype=np.int64)
     cdef long[::1] offsets = offsets_a
     offsets[0] = 0
