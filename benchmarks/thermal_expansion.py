@@ -92,8 +92,10 @@ def make(T: float, strain: float, matched: bool, c: float = 4.0, w: float = 6.0,
     """The model (module docstring); ``base``: the zero-temperature material (``linear`` or
     ``cauchy_born``), used as it is (unmatched) or under ``thermal_strain`` (matched); ``coupling``: a YAML
     flow map replacing the projected coupling."""
-    material = (f"{{type: thermal_strain, strain: {strain!r}, base: {base}, handshake: {handshake}}}"
-                if matched else f"{{type: {base}}}")
+    anh = handshake.endswith("+anharmonic")      # quasi_harmonic+anharmonic: `anharmonic: true`
+    hs = handshake.removesuffix("+anharmonic")
+    material = (f"{{type: thermal_strain, strain: {strain!r}, base: {base}, handshake: {hs}"
+                + (", anharmonic: true}" if anh else "}") if matched else f"{{type: {base}}}")
     deck = DECK
     if coupling is not None:
         deck = deck.replace("coupling: {{type: projected, slave_below: {slave}}}",
