@@ -47,6 +47,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 _H = 1e-4       # central-difference step for φ'' and φ''' [length]
+_WIDTH = 10.0   # reference supercell width [cut-offs] (capped by max_dof): its thermal virial converges like 1/L² (4: −0.9 %)
 
 
 def _radial(potential, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -117,7 +118,7 @@ def _crystal(potential, lattice, strain: float, max_dof: int = 3000) -> dict:  #
     lat = dataclasses.replace(lattice, a=float(lattice.a) * (1.0 + strain))
     per = np.array(lat.periods(), float)
     d = per.size
-    cells = np.maximum(np.ceil(4.0 * potential.cutoff / per), 3).astype(int)
+    cells = np.maximum(np.ceil(_WIDTH * potential.cutoff / per), 3).astype(int)
     n_prim = max(int(round(float(np.prod(per)) / lat.volume_per_atom)), 1)
     while np.prod(cells) * n_prim * d > max_dof and cells.max() > 3:
         cells[np.argmax(cells * per)] -= 1
@@ -305,14 +306,16 @@ def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.
         if np.any(np.abs(sr[k_sh] - r) > 1e-6 * lattice.a * scale):
             raise ValueError("anharmonic needs the atoms on the deck's lattice (a bond length is not one of "
                              "the reference crystal's)")
-        Tb = float(kT) * np.minimum(np.einsum("mpp->m", D) / ref["shell_var"][k_sh], float(t_max))
+        var = np.einsum("mpp->m", D)
+        Tb = float(kT) * np.minimum(var / ref["shell_var"][k_sh], float(t_max))
         t_hi = float(np.max(Tb)) if Tb.size else float(kT)
         t_hi = max(t_hi, float(kT))
         fit = crystal_anharmonic_factor(pot, lattice, strain, (t_hi / 3, 2 * t_hi / 3, t_hi))
         th = th * _phi(fit, Tb)
         phi_ref = float(_phi(fit, np.array(float(kT))))
         if info is not None:
-            info.update(Tb=Tb, fit=fit, phi_ref=phi_ref, bonds=(i, j))
+            info.update(Tb=Tb, fit=fit, phi_ref=phi_ref, i=i, j=j, w=w, var=var, shell_var=ref["shell_var"][k_sh],
+                        virial=th / _phi(fit, Tb))
     Wth = np.zeros(n)
     W0 = np.zeros(n)
     np.add.at(Wth, i, 0.5 * w * th)
