@@ -29,7 +29,17 @@ handshake atoms, θ_I = e_I / α_I, the blended stress vanishes for
     ε_q = ε_th (1 − θ_q)         (θ interpolated to the quadrature points).
 
 The leading-order (harmonic) ρ over-estimates the thermal pressure where the atoms' free modes are loosely
-held (an anharmonic effect, docs/physics.md §10: measured 9 % of the excess on the benchmark). Pair
+held (an anharmonic effect, docs/physics.md §10). With ``kT`` (deck: ``anharmonic: true``) each bond's thermal
+virial is weighted by the crystal's anharmonic factor φ(T_b) at the bond's effective temperature T_b =
+k_B T · tr D_b / tr D_shell (its relative-displacement variance over the periodic crystal's for the same
+neighbour shell), the crystal's by φ(k_B T); φ(T) = v(T)/v₀ of the crystal's thermal virial per k_B T is
+measured by three short Langevin runs of the periodic crystal (≥ 16 spacings per axis in 2D, 2 000 + 6 000
+steps) at T_hi/3, 2T_hi/3, T_hi (T_hi the largest T_b) and fitted as 1 + c₁T + c₂T² (φ(0) = 1 exact);
+cached per process; ≈ 5 s CPU on the benchmark's LJ crystal.
+
+The crystal reference is a periodic supercell ``_WIDTH`` = 10 cut-offs wide (capped at 3 000 dofs): its
+thermal virial converges like 1/L², and 4 cut-offs (the first version) under-estimate it by 0.9 %, which
+over-estimates every ρ by as much (measured on the benchmark: σ_H 1.91 % → 1.60 % of the unmatched). Pair
 potentials only (φ(r), φ'(r) from `Potential.pair`; φ'', φ''' by central differences).
 
 Cost: one sparse LU of the KKT matrix (n_dof + rows) and d solves per handshake atom and bonded neighbour
