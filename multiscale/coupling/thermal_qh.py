@@ -57,7 +57,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 _H = 1e-4       # central-difference step for φ'' and φ''' [length]
-_WIDTH = 10.0   # reference supercell width [cut-offs] (capped by max_dof): its thermal virial converges like 1/L² (4: −0.9 %)
+_WIDTH = 10.0   # reference supercell width [cut-offs] (capped by max_dof); thermal virial ~ 1/L² (4: −0.9 %)
 
 
 def _radial(potential, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -324,7 +324,8 @@ def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.
         th = th * _phi(fit, Tb)
         phi_ref = float(_phi(fit, np.array(float(kT))))
         if info is not None:
-            info.update(Tb=Tb, fit=fit, phi_ref=phi_ref, i=i, j=j, w=w, var=var, shell_var=ref["shell_var"][k_sh],
+            info.update(Tb=Tb, fit=fit, phi_ref=phi_ref, i=i, j=j, w=w, var=var,
+                        shell_var=ref["shell_var"][k_sh],
                         virial=th / _phi(fit, Tb))
     Wth = np.zeros(n)
     W0 = np.zeros(n)
