@@ -134,7 +134,8 @@ def _set_thermal_share(model, deck, integrator) -> None:  # noqa: ANN001
         th = model.thermostat
         if mat.handshake != "quasi_harmonic" or th is None or not hasattr(th, "temperature"):
             raise deck.error("continuum.material.anharmonic", "anharmonic needs handshake: "
-                             "quasi_harmonic and a thermostat with a temperature (the bonds' effective temperatures scale it)")
+                             "quasi_harmonic and a thermostat with a temperature (the bonds' effective "
+                             "temperatures scale it)")
         kw["kT"] = float(th.temperature) * float(getattr(th, "boltz", 1.0))
     try:
         eps_q, _ = fn(model.system, getattr(integrator, "projector", None), mat.strain, **kw)
