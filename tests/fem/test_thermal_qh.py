@@ -364,6 +364,17 @@ def _deck_text(bench, handshake: str, coupling: str | None = None, integrator: s
     return txt
 
 
+def test_anharmonic_without_quasi_harmonic_is_a_deck_error(bench, tmp_path):
+    """`anharmonic: true` with `handshake: uniform`: exit 2 at continuum.material.anharmonic, no traceback."""
+    txt = _deck_text(bench, "uniform").replace("handshake: uniform}", "handshake: uniform, anharmonic: true}")
+    assert "anharmonic: true" in txt
+    p = tmp_path / "deck.yaml"
+    p.write_text(txt)
+    r = CliRunner().invoke(cli, ["validate", str(p)])
+    assert r.exit_code == 2 and "continuum.material.anharmonic" in r.output, r.output
+    assert "Traceback" not in r.output
+
+
 def _line_of(text: str, needle: str) -> int:
     return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
 
