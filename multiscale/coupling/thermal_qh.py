@@ -35,7 +35,7 @@ k_B T · tr D_b / tr D_shell (its relative-displacement variance over the period
 neighbour shell), the crystal's by φ(k_B T); φ(T) = v(T)/v₀ of the crystal's thermal virial per k_B T is
 measured by three short Langevin runs of the periodic crystal (≥ 16 spacings per axis in 2D, 2 000 + 6 000
 steps) at T_hi/3, 2T_hi/3, T_hi (T_hi the largest T_b) and fitted as 1 + c₁T + c₂T² (φ(0) = 1 exact);
-cached per process; ≈ 5 s CPU on the benchmark's LJ crystal.
+cached per process; build + prepare 11.5 s CPU against 1.4 s without it on the benchmark.
 
 The crystal reference is a periodic supercell ``_WIDTH`` = 10 cut-offs wide (capped at 3 000 dofs): its
 thermal virial converges like 1/L², and 4 cut-offs (the first version) under-estimate it by 0.9 %, which
