@@ -691,6 +691,10 @@ def _check_thermal_share(deck: Deck, model: Model) -> None:
     from .registry import MINIMIZERS
     c = model.continuum
     which = getattr(c.material, "handshake", "uniform") if c is not None else "uniform"
+    if c is not None and getattr(c.material, "anharmonic", False) and which != "quasi_harmonic":
+        # (the thermostat it also needs is checked at prepare, once the dynamics extras are built)
+        raise deck.error("continuum.material.anharmonic", "anharmonic corrects quasi_harmonic's bond "
+                         "virials at the bonds' effective temperatures: it needs `handshake: quasi_harmonic`")
     if which not in ("free_share", "quasi_harmonic"):
         return
     key, hint = "continuum.material.handshake", "use `handshake: uniform` (ε_th everywhere)"

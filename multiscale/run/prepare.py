@@ -129,8 +129,16 @@ def _set_thermal_share(model, deck, integrator) -> None:  # noqa: ANN001
     from ..coupling.thermal_share import handshake_point_strains
     mat = model.continuum.material
     fn = handshake_point_strains_qh if mat.handshake == "quasi_harmonic" else handshake_point_strains
+    kw = {}
+    if getattr(mat, "anharmonic", False):
+        th = model.thermostat
+        if mat.handshake != "quasi_harmonic" or th is None or not hasattr(th, "temperature"):
+            raise deck.error("continuum.material.anharmonic", "anharmonic needs handshake: "
+                             "quasi_harmonic and a thermostat with a temperature (the bonds' effective "
+                             "temperatures scale it)")
+        kw["kT"] = float(th.temperature) * float(getattr(th, "boltz", 1.0))
     try:
-        eps_q, _ = fn(model.system, getattr(integrator, "projector", None), mat.strain)
+        eps_q, _ = fn(model.system, getattr(integrator, "projector", None), mat.strain, **kw)
     except ValueError as exc:
         raise deck.error("continuum.material.handshake", str(exc)) from exc
     mat.set_point_strains(eps_q)

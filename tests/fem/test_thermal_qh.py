@@ -177,6 +177,160 @@ def test_thermal_excess_is_below_the_mass_metric_count_and_sets_the_point_strain
         np.mean(eps_q[mid]), np.mean(eps_fs[mid]))
 
 
+def _lj_crystal():
+    from multiscale.md.lattice import Lattice
+    from multiscale.md.potentials.lj import LennardJones
+    from multiscale.md.properties import zero_stress_lattice_constant
+    pot = LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5, truncation="shift")
+    return pot, Lattice("hex", zero_stress_lattice_constant(pot, "hex"))
+
+
+@pytest.mark.slow
+def test_anharmonic_factor_equals_the_crystal_pressure_from_md():
+    """φ(T) of `crystal_anharmonic_factor` (its own Langevin runs at T_hi/3, 2T_hi/3, T_hi, quadratic fit
+    with φ(0) = 1) predicts the periodic crystal's thermal pressure per k_B T measured by the thermal_strain
+    module's independent MD (`_pressure_at`: other cell, step, seed, kinetic term included) at k_B T = 0.3
+    within 3 combined s.e.; the anharmonic drop there (≈ 6 %) is many s.e. from the harmonic value."""
+    from multiscale.coupling.thermal_qh import _crystal, _phi, crystal_anharmonic_factor
+    from multiscale.fem.materials.thermal_strain import _pressure_at
+    pot, lat = _lj_crystal()
+    c = _crystal(pot, lat, EPS)
+    fit = crystal_anharmonic_factor(pot, lat, EPS, (0.15, 0.3, 0.45))
+    omega = lat.volume_per_atom * (1.0 + EPS) ** 2
+    T = 0.3
+    p, err = _pressure_at(pot, "hex", lat.a * (1.0 + EPS), 1.0, T, (16, 9), 2000, 6000, 10, 0.01, 1.0, 5)
+    md = (p - c["static"] / (2 * omega)) / T
+    pred = (float(_phi(fit, np.array(T))) * c["virial"] + 2.0) / (2 * omega)
+    harm = (c["virial"] + 2.0) / (2 * omega)
+    e_fit = float(np.interp(T, fit["T"], fit["err"])) * c["virial"] / (2 * omega)
+    tol = 3.0 * np.hypot(err / T, e_fit)
+    assert abs(md - pred) < tol, (md, pred, err / T, e_fit)
+    assert harm - md > 5 * tol / 3, (harm, md, tol / 3)          # ≥ 5 s.e. below the harmonic value
+
+
+def _bz_shell_variance(pot, lat, r_shell, n=48):
+    """⟨|u_0 − u_R|²⟩ / k_B T of a bond of length r_shell in the periodic hex crystal (primitive cell, one
+    atom), by a Brillouin-zone sum over an n × n grid: Σ_k tr D(k)⁻¹ 2 (1 − cos k·R) / N, D(k) =
+    Σ_R K_R (1 − cos k·R), K_R = φ'' e eᵀ + φ'/r (I − e eᵀ) (φ'' by a five-point difference of the force)."""
+    a = lat.a * (1.0 + EPS)
+    a1, a2 = np.array([a, 0.0]), np.array([0.5 * a, 0.5 * np.sqrt(3.0) * a])
+    m = int(np.ceil(pot.cutoff / a)) + 2
+    R = np.array([p * a1 + q * a2 for p in range(-m, m + 1) for q in range(-m, m + 1)])
+    rr = np.linalg.norm(R, axis=1)
+    R, rr = R[(rr > 1e-9) & (rr < pot.cutoff)], rr[(rr > 1e-9) & (rr < pot.cutoff)]
+    h = 1e-4
+    f = lambda x: np.asarray(pot.pair(x)[1], float)  # noqa: E731
+    d1 = f(rr)
+    d2 = (-f(rr + 2 * h) + 8 * f(rr + h) - 8 * f(rr - h) + f(rr - 2 * h)) / (12 * h)
+    e = R / rr[:, None]
+    ee = e[:, :, None] * e[:, None, :]
+    K = d2[:, None, None] * ee + (d1 / rr)[:, None, None] * (np.eye(2) - ee)
+    B = 2 * np.pi * np.linalg.inv(np.stack([a1, a2])).T
+    R0 = R[np.argmin(np.abs(rr - r_shell) + 1e-9 * np.arctan2(R[:, 1], R[:, 0]))]
+    tot = 0.0
+    for p in range(n):
+        for q in range(n):
+            if p == 0 and q == 0:
+                continue
+            k = (p / n) * B[0] + (q / n) * B[1]
+            Dk = np.einsum("r,rab->ab", 1.0 - np.cos(R @ k), K)
+            tot += np.trace(np.linalg.inv(Dk)) * 2.0 * (1.0 - np.cos(k @ R0))
+    return tot / n**2
+
+
+def test_bond_effective_temperatures_equal_an_independent_computation(small):
+    """The anharmonic path's per-bond pieces: the bonds' relative-displacement variances and harmonic
+    thermal virials equal those from the dense covariance of the constrained model (modes of the dense
+    null-space covariance pushed through msim's own pad interpolation, g(|r + Δu|) by central differences
+    along each mode) to 1e-5; each bond's T_b = k_B T var_b / var_shell with var_shell the periodic crystal's
+    from a Brillouin-zone sum (1 %); ρ with the correction is the φ(T_b)-weighted aggregation."""
+    s, integ = small.model.system, small.integrator
+    a, cont = s.atoms, s.continuum
+    mat = cont.material
+    keep = mat.point_strains
+    mat.set_point_strains(None)
+    try:
+        d, nfd = s.d, s.n_free * s.d
+        q0 = s.gather_q().copy()
+        x0, U0 = a.x.copy(), cont.U.copy()
+
+        def setq(q):
+            a.x[s.free] = a.X[s.free] + q[:nfd].reshape(-1, d)
+            cont.U[...] = q[nfd:].reshape(-1, d)
+            s.update_pads()
+
+        def force(q):
+            setq(q)
+            s.compute_forces()
+            return s.forces_q().copy()
+
+        inv = np.asarray(integ.projector.inv_mass, float)
+        act = np.flatnonzero(inv > 0)
+        H = np.zeros((len(act), len(act)))
+        hq = 1e-5
+        for c, k in enumerate(act):
+            e = np.zeros(q0.size)
+            e[k] = hq
+            H[:, c] = -(force(q0 + e) - force(q0 - e))[act] / (2 * hq)
+        H = 0.5 * (H + H.T)
+        G = integ.projector.G.toarray()[:, act]
+        Z = sla.null_space(G[np.abs(G).sum(axis=1) > 0])
+        lam, V = np.linalg.eigh(Z @ np.linalg.solve(Z.T @ H @ Z, Z.T))
+        ok = lam > 1e-10 * lam.max()
+        lam, V = lam[ok], V[:, ok]
+        modes = np.zeros((lam.size,) + x0.shape)          # atom displacements of each unit mode
+        for m in range(lam.size):
+            full = np.zeros(q0.size)
+            full[act] = V[:, m]
+            setq(q0 + full)
+            modes[m] = a.x - x0
+        setq(q0)
+        a.x[...] = x0
+        cont.U[...] = U0
+        s.update_pads()
+        idx = s.free[s.handshake.distance(a.X[s.free]) > 0.0]
+        info = {}
+        kT = 0.1
+        sh, rho = atom_thermal_shares(s, integ.projector, EPS, idx, kT=kT, info=info)
+    finally:
+        mat.set_point_strains(keep)
+    i, j, w = info["i"], info["j"], info["w"]
+    dx0 = x0[j] - x0[i]
+    dx0 -= np.round(dx0 / a.box.lengths) * a.box.lengths * a.box.periodic
+    du = modes[:, j] - modes[:, i]                          # (modes, bonds, d)
+    var = np.einsum("m,mbp->b", lam, du * du)
+    assert np.max(np.abs(var - info["var"])) < 1e-5 * np.max(var)
+
+    def g(x):
+        rr = np.linalg.norm(x, axis=-1)
+        return -rr * np.asarray(a.potential.pair(rr.ravel())[1], float).reshape(rr.shape)
+
+    hh = 2e-3
+    th = np.einsum("m,mb->b", lam, (g(dx0 + hh * du) + g(dx0 - hh * du) - 2 * g(dx0)) / (2 * hh * hh))
+    assert np.max(np.abs(th - info["virial"])) < 1e-5 * np.max(np.abs(th))
+    pot = a.potential
+    r = np.linalg.norm(dx0, axis=1)
+    for rs in np.unique(np.round(r, 6)):
+        sel = np.abs(r - rs) < 1e-5
+        vb = _bz_shell_variance(pot, s.lattice, rs)
+        assert abs(info["shell_var"][sel][0] - vb) < 0.01 * vb, (rs, info["shell_var"][sel][0], vb)
+        assert np.allclose(info["Tb"][sel], kT * np.minimum(var[sel] / vb, 6.0), rtol=0.01, atol=0)
+    # ρ: the φ(T_b)-weighted bond virials, half to each atom, plus the harmonic path's kinetic term
+    from multiscale.coupling.thermal_qh import _crystal, _phi
+    ref = _crystal(pot, s.lattice, EPS)
+    _, rho0 = atom_thermal_shares(s, integ.projector, EPS, idx)
+    n = x0.shape[0]
+    w0, w1 = np.zeros(n), np.zeros(n)
+    ph = _phi(info["fit"], info["Tb"])
+    for wt, out in ((w * th, w0), (w * th * ph, w1)):
+        np.add.at(out, i, 0.5 * wt)
+        np.add.at(out, j, 0.5 * wt)
+    kin = rho0 * (ref["virial"] + ref["kinetic"]) - w0[idx]
+    expect = (w1[idx] + kin) / (info["phi_ref"] * ref["virial"] + ref["kinetic"])
+    assert np.max(np.abs(rho - expect)) < 1e-5
+    assert np.sum(rho - sh) < np.sum(rho0 - sh)          # the correction lowers the excess
+
+
 @pytest.mark.slow
 def test_crystal_reference_is_the_low_temperature_thermal_pressure():
     """The reference crystal's quasi-harmonic thermal pressure per k_B T equals the periodic crystal's MD
@@ -208,6 +362,17 @@ def _deck_text(bench, handshake: str, coupling: str | None = None, integrator: s
     if integrator is not None:
         txt = txt.replace(txt[txt.index("integrator:"):txt.index("output:")], integrator + "\n")
     return txt
+
+
+def test_anharmonic_without_quasi_harmonic_is_a_deck_error(bench, tmp_path):
+    """`anharmonic: true` with `handshake: uniform`: exit 2 at continuum.material.anharmonic, no traceback."""
+    txt = _deck_text(bench, "uniform").replace("handshake: uniform}", "handshake: uniform, anharmonic: true}")
+    assert "anharmonic: true" in txt
+    p = tmp_path / "deck.yaml"
+    p.write_text(txt)
+    r = CliRunner().invoke(cli, ["validate", str(p)])
+    assert r.exit_code == 2 and "continuum.material.anharmonic" in r.output, r.output
+    assert "Traceback" not in r.output
 
 
 def _line_of(text: str, needle: str) -> int:

@@ -38,10 +38,12 @@ The cause of that overshoot is the mass metric of θ: the configurational (viria
 constrained atom's thermal pressure follows the stiffness; ``handshake: quasi_harmonic`` computes each
 handshake atom's thermal stress from the quasi-harmonic covariance of the constrained blended model
 (multiscale/coupling/thermal_qh.py, tests/fem/test_thermal_qh.py) and meets the issue's figure in the mean:
-σ_H = +0.0128 ± 0.0008 over seeds 4–11, 1.91 % ± 0.12 % of the unmatched (far field 0.3 %).
+σ_H = +0.0128 ± 0.0008 over seeds 4–11, 1.91 % ± 0.12 % of the unmatched (far field 0.3 %); with the converged
+crystal reference 1.60 % ± 0.12 %, and with ``anharmonic: true`` (bonds' effective temperatures, the crystal's
+φ(T) from MD at prepare) 1.25 % ± 0.12 % (mean + 2 s.e. 1.49 %; far field 0.21 %).
 The slow test asserts: ε_th ≥ 0.5 %, far field ≤ 2 % of the unmatched (uniform and quasi_harmonic), σ_H ≤ 10 %
-for the uniform strain, and for quasi_harmonic the mean σ_H of seeds 4, 5, 6 ≤ 2 % of the unmatched within
-two standard errors (≤ 2.5 % in any case), on the tension side of the uniform strain's compression.
+for the uniform strain, and for quasi_harmonic with ``anharmonic: true`` the mean σ_H of seeds 4, 5, 6 plus
+one standard error ≤ 2 % of the unmatched, on the tension side of the uniform strain's compression.
 ε_th is measured in the test by periodic NVT MD of the same potential (an independent atomistic
 calculation; nothing is taken from a coupled run).
 """
@@ -129,14 +131,16 @@ def test_matched_continuum_removes_the_thermal_stress_at_the_seam():
     ratio = abs(matched["sigma_h"]) / unmatched["sigma_h"]
     assert ratio <= 0.10, (ratio, matched, unmatched, m)
     # quasi_harmonic (docs/physics.md §10): the issue's 2 % in H, mean of three seeds with its standard error
-    qh = [bench.run(T, m.strain, True, 2000, 6000, handshake="quasi_harmonic", seed=sd) for sd in (4, 5, 6)]
+    qh = [bench.run(T, m.strain, True, 2000, 6000, handshake="quasi_harmonic+anharmonic", seed=sd)
+          for sd in (4, 5, 6)]
     for r in qh:
         assert abs(r["sigma_far"]) / unmatched["sigma_far"] <= 0.02, (r, unmatched)
     sh = np.array([r["sigma_h"] for r in qh])
     mean, se = float(sh.mean()), float(sh.std(ddof=1) / np.sqrt(len(sh)))
     ratio_qh = abs(mean) / unmatched["sigma_h"]
-    assert ratio_qh <= 0.02 + 2 * se / unmatched["sigma_h"], (ratio_qh, se, qh, unmatched)
-    assert ratio_qh <= 0.025, (ratio_qh, se, qh, unmatched)
+    # with `anharmonic: true` (1.25 % ± 0.12 % over seeds 4–11; seeds 4–6: 1.30 % ± 0.30 %): mean + 1 s.e.
+    # ≤ 2 % (before: within 2 s.e. of 2 % and ≤ 2.5 % hard)
+    assert ratio_qh + se / unmatched["sigma_h"] <= 0.02, (ratio_qh, se, qh, unmatched)
     # the uniform strain's compression removed (measured −0.043 → +0.013)
     assert matched["sigma_h"] + 3 * matched["sigma_h_err"] < 0, matched
     assert mean > matched["sigma_h"] + 0.03, (sh, matched)
