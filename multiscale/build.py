@@ -737,6 +737,8 @@ def _boundary_face_rows(deck: Deck, key: str, mesh, names: list[str]) -> np.ndar
 # blocks of the 2D LJ hex lattice, S_yy = −32.14 on x-normal faces, C11 = 83.5): stable at h = 0.82σ
 # (lowest eigenvalue +0.68), indefinite at 0.80σ (−0.50), i.e. κ = 32.14 / (83.5 · 0.405) ≈ 0.95 at the
 # threshold (t = h/2). _SURF_KAPPA = 0.85 refuses from h ≈ 0.905σ on (a 10 % margin on the safe side).
+# Not calibrated for hex8/tet4: hex8 cubes (3 elements a side) of the indent3d_ml EAM Cu with S on all
+# faces are indefinite at h = 3 and 6 Å and positive at 10 Å, while this bound asks t ≥ 4.7 Å.
 _SURF_KAPPA = 0.85
 
 
