@@ -644,7 +644,10 @@ def _surface_stress(deck: Deck, model: Model) -> None:
                          "`atoms.lattice` (the slab is made of that lattice)")
     if cfg.faces == "free":
         faces = mesh.boundary_faces()
-        drop = interface_faces(mesh.nodes, faces, None if model.atoms is None else model.atoms.X)
+        drop = (interface_faces(mesh.nodes, faces, model.atoms.X, model.lattice.nearest_neighbor_distance,
+                                getattr(model.potential, "cutoff", None))
+                if model.atoms is not None else np.zeros(len(faces), bool))
+        held = np.zeros((mesh.n_nodes, d), bool)           # dofs prescribed by any kinematic load
         for i, lc in enumerate(deck.config.loads):
             sel = None
             if lc.type == "fixed" and getattr(lc, "targets", "both") != "atoms":
@@ -658,13 +661,21 @@ def _surface_stress(deck: Deck, model: Model) -> None:
                     sel = make_shape(lc.region, d).contains(mesh.nodes)
             if sel is not None:
                 drop |= np.all(np.asarray(sel, bool)[faces], axis=1)
+            _held_by_load(model.loads[i], lc, mesh.nodes, d, held)
+        drop |= np.all(np.all(held, axis=1)[faces], axis=1)
         faces = faces[~drop]
     else:
+        seen = set()
+        for n_ in cfg.faces:
+            if n_ in seen:
+                raise deck.error(f"{key}.faces", f"face set {n_!r} is listed twice (its faces would count "
+                                 "twice)")
+            seen.add(n_)
         missing = [n for n in cfg.faces if n not in mesh.face_sets]
         if missing:
             raise deck.error(f"{key}.faces", f"no face set {missing[0]!r} in the mesh (it has "
                              f"{sorted(mesh.face_sets)})")
-        faces = np.concatenate([mesh.face_sets[n] for n in cfg.faces]) if cfg.faces else np.zeros((0, 1), int)
+        faces = _boundary_face_rows(deck, key, mesh, cfg.faces)
     n = outward_normals(mesh.nodes, faces) if len(faces) else np.zeros((0, d))
     axis = np.argmax(np.abs(n), axis=1)
     if len(faces) and np.any(np.abs(n[np.arange(len(n)), axis]) < 1.0 - 1e-6):
@@ -681,8 +692,105 @@ def _surface_stress(deck: Deck, model: Model) -> None:
         if cfg.elasticity:
             S[axis == k] = pr.S
     model.surface_properties = props
+    if cfg.elasticity and len(faces):
+        _check_surface_elasticity(deck, key, cont, faces, n, axis, S)
     cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, gamma, S if cfg.elasticity else None))
 
+
+def _held_by_load(load, lc, nodes: np.ndarray, d: int, held: np.ndarray) -> None:  # noqa: ANN001
+    """Mark in ``held`` (N, d) the node dofs a kinematic load (one with `fixed_dofs`: fixed, prescribed,
+    kfield) imposes, from its region (``region`` or ``boundary``) and components, by reference position."""
+    from .loads.base import Load, component_mask
+    if type(load).fixed_dofs is Load.fixed_dofs or getattr(lc, "targets", "both") == "atoms":
+        return
+    p = load.params
+    region = getattr(p, "region", None) or getattr(p, "boundary", None)
+    if region is None:
+        return
+    sel = np.asarray(make_shape(region, d).contains(nodes), bool)
+    held |= sel[:, None] & component_mask(getattr(p, "components", None), d)[None, :]
+
+
+def _boundary_face_rows(deck: Deck, key: str, mesh, names: list[str]) -> np.ndarray:  # noqa: ANN001
+    """The faces of the named face sets as rows of ``mesh.boundary_faces()`` (outward node order), each
+    face once (faces shared by two sets are counted once); a face not on the mesh boundary is a deck
+    error at ``{key}.faces``."""
+    bf = mesh.boundary_faces()
+    if not names:
+        return np.zeros((0, bf.shape[1]), np.int64)
+    row = {tuple(sorted(f)): i for i, f in enumerate(bf.tolist())}
+    out = []
+    for name in names:
+        for f in np.asarray(mesh.face_sets[name]).tolist():
+            i = row.get(tuple(sorted(f)))
+            if i is None:
+                raise deck.error(f"{key}.faces", f"face set {name!r} holds a face that is not on the mesh "
+                                 f"boundary (nodes {sorted(f)}): a surface stress acts on free faces only")
+            out.append(i)
+    return bf[np.unique(np.asarray(out, np.int64))]
+
+
+# Stability of the surface elasticity. A face's surface elasticity S (in-plane block, energy/length^(d−1))
+# sits on a boundary layer whose in-plane stiffness is about t·M (t = element volume / face area, the
+# layer's thickness; M = C_iijj over the face's in-plane axes i, j): the mesh's tangent turns indefinite
+# when S + κ t M is. Measured (tests/fem/test_surface_stress_fixes.py, FD Hessian of 8 × 8-element tri3
+# blocks of the 2D LJ hex lattice, S_yy = −32.14 on x-normal faces, C11 = 83.5): stable at h = 0.82σ
+# (lowest eigenvalue +0.68), indefinite at 0.80σ (−0.50), i.e. κ = 32.14 / (83.5 · 0.405) ≈ 0.95 at the
+# threshold (t = h/2). _SURF_KAPPA = 0.85 refuses from h ≈ 0.905σ on (a 10 % margin on the safe side).
+# Not calibrated for hex8/tet4: hex8 cubes (3 elements a side) of the indent3d_ml EAM Cu with S on all
+# faces are indefinite at h = 3 and 6 Å and positive at 10 Å, while this bound asks t ≥ 4.7 Å.
+_SURF_KAPPA = 0.85
+
+
+def _check_surface_elasticity(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.ndarray,  # noqa: ANN001
+                              axis: np.ndarray, S: np.ndarray) -> None:
+    """Deck error at ``{key}.elasticity`` when a face's surface elasticity would make the mesh indefinite:
+    S_tan + κ t M_tan not positive definite (see `_SURF_KAPPA`), with t the adjacent element's volume /
+    face area (simplex: height / d; quad/hex: height) and M_tan the material's C_iijj over the face's
+    in-plane lab axes."""
+    from .fem.materials.base import voigt_to_tensor
+    C = getattr(cont.material, "C", None)
+    if C is None:
+        return
+    T = voigt_to_tensor(np.asarray(C, float))
+    mesh, d = cont.mesh, T.shape[0]
+    X = mesh.nodes
+    owner = {}
+    for b in mesh.blocks:
+        el = b.element
+        keys = np.sort(b.conn[:, el.faces], axis=2)                     # (ne, nfaces, nfn)
+        simplex = b.conn.shape[1] == d + 1
+        for e, row in enumerate(keys.tolist()):
+            for fk in row:
+                owner[tuple(fk)] = (b.conn[e], simplex)
+    c = X[faces].mean(axis=1)
+    t = np.empty(len(faces))
+    for f, fk in enumerate(np.sort(faces, axis=1).tolist()):
+        conn, simplex = owner[tuple(fk)]
+        height = float(np.max(-(X[conn] - c[f]) @ normals[f]))        # inward distance to the far node
+        t[f] = height / d if simplex else height
+    worst = None
+    for k in np.unique(axis):
+        tan = [i for i in range(d) if i != k]
+        Sk = S[axis == k][0][np.ix_(tan, tan)]
+        if np.min(np.linalg.eigvalsh(Sk)) >= 0:
+            continue
+        M = np.array([[T[i, i, j, j] for j in tan] for i in tan])
+        # the thinnest layer with S + κ t M ≥ 0: t_min = largest eigenvalue of −S relative to κ M
+        w = np.linalg.eigvals(np.linalg.solve(_SURF_KAPPA * M, -Sk)).real
+        t_min = float(np.max(w))
+        sel = np.flatnonzero(axis == k)
+        i = sel[int(np.argmin(t[sel]))]
+        if t[i] < t_min and (worst is None or t_min / t[i] > worst[0]):
+            worst = (t_min / t[i], int(k), t_min, i, float(np.min(np.linalg.eigvalsh(Sk))))
+    if worst is not None:
+        _, k, t_min, i, s_min = worst
+        raise deck.error(f"{key}.elasticity",
+                         f"the surface elasticity of the faces normal to {_AXES[k]} (lowest in-plane "
+                         f"eigenvalue {s_min:.4g} energy/length^{d - 1}) would make the mesh's stiffness "
+                         f"indefinite: their elements must be at least {t_min:.3g} thick (element volume / "
+                         f"face area), but the one at the face centred at {np.round(c[i], 3).tolist()} is "
+                         f"{t[i]:.3g}", "coarsen the free faces' elements or set `elasticity: false`")
 
 def _check_thermal_share(deck: Deck, model: Model) -> None:
     """``thermal_strain`` with ``handshake: free_share`` (multiscale/coupling/thermal_share.py) or

@@ -160,14 +160,17 @@ class SurfaceStressConfig(Section):
     boundary faces (`multiscale.fem.surface_stress`, docs/physics.md "Surface stress of the continuum")."""
 
     faces: Literal["free"] | list[str] = Field(
-        "free", description="'free': every boundary face except those under fixed / traction loads and "
-        "those with atoms beyond them (the interface to the core); or a list of the mesh's face-set names")
+        "free", description="'free': every boundary face except those under fixed / traction loads, those "
+        "whose nodes are all held by a kinematic load (fixed, prescribed, kfield) and those with atoms within "
+        "a lattice spacing / the cut-off beyond them (the interface to the core); or a list of the mesh's "
+        "face-set names (each name once; boundary faces only; a face in two sets counts once)")
     source: Literal["potential"] = Field("potential", description="γ and τ from a periodic slab of the "
                                          "deck's potential (multiscale/md/surface_slab.py)")
     tol: PosFloat = Field(1e-5, description="accuracy of each τ component by finite differences "
                           "[energy/length^(d-1)]")
     elasticity: bool = Field(True, description="include the surface elasticity S (second derivative of "
-                             "the slab's excess energy; false: first order, τ constant)")
+                             "the slab's excess energy; false: first order, τ constant). Refused when S would make "
+                             "the mesh's stiffness indefinite (elements thinner than about |S| / C)")
 
 
 class ContinuumConfig(Section):

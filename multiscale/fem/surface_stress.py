@@ -142,20 +142,31 @@ def outward_normals(nodes: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n / np.linalg.norm(n, axis=1)[:, None]
 
 
-def interface_faces(nodes: np.ndarray, faces: np.ndarray, atoms_X: np.ndarray | None) -> np.ndarray:
-    """(nf,) bool: faces with atoms beyond them (an atom within 1.5 face radii of the centroid on the outer
-    side): the mesh's inner boundary against the atomistic core (e.g. a mesh hole), not a free surface."""
+def interface_faces(nodes: np.ndarray, faces: np.ndarray, atoms_X: np.ndarray | None,
+                    spacing: float, reach: float | None = None) -> np.ndarray:
+    """(nf,) bool: faces with atoms beyond them: the mesh's inner boundary against the atomistic core
+    (e.g. a mesh hole), not a free surface. An atom counts when it lies on the outer side within
+    ``reach`` (default: ``spacing``; pass the potential's cut-off) of the face's plane,
+    0 < n·(x − c) ≤ reach, and within the face radius + ``spacing`` (the lattice's nearest-neighbour
+    distance [length]) of the centroid c in the plane. The search is sized by the lattice, not by the
+    face: faces about one spacing long still see the atoms beyond them."""
     out = np.zeros(len(faces), bool)
     if atoms_X is None or len(atoms_X) == 0 or len(faces) == 0:
         return out
     from scipy.spatial import cKDTree
 
+    atoms_X = np.asarray(atoms_X, float)
+    reach = float(spacing if reach is None else max(reach, spacing))
     X = np.asarray(nodes, float)[faces]
     c = X.mean(axis=1)
     rad = np.max(np.linalg.norm(X - c[:, None, :], axis=2), axis=1)
     n = outward_normals(nodes, faces)
-    tree = cKDTree(np.asarray(atoms_X, float))
-    for f, near in enumerate(tree.query_ball_point(c, 1.5 * rad)):
+    lat = rad + spacing
+    tree = cKDTree(atoms_X)
+    for f, near in enumerate(tree.query_ball_point(c, np.sqrt(lat ** 2 + reach ** 2))):
         if near:
-            out[f] = bool(np.any((atoms_X[near] - c[f]) @ n[f] > 1e-6 * rad[f]))
+            r = atoms_X[near] - c[f]
+            h = r @ n[f]
+            inplane = np.linalg.norm(r - h[:, None] * n[f], axis=1)
+            out[f] = bool(np.any((h > 1e-6 * spacing) & (h <= reach) & (inplane <= lat[f])))
     return out

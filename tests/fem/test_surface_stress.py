@@ -89,7 +89,7 @@ def test_faces_with_atoms_beyond_are_interfaces() -> None:
     mesh = mesh_for("hex8", n=3)
     faces = mesh.boundary_faces()
     atoms = np.array([[1.5, 1.5, 3.4], [1.5, 1.5, 2.5]])   # one atom just above the top face's middle
-    out = interface_faces(mesh.nodes, faces, atoms)
+    out = interface_faces(mesh.nodes, faces, atoms, spacing=0.5)
     c = mesh.nodes[faces].mean(axis=1)
     expect = (np.abs(c[:, 2] - 3.0) < 1e-9) & (np.abs(c[:, 0] - 1.5) < 0.6) & (np.abs(c[:, 1] - 1.5) < 0.6)
     assert out.sum() >= 1 and np.all(out[expect]) and not np.any(out[c[:, 2] < 2.9])

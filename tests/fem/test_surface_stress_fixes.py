@@ -1,0 +1,176 @@
+"""``continuum.surface_stress`` selection and stability checks (review revphys items 1-4): explicit face
+sets are validated (a repeated name, an interior face: deck errors; faces shared by two sets count once),
+``faces: free`` excludes the coupling interface also for faces about one atomic spacing long and faces
+whose nodes are all held by a kinematic load, and a surface elasticity that makes the mesh indefinite is
+refused at ``continuum.surface_stress.elasticity``."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from multiscale.build import _surface_stress, build_model
+from multiscale.cli import cli
+from multiscale.deck.deck import load_deck_text
+from multiscale.errors import DeckError
+from multiscale.fem.continuum import ContinuumRegion
+from multiscale.fem.surface_stress import SurfaceStress, interface_faces, outward_normals
+from multiscale.registry import MATERIALS, MESHES
+
+DECK = "decks/indent2d_small.yaml"
+
+
+def _deck(surface: dict, **edit) -> dict:
+    d = yaml.safe_load(open(DECK))
+    d["continuum"]["surface_stress"] = surface
+    d.update(edit)
+    return d
+
+
+def _model(d: dict):  # noqa: ANN202
+    deck = load_deck_text(yaml.safe_dump(d, sort_keys=False), "d.yaml")
+    return deck, build_model(deck)
+
+
+def _validate(d: dict, tmp_path) -> CliRunner:  # noqa: ANN001
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    return CliRunner().invoke(cli, ["validate", str(path)])
+
+
+def test_repeated_face_set_name_is_a_deck_error(tmp_path) -> None:  # noqa: ANN001
+    r = _validate(_deck({"faces": ["yhi", "yhi"]}), tmp_path)
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.stderr and "bad.yaml:" in r.stderr
+    assert "continuum.surface_stress.faces" in r.stderr and "twice" in r.stderr
+
+
+def test_overlapping_sets_count_once_and_interior_faces_are_refused() -> None:
+    deck, model = _model(_deck({"faces": ["yhi"], "elasticity": False}))
+    mesh, s = model.continuum.mesh, model.continuum.surface
+    E1 = s.add_forces(np.zeros_like(mesh.nodes), np.zeros_like(mesh.nodes))
+    n1 = s.n_faces
+    # a second set that repeats half of yhi (reversed node order): each face still counts once
+    mesh.face_sets["again"] = mesh.face_sets["yhi"][: n1 // 2, ::-1].copy()
+    object.__setattr__(deck.config.continuum.surface_stress, "faces", ["yhi", "again"])
+    _surface_stress(deck, model)
+    s2 = model.continuum.surface
+    assert s2.n_faces == n1
+    assert s2.add_forces(np.zeros_like(mesh.nodes), np.zeros_like(mesh.nodes)) == pytest.approx(E1, rel=1e-12)
+    # an interior edge (shared by two triangles) in a face set: refused
+    b = mesh.blocks[0]
+    edges = np.sort(b.conn[:, b.element.faces].reshape(-1, 2), axis=1)
+    u, cnt = np.unique(edges, axis=0, return_counts=True)
+    mesh.face_sets["inner"] = u[cnt == 2][:1]
+    object.__setattr__(deck.config.continuum.surface_stress, "faces", ["inner"])
+    with pytest.raises(DeckError, match="not on the mesh boundary") as e:
+        _surface_stress(deck, model)
+    assert "continuum.surface_stress.faces" in str(e.value)
+
+
+def test_free_faces_exclude_hole_walls_of_atomic_size() -> None:
+    """indent2d_small: the mesh hole's walls (core elements 1σ ≈ one spacing) face the atoms."""
+    d = _deck({"faces": "free", "elasticity": False})
+    _, model = _model(d)
+    s, mesh = model.continuum.surface, model.continuum.mesh
+    hole = {tuple(sorted(f)) for f in mesh.face_sets["hole"].tolist()}
+    kept = {tuple(sorted(f)) for f in s.faces.tolist()}
+    assert len(hole) > 20 and not hole & kept
+    # the outer free faces (sides above the fixed bottom, top beside the hole) stay
+    c = mesh.nodes[s.faces].mean(axis=1)
+    n = outward_normals(mesh.nodes, s.faces)
+    lo, hi = mesh.nodes.min(axis=0), mesh.nodes.max(axis=0)
+    assert np.any(np.isclose(c[:, 0], lo[0]) & np.isclose(n[:, 0], -1.0))
+    assert np.any(np.isclose(c[:, 0], hi[0]) & np.isclose(n[:, 0], 1.0))
+    top = np.isclose(c[:, 1], hi[1]) & np.isclose(n[:, 1], 1.0)
+    assert top.sum() > 10
+    # lattice-based search on an isolated face: an atom 0.9 spacings beyond a 1-spacing face counts
+    nodes = np.array([[0.0, 0.0], [1.0, 0.0]])
+    face = np.array([[1, 0]])                                  # outward normal −y... (n = (t_y, −t_x))
+    nrm = outward_normals(nodes, face)[0]
+    atom = np.array([[0.5, 0.0]]) + 0.9 * nrm
+    assert interface_faces(nodes, face, atom, spacing=1.0)[0]
+    assert not interface_faces(nodes, face, np.array([[0.5, 0.0]]) - 0.9 * nrm, spacing=1.0)[0]
+
+
+def test_free_faces_drop_faces_held_by_prescribed_loads() -> None:
+    """A `prescribed` load (zero displacement) over the left side: those faces carry no surface term."""
+    d = _deck({"faces": "free", "elasticity": False})
+    d["loads"].append({"type": "prescribed", "label": "left", "displacement": [0.0, 0.0],
+                       "region": {"type": "box", "lo": [-10.0, -10.0], "hi": [0.0, 50.0]}})
+    _, model = _model(d)
+    s, mesh = model.continuum.surface, model.continuum.mesh
+    c = mesh.nodes[s.faces].mean(axis=1)
+    n = outward_normals(mesh.nodes, s.faces)
+    lo, hi = mesh.nodes.min(axis=0), mesh.nodes.max(axis=0)
+    assert not np.any(np.isclose(c[:, 0], lo[0]) & np.isclose(n[:, 0], -1.0))
+    assert np.any(np.isclose(c[:, 0], hi[0]) & np.isclose(n[:, 0], 1.0))
+
+
+def _block_min_eig(model, size: float) -> float:  # noqa: ANN001
+    """Lowest non-rigid eigenvalue of the FD Hessian of a 6σ × 6σ tri3 block of the deck's linear material
+    with the surface term (τ, γ, S) on all its faces at U = 0."""
+    pot, lat, props = model.potential, model.lattice, model.surface_properties
+    G = MESHES.get("rectangle")
+    mesh = G.build(G.Params(lo=[0.0, 0.0], hi=[8 * size, 8 * size], size=size, element="tri3"))
+    Mat = MATERIALS.get("linear")
+    cont = ContinuumRegion(mesh, Mat.from_params(Mat.Params(), dim=2, potential=pot, lattice=lat), 1.0)
+    faces = mesh.boundary_faces()
+    ax = np.argmax(np.abs(outward_normals(mesh.nodes, faces)), axis=1)
+    nf = len(faces)
+    tau, S, g = np.zeros((nf, 2, 2)), np.zeros((nf, 2, 2)), np.zeros(nf)
+    for k in (0, 1):
+        tau[ax == k], S[ax == k], g[ax == k] = props[k].tau, props[k].S, props[k].gamma
+    cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, g, S))
+    N, h = mesh.n_nodes, 1e-6
+    H = np.zeros((2 * N, 2 * N))
+    for i in range(2 * N):
+        cont.U[:] = 0
+        cont.U.flat[i] = h
+        cont.compute()
+        fp = cont.forces.ravel().copy()
+        cont.U.flat[i] = -h
+        cont.compute()
+        H[:, i] = -(fp - cont.forces.ravel()) / (2 * h)
+    ev = np.linalg.eigvalsh(0.5 * (H + H.T))
+    return float(ev[0]) if ev[0] < -1e-2 else float(ev[3])      # 3 rigid modes at 0 otherwise
+
+
+@pytest.fixture(scope="module")
+def lj_model():  # noqa: ANN201
+    return _model(_deck({"faces": "free", "elasticity": False}))[1]
+
+
+@pytest.mark.parametrize("size, unstable", [(1.0, False), (0.75, True)])
+def test_surface_elasticity_that_makes_the_mesh_indefinite_is_refused(lj_model, tmp_path, size: float,
+                                                                      unstable: bool) -> None:  # noqa: ANN001
+    """The reference is the FD Hessian of a tri3 block of the same size (review revphys item 1: 1.0σ stable,
+    0.75σ indefinite); the deck with the side faces meshed at that size must be refused exactly then."""
+    ev = _block_min_eig(lj_model, size)
+    assert (ev < 0) == unstable, ev
+    d = _deck({"faces": "free"})
+    d["continuum"]["mesh"].update(size=size, core_size=size, growth=1.0)
+    r = _validate(d, tmp_path)
+    if unstable:
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.stderr and "bad.yaml:" in r.stderr
+        assert "continuum.surface_stress.elasticity" in r.stderr and "elasticity: false" in r.stderr
+        d["continuum"]["surface_stress"]["elasticity"] = False
+        assert _validate(d, tmp_path).exit_code == 0
+    else:
+        assert r.exit_code == 0, r.output
+
+
+def test_refusal_limit_lies_between_the_measured_threshold_and_the_stable_size(lj_model) -> None:
+    """FD: 0.82σ stable, 0.80σ indefinite. The per-face bound must refuse 0.80σ and accept 1.0σ."""
+    from multiscale.build import _SURF_KAPPA
+    from multiscale.fem.materials.base import voigt_to_tensor
+    assert _block_min_eig(lj_model, 0.82) > 0 > _block_min_eig(lj_model, 0.80)
+    S = lj_model.surface_properties[0].S[1, 1]
+    C = voigt_to_tensor(lj_model.continuum.material.C)[1, 1, 1, 1]
+    h_lim = 2.0 * -S / (_SURF_KAPPA * C)                   # tri3 with legs h on the face: t = h / 2
+    assert 0.80 < h_lim < 1.0
