@@ -84,8 +84,9 @@ def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str, surface: bo
     deck["atoms"]["region"]["lo"][2] = _r(z_fix - 0.25 * block.a0)   # no pads below the fixed plane
     mesh["core"]["lo"][2] = max(mesh["core"]["lo"][2], _r(z_fix))
     deck["loads"][0]["region"]["hi"][2] = _r(z_fix + 0.125 * block.a0)
-    if surface:
-        deck["continuum"]["surface_stress"] = {"faces": "free", "source": "potential"}
+    if surface:     # first order (τ): Cu's surface elasticity S has a negative eigenvalue that makes these
+        #             elements (1.9–6 Å) indefinite, and `msim validate` refuses it (build._check_surface_elasticity)
+        deck["continuum"]["surface_stress"] = {"faces": "free", "source": "potential", "elasticity": False}
     deck["potential"] = _potential()
     deck["atoms"]["lattice"]["a"] = _r(block.a0)
     deck["atoms"]["skin"] = g["skin"]
