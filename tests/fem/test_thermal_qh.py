@@ -238,6 +238,7 @@ def _bz_shell_variance(pot, lat, r_shell, n=48):
     return tot / n**2
 
 
+@pytest.mark.slow         # ~130 s at load 5 (the dense covariance of the small model, a lattice sum)
 def test_bond_effective_temperatures_equal_an_independent_computation(small):
     """The anharmonic path's per-bond pieces: the bonds' relative-displacement variances and harmonic
     thermal virials equal those from the dense covariance of the constrained model (modes of the dense
