@@ -189,8 +189,9 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
 
     Under `mpiexec -n P` (P > 1, needs msim[mpi]) plain-MD dynamics decks (Langevin included) run on a
     slab decomposition of the atoms; coupled dynamics decks and quasi-static decks (with or without a
-    mesh) with a pair potential or tabulated EAM run replicated with the atoms' forces split over the
-    ranks (bitwise the serial run); rank 0 writes the usual files; other decks are refused with exit 2
+    mesh) with a pair potential or tabulated EAM run replicated with the atoms' (and the continuum's)
+    forces split over the ranks (bitwise the serial run); rank 0 writes the usual files; other decks are
+    refused with exit 2
     (docs/parallel.md).
     """
     from .parallel.comm import get_comm
