@@ -9,7 +9,6 @@ tests/fem/test_thermal_strain.py (slow)."""
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 import scipy.linalg as sla
 from click.testing import CliRunner
 
+from fem.thermal_bench import thermal_bench
 from multiscale.cli import cli
 from multiscale.coupling.thermal_qh import atom_thermal_shares, crystal_reference, handshake_point_strains_qh
 from multiscale.coupling.thermal_share import handshake_point_strains
@@ -26,17 +26,9 @@ _ROOT = pathlib.Path(__file__).resolve().parents[2]
 EPS = 0.00879
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("thermal_expansion_bench",
-                                                  _ROOT / "benchmarks" / "thermal_expansion.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def bench():
-    return _bench()
+    return thermal_bench()
 
 
 @pytest.fixture(scope="module")

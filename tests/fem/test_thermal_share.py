@@ -5,13 +5,11 @@ The slow measurement of the handshake stress is in tests/fem/test_thermal_strain
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from fem.thermal_bench import thermal_bench
 from multiscale.cli import cli
 from multiscale.coupling.thermal_share import atom_free_share, handshake_point_strains
 from multiscale.deck import load_deck_text
@@ -24,21 +22,12 @@ from multiscale.md.potentials.lj import LennardJones
 from multiscale.md.properties import zero_stress_lattice_constant
 from multiscale.plugins import load_all
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
 EPS = 0.00879
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("thermal_expansion_bench",
-                                                  _ROOT / "benchmarks" / "thermal_expansion.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return _bench()
+    return thermal_bench()
 
 
 def _cb():

@@ -50,9 +50,6 @@ calculation; nothing is taken from a coupled run).
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 
@@ -62,8 +59,6 @@ from multiscale.fem.materials.thermal_strain import ThermalStrain, measure_therm
 from multiscale.md.lattice import Lattice
 from multiscale.md.potentials.lj import LennardJones
 from multiscale.md.properties import zero_stress_lattice_constant
-
-_BENCH = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "thermal_expansion.py"
 
 
 def _lj():
@@ -102,10 +97,8 @@ def test_thermal_strain_material_is_stress_free_at_the_expanded_lattice():
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("thermal_expansion_bench", _BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from fem.thermal_bench import thermal_bench
+    return thermal_bench()
 
 
 @pytest.mark.slow
