@@ -43,14 +43,13 @@ def small(bench):
     return sim
 
 
-def _dense_shares(sim):
-    """(atoms (k,), thermal virial + kinetic traces (k,) at k_B T = 1, static virial traces (k,)) of the
-    free handshake atoms, computed without thermal_qh (module docstring)."""
-    s, integ = sim.model.system, sim.integrator
+def _covariance_modes(s, integ):
+    """(q0, setq, act, lam, V): the state vector, a setter of atoms/nodes/pads from q, the dofs with a finite
+    mass, and the eigenpairs (lam > 1e-10 max) of the constrained model's null-space covariance
+    Z (ZᵀHZ)⁻¹Zᵀ at k_B T = 1, H by central differences of msim's forces (not thermal_qh)."""
     a, cont = s.atoms, s.continuum
     d, nfd = s.d, s.n_free * s.d
     q0 = s.gather_q().copy()
-    x0, U0 = a.x.copy(), cont.U.copy()
 
     def setq(q):
         a.x[s.free] = a.X[s.free] + q[:nfd].reshape(-1, d)
@@ -64,27 +63,36 @@ def _dense_shares(sim):
 
     inv = np.asarray(integ.projector.inv_mass, float)
     act = np.flatnonzero(inv > 0)
-    n = q0.size
     H = np.zeros((len(act), len(act)))
     h = 1e-5
     for c, k in enumerate(act):
-        e = np.zeros(n)
+        e = np.zeros(q0.size)
         e[k] = h
         H[:, c] = -(force(q0 + e) - force(q0 - e))[act] / (2 * h)
     H = 0.5 * (H + H.T)
     G = integ.projector.G.toarray()[:, act]
-    G = G[np.abs(G).sum(axis=1) > 0]
-    Z = sla.null_space(G)
+    Z = sla.null_space(G[np.abs(G).sum(axis=1) > 0])
     C = Z @ np.linalg.solve(Z.T @ H @ Z, Z.T)
     lam, V = np.linalg.eigh(0.5 * (C + C.T))
     keep = lam > 1e-10 * lam.max()
     setq(q0)
+    return q0, setq, act, lam[keep], V[:, keep]
+
+
+def _dense_shares(sim):
+    """(atoms (k,), thermal virial + kinetic traces (k,) at k_B T = 1, static virial traces (k,)) of the
+    free handshake atoms, computed without thermal_qh (module docstring)."""
+    s, integ = sim.model.system, sim.integrator
+    a, cont = s.atoms, s.continuum
+    x0, U0 = a.x.copy(), cont.U.copy()
+    q0, setq, act, lam, V = _covariance_modes(s, integ)
+    n = q0.size
     a.rebuild()
     W0 = virial_atoms(a)
     W0 = W0[:, 0] + W0[:, 3]
     Wth = np.zeros_like(W0)
     hv = 5e-4
-    for lm, v in zip(lam[keep], V[:, keep].T, strict=True):
+    for lm, v in zip(lam, V.T, strict=True):
         full = np.zeros(n)
         full[act] = hv * v
         setq(q0 + full)
@@ -102,6 +110,8 @@ def _dense_shares(sim):
     # kinetic: <m v v> = m (W - W G^T (G W G^T)^-1 G W) on the active dofs
     Gf = integ.projector.G.toarray()
     Gf = Gf[np.abs(Gf).sum(axis=1) > 0]
+    inv = np.asarray(integ.projector.inv_mass, float)
+    d, nfd = s.d, s.n_free * s.d
     Wd = inv
     Pdiag = Wd * np.einsum("rk,rk->k", Gf, np.linalg.solve(Gf @ (Wd[:, None] * Gf.T), Gf))
     kin_q = np.where(inv > 0, 1.0 - Pdiag, 0.0)[:nfd].reshape(-1, d).sum(axis=1)
@@ -243,34 +253,8 @@ def test_bond_effective_temperatures_equal_an_independent_computation(small):
     keep = mat.point_strains
     mat.set_point_strains(None)
     try:
-        d, nfd = s.d, s.n_free * s.d
-        q0 = s.gather_q().copy()
         x0, U0 = a.x.copy(), cont.U.copy()
-
-        def setq(q):
-            a.x[s.free] = a.X[s.free] + q[:nfd].reshape(-1, d)
-            cont.U[...] = q[nfd:].reshape(-1, d)
-            s.update_pads()
-
-        def force(q):
-            setq(q)
-            s.compute_forces()
-            return s.forces_q().copy()
-
-        inv = np.asarray(integ.projector.inv_mass, float)
-        act = np.flatnonzero(inv > 0)
-        H = np.zeros((len(act), len(act)))
-        hq = 1e-5
-        for c, k in enumerate(act):
-            e = np.zeros(q0.size)
-            e[k] = hq
-            H[:, c] = -(force(q0 + e) - force(q0 - e))[act] / (2 * hq)
-        H = 0.5 * (H + H.T)
-        G = integ.projector.G.toarray()[:, act]
-        Z = sla.null_space(G[np.abs(G).sum(axis=1) > 0])
-        lam, V = np.linalg.eigh(Z @ np.linalg.solve(Z.T @ H @ Z, Z.T))
-        ok = lam > 1e-10 * lam.max()
-        lam, V = lam[ok], V[:, ok]
+        q0, setq, act, lam, V = _covariance_modes(s, integ)
         modes = np.zeros((lam.size,) + x0.shape)          # atom displacements of each unit mode
         for m in range(lam.size):
             full = np.zeros(q0.size)
