@@ -168,9 +168,10 @@ class DampingBand:
             rhs += self._BT_f @ ((np.sqrt(self.kT) * self._noise_scale) * xi)
         self.step += 1
         if len(self._lx):
-            # fixed dofs keep their velocity: move their coupling to the right-hand side
+            # fixed dofs keep their velocity (v'_x = v_x): (M + C)v' = (M − C)v gives for the free rows
+            # (M + C_ff) v'_f = M v_f − C_ff v_f − C_fx v_x − C_fx v'_x, i.e. C_fx v_x twice
             vx = v[self._lx]
-            rhs -= self._C_fx @ vx
+            rhs -= 2.0 * (self._C_fx @ vx)
             cr = -(self._G_x @ vx) if self._r else np.zeros(0)
         else:
             cr = np.zeros(self._r)
