@@ -133,6 +133,7 @@ def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: in
         return hit[1]
     slab = _Slab(potential, lattice, axis, n_z)
     d = lattice.dim
+    _check_zero_stress(slab, lattice, tol)
     e0, z0 = slab.excess(np.zeros(d))
     gamma = e0 / (2.0 * slab.area)
     tau, err = np.zeros((d, d)), np.zeros(d)
@@ -207,6 +208,22 @@ def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: in
     out = SurfaceProperties(int(axis), float(gamma), tau, err, float(h_used), int(len(slab.X)), int(n_z), S)
     _CACHE[key] = (potential, out)
     return out
+
+
+def _check_zero_stress(slab: _Slab, lattice, tol: float) -> None:  # noqa: ANN001
+    """Refuse a lattice parameter that is not the potential's zero-stress one: the bulk twin's virial W
+    (d, d) [energy] at zero strain, per unit of the slab's two faces, |W_kk| / (2 A₀) = |bulk stress| ×
+    half the slab's thickness [energy/length^(d−1)], must be ≤ ``tol``. Otherwise the slab's interior relaxes
+    along the normal and γ, τ and S pick up a bulk term that grows with the slab's thickness (and can change
+    sign): silently wrong surface properties."""
+    bulk = slab._region(np.eye(slab.d), True)
+    bulk.compute(virial=True)
+    w = np.abs(np.diag(bulk.virial)) / (2.0 * slab.area)
+    if float(w.max()) > tol:
+        raise ValueError(f"the lattice parameter a = {float(getattr(lattice, 'a', np.nan)):.10g} is not the "
+                         f"potential's zero-stress one (bulk stress × half the slab thickness "
+                         f"{float(w.max()):.3g} > tol {tol:g}): γ, τ and S would depend on the slab's "
+                         "thickness; use `atoms.lattice.a: relaxed` (or the potential's zero-stress value)")
 
 
 def _lattice_key(lattice) -> tuple:  # noqa: ANN001

@@ -49,3 +49,33 @@ def test_excess_quantities_do_not_depend_on_the_slab_thickness(eam) -> None:
     assert np.allclose(b.tau, a.tau, rtol=0, atol=1e-6)
     assert np.allclose(b.S, a.S, rtol=0, atol=2e-3 * np.max(np.abs(a.S)))  # bulk curvature removed
     assert surface_properties(pot, lat, 2, n_z=6) is a                     # cached per run
+
+
+def test_a_lattice_parameter_that_is_not_zero_stress_is_refused(tmp_path) -> None:
+    """γ, τ, S from a slab whose lattice parameter is not the potential's zero-stress one would grow with
+    the slab's thickness (review rev22: τ_xx −3.6 / −5.4 / −7.1 for 6 / 9 / 12 periods at 1.02 a₀): refused
+    — here the common LJ input a = 2^(1/6) (the pair minimum, 0.8 % above the 2D crystal's a₀); the relaxed
+    a₀ passes; a deck with the numeric a exits 2 at continuum.surface_stress.source."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    pot = make_potential({"type": "lj", "epsilon": 1.0, "sigma": 1.0, "cutoff": 2.5, "truncation": "shift"})
+    a0 = float(zero_stress_lattice_constant(pot, "hex"))
+    with pytest.raises(ValueError, match="not the potential's zero-stress one"):
+        surface_properties(pot, Lattice("hex", 2 ** (1 / 6)), 1)
+    assert surface_properties(pot, Lattice("hex", a0), 1).tau[0, 0] == pytest.approx(-0.1366, abs=2e-3)
+    root = Path(__file__).resolve().parents[2]
+    deck = yaml.safe_load((root / "decks" / "indent2d_small.yaml").read_text())
+    deck["atoms"]["lattice"]["a"] = 2 ** (1 / 6)
+    deck["continuum"]["surface_stress"] = {"faces": "free", "elasticity": False}
+    deck.pop("expect", None)
+    p = tmp_path / "ss_numeric.yaml"
+    p.write_text(yaml.safe_dump(deck, sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "multiscale.cli", "validate", str(p)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "continuum.surface_stress.source" in r.stderr + r.stdout
+    assert "zero-stress" in r.stderr + r.stdout
