@@ -695,6 +695,9 @@ def _surface_stress(deck: Deck, model: Model) -> None:
     if cfg.elasticity and len(faces):
         _check_surface_elasticity(deck, key, cont, faces, n, axis, S)
     cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, gamma, S if cfg.elasticity else None))
+    method = getattr(model.system, "method", None)
+    if method is not None:                             # attached after the coupling's `prepare`
+        method.surface_attached(model.system)
 
 
 def _held_by_load(load, lc, nodes: np.ndarray, d: int, held: np.ndarray) -> None:  # noqa: ANN001

@@ -129,6 +129,10 @@ class CouplingMethod:
     def prepare(self, system) -> None:  # noqa: ANN001
         """Called once after the system is assembled (e.g. to record reference forces)."""
 
+    def surface_attached(self, system) -> None:  # noqa: ANN001
+        """Called after the continuum's surface term (``continuum.surface_stress``) is attached, which
+        happens after `prepare`: methods that re-weight the continuum (force blending) adjust to it."""
+
     def add_forces(self, system, f_atoms: np.ndarray, f_nodes: np.ndarray) -> float:  # noqa: ANN001
         """Add the method's own forces in place (f_atoms (n, d), f_nodes (N, d)); return its energy."""
         return 0.0

@@ -64,8 +64,7 @@ class ForceBlendCoupling(CouplingMethod):
         reach = 1.001 * element_diameter(cont.mesh)
         alpha_w = np.array(cont.alpha_qp, float)   # the partition-of-unity weights, for the energy report
         m_alpha = np.array(cont.lumped_mass, float)  # M^α_I
-        surf = getattr(cont, "surface", None)       # continuum.surface_stress: its face weights likewise
-        w_s = None if surf is None or not surf.n_faces else surf.w.copy()
+        self._alpha_fn = cont._alpha_fn              # the partition-of-unity blend, for a later surface term
         # unweighted continuum on every element near H (the α-weighted masses were taken already)
         cont.set_blend(lambda X: (hs.distance(X) > 0.0) | (self._signed(hs, X) > -reach), system._n_sub)
         self._beta = np.where(system.pad, 0.0, hs.beta(system.atoms.X))
@@ -80,7 +79,22 @@ class ForceBlendCoupling(CouplingMethod):
         self._dq = np.flatnonzero(alpha_w != cont.alpha_qp)
         self._dw_q = (alpha_w - cont.alpha_qp)[self._dq] * cont.qp_volumes[self._dq]
         self._dw_atoms = np.where(system.pad, 0.0, system.atom_weight) - 1.0
-        self._dw_s = None if w_s is None else (w_s - surf.w) * surf.dA
+        self._dw_s = None
+        self.surface_attached(system)
+
+    def surface_attached(self, system) -> None:  # noqa: ANN001
+        """The continuum's surface term (attached after `prepare` by the build): its face weights are the
+        unweighted indicator like the bulk's; the energy report re-weights them to the partition-of-unity
+        α(X_q) (`energy_reweighting`)."""
+        cont = system.continuum
+        surf = getattr(cont, "surface", None)
+        if surf is None or not surf.n_faces:
+            self._dw_s = None
+            return
+        surf.set_blend(cont._alpha_fn)              # the indicator of `prepare` (set_surface did the same)
+        w_s = (np.ones(surf.dA.shape) if self._alpha_fn is None
+               else np.asarray(self._alpha_fn(surf.X_q), float).reshape(surf.dA.shape))
+        self._dw_s = (w_s - surf.w) * surf.dA
 
     @staticmethod
     def _signed(hs, X: np.ndarray) -> np.ndarray:  # noqa: ANN001
