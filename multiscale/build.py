@@ -639,6 +639,8 @@ def _surface_stress(deck: Deck, model: Model) -> None:
 
     cfg, key = deck.config.continuum.surface_stress, "continuum.surface_stress"
     cont, mesh, d = model.continuum, model.continuum.mesh, model.dim
+    if d < 2:
+        raise deck.error(key, "a surface stress acts on the faces of a 2D or 3D mesh; a 1D bar has none")
     if model.lattice is None or model.potential is None:
         raise deck.error(f"{key}.source", "surface stress from the potential needs `potential` and "
                          "`atoms.lattice` (the slab is made of that lattice)")

@@ -234,7 +234,7 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
         click.echo(f"results: {where}")
 
 
-def _check_continues(d: Any, start_from: str | None, restart: Path | None) -> None:
+def _check_continues(d: Any, start_from: str | None, restart: Path | None, quiet: bool = False) -> None:
     """A deck with ``integrator.continues`` starts from an earlier run's state: without --from (or
     --restart of its own run) it would silently start from the deck's initial state instead."""
     name = getattr(d.config.integrator, "continues", None)
@@ -254,7 +254,7 @@ def _check_continues(d: Any, start_from: str | None, restart: Path | None) -> No
                 text = str(r.provenance.get("deck_text", ""))
         except Exception:  # noqa: BLE001 - a checkpoint or an unreadable file: --from itself reports it
             return
-        if text and text != earlier.read_text():
+        if text and text != earlier.read_text() and not quiet:
             click.echo(f"warning: --from {start_from} was not written by {name} as it is now (the deck "
                        "named in integrator.continues): check that this is the run you meant", err=True)
 
@@ -305,7 +305,7 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
 
     def setup() -> tuple[Any, Path, dict]:
         d = _load(deck)
-        _check_continues(d, start_from, restart)
+        _check_continues(d, start_from, restart, quiet=comm.rank != 0)   # the warning from rank 0 only
         out = paths.results_path(d, output)
         inputs = paths.deck_inputs(d)
         if start_from is not None:
@@ -371,6 +371,9 @@ def _start_bytes(sim: Any, deck: Any) -> int:
 def validate(deck: Path, threads: int | None) -> None:
     """Check DECK and build the model without stepping; print what to check before a long run."""
     d = _load(deck)
+    name = getattr(d.config.integrator, "continues", None)
+    if name is not None:
+        d.resolve_file("integrator.continues", name)      # deck error if the named deck is missing
     from ._kernels import build_report
     from .simulation import Simulation
 

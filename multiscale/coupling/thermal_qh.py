@@ -207,6 +207,8 @@ def crystal_anharmonic_factor(potential, lattice, strain: float, temperatures, *
     squares; one coefficient when one temperature). Returns {"c": (c₁, c₂), "T", "phi", "err"}. Cached per
     potential, lattice, strain and temperatures (one process)."""
     temps = tuple(float(t) for t in temperatures)
+    if not temps or min(temps) <= 0.0:
+        raise ValueError(f"the anharmonic factor needs temperatures > 0 (got {temps})")
     probe = np.linspace(0.8, 1.0, 5) * float(potential.cutoff)
     key = (type(potential).__name__, float(potential.cutoff), tuple(np.round(np.asarray(
         potential.pair(probe)[1], float), 12)), float(lattice.a), str(getattr(lattice, "kind", "")),

@@ -137,6 +137,9 @@ def _set_thermal_share(model, deck, integrator) -> None:  # noqa: ANN001
                              "quasi_harmonic and a thermostat with a temperature (the bonds' effective "
                              "temperatures scale it)")
         kw["kT"] = float(th.temperature) * float(getattr(th, "boltz", 1.0))
+        if not kw["kT"] > 0.0:
+            raise deck.error("continuum.material.anharmonic", "anharmonic needs a thermostat temperature "
+                             "> 0 (at T = 0 there is no thermal pressure to correct)")
     try:
         eps_q, _ = fn(model.system, getattr(integrator, "projector", None), mat.strain, **kw)
     except ValueError as exc:
