@@ -1,7 +1,8 @@
 """Distributed atoms: spatial domain decomposition in slabs, owned + ghost atoms, velocity Verlet over MPI.
 
-`SlabDecomposition` cuts the (periodic) box into P equal slabs along one axis; rank r owns the atoms whose
-wrapped coordinate lies in slab r. `DistributedMD` holds this rank's state and steps it:
+`SlabDecomposition` cuts the box (periodic or free along the cut axis) into P equal slabs along one
+axis; rank r owns the atoms whose wrapped coordinate lies in slab r. `DistributedMD` holds this rank's
+state and steps it:
 
 State (this rank; ``n_own`` owned atoms first, then ``n_ghost`` ghosts):
     gid (n_loc,) int64 global ids; x (n_loc, d) positions [length] (owned: wrapped into the box at the last
@@ -45,10 +46,21 @@ of a serial run). `load_balance()` reports atoms per rank, max/mean. `stats` cou
 (bytes, messages, seconds), the time in force kernels and in rebuilds (t_build = t_migrate (wrap,
 migration) + t_ghosts (sort, ghost exchange) + t_list + t_filter).
 
-Requirements (checked, ValueError): the cut axis periodic when P > 1 and each slab at least ``rlist``
-wide (ghosts come from the two adjacent slabs only); the other periodic axes at least 2·rlist
-(the serial list's rule). Plain MD only: no site or bond weights (the coupled handshake is not
-distributed here; see docs/parallel.md).
+Free (non-periodic) cut axis: the outer faces of slabs 0 and P−1 are open — no ghosts are sent across
+them (their messages go to ``MPI_PROC_NULL``: the per-step exchange keeps its shape), atoms beyond the
+box along the axis belong to the first / last slab, and the first / last rank lists every pair of its
+owned atoms wherever they are (the ``clip_x`` range widened to them). A cluster or a slab with a free x
+thus runs decomposed like a periodic crystal.
+
+Handshake weights (optional; `parallel.weights`): site weights β̄ (``site_w``) and the reference
+positions (``X_ref``) are per-atom columns migrated with their atoms and sent with the ghosts; with a
+``bond_weight_fn`` factory (``Handshake.bond_weight_fn``) each rank computes the bond weights of its own
+list entries at every rebuild (``bond_w``; ``bond_w_b`` for the boundary list), bitwise the serial
+weight of each pair; the kernels take them as the serial ones do (EAM: w F(ρ) in the embedding pass).
+The coupled dynamics (pads, constraints, continuum) is not on this engine yet (docs/parallel.md).
+
+Requirements (checked, ValueError): each slab at least ``rlist`` wide (ghosts come from the two
+adjacent slabs only); the other periodic axes at least 2·rlist (the serial list's rule).
 """
 
 from __future__ import annotations
@@ -73,9 +85,10 @@ class SlabDecomposition:
         self.box, self.size, self.axis = box, int(size), int(axis)
         lo, hi = float(box.lo[axis]), float(box.hi[axis])
         self.length = hi - lo
+        #: a free (non-periodic) cut axis: the outer faces of slabs 0 and P-1 are open (no neighbour across
+        #: them); atoms beyond the box along it belong to the first / last slab
+        self.free = not bool(box.periodic[axis])
         if self.size > 1:
-            if not box.periodic[axis]:
-                raise ValueError(f"the decomposition axis {axis} must be periodic")
             width = self.length / self.size
             if width < rlist:
                 raise ValueError(f"{self.size} slabs of {width:g} along axis {axis} are thinner than the "
@@ -142,7 +155,7 @@ class DistributedMD:
                  types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
                  langevin: dict | None = None, neighbor=None, step: int = 0, forces=None,  # noqa: ANN001
                  thermostat=None, thermostat_mask=None, f_ext=None, dt: float | None = None,  # noqa: ANN001
-                 overlap: bool = False) -> None:
+                 overlap: bool = False, site_w=None, X_ref=None, bond_weight_fn=None) -> None:  # noqa: ANN001
         self.comm, self.rank, self.size = comm, comm.rank, comm.size
         self.overlap = bool(overlap)
         self.potential, self.box, self.skin = potential, box, float(skin)
@@ -179,6 +192,15 @@ class DistributedMD:
         self.gid = np.ascontiguousarray(gids, dtype=np.int64).reshape(m)
         self.types = np.zeros(m, np.int32) if types is None else np.ascontiguousarray(types, np.int32)
         self.image = np.zeros((m, self.d), np.int64)
+        # handshake weights (parallel/weights.py): per-atom columns carried with the atoms and their ghosts
+        self.site_w = None if site_w is None else np.ascontiguousarray(np.broadcast_to(
+            np.asarray(site_w, float), (m,)))
+        self.X_ref = None if X_ref is None else np.ascontiguousarray(X_ref, dtype=float).reshape(m, self.d)
+        self.bond_weight_fn = bond_weight_fn
+        if bond_weight_fn is not None and self.X_ref is None:
+            raise ValueError("bond weights need the reference positions X_ref of the atoms")
+        self.bond_w: np.ndarray | None = None
+        self.bond_w_b: np.ndarray | None = None
         self.n_own = m
         self.n_ghost = 0
         self.langevin = dict(langevin) if langevin else None
@@ -238,23 +260,27 @@ class DistributedMD:
         x = x - img * self.period
         image = self.image[:n] + img
         v, mass, gid, types = self.v[:n], self.mass[:n], self.gid[:n], self.types[:n]
+        carry = [c[:n] for c in (self.site_w, self.X_ref) if c is not None]   # weights: with their atom
+        nc = 6 + len(carry)
         if self.size > 1:
             owner = self.dec.owner(x[:, self.axis])
             stay = owner == self.rank
             sends = {}
             for r in np.unique(owner[~stay]).tolist():
                 s = owner == r
-                sends[int(r)] = (gid[s], x[s], v[s], mass[s], types[s], image[s])
+                sends[int(r)] = (gid[s], x[s], v[s], mass[s], types[s], image[s], *[c[s] for c in carry])
             self.n_migrated += int(np.count_nonzero(~stay))
             got = self.comm.exchange(sends)
-            parts = [(gid[stay], x[stay], v[stay], mass[stay], types[stay], image[stay])]
+            parts = [(gid[stay], x[stay], v[stay], mass[stay], types[stay], image[stay],
+                      *[c[stay] for c in carry])]
             parts += [got[r] for r in sorted(got)]
-            gid, x, v, mass, types, image = (np.concatenate([p[k] for p in parts]) for k in range(6))
+            gid, x, v, mass, types, image, *carry = (np.concatenate([p[k] for p in parts]) for k in range(nc))
         t1 = time.perf_counter()
         self.stats["t_migrate"] += t1 - t0
         order = np.argsort(gid, kind="stable")
         gid, x, v, mass = gid[order], x[order], v[order], mass[order]
         types, image = types[order], image[order]
+        carry = [c[order] for c in carry]
         n = gid.size
         self.n_own = n
         self.v = np.ascontiguousarray(v)
@@ -263,6 +289,9 @@ class DistributedMD:
         self.image = np.ascontiguousarray(image)
         # ---- ghosts: dir 0 -> the rank below (its slab ends at my lower face), dir 1 -> the rank above
         g_gid, g_x, g_ty = [], [], []
+        g_carry: list[list] = [[] for _ in carry]
+        g_img, g_sh = [], []        # weights: the ghosts' image counts and seam shifts (bond weights)
+        weighted = self.bond_weight_fn is not None
         self._send, self._recv = [], []
         if self.size > 1:
             lo_r, hi_r = self.neighbors_lo_hi
@@ -274,16 +303,36 @@ class DistributedMD:
                 shift[1, a] = -self.dec.length
             sel = [np.flatnonzero(x[:, a] < b[self.rank] + self.rlist),
                    np.flatnonzero(x[:, a] >= b[self.rank + 1] - self.rlist)]
+            # a free cut axis: no neighbour across the outer faces (MPI_PROC_NULL: empty messages, no-ops)
+            null = self.comm.MPI.PROC_NULL if self.dec.free else None
+            if self.dec.free:
+                if self.rank == 0:
+                    lo_r, sel[0] = null, sel[0][:0]
+                if self.rank == self.size - 1:
+                    hi_r, sel[1] = null, sel[1][:0]
             sends = {}
             for k, dest in ((0, lo_r), (1, hi_r)):
                 idx = sel[k]
                 self._send.append((idx, shift[k], dest))
-                sends.setdefault(dest, {})[k] = (gid[idx], x[idx] + shift[k], types[idx])
+                if dest != null:
+                    sends.setdefault(dest, {})[k] = (gid[idx], x[idx] + shift[k], types[idx],
+                                                     *[c[idx] for c in carry],
+                                                     *((image[idx], np.rint(shift[k] / np.where(
+                                                         self.period > 0, self.period, 1.0)).astype(
+                                                         np.int64)) if weighted else ()))
             got = self.comm.exchange(sends)
+            if self.dec.free:
+                got[null] = {k: (gid[:0], x[:0], types[:0], *[c[:0] for c in carry],
+                                 *((image[:0], np.zeros(d, np.int64)) if weighted else ())) for k in (0, 1)}
             # ghost block 0 = what the rank above sent downwards (its dir 0), block 1 = from the rank below
             start = n
             for k, src in ((0, hi_r), (1, lo_r)):
-                gg, gx, gt = got[src][k]
+                gg, gx, gt, *gc = got[src][k]
+                for lst_c, c in zip(g_carry, gc, strict=False):
+                    lst_c.append(c)
+                if weighted:        # the ghosts' image counts and the sender's seam shift in periods
+                    g_img.append(gc[-2])
+                    g_sh.append(np.broadcast_to(gc[-1], (gg.size, d)))
                 g_gid.append(gg)
                 g_x.append(gx)
                 g_ty.append(gt)
@@ -293,6 +342,16 @@ class DistributedMD:
         self.gid = np.ascontiguousarray(np.concatenate([gid, *g_gid]))
         self.x = np.ascontiguousarray(np.concatenate([x, *g_x]).reshape(-1, d))
         self.types = np.ascontiguousarray(np.concatenate([types, *g_ty]).astype(np.int32))
+        if carry:       # site weights, reference positions: owned rows, then the ghosts'
+            full = [np.ascontiguousarray(np.concatenate([c, *gc]))
+                    for c, gc in zip(carry, g_carry, strict=True)]
+            if self.site_w is not None:
+                self.site_w = full.pop(0)
+            if self.X_ref is not None:
+                self.X_ref = full.pop(0).reshape(-1, d)
+        if weighted:
+            self._img_loc = np.concatenate([image, *g_img]).reshape(-1, d)
+            self._gshift = np.concatenate([np.zeros((n, d), np.int64), *g_sh]).reshape(-1, d)
         nl = self.n_loc
         self.forces = np.zeros((nl, d))
         self.energies = np.zeros(nl)
@@ -307,11 +366,15 @@ class DistributedMD:
         clip = None
         if self.n_ghost and self.axis == 0:      # no ghost-ghost pairs scanned (axis 0: the free cut axis)
             clip = (float(self.dec.bounds[self.rank]), float(self.dec.bounds[self.rank + 1]))
+            if self.dec.free and n:     # open outer faces: owned atoms may lie beyond the box
+                clip = (min(clip[0], float(x[:, 0].min())), max(clip[1], float(x[:, 0].max())))
         self.nlist.build(self.x, clip_x=clip)
         t3 = time.perf_counter()
         self.stats["t_list"] += t3 - t2
         self._filter()
         self.stats["t_filter"] += time.perf_counter() - t3
+        if weighted:
+            self._bond_weights()
         self.x_build = self.x[:n].copy()
         self.since_build = 0
         self.n_builds += 1
@@ -347,6 +410,17 @@ class DistributedMD:
             self._eb = np.zeros_like(self.energies)
             if self.eam:
                 self._rho_b = np.zeros_like(self._rho)
+
+    def _bond_weights(self) -> None:
+        """Bond weights of the entries of this rank's list(s) (`parallel.weights.entry_weights`)."""
+        from .weights import entry_weights, local_bond_fn
+        t0 = time.perf_counter()
+        fn = local_bond_fn(self.bond_weight_fn, self.X_ref)
+        lp = np.where(self.local_box.periodic, self.box.hi - self.box.lo, 0.0)
+        args = (self.X_ref, self._img_loc, self._gshift, self.period, lp, self.n_threads)
+        self.bond_w = entry_weights(fn, self.list, *args)
+        self.bond_w_b = entry_weights(fn, self.list_b, *args) if self.list_b is not None else None
+        self.stats["t_weights"] = self.stats.get("t_weights", 0.0) + time.perf_counter() - t0
 
     @property
     def n_pairs(self) -> int:
@@ -447,7 +521,11 @@ class DistributedMD:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._reverse("rho", self._rho)
                 t0 = time.perf_counter()
-            ke.embedding(self._rho, self.types, t.frho, 1.0 / t.drho, t.rhomax, self._fp, e, n, nt)
+            if self.site_w is None:
+                ke.embedding(self._rho, self.types, t.frho, 1.0 / t.drho, t.rhomax, self._fp, e, n, nt)
+            else:
+                ke.embedding(self._rho, self.types, t.frho, 1.0 / t.drho, t.rhomax, self._fp, e, n, nt,
+                             self.site_w)
             e[n:] = 0.0
             if g:
                 self.stats["t_force"] += time.perf_counter() - t0
@@ -455,22 +533,23 @@ class DistributedMD:
                 if not ov:
                     self._wait("fp")
                 t0 = time.perf_counter()
-            ke.forces(x, *args, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp, f, e, nt)
+            ke.forces(x, *args, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp, f, e, nt,
+                      *(() if self.bond_w is None else (self.bond_w,)))
             if ov:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._wait("fp")
                 t0 = time.perf_counter()
                 ke.forces(x, *args_b, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp,
-                          self._fb, e, nt)
+                          self._fb, e, nt, *(() if self.bond_w_b is None else (self.bond_w_b,)))
                 m = self.n_loc if self.newton else self.n_own
                 f[:m] += self._fb[:m]
         else:
-            self.potential.compute(x, lst, None, None, f, e, nt)
+            self.potential.compute(x, lst, None, self.bond_w, f, e, nt)
             if ov:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._wait("x")
                 t0 = time.perf_counter()
-                self.potential.compute(x, self.list_b, None, None, self._fb, self._eb, nt)
+                self.potential.compute(x, self.list_b, None, self.bond_w_b, self._fb, self._eb, nt)
                 m = self.n_loc if self.newton else self.n_own     # full mode: ghost rows are not used
                 f[:m] += self._fb[:m]
                 e[:m] += self._eb[:m]

@@ -18,8 +18,9 @@ PLAIN-MD decks: chosen by `Simulation.prepare` when ``comm.size > 1``. What may 
 (`check_distributable`,
 a `DeckError` naming the deck key otherwise — the same verdict on every rank, no communication):
 atoms only (no ``continuum`` / ``handshake``), ``integrator.type: verlet`` (statics:
-`run.distributed_statics`), no ``loads``, pair potentials or single-density EAM, the x axis periodic and
-at least P·(cut-off + skin) long.
+`run.distributed_statics`), no ``loads``, pair potentials or single-density EAM, the box at least
+P·(cut-off + skin) long in x, periodic or free along x (free: the outer faces of the first and last
+slab are open; a cluster or a free slab).
 ``integrator.thermostat: langevin`` runs: the engine calls the serial thermostat object on its owned atoms
 with their global ids, its step counter set to the engine's step index and its mask (the region on the
 reference positions) taken by global id, so the noise, and the trajectory, are those of the serial run
@@ -145,9 +146,6 @@ def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa:
         raise deck.error("potential", "eam/fs tables with several elements are not distributed yet: " + why)
     box = model.atoms.box
     rlist = float(pot.cutoff) + float(cfg.atoms.skin)
-    if not bool(box.periodic[0]):
-        raise deck.error("atoms.boundary", f"the run on {size} MPI ranks cuts the box into slabs along x, "
-                         "which must be periodic")
     width = float(box.hi[0] - box.lo[0]) / size
     if width < rlist:
         raise deck.error("atoms", f"{size} slabs of {width:g} along x are thinner than cut-off + skin = "

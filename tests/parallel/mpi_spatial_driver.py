@@ -1,0 +1,122 @@
+"""Run by tests/parallel/test_mpi_spatial.py under ``mpiexec -n P``: one force evaluation of the spatial
+engine (`parallel.engine.DistributedMD`) on a free box or with handshake weights; results on rank 0.
+
+    python mpi_spatial_driver.py free POT BOUNDARY OUT.npz [--newton] [--overlap]
+    python mpi_spatial_driver.py weights DECK OUT.npz [--newton] [--overlap]
+
+``free``: the jittered crystal of `free_crystal` (POT lj or eam; BOUNDARY e.g. ``fff`` or ``fpp``).
+``weights``: the atoms of a coupled DECK with their handshake weights (site weights β̄, bond weights
+from the deck's `Handshake.bond_weight_fn`) at the positions of `weighted_atoms`. Rank 0 starts with
+every atom (the first rebuild migrates them), writes gid-sorted forces and per-atom energies, the
+energy, the atoms per rank and, for ``weights``, every rank's list entries (global ids) with their
+bond weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
+
+
+def free_crystal(pot_name: str, boundary: str) -> dict:
+    """A jittered fcc crystal in a box free along the axes marked ``f`` in ``boundary`` (some atoms lie
+    beyond the box's lower faces). Returns X, potential, box, skin."""
+    from mpi_driver import lammps_potentials
+
+    from multiscale.md.box import Box
+    from multiscale.md.lattice import Lattice
+    from multiscale.md.potentials.eam import EAMFile
+    from multiscale.md.potentials.lj import LennardJones
+
+    rng = np.random.default_rng(20261207)
+    if pot_name == "lj":
+        a, cells, pot, skin = (4 / 0.8442) ** (1 / 3), (9, 4, 4), LennardJones(1.0, 1.0, 2.5, "cut"), 0.3
+    else:
+        a, cells, skin = 3.615, (6, 4, 4), 1.0
+        pot = EAMFile.from_file(lammps_potentials() / "Cu_u3.eam")
+    L = np.array(cells) * a
+    X = Lattice("fcc", a).sites_in_box([0, 0, 0], L)
+    X = X + 0.05 * rng.standard_normal(X.shape)
+    box = Box([0, 0, 0], L, [c == "p" for c in boundary])
+    X = box.wrap(X)
+    return dict(X=X, potential=pot, box=box, skin=skin)
+
+
+def weighted_atoms(deck_path: str) -> tuple:
+    """(model, x): the serial model of a coupled deck and its atoms' positions displaced by a smooth
+    field plus a small random jitter (seeded) [length]."""
+    from multiscale.build import build_model
+    from multiscale.deck import load_deck
+
+    model = build_model(load_deck(deck_path), 1)
+    a = model.atoms
+    rng = np.random.default_rng(99)
+    x = a.X + 0.01 * rng.standard_normal(a.X.shape) + 0.02 * np.sin(a.X[:, :1] / 3.0)
+    return model, np.ascontiguousarray(x)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case", choices=["free", "weights"])
+    ap.add_argument("args", nargs="+")
+    ap.add_argument("--newton", action="store_true")
+    ap.add_argument("--overlap", action="store_true")
+    ns = ap.parse_args()
+
+    from multiscale.parallel import DistributedMD, get_comm, run_guarded
+
+    comm = get_comm()
+
+    def run() -> None:
+        kw: dict = {}
+        if ns.case == "free":
+            pot_name, boundary, out_path = ns.args
+            c = free_crystal(pot_name, boundary)
+            X, pot, box, skin = c["X"], c["potential"], c["box"], c["skin"]
+            x = X
+        else:
+            deck, out_path = ns.args
+            model, x = weighted_atoms(deck)
+            a = model.atoms
+            X, pot, box, skin = a.X, a.potential, a.box, a.nlist.skin
+            kw = dict(site_w=a.site_w, X_ref=a.X, bond_weight_fn=model.system.handshake.bond_weight_fn)
+        n = len(x)
+        mine = np.arange(n) if comm.rank == 0 else np.zeros(0, np.int64)
+        sel = {k: (np.asarray(v)[mine] if k != "bond_weight_fn" else v) for k, v in kw.items()}
+        md = DistributedMD(comm, x[mine], np.zeros((mine.size, x.shape[1])), np.ones(mine.size), mine, pot,
+                           box, skin, newton=ns.newton, overlap=ns.overlap, **sel)
+        out: dict = {"epot": md.potential_energy()}
+        lb = md.load_balance()
+        if ns.case == "weights":        # every rank's entries: (gid_i, gid_j, weight)
+            ents = []
+            for lst, bw in ((md.list, md.bond_w), (md.list_b, md.bond_w_b)):
+                if lst is None:
+                    continue
+                i = np.repeat(np.arange(md.n_loc), np.diff(lst.offsets))
+                ents.append((md.gid[i], md.gid[lst.neighbors], bw))
+            allents = comm.gather(ents, 0)
+        g = md.gather()
+        if comm.rank == 0:
+            out.update(g)
+            out["atoms_per_rank"] = lb["atoms"]
+            out["ghosts_per_rank"] = lb["ghosts"]
+            out["size"] = comm.size
+            if ns.case == "weights":
+                flat = [e for r in allents for e in r]
+                out["ent_i"] = np.concatenate([e[0] for e in flat])
+                out["ent_j"] = np.concatenate([e[1] for e in flat])
+                out["ent_w"] = np.concatenate([e[2] for e in flat])
+            np.savez(out_path, **out)
+
+    run_guarded(comm, run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""The spatial engine (multiscale/parallel/engine.py) on free boxes and with handshake weights, under
+``mpiexec -n P`` against serial msim.
+
+* Free boxes (open outer slab faces): `msim run` of a free Cu cluster (EAM, every axis free) and of a
+  Lennard-Jones slab free along x on 2 ranks against the serial run of the same deck, 1 000 steps; the
+  same P twice bitwise; restart across rank counts. One force evaluation of jittered free crystals
+  (atoms beyond the box faces) on 2 and 3 ranks against the serial `AtomisticRegion`.
+* Weights (multiscale/parallel/weights.py): the atoms of coupled decks with their site weights β̄ and
+  bond weights (the deck's `Handshake.bond_weight_fn`) evaluated on 2 ranks: forces, per-atom energies
+  and the energy against the serial weighted `AtomisticRegion.compute`, and every rank's bond weight of
+  every list entry bitwise the serial weight of that pair.
+
+References are computed in this (serial) pytest process or by a plain serial `msim run`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from test_mpi_run import MPIEXEC, _env, compare, msim, ok, results
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from mpi_spatial_driver import free_crystal, weighted_atoms  # noqa: E402
+
+from multiscale.md.system import AtomisticRegion  # noqa: E402
+
+CLUSTER = HERE / "decks" / "cu_eam_cluster.yaml"
+SLAB = HERE / "decks" / "lj_free_slab.yaml"
+
+
+def driver(n_ranks: int, case: str, *args: str, tmp_path: Path, flags: tuple = (),
+           timeout: float = 300) -> dict:
+    out = tmp_path / f"{case}_{n_ranks}_{time.monotonic_ns()}.npz"
+    cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_spatial_driver.py"), case, *args,
+           str(out), *flags]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    assert p.returncode == 0, p.stderr[-3000:]
+    with np.load(out) as z:
+        return {k: z[k] for k in z.files}
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+# ---------------------------------------------------------------------------------------- free boxes
+@pytest.mark.parametrize("deck", [CLUSTER, SLAB], ids=["cu_cluster_fff", "lj_slab_fpp"])
+def test_free_box_one_vs_two_ranks(tmp_path: Path, deck: Path) -> None:
+    """A free box, 1 000 steps serially and on 2 ranks (spatially decomposed: open outer faces):
+    positions and thermo energies of every frame ≤ 1e-12 relative, velocities and per-atom energies
+    ≤ 1e-10; the results file has the serial layout."""
+    s, p = tmp_path / "serial.h5", tmp_path / "mpi2.h5"
+    ok(msim(0, str(deck), "-o", str(s)))
+    ok(msim(2, str(deck), "-o", str(p)))
+    got = compare(p, s, 1e-12)
+    print(deck.name, got)
+    with h5py.File(s, "r") as fs, h5py.File(p, "r") as fp:
+        names_s, names_p = [], []
+        fs.visit(names_s.append)
+        fp.visit(names_p.append)
+        assert names_s == names_p
+
+
+def test_free_box_two_ranks_twice_bitwise(tmp_path: Path) -> None:
+    """The free cluster on 2 ranks twice: bitwise-identical frames and thermo."""
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    for out in (a, b):
+        ok(msim(2, str(CLUSTER), "-o", str(out), "--steps", "300"))
+    ra, rb = results(a), results(b)
+    keys = [k for k in ra if k.startswith(("frames", "thermo")) and ra[k].dtype.kind == "f"]
+    assert keys and sorted(ra) == sorted(rb)
+    for k in keys:
+        assert np.array_equal(ra[k], rb[k]), k
+
+
+@pytest.mark.parametrize("first,second", [(2, 0), (0, 2)], ids=["2to1", "1to2"])
+def test_free_box_restart_across_rank_counts(tmp_path: Path, first: int, second: int) -> None:
+    """The free cluster: 500 steps on ``first`` ranks, checkpoint, restart on ``second`` to step 1 000 =
+    a straight serial run to 1e-12."""
+    ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
+    ok(msim(0, str(CLUSTER), "-o", str(ref)))
+    ok(msim(first, str(CLUSTER), "-o", str(out), "--steps", "500"))
+    ck = tmp_path / "run.checkpoint.h5"
+    assert ck.exists()
+    ok(msim(second, str(CLUSTER), "-o", str(out), "--restart", str(ck)))
+    print(compare(out, ref, 1e-12))
+
+
+@pytest.mark.parametrize("newton,overlap", [(False, False), (True, True)], ids=["full", "newton_overlap"])
+@pytest.mark.parametrize(("ranks", "pot", "boundary"),
+                         [(2, "eam", "fff"), (3, "lj", "fff"), (2, "lj", "fpp")])
+def test_free_forces_match_serial(tmp_path: Path, ranks: int, pot: str, boundary: str, newton: bool,
+                                  overlap: bool) -> None:
+    """One force evaluation of a jittered crystal in a free box (atoms beyond the lower faces, owned by
+    the first slab) on 2 and 3 ranks (3: a middle slab with two neighbours, outer slabs with one):
+    forces, the energy and (full cross pairs) the per-atom energies equal the serial `AtomisticRegion`
+    to 1e-12; every rank
+    owns atoms; the outer ranks receive ghosts from one side only (fewer than the middle rank)."""
+    c = free_crystal(pot, boundary)
+    assert np.any(c["X"][:, 0] < c["box"].lo[0])        # atoms beyond the open lower face
+    reg = AtomisticRegion(c["X"], 1.0, c["potential"], c["box"], c["skin"])
+    E = reg.compute()
+    flags = (*(("--newton",) if newton else ()), *(("--overlap",) if overlap else ()))
+    r = driver(ranks, "free", pot, boundary, tmp_path=tmp_path, flags=flags)
+    assert int(r["size"]) == ranks and np.all(r["atoms_per_rank"] > 0)
+    np.testing.assert_array_equal(r["gid"], np.arange(reg.n))
+    assert rel(r["forces"], reg.forces) <= 1e-12
+    if not newton:      # newton: a cross pair's energy is booked once, on one rank (the sum is the same)
+        assert rel(r["energies"], reg.energies) <= 1e-12
+    assert abs(float(r["epot"]) - E) <= 1e-12 * abs(E)
+    if ranks == 3:
+        gh = r["ghosts_per_rank"]
+        assert gh[1] > max(gh[0], gh[2])
+
+
+# ---------------------------------------------------------------------------------------- weights
+WEIGHT_DECKS = [ROOT / "decks" / "wave2d.yaml", HERE / "decks" / "coupled3d_eam.yaml"]
+
+
+@pytest.mark.parametrize("newton,overlap", [(False, False), (True, True)], ids=["full", "newton_overlap"])
+@pytest.mark.parametrize("deck", WEIGHT_DECKS, ids=["wave2d_lj", "coupled3d_eam"])
+def test_weighted_forces_match_serial(tmp_path: Path, deck: Path, newton: bool, overlap: bool) -> None:
+    """The atoms of a coupled deck with their handshake weights on 2 ranks: forces, the energy and (full
+    cross pairs) the per-atom energies equal the serial weighted `AtomisticRegion.compute` to 1e-12; every list entry's bond
+    weight on every rank is bitwise the serial weight of that pair (cross pairs on both ranks alike).
+    The weights are not trivial: some site weights and bond weights lie strictly between 0 and 1 and
+    the weighted forces differ from the unweighted ones."""
+    model, x = weighted_atoms(str(deck))
+    a = model.atoms
+    assert a.site_w is not None and a.bond_weight_fn is not None
+    reg = AtomisticRegion(a.X, 1.0, a.potential, a.box, a.nlist.skin, types=a.types)
+    reg.x[...] = x
+    reg.set_weights(a.site_w, model.system.handshake.bond_weight_fn(a.X))
+    reg.rebuild()
+    E = reg.compute()
+    assert np.any((a.site_w > 0) & (a.site_w < 1)) and np.any((reg.bond_w > 0) & (reg.bond_w < 1))
+    plain = AtomisticRegion(a.X, 1.0, a.potential, a.box, a.nlist.skin, types=a.types)
+    plain.x[...] = x
+    plain.rebuild()
+    plain.compute()
+    assert rel(plain.forces, reg.forces) > 1e-3
+    flags = (*(("--newton",) if newton else ()), *(("--overlap",) if overlap else ()))
+    r = driver(2, "weights", str(deck), tmp_path=tmp_path, flags=flags)
+    assert np.all(r["atoms_per_rank"] > 0)
+    np.testing.assert_array_equal(r["gid"], np.arange(reg.n))
+    assert rel(r["forces"], reg.forces) <= 1e-12
+    if not newton:
+        assert rel(r["energies"], reg.energies) <= 1e-12
+    assert abs(float(r["epot"]) - E) <= 1e-12 * abs(E)
+    # bond weights, bitwise: key every pair by its (smaller, larger) global id
+    i, j = reg.nlist.pairs()
+    n = reg.n
+    ks = np.minimum(i, j) * n + np.maximum(i, j)
+    assert np.unique(ks).size == ks.size               # a free box: one entry per pair
+    o = np.argsort(ks)
+    ks, ws = ks[o], reg.bond_w[o]
+    ei, ej, ew = r["ent_i"].astype(np.int64), r["ent_j"].astype(np.int64), r["ent_w"]
+    ke = np.minimum(ei, ej) * n + np.maximum(ei, ej)
+    pos = np.searchsorted(ks, ke)
+    assert np.all(pos < ks.size) and np.array_equal(ks[pos], ke), "an engine pair the serial list lacks"
+    assert np.array_equal(ew, ws[pos]), f"bond weights differ: max |dw| {np.max(np.abs(ew - ws[pos]))}"
+    if not newton:      # cross pairs (listed on both ranks) with weights strictly inside (0, 1)
+        uk, cnt = np.unique(ke, return_counts=True)
+        twice = uk[cnt == 2]
+        wt = ws[np.searchsorted(ks, twice)]
+        assert np.any((wt > 0) & (wt < 1)), "no weighted pair crosses the slab face"
+    # every serial pair within the cut-off is computed somewhere
+    d = reg.nlist.separations(reg.x)
+    close = ks[np.sum(d * d, axis=1)[o] < float(a.potential.cutoff) ** 2]
+    assert np.all(np.isin(close, ke))
