@@ -27,7 +27,8 @@ sys.path.insert(0, str(HERE))
 
 def free_crystal(pot_name: str, boundary: str) -> dict:
     """A jittered fcc crystal in a box free along the axes marked ``f`` in ``boundary`` (some atoms lie
-    beyond the box's lower faces). Returns X, potential, box, skin."""
+    just beyond the box's lower faces; free x: one dimer 2 rlist beyond each x face). Returns X,
+    potential, box, skin."""
     from mpi_driver import lammps_potentials
 
     from multiscale.md.box import Box
@@ -46,6 +47,12 @@ def free_crystal(pot_name: str, boundary: str) -> dict:
     X = X + 0.05 * rng.standard_normal(X.shape)
     box = Box([0, 0, 0], L, [c == "p" for c in boundary])
     X = box.wrap(X)
+    if boundary[0] == "f":      # an evaporated dimer far beyond each open face along x (owned by the
+        rl = float(pot.cutoff) + skin     # first / last slab; its pair is listed by that rank alone)
+        r0 = 0.4 * float(pot.cutoff)
+        mid = 0.5 * L[1:]
+        X = np.concatenate([X, [[-2 * rl, *mid], [-2 * rl - r0, *mid],
+                                [L[0] + 2 * rl, *mid], [L[0] + 2 * rl + r0, *mid]]])
     return dict(X=X, potential=pot, box=box, skin=skin)
 
 
@@ -88,7 +95,9 @@ def main() -> None:
             X, pot, box, skin = a.X, a.potential, a.box, a.nlist.skin
             kw = dict(site_w=a.site_w, X_ref=a.X, bond_weight_fn=model.system.handshake.bond_weight_fn)
         n = len(x)
-        mine = np.arange(n) if comm.rank == 0 else np.zeros(0, np.int64)
+        # every rank starts with the atoms gid ≡ rank (mod P) in reverse order: the first rebuild migrates
+        # atoms both ways, their carried columns (site weights, reference positions) with them, and sorts
+        mine = np.arange(n)[comm.rank::comm.size][::-1].copy()
         sel = {k: (np.asarray(v)[mine] if k != "bond_weight_fn" else v) for k, v in kw.items()}
         md = DistributedMD(comm, x[mine], np.zeros((mine.size, x.shape[1])), np.ones(mine.size), mine, pot,
                            box, skin, newton=ns.newton, overlap=ns.overlap, **sel)

@@ -99,13 +99,14 @@ def test_free_box_restart_across_rank_counts(tmp_path: Path, first: int, second:
                          [(2, "eam", "fff"), (3, "lj", "fff"), (2, "lj", "fpp")])
 def test_free_forces_match_serial(tmp_path: Path, ranks: int, pot: str, boundary: str, newton: bool,
                                   overlap: bool) -> None:
-    """One force evaluation of a jittered crystal in a free box (atoms beyond the lower faces, owned by
-    the first slab) on 2 and 3 ranks (3: a middle slab with two neighbours, outer slabs with one):
+    """One force evaluation of a jittered crystal in a free box (atoms beyond the open faces: a dimer
+    2·rlist beyond each, owned by the first / last slab) on 2 and 3 ranks (3: a middle slab with two neighbours, outer slabs with one):
     forces, the energy and (full cross pairs) the per-atom energies equal the serial `AtomisticRegion`
     to 1e-12; every rank
     owns atoms; the outer ranks receive ghosts from one side only (fewer than the middle rank)."""
     c = free_crystal(pot, boundary)
-    assert np.any(c["X"][:, 0] < c["box"].lo[0])        # atoms beyond the open lower face
+    assert np.any(c["X"][:, 0] < c["box"].lo[0] - 2 * float(c["potential"].cutoff))   # beyond the faces
+    assert np.any(c["X"][:, 0] > c["box"].hi[0] + 2 * float(c["potential"].cutoff))
     reg = AtomisticRegion(c["X"], 1.0, c["potential"], c["box"], c["skin"])
     E = reg.compute()
     flags = (*(("--newton",) if newton else ()), *(("--overlap",) if overlap else ()))
