@@ -3,8 +3,11 @@ engine (`parallel.engine.DistributedMD`) on a free box or with handshake weights
 
     python mpi_spatial_driver.py free POT BOUNDARY OUT.npz [--newton] [--overlap]
     python mpi_spatial_driver.py weights DECK OUT.npz [--newton] [--overlap]
+    python mpi_spatial_driver.py periodic POT OUT.npz [--newton] [--overlap]
 
 ``free``: the jittered crystal of `free_crystal` (POT lj or eam; BOUNDARY e.g. ``fff`` or ``fpp``).
+``periodic``: the periodic jittered crystal of `mpi_driver.crystal` (atoms outside the box: image
+counts ≠ 0; pairs across the periodic seam) with `site_weights` and `smooth_bond_factory`.
 ``weights``: the atoms of a coupled DECK with their handshake weights (site weights β̄, bond weights
 from the deck's `Handshake.bond_weight_fn`) at the positions of `weighted_atoms`. Rank 0 starts with
 every atom (the first rebuild migrates them), writes gid-sorted forces and per-atom energies, the
@@ -69,9 +72,28 @@ def weighted_atoms(deck_path: str) -> tuple:
     return model, np.ascontiguousarray(x)
 
 
+def smooth_bond_factory(X_ref: np.ndarray):  # noqa: ANN201
+    """A ``bond_weight_fn`` factory like ``Handshake.bond_weight_fn``: X_ref (k, d) -> fn(i, j, dX) =
+    1 / (1 + (c (x_i + x_end))²) with x_end = x_i + dX_x (the bond's far end, periodic image included),
+    c = 0.05 / length unit. Only +, −, ×, ÷ (IEEE-exact per element, the same bits in any array)."""
+    Xr = np.asarray(X_ref, float)
+
+    def fn(i: np.ndarray, j: np.ndarray, dX: np.ndarray) -> np.ndarray:  # noqa: ARG001
+        p0 = Xr[i, 0]
+        s = p0 + (p0 + dX[:, 0])
+        return 1.0 / (1.0 + (0.05 * s) * (0.05 * s))
+
+    return fn
+
+
+def site_weights(X: np.ndarray) -> np.ndarray:
+    """(n,) site weights in (0, 1] of the periodic case [dimensionless]."""
+    return 1.0 / (1.0 + (0.1 * X[:, 0]) * (0.1 * X[:, 0]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["free", "weights"])
+    ap.add_argument("case", choices=["free", "weights", "periodic"])
     ap.add_argument("args", nargs="+")
     ap.add_argument("--newton", action="store_true")
     ap.add_argument("--overlap", action="store_true")
@@ -88,6 +110,13 @@ def main() -> None:
             c = free_crystal(pot_name, boundary)
             X, pot, box, skin = c["X"], c["potential"], c["box"], c["skin"]
             x = X
+        elif ns.case == "periodic":      # the periodic jittered crystal, weighted (`smooth_bond_factory`)
+            from mpi_driver import crystal
+            pot_name, out_path = ns.args
+            c = crystal(pot_name)
+            X, pot, box, skin = c["X"], c["potential"], c["box"], c["skin"]
+            x = X
+            kw = dict(site_w=site_weights(X), X_ref=X, bond_weight_fn=smooth_bond_factory)
         else:
             deck, out_path = ns.args
             model, x = weighted_atoms(deck)
@@ -103,7 +132,7 @@ def main() -> None:
                            box, skin, newton=ns.newton, overlap=ns.overlap, **sel)
         out: dict = {"epot": md.potential_energy()}
         lb = md.load_balance()
-        if ns.case == "weights":        # every rank's entries: (gid_i, gid_j, weight)
+        if ns.case != "free":        # every rank's entries: (gid_i, gid_j, weight)
             ents = []
             for lst, bw in ((md.list, md.bond_w), (md.list_b, md.bond_w_b)):
                 if lst is None:
@@ -117,7 +146,7 @@ def main() -> None:
             out["atoms_per_rank"] = lb["atoms"]
             out["ghosts_per_rank"] = lb["ghosts"]
             out["size"] = comm.size
-            if ns.case == "weights":
+            if ns.case != "free":
                 flat = [e for r in allents for e in r]
                 out["ent_i"] = np.concatenate([e[0] for e in flat])
                 out["ent_j"] = np.concatenate([e[1] for e in flat])

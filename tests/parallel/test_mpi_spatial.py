@@ -28,7 +28,8 @@ from test_mpi_run import MPIEXEC, _env, compare, msim, ok, results
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from mpi_spatial_driver import free_crystal, weighted_atoms  # noqa: E402
+from mpi_driver import crystal  # noqa: E402
+from mpi_spatial_driver import free_crystal, site_weights, smooth_bond_factory, weighted_atoms  # noqa: E402
 
 from multiscale.md.system import AtomisticRegion  # noqa: E402
 
@@ -100,10 +101,10 @@ def test_free_box_restart_across_rank_counts(tmp_path: Path, first: int, second:
 def test_free_forces_match_serial(tmp_path: Path, ranks: int, pot: str, boundary: str, newton: bool,
                                   overlap: bool) -> None:
     """One force evaluation of a jittered crystal in a free box (atoms beyond the open faces: a dimer
-    2·rlist beyond each, owned by the first / last slab) on 2 and 3 ranks (3: a middle slab with two neighbours, outer slabs with one):
-    forces, the energy and (full cross pairs) the per-atom energies equal the serial `AtomisticRegion`
-    to 1e-12; every rank
-    owns atoms; the outer ranks receive ghosts from one side only (fewer than the middle rank)."""
+    2·rlist beyond each, owned by the first / last slab) on 2 and 3 ranks (3: a middle slab with two
+    neighbours, outer slabs with one): forces, the energy and (full cross pairs) the per-atom energies
+    equal the serial `AtomisticRegion` to 1e-12; every rank owns atoms; the outer ranks receive ghosts
+    from one side only (fewer than the middle rank)."""
     c = free_crystal(pot, boundary)
     assert np.any(c["X"][:, 0] < c["box"].lo[0] - 2 * float(c["potential"].cutoff))   # beyond the faces
     assert np.any(c["X"][:, 0] > c["box"].hi[0] + 2 * float(c["potential"].cutoff))
@@ -126,14 +127,64 @@ def test_free_forces_match_serial(tmp_path: Path, ranks: int, pot: str, boundary
 WEIGHT_DECKS = [ROOT / "decks" / "wave2d.yaml", HERE / "decks" / "coupled3d_eam.yaml"]
 
 
+def check_bond_weights(r: dict, reg: AtomisticRegion, newton: bool) -> None:
+    """Every engine list entry's bond weight (every rank) is bitwise the serial weight of that pair; in
+    full mode some cross pairs (listed on both ranks) have weights strictly inside (0, 1); every serial
+    pair within the cut-off is computed on some rank."""
+    # bond weights, bitwise: key every pair by its (smaller, larger) global id
+    i, j = reg.nlist.pairs()
+    n = reg.n
+    ks = np.minimum(i, j) * n + np.maximum(i, j)
+    assert np.unique(ks).size == ks.size               # one entry per pair (free, or boxes > 2 rlist)
+    o = np.argsort(ks)
+    ks, ws = ks[o], reg.bond_w[o]
+    ei, ej, ew = r["ent_i"].astype(np.int64), r["ent_j"].astype(np.int64), r["ent_w"]
+    ke = np.minimum(ei, ej) * n + np.maximum(ei, ej)
+    pos = np.searchsorted(ks, ke)
+    assert np.all(pos < ks.size) and np.array_equal(ks[pos], ke), "an engine pair the serial list lacks"
+    assert np.array_equal(ew, ws[pos]), f"bond weights differ: max |dw| {np.max(np.abs(ew - ws[pos]))}"
+    if not newton:      # cross pairs (listed on both ranks) with weights strictly inside (0, 1)
+        uk, cnt = np.unique(ke, return_counts=True)
+        twice = uk[cnt == 2]
+        wt = ws[np.searchsorted(ks, twice)]
+        assert np.any((wt > 0) & (wt < 1)), "no weighted pair crosses the slab face"
+    # every serial pair within the cut-off is computed somewhere
+    d = reg.nlist.separations(reg.x)
+    close = ks[np.sum(d * d, axis=1)[o] < float(reg.potential.cutoff) ** 2]
+    assert np.all(np.isin(close, ke))
+
+
+@pytest.mark.parametrize("newton,overlap", [(False, False), (True, True)], ids=["full", "newton_overlap"])
+@pytest.mark.parametrize("pot", ["lj", "eam"])
+def test_weighted_periodic_match_serial(tmp_path: Path, pot: str, newton: bool, overlap: bool) -> None:
+    """A periodic jittered crystal (atoms outside the box: image counts ≠ 0; pairs across the periodic
+    seam, whose ghosts are shifted by a period) with site weights and a smooth bond-weight function of
+    the reference bond on 2 ranks: forces, energy (full: per-atom energies) ≤ 1e-12 of the serial weighted
+    `AtomisticRegion`, every bond weight bitwise the serial one."""
+    c = crystal(pot)
+    reg = AtomisticRegion(c["X"], 1.0, c["potential"], c["box"], c["skin"])
+    reg.set_weights(site_weights(c["X"]), smooth_bond_factory(c["X"]))
+    E = reg.compute()
+    assert np.any(reg.nlist.image != 0) and np.any(np.abs(reg.nlist.shifts) > 0)
+    assert np.any((reg.bond_w > 0.1) & (reg.bond_w < 0.9))
+    flags = (*(("--newton",) if newton else ()), *(("--overlap",) if overlap else ()))
+    r = driver(2, "periodic", pot, tmp_path=tmp_path, flags=flags)
+    assert np.all(r["atoms_per_rank"] > 0)
+    assert rel(r["forces"], reg.forces) <= 1e-12
+    if not newton:
+        assert rel(r["energies"], reg.energies) <= 1e-12
+    assert abs(float(r["epot"]) - E) <= 1e-12 * abs(E)
+    check_bond_weights(r, reg, newton)
+
+
 @pytest.mark.parametrize("newton,overlap", [(False, False), (True, True)], ids=["full", "newton_overlap"])
 @pytest.mark.parametrize("deck", WEIGHT_DECKS, ids=["wave2d_lj", "coupled3d_eam"])
 def test_weighted_forces_match_serial(tmp_path: Path, deck: Path, newton: bool, overlap: bool) -> None:
     """The atoms of a coupled deck with their handshake weights on 2 ranks: forces, the energy and (full
-    cross pairs) the per-atom energies equal the serial weighted `AtomisticRegion.compute` to 1e-12; every list entry's bond
-    weight on every rank is bitwise the serial weight of that pair (cross pairs on both ranks alike).
-    The weights are not trivial: some site weights and bond weights lie strictly between 0 and 1 and
-    the weighted forces differ from the unweighted ones."""
+    cross pairs) the per-atom energies equal the serial weighted `AtomisticRegion.compute` to 1e-12;
+    every list entry's bond weight on every rank is bitwise the serial weight of that pair (cross pairs
+    on both ranks alike). The weights are not trivial: some site weights and bond weights lie strictly
+    between 0 and 1 and the weighted forces differ from the unweighted ones."""
     model, x = weighted_atoms(str(deck))
     a = model.atoms
     assert a.site_w is not None and a.bond_weight_fn is not None
@@ -156,24 +207,4 @@ def test_weighted_forces_match_serial(tmp_path: Path, deck: Path, newton: bool, 
     if not newton:
         assert rel(r["energies"], reg.energies) <= 1e-12
     assert abs(float(r["epot"]) - E) <= 1e-12 * abs(E)
-    # bond weights, bitwise: key every pair by its (smaller, larger) global id
-    i, j = reg.nlist.pairs()
-    n = reg.n
-    ks = np.minimum(i, j) * n + np.maximum(i, j)
-    assert np.unique(ks).size == ks.size               # a free box: one entry per pair
-    o = np.argsort(ks)
-    ks, ws = ks[o], reg.bond_w[o]
-    ei, ej, ew = r["ent_i"].astype(np.int64), r["ent_j"].astype(np.int64), r["ent_w"]
-    ke = np.minimum(ei, ej) * n + np.maximum(ei, ej)
-    pos = np.searchsorted(ks, ke)
-    assert np.all(pos < ks.size) and np.array_equal(ks[pos], ke), "an engine pair the serial list lacks"
-    assert np.array_equal(ew, ws[pos]), f"bond weights differ: max |dw| {np.max(np.abs(ew - ws[pos]))}"
-    if not newton:      # cross pairs (listed on both ranks) with weights strictly inside (0, 1)
-        uk, cnt = np.unique(ke, return_counts=True)
-        twice = uk[cnt == 2]
-        wt = ws[np.searchsorted(ks, twice)]
-        assert np.any((wt > 0) & (wt < 1)), "no weighted pair crosses the slab face"
-    # every serial pair within the cut-off is computed somewhere
-    d = reg.nlist.separations(reg.x)
-    close = ks[np.sum(d * d, axis=1)[o] < float(a.potential.cutoff) ** 2]
-    assert np.all(np.isin(close, ke))
+    check_bond_weights(r, reg, newton)
