@@ -412,14 +412,24 @@ class DistributedMD:
                 self._rho_b = np.zeros_like(self._rho)
 
     def _bond_weights(self) -> None:
-        """Bond weights of the entries of this rank's list(s) (`parallel.weights.entry_weights`)."""
-        from .weights import entry_weights, local_bond_fn
+        """Bond weights of the entries of this rank's list(s) (`parallel.weights.entry_weights`; weights
+        of reference pairs seen at earlier rebuilds from this rank's `BondWeightCache`)."""
+        from .weights import BondWeightCache, entry_weights, local_bond_fn
         t0 = time.perf_counter()
-        fn = local_bond_fn(self.bond_weight_fn, self.X_ref)
+        if getattr(self, "_bw_cache", None) is None:
+            g = int(self.comm.allreduce(int(self.gid.max()) + 1 if self.gid.size else 0, "max"))
+            self._bw_cache = BondWeightCache(g, self.d)
+        made: list = []
+
+        def make_fn():  # noqa: ANN202  (the local function, built once per rebuild when a weight is new)
+            if not made:
+                made.append(local_bond_fn(self.bond_weight_fn, self.X_ref))
+            return made[0]
+
         lp = np.where(self.local_box.periodic, self.box.hi - self.box.lo, 0.0)
-        args = (self.X_ref, self._img_loc, self._gshift, self.period, lp, self.n_threads)
-        self.bond_w = entry_weights(fn, self.list, *args)
-        self.bond_w_b = entry_weights(fn, self.list_b, *args) if self.list_b is not None else None
+        args = (self.X_ref, self._img_loc, self._gshift, self.period, lp, self.gid, self._bw_cache)
+        self.bond_w = entry_weights(make_fn, self.list, *args)
+        self.bond_w_b = entry_weights(make_fn, self.list_b, *args) if self.list_b is not None else None
         self.stats["t_weights"] = self.stats.get("t_weights", 0.0) + time.perf_counter() - t0
 
     @property

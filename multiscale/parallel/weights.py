@@ -8,8 +8,9 @@ the serial `md.system.AtomisticRegion` with ``set_weights(site_w, bond_weight_fn
   them in its embedding pass (w F(ρ), w F'(ρ)); w F'(ρ) of a ghost comes from its owner with the
   per-step F'(ρ) exchange. Pair potentials have no site term.
 * **bond weights** w_ab are computed by every rank for the entries of ITS filtered local list at each
-  rebuild (`entry_weights`), from the REFERENCE positions X_ref (n_loc, d) that travel with the atoms
-  like the site weights, with the function the serial region uses — e.g.
+  rebuild (`entry_weights`; pairs seen at an earlier rebuild come from the rank's `BondWeightCache`,
+  keyed by reference pair like the serial region's cache), from the REFERENCE positions X_ref
+  (n_loc, d) that travel with the atoms like the site weights, with the function the serial region uses — e.g.
   ``coupling.handshake.Handshake.bond_weight_fn`` (its compiled ``symmetric`` kernel,
   kernels/handshake_geom.pyx) — built on the local reference positions. The reference bond vector is
   formed with the serial arithmetic, ``dX = (X_j − X_i) + s`` with the serial list's shift vector s
@@ -34,16 +35,72 @@ def local_bond_fn(factory: Callable, X_ref: np.ndarray) -> Callable:
     return factory(np.ascontiguousarray(X_ref, dtype=float))
 
 
-def entry_weights(fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray, gshift: np.ndarray,  # noqa: ANN001
-                  period: np.ndarray, local_period: np.ndarray, n_threads: int = 1) -> np.ndarray:
+class BondWeightCache:
+    """This rank's bond weights by REFERENCE pair, as `AtomisticRegion` caches them: the key of an entry
+    is the unordered pair of global ids {a, b} with the integer image shift of b relative to a in the
+    serial list's frame (sign flipped with the pair). A weight is a pure function of its key, so a
+    cached weight has the bits of a fresh computation; after a rebuild only pairs this rank never saw
+    (new neighbours, migrated atoms, new ghosts) are computed. Reset when it holds more than 4x the
+    entries of the current lists (pairs long gone)."""
+
+    B = 31          #: image shifts |m| ≤ B per axis are cached (larger: computed afresh)
+
+    def __init__(self, n_global: int, d: int) -> None:
+        self.n_global, self.d = int(n_global), int(d)
+        base = 2 * self.B + 1
+        self.usable = self.n_global * self.n_global * base ** self.d < 2 ** 62
+        self.keys = np.zeros(0, np.int64)
+        self.vals = np.zeros(0)
+        self.hits = self.misses = 0
+
+    def key(self, ga: np.ndarray, gb: np.ndarray, m: np.ndarray) -> np.ndarray | None:
+        """(e,) int64 keys of entries with global ids ga, gb and integer reference shifts m (e, d); None
+        when a shift is too large to encode."""
+        if not self.usable or (m.size and int(np.max(np.abs(m))) > self.B):
+            return None
+        flip = gb < ga
+        a, b = np.where(flip, gb, ga), np.where(flip, ga, gb)
+        sh = np.where(flip[:, None], -m, m) + self.B
+        code = np.zeros(len(ga), np.int64)
+        base = 2 * self.B + 1
+        for k in range(self.d):
+            code = code * base + sh[:, k]
+        return (a * self.n_global + b) * base ** self.d + code
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weights (e,) with the hits filled, miss (e,) bool)."""
+        w = np.empty(keys.size)
+        if self.keys.size == 0:
+            return w, np.ones(keys.size, bool)
+        pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        hit = self.keys[pos] == keys
+        w[hit] = self.vals[pos[hit]]
+        return w, ~hit
+
+    def add(self, keys: np.ndarray, w: np.ndarray, n_current: int) -> None:
+        if self.keys.size > 4 * max(n_current, 1):
+            self.keys, self.vals = np.zeros(0, np.int64), np.zeros(0)
+        k, first = np.unique(keys, return_index=True)
+        allk = np.concatenate([self.keys, k])
+        allv = np.concatenate([self.vals, w[first]])
+        o = np.argsort(allk, kind="stable")
+        self.keys, self.vals = allk[o], allv[o]
+
+
+def entry_weights(make_fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray,  # noqa: ANN001
+                  gshift: np.ndarray, period: np.ndarray, local_period: np.ndarray,
+                  gid: np.ndarray | None = None, cache: BondWeightCache | None = None) -> np.ndarray:
     """(m,) bond weights of the m entries of a local half list (`engine._LocalList`).
 
-    fn : ``fn(i, j, dX) -> (m,)`` over local indices (`local_bond_fn`), optionally with ``fn.symmetric``
+    make_fn : ``make_fn() -> fn(i, j, dX) -> (e,)`` over local indices (`local_bond_fn`; called only when
+        some weight is not cached), optionally with ``fn.symmetric``
     X_ref : (n_loc, d) reference positions [length] of the local atoms (ghosts unshifted)
     image : (n_loc, d) int64 image counts of the local atoms at the build (unwrapped x = wrapped x + I L)
     gshift : (n_loc, d) int64 periodic-seam shift of each local row in periods (0 for owned atoms, ±1 along
         the cut axis for a ghost sent across the seam)
     period : (d,) box periods (0 on free axes); local_period : (d,) the periods of the local list's box
+    gid : (n_loc,) global ids and cache : `BondWeightCache` (both or neither): reuse the weights of
+        reference pairs seen at earlier rebuilds
     """
     m = int(lst.neighbors.size)
     if m == 0:
@@ -58,16 +115,32 @@ def entry_weights(fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray, gshif
     if np.any(per):
         k[:, per] = np.rint(sv_loc[:, per] / local_period[per]).astype(np.int64)
     k += gshift[j] - gshift[i]
+    keys = None
+    if cache is not None:
+        keys = cache.key(gid[i], gid[j], k - (image[j] - image[i]))
+    if keys is not None:
+        w, miss = cache.lookup(keys)
+        sel = np.flatnonzero(miss)
+        cache.hits += m - sel.size
+        cache.misses += sel.size
+        if sel.size == 0:
+            return np.ascontiguousarray(w)
+        i, j, k = i[sel], j[sel], k[sel]
     # the serial list's shift vector in its frame (AtomisticRegion lists unwrapped x): k L − (I_j L − I_i L)
     shift_img = image * period
     sv = k * period - (shift_img[j] - shift_img[i])
     dX = np.take(X_ref, j, axis=0) - np.take(X_ref, i, axis=0)
     dX += sv
+    fn = make_fn()
     sym = getattr(fn, "symmetric", None)
     if sym is not None:
-        w = np.asarray(sym(i, j, dX), float)
+        wm = np.asarray(sym(i, j, dX), float)
     else:
-        w = 0.5 * (np.asarray(fn(i, j, dX), float) + np.asarray(fn(j, i, -dX), float))
-    if w.shape != (m,):
+        wm = 0.5 * (np.asarray(fn(i, j, dX), float) + np.asarray(fn(j, i, -dX), float))
+    if wm.shape != i.shape:
         raise ValueError("the bond weight function must return one weight per bond")
+    if keys is None:
+        return np.ascontiguousarray(wm)
+    w[sel] = wm
+    cache.add(keys[sel], wm, m)
     return np.ascontiguousarray(w)

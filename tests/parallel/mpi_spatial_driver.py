@@ -97,6 +97,8 @@ def main() -> None:
     ap.add_argument("args", nargs="+")
     ap.add_argument("--newton", action="store_true")
     ap.add_argument("--overlap", action="store_true")
+    ap.add_argument("--steps", type=int, default=0, help="periodic: N NVE steps of the drifting crystal "
+                    "first (migration, rebuilds: bond weights from the cache and fresh)")
     ns = ap.parse_args()
 
     from multiscale.parallel import DistributedMD, get_comm, run_guarded
@@ -117,6 +119,8 @@ def main() -> None:
             X, pot, box, skin = c["X"], c["potential"], c["box"], c["skin"]
             x = X
             kw = dict(site_w=site_weights(X), X_ref=X, bond_weight_fn=smooth_bond_factory)
+            if ns.steps:
+                kw.update(v=c["v"], mass=c["mass"])
         else:
             deck, out_path = ns.args
             model, x = weighted_atoms(deck)
@@ -127,10 +131,23 @@ def main() -> None:
         # every rank starts with the atoms gid ≡ rank (mod P) in reverse order: the first rebuild migrates
         # atoms both ways, their carried columns (site weights, reference positions) with them, and sorts
         mine = np.arange(n)[comm.rank::comm.size][::-1].copy()
+        v0 = kw.pop("v", np.zeros_like(x))
+        m0 = kw.pop("mass", np.ones(n))
         sel = {k: (np.asarray(v)[mine] if k != "bond_weight_fn" else v) for k, v in kw.items()}
-        md = DistributedMD(comm, x[mine], np.zeros((mine.size, x.shape[1])), np.ones(mine.size), mine, pot,
-                           box, skin, newton=ns.newton, overlap=ns.overlap, **sel)
-        out: dict = {"epot": md.potential_energy()}
+        md = DistributedMD(comm, x[mine], v0[mine], m0[mine], mine, pot, box, skin, newton=ns.newton,
+                           overlap=ns.overlap, **sel)
+        out: dict = {}
+        if ns.steps:
+            m_start = md.total_migrated()        # the initial distribution
+            md.step(ns.steps, c["dt"])
+            out["builds"] = md.n_builds
+            out["migrated"] = md.total_migrated() - m_start     # atoms that changed slab while stepping
+            md.rebuild()        # the lists of the final positions (as the serial reference's), then forces
+            md.compute()
+        if md.bond_weight_fn is not None:
+            out["cache_hits"] = comm.allreduce(md._bw_cache.hits, "sum")
+            out["cache_misses"] = comm.allreduce(md._bw_cache.misses, "sum")
+        out["epot"] = md.potential_energy()
         lb = md.load_balance()
         if ns.case != "free":        # every rank's entries: (gid_i, gid_j, weight)
             ents = []
