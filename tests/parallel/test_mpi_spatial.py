@@ -3,12 +3,13 @@
 
 * Free boxes (open outer slab faces): `msim run` of a free Cu cluster (EAM, every axis free) and of a
   Lennard-Jones slab free along x on 2 ranks against the serial run of the same deck, 1 000 steps; the
-  same P twice bitwise; restart across rank counts. One force evaluation of jittered free crystals
-  (atoms beyond the box faces) on 2 and 3 ranks against the serial `AtomisticRegion`.
+  same P twice bitwise; restart across rank counts (200 + 200 steps). One force evaluation of jittered
+  free crystals (atoms beyond the box faces) on 2 and 3 ranks against the serial `AtomisticRegion`.
 * Weights (multiscale/parallel/weights.py): the atoms of coupled decks with their site weights β̄ and
   bond weights (the deck's `Handshake.bond_weight_fn`) evaluated on 2 ranks: forces, per-atom energies
   and the energy against the serial weighted `AtomisticRegion.compute`, and every rank's bond weight of
-  every list entry bitwise the serial weight of that pair.
+  every list entry bitwise the serial weight of that pair; a weighted periodic crystal (image counts,
+  seam-shifted ghosts), once and after 150 NVE steps with migration (the per-rank weight cache).
 
 References are computed in this (serial) pytest process or by a plain serial `msim run`.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from test_mpi_run import MPIEXEC, _env, compare, msim, ok, results
+from test_mpi_run import MPIEXEC, _env, compare, deck_copy, msim, ok, results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -84,14 +85,16 @@ def test_free_box_two_ranks_twice_bitwise(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("first,second", [(2, 0), (0, 2)], ids=["2to1", "1to2"])
 def test_free_box_restart_across_rank_counts(tmp_path: Path, first: int, second: int) -> None:
-    """The free cluster: 500 steps on ``first`` ranks, checkpoint, restart on ``second`` to step 1 000 =
-    a straight serial run to 1e-12."""
+    """The free cluster: 200 steps on ``first`` ranks, checkpoint, restart on ``second`` to step 400 =
+    a straight serial 400-step run to 1e-12 (the checkpoint of P ranks is the serial checkpoint)."""
+    deck = deck_copy(CLUSTER, tmp_path, integrator={"steps": 400},
+                     output={"every": 100, "thermo_every": 50, "checkpoint_every": 200})
     ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
-    ok(msim(0, str(CLUSTER), "-o", str(ref)))
-    ok(msim(first, str(CLUSTER), "-o", str(out), "--steps", "500"))
+    ok(msim(0, str(deck), "-o", str(ref)))
+    ok(msim(first, str(deck), "-o", str(out), "--steps", "200"))
     ck = tmp_path / "run.checkpoint.h5"
     assert ck.exists()
-    ok(msim(second, str(CLUSTER), "-o", str(out), "--restart", str(ck)))
+    ok(msim(second, str(deck), "-o", str(out), "--restart", str(ck)))
     print(compare(out, ref, 1e-12))
 
 
