@@ -24,6 +24,38 @@ cdef enum:
     CHUNK = 4096
 
 
+cdef inline void _csr_matvec2(const int32_t[::1] Ap, const int32_t[::1] Ai, const double[::1] Ax,
+                              const double[::1] v, double[::1] out, Py_ssize_t nr) noexcept nogil:
+    """out[i] = Σ_e Ax[e] v[Ai[e]] over row i's entries in storage order, each sum started at 0.0 (bitwise
+    scipy's CSR mat-vec), two rows at a time: their sums are independent chains of adds, so the second
+    row's adds overlap the first's latency (each row's operations and their order unchanged)."""
+    cdef Py_ssize_t i = 0, e0, e1, n0, n1, t, nm
+    cdef double s0, s1
+    while i + 1 < nr:
+        e0 = Ap[i]
+        e1 = Ap[i + 1]
+        n0 = e1 - e0
+        n1 = Ap[i + 2] - e1
+        nm = n0 if n0 < n1 else n1
+        s0 = 0.0
+        s1 = 0.0
+        for t in range(nm):
+            s0 = s0 + Ax[e0 + t] * v[Ai[e0 + t]]
+            s1 = s1 + Ax[e1 + t] * v[Ai[e1 + t]]
+        for t in range(nm, n0):
+            s0 = s0 + Ax[e0 + t] * v[Ai[e0 + t]]
+        for t in range(nm, n1):
+            s1 = s1 + Ax[e1 + t] * v[Ai[e1 + t]]
+        out[i] = s0
+        out[i + 1] = s1
+        i = i + 2
+    if i < nr:
+        s0 = 0.0
+        for t in range(Ap[i], Ap[i + 1]):
+            s0 = s0 + Ax[t] * v[Ai[t]]
+        out[i] = s0
+
+
 def pads_follow(const int64_t[::1] pad, const int32_t[::1] Np, const int32_t[::1] Ni, const double[::1] Nx,
                 const double[:, ::1] Xpad, const double[:, ::1] U, const double[:, ::1] V,
                 double[:, ::1] x, double[:, ::1] v, bint positions):
@@ -120,11 +152,9 @@ def residual(const double[::1] atoms, const double[::1] ref, const double[::1] n
                 buf[i] = atoms[t_atom[i]] * ref[i]
             for i in range(kn):
                 buf[ka + i] = nodes[t_node[i]] * ref[ka + i]
+        _csr_matvec2(Gp, Gi, Gx, buf, r, nr)
         for i in range(nr):
-            s = 0.0
-            for e in range(Gp[i], Gp[i + 1]):
-                s = s + Gx[e] * buf[Gi[e]]
-            r[i] = s
+            s = r[i]
             if s != s:              # NaN is sticky, as np.max(np.abs(r)): a non-finite state is never
                 m = s               # mistaken for a small residual
             elif m == m and fabs(s) > m:
@@ -158,11 +188,9 @@ def block_correction(const double[::1] r, const int64_t[:, ::1] blocks, const do
         for i in range(m):
             for c in range(nb):
                 lam[blocks[i, c]] = x[i, c] * sc[i, c]
+        _csr_matvec2(Cp, Ci, Cx, lam, corr, na)
         for i in range(na):
-            s = 0.0
-            for e in range(Cp[i], Cp[i + 1]):
-                s = s + Cx[e] * lam[Ci[e]]
-            corr[i] = wa[i] * s
+            corr[i] = wa[i] * corr[i]
     return 0
 
 

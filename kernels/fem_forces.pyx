@@ -277,6 +277,58 @@ cdef extern from *:
     MSIM_STENCIL4(1)
     MSIM_STENCIL4(2)
     MSIM_STENCIL4(3)
+    /* d = 2, two single stencil nodes at once: node I (blocks S0, neighbours b0 + n0[s]) and node J (S1,
+       b1 + n1[s]); each node's multiply-adds in exactly the order of msim_stencil_2 (the two nodes' sums are
+       independent chains, interleaved to overlap their latency): bitwise msim_stencil_2 node by node, the
+       energy added node I first. */
+    static inline __attribute__((always_inline)) void msim_pair_2(const double* U, int64_t I,
+            const double* S0, const int32_t* n0, int64_t b0, int64_t J, const double* S1, const int32_t* n1,
+            int64_t b1, int NS, double* out, double* en) {
+        double f[2][2], g[2][2]; int i, j, s;
+        for (i = 0; i < 2; i++) { f[0][i] = 0.0; f[1][i] = 0.0; g[0][i] = 0.0; g[1][i] = 0.0; }
+        for (s = 0; s < NS; s++) {
+            const double* u = U + (b0 + n0[s]) * 2; const double* v = U + (b1 + n1[s]) * 2;
+            const double* A = S0 + s * 4; const double* B = S1 + s * 4;
+            for (j = 0; j < 2; j++) for (i = 0; i < 2; i++) {
+                f[s & 1][i] += A[j * 2 + i] * u[j];
+                g[s & 1][i] += B[j * 2 + i] * v[j]; } }
+        double eI = 0.0, eJ = 0.0;
+        for (i = 0; i < 2; i++) { const double fi = f[0][i] + f[1][i];
+            eI += U[I * 2 + i] * fi; out[I * 2 + i] = -fi; }
+        *en += 0.5 * eI;
+        for (i = 0; i < 2; i++) { const double gi = g[0][i] + g[1][i];
+            eJ += U[J * 2 + i] * gi; out[J * 2 + i] = -gi; }
+        *en += 0.5 * eJ; }
+    /* msim_stencil_2 (indexed or relative), two nodes at a time through msim_pair_2: bitwise the same. */
+    MSIM_CLONES static void msim_stencil2p(const double* U, const int32_t* nodes, const int32_t* types,
+            const int32_t* nbr, int rel, int NS, const double* S, double* out, double* en_chunk, int64_t p0,
+            int64_t p1) {
+        double en = 0.0;
+        int64_t p = p0;
+        for (; p + 1 < p1; p += 2) {
+            const int64_t I = nodes[p], J = nodes[p + 1];
+            msim_pair_2(U, I, S + (int64_t)types[p] * NS * 4, rel ? nbr + (int64_t)types[p] * NS : nbr + p * NS,
+                        rel ? I : 0, J, S + (int64_t)types[p + 1] * NS * 4,
+                        rel ? nbr + (int64_t)types[p + 1] * NS : nbr + (p + 1) * NS, rel ? J : 0, NS, out, &en); }
+        if (p < p1) {
+            const int64_t I = nodes[p]; const double* St = S + (int64_t)types[p] * NS * 4;
+            const int32_t* nb = rel ? nbr + (int64_t)types[p] * NS : nbr + p * NS;
+            const int64_t base = rel ? I : 0;
+            double f[2][2]; int i, j, s;
+            for (i = 0; i < 2; i++) { f[0][i] = 0.0; f[1][i] = 0.0; }
+            for (s = 0; s < NS; s++) { const double* u = U + (base + nb[s]) * 2;
+                const double* B = St + s * 4;
+                for (j = 0; j < 2; j++) for (i = 0; i < 2; i++) f[s & 1][i] += B[j * 2 + i] * u[j]; }
+            double eI = 0.0;
+            for (i = 0; i < 2; i++) { const double fi = f[0][i] + f[1][i];
+                eI += U[I * 2 + i] * fi; out[I * 2 + i] = -fi; }
+            en += 0.5 * eI; }
+        *en_chunk = en; }
+    /* a run of 4 consecutive nodes of one type starts at p (msim_stencil4v_2's test) */
+    static inline int msim_run4(const int32_t* nodes, const int32_t* types, int64_t p, int64_t p1) {
+        const int64_t I = nodes[p]; const int32_t t = types[p];
+        return p + 4 <= p1 && nodes[p + 3] == I + 3 && types[p + 1] == t && types[p + 2] == t &&
+               types[p + 3] == t && nodes[p + 1] == I + 1 && nodes[p + 2] == I + 2; }
     /* d = 2 with explicit 4-wide vectors (GCC vector extensions): the 4 nodes' (x, y) pairs are 8
        contiguous doubles, so lanes = (node c, component i) and the j-th column of a block multiplies
        u_j broadcast per node: the same multiply-adds in the same order per (node, component) as
@@ -348,6 +400,12 @@ cdef extern from *:
                         eI += U[(I + c) * 2 + i] * fi; out[(I + c) * 2 + i] = -fi; }
                     en += 0.5 * eI; }
                 p += 4;
+            } else if (p + 1 < p1 && !msim_run4(nodes, types, p + 1, p1)) {
+                /* two single nodes (the next one starts no run): interleaved, bitwise one at a time */
+                const int64_t J = nodes[p + 1]; const int32_t tj = types[p + 1];
+                msim_pair_2(U, I, St, nb, I, J, S + (int64_t)tj * NS * 4, nbr + (int64_t)tj * NS, J, NS, out,
+                            &en);
+                p += 2;
             } else {
                 double f[2][2]; int j;
                 for (i = 0; i < 2; i++) { f[0][i] = 0.0; f[1][i] = 0.0; }
@@ -370,6 +428,8 @@ cdef extern from *:
     void msim_stencil4_3(const double*, const int32_t*, const int32_t*, const int32_t*, int, const double*,
                          double*, double*, int64_t, int64_t) noexcept nogil
     void msim_stencil_1(const double*, const int32_t*, const int32_t*, const int32_t*, int, int, const double*,
+                        double*, double*, int64_t, int64_t) noexcept nogil
+    void msim_stencil2p(const double*, const int32_t*, const int32_t*, const int32_t*, int, int, const double*,
                         double*, double*, int64_t, int64_t) noexcept nogil
     void msim_stencil_2(const double*, const int32_t*, const int32_t*, const int32_t*, int, int, const double*,
                         double*, double*, int64_t, int64_t) noexcept nogil
@@ -464,7 +524,7 @@ def stencil_forces(const double[:, ::1] U, const int32_t[::1] nodes, const int32
     if d == 1:
         fn = msim_stencil_1
     elif d == 2:
-        fn = msim_stencil_2
+        fn = msim_stencil2p
     elif d == 3:
         fn = msim_stencil_3
     else:
