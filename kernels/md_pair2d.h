@@ -22,7 +22,9 @@
    Arrays: X, F (n, 2) row-major; OF (n+1,) row offsets; NB neighbours; SC shift codes into ST (., 3);
    OR owner order; BW bond weights or NULL; RW (n,) per-row flags or NULL: with BW, a row i with RW[i] == 0
    has every weight exactly 1 and its weights are not read (1.0 instead: w·x = x exactly, the same bits,
-   without streaming the weights of the unweighted bulk of a coupled model); EN per-atom energies. */
+   without streaming the weights of the unweighted bulk of a coupled model); a row with RW[i] == 2 has
+   every weight exactly 0 (a coupled model's pad-pad bonds) and is skipped: its entries would add
+   0·φ and ±0·dx, which change no sum (up to the sign of an exactly zero sum); EN per-atom energies. */
 #ifndef MSIM_PAIR2D_H
 #define MSIM_PAIR2D_H
 #include <math.h>
@@ -116,6 +118,7 @@ MSIM_AI void msim_wfix(msim_batch* b, int k0, int k1) {
         int m = 0, nrow = 0, nw = 0;                                                                     \
         while (pp < p1 && nrow < MSIM_B) {                                                               \
             const long i = OR[pp];                                                                       \
+            if (HAS_BW && RW && RW[i] == 2) { pp++; continue; }    /* all weights 0: nothing to add */   \
             const long e0 = OF[i], e1 = OF[i + 1];                                                       \
             const double* bwi = HAS_BW ? MSIM_ROW_BW(i) : (const double*)0;                              \
             if (e1 - e0 > MSIM_B - m) {                                                                  \

@@ -240,14 +240,20 @@ class AtomisticRegion:
         return self.nlist.wrapped(self.x), kw
 
     def _bond_w_rows(self) -> np.ndarray:
-        """(n,) uint8: 1 for the list rows (owner atoms) holding a bond weight ≠ 1, for the current
+        """(n,) uint8: 1 for the list rows (owner atoms) holding a bond weight ≠ 1, 2 for the non-empty rows
+        whose weights are all exactly 0 (a coupled model's pad-pad bonds), 0 for the others, for the current
         ``bond_w`` (recomputed when the weights array is replaced, i.e. after a rebuild or `set_weights`):
-        pair kernels skip reading the weights of the other rows (the bulk of a coupled model's atoms)."""
+        the 2D pair kernels skip reading the weights of 0-rows (the bulk of a coupled model's atoms) and
+        skip 2-rows altogether (they would add exact zeros); other kernels treat 2 as 1."""
         bw = self.bond_w
         if getattr(self, "_bw_rows_of", None) is not bw:
             off = self.nlist.offsets
             c = np.concatenate([[0], np.cumsum(bw != 1.0)])
-            self._bw_rows = np.ascontiguousarray((c[off[1:]] - c[off[:-1]]) > 0, dtype=np.uint8)
+            z = np.concatenate([[0], np.cumsum(bw != 0.0)])
+            ln = off[1:] - off[:-1]
+            rows = ((c[off[1:]] - c[off[:-1]]) > 0).astype(np.uint8)
+            rows[(ln > 0) & (z[off[1:]] == z[off[:-1]])] = 2
+            self._bw_rows = np.ascontiguousarray(rows)
             self._bw_rows_of = bw
         return self._bw_rows
 

@@ -202,3 +202,42 @@ def test_2d_row_flags_skip_unit_weights_bitwise(case, per_atom):
         out.append((E, f, e))
     for E, f, e in out[1:]:
         assert E == out[0][0] and np.array_equal(f, out[0][1]) and np.array_equal(e, out[0][2])
+
+
+@pytest.mark.parametrize("case", ["lj-shift", "morse", "harmonic"])
+@pytest.mark.parametrize("per_atom", [True, False])
+def test_2d_zero_weight_rows_skipped_bitwise(case, per_atom):
+    """``bond_w_rows`` == 2 (issue 13): rows whose weights are all exactly 0 (a coupled model's pad-pad
+    bonds) are skipped. The flags come from `AtomisticRegion._bond_w_rows`; forces and energies equal
+    those of the unflagged call and of the generic loop (which add the rows' exact zeros), on 1 and 2
+    threads, while setting those rows' weights to 1 does change the forces."""
+    from multiscale.md.system import AtomisticRegion
+
+    pot, a, jitter = _potential(case)
+    x, box, rng = _config(pot, a, jitter, 5, True, seed=13)
+    n = len(x)
+    for nt in (1, 2):
+        nl = NeighborList(box, pot.cutoff, 0.3, n_threads=nt)
+        nl.build(x)
+        _, bw = _weights(rng, n, nl)
+        owner = np.repeat(np.arange(n), np.diff(nl.offsets))
+        dead = x[:, 0] < x[:, 0].min() + 0.3 * np.ptp(x[:, 0])           # rows of weight 0
+        band = np.abs(x[:, 0] - x[:, 0].mean()) < 0.15 * np.ptp(x[:, 0])   # weighted rows
+        w = np.where(dead[owner], 0.0, np.where(band[owner], bw, 1.0))
+        holder = type("H", (), {})()
+        holder.bond_w, holder.nlist = w, nl
+        rows = AtomisticRegion._bond_w_rows(holder)
+        lens = np.diff(nl.offsets)
+        assert np.array_equal(rows == 2, dead & (lens > 0))
+        assert np.any(rows == 1) and np.any(rows == 0)
+        f, e = np.zeros_like(x), np.zeros(n)
+        E = pot.compute(x, nl, None, w, f, e, nt, atom_energies=per_atom, bond_w_rows=rows)
+        f1, e1 = np.zeros_like(x), np.zeros(n)
+        E1 = pot.compute(x, nl, None, w, f1, e1, nt, atom_energies=per_atom)
+        fg, eg = _kernel(pot, nl.wrapped(x), nl, None, w, nt, generic=True, per_atom=per_atom)
+        assert E == E1 and np.array_equal(f, f1) and np.array_equal(e, e1)
+        assert np.array_equal(f, fg) and np.array_equal(e, eg)
+        w2 = np.where(dead[owner], 1.0, w)                                # the skipped rows do matter
+        f2, e2 = np.zeros_like(x), np.zeros(n)
+        pot.compute(x, nl, None, w2, f2, e2, nt, atom_energies=per_atom)
+        assert not np.array_equal(f, f2)
