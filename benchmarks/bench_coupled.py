@@ -109,6 +109,16 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     Left beyond the atoms' step (cProfile, CPU, grid, load ~14): FE forces ~0.8 ms (0.50 ms isolated),
       multiplier block solve + correction ~0.37 ms, the two residuals (accelerations, round-off check)
       ~0.33 ms, pads ~0.2 ms, node kick/drift and copies ~0.2 ms, weighted pair rows ~0.1-0.3 ms.
+  branch step2d, third session (2026-12-06, load average 10-14, CPU time): the multiplier solve's rows in
+  two partial sums (kernels/lu_solve.pxd, 2D and 3D: round-off change; the 2D solve 0.181 -> 0.134 ms, min
+  of 25 x 50 calls, main and this build alternated as separate processes), constraint residual and Gᵀλ
+  two CSR rows at a time (bitwise; 0.084 -> 0.078 ms), d = 2 single stencil nodes two at a time (bitwise;
+  the grid's indexed stencil nodes 0.229 -> 0.168 ms, relative 0.175 -> 0.160 ms), rows whose bond
+  weights are all 0 (614 pad rows at L = 60) skipped by the 2D pair kernels (bitwise).
+    2D (``--only 2d --repeat 1 --steps 10 --chunks 15``), main and this branch alternated in separate
+    processes, 5 + 5 runs (load 10-14): grid main 1.425 / 1.430 / 1.489 / 1.519 / 1.400 (median 1.430),
+      this branch 1.375 / 1.417 / 1.450 / 1.368 / 1.394 (median 1.394); ring main 1.456 / 1.490 / 1.432 /
+      1.446 / 1.403 (1.446), this branch 1.356 / 1.472 / 1.399 / 1.408 / 1.431 (1.408).
   branch step3d (2026-12-06, load average 11-18, CPU time; the 3D per-step path): the 3D LJ pair kernel
     skips the weights of unit-weight rows and the entries of weight 0 (16 % of the 3D handshake's 5.5M
     list entries, pad-pad bonds; bitwise the same forces), and the round-off re-projection of G q also
