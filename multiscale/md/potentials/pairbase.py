@@ -55,7 +55,7 @@ class PairPotential(Potential):
     ``_kernel_params()`` (the trailing scalar arguments of their kernel's ``compute``)."""
 
     many_body = False
-    #: ``compute`` takes ``bond_w_rows`` (per-row flags: rows whose weights are all 1 are not read)
+    #: ``compute`` takes ``bond_w_rows`` (per-row flags: rows whose weights are all 1 are not read, all 0 skipped)
     takes_bond_w_rows = True
 
     def _kernel_params(self) -> tuple:
@@ -71,7 +71,8 @@ class PairPotential(Potential):
         virial_atoms : optional (n, d*d) output [energy], per-atom virial
         ``W_a = 1/2 sum_b r_ab (x) f_ab`` (see `multiscale.md.stress`); sums to ``virial``.
         bond_w_rows : optional (n,) uint8, 0 for a row (owner atom) whose bond weights are all exactly 1:
-        the 2D kernels then do not read them (the same bits; see `AtomisticRegion.compute`).
+        the 2D kernels then do not read them (the same bits; see `AtomisticRegion.compute`); 2 for a row whose
+        weights are all exactly 0 (pad-pad bonds): the 2D kernels skip it (other kernels treat 2 as 1).
         """
         x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial, virial_atoms)
         kw = {}
