@@ -55,7 +55,7 @@ class PairPotential(Potential):
     ``_kernel_params()`` (the trailing scalar arguments of their kernel's ``compute``)."""
 
     many_body = False
-    #: ``compute`` takes ``bond_w_rows`` (per-row flags: rows whose weights are all 1 are not read, all 0 skipped)
+    #: ``compute`` takes ``bond_w_rows`` (per-row flags: unit-weight rows not read, zero-weight rows skipped)
     takes_bond_w_rows = True
 
     def _kernel_params(self) -> tuple:
