@@ -119,6 +119,8 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     processes, 5 + 5 runs (load 10-14): grid main 1.425 / 1.430 / 1.489 / 1.519 / 1.400 (median 1.430),
       this branch 1.375 / 1.417 / 1.450 / 1.368 / 1.394 (median 1.394); ring main 1.456 / 1.490 / 1.432 /
       1.446 / 1.403 (1.446), this branch 1.356 / 1.472 / 1.399 / 1.408 / 1.431 (1.408).
+    ``--only 2d --repeat 3 --steps 10 --chunks 15``, alternated (load 6.5-8.4): grid main 1.437 / 1.549,
+      this branch 1.386 / 1.368 / 1.448; ring main 1.451 / 1.454, this branch 1.279 / 1.347 / 1.301.
   branch step3d (2026-12-06, load average 11-18, CPU time; the 3D per-step path): the 3D LJ pair kernel
     skips the weights of unit-weight rows and the entries of weight 0 (16 % of the 3D handshake's 5.5M
     list entries, pad-pad bonds; bitwise the same forces), and the round-off re-projection of G q also
