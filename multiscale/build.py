@@ -487,11 +487,26 @@ def _element_size_across(continuum: ContinuumRegion, handshake: Handshake) -> fl
     return max(sizes) if sizes else 0.0
 
 
+#: the keys of a load that give quasi-static stages (one value per load stage)
+_STAGE_KEYS = ("depth_steps", "depths", "K_steps", "K_values", "displacement_steps", "factors")
+
+
 def _loads(deck: Deck, units: UnitSystem) -> list:
+    from .registry import MINIMIZERS
     out = []
+    dynamics = deck.config.integrator.type not in MINIMIZERS
     for i, cfg in enumerate(deck.config.loads):
         with located(deck, f"loads[{i}]", f"load {i}"):
             out.append(plugin_of(cfg).from_params(cfg, units))
+        if dynamics and out[-1].n_stages > 1:
+            # dynamics runs at stage 0 for its whole length: the other stages would be ignored silently
+            key = next((k for k in _STAGE_KEYS if getattr(cfg, k, None) is not None), None)
+            raise deck.error(f"loads[{i}]" + (f".{key}" if key else ""),
+                             f"{out[-1].n_stages} quasi-static load stages in a dynamics deck "
+                             f"(integrator.type: {deck.config.integrator.type}): dynamics runs at the "
+                             "first stage's value throughout and would ignore the others",
+                             "give one value (e.g. `depths: [1.0]`) and a rate (`velocity`, `K_rate`, "
+                             "`ramp_time`) for a loading in time, or use a minimiser for quasi-statics")
     return out
 
 
