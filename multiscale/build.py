@@ -598,6 +598,15 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
     if cfg.handshake is not None:
         if X is None or continuum is None:
             raise deck.error("handshake", "a handshake needs both an `atoms` and a `continuum` section")
+        if np.any(box.periodic):
+            # the mesh is never periodic: the atoms' periodic images would bond the handshake atoms on one
+            # side of the core to those on the other (measured: a 2D LJ core 23σ wide, E_atoms −959.07 →
+            # −959.47 at the reference state), with no continuum counterpart
+            k = int(np.argmax(box.periodic))
+            raise deck.error("atoms.boundary", f"the atoms are periodic along {_AXES[k]} in a coupled deck: "
+                             "their periodic images would bond atoms on opposite sides of the core across "
+                             "the box, but the continuum around them is not periodic",
+                             "use free boundaries (`boundary: [f, ...]`) for the atoms of a coupled deck")
         hs = cfg.handshake
         with located(deck, "handshake.shape", "the handshake"):
             handshake = Handshake(make_shape(hs.shape, dim), hs.width, hs.blend.type)
