@@ -85,6 +85,10 @@ def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
         blocks = ", ".join(f"{len(b.conn)} {b.type}" for b in mesh.blocks)
         lines.append(f"continuum     {len(mesh.nodes)} nodes, elements: {blocks}; "
                      f"material {cfg.continuum.material.type}")
+        surf = getattr(m.continuum, "surface", None)
+        props = getattr(m, "surface_properties", None) or {}
+        if surf is not None:
+            lines.append(_surface_line(m, surf, props, cfg.continuum.surface_stress))
     if m.handshake is not None:
         from ..build import _element_size_across
         need = m.potential.cutoff + cfg.atoms.skin
@@ -126,6 +130,28 @@ def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
                      f"{'minimisations' if statics else 'steps'} x model size)")
     lines.append(f"threads       {m.threads}")
     return "\n".join(lines)
+
+
+def _surface_line(m, surf, props: dict, cfg) -> str:  # noqa: ANN001
+    """``continuum.surface_stress`` in the summary: faces carrying the term per outward normal, and the
+    slab's γ and diagonal in-plane τ (S on or off) per normal axis [energy/length^(d−1)]."""
+    from ..fem.surface_stress import outward_normals
+    axes = "xyz"
+    if len(surf.faces) == 0:
+        return "surface       no faces selected: the surface stress acts nowhere"
+    n = outward_normals(m.continuum.mesh.nodes, surf.faces)
+    k = np.argmax(np.abs(n), axis=1)
+    sign = np.where(n[np.arange(len(n)), k] > 0, "+", "-")
+    count = {}
+    for s_, k_ in zip(sign.tolist(), k.tolist()):
+        count[f"{s_}{axes[k_]}"] = count.get(f"{s_}{axes[k_]}", 0) + 1
+    faces = ", ".join(f"{c} {key}" for key, c in sorted(count.items(), key=lambda t: (t[0][1], t[0][0])))
+    per = []
+    for ax, p in sorted(props.items()):
+        tau = ", ".join(f"{axes[j]}{axes[j]} {p.tau[j, j]:.4g}" for j in range(len(p.tau)) if j != ax)
+        per.append(f"{axes[ax]}-normal: gamma {p.gamma:.4g}, tau {tau}")
+    s_on = "S on" if getattr(cfg, "elasticity", False) else "S off"
+    return (f"surface       {len(surf.faces)} faces ({faces}); " + "; ".join(per) + f" ({s_on})")
 
 
 def memory_estimate(model) -> float:  # noqa: ANN001

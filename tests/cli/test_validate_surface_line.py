@@ -1,0 +1,52 @@
+"""`msim validate` of a deck with ``continuum.surface_stress`` says which faces carry the term and the
+slab's γ, τ (it printed nothing about it: a face set naming the coupling interface went unnoticed).
+The 2D LJ deck: a tri3 plate around a hexagonal core, bottom fixed; the free faces are the left, right
+and top edges (the hole against the core and the fixed bottom are dropped). The counts are the mesh's
+edge segments (size 2 over 40 and 60 σ); γ, τ are printed from the slab (checked in test_surface_slab)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from multiscale.cli import cli
+
+DECK = """\
+msim: 1
+units: lj
+potential: {type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}
+atoms:
+  lattice: {type: hex, a: relaxed}
+  region: {type: box, lo: [-12.0, -12.0], hi: [12.0, 12.0]}
+  mass: 1.0
+continuum:
+  mesh: {type: rectangle, element: tri3, lo: [-30.0, -20.0], hi: [30.0, 20.0], size: 2.0,
+         hole: {lo: [-6.0, -6.0], hi: [6.0, 6.0]}}
+  surface_stress: {faces: FACES}
+handshake:
+  shape: {type: box, lo: [-7.0, -7.0], hi: [7.0, 7.0]}
+  width: 4.0
+  blend: {type: linear}
+  coupling: {type: strong}
+loads:
+  - {type: fixed, region: {type: box, lo: [-31, -21], hi: [31, -19.5]}}
+integrator: {type: verlet, dt: 0.005, steps: 10}
+"""
+
+
+def _validate(tmp_path, faces: str) -> str:
+    path = tmp_path / "s.yaml"
+    path.write_text(DECK.replace("FACES", faces))
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert r.exit_code == 0, r.output + r.stderr
+    return next(ln for ln in r.output.splitlines() if ln.startswith("surface "))
+
+
+def test_validate_prints_the_free_faces_and_the_slab_figures(tmp_path) -> None:
+    line = _validate(tmp_path, "free")
+    assert "70 faces (20 +x, 20 -x, 30 +y)" in line, line     # no hole faces, no fixed bottom
+    assert "x-normal: gamma" in line and "y-normal: gamma" in line and "(S on)" in line
+
+
+def test_validate_shows_hole_faces_named_in_a_face_list(tmp_path) -> None:
+    line = _validate(tmp_path, "[hole, yhi]")
+    assert "54 faces (6 +x, 6 -x, 36 +y, 6 -y)" in line, line   # the hole's 24 faces: visible
