@@ -54,6 +54,8 @@ class Locator:
         m = X.shape[0]
         found = np.full(m, -1, np.int64)
         xi = np.zeros((m, self.mesh.dim))
+        if m == 0:                      # no points (e.g. a handshake without pad atoms)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), xi
         _, cand = self._tree.query(X, k=self._k)
         cand = cand.reshape(m, -1)
         for j in range(cand.shape[1]):
