@@ -133,7 +133,8 @@ def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
             # not in the estimate: measured 1.4 s CPU for 404 handshake atoms (2D thermal2d), 173 s CPU and
             # 1.07 GB for 896 (3D Morse Cu, 3 374 hex8 nodes)
             n_h = len(getattr(m.system, "constrained", ()))
-            lines.append(f"              + quasi_harmonic set-up before the first step (not in this estimate): "
+            lines.append("              + quasi_harmonic set-up before the first step (not in this "
+                         "estimate): "
                          f"covariance of {n_h} handshake atoms by sparse solves of the whole constrained "
                          "model (2D: seconds; 3D: minutes, about 3 min CPU and 1 GB for 900 atoms)"
                          + ("; anharmonic adds three short MD runs of the crystal"
@@ -153,7 +154,7 @@ def _surface_line(m, surf, props: dict, cfg) -> str:  # noqa: ANN001
     k = np.argmax(np.abs(n), axis=1)
     sign = np.where(n[np.arange(len(n)), k] > 0, "+", "-")
     count = {}
-    for s_, k_ in zip(sign.tolist(), k.tolist()):
+    for s_, k_ in zip(sign.tolist(), k.tolist(), strict=True):
         count[f"{s_}{axes[k_]}"] = count.get(f"{s_}{axes[k_]}", 0) + 1
     faces = ", ".join(f"{c} {key}" for key, c in sorted(count.items(), key=lambda t: (t[0][1], t[0][0])))
     per = []

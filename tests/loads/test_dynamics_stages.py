@@ -1,6 +1,6 @@
-"""A load with several quasi-static stages (``depth_steps``, ``K_steps``, ``factors``, ...) in a dynamics deck:
-dynamics runs at stage 0 for its whole length, so the other stages would be ignored without a word (found
-by continuing a quasi-static indentation in dynamics with the statics deck's loads: the indenter jumped
+"""A load with several quasi-static stages (``depth_steps``, ``K_steps``, ``factors``, ...) in a dynamics
+deck: dynamics runs at stage 0 for its whole length, so the other stages would be ignored without a word
+(found by continuing a quasi-static indentation in dynamics with the statics deck's loads: the indenter jumped
 back from depth 1 to depth 0). Deck error at the load's stage key, exit 2; one stage stays allowed."""
 
 from __future__ import annotations
