@@ -546,9 +546,10 @@ class DistributedMD:
         ch, bufs = self._ch[name]
         self.comm.start(ch)
         self.comm.wait(ch)
-        a2 = a.reshape(a.shape[0], -1)
+        k = 1 if a.ndim == 1 else a.shape[1]
+        a2 = a.reshape(a.shape[0], k)
         for (idx, _, _), buf in zip(self._send, bufs, strict=True):
-            self._kn.scatter_add(a2, idx, buf.reshape(buf.shape[0], -1))
+            self._kn.scatter_add(a2, idx, buf.reshape(buf.shape[0], k))
         self.stats["t_comm"] += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ forces
