@@ -17,6 +17,14 @@ Reported (medians of ``--repeat``):
 - the cost model of docs/parallel.md: its 2-rank prediction from the 1-rank run, a ping-pong
   latency/bandwidth measurement and the decomposition's pair counts, against the measured 2-rank time.
 
+``--phases``: instead, the thread CPU time of msim's 1- and 2-rank steps per phase (kernels, list,
+filter, rebuild set-up, collectives, packing, posting, waiting, Verlet, rebuild check) on each rank, the
+2-rank excess over half the serial run per phase and the work efficiency without the waiting
+(`worker_phases`, `phases_table`): robust under load, where wall-clock efficiencies are not.
+
+The default force mode of `DistributedMD` (``newton=None``) is newton for in.eam and full for in.lj: the
+efficiency of that mode is the one to quote.
+
 The machine is shared: the load average is printed at start and end. With other processes on the two
 cores a 2-rank run is not running on two free cores, so efficiencies measured under load are unreliable
 (they measure the scheduler as much as the code); the msim/LAMMPS ratio at equal P is more robust.
@@ -111,6 +119,117 @@ def worker_msim(case: str, steps: int, newton: bool, cells: int = 20, overlap: b
                               "pair_imbalance": lb["pair_imbalance"], "stats": st}))
 
     run_guarded(comm, run)
+
+
+PHASES = ("kernels", "list", "filter", "setup", "coll", "pack", "post", "wait", "verlet", "check")
+
+
+def worker_phases(case: str, steps: int, mode: str) -> None:
+    """Thread CPU time per phase of the timed run of `worker_msim`, on each rank (time.thread_time: time
+    spent descheduled does not count, so it is robust on a loaded machine). The engine's own timers are
+    switched to thread CPU time, and the communicator's calls wrapped: kernels (force passes), list
+    (cell build), filter, setup (wrap, sort, packing of migration and ghost rows), coll (the rebuild's
+    all-to-all / Sendrecv: mostly waiting for the other rank), pack (per-step packing, unpacking, adds of
+    the reverse exchanges), post (Irecv/Isend), wait (Waitall: MPICH polls, so this is waiting), verlet
+    (kick/drift kernels), check (rebuild test incl. its Allreduce)."""
+    import types as _types
+
+    from bench_md import lammps_policy
+
+    import multiscale.parallel.engine as eng
+    from multiscale.parallel import DistributedMD, get_comm
+
+    eng.time = _types.SimpleNamespace(perf_counter=time.thread_time)
+    comm = get_comm()
+    reg, dt = setup_cells(case, 20)
+    mine = np.flatnonzero(np.arange(reg.n) % comm.size == comm.rank)
+    md = DistributedMD(comm, reg.x[mine], reg.v[mine], reg.mass[mine], mine, reg.potential, reg.box,
+                       reg.nlist.skin, newton=mode.startswith("newton"), neighbor=lammps_policy(case),
+                       overlap=mode.endswith("-overlap"))
+    acc: dict[str, float] = {}
+
+    def wrap(obj, name, cat):  # noqa: ANN001, ANN202
+        f = getattr(obj, name)
+
+        def g(*a, **k):  # noqa: ANN002, ANN003, ANN202
+            c0 = time.thread_time()
+            try:
+                return f(*a, **k)
+            finally:
+                acc[cat] = acc.get(cat, 0.0) + time.thread_time() - c0
+        setattr(obj, name, g)
+
+    class Timed:
+        def __init__(self, k, cat):  # noqa: ANN001
+            self._k, self._cat = k, cat
+
+        def __getattr__(self, name):  # noqa: ANN001, ANN204
+            f = getattr(self._k, name)
+
+            def g(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+                c0 = time.thread_time()
+                try:
+                    return f(*a, **kw)
+                finally:
+                    acc[self._cat] = acc.get(self._cat, 0.0) + time.thread_time() - c0
+            return g
+
+    md._kv = Timed(md._kv, "verlet")
+    if comm.size > 1:
+        wrap(comm, "start", "post")
+        wrap(comm, "wait", "wait")
+        for nm in ("alltoallv", "sendrecv_many", "exchange"):
+            wrap(comm, nm, "coll")
+    wrap(md, "needs_rebuild", "check")
+    wrap(comm, "allreduce_array", "allreduce")     # inside both t_comm and check: counted in check only
+    md.compute()
+    comm.barrier()
+    acc.clear()
+    for k in md.stats:
+        md.stats[k] = 0
+    md.rebuild()
+    md.compute()
+    md.step(steps, dt)
+    comm.barrier()
+    s = md.stats
+    out = {"kernels": s["t_force"], "list": s["t_list"], "filter": s["t_filter"],
+           "setup": s["t_migrate"] + s["t_ghosts"] - acc.get("coll", 0.0),
+           "pack": s["t_comm"] - acc.get("wait", 0.0) - acc.get("post", 0.0) - acc.get("allreduce", 0.0),
+           **acc}
+    r = comm.gather(out)
+    if comm.rank == 0:
+        print(json.dumps({"ranks": r, "E": None}))
+
+
+def phases_table(case: str, steps: str, repeat: int, modes: tuple[str, ...]) -> None:
+    """Interleaved runs (1 rank full, 2 ranks per mode), medians of ``repeat``, the busier rank per phase;
+    the 2-rank excess over half the serial work per phase and the work efficiency
+    T1_cpu / (2 T2_cpu) without the waiting phases (coll, wait)."""
+    specs = [(1, "full")] + [(2, m) for m in modes]
+    runs: dict = {sp: [] for sp in specs}
+    for _ in range(repeat):
+        for n, mode in specs:
+            runs[(n, mode)].append(launch(n, "phases", case, steps, mode))
+    med = {}
+    for sp, rs in runs.items():
+        med[sp] = {k: float(np.median([max(r["ranks"][q].get(k, 0.0) for q in range(sp[0])) for r in rs]))
+                   for k in PHASES}
+    one = med[(1, "full")]
+    work = [k for k in PHASES if k not in ("coll", "wait")]
+    w1 = sum(one[k] for k in work)
+    print(f"{case}: thread CPU s per {steps} steps, busier rank, medians of {repeat} "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    print("   " + f"{'':24s}" + "".join(f"{k:>9s}" for k in PHASES) + "   work  T1/(2 T2)")
+    for sp in specs:
+        m = med[sp]
+        w = sum(m[k] for k in work)
+        eff = w1 / (sp[0] * w)
+        print(f"   {sp[0]} rank(s) {sp[1]:14s}" + "".join(f"{m[k]:9.3f}" for k in PHASES)
+              + f" {w:6.3f}  {eff:.2f}",
+              flush=True)
+        if sp[0] == 2:
+            print(f"   {'  excess over T1/2':24s}" + "".join(f"{m[k] - one[k] / 2:+9.3f}" for k in PHASES),
+                  flush=True)
 
 
 def worker_lammps(case: str, steps: int) -> None:
@@ -228,6 +347,8 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=None, help="msim only: 1 and 2 ranks on a cells^3 fcc box "
                     "(4 cells^3 atoms), communication volume and time per step at weak-scaling sizes")
     ap.add_argument("--handshake", action="store_true", help="only the one-rank handshake solve timings")
+    ap.add_argument("--phases", action="store_true", help="only the thread-CPU-time decomposition of msim's "
+                    "1- and 2-rank steps per phase (robust under load; `worker_phases`)")
     ap.add_argument("--worker", nargs="+", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -236,6 +357,8 @@ def main() -> None:
             worker_msim(args.worker[1], int(args.worker[2]), args.worker[3].startswith("newton"),
                         int(args.worker[4]) if len(args.worker) > 4 else 20,
                         overlap=args.worker[3].endswith("-overlap"))
+        elif kind == "phases":
+            worker_phases(args.worker[1], int(args.worker[2]), args.worker[3])
         elif kind == "lammps":
             worker_lammps(args.worker[1], int(args.worker[2]))
         else:
@@ -257,6 +380,12 @@ def main() -> None:
                       f"{k} steps ({r['builds']} builds); per step and rank: {kb:.0f} kB in {msg:.1f} "
                       f"messages, comm {tc:.1f} ms, kernels {tf:.1f} ms; ghosts {r['ghosts']}",
                       flush=True)
+        print(f"load average at end {os.getloadavg()}")
+        return
+    if args.phases:
+        for case in (["lj", "eam"] if args.only is None else [args.only]):
+            phases_table(case, str(args.steps), args.repeat,
+                         ("full", "newton", "full-overlap", "newton-overlap"))
         print(f"load average at end {os.getloadavg()}")
         return
     if args.handshake:
@@ -285,6 +414,9 @@ def main() -> None:
               f"{med['m1'] / med['l1']:.2f}; msim 2 ranks, exchange overlapped with the interior pairs "
               f"(full): {med['m2b']:.3f} s",
               flush=True)
+        dflt = "m2n" if case == "eam" else "m2"     # DistributedMD(newton=None): newton for EAM
+        print(f"   parallel efficiency of msim's default mode ({'newton' if case == 'eam' else 'full'}): "
+              f"{med['m1'] / (2 * med[dflt]):.2f}", flush=True)
         print(f"   parallel efficiency T1/(2 T2): msim full {med['m1'] / (2 * med['m2']):.2f}, newton "
               f"{med['m1'] / (2 * med['m2n']):.2f}, full overlapped {med['m1'] / (2 * med['m2b']):.2f}; "
               f"LAMMPS "

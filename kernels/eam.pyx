@@ -58,7 +58,7 @@ cdef void _densities(const double[:, ::1] x, const long[::1] offsets, const int[
                      const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
                      const double[:, ::1] stab, const int[::1] types, const double[:, :, ::1] rhor,
                      long nel, double rdr, double cutsq, double[::1] rho, int n_threads,
-                     bint generic) noexcept nogil:
+                     bint generic, bint zero=True) noexcept nogil:
     """Pass A: rho (n,) from scratch (n = x.shape[0] > 0), both atoms of every entry (Newton's third
     law by slabs). nel: number of elements (rhor has nel rows: setfl; nel*nel rows: eam/fs)."""
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i, e, j, pp, q, s
@@ -82,8 +82,9 @@ cdef void _densities(const double[:, ::1] x, const long[::1] offsets, const int[
     cdef int ti, tj, phase
     # the 2D chunked loop indexes setfl rows only: eam/fs with several elements runs the generic loop
     cdef bint fast2 = SD == 0 and d == 2 and not generic
-    for i in prange(n, num_threads=n_threads, schedule="static"):
-        rho[i] = 0.0
+    if zero:
+        for i in prange(n, num_threads=n_threads, schedule="static"):
+            rho[i] = 0.0
     for phase in range(2):
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
@@ -163,8 +164,9 @@ cdef void _forces(const double[:, ::1] x, const long[::1] offsets, const int[::1
                   const double[:, ::1] stab, const int[::1] types, const double[:, :, ::1] rhor,
                   const double[:, :, :, ::1] z2r, double rdr, double cutsq, const double[::1] fp,
                   const double[::1] bond_w, bint per_atom, double[:, ::1] forces, double[::1] energies,
-                  double[:, ::1] virial, int n_threads, bint generic) noexcept nogil:
-    """Pass C: forces (n, d) and virial (n, d*d, or length 0) from scratch; energies (n,) get the pair
+                  double[:, ::1] virial, int n_threads, bint generic, bint zero=True) noexcept nogil:
+    """Pass C: forces (n, d) and virial (n, d*d, or length 0) from scratch (zero False: added to the
+    given values); energies (n,) get the pair
     energies added (they hold the embedding energies of pass B). fp (n,): w F'(rho) of every atom."""
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i, e, j, pp, q, s, k
     cdef Py_ssize_t nslab = slab_start.shape[0] - 1
@@ -195,12 +197,13 @@ cdef void _forces(const double[:, ::1] x, const long[::1] offsets, const int[::1
     cdef double c, f0, f1, f2, w, recip, eh
     cdef int ti, tj, phase
     cdef bint fast2 = SD == 0 and d == 2 and not has_v and not generic
-    for i in prange(n, num_threads=n_threads, schedule="static"):
-        for k in range(d):
-            forces[i, k] = 0.0
-        if has_v:
-            for k in range(d * d):
-                virial[i, k] = 0.0
+    if zero:
+        for i in prange(n, num_threads=n_threads, schedule="static"):
+            for k in range(d):
+                forces[i, k] = 0.0
+            if has_v:
+                for k in range(d * d):
+                    virial[i, k] = 0.0
     for phase in range(2):
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
@@ -284,9 +287,12 @@ cdef void _forces(const double[:, ::1] x, const long[::1] offsets, const int[::1
 def densities(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh,
               const unsigned short[::1] scode, const long[::1] order, const long[::1] slab_start,
               const double[:, ::1] stab, const int[::1] types, const double[:, :, ::1] rhor, double rdr,
-              double cutsq, double[::1] rho, int n_threads=1, long nel=-1, bint generic=False):
+              double cutsq, double[::1] rho, int n_threads=1, long nel=-1, bint generic=False,
+              bint zero=True):
     """Pass A: rho (n,) [density units] from scratch, both atoms of every entry (Newton's third law).
-    nel: number of elements (default rhor.shape[0]: setfl/funcfl tables; give it for eam/fs tables)."""
+    nel: number of elements (default rhor.shape[0]: setfl/funcfl tables; give it for eam/fs tables).
+    zero False: the entries' densities are added to the given rho (a second list over the same atoms:
+    the distributed engine's boundary entries, multiscale/parallel/engine.py)."""
     if x.shape[0] == 0:
         return 0
     if nel < 0:
@@ -295,7 +301,7 @@ def densities(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
         raise ValueError("rhor must hold nel (setfl) or nel*nel (eam/fs) density tables")
     with nogil:
         _densities(x, offsets, neigh, scode, order, slab_start, stab, types, rhor, nel, rdr, cutsq, rho,
-                   n_threads, generic)
+                   n_threads, generic, zero)
     return 0
 
 
@@ -314,8 +320,9 @@ def forces(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh
            const double[:, ::1] stab, const int[::1] types, const double[:, :, ::1] rhor,
            const double[:, :, :, ::1] z2r, double rdr, double cutsq, const double[::1] fp,
            double[:, ::1] f, double[::1] energies, int n_threads=1, const double[::1] bond_w=_EMPTY1,
-           bint per_atom=True, double[:, ::1] virial=_EMPTY2, bint generic=False):
-    """Pass C: forces f (n, d) [eV/Å] from scratch; energies (n,) get the pair energies added (not
+           bint per_atom=True, double[:, ::1] virial=_EMPTY2, bint generic=False, bint zero=True):
+    """Pass C: forces f (n, d) [eV/Å] from scratch (zero False: added to the given f and virial, as
+    ``densities``); energies (n,) get the pair energies added (not
     zeroed: they hold the embedding energies of pass B), phi/2 to each atom (per_atom) or all of it to
     the pair's owner. fp (n,) must hold w F'(rho) of every atom, ghosts included. bond_w (m,) or length
     0 (all 1); virial (n, d*d) per-atom output or length 0."""
@@ -323,7 +330,7 @@ def forces(const double[:, ::1] x, const long[::1] offsets, const int[::1] neigh
         return 0
     with nogil:
         _forces(x, offsets, neigh, scode, order, slab_start, stab, types, rhor, z2r, rdr, cutsq, fp, bond_w,
-                per_atom, f, energies, virial, n_threads, generic)
+                per_atom, f, energies, virial, n_threads, generic, zero)
     return 0
 
 

@@ -129,3 +129,22 @@ def filter_local(const long[::1] offsets, const int[::1] neigh, const unsigned s
     if split:
         return [(off1_a, nb1_a, sc1_a), (off2_a, nb2_a, sc2_a)]
     return [(off1_a, nb1_a, sc1_a)]
+
+
+def scatter_add(double[:, ::1] a, const long[::1] idx, const double[:, ::1] buf):
+    """a[idx[r], :] += buf[r, :] for r in order (idx may repeat: each row added in turn). a (n, k),
+    idx (m,) int64 row indices, buf (m, k). The reverse exchange of the distributed engine (ghost forces
+    and densities sent back to their owners, multiscale/parallel/engine.py): one C loop instead of
+    NumPy's fancy-index read, add, write."""
+    cdef Py_ssize_t m = idx.shape[0], k = a.shape[1], r, c, i
+    if buf.shape[0] != m or buf.shape[1] != k:
+        raise ValueError("scatter_add: buf must be (len(idx), a.shape[1])")
+    for r in range(m):
+        if idx[r] < 0 or idx[r] >= a.shape[0]:
+            raise IndexError(f"scatter_add: row {idx[r]} outside 0..{a.shape[0] - 1}")
+    with nogil:
+        for r in range(m):
+            i = idx[r]
+            for c in range(k):
+                a[i, c] = a[i, c] + buf[r, c]
+    return 0

@@ -36,7 +36,7 @@ cdef int _lj3(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
               const double[:, ::1] stab, const double[::1] bond_w, const unsigned char* RW,
               double[:, ::1] forces,
               double[::1] energies, double eps, double sig2, double rc2, int mode, double phic,
-              double dphic, double rc, bint per_atom, int n_threads) noexcept nogil:
+              double dphic, double rc, bint per_atom, int n_threads, bint zero=True) noexcept nogil:
     """3D fast path of md_pair.pair_loop for LJ without virial: same slab scheme, same arithmetic
     (bitwise the same results), parameters in registers, raw pointers into the C-contiguous arrays
     (measured 7 % faster than memoryview indexing).
@@ -62,7 +62,8 @@ cdef int _lj3(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
     cdef const double* sh
     cdef const double* xj
     cdef double* fj
-    zero_outputs(forces, energies, forces[:0, :], n_threads)
+    if zero:
+        zero_outputs(forces, energies, forces[:0, :], n_threads)
     for phase in range(2):
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
@@ -134,7 +135,7 @@ cdef int _lj2(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
               const double[:, ::1] stab, const double[::1] bond_w,
               const unsigned char* RW, double[:, ::1] forces,
               double[::1] energies, double eps, double sig2, double rc2, int mode, double phic,
-              double dphic, double rc, bint per_atom, int n_threads) noexcept nogil:
+              double dphic, double rc, bint per_atom, int n_threads, bint zero=True) noexcept nogil:
     """2D fast path of md_pair.pair_loop for LJ without virial (x, forces (n, 2)): the slab scheme of
     md_pair.pxd, each slab by the chunked gather / vectorised pair function / ordered accumulation of
     kernels/md_pair2d.h (bitwise the one-pass loop's results; thread-count independent)."""
@@ -142,7 +143,8 @@ cdef int _lj2(const double[:, ::1] x, const long[::1] offsets, const int[::1] ne
     cdef Py_ssize_t nslab = slab_start.shape[0] - 1
     cdef const double* BW = &bond_w[0] if bond_w.shape[0] > 0 else NULL
     cdef int phase
-    zero_outputs(forces, energies, forces[:0, :], n_threads)
+    if zero:
+        zero_outputs(forces, energies, forces[:0, :], n_threads)
     for phase in range(2):
         for q in prange((nslab - phase + 1) // 2, num_threads=n_threads, schedule="dynamic"):
             s = phase + 2 * q
@@ -157,10 +159,11 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
             const double[:, ::1] stab, const double[::1] bond_w, double[:, ::1] forces,
             double[::1] energies, double[:, ::1] virial,
             double eps, double sigma, double rc, int mode, bint per_atom=True, int n_threads=1,
-            bint generic=False, const unsigned char[::1] row_w=None):
+            bint generic=False, const unsigned char[::1] row_w=None, bint zero=True):
     """Forces (n, d), per-atom energies (n,), optional per-atom virial (n, d*d) from a half list with
     its slab order (see md_pair.pxd). generic: always use md_pair.pair_loop (the reference for the
-    specialised 2D/3D paths, used by the tests)."""
+    specialised 2D/3D paths, used by the tests). zero False: forces and energies are added to the given
+    values (2D/3D without virial only; the distributed engine's boundary entries)."""
     cdef double p[7]
     cdef double s6 = (sigma / rc) ** 6
     p[0] = eps
@@ -175,14 +178,19 @@ def compute(const double[:, ::1] x, const long[::1] offsets, const int[::1] neig
         if row_w.shape[0] != x.shape[0]:
             raise ValueError("row_w must have one flag per atom")
         RW = &row_w[0]
+    cdef bint slow = generic or virial.shape[0] > 0 or x.shape[0] == 0 or x.shape[1] == 1
+    if not zero and x.shape[0] == 0:
+        return 0
+    if slow and not zero:
+        raise ValueError("zero=False (accumulate) needs the 2D/3D path without virial")
     with nogil:
-        if generic or virial.shape[0] > 0 or x.shape[0] == 0 or x.shape[1] == 1:
+        if slow:
             pair_loop(x, offsets, neigh, scode, order, slab_start, stab, bond_w, forces, energies,
                       virial, _lj, p, per_atom, n_threads)
         elif x.shape[1] == 2:
             _lj2(x, offsets, neigh, scode, order, slab_start, stab, bond_w, RW, forces, energies, eps,
-                 p[1], p[2], mode, p[4], p[5], rc, per_atom, n_threads)
+                 p[1], p[2], mode, p[4], p[5], rc, per_atom, n_threads, zero)
         else:
             _lj3(x, offsets, neigh, scode, order, slab_start, stab, bond_w, RW, forces, energies, eps,
-                 p[1], p[2], mode, p[4], p[5], rc, per_atom, n_threads)
+                 p[1], p[2], mode, p[4], p[5], rc, per_atom, n_threads, zero)
     return 0

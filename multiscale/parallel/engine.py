@@ -12,9 +12,10 @@ State (this rank; ``n_own`` owned atoms first, then ``n_ghost`` ghosts):
 
 Neighbour rebuild (all ranks together, when any atom anywhere moved more than skin/2 — one max-allreduce
 per step): wrap owned atoms into the box, MIGRATE atoms whose slab changed to their new owners
-(all-to-all of (gid, x, v, mass, type, image)), sort the owned atoms by global id (a canonical order: the
-same P gives bitwise the same run), choose ghosts (owned atoms within ``rlist = cutoff + skin`` of a slab
-face are sent to the rank across it, shifted by ±L across the periodic seam), build the half list of the
+(one buffer all-to-all of packed rows (gid, x, v, mass, type, image): `comm.alltoallv`), sort the owned
+atoms by global id (a canonical order: the same P gives bitwise the same run), choose ghosts (owned atoms
+within ``rlist = cutoff + skin`` of a slab face are sent to the rank across it, shifted by ±L across the
+periodic seam; counts, then packed rows by buffer Irecv/Isend), build the half list of the
 local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others; cut axis 0:
 home cells holding only ghosts scan only the owned cells, ``clip_x``, so most ghost-ghost pairs are never
 listed) and drop the entries that are not this rank's to compute (`kernels/neighbors.filter_local`, one
@@ -30,9 +31,10 @@ pass):
 ``overlap=True``: the kept entries are split into two lists over the same slab order, the
 interior (both atoms owned) and the boundary (an entry with a ghost). Each step starts the ghosts'
 position exchange non-blocking (`comm.channel`: send buffers packed in place, receives straight into
-the ghost rows), computes the interior entries while the messages travel, waits, then computes the
-boundary entries into scratch arrays that are added (EAM: the same for both passes, the F'(ρ) exchange
-overlapped with the interior force pass). ``overlap=False`` (default: measured faster on the shared test
+the ghost rows), computes the interior entries while the messages travel, waits, then adds the
+boundary entries' terms in place (kernels with ``zero=False``: the EAM passes, LJ; other pair potentials
+into scratch arrays that are added) (EAM: the same for both passes, the F'(ρ) exchange overlapped with
+the interior force pass). ``overlap=False`` (default: measured faster on the shared test
 machine, docs/parallel.md "Strong scaling"): one list, exchange then forces.
 
 EAM runs as density pass → (reverse ρ) → embedding of owned atoms → forward F'(ρ) to the ghosts → force
@@ -76,6 +78,14 @@ from .comm import MPIComm, SerialComm
 from .streams import langevin_forces
 
 
+def default_newton(potential) -> bool:  # noqa: ANN001
+    """The force mode a 2-rank run measured cheaper per rank (thread CPU time, docs/parallel.md "Session
+    23"): reverse communication (newton) for tabulated EAM, whose cross pairs cost two passes (in.eam:
+    −8 % CPU per rank), full cross pairs for pair potentials (in.lj: equal CPU, one exchange per step
+    instead of two)."""
+    return hasattr(potential, "tables")
+
+
 class SlabDecomposition:
     """P equal slabs of ``box`` along ``axis``. ``bounds`` (P+1,) slab faces [length]."""
 
@@ -99,6 +109,37 @@ class SlabDecomposition:
     def owner(self, coord: np.ndarray) -> np.ndarray:
         """(m,) int rank owning each wrapped coordinate along the axis."""
         return np.searchsorted(self.bounds[1:-1], coord, side="right").astype(np.int64)
+
+
+def _pack_rows(cols: list) -> np.ndarray:
+    """Per-atom columns (each (m,) or (m, k), float or integer) side by side in one (m, w) float64 array
+    (integer columns stored bit for bit as int64): one contiguous buffer per message (no pickling)."""
+    m = cols[0].shape[0]
+    w = sum(1 if c.ndim == 1 else c.shape[1] for c in cols)
+    rows = np.empty((m, w))
+    iv = rows.view(np.int64)
+    k = 0
+    for c in cols:
+        kk = 1 if c.ndim == 1 else c.shape[1]
+        dst = iv if c.dtype.kind in "iub" else rows
+        dst[:, k:k + kk] = c.reshape(m, kk)
+        k += kk
+    return rows
+
+
+def _unpack_rows(rows: np.ndarray, like: list) -> list:
+    """Inverse of `_pack_rows`: columns shaped and typed like the arrays ``like`` (their row counts may
+    differ from the received rows'), each a fresh contiguous array."""
+    m = rows.shape[0]
+    iv = rows.view(np.int64)
+    out, k = [], 0
+    for c in like:
+        kk = 1 if c.ndim == 1 else c.shape[1]
+        src = iv if c.dtype.kind in "iub" else rows
+        a = src[:, k:k + kk].astype(c.dtype)          # a copy
+        out.append(a.reshape(m) if c.ndim == 1 else a)
+        k += kk
+    return out
 
 
 class _LocalList:
@@ -127,7 +168,9 @@ class DistributedMD:
     mass : (m,) INTERNAL force-mass units;  gids : (m,) int64 global ids (unique over all ranks)
     potential : pair potential (`PairPotential`) or tabulated EAM (`TabulatedEAM`), the serial objects
     box : `Box`; skin [length]; types : (m,) int element indices (None = 0)
-    axis : cut axis; newton : reverse communication (True) or full cross pairs (False)
+    axis : cut axis; newton : reverse communication (True) or full cross pairs (False); None (default):
+        newton for EAM, full cross pairs for pair potentials (`default_newton`: the cheaper per rank in
+        thread CPU time, docs/parallel.md "Session 23")
     overlap : ghost exchange overlapped with the interior entries (True) or completed before the forces
         (False, default)
     neighbor : rebuild policy (`NeighborPolicy` or mapping {every, delay, check}; None = check every step,
@@ -152,7 +195,7 @@ class DistributedMD:
     """
 
     def __init__(self, comm: SerialComm | MPIComm, x, v, mass, gids, potential, box: Box, skin: float,  # noqa: ANN001
-                 types=None, axis: int = 0, newton: bool = False, n_threads: int = 1,  # noqa: ANN001
+                 types=None, axis: int = 0, newton: bool | None = None, n_threads: int = 1,  # noqa: ANN001
                  langevin: dict | None = None, neighbor=None, step: int = 0, forces=None,  # noqa: ANN001
                  thermostat=None, thermostat_mask=None, f_ext=None, dt: float | None = None,  # noqa: ANN001
                  overlap: bool = False, site_w=None, X_ref=None, bond_weight_fn=None) -> None:  # noqa: ANN001
@@ -160,12 +203,15 @@ class DistributedMD:
         self.overlap = bool(overlap)
         self.potential, self.box, self.skin = potential, box, float(skin)
         self.d = box.dim
-        self.newton = bool(newton)
+        self.newton = default_newton(potential) if newton is None else bool(newton)
         self.n_threads = int(n_threads)
         self.rlist = float(potential.cutoff) + self.skin
         self.dec = SlabDecomposition(box, self.size, axis, self.rlist)
         self.axis = self.dec.axis
         self.eam = hasattr(potential, "tables")
+        # overlap: the boundary entries accumulate into the forces in place (EAM passes; pair potentials
+        # whose kernel has zero=False) instead of scratch arrays that are zeroed and added
+        self._acc = self.eam or bool(getattr(potential, "accumulates", False))
         if self.eam and potential.tables.rhor.shape[0] != potential.tables.frho.shape[0]:
             # eam/fs with several elements: rhor holds nel*nel pair densities (eam_tables.read_fs), which
             # the distributed passes (one density per element) do not index
@@ -261,20 +307,18 @@ class DistributedMD:
         image = self.image[:n] + img
         v, mass, gid, types = self.v[:n], self.mass[:n], self.gid[:n], self.types[:n]
         carry = [c[:n] for c in (self.site_w, self.X_ref) if c is not None]   # weights: with their atom
-        nc = 6 + len(carry)
-        if self.size > 1:
+        if self.size > 1:     # migration: one buffer all-to-all of packed rows (no pickling)
             owner = self.dec.owner(x[:, self.axis])
             stay = owner == self.rank
-            sends = {}
-            for r in np.unique(owner[~stay]).tolist():
-                s = owner == r
-                sends[int(r)] = (gid[s], x[s], v[s], mass[s], types[s], image[s], *[c[s] for c in carry])
-            self.n_migrated += int(np.count_nonzero(~stay))
-            got = self.comm.exchange(sends)
-            parts = [(gid[stay], x[stay], v[stay], mass[stay], types[stay], image[stay],
-                      *[c[stay] for c in carry])]
-            parts += [got[r] for r in sorted(got)]
-            gid, x, v, mass, types, image, *carry = (np.concatenate([p[k] for p in parts]) for k in range(nc))
+            move = np.flatnonzero(~stay)
+            self.n_migrated += int(move.size)
+            move = move[np.argsort(owner[move], kind="stable")]
+            counts = np.bincount(owner[move], minlength=self.size)
+            cols = [gid, x, v, mass, types, image, *carry]     # per-atom columns that travel with the atom
+            got = _unpack_rows(self.comm.alltoallv(_pack_rows([c[move] for c in cols]), counts), cols)
+            if move.size or got[0].size:
+                gid, x, v, mass, types, image, *carry = (np.concatenate([c[stay], g]) for c, g in
+                                                         zip(cols, got, strict=True))
         t1 = time.perf_counter()
         self.stats["t_migrate"] += t1 - t0
         order = np.argsort(gid, kind="stable")
@@ -310,33 +354,38 @@ class DistributedMD:
                     lo_r, sel[0] = null, sel[0][:0]
                 if self.rank == self.size - 1:
                     hi_r, sel[1] = null, sel[1][:0]
-            sends = {}
-            for k, dest in ((0, lo_r), (1, hi_r)):
+            # ghost set-up: counts, then packed rows (gid, type, x + shift, carried columns; weighted: image
+            # counts and the seam shift in periods) per face, buffer Irecv/Isend (PROC_NULL: nothing comes)
+            cnt_s = [np.array([sel[k].size], np.int64) for k in (0, 1)]
+            cnt_r = [np.zeros(1, np.int64) for _ in (0, 1)]
+            dests, srcs = (lo_r, hi_r), (hi_r, lo_r)
+            self.comm.sendrecv_many([(cnt_s[k], dests[k], cnt_r[k], srcs[k], 20 + k) for k in (0, 1)])
+            like = [gid, types, x, *carry, *((image, image) if weighted else ())]
+            bufs = []
+            for k in (0, 1):
                 idx = sel[k]
-                self._send.append((idx, shift[k], dest))
-                if dest != null:
-                    sends.setdefault(dest, {})[k] = (gid[idx], x[idx] + shift[k], types[idx],
-                                                     *[c[idx] for c in carry],
-                                                     *((image[idx], np.rint(shift[k] / np.where(
-                                                         self.period > 0, self.period, 1.0)).astype(
-                                                         np.int64)) if weighted else ()))
-            got = self.comm.exchange(sends)
-            if self.dec.free:
-                got[null] = {k: (gid[:0], x[:0], types[:0], *[c[:0] for c in carry],
-                                 *((image[:0], np.zeros(d, np.int64)) if weighted else ())) for k in (0, 1)}
+                self._send.append((idx, shift[k], dests[k]))
+                wcols = ()
+                if weighted:
+                    sh_p = np.rint(shift[k] / np.where(self.period > 0, self.period, 1.0)).astype(np.int64)
+                    wcols = (image[idx], np.broadcast_to(sh_p, (idx.size, d)))
+                bufs.append(_pack_rows([gid[idx], types[idx], x[idx] + shift[k], *[c[idx] for c in carry],
+                                        *wcols]))
+            recv = [np.empty((int(cnt_r[k][0]), bufs[k].shape[1])) for k in (0, 1)]
+            self.comm.sendrecv_many([(bufs[k], dests[k], recv[k], srcs[k], 22 + k) for k in (0, 1)])
             # ghost block 0 = what the rank above sent downwards (its dir 0), block 1 = from the rank below
             start = n
-            for k, src in ((0, hi_r), (1, lo_r)):
-                gg, gx, gt, *gc = got[src][k]
+            for k in (0, 1):
+                gg, gt, gx, *gc = _unpack_rows(recv[k], like)
                 for lst_c, c in zip(g_carry, gc, strict=False):
                     lst_c.append(c)
                 if weighted:        # the ghosts' image counts and the sender's seam shift in periods
                     g_img.append(gc[-2])
-                    g_sh.append(np.broadcast_to(gc[-1], (gg.size, d)))
+                    g_sh.append(gc[-1])
                 g_gid.append(gg)
-                g_x.append(gx)
                 g_ty.append(gt)
-                self._recv.append((slice(start, start + gg.size), src))
+                g_x.append(gx)
+                self._recv.append((slice(start, start + gg.size), srcs[k]))
                 start += gg.size
         self.n_ghost = int(sum(g.size for g in g_gid))
         self.gid = np.ascontiguousarray(np.concatenate([gid, *g_gid]))
@@ -406,10 +455,9 @@ class DistributedMD:
         self.list = lists[0]
         if self.overlap:
             self.list_b = lists[1]
-            self._fb = np.zeros_like(self.forces)
-            self._eb = np.zeros_like(self.energies)
-            if self.eam:
-                self._rho_b = np.zeros_like(self._rho)
+            if not self.eam and not self._acc:
+                self._fb = np.zeros_like(self.forces)
+                self._eb = np.zeros_like(self.energies)
 
     def _bond_weights(self) -> None:
         """Bond weights of the entries of this rank's list(s) (`parallel.weights.entry_weights`; weights
@@ -498,8 +546,10 @@ class DistributedMD:
         ch, bufs = self._ch[name]
         self.comm.start(ch)
         self.comm.wait(ch)
+        k = 1 if a.ndim == 1 else a.shape[1]
+        a2 = a.reshape(a.shape[0], k)
         for (idx, _, _), buf in zip(self._send, bufs, strict=True):
-            a[idx] += buf
+            self._kn.scatter_add(a2, idx, buf.reshape(buf.shape[0], k))
         self.stats["t_comm"] += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ forces
@@ -525,8 +575,8 @@ class DistributedMD:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._wait("x")
                 t0 = time.perf_counter()
-                ke.densities(x, *args_b, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho_b, nt)
-                self._rho += self._rho_b        # ghost rows too: newton sends them back
+                ke.densities(x, *args_b, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho, nt,
+                             zero=False)      # accumulated (ghost rows too: newton sends them back)
             if self.newton and g:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._reverse("rho", self._rho)
@@ -550,19 +600,20 @@ class DistributedMD:
                 self._wait("fp")
                 t0 = time.perf_counter()
                 ke.forces(x, *args_b, self.types, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, self._fp,
-                          self._fb, e, nt, *(() if self.bond_w_b is None else (self.bond_w_b,)))
-                m = self.n_loc if self.newton else self.n_own
-                f[:m] += self._fb[:m]
+                          f, e, nt, *(() if self.bond_w_b is None else (self.bond_w_b,)), zero=False)
         else:
             self.potential.compute(x, lst, None, self.bond_w, f, e, nt)
             if ov:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._wait("x")
                 t0 = time.perf_counter()
-                self.potential.compute(x, self.list_b, None, self.bond_w_b, self._fb, self._eb, nt)
-                m = self.n_loc if self.newton else self.n_own     # full mode: ghost rows are not used
-                f[:m] += self._fb[:m]
-                e[:m] += self._eb[:m]
+                if self._acc:     # the boundary entries added in place (kernel zero=False)
+                    self.potential.compute(x, self.list_b, None, self.bond_w_b, f, e, nt, accumulate=True)
+                else:             # into scratch arrays, added (potentials without an accumulating kernel)
+                    self.potential.compute(x, self.list_b, None, self.bond_w_b, self._fb, self._eb, nt)
+                    m = self.n_loc if self.newton else self.n_own     # full mode: ghost rows are not used
+                    f[:m] += self._fb[:m]
+                    e[:m] += self._eb[:m]
         self.stats["t_force"] += time.perf_counter() - t0
         if self.newton and g:
             self._reverse("f", f)
@@ -641,13 +692,30 @@ class DistributedMD:
     def n_global(self) -> int:
         return int(self.comm.allreduce(self.n_own, "sum"))
 
+    def atom_energies(self) -> np.ndarray:
+        """Collective. (n_own,) per-atom energies of the owned atoms, each the serial run's share: in newton
+        mode the halves of the cross pairs that were given to ghosts are sent back to their owners here
+        (only when asked for: output frames), full mode holds them already."""
+        n = self.n_own
+        if not (self.newton and self.n_ghost):
+            return self.energies[:n].copy()
+        e = self.energies
+        bufs = [np.empty(idx.size) for idx, _, _ in self._send]
+        msgs = [(np.ascontiguousarray(e[blk]), src, buf, dest, 16 + k) for k, (buf, (_, _, dest), (blk, src))
+                in enumerate(zip(bufs, self._send, self._recv, strict=True))]
+        self.comm.sendrecv_many(msgs)
+        out = e[:n].copy()
+        for (idx, _, _), buf in zip(self._send, bufs, strict=True):
+            self._kn.scatter_add(out.reshape(n, 1), idx, buf.reshape(-1, 1))
+        return out
+
     def gather(self, root: int = 0) -> dict | None:
         """gid-sorted global arrays on ``root`` (None elsewhere): gid (N,), x (N, d) UNWRAPPED positions,
-        v, forces (N, d), energies (N,) per-atom (owned shares), image (N, d), f_ext (N, d) thermostat
+        v, forces (N, d), energies (N,) per-atom (`atom_energies`), image (N, d), f_ext (N, d) thermostat
         forces (zero without one), owner (N,) rank."""
         n = self.n_own
         mine = (self.gid[:n], self.x[:n] + self.image * self.period, self.v, self.forces[:n],
-                self.energies[:n], self.image, self.f_ext)
+                self.atom_energies(), self.image, self.f_ext)
         parts = self.comm.gather(mine, root)
         if parts is None or self.rank != root:
             return None

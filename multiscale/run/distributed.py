@@ -215,7 +215,7 @@ class DistributedIntegrator:
         self.engine = DistributedMD(
             self.comm, np.asarray(x, float)[sel], np.asarray(v, float)[sel],
             np.asarray(m.system.atom_mass, float)[sel], np.arange(n, dtype=np.int64)[sel], m.potential,
-            a.box, a.nlist.skin, types=types[sel], axis=0, newton=False, n_threads=m.threads,
+            a.box, a.nlist.skin, types=types[sel], axis=0, newton=None, n_threads=m.threads,
             neighbor=a.nlist.policy, step=int(step),
             forces=None if forces is None else np.asarray(forces, float)[sel],
             thermostat=m.thermostat, thermostat_mask=self._th_mask, dt=self.dt,

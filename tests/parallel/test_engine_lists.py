@@ -3,7 +3,9 @@
 - `NeighborList.build(clip_x=...)` (kernels/cellscan clip) lists every pair with an atom inside the
   clip range, i.e. exactly the unclipped list minus some pairs of two atoms outside it;
 - `neighbors.filter_local` (one pass, interior/boundary split) equals a direct NumPy statement of the rule
-  (ghost-ghost dropped; newton: a cross pair on the rank owning its atom of smaller global id).
+  (ghost-ghost dropped; newton: a cross pair on the rank owning its atom of smaller global id);
+- the accumulating kernels of the overlap mode (LJ ``zero=False``, EAM densities / forces ``zero=False``):
+  two halves of a list, the second added in place, equal the whole list in one call.
 """
 
 from __future__ import annotations
@@ -93,3 +95,108 @@ def test_filter_local_matches_the_rule(newton: bool) -> None:
     for r, row in enumerate(_rows(o, nb, c)):
         keep = set(ref_int[r]) | set(ref_bnd[r])
         assert row == [e for e in orig[r] if e in keep]
+
+
+def _split(nl: NeighborList) -> tuple:
+    """The list's entries in two CSR lists over the same rows (even / odd position within each row)."""
+    off, nb, code = nl.offsets, nl.neighbors, nl.shift_code
+    row = np.repeat(np.arange(off.size - 1), np.diff(off))
+    pos = np.arange(nb.size) - off[row]
+    out = []
+    for part in (0, 1):
+        keep = pos % 2 == part
+        c = np.zeros(off.size, np.int64)
+        np.cumsum(np.bincount(row[keep], minlength=off.size - 1), out=c[1:])
+        out.append((c, np.ascontiguousarray(nb[keep]), np.ascontiguousarray(code[keep])))
+    return out
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_lj_kernel_accumulates_with_zero_false(dim: int) -> None:
+    """pair_lj.compute(zero=False) adds the entries' forces/energies to the given arrays: the two halves of
+    a list computed one after the other (second with zero=False) equal the whole list in one call."""
+    from multiscale.md.potentials.lj import LennardJones
+
+    rng = np.random.default_rng(5)
+    box = Box([0.0] * dim, [9.0] * dim, [True] * dim)
+    x = np.ascontiguousarray(rng.uniform(0.0, 9.0, size=(700 if dim == 3 else 90, dim)))
+    pot = LennardJones(1.0, 1.0, 2.5, "shift")
+    nl = NeighborList(box, 2.5, 0.3)
+    nl.build(x)
+    f1, e1 = np.zeros_like(x), np.zeros(len(x))
+    pot.compute(x, nl, None, None, f1, e1)
+    f2, e2 = np.full_like(x, np.nan), np.full(len(x), np.nan)    # zero=True must overwrite the NaNs
+    for k, (off, nb, code) in enumerate(_split(nl)):
+        part = _view(nl, off, nb, code)
+        pot.compute(x, part, None, None, f2, e2, accumulate=k == 1)
+    assert np.allclose(f2, f1, rtol=1e-12, atol=1e-12 * np.abs(f1).max())
+    assert np.allclose(e2, e1, rtol=1e-12, atol=1e-12 * np.abs(e1).max())
+    assert abs(f1).max() > 1.0
+
+
+def _view(nl: NeighborList, off, nb, code):  # noqa: ANN001, ANN202
+    from multiscale.parallel.engine import _LocalList
+
+    return _LocalList(off, nb, code, nl.order, nl.slab_start, nl.shift_table)
+
+
+def test_eam_passes_accumulate_with_zero_false() -> None:
+    """kernels/eam densities and forces with zero=False add to the given rho / forces (the distributed
+    engine's boundary entries): two halves of the list, the second accumulated, equal the whole list."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from mpi_driver import lammps_potentials
+
+    from multiscale.md.lattice import Lattice
+    from multiscale.md.potentials.eam import EAMFile
+
+    pot = EAMFile.from_file(lammps_potentials() / "Cu_u3.eam")
+    t, ke = pot.tables, load("eam")
+    L = 4 * 3.615
+    rng = np.random.default_rng(8)
+    x = Lattice("fcc", 3.615).sites_in_box([0, 0, 0], [L] * 3)
+    x = np.ascontiguousarray(x + 0.08 * rng.standard_normal(x.shape))
+    box = Box([0.0] * 3, [L] * 3, [True] * 3)
+    nl = NeighborList(box, pot.cutoff, 1.0)
+    nl.build(x)
+    n, ty = len(x), np.zeros(len(x), np.int32)
+
+    def args(lst):  # noqa: ANN001, ANN202
+        return (lst.offsets, lst.neighbors, lst.shift_code, lst.order, lst.slab_start, lst.shift_table)
+
+    whole = _view(nl, nl.offsets, nl.neighbors, nl.shift_code)
+    halves = [_view(nl, *p) for p in _split(nl)]
+    rho1, rho2 = np.zeros(n), np.full(n, np.nan)
+    ke.densities(x, *args(whole), ty, t.rhor, 1.0 / t.dr, t.cutoff ** 2, rho1)
+    for k, h in enumerate(halves):
+        ke.densities(x, *args(h), ty, t.rhor, 1.0 / t.dr, t.cutoff ** 2, rho2, zero=k == 0)
+    assert np.allclose(rho2, rho1, rtol=1e-13) and rho1.min() > 0
+    fp, e = np.zeros(n), np.zeros(n)
+    ke.embedding(rho1, ty, t.frho, 1.0 / t.drho, t.rhomax, fp, e, n)
+    f1, e1 = np.zeros_like(x), e.copy()
+    ke.forces(x, *args(whole), ty, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, fp, f1, e1)
+    f2, e2 = np.full_like(x, np.nan), e.copy()
+    for k, h in enumerate(halves):
+        ke.forces(x, *args(h), ty, t.rhor, t.z2r, 1.0 / t.dr, t.cutoff ** 2, fp, f2, e2, zero=k == 0)
+    scale = np.abs(f1).max()
+    assert scale > 0.1 and np.allclose(f2, f1, rtol=1e-12, atol=1e-12 * scale)
+    assert np.allclose(e2, e1, rtol=1e-13)
+
+
+def test_scatter_add_matches_numpy_add_at() -> None:
+    """neighbors.scatter_add (the reverse exchange's add, repeated rows included) equals np.add.at; rows
+    outside the array are refused."""
+    kn = load("neighbors")
+    rng = np.random.default_rng(2)
+    for k in (1, 3):
+        a = rng.standard_normal((50, k))
+        idx = rng.integers(0, 50, size=80)          # with repeats
+        buf = rng.standard_normal((80, k))
+        ref = a.copy()
+        np.add.at(ref, idx, buf)
+        kn.scatter_add(a, idx, buf)
+        assert np.allclose(a, ref, rtol=1e-14, atol=1e-14)
+    with pytest.raises(IndexError):
+        kn.scatter_add(np.zeros((4, 1)), np.array([4]), np.ones((1, 1)))

@@ -30,6 +30,8 @@ class LennardJones(PairPotential):
                               "in lj units)")
         truncation: Literal["cut", "shift", "smooth"] = Field("cut", description="cut | shift | smooth")
 
+    accumulates = True      # kernels/pair_lj.pyx: zero=False
+
     def __init__(self, epsilon: float = 1.0, sigma: float = 1.0, cutoff: float = 2.5,
                  truncation: str = "cut") -> None:
         if truncation not in _MODES:

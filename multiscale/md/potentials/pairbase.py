@@ -57,12 +57,15 @@ class PairPotential(Potential):
     many_body = False
     #: ``compute`` takes ``bond_w_rows`` (per-row flags: unit-weight rows not read, zero-weight rows skipped)
     takes_bond_w_rows = True
+    #: ``compute(accumulate=True)`` adds to the given forces/energies (kernel ``zero=False``; 2D/3D, no
+    #: virial)
+    accumulates = False
 
     def _kernel_params(self) -> tuple:
         raise NotImplementedError
 
     def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, virial=None,  # noqa: ANN001
-                atom_energies=True, virial_atoms=None, bond_w_rows=None):  # noqa: ANN001
+                atom_energies=True, virial_atoms=None, bond_w_rows=None, accumulate=False):  # noqa: ANN001
         """See `Potential.compute`. Site weights do not enter a pair potential (no embedding term).
 
         virial : optional (d, d) output [energy], ``W = sum_{a<b} r_ab (x) f_ab`` (r_ab = x_a - x_b,
@@ -73,6 +76,9 @@ class PairPotential(Potential):
         bond_w_rows : optional (n,) uint8, 0 for a row (owner atom) whose bond weights are all exactly 1:
         the 2D kernels then do not read them (the same bits; see `AtomisticRegion.compute`); 2 for a row whose
         weights are all exactly 0 (pad-pad bonds): the 2D kernels skip it (other kernels treat 2 as 1).
+        accumulate : add to ``forces``/``energies`` instead of overwriting them (only where the class sets
+        ``accumulates``; the distributed engine's boundary entries). The returned sum is then of all
+        ``energies``.
         """
         x, bw, vir = kernel_args(x, nlist, bond_w, forces, energies, virial, virial_atoms)
         kw = {}
@@ -80,6 +86,10 @@ class PairPotential(Potential):
             if bond_w_rows.shape != (x.shape[0],) or bond_w_rows.dtype != np.uint8:
                 raise ValueError(f"bond_w_rows must be uint8 of shape ({x.shape[0]},)")
             kw["row_w"] = bond_w_rows
+        if accumulate:
+            if not self.accumulates:
+                raise ValueError(f"{type(self).__name__}: compute(accumulate=True) is not supported")
+            kw["zero"] = False
         self._k.compute(x, *list_args(nlist), bw, forces, energies, vir, *self._kernel_params(),
                         bool(atom_energies), int(n_threads), **kw)
         finish_virial(vir, virial, x.shape[1])
