@@ -1,0 +1,129 @@
+"""Set-up cost of the coupled model (issue 13): the core-bond shortcut of the bond weights
+(``bond_weight_fn.certain_unit``) and the compiled strict triangles of the multiplier factor
+(kernels/sparse_setup.pyx), each against the code path it bypasses, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from multiscale._kernels import load
+from multiscale.coupling.handshake import Handshake
+from multiscale.coupling.projector import _csc_arrays, _strict_triangle
+from multiscale.geometry.base import make_shape
+from multiscale.md.box import Box
+from multiscale.md.potentials.lj import LennardJones
+from multiscale.md.system import AtomisticRegion
+from multiscale.plugins import load_all
+
+load_all()
+
+
+class _Plain:
+    """The same bond-weight function without ``certain_unit`` (every pair goes through it); counts the
+    pairs it is given."""
+
+    def __init__(self, fn) -> None:  # noqa: ANN001
+        self.fn, self.n = fn, 0
+        sym = fn.symmetric
+
+        def symmetric(i, j, dX):  # noqa: ANN001, ANN202
+            self.n += len(i)
+            return sym(i, j, dX)
+
+        self.symmetric = symmetric
+
+    def __call__(self, i, j, dX):  # noqa: ANN001, ANN204
+        return self.fn(i, j, dX)
+
+
+def _hex(nx: int, ny: int, a: float, x0: float = 0.0, y0: float = 0.0) -> np.ndarray:
+    return np.array([[x0 + a * (ix + 0.5 * (iy % 2)), y0 + a * np.sqrt(3) / 2 * iy]
+                     for iy in range(ny) for ix in range(nx)])
+
+
+def _weights(atoms: AtomisticRegion, fn) -> np.ndarray:  # noqa: ANN001
+    atoms.set_weights(np.ones(atoms.n), fn)
+    return atoms.bond_w.copy()
+
+
+@pytest.mark.parametrize("blend", ["linear", "cubic", "quintic"])
+def test_core_bond_shortcut_is_bitwise_the_full_computation_near_the_core_face(blend):
+    """Atoms on, just inside and just outside the faces of a box core: the shortcut changes no weight, takes
+    only pairs of weight 1 and leaves the others to the function."""
+    a0 = 1.12
+    X = _hex(18, 18, a0, -9.7, -8.9)
+    hi = 3.1                                      # not representable: faces at rounded coordinates
+    rng = np.random.default_rng(7)
+    near = np.abs(np.abs(X[:, 0]) - hi) < 0.6
+    X[near, 0] = np.sign(X[near, 0]) * (hi - rng.choice([0.0, 1e-16, 3e-16, 1e-15, 1e-13, 1e-9, 4e-9, 1e-8, -1e-15, -1e-9],
+                                                       near.sum()))
+    hs = Handshake(make_shape({"type": "box", "lo": [-hi, -hi], "hi": [hi, hi]}, 2), 4.0, blend)
+    box = Box(X.min(axis=0) - 5.0, X.max(axis=0) + 5.0, [False, False])
+    atoms = AtomisticRegion(X, 1.0, LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5), box, skin=0.3)
+    atoms.compute()
+    fn = hs.bond_weight_fn(X)
+    assert hasattr(fn, "certain_unit")
+    plain = _Plain(fn)
+    w_fast, w_full = _weights(atoms, fn), _weights(atoms, plain)
+    m = w_full.size
+    assert np.array_equal(w_fast, w_full) and w_fast.tobytes() == w_full.tobytes()
+    i, j = atoms.nlist.pairs()
+    unit = fn.certain_unit(i, j)
+    assert 100 < unit.sum() < m and np.all(w_full[unit] == 1.0)
+    assert plain.n == m
+    assert np.any(w_full < 1.0)
+
+
+def test_core_bond_shortcut_leaves_periodic_images_to_the_function():
+    """A core box spanning a periodic axis but not the whole period: a pair of atoms both deep inside the
+    core whose bond crosses the periodic boundary runs outside the core (weight < 1): it must take the
+    function, not the shortcut."""
+    a0 = 2 ** (1 / 6)
+    nx, ny = 16, 16
+    X = _hex(nx, ny, a0)
+    L = np.array([nx * a0, ny * a0 * np.sqrt(3) / 2])
+    box = Box([0.0, 0.0], L, [True, True])
+    # core: all x except a slab of 3 around the periodic seam at x = 0 = L; deep enough that the atoms next
+    # to the seam on both sides are inside the core by more than the margin
+    hs = Handshake(make_shape({"type": "box", "lo": [0.2, -100.0], "hi": [L[0] - 0.2, 100.0]}, 2), 3.0)
+    atoms = AtomisticRegion(X, 1.0, LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5), box, skin=0.3)
+    atoms.compute()
+    fn = hs.bond_weight_fn(X)
+    w_fast, w_full = _weights(atoms, fn), _weights(atoms, _Plain(fn))
+    assert w_fast.tobytes() == w_full.tobytes()
+    i, j = atoms.nlist.pairs()
+    img = np.any(atoms.nlist.shift_vectors()[:, :1] != 0.0, axis=1)
+    risky = fn.certain_unit(i, j) & img
+    assert risky.any() and np.all(w_full[risky] < 1.0)   # the case the image test guards
+
+
+def test_nonconvex_core_has_no_shortcut():
+    shape = make_shape({"type": "difference", "shapes": [{"type": "box", "lo": [-6.0, -6.0], "hi": [6.0, 6.0]},
+                                                         {"type": "sphere", "center": [0.0, 0.0], "radius": 2.0}]},
+                       2)
+    assert not hasattr(Handshake(shape, 3.0).bond_weight_fn(np.zeros((3, 2))), "certain_unit")
+
+
+@pytest.mark.parametrize("lower", [1, 0])
+def test_compiled_strict_triangles_are_the_scipy_arrays(lower):
+    """Random square CSC matrices with explicit zeros, unsorted row indices and empty columns: the kernel's
+    CSR strict triangle and diagonal are the arrays of `_strict_triangle(M.tocsr())` and `M.diagonal()`."""
+    k = load("sparse_setup")
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 300):
+        M = sp.random(n, n, density=0.05, random_state=rng, format="csc") + sp.diags(rng.uniform(1, 2, n))
+        M = sp.csc_matrix(M)
+        M.data[rng.random(M.nnz) < 0.1] = 0.0                   # explicit zeros are kept
+        for c in range(n):                                      # unsorted indices within columns
+            s = slice(M.indptr[c], M.indptr[c + 1])
+            p = rng.permutation(M.indptr[c + 1] - M.indptr[c])
+            M.indices[s], M.data[s] = M.indices[s][p], M.data[s][p]
+        M.has_sorted_indices = False
+        p, i, x, dg = k.csc_strict_csr(*_csc_arrays(M), lower)
+        ref = _strict_triangle(M.tocsr(), lower=bool(lower))
+        assert p.dtype == np.int32 and i.dtype == np.int32
+        assert np.array_equal(p, ref.indptr) and np.array_equal(i, ref.indices)
+        assert x.tobytes() == np.ascontiguousarray(ref.data, float).tobytes()
+        assert dg.tobytes() == M.tocsr().diagonal().tobytes()
