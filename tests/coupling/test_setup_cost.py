@@ -127,3 +127,37 @@ def test_compiled_strict_triangles_are_the_scipy_arrays(lower):
         assert np.array_equal(p, ref.indptr) and np.array_equal(i, ref.indices)
         assert x.tobytes() == np.ascontiguousarray(ref.data, float).tobytes()
         assert dg.tobytes() == M.tocsr().diagonal().tobytes()
+
+
+def _locate_by_candidates(loc, X: np.ndarray, tol: float = 1e-9):  # noqa: ANN001, ANN202
+    """The former `Locator.locate` (no bounding-box fallback): the k nearest centroids of every point
+    tried in order."""
+    m = X.shape[0]
+    found = np.full(m, -1, np.int64)
+    xi = np.zeros(X.shape)
+    _, cand = loc._tree.query(X, k=loc._k)
+    for j in range(cand.shape[1]):
+        todo = np.nonzero(found < 0)[0]
+        x, ok = loc._try(X[todo], cand[todo, j], tol)
+        found[todo[ok]] = cand[todo[ok], j]
+        xi[todo[ok]] = x[ok]
+    assert np.all(found >= 0)
+    return loc._bid[found], loc._eid[found], xi
+
+
+@pytest.mark.parametrize("element", ["tri3", "quad4"])
+def test_locate_nearest_first_is_bitwise_the_candidate_loop(element):
+    """Points at nodes, on element edges (equidistant centroids: ties) and inside a graded mesh: the same
+    elements and reference coordinates as trying the k nearest centroids in order."""
+    from multiscale.fem.generators._structured import structured_mesh
+    from multiscale.fem.locate import Locator
+
+    ax = np.concatenate([np.linspace(-6.0, 0.0, 7), [0.7, 1.7, 3.1, 5.0]])
+    mesh = structured_mesh([ax, ax], element, None, [-6.0, -6.0], [5.0, 5.0])
+    rng = np.random.default_rng(0)
+    P = np.concatenate([mesh.nodes, 0.5 * (mesh.nodes[:-1] + mesh.nodes[1:]),
+                        rng.uniform(-6.0, 5.0, (400, 2))])
+    P = P[np.all((P >= -6.0) & (P <= 5.0), axis=1)]
+    loc = Locator(mesh)
+    got, ref = loc.locate(P), _locate_by_candidates(loc, P)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(got, ref, strict=True))
