@@ -92,9 +92,9 @@ class AtomisticRegion:
         w_ij = w_ji exactly. It must be a pure function of (i, j, dX): weights are cached per reference
         pair (i, j, image shift), and after a neighbour rebuild only pairs never seen since the last
         `set_weights` are passed to it. None = all bond weights 1. A function with an attribute
-        ``symmetric(i, j, dX) -> (m,)`` (that same average in one call) is used through it; one with an attribute
-        ``certain_unit(i, j) -> (m,) bool`` (pairs whose average is certainly exactly 1.0 when they have no
-        image shift, e.g. both atoms deep inside a convex core) is not called for those pairs (set-up cost).
+        ``symmetric(i, j, dX) -> (m,)`` (that same average in one call) is used through it; one with an
+        attribute ``certain_unit(i, j) -> (m,) bool`` (pairs whose average is certainly exactly 1.0 when they
+        have no image shift, e.g. both atoms deep inside a convex core) is not called for those pairs.
         """
         if site_w is not None:
             site_w = np.ascontiguousarray(site_w, dtype=float)

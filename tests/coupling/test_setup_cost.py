@@ -57,8 +57,8 @@ def test_core_bond_shortcut_is_bitwise_the_full_computation_near_the_core_face(b
     hi = 3.1                                      # not representable: faces at rounded coordinates
     rng = np.random.default_rng(7)
     near = np.abs(np.abs(X[:, 0]) - hi) < 0.6
-    X[near, 0] = np.sign(X[near, 0]) * (hi - rng.choice([0.0, 1e-16, 3e-16, 1e-15, 1e-13, 1e-9, 4e-9, 1e-8, -1e-15, -1e-9],
-                                                       near.sum()))
+    offsets = [0.0, 1e-16, 3e-16, 1e-15, 1e-13, 1e-9, 4e-9, 1e-8, -1e-15, -1e-9]   # inside > 0 > outside
+    X[near, 0] = np.sign(X[near, 0]) * (hi - rng.choice(offsets, near.sum()))
     hs = Handshake(make_shape({"type": "box", "lo": [-hi, -hi], "hi": [hi, hi]}, 2), 4.0, blend)
     box = Box(X.min(axis=0) - 5.0, X.max(axis=0) + 5.0, [False, False])
     atoms = AtomisticRegion(X, 1.0, LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5), box, skin=0.3)
@@ -100,9 +100,9 @@ def test_core_bond_shortcut_leaves_periodic_images_to_the_function():
 
 
 def test_nonconvex_core_has_no_shortcut():
-    shape = make_shape({"type": "difference", "shapes": [{"type": "box", "lo": [-6.0, -6.0], "hi": [6.0, 6.0]},
-                                                         {"type": "sphere", "center": [0.0, 0.0], "radius": 2.0}]},
-                       2)
+    spec = {"type": "difference", "shapes": [{"type": "box", "lo": [-6.0, -6.0], "hi": [6.0, 6.0]},
+                                             {"type": "sphere", "center": [0.0, 0.0], "radius": 2.0}]}
+    shape = make_shape(spec, 2)
     assert not hasattr(Handshake(shape, 3.0).bond_weight_fn(np.zeros((3, 2))), "certain_unit")
 
 
