@@ -157,6 +157,23 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     projector 3.5 s (SuperLU 1.0 s, strict triangles 0.56 s, nested dissection 0.33 s), tributary α
     integrals 1.3 s (α at the sub-points 0.59 s), interpolation matrix 0.95 s (locate 0.78 s), node
     stencils 0.82 s, bond keys 0.27 s.
+  branch setup, second session (2026-12-06, load average 6-14, CPU time): bond pairs with both atoms deep
+    inside a convex core skip the bond-weight kernel and their bond vectors (``certain_unit``: 560 553 of
+    658 019 2D pairs, 2 339 214 of 5 504 640 3D pairs have weight 1), the multiplier factor's strict
+    triangles in one compiled transposing pass (kernels/sparse_setup.pyx) instead of two CSC -> CSR
+    conversions and masks, point location tries the unique nearest centroid first; all bitwise the same
+    (weights, factor arrays, elements and ξ). In-process A/B of the parts (main's code loaded by path,
+    load 13-14): 3D projector 2.86 / 2.75 -> 2.76 / 2.42 s (2.97 / 2.94 -> 2.36 / 2.06 s in another
+    run), 3D location of the 76 668 handshake + pad atoms 0.61 -> 0.41 s, 2D bond weights
+    0.16 -> 0.10 s, 3D 3.7 -> 3.5 s.
+    main and this branch alternated in separate processes:
+    2D (``--only 2d --mesh2 grid --repeat 3 --steps 5``, load 11-13): set-up main 0.79 / 0.11 s = 7.2,
+      0.93 / 0.13 s = 7.1; this branch 0.66 / 0.13 s = 5.2, 0.69 / 0.12 s = 5.7.
+    3D (``--only 3d --repeat 2 --steps 3``, load 8-13): main 12.41 / 0.40 s = 31.0, 13.40 / 0.48 = 28.0;
+      this branch 12.60 / 0.43 = 29.6, 13.10 / 0.42 = 31.4; again at load 6-8: main 12.69 / 0.46 = 27.5,
+      11.72 / 0.39 = 30.4, this branch 11.69 / 0.40 = 29.0, 11.91 / 0.39 = 30.2. Medians of the coupled
+      set-up over the 4 + 4 runs: 12.55 s (main) and 12.25 s (this branch): single figures spread over
+      11.1-14.7 s, so the ~1.2 s that the parts save (measured in-process) does not show reliably.
   2D scaling (``--scaling --sizes 30 60 120 240`` and ``--sizes 480``, one run each):
     atoms+nodes   6 809 / 21 111 / 70 795 / 254 561 / 944 671
     step [ms]      0.89 /  4.01 / 11.00 /  29.99 / 147.87

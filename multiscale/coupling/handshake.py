@@ -408,6 +408,23 @@ class Handshake:
                 return out
 
             fn.symmetric = symmetric
+        if self._convex and sd_ref is not None and X_ref.size:
+            # both atoms inside a convex core by more than the margin of the convex-core shortcut (in
+            # `segment_average` and the kernel: 1e-9 w + 1e-12 (1 + max |coordinate| of the two ends)):
+            # both directions return exactly 1.0, so their average is 1.0. The margin here, with 2e-12
+            # and the largest coordinate of any atom, covers the far end X_i + (X_j − X_i) (within a few
+            # ulps of X_j, whose signed distance the function then uses) of every pair without an image
+            # shift; the caller (`AtomisticRegion._update_bond_weights`) gives pairs across a periodic
+            # boundary to the function.
+            big = float(np.max(np.abs(X_ref)))
+            margin = 1e-9 * self.width + 2e-12 * (1.0 + big)
+            deep = sd_ref < -margin
+
+            def certain_unit(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+                """(m,) bool: pairs (i, j) without image shift whose weight is certainly exactly 1.0."""
+                return deep[i] & deep[j]
+
+            fn.certain_unit = certain_unit
         return fn
 
     # ------------------------------------------------------------------ classification and checks

@@ -104,7 +104,7 @@ class ConstraintProjector:
         self.G = G[keep].tocsr()
         self.GT = self.G.T.tocsr()
         self.c = self.c_all[keep]
-        self.touched = np.unique(self.G.indices).astype(np.int64)
+        self.touched = _used_columns(self.G)
         self.active = self.touched[inv_mass[self.touched] > 0]
         self.G_touched = self.G[:, self.touched].tocsr()
         self._GaT = self.G[:, self.active].T.tocsr()
@@ -339,6 +339,22 @@ def _strict_triangle(M: sp.csr_matrix, lower: bool) -> sp.csr_matrix:
     return sp.csr_matrix((M.data[keep], M.indices[keep], indptr), shape=M.shape)
 
 
+def _used_columns(M: sp.csr_matrix) -> np.ndarray:
+    """(k,) int64 sorted indices of the columns with a stored entry: ``np.unique(M.indices)`` by counting."""
+    return np.flatnonzero(np.bincount(M.indices, minlength=M.shape[1])).astype(np.int64)
+
+
+def _csc_arrays(M: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr int64, indices int32, data float64) of a square CSC matrix (SuperLU's L or U), for
+    `kernels/sparse_setup.pyx`; MemoryError when its indices do not fit 32 bits (the per-step solve's)."""
+    M = sp.csc_matrix(M)
+    if max(M.nnz, M.shape[0]) >= 2 ** 31:
+        raise MemoryError(f"the multiplier factor has {M.nnz} entries: more than the 32-bit indices of the "
+                          "per-step solve hold; refine the handshake less")
+    return (np.ascontiguousarray(M.indptr, np.int64), np.ascontiguousarray(M.indices, np.int32),
+            np.ascontiguousarray(M.data, float))
+
+
 def _csr32(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr int32, indices int32, data float64) of a CSR matrix, contiguous, for the kernels."""
     M = sp.csr_matrix(M)
@@ -370,18 +386,14 @@ class _BlockSolve:
         self.lu, self.sc = lu, sc                 # SuperLU of the scaled block, D^-½ (r,)
         self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
         n = blocks.shape[0]
-        L = _strict_triangle(lu.L.tocsr(), lower=True)
-        U = (lu.U if U is None else U).tocsr()
-        Ud = U.diagonal().copy()
+        # the strict triangles of L and U row-wise and U's diagonal (kernels/sparse_setup.pyx: the arrays
+        # of `_strict_triangle` of L.tocsr() / U.tocsr() and of U.diagonal(), in one transposing pass each)
+        ks = _load_kernel("sparse_setup")
+        Lp, Li, Lx, _ = ks.csc_strict_csr(*_csc_arrays(lu.L), 1)
+        Up, Ui, Ux, Ud = ks.csc_strict_csr(*_csc_arrays(lu.U if U is None else U), 0)
         self.Ud = Ud                              # (n,) pivots of the scaled block (U's diagonal)
-        U = _strict_triangle(U, lower=False)
         i32 = np.int32
-        if max(L.nnz, U.nnz, n) >= 2 ** 31:
-            raise MemoryError(f"the multiplier factor has {max(L.nnz, U.nnz)} entries: more than the 32-bit "
-                              "indices of the per-step solve hold; refine the handshake less")
-        self._args = (L.indptr.astype(i32), L.indices.astype(i32), np.ascontiguousarray(L.data, float),
-                      U.indptr.astype(i32), U.indices.astype(i32), np.ascontiguousarray(U.data, float),
-                      np.ascontiguousarray(Ud), lu.perm_r.astype(i32), lu.perm_c.astype(i32))
+        self._args = (Lp, Li, Lx, Up, Ui, Ux, Ud, lu.perm_r.astype(i32), lu.perm_c.astype(i32))
         nb = blocks.shape[1]
         self._b, self._w, self._x = (np.empty((n, nb)) for _ in range(3))
         self._k = _load_kernel("trisolve")
@@ -398,7 +410,7 @@ class _BlockSolve:
         Formerly the whole Gram matrix was factorised for the rank test and then a block again for the
         per-step solve: on bench_coupled's 3D handshake (47 304 rows, 3 blocks) 15.3 s -> 4.7 s CPU,
         the per-step solve's arrays bitwise the same."""
-        cols = np.unique(Gk.indices)
+        cols = _used_columns(Gk)
         cols = cols[inv_mass[cols] > 0]
         fast = cls.build(Gk[:, cols].tocsr(), inv_mass[cols], rtol, symmetric_only=True)
         if fast is None or not np.all(np.abs(fast.Ud) > rtol):

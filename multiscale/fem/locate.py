@@ -56,15 +56,28 @@ class Locator:
         xi = np.zeros((m, self.mesh.dim))
         if m == 0:                      # no points (e.g. a handshake without pad atoms)
             return np.zeros(0, np.int64), np.zeros(0, np.int64), xi
-        _, cand = self._tree.query(X, k=self._k)
-        cand = cand.reshape(m, -1)
-        for j in range(cand.shape[1]):
-            todo = np.nonzero(found < 0)[0]
-            if not todo.size:
-                break
-            x, ok = self._try(X[todo], cand[todo, j], tol)
-            found[todo[ok]] = cand[todo[ok], j]
-            xi[todo[ok]] = x[ok]
+        if self._k > 2 and m:
+            # first the nearest centroid of the points where it is unique (computed distance strictly below
+            # the second's: the first candidate of the k-nearest query below); most points are in that
+            # element. The inverse map is per point, so the same ξ as in the loop below
+            dist2, cand2 = self._tree.query(X, k=2)
+            one = np.flatnonzero(dist2[:, 0] < dist2[:, 1])
+            if one.size:
+                x, ok = self._try(X[one], cand2[one, 0], tol)
+                found[one[ok]] = cand2[one[ok], 0]
+                xi[one[ok]] = x[ok]
+        rest = np.flatnonzero(found < 0)
+        if rest.size:
+            _, cand = self._tree.query(X[rest], k=self._k)
+            cand = cand.reshape(rest.size, -1)
+            for j in range(cand.shape[1]):
+                sub = np.nonzero(found[rest] < 0)[0]
+                if not sub.size:
+                    break
+                todo = rest[sub]
+                x, ok = self._try(X[todo], cand[sub, j], tol)
+                found[todo[ok]] = cand[sub[ok], j]
+                xi[todo[ok]] = x[ok]
         for p in np.nonzero(found < 0)[0]:  # rare: bounding-box scan
             inbox = np.nonzero(np.all((self._lo <= X[p] + self._tol) & (self._hi >= X[p] - self._tol),
                                       axis=1))[0]

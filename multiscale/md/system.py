@@ -92,7 +92,9 @@ class AtomisticRegion:
         w_ij = w_ji exactly. It must be a pure function of (i, j, dX): weights are cached per reference
         pair (i, j, image shift), and after a neighbour rebuild only pairs never seen since the last
         `set_weights` are passed to it. None = all bond weights 1. A function with an attribute
-        ``symmetric(i, j, dX) -> (m,)`` (that same average in one call) is used through it.
+        ``symmetric(i, j, dX) -> (m,)`` (that same average in one call) is used through it; one with an
+        attribute ``certain_unit(i, j) -> (m,) bool`` (pairs whose average is certainly exactly 1.0 when they
+        have no image shift, e.g. both atoms deep inside a convex core) is not called for those pairs.
         """
         if site_w is not None:
             site_w = np.ascontiguousarray(site_w, dtype=float)
@@ -160,21 +162,40 @@ class AtomisticRegion:
                 miss = np.arange(m)
         if miss.size:
             im, jm = (i, j) if miss.size == m else (i[miss], j[miss])
+            periodic = bool(np.any(self.box.periodic))
+            # pairs whose weight is certainly exactly 1.0 (``bond_weight_fn.certain_unit``: both atoms deep
+            # inside a convex core, the value the function returns for them) skip the bond vectors and the
+            # call; pairs across a periodic boundary (a non-zero image shift) always take the call
+            unit_fn = getattr(self.bond_weight_fn, "certain_unit", None)
+            calc = None
+            sv = self.nlist.shift_vectors() if periodic else None
+            if unit_fn is not None:
+                unit = np.asarray(unit_fn(im, jm), bool)
+                if periodic and unit.any():
+                    unit &= ~np.any((sv if miss.size == m else sv[miss]) != 0.0, axis=1)
+                if unit.any():
+                    calc = np.flatnonzero(~unit)
+            sel = miss if calc is None else miss[calc]      # the list entries that call the function
+            ic, jc = (im, jm) if calc is None else (im[calc], jm[calc])
             # X_j - X_i: np.take gathers the rows several times faster than X[jm] (the same values)
-            dX = np.take(self.X, jm, axis=0) - np.take(self.X, im, axis=0)
-            if np.any(self.box.periodic):
-                sv = self.nlist.shift_vectors()
-                dX += sv if miss.size == m else sv[miss]
+            dX = np.take(self.X, jc, axis=0) - np.take(self.X, ic, axis=0)
+            if periodic:
+                dX += sv if sel.size == m else sv[sel]
             else:   # no periodic axis: every shift vector is +0.0, added as a scalar (the same bits)
                 dX += 0.0
             sym = getattr(self.bond_weight_fn, "symmetric", None)   # both directions in one pass
             if sym is not None:
-                wm = np.asarray(sym(im, jm, dX), float)
+                wc = np.asarray(sym(ic, jc, dX), float)
             else:
-                wm = 0.5 * (np.asarray(self.bond_weight_fn(im, jm, dX), float)
-                            + np.asarray(self.bond_weight_fn(jm, im, -dX), float))
-            if wm.shape != im.shape:
+                wc = 0.5 * (np.asarray(self.bond_weight_fn(ic, jc, dX), float)
+                            + np.asarray(self.bond_weight_fn(jc, ic, -dX), float))
+            if wc.shape != ic.shape:
                 raise ValueError("bond_weight_fn must return one weight per bond")
+            if calc is None:
+                wm = wc
+            else:
+                wm = np.ones(im.size)
+                wm[calc] = wc
             if miss.size == m:
                 w = wm
             else:
