@@ -162,6 +162,14 @@ class SurfaceLayer:
                 forces[:, k] += np.bincount(conn.ravel(), weights=fa[:, :, k].ravel(), minlength=self.n_nodes)
         return E
 
+    def weights(self, alpha_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
+        """α_q dV_q per layer part (ne, nq) [length^d]: the current weights (copies), or those that
+        ``alpha_fn`` would set."""
+        if alpha_fn is None:
+            return [p[2].copy() for p in self._parts]
+        return [p[5] * np.asarray(alpha_fn(p[4].reshape(-1, self.d)), float).reshape(p[5].shape)
+                for p in self._parts]
+
     def energy_densities(self, U: np.ndarray) -> list[np.ndarray]:
         """½ diag(E)·Ŝ_e·diag(E) per layer part (ne, nq) [energy/length^d] (unweighted)."""
         out = []
