@@ -687,9 +687,9 @@ def _surface_stress(deck: Deck, model: Model) -> None:
     from .md.surface_slab import has_in_plane_mirror
     for k in np.unique(axis):
         if not has_in_plane_mirror(model.lattice, int(k)):
-            raise deck.error(key, f"the faces normal to {_AXES[int(k)]} have no mirror plane containing their "
-                             "normal and a lab axis in this lattice orientation: their off-diagonal surface "
-                             "stress τ (which the periodic slab cannot compute) need not vanish",
+            raise deck.error(key, f"the faces normal to {_AXES[int(k)]} have no mirror plane containing "
+                             "their normal and a lab axis in this lattice orientation: their off-diagonal "
+                             "surface stress τ (which the periodic slab cannot compute) need not vanish",
                              "select only faces of mirror-symmetric orientations (`faces: [face sets]`), or "
                              "orient the lattice so that they have such a mirror (cube axes; for [111] "
                              "normals, [11-2] / [1-10] in plane)")
@@ -747,7 +747,8 @@ def _surface_layer(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.nd
                    axis: np.ndarray, S: np.ndarray):  # noqa: ANN202
     """The surface elasticity S on a boundary layer (`multiscale.fem.surface_layer`): depth ℓ =
     LAYER_MARGIN × the thinnest layer whose bulk stiffness C carries the S at every quadrature point of the
-    layer (several faces' S where their columns overlap: edges and corners). Deck error at ``{key}.elasticity`` when the material has no reference C, or when at some
+    layer (several faces' S where their columns overlap: edges and corners). Deck error at
+    ``{key}.elasticity`` when the material has no reference C, or when at some
     quadrature point C + Ŝ_q is not positive definite (columns of close faces adding up, or a layer the
     mesh does not fill)."""
     from .fem.surface_layer import LAYER_MARGIN, SurfaceLayer, min_layer_thickness
@@ -773,7 +774,7 @@ def _surface_layer(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.nd
             break
         depth = need
     Sq, Xq = layer.point_moduli()
-    nv, d = C.shape[0], S.shape[1]
+    d = S.shape[1]
     M = np.repeat(C[None], len(Sq), axis=0)
     M[:, :d, :d] += Sq
     low = np.linalg.eigvalsh(0.5 * (M + np.swapaxes(M, 1, 2)))[:, 0] if len(Sq) else np.zeros(0)
@@ -781,8 +782,9 @@ def _surface_layer(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.nd
         i = int(np.argmin(low))
         raise deck.error(f"{key}.elasticity",
                          f"the surface elasticity on its boundary layer (depth {layer.depth:.3g}) makes the "
-                         f"material indefinite at {np.round(Xq[i], 3).tolist()} (lowest eigenvalue of C + S/layer "
-                         f"{low[i]:.3g}): faces closer than the layer depth, or a layer the mesh does not fill "
+                         f"material indefinite at {np.round(Xq[i], 3).tolist()} (lowest eigenvalue of "
+                         f"C + S/layer {low[i]:.3g}): faces closer than the layer depth, or a layer the mesh "
+                         "does not fill "
                          f"(coverage {np.min(layer.coverage):.3g})", "set `elasticity: false`")
     return layer
 

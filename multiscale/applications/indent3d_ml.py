@@ -94,9 +94,10 @@ def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str, surface: bo
     deck["atoms"]["region"]["lo"][2] = _r(z_fix - 0.25 * block.a0)   # no pads below the fixed plane
     mesh["core"]["lo"][2] = max(mesh["core"]["lo"][2], _r(z_fix))
     deck["loads"][0]["region"]["hi"][2] = _r(z_fix + 0.125 * block.a0)
-    if surface:     # first order (τ) in the decks: S on its layer changes the EAM loads by ≤ 1.2 % (EAM_MEASURED),
-        #             and SNAP's S (−0.95, −1.32 eV/Å²) would need a layer ~ half the block deep at its corners
-        deck["continuum"]["surface_stress"] = {"faces": "free", "source": "potential", "elasticity": elasticity}
+    if surface:     # first order (τ) in the decks: S on its layer changes the EAM loads by ≤ 1.2 %
+        # (EAM_MEASURED), and SNAP's S (−0.95, −1.32 eV/Å²) needs a layer ~11 Å deep at the block's corners
+        deck["continuum"]["surface_stress"] = {"faces": "free", "source": "potential",
+                                               "elasticity": elasticity}
     deck["potential"] = _potential()
     deck["atoms"]["lattice"]["a"] = _r(block.a0)
     deck["atoms"]["skin"] = g["skin"]

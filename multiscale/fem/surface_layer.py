@@ -1,5 +1,5 @@
-"""Surface elasticity S of the continuum's free faces carried by a boundary LAYER of elements (docs/physics.md,
-"Surface stress of the continuum"): the stable form of the second-order surface term.
+"""Surface elasticity S of the continuum's free faces carried by a boundary LAYER of elements
+(docs/physics.md, "Surface stress of the continuum"): the stable form of the second-order surface term.
 
 The slab's surface elasticity S (`multiscale.md.surface_slab`, (d, d) per face orientation, in-plane normal
 components) is an excess of the homogeneously strained slab: W_s = ½ e·S·e per reference area, e = the face's
@@ -66,7 +66,8 @@ class SurfaceLayer:
         normals = np.asarray(normals, float).reshape(len(faces), d)
         S = np.asarray(S, float).reshape(len(faces), d, d)
         self.coverage = np.zeros(len(faces))
-        self._parts = []        # per block: (conn, dNdX (ne,nq,nen,d), weighted dV (ne,nq), Ŝ (ne,nq,d,d), X_q, dV)
+        # per block: (conn, dNdX (ne,nq,nen,d), weighted dV (ne,nq), Ŝ (ne,nq,d,d), X_q, dV)
+        self._parts = []
         if len(faces) == 0:
             return
         fl, fh = X[faces].min(axis=1), X[faces].max(axis=1)
@@ -99,7 +100,7 @@ class SurfaceLayer:
             mf, vol = [], 0.0
             for b, (_, _, dV, X_q) in enumerate(geo):
                 m = np.all((X_q >= lo) & (X_q < hi), axis=2) & ~ck[b]
-                if tri and np.any(m):     # in-plane point in the triangle (barycentric, shared edges: first face)
+                if tri and np.any(m):     # in-plane point in the triangle (barycentric; shared edges: first)
                     pl = [j for j in range(d) if j != k]
                     P = X[faces[f]][:, pl]
                     T = np.array([P[1] - P[0], P[2] - P[0]]).T
@@ -140,8 +141,9 @@ class SurfaceLayer:
     def set_blend(self, alpha_fn: Callable[[np.ndarray], np.ndarray] | None) -> None:
         """Weights α at the layer's volume quadrature points (None: 1)."""
         parts = []
-        for conn, dNdX, dV, Sh, X_q, dV0 in self._parts:
-            w = 1.0 if alpha_fn is None else np.asarray(alpha_fn(X_q.reshape(-1, self.d)), float).reshape(dV0.shape)
+        for conn, dNdX, _, Sh, X_q, dV0 in self._parts:
+            w = (1.0 if alpha_fn is None
+                 else np.asarray(alpha_fn(X_q.reshape(-1, self.d)), float).reshape(dV0.shape))
             parts.append((conn, dNdX, dV0 * w, Sh, X_q, dV0))
         self._parts = parts
 
@@ -153,10 +155,10 @@ class SurfaceLayer:
             Ue = U[conn]                                                   # (ne, nen, d)
             H = np.einsum("ead,eqak->eqdk", Ue, dNdX)                      # ∇U (ne, nq, d, d)
             F = H + np.eye(d)[None, None]
-            e = 0.5 * (np.einsum("eqii->eqi", np.einsum("eqki,eqkj->eqij", F, F)) - 1.0)   # diag E (ne, nq, d)
+            e = 0.5 * (np.einsum("eqki,eqki->eqi", F, F) - 1.0)           # diag E (ne, nq, d)
             s = np.einsum("eqij,eqj->eqi", Sh, e)                           # Σ_ii = (Ŝ e)_i
             E += float(np.sum(dV * 0.5 * np.einsum("eqi,eqi->eq", e, s)))
-            P = F * s[:, :, None, :]                                       # F Σ (Σ diagonal): P_ij = F_ij Σ_jj
+            P = F * s[:, :, None, :]                      # F Σ (Σ diagonal): P_ij = F_ij Σ_jj
             fa = -np.einsum("eq,eqij,eqaj->eai", dV, P, dNdX)             # (ne, nen, d)
             for k in range(d):
                 forces[:, k] += np.bincount(conn.ravel(), weights=fa[:, :, k].ravel(), minlength=self.n_nodes)

@@ -24,7 +24,8 @@ reference state: with a zero-stress lattice constant (``a: relaxed`` or the engi
 Off-diagonal in-plane components (τ_xy) are NOT computed (an orthogonal periodic box cannot be sheared):
 they are zero where the face has a mirror plane containing the normal and a lab axis — {100} and {110}
 faces of cubic crystals in cube-axis orientations; an orientation without such a mirror is refused
-(`has_in_plane_mirror`, ValueError; a deck error at ``continuum.surface_stress.source``). Cached per (potential, lattice, axis) for the run.
+(`has_in_plane_mirror`, ValueError; a deck error at ``continuum.surface_stress``). Cached per
+(potential, lattice, axis) for the run.
 """
 
 from __future__ import annotations

@@ -53,7 +53,8 @@ def test_forces_are_the_gradient_of_the_energy(element: str) -> None:
 
 @pytest.mark.parametrize("element, size, depth", [("hex8", 1.3, 1.7), ("hex8", 0.7, 2.9), ("tet4", 1.3, 1.7),
                                                   ("quad4", 0.9, 1.1), ("tri3", 0.9, 2.3)])
-def test_homogeneous_strain_gives_the_excess_energy_of_the_faces(element: str, size: float, depth: float) -> None:
+def test_homogeneous_strain_gives_the_excess_energy_of_the_faces(element: str, size: float,
+                                                                   depth: float) -> None:
     mesh, lay, S, hi = _layer(element, size, depth)
     d = len(hi)
     e = np.array([0.01, -0.02, 0.015][:d])

@@ -69,8 +69,8 @@ def test_deck_errors_name_file_line_and_key(deck: dict, tmp_path, value: dict, k
 
 @pytest.mark.slow     # ~25 s at load 13 (the coupled EAM model's set-up)
 def test_faces_without_an_in_plane_mirror_are_a_deck_error(deck: dict, tmp_path) -> None:
-    """x [11-2], y [-110], z [111]: the y faces ({110}) have in-plane axes [11-2] and [111], neither normal to a
-    mirror plane of fcc (those are {100} and {110}), so τ_xz need not vanish: refused at the key."""
+    """x [11-2], y [-110], z [111]: the y faces ({110}) have in-plane axes [11-2] and [111], neither normal
+    to a mirror plane of fcc (those are {100} and {110}), so τ_xz need not vanish: refused at the key."""
     d = copy.deepcopy(deck)
     d["atoms"]["lattice"]["orient"] = [[1, 1, -2], [-1, 1, 0], [1, 1, 1]]
     path = tmp_path / "bad.yaml"
