@@ -708,6 +708,15 @@ def _surface_stress(deck: Deck, model: Model) -> None:
         raise deck.error(f"{key}.faces", "surface stress is computed for faces normal to a lab axis only "
                          "(a slab periodic along the other axes); some selected faces are inclined")
     tau, gamma, S = np.zeros((len(faces), d, d)), np.zeros(len(faces)), np.zeros((len(faces), d, d))
+    from .md.surface_slab import has_in_plane_mirror
+    for k in np.unique(axis):
+        if not has_in_plane_mirror(model.lattice, int(k)):
+            raise deck.error(key, f"the faces normal to {_AXES[int(k)]} have no mirror plane containing "
+                             "their normal and a lab axis in this lattice orientation: their off-diagonal "
+                             "surface stress τ (which the periodic slab cannot compute) need not vanish",
+                             "select only faces of mirror-symmetric orientations (`faces: [face sets]`), or "
+                             "orient the lattice so that they have such a mirror (cube axes; for [111] "
+                             "normals, [11-2] / [1-10] in plane)")
     props = {}
     for k in np.unique(axis):
         try:
@@ -718,9 +727,8 @@ def _surface_stress(deck: Deck, model: Model) -> None:
         if cfg.elasticity:
             S[axis == k] = pr.S
     model.surface_properties = props
-    if cfg.elasticity and len(faces):
-        _check_surface_elasticity(deck, key, cont, faces, n, axis, S)
-    cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, gamma, S if cfg.elasticity else None))
+    layer = _surface_layer(deck, key, cont, faces, n, axis, S) if cfg.elasticity and len(faces) else None
+    cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, gamma, None, layer=layer))
     method = getattr(model.system, "method", None)
     if method is not None:                             # attached after the coupling's `prepare`
         method.surface_attached(model.system)
@@ -759,67 +767,51 @@ def _boundary_face_rows(deck: Deck, key: str, mesh, names: list[str]) -> np.ndar
     return bf[np.unique(np.asarray(out, np.int64))]
 
 
-# Stability of the surface elasticity. A face's surface elasticity S (in-plane block, energy/length^(d−1))
-# sits on a boundary layer whose in-plane stiffness is about t·M (t = element volume / face area, the
-# layer's thickness; M = C_iijj over the face's in-plane axes i, j): the mesh's tangent turns indefinite
-# when S + κ t M is. Measured (tests/fem/test_surface_stress_fixes.py, FD Hessian of 8 × 8-element tri3
-# blocks of the 2D LJ hex lattice, S_yy = −32.14 on x-normal faces, C11 = 83.5): stable at h = 0.82σ
-# (lowest eigenvalue +0.68), indefinite at 0.80σ (−0.50), i.e. κ = 32.14 / (83.5 · 0.405) ≈ 0.95 at the
-# threshold (t = h/2). _SURF_KAPPA = 0.85 refuses from h ≈ 0.905σ on (a 10 % margin on the safe side).
-# Not calibrated for hex8/tet4: hex8 cubes (3 elements a side) of the indent3d_ml EAM Cu with S on all
-# faces are indefinite at h = 3 and 6 Å and positive at 10 Å, while this bound asks t ≥ 4.7 Å.
-_SURF_KAPPA = 0.85
-
-
-def _check_surface_elasticity(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.ndarray,  # noqa: ANN001
-                              axis: np.ndarray, S: np.ndarray) -> None:
-    """Deck error at ``{key}.elasticity`` when a face's surface elasticity would make the mesh indefinite:
-    S_tan + κ t M_tan not positive definite (see `_SURF_KAPPA`), with t the adjacent element's volume /
-    face area (simplex: height / d; quad/hex: height) and M_tan the material's C_iijj over the face's
-    in-plane lab axes."""
-    from .fem.materials.base import voigt_to_tensor
+def _surface_layer(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.ndarray,  # noqa: ANN001
+                   axis: np.ndarray, S: np.ndarray):  # noqa: ANN202
+    """The surface elasticity S on a boundary layer (`multiscale.fem.surface_layer`): depth ℓ =
+    LAYER_MARGIN × the thinnest layer whose bulk stiffness C carries the S at every quadrature point of the
+    layer (several faces' S where their columns overlap: edges and corners). Deck error at
+    ``{key}.elasticity`` when the material has no reference C, or when at some
+    quadrature point C + Ŝ_q is not positive definite (columns of close faces adding up, or a layer the
+    mesh does not fill)."""
+    from .fem.surface_layer import LAYER_MARGIN, SurfaceLayer, min_layer_thickness
     C = getattr(cont.material, "C", None)
     if C is None:
-        return
-    T = voigt_to_tensor(np.asarray(C, float))
-    mesh, d = cont.mesh, T.shape[0]
-    X = mesh.nodes
-    owner = {}
-    for b in mesh.blocks:
-        el = b.element
-        keys = np.sort(b.conn[:, el.faces], axis=2)                     # (ne, nfaces, nfn)
-        simplex = b.conn.shape[1] == d + 1
-        for e, row in enumerate(keys.tolist()):
-            for fk in row:
-                owner[tuple(fk)] = (b.conn[e], simplex)
-    c = X[faces].mean(axis=1)
-    t = np.empty(len(faces))
-    for f, fk in enumerate(np.sort(faces, axis=1).tolist()):
-        conn, simplex = owner[tuple(fk)]
-        height = float(np.max(-(X[conn] - c[f]) @ normals[f]))        # inward distance to the far node
-        t[f] = height / d if simplex else height
-    worst = None
-    for k in np.unique(axis):
-        tan = [i for i in range(d) if i != k]
-        Sk = S[axis == k][0][np.ix_(tan, tan)]
-        if np.min(np.linalg.eigvalsh(Sk)) >= 0:
-            continue
-        M = np.array([[T[i, i, j, j] for j in tan] for i in tan])
-        # the thinnest layer with S + κ t M ≥ 0: t_min = largest eigenvalue of −S relative to κ M
-        w = np.linalg.eigvals(np.linalg.solve(_SURF_KAPPA * M, -Sk)).real
-        t_min = float(np.max(w))
-        sel = np.flatnonzero(axis == k)
-        i = sel[int(np.argmin(t[sel]))]
-        if t[i] < t_min and (worst is None or t_min / t[i] > worst[0]):
-            worst = (t_min / t[i], int(k), t_min, i, float(np.min(np.linalg.eigvalsh(Sk))))
-    if worst is not None:
-        _, k, t_min, i, s_min = worst
+        raise deck.error(f"{key}.elasticity", "the surface elasticity is carried by a layer of the continuum "
+                         "whose material must have a reference stiffness C; this material has none",
+                         "set `elasticity: false`")
+    C = np.asarray(C, float)
+    t_min = max(min_layer_thickness(C, S[axis == k][0]) for k in np.unique(axis))
+    if t_min <= 0.0:        # S positive semi-definite: any thin layer is stable; one element row's worth
+        t_min = float(np.min([np.ptp(cont.mesh.nodes[b.conn], axis=1).max(axis=1).min()
+                              for b in cont.mesh.blocks])) / LAYER_MARGIN
+    mesh = cont.mesh
+    blocks = [(b.conn, b.element) for b in mesh.blocks]
+    depth = LAYER_MARGIN * t_min
+    for _ in range(8):      # where columns overlap (edges, corners) or are sampled thinly the moduli add up:
+        layer = SurfaceLayer(mesh.nodes, blocks, faces, normals, S, depth)    # deepen the layer until every
+        Sq, _ = layer.point_moduli()                                         # point keeps the margin
+        Su = np.unique(np.round(Sq * depth, 12).reshape(len(Sq), -1), axis=0).reshape(-1, *S.shape[1:])
+        need = LAYER_MARGIN * max([min_layer_thickness(C, m) for m in Su] or [0.0])
+        if need <= depth * (1.0 + 1e-9):
+            break
+        depth = need
+    Sq, Xq = layer.point_moduli()
+    d = S.shape[1]
+    M = np.repeat(C[None], len(Sq), axis=0)
+    M[:, :d, :d] += Sq
+    low = np.linalg.eigvalsh(0.5 * (M + np.swapaxes(M, 1, 2)))[:, 0] if len(Sq) else np.zeros(0)
+    if len(low) and np.min(low) <= 0.0:
+        i = int(np.argmin(low))
         raise deck.error(f"{key}.elasticity",
-                         f"the surface elasticity of the faces normal to {_AXES[k]} (lowest in-plane "
-                         f"eigenvalue {s_min:.4g} energy/length^{d - 1}) would make the mesh's stiffness "
-                         f"indefinite: their elements must be at least {t_min:.3g} thick (element volume / "
-                         f"face area), but the one at the face centred at {np.round(c[i], 3).tolist()} is "
-                         f"{t[i]:.3g}", "coarsen the free faces' elements or set `elasticity: false`")
+                         f"the surface elasticity on its boundary layer (depth {layer.depth:.3g}) makes the "
+                         f"material indefinite at {np.round(Xq[i], 3).tolist()} (lowest eigenvalue of "
+                         f"C + S/layer {low[i]:.3g}): faces closer than the layer depth, or a layer the mesh "
+                         "does not fill "
+                         f"(coverage {np.min(layer.coverage):.3g})", "set `elasticity: false`")
+    return layer
+
 
 def _check_thermal_share(deck: Deck, model: Model) -> None:
     """``thermal_strain`` with ``handshake: free_share`` (multiscale/coupling/thermal_share.py) or

@@ -169,8 +169,9 @@ class SurfaceStressConfig(Section):
     tol: PosFloat = Field(1e-5, description="accuracy of each τ component by finite differences "
                           "[energy/length^(d-1)]")
     elasticity: bool = Field(True, description="include the surface elasticity S (second derivative of "
-                             "the slab's excess energy; false: first order, τ constant). Refused when S would make "
-                             "the mesh's stiffness indefinite (elements thinner than about |S| / C)")
+                             "the slab's excess energy; false: first order, τ constant), carried by a boundary "
+                             "layer of the continuum deep enough to keep C + S/depth positive definite "
+                             "(multiscale/fem/surface_layer.py)")
 
 
 class ContinuumConfig(Section):

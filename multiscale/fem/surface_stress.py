@@ -16,7 +16,12 @@ counted twice; in force-blended couplings the nodal forces are scaled by α like
 K = G⁺ τ G⁺ᵀ ((d−1, d−1), reference only) the energy density is ½ tr(K (gᵀg − GᵀG)) and the nodal force
 is its exact gradient f_a = −Σ_q w_q dA₀_q g K ∂N_a/∂ξ.
 
-Surface elasticity (optional ``S`` (nf, d, d), from the same slab): W = γ + τ : E_s + ½ e·S·e with
+Surface elasticity on a boundary layer (``layer``, `multiscale.fem.surface_layer.SurfaceLayer`: S spread
+over a layer of elements below the faces, stable on any mesh; what `build` uses): its energy and forces are
+added by `add_forces`, its weights set by `set_blend`.
+
+Surface elasticity on the face (optional ``S`` (nf, d, d), from the same slab; indefinite on fine meshes
+for a negative S, see `multiscale.fem.surface_layer`): W = γ + τ : E_s + ½ e·S·e with
 e = diag(E_s) the normal strains of the in-plane lab axes (shear stiffness not included); then T = τ +
 diag(S e) replaces τ in K. Without S the term is first order in the strain. Exact in rotations: E_s is invariant under any rigid rotation of the face
 (gᵀg is), so large rotations give no spurious energy or force. For an isotropic τ (a {100} face of a
@@ -43,8 +48,9 @@ class SurfaceStress:
     `add_forces` adds −∂E_s/∂U to ``forces`` and returns E_s."""
 
     def __init__(self, nodes: np.ndarray, faces: np.ndarray, tau: np.ndarray, gamma: np.ndarray,
-                 S: np.ndarray | None = None) -> None:
+                 S: np.ndarray | None = None, layer=None) -> None:  # noqa: ANN001
         nodes = np.asarray(nodes, float)
+        self.layer = layer      # `multiscale.fem.surface_layer.SurfaceLayer` (S on a boundary layer), or None
         faces = np.ascontiguousarray(np.atleast_2d(np.asarray(faces, np.int64)))
         N, d = nodes.shape
         self.faces, self.d, self.n_nodes, self._X = faces, d, N, nodes
@@ -82,7 +88,9 @@ class SurfaceStress:
         return len(self.faces)
 
     def set_blend(self, alpha_fn: Callable[[np.ndarray], np.ndarray] | None) -> None:
-        """Weights w = α(X_q) at the face quadrature points (None: 1)."""
+        """Weights w = α(X_q) at the face quadrature points (None: 1); the layer's likewise."""
+        if self.layer is not None:
+            self.layer.set_blend(alpha_fn)
         if self.faces.size == 0:
             return
         if alpha_fn is None:
@@ -126,7 +134,10 @@ class SurfaceStress:
         fa = -np.einsum("fqdl,qal->fad", gK, self.dN)                         # (nf, nfn, d)
         for k in range(self.d):
             forces[:, k] += np.bincount(self.faces.ravel(), weights=fa[:, :, k].ravel(), minlength=self.n_nodes)
-        return float(np.sum(self._c * e))
+        E = float(np.sum(self._c * e))
+        if self.layer is not None:
+            E += self.layer.add_forces(U, forces)
+        return E
 
 
 def outward_normals(nodes: np.ndarray, faces: np.ndarray) -> np.ndarray:

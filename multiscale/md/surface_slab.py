@@ -23,7 +23,9 @@ reference state: with a zero-stress lattice constant (``a: relaxed`` or the engi
 
 Off-diagonal in-plane components (τ_xy) are NOT computed (an orthogonal periodic box cannot be sheared):
 they are zero where the face has a mirror plane containing the normal and a lab axis — {100} and {110}
-faces of cubic crystals in cube-axis orientations. Cached per (potential, lattice, axis) for the run.
+faces of cubic crystals in cube-axis orientations; an orientation without such a mirror is refused
+(`has_in_plane_mirror`, ValueError; a deck error at ``continuum.surface_stress``). Cached per
+(potential, lattice, axis) for the run.
 """
 
 from __future__ import annotations
@@ -117,6 +119,30 @@ class _Slab:
         return e - e_bulk, res.x
 
 
+def has_in_plane_mirror(lattice, axis: int) -> bool:  # noqa: ANN001
+    """True when the lattice (Bravais, as oriented) is mapped onto itself by the reflection x_j → −x_j of an
+    in-plane lab axis j of the face normal to ``axis``: a mirror plane that contains the normal, so the
+    off-diagonal in-plane surface stress τ_jl (and S's shear couplings), which it reverses, vanish. Checked
+    on the lattice vectors shorter than 1.5 a (they generate the lattice). Always true in 2D (one in-plane
+    axis)."""
+    d = lattice.dim
+    if d < 3:
+        return True
+    V = lattice.neighbor_vectors(1.5 * float(lattice.a))
+    scale = float(lattice.a)
+    from scipy.spatial import cKDTree
+    tree = cKDTree(V / scale)
+    for j in range(d):
+        if j == axis:
+            continue
+        R = V.copy()
+        R[:, j] *= -1.0
+        dist, _ = tree.query(R / scale)
+        if np.all(dist < 1e-8):
+            return True
+    return False
+
+
 def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: int | None = None  # noqa: ANN001
                        ) -> SurfaceProperties:
     """γ and τ of the face with its normal along lab ``axis`` (module docstring), cached per run.
@@ -131,6 +157,11 @@ def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: in
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is potential:
         return hit[1]
+    if not has_in_plane_mirror(lattice, axis):
+        raise ValueError("the face has no mirror plane containing its normal and a lab axis in this lattice "
+                         "orientation: its off-diagonal surface stress τ_xy, which the orthogonal periodic "
+                         "slab cannot compute, need not vanish (use an orientation with such a mirror, e.g. "
+                         "cube axes or [111]/[11-2]/[1-10] for cubic crystals)")
     slab = _Slab(potential, lattice, axis, n_z)
     d = lattice.dim
     _check_zero_stress(slab, lattice, tol)

@@ -79,3 +79,19 @@ def test_a_lattice_parameter_that_is_not_zero_stress_is_refused(tmp_path) -> Non
     assert r.returncode == 2, r.stdout + r.stderr
     assert "continuum.surface_stress.source" in r.stderr + r.stdout
     assert "zero-stress" in r.stderr + r.stdout
+
+
+def test_in_plane_mirror_of_the_face() -> None:
+    """The mirror planes of fcc are {100} and {110} (crystallography): a face has τ_xy = 0 by symmetry when
+    one of its in-plane lab axes is normal to such a plane."""
+    from multiscale.md.surface_slab import has_in_plane_mirror
+    cases = {((1, 0, 0), (0, 1, 0), (0, 0, 1)): (True, True, True),
+             ((1, 1, -2), (-1, 1, 0), (1, 1, 1)): (True, False, True),    # y face: in-plane [11-2], [111]
+             ((1, 2, 0), (-2, 1, 0), (0, 0, 1)): (True, True, False),     # z face: in-plane [120], [-210]
+             ((1, 2, 0), (-2, 1, 1), (2, -1, 5)): (False, False, False)}
+    for orient, expect in cases.items():
+        lat = Lattice("fcc", 3.615, orient=np.array(orient, float))
+        assert tuple(has_in_plane_mirror(lat, k) for k in range(3)) == expect, orient
+    low = Lattice("fcc", 3.615, orient=np.array(((1, 2, 0), (-2, 1, 1), (2, -1, 5)), float))
+    with pytest.raises(ValueError, match="mirror"):
+        surface_properties(make_potential({"type": "eam", "file": "Cu_u3.eam"}), low, 0)

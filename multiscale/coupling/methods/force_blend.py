@@ -88,6 +88,7 @@ class ForceBlendCoupling(CouplingMethod):
         α(X_q) (`energy_reweighting`)."""
         cont = system.continuum
         surf = getattr(cont, "surface", None)
+        self._dw_l = None
         if surf is None or not surf.n_faces:
             self._dw_s = None
             return
@@ -95,6 +96,10 @@ class ForceBlendCoupling(CouplingMethod):
         w_s = (np.ones(surf.dA.shape) if self._alpha_fn is None
                else np.asarray(self._alpha_fn(surf.X_q), float).reshape(surf.dA.shape))
         self._dw_s = (w_s - surf.w) * surf.dA
+        lay = getattr(surf, "layer", None)          # the surface elasticity on its boundary layer, likewise
+        if lay is not None:
+            alpha = self._alpha_fn if self._alpha_fn is not None else (lambda X: np.ones(len(X)))
+            self._dw_l = [a - b for a, b in zip(lay.weights(alpha), lay.weights(), strict=True)]
 
     @staticmethod
     def _signed(hs, X: np.ndarray) -> np.ndarray:  # noqa: ANN001
@@ -121,4 +126,8 @@ class ForceBlendCoupling(CouplingMethod):
         if getattr(self, "_dw_s", None) is not None:
             cont = system.continuum
             E += float(np.sum(self._dw_s * cont.surface.energy_densities(cont.U)))
+        if getattr(self, "_dw_l", None):
+            cont = system.continuum
+            dens = cont.surface.layer.energy_densities(cont.U)
+            E += float(sum(np.sum(w * e) for w, e in zip(self._dw_l, dens, strict=True)))
         return E
