@@ -152,6 +152,11 @@ def deck_set() -> dict[str, dict]:
 #: loads [eV/Å] at d = 0.5, 1.0 Å
 MEASURED = {
     "full": {"atoms": 1620, "loads": (0.522343, 1.864796), "iterations": (155, 75, 84), "wall_s": 1987},
+    # the previous coupled deck (core 4 Å, τ only; 2026-12-06, load 13–14, nice −10): +15.4 % / +7.9 % (EAM on
+    # that deck +3.8 % / +1.5 %). Sink at d = 0 (`surface_sink`, contact / top plane held, Å): coupled
+    # +0.0032 / −0.0614, coupled without the surface term −0.0205 / −0.0155, full −0.0313 / −0.1304
+    "coupled_core4": {"atoms": 782, "nodes": 1008, "loads": (0.602992, 2.011610), "iterations": (104, 70, 92),
+                      "wall_s": 1273, "cb_fallbacks": 83864},
 }
 #: the decks before the surface term (one fixed plane in the full twin, mesh bottom a₀/4 below it; FIRE):
 #: ftol 5e-3: full 0.448892 / 1.694185, coupled 0.572493 / 1.784673 (+27.5 % / +5.3 %), wall 1366 / 1526 s;
