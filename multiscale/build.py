@@ -791,12 +791,19 @@ def _surface_layer(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.nd
     depth = LAYER_MARGIN * t_min
     for _ in range(8):      # where columns overlap (edges, corners) or are sampled thinly the moduli add up:
         layer = SurfaceLayer(mesh.nodes, blocks, faces, normals, S, depth)    # deepen the layer until every
+        if len(faces) and np.min(layer.coverage) <= 0.0:   # a face's column holds no quadrature point (a layer
+            depth *= 2.0                                  # thinner than the elements): its S would vanish
+            continue
         Sq, _ = layer.point_moduli()                                         # point keeps the margin
         Su = np.unique(np.round(Sq * depth, 12).reshape(len(Sq), -1), axis=0).reshape(-1, *S.shape[1:])
         need = LAYER_MARGIN * max([min_layer_thickness(C, m) for m in Su] or [0.0])
         if need <= depth * (1.0 + 1e-9):
             break
         depth = need
+    if len(faces) and np.min(layer.coverage) <= 0.0:
+        raise deck.error(f"{key}.elasticity", f"the surface elasticity's boundary layer (depth {layer.depth:.3g})"
+                         " holds no quadrature point below some faces: the elements there are too coarse for it",
+                         "refine the mesh near the free faces or set `elasticity: false`")
     Sq, Xq = layer.point_moduli()
     d = S.shape[1]
     M = np.repeat(C[None], len(Sq), axis=0)

@@ -39,6 +39,8 @@ GTOL = 1e-6
 #: first finite-difference step (Green strain) and the smallest allowed
 H0, H_MIN = 2e-3, 1e-6
 SKIN = 0.3
+#: largest in-plane force [energy/length] allowed on the normally relaxed slab (10 GTOL)
+INPLANE_FTOL = 10 * GTOL
 
 _CACHE: dict = {}
 
@@ -89,6 +91,14 @@ class _Slab:
             hi[self.axis] = self.size[self.axis]
         box = Box(np.zeros(self.d), hi, periodic)
         return AtomisticRegion(self.X * np.diag(F)[None, :], 1.0, self.potential, box, SKIN)
+
+    def in_plane_force(self, z: np.ndarray) -> float:
+        """Largest in-plane force component [energy/length] on the unstrained slab with normal coordinates
+        ``z`` (n,): zero by symmetry where every plane keeps its in-plane symmetry."""
+        slab = self._region(np.eye(self.d), False)
+        slab.x[:, self.axis] = z
+        slab.compute()
+        return float(np.max(np.abs(np.delete(slab.forces, self.axis, axis=1)))) if len(slab.x) else 0.0
 
     def bulk(self, E: np.ndarray) -> float:
         """Energy [energy] of the bulk twin (periodic along every axis) at diagonal Green strain E (d,)."""
@@ -166,6 +176,12 @@ def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: in
     d = lattice.dim
     _check_zero_stress(slab, lattice, tol)
     e0, z0 = slab.excess(np.zeros(d))
+    f_in = slab.in_plane_force(z0)
+    if f_in > INPLANE_FTOL:
+        raise ValueError(f"the slab normal to axis {axis} relaxes in plane too (largest in-plane force "
+                         f"{f_in:.2e} > {INPLANE_FTOL:g} after the normal relaxation): this orientation's "
+                         "surface planes are not held in place by symmetry, and its γ, τ from a normal-only "
+                         "relaxation would be those of an unrelaxed surface")
     gamma = e0 / (2.0 * slab.area)
     tau, err = np.zeros((d, d)), np.zeros(d)
 
