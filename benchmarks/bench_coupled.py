@@ -216,12 +216,14 @@ def _box(lo: float, hi: float, dim: int, typed: bool = False) -> str:
     return f"{{{kind}lo: [{', '.join([f'{lo:g}'] * dim)}], hi: [{', '.join([f'{hi:g}'] * dim)}]}}"
 
 
-def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, grading: str = "bench") -> str:
+def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, grading: str = "bench",
+         slave_below: float = 0.01) -> str:
     """Deck text: the coupled model of half-width L, or the same atoms alone. ``mesh_file``: the 2D coupled
     model on that mesh (`ring_mesh`) instead of the tensor-product grid. ``grading`` (3D): "bench" the
     row's grid (growth 1.2, far elements at most L/3), "user" the far field graded as a user would
     (growth 1.5, far elements up to L: 40 678 instead of 101 626 hex8 nodes at L = 25; the same grid
-    within ±L)."""
+    within ±L). ``slave_below``: the coupling's (the rows' 0.01; ``--only 3d-default``: the physics
+    default 1e-3, fewer strong rows)."""
     if dim == 2:
         lattice, width, core_size, growth, gap, hole_gap = "hex", 8.0, 2.0, 1.1, 18.0, 20.0
         element, mesh = "tri3", "rectangle"
@@ -264,7 +266,7 @@ def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, gradin
   shape: {_box(-core, core, dim, typed=True)}
   width: {width:g}
   blend: {{type: cubic}}
-  coupling: {{type: projected, slave_below: 0.01}}
+  coupling: {{type: projected, slave_below: {slave_below:g}}}
 """
     return text
 
@@ -342,7 +344,7 @@ def counts(sim: Simulation) -> tuple[int, int, int]:
 
 
 def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None = None,
-             chunks: int = 0, grading: str = "bench") -> dict:
+             chunks: int = 0, grading: str = "bench", slave_below: float = 0.01) -> dict:
     """Set-up and per-step CPU times of the coupled model and the atoms alone. ``chunks`` > 0: both models
     are kept and ``chunks`` runs of ``steps`` steps of each alternate in this process (medians over all
     chunks: the load of a shared machine hits both alike); 0: one run per model and repeat."""
@@ -351,7 +353,7 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
     for _ in range(repeat):
         sims = {}
         for coupled in (True, False):
-            ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None, grading))
+            ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None, grading, slave_below))
             sim.integrator.step(1)                      # warm-up (first-call allocations)
             key = "c" if coupled else "a"
             res[f"setup_{key}"].append(ts)
@@ -416,8 +418,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--only", choices=("2d", "3d", "3d-user"),
-                    help="one row (3d-user: the 3D deck with the far field graded as a user would)")
+    ap.add_argument("--only", choices=("2d", "3d", "3d-user", "3d-default"),
+                    help="one row (3d-user: the 3D deck with the far field graded as a user would; "
+                         "3d-default: the 3D deck with slave_below at the physics default 1e-3)")
     ap.add_argument("--L2", type=float, default=148.0, help="2D half-width")
     ap.add_argument("--L3", type=float, default=25.0, help="3D half-width")
     ap.add_argument("--mesh2", nargs="+", choices=("grid", "ring"), default=["grid", "ring"],
@@ -435,16 +438,19 @@ def main() -> None:
     if not a.no_overhead:
         import tempfile
         tmp = tempfile.TemporaryDirectory()
-        cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid"), (3, a.L3, "user")]
+        cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid"), (3, a.L3, "user"),
+                                                   (3, a.L3, "default")]
+        names = {"user": "3d-user", "default": "3d-default"}
         for dim, L, mesh in cases:
-            if a.only and a.only != (f"{dim}d" if mesh != "user" else "3d-user"):
-                continue
+            row = names.get(mesh, f"{dim}d")
+            if (a.only and a.only != row) or (not a.only and row == "3d-default"):
+                continue                    # 3d-default only on request (a row of its own)
             mesh_file = None
             if mesh == "ring":
                 mesh_file = str(Path(tmp.name) / "ring.vtu")
                 ring_mesh(mesh_file, L)
             r = overhead(dim, L, a.repeat, a.steps, mesh_file, a.chunks,
-                         "user" if mesh == "user" else "bench")
+                         "user" if mesh == "user" else "bench", 1e-3 if mesh == "default" else 0.01)
             m, sp, info = r["med"], r["spread"], r["info"]
             print(f"{dim}D ({mesh})  coupled: {info['c'][0]} atoms ({info['c'][1]} core), "
                   f"{info['c'][2]} nodes;  alone: {info['a'][0]} atoms")
