@@ -30,7 +30,7 @@ velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of 
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
-        [--only 2d|3d|3d-user] [--mesh2 grid ring] [--chunks 15] [--scaling] [--sizes 30 60 120 240]
+        [--only 2d|3d|3d-user|3d-default] [--mesh2 grid ring] [--chunks 15] [--scaling] [--sizes 30 60 120 240]
 
 Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
 ±20 %; the ratios come from alternating runs in one process), CPU time:
@@ -136,6 +136,20 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     with the far field graded as a user would (growth 1.5 up to L: 35 lines, 40 678 nodes; the mesh
     within ±L unchanged; FE forces 12 instead of ~19 ms per step): main 1.764 / 1.763, branch
     1.655 / 1.541 (coupled 99-112 ms vs 108-117).
+  branch step3d, second session (2026-12-06, load average 7-15, CPU time; the 3D per-step path): the
+    multipliers through an augmented system that eliminates the strong rows locally
+    (`projector._AugSolve`: 3 blocks of 10 838 unknowns, 5.73M factor entries instead of 15 768 rows and
+    10.75M; multiplier correction 19.5 -> 12.2 ms in one process, multipliers within 4e-15 relative,
+    residual |A lam - r| 1.8e-14 vs 2.5e-14; +1.1-1.6 s of set-up), the relative node stencils of the
+    graded 3D grid visited type by type, 4 nodes of a type at once (15 561 types, 30 MB of blocks; FE
+    forces 18.0 -> 14.6 ms in one process, bitwise). Main and this branch alternated in separate
+    processes (``--repeat 2 --steps 10``, two runs each):
+      3d:          main 1.879 / 1.573 (coupled 119.5 / 118.0 ms), branch 1.447 / 1.469 (101.9 / 97.3 ms)
+      3d-user:     main 1.424 / 1.331 (103.4 / 112.9 ms), branch 1.345 / 1.317 (100.1 / 96.6 ms)
+      3d-default:  main 1.393 / 1.665 (99.0 / 108.6 ms), branch 1.385 / 1.428 (103.7 / 97.0 ms)
+    (alone 63-85 ms over all runs: single ratios move by ±15 %). ``3d-default`` (slave_below 1e-3, the
+    physics default): 28 440 rows instead of 47 304, Gram factor 6.00M entries, correction 12.5 ms on
+    main already; the augmented system gives nothing there (6.19M) and is not taken.
   branch setup (2026-12-06, load average 12-21 throughout, CPU time): certified single-box shortcuts in
     the bond-weight kernel (kernels/handshake_geom.pyx; bond weights bitwise the same on the bench models
     and every deck with a handshake). main and this branch alternated in separate processes:
