@@ -30,7 +30,8 @@ velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of 
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
-        [--only 2d|3d|3d-user|3d-default] [--mesh2 grid ring] [--chunks 15] [--scaling] [--sizes 30 60 120 240]
+        [--only 2d|3d|3d-user|3d-default] [--mesh2 grid ring] [--chunks 15] [--scaling]
+        [--sizes 30 60 120 240]
 
 Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
 ±20 %; the ratios come from alternating runs in one process), CPU time:

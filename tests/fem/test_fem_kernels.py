@@ -160,7 +160,8 @@ def test_stencils_visited_by_type_bitwise(monkeypatch):
     G = MESHES.get("box")
     L = 12.0
     mesh = G.build(G.Params(lo=[0.0] * 3, hi=[L] * 3, size=3.0, core={"lo": [4.0] * 3, "hi": [8.0] * 3},
-                            core_size=1.0, growth=1.5, element="hex8", hole={"lo": [5.0] * 3, "hi": [7.0] * 3}))
+                            core_size=1.0, growth=1.5, element="hex8",
+                            hole={"lo": [5.0] * 3, "hi": [7.0] * 3}))
 
     def region(sort: bool, nt: int = 1) -> ContinuumRegion:
         monkeypatch.setattr(continuum, "_STENCIL_SORT_BYTES", 0 if sort else 1 << 62)
