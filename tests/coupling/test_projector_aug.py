@@ -23,7 +23,8 @@ def handshake_rows(d: int = 3, seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray
     e = np.minimum(x.astype(int), n_nodes - 2)
     t = x - e
     cols = np.concatenate([e, e + 1])
-    N_c = sp.csr_matrix((np.concatenate([1 - t, t]), (np.tile(np.arange(n_c), 2), cols)), shape=(n_c, n_nodes))
+    rows = np.tile(np.arange(n_c), 2)
+    N_c = sp.csr_matrix((np.concatenate([1 - t, t]), (rows, cols)), shape=(n_c, n_nodes))
     beta = rng.uniform(0.15, 1.0, n_c)
     beta[rng.choice(n_c, n_c // 4, replace=False)] = rng.uniform(1e-3, 0.09, n_c // 4)
     constrained = np.sort(rng.choice(n_free, n_c, replace=False))
