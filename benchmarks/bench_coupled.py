@@ -145,7 +145,9 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     graded 3D grid visited type by type, 4 nodes of a type at once (15 561 types, 30 MB of blocks; FE
     forces 18.0 -> 14.6 ms in one process, bitwise). Main and this branch alternated in separate
     processes (``--repeat 2 --steps 10``, two runs each):
-      3d:          main 1.879 / 1.573 (coupled 119.5 / 118.0 ms), branch 1.447 / 1.469 (101.9 / 97.3 ms)
+      3d:          main 1.879 / 1.573 (coupled 119.5 / 118.0 ms), branch 1.447 / 1.469 (101.9 / 97.3 ms);
+                   a third pair (load 7-9): main 1.862 (126.8 ms), branch 1.386 (97.2 ms); set-up
+                   12.99 / 12.76 s
       3d-user:     main 1.424 / 1.331 (103.4 / 112.9 ms), branch 1.345 / 1.317 (100.1 / 96.6 ms)
       3d-default:  main 1.393 / 1.665 (99.0 / 108.6 ms), branch 1.385 / 1.428 (103.7 / 97.0 ms)
     (alone 63-85 ms over all runs: single ratios move by ±15 %). ``3d-default`` (slave_below 1e-3, the
