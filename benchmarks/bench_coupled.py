@@ -147,7 +147,9 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     processes (``--repeat 2 --steps 10``, two runs each):
       3d:          main 1.879 / 1.573 (coupled 119.5 / 118.0 ms), branch 1.447 / 1.469 (101.9 / 97.3 ms);
                    a third pair (load 7-9): main 1.862 (126.8 ms), branch 1.386 (97.2 ms); set-up
-                   12.99 / 12.76 s
+                   12.99 / 12.76 s; after rebasing onto main 9c0df2a (step2d's solve), load 0.8-2.9:
+                   main 1.665 / 1.443 (111.6 / 108.8 ms), branch 1.459 / 1.495 (95.3 / 104.1 ms), set-up
+                   main 11.4 / 12.1 s, branch 12.5 / 13.3 s; correction 18.1 -> 11.5 ms in one process
       3d-user:     main 1.424 / 1.331 (103.4 / 112.9 ms), branch 1.345 / 1.317 (100.1 / 96.6 ms)
       3d-default:  main 1.393 / 1.665 (99.0 / 108.6 ms), branch 1.385 / 1.428 (103.7 / 97.0 ms)
     (alone 63-85 ms over all runs: single ratios move by ±15 %). ``3d-default`` (slave_below 1e-3, the
