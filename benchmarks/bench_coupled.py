@@ -30,7 +30,8 @@ velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of 
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
-        [--only 2d|3d|3d-user] [--mesh2 grid ring] [--chunks 15] [--scaling] [--sizes 30 60 120 240]
+        [--only 2d|3d|3d-user|3d-default] [--mesh2 grid ring] [--chunks 15] [--scaling]
+        [--sizes 30 60 120 240]
 
 Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
 ±20 %; the ratios come from alternating runs in one process), CPU time:
@@ -136,6 +137,24 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     with the far field graded as a user would (growth 1.5 up to L: 35 lines, 40 678 nodes; the mesh
     within ±L unchanged; FE forces 12 instead of ~19 ms per step): main 1.764 / 1.763, branch
     1.655 / 1.541 (coupled 99-112 ms vs 108-117).
+  branch step3d, second session (2026-12-06, load average 7-15, CPU time; the 3D per-step path): the
+    multipliers through an augmented system that eliminates the strong rows locally
+    (`projector._AugSolve`: 3 blocks of 10 838 unknowns, 5.73M factor entries instead of 15 768 rows and
+    10.75M; multiplier correction 19.5 -> 12.2 ms in one process, multipliers within 4e-15 relative,
+    residual |A lam - r| 1.8e-14 vs 2.5e-14; +1.1-1.6 s of set-up), the relative node stencils of the
+    graded 3D grid visited type by type, 4 nodes of a type at once (15 561 types, 30 MB of blocks; FE
+    forces 18.0 -> 14.6 ms in one process, bitwise). Main and this branch alternated in separate
+    processes (``--repeat 2 --steps 10``, two runs each):
+      3d:          main 1.879 / 1.573 (coupled 119.5 / 118.0 ms), branch 1.447 / 1.469 (101.9 / 97.3 ms);
+                   a third pair (load 7-9): main 1.862 (126.8 ms), branch 1.386 (97.2 ms); set-up
+                   12.99 / 12.76 s; after rebasing onto main 9c0df2a (step2d's solve), load 0.8-2.9:
+                   main 1.665 / 1.443 (111.6 / 108.8 ms), branch 1.459 / 1.495 (95.3 / 104.1 ms), set-up
+                   main 11.4 / 12.1 s, branch 12.5 / 13.3 s; correction 18.1 -> 11.5 ms in one process
+      3d-user:     main 1.424 / 1.331 (103.4 / 112.9 ms), branch 1.345 / 1.317 (100.1 / 96.6 ms)
+      3d-default:  main 1.393 / 1.665 (99.0 / 108.6 ms), branch 1.385 / 1.428 (103.7 / 97.0 ms)
+    (alone 63-85 ms over all runs: single ratios move by ±15 %). ``3d-default`` (slave_below 1e-3, the
+    physics default): 28 440 rows instead of 47 304, Gram factor 6.00M entries, correction 12.5 ms on
+    main already; the augmented system gives nothing there (6.19M) and is not taken.
   branch setup (2026-12-06, load average 12-21 throughout, CPU time): certified single-box shortcuts in
     the bond-weight kernel (kernels/handshake_geom.pyx; bond weights bitwise the same on the bench models
     and every deck with a handshake). main and this branch alternated in separate processes:
@@ -216,12 +235,14 @@ def _box(lo: float, hi: float, dim: int, typed: bool = False) -> str:
     return f"{{{kind}lo: [{', '.join([f'{lo:g}'] * dim)}], hi: [{', '.join([f'{hi:g}'] * dim)}]}}"
 
 
-def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, grading: str = "bench") -> str:
+def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, grading: str = "bench",
+         slave_below: float = 0.01) -> str:
     """Deck text: the coupled model of half-width L, or the same atoms alone. ``mesh_file``: the 2D coupled
     model on that mesh (`ring_mesh`) instead of the tensor-product grid. ``grading`` (3D): "bench" the
     row's grid (growth 1.2, far elements at most L/3), "user" the far field graded as a user would
     (growth 1.5, far elements up to L: 40 678 instead of 101 626 hex8 nodes at L = 25; the same grid
-    within ±L)."""
+    within ±L). ``slave_below``: the coupling's (the rows' 0.01; ``--only 3d-default``: the physics
+    default 1e-3, fewer strong rows)."""
     if dim == 2:
         lattice, width, core_size, growth, gap, hole_gap = "hex", 8.0, 2.0, 1.1, 18.0, 20.0
         element, mesh = "tri3", "rectangle"
@@ -264,7 +285,7 @@ def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, gradin
   shape: {_box(-core, core, dim, typed=True)}
   width: {width:g}
   blend: {{type: cubic}}
-  coupling: {{type: projected, slave_below: 0.01}}
+  coupling: {{type: projected, slave_below: {slave_below:g}}}
 """
     return text
 
@@ -342,7 +363,7 @@ def counts(sim: Simulation) -> tuple[int, int, int]:
 
 
 def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None = None,
-             chunks: int = 0, grading: str = "bench") -> dict:
+             chunks: int = 0, grading: str = "bench", slave_below: float = 0.01) -> dict:
     """Set-up and per-step CPU times of the coupled model and the atoms alone. ``chunks`` > 0: both models
     are kept and ``chunks`` runs of ``steps`` steps of each alternate in this process (medians over all
     chunks: the load of a shared machine hits both alike); 0: one run per model and repeat."""
@@ -351,7 +372,7 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
     for _ in range(repeat):
         sims = {}
         for coupled in (True, False):
-            ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None, grading))
+            ts, sim = setup(deck(dim, L, coupled, mesh_file if coupled else None, grading, slave_below))
             sim.integrator.step(1)                      # warm-up (first-call allocations)
             key = "c" if coupled else "a"
             res[f"setup_{key}"].append(ts)
@@ -416,8 +437,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--only", choices=("2d", "3d", "3d-user"),
-                    help="one row (3d-user: the 3D deck with the far field graded as a user would)")
+    ap.add_argument("--only", choices=("2d", "3d", "3d-user", "3d-default"),
+                    help="one row (3d-user: the 3D deck with the far field graded as a user would; "
+                         "3d-default: the 3D deck with slave_below at the physics default 1e-3)")
     ap.add_argument("--L2", type=float, default=148.0, help="2D half-width")
     ap.add_argument("--L3", type=float, default=25.0, help="3D half-width")
     ap.add_argument("--mesh2", nargs="+", choices=("grid", "ring"), default=["grid", "ring"],
@@ -435,16 +457,19 @@ def main() -> None:
     if not a.no_overhead:
         import tempfile
         tmp = tempfile.TemporaryDirectory()
-        cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid"), (3, a.L3, "user")]
+        cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid"), (3, a.L3, "user"),
+                                                   (3, a.L3, "default")]
+        names = {"user": "3d-user", "default": "3d-default"}
         for dim, L, mesh in cases:
-            if a.only and a.only != (f"{dim}d" if mesh != "user" else "3d-user"):
-                continue
+            row = names.get(mesh, f"{dim}d")
+            if (a.only and a.only != row) or (not a.only and row == "3d-default"):
+                continue                    # 3d-default only on request (a row of its own)
             mesh_file = None
             if mesh == "ring":
                 mesh_file = str(Path(tmp.name) / "ring.vtu")
                 ring_mesh(mesh_file, L)
             r = overhead(dim, L, a.repeat, a.steps, mesh_file, a.chunks,
-                         "user" if mesh == "user" else "bench")
+                         "user" if mesh == "user" else "bench", 1e-3 if mesh == "default" else 0.01)
             m, sp, info = r["med"], r["spread"], r["info"]
             print(f"{dim}D ({mesh})  coupled: {info['c'][0]} atoms ({info['c'][1]} core), "
                   f"{info['c'][2]} nodes;  alone: {info['a'][0]} atoms")

@@ -245,3 +245,76 @@ def acc_kick(double[::1] v, double[::1] a, const double[::1] f, const double[::1
                 a[i] = ai
                 v[i] = v[i] + dt_half * ai
     return 0
+
+
+cdef void _aug_multipliers(const double[::1] r, const int64_t[::1] srow, const double[::1] ds,
+                           const int32_t[::1] Sp, const int32_t[::1] Si, const double[::1] Sx,
+                           const int64_t[::1] prow, const int64_t[:, ::1] blocks, const double[:, ::1] sc,
+                           const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
+                           const int32_t[::1] Up, const int32_t[::1] Ui, const double[::1] Ux,
+                           const double[::1] Ud, const int32_t[::1] perm_r, const int32_t[::1] perm_c,
+                           double[:, ::1] b, double[:, ::1] work, double[:, ::1] x, double[::1] z,
+                           double[::1] lam) noexcept nogil:
+    """The multipliers through the augmented system (see `aug_solve`)."""
+    cdef Py_ssize_t ns = srow.shape[0], npr = prow.shape[0], n1 = z.shape[0] - npr
+    cdef Py_ssize_t m = blocks.shape[0], nb = blocks.shape[1], i, c, e
+    cdef double t, s
+    for i in range(n1):
+        z[i] = 0.0
+    for i in range(ns):
+        t = r[srow[i]] / ds[i]
+        for e in range(Sp[i], Sp[i + 1]):
+            z[Si[e]] = z[Si[e]] - Sx[e] * t
+    for i in range(npr):
+        z[n1 + i] = r[prow[i]]
+    for i in range(m):
+        for c in range(nb):
+            b[i, c] = z[blocks[i, c]] * sc[i, c]
+    lu_solve_nogil(Lp, Li, Lx, Up, Ui, Ux, Ud, perm_r, perm_c, b, work, x)
+    for i in range(m):
+        for c in range(nb):
+            z[blocks[i, c]] = x[i, c] * sc[i, c]
+    for i in range(npr):
+        lam[prow[i]] = z[n1 + i]
+    for i in range(ns):
+        s = r[srow[i]]
+        for e in range(Sp[i], Sp[i + 1]):
+            s = s - Sx[e] * z[Si[e]]
+        lam[srow[i]] = s / ds[i]
+
+
+def aug_solve(const double[::1] r, const int64_t[::1] srow, const double[::1] ds,
+              const int32_t[::1] Sp, const int32_t[::1] Si, const double[::1] Sx,
+              const int64_t[::1] prow, const int64_t[:, ::1] blocks, const double[:, ::1] sc,
+              const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
+              const int32_t[::1] Up, const int32_t[::1] Ui, const double[::1] Ux,
+              const double[::1] Ud, const int32_t[::1] perm_r, const int32_t[::1] perm_c,
+              double[:, ::1] b, double[:, ::1] work, double[:, ::1] x, double[::1] z, double[::1] lam,
+              const int32_t[::1] Cp, const int32_t[::1] Ci, const double[::1] Cx,
+              const double[::1] wa, double[::1] corr, bint correct):
+    """Multipliers lam = A⁻¹ r (A = G W Gᵀ) through the augmented system of `projector._AugSolve`: rows
+    ``srow`` (ns,) each own one private column p (D_s = ds[s] = G_sp² w_p), the other columns μ of those
+    rows (CSR Sp/Si/Sx (ns, n1), G_s restricted to them) are carried as unknowns with the remaining rows
+    ``prow`` (np,): z (n1 + np,) solves K z = (−G_1Sᵀ D⁻¹ r_S, r_P) by the block LU (blocks (m, nb) index z,
+    sc the Jacobi scaling per (row, block)); then lam_P = z_P and lam_S = (r_S − G_1S μ) / D_S. When
+    ``correct``: corr = wa · (Gᵀ_active lam) as `block_correction`. Sequential, fixed order."""
+    cdef Py_ssize_t m = blocks.shape[0], nb = blocks.shape[1], na = corr.shape[0], i, e
+    cdef double s
+    if (sc.shape[0] != m or sc.shape[1] != nb or b.shape[0] != m or b.shape[1] != nb
+            or work.shape[0] != m or work.shape[1] != nb or x.shape[0] != m or x.shape[1] != nb
+            or Lp.shape[0] != m + 1 or Up.shape[0] != m + 1 or Ud.shape[0] != m
+            or perm_r.shape[0] != m or perm_c.shape[0] != m or m * nb != z.shape[0]
+            or Sp.shape[0] != srow.shape[0] + 1 or ds.shape[0] != srow.shape[0]
+            or lam.shape[0] != r.shape[0] or srow.shape[0] + prow.shape[0] != r.shape[0]
+            or (correct and (Cp.shape[0] != na + 1 or wa.shape[0] != na))):
+        raise ValueError("aug_solve: shape mismatch")
+    with nogil:
+        _aug_multipliers(r, srow, ds, Sp, Si, Sx, prow, blocks, sc, Lp, Li, Lx, Up, Ui, Ux, Ud, perm_r,
+                         perm_c, b, work, x, z, lam)
+        if correct:
+            for i in range(na):
+                s = 0.0
+                for e in range(Cp[i], Cp[i + 1]):
+                    s = s + Cx[e] * lam[Ci[e]]
+                corr[i] = wa[i] * s
+    return 0

@@ -276,7 +276,6 @@ cdef extern from *:
         *en_chunk = en; }
     MSIM_STENCIL4(1)
     MSIM_STENCIL4(2)
-    MSIM_STENCIL4(3)
     /* d = 2, two single stencil nodes at once: node I (blocks S0, neighbours b0 + n0[s]) and node J (S1,
        b1 + n1[s]); each node's multiply-adds in exactly the order of msim_stencil_2 (the two nodes' sums are
        independent chains, interleaved to overlap their latency): bitwise msim_stencil_2 node by node, the
@@ -329,6 +328,46 @@ cdef extern from *:
         const int64_t I = nodes[p]; const int32_t t = types[p];
         return p + 4 <= p1 && nodes[p + 3] == I + 3 && types[p + 1] == t && types[p + 2] == t &&
                types[p + 3] == t && nodes[p + 1] == I + 1 && nodes[p + 2] == I + 2; }
+    /* d = 3: runs of 4 listed nodes of one type, wherever they are (a list sorted by type: the nodes of a
+       graded 3D grid's types are far apart), each with its own U rows; the type's blocks are read once
+       for the four. Each node's sum in exactly the order of msim_stencil_3 (bitwise its results). */
+    MSIM_CLONES static void msim_stencil4_3(const double* U, const int32_t* nodes, const int32_t* types,
+            const int32_t* nbr, int NS, const double* S, double* out, double* en_chunk, int64_t p0,
+            int64_t p1) {
+        double en = 0.0;
+        int64_t p = p0;
+        while (p < p1) {
+            const int64_t I = nodes[p]; const int32_t t = types[p];
+            const double* St = S + (int64_t)t * NS * 9; const int32_t* nb = nbr + (int64_t)t * NS;
+            int i, j, s, c;
+            if (p + 4 <= p1 && types[p + 1] == t && types[p + 2] == t && types[p + 3] == t) {
+                const int64_t Ic[4] = {I, nodes[p + 1], nodes[p + 2], nodes[p + 3]};
+                double f[2][3][4];
+                for (i = 0; i < 3; i++) for (c = 0; c < 4; c++) { f[0][i][c] = 0.0; f[1][i][c] = 0.0; }
+                for (s = 0; s < NS; s++) {
+                    const double* B = St + s * 9;
+                    const double* u0 = U + (Ic[0] + nb[s]) * 3; const double* u1 = U + (Ic[1] + nb[s]) * 3;
+                    const double* u2 = U + (Ic[2] + nb[s]) * 3; const double* u3 = U + (Ic[3] + nb[s]) * 3;
+                    for (j = 0; j < 3; j++) for (i = 0; i < 3; i++) { const double b = B[j * 3 + i];
+                        f[s & 1][i][0] += b * u0[j]; f[s & 1][i][1] += b * u1[j];
+                        f[s & 1][i][2] += b * u2[j]; f[s & 1][i][3] += b * u3[j]; } }
+                for (c = 0; c < 4; c++) { double eI = 0.0;
+                    for (i = 0; i < 3; i++) { const double fi = f[0][i][c] + f[1][i][c];
+                        eI += U[Ic[c] * 3 + i] * fi; out[Ic[c] * 3 + i] = -fi; }
+                    en += 0.5 * eI; }
+                p += 4;
+            } else {
+                double f[2][3];
+                for (i = 0; i < 3; i++) { f[0][i] = 0.0; f[1][i] = 0.0; }
+                for (s = 0; s < NS; s++) { const double* u = U + (I + nb[s]) * 3;
+                    const double* B = St + s * 9;
+                    for (j = 0; j < 3; j++) for (i = 0; i < 3; i++) f[s & 1][i] += B[j * 3 + i] * u[j]; }
+                double eI = 0.0;
+                for (i = 0; i < 3; i++) { const double fi = f[0][i] + f[1][i];
+                    eI += U[I * 3 + i] * fi; out[I * 3 + i] = -fi; }
+                en += 0.5 * eI;
+                p += 1; } }
+        *en_chunk = en; }
     /* d = 2 with explicit 4-wide vectors (GCC vector extensions): the 4 nodes' (x, y) pairs are 8
        contiguous doubles, so lanes = (node c, component i) and the j-th column of a block multiplies
        u_j broadcast per node: the same multiply-adds in the same order per (node, component) as

@@ -149,3 +149,39 @@ def test_irregular_mesh_takes_per_node_stencils(elem):
         assert abs(E - 0.5 * u @ (K @ u)) <= 1e-12 * E
         out.append((reg.forces.copy(), E))
     assert np.array_equal(out[0][0], out[1][0]) and out[0][1] == out[1][1]
+
+
+def test_stencils_visited_by_type_bitwise(monkeypatch):
+    """Stencils larger than the cache (here forced: threshold 0) are visited type by type, four nodes of a
+    type at once in 3D (`continuum._by_type`, `msim_stencil4_3`): forces bitwise those of the index-order
+    visit, equal to the assembled stiffness's, 1 and 2 threads bitwise; the energy to round-off."""
+    from multiscale.fem import continuum
+
+    G = MESHES.get("box")
+    L = 12.0
+    mesh = G.build(G.Params(lo=[0.0] * 3, hi=[L] * 3, size=3.0, core={"lo": [4.0] * 3, "hi": [8.0] * 3},
+                            core_size=1.0, growth=1.5, element="hex8",
+                            hole={"lo": [5.0] * 3, "hi": [7.0] * 3}))
+
+    def region(sort: bool, nt: int = 1) -> ContinuumRegion:
+        monkeypatch.setattr(continuum, "_STENCIL_SORT_BYTES", 0 if sort else 1 << 62)
+        reg = ContinuumRegion(mesh, Isotropic(10.0, 0.3, 3), density=1.0, n_threads=nt)
+        reg.set_blend(lambda X: np.clip((np.max(np.abs(X - L / 2), axis=1) - 1.0) / 2.5, 0, 1), n_sub=3)
+        reg.U[:] = 0.1 * np.sin(reg.nodes @ np.arange(1.0, 4.0) * 0.3)[:, None] * np.arange(1.0, 4.0)
+        reg.compute()
+        return reg
+
+    ref = region(False)
+    assert not ref._stencil_sorted
+    for nt in (1, 2):
+        reg = region(True, nt)
+        assert reg._stencil_sorted
+        nodes, types, _ = reg._stencil_parts[0]
+        assert np.all(np.diff(types) >= 0) and np.any(np.diff(nodes) < 0)     # by type, not by index
+        assert np.max(np.bincount(types)) >= 4                                # the 4-node runs are used
+        assert np.array_equal(reg.forces, ref.forces)
+        E = reg.compute()
+        K = reg.stiffness_matrix()
+        u = reg.U.ravel()
+        assert np.max(np.abs(K @ u + reg.forces.ravel())) <= 1e-12 * np.abs(reg.forces).max()
+        assert abs(E - 0.5 * u @ (K @ u)) <= 1e-12 * E
