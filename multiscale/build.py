@@ -709,6 +709,11 @@ def _surface_stress(deck: Deck, model: Model) -> None:
                          "(a slab periodic along the other axes); some selected faces are inclined")
     tau, gamma, S = np.zeros((len(faces), d, d)), np.zeros(len(faces)), np.zeros((len(faces), d, d))
     from .md.surface_slab import has_in_plane_mirror
+    if not model.lattice.is_bravais:
+        raise deck.error(key, f"surface stress needs a Bravais lattice ({model.lattice.describe()} has a "
+                         "basis): "
+                         "the slab's normal-only relaxation and the mirror check assume every atom is a "
+                         "lattice site (diamond's {100} planes are glide planes, not mirrors)")
     for k in np.unique(axis):
         if not has_in_plane_mirror(model.lattice, int(k)):
             raise deck.error(key, f"the faces normal to {_AXES[int(k)]} have no mirror plane containing "
@@ -790,7 +795,10 @@ def _surface_layer(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.nd
     blocks = [(b.conn, b.element) for b in mesh.blocks]
     depth = LAYER_MARGIN * t_min
     for _ in range(8):      # where columns overlap (edges, corners) or are sampled thinly the moduli add up:
-        layer = SurfaceLayer(mesh.nodes, blocks, faces, normals, S, depth)    # deepen the layer until every
+        try:
+            layer = SurfaceLayer(mesh.nodes, blocks, faces, normals, S, depth)  # deepen the layer until every
+        except ValueError as exc:
+            raise deck.error(f"{key}.elasticity", str(exc), "set `elasticity: false`") from exc
         if len(faces) and np.min(layer.coverage) <= 0.0:   # a face's column holds no quadrature point (a layer
             depth *= 2.0                                  # thinner than the elements): its S would vanish
             continue

@@ -89,6 +89,7 @@ class SurfaceLayer:
         tri = faces.shape[1] == 3 and d == 3
         if tri:         # a triangle covers half its bounding box
             area *= 0.5
+        _check_face_shapes(X, faces, axis, fl, fh, area, tri)
         masks, claimed = [], {}
         for f in range(len(faces)):
             k = axis[f]
@@ -181,3 +182,31 @@ class SurfaceLayer:
             e = 0.5 * (np.einsum("eqki,eqki->eqi", F, F) - 1.0)
             out.append(0.5 * np.einsum("eqi,eqij,eqj->eq", e, Sh, e))
         return out
+
+
+def _check_face_shapes(X: np.ndarray, faces: np.ndarray, axis: np.ndarray, fl: np.ndarray, fh: np.ndarray,
+                       area: np.ndarray, tri: bool) -> None:
+    """The columns take a face's area and in-plane extent from its bounding box: exact for axis-aligned
+    rectangles (quads, 2D edges) and for triangles whose area is half their bounding box (with barycentric
+    membership). Any other face shape (a file mesh's general quads or triangles) would give a wrong energy:
+    ValueError naming the first such face."""
+    d = X.shape[1]
+    for f in range(len(faces)):
+        pl = [j for j in range(d) if j != axis[f]]
+        P = X[faces[f]][:, pl]
+        if tri:
+            e1, e2 = P[1] - P[0], P[2] - P[0]
+            true = 0.5 * abs(float(e1[0] * e2[1] - e1[1] * e2[0]))
+            ok = abs(true - area[f]) <= 1e-9 * max(area[f], 1e-300)
+        else:       # every node at a corner of the bounding box, every corner taken
+            lo, hi = fl[f][pl], fh[f][pl]
+            at = np.isclose(P, lo, rtol=0, atol=1e-9 * max(1.0, float(np.max(np.abs(hi))))) | np.isclose(
+                P, hi, rtol=0, atol=1e-9 * max(1.0, float(np.max(np.abs(hi)))))
+            corners = {tuple(np.isclose(p, hi, rtol=0, atol=1e-9 * max(1.0, float(np.max(np.abs(hi)))))
+                             ) for p in P}
+            ok = bool(np.all(at)) and len(corners) == 2 ** len(pl)
+        if not ok:
+            raise ValueError(f"boundary face {f} (nodes {faces[f].tolist()}) is not an axis-aligned "
+                             "rectangle or a triangle covering half its bounding box: the surface-elasticity "
+                             "layer supports the faces of the box / rectangle generators only")
+

@@ -475,6 +475,8 @@ class DistributedMD:
             return made[0]
 
         lp = np.where(self.local_box.periodic, self.box.hi - self.box.lo, 0.0)
+        if self._bw_cache is not None:
+            self._bw_cache.n_lists = self.n_pairs
         args = (self.X_ref, self._img_loc, self._gshift, self.period, lp, self.gid, self._bw_cache)
         self.bond_w = entry_weights(make_fn, self.list, *args)
         self.bond_w_b = entry_weights(make_fn, self.list_b, *args) if self.list_b is not None else None

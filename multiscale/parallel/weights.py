@@ -47,6 +47,9 @@ class BondWeightCache:
 
     def __init__(self, n_global: int, d: int) -> None:
         self.n_global, self.d = int(n_global), int(d)
+        #: entries of ALL of this rebuild's lists (interior + boundary with ``overlap``): the reset compares
+        #: with it, not with the list just evaluated (the small boundary list would drop the interior's keys)
+        self.n_lists = 0
         base = 2 * self.B + 1
         self.usable = self.n_global * self.n_global * base ** self.d < 2 ** 62
         self.keys = np.zeros(0, np.int64)
@@ -78,7 +81,7 @@ class BondWeightCache:
         return w, ~hit
 
     def add(self, keys: np.ndarray, w: np.ndarray, n_current: int) -> None:
-        if self.keys.size > 4 * max(n_current, 1):
+        if self.keys.size > 4 * max(n_current, self.n_lists, 1):
             self.keys, self.vals = np.zeros(0, np.int64), np.zeros(0)
         k, first = np.unique(keys, return_index=True)
         allk = np.concatenate([self.keys, k])

@@ -47,3 +47,12 @@ def test_anharmonic_at_zero_temperature_is_a_deck_error_before_any_md(tmp_path):
               cwd=tmp_path)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "anharmonic_T0.yaml:" in r.stderr and "continuum.material.anharmonic" in r.stderr
+
+
+def test_surface_stress_on_a_lattice_with_a_basis_is_a_deck_error(tmp_path):
+    """diamond (Tersoff Si through LAMMPS) with continuum.surface_stress: the mirror check and the slab's
+    normal-only relaxation assume a Bravais lattice — exit 2 at continuum.surface_stress (review rev23: an
+    internal error before)."""
+    r = _msim("validate", str(DATA / "diamond_surface_stress.yaml"), cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "continuum.surface_stress" in r.stderr and "Bravais" in r.stderr

@@ -63,3 +63,45 @@ def test_homogeneous_strain_gives_the_excess_energy_of_the_faces(element: str, s
     ref = sum(2.0 * np.prod(np.delete(hi, k)) * 0.5 * e @ S[k] @ e for k in range(d))
     assert lay.add_forces(U, np.zeros_like(U)) == pytest.approx(ref, rel=1e-12)
     assert lay.energy_densities(U)          # per part, unweighted
+
+
+def test_faces_that_are_not_rectangles_or_half_box_triangles_are_refused() -> None:
+    """The layer's columns take a face's area and extent from its bounding box: exact on the generators'
+    axis-aligned faces (a homogeneous strain gives the analytic Σ_k A_k ½ e·S_k·e), 8 % off on a tet4 box
+    whose face-interior nodes are moved in plane (review rev23) — such faces are refused (ValueError; the
+    build turns it into a deck error at continuum.surface_stress.elasticity)."""
+    from multiscale.fem.surface_layer import SurfaceLayer
+    from multiscale.fem.surface_stress import outward_normals
+    from multiscale.registry import MESHES
+
+    G = MESHES.get("box")
+    hi = np.array([6.0, 5.0, 4.0])
+    mesh = G.build(G.Params(lo=[0.0] * 3, hi=hi.tolist(), size=1.0, element="tet4"))
+    faces = mesh.boundary_faces()
+    blocks = [(b.conn, b.element) for b in mesh.blocks]
+    Sk = {}
+    for k in range(3):
+        A = np.diag([1.0, -2.0, 0.7])
+        A[k, k] = 0.0
+        Sk[k] = A
+    e = np.array([0.01, -0.02, 0.015])
+
+    def layer(X):  # noqa: ANN001, ANN202
+        n = outward_normals(X, faces)
+        ax = np.argmax(np.abs(n), axis=1)
+        S = np.array([Sk[int(k)] for k in ax])
+        return SurfaceLayer(X, blocks, faces, n, S, 1.7)
+
+    X = mesh.nodes.copy()
+    U = X @ (np.diag(np.sqrt(1 + 2 * e)) - np.eye(3)).T
+    ref = sum(2 * np.prod(np.delete(hi, k)) * 0.5 * e @ Sk[k] @ e for k in range(3))
+    assert layer(X).add_forces(U, np.zeros_like(U)) == pytest.approx(ref, rel=1e-12)
+    Xj = X.copy()
+    onb = np.isclose(X, 0) | np.isclose(X, hi)
+    rng = np.random.default_rng(0)
+    for a in range(len(X)):
+        for k in range(3):
+            if onb[a].sum() == 1 and not onb[a, k]:          # face-interior node: moved in its plane
+                Xj[a, k] += 0.15 * rng.uniform(-1, 1)
+    with pytest.raises(ValueError, match="not an axis-aligned rectangle"):
+        layer(Xj)
