@@ -799,8 +799,8 @@ def _surface_layer(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.nd
             layer = SurfaceLayer(mesh.nodes, blocks, faces, normals, S, depth)  # deepen the layer until every
         except ValueError as exc:
             raise deck.error(f"{key}.elasticity", str(exc), "set `elasticity: false`") from exc
-        if len(faces) and np.min(layer.coverage) <= 0.0:   # a face's column holds no quadrature point (a layer
-            depth *= 2.0                                  # thinner than the elements): its S would vanish
+        if len(faces) and np.min(layer.coverage) <= 0.0:
+            depth *= 2.0    # a face's column holds no quadrature point (thinner than the elements): S would vanish
             continue
         Sq, _ = layer.point_moduli()                                         # point keeps the margin
         Su = np.unique(np.round(Sq * depth, 12).reshape(len(Sq), -1), axis=0).reshape(-1, *S.shape[1:])
@@ -809,8 +809,9 @@ def _surface_layer(deck: Deck, key: str, cont, faces: np.ndarray, normals: np.nd
             break
         depth = need
     if len(faces) and np.min(layer.coverage) <= 0.0:
-        raise deck.error(f"{key}.elasticity", f"the surface elasticity's boundary layer (depth {layer.depth:.3g})"
-                         " holds no quadrature point below some faces: the elements there are too coarse for it",
+        raise deck.error(f"{key}.elasticity", "the surface elasticity's boundary layer (depth "
+                         f"{layer.depth:.3g}) holds no quadrature point below some faces: the elements there "
+                         "are too coarse for it",
                          "refine the mesh near the free faces or set `elasticity: false`")
     Sq, Xq = layer.point_moduli()
     d = S.shape[1]
