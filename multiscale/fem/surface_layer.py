@@ -90,37 +90,50 @@ class SurfaceLayer:
         if tri:         # a triangle covers half its bounding box
             area *= 0.5
         _check_face_shapes(X, faces, axis, fl, fh, area, tri)
-        masks, claimed = [], {}
+        # candidate points of each column from one Chebyshev-ball query on a KD-tree of all quadrature points
+        # (cost ∝ the column's points, not faces × points), then the exact half-open box test as before
+        from scipy.spatial import cKDTree
+        sizes = [g[2].size for g in geo]
+        offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        Xall = np.concatenate([g[3].reshape(-1, d) for g in geo]) if geo else np.zeros((0, d))
+        tree = cKDTree(Xall) if len(Xall) else None
+        idx_f, claimed = [], {}
         for f in range(len(faces)):
             k = axis[f]
             lo, hi = fl[f].copy(), fh[f].copy()
             plane = hi[k] if sign[f] > 0 else lo[k]
             lo[k], hi[k] = (plane - self.depth, plane) if sign[f] > 0 else (plane, plane + self.depth)
             ck = claimed.setdefault((int(k), float(sign[f]), round(float(plane), 9)),
-                                    [np.zeros(g[2].shape, bool) for g in geo])
-            mf, vol = [], 0.0
-            for b, (_, _, dV, X_q) in enumerate(geo):
-                m = np.all((X_q >= lo) & (X_q < hi), axis=2) & ~ck[b]
-                if tri and np.any(m):     # in-plane point in the triangle (barycentric; shared edges: first)
-                    pl = [j for j in range(d) if j != k]
-                    P = X[faces[f]][:, pl]
-                    T = np.array([P[1] - P[0], P[2] - P[0]]).T
-                    lam = np.linalg.solve(T, (X_q[m][:, pl] - P[0]).T).T
-                    inside = (lam[:, 0] >= -1e-12) & (lam[:, 1] >= -1e-12) & (lam.sum(axis=1) <= 1 + 1e-12)
-                    mm = np.zeros_like(m)
-                    mm[m] = inside
-                    m = mm
-                ck[b] |= m
-                mf.append(m)
-                vol += float(dV[m].sum())
-            masks.append(mf)
+                                    np.zeros(len(Xall), bool))
+            if tree is None:
+                idx_f.append(np.zeros(0, np.int64))
+                continue
+            r = 0.5 * float(np.max(hi - lo))
+            cand = np.sort(np.asarray(tree.query_ball_point(0.5 * (lo + hi), r * (1.0 + 1e-9) + 1e-12,
+                                                              p=np.inf), np.int64))
+            idx = cand[np.all((Xall[cand] >= lo) & (Xall[cand] < hi), axis=1) & ~ck[cand]]
+            if tri and idx.size:     # in-plane point in the triangle (barycentric; shared edges: first)
+                pl = [j for j in range(d) if j != k]
+                P = X[faces[f]][:, pl]
+                T = np.array([P[1] - P[0], P[2] - P[0]]).T
+                lam = np.linalg.solve(T, (Xall[idx][:, pl] - P[0]).T).T
+                inside = (lam[:, 0] >= -1e-12) & (lam[:, 1] >= -1e-12) & (lam.sum(axis=1) <= 1 + 1e-12)
+                idx = idx[inside]
+            ck[idx] = True
+            idx_f.append(idx)
+            vol = 0.0
+            for b, (_, _, dV, _) in enumerate(geo):      # per block, in the points' order (as a mask would)
+                ib = idx[(idx >= offs[b]) & (idx < offs[b + 1])] - offs[b]
+                vol += float(dV.reshape(-1)[ib].sum())
             self.coverage[f] = vol / (area[f] * self.depth)
         for b, (conn, dNdX, dV, X_q) in enumerate(geo):
             Sq = np.zeros(dV.shape + (d, d))
+            Sf = Sq.reshape(-1, d, d)
             for f in range(len(faces)):
-                m = masks[f][b]
-                if self.coverage[f] > 0 and np.any(m):
-                    Sq[m] += S[f] / (self.depth * self.coverage[f])
+                idx = idx_f[f]
+                ib = idx[(idx >= offs[b]) & (idx < offs[b + 1])] - offs[b]
+                if self.coverage[f] > 0 and ib.size:
+                    Sf[ib] += S[f] / (self.depth * self.coverage[f])
             hit = np.flatnonzero(np.any(Sq != 0.0, axis=(1, 2, 3)))
             if len(hit):
                 self._parts.append((conn[hit], dNdX[hit], dV[hit].copy(), Sq[hit], X_q[hit], dV[hit].copy()))
