@@ -179,3 +179,55 @@ def test_layer_depth_is_the_thinnest_stable_layer_with_the_margin(lj_model) -> N
         M[:2, :2] += S / (f * t)
         assert np.sign(np.linalg.eigvalsh(M)[0]) == sign
     assert min_layer_thickness(C, np.abs(S)) == 0.0
+
+
+def test_surface_elasticity_on_its_layer_keeps_a_3d_hex8_cube_stable() -> None:
+    """3D (review rev23: the layer's stability was tested in 2D only): a 4 × 4 × 4 hex8 cube of 1 Å
+    elements (thinner than Cu_u3's t_min = 1.86 Å), linear Cu_u3 EAM material, τ, γ, S of the (100) slab on
+    every face. FD Hessian at U = 0: S on the faces is indefinite, the same S on its boundary layer is
+    positive definite beyond the 6 rigid modes."""
+    from multiscale.fem.surface_layer import LAYER_MARGIN, SurfaceLayer, min_layer_thickness
+    from multiscale.md.lattice import Lattice
+    from multiscale.md.potentials import make_potential
+    from multiscale.md.properties import zero_stress_lattice_constant
+    from multiscale.md.surface_slab import surface_properties
+
+    pot = make_potential({"type": "eam", "file": "Cu_u3.eam"})
+    lat = Lattice("fcc", float(zero_stress_lattice_constant(pot, "fcc")))
+    props = {k: surface_properties(pot, lat, k) for k in range(3)}
+    G = MESHES.get("box")
+    h = 1.0
+    mesh = G.build(G.Params(lo=[0.0] * 3, hi=[4 * h] * 3, size=h, element="hex8"))
+    Mat = MATERIALS.get("linear")
+    faces = mesh.boundary_faces()
+    n = outward_normals(mesh.nodes, faces)
+    ax = np.argmax(np.abs(n), axis=1)
+    nf = len(faces)
+    tau, S, g = np.zeros((nf, 3, 3)), np.zeros((nf, 3, 3)), np.zeros(nf)
+    for k in range(3):
+        tau[ax == k], S[ax == k], g[ax == k] = props[k].tau, props[k].S, props[k].gamma
+
+    def lowest(layer: bool) -> float:
+        cont = ContinuumRegion(mesh, Mat.from_params(Mat.Params(), dim=3, potential=pot, lattice=lat), 1.0)
+        if layer:
+            t = max(min_layer_thickness(np.asarray(cont.material.C, float), props[k].S) for k in range(3))
+            lay = SurfaceLayer(mesh.nodes, [(b.conn, b.element) for b in mesh.blocks], faces, n, S,
+                               LAYER_MARGIN * t)
+            cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, g, None, layer=lay))
+        else:
+            cont.set_surface(SurfaceStress(mesh.nodes, faces, tau, g, S))
+        N, e = mesh.n_nodes, 1e-6
+        H = np.zeros((3 * N, 3 * N))
+        for i in range(3 * N):
+            cont.U[:] = 0
+            cont.U.flat[i] = e
+            cont.compute()
+            fp = cont.forces.ravel().copy()
+            cont.U.flat[i] = -e
+            cont.compute()
+            H[:, i] = -(fp - cont.forces.ravel()) / (2 * e)
+        ev = np.linalg.eigvalsh(0.5 * (H + H.T))
+        return float(ev[0]) if ev[0] < -1e-2 else float(ev[6])      # 6 rigid modes at 0 otherwise
+
+    assert lowest(False) < 0.0
+    assert lowest(True) > 0.0
