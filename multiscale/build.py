@@ -702,6 +702,14 @@ def _surface_stress(deck: Deck, model: Model) -> None:
             raise deck.error(f"{key}.faces", f"no face set {missing[0]!r} in the mesh (it has "
                              f"{sorted(mesh.face_sets)})")
         faces = _boundary_face_rows(deck, key, mesh, cfg.faces)
+        if model.atoms is not None and len(faces):
+            at = interface_faces(mesh.nodes, faces, model.atoms.X, model.lattice.nearest_neighbor_distance,
+                                 getattr(model.potential, "cutoff", None))
+            if np.any(at):
+                raise deck.error(f"{key}.faces", f"{int(at.sum())} of the listed faces lie against the atoms "
+                                 "(the coupling interface, e.g. the mesh's hole): a surface stress acts on "
+                                 "free faces only (the atoms there carry their own environment)",
+                                 "list only free faces, or use `faces: free`")
     n = outward_normals(mesh.nodes, faces) if len(faces) else np.zeros((0, d))
     axis = np.argmax(np.abs(n), axis=1)
     if len(faces) and np.any(np.abs(n[np.arange(len(n)), axis]) < 1.0 - 1e-6):

@@ -47,6 +47,14 @@ def test_validate_prints_the_free_faces_and_the_slab_figures(tmp_path) -> None:
     assert "x-normal: gamma" in line and "y-normal: gamma" in line and "(S on)" in line
 
 
-def test_validate_shows_hole_faces_named_in_a_face_list(tmp_path) -> None:
-    line = _validate(tmp_path, "[hole, yhi]")
-    assert "54 faces (6 +x, 6 -x, 36 +y, 6 -y)" in line, line   # the hole's 24 faces: visible
+def test_hole_faces_named_in_a_face_list_are_refused(tmp_path) -> None:
+    """The hole's 24 faces lie against the atoms (the coupling interface): `faces: free` drops them, a face
+    list naming them is a deck error (it was accepted silently: review offpath); ``yhi`` alone is fine."""
+    path = tmp_path / "s.yaml"
+    path.write_text(DECK.replace("FACES", "[hole, yhi]"))
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert r.exit_code == 2, r.output
+    assert "continuum.surface_stress.faces" in r.output + r.stderr and "24 of the listed faces" in (
+        r.output + r.stderr)
+    line = _validate(tmp_path, "[yhi]")
+    assert "30 faces (30 +y)" in line, line
