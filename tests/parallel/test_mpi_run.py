@@ -129,16 +129,21 @@ def test_one_vs_two_ranks(tmp_path: Path, deck: Path, steps: int) -> None:
     assert (tmp_path / "mpi2.xdmf").exists()
 
 
-def test_two_ranks_twice_bitwise(tmp_path: Path) -> None:
-    """The same P twice: bitwise-identical frames and thermo."""
+def assert_two_ranks_twice_bitwise(deck: Path, tmp_path: Path, steps: int) -> None:
+    """``deck`` run twice on 2 ranks: bitwise-identical frames and thermo."""
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
     for out in (a, b):
-        ok(msim(2, str(CU), "-o", str(out), "--steps", "200"))
+        ok(msim(2, str(deck), "-o", str(out), "--steps", str(steps)))
     ra, rb = results(a), results(b)
     keys = [k for k in ra if k.startswith(("frames", "thermo")) and ra[k].dtype.kind == "f"]
     assert keys and sorted(ra) == sorted(rb)
     for k in keys:
         assert np.array_equal(ra[k], rb[k]), k
+
+
+def test_two_ranks_twice_bitwise(tmp_path: Path) -> None:
+    """The same P twice: bitwise-identical frames and thermo."""
+    assert_two_ranks_twice_bitwise(CU, tmp_path, 200)
 
 
 @pytest.mark.parametrize("first,second", [(2, 0), (0, 2)], ids=["2to1", "1to2"])

@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from test_mpi_run import MPIEXEC, _env, compare, deck_copy, msim, ok, results
+from test_mpi_run import MPIEXEC, _env, assert_two_ranks_twice_bitwise, compare, deck_copy, msim, ok
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -73,14 +73,7 @@ def test_free_box_one_vs_two_ranks(tmp_path: Path, deck: Path) -> None:
 
 def test_free_box_two_ranks_twice_bitwise(tmp_path: Path) -> None:
     """The free cluster on 2 ranks twice: bitwise-identical frames and thermo."""
-    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
-    for out in (a, b):
-        ok(msim(2, str(CLUSTER), "-o", str(out), "--steps", "300"))
-    ra, rb = results(a), results(b)
-    keys = [k for k in ra if k.startswith(("frames", "thermo")) and ra[k].dtype.kind == "f"]
-    assert keys and sorted(ra) == sorted(rb)
-    for k in keys:
-        assert np.array_equal(ra[k], rb[k]), k
+    assert_two_ranks_twice_bitwise(CLUSTER, tmp_path, 300)
 
 
 @pytest.mark.parametrize("first,second", [(2, 0), (0, 2)], ids=["2to1", "1to2"])
