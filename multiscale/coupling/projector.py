@@ -364,16 +364,20 @@ def _nd_factor(B: sp.spmatrix, rtol: float):  # noqa: ANN202
     factorised in natural order with diagonal pivots, when every pivot exceeds rtol times the largest;
     else None."""
     order = _nested_dissection(B)
+    f = _diag_pivot_lu(sp.csc_matrix(B)[order][:, order].tocsc(), "NATURAL", rtol)
+    return None if f is None else (order, *f)
+
+
+def _diag_pivot_lu(B: sp.spmatrix, permc_spec: str, rtol: float):  # noqa: ANN202
+    """(SuperLU, U) of the symmetric B with diagonal pivots in ``permc_spec`` order, when every pivot
+    exceeds rtol times the largest; else None (also when SuperLU finds B singular)."""
     try:
-        lu = spla.splu(sp.csc_matrix(B)[order][:, order].tocsc(), permc_spec="NATURAL",
-                       diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        lu = spla.splu(B, permc_spec=permc_spec, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     except RuntimeError:
         return None
     U = lu.U
     piv = np.abs(U.diagonal())
-    if not piv.min() > rtol * piv.max():
-        return None
-    return order, lu, U
+    return (lu, U) if piv.min() > rtol * piv.max() else None
 
 
 def _strict_triangle(M: sp.csr_matrix, lower: bool) -> sp.csr_matrix:
@@ -618,16 +622,10 @@ class _AugSolve:
             if got is not None:
                 kb = _BlockSolve(np.ascontiguousarray(blocks[got[0]]), got[1], sc, got[2])
         if kb is None:
-            try:
-                lu = spla.splu(B, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                               options={"SymmetricMode": True})
-            except RuntimeError:
+            f = _diag_pivot_lu(B, "MMD_AT_PLUS_A", rtol)
+            if f is None:
                 return None
-            U = lu.U
-            piv = np.abs(U.diagonal())
-            if not piv.min() > rtol * piv.max():
-                return None
-            kb = _BlockSolve(blocks, lu, sc, U)
+            kb = _BlockSolve(blocks, f[0], sc, f[1])
         if against is not None and kb.nnz + 2 * G1S.nnz > _AUG_MAX_FILL * against.nnz:
             return None
         return cls(kb, srow, ds, G1S, prow, c1.size)
