@@ -659,7 +659,7 @@ def _surface_stress(deck: Deck, model: Model) -> None:
     orientation from a periodic slab of the deck's potential (`multiscale.fem.surface_stress`,
     `multiscale.md.surface_slab`). Deck errors at ``continuum.surface_stress.*``."""
     from .fem.surface_stress import SurfaceStress, interface_faces, outward_normals
-    from .md.surface_slab import surface_properties
+    from .md.surface_slab import INPLANE_FTOL, surface_properties
 
     cfg, key = deck.config.continuum.surface_stress, "continuum.surface_stress"
     cont, mesh, d = model.continuum, model.continuum.mesh, model.dim
@@ -729,7 +729,8 @@ def _surface_stress(deck: Deck, model: Model) -> None:
                              "surface stress τ (which the periodic slab cannot compute) need not vanish",
                              "select only faces of mirror-symmetric orientations (`faces: [face sets]`), or "
                              "orient the lattice so that they have such a mirror (cube axes; for [111] "
-                             "normals, [11-2] / [1-10] in plane)")
+                             "normals, [11-2] / [1-10] in plane, with `elasticity: false`: their planes relax "
+                             "in plane under strain)")
     props = {}
     for k in np.unique(axis):
         try:
@@ -738,6 +739,13 @@ def _surface_stress(deck: Deck, model: Model) -> None:
             raise deck.error(f"{key}.source", f"surface slab normal to {_AXES[int(k)]}: {exc}") from exc
         tau[axis == k], gamma[axis == k] = pr.tau, pr.gamma
         if cfg.elasticity:
+            if pr.S_inplane_force > INPLANE_FTOL:
+                raise deck.error(f"{key}.elasticity", f"the surface slab normal to {_AXES[int(k)]} relaxes in "
+                                 f"plane under in-plane strain (largest in-plane force {pr.S_inplane_force:.2e} "
+                                 f"> {INPLANE_FTOL:g} on the normally relaxed strained slab): its surface "
+                                 "elasticity S from a normal-only relaxation would be that of an unrelaxed "
+                                 "surface (γ and τ are not affected)",
+                                 "set `elasticity: false`, or orient the lattice with cube-axis faces")
             S[axis == k] = pr.S
     model.surface_properties = props
     layer = _surface_layer(deck, key, cont, faces, n, axis, S) if cfg.elasticity and len(faces) else None

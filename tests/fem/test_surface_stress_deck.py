@@ -126,3 +126,24 @@ def test_force_blend_reports_the_layer_energy_with_the_partition_of_unity(deck: 
     faces_ref.set_blend(s.handshake.alpha)
     expect_faces = faces_ref.add_forces(U, np.zeros_like(U))
     assert pis[1] - pis[2] == pytest.approx(expect_faces, rel=1e-9)
+
+
+@pytest.mark.slow     # ~25 s at load 13 (the coupled EAM model's set-up)
+def test_faces_that_relax_in_plane_under_strain_refuse_the_surface_elasticity(deck: dict, tmp_path) -> None:
+    """Review rev24: fcc (111) top faces (x [11-2], y [-110], z [111]) have in-plane mirrors and no in-plane
+    force at zero strain (3-fold axis), so γ and τ are right; under in-plane strain their planes relax in
+    plane, which the normal-only slab does not do, and S would be the unrelaxed surface's (Cu_u3: S_xx −0.026
+    instead of +0.065 eV/Å²). `elasticity: true` is refused at its key; `elasticity: false` validates."""
+    d = copy.deepcopy(deck)
+    d["atoms"]["lattice"]["orient"] = [[1, 1, -2], [-1, 1, 0], [1, 1, 1]]
+    d["continuum"]["surface_stress"].update(faces=["zhi"], elasticity=True)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.stderr and "bad.yaml:" in r.stderr
+    assert "continuum.surface_stress.elasticity" in r.stderr and "relaxes in plane under" in r.stderr
+    d["continuum"]["surface_stress"]["elasticity"] = False
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert r.exit_code == 0, r.output

@@ -224,3 +224,20 @@ def test_surface_elasticity_on_its_layer_keeps_a_3d_hex8_cube_stable() -> None:
 
     assert lowest(False) < 0.0
     assert lowest(True) > 0.0
+
+
+def test_strained_slab_in_plane_forces_flag_the_surface_elasticity() -> None:
+    """Review rev24: the (111) slab of Cu_u3 (x [11-2], y [-110]) passes the zero-strain in-plane force check
+    (3-fold axis) but its strained planes are pushed in plane (~4e-3 eV/Å at the S step; 1e-2 at 1 %
+    strain): `S_inplane_force` reports it above `INPLANE_FTOL`; the cube-axis (100) slab stays at round-off."""
+    from multiscale.md.lattice import Lattice
+    from multiscale.md.potentials import make_potential
+    from multiscale.md.properties import zero_stress_lattice_constant
+    from multiscale.md.surface_slab import INPLANE_FTOL, surface_properties
+
+    pot = make_potential({"type": "eam", "file": "Cu_u3.eam"})
+    a0 = float(zero_stress_lattice_constant(pot, "fcc"))
+    p111 = surface_properties(pot, Lattice("fcc", a0, orient=[[1, 1, -2], [-1, 1, 0], [1, 1, 1]]), 2)
+    p100 = surface_properties(pot, Lattice("fcc", a0), 2)
+    assert p111.S_inplane_force > 100 * INPLANE_FTOL
+    assert p100.S_inplane_force < 1e-3 * INPLANE_FTOL
