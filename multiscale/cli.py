@@ -416,12 +416,12 @@ def _show_msim_warnings() -> None:
     Python's file:line form; other libraries' warnings keep theirs."""
     import warnings
 
-    from .errors import NotConvergedWarning
+    from .errors import ContinuationWarning, NotConvergedWarning
 
     python_show = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
-        if issubclass(category, NotConvergedWarning):
+        if issubclass(category, NotConvergedWarning | ContinuationWarning):
             click.echo(f"warning: {message}", err=True)
         else:
             python_show(message, category, filename, lineno, file, line)

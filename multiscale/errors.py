@@ -95,6 +95,11 @@ class NotConvergedWarning(UserWarning):
     warning (``integrator.on_unconverged: warn``, the default); ``error`` raises `BlowUpError` instead."""
 
 
+class ContinuationWarning(UserWarning):
+    """``--from`` continues with a potential (or potential file) other than the one of the run that wrote
+    the state: legitimate (e.g. a change of model), but the state's forces and energy change at step 0."""
+
+
 class BlowUpError(MsimError):
     """The run became numerically unstable (NaN/inf, atom lost, energy jump).
 

@@ -13,8 +13,9 @@ Where the state comes from:
   a ``:STEP`` must then be the checkpoint's own step.
 
 The model of the new deck must be the same as the earlier one's: same atom count and reference positions
-(to 1e-9 of the model's size), same mesh nodes and connectivity. Anything else (loads, integrator,
-temperature, output) may change. The new run starts at step / stage 0, time 0, from that state; its
+(to 1e-9 of the model's size), the same species on every atom (results files), same mesh nodes and
+connectivity. Anything else (loads, integrator, temperature, output) may change; a changed potential
+section (or, from a checkpoint, potential file content) is allowed with a warning (`ContinuationWarning`). The new run starts at step / stage 0, time 0, from that state; its
 loads' ``initialize`` runs first and the state then replaces the fields it set; dofs fixed by the new deck
 start at rest.
 
@@ -51,6 +52,9 @@ class Origin:
     mesh_nodes: np.ndarray | None
     connectivity: dict[str, np.ndarray] | None
     provenance: list[dict] = field(default_factory=list)
+    species: np.ndarray | None = None      # (n,) the earlier run's species name of each atom (results files)
+    potential: dict[str, str] | None = None    # the earlier run's potential section, flat {key: JSON}
+    potential_of: str = "text"             # "text": as written in its deck; "fingerprint": defaults + file digests
 
 
 def parse_spec(spec: str | Path) -> tuple[Path, int | None]:
@@ -108,7 +112,12 @@ def _from_checkpoint(path: Path, step: int | None) -> Origin:
     prov = json.loads(meta.get("provenance", "[]"))
     prov.append({"file": str(path.resolve()), "step": at, "time": time, "start_time": None,
                  "deck_sha256": meta.get("deck_sha256")})
-    return Origin(x, v, U, V, None, None, None, prov)
+    try:
+        fp = json.loads(meta.get("deck") or "{}")
+    except (TypeError, ValueError):
+        fp = {}
+    pot = {k: v for k, v in fp.items() if k.startswith("potential.")} or None
+    return Origin(x, v, U, V, None, None, None, prov, potential=pot, potential_of="fingerprint")
 
 
 def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin:
@@ -132,11 +141,13 @@ def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin
         prov_attrs = r.provenance
         static = r.static()
     deck_text = str(prov_attrs.get("deck_text", ""))
+    pot = None
     try:
         src = yaml.safe_load(deck_text) or {}
         integ = src.get("integrator") or {}
         src_statics = isinstance(integ, dict) and integ.get("type", "verlet") != "verlet"
-    except yaml.YAMLError:
+        pot = _flat_potential(src)
+    except (yaml.YAMLError, AttributeError):
         src_statics = False
     atoms_static = static.get("atoms") or {}
     mesh_static = static.get("mesh") or {}
@@ -181,7 +192,51 @@ def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin
                  "start_time": prov_attrs.get("start_time"),
                  "deck_sha256": hashlib.sha256(deck_text.encode()).hexdigest()})
     conn = mesh_static.get("connectivity") if mesh_static else None
-    return Origin(x, v, U, V, X, mesh_static.get("nodes"), conn, prov)
+    return Origin(x, v, U, V, X, mesh_static.get("nodes"), conn, prov, species=_species(atoms_static),
+                  potential=pot)
+
+
+def _species(atoms_static: dict) -> np.ndarray | None:
+    """(n,) species name of each atom from a results file's (or `Simulation._static()`'s) atoms group."""
+    names, types = atoms_static.get("type_names"), atoms_static.get("types")
+    if names is None or types is None:
+        return None
+    names = np.array([n.decode() if isinstance(n, bytes) else str(n) for n in np.atleast_1d(names)], object)
+    types = np.asarray(types, np.int64)
+    if types.size and (types.min() < 0 or types.max() >= len(names)):
+        return None
+    return names[types]
+
+
+def _flat_potential(deck_data: object) -> dict[str, str] | None:
+    """The ``potential`` section of parsed deck YAML as flat {key path: JSON}, or None."""
+    from .checkpoint import _flatten
+
+    if not isinstance(deck_data, dict) or "potential" not in deck_data:
+        return None
+    out: dict[str, str] = {}
+    _flatten(deck_data["potential"], "potential", out)
+    return out
+
+
+def potential_changes(origin: Origin, deck: object) -> list[str]:
+    """``key: earlier -> now`` for each potential key (and, from a checkpoint, potential file digest) in
+    which ``deck`` differs from the run that wrote ``origin``; empty when they agree or it is unknown."""
+    import yaml
+
+    if origin.potential is None:
+        return []
+    if origin.potential_of == "fingerprint":
+        from .checkpoint import deck_fingerprint
+        now = {k: v for k, v in deck_fingerprint(deck).items() if k.startswith("potential.")}
+    else:
+        try:
+            now = _flat_potential(yaml.safe_load(deck.text)) or {}
+        except yaml.YAMLError:
+            return []
+    keys = sorted(set(origin.potential) | set(now))
+    return [f"{k}: {origin.potential.get(k, '(absent)')} -> {now.get(k, '(absent)')}" for k in keys
+            if origin.potential.get(k) != now.get(k)]
 
 
 def check_compatible(origin: Origin, static: dict, source: str) -> None:
@@ -201,6 +256,14 @@ def check_compatible(origin: Origin, static: dict, source: str) -> None:
             dev = float(np.max(np.abs(origin.reference - X))) if X.size else 0.0
             if dev > scale:
                 problems.append(f"atom reference positions differ by up to {dev:.3g}")
+        if not problems and origin.species is not None:
+            mine = _species(atoms)
+            if mine is not None and mine.shape == origin.species.shape:
+                diff = np.flatnonzero(mine != origin.species)
+                if diff.size:
+                    i = int(diff[0])
+                    problems.append(f"the species of {diff.size} atom(s) differ (atom {i}: "
+                                    f"{origin.species[i]} there, {mine[i]} here)")
     if (origin.U is None) != (mesh is None):
         problems.append("one model has a mesh, the other has none")
     elif mesh is not None:
@@ -221,5 +284,5 @@ def check_compatible(origin: Origin, static: dict, source: str) -> None:
                     problems.append("mesh connectivity differs")
     if problems:
         raise DeckError(f"--from: the deck's model does not match the state's: {'; '.join(problems)}",
-                        file=source, hint="a continuation keeps the model (atoms, mesh); it may change "
+                        file=source, hint="a continuation keeps the model (atoms, their species, mesh); it may change "
                                           "loads, integrator, temperature and output")

@@ -1,0 +1,78 @@
+"""``msim run NEXT.yaml --from EARLIER.h5``: a continuation keeps the model. Found off the gallery: a B2
+CuZr run continued with a deck naming other species on the same sites (Al, Fe from AlFe_mm.eam.fs) ran
+without a word (exit 0) — the state's velocities carried over to atoms of other masses and another
+potential. Now the species of every atom must match (results file: exit 2), and a changed potential
+section (or potential file content, from a checkpoint) is a warning (`ContinuationWarning`): legitimate,
+but the forces change at step 0."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from click.testing import CliRunner
+
+from multiscale.cli import cli
+from multiscale.errors import ContinuationWarning
+
+ALLOY = """\
+msim: 1
+units: metal
+potential: {{type: eam, file: AlCu.eam.alloy, elements: [Al, Cu]}}
+atoms:
+  lattice: {{type: b2, a: 2.95}}
+  species: [{s0}, {s1}]
+  region: {{type: box, lo: [0, 0, 0], hi: [5.9, 5.9, 5.9]}}
+  boundary: [f, f, f]
+  mass: {{Al: 26.98, Cu: 63.546}}
+  velocity: {{temperature: 300.0, seed: 1}}
+integrator: {{type: verlet, dt: 0.001, steps: 4}}
+output: {{every: 2, thermo_every: 2, checkpoint_every: 4, fields: [position, velocity]}}
+"""
+
+LJ = """\
+msim: 1
+units: lj
+potential: {{type: lj, epsilon: {eps}, sigma: 1.0, cutoff: 2.5, truncation: shift}}
+atoms:
+  lattice: {{type: fcc, a: 1.6}}
+  region: {{type: box, lo: [0, 0, 0], hi: [3.2, 3.2, 3.2]}}
+  boundary: [f, f, f]
+  mass: 1.0
+  velocity: {{temperature: {T}, seed: 1}}
+integrator: {{type: verlet, dt: 0.002, steps: 4}}
+output: {{every: 2, thermo_every: 2, checkpoint_every: 4, fields: [position, velocity]}}
+"""
+
+
+def _run(tmp_path, name: str, text: str, *extra: str):  # noqa: ANN202
+    deck = tmp_path / f"{name}.yaml"
+    deck.write_text(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = CliRunner().invoke(cli, ["run", str(deck), "-o", str(tmp_path / f"{name}.h5"), "--quiet",
+                                       *extra])
+    return res, [w for w in caught if issubclass(w.category, ContinuationWarning)]
+
+
+def test_other_species_on_the_same_sites_are_refused(tmp_path) -> None:
+    res, _ = _run(tmp_path, "first", ALLOY.format(s0="Al", s1="Cu"))
+    assert res.exit_code == 0, res.output
+    res, _ = _run(tmp_path, "swapped", ALLOY.format(s0="Cu", s1="Al"), "--from", str(tmp_path / "first.h5"))
+    assert res.exit_code == 2, res.output
+    assert "the species of" in res.output and "differ" in res.output
+    res, _ = _run(tmp_path, "same", ALLOY.format(s0="Al", s1="Cu"), "--from", str(tmp_path / "first.h5"))
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("source", ["first.h5", "first.checkpoint.h5"])
+def test_a_changed_potential_is_a_warning(tmp_path, source: str) -> None:
+    res, _ = _run(tmp_path, "first", LJ.format(eps=1.0, T=0.1))
+    assert res.exit_code == 0, res.output
+    res, caught = _run(tmp_path, "hotter", LJ.format(eps=1.0, T=0.5), "--from", str(tmp_path / source))
+    assert res.exit_code == 0, res.output
+    assert not caught                                  # temperature, loads, ... may change without a word
+    res, caught = _run(tmp_path, "stronger", LJ.format(eps=1.5, T=0.1), "--from", str(tmp_path / source))
+    assert res.exit_code == 0, res.output
+    assert len(caught) == 1
+    assert "potential.epsilon: 1.0 -> 1.5" in str(caught[0].message)
