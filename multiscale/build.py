@@ -149,7 +149,8 @@ def _sublattice_names(deck: Deck, potential: Any) -> list[str]:
         return list(cfg.species)
     if cfg.species:
         return [cfg.species]
-    elements = getattr(potential, "elements", None)
+    # the potential's elements (EAM files), else its deck section's (`type: lammps`/`ase` `elements:`)
+    elements = getattr(potential, "elements", None) or getattr(deck.config.potential, "elements", None)
     return [str(elements[0]) if elements else "X"]
 
 
