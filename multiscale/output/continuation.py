@@ -227,8 +227,9 @@ def potential_changes(origin: Origin, deck: object) -> list[str]:
     if origin.potential is None:
         return []
     if origin.potential_of == "fingerprint":
-        from .checkpoint import deck_fingerprint
+        from .checkpoint import deck_fingerprint, fingerprint_differences
         now = {k: v for k, v in deck_fingerprint(deck).items() if k.startswith("potential.")}
+        return fingerprint_differences(origin.potential, now, may_differ=())
     else:
         try:
             now = _flat_potential(yaml.safe_load(deck.text)) or {}

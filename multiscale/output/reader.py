@@ -25,6 +25,18 @@ def _user_error(message: str, path: str | os.PathLike, hint: str | None = None) 
     return DeckError(message, file=str(path), hint=hint)
 
 
+def _checkpoint_position(f) -> str:  # noqa: ANN001 - an open h5py.File
+    """'step N' / 'after load stage N' of a checkpoint file, or 'unknown step'."""
+    try:
+        if "state/integrator/step" in f:
+            return f"step {int(f['state/integrator/step'][()])}"
+        if "state/next_stage" in f:
+            return f"after load stage {int(f['state/next_stage'][()]) - 1}"
+    except Exception:  # noqa: BLE001 - a damaged checkpoint: the message needs no position
+        pass
+    return "unknown step"
+
+
 class ResultsReader:
     """Read-only view of a results file (also of a killed run's file, without modifying it).
 
@@ -47,9 +59,20 @@ class ResultsReader:
                                   f"it is ({exc})", path,
                                   hint="`msim export FILE --format xdmf --repair` clears its flags") from None
             raise _user_error(f"not an HDF5 file ({exc})", path) from None
-        if self._file.attrs.get("msim_format") != FORMAT:
+        fmt = self._file.attrs.get("msim_format")
+        fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+        if fmt == "msim-checkpoint":       # OUT.checkpoint.h5, OUT.lastgood.h5: a state, not frames
+            at = _checkpoint_position(self._file)
             self._file.close()
-            raise _user_error("not an msim results file (no msim_format attribute)", path,
+            raise _user_error(f"a checkpoint ({at}), not a results file: it holds the exact state to go on "
+                              "from, no frames", path,
+                              hint=f"continue it with `msim run DECK -o OUT.h5 --restart {path}` (the same "
+                              f"deck) or start a new run from it with `--from {path}` (e.g. with `--steps 1` "
+                              "and `position`/`velocity` in output.fields to look at the state in frame 0)")
+        if fmt != FORMAT:
+            self._file.close()
+            raise _user_error("not an msim results file (no msim_format attribute)" if fmt is None else
+                              f"not an msim results file (msim_format {fmt!r})", path,
                               hint="results files are written by `msim run`")
 
     # ------------------------------------------------------------------ metadata
