@@ -137,13 +137,16 @@ def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa:
         raise deck.error("integrator.thermostat", f"thermostat '{type(th).__name__}' is not distributed "
                          f"(the Langevin thermostat is): {why}")
     ptype = str(cfg.potential.type)
+    # a plain-MD deck refused for its potential alone: say so, not "plain molecular dynamics only"
+    one_rank = f"this plain-MD deck runs on one rank only (plain `msim run`, not `mpiexec -n {size}`)"
     if ptype not in _KERNEL_POTENTIALS or getattr(model.potential, "many_body", False) and \
             not hasattr(model.potential, "tables"):
         raise deck.error("potential", f"potential type '{ptype}' is not distributed (pair potentials "
-                         f"and tabulated EAM are): {why}")
+                         f"and tabulated EAM are): {one_rank}")
     pot = model.potential
     if hasattr(pot, "tables") and pot.tables.rhor.shape[0] != pot.tables.frho.shape[0]:
-        raise deck.error("potential", "eam/fs tables with several elements are not distributed yet: " + why)
+        raise deck.error("potential", "eam/fs tables with several elements (one density per element "
+                         f"pair) are not distributed yet (setfl/funcfl EAM are): {one_rank}")
     box = model.atoms.box
     rlist = float(pot.cutoff) + float(cfg.atoms.skin)
     width = float(box.hi[0] - box.lo[0]) / size
