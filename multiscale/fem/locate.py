@@ -46,6 +46,27 @@ class Locator:
             ok[sel] = el.contains(x, tol) & np.all(np.isfinite(x), axis=1)
         return xi, ok
 
+    def inside(self, X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        """(m,) bool: whether each point X (m, d) lies in an element of the mesh (the test of `locate`,
+        without raising for points outside: in a hole, beyond the boundary)."""
+        X = np.atleast_2d(np.asarray(X, float))
+        ok = np.zeros(X.shape[0], bool)
+        if X.shape[0] == 0:
+            return ok
+        _, cand = self._tree.query(X, k=self._k)
+        cand = cand.reshape(X.shape[0], -1)
+        for j in range(cand.shape[1]):
+            todo = np.flatnonzero(~ok)
+            if not todo.size:
+                break
+            ok[todo[self._try(X[todo], cand[todo, j], tol)[1]]] = True
+        for p in np.flatnonzero(~ok):  # the candidates missed it: the bounding-box scan of `locate`
+            inbox = np.nonzero(np.all((self._lo <= X[p] + self._tol) & (self._hi >= X[p] - self._tol),
+                                      axis=1))[0]
+            if inbox.size:
+                ok[p] = bool(np.any(self._try(np.repeat(X[p:p + 1], inbox.size, axis=0), inbox, tol)[1]))
+        return ok
+
     def locate(self, X: np.ndarray, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(block (m,), element (m,), ξ (m, d)). Raises ValueError naming points outside the mesh."""
         X = np.atleast_2d(np.asarray(X, float))

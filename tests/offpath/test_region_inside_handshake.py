@@ -1,0 +1,55 @@
+"""An `atoms.region` that ends inside the handshake, inside the mesh, leaves lattice sites with atomistic
+weight β > 0 without atoms: there the model holds only the continuum's α = 1 − β (found off the gallery:
+a 3D Morse deck, atoms to ±9 Å in a handshake reaching ±11.2 Å, validated "OK" with an integral partition
+of unity of −2.3e-2). Refused now at `atoms.region` (exit 2), site by site: a region that ends between
+lattice planes just inside the outer edge (no site missing) and a free surface crossing the handshake
+outside the mesh (sites there are beyond the model, nothing is missing) still validate."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from multiscale.cli import cli
+
+DECK = """\
+msim: 1
+units: lj
+potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}}
+atoms:
+  lattice: {{type: hex, a: relaxed}}
+  region: {{type: box, lo: [-{r}, -12.0], hi: [12.0, {top}]}}
+  mass: 1.0
+continuum:
+  mesh: {{type: rectangle, element: tri3, lo: [-24.0, -20.0], hi: [24.0, {mtop}], size: 2.0,
+         hole: {{lo: [-6.0, -6.0], hi: [6.0, {htop}]}}}}
+handshake:
+  shape: {{type: box, lo: [-7.0, -7.0], hi: [7.0, 7.0]}}
+  width: 4.0
+  blend: {{type: linear}}
+  coupling: {{type: strong}}
+integrator: {{type: verlet, dt: 0.005, steps: 10}}
+"""
+
+# (left edge of the atoms' region, top of atoms / mesh / hole, refused?)
+CASES = [
+    (12.0, 12.0, 20.0, 6.0, False),    # atoms beyond the handshake's outer edge (±11)
+    (10.9, 12.0, 20.0, 6.0, False),    # ends 0.1 inside the outer edge: no lattice site there
+    (9.0, 12.0, 20.0, 6.0, True),      # ends 2 inside: β up to 0.38 missing
+    (12.0, 0.0, 0.0, 0.0, False),      # free surface at y = 0 crossing the handshake, no mesh above it
+    (9.0, 0.0, 0.0, 0.0, True),        # the same with the left edge inside the handshake
+]
+
+
+@pytest.mark.parametrize("r, top, mtop, htop, refused", CASES)
+def test_region_ending_inside_the_handshake(tmp_path, r, top, mtop, htop, refused) -> None:
+    path = tmp_path / "h.yaml"
+    path.write_text(DECK.format(r=r, top=top, mtop=mtop, htop=htop))
+    res = CliRunner().invoke(cli, ["validate", str(path)])
+    if not refused:
+        assert res.exit_code == 0, res.output
+        return
+    assert res.exit_code == 2, res.output
+    assert "h.yaml:6:11: atoms.region:" in res.output
+    assert "lattice site(s) inside the mesh and the handshake lie outside the atoms' region" in res.output
+    assert "Traceback" not in res.output
