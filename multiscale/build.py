@@ -507,8 +507,8 @@ def _check_handshake_filled(deck: Deck, lattice: Lattice, region: Any, handshake
         return
     b = handshake.beta(X)
     i = int(np.argmax(b))
-    raise deck.error("atoms.region", f"{len(X)} lattice site(s) inside the mesh and the handshake lie outside "
-                     f"the atoms' region (atomistic weight β up to {b[i]:.3g}, at "
+    raise deck.error("atoms.region", f"{len(X)} lattice site(s) inside the mesh and the handshake lie "
+                     f"outside the atoms' region (atomistic weight β up to {b[i]:.3g}, at "
                      f"{np.array2string(X[i], precision=4)}): there the continuum carries only α = 1 − β and "
                      "the atoms' share is missing",
                      "extend the region at least to the handshake's outer edge (the handshake shape grown by "

@@ -15,9 +15,9 @@ Where the state comes from:
 The model of the new deck must be the same as the earlier one's: same atom count and reference positions
 (to 1e-9 of the model's size), the same species on every atom (results files), same mesh nodes and
 connectivity. Anything else (loads, integrator, temperature, output) may change; a changed potential
-section (or, from a checkpoint, potential file content) is allowed with a warning (`ContinuationWarning`). The new run starts at step / stage 0, time 0, from that state; its
-loads' ``initialize`` runs first and the state then replaces the fields it set; dofs fixed by the new deck
-start at rest.
+section (or, from a checkpoint, potential file content) is allowed with a warning (`ContinuationWarning`).
+The new run starts at step / stage 0, time 0, from that state; its loads' ``initialize`` runs first and
+the state then replaces the fields it set; dofs fixed by the new deck start at rest.
 
 Provenance: the new results file's root attribute ``provenance`` is a JSON list, oldest first, of
 ``{"file", "step", "time", "start_time", "deck_sha256"}`` of every run it descends from (the earlier
@@ -54,7 +54,7 @@ class Origin:
     provenance: list[dict] = field(default_factory=list)
     species: np.ndarray | None = None      # (n,) the earlier run's species name of each atom (results files)
     potential: dict[str, str] | None = None    # the earlier run's potential section, flat {key: JSON}
-    potential_of: str = "text"             # "text": as written in its deck; "fingerprint": defaults + file digests
+    potential_of: str = "text"             # "text": as in its deck; "fingerprint": defaults + file digests
 
 
 def parse_spec(spec: str | Path) -> tuple[Path, int | None]:
@@ -285,5 +285,5 @@ def check_compatible(origin: Origin, static: dict, source: str) -> None:
                     problems.append("mesh connectivity differs")
     if problems:
         raise DeckError(f"--from: the deck's model does not match the state's: {'; '.join(problems)}",
-                        file=source, hint="a continuation keeps the model (atoms, their species, mesh); it may change "
-                                          "loads, integrator, temperature and output")
+                        file=source, hint="a continuation keeps the model (atoms, their species, "
+                                          "mesh); it may change loads, integrator, temperature and output")

@@ -53,6 +53,7 @@ def test_inspect_and_export_name_a_checkpoint(tmp_path) -> None:
 def test_digest_unknown_to_an_older_checkpoint_is_not_a_difference() -> None:
     old = {"potential.file (sha256)": json.dumps("unreadable"), "continuum.mesh.file (sha256)":
            json.dumps("unreadable")}
-    new = {"potential.file (sha256)": json.dumps("ab" * 32), "continuum.mesh.file (sha256)": json.dumps("cd" * 32)}
+    new = {"potential.file (sha256)": json.dumps("ab" * 32),
+           "continuum.mesh.file (sha256)": json.dumps("cd" * 32)}
     diff = fingerprint_differences(old, new)
     assert len(diff) == 1 and diff[0].startswith("continuum.mesh.file (sha256)")

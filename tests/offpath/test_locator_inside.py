@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from multiscale.fem.locate import Locator
 from multiscale.fem.generators.rectangle import RectangleMesh
+from multiscale.fem.locate import Locator
 
 
 def test_inside_matches_the_geometry() -> None:
