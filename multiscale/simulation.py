@@ -192,6 +192,8 @@ class Simulation:
             from .output.continuation import check_compatible, read_origin
             origin = read_origin(start_from, need_velocities=not self.statics)
             check_compatible(origin, self._static(), str(start_from))
+            from .output.continuation import check_checkpoint_model
+            check_checkpoint_model(origin, self.deck, str(start_from))
             record.provenance = origin.provenance
         root = self.reduce.rank == 0
         if origin is not None and root:

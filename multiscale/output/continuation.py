@@ -55,6 +55,7 @@ class Origin:
     species: np.ndarray | None = None      # (n,) the earlier run's species name of each atom (results files)
     potential: dict[str, str] | None = None    # the earlier run's potential section, flat {key: JSON}
     potential_of: str = "text"             # "text": as in its deck; "fingerprint": defaults + file digests
+    model: dict[str, str] | None = None    # a checkpoint's model keys (`MODEL_KEYS`), flat {key: JSON}
 
 
 def parse_spec(spec: str | Path) -> tuple[Path, int | None]:
@@ -117,7 +118,35 @@ def _from_checkpoint(path: Path, step: int | None) -> Origin:
     except (TypeError, ValueError):
         fp = {}
     pot = {k: v for k, v in fp.items() if k.startswith("potential.")} or None
-    return Origin(x, v, U, V, None, None, None, prov, potential=pot, potential_of="fingerprint")
+    return Origin(x, v, U, V, None, None, None, prov, potential=pot, potential_of="fingerprint",
+                  model=_model_keys(fp) if fp else None)
+
+
+#: deck keys that define the model (the atoms' sites, species and box, the mesh): a checkpoint holds no
+#: reference positions or mesh, so a continuation from one compares these keys of the two decks instead
+MODEL_KEYS = ("atoms.lattice", "atoms.region", "atoms.cells", "atoms.file", "atoms.format", "atoms.species",
+              "atoms.boundary", "atoms.box_fit", "continuum.mesh")
+
+
+def _model_keys(fingerprint: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in fingerprint.items()
+            if any(k == p or k.startswith((p + ".", p + "[", p + " ")) for p in MODEL_KEYS)}
+
+
+def check_checkpoint_model(origin: Origin, deck: object, source: str) -> None:
+    """Refuse (`DeckError`) a continuation from a checkpoint whose deck's model keys (`MODEL_KEYS`, input
+    file digests included) differ from ``deck``'s: found off the gallery, a B2 crystal continued from a
+    checkpoint with `a` 3.26 -> 3.30 (periodic box 19.56 -> 19.8, the same atom count) ran without a word."""
+    if origin.model is None:
+        return
+    from .checkpoint import deck_fingerprint, fingerprint_differences
+    diff = fingerprint_differences(origin.model, _model_keys(deck_fingerprint(deck)), may_differ=())
+    if diff:
+        more = f" (and {len(diff) - 4} more)" if len(diff) > 4 else ""
+        raise DeckError("--from: the deck's model does not match the checkpoint's: "
+                        f"{'; '.join(diff[:4])}{more}", file=source,
+                        hint="a continuation keeps the model (atoms, their species, mesh); it may change "
+                             "loads, integrator, temperature and output")
 
 
 def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin:

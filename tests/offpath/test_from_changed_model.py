@@ -76,3 +76,19 @@ def test_a_changed_potential_is_a_warning(tmp_path, source: str) -> None:
     assert res.exit_code == 0, res.output
     assert len(caught) == 1
     assert "potential.epsilon: 1.0 -> 1.5" in str(caught[0].message)
+
+
+def test_a_checkpoint_of_another_lattice_is_refused(tmp_path) -> None:
+    """A checkpoint holds no reference positions: its deck's model keys are compared. Found off the gallery:
+    a B2 CuZr crystal continued from a checkpoint with `a` 3.26 -> 3.30 (periodic box 19.56 -> 19.8 Å, the
+    same atom count) ran without a word; from the results file it was refused."""
+    res, _ = _run(tmp_path, "first", LJ.format(eps=1.0, T=0.1))
+    assert res.exit_code == 0, res.output
+    wider = LJ.format(eps=1.0, T=0.1).replace("a: 1.6}", "a: 1.62}").replace("hi: [3.2, 3.2, 3.2]",
+                                                                            "hi: [3.24, 3.24, 3.24]")
+    for source in ("first.checkpoint.h5", "first.h5"):
+        res, _ = _run(tmp_path, "wider", wider, "--from", str(tmp_path / source), "--overwrite")
+        assert res.exit_code == 2, (source, res.output)
+        assert "does not match" in res.output
+    res, _ = _run(tmp_path, "again", LJ.format(eps=1.0, T=0.3), "--from", str(tmp_path / "first.checkpoint.h5"))
+    assert res.exit_code == 0, res.output
