@@ -90,5 +90,6 @@ def test_a_checkpoint_of_another_lattice_is_refused(tmp_path) -> None:
         res, _ = _run(tmp_path, "wider", wider, "--from", str(tmp_path / source), "--overwrite")
         assert res.exit_code == 2, (source, res.output)
         assert "does not match" in res.output
-    res, _ = _run(tmp_path, "again", LJ.format(eps=1.0, T=0.3), "--from", str(tmp_path / "first.checkpoint.h5"))
+    res, _ = _run(tmp_path, "again", LJ.format(eps=1.0, T=0.3), "--from",
+                  str(tmp_path / "first.checkpoint.h5"))
     assert res.exit_code == 0, res.output
