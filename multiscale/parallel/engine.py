@@ -16,10 +16,12 @@ per step): wrap owned atoms into the box, MIGRATE atoms whose slab changed to th
 atoms by global id (a canonical order: the same P gives bitwise the same run), choose ghosts (owned atoms
 within ``rlist = cutoff + skin`` of a slab face are sent to the rank across it, shifted by ±L across the
 periodic seam; counts, then packed rows by buffer Irecv/Isend), build the half list of the
-local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others; cut axis 0:
-home cells holding only ghosts scan only the owned cells, ``clip_x``, so most ghost-ghost pairs are never
-listed) and drop the entries that are not this rank's to compute (`kernels/neighbors.filter_local`, one
-pass):
+local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others) holding
+only the entries this rank computes. Cut axis 0: the cell grid is aligned with the slab faces and home
+cells of ghosts scan only the owned cells (``clip_x``), and the build applies the owned-atom rule below
+per candidate where ghosts meet (``owned``: ghost home atoms; newton: cells next to a face), so no
+filter pass follows (except the interior/boundary split of ``overlap``); other cut axes: the entries that
+are not this rank's are dropped after the build (`kernels/neighbors.filter_local`, one pass):
 
 - ``newton=False`` (full cross pairs): keep every entry with at least one owned atom; a pair across a
   slab face is computed on both ranks and each keeps the force on its own atom (ghost forces are
@@ -417,7 +419,10 @@ class DistributedMD:
             clip = (float(self.dec.bounds[self.rank]), float(self.dec.bounds[self.rank + 1]))
             if self.dec.free and n:     # open outer faces: owned atoms may lie beyond the box
                 clip = (min(clip[0], float(x[:, 0].min())), max(clip[1], float(x[:, 0].max())))
-        self.nlist.build(self.x, clip_x=clip)
+        # axis 0: the owned-atom rule applied by the build itself (no ghost-ghost pair; newton: the other
+        # rank's cross pairs neither), so the list needs no filter pass unless split for the overlap
+        self._ruled = clip is not None
+        self.nlist.build(self.x, clip_x=clip, owned=(n, self.gid, self.newton) if self._ruled else None)
         t3 = time.perf_counter()
         self.stats["t_list"] += t3 - t2
         self._filter()
@@ -432,7 +437,7 @@ class DistributedMD:
     def _filter(self) -> None:
         nl, n = self.nlist, self.n_own
         self.list_b = None
-        if self.n_ghost == 0:
+        if self.n_ghost == 0 or (self._ruled and not self.overlap):
             self.list = _LocalList(nl.offsets, nl.neighbors, nl.shift_code, nl.order, nl.slab_start,
                                    nl.shift_table)
             return
@@ -523,17 +528,16 @@ class DistributedMD:
         t0 = time.perf_counter()
         ch, bufs = self._ch["x"]
         for (idx, sh, _), buf, shifted in zip(self._send, bufs, self._shift_any, strict=True):
-            np.take(self.x, idx, axis=0, out=buf)
-            if shifted:
-                buf += sh
+            self._kn.gather_rows(self.x, idx, sh, buf, shifted)       # x[idx] (+ the seam's shift)
         self.comm.start(ch)
         self.stats["t_comm"] += time.perf_counter() - t0
 
     def _start_fp(self) -> None:
         t0 = time.perf_counter()
         ch, bufs = self._ch["fp"]
-        for (idx, _, _), buf in zip(self._send, bufs, strict=True):
-            np.take(self._fp, idx, out=buf)
+        fp = self._fp.reshape(-1, 1)
+        for (idx, sh, _), buf in zip(self._send, bufs, strict=True):
+            self._kn.gather_rows(fp, idx, sh, buf.reshape(-1, 1), False)
         self.comm.start(ch)
         self.stats["t_comm"] += time.perf_counter() - t0
 
