@@ -17,11 +17,11 @@ atoms by global id (a canonical order: the same P gives bitwise the same run), c
 within ``rlist = cutoff + skin`` of a slab face are sent to the rank across it, shifted by ±L across the
 periodic seam; counts, then packed rows by buffer Irecv/Isend), build the half list of the
 local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others) holding
-only the entries this rank computes. Cut axis 0: the cell grid is aligned with the slab faces and home
-cells of ghosts scan only the owned cells (``clip_x``), and the build applies the owned-atom rule below
-per candidate where ghosts meet (``owned``: ghost home atoms; newton: cells next to a face), so no
-filter pass follows (except the interior/boundary split of ``overlap``); other cut axes: the entries that
-are not this rank's are dropped after the build (`kernels/neighbors.filter_local`, one pass):
+only the entries this rank computes: the build applies the owned-atom rule below per candidate where a
+run of candidates holds ghosts (``owned``; kernels/cellscan), so no filter pass follows (except the
+interior/boundary split of ``overlap``, `kernels/neighbors.filter_local`). Cut axis 0: the cell grid is
+also aligned with the slab faces (no cell holds owned atoms and ghosts) and home cells of ghosts scan
+only the owned cells (``clip_x``), so ghost-ghost candidates are not even looked at:
 
 - ``newton=False`` (full cross pairs): keep every entry with at least one owned atom; a pair across a
   slab face is computed on both ranks and each keeps the force on its own atom (ghost forces are
@@ -350,17 +350,20 @@ class DistributedMD:
             sel = [np.flatnonzero(x[:, a] < b[self.rank] + self.rlist),
                    np.flatnonzero(x[:, a] >= b[self.rank + 1] - self.rlist)]
             # a free cut axis: no neighbour across the outer faces (MPI_PROC_NULL: empty messages, no-ops)
-            null = self.comm.MPI.PROC_NULL if self.dec.free else None
+            null = self.comm.MPI.PROC_NULL if (self.dec.free or self.newton) else None
             if self.dec.free:
                 if self.rank == 0:
                     lo_r, sel[0] = null, sel[0][:0]
                 if self.rank == self.size - 1:
                     hi_r, sel[1] = null, sel[1][:0]
+            half = self.newton      # half shell: ghosts only from the rank above (its lower face's atoms:
+            if half:                # this rank computes the cross pairs of its upper face, reverse-sent)
+                sel[1] = sel[1][:0]
             # ghost set-up: counts, then packed rows (gid, type, x + shift, carried columns; weighted: image
             # counts and the seam shift in periods) per face, buffer Irecv/Isend (PROC_NULL: nothing comes)
             cnt_s = [np.array([sel[k].size], np.int64) for k in (0, 1)]
             cnt_r = [np.zeros(1, np.int64) for _ in (0, 1)]
-            dests, srcs = (lo_r, hi_r), (hi_r, lo_r)
+            dests, srcs = (lo_r, null if half else hi_r), (hi_r, null if half else lo_r)
             self.comm.sendrecv_many([(cnt_s[k], dests[k], cnt_r[k], srcs[k], 20 + k) for k in (0, 1)])
             like = [gid, types, x, *carry, *((image, image) if weighted else ())]
             bufs = []
@@ -419,10 +422,10 @@ class DistributedMD:
             clip = (float(self.dec.bounds[self.rank]), float(self.dec.bounds[self.rank + 1]))
             if self.dec.free and n:     # open outer faces: owned atoms may lie beyond the box
                 clip = (min(clip[0], float(x[:, 0].min())), max(clip[1], float(x[:, 0].max())))
-        # axis 0: the owned-atom rule applied by the build itself (no ghost-ghost pair; newton: the other
-        # rank's cross pairs neither), so the list needs no filter pass unless split for the overlap
-        self._ruled = clip is not None
-        self.nlist.build(self.x, clip_x=clip, owned=(n, self.gid, self.newton) if self._ruled else None)
+        # the owned-atom rule applied by the build itself (no ghost-ghost pair; newton: the other rank's
+        # cross pairs neither), so the list needs no filter pass unless split for the overlap
+        # (newton: every ghost lies above the upper face (half shell), so every owned-ghost pair is kept)
+        self.nlist.build(self.x, clip_x=clip, owned=(n, self.gid, False) if self.n_ghost else None)
         t3 = time.perf_counter()
         self.stats["t_list"] += t3 - t2
         self._filter()
@@ -437,7 +440,7 @@ class DistributedMD:
     def _filter(self) -> None:
         nl, n = self.nlist, self.n_own
         self.list_b = None
-        if self.n_ghost == 0 or (self._ruled and not self.overlap):
+        if self.n_ghost == 0 or not self.overlap:
             self.list = _LocalList(nl.offsets, nl.neighbors, nl.shift_code, nl.order, nl.slab_start,
                                    nl.shift_table)
             return
@@ -445,7 +448,7 @@ class DistributedMD:
         # overlap: the owned-owned entries (interior, computed while the ghosts' positions travel) and the
         # entries with a ghost (boundary) as two lists over the same slab order
         lists = []
-        kept = self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n, self.gid, self.newton,
+        kept = self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n, self.gid, False,
                                      self.overlap)
         for part, (off, nb, code) in enumerate(kept):
             order, slab_start = nl.order, nl.slab_start
