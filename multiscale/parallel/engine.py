@@ -26,9 +26,12 @@ only the owned cells (``clip_x``), so ghost-ghost candidates are not even looked
 - ``newton=False`` (full cross pairs): keep every entry with at least one owned atom; a pair across a
   slab face is computed on both ranks and each keeps the force on its own atom (ghost forces are
   discarded). Per step: one forward exchange (positions; EAM: also F'(ρ)).
-- ``newton=True`` (reverse communication): a cross pair is kept only on the rank owning its atom of
-  smaller global id; forces on ghosts are sent back and added to their owners (EAM: ghost densities are
-  sent back too). Per step: forward positions, reverse forces (EAM: + reverse ρ, forward F'(ρ)).
+- ``newton=True`` (reverse communication, half shell): a rank receives ghosts from the rank above only
+  (the atoms within rlist of its upper face; none across an open face) and computes every cross pair of
+  its upper face, those of its lower face being the rank below's: each pair on exactly one rank, no
+  pair count above the serial one, half the ghosts. Forces on ghosts are sent back and added to their
+  owners (EAM: ghost densities are sent back too). Per step: forward positions, reverse forces (EAM: +
+  reverse ρ, forward F'(ρ)), one message each.
 
 ``overlap=True``: the kept entries are split into two lists over the same slab order, the
 interior (both atoms owned) and the boundary (an entry with a ghost). Each step starts the ghosts'
@@ -80,12 +83,14 @@ from .comm import MPIComm, SerialComm
 from .streams import langevin_forces
 
 
-def default_newton(potential) -> bool:  # noqa: ANN001
-    """The force mode a 2-rank run measured cheaper per rank (thread CPU time, docs/parallel.md "Session
-    23"): reverse communication (newton) for tabulated EAM, whose cross pairs cost two passes (in.eam:
-    −8 % CPU per rank), full cross pairs for pair potentials (in.lj: equal CPU, one exchange per step
-    instead of two)."""
-    return hasattr(potential, "tables")
+def default_newton(potential) -> bool:  # noqa: ANN001, ARG001
+    """The force mode ``newton=None`` picks: reverse communication (newton, half shell) for every
+    potential. Measured in thread CPU time per rank (docs/parallel.md "Session 24"): with the half shell a
+    rank's pair count is its exact share of the serial one, so in.lj newton needs ~12 % less work per
+    rank than full cross pairs (which compute every cross pair on both ranks), at the price of a second
+    exchange per step (in.eam: two passes, the full mode's extra pairs cost twice). Before session 24:
+    newton for EAM only."""
+    return True
 
 
 class SlabDecomposition:
@@ -171,8 +176,8 @@ class DistributedMD:
     potential : pair potential (`PairPotential`) or tabulated EAM (`TabulatedEAM`), the serial objects
     box : `Box`; skin [length]; types : (m,) int element indices (None = 0)
     axis : cut axis; newton : reverse communication (True) or full cross pairs (False); None (default):
-        newton for EAM, full cross pairs for pair potentials (`default_newton`: the cheaper per rank in
-        thread CPU time, docs/parallel.md "Session 23")
+        newton for every potential (`default_newton`: the cheaper per rank in thread CPU time with the
+        half shell, docs/parallel.md "Session 24")
     overlap : ghost exchange overlapped with the interior entries (True) or completed before the forces
         (False, default)
     neighbor : rebuild policy (`NeighborPolicy` or mapping {every, delay, check}; None = check every step,
@@ -503,8 +508,8 @@ class DistributedMD:
         for ch in self._ch.values():
             self.comm.free(ch[0])
         self._ch = {}
-        if not self.n_ghost:
-            return
+        if self.size == 1:      # every rank of P > 1 takes part (a rank without ghosts may still send
+            return              # boundary atoms, e.g. the top slab of a free axis in newton mode)
         def forward(a: np.ndarray, tag: int) -> tuple:
             bufs = [np.empty((idx.size,) + a.shape[1:]) for idx, _, _ in self._send]
             msgs = [(buf, dest, a[blk], src, tag + k) for k, (buf, (_, _, dest), (blk, src))
@@ -566,8 +571,8 @@ class DistributedMD:
         """Forces on the owned atoms and this rank's share of the potential energy (local; see
         `potential_energy` for the global sum). Starts the ghosts' position exchange itself; with
         ``overlap`` the interior entries are computed while the messages travel, then the boundary ones."""
-        g = self.n_ghost > 0
-        ov = g and self.overlap
+        g = self.size > 1       # ghost traffic (collective over neighbours: also ranks without ghosts)
+        ov = g and self.overlap and self.list_b is not None
         if g:
             self._start_x()
             if not ov:
@@ -706,7 +711,7 @@ class DistributedMD:
         mode the halves of the cross pairs that were given to ghosts are sent back to their owners here
         (only when asked for: output frames), full mode holds them already."""
         n = self.n_own
-        if not (self.newton and self.n_ghost):
+        if not (self.newton and self.size > 1):
             return self.energies[:n].copy()
         e = self.energies
         bufs = [np.empty(idx.size) for idx, _, _ in self._send]
