@@ -95,7 +95,8 @@ def setup_cells(case: str, cells: int | str):  # noqa: ANN201
     return reg, dt
 
 
-def worker_msim(case: str, steps: int, newton: bool | None, cells: int | str = 20, overlap: bool = False) -> None:
+def worker_msim(case: str, steps: int, newton: bool | None, cells: int | str = 20,
+                overlap: bool = False) -> None:
     from bench_md import lammps_policy
 
     from multiscale.parallel import DistributedMD, get_comm, run_guarded
@@ -154,7 +155,17 @@ def worker_phases(case: str, steps: int, mode: str, cells: int | str = 20) -> No
     import multiscale.parallel.engine as eng
     from multiscale.parallel import DistributedMD, get_comm
 
-    eng.time = _types.SimpleNamespace(perf_counter=time.thread_time)
+    clock = {"n": 0}
+
+    def tclock() -> float:      # the engine's timers and the wrappers below: counted thread-CPU clocks
+        clock["n"] += 1
+        return time.thread_time()
+
+    c0 = time.thread_time()
+    for _ in range(4000):
+        tclock()
+    per_call = (time.thread_time() - c0) / 4000        # a thread-CPU clock read is a system call here
+    eng.time = _types.SimpleNamespace(perf_counter=tclock)
     comm = get_comm()
     reg, dt = setup_cells(case, cells)
     mine = np.flatnonzero(np.arange(reg.n) % comm.size == comm.rank)
@@ -167,11 +178,11 @@ def worker_phases(case: str, steps: int, mode: str, cells: int | str = 20) -> No
         f = getattr(obj, name)
 
         def g(*a, **k):  # noqa: ANN002, ANN003, ANN202
-            c0 = time.thread_time()
+            c0 = tclock()
             try:
                 return f(*a, **k)
             finally:
-                acc[cat] = acc.get(cat, 0.0) + time.thread_time() - c0
+                acc[cat] = acc.get(cat, 0.0) + tclock() - c0
         setattr(obj, name, g)
 
     class Timed:
@@ -182,11 +193,11 @@ def worker_phases(case: str, steps: int, mode: str, cells: int | str = 20) -> No
             f = getattr(self._k, name)
 
             def g(*a, **kw):  # noqa: ANN002, ANN003, ANN202
-                c0 = time.thread_time()
+                c0 = tclock()
                 try:
                     return f(*a, **kw)
                 finally:
-                    acc[self._cat] = acc.get(self._cat, 0.0) + time.thread_time() - c0
+                    acc[self._cat] = acc.get(self._cat, 0.0) + tclock() - c0
             return g
 
     md._kv = Timed(md._kv, "verlet")
@@ -213,6 +224,7 @@ def worker_phases(case: str, steps: int, mode: str, cells: int | str = 20) -> No
     comm.barrier()
     acc.clear()
     calls["sync"] = 0
+    clock["n"] = 0
     for k in md.stats:
         md.stats[k] = 0
     c0 = time.thread_time()
@@ -229,6 +241,7 @@ def worker_phases(case: str, steps: int, mode: str, cells: int | str = 20) -> No
            **acc, "check": acc.get("check", 0.0) - red, "red": red}
     out["other"] = total - sum(out.values())
     out["sync"] = calls["sync"] / steps
+    out["instr"] = clock["n"] * per_call        # the timing's own cost (inside the phases)
     r = comm.gather(out)
     if comm.rank == 0:
         print(json.dumps({"ranks": r, "E": None}))
@@ -240,11 +253,14 @@ WAITING = ("coll", "wait", "red")
 
 
 def phases_table(case: str, steps: str, repeat: int, modes: tuple[str, ...], cells: str = "20",
-                 against: Path | None = None) -> None:
+                 against: Path | None = None, instr: bool = True) -> None:
     """Interleaved runs (1 rank full, 2 ranks per mode; with ``against`` the same runs of another source
     tree after each of this tree's), medians of ``repeat``. Per phase the busier rank; work = a rank's
     thread CPU time without the waiting phases (`WAITING`), the busier rank's; work efficiency
-    T1_work / (2 T2_work); sync = rendezvous per step (waits and collectives, busier rank)."""
+    T1_work / (2 T2_work); sync = rendezvous per step (waits and collectives, busier rank). ``instr``: the
+    work without the cost of the timing itself (column instr: clock reads x the cost of one, measured in
+    the worker; a thread-CPU clock read is a ~5 us system call on the test VM and the 2-rank step reads
+    the clock ~2x as often as the 1-rank step)."""
     trees = [("", ROOT)] + ([("main ", against)] if against else [])
     specs = [(t, 1, "full") for t, _ in trees] + [(t, 2, m) for m in modes for t, _ in trees]
     roots = dict(trees)
@@ -253,21 +269,27 @@ def phases_table(case: str, steps: str, repeat: int, modes: tuple[str, ...], cel
         for sp in specs:
             runs[sp].append(launch(sp[1], "phases", case, steps, sp[2], cells, root=roots[sp[0]]))
     cols = (*PHASES, "red", "other")
-    med, work = {}, {}
+    med, work, raw = {}, {}, {}
     for sp, rs in runs.items():
         med[sp] = {k: float(np.median([max(r["ranks"][q].get(k, 0.0) for q in range(sp[1])) for r in rs]))
-                   for k in (*cols, "sync")}
-        work[sp] = float(np.median([max(sum(v for k, v in r["ranks"][q].items() if k in cols and k not in
-                                            WAITING) for q in range(sp[1])) for r in rs]))
-    print(f"{case} ({n_atoms(cells)} atoms): thread CPU s per {steps} steps, busier rank, medians of {repeat} "
+                   for k in (*cols, "sync", "instr")}
+        for d, ins in ((work, instr), (raw, False)):
+            d[sp] = float(np.median([max(sum(v for k, v in r["ranks"][q].items() if k in cols and k not in
+                                             WAITING) - r["ranks"][q].get("instr", 0.0) * ins
+                                         for q in range(sp[1])) for r in rs]))
+    print(f"{case} ({n_atoms(cells)} atoms): thread CPU s per {steps} steps, busier rank, medians of "
+          f"{repeat} "
           f"(load {os.getloadavg()[0]:.1f})", flush=True)
-    print("   " + f"{'':28s}" + "".join(f"{k:>8s}" for k in cols) + "   work  T1/(2 T2)  sync/step")
+    print("   " + f"{'':28s}" + "".join(f"{k:>8s}" for k in cols) + "   instr   work  T1/(2 T2)  sync/step"
+          + "  (work without instr; with it: T1/(2 T2))")
     for sp in specs:
         m = med[sp]
         one = med[(sp[0], 1, "full")]
         eff = work[(sp[0], 1, "full")] / (sp[1] * work[sp])
+        eff_raw = raw[(sp[0], 1, "full")] / (sp[1] * raw[sp])
         print(f"   {sp[0]}{sp[1]} rank(s) {sp[2]:14s}".ljust(31) + "".join(f"{m[k]:8.3f}" for k in cols)
-              + f" {work[sp]:6.3f}  {eff:.3f}  {m['sync']:.2f}", flush=True)
+              + f" {m['instr']:7.4f} {work[sp]:6.3f}  {eff:.3f}  {m['sync']:.2f}   ({eff_raw:.3f})",
+              flush=True)
         if sp[1] == 2:
             print(f"   {'  excess over T1/2':28s}" + "".join(f"{m[k] - one[k] / 2:+8.3f}" for k in cols),
                   flush=True)
@@ -414,7 +436,8 @@ def main() -> None:
         w = args.worker
         if kind == "msim":      # mode full | newton | default (newton=None) [-overlap]
             newton = None if w[3].startswith("default") else w[3].startswith("newton")
-            worker_msim(w[1], int(w[2]), newton, w[4] if len(w) > 4 else 20, overlap=w[3].endswith("-overlap"))
+            worker_msim(w[1], int(w[2]), newton, w[4] if len(w) > 4 else 20,
+                        overlap=w[3].endswith("-overlap"))
         elif kind == "phases":
             worker_phases(w[1], int(w[2]), w[3], *w[4:5])
         elif kind == "lammps":
@@ -533,8 +556,9 @@ def big_row(case: str, steps: str, repeat: int, cells: str) -> None:
     print(f"{case} at {n_atoms(cells)} atoms (LAMMPS {runs['l1'][0]['atoms']}): wall LAMMPS 1 rank "
           f"{med['l1']:.3f} s, 2 ranks {med['l2']:.3f} s | msim 1 rank {med['m1']:.3f} s, 2 ranks "
           f"{med['m2']:.3f} s (default mode) | medians of {repeat}", flush=True)
-    print(f"   parallel efficiency T1/(2 T2) at {n_atoms(cells)} atoms: msim {med['m1'] / (2 * med['m2']):.2f}, "
-          f"LAMMPS {med['l1'] / (2 * med['l2']):.2f}; msim 2-rank / LAMMPS 2-rank {med['m2'] / med['l2']:.2f}",
+    print(f"   parallel efficiency T1/(2 T2) at {n_atoms(cells)} atoms: msim "
+          f"{med['m1'] / (2 * med['m2']):.2f}, LAMMPS {med['l1'] / (2 * med['l2']):.2f}; msim 2-rank / "
+          f"LAMMPS 2-rank {med['m2'] / med['l2']:.2f}",
           flush=True)
 
 
