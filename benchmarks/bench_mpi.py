@@ -53,6 +53,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the msim source tree the workers import (``--against``: another checkout, run by this script's workers)
 SRC = Path(os.environ.get("MSIM_BENCH_SRC", ROOT))
 sys.path.insert(0, str(SRC))
+import multiscale  # noqa: E402, F401  (from SRC, before bench_md puts this script's tree first on the path)
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 

@@ -254,3 +254,28 @@ def test_gather_rows_matches_numpy_take_and_shift() -> None:
     np.testing.assert_array_equal(out, a[idx])
     with pytest.raises(IndexError):
         kn.gather_rows(a, np.array([0, 40]), sh, np.empty((2, 3)), False)
+
+
+def test_aligned_grid_puts_no_ghost_in_an_owned_cell() -> None:
+    """The clipped build's grid along the free axis 0 (`NeighborList._aligned`): with the kernel's binning
+    arithmetic (floor((x - origin) / size), kernels/cellscan) every atom in [lo, hi) lands in the cells of
+    the clip range (also atoms exactly on the faces and one ulp off them: an owned atom outside would lose
+    pairs), and every atom outside it by more than 1e-6 of the width in another cell (the cell faces lie
+    1e-9 of the width outside lo and hi: atoms nearer than that may share a cell, which the build's
+    owned-atom rule handles), so a clipped build scans ghost-ghost candidates only there."""
+    rng = np.random.default_rng(11)
+    nl = NeighborList(Box([-3.0, 0.0, 0.0], [19.0, 9.0, 9.0], [False, True, True]), 2.5, 0.3)
+    for lo, hi in ((0.0, 16.0), (16.0 / 3.0, 32.0 / 3.0), (-1.2345, 13.9876)):
+        x0 = np.concatenate([rng.uniform(lo - 2.8, hi + 2.8, 4000), [lo, hi, np.nextafter(lo, -np.inf),
+                                                                     np.nextafter(lo, np.inf),
+                                                                     np.nextafter(hi, -np.inf)]])
+        origin, size, m, reach = nl._aligned(x0, lo, hi)
+        assert size >= nl.rlist / 2 and reach == 2
+        inv = 1.0 / size
+        cell = np.clip(np.floor((x0 - origin) * inv).astype(np.int64), 0, m - 1)
+        clo, chi = (int(np.floor((c - origin) * inv)) for c in (lo, hi))
+        inside = (x0 >= lo) & (x0 < hi)
+        assert np.all((cell[inside] >= clo) & (cell[inside] <= chi))
+        far = ~inside & (np.minimum(np.abs(x0 - lo), np.abs(x0 - hi)) > 1e-6 * (hi - lo))
+        assert far.sum() > 1000
+        assert not np.any((cell[far] >= clo) & (cell[far] <= chi))
