@@ -85,11 +85,11 @@ from .streams import langevin_forces
 
 def default_newton(potential) -> bool:  # noqa: ANN001, ARG001
     """The force mode ``newton=None`` picks: reverse communication (newton, half shell) for every
-    potential. Measured in thread CPU time per rank (docs/parallel.md "Session 24"): with the half shell a
-    rank's pair count is its exact share of the serial one, so in.lj newton needs ~12 % less work per
-    rank than full cross pairs (which compute every cross pair on both ranks), at the price of a second
-    exchange per step (in.eam: two passes, the full mode's extra pairs cost twice). Before session 24:
-    newton for EAM only."""
+    potential (docs/parallel.md "Session 24"). With the half shell a rank computes exactly its share of
+    the serial pairs (2-rank in.lj / in.eam: 624 000 per rank) where full cross pairs compute 5.9 % more,
+    at the price of a second exchange per step; in thread CPU per rank in.eam newton is the cheaper
+    (two passes over the extra pairs), in.lj newton and full are within the scatter of the loaded test
+    machine (either order seen). Before session 24: newton for EAM only."""
     return True
 
 
