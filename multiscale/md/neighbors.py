@@ -170,7 +170,7 @@ class NeighborList:
         m = max(1, int(math.floor(ext / (rl / r0))) // coarsen)
         return max(ext / m, rl / r0), m, (r0 if m > 1 else 0)
 
-    def _grid(self, x: np.ndarray):  # noqa: ANN202
+    def _grid(self, x: np.ndarray, clip_x: tuple[float, float] | None = None):  # noqa: ANN202
         n, d = x.shape
         origin, size = np.zeros(3), np.ones(3)
         nc = np.ones(3, dtype=np.int64)
@@ -183,6 +183,8 @@ class NeighborList:
                     # grid offset by an irrational fraction of a cell: perfect-lattice planes then do
                     # not sit on cell boundaries (even slabs, balanced threads)
                     origin[k] = self.box.lo[k] + _OFFSET * size[k] if nc[k] > 1 else self.box.lo[k]
+                elif k == 0 and clip_x is not None and coarsen == 1 and n:
+                    origin[k], size[k], nc[k], reach[k] = self._aligned(x[:, 0], *clip_x)
                 else:
                     lo = float(np.min(x[:, k])) if n else 0.0
                     ext = (float(np.max(x[:, k])) - lo if n else 0.0) * (1 + 1e-12) + 1e-300
@@ -198,6 +200,21 @@ class NeighborList:
                 st.append(o)
         self._reach = reach
         return origin, size, nc, np.ascontiguousarray(st, dtype=np.int64)
+
+    def _aligned(self, x0: np.ndarray, lo: float, hi: float) -> tuple[float, float, int, int]:
+        """(origin, cell size, cells, reach) of a free axis 0 whose cell faces lie just outside lo and hi
+        (by 1e-9 (hi - lo)): the cells covering [lo, hi] hold no atom outside it, so a clipped build
+        (``clip_x``) scans no pair of two atoms outside it. Cells of at least rlist/2, as `_axis`."""
+        r0 = 2
+        w = float(hi) - float(lo)
+        m_in = max(1, int(math.floor(w / (self.rlist / r0))))
+        delta = 1e-9 * w
+        size = (w + 2 * delta) / m_in
+        xmin, xmax = float(np.min(x0)), float(np.max(x0))
+        k_lo = max(0, int(math.ceil((float(lo) - delta - xmin) / size)))
+        origin = float(lo) - delta - k_lo * size
+        m = max(1, int(math.floor((xmax - origin) / size)) + 1)
+        return origin, size, m, (r0 if m > 1 else 0)
 
     def _rows(self, stencil: np.ndarray) -> np.ndarray:
         """(nrows, 4) int64 rows (o1, o2, o0_lo, o0_hi) of the half stencil along axis 0 (each row a
@@ -215,12 +232,16 @@ class NeighborList:
 
     # ------------------------------------------------------------------ build
     def build(self, x: np.ndarray, image: np.ndarray | None = None,
-              clip_x: tuple[float, float] | None = None) -> None:
+              clip_x: tuple[float, float] | None = None, owned: tuple | None = None) -> None:
         """Rebuild from positions x (n, d) [length] (C-contiguous float64). With wrapping, ``image``
         (n, d) int imposes the periodic images (restart) instead of ``floor((x - lo) / L)``.
         clip_x: (lo, hi) [length] along a FREE axis 0: pairs of two atoms both outside the cells that
         cover [lo, hi] are not listed (a distributed rank's ghost-ghost pairs, parallel/engine.py; every
-        pair with an atom inside is)."""
+        pair with an atom inside is). The cell grid along axis 0 is then aligned with lo and hi (cell
+        faces just outside them), so that no cell holds atoms of both sides.
+        owned: (n_own, key (n,) int64, newton) of a distributed rank (atoms n_own.. are ghosts): pairs of
+        two ghosts are never listed; with newton an owned-ghost pair only when key[owned] < key[ghost]
+        (kernels/cellscan ``owned``: the list `neighbors.filter_local` would keep, without the pass)."""
         x_in = np.ascontiguousarray(x, dtype=float)
         if x_in.ndim != 2 or x_in.shape[1] != self.box.dim:
             raise ValueError(f"positions must have shape (n, {self.box.dim})")
@@ -232,7 +253,7 @@ class NeighborList:
         if self._grid_cache is not None:            # all axes periodic: the grid does not depend on x
             origin, size, nc, rows = self._grid_cache
         else:
-            origin, size, nc, stencil = self._grid(x)
+            origin, size, nc, stencil = self._grid(x, clip_x)
             rows = self._rows(stencil)
             if bool(np.all(self.box.periodic)):
                 self._grid_cache = (origin, size, nc, rows)
@@ -263,7 +284,8 @@ class NeighborList:
             elif self._tmp.size < n * self._cap:   # scratch kept between builds (no page faults)
                 self._tmp = np.empty(int(1.2 * n * self._cap) + 1, dtype=np.int64)
             out, need, B = self._k.build_half(x, origin, size, period3, nc, rows, self.rlist, self.cutoff,
-                                              self._cap, self._tmp, self.n_threads, lean, self._work, clip)
+                                              self._cap, self._tmp, self.n_threads, lean, self._work, clip,
+                                              owned)
             if out is not None:
                 break
             self._cap = need + 8

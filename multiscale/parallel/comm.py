@@ -143,6 +143,7 @@ class MPIComm:
         self._ops = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
         self.bytes_sent = 0
         self.messages = 0
+        self._open: dict[int, list] = {}      # channels not freed yet (persistent requests)
 
     def _op(self, op: str) -> Any:
         try:
@@ -213,32 +214,48 @@ class MPIComm:
         self.bytes_sent += sum(b.nbytes for b in sends)
         self.messages += len(msgs)
 
-    def channel(self, msgs: list) -> tuple:
+    def channel(self, msgs: list) -> list:
         """A handle for start/wait/free of the (send, dest, recv, source, tag) messages; the buffers must
-        stay allocated and in place until `free`. Each `start` posts the receives, then the sends,
-        non-blocking (plain Irecv/Isend: persistent requests were tried; they must be freed before
-        MPI_Finalize and showed no difference within the noise of the loaded test machine)."""
+        stay allocated and in place until `free`. Persistent requests (MPI_Recv_init / MPI_Send_init, set
+        up once per neighbour rebuild): each `start` is one MPI_Startall (receives first, then sends),
+        `wait` one MPI_Waitall; `free` releases them (channels still open at exit are freed by an atexit
+        hook, before mpi4py's MPI_Finalize)."""
         for send, *_ in msgs:
             if not send.flags.c_contiguous:
                 raise ValueError("channel: send buffers must be C-contiguous")
-        return list(msgs), sum(m[0].nbytes for m in msgs), len(msgs), []
+        reqs = [self.comm.Recv_init(recv, source=source, tag=tag) for _, _, recv, source, tag in msgs]
+        reqs += [self.comm.Send_init(send, dest=dest, tag=tag) for send, dest, _, _, tag in msgs]
+        ch = [reqs, sum(m[0].nbytes for m in msgs), len(msgs), False]
+        if not self._open:
+            import atexit
+            atexit.register(self._free_open)
+        self._open[id(ch)] = ch
+        return ch
 
-    def start(self, ch: tuple) -> None:
-        msgs, nbytes, count, reqs = ch
-        if reqs:
+    def start(self, ch: list) -> None:
+        if ch[3]:
             raise RuntimeError("channel started twice without a wait")
-        reqs += [self.comm.Irecv(recv, source=source, tag=tag) for _, _, recv, source, tag in msgs]
-        reqs += [self.comm.Isend(send, dest=dest, tag=tag) for send, dest, _, _, tag in msgs]
-        self.bytes_sent += nbytes
-        self.messages += count
+        self.MPI.Prequest.Startall(ch[0])
+        ch[3] = True
+        self.bytes_sent += ch[1]
+        self.messages += ch[2]
 
-    def wait(self, ch: tuple) -> None:
-        self.MPI.Request.Waitall(ch[3])
-        ch[3].clear()
+    def wait(self, ch: list) -> None:
+        self.MPI.Request.Waitall(ch[0])
+        ch[3] = False
 
-    def free(self, ch: tuple) -> None:
+    def free(self, ch: list) -> None:
         if ch[3]:
             self.wait(ch)
+        for r in ch[0]:
+            r.Free()
+        ch[0] = []
+        self._open.pop(id(ch), None)
+
+    def _free_open(self) -> None:
+        for ch in list(self._open.values()):
+            if not self.MPI.Is_finalized():
+                self.free(ch)
 
     def barrier(self) -> None:
         self.comm.Barrier()

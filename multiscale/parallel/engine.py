@@ -16,17 +16,22 @@ per step): wrap owned atoms into the box, MIGRATE atoms whose slab changed to th
 atoms by global id (a canonical order: the same P gives bitwise the same run), choose ghosts (owned atoms
 within ``rlist = cutoff + skin`` of a slab face are sent to the rank across it, shifted by ±L across the
 periodic seam; counts, then packed rows by buffer Irecv/Isend), build the half list of the
-local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others; cut axis 0:
-home cells holding only ghosts scan only the owned cells, ``clip_x``, so most ghost-ghost pairs are never
-listed) and drop the entries that are not this rank's to compute (`kernels/neighbors.filter_local`, one
-pass):
+local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others) holding
+only the entries this rank computes: the build applies the owned-atom rule below per candidate where a
+run of candidates holds ghosts (``owned``; kernels/cellscan), so no filter pass follows (except the
+interior/boundary split of ``overlap``, `kernels/neighbors.filter_local`). Cut axis 0: the cell grid is
+also aligned with the slab faces (no cell holds owned atoms and ghosts) and home cells of ghosts scan
+only the owned cells (``clip_x``), so ghost-ghost candidates are not even looked at:
 
 - ``newton=False`` (full cross pairs): keep every entry with at least one owned atom; a pair across a
   slab face is computed on both ranks and each keeps the force on its own atom (ghost forces are
   discarded). Per step: one forward exchange (positions; EAM: also F'(ρ)).
-- ``newton=True`` (reverse communication): a cross pair is kept only on the rank owning its atom of
-  smaller global id; forces on ghosts are sent back and added to their owners (EAM: ghost densities are
-  sent back too). Per step: forward positions, reverse forces (EAM: + reverse ρ, forward F'(ρ)).
+- ``newton=True`` (reverse communication, half shell): a rank receives ghosts from the rank above only
+  (the atoms within rlist of its upper face; none across an open face) and computes every cross pair of
+  its upper face, those of its lower face being the rank below's: each pair on exactly one rank, no
+  pair count above the serial one, half the ghosts. Forces on ghosts are sent back and added to their
+  owners (EAM: ghost densities are sent back too). Per step: forward positions, reverse forces (EAM: +
+  reverse ρ, forward F'(ρ)), one message each.
 
 ``overlap=True``: the kept entries are split into two lists over the same slab order, the
 interior (both atoms owned) and the boundary (an entry with a ghost). Each step starts the ghosts'
@@ -78,12 +83,14 @@ from .comm import MPIComm, SerialComm
 from .streams import langevin_forces
 
 
-def default_newton(potential) -> bool:  # noqa: ANN001
-    """The force mode a 2-rank run measured cheaper per rank (thread CPU time, docs/parallel.md "Session
-    23"): reverse communication (newton) for tabulated EAM, whose cross pairs cost two passes (in.eam:
-    −8 % CPU per rank), full cross pairs for pair potentials (in.lj: equal CPU, one exchange per step
-    instead of two)."""
-    return hasattr(potential, "tables")
+def default_newton(potential) -> bool:  # noqa: ANN001, ARG001
+    """The force mode ``newton=None`` picks: reverse communication (newton, half shell) for every
+    potential (docs/parallel.md "Session 24"). With the half shell a rank computes exactly its share of
+    the serial pairs (2-rank in.lj / in.eam: 624 000 per rank) where full cross pairs compute 5.9 % more,
+    at the price of a second exchange per step; in thread CPU per rank in.eam newton is the cheaper
+    (two passes over the extra pairs), in.lj newton and full are within the scatter of the loaded test
+    machine (either order seen). Before session 24: newton for EAM only."""
+    return True
 
 
 class SlabDecomposition:
@@ -169,8 +176,8 @@ class DistributedMD:
     potential : pair potential (`PairPotential`) or tabulated EAM (`TabulatedEAM`), the serial objects
     box : `Box`; skin [length]; types : (m,) int element indices (None = 0)
     axis : cut axis; newton : reverse communication (True) or full cross pairs (False); None (default):
-        newton for EAM, full cross pairs for pair potentials (`default_newton`: the cheaper per rank in
-        thread CPU time, docs/parallel.md "Session 23")
+        newton for every potential (`default_newton`: the cheaper per rank in thread CPU time with the
+        half shell, docs/parallel.md "Session 24")
     overlap : ghost exchange overlapped with the interior entries (True) or completed before the forces
         (False, default)
     neighbor : rebuild policy (`NeighborPolicy` or mapping {every, delay, check}; None = check every step,
@@ -348,17 +355,20 @@ class DistributedMD:
             sel = [np.flatnonzero(x[:, a] < b[self.rank] + self.rlist),
                    np.flatnonzero(x[:, a] >= b[self.rank + 1] - self.rlist)]
             # a free cut axis: no neighbour across the outer faces (MPI_PROC_NULL: empty messages, no-ops)
-            null = self.comm.MPI.PROC_NULL if self.dec.free else None
+            null = self.comm.MPI.PROC_NULL if (self.dec.free or self.newton) else None
             if self.dec.free:
                 if self.rank == 0:
                     lo_r, sel[0] = null, sel[0][:0]
                 if self.rank == self.size - 1:
                     hi_r, sel[1] = null, sel[1][:0]
+            half = self.newton      # half shell: ghosts only from the rank above (its lower face's atoms:
+            if half:                # this rank computes the cross pairs of its upper face, reverse-sent)
+                sel[1] = sel[1][:0]
             # ghost set-up: counts, then packed rows (gid, type, x + shift, carried columns; weighted: image
             # counts and the seam shift in periods) per face, buffer Irecv/Isend (PROC_NULL: nothing comes)
             cnt_s = [np.array([sel[k].size], np.int64) for k in (0, 1)]
             cnt_r = [np.zeros(1, np.int64) for _ in (0, 1)]
-            dests, srcs = (lo_r, hi_r), (hi_r, lo_r)
+            dests, srcs = (lo_r, null if half else hi_r), (hi_r, null if half else lo_r)
             self.comm.sendrecv_many([(cnt_s[k], dests[k], cnt_r[k], srcs[k], 20 + k) for k in (0, 1)])
             like = [gid, types, x, *carry, *((image, image) if weighted else ())]
             bufs = []
@@ -417,7 +427,10 @@ class DistributedMD:
             clip = (float(self.dec.bounds[self.rank]), float(self.dec.bounds[self.rank + 1]))
             if self.dec.free and n:     # open outer faces: owned atoms may lie beyond the box
                 clip = (min(clip[0], float(x[:, 0].min())), max(clip[1], float(x[:, 0].max())))
-        self.nlist.build(self.x, clip_x=clip)
+        # the owned-atom rule applied by the build itself (no ghost-ghost pair; newton: the other rank's
+        # cross pairs neither), so the list needs no filter pass unless split for the overlap
+        # (newton: every ghost lies above the upper face (half shell), so every owned-ghost pair is kept)
+        self.nlist.build(self.x, clip_x=clip, owned=(n, self.gid, False) if self.n_ghost else None)
         t3 = time.perf_counter()
         self.stats["t_list"] += t3 - t2
         self._filter()
@@ -432,7 +445,7 @@ class DistributedMD:
     def _filter(self) -> None:
         nl, n = self.nlist, self.n_own
         self.list_b = None
-        if self.n_ghost == 0:
+        if self.n_ghost == 0 or not self.overlap:
             self.list = _LocalList(nl.offsets, nl.neighbors, nl.shift_code, nl.order, nl.slab_start,
                                    nl.shift_table)
             return
@@ -440,7 +453,7 @@ class DistributedMD:
         # overlap: the owned-owned entries (interior, computed while the ghosts' positions travel) and the
         # entries with a ghost (boundary) as two lists over the same slab order
         lists = []
-        kept = self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n, self.gid, self.newton,
+        kept = self._kn.filter_local(nl.offsets, nl.neighbors, nl.shift_code, n, self.gid, False,
                                      self.overlap)
         for part, (off, nb, code) in enumerate(kept):
             order, slab_start = nl.order, nl.slab_start
@@ -495,8 +508,8 @@ class DistributedMD:
         for ch in self._ch.values():
             self.comm.free(ch[0])
         self._ch = {}
-        if not self.n_ghost:
-            return
+        if self.size == 1:      # every rank of P > 1 takes part (a rank without ghosts may still send
+            return              # boundary atoms, e.g. the top slab of a free axis in newton mode)
         def forward(a: np.ndarray, tag: int) -> tuple:
             bufs = [np.empty((idx.size,) + a.shape[1:]) for idx, _, _ in self._send]
             msgs = [(buf, dest, a[blk], src, tag + k) for k, (buf, (_, _, dest), (blk, src))
@@ -523,17 +536,16 @@ class DistributedMD:
         t0 = time.perf_counter()
         ch, bufs = self._ch["x"]
         for (idx, sh, _), buf, shifted in zip(self._send, bufs, self._shift_any, strict=True):
-            np.take(self.x, idx, axis=0, out=buf)
-            if shifted:
-                buf += sh
+            self._kn.gather_rows(self.x, idx, sh, buf, shifted)       # x[idx] (+ the seam's shift)
         self.comm.start(ch)
         self.stats["t_comm"] += time.perf_counter() - t0
 
     def _start_fp(self) -> None:
         t0 = time.perf_counter()
         ch, bufs = self._ch["fp"]
-        for (idx, _, _), buf in zip(self._send, bufs, strict=True):
-            np.take(self._fp, idx, out=buf)
+        fp = self._fp.reshape(-1, 1)
+        for (idx, sh, _), buf in zip(self._send, bufs, strict=True):
+            self._kn.gather_rows(fp, idx, sh, buf.reshape(-1, 1), False)
         self.comm.start(ch)
         self.stats["t_comm"] += time.perf_counter() - t0
 
@@ -559,8 +571,8 @@ class DistributedMD:
         """Forces on the owned atoms and this rank's share of the potential energy (local; see
         `potential_energy` for the global sum). Starts the ghosts' position exchange itself; with
         ``overlap`` the interior entries are computed while the messages travel, then the boundary ones."""
-        g = self.n_ghost > 0
-        ov = g and self.overlap
+        g = self.size > 1       # ghost traffic (collective over neighbours: also ranks without ghosts)
+        ov = g and self.overlap and self.list_b is not None
         if g:
             self._start_x()
             if not ov:
@@ -699,7 +711,7 @@ class DistributedMD:
         mode the halves of the cross pairs that were given to ghosts are sent back to their owners here
         (only when asked for: output frames), full mode holds them already."""
         n = self.n_own
-        if not (self.newton and self.n_ghost):
+        if not (self.newton and self.size > 1):
             return self.energies[:n].copy()
         e = self.energies
         bufs = [np.empty(idx.size) for idx, _, _ in self._send]

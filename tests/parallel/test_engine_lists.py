@@ -200,3 +200,82 @@ def test_scatter_add_matches_numpy_add_at() -> None:
         assert np.allclose(a, ref, rtol=1e-14, atol=1e-14)
     with pytest.raises(IndexError):
         kn.scatter_add(np.zeros((4, 1)), np.array([4]), np.ones((1, 1)))
+
+
+@pytest.mark.parametrize("clip", [True, False], ids=["clip", "noclip"])
+@pytest.mark.parametrize("lean", [False, True], ids=["scratch", "lean"])
+@pytest.mark.parametrize("newton", [False, True], ids=["full", "newton"])
+def test_owned_rule_build_lists_exactly_the_rank_entries(newton: bool, lean: bool, clip: bool,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`NeighborList.build(clip_x=..., owned=(n_own, gid, newton))` (the distributed engine's build: grid
+    aligned with the slab faces, owned-atom rule per candidate) lists exactly the pairs a NumPy statement
+    of the rule keeps from the unrestricted list: no pair of two ghosts; newton: an owned-ghost pair only
+    when gid[owned] < gid[ghost]. Each pair once. Both build paths (scratch rows; lean count-then-write),
+    with and without the clip (the rule alone: every candidate run holds ghosts)."""
+    import multiscale.md.neighbors as nbm
+
+    x, box = _atoms(7)
+    lo, hi = 0.0, 16.0
+    inside = (x[:, 0] >= lo) & (x[:, 0] < hi)
+    x = np.ascontiguousarray(np.concatenate([x[inside], x[~inside]]))     # owned rows first, then ghosts
+    n_own = int(inside.sum())
+    gid = np.random.default_rng(4).permutation(10 * len(x))[: len(x)].astype(np.int64)
+    full = NeighborList(box, 2.5, 0.3)
+    full.build(x)
+    want = set()
+    for a, b, sh in _pairs(full):
+        oa, ob = a < n_own, b < n_own
+        if not (oa or ob):
+            continue
+        if newton and oa != ob and not (gid[a if oa else b] < gid[b if oa else a]):
+            continue
+        want.add((a, b, sh))
+    if lean:
+        monkeypatch.setattr(nbm, "LEAN_SCRATCH_BYTES", 0)
+    ruled = NeighborList(box, 2.5, 0.3)
+    ruled.build(x, clip_x=(lo, hi) if clip else None, owned=(n_own, gid, newton))
+    got = _pairs(ruled)
+    assert len(got) == ruled.n_entries           # no pair twice
+    assert got == want
+    assert len(want) < len(_pairs(full)) and any(a >= n_own or b >= n_own for a, b, _ in got)
+
+
+def test_gather_rows_matches_numpy_take_and_shift() -> None:
+    """neighbors.gather_rows (the forward exchange's packing) equals x[idx] (+ shift) bitwise."""
+    kn = load("neighbors")
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((40, 3)) * 10
+    idx = rng.integers(0, 40, size=25)
+    sh = np.array([-31.7, 0.0, 2.5])
+    out = np.empty((25, 3))
+    kn.gather_rows(a, idx, sh, out, True)
+    np.testing.assert_array_equal(out, a[idx] + sh)
+    kn.gather_rows(a, idx, sh, out, False)
+    np.testing.assert_array_equal(out, a[idx])
+    with pytest.raises(IndexError):
+        kn.gather_rows(a, np.array([0, 40]), sh, np.empty((2, 3)), False)
+
+
+def test_aligned_grid_puts_no_ghost_in_an_owned_cell() -> None:
+    """The clipped build's grid along the free axis 0 (`NeighborList._aligned`): with the kernel's binning
+    arithmetic (floor((x - origin) / size), kernels/cellscan) every atom in [lo, hi) lands in the cells of
+    the clip range (also atoms exactly on the faces and one ulp off them: an owned atom outside would lose
+    pairs), and every atom outside it by more than 1e-6 of the width in another cell (the cell faces lie
+    1e-9 of the width outside lo and hi: atoms nearer than that may share a cell, which the build's
+    owned-atom rule handles), so a clipped build scans ghost-ghost candidates only there."""
+    rng = np.random.default_rng(11)
+    nl = NeighborList(Box([-3.0, 0.0, 0.0], [19.0, 9.0, 9.0], [False, True, True]), 2.5, 0.3)
+    for lo, hi in ((0.0, 16.0), (16.0 / 3.0, 32.0 / 3.0), (-1.2345, 13.9876)):
+        x0 = np.concatenate([rng.uniform(lo - 2.8, hi + 2.8, 4000), [lo, hi, np.nextafter(lo, -np.inf),
+                                                                     np.nextafter(lo, np.inf),
+                                                                     np.nextafter(hi, -np.inf)]])
+        origin, size, m, reach = nl._aligned(x0, lo, hi)
+        assert size >= nl.rlist / 2 and reach == 2
+        inv = 1.0 / size
+        cell = np.clip(np.floor((x0 - origin) * inv).astype(np.int64), 0, m - 1)
+        clo, chi = (int(np.floor((c - origin) * inv)) for c in (lo, hi))
+        inside = (x0 >= lo) & (x0 < hi)
+        assert np.all((cell[inside] >= clo) & (cell[inside] <= chi))
+        far = ~inside & (np.minimum(np.abs(x0 - lo), np.abs(x0 - hi)) > 1e-6 * (hi - lo))
+        assert far.sum() > 1000
+        assert not np.any((cell[far] >= clo) & (cell[far] <= chi))
