@@ -70,6 +70,8 @@ def test_a_lattice_parameter_that_is_not_zero_stress_is_refused(tmp_path) -> Non
     root = Path(__file__).resolve().parents[2]
     deck = yaml.safe_load((root / "decks" / "indent2d_small.yaml").read_text())
     deck["atoms"]["lattice"]["a"] = 2 ** (1 / 6)
+    reg = deck["atoms"]["region"]      # the film's box cut for a₀: scaled with a (else sites are missing)
+    reg["lo"], reg["hi"] = ([v * 2 ** (1 / 6) / a0 for v in reg[k]] for k in ("lo", "hi"))
     deck["continuum"]["surface_stress"] = {"faces": "free", "elasticity": False}
     deck.pop("expect", None)
     p = tmp_path / "ss_numeric.yaml"
