@@ -37,6 +37,18 @@ class ElementBlock:
         return int(self.conn.shape[0])
 
 
+def _jacobians(el, Xe: np.ndarray, xi: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """J = dX/dξ (ne, nq, d, dim) at points ξ (nq, dim) of elements Xe (ne, nen, d) as one matrix product
+    (ne·d, nen) @ (nen, nq·dim) (``Element._J``'s values to round-off, several times faster than its
+    batched product of small matrices)."""
+    dN = el.dshape(xi)                                                     # (nq, nen, dim)
+    ne, nen, d = Xe.shape
+    nq, _, dim = dN.shape
+    A = np.ascontiguousarray(np.swapaxes(Xe, 1, 2)).reshape(ne * d, nen)
+    B = np.ascontiguousarray(np.swapaxes(dN, 0, 1)).reshape(nen, nq * dim)
+    return (A @ B).reshape(ne, d, nq, dim).transpose(0, 2, 1, 3)
+
+
 def _det(J: np.ndarray) -> np.ndarray:
     """det of the (..., k, k) matrices J: the cofactor formula for k = 1, 2, 3, ``np.linalg.det`` else."""
     k = J.shape[-1]
@@ -117,15 +129,15 @@ class Mesh:
     def check_orientation(self) -> None:
         """Raise ValueError when an element has a non-positive Jacobian at a quadrature point.
 
-        det J of the square Jacobians by the cofactor formula (2×2, 3×3: several times faster than
-        ``np.linalg.det``'s batched LU; the two differ by round-off, which matters only for elements
-        degenerate to round-off, rejected by either)."""
+        J by one matrix product and det J by the cofactor formula (2×2, 3×3), several times faster than
+        ``Element.det_jacobian`` (batched small products, ``np.linalg.det``'s batched LU); the two differ
+        by round-off, which matters only for elements degenerate to round-off, rejected by either."""
         for b in self.blocks:
             if not len(b):
                 continue
             el = b.element
             xi, _ = el.quadrature()
-            detJ = np.concatenate([_det(el._J(self.nodes[b.conn[s:s + 100000]], xi))
+            detJ = np.concatenate([_det(_jacobians(el, self.nodes[b.conn[s:s + 100000]], xi))
                                    for s in range(0, len(b), 100000)])
             bad = np.nonzero(np.min(detJ, axis=1) <= 0)[0]
             if bad.size:

@@ -175,7 +175,6 @@ class AtomisticRegion:
                     unit &= ~np.any((sv if miss.size == m else sv[miss]) != 0.0, axis=1)
                 if unit.any():
                     calc = np.flatnonzero(~unit)
-            sel = miss if calc is None else miss[calc]      # the list entries that call the function
             ic, jc = (im, jm) if calc is None else (im[calc], jm[calc])
             sym = getattr(self.bond_weight_fn, "symmetric", None)   # both directions in one pass
             if sym is not None and not periodic:
@@ -183,6 +182,7 @@ class AtomisticRegion:
                 # below, without the (m, d) arrays)
                 dX = None
             else:
+                sel = miss if calc is None else miss[calc]      # the list entries that call the function
                 # X_j - X_i: np.take gathers the rows several times faster than X[jm] (the same values)
                 dX = np.take(self.X, jc, axis=0) - np.take(self.X, ic, axis=0)
                 if periodic:

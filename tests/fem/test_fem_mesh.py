@@ -199,3 +199,16 @@ def test_orientation_determinant_is_lapack_det_to_round_off(k):
     Mesh(cube, [ElementBlock("hex8", [hexc])])
     with pytest.raises(ValueError, match="inverted"):
         Mesh(cube, [ElementBlock("hex8", [hexc[4:] + hexc[:4]])])
+
+
+@pytest.mark.parametrize("name", ["tri3", "quad4", "tet4", "hex8"])
+def test_orientation_jacobians_are_the_elements_to_round_off(name):
+    from multiscale.fem.mesh import _det, _jacobians
+    el = ELEMENTS.get(name)
+    rng = np.random.default_rng(5)
+    Xe = el.ref_nodes[None] + 0.1 * rng.normal(size=(300, *el.ref_nodes.shape))
+    xi, _ = el.quadrature()
+    J = _jacobians(el, Xe, xi)
+    assert J.shape == el._J(Xe, xi).shape
+    assert np.allclose(J, el._J(Xe, xi), rtol=0, atol=1e-14)
+    assert np.allclose(_det(J), el.det_jacobian(Xe, xi), rtol=0, atol=1e-13)
