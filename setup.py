@@ -52,10 +52,11 @@ extensions = [
         include_dirs=[numpy.get_include(), "kernels"],
         depends=(MD_DEPENDS if pyx.stem.startswith("pair_") or pyx.stem == "eam"
                  else ["kernels/lu_solve.pxd"] if pyx.stem in ("trisolve", "coupler") else []),
-        # handshake_geom, coupler, trisolve: the same roundings as the NumPy/SciPy code they replace (no
-        # fused multiply-adds, also with -march flags that enable FMA)
+        # handshake_geom, coupler, trisolve, fem_setup: the same roundings as the NumPy/SciPy code they
+        # replace (no fused multiply-adds, also with -march flags that enable FMA)
         extra_compile_args=flags + (MD_FLAGS if pyx.stem.startswith("pair_")
-                                    or pyx.stem in ("eam", "handshake_geom", "coupler", "trisolve") else []),
+                                    or pyx.stem in ("eam", "handshake_geom", "coupler", "trisolve",
+                                                    "fem_setup") else []),
         extra_link_args=["-fopenmp"] if OPENMP else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -616,20 +616,27 @@ cdef double _directed(const double* p0, const double* p1, double sd0, double sd1
 cdef double _bond(const double[:, ::1] X, const double[::1] sdX, int64_t ii, int64_t jj,
                   const double[:, ::1] dX, Py_ssize_t k, const int64_t[:, ::1] ops, const double[::1] par,
                   int d, double width, int blend, int sure, int convex, const double[::1] ts,
-                  const double[::1] gx, const double[::1] gw) noexcept nogil:
+                  const double[::1] gx, const double[::1] gw, int from_X) noexcept nogil:
     """½ [f(i, j, dX_k) + f(j, i, −dX_k)] of one bond (`bond_weights`); the segment end points are locals
-    of this call, so the prange over bonds shares no scratch between threads."""
+    of this call, so the prange over bonds shares no scratch between threads. from_X = 1: dX_k is
+    (X_j − X_i) + 0.0, formed here (what the caller's gathers and ``+= 0.0`` give; ``dX`` not read)."""
     cdef double P0[3]
     cdef double P1[3]
     cdef double Q1[3]
+    cdef double DX[3]
     cdef double sd1, sdq, a, b, dmax, pmax
     cdef int c
+    for c in range(d):
+        if from_X:
+            DX[c] = (X[jj, c] - X[ii, c]) + 0.0
+        else:
+            DX[c] = dX[k, c]
     # i → j
     dmax = 0.0
     pmax = 0.0
     for c in range(d):
         P0[c] = X[ii, c]
-        P1[c] = P0[c] + dX[k, c]
+        P1[c] = P0[c] + DX[c]
         dmax = _npmax(dmax, fabs(P1[c] - X[jj, c]))
         pmax = _npmax(pmax, fabs(P1[c]))
     sd1 = sdX[jj]
@@ -641,7 +648,7 @@ cdef double _bond(const double[:, ::1] X, const double[::1] sdX, int64_t ii, int
     pmax = 0.0
     for c in range(d):
         P0[c] = X[jj, c]
-        Q1[c] = P0[c] + (-dX[k, c])
+        Q1[c] = P0[c] + (-DX[c])
         dmax = _npmax(dmax, fabs(Q1[c] - X[ii, c]))
         pmax = _npmax(pmax, fabs(Q1[c]))
     sdq = sdX[ii]
@@ -656,17 +663,21 @@ cdef double _bond(const double[:, ::1] X, const double[::1] sdX, int64_t ii, int
 def bond_weights(const double[:, ::1] X, const double[::1] sdX, const int64_t[::1] i, const int64_t[::1] j,
                  const double[:, ::1] dX, const int64_t[:, ::1] ops, const double[::1] par, double width,
                  int blend, int sure, int convex, const double[::1] ts, const double[::1] gx,
-                 const double[::1] gw, double[::1] out, int n_threads=1):
+                 const double[::1] gw, double[::1] out, int n_threads=1, int from_X=0):
     """out (m,) = ½ [f(i, j, dX) + f(j, i, −dX)], f = ``Handshake.bond_weight_fn``'s function: the average
     of β along the reference segment X_i → X_i + dX (m, d), with the signed distances sdX (n,) of the
     atoms X (n, d) at the ends (the far end's recomputed when it is not the atom itself: a periodic
-    image), `_directed` per direction, in the same arithmetic as the NumPy code."""
+    image), `_directed` per direction, in the same arithmetic as the NumPy code. ``from_X`` = 1: dX is
+    (X_j − X_i) + 0.0 (no image shift), formed per bond; the ``dX`` argument is then not read (any
+    (·, d) array, e.g. (0, d))."""
     cdef Py_ssize_t m = i.shape[0], k
     cdef int d = <int>X.shape[1]
-    if (j.shape[0] != m or dX.shape[0] != m or dX.shape[1] != d or out.shape[0] != m or d < 1 or d > 3
+    if (j.shape[0] != m or (not from_X and dX.shape[0] != m) or dX.shape[1] != d or out.shape[0] != m
+            or d < 1 or d > 3
             or sdX.shape[0] != X.shape[0] or 7 * gx.shape[0] > MAX_TERMS or gw.shape[0] != gx.shape[0]
             or ts.shape[0] < 2 or ts.shape[0] > 64):
         raise ValueError("bond_weights: shape mismatch")
     with nogil:
         for k in prange(m, num_threads=n_threads, schedule="dynamic", chunksize=1024):
-            out[k] = _bond(X, sdX, i[k], j[k], dX, k, ops, par, d, width, blend, sure, convex, ts, gx, gw)
+            out[k] = _bond(X, sdX, i[k], j[k], dX, k, ops, par, d, width, blend, sure, convex, ts, gx, gw,
+                           from_X)

@@ -471,7 +471,9 @@ def _continuum(deck: Deck, units: UnitSystem, potential: Any, lattice: Lattice |
         rho_user = mass_user / lattice.volume_per_atom
     else:
         rho_user = float(cfg.density)
-    return ContinuumRegion(mesh, material, units.mass_to_internal(rho_user), n_threads=threads)
+    # blend=False: `CoupledSystem` sets the region's blend (α of the handshake, or α ≡ 1 without one);
+    # an α ≡ 1 blend here would be computed and thrown away
+    return ContinuumRegion(mesh, material, units.mass_to_internal(rho_user), n_threads=threads, blend=False)
 
 
 #: a lattice site with at least this atomistic weight β(X) missing from the atoms inside the mesh is refused

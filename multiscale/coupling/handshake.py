@@ -395,16 +395,24 @@ class Handshake:
         if self._geom is not None and self._blend_code is not None and sd_ref is not None:
             X_c = np.ascontiguousarray(X_ref)
 
-            def symmetric(i: np.ndarray, j: np.ndarray, dX: np.ndarray, n_threads: int = 1) -> np.ndarray:
+            def symmetric(i: np.ndarray, j: np.ndarray, dX: np.ndarray | None,
+                          n_threads: int = 1) -> np.ndarray:
                 """½ [fn(i, j, dX) + fn(j, i, −dX)] (m,) in one compiled pass, the same arithmetic (the
-                same bits for any ``n_threads``)."""
+                same bits for any ``n_threads``). ``dX`` None: the bonds without image shift, dX =
+                (X_j − X_i) + 0.0 formed in the kernel (the same values as the gathers, without them)."""
                 i = np.ascontiguousarray(i, dtype=np.int64)
                 j = np.ascontiguousarray(j, dtype=np.int64)
+                from_X = dX is None
+                if from_X:
+                    if i.size and (min(int(i.min()), int(j.min())) < 0
+                                   or max(int(i.max()), int(j.max())) >= X_c.shape[0]):
+                        raise IndexError("bond_weight_fn.symmetric: atom index out of range")
+                    dX = np.zeros((0, X_c.shape[1]))
                 dX = np.ascontiguousarray(np.atleast_2d(np.asarray(dX, float)))
                 out = np.empty(i.size)
                 self._geom.bond_weights(X_c, sd_ref, i, j, dX, *self._prog, self.width, self._blend_code,
                                         int(self._exact_ends), int(self._convex), self._ts, self._gx,
-                                        self._gw, out, int(n_threads))
+                                        self._gw, out, int(n_threads), int(from_X))
                 return out
 
             fn.symmetric = symmetric

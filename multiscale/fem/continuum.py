@@ -51,7 +51,8 @@ class ContinuumRegion:
     """Finite-element region.
 
     Parameters: ``mesh`` (`Mesh`), ``material`` (`Material`), ``density`` ρ [mass/length^d, internal
-    units], ``n_threads`` (OpenMP threads of the kernels).
+    units], ``n_threads`` (OpenMP threads of the kernels), ``blend`` (False: `set_blend` is not called
+    here and must be called before the region is used; default True, α ≡ 1).
 
     Attributes: ``nodes`` (N, d) reference positions; ``U``, ``V``, ``forces`` (N, d) displacements,
     velocities, internal forces (−∂E/∂U); ``qp_positions`` (nq, d), ``qp_volumes`` (nq,) [length^d];
@@ -59,7 +60,8 @@ class ContinuumRegion:
     element by element (``e*nqe + q`` within a block).
     """
 
-    def __init__(self, mesh: Mesh, material: Material, density: float, n_threads: int = 1) -> None:
+    def __init__(self, mesh: Mesh, material: Material, density: float, n_threads: int = 1,
+                 blend: bool = True) -> None:
         if material.dim != mesh.dim:
             raise ValueError(f"{material.dim}D material on a {mesh.dim}D mesh")
         if not density > 0:
@@ -106,7 +108,10 @@ class ContinuumRegion:
         self._no_ke = np.zeros((1, 1, 1))
         self._locator: Locator | None = None
         self.surface = None      # `multiscale.fem.surface_stress.SurfaceStress` (set_surface), or None
-        self.set_blend(None)
+        # blend=False: no α ≡ 1 blend here; the caller sets one (`set_blend`) before anything else uses the
+        # region (build.py: `CoupledSystem` always does, so its blend is the only one computed)
+        if blend:
+            self.set_blend(None)
 
     def set_surface(self, surface) -> None:  # noqa: ANN001
         """Attach a surface term (`SurfaceStress`): `compute` adds its energy and forces, weighted by the

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels import load
 from ._blockdata import BlockData, unique_rows
 
 
@@ -69,13 +70,13 @@ def build_stencils(bd: BlockData, n_nodes: int, max_types: int, max_bytes: int =
     if nt > max_types and nt * nslots * d * d * 8 > max_bytes:
         return None
     # stencil blocks: Σ over the (type, k, b) of mode 1 of α_e K_e[a, b], accumulated in that order
+    # (kernels/fem_setup.pyx: the arithmetic and order of np.add.at over those blocks, the same bits)
+    kern = load("fem_setup")
     S = np.zeros((nt, nslots, d, d))
-    on = np.repeat(mode[pk] == 1, nen)
+    kern.stencil_blocks(S, tk, np.ascontiguousarray(ek), np.ascontiguousarray(ak), np.ascontiguousarray(slot),
+                        np.ascontiguousarray(bd.mode, dtype=np.int8), np.ascontiguousarray(bd.geom, np.int64),
+                        np.ascontiguousarray(bd.alpha_e, float), np.ascontiguousarray(bd.Ke, float))
     bf = np.tile(np.arange(nen), tk.size)
-    ef, af = np.repeat(ek, nen)[on], np.repeat(ak, nen)[on]
-    Kb = bd.Ke.reshape(-1, nen, d, nen, d)
-    blocks = bd.alpha_e[ef][:, None, None] * Kb[bd.geom[ef], af, :, bf[on], :]
-    np.add.at(S, (tf[on], slot[on]), blocks)
     smap = np.zeros((nt, vmax, nen), np.int64)
     smap[tf, np.repeat(kk, nen), bf] = slot
     # every candidate node: its neighbours in its type's slots; a node whose topology differs from its
@@ -86,15 +87,10 @@ def build_stencils(bd: BlockData, n_nodes: int, max_types: int, max_bytes: int =
     kc = np.arange(cc.size) - np.repeat(np.cumsum(ncand) - ncand, ncand)
     ec = e_of[ptr[cand][cc] + kc]
     nbr = np.full((nc, nslots), -1, np.int64)
-    keep = np.ones(nc, bool)
-    for b in range(nen):
-        J = bd.conn[ec, b].astype(np.int64)
-        sb = smap[types[cc], kc, b]
-        nbr[cc, sb] = J
-    for b in range(nen):
-        J = bd.conn[ec, b].astype(np.int64)
-        sb = smap[types[cc], kc, b]
-        keep[cc[nbr[cc, sb] != J]] = False  # topology differs from the representative: element path
+    keep = np.ones(nc, np.uint8)
+    kern.stencil_neighbours(nbr, keep, cc, kc, ec, np.ascontiguousarray(types[cc], np.int64), smap,
+                            np.ascontiguousarray(bd.conn, np.int64))
+    keep = keep.view(bool)
     nbr = np.where(nbr < 0, cand[:, None], nbr)  # padding slots (zero blocks) point at the node itself
     return (cand[keep].astype(np.int32), types[keep].astype(np.int32),
             np.ascontiguousarray(nbr[keep].astype(np.int32)), S)

@@ -175,15 +175,20 @@ class AtomisticRegion:
                     unit &= ~np.any((sv if miss.size == m else sv[miss]) != 0.0, axis=1)
                 if unit.any():
                     calc = np.flatnonzero(~unit)
-            sel = miss if calc is None else miss[calc]      # the list entries that call the function
             ic, jc = (im, jm) if calc is None else (im[calc], jm[calc])
-            # X_j - X_i: np.take gathers the rows several times faster than X[jm] (the same values)
-            dX = np.take(self.X, jc, axis=0) - np.take(self.X, ic, axis=0)
-            if periodic:
-                dX += sv if sel.size == m else sv[sel]
-            else:   # no periodic axis: every shift vector is +0.0, added as a scalar (the same bits)
-                dX += 0.0
             sym = getattr(self.bond_weight_fn, "symmetric", None)   # both directions in one pass
+            if sym is not None and not periodic:
+                # no periodic axis: dX = (X_j − X_i) + 0.0 formed by the kernel (the values of the gathers
+                # below, without the (m, d) arrays)
+                dX = None
+            else:
+                sel = miss if calc is None else miss[calc]      # the list entries that call the function
+                # X_j - X_i: np.take gathers the rows several times faster than X[jm] (the same values)
+                dX = np.take(self.X, jc, axis=0) - np.take(self.X, ic, axis=0)
+                if periodic:
+                    dX += sv if sel.size == m else sv[sel]
+                else:   # no periodic axis: every shift vector is +0.0, added as a scalar (the same bits)
+                    dX += 0.0
             if sym is not None:
                 wc = np.asarray(sym(ic, jc, dX), float)
             else:

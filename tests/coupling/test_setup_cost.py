@@ -161,3 +161,75 @@ def test_locate_nearest_first_is_bitwise_the_candidate_loop(element):
     loc = Locator(mesh)
     got, ref = loc.locate(P), _locate_by_candidates(loc, P)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(got, ref, strict=True))
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_bond_kernel_forms_the_bond_vectors_itself_bitwise(d):
+    """``fn.symmetric(i, j, None)`` (the kernel forms (X_j − X_i) + 0.0 per bond) gives the bytes of the
+    call with the gathered vectors, on pairs across the whole handshake (core, band, beyond); the atoms'
+    list update (which passes None without a periodic axis) gives those bytes too."""
+    rng = np.random.default_rng(11)
+    n = 1500
+    X = rng.uniform(-9.0, 9.0, (n, d))
+    spec = {"type": "box", "lo": [-3.1] * d, "hi": [3.3] * d}
+    hs = Handshake(make_shape(spec, d), 4.0, "cubic")
+    fn = hs.bond_weight_fn(X)
+    i = rng.integers(0, n, 20000)
+    j = rng.integers(0, n, 20000)
+    dX = np.take(X, j, axis=0) - np.take(X, i, axis=0)
+    dX += 0.0
+    w_none, w_dx = fn.symmetric(i, j, None), fn.symmetric(i, j, dX)
+    assert w_none.tobytes() == w_dx.tobytes()
+    assert np.any(w_dx == 1.0) and np.any(w_dx == 0.0) and np.any((w_dx > 0) & (w_dx < 1))
+    with pytest.raises(IndexError):
+        fn.symmetric(np.array([0]), np.array([n]), None)
+    box = Box(X.min(axis=0) - 5.0, X.max(axis=0) + 5.0, [False] * d)
+    atoms = AtomisticRegion(X, 1.0, LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5), box, skin=0.3)
+    atoms.compute()
+    seen = []
+
+    class _Spy:
+        def __init__(self) -> None:
+            self.certain_unit = fn.certain_unit
+
+        def __call__(self, a, b, v):  # noqa: ANN001, ANN204
+            return fn(a, b, v)
+
+        def symmetric(self, a, b, v):  # noqa: ANN001, ANN202
+            seen.append(v is None)
+            return fn.symmetric(a, b, v)
+
+    w_list = _weights(atoms, _Spy())
+    a, b = atoms.nlist.pairs()
+    ref = np.ones(a.size)
+    calc = ~fn.certain_unit(a, b)
+    ref[calc] = fn.symmetric(a[calc], b[calc], X[b[calc]] - X[a[calc]] + 0.0)
+    assert seen == [True] and w_list.tobytes() == ref.tobytes()
+
+
+def test_build_model_computes_one_blend(monkeypatch):
+    """A coupled deck's continuum gets its blend once (the handshake's), not an α ≡ 1 blend first that is
+    then replaced; the masses are those of a region built with the α ≡ 1 blend and then given the same
+    blend (bit for bit)."""
+    from pathlib import Path
+
+    from multiscale.deck.deck import load_deck
+    from multiscale.fem import ContinuumRegion
+    from multiscale.simulation import Simulation
+
+    calls = []
+    orig = ContinuumRegion.set_blend
+
+    def spy(self, alpha_fn, *a, **k):  # noqa: ANN001, ANN202
+        calls.append(alpha_fn)
+        return orig(self, alpha_fn, *a, **k)
+
+    monkeypatch.setattr(ContinuumRegion, "set_blend", spy)
+    deck = Path(__file__).resolve().parents[2] / "decks" / "wave2d.yaml"
+    model = Simulation.from_deck(load_deck(deck)).model
+    assert len(calls) == 1 and calls[0] is not None
+    cont, hs, s = model.continuum, model.handshake, model.system
+    ref = ContinuumRegion(cont.mesh, cont.material, cont.density)        # α ≡ 1 first, as before
+    ref.set_blend(hs.alpha, s._n_sub, alpha_const=hs.alpha_on_balls)
+    assert ref.lumped_mass.tobytes() == cont.lumped_mass.tobytes()
+    assert ref.alpha_qp.tobytes() == cont.alpha_qp.tobytes()

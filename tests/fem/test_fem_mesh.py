@@ -178,3 +178,37 @@ def test_interpolation_in_graded_mesh_with_hole():
     assert np.allclose(A @ mesh.nodes, P, atol=1e-10)
     with pytest.raises(ValueError, match="outside"):
         reg.interpolation_matrix(np.array([[50.0, 50.0]]))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_orientation_determinant_is_lapack_det_to_round_off(k):
+    """The cofactor det of `Mesh.check_orientation` against ``np.linalg.det``; inverted hex8 and quad4
+    elements are still refused."""
+    from multiscale.fem.mesh import _det
+    rng = np.random.default_rng(k)
+    J = rng.normal(size=(500, 4, k, k))
+    ref = np.linalg.det(J)
+    assert np.allclose(_det(J), ref, rtol=0, atol=1e-13 * np.max(np.abs(J)) ** k)
+    assert np.array_equal(np.sign(_det(J)), np.sign(ref))
+    sq = np.array([[0.0, 0], [1, 0], [1, 1], [0, 1]])
+    Mesh(sq, [ElementBlock("quad4", [[0, 1, 2, 3]])])
+    with pytest.raises(ValueError, match="inverted"):
+        Mesh(sq, [ElementBlock("quad4", [[0, 3, 2, 1]])])
+    cube = np.array([[x, y, z] for z in (0.0, 1.0) for y in (0.0, 1.0) for x in (0.0, 1.0)])
+    hexc = [0, 1, 3, 2, 4, 5, 7, 6]
+    Mesh(cube, [ElementBlock("hex8", [hexc])])
+    with pytest.raises(ValueError, match="inverted"):
+        Mesh(cube, [ElementBlock("hex8", [hexc[4:] + hexc[:4]])])
+
+
+@pytest.mark.parametrize("name", ["tri3", "quad4", "tet4", "hex8"])
+def test_orientation_jacobians_are_the_elements_to_round_off(name):
+    from multiscale.fem.mesh import _det, _jacobians
+    el = ELEMENTS.get(name)
+    rng = np.random.default_rng(5)
+    Xe = el.ref_nodes[None] + 0.1 * rng.normal(size=(300, *el.ref_nodes.shape))
+    xi, _ = el.quadrature()
+    J = _jacobians(el, Xe, xi)
+    assert J.shape == el._J(Xe, xi).shape
+    assert np.allclose(J, el._J(Xe, xi), rtol=0, atol=1e-14)
+    assert np.allclose(_det(J), el.det_jacobian(Xe, xi), rtol=0, atol=1e-13)
