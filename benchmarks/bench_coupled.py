@@ -377,6 +377,13 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
             key = "c" if coupled else "a"
             res[f"setup_{key}"].append(ts)
             info[key] = counts(sim)
+            if coupled and "detail" not in info:       # the sweep's columns (first repeat)
+                w, sy = sim.model.system.atom_weight, sim.model.system
+                info["rss_c"] = _maxrss_mb()
+                info["detail"] = {"atoms": int(sy.n_atoms), "core": int(np.sum(w >= 1.0)),
+                                  "handshake": int(np.sum((w > 0.0) & (w < 1.0))), "pads": int(np.sum(w <= 0.0)),
+                                  "constrained": int(len(sy.constrained)), "nodes": int(sy.n_nodes),
+                                  "rows": int(sy.G.shape[0]) if sy.G is not None else 0}
             if chunks:
                 sims[key] = sim
             else:
@@ -428,6 +435,76 @@ def scaling(sizes: list[float], steps: int, repeat: int) -> None:
         print(f"  p ({name}) = {p:.3f}   (successive: {', '.join(f'{x:.2f}' for x in loc)})")
 
 
+def sweep_one(dim: int, L: float, steps: int, chunks: int, repeat: int) -> dict:
+    """One size of the ``--sweep``: set-up and step CPU times of the coupled model and the atoms alone
+    (`overhead`, ``chunks`` alternated chunks of ``steps`` steps per repeat, medians), the model's counts
+    (atoms, core β̄ = 1, handshake 0 < β̄ < 1, pads β̄ ≤ 0, constrained atoms, constraint rows, nodes) and
+    peak memory (ru_maxrss, MB) after the coupled model's set-up and after both models. Run in a fresh
+    process per size (``--sweep`` does) so that the peak memory is this size's. A small coupled model of
+    the family is set up first, untimed: the first set-up of a process also pays the lazy imports and
+    registries (~0.5-1 s), which the main rows' medians over repeats leave out too."""
+    setup(deck(dim, 30.0 if dim == 2 else 12.0, True))
+    r = overhead(dim, L, repeat, steps, None, chunks)
+    info = dict(r["info"]["detail"], dim=dim, L=L, atoms_alone=int(r["info"]["a"][0]),
+                rss_coupled_mb=r["info"]["rss_c"], rss_both_mb=_maxrss_mb(), load=os.getloadavg()[0])
+    info.update(r["med"])
+    info.update({f"{k}_range": v for k, v in r["spread"].items()})
+    return info
+
+
+def _fit_target(ncore: np.ndarray, ratio: np.ndarray, target: float) -> tuple[float, float, float]:
+    """Fit ratio − 1 = A·N_core^(−q) (least squares in log-log over the sizes with ratio > 1); returns
+    (A, q, N_core at which the fitted ratio reaches ``target``; nan if it does not fall)."""
+    ok = ratio > 1.0
+    if ok.sum() < 2:
+        return float("nan"), float("nan"), float("nan")
+    slope, logA = np.polyfit(np.log(ncore[ok]), np.log(ratio[ok] - 1.0), 1)
+    q = -slope
+    n_t = np.exp((logA - np.log(target - 1.0)) / q) if q > 0 else float("nan")
+    return float(np.exp(logA)), float(q), float(n_t)
+
+
+def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int) -> list[dict]:
+    """The size sweep of one model family (the bench decks at half-widths ``sizes``): one child process per
+    size (`sweep_one`), then the table (ratios, handshake fraction, µs per handshake atom per step, peak
+    memory) and the fits of the ratios against the core size (`_fit_target`)."""
+    import json
+    import subprocess
+    rows = []
+    for L in sizes:
+        cmd = [sys.executable, __file__, "--sweep-one", str(dim), f"{L:g}", "--steps", str(steps),
+               "--chunks", str(chunks), "--repeat", str(repeat)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        line = [x for x in out.stdout.splitlines() if x.startswith("SWEEP ")]
+        if out.returncode != 0 or not line:
+            print(f"  L = {L:g}: failed (exit {out.returncode})\n{out.stderr[-2000:]}", flush=True)
+            break
+        r = json.loads(line[0][6:])
+        rows.append(r)
+        hs = r["atoms"] - r["core"]
+        print(f"  L {L:5g}: atoms {r['atoms']:8d} core {r['core']:8d} (non-core {hs / r['atoms']:.3f}: "
+              f"handshake {r['handshake']}, pads {r['pads']}), nodes {r['nodes']:7d}, rows {r['rows']:7d}; "
+              f"alone {r['atoms_alone']:8d}\n"
+              f"      step {r['step_c'] * 1e3:8.2f} / {r['step_a'] * 1e3:8.2f} ms = {r['step_c'] / r['step_a']:.3f}"
+              f"  per atom {(r['step_c'] / r['atoms']) / (r['step_a'] / r['atoms_alone']):.3f}"
+              f"  (c - a)/(handshake + pads) {(r['step_c'] - r['step_a']) / hs * 1e6:.3f} us;"
+              f"  set-up {r['setup_c']:7.2f} / {r['setup_a']:6.2f} s = {r['setup_c'] / r['setup_a']:.2f};"
+              f"  peak RSS coupled {r['rss_coupled_mb']:.0f} MB, both {r['rss_both_mb']:.0f} MB;"
+              f"  load {r['load']:.1f}", flush=True)
+    if len(rows) >= 2:
+        nc = np.array([r["core"] for r in rows], float)
+        ntot = np.array([r["atoms"] + r["nodes"] for r in rows], float)
+        for name, num, den, targets in (("step", "step_c", "step_a", (1.10,)),
+                                        ("set-up", "setup_c", "setup_a", (2.0,))):
+            ratio = np.array([r[num] / r[den] for r in rows])
+            for t in targets:
+                A, q, n_t = _fit_target(nc, ratio, t)
+                print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^-{q:.3f};  ratio {t:g} at N_core = {n_t:.3g}")
+            p = np.polyfit(np.log(ntot), np.log([r[num] for r in rows]), 1)[0]
+            print(f"  {dim}D coupled {name} time ∝ (atoms + nodes)^{p:.3f}")
+    return rows
+
+
 def _maxrss_mb() -> float:
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -451,10 +528,22 @@ def main() -> None:
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--sizes", type=float, nargs="+", default=[30.0, 60.0, 120.0, 240.0])
     ap.add_argument("--scaling-max", action="store_true", help="add L = 480 (~1e6 atoms + nodes)")
+    ap.add_argument("--sweep", choices=("2d", "3d"), nargs="+",
+                    help="size sweep of the bench decks (one child process per size, --sweep-sizes2/3): "
+                         "coupled / alone step and set-up ratios, handshake fraction, peak memory, fits")
+    ap.add_argument("--sweep-sizes2", type=float, nargs="+", default=[60.0, 100.0, 148.0, 210.0, 300.0,
+                                                                       420.0, 590.0])
+    ap.add_argument("--sweep-sizes3", type=float, nargs="+", default=[15.0, 20.0, 25.0, 30.0, 35.0, 40.0])
+    ap.add_argument("--sweep-one", nargs=2, metavar=("DIM", "L"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     load_all()
+    if a.sweep_one:
+        import json
+        r = sweep_one(int(a.sweep_one[0]), float(a.sweep_one[1]), a.steps, a.chunks, a.repeat)
+        print("SWEEP " + json.dumps(r), flush=True)
+        return
     print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}", flush=True)
-    if not a.no_overhead:
+    if not a.no_overhead and not a.sweep:
         import tempfile
         tmp = tempfile.TemporaryDirectory()
         cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid"), (3, a.L3, "user"),
@@ -486,6 +575,11 @@ def main() -> None:
                       f"{r['reproj'][1]} steps", flush=True)
             print(f"    peak memory of the process so far (ru_maxrss) {_maxrss_mb():.0f} MB", flush=True)
             print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    for which in a.sweep or []:
+        dim = int(which[0])
+        print(f"{dim}D size sweep (--repeat {a.repeat}, --chunks {a.chunks} of --steps {a.steps}):", flush=True)
+        sweep(dim, a.sweep_sizes2 if dim == 2 else a.sweep_sizes3, a.steps, max(a.chunks, 1), a.repeat)
+        print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if a.scaling:
         sizes = list(a.sizes) + ([480.0] if a.scaling_max else [])
         print("2D coupled scaling (medians of", a.repeat, "):", flush=True)

@@ -1,0 +1,147 @@
+"""Set-up work of a coupled model that follows the handshake, not all atoms (issue 13, scaling): the pad
+search of `Handshake.classify` builds its tree on the sites near the handshake's outer edge only, and the
+bond-weight update gives certainly-unit pairs their 1.0 before the cache (no keys, sort or cache entries
+for the core's pairs). Both against the computation they bypass, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import spatial
+
+from multiscale.coupling.handshake import Handshake
+from multiscale.geometry.base import make_shape
+from multiscale.md.box import Box
+from multiscale.md.lattice import Lattice
+from multiscale.md.potentials.lj import LennardJones
+from multiscale.md.system import AtomisticRegion
+from multiscale.plugins import load_all
+
+load_all()
+
+SHAPES = {
+    2: [{"type": "box", "lo": [-6.3, -5.1], "hi": [5.7, 6.9]},
+        {"type": "sphere", "center": [0.2, -0.1], "radius": 6.1},
+        {"type": "difference", "shapes": [{"type": "box", "lo": [-7.0, -7.0], "hi": [7.0, 7.0]},
+                                          {"type": "sphere", "center": [0.0, 0.0], "radius": 2.5}]}],
+    3: [{"type": "box", "lo": [-3.1, -2.9, -3.3], "hi": [3.2, 3.0, 2.7]},
+        {"type": "sphere", "center": [0.1, 0.0, -0.2], "radius": 3.4}],
+}
+
+
+def _pads_full_tree(hs: Handshake, X: np.ndarray, w: np.ndarray, reach: float) -> np.ndarray:
+    """The pad test of `classify` with the tree on every weighted site (what the shortcut bypasses)."""
+    weighted = w > 0.0
+    cand = np.flatnonzero(~weighted)
+    pad = np.zeros(len(X), bool)
+    dist, _ = spatial.cKDTree(X[weighted]).query(X[cand], k=1, distance_upper_bound=reach * (1 + 1e-12))
+    pad[cand[np.isfinite(dist)]] = True
+    return pad
+
+
+@pytest.mark.parametrize("dim,k", [(2, 0), (2, 1), (2, 2), (3, 0), (3, 1)])
+@pytest.mark.parametrize("blend", ["linear", "cubic", "quintic"])
+def test_classify_pads_are_those_of_the_full_tree(dim, k, blend):
+    """Pads (β̄ = 0 sites within reach of a weighted site) of box, ball and holed cores, handshake widths
+    at the cut-off + skin (the narrowest allowed) and wider: the same sites as the tree on every weighted
+    site, and the tree of the shortcut really is smaller."""
+    lat = Lattice("hex" if dim == 2 else "fcc", 1.1 if dim == 2 else 1.55)
+    span = 16.0 if dim == 2 else 9.5
+    X = lat.sites_in_box(np.full(dim, -span), np.full(dim, span))
+    X = X + 0.013 * np.sin(np.arange(X.size).reshape(X.shape))     # off the lattice planes
+    reach = 2.8
+    for width in (reach, 4.0):
+        hs = Handshake(make_shape(SHAPES[dim][k], dim), width, blend)
+        cls = hs.classify(X, lat.primitive_vectors, reach)
+        ref = _pads_full_tree(hs, X, cls.weights, reach)
+        assert ref.sum() > 20 and cls.n_dropped > 0
+        assert np.array_equal(cls.pad, ref)
+        assert np.array_equal(cls.keep, (cls.weights > 0.0) | ref)
+    # the tree of the shortcut: sites with sd > w − 2r − 0.01 w − reach, fewer than the weighted ones (the
+    # cores here are small: most weighted sites are near the edge; a large core leaves most out)
+    sd = hs._signed_distance(X)
+    r = 0.5 * float(np.sum(np.linalg.norm(lat.primitive_vectors, axis=1)))
+    near = (cls.weights > 0.0) & (sd > hs.width - 2 * r - 0.01 * hs.width - reach)
+    assert near.sum() < np.sum(cls.weights > 0.0)
+
+
+def _hex(nx: int, ny: int, a: float, x0: float = 0.0, y0: float = 0.0) -> np.ndarray:
+    return np.array([[x0 + a * (ix + 0.5 * (iy % 2)), y0 + a * np.sqrt(3) / 2 * iy]
+                     for iy in range(ny) for ix in range(nx)])
+
+
+class _NoUnit:
+    """The same bond-weight function without ``certain_unit``: every pair goes through the cache and it."""
+
+    def __init__(self, fn) -> None:  # noqa: ANN001
+        self.fn, self.symmetric = fn, fn.symmetric
+
+    def __call__(self, i, j, dX):  # noqa: ANN001, ANN204
+        return self.fn(i, j, dX)
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_unit_pairs_skip_the_bond_weight_cache(periodic):
+    """Certainly-unit pairs get 1.0 before the cache: the weights are bitwise those of every pair through the
+    cache and the function, at set-up and after rebuilds (a rigid shift, then a distortion that brings new
+    pairs), and the cache holds the other pairs only."""
+    a0 = 2 ** (1 / 6)
+    X = _hex(30, 34, a0, -15.0, -13.0)
+    lo, hi = X.min(axis=0) - 0.5 * a0, X.max(axis=0) + 0.5 * a0
+    if periodic:
+        hi = lo + np.array([30 * a0, 34 * a0 * np.sqrt(3) / 2])
+    box = Box(lo, hi, [periodic, False])
+    core = {"type": "box", "lo": [-5.3, -4.9], "hi": [4.6, 5.2]}
+    if periodic:      # a core spanning the periodic axis but not the whole period (bonds across the seam)
+        core = {"type": "box", "lo": [lo[0] + 0.2, -4.9], "hi": [hi[0] - 0.2, 5.2]}
+    hs = Handshake(make_shape(core, 2), 3.0)
+    pot = LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5)
+    fast = AtomisticRegion(X.copy(), 1.0, pot, box, skin=0.3)
+    full = AtomisticRegion(X.copy(), 1.0, pot, box, skin=0.3)
+    fn = hs.bond_weight_fn(X)
+    assert hasattr(fn, "certain_unit")
+    for reg, f in ((fast, fn), (full, _NoUnit(fn))):
+        reg.compute()
+        reg.set_weights(np.ones(len(X)), f)
+    rng = np.random.default_rng(3)
+    moves = [np.zeros_like(X), np.full_like(X, 0.2), 0.3 * rng.standard_normal(X.shape)]
+    for dx in moves:
+        for reg in (fast, full):
+            reg.x[...] = X + dx
+            reg.rebuild()
+        assert fast.bond_w.tobytes() == full.bond_w.tobytes()
+        i, j = fast.nlist.pairs()
+        unit = fn.certain_unit(i, j)
+        if periodic:
+            unit &= ~np.any(fast.nlist.shift_vectors() != 0.0, axis=1)
+        assert 0 < unit.sum() < len(i) and np.any(fast.bond_w < 1.0)
+        # the cache: the non-unit reference pairs (one entry each), never a unit pair
+        keys = fast._bond_keys(i[~unit], j[~unit], np.flatnonzero(~unit))
+        fast._sort_bond_cache()
+        assert np.all(np.isin(keys, fast._bw_keys))
+        unit_keys = fast._bond_keys(i[unit], j[unit], np.flatnonzero(unit))
+        assert not np.any(np.isin(unit_keys, fast._bw_keys))
+        assert fast._bw_keys.size < full._bw_keys.size
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_classify_pads_of_sparse_random_sites_are_those_of_the_full_tree(dim):
+    """Sparse random sites in the band around the handshake's outer edge (about one other site within
+    reach): pads whose only weighted site within reach lies far inward, near the bound sd ≥ w − r − reach
+    of the shortcut, decide the pad test here (a threshold of w − 1 instead of w − 2r − 0.01 w − reach
+    fails)."""
+    rng = np.random.default_rng(11 + dim)
+    cell = np.eye(dim) * 1.2
+    hs = Handshake(make_shape(SHAPES[dim][0], dim), 3.0, "cubic")
+    reach, half = 2.8, (16.0 if dim == 2 else 11.0)
+    n = 60 if dim == 2 else 150
+    n_pads = 0
+    for _ in range(300):
+        X = rng.uniform(-half, half, (n, dim))
+        cls = hs.classify(X, cell, reach)
+        if not np.any(cls.weights > 0.0):
+            continue
+        ref = _pads_full_tree(hs, X, cls.weights, reach)
+        assert np.array_equal(cls.pad, ref)
+        n_pads += int(ref.sum())
+    assert n_pads > 100
