@@ -216,7 +216,16 @@ class AtomisticRegion:
         if sub is not None:
             w_all = np.ones(m_all)
             w_all[sub] = w
-            w = w_all
+            self.bond_w = w_all
+            # `_bond_w_rows` of these weights from the non-unit entries alone (the unit entries are 1, not 0):
+            # the same array as its two cumulative sums over every entry
+            n = self.n
+            ln = np.diff(self.nlist.offsets)
+            rows = (np.bincount(i[w != 1.0], minlength=n) > 0).astype(np.uint8)
+            rows[(ln > 0) & (np.bincount(i, minlength=n) == ln)
+                 & (np.bincount(i[w != 0.0], minlength=n) == 0)] = 2
+            self._bw_rows, self._bw_rows_of = np.ascontiguousarray(rows), self.bond_w
+            return
         self.bond_w = np.ascontiguousarray(w)
 
     def _sort_bond_cache(self) -> None:

@@ -145,3 +145,22 @@ def test_classify_pads_of_sparse_random_sites_are_those_of_the_full_tree(dim):
         assert np.array_equal(cls.pad, ref)
         n_pads += int(ref.sum())
     assert n_pads > 100
+
+
+def test_weighted_rows_from_the_non_unit_entries_are_those_of_all_entries():
+    """`_bond_w_rows` (1: a row holding a weight ≠ 1, 2: a non-empty row of weights all exactly 0), set by the
+    bond-weight update from the non-unit entries, is the array its cumulative sums over every entry give."""
+    a0 = 2 ** (1 / 6)
+    X = _hex(40, 44, a0, -20.0, -18.0)
+    box = Box(X.min(axis=0) - 1.0, X.max(axis=0) + 1.0, [False, False])
+    hs = Handshake(make_shape({"type": "box", "lo": [-9.3, -8.9], "hi": [8.6, 9.2]}, 2), 3.0)
+    reg = AtomisticRegion(X, 1.0, LennardJones(epsilon=1.0, sigma=1.0, cutoff=2.5), box, skin=0.3)
+    reg.compute()
+    fn = hs.bond_weight_fn(X)
+    reg.set_weights(hs.atom_weights(X, np.array([[a0, 0.0], [0.5 * a0, a0 * np.sqrt(3) / 2]])), fn)
+    rows = reg._bond_w_rows().copy()
+    assert reg._bw_rows_of is reg.bond_w
+    reg._bw_rows_of = None                         # recomputed from every entry
+    full = reg._bond_w_rows()
+    assert rows.dtype == np.uint8 and rows.tobytes() == full.tobytes()
+    assert np.sum(rows == 1) > 50 and np.sum(rows == 2) > 10 and np.sum(rows == 0) > 100
