@@ -464,10 +464,11 @@ def _fit_target(ncore: np.ndarray, ratio: np.ndarray, target: float) -> tuple[fl
     return float(np.exp(logA)), float(q), float(n_t)
 
 
-def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int) -> list[dict]:
+def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int, raw: bool = False) -> list[dict]:
     """The size sweep of one model family (the bench decks at half-widths ``sizes``): one child process per
     size (`sweep_one`), then the table (ratios, handshake fraction, µs per handshake atom per step, peak
-    memory) and the fits of the ratios against the core size (`_fit_target`)."""
+    memory) and the fits of the ratios against the core size (`_fit_target`); ``raw``: also each size's
+    record (JSON: spreads of the chunks)."""
     import json
     import subprocess
     rows = []
@@ -481,6 +482,8 @@ def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int) ->
             break
         r = json.loads(line[0][6:])
         rows.append(r)
+        if raw:
+            print("  " + line[0], flush=True)
         hs = r["atoms"] - r["core"]
         print(f"  L {L:5g}: atoms {r['atoms']:8d} core {r['core']:8d} (non-core {hs / r['atoms']:.3f}: "
               f"handshake {r['handshake']}, pads {r['pads']}), nodes {r['nodes']:7d}, rows {r['rows']:7d}; "
@@ -534,6 +537,7 @@ def main() -> None:
     ap.add_argument("--sweep-sizes2", type=float, nargs="+", default=[60.0, 100.0, 148.0, 210.0, 300.0,
                                                                        420.0, 590.0])
     ap.add_argument("--sweep-sizes3", type=float, nargs="+", default=[15.0, 20.0, 25.0, 30.0, 35.0, 40.0])
+    ap.add_argument("--raw", action="store_true", help="--sweep: print each size's record too")
     ap.add_argument("--sweep-one", nargs=2, metavar=("DIM", "L"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     load_all()
@@ -578,7 +582,7 @@ def main() -> None:
     for which in a.sweep or []:
         dim = int(which[0])
         print(f"{dim}D size sweep (--repeat {a.repeat}, --chunks {a.chunks} of --steps {a.steps}):", flush=True)
-        sweep(dim, a.sweep_sizes2 if dim == 2 else a.sweep_sizes3, a.steps, max(a.chunks, 1), a.repeat)
+        sweep(dim, a.sweep_sizes2 if dim == 2 else a.sweep_sizes3, a.steps, max(a.chunks, 1), a.repeat, a.raw)
         print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if a.scaling:
         sizes = list(a.sizes) + ([480.0] if a.scaling_max else [])

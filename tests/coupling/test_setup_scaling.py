@@ -164,3 +164,61 @@ def test_weighted_rows_from_the_non_unit_entries_are_those_of_all_entries():
     full = reg._bond_w_rows()
     assert rows.dtype == np.uint8 and rows.tobytes() == full.tobytes()
     assert np.sum(rows == 1) > 50 and np.sum(rows == 2) > 10 and np.sum(rows == 0) > 100
+
+
+_DECK = """msim: 1
+units: lj
+title: small 2D coupled model
+potential: {type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}
+atoms:
+  lattice: {type: hex, a: relaxed}
+  region: {type: box, lo: [-16.0, -16.0], hi: [16.0, 16.0]}
+  mass: 1.0
+  skin: 0.3
+continuum:
+  mesh: {type: rectangle, element: tri3, lo: [-30.0, -30.0], hi: [30.0, 30.0], size: 2.0,
+         hole: {lo: [-5.0, -5.0], hi: [5.0, 5.0]}}
+handshake:
+  shape: {type: box, lo: [-7.0, -7.0], hi: [7.0, 7.0]}
+  width: 5.0
+  blend: {type: cubic}
+  coupling: {type: projected, slave_below: 0.01}
+integrator: {type: verlet, dt: 0.005, steps: 10}
+output: {every: 1000, fields: [displacement]}
+"""
+
+
+def test_project_state_through_the_handshake_is_the_stacked_projection_bitwise():
+    """`VelocityVerlet.project_state` (touched / active dofs only) gives the positions, velocities, node
+    displacements and velocities of the stacked projection P q, P v (`ConstraintProjector.project` of the
+    gathered vectors, written back as before), bit for bit, from a random state off the constraints."""
+    from multiscale.deck.deck import load_deck_text
+    from multiscale.simulation import Simulation
+
+    sims = []
+    for _ in range(2):
+        sim = Simulation.from_deck(load_deck_text(_DECK))
+        sim.prepare()
+        s = sim.model.system
+        rng = np.random.default_rng(5)
+        s.atoms.x[s.free] += 0.03 * rng.standard_normal((s.n_free, 2))
+        s.atoms.v[s.free] = 0.03 * rng.standard_normal((s.n_free, 2))
+        s.continuum.U[...] = 0.03 * rng.standard_normal(s.continuum.U.shape)
+        s.continuum.V[...] = 0.03 * rng.standard_normal(s.continuum.V.shape) * (s.node_mass > 0)[:, None]
+        sims.append(sim)
+    a, b = sims
+    assert a.integrator._local
+    a.integrator.project_state()                       # the local path
+    s, p = b.model.system, b.integrator.projector      # the stacked path, written back as before
+    u0 = s.continuum.U.copy()
+    q = p.project(s.gather_q())
+    qa, qn = s.split(q)
+    s.atoms.x[s.free] = s.atoms.X[s.free] + qa
+    s.continuum.U[...] = qn
+    s.set_velocities_from_q(p.project(s.gather_v()))
+    sa = a.model.system
+    for u, w in ((sa.atoms.x, s.atoms.x), (sa.atoms.v, s.atoms.v), (sa.continuum.U, s.continuum.U),
+                 (sa.continuum.V, s.continuum.V)):
+        assert u.tobytes() == w.tobytes()
+    assert np.max(np.abs(p.residual_of(s.gather_q()[p.touched]))) < 1e-12      # on the constraints now
+    assert np.max(np.abs(qn - u0)) > 1e-3                                        # and moved onto them
