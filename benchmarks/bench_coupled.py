@@ -24,6 +24,11 @@ neighbour rebuild happens in the timed steps. Timed: CPU time (``time.process_ti
 ``Simulation.from_deck`` + ``prepare`` + the first force evaluation (set-up), and of ``--steps``
 velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of ``--repeat``.
 
+``--sweep 2d|3d``: the same decks at several half-widths L (``--sweep-sizes2/3``), one child process per size
+(peak memory per size): coupled / alone step and set-up ratios (the alternated chunks above), the atoms by
+class (core β̄ = 1, handshake, pads), nodes, constraint rows, µs per handshake atom, and fits of the ratios
+against the core size (free exponent, and the handshake's 1/d).
+
 ``--scaling``: the 2D coupled deck at half-widths L (default 30 60 120 240; ``--scaling-max`` adds 480,
 ~10⁶ atoms + nodes), p = slope of log(time per step) and of log(set-up) against log(atoms + nodes).
 
@@ -32,6 +37,7 @@ Usage::
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
         [--only 2d|3d|3d-user|3d-default] [--mesh2 grid ring] [--chunks 15] [--scaling]
         [--sizes 30 60 120 240]
+        [--sweep 2d 3d [--sweep-sizes2 60 100 148 210 300 420 590] [--sweep-sizes3 15 20 25 30 35 40] [--raw]]
 
 Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
 ±20 %; the ratios come from alternating runs in one process), CPU time:
@@ -199,6 +205,35 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     set-up [s]     1.10 /  2.84 /  5.72 /  10.72 /  30.88
     p (step) = 0.99 over 6.8e3-9.4e5 (0.93 over 2e4-1e6; successive 1.33, 0.83, 0.78, 1.22),
     p (set-up) = 0.65.
+  Size sweep (branch scale, 2026-12-07, load average 10-25 throughout: single ratios move by ±10-15 %),
+  ``--sweep 2d --repeat 2 --steps 10 --chunks 3`` (every fix of the branch) and ``--sweep 3d --repeat 1
+  --steps 5 --chunks 5``: one child process per size, coupled and alone alternated in chunks, CPU time;
+  "non-core" = handshake (0 < β̄ < 1) + pad atoms over all atoms; overhead = (coupled − alone) step time per
+  handshake + pad atom (it also carries the mesh, whose nodes grow with the handshake here):
+    2D  L  core atoms  non-core  nodes    step ratio  set-up ratio  overhead/hs atom  peak RSS coupled / both
+       100     24 759    0.220   19 680     1.622       5.77          0.26 µs          174 / 245 MB
+       148     62 543    0.151   30 096     1.406       6.61          0.20 µs          234 / 386 MB
+       300    295 717    0.074   67 320     1.322       6.15          0.33 µs          411 / 770 MB
+       590  1 216 403    0.039  142 728     1.124       4.06          0.22 µs         1028 / 2369 MB
+      (an earlier run, part of the fixes, --repeat 2 --chunks 7: 60 / 100 / 148 / 210 / 300 / 590:
+       step 1.93 / 1.56 / 1.51 / 1.35 / 1.25 / 1.17, set-up 4.5 / 6.2 / 6.9 / 6.1 / 6.1 / 3.6; its L = 420
+       row, 0.46, was a glitch: re-run alone 1.08, set-up 5.1)
+    3D  L  core atoms  non-core  nodes    step ratio  set-up ratio  overhead/hs atom  peak RSS
+        15      4 631    0.838   42 750     1.83        23.1          0.49 µs           502 MB
+        20     21 437    0.673   68 192     2.20        30.5          1.1 µs            831 MB
+        25     51 911    0.617  101 626     1.45        34.1          0.43 µs          1292 MB
+        30    113 491    0.500  143 964     1.49        33.8          0.53 µs          1364 MB
+        35    194 509    0.479  175 932     1.61        25.5          0.67 µs          2668 MB
+    Fits (ratio − 1 = A N_core^−q): 2D step q = 0.38-0.45 free (1.10 at 1.9-3.1 M core atoms), q = 1/2
+    fixed 1.10 at 1.3-1.6 M; 2D set-up q = 0.1-0.2 free: a per-atom part remains, two-term model
+    t = 1.83 µs N + 3.0 ms √N (alone 1.1 µs N): set-up ratio → 1.7, 2 at ~6·10⁷ core atoms. 3D: the step
+    ratio does not fall over 52 k-195 k core atoms (overhead per handshake atom 0.43 → 0.67 µs): at L = 35
+    the graded grid has 24 325 node-stencil types (47 MB of blocks), over `build_stencils`' caps (20 000
+    types, the element stiffness' 22.6 MB), so all 175 932 nodes take the element path: FE forces 72-78 ms
+    per step instead of 26-34 ms with the stencils (one process, caps lifted by hand; cProfile L = 25 -> 35:
+    FE forces 16 -> 79 ms per step for 1.73x the nodes, multipliers 12 -> 33 ms for 2.1x the rows). With
+    q = 1/3 fixed, 1.10 at ~1.3·10⁷ and set-up 2 at ~10⁹ core atoms. Largest 3D run: L = 35 (373 495 atoms,
+    175 932 nodes, 2.67 GB peak, coupled set-up 28 s CPU); L ≈ 45 would fit in ~6 GB (RSS ∝ L³), not run.
 """
 
 from __future__ import annotations
@@ -381,7 +416,8 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
                 w, sy = sim.model.system.atom_weight, sim.model.system
                 info["rss_c"] = _maxrss_mb()
                 info["detail"] = {"atoms": int(sy.n_atoms), "core": int(np.sum(w >= 1.0)),
-                                  "handshake": int(np.sum((w > 0.0) & (w < 1.0))), "pads": int(np.sum(w <= 0.0)),
+                                  "handshake": int(np.sum((w > 0.0) & (w < 1.0))),
+                                  "pads": int(np.sum(w <= 0.0)),
                                   "constrained": int(len(sy.constrained)), "nodes": int(sy.n_nodes),
                                   "rows": int(sy.G.shape[0]) if sy.G is not None else 0}
             if chunks:
@@ -464,7 +500,8 @@ def _fit_target(ncore: np.ndarray, ratio: np.ndarray, target: float) -> tuple[fl
     return float(np.exp(logA)), float(q), float(n_t)
 
 
-def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int, raw: bool = False) -> list[dict]:
+def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int,
+          raw: bool = False) -> list[dict]:
     """The size sweep of one model family (the bench decks at half-widths ``sizes``): one child process per
     size (`sweep_one`), then the table (ratios, handshake fraction, µs per handshake atom per step, peak
     memory) and the fits of the ratios against the core size (`_fit_target`); ``raw``: also each size's
@@ -488,7 +525,8 @@ def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int, ra
         print(f"  L {L:5g}: atoms {r['atoms']:8d} core {r['core']:8d} (non-core {hs / r['atoms']:.3f}: "
               f"handshake {r['handshake']}, pads {r['pads']}), nodes {r['nodes']:7d}, rows {r['rows']:7d}; "
               f"alone {r['atoms_alone']:8d}\n"
-              f"      step {r['step_c'] * 1e3:8.2f} / {r['step_a'] * 1e3:8.2f} ms = {r['step_c'] / r['step_a']:.3f}"
+              f"      step {r['step_c'] * 1e3:8.2f} / {r['step_a'] * 1e3:8.2f} ms = "
+              f"{r['step_c'] / r['step_a']:.3f}"
               f"  per atom {(r['step_c'] / r['atoms']) / (r['step_a'] / r['atoms_alone']):.3f}"
               f"  (c - a)/(handshake + pads) {(r['step_c'] - r['step_a']) / hs * 1e6:.3f} us;"
               f"  set-up {r['setup_c']:7.2f} / {r['setup_a']:6.2f} s = {r['setup_c'] / r['setup_a']:.2f};"
@@ -502,13 +540,15 @@ def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int, ra
             ratio = np.array([r[num] / r[den] for r in rows])
             for t in targets:
                 A, q, n_t = _fit_target(nc, ratio, t)
-                print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^-{q:.3f};  ratio {t:g} at N_core = {n_t:.3g}")
+                print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^-{q:.3f};  ratio {t:g} at "
+                      f"N_core = {n_t:.3g}")
                 # the handshake's share of the core: perimeter / area (2D), surface / volume (3D)
                 ok = ratio > 1.0
                 if ok.sum() >= 1:
                     qf = 1.0 / dim
                     A = float(np.exp(np.mean(np.log(ratio[ok] - 1.0) + qf * np.log(nc[ok]))))
-                    print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^-{qf:.3f} (exponent fixed):  ratio {t:g} at "
+                    print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^-{qf:.3f} (exponent fixed):  "
+                          f"ratio {t:g} at "
                           f"N_core = {(A / (t - 1.0)) ** (1.0 / qf):.3g}")
             p = np.polyfit(np.log(ntot), np.log([r[num] for r in rows]), 1)[0]
             print(f"  {dim}D coupled {name} time ∝ (atoms + nodes)^{p:.3f}")
@@ -588,7 +628,8 @@ def main() -> None:
             print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     for which in a.sweep or []:
         dim = int(which[0])
-        print(f"{dim}D size sweep (--repeat {a.repeat}, --chunks {a.chunks} of --steps {a.steps}):", flush=True)
+        print(f"{dim}D size sweep (--repeat {a.repeat}, --chunks {a.chunks} of --steps {a.steps}):",
+              flush=True)
         sweep(dim, a.sweep_sizes2 if dim == 2 else a.sweep_sizes3, a.steps, max(a.chunks, 1), a.repeat, a.raw)
         print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if a.scaling:

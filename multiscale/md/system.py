@@ -112,7 +112,8 @@ class AtomisticRegion:
     #: image shifts encoded in the cache keys: |shift| ≤ _KEY_B per axis (larger: no caching)
     _KEY_B = 31
 
-    def _bond_keys(self, i: np.ndarray, j: np.ndarray, entries: np.ndarray | None = None) -> np.ndarray | None:
+    def _bond_keys(self, i: np.ndarray, j: np.ndarray,
+                   entries: np.ndarray | None = None) -> np.ndarray | None:
         """(m,) int64 key of each list entry's REFERENCE pair: the unordered pair {i, j} with the integer
         image shift of j relative to i (sign flipped with the pair), or None when it does not fit.
         ``entries``: the list entries i, j are of (None: all, in order)."""
