@@ -540,14 +540,14 @@ def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int,
             ratio = np.array([r[num] / r[den] for r in rows])
             for t in targets:
                 A, q, n_t = _fit_target(nc, ratio, t)
-                print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^-{q:.3f};  ratio {t:g} at "
+                print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^{-q:+.3f};  ratio {t:g} at "
                       f"N_core = {n_t:.3g}")
                 # the handshake's share of the core: perimeter / area (2D), surface / volume (3D)
                 ok = ratio > 1.0
                 if ok.sum() >= 1:
                     qf = 1.0 / dim
                     A = float(np.exp(np.mean(np.log(ratio[ok] - 1.0) + qf * np.log(nc[ok]))))
-                    print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^-{qf:.3f} (exponent fixed):  "
+                    print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^{-qf:+.3f} (exponent fixed):  "
                           f"ratio {t:g} at "
                           f"N_core = {(A / (t - 1.0)) ** (1.0 / qf):.3g}")
             p = np.polyfit(np.log(ntot), np.log([r[num] for r in rows]), 1)[0]
