@@ -24,6 +24,11 @@ neighbour rebuild happens in the timed steps. Timed: CPU time (``time.process_ti
 ``Simulation.from_deck`` + ``prepare`` + the first force evaluation (set-up), and of ``--steps``
 velocity-Verlet steps (per step). Coupled and atoms-alone alternate; medians of ``--repeat``.
 
+``--sweep 2d|3d``: the same decks at several half-widths L (``--sweep-sizes2/3``), one child process per size
+(peak memory per size): coupled / alone step and set-up ratios (the alternated chunks above), the atoms by
+class (core β̄ = 1, handshake, pads), nodes, constraint rows, µs per handshake atom, and fits of the ratios
+against the core size (free exponent, and the handshake's 1/d).
+
 ``--scaling``: the 2D coupled deck at half-widths L (default 30 60 120 240; ``--scaling-max`` adds 480,
 ~10⁶ atoms + nodes), p = slope of log(time per step) and of log(set-up) against log(atoms + nodes).
 
@@ -32,6 +37,7 @@ Usage::
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_coupled.py [--repeat 3] [--steps 10]
         [--only 2d|3d|3d-user|3d-default] [--mesh2 grid ring] [--chunks 15] [--scaling]
         [--sizes 30 60 120 240]
+        [--sweep 2d 3d [--sweep-sizes2 60 100 148 210 300 420 590] [--sweep-sizes3 15 20 25 30 35 40] [--raw]]
 
 Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout: single figures move by
 ±20 %; the ratios come from alternating runs in one process), CPU time:
@@ -199,6 +205,35 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     set-up [s]     1.10 /  2.84 /  5.72 /  10.72 /  30.88
     p (step) = 0.99 over 6.8e3-9.4e5 (0.93 over 2e4-1e6; successive 1.33, 0.83, 0.78, 1.22),
     p (set-up) = 0.65.
+  Size sweep (branch scale, 2026-12-07, load average 10-25 throughout: single ratios move by ±10-15 %),
+  ``--sweep 2d --repeat 2 --steps 10 --chunks 3`` (every fix of the branch) and ``--sweep 3d --repeat 1
+  --steps 5 --chunks 5``: one child process per size, coupled and alone alternated in chunks, CPU time;
+  "non-core" = handshake (0 < β̄ < 1) + pad atoms over all atoms; overhead = (coupled − alone) step time per
+  handshake + pad atom (it also carries the mesh, whose nodes grow with the handshake here):
+    2D  L  core atoms  non-core  nodes    step ratio  set-up ratio  overhead/hs atom  peak RSS coupled / both
+       100     24 759    0.220   19 680     1.622       5.77          0.26 µs          174 / 245 MB
+       148     62 543    0.151   30 096     1.406       6.61          0.20 µs          234 / 386 MB
+       300    295 717    0.074   67 320     1.322       6.15          0.33 µs          411 / 770 MB
+       590  1 216 403    0.039  142 728     1.124       4.06          0.22 µs         1028 / 2369 MB
+      (an earlier run, part of the fixes, --repeat 2 --chunks 7: 60 / 100 / 148 / 210 / 300 / 590:
+       step 1.93 / 1.56 / 1.51 / 1.35 / 1.25 / 1.17, set-up 4.5 / 6.2 / 6.9 / 6.1 / 6.1 / 3.6; its L = 420
+       row, 0.46, was a glitch: re-run alone 1.08, set-up 5.1)
+    3D  L  core atoms  non-core  nodes    step ratio  set-up ratio  overhead/hs atom  peak RSS
+        15      4 631    0.838   42 750     1.83        23.1          0.49 µs           502 MB
+        20     21 437    0.673   68 192     2.20        30.5          1.1 µs            831 MB
+        25     51 911    0.617  101 626     1.45        34.1          0.43 µs          1292 MB
+        30    113 491    0.500  143 964     1.49        33.8          0.53 µs          1364 MB
+        35    194 509    0.479  175 932     1.61        25.5          0.67 µs          2668 MB
+    Fits (ratio − 1 = A N_core^−q): 2D step q = 0.38-0.45 free (1.10 at 1.9-3.1 M core atoms), q = 1/2
+    fixed 1.10 at 1.3-1.6 M; 2D set-up q = 0.1-0.2 free: a per-atom part remains, two-term model
+    t = 1.83 µs N + 3.0 ms √N (alone 1.1 µs N): set-up ratio → 1.7, 2 at ~6·10⁷ core atoms. 3D: the step
+    ratio does not fall over 52 k-195 k core atoms (overhead per handshake atom 0.43 → 0.67 µs): at L = 35
+    the graded grid has 24 325 node-stencil types (47 MB of blocks), over `build_stencils`' caps (20 000
+    types, the element stiffness' 22.6 MB), so all 175 932 nodes take the element path: FE forces 72-78 ms
+    per step instead of 26-34 ms with the stencils (one process, caps lifted by hand; cProfile L = 25 -> 35:
+    FE forces 16 -> 79 ms per step for 1.73x the nodes, multipliers 12 -> 33 ms for 2.1x the rows). With
+    q = 1/3 fixed, 1.10 at ~1.3·10⁷ and set-up 2 at ~10⁹ core atoms. Largest 3D run: L = 35 (373 495 atoms,
+    175 932 nodes, 2.67 GB peak, coupled set-up 28 s CPU); L ≈ 45 would fit in ~6 GB (RSS ∝ L³), not run.
 """
 
 from __future__ import annotations
@@ -377,6 +412,14 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
             key = "c" if coupled else "a"
             res[f"setup_{key}"].append(ts)
             info[key] = counts(sim)
+            if coupled and "detail" not in info:       # the sweep's columns (first repeat)
+                w, sy = sim.model.system.atom_weight, sim.model.system
+                info["rss_c"] = _maxrss_mb()
+                info["detail"] = {"atoms": int(sy.n_atoms), "core": int(np.sum(w >= 1.0)),
+                                  "handshake": int(np.sum((w > 0.0) & (w < 1.0))),
+                                  "pads": int(np.sum(w <= 0.0)),
+                                  "constrained": int(len(sy.constrained)), "nodes": int(sy.n_nodes),
+                                  "rows": int(sy.G.shape[0]) if sy.G is not None else 0}
             if chunks:
                 sims[key] = sim
             else:
@@ -428,6 +471,90 @@ def scaling(sizes: list[float], steps: int, repeat: int) -> None:
         print(f"  p ({name}) = {p:.3f}   (successive: {', '.join(f'{x:.2f}' for x in loc)})")
 
 
+def sweep_one(dim: int, L: float, steps: int, chunks: int, repeat: int) -> dict:
+    """One size of the ``--sweep``: set-up and step CPU times of the coupled model and the atoms alone
+    (`overhead`, ``chunks`` alternated chunks of ``steps`` steps per repeat, medians), the model's counts
+    (atoms, core β̄ = 1, handshake 0 < β̄ < 1, pads β̄ ≤ 0, constrained atoms, constraint rows, nodes) and
+    peak memory (ru_maxrss, MB) after the coupled model's set-up and after both models. Run in a fresh
+    process per size (``--sweep`` does) so that the peak memory is this size's. A small coupled model of
+    the family is set up first, untimed: the first set-up of a process also pays the lazy imports and
+    registries (~0.5-1 s), which the main rows' medians over repeats leave out too."""
+    setup(deck(dim, 30.0 if dim == 2 else 12.0, True))
+    r = overhead(dim, L, repeat, steps, None, chunks)
+    info = dict(r["info"]["detail"], dim=dim, L=L, atoms_alone=int(r["info"]["a"][0]),
+                rss_coupled_mb=r["info"]["rss_c"], rss_both_mb=_maxrss_mb(), load=os.getloadavg()[0])
+    info.update(r["med"])
+    info.update({f"{k}_range": v for k, v in r["spread"].items()})
+    return info
+
+
+def _fit_target(ncore: np.ndarray, ratio: np.ndarray, target: float) -> tuple[float, float, float]:
+    """Fit ratio − 1 = A·N_core^(−q) (least squares in log-log over the sizes with ratio > 1); returns
+    (A, q, N_core at which the fitted ratio reaches ``target``; nan if it does not fall)."""
+    ok = ratio > 1.0
+    if ok.sum() < 2:
+        return float("nan"), float("nan"), float("nan")
+    slope, logA = np.polyfit(np.log(ncore[ok]), np.log(ratio[ok] - 1.0), 1)
+    q = -slope
+    n_t = np.exp((logA - np.log(target - 1.0)) / q) if q > 0 else float("nan")
+    return float(np.exp(logA)), float(q), float(n_t)
+
+
+def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int,
+          raw: bool = False) -> list[dict]:
+    """The size sweep of one model family (the bench decks at half-widths ``sizes``): one child process per
+    size (`sweep_one`), then the table (ratios, handshake fraction, µs per handshake atom per step, peak
+    memory) and the fits of the ratios against the core size (`_fit_target`); ``raw``: also each size's
+    record (JSON: spreads of the chunks)."""
+    import json
+    import subprocess
+    rows = []
+    for L in sizes:
+        cmd = [sys.executable, __file__, "--sweep-one", str(dim), f"{L:g}", "--steps", str(steps),
+               "--chunks", str(chunks), "--repeat", str(repeat)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        line = [x for x in out.stdout.splitlines() if x.startswith("SWEEP ")]
+        if out.returncode != 0 or not line:
+            print(f"  L = {L:g}: failed (exit {out.returncode})\n{out.stderr[-2000:]}", flush=True)
+            break
+        r = json.loads(line[0][6:])
+        rows.append(r)
+        if raw:
+            print("  " + line[0], flush=True)
+        hs = r["atoms"] - r["core"]
+        print(f"  L {L:5g}: atoms {r['atoms']:8d} core {r['core']:8d} (non-core {hs / r['atoms']:.3f}: "
+              f"handshake {r['handshake']}, pads {r['pads']}), nodes {r['nodes']:7d}, rows {r['rows']:7d}; "
+              f"alone {r['atoms_alone']:8d}\n"
+              f"      step {r['step_c'] * 1e3:8.2f} / {r['step_a'] * 1e3:8.2f} ms = "
+              f"{r['step_c'] / r['step_a']:.3f}"
+              f"  per atom {(r['step_c'] / r['atoms']) / (r['step_a'] / r['atoms_alone']):.3f}"
+              f"  (c - a)/(handshake + pads) {(r['step_c'] - r['step_a']) / hs * 1e6:.3f} us;"
+              f"  set-up {r['setup_c']:7.2f} / {r['setup_a']:6.2f} s = {r['setup_c'] / r['setup_a']:.2f};"
+              f"  peak RSS coupled {r['rss_coupled_mb']:.0f} MB, both {r['rss_both_mb']:.0f} MB;"
+              f"  load {r['load']:.1f}", flush=True)
+    if len(rows) >= 2:
+        nc = np.array([r["core"] for r in rows], float)
+        ntot = np.array([r["atoms"] + r["nodes"] for r in rows], float)
+        for name, num, den, targets in (("step", "step_c", "step_a", (1.10,)),
+                                        ("set-up", "setup_c", "setup_a", (2.0,))):
+            ratio = np.array([r[num] / r[den] for r in rows])
+            for t in targets:
+                A, q, n_t = _fit_target(nc, ratio, t)
+                print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^{-q:+.3f};  ratio {t:g} at "
+                      f"N_core = {n_t:.3g}")
+                # the handshake's share of the core: perimeter / area (2D), surface / volume (3D)
+                ok = ratio > 1.0
+                if ok.sum() >= 1:
+                    qf = 1.0 / dim
+                    A = float(np.exp(np.mean(np.log(ratio[ok] - 1.0) + qf * np.log(nc[ok]))))
+                    print(f"  {dim}D {name} ratio - 1 = {A:.3g} N_core^{-qf:+.3f} (exponent fixed):  "
+                          f"ratio {t:g} at "
+                          f"N_core = {(A / (t - 1.0)) ** (1.0 / qf):.3g}")
+            p = np.polyfit(np.log(ntot), np.log([r[num] for r in rows]), 1)[0]
+            print(f"  {dim}D coupled {name} time ∝ (atoms + nodes)^{p:.3f}")
+    return rows
+
+
 def _maxrss_mb() -> float:
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -451,10 +578,23 @@ def main() -> None:
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--sizes", type=float, nargs="+", default=[30.0, 60.0, 120.0, 240.0])
     ap.add_argument("--scaling-max", action="store_true", help="add L = 480 (~1e6 atoms + nodes)")
+    ap.add_argument("--sweep", choices=("2d", "3d"), nargs="+",
+                    help="size sweep of the bench decks (one child process per size, --sweep-sizes2/3): "
+                         "coupled / alone step and set-up ratios, handshake fraction, peak memory, fits")
+    ap.add_argument("--sweep-sizes2", type=float, nargs="+", default=[60.0, 100.0, 148.0, 210.0, 300.0,
+                                                                       420.0, 590.0])
+    ap.add_argument("--sweep-sizes3", type=float, nargs="+", default=[15.0, 20.0, 25.0, 30.0, 35.0, 40.0])
+    ap.add_argument("--raw", action="store_true", help="--sweep: print each size's record too")
+    ap.add_argument("--sweep-one", nargs=2, metavar=("DIM", "L"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     load_all()
+    if a.sweep_one:
+        import json
+        r = sweep_one(int(a.sweep_one[0]), float(a.sweep_one[1]), a.steps, a.chunks, a.repeat)
+        print("SWEEP " + json.dumps(r), flush=True)
+        return
     print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}", flush=True)
-    if not a.no_overhead:
+    if not a.no_overhead and not a.sweep:
         import tempfile
         tmp = tempfile.TemporaryDirectory()
         cases = [(2, a.L2, m) for m in a.mesh2] + [(3, a.L3, "grid"), (3, a.L3, "user"),
@@ -486,6 +626,12 @@ def main() -> None:
                       f"{r['reproj'][1]} steps", flush=True)
             print(f"    peak memory of the process so far (ru_maxrss) {_maxrss_mb():.0f} MB", flush=True)
             print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    for which in a.sweep or []:
+        dim = int(which[0])
+        print(f"{dim}D size sweep (--repeat {a.repeat}, --chunks {a.chunks} of --steps {a.steps}):",
+              flush=True)
+        sweep(dim, a.sweep_sizes2 if dim == 2 else a.sweep_sizes3, a.steps, max(a.chunks, 1), a.repeat, a.raw)
+        print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if a.scaling:
         sizes = list(a.sizes) + ([480.0] if a.scaling_max else [])
         print("2D coupled scaling (medians of", a.repeat, "):", flush=True)

@@ -447,7 +447,20 @@ class Handshake:
         pad = np.zeros(len(X), bool)
         cand = np.flatnonzero(~weighted)
         if cand.size and np.any(weighted):
-            tree = _spatial.cKDTree(X[weighted])
+            near = weighted
+            if self._sd is not None and self._exact_ends and self._blend_code is not None:
+                # only weighted sites near the continuum can be within reach of a candidate: a site of β̄ = 0
+                # has every point of its cell (circumradius r) at distance ≥ w from the core (β = 0 there:
+                # the linear / cubic / quintic blend is 1 only at s = 1, up to its round-off), so with sd
+                # 1-Lipschitz its own sd ≥ w − r and a site within reach of it has sd ≥ w − r − reach; the
+                # margin (0.01 w + r) covers the round-off generously. The tree then holds the sites near
+                # the handshake's outer edge, not the whole core (the same pads: the same nearest-site test
+                # on the sites that can pass).
+                cell_m = np.atleast_2d(np.asarray(cell, float))
+                r = 0.5 * float(np.sum(np.sqrt(np.sum(cell_m * cell_m, axis=1))))
+                sd = np.asarray(self._sd(X), float)
+                near = weighted & (sd > self.width - 2.0 * r - 0.01 * self.width - reach)
+            tree = _spatial.cKDTree(X[near])
             dist, _ = tree.query(X[cand], k=1, distance_upper_bound=reach * (1 + 1e-12))
             pad[cand[np.isfinite(dist)]] = True
         keep = weighted | pad

@@ -165,6 +165,9 @@ class VelocityVerlet:
         s = self.system
         if self.projector is None:
             return
+        if self._local and not self.projector.zero_fixed and s.n_atoms:
+            self._project_state_local()
+            return
         q = self.projector.project(s.gather_q())
         qa, qn = s.split(q)
         if s.n_free:
@@ -172,6 +175,32 @@ class VelocityVerlet:
         if s.n_nodes:
             s.continuum.U[...] = qn
         s.set_velocities_from_q(self.projector.project(s.gather_v()))
+        self._initialized = False
+
+    def _project_state_local(self) -> None:
+        """`project_state` through the touched and active dofs only (bitwise the stacked path: the same
+        residual and correction, positions X + ((x − X) − c) at the active dofs and X + (x − X) elsewhere,
+        velocities and nodes corrected in place; the pads follow the mesh after), without stacking every
+        atom and node: its cost follows the handshake plus two passes over the atom arrays."""
+        s, p = self.system, self.projector
+        x, X = s.atoms.x.reshape(-1), s.atoms.X.reshape(-1)
+        U = s.continuum.U.reshape(-1) if s.n_nodes else _EMPTY
+        ka = self._a_atom.size
+        corr = p.correction(p.residual_of(self._gather_touched(s.atoms.x, s.atoms.X, U)))
+        q_act = x[self._a_atom] - X[self._a_atom]
+        q_act -= corr[:ka]
+        u = np.subtract(s.atoms.x, s.atoms.X)          # pads too: `update_pads` below sets theirs
+        np.add(s.atoms.X, u, out=s.atoms.x)
+        x[self._a_atom] = X[self._a_atom] + q_act
+        if self._a_node.size:
+            U[self._a_node] -= corr[ka:]
+        v = s.atoms.v.reshape(-1)
+        V = s.continuum.V.reshape(-1) if s.n_nodes else _EMPTY
+        corr = p.correction(p.residual_of(self._gather_touched(s.atoms.v, None, V)))
+        v[self._a_atom] -= corr[:ka]
+        if self._a_node.size:
+            V[self._a_node] -= corr[ka:]
+        s.update_pads()
         self._initialized = False
 
     def _external(self) -> None:

@@ -112,9 +112,11 @@ class AtomisticRegion:
     #: image shifts encoded in the cache keys: |shift| ≤ _KEY_B per axis (larger: no caching)
     _KEY_B = 31
 
-    def _bond_keys(self, i: np.ndarray, j: np.ndarray) -> np.ndarray | None:
+    def _bond_keys(self, i: np.ndarray, j: np.ndarray,
+                   entries: np.ndarray | None = None) -> np.ndarray | None:
         """(m,) int64 key of each list entry's REFERENCE pair: the unordered pair {i, j} with the integer
-        image shift of j relative to i (sign flipped with the pair), or None when it does not fit."""
+        image shift of j relative to i (sign flipped with the pair), or None when it does not fit.
+        ``entries``: the list entries i, j are of (None: all, in order)."""
         n, d = self.n, self.dim
         base = 2 * self._KEY_B + 1
         if n * n * base**d >= 2**62:
@@ -127,7 +129,7 @@ class AtomisticRegion:
         flip = j < i
         a, b = np.where(flip, j, i), np.where(flip, i, j)
         key = a * n + b
-        sh = self.nlist.shifts
+        sh = self.nlist.shifts if entries is None else self.nlist.shifts[entries]
         if sh.size and int(np.max(np.abs(sh))) > self._KEY_B:
             return None
         sh = np.where(flip[:, None], -sh, sh) + self._KEY_B
@@ -140,13 +142,31 @@ class AtomisticRegion:
         """Bond weights of the current list entries. The weight of a pair depends only on its reference
         bond (i, j, image shift), so computed weights are cached by that key: after a rebuild only pairs
         never seen before call ``bond_weight_fn`` (the same call on the same reference vectors, hence
-        the same bits as computing every entry afresh). `set_weights` clears the cache."""
+        the same bits as computing every entry afresh). `set_weights` clears the cache. Entries whose
+        weight is certainly exactly 1.0 (``bond_weight_fn.certain_unit``: both atoms deep inside a convex
+        core, the value the function returns for them) take 1.0 before the cache: they skip the keys, the
+        cache, the bond vectors and the call, so that the update costs the handshake's pairs plus one
+        boolean gather per entry, not a sort of every pair of the model."""
         if self.bond_weight_fn is None:
             self.bond_w = None
             return
         i, j = self.nlist.pairs()
+        m_all = len(i)
+        periodic = bool(np.any(self.box.periodic))
+        sv = self.nlist.shift_vectors() if periodic else None
+        sub = None          # the list entries that go through the cache and the function (None: all)
+        unit_fn = getattr(self.bond_weight_fn, "certain_unit", None)
+        if unit_fn is not None and m_all:
+            unit = np.asarray(unit_fn(i, j), bool)
+            if periodic and unit.any():     # pairs across a periodic boundary always take the function
+                unit &= ~np.any(sv != 0.0, axis=1)
+            if unit.any():
+                sub = np.flatnonzero(~unit)
+                i, j = i[sub], j[sub]
+                if periodic:
+                    sv = sv[sub]
         m = len(i)
-        keys = self._bond_keys(i, j)
+        keys = self._bond_keys(i, j, sub)
         w = np.empty(m)
         if keys is None:
             miss = np.arange(m)
@@ -161,52 +181,32 @@ class AtomisticRegion:
             else:
                 miss = np.arange(m)
         if miss.size:
-            im, jm = (i, j) if miss.size == m else (i[miss], j[miss])
-            periodic = bool(np.any(self.box.periodic))
-            # pairs whose weight is certainly exactly 1.0 (``bond_weight_fn.certain_unit``: both atoms deep
-            # inside a convex core, the value the function returns for them) skip the bond vectors and the
-            # call; pairs across a periodic boundary (a non-zero image shift) always take the call
-            unit_fn = getattr(self.bond_weight_fn, "certain_unit", None)
-            calc = None
-            sv = self.nlist.shift_vectors() if periodic else None
-            if unit_fn is not None:
-                unit = np.asarray(unit_fn(im, jm), bool)
-                if periodic and unit.any():
-                    unit &= ~np.any((sv if miss.size == m else sv[miss]) != 0.0, axis=1)
-                if unit.any():
-                    calc = np.flatnonzero(~unit)
-            ic, jc = (im, jm) if calc is None else (im[calc], jm[calc])
+            ic, jc = (i, j) if miss.size == m else (i[miss], j[miss])
             sym = getattr(self.bond_weight_fn, "symmetric", None)   # both directions in one pass
             if sym is not None and not periodic:
                 # no periodic axis: dX = (X_j − X_i) + 0.0 formed by the kernel (the values of the gathers
                 # below, without the (m, d) arrays)
                 dX = None
             else:
-                sel = miss if calc is None else miss[calc]      # the list entries that call the function
                 # X_j - X_i: np.take gathers the rows several times faster than X[jm] (the same values)
                 dX = np.take(self.X, jc, axis=0) - np.take(self.X, ic, axis=0)
                 if periodic:
-                    dX += sv if sel.size == m else sv[sel]
+                    dX += sv if miss.size == m else sv[miss]
                 else:   # no periodic axis: every shift vector is +0.0, added as a scalar (the same bits)
                     dX += 0.0
             if sym is not None:
-                wc = np.asarray(sym(ic, jc, dX), float)
+                wm = np.asarray(sym(ic, jc, dX), float)
             else:
-                wc = 0.5 * (np.asarray(self.bond_weight_fn(ic, jc, dX), float)
+                wm = 0.5 * (np.asarray(self.bond_weight_fn(ic, jc, dX), float)
                             + np.asarray(self.bond_weight_fn(jc, ic, -dX), float))
-            if wc.shape != ic.shape:
+            if wm.shape != ic.shape:
                 raise ValueError("bond_weight_fn must return one weight per bond")
-            if calc is None:
-                wm = wc
-            else:
-                wm = np.ones(im.size)
-                wm[calc] = wc
             if miss.size == m:
                 w = wm
             else:
                 w[miss] = wm
             if keys is not None:
-                if self._bw_keys.size > 4 * m:   # mostly pairs long gone (diffusion): start afresh
+                if self._bw_keys.size > 4 * max(m, 1):   # mostly pairs long gone (diffusion): start afresh
                     self._bw_keys, self._bw_vals = np.zeros(0, np.int64), np.zeros(0)
                 if self._bw_keys.size == 0:
                     # first fill (set-up): kept unsorted, `_sort_bond_cache` sorts it when first looked up
@@ -219,6 +219,19 @@ class AtomisticRegion:
                     allv = np.concatenate([self._bw_vals, wm[order]])
                     o = np.argsort(allk, kind="stable")
                     self._bw_keys, self._bw_vals = allk[o], allv[o]
+        if sub is not None:
+            w_all = np.ones(m_all)
+            w_all[sub] = w
+            self.bond_w = w_all
+            # `_bond_w_rows` of these weights from the non-unit entries alone (the unit entries are 1, not 0):
+            # the same array as its two cumulative sums over every entry
+            n = self.n
+            ln = np.diff(self.nlist.offsets)
+            rows = (np.bincount(i[w != 1.0], minlength=n) > 0).astype(np.uint8)
+            rows[(ln > 0) & (np.bincount(i, minlength=n) == ln)
+                 & (np.bincount(i[w != 0.0], minlength=n) == 0)] = 2
+            self._bw_rows, self._bw_rows_of = np.ascontiguousarray(rows), self.bond_w
+            return
         self.bond_w = np.ascontiguousarray(w)
 
     def _sort_bond_cache(self) -> None:
