@@ -167,7 +167,9 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     processes (``--only 3d --repeat 2 --steps 10``, 5 + 5 runs, load 12-22): main 1.395 / 1.283 / 1.679 /
     1.324 / 1.522 (median 1.395; coupled 101.5 / 101.4 / 118.3 / 102.3 / 109.1 ms, median 102.3), branch
     1.112 / 1.407 / 1.475 / 1.496 / 1.419 (median 1.419; coupled 97.2 / 108.3 / 104.1 / 97.9 / 94.8 ms,
-    median 97.9): at this load single runs move by +-20 % (alone 63-105 ms), more than the ~3 ms gained.
+    median 97.9); two more pairs at load 2.5-5: main 1.388 / 1.585 (96.4 / 128.5 ms), branch 1.328 / 1.170
+    (102.1 / 94.9 ms). Medians of the 7 + 7: ratio main 1.395, branch 1.407; coupled step 102.3 -> 97.9 ms.
+    Single runs move by +-20 % (alone 63-105 ms), more than the ~3 ms gained.
   branch setup (2026-12-06, load average 12-21 throughout, CPU time): certified single-box shortcuts in
     the bond-weight kernel (kernels/handshake_geom.pyx; bond weights bitwise the same on the bench models
     and every deck with a handshake). main and this branch alternated in separate processes:
