@@ -161,6 +161,21 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     (alone 63-85 ms over all runs: single ratios move by ±15 %). ``3d-default`` (slave_below 1e-3, the
     physics default): 28 440 rows instead of 47 304, Gram factor 6.00M entries, correction 12.5 ms on
     main already; the augmented system gives nothing there (6.19M) and is not taken.
+  branch step3d, third session (2026-12-07, load average 14-25, CPU time): the 3 904 per-quadrature-point
+    handshake elements of the 3D deck (hex8, linear material) through a hex8 loop of fixed lengths
+    (kernels/fem_forces.pyx ``_qp_linear_hex8``; the same sums in the same order: bitwise, 20-step 3D
+    trajectories at L = 12 identical to main's): ``linear_qp`` 4.7 -> 1.9 ms in one process (main's .so
+    and this one alternated, medians of 5 x 20 calls), 0.87-1.43 -> 0.34-0.37 ms at L = 12 (784
+    elements, separate processes, 3 + 3). Tried and not kept: L's column indices as runs of consecutive
+    columns in the augmented solve (2.87M entries in 93 336 runs; bitwise) made it slower, 13.0 -> 14.1 ms
+    (U's rows, L's columns, have runs of 3.5 entries: with both as runs 14.7 -> 16.6 ms): the solve is
+    bound by its row sums, not by the index traffic. Main and this branch alternated in separate
+    processes (``--only 3d --repeat 2 --steps 10``, 5 + 5 runs, load 12-22): main 1.395 / 1.283 / 1.679 /
+    1.324 / 1.522 (median 1.395; coupled 101.5 / 101.4 / 118.3 / 102.3 / 109.1 ms, median 102.3), branch
+    1.112 / 1.407 / 1.475 / 1.496 / 1.419 (median 1.419; coupled 97.2 / 108.3 / 104.1 / 97.9 / 94.8 ms,
+    median 97.9); two more pairs at load 2.5-5: main 1.388 / 1.585 (96.4 / 128.5 ms), branch 1.328 / 1.170
+    (102.1 / 94.9 ms). Medians of the 7 + 7: ratio main 1.395, branch 1.407; coupled step 102.3 -> 97.9 ms.
+    Single runs move by +-20 % (alone 63-105 ms), more than the ~3 ms gained.
   branch setup (2026-12-06, load average 12-21 throughout, CPU time): certified single-box shortcuts in
     the bond-weight kernel (kernels/handshake_geom.pyx; bond weights bitwise the same on the bench models
     and every deck with a handshake). main and this branch alternated in separate processes:

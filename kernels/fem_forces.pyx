@@ -84,6 +84,60 @@ cdef void _qp_linear_one(const double* U, const int64_t* conn, const int64_t* ge
     we[e] = en
 
 
+cdef void _qp_linear_hex8(const double* U, const int64_t* conn, const int64_t* geom, const double* dN,
+                          const double* wq, const double* C, double* fe, double* we,
+                          Py_ssize_t e) noexcept nogil:
+    """`_qp_linear_one` for (nen, d, nqe) = (8, 3, 8) (hex8): the element's 24 displacements and C (6×6,
+    contiguous) read once into locals, the loops of fixed length; every sum in `_qp_linear_one`'s order
+    (and `_strain_stress`'s), so the same bits."""
+    cdef double u[24]
+    cdef double H[9]
+    cdef double S[9]
+    cdef double eps[6]
+    cdef double sig[6]
+    cdef double W, w, s
+    cdef Py_ssize_t q, a, i, j, J, g = geom[e]
+    cdef const double* dq
+    cdef const int64_t* ce = conn + e * 8
+    cdef double* fa = fe + e * 24
+    cdef double en = 0.0
+    for a in range(8):
+        for i in range(3):
+            u[a * 3 + i] = U[ce[a] * 3 + i]
+    for a in range(24):
+        fa[a] = 0.0
+    for q in range(8):
+        w = wq[e * 8 + q]
+        if w == 0.0:
+            continue
+        dq = dN + (g * 8 + q) * 24
+        for i in range(3):
+            for J in range(3):
+                s = 0.0
+                for a in range(8):
+                    s = s + u[a * 3 + i] * dq[a * 3 + J]
+                H[i * 3 + J] = s
+        eps[0] = H[0]; eps[1] = H[4]; eps[2] = H[8]
+        eps[3] = H[5] + H[7]; eps[4] = H[2] + H[6]; eps[5] = H[1] + H[3]
+        W = 0.0
+        for i in range(6):
+            s = 0.0
+            for j in range(6):
+                s = s + C[i * 6 + j] * eps[j]
+            sig[i] = s
+            W = W + 0.5 * s * eps[i]
+        S[0] = sig[0]; S[4] = sig[1]; S[8] = sig[2]
+        S[5] = sig[3]; S[7] = sig[3]; S[2] = sig[4]; S[6] = sig[4]; S[1] = sig[5]; S[3] = sig[5]
+        en = en + w * W
+        for a in range(8):
+            for i in range(3):
+                s = 0.0
+                for J in range(3):
+                    s = s + S[i * 3 + J] * dq[a * 3 + J]
+                fa[a * 3 + i] = fa[a * 3 + i] + w * s
+    we[e] = en
+
+
 def linear_qp(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[::1] elems,
               const int64_t[::1] geom, const double[:, :, :, ::1] dN, const double[::1] wq,
               const double[:, ::1] C, double[:, :, ::1] fe, double[::1] we, int n_threads=1):
@@ -93,6 +147,12 @@ def linear_qp(const double[:, ::1] U, const int64_t[:, ::1] conn, const int64_t[
     if U.shape[1] != dN.shape[3] or C.shape[0] != (1 if U.shape[1] == 1 else 3 * (U.shape[1] - 1)):
         raise ValueError("linear_qp: shape mismatch")
     if n == 0:
+        return 0
+    if (conn.shape[1], U.shape[1], dN.shape[1], C.shape[1]) == (8, 3, 8, 6):
+        with nogil:
+            for k in prange(n, num_threads=n_threads, schedule="static"):
+                _qp_linear_hex8(&U[0, 0], &conn[0, 0], &geom[0], &dN[0, 0, 0, 0], &wq[0], &C[0, 0],
+                                &fe[0, 0, 0], &we[0], elems[k])
         return 0
     with nogil:
         for k in prange(n, num_threads=n_threads, schedule="static"):
