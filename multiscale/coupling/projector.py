@@ -533,9 +533,12 @@ class _BlockSolve:
         return out
 
 
-#: `_AugSolve` replaces the Gram-matrix solve when it reads at most this fraction of the entries (its
-#: factor's plus twice G_1S's, against the Gram factor's): 3D bench 0.58 (taken), 2D bench 0.87 (not:
-#: there the smaller factor (0.80) did not pay for the local elimination, 0.32 vs 0.30 ms)
+#: `_AugSolve` replaces the Gram-matrix solve when one solve reads at most this fraction of the entries
+#: (its factor's for every identical block plus twice G_1S's, against the Gram factor's for every block):
+#: 3D bench 0.548 (taken), 2D bench 0.834 (not: there the smaller factor did not pay for the local
+#: elimination, 0.32 vs 0.30 ms). It is not even factorised when it has more unknowns than this fraction of
+#: the Gram rows (2D bench: 7 520 unknowns for 7 440 rows; 3D bench 0.69): review rev24 measured the
+#: discarded factorisation at half of the 2D bench's projector set-up (0.063 vs 0.035 s)
 _AUG_MAX_FILL = 0.8
 
 
@@ -574,8 +577,9 @@ class _AugSolve:
 
     @property
     def nnz(self) -> int:
-        """Matrix entries one solve reads: the factor's strict triangles and G_1S twice."""
-        return self.kb.nnz + 2 * int(self._S[1].size)
+        """Matrix entries one solve reads: the factor's strict triangles for each identical block and G_1S
+        (stored once for all components) twice."""
+        return self.kb.blocks.shape[1] * self.kb.nnz + 2 * int(self._S[1].size)
 
     @classmethod
     def build(cls, Ga: sp.csr_matrix, wa: np.ndarray, rtol: float,
@@ -608,6 +612,8 @@ class _AugSolve:
         A2 = (G2P @ sp.diags(wa[c2]) @ G2P.T).tocsr()
         if prow.size and not np.all(A2.diagonal() > 0):
             return None
+        if against is not None and c1.size + prow.size > _AUG_MAX_FILL * r:
+            return None                 # more unknowns than the Gram rows allow: not worth factorising
         Mt = sp.diags(1.0 / wa[c1]) + G1S.T @ sp.diags(1.0 / ds) @ G1S
         K = sp.bmat([[-Mt, G1P.T], [G1P, A2]], format="csr") if prow.size else sp.csr_matrix(-Mt)
         n = K.shape[0]
@@ -626,7 +632,9 @@ class _AugSolve:
             if f is None:
                 return None
             kb = _BlockSolve(blocks, f[0], sc, f[1])
-        if against is not None and kb.nnz + 2 * G1S.nnz > _AUG_MAX_FILL * against.nnz:
+        nb = kb.blocks.shape[1]
+        if against is not None and (nb * kb.nnz + 2 * G1S.nnz
+                                    > _AUG_MAX_FILL * against.blocks.shape[1] * against.nnz):
             return None
         return cls(kb, srow, ds, G1S, prow, c1.size)
 

@@ -5,6 +5,8 @@ rows, `methods.base.projected_with_slaves`)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -73,3 +75,25 @@ def test_aug_not_taken_without_private_columns_or_when_not_smaller(monkeypatch):
     monkeypatch.setattr(pj, "_AUG_MAX_FILL", 0.0)          # a factor must be smaller than nothing
     p = pj.ConstraintProjector(G, w)
     assert p._aug is None and p._fast is not None
+
+
+def test_aug_not_factorised_with_more_unknowns_than_the_gram_rows_allow(monkeypatch):
+    """Review rev24: on the 2D bench the augmented system (7 520 unknowns for 7 440 rows) was factorised and
+    then discarded (half the projector's set-up). With more unknowns than `_AUG_MAX_FILL` × rows it is not
+    factorised at all; with fewer it is (and the fill decides)."""
+    G, w = handshake_rows(seed=3)
+    p = pj.ConstraintProjector(G, w)
+    Ga = G[:, p.active].tocsr()
+    calls = []
+    real = pj._identical_blocks
+    monkeypatch.setattr(pj, "_identical_blocks", lambda K: calls.append(K.shape[0]) or real(K))
+    r = Ga.shape[0]
+    aug = pj._AugSolve.build(Ga, p._wa, pj.RTOL, None)          # no Gram solve to compare: always built
+    assert aug is not None and calls
+    n = aug.n1 + aug.prow.size
+    for frac, factorised in ((0.999 * n / r, False), (1.001 * n / r, True)):
+        calls.clear()
+        monkeypatch.setattr(pj, "_AUG_MAX_FILL", frac)
+        gram = SimpleNamespace(blocks=np.zeros((1, 3)), nnz=10**12)    # any fill passes: the count decides
+        assert (pj._AugSolve.build(Ga, p._wa, pj.RTOL, gram) is not None) == factorised
+        assert bool(calls) == factorised
