@@ -34,6 +34,12 @@ _KE_BUDGET = 64 * 2**20  # bytes of stored element stiffness per block before fa
 
 #: node stencils taking more than this many bytes are visited type by type (`_by_type`)
 _STENCIL_SORT_BYTES = 2 << 20
+#: a mesh with more node-stencil types than this (irregular meshes: one per node) gets stencils only when
+#: their blocks take at most `_STENCIL_KE_FACTOR` × the element stiffness's bytes. The graded 3D bench grid
+#: at L = 35 (24 325 types, 47 MB of blocks against 22.6 MB of element stiffness) fell back to the element
+#: path under a factor 1: FE forces 72–78 ms per step against 26–34 ms with stencils (size sweep, session 24)
+_STENCIL_MAX_TYPES = 20000
+_STENCIL_KE_FACTOR = 4
 
 
 def _by_type(nodes: np.ndarray, types: np.ndarray, offsets: np.ndarray) -> tuple:
@@ -174,8 +180,9 @@ class ContinuumRegion:
             # few types (structured, graded grids) or, on an irregular mesh, any number whose blocks take
             # less memory than the element stiffness they replace (one type per node: an assembled
             # block matrix, read once per node instead of each element's rows once per node)
-            self._st = build_stencils(self._blocks[0], N, max_types=min(20000, max(1024, N // 4)),
-                                      max_bytes=self._blocks[0].Ke.nbytes)
+            self._st = build_stencils(self._blocks[0], N,
+                                      max_types=min(_STENCIL_MAX_TYPES, max(1024, N // 4)),
+                                      max_bytes=_STENCIL_KE_FACTOR * self._blocks[0].Ke.nbytes)
         if self._st is not None:
             general = np.ones(N, bool)
             general[self._st[0]] = False

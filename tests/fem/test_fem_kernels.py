@@ -185,3 +185,29 @@ def test_stencils_visited_by_type_bitwise(monkeypatch):
         u = reg.U.ravel()
         assert np.max(np.abs(K @ u + reg.forces.ravel())) <= 1e-12 * np.abs(reg.forces).max()
         assert abs(E - 0.5 * u @ (K @ u)) <= 1e-12 * E
+
+
+@pytest.mark.parametrize("factor, built", [(1, False), (4, True)])
+def test_many_stencil_types_kept_within_the_element_stiffness_budget(monkeypatch, factor: int, built: bool):
+    """More node-stencil types than the cap (forced: 8) keep the stencils when their blocks take at most
+    `_STENCIL_KE_FACTOR` × the element stiffness's bytes (session 24: the L = 35 3D bench grid, 24 325 types,
+    47 MB against 22.6 MB, fell back to the element path, 2.3× slower); the forces are the same either way."""
+    from multiscale.fem import continuum
+
+    G = MESHES.get("box")
+    L = 12.0
+    mesh = G.build(G.Params(lo=[0.0] * 3, hi=[L] * 3, size=3.0, core={"lo": [4.0] * 3, "hi": [8.0] * 3},
+                            core_size=1.0, growth=1.5, element="hex8"))
+    monkeypatch.setattr(continuum, "_STENCIL_MAX_TYPES", 8)
+    monkeypatch.setattr(continuum, "_STENCIL_KE_FACTOR", factor)
+    reg = ContinuumRegion(mesh, Isotropic(10.0, 0.3, 3), density=1.0)
+    reg.set_blend(lambda X: np.clip((np.max(np.abs(X - L / 2), axis=1) - 1.0) / 2.5, 0, 1), n_sub=3)
+    reg.U[:] = 0.1 * np.sin(reg.nodes @ np.arange(1.0, 4.0) * 0.3)[:, None] * np.arange(1.0, 4.0)
+    reg.compute()
+    st = reg._stencil
+    S_bytes, Ke_bytes = (st[3].nbytes if st is not None else 0), reg._blocks[0].Ke.nbytes
+    assert (st is not None) == built
+    if built:
+        assert len(np.unique(st[1])) > 8 and Ke_bytes < S_bytes <= 4 * Ke_bytes
+    K = reg.stiffness_matrix()
+    assert np.max(np.abs(K @ reg.U.ravel() + reg.forces.ravel())) <= 1e-12 * np.abs(reg.forces).max()
