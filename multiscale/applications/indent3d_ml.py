@@ -80,11 +80,15 @@ def _potential() -> dict:
 
 
 def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str, surface: bool = True,
-                    elasticity: bool = False) -> dict:
+                    elasticity: bool = False, sides: str | None = None) -> dict:
     """Coupled deck dict (module docstring). ``surface``: the continuum's free faces carry the surface
     stress of the potential (``continuum.surface_stress``); ``elasticity``: and its surface elasticity S
     on a boundary layer (`multiscale.fem.surface_layer`). The mesh starts at the full twin's top fixed
-    plane (`_z_fixed`), whose nodes are fixed; no atoms (pads) below it."""
+    plane (`_z_fixed`), whose nodes are fixed; no atoms (pads) below it. ``sides`` (default ``g["sides"]``):
+    ``"free"`` — the block's four side faces are free; ``"held"`` — the full twin holds `FIXED_PLANES`
+    atomic planes at every side face as at the bottom, the mesh ends at the innermost held plane and its
+    side nodes are fixed (`_held_region`, the same region in both decks): no free edges or corners."""
+    sides = g.get("sides", "free") if sides is None else sides
     deck = coupled_deck(block, depths, title, radius=g["radius"], core_half_width=g["core"][0],
                         core_depth=g["core"][1], width=g["width"], core_size=g["core_size"], size=g["size"],
                         material="cauchy_born")
@@ -94,6 +98,17 @@ def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str, surface: bo
     deck["atoms"]["region"]["lo"][2] = _r(z_fix - 0.25 * block.a0)   # no pads below the fixed plane
     mesh["core"]["lo"][2] = max(mesh["core"]["lo"][2], _r(z_fix))
     deck["loads"][0]["region"]["hi"][2] = _r(z_fix + 0.125 * block.a0)
+    if sides == "held":
+        lo, hi = _side_planes(block)
+        for k in (0, 1):
+            mesh["lo"][k], mesh["hi"][k] = _r(lo[k]), _r(hi[k])
+            deck["atoms"]["region"]["lo"][k] = _r(lo[k] - 0.25 * block.a0)  # no pads outside the held plane
+            deck["atoms"]["region"]["hi"][k] = _r(hi[k] + 0.25 * block.a0)
+            mesh["core"]["lo"][k] = max(mesh["core"]["lo"][k], _r(lo[k]))
+            mesh["core"]["hi"][k] = min(mesh["core"]["hi"][k], _r(hi[k]))
+        deck["loads"][0]["region"] = _held_region(block)
+    elif sides != "free":
+        raise ValueError(f"sides must be 'free' or 'held', got {sides!r}")
     if surface:     # first order (τ) in the decks: S on its layer changes the EAM loads by ≤ 1.2 %
         # (EAM_MEASURED), and SNAP's S (−0.95, −1.32 eV/Å²) needs a layer ~11 Å deep at the block's corners
         deck["continuum"]["surface_stress"] = {"faces": "free", "source": "potential",
@@ -107,16 +122,43 @@ def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str, surface: bo
     return deck
 
 
-def ml_full_deck(block: Block, g: dict, depths: dict, title: str) -> dict:
-    """Fully atomistic twin: the coupled deck without continuum and handshake, bottom plane fixed."""
-    deck = ml_coupled_deck(block, g, depths, title, surface=False)
+def ml_full_deck(block: Block, g: dict, depths: dict, title: str, sides: str | None = None) -> dict:
+    """Fully atomistic twin: the coupled deck without continuum and handshake, bottom planes fixed (and
+    the side planes with ``sides="held"``, `ml_coupled_deck`)."""
+    sides = g.get("sides", "free") if sides is None else sides
+    deck = ml_coupled_deck(block, g, depths, title, surface=False, sides=sides)
     del deck["continuum"], deck["handshake"]
     deck["atoms"]["skin"] = 2.0
     lo, hi = block.box()
     deck["atoms"]["region"]["lo"] = [_r(v) for v in lo]
-    deck["loads"][0]["region"] = {"type": "box", "lo": [_r(lo[0] - 10.0), _r(lo[1] - 10.0), _r(lo[2] - 10.0)],
-                                  "hi": [_r(hi[0] + 10.0), _r(hi[1] + 10.0), _r(_z_fixed(block) + 0.125 * block.a0)]}
+    deck["atoms"]["region"]["hi"] = [_r(v) for v in hi]
+    if sides == "held":
+        deck["loads"][0]["region"] = _held_region(block)
+    else:
+        deck["loads"][0]["region"] = {"type": "box", "lo": [_r(lo[0] - 10.0), _r(lo[1] - 10.0), _r(lo[2] - 10.0)],
+                                      "hi": [_r(hi[0] + 10.0), _r(hi[1] + 10.0),
+                                             _r(_z_fixed(block) + 0.125 * block.a0)]}
     return deck
+
+
+def _side_planes(block: Block) -> tuple[list[float], list[float]]:
+    """x, y of the innermost held side planes [Å] (``sides="held"``): `FIXED_PLANES` planes held at each
+    side face, as at the bottom (`_z_fixed`)."""
+    t = (FIXED_PLANES - 1) * 0.5 * block.a0
+    return [t, t], [(block.nx - 0.5) * block.a0 - t, (block.ny - 0.5) * block.a0 - t]
+
+
+def _held_region(block: Block) -> dict:
+    """The region held with ``sides="held"`` (both decks): everything but the box inside the innermost
+    held planes of the four sides and above the bottom's (an eighth of a lattice constant clear of them)."""
+    lo, hi = block.box()
+    slo, shi = _side_planes(block)
+    e = 0.125 * block.a0
+    return {"type": "difference", "shapes": [
+        {"type": "box", "lo": [_r(lo[0] - 10.0), _r(lo[1] - 10.0), _r(lo[2] - 10.0)],
+         "hi": [_r(hi[0] + 10.0), _r(hi[1] + 10.0), _r(hi[2] + 10.0)]},
+        {"type": "box", "lo": [_r(slo[0] + e), _r(slo[1] + e), _r(_z_fixed(block) + e)],
+         "hi": [_r(shi[0] - e), _r(shi[1] - e), _r(hi[2] + 20.0)]}]}
 
 
 #: atomic planes held at the bottom of the full twin: their thickness (FIXED_PLANES − 1)·a₀/2 = a₀ with the
@@ -132,9 +174,10 @@ def _z_fixed(block: Block) -> float:
     return (FIXED_PLANES - 1) * 0.5 * block.a0
 
 
-def deck_set() -> dict[str, dict]:
-    """The two decks by file name (without expect blocks)."""
-    g = SMALL
+def deck_set(sides: str | None = None) -> dict[str, dict]:
+    """The two decks by file name (without expect blocks); ``sides`` overrides ``SMALL["sides"]``
+    (`ml_coupled_deck`)."""
+    g = SMALL if sides is None else dict(SMALL, sides=sides)
     nx, ny, nz = g["n"]
     b = Block(nx, ny, nz, A0_SNAP)
     what = (f"{nx} x {ny} x {nz}-cell fcc Cu block, SNAP Cu (Zuo 2020, LAMMPS), sphere R = {g['radius']:g} A")
@@ -259,7 +302,7 @@ EAM_VARIANTS = {"coupled": (None, True, False), "coupled_core4": ((4.0, 4.0), Tr
                 "coupled_no_surface": (None, False, False), "coupled_layer": (None, True, True)}
 
 
-def eam_deck_set(ftol: float = 1e-3) -> dict[str, dict]:
+def eam_deck_set(ftol: float = 1e-3, sides: str = "free") -> dict[str, dict]:
     """The SAME block, tip, depths and minimiser as `deck_set` with the native EAM ``Cu_u3.eam`` in place of
     SNAP (its own zero-stress a₀, the exact Cauchy–Born lattice sums, handshake width `EAM_WIDTH`): the
     full twin (``"full"``) and the coupled variants `EAM_VARIANTS` (core half-width, depth). Seconds per run
@@ -276,8 +319,8 @@ def eam_deck_set(ftol: float = 1e-3) -> dict[str, dict]:
         if core is not None:
             g["core"] = core
         title = f"indent3d_ml EAM {name}"
-        deck = (ml_full_deck(b, g, DEPTHS, title) if name == "full"
-                else ml_coupled_deck(b, g, DEPTHS, title, surface=surface, elasticity=elasticity))
+        deck = (ml_full_deck(b, g, DEPTHS, title, sides=sides) if name == "full"
+                else ml_coupled_deck(b, g, DEPTHS, title, surface=surface, elasticity=elasticity, sides=sides))
         deck["potential"] = dict(EAM_POTENTIAL)
         deck["atoms"]["lattice"]["a"] = a0
         if "continuum" in deck:
@@ -314,11 +357,11 @@ def surface_sink(deck: dict, name: str) -> dict:
     return {"contact": float(uz[top[r < 1.5]].mean()), "top_plane": float(uz[top].mean())}
 
 
-def eam_study(ftol: float = 1e-3) -> dict[str, dict]:
+def eam_study(ftol: float = 1e-3, sides: str = "free") -> dict[str, dict]:
     """Loads at every depth, relative differences to the full twin and the surface sink at d = 0 of
     every deck of `eam_deck_set` (printed and returned)."""
     out = {}
-    for name, deck in eam_deck_set(ftol).items():
+    for name, deck in eam_deck_set(ftol, sides).items():
         d, p, t, info = run_deck(deck, name)
         out[name] = {"depths": d, "loads": p, "wall_s": round(t, 1), "atoms": info["atoms"],
                      "converged": info["converged"], "sink": surface_sink(deck, name)}
@@ -334,10 +377,11 @@ def eam_study(ftol: float = 1e-3) -> dict[str, dict]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "eam":
-        eam_study(float(sys.argv[2]) if len(sys.argv) > 2 else 1e-3)
+        eam_study(float(sys.argv[2]) if len(sys.argv) > 2 else 1e-3, sys.argv[3] if len(sys.argv) > 3 else "free")
     elif len(sys.argv) > 1 and sys.argv[1] == "study":
-        decks = deck_set()
-        which = sys.argv[2:] or list(decks)
+        held = "--held" in sys.argv[2:]     # the block's side planes held (`ml_coupled_deck`)
+        decks = deck_set("held" if held else None)
+        which = [a for a in sys.argv[2:] if a != "--held"] or list(decks)
         for name in which:
             d, p, t, info = run_deck(decks[name], name)
             print(name, "depths", d, "loads", p, "wall_s", round(t, 1), info, flush=True)

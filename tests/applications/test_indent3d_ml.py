@@ -64,3 +64,41 @@ def test_eam_reproduction_with_surface_stress():
     assert all(abs(r) <= 0.02 for r in rel["coupled_layer"]), rel
     assert rel["coupled_core4"][0] > 0.025, rel
     assert rel["coupled_no_surface"][0] < -0.05, rel
+
+
+def test_held_sides_hold_the_same_planes_in_both_models():
+    """``sides="held"``: the full twin holds exactly the FIXED_PLANES outermost atomic planes of every side
+    face and of the bottom (counted on the lattice sites, independently of the region's construction);
+    the coupled deck's mesh ends at the innermost held planes, whose nodes (and no interior node) are held."""
+    import numpy as np
+
+    from multiscale.applications.indent3d import Block
+    from multiscale.applications.indent3d_ml import A0_SNAP, FIXED_PLANES, SMALL
+    from multiscale.geometry.base import make_shape
+    from multiscale.registry import MESHES
+
+    decks = deck_set("held")
+    full, cpl = decks["indent3d_ml_small_full.yaml"], decks["indent3d_ml_small.yaml"]
+    assert full["loads"][0]["region"] == cpl["loads"][0]["region"]
+    nx, ny, nz = SMALL["n"]
+    b = Block(nx, ny, nz, A0_SNAP)
+    h = 0.5 * A0_SNAP                   # plane spacing
+    k = np.stack(np.meshgrid(np.arange(2 * nx), np.arange(2 * ny), np.arange(2 * nz), indexing="ij"), -1)
+    k = k.reshape(-1, 3)
+    sites = k[(k.sum(axis=1) % 2) == 0] * h                       # fcc: plane indices of even sum
+    kk = np.rint(sites / h).astype(int)
+    n = np.array([2 * nx, 2 * ny])
+    expect = ((kk[:, :2] < FIXED_PLANES) | (kk[:, :2] >= n - FIXED_PLANES)).any(axis=1) | (kk[:, 2] < FIXED_PLANES)
+    held = make_shape(full["loads"][0]["region"], 3).contains(sites)
+    assert np.array_equal(held, expect) and expect.sum() > 0
+    G = MESHES.get("box")
+    m = cpl["continuum"]["mesh"]
+    mesh = G.build(G.Params(**{key: v for key, v in m.items() if key != "type"}))
+    t = (FIXED_PLANES - 1) * h
+    assert m["lo"][:2] == pytest.approx([t, t])
+    assert m["hi"][:2] == pytest.approx([(nx - 0.5) * b.a0 - t, (ny - 0.5) * b.a0 - t])
+    on_face = np.isclose(mesh.nodes[:, :2], m["lo"][:2]).any(axis=1) | \
+        np.isclose(mesh.nodes[:, :2], m["hi"][:2]).any(axis=1) | np.isclose(mesh.nodes[:, 2], m["lo"][2])
+    assert np.array_equal(make_shape(cpl["loads"][0]["region"], 3).contains(mesh.nodes), on_face)
+    # the free decks are unchanged by the option
+    assert deck_set("free") == deck_set()
