@@ -158,7 +158,8 @@ def ml_full_deck(block: Block, g: dict, depths: dict, title: str, sides: str | N
     if sides == "held":
         deck["loads"][0]["region"] = _held_region(block)
     else:
-        deck["loads"][0]["region"] = {"type": "box", "lo": [_r(lo[0] - 10.0), _r(lo[1] - 10.0), _r(lo[2] - 10.0)],
+        deck["loads"][0]["region"] = {"type": "box",
+                                      "lo": [_r(lo[0] - 10.0), _r(lo[1] - 10.0), _r(lo[2] - 10.0)],
                                       "hi": [_r(hi[0] + 10.0), _r(hi[1] + 10.0),
                                              _r(_z_fixed(block) + 0.125 * block.a0)]}
     return deck
@@ -257,8 +258,8 @@ EAM_MEASURED = {
     "coupled_layer": {"atoms": 1136, "loads": (0.55894, 1.76922), "sink": (-0.0031, -0.0764)},
 }
 #: ``sides="held"`` (`ml_coupled_deck`: the outer three planes of every side face held in both models, no
-#: free edges or corners), otherwise as `EAM_MEASURED` (``... eam 1e-3 held``, load average 18-21, 2026-12-07):
-#: the surface term no longer matters (without it −1.8 % / −0.3 %); core 4 Å +1.0 % / +0.5 %
+#: free edges or corners), otherwise as `EAM_MEASURED` (``... eam 1e-3 held``, load average 18-21,
+#: 2026-12-07): the surface term no longer matters (without it −1.8 % / −0.3 %); core 4 Å +1.0 % / +0.5 %
 EAM_MEASURED_HELD = {
     "full": {"atoms": 1620, "loads": (0.50230, 1.70881), "sink": (-0.0284, -0.0114)},
     "coupled": {"atoms": 777, "loads": (0.49267, 1.70328), "sink": (-0.0338, -0.0126)},
@@ -266,14 +267,14 @@ EAM_MEASURED_HELD = {
     "coupled_no_surface": {"atoms": 777, "loads": (0.49330, 1.70354), "sink": (-0.0333, -0.0119)},
     "coupled_layer": {"atoms": 777, "loads": (0.49264, 1.70308), "sink": (-0.0338, -0.0126)},
 }
-#: the FREE SNAP block relaxed at d = 0 (module docstring; /tmp scripts of the snap helper, 2026-12-07): largest
-#: displacement [Å] of corner / edge / face atoms / top-face atoms > 5 Å from its edges, in-plane displacement
-#: of the top atoms within 2.6 Å of the axis, contact sink; EAM Cu_u3 on the same block for comparison
+#: the FREE SNAP block relaxed at d = 0 (module docstring; scratch scripts of the snap helper, 2026-12-07):
+#: largest displacement [Å] of corner / edge / face atoms / top-face atoms > 5 Å from its edges, in-plane
+#: displacement of the top atoms within 2.6 Å of the axis, contact sink; EAM Cu_u3 on the same block
 SNAP_FREE_BLOCK = {
-    "snap_msim_fire": {"corner": 2.321, "edge": 0.952, "face": 1.325, "top_inner": 0.949, "axis_inplane": 0.0763,
-                       "contact_sink": -0.0313},
-    "eam_msim_fire": {"corner": 0.598, "edge": 0.438, "face": 0.354, "top_inner": 0.165, "axis_inplane": 0.0069,
-                      "contact_sink": -0.0020},
+    "snap_msim_fire": {"corner": 2.321, "edge": 0.952, "face": 1.325, "top_inner": 0.949,
+                       "axis_inplane": 0.0763, "contact_sink": -0.0313},
+    "eam_msim_fire": {"corner": 0.598, "edge": 0.438, "face": 0.354, "top_inner": 0.165,
+                      "axis_inplane": 0.0069, "contact_sink": -0.0020},
 }
 #: before (core 4 Å): without the surface term 0.48309 / 1.65951 (−13.5 % / −6.4 %); mesh 3 / 2 Å 0.57119 /
 #: 1.77661 (+2.3 % / +0.25 %); with S on the faces (now carried by a layer) 0.57335 / 1.78684; one fixed
@@ -362,7 +363,8 @@ def eam_deck_set(ftol: float = 1e-3, sides: str = "free") -> dict[str, dict]:
             g["core"] = core
         title = f"indent3d_ml EAM {name}"
         deck = (ml_full_deck(b, g, DEPTHS, title, sides=sides) if name == "full"
-                else ml_coupled_deck(b, g, DEPTHS, title, surface=surface, elasticity=elasticity, sides=sides))
+                else ml_coupled_deck(b, g, DEPTHS, title, surface=surface, elasticity=elasticity,
+                                     sides=sides))
         deck["potential"] = dict(EAM_POTENTIAL)
         deck["atoms"]["lattice"]["a"] = a0
         if "continuum" in deck:
@@ -419,7 +421,8 @@ def eam_study(ftol: float = 1e-3, sides: str = "free") -> dict[str, dict]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "eam":
-        eam_study(float(sys.argv[2]) if len(sys.argv) > 2 else 1e-3, sys.argv[3] if len(sys.argv) > 3 else "free")
+        eam_study(float(sys.argv[2]) if len(sys.argv) > 2 else 1e-3,
+                  sys.argv[3] if len(sys.argv) > 3 else "free")
     elif len(sys.argv) > 1 and sys.argv[1] == "study":
         held = "--held" in sys.argv[2:]     # the block's side planes held (`ml_coupled_deck`)
         decks = deck_set("held" if held else None)
