@@ -243,7 +243,8 @@ MEASURED = {
 #: 2026-12-07): per force evaluation coupled 0.279 / full 0.503 = 0.555; set-up 53.4 / 1.3 s. With the
 #: iteration counts of `MEASURED` (320 / 314) a whole study is ≈ 142 / 159 s of CPU ≈ 0.89 (an estimate:
 #: the minimiser's own work and the constraint solve are not in it)
-COST_CPU = {"per_force_eval_s": {"coupled": 0.2792, "full": 0.5033}, "setup_s": {"coupled": 53.4, "full": 1.3}}
+COST_CPU = {"per_force_eval_s": {"coupled": 0.2792, "full": 0.5033},
+            "setup_s": {"coupled": 53.4, "full": 1.3}}
 #: the decks before the surface term (one fixed plane in the full twin, mesh bottom a₀/4 below it; FIRE):
 #: ftol 5e-3: full 0.448892 / 1.694185, coupled 0.572493 / 1.784673 (+27.5 % / +5.3 %), wall 1366 / 1526 s;
 #: full twin at ftol 1e-3: 0.426176 / 1.732133 (2328 s)
