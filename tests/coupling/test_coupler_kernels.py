@@ -47,6 +47,34 @@ def test_pads_follow_and_pad_forces_bitwise_scipy():
         assert np.array_equal(n, ref_n)
 
 
+def test_pads_positions_only_and_skipped_mid_step_velocities_bitwise():
+    """update_pads(velocities=False) sets the pads' positions only; the integrator uses it for the mid-step
+    update when nothing reads the pads' velocities before the end-of-step update: 20 steps bitwise the
+    steps that update them."""
+    s = _sim().model.system
+    rng = np.random.default_rng(7)
+    s.continuum.U[...] = rng.standard_normal(s.continuum.U.shape)
+    v_before = s.atoms.v.copy()
+    s.update_pads(velocities=False)
+    assert np.array_equal(s.atoms.x[s.pad_idx], s._X_pad + s.N_pad @ s.continuum.U)
+    assert np.array_equal(s.atoms.v, v_before)
+    runs = []
+    for read in (None, True):
+        sim = _sim()
+        integ, s = sim.integrator, sim.model.system
+        if read is None:
+            assert not integ._pad_velocities_read()     # this deck takes the shortcut
+        else:
+            integ._pad_velocities_read = lambda: True
+        s.atoms.v[s.free] = 0.01 * np.random.default_rng(3).standard_normal((s.n_free, s.d))
+        integ.project_state()
+        integ.step(20)
+        runs.append([a.copy() for a in (s.atoms.x, s.atoms.v, s.continuum.U, s.continuum.V, s.f_atoms,
+                                        s.f_nodes)])
+    for a, b in zip(*runs, strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_residual_and_correction_bitwise_projector():
     sim = _sim()
     integ, s = sim.integrator, sim.model.system
