@@ -161,3 +161,29 @@ def test_lu_solve_multi_rhs_bitwise_single_columns(m):
         k.lu_solve(*bs._args, bc, wc, xc)
         assert np.array_equal(xc[:, 0], x[:, c])
     assert np.max(np.abs(P @ x - b)) < 1e-9 * np.max(np.abs(b))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_pad_forces_rows_of_transpose_bitwise_scipy(d):
+    """The pads' chain rule by rows of N_padᵀ (each touched node's sum over its pads in pad order) is
+    bitwise SciPy's ``f_nodes + N_pad.T @ f_atoms[pad]`` for random interpolation matrices (d = 1, 2, 3;
+    nodes touched by many pads, untouched nodes, explicit zeros), and zeroes the pads' forces."""
+    import scipy.sparse as sp
+
+    from multiscale.coupling.coupled import CoupledSystem
+
+    rng = np.random.default_rng(8 + d)
+    n, N, npad = 400, 150, 120
+    pad = np.sort(rng.choice(n, npad, replace=False))
+    Np = sp.random(npad, N, density=0.04, random_state=rng, format="csr")
+    Np.data[::7] = 0.0                                        # explicit zeros stay entries
+    h = type("H", (), {"_pads": CoupledSystem._pads})()
+    h.N_pad, h.pad_idx, h.coupled, h.n_nodes, h.d = Np, pad, True, N, d
+    h._X_pad, h._pad_plan = np.zeros((npad, d)), None
+    fa, fn = rng.standard_normal((n, d)), rng.standard_normal((N, d))
+    ref_n = fn + Np.T @ fa[pad]
+    ref_a = fa.copy()
+    ref_a[pad] = 0.0
+    assert np.any(np.diff(Np.tocsc().indptr) > 2)             # nodes with several pads
+    CoupledSystem.pad_forces_to_nodes(h, fa, fn)
+    assert np.array_equal(fa, ref_a) and np.array_equal(fn, ref_n)
