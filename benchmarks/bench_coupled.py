@@ -145,7 +145,9 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     processes, 5 + 5 runs (load 18-24): grid main 1.479 / 1.358 / 1.532 / 1.462 / 1.463 (median 1.463),
       this branch 1.400 / 1.412 / 1.506 / 1.572 / 1.601 (1.506); ring main 1.511 / 1.291 / 1.349 / 1.404 /
       1.371 (1.371), this branch 1.364 / 1.458 / 1.376 / 1.337 / 1.502 (1.376): at this load single runs
-      move by ±10 %, ten times what the changes save (~0.1-0.15 ms of ~7.5 ms).
+      move by ±10 %, ten times what the changes save (~0.1-0.15 ms of ~7.5 ms). Again after rebasing
+      onto main 1a66c78, 10 + 10 runs (load 1.4-7): grid main median 1.468 (1.349-1.632), this branch
+      1.453 (1.441-1.598); ring main 1.385 (1.338-1.460), this branch 1.349 (1.156-1.451).
   branch step3d (2026-12-06, load average 11-18, CPU time; the 3D per-step path): the 3D LJ pair kernel
     skips the weights of unit-weight rows and the entries of weight 0 (16 % of the 3D handshake's 5.5M
     list entries, pad-pad bonds; bitwise the same forces), and the round-off re-projection of G q also
