@@ -128,6 +128,26 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
       1.446 / 1.403 (1.446), this branch 1.356 / 1.472 / 1.399 / 1.408 / 1.431 (1.408).
     ``--only 2d --repeat 3 --steps 10 --chunks 15``, alternated (load 6.5-8.4): grid main 1.437 / 1.549,
       this branch 1.386 / 1.368 / 1.448; ring main 1.451 / 1.454, this branch 1.279 / 1.347 / 1.301.
+  branch step2d, fourth session (2026-12-07, load average 13-24, CPU time): entries of bond weight
+  exactly 0 in weighted rows left out of the 2D pair kernels' batches (7 868 of the 99 034 entries of the
+  10 977 weighted rows; the 3D kernel already did this; bitwise), the pads' forces summed by rows of
+  N_padᵀ (no scratch; 0.033 -> 0.027 ms), the mid-step pad update without the pads' velocities when
+  nothing reads them before the end-of-step update (0.025 -> 0.017 ms); all bitwise main's arrays on
+  this bench (L = 60, 200 steps) and decks/wave2d.yaml (300 steps). The weighted rows' cost over the
+  unweighted call (paired in one process, medians of 40, main and this build alternated as separate
+  processes, 3 + 3): main 0.60 / 0.52 / 0.66 ms, this branch 0.46 / 0.43 / 0.37 ms.
+    Tried and dropped: the nodes' half-kick in the FE stencil loop for the 26 090 of 30 096 grid nodes
+    away from the pads and constraints (FE forces + node kick 0.51 -> 0.64 ms, min of 25 x 20 calls: the
+    kick's three extra streams in the stencil loop cost more than the separate pass), four partial sums
+    per row in the multiplier solve (2D 0.134 -> 0.124 ms, 3-column loop unchanged: the solve is now
+    bound by its gathers, not by the add chains).
+    ``--only 2d --repeat 1 --steps 10 --chunks 15``, main and this branch alternated in separate
+    processes, 5 + 5 runs (load 18-24): grid main 1.479 / 1.358 / 1.532 / 1.462 / 1.463 (median 1.463),
+      this branch 1.400 / 1.412 / 1.506 / 1.572 / 1.601 (1.506); ring main 1.511 / 1.291 / 1.349 / 1.404 /
+      1.371 (1.371), this branch 1.364 / 1.458 / 1.376 / 1.337 / 1.502 (1.376): at this load single runs
+      move by ±10 %, ten times what the changes save (~0.1-0.15 ms of ~7.5 ms). Again after rebasing
+      onto main 1a66c78, 10 + 10 runs (load 1.4-7): grid main median 1.468 (1.349-1.632), this branch
+      1.453 (1.441-1.598); ring main 1.385 (1.338-1.460), this branch 1.349 (1.156-1.451).
   branch step3d (2026-12-06, load average 11-18, CPU time; the 3D per-step path): the 3D LJ pair kernel
     skips the weights of unit-weight rows and the entries of weight 0 (16 % of the 3D handshake's 5.5M
     list entries, pad-pad bonds; bitwise the same forces), and the round-off re-projection of G q also

@@ -58,61 +58,64 @@ cdef inline void _csr_matvec2(const int32_t[::1] Ap, const int32_t[::1] Ai, cons
 
 def pads_follow(const int64_t[::1] pad, const int32_t[::1] Np, const int32_t[::1] Ni, const double[::1] Nx,
                 const double[:, ::1] Xpad, const double[:, ::1] U, const double[:, ::1] V,
-                double[:, ::1] x, double[:, ::1] v, bint positions):
-    """Pad atoms follow the mesh: x[pad[p]] = Xpad[p] + Σ_e N_e U[col_e] (if ``positions``),
-    v[pad[p]] = Σ_e N_e V[col_e], over the entries e of row p of the (n_pad, N) interpolation matrix.
+                double[:, ::1] x, double[:, ::1] v, int positions):
+    """Pad atoms follow the mesh: x[pad[p]] = Xpad[p] + Σ_e N_e U[col_e] (``positions`` 1 or 2),
+    v[pad[p]] = Σ_e N_e V[col_e] (``positions`` 0 or 1), over the entries e of row p of the (n_pad, N)
+    interpolation matrix: positions 1 = both, 0 = velocities only, 2 = positions only.
     Shapes: pad (n_pad,), Xpad (n_pad, d), U, V (N, d), x, v (n, d)."""
     cdef Py_ssize_t npad = pad.shape[0], d = x.shape[1], p, e, k, a, j
     cdef double s
+    cdef bint do_x = positions != 0, do_v = positions != 2
     if (Np.shape[0] != npad + 1 or Xpad.shape[0] != npad or Xpad.shape[1] != d or U.shape[1] != d
             or V.shape[1] != d or v.shape[1] != d or U.shape[0] != V.shape[0]):
         raise ValueError("pads_follow: shape mismatch")
+    if positions < 0 or positions > 2:
+        raise ValueError("pads_follow: positions must be 0, 1 or 2")
     with nogil:
         for p in range(npad):
             a = pad[p]
             for k in range(d):
-                if positions:
+                if do_x:
                     s = 0.0
                     for e in range(Np[p], Np[p + 1]):
                         s = s + Nx[e] * U[Ni[e], k]
                     x[a, k] = Xpad[p, k] + s
-                s = 0.0
-                for e in range(Np[p], Np[p + 1]):
-                    s = s + Nx[e] * V[Ni[e], k]
-                v[a, k] = s
+                if do_v:
+                    s = 0.0
+                    for e in range(Np[p], Np[p + 1]):
+                        s = s + Nx[e] * V[Ni[e], k]
+                    v[a, k] = s
     return 0
 
 
-def pad_forces(const int64_t[::1] pad, const int32_t[::1] Np, const int32_t[::1] Ni, const double[::1] Nx,
-               const int64_t[::1] nodes, double[:, ::1] f_atoms, double[:, ::1] f_nodes,
-               double[:, ::1] y):
-    """The chain rule of the pads x = X + N U: f_nodes += Nᵀ f_atoms[pad] (summed into the scratch y over
-    the pads in order, then added: ``f_nodes += N_pad.T @ f_atoms[pad]``), then f_atoms[pad] = 0.
-    nodes (sorted): the nodes the pads' rows touch; y (N, d) scratch, only those rows are used."""
-    cdef Py_ssize_t npad = pad.shape[0], d = f_atoms.shape[1], nn = nodes.shape[0], p, e, k, a, I, q
-    cdef double fa
-    if (Np.shape[0] != npad + 1 or f_nodes.shape[1] != d or y.shape[1] != d
-            or y.shape[0] != f_nodes.shape[0]):
+def pad_forces(const int64_t[::1] pad, const int32_t[::1] Tp, const int32_t[::1] Ti, const double[::1] Tx,
+               const int64_t[::1] nodes, double[:, ::1] f_atoms, double[:, ::1] f_nodes):
+    """The chain rule of the pads x = X + N U: f_nodes += Nᵀ f_atoms[pad], then f_atoms[pad] = 0.
+    Tp/Ti/Tx: Nᵀ restricted to the nodes the pads touch, CSR (row q = node nodes[q], column = pad
+    position p, entries in increasing p): each node's sum runs over its pads in order from 0 and is then
+    added, bitwise ``f_nodes += N_pad.T @ f_atoms[pad]`` (SciPy's CSC product: the same sums in the same
+    order). One pass per node, no scratch."""
+    cdef Py_ssize_t npad = pad.shape[0], d = f_atoms.shape[1], nn = nodes.shape[0], p, e, k, I, q
+    cdef double s[3]
+    cdef double t
+    if (Tp.shape[0] != nn + 1 or f_nodes.shape[1] != d or d > 3 or Ti.shape[0] != Tx.shape[0]
+            or (nn and Tp[nn] > Ti.shape[0])):
         raise ValueError("pad_forces: shape mismatch")
     with nogil:
         for q in range(nn):
             I = nodes[q]
             for k in range(d):
-                y[I, k] = 0.0
-        for p in range(npad):
-            a = pad[p]
-            for e in range(Np[p], Np[p + 1]):
-                I = Ni[e]
+                s[k] = 0.0
+            for e in range(Tp[q], Tp[q + 1]):
+                p = pad[Ti[e]]
+                t = Tx[e]
                 for k in range(d):
-                    y[I, k] = y[I, k] + Nx[e] * f_atoms[a, k]
-        for q in range(nn):
-            I = nodes[q]
+                    s[k] = s[k] + t * f_atoms[p, k]
             for k in range(d):
-                f_nodes[I, k] = f_nodes[I, k] + y[I, k]
+                f_nodes[I, k] = f_nodes[I, k] + s[k]
         for p in range(npad):
-            a = pad[p]
             for k in range(d):
-                f_atoms[a, k] = 0.0
+                f_atoms[pad[p], k] = 0.0
     return 0
 
 

@@ -55,17 +55,24 @@ typedef struct {
 } msim_batch;
 
 /* Pass 1: entries [e0, e1) of the owner at xi within rc2, appended to the batch from position m; returns
-   the new count. */
+   the new count. SKIP0 (pair potentials, whose every term is weighted): with weights, entries of weight
+   exactly 0 are left out too (they would add 0·φ and ±0 forces). */
 MSIM_AI int msim_gather2(const double* X, const int* NB, const unsigned short* SC, const double* ST,
                          const double* BW, const int HAS_BW, long e0, long e1, msim_v2 xi, double rc2,
-                         int m, msim_batch* b) {
+                         int m, msim_batch* b, const int SKIP0) {
     for (long e = e0; e < e1; e++) {
         const int j = NB[e];
         const msim_v2 a = msim_ld2(X + 2 * (long)j) - xi + msim_ld2(ST + 3 * SC[e]);
         const double r2 = a[0] * a[0] + a[1] * a[1];
         b->jb[m] = j; b->db[m] = a; b->r2b[m] = r2;
-        if (HAS_BW) b->wb[m] = BW ? BW[e] : 1.0;
-        m += (r2 < rc2);
+        if (SKIP0 && HAS_BW && BW) {
+            const double w = BW[e];
+            b->wb[m] = w;
+            m += (r2 < rc2) & (w != 0.0);
+        } else {
+            if (HAS_BW) b->wb[m] = BW ? BW[e] : 1.0;
+            m += (r2 < rc2);
+        }
     }
     return m;
 }
@@ -103,8 +110,8 @@ MSIM_AI void msim_wfix(msim_batch* b, int k0, int k1) {
 
 /* Pass 1 for entries [e0, e1) of owner i: with the row's weights into wb when it has any (bw != NULL). */
 #define MSIM_GATHER_ROW(BWI, E0, E1, XI, M0)                                                             \
-    ((BWI) ? msim_gather2(X, NB, SC, ST, (BWI), 1, (E0), (E1), (XI), rc2, (M0), b)                       \
-           : msim_gather2(X, NB, SC, ST, (const double*)0, 0, (E0), (E1), (XI), rc2, (M0), b))
+    ((BWI) ? msim_gather2(X, NB, SC, ST, (BWI), 1, (E0), (E1), (XI), rc2, (M0), b, 1)                    \
+           : msim_gather2(X, NB, SC, ST, (const double*)0, 0, (E0), (E1), (XI), rc2, (M0), b, 1))
 
 /* The slab driver of a pair potential. PAIR(m) computes cb[k], pb[k] from r2b[k] for k < m, unweighted and
    unhalved; the weighted rows' entries are then scaled by their weights (msim_wfix) and the per-atom
@@ -314,7 +321,7 @@ MSIM_AI void msim_eam_rho2_impl(const double* X, const long* OF, const int* NB, 
                 break;
             }
             const int m0 = m;
-            m = msim_gather2(X, NB, SC, ST, BW, 0, e0, e1, msim_ld2(X + 2 * i), rc2, m, b);
+            m = msim_gather2(X, NB, SC, ST, BW, 0, e0, e1, msim_ld2(X + 2 * i), rc2, m, b, 0);
             const int ti = NEL1 ? 0 : TY[i];
             for (int k = m0; k < m; k++) tib[k] = ti;
             b->rowi[nrow] = i;
@@ -328,7 +335,7 @@ MSIM_AI void msim_eam_rho2_impl(const double* X, const long* OF, const int* NB, 
             double acc = 0.0;
             for (long q0 = c0; q0 < c1; q0 += MSIM_B) {
                 const long q1 = q0 + MSIM_B < c1 ? q0 + MSIM_B : c1;
-                const int mm = msim_gather2(X, NB, SC, ST, BW, 0, q0, q1, xi, rc2, 0, b);
+                const int mm = msim_gather2(X, NB, SC, ST, BW, 0, q0, q1, xi, rc2, 0, b, 0);
                 for (int k = 0; k < mm; k++) tib[k] = ti;
                 m = mm;
                 MSIM_RHO_PAIR(m)
@@ -419,7 +426,7 @@ MSIM_AI void msim_eam_force2_impl(const double* X, const long* OF, const int* NB
                 msim_v2 fi = {0.0, 0.0};
                 for (long c0 = e0; c0 < e1; c0 += MSIM_B) {
                     const long c1 = c0 + MSIM_B < e1 ? c0 + MSIM_B : e1;
-                    const int mm = msim_gather2(X, NB, SC, ST, BW, HAS_BW, c0, c1, xi, rc2, 0, b);
+                    const int mm = msim_gather2(X, NB, SC, ST, BW, HAS_BW, c0, c1, xi, rc2, 0, b, 0);
                     for (int k = 0; k < mm; k++) { tib[k] = ti; fpb[k] = fpi; }
                     MSIM_EAM_PAIR(mm)
                     msim_accum2(b, 0, mm, PER_ATOM, 0, F, EN, &ei, &fi);
@@ -430,7 +437,7 @@ MSIM_AI void msim_eam_force2_impl(const double* X, const long* OF, const int* NB
                 break;
             }
             const int m0 = m;
-            m = msim_gather2(X, NB, SC, ST, BW, HAS_BW, e0, e1, msim_ld2(X + 2 * i), rc2, m, b);
+            m = msim_gather2(X, NB, SC, ST, BW, HAS_BW, e0, e1, msim_ld2(X + 2 * i), rc2, m, b, 0);
             for (int k = m0; k < m; k++) { tib[k] = ti; fpb[k] = fpi; }
             b->rowi[nrow] = i;
             b->rowend[nrow] = m;

@@ -276,37 +276,47 @@ class CoupledSystem:
     # ------------------------------------------------------------------ per step
     def _pads(self) -> tuple:
         """(kernel module, pad indices int64, N_pad CSR as int32 indptr / indices and data, X_pad, nodes the
-        pads touch (sorted int64), (N, d) scratch): the compiled pad loops' arrays (`kernels/coupler.pyx`),
+        pads touch (sorted int64), N_padᵀ restricted to those nodes as CSR (int32 indptr, int32 pad
+        positions in increasing order, data)): the compiled pad loops' arrays (`kernels/coupler.pyx`),
         built once (N_pad and the pads are fixed after construction)."""
         if self._pad_plan is None:
             Np = sp.csr_matrix(self.N_pad)
             if Np.nnz >= 2**31:
                 raise ValueError("pad interpolation matrix too large for 32-bit indices")
+            nodes = np.unique(Np.indices).astype(np.int64)
+            # Nᵀ by rows (nodes), columns = pad positions; SciPy's CSR→CSC conversion is a stable counting
+            # sort, so each node's entries come in increasing pad order (as the CSC product sums them)
+            Nt = Np.tocsc()
+            Nt.has_sorted_indices = False
+            Nt.sort_indices()
+            # the columns of Nᵀ without entries are exactly the nodes not in ``nodes``: all entries, in order
+            Tp = np.concatenate([[0], np.cumsum(np.diff(Nt.indptr)[nodes])]).astype(np.int32)
             self._pad_plan = (_load_kernel("coupler"), np.ascontiguousarray(self.pad_idx, np.int64),
                               np.ascontiguousarray(Np.indptr, np.int32),
                               np.ascontiguousarray(Np.indices, np.int32),
                               np.ascontiguousarray(Np.data, float),
-                              np.ascontiguousarray(self._X_pad, float),
-                              np.unique(Np.indices).astype(np.int64), np.zeros((self.n_nodes, self.d)))
+                              np.ascontiguousarray(self._X_pad, float), nodes,
+                              (Tp, np.ascontiguousarray(Nt.indices, np.int32),
+                               np.ascontiguousarray(Nt.data, float)))
         return self._pad_plan
 
-    def update_pads(self, positions: bool = True) -> None:
+    def update_pads(self, positions: bool = True, velocities: bool = True) -> None:
         """Pad atoms follow the mesh: x = X + N U (unless ``positions`` is False: U has not changed since
-        the last call), v = N V. One compiled pass over the pads (bitwise ``X_pad + N_pad @ U``,
-        ``N_pad @ V``)."""
-        if self.coupled and len(self.pad_idx):
+        the last call), v = N V (unless ``velocities`` is False: the caller overwrites them before anyone
+        reads them). One compiled pass over the pads (bitwise ``X_pad + N_pad @ U``, ``N_pad @ V``)."""
+        if self.coupled and len(self.pad_idx) and (positions or velocities):
             k, pad, Np, Ni, Nx, Xp, _, _ = self._pads()
             k.pads_follow(pad, Np, Ni, Nx, Xp, self.continuum.U, self.continuum.V, self.atoms.x, self.atoms.v,
-                          bool(positions))
+                          (1 if velocities else 2) if positions else 0)
 
     def pad_forces_to_nodes(self, f_atoms: np.ndarray, f_nodes: np.ndarray) -> None:
         """Pads are x = X + N U: their forces act on the nodes (chain rule):
-        ``f_nodes += N_padᵀ f_atoms[pad]``, then ``f_atoms[pad] = 0`` (compiled, over the pads and the
-        nodes they touch only; bitwise the NumPy expressions). f_atoms (n, d), f_nodes (N, d),
+        ``f_nodes += N_padᵀ f_atoms[pad]``, then ``f_atoms[pad] = 0`` (compiled, one pass over the nodes the
+        pads touch, then over the pads; bitwise the NumPy expressions). f_atoms (n, d), f_nodes (N, d),
         C-contiguous."""
         if self.coupled and len(self.pad_idx):
-            k, pad, Np, Ni, Nx, _, nodes, y = self._pads()
-            k.pad_forces(pad, Np, Ni, Nx, nodes, f_atoms, f_nodes, y)
+            k, pad, _, _, _, _, nodes, (Tp, Ti, Tx) = self._pads()
+            k.pad_forces(pad, Tp, Ti, Tx, nodes, f_atoms, f_nodes)
 
     def compute_forces(self) -> float:
         """Forces of the current configuration into ``f_atoms`` (n, d) and ``f_nodes`` (N, d).

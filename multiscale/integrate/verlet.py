@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import load as _load_kernel
+from ..coupling.methods.base import CouplingMethod
 from ..coupling.projector import ConstraintProjector
 
 __all__ = ["ConstraintProjector", "VelocityVerlet"]
@@ -354,6 +355,7 @@ class VelocityVerlet:
         # a continuum alone without loads, constraints or imposed motion: the region's fused step
         fe_only = (s.atoms is None and hasattr(s.continuum, "verlet_step") and not s.coupled
                    and self.projector is None and not self.force_hooks and not self.impose_hooks)
+        pad_v = self._pad_velocities_read()
         for _ in range(int(n)):
             if book:
                 self._book_start()
@@ -374,7 +376,7 @@ class VelocityVerlet:
             self.time = (self.step_count + 1) * dt
             for hk in self.impose_hooks:
                 hk.impose(self.time, s)
-            s.update_pads()
+            s.update_pads(velocities=pad_v)     # (pads' velocities: only if read before the second call)
             self._forces()
             if book:
                 # free dofs: work of the external forces; fixed dofs: work of the agent (−f_internal)
@@ -384,6 +386,17 @@ class VelocityVerlet:
                 self.dissipated += float(op.apply(s, self, dt))
             s.update_pads(positions=False)      # U is that of the mid-step update: velocities only
             self.step_count += 1
+
+    def _pad_velocities_read(self) -> bool:
+        """Whether anything between the mid-step pad update and the velocity-only one at the end of a step may
+        read the pads' velocities: force hooks, velocity operators, a coupling method with its own
+        ``before_forces`` / ``add_forces``. If not, the mid-step update sets positions only (the pads'
+        velocities are overwritten at the end of the step before anyone reads them: the same bits)."""
+        s = self.system
+        if self.force_hooks or self.velocity_ops or not s.coupled:
+            return True
+        m = s.method
+        return hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces
 
     def _fe_step(self, half: float, dt: float) -> None:
         """Steps 1-7 for a continuum alone (no loads, constraints, imposed motion or pads):

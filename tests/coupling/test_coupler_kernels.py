@@ -47,6 +47,34 @@ def test_pads_follow_and_pad_forces_bitwise_scipy():
         assert np.array_equal(n, ref_n)
 
 
+def test_pads_positions_only_and_skipped_mid_step_velocities_bitwise():
+    """update_pads(velocities=False) sets the pads' positions only; the integrator uses it for the mid-step
+    update when nothing reads the pads' velocities before the end-of-step update: 20 steps bitwise the
+    steps that update them."""
+    s = _sim().model.system
+    rng = np.random.default_rng(7)
+    s.continuum.U[...] = rng.standard_normal(s.continuum.U.shape)
+    v_before = s.atoms.v.copy()
+    s.update_pads(velocities=False)
+    assert np.array_equal(s.atoms.x[s.pad_idx], s._X_pad + s.N_pad @ s.continuum.U)
+    assert np.array_equal(s.atoms.v, v_before)
+    runs = []
+    for read in (None, True):
+        sim = _sim()
+        integ, s = sim.integrator, sim.model.system
+        if read is None:
+            assert not integ._pad_velocities_read()     # this deck takes the shortcut
+        else:
+            integ._pad_velocities_read = lambda: True
+        s.atoms.v[s.free] = 0.01 * np.random.default_rng(3).standard_normal((s.n_free, s.d))
+        integ.project_state()
+        integ.step(20)
+        runs.append([a.copy() for a in (s.atoms.x, s.atoms.v, s.continuum.U, s.continuum.V, s.f_atoms,
+                                        s.f_nodes)])
+    for a, b in zip(*runs, strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_residual_and_correction_bitwise_projector():
     sim = _sim()
     integ, s = sim.integrator, sim.model.system
@@ -133,3 +161,29 @@ def test_lu_solve_multi_rhs_bitwise_single_columns(m):
         k.lu_solve(*bs._args, bc, wc, xc)
         assert np.array_equal(xc[:, 0], x[:, c])
     assert np.max(np.abs(P @ x - b)) < 1e-9 * np.max(np.abs(b))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_pad_forces_rows_of_transpose_bitwise_scipy(d):
+    """The pads' chain rule by rows of N_padᵀ (each touched node's sum over its pads in pad order) is
+    bitwise SciPy's ``f_nodes + N_pad.T @ f_atoms[pad]`` for random interpolation matrices (d = 1, 2, 3;
+    nodes touched by many pads, untouched nodes, explicit zeros), and zeroes the pads' forces."""
+    import scipy.sparse as sp
+
+    from multiscale.coupling.coupled import CoupledSystem
+
+    rng = np.random.default_rng(8 + d)
+    n, N, npad = 400, 150, 120
+    pad = np.sort(rng.choice(n, npad, replace=False))
+    Np = sp.random(npad, N, density=0.04, random_state=rng, format="csr")
+    Np.data[::7] = 0.0                                        # explicit zeros stay entries
+    h = type("H", (), {"_pads": CoupledSystem._pads})()
+    h.N_pad, h.pad_idx, h.coupled, h.n_nodes, h.d = Np, pad, True, N, d
+    h._X_pad, h._pad_plan = np.zeros((npad, d)), None
+    fa, fn = rng.standard_normal((n, d)), rng.standard_normal((N, d))
+    ref_n = fn + Np.T @ fa[pad]
+    ref_a = fa.copy()
+    ref_a[pad] = 0.0
+    assert np.any(np.diff(Np.tocsc().indptr) > 2)             # nodes with several pads
+    CoupledSystem.pad_forces_to_nodes(h, fa, fn)
+    assert np.array_equal(fa, ref_a) and np.array_equal(fn, ref_n)

@@ -241,3 +241,34 @@ def test_2d_zero_weight_rows_skipped_bitwise(case, per_atom):
         f2, e2 = np.zeros_like(x), np.zeros(n)
         pot.compute(x, nl, None, w2, f2, e2, nt, atom_energies=per_atom)
         assert not np.array_equal(f, f2)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("per_atom", [True, False])
+def test_2d_zero_weight_entries_left_out_bitwise(case, per_atom):
+    """Entries of bond weight exactly 0 inside weighted rows (a coupled model's handshake-pad bonds) are
+    left out of the pair kernels' batches (issue 13; pair potentials only — EAM's embedding terms of such
+    a bond are unweighted and stay). Forces and energies equal the generic loop's (which adds the entries'
+    exact zeros) on 1 and 2 threads, and a small weight on those entries does change them."""
+    pot, a, jitter = _potential(case)
+    x, box, rng = _config(pot, a, jitter, 5, True, seed=17)
+    n = len(x)
+    for nt in (1, 2):
+        nl = NeighborList(box, pot.cutoff, 0.3, n_threads=nt)
+        nl.build(x)
+        sw, bw = _weights(rng, n, nl)
+        zero = rng.random(bw.size) < 0.3
+        w = np.where(zero, 0.0, bw)
+        owner = np.repeat(np.arange(n), np.diff(nl.offsets))
+        assert np.unique(owner[zero]).size > n // 2            # zeros spread over many weighted rows
+        rows = np.ones(n, np.uint8)
+        f, e = _kernel(pot, nl.wrapped(x), nl, sw, w, nt, generic=False, per_atom=per_atom)
+        fg, eg = _kernel(pot, nl.wrapped(x), nl, sw, w, nt, generic=True, per_atom=per_atom)
+        assert np.array_equal(f, fg) and np.array_equal(e, eg)
+        if not getattr(pot, "many_body", False):
+            f1, e1 = np.zeros_like(x), np.zeros(n)
+            pot.compute(x, nl, None, w, f1, e1, nt, atom_energies=per_atom, bond_w_rows=rows)
+            assert np.array_equal(f1, fg)
+        fs, _ = _kernel(pot, nl.wrapped(x), nl, sw, np.where(zero, 1e-3, bw), nt, generic=False,
+                        per_atom=per_atom)
+        assert not np.array_equal(fs, f)                       # the left-out entries do matter
