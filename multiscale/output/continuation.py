@@ -286,7 +286,9 @@ def check_compatible(origin: Origin, static: dict, source: str) -> None:
             dev = float(np.max(np.abs(origin.reference - X))) if X.size else 0.0
             if dev > scale:
                 problems.append(f"atom reference positions differ by up to {dev:.3g}")
-        if not problems and origin.species is not None:
+        # a results file written before one-species engine decks were named after the potential's
+        # `elements` holds the placeholder name X: unknown species, not a different one (review rev25)
+        if not problems and origin.species is not None and set(np.unique(origin.species)) != {"X"}:
             mine = _species(atoms)
             if mine is not None and mine.shape == origin.species.shape:
                 diff = np.flatnonzero(mine != origin.species)

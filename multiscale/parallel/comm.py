@@ -226,9 +226,10 @@ class MPIComm:
         reqs = [self.comm.Recv_init(recv, source=source, tag=tag) for _, _, recv, source, tag in msgs]
         reqs += [self.comm.Send_init(send, dest=dest, tag=tag) for send, dest, _, _, tag in msgs]
         ch = [reqs, sum(m[0].nbytes for m in msgs), len(msgs), False]
-        if not self._open:
-            import atexit
+        if not getattr(self, "_atexit_registered", False):     # once per communicator (review rev25: one
+            import atexit  # per rebuild before)
             atexit.register(self._free_open)
+            self._atexit_registered = True
         self._open[id(ch)] = ch
         return ch
 

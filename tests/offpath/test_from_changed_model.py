@@ -93,3 +93,23 @@ def test_a_checkpoint_of_another_lattice_is_refused(tmp_path) -> None:
     res, _ = _run(tmp_path, "again", LJ.format(eps=1.0, T=0.3), "--from",
                   str(tmp_path / "first.checkpoint.h5"))
     assert res.exit_code == 0, res.output
+
+
+def test_a_results_file_with_the_placeholder_species_continues(tmp_path) -> None:
+    """Review rev25: a results file written before one-species engine decks took their type name from the
+    potential's `elements` names its atoms X; continuing it under the same deck (now naming them Si, Al, ...)
+    is not a change of species. Any other name still is."""
+    import h5py
+
+    res, _ = _run(tmp_path, "first", ALLOY.format(s0="Al", s1="Cu"))
+    assert res.exit_code == 0, res.output
+    with h5py.File(tmp_path / "first.h5", "r+") as f:
+        names = f["static/atoms/type_names"]
+        names[...] = [b"X"] * len(names)
+    res, _ = _run(tmp_path, "second", ALLOY.format(s0="Al", s1="Cu"), "--from", str(tmp_path / "first.h5"))
+    assert res.exit_code == 0, res.output
+    with h5py.File(tmp_path / "first.h5", "r+") as f:
+        names = f["static/atoms/type_names"]
+        names[...] = [b"Ni"] + [b"X"] * (len(names) - 1)
+    res, _ = _run(tmp_path, "third", ALLOY.format(s0="Al", s1="Cu"), "--from", str(tmp_path / "first.h5"))
+    assert res.exit_code == 2 and "species" in res.output, res.output
