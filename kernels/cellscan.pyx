@@ -95,7 +95,7 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
     ci1 = (hc // nc0) % nc1
     ci0 = hc % nc0
     cdef bint outside = ci0 < clo or ci0 > chi
-    cdef bint masked, ghost_home
+    cdef bint masked, ghost_home, fl, ns
     cdef long j, cc
     cdef bint sghost[MAXSEG]
     # ---- runs of candidate atoms (sorted positions [sbeg, send)) with their image shift
@@ -170,64 +170,23 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
             # the owned-atom rule decides per candidate only where it can drop one: a ghost home atom and a
             # run with ghosts (ghost-ghost), newton: a run with ghosts or a ghost home atom (cross pairs)
             masked = (ghost_home or newton) if sghost[seg] else (ghost_home and newton)
-            if masked:      # the owned-atom rule per candidate (general path: any mode, small axes)
-                for p in range(start, send[seg]):
-                    j = cell_atoms[p]
-                    if not _keep(i, j, nown, key, newton):
-                        continue
-                    dx0 = xs[3 * p] - xi0
-                    dx1 = xs[3 * p + 1] - xi1
-                    dx2 = xs[3 * p + 2] - xi2
-                    slot = code - iws[p]
-                    if small0:
-                        if dx0 > half0:
-                            dx0 = dx0 - per0
-                            slot = slot - digit[0]
-                        elif dx0 < -half0:
-                            dx0 = dx0 + per0
-                            slot = slot + digit[0]
-                    if small1:
-                        if dx1 > half1:
-                            dx1 = dx1 - per1
-                            slot = slot - digit[1]
-                        elif dx1 < -half1:
-                            dx1 = dx1 + per1
-                            slot = slot + digit[1]
-                    if small2:
-                        if dx2 > half2:
-                            dx2 = dx2 - per2
-                            slot = slot - digit[2]
-                        elif dx2 < -half2:
-                            dx2 = dx2 + per2
-                            slot = slot + digit[2]
-                    r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
-                    if mode == 0:
-                        row[cnt if cnt < cap else cap - 1] = (j << 20) + slot + (<long>(r2 >= rc2) << 19)
-                    elif mode == 2 and r2 < rl2:
-                        w = (j << 20) + slot
-                        if r2 < rc2:
-                            NBR[u] = <int>(w >> 20)
-                            CODE[u] = <unsigned short>(w & 0xFFFF)
-                            u = u + 1
-                        else:
-                            NBR[t] = <int>(w >> 20)
-                            CODE[t] = <unsigned short>(w & 0xFFFF)
-                            t = t - 1
-                    cnt = cnt + (r2 < rl2)
-            elif flat and mode == 0:      # 2D (z = 0 for every atom): two components
+            # masked runs take the general loop (any mode, small axes), which applies the rule per candidate
+            fl = flat and not masked
+            ns = not anysmall and not masked
+            if fl and mode == 0:      # 2D (z = 0 for every atom): two components
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
                     r2 = dx0 * dx0 + dx1 * dx1
                     row[cnt if cnt < cap else cap - 1] = jw[p] + code + (<long>(r2 >= rc2) << 19)
                     cnt = cnt + (r2 < rl2)
-            elif flat and mode == 1:
+            elif fl and mode == 1:
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
                     r2 = dx0 * dx0 + dx1 * dx1
                     cnt = cnt + (r2 < rl2)
-            elif not anysmall and mode == 0:
+            elif ns and mode == 0:
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
@@ -235,14 +194,14 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
                     r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
                     row[cnt if cnt < cap else cap - 1] = jw[p] + code + (<long>(r2 >= rc2) << 19)
                     cnt = cnt + (r2 < rl2)
-            elif not anysmall and mode == 1:
+            elif ns and mode == 1:
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
                     dx2 = xs[3 * p + 2] - xi2
                     r2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
                     cnt = cnt + (r2 < rl2)
-            elif not anysmall:
+            elif ns:
                 for p in range(start, send[seg]):
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
@@ -261,6 +220,8 @@ cdef void _scan_cell(long hc, const double* xs, const long* jw, const long* iws,
                         cnt = cnt + 1
             else:
                 for p in range(start, send[seg]):
+                    if masked and not _keep(i, cell_atoms[p], nown, key, newton):
+                        continue
                     dx0 = xs[3 * p] - xi0
                     dx1 = xs[3 * p + 1] - xi1
                     dx2 = xs[3 * p + 2] - xi2
