@@ -47,36 +47,32 @@ class Locator:
         return xi, ok
 
     def inside(self, X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-        """(m,) bool: whether each point X (m, d) lies in an element of the mesh (the test of `locate`,
+        """(m,) bool: whether each point X (m, d) lies in an element of the mesh (the search of `locate`,
         without raising for points outside: in a hole, beyond the boundary)."""
-        X = np.atleast_2d(np.asarray(X, float))
-        ok = np.zeros(X.shape[0], bool)
-        if X.shape[0] == 0:
-            return ok
-        _, cand = self._tree.query(X, k=self._k)
-        cand = cand.reshape(X.shape[0], -1)
-        for j in range(cand.shape[1]):
-            todo = np.flatnonzero(~ok)
-            if not todo.size:
-                break
-            ok[todo[self._try(X[todo], cand[todo, j], tol)[1]]] = True
-        for p in np.flatnonzero(~ok):  # the candidates missed it: the bounding-box scan of `locate`
-            inbox = np.nonzero(np.all((self._lo <= X[p] + self._tol) & (self._hi >= X[p] - self._tol),
-                                      axis=1))[0]
-            if inbox.size:
-                ok[p] = bool(np.any(self._try(np.repeat(X[p:p + 1], inbox.size, axis=0), inbox, tol)[1]))
-        return ok
+        return self._search(np.atleast_2d(np.asarray(X, float)), tol)[0] >= 0
 
     def locate(self, X: np.ndarray, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(block (m,), element (m,), ξ (m, d)). Raises ValueError naming points outside the mesh."""
         X = np.atleast_2d(np.asarray(X, float))
         if X.shape[1] != self.mesh.dim:
             raise ValueError(f"points have {X.shape[1]} coordinates, the mesh is {self.mesh.dim}D")
+        if X.shape[0] == 0:             # no points (e.g. a handshake without pad atoms)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, self.mesh.dim))
+        found, xi = self._search(X, tol)
+        bad = np.nonzero(found < 0)[0]
+        if bad.size:
+            show = "; ".join(f"#{i} {np.array2string(X[i], precision=6)}" for i in bad[:5])
+            raise ValueError(f"{bad.size} point(s) outside the mesh: {show}"
+                             + (" ..." if bad.size > 5 else ""))
+        return self._bid[found], self._eid[found], xi
+
+    def _search(self, X: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+        """(global element (m,), -1 where none contains the point; ξ (m, d)) of points X (m, d)."""
         m = X.shape[0]
         found = np.full(m, -1, np.int64)
         xi = np.zeros((m, self.mesh.dim))
-        if m == 0:                      # no points (e.g. a handshake without pad atoms)
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), xi
+        if m == 0:
+            return found, xi
         if self._k > 2 and m:
             # first the nearest centroid of the points where it is unique (computed distance strictly below
             # the second's: the first candidate of the k-nearest query below); most points are in that
@@ -107,9 +103,4 @@ class Locator:
                 if np.any(ok):
                     i = int(np.argmax(ok))
                     found[p], xi[p] = inbox[i], x[i]
-        bad = np.nonzero(found < 0)[0]
-        if bad.size:
-            show = "; ".join(f"#{i} {np.array2string(X[i], precision=6)}" for i in bad[:5])
-            raise ValueError(f"{bad.size} point(s) outside the mesh: {show}"
-                             + (" ..." if bad.size > 5 else ""))
-        return self._bid[found], self._eid[found], xi
+        return found, xi
