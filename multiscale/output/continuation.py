@@ -253,20 +253,18 @@ def potential_changes(origin: Origin, deck: object) -> list[str]:
     which ``deck`` differs from the run that wrote ``origin``; empty when they agree or it is unknown."""
     import yaml
 
+    from .checkpoint import deck_fingerprint, fingerprint_differences
+
     if origin.potential is None:
         return []
     if origin.potential_of == "fingerprint":
-        from .checkpoint import deck_fingerprint, fingerprint_differences
         now = {k: v for k, v in deck_fingerprint(deck).items() if k.startswith("potential.")}
-        return fingerprint_differences(origin.potential, now, may_differ=())
     else:
         try:
             now = _flat_potential(yaml.safe_load(deck.text)) or {}
         except yaml.YAMLError:
             return []
-    keys = sorted(set(origin.potential) | set(now))
-    return [f"{k}: {origin.potential.get(k, '(absent)')} -> {now.get(k, '(absent)')}" for k in keys
-            if origin.potential.get(k) != now.get(k)]
+    return fingerprint_differences(origin.potential, now, may_differ=())
 
 
 def check_compatible(origin: Origin, static: dict, source: str) -> None:
