@@ -144,6 +144,7 @@ class MPIComm:
         self.bytes_sent = 0
         self.messages = 0
         self._open: dict[int, list] = {}      # channels not freed yet (persistent requests)
+        self._atexit_registered = False         # `_free_open` registered with atexit
 
     def _op(self, op: str) -> Any:
         try:
@@ -226,8 +227,8 @@ class MPIComm:
         reqs = [self.comm.Recv_init(recv, source=source, tag=tag) for _, _, recv, source, tag in msgs]
         reqs += [self.comm.Send_init(send, dest=dest, tag=tag) for send, dest, _, _, tag in msgs]
         ch = [reqs, sum(m[0].nbytes for m in msgs), len(msgs), False]
-        if not getattr(self, "_atexit_registered", False):     # once per communicator (review rev25: one
-            import atexit  # per rebuild before)
+        if not self._atexit_registered:     # one hook per communicator, not one per rebuild (review rev25)
+            import atexit
             atexit.register(self._free_open)
             self._atexit_registered = True
         self._open[id(ch)] = ch
