@@ -197,16 +197,20 @@ class Simulation:
             record.provenance = origin.provenance
         root = self.reduce.rank == 0
         if origin is not None and root:
-            from .output.continuation import potential_changes
+            import warnings
+
+            from .errors import ContinuationWarning
+            from .output.continuation import mass_changes, potential_changes
             changed = potential_changes(origin, self.deck)
             if changed:
-                import warnings
-
-                from .errors import ContinuationWarning
                 more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
                 warnings.warn(f"--from {start_from}: the potential differs from the one of the run that "
                               f"wrote this state: {'; '.join(changed[:3])}{more}; its forces and energy "
                               "change at step 0", ContinuationWarning, stacklevel=2)
+            mass_note = mass_changes(origin, self._static(), self.deck)
+            if mass_note:
+                warnings.warn(f"--from {start_from}: {mass_note}; the velocities are kept, so the kinetic "
+                              "energy changes at step 0", ContinuationWarning, stacklevel=2)
         if not root:        # a distributed run: rank 0 writes the results, checkpoints and progress
             from .run.distributed import NullWriter, quiet_record
             quiet_record(record)

@@ -14,8 +14,11 @@ Where the state comes from:
 
 The model of the new deck must be the same as the earlier one's: same atom count and reference positions
 (to 1e-9 of the model's size), the same species on every atom (results files), same mesh nodes and
-connectivity. Anything else (loads, integrator, temperature, output) may change; a changed potential
-section (or, from a checkpoint, potential file content) is allowed with a warning (`ContinuationWarning`).
+connectivity; from a checkpoint, the deck's model keys (`MODEL_KEYS`; files by content, not by path).
+Anything else (loads, integrator, temperature, output) may change; a changed potential section (compared
+after validation, defaults filled in; from a checkpoint also potential file content) or changed atom
+masses (the velocities are kept: the kinetic energy changes) are allowed with a warning
+(`ContinuationWarning`).
 The new run starts at step / stage 0, time 0, from that state; its loads' ``initialize`` runs first and
 the state then replaces the fields it set; dofs fixed by the new deck start at rest.
 
@@ -54,8 +57,11 @@ class Origin:
     provenance: list[dict] = field(default_factory=list)
     species: np.ndarray | None = None      # (n,) the earlier run's species name of each atom (results files)
     potential: dict[str, str] | None = None    # the earlier run's potential section, flat {key: JSON}
-    potential_of: str = "text"             # "text": as in its deck; "fingerprint": defaults + file digests
+    potential_of: str = "text"             # "text": as in its deck; "normalised": validated, defaults
+                                           # filled in; "fingerprint": that + file digests (checkpoints)
     model: dict[str, str] | None = None    # a checkpoint's model keys (`MODEL_KEYS`), flat {key: JSON}
+    mass: np.ndarray | None = None         # (n,) the earlier run's per-atom masses [mass] (results files)
+    mass_keys: dict[str, str] | None = None  # a checkpoint's deck keys of the masses, flat {key: JSON}
 
 
 def parse_spec(spec: str | Path) -> tuple[Path, int | None]:
@@ -119,7 +125,8 @@ def _from_checkpoint(path: Path, step: int | None) -> Origin:
         fp = {}
     pot = {k: v for k, v in fp.items() if k.startswith("potential.")} or None
     return Origin(x, v, U, V, None, None, None, prov, potential=pot, potential_of="fingerprint",
-                  model=_model_keys(fp) if fp else None)
+                  model=_model_keys(fp) if fp else None,
+                  mass_keys=_mass_keys(fp) if fp else None)
 
 
 #: deck keys that define the model (the atoms' sites, species and box, the mesh): a checkpoint holds no
@@ -129,8 +136,15 @@ MODEL_KEYS = ("atoms.lattice", "atoms.region", "atoms.cells", "atoms.file", "ato
 
 
 def _model_keys(fingerprint: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in fingerprint.items()
-            if any(k == p or k.startswith((p + ".", p + "[", p + " ")) for p in MODEL_KEYS)}
+    """The model keys of a deck fingerprint; a file-valued key whose content digest ("KEY (sha256)") is
+    recorded is compared by that digest, not by how the deck spells its path."""
+    out = {k: v for k, v in fingerprint.items()
+           if any(k == p or k.startswith((p + ".", p + "[", p + " ")) for p in MODEL_KEYS)}
+    return {k: v for k, v in out.items() if f"{k} (sha256)" not in out}
+
+
+def _mass_keys(fingerprint: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in fingerprint.items() if k == "atoms.mass" or k.startswith("atoms.mass.")}
 
 
 def check_checkpoint_model(origin: Origin, deck: object, source: str) -> None:
@@ -221,8 +235,11 @@ def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin
                  "start_time": prov_attrs.get("start_time"),
                  "deck_sha256": hashlib.sha256(deck_text.encode()).hexdigest()})
     conn = mesh_static.get("connectivity") if mesh_static else None
+    mass = atoms_static.get("mass")
+    norm = _normalised_potential(deck_text) if pot is not None else None
     return Origin(x, v, U, V, X, mesh_static.get("nodes"), conn, prov, species=_species(atoms_static),
-                  potential=pot)
+                  potential=norm or pot, potential_of="normalised" if norm else "text",
+                  mass=None if mass is None else np.asarray(mass, float))
 
 
 def _species(atoms_static: dict) -> np.ndarray | None:
@@ -248,6 +265,22 @@ def _flat_potential(deck_data: object) -> dict[str, str] | None:
     return out
 
 
+def _normalised_potential(deck_text: str) -> dict[str, str] | None:
+    """The ``potential`` section of a deck's text validated by the deck schema, every default filled in, as
+    flat {key path: JSON} (``epsilon: 1`` and ``epsilon: 1.0`` agree); None if the text does not validate
+    (a deck of an older msim, or one naming files relative to a folder we do not know)."""
+    from ..deck.deck import load_deck_text
+    from .checkpoint import _flatten
+
+    try:
+        deck = load_deck_text(deck_text, "<earlier deck>")
+    except Exception:  # noqa: BLE001 - any failure: fall back to the text as written
+        return None
+    out: dict[str, str] = {}
+    _flatten(deck.config.model_dump(mode="json").get("potential"), "potential", out)
+    return out or None
+
+
 def potential_changes(origin: Origin, deck: object) -> list[str]:
     """``key: earlier -> now`` for each potential key (and, from a checkpoint, potential file digest) in
     which ``deck`` differs from the run that wrote ``origin``; empty when they agree or it is unknown."""
@@ -259,12 +292,38 @@ def potential_changes(origin: Origin, deck: object) -> list[str]:
         return []
     if origin.potential_of == "fingerprint":
         now = {k: v for k, v in deck_fingerprint(deck).items() if k.startswith("potential.")}
+    elif origin.potential_of == "normalised":
+        now = _normalised_potential(deck.text) or {}
     else:
         try:
             now = _flat_potential(yaml.safe_load(deck.text)) or {}
         except yaml.YAMLError:
             return []
     return fingerprint_differences(origin.potential, now, may_differ=())
+
+
+def mass_changes(origin: Origin, static: dict, deck: object) -> str | None:
+    """A sentence naming how the atoms' masses of ``deck`` (``Simulation._static()``) differ from the run
+    that wrote ``origin``, or None: per-atom masses from a results file, the deck's mass keys from a
+    checkpoint. The velocities are kept, so the kinetic energy changes at step 0 (a review found a doubled
+    mass continued without a word: kinetic energy 37.40 -> 74.81)."""
+    atoms = static.get("atoms") or {}
+    mine = atoms.get("mass")
+    if origin.mass is not None and mine is not None:
+        mine = np.asarray(mine, float)
+        if mine.shape == origin.mass.shape and mine.size:
+            rel = np.abs(mine - origin.mass) / np.maximum(np.abs(origin.mass), 1e-300)
+            if float(rel.max()) > 1e-12:
+                i = int(np.argmax(rel))
+                return (f"the masses of {int(np.count_nonzero(rel > 1e-12))} atom(s) differ (atom {i}: "
+                        f"{origin.mass[i]:.10g} there, {mine[i]:.10g} here)")
+        return None
+    if origin.mass_keys is not None:
+        from .checkpoint import deck_fingerprint, fingerprint_differences
+        diff = fingerprint_differences(origin.mass_keys, _mass_keys(deck_fingerprint(deck)), may_differ=())
+        if diff:
+            return "the atoms' masses differ: " + "; ".join(diff[:3])
+    return None
 
 
 def check_compatible(origin: Origin, static: dict, source: str) -> None:

@@ -113,3 +113,59 @@ def test_a_results_file_with_the_placeholder_species_continues(tmp_path) -> None
         names[...] = [b"Ni"] + [b"X"] * (len(names) - 1)
     res, _ = _run(tmp_path, "third", ALLOY.format(s0="Al", s1="Cu"), "--from", str(tmp_path / "first.h5"))
     assert res.exit_code == 2 and "species" in res.output, res.output
+
+
+def test_the_same_structure_file_by_another_path_continues(tmp_path) -> None:
+    """Review rev26: from a checkpoint the deck's `atoms.file` path text was compared besides the file's
+    content digest, so the same data file reached through another relative (or an absolute) path was
+    refused (exit 2) — from the results file it was accepted. Files are compared by content now; a changed
+    file is still refused."""
+    import shutil
+    from pathlib import Path
+
+    decks = Path(__file__).resolve().parents[2] / "decks"
+    a, b = tmp_path / "a", tmp_path / "b"
+    (a / "data").mkdir(parents=True)
+    b.mkdir()
+    shutil.copy(decks / "data" / "ni3al_l12_defects.data", a / "data")
+    text = (decks / "ni3al_file_md.yaml").read_text().replace("steps: 2000", "steps: 4").replace(
+        "every: 250", "every: 2\n  checkpoint_every: 4")
+    text = text[:text.index("expect:")]
+    res, _ = _run(a, "first", text)
+    assert res.exit_code == 0, res.output
+    ck = str(a / "first.checkpoint.h5")
+    for i, path in enumerate(("../a/data/ni3al_l12_defects.data", str(a / "data" / "ni3al_l12_defects.data"))):
+        res, _ = _run(b, f"other{i}", text.replace("data/ni3al_l12_defects.data", path), "--from", ck)
+        assert res.exit_code == 0, (path, res.output)
+    data = a / "data" / "ni3al_l12_defects.data"
+    data.write_text(data.read_text() + "\n")          # one byte more: another file
+    res, _ = _run(b, "changed", text.replace("data/ni3al_l12_defects.data", "../a/data/ni3al_l12_defects.data"),
+                  "--from", ck)
+    assert res.exit_code == 2 and "atoms.file (sha256)" in res.output, res.output
+
+
+@pytest.mark.parametrize("source", ["first.h5", "first.checkpoint.h5"])
+def test_a_changed_mass_is_a_warning(tmp_path, source: str) -> None:
+    """Review rev26: a doubled mass continued without a word (the velocities are kept: the kinetic energy
+    37.40 -> 74.81 at step 0). It is a `ContinuationWarning` now, from a results file (per-atom masses) and
+    from a checkpoint (the deck's mass keys)."""
+    res, _ = _run(tmp_path, "first", LJ.format(eps=1.0, T=0.1))
+    assert res.exit_code == 0, res.output
+    res, caught = _run(tmp_path, "same", LJ.format(eps=1.0, T=0.1), "--from", str(tmp_path / source))
+    assert res.exit_code == 0 and not caught, res.output
+    res, caught = _run(tmp_path, "heavy", LJ.format(eps=1.0, T=0.1).replace("mass: 1.0", "mass: 2.0"),
+                       "--from", str(tmp_path / source))
+    assert res.exit_code == 0, res.output
+    assert len(caught) == 1 and "masses" in str(caught[0].message), [str(w.message) for w in caught]
+
+
+def test_the_same_potential_spelled_otherwise_is_no_change(tmp_path) -> None:
+    """Review rev26: from a results file the potential section was compared as written, so `epsilon: 1`
+    against `1.0` (or a key left at its default) warned that the potential differs. It is compared after
+    the deck schema's validation now, as from a checkpoint; a real change still warns."""
+    res, _ = _run(tmp_path, "first", LJ.format(eps="1.0", T=0.1))
+    assert res.exit_code == 0, res.output
+    res, caught = _run(tmp_path, "int", LJ.format(eps="1", T=0.1), "--from", str(tmp_path / "first.h5"))
+    assert res.exit_code == 0 and not caught, [str(w.message) for w in caught]
+    res, caught = _run(tmp_path, "other", LJ.format(eps="1.25", T=0.1), "--from", str(tmp_path / "first.h5"))
+    assert len(caught) == 1 and "potential.epsilon: 1.0 -> 1.25" in str(caught[0].message)
