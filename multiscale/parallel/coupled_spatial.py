@@ -1,0 +1,351 @@
+"""Coupled dynamics with the atoms on the spatial engine (`parallel.engine.DistributedMD`), the mesh and
+the constraint solve replicated (docs/parallel.md "Spatial decomposition of coupled decks").
+
+OPT-IN ONLY (``msim run --decompose spatial`` / `SpatialCoupled`); the default P > 1 coupled run is the
+replicated-data one (`run.distributed.setup_replicated`). Supported (`check_spatial`, a message naming
+what is not): a 2D energy-based ``projected`` coupling with a pair potential, a box free along every axis,
+no fixed or prescribed dofs, no thermostat, no damping band, no loads except initial conditions
+(``radial_pulse``; wave packets are initial conditions already). Everything else is refused, never run.
+
+What each rank holds:
+
+* its OWNED atoms (and ghosts) in a `DistributedMD` with the handshake weights (site weights, reference
+  positions, bond weights of its own list entries, `parallel.weights`); pads are atoms of the engine
+  with zero mass, their owned rows set to x = X + N U before every force evaluation, so the ghost
+  exchange carries the ghost pads like any atom;
+* the mesh, U, V, the continuum's accelerations and the constraint projector, replicated (the serial
+  objects of the model);
+* a replicated copy of the TOUCHED atoms (the atoms of the constraint rows: ``projector.touched``):
+  x, v, accelerations, reference positions (``xT``, ``vT``, ``accT``, ``XT``; (n_T, d)). Every rank
+  kicks/drifts them, re-projects G q and G v, and kicks them with the corrected accelerations
+  exactly as the serial integrator does (the serial kernels on the compact arrays: the same values in
+  the same order), and writes them into its owned rows of the engine.
+
+One step (the serial `VelocityVerlet.step`'s order): kick/drift of the owned atoms, the touched copy
+and the nodes; round-off re-projection of G q, G v (touched copy and nodes); owned touched rows and
+owned pads (x = X + N U) written into the engine; neighbour rebuild when due (collective); the engine's
+forces (ghost exchange, reverse forces); then ONE ``Allgatherv`` per step of each rank's (energy share,
+owned touched atoms' forces, owned pads' forces, its block of the continuum's node forces
+(`SplitContinuum.prefetch`)); every rank then has the serial touched forces, the serial pad forces and
+the serial node forces, does the pad forces → nodes (serial order), the multiplier solve, and kicks.
+
+Accuracy: the atoms' forces differ from the serial ones by the summation order of the cross pairs
+(round-off), so trajectories agree with the serial (and replicated) run to round-off, not bitwise
+(tests/parallel/test_mpi_coupled_spatial.py: 1 000 steps of wave2d). The mesh, the constraint solve,
+the pad transfer are bitwise serial given the gathered forces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._kernels import load as _load_kernel
+
+__all__ = ["SpatialCoupled", "spatial_refusal"]
+
+
+def spatial_refusal(model, integrator) -> tuple[str, str] | None:  # noqa: ANN001
+    """(deck key, message) of the first feature the spatial coupled path does not support, or None."""
+    from ..coupling.methods.base import CouplingMethod
+    from ..coupling.methods.projected import ProjectedCoupling
+    from ..fem.continuum import ContinuumRegion
+    from ..loads.radial_pulse import RadialPulse
+    from ..loads.base import Load
+    from .split_continuum import SplitContinuum
+    s = model.system
+    what = "is not supported by the spatial decomposition of coupled decks yet (--decompose spatial)"
+    if model.atoms is None or model.continuum is None or not s.coupled:
+        return "continuum", f"a deck without both atoms and a continuum {what}; run it without the option"
+    if s.d != 2:
+        return "atoms", f"{s.d}D {what} (2D only)"
+    m = s.method
+    if not isinstance(m, ProjectedCoupling) or type(m) is not ProjectedCoupling:
+        return "handshake.coupling", f"coupling '{type(m).__name__}' {what} (projected only)"
+    if hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
+        return "handshake.coupling", f"a coupling with its own forces {what}"
+    pot = model.potential
+    if getattr(pot, "many_body", False) or hasattr(pot, "tables") or getattr(pot, "external", False):
+        return "potential", f"potential '{type(pot).__name__}' {what} (pair potentials only)"
+    if str(getattr(pot, "name", "")) in ("lammps", "ase"):
+        return "potential", f"an external-engine potential {what}"
+    if np.any(model.atoms.box.periodic):
+        return "atoms.boundary", f"a periodic atom box {what} (free boxes only)"
+    if model.thermostat is not None:
+        return "integrator.thermostat", f"a thermostat {what}"
+    if model.damping is not None or integrator.velocity_ops:
+        return "handshake.damping", f"a damping band {what}"
+    for ld in model.loads:
+        if not (isinstance(ld, RadialPulse) and type(ld).impose is Load.impose
+                and ld.fixed_dofs() == (None, None)):
+            return "loads", f"load '{type(ld).__name__}' {what} (initial conditions only: radial_pulse)"
+    if integrator._fixed.size:
+        return "loads", f"fixed or prescribed dofs {what}"
+    if integrator.projector is None or not integrator._local:
+        return "handshake.coupling", f"a constraint system without the local (touched-dof) solve {what}"
+    if not isinstance(model.continuum, ContinuumRegion) or not SplitContinuum.supports(model.continuum, m):
+        return "continuum", f"this continuum {what}"
+    if np.any(s.floored.size):
+        return "handshake", f"mass_floor {what}"
+    return None
+
+
+class SpatialCoupled:
+    """The coupled velocity Verlet of a prepared serial model with the atoms on `DistributedMD`.
+
+    model : `build.Model` (every rank builds the same serial model); integrator : its prepared serial
+    `VelocityVerlet` (``project_state`` done; not stepped: its projector, touched/active dof lists,
+    inverse masses and tolerance are used); comm : `MPIComm` or `SerialComm`.
+    Attributes after `step`: ``step_count``, ``time``, ``potential`` [energy] (global, every rank),
+    ``energy`` (the three terms), ``stats`` (seconds per phase: engine forces, gather, solve)."""
+
+    def __init__(self, model, integrator, comm) -> None:  # noqa: ANN001
+        from .engine import DistributedMD
+        from .split_continuum import SplitContinuum
+        why = spatial_refusal(model, integrator)
+        if why is not None:
+            raise ValueError(f"{why[0]}: {why[1]}")
+        self.model, self.serial, self.comm = model, integrator, comm
+        s, a, p = model.system, model.atoms, integrator.projector
+        self.s, self.p = s, p
+        self.d = d = s.d
+        self.dt = float(integrator.dt)
+        self.n_threads = int(integrator.n_threads)
+        self._kv, self._ck = _load_kernel("verlet"), _load_kernel("coupler")
+        n = s.n_atoms
+        # ---- the touched atoms, replicated (compact arrays; serial flat indices mapped onto them)
+        ta, aa = integrator._t_atom, integrator._a_atom
+        self.T = np.unique(ta // d).astype(np.int64)
+        self.tc = (np.searchsorted(self.T, ta // d) * d + ta % d).astype(np.int64)
+        self.ac = (np.searchsorted(self.T, aa // d) * d + aa % d).astype(np.int64)
+        self.t_node, self.a_node = integrator._t_node, integrator._a_node
+        self.xT = np.ascontiguousarray(a.x[self.T])
+        self.vT = np.ascontiguousarray(a.v[self.T])
+        self.XT = np.ascontiguousarray(a.X[self.T])
+        self.fT = np.zeros_like(self.xT)
+        self.accT = np.zeros_like(self.xT)
+        self.invT = np.ascontiguousarray(integrator._inv_atoms[self.T])
+        self.inv_t = integrator._inv_t
+        self.inv_nodes = integrator._inv_nodes
+        self.buf_t = np.empty(p.touched.size)
+        self.r = np.empty(p.n_rows)
+        self.corr = np.empty(p.active.size)
+        self.reproject_tol = float(integrator.reproject_tol)
+        self.n_reprojections = 0
+        # ---- pads (replicated plan of the serial system: N_pad, X_pad, the Nᵀ transfer)
+        self.pad_idx = np.ascontiguousarray(s.pad_idx, np.int64)
+        self.n_pad = int(self.pad_idx.size)
+        if self.n_pad:
+            _, _, self._Np, self._Ni, self._Nx, self._Xp, self._pnodes, self._Nt = s._pads()
+        self.xP = np.zeros((self.n_pad, d))
+        self._vP = np.zeros((self.n_pad, d))
+        self.fP = np.zeros((self.n_pad, d))
+        self._ar_pad = np.arange(self.n_pad, dtype=np.int64)
+        # ---- continuum: replicated state, node forces split (its buffer rides on the atoms' gather)
+        self.cont = model.continuum
+        self.split = SplitContinuum(self.cont, comm).install()
+        self.acc_nodes = np.zeros((s.n_nodes, d))
+        self.f_nodes = np.zeros((s.n_nodes, d))
+        # ---- the engine: rank 0 gives every atom (pads with zero mass and velocity), the rebuild migrates
+        mine = slice(None) if comm.rank == 0 else slice(0, 0)
+        v0 = np.array(a.v, float)
+        v0[self.pad_idx] = 0.0
+        types = np.zeros(n, np.int32) if a.types is None else np.asarray(a.types, np.int32)
+        site_w = getattr(a, "site_w", None)
+        self.engine = DistributedMD(
+            comm, np.asarray(a.x, float)[mine], v0[mine], np.asarray(s.atom_mass, float)[mine],
+            np.arange(n, dtype=np.int64)[mine], a.potential, a.box, a.nlist.skin, types=types[mine], axis=0,
+            newton=None, n_threads=self.n_threads, neighbor=a.nlist.policy,
+            site_w=None if site_w is None else np.asarray(site_w, float)[mine],
+            X_ref=np.asarray(a.X, float)[mine], bond_weight_fn=s.handshake.bond_weight_fn)
+        self._built = -1
+        self.step_count = 0
+        self.time = 0.0
+        self.potential = 0.0
+        self.energy = {"potential_atoms": 0.0, "potential_continuum": 0.0, "coupling": 0.0}
+        self.external_work = 0.0
+        self.dissipated = 0.0
+        self.stats = {"t_engine": 0.0, "t_gather": 0.0, "t_rest": 0.0, "steps": 0}
+        self._remap()
+        self._evaluate()
+
+    # ------------------------------------------------------------------ ownership maps (per rebuild)
+    def _remap(self) -> None:
+        """Owned rows of the touched atoms and of the pads, every rank's counts and positions, the send
+        and receive layout of the per-step gather (collective; after each rebuild)."""
+        e, d = self.engine, self.d
+        g = e.gid[: e.n_own]
+        inT = np.isin(g, self.T)
+        self.rowsT = np.flatnonzero(inT)
+        self.posT = np.searchsorted(self.T, g[self.rowsT])
+        inP = np.isin(g, self.pad_idx)
+        self.rowsP = np.flatnonzero(inP)
+        self.posP = np.searchsorted(self.pad_idx, g[self.rowsP])
+        self.inv_own = np.ascontiguousarray(np.repeat(e.inv_mass[:, None], d, axis=1))
+        self.acc_own = np.zeros((e.n_own, d))
+        cs = self.split.prefetch()        # (plans the split; its size is fixed)
+        k_own = 1 + (self.rowsT.size + self.rowsP.size) * d
+        self._send = np.empty(k_own + cs.size)
+        parts = self.comm.allgather((self.posT, self.posP)) if self.comm.size > 1 else [(self.posT, self.posP)]
+        _, ccounts, _ = self.split.recv_buffer()
+        counts = np.array([1 + (pt.size + pp.size) * d + int(cc) for (pt, pp), cc in zip(parts, ccounts,
+                                                                                            strict=True)])
+        self._counts = counts
+        self._displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self._recv = np.empty(int(counts.sum()))
+        self._layout = []       # per rank: (offset, posT, posP, continuum offset, continuum count)
+        for r, (pt, pp) in enumerate(parts):
+            o = int(self._displs[r])
+            self._layout.append((o, pt, pp, o + 1 + (pt.size + pp.size) * d, int(ccounts[r])))
+        self._built = e.n_builds
+
+    # ------------------------------------------------------------------ forces
+    def _set_pads(self) -> None:
+        """x = X + N U of every pad (replicated, the serial kernel), written into the owned pad rows."""
+        if self.n_pad:
+            self._ck.pads_follow(self._ar_pad, self._Np, self._Ni, self._Nx, self._Xp, self.cont.U, self.cont.V,
+                                 self.xP, self._vP, 2)
+            self.engine.x[self.rowsP] = self.xP[self.posP]
+
+    def _evaluate(self) -> None:
+        """Forces of the current state: engine (owned atoms), ONE Allgatherv (energy shares, owned touched
+        and pad forces, the continuum's blocks), pad forces → nodes; the global potential energy."""
+        import time as _t
+        e, d = self.engine, self.d
+        t0 = _t.perf_counter()
+        e.compute()
+        t1 = _t.perf_counter()
+        f = e.forces
+        send = self._send
+        send[0] = e.energy_local
+        kT, kP = self.rowsT.size * d, self.rowsP.size * d
+        send[1:1 + kT] = f[self.rowsT].reshape(-1)
+        send[1 + kT:1 + kT + kP] = f[self.rowsP].reshape(-1)
+        cs = self.split.prefetch()
+        send[1 + kT + kP:] = cs
+        if self.comm.size > 1:
+            MPI = self.comm.MPI
+            self.comm.comm.Allgatherv(send, [self._recv, self._counts, self._displs, MPI.DOUBLE])
+        else:
+            self._recv[:] = send
+        crecv, _, cdispl = self.split.recv_buffer()
+        recv, fT, fP = self._recv, self.fT, self.fP
+        Ea = 0.0
+        for r, (o, pt, pp, oc, nc) in enumerate(self._layout):
+            Ea += float(recv[o])
+            nT, nP = pt.size * d, pp.size * d
+            fT[pt] = recv[o + 1:o + 1 + nT].reshape(-1, d)
+            fP[pp] = recv[o + 1 + nT:o + 1 + nT + nP].reshape(-1, d)
+            crecv[int(cdispl[r]):int(cdispl[r]) + nc] = recv[oc:oc + nc]
+        self.split.finish_prefetch()
+        t2 = _t.perf_counter()
+        Ec = float(self.cont.compute())      # the prefetched result (no communication)
+        np.copyto(self.f_nodes, self.cont.forces)
+        if self.n_pad:
+            Tp, Ti, Tx = self._Nt
+            self._ck.pad_forces(self._ar_pad, Tp, Ti, Tx, self._pnodes, fP, self.f_nodes)
+            f[self.rowsP] = 0.0
+        self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": 0.0}
+        self.potential = Ea + Ec + 0.0
+        self.stats["t_engine"] += t1 - t0
+        self.stats["t_gather"] += t2 - t1
+
+    def _acc_kick(self, half: float) -> None:
+        """Accelerations with the constraint correction and the half-kick: the touched copy and the nodes
+        with the serial kernels, the owned atoms with the plain kernel, then the owned touched rows from
+        the touched copy."""
+        p, ck, nt, e = self.p, self._ck, self.n_threads, self.engine
+        p.residual_into(self.fT.reshape(-1), self.inv_t, self.f_nodes.reshape(-1), 2, self.tc, self.t_node,
+                        self.buf_t, self.r)
+        corr = p.correction_into(self.r, self.corr)
+        ck.acc_kick(self.vT.reshape(-1), self.accT.reshape(-1), self.fT.reshape(-1), self.invT.reshape(-1),
+                    half, self.ac, corr, 0, nt)
+        ck.acc_kick(self.cont.V.reshape(-1), self.acc_nodes.reshape(-1), self.f_nodes.reshape(-1),
+                    self.inv_nodes.reshape(-1), half, self.a_node, corr, self.ac.size, nt)
+        n = e.n_own
+        self._kv.acc_kick(e.v, self.acc_own, e.forces[:n], self.inv_own, half, nt)
+        e.v[self.rowsT] = self.vT[self.posT]
+        self.acc_own[self.rowsT] = self.accT[self.posT]
+
+    def _reproject(self) -> None:
+        """`VelocityVerlet._reproject_q` on the touched copy and the nodes (replicated)."""
+        p, ck = self.p, self._ck
+        x, X, U = self.xT.reshape(-1), self.XT.reshape(-1), self.cont.U.reshape(-1)
+        m = p.residual_into(x, X, U, 1, self.tc, self.t_node, self.buf_t, self.r)
+        if not m > self.reproject_tol:
+            return
+        self.n_reprojections += 1
+        ck.subtract_at(x, U, self.ac, self.a_node, p.correction_into(self.r, self.corr))
+        v, V = self.vT.reshape(-1), self.cont.V.reshape(-1)
+        p.residual_into(v, X, V, 0, self.tc, self.t_node, self.buf_t, self.r)
+        ck.subtract_at(v, V, self.ac, self.a_node, p.correction_into(self.r, self.corr))
+
+    def initialize_acc(self) -> None:
+        """Accelerations of the initial forces (no kick): `VelocityVerlet.initialize`."""
+        self._acc_kick(0.0)
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, n: int = 1) -> None:
+        """n coupled velocity-Verlet steps (collective)."""
+        import time as _t
+        if self.step_count == 0 and not getattr(self, "_init", False):
+            self.initialize_acc()
+            self._init = True
+        e, k, dt, nt = self.engine, self._kv, self.dt, self.n_threads
+        half = 0.5 * dt
+        for _ in range(int(n)):
+            t0 = _t.perf_counter()
+            no = e.n_own
+            k.kick_drift(e.v, e.x[:no], self.acc_own, half, dt, nt)
+            k.kick_drift(self.vT, self.xT, self.accT, half, dt, nt)
+            k.kick_drift(self.cont.V, self.cont.U, self.acc_nodes, half, dt, nt)
+            self._reproject()
+            e.x[self.rowsT] = self.xT[self.posT]
+            e.v[self.rowsT] = self.vT[self.posT]
+            self.time = (self.step_count + 1) * dt
+            self._set_pads()
+            self.stats["t_rest"] += _t.perf_counter() - t0
+            if e.due():
+                e.rebuild()
+                self._remap()
+            self._evaluate()
+            t0 = _t.perf_counter()
+            self._acc_kick(half)
+            self.step_count += 1
+            self.stats["t_rest"] += _t.perf_counter() - t0
+            self.stats["steps"] += 1
+
+    # ------------------------------------------------------------------ global values (collective)
+    def kinetic(self) -> tuple[float, float]:
+        """(kinetic_atoms, kinetic_continuum) [energy]: the atoms' summed over the ranks (round-off),
+        the continuum's the serial expression."""
+        e, s = self.engine, self.s
+        Ka = 0.5 * float(np.sum(e.mass * np.sum(e.v * e.v, axis=1)))
+        Ka = float(self.comm.allreduce(Ka, "sum")) if self.comm.size > 1 else Ka
+        V = self.cont.V
+        Kc = 0.5 * float(np.sum(s.node_mass * np.sum(V * V, axis=1)))
+        return Ka, Kc
+
+    def ledger(self) -> dict:
+        """Collective: kinetic and potential terms and the total [energy] (no loads, no damping: the
+        external work and the dissipated energy are 0)."""
+        Ka, Kc = self.kinetic()
+        out = {"kinetic_atoms": Ka, "kinetic_continuum": Kc, **self.energy}
+        out["total"] = Ka + Kc + self.potential
+        return out
+
+    def gather(self) -> dict | None:
+        """Collective: on rank 0 the serial layout (x, v (n, d) with the pads' v = N V, U, V (N, d)),
+        None elsewhere."""
+        g = self.engine.gather(0)
+        if g is None:
+            return None
+        n = self.s.n_atoms
+        if not np.array_equal(g["gid"], np.arange(n)):
+            raise RuntimeError("gathered atoms are not the global ids 0..n-1")
+        x, v = g["x"].copy(), g["v"].copy()
+        if self.n_pad:
+            xP, vP = np.zeros_like(self.xP), np.zeros_like(self.xP)
+            self._ck.pads_follow(self._ar_pad, self._Np, self._Ni, self._Nx, self._Xp, self.cont.U, self.cont.V,
+                                 xP, vP, 1)
+            v[self.pad_idx] = vP
+        return {"x": x, "v": v, "U": self.cont.U.copy(), "V": self.cont.V.copy(), "forces": g["forces"]}
