@@ -56,6 +56,9 @@ def spatial_refusal(model, integrator) -> tuple[str, str] | None:  # noqa: ANN00
     what = "is not supported by the spatial decomposition of coupled decks yet (--decompose spatial)"
     if model.atoms is None or model.continuum is None or not s.coupled:
         return "continuum", f"a deck without both atoms and a continuum {what}; run it without the option"
+    pot = model.potential
+    if getattr(pot, "many_body", False) or hasattr(pot, "tables") or getattr(pot, "external", False):
+        return "potential", f"potential '{type(pot).__name__}' {what} (pair potentials only)"
     if s.d != 2:
         return "atoms", f"{s.d}D {what} (2D only)"
     m = s.method
@@ -63,11 +66,6 @@ def spatial_refusal(model, integrator) -> tuple[str, str] | None:  # noqa: ANN00
         return "handshake.coupling", f"coupling '{type(m).__name__}' {what} (projected only)"
     if hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
         return "handshake.coupling", f"a coupling with its own forces {what}"
-    pot = model.potential
-    if getattr(pot, "many_body", False) or hasattr(pot, "tables") or getattr(pot, "external", False):
-        return "potential", f"potential '{type(pot).__name__}' {what} (pair potentials only)"
-    if str(getattr(pot, "name", "")) in ("lammps", "ase"):
-        return "potential", f"an external-engine potential {what}"
     if np.any(model.atoms.box.periodic):
         return "atoms.boundary", f"a periodic atom box {what} (free boxes only)"
     if model.thermostat is not None:
