@@ -169,6 +169,12 @@ def _load(deck_path: Path) -> Any:
               help="Start this (new) run from the state at STEP (default: the last frame) of an earlier "
               "results file, or from a checkpoint: a new deck may change loads, integrator, temperature, "
               "length, output, not the model (atoms, mesh). The new file records where it came from.")
+@click.option("--decompose", type=click.Choice(["replicated", "spatial"]), default="replicated",
+              show_default=True,
+              help="Coupled dynamics decks: 'replicated' (the whole model on every rank, forces split; "
+              "bitwise the serial run) or 'spatial' (opt-in, 2D projected coupling with a pair potential "
+              "only: the atoms decomposed in slabs, mesh and constraint solve replicated; equal to the "
+              "serial run to round-off; anything else is refused with exit 2). docs/parallel.md.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing file at the output path. Without it msim refuses (exit 2) to "
               "overwrite any existing file, results of an earlier run or not. --restart continues its own "
@@ -176,7 +182,8 @@ def _load(deck_path: Path) -> Any:
               "checkpoint) are never overwritten, --overwrite or not.")
 @debug_option
 def run(deck: Path, output: str | None, steps: int | None, stages: int | None, threads: int | None,
-        quiet: bool, restart: Path | None, start_from: str | None, overwrite: bool) -> None:
+        quiet: bool, restart: Path | None, start_from: str | None, overwrite: bool,
+        decompose: str = "replicated") -> None:
     """Run the simulation described by DECK.
 
     The output location is checked before the model is built (exit 2): not an input of the run, not
@@ -198,7 +205,8 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
 
     comm = get_comm()           # serial unless an MPI launcher started P > 1 ranks (no mpi4py import)
     if comm.size > 1:
-        return _run_mpi(comm, deck, output, steps, threads, quiet, restart, start_from, overwrite, stages)
+        return _run_mpi(comm, deck, output, steps, threads, quiet, restart, start_from, overwrite, stages,
+                        decompose)
     d = _load(deck)  # deck mistakes are reported before anything else is imported
     _check_continues(d, start_from, restart)
     from .output import paths
@@ -215,6 +223,7 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
         from .simulation import Simulation
 
         sim = Simulation.from_deck(d, threads=threads)
+        sim.decompose = decompose
         paths.check_free_space(out, _start_bytes(sim, d))
         kw: dict[str, Any] = {"start_from": start_from} if start_from is not None else {}
         if stages is not None:
@@ -286,7 +295,7 @@ def _agree(comm: Any, fn: Any) -> Any:
 
 def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threads: int | None,
              quiet: bool, restart: Path | None, start_from: str | None, overwrite: bool,
-             stages: int | None) -> None:
+             stages: int | None, decompose: str = "replicated") -> None:
     """``mpiexec -n P msim run DECK`` (docs/parallel.md): the set-up on every rank with one verdict
     (`_agree`: a deck that cannot run distributed exits 2 on every rank, the message printed once), then
     the run under `parallel.comm.run_guarded` (a failure on one rank stops all). Rank 0 checks and
@@ -323,7 +332,10 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
             if comm.rank == 0:
                 paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
             sim = Simulation.from_deck(d, threads=threads, comm=comm)
+            sim.decompose = decompose
             sim.check_distributable()
+            if decompose == "spatial":      # its refusals (deck errors) with one verdict, before the run
+                sim.prepare()
             if comm.rank == 0:
                 paths.check_free_space(out, _start_bytes(sim, d))
             return sim

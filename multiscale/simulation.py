@@ -65,6 +65,9 @@ class Simulation:
         self.fields = Fields(model, self.deck, self.statics)
         self.state: State | None = None
         self.record: RunRecord | None = None
+        #: "replicated" (default) or "spatial" (opt-in, `msim run --decompose spatial`: coupled dynamics
+        #: with the atoms on the spatial engine, `run.spatial`)
+        self.decompose = "replicated"
         self._prepared = False
 
     @classmethod
@@ -96,7 +99,10 @@ class Simulation:
             self.check_distributable()
             distribute_statics(m, self.reduce.comm)
             self.fields = RootFields(self.fields, self.reduce.comm)
-        if self.distributed and not self.statics:    # P > 1 ranks: a plain-MD deck's atoms in a DistributedMD
+        if self.decompose == "spatial":     # opt-in: coupled dynamics, atoms on the spatial engine (any P)
+            from .run.spatial import setup_spatial
+            setup_spatial(self)
+        elif self.distributed and not self.statics:    # P > 1 ranks: a plain-MD deck's atoms in a DistributedMD
             from .run import distributed as dist
             self.check_distributable()
             if dist.replicated(m):      # coupled: replicated model, the atoms' pair forces split

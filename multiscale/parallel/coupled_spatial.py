@@ -156,15 +156,17 @@ class SpatialCoupled:
             site_w=None if site_w is None else np.asarray(site_w, float)[mine],
             X_ref=np.asarray(a.X, float)[mine], bond_weight_fn=s.handshake.bond_weight_fn)
         self._built = -1
-        self.step_count = 0
-        self.time = 0.0
+        self.step_count = int(integrator.step_count)     # a restart continues the serial clock
+        self.time = float(integrator.time)
         self.potential = 0.0
         self.energy = {"potential_atoms": 0.0, "potential_continuum": 0.0, "coupling": 0.0}
         self.external_work = 0.0
         self.dissipated = 0.0
         self.stats = {"t_engine": 0.0, "t_gather": 0.0, "t_rest": 0.0, "steps": 0}
         self._remap()
+        self._set_pads()
         self._evaluate()
+        self._init = False
 
     # ------------------------------------------------------------------ ownership maps (per rebuild)
     def _remap(self) -> None:
@@ -285,7 +287,7 @@ class SpatialCoupled:
     def step(self, n: int = 1) -> None:
         """n coupled velocity-Verlet steps (collective)."""
         import time as _t
-        if self.step_count == 0 and not getattr(self, "_init", False):
+        if not self._init:
             self.initialize_acc()
             self._init = True
         e, k, dt, nt = self.engine, self._kv, self.dt, self.n_threads

@@ -44,18 +44,22 @@ def test_wave2d_spatial_two_ranks_1000_steps(tmp_path: Path) -> None:
     """wave2d (LJ, tri3, projected) 1 000 steps on 2 ranks with the atoms decomposed in slabs (both ranks
     own atoms, pads and handshake atoms) against the serial run: atom positions and node positions
     X + U ≤ 1e-12 relative, every ledger term at every 100th step ≤ 1e-12 of its largest value;
-    node displacements U and all velocities ≤ 1e-10 of their largest value: a perturbation of the
-    SERIAL atoms' forces by 2.2e-16 (one rounding of an O(1) pair sum) at every step moves them as far
-    (U 4.3e-11, v 2.4e-10 after 1 000 steps; measured, docs/parallel.md), so round-off in the cross
-    pairs' summation order cannot give less."""
+    node displacements U and all velocities ≤ 1e-9 of their largest value and within 3× of the control:
+    the SERIAL run with its atoms' forces perturbed by 2.2e-16 × N(0, 1) (one rounding of an O(1) pair
+    sum) after every evaluation moves them as far (U 4.3e-11, v 2.4e-10, V 8.9e-11 after 1 000 steps)
+    — the low-β̄ handshake atoms (inverse mass 1/(β̄ m)) amplify round-off — so a different summation
+    order of the cross pairs cannot give less."""
     z = spatial(2, WAVE2D, 1000, 100, tmp_path)
     ref = serial_reference(str(WAVE2D), 1000, 100)
+    ctl = serial_reference(str(WAVE2D), 1000, 1000, perturb=2.2e-16)
     assert int(z["size"]) == 2 and np.all(z["atoms_per_rank"] > 0)
     assert rel(z["x"], ref["x"]) <= 1e-12
     nodes = prepared(str(WAVE2D)).model.continuum.nodes
     assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
     for k in ("U", "V", "v"):
-        assert rel(z[k], ref[k]) <= 1e-10, k
+        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
+        print(k, got, "control", control)
+        assert got <= 1e-9 and got <= 3.0 * control, k
     L, R = z["ledger"], ref["ledger"]
     assert L.shape == R.shape == (11, 6)
     np.testing.assert_array_equal(L[:, 5], R[:, 5])
