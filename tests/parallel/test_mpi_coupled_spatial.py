@@ -125,3 +125,46 @@ def test_wave2d_accepted() -> None:
     sim = prepared(str(WAVE2D))
     from multiscale.parallel.coupled_spatial import spatial_refusal
     assert spatial_refusal(sim.model, sim.integrator) is None
+
+
+# ---------------------------------------------------------------------------------------- msim run
+def test_msim_run_decompose_spatial(tmp_path: Path) -> None:
+    """`msim run --decompose spatial` of wave2d (500 steps): on 1 rank the results file is bitwise the
+    plain serial run's (every frame and thermo dataset); on 2 ranks (`mpiexec -n 2`) the thermo energies
+    are ≤ 1e-12 of their largest value, the constraint residual stays ≤ 1e-13 and the frames' atom and
+    node displacements and velocities ≤ 1e-9 (round-off amplified as in the 1 000-step test)."""
+    from test_mpi_run import msim, ok, results, thermo
+    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
+    ok(msim(0, str(WAVE2D), "-o", str(ser)))
+    ok(msim(0, str(WAVE2D), "-o", str(one), "--decompose", "spatial"))
+    ok(msim(2, str(WAVE2D), "-o", str(two), "--decompose", "spatial"))
+    a, b = results(ser), results(one)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    c = results(two)
+    assert a.keys() == c.keys()
+    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
+              "frames/nodes/velocity"):
+        assert rel(c[k], a[k]) <= 1e-9, k
+    ta, tc = thermo(ser), thermo(two)
+    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum"):
+        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    assert float(np.max(tc["constraint_residual"])) <= 1e-13
+
+
+def test_msim_run_decompose_spatial_refused(tmp_path: Path) -> None:
+    """Under `mpiexec -n 2`, `--decompose spatial` with strong coupling exits 2 with one message naming
+    the deck key (printed once); without the option the same deck runs (replicated)."""
+    import yaml
+    from test_mpi_run import msim, ok
+    d = yaml.safe_load(WAVE2D.read_text())
+    d.pop("expect", None)
+    d["handshake"]["coupling"] = {"type": "strong"}
+    d["integrator"]["steps"] = 20
+    deck = tmp_path / "strong.yaml"
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "handshake.coupling" in p.stderr and p.stderr.count("not supported by the spatial") == 1
+    ok(msim(2, str(deck), "-o", str(tmp_path / "rep.h5")))
