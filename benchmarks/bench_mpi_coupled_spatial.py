@@ -88,7 +88,7 @@ def main() -> None:
     med = {k: (float(np.median([r[0] for r in v])), float(np.min([r[0] for r in v])),
                float(np.max([r[0] for r in v])), float(np.median([r[1] for r in v]))) for k, v in rows.items()}
     ns = sc.stats["steps"] - st0["steps"]
-    parts = {k: (sc.stats[k] - st0[k]) / ns for k in ("t_engine", "t_gather", "t_rest")}
+    parts = {k: (sc.stats[k] - st0[k]) / ns for k in ("t_engine", "t_continuum", "t_gather", "t_rest")}
     lb = sc.engine.load_balance()
     allm = comm.allgather((med, parts)) if comm.size > 1 else [(med, parts)]
     if comm.rank == 0:
@@ -99,7 +99,7 @@ def main() -> None:
                 c, lo, hi, w = m[k]
                 print(f"  rank {r} {k:10s} thread CPU {1e3 * c:.2f} ms/step (min {1e3 * lo:.2f}, max "
                       f"{1e3 * hi:.2f}); wall {1e3 * w:.2f}")
-            print(f"  rank {r} spatial parts (wall clock of the loaded machine): " +
+            print(f"  rank {r} spatial parts (thread CPU, ms/step): " +
                   " ".join(f"{k[2:]} {1e3 * v:.2f}" for k, v in p.items()))
         print(f"  atoms per rank {list(lb['atoms'])}, ghosts {list(lb['ghosts'])}")
         print("  ROW " + " ".join([str(comm.size), str(n), str(N)] + [f"{allm[r][0][k][0]:.4e}" for r in
