@@ -36,6 +36,8 @@ def main() -> None:
     ap.add_argument("--bench2d", type=float, default=148.0, metavar="L")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--full", action="store_true", help="the engine's full cross pairs (no reverse force "
+                    "exchange) instead of its default newton mode")
     args = ap.parse_args()
     from bench_coupled import deck as bench_deck
 
@@ -61,7 +63,7 @@ def main() -> None:
     spa = Simulation.from_deck(load_deck_text(text), threads=1)
     spa.prepare()               # serial preparation, then the atoms onto the engine
     start(spa)
-    sc = SpatialCoupled(spa.model, spa.integrator, comm)
+    sc = SpatialCoupled(spa.model, spa.integrator, comm, newton=False if args.full else None)
     sc.stats_cpu = {"engine": 0.0, "gather": 0.0}
     # the spatial step's parts in thread CPU time: its own timers read perf_counter
     import multiscale.parallel.coupled_spatial as mod  # noqa: F401
@@ -93,7 +95,7 @@ def main() -> None:
     allm = comm.allgather((med, parts)) if comm.size > 1 else [(med, parts)]
     if comm.rank == 0:
         print(f"bench2d L={args.bench2d:g}: {n} atoms, {N} nodes, P = {comm.size}, {args.repeat} alternating "
-              f"blocks of {args.steps} steps, load {load0:.1f} -> {load1:.1f}")
+              f"blocks of {args.steps} steps, engine {'full cross pairs' if args.full else 'newton'}, load {load0:.1f} -> {load1:.1f}")
         for r, (m, p) in enumerate(allm):
             for k in ("replicated", "spatial"):
                 c, lo, hi, w = m[k]

@@ -92,14 +92,15 @@ class SpatialCoupled:
 
     model : `build.Model` (every rank builds the same serial model); integrator : its prepared serial
     `VelocityVerlet` (``project_state`` done; not stepped: its projector, touched/active dof lists,
-    inverse masses and tolerance are used); comm : `MPIComm` or `SerialComm`.
+    inverse masses and tolerance are used); comm : `MPIComm` or `SerialComm`; newton : the engine's force
+    mode (None: its default, reverse communication of the ghost forces; False: full cross pairs).
     Attributes after `step`: ``step_count``, ``time``, ``potential`` [energy] (global, every rank),
     ``energy`` (the three terms), ``stats`` (THREAD CPU seconds per phase: ``t_engine`` the engine's forces with
     its ghost exchange, ``t_continuum`` this rank's block of the node forces and the packing,
     ``t_gather`` the Allgatherv and the unpacking, ``t_rest`` kick/drift, pads, constraints; neighbour
     rebuilds are in ``engine.stats``)."""
 
-    def __init__(self, model, integrator, comm) -> None:  # noqa: ANN001
+    def __init__(self, model, integrator, comm, newton: bool | None = None) -> None:  # noqa: ANN001
         from .engine import DistributedMD
         from .split_continuum import SplitContinuum
         why = spatial_refusal(model, integrator)
@@ -155,7 +156,7 @@ class SpatialCoupled:
         self.engine = DistributedMD(
             comm, np.asarray(a.x, float)[mine], v0[mine], np.asarray(s.atom_mass, float)[mine],
             np.arange(n, dtype=np.int64)[mine], a.potential, a.box, a.nlist.skin, types=types[mine], axis=0,
-            newton=None, n_threads=self.n_threads, neighbor=a.nlist.policy,
+            newton=newton, n_threads=self.n_threads, neighbor=a.nlist.policy,
             site_w=None if site_w is None else np.asarray(site_w, float)[mine],
             X_ref=np.asarray(a.X, float)[mine], bond_weight_fn=s.handshake.bond_weight_fn)
         self._built = -1
