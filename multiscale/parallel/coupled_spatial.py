@@ -87,6 +87,32 @@ def spatial_refusal(model, integrator) -> tuple[str, str] | None:  # noqa: ANN00
     return None
 
 
+class _RowFlagged:
+    """The engine's pair potential with the serial region's row flags (`AtomisticRegion._bond_w_rows`)
+    passed to its kernel: rows whose bond weights are all 1 are not read, rows whose weights are all 0
+    (pad-pad bonds) are skipped (the same bits, fewer operations). Flags recomputed when the engine's
+    weights or list arrays are replaced (at its rebuilds). Every other attribute is the potential's."""
+
+    def __init__(self, potential) -> None:  # noqa: ANN001
+        self.__dict__.update(_pot=potential, _of=None, _rows=None)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.__dict__["_pot"], name)
+
+    def compute(self, x, nlist, site_w, bond_w, forces, energies, n_threads=1, **kw):  # noqa: ANN001, ANN003, ANN201
+        if bond_w is not None and "bond_w_rows" not in kw:
+            if self._of is None or self._of[0] is not bond_w or self._of[1] is not nlist.offsets:
+                off = nlist.offsets
+                c = np.concatenate([[0], np.cumsum(bond_w != 1.0)])
+                z = np.concatenate([[0], np.cumsum(bond_w != 0.0)])
+                ln = off[1:] - off[:-1]
+                rows = ((c[off[1:]] - c[off[:-1]]) > 0).astype(np.uint8)
+                rows[(ln > 0) & (z[off[1:]] == z[off[:-1]])] = 2
+                self.__dict__.update(_of=(bond_w, nlist.offsets), _rows=np.ascontiguousarray(rows))
+            kw["bond_w_rows"] = self._rows
+        return self._pot.compute(x, nlist, site_w, bond_w, forces, energies, n_threads, **kw)
+
+
 class SpatialCoupled:
     """The coupled velocity Verlet of a prepared serial model with the atoms on `DistributedMD`.
 
@@ -155,7 +181,8 @@ class SpatialCoupled:
         site_w = getattr(a, "site_w", None)
         self.engine = DistributedMD(
             comm, np.asarray(a.x, float)[mine], v0[mine], np.asarray(s.atom_mass, float)[mine],
-            np.arange(n, dtype=np.int64)[mine], a.potential, a.box, a.nlist.skin, types=types[mine], axis=0,
+            np.arange(n, dtype=np.int64)[mine],
+            _RowFlagged(a.potential) if getattr(a.potential, "takes_bond_w_rows", False) else a.potential, a.box, a.nlist.skin, types=types[mine], axis=0,
             newton=newton, n_threads=self.n_threads, neighbor=a.nlist.policy,
             site_w=None if site_w is None else np.asarray(site_w, float)[mine],
             X_ref=np.asarray(a.X, float)[mine], bond_weight_fn=s.handshake.bond_weight_fn)
@@ -325,7 +352,9 @@ class SpatialCoupled:
         """(kinetic_atoms, kinetic_continuum) [energy]: the atoms' summed over the ranks (round-off),
         the continuum's the serial expression."""
         e, s = self.engine, self.s
-        Ka = 0.5 * float(np.sum(e.mass * np.sum(e.v * e.v, axis=1)))
+        live = e.mass > 0.0             # the free atoms (pads have no mass), in global-id order
+        v = e.v[live]
+        Ka = 0.5 * float(np.sum(e.mass[live] * np.sum(v * v, axis=1)))     # the serial expression
         Ka = float(self.comm.allreduce(Ka, "sum")) if self.comm.size > 1 else Ka
         V = self.cont.V
         Kc = 0.5 * float(np.sum(s.node_mass * np.sum(V * V, axis=1)))
