@@ -208,6 +208,9 @@ class SpatialCoupled:
         inT = np.isin(g, self.T)
         self.rowsT = np.flatnonzero(inT)
         self.posT = np.searchsorted(self.T, g[self.rowsT])
+        cd = np.arange(d, dtype=np.int64)     # flat (row, component) indices: 1D fancy indexing, no row gathers
+        self._fr = np.ascontiguousarray((self.rowsT[:, None] * d + cd).ravel())
+        self._fp = np.ascontiguousarray((self.posT[:, None] * d + cd).ravel())
         inP = np.isin(g, self.pad_idx)
         self.rowsP = np.flatnonzero(inP)
         self.posP = np.searchsorted(self.pad_idx, g[self.rowsP])
@@ -223,10 +226,11 @@ class SpatialCoupled:
         self._counts = counts
         self._displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._recv = np.empty(int(counts.sum()))
-        self._layout = []       # per rank: (offset, posT, posP, continuum offset, continuum count)
+        self._layout = []       # per rank: (offset, flat posT, flat posP, continuum offset, continuum count)
         for r, (pt, pp) in enumerate(parts):
             o = int(self._displs[r])
-            self._layout.append((o, pt, pp, o + 1 + (pt.size + pp.size) * d, int(ccounts[r])))
+            self._layout.append((o, (pt[:, None] * d + cd).ravel(), (pp[:, None] * d + cd).ravel(),
+                                 o + 1 + (pt.size + pp.size) * d, int(ccounts[r])))
         self._built = e.n_builds
 
     # ------------------------------------------------------------------ forces
@@ -249,7 +253,7 @@ class SpatialCoupled:
         send = self._send
         send[0] = e.energy_local
         kT, kP = self.rowsT.size * d, self.rowsP.size * d
-        send[1:1 + kT] = f[self.rowsT].reshape(-1)
+        np.take(f[: e.n_own].reshape(-1), self._fr, out=send[1:1 + kT])
         send[1 + kT:1 + kT + kP] = f[self.rowsP].reshape(-1)
         cs = self.split.prefetch()
         send[1 + kT + kP:] = cs
@@ -264,9 +268,9 @@ class SpatialCoupled:
         Ea = 0.0
         for r, (o, pt, pp, oc, nc) in enumerate(self._layout):
             Ea += float(recv[o])
-            nT, nP = pt.size * d, pp.size * d
-            fT[pt] = recv[o + 1:o + 1 + nT].reshape(-1, d)
-            fP[pp] = recv[o + 1 + nT:o + 1 + nT + nP].reshape(-1, d)
+            nT, nP = pt.size, pp.size        # (flat indices)
+            fT.reshape(-1)[pt] = recv[o + 1:o + 1 + nT]
+            fP.reshape(-1)[pp] = recv[o + 1 + nT:o + 1 + nT + nP]
             crecv[int(cdispl[r]):int(cdispl[r]) + nc] = recv[oc:oc + nc]
         self.split.finish_prefetch()
         t2 = _tt()
@@ -296,8 +300,9 @@ class SpatialCoupled:
                     self.inv_nodes.reshape(-1), half, self.a_node, corr, self.ac.size, nt)
         n = e.n_own
         self._kv.acc_kick(e.v, self.acc_own, e.forces[:n], self.inv_own, half, nt)
-        e.v[self.rowsT] = self.vT[self.posT]
-        self.acc_own[self.rowsT] = self.accT[self.posT]
+        fr, fp = self._fr, self._fp
+        e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]
+        self.acc_own.reshape(-1)[fr] = self.accT.reshape(-1)[fp]
 
     def _reproject(self) -> None:
         """`VelocityVerlet._reproject_q` on the touched copy and the nodes (replicated)."""
@@ -332,8 +337,9 @@ class SpatialCoupled:
             k.kick_drift(self.vT, self.xT, self.accT, half, dt, nt)
             k.kick_drift(self.cont.V, self.cont.U, self.acc_nodes, half, dt, nt)
             self._reproject()
-            e.x[self.rowsT] = self.xT[self.posT]
-            e.v[self.rowsT] = self.vT[self.posT]
+            fr, fp = self._fr, self._fp
+            e.x[:no].reshape(-1)[fr] = self.xT.reshape(-1)[fp]
+            e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]
             self.time = (self.step_count + 1) * dt
             self._set_pads()
             self.stats["t_rest"] += _tt() - t0
