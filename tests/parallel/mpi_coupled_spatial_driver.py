@@ -6,7 +6,8 @@ dynamics of a deck with the atoms on the spatial engine (`parallel.coupled_spati
 Every rank builds and prepares the serial model (serial `Simulation.prepare`), then steps it with
 `SpatialCoupled`; rank 0 writes the gathered x, v (n, d), U, V (N, d) after STEPS steps, the ledger rows
 every EVERY steps (``ledger`` (rows, 6): kinetic atoms, kinetic continuum, potential atoms, continuum,
-total, step), the atoms per rank and the number of neighbour rebuilds. `serial_reference` is the same
+total, step), the atoms per rank, the number of neighbour rebuilds and of atoms that changed rank while
+stepping (``migrated``). `serial_reference` is the same
 record of the serial `VelocityVerlet` (called by the test in its own process).
 """
 
@@ -70,6 +71,7 @@ def main() -> None:
     def run() -> None:
         sim = prepared(deck)
         sc = SpatialCoupled(sim.model, sim.integrator, comm)
+        m0 = sc.engine.total_migrated()          # the initial distribution (rank 0 gave every atom)
         rows = []
         for k in range(0, steps + 1, every):
             if k:
@@ -78,9 +80,10 @@ def main() -> None:
             rows.append([*(led[key] for key in KEYS), float(k)])
         g = sc.gather()
         lb = sc.engine.load_balance()
+        migrated = sc.engine.total_migrated() - m0      # atoms that changed slab while stepping
         if comm.rank == 0:
             np.savez(out_path, **g, ledger=np.array(rows), atoms_per_rank=lb["atoms"], size=comm.size,
-                     builds=sc.engine.n_builds, reprojections=sc.n_reprojections)
+                     builds=sc.engine.n_builds, reprojections=sc.n_reprojections, migrated=migrated)
 
     run_guarded(comm, run)
 
