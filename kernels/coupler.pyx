@@ -165,6 +165,57 @@ def residual(const double[::1] atoms, const double[::1] ref, const double[::1] n
     return m
 
 
+cdef inline double _max_abs(const double[::1] r, Py_ssize_t nr) noexcept nogil:
+    """max |r| with NaN sticky (as `residual`'s)."""
+    cdef Py_ssize_t i
+    cdef double s, m = 0.0
+    for i in range(nr):
+        s = r[i]
+        if s != s:
+            m = s
+        elif m == m and fabs(s) > m:
+            m = fabs(s)
+    return m
+
+
+def residual_acc_q(const double[::1] f_atoms, const double[::1] inv_t, const double[::1] f_nodes,
+                   const double[::1] x, const double[::1] X, const double[::1] U,
+                   const int64_t[::1] t_atom, const int64_t[::1] t_node, const int32_t[::1] Gp,
+                   const int32_t[::1] Gi, const double[::1] Gx, double[::1] buf, double[::1] bufq,
+                   double[::1] r, double[::1] rq):
+    """Two residuals in one pass over G (r, k) (CSR over the touched columns): r = G a with a gathered as
+    `residual`'s mode 2 (``f · inv_t`` at the touched dofs: accelerations) and rq = G q with q gathered as
+    mode 1 (``x − X`` at the touched atom dofs, ``U`` at the touched node dofs: displacements). Each row's
+    two sums start at 0.0 and add the entries in storage order: bitwise `residual` mode 2 into r and mode 1
+    into rq (buf, bufq (k,) scratch hold the gathered vectors). Returns (max |r|, max |rq|), NaN sticky."""
+    cdef Py_ssize_t ka = t_atom.shape[0], kn = t_node.shape[0], nr = r.shape[0], i, e, j
+    cdef int64_t t
+    cdef double s0, s1, g
+    if (buf.shape[0] != ka + kn or bufq.shape[0] != ka + kn or Gp.shape[0] != nr + 1 or rq.shape[0] != nr
+            or inv_t.shape[0] != ka + kn or X.shape[0] != x.shape[0]):
+        raise ValueError("residual_acc_q: shape mismatch")
+    with nogil:
+        for i in range(ka):
+            t = t_atom[i]
+            buf[i] = f_atoms[t] * inv_t[i]
+            bufq[i] = x[t] - X[t]
+        for i in range(kn):
+            t = t_node[i]
+            buf[ka + i] = f_nodes[t] * inv_t[ka + i]
+            bufq[ka + i] = U[t]
+        for i in range(nr):
+            s0 = 0.0
+            s1 = 0.0
+            for e in range(Gp[i], Gp[i + 1]):
+                j = Gi[e]
+                g = Gx[e]
+                s0 = s0 + g * buf[j]
+                s1 = s1 + g * bufq[j]
+            r[i] = s0
+            rq[i] = s1
+    return _max_abs(r, nr), _max_abs(rq, nr)
+
+
 def block_correction(const double[::1] r, const int64_t[:, ::1] blocks, const double[:, ::1] sc,
                      const int32_t[::1] Lp, const int32_t[::1] Li, const double[::1] Lx,
                      const int32_t[::1] Up, const int32_t[::1] Ui, const double[::1] Ux,

@@ -82,6 +82,10 @@ class VelocityVerlet:
         self.velocity_ops = list(velocity_ops)
         self.impose_hooks = list(impose_hooks)
         self.n_threads = int(n_threads)
+        #: the round-off check of G q done in the acceleration residual's pass, after the forces (see
+        #: `_reproject_q`); None = automatic (when nothing but the drift moves the constrained dofs: no
+        #: imposed motion, no velocity operators)
+        self.check_after_forces: bool | None = None
         self._k = _load_kernel("verlet")
         self._ck = _load_kernel("coupler")
         s = system
@@ -127,6 +131,9 @@ class VelocityVerlet:
                    if s.n_nodes else 0.0]
             self.reproject_tol = REPROJECT_EPS * np.finfo(float).eps * max(ext)
             self.n_reprojections = 0
+            self._buf_q = np.empty(p.touched.size)
+            self._rq = np.empty(p.n_rows)
+            self._pads_stale = False
         self._fixed = self._fixed_dofs()
         self._f_atom, self._f_node = self._flat(self._fixed)
         free = np.zeros((s.n_atoms, s.d))     # 1 on the stacked dofs that are not fixed
@@ -246,14 +253,14 @@ class VelocityVerlet:
         if self._local:
             self._subtract_active(self._acc_correction(), self.acc_atoms, self.acc_nodes)
 
-    def _acc_kick(self, half: float) -> None:
+    def _acc_kick(self, half: float, deferred: bool = False) -> None:
         """Steps 6-7 after `_forces`: accelerations a = f · M⁻¹ with the constraint correction at the active
         dofs, and the half-kick v += ½Δt a, in one pass per region (`kernels/coupler.pyx` ``acc_kick``,
         `verlet.acc_kick` without constraints): bitwise `_forces_and_acc`'s accelerations then
-        ``kick_acc``."""
+        ``kick_acc``. ``deferred``: the round-off check of G q is done here (`_acc_correction_and_check`)."""
         s, nt = self.system, self.n_threads
         if self._local:
-            corr = self._acc_correction()
+            corr = self._acc_correction_and_check() if deferred else self._acc_correction()
             ck, ka = self._ck, self._a_atom.size
             if s.n_atoms:
                 ck.acc_kick(s.atoms.v.reshape(-1), self.acc_atoms.reshape(-1), s.f_atoms.reshape(-1),
@@ -266,6 +273,40 @@ class VelocityVerlet:
             self._k.acc_kick(s.atoms.v, self.acc_atoms, s.f_atoms, self._inv_atoms, half, nt)
         if s.n_nodes:
             self._k.acc_kick(s.continuum.V, self.acc_nodes, s.f_nodes, self._inv_nodes, half, nt)
+
+    def _acc_correction_and_check(self) -> np.ndarray:
+        """`_acc_correction` with the round-off check of G q (`_reproject_q`) in the same pass over G
+        (``residuals_acc_q``: both residuals bitwise the separate calls'): when max |G q| exceeds the
+        tolerance, q and v are corrected here, after the forces, instead of before them."""
+        s, p = self.system, self.projector
+        x, U = self._flat_regions()
+        X = s.atoms.X.reshape(-1) if s.n_atoms else _EMPTY
+        _, mq = p.residuals_acc_q(s.f_atoms.reshape(-1), self._inv_t, s.f_nodes.reshape(-1), x, X, U,
+                                  self._t_atom, self._t_node, self._buf_t, self._buf_q, self._r, self._rq)
+        if mq > self.reproject_tol:
+            self._correct_q_v(self._rq, x, U, X, self._buf_q)
+            self._pads_stale = True
+        return p.correction_into(self._r, self._corr)
+
+    def _correct_q_v(self, rq: np.ndarray, x: np.ndarray, U: np.ndarray, X: np.ndarray,
+                     buf: np.ndarray) -> None:
+        """The re-projection of `_reproject_q`: q −= correction(G q) (rq = G q), then the same for G v (rq and
+        buf are overwritten: scratch)."""
+        s, p = self.system, self.projector
+        self.n_reprojections += 1
+        self._ck.subtract_at(x, U, self._a_atom, self._a_node, p.correction_into(rq, self._corr))
+        v = s.atoms.v.reshape(-1) if s.n_atoms else _EMPTY
+        V = s.continuum.V.reshape(-1) if s.n_nodes else _EMPTY
+        p.residual_into(v, X, V, 0, self._t_atom, self._t_node, buf, rq)
+        self._ck.subtract_at(v, V, self._a_atom, self._a_node, p.correction_into(rq, self._corr))
+
+    def _check_after_forces(self) -> bool:
+        """Whether the round-off check of G q is done after the forces (`check_after_forces`)."""
+        if not self._local:
+            return False
+        if self.check_after_forces is not None:
+            return bool(self.check_after_forces)
+        return not self.impose_hooks and not self.velocity_ops
 
     def _reproject_q(self) -> None:
         """Remove the drift of G q (an M-orthogonal correction) once max |G q| exceeds ``reproject_tol``
@@ -285,14 +326,9 @@ class VelocityVerlet:
         m = p.residual_into(x, X, U, 1, self._t_atom, self._t_node, self._buf_t, self._r)
         if not m > self.reproject_tol:
             return
-        self.n_reprojections += 1
-        self._ck.subtract_at(x, U, self._a_atom, self._a_node, p.correction_into(self._r, self._corr))
         # the velocities' drift of G v (the round-off of the multiplier solves in the kicks) is what makes
         # G q drift: it is removed with the positions' (one more solve), so re-projections stay rare
-        v = s.atoms.v.reshape(-1) if s.n_atoms else _EMPTY
-        V = s.continuum.V.reshape(-1) if s.n_nodes else _EMPTY
-        p.residual_into(v, X, V, 0, self._t_atom, self._t_node, self._buf_t, self._r)
-        self._ck.subtract_at(v, V, self._a_atom, self._a_node, p.correction_into(self._r, self._corr))
+        self._correct_q_v(self._r, x, U, X, self._buf_t)
 
     def _book_start(self) -> None:
         """Keep q⁰ (per region), f_ext⁰ and, on fixed dofs, f_int⁰ for the external-work booking."""
@@ -356,6 +392,7 @@ class VelocityVerlet:
         fe_only = (s.atoms is None and hasattr(s.continuum, "verlet_step") and not s.coupled
                    and self.projector is None and not self.force_hooks and not self.impose_hooks)
         pad_v = self._pad_velocities_read()
+        late = self.projector is not None and self._check_after_forces()
         for _ in range(int(n)):
             if book:
                 self._book_start()
@@ -371,7 +408,7 @@ class VelocityVerlet:
                 k.kick_drift(s.atoms.v, s.atoms.x, self.acc_atoms, half, dt, nt)
             if s.continuum is not None:
                 k.kick_drift(s.continuum.V, s.continuum.U, self.acc_nodes, half, dt, nt)
-            if self.projector is not None:
+            if self.projector is not None and not late:
                 self._reproject_q()
             self.time = (self.step_count + 1) * dt
             for hk in self.impose_hooks:
@@ -381,10 +418,13 @@ class VelocityVerlet:
             if book:
                 # free dofs: work of the external forces; fixed dofs: work of the agent (−f_internal)
                 self.external_work += self._book_end()
-            self._acc_kick(half)                # accelerations, constraint projection, half-kick
+            self._acc_kick(half, late)          # accelerations, constraint projection, half-kick
             for op in self.velocity_ops:
                 self.dissipated += float(op.apply(s, self, dt))
-            s.update_pads(positions=False)      # U is that of the mid-step update: velocities only
+            # U is that of the mid-step update (velocities only) unless a late re-projection corrected it
+            s.update_pads(positions=late and self._pads_stale)
+            if late:
+                self._pads_stale = False
             self.step_count += 1
 
     def _pad_velocities_read(self) -> bool:
