@@ -22,7 +22,10 @@ Step order (one call of `step`; ARCHITECTURE.md "Step order"):
    one pass; a continuum alone without loads/constraints/imposed motion does steps 1-7 in
    `ContinuumRegion.verlet_step`, one pass over its arrays on structured meshes, bitwise the same);
    then the round-off drift of G q is projected out (M-orthogonal, one more triangular solve), and the
-   kinematic hooks impose their displacements/velocities on fixed dofs (``impose(time, system)``);
+   kinematic hooks impose their displacements/velocities on fixed dofs (``impose(time, system)``); when
+   nothing but the drift moves the constrained dofs (no imposed motion, no velocity operators) the check
+   of G q is made in step 6's pass over G instead, and a due correction is applied there, after the forces
+   (`VelocityVerlet.check_after_forces`);
 2. pad atoms follow the mesh (``x_pad = X_pad + N U``, ``v_pad = N V``);
 3. neighbour rebuild when an atom moved more than skin/2 (inside ``AtomisticRegion.compute``);
 4. weighted forces of each region (atoms Σ β̄ E_a, continuum Σ α W), pad forces → nodes, coupling forces;
@@ -317,7 +320,19 @@ class VelocityVerlet:
         it (one more solve): left alone, its round-off (that of the solves in the kicks) accumulates and
         G q drifts at its rate — the small 2D deck of tests/coupling/test_coupler_cost.py re-projected
         at 195 of 200 steps, bench_coupled's 3D deck (L = 12) at 369 of 400; with G v corrected too,
-        at 45 and 44 (two solves each)."""
+        at 45 and 44 (two solves each).
+
+        With `check_after_forces` (automatic without imposed motion and velocity operators) this check
+        is made in the acceleration residual's pass over G instead (`_acc_correction_and_check`: both
+        residuals in one pass, bitwise), i.e. after the step's forces, and a due correction of q and v is
+        applied there, before the second half-kick. What it guarantees is unchanged: max |G q| ≤ the
+        tolerance after every step (the corrected q is the step's final one; the pads follow the corrected
+        U). The forces of that step see the q before the correction, whose max |G q| exceeds the
+        tolerance by at most one step's round-off drift (a correction moves dofs by ~1e-13 of their
+        size): trajectories are bitwise those of the check before the forces at steps without a
+        correction and differ at round-off after one (tests/coupling/test_coupler_cost.py). Imposed
+        motion and velocity operators can change G q by more than round-off, so with them the check
+        stays before the forces."""
         if not self._local:
             return
         s, p = self.system, self.projector
