@@ -204,6 +204,7 @@ def main() -> None:
     if integ._local:
         timer.wrap(integ, "_acc_correction", "constraints")
         timer.wrap(integ, "_reproject_q", "constraints")
+        timer.wrap(integ, "_acc_correction_and_check", "constraints")     # the check after the forces
     timer.wrap(s, "update_pads", "pads")
     timer.wrap(s, "pad_forces_to_nodes", "pads")
     integ._k = KernelProxy(integ._k, timer, s.atoms.v)
