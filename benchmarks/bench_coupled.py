@@ -148,6 +148,26 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
       move by ±10 %, ten times what the changes save (~0.1-0.15 ms of ~7.5 ms). Again after rebasing
       onto main 1a66c78, 10 + 10 runs (load 1.4-7): grid main median 1.468 (1.349-1.632), this branch
       1.453 (1.441-1.598); ring main 1.385 (1.338-1.460), this branch 1.349 (1.156-1.451).
+  branch step2d3 (2026-12-07, load average 17-26, CPU time): the round-off check of G q made in the
+  acceleration residual's pass over G (`coupler.residual_acc_q`: G a and G q in one pass, bitwise the two
+  separate residuals), after the forces, when nothing but the drift moves the constrained dofs (no imposed
+  motion, no velocity operators); a due correction is applied there (bitwise the old trajectory at steps
+  without one; L = 60, 200 steps, 4 corrections: positions within 5.7e-14, velocities 6.2e-13, the same
+  size as a 1-ulp change of one atom's start position gives: 5.7e-14 / 8.5e-13).
+    In one process, the same model stepped in 10-step chunks with the check before / after the forces
+    alternated (21 + 21 chunks, medians): grid 6.91 -> 6.75 ms (paired difference 0.18 ms), ring 6.97 ->
+    6.79 ms (0.20 ms); 3D at L = 12 (``deck(3, 12)``, 11 + 11 chunks) 14.46 -> 14.00 ms (0.39 ms).
+    ``--only 2d --repeat 1 --steps 10 --chunks 15``, main and this branch alternated in separate processes,
+    4 + 4 runs (load 18-26): grid main 1.720 / 1.779 / 1.589 / 1.730 (median 1.725; coupled median 8.02 ms),
+      this branch 1.554 / 1.715 / 1.711 / 1.645 (1.678; 7.62 ms); ring main 1.577 / 1.567 / 1.430 / 1.591
+      (1.572; 7.27 ms), this branch 1.380 / 1.567 / 1.608 / 1.501 (1.534; 7.17 ms): the change (~0.2 ms of
+      ~7 ms) is below the single-run noise at this load; the in-process pairs above are the figure.
+    Checked and not changed: the bench mesh's material is the default ``linear`` (C from the potential),
+      every element takes the stencil path (no nonlinear or per-point element; 512 general nodes through
+      ``node_forces``, 0.005 ms); the FE cost is the 30 096 nodes' stencils (4 468 types, 1 MB of blocks:
+      0.31 ms hot, 0.6-0.7 ms inside a step). The weighted pair rows already run in the main pair pass
+      (``msim_wfix``): one vectorised whole-batch scaling instead of the per-row loops changed nothing
+      (weighted - unit-flagged call 0.253 -> 0.242 ms, within noise; not kept).
   branch step3d (2026-12-06, load average 11-18, CPU time; the 3D per-step path): the 3D LJ pair kernel
     skips the weights of unit-weight rows and the entries of weight 0 (16 % of the 3D handshake's 5.5M
     list entries, pad-pad bonds; bitwise the same forces), and the round-off re-projection of G q also
