@@ -239,8 +239,8 @@ class ConstraintProjector:
     def residuals_acc_q(self, f_atoms: np.ndarray, inv_t: np.ndarray, f_nodes: np.ndarray, x: np.ndarray,
                         X: np.ndarray, U: np.ndarray, t_atom: np.ndarray, t_node: np.ndarray, buf: np.ndarray,
                         bufq: np.ndarray, r: np.ndarray, rq: np.ndarray) -> tuple[float, float]:
-        """`residual_into` mode 2 (r = G a, a = f · inv_t at the touched dofs) and mode 1 (rq = G q, q = x − X
-        at the touched atom dofs, U at the node dofs) in ONE pass over G (`kernels/coupler.pyx`
+        """`residual_into` mode 2 (r = G a, a = f · inv_t at the touched dofs) and mode 1 (rq = G q,
+        q = x − X at the touched atom dofs, U at the node dofs) in ONE pass over G (`kernels/coupler.pyx`
         ``residual_acc_q``): bitwise the two calls. Returns (max |r|, max |rq|)."""
         p, i, g = self._Gt_csr
         ma, mq = self._ck.residual_acc_q(f_atoms, inv_t, f_nodes, x, X, U, t_atom, t_node, p, i, g, buf, bufq,

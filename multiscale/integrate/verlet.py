@@ -293,8 +293,8 @@ class VelocityVerlet:
 
     def _correct_q_v(self, rq: np.ndarray, x: np.ndarray, U: np.ndarray, X: np.ndarray,
                      buf: np.ndarray) -> None:
-        """The re-projection of `_reproject_q`: q −= correction(G q) (rq = G q), then the same for G v (rq and
-        buf are overwritten: scratch)."""
+        """The re-projection of `_reproject_q`: q −= correction(G q) (rq = G q), then the same for G v
+        (rq and buf are overwritten: scratch)."""
         s, p = self.system, self.projector
         self.n_reprojections += 1
         self._ck.subtract_at(x, U, self._a_atom, self._a_node, p.correction_into(rq, self._corr))

@@ -354,7 +354,8 @@ def _run_check(after: bool, tol_scale: float, steps: int) -> tuple[Simulation, l
 
 def _state(sim: Simulation) -> list[np.ndarray]:
     s = sim.model.system
-    return [s.atoms.x, s.atoms.v, s.continuum.U, s.continuum.V, sim.integrator.acc_atoms, sim.integrator.acc_nodes]
+    integ = sim.integrator
+    return [s.atoms.x, s.atoms.v, s.continuum.U, s.continuum.V, integ.acc_atoms, integ.acc_nodes]
 
 
 def test_check_after_forces_bitwise_without_reprojections_and_round_off_with():
