@@ -421,6 +421,14 @@ def _csc_arrays(M: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.ascontiguousarray(M.data, float))
 
 
+def _strict_count(M: sp.csc_matrix, lower: bool) -> int:
+    """Stored entries of the square CSC matrix M strictly below (``lower``) or above its diagonal: the
+    sizes of `kernels/sparse_setup.pyx` ``csc_strict_csr``'s arrays, without building them."""
+    M = sp.csc_matrix(M)
+    cols = np.repeat(np.arange(M.shape[1], dtype=M.indices.dtype), np.diff(M.indptr))
+    return int(np.count_nonzero(M.indices > cols if lower else M.indices < cols))
+
+
 def _csr32(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indptr int32, indices int32, data float64) of a CSR matrix, contiguous, for the kernels."""
     M = sp.csr_matrix(M)
@@ -447,19 +455,18 @@ class _BlockSolve:
     instead of a pair over both blocks plus SuperLU's per-call overhead)."""
 
     def __init__(self, blocks: np.ndarray, lu, sc: np.ndarray, U=None) -> None:  # noqa: ANN001
-        """U: ``lu.U`` when the caller has it already (SuperLU builds a new matrix at each access)."""
+        """U: ``lu.U`` when the caller has it already (SuperLU builds a new matrix at each access).
+        The compiled solve's arrays (`_args`) are built on first use: a block solve that another solve
+        replaces at once (`_AugSolve`, the 3D handshake) never pays for them (0.3-0.4 s CPU of the 3D
+        bench's set-up: the transposing passes over the 10.8M entries of the Gram block's factor)."""
         self.blocks = np.ascontiguousarray(blocks, np.int64)   # (m, nb) row indices: column c = block c
         self.lu, self.sc = lu, sc                 # SuperLU of the scaled block, D^-½ (r,)
         self._sc = np.ascontiguousarray(sc[blocks])   # Jacobi scaling D^-½ per (row, block)
         n = blocks.shape[0]
-        # the strict triangles of L and U row-wise and U's diagonal (kernels/sparse_setup.pyx: the arrays
-        # of `_strict_triangle` of L.tocsr() / U.tocsr() and of U.diagonal(), in one transposing pass each)
-        ks = _load_kernel("sparse_setup")
-        Lp, Li, Lx, _ = ks.csc_strict_csr(*_csc_arrays(lu.L), 1)
-        Up, Ui, Ux, Ud = ks.csc_strict_csr(*_csc_arrays(lu.U if U is None else U), 0)
-        self.Ud = Ud                              # (n,) pivots of the scaled block (U's diagonal)
-        i32 = np.int32
-        self._args = (Lp, Li, Lx, Up, Ui, Ux, Ud, lu.perm_r.astype(i32), lu.perm_c.astype(i32))
+        self._U = lu.U if U is None else U
+        self.Ud = self._U.diagonal()              # (n,) pivots of the scaled block (U's diagonal)
+        self._args_v = None
+        self._released = False
         nb = blocks.shape[1]
         self._b, self._w, self._x = (np.empty((n, nb)) for _ in range(3))
         self._k = _load_kernel("trisolve")
@@ -521,19 +528,39 @@ class _BlockSolve:
         return None
 
     @property
+    def _args(self) -> tuple:
+        """The compiled solve's arrays (kernels/trisolve.pyx ``lu_solve``), built on first use: the strict
+        triangles of L and U row-wise and U's diagonal (kernels/sparse_setup.pyx: the arrays of
+        `_strict_triangle` of L.tocsr() / U.tocsr() and of U.diagonal(), in one transposing pass each),
+        the permutations as int32."""
+        if self._args_v is None:
+            if self._released:
+                raise RuntimeError("_BlockSolve: the compiled solve's arrays were released")
+            ks = _load_kernel("sparse_setup")
+            lu = self.lu
+            Lp, Li, Lx, _ = ks.csc_strict_csr(*_csc_arrays(lu.L), 1)
+            Up, Ui, Ux, Ud = ks.csc_strict_csr(*_csc_arrays(self._U), 0)
+            i32 = np.int32
+            self._args_v = (Lp, Li, Lx, Up, Ui, Ux, Ud, lu.perm_r.astype(i32), lu.perm_c.astype(i32))
+            self._U = None
+        return self._args_v
+
+    @property
     def nnz(self) -> int:
-        """Entries of the factor's strict triangles (L and U), what one solve reads."""
-        return int(self._args[1].size + self._args[4].size)
+        """Entries of the factor's strict triangles (L and U), what one solve reads (counted on the CSC
+        factors when the solve's arrays are not built)."""
+        if self._args_v is not None:
+            return int(self._args_v[1].size + self._args_v[4].size)
+        return _strict_count(self.lu.L, True) + _strict_count(self._U, False)
 
     def release_solve_arrays(self) -> None:
         """Drop the compiled solve's arrays (another solve took over; `lu`, `blocks`, `sc` stay for
         `_BlockLU`)."""
-        self._args = self._b = self._w = self._x = None
+        self._args_v = self._U = self._b = self._w = self._x = None
+        self._released = True
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         """(r,) A⁻¹ r."""
-        if self._args is None:
-            raise RuntimeError("_BlockSolve: the compiled solve's arrays were released")
         bl = self.blocks
         np.take(r, bl, out=self._b)
         self._b *= self._sc
