@@ -617,20 +617,51 @@ cdef double _bond(const double[:, ::1] X, const double[::1] sdX, int64_t ii, int
                   const double[:, ::1] dX, Py_ssize_t k, const int64_t[:, ::1] ops, const double[::1] par,
                   int d, double width, int blend, int sure, int convex, const double[::1] ts,
                   const double[::1] gx, const double[::1] gw, int from_X) noexcept nogil:
-    """½ [f(i, j, dX_k) + f(j, i, −dX_k)] of one bond (`bond_weights`); the segment end points are locals
-    of this call, so the prange over bonds shares no scratch between threads. from_X = 1: dX_k is
-    (X_j − X_i) + 0.0, formed here (what the caller's gathers and ``+= 0.0`` give; ``dX`` not read)."""
+    """The weight of one bond (`bond_weights`); the segment end points are locals of this call, so the
+    prange over bonds shares no scratch between threads. from_X = 1: dX_k is (X_j − X_i) + 0.0, formed
+    here (what the caller's gathers and ``+= 0.0`` give; ``dX`` not read).
+
+    A bond without image shift (dX_k bitwise (X_j − X_i) + 0.0) is one segment, X_i to X_j: its average
+    is computed ONCE, along the canonical direction from the end whose coordinates are lexicographically
+    smaller, a → b, as f(a, b, (X_b − X_a) + 0.0) (the same function of the same bits for (i, j) and
+    (j, i): symmetric in i, j bitwise). Formerly ½ [f(i, j, dX) + f(j, i, −dX)]: the two directions
+    differ at round-off only (Gauss points mirrored, roots bisected from the other end), at twice the
+    cost. A bond across a periodic boundary (any other dX_k: the two directions are segments at
+    different places) keeps ½ [f(i, j, dX) + f(j, i, −dX)]."""
     cdef double P0[3]
     cdef double P1[3]
     cdef double Q1[3]
     cdef double DX[3]
-    cdef double sd1, sdq, a, b, dmax, pmax
-    cdef int c
+    cdef double sd1, sdq, a, b, dmax, pmax, v
+    cdef int c, plain = 1
+    cdef int64_t lo, hi
     for c in range(d):
+        v = (X[jj, c] - X[ii, c]) + 0.0
         if from_X:
-            DX[c] = (X[jj, c] - X[ii, c]) + 0.0
+            DX[c] = v
         else:
             DX[c] = dX[k, c]
+            if DX[c] != v:
+                plain = 0
+    if plain:
+        # the canonical direction lo → hi: lo the end with the lexicographically smaller coordinates
+        lo, hi = ii, jj
+        for c in range(d):
+            if X[jj, c] != X[ii, c]:
+                if X[jj, c] < X[ii, c]:
+                    lo, hi = jj, ii
+                break
+        dmax = 0.0
+        pmax = 0.0
+        for c in range(d):
+            P0[c] = X[lo, c]
+            P1[c] = P0[c] + ((X[hi, c] - X[lo, c]) + 0.0)
+            dmax = _npmax(dmax, fabs(P1[c] - X[hi, c]))
+            pmax = _npmax(pmax, fabs(P1[c]))
+        sd1 = sdX[hi]
+        if dmax > 1e-13 * (1.0 + pmax):
+            sd1 = _sd(ops, par, d, P1)
+        return _directed(P0, P1, sdX[lo], sd1, sure, convex, ops, par, d, width, blend, ts, gx, gw)
     # i → j
     dmax = 0.0
     pmax = 0.0
@@ -664,8 +695,9 @@ def bond_weights(const double[:, ::1] X, const double[::1] sdX, const int64_t[::
                  const double[:, ::1] dX, const int64_t[:, ::1] ops, const double[::1] par, double width,
                  int blend, int sure, int convex, const double[::1] ts, const double[::1] gx,
                  const double[::1] gw, double[::1] out, int n_threads=1, int from_X=0):
-    """out (m,) = ½ [f(i, j, dX) + f(j, i, −dX)], f = ``Handshake.bond_weight_fn``'s function: the average
-    of β along the reference segment X_i → X_i + dX (m, d), with the signed distances sdX (n,) of the
+    """out (m,) = the weights of the bonds (i, j, dX), f = ``Handshake.bond_weight_fn``'s function, the
+    average of β along the reference segment X_i → X_i + dX (m, d): f along the canonical direction for a
+    bond without image shift, ½ [f(i, j, dX) + f(j, i, −dX)] otherwise (`_bond`), with the signed distances sdX (n,) of the
     atoms X (n, d) at the ends (the far end's recomputed when it is not the atom itself: a periodic
     image), `_directed` per direction, in the same arithmetic as the NumPy code. ``from_X`` = 1: dX is
     (X_j − X_i) + 0.0 (no image shift), formed per bond; the ``dX`` argument is then not read (any

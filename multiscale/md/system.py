@@ -92,7 +92,8 @@ class AtomisticRegion:
         w_ij = w_ji exactly. It must be a pure function of (i, j, dX): weights are cached per reference
         pair (i, j, image shift), and after a neighbour rebuild only pairs never seen since the last
         `set_weights` are passed to it. None = all bond weights 1. A function with an attribute
-        ``symmetric(i, j, dX) -> (m,)`` (that same average in one call) is used through it; one with an
+        ``symmetric(i, j, dX) -> (m,)`` (in one call, weights symmetric in i, j bitwise: that average, or
+        one equal to it at round-off, e.g. `Handshake.bond_weight_fn`'s) is used through it; one with an
         attribute ``certain_unit(i, j) -> (m,) bool`` (pairs whose average is certainly exactly 1.0 when they
         have no image shift, e.g. both atoms deep inside a convex core) is not called for those pairs.
         """

@@ -67,6 +67,16 @@ def _lattice_bonds(dim: int, half: float, a: float = 1.1, rc: float = 2.3, jitte
     return X, i, j, X[j] - X[i]
 
 
+def _canonical(X: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) (m,): the pair's ends ordered so that X[a] is lexicographically smaller than X[b]."""
+    Xi, Xj = X[i], X[j]
+    ne = Xi != Xj
+    first = np.argmax(ne, axis=1)                  # the first coordinate where the two ends differ
+    r = np.arange(i.size)
+    swap = Xj[r, first] < Xi[r, first]
+    return np.where(swap, j, i), np.where(swap, i, j)
+
+
 @pytest.mark.parametrize("blend", ["linear", "cubic", "quintic"])
 @pytest.mark.parametrize("dim,spec", EXACT)
 def test_compiled_bond_weights_are_bitwise_the_numpy_ones(dim, spec, blend):
@@ -75,10 +85,22 @@ def test_compiled_bond_weights_are_bitwise_the_numpy_ones(dim, spec, blend):
     fc, fn = hc.bond_weight_fn(X), hn.bond_weight_fn(X)
     assert hasattr(fc, "symmetric") and not hasattr(fn, "symmetric")
     ref = 0.5 * (fn(i, j, dX) + fn(j, i, -dX))
-    w = fc.symmetric(i, j, dX)
     frac = (ref > 0) & (ref < 1)
     assert frac.sum() > 1000                      # the handshake is well sampled
-    assert np.array_equal(w, ref)
+    # bonds without image shift: the NumPy function along the canonical direction a -> b (a the end with
+    # the lexicographically smaller coordinates), the same bits for (i, j, dX) and (j, i, -dX)
+    a, b = _canonical(X, i, j)
+    canon = fn(a, b, X[b] - X[a] + 0.0)
+    w = fc.symmetric(i, j, dX)
+    assert np.array_equal(w, canon) and np.array_equal(fc.symmetric(j, i, -dX), w)
+    assert np.array_equal(fc.symmetric(i, j, None), w)
+    # ... and the average of both directions at round-off (it was that average before)
+    assert np.max(np.abs(w - ref)) <= 1e-14 and np.count_nonzero(w != ref) < frac.sum()
+    # any other dX (an image shift): the average of both directions, bitwise
+    dXs = dX + np.eye(dim)[0] * 0.37
+    refs = 0.5 * (fn(i, j, dXs) + fn(j, i, -dXs))
+    assert np.count_nonzero((refs > 0) & (refs < 1)) > 1000
+    assert np.array_equal(fc.symmetric(i, j, dXs), refs)
     # the compiled per-direction path (segment_average) too, and the point fields
     assert np.array_equal(0.5 * (fc(i, j, dX) + fc(j, i, -dX)), ref)
     for f in ("distance", "alpha", "beta", "_signed_distance"):
