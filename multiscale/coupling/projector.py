@@ -561,6 +561,8 @@ class _BlockSolve:
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         """(r,) A⁻¹ r."""
+        if self._released:
+            raise RuntimeError("_BlockSolve: the compiled solve's arrays were released")
         bl = self.blocks
         np.take(r, bl, out=self._b)
         self._b *= self._sc
