@@ -697,11 +697,11 @@ def bond_weights(const double[:, ::1] X, const double[::1] sdX, const int64_t[::
                  const double[::1] gw, double[::1] out, int n_threads=1, int from_X=0):
     """out (m,) = the weights of the bonds (i, j, dX), f = ``Handshake.bond_weight_fn``'s function, the
     average of β along the reference segment X_i → X_i + dX (m, d): f along the canonical direction for a
-    bond without image shift, ½ [f(i, j, dX) + f(j, i, −dX)] otherwise (`_bond`), with the signed distances sdX (n,) of the
-    atoms X (n, d) at the ends (the far end's recomputed when it is not the atom itself: a periodic
-    image), `_directed` per direction, in the same arithmetic as the NumPy code. ``from_X`` = 1: dX is
-    (X_j − X_i) + 0.0 (no image shift), formed per bond; the ``dX`` argument is then not read (any
-    (·, d) array, e.g. (0, d))."""
+    bond without image shift, ½ [f(i, j, dX) + f(j, i, −dX)] otherwise (`_bond`), with the signed
+    distances sdX (n,) of the atoms X (n, d) at the ends (the far end's recomputed when it is not the
+    atom itself: a periodic image), `_directed` per direction, in the same arithmetic as the NumPy code.
+    ``from_X`` = 1: dX is (X_j − X_i) + 0.0 (no image shift), formed per bond; the ``dX`` argument is
+    then not read (any (·, d) array, e.g. (0, d))."""
     cdef Py_ssize_t m = i.shape[0], k
     cdef int d = <int>X.shape[1]
     if (j.shape[0] != m or (not from_X and dX.shape[0] != m) or dX.shape[1] != d or out.shape[0] != m
