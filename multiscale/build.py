@@ -669,6 +669,9 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         model.n_dropped = classes.n_dropped
         X = X[site_ids]
 
+    if X is not None and continuum is not None and cfg.continuum.surface_stress is not None \
+            and cfg.continuum.surface_stress.relax_atoms:
+        X = X + _relaxed_surface_shift(deck, model, continuum, X, units)
     atoms = None
     if X is not None:
         atom_types = atom_types[site_ids]
@@ -704,7 +707,7 @@ def _surface_stress(deck: Deck, model: Model) -> None:
     """``continuum.surface_stress``: the Gurtin–Murdoch term on the selected faces, γ and τ of each face
     orientation from a periodic slab of the deck's potential (`multiscale.fem.surface_stress`,
     `multiscale.md.surface_slab`). Deck errors at ``continuum.surface_stress.*``."""
-    from .fem.surface_stress import SurfaceStress, interface_faces, outward_normals
+    from .fem.surface_stress import SurfaceStress, outward_normals
     from .md.surface_slab import INPLANE_FTOL, surface_properties
 
     cfg, key = deck.config.continuum.surface_stress, "continuum.surface_stress"
@@ -714,48 +717,8 @@ def _surface_stress(deck: Deck, model: Model) -> None:
     if model.lattice is None or model.potential is None:
         raise deck.error(f"{key}.source", "surface stress from the potential needs `potential` and "
                          "`atoms.lattice` (the slab is made of that lattice)")
-    if cfg.faces == "free":
-        faces = mesh.boundary_faces()
-        drop = (interface_faces(mesh.nodes, faces, model.atoms.X, model.lattice.nearest_neighbor_distance,
-                                getattr(model.potential, "cutoff", None))
-                if model.atoms is not None else np.zeros(len(faces), bool))
-        held = np.zeros((mesh.n_nodes, d), bool)           # dofs prescribed by any kinematic load
-        for i, lc in enumerate(deck.config.loads):
-            sel = None
-            if lc.type == "fixed" and getattr(lc, "targets", "both") != "atoms":
-                sel = make_shape(lc.region, d).contains(mesh.nodes)
-            elif lc.type == "traction":
-                if lc.face_set is not None:
-                    on = np.zeros(mesh.n_nodes, bool)
-                    on[np.unique(mesh.face_sets.get(lc.face_set, np.zeros(0, np.int64)))] = True
-                    sel = on
-                else:
-                    sel = make_shape(lc.region, d).contains(mesh.nodes)
-            if sel is not None:
-                drop |= np.all(np.asarray(sel, bool)[faces], axis=1)
-            _held_by_load(model.loads[i], lc, mesh.nodes, d, held)
-        drop |= np.all(np.all(held, axis=1)[faces], axis=1)
-        faces = faces[~drop]
-    else:
-        seen = set()
-        for n_ in cfg.faces:
-            if n_ in seen:
-                raise deck.error(f"{key}.faces", f"face set {n_!r} is listed twice (its faces would count "
-                                 "twice)")
-            seen.add(n_)
-        missing = [n for n in cfg.faces if n not in mesh.face_sets]
-        if missing:
-            raise deck.error(f"{key}.faces", f"no face set {missing[0]!r} in the mesh (it has "
-                             f"{sorted(mesh.face_sets)})")
-        faces = _boundary_face_rows(deck, key, mesh, cfg.faces)
-        if model.atoms is not None and len(faces):
-            at = interface_faces(mesh.nodes, faces, model.atoms.X, model.lattice.nearest_neighbor_distance,
-                                 getattr(model.potential, "cutoff", None))
-            if np.any(at):
-                raise deck.error(f"{key}.faces", f"{int(at.sum())} of the listed faces lie against the atoms "
-                                 "(the coupling interface, e.g. the mesh's hole): a surface stress acts on "
-                                 "free faces only (the atoms there carry their own environment)",
-                                 "list only free faces, or use `faces: free`")
+    faces = _surface_faces(deck, mesh, None if model.atoms is None else model.atoms.X, model.lattice,
+                           model.potential, model.loads)
     n = outward_normals(mesh.nodes, faces) if len(faces) else np.zeros((0, d))
     axis = np.argmax(np.abs(n), axis=1)
     if len(faces) and np.any(np.abs(n[np.arange(len(n)), axis]) < 1.0 - 1e-6):
@@ -799,6 +762,98 @@ def _surface_stress(deck: Deck, model: Model) -> None:
     method = getattr(model.system, "method", None)
     if method is not None:                             # attached after the coupling's `prepare`
         method.surface_attached(model.system)
+
+
+def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray, units) -> np.ndarray:  # noqa: ANN001
+    """``continuum.surface_stress.relax_atoms``: displacements (n, d) that move the atom sites X (n, d) under
+    the selected free faces to the relaxed surface of the slab (`multiscale.md.surface_sites`); atoms in a
+    ``fixed`` load's region stay on the lattice. Deck errors at ``continuum.surface_stress.*``."""
+    from .fem.surface_stress import outward_normals
+    from .md.surface_sites import relaxed_surface_shift
+    from .md.surface_slab import surface_properties
+
+    key, mesh, d = "continuum.surface_stress", continuum.mesh, model.dim
+    if d < 2 or model.lattice is None or not model.lattice.is_bravais:
+        raise deck.error(f"{key}.relax_atoms", "the relaxed surface needs a 2D or 3D Bravais `atoms.lattice` "
+                         "(the slab is made of that lattice)")
+    faces = _surface_faces(deck, mesh, X, model.lattice, model.potential, _loads(deck, units))
+    if not len(faces):
+        return np.zeros_like(X)
+    n = outward_normals(mesh.nodes, faces)
+    axis = np.argmax(np.abs(n), axis=1)
+    if np.any(np.abs(n[np.arange(len(n)), axis]) < 1.0 - 1e-6):
+        raise deck.error(f"{key}.faces", "surface stress is computed for faces normal to a lab axis only "
+                         "(a slab periodic along the other axes); some selected faces are inclined")
+    profiles = {}
+    for k in np.unique(axis):
+        try:
+            pr = surface_properties(model.potential, model.lattice, int(k),
+                                    tol=deck.config.continuum.surface_stress.tol)
+        except (ValueError, RuntimeError) as exc:
+            raise deck.error(f"{key}.source", f"surface slab normal to {_AXES[int(k)]}: {exc}") from exc
+        profiles[int(k)] = (pr.relaxation, pr.plane_spacing)
+    held = np.zeros(len(X), bool)
+    for lc in deck.config.loads:
+        if lc.type == "fixed" and getattr(lc, "targets", "both") != "nodes":
+            held |= np.asarray(make_shape(lc.region, d).contains(X), bool)
+    shift = relaxed_surface_shift(X, mesh.nodes, faces, n, profiles, held)
+    model.notes.append(f"{key}.relax_atoms: {int(np.count_nonzero(np.any(shift != 0.0, axis=1)))} atoms "
+                       f"moved to the relaxed surface (largest {float(np.max(np.abs(shift))):.4g})")
+    return shift
+
+
+def _surface_faces(deck: Deck, mesh, atoms_X: np.ndarray | None, lattice, potential,  # noqa: ANN001
+                   loads: list) -> np.ndarray:
+    """The boundary faces (nf, nen_face) that ``continuum.surface_stress.faces`` selects (`_surface_stress`):
+    ``free`` drops the interface to the atoms ``atoms_X`` (n, d) and the faces held or loaded by ``loads``
+    (the deck's load objects); a list of face sets is checked against the atoms. Deck errors at
+    ``continuum.surface_stress.faces``."""
+    from .fem.surface_stress import interface_faces
+
+    cfg, key, d = deck.config.continuum.surface_stress, "continuum.surface_stress", mesh.dim
+    if cfg.faces == "free":
+        faces = mesh.boundary_faces()
+        drop = (interface_faces(mesh.nodes, faces, atoms_X, lattice.nearest_neighbor_distance,
+                                getattr(potential, "cutoff", None))
+                if atoms_X is not None else np.zeros(len(faces), bool))
+        held = np.zeros((mesh.n_nodes, d), bool)           # dofs prescribed by any kinematic load
+        for i, lc in enumerate(deck.config.loads):
+            sel = None
+            if lc.type == "fixed" and getattr(lc, "targets", "both") != "atoms":
+                sel = make_shape(lc.region, d).contains(mesh.nodes)
+            elif lc.type == "traction":
+                if lc.face_set is not None:
+                    on = np.zeros(mesh.n_nodes, bool)
+                    on[np.unique(mesh.face_sets.get(lc.face_set, np.zeros(0, np.int64)))] = True
+                    sel = on
+                else:
+                    sel = make_shape(lc.region, d).contains(mesh.nodes)
+            if sel is not None:
+                drop |= np.all(np.asarray(sel, bool)[faces], axis=1)
+            _held_by_load(loads[i], lc, mesh.nodes, d, held)
+        drop |= np.all(np.all(held, axis=1)[faces], axis=1)
+        faces = faces[~drop]
+    else:
+        seen = set()
+        for n_ in cfg.faces:
+            if n_ in seen:
+                raise deck.error(f"{key}.faces", f"face set {n_!r} is listed twice (its faces would count "
+                                 "twice)")
+            seen.add(n_)
+        missing = [n for n in cfg.faces if n not in mesh.face_sets]
+        if missing:
+            raise deck.error(f"{key}.faces", f"no face set {missing[0]!r} in the mesh (it has "
+                             f"{sorted(mesh.face_sets)})")
+        faces = _boundary_face_rows(deck, key, mesh, cfg.faces)
+        if atoms_X is not None and len(faces):
+            at = interface_faces(mesh.nodes, faces, atoms_X, lattice.nearest_neighbor_distance,
+                                 getattr(potential, "cutoff", None))
+            if np.any(at):
+                raise deck.error(f"{key}.faces", f"{int(at.sum())} of the listed faces lie against the atoms "
+                                 "(the coupling interface, e.g. the mesh's hole): a surface stress acts on "
+                                 "free faces only (the atoms there carry their own environment)",
+                                 "list only free faces, or use `faces: free`")
+    return faces
 
 
 def _held_by_load(load, lc, nodes: np.ndarray, d: int, held: np.ndarray) -> None:  # noqa: ANN001

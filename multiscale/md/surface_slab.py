@@ -70,6 +70,12 @@ class SurfaceProperties:
     #: [11-2]/[1-10] in plane, whose 3-fold axis holds them only at zero strain), and S from the normal-only
     #: relaxation is not the surface's (Cu_u3 (111): S_xx −0.026 normal-only vs +0.065 eV/Å² fully relaxed)
     S_inplane_force: float = 0.0
+    #: the relaxed unstrained surface's atomic planes: ``relaxation`` (k,) the OUTWARD normal displacement
+    #: [length] of the k-th plane from the surface (k = 0 the outermost) from its bulk-lattice position, the
+    #: mean over both faces of the slab (equal by symmetry), the half of the slab's planes nearest each face;
+    #: ``plane_spacing`` [length] the bulk spacing of the planes (`relaxation_profile`)
+    relaxation: np.ndarray | None = None
+    plane_spacing: float = 0.0
 
 
 class _Slab:
@@ -266,10 +272,26 @@ def surface_properties(potential, lattice, axis: int, tol: float = 1e-5, n_z: in
     # S is a second derivative: it is the surface's only if the strained planes stay in place in plane
     # (review rev24: fcc (111) passes the zero-strain check by its 3-fold axis but not under strain)
     f_S = max((slab.in_plane_force(zs[E], np.array(E, float)) for E in zs if any(E)), default=0.0)
+    rel, spacing = relaxation_profile(slab.X[:, axis], z0)
     out = SurfaceProperties(int(axis), float(gamma), tau, err, float(h_used), int(len(slab.X)), int(n_z), S,
-                            float(f_S))
+                            float(f_S), rel, spacing)
     _CACHE[key] = (potential, out)
     return out
+
+
+def relaxation_profile(X: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, float]:
+    """(relaxation (k,) [length], plane spacing [length]) of a relaxed slab: bulk normal coordinates X (n,)
+    and relaxed ones z (n,) of its atoms; planes are the distinct X (within 1e-6 of the spacing). Plane k
+    from the top face moves outward by z − X, plane k from the bottom face by X − z; the two are averaged
+    (the slab is symmetric: they agree to the relaxation's tolerance). k runs over half the planes."""
+    order = np.sort(np.unique(np.round(X, 9)))
+    spacing = float(np.min(np.diff(order)))
+    k = np.rint((X - order[0]) / spacing).astype(np.int64)
+    n = int(k.max()) + 1
+    u = np.asarray(z, float) - np.asarray(X, float)
+    per = np.array([u[k == i].mean() for i in range(n)])
+    half = n // 2
+    return 0.5 * (per[::-1][:half] - per[:half]), spacing
 
 
 def _check_zero_stress(slab: _Slab, lattice, tol: float) -> None:  # noqa: ANN001
