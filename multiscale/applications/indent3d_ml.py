@@ -100,8 +100,10 @@ FTOL = 1e-3             # eV/Å (5e-3 cannot resolve 2 % at d = 0.5 Å: module d
 #: where the contact field is not resolved by the 3 Å elements; module docstring, EAM_MEASURED)
 #: sides "held": the outer three atomic planes of every side face held in both models (no free edges or
 #: corners, which the fully atomistic SNAP block reconstructs; module docstring)
+#: relax_atoms: the atoms under the continuum's free faces start at the slab's relaxed surface planes
+#: (``continuum.surface_stress.relax_atoms``, `multiscale.md.surface_sites`; module docstring)
 SMALL = dict(n=(9, 9, 5), radius=5.0, core=(5.0, 5.0), width=4.7, size=6.0, core_size=3.0, skin=0.5,
-             sides="held")
+             sides="held", relax_atoms=True)
 DEPTHS = {"start": 0.0, "stop": 1.0, "step": 0.5}
 FIRE = {"type": "fire", "ftol": FTOL, "dt": 0.05, "dt_max": 0.3, "max_step": 0.1, "max_iter": 20000}
 
@@ -145,6 +147,8 @@ def ml_coupled_deck(block: Block, g: dict, depths: dict, title: str, surface: bo
         # (EAM_MEASURED), and SNAP's S (−0.95, −1.32 eV/Å²) needs a layer ~11 Å deep at the block's corners
         deck["continuum"]["surface_stress"] = {"faces": "free", "source": "potential",
                                                "elasticity": elasticity}
+        if g.get("relax_atoms", False):
+            deck["continuum"]["surface_stress"]["relax_atoms"] = True
     deck["potential"] = _potential()
     deck["atoms"]["lattice"]["a"] = _r(block.a0)
     deck["atoms"]["skin"] = g["skin"]
