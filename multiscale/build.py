@@ -669,8 +669,11 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
         model.n_dropped = classes.n_dropped
         X = X[site_ids]
 
-    if X is not None and continuum is not None and cfg.continuum.surface_stress is not None \
+    if continuum is not None and cfg.continuum.surface_stress is not None \
             and cfg.continuum.surface_stress.relax_atoms:
+        if X is None:
+            raise deck.error("continuum.surface_stress.relax_atoms", "relax_atoms moves the atoms under the "
+                             "free faces, but the deck has no atoms", "remove `relax_atoms`")
         X = X + _relaxed_surface_shift(deck, model, continuum, X, units)
     atoms = None
     if X is not None:
@@ -764,7 +767,8 @@ def _surface_stress(deck: Deck, model: Model) -> None:
         method.surface_attached(model.system)
 
 
-def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray, units) -> np.ndarray:  # noqa: ANN001
+def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray,  # noqa: ANN001
+                           units) -> np.ndarray:  # noqa: ANN001
     """``continuum.surface_stress.relax_atoms``: displacements (n, d) that move the atom sites X (n, d) under
     the selected free faces to the relaxed surface of the slab (`multiscale.md.surface_sites`); atoms in a
     ``fixed`` load's region stay on the lattice. Deck errors at ``continuum.surface_stress.*``."""

@@ -172,11 +172,11 @@ class SurfaceStressConfig(Section):
                              "the slab's excess energy; false: first order, τ constant), carried by a boundary "
                              "layer of the continuum deep enough to keep C + S/depth positive definite "
                              "(multiscale/fem/surface_layer.py)")
-    relax_atoms: bool = Field(False, description="coupled decks: the atoms under the selected free faces start "
-                              "at the relaxed surface of the same slab (each atomic plane moved by the slab's "
-                              "relaxation of that plane; atoms held by a fixed load stay on the lattice), so "
-                              "the handshake and pad atoms there carry the relaxed surface whose τ the "
-                              "continuum carries (multiscale/md/surface_sites.py)")
+    relax_atoms: bool = Field(False, description="coupled decks: the atoms under the selected free faces "
+                              "start at the relaxed surface of the same slab (each atomic plane moved by the "
+                              "slab's relaxation of that plane; atoms held by a fixed load stay on the "
+                              "lattice), so the handshake and pad atoms there carry the relaxed surface "
+                              "whose τ the continuum carries (multiscale/md/surface_sites.py)")
 
 
 class ContinuumConfig(Section):

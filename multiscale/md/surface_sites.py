@@ -1,4 +1,5 @@
-"""Atom sites of a coupled model placed at the RELAXED free surface (``continuum.surface_stress.relax_atoms``).
+"""Atom sites of a coupled model placed at the RELAXED free surface
+(``continuum.surface_stress.relax_atoms``).
 
 The continuum's surface term (`multiscale.fem.surface_stress`) carries γ and τ of the relaxed surface of a
 periodic slab (`multiscale.md.surface_slab`); the atoms under the same free faces start on the bulk lattice.
@@ -6,8 +7,10 @@ With a strong constraint the handshake atoms and pads there follow the trilinear
 than a plane spacing, which cannot represent the surface's multilayer relaxation (SNAP Cu (001): plane 0
 −0.030 Å, plane 1 +0.0165 Å outward; EAM Cu_u3: −0.030, −0.006 Å): they stay near the bulk planes, and their
 unrelaxed-surface forces (and the core's relaxed planes against them), blended by β and α, leave a net
-vertical force on the model (SNAP indentation deck at d = 0: −0.48 eV/Å on the held planes, the fully
-atomistic twin 0.01) that lifts the column under the tip by 0.013 Å. `relaxed_surface_shift` moves every
+vertical force on the model (the SNAP indentation deck `indent3d_ml_small.yaml` relaxed at d = 0, no
+contact: −0.483 eV/Å on its held planes, the fully atomistic twin 0.010) that lifts the column under the
+tip by about 0.015 Å (its contact atoms 0.009 Å above the twin's: +4.9 % load at d = 0.5 Å). With the
+relaxed surface: +0.116 eV/Å, +1.44 % (`multiscale.applications.indent3d_ml`). `relaxed_surface_shift` moves every
 atom under a selected free face by the slab's relaxation of its plane (plane k counted from the outermost
 atomic plane under that face), so the atomistic reference of the surface is the relaxed surface whose τ the
 continuum carries: the handshake and pad atoms there then feel no surface-relaxation force at U = 0.

@@ -23,8 +23,8 @@ def eam():
 def test_the_profile_is_the_relaxed_slab(eam) -> None:
     """A slab THICKER than the one the profile came from, its planes moved by the profile from both faces
     (plane k from the top outward by relaxation[k], from the bottom likewise), is relaxed: the largest normal
-    force drops from the unrelaxed surface's (0.100 eV/Å) to < 1e-5 eV/Å (measured 4.4e-7). Cu (001): the top plane moves in
-    by about 0.03 Å (a contraction), the second by a few mÅ."""
+    force drops from the unrelaxed surface's (0.100 eV/Å) to < 1e-5 eV/Å (measured 4.4e-7). Cu (001): the
+    top plane moves in by about 0.03 Å (a contraction), the second by a few mÅ."""
     pot, lat = eam
     p = surface_properties(pot, lat, 2)
     rel, h = p.relaxation, p.plane_spacing
@@ -59,7 +59,8 @@ def test_which_atoms_move_and_by_how_much() -> None:
     h = 1.5
     X = _block(h)
     rel = np.array([-0.03, 0.02, -0.001])
-    nodes = np.array([[0, 0, 7.5 * h], [2.5 * h, 0, 7.5 * h], [2.5 * h, 2.5 * h, 7.5 * h], [0, 2.5 * h, 7.5 * h]])
+    nodes = np.array([[0, 0, 7.5 * h], [2.5 * h, 0, 7.5 * h], [2.5 * h, 2.5 * h, 7.5 * h],
+                      [0, 2.5 * h, 7.5 * h]])
     faces = np.array([[0, 1, 2, 3]])
     up = np.array([[0.0, 0.0, 1.0]])
     held = (X[:, 0] == 0) & (X[:, 1] == 0)
