@@ -181,6 +181,8 @@ def series_unit(r: ResultsReader, name: str, quasistatic: bool) -> str:
         return _quantity_unit(r, "momentum")
     if name in _NOT_ENERGY:
         return _quantity_unit(r, _NOT_ENERGY[name])
+    if base.startswith("temperature_"):         # group temperatures (temperature_core, _continuum, ...)
+        return _quantity_unit(r, "temperature")
     if "." not in name and name not in _OBS_QUANTITY:
         return _quantity_unit(r, "energy")      # the ledger's terms
     if base in _OBS_QUANTITY:

@@ -16,6 +16,7 @@ from multiscale.output.commands import (
     export_cmd,
     inspect_cmd,
     plot_cmd,
+    series_unit,
 )
 from multiscale.output.hdf5 import ResultsWriter
 from multiscale.output.reader import ResultsReader
@@ -154,6 +155,16 @@ def test_file_left_open_without_swmr_is_explained_and_repaired(results):
     res = _run(export_cmd, results, "--format", "extxyz", "--repair")
     assert res.exit_code == 0, res.output
     assert "frames: 4" in _run(inspect_cmd, results).output
+
+
+def test_group_temperatures_are_labelled_as_temperatures(results):
+    """The observables a coupled run writes per group (temperature_core, _handshake, _pad, _continuum)
+    are temperatures, not ledger energies (they were labelled [eV] / [ε] by the energy fallback)."""
+    with ResultsReader(results) as r:
+        assert series_unit(r, "temperature", False) == "K"
+        for name in ("temperature_core", "temperature_handshake", "temperature_pad", "temperature_continuum"):
+            assert series_unit(r, name, False) == "K", name
+        assert series_unit(r, "kinetic_atoms", False) == "eV"       # the ledger's terms stay energies
 
 
 # ---------------------------------------------------------------------------------------------- real runs
