@@ -253,7 +253,7 @@ def _check_continues(d: Any, start_from: str | None, restart: Path | None, quiet
     if start_from is None and restart is None:
         raise d.error("integrator.continues",
                       f"this deck continues a run of {name}: it needs that run's state",
-                      hint=f"run `msim run {name} -o EARLIER.h5` first, then this deck with "
+                      hint=f"run `msim run {earlier} -o EARLIER.h5` first, then this deck with "
                       "--from EARLIER.h5")
     if start_from is not None:
         from .output.continuation import parse_spec

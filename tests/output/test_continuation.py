@@ -230,6 +230,13 @@ def test_a_deck_that_continues_a_run_refuses_to_start_cold(tmp_path):
     assert "Traceback" not in err
     assert "prod.yaml:" in err and "integrator.continues" in err and "equil.yaml" in err
     assert not (tmp_path / "cold.h5").exists()
+    # the hint's command names the earlier deck as the user types it (next to this deck, not the cwd)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "equil.yaml").write_text((tmp_path / "equil.yaml").read_text())
+    (sub / "prod.yaml").write_text(deck.read_text())
+    code, err = _run("run", "sub/prod.yaml", "-o", "cold.h5", "--quiet", cwd=tmp_path)
+    assert code == 2 and "`msim run sub/equil.yaml -o EARLIER.h5`" in err, err
     # the workflow the key names runs: equilibrate, then continue --from its last frame
     code, err = _run("run", "equil.yaml", "-o", "eq.h5", "--quiet", cwd=tmp_path)
     assert code == 0, err
