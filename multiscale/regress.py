@@ -159,8 +159,9 @@ def regress(directory: Path, threads: int | None, keep: Path | None) -> None:
     """Run every deck in DIRECTORY that has an `expect:` block; print a pass/fail table.
 
     Figures: energy_drift, energy_fluctuation, modified_energy_drift, constraint_residual, momentum_drift,
-    steps, thermo.<term>.<first|last|min|max|mean|late_mean>, observables.<name>.<first|last|min|max|mean|
-    late_mean> (late_mean: mean over the second half of the rows). Exit status 1 if any fails.
+    steps, thermo.<term>.<first|last|min|max|mean|late_mean>,
+    observables.<name>.<first|last|min|max|mean|late_mean> (late_mean: mean over the second half of the
+    rows). Exit status 1 if any fails.
     """
     decks = sorted(p for p in directory.glob("*.yaml"))
     if not decks:

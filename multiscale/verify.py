@@ -209,7 +209,8 @@ def _reflection_rows(sim, out: Path | None) -> list:  # noqa: ANN001
 @click.option("--no-reflection", is_flag=True, help="Skip the reflection sweep (1D decks).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write R(k) here (HDF5) for `msim plot FILE reflection`.")
-@click.option("--threads", type=click.IntRange(min=1), default=None)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="OpenMP threads (default: the deck's integrator.threads, else 1).")
 def verify(deck_path: Path, steps: int, seed: int, no_reflection: bool, output: Path | None,
            threads: int | None) -> None:
     """Measure the consistency checklist for DECK's own model; exit 1 if a figure misses its threshold."""

@@ -456,7 +456,8 @@ def _frames(spec: str | None) -> slice:
 
 @click.command("export")
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["extxyz", "xdmf", "vtu"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["extxyz", "xdmf", "vtu"]), required=True,
+              help="extxyz (ASE, OVITO), xdmf (ParaView) or vtu (one file per frame and part, with a .pvd).")
 @click.option("-o", "--output", type=click.Path(), help="Output path [default: next to RESULTS].")
 @click.option("--frames", "frames_spec", help="Frame index or START:STOP[:STEP] (extxyz, vtu).")
 @click.option("--repair", is_flag=True,
