@@ -33,7 +33,8 @@ $(KERNELS_STAMP): $(PYX) setup.py | $(DEPS)
 	@if [ -e $@ ] && [ -z "$$(find $(PYX) setup.py -newer $@)" ]; then \
 	  echo "kernels: built by the editable install"; \
 	else \
-	  echo "$(PY) setup.py -q build_ext --inplace -j 2"; $(PY) setup.py -q build_ext --inplace -j 2 && touch $@; \
+	  echo "$(PY) setup.py -q build_ext --inplace -j 2"; \
+	  $(PY) setup.py -q build_ext --inplace -j 2 && touch $@; \
 	fi
 
 DEMO ?= decks/wave1d.yaml
