@@ -127,6 +127,7 @@ class NeighborList:
         self._k = load("cellscan")
         self._kn = load("neighbors")
         self._grid_cache: tuple | None = None
+        self._rows_cache: dict = {}     # `_grid`: stencil rows per (reach, cell size, rlist)
         self.n_builds = 0
         self.offsets = np.zeros(1, np.int64)
         self.neighbors = np.zeros(0, np.int32)
@@ -193,13 +194,20 @@ class NeighborList:
             if np.prod(nc) <= 4 * n + 64 or coarsen > 2**20:
                 break
             coarsen *= 2   # keep the cell count O(n) for sparse or far-flung free atoms
-        st = []
-        for o in itertools.product(*[range(-r, r + 1) for r in reach]):
-            gap = sum((max(abs(o[k]) - 1, 0) * size[k]) ** 2 for k in range(3))
-            if gap < self.rlist ** 2 and o[::-1] >= (0, 0, 0):   # half stencil (z, y, x order)
-                st.append(o)
         self._reach = reach
-        return origin, size, nc, np.ascontiguousarray(st, dtype=np.int64)
+        key = (tuple(reach), tuple(size.tolist()), self.rlist)
+        rows = self._rows_cache.get(key)
+        if rows is None:    # a free axis re-grids at every build, with the same cell sizes (a distributed
+            st = []         # rank's slab): the stencil rows are made once per (reach, size)
+            for o in itertools.product(*[range(-r, r + 1) for r in reach]):
+                gap = sum((max(abs(o[k]) - 1, 0) * size[k]) ** 2 for k in range(3))
+                if gap < self.rlist ** 2 and o[::-1] >= (0, 0, 0):   # half stencil (z, y, x order)
+                    st.append(o)
+            rows = self._rows(np.ascontiguousarray(st, dtype=np.int64))
+            if len(self._rows_cache) >= 8:
+                self._rows_cache.clear()
+            self._rows_cache[key] = rows
+        return origin, size, nc, rows
 
     def _aligned(self, x0: np.ndarray, lo: float, hi: float) -> tuple[float, float, int, int]:
         """(origin, cell size, cells, reach) of a free axis 0 whose cell faces lie just outside lo and hi
@@ -253,8 +261,7 @@ class NeighborList:
         if self._grid_cache is not None:            # all axes periodic: the grid does not depend on x
             origin, size, nc, rows = self._grid_cache
         else:
-            origin, size, nc, stencil = self._grid(x, clip_x)
-            rows = self._rows(stencil)
+            origin, size, nc, rows = self._grid(x, clip_x)
             if bool(np.all(self.box.periodic)):
                 self._grid_cache = (origin, size, nc, rows)
         period3 = np.concatenate([self.period, np.zeros(3 - d)])

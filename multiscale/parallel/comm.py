@@ -24,10 +24,15 @@ Operations (arrays are numpy, C-contiguous float64/int64 unless said):
   (P,)) -> rows`` the buffer all-to-all of float64 rows grouped by destination (atom migration: no pickling);
   ``sendrecv(send (m,...), dest, recv (k,...), source, tag)`` buffer (no pickling) point-to-point pair;
   ``sendrecv_many([(send, dest, recv, source, tag), ...])`` several at once, one wait (the per-step ghost
-  traffic); ``channel([(send, dest, recv, source, tag), ...])`` the same messages bound to fixed buffers
+  traffic); ``sendrecv_rows([(send (m, w), dest, source, tag), ...]) -> [(k, w), ...]`` the same for float64
+  rows whose counts the receiver does not know (matched probe: no message of counts first — the ghost set-up
+  of a rebuild); ``channel([(send, dest, recv, source, tag), ...])`` the same messages bound to fixed buffers
   (set up once per neighbour rebuild), then ``start(ch)`` / ``wait(ch)`` every step (the caller packs
   ``send`` in place before `start`; between `start` and `wait` it may compute on data the messages do not
-  touch: the ghost exchange overlapped with the interior forces); ``barrier()``; ``abort(message, code)``.
+  touch: the ghost exchange overlapped with the interior forces); ``start_allreduce(a, out, op)`` a
+  non-blocking buffer Allreduce of ``a`` into ``out``, completed by ``wait(ch, req)`` together with a
+  channel (one rendezvous for both: the rebuild check rides on the ghosts' position exchange);
+  ``barrier()``; ``abort(message, code)``.
 """
 
 from __future__ import annotations
@@ -99,6 +104,14 @@ class SerialComm:
         for send, dest, recv, source, tag in msgs:
             self.sendrecv(send, dest, recv, source, tag)
 
+    def sendrecv_rows(self, msgs: list) -> list:
+        out = []
+        for send, dest, source, _ in msgs:
+            if dest != 0 or source != 0:
+                raise ValueError("serial communicator: only rank 0 exists")
+            out.append(np.array(send, dtype=np.float64, copy=True))
+        return out
+
     def channel(self, msgs: list) -> list:
         for _, dest, _, source, _ in msgs:
             if dest != 0 or source != 0:
@@ -109,7 +122,10 @@ class SerialComm:
         for send, _, recv, _, _ in ch:
             recv[...] = send
 
-    def wait(self, ch: list) -> None:  # noqa: ARG002
+    def start_allreduce(self, a: np.ndarray, out: np.ndarray, op: str = "sum") -> None:  # noqa: ARG002
+        out[...] = a
+
+    def wait(self, ch: list, *reqs: Any) -> None:  # noqa: ARG002
         return None
 
     def free(self, ch: list) -> None:  # noqa: ARG002
@@ -215,6 +231,31 @@ class MPIComm:
         self.bytes_sent += sum(b.nbytes for b in sends)
         self.messages += len(msgs)
 
+    def sendrecv_rows(self, msgs: list) -> list:
+        """Several (send (m, w) float64, dest, source, tag) exchanges of rows whose number the receiver does
+        not know: all sends posted non-blocking, each receive sized by a matched probe (MPI_Mprobe +
+        MPI_Mrecv), one wait for the sends. Returns the (k, w) rows received per message (w of its own
+        send; a ``MPI.PROC_NULL`` source gives (0, w)). One rendezvous where counts-then-rows take two."""
+        MPI = self.MPI
+        sends = [np.ascontiguousarray(send, dtype=np.float64) for send, *_ in msgs]
+        reqs = [self.comm.Isend(buf, dest=dest, tag=tag) for buf, (_, dest, _, tag) in zip(sends, msgs,
+                                                                                          strict=True)]
+        out = []
+        status = MPI.Status()
+        for buf, (_, _, source, tag) in zip(sends, msgs, strict=True):
+            w = buf.shape[1] if buf.ndim == 2 else 1
+            if source == MPI.PROC_NULL:
+                out.append(np.empty((0, w)))
+                continue
+            msg = self.comm.Mprobe(source=source, tag=tag, status=status)
+            rows = np.empty((status.Get_count(MPI.DOUBLE) // w, w))
+            msg.Recv(rows)
+            out.append(rows)
+        MPI.Request.Waitall(reqs)
+        self.bytes_sent += sum(b.nbytes for b in sends)
+        self.messages += len(msgs)
+        return out
+
     def channel(self, msgs: list) -> list:
         """A handle for start/wait/free of the (send, dest, recv, source, tag) messages; the buffers must
         stay allocated and in place until `free`. Persistent requests (MPI_Recv_init / MPI_Send_init, set
@@ -242,8 +283,16 @@ class MPIComm:
         self.bytes_sent += ch[1]
         self.messages += ch[2]
 
-    def wait(self, ch: list) -> None:
-        self.MPI.Request.Waitall(ch[0])
+    def start_allreduce(self, a: np.ndarray, out: np.ndarray, op: str = "sum") -> Any:
+        """Non-blocking buffer Allreduce (MPI_Iallreduce) of the C-contiguous ``a`` into ``out`` (same
+        shape); the returned request is completed by `wait` (with a channel) — neither array may be
+        touched before."""
+        return self.comm.Iallreduce(a, out, op=self._op(op))
+
+    def wait(self, ch: list, *reqs: Any) -> None:
+        """Complete a started channel, and the extra requests ``reqs`` (`start_allreduce`) in the same
+        MPI_Waitall."""
+        self.MPI.Request.Waitall(ch[0] + list(reqs) if reqs else ch[0])
         ch[3] = False
 
     def free(self, ch: list) -> None:

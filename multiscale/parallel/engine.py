@@ -275,6 +275,8 @@ class DistributedMD:
         self._recv: list[tuple[slice, int]] = []
         self._ch: dict = {}
         self._d2 = np.zeros(1)
+        self._d2r = np.zeros(1)       # the check's reduced value (`_check_with_x`)
+        self._x_ready = False         # ghost rows hold this step's positions (received with the check)
         self.list_b: _LocalList | None = None
         given = None if forces is None else (self.gid.copy(), np.array(forces, float).reshape(m, self.d),
                                              None if f_ext is None else
@@ -364,12 +366,10 @@ class DistributedMD:
             half = self.newton      # half shell: ghosts only from the rank above (its lower face's atoms:
             if half:                # this rank computes the cross pairs of its upper face, reverse-sent)
                 sel[1] = sel[1][:0]
-            # ghost set-up: counts, then packed rows (gid, type, x + shift, carried columns; weighted: image
-            # counts and the seam shift in periods) per face, buffer Irecv/Isend (PROC_NULL: nothing comes)
-            cnt_s = [np.array([sel[k].size], np.int64) for k in (0, 1)]
-            cnt_r = [np.zeros(1, np.int64) for _ in (0, 1)]
+            # ghost set-up: packed rows (gid, type, x + shift, carried columns; weighted: image counts and
+            # the seam shift in periods) per face, Isend + matched-probe receives (no message of counts
+            # first: one rendezvous; PROC_NULL: nothing comes)
             dests, srcs = (lo_r, null if half else hi_r), (hi_r, null if half else lo_r)
-            self.comm.sendrecv_many([(cnt_s[k], dests[k], cnt_r[k], srcs[k], 20 + k) for k in (0, 1)])
             like = [gid, types, x, *carry, *((image, image) if weighted else ())]
             bufs = []
             for k in (0, 1):
@@ -381,8 +381,7 @@ class DistributedMD:
                     wcols = (image[idx], np.broadcast_to(sh_p, (idx.size, d)))
                 bufs.append(_pack_rows([gid[idx], types[idx], x[idx] + shift[k], *[c[idx] for c in carry],
                                         *wcols]))
-            recv = [np.empty((int(cnt_r[k][0]), bufs[k].shape[1])) for k in (0, 1)]
-            self.comm.sendrecv_many([(bufs[k], dests[k], recv[k], srcs[k], 22 + k) for k in (0, 1)])
+            recv = self.comm.sendrecv_rows([(bufs[k], dests[k], srcs[k], 22 + k) for k in (0, 1)])
             # ghost block 0 = what the rank above sent downwards (its dir 0), block 1 = from the rank below
             start = n
             for k in (0, 1):
@@ -419,6 +418,7 @@ class DistributedMD:
             self._rho = np.zeros(nl)
             self._fp = np.zeros(nl)
         self._channels()
+        self._x_ready = False       # new ghosts: the next `compute` exchanges their positions
         t2 = time.perf_counter()
         self.stats["t_ghosts"] += t2 - t1
         # ---- local half list, filtered
@@ -573,7 +573,8 @@ class DistributedMD:
         ``overlap`` the interior entries are computed while the messages travel, then the boundary ones."""
         g = self.size > 1       # ghost traffic (collective over neighbours: also ranks without ghosts)
         ov = g and self.overlap and self.list_b is not None
-        if g:
+        ready, self._x_ready = self._x_ready, False      # received with the rebuild check (`_check_with_x`)
+        if g and not ready:
             self._start_x()
             if not ov:
                 self._wait("x")
@@ -586,9 +587,10 @@ class DistributedMD:
             if ov:
                 lb = self.list_b
                 args_b = (lb.offsets, lb.neighbors, lb.shift_code, lb.order, lb.slab_start, lb.shift_table)
-                self.stats["t_force"] += time.perf_counter() - t0
-                self._wait("x")
-                t0 = time.perf_counter()
+                if not ready:
+                    self.stats["t_force"] += time.perf_counter() - t0
+                    self._wait("x")
+                    t0 = time.perf_counter()
                 ke.densities(x, *args_b, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho, nt,
                              zero=False)      # accumulated (ghost rows too: newton sends them back)
             if self.newton and g:
@@ -618,9 +620,10 @@ class DistributedMD:
         else:
             self.potential.compute(x, lst, None, self.bond_w, f, e, nt)
             if ov:
-                self.stats["t_force"] += time.perf_counter() - t0
-                self._wait("x")
-                t0 = time.perf_counter()
+                if not ready:
+                    self.stats["t_force"] += time.perf_counter() - t0
+                    self._wait("x")
+                    t0 = time.perf_counter()
                 if self._acc:     # the boundary entries added in place (kernel zero=False)
                     self.potential.compute(x, self.list_b, None, self.bond_w_b, f, e, nt, accumulate=True)
                 else:             # into scratch arrays, added (potentials without an accumulating kernel)
@@ -659,6 +662,36 @@ class DistributedMD:
             return False
         return self.needs_rebuild() if pol.check else True
 
+    def _due_with_x(self) -> bool:
+        """`due` inside `step`, where `compute` follows at once: a policy check step on P > 1 ranks runs
+        the check's max-Allreduce non-blocking beside the ghosts' position exchange of the coming force
+        evaluation, completed by one wait (`_check_with_x`): one rendezvous per step fewer. Same decision,
+        same ghost positions (bitwise): only the order of the two messages' completion differs."""
+        pol = self.policy
+        if not (pol.check and self.size > 1):
+            return self.due()
+        self.since_build += 1
+        k = self.since_build
+        if k < pol.delay or k % pol.every:
+            return False
+        return self._check_with_x()
+
+    def _check_with_x(self) -> bool:
+        """Collective: `needs_rebuild`, with the forward position exchange started before the reduction
+        and both completed in one wait; the ghost rows then hold this step's positions (``_x_ready``:
+        `compute` starts no second exchange). On a rebuild the exchanged rows are discarded (the rebuild
+        sends new ghosts) and ``_x_ready`` is reset by `rebuild`."""
+        n = self.n_own
+        d2 = self._kn.max_displacement_sq(self.x[:n], self.x_build) if n else 0.0
+        self._start_x()
+        t0 = time.perf_counter()
+        self._d2[0] = d2
+        req = self.comm.start_allreduce(self._d2, self._d2r, "max")
+        self.comm.wait(self._ch["x"][0], req)
+        self._x_ready = True
+        self.stats["t_comm"] += time.perf_counter() - t0
+        return float(self._d2r[0]) > (0.5 * self.skin) ** 2
+
     def needs_rebuild(self) -> bool:
         """Collective: True when any atom on any rank moved more than skin/2 since the last build."""
         n = self.n_own
@@ -685,7 +718,7 @@ class DistributedMD:
                 w0 = float(np.einsum("ij,ij->", self.f_ext, self.v))
             self.step_count += 1
             self.time = self.step_count * dt
-            if self.due():
+            if self._due_with_x():
                 self.rebuild()
             self.compute()
             if th:
