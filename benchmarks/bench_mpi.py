@@ -57,6 +57,9 @@ import multiscale  # noqa: E402, F401  (from SRC, before bench_md puts this scri
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
+#: extra launcher options of every run, msim's and LAMMPS's alike (``--bind core``: hydra's
+#: ``-bind-to core``, one core per rank; default none: the OS scheduler places the ranks)
+LAUNCH_OPTS: list[str] = []
 
 
 # ---------------------------------------------------------------------------------------------- workers
@@ -405,7 +408,7 @@ def launch(n: int, *args: str, root: Path = ROOT) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     env["MSIM_BENCH_SRC"] = str(root)
-    cmd = [str(MPIEXEC), "-n", str(n), sys.executable, __file__, "--worker", *args]
+    cmd = [str(MPIEXEC), *LAUNCH_OPTS, "-n", str(n), sys.executable, __file__, "--worker", *args]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     if p.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{p.stderr[-3000:]}")
@@ -447,8 +450,12 @@ def main() -> None:
                     "40x40x20 (LAMMPS -var x 2 -var y 2: 128 000 atoms)")
     ap.add_argument("--against", default=None, help="--phases: also run another msim checkout (e.g. "
                     "/work/main), interleaved, for a same-script comparison")
+    ap.add_argument("--bind", choices=["none", "core"], default="none", help="process binding of every "
+                    "run (msim and LAMMPS): core = mpiexec -bind-to core (mpich hydra)")
     ap.add_argument("--worker", nargs="+", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.bind != "none":
+        LAUNCH_OPTS[:] = ["-bind-to", args.bind]
     if args.worker:
         kind = args.worker[0]
         w = args.worker
@@ -463,7 +470,8 @@ def main() -> None:
         else:
             worker_pingpong()
         return
-    print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()} at start", flush=True)
+    print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()} at start; launcher "
+          f"{' '.join([MPIEXEC.name, *LAUNCH_OPTS])}", flush=True)
     if args.cells:
         case = args.only or "lj"
         for n in (1, 2):

@@ -418,7 +418,9 @@ class DistributedMD:
             self._rho = np.zeros(nl)
             self._fp = np.zeros(nl)
         self._channels()
-        self._x_ready = False       # new ghosts: the next `compute` exchanges their positions
+        # the ghost rows just received hold the owners' current positions (x + seam shift, bitwise what
+        # the forward exchange would send: `neighbors.gather_rows`), so the next `compute` sends none
+        self._x_ready = self.size > 1
         t2 = time.perf_counter()
         self.stats["t_ghosts"] += t2 - t1
         # ---- local half list, filtered
@@ -680,7 +682,7 @@ class DistributedMD:
         """Collective: `needs_rebuild`, with the forward position exchange started before the reduction
         and both completed in one wait; the ghost rows then hold this step's positions (``_x_ready``:
         `compute` starts no second exchange). On a rebuild the exchanged rows are discarded (the rebuild
-        sends new ghosts) and ``_x_ready`` is reset by `rebuild`."""
+        sends new ghosts, with their current positions)."""
         n = self.n_own
         d2 = self._kn.max_displacement_sq(self.x[:n], self.x_build) if n else 0.0
         self._start_x()
