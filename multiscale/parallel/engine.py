@@ -11,11 +11,12 @@ State (this rank; ``n_own`` owned atoms first, then ``n_ghost`` ghosts):
     (unwrapped position = x + image·L); types (n_loc,) int32; forces (n_loc, d); energies (n_loc,).
 
 Neighbour rebuild (all ranks together, when any atom anywhere moved more than skin/2 — one max-allreduce
-per step): wrap owned atoms into the box, MIGRATE atoms whose slab changed to their new owners
-(one buffer all-to-all of packed rows (gid, x, v, mass, type, image): `comm.alltoallv`), sort the owned
+per check step, completed in one wait with the ghosts' position exchange of that step): wrap owned atoms into the box, MIGRATE atoms whose slab changed to their new owners
+(packed rows (gid, x, v, mass, type, image) to every other rank, sized by matched probes:
+`comm.sendrecv_rows`), sort the owned
 atoms by global id (a canonical order: the same P gives bitwise the same run), choose ghosts (owned atoms
 within ``rlist = cutoff + skin`` of a slab face are sent to the rank across it, shifted by ±L across the
-periodic seam; counts, then packed rows by buffer Irecv/Isend), build the half list of the
+periodic seam; packed rows by Isend, received by matched probe: no counts message), build the half list of the
 local atoms with the serial `NeighborList` (free along the cut axis, periodic along the others) holding
 only the entries this rank computes: the build applies the owned-atom rule below per candidate where a
 run of candidates holds ghosts (``owned``; kernels/cellscan), so no filter pass follows (except the
@@ -32,6 +33,11 @@ only the owned cells (``clip_x``), so ghost-ghost candidates are not even looked
   pair count above the serial one, half the ghosts. Forces on ghosts are sent back and added to their
   owners (EAM: ghost densities are sent back too). Per step: forward positions, reverse forces (EAM: +
   reverse ρ, forward F'(ρ)), one message each.
+
+Rendezvous (2 ranks): a rebuild is two (migration rows, ghost rows: `comm.sendrecv_rows`, no counts
+messages), and its ghost rows carry the current positions, so the step of a rebuild sends no forward
+positions; on a check step the check's Allreduce (`comm.start_allreduce`) completes in the same wait as
+the forward positions (`_check_with_x`). Bitwise the same run as one rendezvous each.
 
 ``overlap=True``: the kept entries are split into two lists over the same slab order, the
 interior (both atoms owned) and the boundary (an entry with a ghost). Each step starts the ghosts'
@@ -324,7 +330,12 @@ class DistributedMD:
             move = move[np.argsort(owner[move], kind="stable")]
             counts = np.bincount(owner[move], minlength=self.size)
             cols = [gid, x, v, mass, types, image, *carry]     # per-atom columns that travel with the atom
-            got = _unpack_rows(self.comm.alltoallv(_pack_rows([c[move] for c in cols]), counts), cols)
+            rows = _pack_rows([c[move] for c in cols])
+            ends = np.cumsum(counts)
+            # rows for every other rank (empty ones too), received by matched probe: one rendezvous where
+            # an all-to-all of counts and one of rows take two; received in rank order (as `alltoallv`)
+            msgs = [(rows[ends[r] - counts[r]:ends[r]], r, r, 30) for r in range(self.size) if r != self.rank]
+            got = _unpack_rows(np.concatenate(self.comm.sendrecv_rows(msgs)), cols)
             if move.size or got[0].size:
                 gid, x, v, mass, types, image, *carry = (np.concatenate([c[stay], g]) for c, g in
                                                          zip(cols, got, strict=True))
