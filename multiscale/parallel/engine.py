@@ -429,9 +429,7 @@ class DistributedMD:
             self._rho = np.zeros(nl)
             self._fp = np.zeros(nl)
         self._channels()
-        # the ghost rows just received hold the owners' current positions (x + seam shift, bitwise what
-        # the forward exchange would send: `neighbors.gather_rows`), so the next `compute` sends none
-        self._x_ready = self.size > 1
+        self._x_ready = False       # (`step` sets it: there `compute` follows the rebuild at once)
         t2 = time.perf_counter()
         self.stats["t_ghosts"] += t2 - t1
         # ---- local half list, filtered
@@ -733,6 +731,10 @@ class DistributedMD:
             self.time = self.step_count * dt
             if self._due_with_x():
                 self.rebuild()
+                # the ghost rows just received hold the owners' current positions (x + seam shift, bitwise
+                # what the forward exchange would send: `neighbors.gather_rows`) and nothing moves before
+                # `compute`: it sends none (not set by `rebuild` itself, whose callers may move atoms first)
+                self._x_ready = self.size > 1
             self.compute()
             if th:
                 w1 = float(np.einsum("ij,ij->", self.f_ext, self.v))
