@@ -36,7 +36,7 @@ only the owned cells (``clip_x``), so ghost-ghost candidates are not even looked
 
 Rendezvous (2 ranks): a rebuild is two (migration rows, ghost rows: `comm.sendrecv_rows`, no counts
 messages), and its ghost rows carry the current positions, so the step of a rebuild sends no forward
-positions; on a check step the check's Allreduce (`comm.start_allreduce`) completes in the same wait as
+positions (inside `step`, where nothing moves between the rebuild and the forces); on a check step the check's Allreduce (`comm.start_allreduce`) completes in the same wait as
 the forward positions (`_check_with_x`). Bitwise the same run as one rendezvous each.
 
 ``overlap=True``: the kept entries are split into two lists over the same slab order, the
