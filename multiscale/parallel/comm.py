@@ -20,8 +20,7 @@ Operations (arrays are numpy, C-contiguous float64/int64 unless said):
 ``allreduce(value, op="sum"|"max"|"min")`` scalar or array (elementwise); ``allreduce_array`` the same for
   arrays into a new array; ``gather(obj, root=0)`` list on root, None elsewhere; ``allgather(obj)``;
   ``bcast(obj, root=0)``; ``exchange(sends: {dest: obj}) -> {source: obj}`` (all-to-all of picklable
-  objects, only ranks that send something; for rare, irregular traffic); ``alltoallv(rows (m, w), counts
-  (P,)) -> rows`` the buffer all-to-all of float64 rows grouped by destination (atom migration: no pickling);
+  objects, only ranks that send something; for rare, irregular traffic);
   ``sendrecv(send (m,...), dest, recv (k,...), source, tag)`` buffer (no pickling) point-to-point pair;
   ``sendrecv_many([(send, dest, recv, source, tag), ...])`` several at once, one wait (the per-step ghost
   traffic); ``sendrecv_rows([(send (m, w), dest, source, tag), ...]) -> [(k, w), ...]`` the same for float64
@@ -89,11 +88,6 @@ class SerialComm:
 
     def exchange(self, sends: dict[int, Any]) -> dict[int, Any]:
         return {0: sends[0]} if 0 in sends else {}
-
-    def alltoallv(self, send: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        if int(counts[0]) != send.shape[0]:
-            raise ValueError("serial communicator: only rank 0 exists")
-        return np.array(send, copy=True)
 
     def sendrecv(self, send: np.ndarray, dest: int, recv: np.ndarray, source: int, tag: int = 0) -> None:  # noqa: ARG002
         if dest != 0 or source != 0:
@@ -192,27 +186,6 @@ class MPIComm:
         out = [sends.get(r) for r in range(self.size)]
         got = self.comm.alltoall(out)
         return {r: v for r, v in enumerate(got) if v is not None}
-
-    def alltoallv(self, send: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Buffer all-to-all of rows: send (m, w) float64 rows grouped by destination rank, counts (P,) rows
-        per destination (sum m); returns the (k, w) rows received, grouped by source rank in rank order.
-        Two collectives (Alltoall of the counts, Alltoallv of the rows), no pickling."""
-        send = np.ascontiguousarray(send, dtype=np.float64)
-        w = send.shape[1] if send.ndim == 2 else 1
-        sc = np.ascontiguousarray(counts, dtype=np.int64)
-        rc = np.empty_like(sc)
-        self.comm.Alltoall(sc, rc)
-        recv = np.empty((int(rc.sum()), w))
-        sd = np.zeros_like(sc)
-        np.cumsum(sc[:-1], out=sd[1:])
-        rd = np.zeros_like(rc)
-        np.cumsum(rc[:-1], out=rd[1:])
-        MPI = self.MPI
-        self.comm.Alltoallv([send, ((sc * w).tolist(), (sd * w).tolist()), MPI.DOUBLE],
-                            [recv, ((rc * w).tolist(), (rd * w).tolist()), MPI.DOUBLE])
-        self.bytes_sent += int(sc.sum() - sc[self.rank]) * w * 8
-        self.messages += int(np.count_nonzero(sc)) - int(sc[self.rank] > 0)
-        return recv
 
     def sendrecv(self, send: np.ndarray, dest: int, recv: np.ndarray, source: int, tag: int = 0) -> None:
         self.comm.Sendrecv(np.ascontiguousarray(send), dest=dest, sendtag=tag, recvbuf=recv,

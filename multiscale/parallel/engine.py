@@ -333,7 +333,7 @@ class DistributedMD:
             rows = _pack_rows([c[move] for c in cols])
             ends = np.cumsum(counts)
             # rows for every other rank (empty ones too), received by matched probe: one rendezvous where
-            # an all-to-all of counts and one of rows take two; received in rank order (as `alltoallv`)
+            # an all-to-all of counts and one of rows take two; received in rank order
             msgs = [(rows[ends[r] - counts[r]:ends[r]], r, r, 30) for r in range(self.size) if r != self.rank]
             got = _unpack_rows(np.concatenate(self.comm.sendrecv_rows(msgs)), cols)
             if move.size or got[0].size:
