@@ -295,12 +295,17 @@ def _file_atoms(deck: Deck, units: UnitSystem) -> tuple[np.ndarray, Box, list[st
 _AXES = "xyz"
 
 
-def _region_and_bounds(deck: Deck, lattice: Lattice, periodic: list[bool], notes: list[str]):  # noqa: ANN202
+def _region_and_bounds(deck: Deck, lattice: Lattice, periodic: list[bool], notes: list[str],  # noqa: ANN202
+                       min_length: float = 0.0):
     """(region shape, lo (d,), hi (d,), key of the bounds) of ``atoms.region`` or ``atoms.cells``.
 
     Periodic axes must span a whole number of lattice periods (`Lattice.period`, which depends on the
     orientation): within `PERIOD_TOL` of a period that number is taken exactly; beyond it the deck is
     refused (``box_fit: exact``) or the box's hi is moved to the nearest whole number (``box_fit: snap``).
+    ``min_length`` [length]: the shortest periodic length the neighbour list accepts, 2 (cut-off + skin);
+    the lengths the refusal suggests are whole numbers of periods at least that long (found off the
+    gallery: an fcc LJ box 4σ long, cut-off 2.5 + skin 0.3, was told "3.3592 (2 periods) or 5.0388 (3)",
+    both then refused as shorter than 5.6), and a snap that would land below it is refused.
     """
     from .geometry.box import BoxShape
     from .md.lattice import PERIOD_SEARCH, PERIOD_TOL
@@ -343,6 +348,14 @@ def _region_and_bounds(deck: Deck, lattice: Lattice, periodic: list[bool], notes
             if abs(L - nr * p) > 1e-9 * p:     # round-off of the deck's digits: take the whole number
                 hi[k] = lo[k] + nr * p
             continue
+        n_min = int(np.ceil(min_length / p - 1e-9)) if min_length > 0 else 1
+        if cfg.box_fit == "snap" and nr < n_min:
+            raise deck.error("atoms.box_fit", f"`snap` would make the periodic length along {_AXES[k]} "
+                                              f"{L:.8g} -> {nr * p:.8g} ({nr} periods of {p:.8g}), shorter "
+                                              f"than 2 x (cut-off + skin) = {min_length:.6g}: the "
+                                              "minimum-image neighbour list would miss neighbours",
+                                              f"make the box at least {n_min * p:.8g} ({n_min} periods) "
+                                              f"long along {_AXES[k]}")
         if cfg.box_fit == "snap":
             hi[k] = lo[k] + nr * p
             notes.append(f"box_fit snap: periodic length along {_AXES[k]} {L:.8g} -> {nr * p:.8g} "
@@ -352,25 +365,30 @@ def _region_and_bounds(deck: Deck, lattice: Lattice, periodic: list[bool], notes
                                                   f"is a {cfg.region.type}")
             continue
         below, above = max(1, int(np.floor(n))), int(np.floor(n)) + 1
+        if below < n_min:       # the shorter one would be refused as shorter than 2 (cut-off + skin)
+            valid = (f"Nearest valid length: {max(above, n_min) * p:.8g} ({max(above, n_min)} periods; "
+                     f"at least 2 x (cut-off + skin) = {min_length:.6g})")
+        else:
+            valid = (f"Nearest valid lengths: {below * p:.8g} ({below} periods) or {above * p:.8g} "
+                     f"({above})")
         raise deck.error(f"{key}.hi", f"the periodic length along {_AXES[k]} is {L:.8g} = {n:.6g} lattice "
                                       f"periods of {p:.8g} ({lattice.kind}, a = {lattice.a:.8g}{orient}); it "
                                       "must be a whole number of periods, or the sites near hi and the "
-                                      "periodic images of those near lo overlap or leave a gap. Nearest "
-                                      f"valid lengths: {below * p:.8g} ({below} periods) or {above * p:.8g} "
-                                      f"({above}); or give `cells:` instead of `region:`, or set "
-                                      "`box_fit: snap`")
+                                      f"periodic images of those near lo overlap or leave a gap. {valid}; "
+                                      "or give `cells:` instead of `region:`, or set `box_fit: snap`")
     if isinstance(region, BoxShape) and np.any(hi != region.hi):
         region = BoxShape(lo, hi)
     return region, lo, hi, key
 
 
-def _atom_sites(deck: Deck, lattice: Lattice, notes: list[str] | None = None
+def _atom_sites(deck: Deck, lattice: Lattice, notes: list[str] | None = None, min_length: float = 0.0
                 ) -> tuple[np.ndarray, Any, Box, np.ndarray]:
-    """(X (n, d), region, box, sublattice (n,) int64) of the lattice filling ``atoms.region``/``cells``."""
+    """(X (n, d), region, box, sublattice (n,) int64) of the lattice filling ``atoms.region``/``cells``;
+    ``min_length``: 2 (cut-off + skin) [length], for the periodic lengths `_region_and_bounds` suggests."""
     cfg = deck.config.atoms
     notes = [] if notes is None else notes
     periodic = [b == "p" for b in (cfg.boundary or ["f"] * lattice.dim)]
-    region, lo, hi, key = _region_and_bounds(deck, lattice, periodic, notes)
+    region, lo, hi, key = _region_and_bounds(deck, lattice, periodic, notes, min_length)
     _check_atom_count(deck, lattice, region, lo, hi, key)
     # periodic axes: half-open [lo, hi) so images do not double; free axes: closed [lo, hi]
     eps = 1e-9 * lattice.a
@@ -592,7 +610,8 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
             model.type_masses = _type_masses(deck, type_names, file_masses)
         else:
             with located(deck, "atoms.region", "the atomistic region"):
-                X, region, box, sub = _atom_sites(deck, lattice, model.notes)
+                X, region, box, sub = _atom_sites(deck, lattice, model.notes,
+                                                  2.0 * (potential.cutoff + cfg.atoms.skin))
             sub_names = _sublattice_names(deck, potential)
             type_names = _type_order(sub_names, potential, cfg.potential)
             atom_types = np.array([type_names.index(n) for n in sub_names], np.int64)[sub]
