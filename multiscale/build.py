@@ -507,22 +507,11 @@ def _check_handshake_filled(deck: Deck, lattice: Lattice, region: Any, handshake
     (a free surface, the mesh's hole) are not checked: nothing is missing there."""
     from .fem.locate import Locator
 
-    mesh = continuum.mesh
-    slo, shi = handshake.shape.bounds()
-    lo = np.maximum(np.asarray(slo, float) - handshake.width, mesh.nodes.min(axis=0))
-    hi = np.minimum(np.asarray(shi, float) + handshake.width, mesh.nodes.max(axis=0))
-    if np.any(hi < lo):
-        return
-    X = lattice.sites_in_box(lo, hi)
-    if not len(X):
-        return
-    X = X[~region.contains(X)]
-    if not len(X):
-        return
+    X = _sites_outside_region(lattice, region, handshake, continuum, 0.0)
     X = X[handshake.beta(X) > _MISSING_BETA]
     if not len(X):
         return
-    X = X[Locator(mesh).inside(X)]
+    X = X[Locator(continuum.mesh).inside(X)]
     if not len(X):
         return
     b = handshake.beta(X)
@@ -533,6 +522,79 @@ def _check_handshake_filled(deck: Deck, lattice: Lattice, region: Any, handshake
                      "the atoms' share is missing",
                      "extend the region at least to the handshake's outer edge (the handshake shape grown by "
                      f"`handshake.width` = {handshake.width:g}), or move the handshake inwards")
+
+
+def _sites_outside_region(lattice: Lattice, region: Any, handshake: Handshake, continuum: ContinuumRegion,
+                          grow: float) -> np.ndarray:
+    """Lattice sites (m, d) outside the atoms' region within the handshake's outer edge grown by ``grow``
+    [length] (clipped to the mesh's bounding box)."""
+    mesh = continuum.mesh
+    slo, shi = handshake.shape.bounds()
+    reach = handshake.width + grow
+    lo = np.maximum(np.asarray(slo, float) - reach, mesh.nodes.min(axis=0))
+    hi = np.minimum(np.asarray(shi, float) + reach, mesh.nodes.max(axis=0))
+    d = mesh.nodes.shape[1]
+    if np.any(hi < lo):
+        return np.zeros((0, d))
+    X = lattice.sites_in_box(lo, hi)
+    return X[~region.contains(X)] if len(X) else np.zeros((0, d))
+
+
+def _check_pads_filled(deck: Deck, lattice: Lattice, region: Any, handshake: Handshake,
+                       continuum: ContinuumRegion, X: np.ndarray, weights: np.ndarray, cutoff: float,
+                       skin: float, many_body: bool, notes: list[str]) -> None:
+    """Deck error at ``atoms.region`` when lattice sites inside the mesh but outside the atoms' region are
+    missing neighbours of weighted atoms (X (n, d), their weights β̄ (n,) > 0) within ``reach`` = cut-off +
+    skin [length] — the pad atoms `Handshake.classify` would keep: for a many-body potential every such site
+    (a weighted atom's density counts all its neighbours), for a pair potential those whose bond to a
+    weighted atom has a weight (the average of β along it) > 0. Refused when such a site is within the
+    cut-off (an interaction of the reference state is missing); within cut-off + skin only, a note of the
+    model (`msim validate` prints it): the interaction is missing once the atoms move closer by the
+    difference (gallery thermal2d: sites 2.95 from weighted atoms, cut-off 2.5, skin 1). Found off the gallery: the patch test deck
+    with atoms to ±20.5 (outer edge ±20, reach 2.8) validated "OK" with 48 pads instead of 306, and its
+    perfect lattice did not stay at rest (kinetic energy 1.5e-5 after 40 steps, 2e-25 with the pads)."""
+    from scipy.spatial import cKDTree
+
+    from .fem.locate import Locator
+
+    reach = cutoff + skin
+    C = _sites_outside_region(lattice, region, handshake, continuum, reach)
+    W = X[weights > 0.0]
+    if not len(C) or not len(W):
+        return
+    dist, _ = cKDTree(W).query(C, k=1, distance_upper_bound=reach * (1 + 1e-12))
+    C = C[np.isfinite(dist)]
+    if len(C):
+        C = C[Locator(continuum.mesh).inside(C)]
+    if not len(C):
+        return
+    near = cKDTree(C).query_ball_point(W, r=reach * (1 + 1e-12))
+    wi = np.repeat(np.arange(len(W)), [len(n) for n in near])
+    ci = np.fromiter((c for n in near for c in n), np.int64, count=len(wi))
+    if not many_body:
+        bw = handshake.bond_weights(W[wi], C[ci] - W[wi])
+        wi, ci = wi[bw > 0.0], ci[bw > 0.0]
+    if not len(ci):
+        return
+    r = np.linalg.norm(C[ci] - W[wi], axis=1)
+    e = int(np.argmin(r))
+    if r[e] > cutoff:
+        notes.append(f"{len(np.unique(ci))} lattice site(s) outside the atoms' region lie within cut-off + "
+                     f"skin = {reach:g} of weighted handshake atoms (nearest {r[e]:.3g}; cut-off {cutoff:g}): "
+                     "no pad atoms there, so those interactions are missing if the atoms come closer; "
+                     "extend `atoms.region` to the handshake's outer edge + cut-off + skin to include them")
+        return
+    ci, wi, r = ci[r <= cutoff], wi[r <= cutoff], r[r <= cutoff]
+    e = int(np.argmin(r))
+    why = ("the atoms' densities (a many-body potential) miss them" if many_body else
+           "bonds of weight > 0 to them are missing")
+    raise deck.error("atoms.region", f"{len(np.unique(ci))} lattice site(s) inside the mesh but outside the "
+                     f"atoms' region lie within the cut-off {cutoff:g} of weighted handshake atoms (e.g. "
+                     f"{np.array2string(C[ci[e]], precision=4)}, {r[e]:.3g} from the atom at "
+                     f"{np.array2string(W[wi[e]], precision=4)}): they are needed as pad atoms, and {why}",
+                     "extend the region at least cut-off + skin beyond the handshake's outer edge (the "
+                     f"handshake shape grown by `handshake.width` + {reach:g}); atoms further out are "
+                     "left to the continuum")
 
 
 def _element_size_across(continuum: ContinuumRegion, handshake: Handshake) -> float:
@@ -684,6 +746,10 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
             _check_handshake_filled(deck, lattice, region, handshake, continuum)
         with located(deck, "handshake", "the handshake"):
             classes = handshake.classify(X, lattice.primitive_vectors, potential.cutoff + cfg.atoms.skin)
+        if region is not None:
+            _check_pads_filled(deck, lattice, region, handshake, continuum, X, classes.weights,
+                               potential.cutoff, cfg.atoms.skin, bool(getattr(potential, "many_body", True)),
+                               model.notes)
         site_ids = np.flatnonzero(classes.keep)
         model.n_dropped = classes.n_dropped
         X = X[site_ids]
