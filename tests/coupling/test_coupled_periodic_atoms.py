@@ -16,7 +16,7 @@ units: lj
 potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}}
 atoms:
   lattice: {{type: hex, a: relaxed}}
-  region: {{type: box, lo: [-12.0, -12.0], hi: [12.0, 12.0]}}
+  region: {{type: box, lo: [-14.0, -14.0], hi: [14.0, 14.0]}}   # handshake edge ±11 + cut-off + skin
   mass: 1.0
   boundary: [{b}]
   box_fit: snap

