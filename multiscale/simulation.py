@@ -187,7 +187,10 @@ class Simulation:
             raise DeckError("--restart and --from exclude each other: --restart goes on with the same run "
                             "and deck, --from starts a new run from another run's state")
         total = run_length(self.n_steps(), self.statics, steps, stages)
-        self.record = record = RunRecord(self.deck)
+        m = self.model
+        self.record = record = RunRecord(self.deck, {
+            "reference_positions": None if m.atoms is None else m.atoms.X,
+            "mesh_nodes": None if m.continuum is None else m.continuum.mesh.nodes})
         ck_state = origin = None
         if restart is not None:
             ck_state = record.restart_state(restart, self._template())

@@ -10,7 +10,9 @@ Where the state comes from:
   the velocities (``velocity`` in ``output.fields``), unless the earlier run was quasi-static (at rest:
   velocities zero). A frame without them is refused with the fields it lacks.
 * a checkpoint (``OUT.checkpoint.h5`` or ``OUT.lastgood.h5``): its exact state (x, v, U, V bitwise);
-  a ``:STEP`` must then be the checkpoint's own step.
+  a ``:STEP`` must then be the checkpoint's own step. It also holds its model's reference sites (atoms,
+  mesh nodes; `run.checkpoints.MODEL_ENTRY`), compared like a results file's; one written by an earlier
+  msim holds none, and its deck's model keys (`MODEL_KEYS`) are compared instead.
 
 The model of the new deck must be the same as the earlier one's: same atom count and reference positions
 (to 1e-9 of the model's size), the same species on every atom (results files), same mesh nodes and
@@ -102,6 +104,8 @@ def _from_checkpoint(path: Path, step: int | None) -> Origin:
     from .checkpoint import load_checkpoint
 
     st, meta = load_checkpoint(path, with_meta=True)
+    from ..run.checkpoints import MODEL_ENTRY
+    model = st.get(MODEL_ENTRY) if isinstance(st.get(MODEL_ENTRY), dict) else {}
     if st.get("kind") == "statics":
         at = int(st["next_stage"]) - 1
         x, U = st.get("x"), st.get("U")
@@ -124,8 +128,8 @@ def _from_checkpoint(path: Path, step: int | None) -> Origin:
     except (TypeError, ValueError):
         fp = {}
     pot = {k: v for k, v in fp.items() if k.startswith("potential.")} or None
-    return Origin(x, v, U, V, None, None, None, prov, potential=pot, potential_of="fingerprint",
-                  model=_model_keys(fp) if fp else None,
+    return Origin(x, v, U, V, model.get("reference_positions"), model.get("mesh_nodes"), None, prov,
+                  potential=pot, potential_of="fingerprint", model=_model_keys(fp) if fp else None,
                   mass_keys=_mass_keys(fp) if fp else None)
 
 

@@ -3,7 +3,8 @@ check and the last-good file.
 
 `RunRecord(deck)` is made once per run. ``meta(**extra)`` are the root attributes of every checkpoint the
 run writes; ``restart_state(path, template)`` reads and checks a checkpoint for ``--restart`` (checksum,
-same deck key by key and input files by content, a state that fits ``template``) and raises `DeckError`
+same deck key by key and input files by content, a state that fits ``template``, the same reference sites:
+`MODEL_ENTRY`) and raises `DeckError`
 (exit 2) otherwise; ``save_lastgood`` writes ``OUT.lastgood.h5`` after a blow-up.
 """
 
@@ -27,12 +28,23 @@ from ..output.checkpoint import (
 from ..output.paths import lastgood_path
 
 
-class RunRecord:
-    """Fingerprint and provenance of one run (module docstring)."""
+#: the entry of a checkpoint's state holding the model's reference sites (`RunRecord(model=...)`)
+MODEL_ENTRY = "model"
 
-    def __init__(self, deck) -> None:  # noqa: ANN001
+
+class RunRecord:
+    """Fingerprint and provenance of one run (module docstring).
+
+    ``model``: ``{"reference_positions": X (n, d), "mesh_nodes": (N, d)}`` (either may be missing) of the
+    run's model, stored in every checkpoint under `MODEL_ENTRY`: a continuation (`--from`) or a restart
+    compares them with its own model's, as for a results file. Found off the gallery: the deck keys alone
+    (`output.continuation.MODEL_KEYS`) let a changed site set through with the same atom count (a
+    `lattice.a: relaxed` moved by a potential edit, a handshake shifted by one lattice period)."""
+
+    def __init__(self, deck, model: dict | None = None) -> None:  # noqa: ANN001
         self.fingerprint = deck_fingerprint(deck)
         self.provenance: list = []
+        self.model = {k: np.ascontiguousarray(v, float) for k, v in (model or {}).items() if v is not None}
 
     def meta(self, **extra: object) -> dict:
         """Root attributes of this run's checkpoints: version, the deck's fingerprint, provenance."""
@@ -63,21 +75,51 @@ class RunRecord:
                             hint="on restart only " + ", ".join(RESTART_MAY_DIFFER) + " may change; to go "
                                  "on with a changed deck start a new run with --from " + where)
         problem = state_mismatch(template, state)
+        if problem is None:
+            problem = model_mismatch(state.get(MODEL_ENTRY), self.model)
         if problem is not None:
             raise DeckError(f"unusable checkpoint: {problem}", file=where)
         self.provenance = json.loads(meta.get("provenance", "[]"))
         return state
 
+    def with_model(self, state: dict) -> dict:
+        """``state`` plus the model's reference sites under `MODEL_ENTRY` (a shallow copy)."""
+        return {**state, MODEL_ENTRY: self.model} if self.model else state
+
     def save_checkpoint(self, path: Path, state: dict, **extra: object) -> None:
-        save_checkpoint(path, state, meta=self.meta(**extra))
+        save_checkpoint(path, self.with_model(state), meta=self.meta(**extra))
 
     def save_lastgood(self, path: Path, state: dict, exc: BlowUpError, at: str) -> BlowUpError:
         """Write ``state`` to ``OUT.lastgood.h5`` (a checkpoint ``--restart`` accepts); returns the
         `BlowUpError` to raise, its message naming the file and ``at`` (which state it is)."""
         bad = lastgood_path(path)
-        save_checkpoint(bad, state, meta=self.meta())
+        save_checkpoint(bad, self.with_model(state), meta=self.meta())
         return type(exc)(f"{exc}. The last good state ({at}) is saved in {bad}", step=exc.step,
                            region=exc.region, quantity=exc.quantity)
+
+
+def model_mismatch(recorded: object, model: dict) -> str | None:
+    """Why the reference sites a checkpoint recorded (its `MODEL_ENTRY`; None for an earlier msim's) are
+    not this model's (``RunRecord.model``): a count or a position more than 1e-9 of the model's size off
+    (the results file's rule, `output.continuation.check_compatible`), or None."""
+    if not isinstance(recorded, dict):
+        return None
+    what = {"reference_positions": ("atom", "atom reference positions"), "mesh_nodes": ("mesh node",
+                                                                                       "mesh node positions")}
+    for key, (one, many) in what.items():
+        a, b = recorded.get(key), model.get(key)
+        if a is None or b is None:
+            continue
+        a = np.asarray(a, float)
+        if a.shape != b.shape:
+            return f"the checkpoint's model has {a.shape[0]} {one}s in {a.shape[-1]}D, this deck's {b.shape[0]}"
+        if b.size:
+            dev = float(np.max(np.abs(a - b)))
+            if dev > 1e-9 * (1.0 + float(np.max(np.abs(b)))):
+                i = int(np.argmax(np.max(np.abs(a - b), axis=1)))
+                return (f"the {many} differ from this deck's by up to {dev:.3g} ({one} {i}: "
+                        f"{np.round(a[i], 6).tolist()} there, {np.round(b[i], 6).tolist()} here)")
+    return None
 
 
 def state_mismatch(template: object, state: object, where: str = "state") -> str | None:
