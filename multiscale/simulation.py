@@ -25,6 +25,7 @@ state shapes are checked before the results file is touched. Continuation (``run
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from . import __version__
@@ -87,11 +88,12 @@ class Simulation:
             check_distributable(self.model, self.deck, self.statics, self.reduce.size)
 
     # ------------------------------------------------------------------ set-up
-    def prepare(self) -> None:
-        """Loads, fixed dofs, integrator (constraint factorisation), initial fields. Idempotent."""
+    def prepare(self, log=None) -> None:  # noqa: ANN001
+        """Loads, fixed dofs, integrator (constraint factorisation), initial fields. Idempotent. ``log``: a
+        text stream for the progress lines of long set-up stages (`output.progress.SetupLog`), or None."""
         if self._prepared:
             return
-        p = _prepare(self.model, self.deck, self.statics)
+        p = _prepare(self.model, self.deck, self.statics, log)
         self.integrator, self.hooks, self.initial_conditions = p.integrator, p.hooks, p.initial_conditions
         m = self.model
         if self.distributed and self.statics:   # P > 1 ranks, statics: split forces, replicated minimiser
@@ -179,7 +181,8 @@ class Simulation:
         progress : "auto" | "bar" | "log" | "quiet"
         """
         self.check_time_step()
-        self.prepare()
+        # the set-up's progress lines go where the run's progress goes (stderr), not when quiet / rank > 0
+        self.prepare(log=sys.stderr if progress != "quiet" and self.reduce.rank == 0 else None)
         path = self._output_path(output)
         cfg = self.deck.config
         seed = getattr(cfg.integrator, "seed", None)

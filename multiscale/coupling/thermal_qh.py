@@ -245,13 +245,14 @@ def _rel_cov_dense(C: np.ndarray, i: np.ndarray, j: np.ndarray, d: int) -> np.nd
 
 def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.ndarray,  # noqa: ANN001
                         chunk: int = 128, kT: float | None = None, t_max: float = 6.0,
-                        info: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        info: dict | None = None, log=None) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """(s, ρ) for the atoms ``atoms_of_interest`` (k,) (indices into ``system.atoms``): static and thermal
     shares (module docstring) of the blended constrained model on its lattice expanded by ``strain``.
     With ``kT`` [energy] the anharmonic correction: each bond's thermal virial is weighted by φ(T_b), T_b =
     kT tr D_b / tr D_shell (its relative-displacement variance over the crystal's for the same shell,
     capped at ``t_max`` kT), the crystal's by φ(kT); φ from `crystal_anharmonic_factor` at T_hi/3, 2T_hi/3,
-    T_hi (T_hi the largest T_b). ``info`` (optional dict) receives T_b and the fit."""
+    T_hi (T_hi the largest T_b). ``info`` (optional dict) receives T_b and the fit. ``log``: a text stream
+    for the set-up's progress lines (`output.progress.SetupLog`: the covariance columns), or None."""
     from ..integrate.precon import atoms_to_q
     s = system
     atoms, cont = s.atoms, s.continuum
@@ -298,6 +299,9 @@ def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.
     pos[need] = np.arange(len(need))
     Cdiag = np.zeros((len(need), d, d))
     Cij = np.zeros((len(i), d, d))
+    from ..output.progress import SetupLog
+    prog = SetupLog(f"quasi_harmonic covariance ({len(atoms_of_interest)} handshake atoms)", len(need),
+                    "atoms' columns", log)
     for c0 in range(0, len(need), chunk):
         nb = min(chunk, len(need) - c0)
         R = Tn[c0 * d:(c0 + nb) * d].toarray().T         # (na, nb·d)
@@ -306,6 +310,8 @@ def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.
         Cdiag[c0:c0 + nb] = TY[c0 + np.arange(nb), :, np.arange(nb), :]
         inblk = np.flatnonzero((pos[j] >= c0) & (pos[j] < c0 + nb))
         Cij[inblk] = TY[pos[i[inblk]], :, pos[j[inblk]] - c0, :]
+        prog.update(c0 + nb)
+    prog.done()
     D = Cdiag[pos[i]] + Cdiag[pos[j]] - Cij - np.transpose(Cij, (0, 2, 1))
     th = _bond_thermal_virial(dx, r, gd, D)
     ref = _crystal(pot, lattice, strain)
@@ -322,7 +328,9 @@ def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.
         Tb = float(kT) * np.minimum(var / ref["shell_var"][k_sh], float(t_max))
         t_hi = float(np.max(Tb)) if Tb.size else float(kT)
         t_hi = max(t_hi, float(kT))
+        runs = SetupLog("quasi_harmonic anharmonic factor (MD of the crystal)", 3, "temperatures", log)
         fit = crystal_anharmonic_factor(pot, lattice, strain, (t_hi / 3, 2 * t_hi / 3, t_hi))
+        runs.done()
         th = th * _phi(fit, Tb)
         phi_ref = float(_phi(fit, np.array(float(kT))))
         if info is not None:
@@ -359,15 +367,15 @@ def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.
 
 
 def handshake_point_strains_qh(system, projector, strain: float,  # noqa: ANN001
-                               kT: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                               kT: float | None = None, log=None) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """ε_q = ε_th (1 − θ_q) (nq,) and θ_q (nq,) at every quadrature point (module docstring); ``kT``
-    [energy]: with the anharmonic correction (`atom_thermal_shares`)."""
+    [energy]: with the anharmonic correction (`atom_thermal_shares`); ``log``: stream of progress lines."""
     s = system
     cont = s.continuum
     X = s.atoms.X[s.free]
     in_h = s.handshake.distance(X) > 0.0
     idx = s.free[in_h]
-    share_s, rho = atom_thermal_shares(s, projector, strain, idx, kT=kT)
+    share_s, rho = atom_thermal_shares(s, projector, strain, idx, kT=kT, log=log)
     excess = rho - share_s
     alpha = 1.0 - s.atom_weight[idx]
     Na = cont.interpolation_matrix(s.atoms.X[idx]).tocsr()

@@ -9,6 +9,10 @@
 like `step 2000/10000 (20.0%) | elapsed 0:00:12 | ETA 0:00:48 | 166.7 steps/s | E=-3512.2 T=301.4`,
 one every `every_seconds` of wall time, plus one at the end. Steps/s and ETA count from `start_step`
 (the restart step of a restarted run).
+
+A long set-up stage before the first step (the ``quasi_harmonic`` covariance) reports through `SetupLog`:
+``set-up: <what>: <k>/<n> <unit> (p%) | elapsed 0:00:40 | ETA 0:02:10`` when it starts, at most every
+`every_seconds` of wall time while it runs, and once when it is done.
 """
 
 from __future__ import annotations
@@ -128,3 +132,39 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SetupLog:
+    """Plain progress lines of one long set-up stage on ``stream`` (module docstring): `update(k)` after
+    k of `total` units of work, `done()` at the end. ``stream=None``: nothing is printed."""
+
+    def __init__(self, what: str, total: int, unit: str, stream: IO[str] | None, every_seconds: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.total, self.unit, self.stream = what, int(total), unit, stream
+        self.every, self.clock = float(every_seconds), clock
+        self.k = 0
+        self._t0 = self._last = clock()
+        self._emit()
+
+    def line(self) -> str:
+        el = self.clock() - self._t0
+        pct = 100.0 * self.k / self.total if self.total else 100.0
+        eta = el * (self.total - self.k) / self.k if self.k else float("nan")
+        return (f"set-up: {self.what}: {self.k}/{self.total} {self.unit} ({pct:.0f}%) | elapsed {_hms(el)} | "
+                f"ETA {_hms(eta)}")
+
+    def _emit(self) -> None:
+        if self.stream is not None:
+            print(self.line(), file=self.stream, flush=True)
+
+    def update(self, k: int) -> None:
+        self.k = int(k)
+        now = self.clock()
+        if now - self._last >= self.every:
+            self._last = now
+            self._emit()
+
+    def done(self) -> None:
+        self.k = self.total
+        if self.stream is not None:
+            print(f"set-up: {self.what}: done in {_hms(self.clock() - self._t0)}", file=self.stream, flush=True)

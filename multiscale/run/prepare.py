@@ -62,9 +62,10 @@ class Prepared:
     load_index: list = field(default_factory=list)
 
 
-def prepare(model, deck, statics: bool) -> Prepared:  # noqa: ANN001
+def prepare(model, deck, statics: bool, log=None) -> Prepared:  # noqa: ANN001
     """Prepare ``model`` (a `build.Model`) for its run (module docstring). Errors are `DeckError`s located
-    at the deck key responsible."""
+    at the deck key responsible. ``log``: a text stream for the progress lines of long set-up stages
+    (`output.progress.SetupLog`), or None."""
     from ..build import located
     from ..loads.wave_packet import WavePacket
     m, s = model, model.system
@@ -101,7 +102,7 @@ def prepare(model, deck, statics: bool) -> Prepared:  # noqa: ANN001
     with located(deck, "integrator", "the integrator"):
         out.integrator = VelocityVerlet(s, deck.config.integrator.dt, force_hooks=hooks,
                                         impose_hooks=list(m.loads), velocity_ops=ops, n_threads=m.threads)
-    _set_thermal_share(model, deck, out.integrator)
+    _set_thermal_share(model, deck, out.integrator, log)
     for i, ld in enumerate(m.loads):
         with located(deck, f"loads[{out.load_index[i]}]", "the initial state of the load"):
             ld.initialize(s)
@@ -119,17 +120,17 @@ def _wants_thermal_share(model) -> bool:  # noqa: ANN001
     return c is not None and getattr(c.material, "handshake", "uniform") in ("free_share", "quasi_harmonic")
 
 
-def _set_thermal_share(model, deck, integrator) -> None:  # noqa: ANN001
+def _set_thermal_share(model, deck, integrator, log=None) -> None:  # noqa: ANN001
     """Per-quadrature-point thermal strains ε_th (1 − θ_q) of a ``free_share`` continuum
     (`multiscale.coupling.thermal_share`) or a ``quasi_harmonic`` one (`multiscale.coupling.thermal_qh`),
-    from the integrator's constraints."""
+    from the integrator's constraints; ``log``: stream of the quasi_harmonic set-up's progress lines."""
     if not _wants_thermal_share(model):
         return
     from ..coupling.thermal_qh import handshake_point_strains_qh
     from ..coupling.thermal_share import handshake_point_strains
     mat = model.continuum.material
     fn = handshake_point_strains_qh if mat.handshake == "quasi_harmonic" else handshake_point_strains
-    kw = {}
+    kw = {"log": log} if mat.handshake == "quasi_harmonic" else {}
     if getattr(mat, "anharmonic", False):
         th = model.thermostat
         if mat.handshake != "quasi_harmonic" or th is None or not hasattr(th, "temperature"):
