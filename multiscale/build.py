@@ -706,6 +706,9 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
             need = 2.0 * (potential.cutoff + cfg.atoms.skin)
             p = lattice.period(k) if lattice is not None else None
             more = f"; at least {int(np.ceil(need / p - 1e-9))} lattice periods of {p:.6g}" if p else ""
+            if cfg.atoms.file is not None:       # no lattice: the file's cell is the period
+                more = (f" (replicate the file's cell at least {int(np.ceil(need / box.lengths[k] - 1e-9))} "
+                        f"times along {_AXES[k]}, e.g. ase's `atoms.repeat`)")
             raise deck.error("atoms.file" if cfg.atoms.file is not None else
                              "atoms.cells" if cfg.atoms.cells is not None else "atoms.region",
                              f"the periodic length along {_AXES[k]} is {box.lengths[k]:.6g}, shorter than "

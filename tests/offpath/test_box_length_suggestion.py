@@ -61,3 +61,21 @@ def test_snap_to_a_too_short_length_is_refused_at_box_fit(tmp_path) -> None:
     assert "13 -> 14.46 (4 periods" in r.stderr and "18.075 (5 periods)" in r.stderr
     _, r = _validate(tmp_path, "17.0", "  box_fit: snap\n")           # snaps to 5 periods: fine
     assert r.exit_code == 0, r.output
+
+
+def test_short_cell_of_a_structure_file_names_the_replication(tmp_path) -> None:
+    """An extxyz Cu crystal of 3 x 3 x 3 cubic cells (10.845 Å) is too short for cut-off + skin 6.507 Å:
+    the refusal says how many times to replicate the file's cell (it used to say only "make the box
+    longer", though a file deck has no box of its own)."""
+    from ase.build import bulk
+
+    bulk("Cu", "fcc", a=3.615, cubic=True).repeat((3, 3, 3)).write(tmp_path / "cu.extxyz", format="extxyz")
+    deck = tmp_path / "file.yaml"
+    deck.write_text(f"msim: 1\nunits: metal\npotential: {{type: eam, file: "
+                    f"{potentials_dir() / 'Cu_mishin1.eam.alloy'}}}\natoms:\n  file: cu.extxyz\n  skin: 1.0\n"
+                    "integrator: {type: verlet, dt: 0.002, steps: 2}\n")
+    r = CliRunner().invoke(cli, ["validate", str(deck)])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    assert f"{deck}:5:" in r.stderr and "atoms.file" in r.stderr
+    assert "replicate the file's cell at least 2 times along x" in r.stderr
