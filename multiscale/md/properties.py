@@ -84,7 +84,8 @@ def zero_stress_lattice_constant(potential, kind: str, a_guess: float | None = N
 
     These lattices have isotropic stress under uniform scaling, so zero stress ⇔ de/da = 0 at the
     minimum of e(a). The minimum is bracketed on a grid (around ``a_guess`` when given, else over the
-    nearest-neighbour range 0.3–0.99 r_cut) and the root of de/da polished by Brent's method.
+    nearest-neighbour range 0.3–0.99 r_cut; when that fails, the sign change of de/da from − to + of lowest
+    energy over 0.02–0.99 r_cut) and the root of de/da polished by Brent's method.
     Raises RuntimeError if the minimum sits on a cut-off kink (de/da jumps through zero there).
     """
     nn = float(np.linalg.norm(Lattice(kind, 1.0).neighbor_vectors(1.5)[0]))  # nn distance per unit a
@@ -96,6 +97,23 @@ def zero_stress_lattice_constant(potential, kind: str, a_guess: float | None = N
     k = int(np.clip(np.argmin(e), 1, len(grid) - 2))
     lo, hi = grid[k - 1], grid[k + 1]
     glo, ghi = _pressure_derivative(potential, kind, lo), _pressure_derivative(potential, kind, hi)
+    if not (glo < 0 < ghi) and a_guess is None:
+        # found off the gallery: LJ cut at 4σ failed as "no zero-stress spacing of hex bracketed in [1.2,
+        # 1.22]" — its nearest neighbour (1.11) lies below 0.3 r_cut, and with `truncation: cut` e(a) jumps
+        # where a shell crosses r_cut (hex: √13 a = 4 at a = 1.109, next to the minimum), so the grid's
+        # lowest energy need not be next to de/da = 0. Only here (the spacings found before keep their
+        # bits): search 0.02-0.99 r_cut for the sign changes of de/da from − to + (the forces' zero stress,
+        # the same for cut and shift) and take the one of lowest energy.
+        low = np.linspace(0.02, 0.3, 240, endpoint=False) * potential.cutoff / nn
+        with np.errstate(over="ignore", invalid="ignore"):
+            e_low = np.array([energy_per_atom(potential, Lattice(kind, float(a))) for a in low])
+            full = np.concatenate([low, grid])
+            e_full = np.concatenate([np.where(np.isfinite(e_low), e_low, np.inf), e])
+            g = np.array([_pressure_derivative(potential, kind, float(a)) for a in full])
+        up = np.flatnonzero((g[:-1] < 0) & (g[1:] > 0))
+        if up.size:
+            k = int(up[np.argmin(np.minimum(e_full[up], e_full[up + 1]))])
+            lo, hi, glo, ghi = full[k], full[k + 1], g[k], g[k + 1]
     if not (glo < 0 < ghi):
         raise RuntimeError(f"no zero-stress spacing of {kind} bracketed in [{lo}, {hi}]")
     from scipy.optimize import brentq
