@@ -1,9 +1,10 @@
 """An `atoms.region` that ends inside the handshake, inside the mesh, leaves lattice sites with atomistic
 weight β > 0 without atoms: there the model holds only the continuum's α = 1 − β (found off the gallery:
 a 3D Morse deck, atoms to ±9 Å in a handshake reaching ±11.2 Å, validated "OK" with an integral partition
-of unity of −2.3e-2). Refused now at `atoms.region` (exit 2), site by site: a region that ends between
-lattice planes just inside the outer edge (no site missing) and a free surface crossing the handshake
-outside the mesh (sites there are beyond the model, nothing is missing) still validate."""
+of unity of −2.3e-2). Refused now at `atoms.region` (exit 2), site by site; a region that ends between
+lattice planes just inside the outer edge leaves no site of β > 0 out but the pads beyond it, refused by the
+pad check (`tests/offpath/test_pads_missing.py`); a free surface crossing the handshake outside the mesh
+(sites there are beyond the model, nothing is missing) still validates."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ units: lj
 potential: {{type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}}
 atoms:
   lattice: {{type: hex, a: relaxed}}
-  region: {{type: box, lo: [-{r}, -12.0], hi: [12.0, {top}]}}
+  region: {{type: box, lo: [-{r}, -14.0], hi: [14.0, {top}]}}
   mass: 1.0
 continuum:
   mesh: {{type: rectangle, element: tri3, lo: [-24.0, -20.0], hi: [24.0, {mtop}], size: 2.0,
@@ -31,13 +32,15 @@ handshake:
 integrator: {{type: verlet, dt: 0.005, steps: 10}}
 """
 
-# (left edge of the atoms' region, top of atoms / mesh / hole, refused?)
+# (left edge of the atoms' region, top of atoms / mesh / hole, refused by: None, the β check, the pad check
+# `build._check_pads_filled`: the handshake's outer edge is at ±11, the pads reach ±11 + cut-off 2.5)
 CASES = [
-    (12.0, 12.0, 20.0, 6.0, False),    # atoms beyond the handshake's outer edge (±11)
-    (10.9, 12.0, 20.0, 6.0, False),    # ends 0.1 inside the outer edge: no lattice site there
-    (9.0, 12.0, 20.0, 6.0, True),      # ends 2 inside: β up to 0.38 missing
-    (12.0, 0.0, 0.0, 0.0, False),      # free surface at y = 0 crossing the handshake, no mesh above it
-    (9.0, 0.0, 0.0, 0.0, True),        # the same with the left edge inside the handshake
+    (14.0, 14.0, 20.0, 6.0, None),     # atoms beyond the handshake's outer edge + cut-off + skin
+    (10.9, 14.0, 20.0, 6.0, "pad"),    # ends 0.1 inside the outer edge: no site of β > 0 missing, the pads are
+    (12.0, 14.0, 20.0, 6.0, "pad"),    # ends 1 beyond the outer edge: pads missing
+    (9.0, 14.0, 20.0, 6.0, "beta"),    # ends 2 inside: β up to 0.38 missing
+    (14.0, 0.0, 0.0, 0.0, None),       # free surface at y = 0 crossing the handshake, no mesh above it
+    (9.0, 0.0, 0.0, 0.0, "beta"),      # the same with the left edge inside the handshake
 ]
 
 
@@ -51,5 +54,7 @@ def test_region_ending_inside_the_handshake(tmp_path, r, top, mtop, htop, refuse
         return
     assert res.exit_code == 2, res.output
     assert "h.yaml:6:11: atoms.region:" in res.output
-    assert "lattice site(s) inside the mesh and the handshake lie outside the atoms' region" in res.output
+    assert ("lattice site(s) inside the mesh and the handshake lie outside the atoms' region" in res.output) \
+        == (refused == "beta"), res.output
+    assert ("needed as pad atoms" in res.output) == (refused == "pad"), res.output
     assert "Traceback" not in res.output
