@@ -16,7 +16,7 @@ units: lj
 potential: {type: lj, epsilon: 1.0, sigma: 1.0, cutoff: 2.5, truncation: shift}
 atoms:
   lattice: {type: hex, a: relaxed}
-  region: {type: box, lo: [-12.0, -12.0], hi: [12.0, 12.0]}
+  region: {type: box, lo: [-14.0, -14.0], hi: [14.0, 14.0]}   # the handshake edge ±11 + cut-off + skin
   mass: 1.0
 continuum:
   mesh: {type: rectangle, element: tri3, lo: [-30.0, -20.0], hi: [30.0, 20.0], size: 2.0,

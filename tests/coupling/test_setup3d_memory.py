@@ -33,7 +33,7 @@ integrator: {type: verlet, dt: 0.005, steps: 10}
 output: {every: 1000, fields: [displacement]}
 atoms:
   lattice: {type: fcc, a: relaxed}
-  region: {type: box, lo: [-10, -10, -10], hi: [10, 10, 10]}
+  region: {type: box, lo: [-11, -11, -11], hi: [11, 11, 11]}   # outer edge 8 + cut-off + skin
   mass: 1.0
   skin: 0.3
 continuum:
