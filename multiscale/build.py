@@ -550,9 +550,10 @@ def _check_pads_filled(deck: Deck, lattice: Lattice, region: Any, handshake: Han
     weighted atom has a weight (the average of β along it) > 0. Refused when such a site is within the
     cut-off (an interaction of the reference state is missing); within cut-off + skin only, a note of the
     model (`msim validate` prints it): the interaction is missing once the atoms move closer by the
-    difference (gallery thermal2d: sites 2.95 from weighted atoms, cut-off 2.5, skin 1). Found off the gallery: the patch test deck
-    with atoms to ±20.5 (outer edge ±20, reach 2.8) validated "OK" with 48 pads instead of 306, and its
-    perfect lattice did not stay at rest (kinetic energy 1.5e-5 after 40 steps, 2e-25 with the pads)."""
+    difference (gallery thermal2d: sites 2.95 from weighted atoms, cut-off 2.5, skin 1). Found off the
+    gallery: the patch test deck with atoms to ±20.5 (outer edge ±20, reach 2.8) validated "OK" with 48 pads
+    instead of 306, and its perfect lattice did not stay at rest (kinetic energy 1.5e-5 after 40 steps,
+    2e-25 with the pads)."""
     from scipy.spatial import cKDTree
 
     from .fem.locate import Locator
@@ -580,7 +581,8 @@ def _check_pads_filled(deck: Deck, lattice: Lattice, region: Any, handshake: Han
     e = int(np.argmin(r))
     if r[e] > cutoff:
         notes.append(f"{len(np.unique(ci))} lattice site(s) outside the atoms' region lie within cut-off + "
-                     f"skin = {reach:g} of weighted handshake atoms (nearest {r[e]:.3g}; cut-off {cutoff:g}): "
+                     f"skin = {reach:g} of weighted handshake atoms (nearest {r[e]:.3g}; "
+                     f"cut-off {cutoff:g}): "
                      "no pad atoms there, so those interactions are missing if the atoms come closer; "
                      "extend `atoms.region` to the handshake's outer edge + cut-off + skin to include them")
         return

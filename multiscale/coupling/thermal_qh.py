@@ -367,7 +367,8 @@ def atom_thermal_shares(system, projector, strain: float, atoms_of_interest: np.
 
 
 def handshake_point_strains_qh(system, projector, strain: float,  # noqa: ANN001
-                               kT: float | None = None, log=None) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+                               kT: float | None = None,
+                               log=None) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """ε_q = ε_th (1 − θ_q) (nq,) and θ_q (nq,) at every quadrature point (module docstring); ``kT``
     [energy]: with the anharmonic correction (`atom_thermal_shares`); ``log``: stream of progress lines."""
     s = system

@@ -167,4 +167,5 @@ class SetupLog:
     def done(self) -> None:
         self.k = self.total
         if self.stream is not None:
-            print(f"set-up: {self.what}: done in {_hms(self.clock() - self._t0)}", file=self.stream, flush=True)
+            print(f"set-up: {self.what}: done in {_hms(self.clock() - self._t0)}", file=self.stream,
+                  flush=True)

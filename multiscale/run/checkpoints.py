@@ -112,7 +112,8 @@ def model_mismatch(recorded: object, model: dict) -> str | None:
             continue
         a = np.asarray(a, float)
         if a.shape != b.shape:
-            return f"the checkpoint's model has {a.shape[0]} {one}s in {a.shape[-1]}D, this deck's {b.shape[0]}"
+            return (f"the checkpoint's model has {a.shape[0]} {one}s in {a.shape[-1]}D, this deck's "
+                    f"{b.shape[0]}")
         if b.size:
             dev = float(np.max(np.abs(a - b)))
             if dev > 1e-9 * (1.0 + float(np.max(np.abs(b)))):

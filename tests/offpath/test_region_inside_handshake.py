@@ -36,7 +36,7 @@ integrator: {{type: verlet, dt: 0.005, steps: 10}}
 # `build._check_pads_filled`: the handshake's outer edge is at ±11, the pads reach ±11 + cut-off 2.5)
 CASES = [
     (14.0, 14.0, 20.0, 6.0, None),     # atoms beyond the handshake's outer edge + cut-off + skin
-    (10.9, 14.0, 20.0, 6.0, "pad"),    # ends 0.1 inside the outer edge: no site of β > 0 missing, the pads are
+    (10.9, 14.0, 20.0, 6.0, "pad"),    # ends 0.1 inside the outer edge: no site of β > 0 missing, pads are
     (12.0, 14.0, 20.0, 6.0, "pad"),    # ends 1 beyond the outer edge: pads missing
     (9.0, 14.0, 20.0, 6.0, "beta"),    # ends 2 inside: β up to 0.38 missing
     (14.0, 0.0, 0.0, 0.0, None),       # free surface at y = 0 crossing the handshake, no mesh above it
