@@ -218,7 +218,7 @@ units: lj
 potential: %s
 atoms:
   lattice: {type: hex, a: 1.1126}
-  region: {type: box, lo: [-12.0, -12.0], hi: [12.0, 12.0]}
+  region: {type: box, lo: [-14.0, -14.0], hi: [14.0, 14.0]}   # the handshake edge ±11 + cut-off + skin
   mass: 1.0
   skin: 0.3
 continuum:
