@@ -372,3 +372,42 @@ def aug_solve(const double[::1] r, const int64_t[::1] srow, const double[::1] ds
                     s = s + Cx[e] * lam[Ci[e]]
                 corr[i] = wa[i] * s
     return 0
+
+
+def slave_acc(double[::1] acc_atoms, double[::1] acc_nodes, double[::1] v_atoms, double[::1] v_nodes,
+              const int64_t[::1] t_atom, const int64_t[::1] t_node, const int64_t[::1] sdof,
+              const double[::1] sg, const int32_t[::1] Sp, const int32_t[::1] Si, const double[::1] Sx,
+              double[::1] vsave, double dt_half, int mode):
+    """The slaved dofs' accelerations from their constraint rows (`ConstraintProjector.slaved`): slaved
+    dof p of row s (touched position sdof[s], coefficient sg[s] = G_sp) gets
+    a_p = −(Σ_e Sx[e] · a[Si[e]]) / sg[s], the sum over the row's other touched dofs (CSR Sp/Si/Sx, Si
+    touched positions: atoms ``t_atom`` first, then nodes ``t_node``; flat region arrays), in storage
+    order from 0.0 (as ``scipy.sparse`` CSR @ vector). A slaved dof is private to its row, so no row reads
+    another's slaved dof: the order of the rows does not matter. mode 0: vsave[s] = v_p (before the kick);
+    1: accelerations only; 2: accelerations, then v_p = vsave[s] + dt_half · a_p (the half-kick from the
+    velocity saved before the kick pass, i.e. as if that pass had used the new a_p). Sequential."""
+    cdef Py_ssize_t ns = sdof.shape[0], ka = t_atom.shape[0], kn = t_node.shape[0], s, e, k, j
+    cdef double acc, aj
+    if (sg.shape[0] != ns or Sp.shape[0] != ns + 1 or vsave.shape[0] != ns or mode < 0 or mode > 2):
+        raise ValueError("slave_acc: shape mismatch")
+    with nogil:
+        for s in range(ns):
+            k = sdof[s]
+            if mode == 0:
+                vsave[s] = v_atoms[t_atom[k]] if k < ka else v_nodes[t_node[k - ka]]
+                continue
+            acc = 0.0
+            for e in range(Sp[s], Sp[s + 1]):
+                j = Si[e]
+                aj = acc_atoms[t_atom[j]] if j < ka else acc_nodes[t_node[j - ka]]
+                acc = acc + Sx[e] * aj
+            acc = -acc / sg[s]
+            if k < ka:
+                acc_atoms[t_atom[k]] = acc
+                if mode == 2:
+                    v_atoms[t_atom[k]] = vsave[s] + dt_half * acc
+            else:
+                acc_nodes[t_node[k - ka]] = acc
+                if mode == 2:
+                    v_nodes[t_node[k - ka]] = vsave[s] + dt_half * acc
+    return 0

@@ -137,6 +137,10 @@ class VelocityVerlet:
             self._buf_q = np.empty(p.touched.size)
             self._rq = np.empty(p.n_rows)
             self._pads_stale = False
+            # dofs whose accelerations come from their own constraint row (`projector._slaved_rows`)
+            self._slaved = p.slaved
+            if self._slaved is not None:
+                self._vsave = np.empty(self._slaved[0].size)
         self._fixed = self._fixed_dofs()
         self._f_atom, self._f_node = self._flat(self._fixed)
         free = np.zeros((s.n_atoms, s.d))     # 1 on the stacked dofs that are not fixed
@@ -255,6 +259,22 @@ class VelocityVerlet:
             np.multiply(s.f_nodes, self._inv_nodes, out=self.acc_nodes)
         if self._local:
             self._subtract_active(self._acc_correction(), self.acc_atoms, self.acc_nodes)
+            self._slave_acc(1, 0.0)
+
+    def _slave_acc(self, mode: int, half: float) -> None:
+        """The slaved dofs' accelerations from their rows (`kernels/coupler.pyx` ``slave_acc``; mode 0 saves
+        their velocities before the kick pass, 1 sets the accelerations, 2 also kicks from the saved
+        velocities)."""
+        if self._slaved is None:
+            return
+        s = self.system
+        sdof, sg, (Sp, Si, Sx) = self._slaved
+        empty = _EMPTY
+        self._ck.slave_acc(self.acc_atoms.reshape(-1) if s.n_atoms else empty,
+                           self.acc_nodes.reshape(-1) if s.n_nodes else empty,
+                           s.atoms.v.reshape(-1) if s.n_atoms else empty,
+                           s.continuum.V.reshape(-1) if s.n_nodes else empty,
+                           self._t_atom, self._t_node, sdof, sg, Sp, Si, Sx, self._vsave, half, mode)
 
     def _acc_kick(self, half: float, deferred: bool = False) -> None:
         """Steps 6-7 after `_forces`: accelerations a = f · M⁻¹ with the constraint correction at the active
@@ -265,12 +285,14 @@ class VelocityVerlet:
         if self._local:
             corr = self._acc_correction_and_check() if deferred else self._acc_correction()
             ck, ka = self._ck, self._a_atom.size
+            self._slave_acc(0, half)
             if s.n_atoms:
                 ck.acc_kick(s.atoms.v.reshape(-1), self.acc_atoms.reshape(-1), s.f_atoms.reshape(-1),
                             self._inv_atoms.reshape(-1), half, self._a_atom, corr, 0, nt)
             if s.n_nodes:
                 ck.acc_kick(s.continuum.V.reshape(-1), self.acc_nodes.reshape(-1), s.f_nodes.reshape(-1),
                             self._inv_nodes.reshape(-1), half, self._a_node, corr, ka, nt)
+            self._slave_acc(2, half)
             return
         if s.n_atoms:
             self._k.acc_kick(s.atoms.v, self.acc_atoms, s.f_atoms, self._inv_atoms, half, nt)

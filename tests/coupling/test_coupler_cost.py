@@ -248,6 +248,10 @@ def _stacked_step(integ, s) -> None:  # noqa: ANN001
     s.compute_forces()
     a = s.inv_mass_dof * s.forces_q()
     a = a - p.inv_mass * (p.GT @ p.solve(p.G @ a))
+    if p.slaved is not None:                # slaved dofs: a_p = −(Σ_{j≠p} G_sj a_j) / G_sp, rows in order
+        sdof, sg, (Sp, Si, Sx) = p.slaved
+        S = sp.csr_matrix((Sx, Si, Sp), shape=(sdof.size, p.touched.size))
+        a[p.touched[sdof]] = -(S @ a[p.touched]) / sg
     aa, an = s.split(a)
     integ.acc_atoms[s.free] = aa
     integ.acc_nodes[...] = an
