@@ -21,8 +21,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# --tree DIR: run another checkout's code (old vs new side by side, e.g. --tree /work/main)
+_TREE = Path(sys.argv[sys.argv.index("--tree") + 1]) if "--tree" in sys.argv else Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_TREE / "benchmarks"))
+sys.path.insert(0, str(_TREE))
 
 import numpy as np  # noqa: E402
 from bench_coupled import counts, deck, setup  # noqa: E402
@@ -57,8 +59,10 @@ def main() -> None:
     ap.add_argument("--L", type=float, default=25.0)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--chunks", type=int, default=3)
+    ap.add_argument("--tree", default=None, help="checkout whose multiscale package is timed")
     a = ap.parse_args()
-    res = {"dim": a.dim, "L": a.L}
+    import multiscale
+    res = {"dim": a.dim, "L": a.L, "tree": str(Path(multiscale.__file__).parents[1])}
     tsc, simc = setup(deck(a.dim, a.L, True))
     tsa, sima = setup(deck(a.dim, a.L, False))
     simc.integrator.step(1)
@@ -84,6 +88,8 @@ def main() -> None:
         for label in PARTS:
             res[f"{key}_{label}"] = float(np.median([r[label] for r in runs[key]]))
     res["load"] = os.getloadavg()[0]
+    res["reprojections"] = int(getattr(simc.integrator, "n_reprojections", -1))
+    res["steps_c"] = int(simc.integrator.step_count)
     print("PARTS " + json.dumps(res), flush=True)
 
 
