@@ -279,8 +279,10 @@ class VelocityVerlet:
     def _acc_kick(self, half: float, deferred: bool = False) -> None:
         """Steps 6-7 after `_forces`: accelerations a = f · M⁻¹ with the constraint correction at the active
         dofs, and the half-kick v += ½Δt a, in one pass per region (`kernels/coupler.pyx` ``acc_kick``,
-        `verlet.acc_kick` without constraints): bitwise `_forces_and_acc`'s accelerations then
-        ``kick_acc``. ``deferred``: the round-off check of G q is done here (`_acc_correction_and_check`)."""
+        `verlet.acc_kick` without constraints), then the slaved dofs' accelerations from their rows and their
+        kick from the velocities saved before the pass (`_slave_acc`): bitwise `_forces_and_acc`'s
+        accelerations then ``kick_acc``. ``deferred``: the round-off check of G q is done here
+        (`_acc_correction_and_check`)."""
         s, nt = self.system, self.n_threads
         if self._local:
             corr = self._acc_correction_and_check() if deferred else self._acc_correction()
