@@ -64,7 +64,7 @@ def pads_follow(const int64_t[::1] pad, const int32_t[::1] Np, const int32_t[::1
     interpolation matrix: positions 1 = both, 0 = velocities only, 2 = positions only.
     Shapes: pad (n_pad,), Xpad (n_pad, d), U, V (N, d), x, v (n, d)."""
     cdef Py_ssize_t npad = pad.shape[0], d = x.shape[1], p, e, k, a, j
-    cdef double s
+    cdef double s, s0, s1, s2, t
     cdef bint do_x = positions != 0, do_v = positions != 2
     if (Np.shape[0] != npad + 1 or Xpad.shape[0] != npad or Xpad.shape[1] != d or U.shape[1] != d
             or V.shape[1] != d or v.shape[1] != d or U.shape[0] != V.shape[0]):
@@ -72,19 +72,49 @@ def pads_follow(const int64_t[::1] pad, const int32_t[::1] Np, const int32_t[::1
     if positions < 0 or positions > 2:
         raise ValueError("pads_follow: positions must be 0, 1 or 2")
     with nogil:
-        for p in range(npad):
-            a = pad[p]
-            for k in range(d):
+        if d == 3 and positions != 1:
+            # one pass over a pad's entries for the three components of one field: each component's sum is
+            # its own chain of adds in entry order from 0.0 (the general loop's operations), the three
+            # chains side by side instead of one after another
+            for p in range(npad):
+                a = pad[p]
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
                 if do_x:
-                    s = 0.0
                     for e in range(Np[p], Np[p + 1]):
-                        s = s + Nx[e] * U[Ni[e], k]
-                    x[a, k] = Xpad[p, k] + s
-                if do_v:
-                    s = 0.0
+                        j = Ni[e]
+                        t = Nx[e]
+                        s0 = s0 + t * U[j, 0]
+                        s1 = s1 + t * U[j, 1]
+                        s2 = s2 + t * U[j, 2]
+                    x[a, 0] = Xpad[p, 0] + s0
+                    x[a, 1] = Xpad[p, 1] + s1
+                    x[a, 2] = Xpad[p, 2] + s2
+                else:
                     for e in range(Np[p], Np[p + 1]):
-                        s = s + Nx[e] * V[Ni[e], k]
-                    v[a, k] = s
+                        j = Ni[e]
+                        t = Nx[e]
+                        s0 = s0 + t * V[j, 0]
+                        s1 = s1 + t * V[j, 1]
+                        s2 = s2 + t * V[j, 2]
+                    v[a, 0] = s0
+                    v[a, 1] = s1
+                    v[a, 2] = s2
+        else:
+            for p in range(npad):
+                a = pad[p]
+                for k in range(d):
+                    if do_x:
+                        s = 0.0
+                        for e in range(Np[p], Np[p + 1]):
+                            s = s + Nx[e] * U[Ni[e], k]
+                        x[a, k] = Xpad[p, k] + s
+                    if do_v:
+                        s = 0.0
+                        for e in range(Np[p], Np[p + 1]):
+                            s = s + Nx[e] * V[Ni[e], k]
+                        v[a, k] = s
     return 0
 
 
