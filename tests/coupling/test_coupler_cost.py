@@ -365,8 +365,9 @@ def _state(sim: Simulation) -> list[np.ndarray]:
 def test_check_after_forces_bitwise_without_reprojections_and_round_off_with():
     """The round-off check of G q in the acceleration residual's pass (after the forces, one pass over G for
     both residuals) is chosen automatically on this deck (no imposed motion, no velocity operators). Without
-    re-projections the trajectory is bitwise that of the check before the forces; with them (the deck's own
-    tolerance: 40-50 of 150 steps) it differs at round-off only, max |G q| stays below the tolerance after
+    re-projections the trajectory is bitwise that of the check before the forces; with them (a tenth of the
+    deck's tolerance: ~100 of 150 steps; at the deck's own 1 of 150 since the slaved dofs take their
+    accelerations from their rows, 40-50 before) it differs at round-off only, max |G q| stays below the tolerance after
     every step, and the pads sit at X + N U after every step (also after a late correction of U)."""
     load_all()
     assert _sim().integrator._check_after_forces()
@@ -375,8 +376,8 @@ def test_check_after_forces_bitwise_without_reprojections_and_round_off_with():
     assert a.integrator.n_reprojections == b.integrator.n_reprojections == 0
     for u, v in zip(_state(a), _state(b), strict=True):
         assert np.array_equal(u, v)
-    a, ra = _run_check(False, 1.0, 150)
-    b, rb = _run_check(True, 1.0, 150)
+    a, ra = _run_check(False, 0.1, 150)
+    b, rb = _run_check(True, 0.1, 150)
     tol = b.integrator.reproject_tol
     assert b.integrator.n_reprojections > 20 and max(rb) <= tol and max(ra) <= tol
     for u, v in zip(_state(a)[:4], _state(b)[:4], strict=True):
