@@ -36,6 +36,7 @@ PARTS = {  # label: (file suffix, function name)
     "update_pads": ("coupling/coupled.py", "update_pads"),
     "acc_correction": ("integrate/verlet.py", "_acc_correction"),
     "reproject": ("integrate/verlet.py", "_reproject_q"),
+    "acc_correction_check": ("integrate/verlet.py", "_acc_correction_and_check"),
     "forces": ("integrate/verlet.py", "_forces"),
     "acc_kick": ("integrate/verlet.py", "_acc_kick"),
     "step": ("integrate/verlet.py", "step"),
