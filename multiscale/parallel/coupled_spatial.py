@@ -159,6 +159,7 @@ class SpatialCoupled:
         self.corr = np.empty(p.active.size)
         self.reproject_tol = float(integrator.reproject_tol)
         self.n_reprojections = 0
+        self._vsave = None          # the slaved dofs' velocities before the kick pass (`_slave_acc`)
         # ---- pads (replicated plan of the serial system: N_pad, X_pad, the Nᵀ transfer)
         self.pad_idx = np.ascontiguousarray(s.pad_idx, np.int64)
         self.n_pad = int(self.pad_idx.size)
@@ -294,15 +295,30 @@ class SpatialCoupled:
         p.residual_into(self.fT.reshape(-1), self.inv_t, self.f_nodes.reshape(-1), 2, self.tc, self.t_node,
                         self.buf_t, self.r)
         corr = p.correction_into(self.r, self.corr)
+        self._slave_acc(0, half)
         ck.acc_kick(self.vT.reshape(-1), self.accT.reshape(-1), self.fT.reshape(-1), self.invT.reshape(-1),
                     half, self.ac, corr, 0, nt)
         ck.acc_kick(self.cont.V.reshape(-1), self.acc_nodes.reshape(-1), self.f_nodes.reshape(-1),
                     self.inv_nodes.reshape(-1), half, self.a_node, corr, self.ac.size, nt)
+        self._slave_acc(2, half)
         n = e.n_own
         self._kv.acc_kick(e.v, self.acc_own, e.forces[:n], self.inv_own, half, nt)
         fr, fp = self._fr, self._fp
         e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]
         self.acc_own.reshape(-1)[fr] = self.accT.reshape(-1)[fp]
+
+    def _slave_acc(self, mode: int, half: float) -> None:
+        """`VelocityVerlet._slave_acc` on the touched copy and the nodes: the slaved dofs' accelerations
+        from their rows (`ConstraintProjector.slaved`; mode 0 saves their velocities, 2 sets a and kicks)."""
+        sl = self.p.slaved
+        if sl is None:
+            return
+        if self._vsave is None:
+            self._vsave = np.empty(sl[0].size)
+        sdof, sg, (Sp, Si, Sx) = sl
+        self._ck.slave_acc(self.accT.reshape(-1), self.acc_nodes.reshape(-1), self.vT.reshape(-1),
+                           self.cont.V.reshape(-1), self.tc, self.t_node, sdof, sg, Sp, Si, Sx, self._vsave,
+                           half, mode)
 
     def _reproject(self) -> None:
         """`VelocityVerlet._reproject_q` on the touched copy and the nodes (replicated)."""
