@@ -159,6 +159,11 @@ class SpatialCoupled:
         self.corr = np.empty(p.active.size)
         self.reproject_tol = float(integrator.reproject_tol)
         self.n_reprojections = 0
+        # the round-off check of G q after the forces, as the serial integrator decides it
+        # (`VelocityVerlet._check_after_forces`), so a one-rank run stays bitwise the serial one
+        self.late = bool(integrator._check_after_forces())
+        self.buf_q = np.empty(p.touched.size)
+        self.rq = np.empty(p.n_rows)
         self._vsave = None          # the slaved dofs' velocities before the kick pass (`_slave_acc`)
         # ---- pads (replicated plan of the serial system: N_pad, X_pad, the Nᵀ transfer)
         self.pad_idx = np.ascontiguousarray(s.pad_idx, np.int64)
@@ -292,8 +297,11 @@ class SpatialCoupled:
         with the serial kernels, the owned atoms with the plain kernel, then the owned touched rows from
         the touched copy."""
         p, ck, nt, e = self.p, self._ck, self.n_threads, self.engine
-        p.residual_into(self.fT.reshape(-1), self.inv_t, self.f_nodes.reshape(-1), 2, self.tc, self.t_node,
-                        self.buf_t, self.r)
+        if self.late and self._init:
+            self._acc_residual_and_check()
+        else:
+            p.residual_into(self.fT.reshape(-1), self.inv_t, self.f_nodes.reshape(-1), 2, self.tc,
+                            self.t_node, self.buf_t, self.r)
         corr = p.correction_into(self.r, self.corr)
         self._slave_acc(0, half)
         ck.acc_kick(self.vT.reshape(-1), self.accT.reshape(-1), self.fT.reshape(-1), self.invT.reshape(-1),
@@ -319,6 +327,25 @@ class SpatialCoupled:
         self._ck.slave_acc(self.accT.reshape(-1), self.acc_nodes.reshape(-1), self.vT.reshape(-1),
                            self.cont.V.reshape(-1), self.tc, self.t_node, sdof, sg, Sp, Si, Sx, self._vsave,
                            half, mode)
+
+    def _acc_residual_and_check(self) -> None:
+        """`VelocityVerlet._acc_correction_and_check` on the touched copy and the nodes: r = G a and G q in
+        one pass; a due correction of q and v applied here, after the forces, then the owned touched rows
+        and the pads follow the corrected state (the serial run's end-of-step pad update)."""
+        p, ck = self.p, self._ck
+        x, X, U = self.xT.reshape(-1), self.XT.reshape(-1), self.cont.U.reshape(-1)
+        _, mq = p.residuals_acc_q(self.fT.reshape(-1), self.inv_t, self.f_nodes.reshape(-1), x, X, U, self.tc,
+                                  self.t_node, self.buf_t, self.buf_q, self.r, self.rq)
+        if not mq > self.reproject_tol:
+            return
+        self.n_reprojections += 1
+        ck.subtract_at(x, U, self.ac, self.a_node, p.correction_into(self.rq, self.corr))
+        v, V = self.vT.reshape(-1), self.cont.V.reshape(-1)
+        p.residual_into(v, X, V, 0, self.tc, self.t_node, self.buf_q, self.rq)
+        ck.subtract_at(v, V, self.ac, self.a_node, p.correction_into(self.rq, self.corr))
+        no = self.engine.n_own
+        self.engine.x[:no].reshape(-1)[self._fr] = x[self._fp]
+        self._set_pads()
 
     def _reproject(self) -> None:
         """`VelocityVerlet._reproject_q` on the touched copy and the nodes (replicated)."""
@@ -352,7 +379,8 @@ class SpatialCoupled:
             k.kick_drift(e.v, e.x[:no], self.acc_own, half, dt, nt)
             k.kick_drift(self.vT, self.xT, self.accT, half, dt, nt)
             k.kick_drift(self.cont.V, self.cont.U, self.acc_nodes, half, dt, nt)
-            self._reproject()
+            if not self.late:
+                self._reproject()
             fr, fp = self._fr, self._fp
             e.x[:no].reshape(-1)[fr] = self.xT.reshape(-1)[fp]
             e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]

@@ -403,3 +403,25 @@ def test_residual_acc_q_bitwise_the_two_residuals():
                               np.empty(k), r, rq)
     assert np.array_equal(r, r2) and np.array_equal(rq, rq2) and m == m2 and mq == mq2
     assert mq > 0.0 and m > 0.0
+
+
+def test_initial_condition_loads_keep_the_check_after_the_forces() -> None:
+    """Review rev27: every load counted as imposed motion, so wave2d (a `radial_pulse`, which only sets the
+    initial state: its `impose` is `Load.impose`, a no-op) never took the check of G q after the forces.
+    Loads with their own `impose` (prescribed motion), fixed dofs and velocity operators still fall back to
+    the check before the forces."""
+    def integrator(loads: str):  # noqa: ANN202
+        sim = Simulation.from_deck(load_deck_text(DECK + loads))
+        sim.prepare()
+        return sim.integrator
+
+    assert integrator("").__class__.__name__ == "VelocityVerlet"
+    assert integrator("")._check_after_forces()
+    pulse = "loads:\n  - {type: radial_pulse, center: [0.0, 0.0], sigma: 2.0, amplitude: 0.01}\n"
+    assert integrator(pulse)._check_after_forces()
+    fixed = ("loads:\n  - {type: fixed, region: {type: box, lo: [-31.0, -31.0], hi: [31.0, -29.0]}, "
+             "components: [x, y]}\n")
+    assert not integrator(fixed)._check_after_forces()
+    moving = ("loads:\n  - {type: prescribed, region: {type: box, lo: [-31.0, -31.0], hi: [31.0, -29.0]}, "
+              "velocity: [0.0, 0.001]}\n")
+    assert not integrator(moving)._check_after_forces()
