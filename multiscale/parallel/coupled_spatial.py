@@ -332,33 +332,35 @@ class SpatialCoupled:
         """`VelocityVerlet._acc_correction_and_check` on the touched copy and the nodes: r = G a and G q in
         one pass; a due correction of q and v applied here, after the forces, then the owned touched rows
         and the pads follow the corrected state (the serial run's end-of-step pad update)."""
-        p, ck = self.p, self._ck
+        p = self.p
         x, X, U = self.xT.reshape(-1), self.XT.reshape(-1), self.cont.U.reshape(-1)
         _, mq = p.residuals_acc_q(self.fT.reshape(-1), self.inv_t, self.f_nodes.reshape(-1), x, X, U, self.tc,
                                   self.t_node, self.buf_t, self.buf_q, self.r, self.rq)
         if not mq > self.reproject_tol:
             return
-        self.n_reprojections += 1
-        ck.subtract_at(x, U, self.ac, self.a_node, p.correction_into(self.rq, self.corr))
-        v, V = self.vT.reshape(-1), self.cont.V.reshape(-1)
-        p.residual_into(v, X, V, 0, self.tc, self.t_node, self.buf_q, self.rq)
-        ck.subtract_at(v, V, self.ac, self.a_node, p.correction_into(self.rq, self.corr))
+        self._correct_q_v(self.rq, self.buf_q)
         no = self.engine.n_own
         self.engine.x[:no].reshape(-1)[self._fr] = x[self._fp]
         self._set_pads()
 
     def _reproject(self) -> None:
         """`VelocityVerlet._reproject_q` on the touched copy and the nodes (replicated)."""
-        p, ck = self.p, self._ck
+        p = self.p
         x, X, U = self.xT.reshape(-1), self.XT.reshape(-1), self.cont.U.reshape(-1)
         m = p.residual_into(x, X, U, 1, self.tc, self.t_node, self.buf_t, self.r)
-        if not m > self.reproject_tol:
-            return
+        if m > self.reproject_tol:
+            self._correct_q_v(self.r, self.buf_t)
+
+    def _correct_q_v(self, rq: np.ndarray, buf: np.ndarray) -> None:
+        """q −= correction(G q) (rq = G q, overwritten), then the same for G v (buf: scratch), on the touched
+        copy and the nodes: `VelocityVerlet._correct_q_v`."""
+        p, ck = self.p, self._ck
+        x, X, U = self.xT.reshape(-1), self.XT.reshape(-1), self.cont.U.reshape(-1)
         self.n_reprojections += 1
-        ck.subtract_at(x, U, self.ac, self.a_node, p.correction_into(self.r, self.corr))
+        ck.subtract_at(x, U, self.ac, self.a_node, p.correction_into(rq, self.corr))
         v, V = self.vT.reshape(-1), self.cont.V.reshape(-1)
-        p.residual_into(v, X, V, 0, self.tc, self.t_node, self.buf_t, self.r)
-        ck.subtract_at(v, V, self.ac, self.a_node, p.correction_into(self.r, self.corr))
+        p.residual_into(v, X, V, 0, self.tc, self.t_node, buf, rq)
+        ck.subtract_at(v, V, self.ac, self.a_node, p.correction_into(rq, self.corr))
 
     def initialize_acc(self) -> None:
         """Accelerations of the initial forces (no kick): `VelocityVerlet.initialize`."""
