@@ -818,21 +818,7 @@ def _surface_stress(deck: Deck, model: Model) -> None:
         raise deck.error(f"{key}.faces", "surface stress is computed for faces normal to a lab axis only "
                          "(a slab periodic along the other axes); some selected faces are inclined")
     tau, gamma, S = np.zeros((len(faces), d, d)), np.zeros(len(faces)), np.zeros((len(faces), d, d))
-    from .md.surface_slab import has_in_plane_mirror
-    if not model.lattice.is_bravais:
-        raise deck.error(key, f"surface stress needs a Bravais lattice ({model.lattice.describe()} has a "
-                         "basis): "
-                         "the slab's normal-only relaxation and the mirror check assume every atom is a "
-                         "lattice site (diamond's {100} planes are glide planes, not mirrors)")
-    for k in np.unique(axis):
-        if not has_in_plane_mirror(model.lattice, int(k)):
-            raise deck.error(key, f"the faces normal to {_AXES[int(k)]} have no mirror plane containing "
-                             "their normal and a lab axis in this lattice orientation: their off-diagonal "
-                             "surface stress τ (which the periodic slab cannot compute) need not vanish",
-                             "select only faces of mirror-symmetric orientations (`faces: [face sets]`), or "
-                             "orient the lattice so that they have such a mirror (cube axes; for [111] "
-                             "normals, [11-2] / [1-10] in plane, with `elasticity: false`: their planes relax "
-                             "in plane under strain)")
+    _require_mirror_faces(deck, key, model.lattice, axis)
     props = {}
     for k in np.unique(axis):
         try:
@@ -857,6 +843,27 @@ def _surface_stress(deck: Deck, model: Model) -> None:
         method.surface_attached(model.system)
 
 
+def _require_mirror_faces(deck: Deck, key: str, lattice, axis: np.ndarray) -> None:  # noqa: ANN001
+    """Deck errors at ``key`` unless the lattice is Bravais and the faces normal to each lab axis in
+    ``axis`` (nf,) have an in-plane mirror (geometric checks, before any slab is computed)."""
+    from .md.surface_slab import has_in_plane_mirror
+
+    if not lattice.is_bravais:
+        raise deck.error(key, f"surface stress needs a Bravais lattice ({lattice.describe()} has a "
+                         "basis): "
+                         "the slab's normal-only relaxation and the mirror check assume every atom is a "
+                         "lattice site (diamond's {100} planes are glide planes, not mirrors)")
+    for k in np.unique(axis):
+        if not has_in_plane_mirror(lattice, int(k)):
+            raise deck.error(key, f"the faces normal to {_AXES[int(k)]} have no mirror plane containing "
+                             "their normal and a lab axis in this lattice orientation: their off-diagonal "
+                             "surface stress τ (which the periodic slab cannot compute) need not vanish",
+                             "select only faces of mirror-symmetric orientations (`faces: [face sets]`), or "
+                             "orient the lattice so that they have such a mirror (cube axes; for [111] "
+                             "normals, [11-2] / [1-10] in plane, with `elasticity: false`: their planes relax "
+                             "in plane under strain)")
+
+
 def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray,  # noqa: ANN001
                            units) -> np.ndarray:  # noqa: ANN001
     """``continuum.surface_stress.relax_atoms``: displacements (n, d) that move the atom sites X (n, d) under
@@ -878,6 +885,7 @@ def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray,  
     if np.any(np.abs(n[np.arange(len(n)), axis]) < 1.0 - 1e-6):
         raise deck.error(f"{key}.faces", "surface stress is computed for faces normal to a lab axis only "
                          "(a slab periodic along the other axes); some selected faces are inclined")
+    _require_mirror_faces(deck, key, model.lattice, axis)
     profiles = {}
     for k in np.unique(axis):
         try:
