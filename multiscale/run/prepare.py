@@ -190,6 +190,7 @@ def run_length(deck_n: int, statics: bool, steps: int | None, stages: int | None
     if n is None:
         return deck_n
     if int(n) > deck_n:
-        raise DeckError(f"--stages {n}: the deck has {deck_n} load stages", hint="to load further, "
+        given = "--stages" if stages is not None else "--steps"     # the option the user gave
+        raise DeckError(f"{given} {n}: the deck has {deck_n} load stages", hint="to load further, "
                         "write more stages in a new deck and continue with --from")
     return int(n)

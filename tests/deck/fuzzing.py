@@ -523,7 +523,8 @@ def judge(case: Case, folder: Path, code: int | None, out: str, exc: BaseExcepti
             re.findall(r"(?:file|path): (/[^\s,}]+)", case.deck.decode("utf-8", "replace"))
         ok = bool(re.match(rf"error: {re.escape(deck)}:\d+", first)) or \
             any(first.startswith(f"error: {d}") for d in data) or \
-            ("Usage:" in out and "Error:" in out)
+            ("Usage:" in out and "Error:" in out) or \
+            first.startswith(("error: --steps ", "error: --stages "))   # names the option the harness gave
         return "ok" if ok else "unlocated"
     if code == 3:
         m = re.search(r"saved in (\S+\.h5)", out)

@@ -169,6 +169,10 @@ def test_stages_option(tmp_path):
     p = _msim("run", str(deck), "-o", str(tmp_path / "b.h5"), "--quiet", "--stages", "17", cwd=tmp_path)
     _, err = p.communicate(timeout=300)
     assert p.returncode == 2 and "--stages 17: the deck has 16 load stages" in err, err
+    # the message names the option given (it said "--stages 17" for `--steps 17`: found by the slow fuzz test)
+    p = _msim("run", str(deck), "-o", str(tmp_path / "b.h5"), "--quiet", "--steps", "17", cwd=tmp_path)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 2 and "--steps 17: the deck has 16 load stages" in err, err
     dyn = ROOT / "decks" / "wave1d.yaml"
     p = _msim("run", str(dyn), "-o", str(tmp_path / "c.h5"), "--quiet", "--stages", "3", cwd=tmp_path)
     _, err = p.communicate(timeout=300)
