@@ -200,11 +200,11 @@ class Simulation:
             if not path.exists():
                 raise DeckError(f"cannot restart: results file {path} does not exist (give the same -o as "
                                 "the interrupted run)")
+        static = self._static()      # the results file's static groups; a continuation checks against them
         if start_from is not None:
-            from .output.continuation import check_compatible, read_origin
+            from .output.continuation import check_checkpoint_model, check_compatible, read_origin
             origin = read_origin(start_from, need_velocities=not self.statics)
-            check_compatible(origin, self._static(), str(start_from))
-            from .output.continuation import check_checkpoint_model
+            check_compatible(origin, static, str(start_from))
             check_checkpoint_model(origin, self.deck, str(start_from))
             record.provenance = origin.provenance
         root = self.reduce.rank == 0
@@ -219,7 +219,7 @@ class Simulation:
                 warnings.warn(f"--from {start_from}: the potential differs from the one of the run that "
                               f"wrote this state: {'; '.join(changed[:3])}{more}; its forces and energy "
                               "change at step 0", ContinuationWarning, stacklevel=2)
-            mass_note = mass_changes(origin, self._static(), self.deck)
+            mass_note = mass_changes(origin, static, self.deck)
             if mass_note:
                 warnings.warn(f"--from {start_from}: {mass_note}; the velocities are kept, so the kinetic "
                               "energy changes at step 0", ContinuationWarning, stacklevel=2)
@@ -229,7 +229,7 @@ class Simulation:
             progress = "quiet"
         try:
             writer = ResultsWriter(path, deck_text=self.deck.text, units=self.model.units.name, seed=seed,
-                                   msim_version=__version__, static=self._static(),
+                                   msim_version=__version__, static=static,
                                    compression=cfg.output.compression, append=restart is not None,
                                    attrs={"provenance": json.dumps(record.provenance)} if origin else None) \
                 if root else NullWriter()
