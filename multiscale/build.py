@@ -482,6 +482,7 @@ def _continuum(deck: Deck, units: UnitSystem, potential: Any, lattice: Lattice |
         material = plugin_of(mat_cfg).from_params(mat_cfg, dim=dim, potential=potential, lattice=lattice)
     except (ValueError, TypeError) as exc:
         raise deck.error("continuum.material", str(exc)) from exc
+    _require_stable_stiffness(deck, material, lattice)
     if cfg.density == "derived":
         if lattice is None or mass_user is None:
             raise deck.error("continuum.density", "'derived' density needs an `atoms` section (lattice and "
@@ -841,6 +842,33 @@ def _surface_stress(deck: Deck, model: Model) -> None:
     method = getattr(model.system, "method", None)
     if method is not None:                             # attached after the coupling's `prepare`
         method.surface_attached(model.system)
+
+
+def _require_stable_stiffness(deck: Deck, material, lattice) -> None:  # noqa: ANN001
+    """Refuse a continuum whose reference stiffness C is not positive definite.
+
+    C (Voigt, (nv, nv), energy/length^d in the deck's units) positive definite is the condition for
+    ½ ε:C:ε > 0 at every strain, i.e. for a stable continuum with free faces; an indefinite C (a square
+    or simple-cubic lattice with a pair potential: C12 = C66 < 0 from the Born sum) makes the explicit
+    FE step grow exponentially while the total energy stays conserved, so neither the guard nor an
+    energy-drift check would see it. Materials without a reference C are not checked.
+    """
+    C = getattr(material, "C", None)
+    if C is None:
+        return
+    C = np.asarray(C, float)
+    ev = np.linalg.eigvalsh(0.5 * (C + C.T))
+    scale = float(np.max(np.abs(ev))) if ev.size else 0.0
+    if scale == 0.0 or ev[0] > 1e-10 * scale:
+        return
+    what = (f"the {lattice.kind} lattice is mechanically unstable under this potential"
+            if lattice is not None else "the material is unstable")
+    raise deck.error("continuum.material",
+                     f"the reference stiffness C (Voigt) is not positive definite: eigenvalues "
+                     f"{np.array2string(ev, precision=4)} — {what}; the continuum would grow "
+                     f"exponentially from any perturbation",
+                     "use a lattice the potential holds stable (e.g. hex in 2D, fcc/bcc in 3D for a pair "
+                     "potential), or give `continuum.material.C` explicitly")
 
 
 def _require_mirror_faces(deck: Deck, key: str, lattice, axis: np.ndarray) -> None:  # noqa: ANN001
