@@ -57,10 +57,14 @@ def spatial_refusal(model, integrator) -> tuple[str, str] | None:  # noqa: ANN00
     if model.atoms is None or model.continuum is None or not s.coupled:
         return "continuum", f"a deck without both atoms and a continuum {what}; run it without the option"
     pot = model.potential
-    if getattr(pot, "many_body", False) or hasattr(pot, "tables") or getattr(pot, "external", False):
-        return "potential", f"potential '{type(pot).__name__}' {what} (pair potentials only)"
-    if s.d != 2:
-        return "atoms", f"{s.d}D {what} (2D only)"
+    tab = getattr(pot, "tables", None)      # tabulated EAM: the engine's density / embedding / force passes
+    if getattr(pot, "external", False) or (getattr(pot, "many_body", False) and tab is None):
+        return "potential", f"potential '{type(pot).__name__}' {what} (pair potentials and tabulated EAM only)"
+    if tab is not None and tab.rhor.shape[0] != tab.frho.shape[0]:
+        return "potential", (f"eam/fs tables with several elements (one density per element pair) {what} "
+                             "(setfl, funcfl and single-element eam/fs only)")
+    if s.d not in (2, 3):
+        return "atoms", f"{s.d}D {what} (2D and 3D only)"
     m = s.method
     if not isinstance(m, ProjectedCoupling) or type(m) is not ProjectedCoupling:
         return "handshake.coupling", f"coupling '{type(m).__name__}' {what} (projected only)"

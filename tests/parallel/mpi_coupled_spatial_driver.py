@@ -1,13 +1,14 @@
 """Run by tests/parallel/test_mpi_coupled_spatial.py under ``mpiexec -n P`` (or serially): the coupled
 dynamics of a deck with the atoms on the spatial engine (`parallel.coupled_spatial.SpatialCoupled`).
 
-    python mpi_coupled_spatial_driver.py DECK STEPS EVERY OUT.npz
+    python mpi_coupled_spatial_driver.py DECK STEPS EVERY OUT.npz [full]
 
 Every rank builds and prepares the serial model (serial `Simulation.prepare`), then steps it with
 `SpatialCoupled`; rank 0 writes the gathered x, v (n, d), U, V (N, d) after STEPS steps, the ledger rows
 every EVERY steps (``ledger`` (rows, 6): kinetic atoms, kinetic continuum, potential atoms, continuum,
 total, step), the atoms per rank, the number of neighbour rebuilds and of atoms that changed rank while
-stepping (``migrated``). `serial_reference` is the same
+stepping (``migrated``). ``full``: the engine's full-cross-pairs force mode (``newton=False``; default: its
+default, reverse communication). `serial_reference` is the same
 record of the serial `VelocityVerlet` (called by the test in its own process).
 """
 
@@ -64,13 +65,14 @@ def serial_reference(deck_path: str, steps: int, every: int, perturb: float = 0.
 
 def main() -> None:
     deck, steps, every, out_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    newton = False if sys.argv[5:] == ["full"] else None
     from multiscale.parallel import get_comm, run_guarded
     from multiscale.parallel.coupled_spatial import SpatialCoupled
     comm = get_comm()
 
     def run() -> None:
         sim = prepared(deck)
-        sc = SpatialCoupled(sim.model, sim.integrator, comm)
+        sc = SpatialCoupled(sim.model, sim.integrator, comm, newton=newton)
         m0 = sc.engine.total_migrated()          # the initial distribution (rank 0 gave every atom)
         rows = []
         for k in range(0, steps + 1, every):

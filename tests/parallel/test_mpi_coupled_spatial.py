@@ -26,10 +26,10 @@ from mpi_coupled_spatial_driver import prepared, serial_reference  # noqa: E402
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
 
 
-def spatial(n_ranks: int, deck: Path, steps: int, every: int, tmp_path: Path) -> dict:
+def spatial(n_ranks: int, deck: Path, steps: int, every: int, tmp_path: Path, *extra: str) -> dict:
     out = tmp_path / f"spatial_{n_ranks}_{time.monotonic_ns()}.npz"
     cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_coupled_spatial_driver.py"),
-           str(deck), str(steps), str(every), str(out)]
+           str(deck), str(steps), str(every), str(out), *extra]
     p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     with np.load(out) as z:
