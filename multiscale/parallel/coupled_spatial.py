@@ -44,8 +44,9 @@ from .._kernels import load as _load_kernel
 __all__ = ["SpatialCoupled", "spatial_refusal"]
 
 
-def spatial_refusal(model, integrator) -> tuple[str, str] | None:  # noqa: ANN001
-    """(deck key, message) of the first feature the spatial coupled path does not support, or None."""
+def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:  # noqa: ANN001
+    """(deck key, message) of the first feature the spatial coupled path does not support on ``size``
+    ranks, or None."""
     from ..coupling.methods.base import CouplingMethod
     from ..coupling.methods.projected import ProjectedCoupling
     from ..fem.continuum import ContinuumRegion
@@ -61,7 +62,7 @@ def spatial_refusal(model, integrator) -> tuple[str, str] | None:  # noqa: ANN00
     if getattr(pot, "external", False) or (getattr(pot, "many_body", False) and tab is None):
         return "potential", f"potential '{type(pot).__name__}' {what} (pair potentials and tabulated EAM only)"
     if tab is not None and tab.rhor.shape[0] != tab.frho.shape[0]:
-        return "potential", (f"eam/fs tables with several elements (one density per element pair) {what} "
+        return "potential", (f"an eam/fs file with several elements (one density per element pair) {what} "
                              "(setfl, funcfl and single-element eam/fs only)")
     if s.d not in (2, 3):
         return "atoms", f"{s.d}D {what} (2D and 3D only)"
@@ -72,6 +73,11 @@ def spatial_refusal(model, integrator) -> tuple[str, str] | None:  # noqa: ANN00
         return "handshake.coupling", f"a coupling with its own forces {what}"
     if np.any(model.atoms.box.periodic):
         return "atoms.boundary", f"a periodic atom box {what} (free boxes only)"
+    box, rlist = model.atoms.box, float(pot.cutoff) + float(model.atoms.nlist.skin)
+    if size > 1 and (box.hi[0] - box.lo[0]) / size < rlist:     # `SlabDecomposition`'s rule, as a deck error
+        return "atoms.region", (f"{size} slabs of {(box.hi[0] - box.lo[0]) / size:g} along x are thinner than "
+                                f"cut-off + skin = {rlist:g} (--decompose spatial): use at most "
+                                f"{max(int((box.hi[0] - box.lo[0]) // rlist), 1)} ranks")
     if model.thermostat is not None:
         return "integrator.thermostat", f"a thermostat {what}"
     if model.damping is not None or integrator.velocity_ops:
@@ -133,7 +139,7 @@ class SpatialCoupled:
     def __init__(self, model, integrator, comm, newton: bool | None = None) -> None:  # noqa: ANN001
         from .engine import DistributedMD
         from .split_continuum import SplitContinuum
-        why = spatial_refusal(model, integrator)
+        why = spatial_refusal(model, integrator, comm.size)
         if why is not None:
             raise ValueError(f"{why[0]}: {why[1]}")
         self.model, self.serial, self.comm = model, integrator, comm

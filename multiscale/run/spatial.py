@@ -34,7 +34,7 @@ def setup_spatial(sim) -> None:  # noqa: ANN001
     if sim.statics:
         raise deck.error("integrator", "--decompose spatial runs coupled dynamics only (quasi-statics on P "
                          "ranks run replicated: leave the option out)")
-    why = spatial_refusal(m, sim.integrator)
+    why = spatial_refusal(m, sim.integrator, sim.reduce.comm.size)
     if why is not None:
         raise deck.error(why[0], why[1])
     comm = sim.reduce.comm

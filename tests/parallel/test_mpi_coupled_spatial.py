@@ -89,15 +89,13 @@ REFUSED = {      # deck variant -> the key named
                                                                            "lo": [-90.0, -90.0],
                                                                            "hi": [90.0, -78.0]}}]},
                    "loads"),
-    "eam_3d": (HERE / "decks" / "coupled3d_eam.yaml", "potential"),
-    "3d": (HERE / "decks" / "coupled3d_smoke.yaml", "atoms"),
-}
+}      # (3D and EAM decks: tests/parallel/test_mpi_coupled_spatial_3d.py)
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals(tmp_path: Path, case: str) -> None:
     """What the spatial path does not support (strong coupling, thermostats, a damping band, loads that
-    are not initial conditions, EAM, 3D) is refused with a message naming the deck key, by
+    are not initial conditions) is refused with a message naming the deck key, by
     `spatial_refusal` and by `SpatialCoupled` itself (never run); wave2d itself is accepted."""
     import yaml
 

@@ -134,3 +134,93 @@ def test_3d_eam_rebuilds_and_migration(tmp_path: Path, mode: str) -> None:
     err = np.max(np.abs(L[:, :5] - R[:, :5]), axis=0) / np.max(np.abs(R[:, :5]), axis=0)
     print(mode, "builds", z["builds"], "migrated", z["migrated"], "x", rel(z["x"], ref["x"]), "ledger", err)
     assert np.all(err <= 1e-12), err
+
+
+# ---------------------------------------------------------------------------------------- refusals
+def _eam_fs_multi(tmp: Path) -> Path:
+    """The 3D EAM deck with an eam/fs file of two elements (AlFe_mm: 4 density tables; Al atoms)."""
+    d = yaml.safe_load(EAM.read_text())
+    hs = {**d["handshake"], "width": 8.0}        # AlFe_mm's cut-off 6.5 + skin 1 needs a wider handshake
+    return variant(EAM, tmp, "eam_fs", coupling={"type": "projected", "slave_below": 0.05}, atoms={"mass": 26.98},
+                   potential={"type": "eam", "file": "AlFe_mm.eam.fs"}, handshake={**hs, "coupling": {
+                       "type": "projected", "slave_below": 0.05}})
+
+
+REFUSED = {      # deck -> the key named
+    "fixed_bottom_3d": (lambda tmp: variant(EAM, tmp, "eam_fixed", coupling={"type": "projected",
+                                                                             "slave_below": 0.05},
+                                            keep_loads=True), "loads"),
+    "eam_fs_two_elements": (_eam_fs_multi, "potential"),
+    "1d": (lambda tmp: Path(__file__).resolve().parents[2] / "decks" / "wave1d.yaml", "atoms"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_refusals_3d(tmp_path: Path, case: str) -> None:
+    """What the spatial path still does not support on these decks — fixed dofs (the 3D decks' fixed
+    bottom), eam/fs files with several elements (one density table per element pair), 1D — is refused with
+    a message naming the deck key, by `spatial_refusal` and by `SpatialCoupled` itself (never run)."""
+    from multiscale.parallel.comm import SerialComm
+    from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
+    make, key = REFUSED[case]
+    sim = prepared(str(make(tmp_path)))
+    got = spatial_refusal(sim.model, sim.integrator)
+    assert got is not None and got[0] == key, got
+    assert "not supported by the spatial decomposition" in got[1]
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        SpatialCoupled(sim.model, sim.integrator, SerialComm())
+
+
+def test_accepted_3d(tmp_path: Path) -> None:
+    """The two 3D decks of these tests are accepted on 1 and 2 ranks; on 4 ranks their slabs (22.9 / 4 =
+    5.7 Å along x) are thinner than cut-off + skin (Morse 6.0, EAM 5.95): refused at ``atoms.region``
+    (a deck error, not the engine's ValueError)."""
+    from multiscale.parallel.coupled_spatial import spatial_refusal
+    for make in DECKS.values():
+        sim = prepared(str(make(tmp_path)))
+        assert spatial_refusal(sim.model, sim.integrator) is None
+        assert spatial_refusal(sim.model, sim.integrator, 2) is None
+        got = spatial_refusal(sim.model, sim.integrator, 4)
+        assert got is not None and got[0] == "atoms.region" and "use at most 3 ranks" in got[1], got
+
+
+# ---------------------------------------------------------------------------------------- msim run
+def test_msim_run_decompose_spatial_3d_eam(tmp_path: Path) -> None:
+    """`msim run --decompose spatial` of the 3D EAM deck (300 steps, frames every 100, thermo every 50):
+    on 1 rank the results file is bitwise the plain serial run's (every frame and thermo dataset); on 2
+    ranks (`mpiexec -n 2`) the thermo energies are ≤ 1e-12 of their largest values, the constraint residual
+    ≤ 1e-12 and the frames' atom and node displacements and velocities ≤ 1e-9 (measured ≤ 1.3e-13)."""
+    from test_mpi_run import msim, ok, results, thermo
+    deck = eam3d(tmp_path)
+    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
+    ok(msim(0, str(deck), "-o", str(ser)))
+    ok(msim(0, str(deck), "-o", str(one), "--decompose", "spatial"))
+    ok(msim(2, str(deck), "-o", str(two), "--decompose", "spatial"))
+    a, b = results(ser), results(one)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    c = results(two)
+    assert a.keys() == c.keys()
+    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
+              "frames/nodes/velocity"):
+        print(k, rel(c[k], a[k]))
+        assert rel(c[k], a[k]) <= 1e-9, k
+    ta, tc = thermo(ser), thermo(two)
+    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum"):
+        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    assert float(np.max(tc["constraint_residual"])) <= 1e-12
+
+
+def test_msim_run_decompose_spatial_3d_refused(tmp_path: Path) -> None:
+    """Under mpiexec, `--decompose spatial` exits 2 with one message naming the deck key: the 3D EAM deck
+    with its fixed bottom on 2 ranks (``loads``), the accepted 3D EAM deck on 4 ranks (slabs thinner than
+    cut-off + skin: ``atoms.region``)."""
+    from test_mpi_run import msim
+    fixed = REFUSED["fixed_bottom_3d"][0](tmp_path)
+    p = msim(2, str(fixed), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "loads" in p.stderr and p.stderr.count("not supported by the spatial") == 1, p.stderr[-2000:]
+    p = msim(4, str(eam3d(tmp_path)), "-o", str(tmp_path / "r4.h5"), "--decompose", "spatial")
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "atoms.region" in p.stderr and p.stderr.count("thinner than cut-off + skin") == 1, p.stderr[-2000:]
