@@ -2,10 +2,13 @@
 the constraint solve replicated (docs/parallel.md "Spatial decomposition of coupled decks").
 
 OPT-IN ONLY (``msim run --decompose spatial`` / `SpatialCoupled`); the default P > 1 coupled run is the
-replicated-data one (`run.distributed.setup_replicated`). Supported (`check_spatial`, a message naming
-what is not): a 2D energy-based ``projected`` coupling with a pair potential, a box free along every axis,
-no fixed or prescribed dofs, no thermostat, no damping band, no loads except initial conditions
-(``radial_pulse``; wave packets are initial conditions already). Everything else is refused, never run.
+replicated-data one (`run.distributed.setup_replicated`). Supported (`spatial_refusal`, a message naming
+what is not): a 2D or 3D energy-based ``projected`` coupling with a pair potential or tabulated EAM
+(funcfl, setfl, single-element eam/fs, ``eam_zhou``: the engine's density / embedding / force passes, the
+embedding blended by the site weights β̄ and the force pass by the bond weights, as `EAMFile.compute` on
+the serial region), a box free along every axis, slabs along x at least cut-off + skin wide, no fixed or
+prescribed dofs, no thermostat, no damping band, no loads except initial conditions (``radial_pulse``;
+wave packets are initial conditions already). Everything else is refused, never run.
 
 What each rank holds:
 
@@ -31,7 +34,8 @@ the serial node forces, does the pad forces → nodes (serial order), the multip
 
 Accuracy: the atoms' forces differ from the serial ones by the summation order of the cross pairs
 (round-off), so trajectories agree with the serial (and replicated) run to round-off, not bitwise
-(tests/parallel/test_mpi_coupled_spatial.py: 1 000 steps of wave2d). The mesh, the constraint solve,
+(tests/parallel/test_mpi_coupled_spatial.py: 1 000 steps of wave2d; test_mpi_coupled_spatial_3d.py: the
+3D Morse and EAM decks and a 2D EAM deck). The mesh, the constraint solve,
 the pad transfer are bitwise serial given the gathered forces.
 """
 

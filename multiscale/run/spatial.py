@@ -11,8 +11,9 @@ checkpoints are those of a serial run (a checkpoint restarts on any P, with or w
 the run's `Reduction` is over a `ReplicatedComm` as in the replicated run.
 
 Refused (`DeckError` at the key, exit 2): everything `parallel.coupled_spatial.spatial_refusal` names
-(strong coupling, 1D/3D, EAM and external engines, thermostats, damping bands, loads other than
-initial conditions, periodic atom boxes) and quasi-statics.
+(strong coupling, 1D, external engines and eam/fs files with several elements, thermostats, damping
+bands, loads other than initial conditions, periodic atom boxes, slabs thinner than cut-off + skin) and
+quasi-statics.
 """
 
 from __future__ import annotations

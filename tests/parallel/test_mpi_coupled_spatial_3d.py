@@ -2,7 +2,7 @@
 --decompose spatial``) on 3D decks and with tabulated EAM, under ``mpiexec``: the 3D coupled decks of
 tests/parallel (coupled3d_smoke: Morse fcc Cu, hex8; coupled3d_eam: EAM funcfl Cu_u3, hex8) with the
 ``projected`` coupling and without their fixed bottom (strong rows and fixed dofs are not on the spatial
-path: refused, tested below), thermal cores at 100 K.
+path: refused, tested below), thermal cores at 100 K; and decks/wave2d.yaml with EAM Cu_u3 (2D EAM).
 
 The serial `VelocityVerlet` of the same deck (computed in this pytest process) is the reference, as in
 tests/parallel/test_mpi_coupled_spatial.py: one rank bitwise, two ranks to round-off (the summation order
@@ -55,7 +55,17 @@ def eam3d(tmp: Path) -> Path:
     return variant(EAM, tmp, "eam3d", coupling={"type": "projected", "slave_below": 0.05})
 
 
-DECKS = {"morse3d": morse3d, "eam3d": eam3d}
+def eam2d(tmp: Path) -> Path:
+    """decks/wave2d.yaml (the radial pulse in a hex core, tri3 mesh) with EAM Cu_u3 in metal units (469
+    atoms): the 2D branches of the EAM passes with the site weights on the engine."""
+    wave = HERE.parents[1] / "decks" / "wave2d.yaml"
+    d = yaml.safe_load(wave.read_text())
+    return variant(wave, tmp, "eam2d", coupling={"type": "projected", "slave_below": 0.05}, keep_loads=True,
+                   atoms={"mass": 63.546}, units="metal", potential={"type": "eam", "file": "Cu_u3.eam"},
+                   integrator={**d["integrator"], "dt": 0.002})
+
+
+DECKS = {"morse3d": morse3d, "eam3d": eam3d, "eam2d": eam2d}
 
 
 @pytest.mark.parametrize("case", list(DECKS))
@@ -74,10 +84,11 @@ def test_3d_spatial_one_rank_bitwise(tmp_path: Path, case: str) -> None:
 def test_3d_spatial_two_ranks_1000_steps(tmp_path: Path, case: str) -> None:
     """1 000 steps on 2 ranks (both ranks own atoms, pads and handshake atoms) against the serial run:
     atom positions and node positions X + U ≤ 1e-12 relative, every ledger term at every 100th step
-    ≤ 1e-12 of its largest value (measured: Morse x 6.8e-15, ledger ≤ 5.4e-14; EAM x 2.8e-15, ledger
-    ≤ 4.0e-14); U and the velocities ≤ 1e-9 of their largest values and within 3× of the control, the
-    SERIAL run with its atoms' forces perturbed by 2.2e-16 × N(0, 1) after every evaluation (one rounding;
-    measured U, v, V 4e-13 … 7e-13 on 2 ranks)."""
+    ≤ 1e-12 of its largest value (measured: Morse 3D x 6.8e-15, ledger ≤ 5.4e-14; EAM 3D x 2.8e-15, ledger
+    ≤ 4.0e-14; EAM 2D x 8.2e-16, ledger ≤ 5.2e-14); U and the velocities ≤ 1e-9 of their largest values
+    and within 3× of the control, the SERIAL run with its atoms' forces perturbed by 2.2e-16 × N(0, 1)
+    after every evaluation (one rounding). Measured on 2 ranks / control: 3D U, v, V 4.0e-13 … 7.0e-13 /
+    4.1e-13 … 6.5e-13; EAM 2D 1.8e-12 … 6.6e-12 / 1.5e-12 … 7.1e-12."""
     deck = DECKS[case](tmp_path)
     z = spatial(2, deck, 1000, 100, tmp_path)
     ref = serial_reference(str(deck), 1000, 100)
@@ -96,7 +107,7 @@ def test_3d_spatial_two_ranks_1000_steps(tmp_path: Path, case: str) -> None:
     err = np.max(np.abs(L[:, :5] - R[:, :5]), axis=0) / np.max(np.abs(R[:, :5]), axis=0)
     print(case, "ledger rel", err, "x", rel(z["x"], ref["x"]))
     assert np.all(err <= 1e-12), err
-    assert float(R[-1, 0]) > 0.1 * float(R[0, 0])            # the core is still thermal at the end
+    assert float(R[-1, 0]) > 0.01 * float(R[:, 0].max())     # the atoms still move at the end
 
 
 def test_3d_eam_spatial_two_ranks_twice_bitwise(tmp_path: Path) -> None:
@@ -176,7 +187,7 @@ def test_accepted_3d(tmp_path: Path) -> None:
     5.7 Å along x) are thinner than cut-off + skin (Morse 6.0, EAM 5.95): refused at ``atoms.region``
     (a deck error, not the engine's ValueError)."""
     from multiscale.parallel.coupled_spatial import spatial_refusal
-    for make in DECKS.values():
+    for make in (morse3d, eam3d):
         sim = prepared(str(make(tmp_path)))
         assert spatial_refusal(sim.model, sim.integrator) is None
         assert spatial_refusal(sim.model, sim.integrator, 2) is None
