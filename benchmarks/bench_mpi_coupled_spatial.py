@@ -1,12 +1,15 @@
-"""Per-step cost of a coupled 2D deck: the replicated-data run vs ``--decompose spatial`` (the atoms on the
+"""Per-step cost of a coupled 2D or 3D deck: the replicated-data run vs ``--decompose spatial`` (the atoms on the
 spatial engine, `parallel.coupled_spatial.SpatialCoupled`), 1 or P ranks, in THREAD CPU time per rank.
 
     .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --bench2d 148 --steps 20 --repeat 5
     mpiexec -n 2 .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --bench2d 148 --steps 20 --repeat 5
+    mpiexec -n 2 .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --bench3d 20 --steps 10 --repeat 5
+    mpiexec -n 2 .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --deck DECK.yaml --steps 50
 
 The model: the 2D deck of benchmarks/bench_coupled.py (``--bench2d L``; 148: 73 677 LJ atoms, 30 096 tri3
-nodes, projected), started with small random velocities (0.01, seed 1, projected), as
-bench_mpi_coupled.py. Both paths are built in the same process and stepped in ALTERNATING blocks of
+nodes, projected), or its 3D deck (``--bench3d L``: LJ fcc, hex8, projected), started with small random
+velocities (0.01, seed 1, projected), as bench_mpi_coupled.py; or a deck file (``--deck``: its own initial
+conditions). Both paths are built in the same process and stepped in ALTERNATING blocks of
 ``--steps`` steps (replicated, spatial, replicated, ...), after a warm-up block each; per block and rank
 the thread CPU time (``time.thread_time``: the time this rank's main thread ran, not the time it waited
 descheduled) and the wall time per step. Replicated on one rank is the serial integrator. Printed: the
@@ -34,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench2d", type=float, default=148.0, metavar="L")
+    ap.add_argument("--bench3d", type=float, default=None, metavar="L", help="the 3D bench deck instead")
+    ap.add_argument("--deck", default=None, help="a deck file instead (its own initial conditions)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--full", action="store_true", help="the engine's full cross pairs (no reverse force "
@@ -49,18 +54,32 @@ def main() -> None:
 
     load_all()
     comm = get_comm()
-    text = bench_deck(2, args.bench2d, True)
+    if args.deck is not None:
+        from multiscale.deck import load_deck
+        name = Path(args.deck).name
+
+        def make():  # noqa: ANN202
+            return load_deck(args.deck)
+    else:
+        dim, L = (3, args.bench3d) if args.bench3d is not None else (2, args.bench2d)
+        text = bench_deck(dim, L, True)
+        name = f"bench{dim}d L={L:g}"
+
+        def make():  # noqa: ANN202
+            return load_deck_text(text)
 
     def start(sim) -> None:  # noqa: ANN001
+        if args.deck is not None:
+            return
         s = sim.model.system
         rng = np.random.default_rng(1)
         s.atoms.v[s.free] = 0.01 * rng.standard_normal((s.n_free, s.d))
         sim.integrator.project_state()
 
-    rep = Simulation.from_deck(load_deck_text(text), threads=1, comm=comm)
+    rep = Simulation.from_deck(make(), threads=1, comm=comm)
     rep.prepare()               # P > 1: the replicated-data run (split forces); P = 1: the serial one
     start(rep)
-    spa = Simulation.from_deck(load_deck_text(text), threads=1)
+    spa = Simulation.from_deck(make(), threads=1)
     spa.prepare()               # serial preparation, then the atoms onto the engine
     start(spa)
     sc = SpatialCoupled(spa.model, spa.integrator, comm, newton=False if args.full else None)
@@ -94,7 +113,7 @@ def main() -> None:
     lb = sc.engine.load_balance()
     allm = comm.allgather((med, parts)) if comm.size > 1 else [(med, parts)]
     if comm.rank == 0:
-        print(f"bench2d L={args.bench2d:g}: {n} atoms, {N} nodes, P = {comm.size}, {args.repeat} alternating "
+        print(f"{name}: {n} atoms, {N} nodes, P = {comm.size}, {args.repeat} alternating "
               f"blocks of {args.steps} steps, engine {'full cross pairs' if args.full else 'newton'}, load {load0:.1f} -> {load1:.1f}")
         for r, (m, p) in enumerate(allm):
             for k in ("replicated", "spatial"):
