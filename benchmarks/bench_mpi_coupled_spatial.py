@@ -1,9 +1,9 @@
-"""Per-step cost of a coupled 2D or 3D deck: the replicated-data run vs ``--decompose spatial`` (the atoms on the
-spatial engine, `parallel.coupled_spatial.SpatialCoupled`), 1 or P ranks, in THREAD CPU time per rank.
+"""Per-step cost of a coupled 2D or 3D deck: the replicated-data run vs ``--decompose spatial`` (the atoms
+on the spatial engine, `parallel.coupled_spatial.SpatialCoupled`), 1 or P ranks, in THREAD CPU time per rank.
 
     .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --bench2d 148 --steps 20 --repeat 5
     mpiexec -n 2 .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --bench2d 148 --steps 20 --repeat 5
-    mpiexec -n 2 .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --bench3d 20 --steps 10 --repeat 5
+    mpiexec -n 2 .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --bench3d 12 --steps 10 --repeat 5
     mpiexec -n 2 .venv/bin/python benchmarks/bench_mpi_coupled_spatial.py --deck DECK.yaml --steps 50
 
 The model: the 2D deck of benchmarks/bench_coupled.py (``--bench2d L``; 148: 73 677 LJ atoms, 30 096 tri3

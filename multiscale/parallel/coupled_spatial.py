@@ -64,7 +64,8 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     pot = model.potential
     tab = getattr(pot, "tables", None)      # tabulated EAM: the engine's density / embedding / force passes
     if getattr(pot, "external", False) or (getattr(pot, "many_body", False) and tab is None):
-        return "potential", f"potential '{type(pot).__name__}' {what} (pair potentials and tabulated EAM only)"
+        return "potential", (f"potential '{type(pot).__name__}' {what} (pair potentials and tabulated EAM "
+                             "only)")
     if tab is not None and tab.rhor.shape[0] != tab.frho.shape[0]:
         return "potential", (f"an eam/fs file with several elements (one density per element pair) {what} "
                              "(setfl, funcfl and single-element eam/fs only)")
@@ -79,8 +80,8 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
         return "atoms.boundary", f"a periodic atom box {what} (free boxes only)"
     box, rlist = model.atoms.box, float(pot.cutoff) + float(model.atoms.nlist.skin)
     if size > 1 and (box.hi[0] - box.lo[0]) / size < rlist:     # `SlabDecomposition`'s rule, as a deck error
-        return "atoms.region", (f"{size} slabs of {(box.hi[0] - box.lo[0]) / size:g} along x are thinner than "
-                                f"cut-off + skin = {rlist:g} (--decompose spatial): use at most "
+        return "atoms.region", (f"{size} slabs of {(box.hi[0] - box.lo[0]) / size:g} along x are thinner "
+                                f"than cut-off + skin = {rlist:g} (--decompose spatial): use at most "
                                 f"{max(int((box.hi[0] - box.lo[0]) // rlist), 1)} ranks")
     if model.thermostat is not None:
         return "integrator.thermostat", f"a thermostat {what}"

@@ -152,9 +152,9 @@ def _eam_fs_multi(tmp: Path) -> Path:
     """The 3D EAM deck with an eam/fs file of two elements (AlFe_mm: 4 density tables; Al atoms)."""
     d = yaml.safe_load(EAM.read_text())
     hs = {**d["handshake"], "width": 8.0}        # AlFe_mm's cut-off 6.5 + skin 1 needs a wider handshake
-    return variant(EAM, tmp, "eam_fs", coupling={"type": "projected", "slave_below": 0.05}, atoms={"mass": 26.98},
-                   potential={"type": "eam", "file": "AlFe_mm.eam.fs"}, handshake={**hs, "coupling": {
-                       "type": "projected", "slave_below": 0.05}})
+    return variant(EAM, tmp, "eam_fs", atoms={"mass": 26.98},
+                   potential={"type": "eam", "file": "AlFe_mm.eam.fs"},
+                   handshake={**hs, "coupling": {"type": "projected", "slave_below": 0.05}})
 
 
 REFUSED = {      # deck -> the key named
