@@ -927,6 +927,18 @@ def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray,  
         if lc.type == "fixed" and getattr(lc, "targets", "both") != "nodes":
             held |= np.asarray(make_shape(lc.region, d).contains(X), bool)
     shift = relaxed_surface_shift(X, mesh.nodes, faces, n, profiles, held)
+    moved = np.flatnonzero(np.any(shift != 0.0, axis=1))
+    if moved.size:
+        from .fem.locate import Locator
+        loc = Locator(mesh)
+        left = moved[loc.inside(X[moved]) & ~loc.inside(X[moved] + shift[moved])]
+        if left.size:
+            out = float(np.max(np.einsum("ij,ij->i", shift[left], shift[left]) ** 0.5))
+            raise deck.error(f"{key}.relax_atoms", f"{left.size} atom(s) under the free faces would leave the "
+                             f"mesh when moved to the relaxed surface (the outer planes relax outward by up "
+                             f"to {out:.4g}), e.g. #{int(left[0])} at {np.round(X[left[0]], 6).tolist()}",
+                             "move the mesh's free faces out by at least the relaxation (e.g. half a plane "
+                             "spacing beyond the outermost atoms), or set relax_atoms: false")
     model.notes.append(f"{key}.relax_atoms: {int(np.count_nonzero(np.any(shift != 0.0, axis=1)))} atoms "
                        f"moved to the relaxed surface (largest {float(np.max(np.abs(shift))):.4g})")
     return shift
