@@ -326,13 +326,16 @@ def _box(lo: float, hi: float, dim: int, typed: bool = False) -> str:
 
 
 def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, grading: str = "bench",
-         slave_below: float = 0.01) -> str:
+         slave_below: float = 0.01, width: float | None = None) -> str:
     """Deck text: the coupled model of half-width L, or the same atoms alone. ``mesh_file``: the 2D coupled
     model on that mesh (`ring_mesh`) instead of the tensor-product grid. ``grading`` (3D): "bench" the
     row's grid (growth 1.2, far elements at most L/3), "user" the far field graded as a user would
     (growth 1.5, far elements up to L: 40 678 instead of 101 626 hex8 nodes at L = 25; the same grid
     within ±L). ``slave_below``: the coupling's (the rows' 0.01; ``--only 3d-default``: the physics
-    default 1e-3, fewer strong rows)."""
+    default 1e-3, fewer strong rows). ``width``: the handshake width [σ] (default 8 in 2D, 4 in 3D); the core
+    box, the mesh and its hole stay, the kept atoms (and the atoms-alone box) end r_c + skin past the
+    handshake (`benchmarks/handshake_width.py` measures what a thinner handshake costs in accuracy)."""
+    w_arg = width
     if dim == 2:
         lattice, width, core_size, growth, gap, hole_gap = "hex", 8.0, 2.0, 1.1, 18.0, 20.0
         element, mesh = "tri3", "rectangle"
@@ -343,6 +346,8 @@ def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, gradin
         far = max(2.5, L / 3)
         if grading == "user":
             growth, far = 1.5, max(2.5, L)
+    if w_arg is not None:
+        width = float(w_arg)
     core = L - gap                      # the atomistic core box ±core
     reach = 2.5 + 0.3
     kept = core + width + reach         # the atoms the coupled model keeps
@@ -495,6 +500,50 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
     return out
 
 
+def widths_overhead(dim: int, L: float, widths: list[float], repeat: int, steps: int, chunks: int) -> list[dict]:
+    """The bench deck of half-width L at several handshake widths (``--widths``): for each width the
+    coupled model and its atoms alone (the kept atoms' box, which shrinks with the width), all 2 × len(widths)
+    models kept and ``chunks`` runs of ``steps`` steps of each alternated in this process, per repeat
+    (medians over all chunks; the load hits every model alike). Returns per width: counts (atoms, core
+    β̄ = 1, handshake, pads, rows, nodes, atoms alone), the step medians and ranges, the ratio, the paired
+    per-chunk ratios' median and range, and the set-up medians."""
+    rec = {w: {"step_c": [], "step_a": [], "ratio": [], "setup_c": [], "setup_a": []} for w in widths}
+    info = {}
+    for _ in range(repeat):
+        sims = {}
+        for w in widths:
+            for coupled in (True, False):
+                ts, sim = setup(deck(dim, L, coupled, width=w))
+                sim.integrator.step(1)
+                rec[w]["setup_c" if coupled else "setup_a"].append(ts)
+                sims[(w, coupled)] = sim
+                if coupled and w not in info:
+                    sy = sim.model.system
+                    wt = sy.atom_weight
+                    info[w] = {"atoms": int(sy.n_atoms), "core": int(np.sum(wt >= 1.0)),
+                               "handshake": int(np.sum((wt > 0.0) & (wt < 1.0))), "pads": int(np.sum(wt <= 0.0)),
+                               "rows": int(sy.G.shape[0]), "nodes": int(sy.n_nodes)}
+                elif not coupled:
+                    info[w]["alone"] = int(sim.model.system.n_atoms)
+        for _ in range(chunks):
+            for w in widths:
+                tc = per_step(sims[(w, True)], steps)
+                ta = per_step(sims[(w, False)], steps)
+                rec[w]["step_c"].append(tc)
+                rec[w]["step_a"].append(ta)
+                rec[w]["ratio"].append(tc / ta)
+        del sims
+    out = []
+    for w in widths:
+        r = rec[w]
+        med = {k: statistics.median(v) for k, v in r.items()}
+        out.append(dict(info[w], width=w, **med, ratio_of_medians=med["step_c"] / med["step_a"],
+                        step_c_range=(min(r["step_c"]), max(r["step_c"])),
+                        step_a_range=(min(r["step_a"]), max(r["step_a"])),
+                        ratio_range=(min(r["ratio"]), max(r["ratio"])), n=len(r["ratio"])))
+    return out
+
+
 def _count_reprojections(info: dict, key: str, sim: Simulation) -> None:
     """Add the coupled run's round-off re-projections (warm-up step included) and steps to ``info``."""
     if key == "c" and hasattr(sim.integrator, "n_reprojections"):
@@ -641,6 +690,9 @@ def main() -> None:
     ap.add_argument("--sweep-sizes3", type=float, nargs="+", default=[15.0, 20.0, 25.0, 30.0, 35.0, 40.0])
     ap.add_argument("--raw", action="store_true", help="--sweep: print each size's record too")
     ap.add_argument("--sweep-one", nargs=2, metavar=("DIM", "L"), help=argparse.SUPPRESS)
+    ap.add_argument("--widths", type=float, nargs="+",
+                    help="handshake widths [σ]: the --only 2d|3d bench deck (grid mesh) at each width, coupled "
+                         "and alone, all models alternated in chunks in one process (--chunks, default 5)")
     a = ap.parse_args()
     load_all()
     if a.sweep_one:
@@ -649,6 +701,20 @@ def main() -> None:
         print("SWEEP " + json.dumps(r), flush=True)
         return
     print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}", flush=True)
+    if a.widths:
+        dim = 3 if a.only == "3d" else 2
+        rows = widths_overhead(dim, a.L3 if dim == 3 else a.L2, a.widths, a.repeat, a.steps, a.chunks or 5)
+        for r in rows:
+            print(f"{dim}D width {r['width']:g}: atoms {r['atoms']} (core {r['core']}, handshake {r['handshake']}, "
+                  f"pads {r['pads']}), rows {r['rows']}, nodes {r['nodes']}; alone {r['alone']}\n"
+                  f"    step coupled {r['step_c'] * 1e3:.2f} ms ({r['step_c_range'][0] * 1e3:.2f}-"
+                  f"{r['step_c_range'][1] * 1e3:.2f}), alone {r['step_a'] * 1e3:.2f} ms "
+                  f"({r['step_a_range'][0] * 1e3:.2f}-{r['step_a_range'][1] * 1e3:.2f}); ratio of medians "
+                  f"{r['ratio_of_medians']:.3f}, paired chunk ratios median {r['ratio']:.3f} "
+                  f"({r['ratio_range'][0]:.3f}-{r['ratio_range'][1]:.3f}, n = {r['n']}); set-up "
+                  f"{r['setup_c']:.2f} / {r['setup_a']:.2f} s", flush=True)
+        print(f"load average {os.getloadavg()[0]:.1f}  peak RSS {_maxrss_mb():.0f} MB", flush=True)
+        return
     if not a.no_overhead and not a.sweep:
         import tempfile
         tmp = tempfile.TemporaryDirectory()
