@@ -15,7 +15,7 @@ bench's blend and coupling, against the width:
     the band). ``--sigma2 4`` adds a longer pulse (σ = 4, core ±16, T = 40).
 ``--pulse3d``  the same in 3D: fcc lattice with the bench's nearest-neighbour distance 1.09 (a = 1.5414),
     harmonic springs k = m = 1 (cut-off 1.3), hex8 mesh h = 2.5 (the 3D bench's element), core box ±8,
-    σ = 2, T = 20.
+    σ = 2, T = 20 (``--sigma3 4``: σ = 4, core ±14, T = 35).
 ``--reflection1d``  the README's reflection table (1D chain m = k = a = 1, h = 4a, projected, cubic) at
     narrower widths: R(λ = 16h, 8h, 4h) for widths 32a (the README row) … 4a (= h), ``slave_below`` the
     physics default 1e-3 (the table's) and the bench's 0.01. The bench's handshakes are 4h (2D, 8σ / 2σ)
@@ -189,6 +189,8 @@ def main() -> None:
     ap.add_argument("--pulse3d", action="store_true")
     ap.add_argument("--sigma2", type=float, nargs="+", default=[2.0],
                     help="2D pulse widths σ (σ = 2: core ±12, T = 30; σ = 4: core ±16, T = 40)")
+    ap.add_argument("--sigma3", type=float, nargs="+", default=[2.0],
+                    help="3D pulse widths σ (σ = 2: core ±8, T = 20; σ = 4: core ±14, T = 35)")
     ap.add_argument("--reflection1d", action="store_true")
     ap.add_argument("--patch", action="store_true")
     ap.add_argument("--widths2", type=float, nargs="+", default=[8.0, 6.0, 4.0, 3.0, 2.0])
@@ -206,7 +208,9 @@ def main() -> None:
             R, T = (12.0, 30.0) if sg <= 2.0 else (16.0, 40.0)
             pulse_table(2, a.widths2, T, R, sg)
     if a.pulse3d:
-        pulse_table(3, a.widths3, 20.0, 8.0, 2.0)
+        for sg in a.sigma3:
+            R, T = (8.0, 20.0) if sg <= 2.0 else (14.0, 35.0)
+            pulse_table(3, a.widths3, T, R, sg)
     if a.reflection1d:
         reflection1d_table(a.widths1, a.slave1)
     if a.patch:
