@@ -494,7 +494,7 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
         del sims
     med = {k: statistics.median(v) for k, v in res.items()}
     spread = {k: (min(v), max(v)) for k, v in res.items()}
-    out = {"med": med, "spread": spread, "info": info}
+    out = {"med": med, "spread": spread, "info": info, "steps": res}
     if "reproj" in info:
         out["reproj"] = (info.pop("reproj"), info.pop("reproj_steps"))
     return out
@@ -589,6 +589,8 @@ def sweep_one(dim: int, L: float, steps: int, chunks: int, repeat: int) -> dict:
                 rss_coupled_mb=r["info"]["rss_c"], rss_both_mb=_maxrss_mb(), load=os.getloadavg()[0])
     info.update(r["med"])
     info.update({f"{k}_range": v for k, v in r["spread"].items()})
+    pairs = [c / a for c, a in zip(r["steps"]["step_c"], r["steps"]["step_a"], strict=True)]
+    info.update(ratio_paired=statistics.median(pairs), ratio_paired_range=(min(pairs), max(pairs)))
     return info
 
 
@@ -635,6 +637,8 @@ def sweep(dim: int, sizes: list[float], steps: int, chunks: int, repeat: int,
               f"  (c - a)/(handshake + pads) {(r['step_c'] - r['step_a']) / hs * 1e6:.3f} us;"
               f"  set-up {r['setup_c']:7.2f} / {r['setup_a']:6.2f} s = {r['setup_c'] / r['setup_a']:.2f};"
               f"  peak RSS coupled {r['rss_coupled_mb']:.0f} MB, both {r['rss_both_mb']:.0f} MB;"
+              f"  paired chunk ratios {r['ratio_paired']:.3f} ({r['ratio_paired_range'][0]:.3f}-"
+              f"{r['ratio_paired_range'][1]:.3f});"
               f"  load {r['load']:.1f}", flush=True)
     if len(rows) >= 2:
         nc = np.array([r["core"] for r in rows], float)
