@@ -289,6 +289,26 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
     FE forces 16 -> 79 ms per step for 1.73x the nodes, multipliers 12 -> 33 ms for 2.1x the rows). With
     q = 1/3 fixed, 1.10 at ~1.3·10⁷ and set-up 2 at ~10⁹ core atoms. Largest 3D run: L = 35 (373 495 atoms,
     175 932 nodes, 2.67 GB peak, coupled set-up 28 s CPU); L ≈ 45 would fit in ~6 GB (RSS ∝ L³), not run.
+  branch step4 (2026-12-07, load average 8-18, CPU time).
+    2D at 1.2 M and 3.0 M core atoms (``--sweep 2d --sweep-sizes2 590 920 --repeat 3 --steps 10 --chunks 5``,
+    one child process per size, 15 alternated chunks per size; two invocations, and a third of L = 920 with
+    ``--repeat 2``):
+      L = 590 (1 216 403 core atoms, 1 266 325 atoms, 142 728 nodes): step 76.6 / 67.3 ms = 1.139 (load 8),
+        79.5 / 65.2 ms = 1.220 (paired chunk ratios 1.143-1.276, load 18); in ``--widths`` below 1.173
+      L = 920 (3 030 085 core atoms, 3 105 367 atoms, 238 328 nodes, 50 276 rows; alone 3 103 573 atoms):
+        step 177.9 / 160.0 ms = 1.112 (coupled 175.1-181.5, alone 157.1-162.1; load 10),
+        175.6 / 156.9 ms = 1.120 (paired chunk ratios 1.109-1.152; load 16); set-up 11.9 / 3.7 s = 3.2 and
+        12.5 / 3.5 s = 3.5; overhead 0.24-0.25 µs per handshake + pad atom; peak RSS coupled 1.96 GB,
+        both models 5.9 GB.
+    Handshake width (``--only 2d --widths 8 6 4 3 2.8 --repeat 2 --chunks 10 --steps 10``, all ten models
+    alternated in one process, paired chunk ratios, n = 20, load 8-9): width 8 (the bench's) 1.679
+    (1.607-1.844), 6: 1.669, 4: 1.508 (1.415-1.649), 3: 1.516, 2.8: 1.518 (coupled 7.22 -> 6.22 ms, alone
+    4.25 -> 4.08 ms: the atoms-alone box shrinks with the handshake too). L = 590 (``--L2 590 --widths 8 4
+    --repeat 2 --chunks 5``, load 14-18): 1.173 (1.055-1.202) -> 1.150 (1.126-1.177). 3D (``--only 3d
+    --widths 4 3 2.8 --repeat 2 --chunks 5 --steps 5``, load 9-12): 1.860 (1.817-1.909) / 1.842 / 1.840
+    (coupled 77.9 / 69.2 / 64.2 ms, alone 41.6 / 37.9 / 34.8 ms: 62 % of the 3D atoms are handshake + pads,
+    so the alone model shrinks nearly as much as the coupled one). What the thinner handshakes cost in
+    reflection and ghost forces: `benchmarks/handshake_width.py` (2-10x the reflection in 2D; not proposed).
 """
 
 from __future__ import annotations
