@@ -29,6 +29,27 @@ element size). Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/handshake_width.py --pulse2d --pulse3d
         --reflection1d --patch [--widths2 8 6 4 3 2.8] [--widths3 4 3 2.8] [--widths1 32 16 8 6.4 4]
+        [--sigma2 2 4] [--sigma3 2 4]
+
+Measured 2026-12-07 (branch step4; the results are deterministic, the load only sets the wall time):
+
+  2D pulse, reflected energy in the core at T / its largest value over [T/2, 2T]:
+    σ = 2 (T = 30):  width 8  2.74e-2 / 5.83e-2 (README's figure: 2.8e-2, the same run at T),
+                     6  4.64e-2 / 6.86e-2,  4  7.02e-2 / 8.03e-2,  3  8.38e-2 / 9.20e-2,  2  9.04e-2 / 9.04e-2
+    σ = 4 (T = 40):  width 8  5.06e-5,  6  1.21e-4,  4  3.60e-4,  3  4.88e-4,  2  1.97e-3 (peak 2.10e-3)
+  3D pulse:
+    σ = 2 (T = 20):  width 4  1.01e-1 / 2.35e-1,  3  1.39e-1 / 2.55e-1,  2.8  1.44e-1 / 2.52e-1,
+                     2.5  1.90e-1 / 2.90e-1
+    σ = 4 (T = 35):  width 4  1.22e-2 / 1.65e-2,  3  1.07e-2 / 1.54e-2,  2.8  9.87e-3 / 1.49e-2,
+                     2.5  9.12e-3 / 1.45e-2
+  1D R (λ = 16h / 8h / 4h), slave_below 1e-3:  32a 6.69e-6 / 5.80e-6 / 1.91e-5 (= README's row),
+    16a 5.19e-5 / 1.03e-4 / 2.54e-4,  8a 1.01e-4 / 8.23e-4 / 4.19e-3,  6.4a 1.03e-4 / 1.13e-3 / 7.14e-3,
+    4a 5.13e-4 / 5.36e-3 / 3.41e-2;  slave_below 0.01: 32a 6.71e-6 / 6.18e-6 / 7.18e-5, 8a 8.83e-5 /
+    7.98e-4 / 2.70e-3, the other rows the same.
+  Patch test, max residual / bond force before / after the constraint forces:
+    2D (L = 40): width 8  0.163 / 0.033,  6  0.186 / 0.063,  4  0.281 / 0.137,  3  0.296 / 0.172,
+                 2.8  0.282 / 0.167
+    3D (L = 12): width 4  0.275 / 0.355,  3  0.280 / 0.403,  2.8  0.275 / 0.366
 """
 
 from __future__ import annotations

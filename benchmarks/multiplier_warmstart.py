@@ -13,6 +13,13 @@ condition number estimate of Â (Lanczos: the extreme eigenvalues).
 Usage::
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/multiplier_warmstart.py [--L 25] [--steps 6]
+
+Measured 2026-12-07 (branch step4, load 7-12, CPU): L = 25 (47 304 multipliers): Â's eigenvalues
+0.0232 … 5.14 (condition ≈ 221); λ changes by 1.6-1.8 % per step, yet CG needs 150 iterations from the
+previous λ (163-167 from zero) to reach the direct solve's residual (|Aλ − r| / |r| ≈ 2e-16), at 5.3 ms
+per operator application: ≥ 800 ms against 14.6 ms for the direct correction. L = 12: condition 292,
+182 (warm) vs 195 (cold) iterations, ≥ 129 ms vs 3.4 ms. A warm start saves < 10 % of the iterations
+because the residual must still fall by ~14 orders of magnitude; not pursued.
 """
 
 from __future__ import annotations
