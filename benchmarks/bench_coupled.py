@@ -520,7 +520,8 @@ def overhead(dim: int, L: float, repeat: int, steps: int, mesh_file: str | None 
     return out
 
 
-def widths_overhead(dim: int, L: float, widths: list[float], repeat: int, steps: int, chunks: int) -> list[dict]:
+def widths_overhead(dim: int, L: float, widths: list[float], repeat: int, steps: int,
+                    chunks: int) -> list[dict]:
     """The bench deck of half-width L at several handshake widths (``--widths``): for each width the
     coupled model and its atoms alone (the kept atoms' box, which shrinks with the width), all 2 × len(widths)
     models kept and ``chunks`` runs of ``steps`` steps of each alternated in this process, per repeat
@@ -541,7 +542,8 @@ def widths_overhead(dim: int, L: float, widths: list[float], repeat: int, steps:
                     sy = sim.model.system
                     wt = sy.atom_weight
                     info[w] = {"atoms": int(sy.n_atoms), "core": int(np.sum(wt >= 1.0)),
-                               "handshake": int(np.sum((wt > 0.0) & (wt < 1.0))), "pads": int(np.sum(wt <= 0.0)),
+                               "handshake": int(np.sum((wt > 0.0) & (wt < 1.0))),
+                               "pads": int(np.sum(wt <= 0.0)),
                                "rows": int(sy.G.shape[0]), "nodes": int(sy.n_nodes)}
                 elif not coupled:
                     info[w]["alone"] = int(sim.model.system.n_atoms)
@@ -715,7 +717,8 @@ def main() -> None:
     ap.add_argument("--raw", action="store_true", help="--sweep: print each size's record too")
     ap.add_argument("--sweep-one", nargs=2, metavar=("DIM", "L"), help=argparse.SUPPRESS)
     ap.add_argument("--widths", type=float, nargs="+",
-                    help="handshake widths [σ]: the --only 2d|3d bench deck (grid mesh) at each width, coupled "
+                    help="handshake widths [σ]: the --only 2d|3d bench deck (grid mesh) at each width, "
+                         "coupled "
                          "and alone, all models alternated in chunks in one process (--chunks, default 5)")
     a = ap.parse_args()
     load_all()
@@ -729,7 +732,8 @@ def main() -> None:
         dim = 3 if a.only == "3d" else 2
         rows = widths_overhead(dim, a.L3 if dim == 3 else a.L2, a.widths, a.repeat, a.steps, a.chunks or 5)
         for r in rows:
-            print(f"{dim}D width {r['width']:g}: atoms {r['atoms']} (core {r['core']}, handshake {r['handshake']}, "
+            print(f"{dim}D width {r['width']:g}: atoms {r['atoms']} (core {r['core']}, "
+                  f"handshake {r['handshake']}, "
                   f"pads {r['pads']}), rows {r['rows']}, nodes {r['nodes']}; alone {r['alone']}\n"
                   f"    step coupled {r['step_c'] * 1e3:.2f} ms ({r['step_c_range'][0] * 1e3:.2f}-"
                   f"{r['step_c_range'][1] * 1e3:.2f}), alone {r['step_a'] * 1e3:.2f} ms "

@@ -154,7 +154,8 @@ def pulse_table(dim: int, widths: list[float], T: float, R: float, sigma: float)
     T_end = 2.0 * T
     k_T = 9                                  # samples every T_end / 20: index 9 is t = T
     ref = pulse_run(dim, "atoms", 0.0, T_end, R, sigma)
-    print(f"{dim}D pulse (σ = {sigma:g}, core ±{R:g}, T = {T:g}): atoms alone {ref['atoms']} atoms, energy left "
+    print(f"{dim}D pulse (σ = {sigma:g}, core ±{R:g}, T = {T:g}): atoms alone {ref['atoms']} atoms, "
+          f"energy left "
           f"in the core at T {ref['e'][k_T]:.3e}, at 2T {ref['e'][-1]:.3e} (the lattice's tail)", flush=True)
     print("   t      " + " ".join(f"{t:9.1f}" for t in ref["t"]))
     print("   alone  " + " ".join(f"{e:9.2e}" for e in ref["e"]), flush=True)
@@ -178,7 +179,8 @@ def reflection1d_table(widths: list[float], slaves: list[float]) -> None:
     from multiscale.diagnostics.reflection import reflection_1d
     lams = {"16h": 64.0, "8h": 32.0, "4h": 16.0}
     for sb in slaves:
-        print(f"1D reflection R (h = 4a, projected, cubic, slave_below {sb:g}); README row 32a cubic: 6.7e-6 / "
+        print(f"1D reflection R (h = 4a, projected, cubic, slave_below {sb:g}); "
+              f"README row 32a cubic: 6.7e-6 / "
               f"5.8e-6 / 1.9e-5 (slave_below 1e-3)", flush=True)
         print("   width   " + "  ".join(f"{k:>9s}" for k in lams))
         for w in widths:
@@ -194,7 +196,8 @@ def patch_table(dim: int, L: float, widths: list[float]) -> None:
     from multiscale.deck.deck import load_deck_text
     from multiscale.simulation import Simulation
     from multiscale.verify import _patch_rows
-    print(f"{dim}D patch test, bench deck L = {L:g} (LJ, cubic, projected, slave_below 0.01): max residual force "
+    print(f"{dim}D patch test, bench deck L = {L:g} (LJ, cubic, projected, slave_below 0.01): "
+          f"max residual force "
           f"/ bond force, before / after the constraint forces", flush=True)
     for w in widths:
         sim = Simulation.from_deck(load_deck_text(deck(dim, L, True, width=w)))

@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def pcg(matvec, b: np.ndarray, x0: np.ndarray, tol_abs: float, max_iter: int = 5000) -> tuple[np.ndarray, int]:
+def pcg(matvec, b: np.ndarray, x0: np.ndarray, tol_abs: float,  # noqa: ANN001
+        max_iter: int = 5000) -> tuple[np.ndarray, int]:
     """CG on the SPD unit-diagonal operator (b, x0 (n,)); stops at |b − Â x| ≤ tol_abs. (x, iterations)."""
     x = x0.copy()
     r = b - matvec(x)
@@ -102,7 +103,8 @@ def main() -> None:
                     return_eigenvectors=False)[0] if n < 200000 else float("nan")
     hi = spla.eigsh(spla.LinearOperator((n, n), matvec=mv, dtype=float), k=1, which="LA", tol=1e-3,
                     return_eigenvectors=False)[0]
-    print(f"   Jacobi-scaled Gram matrix: eigenvalues {lo:.3e} … {hi:.3e}, condition ≈ {hi / lo:.3g}", flush=True)
+    print(f"   Jacobi-scaled Gram matrix: eigenvalues {lo:.3e} … {hi:.3e}, condition ≈ {hi / lo:.3g}",
+          flush=True)
     # time of one operator application (one CG iteration is one of these plus O(n) vector work)
     reps = 20
     x = np.random.default_rng(0).standard_normal(n)
