@@ -297,9 +297,10 @@ Measured 2026-12-06 on the shared 2-core machine (load average 11-15 throughout:
         79.5 / 65.2 ms = 1.220 (paired chunk ratios 1.143-1.276, load 18); in ``--widths`` below 1.173
       L = 920 (3 030 085 core atoms, 3 105 367 atoms, 238 328 nodes, 50 276 rows; alone 3 103 573 atoms):
         step 177.9 / 160.0 ms = 1.112 (coupled 175.1-181.5, alone 157.1-162.1; load 10),
-        175.6 / 156.9 ms = 1.120 (paired chunk ratios 1.109-1.152; load 16); set-up 11.9 / 3.7 s = 3.2 and
-        12.5 / 3.5 s = 3.5; overhead 0.24-0.25 µs per handshake + pad atom; peak RSS coupled 1.96 GB,
-        both models 5.9 GB.
+        175.6 / 156.9 ms = 1.120 (paired chunk ratios 1.109-1.152; load 16), 175.2 / 156.9 ms = 1.116
+        (1.092-1.148, ``--repeat 2``, load 14): median 1.116; set-up 11.9 / 3.7 s = 3.2, 12.5 / 3.5 s = 3.5,
+        11.9 / 3.7 s = 3.2; overhead 0.24-0.25 µs per handshake + pad atom; peak RSS coupled 1.97 GB,
+        both models 5.1-5.9 GB.
     Handshake width (``--only 2d --widths 8 6 4 3 2.8 --repeat 2 --chunks 10 --steps 10``, all ten models
     alternated in one process, paired chunk ratios, n = 20, load 8-9): width 8 (the bench's) 1.679
     (1.607-1.844), 6: 1.669, 4: 1.508 (1.415-1.649), 3: 1.516, 2.8: 1.518 (coupled 7.22 -> 6.22 ms, alone
