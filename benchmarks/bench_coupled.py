@@ -372,7 +372,10 @@ def deck(dim: int, L: float, coupled: bool, mesh_file: str | None = None, gradin
     core = L - gap                      # the atomistic core box ±core
     reach = 2.5 + 0.3
     kept = core + width + reach         # the atoms the coupled model keeps
-    region = L if coupled else kept
+    # the coupled model's atoms must hold every site within the cut-off of a weighted handshake atom (the
+    # build refuses missing pads): in 3D core + width + r_c = L + 0.5 > L; at L = 25 no lattice site lies
+    # in that 0.5σ (the model is the one measured before), at L = 16, 20 there are (refused with ±L)
+    region = max(L, core + width + 2.5) if coupled else kept
     text = HEAD + f"""atoms:
   lattice: {{type: {lattice}, a: relaxed}}
   region: {_box(-region, region, dim, typed=True)}
