@@ -100,3 +100,26 @@ def test_a_shifted_handshake_with_the_same_atom_count_is_refused(tmp_path) -> No
     res = _run(tmp_path, "moved", moved, "--restart", str(tmp_path / "first.checkpoint.h5"))
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
+
+
+def test_restart_compares_the_recorded_sites_with_the_model(tmp_path) -> None:
+    """``--restart`` with the SAME deck (its keys pass the deck check) from a checkpoint whose recorded sites
+    are not the model's (rewritten here, with a valid checksum): refused at the recorded sites. Review rev28:
+    with `model_mismatch` disabled the tests above still passed (the shifted handshake's restart is refused
+    earlier, by the deck keys)."""
+    from multiscale.output.checkpoint import save_checkpoint
+
+    res = _run(tmp_path, "first", LJ.format(sigma=1.0))
+    assert res.exit_code == 0, res.output
+    state, meta = load_checkpoint(tmp_path / "first.checkpoint.h5", with_meta=True)
+    res = _run(tmp_path, "first", LJ.format(sigma=1.0), "--restart", str(tmp_path / "first.checkpoint.h5"),
+               "--overwrite")
+    assert res.exit_code == 0, res.output                      # the untouched checkpoint restarts
+    model = dict(state[MODEL_ENTRY])
+    model["reference_positions"] = model["reference_positions"] * 1.01
+    save_checkpoint(tmp_path / "edited.checkpoint.h5", {**state, MODEL_ENTRY: model}, meta=meta)
+    res = _run(tmp_path, "first", LJ.format(sigma=1.0), "--restart", str(tmp_path / "edited.checkpoint.h5"),
+               "--overwrite")
+    assert res.exit_code == 2, res.output
+    assert "reference positions differ" in res.stderr, res.stderr
+    assert "Traceback" not in res.output
