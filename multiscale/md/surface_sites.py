@@ -27,8 +27,8 @@ def relaxed_surface_shift(X: np.ndarray, nodes: np.ndarray, faces: np.ndarray, n
 
     faces (nf, m) node indices into nodes (N, d), normals (nf, d) their outward unit normals (along a lab
     axis); profiles: lab axis → (relaxation (K,) outward displacement of plane k [length], plane spacing
-    [length]) (`SurfaceProperties.relaxation`, ``plane_spacing``); held (n,) bool: atoms whose positions a
-    kinematic load imposes (left on the lattice). Faces are grouped by orientation (axis, sign) and by the
+    [length]) (`SurfaceProperties.relaxation`, ``plane_spacing``); held (n,) bool: atoms in a ``fixed`` load's
+    region (left on the lattice; atoms of prescribed or kfield regions are moved). Faces are grouped by orientation (axis, sign) and by the
     position of their plane; the atoms of a group are those whose in-plane coordinates lie within the
     bounding box of one of its faces and that lie at most K plane spacings inside its outermost atomic
     plane, which must lie within one spacing inside the faces' plane (else the faces are not a surface of

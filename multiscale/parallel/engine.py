@@ -322,7 +322,7 @@ class DistributedMD:
         image = self.image[:n] + img
         v, mass, gid, types = self.v[:n], self.mass[:n], self.gid[:n], self.types[:n]
         carry = [c[:n] for c in (self.site_w, self.X_ref) if c is not None]   # weights: with their atom
-        if self.size > 1:     # migration: one buffer all-to-all of packed rows (no pickling)
+        if self.size > 1:     # migration: packed rows to each other rank by matched probe (no pickling)
             owner = self.dec.owner(x[:, self.axis])
             stay = owner == self.rank
             move = np.flatnonzero(~stay)
