@@ -406,8 +406,13 @@ def quiet_record(record):  # noqa: ANN001, ANN201
 
         def save_lastgood(self, path, state, exc, at):  # noqa: ANN001, ANN201
             from ..output.paths import lastgood_path
-            return type(exc)(f"{exc}. The last good state ({at}) is saved in {lastgood_path(path)}",
-                             step=exc.step, region=exc.region, quantity=exc.quantity)
+            if getattr(exc, "collective", False):     # every rank raised it: rank 0 saves, then all stop
+                tail = f"The last good state ({at}) is saved in {lastgood_path(path)}"
+            else:   # found on this rank alone (a kernel's error inside a step): rank 0 waits in a collective
+                tail = (f"The last good state ({at}) could NOT be saved: the blow-up was found on this rank "
+                        f"alone while rank 0 waited; the results file holds every finished output step "
+                        f"(restart from the last checkpoint, if any, with a smaller time step)")
+            return type(exc)(f"{exc}. {tail}", step=exc.step, region=exc.region, quantity=exc.quantity)
 
     record.__class__ = QuietRecord
     return record
