@@ -133,6 +133,9 @@ class Simulation:
         return _summary.stable_dt(self.model)
 
     def check_time_step(self) -> None:
+        if self.decompose == "spatial":     # rank 0 decides, the serial neighbour list released after
+            from .run.spatial import check_time_step_root
+            return check_time_step_root(self)
         _summary.check_time_step(self.model, self.deck, self.statics)
 
     def summary(self) -> str:

@@ -1,14 +1,27 @@
 """``--decompose spatial``: a coupled dynamics run with the atoms on the spatial engine (opt-in).
 
 `parallel.coupled_spatial.SpatialCoupled` steps the model (atoms owned by slab on `DistributedMD`, the
-mesh and the constraint solve replicated, one Allgatherv per step). The run loop's operations (thermo,
-guard, frames, checkpoints, the replica check) keep working on the serial model's arrays: after every
-`step(n)` call of the loop (the steps up to the next thermo row, frame or checkpoint) `SpatialIntegrator`
-gathers the atoms' x, v, forces, accelerations and per-atom energies to EVERY rank (one allgather per
-call, not per step) and writes them, the continuum's forces and accelerations, the clock and the energy
-terms into the serial `VelocityVerlet` and `CoupledSystem`. So the ledger, the results file and the
-checkpoints are those of a serial run (a checkpoint restarts on any P, with or without the option), and
-the run's `Reduction` is over a `ReplicatedComm` as in the replicated run.
+mesh and the constraint solve replicated, one Allgatherv per step). The run loop's operations work on the
+ranks' OWNED atoms, as the plain-MD path (`run.distributed`) does; no rank keeps a current copy of all atoms:
+
+* thermo (`SpatialMeasure`): the run's `Reduction` is over the real communicator; each rank gives its
+  share of every ledger term (`_Share`: kinetic energy, momentum and Verlet correction of its owned atoms,
+  its share of the atoms' potential energy; rank 0 adds the replicated continuum's terms), the
+  temperatures are reduced from the owned atoms (groups core / handshake by the reference position carried
+  with the atom, pads from the replicated pad plan on rank 0). On one rank every figure is the serial
+  expression on the same arrays in the same order (bitwise the serial run's thermo);
+* guard (`SpatialState.guard_arrays`): the owned atoms' x, v, forces and the continuum's arrays, the
+  verdict collective (`Reduction.guard_check`);
+* frames, the last good state and checkpoints (`SpatialIntegrator.gather_serial`): the owned atoms' x, v,
+  forces, accelerations and per-atom energies gathered to RANK 0 only, written there into the serial
+  model's arrays (pads: x = X + N U, v = N V), so frames and checkpoints are those of a serial run (a
+  checkpoint restarts on any P, with or without the option); ranks > 0 write nothing;
+* the replicated parts (U, V, the touched-atom copy) are compared over the ranks at every thermo row
+  (a checksum, `check_replicas`).
+
+Memory of the run phase per rank: the engine's owned atoms and ghosts, the touched copy, the pads and the
+mesh (rank 0 also the serial arrays it gathers into). The serial model itself is still built on every rank
+(docs/parallel.md "Per-rank memory of the spatial path").
 
 Refused (`DeckError` at the key, exit 2): everything `parallel.coupled_spatial.spatial_refusal` names
 (strong coupling, 1D, external engines and eam/fs files with several elements, thermostats, damping
@@ -20,17 +33,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SpatialIntegrator", "setup_spatial"]
+from .operations import Measure
+from .state import State
+
+__all__ = ["SpatialFields", "SpatialIntegrator", "SpatialMeasure", "SpatialState", "check_time_step_root",
+           "setup_spatial"]
 
 
 def setup_spatial(sim) -> None:  # noqa: ANN001
     """Make the prepared (serial) ``sim`` a spatially decomposed coupled dynamics run (module docstring).
     Raises the deck's `DeckError` at the key of the first unsupported feature."""
     from ..parallel.coupled_spatial import spatial_refusal
-    from ..parallel.replicated import ReplicatedComm
-    from .distributed import ReplicatedMeasure
     from .reduce import Reduction
-    from .state import State
     m, deck = sim.model, sim.deck
     if sim.statics:
         raise deck.error("integrator", "--decompose spatial runs coupled dynamics only (quasi-statics on P "
@@ -40,54 +54,180 @@ def setup_spatial(sim) -> None:  # noqa: ANN001
         raise deck.error(why[0], why[1])
     comm = sim.reduce.comm
     sim.integrator = SpatialIntegrator(m, sim.integrator, comm)
-    sim.reduce = Reduction(ReplicatedComm(comm))
-    sim.state = State(m.system, sim.integrator, ids=m.site_ids)
-    sim.measure = ReplicatedMeasure(m, sim.state, sim.reduce, sim.hooks)
+    sim.reduce = Reduction(comm)
+    sim.state = SpatialState(m, sim.integrator)
+    sim.fields = SpatialFields(sim.fields, sim.state)
+    # the load hooks are replicated: their energies are counted once (rank 0)
+    sim.measure = SpatialMeasure(m, sim.state, sim.reduce, sim.hooks if comm.rank == 0 else [])
+
+
+def check_time_step_root(sim) -> None:  # noqa: ANN001
+    """`run.summary.check_time_step` of a spatial run on P > 1 ranks: rank 0 decides (the weighted atoms'
+    estimate builds the serial neighbour list of all atoms; rank 0 releases it afterwards, the other
+    ranks never build it) and every rank raises the same `DeckError` (collective)."""
+    from ..errors import DeckError
+    from . import summary
+    comm = sim.reduce.comm
+    err = None
+    if comm.rank == 0:
+        try:
+            summary.check_time_step(sim.model, sim.deck, sim.statics)
+        except DeckError as exc:
+            err = exc
+        release_serial_list(sim.model.atoms)
+    err = comm.bcast(err, 0)
+    if err is not None:
+        raise err
+
+
+def release_serial_list(atoms) -> None:  # noqa: ANN001
+    """Drop the serial region's neighbour list and bond weights (the engine has its own): the list is
+    rebuilt on demand (`NeighborList.x_build is None`) by whatever needs it."""
+    from ..md.neighbors import NeighborList
+    nl = atoms.nlist
+    atoms.nlist = NeighborList(atoms.box, nl.cutoff, nl.skin, nl.n_threads, policy=nl.policy, wrap=True)
+    atoms.bond_w = None
+    atoms._bw_keys, atoms._bw_vals, atoms._bw_unsorted = np.zeros(0, np.int64), np.zeros(0), False
+
+
+class _Share:
+    """This rank's share of the ledger terms (the interface `diagnostics.energy.ledger` reads): its owned
+    atoms' kinetic energy, momentum and potential-energy share; rank 0 adds the (replicated) continuum's
+    kinetic energy, potential energy and momentum. On one rank: the serial expressions, bitwise."""
+
+    coupled = True
+
+    def __init__(self, integ: SpatialIntegrator) -> None:
+        self.integ = integ
+
+    def _live(self):  # noqa: ANN202
+        e = self.integ.sc.engine
+        live = e.mass > 0.0                   # the free atoms (pads have no mass), in global-id order
+        return e, live
+
+    def kinetic(self) -> tuple[float, float]:
+        e, live = self._live()
+        v = e.v[live]
+        Ka = 0.5 * float(np.sum(e.mass[live] * np.sum(v * v, axis=1)))
+        Kc = 0.0
+        if self.integ.root:
+            V = self.integ.sc.cont.V
+            Kc = 0.5 * float(np.sum(self.integ.node_mass * np.sum(V * V, axis=1)))
+        return Ka, Kc
+
+    @property
+    def energy(self) -> dict:
+        sc = self.integ.sc
+        return {"potential_atoms": float(sc.engine.energy_local),
+                "potential_continuum": float(sc.energy["potential_continuum"]) if self.integ.root else 0.0,
+                "coupling": 0.0}
+
+    def momentum(self) -> np.ndarray:
+        e, live = self._live()
+        p = np.zeros(self.integ.sc.d)
+        p += e.mass[live] @ e.v[live]
+        if self.integ.root:
+            p += self.integ.node_mass @ self.integ.sc.cont.V
+        return p
 
 
 class SpatialIntegrator:
-    """The run loop's integrator for ``--decompose spatial``: `SpatialCoupled` stepping, the serial
-    `VelocityVerlet` ``serial`` holding the gathered state after each `step` (every attribute not defined
-    here is the serial integrator's)."""
+    """The run loop's integrator for ``--decompose spatial`` (module docstring): `SpatialCoupled` stepping,
+    ``system`` this rank's ledger share, ``gather_serial`` / ``get_state`` (collective) the serial arrays
+    and checkpoint on rank 0. ``serial``: the prepared serial `VelocityVerlet` (not stepped; its arrays are
+    current on rank 0 after a gather only)."""
+
+    external_work = 0.0       # no loads doing work, no thermostat, no damping (refused)
+    dissipated = 0.0
 
     def __init__(self, model, serial, comm) -> None:  # noqa: ANN001
-        self.__dict__.update(model=model, serial=serial, comm=comm, sc=None)
+        self.model, self.serial, self.comm = model, serial, comm
+        self.root = comm.rank == 0
+        self.dt = float(serial.dt)
+        self.force_hooks = serial.force_hooks
+        self.velocity_ops = serial.velocity_ops
+        s = model.system
+        self.node_mass = np.asarray(s.node_mass, float)
+        inv_n = np.asarray(s.inv_mass_dof[s.n_free * s.d:], float)
+        self._m_nodes = np.where(inv_n > 0, 1.0 / np.where(inv_n > 0, inv_n, 1.0), 0.0)
+        self.system = _Share(self)
+        self.sc = None
         self._make()
-
-    def __getattr__(self, name: str):  # noqa: ANN204
-        return getattr(self.__dict__["serial"], name)
 
     def _make(self) -> None:
         """(Re)distribute the atoms from the serial state (at the start, after a restart or --from)."""
         from ..parallel.coupled_spatial import SpatialCoupled
-        self.__dict__["sc"] = SpatialCoupled(self.model, self.serial, self.comm)
+        self.sc = SpatialCoupled(self.model, self.serial, self.comm)
+
+    # ------------------------------------------------------------------ the loop's interface
+    @property
+    def step_count(self) -> int:
+        return int(self.sc.step_count)
+
+    @property
+    def time(self) -> float:
+        return float(self.sc.time)
+
+    @property
+    def potential(self) -> float:
+        return float(self.sc.potential)
+
+    @property
+    def _initialized(self) -> bool:
+        return bool(self.sc._init)
 
     def initialize(self) -> None:
-        """The initial forces' accelerations, and the serial arrays made current (collective)."""
+        """The initial forces' accelerations (replicated and owned; no communication)."""
         if not self.sc._init:
             self.sc.initialize_acc()
             self.sc._init = True
-        self._sync()
 
     def step(self, n: int = 1) -> None:
-        """n steps (collective), then the serial arrays made current on every rank."""
+        """n steps (collective)."""
         self.sc.step(int(n))
-        self._sync()
 
-    def _sync(self) -> None:
+    def verlet_correction(self) -> float:
+        """This rank's share of −(Δt²/8) Σ_dof M a² [energy]: its owned free atoms (rank 0: and the nodes),
+        the serial expression (one sum over the concatenated dofs) on one rank."""
+        sc = self.sc
+        e = sc.engine
+        live = e.mass > 0.0
+        inv = np.repeat(e.inv_mass[live][:, None], sc.d, axis=1).ravel()
+        m = [np.where(inv > 0, 1.0 / np.where(inv > 0, inv, 1.0), 0.0)]
+        a = [sc.acc_own[live].ravel()]
+        if self.root:
+            m.append(self._m_nodes)
+            a.append(sc.acc_nodes.ravel())
+        m, a = np.concatenate(m), np.concatenate(a)
+        return -0.125 * self.dt ** 2 * float(np.sum(m * a * a))
+
+    def constraint_residual(self) -> float:
+        """max |G q| [length] from the replicated touched copy and U (the same on every rank)."""
+        sc = self.sc
+        return float(sc.p.residual_into(sc.xT.reshape(-1), sc.XT.reshape(-1), sc.cont.U.reshape(-1), 1, sc.tc,
+                                        sc.t_node, sc.buf_t, sc.r))
+
+    # ------------------------------------------------------------------ the serial arrays on rank 0
+    def gather_serial(self) -> bool:
+        """Collective: the owned atoms' x, v, forces, accelerations and per-atom energies gathered to rank 0
+        and written there into the serial model (with the nodes' forces and accelerations, the clock and
+        the energy terms). True on rank 0, False elsewhere."""
         sc, it = self.sc, self.serial
-        s, e = it.system, sc.engine
+        e = sc.engine
         no = e.n_own
-        mine = (e.gid[:no].copy(), e.x[:no].copy(), e.v.copy(), e.forces[:no].copy(), sc.acc_own.copy(),
-                e.atom_energies())
-        parts = self.comm.allgather(mine) if self.comm.size > 1 else [mine]
-        gid = np.concatenate([p[0] for p in parts])
+        mine = (e.gid[:no], e.x[:no], e.v, e.forces[:no], sc.acc_own, e.atom_energies())
+        parts = self.comm.gather(mine, 0) if self.comm.size > 1 else [mine]
+        if not self.root:
+            return False
+        s = it.system
         a = s.atoms
+        gid = np.concatenate([p[0] for p in parts])
         if gid.size != s.n_atoms or np.unique(gid).size != gid.size:
             raise RuntimeError("the gathered atoms are not every atom once")
         for k, arr in ((1, a.x), (2, a.v), (3, s.f_atoms), (4, it.acc_atoms)):
             arr[gid] = np.concatenate([p[k] for p in parts])
         a.energies[gid] = np.concatenate([p[5] for p in parts])
+        del parts
         a.forces[...] = s.f_atoms
         s.update_pads()                      # pads: x = X + N U (as on the engine), v = N V
         s.f_nodes[...] = sc.f_nodes
@@ -95,9 +235,13 @@ class SpatialIntegrator:
         it.step_count, it.time, it.potential = sc.step_count, sc.time, sc.potential
         s.energy = dict(sc.energy)
         it._initialized = True
+        return True
 
-    def get_state(self) -> dict:
-        """The serial checkpoint dict of the gathered state (the neighbour list to be rebuilt at x)."""
+    def get_state(self) -> dict | None:
+        """Collective. Rank 0: the serial checkpoint dict of the gathered state (the neighbour list to be
+        rebuilt at x); other ranks: None."""
+        if not self.gather_serial():
+            return None
         st = self.serial.get_state()
         a = self.serial.system.atoms
         st.update({"atoms.x_build": a.x.copy(), "atoms.since_build": np.int64(0),
@@ -105,9 +249,187 @@ class SpatialIntegrator:
         return st
 
     def set_state(self, st: dict) -> None:
-        self.serial.set_state(st)
+        """A checkpoint of any rank count (every rank reads the same dict): into the serial arrays, then
+        the atoms redistributed. The serial region's neighbour list is not rebuilt (the engine builds its
+        own at the restored x)."""
+        self.serial.set_state({k: v for k, v in st.items() if not k.startswith("atoms.")})
         self._make()
 
     def project_state(self) -> None:
         self.serial.project_state()
         self._make()
+
+    def replicated_checksum(self) -> tuple[int, int]:
+        """(xor, wrapping sum) of the bits of the replicated arrays (U, V, the touched copy's x, v)."""
+        sc = self.sc
+        x, t = np.uint64(0), np.uint64(0)
+        with np.errstate(over="ignore"):
+            for arr in (sc.cont.U, sc.cont.V, sc.xT, sc.vT):
+                b = np.ascontiguousarray(arr, dtype=np.float64).view(np.uint64).ravel()
+                if b.size:
+                    x ^= np.bitwise_xor.reduce(b)
+                    t += np.sum(b, dtype=np.uint64)
+        return int(x), int(t)
+
+
+class SpatialState(State):
+    """`State` of a spatial run: the atoms are the engine's owned rows (module docstring)."""
+
+    def __init__(self, model, integrator: SpatialIntegrator) -> None:  # noqa: ANN001
+        super().__init__(model.system, integrator, ids=model.site_ids)
+        X = np.asarray(model.atoms.X, float)
+        self._extent = max(float(np.max(np.ptp(X, axis=0))) if len(X) > 1 else 1.0, 1.0)
+
+    @property
+    def engine(self):  # noqa: ANN201
+        return self.integrator.sc.engine
+
+    @property
+    def n_owned(self) -> int:      # noqa: D102
+        return int(self.engine.n_own)
+
+    @n_owned.setter
+    def n_owned(self, value: int) -> None:   # set by State.__init__; the engine decides
+        pass
+
+    def guard_arrays(self) -> dict:
+        e, sc = self.engine, self.integrator.sc
+        n = e.n_own
+        return {"atoms": {"x": e.x[:n], "v": e.v, "forces": e.forces[:n]},
+                "continuum": {"U": sc.cont.U, "V": sc.cont.V, "forces": sc.f_nodes}}
+
+    def get_state(self) -> dict | None:
+        """Collective; the checkpoint dict on rank 0, None elsewhere."""
+        st = self.integrator.get_state()
+        parts = {name: part.get_state() for name, (part, _) in self._parts.items()}
+        if st is None:
+            return None
+        return {"kind": "dynamics", "integrator": st, **parts}
+
+    def template(self) -> dict:
+        st = {"kind": "dynamics", "integrator": self.integrator.serial.get_state()}
+        for name, (part, required) in self._parts.items():
+            st[name] = {} if required else part.get_state()
+        return st
+
+    def apply_origin(self, origin) -> None:  # noqa: ANN001
+        """``--from``: the serial state takes the other run's x, v, U, V (`State.apply_origin`: fixed dofs
+        at rest, constraints re-imposed), then the atoms are redistributed."""
+        State(self.system, self.integrator.serial).apply_origin(origin)
+        self.integrator._make()
+
+    def not_finite(self) -> tuple[str, str] | None:
+        e, sc = self.engine, self.integrator.sc
+        for region, qty, arr in (("atoms", "x", e.x[: e.n_own]), ("atoms", "v", e.v),
+                                 ("continuum", "U", sc.cont.U), ("continuum", "V", sc.cont.V)):
+            if not np.all(np.isfinite(arr)):
+                return region, qty
+        return None
+
+    def exploded(self) -> bool:
+        if self.not_finite() is not None:
+            return True
+        e = self.engine
+        n = e.n_own
+        return bool(n and float(np.max(np.abs(e.x[:n] - e.X_ref[:n]))) > self._extent)
+
+
+class SpatialFields:
+    """`run.fields.Fields` of a spatial run: ``frame()`` gathers the atoms to rank 0 (collective) and
+    returns the serial frame there, (None, None) on the other ranks."""
+
+    def __init__(self, fields, state: SpatialState) -> None:  # noqa: ANN001
+        self.fields, self.state = fields, state
+
+    def species(self) -> str:
+        return self.fields.species()
+
+    def static(self) -> dict:
+        return self.fields.static()
+
+    def frame(self) -> tuple[dict | None, dict | None]:
+        if not self.state.integrator.gather_serial():
+            return None, None
+        return self.fields.frame()
+
+
+class SpatialMeasure(Measure):
+    """Thermo row (the `Reduction`'s ledger of the ranks' shares) and the observables reduced from the
+    owned atoms: the loads' own (replicated), the temperature of the free atoms and, per group, of the core,
+    handshake and pad atoms (physical masses; `diagnostics.temperature.group_temperatures`) and of the
+    mesh. On one rank bitwise the serial `Reduction.observables`. Also checks that the replicated parts
+    are still bitwise equal over the ranks."""
+
+    def __init__(self, model, state, reduce, hooks) -> None:  # noqa: ANN001
+        super().__init__(model, state, reduce, hooks)
+        a, s = model.atoms, model.system
+        types = np.zeros(a.n, np.int64) if a.types is None else np.asarray(a.types, np.int64)
+        mass = np.asarray(a.mass, float)
+        # the physical mass by type when each type has one mass (else the serial array, by global id)
+        table = {}
+        for t in np.unique(types):
+            mt = np.unique(mass[types == t])
+            if mt.size != 1:
+                table = None
+                break
+            table[int(t)] = float(mt[0])
+        self._mass_table = None if table is None else np.array([table.get(t, 0.0) for t in
+                                                                  range(int(types.max()) + 1)])
+        self._mass = mass if table is None else None
+        self._pad_mass = mass[np.asarray(s.pad_idx, np.int64)]
+
+    def _physical_mass(self, e) -> np.ndarray:  # noqa: ANN001
+        n = e.n_own
+        if self._mass_table is not None:
+            return self._mass_table[e.types[:n]]
+        return self._mass[e.gid[:n]]
+
+    def observables(self) -> dict:
+        """Collective (module docstring)."""
+        red, model = self.reduce, self.model
+        s, sc = model.system, self.state.integrator.sc
+        e = sc.engine
+        n = e.n_own
+        boltz = model.units.boltz
+        out: dict = {}
+        for ld in model.loads:
+            out.update(ld.observables())
+        live = e.mass > 0.0
+        out["temperature"] = red.temperature(e.v[live], e.mass[live], boltz)
+        m = self._physical_mass(e)
+        pad = ~live
+        dist = s.handshake.distance(e.X_ref[:n]) if n else np.zeros(0)
+        groups = {"core": np.flatnonzero(live & (dist <= 0.0)), "handshake": np.flatnonzero(live & (dist > 0.0))}
+        for name, idx in groups.items():
+            if red.any(bool(len(idx) and np.any(m[idx] > 0))):
+                out[f"temperature_{name}"] = red.mean_temperature(e.v[idx], m[idx], boltz)
+        del pad
+        # pads: v = N V from the replicated pad plan, counted on rank 0
+        if sc.n_pad and red.any(bool(np.any(self._pad_mass > 0))):
+            if self.state.integrator.root:
+                xP, vP = np.zeros_like(sc.xP), np.zeros_like(sc.xP)
+                sc._ck.pads_follow(sc._ar_pad, sc._Np, sc._Ni, sc._Nx, sc._Xp, sc.cont.U, sc.cont.V, xP, vP, 1)
+                mp = self._pad_mass
+            else:
+                vP, mp = np.zeros((0, sc.d)), np.zeros(0)
+            out["temperature_pad"] = red.mean_temperature(vP, mp, boltz)
+        if self.state.integrator.root:
+            V, mn = sc.cont.V, self.state.integrator.node_mass
+        else:
+            V, mn = np.zeros((0, sc.d)), np.zeros(0)
+        out["temperature_continuum"] = red.mean_temperature(V, mn, boltz)
+        return out
+
+    def __call__(self) -> tuple[dict, dict]:
+        check_replicas(self.reduce.comm, self.state.integrator)
+        return self.row(), self.observables()
+
+
+def check_replicas(comm, integ: SpatialIntegrator) -> None:  # noqa: ANN001
+    """RuntimeError on every rank when the replicated parts differ between the ranks."""
+    if comm.size == 1:
+        return
+    sums = comm.allgather(integ.replicated_checksum())
+    if any(c != sums[0] for c in sums):
+        raise RuntimeError("the replicated parts of the spatial run (mesh, touched atoms) differ between the "
+                           "ranks (a rank-dependent computation)")
