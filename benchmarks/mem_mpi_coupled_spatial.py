@@ -99,6 +99,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--decompose", default=None, choices=["replicated", "spatial"])
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--fine", action="store_true", help="phases inside the spatial set-up too")
     ap.add_argument("--trim", action="store_true", help="malloc_trim(0) at every phase boundary before "
                     "reading VmRSS: the memory in use, without what the allocator keeps from freed blocks")
     args = ap.parse_args()
@@ -155,6 +156,14 @@ def main() -> None:
         setattr(mod, attr, w)
 
     wrap(sim_mod, "build_model", "build", keep="result")
+    if args.fine:      # the spatial set-up's pieces
+        import multiscale.parallel.coupled_spatial as cs_mod
+        import multiscale.parallel.engine as eng_mod
+        import multiscale.parallel.split_continuum as split_mod
+        wrap(split_mod.SplitContinuum, "install", "  split continuum")
+        wrap(eng_mod.DistributedMD, "rebuild", "  engine rebuild")
+        wrap(eng_mod.DistributedMD, "compute", "  engine forces")
+        wrap(cs_mod.SpatialCoupled, "_remap", "  remap")
     wrap(sim_mod, "_prepare", "prepare")
     wrap(spatial_mod, "setup_spatial", "spatial", keep="arg0")
     orig_prepare, orig_check = sim_mod.Simulation.prepare, sim_mod.Simulation.check_time_step
@@ -208,7 +217,7 @@ def main() -> None:
         print(f"bench2d L={args.bench2d:g}: {n} atoms, {N} nodes, P = {comm.size}, decompose "
               f"{args.decompose or 'default'}, {args.steps} steps, load {os.getloadavg()[0]:.1f}")
         for r, q in enumerate(allr):
-            print(f"  rank {r}: ru_maxrss {q['maxrss']:.0f} MiB")
+            print(f"  rank {r}: peak RSS {max(h for _, _, h in q['phases']):.1f} MiB (the largest phase peak)")
             for name, rss, hwm in q["phases"]:
                 if True:
                     print(f"    {name:12s} RSS at end {rss:8.1f} MiB, peak within {hwm:8.1f} MiB")

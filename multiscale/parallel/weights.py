@@ -92,7 +92,8 @@ class BondWeightCache:
 
 def entry_weights(make_fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray,  # noqa: ANN001
                   gshift: np.ndarray, period: np.ndarray, local_period: np.ndarray,
-                  gid: np.ndarray | None = None, cache: BondWeightCache | None = None) -> np.ndarray:
+                  gid: np.ndarray | None = None, cache: BondWeightCache | None = None,
+                  certain: bool = True) -> np.ndarray:
     """(m,) bond weights of the m entries of a local half list (`engine._LocalList`).
 
     make_fn : ``make_fn() -> fn(i, j, dX) -> (e,)`` over local indices (`local_bond_fn`; called only when
@@ -104,6 +105,10 @@ def entry_weights(make_fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray, 
     period : (d,) box periods (0 on free axes); local_period : (d,) the periods of the local list's box
     gid : (n_loc,) global ids and cache : `BondWeightCache` (both or neither): reuse the weights of
         reference pairs seen at earlier rebuilds
+    certain : entries without an image shift that ``fn.certain_unit(i, j)`` (e.g. `Handshake.bond_weight_fn`'s:
+        both atoms deep inside a convex core) declares exactly 1.0 take 1.0 without the cache or the
+        function (the value the function returns for them: the same bits); they are neither keyed nor
+        cached, so the cache and the rebuild's temporaries follow the handshake's pairs, not all pairs
     """
     m = int(lst.neighbors.size)
     if m == 0:
@@ -118,20 +123,33 @@ def entry_weights(make_fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray, 
     if np.any(per):
         k[:, per] = np.rint(sv_loc[:, per] / local_period[per]).astype(np.int64)
     k += gshift[j] - gshift[i]
+    # the serial list's shift vector in its frame (AtomisticRegion lists unwrapped x): k L − (I_j L − I_i L)
+    shift_img = image * period
+    sv = k * period - (shift_img[j] - shift_img[i])
+    full, rest = None, None       # (m,) weights of every entry, when some are certainly 1.0 (filled below)
+    fn0 = make_fn() if certain else None
+    unit_fn = getattr(fn0, "certain_unit", None)
+    if unit_fn is not None:
+        # pairs without an image shift whose weight is certainly exactly 1.0 (both atoms deep inside a
+        # convex core): 1.0 without the cache or the kernel, as `AtomisticRegion._update_bond_weights`
+        unit = np.asarray(unit_fn(i, j), bool) & ~np.any(sv != 0.0, axis=1)
+        if np.any(unit):
+            full = np.ones(m)
+            rest = np.flatnonzero(~unit)
+            i, j, k, sv = i[rest], j[rest], k[rest], sv[rest]
+            if rest.size == 0:
+                return full
     keys = None
     if cache is not None:
         keys = cache.key(gid[i], gid[j], k - (image[j] - image[i]))
     if keys is not None:
         w, miss = cache.lookup(keys)
         sel = np.flatnonzero(miss)
-        cache.hits += m - sel.size
+        cache.hits += keys.size - sel.size
         cache.misses += sel.size
         if sel.size == 0:
-            return np.ascontiguousarray(w)
-        i, j, k = i[sel], j[sel], k[sel]
-    # the serial list's shift vector in its frame (AtomisticRegion lists unwrapped x): k L − (I_j L − I_i L)
-    shift_img = image * period
-    sv = k * period - (shift_img[j] - shift_img[i])
+            return _scatter(full, rest, w)
+        i, j, k, sv = i[sel], j[sel], k[sel], sv[sel]
     dX = np.take(X_ref, j, axis=0) - np.take(X_ref, i, axis=0)
     dX += sv
     fn = make_fn()
@@ -143,7 +161,15 @@ def entry_weights(make_fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray, 
     if wm.shape != i.shape:
         raise ValueError("the bond weight function must return one weight per bond")
     if keys is None:
-        return np.ascontiguousarray(wm)
+        return _scatter(full, rest, wm)
     w[sel] = wm
-    cache.add(keys[sel], wm, m)
-    return np.ascontiguousarray(w)
+    cache.add(keys[sel], wm, keys.size)
+    return _scatter(full, rest, w)
+
+
+def _scatter(full: np.ndarray | None, rest: np.ndarray | None, w: np.ndarray) -> np.ndarray:
+    """The weights of every entry: ``w`` itself, or ``w`` written at ``rest`` into ``full`` (1.0 elsewhere)."""
+    if full is None:
+        return np.ascontiguousarray(w)
+    full[rest] = w
+    return full

@@ -1,0 +1,108 @@
+"""``msim run --decompose spatial`` without the run phase's O(n) serial mirror (`run.spatial`): thermo from
+reductions of the ranks' shares, frames and checkpoints gathered to rank 0 only, the serial region's
+neighbour list never built on ranks > 0 (the time-step check runs on rank 0, which releases the list).
+
+The results of 1- and 2-rank runs against the serial run are in tests/parallel/test_mpi_coupled_spatial.py;
+here: what the ranks hold, the reduced temperatures on 2 ranks, and a 2-rank checkpoint restarted on 2
+ranks (`SpatialIntegrator.set_state`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from test_mpi_run import MPIEXEC, _env, msim, ok, results, thermo
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+WAVE2D = ROOT / "decks" / "wave2d.yaml"
+
+
+def _deck(tmp_path: Path, steps: int, **output) -> Path:  # noqa: ANN003
+    d = yaml.safe_load(WAVE2D.read_text())
+    d.pop("expect", None)
+    d["integrator"]["steps"] = steps
+    d["output"].update(output)
+    deck = tmp_path / "wave2d.yaml"
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    return deck
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def test_ranks_hold_no_serial_mirror(tmp_path: Path) -> None:
+    """A 2-rank spatial run (300 steps, thermo and frames every 100): on rank 1 the serial atoms' x, v and
+    the serial accelerations are never written (no per-call allgather of all atoms) and on no rank is the
+    serial region's neighbour list left built (rank 1 never builds it: the time-step check runs on rank
+    0, which releases it); rank 0's serial arrays were written (the frames' gathers); both ranks own
+    atoms. The results file is a serial one (the frames' fields and thermo rows of the serial run)."""
+    deck = _deck(tmp_path, 300, every=100, thermo_every=100)
+    out, rep = tmp_path / "two.h5", tmp_path / "report.npz"
+    cmd = [str(MPIEXEC), "-n", "2", sys.executable, str(HERE / "mpi_spatial_memory_driver.py"), str(deck),
+           str(out), str(rep)]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    with np.load(rep) as z:
+        r = {k: z[k] for k in z.files}
+    print({k: v.tolist() for k, v in r.items()})
+    assert np.all(r["n_own"] > 0)
+    assert not np.any(r["list_built"])
+    assert r["x_untouched"][1] and r["v_untouched"][1] and r["acc_untouched"][1]
+    assert not r["x_untouched"][0] and not r["acc_untouched"][0]
+    ser = tmp_path / "serial.h5"
+    ok(msim(0, str(deck), "-o", str(ser)))
+    a, b = results(ser), results(out)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].shape == b[k].shape, k
+
+
+def test_temperatures_two_ranks(tmp_path: Path) -> None:
+    """The reduced observables of a 2-rank spatial run (the temperature of the free atoms, of the core,
+    handshake and pad groups and of the mesh; 300 steps, every 50) against the serial run's:
+    ≤ 1e-10 relative to each series' largest value (the pads' and the mesh's come from the replicated
+    U, V; the atoms' from the owned velocities, summed over the ranks)."""
+    deck = _deck(tmp_path, 300, every=300, thermo_every=50)
+    ser, two = tmp_path / "serial.h5", tmp_path / "two.h5"
+    ok(msim(0, str(deck), "-o", str(ser)))
+    ok(msim(2, str(deck), "-o", str(two), "--decompose", "spatial"))
+    a, b = results(ser), results(two)
+    names = [k for k in a if k.startswith("observables/") and "temperature" in k]
+    assert {n.split("/")[-1] for n in names} >= {"temperature", "temperature_core", "temperature_handshake",
+                                                 "temperature_pad", "temperature_continuum"}, names
+    for k in names:
+        assert b[k].shape == a[k].shape, k
+        err = float(np.max(np.abs(b[k] - a[k])) / np.max(np.abs(a[k])))
+        print(k, err)
+        assert err <= 1e-10, k
+
+
+def test_spatial_checkpoint_restarts_on_two_ranks(tmp_path: Path) -> None:
+    """A 2-rank spatial run writes its checkpoint at step 200 (gathered to rank 0); a 2-rank spatial
+    restart from it (every rank reads the checkpoint, the atoms are redistributed) runs to 400 and ends
+    within round-off of a straight serial 400-step run: positions ≤ 1e-12 relative, thermo energies
+    ≤ 1e-12 of their largest values, the thermo rows of both halves in the one results file."""
+    from multiscale.output.reader import ResultsReader
+    deck = _deck(tmp_path, 400, every=100, thermo_every=50, checkpoint_every=200)
+    ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
+    ok(msim(0, str(deck), "-o", str(ref)))
+    ok(msim(2, str(deck), "-o", str(out), "--steps", "200", "--decompose", "spatial"))
+    ck = tmp_path / "run.checkpoint.h5"
+    assert ck.exists()
+    ok(msim(2, str(deck), "-o", str(out), "--restart", str(ck), "--decompose", "spatial"))
+    with ResultsReader(ref) as r, ResultsReader(out) as q:
+        xa = np.asarray(r.field("atoms", "displacement"))
+        xb = np.asarray(q.field("atoms", "displacement"))
+        X = np.asarray(r.static()["atoms"]["reference_positions"])
+    assert xa.shape == xb.shape
+    assert rel(X + xb[-1], X + xa[-1]) <= 1e-12
+    ta, tb = thermo(ref), thermo(out)
+    for k in ("total", "kinetic_atoms", "potential_atoms", "potential_continuum"):
+        assert ta[k].shape == tb[k].shape, k
+        assert float(np.max(np.abs(tb[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
