@@ -106,3 +106,40 @@ def test_spatial_checkpoint_restarts_on_two_ranks(tmp_path: Path) -> None:
     for k in ("total", "kinetic_atoms", "potential_atoms", "potential_continuum"):
         assert ta[k].shape == tb[k].shape, k
         assert float(np.max(np.abs(tb[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+
+
+def test_engine_weights_skip_certain_unit_pairs() -> None:
+    """The engine's bond weights of wave2d's atoms (one rank, `SerialComm`): the entries that the
+    handshake's ``certain_unit`` declares exactly 1.0 (both atoms deep inside the core, no image shift)
+    are neither computed nor cached — the cache holds the other entries only — and every weight is bitwise
+    the one computed for every entry with the function (``certain=False``, no cache) and the serial
+    region's weight of that pair."""
+    from mpi_coupled_spatial_driver import prepared
+
+    from multiscale.parallel.comm import SerialComm
+    from multiscale.parallel.engine import DistributedMD
+    from multiscale.parallel.weights import entry_weights, local_bond_fn
+    sim = prepared(str(WAVE2D))
+    a, hs = sim.model.atoms, sim.model.system.handshake
+    n = a.n
+    md = DistributedMD(SerialComm(), np.array(a.x), np.zeros_like(a.x), np.ones(n), np.arange(n), a.potential,
+                       a.box, a.nlist.skin, site_w=a.site_w, X_ref=a.X, bond_weight_fn=hs.bond_weight_fn)
+    m = int(md.list.neighbors.size)
+    fn = local_bond_fn(hs.bond_weight_fn, md.X_ref)
+    i = np.repeat(np.arange(md.n_loc), np.diff(md.list.offsets))
+    j = md.list.neighbors.astype(np.int64)
+    unit = fn.certain_unit(i, j)
+    assert 0 < int(unit.sum()) < m
+    assert md._bw_cache.keys.size == m - int(unit.sum())
+    lp = np.zeros(md.d)
+    every = entry_weights(lambda: fn, md.list, md.X_ref, md._img_loc, md._gshift, md.period, lp,
+                          certain=False)
+    np.testing.assert_array_equal(md.bond_w, every)
+    np.testing.assert_array_equal(md.bond_w[unit], 1.0)
+    # the serial region's weights of the same pairs (its list at the same positions)
+    a.rebuild()
+    si, sj = a.nlist.pairs()
+    ser = dict(zip(zip(np.minimum(si, sj).tolist(), np.maximum(si, sj).tolist()), a.bond_w.tolist()))
+    gi, gj = md.gid[i], md.gid[j]
+    got = [ser[(min(p, q), max(p, q))] for p, q in zip(gi.tolist(), gj.tolist())]
+    np.testing.assert_array_equal(md.bond_w, np.array(got))
