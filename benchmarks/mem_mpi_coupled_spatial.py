@@ -9,7 +9,7 @@ nodes, projected; 300: ~300 000 atoms), written to a temporary deck with ``--ste
 and a frame (displacement, velocity) every ``--every`` steps and a checkpoint at the end. The run is the real
 ``msim run`` (`multiscale.cli`) in this process; the set-up phases are timed by wrapping the functions
 ``msim run`` calls (no change to their code): ``build`` (`build.build_model`), ``prepare``
-(`run.prepare.prepare`: loads, integrator, constraint factorisation), ``spatial`` (`run.spatial.setup_spatial`:
+(`run.prepare.prepare`: loads, integrator, constraint factorisation), ``spatial`` (`run.spatial.setup_spatial`: the time-step check on rank 0 (``dt check``),
 the engine, the touched copy, the split continuum), ``run`` (the steps, thermo, frames, checkpoint).
 Per phase and rank: VmRSS at its end and its own peak (VmHWM reset at the phase's start through
 /proc/self/clear_refs) in MiB. At the end of set-up, the bytes of the NumPy arrays (and sparse matrices)
@@ -166,6 +166,8 @@ def main() -> None:
         wrap(cs_mod.SpatialCoupled, "_remap", "  remap")
     wrap(sim_mod, "_prepare", "prepare")
     wrap(spatial_mod, "setup_spatial", "spatial", keep="arg0")
+    if hasattr(spatial_mod, "check_time_step_root"):      # the spatial run's time-step check (rank 0)
+        wrap(spatial_mod, "check_time_step_root", "  dt check")
     orig_prepare, orig_check = sim_mod.Simulation.prepare, sim_mod.Simulation.check_time_step
 
     def prepare(self, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202

@@ -53,6 +53,9 @@ def setup_spatial(sim) -> None:  # noqa: ANN001
     if why is not None:
         raise deck.error(why[0], why[1])
     comm = sim.reduce.comm
+    # the time-step check before the engine exists: rank 0's transient serial neighbour list then adds to
+    # the prepared model only, not to the engine too (its peak memory)
+    check_time_step_root(sim)
     sim.integrator = SpatialIntegrator(m, sim.integrator, comm)
     sim.reduce = Reduction(comm)
     sim.state = SpatialState(m, sim.integrator)
@@ -62,11 +65,14 @@ def setup_spatial(sim) -> None:  # noqa: ANN001
 
 
 def check_time_step_root(sim) -> None:  # noqa: ANN001
-    """`run.summary.check_time_step` of a spatial run on P > 1 ranks: rank 0 decides (the weighted atoms'
+    """`run.summary.check_time_step` of a spatial run (once: `setup_spatial` calls it before the engine is
+    built, `Simulation.check_time_step` then finds it done): rank 0 decides (the weighted atoms'
     estimate builds the serial neighbour list of all atoms; rank 0 releases it afterwards, the other
     ranks never build it) and every rank raises the same `DeckError` (collective)."""
     from ..errors import DeckError
     from . import summary
+    if getattr(sim, "_dt_checked", False):      # done (`setup_spatial` checks before the engine is built)
+        return
     comm = sim.reduce.comm
     err = None
     if comm.rank == 0:
@@ -78,6 +84,7 @@ def check_time_step_root(sim) -> None:  # noqa: ANN001
     err = comm.bcast(err, 0)
     if err is not None:
         raise err
+    sim._dt_checked = True
 
 
 def release_serial_list(atoms) -> None:  # noqa: ANN001
