@@ -57,6 +57,8 @@ def setup_spatial(sim) -> None:  # noqa: ANN001
     # the prepared model only, not to the engine too (its peak memory)
     check_time_step_root(sim)
     sim.integrator = SpatialIntegrator(m, sim.integrator, comm)
+    if comm.rank != 0:
+        release_unowned(m, sim.integrator.serial)
     sim.reduce = Reduction(comm)
     sim.state = SpatialState(m, sim.integrator)
     sim.fields = SpatialFields(sim.fields, sim.state)
@@ -95,6 +97,24 @@ def release_serial_list(atoms) -> None:  # noqa: ANN001
     atoms.nlist = NeighborList(atoms.box, nl.cutoff, nl.skin, nl.n_threads, policy=nl.policy, wrap=True)
     atoms.bond_w = None
     atoms._bw_keys, atoms._bw_vals, atoms._bw_unsorted = np.zeros(0, np.int64), np.zeros(0), False
+    atoms.__dict__.pop("_bw_rows", None)        # the row flags of the released weights
+    atoms.__dict__.pop("_bw_rows_of", None)
+
+
+def release_unowned(model, serial) -> None:  # noqa: ANN001
+    """Ranks > 0: the serial model's per-atom arrays that neither the spatial step nor a redistribution
+    reads (the serial forces, per-atom energies, accelerations and thermostat forces: rank 0 gathers into
+    its own) become read-only zero views of the same shape (no memory; a checkpoint template still has
+    the serial shapes). Kept: x, v (a restart or ``--from`` writes them, the redistribution reads the
+    touched rows), X, masses, weights, the constraint data."""
+    s, a = model.system, model.atoms
+
+    def zero(arr: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(np.zeros((), arr.dtype), arr.shape)
+
+    a.forces, a.energies = zero(a.forces), zero(a.energies)
+    s.f_atoms = zero(s.f_atoms)
+    serial.acc_atoms, serial.fext_atoms = zero(serial.acc_atoms), zero(serial.fext_atoms)
 
 
 class _Share:
@@ -256,10 +276,17 @@ class SpatialIntegrator:
         return st
 
     def set_state(self, st: dict) -> None:
-        """A checkpoint of any rank count (every rank reads the same dict): into the serial arrays, then
-        the atoms redistributed. The serial region's neighbour list is not rebuilt (the engine builds its
-        own at the restored x)."""
-        self.serial.set_state({k: v for k, v in st.items() if not k.startswith("atoms.")})
+        """A checkpoint of any rank count (every rank reads the same dict): the clock, x, v, U, V into the
+        serial arrays, then the atoms redistributed (the engine computes the forces and accelerations at
+        the restored state: the checkpoint's, to round-off in the cross pairs' order). The serial
+        region's neighbour list is not rebuilt (the engine builds its own)."""
+        it = self.serial
+        s = it.system
+        it.time, it.step_count = float(st["time"]), int(st["step"])
+        s.atoms.x[...] = st["x"]
+        s.atoms.v[...] = st["v"]
+        s.continuum.U[...] = st["U"]
+        s.continuum.V[...] = st["V"]
         self._make()
 
     def project_state(self) -> None:
