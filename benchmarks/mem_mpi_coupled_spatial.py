@@ -5,14 +5,17 @@ broken down by set-up phase and by the objects that hold the arrays.
     mpiexec -n 2 .venv/bin/python benchmarks/mem_mpi_coupled_spatial.py --bench2d 148 --decompose spatial
 
 The model: the 2D deck of benchmarks/bench_coupled.py (``--bench2d L``; 148: 73 677 LJ atoms, 30 096 tri3
-nodes, projected; 300: ~300 000 atoms), written to a temporary deck with ``--steps`` steps, a thermo row
+nodes, projected; 300: 319 487 atoms, 67 320 nodes), written to a temporary deck with ``--steps`` steps, a thermo row
 and a frame (displacement, velocity) every ``--every`` steps and a checkpoint at the end. The run is the real
-``msim run`` (`multiscale.cli`) in this process; the set-up phases are timed by wrapping the functions
+``msim run`` (`multiscale.cli`) in this process; the set-up phases are marked by wrapping the functions
 ``msim run`` calls (no change to their code): ``build`` (`build.build_model`), ``prepare``
-(`run.prepare.prepare`: loads, integrator, constraint factorisation), ``spatial`` (`run.spatial.setup_spatial`: the time-step check on rank 0 (``dt check``),
+(`run.prepare.prepare`: loads, integrator, constraint factorisation), ``spatial``
+(`run.spatial.setup_spatial`: the time-step check on rank 0 (``dt check``),
 the engine, the touched copy, the split continuum), ``run`` (the steps, thermo, frames, checkpoint).
 Per phase and rank: VmRSS at its end and its own peak (VmHWM reset at the phase's start through
-/proc/self/clear_refs) in MiB. At the end of set-up, the bytes of the NumPy arrays (and sparse matrices)
+/proc/self/clear_refs) in MiB; ``--trim``: VmRSS read after ``malloc_trim(0)`` (the memory in use, not
+what the allocator keeps of freed blocks). The peak of a rank is the largest phase peak (ru_maxrss is reset
+with VmHWM). ``--fine``: the spatial set-up's pieces as phases too. At the end of set-up, the bytes of the NumPy arrays (and sparse matrices)
 reachable from each part of the model (atoms region, continuum, handshake, system, integrator with the
 projector, the spatial stepper with its engine), each array counted once, in the order listed.
 """
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -119,7 +121,8 @@ def main() -> None:
         "output: {every: 1000, thermo_every: 1000, fields: [displacement]}",
         f"output: {{every: {args.every}, thermo_every: {args.every}, checkpoint_every: {args.steps}, "
         "fields: [displacement, velocity]}")
-    tmp = Path(args.dir) if args.dir else Path(tempfile.gettempdir()) / f"memspatial_{args.bench2d:g}_{os.getuid()}"
+    tmp = Path(args.dir) if args.dir else \
+        Path(tempfile.gettempdir()) / f"memspatial_{args.bench2d:g}_{os.getuid()}"
     tmp.mkdir(exist_ok=True)
     deck_path = tmp / "bench2d.yaml"
     if comm.rank == 0:
@@ -210,16 +213,16 @@ def main() -> None:
         cli_mod.cli.main(args=argv, prog_name="msim", standalone_mode=False)
     finally:
         pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     sim = holders.get("sim")
     n, N = sim.model.system.n_atoms, sim.model.system.n_nodes
-    rec = {"phases": phases, "bytes": holders.get("bytes", {}), "maxrss": peak}
+    rec = {"phases": phases, "bytes": holders.get("bytes", {})}
     allr = comm.allgather(rec) if comm.size > 1 else [rec]
     if comm.rank == 0:
         print(f"bench2d L={args.bench2d:g}: {n} atoms, {N} nodes, P = {comm.size}, decompose "
               f"{args.decompose or 'default'}, {args.steps} steps, load {os.getloadavg()[0]:.1f}")
         for r, q in enumerate(allr):
-            print(f"  rank {r}: peak RSS {max(h for _, _, h in q['phases']):.1f} MiB (the largest phase peak)")
+            top = max(h for _, _, h in q["phases"])
+            print(f"  rank {r}: peak RSS {top:.1f} MiB (the largest phase peak)")
             for name, rss, hwm in q["phases"]:
                 if True:
                     print(f"    {name:12s} RSS at end {rss:8.1f} MiB, peak within {hwm:8.1f} MiB")

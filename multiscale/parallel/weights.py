@@ -105,8 +105,8 @@ def entry_weights(make_fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray, 
     period : (d,) box periods (0 on free axes); local_period : (d,) the periods of the local list's box
     gid : (n_loc,) global ids and cache : `BondWeightCache` (both or neither): reuse the weights of
         reference pairs seen at earlier rebuilds
-    certain : entries without an image shift that ``fn.certain_unit(i, j)`` (e.g. `Handshake.bond_weight_fn`'s:
-        both atoms deep inside a convex core) declares exactly 1.0 take 1.0 without the cache or the
+    certain : entries without an image shift that ``fn.certain_unit(i, j)`` (e.g.
+        `Handshake.bond_weight_fn`'s: both atoms deep inside a convex core) declares exactly 1.0 take 1.0 without the cache or the
         function (the value the function returns for them: the same bits); they are neither keyed nor
         cached, so the cache and the rebuild's temporaries follow the handshake's pairs, not all pairs
     """
@@ -168,7 +168,8 @@ def entry_weights(make_fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray, 
 
 
 def _scatter(full: np.ndarray | None, rest: np.ndarray | None, w: np.ndarray) -> np.ndarray:
-    """The weights of every entry: ``w`` itself, or ``w`` written at ``rest`` into ``full`` (1.0 elsewhere)."""
+    """The weights of every entry: ``w`` itself, or ``w`` written at ``rest`` into ``full`` (1.0
+    elsewhere)."""
     if full is None:
         return np.ascontiguousarray(w)
     full[rest] = w

@@ -433,7 +433,8 @@ class SpatialMeasure(Measure):
         m = self._physical_mass(e)
         pad = ~live
         dist = s.handshake.distance(e.X_ref[:n]) if n else np.zeros(0)
-        groups = {"core": np.flatnonzero(live & (dist <= 0.0)), "handshake": np.flatnonzero(live & (dist > 0.0))}
+        groups = {"core": np.flatnonzero(live & (dist <= 0.0)),
+                  "handshake": np.flatnonzero(live & (dist > 0.0))}
         for name, idx in groups.items():
             if red.any(bool(len(idx) and np.any(m[idx] > 0))):
                 out[f"temperature_{name}"] = red.mean_temperature(e.v[idx], m[idx], boltz)
@@ -442,7 +443,8 @@ class SpatialMeasure(Measure):
         if sc.n_pad and red.any(bool(np.any(self._pad_mass > 0))):
             if self.state.integrator.root:
                 xP, vP = np.zeros_like(sc.xP), np.zeros_like(sc.xP)
-                sc._ck.pads_follow(sc._ar_pad, sc._Np, sc._Ni, sc._Nx, sc._Xp, sc.cont.U, sc.cont.V, xP, vP, 1)
+                sc._ck.pads_follow(sc._ar_pad, sc._Np, sc._Ni, sc._Nx, sc._Xp, sc.cont.U, sc.cont.V, xP, vP,
+                                   1)
                 mp = self._pad_mass
             else:
                 vP, mp = np.zeros((0, sc.d)), np.zeros(0)
