@@ -180,3 +180,18 @@ def test_slab_sites_serial_ids(tmp_path: Path, ranks: int) -> None:
             g = z[f"{name}/{r}/gid"]
             np.testing.assert_array_equal(z[f"{name}/{r}/X"], X[g], err_msg=f"{name} rank {r}")
             np.testing.assert_array_equal(z[f"{name}/{r}/sub"], sub[g], err_msg=f"{name} rank {r}")
+
+
+def test_time_step_refused_on_every_rank(tmp_path: Path) -> None:
+    """The time-step check of a spatial run is made on rank 0 only (`check_time_step_root`) but refuses
+    on every rank: a too large dt under `mpiexec -n 2 ... --decompose spatial` exits 2 with one message
+    naming ``integrator.dt`` (no hang of the rank that did not check, no traceback)."""
+    d = yaml.safe_load(WAVE2D.read_text())
+    d.pop("expect", None)
+    d["integrator"]["dt"] = 1.0
+    deck = tmp_path / "bigdt.yaml"
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert p.stderr.count("integrator.dt: time step") == 1, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr
