@@ -31,9 +31,10 @@ def route(exc: Exception, state, k: int, length_unit: str) -> None:  # noqa: ANN
                           "step is probably too large", step=integ.step_count,
                           region=region, quantity=qty) from exc
     atoms = state.atoms
-    if atoms is not None and atoms.n:
+    v = state.guard_arrays().get("atoms", {}).get("v")   # this rank's atoms (the engine's on MPI paths)
+    if atoms is not None and v is not None and len(v):
         # an atom crossing a sizeable part of the box in one step is a blow-up, finite or not
-        jump = float(np.max(np.abs(atoms.v))) * integ.dt
+        jump = float(np.max(np.abs(v))) * integ.dt
         size = float(np.min(atoms.box.hi - atoms.box.lo))
         if jump > 0.25 * size:
             raise BlowUpError(f"blow-up at step {integ.step_count + 1} (after step {k} was "

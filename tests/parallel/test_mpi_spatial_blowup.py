@@ -1,0 +1,48 @@
+"""A blow-up on the spatial coupled path (`msim run --decompose spatial`): exit 3 like the serial and the
+plain-MD runs (review rev28: the jump test of `run.blowup.route` read the serial velocities, which the
+spatial path does not keep current, so a kernel's error on flown atoms ended as exit 1, internal error,
+with no OUT.lastgood.h5). One rank saves the last good state; on two ranks the message names the file
+only when it exists (a blow-up found by one rank inside a step leaves the other waiting in a collective)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_mpi_run import msim
+
+DECK = """\
+msim: 1
+units: metal
+potential: {type: morse, D: 0.3429, alpha: 1.3588, r0: 2.866, cutoff: 6.0, truncation: shift}
+atoms:
+  lattice: {type: hex, a: relaxed}
+  region: {type: box, lo: [-25.0, -20.0], hi: [31.0, 20.0]}
+  mass: 63.546
+  skin: 0.5
+continuum:
+  mesh: {type: rectangle, element: quad4, lo: [-60.0, -50.0], hi: [70.0, 50.0], size: 3.0,
+         hole: {lo: [-6.0, -6.0], hi: [12.0, 6.0]}}
+handshake:
+  shape: {type: box, lo: [-9.0, -9.0], hi: [15.0, 9.0]}
+  width: 7.0
+  blend: {type: linear}
+  coupling: {type: projected}
+loads:
+  - {type: radial_pulse, center: [3.0, 1.0], sigma: 3.0, amplitude: 1.0}
+integrator: {type: verlet, dt: 0.5, steps: 300, allow_unstable_dt: true}
+output: {every: 100, thermo_every: 100}
+"""
+
+
+def test_spatial_blowup_exits_3(tmp_path: Path) -> None:
+    deck = tmp_path / "blow.yaml"
+    deck.write_text(DECK)
+    for n in (0, 2):
+        out = tmp_path / f"b{n}.h5"
+        p = msim(n, str(deck), "-o", str(out), "--decompose", "spatial", "--quiet")
+        assert p.returncode == 3, (n, p.stderr[-3000:])
+        assert "the run became unstable" in p.stderr and "internal error" not in p.stderr, p.stderr[-3000:]
+        saved = (tmp_path / f"b{n}.lastgood.h5").exists()
+        assert ("is saved in" in p.stderr) == saved, (n, saved, p.stderr[-3000:])
+        if n == 0:
+            assert saved
