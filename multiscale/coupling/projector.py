@@ -91,11 +91,24 @@ class ConstraintProjector:
         rownorm = np.sqrt(np.asarray(W.multiply(G).sum(axis=1)).ravel())
         keep = np.flatnonzero(rownorm > 0)
         self.dropped_rows = np.setdiff1d(np.arange(G.shape[0]), keep)
-        # large systems: ONE factorisation serves the rank test, the multiplier solves and the compiled
-        # per-step solve (`_BlockSolve.prepare`); None when the kept rows are not all independent, then the
-        # general path below drops rows and the compiled solve is built afresh on the kept rows
-        fast = _BlockSolve.prepare(G[keep], inv_mass, rtol) if keep.size > _DENSE_MAX else None
-        if fast is not None:
+        # large systems: first the augmented system (`_AugSolve.certified`): when its rows with a private
+        # column make it small enough and the factorisation of its shifted twin certifies every pivot of
+        # the Gram matrix's rank test (λ_min of the scaled G W Gᵀ above 10·rtol), its factor serves the
+        # rank test, the multiplier solves and the per-step solve, and the Gram matrix is never factorised.
+        # Otherwise ONE factorisation of the Gram matrix serves them (`_BlockSolve.prepare`); None when the
+        # kept rows are not all independent, then the general path below drops rows and the compiled solve
+        # is built afresh on the kept rows
+        fast = aug = None
+        if keep.size > _DENSE_MAX:
+            Gk = G[keep]
+            cols = _used_columns(Gk)
+            cols = cols[inv_mass[cols] > 0]
+            aug = _AugSolve.certified(Gk[:, cols].tocsr(), inv_mass[cols], rtol)
+            if aug is None:
+                fast = _BlockSolve.prepare(Gk, inv_mass, rtol)
+        if aug is not None:
+            lu = _AugLU(aug)
+        elif fast is not None:
             lu = _BlockLU(fast)
         else:
             lu, keep = self._factorise(G, inv_mass, keep, rtol)
@@ -109,15 +122,16 @@ class ConstraintProjector:
         self.G_touched = self.G[:, self.touched].tocsr()
         self._GaT = self.G[:, self.active].T.tocsr()
         self._wa = inv_mass[self.active]
-        if fast is None:
+        if fast is None and aug is None:
             fast = _BlockSolve.build(self.G[:, self.active], self._wa, rtol) if lu is not None else None
         self._fast = fast
         # the per-step solve through the augmented system when its factor is markedly smaller
         # (`_AugSolve`: rows with a private column, e.g. strong rows, eliminated locally)
-        self._aug = _AugSolve.build(self.G[:, self.active].tocsr(), self._wa, rtol, fast) \
-            if fast is not None else None
-        if self._aug is not None:
-            fast.release_solve_arrays()
+        if aug is None and fast is not None:
+            aug = _AugSolve.build(self.G[:, self.active].tocsr(), self._wa, rtol, fast)
+            if aug is not None:
+                fast.release_solve_arrays()
+        self._aug = aug
         self._ck = _load_kernel("coupler")
         self.slaved = _slaved_rows(self.G_touched, inv_mass[self.touched])
         self._Gt_csr = _csr32(self.G_touched)
@@ -251,13 +265,13 @@ class ConstraintProjector:
     def correction_into(self, r: np.ndarray, corr: np.ndarray) -> np.ndarray:
         """`correction` (r) written into corr (len(active),): one compiled call (multipliers by the block
         solve, then W Gᵀ λ at the active dofs) when the block solve was built; bitwise `correction`."""
-        f = self._fast
-        if f is None:
-            corr[...] = self.correction(r)
-            return corr
         p, i, x = self._Ca_csr
         if self._aug is not None:
             self._aug.run(r, self._lam, p, i, x, self._wa, corr)
+            return corr
+        f = self._fast
+        if f is None:
+            corr[...] = self.correction(r)
             return corr
         self._ck.block_correction(r, f.blocks, f._sc, *f._args, f._b, f._w, f._x, self._lam, p, i, x,
                                   self._wa, corr)
@@ -322,6 +336,35 @@ class _BlockLU:
         out = np.empty(b.shape)
         out[bl] = y.reshape(bl.shape + tail)
         return out
+
+
+class _AugLU:
+    """``solve(b)`` of (G W Gᵀ)⁻¹ for b (r,) or (r, m) through the factor of the augmented system of an
+    `_AugSolve` (SuperLU's solve of its identical blocks, the right-hand sides side by side): the
+    projector's general solve (`ConstraintProjector._lu`, e.g. `diagnostics.temperature.constrained_share`)
+    when the Gram matrix was never factorised (`_AugSolve.certified`). With z = (μ, λ_P) the unknowns of
+    K (see `_AugSolve`): K z = (−G_1Sᵀ D_S⁻¹ b_S, b_P), λ_S = D_S⁻¹ b_S − D_S⁻¹ G_1S μ. Agrees with the Gram
+    solve up to round-off (a different elimination)."""
+
+    def __init__(self, aug: _AugSolve) -> None:
+        self.aug = aug
+        self._k = _BlockLU(aug.kb)
+        p, i, x = aug._S
+        self._G1S = sp.csr_matrix((x, i, p), shape=(aug.srow.size, aug.n1))
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        a = self.aug
+        b = np.asarray(b, float)
+        B = b.reshape(b.shape[0], -1)                            # (r, m)
+        bs = B[a.srow] / a.ds[:, None]
+        rhs = np.empty((a.n1 + a.prow.size, B.shape[1]))
+        rhs[: a.n1] = -(self._G1S.T @ bs)
+        rhs[a.n1:] = B[a.prow]
+        z = self._k.solve(rhs)
+        out = np.empty(B.shape)
+        out[a.prow] = z[a.n1:]
+        out[a.srow] = bs - (self._G1S @ z[: a.n1]) / a.ds[:, None]
+        return out.reshape(b.shape)
 
 
 #: blocks with more rows than this are ordered by nested dissection (`_BlockSolve.build`; smaller ones,
@@ -624,6 +667,10 @@ class _BlockSolve:
 #: the Gram rows (2D bench: 7 520 unknowns for 7 440 rows; 3D bench 0.69): review rev24 measured the
 #: discarded factorisation at half of the 2D bench's projector set-up (0.063 vs 0.035 s)
 _AUG_MAX_FILL = 0.8
+#: `_AugSolve.certified` accepts the augmented factor for the rank test when the smallest eigenvalue of the
+#: Jacobi-scaled Gram matrix is certified above this multiple of rtol (every pivot of the Gram matrix's
+#: own test then exceeds rtol, in any elimination order, with a margin for the round-off of the inertia)
+_CERTIFY_MARGIN = 10.0
 
 
 class _AugSolve:
@@ -667,7 +714,7 @@ class _AugSolve:
 
     @classmethod
     def build(cls, Ga: sp.csr_matrix, wa: np.ndarray, rtol: float,
-              against: _BlockSolve | None = None) -> _AugSolve | None:
+              against: _BlockSolve | None = None, certify: bool = False) -> _AugSolve | None:
         """From G over the active dofs (r, k) CSR and their inverse masses (k,); None when no row owns a
         private column, when a P row has no C2 column (a zero diagonal), when the factorisation fails the
         pivot test, or when ``against`` (the Gram matrix's block solve) is given and the augmented factor
@@ -696,10 +743,9 @@ class _AugSolve:
         A2 = (G2P @ sp.diags(wa[c2]) @ G2P.T).tocsr()
         if prow.size and not np.all(A2.diagonal() > 0):
             return None
-        if against is not None and c1.size + prow.size > _AUG_MAX_FILL * r:
+        if (against is not None or certify) and c1.size + prow.size > _AUG_MAX_FILL * r:
             return None                 # more unknowns than the Gram rows allow: not worth factorising
-        Mt = sp.diags(1.0 / wa[c1]) + G1S.T @ sp.diags(1.0 / ds) @ G1S
-        K = sp.bmat([[-Mt, G1P.T], [G1P, A2]], format="csr") if prow.size else sp.csr_matrix(-Mt)
+        K = cls._matrix(G1S, G1P, wa[c1], ds, A2, prow.size)
         n = K.shape[0]
         sc = 1.0 / np.sqrt(np.abs(K.diagonal()))
         rr = np.repeat(np.arange(n), np.diff(K.indptr))
@@ -720,7 +766,84 @@ class _AugSolve:
         if against is not None and (nb * kb.nnz + 2 * G1S.nnz
                                     > _AUG_MAX_FILL * against.blocks.shape[1] * against.nnz):
             return None
+        if certify and not cls._certify(kb, sc, G1S, G1P, wa[c1], ds, A2, prow.size, rtol):
+            return None
         return cls(kb, srow, ds, G1S, prow, c1.size)
+
+    @classmethod
+    def certified(cls, Ga: sp.csr_matrix, wa: np.ndarray, rtol: float) -> _AugSolve | None:
+        """`build` for a projector that then never factorises its Gram matrix A = G W Gᵀ: None unless
+        the augmented system has at most `_AUG_MAX_FILL` × r unknowns, its factor passes its own pivot test,
+        and `_certify` proves that the Gram matrix's rank test (`_BlockSolve.prepare`: every pivot of the
+        Jacobi-scaled A > rtol) passes. Then the rows are independent, no row is dropped, and the
+        projector is the one the Gram path gives (multipliers within round-off); otherwise the caller
+        takes the Gram path (`_BlockSolve.prepare`, and the row dropping behind it) exactly as before.
+        Unlike `build` with ``against``, the fill is not compared with the Gram factor's (that needs the
+        factorisation this avoids): the count of unknowns alone decides (3D bench: 0.69 of the rows,
+        fill 0.55 of the Gram factor's; 2D bench: 1.01, not taken)."""
+        return cls.build(Ga, wa, rtol, certify=True)
+
+    @staticmethod
+    def _matrix(G1S: sp.csr_matrix, G1P: sp.csr_matrix, w1: np.ndarray, ds: np.ndarray, A2: sp.csr_matrix,
+                n_p: int) -> sp.csr_matrix:
+        """K = [[−(W_1⁻¹ + G_1Sᵀ D_S⁻¹ G_1S), G_1Pᵀ], [G_1P, A2_PP]] (CSR; the first block alone without P
+        rows)."""
+        Mt = sp.diags(1.0 / w1) + G1S.T @ sp.diags(1.0 / ds) @ G1S
+        return sp.bmat([[-Mt, G1P.T], [G1P, A2]], format="csr") if n_p else sp.csr_matrix(-Mt)
+
+    @classmethod
+    def _certify(cls, kb: _BlockSolve, sc: np.ndarray, G1S: sp.csr_matrix, G1P: sp.csr_matrix,
+                 w1: np.ndarray, ds: np.ndarray, A2: sp.csr_matrix, n_p: int, rtol: float) -> bool:
+        """True when the smallest eigenvalue of the Jacobi-scaled Gram matrix Â = D^-½ A D^-½ (D = diag A)
+        certainly exceeds τ = `_CERTIFY_MARGIN` · rtol, read from an inertia (Sylvester's law of inertia).
+
+        With Z_τ = [[−W_1⁻¹, G_1ᵀ], [G_1, A_2 − τ D]] (A_2 = G_2 W_2 G_2ᵀ = diag(D_S) ⊕ A2_PP: an S row's
+        only C2 column is its private one), eliminating μ gives A − τ D; eliminating λ_S first (pivots
+        D_S − τ D_S > 0 on the S rows) gives
+        K_τ = [[−(W_1⁻¹ + G_1Sᵀ (D_S − τ D|_S)⁻¹ G_1S), G_1Pᵀ], [G_1P, A2_PP − τ D|_P]]. So A − τ D is positive
+        definite (λ_min(Â) > τ) iff K_τ has exactly n1 negative and |P| positive eigenvalues, which the
+        signs of the diagonal pivots of its LDLᵀ (SuperLU, symmetric mode, no row interchange) count. Then
+        every pivot of a Cholesky of Â, in any order, is ≥ λ_min(Â) > τ > rtol: the Gram path's test
+        passes. K_τ is scaled like K (a congruence: the same inertia), split into K's blocks (which must be
+        identical again, else False) and factorised in K's order (nested dissection, else minimum degree).
+        Costs one more factorisation of the augmented block, about half of the Gram block's on the 3D
+        bench."""
+        tau = _CERTIFY_MARGIN * rtol
+        n1 = w1.size
+        aS = ds + np.asarray(G1S.multiply(G1S) @ w1).ravel()          # diag A on the S rows
+        dst = ds - tau * aS
+        if not np.all(dst > 0):
+            return False
+        A2t = A2
+        if n_p:
+            aP = A2.diagonal() + np.asarray(G1P.multiply(G1P) @ w1).ravel()   # diag A on the P rows
+            A2t = (A2 - sp.diags(tau * aP)).tocsr()
+        K = cls._matrix(G1S, G1P, w1, dst, A2t, n_p)
+        rr = np.repeat(np.arange(K.shape[0]), np.diff(K.indptr))
+        K = sp.csr_matrix(((sc[rr] * K.data) * sc[K.indices], K.indices, K.indptr), shape=K.shape)
+        bl = kb.blocks
+        B = K[bl[:, 0]][:, bl[:, 0]]
+        B.sort_indices()
+        for c in range(1, bl.shape[1]):
+            Bc = K[bl[:, c]][:, bl[:, c]]
+            Bc.sort_indices()
+            if not (np.array_equal(B.indptr, Bc.indptr) and np.array_equal(B.indices, Bc.indices)
+                    and np.array_equal(B.data, Bc.data)):
+                return False
+        m = B.shape[0]
+        # K's own order: natural after nested dissection (the rows of kb.blocks), else minimum degree
+        natural = np.array_equal(kb.lu.perm_c, np.arange(m))
+        try:
+            lu = spla.splu(B.tocsc(), permc_spec="NATURAL" if natural else "MMD_AT_PLUS_A",
+                           diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        except RuntimeError:
+            return False
+        if not np.array_equal(lu.perm_r, lu.perm_c):        # a row interchange: not an LDLᵀ, no inertia
+            return False
+        d = lu.U.diagonal()
+        n_neg = int(np.count_nonzero(bl[:, 0] < n1))
+        return bool(np.all(np.isfinite(d)) and np.count_nonzero(d < 0) == n_neg
+                    and np.count_nonzero(d > 0) == m - n_neg)
 
     def run(self, r: np.ndarray, lam: np.ndarray, Cp: np.ndarray, Ci: np.ndarray, Cx: np.ndarray,
             wa: np.ndarray, corr: np.ndarray | None) -> None:
