@@ -745,11 +745,11 @@ class _AugSolve:
             return None
         if (against is not None or certify) and c1.size + prow.size > _AUG_MAX_FILL * r:
             return None                 # more unknowns than the Gram rows allow: not worth factorising
-        K = cls._matrix(G1S, G1P, wa[c1], ds, A2, prow.size)
-        n = K.shape[0]
-        sc = 1.0 / np.sqrt(np.abs(K.diagonal()))
-        rr = np.repeat(np.arange(n), np.diff(K.indptr))
-        K = sp.csr_matrix(((sc[rr] * K.data) * sc[K.indices], K.indices, K.indptr), shape=K.shape)
+        K0 = cls._matrix(G1S, G1P, wa[c1], ds, A2, prow.size)
+        n = K0.shape[0]
+        sc = 1.0 / np.sqrt(np.abs(K0.diagonal()))
+        rr = np.repeat(np.arange(n), np.diff(K0.indptr))
+        K = sp.csr_matrix(((sc[rr] * K0.data) * sc[K0.indices], K0.indices, K0.indptr), shape=K0.shape)
         blocks = _identical_blocks(K)
         B = K[blocks[:, 0]][:, blocks[:, 0]].tocsc()
         kb = None
@@ -766,7 +766,7 @@ class _AugSolve:
         if against is not None and (nb * kb.nnz + 2 * G1S.nnz
                                     > _AUG_MAX_FILL * against.blocks.shape[1] * against.nnz):
             return None
-        if certify and not cls._certify(kb, sc, G1S, G1P, wa[c1], ds, A2, prow.size, rtol):
+        if certify and not cls._certify(kb, sc, K0, G1S, G1P, wa[c1], ds, A2, prow.size, rtol):
             return None
         return cls(kb, srow, ds, G1S, prow, c1.size)
 
@@ -792,8 +792,9 @@ class _AugSolve:
         return sp.bmat([[-Mt, G1P.T], [G1P, A2]], format="csr") if n_p else sp.csr_matrix(-Mt)
 
     @classmethod
-    def _certify(cls, kb: _BlockSolve, sc: np.ndarray, G1S: sp.csr_matrix, G1P: sp.csr_matrix,
-                 w1: np.ndarray, ds: np.ndarray, A2: sp.csr_matrix, n_p: int, rtol: float) -> bool:
+    def _certify(cls, kb: _BlockSolve, sc: np.ndarray, K0: sp.csr_matrix, G1S: sp.csr_matrix,
+                 G1P: sp.csr_matrix, w1: np.ndarray, ds: np.ndarray, A2: sp.csr_matrix, n_p: int,
+                 rtol: float) -> bool:
         """True when the smallest eigenvalue of the Jacobi-scaled Gram matrix Â = D^-½ A D^-½ (D = diag A)
         certainly exceeds τ = `_CERTIFY_MARGIN` · rtol, read from an inertia (Sylvester's law of inertia).
 
@@ -814,12 +815,16 @@ class _AugSolve:
         dst = ds - tau * aS
         if not np.all(dst > 0):
             return False
-        A2t = A2
+        # K_τ = K0 (K unscaled) − [ΔMt ⊕ τ D|_P], ΔMt = G_1Sᵀ (diag(1/dst) − diag(1/ds)) G_1S (its pattern
+        # within Mt's): two sparse sums instead of assembling K_τ again
+        n = K0.shape[0]
+        dM = (G1S.T @ sp.diags(1.0 / dst - 1.0 / ds) @ G1S).tocsr()
+        dM.resize((n, n))
+        shift = np.zeros(n)
         if n_p:
-            aP = A2.diagonal() + np.asarray(G1P.multiply(G1P) @ w1).ravel()   # diag A on the P rows
-            A2t = (A2 - sp.diags(tau * aP)).tocsr()
-        K = cls._matrix(G1S, G1P, w1, dst, A2t, n_p)
-        rr = np.repeat(np.arange(K.shape[0]), np.diff(K.indptr))
+            shift[n1:] = tau * (A2.diagonal() + np.asarray(G1P.multiply(G1P) @ w1).ravel())   # τ diag A|_P
+        K = (K0 - dM - sp.diags(shift)).tocsr()
+        rr = np.repeat(np.arange(n), np.diff(K.indptr))
         K = sp.csr_matrix(((sc[rr] * K.data) * sc[K.indices], K.indices, K.indptr), shape=K.shape)
         bl = kb.blocks
         B = K[bl[:, 0]][:, bl[:, 0]]
