@@ -570,8 +570,14 @@ def _check_pads_filled(deck: Deck, lattice: Lattice, region: Any, handshake: Han
         C = C[Locator(continuum.mesh).inside(C)]
     if not len(C):
         return
-    near = cKDTree(C).query_ball_point(W, r=reach * (1 + 1e-12))
-    wi = np.repeat(np.arange(len(W)), [len(n) for n in near])
+    # the ball lists only for the weighted atoms with a site near them (a nearest-site query with a bound a
+    # little above the lists' radius: a superset; the 3D bench: 8 748 of 111 203 atoms, 0.21 -> 0.08 s):
+    # the same pairs in the same order as the lists of every weighted atom
+    tree = cKDTree(C)
+    d1, _ = tree.query(W, k=1, distance_upper_bound=reach * (1 + 1e-9))
+    wsel = np.flatnonzero(np.isfinite(d1))
+    near = tree.query_ball_point(W[wsel], r=reach * (1 + 1e-12))
+    wi = wsel[np.repeat(np.arange(len(wsel)), [len(n) for n in near]).astype(np.int64)]
     ci = np.fromiter((c for n in near for c in n), np.int64, count=len(wi))
     if not many_body:
         bw = handshake.bond_weights(W[wi], C[ci] - W[wi])
