@@ -41,10 +41,25 @@ def slaved_atoms(G: sp.spmatrix | None, n_free: int, d: int) -> np.ndarray:
 
 def weighted_atoms_stable_dt(system, potential, omega_lattice: float) -> tuple[float, int]:  # noqa: ANN001
     """(stable dt [time], index of the limiting atom in the region's numbering) of the free atoms of a
-    `CoupledSystem` with weights; ``omega_lattice`` [1/time] the perfect lattice's ω_max."""
+    `CoupledSystem` with weights; ``omega_lattice`` [1/time] the perfect lattice's ω_max.
+
+    Needs the atoms' neighbour list; one this call builds (at the current positions: before a run, the
+    reference ones) is invalidated again before it returns, so that the run's first force evaluation
+    builds its own after the loads' initial conditions, as the bare integrator does (`msim run` checks
+    the time step before `prepare`); a list that existed is left as it was."""
     atoms = system.atoms
-    if atoms.nlist.x_build is None:
-        atoms.rebuild()
+    if atoms.nlist.x_build is not None:
+        return _weighted_atoms_stable_dt(system, potential, omega_lattice)
+    atoms.rebuild()
+    try:
+        return _weighted_atoms_stable_dt(system, potential, omega_lattice)
+    finally:
+        atoms.nlist.invalidate()
+        atoms.bond_w = None
+
+
+def _weighted_atoms_stable_dt(system, potential, omega_lattice: float) -> tuple[float, int]:  # noqa: ANN001
+    atoms = system.atoms
     n = atoms.n
     if atoms.bond_w is None:   # unit bond weights (force blending): the ratio is 1, no φ'' needed
         ratio = np.ones(n)
