@@ -221,7 +221,8 @@ def translate(exc: ValidationError, root: type[BaseModel], data: Any, locator: L
         if model is not None and err["type"] == "missing" and key in model.model_fields:
             desc = model.model_fields[key].description
         message, hint = _describe(err, key, allowed, desc)
-        of = "key" if err["type"] in ("extra_forbidden", "missing") or rest else "value"
+        of = "key" if err["type"] in ("extra_forbidden", "missing") or rest \
+            or (err["type"] == "plugin_type_missing" and (err.get("ctx") or {}).get("key")) else "value"
         e = locator.error(tuple(parts), message, hint, of=of)
         e.key = name if display else None
         out[name] = e

@@ -95,6 +95,22 @@ def _unknown(registry: Any, name: str) -> tuple[str, str | None]:
     return msg, hint
 
 
+def _type_missing(reg: Any, value: dict) -> ValidationError:
+    """The error of a section without ``type:``, at its first key that looks like a misspelt ``type``
+    (``{typ: cubic}``: the key named, with a "did you mean 'type'?") or, failing that, at the section
+    with the keys it has."""
+    known = ", ".join(reg.names()) or "(none registered)"
+    keys = [str(k) for k in value]
+    typo = next((k for k in keys if did_you_mean(k.lower(), ["type"])), None)
+    if typo is not None:
+        return _error((typo,), "plugin_type_missing",
+                      "unknown key '{key}': this {kind} section needs a 'type:' key; known: {known}", value,
+                      key=typo, kind=reg.kind, known=known, hint="did you mean 'type'?")
+    has = f" (the section has: {', '.join(keys)})" if keys else " (the section is empty)"
+    return _error((), "plugin_type_missing", "this {kind} section needs a 'type:' key; known: {known}{has}",
+                  value, kind=reg.kind, has=has, known=known)
+
+
 class _PluginMarker:
     """Field metadata: which registry validates this section (also read by the error translator)."""
 
@@ -126,9 +142,7 @@ class _PluginMarker:
         name = value.get("type", self.default_type)
         loc: tuple[str | int, ...] = () if bare else ("type",)
         if name is None:
-            raise _error((), "plugin_type_missing",
-                         "this {kind} section needs a 'type:' key; known: {known}", value,
-                         kind=reg.kind, known=", ".join(reg.names()) or "(none registered)")
+            raise _type_missing(reg, value)
         if not isinstance(name, str) or name not in reg:
             msg, hint = _unknown(reg, str(name))
             raise _error(loc, "unknown_plugin", msg, name, hint=hint or "")
