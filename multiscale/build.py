@@ -913,7 +913,8 @@ def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray,  
                          "(the slab is made of that lattice)")
     faces = _surface_faces(deck, mesh, X, model.lattice, model.potential, _loads(deck, units))
     if not len(faces):
-        return np.zeros_like(X)
+        raise deck.error(f"{key}.relax_atoms", "relax_atoms moves the atoms under the selected free faces, but "
+                         "no face is selected (`faces`)", "remove `relax_atoms`, or select faces")
     n = outward_normals(mesh.nodes, faces)
     axis = np.argmax(np.abs(n), axis=1)
     if np.any(np.abs(n[np.arange(len(n)), axis]) < 1.0 - 1e-6):
@@ -933,6 +934,13 @@ def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray,  
         if lc.type == "fixed" and getattr(lc, "targets", "both") != "nodes":
             held |= np.asarray(make_shape(lc.region, d).contains(X), bool)
     shift = relaxed_surface_shift(X, mesh.nodes, faces, n, profiles, held)
+    if not np.any(shift != 0.0):       # nothing to relax: the deck asks for something that does not happen
+        raise deck.error(f"{key}.relax_atoms", f"relax_atoms moves the atoms under the selected free faces, but "
+                         f"no free atom lies under any of the {len(faces)} faces (within the slab's "
+                         f"{max(len(p[0]) for p in profiles.values())} relaxed planes below a face; atoms "
+                         "held by a fixed load stay on the lattice): it would do nothing",
+                         "remove `relax_atoms` (the atoms are not at these faces), or extend `atoms.region` "
+                         "to the free surface")
     moved = np.flatnonzero(np.any(shift != 0.0, axis=1))
     if moved.size:
         from .fem.locate import Locator
