@@ -631,6 +631,10 @@ def _loads(deck: Deck, units: UnitSystem) -> list:
     for i, cfg in enumerate(deck.config.loads):
         with located(deck, f"loads[{i}]", f"load {i}"):
             out.append(plugin_of(cfg).from_params(cfg, units))
+        if getattr(out[-1], "n_stages", 1) < 1:      # an empty list: no stage to run (was an IndexError)
+            key = next((k for k in _STAGE_KEYS if getattr(cfg, k, None) is not None), None)
+            raise deck.error(f"loads[{i}]" + (f".{key}" if key else ""),
+                             "an empty list of load stages: give at least one value", None)
         if dynamics and getattr(out[-1], "n_stages", 1) > 1:
             # dynamics runs at stage 0 for its whole length: the other stages would be ignored silently
             key = next((k for k in _STAGE_KEYS if getattr(cfg, k, None) is not None), None)

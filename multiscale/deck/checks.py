@@ -93,6 +93,25 @@ def _nonconservative_statics(config: DeckConfig, data: dict[str, Any]) -> list[P
              f"use integrator {{type: {_FORCE_MINIMIZERS[0]}, ...}}")]
 
 
+def _dynamics_only_in_statics(config: DeckConfig) -> list[Problem]:
+    """A minimiser (statics) has no velocities: ``atoms.velocity`` and ``handshake.damping`` would be
+    ignored without a word (a deck switched from ``verlet`` to ``fire`` keeping its temperature)."""
+    itype = getattr(config.integrator, "type", None)
+    if itype in (None, "verlet"):
+        return []
+    out: list[Problem] = []
+    why = f"integrator `{itype}` is a minimiser (quasi-statics: no velocities, no time)"
+    if config.atoms is not None and config.atoms.velocity is not None:
+        out.append((("atoms", "velocity"), f"initial velocities are for dynamics; {why}, so they would be "
+                                            "ignored", "remove `atoms.velocity`, or use `integrator.type: "
+                                                       "verlet` for a run at temperature"))
+    hs = config.handshake
+    if hs is not None and getattr(hs, "damping", None) is not None:
+        out.append((("handshake", "damping"), f"the damping band acts on velocities; {why}, so it would be "
+                                               "ignored", "remove `handshake.damping`"))
+    return out
+
+
 def _atoms_source(atoms: Any, dim: int | None) -> list[Problem]:
     """``atoms``: a lattice or a file (not both); what each needs (mass, species per sublattice)."""
     from ..md.lattice import Lattice
@@ -165,6 +184,7 @@ def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
 
     integ = config.integrator
     out.extend(_nonconservative_statics(config, data))
+    out.extend(_dynamics_only_in_statics(config))
     if getattr(integ, "type", None) == "verlet":
         if integ.steps is not None and integ.time is not None:
             out.append((("integrator", "time"), "give either `steps` or `time`, not both", None))
