@@ -199,7 +199,7 @@ class Simulation:
             "mesh_nodes": None if m.continuum is None else m.continuum.mesh.nodes})
         ck_state = origin = None
         if restart is not None:
-            ck_state = record.restart_state(restart, self._template())
+            ck_state = record.restart_state(restart, self._template(), total)
             if not path.exists():
                 raise DeckError(f"cannot restart: results file {path} does not exist (give the same -o as "
                                 "the interrupted run)")

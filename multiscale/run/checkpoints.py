@@ -55,9 +55,10 @@ class RunRecord:
         meta.update(extra)
         return meta
 
-    def restart_state(self, restart: str | Path, template: dict) -> dict:
+    def restart_state(self, restart: str | Path, template: dict, total: int | None = None) -> dict:
         """Read and check a checkpoint for `--restart`: checksum (in `load_checkpoint`), same deck (key by
-        key, input files by content), a state that fits ``template``. `DeckError` (exit 2) otherwise.
+        key, input files by content), a state that fits ``template``, and (with ``total``, the run's length
+        in steps or load stages) a state not beyond the run's end. `DeckError` (exit 2) otherwise.
         Takes over the checkpoint's provenance."""
         state, meta = load_checkpoint(restart, with_meta=True)
         where = str(restart)
@@ -79,6 +80,8 @@ class RunRecord:
             problem = model_mismatch(state.get(MODEL_ENTRY), self.model)
         if problem is not None:
             raise DeckError(f"unusable checkpoint: {problem}", file=where)
+        if total is not None:
+            _check_within_run(state, int(total), where)
         self.provenance = json.loads(meta.get("provenance", "[]"))
         return state
 
@@ -96,6 +99,28 @@ class RunRecord:
         save_checkpoint(bad, self.with_model(state), meta=self.meta())
         return type(exc)(f"{exc}. The last good state ({at}) is saved in {bad}", step=exc.step,
                            region=exc.region, quantity=exc.quantity)
+
+
+def _check_within_run(state: dict, total: int, where: str) -> None:
+    """`DeckError` when a checkpoint's state lies beyond the run's end: a dynamics state at step k > total
+    or a statics state whose next stage k > total (found off the gallery: a restart with a shortened
+    ``integrator.steps`` went on "at step 40/20 (200.0%)", ran nothing and exited 0)."""
+    if state.get("kind") == "statics":
+        k, what, unit = int(state.get("next_stage", 0)), "load stages", "stage"
+        done = k               # stages 0 … k−1 converged
+    else:
+        integ = state.get("integrator")
+        if not isinstance(integ, dict) or "step" not in integ:
+            return
+        k = done = int(np.asarray(integ["step"]))
+        what, unit = "steps", "step"
+    if done > total:
+        raise DeckError(f"cannot restart: the checkpoint holds the state after {done} {what}, beyond this "
+                        f"run's length of {total} {what}: there is nothing to run (a restart goes on to the "
+                        "same end)", file=where,
+                        hint=f"to run further, give a length beyond {unit} {k} (`integrator.steps`, "
+                             "`--steps`/`--stages`); to keep only the first part, use the results file "
+                             "as it is")
 
 
 def model_mismatch(recorded: object, model: dict) -> str | None:
