@@ -112,6 +112,37 @@ def _dynamics_only_in_statics(config: DeckConfig) -> list[Problem]:
     return out
 
 
+#: ``output.fields`` written only for the atoms / only at the mesh nodes / only for a coupled model
+_ATOM_FIELDS = ("energy", "weight", "stress_atom")
+_NODE_FIELDS = ("stress", "strain")
+_COUPLED_FIELDS = ("hardy_displacement", "hardy_velocity", "hardy_stress", "hardy_temperature")
+
+
+def _fields_without_region(config: DeckConfig) -> list[Problem]:
+    """Fields the deck names in ``output.fields`` that no region of this deck has: they were left out of
+    the results file without a word (``strain`` in a pure MD deck). Only fields the deck writes itself
+    (the default list holds ``energy``, which a pure continuum deck does not write)."""
+    out_cfg = config.output
+    if out_cfg is None or "fields" not in out_cfg.model_fields_set:
+        return []
+    atoms, cont = config.atoms is not None, config.continuum is not None
+    out: list[Problem] = []
+    for i, f in enumerate(out_cfg.fields):
+        if f in _ATOM_FIELDS and not atoms:
+            why = f"`{f}` is a field of the atoms; this deck has no atoms"
+        elif f in _NODE_FIELDS and not cont:
+            why = f"`{f}` is a field of the continuum (at the mesh nodes); this deck has no continuum" + (
+                "; `stress_atom` is the atoms' stress" if f == "stress" else "")
+        elif f in _COUPLED_FIELDS and not (atoms and cont):
+            why = f"`{f}` averages the atoms at the mesh nodes of a coupled model; this deck has no " + (
+                "continuum" if atoms else "atoms")
+        else:
+            continue
+        out.append((("output", "fields", i), why + ", so it would not be written", "remove it from "
+                                                                                   "`output.fields`"))
+    return out
+
+
 def _atoms_source(atoms: Any, dim: int | None) -> list[Problem]:
     """``atoms``: a lattice or a file (not both); what each needs (mass, species per sublattice)."""
     from ..md.lattice import Lattice
@@ -185,6 +216,7 @@ def check(config: DeckConfig, data: dict[str, Any]) -> list[Problem]:
     integ = config.integrator
     out.extend(_nonconservative_statics(config, data))
     out.extend(_dynamics_only_in_statics(config))
+    out.extend(_fields_without_region(config))
     if getattr(integ, "type", None) == "verlet":
         if integ.steps is not None and integ.time is not None:
             out.append((("integrator", "time"), "give either `steps` or `time`, not both", None))

@@ -121,7 +121,8 @@ def write_extxyz(h5_path: str | os.PathLike, out_path: str | os.PathLike,
                 else:
                     at.new_array(f, _pad3(v) if v.ndim > 1 else np.asarray(v))
             for k, v in static_cols.items():
-                at.new_array(k, np.asarray(v))
+                if k not in at.arrays:      # a frame field of the same name (`weight`) is the column
+                    at.new_array(k, np.asarray(v))
             at.info.update({"Time": float(r.times[i]), "Step": int(r.steps[i]), "units": units,
                             "cell_origin": origin})
             if calc:
