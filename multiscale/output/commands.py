@@ -448,6 +448,8 @@ def _frames(spec: str | None) -> slice:
         parts = [int(p) if p else None for p in spec.split(":")]
         if len(parts) == 1:
             return slice(parts[0], None if parts[0] == -1 else parts[0] + 1)
+        if len(parts) == 3 and parts[2] == 0:
+            raise click.BadParameter(f"{spec!r}: the step cannot be 0", param_hint="--frames")
         return slice(*parts)
     except (ValueError, TypeError):
         raise click.BadParameter(f"{spec!r} is not START:STOP[:STEP] or an index",
@@ -473,13 +475,16 @@ def export_cmd(results: str, fmt: str, output: str | None, frames_spec: str | No
             raise UserError(DeckError(str(exc), file=results)) from None
         except ValueError:
             pass                                   # not HDF5: the reader below says so
+    frames = _frames(frames_spec)
     with _open(results) as r:
-        clean = r.clean
+        clean, n_frames = r.clean, r.nframes
     if not clean:
         click.echo(f"warning: {results} was not closed cleanly; other tools can open it only after "
                    "`msim export ... --repair` (when no run is writing it)", err=True)
+    if frames_spec and fmt != "xdmf" and n_frames and not len(range(n_frames)[frames]):
+        raise click.BadParameter(f"{frames_spec!r} selects none of the {n_frames} frames of {results} "
+                                 f"(indices 0 … {n_frames - 1}, or -1 for the last)", param_hint="--frames")
     src = Path(results)
-    frames = _frames(frames_spec)
     try:
         if fmt == "extxyz":
             from multiscale.output.extxyz import write_extxyz

@@ -352,7 +352,10 @@ def check_compatible(origin: Origin, static: dict, source: str) -> None:
         if not problems and origin.species is not None and set(np.unique(origin.species)) != {"X"}:
             mine = _species(atoms)
             if mine is not None and mine.shape == origin.species.shape:
-                diff = np.flatnonzero(mine != origin.species)
+                # files written before funcfl EAM elements were named by symbol hold the atomic number
+                from ..md.potentials.eam_tables import _element_name
+                theirs = np.array([_element_name(str(s)) for s in origin.species], dtype=object)
+                diff = np.flatnonzero(mine.astype(object) != theirs)
                 if diff.size:
                     i = int(diff[0])
                     problems.append(f"the species of {diff.size} atom(s) differ (atom {i}: "

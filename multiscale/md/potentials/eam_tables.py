@@ -182,6 +182,17 @@ def _regrid(values: np.ndarray, file_delta: float, delta: float, n: int) -> np.n
     return out
 
 
+def _element_name(word: str) -> str:
+    """A funcfl file names its element by atomic number (``29`` in ``Cu_u3.eam``): the chemical symbol
+    (``Cu``) for 1 … 118, so results and exports carry the element (the word itself otherwise)."""
+    try:
+        z = int(word)
+    except ValueError:
+        return word
+    from ase.data import chemical_symbols
+    return chemical_symbols[z] if 1 <= z < len(chemical_symbols) else word
+
+
 def read_funcfl(path: str | Path) -> EAMTables:
     """Read a single-element DYNAMO funcfl file (e.g. ``Cu_u3.eam``) as LAMMPS ``pair_style eam`` does.
     Malformed files raise `DeckError` at the file's line (header values, counts, numbers checked)."""
@@ -203,7 +214,7 @@ def read_funcfl(path: str | Path) -> EAMTables:
     zr = _regrid(zr_f, dr, dr, nr_new)
     z2r = FUNCFL_ZCONV * zr * zr
     return EAMTables(
-        elements=[head[0]], masses=[mass], nr=nr_new, dr=dr, nrho=nrho_new, drho=drho, cutoff=cut,
+        elements=[_element_name(head[0])], masses=[mass], nr=nr_new, dr=dr, nrho=nrho_new, drho=drho, cutoff=cut,
         rhomax=rhomax, frho=interpolate_spline(frho, drho)[None],
         rhor=interpolate_spline(rhor, dr)[None], z2r=interpolate_spline(z2r, dr)[None, None])
 
