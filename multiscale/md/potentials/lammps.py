@@ -85,7 +85,9 @@ class LammpsPotential(ExternalPotential):
         except LammpsUnavailable:
             raise
         except Exception as exc:  # LAMMPS's own message (unknown style, missing file, bad coefficients)
-            raise ValueError(f"LAMMPS rejected the potential: {exc}") from exc
+            # its lines ("ERROR: ...", "Last input line: ...") joined: one line of the deck error
+            msg = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            raise ValueError(f"LAMMPS rejected the potential: {msg}") from exc
 
     @classmethod
     def from_params(cls, params, units=None, deck_dir=None):  # noqa: ANN001, ANN206
