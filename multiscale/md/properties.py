@@ -115,6 +115,13 @@ def zero_stress_lattice_constant(potential, kind: str, a_guess: float | None = N
             k = int(up[np.argmin(np.minimum(e_full[up], e_full[up + 1]))])
             lo, hi, glo, ghi = full[k], full[k + 1], g[k], g[k + 1]
     if not (glo < 0 < ghi):
+        if a_guess is None and np.all(g[np.isfinite(g)] <= 0):
+            # found off the gallery: LJ with cutoff 0.9σ (below its minimum 1.12σ) was refused as "no
+            # zero-stress spacing of hex bracketed in [0.8858, 0.891]", which does not say why
+            raise RuntimeError(f"the energy of {kind} falls at every spacing with neighbours inside the "
+                               f"cut-off {potential.cutoff:g} (the pair forces are repulsive there): the "
+                               "lattice has no zero-stress spacing with this cut-off — is the cut-off below "
+                               "the potential's minimum? Give `a` a number, or a longer cut-off")
         raise RuntimeError(f"no zero-stress spacing of {kind} bracketed in [{lo}, {hi}]")
     from scipy.optimize import brentq
 
