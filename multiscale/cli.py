@@ -429,12 +429,12 @@ def _show_msim_warnings() -> None:
     Python's file:line form; other libraries' warnings keep theirs."""
     import warnings
 
-    from .errors import ContinuationWarning, NotConvergedWarning
+    from .errors import ContinuationWarning, DeckWarning, NotConvergedWarning
 
     python_show = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
-        if issubclass(category, NotConvergedWarning | ContinuationWarning):
+        if issubclass(category, NotConvergedWarning | ContinuationWarning | DeckWarning):
             click.echo(f"warning: {message}", err=True)
         else:
             python_show(message, category, filename, lineno, file, line)

@@ -100,6 +100,11 @@ class ContinuationWarning(UserWarning):
     the state: legitimate (e.g. a change of model), but the state's forces and energy change at step 0."""
 
 
+class DeckWarning(UserWarning):
+    """A deck value msim had to round to run it (``integrator.time`` not a whole number of steps of ``dt``):
+    the run goes on, the message says what it does instead."""
+
+
 class BlowUpError(MsimError):
     """The run became numerically unstable (NaN/inf, atom lost, energy jump).
 

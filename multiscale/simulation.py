@@ -193,6 +193,14 @@ class Simulation:
             raise DeckError("--restart and --from exclude each other: --restart goes on with the same run "
                             "and deck, --from starts a new run from another run's state")
         total = run_length(self.n_steps(), self.statics, steps, stages)
+        if steps is None and not self.statics and self.reduce.rank == 0:
+            from .run.prepare import time_rounding
+            why = time_rounding(self.deck)
+            if why:
+                import warnings
+
+                from .errors import DeckWarning
+                warnings.warn(why, DeckWarning, stacklevel=2)
         m = self.model
         self.record = record = RunRecord(self.deck, {
             "reference_positions": None if m.atoms is None else m.atoms.X,

@@ -175,6 +175,20 @@ def n_steps(model, deck, statics: bool) -> int:  # noqa: ANN001
     return 0
 
 
+def time_rounding(deck) -> str | None:  # noqa: ANN001
+    """Why the run's end differs from ``integrator.time`` (not a whole number of steps of ``dt``: the step
+    count is rounded up, `n_steps`), or None (steps given, or a whole number within 1e-9)."""
+    integ = deck.config.integrator
+    if getattr(integ, "steps", None) is not None or getattr(integ, "time", None) is None:
+        return None
+    q = integ.time / integ.dt
+    n = int(math.ceil(q - 1e-9))
+    if abs(q - round(q)) <= 1e-9 * max(1.0, q):
+        return None
+    return (f"integrator.time {integ.time:g} is not a whole number of steps of dt {integ.dt:g} ({q:.6g}): "
+            f"the run takes {n} steps and ends at t = {n * integ.dt:.6g}")
+
+
 def run_length(deck_n: int, statics: bool, steps: int | None, stages: int | None) -> int:
     """Steps (dynamics) or load stages (statics) to run given ``--steps`` / ``--stages``; `DeckError`
     for a value that does not fit. ``deck_n``: the deck's own length (`n_steps`)."""

@@ -130,7 +130,9 @@ def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
         worst = min(dts.values()) if dts else math.inf
         verdict = "ok" if dt < worst else "TOO LARGE: the run will be unstable"
         lines.append(f"time step     deck {dt:g} {m.units.time}; stable estimates: {parts} -> {verdict}")
-        lines.append(f"steps         {n_steps}")
+        from .prepare import time_rounding
+        why = time_rounding(deck)
+        lines.append(f"steps         {n_steps}" + (f" ({why})" if why else ""))
     from ..resources import fmt_bytes, memory_limit
     limit, src = memory_limit()
     lines.append(f"memory        ~{fmt_bytes(memory_estimate(model))} (this machine: "
