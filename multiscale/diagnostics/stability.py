@@ -87,3 +87,107 @@ def _weighted_atoms_stable_dt(system, potential, omega_lattice: float) -> tuple[
         om2 = omega_lattice**2 * ratio[idx] * np.where(M > 0, m_full / M, np.inf)
     a = int(np.argmax(om2))
     return (2.0 / float(np.sqrt(om2[a])) if om2[a] > 0 else float("inf")), int(idx[a])
+
+
+def _eam_entry_terms(tables, ti: np.ndarray, tj: np.ndarray, r: np.ndarray) -> tuple:  # noqa: ANN001
+    """Per list entry (i, j) at distance r [Å]: φ', φ'' of the pair, and ρ, ρ', ρ'' of the density j gives
+    at i (``ji``) and of the density i gives at j (``ij``), with the element pair's tables (setfl/funcfl:
+    the giving element's row; eam/fs: row s·nel + t). Eight arrays (m,): φ', φ'', ρ_ji, ρ'_ji, ρ''_ji,
+    ρ_ij, ρ'_ij, ρ''_ij."""
+    from ..md.potentials.eam_tables import eval_pair, eval_pair_d2, eval_radial, eval_radial_d2
+
+    nel = len(tables.elements)
+    fs = nel > 1 and tables.rhor.shape[0] == nel * nel
+    out = [np.zeros_like(r) for _ in range(8)]
+    code = ti.astype(np.int64) * nel + tj
+    for c in np.unique(code).tolist():
+        a, b = divmod(int(c), nel)
+        s = code == c
+        rs = r[s]
+        out[0][s] = eval_pair(tables, a, b, rs)[1]
+        out[1][s] = eval_pair_d2(tables, a, b, rs)
+        row_ji = tables.rhor[b * nel + a] if fs else tables.rhor[b]   # j (element b) gives at i (a)
+        row_ij = tables.rhor[a * nel + b] if fs else tables.rhor[a]
+        out[2][s], out[3][s] = eval_radial(tables, row_ji, rs)
+        out[4][s] = eval_radial_d2(tables, row_ji, rs)
+        out[5][s], out[6][s] = eval_radial(tables, row_ij, rs)
+        out[7][s] = eval_radial_d2(tables, row_ij, rs)
+    return tuple(out)
+
+
+def weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
+    """(n, d, d) on-site blocks K_aa = ∂²E/∂x_a² [energy/length²] of the weighted EAM energy
+    E = Σ_c w_c F(ρ_c) + Σ_{b<c} w_bc φ(r_bc) at the reference positions X of an `AtomisticRegion`
+    (site weights ``atoms.site_w``, bond weights ``atoms.bond_w``; None = 1). With u the unit vector
+    a → b over a's neighbours b:
+
+        K_aa = Σ_b [c_r u uᵀ + c_t (I − u uᵀ)] + w_a F''(ρ_a) g gᵀ,   g = Σ_b ρ'_{b→a} u,
+        c_r = w_ab φ'' + w_a F'(ρ_a) ρ''_{b→a} + w_b (F'(ρ_b) ρ''_{a→b} + F''(ρ_b) ρ'_{a→b}²),
+        c_t = (w_ab φ' + w_a F'(ρ_a) ρ'_{b→a} + w_b F'(ρ_b) ρ'_{a→b}) / r.
+
+    ``potential``: a `TabulatedEAM` (its ``tables``; atom types from ``atoms.types``)."""
+    from ..md.potentials.eam_tables import eval_embedding, eval_embedding_d2
+
+    t = potential.tables
+    if atoms.nlist.x_build is None:
+        atoms.rebuild()
+    n, d = atoms.X.shape
+    i, j = atoms.nlist.pairs()
+    dX = atoms.nlist.separations(atoms.X)
+    r = np.sqrt(np.sum(dX * dX, axis=1))
+    inside = r < t.cutoff
+    wb = np.ones(len(r)) if atoms.bond_w is None else np.asarray(atoms.bond_w, float)
+    i, j, dX, r, wb = i[inside], j[inside], dX[inside], r[inside], wb[inside]
+    types = np.zeros(n, np.int64) if atoms.types is None else np.asarray(atoms.types, np.int64)
+    ws = np.ones(n) if atoms.site_w is None else np.asarray(atoms.site_w, float)
+    dphi, d2phi, rho_ji, drho_ji, d2rho_ji, rho_ij, drho_ij, d2rho_ij = _eam_entry_terms(t, types[i], types[j], r)
+    rho = np.bincount(i, rho_ji, n) + np.bincount(j, rho_ij, n)
+    Fp = np.zeros(n)
+    Fpp = np.zeros(n)
+    for e in np.unique(types):
+        s = types == e
+        Fp[s] = eval_embedding(t, int(e), rho[s])[1]
+        Fpp[s] = eval_embedding_d2(t, int(e), rho[s])
+    u = dX / r[:, None]
+    uu = u[:, :, None] * u[:, None, :]
+    eye = np.eye(d)
+    c_t = (wb * dphi + ws[i] * Fp[i] * drho_ji + ws[j] * Fp[j] * drho_ij) / r
+    c_ri = wb * d2phi + ws[i] * Fp[i] * d2rho_ji + ws[j] * (Fp[j] * d2rho_ij + Fpp[j] * drho_ij ** 2)
+    c_rj = wb * d2phi + ws[j] * Fp[j] * d2rho_ij + ws[i] * (Fp[i] * d2rho_ji + Fpp[i] * drho_ji ** 2)
+    K = np.zeros((n, d, d))
+    rest = eye[None] - uu
+    np.add.at(K, i, c_ri[:, None, None] * uu + c_t[:, None, None] * rest)
+    np.add.at(K, j, c_rj[:, None, None] * uu + c_t[:, None, None] * rest)
+    g = np.zeros((n, d))
+    np.add.at(g, i, drho_ji[:, None] * u)
+    np.add.at(g, j, -drho_ij[:, None] * u)
+    K += (ws * Fpp)[:, None, None] * g[:, :, None] * g[:, None, :]
+    return K
+
+
+def unstable_weighted_atoms(system, potential) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Free atoms of a coupled `CoupledSystem` with a weighted tabulated EAM energy whose on-site block
+    K_aa (`weighted_eam_onsite_blocks`) has a negative eigenvalue at the reference: the blended energy is
+    not stable there (Π decreases along e_a: the atom falls toward a neighbour — its own and its
+    neighbours' embedding terms, site-weighted w = β̄, pull it while the bonds' repulsion, weighted by the
+    bonds' averages of β, can be much weaker or exactly 0 at H's continuum edge). Atoms tied to the mesh by
+    a strong row (`slaved_atoms`) are left out. Returns (atoms (k,) in the region's numbering, their
+    smallest eigenvalue (k,) [energy/length²]); empty for other potentials (pair potentials weight
+    their whole energy by the bonds)."""
+    empty = (np.zeros(0, np.int64), np.zeros(0))
+    if getattr(potential, "tables", None) is None or not getattr(potential, "many_body", False):
+        return empty
+    atoms = system.atoms
+    if atoms is None or atoms.site_w is None:
+        return empty
+    free = np.asarray(system.free)
+    keep = np.ones(len(free), bool)
+    keep[slaved_atoms(system.G, system.n_free, system.d)] = False
+    idx = free[keep]
+    if idx.size == 0:
+        return empty
+    K = weighted_eam_onsite_blocks(atoms, potential)[idx]
+    lam = np.linalg.eigvalsh(0.5 * (K + np.swapaxes(K, 1, 2)))[:, 0]
+    scale = float(np.max(np.abs(K))) if K.size else 0.0
+    bad = lam < -1e-9 * scale
+    return idx[bad].astype(np.int64), lam[bad]

@@ -39,12 +39,14 @@ def stable_dt(model) -> dict[str, float]:  # noqa: ANN001
 
 def check_time_step(model, deck, statics: bool) -> None:  # noqa: ANN001
     """Raise a `DeckError` at ``integrator.dt`` when dt is not below the smallest stable estimate of
-    `stable_dt` (dynamics only), unless the deck sets ``integrator.allow_unstable_dt: true``."""
+    `stable_dt` (dynamics only), unless the deck sets ``integrator.allow_unstable_dt: true``; before
+    that, `check_weighted_energy` (a weighted EAM energy unstable at the reference)."""
     if statics:
         return
     integ = deck.config.integrator
     if getattr(integ, "allow_unstable_dt", False):
         return
+    check_weighted_energy(model, deck)
     dts = stable_dt(model)
     if not dts:
         return
@@ -58,6 +60,36 @@ def check_time_step(model, deck, statics: bool) -> None:  # noqa: ANN001
             f"({which}; estimates: {parts}): the run would be unstable",
             hint=f"use dt < {worst:.4g} (e.g. {0.5 * worst:.3g}), or set `allow_unstable_dt: true` in "
                  "`integrator` to run anyway")
+
+
+def _above(v: float) -> float:
+    """The smallest number of two significant digits strictly above v > 0."""
+    e = math.floor(math.log10(v)) - 1
+    return (math.floor(v / 10.0**e) + 1) * 10.0**e
+
+
+def check_weighted_energy(model, deck) -> None:  # noqa: ANN001
+    """Raise a `DeckError` at ``handshake.coupling.slave_below`` when free handshake atoms of a coupled
+    model with a tabulated EAM are not stable at the reference (`diagnostics.stability.
+    unstable_weighted_atoms`: an on-site stiffness with a negative eigenvalue; such atoms fall onto
+    their neighbours whatever dt). Called by `check_time_step` (dynamics; ``allow_unstable_dt`` skips it)."""
+    m = model
+    if m.atoms is None or m.continuum is None or m.handshake is None:
+        return
+    from ..diagnostics.stability import unstable_weighted_atoms
+    bad, lam = unstable_weighted_atoms(m.system, m.potential)
+    if bad.size == 0:
+        return
+    beta = float(np.max(m.system.atom_weight[bad]))
+    raise deck.error(
+        "handshake.coupling.slave_below",
+        f"the blended EAM energy is not stable at the reference: {bad.size} free handshake atoms "
+        f"(β̄ up to {beta:.4g}) have an on-site stiffness with a negative eigenvalue (down to "
+        f"{float(np.min(lam)):.3g} {m.units.energy}/{m.units.length}²): their embedding terms (weight β̄) "
+        "pull them onto neighbours whose bonds (weight: the bond's average of β, 0 at the continuum edge) "
+        "do not hold them; the run would be unstable at any time step",
+        hint=f"tie them to the mesh: `slave_below: {_above(beta):.2g}` (above {beta:.4g}) in "
+             "`handshake.coupling`, or set `allow_unstable_dt: true` in `integrator` to run anyway")
 
 
 def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
