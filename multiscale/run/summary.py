@@ -88,8 +88,10 @@ def check_weighted_energy(model, deck) -> None:  # noqa: ANN001
         f"{float(np.min(lam)):.3g} {m.units.energy}/{m.units.length}²): their embedding terms (weight β̄) "
         "pull them onto neighbours whose bonds (weight: the bond's average of β, 0 at the continuum edge) "
         "do not hold them; the run would be unstable at any time step",
-        hint=f"tie them to the mesh: `slave_below: {_above(beta):.2g}` (above {beta:.4g}) in "
-             "`handshake.coupling`, or set `allow_unstable_dt: true` in `integrator` to run anyway")
+        hint=f"tie them to the mesh: `slave_below` above {beta:.4g} (e.g. {_above(beta):.2g}) in "
+             "`handshake.coupling` removes this instability of the reference state (with thermal motion a "
+             "larger value can be needed: check the energy of a short run), or set "
+             "`allow_unstable_dt: true` in `integrator` to run anyway")
 
 
 def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
