@@ -140,7 +140,8 @@ def weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
     i, j, dX, r, wb = i[inside], j[inside], dX[inside], r[inside], wb[inside]
     types = np.zeros(n, np.int64) if atoms.types is None else np.asarray(atoms.types, np.int64)
     ws = np.ones(n) if atoms.site_w is None else np.asarray(atoms.site_w, float)
-    dphi, d2phi, rho_ji, drho_ji, d2rho_ji, rho_ij, drho_ij, d2rho_ij = _eam_entry_terms(t, types[i], types[j], r)
+    dphi, d2phi, rho_ji, drho_ji, d2rho_ji, rho_ij, drho_ij, d2rho_ij = _eam_entry_terms(
+        t, types[i], types[j], r)
     rho = np.bincount(i, rho_ji, n) + np.bincount(j, rho_ij, n)
     Fp = np.zeros(n)
     Fpp = np.zeros(n)
@@ -149,18 +150,19 @@ def weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
         Fp[s] = eval_embedding(t, int(e), rho[s])[1]
         Fpp[s] = eval_embedding_d2(t, int(e), rho[s])
     u = dX / r[:, None]
-    uu = u[:, :, None] * u[:, None, :]
-    eye = np.eye(d)
     c_t = (wb * dphi + ws[i] * Fp[i] * drho_ji + ws[j] * Fp[j] * drho_ij) / r
     c_ri = wb * d2phi + ws[i] * Fp[i] * d2rho_ji + ws[j] * (Fp[j] * d2rho_ij + Fpp[j] * drho_ij ** 2)
     c_rj = wb * d2phi + ws[j] * Fp[j] * d2rho_ij + ws[i] * (Fp[i] * d2rho_ji + Fpp[i] * drho_ji ** 2)
     K = np.zeros((n, d, d))
-    rest = eye[None] - uu
-    np.add.at(K, i, c_ri[:, None, None] * uu + c_t[:, None, None] * rest)
-    np.add.at(K, j, c_rj[:, None, None] * uu + c_t[:, None, None] * rest)
     g = np.zeros((n, d))
-    np.add.at(g, i, drho_ji[:, None] * u)
-    np.add.at(g, j, -drho_ij[:, None] * u)
+    for p in range(d):       # one component at a time: O(entries) memory
+        g[:, p] = np.bincount(i, drho_ji * u[:, p], n) - np.bincount(j, drho_ij * u[:, p], n)
+        for q in range(p, d):
+            upq = u[:, p] * u[:, q]
+            rest = (1.0 if p == q else 0.0) - upq
+            K[:, p, q] = (np.bincount(i, c_ri * upq + c_t * rest, n)
+                          + np.bincount(j, c_rj * upq + c_t * rest, n))
+            K[:, q, p] = K[:, p, q]
     K += (ws * Fpp)[:, None, None] * g[:, :, None] * g[:, None, :]
     return K
 
