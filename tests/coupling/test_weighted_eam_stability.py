@@ -1,6 +1,6 @@
 """The projected 3D EAM deck at small ``slave_below`` (tests/parallel/decks/coupled3d_eam.yaml: Cu_u3, 844
-atoms, with ``coupling: projected`` and its fixed bottom dropped, as tests/parallel/test_mpi_coupled_spatial_3d.py
-builds it) blew up in a serial run within 50 steps at the default 1e-3 and at 0.01.
+atoms, with ``coupling: projected`` and its fixed bottom dropped, as
+tests/parallel/test_mpi_coupled_spatial_3d.py builds it) blew up in a serial run within 50 steps at the default 1e-3 and at 0.01.
 
 The cause is the blended energy, not the time step nor the forces: its forces agree with central
 differences of the blended energy to 1e-8 eV/Å; the constrained M⁻¹K at the reference has 36 negative
