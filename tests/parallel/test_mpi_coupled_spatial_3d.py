@@ -49,9 +49,10 @@ def morse3d(tmp: Path) -> Path:
 
 
 def eam3d(tmp: Path) -> Path:
-    # slave_below 0.05: with the default 1e-3 (and with 0.01) the SERIAL projected run of this deck blows
-    # up within 50 steps (the edge atoms' small masses β̄m against the unweighted embedding terms of their
-    # neighbours); 0.05 ties the edge atoms and runs stably (energy constant to 1e-6 over 1 000 steps)
+    # slave_below 0.05: with the default 1e-3 (and with 0.01) the blended EAM energy of this deck is unstable
+    # at the reference (edge atoms' embedding terms, weight β̄, pull them onto neighbours whose bonds have
+    # weight 0; msim refuses it at handshake.coupling.slave_below, tests/coupling/test_weighted_eam_stability.py);
+    # at 100 K it needs 0.04; 0.05 runs stably (energy constant to 1e-6 over 1 000 steps)
     return variant(EAM, tmp, "eam3d", coupling={"type": "projected", "slave_below": 0.05})
 
 
