@@ -158,13 +158,27 @@ class DampingBand:
             v[: self._n_la] = va[self.local_atoms]
         if vn is not None:
             v[self._n_la:] = vn[self.local_nodes]
+        removed = self.map_local(v, system.d)
+        if va is not None:
+            va[self.local_atoms] = v[: self._n_la]
+        if vn is not None:
+            vn[self.local_nodes] = v[self._n_la:]
+        system.update_pads(positions=False)
+        return removed
+
+    def map_local(self, v: np.ndarray, d: int) -> float:
+        """The map itself on the local dofs' velocities ``v`` (len(local),) [length/time] in the order of
+        ``local`` (atoms' flat dofs ``local_atoms``, then nodes' ``local_nodes``), in place; advances the
+        noise step; returns the kinetic energy removed [energy]. `apply` gathers v from the regions' arrays;
+        the spatially decomposed run (`parallel.spatial_operators`) from its replicated touched-atom copy
+        (the same values, the same bits). d: the dimension (noise components per atom of H)."""
         m, lf = self._m_L, self._lf
         K0 = 0.5 * float(np.dot(m * v, v))
         vf = v[lf]
         rhs = m[lf] * vf - self._C_ff @ vf
         if self.kT > 0.0:
             from ..parallel.streams import keyed_normal
-            xi = keyed_normal(self.seed, self.step, self.gids, system.d, stream=2).ravel()
+            xi = keyed_normal(self.seed, self.step, self.gids, d, stream=2).ravel()
             rhs += self._BT_f @ ((np.sqrt(self.kT) * self._noise_scale) * xi)
         self.step += 1
         if len(self._lx):
@@ -177,11 +191,6 @@ class DampingBand:
             cr = np.zeros(self._r)
         sol = self._lu.solve(np.concatenate([rhs, cr]) if self._r else rhs)
         v[lf] = sol[: len(lf)]
-        if va is not None:
-            va[self.local_atoms] = v[: self._n_la]
-        if vn is not None:
-            vn[self.local_nodes] = v[self._n_la:]
-        system.update_pads(positions=False)
         K1 = 0.5 * float(np.dot(m * v, v))
         return K0 - K1
 

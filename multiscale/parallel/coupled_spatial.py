@@ -44,6 +44,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import load as _load_kernel
+from .spatial_operators import SpatialOperators
 
 __all__ = ["SpatialCoupled", "spatial_refusal"]
 
@@ -53,9 +54,11 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     ranks, or None."""
     from ..coupling.methods.base import CouplingMethod
     from ..coupling.methods.projected import ProjectedCoupling
+    from ..coupling.methods.strong import StrongCoupling
     from ..fem.continuum import ContinuumRegion
     from ..loads.radial_pulse import RadialPulse
     from ..loads.base import Load
+    from .spatial_operators import operator_refusal
     from .split_continuum import SplitContinuum
     s = model.system
     what = "is not supported by the spatial decomposition of coupled decks yet (--decompose spatial)"
@@ -72,8 +75,8 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     if s.d not in (2, 3):
         return "atoms", f"{s.d}D {what} (2D and 3D only)"
     m = s.method
-    if not isinstance(m, ProjectedCoupling) or type(m) is not ProjectedCoupling:
-        return "handshake.coupling", f"coupling '{type(m).__name__}' {what} (projected only)"
+    if type(m) not in (ProjectedCoupling, StrongCoupling):
+        return "handshake.coupling", f"coupling '{type(m).__name__}' {what} (projected and strong only)"
     if hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
         return "handshake.coupling", f"a coupling with its own forces {what}"
     if np.any(model.atoms.box.periodic):
@@ -83,10 +86,6 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
         return "atoms.region", (f"{size} slabs of {(box.hi[0] - box.lo[0]) / size:g} along x are thinner "
                                 f"than cut-off + skin = {rlist:g} (--decompose spatial): use at most "
                                 f"{max(int((box.hi[0] - box.lo[0]) // rlist), 1)} ranks")
-    if model.thermostat is not None:
-        return "integrator.thermostat", f"a thermostat {what}"
-    if model.damping is not None or integrator.velocity_ops:
-        return "handshake.damping", f"a damping band {what}"
     for ld in model.loads:
         if not (isinstance(ld, RadialPulse) and type(ld).impose is Load.impose
                 and ld.fixed_dofs() == (None, None)):
@@ -95,6 +94,9 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
         return "loads", f"fixed or prescribed dofs {what}"
     if integrator.projector is None or not integrator._local:
         return "handshake.coupling", f"a constraint system without the local (touched-dof) solve {what}"
+    why = operator_refusal(model, integrator, what)     # Langevin thermostat, damping band (spatial_operators)
+    if why is not None:
+        return why
     if not isinstance(model.continuum, ContinuumRegion) or not SplitContinuum.supports(model.continuum, m):
         return "continuum", f"this continuum {what}"
     if np.any(s.floored.size):
@@ -209,6 +211,7 @@ class SpatialCoupled:
             X_ref=np.asarray(a.X, float)[mine], bond_weight_fn=s.handshake.bond_weight_fn)
         self._built = -1
         self.step_count = int(integrator.step_count)     # a restart continues the serial clock
+        self.ops = SpatialOperators(self, model, integrator)     # thermostat, damping band (or no-ops)
         self.time = float(integrator.time)
         self.potential = 0.0
         self.energy = {"potential_atoms": 0.0, "potential_continuum": 0.0, "coupling": 0.0}
@@ -253,6 +256,7 @@ class SpatialCoupled:
             self._layout.append((o, (pt[:, None] * d + cd).ravel(), (pp[:, None] * d + cd).ravel(),
                                  o + 1 + (pt.size + pp.size) * d, int(ccounts[r])))
         self._built = e.n_builds
+        self.ops.remap()
 
     # ------------------------------------------------------------------ forces
     def _set_pads(self) -> None:
@@ -269,8 +273,9 @@ class SpatialCoupled:
         e, d = self.engine, self.d
         t0 = _tt()
         e.compute()
-        t1 = _tt()
         f = e.forces
+        self.ops.add_forces(f)
+        t1 = _tt()
         send = self._send
         send[0] = e.energy_local
         kT, kP = self.rowsT.size * d, self.rowsP.size * d
@@ -392,6 +397,7 @@ class SpatialCoupled:
         half = 0.5 * dt
         for _ in range(int(n)):
             t0 = _tt()
+            self.ops.begin_step()
             no = e.n_own
             k.kick_drift(e.v, e.x[:no], self.acc_own, half, dt, nt)
             k.kick_drift(self.vT, self.xT, self.accT, half, dt, nt)
@@ -403,6 +409,7 @@ class SpatialCoupled:
             e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]
             self.time = (self.step_count + 1) * dt
             self._set_pads()
+            self.ops.after_drift()
             self.stats["t_rest"] += _tt() - t0
             if e.due():
                 e.rebuild()
@@ -410,6 +417,7 @@ class SpatialCoupled:
             self._evaluate()
             t0 = _tt()
             self._acc_kick(half)
+            self.ops.after_kick()
             self.step_count += 1
             self.stats["t_rest"] += _tt() - t0
             self.stats["steps"] += 1
@@ -428,11 +436,13 @@ class SpatialCoupled:
         return Ka, Kc
 
     def ledger(self) -> dict:
-        """Collective: kinetic and potential terms and the total [energy] (no loads, no damping: the
-        external work and the dissipated energy are 0)."""
+        """Collective: kinetic and potential terms, the thermostat's external work, the band's dissipated
+        energy and the total K + Π − W [energy] (`run.reduce.Reduction.ledger`'s)."""
         Ka, Kc = self.kinetic()
-        out = {"kinetic_atoms": Ka, "kinetic_continuum": Kc, **self.energy}
-        out["total"] = Ka + Kc + self.potential
+        W = self.ops.external_work()
+        out = {"kinetic_atoms": Ka, "kinetic_continuum": Kc, **self.energy, "external_work": W,
+               "dissipated": self.ops.dissipated}
+        out["total"] = Ka + Kc + self.potential - W
         return out
 
     def gather(self) -> dict | None:
