@@ -204,6 +204,10 @@ class SpatialOperators:
         """(n_own, d) thermostat forces of the owned atoms (None without a thermostat)."""
         return None if self.th is None else self.th.fe
 
+    def work_share(self) -> float:
+        """This rank's share of the external work [energy] (rank 0's includes the work before a restart)."""
+        return 0.0 if self.th is None else self.th.work_local
+
     def external_work(self) -> float:
         """Collective: the external work [energy] (the thermostat's, summed over the ranks)."""
         if self.th is None:

@@ -24,9 +24,12 @@ mesh (rank 0 also the serial arrays it gathers into). The serial model itself is
 (docs/parallel.md "Per-rank memory of the spatial path").
 
 Refused (`DeckError` at the key, exit 2): everything `parallel.coupled_spatial.spatial_refusal` names
-(strong coupling, 1D, external engines and eam/fs files with several elements, thermostats, damping
-bands, loads other than initial conditions, periodic atom boxes, slabs thinner than cut-off + skin) and
-quasi-statics.
+(couplings other than projected and strong, 1D, external engines and eam/fs files with several elements,
+thermostats other than Langevin, loads other than initial conditions, periodic atom boxes, slabs thinner
+than cut-off + skin) and quasi-statics. The Langevin thermostat and the damping band run in
+`parallel.spatial_operators`: each rank's ledger share holds its owned atoms' thermostat work (rank 0 the
+replicated dissipated energy); the gather to rank 0 writes the thermostat forces into ``fext_atoms`` (so
+checkpoints carry them) and a restart hands them, the work and the dissipated energy back.
 """
 
 from __future__ import annotations
@@ -164,9 +167,6 @@ class SpatialIntegrator:
     and checkpoint on rank 0. ``serial``: the prepared serial `VelocityVerlet` (not stepped; its arrays are
     current on rank 0 after a gather only)."""
 
-    external_work = 0.0       # no loads doing work, no thermostat, no damping (refused)
-    dissipated = 0.0
-
     def __init__(self, model, serial, comm) -> None:  # noqa: ANN001
         self.model, self.serial, self.comm = model, serial, comm
         self.root = comm.rank == 0
@@ -198,6 +198,16 @@ class SpatialIntegrator:
     @property
     def potential(self) -> float:
         return float(self.sc.potential)
+
+    @property
+    def external_work(self) -> float:
+        """This rank's share of the thermostat's booked work [energy] (`parallel.spatial_operators`)."""
+        return self.sc.ops.work_share()
+
+    @property
+    def dissipated(self) -> float:
+        """The damping band's dissipated energy [energy], replicated: rank 0's share is all of it."""
+        return self.sc.ops.dissipated if self.root else 0.0
 
     @property
     def _initialized(self) -> bool:
@@ -242,7 +252,9 @@ class SpatialIntegrator:
         sc, it = self.sc, self.serial
         e = sc.engine
         no = e.n_own
-        mine = (e.gid[:no], e.x[:no], e.v, e.forces[:no], sc.acc_own, e.atom_energies())
+        fe = sc.ops.fext_own()              # thermostat forces (checkpointed: `fext_atoms`), None without
+        mine = (e.gid[:no], e.x[:no], e.v, e.forces[:no], sc.acc_own, e.atom_energies(), fe)
+        work = sc.ops.external_work()       # (collective)
         parts = self.comm.gather(mine, 0) if self.comm.size > 1 else [mine]
         if not self.root:
             return False
@@ -254,6 +266,9 @@ class SpatialIntegrator:
         for k, arr in ((1, a.x), (2, a.v), (3, s.f_atoms), (4, it.acc_atoms)):
             arr[gid] = np.concatenate([p[k] for p in parts])
         a.energies[gid] = np.concatenate([p[5] for p in parts])
+        if fe is not None:
+            it.fext_atoms[gid] = np.concatenate([p[6] for p in parts])
+        it.external_work, it.dissipated = work, sc.ops.dissipated
         del parts
         a.forces[...] = s.f_atoms
         s.update_pads()                      # pads: x = X + N U (as on the engine), v = N V
@@ -287,7 +302,17 @@ class SpatialIntegrator:
         s.atoms.v[...] = st["v"]
         s.continuum.U[...] = st["U"]
         s.continuum.V[...] = st["V"]
-        self._make()
+        # the thermostat's forces, its work and the band's dissipated energy continue from the checkpoint
+        # (`parallel.spatial_operators`: read at construction; ranks > 0 keep no serial fext_atoms array)
+        it.external_work, it.dissipated = float(st["external_work"]), float(st["dissipated"])
+        it._initialized = True
+        keep, it.fext_atoms = it.fext_atoms, np.asarray(st["fext_atoms"])
+        try:
+            self._make()
+        finally:
+            it.fext_atoms = keep
+        if self.root:
+            it.fext_atoms[...] = st["fext_atoms"]
 
     def project_state(self) -> None:
         self.serial.project_state()

@@ -80,11 +80,8 @@ def test_wave2d_spatial_one_rank_bitwise(tmp_path: Path) -> None:
         np.testing.assert_array_equal(z[k], ref[k], err_msg=k)
 
 
-REFUSED = {      # deck variant -> the key named
-    "strong": ({"handshake": {"coupling": {"type": "strong"}}}, "handshake.coupling"),
-    "thermostat": ({"integrator": {"thermostat": {"type": "langevin", "temperature": 0.01, "damp": 1.0}}},
-                   "integrator.thermostat"),
-    "damping": ({"handshake": {"damping": {"gamma0": 1.0}}}, "handshake.damping"),
+REFUSED = {      # deck variant -> the key named (thermostat, damping band, strong: test_mpi_coupled_spatial_ops)
+    "penalty": ({"handshake": {"coupling": {"type": "penalty", "kappa": 1.0}}}, "handshake.coupling"),
     "fixed_load": ({"loads": [{"type": "fixed", "label": "edge", "region": {"type": "box",
                                                                            "lo": [-90.0, -90.0],
                                                                            "hi": [90.0, -78.0]}}]},
@@ -94,8 +91,8 @@ REFUSED = {      # deck variant -> the key named
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals(tmp_path: Path, case: str) -> None:
-    """What the spatial path does not support (strong coupling, thermostats, a damping band, loads that
-    are not initial conditions) is refused with a message naming the deck key, by
+    """What the spatial path does not support (penalty coupling, loads that are not initial conditions)
+    is refused with a message naming the deck key, by
     `spatial_refusal` and by `SpatialCoupled` itself (never run); wave2d itself is accepted."""
     import yaml
 
@@ -152,15 +149,15 @@ def test_msim_run_decompose_spatial(tmp_path: Path) -> None:
 
 
 def test_msim_run_decompose_spatial_refused(tmp_path: Path) -> None:
-    """Under `mpiexec -n 2`, `--decompose spatial` with strong coupling exits 2 with one message naming
+    """Under `mpiexec -n 2`, `--decompose spatial` with penalty coupling exits 2 with one message naming
     the deck key (printed once); without the option the same deck runs (replicated)."""
     import yaml
     from test_mpi_run import msim, ok
     d = yaml.safe_load(WAVE2D.read_text())
     d.pop("expect", None)
-    d["handshake"]["coupling"] = {"type": "strong"}
-    d["integrator"]["steps"] = 20
-    deck = tmp_path / "strong.yaml"
+    d["handshake"]["coupling"] = {"type": "penalty", "kappa": 1.0}
+    d["integrator"].update({"steps": 20, "dt": 0.004})     # (penalty: the weighted atoms' stable step)
+    deck = tmp_path / "penalty.yaml"
     deck.write_text(yaml.safe_dump(d, sort_keys=False))
     p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]

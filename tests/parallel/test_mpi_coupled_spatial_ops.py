@@ -1,0 +1,230 @@
+"""The spatial coupled path (`parallel.coupled_spatial.SpatialCoupled`, ``--decompose spatial``) with a
+Langevin thermostat, a damping band and strong coupling (`parallel.spatial_operators`), under
+``mpiexec -n 2``, against the serial `VelocityVerlet` computed in this pytest process.
+
+Decks: variants of decks/wave2d.yaml (LJ, tri3, 2D): ``thermostat`` (langevin on every atom, k_B T = 0.01:
+the neighbour lists are rebuilt and atoms change rank while the run goes on), ``damping`` (a damping band
+with a bath: `DampingBand`'s map and keyed noise), ``strong`` (strong coupling: 2 012 rows, the block
+factorisation, the augmented solve and 1 680 slaved dofs of `ConstraintProjector`), ``all`` (the three
+together, the thermostat on a region). Contract: 1 rank bitwise serial; 2 ranks vs serial after 1 000 steps
+positions ≤ 1e-12 relative, every ledger term (kinetic, potential, external work, dissipated, total)
+≤ 1e-12 of its largest value, U and the velocities ≤ 1e-9 and ≤ 3× the control of
+tests/parallel/test_mpi_coupled_spatial.py (the serial run with its atoms' forces perturbed by one
+rounding); the same P twice bitwise.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from test_mpi_run import MPIEXEC, _env
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from mpi_coupled_spatial_driver import prepared  # noqa: E402
+from mpi_coupled_spatial_driver import serial_reference as perturbed_reference  # noqa: E402
+from mpi_coupled_spatial_ops_driver import serial_reference  # noqa: E402
+
+WAVE2D = ROOT / "decks" / "wave2d.yaml"
+
+VARIANTS = {
+    "thermostat": {"integrator": {"thermostat": {"type": "langevin", "temperature": 0.01, "damp": 1.0},
+                                  "seed": 3}},
+    "damping": {"handshake": {"damping": {"gamma0": 1.0, "temperature": 0.002}}},
+    "strong": {"handshake": {"coupling": {"type": "strong"}}},
+    "all": {"integrator": {"thermostat": {"type": "langevin", "temperature": 0.01, "damp": 1.0,
+                                          "region": {"type": "box", "lo": [-20.0, -20.0], "hi": [20.0, 20.0]}},
+                           "seed": 3},
+            "handshake": {"coupling": {"type": "strong"}, "damping": {"gamma0": 1.0, "temperature": 0.01}}},
+}
+
+
+def variant(name: str, tmp_path: Path, **output) -> Path:  # noqa: ANN003
+    d = yaml.safe_load(WAVE2D.read_text())
+    d.pop("expect", None)
+    for sec, upd in VARIANTS[name].items():
+        d[sec] = {**d[sec], **upd}
+    d["output"].update(output)
+    deck = tmp_path / f"wave2d_{name}.yaml"
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    return deck
+
+
+def spatial(n_ranks: int, deck: Path, steps: int, every: int, tmp_path: Path) -> dict:
+    out = tmp_path / f"spatial_{n_ranks}_{time.monotonic_ns()}.npz"
+    cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_coupled_spatial_ops_driver.py"),
+           str(deck), str(steps), str(every), str(out)]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    with np.load(out) as z:
+        return {k: z[k] for k in z.files}
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_one_rank_bitwise(tmp_path: Path, name: str) -> None:
+    """On one rank 200 steps bitwise the serial run: atoms, nodes, every ledger term (the thermostat's
+    booked work, the band's dissipated energy) and the thermostat's step counter."""
+    deck = variant(name, tmp_path)
+    z = spatial(1, deck, 200, 50, tmp_path)
+    ref = serial_reference(str(deck), 200, 50)
+    for k in ("x", "v", "U", "V", "ledger", "th_step"):
+        np.testing.assert_array_equal(z[k], ref[k], err_msg=k)
+    L = ref["ledger"]
+    if name in ("thermostat", "all"):
+        assert abs(L[-1, 4]) > 1e-3 * abs(L[-1, 0])              # the thermostat did work
+    if name in ("damping", "all"):
+        assert L[-1, 5] != 0.0                                    # the band removed / added energy
+
+
+@pytest.mark.parametrize("name", ["thermostat", "damping", "strong"])
+def test_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
+    """1 000 steps on 2 ranks (both own atoms) vs serial: positions ≤ 1e-12 relative, node positions
+    X + U ≤ 1e-12, every ledger term at every 100th step ≤ 1e-12 of its largest value, U and the
+    velocities ≤ 1e-9 of their largest value and ≤ 3× the control (round-off in the forces alone moves
+    them as far). The thermostat run rebuilds its lists and migrates atoms (the thermostat forces redrawn
+    in the new layout)."""
+    deck = variant(name, tmp_path)
+    z = spatial(2, deck, 1000, 100, tmp_path)
+    ref = serial_reference(str(deck), 1000, 100)
+    ctl = perturbed_reference(str(deck), 1000, 1000, perturb=2.2e-16)
+    assert int(z["size"]) == 2 and np.all(z["atoms_per_rank"] > 0)
+    if name == "thermostat":
+        assert int(z["builds"]) >= 4 and int(z["migrated"]) > 0, (z["builds"], z["migrated"])
+        assert int(z["th_step"]) == int(ref["th_step"]) == 1001
+    assert rel(z["x"], ref["x"]) <= 1e-12
+    nodes = prepared(str(deck)).model.continuum.nodes
+    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
+    for k in ("U", "V", "v"):
+        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
+        print(name, k, got, "control", control)
+        assert got <= 1e-9 and got <= 3.0 * control, k
+    L, R = z["ledger"], ref["ledger"]
+    assert L.shape == R.shape == (11, 8)
+    np.testing.assert_array_equal(L[:, 7], R[:, 7])
+    scale = np.max(np.abs(R[:, :7]), axis=0)
+    err = np.max(np.abs(L[:, :7] - R[:, :7]), axis=0) / np.where(scale > 0, scale, 1.0)
+    print(name, "ledger rel", err)
+    assert np.all(err <= 1e-12), err
+    assert np.all((scale > 0) == (np.max(np.abs(L[:, :7]), axis=0) > 0))   # the same terms are non-zero
+
+
+def test_two_ranks_twice_bitwise(tmp_path: Path) -> None:
+    """Thermostat, damping band and strong coupling together: the same P twice gives bitwise the same
+    state and ledger (200 steps on 2 ranks)."""
+    deck = variant("all", tmp_path)
+    a = spatial(2, deck, 200, 100, tmp_path)
+    b = spatial(2, deck, 200, 100, tmp_path)
+    for k in ("x", "v", "U", "V", "ledger"):
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_msim_run_and_restarts(tmp_path: Path) -> None:
+    """`msim run --decompose spatial` of the ``all`` variant (300 steps, checkpoint at 200): 1 rank bitwise
+    the serial results file (every frame, thermo and observable dataset); 2 ranks: thermo energies, the
+    external work and the dissipated energy ≤ 1e-12 of their largest values, frames ≤ 1e-9; restarts at
+    step 200 to 300 — a serial checkpoint on 2 spatial ranks (the thermostat forces of the checkpoint,
+    not redrawn) and a 2-rank spatial checkpoint serially — end ≤ 1e-12 of the straight serial run."""
+    from test_mpi_run import msim, ok, results, thermo
+    deck = variant("all", tmp_path, every=100, thermo_every=20, checkpoint_every=200)
+    d = yaml.safe_load(deck.read_text())
+    d["integrator"]["steps"] = 300
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    t = tmp_path
+    ok(msim(0, str(deck), "-o", str(t / "ser.h5")))
+    ok(msim(0, str(deck), "-o", str(t / "one.h5"), "--decompose", "spatial"))
+    ok(msim(2, str(deck), "-o", str(t / "two.h5"), "--decompose", "spatial"))
+    a, b, c = results(t / "ser.h5"), results(t / "one.h5"), results(t / "two.h5")
+    assert a.keys() == b.keys() == c.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
+              "frames/nodes/velocity"):
+        assert rel(c[k], a[k]) <= 1e-9, k
+    keys = ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum",
+            "external_work", "dissipated", "total_plus_dissipated")
+    ta = thermo(t / "ser.h5")
+    assert float(np.max(np.abs(ta["external_work"]))) > 0 and float(np.max(np.abs(ta["dissipated"]))) > 0
+    tc = thermo(t / "two.h5")
+    for k in keys:
+        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    assert float(np.max(tc["constraint_residual"])) <= 1e-13
+    # restarts at step 200: serial checkpoint -> 2 spatial ranks; 2-rank spatial checkpoint -> serial
+    ok(msim(0, str(deck), "-o", str(t / "s200.h5"), "--steps", "200"))
+    ok(msim(2, str(deck), "-o", str(t / "p200.h5"), "--steps", "200", "--decompose", "spatial"))
+    shutil.copy(t / "s200.h5", t / "r2.h5")
+    shutil.copy(t / "p200.h5", t / "r0.h5")
+    ok(msim(2, str(deck), "-o", str(t / "r2.h5"), "--restart", str(t / "s200.checkpoint.h5"),
+            "--decompose", "spatial"))
+    ok(msim(0, str(deck), "-o", str(t / "r0.h5"), "--restart", str(t / "p200.checkpoint.h5")))
+    X = prepared(str(deck)).model.atoms.X
+    for name in ("r2", "r0"):
+        tr = thermo(t / f"{name}.h5")
+        for k in keys:
+            assert tr[k].shape == ta[k].shape
+            assert float(np.max(np.abs(tr[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), (name, k)
+        xr = results(t / f"{name}.h5")["frames/atoms/displacement"]
+        assert rel(X + xr[-1], X + a["frames/atoms/displacement"][-1]) <= 1e-12, name
+
+
+def test_refusals() -> None:
+    """What stays unsupported with these operators is refused at its key, never run: a thermostat that is
+    not the serial Langevin class, velocity operators besides the damping band, a damping band reaching
+    atoms outside the constraint rows, a force hook that is not a load's; the variants themselves are
+    accepted."""
+    from multiscale.md.thermostats.langevin import Langevin
+    from multiscale.parallel.comm import SerialComm
+    from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
+    tmp = Path(__import__("tempfile").mkdtemp())
+    try:
+        for name in VARIANTS:
+            sim = prepared(str(variant(name, tmp)))
+            assert spatial_refusal(sim.model, sim.integrator) is None, name
+
+        def case(name: str, change, key: str) -> None:  # noqa: ANN001
+            sim = prepared(str(variant(name, tmp)))
+            change(sim)
+            got = spatial_refusal(sim.model, sim.integrator)
+            assert got is not None and got[0] == key, got
+            assert "not supported by the spatial decomposition" in got[1]
+            with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+                SpatialCoupled(sim.model, sim.integrator, SerialComm())
+
+        class OtherLangevin(Langevin):
+            pass
+
+        def other_thermostat(sim) -> None:  # noqa: ANN001
+            th = sim.model.thermostat
+            th.__class__ = OtherLangevin
+
+        def extra_op(sim) -> None:  # noqa: ANN001
+            sim.integrator.velocity_ops.append(sim.model.damping)
+
+        def band_outside(sim) -> None:  # noqa: ANN001
+            it, d = sim.integrator, sim.model.system.d
+            first = int(sim.model.system.free[sim.model.system.constrained][0])
+            it._t_atom = it._t_atom[it._t_atom // d != first]
+
+        def foreign_hook(sim) -> None:  # noqa: ANN001
+            class Push:
+                def forces(self, system, t, f_atoms, f_nodes) -> None:  # noqa: ANN001
+                    f_atoms += 1.0
+            sim.integrator.force_hooks.append(Push())
+
+        case("thermostat", other_thermostat, "integrator.thermostat")
+        case("damping", extra_op, "handshake.damping")
+        case("damping", band_outside, "handshake.damping")
+        case("thermostat", foreign_hook, "integrator")
+    finally:
+        shutil.rmtree(tmp)
