@@ -3,12 +3,13 @@ the constraint solve replicated (docs/parallel.md "Spatial decomposition of coup
 
 OPT-IN ONLY (``msim run --decompose spatial`` / `SpatialCoupled`); the default P > 1 coupled run is the
 replicated-data one (`run.distributed.setup_replicated`). Supported (`spatial_refusal`, a message naming
-what is not): a 2D or 3D energy-based ``projected`` coupling with a pair potential or tabulated EAM
-(funcfl, setfl, single-element eam/fs, ``eam_zhou``: the engine's density / embedding / force passes, the
-embedding blended by the site weights β̄ and the force pass by the bond weights, as `EAMFile.compute` on
-the serial region), a box free along every axis, slabs along x at least cut-off + skin wide, no fixed or
-prescribed dofs, no thermostat, no damping band, no loads except initial conditions (``radial_pulse``;
-wave packets are initial conditions already). Everything else is refused, never run.
+what is not): a 2D or 3D energy-based ``projected`` or ``strong`` coupling with a pair potential or
+tabulated EAM (funcfl, setfl, single-element eam/fs, ``eam_zhou``: the engine's density / embedding / force
+passes, the embedding blended by the site weights β̄ and the force pass by the bond weights, as
+`EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin
+wide, no fixed or prescribed dofs, no loads except initial conditions (``radial_pulse``; wave packets are
+initial conditions already); a Langevin thermostat and a damping band run through
+`parallel.spatial_operators` (hooks: ``self.ops``). Everything else is refused, never run.
 
 What each rank holds:
 
