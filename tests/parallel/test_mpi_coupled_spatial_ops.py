@@ -6,7 +6,8 @@ Decks: variants of decks/wave2d.yaml (LJ, tri3, 2D): ``thermostat`` (langevin on
 the neighbour lists are rebuilt and atoms change rank while the run goes on), ``damping`` (a damping band
 with a bath: `DampingBand`'s map and keyed noise), ``strong`` (strong coupling: 2 012 rows, the block
 factorisation, the augmented solve and 1 680 slaved dofs of `ConstraintProjector`), ``all`` (the three
-together, the thermostat on a region). Contract: 1 rank bitwise serial; 2 ranks vs serial after 1 000 steps
+together, the thermostat on a region), and decks/thermal2d.yaml itself (a band with a bath at k_B T = 0.1,
+atoms started at 2T, a thermal_strain continuum). Contract: 1 rank bitwise serial; 2 ranks vs serial after 1 000 steps
 positions ≤ 1e-12 relative, every ledger term (kinetic, potential, external work, dissipated, total)
 ≤ 1e-12 of its largest value, U and the velocities ≤ 1e-9 and ≤ 3× the control of
 tests/parallel/test_mpi_coupled_spatial.py (the serial run with its atoms' forces perturbed by one
@@ -48,6 +49,8 @@ VARIANTS = {
 
 
 def variant(name: str, tmp_path: Path, **output) -> Path:  # noqa: ANN003
+    if name == "thermal2d":       # the deck itself: band with a bath at k_B T = 0.1, thermal_strain mesh
+        return ROOT / "decks" / "thermal2d.yaml"
     d = yaml.safe_load(WAVE2D.read_text())
     d.pop("expect", None)
     for sec, upd in VARIANTS[name].items():
@@ -72,7 +75,7 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", [*VARIANTS, "thermal2d"])
 def test_one_rank_bitwise(tmp_path: Path, name: str) -> None:
     """On one rank 200 steps bitwise the serial run: atoms, nodes, every ledger term (the thermostat's
     booked work, the band's dissipated energy) and the thermostat's step counter."""
@@ -84,11 +87,11 @@ def test_one_rank_bitwise(tmp_path: Path, name: str) -> None:
     L = ref["ledger"]
     if name in ("thermostat", "all"):
         assert abs(L[-1, 4]) > 1e-3 * abs(L[-1, 0])              # the thermostat did work
-    if name in ("damping", "all"):
+    if name in ("damping", "all", "thermal2d"):
         assert L[-1, 5] != 0.0                                    # the band removed / added energy
 
 
-@pytest.mark.parametrize("name", ["thermostat", "damping", "strong"])
+@pytest.mark.parametrize("name", ["thermostat", "damping", "strong", "thermal2d"])
 def test_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
     """1 000 steps on 2 ranks (both own atoms) vs serial: positions ≤ 1e-12 relative, node positions
     X + U ≤ 1e-12, every ledger term at every 100th step ≤ 1e-12 of its largest value, U and the
