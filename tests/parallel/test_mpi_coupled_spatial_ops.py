@@ -7,7 +7,8 @@ the neighbour lists are rebuilt and atoms change rank while the run goes on), ``
 with a bath: `DampingBand`'s map and keyed noise), ``strong`` (strong coupling: 2 012 rows, the block
 factorisation, the augmented solve and 1 680 slaved dofs of `ConstraintProjector`), ``all`` (the three
 together, the thermostat on a region), and decks/thermal2d.yaml itself (a band with a bath at k_B T = 0.1,
-atoms started at 2T, a thermal_strain continuum). Contract: 1 rank bitwise serial; 2 ranks vs serial after 1 000 steps
+atoms started at 2T, a thermal_strain continuum), ``moving`` (thermostat and band with a 10× pulse off centre
+and a small skin: lists rebuilt, atoms — band atoms among them — change rank). Contract: 1 rank bitwise serial; 2 ranks vs serial after 1 000 steps
 positions ≤ 1e-12 relative, every ledger term (kinetic, potential, external work, dissipated, total)
 ≤ 1e-12 of its largest value, U and the velocities ≤ 1e-9 and ≤ 3× the control of
 tests/parallel/test_mpi_coupled_spatial.py (the serial run with its atoms' forces perturbed by one
@@ -45,6 +46,10 @@ VARIANTS = {
                                           "region": {"type": "box", "lo": [-20.0, -20.0], "hi": [20.0, 20.0]}},
                            "seed": 3},
             "handshake": {"coupling": {"type": "strong"}, "damping": {"gamma0": 1.0, "temperature": 0.01}}},
+    "moving": {"atoms": {"skin": 0.05},
+               "loads": [{"type": "radial_pulse", "center": [0.3, 0.2], "sigma": 2.0, "amplitude": 0.1}],
+               "integrator": {"thermostat": {"type": "langevin", "temperature": 0.002, "damp": 2.0}, "seed": 4},
+               "handshake": {"damping": {"gamma0": 1.0, "temperature": 0.002}}},
 }
 
 
@@ -54,7 +59,7 @@ def variant(name: str, tmp_path: Path, **output) -> Path:  # noqa: ANN003
     d = yaml.safe_load(WAVE2D.read_text())
     d.pop("expect", None)
     for sec, upd in VARIANTS[name].items():
-        d[sec] = {**d[sec], **upd}
+        d[sec] = {**d[sec], **upd} if isinstance(upd, dict) else upd
     d["output"].update(output)
     deck = tmp_path / f"wave2d_{name}.yaml"
     deck.write_text(yaml.safe_dump(d, sort_keys=False))
@@ -85,13 +90,13 @@ def test_one_rank_bitwise(tmp_path: Path, name: str) -> None:
     for k in ("x", "v", "U", "V", "ledger", "th_step"):
         np.testing.assert_array_equal(z[k], ref[k], err_msg=k)
     L = ref["ledger"]
-    if name in ("thermostat", "all"):
+    if name in ("thermostat", "all", "moving"):
         assert abs(L[-1, 4]) > 1e-3 * abs(L[-1, 0])              # the thermostat did work
-    if name in ("damping", "all", "thermal2d"):
+    if name in ("damping", "all", "thermal2d", "moving"):
         assert L[-1, 5] != 0.0                                    # the band removed / added energy
 
 
-@pytest.mark.parametrize("name", ["thermostat", "damping", "strong", "thermal2d"])
+@pytest.mark.parametrize("name", ["thermostat", "damping", "strong", "thermal2d", "moving"])
 def test_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
     """1 000 steps on 2 ranks (both own atoms) vs serial: positions ≤ 1e-12 relative, node positions
     X + U ≤ 1e-12, every ledger term at every 100th step ≤ 1e-12 of its largest value, U and the
@@ -103,7 +108,7 @@ def test_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
     ref = serial_reference(str(deck), 1000, 100)
     ctl = perturbed_reference(str(deck), 1000, 1000, perturb=2.2e-16)
     assert int(z["size"]) == 2 and np.all(z["atoms_per_rank"] > 0)
-    if name == "thermostat":
+    if name in ("thermostat", "moving"):
         assert int(z["builds"]) >= 4 and int(z["migrated"]) > 0, (z["builds"], z["migrated"])
         assert int(z["th_step"]) == int(ref["th_step"]) == 1001
     assert rel(z["x"], ref["x"]) <= 1e-12
