@@ -8,7 +8,9 @@ with a bath: `DampingBand`'s map and keyed noise), ``strong`` (strong coupling: 
 factorisation, the augmented solve and 1 680 slaved dofs of `ConstraintProjector`), ``all`` (the three
 together, the thermostat on a region), and decks/thermal2d.yaml itself (a band with a bath at k_B T = 0.1,
 atoms started at 2T, a thermal_strain continuum), ``moving`` (thermostat and band with a 10× pulse off centre
-and a small skin: lists rebuilt, atoms — band atoms among them — change rank). Contract: 1 rank bitwise serial; 2 ranks vs serial after 1 000 steps
+and a small skin: lists rebuilt, atoms — band atoms among them — change rank), ``morse3d`` / ``eam3d`` (the
+3D decks of test_mpi_coupled_spatial_3d.py — Morse fcc Cu with strong coupling, EAM Cu_u3 projected — with
+a Langevin thermostat and a band with a bath at 100 K). Contract: 1 rank bitwise serial; 2 ranks vs serial after 1 000 steps
 positions ≤ 1e-12 relative, every ledger term (kinetic, potential, external work, dissipated, total)
 ≤ 1e-12 of its largest value, U and the velocities ≤ 1e-9 and ≤ 3× the control of
 tests/parallel/test_mpi_coupled_spatial.py (the serial run with its atoms' forces perturbed by one
@@ -53,9 +55,24 @@ VARIANTS = {
 }
 
 
+OPS3D = {"integrator": {"type": "verlet", "dt": 0.002, "steps": 300, "seed": 7,
+                         "thermostat": {"type": "langevin", "temperature": 100.0, "damp": 0.1}}}
+BAND3D = {"gamma0": 1.0, "temperature": 100.0}
+
+
 def variant(name: str, tmp_path: Path, **output) -> Path:  # noqa: ANN003
     if name == "thermal2d":       # the deck itself: band with a bath at k_B T = 0.1, thermal_strain mesh
         return ROOT / "decks" / "thermal2d.yaml"
+    if name in ("morse3d", "eam3d"):    # the 3D decks of test_mpi_coupled_spatial_3d.py with both operators
+        from test_mpi_coupled_spatial_3d import EAM, SMOKE
+        from test_mpi_coupled_spatial_3d import variant as variant3d
+        cpl = {"type": "strong"} if name == "morse3d" else {"type": "projected", "slave_below": 0.05}
+        deck = variant3d(SMOKE if name == "morse3d" else EAM, tmp_path, name, coupling=cpl, **OPS3D)
+        d = yaml.safe_load(deck.read_text())
+        d["handshake"]["damping"] = BAND3D
+        d["output"].update(output)
+        deck.write_text(yaml.safe_dump(d, sort_keys=False))
+        return deck
     d = yaml.safe_load(WAVE2D.read_text())
     d.pop("expect", None)
     for sec, upd in VARIANTS[name].items():
@@ -80,7 +97,7 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
 
 
-@pytest.mark.parametrize("name", [*VARIANTS, "thermal2d"])
+@pytest.mark.parametrize("name", [*VARIANTS, "thermal2d", "morse3d", "eam3d"])
 def test_one_rank_bitwise(tmp_path: Path, name: str) -> None:
     """On one rank 200 steps bitwise the serial run: atoms, nodes, every ledger term (the thermostat's
     booked work, the band's dissipated energy) and the thermostat's step counter."""
@@ -90,13 +107,13 @@ def test_one_rank_bitwise(tmp_path: Path, name: str) -> None:
     for k in ("x", "v", "U", "V", "ledger", "th_step"):
         np.testing.assert_array_equal(z[k], ref[k], err_msg=k)
     L = ref["ledger"]
-    if name in ("thermostat", "all", "moving"):
+    if name in ("thermostat", "all", "moving", "morse3d", "eam3d"):
         assert abs(L[-1, 4]) > 1e-3 * abs(L[-1, 0])              # the thermostat did work
-    if name in ("damping", "all", "thermal2d", "moving"):
+    if name in ("damping", "all", "thermal2d", "moving", "morse3d", "eam3d"):
         assert L[-1, 5] != 0.0                                    # the band removed / added energy
 
 
-@pytest.mark.parametrize("name", ["thermostat", "damping", "strong", "thermal2d", "moving"])
+@pytest.mark.parametrize("name", ["thermostat", "damping", "strong", "thermal2d", "moving", "morse3d", "eam3d"])
 def test_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
     """1 000 steps on 2 ranks (both own atoms) vs serial: positions ≤ 1e-12 relative, node positions
     X + U ≤ 1e-12, every ledger term at every 100th step ≤ 1e-12 of its largest value, U and the
