@@ -1,8 +1,8 @@
 """The spatial decomposition of coupled decks (`parallel.coupled_spatial.SpatialCoupled`, ``msim run
 --decompose spatial``) on 3D decks and with tabulated EAM, under ``mpiexec``: the 3D coupled decks of
 tests/parallel (coupled3d_smoke: Morse fcc Cu, hex8; coupled3d_eam: EAM funcfl Cu_u3, hex8) with the
-``projected`` coupling and without their fixed bottom (strong rows and fixed dofs are not on the spatial
-path: refused, tested below), thermal cores at 100 K; and decks/wave2d.yaml with EAM Cu_u3 (2D EAM).
+``projected`` coupling and without their fixed bottom (fixed dofs are not on the spatial path: refused,
+tested below; strong coupling, thermostat and damping band: test_mpi_coupled_spatial_ops.py), thermal cores at 100 K; and decks/wave2d.yaml with EAM Cu_u3 (2D EAM).
 
 The serial `VelocityVerlet` of the same deck (computed in this pytest process) is the reference, as in
 tests/parallel/test_mpi_coupled_spatial.py: one rank bitwise, two ranks to round-off (the summation order
