@@ -616,6 +616,11 @@ class VelocityVerlet:
         if s.continuum is not None:
             s.continuum.U[...] = st["U"]
             s.continuum.V[...] = st["V"]
+        self.set_ops_state(st)
+
+    def set_ops_state(self, st: dict) -> None:
+        """The velocity operators' part of a `get_state` dict (``op<i>.<key>``: e.g. the damping band's
+        noise step) into the operators (also used by `run.spatial.SpatialIntegrator.set_state`)."""
         for i, op in enumerate(self.velocity_ops):
             sub = {k[len(f"op{i}."):]: v for k, v in st.items() if k.startswith(f"op{i}.")}
             if sub and hasattr(op, "set_state"):

@@ -306,6 +306,7 @@ class SpatialIntegrator:
         # (`parallel.spatial_operators`: read at construction; ranks > 0 keep no serial fext_atoms array)
         it.external_work, it.dissipated = float(st["external_work"]), float(st["dissipated"])
         it._initialized = True
+        it.set_ops_state(st)                # the damping band's noise step
         keep, it.fext_atoms = it.fext_atoms, np.asarray(st["fext_atoms"])
         try:
             self._make()
