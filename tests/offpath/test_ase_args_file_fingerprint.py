@@ -115,3 +115,24 @@ def test_calculator_without_per_atom_energies_is_a_deck_error(deck) -> None:  # 
     deck.write_text(text.replace("potential: Cu_u3.eam", "potential: Cu_u3.eam\n    bogus: 1"))
     res = CliRunner().invoke(cli, ["validate", str(deck)])
     assert res.exit_code == 2 and 'unknown keyword arg "bogus"' in res.output, res.output
+
+
+def test_files_the_calculator_writes_are_not_hashed(deck, tmp_path) -> None:  # noqa: ANN001
+    """Review rev29: lammpslib's ``log_file`` (a file the calculator WRITES) in the deck's folder was hashed,
+    so ``--restart`` of the unchanged deck was refused ("cannot restart: ... log_file lmp.log"). Output
+    arguments (log/label/txt/trajectory/... keys, LAMMPS output commands) are neither hashed nor moved."""
+    text = deck.read_text().replace('    lmpcmds: ["pair_style eam", "pair_coeff * * Cu_u3.eam"]\n',
+                                    '    lmpcmds: ["pair_style eam", "pair_coeff * * Cu_u3.eam",\n'
+                                    '              "log lmp_cmd.log append"]\n'
+                                    '    log_file: lmp.log\n')
+    deck.write_text(text)
+    (deck.parent / "lmp.log").write_text("an earlier run's log\n")        # as after a first run from there
+    (deck.parent / "lmp_cmd.log").write_text("an earlier run's log\n")
+    fp = deck_fingerprint(load_deck(deck))
+    assert KEY in fp and not any("log" in k for k in fp if k.endswith("(sha256)")), list(fp)
+    out = tmp_path / "cu.h5"
+    res, _ = _run(deck, "-o", str(out))
+    assert res.exit_code == 0, res.output
+    (deck.parent / "lmp.log").write_text("changed by the run\n")
+    res, _ = _run(deck, "-o", str(out), "--restart", str(tmp_path / "cu.checkpoint.h5"), "--steps", "6")
+    assert res.exit_code == 0, res.stderr

@@ -69,6 +69,16 @@ def _named_file(value: str, deck_dir: Path | None) -> tuple[Path | None, bool]:
     return None, False
 
 
+#: argument names of files a calculator WRITES (ASE's ``label``/``txt``/``directory``, lammpslib's
+#: ``log_file``, ...): neither hashed nor resolved into the deck's folder (review rev29: a restart of an
+#: unchanged lammpslib deck was refused because its own log file had changed)
+_OUTPUT_KEY = re.compile(r"(^|_)(log|logfile|out|output|txt|traj|trajectory|label|dump|restart|directory|dir|"
+                         r"prefix)($|_)", re.IGNORECASE)
+#: LAMMPS commands (first word of a lammpslib command line) whose file arguments are outputs
+_OUTPUT_COMMANDS = frozenset({"log", "dump", "write_data", "write_restart", "write_dump", "write_coeff",
+                              "restart", "print", "shell"})
+
+
 def _string_files(value: str, deck_dir: Path | None) -> list[tuple[str, Path, bool]]:
     """(name, file, found in the deck's folder) of a string argument: the whole string when it names a file,
     else each whitespace-separated word that does (a command line such as lammpslib's
@@ -77,7 +87,7 @@ def _string_files(value: str, deck_dir: Path | None) -> list[tuple[str, Path, bo
     if f is not None:
         return [(value, f, in_deck)]
     words = value.split()
-    if len(words) < 2:
+    if len(words) < 2 or words[0] in _OUTPUT_COMMANDS:
         return []
     out = []
     for w in words:
@@ -93,7 +103,8 @@ def _file_args(value: Any, deck_dir: Path | None, key: str) -> list[tuple[str, P
     if isinstance(value, str):
         return [(f"{key} {name}", f) for name, f, _ in _string_files(value, deck_dir)]
     if isinstance(value, dict):
-        return [r for k, v in value.items() for r in _file_args(v, deck_dir, f"{key}.{k}" if key else str(k))]
+        return [r for k, v in value.items() if not _OUTPUT_KEY.search(str(k))
+                for r in _file_args(v, deck_dir, f"{key}.{k}" if key else str(k))]
     if isinstance(value, list | tuple):
         return [r for i, v in enumerate(value) for r in _file_args(v, deck_dir, f"{key}[{i}]")]
     return []
@@ -111,7 +122,7 @@ def resolve_file_args(value: Any, deck_dir: Path | None) -> Any:
             return value
         return "".join(str(found.get(w, w)) for w in re.split(r"(\s+)", value))
     if isinstance(value, dict):
-        return {k: resolve_file_args(v, deck_dir) for k, v in value.items()}
+        return {k: v if _OUTPUT_KEY.search(str(k)) else resolve_file_args(v, deck_dir) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve_file_args(v, deck_dir) for v in value]
     return value
