@@ -937,6 +937,12 @@ def _relaxed_surface_shift(deck: Deck, model: Model, continuum, X: np.ndarray,  
     for lc in deck.config.loads:
         if lc.type == "fixed" and getattr(lc, "targets", "both") != "nodes":
             held |= np.asarray(make_shape(lc.region, d).contains(X), bool)
+    if all(not np.any(np.asarray(p[0]) != 0.0) for p in profiles.values()):
+        # review rev29: a potential that reaches only nearest neighbours, at its minimum spacing, relaxes no
+        # plane: nothing moves, and that is the answer (not "no atom under the faces")
+        model.notes.append(f"{key}.relax_atoms: the slab's surface relaxation is zero for this potential and "
+                           "lattice: the atoms stay on the lattice")
+        return np.zeros_like(X)
     shift = relaxed_surface_shift(X, mesh.nodes, faces, n, profiles, held)
     if not np.any(shift != 0.0):       # nothing to relax: the deck asks for something that does not happen
         raise deck.error(f"{key}.relax_atoms", f"relax_atoms moves the atoms under the selected free faces, but "

@@ -39,3 +39,22 @@ def test_outward_relaxation_out_of_a_flush_mesh_is_refused_at_relax_atoms(tmp_pa
 def test_the_same_deck_without_relax_atoms_validates(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["validate", str(_deck(tmp_path, False))])
     assert res.exit_code == 0, res.output
+
+
+def test_a_potential_that_relaxes_no_plane_is_accepted_with_a_note(tmp_path: Path) -> None:
+    """Review rev29: LJ cut at 1.5σ (nearest neighbours only) on the lattice of its minimum relaxes no plane;
+    the deck was refused as "no free atom lies under any of the faces" (false: the same geometry with
+    r_c = 2.5 moves 108 atoms). Now a note says nothing moves."""
+    d = yaml.safe_load((DECKS / "indent2d_small.yaml").read_text())
+    d.pop("expect", None)
+    a = 1.113201304                                 # the deck's relaxed spacing (r_c = 2.5): same geometry
+    d["potential"]["cutoff"] = 1.5
+    d["potential"]["sigma"] = a / 2 ** (1 / 6)       # its nearest neighbours at the minimum of the pair
+    d["atoms"]["lattice"]["a"] = a
+    d["continuum"]["surface_stress"] = {"faces": "free", "source": "potential", "elasticity": False,
+                                        "relax_atoms": True}
+    p = tmp_path / "nn.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    res = CliRunner().invoke(cli, ["validate", str(p)])
+    assert res.exit_code == 0, res.output
+    assert "relaxation is zero for this potential" in res.output
