@@ -3,8 +3,8 @@
 
 The deck is offpath4's d03 (Ar, metal units, LJ ε 0.0104 eV σ 3.4 Å cut-off 8.5 Å, fcc 4×4×4 = 256 atoms
 at 0 K, Langevin 50 K damp 0.1 ps, 0.5 ps). Its `total` moved by 4.6e-3 of |E| in 100 steps; that is not the
-thermostat's booking but the LJ default ``truncation: cut``: fcc's 5th shell (a·√(5/2) = 8.33 Å at a = 5.2687 Å) lies
-0.17 Å inside the cut-off, and each pair crossing it changes U by φ(r_c) = −1.7e-4 eV with no force doing
+thermostat's booking but the LJ default ``truncation: cut``: fcc's 5th shell (a·√(5/2) = 8.33 Å at a = 5.2687 Å)
+lies 0.17 Å inside the cut-off, and each pair crossing it changes U by φ(r_c) = −1.7e-4 eV with no force doing
 work (`msim validate` says so for this deck). Measured (dt 0.005 / 0.0025 / 0.00125 ps, same 0.5 ps):
 Δ total_modified = 0.09763 / 0.11176 / 0.10774 eV with ``cut`` (does not shrink with dt) = −φ(r_c) × net pairs
 leaving the cut-off (577 / 659 / 635) + a residual −2.89e-4 / −6.91e-5 / −1.71e-5 eV; with ``shift`` the
