@@ -12,8 +12,10 @@ with the install command (a silent fall-back to P independent serial runs would 
 times).
 
 Failure handling: `run_guarded(comm, fn)` runs fn; an exception on ANY rank prints
-``msim: rank r/P: <message>`` on that rank's stderr and calls ``MPI_Abort`` (`Comm.abort`), which stops
-every rank of the job (a rank blocked in a collective cannot otherwise learn that a peer died).
+``msim: rank r/P: <message>`` on that rank's stderr, waits until the launcher has read it from the rank's
+pipe (`wait_stdio_read`, at most 10 s: Hydra's mpiexec exits when the abort reaches it, dropping output
+it has not received yet) and calls ``MPI_Abort`` (`Comm.abort`), which stops every rank of the job (a rank
+blocked in a collective cannot otherwise learn that a peer died).
 
 Operations (arrays are numpy, C-contiguous float64/int64 unless said):
 
@@ -285,10 +287,73 @@ class MPIComm:
         self.comm.Barrier()
 
     def abort(self, message: str, code: int = 1) -> None:
-        """Print the message on this rank's stderr and stop EVERY rank (MPI_Abort)."""
-        print(f"msim: rank {self.rank}/{self.size}: {message}", file=sys.stderr, flush=True)
+        """Print the message on this rank's stderr and stop EVERY rank (MPI_Abort).
+
+        The message is written, then `wait_stdio_read` waits until the launcher has read this rank's
+        stdout/stderr pipes, and only then is MPI_Abort called: Hydra's mpiexec exits as soon as the abort
+        reaches it, and its proxy forwards a rank's output and its PMI commands over one socket in the order
+        it reads them, so output still in the rank's pipe when the proxy reads the abort was lost (a
+        stopped job with an empty stderr). MPICH 5.0.2's MPI_Abort returns to the caller (the launcher
+        kills the ranks a moment later): this rank then exits at once with ``code`` instead of running
+        Python on (a second traceback, atexit hooks calling MPI)."""
+        sys.stderr.write(f"msim: rank {self.rank}/{self.size}: {message}\n")
+        sys.stderr.flush()
         sys.stdout.flush()
+        wait_stdio_read(fds=_stream_fds())
         self.comm.Abort(code)
+        os._exit(code)
+
+
+def _unread_bytes(fd: int) -> int:
+    """Bytes written to the pipe ``fd`` and not yet read by its reader (FIONREAD); 0 on any error."""
+    import array
+    import fcntl
+    import termios
+
+    n = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, n, True)
+    except OSError:
+        return 0
+    return int(n[0])
+
+
+def _stream_fds() -> tuple[int, ...]:
+    """The file descriptors under ``sys.stdout`` and ``sys.stderr`` (1 and 2 in an msim process)."""
+    fds = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fds.append(stream.fileno())
+        except (AttributeError, OSError, ValueError):     # no stream, or not backed by a descriptor
+            continue
+    return tuple(fds)
+
+
+def wait_stdio_read(timeout: float = 10.0, fds: tuple[int, ...] = (1, 2)) -> bool:
+    """Wait until the reader of each of ``fds`` that is a pipe (an MPI launcher's proxy reading a rank's
+    stdout/stderr) has read everything written to it, at most ``timeout`` s (a reader that stopped
+    reading delays an abort by that much, never forever). Files and terminals hold what was written once
+    `write` returns: nothing to wait for. Returns True when every pipe was read empty."""
+    import stat
+    import time
+
+    pipes = []
+    for fd in fds:
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                pipes.append(fd)
+        except OSError:
+            continue
+    deadline = time.monotonic() + timeout
+    pause = 0.0005
+    while True:
+        pipes = [fd for fd in pipes if _unread_bytes(fd) > 0]
+        if not pipes:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)
 
 
 def get_comm(mpi: bool | None = None) -> SerialComm | MPIComm:
