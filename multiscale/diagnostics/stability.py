@@ -126,11 +126,20 @@ def weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
         c_t = (w_ab φ' + w_a F'(ρ_a) ρ'_{b→a} + w_b F'(ρ_b) ρ'_{a→b}) / r.
 
     ``potential``: a `TabulatedEAM` (its ``tables``; atom types from ``atoms.types``)."""
+    if atoms.nlist.x_build is not None:
+        return _weighted_eam_onsite_blocks(atoms, potential)
+    atoms.rebuild()     # a list built here is dropped again (as `weighted_atoms_stable_dt`): the run's
+    try:                # first list is then built after the loads' initial conditions
+        return _weighted_eam_onsite_blocks(atoms, potential)
+    finally:
+        atoms.nlist.invalidate()
+        atoms.bond_w = None
+
+
+def _weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
     from ..md.potentials.eam_tables import eval_embedding, eval_embedding_d2
 
     t = potential.tables
-    if atoms.nlist.x_build is None:
-        atoms.rebuild()
     n, d = atoms.X.shape
     i, j = atoms.nlist.pairs()
     dX = atoms.nlist.separations(atoms.X)

@@ -146,3 +146,17 @@ def test_threshold_is_the_dynamics_threshold_at_rest(tmp_path: Path) -> None:
         return p
     bad, good = _energy_excursion(deck(0.03), 2000), _energy_excursion(deck(0.031), 2000)
     assert bad > 100.0 and good < 0.01, (bad, good)
+
+
+def test_the_check_leaves_no_neighbour_list(tmp_path: Path) -> None:
+    """The EAM on-site check runs before `prepare()` (in `msim run`'s time-step check); a neighbour list it
+    builds at the reference positions is dropped again, as the dt estimate's, so the run's first list is
+    built after the loads' initial conditions (`msim run` = the bare integrator; review of pairstab)."""
+    from multiscale.deck import load_deck
+    from multiscale.simulation import Simulation
+
+    sim = Simulation.from_deck(load_deck(eam_deck(tmp_path, {"type": "projected", "slave_below": 0.05})),
+                               threads=1)
+    assert sim.model.atoms.nlist.x_build is None
+    sim.check_time_step()
+    assert sim.model.atoms.nlist.x_build is None
