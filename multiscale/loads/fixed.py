@@ -34,6 +34,11 @@ class Fixed(Load):
         self._reaction = self._selected_sum(*current_forces(model))
         return 0.0, 0.0
 
+    def set_reaction(self, r: np.ndarray) -> None:
+        """Record a reaction computed elsewhere, (d,) [energy/length] on the selected components (the spatial
+        coupled path sums its ranks' shares: `parallel.coupled_spatial.SpatialCoupled`)."""
+        self._reaction = np.asarray(r, float)
+
     def observables(self) -> dict[str, float]:
         if self._reaction is None:
             return {}

@@ -7,8 +7,9 @@ what is not): a 2D or 3D energy-based ``projected`` or ``strong`` coupling with 
 tabulated EAM (funcfl, setfl, single-element eam/fs, ``eam_zhou``: the engine's density / embedding / force
 passes, the embedding blended by the site weights β̄ and the force pass by the bond weights, as
 `EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin
-wide, no fixed or prescribed dofs, no loads except initial conditions (``radial_pulse``; wave packets are
-initial conditions already); a Langevin thermostat and a damping band run through
+wide, loads that are initial conditions (``radial_pulse``; wave packets are initial conditions already) or
+held dofs (``fixed``: atoms and/or nodes; no prescribed motion, no other dofs with zero inverse mass); a
+Langevin thermostat and a damping band run through
 `parallel.spatial_operators` (hooks: ``self.ops``). Everything else is refused, never run.
 
 What each rank holds:
@@ -19,6 +20,13 @@ What each rank holds:
   exchange carries the ghost pads like any atom;
 * the mesh, U, V, the continuum's accelerations and the constraint projector, replicated (the serial
   objects of the model);
+* held (``fixed``) dofs: the owned rows' inverse masses are the engine's times the serial integrator's
+  ``_free_atoms`` mask (0 on held components), so the kick leaves their v = 0 and the drift their x, as the
+  serial kick with its zero inverse mass does; the touched copy and the nodes use the serial inverse masses
+  (held nodes: the serial code). Each ``fixed`` load's reaction observable (`Fixed.apply`: the sum of the
+  current forces on its atoms and nodes) is summed per rank over its owned atoms (global-id order, pads
+  with zero force, before the thermostat's forces) and rides on the per-step gather (d values per load);
+  every rank adds the ranks' sums in rank order, then the replicated node forces' (1 rank: bitwise);
 * a replicated copy of the TOUCHED atoms (the atoms of the constraint rows: ``projector.touched``):
   x, v, accelerations, reference positions (``xT``, ``vT``, ``accT``, ``XT``; (n_T, d)). Every rank
   kicks/drifts them, re-projects G q and G v, and kicks them with the corrected accelerations
@@ -29,7 +37,7 @@ One step (the serial `VelocityVerlet.step`'s order): kick/drift of the owned ato
 and the nodes; round-off re-projection of G q, G v (touched copy and nodes); owned touched rows and
 owned pads (x = X + N U) written into the engine; neighbour rebuild when due (collective); the engine's
 forces (ghost exchange, reverse forces); then ONE ``Allgatherv`` per step of each rank's (energy share,
-owned touched atoms' forces, owned pads' forces, its block of the continuum's node forces
+its fixed loads' reaction sums, owned touched atoms' forces, owned pads' forces, its block of the continuum's node forces
 (`SplitContinuum.prefetch`)); every rank then has the serial touched forces, the serial pad forces and
 the serial node forces, does the pad forces → nodes (serial order), the multiplier solve, and kicks.
 
@@ -59,6 +67,7 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     from ..fem.continuum import ContinuumRegion
     from ..loads.radial_pulse import RadialPulse
     from ..loads.base import Load
+    from ..loads.fixed import Fixed
     from .spatial_operators import operator_refusal
     from .split_continuum import SplitContinuum
     s = model.system
@@ -88,11 +97,14 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
                                 f"than cut-off + skin = {rlist:g} (--decompose spatial): use at most "
                                 f"{max(int((box.hi[0] - box.lo[0]) // rlist), 1)} ranks")
     for ld in model.loads:
+        if type(ld) is Fixed:
+            continue            # held dofs: zero inverse mass (`fixed_mask`), its reaction (`SpatialCoupled`)
         if not (isinstance(ld, RadialPulse) and type(ld).impose is Load.impose
                 and ld.fixed_dofs() == (None, None)):
-            return "loads", f"load '{type(ld).__name__}' {what} (initial conditions only: radial_pulse)"
-    if integrator._fixed.size:
-        return "loads", f"fixed or prescribed dofs {what}"
+            return "loads", (f"load '{type(ld).__name__}' {what} (initial conditions (radial_pulse) and "
+                             "fixed dofs (fixed) only)")
+    if not np.array_equal(integrator._fixed, fixed_stacked(model)):
+        return "loads", f"dofs with zero inverse mass other than the fixed loads' {what}"
     if integrator.projector is None or not integrator._local:
         return "handshake.coupling", f"a constraint system without the local (touched-dof) solve {what}"
     why = operator_refusal(model, integrator, what)     # Langevin thermostat, damping band (spatial_operators)
@@ -103,6 +115,24 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     if np.any(s.floored.size):
         return "handshake", f"mass_floor {what}"
     return None
+
+
+def fixed_stacked(model) -> np.ndarray:  # noqa: ANN001
+    """Stacked dof indices (`VelocityVerlet._fixed_dofs`' layout: free atoms, then active nodes) held by the
+    model's ``fixed`` loads, sorted: what the serial integrator's fixed dofs must be for the spatial path."""
+    from ..loads.fixed import Fixed
+    s = model.system
+    am, nm = np.zeros((s.n_atoms, s.d), bool), np.zeros((s.n_nodes, s.d), bool)
+    for ld in model.loads:
+        if type(ld) is Fixed:
+            a, n = ld.fixed_dofs()
+            if a is not None:
+                am |= a
+            if n is not None:
+                nm |= n
+    if s.n_nodes:
+        nm &= np.asarray(s.active_nodes, bool)[:, None]
+    return np.flatnonzero(np.concatenate([am[s.free].ravel() if s.n_free else np.zeros(0, bool), nm.ravel()]))
 
 
 class _RowFlagged:
@@ -197,6 +227,15 @@ class SpatialCoupled:
         self.split = SplitContinuum(self.cont, comm).install()
         self.acc_nodes = np.zeros((s.n_nodes, d))
         self.f_nodes = np.zeros((s.n_nodes, d))
+        # ---- fixed dofs: the serial (n, d) mask of the dofs that move (0 on fixed components and pads);
+        # the owned rows' inverse masses are multiplied by it at each remap (v and x of held dofs unchanged,
+        # as the serial kick with its zero inverse mass leaves them), the nodes' are the serial ones
+        self._free_atoms = integrator._free_atoms
+        from ..loads.fixed import Fixed
+        self._fixed_loads = [ld for ld in model.loads if type(ld) is Fixed]
+        self._nidx = [np.zeros(0, np.int64) if ld.node_sel is None else np.flatnonzero(ld.node_sel)
+                      for ld in self._fixed_loads]
+        self._nR = len(self._fixed_loads) * d        # per rank: each fixed load's sum of its owned atoms' forces
         # ---- the engine: rank 0 gives every atom (pads with zero mass and velocity), the rebuild migrates
         mine = slice(None) if comm.rank == 0 else slice(0, 0)
         v0 = np.array(a.v, float)
@@ -230,32 +269,44 @@ class SpatialCoupled:
         and receive layout of the per-step gather (collective; after each rebuild)."""
         e, d = self.engine, self.d
         g = e.gid[: e.n_own]
+        inP = np.isin(g, self.pad_idx)
         inT = np.isin(g, self.T)
         self.rowsT = np.flatnonzero(inT)
         self.posT = np.searchsorted(self.T, g[self.rowsT])
         cd = np.arange(d, dtype=np.int64)     # flat (row, component) indices: 1D fancy indexing, no row gathers
         self._fr = np.ascontiguousarray((self.rowsT[:, None] * d + cd).ravel())
         self._fp = np.ascontiguousarray((self.posT[:, None] * d + cd).ravel())
-        inP = np.isin(g, self.pad_idx)
         self.rowsP = np.flatnonzero(inP)
         self.posP = np.searchsorted(self.pad_idx, g[self.rowsP])
         self.inv_own = np.ascontiguousarray(np.repeat(e.inv_mass[:, None], d, axis=1))
+        self.free_own = np.ascontiguousarray(self._free_atoms[g])     # (n_own, d): 0 on held dofs and pads
+        self.inv_own *= self.free_own
+        # each fixed load's owned selected rows in global-id order (the serial reaction's operands, pads with
+        # their serial zero force: numpy's pairwise sum depends on the positions), and which are pads
+        self._rowsR = []
+        for ld in self._fixed_loads:
+            sel = np.zeros(g.size, bool) if ld.atom_sel is None else np.asarray(ld.atom_sel, bool)[g]
+            rows = np.flatnonzero(sel)
+            rows = rows[np.argsort(g[rows], kind="stable")]
+            self._rowsR.append((rows, np.flatnonzero(inP[rows])))
         self.acc_own = np.zeros((e.n_own, d))
         cs = self.split.prefetch()        # (plans the split; its size is fixed)
-        k_own = 1 + (self.rowsT.size + self.rowsP.size) * d
+        k_own = 1 + self._nR + (self.rowsT.size + self.rowsP.size) * d
         self._send = np.empty(k_own + cs.size)
         parts = self.comm.allgather((self.posT, self.posP)) if self.comm.size > 1 else [(self.posT, self.posP)]
         _, ccounts, _ = self.split.recv_buffer()
-        counts = np.array([1 + (pt.size + pp.size) * d + int(cc) for (pt, pp), cc in zip(parts, ccounts,
+        counts = np.array([1 + self._nR + (pt.size + pp.size) * d + int(cc) for (pt, pp), cc in zip(parts, ccounts,
                                                                                             strict=True)])
         self._counts = counts
         self._displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._recv = np.empty(int(counts.sum()))
-        self._layout = []       # per rank: (offset, flat posT, flat posP, continuum offset, continuum count)
+        # per rank: (offset of its forces, flat posT, flat posP, continuum offset, continuum count); its
+        # energy share at offset − 1 − nR, its fixed loads' sums after it
+        self._layout = []
         for r, (pt, pp) in enumerate(parts):
-            o = int(self._displs[r])
+            o = int(self._displs[r]) + 1 + self._nR
             self._layout.append((o, (pt[:, None] * d + cd).ravel(), (pp[:, None] * d + cd).ravel(),
-                                 o + 1 + (pt.size + pp.size) * d, int(ccounts[r])))
+                                 o + (pt.size + pp.size) * d, int(ccounts[r])))
         self._built = e.n_builds
         self.ops.remap()
 
@@ -275,15 +326,20 @@ class SpatialCoupled:
         t0 = _tt()
         e.compute()
         f = e.forces
+        send = self._send
+        for i, (rows, pads) in enumerate(self._rowsR):     # reactions: the forces before the thermostat's
+            fr = f[rows]
+            fr[pads] = 0.0
+            send[1 + i * d:1 + (i + 1) * d] = fr.sum(axis=0)
         self.ops.add_forces(f)
         t1 = _tt()
-        send = self._send
         send[0] = e.energy_local
+        o = 1 + self._nR
         kT, kP = self.rowsT.size * d, self.rowsP.size * d
-        np.take(f[: e.n_own].reshape(-1), self._fr, out=send[1:1 + kT])
-        send[1 + kT:1 + kT + kP] = f[self.rowsP].reshape(-1)
+        np.take(f[: e.n_own].reshape(-1), self._fr, out=send[o:o + kT])
+        send[o + kT:o + kT + kP] = f[self.rowsP].reshape(-1)
         cs = self.split.prefetch()
-        send[1 + kT + kP:] = cs
+        send[o + kT + kP:] = cs
         tc = _tt()
         if self.comm.size > 1:
             MPI = self.comm.MPI
@@ -294,10 +350,10 @@ class SpatialCoupled:
         recv, fT, fP = self._recv, self.fT, self.fP
         Ea = 0.0
         for r, (o, pt, pp, oc, nc) in enumerate(self._layout):
-            Ea += float(recv[o])
+            Ea += float(recv[o - 1 - self._nR])
             nT, nP = pt.size, pp.size        # (flat indices)
-            fT.reshape(-1)[pt] = recv[o + 1:o + 1 + nT]
-            fP.reshape(-1)[pp] = recv[o + 1 + nT:o + 1 + nT + nP]
+            fT.reshape(-1)[pt] = recv[o:o + nT]
+            fP.reshape(-1)[pp] = recv[o + nT:o + nT + nP]
             crecv[int(cdispl[r]):int(cdispl[r]) + nc] = recv[oc:oc + nc]
         self.split.finish_prefetch()
         t2 = _tt()
@@ -307,11 +363,27 @@ class SpatialCoupled:
             Tp, Ti, Tx = self._Nt
             self._ck.pad_forces(self._ar_pad, Tp, Ti, Tx, self._pnodes, fP, self.f_nodes)
             f[self.rowsP] = 0.0
+        if self._fixed_loads:
+            self._reactions()
         self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": 0.0}
         self.potential = Ea + Ec + 0.0
         self.stats["t_engine"] += t1 - t0
         self.stats["t_continuum"] += tc - t1
         self.stats["t_gather"] += t2 - tc
+
+    def _reactions(self) -> None:
+        """Each fixed load's reaction (`Fixed.apply`'s ``_selected_sum`` of the current forces): its atoms'
+        sums over the ranks in rank order, then its nodes' (the serial node forces); on one rank bitwise
+        the serial sum, on P ranks within round-off."""
+        d, recv = self.d, self._recv
+        for i, ld in enumerate(self._fixed_loads):
+            r = np.zeros(d)
+            if ld.atom_sel is not None:
+                for o, *_ in self._layout:
+                    r += recv[o - self._nR + i * d:o - self._nR + (i + 1) * d]
+            if ld.node_sel is not None:
+                r += self.f_nodes[self._nidx[i]].sum(axis=0)
+            ld.set_reaction(np.where(ld.comp, r, 0.0))
 
     def _acc_kick(self, half: float) -> None:
         """Accelerations with the constraint correction and the half-kick: the touched copy and the nodes

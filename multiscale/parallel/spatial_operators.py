@@ -129,7 +129,7 @@ class SpatialThermostat:
         f0 = self.fe
         self._draw(self.sc.step_count + 1)
         tmp = f0 + self.fe
-        tmp *= (e.mass[:n] > 0.0)[:, None]             # the serial `_free_atoms` mask (pads: no mass)
+        tmp *= self.sc.free_own                        # the serial `_free_atoms` mask (pads, held dofs: 0)
         self.work_local += 0.5 * float(np.einsum("ij,ij->", tmp, e.x[:n] - self._x0))
 
     def add_forces(self, forces: np.ndarray) -> None:

@@ -7,7 +7,8 @@ Every rank builds and prepares the serial model (serial `Simulation.prepare`), t
 `SpatialCoupled`; rank 0 writes the gathered x, v (n, d), U, V (N, d) after STEPS steps, the ledger rows
 every EVERY steps (``ledger`` (rows, 6): kinetic atoms, kinetic continuum, potential atoms, continuum,
 total, step), the atoms per rank, the number of neighbour rebuilds and of atoms that changed rank while
-stepping (``migrated``). ``full``: the engine's full-cross-pairs force mode (``newton=False``; default: its
+stepping (``migrated``), and ``reactions`` (rows, k): the ``fixed`` loads' reaction observables at the same
+rows (k = 0 without such loads). ``full``: the engine's full-cross-pairs force mode (``newton=False``; default: its
 default, reverse communication). `serial_reference` is the same
 record of the serial `VelocityVerlet` (called by the test in its own process).
 """
@@ -23,6 +24,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 KEYS = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum", "total")
+
+
+def reactions(model) -> list[float]:  # noqa: ANN001
+    """The ``fixed`` loads' reaction observables (``<label>.reaction_x…``, deck order), current values."""
+    from multiscale.loads.fixed import Fixed
+    out: list[float] = []
+    for ld in model.loads:
+        if type(ld) is Fixed:
+            out += list(ld.observables().values())
+    return out
 
 
 def prepared(deck_path: str):  # noqa: ANN201
@@ -49,18 +60,20 @@ def serial_reference(deck_path: str, steps: int, every: int, perturb: float = 0.
             s.atoms.forces[...] += perturb * rng.standard_normal(s.atoms.forces.shape)
             return E
         s.atoms.compute = noisy
-    rows = []
+    rows, react = [], []
     for k in range(0, steps + 1, every):
         if k:
             it.step(every)
         else:
             it.initialize()
+        react.append(reactions(sim.model))
         Ka, Kc = s.kinetic()
         e = s.energy
         rows.append([Ka, Kc, e["potential_atoms"], e["potential_continuum"],
                      Ka + Kc + it.potential, float(k)])
     return {"x": s.atoms.x.copy(), "v": s.atoms.v.copy(), "U": s.continuum.U.copy(),
-            "V": s.continuum.V.copy(), "ledger": np.array(rows)}
+            "V": s.continuum.V.copy(), "ledger": np.array(rows),
+            "reactions": np.array(react).reshape(len(rows), -1)}
 
 
 def main() -> None:
@@ -74,17 +87,19 @@ def main() -> None:
         sim = prepared(deck)
         sc = SpatialCoupled(sim.model, sim.integrator, comm, newton=newton)
         m0 = sc.engine.total_migrated()          # the initial distribution (rank 0 gave every atom)
-        rows = []
+        rows, react = [], []
         for k in range(0, steps + 1, every):
             if k:
                 sc.step(every)
+            react.append(reactions(sim.model))
             led = sc.ledger()
             rows.append([*(led[key] for key in KEYS), float(k)])
         g = sc.gather()
         lb = sc.engine.load_balance()
         migrated = sc.engine.total_migrated() - m0      # atoms that changed slab while stepping
         if comm.rank == 0:
-            np.savez(out_path, **g, ledger=np.array(rows), atoms_per_rank=lb["atoms"], size=comm.size,
+            np.savez(out_path, **g, ledger=np.array(rows),
+                     reactions=np.array(react).reshape(len(rows), -1), atoms_per_rank=lb["atoms"], size=comm.size,
                      builds=sc.engine.n_builds, reprojections=sc.n_reprojections, migrated=migrated)
 
     run_guarded(comm, run)
