@@ -37,9 +37,9 @@ One step (the serial `VelocityVerlet.step`'s order): kick/drift of the owned ato
 and the nodes; round-off re-projection of G q, G v (touched copy and nodes); owned touched rows and
 owned pads (x = X + N U) written into the engine; neighbour rebuild when due (collective); the engine's
 forces (ghost exchange, reverse forces); then ONE ``Allgatherv`` per step of each rank's (energy share,
-its fixed loads' reaction sums, owned touched atoms' forces, owned pads' forces, its block of the continuum's node forces
-(`SplitContinuum.prefetch`)); every rank then has the serial touched forces, the serial pad forces and
-the serial node forces, does the pad forces → nodes (serial order), the multiplier solve, and kicks.
+its fixed loads' reaction sums, owned touched atoms' forces, owned pads' forces, its block of the
+continuum's node forces (`SplitContinuum.prefetch`)); every rank then has the serial touched forces,
+the serial pad forces and the serial node forces, does the pad forces → nodes (serial order), the multiplier solve, and kicks.
 
 Accuracy: the atoms' forces differ from the serial ones by the summation order of the cross pairs
 (round-off), so trajectories agree with the serial (and replicated) run to round-off, not bitwise

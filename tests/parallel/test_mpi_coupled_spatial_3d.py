@@ -179,8 +179,8 @@ REFUSED = {      # deck -> the key named
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals_3d(tmp_path: Path, case: str) -> None:
     """What the spatial path still does not support on these decks — prescribed motion (the 3D EAM deck's
-    bottom moved instead of held), eam/fs files with several elements (one density table per element pair), 1D — is refused with
-    a message naming the deck key, by `spatial_refusal` and by `SpatialCoupled` itself (never run)."""
+    bottom moved instead of held), eam/fs files with several elements (one density table per element
+    pair), 1D — is refused with a message naming the deck key, by `spatial_refusal` and by `SpatialCoupled` itself (never run)."""
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
     make, key = REFUSED[case]
