@@ -177,6 +177,41 @@ def test_msim_run_decompose_spatial_smoke(tmp_path: Path) -> None:
     assert float(np.max(tc["constraint_residual"])) <= 1e-12
 
 
+def test_fixed_restarts_across_paths(tmp_path: Path) -> None:
+    """``held`` with a checkpoint at step 200 (of 300): a 2-rank spatial checkpoint restarted serially and a
+    serial checkpoint restarted on 2 spatial ranks end ≤ 1e-12 of the straight serial run (thermo energies
+    and the floor's reaction: of their largest values; atom positions X + u), the held dofs at rest."""
+    import shutil
+
+    from test_mpi_run import msim, ok, results, thermo
+    deck = deck_of("held", tmp_path)
+    d = yaml.safe_load(deck.read_text())
+    d["output"]["checkpoint_every"] = 200
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    t = tmp_path
+    ok(msim(0, str(deck), "-o", str(t / "ser.h5")))
+    ok(msim(0, str(deck), "-o", str(t / "s200.h5"), "--steps", "200"))
+    ok(msim(2, str(deck), "-o", str(t / "p200.h5"), "--steps", "200", "--decompose", "spatial"))
+    shutil.copy(t / "s200.h5", t / "r2.h5")
+    shutil.copy(t / "p200.h5", t / "r0.h5")
+    ok(msim(2, str(deck), "-o", str(t / "r2.h5"), "--restart", str(t / "s200.checkpoint.h5"),
+            "--decompose", "spatial"))
+    ok(msim(0, str(deck), "-o", str(t / "r0.h5"), "--restart", str(t / "p200.checkpoint.h5")))
+    a, ta = results(t / "ser.h5"), thermo(t / "ser.h5")
+    hd, _, x0, _ = held(deck)
+    X = prepared(str(deck)).model.atoms.X
+    for name in ("r2", "r0"):
+        tr, r = thermo(t / f"{name}.h5"), results(t / f"{name}.h5")
+        for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum"):
+            assert tr[k].shape == ta[k].shape
+            assert float(np.max(np.abs(tr[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), (name, k)
+        for k in ("observables/floor.reaction_x", "observables/floor.reaction_z"):
+            assert rel(r[k], a[k]) <= 1e-12, (name, k)
+        u = r["frames/atoms/displacement"][-1]
+        assert rel(X + u, X + a["frames/atoms/displacement"][-1]) <= 1e-12, name
+        np.testing.assert_array_equal((X + u)[hd[:, 0], hd[:, 1]], x0[hd[:, 0], hd[:, 1]])
+
+
 # ---------------------------------------------------------------------------------------- refusals
 def prescribed(tmp: Path) -> Path:
     """The smoke deck with its bottom moved (``prescribed``) instead of held."""
