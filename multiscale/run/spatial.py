@@ -416,7 +416,8 @@ class SpatialFields:
 
 class SpatialMeasure(Measure):
     """Thermo row (the `Reduction`'s ledger of the ranks' shares) and the observables reduced from the
-    owned atoms: the loads' own (replicated), the temperature of the free atoms and, per group, of the core,
+    owned atoms: the loads' own (replicated), the temperature of the integrated atoms (not pads, not held
+    along every component) and, per group, of the core,
     handshake and pad atoms (physical masses; `diagnostics.temperature.group_temperatures`) and of the
     mesh. On one rank bitwise the serial `Reduction.observables`. Also checks that the replicated parts
     are still bitwise equal over the ranks."""
@@ -456,7 +457,10 @@ class SpatialMeasure(Measure):
         for ld in model.loads:
             out.update(ld.observables())
         live = e.mass > 0.0
-        out["temperature"] = red.temperature(e.v[live], e.mass[live], boltz)
+        # the integrated atoms: pads and atoms whose every component is held left out (`Reduction.observables`)
+        moving = np.zeros(e.mass.shape, bool)
+        moving[:n] = sc.free_own.any(axis=1)
+        out["temperature"] = red.temperature(e.v[moving], e.mass[moving], boltz)
         m = self._physical_mass(e)
         pad = ~live
         dist = s.handshake.distance(e.X_ref[:n]) if n else np.zeros(0)

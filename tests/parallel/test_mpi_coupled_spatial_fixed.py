@@ -147,20 +147,22 @@ def test_fixed_two_ranks_twice_bitwise(tmp_path: Path) -> None:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def test_msim_run_decompose_spatial_smoke(tmp_path: Path) -> None:
-    """`msim run --decompose spatial` of the unmodified smoke deck (300 steps, frames every 100, thermo every
-    50): on 1 rank the results file is bitwise the plain serial run's (every frame, thermo and observable
+@pytest.mark.parametrize("name", ["smoke", "held"])
+def test_msim_run_decompose_spatial(tmp_path: Path, name: str) -> None:
+    """`msim run --decompose spatial` of the unmodified smoke deck and of ``held`` (300 steps, frames every
+    100, thermo every 50: temperatures, Verlet correction, reactions among them): on 1 rank the results file is bitwise the plain serial run's (every frame, thermo and observable
     dataset, the reaction among them); on 2 ranks the thermo energies ≤ 1e-12 of their largest values,
     the constraint residual ≤ 1e-12, the frames ≤ 1e-9 and the reaction ≤ 1e-12 of its largest value
     (measured 1.6e-14)."""
     from test_mpi_run import msim, ok, results, thermo
+    deck = deck_of(name, tmp_path)
     ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
-    ok(msim(0, str(SMOKE), "-o", str(ser)))
-    ok(msim(0, str(SMOKE), "-o", str(one), "--decompose", "spatial"))
-    ok(msim(2, str(SMOKE), "-o", str(two), "--decompose", "spatial"))
+    ok(msim(0, str(deck), "-o", str(ser)))
+    ok(msim(0, str(deck), "-o", str(one), "--decompose", "spatial"))
+    ok(msim(2, str(deck), "-o", str(two), "--decompose", "spatial"))
     a, b, c = results(ser), results(one), results(two)
     react = [k for k in a if "reaction" in k]
-    assert len(react) == 3, sorted(a)
+    assert len(react) == (3 if name == "smoke" else 7), sorted(a)
     assert a.keys() == b.keys() == c.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
