@@ -14,6 +14,11 @@ step, or every step: each check is O(n) NumPy):
 A failed check raises `multiscale.errors.BlowUpError(message, step=, region=, quantity=)` whose message
 names the step, the region and the quantity (and the offending atom/node index and value). The caller
 (the simulation) then writes its last good state.
+
+On a rank-split run each rank checks only the atoms it owns: the region dict then carries the global atom
+ids (``ids_key``, "gid": int (n,)) so that a message names the atom as the serial run does, and
+`lost_atoms` / `box_error` let `run.reduce.Reduction.guard_check` report the lost atom of smallest id
+and the count over all ranks (the serial message, whichever rank holds the atom).
 """
 
 from __future__ import annotations
@@ -50,16 +55,20 @@ class BlowUpGuard:
     energy_floor: smallest energy scale [energy] the jump is measured against (use it when the total
         can be ~0, e.g. a body at rest before loading); 0 -> the scale is |E_ref| or |E_first| only.
     position_key: name of the positions array in the region dicts given to `check` ("x").
+    ids_key: name of the optional global-id array (int (n,)) in a region dict ("gid"): messages name
+        ``ids[i]`` instead of the local row ``i`` (rank-split runs; absent: the row is the id).
     """
 
     def __init__(self, *, margin: float | None = None, energy_jump: float = 0.5, energy_floor: float = 0.0,
-                 position_key: str = "x") -> None:
+                 position_key: str = "x", ids_key: str = "gid") -> None:
         if energy_jump <= 0:
             raise ValueError("energy_jump must be > 0")
         self.margin = margin
         self.energy_jump = float(energy_jump)
         self.energy_floor = float(energy_floor)
         self.position_key = position_key
+        self.ids_key = ids_key
+        self.lost: tuple | None = None   # (count, id, axis, position) of this rank's last in-box check
         self.e_ref: float | None = None
         self.e_first: float | None = None
         self.regions_ref: dict[str, float] = {}
@@ -78,16 +87,21 @@ class BlowUpGuard:
             `arrays["atoms"][position_key]` are checked against it.
         energies: optional {region: energy} used to name the region responsible for a jump.
         """
+        self.lost = None
         for region, quantities in arrays.items():
+            ids = quantities.get(self.ids_key)
             for quantity, arr in quantities.items():
-                self._finite(step, region, quantity, np.asarray(arr))
+                if quantity != self.ids_key:
+                    self._finite(step, region, quantity, np.asarray(arr), ids)
         if box is not None and "atoms" in arrays and self.position_key in arrays["atoms"]:
-            self._in_box(step, np.asarray(arrays["atoms"][self.position_key]), box)
+            self._in_box(step, np.asarray(arrays["atoms"][self.position_key]), box,
+                         arrays["atoms"].get(self.ids_key))
         if energy_total is not None:
             self._energy(step, float(energy_total), energies)
         self.last_good_step = int(step)
 
-    def _finite(self, step: int, region: str, quantity: str, arr: np.ndarray) -> None:
+    def _finite(self, step: int, region: str, quantity: str, arr: np.ndarray,
+                ids: np.ndarray | None = None) -> None:
         if arr.dtype.kind not in "fc":
             return
         bad = ~np.isfinite(arr)
@@ -96,7 +110,8 @@ class BlowUpGuard:
         idx = np.unravel_index(int(np.argmax(bad)), arr.shape) if arr.ndim else ()
         where = ""
         if arr.ndim >= 1:
-            where = f" at {_ITEM.get(region, 'entry')} {idx[0]}"
+            i = int(idx[0]) if ids is None or len(ids) != len(arr) else int(ids[idx[0]])
+            where = f" at {_ITEM.get(region, 'entry')} {i}"
             if arr.ndim >= 2:
                 where += f", component {idx[1]}"
         raise BlowUpError(
@@ -104,20 +119,45 @@ class BlowUpGuard:
             f"{int(bad.sum())} bad values); the time step is probably too large",
             step=int(step), region=region, quantity=quantity)
 
-    def _in_box(self, step: int, x: np.ndarray, box: Any) -> None:
+    def lost_atoms(self, x: np.ndarray, box: Any, ids: np.ndarray | None = None) -> tuple:
+        """(count, id, axis, position) of the atoms of positions ``x`` (n, d) beyond a free box face
+        (plus the margin): how many, and the lost atom of smallest id (``ids`` (n,) int, or the row) with
+        its first such axis and its coordinate there; (0, -1, -1, nan) when none is lost."""
         lo, hi, per = _box_arrays(box)
         x = x.reshape(len(x), -1)
-        margin = 0.1 * (hi - lo) if self.margin is None else np.full(lo.shape, float(self.margin))
+        margin = self._margin(lo, hi)
         out = ((x < lo - margin) | (x > hi + margin)) & ~per
-        if not out.any():
-            return
-        a, ax = np.unravel_index(int(np.argmax(out)), out.shape)
-        name = "xyz"[ax] if x.shape[1] <= 3 else str(ax)
-        raise BlowUpError(
+        rows = np.flatnonzero(out.any(axis=1))
+        if not len(rows):
+            return 0, -1, -1, float("nan")
+        if ids is not None and len(ids) == len(x):
+            a = int(rows[np.argmin(np.asarray(ids)[rows])])
+            gid = int(ids[a])
+        else:
+            a = gid = int(rows[0])
+        ax = int(np.argmax(out[a]))
+        return len(rows), gid, ax, float(x[a, ax])
+
+    def _margin(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return 0.1 * (hi - lo) if self.margin is None else np.full(lo.shape, float(self.margin))
+
+    def box_error(self, step: int, box: Any, lost: tuple) -> BlowUpError:
+        """The `BlowUpError` naming the lost atom of ``lost = (count, id, axis, position)``
+        (`lost_atoms`, or its reduction over ranks)."""
+        lo, hi, _ = _box_arrays(box)
+        margin = self._margin(lo, hi)
+        n, a, ax, pos = lost
+        name = "xyz"[ax] if len(lo) <= 3 else str(ax)
+        return BlowUpError(
             f"blow-up at step {step}: atom {a} of region 'atoms' left the box along {name} "
-            f"(position {x[a, ax]:.6g}, box [{lo[ax]:.6g}, {hi[ax]:.6g}] with margin {margin[ax]:.6g}; "
-            f"{int(out.any(axis=1).sum())} atoms out)",
+            f"(position {pos:.6g}, box [{lo[ax]:.6g}, {hi[ax]:.6g}] with margin {margin[ax]:.6g}; "
+            f"{n} atoms out)",
             step=int(step), region="atoms", quantity="position")
+
+    def _in_box(self, step: int, x: np.ndarray, box: Any, ids: np.ndarray | None = None) -> None:
+        self.lost = self.lost_atoms(x, box, ids)
+        if self.lost[0]:
+            raise self.box_error(step, box, self.lost)
 
     def _energy(self, step: int, e: float, energies: Mapping[str, float] | None) -> None:
         if not np.isfinite(e):

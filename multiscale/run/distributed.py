@@ -312,7 +312,7 @@ class DistributedState(State):
     def guard_arrays(self) -> dict:
         e = self.engine
         n = e.n_own
-        return {"atoms": {"x": e.x[:n], "v": e.v, "forces": e.forces[:n]}}
+        return {"atoms": {"x": e.x[:n], "v": e.v, "forces": e.forces[:n], "gid": e.gid[:n]}}
 
     def get_state(self) -> dict | None:
         """Collective; the checkpoint dict on rank 0, None elsewhere."""

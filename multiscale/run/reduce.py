@@ -184,8 +184,25 @@ class Reduction:
                 raise err
             return
         if self.any(err is not None):
+            err = self._lost_over_ranks(guard, step, err, kw.get("box"))
             if err is None:
                 err = BlowUpError(f"blow-up at step {step} on another rank", step=int(step), region="all",
                                   quantity="state")
             err.collective = True      # every rank raises it at this step (`run.dynamics` then waits for
             raise err                  # rank 0 to save the last good state before the ranks stop)
+
+    def _lost_over_ranks(self, guard, step: int, err, box):  # noqa: ANN001, ANN202
+        """Collective, after a failed check on some rank. When no rank failed before the in-box check
+        (a non-finite value) and atoms left the box: every rank's error is the serial one, naming the lost
+        atom of smallest global id and the count over all ranks; otherwise ``err`` unchanged."""
+        lost = getattr(guard, "lost", None)     # None: this rank's check stopped before the box test
+        if box is None or self.any(err is not None and lost is None):
+            return err
+        n, a, ax, pos = lost if lost is not None else (0, -1, -1, float("nan"))
+        total = int(round(float(self.sum(float(n)))))
+        if not total:
+            return err
+        first = -float(self.max(-float(a) if n else -np.inf))
+        mine = np.array([ax, pos], float) if n and a == first else np.zeros(2)
+        ax, pos = self.sum(mine)
+        return guard.box_error(step, box, (total, int(first), int(ax), float(pos)))

@@ -10,7 +10,7 @@ ranks' OWNED atoms, as the plain-MD path (`run.distributed`) does; no rank keeps
   temperatures are reduced from the owned atoms (groups core / handshake by the reference position carried
   with the atom, pads from the replicated pad plan on rank 0). On one rank every figure is the serial
   expression on the same arrays in the same order (bitwise the serial run's thermo);
-* guard (`SpatialState.guard_arrays`): the owned atoms' x, v, forces and the continuum's arrays, the
+* guard (`SpatialState.guard_arrays`): the owned atoms' x, v, forces, global ids and the continuum's arrays, the
   verdict collective (`Reduction.guard_check`);
 * frames, the last good state and checkpoints (`SpatialIntegrator.gather_serial`): the owned atoms' x, v,
   forces, accelerations and per-atom energies gathered to RANK 0 only, written there into the serial
@@ -356,7 +356,7 @@ class SpatialState(State):
     def guard_arrays(self) -> dict:
         e, sc = self.engine, self.integrator.sc
         n = e.n_own
-        return {"atoms": {"x": e.x[:n], "v": e.v, "forces": e.forces[:n]},
+        return {"atoms": {"x": e.x[:n], "v": e.v, "forces": e.forces[:n], "gid": e.gid[:n]},
                 "continuum": {"U": sc.cont.U, "V": sc.cont.V, "forces": sc.f_nodes}}
 
     def get_state(self) -> dict | None:

@@ -109,3 +109,35 @@ def test_reduction_over_real_mpi_ranks(tmp_path):
         assert np.allclose(z[f"ledger.{k}"], ref[k], rtol=1e-14, atol=1e-300), k
     verdicts = [str(x) for x in z["verdicts"]]
     assert "another rank" in verdicts[0] and "atom 2" in verdicts[1]
+
+
+def test_lost_atoms_over_ranks_named_as_in_the_serial_run():
+    """Atoms split over 3 ranks in a scrambled order (each rank holds its atoms' global ids, "gid"): every
+    rank's message is the serial one: the lost atom of smallest global id, its axis and position, and the
+    count over ALL ranks (review rev29 F1: a rank named its local row and its own count)."""
+    rng = np.random.default_rng(3)
+    n = 40
+    x = rng.uniform(0.0, 10.0, (n, 3))
+    x[[7, 12, 25, 33], [1, 0, 2, 0]] = [14.0, -3.0, 12.5, 20.0]     # four atoms beyond the margin (1.0)
+    box = (np.zeros(3), np.full(3, 10.0), np.zeros(3, bool))
+    with pytest.raises(BlowUpError) as serial:
+        BlowUpGuard().check(5, {"atoms": {"x": x}}, box=box)
+    assert "atom 7 " in str(serial.value) and "4 atoms out" in str(serial.value)
+    owner = rng.permutation(np.arange(n) % 3)
+    owner[[7, 12]] = 2                                               # atom 7 not on rank 0, nor first there
+    order = rng.permutation(n)
+
+    def on_rank(comm):
+        mine = order[owner[order] == comm.rank]
+        Reduction(comm).guard_check(BlowUpGuard(), 5, {"atoms": {"x": x[mine], "gid": mine}}, box=box)
+
+    _, errors = run_ranks(3, on_rank)
+    assert all(isinstance(e, BlowUpError) for e in errors), errors
+    assert [str(e) for e in errors] == [str(serial.value)] * 3
+
+
+def test_non_finite_value_names_the_global_atom_id():
+    x = np.zeros((4, 2))
+    x[2, 1] = np.inf
+    with pytest.raises(BlowUpError, match=r"at atom 17, component 1"):
+        BlowUpGuard().check(1, {"atoms": {"x": x, "gid": np.array([3, 9, 17, 4])}})
