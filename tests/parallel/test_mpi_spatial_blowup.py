@@ -46,3 +46,29 @@ def test_spatial_blowup_exits_3(tmp_path: Path) -> None:
         assert ("is saved in" in p.stderr) == saved, (n, saved, p.stderr[-3000:])
         if n == 0:
             assert saved
+
+
+def test_spatial_lost_atom_named_as_in_the_serial_run(tmp_path: Path) -> None:
+    """Atoms leaving the box on 3 ranks: the message names the serial atom index and the count over all
+    ranks, as the serial run does (review rev29 F1: "atom 31 ... 10 atoms out" on 3 ranks where the
+    serial run said "atom 98 ... 26 atoms out": each rank named its own row and count). The deck: the 3D
+    coupled EAM deck with the handshake atoms left untied (slave_below 0.01, unstable: allowed) at 300 K."""
+    import re
+
+    import yaml
+
+    d = yaml.safe_load((Path(__file__).parent / "decks" / "coupled3d_eam.yaml").read_text())
+    d["atoms"]["velocity"] = {"temperature": 300.0, "seed": 7}
+    d["handshake"]["coupling"] = {"type": "projected", "slave_below": 0.01}
+    d["loads"] = []
+    d["integrator"].update(steps=60, allow_unstable_dt=True)
+    deck = tmp_path / "lost3d.yaml"
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    said = {}
+    for n in (0, 3):
+        p = msim(n, str(deck), "-o", str(tmp_path / f"l{n}.h5"), "--decompose", "spatial")
+        assert p.returncode == 3, (n, p.stderr[-3000:])
+        m = re.search(r"atom (\d+) of region 'atoms' left the box along (\w).*; (\d+) atoms out\)", p.stderr)
+        assert m, (n, p.stderr[-3000:])
+        said[n] = m.groups()
+    assert said[3] == said[0], said
