@@ -105,6 +105,23 @@ class Indenter(Load):
             f = np.where(r > 0, K * gap * gap / r, 0.0)[:, None] * dx[idx]
         return float(K * np.sum(gap ** 3) / 3), f, idx
 
+    def clearance(self, x: np.ndarray) -> float:
+        """Smallest distance [length] from the atoms x (n, d) to the indenter's surface at the depth of
+        the last `apply` (radial: min r − R; flat: min height above the face of the atoms within the
+        punch's lateral reach, inf if none); < 0 when some atom is inside."""
+        c = self._center0 + self._last.get("depth", self.depth(0.0)) * self._n
+        dx = np.asarray(x, float) - c
+        if self.params.shape == "flat":
+            s = dx @ self._n
+            lat = dx - s[:, None] * self._n
+            near = np.einsum("ij,ij->i", lat, lat) <= self.params.radius ** 2
+            return float(s[near].min()) if near.any() else float("inf")
+        if self._axis is not None:
+            dx = dx - np.outer(dx @ self._axis, self._axis)
+        if not len(dx):
+            return float("inf")
+        return float(np.sqrt(np.einsum("ij,ij->i", dx, dx).min()) - self.params.radius)
+
     def apply(self, time: float, model, f_atoms: np.ndarray | None = None,  # noqa: ANN001
               f_nodes: np.ndarray | None = None) -> tuple[float, float]:
         atoms = model.atoms

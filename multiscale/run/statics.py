@@ -5,14 +5,19 @@ as dynamics, one event per stage; time = the stage index). Checkpoints every ``o
 stages (default every stage) and after the last, holding the state to go on at the next stage
 (``--restart`` continues there bitwise). Non-finite energies, forces, positions or loads stop the run with
 `BlowUpError`; the state after the last good stage is saved as OUT.lastgood.h5.
+
+A load with a ``clearance(x)`` (the indenter) that exerted no force at any converged stage of the run
+gets one `errors.DeckWarning` at the end: "the indenter never touched the atoms (closest approach X)"
+(a deck whose indenter misses the body otherwise runs every stage at zero load without a word).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ..deck.section import plugin_of
-from ..errors import BlowUpError
+from ..errors import BlowUpError, DeckWarning
 from ..output.checkpoint import checkpoint_path
 from ..output.progress import Progress
 from . import blowup
@@ -41,9 +46,12 @@ def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin, 
         ops = [StageThermo(writer), FrameWriter(writer, sim.fields, None, always=True), last_good,
                StageCheckpoint(checkpoint_path(path), last_good, record, every, n), ProgressReport(bar)]
 
+        contact = _Contact(loads, sim.model.atoms, sim.model.units.length)
+
         def callback(i: int, rec: dict) -> bool:
             if after_stage is not None:
                 after_stage(i)
+            contact.stage()
             ev = Event(i, i, lambda: float(i), n, done=i + 1, record=rec)
             for op in ops:
                 if op.due(i, n):
@@ -56,8 +64,37 @@ def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin, 
                                 start=start, state=state, after_start=lambda: last_good.take(start))
             except blowup.NUMERIC as exc:
                 blowup.minimisation_diverged(exc, sim.state)
+            if sim.reduce.rank == 0:     # replicated on P ranks: every rank sees the same; say it once
+                contact.warn()
         except BlowUpError as exc:
             snap = last_good.snapshot
             at = (f"after load stage {snap['next_stage'] - 1}" if snap.get("next_stage")
                   else "the initial state, before load stage 0")
             raise record.save_lastgood(path, snap, exc, at) from None
+
+
+class _Contact:
+    """Per load with a ``clearance`` (the indenter): did it push on any atom at a converged stage, and its
+    closest approach to the atoms [length] over the stages."""
+
+    def __init__(self, loads, atoms, length_unit: str) -> None:  # noqa: ANN001
+        self.atoms, self.unit = atoms, length_unit
+        self.loads = [] if atoms is None else [ld for ld in loads if hasattr(ld, "clearance")]
+        self.touched = [False] * len(self.loads)
+        self.closest = [float("inf")] * len(self.loads)
+        self.stages = 0
+
+    def stage(self) -> None:
+        self.stages += 1
+        for k, ld in enumerate(self.loads):
+            self.touched[k] |= any(v != 0.0 for key, v in ld.observables().items()
+                                   if key.rsplit(".", 1)[-1].startswith("force_"))
+            if not self.touched[k]:
+                self.closest[k] = min(self.closest[k], ld.clearance(self.atoms.x))
+
+    def warn(self) -> None:
+        for ld, touched, closest in zip(self.loads, self.touched, self.closest, strict=True):
+            if self.stages and not touched:
+                warnings.warn(f"the indenter '{ld.name}' never touched the atoms (closest approach "
+                              f"{closest:.4g} {self.unit} over {self.stages} stage{'s' * (self.stages != 1)}): "
+                              f"every stage ran at zero load", DeckWarning, stacklevel=2)
