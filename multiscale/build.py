@@ -101,7 +101,9 @@ def _potential(deck: Deck, units: UnitSystem) -> Any:
         return None
     try:
         return plugin_of(cfg).from_params(cfg, units, deck.directory)
-    except DeckError:
+    except DeckError as exc:
+        if exc.file is None:       # a plugin's DeckError(key=...): placed in the deck
+            raise deck.error(exc.key or "potential", exc.message, exc.hint) from None
         raise
     except (OSError, ValueError) as exc:
         raise deck.error("potential", f"cannot build the potential: {exc}") from exc

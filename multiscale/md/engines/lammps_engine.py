@@ -29,7 +29,7 @@ import tempfile
 import numpy as np
 
 from ..box import Box
-from .lammps_lib import NKTV2P, OwnsLammpsInstance, new_instance
+from .lammps_lib import NKTV2P, OwnsLammpsInstance, abandon, new_instance
 
 #: LAMMPS's pressure conversion factor nktv2p per unit system (pressure = virial/V · nktv2p)
 
@@ -38,6 +38,7 @@ def lammps_force_cutoff(units: str, dim: int, ntypes: int, pair_lines: list[str]
     """The force cut-off [length] LAMMPS uses for a pair style: the communication cut-off reported by
     ``info communication`` for a one-atom periodic probe with zero neighbour skin."""
     lmp = new_instance()
+    ok = False
     try:
         L = 50.0
         for c in [f"units {units}", "atom_style atomic", f"dimension {dim}", "boundary p p p",
@@ -53,12 +54,16 @@ def lammps_force_cutoff(units: str, dim: int, ntypes: int, pair_lines: list[str]
                 text = fh.read()
         finally:
             os.unlink(path)
+        ok = True
         for line in text.splitlines():
             if line.strip().startswith("Communication cutoff"):
                 return float(line.split("=")[1].split()[0])
         raise RuntimeError("LAMMPS did not report a communication cut-off")
     finally:
-        lmp.close()
+        if ok:
+            lmp.close()
+        else:            # a LAMMPS error (missing file, bad coefficients): closing it would crash
+            abandon(lmp)
 
 
 #: LAMMPS errors that mean the atoms flew apart or out of the box (a numerical blow-up, not a set-up error)

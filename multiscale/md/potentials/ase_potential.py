@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from ...errors import DeckError
 from ...registry import POTENTIALS, PluginParams
 from ..engines.ase_engine import AseEngine
 from ..engines.base import ExternalPotential
@@ -128,6 +129,39 @@ def resolve_file_args(value: Any, deck_dir: Path | None) -> Any:
     return value
 
 
+def _try_lammps_commands(klass, args: dict, symbols: list[str] | None) -> None:  # noqa: ANN001
+    """Run a LAMMPS-backed calculator's commands (ASE's lammpslib ``lmpcmds``) once, on one atom of each
+    symbol far apart in a periodic cube: a command LAMMPS refuses (a missing potential file, an unknown
+    style, bad coefficients) is a `DeckError` at ``potential.args`` here, not an internal error at the
+    first step followed by a crash at exit (LAMMPS cannot close an instance whose command failed:
+    `lammps_lib.abandon`). Cheap (one LAMMPS instance); only for calculators given ``lmpcmds``."""
+    from ase import Atoms
+
+    from ..engines.lammps_lib import abandon
+
+    sym = list(symbols or ["X"])
+    side = 20.0 * len(sym)
+    probe = Atoms(sym, positions=[[20.0 * i + 1.0, 1.0, 1.0] for i in range(len(sym))],
+                  cell=[side, side, side], pbc=True)
+    calc = klass(**args)
+    probe.calc = calc
+    try:
+        probe.get_potential_energy()
+    except Exception as exc:  # noqa: BLE001 - LAMMPS raises a bare Exception with its ERROR line
+        lmp = getattr(calc, "lmp", None)
+        if lmp is not None:
+            abandon(lmp)
+            calc.lmp, calc.started, calc.initialized = None, False, False
+        msg = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise DeckError(f"LAMMPS refused the calculator's commands (lmpcmds): {msg or type(exc).__name__}",
+                        key="potential.args",
+                        hint="file names in lmpcmds are looked up in the deck's folder, then the working "
+                             "directory") from None
+    clean = getattr(calc, "clean", None)
+    if clean is not None:
+        clean()
+
+
 @POTENTIALS.register("ase")
 class AsePotential(ExternalPotential):
     """Potential evaluated by an ASE calculator (see the module docstring)."""
@@ -189,6 +223,8 @@ class AsePotential(ExternalPotential):
             raise ValueError(f"{params.calculator} does not take these args: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - a third-party constructor refusing its args (EAM: RuntimeError)
             raise ValueError(f"{params.calculator}(**args) failed: {type(exc).__name__}: {exc}") from exc
+        if "lmpcmds" in args:
+            _try_lammps_commands(klass, args, params.symbols)
         return cls(lambda: klass(**args), params.symbols, params.cutoff)
 
     def periodic_cell(self, lattice):  # noqa: ANN001, ANN201
