@@ -16,7 +16,7 @@ import pytest
 import scipy.linalg as sla
 from click.testing import CliRunner
 
-from fem.thermal_bench import thermal_bench
+from fem.thermal_bench import statics_variant, thermal_bench
 from multiscale.cli import cli
 from multiscale.coupling.thermal_qh import atom_thermal_shares, crystal_reference, handshake_point_strains_qh
 from multiscale.coupling.thermal_share import handshake_point_strains
@@ -338,6 +338,7 @@ def _deck_text(bench, handshake: str, coupling: str | None = None, integrator: s
                       Mi=23.0, seed=4, slave=0.1)
     if integrator is not None:
         txt = txt.replace(txt[txt.index("integrator:"):txt.index("output:")], integrator + "\n")
+        txt = statics_variant(txt)
     return txt
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from fem.thermal_bench import thermal_bench
+from fem.thermal_bench import statics_variant, thermal_bench
 from multiscale.cli import cli
 from multiscale.coupling.thermal_share import atom_free_share, handshake_point_strains
 from multiscale.deck import load_deck_text
@@ -182,6 +182,7 @@ def _deck_text(bench, handshake: str, coupling: str | None = None, integrator: s
                       Mi=23.0, seed=4, slave=0.1)
     if integrator is not None:
         txt = txt.replace(txt[txt.index("integrator:"):txt.index("output:")], integrator + "\n")
+        txt = statics_variant(txt)
     return txt
 
 
