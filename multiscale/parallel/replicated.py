@@ -65,9 +65,13 @@ class ReplicatedComm:
 
 def state_checksum(system) -> tuple[int, int]:  # noqa: ANN001
     """(xor, wrapping sum) of the 64-bit patterns of x, v, U, V: changes with any single bit."""
+    return bits_checksum(((system.atoms.x, system.atoms.v) if system.atoms is not None else ())
+                         + ((system.continuum.U, system.continuum.V) if system.continuum is not None else ()))
+
+
+def bits_checksum(arrays) -> tuple[int, int]:  # noqa: ANN001
+    """(xor, wrapping sum) of the 64-bit patterns of the float64 ``arrays``: changes with any single bit."""
     x, t = np.uint64(0), np.uint64(0)
-    arrays = ((system.atoms.x, system.atoms.v) if system.atoms is not None else ()) + \
-        ((system.continuum.U, system.continuum.V) if system.continuum is not None else ())
     with np.errstate(over="ignore"):
         for arr in arrays:
             a = np.ascontiguousarray(arr, dtype=np.float64).view(np.uint64).ravel()

@@ -322,15 +322,9 @@ class SpatialIntegrator:
 
     def replicated_checksum(self) -> tuple[int, int]:
         """(xor, wrapping sum) of the bits of the replicated arrays (U, V, the touched copy's x, v)."""
+        from ..parallel.replicated import bits_checksum
         sc = self.sc
-        x, t = np.uint64(0), np.uint64(0)
-        with np.errstate(over="ignore"):
-            for arr in (sc.cont.U, sc.cont.V, sc.xT, sc.vT):
-                b = np.ascontiguousarray(arr, dtype=np.float64).view(np.uint64).ravel()
-                if b.size:
-                    x ^= np.bitwise_xor.reduce(b)
-                    t += np.sum(b, dtype=np.uint64)
-        return int(x), int(t)
+        return bits_checksum((sc.cont.U, sc.cont.V, sc.xT, sc.vT))
 
 
 class SpatialState(State):
