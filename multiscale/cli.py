@@ -172,9 +172,10 @@ def _load(deck_path: Path) -> Any:
 @click.option("--decompose", type=click.Choice(["replicated", "spatial"]), default="replicated",
               show_default=True,
               help="Coupled dynamics decks: 'replicated' (the whole model on every rank, forces split; "
-              "bitwise the serial run) or 'spatial' (opt-in, 2D/3D projected coupling with a pair potential "
-              "or tabulated EAM only: the atoms decomposed in slabs, mesh and constraint solve replicated; "
-              "equal to the serial run to round-off; anything else is refused with exit 2). "
+              "bitwise the serial run) or 'spatial' (opt-in: 2D/3D projected or strong coupling, a pair potential "
+              "or tabulated EAM, Langevin thermostat, damping band, fixed dofs; the atoms decomposed in slabs, "
+              "mesh and constraint solve replicated; equal to the serial run to round-off; anything else, "
+              "e.g. prescribed motion or loads, is refused with exit 2). "
               "docs/parallel.md.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing file at the output path. Without it msim refuses (exit 2) to "
