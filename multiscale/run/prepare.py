@@ -171,8 +171,15 @@ def n_steps(model, deck, statics: bool) -> int:  # noqa: ANN001
     if integ.steps is not None:
         return int(integ.steps)
     if integ.time is not None:
-        return int(math.ceil(integ.time / integ.dt - 1e-9))
+        return _time_steps(integ.time, integ.dt)
     return 0
+
+
+def _time_steps(time: float, dt: float) -> int:
+    """Steps of ``dt`` that cover ``time``: round(q) when q = time/dt is whole within 1e-9·max(1, q) (the
+    test `time_rounding` uses, so a step is never added without its warning), else ceil(q)."""
+    q = time / dt
+    return int(round(q)) if abs(q - round(q)) <= 1e-9 * max(1.0, q) else int(math.ceil(q))
 
 
 def time_rounding(deck) -> str | None:  # noqa: ANN001
@@ -182,8 +189,8 @@ def time_rounding(deck) -> str | None:  # noqa: ANN001
     if getattr(integ, "steps", None) is not None or getattr(integ, "time", None) is None:
         return None
     q = integ.time / integ.dt
-    n = int(math.ceil(q - 1e-9))
-    if abs(q - round(q)) <= 1e-9 * max(1.0, q):
+    n = _time_steps(integ.time, integ.dt)
+    if n == round(q) and abs(q - round(q)) <= 1e-9 * max(1.0, q):
         return None
     return (f"integrator.time {integ.time:g} is not a whole number of steps of dt {integ.dt:g} ({q:.6g}): "
             f"the run takes {n} steps and ends at t = {n * integ.dt:.6g}")

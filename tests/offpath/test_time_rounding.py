@@ -2,7 +2,8 @@
 ends past the time the deck asks for). Found off the gallery (offpath4): 0.5012 with dt 0.005 ran 101 steps
 to t = 0.505 without a word. Now `msim validate` says so on its ``steps`` line and `msim run` warns (one
 ``warning:`` line, exit 0); a whole number of steps (0.5 / 0.005, a float quotient of 100.00000000000001)
-says nothing."""
+says nothing. A remainder within the whole-number tolerance (1e-9·q steps: 0.5000000002 / 0.005 = 100.00000004)
+runs the whole number of steps: `n_steps` once added a 101st step there without the warning (rev30 F3)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ output: {{every: 1000, thermo_every: 1000}}
 """
 
 
-@pytest.mark.parametrize(("time", "steps", "warned"), [(0.5012, 101, True), (0.5, 100, False)])
+@pytest.mark.parametrize(("time", "steps", "warned"), [(0.5012, 101, True), (0.5, 100, False),
+                                                            (0.5000000002, 100, False)])
 def test_time_not_a_whole_number_of_steps_is_said(tmp_path, time: float, steps: int, warned: bool) -> None:  # noqa: ANN001
     deck = tmp_path / "t.yaml"
     deck.write_text(DECK.format(time=time))
