@@ -31,14 +31,19 @@ def route(exc: Exception, state, k: int, length_unit: str) -> None:  # noqa: ANN
                           "step is probably too large", step=integ.step_count,
                           region=region, quantity=qty) from exc
     atoms = state.atoms
-    v = state.guard_arrays().get("atoms", {}).get("v")   # this rank's atoms (the engine's on MPI paths)
+    mine = state.guard_arrays().get("atoms", {})
+    v = mine.get("v")                   # this rank's atoms (the engine's on MPI paths)
+    # On P > 1 ranks (the engine's comm) the other ranks are inside a collective: the
+    # figure is this rank's largest, and the message says so (rev30 F4).
+    ranks = getattr(getattr(getattr(state, "engine", None), "comm", None), "size", 1)
+    whose = "an atom of this rank" if ranks > 1 else "an atom"
     if atoms is not None and v is not None and len(v):
         # an atom crossing a sizeable part of the box in one step is a blow-up, finite or not
         jump = float(np.max(np.abs(v))) * integ.dt
         size = float(np.min(atoms.box.hi - atoms.box.lo))
         if jump > 0.25 * size:
             raise BlowUpError(f"blow-up at step {integ.step_count + 1} (after step {k} was "
-                              f"written): in region 'atoms' an atom moves {jump:.3g} "
+                              f"written): in region 'atoms' {whose} moves {jump:.3g} "
                               f"{length_unit} "
                               f"per step (box {size:.3g}) "
                               f"({type(exc).__name__}: {exc}); the time step is probably too large",
