@@ -83,3 +83,23 @@ def test_existing_file_still_runs(tmp_path: Path, text: str) -> None:
     (tmp_path / "Cu_u3.eam").write_bytes((potentials_dir() / "Cu_u3.eam").read_bytes())
     p = _msim(tmp_path, "run", str(deck), "-o", str(tmp_path / "cu.h5"), "--quiet")
     assert p.returncode == 0, p.stderr[-3000:]
+
+
+def test_lammpslib_deck_on_two_ranks_names_the_real_cause(tmp_path: Path) -> None:
+    """Under mpiexec LAMMPSlib refuses to start whatever its commands: the probe reported that as "LAMMPS
+    refused the calculator's commands" with a hint about file lookup; the refusal is now the run's own
+    (external engines are not distributed), once, exit 2 (rev30 F5)."""
+    from multiscale.md.engines.lammps_lib import potentials_dir
+
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    assert mpiexec.exists(), f"{mpiexec} missing: pip install 'msim[mpi]' (mpi4py + mpich)"
+    deck = tmp_path / "cu.yaml"
+    deck.write_text(ASE.format(file="Cu_u3.eam"))
+    (tmp_path / "Cu_u3.eam").write_bytes((potentials_dir() / "Cu_u3.eam").read_bytes())
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.run([str(mpiexec), "-n", "2", sys.executable, "-m", "multiscale.cli", "run", "--quiet",
+                        str(deck), "-o", str(tmp_path / "cu.h5")], env=env, capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr[-3000:]
+    assert "is not distributed" in p.stderr and "refused the calculator's commands" not in p.stderr, p.stderr

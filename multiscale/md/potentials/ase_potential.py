@@ -223,7 +223,10 @@ class AsePotential(ExternalPotential):
             raise ValueError(f"{params.calculator} does not take these args: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - a third-party constructor refusing its args (EAM: RuntimeError)
             raise ValueError(f"{params.calculator}(**args) failed: {type(exc).__name__}: {exc}") from exc
-        if "lmpcmds" in args:
+        from ...parallel.comm import launched_with_mpi
+        if "lmpcmds" in args and not launched_with_mpi():
+            # under mpiexec LAMMPSlib refuses to start (world size > 1) whatever the commands: the
+            # run's own refusal of external engines on P > 1 ranks names the real cause (rev30 F5)
             _try_lammps_commands(klass, args, params.symbols)
         return cls(lambda: klass(**args), params.symbols, params.cutoff)
 
