@@ -386,6 +386,19 @@ class ResultsWriter:
         t = self._table(table)
         return t.last if t is not None else None
 
+    def columns(self, table: str) -> dict[str, np.ndarray]:
+        """{name: rows} of the complete rows of `table` held by the file (e.g. a restart reading back the
+        observables of the stages before it); {} if the table is empty."""
+        with self._structure() as f:
+            g = f[table]
+            if "step" not in g:
+                return {}
+            n = len(g["step"])
+            out: dict[str, np.ndarray] = {}
+            g.visititems(lambda name, obj: out.__setitem__(name, obj[:n])
+                         if isinstance(obj, h5py.Dataset) and name not in ("step", "time") else None)
+            return out
+
     # ------------------------------------------------------------------ appending rows
     def _append(self, table: str, step: int, time: float, columns: dict[str, np.ndarray]) -> None:
         assert self._file is not None, "writer is closed"

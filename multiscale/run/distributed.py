@@ -394,6 +394,9 @@ class NullWriter:
 
     write_observables = write_frame = truncate_after = write_thermo
 
+    def columns(self, table: str) -> dict:  # noqa: ARG002
+        return {}
+
     def close(self) -> None:
         return None
 

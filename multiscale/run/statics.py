@@ -16,6 +16,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from ..deck.section import plugin_of
 from ..errors import BlowUpError, DeckWarning
 from ..output.checkpoint import checkpoint_path
@@ -47,6 +49,8 @@ def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin, 
                StageCheckpoint(checkpoint_path(path), last_good, record, every, n), ProgressReport(bar)]
 
         contact = _Contact(loads, sim.model.atoms, sim.model.units.length)
+        if start > 0:
+            contact.seed(writer.columns("observables"))
 
         def callback(i: int, rec: dict) -> bool:
             if after_stage is not None:
@@ -83,6 +87,16 @@ class _Contact:
         self.touched = [False] * len(self.loads)
         self.closest = [float("inf")] * len(self.loads)
         self.stages = 0
+
+    def seed(self, columns: dict) -> None:
+        """A restart: the stages before it count (``columns``: the results file's observables rows, as
+        `HDF5Writer.columns` reads them) — a force on a load's atoms at any of them is a touch (rev30 F7:
+        the warning said "never touched" after a restart past the stages that pushed)."""
+        for k, ld in enumerate(self.loads):
+            for key, rows in columns.items():
+                load, _, q = key.rpartition(".")
+                if load == ld.name and q.startswith("force_") and np.any(np.asarray(rows) != 0.0):
+                    self.touched[k] = True
 
     def stage(self) -> None:
         self.stages += 1

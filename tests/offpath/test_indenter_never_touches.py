@@ -64,3 +64,29 @@ def test_clearance_is_the_gap_to_the_surface(shape: str, expected: float) -> Non
                    direction=[0.0, 1.0, 0.0] if shape == "cylinder" else [0.0, 0.0, 1.0])
     ind.prepare(SimpleNamespace(atoms=SimpleNamespace(X=x)))
     assert ind.clearance(x) == pytest.approx(expected, rel=1e-12)
+
+
+def test_restart_past_the_touching_stages_says_nothing(tmp_path: Path) -> None:
+    """The stages before a `--restart` count: an indenter that pushed at stages 1–2 and is withdrawn at
+    stages 3–4 (run to stage 3, then restarted) was reported as "never touched the atoms ... over 2 stages"
+    (rev30 F7); the file holds the loads of both parts. A restart whose every stage misses still warns."""
+    text = DECK.read_text()
+    assert "  depth_steps: {start: 0.0, stop: 1.5, step: 0.5}" in text
+    text = text.replace("  depth_steps: {start: 0.0, stop: 1.5, step: 0.5}", "  depths: [0.0, 1.0, 1.5, -1.5, -2.0]")
+    text = text.replace("  every: 1\n", "  every: 1\n  checkpoint_every: 1\n")
+    for zc, warned in ((10.0, False), (14.0, True)):
+        deck = tmp_path / f"ind{zc:g}.yaml"
+        deck.write_text(text.replace("center: [4.65, 4.65, 10.0]", f"center: [4.65, 4.65, {zc}]"))
+        out = tmp_path / f"ind{zc:g}.h5"
+        res = CliRunner().invoke(cli, ["run", str(deck), "-o", str(out), "--quiet", "--stages", "3"])
+        assert res.exit_code == 0, res.output
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = CliRunner().invoke(cli, ["run", str(deck), "-o", str(out), "--quiet", "--restart",
+                                           str(tmp_path / f"ind{zc:g}.checkpoint.h5")])
+        assert res.exit_code == 0, res.output
+        said = [str(w.message) for w in caught if issubclass(w.category, DeckWarning)]
+        with ResultsReader(out) as r:
+            load = r.thermo()["indenter.load"]
+        assert len(load) == 5 and (not load.any()) == warned, load
+        assert len(said) == int(warned), said
