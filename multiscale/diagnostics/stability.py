@@ -43,38 +43,47 @@ def weighted_atoms_stable_dt(system, potential, omega_lattice: float) -> tuple[f
     """(stable dt [time], index of the limiting atom in the region's numbering) of the free atoms of a
     `CoupledSystem` with weights; ``omega_lattice`` [1/time] the perfect lattice's ω_max.
 
-    Needs the atoms' neighbour list; one this call builds (at the current positions: before a run, the
-    reference ones) is invalidated again before it returns, so that the run's first force evaluation
-    builds its own after the loads' initial conditions, as the bare integrator does (`msim run` checks
-    the time step before `prepare`); a list that existed is left as it was."""
+    The bond ratio Σ w k / Σ k of each atom (`weighted_band.bond_ratio`: each atom's bonds summed in the
+    order of the neighbour's index) comes from the handshake band's own list (`weighted_band.band_ratio`:
+    a convex core and a free atom box; the other atoms' bonds all have weight 1.0, ratio 1 exactly) — no
+    list of all atoms. Otherwise it needs the atoms' neighbour list; one this call builds (at the current
+    positions: before a run, the reference ones) is invalidated again before it returns, so that the run's
+    first force evaluation builds its own after the loads' initial conditions, as the bare integrator does
+    (`msim run` checks the time step before `prepare`); a list that existed is left as it was. Unit bond
+    weights (force blending: no bond weight function) give ratio 1 without a list."""
+    from .weighted_band import band_ratio
     atoms = system.atoms
+    if atoms.bond_weight_fn is None:
+        return _dt_of_ratio(system, np.ones(atoms.n), omega_lattice)
+    ratio = band_ratio(system, potential)
+    if ratio is not None:
+        return _dt_of_ratio(system, ratio, omega_lattice)
     if atoms.nlist.x_build is not None:
-        return _weighted_atoms_stable_dt(system, potential, omega_lattice)
+        return _dt_of_ratio(system, _list_ratio(atoms, potential), omega_lattice)
     atoms.rebuild()
     try:
-        return _weighted_atoms_stable_dt(system, potential, omega_lattice)
+        return _dt_of_ratio(system, _list_ratio(atoms, potential), omega_lattice)
     finally:
         atoms.nlist.invalidate()
         atoms.bond_w = None
 
 
-def _weighted_atoms_stable_dt(system, potential, omega_lattice: float) -> tuple[float, int]:  # noqa: ANN001
-    atoms = system.atoms
+def _list_ratio(atoms, potential) -> np.ndarray:  # noqa: ANN001
+    """(n,) the bond ratio of every atom from the region's list (its entries inside the cut-off at X)."""
+    from .weighted_band import bond_ratio, fd_stiffness
     n = atoms.n
     if atoms.bond_w is None:   # unit bond weights (force blending): the ratio is 1, no φ'' needed
-        ratio = np.ones(n)
-    else:
-        i, j = atoms.nlist.pairs()
-        dX = atoms.nlist.separations(atoms.X)
-        r = np.sqrt(np.sum(dX * dX, axis=1))
-        inside = r < potential.cutoff
-        i, j, r = i[inside], j[inside], r[inside]
-        h = 1e-6 * max(float(np.max(r)) if r.size else 1.0, 1.0)
-        k = np.clip((potential.pair(r + h)[1] - potential.pair(r - h)[1]) / (2 * h), 0.0, None)
-        w = atoms.bond_w[inside]
-        kw = np.bincount(i, k * w, n) + np.bincount(j, k * w, n)
-        k1 = np.bincount(i, k, n) + np.bincount(j, k, n)
-        ratio = np.divide(kw, k1, out=np.ones(n), where=k1 > 0)
+        return np.ones(n)
+    i, j = atoms.nlist.pairs()
+    dX = atoms.nlist.separations(atoms.X)
+    r = np.sqrt(np.sum(dX * dX, axis=1))
+    inside = r < potential.cutoff
+    return bond_ratio(n, i[inside], j[inside], fd_stiffness(potential, r[inside]), atoms.bond_w[inside],
+                      np.arange(n, dtype=np.int64))
+
+
+def _dt_of_ratio(system, ratio: np.ndarray, omega_lattice: float) -> tuple[float, int]:  # noqa: ANN001
+    atoms = system.atoms
     free = np.asarray(system.free)
     keep = np.ones(len(free), bool)
     keep[slaved_atoms(system.G, system.n_free, system.d)] = False

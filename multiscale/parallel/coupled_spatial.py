@@ -236,19 +236,22 @@ class SpatialCoupled:
         self._nidx = [np.zeros(0, np.int64) if ld.node_sel is None else np.flatnonzero(ld.node_sel)
                       for ld in self._fixed_loads]
         self._nR = len(self._fixed_loads) * d        # per rank: each fixed load's sum of its owned atoms' forces
-        # ---- the engine: rank 0 gives every atom (pads with zero mass and velocity), the rebuild migrates
-        mine = slice(None) if comm.rank == 0 else slice(0, 0)
-        v0 = np.array(a.v, float)
-        v0[self.pad_idx] = 0.0
-        types = np.zeros(n, np.int32) if a.types is None else np.asarray(a.types, np.int32)
+        # ---- the engine: each rank gives its own slab's atoms (`SlabDecomposition.owner` of x along the
+        # cut axis, the engine's first rebuild then migrates none); pads with zero mass and velocity
+        from .engine import SlabDecomposition
+        dec = SlabDecomposition(a.box, comm.size, 0, float(a.potential.cutoff) + float(a.nlist.skin))
+        mine = np.flatnonzero(dec.owner(np.asarray(a.x, float)[:, 0]) == comm.rank)
+        v0 = np.array(a.v[mine], float)
+        v0[np.isin(mine, self.pad_idx)] = 0.0
         site_w = getattr(a, "site_w", None)
         self.engine = DistributedMD(
-            comm, np.asarray(a.x, float)[mine], v0[mine], np.asarray(s.atom_mass, float)[mine],
-            np.arange(n, dtype=np.int64)[mine],
-            _RowFlagged(a.potential) if getattr(a.potential, "takes_bond_w_rows", False) else a.potential, a.box, a.nlist.skin, types=types[mine], axis=0,
+            comm, np.asarray(a.x, float)[mine], v0, np.asarray(s.atom_mass, float)[mine], mine,
+            _RowFlagged(a.potential) if getattr(a.potential, "takes_bond_w_rows", False) else a.potential, a.box,
+            a.nlist.skin, types=None if a.types is None else np.asarray(a.types, np.int32)[mine], axis=0,
             newton=newton, n_threads=self.n_threads, neighbor=a.nlist.policy,
             site_w=None if site_w is None else np.asarray(site_w, float)[mine],
             X_ref=np.asarray(a.X, float)[mine], bond_weight_fn=s.handshake.bond_weight_fn)
+        del v0, mine
         self._built = -1
         self.step_count = int(integrator.step_count)     # a restart continues the serial clock
         self.ops = SpatialOperators(self, model, integrator)     # thermostat, damping band (or no-ops)
