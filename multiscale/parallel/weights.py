@@ -116,29 +116,40 @@ def entry_weights(make_fn: Callable, lst, X_ref: np.ndarray, image: np.ndarray, 
     n_loc, d = X_ref.shape
     i = np.repeat(np.arange(n_loc, dtype=np.int64), np.diff(lst.offsets))
     j = lst.neighbors.astype(np.int64)
-    # the image shift of each entry between positions wrapped at the build, in whole periods
-    sv_loc = lst.shift_table[lst.shift_code, :d]
-    k = np.zeros((m, d), np.int64)
     per = local_period > 0
-    if np.any(per):
-        k[:, per] = np.rint(sv_loc[:, per] / local_period[per]).astype(np.int64)
-    k += gshift[j] - gshift[i]
-    # the serial list's shift vector in its frame (AtomisticRegion lists unwrapped x): k L − (I_j L − I_i L)
-    shift_img = image * period
-    sv = k * period - (shift_img[j] - shift_img[i])
+    # a periodic axis or a seam shift: the entries' image shifts (else every k is 0 and every s is +0.0:
+    # not formed for all m entries, only for those left after the certain unit weights)
+    seam = bool(np.any(per) or np.any(period != 0.0) or np.any(gshift))
+    k = sv = None
+    if seam:
+        # the image shift of each entry between positions wrapped at the build, in whole periods
+        sv_loc = lst.shift_table[lst.shift_code, :d]
+        k = np.zeros((m, d), np.int64)
+        if np.any(per):
+            k[:, per] = np.rint(sv_loc[:, per] / local_period[per]).astype(np.int64)
+        k += gshift[j] - gshift[i]
+        # the serial list's shift vector in its frame (AtomisticRegion lists unwrapped x): k L − (I_j L − I_i L)
+        shift_img = image * period
+        sv = k * period - (shift_img[j] - shift_img[i])
     full, rest = None, None       # (m,) weights of every entry, when some are certainly 1.0 (filled below)
     fn0 = make_fn() if certain else None
     unit_fn = getattr(fn0, "certain_unit", None)
     if unit_fn is not None:
         # pairs without an image shift whose weight is certainly exactly 1.0 (both atoms deep inside a
         # convex core): 1.0 without the cache or the kernel, as `AtomisticRegion._update_bond_weights`
-        unit = np.asarray(unit_fn(i, j), bool) & ~np.any(sv != 0.0, axis=1)
+        unit = np.asarray(unit_fn(i, j), bool)
+        if seam:
+            unit &= ~np.any(sv != 0.0, axis=1)
         if np.any(unit):
             full = np.ones(m)
             rest = np.flatnonzero(~unit)
-            i, j, k, sv = i[rest], j[rest], k[rest], sv[rest]
+            i, j = i[rest], j[rest]
+            if seam:
+                k, sv = k[rest], sv[rest]
             if rest.size == 0:
                 return full
+    if not seam:
+        k, sv = np.zeros((i.size, d), np.int64), np.zeros((i.size, d))
     keys = None
     if cache is not None:
         keys = cache.key(gid[i], gid[j], k - (image[j] - image[i]))
