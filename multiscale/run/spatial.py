@@ -249,28 +249,48 @@ class SpatialIntegrator:
     def gather_serial(self) -> bool:
         """Collective: the owned atoms' x, v, forces, accelerations and per-atom energies gathered to rank 0
         and written there into the serial model (with the nodes' forces and accelerations, the clock and
-        the energy terms). True on rank 0, False elsewhere."""
+        the energy terms). True on rank 0, False elsewhere. Rank 0 writes its own rows straight from the
+        engine and receives the other ranks' rows one rank at a time (one packed float64 buffer each,
+        written into the serial arrays and dropped before the next: the transient is one rank's rows, not
+        every rank's at once)."""
+        from ..parallel.engine import _pack_rows
         sc, it = self.sc, self.serial
         e = sc.engine
         no = e.n_own
         fe = sc.ops.fext_own()              # thermostat forces (checkpointed: `fext_atoms`), None without
-        mine = (e.gid[:no], e.x[:no], e.v, e.forces[:no], sc.acc_own, e.atom_energies(), fe)
+        cols = [e.gid[:no], e.x[:no], e.v, e.forces[:no], sc.acc_own, e.atom_energies()]
+        if fe is not None:
+            cols.append(fe)
         work = sc.ops.external_work()       # (collective)
-        parts = self.comm.gather(mine, 0) if self.comm.size > 1 else [mine]
+        comm, tag = self.comm, 41
         if not self.root:
+            comm.sendrecv_rows([(_pack_rows(cols), 0, comm.MPI.PROC_NULL, tag)])
             return False
         s = it.system
         a = s.atoms
-        gid = np.concatenate([p[0] for p in parts])
-        if gid.size != s.n_atoms or np.unique(gid).size != gid.size:
+        d = a.x.shape[1]
+        seen = np.zeros(s.n_atoms, bool)
+        dst = [a.x, a.v, s.f_atoms, it.acc_atoms, a.energies] + ([it.fext_atoms] if fe is not None else [])
+
+        def write(gid: np.ndarray, parts: list) -> None:
+            if gid.size and (int(gid.min()) < 0 or int(gid.max()) >= seen.size or np.any(seen[gid])):
+                raise RuntimeError("the gathered atoms are not every atom once")
+            seen[gid] = True
+            for arr, col in zip(dst, parts, strict=True):
+                arr[gid] = col
+
+        write(cols[0], cols[1:])
+        w = 1 + 4 * d + 1 + (d if fe is not None else 0)
+        for r in range(1, comm.size):       # one rank's rows at a time (packed as `_pack_rows(cols)`)
+            rows = comm.sendrecv_rows([(np.empty((0, w)), comm.MPI.PROC_NULL, r, tag)])[0]
+            o = [1, 1 + d, 1 + 2 * d, 1 + 3 * d, 1 + 4 * d, 1 + 4 * d + 1]
+            parts = [rows[:, o[0]:o[1]], rows[:, o[1]:o[2]], rows[:, o[2]:o[3]], rows[:, o[3]:o[4]],
+                     rows[:, o[4]]] + ([rows[:, o[5]:o[5] + d]] if fe is not None else [])
+            write(rows.view(np.int64)[:, 0], parts)
+            del rows, parts
+        if not seen.all():
             raise RuntimeError("the gathered atoms are not every atom once")
-        for k, arr in ((1, a.x), (2, a.v), (3, s.f_atoms), (4, it.acc_atoms)):
-            arr[gid] = np.concatenate([p[k] for p in parts])
-        a.energies[gid] = np.concatenate([p[5] for p in parts])
-        if fe is not None:
-            it.fext_atoms[gid] = np.concatenate([p[6] for p in parts])
         it.external_work, it.dissipated = work, sc.ops.dissipated
-        del parts
         a.forces[...] = s.f_atoms
         s.update_pads()                      # pads: x = X + N U (as on the engine), v = N V
         s.f_nodes[...] = sc.f_nodes
