@@ -187,7 +187,6 @@ class SpatialCoupled:
         self.dt = float(integrator.dt)
         self.n_threads = int(integrator.n_threads)
         self._kv, self._ck = _load_kernel("verlet"), _load_kernel("coupler")
-        n = s.n_atoms
         # ---- the touched atoms, replicated (compact arrays; serial flat indices mapped onto them)
         ta, aa = integrator._t_atom, integrator._a_atom
         self.T = np.unique(ta // d).astype(np.int64)
