@@ -12,6 +12,8 @@ with w_b the bond weights, M_a the coupled mass; the stable Verlet step is 2/max
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .._lazy import lazy_module
@@ -211,3 +213,321 @@ def unstable_weighted_atoms(system, potential) -> tuple[np.ndarray, np.ndarray]:
     scale = float(np.max(np.abs(K))) if K.size else 0.0
     bad = lam < -1e-9 * scale
     return idx[bad].astype(np.int64), lam[bad]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Collective modes of the constrained blended energy (pair potentials)
+# ---------------------------------------------------------------------------------------------------------
+
+#: a constrained mode counts as negative below −`NEGATIVE_TOL` × the largest diagonal entry of M⁻¹K on the
+#: handshake's dofs (round-off zero modes of the gallery decks: |λ| ≤ 1e-13 of max λ)
+NEGATIVE_TOL = 1e-8
+
+#: a negative mode with at least this share (mass-weighted) in the rigid motions of the free body is a
+#: rotation of a pre-stressed floating body (the Morse twin of tests/parallel: 99.98 %), not reported
+RIGID_SHARE = 0.99
+
+#: the constraint block's regularisation δ = `_PENALTY_DELTA` / ‖M⁻¹K‖ (rows of C M^-½ of unit norm): the
+#: negative count of the Morse twin (1 at slave_below 0, 0 at 1e-3) is the same for 1e-3 … 1e-12
+_PENALTY_DELTA = 1e-6
+
+
+@dataclasses.dataclass
+class CollectiveModes:
+    """Result of `collective_unstable_modes`.
+
+    lam : (k,) eigenvalues of M⁻¹K on the constraint null space below the tolerance [1/time²], ascending,
+          rigid-body ones left out;  atoms : (k,) index (region numbering) of the atom with the largest
+          displacement of each mode;  rigid : (r,) the negative ones that are rigid motions (not counted);
+    n_dof : size of the subspace (handshake dofs);  n_rigid_removed : rigid motions projected out (the
+    subspace held the whole free body);  n_negative : the count of eigenvalues below −tol (the inertia
+    of the factorised KKT matrix, rigid ones included when not projected out);  found : eigenvalues computed (ascending; k nearest the shift);
+    reason : why the check did not run ('' when it ran)."""
+
+    lam: np.ndarray
+    atoms: np.ndarray
+    rigid: np.ndarray
+    n_dof: int = 0
+    n_rigid_removed: int = 0
+    n_negative: int = 0
+    found: np.ndarray | None = None
+    reason: str = ""
+
+
+def _skip(reason: str) -> CollectiveModes:
+    return CollectiveModes(np.zeros(0), np.zeros(0, np.int64), np.zeros(0), reason=reason)
+
+
+def collective_check_applies(system, potential) -> str:  # noqa: ANN001
+    """'' when `collective_unstable_modes` can run on this model, else the reason it cannot."""
+    s = system
+    if s.atoms is None or s.continuum is None or not getattr(s, "coupled", False):
+        return "no handshake"
+    if getattr(potential, "many_body", False) or not hasattr(potential, "pair"):
+        return ("not a pair potential (EAM: `unstable_weighted_atoms` checks the on-site blocks; an "
+                "external engine has no radial functions)")
+    if not getattr(s.method, "energy_based", True):
+        return "the coupling has no energy (force blending)"
+    return ""
+
+
+def _pair_terms(potential, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """φ'(r), φ''(r) [energy/length, energy/length²] (φ'' from `pair_d2` when the potential has it,
+    else by a central difference of φ' with h = 1e-5 of the cut-off)."""
+    d1 = np.asarray(potential.pair(r)[1], float)
+    if hasattr(potential, "pair_d2"):
+        return d1, np.asarray(potential.pair_d2(r), float)
+    h = 1e-5 * float(potential.cutoff)
+    return d1, (np.asarray(potential.pair(r + h)[1], float) - np.asarray(potential.pair(r - h)[1], float)) / (2 * h)
+
+
+def handshake_dofs(system, pairs: tuple) -> np.ndarray:  # noqa: ANN001
+    """Sorted stacked-dof indices (k,) of the handshake's free dofs: the free atoms with β̄ < 1, the free
+    atoms bonded to one of those or to a pad (``pairs`` = (i, j) within the cut-off), and the nodes of
+    every element that holds a node of a constraint row or of a pad's interpolation. Only dofs with a
+    non-zero inverse mass (fixed dofs and massless nodes stay out)."""
+    s = system
+    d, n = s.d, s.n_atoms
+    i, j = pairs
+    weighted = s.atom_weight < 1.0                          # pads (β̄ = 0) included
+    near = weighted.copy()
+    near[i[weighted[j]]] = True
+    near[j[weighted[i]]] = True
+    near &= ~s.pad
+    pos = -np.ones(n, np.int64)
+    pos[s.free] = np.arange(s.n_free)
+    atoms = pos[np.flatnonzero(near)]
+    k0 = s.n_free * d
+    cols = np.zeros(0, np.int64)
+    if s.G is not None and s.G.shape[0]:
+        cols = np.unique(sp.csr_matrix(s.G).indices)
+        cols = cols[cols >= k0] - k0
+    nodes = np.unique(np.concatenate([cols // d, sp.csr_matrix(s.N_pad).indices.astype(np.int64)]))
+    touch = np.zeros(s.n_nodes, bool)
+    touch[nodes] = True
+    ring = [nodes]
+    for blk in s.continuum.mesh.blocks:
+        conn = np.asarray(blk.conn)
+        ring.append(conn[np.any(touch[conn], axis=1)].ravel())
+    nodes = np.unique(np.concatenate(ring)).astype(np.int64)
+    ax = np.arange(d)
+    dofs = np.concatenate([(atoms[:, None] * d + ax).ravel(), (k0 + nodes[:, None] * d + ax).ravel()])
+    dofs = np.unique(dofs)
+    return dofs[np.asarray(s.inv_mass_dof)[dofs] > 0.0]
+
+
+def blended_pair_hessian(system, potential, dofs: np.ndarray, bonds: tuple) -> sp.csr_matrix:  # noqa: ANN001
+    """(k, k) Hessian of the blended energy Π = Σ w_ab φ(r_ab) + Σ_q α_q W(F_q) V_q (+ a penalty
+    coupling's ½ qᵀ K_p q) with respect to the stacked dofs ``dofs`` (k,) at the reference [energy/length²];
+    every other dof held at 0. ``bonds`` = (i (m,), j (m,), dX (m, d), w (m,)): the atoms' pairs within the
+    cut-off at the reference and their bond weights. Atoms: Σ_bonds w [φ'' e eᵀ + φ'/r (I − e eᵀ)] (the
+    exact pair Hessian), pads through x_pad = X + N_pad U; continuum: `ContinuumRegion.stiffness_matrix`
+    (the material's reference tangent: exact for a stress-free reference)."""
+    from ..coupling.thermal_qh import _pair_hessian
+    from ..integrate.precon import atoms_to_q
+    s = system
+    d, n = s.d, s.n_atoms
+    i, j, dX, w = bonds
+    T = atoms_to_q(s).tocsc()[:, dofs].tocsr()               # (n·d, k): the atoms that move with `dofs`
+    moving = np.zeros(n, bool)
+    moving[np.unique(T.nonzero()[0] // d)] = True
+    keep = (moving[i] | moving[j]) & (w > 0.0)
+    i, j, dX, w = i[keep], j[keep], dX[keep], w[keep]
+    r = np.sqrt(np.einsum("md,md->m", dX, dX))
+    d1, d2 = _pair_terms(potential, r)
+    H = _pair_hessian(n, d, i, j, dX, r, w, d1, d2)
+    K = (T.T @ H @ T).tocsr()
+    k0 = s.n_free * d
+    nd = dofs[dofs >= k0] - k0
+    if nd.size:
+        Kc = s.continuum.stiffness_matrix().tocsr()[nd][:, nd]
+        pos = np.flatnonzero(dofs >= k0)
+        Kc = Kc.tocoo()
+        K = K + sp.csr_matrix((Kc.data, (pos[Kc.row], pos[Kc.col])), shape=K.shape)
+    Kp = getattr(s.method, "_K", None)
+    if Kp is not None:
+        K = K + sp.csr_matrix(Kp)[dofs][:, dofs]
+    K = 0.5 * (K + K.T)
+    return K.tocsr()
+
+
+def _rigid_vectors(system, dofs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R (k, r), whole (r,) bool): the translations and rotations (in planes of two non-periodic axes) of
+    the free atoms and nodes together, about their centroid, restricted to ``dofs``; ``whole``: the motion
+    vanishes on every movable dof outside ``dofs`` (it lies in the subspace)."""
+    s = system
+    d = s.d
+    P = np.vstack([s.atoms.X[s.free], np.asarray(s.continuum.mesh.nodes)[:, :d]])
+    Y = P - P.mean(0)
+    per = np.asarray(getattr(s.atoms.box, "periodic", np.zeros(d, bool)), bool)
+    vecs = []
+    for k in range(d):
+        t = np.zeros_like(Y)
+        t[:, k] = 1.0
+        vecs.append(t.ravel())
+    for p, q in ([(0, 1)] if d == 2 else [(0, 1), (1, 2), (0, 2)] if d == 3 else []):
+        if per[p] or per[q]:
+            continue
+        t = np.zeros_like(Y)
+        t[:, p], t[:, q] = -Y[:, q], Y[:, p]
+        vecs.append(t.ravel())
+    R = np.array(vecs).T
+    movable = np.asarray(s.inv_mass_dof) > 0.0
+    outside = movable.copy()
+    outside[dofs] = False
+    whole = ~np.any(R[outside] != 0.0, axis=0)
+    return R[dofs], whole
+
+
+def collective_unstable_modes(system, potential, k: int = 12) -> CollectiveModes:  # noqa: ANN001
+    """The negative modes of the blended energy's Hessian on the handshake's dofs (`handshake_dofs`, every
+    other dof held at 0: a subspace, so each negative found is one of the whole model), restricted to the
+    constraint null space (G q = 0) and mass-weighted as the integrator sees it: K z = λ M z, G z = 0 with
+    M the coupled masses (β̄ m for atoms, the α-lumped masses for nodes) [λ: 1/time²; growth rate √−λ].
+
+    The ``k`` eigenvalues nearest σ = −tol (tol = `NEGATIVE_TOL` × max diag M⁻¹K) by shift-invert Lanczos
+    (`scipy.sparse.linalg.eigsh`) with the constrained inverse: each solve is one of the KKT system
+    [[K − σM, Gᵀ], [G, 0]] (sparse LU, once). Rigid motions of the free body that lie in the subspace are
+    added to the constraints (M-orthogonality) when the subspace holds the whole model; a negative mode
+    that is ≥ `RIGID_SHARE` rigid is reported in ``rigid``, not in ``lam``. Pair potentials only
+    (`collective_check_applies`). Uses the atoms' neighbour list (built here if none exists, then
+    invalidated again, as `weighted_atoms_stable_dt`)."""
+    why = collective_check_applies(system, potential)
+    if why:
+        return _skip(why)
+    atoms = system.atoms
+    if atoms.nlist.x_build is not None:
+        return _collective(system, potential, k)
+    atoms.rebuild()
+    try:
+        return _collective(system, potential, k)
+    finally:
+        atoms.nlist.invalidate()
+        atoms.bond_w = None
+
+
+def _collective(system, potential, k: int) -> CollectiveModes:  # noqa: ANN001
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, splu
+    s = system
+    atoms = s.atoms
+    d = s.d
+    i, j = atoms.nlist.pairs()
+    dX = atoms.nlist.separations(atoms.X)
+    inside = np.einsum("md,md->m", dX, dX) < float(potential.cutoff) ** 2
+    w = np.ones(len(i)) if atoms.bond_w is None else np.asarray(atoms.bond_w, float)
+    i, j, dX, w = i[inside], j[inside], dX[inside], w[inside]
+    dofs = handshake_dofs(s, (i, j))
+    nk = dofs.size
+    if nk == 0:
+        return _skip("no free handshake dofs")
+    K = blended_pair_hessian(s, potential, dofs, (i, j, dX, w))
+    mass = 1.0 / np.asarray(s.inv_mass_dof)[dofs]
+    sc = 1.0 / np.sqrt(mass)
+    Kt = (sp.diags(sc) @ K @ sp.diags(sc)).tocsr()          # M^-½ K M^-½: the eigenvalues of M⁻¹K
+    tol = NEGATIVE_TOL * float(np.max(np.abs(Kt.diagonal())))
+    gersh = float(np.max(np.asarray(abs(Kt).sum(axis=1)).ravel()))
+    C = sp.csr_matrix((0, nk))
+    if s.G is not None and s.G.shape[0]:
+        C = sp.csr_matrix(s.G).tocsc()[:, dofs].tocsr()
+        C = C[np.flatnonzero(np.diff(C.indptr) > 0)]
+    R, whole = _rigid_vectors(s, dofs)
+    n_rigid = int(np.count_nonzero(whole))
+    if n_rigid:      # M-orthogonal to the rigid motions: Rᵀ M z = 0
+        C = sp.vstack([C, sp.csr_matrix((R[:, whole] * mass[:, None]).T)], format="csr")
+    Ct = (C @ sp.diags(sc)).tocsr()
+    norm = np.sqrt(np.asarray(Ct.multiply(Ct).sum(axis=1)).ravel())
+    Ct = (sp.diags(1.0 / np.where(norm > 0, norm, 1.0)) @ Ct).tocsr()
+    m = Ct.shape[0]
+    # [[K̃ − σ I, C̃ᵀ], [C̃, −δ I]]: eliminating the −δ I block leaves K̃ − σ I + C̃ᵀC̃/δ, which equals K̃ − σ I
+    # on C̃ z = 0 and is ≥ it (Courant–Fischer): its negative count bounds the constrained one from above
+    # and equals it for δ small (C̃'s rows scaled to unit norm, δ = `_PENALTY_DELTA` / ‖K̃‖)
+    delta = _PENALTY_DELTA / max(gersh, 1e-300)
+    sigma = -tol
+    KKT = sp.bmat([[Kt - sigma * sp.identity(nk), Ct.T], [Ct, -delta * sp.identity(m)]], format="csc")
+    lu = splu(KKT, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    if not np.array_equal(lu.perm_r, lu.perm_c):
+        return _skip("the factorisation needed a row interchange (no inertia)")
+    piv = lu.U.diagonal()
+    n_neg = int(np.count_nonzero(piv < 0)) - m
+    out = CollectiveModes(np.zeros(0), np.zeros(0, np.int64), np.zeros(0), n_dof=nk,
+                          n_rigid_removed=n_rigid, n_negative=max(n_neg, 0), found=np.zeros(0))
+    if n_neg <= 0:
+        return out
+
+    def inv(b: np.ndarray) -> np.ndarray:
+        b = np.asarray(b, float)
+        b2 = b.reshape(nk, -1)
+        return lu.solve(np.concatenate([b2, np.zeros((m, b2.shape[1]))]))[:nk].reshape(b.shape)
+
+    op = LinearOperator((nk, nk), matvec=inv, dtype=float)
+    kk = int(min(n_neg, k, nk - 2))
+    v0 = np.random.default_rng(0).standard_normal(nk)
+    v0 = inv(v0)                                   # start in the constrained space
+    try:
+        lam, V = eigsh(Kt, k=kk, sigma=sigma, which="SA", OPinv=op, v0=v0, maxiter=100 * nk)
+    except ArpackNoConvergence as exc:              # the converged ones (a penalty-spurious count)
+        lam, V = exc.eigenvalues, exc.eigenvectors
+    order = np.argsort(lam)
+    lam, V = lam[order], V[:, order]
+    neg = lam < -tol
+    share = np.zeros(len(lam))
+    if neg.any():                                  # mass-weighted share of the rigid motions
+        Rm = R / sc[:, None]
+        coef, *_ = np.linalg.lstsq(Rm, V[:, neg], rcond=None)
+        share[neg] = np.sum((Rm @ coef) ** 2, axis=0) / np.sum(V[:, neg] ** 2, axis=0)
+    real = neg & (share < RIGID_SHARE)
+    k0 = s.n_free * d
+    is_atom = dofs < k0
+    top = np.full(int(real.sum()), -1, np.int64)
+    for c, col in enumerate(np.flatnonzero(real)):
+        if is_atom.any():        # the atom that moves most (displacement = M^-½ times the mode)
+            top[c] = s.free[dofs[int(np.argmax(np.abs(V[:, col] * sc) * is_atom))] // d]
+    out.lam, out.atoms, out.rigid, out.found = lam[real], top, lam[neg & ~real], lam
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Conditioning of the constraints' Gram matrix (review item F5 of session 28)
+# ---------------------------------------------------------------------------------------------------------
+
+#: `msim validate` warns when the smallest eigenvalue of the Jacobi-scaled Gram matrix Â is below this: a
+#: re-projection of round-off r then moves dofs by up to ~|r|/λ_min(Â) relative (measured on a tri3
+#: off-gallery deck: λ_min 8.8e-10, a 4.3e-14 residual moved an atom 3.8e-10 Å, ×9 000; gallery decks
+#: ≥ 2.8e-3 (wave2d, cond 360); the projector's rank tolerance keeps rows down to pivots of 1e-10)
+GRAM_WARN = 1e-6
+
+
+def gram_condition(G, inv_mass: np.ndarray) -> dict:  # noqa: ANN001
+    """Conditioning of the constraints' Gram matrix in the integrator's metric: Â = D^-½ A D^-½ with
+    A = G W Gᵀ (W = diag(``inv_mass``) (n_dof,), D = diag A), the matrix whose pivots the projector's rank
+    test reads. Rows with no dof of w > 0 are left out. Returns {"rows", "min_pivot" (the smallest
+    diagonal pivot of a sparse Cholesky of Â in minimum-degree order, ≥ λ_min), "lambda_min",
+    "lambda_max", "cond"} (λ: extreme eigenvalues of Â, by dense `eigvalsh` up to 2 000 rows, else by
+    Lanczos: shift-invert at 0 on the factor for λ_min, plain for λ_max). Empty dict without rows."""
+    from scipy.sparse.linalg import LinearOperator, eigsh, splu
+    if G is None or G.shape[0] == 0:
+        return {}
+    G = sp.csr_matrix(G)
+    w = np.asarray(inv_mass, float)
+    A = (G @ sp.diags(w) @ G.T).tocsc()
+    dA = A.diagonal()
+    live = np.flatnonzero(dA > 0.0)
+    if live.size == 0:
+        return {}
+    A = A[live][:, live]
+    sc = 1.0 / np.sqrt(dA[live])
+    As = (sp.diags(sc) @ A @ sp.diags(sc)).tocsc()
+    r = As.shape[0]
+    lu = splu(As, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    piv = np.abs(lu.U.diagonal())
+    out = {"rows": int(r), "min_pivot": float(piv.min())}
+    if r <= 2000:
+        ev = np.linalg.eigvalsh(As.toarray())
+        lo, hi = float(ev[0]), float(ev[-1])
+    else:
+        op = LinearOperator((r, r), matvec=lambda b: lu.solve(np.asarray(b, float)), dtype=float)
+        v0 = np.ones(r)
+        lo = float(eigsh(As, k=1, sigma=0.0, which="LM", OPinv=op, v0=v0, tol=1e-3)[0][0])
+        hi = float(eigsh(As, k=1, which="LA", v0=v0, tol=1e-3, return_eigenvectors=False)[0])
+    out.update(lambda_min=lo, lambda_max=hi, cond=hi / lo if lo > 0 else float("inf"))
+    return out
