@@ -241,7 +241,8 @@ class CollectiveModes:
           displacement of each mode;  rigid : (r,) the negative ones that are rigid motions (not counted);
     n_dof : size of the subspace (handshake dofs);  n_rigid_removed : rigid motions projected out (the
     subspace held the whole free body);  n_negative : the count of eigenvalues below −tol (the inertia
-    of the factorised KKT matrix, rigid ones included when not projected out);  found : eigenvalues computed (ascending; k nearest the shift);
+    of the factorised KKT matrix, rigid ones included when not projected out);  found : the eigenvalues
+    computed (ascending; only when the count is positive);
     reason : why the check did not run ('' when it ran)."""
 
     lam: np.ndarray
@@ -385,13 +386,18 @@ def collective_unstable_modes(system, potential, k: int = 12) -> CollectiveModes
     constraint null space (G q = 0) and mass-weighted as the integrator sees it: K z = λ M z, G z = 0 with
     M the coupled masses (β̄ m for atoms, the α-lumped masses for nodes) [λ: 1/time²; growth rate √−λ].
 
-    The ``k`` eigenvalues nearest σ = −tol (tol = `NEGATIVE_TOL` × max diag M⁻¹K) by shift-invert Lanczos
-    (`scipy.sparse.linalg.eigsh`) with the constrained inverse: each solve is one of the KKT system
-    [[K − σM, Gᵀ], [G, 0]] (sparse LU, once). Rigid motions of the free body that lie in the subspace are
-    added to the constraints (M-orthogonality) when the subspace holds the whole model; a negative mode
-    that is ≥ `RIGID_SHARE` rigid is reported in ``rigid``, not in ``lam``. Pair potentials only
+    The count of eigenvalues below σ = −tol (tol = `NEGATIVE_TOL` × max diag M⁻¹K) is read from the
+    inertia of one sparse LDLᵀ (SuperLU, symmetric mode, diagonal pivots) of the mass-scaled KKT matrix
+    [[K̃ − σI, C̃ᵀ], [C̃, −δI]] (K̃ = M^-½ K M^-½, C̃ the rows of G M^-½ scaled to unit norm; Sylvester: its
+    negative pivots are m + those of K̃ − σI + C̃ᵀC̃/δ, which is ≥ the constrained form and equal to it on
+    C̃ z = 0, so a count of 0 proves there is no negative mode). Only when the count is positive are the
+    modes computed: shift-invert Lanczos (`scipy.sparse.linalg.eigsh`, which="SA" on 1/(λ − σ), at most
+    ``k``) with that factor as the inverse. Rigid motions of the free body that lie in the subspace (it
+    holds the whole model) are added to the constraints (M-orthogonality); a negative mode that is
+    ≥ `RIGID_SHARE` rigid (mass-weighted) is reported in ``rigid``, not in ``lam``. Pair potentials only
     (`collective_check_applies`). Uses the atoms' neighbour list (built here if none exists, then
-    invalidated again, as `weighted_atoms_stable_dt`)."""
+    invalidated again, as `weighted_atoms_stable_dt`). Measured cost (CPU): 0.01–0.11 s on the 2D gallery
+    decks, 0.35–1.05 s on the 3D Morse test deck (2 751 dofs)."""
     why = collective_check_applies(system, potential)
     if why:
         return _skip(why)
