@@ -69,7 +69,8 @@ def _above(v: float) -> float:
 
 
 def check_weighted_energy(model, deck) -> None:  # noqa: ANN001
-    """Raise a `DeckError` at ``handshake.coupling.slave_below`` when free handshake atoms of a coupled
+    """Raise a `DeckError` at ``handshake.coupling.slave_below`` (couplings without projected rows:
+    ``handshake.coupling[.constraint]``, the key whose change can tie them) when free handshake atoms of a coupled
     model with a tabulated EAM are not stable at the reference (`diagnostics.stability.
     unstable_weighted_atoms`: an on-site stiffness with a negative eigenvalue; such atoms fall onto
     their neighbours whatever dt). Called by `check_time_step` (dynamics; ``allow_unstable_dt`` skips it)."""
@@ -81,17 +82,28 @@ def check_weighted_energy(model, deck) -> None:  # noqa: ANN001
     if bad.size == 0:
         return
     beta = float(np.max(m.system.atom_weight[bad]))
+    # the remedy is a key this coupling has: `slave_below` acts only with projected rows (rev30 F1: a penalty
+    # deck was sent to a key it does not take, ghost_corrected with `constraint: none` round in a loop)
+    params = getattr(m.system.method, "params", None)
+    if hasattr(params, "slave_below") and getattr(params, "constraint", "projected") == "projected":
+        key = "handshake.coupling.slave_below"
+        hint = (f"tie them to the mesh: `slave_below` above {beta:.4g} (e.g. {_above(beta):.2g}) in "
+                "`handshake.coupling` removes this instability of the reference state (with thermal motion a "
+                "larger value can be needed: check the energy of a short run)")
+    else:
+        key = ("handshake.coupling.constraint" if hasattr(params, "constraint") and hasattr(params, "slave_below")
+               else "handshake.coupling")
+        hint = ("tie them to the mesh: projected rows with `slave_below` above "
+                f"{beta:.4g} (e.g. {_above(beta):.2g}) — `type: projected`, or `constraint: projected` where the "
+                "coupling takes one — or `type: strong`")
     raise deck.error(
-        "handshake.coupling.slave_below",
+        key,
         f"the blended EAM energy is not stable at the reference: {bad.size} free handshake atoms "
         f"(β̄ up to {beta:.4g}) have an on-site stiffness with a negative eigenvalue (down to "
         f"{float(np.min(lam)):.3g} {m.units.energy}/{m.units.length}²): their embedding terms (weight β̄) "
         "pull them onto neighbours whose bonds (weight: the bond's average of β, 0 at the continuum edge) "
         "do not hold them; the run would be unstable at any time step",
-        hint=f"tie them to the mesh: `slave_below` above {beta:.4g} (e.g. {_above(beta):.2g}) in "
-             "`handshake.coupling` removes this instability of the reference state (with thermal motion a "
-             "larger value can be needed: check the energy of a short run), or set "
-             "`allow_unstable_dt: true` in `integrator` to run anyway")
+        hint=f"{hint}, or set `allow_unstable_dt: true` in `integrator` to run anyway")
 
 
 def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
