@@ -42,7 +42,10 @@ same bits for any thread count.
 cimport cython
 from cython.parallel cimport prange
 from libc.math cimport sqrt, fabs, hypot, isnan, isinf, INFINITY
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, int32_t, uint64_t
+from libc.string cimport memcpy
+
+import numpy as np
 
 cdef double _FMAX = 1.7976931348623157e308
 
@@ -50,6 +53,10 @@ DEF MAX_STACK = 32
 DEF MAX_CROSS = 6
 DEF N_BISECT = 52
 DEF MAX_TERMS = 7 * 32
+#: `bond_weights`' cache of segment classes (see `_segment_key`): at most this many distinct keys per call
+DEF KEY_LIMIT = 1 << 17
+DEF KEY_SLOTS = 1 << 18
+DEF KEY_W = 7
 
 
 cdef inline double _npmax(double a, double b) noexcept nogil:
@@ -689,27 +696,176 @@ cdef double _bond(const double[:, ::1] X, const double[::1] sdX, int64_t ii, int
     return 0.5 * (a + b)
 
 
+cdef inline uint64_t _bits(double v) noexcept nogil:
+    cdef uint64_t u
+    memcpy(&u, &v, 8)
+    return u
+
+
+cdef inline int _canonical(const double[:, ::1] X, int64_t ii, int64_t jj, const double[:, ::1] dX,
+                           Py_ssize_t k, int d, int from_X, double* P0, double* P1) noexcept nogil:
+    """The end points `_bond` takes for a bond without image shift (P0 = X_lo, P1 = X_lo + ((X_hi −
+    X_lo) + 0.0), lo the lexicographically smaller end); returns 0 (P0, P1 not set) for a bond with an
+    image shift."""
+    cdef int c
+    cdef int64_t lo = ii, hi = jj
+    if not from_X:
+        for c in range(d):
+            if dX[k, c] != (X[jj, c] - X[ii, c]) + 0.0:
+                return 0
+    for c in range(d):
+        if X[jj, c] != X[ii, c]:
+            if X[jj, c] < X[ii, c]:
+                lo, hi = jj, ii
+            break
+    for c in range(d):
+        P0[c] = X[lo, c]
+        P1[c] = P0[c] + ((X[hi, c] - X[lo, c]) + 0.0)
+    return 1
+
+
+cdef inline int _segment_key(const double* P0, const double* P1, int d, const double* blo,
+                             const double* bhi, uint64_t* key) noexcept nogil:
+    """The class of a segment P0 → P1 whose bond weight against a single box [blo, bhi] is one function
+    of the class (key[0:KEY_W]); returns 0 when the segment has no class (no axis inside, below).
+
+    An axis c is *inside* when both ends lie in (blo_c, bhi_c) with a margin of 1e-12 (1 + |P0_c| +
+    |P1_c|), far above the round-off of any point P0_c + t (P1_c − P0_c), t ∈ [0, 1], the kernel
+    evaluates: at every such point q_c = max(blo_c − x_c, x_c − bhi_c) < 0, so axis c adds p_c² = +0.0
+    to `_box_sd_fin`'s sum and the distance max(sd, 0) is a function of the other axes' coordinates only
+    (the sum of their p² in axis order, sqrt, +0.0 when the sum is 0). Every predicate and term of the
+    plain scan, bisection and quadrature (which the certified shortcuts reproduce) depends on the
+    points only through that distance, and on the other axes' P0_c, P1_c only through D_c = P1_c − P0_c
+    and P0_c + t D_c: segments with the same inside axes and the same bits of P0_c, P1_c on the other
+    axes have the same weight, bit for bit. key: the inside-axis mask, then P0_c, P1_c bits of the
+    other axes (0 for the inside ones)."""
+    cdef int c, mask = 0
+    cdef double mg, a, b
+    for c in range(d):
+        a = P0[c] if P0[c] <= P1[c] else P1[c]
+        b = P1[c] if P0[c] <= P1[c] else P0[c]
+        mg = 1e-12 * (1.0 + fabs(P0[c]) + fabs(P1[c]))
+        if a - mg > blo[c] and b + mg < bhi[c]:
+            mask = mask | (1 << c)
+    if mask == 0:
+        return 0
+    key[0] = <uint64_t>mask
+    for c in range(3):
+        if c < d and not (mask & (1 << c)):
+            key[1 + 2 * c] = _bits(P0[c])
+            key[2 + 2 * c] = _bits(P1[c])
+        else:
+            key[1 + 2 * c] = 0
+            key[2 + 2 * c] = 0
+    return 1
+
+
+cdef inline uint64_t _key_hash(const uint64_t* key) noexcept nogil:
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef int c
+    for c in range(KEY_W):
+        h = (h ^ key[c]) * 1099511628211ULL
+        h = h ^ (h >> 29)
+    return h
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def bond_weights(const double[:, ::1] X, const double[::1] sdX, const int64_t[::1] i, const int64_t[::1] j,
                  const double[:, ::1] dX, const int64_t[:, ::1] ops, const double[::1] par, double width,
                  int blend, int sure, int convex, const double[::1] ts, const double[::1] gx,
-                 const double[::1] gw, double[::1] out, int n_threads=1, int from_X=0):
+                 const double[::1] gw, double[::1] out, int n_threads=1, int from_X=0, int cache=1):
     """out (m,) = the weights of the bonds (i, j, dX), f = ``Handshake.bond_weight_fn``'s function, the
     average of β along the reference segment X_i → X_i + dX (m, d): f along the canonical direction for a
     bond without image shift, ½ [f(i, j, dX) + f(j, i, −dX)] otherwise (`_bond`), with the signed
     distances sdX (n,) of the atoms X (n, d) at the ends (the far end's recomputed when it is not the
     atom itself: a periodic image), `_directed` per direction, in the same arithmetic as the NumPy code.
     ``from_X`` = 1: dX is (X_j − X_i) + 0.0 (no image shift), formed per bond; the ``dX`` argument is
-    then not read (any (·, d) array, e.g. (0, d))."""
-    cdef Py_ssize_t m = i.shape[0], k
-    cdef int d = <int>X.shape[1]
+    then not read (any (·, d) array, e.g. (0, d)).
+
+    ``cache`` = 1 and a single box: bonds without image shift are grouped by `_segment_key` (a lattice's
+    bonds along a face of the box differ only by translations parallel to it, which do not change the
+    weight); one bond of each class is computed and its weight copied to the others — the same bits as
+    computing each (`tests/coupling/test_bond_weight_classes.py`). Keys are looked up serially in a hash
+    table (at most KEY_LIMIT classes per call; bonds beyond are computed on their own); the computations
+    run in the prange, so the result is the same for any thread count. 0: every bond computed.
+    Returns the number of classes computed (0 without the cache)."""
+    cdef Py_ssize_t m = i.shape[0], k, nu = 0, s, u
+    cdef int d = <int>X.shape[1], c
+    cdef int use = 0
+    cdef double P0[3]
+    cdef double P1[3]
+    cdef uint64_t key[KEY_W]
+    cdef uint64_t h
+    cdef const double* blo = NULL
+    cdef const double* bhi = NULL
+    cdef int32_t[::1] rep
+    cdef int32_t[::1] slot
+    cdef uint64_t[:, ::1] ukey
+    cdef int64_t[::1] urep
+    cdef double[::1] uval
     if (j.shape[0] != m or (not from_X and dX.shape[0] != m) or dX.shape[1] != d or out.shape[0] != m
             or d < 1 or d > 3
             or sdX.shape[0] != X.shape[0] or 7 * gx.shape[0] > MAX_TERMS or gw.shape[0] != gx.shape[0]
             or ts.shape[0] < 2 or ts.shape[0] > 64):
         raise ValueError("bond_weights: shape mismatch")
+    if cache and m > 1 and ops.shape[0] == 1 and ops[0, 0] == 1:
+        use = 1
+        for c in range(d):
+            if not (fabs(par[ops[0, 1] + c]) < 1e300 and fabs(par[ops[0, 1] + d + c]) < 1e300):
+                use = 0
+    if not use:
+        with nogil:
+            for k in prange(m, num_threads=n_threads, schedule="dynamic", chunksize=1024):
+                out[k] = _bond(X, sdX, i[k], j[k], dX, k, ops, par, d, width, blend, sure, convex, ts, gx,
+                               gw, from_X)
+        return 0
+    blo = &par[ops[0, 1]]
+    bhi = &par[ops[0, 1] + d]
+    rep = np.empty(m, np.int32)
+    slot = np.full(KEY_SLOTS, -1, np.int32)
+    ukey = np.empty((KEY_LIMIT, KEY_W), np.uint64)
+    urep = np.empty(KEY_LIMIT, np.int64)
     with nogil:
+        for k in range(m):
+            rep[k] = -1
+            if i[k] < 0 or j[k] < 0 or i[k] >= X.shape[0] or j[k] >= X.shape[0]:
+                continue
+            if not _canonical(X, i[k], j[k], dX, k, d, from_X, P0, P1):
+                continue
+            if not _segment_key(P0, P1, d, blo, bhi, key):
+                continue
+            h = _key_hash(key) & (KEY_SLOTS - 1)
+            while True:
+                u = slot[h]
+                if u < 0:
+                    if nu < KEY_LIMIT:
+                        slot[h] = <int32_t>nu
+                        for c in range(KEY_W):
+                            ukey[nu, c] = key[c]
+                        urep[nu] = k
+                        rep[k] = <int32_t>nu
+                        nu = nu + 1
+                    break
+                s = 0
+                for c in range(KEY_W):
+                    if ukey[u, c] != key[c]:
+                        s = 1
+                        break
+                if s == 0:
+                    rep[k] = <int32_t>u
+                    break
+                h = (h + 1) & (KEY_SLOTS - 1)
+    uval = np.empty(max(nu, 1))
+    with nogil:
+        for u in prange(nu, num_threads=n_threads, schedule="dynamic", chunksize=64):
+            k = urep[u]
+            uval[u] = _bond(X, sdX, i[k], j[k], dX, k, ops, par, d, width, blend, sure, convex, ts, gx, gw,
+                            from_X)
         for k in prange(m, num_threads=n_threads, schedule="dynamic", chunksize=1024):
-            out[k] = _bond(X, sdX, i[k], j[k], dX, k, ops, par, d, width, blend, sure, convex, ts, gx, gw,
-                           from_X)
+            if rep[k] < 0:
+                out[k] = _bond(X, sdX, i[k], j[k], dX, k, ops, par, d, width, blend, sure, convex, ts, gx,
+                               gw, from_X)
+            else:
+                out[k] = uval[rep[k]]
+    return nu

@@ -401,12 +401,13 @@ class Handshake:
             X_c = np.ascontiguousarray(X_ref)
 
             def symmetric(i: np.ndarray, j: np.ndarray, dX: np.ndarray | None,
-                          n_threads: int = 1) -> np.ndarray:
+                          n_threads: int = 1, cache: bool = True) -> np.ndarray:
                 """(m,) pair weights in one compiled pass: fn along the canonical direction for bonds
                 without image shift, ½ [fn(i, j, dX) + fn(j, i, −dX)] for the others (see above; the same
                 bits for (i, j) and (j, i) and for any ``n_threads``). ``dX`` None: the bonds without image
                 shift, dX = (X_j − X_i) + 0.0 formed in the kernel (the same values as the gathers,
-                without them)."""
+                without them). ``cache``: bonds of the same class along a single box's faces and edges
+                computed once (the kernel's ``cache``; the same bits); False computes every bond."""
                 i = np.ascontiguousarray(i, dtype=np.int64)
                 j = np.ascontiguousarray(j, dtype=np.int64)
                 from_X = dX is None
@@ -419,7 +420,7 @@ class Handshake:
                 out = np.empty(i.size)
                 self._geom.bond_weights(X_c, sd_ref, i, j, dX, *self._prog, self.width, self._blend_code,
                                         int(self._exact_ends), int(self._convex), self._ts, self._gx,
-                                        self._gw, out, int(n_threads), int(from_X))
+                                        self._gw, out, int(n_threads), int(from_X), int(cache))
                 return out
 
             fn.symmetric = symmetric
