@@ -96,7 +96,8 @@ class CoupledSystem:
             takes_const = "alpha_const" in inspect.signature(continuum.set_blend).parameters
             if self.coupled:
                 continuum.set_blend(handshake.alpha, n_sub, **(
-                    {"alpha_const": handshake.alpha_on_balls} if takes_const else {}))
+                    {"alpha_const": handshake.alpha_on_balls, "alpha_axes": handshake.alpha_axes}
+                    if takes_const else {}))
             else:
                 continuum.set_blend(lambda X: np.ones(len(X)), n_sub, **(
                     {"alpha_const": lambda C, R: np.ones(len(C))} if takes_const else {}))

@@ -163,6 +163,25 @@ class Handshake:
         out[cont] = 1.0
         return out
 
+    def alpha_axes(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
+        """(m, d) bool: for point sets whose coordinates lie in [lo, hi] (m, d) [length], the axes along
+        which `alpha` does not depend on the coordinate: with a single box core (compiled), an axis c
+        whose interval lies strictly inside the box's (lo_c, hi_c) adds +0.0 to the box's distance sum
+        (its q_c < 0), so α is a function of the other coordinates only, bit for bit (the argument of
+        the bond-weight classes, kernels/handshake_geom.pyx `_segment_key`). None when α has no such
+        form (another shape or blend, or the NumPy path): callers then evaluate α everywhere."""
+        if (self._geom is None or self._blend_code is None or self._prog is None
+                or not (self._prog[0].shape[0] == 1 and int(self._prog[0][0, 0]) == 1)):
+            return None
+        ops, par = self._prog
+        d = self.shape.dim
+        blo, bhi = par[int(ops[0, 1]):int(ops[0, 1]) + d], par[int(ops[0, 1]) + d:int(ops[0, 1]) + 2 * d]
+        lo, hi = np.atleast_2d(np.asarray(lo, float)), np.atleast_2d(np.asarray(hi, float))
+        if lo.shape[1] != d or not (np.all(np.abs(blo) < 1e300) and np.all(np.abs(bhi) < 1e300)):
+            return None
+        mg = 1e-12 * (1.0 + np.abs(lo) + np.abs(hi))
+        return (lo - mg > blo) & (hi + mg < bhi)
+
     def in_handshake(self, X: np.ndarray) -> np.ndarray:
         """(m,) bool: points outside the open atomistic core (distance > 0, or on the core's boundary).
 

@@ -123,9 +123,89 @@ def _sub_volumes(el, Xe: np.ndarray, xs_f: np.ndarray, ws: np.ndarray) -> np.nda
     return dV
 
 
+#: the most α values (float64) `_alpha_by_class` keeps (16 MiB with the sub-point coordinates it checks)
+_ALPHA_CACHE = 1 << 20
+
+
+def _check_alpha(av: np.ndarray) -> None:
+    if av.size and (not np.all(np.isfinite(av)) or av.min() < -1e-12 or av.max() > 1 + 1e-12):
+        raise ValueError("alpha_fn must return values in [0, 1]")
+
+
+def _alpha_by_class(alpha_fn: Callable, alpha_axes: Callable, Xe: np.ndarray, Xs: np.ndarray,
+                    classes: dict, corners: np.ndarray | None) -> np.ndarray:
+    """α (c, K) at the sub-points Xs (c, K, d) of elements Xe (c, nen, d), as ``alpha_fn(Xs)``: elements
+    whose class (free axes, node coordinates on the other axes) was evaluated before and whose
+    sub-points agree bitwise with that element's on the other axes take its values (α depends on those
+    coordinates only: ``alpha_axes``); the others are evaluated, and stored as their class's values
+    while the cache (``classes``, kept across the caller's chunks) holds fewer than `_ALPHA_CACHE`.
+    ``corners`` (2^dim, nen): the shape functions at the corners of the sub-points' ξ box, for linear
+    elements (x affine or multilinear in ξ: those corners' box, padded, bounds the sub-points); None:
+    the sub-points' own extent is taken."""
+    c, K, d = Xs.shape
+    if corners is not None:
+        # x(ξ) is affine or multilinear in ξ: over the box of the sub-points' ξ its values lie between
+        # those at the box's corners; the computed sub-points within round-off of that (a few ulps of
+        # max |X|, any summation order): 1e-9 covers it
+        Xc = np.matmul(corners[None], Xe)
+        pad = 1e-9 * (1.0 + np.max(np.abs(Xe), axis=(1, 2)))[:, None]
+        free = alpha_axes(Xc.min(axis=1) - pad, Xc.max(axis=1) + pad)
+    else:
+        free = alpha_axes(np.stack([Xs[:, :, k].min(axis=1) for k in range(d)], axis=1),
+                          np.stack([Xs[:, :, k].max(axis=1) for k in range(d)], axis=1))
+    if free is None:
+        av = np.asarray(alpha_fn(Xs.reshape(-1, d)), float).reshape(c, -1)
+        _check_alpha(av)
+        return av
+    free = np.asarray(free, bool).reshape(c, d)
+    av = np.empty((c, K))
+    todo, new, pend = [], {}, []
+    for e in range(c):
+        f = free[e]
+        if not f.any():
+            todo.append(e)
+            continue
+        key = (f.tobytes(), Xe[e][:, ~f].tobytes())
+        hit = classes.get(key)
+        if hit is not None:
+            if np.array_equal(Xs[e][:, ~f], hit[1]):
+                av[e] = hit[0]
+            else:
+                todo.append(e)
+        elif key in new:
+            pend.append((e, new[key]))       # the class's first element in this chunk: checked below
+        else:
+            new[key] = e
+            todo.append(e)
+    if todo:
+        ev = np.asarray(todo)
+        av[ev] = np.asarray(alpha_fn(Xs[ev].reshape(-1, d)), float).reshape(ev.size, -1)
+        _check_alpha(av[ev])
+    late = []
+    for e, e0 in pend:
+        nf = ~free[e]
+        if np.array_equal(Xs[e][:, nf], Xs[e0][:, nf]):
+            av[e] = av[e0]
+        else:
+            late.append(e)
+    if late:
+        ev = np.asarray(late)
+        av[ev] = np.asarray(alpha_fn(Xs[ev].reshape(-1, d)), float).reshape(ev.size, -1)
+        _check_alpha(av[ev])
+    held = sum(v[0].size + v[1].size for v in classes.values())
+    for key, e in new.items():
+        f = free[e]
+        if held + K * (1 + int(np.count_nonzero(~f))) > _ALPHA_CACHE:
+            break
+        classes[key] = (av[e].copy(), Xs[e][:, ~f].copy())
+        held += K * (1 + int(np.count_nonzero(~f)))
+    return av
+
+
 def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | None, n_sub: int,
                         density: float, chunk: int = 8192,
-                        alpha_const: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        alpha_const: Callable | None = None,
+                        alpha_axes: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
     """α_q (ne, nqe) = average of α over each quadrature point's tributary part, and the element mass
     contributions me (ne, nen) = ∫ α ρ N_a dX [mass], with ``n_sub`` Gauss points per direction.
     ``alpha_fn(X (m, d)) -> (m,)`` in [0, 1]; None means α ≡ 1.
@@ -142,7 +222,13 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
       det J once per element (`_sub_volumes`: round-off differences from the per-point dets);
     - other elements of constant α: the sub-quadrature of one element per geometry (translates share
       it: `dedup_geometry`), scaled by α ∈ {0, 1}; it differs from the element's own sub-quadrature by
-      the round-off of the translation (|Δme| ≲ 1e-15 me).
+      the round-off of the translation (|Δme| ≲ 1e-15 me);
+    - ``alpha_axes(lo (m, d), hi (m, d)) -> (m, d) bool | None``: optional (`Handshake.alpha_axes`), the
+      axes along which α does not depend on the coordinate for points in [lo, hi]. An element whose
+      sub-points' other coordinates are bitwise those of an element evaluated before (same free axes,
+      checked on both elements' own sub-points) takes that element's α values instead of evaluating
+      them: the same values, and every sum is unchanged, hence the same bits (an element's row is
+      still computed in its chunk). At most `_ALPHA_CACHE` values are kept.
     """
     el = bd.block.element
     xs, ws = el.tributary(n_sub)           # (nqe, ns, dim), (nqe, ns)
@@ -184,6 +270,12 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
             c = const[done]
             alpha_q[done] = c[:, None] * aq1[slot]
             me[done] = c[:, None] * me1[slot]
+    classes: dict = {}
+    corners = None
+    if el.nen == (el.dim + 1 if el.simplex else 2 ** el.dim):     # linear: affine / multilinear in ξ
+        lo_xi, hi_xi = xs_f.min(axis=0), xs_f.max(axis=0)
+        pick = np.array(np.meshgrid(*([[0, 1]] * el.dim), indexing="ij")).reshape(el.dim, -1).T
+        corners = el.shape(np.where(pick == 0, lo_xi, hi_xi))
     for s in range(0, todo.size, chunk):
         idx = todo[s:s + chunk]
         Xe = nodes[conn[idx]]
@@ -197,9 +289,11 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
             ev = np.flatnonzero(np.isnan(cst))
             if ev.size:
                 Xs = np.matmul(Ns[None], Xe[ev])
-                av = np.asarray(alpha_fn(Xs.reshape(-1, Xe.shape[2])), float).reshape(ev.size, -1)
-                if not np.all(np.isfinite(av)) or av.min() < -1e-12 or av.max() > 1 + 1e-12:
-                    raise ValueError("alpha_fn must return values in [0, 1]")
+                if alpha_axes is None:
+                    av = np.asarray(alpha_fn(Xs.reshape(-1, Xe.shape[2])), float).reshape(ev.size, -1)
+                    _check_alpha(av)
+                else:
+                    av = _alpha_by_class(alpha_fn, alpha_axes, Xe[ev], Xs, classes, corners)
                 a[ev] = np.clip(av, 0.0, 1.0)
         adV = a * dV
         alpha_q[idx] = adV.reshape(-1, nqe, ns).sum(axis=2) / dV.reshape(-1, nqe, ns).sum(axis=2)

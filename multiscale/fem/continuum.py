@@ -128,11 +128,14 @@ class ContinuumRegion:
 
     # ------------------------------------------------------------------ blending
     def set_blend(self, alpha_fn: Callable[[np.ndarray], np.ndarray] | None, n_sub: int = 4,
-                  alpha_const: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
+                  alpha_const: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                  alpha_axes: Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None = None) -> None:
         """Set the continuum weight α (``alpha_fn(X (m, d)) -> (m,)`` in [0, 1]; None = α ≡ 1).
         ``alpha_const(C (m, d), R (m,)) -> (m,)``: optional, α where it is certainly constant on balls,
         NaN elsewhere (`Handshake.alpha_on_balls`): elements inside such a ball skip the evaluation of α
-        (see `tributary_integrals`).
+        (see `tributary_integrals`). ``alpha_axes(lo (m, d), hi (m, d)) -> (m, d) bool | None``: optional,
+        the axes along which α does not depend on the coordinate within [lo, hi] (`Handshake.alpha_axes`):
+        elements whose sub-points agree bitwise on the other axes share one evaluation of α.
 
         α_q = the average of α over quadrature point q's tributary part of its element, and the lumped
         mass M^α_I = ∫ α ρ N_I dX, both integrated with ``n_sub`` Gauss points per direction of each
@@ -145,7 +148,7 @@ class ContinuumRegion:
         for bd, we in zip(self._blocks, self._we, strict=True):
             we[:] = 0.0
             aq, me = tributary_integrals(self.nodes, bd, alpha_fn, self._n_sub, self.density,
-                                         alpha_const=alpha_const)
+                                         alpha_const=alpha_const, alpha_axes=alpha_axes)
             bd.me = me
             lumped += np.bincount(bd.conn.ravel(), weights=me.ravel(), minlength=self.mesh.n_nodes)
             alphas.append(aq.ravel())
