@@ -123,8 +123,11 @@ def _sub_volumes(el, Xe: np.ndarray, xs_f: np.ndarray, ws: np.ndarray) -> np.nda
     return dV
 
 
-#: the most α values (float64) `_alpha_by_class` keeps (16 MiB with the sub-point coordinates it checks)
+#: the most values (float64: α and the sub-point coordinates it checks) `_alpha_by_class` keeps (8 MiB)
 _ALPHA_CACHE = 1 << 20
+#: elements with fewer sub-points evaluate α directly: the classes' per-element Python work (a few µs)
+#: costs more than evaluating α at a few hundred points (2D bench, tri3, 48 points: 0.09 -> 0.13 s)
+_CLASS_MIN_POINTS = 256
 
 
 def _check_alpha(av: np.ndarray) -> None:
@@ -228,7 +231,8 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
       sub-points' other coordinates are bitwise those of an element evaluated before (same free axes,
       checked on both elements' own sub-points) takes that element's α values instead of evaluating
       them: the same values, and every sum is unchanged, hence the same bits (an element's row is
-      still computed in its chunk). At most `_ALPHA_CACHE` values are kept.
+      still computed in its chunk). At most `_ALPHA_CACHE` values are kept; elements with fewer than
+      `_CLASS_MIN_POINTS` sub-points evaluate α directly.
     """
     el = bd.block.element
     xs, ws = el.tributary(n_sub)           # (nqe, ns, dim), (nqe, ns)
@@ -289,7 +293,7 @@ def tributary_integrals(nodes: np.ndarray, bd: BlockData, alpha_fn: Callable | N
             ev = np.flatnonzero(np.isnan(cst))
             if ev.size:
                 Xs = np.matmul(Ns[None], Xe[ev])
-                if alpha_axes is None:
+                if alpha_axes is None or nqe * ns < _CLASS_MIN_POINTS:
                     av = np.asarray(alpha_fn(Xs.reshape(-1, Xe.shape[2])), float).reshape(ev.size, -1)
                     _check_alpha(av)
                 else:

@@ -46,7 +46,8 @@ def _blend(reg: ContinuumRegion, hs: Handshake, axes: bool, calls: list | None =
 
 @pytest.mark.parametrize("dim,element,jitter", [(2, "quad4", 0.0), (2, "tri3", 0.0), (3, "hex8", 0.0),
                                                 (3, "hex8", 0.2), (2, "quad4", 0.2)])
-def test_alpha_classes_are_bitwise_every_sub_point_evaluated(dim, element, jitter):
+def test_alpha_classes_are_bitwise_every_sub_point_evaluated(dim, element, jitter, monkeypatch):
+    monkeypatch.setattr(bdm, "_CLASS_MIN_POINTS", 0)      # the classes for every element type here
     lo, hi = np.array([-5.0, -4.0, -6.0])[:dim], np.array([5.0, 4.0, 6.0])[:dim]
     hs = Handshake(make_shape({"type": "box", "lo": lo.tolist(), "hi": hi.tolist()}, dim), 2.5, "cubic")
     reg = ContinuumRegion(_mesh(dim, element, jitter), Isotropic(1.0, 0.25, dim), density=1.3)
@@ -59,13 +60,22 @@ def test_alpha_classes_are_bitwise_every_sub_point_evaluated(dim, element, jitte
     # the classes are used (less so where moved nodes break them)
     assert sum(class_calls) < (0.5 if not jitter else 0.9) * sum(plain_calls)
     # a cache that holds nothing: every element evaluated, the same bits
-    keep = bdm._ALPHA_CACHE
-    try:
-        bdm._ALPHA_CACHE = 0
-        for a, b in zip(plain, _blend(reg, hs, True), strict=True):
-            assert np.array_equal(a, b)
-    finally:
-        bdm._ALPHA_CACHE = keep
+    monkeypatch.setattr(bdm, "_ALPHA_CACHE", 0)
+    for a, b in zip(plain, _blend(reg, hs, True), strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("dim,element,used", [(2, "quad4", False), (3, "hex8", True)])
+def test_alpha_classes_only_for_elements_with_many_sub_points(dim, element, used):
+    """quad4 with 4 × 16 sub-points evaluates α directly (cheaper than the per-element class work);
+    hex8 with 8 × 64 takes the classes."""
+    lo, hi = np.array([-5.0, -4.0, -6.0])[:dim], np.array([5.0, 4.0, 6.0])[:dim]
+    hs = Handshake(make_shape({"type": "box", "lo": lo.tolist(), "hi": hi.tolist()}, dim), 2.5, "cubic")
+    reg = ContinuumRegion(_mesh(dim, element), Isotropic(1.0, 0.25, dim), density=1.3)
+    plain_calls, class_calls = [], []
+    _blend(reg, hs, False, plain_calls)
+    _blend(reg, hs, True, class_calls)
+    assert (sum(class_calls) < sum(plain_calls)) == used
 
 
 def test_alpha_axes_only_for_a_compiled_single_box():
