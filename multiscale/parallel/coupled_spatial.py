@@ -53,6 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import load as _load_kernel
+from .spatial_loads import SpatialLoads
 from .spatial_operators import SpatialOperators
 
 __all__ = ["SpatialCoupled", "spatial_refusal"]
@@ -65,9 +66,7 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     from ..coupling.methods.projected import ProjectedCoupling
     from ..coupling.methods.strong import StrongCoupling
     from ..fem.continuum import ContinuumRegion
-    from ..loads.radial_pulse import RadialPulse
-    from ..loads.base import Load
-    from ..loads.fixed import Fixed
+    from .spatial_loads import loads_refusal
     from .spatial_operators import operator_refusal
     from .split_continuum import SplitContinuum
     s = model.system
@@ -96,15 +95,11 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
         return "atoms.region", (f"{size} slabs of {(box.hi[0] - box.lo[0]) / size:g} along x are thinner "
                                 f"than cut-off + skin = {rlist:g} (--decompose spatial): use at most "
                                 f"{max(int((box.hi[0] - box.lo[0]) // rlist), 1)} ranks")
-    for ld in model.loads:
-        if type(ld) is Fixed:
-            continue            # held dofs: zero inverse mass (`fixed_mask`), its reaction (`SpatialCoupled`)
-        if not (isinstance(ld, RadialPulse) and type(ld).impose is Load.impose
-                and ld.fixed_dofs() == (None, None)):
-            return "loads", (f"load '{type(ld).__name__}' {what} (initial conditions (radial_pulse) and "
-                             "fixed dofs (fixed) only)")
+    why = loads_refusal(model, what)     # fixed here; prescribed, indenter, body_force, traction: spatial_loads
+    if why is not None:
+        return why
     if not np.array_equal(integrator._fixed, fixed_stacked(model)):
-        return "loads", f"dofs with zero inverse mass other than the fixed loads' {what}"
+        return "loads", f"dofs with zero inverse mass other than the fixed and prescribed loads' {what}"
     if integrator.projector is None or not integrator._local:
         return "handshake.coupling", f"a constraint system without the local (touched-dof) solve {what}"
     why = operator_refusal(model, integrator, what)     # Langevin thermostat, damping band (spatial_operators)
@@ -119,12 +114,14 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
 
 def fixed_stacked(model) -> np.ndarray:  # noqa: ANN001
     """Stacked dof indices (`VelocityVerlet._fixed_dofs`' layout: free atoms, then active nodes) held by the
-    model's ``fixed`` loads, sorted: what the serial integrator's fixed dofs must be for the spatial path."""
+    model's ``fixed`` loads or moved by its ``prescribed`` ones, sorted: what the serial integrator's fixed
+    dofs must be for the spatial path."""
     from ..loads.fixed import Fixed
+    from ..loads.prescribed import Prescribed
     s = model.system
     am, nm = np.zeros((s.n_atoms, s.d), bool), np.zeros((s.n_nodes, s.d), bool)
     for ld in model.loads:
-        if type(ld) is Fixed:
+        if type(ld) in (Fixed, Prescribed):
             a, n = ld.fixed_dofs()
             if a is not None:
                 am |= a
@@ -253,6 +250,7 @@ class SpatialCoupled:
         del v0, mine
         self._built = -1
         self.step_count = int(integrator.step_count)     # a restart continues the serial clock
+        self.loads = SpatialLoads(self, model, integrator)      # prescribed, indenter, body force, traction
         self.ops = SpatialOperators(self, model, integrator)     # thermostat, damping band (or no-ops)
         self.time = float(integrator.time)
         self.potential = 0.0
@@ -292,23 +290,29 @@ class SpatialCoupled:
             rows = rows[np.argsort(g[rows], kind="stable")]
             self._rowsR.append((rows, np.flatnonzero(inP[rows])))
         self.acc_own = np.zeros((e.n_own, d))
+        ld = self.loads
+        ld.remap(g, inP)
         cs = self.split.prefetch()        # (plans the split; its size is fixed)
         k_own = 1 + self._nR + (self.rowsT.size + self.rowsP.size) * d
-        self._send = np.empty(k_own + cs.size)
-        parts = self.comm.allgather((self.posT, self.posP)) if self.comm.size > 1 else [(self.posT, self.posP)]
+        self._send = np.empty(k_own + cs.size + ld.counts(ld.rowsH.size, self.rowsP.size))
+        mine = (self.posT, self.posP, ld.posH)
+        parts = self.comm.allgather(mine) if self.comm.size > 1 else [mine]
         _, ccounts, _ = self.split.recv_buffer()
-        counts = np.array([1 + self._nR + (pt.size + pp.size) * d + int(cc) for (pt, pp), cc in zip(parts, ccounts,
-                                                                                            strict=True)])
+        counts = np.array([1 + self._nR + (pt.size + pp.size) * d + int(cc) + ld.counts(ph.size, pp.size)
+                           for (pt, pp, ph), cc in zip(parts, ccounts, strict=True)])
         self._counts = counts
         self._displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._recv = np.empty(int(counts.sum()))
         # per rank: (offset of its forces, flat posT, flat posP, continuum offset, continuum count); its
         # energy share at offset − 1 − nR, its fixed loads' sums after it
         self._layout = []
-        for r, (pt, pp) in enumerate(parts):
+        self._lblocks = []          # per rank: the loads' block (offset, flat H positions, flat pad positions)
+        for r, (pt, pp, ph) in enumerate(parts):
             o = int(self._displs[r]) + 1 + self._nR
             self._layout.append((o, (pt[:, None] * d + cd).ravel(), (pp[:, None] * d + cd).ravel(),
                                  o + (pt.size + pp.size) * d, int(ccounts[r])))
+            self._lblocks.append((o + (pt.size + pp.size) * d + int(ccounts[r]), (ph[:, None] * d + cd).ravel(),
+                                  (pp[:, None] * d + cd).ravel()))
         self._built = e.n_builds
         self.ops.remap()
 
@@ -333,15 +337,17 @@ class SpatialCoupled:
             fr = f[rows]
             fr[pads] = 0.0
             send[1 + i * d:1 + (i + 1) * d] = fr.sum(axis=0)
+        o = 1 + self._nR
+        kT, kP = self.rowsT.size * d, self.rowsP.size * d
+        cs = self.split.prefetch()
+        if self.loads.active:       # its block: before the external forces are added (reactions, f_int)
+            self.loads.pack(f, self.ops.fext_own(), send[o + kT + kP + cs.size:])
         self.ops.add_forces(f)
         t1 = _tt()
         send[0] = e.energy_local
-        o = 1 + self._nR
-        kT, kP = self.rowsT.size * d, self.rowsP.size * d
         np.take(f[: e.n_own].reshape(-1), self._fr, out=send[o:o + kT])
         send[o + kT:o + kT + kP] = f[self.rowsP].reshape(-1)
-        cs = self.split.prefetch()
-        send[o + kT + kP:] = cs
+        send[o + kT + kP:o + kT + kP + cs.size] = cs
         tc = _tt()
         if self.comm.size > 1:
             MPI = self.comm.MPI
@@ -357,6 +363,8 @@ class SpatialCoupled:
             fT.reshape(-1)[pt] = recv[o:o + nT]
             fP.reshape(-1)[pp] = recv[o + nT:o + nT + nP]
             crecv[int(cdispl[r]):int(cdispl[r]) + nc] = recv[oc:oc + nc]
+        if self.loads.active:
+            self.loads.unpack(recv, self._lblocks)
         self.split.finish_prefetch()
         t2 = _tt()
         Ec = float(self.cont.compute())      # the prefetched result (no communication)
@@ -367,6 +375,8 @@ class SpatialCoupled:
             f[self.rowsP] = 0.0
         if self._fixed_loads:
             self._reactions()
+        if self.loads.active:       # reactions, node loads, f_nodes += the external node forces
+            self.loads.after_gather(self.time, self.f_nodes)
         self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": 0.0}
         self.potential = Ea + Ec + 0.0
         self.stats["t_engine"] += t1 - t0
@@ -473,6 +483,7 @@ class SpatialCoupled:
         for _ in range(int(n)):
             t0 = _tt()
             self.ops.begin_step()
+            self.loads.begin_step()
             no = e.n_own
             k.kick_drift(e.v, e.x[:no], self.acc_own, half, dt, nt)
             k.kick_drift(self.vT, self.xT, self.accT, half, dt, nt)
@@ -483,6 +494,7 @@ class SpatialCoupled:
             e.x[:no].reshape(-1)[fr] = self.xT.reshape(-1)[fp]
             e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]
             self.time = (self.step_count + 1) * dt
+            self.loads.impose(self.time)        # prescribed motion (serial: after the re-projection)
             self._set_pads()
             self.ops.after_drift()
             self.stats["t_rest"] += _tt() - t0
@@ -491,6 +503,7 @@ class SpatialCoupled:
                 self._remap()
             self._evaluate()
             t0 = _tt()
+            self.ops.after_forces()             # the loads' work booking
             self._acc_kick(half)
             self.ops.after_kick()
             self.step_count += 1
@@ -503,10 +516,11 @@ class SpatialCoupled:
         the continuum's the serial expression."""
         e, s = self.engine, self.s
         live = e.mass > 0.0             # the free atoms (pads have no mass), in global-id order
-        v = e.v[live]
+        ma, mn = self.loads.kinetic_masks()     # prescribed dofs: the loading agent's, not counted
+        v = e.v[live] if ma is None else e.v[live] * ma[live]
         Ka = 0.5 * float(np.sum(e.mass[live] * np.sum(v * v, axis=1)))     # the serial expression
         Ka = float(self.comm.allreduce(Ka, "sum")) if self.comm.size > 1 else Ka
-        V = self.cont.V
+        V = self.cont.V if mn is None else self.cont.V * mn
         Kc = 0.5 * float(np.sum(s.node_mass * np.sum(V * V, axis=1)))
         return Ka, Kc
 

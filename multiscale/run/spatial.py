@@ -138,11 +138,12 @@ class _Share:
 
     def kinetic(self) -> tuple[float, float]:
         e, live = self._live()
-        v = e.v[live]
+        ma, mn = self.integ.sc.loads.kinetic_masks()     # prescribed dofs not counted (`CoupledSystem.kinetic`)
+        v = e.v[live] if ma is None else e.v[live] * ma[live]
         Ka = 0.5 * float(np.sum(e.mass[live] * np.sum(v * v, axis=1)))
         Kc = 0.0
         if self.integ.root:
-            V = self.integ.sc.cont.V
+            V = self.integ.sc.cont.V if mn is None else self.integ.sc.cont.V * mn
             Kc = 0.5 * float(np.sum(self.integ.node_mass * np.sum(V * V, axis=1)))
         return Ka, Kc
 
@@ -294,6 +295,7 @@ class SpatialIntegrator:
         a.forces[...] = s.f_atoms
         s.update_pads()                      # pads: x = X + N U (as on the engine), v = N V
         s.f_nodes[...] = sc.f_nodes
+        it.fext_nodes[...] = sc.loads.fext_nodes        # the loads' node forces (checkpointed)
         it.acc_nodes[...] = sc.acc_nodes
         it.step_count, it.time, it.potential = sc.step_count, sc.time, sc.potential
         s.energy = dict(sc.energy)
