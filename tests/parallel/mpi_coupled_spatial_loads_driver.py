@@ -48,10 +48,21 @@ def hook_energies(hooks) -> list[float]:  # noqa: ANN001
     return [float(h.energy) for h in hooks if hasattr(h, "load")]
 
 
-def serial_reference(deck_path: str, steps: int, every: int) -> dict:
-    """The serial run's record (the driver's layout)."""
+def serial_reference(deck_path: str, steps: int, every: int, perturb: float = 0.0) -> dict:
+    """The serial run's record (the driver's layout). ``perturb`` > 0: the control run, the atoms' forces
+    perturbed after every evaluation by ``perturb`` × standard normal noise (seeded) [force]: how far
+    round-off in the forces alone moves the serial record."""
     sim = prepared(deck_path)
     it, s = sim.integrator, sim.model.system
+    if perturb > 0.0:
+        rng = np.random.default_rng(1)
+        plain = s.atoms.compute
+
+        def noisy() -> float:
+            E = plain()
+            s.atoms.forces[...] += perturb * rng.standard_normal(s.atoms.forces.shape)
+            return E
+        s.atoms.compute = noisy
     hooks = list(it.force_hooks)
     rows, obs = [], []
     for k in range(0, steps + 1, every):
