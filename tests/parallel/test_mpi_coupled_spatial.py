@@ -82,16 +82,18 @@ def test_wave2d_spatial_one_rank_bitwise(tmp_path: Path) -> None:
 
 REFUSED = {      # deck variant -> the key named (thermostat, damping band, strong: test_mpi_coupled_spatial_ops)
     "penalty": ({"handshake": {"coupling": {"type": "penalty", "kappa": 1.0}}}, "handshake.coupling"),
-    "prescribed_load": ({"loads": [{"type": "prescribed", "label": "edge", "velocity": [0.0, 0.01],
-                                    "region": {"type": "box", "lo": [-90.0, -90.0], "hi": [90.0, -78.0]}}]},
-                        "loads"),
-}      # (3D and EAM decks: tests/parallel/test_mpi_coupled_spatial_3d.py; fixed loads are accepted:
+    "kfield_load": ({"loads": [{"type": "kfield", "label": "edge", "tip": [0.0, 0.0], "K": 0.01,
+                                "initial": False,
+                                "boundary": {"type": "box", "lo": [-90.0, -90.0], "hi": [90.0, -78.0]}}]},
+                    "loads"),
+}      # (3D and EAM decks: tests/parallel/test_mpi_coupled_spatial_3d.py; fixed, prescribed, indenter, body force
+#        and traction loads are accepted: test_mpi_coupled_spatial_fixed.py, test_mpi_coupled_spatial_loads.py;
 #        test_mpi_coupled_spatial_fixed.py)
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals(tmp_path: Path, case: str) -> None:
-    """What the spatial path does not support (penalty coupling, prescribed motion)
+    """What the spatial path does not support (penalty coupling, a K-field boundary)
     is refused with a message naming the deck key, by
     `spatial_refusal` and by `SpatialCoupled` itself (never run); wave2d itself is accepted."""
     import yaml
