@@ -7,10 +7,12 @@ what is not): a 2D or 3D energy-based ``projected`` or ``strong`` coupling with 
 tabulated EAM (funcfl, setfl, single-element eam/fs, ``eam_zhou``: the engine's density / embedding / force
 passes, the embedding blended by the site weights β̄ and the force pass by the bond weights, as
 `EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin
-wide, loads that are initial conditions (``radial_pulse``; wave packets are initial conditions already) or
-held dofs (``fixed``: atoms and/or nodes; no prescribed motion, no other dofs with zero inverse mass); a
-Langevin thermostat and a damping band run through
-`parallel.spatial_operators` (hooks: ``self.ops``). Everything else is refused, never run.
+wide, loads that are initial conditions (``radial_pulse``; wave packets are initial conditions already),
+held dofs (``fixed``: atoms and/or nodes; no other dofs with zero inverse mass than the fixed and prescribed
+loads'), prescribed motion of atoms and/or nodes (``prescribed``, ``kfield``), indenters, body forces and
+tractions (`parallel.spatial_loads`, hooks: ``self.loads``); a Langevin thermostat and a
+damping band run through `parallel.spatial_operators` (hooks: ``self.ops``). Everything else is refused,
+never run.
 
 What each rank holds:
 
@@ -38,7 +40,9 @@ and the nodes; round-off re-projection of G q, G v (touched copy and nodes); own
 owned pads (x = X + N U) written into the engine; neighbour rebuild when due (collective); the engine's
 forces (ghost exchange, reverse forces); then ONE ``Allgatherv`` per step of each rank's (energy share,
 its fixed loads' reaction sums, owned touched atoms' forces, owned pads' forces, its block of the
-continuum's node forces (`SplitContinuum.prefetch`)); every rank then has the serial touched forces,
+continuum's node forces (`SplitContinuum.prefetch`), its loads' block (`SpatialLoads.pack`: partial sums of
+the indenters and body forces, the prescribed atoms' forces, its pads' external forces)); every rank then
+has the serial touched forces,
 the serial pad forces and the serial node forces, does the pad forces → nodes (serial order), the multiplier solve, and kicks.
 
 Accuracy: the atoms' forces differ from the serial ones by the summation order of the cross pairs
@@ -99,7 +103,7 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     if why is not None:
         return why
     if not np.array_equal(integrator._fixed, fixed_stacked(model)):
-        return "loads", f"dofs with zero inverse mass other than the fixed and prescribed loads' {what}"
+        return "loads", f"dofs with zero inverse mass other than the fixed, prescribed and kfield loads' {what}"
     if integrator.projector is None or not integrator._local:
         return "handshake.coupling", f"a constraint system without the local (touched-dof) solve {what}"
     why = operator_refusal(model, integrator, what)     # Langevin thermostat, damping band (spatial_operators)
@@ -114,14 +118,15 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
 
 def fixed_stacked(model) -> np.ndarray:  # noqa: ANN001
     """Stacked dof indices (`VelocityVerlet._fixed_dofs`' layout: free atoms, then active nodes) held by the
-    model's ``fixed`` loads or moved by its ``prescribed`` ones, sorted: what the serial integrator's fixed
+    model's ``fixed`` loads or moved by its ``prescribed`` and ``kfield`` ones, sorted: what the serial integrator's fixed
     dofs must be for the spatial path."""
     from ..loads.fixed import Fixed
+    from ..loads.kfield import KField
     from ..loads.prescribed import Prescribed
     s = model.system
     am, nm = np.zeros((s.n_atoms, s.d), bool), np.zeros((s.n_nodes, s.d), bool)
     for ld in model.loads:
-        if type(ld) in (Fixed, Prescribed):
+        if type(ld) in (Fixed, Prescribed, KField):
             a, n = ld.fixed_dofs()
             if a is not None:
                 am |= a

@@ -42,15 +42,16 @@ __all__ = ["SUPPORTED", "SpatialLoads", "loads_refusal"]
 
 #: the load types the spatial path runs (besides ``fixed``, handled by `SpatialCoupled`, and initial
 #: conditions): deck names
-SUPPORTED = ("prescribed", "indenter", "body_force", "traction")
+SUPPORTED = ("prescribed", "kfield", "indenter", "body_force", "traction")
 
 
 def _classes() -> tuple:
     from ..loads.body_force import BodyForce
     from ..loads.indenter import Indenter
+    from ..loads.kfield import KField
     from ..loads.prescribed import Prescribed
     from ..loads.traction import Traction
-    return Prescribed, Indenter, BodyForce, Traction
+    return Prescribed, Indenter, BodyForce, Traction, KField
 
 
 def loads_refusal(model, what: str) -> tuple[str, str] | None:  # noqa: ANN001
@@ -80,17 +81,19 @@ class SpatialLoads:
     ``active``: the thermostat's included)."""
 
     def __init__(self, sc, model, serial) -> None:  # noqa: ANN001
-        Prescribed, Indenter, BodyForce, Traction = _classes()
+        Prescribed, Indenter, BodyForce, Traction, KField = _classes()
         s, d = model.system, sc.d
         self.sc, self.s, self.d = sc, s, d
         hooks = {id(getattr(h, "load", None)): h for h in serial.force_hooks}
-        self.loads = [ld for ld in model.loads if type(ld) in (Prescribed, Indenter, BodyForce, Traction)]
+        self.loads = [ld for ld in model.loads if type(ld) in (Prescribed, Indenter, BodyForce, Traction, KField)]
         self.hooks = [hooks.get(id(ld)) for ld in self.loads]
         self.active = bool(self.loads)
         self.atom_loads = [ld for ld in self.loads if type(ld) is Indenter
                            or (type(ld) is BodyForce and ld._wm_atoms is not None)]
         self.atom_forces = bool(self.atom_loads)
-        self.moving = [ld for ld in self.loads if type(ld) is Prescribed]
+        self.moving = [ld for ld in self.loads if type(ld) in (Prescribed, KField)]
+        self.prescribed = [ld for ld in self.moving if type(ld) is Prescribed]
+        self._isK = [type(ld) is KField for ld in self.moving]
         # per-rank partial sums on the gather: indenter (Σ f (d), Σ g³, contacts), body force (atoms' f·u)
         self._soff, n = {}, 0
         for ld in self.atom_loads:
@@ -108,8 +111,9 @@ class SpatialLoads:
                 sel |= ld.atom_sel
         self.H = np.flatnonzero(sel).astype(np.int64)
         self._posld = [None if ld.atom_sel is None else np.searchsorted(self.H, np.flatnonzero(ld.atom_sel))
-                       for ld in self.moving]
-        self._nidx = [None if ld.node_sel is None else np.flatnonzero(ld.node_sel) for ld in self.moving]
+                       for ld in self.prescribed]
+        self._nidx = [None if ld.node_sel is None else np.flatnonzero(ld.node_sel) for ld in self.prescribed]
+        self._sel = [None if ld.atom_sel is None else np.flatnonzero(ld.atom_sel) for ld in self.moving]
         self.fregH = np.zeros((self.H.size, d))      # forces before the external ones (pads: 0), replicated
         self.fintH = np.zeros((self.H.size, d))      # f − f_ext (the serial f_int), replicated
         # the prescribed atom dofs that move (pads excepted): their place in the serial fixed-dof list
@@ -129,12 +133,19 @@ class SpatialLoads:
         self._flat = flat
         self._movH = np.searchsorted(self.H, flat // d) * d + flat % d        # flat into (n_H, d)
         self._movpos = [np.searchsorted(flat, f) for f in self._mov]
+        # a K field's unit field at its moving dofs (its ``_ua`` rows are its selected atoms')
+        self._uaF = [np.asarray(ld._ua).reshape(-1)[np.searchsorted(sel, f // d) * d + f % d]
+                     if type(ld) is KField and f.size else None for ld, sel, f in zip(self.moving, self._sel,
+                                                                                     self._mov, strict=True)]
         # each load's atoms in the replicated touched copy (positions in ``sc.T``) and their masks
         self._inT = []
         for ld in self.moving:
             inT = (np.zeros(0, np.int64) if ld.atom_sel is None or not sc.T.size
                    else np.flatnonzero(np.asarray(ld.atom_sel, bool)[sc.T]))
-            self._inT.append((inT, np.zeros((0, d), bool) if not inT.size else ld.fixed_dofs()[0][sc.T[inT]]))
+            if type(ld) is KField:          # rows of its unit field instead of a mask
+                self._inT.append((inT, np.searchsorted(self._sel[len(self._inT)], sc.T[inT])))
+            else:
+                self._inT.append((inT, np.zeros((0, d), bool) if not inT.size else ld.fixed_dofs()[0][sc.T[inT]]))
         X = np.asarray(model.atoms.X, float).reshape(-1)
         self.XF = X[flat]
         self.xF = np.asarray(model.atoms.x, float).reshape(-1)[flat].copy()   # current values (replicated)
@@ -176,12 +187,14 @@ class SpatialLoads:
         self.posH = np.searchsorted(self.H, g[self.rowsH])
         self._padH = inP[self.rowsH]
         self._own = []
-        for ld in self.moving:
+        for ld, sel in zip(self.moving, self._sel, strict=True):
             if ld.atom_sel is None:
                 self._own.append((np.zeros(0, np.int64), np.zeros((0, d), bool)))
                 continue
             rows = np.flatnonzero(np.asarray(ld.atom_sel, bool)[g] & ~inP)
-            self._own.append((rows, ld.fixed_dofs()[0][g[rows]]))
+            # prescribed: the rows' masks; K field: the rows of its unit field
+            self._own.append((rows, np.searchsorted(sel, g[rows]) if self._isK[len(self._own)]
+                              else ld.fixed_dofs()[0][g[rows]]))
 
     def counts(self, nH: int, nP: int) -> int:
         """Doubles of one rank's block on the gather: partials, 2 × its H rows, its pads' external forces."""
@@ -208,6 +221,9 @@ class SpatialLoads:
         e = sc.engine
         for i, (ld, (rows, am), mov, pos) in enumerate(zip(self.moving, self._own, self._mov, self._movpos,
                                                            strict=True)):
+            if self._isK[i]:
+                self._impose_kfield(i, ld, rows, am, pos, time)
+                continue
             u, v = ld.u(time)
             if rows.size:
                 x, vv = e.x[rows], e.v[rows]
@@ -223,13 +239,34 @@ class SpatialLoads:
             if mov.size:
                 self.xF[pos] = self.XF[pos] + u[mov % self.d]
 
+    def _impose_kfield(self, i: int, ld, rows: np.ndarray, j: np.ndarray, pos: np.ndarray,  # noqa: ANN001
+                       time: float) -> None:
+        """`KField.impose` (x = X + K u₁, v = K̇ u₁ on its atoms, U, V on its nodes) on the owned rows ``rows``
+        (``j``: their rows of the unit field), the touched copy, the nodes and the moving dofs' values."""
+        sc, e = self.sc, self.sc.engine
+        K, Kd = ld.K(time), ld.params.K_rate
+        if (ld.params.increment_interior and ld._k_imposed is not None and Kd == 0.0 and K != ld._k_imposed):
+            raise RuntimeError("kfield: a change of K with increment_interior in dynamics (not on the spatial path)")
+        ld.note_imposed(K)
+        if rows.size:
+            e.x[rows] = e.X_ref[rows] + K * ld._ua[j]
+            e.v[rows] = Kd * ld._ua[j]
+        inT, jT = self._inT[i]
+        if inT.size:
+            sc.xT[inT] = sc.XT[inT] + K * ld._ua[jT]
+            sc.vT[inT] = Kd * ld._ua[jT]
+        if ld.node_sel is not None:
+            ld.impose_nodes(self.cont, K)
+        if pos.size:
+            self.xF[pos] = self.XF[pos] + K * self._uaF[i]
+
     # ------------------------------------------------------------------ forces
     def draw(self, key: int, out: np.ndarray) -> None:
         """out (n_own, d) += the atom loads' forces at step ``key`` (time key·Δt) on the owned rows (deck
         order, the serial operations per atom); this rank's partial sums in ``S``."""
         if not self.atom_forces:
             return
-        Prescribed, Indenter, BodyForce, Traction = _classes()
+        Prescribed, Indenter, BodyForce, Traction, KField = _classes()
         sc, d = self.sc, self.d
         e = sc.engine
         n = e.n_own
@@ -299,9 +336,9 @@ class SpatialLoads:
         atom loads' observables, the node loads into ``fext_nodes`` (deck order), the pads' external forces
         onto the nodes, f_nodes += fext_nodes, the hooks' energies and the internal forces of the fixed
         dofs (the booking's f_int¹)."""
-        Prescribed, Indenter, BodyForce, Traction = _classes()
+        Prescribed, Indenter, BodyForce, Traction, KField = _classes()
         d, S = self.d, self.S_sum
-        for ld, pos, nidx in zip(self.moving, self._posld, self._nidx, strict=True):
+        for ld, pos, nidx in zip(self.prescribed, self._posld, self._nidx, strict=True):
             ld.record(time, ld.selection_sum(None if pos is None else self.fregH[pos],
                                              None if nidx is None else f_nodes[nidx]))
         if self.cont is not None:

@@ -82,18 +82,15 @@ def test_wave2d_spatial_one_rank_bitwise(tmp_path: Path) -> None:
 
 REFUSED = {      # deck variant -> the key named (thermostat, damping band, strong: test_mpi_coupled_spatial_ops)
     "penalty": ({"handshake": {"coupling": {"type": "penalty", "kappa": 1.0}}}, "handshake.coupling"),
-    "kfield_load": ({"loads": [{"type": "kfield", "label": "edge", "tip": [0.0, 0.0], "K": 0.01,
-                                "initial": False,
-                                "boundary": {"type": "box", "lo": [-90.0, -90.0], "hi": [90.0, -78.0]}}]},
-                    "loads"),
+    "precrack_load": ({"loads": [{"type": "precrack", "tip": [0.0, 0.3]}]}, "loads"),
 }      # (3D and EAM decks: tests/parallel/test_mpi_coupled_spatial_3d.py; fixed, prescribed, indenter, body force
-#        and traction loads are accepted: test_mpi_coupled_spatial_fixed.py, test_mpi_coupled_spatial_loads.py;
+#        traction and kfield loads are accepted: test_mpi_coupled_spatial_fixed.py, test_mpi_coupled_spatial_loads.py;
 #        test_mpi_coupled_spatial_fixed.py)
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals(tmp_path: Path, case: str) -> None:
-    """What the spatial path does not support (penalty coupling, a K-field boundary)
+    """What the spatial path does not support (penalty coupling, a precrack: its bond weights and tracker)
     is refused with a message naming the deck key, by
     `spatial_refusal` and by `SpatialCoupled` itself (never run); wave2d itself is accepted."""
     import yaml

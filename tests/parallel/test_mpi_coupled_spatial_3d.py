@@ -2,7 +2,7 @@
 --decompose spatial``) on 3D decks and with tabulated EAM, under ``mpiexec``: the 3D coupled decks of
 tests/parallel (coupled3d_smoke: Morse fcc Cu, hex8; coupled3d_eam: EAM funcfl Cu_u3, hex8) with the
 ``projected`` coupling and without their fixed bottom (fixed dofs: test_mpi_coupled_spatial_fixed.py, on the
-smoke deck unmodified; a K-field boundary is refused, tested below; strong coupling, thermostat and damping
+smoke deck unmodified; a precrack is refused, tested below; strong coupling, thermostat and damping
 band: test_mpi_coupled_spatial_ops.py), thermal cores at 100 K; and decks/wave2d.yaml with EAM Cu_u3 (2D EAM).
 
 The serial `VelocityVerlet` of the same deck (computed in this pytest process) is the reference, as in
@@ -159,21 +159,19 @@ def _eam_fs_multi(tmp: Path) -> Path:
                    handshake={**hs, "coupling": {"type": "projected", "slave_below": 0.05}})
 
 
-def _eam_kfield(tmp: Path) -> Path:
-    """The 3D EAM deck with its bottom on a K field (``kfield``: not supported) instead of held."""
-    deck = variant(EAM, tmp, "eam_kfield", coupling={"type": "projected", "slave_below": 0.05},
+def _eam_precrack(tmp: Path) -> Path:
+    """The 3D EAM deck with a precrack (bond weights of its own and a tracker of the serial atoms: not
+    supported)."""
+    deck = variant(EAM, tmp, "eam_precrack", coupling={"type": "projected", "slave_below": 0.05},
                    keep_loads=True)
     d = yaml.safe_load(deck.read_text())
-    C = [[170.0, 120.0, 120.0, 0, 0, 0], [120.0, 170.0, 120.0, 0, 0, 0], [120.0, 120.0, 170.0, 0, 0, 0],
-         [0, 0, 0, 75.0, 0, 0], [0, 0, 0, 0, 75.0, 0], [0, 0, 0, 0, 0, 75.0]]
-    d["loads"] = [{"type": "kfield", "tip": [10.0, 8.0], "K": 0.1, "elastic": C, "initial": False,
-                   "boundary": d["loads"][0]["region"]}]
+    d["loads"] = [*d["loads"], {"type": "precrack", "tip": [10.0, 8.0]}]
     deck.write_text(yaml.safe_dump(d, sort_keys=False))
     return deck
 
 
 REFUSED = {      # deck -> the key named
-    "kfield_bottom_3d": (_eam_kfield, "loads"),
+    "precrack_3d": (_eam_precrack, "loads"),
     "eam_fs_two_elements": (_eam_fs_multi, "potential"),
     "1d": (lambda tmp: Path(__file__).resolve().parents[2] / "decks" / "wave1d.yaml", "atoms"),
 }
@@ -181,8 +179,7 @@ REFUSED = {      # deck -> the key named
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals_3d(tmp_path: Path, case: str) -> None:
-    """What the spatial path still does not support on these decks — a K-field boundary (the 3D EAM deck's
-    bottom on the field instead of held), eam/fs files with several elements (one density table per element
+    """What the spatial path still does not support on these decks — a precrack (on the 3D EAM deck), eam/fs files with several elements (one density table per element
     pair), 1D — is refused with a message naming the deck key, by `spatial_refusal` and by `SpatialCoupled` itself (never run)."""
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
@@ -238,10 +235,10 @@ def test_msim_run_decompose_spatial_3d_eam(tmp_path: Path) -> None:
 
 def test_msim_run_decompose_spatial_3d_refused(tmp_path: Path) -> None:
     """Under mpiexec, `--decompose spatial` exits 2 with one message naming the deck key: the 3D EAM deck
-    with its bottom on a K field on 2 ranks (``loads``), the accepted 3D EAM deck on 4 ranks (slabs thinner than
+    with a precrack on 2 ranks (``loads``), the accepted 3D EAM deck on 4 ranks (slabs thinner than
     cut-off + skin: ``atoms.region``)."""
     from test_mpi_run import msim
-    fixed = REFUSED["kfield_bottom_3d"][0](tmp_path)
+    fixed = REFUSED["precrack_3d"][0](tmp_path)
     p = msim(2, str(fixed), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]
     assert "loads" in p.stderr and p.stderr.count("not supported by the spatial") == 1, p.stderr[-2000:]

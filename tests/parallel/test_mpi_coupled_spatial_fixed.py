@@ -225,7 +225,7 @@ def test_refusals_fixed(tmp_path: Path) -> None:
     sim = prepared(str(SMOKE))
     sim.integrator._fixed = sim.integrator._fixed[1:]       # a held dof the integrator does not hold
     got = spatial_refusal(sim.model, sim.integrator)
-    assert got == ("loads", f"dofs with zero inverse mass other than the fixed and prescribed loads' {what}"), got
+    assert got == ("loads", f"dofs with zero inverse mass other than the fixed, prescribed and kfield loads' {what}"), got
     with pytest.raises(ValueError, match="^loads: dofs with zero inverse mass"):
         SpatialCoupled(sim.model, sim.integrator, SerialComm())
 
