@@ -18,6 +18,9 @@ nodes replicated:
   Σ g³, number of contacts; the atoms' f·u of a body force) are per-rank partial sums riding on the
   Allgatherv, added in rank order (one rank: bitwise the serial sums). The pads' external forces go to the
   nodes as in the serial `VelocityVerlet._external` (``N_padᵀ f_pad``, replicated: the owners send them);
+* ``kfield`` (`loads.kfield.KField`): the same for its boundary dofs, x = X + K(t) u₁, v = K̇ u₁ (owned rows
+  by their row of its unit field, the touched copy, `KField.impose_nodes`; `KField.note_imposed` keeps its
+  K observable); its ``initial`` field is set on the serial model before the engine is built;
 * ``traction`` and the node part of ``body_force``: the serial code on the replicated nodes, into the
   replicated ``fext_nodes`` (deck order);
 * the work booking (`VelocityVerlet._book_end`): the atoms' term ½ Σ (f⁰ + f¹)·Δx over the owned dofs that
@@ -27,9 +30,9 @@ nodes replicated:
   rank adds ((0 + A) + N) − F as the serial integrator adds its w: one rank bitwise.
 
 The hooks' energies (`run.prepare.LoadHook.energy`, the thermo's ``external_energy``) and the loads'
-observables are set on every rank from the reduced values. Not supported (`loads_refusal`): ``kfield``
-(its boundary motion would be imposed like ``prescribed``'s, not done yet) and other loads; wave packets
-are 1D initial conditions (the spatial path is 2D/3D).
+observables are set on every rank from the reduced values. Not supported (`loads_refusal`): ``precrack``
+(its own bond weights and a tracker reading the serial atoms) and any other load; wave packets are 1D
+initial conditions (the spatial path is 2D/3D).
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ class SpatialLoads:
     ``serial``: the prepared serial `VelocityVerlet` (its hooks, fixed-dof lists, external work).
 
     Attributes: ``active`` (any load here), ``atom_forces`` (a load with forces on atoms), ``moving``
-    (the prescribed loads), ``fext_nodes`` (N, d) the nodes' external forces of the last evaluation
+    (the prescribed and kfield loads), ``fext_nodes`` (N, d) the nodes' external forces of the last evaluation
     [force] (replicated), ``work_local`` this rank's share of the external work [energy] (when
     ``active``: the thermostat's included)."""
 

@@ -25,9 +25,9 @@ mesh (rank 0 also the serial arrays it gathers into). The serial model itself is
 
 Refused (`DeckError` at the key, exit 2): everything `parallel.coupled_spatial.spatial_refusal` names
 (couplings other than projected and strong, 1D, external engines and eam/fs files with several elements,
-thermostats other than Langevin, loads other than initial conditions, ``fixed``, ``prescribed``, ``indenter``,
-``body_force`` and ``traction`` (`parallel.spatial_loads`; ``kfield`` among them), periodic atom boxes, slabs
-thinner
+thermostats other than Langevin, loads other than initial conditions, ``fixed``, ``prescribed``, ``kfield``,
+``indenter``, ``body_force`` and ``traction`` (`parallel.spatial_loads`; ``precrack`` among them), periodic
+atom boxes, slabs thinner
 than cut-off + skin) and quasi-statics. The Langevin thermostat and the damping band run in
 `parallel.spatial_operators`: each rank's ledger share holds its owned atoms' thermostat work (rank 0 the
 replicated dissipated energy); the gather to rank 0 writes the thermostat forces into ``fext_atoms`` (so
