@@ -449,3 +449,19 @@ def test_fused_gather_prefetch(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr[-3000:]
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
     assert len(lines) == 4 and all(ln.endswith("bitwise") for ln in lines), p.stdout
+
+
+def test_validate_under_mpiexec() -> None:
+    """``mpiexec -n 2 msim validate DECK``: the rank count is the launcher's; rank 0 alone prints the
+    summary and the path the run would take (wave2d: spatial), once; exit 0."""
+    import subprocess
+    import sys
+
+    from test_mpi_run import MPIEXEC, _env
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "multiscale.cli", "validate",
+                        str(DECKS / "wave2d.yaml")], env=_env(), capture_output=True, text=True, timeout=300,
+                       cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("decomposition: spatial (the atoms in slabs along x") == 1, p.stdout
+    assert p.stdout.count("on 2 MPI ranks, coupled dynamics, --decompose auto") == 1, p.stdout
+    assert p.stdout.count(": OK") == 1, p.stdout
