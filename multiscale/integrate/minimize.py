@@ -285,7 +285,8 @@ class PreconLBFGS(_Minimizer):
         if p.preconditioner == "neighbour_graph" and hasattr(fun, "preconditioner"):
             Pm = fun.preconditioner(q)
             idx = np.flatnonzero(free)
-            lu = sp.linalg.splu(sp.csc_matrix(Pm)[idx][:, idx].tocsc())
+            from .precon import splu_or_memory_error
+            lu = splu_or_memory_error(sp.csc_matrix(Pm)[idx][:, idx].tocsc())
 
         def H0(r: np.ndarray) -> np.ndarray:  # noqa: F811
             r = proj.project(r)

@@ -198,6 +198,20 @@ def _substitution(Gf: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     return Z, np.flatnonzero(~has_piv)
 
 
+def splu_or_memory_error(A, **kw):  # noqa: ANN001, ANN003, ANN202
+    """``scipy.sparse.linalg.splu(A, **kw)`` (A (n, n) sparse CSC); SuperLU's failed allocation, which
+    scipy raises as ``RuntimeError("SUPERLU_MALLOC fails for ...")``, becomes the `MemoryError` it is
+    (the run stops with "not enough memory", not an internal error; `run.statics`). Also used by
+    ``precon_lbfgs``'s neighbour-graph preconditioner (`integrate.minimize`)."""
+    try:
+        return spla.splu(A, **kw)
+    except RuntimeError as exc:
+        if "SUPERLU_MALLOC" not in str(exc):
+            raise
+        raise MemoryError(f"a preconditioner's sparse LU factor ({A.shape[0]} rows, {A.nnz} entries) does "
+                          f"not fit in memory ({exc})") from None
+
+
 class StiffnessPreconditioner:
     """The constrained inverse of P (module docstring), factorised once.
 
@@ -237,12 +251,12 @@ class StiffnessPreconditioner:
         if m:
             delta = 1e-12 / float(Pf.diagonal().mean())
             A = sp.bmat([[Pf, Gr.T], [Gr, -delta * sp.eye(m)]], format="csc")
-            self._lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A")
+            self._lu = splu_or_memory_error(A, permc_spec="MMD_AT_PLUS_A")
         else:
             # symmetric positive definite: symmetric fill-reducing ordering, no row pivoting
             A = Pf.tocsc()
-            self._lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                                 options={"SymmetricMode": True})
+            self._lu = splu_or_memory_error(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                                            options={"SymmetricMode": True})
         t2 = time.process_time()
         self._ny = Pf.shape[0]
         self._m = m

@@ -67,6 +67,13 @@ def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin, 
                 run_quasistatic(s, loads, minimizer, stages=n, callback=callback,
                                 start=start, state=state, after_start=lambda: last_good.take(start))
             except blowup.NUMERIC as exc:
+                if isinstance(exc, MemoryError) and not sim.state.exploded():
+                    # a sane state that does not fit (the preconditioner's factor of a huge model): say so
+                    # at the integrator, exit 2 (a divergence would blame the loads)
+                    raise sim.deck.error("integrator", f"not enough memory for the minimisation: {exc}",
+                                         "make the region or mesh smaller, or use integrator.preconditioner: "
+                                         "none or integrator.type: fire (no factorised preconditioner)"
+                                         ) from None
                 blowup.minimisation_diverged(exc, sim.state)
             if sim.reduce.rank == 0:     # replicated on P ranks: every rank sees the same; say it once
                 contact.warn()
