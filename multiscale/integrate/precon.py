@@ -199,17 +199,22 @@ def _substitution(Gf: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
 
 
 def splu_or_memory_error(A, **kw):  # noqa: ANN001, ANN003, ANN202
-    """``scipy.sparse.linalg.splu(A, **kw)`` (A (n, n) sparse CSC); SuperLU's failed allocation, which
-    scipy raises as ``RuntimeError("SUPERLU_MALLOC fails for ...")``, becomes the `MemoryError` it is
-    (the run stops with "not enough memory", not an internal error; `run.statics`). Also used by
-    ``precon_lbfgs``'s neighbour-graph preconditioner (`integrate.minimize`)."""
+    """``scipy.sparse.linalg.splu(A, **kw)`` (A (n, n) sparse CSC), with SuperLU's failed allocations raised
+    as the `MemoryError` they are (the run then stops with "not enough memory", `run.statics`, not with an
+    internal error). scipy reports them three ways (seen under an address-space limit): `MemoryError`;
+    ``RuntimeError("SUPERLU_MALLOC fails for ...")`` (a failed malloc inside SuperLU); and, past ~2 GiB,
+    ``SystemError("gstrf was called with invalid arguments")`` after SuperLU printed "Can't expand
+    MemType": its failure code, the bytes allocated + n in a C int, wraps negative (scipy builds the
+    arguments itself, so no other cause is known). Also used by ``precon_lbfgs``'s neighbour-graph
+    preconditioner (`integrate.minimize`)."""
     try:
         return spla.splu(A, **kw)
-    except RuntimeError as exc:
-        if "SUPERLU_MALLOC" not in str(exc):
+    except (RuntimeError, SystemError) as exc:
+        msg = str(exc)
+        if not ("SUPERLU_MALLOC" in msg or (isinstance(exc, SystemError) and "invalid arguments" in msg)):
             raise
         raise MemoryError(f"a preconditioner's sparse LU factor ({A.shape[0]} rows, {A.nnz} entries) does "
-                          f"not fit in memory ({exc})") from None
+                          f"not fit in memory (SuperLU: {exc})") from None
 
 
 class StiffnessPreconditioner:
