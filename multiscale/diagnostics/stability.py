@@ -148,21 +148,43 @@ def weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
 
 
 def _weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
-    from ..md.potentials.eam_tables import eval_embedding, eval_embedding_d2
-
+    """(n, d, d) `weighted_eam_onsite_blocks` from the region's list (its entries inside the cut-off)."""
     t = potential.tables
-    n, d = atoms.X.shape
+    n = atoms.n
     i, j = atoms.nlist.pairs()
     dX = atoms.nlist.separations(atoms.X)
     r = np.sqrt(np.sum(dX * dX, axis=1))
     inside = r < t.cutoff
     wb = np.ones(len(r)) if atoms.bond_w is None else np.asarray(atoms.bond_w, float)
-    i, j, dX, r, wb = i[inside], j[inside], dX[inside], r[inside], wb[inside]
     types = np.zeros(n, np.int64) if atoms.types is None else np.asarray(atoms.types, np.int64)
     ws = np.ones(n) if atoms.site_w is None else np.asarray(atoms.site_w, float)
+    return _eam_onsite_blocks(t, types, ws, i[inside], j[inside], dX[inside], r[inside], wb[inside],
+                              np.arange(n, dtype=np.int64))
+
+
+def _eam_onsite_blocks(t, types: np.ndarray, ws: np.ndarray, i: np.ndarray, j: np.ndarray,  # noqa: ANN001
+                       dX: np.ndarray, r: np.ndarray, wb: np.ndarray, gid: np.ndarray) -> np.ndarray:
+    """(n, d, d) on-site blocks (`weighted_eam_onsite_blocks`) of n atoms (types (n,), site weights ws (n,))
+    from the half-list entries (i, j) (e,) inside the cut-off (dX (e, d) = X_j − X_i, r (e,), bond weights
+    wb (e,)), with ``gid`` (n,) int64 the atoms' ids in the region. Canonical sums: each atom's ρ, g and
+    K over its entries in the order of the neighbour's id, and each entry's terms in the order of its two
+    atoms' ids, so that an atom's block has the same bits from any list that holds its neighbours and
+    theirs (`_band_onsite_blocks`); only such atoms' blocks are right."""
+    from ..md.potentials.eam_tables import eval_embedding, eval_embedding_d2
+
+    n, d = types.shape[0], dX.shape[1]
     dphi, d2phi, rho_ji, drho_ji, d2rho_ji, rho_ij, drho_ij, d2rho_ij = _eam_entry_terms(
         t, types[i], types[j], r)
-    rho = np.bincount(i, rho_ji, n) + np.bincount(j, rho_ij, n)
+    rows = np.concatenate([i, j])
+    o = np.lexsort((np.concatenate([gid[j], gid[i]]), rows))
+    rows = rows[o]
+
+    def per_atom(on_i: np.ndarray, on_j: np.ndarray) -> np.ndarray:
+        """(n,) Σ over each atom's entries, in the neighbour's id order, of on_i (e,) (rows i) and on_j
+        (e,) (rows j)."""
+        return np.bincount(rows, np.concatenate([on_i, on_j])[o], n)
+
+    rho = per_atom(rho_ji, rho_ij)
     Fp = np.zeros(n)
     Fpp = np.zeros(n)
     for e in np.unique(types):
@@ -170,21 +192,44 @@ def _weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
         Fp[s] = eval_embedding(t, int(e), rho[s])[1]
         Fpp[s] = eval_embedding_d2(t, int(e), rho[s])
     u = dX / r[:, None]
-    c_t = (wb * dphi + ws[i] * Fp[i] * drho_ji + ws[j] * Fp[j] * drho_ij) / r
+    ti = ws[i] * Fp[i] * drho_ji
+    tj = ws[j] * Fp[j] * drho_ij
+    first = gid[i] < gid[j]
+    c_t = (wb * dphi + np.where(first, ti, tj) + np.where(first, tj, ti)) / r
+    del ti, tj, first
     c_ri = wb * d2phi + ws[i] * Fp[i] * d2rho_ji + ws[j] * (Fp[j] * d2rho_ij + Fpp[j] * drho_ij ** 2)
     c_rj = wb * d2phi + ws[j] * Fp[j] * d2rho_ij + ws[i] * (Fp[i] * d2rho_ji + Fpp[i] * drho_ji ** 2)
     K = np.zeros((n, d, d))
     g = np.zeros((n, d))
     for p in range(d):       # one component at a time: O(entries) memory
-        g[:, p] = np.bincount(i, drho_ji * u[:, p], n) - np.bincount(j, drho_ij * u[:, p], n)
+        g[:, p] = per_atom(drho_ji * u[:, p], -(drho_ij * u[:, p]))
         for q in range(p, d):
             upq = u[:, p] * u[:, q]
             rest = (1.0 if p == q else 0.0) - upq
-            K[:, p, q] = (np.bincount(i, c_ri * upq + c_t * rest, n)
-                          + np.bincount(j, c_rj * upq + c_t * rest, n))
+            K[:, p, q] = per_atom(c_ri * upq + c_t * rest, c_rj * upq + c_t * rest)
             K[:, q, p] = K[:, p, q]
     K += (ws * Fpp)[:, None, None] * g[:, :, None] * g[:, None, :]
     return K
+
+
+def _band_onsite_blocks(system, potential) -> tuple[np.ndarray, np.ndarray] | None:  # noqa: ANN001
+    """(atoms (k,) in the region's numbering, their blocks (k, d, d)) of `weighted_eam_onsite_blocks` for
+    the atoms of the handshake band from its own list (`weighted_band.band_list`, hops = 2: the rows'
+    neighbours' ρ needs their neighbours), or None when the band does not apply. The band holds every
+    atom with a weight ≠ 1 among its terms (its site weight, its bonds' weights, its neighbours' site
+    weights); any other atom's block is the unweighted energy's. The same bits as the list of all atoms
+    (`_eam_onsite_blocks`' canonical sums)."""
+    from .weighted_band import band_list
+    atoms = system.atoms
+    t = potential.tables
+    ws = np.asarray(atoms.site_w, float)
+    band = band_list(system, float(t.cutoff), 2, ws)
+    if band is None:
+        return None
+    sel, rows, Xs, i, j, dX, r, w = band
+    types = np.zeros(atoms.n, np.int64) if atoms.types is None else np.asarray(atoms.types, np.int64)
+    K = _eam_onsite_blocks(t, types[sel], ws[sel], i, j, dX, r, w, sel)
+    return sel[rows], K[rows]
 
 
 def unstable_weighted_atoms(system, potential) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -195,7 +240,12 @@ def unstable_weighted_atoms(system, potential) -> tuple[np.ndarray, np.ndarray]:
     bonds' averages of β, can be much weaker or exactly 0 at H's continuum edge). Atoms tied to the mesh by
     a strong row (`slaved_atoms`) are left out. Returns (atoms (k,) in the region's numbering, their
     smallest eigenvalue (k,) [energy/length²]); empty for other potentials (pair potentials weight
-    their whole energy by the bonds)."""
+    their whole energy by the bonds). For a convex core in a free atom box only the handshake band's atoms
+    are checked (`_band_onsite_blocks`: every atom with a weight ≠ 1 among the terms of its block, and
+    the atoms within r_cut of them; any other block is the unweighted energy's, which the blending does
+    not change), from the band's own list (no list of all atoms; the same bits as the full list's blocks);
+    otherwise every free atom, from the list of all atoms. The tolerance −1e-9 max |K| runs over the
+    blocks checked."""
     empty = (np.zeros(0, np.int64), np.zeros(0))
     if getattr(potential, "tables", None) is None or not getattr(potential, "many_body", False):
         return empty
@@ -208,7 +258,15 @@ def unstable_weighted_atoms(system, potential) -> tuple[np.ndarray, np.ndarray]:
     idx = free[keep]
     if idx.size == 0:
         return empty
-    K = weighted_eam_onsite_blocks(atoms, potential)[idx]
+    band = _band_onsite_blocks(system, potential)
+    if band is None:
+        K = weighted_eam_onsite_blocks(atoms, potential)[idx]
+    else:                    # the other atoms' blocks are the unweighted energy's: not flagged here
+        rows, K = band
+        pos = np.searchsorted(rows, idx)
+        hit = pos < rows.size
+        hit[hit] = rows[pos[hit]] == idx[hit]
+        idx, K = idx[hit], K[pos[hit]]
     lam = np.linalg.eigvalsh(0.5 * (K + np.swapaxes(K, 1, 2)))[:, 0]
     scale = float(np.max(np.abs(K))) if K.size else 0.0
     bad = lam < -1e-9 * scale

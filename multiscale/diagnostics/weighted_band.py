@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["band_ratio", "bond_ratio", "fd_stiffness"]
+__all__ = ["band_list", "band_ratio", "bond_ratio", "fd_stiffness"]
 
 
 def fd_stiffness(potential, r: np.ndarray) -> np.ndarray:  # noqa: ANN001
@@ -46,10 +46,20 @@ def bond_ratio(n: int, i: np.ndarray, j: np.ndarray, k: np.ndarray, w: np.ndarra
     return np.divide(kw, k1, out=np.ones(n), where=k1 > 0)
 
 
-def band_ratio(system, potential) -> np.ndarray | None:  # noqa: ANN001
-    """(n,) the bond ratio of every atom of ``system.atoms`` (module docstring) from the band's list, or
-    None when the band does not apply (no convex core with a signed distance, a periodic atom box, or
-    ``certain_unit`` missing): the caller then uses the list of all atoms."""
+def band_list(system, rc: float, hops: int, site_w: np.ndarray | None = None):  # noqa: ANN001, ANN201
+    """The handshake band's own neighbour list at the reference positions, or None when the band does not
+    apply (no convex core with a signed distance, a periodic atom box, or ``certain_unit`` missing).
+
+    S: the atoms that are not deep inside the core (sd ≥ −margin: they have bonds whose weight is not
+    certainly 1.0) and, with ``site_w`` (n,), every atom whose site weight is not exactly 1.0 (S then
+    reaches as deep as the deepest of them). ROWS: every atom within ``rc`` of S (sd 1-Lipschitz: sd ≥
+    −(depth(S) + rc), plus a round-off slack); the list holds the rows and ``hops``·rc more, so that a row's
+    neighbours (hops = 1) or its neighbours' neighbours (hops = 2) are all listed.
+
+    Returns (sel (m,) int64 the listed atoms in the region's numbering, rows (m,) bool, Xs (m, d) their
+    reference positions, i (e,), j (e,) the entries inside ``rc`` [length] (indices into sel), dX (e, d)
+    Xs[j] − Xs[i], r (e,) their lengths, w (e,) their bond weights: the serial function's, pointwise in
+    the pair's reference positions, the same bits as the region's list gives)."""
     from ..md.neighbors import NeighborList
     from ..parallel.weights import entry_weights
     atoms, hs = system.atoms, system.handshake
@@ -58,33 +68,50 @@ def band_ratio(system, potential) -> np.ndarray | None:  # noqa: ANN001
             or not hs._convex or np.any(atoms.box.periodic)):
         return None
     X = np.asarray(atoms.X, float)
-    n = X.shape[0]
-    rc = float(potential.cutoff)
+    n, d = X.shape
     big = float(np.max(np.abs(X))) if n else 0.0
     # `Handshake.bond_weight_fn`'s certain_unit margin (deep: sd < −margin), plus a slack for the computed
     # signed distance's round-off
     margin = 1e-9 * hs.width + 2e-12 * (1.0 + big)
     slack = 1e-9 * (1.0 + big + rc)
     sd = np.asarray(hs._sd(X), float)
-    halo = np.flatnonzero(sd >= -(margin + 2.0 * rc + 2.0 * slack))      # the band and its neighbours
-    band = sd[halo] >= -(margin + rc + slack)                            # rows whose bonds are all listed
+    depth = margin
+    if site_w is not None:
+        off = np.asarray(site_w) != 1.0
+        if np.any(off):
+            depth = max(depth, float(np.max(-sd[off])))
+    sel = np.flatnonzero(sd >= -(depth + (1 + hops) * (rc + slack)))      # the rows and their halo
+    rows = sd[sel] >= -(depth + rc + slack)
     del sd
-    ratio = np.ones(n)
-    if halo.size == 0:
-        return ratio
-    Xs = np.ascontiguousarray(X[halo])
-    nl = NeighborList(atoms.box, rc, 0.0, atoms.nlist.n_threads)
+    m = sel.size
+    Xs = np.ascontiguousarray(X[sel])
+    if m == 0:
+        e = np.zeros(0, np.int64)
+        return sel, rows, Xs, e, e.copy(), np.zeros((0, d)), np.zeros(0), np.zeros(0)
+    # a skin of 1e-6 rc: the list cannot miss a pair whose computed length is below rc
+    nl = NeighborList(atoms.box, rc, 1e-6 * rc, atoms.nlist.n_threads)
     nl.build(Xs)
     i, j = nl.pairs()
     dX = nl.separations(Xs)
     r = np.sqrt(np.sum(dX * dX, axis=1))
     inside = r < rc
-    m = halo.size
-    zero = np.zeros((m, X.shape[1]), np.int64)
-    w = entry_weights(lambda: hs.bond_weight_fn(Xs), nl, Xs, zero, zero, np.zeros(X.shape[1]),
-                      np.zeros(X.shape[1]))
-    del nl, dX
-    i, j, r, w = i[inside], j[inside], r[inside], w[inside]
-    sub = bond_ratio(m, i, j, fd_stiffness(potential, r), w, halo)
-    ratio[halo[band]] = sub[band]
+    zero = np.zeros((m, d), np.int64)
+    w = entry_weights(lambda: hs.bond_weight_fn(Xs), nl, Xs, zero, zero, np.zeros(d), np.zeros(d))
+    del nl
+    return sel, rows, Xs, i[inside], j[inside], dX[inside], r[inside], w[inside]
+
+
+def band_ratio(system, potential) -> np.ndarray | None:  # noqa: ANN001
+    """(n,) the bond ratio of every atom of ``system.atoms`` (module docstring) from the band's list
+    (`band_list`, hops = 1), or None when the band does not apply: the caller then uses the list of all
+    atoms."""
+    band = band_list(system, float(potential.cutoff), 1)
+    if band is None:
+        return None
+    halo, rows, _, i, j, _, r, w = band
+    ratio = np.ones(system.atoms.n)
+    if halo.size == 0:
+        return ratio
+    sub = bond_ratio(halo.size, i, j, fd_stiffness(potential, r), w, halo)
+    ratio[halo[rows]] = sub[rows]
     return ratio
