@@ -158,43 +158,49 @@ def _weighted_eam_onsite_blocks(atoms, potential) -> np.ndarray:  # noqa: ANN001
     wb = np.ones(len(r)) if atoms.bond_w is None else np.asarray(atoms.bond_w, float)
     types = np.zeros(n, np.int64) if atoms.types is None else np.asarray(atoms.types, np.int64)
     ws = np.ones(n) if atoms.site_w is None else np.asarray(atoms.site_w, float)
-    return _eam_onsite_blocks(t, types, ws, i[inside], j[inside], dX[inside], r[inside], wb[inside],
-                              np.arange(n, dtype=np.int64))
+    return _eam_onsite_blocks(t, types, ws, i[inside], j[inside], dX[inside], r[inside], wb[inside])
 
 
 def _eam_onsite_blocks(t, types: np.ndarray, ws: np.ndarray, i: np.ndarray, j: np.ndarray,  # noqa: ANN001
-                       dX: np.ndarray, r: np.ndarray, wb: np.ndarray, gid: np.ndarray) -> np.ndarray:
-    """(n, d, d) on-site blocks (`weighted_eam_onsite_blocks`) of n atoms (types (n,), site weights ws (n,))
-    from the half-list entries (i, j) (e,) inside the cut-off (dX (e, d) = X_j − X_i, r (e,), bond weights
-    wb (e,)), with ``gid`` (n,) int64 the atoms' ids in the region. Canonical sums: each atom's ρ, g and
-    K over its entries in the order of the neighbour's id, and each entry's terms in the order of its two
-    atoms' ids, so that an atom's block has the same bits from any list that holds its neighbours and
-    theirs (`_band_onsite_blocks`); only such atoms' blocks are right."""
+                       dX: np.ndarray, r: np.ndarray, wb: np.ndarray,
+                       rows: np.ndarray | None = None) -> np.ndarray:
+    """(n, d, d) on-site blocks (`weighted_eam_onsite_blocks`) of n atoms (types (n,), site weights ws (n,);
+    numbered in increasing order of their index in the region) from the half-list entries (i, j) (e,)
+    inside the cut-off (dX (e, d) = X_j − X_i, r (e,), bond weights wb (e,)). Canonical sums: each atom's
+    ρ, g and K over its entries in the order of the neighbour's index, each entry's terms in the order of
+    its two atoms' indices, so that an atom's block has the same bits from any list that holds its
+    neighbours and theirs (`_band_onsite_blocks`). ``rows`` (n,) bool: only these atoms' blocks are
+    formed (the others are 0; ρ is summed for every atom)."""
     from ..md.potentials.eam_tables import eval_embedding, eval_embedding_d2
 
     n, d = types.shape[0], dX.shape[1]
     dphi, d2phi, rho_ji, drho_ji, d2rho_ji, rho_ij, drho_ij, d2rho_ij = _eam_entry_terms(
         t, types[i], types[j], r)
-    rows = np.concatenate([i, j])
-    o = np.lexsort((np.concatenate([gid[j], gid[i]]), rows))
-    rows = rows[o]
 
-    def per_atom(on_i: np.ndarray, on_j: np.ndarray) -> np.ndarray:
-        """(n,) Σ over each atom's entries, in the neighbour's id order, of on_i (e,) (rows i) and on_j
-        (e,) (rows j)."""
-        return np.bincount(rows, np.concatenate([on_i, on_j])[o], n)
+    def canonical(i: np.ndarray, j: np.ndarray):  # noqa: ANN202
+        """Σ over each atom's entries in the neighbour's order: (on_i (e,), on_j (e,)) -> (n,)."""
+        o = np.argsort(np.concatenate([i * n + j, j * n + i]))      # distinct keys: a unique order
+        at = np.concatenate([i, j])[o]
+        return lambda on_i, on_j: np.bincount(at, np.concatenate([on_i, on_j])[o], n)
 
-    rho = per_atom(rho_ji, rho_ij)
+    rho = canonical(i, j)(rho_ji, rho_ij)
     Fp = np.zeros(n)
     Fpp = np.zeros(n)
     for e in np.unique(types):
         s = types == e
         Fp[s] = eval_embedding(t, int(e), rho[s])[1]
         Fpp[s] = eval_embedding_d2(t, int(e), rho[s])
+    if rows is not None:     # the entries of the rows' blocks
+        k = np.flatnonzero(rows[i] | rows[j])
+        i, j, dX, r, wb = i[k], j[k], dX[k], r[k], wb[k]
+        dphi, d2phi, drho_ji, d2rho_ji, drho_ij, d2rho_ij = (
+            dphi[k], d2phi[k], drho_ji[k], d2rho_ji[k], drho_ij[k], d2rho_ij[k])
+    del rho_ji, rho_ij
+    per_atom = canonical(i, j)
     u = dX / r[:, None]
     ti = ws[i] * Fp[i] * drho_ji
     tj = ws[j] * Fp[j] * drho_ij
-    first = gid[i] < gid[j]
+    first = i < j
     c_t = (wb * dphi + np.where(first, ti, tj) + np.where(first, tj, ti)) / r
     del ti, tj, first
     c_ri = wb * d2phi + ws[i] * Fp[i] * d2rho_ji + ws[j] * (Fp[j] * d2rho_ij + Fpp[j] * drho_ij ** 2)
@@ -209,6 +215,8 @@ def _eam_onsite_blocks(t, types: np.ndarray, ws: np.ndarray, i: np.ndarray, j: n
             K[:, p, q] = per_atom(c_ri * upq + c_t * rest, c_rj * upq + c_t * rest)
             K[:, q, p] = K[:, p, q]
     K += (ws * Fpp)[:, None, None] * g[:, :, None] * g[:, None, :]
+    if rows is not None:
+        K[~rows] = 0.0
     return K
 
 
@@ -226,9 +234,11 @@ def _band_onsite_blocks(system, potential) -> tuple[np.ndarray, np.ndarray] | No
     band = band_list(system, float(t.cutoff), 2, ws)
     if band is None:
         return None
-    sel, rows, Xs, i, j, dX, r, w = band
+    sel, ring, _, i, j, dX, r, w = band
+    k = np.flatnonzero(np.minimum(ring[i], ring[j]) <= 1)   # ρ of the rows and of their neighbours
     types = np.zeros(atoms.n, np.int64) if atoms.types is None else np.asarray(atoms.types, np.int64)
-    K = _eam_onsite_blocks(t, types[sel], ws[sel], i, j, dX, r, w, sel)
+    rows = ring == 0
+    K = _eam_onsite_blocks(t, types[sel], ws[sel], i[k], j[k], dX[k], r[k], w[k], rows)
     return sel[rows], K[rows]
 
 

@@ -56,7 +56,8 @@ def band_list(system, rc: float, hops: int, site_w: np.ndarray | None = None):  
     −(depth(S) + rc), plus a round-off slack); the list holds the rows and ``hops``·rc more, so that a row's
     neighbours (hops = 1) or its neighbours' neighbours (hops = 2) are all listed.
 
-    Returns (sel (m,) int64 the listed atoms in the region's numbering, rows (m,) bool, Xs (m, d) their
+    Returns (sel (m,) int64 the listed atoms in the region's numbering (ascending), ring (m,) int8 (0: a
+    row; k: an atom within k·rc of a row, its own bonds listed for k < hops), Xs (m, d) their
     reference positions, i (e,), j (e,) the entries inside ``rc`` [length] (indices into sel), dX (e, d)
     Xs[j] − Xs[i], r (e,) their lengths, w (e,) their bond weights: the serial function's, pointwise in
     the pair's reference positions, the same bits as the region's list gives)."""
@@ -81,13 +82,15 @@ def band_list(system, rc: float, hops: int, site_w: np.ndarray | None = None):  
         if np.any(off):
             depth = max(depth, float(np.max(-sd[off])))
     sel = np.flatnonzero(sd >= -(depth + (1 + hops) * (rc + slack)))      # the rows and their halo
-    rows = sd[sel] >= -(depth + rc + slack)
+    ring = np.zeros(sel.size, np.int8)
+    for k in range(1, hops + 1):
+        ring += sd[sel] < -(depth + k * (rc + slack))
     del sd
     m = sel.size
     Xs = np.ascontiguousarray(X[sel])
     if m == 0:
         e = np.zeros(0, np.int64)
-        return sel, rows, Xs, e, e.copy(), np.zeros((0, d)), np.zeros(0), np.zeros(0)
+        return sel, ring, Xs, e, e.copy(), np.zeros((0, d)), np.zeros(0), np.zeros(0)
     # a skin of 1e-6 rc: the list cannot miss a pair whose computed length is below rc
     nl = NeighborList(atoms.box, rc, 1e-6 * rc, atoms.nlist.n_threads)
     nl.build(Xs)
@@ -98,7 +101,7 @@ def band_list(system, rc: float, hops: int, site_w: np.ndarray | None = None):  
     zero = np.zeros((m, d), np.int64)
     w = entry_weights(lambda: hs.bond_weight_fn(Xs), nl, Xs, zero, zero, np.zeros(d), np.zeros(d))
     del nl
-    return sel, rows, Xs, i[inside], j[inside], dX[inside], r[inside], w[inside]
+    return sel, ring, Xs, i[inside], j[inside], dX[inside], r[inside], w[inside]
 
 
 def band_ratio(system, potential) -> np.ndarray | None:  # noqa: ANN001
@@ -108,7 +111,8 @@ def band_ratio(system, potential) -> np.ndarray | None:  # noqa: ANN001
     band = band_list(system, float(potential.cutoff), 1)
     if band is None:
         return None
-    halo, rows, _, i, j, _, r, w = band
+    halo, ring, _, i, j, _, r, w = band
+    rows = ring == 0
     ratio = np.ones(system.atoms.n)
     if halo.size == 0:
         return ratio
