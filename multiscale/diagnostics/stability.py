@@ -235,10 +235,13 @@ def _band_onsite_blocks(system, potential) -> tuple[np.ndarray, np.ndarray] | No
     if band is None:
         return None
     sel, ring, _, i, j, dX, r, w = band
+    del band
     k = np.flatnonzero(np.minimum(ring[i], ring[j]) <= 1)   # ρ of the rows and of their neighbours
+    i, j, dX, r, w = i[k], j[k], dX[k], r[k], w[k]
+    del k
     types = np.zeros(atoms.n, np.int64) if atoms.types is None else np.asarray(atoms.types, np.int64)
     rows = ring == 0
-    K = _eam_onsite_blocks(t, types[sel], ws[sel], i[k], j[k], dX[k], r[k], w[k], rows)
+    K = _eam_onsite_blocks(t, types[sel], ws[sel], i, j, dX, r, w, rows)
     return sel[rows], K[rows]
 
 
