@@ -22,8 +22,13 @@ friction of a half-step velocity the state does not hold) instead of drawing the
 
 `SpatialDamping` — the damping band (`coupling.damping.DampingBand`), a velocity map on the band's local
 dofs: the atoms of H and the nodes D, Bᵀ and G reach. The atoms of H are constraint-row atoms, so they are
-in the replicated touched copy (``SpatialCoupled.vT``; `spatial_refusal` refuses a band that reaches any
-other atom) and the nodes are replicated: every rank applies the serial band's map (`DampingBand.map_local`,
+in the replicated touched copy (``SpatialCoupled.vT``), except atoms HELD along every component (``fixed``)
+whose constraint rows were all dropped (every dof of the row held: e.g. a fixed box holding the atoms and
+the nodes of a strong row). The serial map keeps a held dof's velocity (zero inverse mass: ``v'_x = v_x``,
+`DampingBand.map_local`) and no kick changes it, so it is the constant the atom started with (0: prepare
+zeroes the held atoms' velocities): the band reads that value, taken from the serial model at set-up, and
+writes nothing back (`operator_refusal` refuses a band atom outside the touched copy with a free
+component). The nodes are replicated: every rank applies the serial band's map (`DampingBand.map_local`,
 its factorisation and keyed bath noise) to the same values — no message, bitwise the serial map — then its
 owned touched rows take the new velocities. The energy removed (``dissipated``) is replicated, bitwise.
 """
@@ -53,8 +58,13 @@ def operator_refusal(model, integrator, what: str) -> tuple[str, str] | None:  #
     if band is not None:
         s, d = model.system, model.system.d
         T = np.unique(np.asarray(integrator._t_atom) // d) if integrator._local else np.zeros(0, np.int64)
-        if not np.all(np.isin(s.free[s.constrained], T)):
-            return "handshake.damping", f"a damping band on atoms outside the constraint rows {what}"
+        H = s.free[s.constrained]
+        out = H[~np.isin(H, T)]         # atoms of H in no kept constraint row: read by `SpatialDamping` only
+        bad = out[np.any(np.asarray(integrator._inv_atoms)[out] != 0.0, axis=1)]   # when held along every axis
+        if bad.size:
+            return "handshake.damping", (f"a damping band on atoms outside the constraint rows that are not held "
+                                         f"along every component ({bad.size} atoms, e.g. atom {int(bad[0])}) "
+                                         f"{what}")
     return None
 
 
@@ -151,7 +161,12 @@ class SpatialThermostat:
 
 class SpatialDamping:
     """The damping band ``band`` (the serial model's `DampingBand`) on the touched copy and the nodes of
-    ``sc`` (module docstring). Raises ValueError when a local atom of the band is not a touched atom."""
+    ``sc`` (module docstring). Raises ValueError when a local atom of the band is neither a touched atom
+    nor held (zero inverse mass) along the component.
+
+    Attributes: ``ca`` (k,) flat indices into the touched copy of the band's touched atom entries, ``it``
+    their positions in the band's atom entries (None: all of them, in order); ``ih`` the positions of the held
+    entries outside the touched copy and ``vh`` (len(ih),) their constant velocities [length/time]."""
 
     def __init__(self, sc, band, serial) -> None:  # noqa: ANN001
         s, d = sc.s, sc.d
@@ -161,22 +176,35 @@ class SpatialDamping:
         la = np.asarray(band.local_atoms, np.int64)
         rows = la // d
         pos = np.minimum(np.searchsorted(sc.T, rows), max(sc.T.size - 1, 0))
-        if rows.size and (sc.T.size == 0 or not np.array_equal(sc.T[pos], rows)):
-            raise ValueError("the damping band reaches atoms outside the constraint rows")
-        self.ca = np.ascontiguousarray(pos * d + la % d)          # flat indices into the touched copy
+        inT = (sc.T[pos] == rows) if sc.T.size else np.zeros(rows.size, bool)
+        held = np.asarray(serial._inv_atoms, float).reshape(-1)[la] == 0.0
+        if np.any(~inT & ~held):
+            raise ValueError("the damping band reaches atoms outside the constraint rows that are not held "
+                             "along every component")
+        self.ca = np.ascontiguousarray(pos[inT] * d + la[inT] % d)   # flat indices into the touched copy
+        self.it = None if inT.all() else np.flatnonzero(inT)
+        self.ih = np.flatnonzero(~inT)
+        # held dofs outside the touched copy: the serial map reads their velocity and leaves it (zero inverse
+        # mass), no kick changes it: the value the serial model holds now, for every step (module docstring)
+        self.vh = np.array(np.asarray(s.atoms.v, float).reshape(-1)[la[self.ih]])
         self.ln = np.ascontiguousarray(band.local_nodes, np.int64)
         self.v = np.empty(len(band.local))
         self.dissipated = float(serial.dissipated)
 
     def after_kick(self) -> None:
-        """The band's map after the second half-kick (step 9): touched copy and nodes, then the engine's
-        owned touched rows; the energy removed booked in ``dissipated``."""
-        sc, v, k = self.sc, self.v, self.ca.size
+        """The band's map after the second half-kick (step 9): touched copy, held atoms and nodes, then the
+        engine's owned touched rows; the energy removed booked in ``dissipated``."""
+        sc, v, it = self.sc, self.v, self.it
+        k = self.ca.size + self.ih.size
         vT, V = sc.vT.reshape(-1), sc.cont.V.reshape(-1)
-        v[:k] = vT[self.ca]
+        if it is None:
+            v[:k] = vT[self.ca]
+        else:
+            v[it] = vT[self.ca]
+            v[self.ih] = self.vh
         v[k:] = V[self.ln]
         self.dissipated += float(self.band.map_local(v, sc.d))
-        vT[self.ca] = v[:k]
+        vT[self.ca] = v[:k] if it is None else v[it]        # (held entries: nothing written back)
         V[self.ln] = v[k:]
         sc.engine.v.reshape(-1)[sc._fr] = vT[sc._fp]
 
