@@ -28,8 +28,9 @@ the nodes of a strong row). The serial map keeps a held dof's velocity (zero inv
 `DampingBand.map_local`) and no kick changes it, so it is the constant the atom started with (0: prepare
 zeroes the held atoms' velocities): the band reads that value, taken from the serial model at set-up, and
 writes nothing back (`operator_refusal` refuses a band atom outside the touched copy with a free
-component). The nodes are replicated: every rank applies the serial band's map (`DampingBand.map_local`,
-its factorisation and keyed bath noise) to the same values — no message, bitwise the serial map — then its
+component, or one a ``prescribed`` / ``kfield`` load moves: `still_dofs`). The nodes are replicated: every
+rank applies the serial band's map (`DampingBand.map_local`, its factorisation and keyed bath noise) to the
+same values — no message, bitwise the serial map — then its
 owned touched rows take the new velocities. The energy removed (``dissipated``) is replicated, bitwise.
 """
 
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SpatialDamping", "SpatialOperators", "SpatialThermostat", "operator_refusal"]
+__all__ = ["SpatialDamping", "SpatialOperators", "SpatialThermostat", "operator_refusal", "still_dofs"]
 
 
 def operator_refusal(model, integrator, what: str) -> tuple[str, str] | None:  # noqa: ANN001
@@ -60,12 +61,28 @@ def operator_refusal(model, integrator, what: str) -> tuple[str, str] | None:  #
         T = np.unique(np.asarray(integrator._t_atom) // d) if integrator._local else np.zeros(0, np.int64)
         H = s.free[s.constrained]
         out = H[~np.isin(H, T)]         # atoms of H in no kept constraint row: read by `SpatialDamping` only
-        bad = out[np.any(np.asarray(integrator._inv_atoms)[out] != 0.0, axis=1)]   # when held along every axis
+        bad = out[~np.all(still_dofs(model, integrator)[out], axis=1)]     # when held along every axis
         if bad.size:
             return "handshake.damping", (f"a damping band on atoms outside the constraint rows that are not held "
-                                         f"along every component ({bad.size} atoms, e.g. atom {int(bad[0])}) "
-                                         f"{what}")
+                                         f"along every component by fixed loads ({bad.size} atoms, e.g. atom "
+                                         f"{int(bad[0])}) {what}")
     return None
+
+
+def still_dofs(model, integrator) -> np.ndarray:  # noqa: ANN001
+    """(n_atoms, d) bool: the atom dofs whose velocity never changes in the serial run — zero inverse mass
+    (no kick moves them, the band's map keeps them) and imposed by no load (``prescribed`` / ``kfield`` set
+    their v every step; a ``fixed`` load imposes nothing). The band reads their set-up value."""
+    from ..loads.fixed import Fixed
+    s = model.system
+    still = np.asarray(integrator._inv_atoms, float) == 0.0
+    still[s.pad_idx] = False
+    for ld in model.loads:
+        if type(ld) is not Fixed:
+            a, _ = ld.fixed_dofs()
+            if a is not None:
+                still &= ~np.asarray(a, bool)
+    return still
 
 
 class SpatialThermostat:
@@ -161,8 +178,8 @@ class SpatialThermostat:
 
 class SpatialDamping:
     """The damping band ``band`` (the serial model's `DampingBand`) on the touched copy and the nodes of
-    ``sc`` (module docstring). Raises ValueError when a local atom of the band is neither a touched atom
-    nor held (zero inverse mass) along the component.
+    ``sc`` (module docstring). Raises ValueError when a local atom dof of the band is neither a touched
+    atom's nor a held one (`still_dofs`).
 
     Attributes: ``ca`` (k,) flat indices into the touched copy of the band's touched atom entries, ``it``
     their positions in the band's atom entries (None: all of them, in order); ``ih`` the positions of the held
@@ -177,10 +194,10 @@ class SpatialDamping:
         rows = la // d
         pos = np.minimum(np.searchsorted(sc.T, rows), max(sc.T.size - 1, 0))
         inT = (sc.T[pos] == rows) if sc.T.size else np.zeros(rows.size, bool)
-        held = np.asarray(serial._inv_atoms, float).reshape(-1)[la] == 0.0
+        held = still_dofs(sc.model, serial).reshape(-1)[la]
         if np.any(~inT & ~held):
             raise ValueError("the damping band reaches atoms outside the constraint rows that are not held "
-                             "along every component")
+                             "along every component by fixed loads")
         self.ca = np.ascontiguousarray(pos[inT] * d + la[inT] % d)   # flat indices into the touched copy
         self.it = None if inT.all() else np.flatnonzero(inT)
         self.ih = np.flatnonzero(~inT)

@@ -184,7 +184,35 @@ def test_refusal_partly_held(tmp_path: Path) -> None:
     sim.integrator._inv_atoms[a, 1] = 1.0
     got = spatial_refusal(sim.model, sim.integrator, 2)
     assert got == ("handshake.damping", "a damping band on atoms outside the constraint rows that are not held "
-                                        f"along every component (1 atoms, e.g. atom {a}) {WHAT}"), got
+                                        f"along every component by fixed loads (1 atoms, e.g. atom {a}) {WHAT}"), got
     with pytest.raises(ValueError, match=r"^handshake\.damping: a damping band on atoms outside the constraint "
-                                         r"rows that are not held along every component \(1 atoms"):
+                                         r"rows that are not held along every component by fixed loads \(1 atoms"):
         SpatialCoupled(sim.model, sim.integrator, SerialComm())
+
+
+def test_refusal_prescribed(tmp_path: Path) -> None:
+    """``pushed2d`` (``wall2d`` with the wall moved by a ``prescribed`` load at v = (0.05, 0) instead of held):
+    its 25 band atoms outside the rows have zero inverse mass but their velocity is imposed every step (the
+    serial band map reads it), so the deck is refused at ``handshake.damping`` (read as held, it ran and
+    1 rank differed from the serial run by 3e-4 in v after 200 steps), by `spatial_refusal` and by
+    `SpatialDamping` itself."""
+    from multiscale.parallel.coupled_spatial import spatial_refusal
+    from multiscale.parallel.spatial_operators import SpatialDamping
+    d = yaml.safe_load(deck_of("wall2d", tmp_path).read_text())
+    d["loads"] = [{**WALL, "type": "prescribed", "label": "push", "velocity": [0.05, 0.0]}]
+    deck = tmp_path / "pushed2d.yaml"
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    sim = prepared(str(deck))
+    out, _ = outside(sim)
+    assert out.size == 25 and np.all(sim.integrator._inv_atoms[out] == 0.0)
+    got = spatial_refusal(sim.model, sim.integrator, 2)
+    assert got == ("handshake.damping", "a damping band on atoms outside the constraint rows that are not held "
+                                        f"along every component by fixed loads (25 atoms, e.g. atom {int(out[0])}) "
+                                        f"{WHAT}"), got
+    T = np.unique(sim.integrator._t_atom // 2)
+
+    class Stub:     # what `SpatialDamping` reads of its `SpatialCoupled`
+        s, d, dt, model = sim.model.system, 2, sim.integrator.dt, sim.model
+    Stub.T = T
+    with pytest.raises(ValueError, match="not held along every component by fixed loads"):
+        SpatialDamping(Stub(), sim.model.damping, sim.integrator)
