@@ -53,18 +53,30 @@ def weighted_atoms_stable_dt(system, potential, omega_lattice: float) -> tuple[f
     first force evaluation builds its own after the loads' initial conditions, as the bare integrator does
     (`msim run` checks the time step before `prepare`); a list that existed is left as it was. Unit bond
     weights (force blending: no bond weight function) give ratio 1 without a list."""
+    return _dt_of_omega2(*weighted_atoms_omega2(system, potential, omega_lattice))
+
+
+def weighted_atoms_omega2(system, potential, omega_lattice: float) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """(idx (k,) region indices of the free atoms that no strong row slaves, ω_a² (k,) [1/time²]): the
+    per-atom bound of the module docstring behind `weighted_atoms_stable_dt` (which is 2/√max ω_a²);
+    the same list handling."""
+    return _omega2_of_ratio(system, _weighted_ratio(system, potential), omega_lattice)
+
+
+def _weighted_ratio(system, potential) -> np.ndarray:  # noqa: ANN001
+    """(n,) the bond ratio Σ w k / Σ k of the region's atoms (see `weighted_atoms_stable_dt`)."""
     from .weighted_band import band_ratio
     atoms = system.atoms
     if atoms.bond_weight_fn is None:
-        return _dt_of_ratio(system, np.ones(atoms.n), omega_lattice)
+        return np.ones(atoms.n)
     ratio = band_ratio(system, potential)
     if ratio is not None:
-        return _dt_of_ratio(system, ratio, omega_lattice)
+        return ratio
     if atoms.nlist.x_build is not None:
-        return _dt_of_ratio(system, _list_ratio(atoms, potential), omega_lattice)
+        return _list_ratio(atoms, potential)
     atoms.rebuild()
     try:
-        return _dt_of_ratio(system, _list_ratio(atoms, potential), omega_lattice)
+        return _list_ratio(atoms, potential)
     finally:
         atoms.nlist.invalidate()
         atoms.bond_w = None
@@ -85,19 +97,28 @@ def _list_ratio(atoms, potential) -> np.ndarray:  # noqa: ANN001
 
 
 def _dt_of_ratio(system, ratio: np.ndarray, omega_lattice: float) -> tuple[float, int]:  # noqa: ANN001
+    return _dt_of_omega2(*_omega2_of_ratio(system, ratio, omega_lattice))
+
+
+def _dt_of_omega2(idx: np.ndarray, om2: np.ndarray) -> tuple[float, int]:
+    if idx.size == 0:
+        return float("inf"), -1
+    a = int(np.argmax(om2))
+    return (2.0 / float(np.sqrt(om2[a])) if om2[a] > 0 else float("inf")), int(idx[a])
+
+
+def _omega2_of_ratio(system, ratio: np.ndarray, omega_lattice: float) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """(idx (k,) region indices of the free atoms no strong row slaves, ω_a² (k,) [1/time²] of each)."""
     atoms = system.atoms
     free = np.asarray(system.free)
     keep = np.ones(len(free), bool)
     keep[slaved_atoms(system.G, system.n_free, system.d)] = False
     idx = free[keep]
-    if idx.size == 0:
-        return float("inf"), -1
     m_full = np.asarray(atoms.mass, float)[idx]
     M = np.asarray(system.atom_mass, float)[idx]
     with np.errstate(divide="ignore"):
         om2 = omega_lattice**2 * ratio[idx] * np.where(M > 0, m_full / M, np.inf)
-    a = int(np.argmax(om2))
-    return (2.0 / float(np.sqrt(om2[a])) if om2[a] > 0 else float("inf")), int(idx[a])
+    return idx, om2
 
 
 def _eam_entry_terms(tables, ti: np.ndarray, tj: np.ndarray, r: np.ndarray) -> tuple:  # noqa: ANN001

@@ -23,7 +23,8 @@ def fmt_seconds(t: float) -> str:
 
 def stable_dt(model) -> dict[str, float]:  # noqa: ANN001
     """Stable time step estimates [time]: atoms 2/ω_max (Verlet), continuum h_min/c_max (lumped), and
-    for coupled models the handshake's weighted atoms (`diagnostics.stability`: light edge atoms)."""
+    for coupled models the handshake's weighted atoms (`diagnostics.stability`: light edge atoms) and, for
+    a coupling with springs (penalty), the springs' dofs (`PenaltyCoupling.stable_dt`: light edge nodes)."""
     from ..build import _max_lattice_frequency
     out = {}
     m = model
@@ -32,8 +33,16 @@ def stable_dt(model) -> dict[str, float]:  # noqa: ANN001
     if m.continuum is not None:
         out["continuum"] = float(m.continuum.stable_dt())
     if m.atoms is not None and m.continuum is not None and m.handshake is not None:
-        from ..diagnostics.stability import weighted_atoms_stable_dt
-        out["weighted atoms"], _ = weighted_atoms_stable_dt(m.system, m.potential, _max_lattice_frequency(m))
+        from ..diagnostics.stability import _dt_of_omega2, weighted_atoms_omega2
+        idx, om2 = weighted_atoms_omega2(m.system, m.potential, _max_lattice_frequency(m))
+        out["weighted atoms"], _ = _dt_of_omega2(idx, om2)
+        springs = getattr(m.system.method, "stable_dt", None)   # penalty springs (coupling/methods/penalty.py)
+        if springs is not None and m.system.coupled:
+            own = np.zeros(m.atoms.n)
+            own[idx] = om2
+            dtc = out["continuum"]
+            out["penalty springs"] = springs(m.system, own, 0.0 if dtc == float("inf") else
+                                             (float("inf") if dtc <= 0.0 else 4.0 / dtc**2))
     return out
 
 

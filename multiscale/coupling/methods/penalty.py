@@ -41,6 +41,34 @@ class PenaltyCoupling(CouplingMethod):
         self._Kt = K[t][:, t].tocsr()
         self._ta, self._tn = system.dof_flat(t)
 
+    def stable_dt(self, system, atom_omega2: np.ndarray, node_omega2: float) -> float:  # noqa: ANN001
+        """Stable Verlet step 2/ω_max [time] of the dofs the penalty springs touch (the atoms of H and their
+        nodes), with the springs' stiffness added to each dof's own bound. The penalty energy
+        ½ qᵀ K q, K = κ Gᵀ C G (G the strong rows u_a − Σ_I N_I(X_a) U_I, C = diag(c_a)), gives by
+        Gershgorin on M⁻¹K, row by row:
+
+            ω_k² ≤ ω_own,k² + Σ_j |K_kj| / M_k,
+
+        for an atom ≤ ω_own² + 2κ c_a/(β̄_a m_a) ≤ ω_own² + 2κ/m_a; for a node I, 2κ Σ_a c_a N_I(X_a)/M_I
+        with M_I = ∫ α ρ N_I its α-weighted lumped mass, which is unbounded: a node at the continuum's
+        edge of the blend has a tiny M_I while the atoms around it keep c_a = 1 − β̄_a of their cells.
+        ``atom_omega2`` (n,) [1/time²]: ω_own² of the region's atoms (the weighted atoms' bound,
+        `diagnostics.stability.weighted_atoms_omega2`; 0 where not given); ``node_omega2`` [1/time²]: the
+        continuum's (2/Δt_continuum)². Massless nodes (α = 0: held) are left out. inf when no dof is stiff."""
+        d = system.d
+        R = np.asarray(abs(self._Kt).sum(axis=1)).ravel()           # (k,) Gershgorin row sums
+        na = self._ta.size
+        ia, inode = self._ta // d, self._tn // d
+        M = np.concatenate([np.asarray(system.atom_mass, float)[ia], np.asarray(system.node_mass, float)[inode]])
+        own = np.concatenate([np.asarray(atom_omega2, float)[ia], np.full(inode.size, float(node_omega2))])
+        keep = M > 0.0
+        keep[:na] |= R[:na] > 0.0               # a stiff massless atom: no stable step (inf below)
+        with np.errstate(divide="ignore"):
+            om2 = own[keep] + np.where(M[keep] > 0.0, R[keep] / np.where(M[keep] > 0.0, M[keep], 1.0), np.inf)
+        if om2.size == 0 or not float(np.max(om2)) > 0.0:
+            return float("inf")
+        return 2.0 / float(np.sqrt(np.max(om2)))
+
     def add_forces(self, system, f_atoms: np.ndarray, f_nodes: np.ndarray) -> float:  # noqa: ANN001
         ta, tn = self._ta, self._tn
         q = np.concatenate([(system.atoms.x.reshape(-1)[ta] - system.atoms.X.reshape(-1)[ta]),
