@@ -343,6 +343,11 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
             if not sim.statics and sim.model.continuum is not None and decompose != "replicated":
                 sim.prepare()   # the choice (auto) and the spatial path's refusals with one verdict
             sim.choose_decomposition()
+            # deck checks of the run with one verdict (rank 0 decides): the message once, exit 2, on
+            # every path (rev30 F8 / F6: inside `run_guarded` each rank printed it, then MPI_Abort)
+            sim.check_time_step()
+            if restart is not None:
+                sim.check_restart(out, restart, steps, stages)
             if comm.rank == 0:
                 paths.check_free_space(out, _start_bytes(sim, d))
             return sim

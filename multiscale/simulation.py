@@ -157,10 +157,38 @@ class Simulation:
         return _summary.stable_dt(self.model)
 
     def check_time_step(self) -> None:
+        """`run.summary.check_time_step` (dt against the stable estimate, a weighted EAM unstable at the
+        reference), once. On P > 1 ranks rank 0 decides and every rank raises the same `DeckError`
+        (`cli._run_mpi` calls this in its agreed set-up: the message once, exit 2, on every path)."""
         if self._spatial_coupled():     # rank 0 decides, the serial neighbour list released after
             from .run.spatial import check_time_step_root
             return check_time_step_root(self)
-        _summary.check_time_step(self.model, self.deck, self.statics)
+        if getattr(self, "_dt_checked", False):
+            return
+        if self.distributed:            # replicated coupled or plain MD: the same verdict from rank 0
+            from .parallel.comm import root_decides
+            root_decides(self.reduce.comm,
+                         lambda: _summary.check_time_step(self.model, self.deck, self.statics))
+        else:
+            _summary.check_time_step(self.model, self.deck, self.statics)
+        self._dt_checked = True
+
+    def check_restart(self, output: str | Path | None, restart: str | Path, steps: int | None = None,
+                      stages: int | None = None) -> None:
+        """The checks of ``run(restart=...)`` that need no prepared state (`RunRecord.check_restart_deck`:
+        the checkpoint readable, written by this deck, not beyond the run's end; the results file
+        exists), on rank 0 with one verdict for every rank (`parallel.comm.root_decides`). `cli._run_mpi`
+        calls it in its agreed set-up so that a refused restart prints one plain message, exit 2."""
+        from .parallel.comm import root_decides
+
+        def check() -> None:
+            total = run_length(self.n_steps(), self.statics, steps, stages)
+            RunRecord(self.deck).check_restart_deck(restart, total)
+            path = self._output_path(output)
+            if not path.exists():
+                raise DeckError(f"cannot restart: results file {path} does not exist (give the same -o as "
+                                "the interrupted run)")
+        root_decides(self.reduce.comm, check)
 
     def summary(self) -> str:
         return _summary.summary(self.model, self.deck, self.statics, self.n_steps())

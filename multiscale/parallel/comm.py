@@ -372,6 +372,32 @@ def get_comm(mpi: bool | None = None) -> SerialComm | MPIComm:
     return MPIComm()
 
 
+def root_decides(comm: SerialComm | MPIComm, check: Callable[[], None]) -> None:
+    """Run the deck check ``check()`` on rank 0 only and raise its `DeckError` on EVERY rank (collective:
+    every rank must call this). For the set-up checks whose verdict one rank can reach alone (the time
+    step, a restart's checkpoint against the deck): under `cli._agree` the message is printed once and
+    every rank exits 2, and the other ranks skip the check's cost. Serially: ``check()``."""
+    from ..errors import DeckError
+
+    if comm.size == 1:
+        check()
+        return
+    err: DeckError | str | None = None
+    if comm.rank == 0:
+        try:
+            check()
+        except DeckError as exc:
+            err = exc
+        except Exception as exc:    # noqa: BLE001 - the other ranks must not wait in bcast for ever
+            comm.bcast(f"{type(exc).__name__} on rank 0: {exc}", 0)
+            raise
+    err = comm.bcast(err, 0)
+    if isinstance(err, str):
+        raise RuntimeError(err)
+    if err is not None:
+        raise err
+
+
 def run_guarded(comm: SerialComm | MPIComm, fn: Callable[[], Any], code_of: Callable[[BaseException], int]
                 | None = None) -> Any:
     """Run ``fn()``; on an exception print it (rank-prefixed) and stop all ranks (``comm.abort``).

@@ -60,6 +60,21 @@ class RunRecord:
         key, input files by content), a state that fits ``template``, and (with ``total``, the run's length
         in steps or load stages) a state not beyond the run's end. `DeckError` (exit 2) otherwise.
         Takes over the checkpoint's provenance."""
+        state, meta = self.check_restart_deck(restart, total)
+        where = str(restart)
+        problem = state_mismatch(template, state)
+        if problem is None:
+            problem = model_mismatch(state.get(MODEL_ENTRY), self.model)
+        if problem is not None:
+            raise DeckError(f"unusable checkpoint: {problem}", file=where)
+        self.provenance = json.loads(meta.get("provenance", "[]"))
+        return state
+
+    def check_restart_deck(self, restart: str | Path, total: int | None = None) -> tuple[dict, dict]:
+        """The checks of `restart_state` that need no prepared state: the checkpoint readable (checksum),
+        written by this deck (key by key, input files by content) and (with ``total``) not beyond the
+        run's end; `DeckError` otherwise. Returns ``(state, meta)``. `Simulation.check_restart` calls it
+        in the set-up of a run on P ranks (rank 0 decides: the message once, `cli._run_mpi`)."""
         state, meta = load_checkpoint(restart, with_meta=True)
         where = str(restart)
         if "deck" not in meta:
@@ -75,15 +90,9 @@ class RunRecord:
                             f"{len(diffs)} key(s): " + "; ".join(diffs), file=where,
                             hint="on restart only " + ", ".join(RESTART_MAY_DIFFER) + " may change; to go "
                                  "on with a changed deck start a new run with --from " + where)
-        problem = state_mismatch(template, state)
-        if problem is None:
-            problem = model_mismatch(state.get(MODEL_ENTRY), self.model)
-        if problem is not None:
-            raise DeckError(f"unusable checkpoint: {problem}", file=where)
         if total is not None:
             _check_within_run(state, int(total), where)
-        self.provenance = json.loads(meta.get("provenance", "[]"))
-        return state
+        return state, meta
 
     def with_model(self, state: dict) -> dict:
         """``state`` plus the model's reference sites under `MODEL_ENTRY` (a shallow copy)."""

@@ -233,10 +233,7 @@ def check_distributable(model, deck, statics: bool, size: int) -> None:  # noqa:
             not hasattr(model.potential, "tables"):
         raise deck.error("potential", f"potential type '{ptype}' is not distributed (pair potentials "
                          f"and tabulated EAM are): {one_rank}")
-    pot = model.potential
-    if hasattr(pot, "tables") and pot.tables.rhor.shape[0] != pot.tables.frho.shape[0]:
-        raise deck.error("potential", "eam/fs tables with several elements (one density per element "
-                         f"pair) are not distributed yet (setfl/funcfl EAM are): {one_rank}")
+    pot = model.potential      # tabulated EAM: setfl, funcfl and eam/fs (one density per element pair) alike
     box = model.atoms.box
     rlist = float(pot.cutoff) + float(cfg.atoms.skin)
     width = float(box.hi[0] - box.lo[0]) / size
