@@ -146,7 +146,9 @@ class SpatialLoads:
             inT = (np.zeros(0, np.int64) if ld.atom_sel is None or not sc.T.size
                    else np.flatnonzero(np.asarray(ld.atom_sel, bool)[sc.T]))
             if type(ld) is KField:          # rows of its unit field instead of a mask
-                self._inT.append((inT, np.searchsorted(self._sel[len(self._inT)], sc.T[inT])))
+                sel_k = self._sel[len(self._inT)]        # None: the field moves nodes only (rev31 F1)
+                self._inT.append((inT, np.zeros(0, np.int64) if sel_k is None
+                                  else np.searchsorted(sel_k, sc.T[inT])))
             else:
                 self._inT.append((inT, np.zeros((0, d), bool) if not inT.size else ld.fixed_dofs()[0][sc.T[inT]]))
         X = np.asarray(model.atoms.X, float).reshape(-1)

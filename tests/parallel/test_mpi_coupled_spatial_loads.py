@@ -65,12 +65,13 @@ WHAT = "is not supported by the spatial decomposition of coupled decks yet (--de
 
 
 def deck_of(name: str, tmp: Path) -> Path:
-    """``all``, ``free``, ``kfield`` (module docstring) or ``indent2d`` (the gallery deck, unmodified)."""
+    """``all``, ``free``, ``kfield`` (module docstring), ``kfield_nodes`` (the K field on the nodes only: the
+    set-up crashed on its empty atom selection, review rev31 F1) or ``indent2d`` (the gallery deck, unmodified)."""
     if name == "indent2d":
         return INDENT2D
     d = yaml.safe_load(SMOKE.read_text())
     d["loads"] = {"all": [*d["loads"], TIP, SIDE, PULL, G, PUSH, PUNCH], "free": [TIP, PUSH],
-                  "kfield": [*d["loads"], KF]}[name]
+                  "kfield": [*d["loads"], KF], "kfield_nodes": [*d["loads"], {**KF, "targets": "nodes"}]}[name]
     out = tmp / f"{name}.yaml"
     out.write_text(yaml.safe_dump(d, sort_keys=False))
     return out
@@ -121,7 +122,8 @@ def test_accepted(tmp_path: Path, name: str) -> None:
         assert np.all(np.isin(side, np.unique(it._t_atom // 3)))
 
 
-@pytest.mark.parametrize(("name", "steps"), [("all", 200), ("free", 200), ("kfield", 200), ("indent2d", 1200)])
+@pytest.mark.parametrize(("name", "steps"), [("all", 200), ("free", 200), ("kfield", 200), ("kfield_nodes", 200),
+                                             ("indent2d", 1200)])
 def test_loads_one_rank_bitwise(tmp_path: Path, name: str, steps: int) -> None:
     """One rank: bitwise the serial run (x, v, U, V; every ledger term with the external work; every
     observable and hook energy at every quarter of the run); the loads act (contacts at the end, work,
@@ -327,3 +329,19 @@ def test_msim_run_precrack_refused(tmp_path: Path) -> None:
     assert p.returncode == 2, p.stderr[-2000:]
     assert "loads" in p.stderr and p.stderr.count("load 'PreCrack' is not supported by the spatial") == 1, \
         p.stderr[-2000:]
+
+
+def test_kfield_on_nodes_only_two_ranks(tmp_path: Path) -> None:
+    """A K field with ``targets: nodes`` (no atoms): 2 ranks, 200 steps vs serial — positions ≤ 1e-12, every
+    ledger term ≤ 1e-12 of its largest value, the nodes on the field (rev31 F1: internal error at set-up)."""
+    deck = deck_of("kfield_nodes", tmp_path)
+    z = spatial(2, deck, 200, 50, tmp_path)
+    ref = serial_reference(str(deck), 200, 50)
+    sim = prepared(str(deck))
+    kf = sim.model.loads[-1]
+    assert kf.atom_sel is None or not np.any(kf.atom_sel)
+    assert kf.node_sel.any()
+    np.testing.assert_array_equal(z["U"][kf.node_sel], ref["U"][kf.node_sel])
+    assert rel(z["x"], ref["x"]) <= 1e-12
+    err = per_column(z["ledger"][:, :7], ref["ledger"][:, :7])
+    assert np.all(err <= 1e-12) and abs(ref["ledger"][-1, 4]) > 0, err
