@@ -64,12 +64,12 @@ def loads_refusal(model, what: str) -> tuple[str, str] | None:  # noqa: ANN001
     from ..loads.fixed import Fixed
     from ..loads.radial_pulse import RadialPulse
     ok = (Fixed, *_classes())
-    for ld in model.loads:
+    for k, ld in enumerate(model.loads):      # model.loads is the deck's list: k is the item's index
         if type(ld) in ok:
             continue
         if isinstance(ld, RadialPulse) and type(ld).impose is Load.impose and ld.fixed_dofs() == (None, None):
             continue
-        return "loads", (f"load '{type(ld).__name__}' {what} (initial conditions (radial_pulse), fixed, "
+        return f"loads[{k}]", (f"load '{type(ld).__name__}' {what} (initial conditions (radial_pulse), fixed, "
                          f"{', '.join(SUPPORTED)} only)")
     return None
 

@@ -304,15 +304,15 @@ def precrack_deck(tmp: Path) -> Path:
 
 
 def test_refusals_loads(tmp_path: Path) -> None:
-    """A ``precrack`` load is refused at ``loads`` with its exact message (by `spatial_refusal` and by
+    """A ``precrack`` load is refused at its item ``loads[1]`` (review rev31 F2: at ``loads``) with its exact message (by `spatial_refusal` and by
     `SpatialCoupled`); dofs with zero inverse mass that no fixed, prescribed or kfield load names too."""
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
     sim = prepared(str(precrack_deck(tmp_path)))
     got = spatial_refusal(sim.model, sim.integrator)
-    assert got == ("loads", f"load 'PreCrack' {WHAT} (initial conditions (radial_pulse), fixed, prescribed, "
+    assert got == ("loads[1]", f"load 'PreCrack' {WHAT} (initial conditions (radial_pulse), fixed, prescribed, "
                             "kfield, indenter, body_force, traction only)"), got
-    with pytest.raises(ValueError, match="^loads: load 'PreCrack'"):
+    with pytest.raises(ValueError, match=r"^loads\[1\]: load 'PreCrack'"):
         SpatialCoupled(sim.model, sim.integrator, SerialComm())
     sim = prepared(str(deck_of("all", tmp_path)))
     sim.integrator._fixed = sim.integrator._fixed[1:]
@@ -327,7 +327,7 @@ def test_msim_run_precrack_refused(tmp_path: Path) -> None:
     from test_mpi_run import msim
     p = msim(2, str(precrack_deck(tmp_path)), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]
-    assert "loads" in p.stderr and p.stderr.count("load 'PreCrack' is not supported by the spatial") == 1, \
+    assert "precrack.yaml:" in p.stderr and " loads[1]: load 'PreCrack'" in p.stderr and p.stderr.count("load 'PreCrack' is not supported by the spatial") == 1, \
         p.stderr[-2000:]
 
 
