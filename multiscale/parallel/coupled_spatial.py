@@ -53,6 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import load as _load_kernel
+from .spatial_coupling import coupling_hook
 from .spatial_operators import SpatialOperators
 
 __all__ = ["SpatialCoupled", "spatial_refusal"]
@@ -62,6 +63,7 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     """(deck key, message) of the first feature the spatial coupled path does not support on ``size``
     ranks, or None."""
     from ..coupling.methods.base import CouplingMethod
+    from ..coupling.methods.ghost_corrected import GhostCorrectedCoupling
     from ..coupling.methods.projected import ProjectedCoupling
     from ..coupling.methods.strong import StrongCoupling
     from ..fem.continuum import ContinuumRegion
@@ -79,15 +81,16 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     if getattr(pot, "external", False) or (getattr(pot, "many_body", False) and tab is None):
         return "potential", (f"potential '{type(pot).__name__}' {what} (pair potentials and tabulated EAM "
                              "only)")
-    if tab is not None and tab.rhor.shape[0] != tab.frho.shape[0]:
-        return "potential", (f"an eam/fs file with several elements (one density per element pair) {what} "
-                             "(setfl, funcfl and single-element eam/fs only)")
     if s.d not in (2, 3):
         return "atoms", f"{s.d}D {what} (2D and 3D only)"
     m = s.method
-    if type(m) not in (ProjectedCoupling, StrongCoupling):
-        return "handshake.coupling", f"coupling '{type(m).__name__}' {what} (projected and strong only)"
-    if hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
+    if type(m) not in (ProjectedCoupling, StrongCoupling, GhostCorrectedCoupling):
+        return "handshake.coupling", (f"coupling '{type(m).__name__}' {what} (projected, strong and "
+                                      "ghost_corrected only)")
+    if type(m) is GhostCorrectedCoupling:       # its forces: `parallel.spatial_coupling.SpatialGhost`
+        if not m.enabled or m._frozen:
+            return "handshake.coupling", f"a ghost_corrected coupling switched off or frozen {what}"
+    elif hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
         return "handshake.coupling", f"a coupling with its own forces {what}"
     if np.any(model.atoms.box.periodic):
         return "atoms.boundary", f"a periodic atom box {what} (free boxes only)"
@@ -254,6 +257,9 @@ class SpatialCoupled:
         self._built = -1
         self.step_count = int(integrator.step_count)     # a restart continues the serial clock
         self.ops = SpatialOperators(self, model, integrator)     # thermostat, damping band (or no-ops)
+        self.cm = coupling_hook(self, model)     # the coupling method's own forces (ghost_corrected) or None
+        if self.cm is not None:
+            self.cm.mirror_serial_list(a)
         self.time = float(integrator.time)
         self.potential = 0.0
         self.energy = {"potential_atoms": 0.0, "potential_continuum": 0.0, "coupling": 0.0}
@@ -262,6 +268,8 @@ class SpatialCoupled:
         self.stats = {"t_engine": 0.0, "t_continuum": 0.0, "t_gather": 0.0, "t_rest": 0.0, "steps": 0}
         self._remap()
         self._set_pads()
+        if self.cm is not None:
+            self.cm.before_forces()
         self._evaluate()
         self._init = False
 
@@ -280,6 +288,10 @@ class SpatialCoupled:
         self._fp = np.ascontiguousarray((self.posT[:, None] * d + cd).ravel())
         self.rowsP = np.flatnonzero(inP)
         self.posP = np.searchsorted(self.pad_idx, g[self.rowsP])
+        # the coupling method's replicated atoms (ghost_corrected: its band), a block of the per-step gather
+        e0 = np.zeros(0, np.int64)
+        self.rowsB, self.posB = self.cm.rows(g) if self.cm is not None else (e0, e0)
+        self._frB = np.ascontiguousarray((self.rowsB[:, None] * d + cd).ravel())
         self.inv_own = np.ascontiguousarray(np.repeat(e.inv_mass[:, None], d, axis=1))
         self.free_own = np.ascontiguousarray(self._free_atoms[g])     # (n_own, d): 0 on held dofs and pads
         self.inv_own *= self.free_own
@@ -293,22 +305,24 @@ class SpatialCoupled:
             self._rowsR.append((rows, np.flatnonzero(inP[rows])))
         self.acc_own = np.zeros((e.n_own, d))
         cs = self.split.prefetch()        # (plans the split; its size is fixed)
-        k_own = 1 + self._nR + (self.rowsT.size + self.rowsP.size) * d
+        k_own = 1 + self._nR + (self.rowsT.size + self.rowsP.size + self.rowsB.size) * d
         self._send = np.empty(k_own + cs.size)
-        parts = self.comm.allgather((self.posT, self.posP)) if self.comm.size > 1 else [(self.posT, self.posP)]
+        mine = (self.posT, self.posP, self.posB)
+        parts = self.comm.allgather(mine) if self.comm.size > 1 else [mine]
         _, ccounts, _ = self.split.recv_buffer()
-        counts = np.array([1 + self._nR + (pt.size + pp.size) * d + int(cc) for (pt, pp), cc in zip(parts, ccounts,
-                                                                                            strict=True)])
+        counts = np.array([1 + self._nR + (pt.size + pp.size + pb.size) * d + int(cc)
+                           for (pt, pp, pb), cc in zip(parts, ccounts, strict=True)])
         self._counts = counts
         self._displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._recv = np.empty(int(counts.sum()))
-        # per rank: (offset of its forces, flat posT, flat posP, continuum offset, continuum count); its
-        # energy share at offset − 1 − nR, its fixed loads' sums after it
+        # per rank: (offset of its forces, flat posT, flat posP, flat posB, continuum offset, continuum count);
+        # its energy share at offset − 1 − nR, its fixed loads' sums after it
         self._layout = []
-        for r, (pt, pp) in enumerate(parts):
+        for r, (pt, pp, pb) in enumerate(parts):
             o = int(self._displs[r]) + 1 + self._nR
             self._layout.append((o, (pt[:, None] * d + cd).ravel(), (pp[:, None] * d + cd).ravel(),
-                                 o + (pt.size + pp.size) * d, int(ccounts[r])))
+                                 (pb[:, None] * d + cd).ravel(), o + (pt.size + pp.size + pb.size) * d,
+                                 int(ccounts[r])))
         self._built = e.n_builds
         self.ops.remap()
 
@@ -320,28 +334,37 @@ class SpatialCoupled:
                                  self.xP, self._vP, 2)
             self.engine.x[self.rowsP] = self.xP[self.posP]
 
-    def _evaluate(self) -> None:
+    def _evaluate(self, homogeneous: bool = False) -> None:
         """Forces of the current state: engine (owned atoms), ONE Allgatherv (energy shares, owned touched
-        and pad forces, the continuum's blocks), pad forces → nodes; the global potential energy."""
+        and pad forces, the coupling method's block, the continuum's blocks), pad forces → nodes; the
+        global potential energy. ``homogeneous``: the ghost correction's evaluation at the fitted
+        homogeneous state (`parallel.spatial_coupling`: the band block carries forces, no thermostat, no
+        reactions, no energies recorded)."""
         from time import thread_time as _tt
         e, d = self.engine, self.d
         t0 = _tt()
         e.compute()
         f = e.forces
         send = self._send
-        for i, (rows, pads) in enumerate(self._rowsR):     # reactions: the forces before the thermostat's
-            fr = f[rows]
-            fr[pads] = 0.0
-            send[1 + i * d:1 + (i + 1) * d] = fr.sum(axis=0)
-        self.ops.add_forces(f)
+        if not homogeneous:
+            if self.cm is not None:
+                self.cm.add_atom_forces(f)      # the method's forces on owned atoms, before the force hooks
+            for i, (rows, pads) in enumerate(self._rowsR):     # reactions: the forces before the thermostat's
+                fr = f[rows]
+                fr[pads] = 0.0
+                send[1 + i * d:1 + (i + 1) * d] = fr.sum(axis=0)
+            self.ops.add_forces(f)
         t1 = _tt()
         send[0] = e.energy_local
         o = 1 + self._nR
-        kT, kP = self.rowsT.size * d, self.rowsP.size * d
+        kT, kP, kB = self.rowsT.size * d, self.rowsP.size * d, self.rowsB.size * d
         np.take(f[: e.n_own].reshape(-1), self._fr, out=send[o:o + kT])
         send[o + kT:o + kT + kP] = f[self.rowsP].reshape(-1)
+        if kB:      # ghost_corrected's band atoms: positions (the stacked q), forces at the homogeneous state
+            src = (f if homogeneous else e.x)[: e.n_own].reshape(-1)
+            np.take(src, self._frB, out=send[o + kT + kP:o + kT + kP + kB])
         cs = self.split.prefetch()
-        send[o + kT + kP:] = cs
+        send[o + kT + kP + kB:] = cs
         tc = _tt()
         if self.comm.size > 1:
             MPI = self.comm.MPI
@@ -351,11 +374,13 @@ class SpatialCoupled:
         crecv, _, cdispl = self.split.recv_buffer()
         recv, fT, fP = self._recv, self.fT, self.fP
         Ea = 0.0
-        for r, (o, pt, pp, oc, nc) in enumerate(self._layout):
+        for r, (o, pt, pp, pb, oc, nc) in enumerate(self._layout):
             Ea += float(recv[o - 1 - self._nR])
             nT, nP = pt.size, pp.size        # (flat indices)
             fT.reshape(-1)[pt] = recv[o:o + nT]
             fP.reshape(-1)[pp] = recv[o + nT:o + nT + nP]
+            if pb.size:
+                self.cm.buf.reshape(-1)[pb] = recv[o + nT + nP:o + nT + nP + pb.size]
             crecv[int(cdispl[r]):int(cdispl[r]) + nc] = recv[oc:oc + nc]
         self.split.finish_prefetch()
         t2 = _tt()
@@ -365,10 +390,13 @@ class SpatialCoupled:
             Tp, Ti, Tx = self._Nt
             self._ck.pad_forces(self._ar_pad, Tp, Ti, Tx, self._pnodes, fP, self.f_nodes)
             f[self.rowsP] = 0.0
+        if homogeneous:
+            return
+        Ecoup = self.cm.finish(self.f_nodes) if self.cm is not None else 0.0
         if self._fixed_loads:
             self._reactions()
-        self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": 0.0}
-        self.potential = Ea + Ec + 0.0
+        self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": Ecoup}
+        self.potential = Ea + Ec + Ecoup
         self.stats["t_engine"] += t1 - t0
         self.stats["t_continuum"] += tc - t1
         self.stats["t_gather"] += t2 - tc
@@ -486,6 +514,8 @@ class SpatialCoupled:
             self._set_pads()
             self.ops.after_drift()
             self.stats["t_rest"] += _tt() - t0
+            if self.cm is not None:
+                self.cm.before_forces()     # ghost_corrected: the homogeneous state's evaluation (collective)
             if e.due():
                 e.rebuild()
                 self._remap()

@@ -225,11 +225,9 @@ class DistributedMD:
         # overlap: the boundary entries accumulate into the forces in place (EAM passes; pair potentials
         # whose kernel has zero=False) instead of scratch arrays that are zeroed and added
         self._acc = self.eam or bool(getattr(potential, "accumulates", False))
-        if self.eam and potential.tables.rhor.shape[0] != potential.tables.frho.shape[0]:
-            # eam/fs with several elements: rhor holds nel*nel pair densities (eam_tables.read_fs), which
-            # the distributed passes (one density per element) do not index
-            raise ValueError("the distributed engine does not support eam/fs files with several elements "
-                             "yet (one density function per element pair)")
+        # the number of elements of the EAM tables, given to the density pass: rhor has nel rows (setfl,
+        # funcfl) or nel*nel (eam/fs: row s*nel + t, the density an atom of element s gives to one of t)
+        self._nel = int(potential.tables.frho.shape[0]) if self.eam else 0
         if getattr(potential, "many_body", False) and not self.eam:
             raise ValueError(f"{type(potential).__name__}: only pair potentials and tabulated EAM are "
                              "distributed")
@@ -594,7 +592,7 @@ class DistributedMD:
         if self.eam:
             t, ke, n = self.potential.tables, self._ke, self.n_own
             args = (lst.offsets, lst.neighbors, lst.shift_code, lst.order, lst.slab_start, lst.shift_table)
-            ke.densities(x, *args, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho, nt)
+            ke.densities(x, *args, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho, nt, self._nel)
             if ov:
                 lb = self.list_b
                 args_b = (lb.offsets, lb.neighbors, lb.shift_code, lb.order, lb.slab_start, lb.shift_table)
@@ -603,7 +601,7 @@ class DistributedMD:
                     self._wait("x")
                     t0 = time.perf_counter()
                 ke.densities(x, *args_b, self.types, t.rhor, 1.0 / t.dr, t.cutoff ** 2, self._rho, nt,
-                             zero=False)      # accumulated (ghost rows too: newton sends them back)
+                             self._nel, zero=False)      # accumulated (ghost rows too: newton sends them back)
             if self.newton and g:
                 self.stats["t_force"] += time.perf_counter() - t0
                 self._reverse("rho", self._rho)

@@ -151,7 +151,8 @@ class _Share:
         sc = self.integ.sc
         return {"potential_atoms": float(sc.engine.energy_local),
                 "potential_continuum": float(sc.energy["potential_continuum"]) if self.integ.root else 0.0,
-                "coupling": 0.0}
+                # the coupling method's term (ghost_corrected) is replicated: counted once, on rank 0
+                "coupling": float(sc.energy["coupling"]) if self.integ.root else 0.0}
 
     def momentum(self) -> np.ndarray:
         e, live = self._live()
