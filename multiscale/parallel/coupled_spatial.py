@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import load as _load_kernel
-from .spatial_coupling import coupling_hook
+from .spatial_coupling import coupling_hook, replicated_dofs
 from .spatial_operators import SpatialOperators
 
 __all__ = ["SpatialCoupled", "spatial_refusal"]
@@ -64,6 +64,7 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     ranks, or None."""
     from ..coupling.methods.base import CouplingMethod
     from ..coupling.methods.ghost_corrected import GhostCorrectedCoupling
+    from ..coupling.methods.penalty import PenaltyCoupling
     from ..coupling.methods.projected import ProjectedCoupling
     from ..coupling.methods.strong import StrongCoupling
     from ..fem.continuum import ContinuumRegion
@@ -84,12 +85,14 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     if s.d not in (2, 3):
         return "atoms", f"{s.d}D {what} (2D and 3D only)"
     m = s.method
-    if type(m) not in (ProjectedCoupling, StrongCoupling, GhostCorrectedCoupling):
-        return "handshake.coupling", (f"coupling '{type(m).__name__}' {what} (projected, strong and "
-                                      "ghost_corrected only)")
+    if type(m) not in (ProjectedCoupling, StrongCoupling, GhostCorrectedCoupling, PenaltyCoupling):
+        return "handshake.coupling", (f"coupling '{type(m).__name__}' {what} (projected, strong, "
+                                      "ghost_corrected and penalty only)")
     if type(m) is GhostCorrectedCoupling:       # its forces: `parallel.spatial_coupling.SpatialGhost`
         if not m.enabled or m._frozen:
             return "handshake.coupling", f"a ghost_corrected coupling switched off or frozen {what}"
+    elif type(m) is PenaltyCoupling:            # its forces: `parallel.spatial_coupling.SpatialPenalty`
+        pass
     elif hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
         return "handshake.coupling", f"a coupling with its own forces {what}"
     if np.any(model.atoms.box.periodic):
@@ -108,7 +111,7 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
                              "fixed dofs (fixed) only)")
     if not np.array_equal(integrator._fixed, fixed_stacked(model)):
         return "loads", f"dofs with zero inverse mass other than the fixed loads' {what}"
-    if integrator.projector is None or not integrator._local:
+    if integrator.projector is not None and not integrator._local:
         return "handshake.coupling", f"a constraint system without the local (touched-dof) solve {what}"
     why = operator_refusal(model, integrator, what)     # Langevin thermostat, damping band (spatial_operators)
     if why is not None:
@@ -190,30 +193,36 @@ class SpatialCoupled:
         self.dt = float(integrator.dt)
         self.n_threads = int(integrator.n_threads)
         self._kv, self._ck = _load_kernel("verlet"), _load_kernel("coupler")
-        # ---- the touched atoms, replicated (compact arrays; serial flat indices mapped onto them)
-        ta, aa = integrator._t_atom, integrator._a_atom
+        # ---- the touched atoms, replicated (compact arrays; serial flat indices mapped onto them); without
+        # constraints (penalty) the copy holds the coupling method's atoms (`spatial_coupling.replicated_dofs`)
+        e0 = np.zeros(0, np.int64)
+        if p is not None:
+            ta, aa = integrator._t_atom, integrator._a_atom
+            self.t_node, self.a_node = integrator._t_node, integrator._a_node
+        else:
+            ta, aa = replicated_dofs(model), e0
+            self.t_node, self.a_node = e0, e0
         self.T = np.unique(ta // d).astype(np.int64)
         self.tc = (np.searchsorted(self.T, ta // d) * d + ta % d).astype(np.int64)
         self.ac = (np.searchsorted(self.T, aa // d) * d + aa % d).astype(np.int64)
-        self.t_node, self.a_node = integrator._t_node, integrator._a_node
         self.xT = np.ascontiguousarray(a.x[self.T])
         self.vT = np.ascontiguousarray(a.v[self.T])
         self.XT = np.ascontiguousarray(a.X[self.T])
         self.fT = np.zeros_like(self.xT)
         self.accT = np.zeros_like(self.xT)
         self.invT = np.ascontiguousarray(integrator._inv_atoms[self.T])
-        self.inv_t = integrator._inv_t
+        self.inv_t = integrator._inv_t if p is not None else np.zeros(0)
         self.inv_nodes = integrator._inv_nodes
-        self.buf_t = np.empty(p.touched.size)
-        self.r = np.empty(p.n_rows)
-        self.corr = np.empty(p.active.size)
-        self.reproject_tol = float(integrator.reproject_tol)
+        self.buf_t = np.empty(p.touched.size if p is not None else 0)
+        self.r = np.empty(p.n_rows if p is not None else 0)
+        self.corr = np.empty(p.active.size if p is not None else 0)
+        self.reproject_tol = float(integrator.reproject_tol) if p is not None else np.inf
         self.n_reprojections = 0
         # the round-off check of G q after the forces, as the serial integrator decides it
         # (`VelocityVerlet._check_after_forces`), so a one-rank run stays bitwise the serial one
         self.late = bool(integrator._check_after_forces())
-        self.buf_q = np.empty(p.touched.size)
-        self.rq = np.empty(p.n_rows)
+        self.buf_q = np.empty(self.buf_t.size)
+        self.rq = np.empty(self.r.size)
         self._vsave = None          # the slaved dofs' velocities before the kick pass (`_slave_acc`)
         # ---- pads (replicated plan of the serial system: N_pad, X_pad, the Nᵀ transfer)
         self.pad_idx = np.ascontiguousarray(s.pad_idx, np.int64)
@@ -420,6 +429,11 @@ class SpatialCoupled:
         with the serial kernels, the owned atoms with the plain kernel, then the owned touched rows from
         the touched copy."""
         p, ck, nt, e = self.p, self._ck, self.n_threads, self.engine
+        if p is None:       # no constraints (penalty): the serial plain kicks, on the copy and the nodes
+            self._kv.acc_kick(self.vT, self.accT, self.fT, self.invT, half, nt)
+            self._kv.acc_kick(self.cont.V, self.acc_nodes, self.f_nodes, self.inv_nodes, half, nt)
+            self._own_kick(half)
+            return
         if self.late and self._init:
             self._acc_residual_and_check()
         else:
@@ -432,8 +446,14 @@ class SpatialCoupled:
         ck.acc_kick(self.cont.V.reshape(-1), self.acc_nodes.reshape(-1), self.f_nodes.reshape(-1),
                     self.inv_nodes.reshape(-1), half, self.a_node, corr, self.ac.size, nt)
         self._slave_acc(2, half)
+        self._own_kick(half)
+
+    def _own_kick(self, half: float) -> None:
+        """The owned atoms' accelerations and half-kick (plain kernel), then the owned touched rows from the
+        touched copy."""
+        e = self.engine
         n = e.n_own
-        self._kv.acc_kick(e.v, self.acc_own, e.forces[:n], self.inv_own, half, nt)
+        self._kv.acc_kick(e.v, self.acc_own, e.forces[:n], self.inv_own, half, self.n_threads)
         fr, fp = self._fr, self._fp
         e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]
         self.acc_own.reshape(-1)[fr] = self.accT.reshape(-1)[fp]
@@ -505,7 +525,7 @@ class SpatialCoupled:
             k.kick_drift(e.v, e.x[:no], self.acc_own, half, dt, nt)
             k.kick_drift(self.vT, self.xT, self.accT, half, dt, nt)
             k.kick_drift(self.cont.V, self.cont.U, self.acc_nodes, half, dt, nt)
-            if not self.late:
+            if not self.late and self.p is not None:
                 self._reproject()
             fr, fp = self._fr, self._fp
             e.x[:no].reshape(-1)[fr] = self.xT.reshape(-1)[fp]

@@ -41,15 +41,83 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SpatialGhost", "coupling_hook"]
+__all__ = ["SpatialGhost", "SpatialPenalty", "coupling_hook", "replicated_dofs"]
 
 
 def coupling_hook(sc, model):  # noqa: ANN001, ANN201
     """The spatial hook of the model's coupling method (None when it adds no forces of its own)."""
     from ..coupling.methods.ghost_corrected import GhostCorrectedCoupling
-    if type(model.system.method) is GhostCorrectedCoupling:
+    from ..coupling.methods.penalty import PenaltyCoupling
+    m = model.system.method
+    if type(m) is GhostCorrectedCoupling:
         return SpatialGhost(sc, model)
+    if type(m) is PenaltyCoupling:
+        return SpatialPenalty(sc, model)
     return None
+
+
+def replicated_dofs(model) -> np.ndarray:  # noqa: ANN001
+    """Flat (atom, component) indices into the (n, d) atom arrays of the atoms a coupling WITHOUT
+    constraint rows keeps in `SpatialCoupled`'s replicated copy: ``penalty``'s atoms of H (its own forces
+    read and act on them), none otherwise."""
+    from ..coupling.methods.penalty import PenaltyCoupling
+    m = model.system.method
+    if type(m) is PenaltyCoupling:
+        return np.asarray(m._ta, np.int64)
+    return np.zeros(0, np.int64)
+
+
+class SpatialPenalty:
+    """``penalty`` (`coupling.methods.penalty.PenaltyCoupling`: E = ½ qᵀ K q over the atoms of H and their
+    nodes, no constraint rows) on a `SpatialCoupled` ``sc``. Its atoms are the replicated copy of ``sc``
+    (`replicated_dofs`: every rank kicks and drifts them, their forces ride on the per-step gather), the
+    nodes are replicated, so every rank forms the serial q = (x − X of the atoms' dofs, U of the nodes'),
+    the serial product f_q = −K q and energy −½ q · f_q (bitwise), and adds f_q's atom part to its OWNED
+    rows right after the engine's forces (before the fixed loads' reactions and the thermostat's forces,
+    as the serial ``add_forces`` comes before the force hooks: the gathered copy's forces then hold it)
+    and its node part to the node forces after the pad transfer."""
+
+    def __init__(self, sc, model) -> None:  # noqa: ANN001
+        m = model.system.method
+        d = sc.d
+        ta = np.asarray(m._ta, np.int64)
+        self.sc, self.m, self.d, self.k = sc, m, d, int(ta.size)
+        self.tc = np.ascontiguousarray(np.searchsorted(sc.T, ta // d) * d + ta % d)   # into the copy
+        self.tn = np.asarray(m._tn, np.int64)
+        self.buf = np.zeros((0, d))
+        self._fq: np.ndarray | None = None
+        self._q: np.ndarray | None = None
+
+    def mirror_serial_list(self, atoms) -> None:  # noqa: ANN001
+        """Nothing: `prepare` evaluates no forces (the serial region builds its list at the first
+        evaluation, as the engine's constructor does)."""
+
+    def rows(self, gid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """No block of its own in the gather (its atoms are the replicated copy's)."""
+        e0 = np.zeros(0, np.int64)
+        return e0, e0
+
+    def before_forces(self) -> None:
+        """Nothing before the forces."""
+
+    def add_atom_forces(self, f: np.ndarray) -> None:
+        """f_q = −K q of the current replicated state; its atom part added to the owned rows."""
+        sc, d = self.sc, self.d
+        xT, XT = sc.xT.reshape(-1), sc.XT.reshape(-1)
+        q = np.concatenate([xT[self.tc] - XT[self.tc], sc.cont.U.reshape(-1)[self.tn]])
+        fq = -(self.m._Kt @ q)
+        self._q, self._fq = q, fq
+        own = np.full(sc.T.size * d, -1, np.int64)       # copy flat index -> owned flat index (or −1)
+        own[sc._fp] = sc._fr
+        sel = own[self.tc]
+        ok = sel >= 0
+        n = sc.engine.n_own
+        f[:n].reshape(-1)[sel[ok]] += fq[: self.k][ok]
+
+    def finish(self, f_nodes: np.ndarray) -> float:
+        """The node part of f_q into the node forces; the ``coupling`` energy −½ q · f_q [energy]."""
+        f_nodes.reshape(-1)[self.tn] += self._fq[self.k:]
+        return -0.5 * float(self._q @ self._fq)
 
 
 class SpatialGhost:

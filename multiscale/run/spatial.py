@@ -243,6 +243,8 @@ class SpatialIntegrator:
     def constraint_residual(self) -> float:
         """max |G q| [length] from the replicated touched copy and U (the same on every rank)."""
         sc = self.sc
+        if sc.p is None:        # no constraints (penalty; `VelocityVerlet.constraint_residual`: 0)
+            return 0.0
         return float(sc.p.residual_into(sc.xT.reshape(-1), sc.XT.reshape(-1), sc.cont.U.reshape(-1), 1, sc.tc,
                                         sc.t_node, sc.buf_t, sc.r))
 
