@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import load as _load_kernel
-from .spatial_coupling import coupling_hook, replicated_dofs
+from .spatial_coupling import ReplicatedContinuum, coupling_hook, replicated_dofs
 from .spatial_operators import SpatialOperators
 
 __all__ = ["SpatialCoupled", "spatial_refusal"]
@@ -63,6 +63,7 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     """(deck key, message) of the first feature the spatial coupled path does not support on ``size``
     ranks, or None."""
     from ..coupling.methods.base import CouplingMethod
+    from ..coupling.methods.force_blend import ForceBlendCoupling
     from ..coupling.methods.ghost_corrected import GhostCorrectedCoupling
     from ..coupling.methods.penalty import PenaltyCoupling
     from ..coupling.methods.projected import ProjectedCoupling
@@ -85,13 +86,13 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     if s.d not in (2, 3):
         return "atoms", f"{s.d}D {what} (2D and 3D only)"
     m = s.method
-    if type(m) not in (ProjectedCoupling, StrongCoupling, GhostCorrectedCoupling, PenaltyCoupling):
-        return "handshake.coupling", (f"coupling '{type(m).__name__}' {what} (projected, strong, "
-                                      "ghost_corrected and penalty only)")
+    if type(m) not in (ProjectedCoupling, StrongCoupling, GhostCorrectedCoupling, PenaltyCoupling,
+                       ForceBlendCoupling):
+        return "handshake.coupling", f"coupling '{type(m).__name__}' {what}"
     if type(m) is GhostCorrectedCoupling:       # its forces: `parallel.spatial_coupling.SpatialGhost`
         if not m.enabled or m._frozen:
             return "handshake.coupling", f"a ghost_corrected coupling switched off or frozen {what}"
-    elif type(m) is PenaltyCoupling:            # its forces: `parallel.spatial_coupling.SpatialPenalty`
+    elif type(m) in (PenaltyCoupling, ForceBlendCoupling):   # `spatial_coupling.SpatialPenalty`, `…ForceBlend`
         pass
     elif hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
         return "handshake.coupling", f"a coupling with its own forces {what}"
@@ -116,8 +117,10 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     why = operator_refusal(model, integrator, what)     # Langevin thermostat, damping band (spatial_operators)
     if why is not None:
         return why
-    if not isinstance(model.continuum, ContinuumRegion) or not SplitContinuum.supports(model.continuum, m):
-        return "continuum", f"this continuum {what}"
+    cont = model.continuum
+    if not isinstance(cont, ContinuumRegion) or not (SplitContinuum.supports(cont, m) or (
+            type(m) is ForceBlendCoupling and type(cont).compute is ContinuumRegion.compute)):
+        return "continuum", f"this continuum {what}"     # (force blending: the continuum stays replicated)
     if np.any(s.floored.size):
         return "handshake", f"mass_floor {what}"
     return None
@@ -235,7 +238,8 @@ class SpatialCoupled:
         self._ar_pad = np.arange(self.n_pad, dtype=np.int64)
         # ---- continuum: replicated state, node forces split (its buffer rides on the atoms' gather)
         self.cont = model.continuum
-        self.split = SplitContinuum(self.cont, comm).install()
+        self.split = (SplitContinuum(self.cont, comm).install() if SplitContinuum.supports(self.cont, s.method)
+                      else ReplicatedContinuum(comm))     # force blending reads W per point: not split
         self.acc_nodes = np.zeros((s.n_nodes, d))
         self.f_nodes = np.zeros((s.n_nodes, d))
         # ---- fixed dofs: the serial (n, d) mask of the dofs that move (0 on fixed components and pads);
@@ -261,7 +265,9 @@ class SpatialCoupled:
             a.nlist.skin, types=None if a.types is None else np.asarray(a.types, np.int32)[mine], axis=0,
             newton=newton, n_threads=self.n_threads, neighbor=a.nlist.policy,
             site_w=None if site_w is None else np.asarray(site_w, float)[mine],
-            X_ref=np.asarray(a.X, float)[mine], bond_weight_fn=s.handshake.bond_weight_fn)
+            X_ref=np.asarray(a.X, float)[mine],
+            # force blending: the unweighted lattice (the serial region's weights: sites 1, no bond weights)
+            bond_weight_fn=s.handshake.bond_weight_fn if s.method.energy_based else None)
         del v0, mine
         self._built = -1
         self.step_count = int(integrator.step_count)     # a restart continues the serial clock
@@ -314,21 +320,22 @@ class SpatialCoupled:
             self._rowsR.append((rows, np.flatnonzero(inP[rows])))
         self.acc_own = np.zeros((e.n_own, d))
         cs = self.split.prefetch()        # (plans the split; its size is fixed)
-        k_own = 1 + self._nR + (self.rowsT.size + self.rowsP.size + self.rowsB.size) * d
+        self._nX = int(getattr(self.cm, "n_scalars", 0))    # the coupling method's per-rank scalars
+        k_own = 1 + self._nR + self._nX + (self.rowsT.size + self.rowsP.size + self.rowsB.size) * d
         self._send = np.empty(k_own + cs.size)
         mine = (self.posT, self.posP, self.posB)
         parts = self.comm.allgather(mine) if self.comm.size > 1 else [mine]
         _, ccounts, _ = self.split.recv_buffer()
-        counts = np.array([1 + self._nR + (pt.size + pp.size + pb.size) * d + int(cc)
+        counts = np.array([1 + self._nR + self._nX + (pt.size + pp.size + pb.size) * d + int(cc)
                            for (pt, pp, pb), cc in zip(parts, ccounts, strict=True)])
         self._counts = counts
         self._displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._recv = np.empty(int(counts.sum()))
         # per rank: (offset of its forces, flat posT, flat posP, flat posB, continuum offset, continuum count);
-        # its energy share at offset − 1 − nR, its fixed loads' sums after it
+        # its header at displs[r]: its energy share, its fixed loads' sums, the coupling method's scalars
         self._layout = []
         for r, (pt, pp, pb) in enumerate(parts):
-            o = int(self._displs[r]) + 1 + self._nR
+            o = int(self._displs[r]) + 1 + self._nR + self._nX
             self._layout.append((o, (pt[:, None] * d + cd).ravel(), (pp[:, None] * d + cd).ravel(),
                                  (pb[:, None] * d + cd).ravel(), o + (pt.size + pp.size + pb.size) * d,
                                  int(ccounts[r])))
@@ -365,7 +372,9 @@ class SpatialCoupled:
             self.ops.add_forces(f)
         t1 = _tt()
         send[0] = e.energy_local
-        o = 1 + self._nR
+        o = 1 + self._nR + self._nX
+        if self._nX:
+            self.cm.pack_scalars(send[1 + self._nR:o])
         kT, kP, kB = self.rowsT.size * d, self.rowsP.size * d, self.rowsB.size * d
         np.take(f[: e.n_own].reshape(-1), self._fr, out=send[o:o + kT])
         send[o + kT:o + kT + kP] = f[self.rowsP].reshape(-1)
@@ -384,20 +393,23 @@ class SpatialCoupled:
         recv, fT, fP = self._recv, self.fT, self.fP
         Ea = 0.0
         for r, (o, pt, pp, pb, oc, nc) in enumerate(self._layout):
-            Ea += float(recv[o - 1 - self._nR])
+            Ea += float(recv[self._displs[r]])
             nT, nP = pt.size, pp.size        # (flat indices)
             fT.reshape(-1)[pt] = recv[o:o + nT]
             fP.reshape(-1)[pp] = recv[o + nT:o + nT + nP]
             if pb.size:
                 self.cm.buf.reshape(-1)[pb] = recv[o + nT + nP:o + nT + nP + pb.size]
             crecv[int(cdispl[r]):int(cdispl[r]) + nc] = recv[oc:oc + nc]
+        if self._nX:
+            self.cm.unpack_scalars([recv[h + 1 + self._nR:h + 1 + self._nR + self._nX] for h in self._displs])
         self.split.finish_prefetch()
         t2 = _tt()
         Ec = float(self.cont.compute())      # the prefetched result (no communication)
         np.copyto(self.f_nodes, self.cont.forces)
         if self.n_pad:
-            Tp, Ti, Tx = self._Nt
-            self._ck.pad_forces(self._ar_pad, Tp, Ti, Tx, self._pnodes, fP, self.f_nodes)
+            if self.s.method.energy_based:     # pads' forces act on the nodes (force blending: dropped)
+                Tp, Ti, Tx = self._Nt
+                self._ck.pad_forces(self._ar_pad, Tp, Ti, Tx, self._pnodes, fP, self.f_nodes)
             f[self.rowsP] = 0.0
         if homogeneous:
             return
@@ -418,8 +430,8 @@ class SpatialCoupled:
         for i, ld in enumerate(self._fixed_loads):
             r = np.zeros(d)
             if ld.atom_sel is not None:
-                for o, *_ in self._layout:
-                    r += recv[o - self._nR + i * d:o - self._nR + (i + 1) * d]
+                for h in self._displs:
+                    r += recv[h + 1 + i * d:h + 1 + (i + 1) * d]
             if ld.node_sel is not None:
                 r += self.f_nodes[self._nidx[i]].sum(axis=0)
             ld.set_reaction(np.where(ld.comp, r, 0.0))

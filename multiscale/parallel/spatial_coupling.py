@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SpatialGhost", "SpatialPenalty", "coupling_hook", "replicated_dofs"]
+__all__ = ["ReplicatedContinuum", "SpatialForceBlend", "SpatialGhost", "SpatialPenalty", "coupling_hook",
+           "replicated_dofs"]
 
 
 def coupling_hook(sc, model):  # noqa: ANN001, ANN201
@@ -53,7 +54,85 @@ def coupling_hook(sc, model):  # noqa: ANN001, ANN201
         return SpatialGhost(sc, model)
     if type(m) is PenaltyCoupling:
         return SpatialPenalty(sc, model)
+    from ..coupling.methods.force_blend import ForceBlendCoupling
+    if type(m) is ForceBlendCoupling:
+        return SpatialForceBlend(sc, model)
     return None
+
+
+class ReplicatedContinuum:
+    """The continuum's evaluation left whole on every rank (the serial ``compute``, not split): the
+    interface `SpatialCoupled` uses of `parallel.split_continuum.SplitContinuum` with an empty block in the
+    per-step gather. For force blending, whose energy report reads the material's W at every quadrature
+    point (`ContinuumRegion.last_energy_densities`: only current on a rank's own elements when split)."""
+
+    def __init__(self, comm) -> None:  # noqa: ANN001
+        self._recv = np.zeros(0)
+        self._zeros = np.zeros(comm.size, np.int64)
+
+    def prefetch(self) -> np.ndarray:
+        return self._recv
+
+    def recv_buffer(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._recv, self._zeros, self._zeros
+
+    def finish_prefetch(self) -> None:
+        """Nothing to unpack (the continuum's ``compute`` evaluates everything)."""
+
+
+class SpatialForceBlend:
+    """``force_blend`` (`coupling.methods.force_blend.ForceBlendCoupling`: f = β f_atoms + α f_continuum of
+    the UNWEIGHTED regions) on a `SpatialCoupled` ``sc``: the engine runs the unweighted lattice (site
+    weights 1, no bond weights: the serial region's), the owned rows' forces are scaled by the point value
+    β(X_a) of their atom right after the engine's forces (pads: β = 0), the replicated node forces by the
+    method's node weights (no pad transfer: the method is not energy based; `SpatialCoupled` skips it);
+    the continuum is not split (`ReplicatedContinuum`). The ``coupling`` energy's atoms part
+    Σ_a (β̄_a − 1) e_a over every atom (pads included) is each rank's dot product over its owned rows, one
+    scalar per rank in the per-step gather (``n_scalars``), summed in rank order, then the method's
+    continuum terms (`ForceBlendCoupling.energy_reweighting`). One rank: the serial dot product
+    (bitwise while the engine's rows are in global-id order); P ranks: a sum of P partial sums."""
+
+    n_scalars = 1
+
+    def __init__(self, sc, model) -> None:  # noqa: ANN001
+        self.sc, self.s, self.m = sc, model.system, model.system.method
+        self.buf = np.zeros((0, sc.d))
+        self._Ea: float = 0.0
+
+    def mirror_serial_list(self, atoms) -> None:  # noqa: ANN001
+        """Nothing: `prepare` evaluates no forces."""
+
+    def rows(self, gid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        e0 = np.zeros(0, np.int64)
+        return e0, e0
+
+    def before_forces(self) -> None:
+        """Nothing before the forces."""
+
+    def add_atom_forces(self, f: np.ndarray) -> None:
+        """The owned rows' forces × β(X_a) (the serial ``f_atoms *= β``, per element)."""
+        e = self.sc.engine
+        n = e.n_own
+        f[:n] *= self.m._beta[e.gid[:n]][:, None]
+
+    def pack_scalars(self, out: np.ndarray) -> None:
+        """This rank's Σ (β̄ − 1) e of the last evaluation's per-atom energies: over its owned rows, and in
+        the engine's newton mode on P > 1 ranks over its ghost rows too (the cross pairs' halves given to
+        ghosts stay there: the rows `DistributedMD.compute` sums its energy share over)."""
+        e = self.sc.engine
+        n = e.n_loc if (e.newton and e.size > 1) else e.n_own
+        out[0] = float(self.m._dw_atoms[e.gid[:n]] @ e.energies[:n])
+
+    def unpack_scalars(self, parts: list) -> None:
+        Ea = 0.0
+        for p in parts:
+            Ea += float(p[0])
+        self._Ea = Ea if len(parts) > 1 else float(parts[0][0])
+
+    def finish(self, f_nodes: np.ndarray) -> float:
+        """The node forces × the method's node weights; the ``coupling`` energy [energy]."""
+        f_nodes *= self.m._alpha_nodes[:, None]
+        return self.m.energy_reweighting(self.s, self._Ea)
 
 
 def replicated_dofs(model) -> np.ndarray:  # noqa: ANN001

@@ -81,7 +81,6 @@ def test_wave2d_spatial_one_rank_bitwise(tmp_path: Path) -> None:
 
 
 REFUSED = {      # deck variant -> the key named (thermostat, damping band, strong: test_mpi_coupled_spatial_ops)
-    "force_blend": ({"handshake": {"coupling": {"type": "force_blend"}}}, "handshake.coupling"),
     "prescribed_load": ({"loads": [{"type": "prescribed", "label": "edge", "velocity": [0.0, 0.01],
                                     "region": {"type": "box", "lo": [-90.0, -90.0], "hi": [90.0, -78.0]}}]},
                         "loads"),
@@ -91,7 +90,8 @@ REFUSED = {      # deck variant -> the key named (thermostat, damping band, stro
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals(tmp_path: Path, case: str) -> None:
-    """What the spatial path does not support (force-blend coupling, prescribed motion)
+    """What the spatial path does not support (prescribed motion; every coupling method runs since sppen:
+    test_mpi_coupled_spatial_methods*.py)
     is refused with a message naming the deck key, by
     `spatial_refusal` and by `SpatialCoupled` itself (never run); wave2d itself is accepted."""
     import yaml
@@ -149,20 +149,20 @@ def test_msim_run_decompose_spatial(tmp_path: Path) -> None:
 
 
 def test_msim_run_decompose_spatial_refused(tmp_path: Path) -> None:
-    """Under `mpiexec -n 2`, `--decompose spatial` with force-blend coupling exits 2 with one message naming
-    the deck key (printed once); without the option the same deck runs (replicated). (Penalty runs on the
-    spatial path since sppen: test_mpi_coupled_spatial_methods_penalty.py.)"""
+    """Under `mpiexec -n 2`, `--decompose spatial` with a prescribed load exits 2 with one message naming
+    the deck key (printed once); without the option the same deck runs (replicated). (The penalty coupling
+    this test used runs on the spatial path since sppen: test_mpi_coupled_spatial_methods_penalty.py.)"""
     import yaml
     from test_mpi_run import msim, ok
     d = yaml.safe_load(WAVE2D.read_text())
     d.pop("expect", None)
-    d["handshake"]["coupling"] = {"type": "force_blend"}
+    d.update(REFUSED["prescribed_load"][0])
     d["integrator"].update({"steps": 20})
-    deck = tmp_path / "force_blend.yaml"
+    deck = tmp_path / "prescribed.yaml"
     deck.write_text(yaml.safe_dump(d, sort_keys=False))
     p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]
-    assert "handshake.coupling" in p.stderr and p.stderr.count("not supported by the spatial") == 1
+    assert "loads" in p.stderr and p.stderr.count("not supported by the spatial") == 1
     ok(msim(2, str(deck), "-o", str(tmp_path / "rep.h5")))
 
 

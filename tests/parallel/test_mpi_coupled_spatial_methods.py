@@ -210,38 +210,16 @@ def test_msim_run_patch_pulse(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- refusals
-def test_refusals_methods(tmp_path: Path) -> None:
-    """What stays unsupported is refused at ``handshake.coupling`` with exact messages: force_blend (its own
-    forces; penalty runs: test_mpi_coupled_spatial_methods_penalty.py), ghost_corrected switched off (the
-    diagnostics toggle); by `spatial_refusal` and by `SpatialCoupled` itself."""
+def test_refusal_ghost_switched_off() -> None:
+    """Every registered coupling method runs on the spatial path now (penalty, force_blend:
+    test_mpi_coupled_spatial_methods_penalty.py, _force_blend.py); a ghost_corrected coupling switched off
+    (``enabled``, the diagnostics toggle of the Python API) is refused at ``handshake.coupling``, by
+    `spatial_refusal` and by `SpatialCoupled` itself."""
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
-    d = yaml.safe_load(PATCH.read_text())
-    cases = {"force_blend": ({"type": "force_blend"}, f"coupling 'ForceBlendCoupling' {WHAT} (projected, "
-                                                       "strong, ghost_corrected and penalty only)")}
-    for name, (coupling, msg) in cases.items():
-        d["handshake"]["coupling"] = coupling
-        deck = tmp_path / f"{name}.yaml"
-        deck.write_text(yaml.safe_dump(d, sort_keys=False))
-        sim = prepared(str(deck))
-        assert spatial_refusal(sim.model, sim.integrator) == ("handshake.coupling", msg), name
-        with pytest.raises(ValueError, match="^handshake.coupling: "):
-            SpatialCoupled(sim.model, sim.integrator, SerialComm())
     sim = prepared(str(PATCH))
     sim.model.system.method.enabled = False
     assert spatial_refusal(sim.model, sim.integrator) == (
         "handshake.coupling", f"a ghost_corrected coupling switched off or frozen {WHAT}")
-
-
-def test_msim_run_force_blend_refused(tmp_path: Path) -> None:
-    """Under mpiexec on 2 ranks, `--decompose spatial` of patch2d with a force-blend coupling exits 2 with one
-    message naming ``handshake.coupling``."""
-    from test_mpi_run import msim
-    d = yaml.safe_load(PATCH.read_text())
-    d["handshake"]["coupling"] = {"type": "force_blend"}
-    deck = tmp_path / "force_blend.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
-    p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
-    assert p.returncode == 2, p.stderr[-2000:]
-    assert "handshake.coupling" in p.stderr and \
-        p.stderr.count("coupling 'ForceBlendCoupling' is not supported") == 1, p.stderr[-2000:]
+    with pytest.raises(ValueError, match="^handshake.coupling: a ghost_corrected coupling switched off"):
+        SpatialCoupled(sim.model, sim.integrator, SerialComm())
