@@ -3,10 +3,14 @@ the constraint solve replicated (docs/parallel.md "Spatial decomposition of coup
 
 OPT-IN ONLY (``msim run --decompose spatial`` / `SpatialCoupled`); the default P > 1 coupled run is the
 replicated-data one (`run.distributed.setup_replicated`). Supported (`spatial_refusal`, a message naming
-what is not): a 2D or 3D energy-based ``projected`` or ``strong`` coupling with a pair potential or
-tabulated EAM (funcfl, setfl, single-element eam/fs, ``eam_zhou``: the engine's density / embedding / force
-passes, the embedding blended by the site weights β̄ and the force pass by the bond weights, as
-`EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin
+what is not): 2D or 3D, every coupling method — ``projected``, ``strong``, and those with forces of their
+own through `parallel.spatial_coupling` (hooks: ``self.cm``): ``ghost_corrected`` (its band atoms in the
+per-step gather, the homogeneous state evaluated on the engine), ``penalty`` (no constraint rows: its
+atoms are the replicated copy), ``force_blend`` (the unweighted lattice scaled by β, the continuum not
+split: `spatial_coupling.ReplicatedContinuum`) —, a mass floor (`CoupledSystem(mass_floor=)`), a pair
+potential or tabulated EAM (funcfl, setfl, eam/fs with one or several elements, ``eam_zhou``: the engine's
+density / embedding / force passes, the embedding blended by the site weights β̄ and the force pass by the
+bond weights, as `EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin
 wide, loads that are initial conditions (``radial_pulse``; wave packets are initial conditions already) or
 held dofs (``fixed``: atoms and/or nodes; no prescribed motion, no other dofs with zero inverse mass); a
 Langevin thermostat and a damping band run through
@@ -27,7 +31,8 @@ What each rank holds:
   current forces on its atoms and nodes) is summed per rank over its owned atoms (global-id order, pads
   with zero force, before the thermostat's forces) and rides on the per-step gather (d values per load);
   every rank adds the ranks' sums in rank order, then the replicated node forces' (1 rank: bitwise);
-* a replicated copy of the TOUCHED atoms (the atoms of the constraint rows: ``projector.touched``):
+* a replicated copy of the TOUCHED atoms (the atoms of the constraint rows: ``projector.touched``; without
+  constraint rows, the coupling method's atoms, `spatial_coupling.replicated_dofs`):
   x, v, accelerations, reference positions (``xT``, ``vT``, ``accT``, ``XT``; (n_T, d)). Every rank
   kicks/drifts them, re-projects G q and G v, and kicks them with the corrected accelerations
   exactly as the serial integrator does (the serial kernels on the compact arrays: the same values in
@@ -121,8 +126,6 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     if not isinstance(cont, ContinuumRegion) or not (SplitContinuum.supports(cont, m) or (
             type(m) is ForceBlendCoupling and type(cont).compute is ContinuumRegion.compute)):
         return "continuum", f"this continuum {what}"     # (force blending: the continuum stays replicated)
-    if np.any(s.floored.size):
-        return "handshake", f"mass_floor {what}"
     return None
 
 

@@ -24,8 +24,7 @@ mesh (rank 0 also the serial arrays it gathers into). The serial model itself is
 (docs/parallel.md "Per-rank memory of the spatial path").
 
 Refused (`DeckError` at the key, exit 2): everything `parallel.coupled_spatial.spatial_refusal` names
-(couplings other than projected and strong, 1D, external engines and eam/fs files with several elements,
-thermostats other than Langevin, loads other than initial conditions and ``fixed`` (prescribed motion among
+(1D, external engines, thermostats other than Langevin, loads other than initial conditions and ``fixed`` (prescribed motion among
 them), periodic atom boxes, slabs thinner
 than cut-off + skin) and quasi-statics. The Langevin thermostat and the damping band run in
 `parallel.spatial_operators`: each rank's ledger share holds its owned atoms' thermostat work (rank 0 the
