@@ -223,13 +223,18 @@ class SpatialGhost:
         """Before the first evaluation (collective): the engine's list made where the serial region's is
         (the list's order, hence the cross sums' rounding, depends on where it was built). The method's
         `prepare` evaluates the reference state, so the serial region may hold a list built at the
-        reference (then its first `compute` goes on from it): when every rank's serial region holds one,
-        the engine rebuilds at its build positions (``x_build`` by global id) and takes its step count;
-        otherwise (released: `run.spatial`) the serial region builds at its first evaluation, and so does
-        the engine at the first homogeneous evaluation (``_first``)."""
+        reference (then its first `compute` goes on from it): when every rank's serial region holds one
+        (or held it until `run.spatial.release_serial_list` dropped it: ``atoms._released_list``), the
+        engine rebuilds at its build positions (``x_build`` by global id) and takes its step count;
+        otherwise the serial region builds at its first evaluation, and so does the engine at the first
+        homogeneous evaluation (``_first``)."""
         sc = self.sc
         e, nl = sc.engine, atoms.nlist
-        have = nl.x_build is not None and nl.x_build.shape == atoms.x.shape
+        xb, since = nl.x_build, int(nl.since_build)
+        if xb is None and getattr(atoms, "_released_list", None) is not None:
+            xb, since = atoms._released_list     # released by `run.spatial.release_serial_list` (msim run)
+        atoms._released_list = None
+        have = xb is not None and xb.shape == atoms.x.shape
         if sc.comm.size > 1:
             have = bool(sc.comm.allreduce(int(have), "min"))
         self._first = not have
@@ -237,10 +242,10 @@ class SpatialGhost:
             return
         n = e.n_own
         gid0, x0 = e.gid[:n].copy(), e.x[:n].copy()
-        e.x[:n] = nl.x_build[gid0]
+        e.x[:n] = xb[gid0]
         e.rebuild()
         self._restore_x(gid0, x0)
-        e.since_build = int(nl.since_build)
+        e.since_build = since
 
     def _restore_x(self, gid0: np.ndarray, x0: np.ndarray) -> None:
         """The owned rows' positions set back to x0 (of the atoms gid0 this rank owned before a rebuild that

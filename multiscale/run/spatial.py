@@ -97,6 +97,9 @@ def release_serial_list(atoms) -> None:  # noqa: ANN001
     rebuilt on demand (`NeighborList.x_build is None`) by whatever needs it."""
     from ..md.neighbors import NeighborList
     nl = atoms.nlist
+    # where it was built and its policy count: the spatial path builds its engine's first list there when the
+    # serial run would go on from this list (ghost_corrected's `prepare` builds one, `spatial_coupling`)
+    atoms._released_list = None if nl.x_build is None else (nl.x_build, int(nl.since_build))
     atoms.nlist = NeighborList(atoms.box, nl.cutoff, nl.skin, nl.n_threads, policy=nl.policy, wrap=True)
     atoms.bond_w = None
     atoms._bw_keys, atoms._bw_vals, atoms._bw_unsorted = np.zeros(0, np.int64), np.zeros(0), False
