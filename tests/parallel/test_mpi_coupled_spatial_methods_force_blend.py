@@ -118,3 +118,15 @@ def test_msim_run_force_blend(tmp_path: Path) -> None:
               "coupling"):
         assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
     assert float(np.max(tc["constraint_residual"])) <= 1e-12
+
+
+def test_msim_run_gallery_force_blend_engine_refused(tmp_path: Path) -> None:
+    """The gallery's force-blend deck decks/wave2d_lammps_cb.yaml (LAMMPS engine) stays refused under
+    mpiexec on 2 ranks with `--decompose spatial`: exit 2, one message naming ``potential`` (external engines
+    are not split over ranks)."""
+    from test_mpi_run import msim
+    deck = ROOT / "decks" / "wave2d_lammps_cb.yaml"
+    p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "potential:" in p.stderr and p.stderr.count("external engines are not split over ranks") == 1, \
+        p.stderr[-2000:]
