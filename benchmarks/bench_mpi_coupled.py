@@ -176,6 +176,7 @@ def main() -> None:
             comm.barrier()
         if comm.rank == 0 and args.scale != 1.0:
             Path(deck).unlink(missing_ok=True)
+    sim.decompose = "replicated"    # the replicated-data run (the default, auto, may take the spatial path)
     sim.prepare()
     m = sim.model
     s = m.system

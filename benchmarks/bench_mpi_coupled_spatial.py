@@ -77,6 +77,7 @@ def main() -> None:
         sim.integrator.project_state()
 
     rep = Simulation.from_deck(make(), threads=1, comm=comm)
+    rep.decompose = "replicated"    # the default (auto) would take the spatial path
     rep.prepare()               # P > 1: the replicated-data run (split forces); P = 1: the serial one
     start(rep)
     spa = Simulation.from_deck(make(), threads=1)

@@ -169,14 +169,18 @@ def _load(deck_path: Path) -> Any:
               help="Start this (new) run from the state at STEP (default: the last frame) of an earlier "
               "results file, or from a checkpoint: a new deck may change loads, integrator, temperature, "
               "length, output, not the model (atoms, mesh). The new file records where it came from.")
-@click.option("--decompose", type=click.Choice(["replicated", "spatial"]), default="replicated",
+@click.option("--decompose", type=click.Choice(["auto", "replicated", "spatial"]), default="auto",
               show_default=True,
-              help="Coupled dynamics decks: 'replicated' (the whole model on every rank, forces split; "
-              "bitwise the serial run) or 'spatial' (opt-in: 2D/3D projected or strong coupling, a pair potential "
-              "or tabulated EAM, Langevin thermostat, damping band, fixed dofs; the atoms decomposed in slabs, "
-              "mesh and constraint solve replicated; equal to the serial run to round-off; anything else, "
-              "e.g. prescribed motion or loads, is refused with exit 2). "
-              "docs/parallel.md.")
+              help="Under mpiexec (P > 1 ranks), coupled dynamics decks: 'auto' runs 'spatial' when the "
+              "spatial decomposition supports the deck, else 'replicated' with one line on stderr naming "
+              "the refused key; 'spatial' (the atoms decomposed in slabs, mesh and constraint solve "
+              "replicated; 2D/3D projected or strong coupling, a pair potential or tabulated EAM, "
+              "Langevin thermostat, damping band, fixed dofs; equal to the serial run to round-off; a deck "
+              "it refuses exits 2); 'replicated' (the whole model on every rank, forces split; bitwise the "
+              "serial run). Plain-MD decks always run decomposed ('replicated' exits 2), quasi-static "
+              "decks replicated ('spatial' exits 2); one rank: the serial run. The path is printed on "
+              "stderr and recorded in the results file (root attribute 'decomposition'); "
+              "`msim validate --ranks P` tells it in advance. docs/parallel.md.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing file at the output path. Without it msim refuses (exit 2) to "
               "overwrite any existing file, results of an earlier run or not. --restart continues its own "
@@ -185,7 +189,7 @@ def _load(deck_path: Path) -> Any:
 @debug_option
 def run(deck: Path, output: str | None, steps: int | None, stages: int | None, threads: int | None,
         quiet: bool, restart: Path | None, start_from: str | None, overwrite: bool,
-        decompose: str = "replicated") -> None:
+        decompose: str = "auto") -> None:
     """Run the simulation described by DECK.
 
     The output location is checked before the model is built (exit 2): not an input of the run, not
@@ -196,12 +200,12 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
     Quasi-static decks write a checkpoint after every load stage (or every output.checkpoint_every
     stages); dynamics decks every output.checkpoint_every steps.
 
-    Under `mpiexec -n P` (P > 1, needs msim[mpi]) plain-MD dynamics decks (Langevin included) run on a
-    slab decomposition of the atoms; coupled dynamics decks and quasi-static decks (with or without a
-    mesh) with a pair potential or tabulated EAM run replicated with the atoms' (and the continuum's)
-    forces split over the ranks (bitwise the serial run); rank 0 writes the usual files; other decks are
-    refused with exit 2
-    (docs/parallel.md).
+    Under `mpiexec -n P` (P > 1, needs msim[mpi]) dynamics decks run on a slab decomposition of the
+    atoms: plain MD (Langevin included) always, coupled decks when the spatial decomposition supports
+    them (--decompose auto, the default), else replicated (the whole model on every rank, the atoms' and
+    the continuum's forces split; bitwise the serial run) with one line naming why; quasi-static decks
+    (with or without a mesh) run replicated. Pair potentials or tabulated EAM; rank 0 writes the usual
+    files; other decks are refused with exit 2 (docs/parallel.md).
     """
     from .parallel.comm import get_comm
 
@@ -297,7 +301,7 @@ def _agree(comm: Any, fn: Any) -> Any:
 
 def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threads: int | None,
              quiet: bool, restart: Path | None, start_from: str | None, overwrite: bool,
-             stages: int | None, decompose: str = "replicated") -> None:
+             stages: int | None, decompose: str = "auto") -> None:
     """``mpiexec -n P msim run DECK`` (docs/parallel.md): the set-up on every rank with one verdict
     (`_agree`: a deck that cannot run distributed exits 2 on every rank, the message printed once), then
     the run under `parallel.comm.run_guarded` (a failure on one rank stops all). Rank 0 checks and
@@ -336,13 +340,15 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
             sim = Simulation.from_deck(d, threads=threads, comm=comm)
             sim.decompose = decompose
             sim.check_distributable()
-            if decompose == "spatial":      # its refusals (deck errors) with one verdict, before the run
-                sim.prepare()
+            if not sim.statics and sim.model.continuum is not None and decompose != "replicated":
+                sim.prepare()   # the choice (auto) and the spatial path's refusals with one verdict
+            sim.choose_decomposition()
             if comm.rank == 0:
                 paths.check_free_space(out, _start_bytes(sim, d))
             return sim
 
         sim = _agree(comm, build)
+        _log_decomposition(sim.decomposition, quiet, comm.rank)
         kw: dict[str, Any] = {"start_from": start_from} if start_from is not None else {}
         if stages is not None:
             kw["stages"] = stages
@@ -365,6 +371,14 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
         click.echo(f"results: {out}")
 
 
+def _log_decomposition(dec: Any, quiet: bool, rank: int) -> None:
+    """The path of a run on P ranks, one line on rank 0's stderr (`run.distributed.Decomposition.
+    describe`): always when ``auto`` fell back to replicated (never a silently different path), else
+    unless --quiet."""
+    if rank == 0 and (dec.refusal is not None or not quiet):
+        click.echo(("note: " if dec.refusal is not None else "") + dec.describe(), err=True)
+
+
 def _start_bytes(sim: Any, deck: Any) -> int:
     """Bytes the start of the run needs (static data, first frame, a checkpoint); 0 without a model."""
     from .output.paths import start_bytes
@@ -381,9 +395,23 @@ def _start_bytes(sim: Any, deck: Any) -> int:
 @_deck_arg
 @_threads_opt
 @_allow_large_opt
+@click.option("--ranks", type=click.IntRange(min=1), default=None,
+              help="Also say how `mpiexec -n RANKS msim run` would run the deck: its path (serial, "
+              "replicated or spatial, and why an automatic choice is not spatial), or exit 2 with the "
+              "deck error that refuses it. Default: the number of ranks `msim validate` was started on "
+              "(`mpiexec -n P msim validate DECK`: rank 0 checks, the other ranks do nothing).")
+@click.option("--decompose", type=click.Choice(["auto", "replicated", "spatial"]), default="auto",
+              show_default=True, help="With --ranks: the `msim run --decompose` value to check.")
 @debug_option
-def validate(deck: Path, threads: int | None) -> None:
+def validate(deck: Path, threads: int | None, ranks: int | None = None, decompose: str = "auto") -> None:
     """Check DECK and build the model without stepping; print what to check before a long run."""
+    from .parallel.comm import launched_with_mpi
+    if launched_with_mpi():       # `mpiexec -n P msim validate`: rank 0 checks for P ranks
+        from .parallel.comm import get_comm
+        comm = get_comm()
+        if comm.rank != 0:
+            return
+        ranks = comm.size if ranks is None else ranks
     d = _load(deck)
     name = getattr(d.config.integrator, "continues", None)
     if name is not None:
@@ -395,7 +423,29 @@ def validate(deck: Path, threads: int | None) -> None:
     click.echo(sim.summary())
     click.echo(build_report())
     sim.check_time_step()  # a deck error (exit 2) after the summary, unless integrator.allow_unstable_dt
+    if ranks is not None and ranks > 1:
+        click.echo(_validate_ranks(sim, d, ranks, decompose))
     click.echo(f"{deck}: OK")
+
+
+def _validate_ranks(sim: Any, d: Any, ranks: int, decompose: str) -> str:
+    """`msim validate --ranks P`: the line `msim run` on P ranks would log (`run.distributed.
+    Decomposition.describe`), from one process: the same checks as the run (`check_distributable`, the
+    choice, a forced spatial path's refusal; deck errors, exit 2), with the serial model prepared."""
+    from .run.distributed import check_distributable, choose_decomposition
+    check_distributable(sim.model, d, sim.statics, ranks)
+    coupled_dyn = not sim.statics and sim.model.continuum is not None
+    integ = None
+    if coupled_dyn and decompose != "replicated":
+        sim.prepare()
+        integ = sim.integrator
+    dec = choose_decomposition(sim.model, d, sim.statics, ranks, decompose, integ)
+    if coupled_dyn and dec.path == "spatial" and decompose == "spatial":
+        from .parallel.coupled_spatial import spatial_refusal
+        why = spatial_refusal(sim.model, integ, ranks)
+        if why is not None:
+            raise d.error(why[0], why[1])
+    return dec.describe()
 
 
 @cli.command()

@@ -66,9 +66,12 @@ class Simulation:
         self.fields = Fields(model, self.deck, self.statics)
         self.state: State | None = None
         self.record: RunRecord | None = None
-        #: "replicated" (default) or "spatial" (opt-in, `msim run --decompose spatial`: coupled dynamics
-        #: with the atoms on the spatial engine, `run.spatial`)
-        self.decompose = "replicated"
+        #: `msim run --decompose`: "auto" (default), "replicated" or "spatial" (`run.distributed.
+        #: choose_decomposition`: on P > 1 ranks ``auto`` runs coupled dynamics on the spatial engine,
+        #: `run.spatial`, unless `parallel.coupled_spatial.spatial_refusal` names a feature, else replicated)
+        self.decompose = "auto"
+        #: the path taken (`run.distributed.Decomposition`), set by `prepare` (`choose_decomposition`)
+        self.decomposition = None
         self._prepared = False
 
     @classmethod
@@ -87,6 +90,26 @@ class Simulation:
             from .run.distributed import check_distributable
             check_distributable(self.model, self.deck, self.statics, self.reduce.size)
 
+    def choose_decomposition(self):  # noqa: ANN201
+        """The path of this run (`run.distributed.choose_decomposition`: "serial", "replicated" or
+        "spatial", with the spatial path's refusal when ``auto`` fell back), chosen once. The automatic
+        choice for coupled dynamics on P > 1 ranks needs the prepared integrator: it prepares the run."""
+        if self.decomposition is None:
+            from .run.distributed import choose_decomposition
+            if self.integrator is None and self.decompose == "auto" and self.distributed and \
+                    not self.statics and self.model.continuum is not None:
+                self.prepare()                      # chooses, after the integrator is built
+                return self.decomposition
+            self.decomposition = choose_decomposition(self.model, self.deck, self.statics, self.reduce.size,
+                                                      self.decompose, self.integrator)
+        return self.decomposition
+
+    def _spatial_coupled(self) -> bool:
+        """True when the run takes `run.spatial.setup_spatial` (the coupled spatial path; plain MD on P > 1
+        ranks takes `run.distributed.DistributedIntegrator`)."""
+        return self.choose_decomposition().path == "spatial" and \
+            (self.model.continuum is not None or not self.distributed)
+
     # ------------------------------------------------------------------ set-up
     def prepare(self, log=None) -> None:  # noqa: ANN001
         """Loads, fixed dofs, integrator (constraint factorisation), initial fields. Idempotent. ``log``: a
@@ -96,18 +119,19 @@ class Simulation:
         p = _prepare(self.model, self.deck, self.statics, log)
         self.integrator, self.hooks, self.initial_conditions = p.integrator, p.hooks, p.initial_conditions
         m = self.model
+        self.choose_decomposition()
         if self.distributed and self.statics:   # P > 1 ranks, statics: split forces, replicated minimiser
             from .run.distributed_statics import RootFields, distribute_statics
             self.check_distributable()
             distribute_statics(m, self.reduce.comm)
             self.fields = RootFields(self.fields, self.reduce.comm)
-        if self.decompose == "spatial":     # opt-in: coupled dynamics, atoms on the spatial engine (any P)
+        if self._spatial_coupled():     # coupled dynamics, atoms on the spatial engine (any P)
             from .run.spatial import setup_spatial
             setup_spatial(self)
         elif self.distributed and not self.statics:    # P > 1 ranks: a plain-MD deck's atoms in a DistributedMD
             from .run import distributed as dist
             self.check_distributable()
-            if dist.replicated(m):      # coupled: replicated model, the atoms' pair forces split
+            if self.decomposition.path == "replicated":      # coupled: replicated model, forces split
                 dist.setup_replicated(self)
             else:
                 integ = dist.DistributedIntegrator(m, self.integrator, self.reduce.comm, self.integrator.dt)
@@ -133,7 +157,7 @@ class Simulation:
         return _summary.stable_dt(self.model)
 
     def check_time_step(self) -> None:
-        if self.decompose == "spatial":     # rank 0 decides, the serial neighbour list released after
+        if self._spatial_coupled():     # rank 0 decides, the serial neighbour list released after
             from .run.spatial import check_time_step_root
             return check_time_step_root(self)
         _summary.check_time_step(self.model, self.deck, self.statics)
@@ -242,7 +266,8 @@ class Simulation:
             writer = ResultsWriter(path, deck_text=self.deck.text, units=self.model.units.name, seed=seed,
                                    msim_version=__version__, static=static,
                                    compression=cfg.output.compression, append=restart is not None,
-                                   attrs={"provenance": json.dumps(record.provenance)} if origin else None) \
+                                   attrs={"provenance": json.dumps(record.provenance)} if origin else None,
+                                   decomposition=self.decomposition.record()) \
                 if root else NullWriter()
         except ValueError as exc:          # appending to a results file of another model
             if restart is None:

@@ -182,15 +182,26 @@ class Load:
 
     def _selected_sum(self, fa: np.ndarray | None, fn: np.ndarray | None) -> np.ndarray:
         """(d,) sum of the given per-atom / per-node arrays over the selection, selected components only."""
-        r = np.zeros(self.comp.size)
+        sa = sn = None
         if self.atom_sel is not None and fa is not None:
             if getattr(self, "_aidx", None) is None or self._aidx_src is not self.atom_sel:
                 self._aidx, self._aidx_src = np.flatnonzero(self.atom_sel), self.atom_sel
-            r += fa[self._aidx].sum(axis=0)
+            sa = fa[self._aidx]
         if self.node_sel is not None and fn is not None:
             if getattr(self, "_nidx", None) is None or self._nidx_src is not self.node_sel:
                 self._nidx, self._nidx_src = np.flatnonzero(self.node_sel), self.node_sel
-            r += fn[self._nidx].sum(axis=0)
+            sn = fn[self._nidx]
+        return self.selection_sum(sa, sn)
+
+    def selection_sum(self, fa_sel: np.ndarray | None, fn_sel: np.ndarray | None) -> np.ndarray:
+        """(d,) sum of the selected atoms' rows fa_sel (k, d) then the selected nodes' rows fn_sel (m, d)
+        (None: left out; in selection order), selected components only (`_selected_sum`; the spatial
+        path passes the gathered rows)."""
+        r = np.zeros(self.comp.size)
+        if fa_sel is not None:
+            r += fa_sel.sum(axis=0)
+        if fn_sel is not None:
+            r += fn_sel.sum(axis=0)
         return np.where(self.comp, r, 0.0)
 
     def initialize(self, model) -> None:  # noqa: ANN001

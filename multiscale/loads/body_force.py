@@ -56,21 +56,35 @@ class BodyForce(Load):
 
     def apply(self, time: float, model, f_atoms: np.ndarray | None = None,  # noqa: ANN001
               f_nodes: np.ndarray | None = None) -> tuple[float, float]:
+        s, _ = self._ramp(time)
+        fa, fn = force_targets(model, f_atoms, f_nodes)
+        fu = []
+        if self._wm_atoms is not None:
+            a = model.atoms
+            fu.append(self.add_part(s, self._wm_atoms, a.x - a.X, fa))
+        if self._wm_nodes is not None:
+            fu.append(self.add_part(s, self._wm_nodes, model.continuum.U, fn))
+        return self.record(time, fu)
+
+    def add_part(self, s: float, wm: np.ndarray, disp: np.ndarray, target: np.ndarray) -> float:
+        """target (m, d) += s · wm ⊗ g (the forces of m entities of weighted masses wm (m,) at ramp factor
+        s); returns f·u = Σ (wm ⊗ g) · disp [energy] of their displacements disp (m, d)."""
+        f = np.outer(wm, self._g)
+        target += s * f
+        return float(np.einsum("ij,ij->", f, disp))
+
+    def record(self, time: float, fu: list[float]) -> tuple[float, float]:
+        """(energy, power) of the parts' f·u (`add_part`: atoms, then nodes) at ``time``; keeps the
+        observables (the spatial path records its ranks' summed atom part)."""
         s, ds = self._ramp(time)
         E = P = 0.0
+        for v in fu:
+            E -= s * v
+            P -= ds * v
         total = 0.0
-        fa, fn = force_targets(model, f_atoms, f_nodes)
-        for wm, reg, tgt in ((self._wm_atoms, "atoms", fa), (self._wm_nodes, "continuum", fn)):
-            if wm is None:
-                continue
-            r = getattr(model, reg)
-            f = np.outer(wm, self._g)
-            tgt += s * f
-            disp = (r.x - r.X) if reg == "atoms" else r.U
-            fu = float(np.einsum("ij,ij->", f, disp))
-            E -= s * fu
-            P -= ds * fu
-            total += float(wm.sum())
+        for wm in (self._wm_atoms, self._wm_nodes):
+            if wm is not None:
+                total += float(wm.sum())
         self._last = {"mass": total, "energy": E}
         return E, P
 

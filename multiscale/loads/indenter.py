@@ -86,6 +86,17 @@ class Indenter(Load):
     def energy_forces(self, x: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Energy [energy], forces on the atoms in contact (m, d), and their indices (m,) for positions
         x (n, d) and centre c (d,)."""
+        s3, f, idx = self.contact(x, c)
+        return self.energy_of(s3), f, idx
+
+    def energy_of(self, s3: float) -> float:
+        """The energy K Σ g³ / 3 [energy] of the contacts' summed cubed overlaps ``s3`` [length³] (`contact`;
+        the spatial path sums the ranks' ``s3``)."""
+        return float(self.params.stiffness * s3 / 3)
+
+    def contact(self, x: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(Σ g³ [length³] over the contacts — g the overlap R − r, or δ for the flat punch —, forces on the
+        atoms in contact (m, d) [force], their indices (m,)) for positions x (n, d) and centre c (d,)."""
         p = self.params
         K, R = p.stiffness, p.radius
         dx = x - c
@@ -94,7 +105,7 @@ class Indenter(Load):
             lat = dx - s[:, None] * self._n
             idx = np.flatnonzero((s < 0) & (np.einsum("ij,ij->i", lat, lat) <= R * R))
             delta = -s[idx]
-            return float(K * np.sum(delta ** 3) / 3), (K * delta ** 2)[:, None] * self._n, idx
+            return float(np.sum(delta ** 3)), (K * delta ** 2)[:, None] * self._n, idx
         if self._axis is not None:
             dx = dx - np.outer(dx @ self._axis, self._axis)
         r2 = np.einsum("ij,ij->i", dx, dx)
@@ -103,7 +114,7 @@ class Indenter(Load):
         gap = R - r
         with np.errstate(invalid="ignore", divide="ignore"):
             f = np.where(r > 0, K * gap * gap / r, 0.0)[:, None] * dx[idx]
-        return float(K * np.sum(gap ** 3) / 3), f, idx
+        return float(np.sum(gap ** 3)), f, idx
 
     def clearance(self, x: np.ndarray) -> float:
         """Smallest distance [length] from the atoms x (n, d) to the indenter's surface at the depth of
@@ -128,11 +139,17 @@ class Indenter(Load):
         E, f, idx = self.energy_forces(atoms.x, self.center(time))
         force_targets(model, f_atoms, f_nodes)[0][idx] += f
         ftot = f.sum(axis=0) if idx.size else np.zeros(atoms.x.shape[1])
+        return E, self.record(time, ftot, E, idx.size)
+
+    def record(self, time: float, ftot: np.ndarray, E: float, contacts: int) -> float:
+        """Keep the observables of one evaluation — ``ftot`` (d,) the summed force on the atoms [force], E
+        [energy], the number of contacts — and return the power velocity · load [energy/time] (`apply`;
+        the spatial path records its reduced sums)."""
         load = float(ftot @ self._n)
-        self._last = {"depth": self.depth(time), "load": load, "energy": E, "contacts": float(idx.size)}
+        self._last = {"depth": self.depth(time), "load": load, "energy": E, "contacts": float(contacts)}
         for k, name in enumerate("xyz"[: ftot.size]):
             self._last[f"force_{name}"] = -float(ftot[k])
-        return E, self.params.velocity * load
+        return self.params.velocity * load
 
     def observables(self) -> dict[str, float]:
         return self._obs(**self._last)

@@ -160,17 +160,25 @@ class KField(Load):
         if (self.params.increment_interior and self._k_imposed is not None
                 and self.params.K_rate == 0.0 and K != self._k_imposed):
             self._add_everywhere(model, K - self._k_imposed)
-        self._k_imposed = K
+        self.note_imposed(K)
         Kd = self.params.K_rate
         if self.atom_sel is not None:
             a = model.atoms
             a.x[self.atom_sel] = a.X[self.atom_sel] + K * self._ua
             a.v[self.atom_sel] = Kd * self._ua
         if self.node_sel is not None:
-            c = model.continuum
-            c.U[self.node_sel] = K * self._un
-            c.V[self.node_sel] = Kd * self._un
+            self.impose_nodes(model.continuum, K)
+
+    def note_imposed(self, K: float) -> None:
+        """Record K as the one imposed last (``increment_interior``'s reference, the ``K`` observable)."""
+        self._k_imposed = K
         self._last_K = K
+
+    def impose_nodes(self, cont, K: float) -> None:  # noqa: ANN001
+        """U = K u₁, V = K̇ u₁ [length, length/time] of the boundary nodes of the continuum ``cont``
+        (`impose`; the spatial path's replicated nodes)."""
+        cont.U[self.node_sel] = K * self._un
+        cont.V[self.node_sel] = self.params.K_rate * self._un
 
     def apply(self, time: float, model, f_atoms: np.ndarray | None = None,  # noqa: ANN001
               f_nodes: np.ndarray | None = None) -> tuple[float, float]:

@@ -75,24 +75,35 @@ class Prescribed(Load):
         am, nm = self._masks()
         if am is not None:
             a = model.atoms
-            a.x[...] = np.where(am, a.X + u, a.x)
-            a.v[...] = np.where(am, v, a.v)
+            self.set_motion(am, a.X, a.x, a.v, u, v)
         if nm is not None:
             c = model.continuum
-            c.U[...] = np.where(nm, u, c.U)
-            c.V[...] = np.where(nm, v, c.V)
+            self.set_motion(nm, None, c.U, c.V, u, v)
+
+    @staticmethod
+    def set_motion(mask: np.ndarray, X: np.ndarray | None, x: np.ndarray, v: np.ndarray, u: np.ndarray,
+                   vel: np.ndarray) -> None:
+        """In place on the entries of ``mask`` (m, d): x = X + u (X None: x = u, the nodes' U) [length],
+        v = vel [length/time]; x, v, X (m, d), u, vel (d,) (`impose`; the spatial path's owned rows)."""
+        x[...] = np.where(mask, u if X is None else X + u, x)
+        v[...] = np.where(mask, vel, v)
 
     def apply(self, time: float, model, f_atoms: np.ndarray | None = None,  # noqa: ANN001
               f_nodes: np.ndarray | None = None) -> tuple[float, float]:
+        return 0.0, self.record(time, self._selected_sum(*current_forces(model)))
+
+    def record(self, time: float, fsum: np.ndarray) -> float:
+        """Keep the observables of ``fsum`` (d,) [force], the summed current forces on the prescribed
+        dofs (`Load._selected_sum`), and return the power of the imposed motion [energy/time] (`apply`;
+        the spatial path records the sum of its gathered forces)."""
         u, v = self.u(time)
-        fsum = self._selected_sum(*current_forces(model))
         power = -float(fsum @ v)      # ü = 0 almost everywhere: (m a − f)·v = −f·v
         self._last = {}
         for k, name in enumerate("xyz"[: self.comp.size]):
             if self.comp[k]:
                 self._last[f"reaction_{name}"] = -float(fsum[k])
                 self._last[f"displacement_{name}"] = float(u[k])
-        return 0.0, power
+        return power
 
     def observables(self) -> dict[str, float]:
         return self._obs(**self._last)

@@ -98,6 +98,13 @@ def inspect_cmd(results: str, show_deck: bool) -> None:
         click.echo(f"  msim {p.get('msim_version')}, units {p.get('units')}, seed {p.get('seed', 'none')}, "
                    f"started {p.get('start_time')} on {p.get('host')}, restarts: {len(p['restarts'])}")
         import json as _json
+        if p.get("decomposition"):      # the path over MPI ranks (`run.distributed.Decomposition.record`)
+            dec = _json.loads(p["decomposition"])
+            more = "".join(f"; restart {i + 1}: {r['decomposition']['path']} on {r['decomposition']['ranks']}"
+                           for i, r in enumerate(p["restarts"]) if "decomposition" in r)
+            why = f" (spatial refused at {dec['spatial_refused_at']})" if "spatial_refused_at" in dec else ""
+            click.echo(f"  decomposition: {dec['path']} on {dec['ranks']} MPI rank(s), --decompose "
+                       f"{dec['requested']}{why}{more}")
         for i, src in enumerate(reversed(_json.loads(p.get("provenance", "[]")))):
             click.echo(f"  {'continued from' if i == 0 else '  which continued'} {src['file']} at step "
                        f"{src['step']} (time {src['time']:g})")

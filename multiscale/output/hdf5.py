@@ -5,7 +5,12 @@ File layout (all arrays in the deck's unit system, masses too (not msim's intern
 
     /                        attrs: msim_format="msim-results", msim_format_version=1, msim_version, units,
                                     seed (absent if None), deck_text, start_time (UTC ISO 8601), host,
-                                    restarts (JSON list of {"time", "host", "msim_version"}),
+                                    restarts (JSON list of {"time", "host", "msim_version",
+                                    "decomposition"}),
+                                    decomposition (JSON {"ranks", "path": "serial" | "replicated" |
+                                    "spatial", "requested": the --decompose value, "kind", and when
+                                    ``auto`` fell back to replicated "spatial_refused_at" (deck key),
+                                    "spatial_refusal"}: `run.distributed.Decomposition.record`),
                                     provenance (continued runs: JSON list, oldest first, of
                                     {"file", "step", "time", "start_time", "deck_sha256"})
     /static/<group>/...      written once: ndarray -> dataset, str/int/float -> attribute, dict -> subgroup
@@ -253,12 +258,15 @@ class ResultsWriter:
     an existing file for a restart (its static data must equal `static`, if given): call
     `truncate_after(step_of_checkpoint)` before writing, so the restarted run appends without duplicates.
     `attrs`: extra root attributes of a new file (e.g. ``provenance`` of a continued run).
+    `decomposition`: the run's path over MPI ranks (`run.distributed.Decomposition.record`): the root
+    attribute ``decomposition`` of a new file, and the ``decomposition`` of a restart's ``restarts`` entry.
     """
 
     def __init__(self, path: str | os.PathLike, *, deck_text: str, units: str, seed: int | None,
                  msim_version: str, static: Mapping[str, Mapping] | None,
                  compression: str | None = None, append: bool = False,
-                 attrs: Mapping[str, str | int | float] | None = None) -> None:
+                 attrs: Mapping[str, str | int | float] | None = None,
+                 decomposition: Mapping | None = None) -> None:
         self.path = Path(path)
         self.compression = compression
         self._file: h5py.File | None = None
@@ -275,10 +283,12 @@ class ResultsWriter:
             static_bytes = sum(np.asarray(v).nbytes for v in _leaves(static or {}))
             with self._structure(create=not append, extra_bytes=static_bytes) as f:
                 if append:
-                    self._check_append(f, static, msim_version)
+                    self._check_append(f, static, msim_version, decomposition)
                 else:
                     self._create(f, deck_text, units, seed, msim_version, static)
                     f.attrs.update(dict(attrs or {}))
+                    if decomposition is not None:
+                        f.attrs["decomposition"] = json.dumps(dict(decomposition))
         except BaseException:
             if self._file is not None:
                 _abandon(self._file)
@@ -297,7 +307,8 @@ class ResultsWriter:
         for t in TABLES:
             f.require_group(t)
 
-    def _check_append(self, f: h5py.File, static: Mapping[str, Mapping] | None, msim_version: str) -> None:
+    def _check_append(self, f: h5py.File, static: Mapping[str, Mapping] | None, msim_version: str,
+                      decomposition: Mapping | None = None) -> None:
         if f.attrs.get("msim_format") != FORMAT:
             raise ValueError(f"{self.path} is not an msim results file")
         if static:
@@ -306,7 +317,10 @@ class ResultsWriter:
                 raise ValueError(f"{self.path}: static data differ from this run's at static/{diff}: "
                                  "refusing to append results of a different model")
         restarts = json.loads(f.attrs.get("restarts", "[]"))
-        restarts.append({"time": _now(), "host": socket.gethostname(), "msim_version": msim_version})
+        entry = {"time": _now(), "host": socket.gethostname(), "msim_version": msim_version}
+        if decomposition is not None:
+            entry["decomposition"] = dict(decomposition)
+        restarts.append(entry)
         f.attrs["restarts"] = json.dumps(restarts)
 
     # ------------------------------------------------------------------ structure changes

@@ -11,10 +11,12 @@ split: `spatial_coupling.ReplicatedContinuum`) —, a mass floor (`CoupledSystem
 potential or tabulated EAM (funcfl, setfl, eam/fs with one or several elements, ``eam_zhou``: the engine's
 density / embedding / force passes, the embedding blended by the site weights β̄ and the force pass by the
 bond weights, as `EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin
-wide, loads that are initial conditions (``radial_pulse``; wave packets are initial conditions already) or
-held dofs (``fixed``: atoms and/or nodes; no prescribed motion, no other dofs with zero inverse mass); a
-Langevin thermostat and a damping band run through
-`parallel.spatial_operators` (hooks: ``self.ops``). Everything else is refused, never run.
+wide, loads that are initial conditions (``radial_pulse``; wave packets are initial conditions already),
+held dofs (``fixed``: atoms and/or nodes; no other dofs with zero inverse mass than the fixed and prescribed
+loads'), prescribed motion of atoms and/or nodes (``prescribed``, ``kfield``), indenters, body forces and
+tractions (`parallel.spatial_loads`, hooks: ``self.loads``); a Langevin thermostat and a
+damping band run through `parallel.spatial_operators` (hooks: ``self.ops``). Everything else is refused,
+never run.
 
 What each rank holds:
 
@@ -42,8 +44,12 @@ One step (the serial `VelocityVerlet.step`'s order): kick/drift of the owned ato
 and the nodes; round-off re-projection of G q, G v (touched copy and nodes); owned touched rows and
 owned pads (x = X + N U) written into the engine; neighbour rebuild when due (collective); the engine's
 forces (ghost exchange, reverse forces); then ONE ``Allgatherv`` per step of each rank's (energy share,
-its fixed loads' reaction sums, owned touched atoms' forces, owned pads' forces, its block of the
-continuum's node forces (`SplitContinuum.prefetch`)); every rank then has the serial touched forces,
+its fixed loads' reaction sums, the coupling method's scalars (``n_scalars``: force_blend's energy share),
+owned touched atoms' forces, owned pads' forces, its owned band atoms' rows (ghost_corrected), its block of
+the continuum's node forces (`SplitContinuum.prefetch`), its loads' block (`SpatialLoads.pack`: partial sums
+of the indenters and body forces, the prescribed atoms' forces, its pads' external forces; not sent at
+ghost_corrected's homogeneous evaluation)); every rank then
+has the serial touched forces,
 the serial pad forces and the serial node forces, does the pad forces → nodes (serial order), the multiplier solve, and kicks.
 
 Accuracy: the atoms' forces differ from the serial ones by the summation order of the cross pairs
@@ -59,6 +65,7 @@ import numpy as np
 
 from .._kernels import load as _load_kernel
 from .spatial_coupling import ReplicatedContinuum, coupling_hook, replicated_dofs
+from .spatial_loads import SpatialLoads
 from .spatial_operators import SpatialOperators
 
 __all__ = ["SpatialCoupled", "spatial_refusal"]
@@ -74,9 +81,7 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     from ..coupling.methods.projected import ProjectedCoupling
     from ..coupling.methods.strong import StrongCoupling
     from ..fem.continuum import ContinuumRegion
-    from ..loads.radial_pulse import RadialPulse
-    from ..loads.base import Load
-    from ..loads.fixed import Fixed
+    from .spatial_loads import loads_refusal
     from .spatial_operators import operator_refusal
     from .split_continuum import SplitContinuum
     s = model.system
@@ -108,15 +113,11 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
         return "atoms.region", (f"{size} slabs of {(box.hi[0] - box.lo[0]) / size:g} along x are thinner "
                                 f"than cut-off + skin = {rlist:g} (--decompose spatial): use at most "
                                 f"{max(int((box.hi[0] - box.lo[0]) // rlist), 1)} ranks")
-    for ld in model.loads:
-        if type(ld) is Fixed:
-            continue            # held dofs: zero inverse mass (`fixed_mask`), its reaction (`SpatialCoupled`)
-        if not (isinstance(ld, RadialPulse) and type(ld).impose is Load.impose
-                and ld.fixed_dofs() == (None, None)):
-            return "loads", (f"load '{type(ld).__name__}' {what} (initial conditions (radial_pulse) and "
-                             "fixed dofs (fixed) only)")
+    why = loads_refusal(model, what)     # fixed here; prescribed, indenter, body_force, traction: spatial_loads
+    if why is not None:
+        return why
     if not np.array_equal(integrator._fixed, fixed_stacked(model)):
-        return "loads", f"dofs with zero inverse mass other than the fixed loads' {what}"
+        return "loads", f"dofs with zero inverse mass other than the fixed, prescribed and kfield loads' {what}"
     if integrator.projector is not None and not integrator._local:
         return "handshake.coupling", f"a constraint system without the local (touched-dof) solve {what}"
     why = operator_refusal(model, integrator, what)     # Langevin thermostat, damping band (spatial_operators)
@@ -131,12 +132,15 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
 
 def fixed_stacked(model) -> np.ndarray:  # noqa: ANN001
     """Stacked dof indices (`VelocityVerlet._fixed_dofs`' layout: free atoms, then active nodes) held by the
-    model's ``fixed`` loads, sorted: what the serial integrator's fixed dofs must be for the spatial path."""
+    model's ``fixed`` loads or moved by its ``prescribed`` and ``kfield`` ones, sorted: what the serial integrator's fixed
+    dofs must be for the spatial path."""
     from ..loads.fixed import Fixed
+    from ..loads.kfield import KField
+    from ..loads.prescribed import Prescribed
     s = model.system
     am, nm = np.zeros((s.n_atoms, s.d), bool), np.zeros((s.n_nodes, s.d), bool)
     for ld in model.loads:
-        if type(ld) is Fixed:
+        if type(ld) in (Fixed, Prescribed, KField):
             a, n = ld.fixed_dofs()
             if a is not None:
                 am |= a
@@ -274,6 +278,7 @@ class SpatialCoupled:
         del v0, mine
         self._built = -1
         self.step_count = int(integrator.step_count)     # a restart continues the serial clock
+        self.loads = SpatialLoads(self, model, integrator)      # prescribed, indenter, body force, traction
         self.ops = SpatialOperators(self, model, integrator)     # thermostat, damping band (or no-ops)
         self.cm = coupling_hook(self, model)     # the coupling method's own forces (ghost_corrected) or None
         if self.cm is not None:
@@ -322,26 +327,32 @@ class SpatialCoupled:
             rows = rows[np.argsort(g[rows], kind="stable")]
             self._rowsR.append((rows, np.flatnonzero(inP[rows])))
         self.acc_own = np.zeros((e.n_own, d))
+        ld = self.loads
+        ld.remap(g, inP)
         cs = self.split.prefetch()        # (plans the split; its size is fixed)
         self._nX = int(getattr(self.cm, "n_scalars", 0))    # the coupling method's per-rank scalars
         k_own = 1 + self._nR + self._nX + (self.rowsT.size + self.rowsP.size + self.rowsB.size) * d
-        self._send = np.empty(k_own + cs.size)
-        mine = (self.posT, self.posP, self.posB)
+        self._send = np.empty(k_own + cs.size + ld.counts(ld.rowsH.size, self.rowsP.size))
+        mine = (self.posT, self.posP, self.posB, ld.posH)
         parts = self.comm.allgather(mine) if self.comm.size > 1 else [mine]
         _, ccounts, _ = self.split.recv_buffer()
         counts = np.array([1 + self._nR + self._nX + (pt.size + pp.size + pb.size) * d + int(cc)
-                           for (pt, pp, pb), cc in zip(parts, ccounts, strict=True)])
+                           + ld.counts(ph.size, pp.size)
+                           for (pt, pp, pb, ph), cc in zip(parts, ccounts, strict=True)])
         self._counts = counts
         self._displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._recv = np.empty(int(counts.sum()))
         # per rank: (offset of its forces, flat posT, flat posP, flat posB, continuum offset, continuum count);
         # its header at displs[r]: its energy share, its fixed loads' sums, the coupling method's scalars
         self._layout = []
-        for r, (pt, pp, pb) in enumerate(parts):
+        self._lblocks = []          # per rank: the loads' block (offset, flat H positions, flat pad positions)
+        for r, (pt, pp, pb, ph) in enumerate(parts):
             o = int(self._displs[r]) + 1 + self._nR + self._nX
+            oc = o + (pt.size + pp.size + pb.size) * d
             self._layout.append((o, (pt[:, None] * d + cd).ravel(), (pp[:, None] * d + cd).ravel(),
-                                 (pb[:, None] * d + cd).ravel(), o + (pt.size + pp.size + pb.size) * d,
-                                 int(ccounts[r])))
+                                 (pb[:, None] * d + cd).ravel(), oc, int(ccounts[r])))
+            self._lblocks.append((oc + int(ccounts[r]), (ph[:, None] * d + cd).ravel(),
+                                  (pp[:, None] * d + cd).ravel()))
         self._built = e.n_builds
         self.ops.remap()
 
@@ -365,6 +376,9 @@ class SpatialCoupled:
         e.compute()
         f = e.forces
         send = self._send
+        o = 1 + self._nR + self._nX
+        kT, kP, kB = self.rowsT.size * d, self.rowsP.size * d, self.rowsB.size * d
+        cs = self.split.prefetch()
         if not homogeneous:
             if self.cm is not None:
                 self.cm.add_atom_forces(f)      # the method's forces on owned atoms, before the force hooks
@@ -372,20 +386,19 @@ class SpatialCoupled:
                 fr = f[rows]
                 fr[pads] = 0.0
                 send[1 + i * d:1 + (i + 1) * d] = fr.sum(axis=0)
+            if self.loads.active:       # its block: before the external forces are added (reactions, f_int)
+                self.loads.pack(f, self.ops.fext_own(), send[o + kT + kP + kB + cs.size:])
             self.ops.add_forces(f)
         t1 = _tt()
         send[0] = e.energy_local
-        o = 1 + self._nR + self._nX
         if self._nX:
             self.cm.pack_scalars(send[1 + self._nR:o])
-        kT, kP, kB = self.rowsT.size * d, self.rowsP.size * d, self.rowsB.size * d
         np.take(f[: e.n_own].reshape(-1), self._fr, out=send[o:o + kT])
         send[o + kT:o + kT + kP] = f[self.rowsP].reshape(-1)
         if kB:      # ghost_corrected's band atoms: positions (the stacked q), forces at the homogeneous state
             src = (f if homogeneous else e.x)[: e.n_own].reshape(-1)
             np.take(src, self._frB, out=send[o + kT + kP:o + kT + kP + kB])
-        cs = self.split.prefetch()
-        send[o + kT + kP + kB:] = cs
+        send[o + kT + kP + kB:o + kT + kP + kB + cs.size] = cs
         tc = _tt()
         if self.comm.size > 1:
             MPI = self.comm.MPI
@@ -405,6 +418,8 @@ class SpatialCoupled:
             crecv[int(cdispl[r]):int(cdispl[r]) + nc] = recv[oc:oc + nc]
         if self._nX:
             self.cm.unpack_scalars([recv[h + 1 + self._nR:h + 1 + self._nR + self._nX] for h in self._displs])
+        if self.loads.active and not homogeneous:
+            self.loads.unpack(recv, self._lblocks)
         self.split.finish_prefetch()
         t2 = _tt()
         Ec = float(self.cont.compute())      # the prefetched result (no communication)
@@ -419,6 +434,8 @@ class SpatialCoupled:
         Ecoup = self.cm.finish(self.f_nodes) if self.cm is not None else 0.0
         if self._fixed_loads:
             self._reactions()
+        if self.loads.active:       # reactions, node loads, f_nodes += the external node forces
+            self.loads.after_gather(self.time, self.f_nodes)
         self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": Ecoup}
         self.potential = Ea + Ec + Ecoup
         self.stats["t_engine"] += t1 - t0
@@ -536,6 +553,7 @@ class SpatialCoupled:
         for _ in range(int(n)):
             t0 = _tt()
             self.ops.begin_step()
+            self.loads.begin_step()
             no = e.n_own
             k.kick_drift(e.v, e.x[:no], self.acc_own, half, dt, nt)
             k.kick_drift(self.vT, self.xT, self.accT, half, dt, nt)
@@ -546,6 +564,7 @@ class SpatialCoupled:
             e.x[:no].reshape(-1)[fr] = self.xT.reshape(-1)[fp]
             e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]
             self.time = (self.step_count + 1) * dt
+            self.loads.impose(self.time)        # prescribed motion (serial: after the re-projection)
             self._set_pads()
             self.ops.after_drift()
             self.stats["t_rest"] += _tt() - t0
@@ -556,6 +575,7 @@ class SpatialCoupled:
                 self._remap()
             self._evaluate()
             t0 = _tt()
+            self.ops.after_forces()             # the loads' work booking
             self._acc_kick(half)
             self.ops.after_kick()
             self.step_count += 1
@@ -568,10 +588,11 @@ class SpatialCoupled:
         the continuum's the serial expression."""
         e, s = self.engine, self.s
         live = e.mass > 0.0             # the free atoms (pads have no mass), in global-id order
-        v = e.v[live]
+        ma, mn = self.loads.kinetic_masks()     # prescribed dofs: the loading agent's, not counted
+        v = e.v[live] if ma is None else e.v[live] * ma[live]
         Ka = 0.5 * float(np.sum(e.mass[live] * np.sum(v * v, axis=1)))     # the serial expression
         Ka = float(self.comm.allreduce(Ka, "sum")) if self.comm.size > 1 else Ka
-        V = self.cont.V
+        V = self.cont.V if mn is None else self.cont.V * mn
         Kc = 0.5 * float(np.sum(s.node_mass * np.sum(V * V, axis=1)))
         return Ka, Kc
 

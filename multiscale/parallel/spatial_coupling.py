@@ -289,6 +289,7 @@ class SpatialGhost:
         sc, s, m, d = self.sc, self.s, self.m, self.d
         e, cont = sc.engine, sc.cont
         F, c = m.fit(s)
+        rebuilt = False
         n = e.n_own
         gid0, x0 = e.gid[:n].copy(), e.x[:n].copy()
         U0 = cont.U.copy()
@@ -299,7 +300,8 @@ class SpatialGhost:
             cont.U[...] = cont.nodes @ (F - np.eye(d)).T + c
             sc._set_pads()
             first, self._first = self._first, False
-            if first or e.due():    # the serial region's list update in this evaluation (built if never)
+            rebuilt = first or e.due()
+            if rebuilt:     # the serial region's list update in this evaluation (built if never)
                 e.rebuild()
                 sc._remap()
             sc._evaluate(homogeneous=True)
@@ -312,6 +314,8 @@ class SpatialGhost:
             cont.U[...] = U0
             self._restore_x(gid0, x0)
             sc._set_pads()
+        if rebuilt:     # the thermostat's and the atom loads' forces redrawn at the restored state (the
+            sc.ops.remap()      # remap drew them at the homogeneous one: an indenter's depend on x)
         return g
 
     def add_atom_forces(self, f: np.ndarray) -> None:

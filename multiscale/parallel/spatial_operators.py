@@ -68,9 +68,10 @@ class SpatialThermostat:
     owned-row order; ``work_local`` this rank's share of the external work [energy]."""
 
     def __init__(self, sc, th, serial, fresh: bool) -> None:  # noqa: ANN001
-        if th.dt is None:
+        if th is not None and th.dt is None:
             raise ValueError("the thermostat's time step is not set (run/prepare.py sets it)")
-        self.sc, self.th, self.dt = sc, th, float(th.dt)
+        self.sc, self.th, self.dt = sc, th, float(sc.dt if th is None else th.dt)
+        self.loads = sc.loads           # `spatial_loads.SpatialLoads`: forces of the loads on the atoms
         self._fresh = bool(fresh)
         self._restart_f = None if fresh else serial.fext_atoms
         self.work_local = float(serial.external_work) if sc.comm.rank == 0 else 0.0
@@ -95,9 +96,12 @@ class SpatialThermostat:
         n = e.n_own
         gid = e.gid[:n]
         self.fe = np.zeros((n, self.sc.d))
-        self.th.step = int(key)
-        ids = gid if self.th.ids is None else self.th.ids[gid]      # the noise's key: the model's site ids
-        self.th.add_forces(e.v, e.mass[:n], self.fe, self.dt, self._mask(gid, e.X_ref[:n]), ids=ids)
+        self.loads.draw(int(key), self.fe)      # the loads' forces first (the serial hooks' order)
+        if self.th is not None:
+            self.th.step = int(key)
+            ids = gid if self.th.ids is None else self.th.ids[gid]      # the noise's key: the model's site ids
+            self.th.add_forces(e.v, e.mass[:n], self.fe, self.dt, self._mask(gid, e.X_ref[:n]), ids=ids)
+        self.loads.split_pads(self.fe)
         self._key = int(key)
 
     def remap(self) -> None:
@@ -110,6 +114,10 @@ class SpatialThermostat:
             self._draw(self.sc.step_count)
             return
         e = self.sc.engine
+        if self.loads.atom_forces:          # the loads' partial sums and the pads' forces at the restart
+            scratch = np.zeros((e.n_own, self.sc.d))
+            self.loads.draw(self.sc.step_count, scratch)
+            self.loads.split_pads(scratch)
         self.fe = np.ascontiguousarray(np.asarray(self._restart_f, float)[e.gid[: e.n_own]])
         self._key = self.sc.step_count          # (a redraw before the first step is never needed)
         self._restart_f = None
@@ -130,7 +138,11 @@ class SpatialThermostat:
         self._draw(self.sc.step_count + 1)
         tmp = f0 + self.fe
         tmp *= self.sc.free_own                        # the serial `_free_atoms` mask (pads, held dofs: 0)
-        self.work_local += 0.5 * float(np.einsum("ij,ij->", tmp, e.x[:n] - self._x0))
+        w = 0.5 * float(np.einsum("ij,ij->", tmp, e.x[:n] - self._x0))
+        if self.loads.active:
+            self.loads.pending = w          # booked with the nodes' and fixed dofs' terms (`SpatialLoads.book`)
+        else:
+            self.work_local += w
 
     def add_forces(self, forces: np.ndarray) -> None:
         """forces (≥ n_own, d): the owned rows += the thermostat forces (`VelocityVerlet._forces`)."""
@@ -175,7 +187,8 @@ class SpatialOperators:
 
     def __init__(self, sc, model, serial) -> None:  # noqa: ANN001
         fresh = not bool(serial._initialized)
-        self.th = None if model.thermostat is None else SpatialThermostat(sc, model.thermostat, serial, fresh)
+        self.th = (None if model.thermostat is None and not sc.loads.atom_forces
+                   else SpatialThermostat(sc, model.thermostat, serial, fresh))
         self.band = None if model.damping is None else SpatialDamping(sc, model.damping, serial)
         self.sc = sc
         self._dissipated0 = float(serial.dissipated)
@@ -204,15 +217,23 @@ class SpatialOperators:
         """(n_own, d) thermostat forces of the owned atoms (None without a thermostat)."""
         return None if self.th is None else self.th.fe
 
+    def after_forces(self) -> None:
+        """The step's work booking of the loads (`spatial_loads.SpatialLoads.book`), after the forces."""
+        if self.sc.loads.active:
+            self.sc.loads.book()
+
     def work_share(self) -> float:
-        """This rank's share of the external work [energy] (rank 0's includes the work before a restart)."""
+        """This rank's share of the external work [energy] (rank 0's includes the work before a restart):
+        the loads' booking (the thermostat's work in it) when the deck has loads, else the thermostat's."""
+        if self.sc.loads.active:
+            return self.sc.loads.work_local
         return 0.0 if self.th is None else self.th.work_local
 
     def external_work(self) -> float:
-        """Collective: the external work [energy] (the thermostat's, summed over the ranks)."""
-        if self.th is None:
+        """Collective: the external work [energy] (the loads' and the thermostat's, summed over the ranks)."""
+        if self.th is None and not self.sc.loads.active:
             return 0.0
-        w = self.th.work_local
+        w = self.work_share()
         return float(self.sc.comm.allreduce(w, "sum")) if self.sc.comm.size > 1 else w
 
     @property

@@ -45,6 +45,8 @@ have the layout of a serial run. The pieces the operation loop sees:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import DeckError
@@ -58,6 +60,94 @@ _KERNEL_POTENTIALS = ("lj", "morse", "harmonic", "eam", "eam_zhou")
 def replicated(model) -> bool:  # noqa: ANN001
     """True when a P > 1 run of this model is a replicated-data coupled run (`parallel.replicated`)."""
     return model.continuum is not None
+
+
+#: the values of ``msim run --decompose`` (`Simulation.decompose`)
+DECOMPOSE = ("auto", "replicated", "spatial")
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """Which path a run takes (`choose_decomposition`): ``path`` "serial" (one rank), "replicated" (the
+    whole model on every rank, forces split: coupled dynamics with ``--decompose replicated`` or a refusal
+    of the spatial path, quasi-statics) or "spatial" (the atoms in slabs: plain MD on `DistributedMD`,
+    coupled dynamics on `parallel.coupled_spatial.SpatialCoupled`); ``requested`` the option's value;
+    ``refusal`` (deck key, message) of `spatial_refusal` when ``auto`` fell back to replicated."""
+
+    path: str
+    requested: str
+    ranks: int
+    kind: str                                   # "coupled dynamics" | "plain MD" | "quasi-statics" | ...
+    refusal: tuple[str, str] | None = None
+
+    def record(self) -> dict:
+        """The results file's record (`output.hdf5.ResultsWriter(decomposition=)`: root attribute
+        ``decomposition``, and in each ``restarts`` entry)."""
+        out = {"ranks": self.ranks, "path": self.path, "requested": self.requested, "kind": self.kind}
+        if self.refusal is not None:
+            out["spatial_refused_at"], out["spatial_refusal"] = self.refusal
+        return out
+
+    def describe(self) -> str:
+        """One line for the run's log (rank 0) and `msim validate --ranks P`."""
+        where = f"{self.ranks} MPI rank{'s' if self.ranks > 1 else ''}"
+        if self.path == "serial":
+            return f"decomposition: serial ({where})"
+        what = {"spatial": "spatial (the atoms in slabs along x",
+                "replicated": "replicated (the whole model on every rank"}[self.path]
+        what += {("spatial", "plain MD"): ", `DistributedMD`)",
+                 ("spatial", "coupled dynamics"): ", mesh and constraint solve replicated)"}.get(
+            (self.path, self.kind), ", forces split over the ranks)")
+        line = f"decomposition: {what} on {where}, {self.kind}, --decompose {self.requested}"
+        if self.refusal is not None:
+            line += (f"; not spatial: the spatial decomposition refuses this deck at {self.refusal[0]}: "
+                     f"{self.refusal[1]}")
+        return line
+
+
+def choose_decomposition(model, deck, statics: bool, size: int, requested: str = "auto",  # noqa: ANN001
+                         integrator=None) -> Decomposition:  # noqa: ANN001
+    """The path of a run of ``model`` on ``size`` ranks with ``--decompose requested`` (no communication:
+    every rank reaches the same verdict).
+
+    * one rank: "serial" (``spatial`` forced: the spatial coupled path on one slab, a check of it);
+    * quasi-statics: "replicated" on P > 1 ranks (`run.distributed_statics`); ``spatial`` is a
+      `DeckError` at ``integrator`` on any P;
+    * plain MD on P > 1 ranks: "spatial" (`DistributedMD`; there is no replicated plain-MD path:
+      ``replicated`` is a `DeckError`);
+    * coupled dynamics on P > 1 ranks: ``auto`` takes "spatial" when
+      `parallel.coupled_spatial.spatial_refusal` says nothing (it needs the prepared ``integrator``),
+      else "replicated" with the refusal recorded (the run's log names it); ``replicated`` / ``spatial``
+      force the path (a refused ``spatial`` exits 2 in `run.spatial.setup_spatial`)."""
+    if requested not in DECOMPOSE:
+        raise ValueError(f"decompose must be one of {DECOMPOSE}, not {requested!r}")
+    size = int(size)
+    coupled = model.continuum is not None
+    kind = "quasi-statics" if statics else ("coupled dynamics" if coupled and model.atoms is not None else
+                                             "plain MD" if model.atoms is not None else "continuum dynamics")
+    if statics and requested == "spatial":
+        raise deck.error("integrator", "--decompose spatial runs coupled dynamics only (quasi-statics on P "
+                         "ranks run replicated: leave the option out)")
+    if size == 1:
+        return Decomposition("spatial" if requested == "spatial" else "serial", requested, 1, kind)
+    if statics:
+        return Decomposition("replicated", requested, size, kind)
+    if not coupled:
+        if requested == "replicated":
+            raise DeckError(f"--decompose replicated: a {kind} deck has no replicated path on {size} MPI "
+                            "ranks (its atoms run decomposed in slabs, `DistributedMD`): leave the option out",
+                            file=deck.name)
+        return Decomposition("spatial", requested, size, kind)
+    if requested != "auto":
+        return Decomposition(requested, requested, size, kind)
+    if integrator is None:
+        raise ValueError("choose_decomposition: the automatic choice of a coupled dynamics run needs the "
+                         "prepared integrator (`Simulation.prepare`)")
+    from ..parallel.coupled_spatial import spatial_refusal
+    why = spatial_refusal(model, integrator, size)
+    if why is None:
+        return Decomposition("spatial", requested, size, kind)
+    return Decomposition("replicated", requested, size, kind, (str(why[0]), str(why[1])))
 
 
 def check_coupled(model, deck, statics: bool, size: int) -> None:  # noqa: ANN001

@@ -24,8 +24,9 @@ mesh (rank 0 also the serial arrays it gathers into). The serial model itself is
 (docs/parallel.md "Per-rank memory of the spatial path").
 
 Refused (`DeckError` at the key, exit 2): everything `parallel.coupled_spatial.spatial_refusal` names
-(1D, external engines, thermostats other than Langevin, loads other than initial conditions and ``fixed`` (prescribed motion among
-them), periodic atom boxes, slabs thinner
+(1D, external engines, thermostats other than Langevin, loads other than initial conditions, ``fixed``,
+``prescribed``, ``kfield``, ``indenter``, ``body_force`` and ``traction`` (`parallel.spatial_loads`; ``precrack``
+among them), periodic atom boxes, slabs thinner
 than cut-off + skin) and quasi-statics. The Langevin thermostat and the damping band run in
 `parallel.spatial_operators`: each rank's ledger share holds its owned atoms' thermostat work (rank 0 the
 replicated dissipated energy); the gather to rank 0 writes the thermostat forces into ``fext_atoms`` (so
@@ -140,11 +141,12 @@ class _Share:
 
     def kinetic(self) -> tuple[float, float]:
         e, live = self._live()
-        v = e.v[live]
+        ma, mn = self.integ.sc.loads.kinetic_masks()     # prescribed dofs not counted (`CoupledSystem.kinetic`)
+        v = e.v[live] if ma is None else e.v[live] * ma[live]
         Ka = 0.5 * float(np.sum(e.mass[live] * np.sum(v * v, axis=1)))
         Kc = 0.0
         if self.integ.root:
-            V = self.integ.sc.cont.V
+            V = self.integ.sc.cont.V if mn is None else self.integ.sc.cont.V * mn
             Kc = 0.5 * float(np.sum(self.integ.node_mass * np.sum(V * V, axis=1)))
         return Ka, Kc
 
@@ -299,6 +301,7 @@ class SpatialIntegrator:
         a.forces[...] = s.f_atoms
         s.update_pads()                      # pads: x = X + N U (as on the engine), v = N V
         s.f_nodes[...] = sc.f_nodes
+        it.fext_nodes[...] = sc.loads.fext_nodes        # the loads' node forces (checkpointed)
         it.acc_nodes[...] = sc.acc_nodes
         it.step_count, it.time, it.potential = sc.step_count, sc.time, sc.potential
         s.energy = dict(sc.energy)

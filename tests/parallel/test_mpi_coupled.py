@@ -1,5 +1,9 @@
-"""`mpiexec -n 2 msim run` of COUPLED decks (replicated-data run, `parallel/replicated.py`) against the
-serial `msim run` of the same deck: the real command line in subprocesses, results files compared.
+"""`mpiexec -n 2 msim run` of COUPLED decks against the serial `msim run` of the same deck: the real command
+line in subprocesses, results files compared. The replicated-data run (`parallel/replicated.py`) is asked
+for explicitly (``--decompose replicated``); the default (``auto``) runs the decks the spatial path supports
+on it (wave2d, the 3D smoke deck: `test_default_path_spatial`, the 1e-12 contract of issue 14 after 1 000
+steps) and falls back to the replicated path with one line naming why (wave1d: 1D;
+`test_default_path_fallback`, bitwise); a restart crosses paths and rank counts (`test_restart_across_paths`).
 
 The serial reference is the ordinary run (`VelocityVerlet` on the whole `CoupledSystem`, one process, no
 MPI); on 2 ranks each rank computes the pair forces of its block of atoms (`parallel.split_forces`: the
@@ -93,14 +97,18 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_coupled_one_vs_two_ranks(tmp_path: Path, case: str) -> None:
-    """A coupled deck serially and on 2 ranks: BITWISE the same positions, velocities and thermo energies
-    (the split force evaluation gives every rank the serial forces, energies and virial bit for bit:
-    `parallel.split_forces`), the same HDF5 layout and static data."""
+    """A coupled deck serially and on 2 ranks with ``--decompose replicated``: BITWISE the same positions,
+    velocities and thermo energies (the split force evaluation gives every rank the serial forces,
+    energies and virial bit for bit: `parallel.split_forces`), the same HDF5 layout and static data; the
+    results file records the path."""
     src, steps, changes = CASES[case]
     deck = deck_variant(src, tmp_path, f"{case}.yaml", **changes)
     s, p = tmp_path / "s.h5", tmp_path / "p.h5"
     ok(msim(0, str(deck), "-o", str(s), "--steps", str(steps)))
-    ok(msim(2, str(deck), "-o", str(p), "--steps", str(steps)))
+    ok(msim(2, str(deck), "-o", str(p), "--steps", str(steps), "--decompose", "replicated"))
+    assert decomposition(p) == {"ranks": 2, "path": "replicated", "requested": "replicated",
+                                "kind": "coupled dynamics"}
+    assert decomposition(s) == {"ranks": 1, "path": "serial", "requested": "auto", "kind": "coupled dynamics"}
     got = compare_coupled(p, s, 0.0)
     print(case, got)
     assert all(v == 0.0 for v in got.values()), got
@@ -113,8 +121,87 @@ def test_coupled_one_vs_two_ranks(tmp_path: Path, case: str) -> None:
             assert np.array_equal(fs[g][()], fp[g][()]), g
 
 
+def decomposition(path: Path) -> dict:
+    """The results file's record of the run's path (root attribute ``decomposition``)."""
+    import json
+    with h5py.File(path, "r") as f:
+        return json.loads(f.attrs["decomposition"])
+
+
+DEFAULT_SPATIAL = {"wave2d": DECKS / "wave2d.yaml",                                    # 2D LJ, projected
+                   "coupled3d": Path(__file__).resolve().parent / "decks" / "coupled3d_smoke.yaml"}  # 3D strong, fixed
+
+
+@pytest.mark.parametrize("case", list(DEFAULT_SPATIAL))
+def test_default_path_spatial(tmp_path: Path, case: str) -> None:
+    """``mpiexec -n 2 msim run DECK`` (no option) of a deck the spatial path supports: the run takes it —
+    said on stderr by one line from rank 0 (without --quiet), recorded in the results file — and after
+    1 000 steps agrees with the serial run to the issue's contract: positions and every thermo energy
+    ≤ 1e-12 (relative to the extent / the energy scale), velocities ≤ 1e-9 of their largest value
+    (round-off amplified, docs/parallel.md)."""
+    import subprocess
+    import sys
+
+    from test_mpi_run import MPIEXEC, _env
+    deck = deck_variant(DEFAULT_SPATIAL[case], tmp_path, f"{case}.yaml")
+    s, p = tmp_path / "s.h5", tmp_path / "p.h5"
+    ok(msim(0, str(deck), "-o", str(s), "--steps", "1000"))
+    run = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "multiscale.cli", "run", str(deck),
+                          "-o", str(p), "--steps", "1000"], env=_env(), capture_output=True, text=True,
+                         timeout=600, cwd=ROOT)
+    ok(run)
+    lines = [ln for ln in run.stderr.splitlines() if "decomposition" in ln]
+    assert len(lines) == 1 and lines[0].startswith("decomposition: spatial (the atoms in slabs"), run.stderr
+    assert decomposition(p) == {"ranks": 2, "path": "spatial", "requested": "auto", "kind": "coupled dynamics"}
+    got = compare_coupled(p, s, 1e-12)
+    print(case, got)
+    assert any(v != 0.0 for v in got.values()), "bitwise the serial run: not the spatial path?"
+
+
+def test_default_path_fallback(tmp_path: Path) -> None:
+    """A deck the spatial path refuses (wave1d: 1D) runs replicated by default — bitwise the serial run —
+    with ONE line on stderr (printed by rank 0 only, even with --quiet) naming the refused key and the
+    refusal's message, and the results file records the fallback; ``--decompose spatial`` exits 2 with
+    that refusal."""
+    s, p = tmp_path / "s.h5", tmp_path / "p.h5"
+    ok(msim(0, str(DECKS / "wave1d.yaml"), "-o", str(s), "--steps", "300"))
+    run = msim(2, str(DECKS / "wave1d.yaml"), "-o", str(p), "--steps", "300")
+    ok(run)
+    notes = [ln for ln in run.stderr.splitlines() if ln.startswith("note:")]
+    assert len(notes) == 1 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "replicated" in notes[0] and "refuses this deck at atoms: 1D is not supported" in notes[0], notes
+    rec = decomposition(p)
+    assert rec["path"] == "replicated" and rec["requested"] == "auto" and rec["spatial_refused_at"] == "atoms"
+    assert rec["spatial_refusal"].startswith("1D is not supported"), rec
+    got = compare_coupled(p, s, 0.0)
+    assert all(v == 0.0 for v in got.values()), got
+    bad = msim(2, str(DECKS / "wave1d.yaml"), "-o", str(tmp_path / "x.h5"), "--decompose", "spatial")
+    assert bad.returncode == 2 and bad.stderr.count("1D is not supported") == 1, bad.stderr[-2000:]
+    assert "Traceback" not in bad.stderr
+
+
+def test_restart_across_paths(tmp_path: Path) -> None:
+    """wave2d to step 200 on 2 ranks replicated (``--decompose replicated``), restarted on 2 ranks by
+    default (spatial) to 300, restarted serially to 400: within the 1e-12 contract of a straight serial
+    run (checkpoints are serial checkpoints on every path); the file records each leg's path."""
+    import json
+    deck = deck_variant(DECKS / "wave2d.yaml", tmp_path, "w.yaml", integrator={"steps": 400},
+                        output={"every": 100, "thermo_every": 50, "checkpoint_every": 100})
+    ref, out, ck = tmp_path / "ref.h5", tmp_path / "run.h5", tmp_path / "run.checkpoint.h5"
+    ok(msim(0, str(deck), "-o", str(ref)))
+    ok(msim(2, str(deck), "-o", str(out), "--steps", "200", "--decompose", "replicated"))
+    ok(msim(2, str(deck), "-o", str(out), "--steps", "300", "--restart", str(ck)))
+    ok(msim(0, str(deck), "-o", str(out), "--restart", str(ck)))
+    got = compare_coupled(out, ref, 1e-12)
+    print(got)
+    with h5py.File(out, "r") as f:
+        legs = [r["decomposition"] for r in json.loads(f.attrs["restarts"])]
+    assert decomposition(out)["path"] == "replicated"
+    assert [(leg["path"], leg["ranks"]) for leg in legs] == [("spatial", 2), ("serial", 1)], legs
+
+
 def test_coupled_two_ranks_twice_bitwise(tmp_path: Path) -> None:
-    """wave2d twice on 2 ranks: bitwise-identical frames and thermo."""
+    """wave2d twice on 2 ranks (the default: the spatial path): bitwise-identical frames and thermo."""
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
     for out in (a, b):
         ok(msim(2, str(DECKS / "wave2d.yaml"), "-o", str(out), "--steps", "200"))
@@ -126,12 +213,13 @@ def test_coupled_two_ranks_twice_bitwise(tmp_path: Path) -> None:
 
 
 def test_coupled_restart_2to1(tmp_path: Path) -> None:
-    """wave2d: 100 steps on 2 ranks, checkpoint, restart on 1 rank to 200 = a straight serial run, bitwise."""
+    """wave2d: 100 steps on 2 ranks replicated, checkpoint, restart on 1 rank to 200 = a straight serial
+    run, bitwise."""
     deck = deck_variant(DECKS / "wave2d.yaml", tmp_path, "w.yaml", integrator={"steps": 200},
                         output={"every": 50, "thermo_every": 50, "checkpoint_every": 100})
     ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
     ok(msim(0, str(deck), "-o", str(ref)))
-    ok(msim(2, str(deck), "-o", str(out), "--steps", "100"))
+    ok(msim(2, str(deck), "-o", str(out), "--steps", "100", "--decompose", "replicated"))
     ck = tmp_path / "run.checkpoint.h5"
     assert ck.exists()
     ok(msim(0, str(deck), "-o", str(out), "--restart", str(ck)))
@@ -163,7 +251,9 @@ from multiscale.parallel.comm import get_comm
 from multiscale.simulation import Simulation
 comm = get_comm()
 sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
+sim.decompose = "replicated"     # the replicated path (the default, auto, may take the spatial one)
 sim.prepare()
+assert sim.decomposition.path == "replicated"
 sim.integrator.step(3)
 sim.measure()                                   # equal replicas: passes
 if comm.rank == 1:
@@ -200,7 +290,9 @@ from multiscale.parallel.comm import get_comm
 from multiscale.simulation import Simulation
 comm = get_comm()
 sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
+sim.decompose = "replicated"     # the replicated path (the default, auto, may take the spatial one)
 sim.prepare()
+assert sim.decomposition.path == "replicated"
 a = sim.model.atoms
 assert a.split_forces is not None and a.split_forces.comm.size == 2
 a.x += 0.02 * np.random.default_rng(3).standard_normal(a.x.shape)     # the same on both ranks
@@ -314,7 +406,9 @@ from multiscale.parallel.comm import get_comm
 from multiscale.simulation import Simulation
 comm = get_comm()
 sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
+sim.decompose = "replicated"     # the replicated path (the default, auto, may take the spatial one)
 sim.prepare()
+assert sim.decomposition.path == "replicated"
 a, c = sim.model.atoms, sim.model.continuum
 assert a.split_forces.partner is c.split and c.split.comm.size == 2
 rng = np.random.default_rng(9)
@@ -355,3 +449,19 @@ def test_fused_gather_prefetch(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr[-3000:]
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
     assert len(lines) == 4 and all(ln.endswith("bitwise") for ln in lines), p.stdout
+
+
+def test_validate_under_mpiexec() -> None:
+    """``mpiexec -n 2 msim validate DECK``: the rank count is the launcher's; rank 0 alone prints the
+    summary and the path the run would take (wave2d: spatial), once; exit 0."""
+    import subprocess
+    import sys
+
+    from test_mpi_run import MPIEXEC, _env
+    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "multiscale.cli", "validate",
+                        str(DECKS / "wave2d.yaml")], env=_env(), capture_output=True, text=True, timeout=300,
+                       cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("decomposition: spatial (the atoms in slabs along x") == 1, p.stdout
+    assert p.stdout.count("on 2 MPI ranks, coupled dynamics, --decompose auto") == 1, p.stdout
+    assert p.stdout.count(": OK") == 1, p.stdout

@@ -2,7 +2,7 @@
 --decompose spatial``) on 3D decks and with tabulated EAM, under ``mpiexec``: the 3D coupled decks of
 tests/parallel (coupled3d_smoke: Morse fcc Cu, hex8; coupled3d_eam: EAM funcfl Cu_u3, hex8) with the
 ``projected`` coupling and without their fixed bottom (fixed dofs: test_mpi_coupled_spatial_fixed.py, on the
-smoke deck unmodified; prescribed motion is refused, tested below; strong coupling, thermostat and damping
+smoke deck unmodified; a precrack is refused, tested below; strong coupling, thermostat and damping
 band: test_mpi_coupled_spatial_ops.py), thermal cores at 100 K; and decks/wave2d.yaml with EAM Cu_u3 (2D EAM).
 
 The serial `VelocityVerlet` of the same deck (computed in this pytest process) is the reference, as in
@@ -150,27 +150,28 @@ def test_3d_eam_rebuilds_and_migration(tmp_path: Path, mode: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- refusals
-def _eam_prescribed(tmp: Path) -> Path:
-    """The 3D EAM deck with its bottom moved (``prescribed``, 0.1 Å/ps along z) instead of held."""
-    deck = variant(EAM, tmp, "eam_prescribed", coupling={"type": "projected", "slave_below": 0.05},
+def _eam_precrack(tmp: Path) -> Path:
+    """The 3D EAM deck with a precrack (bond weights of its own and a tracker of the serial atoms: not
+    supported)."""
+    deck = variant(EAM, tmp, "eam_precrack", coupling={"type": "projected", "slave_below": 0.05},
                    keep_loads=True)
     d = yaml.safe_load(deck.read_text())
-    d["loads"] = [{**d["loads"][0], "type": "prescribed", "velocity": [0.0, 0.0, 0.1]}]
+    d["loads"] = [*d["loads"], {"type": "precrack", "tip": [10.0, 8.0]}]
     deck.write_text(yaml.safe_dump(d, sort_keys=False))
     return deck
 
 
 REFUSED = {      # deck -> the key named
-    "prescribed_bottom_3d": (_eam_prescribed, "loads"),
+    "precrack_3d": (_eam_precrack, "loads"),
     "1d": (lambda tmp: Path(__file__).resolve().parents[2] / "decks" / "wave1d.yaml", "atoms"),
 }
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals_3d(tmp_path: Path, case: str) -> None:
-    """What the spatial path still does not support on these decks — prescribed motion (the 3D EAM deck's
-    bottom moved instead of held), 1D — is refused (eam/fs files with several elements run since sppen:
-    test_mpi_coupled_spatial_methods_eamfs.py) with a message naming the deck key, by `spatial_refusal` and by `SpatialCoupled` itself (never run)."""
+    """What the spatial path still does not support on these decks — a precrack (on the 3D EAM deck), 1D —
+    is refused (eam/fs files with several elements run since sppen: test_mpi_coupled_spatial_methods_eamfs.py)
+    with a message naming the deck key, by `spatial_refusal` and by `SpatialCoupled` itself (never run)."""
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
     make, key = REFUSED[case]
@@ -225,10 +226,10 @@ def test_msim_run_decompose_spatial_3d_eam(tmp_path: Path) -> None:
 
 def test_msim_run_decompose_spatial_3d_refused(tmp_path: Path) -> None:
     """Under mpiexec, `--decompose spatial` exits 2 with one message naming the deck key: the 3D EAM deck
-    with its bottom prescribed on 2 ranks (``loads``), the accepted 3D EAM deck on 4 ranks (slabs thinner than
+    with a precrack on 2 ranks (``loads``), the accepted 3D EAM deck on 4 ranks (slabs thinner than
     cut-off + skin: ``atoms.region``)."""
     from test_mpi_run import msim
-    fixed = REFUSED["prescribed_bottom_3d"][0](tmp_path)
+    fixed = REFUSED["precrack_3d"][0](tmp_path)
     p = msim(2, str(fixed), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]
     assert "loads" in p.stderr and p.stderr.count("not supported by the spatial") == 1, p.stderr[-2000:]

@@ -14,8 +14,8 @@ gather) plus the replicated node forces.
 Contract (as tests/parallel/test_mpi_coupled_spatial_3d.py): against the serial `VelocityVerlet` in this
 pytest process, 1 rank bitwise (state, ledger and reaction), 2 ranks after 1 000 steps positions ≤ 1e-12,
 ledger ≤ 1e-12 of each term's largest value, U and velocities ≤ 1e-9 and ≤ 3× the control; the held dofs
-exactly at rest on any P. What stays unsupported (prescribed motion; dofs with zero inverse mass that no
-``fixed`` load names) is refused at ``loads``.
+exactly at rest on any P. Dofs with zero inverse mass that no ``fixed`` (or ``prescribed``) load names
+are refused at ``loads``.
 """
 
 from __future__ import annotations
@@ -215,43 +215,19 @@ def test_fixed_restarts_across_paths(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- refusals
-def prescribed(tmp: Path) -> Path:
-    """The smoke deck with its bottom moved (``prescribed``) instead of held."""
-    d = yaml.safe_load(SMOKE.read_text())
-    d["loads"] = [{**d["loads"][0], "type": "prescribed", "velocity": [0.0, 0.0, 0.1]}]
-    out = tmp / "prescribed.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
-
-
 def test_refusals_fixed(tmp_path: Path) -> None:
-    """Prescribed motion (``loads``: the load named) and dofs with zero inverse mass that no ``fixed`` load
-    holds (``loads``) are refused with exact messages, by `spatial_refusal` and by `SpatialCoupled` itself."""
+    """Dofs with zero inverse mass that no ``fixed`` (or ``prescribed``) load holds are refused at ``loads``
+    with an exact message, by `spatial_refusal` and by `SpatialCoupled` itself (prescribed motion is
+    supported since spload: tests/parallel/test_mpi_coupled_spatial_loads.py)."""
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
     what = "is not supported by the spatial decomposition of coupled decks yet (--decompose spatial)"
-    sim = prepared(str(prescribed(tmp_path)))
-    got = spatial_refusal(sim.model, sim.integrator)
-    assert got == ("loads", f"load 'Prescribed' {what} (initial conditions (radial_pulse) and fixed dofs "
-                            "(fixed) only)"), got
-    with pytest.raises(ValueError, match="^loads: load 'Prescribed'"):
-        SpatialCoupled(sim.model, sim.integrator, SerialComm())
     sim = prepared(str(SMOKE))
     sim.integrator._fixed = sim.integrator._fixed[1:]       # a held dof the integrator does not hold
     got = spatial_refusal(sim.model, sim.integrator)
-    assert got == ("loads", f"dofs with zero inverse mass other than the fixed loads' {what}"), got
+    assert got == ("loads", f"dofs with zero inverse mass other than the fixed, prescribed and kfield loads' {what}"), got
     with pytest.raises(ValueError, match="^loads: dofs with zero inverse mass"):
         SpatialCoupled(sim.model, sim.integrator, SerialComm())
-
-
-def test_msim_run_prescribed_refused(tmp_path: Path) -> None:
-    """Under mpiexec on 2 ranks, `--decompose spatial` of the prescribed variant exits 2 with one message
-    naming the deck key ``loads``."""
-    from test_mpi_run import msim
-    p = msim(2, str(prescribed(tmp_path)), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
-    assert p.returncode == 2, p.stderr[-2000:]
-    assert "loads" in p.stderr and p.stderr.count("load 'Prescribed' is not supported by the spatial") == 1, \
-        p.stderr[-2000:]
 
 
 # ---------------------------------------------------------------------------------------- with a thermostat

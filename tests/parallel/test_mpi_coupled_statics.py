@@ -77,11 +77,12 @@ def test_coupled_statics_restart_across_p(tmp_path: Path, first: int, second: in
 
 def test_coupled_eam_dynamics_bitwise(tmp_path: Path) -> None:
     """Coupled dynamics with EAM (3D fcc Cu, funcfl Cu_u3, hex8 mesh, strong coupling, 100 K core,
-    fixed bottom), 300 steps: the 2-rank run is bitwise the serial one (positions, velocities, every
-    thermo energy), and the replicas are checked at every thermo row."""
+    fixed bottom), 300 steps, ``--decompose replicated`` (the default takes the spatial path:
+    tests/parallel/test_mpi_coupled_spatial_3d.py): the 2-rank run is bitwise the serial one (positions,
+    velocities, every thermo energy), and the replicas are checked at every thermo row."""
     s, p = tmp_path / "s.h5", tmp_path / "p.h5"
     ok(msim(0, str(EAM3D), "-o", str(s)))
-    ok(msim(2, str(EAM3D), "-o", str(p)))
+    ok(msim(2, str(EAM3D), "-o", str(p), "--decompose", "replicated"))
     got = compare_coupled(p, s, 0.0)
     print(got)
     assert all(v == 0.0 for v in got.values()), got
@@ -95,6 +96,7 @@ from multiscale.parallel.comm import get_comm
 from multiscale.simulation import Simulation
 comm = get_comm()
 sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
+sim.decompose = "replicated"    # coupled dynamics: the replicated path (the default, auto, may be spatial)
 sim.prepare()
 a = sim.model.atoms
 sp = a.split_forces
