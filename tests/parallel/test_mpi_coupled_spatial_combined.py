@@ -120,8 +120,10 @@ def test_combined_one_rank_bitwise(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads"])
 def test_combined_two_ranks(tmp_path: Path, name: str) -> None:
     """2 ranks, 400 steps vs serial (module docstring's contract; ``ghost_loads`` with skin 0.05: rebuilds).
-    Measured (load ~10): ghost_loads (skin 0.3) U, V, v ≤ 7.2e-12 (control 1.2e-11), ledger ≤ 3.7e-14;
-    penalty_loads U, V, v ≤ 4.3e-16, ledger ≤ 1.6e-16."""
+    Measured (load ~10): ghost_loads x ≤ 1e-12, U 1.3e-13, V 1.6e-12, v 1.9e-11 (control 1.6e-13, 2.1e-12,
+    1.3e-11), ledger ≤ 4.4e-14, observables ≤ 2.0e-13 (control 2.1e-13); penalty_loads U, V, v ≤ 4.3e-16,
+    ledger ≤ 6.4e-16, observables ≤ 1.3e-16. Without the redraw after a homogeneous-state rebuild
+    (`SpatialGhost._correction`) ghost_loads' x is off by 3.0e-10."""
     deck = combined(name, tmp_path, 0.05 if name == "ghost_loads" else None)
     z = spatial(2, deck, 400, 50, tmp_path)
     ref = serial_reference(str(deck), 400, 50)
@@ -138,3 +140,24 @@ def test_combined_two_ranks(tmp_path: Path, name: str) -> None:
         err, cerr = per_column(a, b), per_column(c, b)
         print(name, key, err, "control", cerr)
         assert a.shape == b.shape and np.all(err <= np.maximum(3.0 * cerr, 1e-12)), (err, cerr)
+
+
+@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads"])
+def test_msim_run_combined_one_rank_bitwise(tmp_path: Path, name: str) -> None:
+    """`msim run --decompose spatial` on 1 rank (200 steps, frames and thermo every 50): every dataset of the
+    results file bitwise the plain serial run's (frames, thermo with the coupling term, the external work
+    and energy, every load observable); the loads' observables are there."""
+    from test_mpi_run import msim, ok, results
+    d = yaml.safe_load(combined(name, tmp_path).read_text())
+    d["integrator"]["steps"] = 200
+    d["output"].update({"every": 50, "thermo_every": 50})
+    deck = tmp_path / f"{name}_run.yaml"
+    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    ser, one = tmp_path / "serial.h5", tmp_path / "one.h5"
+    ok(msim(0, str(deck), "-o", str(ser)))
+    ok(msim(1, str(deck), "-o", str(one), "--decompose", "spatial"))
+    a, b = results(ser), results(one)
+    assert a.keys() == b.keys()
+    assert sum(k.startswith("observables/") and any(t in k for t in ("tip.", "side.", "g.")) for k in a) >= 8
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
