@@ -10,8 +10,11 @@ Decks (`combined`):
   cylinder ``indenter`` (R = 0.8 σ, K = 1) started at an interstitial site near (−3, 2) and moving down at
   0.2 σ/τ through the atoms (its forces depend on x: the homogeneous evaluation's rebuilds must not leave
   them drawn at the homogeneous state), and a ``body_force`` on atoms and nodes;
-* ``penalty_loads`` — decks/wave2d.yaml with ``penalty`` coupling (κ = 1, Δt = 0.001: no constraint rows,
-  its atoms the replicated copy) and the same three loads.
+* ``penalty_loads`` — decks/wave2d.yaml (its pulse kept) with ``penalty`` coupling (κ = 1, Δt = 0.001: no
+  constraint rows, its atoms the replicated copy) and the same three loads;
+* ``blend_loads`` — decks/wave2d.yaml with ``force_blend`` (strong constraints: the unweighted engine scaled
+  by β, the continuum not split) and the same three loads plus a flat punch from below on the lowest atom
+  rows (pads only: its forces reach the nodes through Nᵀ).
 
 The 2-rank test runs ``ghost_loads`` with skin 0.05 σ (the deck's 0.3: no rebuild in 200 steps): neighbour-list
 rebuilds, also at the homogeneous states, after which the indenter's forces must be redrawn at the restored
@@ -60,29 +63,35 @@ def _interstitial(X: np.ndarray, near: tuple[float, float]) -> list[float]:
 
 
 def combined(name: str, tmp: Path, skin: float | None = None) -> Path:
-    """``ghost_loads`` or ``penalty_loads`` (module docstring); ``skin``: the atoms' list skin (None: the
+    """``ghost_loads``, ``penalty_loads`` or ``blend_loads`` (module docstring); ``skin``: the atoms' list skin (None: the
     deck's)."""
     src = PATCH if name == "ghost_loads" else WAVE2D
     d = yaml.safe_load(src.read_text())
     d.pop("expect", None)
-    loads = [PULSE] if name == "ghost_loads" else []
+    loads = [PULSE] if name == "ghost_loads" else list(d.get("loads") or [])     # (wave2d's own pulse)
     if skin is not None:
         d["atoms"]["skin"] = skin
     if name == "penalty_loads":
         d["handshake"]["coupling"] = {"type": "penalty", "kappa": 1.0}
         d["integrator"].update({"dt": 0.001})
+    if name == "blend_loads":
+        d["handshake"]["coupling"] = {"type": "force_blend", "constraint": "strong"}
     base = tmp / f"{name}_base.yaml"
     base.write_text(yaml.safe_dump(d, sort_keys=False))
     X = prepared(str(base)).model.atoms.X
     tip = {"type": "indenter", "label": "tip", "shape": "cylinder", "radius": 0.8, "stiffness": 1.0,
            "center": _interstitial(X, (-3.0, 2.0)), "velocity": 0.2}
     d["loads"] = [*loads, SIDE, tip, GRAV]
+    if name == "blend_loads":       # a flat punch on the lowest atom rows (pads: its forces go to the nodes)
+        d["loads"].append({"type": "indenter", "label": "punch", "shape": "flat", "radius": 100.0,
+                           "stiffness": 1.0, "center": [0.0, float(X[:, 1].min()) + 0.3],
+                           "direction": [0.0, 1.0]})
     out = tmp / f"{name}.yaml"
     out.write_text(yaml.safe_dump(d, sort_keys=False))
     return out
 
 
-@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads"])
+@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads", "blend_loads"])
 def test_combined_accepted(tmp_path: Path, name: str) -> None:
     """Accepted on 1 and 2 ranks; the prescribed atoms are in the method's replicated sets (ghost: band
     atoms; penalty: the replicated copy)."""
@@ -92,17 +101,21 @@ def test_combined_accepted(tmp_path: Path, name: str) -> None:
     assert spatial_refusal(sim.model, sim.integrator) is None
     assert spatial_refusal(sim.model, sim.integrator, 2) is None
     s, m = sim.model.system, sim.model.system.method
-    side = np.flatnonzero(sim.model.loads[-3].atom_sel)
+    side = np.flatnonzero(sim.model.loads[-4 if name == "blend_loads" else -3].atom_sel)
     assert side.size
     if name == "ghost_loads":
         band = s.free[np.flatnonzero(m.band_atoms)]
         assert np.all(np.isin(side, band))
+    elif name == "blend_loads":
+        punch = sim.model.loads[-1]
+        _, _, idx = punch.energy_forces(s.atoms.x, punch.center(0.0))
+        assert idx.size and np.all(np.isin(idx, s.pad_idx))
     else:
         inT = np.isin(side, np.unique(replicated_dofs(sim.model) // s.d))
         assert np.any(inT) and not np.all(inT)
 
 
-@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads"])
+@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads", "blend_loads"])
 def test_combined_one_rank_bitwise(tmp_path: Path, name: str) -> None:
     """One rank, 200 steps: bitwise the serial run (x, v, U, V, every ledger term with the external work and
     the coupling term, every observable and hook energy at every quarter); the indenter touches atoms,
@@ -117,7 +130,7 @@ def test_combined_one_rank_bitwise(tmp_path: Path, name: str) -> None:
     assert abs(ref["ledger"][-1, 4]) > 0
 
 
-@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads"])
+@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads", "blend_loads"])
 def test_combined_two_ranks(tmp_path: Path, name: str) -> None:
     """2 ranks, 400 steps vs serial (module docstring's contract; ``ghost_loads`` with skin 0.05: rebuilds).
     Measured (load ~10): ghost_loads x ≤ 1e-12, U 1.3e-13, V 1.6e-12, v 1.9e-11 (control 1.6e-13, 2.1e-12,
@@ -142,7 +155,7 @@ def test_combined_two_ranks(tmp_path: Path, name: str) -> None:
         assert a.shape == b.shape and np.all(err <= np.maximum(3.0 * cerr, 1e-12)), (err, cerr)
 
 
-@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads"])
+@pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads", "blend_loads"])
 def test_msim_run_combined_one_rank_bitwise(tmp_path: Path, name: str) -> None:
     """`msim run --decompose spatial` on 1 rank (200 steps, frames and thermo every 50): every dataset of the
     results file bitwise the plain serial run's (frames, thermo with the coupling term, the external work
