@@ -133,9 +133,10 @@ def test_combined_one_rank_bitwise(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("name", ["ghost_loads", "penalty_loads", "blend_loads"])
 def test_combined_two_ranks(tmp_path: Path, name: str) -> None:
     """2 ranks, 400 steps vs serial (module docstring's contract; ``ghost_loads`` with skin 0.05: rebuilds).
-    Measured (load ~10): ghost_loads x ≤ 1e-12, U 1.3e-13, V 1.6e-12, v 1.9e-11 (control 1.6e-13, 2.1e-12,
-    1.3e-11), ledger ≤ 4.4e-14, observables ≤ 2.0e-13 (control 2.1e-13); penalty_loads U, V, v ≤ 4.3e-16,
-    ledger ≤ 6.4e-16, observables ≤ 1.3e-16. Without the redraw after a homogeneous-state rebuild
+    Measured (load ~10): ghost_loads U 1.3e-13, V 1.6e-12, v 1.9e-11 (control 1.6e-13, 2.1e-12, 1.3e-11),
+    ledger ≤ 4.4e-14, observables ≤ 2.0e-13 (control 2.5e-13); penalty_loads U, V, v ≤ 9.2e-17, ledger
+    ≤ 4.2e-16, observables ≤ 1.2e-16; blend_loads U 1.2e-13, V 2.4e-12, v 2.7e-12 (control 9.6e-14, 2.1e-12,
+    2.6e-12), ledger ≤ 1.0e-14, observables ≤ 1.0e-13. Without the redraw after a homogeneous-state rebuild
     (`SpatialGhost._correction`) ghost_loads' x is off by 3.0e-10."""
     deck = combined(name, tmp_path, 0.05 if name == "ghost_loads" else None)
     z = spatial(2, deck, 400, 50, tmp_path)
