@@ -3,10 +3,14 @@ the constraint solve replicated (docs/parallel.md "Spatial decomposition of coup
 
 OPT-IN ONLY (``msim run --decompose spatial`` / `SpatialCoupled`); the default P > 1 coupled run is the
 replicated-data one (`run.distributed.setup_replicated`). Supported (`spatial_refusal`, a message naming
-what is not): a 2D or 3D energy-based ``projected`` or ``strong`` coupling with a pair potential or
-tabulated EAM (funcfl, setfl, single-element eam/fs, ``eam_zhou``: the engine's density / embedding / force
-passes, the embedding blended by the site weights β̄ and the force pass by the bond weights, as
-`EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin
+what is not): 2D or 3D, every coupling method — ``projected``, ``strong``, and those with forces of their
+own through `parallel.spatial_coupling` (hooks: ``self.cm``): ``ghost_corrected`` (its band atoms in the
+per-step gather, the homogeneous state evaluated on the engine), ``penalty`` (no constraint rows: its
+atoms are the replicated copy), ``force_blend`` (the unweighted lattice scaled by β, the continuum not
+split: `spatial_coupling.ReplicatedContinuum`) —, a mass floor (`CoupledSystem(mass_floor=)`), a pair
+potential or tabulated EAM (funcfl, setfl, eam/fs with one or several elements, ``eam_zhou``: the engine's
+density / embedding / force passes, the embedding blended by the site weights β̄ and the force pass by the
+bond weights, as `EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin
 wide, loads that are initial conditions (``radial_pulse``; wave packets are initial conditions already),
 held dofs (``fixed``: atoms and/or nodes; no other dofs with zero inverse mass than the fixed and prescribed
 loads'), prescribed motion of atoms and/or nodes (``prescribed``, ``kfield``), indenters, body forces and
@@ -29,7 +33,8 @@ What each rank holds:
   current forces on its atoms and nodes) is summed per rank over its owned atoms (global-id order, pads
   with zero force, before the thermostat's forces) and rides on the per-step gather (d values per load);
   every rank adds the ranks' sums in rank order, then the replicated node forces' (1 rank: bitwise);
-* a replicated copy of the TOUCHED atoms (the atoms of the constraint rows: ``projector.touched``):
+* a replicated copy of the TOUCHED atoms (the atoms of the constraint rows: ``projector.touched``; without
+  constraint rows, the coupling method's atoms, `spatial_coupling.replicated_dofs`):
   x, v, accelerations, reference positions (``xT``, ``vT``, ``accT``, ``XT``; (n_T, d)). Every rank
   kicks/drifts them, re-projects G q and G v, and kicks them with the corrected accelerations
   exactly as the serial integrator does (the serial kernels on the compact arrays: the same values in
@@ -39,9 +44,11 @@ One step (the serial `VelocityVerlet.step`'s order): kick/drift of the owned ato
 and the nodes; round-off re-projection of G q, G v (touched copy and nodes); owned touched rows and
 owned pads (x = X + N U) written into the engine; neighbour rebuild when due (collective); the engine's
 forces (ghost exchange, reverse forces); then ONE ``Allgatherv`` per step of each rank's (energy share,
-its fixed loads' reaction sums, owned touched atoms' forces, owned pads' forces, its block of the
-continuum's node forces (`SplitContinuum.prefetch`), its loads' block (`SpatialLoads.pack`: partial sums of
-the indenters and body forces, the prescribed atoms' forces, its pads' external forces)); every rank then
+its fixed loads' reaction sums, the coupling method's scalars (``n_scalars``: force_blend's energy share),
+owned touched atoms' forces, owned pads' forces, its owned band atoms' rows (ghost_corrected), its block of
+the continuum's node forces (`SplitContinuum.prefetch`), its loads' block (`SpatialLoads.pack`: partial sums
+of the indenters and body forces, the prescribed atoms' forces, its pads' external forces; not sent at
+ghost_corrected's homogeneous evaluation)); every rank then
 has the serial touched forces,
 the serial pad forces and the serial node forces, does the pad forces → nodes (serial order), the multiplier solve, and kicks.
 
@@ -57,6 +64,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import load as _load_kernel
+from .spatial_coupling import ReplicatedContinuum, coupling_hook, replicated_dofs
 from .spatial_loads import SpatialLoads
 from .spatial_operators import SpatialOperators
 
@@ -67,6 +75,9 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     """(deck key, message) of the first feature the spatial coupled path does not support on ``size``
     ranks, or None."""
     from ..coupling.methods.base import CouplingMethod
+    from ..coupling.methods.force_blend import ForceBlendCoupling
+    from ..coupling.methods.ghost_corrected import GhostCorrectedCoupling
+    from ..coupling.methods.penalty import PenaltyCoupling
     from ..coupling.methods.projected import ProjectedCoupling
     from ..coupling.methods.strong import StrongCoupling
     from ..fem.continuum import ContinuumRegion
@@ -82,15 +93,18 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
     if getattr(pot, "external", False) or (getattr(pot, "many_body", False) and tab is None):
         return "potential", (f"potential '{type(pot).__name__}' {what} (pair potentials and tabulated EAM "
                              "only)")
-    if tab is not None and tab.rhor.shape[0] != tab.frho.shape[0]:
-        return "potential", (f"an eam/fs file with several elements (one density per element pair) {what} "
-                             "(setfl, funcfl and single-element eam/fs only)")
     if s.d not in (2, 3):
         return "atoms", f"{s.d}D {what} (2D and 3D only)"
     m = s.method
-    if type(m) not in (ProjectedCoupling, StrongCoupling):
-        return "handshake.coupling", f"coupling '{type(m).__name__}' {what} (projected and strong only)"
-    if hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
+    if type(m) not in (ProjectedCoupling, StrongCoupling, GhostCorrectedCoupling, PenaltyCoupling,
+                       ForceBlendCoupling):
+        return "handshake.coupling", f"coupling '{type(m).__name__}' {what}"
+    if type(m) is GhostCorrectedCoupling:       # its forces: `parallel.spatial_coupling.SpatialGhost`
+        if not m.enabled or m._frozen:
+            return "handshake.coupling", f"a ghost_corrected coupling switched off or frozen {what}"
+    elif type(m) in (PenaltyCoupling, ForceBlendCoupling):   # `spatial_coupling.SpatialPenalty`, `…ForceBlend`
+        pass
+    elif hasattr(m, "before_forces") or type(m).add_forces is not CouplingMethod.add_forces:
         return "handshake.coupling", f"a coupling with its own forces {what}"
     if np.any(model.atoms.box.periodic):
         return "atoms.boundary", f"a periodic atom box {what} (free boxes only)"
@@ -104,15 +118,15 @@ def spatial_refusal(model, integrator, size: int = 1) -> tuple[str, str] | None:
         return why
     if not np.array_equal(integrator._fixed, fixed_stacked(model)):
         return "loads", f"dofs with zero inverse mass other than the fixed, prescribed and kfield loads' {what}"
-    if integrator.projector is None or not integrator._local:
+    if integrator.projector is not None and not integrator._local:
         return "handshake.coupling", f"a constraint system without the local (touched-dof) solve {what}"
     why = operator_refusal(model, integrator, what)     # Langevin thermostat, damping band (spatial_operators)
     if why is not None:
         return why
-    if not isinstance(model.continuum, ContinuumRegion) or not SplitContinuum.supports(model.continuum, m):
-        return "continuum", f"this continuum {what}"
-    if np.any(s.floored.size):
-        return "handshake", f"mass_floor {what}"
+    cont = model.continuum
+    if not isinstance(cont, ContinuumRegion) or not (SplitContinuum.supports(cont, m) or (
+            type(m) is ForceBlendCoupling and type(cont).compute is ContinuumRegion.compute)):
+        return "continuum", f"this continuum {what}"     # (force blending: the continuum stays replicated)
     return None
 
 
@@ -189,30 +203,36 @@ class SpatialCoupled:
         self.dt = float(integrator.dt)
         self.n_threads = int(integrator.n_threads)
         self._kv, self._ck = _load_kernel("verlet"), _load_kernel("coupler")
-        # ---- the touched atoms, replicated (compact arrays; serial flat indices mapped onto them)
-        ta, aa = integrator._t_atom, integrator._a_atom
+        # ---- the touched atoms, replicated (compact arrays; serial flat indices mapped onto them); without
+        # constraints (penalty) the copy holds the coupling method's atoms (`spatial_coupling.replicated_dofs`)
+        e0 = np.zeros(0, np.int64)
+        if p is not None:
+            ta, aa = integrator._t_atom, integrator._a_atom
+            self.t_node, self.a_node = integrator._t_node, integrator._a_node
+        else:
+            ta, aa = replicated_dofs(model), e0
+            self.t_node, self.a_node = e0, e0
         self.T = np.unique(ta // d).astype(np.int64)
         self.tc = (np.searchsorted(self.T, ta // d) * d + ta % d).astype(np.int64)
         self.ac = (np.searchsorted(self.T, aa // d) * d + aa % d).astype(np.int64)
-        self.t_node, self.a_node = integrator._t_node, integrator._a_node
         self.xT = np.ascontiguousarray(a.x[self.T])
         self.vT = np.ascontiguousarray(a.v[self.T])
         self.XT = np.ascontiguousarray(a.X[self.T])
         self.fT = np.zeros_like(self.xT)
         self.accT = np.zeros_like(self.xT)
         self.invT = np.ascontiguousarray(integrator._inv_atoms[self.T])
-        self.inv_t = integrator._inv_t
+        self.inv_t = integrator._inv_t if p is not None else np.zeros(0)
         self.inv_nodes = integrator._inv_nodes
-        self.buf_t = np.empty(p.touched.size)
-        self.r = np.empty(p.n_rows)
-        self.corr = np.empty(p.active.size)
-        self.reproject_tol = float(integrator.reproject_tol)
+        self.buf_t = np.empty(p.touched.size if p is not None else 0)
+        self.r = np.empty(p.n_rows if p is not None else 0)
+        self.corr = np.empty(p.active.size if p is not None else 0)
+        self.reproject_tol = float(integrator.reproject_tol) if p is not None else np.inf
         self.n_reprojections = 0
         # the round-off check of G q after the forces, as the serial integrator decides it
         # (`VelocityVerlet._check_after_forces`), so a one-rank run stays bitwise the serial one
         self.late = bool(integrator._check_after_forces())
-        self.buf_q = np.empty(p.touched.size)
-        self.rq = np.empty(p.n_rows)
+        self.buf_q = np.empty(self.buf_t.size)
+        self.rq = np.empty(self.r.size)
         self._vsave = None          # the slaved dofs' velocities before the kick pass (`_slave_acc`)
         # ---- pads (replicated plan of the serial system: N_pad, X_pad, the Nᵀ transfer)
         self.pad_idx = np.ascontiguousarray(s.pad_idx, np.int64)
@@ -225,7 +245,8 @@ class SpatialCoupled:
         self._ar_pad = np.arange(self.n_pad, dtype=np.int64)
         # ---- continuum: replicated state, node forces split (its buffer rides on the atoms' gather)
         self.cont = model.continuum
-        self.split = SplitContinuum(self.cont, comm).install()
+        self.split = (SplitContinuum(self.cont, comm).install() if SplitContinuum.supports(self.cont, s.method)
+                      else ReplicatedContinuum(comm))     # force blending reads W per point: not split
         self.acc_nodes = np.zeros((s.n_nodes, d))
         self.f_nodes = np.zeros((s.n_nodes, d))
         # ---- fixed dofs: the serial (n, d) mask of the dofs that move (0 on fixed components and pads);
@@ -251,12 +272,17 @@ class SpatialCoupled:
             a.nlist.skin, types=None if a.types is None else np.asarray(a.types, np.int32)[mine], axis=0,
             newton=newton, n_threads=self.n_threads, neighbor=a.nlist.policy,
             site_w=None if site_w is None else np.asarray(site_w, float)[mine],
-            X_ref=np.asarray(a.X, float)[mine], bond_weight_fn=s.handshake.bond_weight_fn)
+            X_ref=np.asarray(a.X, float)[mine],
+            # force blending: the unweighted lattice (the serial region's weights: sites 1, no bond weights)
+            bond_weight_fn=s.handshake.bond_weight_fn if s.method.energy_based else None)
         del v0, mine
         self._built = -1
         self.step_count = int(integrator.step_count)     # a restart continues the serial clock
         self.loads = SpatialLoads(self, model, integrator)      # prescribed, indenter, body force, traction
         self.ops = SpatialOperators(self, model, integrator)     # thermostat, damping band (or no-ops)
+        self.cm = coupling_hook(self, model)     # the coupling method's own forces (ghost_corrected) or None
+        if self.cm is not None:
+            self.cm.mirror_serial_list(a)
         self.time = float(integrator.time)
         self.potential = 0.0
         self.energy = {"potential_atoms": 0.0, "potential_continuum": 0.0, "coupling": 0.0}
@@ -265,6 +291,8 @@ class SpatialCoupled:
         self.stats = {"t_engine": 0.0, "t_continuum": 0.0, "t_gather": 0.0, "t_rest": 0.0, "steps": 0}
         self._remap()
         self._set_pads()
+        if self.cm is not None:
+            self.cm.before_forces()
         self._evaluate()
         self._init = False
 
@@ -283,6 +311,10 @@ class SpatialCoupled:
         self._fp = np.ascontiguousarray((self.posT[:, None] * d + cd).ravel())
         self.rowsP = np.flatnonzero(inP)
         self.posP = np.searchsorted(self.pad_idx, g[self.rowsP])
+        # the coupling method's replicated atoms (ghost_corrected: its band), a block of the per-step gather
+        e0 = np.zeros(0, np.int64)
+        self.rowsB, self.posB = self.cm.rows(g) if self.cm is not None else (e0, e0)
+        self._frB = np.ascontiguousarray((self.rowsB[:, None] * d + cd).ravel())
         self.inv_own = np.ascontiguousarray(np.repeat(e.inv_mass[:, None], d, axis=1))
         self.free_own = np.ascontiguousarray(self._free_atoms[g])     # (n_own, d): 0 on held dofs and pads
         self.inv_own *= self.free_own
@@ -298,25 +330,28 @@ class SpatialCoupled:
         ld = self.loads
         ld.remap(g, inP)
         cs = self.split.prefetch()        # (plans the split; its size is fixed)
-        k_own = 1 + self._nR + (self.rowsT.size + self.rowsP.size) * d
+        self._nX = int(getattr(self.cm, "n_scalars", 0))    # the coupling method's per-rank scalars
+        k_own = 1 + self._nR + self._nX + (self.rowsT.size + self.rowsP.size + self.rowsB.size) * d
         self._send = np.empty(k_own + cs.size + ld.counts(ld.rowsH.size, self.rowsP.size))
-        mine = (self.posT, self.posP, ld.posH)
+        mine = (self.posT, self.posP, self.posB, ld.posH)
         parts = self.comm.allgather(mine) if self.comm.size > 1 else [mine]
         _, ccounts, _ = self.split.recv_buffer()
-        counts = np.array([1 + self._nR + (pt.size + pp.size) * d + int(cc) + ld.counts(ph.size, pp.size)
-                           for (pt, pp, ph), cc in zip(parts, ccounts, strict=True)])
+        counts = np.array([1 + self._nR + self._nX + (pt.size + pp.size + pb.size) * d + int(cc)
+                           + ld.counts(ph.size, pp.size)
+                           for (pt, pp, pb, ph), cc in zip(parts, ccounts, strict=True)])
         self._counts = counts
         self._displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._recv = np.empty(int(counts.sum()))
-        # per rank: (offset of its forces, flat posT, flat posP, continuum offset, continuum count); its
-        # energy share at offset − 1 − nR, its fixed loads' sums after it
+        # per rank: (offset of its forces, flat posT, flat posP, flat posB, continuum offset, continuum count);
+        # its header at displs[r]: its energy share, its fixed loads' sums, the coupling method's scalars
         self._layout = []
         self._lblocks = []          # per rank: the loads' block (offset, flat H positions, flat pad positions)
-        for r, (pt, pp, ph) in enumerate(parts):
-            o = int(self._displs[r]) + 1 + self._nR
+        for r, (pt, pp, pb, ph) in enumerate(parts):
+            o = int(self._displs[r]) + 1 + self._nR + self._nX
+            oc = o + (pt.size + pp.size + pb.size) * d
             self._layout.append((o, (pt[:, None] * d + cd).ravel(), (pp[:, None] * d + cd).ravel(),
-                                 o + (pt.size + pp.size) * d, int(ccounts[r])))
-            self._lblocks.append((o + (pt.size + pp.size) * d + int(ccounts[r]), (ph[:, None] * d + cd).ravel(),
+                                 (pb[:, None] * d + cd).ravel(), oc, int(ccounts[r])))
+            self._lblocks.append((oc + int(ccounts[r]), (ph[:, None] * d + cd).ravel(),
                                   (pp[:, None] * d + cd).ravel()))
         self._built = e.n_builds
         self.ops.remap()
@@ -329,30 +364,41 @@ class SpatialCoupled:
                                  self.xP, self._vP, 2)
             self.engine.x[self.rowsP] = self.xP[self.posP]
 
-    def _evaluate(self) -> None:
+    def _evaluate(self, homogeneous: bool = False) -> None:
         """Forces of the current state: engine (owned atoms), ONE Allgatherv (energy shares, owned touched
-        and pad forces, the continuum's blocks), pad forces → nodes; the global potential energy."""
+        and pad forces, the coupling method's block, the continuum's blocks), pad forces → nodes; the
+        global potential energy. ``homogeneous``: the ghost correction's evaluation at the fitted
+        homogeneous state (`parallel.spatial_coupling`: the band block carries forces, no thermostat, no
+        reactions, no energies recorded)."""
         from time import thread_time as _tt
         e, d = self.engine, self.d
         t0 = _tt()
         e.compute()
         f = e.forces
         send = self._send
-        for i, (rows, pads) in enumerate(self._rowsR):     # reactions: the forces before the thermostat's
-            fr = f[rows]
-            fr[pads] = 0.0
-            send[1 + i * d:1 + (i + 1) * d] = fr.sum(axis=0)
-        o = 1 + self._nR
-        kT, kP = self.rowsT.size * d, self.rowsP.size * d
+        o = 1 + self._nR + self._nX
+        kT, kP, kB = self.rowsT.size * d, self.rowsP.size * d, self.rowsB.size * d
         cs = self.split.prefetch()
-        if self.loads.active:       # its block: before the external forces are added (reactions, f_int)
-            self.loads.pack(f, self.ops.fext_own(), send[o + kT + kP + cs.size:])
-        self.ops.add_forces(f)
+        if not homogeneous:
+            if self.cm is not None:
+                self.cm.add_atom_forces(f)      # the method's forces on owned atoms, before the force hooks
+            for i, (rows, pads) in enumerate(self._rowsR):     # reactions: the forces before the thermostat's
+                fr = f[rows]
+                fr[pads] = 0.0
+                send[1 + i * d:1 + (i + 1) * d] = fr.sum(axis=0)
+            if self.loads.active:       # its block: before the external forces are added (reactions, f_int)
+                self.loads.pack(f, self.ops.fext_own(), send[o + kT + kP + kB + cs.size:])
+            self.ops.add_forces(f)
         t1 = _tt()
         send[0] = e.energy_local
+        if self._nX:
+            self.cm.pack_scalars(send[1 + self._nR:o])
         np.take(f[: e.n_own].reshape(-1), self._fr, out=send[o:o + kT])
         send[o + kT:o + kT + kP] = f[self.rowsP].reshape(-1)
-        send[o + kT + kP:o + kT + kP + cs.size] = cs
+        if kB:      # ghost_corrected's band atoms: positions (the stacked q), forces at the homogeneous state
+            src = (f if homogeneous else e.x)[: e.n_own].reshape(-1)
+            np.take(src, self._frB, out=send[o + kT + kP:o + kT + kP + kB])
+        send[o + kT + kP + kB:o + kT + kP + kB + cs.size] = cs
         tc = _tt()
         if self.comm.size > 1:
             MPI = self.comm.MPI
@@ -362,28 +408,36 @@ class SpatialCoupled:
         crecv, _, cdispl = self.split.recv_buffer()
         recv, fT, fP = self._recv, self.fT, self.fP
         Ea = 0.0
-        for r, (o, pt, pp, oc, nc) in enumerate(self._layout):
-            Ea += float(recv[o - 1 - self._nR])
+        for r, (o, pt, pp, pb, oc, nc) in enumerate(self._layout):
+            Ea += float(recv[self._displs[r]])
             nT, nP = pt.size, pp.size        # (flat indices)
             fT.reshape(-1)[pt] = recv[o:o + nT]
             fP.reshape(-1)[pp] = recv[o + nT:o + nT + nP]
+            if pb.size:
+                self.cm.buf.reshape(-1)[pb] = recv[o + nT + nP:o + nT + nP + pb.size]
             crecv[int(cdispl[r]):int(cdispl[r]) + nc] = recv[oc:oc + nc]
-        if self.loads.active:
+        if self._nX:
+            self.cm.unpack_scalars([recv[h + 1 + self._nR:h + 1 + self._nR + self._nX] for h in self._displs])
+        if self.loads.active and not homogeneous:
             self.loads.unpack(recv, self._lblocks)
         self.split.finish_prefetch()
         t2 = _tt()
         Ec = float(self.cont.compute())      # the prefetched result (no communication)
         np.copyto(self.f_nodes, self.cont.forces)
         if self.n_pad:
-            Tp, Ti, Tx = self._Nt
-            self._ck.pad_forces(self._ar_pad, Tp, Ti, Tx, self._pnodes, fP, self.f_nodes)
+            if self.s.method.energy_based:     # pads' forces act on the nodes (force blending: dropped)
+                Tp, Ti, Tx = self._Nt
+                self._ck.pad_forces(self._ar_pad, Tp, Ti, Tx, self._pnodes, fP, self.f_nodes)
             f[self.rowsP] = 0.0
+        if homogeneous:
+            return
+        Ecoup = self.cm.finish(self.f_nodes) if self.cm is not None else 0.0
         if self._fixed_loads:
             self._reactions()
         if self.loads.active:       # reactions, node loads, f_nodes += the external node forces
             self.loads.after_gather(self.time, self.f_nodes)
-        self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": 0.0}
-        self.potential = Ea + Ec + 0.0
+        self.energy = {"potential_atoms": Ea, "potential_continuum": Ec, "coupling": Ecoup}
+        self.potential = Ea + Ec + Ecoup
         self.stats["t_engine"] += t1 - t0
         self.stats["t_continuum"] += tc - t1
         self.stats["t_gather"] += t2 - tc
@@ -396,8 +450,8 @@ class SpatialCoupled:
         for i, ld in enumerate(self._fixed_loads):
             r = np.zeros(d)
             if ld.atom_sel is not None:
-                for o, *_ in self._layout:
-                    r += recv[o - self._nR + i * d:o - self._nR + (i + 1) * d]
+                for h in self._displs:
+                    r += recv[h + 1 + i * d:h + 1 + (i + 1) * d]
             if ld.node_sel is not None:
                 r += self.f_nodes[self._nidx[i]].sum(axis=0)
             ld.set_reaction(np.where(ld.comp, r, 0.0))
@@ -407,6 +461,11 @@ class SpatialCoupled:
         with the serial kernels, the owned atoms with the plain kernel, then the owned touched rows from
         the touched copy."""
         p, ck, nt, e = self.p, self._ck, self.n_threads, self.engine
+        if p is None:       # no constraints (penalty): the serial plain kicks, on the copy and the nodes
+            self._kv.acc_kick(self.vT, self.accT, self.fT, self.invT, half, nt)
+            self._kv.acc_kick(self.cont.V, self.acc_nodes, self.f_nodes, self.inv_nodes, half, nt)
+            self._own_kick(half)
+            return
         if self.late and self._init:
             self._acc_residual_and_check()
         else:
@@ -419,8 +478,14 @@ class SpatialCoupled:
         ck.acc_kick(self.cont.V.reshape(-1), self.acc_nodes.reshape(-1), self.f_nodes.reshape(-1),
                     self.inv_nodes.reshape(-1), half, self.a_node, corr, self.ac.size, nt)
         self._slave_acc(2, half)
+        self._own_kick(half)
+
+    def _own_kick(self, half: float) -> None:
+        """The owned atoms' accelerations and half-kick (plain kernel), then the owned touched rows from the
+        touched copy."""
+        e = self.engine
         n = e.n_own
-        self._kv.acc_kick(e.v, self.acc_own, e.forces[:n], self.inv_own, half, nt)
+        self._kv.acc_kick(e.v, self.acc_own, e.forces[:n], self.inv_own, half, self.n_threads)
         fr, fp = self._fr, self._fp
         e.v.reshape(-1)[fr] = self.vT.reshape(-1)[fp]
         self.acc_own.reshape(-1)[fr] = self.accT.reshape(-1)[fp]
@@ -493,7 +558,7 @@ class SpatialCoupled:
             k.kick_drift(e.v, e.x[:no], self.acc_own, half, dt, nt)
             k.kick_drift(self.vT, self.xT, self.accT, half, dt, nt)
             k.kick_drift(self.cont.V, self.cont.U, self.acc_nodes, half, dt, nt)
-            if not self.late:
+            if not self.late and self.p is not None:
                 self._reproject()
             fr, fp = self._fr, self._fp
             e.x[:no].reshape(-1)[fr] = self.xT.reshape(-1)[fp]
@@ -503,6 +568,8 @@ class SpatialCoupled:
             self._set_pads()
             self.ops.after_drift()
             self.stats["t_rest"] += _tt() - t0
+            if self.cm is not None:
+                self.cm.before_forces()     # ghost_corrected: the homogeneous state's evaluation (collective)
             if e.due():
                 e.rebuild()
                 self._remap()

@@ -24,10 +24,9 @@ mesh (rank 0 also the serial arrays it gathers into). The serial model itself is
 (docs/parallel.md "Per-rank memory of the spatial path").
 
 Refused (`DeckError` at the key, exit 2): everything `parallel.coupled_spatial.spatial_refusal` names
-(couplings other than projected and strong, 1D, external engines and eam/fs files with several elements,
-thermostats other than Langevin, loads other than initial conditions, ``fixed``, ``prescribed``, ``kfield``,
-``indenter``, ``body_force`` and ``traction`` (`parallel.spatial_loads`; ``precrack`` among them), periodic
-atom boxes, slabs thinner
+(1D, external engines, thermostats other than Langevin, loads other than initial conditions, ``fixed``,
+``prescribed``, ``kfield``, ``indenter``, ``body_force`` and ``traction`` (`parallel.spatial_loads`; ``precrack``
+among them), periodic atom boxes, slabs thinner
 than cut-off + skin) and quasi-statics. The Langevin thermostat and the damping band run in
 `parallel.spatial_operators`: each rank's ledger share holds its owned atoms' thermostat work (rank 0 the
 replicated dissipated energy); the gather to rank 0 writes the thermostat forces into ``fext_atoms`` (so
@@ -99,6 +98,9 @@ def release_serial_list(atoms) -> None:  # noqa: ANN001
     rebuilt on demand (`NeighborList.x_build is None`) by whatever needs it."""
     from ..md.neighbors import NeighborList
     nl = atoms.nlist
+    # where it was built and its policy count: the spatial path builds its engine's first list there when the
+    # serial run would go on from this list (ghost_corrected's `prepare` builds one, `spatial_coupling`)
+    atoms._released_list = None if nl.x_build is None else (nl.x_build, int(nl.since_build))
     atoms.nlist = NeighborList(atoms.box, nl.cutoff, nl.skin, nl.n_threads, policy=nl.policy, wrap=True)
     atoms.bond_w = None
     atoms._bw_keys, atoms._bw_vals, atoms._bw_unsorted = np.zeros(0, np.int64), np.zeros(0), False
@@ -153,7 +155,8 @@ class _Share:
         sc = self.integ.sc
         return {"potential_atoms": float(sc.engine.energy_local),
                 "potential_continuum": float(sc.energy["potential_continuum"]) if self.integ.root else 0.0,
-                "coupling": 0.0}
+                # the coupling method's term (ghost_corrected) is replicated: counted once, on rank 0
+                "coupling": float(sc.energy["coupling"]) if self.integ.root else 0.0}
 
     def momentum(self) -> np.ndarray:
         e, live = self._live()
@@ -244,6 +247,8 @@ class SpatialIntegrator:
     def constraint_residual(self) -> float:
         """max |G q| [length] from the replicated touched copy and U (the same on every rank)."""
         sc = self.sc
+        if sc.p is None:        # no constraints (penalty; `VelocityVerlet.constraint_residual`: 0)
+            return 0.0
         return float(sc.p.residual_into(sc.xT.reshape(-1), sc.XT.reshape(-1), sc.cont.U.reshape(-1), 1, sc.tc,
                                         sc.t_node, sc.buf_t, sc.r))
 

@@ -81,7 +81,6 @@ def test_wave2d_spatial_one_rank_bitwise(tmp_path: Path) -> None:
 
 
 REFUSED = {      # deck variant -> the key named (thermostat, damping band, strong: test_mpi_coupled_spatial_ops)
-    "penalty": ({"handshake": {"coupling": {"type": "penalty", "kappa": 1.0}}}, "handshake.coupling"),
     "precrack_load": ({"loads": [{"type": "precrack", "tip": [0.0, 0.3]}]}, "loads"),
 }      # (3D and EAM decks: tests/parallel/test_mpi_coupled_spatial_3d.py; fixed, prescribed, indenter, body force
 #        traction and kfield loads are accepted: test_mpi_coupled_spatial_fixed.py, test_mpi_coupled_spatial_loads.py;
@@ -90,7 +89,8 @@ REFUSED = {      # deck variant -> the key named (thermostat, damping band, stro
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals(tmp_path: Path, case: str) -> None:
-    """What the spatial path does not support (penalty coupling, a precrack: its bond weights and tracker)
+    """What the spatial path does not support (a precrack: its bond weights and tracker; every coupling
+    method runs since sppen: test_mpi_coupled_spatial_methods*.py)
     is refused with a message naming the deck key, by
     `spatial_refusal` and by `SpatialCoupled` itself (never run); wave2d itself is accepted."""
     import yaml
@@ -148,19 +148,20 @@ def test_msim_run_decompose_spatial(tmp_path: Path) -> None:
 
 
 def test_msim_run_decompose_spatial_refused(tmp_path: Path) -> None:
-    """Under `mpiexec -n 2`, `--decompose spatial` with penalty coupling exits 2 with one message naming
-    the deck key (printed once); without the option the same deck runs (replicated)."""
+    """Under `mpiexec -n 2`, `--decompose spatial` with a precrack load exits 2 with one message naming
+    the deck key (printed once); without the option the same deck runs (replicated). (The penalty coupling
+    this test used runs on the spatial path since sppen: test_mpi_coupled_spatial_methods_penalty.py.)"""
     import yaml
     from test_mpi_run import msim, ok
     d = yaml.safe_load(WAVE2D.read_text())
     d.pop("expect", None)
-    d["handshake"]["coupling"] = {"type": "penalty", "kappa": 1.0}
-    d["integrator"].update({"steps": 20, "dt": 0.004})     # (penalty: the weighted atoms' stable step)
-    deck = tmp_path / "penalty.yaml"
+    d.update(REFUSED["precrack_load"][0])
+    d["integrator"].update({"steps": 20})
+    deck = tmp_path / "precrack.yaml"
     deck.write_text(yaml.safe_dump(d, sort_keys=False))
     p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]
-    assert "handshake.coupling" in p.stderr and p.stderr.count("not supported by the spatial") == 1
+    assert "loads" in p.stderr and p.stderr.count("not supported by the spatial") == 1
     ok(msim(2, str(deck), "-o", str(tmp_path / "rep.h5")))
 
 

@@ -150,15 +150,6 @@ def test_3d_eam_rebuilds_and_migration(tmp_path: Path, mode: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- refusals
-def _eam_fs_multi(tmp: Path) -> Path:
-    """The 3D EAM deck with an eam/fs file of two elements (AlFe_mm: 4 density tables; Al atoms)."""
-    d = yaml.safe_load(EAM.read_text())
-    hs = {**d["handshake"], "width": 8.0}        # AlFe_mm's cut-off 6.5 + skin 1 needs a wider handshake
-    return variant(EAM, tmp, "eam_fs", atoms={"mass": 26.98},
-                   potential={"type": "eam", "file": "AlFe_mm.eam.fs"},
-                   handshake={**hs, "coupling": {"type": "projected", "slave_below": 0.05}})
-
-
 def _eam_precrack(tmp: Path) -> Path:
     """The 3D EAM deck with a precrack (bond weights of its own and a tracker of the serial atoms: not
     supported)."""
@@ -172,15 +163,15 @@ def _eam_precrack(tmp: Path) -> Path:
 
 REFUSED = {      # deck -> the key named
     "precrack_3d": (_eam_precrack, "loads"),
-    "eam_fs_two_elements": (_eam_fs_multi, "potential"),
     "1d": (lambda tmp: Path(__file__).resolve().parents[2] / "decks" / "wave1d.yaml", "atoms"),
 }
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_refusals_3d(tmp_path: Path, case: str) -> None:
-    """What the spatial path still does not support on these decks — a precrack (on the 3D EAM deck), eam/fs files with several elements (one density table per element
-    pair), 1D — is refused with a message naming the deck key, by `spatial_refusal` and by `SpatialCoupled` itself (never run)."""
+    """What the spatial path still does not support on these decks — a precrack (on the 3D EAM deck), 1D —
+    is refused (eam/fs files with several elements run since sppen: test_mpi_coupled_spatial_methods_eamfs.py)
+    with a message naming the deck key, by `spatial_refusal` and by `SpatialCoupled` itself (never run)."""
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
     make, key = REFUSED[case]

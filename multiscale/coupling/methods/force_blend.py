@@ -111,10 +111,12 @@ class ForceBlendCoupling(CouplingMethod):
         f_nodes *= self._alpha_nodes[:, None]
         return self.energy_reweighting(system)
 
-    def energy_reweighting(self, system) -> float:  # noqa: ANN001
+    def energy_reweighting(self, system, atoms_part: float | None = None) -> float:  # noqa: ANN001
         """The ``coupling`` energy [energy]: partition-of-unity re-weighting of the regions' unweighted
-        energies (module docstring); uses the atoms' per-atom energies of the last evaluation."""
-        E = float(self._dw_atoms @ system.atoms.energies)
+        energies (module docstring); uses the atoms' per-atom energies of the last evaluation, or
+        ``atoms_part`` = Σ_a (β̄_a − 1) e_a when given (the spatial path's sum over the ranks,
+        `parallel.spatial_coupling.SpatialForceBlend`), then adds the continuum's terms in the same order."""
+        E = float(self._dw_atoms @ system.atoms.energies) if atoms_part is None else float(atoms_part)
         if self._dq.size:
             cont = system.continuum
             W = cont.last_energy_densities()   # the forces' own W: no second material evaluation

@@ -163,16 +163,7 @@ class GhostCorrectedCoupling(CouplingMethod):
             s.update_pads()
             self._busy = True
             s.compute_forces()
-            g = s.forces_q() * self.band
-            # no net force (momentum conservation): remove Σg as a uniform acceleration of the band
-            # (mass-weighted); at a homogeneous state Σg over the band is already ~0 when every
-            # surface the band leaves out is free or on the mesh's bounding box
-            m = np.where(self.band & (s.inv_mass_dof > 0), 1.0 / np.where(s.inv_mass_dof > 0,
-                                                                         s.inv_mass_dof, 1.0), 0.0)
-            mk = m.reshape(-1, s.d).sum(axis=0)
-            net = g.reshape(-1, s.d).sum(axis=0)
-            if np.all(mk > 0):
-                g = g - (m.reshape(-1, s.d) * (net / mk)).ravel()
+            g = self.band_correction(s, s.forces_q())
         finally:
             self._busy = False
             s.atoms.x[...], s.continuum.U[...] = save[0], save[1]
@@ -180,15 +171,33 @@ class GhostCorrectedCoupling(CouplingMethod):
             s.f_atoms[...], s.f_nodes[...], s.energy = save[2], save[3], save[4]
         return g
 
+    def band_correction(self, system, fq: np.ndarray) -> np.ndarray:  # noqa: ANN001
+        """g (n_dof,) from the blended stacked forces fq (n_dof,) of a state: fq restricted to the band, its
+        net force removed (also the spatial path's, `parallel.spatial_coupling`, on the gathered forces)."""
+        s = system
+        g = fq * self.band
+        # no net force (momentum conservation): remove Σg as a uniform acceleration of the band
+        # (mass-weighted); at a homogeneous state Σg over the band is already ~0 when every
+        # surface the band leaves out is free or on the mesh's bounding box
+        m = np.where(self.band & (s.inv_mass_dof > 0), 1.0 / np.where(s.inv_mass_dof > 0,
+                                                                     s.inv_mass_dof, 1.0), 0.0)
+        mk = m.reshape(-1, s.d).sum(axis=0)
+        net = g.reshape(-1, s.d).sum(axis=0)
+        if np.all(mk > 0):
+            g = g - (m.reshape(-1, s.d) * (net / mk)).ravel()
+        return g
+
     def current_correction(self, system) -> np.ndarray:  # noqa: ANN001
         """g (n_dof,) of the current state: band forces of its best-fit homogeneous deformation."""
         return self._forces_at(system, self.fit(system))
 
-    def _set(self, system, g: np.ndarray) -> None:  # noqa: ANN001
-        """Switch the dead load to g at the current state q. Work booked against the correction: the old
-        dead load up to the last force evaluation q_e, then the trapezoid ½(g_old + g)·(q − q_e) for the
-        step in which the load changed (velocity Verlet applies ½(f^n + f^{n+1}) over a step)."""
-        q = system.gather_q()
+    def _set(self, system, g: np.ndarray, q: np.ndarray | None = None) -> None:  # noqa: ANN001
+        """Switch the dead load to g at the current state q (default: the system's, `gather_q`). Work
+        booked against the correction: the old dead load up to the last force evaluation q_e, then the
+        trapezoid ½(g_old + g)·(q − q_e) for the step in which the load changed (velocity Verlet applies
+        ½(f^n + f^{n+1}) over a step)."""
+        if q is None:
+            q = system.gather_q()
         q_e = self._q_eval if self._q_eval is not None else q
         self._work += float(self._g @ (q_e - self._q_g)) + 0.5 * float((self._g + g) @ (q - q_e))
         self._g, self._q_g = g, q
@@ -213,7 +222,11 @@ class GhostCorrectedCoupling(CouplingMethod):
         if self._busy or not self.enabled:
             return 0.0
         system.scatter_add(-self._g, f_atoms, f_nodes)
-        q = system.gather_q()
+        return self.coupling_energy(system.gather_q())
+
+    def coupling_energy(self, q: np.ndarray) -> float:
+        """The ``coupling`` term at the evaluated state q (n_dof,) (recorded as the last evaluation's):
+        the booked work plus the dead load's potential g · (q − q_g) [energy]."""
         self._q_eval = q
         return self._work + float(self._g @ (q - self._q_g))
 
