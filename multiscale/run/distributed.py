@@ -100,8 +100,9 @@ class Decomposition:
             (self.path, self.kind), ", forces split over the ranks)")
         line = f"decomposition: {what} on {where}, {self.kind}, --decompose {self.requested}"
         if self.refusal is not None:
-            line += (f"; not spatial: the spatial decomposition refuses this deck at {self.refusal[0]}: "
-                     f"{self.refusal[1]}")
+            # the refusal's own wording names the option that forces the path; the note is about `auto`
+            why = self.refusal[1].replace(" (--decompose spatial)", "")
+            line += f"; not spatial: the spatial decomposition refuses this deck at {self.refusal[0]}: {why}"
         return line
 
 

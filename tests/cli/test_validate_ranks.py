@@ -44,6 +44,7 @@ def test_validate_says_the_path(deck: str, ranks: int, start: str, more: str | N
     code, out = _validate(str(DECKS / deck), "--ranks", str(ranks))
     assert code == 0, out
     assert _line(out).startswith(start), out
+    assert "--decompose spatial" not in _line(out), out      # the note is about auto (review rev31 F3)
     assert out.rstrip().endswith(": OK")
 
 
