@@ -52,6 +52,14 @@ __all__ = ["ConstraintProjector", "VelocityVerlet"]
 
 _EMPTY = np.zeros(0)
 
+#: why a checkpoint without the coupling method's state cannot be restarted (`VelocityVerlet.set_method_state`,
+#: `run.checkpoints.state_mismatch`)
+MISSING_METHOD_STATE = ("the checkpoint holds no state of the coupling method (ghost_corrected, correction: "
+                        "homogeneous: the correction g in use, its reference state and the booked work; "
+                        "checkpoints written before msim stored it): restarting would continue with the "
+                        "set-up correction and differ from the unbroken run. Rerun from the start, or "
+                        "start a new run from it with --from")
+
 #: max |G q| allowed before the round-off re-projection, in units of eps · max |coordinate|
 REPROJECT_EPS = 8.0
 
@@ -592,6 +600,10 @@ class VelocityVerlet:
             if hasattr(op, "get_state"):
                 for key, val in op.get_state().items():
                     st[f"op{i}.{key}"] = np.array(val, copy=True)
+        method = getattr(s, "method", None)
+        if hasattr(method, "get_state"):    # ghost_corrected: the correction g, its state, the booked work
+            for key, val in method.get_state().items():
+                st[f"method.{key}"] = np.array(val, copy=True)
         return st
 
     def set_state(self, st: dict) -> None:
@@ -617,6 +629,21 @@ class VelocityVerlet:
             s.continuum.U[...] = st["U"]
             s.continuum.V[...] = st["V"]
         self.set_ops_state(st)
+        self.set_method_state(st)
+
+    def set_method_state(self, st: dict) -> None:
+        """The coupling method's part of a `get_state` dict (``method.<key>``: ghost_corrected's correction)
+        into the method (also used by `run.spatial.SpatialIntegrator.set_state`). ValueError if the method
+        keeps a state and the dict holds none (a checkpoint of an older msim: continuing with the set-up
+        correction would differ from the unbroken run)."""
+        method = getattr(self.system, "method", None)
+        if not hasattr(method, "set_state"):
+            return
+        sub = {k[len("method."):]: v for k, v in st.items() if k.startswith("method.")}
+        need = method.get_state()
+        if need and set(sub) != set(need):
+            raise ValueError(MISSING_METHOD_STATE)
+        method.set_state(sub)
 
     def set_ops_state(self, st: dict) -> None:
         """The velocity operators' part of a `get_state` dict (``op<i>.<key>``: e.g. the damping band's

@@ -291,7 +291,10 @@ class SpatialCoupled:
         self.stats = {"t_engine": 0.0, "t_continuum": 0.0, "t_gather": 0.0, "t_rest": 0.0, "steps": 0}
         self._remap()
         self._set_pads()
-        if self.cm is not None:
+        if self.cm is not None and not integrator._initialized:
+            # a fresh start: the serial initial evaluation's scheduled correction; a restart
+            # (`run.spatial.SpatialIntegrator.set_state`) evaluates the forces with the checkpoint's g,
+            # as the serial restart takes the checkpoint's forces without an evaluation
             self.cm.before_forces()
         self._evaluate()
         self._init = False

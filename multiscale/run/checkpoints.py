@@ -168,6 +168,9 @@ def state_mismatch(template: object, state: object, where: str = "state") -> str
             if k not in state:
                 if isinstance(v, dict) and not v:
                     continue
+                if k.startswith("method."):
+                    from ..integrate.verlet import MISSING_METHOD_STATE
+                    return MISSING_METHOD_STATE
                 return f"{where} has no entry '{k}'"
             problem = state_mismatch(v, state[k], f"{where}/{k}")
             if problem is not None:

@@ -336,6 +336,7 @@ class SpatialIntegrator:
         it.external_work, it.dissipated = float(st["external_work"]), float(st["dissipated"])
         it._initialized = True
         it.set_ops_state(st)                # the damping band's noise step
+        it.set_method_state(st)             # ghost_corrected's g, q_g, booked work, counters (replicated)
         keep, it.fext_atoms = it.fext_atoms, np.asarray(st["fext_atoms"])
         try:
             self._make()

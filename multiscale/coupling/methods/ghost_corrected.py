@@ -230,6 +230,31 @@ class GhostCorrectedCoupling(CouplingMethod):
         self._q_eval = q
         return self._work + float(self._g @ (q - self._q_g))
 
+    # ------------------------------------------------------------------ checkpoints
+    def get_state(self) -> dict:
+        """The evolving state a restart needs (copies; `VelocityVerlet.get_state` stores it as
+        ``method.<key>``): ``homogeneous`` — the dead load ``g`` and its state ``q_g`` (n_dof,), the last
+        evaluated state ``q_eval`` (n_dof,), the booked ``work`` [energy], the evaluation counter
+        ``calls`` (it schedules the updates) and ``updates``; ``reference`` — nothing (g, q_g and the work
+        stay those of the set-up in dynamics)."""
+        if self.params.correction != "homogeneous":
+            return {}
+        q_eval = self._q_eval if self._q_eval is not None else self._q_g
+        return {"g": self._g.copy(), "q_g": self._q_g.copy(), "q_eval": np.array(q_eval, copy=True),
+                "work": np.array(self._work), "calls": np.array(self._calls, dtype=np.int64),
+                "updates": np.array(self.updates, dtype=np.int64)}
+
+    def set_state(self, st: dict) -> None:
+        """Restore `get_state`'s dict (every rank of a spatial run reads the same one)."""
+        if self.params.correction != "homogeneous":
+            return
+        self._g = np.array(st["g"], float)
+        self._q_g = np.array(st["q_g"], float)
+        self._q_eval = np.array(st["q_eval"], float)
+        self._work = float(st["work"])
+        self._calls = int(st["calls"])
+        self.updates = int(st["updates"])
+
     # ------------------------------------------------------------------ statics
     def statics_stage(self, system, solve, ftol: float = 0.0):  # noqa: ANN001, ANN201
         """One load stage of `run_quasistatic`: ``solve()`` minimises from the current state with ``g``
