@@ -41,6 +41,13 @@ the corrected forces are exactly conservative (and the statics stage energy is e
 through the fitted F with a non-symmetric Jacobian): the booked ``coupling`` is the path-dependent work
 of the correction, which keeps the ledger's total balanced to the integrator's accuracy but is not a
 potential. Kinematic constraints: strong, projected or none (``constraint``).
+
+Checkpoints (dynamics): ``homogeneous`` keeps a state that a restart needs (g, q_g, the last evaluated q,
+the booked work, the evaluation counter that schedules the updates): `get_state` / `set_state`, stored by
+`VelocityVerlet.get_state` as ``integrator/method.<key>`` (serial, replicated and spatial paths; one
+replicated copy, so a checkpoint of any rank count restarts on any other). A checkpoint without it (written
+before msim stored it) is refused (exit 2). ``reference`` has none. Quasi-static checkpoints do not hold
+it (each stage recomputes g from the state; the booked work is not carried over).
 """
 
 from __future__ import annotations
