@@ -417,14 +417,26 @@ def test_coupled_deck_with_a_later_element_is_refused(tmp_path):
     assert m.atoms.types is not None and set(m.atoms.types.tolist()) == {1}
 
 
-def test_distributed_engine_refuses_multi_element_eam_fs():
-    """The MPI engine's split EAM kernel indexes one density per element: an eam/fs file with several
-    elements is refused there (not read out of bounds); one element of it is fine."""
+def test_distributed_engine_multi_element_eam_fs():
+    """The MPI engine's EAM density pass reads one density per element PAIR for an eam/fs file with several
+    elements (it refused such files, then — once accepted — read the rows of element 0 for every source:
+    its density pass was not given the element count; fixed this release). Energy and forces on one rank
+    equal the native serial evaluation (itself checked against LAMMPS above) on a random two-element
+    configuration; the single-element selection of the same file still runs."""
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.engine import DistributedMD
 
-    x, box = random_config(np.random.default_rng(1), 3, 6, 2.5, 0.0, True)
-    args = (np.zeros_like(x), np.ones(len(x)), np.arange(len(x)))
-    with pytest.raises(ValueError, match="eam/fs"):
-        DistributedMD(SerialComm(), x, *args, _eam("AlFe_mm.eam.fs"), box, 0.5)
-    DistributedMD(SerialComm(), x, *args, _eam("AlFe_mm.eam.fs", ["Fe"]), box, 0.5)
+    rng = np.random.default_rng(1)
+    pot = _eam("AlFe_mm.eam.fs")
+    nc = int(np.ceil(2 * (pot.cutoff + 0.3) / 2.5)) + 1
+    x, box = random_config(rng, 3, nc, 2.5, 0.06, True)
+    types = rng.integers(0, 2, len(x)).astype(np.int32)
+    E, f, _ = msim_eval(pot, x, box, types=types)
+    md = DistributedMD(SerialComm(), x, np.zeros_like(x), np.ones(len(x)), np.arange(len(x)), pot, box, 0.5,
+                       types=types)
+    md.compute()
+    g = md.gather()
+    assert _rel(md.potential_energy(), E) <= 1e-12
+    assert _rel(g["forces"], f) <= 1e-12
+    DistributedMD(SerialComm(), x, np.zeros_like(x), np.ones(len(x)), np.arange(len(x)),
+                  _eam("AlFe_mm.eam.fs", ["Fe"]), box, 0.5)
