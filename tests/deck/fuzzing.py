@@ -9,7 +9,14 @@ Each mutant goes through the real CLI entry point (click's CliRunner on `multisc
 plugin registries) in this process, under an address-space limit and a per-case time limit. A case is
 *bad* when it ends in a traceback, an internal error (exit 1), an exit 2 whose message does not name the
 file (and, for the deck, the line), an error report longer than `MAX_REPORT` characters, or an exit 3
-whose last-good state cannot be read. Run as a script for the counts::
+whose last-good state cannot be read.
+
+The per-case limit is a budget of *CPU* seconds of this process (all its threads, user + system, by
+``ITIMER_PROF``) plus a wall-clock cap (``ITIMER_REAL``, `WALL_FACTOR` x the budget by default) for a case
+that blocks without computing. CPU time does not grow with the machine's load, so a case that times out
+is slow or hung, not merely descheduled. A timed-out case is never a pass: its verdict is ``timeout`` and
+`check` reports every one (deck mutation, CPU and wall seconds) and fails when there are more than the
+caller's stated bound. Run as a script for the counts::
 
     PYTHONPATH=. python tests/deck/fuzzing.py --decks 1000 --eam 100 --mesh 60 --run
 """
@@ -40,6 +47,9 @@ FAST_DECKS = ("wave1d", "wave1d_damped", "lj_melt", "crack2d_small", "indent2d_f
 ALL_DECKS = tuple(p.stem for p in sorted(DECKS.glob("*.yaml")))
 #: longest acceptable error report [characters]
 MAX_REPORT = 20_000
+#: default wall-clock cap of a case as a multiple of its CPU budget (generous: the load average of the
+#: shared test machine reaches 10-25 on 2 cores; measured at load 5 under `nice`: 1 CPU second took 4.6 s)
+WALL_FACTOR = 20.0
 
 
 # ------------------------------------------------------------------ cases
@@ -54,7 +64,12 @@ class Case:
 
 
 class _Timeout(BaseException):
-    """Raised by the alarm: a BaseException so that msim's own `except Exception` does not catch it."""
+    """Raised by the timers: a BaseException so that msim's own `except Exception` does not catch it.
+    ``kind`` is "cpu" (the CPU budget ran out, SIGPROF) or "wall" (the wall-clock cap, SIGALRM)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
 
 
 # ------------------------------------------------------------------ data files
@@ -466,8 +481,10 @@ class Outcome:
     command: str
     exit_code: int | None
     output: str
-    seconds: float
+    seconds: float        #: wall-clock seconds [s]
     verdict: str          #: ok | traceback | exit1 | unlocated | too_long | timeout | lastgood
+    cpu_seconds: float = 0.0   #: CPU seconds of this process (all threads) and its reaped children [s]
+    timed_out: str = ""   #: "" or the limit that stopped the case: "cpu" (budget) or "wall" (cap)
 
 
 def _write(case: Case, folder: Path) -> Path:
@@ -479,35 +496,55 @@ def _write(case: Case, folder: Path) -> Path:
     return deck
 
 
-def _alarm(_signum, _frame):  # noqa: ANN001, ANN202
-    raise _Timeout
+def _on_cpu(_signum, _frame):  # noqa: ANN001, ANN202
+    raise _Timeout("cpu")
 
 
-def invoke(args: list[str], timeout: float) -> tuple[int | None, str, BaseException | None, bool]:
-    """Run ``msim ARGS`` in-process; returns (exit code, stdout+stderr, uncaught exception, timed out)."""
+def _on_wall(_signum, _frame):  # noqa: ANN001, ANN202
+    raise _Timeout("wall")
+
+
+def cpu_now() -> float:
+    """CPU seconds [s] used so far by this process (every thread, user + system) and by its children
+    that have been waited for."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def invoke(args: list[str], timeout: float, wall_cap: float | None = None
+           ) -> tuple[int | None, str, BaseException | None, str]:
+    """Run ``msim ARGS`` in-process under a CPU budget of ``timeout`` seconds (process CPU time of every
+    thread, ``ITIMER_PROF``) and a wall-clock cap ``wall_cap`` (default `WALL_FACTOR` x ``timeout``,
+    ``ITIMER_REAL``). Returns (exit code, stdout+stderr, uncaught exception, timed out: "" | "cpu" |
+    "wall"). A kernel running without the GIL is stopped when it returns to Python (every step)."""
     from click.testing import CliRunner
 
     from multiscale.cli import cli
 
+    wall_cap = WALL_FACTOR * timeout if wall_cap is None else wall_cap
     runner = CliRunner()
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+    old_prof = signal.signal(signal.SIGPROF, _on_cpu)
+    old_alrm = signal.signal(signal.SIGALRM, _on_wall)
+    signal.setitimer(signal.ITIMER_PROF, timeout)
+    signal.setitimer(signal.ITIMER_REAL, wall_cap)
     try:
         res = runner.invoke(cli, args, catch_exceptions=True)
-    except _Timeout:
-        return None, "", None, True
+    except _Timeout as t:
+        return None, "", None, t.kind
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.signal(signal.SIGPROF, old_prof)
+        signal.signal(signal.SIGALRM, old_alrm)
     out = res.output + (res.stderr if hasattr(res, "stderr") and res.stderr_bytes is not None else "")
     exc = res.exception if res.exception is not None and not isinstance(res.exception, SystemExit) else None
     if isinstance(exc, _Timeout):
-        return None, out, None, True
-    return res.exit_code, out, exc, False
+        return None, out, None, exc.kind
+    return res.exit_code, out, exc, ""
 
 
 def judge(case: Case, folder: Path, code: int | None, out: str, exc: BaseException | None,
-          timed_out: bool) -> str:
+          timed_out: str | bool) -> str:
     if timed_out:
         return "timeout"
     if exc is not None or "Traceback" in out:
@@ -540,17 +577,20 @@ def judge(case: Case, folder: Path, code: int | None, out: str, exc: BaseExcepti
 
 
 def run_case(case: Case, folder: Path, command: str = "validate", steps: int = 3,
-             timeout: float = 20.0) -> Outcome:
+             timeout: float = 20.0, wall_cap: float | None = None) -> Outcome:
+    """One `msim validate` / `msim run` of ``case`` with a CPU budget ``timeout`` [s] and a wall cap
+    ``wall_cap`` [s] (see `invoke`)."""
     deck = _write(case, folder)
     args = [command, str(deck)]
     if command == "run":
         args += ["-o", str(folder / "out.h5"), "--steps", str(steps), "--quiet"]
-    t0 = time.perf_counter()
-    code, out, exc, timed_out = invoke(args, timeout)
-    dt = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), cpu_now()
+    code, out, exc, timed_out = invoke(args, timeout, wall_cap)
+    dt, dc = time.perf_counter() - t0, cpu_now() - c0
     if exc is not None:
         out += f"\n[uncaught {type(exc).__name__}: {exc}]"
-    return Outcome(case, command, code, out, dt, judge(case, folder, code, out, exc, timed_out))
+    return Outcome(case, command, code, out, dt, judge(case, folder, code, out, exc, timed_out), dc,
+                   timed_out)
 
 
 class memory_limit:  # noqa: N801 - used as a context manager
@@ -574,8 +614,10 @@ class memory_limit:  # noqa: N801 - used as a context manager
 
 
 def fuzz(cases: list[Case], workdir: Path, *, run: bool = False, steps: int = 3, timeout: float = 20.0,
-         run_timeout: float = 20.0, log=None) -> list[Outcome]:  # noqa: ANN001
-    """Validate every case; with ``run``, also `msim run --steps` the cases that validated."""
+         run_timeout: float = 20.0, log=None, wall_factor: float = WALL_FACTOR) -> list[Outcome]:  # noqa: ANN001
+    """Validate every case; with ``run``, also `msim run --steps` the cases that validated. ``timeout``
+    and ``run_timeout`` are CPU budgets [s] of one validate / run; the wall cap is ``wall_factor`` x the
+    budget."""
     import warnings
 
     outcomes = []
@@ -583,16 +625,45 @@ def fuzz(cases: list[Case], workdir: Path, *, run: bool = False, steps: int = 3,
         warnings.simplefilter("ignore")
         for k, case in enumerate(cases):
             folder = workdir / f"c{k:05d}"
-            o = run_case(case, folder, "validate", timeout=timeout)
+            o = run_case(case, folder, "validate", timeout=timeout, wall_cap=wall_factor * timeout)
             outcomes.append(o)
             if log is not None and o.verdict != "ok":
                 log(o)
             if run and o.verdict == "ok" and o.exit_code == 0:
-                o2 = run_case(case, folder, "run", steps=steps, timeout=run_timeout)
+                o2 = run_case(case, folder, "run", steps=steps, timeout=run_timeout,
+                              wall_cap=wall_factor * run_timeout)
                 outcomes.append(o2)
                 if log is not None and o2.verdict != "ok":
                     log(o2)
     return outcomes
+
+
+#: verdicts that fail a fuzz run outright (a ``timeout`` is bounded separately, see `check`)
+BAD = frozenset({"traceback", "exit1", "unlocated", "too_long", "lastgood"})
+
+
+def describe(o: Outcome) -> str:
+    """One line naming an outcome: verdict, command, case, its mutation, exit code, CPU and wall
+    seconds and the tail of its output."""
+    tail = " | ".join(o.output.strip().splitlines()[-3:])[:400]
+    lim = f" (stopped by the {o.timed_out} limit)" if o.timed_out else ""
+    return (f"{o.verdict}{lim} {o.command} {o.case.name} [{o.case.what[:100]}] exit={o.exit_code} "
+            f"cpu={o.cpu_seconds:.1f}s wall={o.seconds:.1f}s: {tail}")
+
+
+def check(outcomes: list[Outcome], max_timeouts: int) -> str:
+    """Fail (AssertionError) when any outcome is bad or more than ``max_timeouts`` timed out; return the
+    report of the timed-out cases ("" when none) for the caller to show. A timed-out case is never
+    counted as a pass: its verdict is ``timeout``, not ``ok``, whatever the verdict function says."""
+    bad = [o for o in outcomes if o.verdict in BAD]
+    slow = [o for o in outcomes if o.timed_out or o.verdict == "timeout"]
+    assert all(o.verdict == "timeout" for o in slow), [describe(o) for o in slow]
+    report = "\n".join(describe(o) for o in slow)
+    assert not bad, f"{len(bad)} of {len(outcomes)} endings are bad:\n" + "\n".join(describe(o) for o in bad) \
+        + (f"\nand {len(slow)} timed out:\n{report}" if slow else "")
+    assert len(slow) <= max_timeouts, \
+        f"{len(slow)} of {len(outcomes)} cases timed out (bound {max_timeouts}):\n{report}"
+    return report
 
 
 def tally(outcomes: list[Outcome]) -> dict[str, Counter]:
@@ -614,7 +685,8 @@ def main() -> None:
     ap.add_argument("--all-decks", action="store_true", help="mutate every deck in decks/, not only the fast")
     ap.add_argument("--run", action="store_true", help="also `msim run --steps 3` what validates")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/msim-fuzz"))
-    ap.add_argument("--timeout", type=float, default=20.0, help="seconds per validate / run")
+    ap.add_argument("--timeout", type=float, default=20.0, help="CPU seconds per validate / run")
+    ap.add_argument("--wall-factor", type=float, default=WALL_FACTOR, help="wall cap / CPU budget")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
     names = ALL_DECKS if a.all_decks else FAST_DECKS
@@ -625,11 +697,12 @@ def main() -> None:
     def log(o: Outcome) -> None:
         tail = " | ".join(o.output.strip().splitlines()[-2:])[:300]
         print(f"{o.verdict:10s} {o.command:8s} {o.case.name:24s} exit={o.exit_code} {o.seconds:5.1f}s "
+              f"cpu {o.cpu_seconds:5.1f}s "
               f"[{o.case.what[:80]}] {tail}", flush=True)
 
     t0 = time.perf_counter()
     outcomes = fuzz(cases, a.workdir, run=a.run, steps=a.steps, log=log if a.v else None, timeout=a.timeout,
-                    run_timeout=a.timeout)
+                    run_timeout=a.timeout, wall_factor=a.wall_factor)
     for key, c in sorted(tally(outcomes).items()):
         print(f"{key:16s} {sum(c.values()):5d} cases: " + ", ".join(f"{v} {n}" for v, n in c.most_common()))
     print(f"{time.perf_counter() - t0:.1f} s")
