@@ -705,7 +705,10 @@ def main() -> None:
                     run_timeout=a.timeout, wall_factor=a.wall_factor)
     for key, c in sorted(tally(outcomes).items()):
         print(f"{key:16s} {sum(c.values()):5d} cases: " + ", ".join(f"{v} {n}" for v, n in c.most_common()))
-    print(f"{time.perf_counter() - t0:.1f} s")
+    top = sorted(outcomes, key=lambda o: -o.cpu_seconds)[:3]
+    print("most CPU: " + "; ".join(f"{o.command} {o.case.name} [{o.case.what[:60]}] cpu {o.cpu_seconds:.1f} s "
+                                   f"wall {o.seconds:.1f} s" for o in top))
+    print(f"{time.perf_counter() - t0:.1f} s wall, {sum(o.cpu_seconds for o in outcomes):.1f} s CPU")
 
 
 if __name__ == "__main__":
