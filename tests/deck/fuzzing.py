@@ -614,7 +614,8 @@ class memory_limit:  # noqa: N801 - used as a context manager
 
 
 def fuzz(cases: list[Case], workdir: Path, *, run: bool = False, steps: int = 3, timeout: float = 20.0,
-         run_timeout: float = 20.0, log=None, wall_factor: float = WALL_FACTOR) -> list[Outcome]:  # noqa: ANN001
+         run_timeout: float = 20.0, log=None,  # noqa: ANN001
+         wall_factor: float = WALL_FACTOR) -> list[Outcome]:
     """Validate every case; with ``run``, also `msim run --steps` the cases that validated. ``timeout``
     and ``run_timeout`` are CPU budgets [s] of one validate / run; the wall cap is ``wall_factor`` x the
     budget."""
@@ -659,8 +660,8 @@ def check(outcomes: list[Outcome], max_timeouts: int) -> str:
     slow = [o for o in outcomes if o.timed_out or o.verdict == "timeout"]
     assert all(o.verdict == "timeout" for o in slow), [describe(o) for o in slow]
     report = "\n".join(describe(o) for o in slow)
-    assert not bad, f"{len(bad)} of {len(outcomes)} endings are bad:\n" + "\n".join(describe(o) for o in bad) \
-        + (f"\nand {len(slow)} timed out:\n{report}" if slow else "")
+    assert not bad, f"{len(bad)} of {len(outcomes)} endings are bad:\n" \
+        + "\n".join(describe(o) for o in bad) + (f"\nand {len(slow)} timed out:\n{report}" if slow else "")
     assert len(slow) <= max_timeouts, \
         f"{len(slow)} of {len(outcomes)} cases timed out (bound {max_timeouts}):\n{report}"
     return report
@@ -706,8 +707,8 @@ def main() -> None:
     for key, c in sorted(tally(outcomes).items()):
         print(f"{key:16s} {sum(c.values()):5d} cases: " + ", ".join(f"{v} {n}" for v, n in c.most_common()))
     top = sorted(outcomes, key=lambda o: -o.cpu_seconds)[:3]
-    print("most CPU: " + "; ".join(f"{o.command} {o.case.name} [{o.case.what[:60]}] cpu {o.cpu_seconds:.1f} s "
-                                   f"wall {o.seconds:.1f} s" for o in top))
+    print("most CPU: " + "; ".join(f"{o.command} {o.case.name} [{o.case.what[:60]}] "
+                                   f"cpu {o.cpu_seconds:.1f} s wall {o.seconds:.1f} s" for o in top))
     print(f"{time.perf_counter() - t0:.1f} s wall, {sum(o.cpu_seconds for o in outcomes):.1f} s CPU")
 
 
