@@ -81,7 +81,7 @@ def test_fuzz_run_odd_decks(tmp_path):
 def test_fuzz_every_deck_slow(tmp_path):
     """The larger version: 1 200 mutants of every deck in decks/ but indent3d (18 s to validate), 160 EAM
     files, 80 meshes, 120 odd decks; `msim run --steps 5` on every one that validates. CPU budget 300 s
-    per validate / run, wall cap 3 000 s; at most `SLOW_MAX_TIMEOUTS` timed-out cases, each reported."""
+    per validate / run, wall cap 6 000 s; at most `SLOW_MAX_TIMEOUTS` timed-out cases, each reported."""
     names = tuple(n for n in F.ALL_DECKS if n != "indent3d")
     cases = F.all_cases(n_decks=1200, n_eam=160, n_mesh=80, names=names, n_odd=120, seed=F.SEED + 7)
     outcomes = F.fuzz(cases, tmp_path, run=True, steps=5, timeout=300, run_timeout=300)
