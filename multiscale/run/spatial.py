@@ -75,21 +75,18 @@ def check_time_step_root(sim) -> None:  # noqa: ANN001
     built, `Simulation.check_time_step` then finds it done): rank 0 decides (the weighted atoms'
     estimate builds the serial neighbour list of all atoms; rank 0 releases it afterwards, the other
     ranks never build it) and every rank raises the same `DeckError` (collective)."""
-    from ..errors import DeckError
+    from ..parallel.comm import root_decides
     from . import summary
     if getattr(sim, "_dt_checked", False):      # done (`setup_spatial` checks before the engine is built)
         return
-    comm = sim.reduce.comm
-    err = None
-    if comm.rank == 0:
+
+    def check() -> None:
         try:
             summary.check_time_step(sim.model, sim.deck, sim.statics)
-        except DeckError as exc:
-            err = exc
-        release_serial_list(sim.model.atoms)
-    err = comm.bcast(err, 0)
-    if err is not None:
-        raise err
+        finally:
+            release_serial_list(sim.model.atoms)
+
+    root_decides(sim.reduce.comm, check)
     sim._dt_checked = True
 
 
