@@ -173,11 +173,19 @@ def static_state(model, loads: Sequence, next_stage: int) -> dict:  # noqa: ANN0
     st["loads"] = {f"load{i}": ld.get_state() for i, ld in enumerate(loads) if hasattr(ld, "get_state")}
     hist = getattr(s, "statics_history", None)
     st["predictor"] = {k: np.array(v, copy=True) for k, v in hist.items()} if hist else {}
+    # the coupling method's evolving state (ghost_corrected, homogeneous: g, its reference state and the
+    # booked work — the ledger's coupling term; without it a restart books from the set-up correction),
+    # as `VelocityVerlet.get_state` stores it (``method.<key>``; older checkpoints: `state_mismatch` refuses)
+    method = getattr(s, "method", None)
+    if hasattr(method, "get_state"):
+        for k, v in method.get_state().items():
+            st[f"method.{k}"] = np.array(v, copy=True)
     return st
 
 
 def set_static_state(model, loads: Sequence, st: dict) -> None:  # noqa: ANN001
-    """Restore a `static_state` (positions, mesh displacements, neighbour list, loads)."""
+    """Restore a `static_state` (positions, mesh displacements, neighbour list, loads, the coupling
+    method's state)."""
     s = model
     if s.atoms is not None:
         s.atoms.x[...] = st["x"]
@@ -188,6 +196,10 @@ def set_static_state(model, loads: Sequence, st: dict) -> None:  # noqa: ANN001
     for i, ld in enumerate(loads):
         if f"load{i}" in st.get("loads", {}) and hasattr(ld, "set_state"):
             ld.set_state(st["loads"][f"load{i}"])
+    method = getattr(s, "method", None)
+    sub = {k[len("method."):]: v for k, v in st.items() if k.startswith("method.")}
+    if sub and hasattr(method, "set_state"):     # a checkpoint (a `--from` start carries x and U only)
+        method.set_state(sub)
     s.update_pads()
 
 
@@ -215,6 +227,9 @@ def run_quasistatic(model, loads: Sequence, minimizer="fire", stages: int | None
         ld.initialize(s)
     if state is not None:
         set_static_state(s, loads, state)
+    begin = getattr(getattr(s, "method", None), "statics_begin", None)   # e.g. ghost_corrected: no updates
+    if begin is not None:                                                # outside its `statics_stage`
+        begin()
     if after_start is not None:
         after_start()
     if isinstance(minimizer, str):
