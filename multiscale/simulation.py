@@ -265,8 +265,9 @@ class Simulation:
                                 "the interrupted run)")
         static = self._static()      # the results file's static groups; a continuation checks against them
         if start_from is not None:
-            from .output.continuation import check_checkpoint_model, check_compatible, read_origin
+            from .output.continuation import check_checkpoint_model, check_compatible, check_units, read_origin
             origin = read_origin(start_from, need_velocities=not self.statics)
+            check_units(origin, self.deck)
             check_compatible(origin, static, str(start_from))
             check_checkpoint_model(origin, self.deck, str(start_from))
             record.provenance = origin.provenance

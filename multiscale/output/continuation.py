@@ -64,6 +64,7 @@ class Origin:
     model: dict[str, str] | None = None    # a checkpoint's model keys (`MODEL_KEYS`), flat {key: JSON}
     mass: np.ndarray | None = None         # (n,) the earlier run's per-atom masses [mass] (results files)
     mass_keys: dict[str, str] | None = None  # a checkpoint's deck keys of the masses, flat {key: JSON}
+    units: str | None = None               # the earlier run's unit system (results file attribute, checkpoint deck)
 
 
 def parse_spec(spec: str | Path) -> tuple[Path, int | None]:
@@ -128,9 +129,13 @@ def _from_checkpoint(path: Path, step: int | None) -> Origin:
     except (TypeError, ValueError):
         fp = {}
     pot = {k: v for k, v in fp.items() if k.startswith("potential.")} or None
+    try:
+        units = json.loads(fp["units"]) if "units" in fp else None
+    except (TypeError, ValueError):
+        units = None
     return Origin(x, v, U, V, model.get("reference_positions"), model.get("mesh_nodes"), None, prov,
                   potential=pot, potential_of="fingerprint", model=_model_keys(fp) if fp else None,
-                  mass_keys=_mass_keys(fp) if fp else None)
+                  mass_keys=_mass_keys(fp) if fp else None, units=units if isinstance(units, str) else None)
 
 
 #: deck keys that define the model (the atoms' sites, species and box, the mesh): a checkpoint holds no
@@ -149,6 +154,17 @@ def _model_keys(fingerprint: dict[str, str]) -> dict[str, str]:
 
 def _mass_keys(fingerprint: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in fingerprint.items() if k == "atoms.mass" or k.startswith("atoms.mass.")}
+
+
+def check_units(origin: Origin, deck: object) -> None:
+    """Refuse (`DeckError` at ``units``) a continuation from a state written in another unit system: its
+    positions, velocities and masses are numbers in the earlier run's units (rev32 F2: an LJ argon run in
+    metal units continued by the same deck in lj units started with 10⁴× the kinetic energy, no word)."""
+    mine = str(deck.config.units)
+    if origin.units is not None and origin.units != mine:
+        raise deck.error("units", f"--from: the state was written in {origin.units} units, this deck is in "
+                         f"{mine} units: its positions, velocities and masses would be read as {mine} "
+                         "numbers", f"set `units: {origin.units}` (a continuation keeps the unit system)")
 
 
 def check_checkpoint_model(origin: Origin, deck: object, source: str) -> None:
@@ -243,7 +259,8 @@ def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin
     norm = _normalised_potential(deck_text) if pot is not None else None
     return Origin(x, v, U, V, X, mesh_static.get("nodes"), conn, prov, species=_species(atoms_static),
                   potential=norm or pot, potential_of="normalised" if norm else "text",
-                  mass=None if mass is None else np.asarray(mass, float))
+                  mass=None if mass is None else np.asarray(mass, float),
+                  units=str(prov_attrs["units"]) if prov_attrs.get("units") else None)
 
 
 def _species(atoms_static: dict) -> np.ndarray | None:

@@ -169,3 +169,21 @@ def test_the_same_potential_spelled_otherwise_is_no_change(tmp_path) -> None:
     assert res.exit_code == 0 and not caught, [str(w.message) for w in caught]
     res, caught = _run(tmp_path, "other", LJ.format(eps="1.25", T=0.1), "--from", str(tmp_path / "first.h5"))
     assert len(caught) == 1 and "potential.epsilon: 1.0 -> 1.25" in str(caught[0].message)
+
+
+@pytest.mark.parametrize("source", ["results", "checkpoint"])
+def test_other_unit_system_is_refused(tmp_path, source: str) -> None:
+    """rev32 F2: the LJ deck run in metal units, continued by the same deck in lj units (same sites,
+    species and potential numbers), started with the metal run's Å/ps velocities read as σ/τ (kinetic
+    energy 0.697 eV → 6 727) without a word. Now exit 2 at the deck's `units` key, naming both systems;
+    the same units still continue."""
+    metal = LJ.format(eps=1.0, T=0.5).replace("units: lj", "units: metal").replace("dt: 0.002", "dt: 0.0002")
+    res, _ = _run(tmp_path, "first", metal)
+    assert res.exit_code == 0, res.output
+    src = tmp_path / ("first.h5" if source == "results" else "first.checkpoint.h5")
+    res, _ = _run(tmp_path, "next", LJ.format(eps=1.0, T=0.5), "--from", str(src))
+    assert res.exit_code == 2, res.output
+    assert "units: --from: the state was written in metal units, this deck is in lj units" in res.output
+    assert "next.yaml:2:" in res.output
+    res, _ = _run(tmp_path, "same", metal, "--from", str(src))
+    assert res.exit_code == 0, res.output
