@@ -606,8 +606,9 @@ def gram_condition(G, inv_mass: np.ndarray, rtol: float | None = None) -> dict: 
     default the projector's `RTOL`) are counted in "dependent" and left out too: above `_GRAM_DENSE` rows a
     sparse Cholesky of Â in minimum-degree order (diagonal pivots) is tried first and kept when every
     pivot exceeds rtol; otherwise (up to 2 000 rows) the dense pivoted Cholesky (LAPACK dpstrf, the
-    projector's dense-path test) picks the kept rows; beyond that with dependent rows: "dependent" −1 and
-    no estimate. Returns {"rows", "dependent", "lambda_min", "lambda_max", "cond"} of the kept rows' Â,
+    projector's dense-path test) picks the kept rows; beyond that with dependent rows the projector's
+    fallback (`coupling.projector.independent_rows_blockwise`: dpstrf per connected block), and when a
+    block is too large for it: "dependent" −1 and no estimate. Returns {"rows", "dependent", "lambda_min", "lambda_max", "cond"} of the kept rows' Â,
     the extreme eigenvalues by Lanczos (`eigsh`, 1e-4 relative; λ_min shift-invert at 0 on the factor).
     Empty dict without rows."""
     import scipy.linalg as sla
@@ -626,7 +627,7 @@ def gram_condition(G, inv_mass: np.ndarray, rtol: float | None = None) -> dict: 
     sc = 1.0 / np.sqrt(dA[live])
     As = (sp.diags(sc) @ A[live][:, live] @ sp.diags(sc)).tocsc()
     r = As.shape[0]
-    lu = None
+    lu = B = None
     if r > _GRAM_DENSE:             # sparse Cholesky in minimum-degree order (diagonal pivots), when it
         try:                        # shows every pivot above rtol (independent rows)
             lu = splu(As, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
@@ -634,10 +635,16 @@ def gram_condition(G, inv_mass: np.ndarray, rtol: float | None = None) -> dict: 
                 lu = None
         except RuntimeError:        # exactly singular
             lu = None
-        if lu is None and r > 2000:
-            return {"rows": int(r), "dependent": -1}
+        if lu is None and r > 2000:     # the projector's fallback: dense pivoted Cholesky per connected block
+            from ..coupling.projector import independent_rows_blockwise
+            keep = independent_rows_blockwise(As, rtol)
+            if keep is None:
+                return {"rows": int(r), "dependent": -1}
+            B = As[keep][:, keep].tocsc()
+            lu = splu(B, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     if lu is not None:
-        keep, B = np.arange(r), As
+        if B is None:
+            keep, B = np.arange(r), As
 
         def solve(b: np.ndarray) -> np.ndarray:
             return lu.solve(np.asarray(b, float))

@@ -99,9 +99,13 @@ def prepare(model, deck, statics: bool, log=None) -> Prepared:  # noqa: ANN001
         m.thermostat.dt = float(deck.config.integrator.dt)
     hooks = list(out.hooks) + ([m.thermostat] if m.thermostat is not None else [])
     ops = [m.damping] if m.damping is not None else []
-    with located(deck, "integrator", "the integrator"):
-        out.integrator = VelocityVerlet(s, deck.config.integrator.dt, force_hooks=hooks,
-                                        impose_hooks=list(m.loads), velocity_ops=ops, n_threads=m.threads)
+    from ..coupling.projector import DependentConstraintsError
+    try:
+        with located(deck, "integrator", "the integrator"):
+            out.integrator = VelocityVerlet(s, deck.config.integrator.dt, force_hooks=hooks,
+                                            impose_hooks=list(m.loads), velocity_ops=ops, n_threads=m.threads)
+    except DependentConstraintsError as exc:
+        raise dependent_constraints(deck, exc) from None
     _set_thermal_share(model, deck, out.integrator, log)
     for i, ld in enumerate(m.loads):
         with located(deck, f"loads[{out.load_index[i]}]", "the initial state of the load"):
@@ -113,6 +117,14 @@ def prepare(model, deck, statics: bool, log=None) -> Prepared:  # noqa: ANN001
     with located(deck, "integrator", "the initial state"):
         out.integrator.project_state()
     return out
+
+
+def dependent_constraints(deck, exc: Exception):  # noqa: ANN001, ANN201
+    """The `DeckError` at ``continuum.mesh`` for a `coupling.projector.DependentConstraintsError` (the
+    constraint rows of the deck's mesh and handshake have no independent subset the projector can find)."""
+    return deck.error("continuum.mesh", f"cannot build the coupling constraints: {exc}",
+                      "coarsen the mesh in the handshake (elements at least as large as the lattice period) or "
+                      "widen the handshake, or tie the atoms one by one (`handshake.coupling.type: strong`)")
 
 
 def _wants_thermal_share(model) -> bool:  # noqa: ANN001

@@ -67,6 +67,10 @@ def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin, 
                 run_quasistatic(s, loads, minimizer, stages=n, callback=callback,
                                 start=start, state=state, after_start=lambda: last_good.take(start))
             except blowup.NUMERIC as exc:
+                from ..coupling.projector import DependentConstraintsError
+                if isinstance(exc, DependentConstraintsError):      # the deck's mesh, not a divergence
+                    from .prepare import dependent_constraints
+                    raise dependent_constraints(sim.deck, exc) from None
                 if isinstance(exc, MemoryError) and not sim.state.exploded():
                     # a sane state that does not fit (the preconditioner's factor of a huge model): say so
                     # at the integrator, exit 2 (a divergence would blame the loads)

@@ -44,3 +44,73 @@ def test_sparse_path_drops_only_dependent_rows(monkeypatch) -> None:
     Gk = G.toarray()[p.rows]
     ref = a - w * (Gk.T @ np.linalg.solve(Gk @ (w[:, None] * Gk.T), Gk @ a))
     assert np.max(np.abs(pa - ref)) <= 1e-9 * np.max(np.abs(a))
+
+
+# rev32 F1: a 3D EAM Cu deck whose hex8 mesh (3.3 Å) is finer than the fcc lattice ([110] orientation) in the
+# handshake, projected rows with `slave_below: 0.07` (the value validate's weighted-EAM check asks for):
+# 2 673 rows, 126 of them dependent; SuperLU's symmetric mode left the diagonal at an exactly singular pivot,
+# the sparse path gave up, `msim validate` said OK and `msim run` ended in "internal error: RuntimeError"
+# (exit 1). Now the dense pivoted Cholesky of each connected block (one per component, 891 rows) finds the
+# independent rows; a block too large for it is a deck error at `continuum.mesh` (exit 2).
+FINE_MESH = """\
+msim: 1
+units: metal
+potential: {type: eam, file: Cu_u3.eam}
+atoms:
+  lattice: {type: fcc, a: 3.615, orient: [[1, 1, 0], [-1, 1, 0], [0, 0, 1]]}
+  region: {type: box, lo: [0.1, 0.2, 0.3], hi: [33.3, 33.1, 33.7]}
+  boundary: [f, f, f]
+  mass: 63.546
+  skin: 1.0
+  velocity: {temperature: 100.0, seed: 2}
+continuum:
+  mesh:
+    type: box
+    element: hex8
+    lo: [0.1, 0.2, 0.3]
+    hi: [33.3, 33.1, 33.7]
+    size: 3.3
+    hole: {lo: [13.0, 13.0, 13.0], hi: [21.0, 21.0, 21.0]}
+  material: {type: linear}
+handshake:
+  shape: {type: box, lo: [12.5, 12.5, 12.5], hi: [21.5, 21.5, 21.5]}
+  width: 6.0
+  blend: {type: cubic}
+  coupling: {type: projected, slave_below: 0.07}
+integrator: {type: verlet, dt: 0.002, steps: 10}
+output: {every: 10, thermo_every: 5, fields: [displacement, velocity]}
+"""
+
+
+def test_dependent_rows_of_a_mesh_finer_than_the_lattice(tmp_path) -> None:
+    from multiscale.build import build_model
+    from multiscale.deck import load_deck
+    path = tmp_path / "fine.yaml"
+    path.write_text(FINE_MESH)
+    s = build_model(load_deck(path)).system
+    assert s.G.shape[0] == 2673
+    p = projector.ConstraintProjector(s.G, s.inv_mass_dof)
+    assert p.dropped_rows.size == 126 and p.n_rows == 2547
+    G = s.G.tocsr()
+    # every row, the dropped ones included, holds for a projected vector (they are implied by the kept)
+    a = np.random.default_rng(3).standard_normal(G.shape[1])
+    b = p.project(a)
+    assert np.max(np.abs(G @ b)) <= 1e-10 * np.max(np.abs(G @ a))
+    from multiscale.diagnostics.stability import gram_condition
+    g = gram_condition(s.G, s.inv_mass_dof)
+    assert g["dependent"] == 126 and g["lambda_min"] > 1e-5      # measured 9.7e-5
+
+
+def test_no_independent_subset_is_a_deck_error_at_the_mesh(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from multiscale.cli import cli
+    monkeypatch.setattr(projector, "_DENSE_BLOCK_MAX", 100)      # every block too large for the fallback
+    monkeypatch.setattr(projector.independent_rows_blockwise, "__defaults__", (100,))
+    path = tmp_path / "fine.yaml"
+    path.write_text(FINE_MESH)
+    res = CliRunner().invoke(cli, ["run", str(path), "-o", str(tmp_path / "o.h5"), "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert "continuum.mesh: cannot build the coupling constraints: the 2673 coupling constraints are nearly " \
+           "dependent" in res.output
+    assert "Traceback" not in res.output
