@@ -102,6 +102,11 @@ def read_structure(path: str | Path, fmt: str | None = None, species: list[str] 
         origin = disp
     elif "cell_origin" in atoms.info:
         origin = np.asarray(atoms.info["cell_origin"], float).ravel()[:3]
+    elif fmt == "lammps-data":
+        # ase's reader keeps the positions in the file's frame but sets no origin for `xlo xhi` boxes (only
+        # for the general-triclinic `avec` header): take xlo, ylo, zlo from the header (rev32 F0: a box
+        # from −7.12 was wrapped into [0, L), every deck region then selected other atoms)
+        origin = _lammps_data_lo(path)
     cell_given = L > 0
     periodic = np.array(atoms.pbc, bool)
     if boundary is not None:
@@ -119,6 +124,25 @@ def read_structure(path: str | Path, fmt: str | None = None, species: list[str] 
     masses = np.array(atoms.get_masses(), dtype=float)
     return Structure(X=np.ascontiguousarray(X), lo=lo, hi=hi, periodic=periodic, cell_given=cell_given,
                      symbols=symbols, masses=masses)
+
+
+def _lammps_data_lo(path: Path) -> np.ndarray:
+    """(3,) the ``xlo ylo zlo`` of a LAMMPS data file's header [Å] (0 where a line is missing)."""
+    import re
+    lo = np.zeros(3)
+    pat = re.compile(r"^\s*(\S+)\s+(\S+)\s+([xyz])lo\s+[xyz]hi\b")
+    with open(path, errors="replace") as fh:
+        next(fh, None)                              # the first line is a comment
+        for line in fh:
+            if re.match(r"^\s*[A-Z][a-z]", line):     # the first section (Masses, Atoms, ...): header done
+                break
+            m = pat.match(line)
+            if m:
+                try:
+                    lo["xyz".index(m.group(3))] = float(m.group(1))
+                except ValueError:
+                    pass
+    return lo
 
 
 def _symbols(atoms, species: list[str] | None) -> list[str]:  # noqa: ANN001

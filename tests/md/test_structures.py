@@ -440,3 +440,26 @@ def test_distributed_engine_multi_element_eam_fs():
     assert _rel(g["forces"], f) <= 1e-12
     DistributedMD(SerialComm(), x, np.zeros_like(x), np.ones(len(x)), np.arange(len(x)),
                   _eam("AlFe_mm.eam.fs", ["Fe"]), box, 0.5)
+
+
+def test_lammps_data_box_origin_is_the_files(tmp_path):
+    """rev32 F0: ase's lammps-data reader keeps the positions in the file's frame but sets no origin for
+    `xlo xhi` boxes; msim took the origin 0 and wrapped every atom into [0, L): a CuNi box from −7.12 came
+    out shifted, and a `fixed` region written in the file's coordinates held 345 atoms instead of 149. Now
+    the box is [xlo, xhi) × … of the header and the atoms stay where the file puts them."""
+    at = _ref_structure()
+    lo = np.array([-7.3, -5.1, 2.2])
+    L = np.diag(at.cell[:])
+    X = at.get_positions() + lo
+    types = [1 if s == "Ni" else 2 for s in at.get_chemical_symbols()]
+    lines = ["written by hand for msim's tests", "", f"{len(at)} atoms", "2 atom types", ""]
+    lines += [f"{float(lo[k])!r} {float(lo[k] + L[k])!r} {c}lo {c}hi" for k, c in enumerate("xyz")]
+    lines += ["", "Masses", "", "1 58.6934", "2 26.9815385", "", "Atoms # atomic", ""]
+    lines += [f"{i + 1} {t} {float(x)!r} {float(y)!r} {float(z)!r}"
+              for i, (t, (x, y, z)) in enumerate(zip(types, X, strict=True))]
+    (tmp_path / "s.data").write_text("\n".join(lines) + "\n")
+    m = _build(_deck(tmp_path, "file: s.data\nformat: lammps-data\nskin: 1.0\n"))
+    assert np.array_equal(m.atoms.box.lo, lo)
+    assert np.allclose(m.atoms.box.hi, lo + L, rtol=0, atol=1e-12)
+    assert np.allclose(m.atoms.X, X, rtol=0, atol=1e-12)   # inside the box already: not moved (the wrap's
+    # round-off only; before the fix every atom was 7.3 / 5.1 / 2.2 Å off along the axes with a negative lo)
