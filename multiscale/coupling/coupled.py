@@ -24,6 +24,40 @@ from .methods.base import CouplingContext, CouplingMethod
 sp = lazy_module("scipy.sparse")
 
 
+def blend_continuum(continuum, handshake, n_sub: int) -> np.ndarray:  # noqa: ANN001
+    """``continuum.set_blend`` as the coupled model sets it: α of the handshake (None: α = 1, a continuum
+    alone), ``n_sub`` sub-quadrature points per direction; returns a copy of the lumped masses M^α (N,)
+    [mass]. Shared by `CoupledSystem` and the spatial path's band build (`parallel.band_system`)."""
+    # alpha_const: where α is certainly constant the region skips evaluating it (same values)
+    takes_const = "alpha_const" in inspect.signature(continuum.set_blend).parameters
+    if handshake is not None:
+        continuum.set_blend(handshake.alpha, n_sub, **(
+            {"alpha_const": handshake.alpha_on_balls, "alpha_axes": handshake.alpha_axes}
+            if takes_const else {}))
+    else:
+        continuum.set_blend(lambda X: np.ones(len(X)), n_sub, **(
+            {"alpha_const": lambda C, R: np.ones(len(C))} if takes_const else {}))
+    return np.array(continuum.lumped_mass, dtype=float)
+
+
+def floor_masses(m_full: np.ndarray, beta: np.ndarray, N_c, node_mass: np.ndarray,  # noqa: ANN001
+                 floor: float) -> np.ndarray | None:
+    """The mass floor (`CoupledSystem` ``mass_floor``) of the atoms of H: m_full (n_c,) their full masses,
+    beta (n_c,) their weights β̄, N_c (n_c, N) their interpolation matrix, node_mass (N,) M^α, reduced IN
+    PLACE by N_cᵀ ((floor − β̄) m) over the atoms with β̄ < floor. Returns that (n_c,) bool mask (their mass
+    becomes floor · m_full), or None when no atom is below the floor (nothing changed). ValueError when a
+    node would be left without mass."""
+    low = beta < floor
+    if not np.any(low):
+        return None
+    extra = np.where(low, (floor - beta) * m_full, 0.0)
+    take = N_c.T @ extra
+    if np.any(node_mass - take <= 0.0):
+        raise ValueError("mass_floor too large: the nodes cannot give up the mass the floored atoms need")
+    node_mass -= take
+    return low
+
+
 class CoupledSystem:
     """Assemble the coupled model.
 
@@ -92,16 +126,7 @@ class CoupledSystem:
         # ---- continuum weights and masses
         self.node_mass = np.zeros(N)
         if continuum is not None:
-            # alpha_const: where α is certainly constant the region skips evaluating it (same values)
-            takes_const = "alpha_const" in inspect.signature(continuum.set_blend).parameters
-            if self.coupled:
-                continuum.set_blend(handshake.alpha, n_sub, **(
-                    {"alpha_const": handshake.alpha_on_balls, "alpha_axes": handshake.alpha_axes}
-                    if takes_const else {}))
-            else:
-                continuum.set_blend(lambda X: np.ones(len(X)), n_sub, **(
-                    {"alpha_const": lambda C, R: np.ones(len(C))} if takes_const else {}))
-            self.node_mass = np.array(continuum.lumped_mass, dtype=float)
+            self.node_mass = blend_continuum(continuum, handshake if self.coupled else None, n_sub)
         self.atom_mass = np.zeros(n)
         if atoms is not None:
             self.atom_mass = np.where(self.pad, 0.0, self.atom_weight * np.asarray(atoms.mass, float))
@@ -202,14 +227,9 @@ class CoupledSystem:
     def _floor_masses(self, floor: float) -> None:
         m_full = np.asarray(self.atoms.mass, float)[self.free[self.constrained]]
         beta = self.atom_weight[self.free[self.constrained]]
-        low = beta < floor
-        if not np.any(low):
+        low = floor_masses(m_full, beta, self.N_c, self.node_mass, floor)
+        if low is None:
             return
-        extra = np.where(low, (floor - beta) * m_full, 0.0)
-        take = self.N_c.T @ extra
-        if np.any(self.node_mass - take <= 0.0):
-            raise ValueError("mass_floor too large: the nodes cannot give up the mass the floored atoms need")
-        self.node_mass -= take
         idx = self.free[self.constrained[low]]
         self.atom_mass[idx] = floor * np.asarray(self.atoms.mass, float)[idx]
         self.floored = idx.astype(np.int64)
