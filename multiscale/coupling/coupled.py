@@ -46,13 +46,15 @@ def floor_masses(m_full: np.ndarray, beta: np.ndarray, N_c, node_mass: np.ndarra
     beta (n_c,) their weights β̄, N_c (n_c, N) their interpolation matrix, node_mass (N,) M^α, reduced IN
     PLACE by N_cᵀ ((floor − β̄) m) over the atoms with β̄ < floor. Returns that (n_c,) bool mask (their mass
     becomes floor · m_full), or None when no atom is below the floor (nothing changed). ValueError when a
-    node would be left without mass."""
+    node that gives mass would be left without mass."""
     low = beta < floor
     if not np.any(low):
         return None
     extra = np.where(low, (floor - beta) * m_full, 0.0)
     take = N_c.T @ extra
-    if np.any(node_mass - take <= 0.0):
+    # only the nodes that give mass are checked: massless nodes (α = 0 in the core) that give nothing stay
+    # massless (before, any such node refused every floor: decks/wave2d.yaml refused 0.003)
+    if np.any((take > 0.0) & (node_mass - take <= 0.0)):
         raise ValueError("mass_floor too large: the nodes cannot give up the mass the floored atoms need")
     node_mass -= take
     return low

@@ -268,3 +268,23 @@ def test_band_inputs_checked(tmp_path: Path) -> None:
     pad[np.flatnonzero(~pad)[0]] = True
     with pytest.raises(ValueError, match="pad"):
         make(pad=pad)
+
+
+@pytest.mark.parametrize("floor", [0.003, 0.05])
+def test_wave2d_mass_floor_bitwise(floor: float) -> None:
+    """decks/wave2d.yaml with a mass floor (its 40 massless core nodes give no mass: built since the floor
+    check reads only the nodes that give mass; refused before, even at 0.003)."""
+    sim = Simulation.from_deck(load_deck(ROOT / "decks" / "wave2d.yaml"), threads=1)
+    s, vv = _rebuild_serial(sim, floor, False)
+    assert s.floored.size > 100 and np.any(s.node_mass == 0.0)
+    compare(build_band(s, fresh_method(s.method), mass_floor=floor, blend=True), s, vv, s.method)
+
+
+def test_mass_floor_too_large_refused_alike() -> None:
+    """A floor the nodes cannot give (0.999 on wave2d: two nodes would give more than their mass): the serial system and the band build both refuse."""
+    sim = Simulation.from_deck(load_deck(ROOT / "decks" / "wave2d.yaml"), threads=1)
+    with pytest.raises(ValueError, match="mass_floor too large"):
+        _rebuild_serial(sim, 0.999, False)
+    s = sim.model.system
+    with pytest.raises(ValueError, match="mass_floor too large"):
+        build_band(s, fresh_method(s.method), mass_floor=0.999, blend=True)
