@@ -98,9 +98,9 @@ class BandSystem:
     ``reproject_tol``; ``col_stacked`` / ``col_flat`` the compact column → serial maps.
     """
 
-    def __init__(self, continuum, handshake, method, cell, X: np.ndarray, gid: np.ndarray,  # noqa: ANN001, PLR0913
-                 free_id: np.ndarray, beta: np.ndarray, pad: np.ndarray, mass: np.ndarray, n_atoms: int,
-                 n_free: int, *, mass_floor: float = 0.0, n_sub: int = 8, blend: bool = True,
+    def __init__(self, continuum, handshake, method, cell, X: np.ndarray,  # noqa: ANN001
+                 gid: np.ndarray, free_id: np.ndarray, beta: np.ndarray, pad: np.ndarray, mass: np.ndarray,
+                 n_atoms: int, n_free: int, *, mass_floor: float = 0.0, n_sub: int = 8, blend: bool = True,
                  fixed_atoms: np.ndarray | None = None, fixed_nodes: np.ndarray | None = None,
                  check: bool = True) -> None:
         why = band_refusal(method)
@@ -156,7 +156,7 @@ class BandSystem:
                 self.atom_mass[hl[low]] = mass_floor * mass[hl[low]]
                 self.floored = gid[hl[low]]
         self.active_nodes = self.node_mass > 0.0
-        # ---- inverse masses over the compact dofs (band free atoms, then nodes): `CoupledSystem.inv_mass_dof`
+        # ---- inverse masses of the compact dofs (band free atoms, then nodes), `CoupledSystem.inv_mass_dof`
         nb = fl.size
         inv = np.zeros((nb + N, d))
         with np.errstate(divide="ignore"):
@@ -220,13 +220,13 @@ class BandSystem:
 
     def dof_flat_compact(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sorted compact dof indices (k,) -> (flat indices into the serial (n_atoms, d) atom arrays, flat
-        indices into the (N, d) node arrays): `CoupledSystem.dof_flat` of the same dofs in serial numbering."""
+        indices into the (N, d) node arrays): `CoupledSystem.dof_flat` of the same dofs, serial numbering."""
         idx = np.asarray(idx, np.int64)
         k = self.n_compact_atom_dofs
         return self.col_flat[idx[idx < k]], idx[idx >= k] - k
 
     def _band_flat(self, flat_atoms: np.ndarray) -> np.ndarray:
-        """Serial flat atom indices (gid·d + k) of band atoms -> flat indices into the band's (b, d) arrays."""
+        """Serial flat atom indices (gid·d + k) of band atoms -> flat indices into the band's (b, d) array."""
         d = self.d
         return np.searchsorted(self.gid, flat_atoms // d) * d + flat_atoms % d
 

@@ -25,8 +25,9 @@ from multiscale.parallel.band_system import BandSystem, band_refusal
 from multiscale.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
-GALLERY = ["decks/wave2d.yaml", "decks/wave2d_sharp.yaml", "decks/thermal2d.yaml", "decks/indent2d_dyn_T.yaml",
-           "decks/indent2d_dyn_T_equil.yaml", "decks/indent2d_small.yaml", "decks/crack2d_coupled_small.yaml",
+GALLERY = ["decks/wave2d.yaml", "decks/wave2d_sharp.yaml", "decks/thermal2d.yaml",
+           "decks/indent2d_dyn_T.yaml", "decks/indent2d_dyn_T_equil.yaml", "decks/indent2d_small.yaml",
+           "decks/crack2d_coupled_small.yaml",
            "decks/indent3d_small.yaml", "tests/parallel/decks/coupled3d_smoke.yaml",
            "tests/parallel/decks/coupled3d_eam.yaml", "decks/wave1d.yaml", "decks/wave1d_damped.yaml"]
 GALLERY_LARGE = ["decks/indent2d.yaml", "decks/crack2d_coupled.yaml", "decks/indent3d.yaml"]
@@ -166,8 +167,8 @@ def test_gallery_large_band_system_bitwise(deck: str) -> None:
 def test_refused_couplings(deck: str) -> None:
     """ghost_corrected and force_blend are refused with the deck key, and BandSystem raises."""
     cfg = yaml.safe_load((ROOT / deck).read_text())
-    from multiscale.registry import COUPLINGS
     from multiscale.plugins import load_all
+    from multiscale.registry import COUPLINGS
     load_all()
     c = cfg["handshake"]["coupling"]
     c = {"type": c} if isinstance(c, str) else dict(c)
@@ -191,7 +192,7 @@ def variant(tmp_path: Path, seed: int) -> tuple[Path, dict]:
     d["atoms"]["region"] = {"type": "box", "lo": [-26.0, -26.0], "hi": [26.0, 26.0]}
     d["continuum"]["mesh"]["size"] = float(rng.choice([2.0, 3.0, 4.0]))
     if seed % 3 == 2:
-        d["handshake"]["shape"] = {"type": "sphere", "center": [float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))],
+        d["handshake"]["shape"] = {"type": "sphere", "center": rng.uniform(-1.0, 1.0, 2).tolist(),
                                    "radius": float(rng.uniform(11.0, 13.0))}
         d["continuum"]["mesh"]["hole"] = {"lo": [-7.0, -7.0], "hi": [7.0, 7.0]}
     else:
@@ -214,8 +215,8 @@ def _rebuild_serial(sim, mass_floor: float, fix: bool) -> tuple:  # noqa: ANN001
     of H with x < 0 held along x and the nodes with y > 20 held along both axes; its integrator."""
     m = sim.model
     s0 = m.system
-    s = CoupledSystem(m.atoms, m.continuum, m.handshake, fresh_method(s0.method), cell=m.lattice.primitive_vectors,
-                      atom_weight=s0.atom_weight, mass_floor=mass_floor)
+    s = CoupledSystem(m.atoms, m.continuum, m.handshake, fresh_method(s0.method),
+                      cell=m.lattice.primitive_vectors, atom_weight=s0.atom_weight, mass_floor=mass_floor)
     s.lattice = m.lattice
     if fix:
         am = np.zeros((s.n_atoms, s.d), bool)
@@ -254,8 +255,9 @@ def test_band_inputs_checked(tmp_path: Path) -> None:
 
     def make(**kw) -> BandSystem:
         a = dict(ba, **kw)
-        return BandSystem(s.continuum, s.handshake, fresh_method(s.method), cell, a["X"], a["gid"], a["free_id"],
-                          a["beta"], a["pad"], a["mass"], a["n_atoms"], a["n_free"], blend=False)
+        return BandSystem(s.continuum, s.handshake, fresh_method(s.method), cell, a["X"], a["gid"],
+                          a["free_id"], a["beta"], a["pad"], a["mass"], a["n_atoms"], a["n_free"],
+                          blend=False)
 
     make()
     beta = ba["beta"].copy()
@@ -281,7 +283,8 @@ def test_wave2d_mass_floor_bitwise(floor: float) -> None:
 
 
 def test_mass_floor_too_large_refused_alike() -> None:
-    """A floor the nodes cannot give (0.999 on wave2d: two nodes would give more than their mass): the serial system and the band build both refuse."""
+    """A floor the nodes cannot give (0.999 on wave2d: two nodes would give more than their mass): the serial
+    system and the band build both refuse."""
     sim = Simulation.from_deck(load_deck(ROOT / "decks" / "wave2d.yaml"), threads=1)
     with pytest.raises(ValueError, match="mass_floor too large"):
         _rebuild_serial(sim, 0.999, False)
