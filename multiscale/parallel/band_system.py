@@ -39,9 +39,13 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .._lazy import lazy_module
 from ..coupling.coupled import CoupledSystem, blend_continuum, floor_masses
 from ..coupling.methods.base import CouplingContext
 from ..coupling.projector import ConstraintProjector
+from ..integrate.verlet import REPROJECT_EPS
+
+sp = lazy_module("scipy.sparse")
 
 __all__ = ["BandSystem", "band_refusal"]
 
@@ -188,8 +192,6 @@ class BandSystem:
         self.G = None
         if G_c is not None:
             G_c = G_c.tocsr() if G_c.format != "csr" else G_c
-            from .._lazy import lazy_module
-            sp = lazy_module("scipy.sparse")
             self.G = sp.csr_matrix((G_c.data, self.col_stacked[G_c.indices], G_c.indptr),
                                    shape=(G_c.shape[0], (self.n_free + N) * d))
         # ---- the method's set-up on the band (penalty: its K over the atoms of H and their nodes)
@@ -212,7 +214,6 @@ class BandSystem:
             Xt = self.X.reshape(-1)[self._band_flat(self.t_atom)]
             ext = [float(np.max(np.abs(Xt), initial=0.0)),
                    float(np.max(np.abs(continuum.nodes.reshape(-1)[self.t_node]), initial=0.0)) if N else 0.0]
-            from ..integrate.verlet import REPROJECT_EPS
             self.reproject_tol = REPROJECT_EPS * np.finfo(float).eps * max(ext)
 
     # the compiled pad loops' arrays: the serial code (reads pad_idx, N_pad, _X_pad, _pad_plan)
