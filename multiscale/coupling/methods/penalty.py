@@ -1,9 +1,20 @@
-"""Penalty (Arlequin-style) coupling: ``E_coupling = ½ κ Σ_a c_a |u_a − Σ_I N_I(X_a) U_I|²``, no multipliers.
+"""Penalty (Arlequin-style) coupling: ``E_coupling = ½ κ Σ_a c_a |u_a − Σ_I N_I(X_a) U_I|²``, no multipliers,
+plus exact strong rows for the nearly massless atoms at H's continuum edge (``slave_below``).
 
-The sum runs over the atoms of H (the strong-constraint rows). The row weight ``c_a = min(β̄_a, 1 − β̄_a)`` is
+The sum runs over the atoms of H with β̄_a ≥ ``slave_below``. The row weight ``c_a = min(β̄_a, 1 − β̄_a)`` is
 proportional to the atom's mass share AND to the continuum's share of its cell, so the penalty frequency
 stays ≤ √(κ/m) on both sides (an unweighted penalty on atoms or nodes of vanishing mass is unstable for
 any time step). κ [energy/length²]; the stable time step falls like 1/√κ.
+
+Atoms of tiny β̄ are not held by such a spring: the blended energy's ghost force on an edge atom scales with
+its bonds' weights (line averages of β, which reach into the core), the spring's stiffness κ c_a with its
+cell average β̄_a, so the static offset f_ghost/(κ β̄_a) grows without bound as β̄_a → 0 (decks/wave2d.yaml,
+κ = 1, no tying, dt 0.002: atom 403, β̄ 6.5e-6, leaves the box at step 320). ``slave_below`` > 0 (default
+1e-3, the projected coupling's) gives the atoms with β̄_a < slave_below strong rows u_a = Σ_I N_I(X_a) U_I
+(enforced exactly by the integrator's constraint projection, `CouplingMethod.constraint_matrix`) and takes
+them out of the penalty sum. The coupled energy stays Π = Σ β̄ E_a + Σ α W V + ½ κ Σ c_a |G_a q|²: the
+constraint forces do no work, and a homogeneous deformation satisfies the strong rows and leaves every
+penalty term zero (no ghost force from the coupling). 0 = the pure penalty method (no rows).
 """
 
 from __future__ import annotations
@@ -13,7 +24,7 @@ from pydantic import Field
 
 from ..._lazy import lazy_module
 from ...registry import COUPLINGS, PluginParams
-from .base import CouplingContext, CouplingMethod, strong_rows
+from .base import CouplingContext, CouplingMethod, _subset, strong_rows
 
 sp = lazy_module("scipy.sparse")
 
@@ -24,13 +35,28 @@ class PenaltyCoupling(CouplingMethod):
 
     class Params(PluginParams):
         kappa: float = Field(gt=0, description="penalty stiffness κ [energy/length²]")
+        slave_below: float = Field(1e-3, ge=0.0, lt=1.0,
+                                   description="atoms of H with weight β̄ below this get strong (per-atom) "
+                                               "constraints instead of a penalty spring (nearly massless "
+                                               "edge atoms, which a spring κ·β̄ cannot hold against the "
+                                               "blended energy's ghost forces); 0 = none")
 
     def constraint_matrix(self, ctx: CouplingContext):  # noqa: ANN201
-        self._G = strong_rows(ctx)
-        return None
+        """The strong rows (n_s·d, n_dof) of the atoms of H with β̄ < ``slave_below`` (None when there are
+        none); the penalty's own rows ``self._G`` over the others (``self._pen``: their positions in
+        ``ctx.constrained``)."""
+        sb = float(self.params.slave_below)
+        n_c = len(ctx.constrained)
+        low = (np.asarray(ctx.weights) < sb) if (sb > 0.0 and ctx.weights is not None) else np.zeros(n_c, bool)
+        self._pen = np.flatnonzero(~low).astype(np.int64)
+        if not np.any(low):
+            self._G = strong_rows(ctx)
+            return None
+        self._G = strong_rows(_subset(ctx, self._pen))
+        return strong_rows(_subset(ctx, np.flatnonzero(low)))
 
     def prepare(self, system) -> None:  # noqa: ANN001
-        b = system.atom_weight[system.free[system.constrained]]
+        b = system.atom_weight[system.free[system.constrained[self._pen]]]
         c = np.repeat(np.minimum(b, 1.0 - b), system.d)
         self._W = sp.diags(self.params.kappa * c)
         K = (self._G.T @ self._W @ self._G).tocsr()
