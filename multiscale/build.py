@@ -1144,9 +1144,12 @@ def _check_thermal_share(deck: Deck, model: Model) -> None:
         raise deck.error(key, f"{which} is the thermal pressure of the atoms' vibrations: dynamics at "
                          "temperature only (statics is at zero temperature)", hint)
     G = getattr(model.system, "G", None)
-    if G is None or G.shape[0] == 0:
+    if G is None or G.shape[0] == 0 or getattr(model.method, "springs", False):
+        what = ("holds the handshake atoms by penalty springs (exact rows only on the atoms of β̄ below "
+                "`slave_below`), so it would count the others as free"
+                if getattr(model.method, "springs", False) else "has none")
         raise deck.error(key, f"{which} takes the atoms' share from exact constraint rows (strong or "
-                         "projected coupling, or a `constraint:` other than none); this coupling has none, "
+                         f"projected coupling, or a `constraint:` other than none); this coupling {what}, "
                          "so the handshake would get no thermal strain", hint)
 
 

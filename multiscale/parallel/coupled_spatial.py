@@ -5,8 +5,8 @@ OPT-IN ONLY (``msim run --decompose spatial`` / `SpatialCoupled`); the default P
 replicated-data one (`run.distributed.setup_replicated`). Supported (`spatial_refusal`, a message naming
 what is not): 2D or 3D, every coupling method — ``projected``, ``strong``, and those with forces of their
 own through `parallel.spatial_coupling` (hooks: ``self.cm``): ``ghost_corrected`` (its band atoms in the
-per-step gather, the homogeneous state evaluated on the engine), ``penalty`` (no constraint rows: its
-atoms are the replicated copy), ``force_blend`` (the unweighted lattice scaled by β, the continuum not
+per-step gather, the homogeneous state evaluated on the engine), ``penalty`` (its springs' atoms are in the
+replicated copy, with the touched atoms of its strong rows when ``slave_below`` ties any), ``force_blend`` (the unweighted lattice scaled by β, the continuum not
 split: `spatial_coupling.ReplicatedContinuum`) —, a mass floor (`CoupledSystem(mass_floor=)`), a pair
 potential or tabulated EAM (funcfl, setfl, eam/fs with one or several elements, ``eam_zhou``: the engine's
 density / embedding / force passes, the embedding blended by the site weights β̄ and the force pass by the
@@ -34,7 +34,7 @@ What each rank holds:
   with zero force, before the thermostat's forces) and rides on the per-step gather (d values per load);
   every rank adds the ranks' sums in rank order, then the replicated node forces' (1 rank: bitwise);
 * a replicated copy of the TOUCHED atoms (the atoms of the constraint rows: ``projector.touched``; without
-  constraint rows, the coupling method's atoms, `spatial_coupling.replicated_dofs`):
+  constraint rows and the atoms the coupling method's forces read, `spatial_coupling.replicated_dofs`):
   x, v, accelerations, reference positions (``xT``, ``vT``, ``accT``, ``XT``; (n_T, d)). Every rank
   kicks/drifts them, re-projects G q and G v, and kicks them with the corrected accelerations
   exactly as the serial integrator does (the serial kernels on the compact arrays: the same values in
@@ -203,8 +203,9 @@ class SpatialCoupled:
         self.dt = float(integrator.dt)
         self.n_threads = int(integrator.n_threads)
         self._kv, self._ck = _load_kernel("verlet"), _load_kernel("coupler")
-        # ---- the touched atoms, replicated (compact arrays; serial flat indices mapped onto them); without
-        # constraints (penalty) the copy holds the coupling method's atoms (`spatial_coupling.replicated_dofs`)
+        # ---- the touched atoms, replicated (compact arrays; serial flat indices mapped onto them), and the
+        # atoms the coupling method's own forces read (penalty's springs: `spatial_coupling.replicated_dofs`;
+        # with its strong rows of `slave_below` the copy holds both sets, the springs' atoms plainly kicked)
         e0 = np.zeros(0, np.int64)
         if p is not None:
             ta, aa = integrator._t_atom, integrator._a_atom
@@ -212,7 +213,8 @@ class SpatialCoupled:
         else:
             ta, aa = replicated_dofs(model), e0
             self.t_node, self.a_node = e0, e0
-        self.T = np.unique(ta // d).astype(np.int64)
+        rep = replicated_dofs(model) if p is not None else e0
+        self.T = np.unique(np.concatenate([ta // d, rep // d]) if rep.size else ta // d).astype(np.int64)
         self.tc = (np.searchsorted(self.T, ta // d) * d + ta % d).astype(np.int64)
         self.ac = (np.searchsorted(self.T, aa // d) * d + aa % d).astype(np.int64)
         self.xT = np.ascontiguousarray(a.x[self.T])

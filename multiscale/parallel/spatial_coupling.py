@@ -136,9 +136,10 @@ class SpatialForceBlend:
 
 
 def replicated_dofs(model) -> np.ndarray:  # noqa: ANN001
-    """Flat (atom, component) indices into the (n, d) atom arrays of the atoms a coupling WITHOUT
-    constraint rows keeps in `SpatialCoupled`'s replicated copy: ``penalty``'s atoms of H (its own forces
-    read and act on them), none otherwise."""
+    """Flat (atom, component) indices into the (n, d) atom arrays of the atoms a coupling keeps in
+    `SpatialCoupled`'s replicated copy besides its constraint rows' touched atoms: ``penalty``'s atoms of
+    its springs (its own forces read and act on them; the atoms tied by its ``slave_below`` strong rows are
+    touched atoms), none otherwise."""
     from ..coupling.methods.penalty import PenaltyCoupling
     m = model.system.method
     if type(m) is PenaltyCoupling:
@@ -147,9 +148,10 @@ def replicated_dofs(model) -> np.ndarray:  # noqa: ANN001
 
 
 class SpatialPenalty:
-    """``penalty`` (`coupling.methods.penalty.PenaltyCoupling`: E = ½ qᵀ K q over the atoms of H and their
-    nodes, no constraint rows) on a `SpatialCoupled` ``sc``. Its atoms are the replicated copy of ``sc``
-    (`replicated_dofs`: every rank kicks and drifts them, their forces ride on the per-step gather), the
+    """``penalty`` (`coupling.methods.penalty.PenaltyCoupling`: E = ½ qᵀ K q over the atoms of H with
+    β̄ ≥ ``slave_below`` and their nodes; strong rows, solved by ``sc``'s projector, for the others) on a
+    `SpatialCoupled` ``sc``. Its atoms are in the replicated copy of ``sc`` (`replicated_dofs`: every rank
+    kicks and drifts them, their forces ride on the per-step gather), the
     nodes are replicated, so every rank forms the serial q = (x − X of the atoms' dofs, U of the nodes'),
     the serial product f_q = −K q and energy −½ q · f_q (bitwise), and adds f_q's atom part to its OWNED
     rows right after the engine's forces (before the fixed loads' reactions and the thermostat's forces,

@@ -97,19 +97,23 @@ def test_default_slave_below_refused_with_the_value_that_passes(tmp_path: Path) 
     assert CliRunner().invoke(cli, ["validate", str(path)]).exit_code == 0
 
 
-@pytest.mark.parametrize(("coupling", "key"), [
-    ({"type": "penalty", "kappa": 50.0}, "handshake.coupling"),
-    ({"type": "ghost_corrected", "constraint": "none", "slave_below": 0.05}, "handshake.coupling.constraint")])
-def test_refusal_names_a_key_the_coupling_has(tmp_path: Path, coupling: dict, key: str) -> None:
-    """A coupling without projected rows is refused at the key whose change ties the atoms, and following the
-    hint passes (rev30 F1: the refusal always said ``slave_below``: a penalty deck does not take that key,
-    and ghost_corrected with ``constraint: none`` ignores it, so its user went round in a loop)."""
+@pytest.mark.parametrize(("coupling", "key", "fixed"), [
+    ({"type": "penalty", "kappa": 50.0, "slave_below": 0.0}, "handshake.coupling.slave_below",
+     {"type": "penalty", "kappa": 50.0, "slave_below": 0.031}),
+    ({"type": "ghost_corrected", "constraint": "none", "slave_below": 0.05}, "handshake.coupling.constraint",
+     {"type": "ghost_corrected", "constraint": "projected", "slave_below": 0.05})])
+def test_refusal_names_a_key_the_coupling_has(tmp_path: Path, coupling: dict, key: str, fixed: dict) -> None:
+    """A coupling is refused at the key whose change ties the atoms, and following the hint passes (rev30 F1:
+    the refusal always said ``slave_below``: ghost_corrected with ``constraint: none`` ignores it, so its user
+    went round in a loop). Penalty coupling takes ``slave_below`` (strong rows for the atoms below it, which
+    the on-site check leaves out), so its refusal names that key and the bound."""
     path = eam_deck(tmp_path, coupling)
     r = CliRunner().invoke(cli, ["validate", str(path)])
     assert r.exit_code == 2, r.output
     assert f" {key}: the blended EAM energy is not stable" in r.stderr, r.stderr
-    assert "`type: strong`" in r.stderr and "above 0.03022" in r.stderr, r.stderr
-    fixed = ({**coupling, "constraint": "projected"} if "constraint" in coupling else {"type": "strong"})
+    assert "above 0.03022" in r.stderr, r.stderr
+    if key.endswith("constraint"):
+        assert "`type: strong`" in r.stderr, r.stderr
     r = CliRunner().invoke(cli, ["validate", str(eam_deck(tmp_path, fixed, name="fixed"))])
     assert r.exit_code == 0, r.output + r.stderr
 

@@ -106,6 +106,10 @@ class CouplingMethod:
     (False for force blending). Subclasses set ``Params`` and override what they need."""
 
     energy_based: bool = True
+    #: the atoms of H are held to the mesh by springs of the method's own energy, exact rows (if any) only
+    #: on some of them (penalty: the atoms of β̄ < slave_below): quantities read from the constraint rows
+    #: alone (the atoms' free share, `coupling/thermal_share.py`) do not describe the coupling
+    springs: bool = False
 
     class Params(PluginParams):
         """No parameters."""

@@ -33,6 +33,8 @@ sp = lazy_module("scipy.sparse")
 class PenaltyCoupling(CouplingMethod):
     """Energy blending plus a weighted penalty on the per-atom compatibility ``u_a − N U``."""
 
+    springs = True
+
     class Params(PluginParams):
         kappa: float = Field(gt=0, description="penalty stiffness κ [energy/length²]")
         slave_below: float = Field(1e-3, ge=0.0, lt=1.0,
