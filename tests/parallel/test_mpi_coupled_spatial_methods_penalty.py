@@ -2,8 +2,8 @@
 constraint projector, `parallel.spatial_coupling.SpatialPenalty`, ``msim run --decompose spatial``), under
 ``mpiexec``.
 
-Deck ``wave2d_penalty``: decks/wave2d.yaml with ``coupling: {type: penalty, kappa: 1.0}`` and Δt = 0.001
-(1 000 steps: the pulse reaches the handshake). At Δt = 0.004 (the value test_mpi_coupled_spatial.py used
+Deck ``wave2d_penalty``: decks/wave2d.yaml with ``coupling: {type: penalty, kappa: 1.0, slave_below: 0}`` (the
+pure penalty method, no constraint rows) and Δt = 0.001 (1 000 steps: the pulse reaches the handshake). At Δt = 0.004 (the value test_mpi_coupled_spatial.py used
 for its refusal test, and what `msim validate` calls stable: "weighted atoms 0.00957") the serial run
 blows up within 1 000 steps, and at 0.002 the serial run perturbed by one rounding in the forces ends
 0.03 (x) … 1.5 (v) away from the unperturbed one after 1 000 steps (an unstable mode of the weighted
@@ -37,12 +37,16 @@ from mpi_coupled_spatial_methods_driver import prepared, serial_reference  # noq
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
 
 
-def wave2d_penalty(tmp: Path, steps: int = 1000, **integrator: float) -> Path:
+def wave2d_penalty(tmp: Path, steps: int = 1000, slave_below: float | None = 0.0, **integrator: float) -> Path:
+    """``slave_below``: 0 = the pure penalty method (no constraint rows: the tests above the tied ones);
+    None = the default (1e-3: strong rows for the atoms below it, springs for the others)."""
     d = yaml.safe_load(WAVE2D.read_text())
     d.pop("expect", None)
     d["handshake"]["coupling"] = {"type": "penalty", "kappa": 1.0}
+    if slave_below is not None:
+        d["handshake"]["coupling"]["slave_below"] = slave_below
     d["integrator"].update({"steps": steps, "dt": 0.001, **integrator})
-    out = tmp / "wave2d_penalty.yaml"
+    out = tmp / f"wave2d_penalty_{slave_below}.yaml"
     out.write_text(yaml.safe_dump(d, sort_keys=False))
     return out
 
@@ -118,3 +122,60 @@ def test_msim_run_penalty(tmp_path: Path) -> None:
               "coupling"):
         assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
     assert not np.any(tc["constraint_residual"]) and not np.any(ta["constraint_residual"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The default slave_below (1e-3): strong rows for the 92 atoms below it (the projector, its touched atoms in
+# the replicated copy) and springs for the other atoms of H (also in the copy, kicked plainly)
+# ---------------------------------------------------------------------------------------------------------
+
+def test_tied_penalty_accepted(tmp_path: Path) -> None:
+    """Accepted on 1 and 2 ranks with its projector (the strong rows of the atoms below 1e-3); the replicated
+    copy holds every atom of H: the springs' atoms and the tied ones."""
+    from multiscale.coupling.methods.penalty import PenaltyCoupling
+    from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
+    from multiscale.parallel.comm import SerialComm
+    from multiscale.parallel.spatial_coupling import replicated_dofs
+    sim = prepared(str(wave2d_penalty(tmp_path, slave_below=None)))
+    s, it = sim.model.system, sim.integrator
+    assert type(s.method) is PenaltyCoupling and it.projector is not None and s.G.shape[0] == 184
+    assert spatial_refusal(sim.model, it) is None and spatial_refusal(sim.model, it, 2) is None
+    springs = np.unique(replicated_dofs(sim.model) // s.d)
+    tied = np.unique(it._t_atom // s.d)
+    assert springs.size and tied.size and np.intersect1d(springs, tied).size == 0
+    np.testing.assert_array_equal(np.union1d(springs, tied), s.free[s.constrained])
+    sc = SpatialCoupled(sim.model, it, SerialComm())
+    np.testing.assert_array_equal(sc.T, s.free[s.constrained])
+
+
+def test_tied_penalty_one_rank_bitwise(tmp_path: Path) -> None:
+    """One rank, 200 steps: bitwise the serial run (x, v, U, V, every ledger row, the coupling term among
+    them)."""
+    deck = wave2d_penalty(tmp_path, slave_below=None)
+    z = spatial(1, deck, 200, 50, tmp_path)
+    ref = serial_reference(str(deck), 200, 50)
+    for k in ("x", "v", "U", "V", "ledger"):
+        np.testing.assert_array_equal(z[k], ref[k], err_msg=k)
+    assert np.all(ref["ledger"][1:, 4] > 0.0)
+
+
+def test_tied_penalty_two_ranks_1000_steps(tmp_path: Path) -> None:
+    """2 ranks, 1 000 steps vs serial: positions and node positions ≤ 1e-12, U, V, v ≤ 1e-9, every ledger
+    term ≤ 1e-12 of its largest value. Measured: x 3.1e-16, U 9.1e-15, V 4.0e-14, v 2.8e-13, ledger ≤ 7.8e-16
+    (the pure penalty run above: v 1.2e-11, its unstable edge atoms gone here)."""
+    deck = wave2d_penalty(tmp_path, slave_below=None)
+    z = spatial(2, deck, 1000, 100, tmp_path)
+    ref = serial_reference(str(deck), 1000, 100)
+    assert int(z["size"]) == 2 and np.all(z["atoms_per_rank"] > 0)
+    print("tied penalty x", rel(z["x"], ref["x"]))
+    assert rel(z["x"], ref["x"]) <= 1e-12
+    nodes = prepared(str(deck)).model.continuum.nodes
+    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
+    for k in ("U", "V", "v"):
+        print("tied penalty", k, rel(z[k], ref[k]))
+        assert rel(z[k], ref[k]) <= 1e-9, k
+    L, R = z["ledger"], ref["ledger"]
+    err = np.max(np.abs(L[:, :6] - R[:, :6]), axis=0) / np.max(np.abs(R[:, :6]), axis=0)
+    print("tied penalty ledger rel", err)
+    assert np.all(err <= 1e-12), err
+    assert float(R[-1, 1]) > 0.0 and float(R[-1, 4]) > 1e-4
