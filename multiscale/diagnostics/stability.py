@@ -671,3 +671,88 @@ def gram_condition(G, inv_mass: np.ndarray, rtol: float | None = None) -> dict: 
         hi = float(eigsh(B, k=1, which="LA", v0=v0, tol=1e-4, return_eigenvectors=False)[0])
     out.update(lambda_min=lo, lambda_max=hi, cond=hi / lo if lo > 0 else float("inf"))
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Atoms held by penalty springs (coupling/methods/penalty.py): the static offset under the ghost forces
+# ---------------------------------------------------------------------------------------------------------
+
+#: `msim validate` / `run` refuse a penalty deck when an atom on a spring is moved by more than this fraction
+#: of the nearest-neighbour distance by the linearised static response to the blended energy's forces at the
+#: reference (decks/wave2d.yaml, κ = 1: 1.24 at ``slave_below: 0`` — atom 403 left the box at step 320 of
+#: dt 0.002 —, 0.018 at 1e-4, 0.014 at the default 1e-3; tests/coupling/test_penalty_tiny_weights.py)
+HOLD_FRACTION = 0.1
+
+
+@dataclasses.dataclass
+class SpringHold:
+    """`spring_held_offsets`' result: ``atom`` (k,) region indices of the free atoms among the handshake's
+    dofs, ``offset`` (k,) [length] their linearised static displacements, ``r_nn`` [length] the shortest
+    reference bond, ``weight`` (k,) their β̄."""
+
+    atom: np.ndarray
+    offset: np.ndarray
+    r_nn: float
+    weight: np.ndarray
+
+
+def spring_held_offsets(system, potential) -> SpringHold | None:  # noqa: ANN001
+    """The linearised static response of a penalty-coupled model's handshake to the forces of its blended
+    energy at the reference (the ghost forces: f = −∂Π/∂q at q = 0): K δq = f on the handshake's dofs
+    (`handshake_dofs`; every other dof held at 0), K the Hessian of the blended pair energy plus the
+    springs' (`blended_pair_hessian`), subject to the method's strong rows (``slave_below``: G δq = 0, one
+    sparse LU of the KKT matrix). An atom of tiny β̄ on a spring is held by κ·β̄ and by bonds of weights
+    ≈ their averages of β, but pushed by a ghost force of the size of its bonds' weights: the solve gives
+    its offset. None when the check does not apply (a coupling without springs, not a pair potential:
+    `collective_check_applies`). The state (positions, forces, energies) is restored; a neighbour list
+    built here is dropped again (as `collective_unstable_modes`)."""
+    s = system
+    if not getattr(s.method, "springs", False) or collective_check_applies(s, potential):
+        return None
+    from scipy.sparse.linalg import splu
+    atoms, cont = s.atoms, s.continuum
+    had_list = atoms.nlist.x_build is not None
+    saved = [(arr, arr.copy()) for arr in (atoms.x, cont.U, s.f_atoms, s.f_nodes, atoms.forces, cont.forces)]
+    energy = dict(s.energy)
+    try:
+        atoms.x[s.free] = atoms.X[s.free]
+        cont.U[...] = 0.0
+        s.update_pads()
+        s.compute_forces()
+        f = s.forces_q()
+        i, j = atoms.nlist.pairs()
+        dX = atoms.nlist.separations(atoms.X)
+        r2 = np.einsum("md,md->m", dX, dX)
+        inside = r2 < float(potential.cutoff) ** 2
+        w = np.ones(len(i)) if atoms.bond_w is None else np.asarray(atoms.bond_w, float)
+        i, j, dX, w, r2 = i[inside], j[inside], dX[inside], w[inside], r2[inside]
+    finally:
+        for arr, old in saved:
+            arr[...] = old
+        s.update_pads()
+        s.energy = energy
+        if not had_list:
+            atoms.nlist.invalidate()
+            atoms.bond_w = None
+    dofs = handshake_dofs(s, (i, j))
+    d, k0 = s.d, s.n_free * s.d
+    at = dofs < k0
+    if not np.any(at):
+        return None
+    K = blended_pair_hessian(s, potential, dofs, (i, j, dX, w))
+    C = sp.csr_matrix((0, dofs.size))
+    if s.G is not None and s.G.shape[0]:
+        C = sp.csr_matrix(s.G).tocsc()[:, dofs].tocsr()
+        C = C[np.flatnonzero(np.diff(C.indptr) > 0)]
+    A = sp.bmat([[K, C.T], [C, None]], format="csc") if C.shape[0] else K.tocsc()
+    try:
+        dq = splu(A).solve(np.concatenate([f[dofs], np.zeros(C.shape[0])]))[: dofs.size]
+    except RuntimeError:            # singular: a floppy mode no spring or bond holds
+        dq = np.full(dofs.size, np.inf)
+    free_idx = dofs[at] // d
+    off2 = np.zeros(s.n_free)
+    np.add.at(off2, free_idx, dq[at] * dq[at])
+    atom_f = np.unique(free_idx)
+    region = s.free[atom_f]
+    return SpringHold(region, np.sqrt(off2[atom_f]), float(np.sqrt(np.min(r2))) if r2.size else float("nan"),
+                      np.asarray(s.atom_weight, float)[region])

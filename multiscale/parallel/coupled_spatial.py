@@ -6,8 +6,9 @@ replicated-data one (`run.distributed.setup_replicated`). Supported (`spatial_re
 what is not): 2D or 3D, every coupling method — ``projected``, ``strong``, and those with forces of their
 own through `parallel.spatial_coupling` (hooks: ``self.cm``): ``ghost_corrected`` (its band atoms in the
 per-step gather, the homogeneous state evaluated on the engine), ``penalty`` (its springs' atoms are in the
-replicated copy, with the touched atoms of its strong rows when ``slave_below`` ties any), ``force_blend`` (the unweighted lattice scaled by β, the continuum not
-split: `spatial_coupling.ReplicatedContinuum`) —, a mass floor (`CoupledSystem(mass_floor=)`), a pair
+replicated copy, with the touched atoms of its strong rows when ``slave_below`` ties any), ``force_blend``
+(the unweighted lattice scaled by β, the continuum not split: `spatial_coupling.ReplicatedContinuum`) —,
+a mass floor (`CoupledSystem(mass_floor=)`), a pair
 potential or tabulated EAM (funcfl, setfl, eam/fs with one or several elements, ``eam_zhou``: the engine's
 density / embedding / force passes, the embedding blended by the site weights β̄ and the force pass by the
 bond weights, as `EAMFile.compute` on the serial region), a box free along every axis, slabs along x at least cut-off + skin

@@ -51,11 +51,13 @@ def check_time_step(model, deck, statics: bool) -> None:  # noqa: ANN001
     `stable_dt` (dynamics only), unless the deck sets ``integrator.allow_unstable_dt: true``; before
     that, `check_weighted_energy` (a weighted EAM energy unstable at the reference)."""
     if statics:
+        check_spring_hold(model, deck)
         return
     integ = deck.config.integrator
     if getattr(integ, "allow_unstable_dt", False):
         return
     check_weighted_energy(model, deck)
+    check_spring_hold(model, deck)
     dts = stable_dt(model)
     if not dts:
         return
@@ -113,6 +115,39 @@ def check_weighted_energy(model, deck) -> None:  # noqa: ANN001
         "pull them onto neighbours whose bonds (weight: the bond's average of β, 0 at the continuum edge) "
         "do not hold them; the run would be unstable at any time step",
         hint=f"{hint}, or set `allow_unstable_dt: true` in `integrator` to run anyway")
+
+
+def check_spring_hold(model, deck) -> None:  # noqa: ANN001
+    """Raise a `DeckError` at ``handshake.coupling.slave_below`` when a penalty coupling's springs do not hold
+    its atoms against the blended energy's ghost forces (`diagnostics.stability.spring_held_offsets`: the
+    linearised static offset of an atom on a spring above `HOLD_FRACTION` of the nearest-neighbour distance;
+    in dynamics such atoms leave their sites at any dt, in statics the minimum puts them there). Called by
+    `check_time_step` (dynamics: skipped with ``allow_unstable_dt``; statics: always)."""
+    m = model
+    if m.atoms is None or m.continuum is None or m.handshake is None:
+        return
+    from ..diagnostics.stability import HOLD_FRACTION, spring_held_offsets
+    hold = spring_held_offsets(m.system, m.potential)
+    if hold is None:
+        return
+    lim = HOLD_FRACTION * hold.r_nn
+    bad = ~(hold.offset <= lim)
+    if not np.any(bad):
+        return
+    k = int(np.argmax(np.where(bad, hold.offset, -1.0)))
+    beta = float(np.max(hold.weight[bad]))
+    sb = float(getattr(m.system.method.params, "slave_below", 0.0))
+    L = m.units.length
+    raise deck.error(
+        "handshake.coupling.slave_below",
+        f"the penalty springs do not hold {int(bad.sum())} handshake atoms against the blended energy's "
+        f"ghost forces: their linearised static offsets exceed {HOLD_FRACTION:g} of the nearest-neighbour "
+        f"distance ({lim:.3g} {L}), up to {float(hold.offset[k]):.3g} {L} (atom {int(hold.atom[k])}, β̄ "
+        f"{float(hold.weight[k]):.3g}); atoms of tiny β̄ feel ghost forces of the size of their bonds' "
+        "weights but a spring κ·β̄: the run would move them off their sites at any time step",
+        hint=f"tie them to the mesh: `slave_below` above {beta:.4g} (e.g. {_above(beta):.2g}"
+             + (f"; it is {sb:g} now" if sb > 0.0 else "") + ") in `handshake.coupling` (default 1e-3), or "
+             "set `allow_unstable_dt: true` in `integrator` to run anyway")
 
 
 def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001

@@ -33,13 +33,16 @@ OLD_COUPLING = "coupling: {type: projected, slave_below: 0.01}"
 OLD_INTEG = "integrator: {type: verlet, dt: 0.01, steps: 500}"
 
 
-def _readme_deck(tmp_path: Path, coupling: str, dt: float = 0.002, steps: int = 2000) -> Path:
-    """decks/wave2d.yaml with ``coupling`` (the README's penalty case) at ``dt``, frames only at the end."""
+def _readme_deck(tmp_path: Path, coupling: str, dt: float = 0.002, steps: int = 2000,
+                 allow: bool = False) -> Path:
+    """decks/wave2d.yaml with ``coupling`` (the README's penalty case) at ``dt``, frames only at the end;
+    ``allow``: ``allow_unstable_dt: true`` (the opt-out of the time-step and holding checks)."""
     assert OLD_COUPLING in WAVE2D and OLD_INTEG in WAVE2D
+    extra = ", allow_unstable_dt: true" if allow else ""
     text = (WAVE2D.replace(OLD_COUPLING, f"coupling: {coupling}")
-            .replace(OLD_INTEG, f"integrator: {{type: verlet, dt: {dt}, steps: {steps}}}")
+            .replace(OLD_INTEG, f"integrator: {{type: verlet, dt: {dt}, steps: {steps}{extra}}}")
             .replace("every: 50\n", f"every: {steps}\n"))
-    p = tmp_path / f"wave2d_penalty_{abs(hash(coupling)) % 10**6}.yaml"
+    p = tmp_path / f"wave2d_penalty_{len(list(tmp_path.glob('*.yaml')))}.yaml"
     p.write_text(text)
     return p
 
@@ -55,8 +58,9 @@ def test_readme_deck_runs_2000_steps_with_energy_conserved(tmp_path):
     ``energy_drift``) 3.7e-5, modified energy drift 7.1e-6, constraint residual 3.9e-14, 92 atoms tied
     (β̄ up to 8.3e-4; atom 403 among them, largest displacement 5.8e-4 σ), the largest displacement of an
     atom on a spring 0.027 σ (β̄ 1.35e-3). Asserted: drift ≤ 1e-4, modified ≤ 3e-5, residual ≤ 1e-12,
-    every atom within 0.05 σ of its site. The same deck with ``slave_below: 0`` (the pure penalty method)
-    still blows up with atom 403 out of the box (exit 3): the control that the tying is what holds it."""
+    every atom within 0.05 σ of its site. The same deck with ``slave_below: 0`` (the pure penalty method,
+    run with ``allow_unstable_dt: true``: validate refuses it) still blows up with atom 403 out of the box
+    (exit 3): the control that the tying is what holds it."""
     deck = _readme_deck(tmp_path, "{type: penalty, kappa: 1.0}")
     out = tmp_path / "o.h5"
     r = CliRunner().invoke(cli, ["run", str(deck), "-o", str(out), "--quiet", "--threads", "1"])
@@ -80,8 +84,9 @@ def test_readme_deck_runs_2000_steps_with_energy_conserved(tmp_path):
     assert tied[403] and w[403] < 1e-5
     assert float(np.max(np.linalg.norm(u, axis=2))) <= 0.05
 
-    control = _readme_deck(tmp_path, "{type: penalty, kappa: 1.0, slave_below: 0}")
-    r = CliRunner().invoke(cli, ["run", str(control), "-o", str(tmp_path / "c.h5"), "--quiet", "--threads", "1"])
+    control = _readme_deck(tmp_path, "{type: penalty, kappa: 1.0, slave_below: 0}", allow=True)
+    r = CliRunner().invoke(cli, ["run", str(control), "-o", str(tmp_path / "c.h5"), "--quiet",
+                                 "--threads", "1"])
     assert r.exit_code == 3, r.output
     assert "atom 403" in r.stderr and "left the box" in r.stderr, r.stderr
 
@@ -94,10 +99,69 @@ def test_validate_reports_the_tied_atoms(tmp_path):
     assert r.exit_code == 0, r.output
     assert "184 constraint rows (92 atoms tied one by one to the mesh)" in r.output, r.output
     assert "weighted atoms 0.0446" in r.output, r.output
-    deck0 = _readme_deck(tmp_path, "{type: penalty, kappa: 1.0, slave_below: 0}")
+    deck0 = _readme_deck(tmp_path, "{type: penalty, kappa: 1.0, slave_below: 0}", allow=True)
     r = CliRunner().invoke(cli, ["validate", str(deck0)])
     assert r.exit_code == 0, r.output
     assert "0 constraint rows (0 atoms tied one by one to the mesh)" in r.output, r.output
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(k for k, ln in enumerate(path.read_text().splitlines(), 1) if needle in ln)
+
+
+def test_springs_that_do_not_hold_are_refused(tmp_path):
+    """``slave_below: 0`` (the README's old case) and 1e-5: `msim validate` and `msim run` exit 2 at
+    ``handshake.coupling.slave_below`` with file and line, the atoms' offset and the bound to tie above
+    (the linearised static offset of atom 1603, β̄ 1.06e-5: 1.38 σ, 1.24 nearest-neighbour distances;
+    12 atoms above 0.1 of it at 0, 6 at 1e-5, β̄ up to 3.436e-5);
+    following the hint (3.5e-5) validates and runs
+    (measured: 2 000 steps, energy drift 1.8e-4, largest displacement 0.035 σ)."""
+    for sb in ("0", "1e-5"):
+        deck = _readme_deck(tmp_path, f"{{type: penalty, kappa: 1.0, slave_below: {sb}}}")
+        line = _line_of(deck, "coupling:")
+        for args in (["validate", str(deck)], ["run", str(deck), "-o", str(tmp_path / "o.h5"), "--quiet"]):
+            r = CliRunner().invoke(cli, args)
+            assert r.exit_code == 2, r.output
+            first = r.stderr.splitlines()[0]
+            assert first.startswith(f"error: {deck}:{line}:"), first
+            n, atom = {"0": (12, 1603), "1e-5": (6, 245)}[sb]     # (245 and 1603: mirror images, β̄ 1.06e-5)
+            msg = f"handshake.coupling.slave_below: the penalty springs do not hold {n} handshake atoms"
+            assert msg in first, first
+            assert f"up to 1.38 σ (atom {atom}, β̄ 1.06e-05)" in first, first
+            assert "`slave_below` above 3.436e-05 (e.g. 3.5e-05" in r.stderr, r.stderr
+            assert "Traceback" not in r.output
+        assert not (tmp_path / "o.h5").exists()
+    ok = _readme_deck(tmp_path, "{type: penalty, kappa: 1.0, slave_below: 3.5e-5}", steps=300)
+    r = CliRunner().invoke(cli, ["validate", str(ok)])
+    assert r.exit_code == 0, r.output + r.stderr
+    r = CliRunner().invoke(cli, ["run", str(ok), "-o", str(tmp_path / "ok.h5"), "--quiet", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+
+
+def test_offsets_of_the_default_and_other_couplings(tmp_path):
+    """The README's deck at the default 1e-3: largest linearised offset 0.0156 σ (0.014 of the
+    nearest-neighbour distance 1.113 σ; asserted ≤ 0.02 σ); 1e-4: below 0.1 too; couplings without springs
+    (projected) are not checked (None); the state and the neighbour list are left as they were."""
+    from multiscale.deck.deck import load_deck
+    from multiscale.diagnostics.stability import HOLD_FRACTION, spring_held_offsets
+    from multiscale.simulation import Simulation
+    out = {}
+    for sb in ("1e-3", "1e-4", "0"):
+        deck = _readme_deck(tmp_path, f"{{type: penalty, kappa: 1.0, slave_below: {sb}}}", allow=True)
+        m = Simulation.from_deck(load_deck(deck)).model
+        s = m.system
+        x0 = s.atoms.x.copy()
+        h = spring_held_offsets(s, m.potential)
+        assert np.array_equal(s.atoms.x, x0) and s.atoms.nlist.x_build is None
+        assert abs(h.r_nn - 1.1132013) < 1e-6
+        out[sb] = float(np.max(h.offset))
+    print(out)
+    assert out["1e-3"] <= 0.02 and out["1e-4"] <= HOLD_FRACTION * 1.1132013 < out["0"]
+    assert out["0"] > 1.0
+    deck = tmp_path / "projected.yaml"
+    deck.write_text(WAVE2D)
+    m = Simulation.from_deck(load_deck(deck)).model
+    assert spring_held_offsets(m.system, m.potential) is None
 
 
 def test_rows_split_between_strong_rows_and_springs():

@@ -49,7 +49,9 @@ class PenaltyCoupling(CouplingMethod):
         ``ctx.constrained``)."""
         sb = float(self.params.slave_below)
         n_c = len(ctx.constrained)
-        low = (np.asarray(ctx.weights) < sb) if (sb > 0.0 and ctx.weights is not None) else np.zeros(n_c, bool)
+        low = np.zeros(n_c, bool)
+        if sb > 0.0 and ctx.weights is not None:
+            low = np.asarray(ctx.weights) < sb
         self._pen = np.flatnonzero(~low).astype(np.int64)
         if not np.any(low):
             self._G = strong_rows(ctx)
