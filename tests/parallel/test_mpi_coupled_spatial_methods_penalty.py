@@ -2,18 +2,18 @@
 constraint projector, or with the one of its ``slave_below`` strong rows, `parallel.spatial_coupling.
 SpatialPenalty`, ``msim run --decompose spatial``), under ``mpiexec``.
 
-Deck ``wave2d_penalty``: decks/wave2d.yaml with ``coupling: {type: penalty, kappa: 1.0, slave_below: 0}``
-(the pure penalty method, no constraint rows; run with ``allow_unstable_dt: true``, which `msim validate` demands
+Deck ``wave2d_penalty``: decks/wave2d.yaml with ``coupling: {type: penalty, kappa: 1.0, slave_below: 0}`` (the
+pure penalty method, no constraint rows; run with ``allow_unstable_dt: true``, which `msim validate` demands
 for it: its springs do not hold the atoms of tiny β̄) and Δt = 0.001 (1 000 steps: the pulse reaches the
-handshake). At Δt = 0.004 (the value test_mpi_coupled_spatial.py used for its refusal test, and what
-`msim validate` calls stable: "weighted atoms 0.00957") the serial run blows up within 1 000 steps, and at
-0.002 the serial run perturbed by one rounding in the forces ends
-0.03 (x) … 1.5 (v) away from the unperturbed one after 1 000 steps (the weighted edge atoms of
-tiny β̄ that the springs do not hold: tests/coupling/test_penalty_tiny_weights.py); at 0.001 the unperturbed serial run is smooth and the spatial
+handshake). At Δt = 0.004 (the value test_mpi_coupled_spatial.py used for its refusal test, and what `msim
+validate` calls stable: "weighted atoms 0.00957") the serial run blows up within 1 000 steps, and at 0.002 the
+serial run perturbed by one rounding in the forces ends 0.03 (x) … 1.5 (v) away from the unperturbed one after
+1 000 steps (the weighted edge atoms of tiny β̄ that the springs do not hold:
+tests/coupling/test_penalty_tiny_weights.py); at 0.001 the unperturbed serial run is smooth and the spatial
 2-rank run stays at round-off of it. The control (every atom's forces perturbed by 2.2e-16·N(0, 1)) still
-diverges at 0.001 (x 0.03 after 1 000 steps: the perturbation reaches the unstable mode of the pads and
-edge atoms, which the cross pairs' rounding on 2 ranks evidently does not), so the 2-rank run is held to
-the absolute contract only.
+diverges at 0.001 (x 0.03 after 1 000 steps: the perturbation reaches the unstable mode of the pads and edge
+atoms, which the cross pairs' rounding on 2 ranks evidently does not), so the 2-rank run is held to the
+absolute contract only.
 
 Contract: 1 rank 200 steps bitwise the serial run (state, every ledger term, the coupling term among
 them); 2 ranks 1 000 steps positions and node positions ≤ 1e-12, U and velocities ≤ 1e-9, every ledger
