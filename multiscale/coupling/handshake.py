@@ -371,7 +371,13 @@ class Handshake:
             return w
         pts = X[rest][:, None, :] + offs[None, :, :]
         beta = self.beta(pts.reshape(-1, d)).reshape(rest.size, -1)
-        wr = beta @ W
+        # Σ_k β_k W_k in a fixed order per atom (elementwise products and sums, no BLAS): β̄ of a site is a
+        # function of the site alone. `beta @ W` (OpenBLAS dgemv) rounds the last (rows mod 4) rows, and
+        # each thread's chunk's last rows, in another kernel: a site's β̄ depended on its place in X and
+        # on OPENBLAS_NUM_THREADS, and a rank's own sites could not reproduce it (parallel/rank_sites.py)
+        wr = beta[:, 0] * W[0]
+        for k in range(1, W.size):
+            wr += beta[:, k] * W[k]
         # cells entirely in the core / in the continuum give exact 1 / 0
         wr[np.all(beta == 1.0, axis=1)] = 1.0
         wr[np.all(beta == 0.0, axis=1)] = 0.0
