@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["slab_sites"]
+__all__ = ["serial_ids", "slab_sites"]
 
 
 def slab_sites(lattice, lo: np.ndarray, hi: np.ndarray, slab: tuple[float, float], comm,  # noqa: ANN001
@@ -57,6 +57,24 @@ def slab_sites(lattice, lo: np.ndarray, hi: np.ndarray, slab: tuple[float, float
     if keep is not None and len(X):
         k = np.asarray(keep(X, sub), bool)
         X, sub = X[k], sub[k]
+    return X, sub, serial_ids(X, comm)[0]
+
+
+def serial_ids(X: np.ndarray, comm, subsets: tuple[np.ndarray, ...] = ()  # noqa: ANN001
+               ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(gid (m,) int64, [sid (m,) int64 per subset]) of this rank's kept sites X (m, d) [length].
+
+    X : this rank's kept sites in the serial order restricted to the rank (row by row as
+        `Lattice.sites_in_box` sorts them), every site of a row owned by the ranks in the order of its
+        coordinate along axis 0 (slabs along axis 0 in rank order); comm : `parallel.comm` communicator
+        (collective: ONE allgather of (row keys, per-row counts), O(rows) per rank);
+    subsets : bool (m,) masks of sub-sequences of the kept sites (e.g. the non-pad atoms), each numbered
+        in the serial order too: sid = index of the site among the masked sites of all ranks, -1 for the
+        sites outside the mask.
+    gid is the index of the site among the kept sites of all ranks in the serial order.
+    """
+    d = X.shape[1]
+    k = len(subsets)
     # rows: the rounded coordinates of the other axes (the serial sort key without axis 0)
     key = np.round(X, 9)[:, 1:]           # (sites_in_box snapped the round-off to 0 already)
     if len(X):
@@ -64,27 +82,43 @@ def slab_sites(lattice, lo: np.ndarray, hi: np.ndarray, slab: tuple[float, float
         rows = rows[:, ::-1]            # unique sorts by the last axis first: the serial row order
     else:
         rows, first, counts = np.zeros((0, d - 1)), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    parts = comm.allgather((rows, counts)) if comm.size > 1 else [(rows, counts)]
+    if len(X) and not np.array_equal(np.sort(first), first):
+        raise RuntimeError("slab_sites: the slab's sites are not in row order")
+    row_of_site = np.repeat(np.arange(rows.shape[0]), counts)
+    # per row: the kept sites, then the sites of each subset (columns 1..k)
+    cols = np.zeros((rows.shape[0], 1 + k), np.int64)
+    cols[:, 0] = counts
+    for c, mask in enumerate(subsets):
+        cols[:, 1 + c] = np.bincount(row_of_site, weights=np.asarray(mask, bool), minlength=rows.shape[0])
+    parts = comm.allgather((rows, cols)) if comm.size > 1 else [(rows, cols)]
     allrows = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, d - 1))
     if allrows.shape[0] == 0:
-        return X, sub, np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), [np.zeros(0, np.int64) for _ in subsets]
     urows, inv = np.unique(allrows[:, ::-1], axis=0, return_inverse=True)
     inv = inv.ravel()
     nr = urows.shape[0]
-    table = np.zeros((len(parts), nr), np.int64)      # kept sites per (rank, row)
-    o = 0
-    for r, (rw, ct) in enumerate(parts):
-        table[r, inv[o:o + rw.shape[0]]] = ct
-        o += rw.shape[0]
-    row_start = np.concatenate([[0], np.cumsum(table.sum(axis=0))[:-1]])       # rows before
-    below = np.cumsum(table, axis=0) - table                                    # lower ranks, same row
     me = comm.rank if comm.size > 1 else 0
     o = sum(p[0].shape[0] for p in parts[:me])
     my_rows = inv[o:o + rows.shape[0]]
-    # the sites are sorted row by row already (sites_in_box's order): place within the piece
-    row_of_site = np.repeat(np.arange(rows.shape[0]), counts)
-    place = np.arange(len(X)) - np.repeat(first, counts) if len(X) else np.zeros(0, np.int64)
-    if len(X) and not np.array_equal(np.sort(first), first):
-        raise RuntimeError("slab_sites: the slab's sites are not in row order")
-    gid = row_start[my_rows][row_of_site] + below[me, my_rows][row_of_site] + place
-    return X, sub, gid.astype(np.int64)
+    out = []
+    for c in range(1 + k):
+        table = np.zeros((len(parts), nr), np.int64)      # sites per (rank, row) of column c
+        o = 0
+        for r, (rw, ct) in enumerate(parts):
+            table[r, inv[o:o + rw.shape[0]]] = ct[:, c]
+            o += rw.shape[0]
+        row_start = np.concatenate([[0], np.cumsum(table.sum(axis=0))[:-1]])       # rows before
+        below = np.cumsum(table, axis=0) - table                                    # lower ranks, same row
+        if c == 0:
+            sel = np.ones(len(X), bool)
+        else:
+            sel = np.asarray(subsets[c - 1], bool)
+        # the sites are sorted row by row already (sites_in_box's order): place within the piece
+        rs = row_of_site[sel]
+        cnt = np.bincount(rs, minlength=rows.shape[0])
+        start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        place = np.arange(rs.size) - start[rs]
+        ids = np.full(len(X), -1, np.int64)
+        ids[sel] = row_start[my_rows][rs] + below[me, my_rows][rs] + place
+        out.append(ids)
+    return out[0], out[1:]
