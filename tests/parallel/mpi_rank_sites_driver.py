@@ -3,7 +3,8 @@ and `handshake_band` on each rank for a list of decks; rank 0 writes every rank'
 
     python mpi_rank_sites_driver.py OUT.npz DECK[:plane] ...
 
-``DECK:plane`` moves the inner slab faces onto planes of lattice sites (the x of the nearest site).
+``DECK:plane`` moves the inner slab faces onto planes of lattice sites (the x of the nearest site);
+``DECK:cut=x1,x2,...`` puts them at x1, ... (the first P − 1 values).
 ``BREAK`` in the environment breaks the code on purpose (the test's negative controls): ``halo0`` (halo 0)
 or ``nofreecounts`` (free ids numbered within each rank: no per-row pad counts of the other ranks).
 OUT: ``c/r/<field>`` for deck c, rank r (X, sub, types, weight, pad, mass, mass_full, gid, free_id),
@@ -67,14 +68,17 @@ def main() -> None:
             path, _, opt = spec.partition(":")
             deck = load_deck(path)
             dec = None
-            if opt == "plane":
+            if opt == "plane" or opt.startswith("cut="):
                 from multiscale import build as B
                 pot = B._potential(deck, deck.units)
                 lat = B._lattice(deck, pot)
                 reach = float(pot.cutoff) + float(deck.config.atoms.skin)
                 _, lo, hi, _ = B._region_and_bounds(deck, lat, [False] * lat.dim, [], 2 * reach)
                 dec = SlabDecomposition(Box(lo, hi, [False] * lat.dim), comm.size, 0, reach)
-                _on_planes(dec, lat)
+                if opt == "plane":
+                    _on_planes(dec, lat)
+                else:
+                    dec.bounds[1:-1] = [float(v) for v in opt[4:].split(",")][: comm.size - 1]
             rs, hs, dec = R.rank_sites_from_deck(deck, comm, dec)
             band = R.handshake_band(rs, hs, comm)
             mine = {k: getattr(rs, k) for k in FIELDS}
