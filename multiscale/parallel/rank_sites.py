@@ -162,16 +162,16 @@ def handshake_band(sites: RankSites, handshake, comm) -> Band:  # noqa: ANN001
     free = np.flatnonzero(~sites.pad)
     if free.size:
         sel[free[np.asarray(handshake.in_handshake(sites.X[free]), bool)]] = True
-    cols = [sites.X[sel], sites.gid[sel], sites.free_id[sel], sites.weight[sel], sites.pad[sel].astype(np.int64),
-            sites.mass[sel]]
+    cols = [sites.X[sel], sites.gid[sel], sites.free_id[sel], sites.weight[sel],
+            sites.pad[sel].astype(np.int64), sites.mass[sel]]
     rows = _pack_rows(cols)
     parts = comm.allgather(rows) if comm.size > 1 else [rows]
     rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
     del parts
     X, gid, fid, w, pad, mass = _unpack_rows(rows, cols)
     o = np.argsort(gid, kind="stable")
-    return Band(X=np.ascontiguousarray(X[o]), gid=gid[o], free_id=fid[o], weight=w[o], pad=pad[o].astype(bool),
-                mass=mass[o])
+    return Band(X=np.ascontiguousarray(X[o]), gid=gid[o], free_id=fid[o], weight=w[o],
+                pad=pad[o].astype(bool), mass=mass[o])
 
 
 # ----------------------------------------------------------------------------- from a deck
@@ -189,8 +189,8 @@ def rank_sites_refusal(deck) -> tuple[str, str] | None:  # noqa: ANN001
     None when it can (the deck's own errors are `build_model`'s to report)."""
     cfg = deck.config
     if cfg.atoms is None or cfg.handshake is None or cfg.continuum is None:
-        return ("handshake", "the per-rank build classifies the atoms of a coupled deck (atoms, continuum and "
-                "handshake)")
+        return ("handshake", "the per-rank build classifies the atoms of a coupled deck (atoms, continuum "
+                "and handshake)")
     a = cfg.atoms
     if a.file is not None:
         return ("atoms.file", "atoms from a structure file: the per-rank build generates lattice sites")
@@ -251,4 +251,5 @@ def rank_sites_from_deck(deck, comm, dec=None) -> tuple[RankSites, Any, Any]:  #
         handshake = Handshake(make_shape(hs.shape, lattice.dim), hs.width, hs.blend.type)
     if dec is None:
         dec = SlabDecomposition(Box(lo, hi, periodic), comm.size, 0, reach)
-    return rank_sites(lattice, region, lo, hi, handshake, reach, sub_type, type_mass, dec, comm), handshake, dec
+    sites = rank_sites(lattice, region, lo, hi, handshake, reach, sub_type, type_mass, dec, comm)
+    return sites, handshake, dec

@@ -83,7 +83,8 @@ def main() -> None:
             band = R.handshake_band(rs, hs, comm)
             mine = {k: getattr(rs, k) for k in FIELDS}
             parts = comm.gather(mine, 0) if comm.size > 1 else [mine]
-            bsum = [hashlib.sha256(np.ascontiguousarray(getattr(band, k)).tobytes()).hexdigest() for k in BAND]
+            bsum = [hashlib.sha256(np.ascontiguousarray(getattr(band, k)).tobytes()).hexdigest()
+                    for k in BAND]
             bs = comm.gather(bsum, 0) if comm.size > 1 else [bsum]
             if comm.rank == 0:
                 for r, p in enumerate(parts):

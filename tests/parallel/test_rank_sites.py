@@ -150,8 +150,9 @@ def test_rank_sites_bitwise_serial(tmp_path: Path, ranks: int) -> None:
     rotated lattices with sphere / difference / union cores (2D, 3D), a region with a hole, four random
     wave2d variants, and wave2d and the rotated ones with the slab faces moved onto planes of sites: the
     union over the ranks of (gid, X, type, β̄, pad, coupled mass, mass, free id) is the serial model's,
-    bit for bit, each atom once, in its slab (on every rank for wave2d); every rank holds the same band, the serial one (the pads and
-    the non-pad atoms of the handshake, by gid, with X, free id, β̄, pad, mass)."""
+    bit for bit, each atom once, in its slab (on every rank for wave2d); every rank holds the same band,
+    the serial one (the pads and the non-pad atoms of the handshake, by gid, with X, free id, β̄, pad,
+    mass). Slab faces: the engine's, on planes of sites, and just outside the handshake (`EDGE_CUTS`)."""
     specs = [str(p) for p in GALLERY + variants(tmp_path)]
     specs += [f"{WAVE2D}:plane", f"{tmp_path / 'wave2d_rot_sphere.yaml'}:plane",
               f"{tmp_path / 'smoke3d_rot_union.yaml'}:plane", f"{WAVE2D}:{EDGE_CUTS[ranks]}",
