@@ -82,7 +82,8 @@ class Band:
     or non-pad atoms in the handshake (serial: ``system.pad_idx`` ∪ ``system.free[system.constrained]``).
 
     X (k, d) [length], gid (k,) int64, free_id (k,) int64 (−1 for pads), weight (k,) β̄, pad (k,) bool,
-    mass (k,) β̄·m (0 for pads) [internal mass]: bitwise the serial model's values at gid.
+    mass (k,) β̄·m (0 for pads), mass_full (k,) the atom's own mass m (`parallel.band_system.BandSystem`'s
+    ``mass``) [internal mass]: bitwise the serial model's values at gid.
     """
 
     X: np.ndarray
@@ -91,6 +92,7 @@ class Band:
     weight: np.ndarray
     pad: np.ndarray
     mass: np.ndarray
+    mass_full: np.ndarray
 
 
 def _circumradius(cell: np.ndarray) -> float:
@@ -156,22 +158,23 @@ def rank_sites(lattice, region, lo: np.ndarray, hi: np.ndarray, handshake, reach
 def handshake_band(sites: RankSites, handshake, comm) -> Band:  # noqa: ANN001
     """Every rank gets the whole handshake band (see `Band`) from the ranks' own ``sites``: each rank
     selects its pads and its non-pad sites with ``handshake.in_handshake``, one allgather of the packed rows
-    (O(band) per rank), sorted by global id. Collective."""
+    (O(band) per rank), sorted by global id. Collective. The band with ``sites.n_atoms``, ``sites.n_free``
+    is the input of `parallel.band_system.BandSystem` (X, gid, free_id, weight as beta, pad, mass_full)."""
     from .engine import _pack_rows, _unpack_rows
     sel = sites.pad.copy()
     free = np.flatnonzero(~sites.pad)
     if free.size:
         sel[free[np.asarray(handshake.in_handshake(sites.X[free]), bool)]] = True
     cols = [sites.X[sel], sites.gid[sel], sites.free_id[sel], sites.weight[sel],
-            sites.pad[sel].astype(np.int64), sites.mass[sel]]
+            sites.pad[sel].astype(np.int64), sites.mass[sel], sites.mass_full[sel]]
     rows = _pack_rows(cols)
     parts = comm.allgather(rows) if comm.size > 1 else [rows]
     rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
     del parts
-    X, gid, fid, w, pad, mass = _unpack_rows(rows, cols)
+    X, gid, fid, w, pad, mass, mfull = _unpack_rows(rows, cols)
     o = np.argsort(gid, kind="stable")
     return Band(X=np.ascontiguousarray(X[o]), gid=gid[o], free_id=fid[o], weight=w[o],
-                pad=pad[o].astype(bool), mass=mass[o])
+                pad=pad[o].astype(bool), mass=mass[o], mass_full=mfull[o])
 
 
 # ----------------------------------------------------------------------------- from a deck

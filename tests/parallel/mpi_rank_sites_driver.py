@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 FIELDS = ("X", "sub", "types", "weight", "pad", "mass", "mass_full", "gid", "free_id")
-BAND = ("X", "gid", "free_id", "weight", "pad", "mass")
+BAND = ("X", "gid", "free_id", "weight", "pad", "mass", "mass_full")
 
 
 def _on_planes(dec, lattice) -> None:  # noqa: ANN001
@@ -37,6 +37,24 @@ def _on_planes(dec, lattice) -> None:  # noqa: ANN001
         blo[0], bhi[0] = c - lattice.a, c + lattice.a
         X = lattice.sites_in_box(blo, bhi)
         dec.bounds[k] = float(X[np.argmin(np.abs(X[:, 0] - c)), 0])
+
+
+def band_system(deck, band, rs, hs):  # noqa: ANN001, ANN201
+    """`parallel.band_system.BandSystem` (step 4) from the replicated band, the deck's mesh and coupling: no
+    serial model on any rank; None when it refuses the coupling (ghost_corrected, force_blend)."""
+    from multiscale import build as B
+    from multiscale.deck.section import plugin_of
+    from multiscale.parallel.band_system import BandSystem, band_refusal
+    cfg = deck.config
+    method = plugin_of(cfg.handshake.coupling).from_params(cfg.handshake.coupling, deck.units, deck.directory)
+    if band_refusal(method) is not None:
+        return None
+    pot = B._potential(deck, deck.units)
+    lat = B._lattice(deck, pot)
+    tm = B._type_masses(deck, B._type_order(B._sublattice_names(deck, pot), pot, cfg.potential))
+    cont = B._continuum(deck, deck.units, pot, lat, lat.dim, float(tm[0]), 1)
+    return BandSystem(cont, hs, method, lat.primitive_vectors, band.X, band.gid, band.free_id, band.weight,
+                      band.pad, band.mass_full, rs.n_atoms, rs.n_free)
 
 
 def main() -> None:
@@ -81,6 +99,7 @@ def main() -> None:
                     dec.bounds[1:-1] = [float(v) for v in opt[4:].split(",")][: comm.size - 1]
             rs, hs, dec = R.rank_sites_from_deck(deck, comm, dec)
             band = R.handshake_band(rs, hs, comm)
+            bsys = band_system(deck, band, rs, hs)
             mine = {k: getattr(rs, k) for k in FIELDS}
             parts = comm.gather(mine, 0) if comm.size > 1 else [mine]
             bsum = [hashlib.sha256(np.ascontiguousarray(getattr(band, k)).tobytes()).hexdigest()
@@ -95,6 +114,16 @@ def main() -> None:
                 out[f"{c}/band_same"] = np.bool_(all(b == bs[0] for b in bs))
                 out[f"{c}/n_atoms"], out[f"{c}/n_free"] = np.int64(rs.n_atoms), np.int64(rs.n_free)
                 out[f"{c}/bounds"] = np.asarray(dec.bounds)
+            if bsys is not None and bsys.G is not None:
+                G = bsys.G.tocsr()
+                arrs = {"indptr": G.indptr, "indices": G.indices, "data": G.data, "shape": np.array(G.shape),
+                        "pad_idx": bsys.pad_idx, "gid_constrained": bsys.gid_constrained,
+                        "node_mass": bsys.node_mass, "atom_mass": bsys.atom_mass}
+                sums = [hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() for v in arrs.values()]
+                ss = comm.gather(sums, 0) if comm.size > 1 else [sums]
+                if comm.rank == 0:
+                    out.update({f"{c}/bs/{k}": v for k, v in arrs.items()})
+                    out[f"{c}/bs_same"] = np.bool_(all(x == ss[0] for x in ss))
         if comm.rank == 0:
             np.savez(sys.argv[1], size=comm.size, **out)
 

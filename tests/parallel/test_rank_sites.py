@@ -93,7 +93,9 @@ def serial(path: Path) -> dict:
     free_id[s.free] = np.arange(s.n_free)
     return {"X": m.atoms.X, "types": m.atom_types, "weight": s.atom_weight, "pad": s.pad,
             "mass": s.atom_mass, "mass_full": np.asarray(m.atoms.mass, float), "free_id": free_id,
-            "band": np.sort(np.concatenate([s.pad_idx, s.free[s.constrained]])), "n_free": s.n_free}
+            "band": np.sort(np.concatenate([s.pad_idx, s.free[s.constrained]])), "n_free": s.n_free,
+            "G": None if s.G is None else s.G.tocsr(), "pad_idx": s.pad_idx.astype(np.int64),
+            "gid_constrained": s.free[s.constrained].astype(np.int64), "node_mass": s.node_mass}
 
 
 def mismatches(z: dict, c: int, ranks: int, ref: dict) -> list[str]:
@@ -122,9 +124,22 @@ def mismatches(z: dict, c: int, ranks: int, ref: dict) -> list[str]:
     if not np.array_equal(z[f"{c}/band/gid"], b):
         bad.append("band gid")
     else:
-        for k in ("X", "free_id", "weight", "pad", "mass"):
+        for k in ("X", "free_id", "weight", "pad", "mass", "mass_full"):
             if not np.array_equal(z[f"{c}/band/{k}"], ref[k][b]):
                 bad.append(f"band {k}")
+    if f"{c}/bs/indptr" in z:           # the band system built from the band (no serial model)
+        G = ref["G"]
+        if not (np.array_equal(z[f"{c}/bs/indptr"], G.indptr)
+                and np.array_equal(z[f"{c}/bs/indices"], G.indices)
+                and np.array_equal(z[f"{c}/bs/data"], G.data) and tuple(z[f"{c}/bs/shape"]) == G.shape):
+            bad.append("band system G")
+        for k in ("pad_idx", "gid_constrained", "node_mass"):
+            if not np.array_equal(z[f"{c}/bs/{k}"], ref[k]):
+                bad.append(f"band system {k}")
+        if not np.array_equal(z[f"{c}/bs/atom_mass"], ref["mass"][b]):
+            bad.append("band system atom_mass")
+        if not bool(z[f"{c}/bs_same"]):
+            bad.append("band system differs between ranks")
     if not bool(z[f"{c}/band_same"]):
         bad.append("band differs between ranks")
     return bad
@@ -152,13 +167,18 @@ def test_rank_sites_bitwise_serial(tmp_path: Path, ranks: int) -> None:
     union over the ranks of (gid, X, type, β̄, pad, coupled mass, mass, free id) is the serial model's,
     bit for bit, each atom once, in its slab (on every rank for wave2d); every rank holds the same band,
     the serial one (the pads and the non-pad atoms of the handshake, by gid, with X, free id, β̄, pad,
-    mass). Slab faces: the engine's, on planes of sites, and just outside the handshake (`EDGE_CUTS`)."""
+    mass). Slab faces: the engine's, on planes of sites, and just outside the handshake (`EDGE_CUTS`).
+    Steps 2–4 together: `BandSystem` (step 4) built on every rank from that band, the deck's mesh and
+    coupling (no serial model anywhere) gives the serial G, pads, atoms of H, node and atom masses bitwise
+    (every deck but those whose coupling it refuses: ghost_corrected, force_blend)."""
     specs = [str(p) for p in GALLERY + variants(tmp_path)]
     specs += [f"{WAVE2D}:plane", f"{tmp_path / 'wave2d_rot_sphere.yaml'}:plane",
               f"{tmp_path / 'smoke3d_rot_union.yaml'}:plane", f"{WAVE2D}:{EDGE_CUTS[ranks]}",
               f"{tmp_path / 'wave2d_rot_sphere.yaml'}:{EDGE_CUTS[ranks]}"]
     z = _drive(tmp_path, ranks, specs)
     assert all(z[f"0/{r}/gid"].size > 0 for r in range(ranks))         # wave2d: every rank holds atoms
+    n_bs = sum(f"{c}/bs/indptr" in z for c in range(len(specs)))
+    assert n_bs >= len(specs) - 3, n_bs          # the band system built on all but the refused couplings
     failed = {}
     for c, spec in enumerate(specs):
         bad = mismatches(z, c, ranks, serial(Path(spec.partition(":")[0])))
@@ -200,7 +220,7 @@ def test_rank_sites_one_rank_in_process(name: str) -> None:
         np.testing.assert_array_equal(getattr(rs, k), ref[k], err_msg=k)
     band = handshake_band(rs, hs, SerialComm())
     np.testing.assert_array_equal(band.gid, ref["band"])
-    for k in ("X", "free_id", "weight", "pad", "mass"):
+    for k in ("X", "free_id", "weight", "pad", "mass", "mass_full"):
         np.testing.assert_array_equal(getattr(band, k), ref[k][ref["band"]], err_msg=k)
     assert 0 < band.gid.size < rs.n_atoms
 
