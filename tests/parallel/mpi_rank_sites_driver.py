@@ -99,7 +99,7 @@ def main() -> None:
                     dec.bounds[1:-1] = [float(v) for v in opt[4:].split(",")][: comm.size - 1]
             rs, hs, dec = R.rank_sites_from_deck(deck, comm, dec)
             band = R.handshake_band(rs, hs, comm)
-            bsys = band_system(deck, band, rs, hs)
+            bsys = None if brk else band_system(deck, band, rs, hs)     # (BandSystem refuses bad free ids)
             mine = {k: getattr(rs, k) for k in FIELDS}
             parts = comm.gather(mine, 0) if comm.size > 1 else [mine]
             bsum = [hashlib.sha256(np.ascontiguousarray(getattr(band, k)).tobytes()).hexdigest()
