@@ -1165,6 +1165,7 @@ def _dynamics_extras(deck: Deck, model: Model) -> None:
         model.thermostat = plugin_of(th).from_params(th, units, master_seed=integ.seed)
         if hasattr(model.thermostat, "ids"):
             model.thermostat.ids = np.asarray(model.site_ids, np.int64)  # noise keyed by global atom id
+        _check_thermostat_region(deck, model)
     from .seeds import stream_seed
     master = int(getattr(integ, "seed", 0))  # integrator.seed: every stream without its own seed
     hs = cfg.handshake
@@ -1182,6 +1183,26 @@ def _dynamics_extras(deck: Deck, model: Model) -> None:
         v[s.free] = maxwell_boltzmann(s.atom_mass[s.free], model.dim, vel.temperature, units.boltz,
                                       seed=stream_seed(master, "velocity", vel.seed))
         model.atoms.v[...] = v
+
+
+def _check_thermostat_region(deck: Deck, model: Model) -> None:
+    """A thermostat ``region`` that holds no atom of mass > 0 (by reference position, as the thermostat's
+    own mask: `md.thermostats.langevin.Langevin.forces`) would thermostat nothing: a deck error at
+    ``integrator.thermostat.region``, as the loads' empty regions are. The model holds every atom on every
+    rank (the builder is serial), so the count is the count over all ranks and every rank raises alike."""
+    th = model.thermostat
+    region = getattr(th, "region", None)
+    if region is None or getattr(th, "mask", None) is not None:
+        return
+    mass = getattr(model.system, "atom_mass", None) if model.system is not None else None
+    mass = np.asarray(model.atoms.mass if mass is None else mass, float)
+    inside = np.asarray(region.contains(model.atoms.X), bool)
+    if not np.any(inside & (mass > 0)):
+        what = ("holds atoms, but only pad atoms (mass 0, moved by the mesh)" if inside.any()
+                else f"holds none of the {len(mass)} atoms (reference positions)")
+        raise deck.error("integrator.thermostat.region", f"the thermostat's region {what}: it would "
+                         "thermostat nothing", "move the region onto the atoms, or drop `region` to "
+                         "thermostat every atom")
 
 
 def _max_lattice_frequency(model: Model) -> float:

@@ -427,6 +427,7 @@ def validate(deck: Path, threads: int | None, ranks: int | None = None, decompos
     sim = Simulation.from_deck(d, threads=threads)
     click.echo(sim.summary())
     click.echo(build_report())
+    sim.check_loads()      # the loads' selections and vectors, as the run's prepare (deck errors, exit 2)
     sim.check_time_step()  # a deck error (exit 2) after the summary, unless integrator.allow_unstable_dt
     if ranks is not None and ranks > 1:
         click.echo(_validate_ranks(sim, d, ranks, decompose))

@@ -173,6 +173,12 @@ class Simulation:
             _summary.check_time_step(self.model, self.deck, self.statics)
         self._dt_checked = True
 
+    def check_loads(self) -> None:
+        """`run.prepare.check_loads`: the loads select their atoms/nodes as the run's `prepare` will, their
+        mistakes deck errors at ``loads[i].<key>`` (`msim validate`)."""
+        from .run.prepare import check_loads
+        check_loads(self.model, self.deck)
+
     def check_restart(self, output: str | Path | None, restart: str | Path, steps: int | None = None,
                       stages: int | None = None) -> None:
         """The checks of ``run(restart=...)`` that need no prepared state (`RunRecord.check_restart_deck`:

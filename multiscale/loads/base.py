@@ -77,6 +77,16 @@ class RegionLoadParams(LoadParams):
         return v
 
 
+class LoadError(ValueError):
+    """A load's mistake found when it selects its atoms/nodes (`Load.prepare`), with the key of the load's
+    section it comes from: ``key`` (``"center"``, ``"region"``, ``"direction"``; None = the load as a whole).
+    `run.prepare` reports it as a deck error at ``loads[i].<key>``."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 def model_dim(model) -> int:  # noqa: ANN001
     """Space dimension of a model (from its atoms or its continuum)."""
     if getattr(model, "atoms", None) is not None:
@@ -110,7 +120,7 @@ def component_mask(components: list[str] | None, d: int) -> np.ndarray:
         return m
     for c in components:
         if _AXES[c] >= d:
-            raise ValueError(f"component {c!r} does not exist in {d}D")
+            raise LoadError(f"component {c!r} does not exist in {d}D", "components")
         m[_AXES[c]] = True
     return m
 
@@ -166,7 +176,7 @@ class Load:
                          else None)
         n_sel = sum(int(s.sum()) for s in (self.atom_sel, self.node_sel) if s is not None)
         if n_sel == 0:
-            raise ValueError(f"load {self.name!r}: its region selects no atom and no node")
+            raise LoadError(f"load {self.name!r}: its region selects no atom and no node", "region")
 
     def fixed_dofs(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         return None, None

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import LOADS
-from .base import Load, LoadParams, force_targets, model_dim
+from .base import Load, LoadError, LoadParams, force_targets, model_dim
 
 
 @LOADS.register("body_force")
@@ -31,7 +31,7 @@ class BodyForce(Load):
         d = model_dim(model)
         p = self.params
         if len(p.acceleration) != d:
-            raise ValueError(f"body_force acceleration has {len(p.acceleration)} values in {d}D")
+            raise LoadError(f"body_force acceleration has {len(p.acceleration)} values in {d}D", "acceleration")
         self._g = np.asarray(p.acceleration, float)
         shape = None
         if p.region is not None:

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import LOADS
-from .base import Load, LoadParams, Steps, force_targets, model_dim, stage_values
+from .base import Load, LoadError, LoadParams, Steps, force_targets, model_dim, stage_values
 
 
 @LOADS.register("indenter")
@@ -61,16 +61,16 @@ class Indenter(Load):
         if getattr(model, "atoms", None) is None:
             raise ValueError("the indenter acts on atoms: the model has none")
         if len(p.center) != d:
-            raise ValueError(f"indenter center has {len(p.center)} values in {d}D")
+            raise LoadError(f"indenter center has {len(p.center)} values in {d}D", "center")
         n = -np.eye(d)[d - 1] if p.direction is None else np.asarray(p.direction, float)
         if n.shape != (d,) or not np.linalg.norm(n) > 0:
-            raise ValueError("indenter direction must be a non-zero vector of d values")
+            raise LoadError(f"indenter direction must be a non-zero vector of {d} values", "direction")
         self._n = n / np.linalg.norm(n)
         if p.shape == "cylinder" and d == 3:
             ax = np.array([0.0, 0.0, 1.0]) if p.axis is None else np.asarray(p.axis, float)
             ax = ax / np.linalg.norm(ax)
             if abs(ax @ self._n) > 1e-12:
-                raise ValueError("the cylinder axis must be perpendicular to the indenting direction")
+                raise LoadError("the cylinder axis must be perpendicular to the indenting direction", "axis")
             self._axis = ax
         self._center0 = np.asarray(p.center, float)
 

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import LOADS
-from .base import Load, LoadParams, Steps, current_forces, model_dim, stage_values
+from .base import Load, LoadError, LoadParams, Steps, current_forces, model_dim, stage_values
 from .crack_field import mode_I_displacement, reduced_compliance, rotate_stiffness
 
 
@@ -114,11 +114,12 @@ class KField(Load):
             raise ValueError("kfield needs a 2D or 3D model")
         p = self.params
         if len(p.tip) != 2:
-            raise ValueError("kfield tip needs the two in-plane coordinates (x, y)")
+            raise LoadError("kfield tip needs the two in-plane coordinates (x, y)", "tip")
         self._tip = np.asarray(p.tip, float)
         C = np.asarray(p.elastic, float) if p.elastic is not None else elastic_constants_of(model)
         if C.shape != {2: (3, 3), 3: (6, 6)}[d]:
-            raise ValueError(f"kfield: elastic constants of shape {C.shape} in {d}D")
+            raise LoadError(f"kfield: elastic constants of shape {C.shape} in {d}D",
+                            "elastic" if p.elastic is not None else None)
         c, s = np.cos(np.deg2rad(p.angle)), np.sin(np.deg2rad(p.angle))
         Q = np.array([[c, s], [-s, c]]) if d == 2 else np.array([[c, s, 0], [-s, c, 0], [0, 0, 1.0]])
         self._b = reduced_compliance(rotate_stiffness(C, Q))   # crack-frame compliance
@@ -130,7 +131,7 @@ class KField(Load):
         self.node_sel = (shape.contains(cont.nodes) if cont is not None and p.targets in ("nodes", "both")
                          else None)
         if sum(int(m.sum()) for m in (self.atom_sel, self.node_sel) if m is not None) == 0:
-            raise ValueError("kfield: the boundary region selects no atom and no node")
+            raise LoadError("kfield: the boundary region selects no atom and no node", "boundary")
         self._ua = None if self.atom_sel is None else self.unit_field(atoms.X[self.atom_sel])
         self._un = None if self.node_sel is None else self._node_field(cont)[self.node_sel]
 

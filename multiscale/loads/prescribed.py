@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import LOADS
-from .base import Load, RegionLoadParams, current_forces
+from .base import Load, LoadError, RegionLoadParams, current_forces
 
 
 @LOADS.register("prescribed")
@@ -39,11 +39,11 @@ class Prescribed(Load):
         s = self.params.displacement_steps
         return 1 if s is None else len(s)
 
-    def _vec(self, v: list[float] | None, d: int, what: str) -> np.ndarray:
+    def _vec(self, v: list[float] | None, d: int, what: str, key: str | None = None) -> np.ndarray:
         if v is None:
             return np.zeros(d)
         if len(v) != d:
-            raise ValueError(f"prescribed {what} has {len(v)} values in {d}D")
+            raise LoadError(f"prescribed {what} has {len(v)} values in {d}D", key or what)
         return np.asarray(v, float)
 
     def prepare(self, model) -> None:  # noqa: ANN001
@@ -54,7 +54,8 @@ class Prescribed(Load):
         self._disp = self._vec(p.displacement, d, "displacement")
         steps = p.displacement_steps
         self._steps = (np.zeros((1, d)) if steps is None
-                       else np.array([self._vec(s, d, "displacement_steps entry") for s in steps]))
+                       else np.array([self._vec(s, d, "displacement_steps entry", f"displacement_steps[{k}]")
+                                 for k, s in enumerate(steps)]))
         self._last: dict[str, float] = {}
 
     def u(self, time: float) -> tuple[np.ndarray, np.ndarray]:

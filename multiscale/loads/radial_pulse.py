@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import LOADS
-from .base import Load, LoadParams, model_dim
+from .base import Load, LoadError, LoadParams, model_dim
 
 
 @LOADS.register("radial_pulse")
@@ -34,7 +34,7 @@ class RadialPulse(Load):
     def prepare(self, model) -> None:  # noqa: ANN001
         d = model_dim(model)
         if len(self.params.center) != d:
-            raise ValueError(f"radial_pulse center has {len(self.params.center)} values in {d}D")
+            raise LoadError(f"radial_pulse center has {len(self.params.center)} values in {d}D", "center")
 
     def initialize(self, model) -> None:  # noqa: ANN001
         atoms, cont = getattr(model, "atoms", None), getattr(model, "continuum", None)

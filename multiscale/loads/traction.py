@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..registry import LOADS
-from .base import Load, LoadParams, force_targets, model_dim
+from .base import Load, LoadError, LoadParams, force_targets, model_dim
 
 
 @LOADS.register("traction")
@@ -46,17 +46,17 @@ class Traction(Load):
         d = model_dim(model)
         p = self.params
         if len(p.traction) != d:
-            raise ValueError(f"traction has {len(p.traction)} values in {d}D")
+            raise LoadError(f"traction has {len(p.traction)} values in {d}D", "traction")
         mesh = cont.mesh
         if p.face_set is not None:
             if p.face_set not in mesh.face_sets:
-                raise ValueError(f"no face set {p.face_set!r}; known: {sorted(mesh.face_sets)}")
+                raise LoadError(f"no face set {p.face_set!r}; known: {sorted(mesh.face_sets)}", "face_set")
             faces = mesh.face_sets[p.face_set]
         else:
             from ..geometry import make_shape
             faces = mesh.faces_in(make_shape(p.region, d).contains)
         if faces.size == 0:
-            raise ValueError("traction: no faces selected")
+            raise LoadError("traction: no faces selected", "face_set" if p.face_set is not None else "region")
         self._f = np.array(cont.traction_forces(faces, np.asarray(p.traction, float)), dtype=float)
         self._last: dict[str, float] = {}
 

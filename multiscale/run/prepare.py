@@ -76,12 +76,7 @@ def prepare(model, deck, statics: bool, log=None) -> Prepared:  # noqa: ANN001
     atom_mask = np.zeros((s.n_atoms, s.d), bool)
     node_mask = np.zeros((s.n_nodes, s.d), bool)
     for i, ld in enumerate(m.loads):
-        key = f"loads[{out.load_index[i]}]"
-        with located(deck, key, "the load"):  # e.g. an unknown shape name inside a load
-            try:
-                ld.prepare(s)
-            except ValueError as exc:
-                raise deck.error(key, str(exc)) from exc
+        prepare_load(deck, ld, s, out.load_index[i])
         a, n = ld.fixed_dofs()
         if a is not None:
             atom_mask |= a
@@ -117,6 +112,33 @@ def prepare(model, deck, statics: bool, log=None) -> Prepared:  # noqa: ANN001
     with located(deck, "integrator", "the initial state"):
         out.integrator.project_state()
     return out
+
+
+def prepare_load(deck, load, system, index: int) -> None:  # noqa: ANN001
+    """``load.prepare(system)`` (it selects its atoms/nodes and checks its vectors against the dimension)
+    with its mistakes as deck errors: a `loads.base.LoadError` at ``loads[index].<its key>``, another
+    ValueError at ``loads[index]``."""
+    from ..build import located
+    from ..loads.base import LoadError
+    key = f"loads[{index}]"
+    with located(deck, key, "the load"):  # e.g. an unknown shape name inside a load
+        try:
+            load.prepare(system)
+        except LoadError as exc:
+            raise deck.error(f"{key}.{exc.key}" if exc.key else key, str(exc)) from exc
+        except ValueError as exc:
+            raise deck.error(key, str(exc)) from exc
+
+
+def check_loads(model, deck) -> None:  # noqa: ANN001
+    """`msim validate`: every load (wave packets aside: initial conditions, started by `prepare`) selects
+    its atoms/nodes as `prepare` will, so its mistakes (an empty region, a vector of the wrong length, a zero
+    indenting direction) are found before the run (rev32 F7). The loads are prepared again by `prepare`
+    (`Load.prepare` recomputes its selection from the parameters)."""
+    from ..loads.wave_packet import WavePacket
+    for i, ld in enumerate(model.loads):
+        if not isinstance(ld, WavePacket):
+            prepare_load(deck, ld, model.system, i)
 
 
 def dependent_constraints(deck, exc: Exception):  # noqa: ANN001, ANN201
