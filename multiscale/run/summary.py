@@ -49,7 +49,8 @@ def stable_dt(model) -> dict[str, float]:  # noqa: ANN001
 def check_time_step(model, deck, statics: bool) -> None:  # noqa: ANN001
     """Raise a `DeckError` at ``integrator.dt`` when dt is not below the smallest stable estimate of
     `stable_dt` (dynamics only), unless the deck sets ``integrator.allow_unstable_dt: true``; before
-    that, `check_weighted_energy` (a weighted EAM energy unstable at the reference)."""
+    that, `check_weighted_energy` (a weighted EAM energy unstable at the reference); after it,
+    `check_langevin_damp` (a Langevin damp below the scheme's stability bound)."""
     if statics:
         check_spring_hold(model, deck)
         return
@@ -193,6 +194,59 @@ def check_spring_hold(model, deck) -> None:  # noqa: ANN001
              "set `allow_unstable_dt: true` in `integrator` to run anyway")
 
 
+#: |σ|/C11 of the deck's lattice above which a coupled deck is warned that it starts moving by itself. rev32's
+#: d17r (2D hex LJ, circular core r 10, projected, at rest, 400 steps) with a = a₀(1 + ε): the atoms' largest
+#: displacement is 0.0043 σ at a₀ (the coupling's own motion), 0.0045 at |σ|/C11 = 1.3e-4, 0.0062 at 4.0e-4,
+#: 0.012 at 1.35e-3, 0.36 at 1.5e-2 (tests/offpath/test_lattice_prestress_warning.py): above 1e-4 the
+#: prestress adds more than the coupling's own motion at rest does, growing with it.
+PRESTRESS_WARN = 1e-4
+
+
+def lattice_prestress(model) -> tuple[float, np.ndarray, float] | None:  # noqa: ANN001
+    """(|σ|/C11, σ (d, d) [energy/length^d], C11 [energy/length^d]) of the deck's lattice at its own spacing,
+    by the lattice sums of `md.properties` with the model's potential (the atoms' prestress: a perfect
+    crystal at that spacing); None where those sums do not apply (no lattice, a basis or several species,
+    an external engine's potential)."""
+    lat, pot = model.lattice, model.potential
+    if (model.atoms is None or lat is None or not lat.is_bravais or len(model.type_names) > 1
+            or not hasattr(pot, "pair") or hasattr(pot, "max_frequency")):
+        return None
+    from ..md import properties
+    sig = properties.stress(pot, lat)
+    c11 = float(properties.elastic_constants(pot, lat)[0, 0])
+    if not c11 > 0:
+        return None
+    return float(np.max(np.abs(sig))) / c11, sig, c11
+
+
+def prestress_lines(model, cfg) -> list[str]:  # noqa: ANN001
+    """A warning for a coupled model whose lattice is not at zero stress at the deck's ``a`` (rev32 F4: the
+    atoms carry the lattice's prestress; a `linear` continuum, C from the lattice, is stress-free at its
+    reference, so the handshake is out of balance and the model at rest starts moving; a Cauchy–Born one
+    carries the prestress too and its free faces are out of balance)."""
+    if model.continuum is None or model.handshake is None:
+        return []
+    got = lattice_prestress(model)
+    if got is None or got[0] <= PRESTRESS_WARN:
+        return []
+    rel, sig, _ = got
+    u = model.units
+    p = float(np.trace(sig)) / sig.shape[0]
+    lat = cfg.atoms.lattice
+    a0 = ""
+    try:
+        from ..md.properties import zero_stress_lattice_constant
+        a0 = (f" (zero stress at a = "
+              f"{zero_stress_lattice_constant(model.potential, lat.type, model.lattice.a):.10g} {u.length})")
+    except (ValueError, RuntimeError):
+        pass
+    return [f"warning       the lattice is not at zero stress at a = {model.lattice.a:.10g} {u.length}{a0}: "
+            f"the atoms' stress is {p:.3g} {u.energy}/{u.length}^{sig.shape[0]} (mean normal; "
+            f"max |σ_ij|/C11 = {rel:.2g} > {PRESTRESS_WARN:g}): the coupled model is not in equilibrium at its "
+            "reference (the atoms' prestress against the continuum's reference state) and starts moving by "
+            "itself; use `a: relaxed` in atoms.lattice"]
+
+
 def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
     """What `msim validate` prints: sizes, handshake checks, time steps, memory."""
     m, s, cfg = model, model.system, deck.config
@@ -255,6 +309,7 @@ def summary(model, deck, statics: bool, n_steps: int) -> str:  # noqa: ANN001
         if len(s.floored):
             lines.append(f"              {len(s.floored)} light handshake atoms given the floor mass")
         lines += gram_lines(s)
+        lines += prestress_lines(m, cfg)
         if not statics:
             from ..diagnostics.stability import collective_check_applies
             why = collective_check_applies(s, m.potential)
