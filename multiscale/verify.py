@@ -37,8 +37,9 @@ def _row(name: str, value: float, bound: str, ok: bool | None) -> tuple[str, str
     return name, f"{value:.3e}", bound, status
 
 
-def _partition_rows(s) -> list:  # noqa: ANN001
-    """Pointwise and integral partition of unity (see `CoupledSystem.partition_report`)."""
+def _partition_rows(s, units=None) -> list:  # noqa: ANN001
+    """Pointwise and integral partition of unity (see `CoupledSystem.partition_report`); the total mass in
+    the deck's mass unit (``units``: its `units.UnitSystem`; None: internal force-mass units)."""
     rep = s.partition_report()
     rows = [_row("partition of unity: max |alpha + beta - 1| (pointwise)", rep["max_pou_error"], "<= 1e-15",
                  rep["max_pou_error"] <= 1e-15)]
@@ -48,7 +49,10 @@ def _partition_rows(s) -> list:  # noqa: ANN001
                  _row("mass: (sum beta_a m_a + sum M^alpha_I - rho V) / (rho V)", abs(rep["mass_error"]),
                       "reported (V: bounding box)", None)]
     total = float(np.sum(s.atom_mass) + np.sum(s.node_mass))
-    rows.append(_row("mass: atoms + nodes (coupled weights)", total, "reported", None))
+    if units is not None:   # rev32 F5: the metal deck d05 printed 3.185 (eV·ps²/Å², not g/mol)
+        total = float(units.mass_from_internal(total))
+    name = "mass: atoms + nodes (coupled weights)" + (f" [{units.mass}]" if units is not None else "")
+    rows.append(_row(name, total, "reported", None))
     return rows
 
 
@@ -271,7 +275,7 @@ def verify(deck_path: Path, steps: int, seed: int, no_reflection: bool, output: 
     if stability:
         rows = _stability_rows(sim)
     elif m.handshake is not None:
-        rows = _partition_rows(sim.model.system) + _patch_rows(sim)
+        rows = _partition_rows(sim.model.system, sim.model.units) + _patch_rows(sim)
     else:
         rows = [("partition of unity, patch test", "n/a", "no handshake in the deck", "-")]
     if stability:

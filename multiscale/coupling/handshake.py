@@ -507,6 +507,10 @@ class Handshake:
             raise ValueError(f"handshake width {self.width:g} is smaller than the potential cut-off plus "
                              f"neighbour skin {need:g} (= {cutoff:g} + {skin:g}); widen the handshake")
         if element_size is not None and self.width < element_size:
-            raise ValueError(f"handshake width {self.width:g} is smaller than the element size "
-                             f"{element_size:g} of the mesh across it; widen the handshake or refine the "
+            # a width of one element printed "2.8 is smaller than ... 2.8" (rev32 F5: the size is 2.8 + round-off)
+            w, e = f"{self.width:.10g}", f"{element_size:.10g}"
+            if w == e:
+                e += f" (larger by {element_size - self.width:.2g}, the round-off of the mesh's spacing)"
+            raise ValueError(f"handshake width {w} is smaller than the element size "
+                             f"{e} of the mesh across it; widen the handshake or refine the "
                              "mesh")
