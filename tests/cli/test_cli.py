@@ -138,6 +138,9 @@ class _RecordingSimulation:
     def summary(self) -> str:
         return f"atoms: 123 (threads {self.threads})"
 
+    def check_loads(self) -> None:
+        self.calls.append(("check_loads",))
+
     def check_time_step(self) -> None:
         self.calls.append(("check_time_step",))
 
@@ -160,7 +163,7 @@ def test_validate_and_run_call_the_python_api(recording_simulation, fake_registr
     r = invoke("validate", str(VALID), "--threads", "2")
     assert r.exit_code == 0, r.stderr
     assert "atoms: 123 (threads 2)" in r.stdout and r.stdout.rstrip().endswith(f"{VALID}: OK")
-    assert calls == [("from_deck", VALID, 2), ("check_time_step",)]
+    assert calls == [("from_deck", VALID, 2), ("check_loads",), ("check_time_step",)]
     calls.clear()
     out, ckpt = tmp_path / "o.h5", tmp_path / "c.h5"
     ckpt.write_bytes(b"")
