@@ -166,7 +166,7 @@ def test_damp_below_the_bound_is_refused_by_validate(tmp_path):
 
 def test_damp_just_above_dt_over_two_is_accepted(tmp_path):
     """dt 0.002: damp 0.0011 (dt/damp = 1.8) is stable for every mode the time-step check allows here
-    (measured on rev32's Cu EAM deck d16: 3000 steps at 300 K, mean T 300.9 K; see the rev32 report)."""
+    (measured on rev32's Cu EAM deck d16 at damp 0.0011: 3000 steps at 300 K, mean T 300.9 K; reports/r32fix.md)."""
     deck = _variant(tmp_path, "damp_ok", lambda d: _thermostat(d, damp=0.0011))
     r = _msim("validate", str(deck), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
