@@ -248,12 +248,11 @@ def prestress_lines(model, cfg) -> list[str]:  # noqa: ANN001
 
 
 #: a node whose blended lumped mass M^α is below this fraction of the median of the nonzero ones is "light".
-#: Measured on rev32's d17cb / d17r (2D hex LJ, circular core r 10 in a quad4 mesh with a square hole ±6.5,
-#: 400 steps; tests/offpath/test_light_nodes_note.py): the nodes moving more than 10 × the atoms' largest
-#: displacement had M^α/median 2.8e-5 (|U| 35 σ) and 2.1e-4 (22.5 σ); the ratios fall continuously from 1e-3
-#: to 1e-12 (no gap). The gallery's indent2d has 101 nodes at 1.9e-4 … 1e-3 (a row along the handshake's
-#: inner edge, not shown to move arbitrarily): mass alone does not separate the two, so the note takes the
-#: nodes below 1e-4 (d17: 6, including the 35 σ one; the 22.5 σ node at 2.1e-4 is missed; the gallery: none).
+#: Measured on rev32's d17r (2D hex LJ, circular core r 10 in a quad4 mesh with a square hole ±6.5, relaxed,
+#: at rest, 400 steps; tests/offpath/test_light_nodes_note.py): the atoms move ≤ 0.0042 σ, the median node
+#: 8e-7 σ; the 6 nodes below 1e-4 move 0.019 … 0.44 σ (≥ 4.6 × the atoms), those at 1e-4 … 1e-3 ≤ 0.0125 σ.
+#: The ratios fall continuously from 1e-3 to 1e-12 (no gap); the gallery's indent2d has 101 nodes at
+#: 1.9e-4 … 1e-3 (a row along the handshake's inner edge) and no node below 1e-4.
 LIGHT_NODE_FRACTION = 1e-4
 
 

@@ -3,7 +3,7 @@
 of the relaxed 1.1132: the atoms' kinetic energy rose from 0 to 5 ε in 1 τ, `msim validate` said OK with no
 note). `msim validate` now warns with the lattice stress at the deck's a (`run.summary.prestress_lines`, the
 lattice sums of `md.properties`) and suggests `a: relaxed`; the threshold `PRESTRESS_WARN` (|σ|/C11 > 1e-4)
-comes from the motion measured in `test_prestress_motion_above_the_threshold` (slow)."""
+comes from the motion measured in `test_prestress_motion_above_the_threshold`."""
 
 from __future__ import annotations
 
@@ -56,7 +56,6 @@ def test_prestress_is_the_lattice_sums_stress(tmp_path):
     assert rel == pytest.approx(4.0 / 3.0 * eps, rel=0.02)
 
 
-@pytest.mark.slow
 def test_prestress_motion_above_the_threshold(tmp_path):
     """The measurement behind `PRESTRESS_WARN`: 400 steps at rest, the atoms' largest displacement.
     At a₀ it is the coupling's own (measured 0.0043 σ); at |σ|/C11 = 1.3e-5 within 5 % of it; at 1.35e-3 more

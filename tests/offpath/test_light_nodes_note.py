@@ -2,7 +2,8 @@
 F3: d17r / d17cb, a circular core r 10 in a quad4 mesh with a square hole ±6.5: nodes at the hole's edge keep
 a sliver of α, lumped masses 5e-12 … 1.8e-4 against a median 6.5, |U| up to 34 σ while the atoms moved
 ≤ 1 σ). `msim validate` now notes how many nodes have 0 < M^α < `LIGHT_NODE_FRACTION` × the median
-(`run.summary.light_node_lines`); the slow test is the measurement behind the fraction."""
+(`run.summary.light_node_lines`); the slow test is the measurement behind the fraction. (Since main's
+projector fix 824f2f4 d17cb no longer shows the 34 σ node: its prestressed Cauchy–Born mesh moves as a whole.)"""
 
 from __future__ import annotations
 
@@ -67,25 +68,24 @@ def test_no_note_for_a_box_core_whose_blend_follows_the_elements(tmp_path):
     assert "carry almost no mass" not in res.output
 
 
-@pytest.mark.slow
 def test_the_light_nodes_are_those_that_move_arbitrarily(tmp_path):
-    """The measurement behind `LIGHT_NODE_FRACTION`: d17cb (d17r with a = 1.14 and a Cauchy–Born mesh), 400
-    steps at rest; the node moving most (35 σ, mass ratio 2.8e-5) is below the fraction. (Measured: 2 nodes
-    move more than 10 × the atoms' largest displacement, mass ratios 2.8e-5 and 2.1e-4; the second is above
-    the fraction, which the gallery's indent2d — 101 nodes at 1.9e-4 … 1e-3 — keeps from being higher.)"""
+    """The measurement behind `LIGHT_NODE_FRACTION`: d17r (relaxed, no load, at rest), 400 steps. Measured on
+    main e2f1e43: atoms' largest displacement 0.0042 σ, median node |U| 8e-7; the 6 nodes below the fraction
+    (ratios 7.6e-13 … 2.8e-5) move 0.019 … 0.44 σ (≥ 4.6 × the atoms); those at 1e-4 … 1e-3 move ≤ 0.0125 σ
+    (≤ 3 × the atoms)."""
     d = yaml.safe_load(D17R.read_text())
-    d["atoms"]["lattice"]["a"] = 1.14
-    d["continuum"]["material"] = {"type": "cauchy_born"}
     d["output"] = {"every": 400, "thermo_every": 100}
-    p = tmp_path / "d17cb.yaml"
+    p = tmp_path / "d17r.yaml"
     p.write_text(yaml.safe_dump(d, sort_keys=False))
     sim = Simulation.from_deck(load_deck(p))
-    sim.run(str(tmp_path / "d17cb.h5"), progress="quiet")
+    sim.run(str(tmp_path / "d17r.h5"), progress="quiet")
     m = sim.model
     M = m.system.node_mass
     ratio = M / np.median(M[M > 0])
     U = np.linalg.norm(m.continuum.U, axis=1)
     u_atoms = float(np.max(np.linalg.norm(m.atoms.x - m.atoms.X, axis=1)))
-    wild = U > 10.0 * u_atoms
-    assert wild.sum() >= 1 and float(U.max()) > 20.0
-    assert ratio[int(np.argmax(U))] < LIGHT_NODE_FRACTION, ratio[wild]
+    light = (M > 0) & (ratio < LIGHT_NODE_FRACTION)
+    near = (ratio >= LIGHT_NODE_FRACTION) & (ratio < 1e-3)
+    assert light.sum() == 6 and near.sum() >= 4
+    assert np.all(U[light] > 4.0 * u_atoms), (U[light], u_atoms)
+    assert np.all(U[near] < 4.0 * u_atoms), (U[near], u_atoms)
