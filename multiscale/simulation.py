@@ -293,6 +293,9 @@ class Simulation:
             if mass_note:
                 warnings.warn(f"--from {start_from}: {mass_note}; the velocities are kept, so the kinetic "
                               "energy changes at step 0", ContinuationWarning, stacklevel=2)
+        if self.statics and ck_state is None:   # a fresh quasi-static run: no indenter buried in the atoms
+            from .run.statics import check_indenter_start
+            check_indenter_start(self, origin)
         if not root:        # a distributed run: rank 0 writes the results, checkpoints and progress
             from .run.distributed import NullWriter, quiet_record
             quiet_record(record)

@@ -81,7 +81,11 @@ class Indenter(Load):
 
     def center(self, time: float) -> np.ndarray:
         """Current centre (d,) [length]."""
-        return self._center0 + self.depth(time) * self._n
+        return self.center_at(self.depth(time))
+
+    def center_at(self, depth: float) -> np.ndarray:
+        """The centre (d,) [length] at ``depth`` [length] along the indenting direction."""
+        return self._center0 + depth * self._n
 
     def energy_forces(self, x: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Energy [energy], forces on the atoms in contact (m, d), and their indices (m,) for positions
@@ -97,24 +101,32 @@ class Indenter(Load):
     def contact(self, x: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(Σ g³ [length³] over the contacts — g the overlap R − r, or δ for the flat punch —, forces on the
         atoms in contact (m, d) [force], their indices (m,)) for positions x (n, d) and centre c (d,)."""
-        p = self.params
-        K, R = p.stiffness, p.radius
+        K = self.params.stiffness
+        idx, gap, dx, r = self.inside(x, c)
+        if r is None:                     # flat punch: force K δ² along n
+            return float(np.sum(gap ** 3)), (K * gap ** 2)[:, None] * self._n, idx
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f = np.where(r > 0, K * gap * gap / r, 0.0)[:, None] * dx
+        return float(np.sum(gap ** 3)), f, idx
+
+    def inside(self, x: np.ndarray, c: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The atoms of x (n, d) inside the indenter centred at c (d,): (indices (m,), overlaps g (m,)
+        [length] — R − r, or the depth δ behind a flat punch's face —, and for the radial shapes their
+        offsets from the centre or axis (m, d) and distances r (m,); None, None for the flat punch)."""
+        R = self.params.radius
         dx = x - c
-        if p.shape == "flat":
+        if self.params.shape == "flat":
             s = dx @ self._n
             lat = dx - s[:, None] * self._n
             idx = np.flatnonzero((s < 0) & (np.einsum("ij,ij->i", lat, lat) <= R * R))
-            delta = -s[idx]
-            return float(np.sum(delta ** 3)), (K * delta ** 2)[:, None] * self._n, idx
+            return idx, -s[idx], None, None
         if self._axis is not None:
             dx = dx - np.outer(dx @ self._axis, self._axis)
         r2 = np.einsum("ij,ij->i", dx, dx)
         idx = np.flatnonzero(r2 < R * R)
         r = np.sqrt(r2[idx])
-        gap = R - r
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f = np.where(r > 0, K * gap * gap / r, 0.0)[:, None] * dx[idx]
-        return float(np.sum(gap ** 3)), f, idx
+        return idx, R - r, dx[idx], r
 
     def clearance(self, x: np.ndarray) -> float:
         """Smallest distance [length] from the atoms x (n, d) to the indenter's surface at the depth of

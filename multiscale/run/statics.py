@@ -88,6 +88,64 @@ def run_statics(sim, writer, path: Path, n: int, ck_state: dict | None, origin, 
             raise record.save_lastgood(path, snap, exc, at) from None
 
 
+def check_indenter_start(sim, origin=None) -> None:  # noqa: ANN001
+    """Refuse a fresh quasi-static run whose indenter starts buried in the atoms (`DeckError`, exit 2, at
+    ``loads[i].center``, or at its ``depth_steps`` / ``depths`` when the centre alone is clear).
+
+    At the first load stage's depth, with the atoms at their starting positions (the reference, or the
+    ``--from`` state ``origin``), no atom may lie inside the indenter by more than the nearest-neighbour
+    spacing a_nn of the atoms it overlaps (median distance to the nearest other atom). A deeper start is
+    not a quasi-static load path: the first minimisation has to push the buried atoms out through the
+    crystal at once (forces K g² of hundreds of ε/σ), the minimum it finds depends on the minimiser's
+    path, and it takes hundreds of iterations per stage — the deck fuzz's ``indent2d_full`` with the centre
+    at y = 0 (R = 10 σ, atoms up to 10 σ inside, 5 stages) spent 300 s CPU in L-BFGS iterations (each one
+    triangular solve of the stiffness preconditioner's 26 M-entry SuperLU factor). Restarts (``--restart``)
+    are not checked: they go on from a converged stage."""
+    m = sim.model
+    atoms = m.atoms
+    if atoms is None or not atoms.n:
+        return
+    x = atoms.X if origin is None or origin.x is None else np.asarray(origin.x, float)
+    deck_index = [i for i, c in enumerate(sim.deck.config.loads) if c.type != "wave_packet"]
+    held = np.zeros(atoms.n, bool)
+    for ld in m.loads:
+        a, _ = ld.fixed_dofs()
+        if a is not None:
+            held |= np.asarray(a, bool).reshape(atoms.n, -1).any(axis=1)
+    unit = m.units.length
+    for k, ld in enumerate(m.loads):
+        if not hasattr(ld, "inside"):
+            continue
+        ld.set_stage(0)
+        depth = ld.depth(0.0)
+        idx, gap = ld.inside(x, ld.center_at(depth))[:2]
+        if not idx.size:
+            continue
+        from scipy.spatial import cKDTree
+        dist, _ = cKDTree(x).query(x[idx], k=2)
+        a_nn = float(np.median(dist[:, 1]))
+        worst = float(gap.max())
+        if not worst > a_nn:
+            continue
+        key = f"loads[{deck_index[k]}]"
+        at_zero = ld.inside(x, ld.center_at(0.0))[1]
+        p = ld.params
+        if depth != 0.0 and (not at_zero.size or float(at_zero.max()) <= a_nn):
+            key += ".depth_steps" if p.depth_steps is not None else ".depths"
+        else:
+            key += ".center"
+        n_held = int(np.count_nonzero(held[idx]))
+        raise sim.deck.error(
+            key, f"the indenter '{ld.name}' starts {worst:.4g} {unit} deep inside the atoms at its first "
+            f"depth ({depth:g} {unit}): {idx.size} atoms lie inside it"
+            + (f" ({n_held} of them fixed)" if n_held else "")
+            + f", deeper than their nearest-neighbour spacing {a_nn:.4g} {unit}; the first minimisation "
+            "would have to push them out through the crystal at once (not a quasi-static load path: slow, "
+            "and the result depends on the minimiser)",
+            hint="place the indenter at the surface (its centre, or the first of depth_steps / depths) and "
+                 "step it in; to go on from an earlier indentation use `msim run --from` with its state")
+
+
 class _Contact:
     """Per load with a ``clearance`` (the indenter): did it push on any atom at a converged stage, and its
     closest approach to the atoms [length] over the stages."""
