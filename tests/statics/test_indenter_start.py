@@ -82,3 +82,18 @@ def test_start_within_one_spacing_runs(tmp_path, start):
     with ResultsReader(out) as r:
         th = r.thermo()
         assert np.all(th["converged"] == 1) and th["indenter.load"][0] > 0, th
+
+
+def test_from_a_deeper_state_is_checked_against_that_state(tmp_path):
+    """`msim run --from` starts from the earlier run's positions: an indentation continued at depth 2 σ
+    (2 σ inside the REFERENCE top row, more than one spacing) from the state converged at depth 2 σ runs;
+    the same deck without ``--from`` is refused at ``depth_steps``."""
+    first = tmp_path / "first.h5"
+    res, _ = _run(SMALL, first, 5)                  # depths 0, 0.5, ..., 2.0
+    assert res.exit_code == 0, res.output
+    deck, _ = _deck(tmp_path, DEPTHS, "depth_steps: {start: 2.0, stop: 2.5, step: 0.5}")
+    res = CliRunner().invoke(cli, ["run", str(deck), "-o", str(tmp_path / "cont.h5"), "--from", str(first),
+                                   "--stages", "1", "--quiet"])
+    assert res.exit_code == 0, res.output
+    res, _ = _run(deck, tmp_path / "fresh.h5", 1)
+    assert res.exit_code == 2 and "loads[1].depth_steps: the indenter" in res.output, res.output
