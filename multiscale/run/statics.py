@@ -98,9 +98,10 @@ def check_indenter_start(sim, origin=None) -> None:  # noqa: ANN001
     not a quasi-static load path: the first minimisation has to push the buried atoms out through the
     crystal at once (forces K g² of hundreds of ε/σ), the minimum it finds depends on the minimiser's
     path, and it takes hundreds of iterations per stage — the deck fuzz's ``indent2d_full`` with the centre
-    at y = 0 (R = 10 σ, atoms up to 10 σ inside, 5 stages) spent 300 s CPU in L-BFGS iterations (each one
-    triangular solve of the stiffness preconditioner's 26 M-entry SuperLU factor). Restarts (``--restart``)
-    are not checked: they go on from a converged stage."""
+    at y = 0 (R = 10 σ, 157 atoms up to 9.7 σ inside, 5 stages) spent 300 s CPU in L-BFGS iterations, over
+    900 in stage 0 alone, each with two triangular solves of the stiffness preconditioner's (unchanged,
+    26 M-entry) SuperLU factor. Restarts (``--restart``) are not checked: they go on from a converged
+    stage."""
     m = sim.model
     atoms = m.atoms
     if atoms is None or not atoms.n:
