@@ -109,17 +109,22 @@ class Reduction:
         return int(self.sum(int(n)))
 
     # ------------------------------------------------------------------ temperatures
-    def temperature(self, v: np.ndarray, mass: np.ndarray, boltz: float, remove_com: bool = True) -> float:
-        """`md.velocities.kinetic_temperature` over all ranks: 2K / (dof k_B) of the atoms with mass > 0,
-        dof = d N − d when the momentum is removed. v (n, d) [length/time], mass (n,) internal."""
+    def temperature(self, v: np.ndarray, mass: np.ndarray, boltz: float, remove_com: bool = True,
+                    free: np.ndarray | None = None) -> float:
+        """`md.velocities.kinetic_temperature` over all ranks: 2K / (dof k_B) of the atoms with mass > 0.
+        dof = the free velocity components of those atoms (``free`` (n, d) bool, True = integrated; all
+        d components of each atom when None), minus d when the momentum is removed (the documented
+        convention of `kinetic_temperature`, kept). v (n, d) [length/time], mass (n,) internal."""
         m = np.asarray(mass, float)
         live = m > 0
+        d = v.shape[1]
         K_loc = 0.5 * float(np.sum(m[live] * np.sum(v[live] ** 2, axis=1))) if live.any() else 0.0
-        K, n = self.sum(np.array([K_loc, float(live.sum())]))
-        n, d = int(n), v.shape[1]
-        if n == 0:
+        f_loc = float(live.sum()) * d if free is None else float(np.count_nonzero(np.asarray(free)[live]))
+        K, n, nf = self.sum(np.array([K_loc, float(live.sum()), f_loc]))
+        n, nf = int(n), int(nf)
+        if n == 0 or nf == 0:
             return 0.0
-        dof = d * n - (d if (remove_com and n > 1) else 0)
+        dof = nf - (d if (remove_com and n > 1 and nf > d) else 0)
         return 2.0 * float(K) / (dof * boltz)
 
     def mean_temperature(self, v: np.ndarray, mass: np.ndarray, boltz: float) -> float:
@@ -159,12 +164,15 @@ class Reduction:
         s = model.system
         if model.atoms is not None and self.any(bool(len(s.free))):
             # atoms whose every component is fixed (a `fixed` load) hold no kinetic degree of freedom
-            moving = s.free
+            # and a held component (a `fixed` load on some components) is no degree of freedom either
+            moving, free = s.free, None
             inv = getattr(s, "inv_mass_dof", None)
             if inv is not None and len(inv) >= s.n_free * s.d:
-                moving = s.free[np.any(np.asarray(inv[: s.n_free * s.d]).reshape(-1, s.d) > 0, axis=1)]
+                comp = np.asarray(inv[: s.n_free * s.d]).reshape(-1, s.d) > 0
+                keep = np.any(comp, axis=1)
+                moving, free = s.free[keep], comp[keep]
             out["temperature"] = self.temperature(model.atoms.v[moving], s.atom_mass[moving],
-                                                  model.units.boltz)
+                                                  model.units.boltz, free=free)
             if s.coupled:   # per group: core, handshake, pad atoms, mesh nodes (diagnostics/temperature.py)
                 out.update(self.group_temperatures(s, model.units.boltz))
         return out

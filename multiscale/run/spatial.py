@@ -480,7 +480,9 @@ class SpatialMeasure(Measure):
         # the integrated atoms: pads and atoms whose every component is held left out (`Reduction.observables`)
         moving = np.zeros(e.mass.shape, bool)
         moving[:n] = sc.free_own.any(axis=1)
-        out["temperature"] = red.temperature(e.v[moving], e.mass[moving], boltz)
+        free = np.zeros((e.mass.shape[0], sc.free_own.shape[1]), bool)
+        free[:n] = sc.free_own
+        out["temperature"] = red.temperature(e.v[moving], e.mass[moving], boltz, free=free[moving])
         m = self._physical_mass(e)
         pad = ~live
         dist = s.handshake.distance(e.X_ref[:n]) if n else np.zeros(0)
