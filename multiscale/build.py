@@ -67,6 +67,8 @@ class Model:
     atom_types: np.ndarray | None = None
     #: the atoms came from ``atoms.file`` (no lattice)
     structure_file: str | None = None
+    #: (n_file, 3) [Å/ps = metal velocity] the structure file's velocities in file order, None if it has none
+    file_velocities: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -227,9 +229,11 @@ def _potential_types(deck: Deck, potential: Any, names: list[str]) -> np.ndarray
     return np.arange(len(names), dtype=np.int32)
 
 
-def _file_atoms(deck: Deck, units: UnitSystem) -> tuple[np.ndarray, Box, list[str], list[float], str]:
+def _file_atoms(deck: Deck, units: UnitSystem) -> tuple[np.ndarray, Box, list[str], list[float], str,
+                                                         np.ndarray | None]:
     """Atoms of ``atoms.file`` (multiscale/md/structure_file.py): (X (n, 3), box, species per atom, masses
-    per atom [amu], path), checked against ``atoms.region`` and for overlaps."""
+    per atom [amu], path, the file's velocities (n, 3) [Å/ps] or None), checked against ``atoms.region``
+    and for overlaps."""
     from .md.structure_file import StructureError, read_structure
 
     cfg = deck.config.atoms
@@ -291,7 +295,7 @@ def _file_atoms(deck: Deck, units: UnitSystem) -> tuple[np.ndarray, Box, list[st
                                  "(file "
                                  f"order) are {r[e]:.3g} apart (periodic images included)",
                                  "overlapping or duplicated atoms; set `atoms.min_distance` if this is meant")
-    return X, box, st.symbols, list(st.masses), str(path)
+    return X, box, st.symbols, list(st.masses), str(path), st.V
 
 
 _AXES = "xyz"
@@ -672,7 +676,8 @@ def build_model(deck: Deck, threads: int | None = None) -> Model:
             raise deck.error("atoms", "an atomistic region needs a `potential` section")
         if cfg.atoms.file is not None:
             with located(deck, "atoms.file", "the atoms of the structure file"):
-                X, box, symbols, masses_atom, model.structure_file = _file_atoms(deck, units)
+                X, box, symbols, masses_atom, model.structure_file, model.file_velocities = \
+                    _file_atoms(deck, units)
             type_names = _type_order(symbols, potential, cfg.potential)
             index = {n: t for t, n in enumerate(type_names)}
             atom_types = np.array([index[n] for n in symbols], np.int64)
@@ -1176,6 +1181,21 @@ def _dynamics_extras(deck: Deck, model: Model) -> None:
                                     seed=stream_seed(master, "damping", hs.damping.seed),
                                     fine_scale=hs.damping.fine_scale, ids=model.site_ids)
     vel = cfg.atoms.velocity if cfg.atoms is not None else None
+    if model.file_velocities is not None and model.atoms is not None:
+        # rev32 F11: a structure file's velocities are the initial state unless the deck sets atoms.velocity
+        from pathlib import Path
+        name = Path(model.structure_file).name
+        if vel is not None:
+            model.notes.append(f"atoms.file: the velocities in {name} are replaced by atoms.velocity")
+        else:
+            s = model.system
+            v = np.zeros_like(model.atoms.v)
+            v[s.free] = model.file_velocities[np.asarray(model.site_ids)[s.free]]
+            model.atoms.v[...] = v
+            from .md.velocities import kinetic_temperature
+            T = kinetic_temperature(v[s.free], s.atom_mass[s.free], units.boltz)
+            model.notes.append(f"atoms.file: the initial velocities are the ones in {name} (kinetic "
+                               f"temperature {T:.6g} K; `atoms.velocity` would replace them)")
     if vel is not None and vel.temperature > 0 and model.atoms is not None:
         from .md.velocities import maxwell_boltzmann
         s = model.system

@@ -12,7 +12,10 @@ Conventions (metal units: Å, amu = g/mol, as ASE):
   that are no element) and, for LAMMPS data, ``species`` from the deck naming types 1, 2, ... (ASE otherwise
   guesses elements from the ``Masses`` section);
 - masses per atom from the file (an extxyz ``masses`` column, LAMMPS ``Masses``, else ASE's standard
-  atomic masses); all atoms of one species must have the same mass.
+  atomic masses); all atoms of one species must have the same mass;
+- velocities, when the file holds them (a LAMMPS data ``Velocities`` section, read in metal units Å/ps;
+  extxyz ``momenta``, msim's own export included), in Å/ps (ASE's velocity unit converted:
+  v [Å/ps] = v_ase · 1000 · ase.units.fs); the deck's ``atoms.velocity`` replaces them.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class Structure:
     cell_given: np.ndarray
     symbols: list[str]
     masses: np.ndarray
+    #: (n, 3) [Å/ps] the file's velocities, None when the file holds none
+    V: np.ndarray | None = None
 
 
 def known_formats() -> list[str]:
@@ -122,8 +127,14 @@ def read_structure(path: str | Path, fmt: str | None = None, species: list[str] 
             X[:, k] = np.where(X[:, k] >= hi[k], lo[k], X[:, k])
     symbols = _symbols(atoms, species)
     masses = np.array(atoms.get_masses(), dtype=float)
+    V = None
+    if atoms.has("momenta"):
+        from ase.units import fs
+        V = np.ascontiguousarray(np.asarray(atoms.get_velocities(), float) * (1000.0 * fs))   # Å/ps
+        if not np.all(np.isfinite(V)):
+            raise StructureError("the structure file holds non-finite velocities")
     return Structure(X=np.ascontiguousarray(X), lo=lo, hi=hi, periodic=periodic, cell_given=cell_given,
-                     symbols=symbols, masses=masses)
+                     symbols=symbols, masses=masses, V=V)
 
 
 def _lammps_data_lo(path: Path) -> np.ndarray:
