@@ -289,6 +289,15 @@ class Simulation:
                 warnings.warn(f"--from {start_from}: the potential differs from the one of the run that "
                               f"wrote this state: {'; '.join(changed[:3])}{more}; its forces and energy "
                               "change at step 0", ContinuationWarning, stacklevel=2)
+            for note in origin.notes:
+                warnings.warn(f"--from {start_from}: {note}", ContinuationWarning, stacklevel=2)
+            vel = self.deck.config.atoms.velocity if self.deck.config.atoms is not None else None
+            if vel is not None and origin.v is not None and not self.statics:
+                # rev32 F10: the state's velocities are kept; a new temperature is a thermostat's job
+                warnings.warn(f"--from {start_from}: atoms.velocity (temperature {vel.temperature:g}) is not "
+                              "applied: the atoms keep the velocities of the state they continue from; to "
+                              "change the temperature use a thermostat, or start without --from",
+                              ContinuationWarning, stacklevel=2)
             mass_note = mass_changes(origin, static, self.deck)
             if mass_note:
                 warnings.warn(f"--from {start_from}: {mass_note}; the velocities are kept, so the kinetic "

@@ -5,7 +5,8 @@
 Where the state comes from:
 
 * a results file and a step (default: its last frame): the frame of that step. Atoms need
-  ``displacement`` (x = X + u, to one rounding) or ``position`` (wrapped into a periodic box), mesh nodes
+  ``displacement`` (x = X + u, to one rounding) or ``position`` (wrapped into a periodic box: on periodic
+  axes x = X + the minimum image of position − X, with a warning when an atom needed it), mesh nodes
   ``displacement``; a run that continues in dynamics also needs
   the velocities (``velocity`` in ``output.fields``), unless the earlier run was quasi-static (at rest:
   velocities zero). A frame without them is refused with the fields it lacks.
@@ -22,7 +23,8 @@ after validation, defaults filled in; from a checkpoint also potential file cont
 masses (the velocities are kept: the kinetic energy changes) are allowed with a warning
 (`ContinuationWarning`).
 The new run starts at step / stage 0, time 0, from that state; its loads' ``initialize`` runs first and
-the state then replaces the fields it set; dofs fixed by the new deck start at rest.
+the state then replaces the fields it set; dofs fixed by the new deck start at rest. The new deck's
+``atoms.velocity`` is not applied (the state's velocities are kept; a `ContinuationWarning` says so).
 
 Provenance: the new results file's root attribute ``provenance`` is a JSON list, oldest first, of
 ``{"file", "step", "time", "start_time", "deck_sha256"}`` of every run it descends from (the earlier
@@ -65,6 +67,7 @@ class Origin:
     mass: np.ndarray | None = None         # (n,) the earlier run's per-atom masses [mass] (results files)
     mass_keys: dict[str, str] | None = None  # a checkpoint's deck keys of the masses, flat {key: JSON}
     units: str | None = None               # the earlier run's unit system (results file attribute, checkpoint deck)
+    notes: list[str] = field(default_factory=list)   # what the reading did that the user should know
 
 
 def parse_spec(spec: str | Path) -> tuple[Path, int | None]:
@@ -201,6 +204,7 @@ def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin
                 raise DeckError(f"--from: no frame at step {step} (frames at steps {show})", file=str(path))
             i = int(hit[-1])
         fr = r.frame(i)
+        box = r.box(i)
         prov_attrs = r.provenance
         static = r.static()
     deck_text = str(prov_attrs.get("deck_text", ""))
@@ -215,14 +219,20 @@ def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin
     atoms_static = static.get("atoms") or {}
     mesh_static = static.get("mesh") or {}
     x = v = U = V = None
-    missing = []
+    missing: list[str] = []
+    notes: list[str] = []
     X = atoms_static.get("reference_positions")
     if X is not None:
         a = fr["atoms"]
         if "displacement" in a:               # unwrapped: x = X + u (frames' positions are wrapped)
             x = X + a["displacement"]
         elif "position" in a:
-            x = np.array(a["position"], float)
+            x, shifted = unwrap_positions(np.array(a["position"], float), np.asarray(X, float), box)
+            if shifted:
+                notes.append(f"the frame holds no atoms displacement: {shifted} atoms that crossed a "
+                             "periodic face are taken at the image nearest their reference site (exact "
+                             "for a solid, |u| < L/2; for a liquid the displacements restart from that "
+                             "image)")
         else:
             missing.append("atoms position or displacement")
         if "velocity" in a:
@@ -260,7 +270,27 @@ def _from_results(path: Path, step: int | None, need_velocities: bool) -> Origin
     return Origin(x, v, U, V, X, mesh_static.get("nodes"), conn, prov, species=_species(atoms_static),
                   potential=norm or pot, potential_of="normalised" if norm else "text",
                   mass=None if mass is None else np.asarray(mass, float),
-                  units=str(prov_attrs["units"]) if prov_attrs.get("units") else None)
+                  units=str(prov_attrs["units"]) if prov_attrs.get("units") else None, notes=notes)
+
+
+def unwrap_positions(x: np.ndarray, X: np.ndarray, box: tuple | None) -> tuple[np.ndarray, int]:
+    """Wrapped frame positions x (n, d) → X + the minimum image of x − X on the periodic axes of ``box``
+    ((lo, hi, periodic) as `ResultsReader.box`, or None: unchanged) [length]; also the number of atoms
+    moved by a box length (rev32 F9: a wrapped position read as x gave displacements of ±L)."""
+    if box is None or X is None or x.shape != X.shape:
+        return x, 0
+    lo, hi, per = box
+    x = x.copy()
+    moved = np.zeros(len(x), bool)
+    for k in np.flatnonzero(np.asarray(per, bool)[: x.shape[1]]):
+        L = float(hi[k] - lo[k])
+        if not L > 0:
+            continue
+        d = x[:, k] - X[:, k]
+        n = np.round(d / L)
+        moved |= n != 0
+        x[:, k] = X[:, k] + (d - n * L)
+    return x, int(moved.sum())
 
 
 def _species(atoms_static: dict) -> np.ndarray | None:
