@@ -73,3 +73,19 @@ def run_dynamics(sim, writer, path: Path, total: int, ck_state: dict | None, ori
     with Progress(total, mode=progress, start_step=integ.step_count) as bar:
         loop.ops.append(ProgressReport(bar))
         loop.run(integ.step_count)
+    _warn_untouched_indenters(sim, writer, out.thermo_every)
+
+
+def _warn_untouched_indenters(sim, writer, every: int) -> None:  # noqa: ANN001
+    """rev32 F15: an indenter that pushed on no atom at any thermo row of the results file (the rows
+    before a restart included) gets the statics' `DeckWarning` (`statics._Contact`). Rank 0 only: the
+    other ranks' writer holds no rows; on the spatial path the rows hold the reduced indenter force."""
+    from .statics import _Contact
+    contact = _Contact(sim.model.loads, sim.model.atoms, sim.model.units.length)
+    if not contact.loads:
+        return
+    cols = writer.columns("observables")
+    rows = max((len(c) for c in cols.values()), default=0)     # `columns` leaves step and time out
+    if rows:
+        contact.seed(cols)
+        contact.warn_rows(rows, every)

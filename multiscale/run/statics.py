@@ -176,6 +176,15 @@ class _Contact:
             if not self.touched[k]:
                 self.closest[k] = min(self.closest[k], ld.clearance(self.atoms.x))
 
+    def warn_rows(self, rows: int, every: int) -> None:
+        """Dynamics: the `DeckWarning` for each load whose force was zero at every one of ``rows`` thermo
+        rows (written every ``every`` steps; a contact only between rows is not seen)."""
+        for ld, touched in zip(self.loads, self.touched, strict=True):
+            if not touched:
+                warnings.warn(f"the indenter '{ld.name}' pushed on no atom at any of the {rows} thermo rows "
+                              f"(every {every} steps): the run was unloaded; check its direction, depths "
+                              "and velocity", DeckWarning, stacklevel=2)
+
     def warn(self) -> None:
         for ld, touched, closest in zip(self.loads, self.touched, self.closest, strict=True):
             if self.stages and not touched:
