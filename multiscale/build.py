@@ -111,6 +111,24 @@ def _potential(deck: Deck, units: UnitSystem) -> Any:
         raise deck.error("potential", f"cannot build the potential: {exc}") from exc
 
 
+def _header_spacing(potential: Any, kind: str, a: float) -> float:
+    """rev32 F12: the zero-stress spacing ``a`` [Å] found over the whole range, or, when the EAM file's
+    header names this lattice kind for its first element with a spacing more than 10 % away from ``a``
+    (Al_jnp.eam: a spurious deep well at a = 2.498, the file's fcc a = 3.986), the zero-stress spacing
+    near the header's value (`zero_stress_lattice_constant` with ``a_guess``). Spacings within 10 % of
+    the header's are kept as found (bitwise as before)."""
+    lattices = getattr(getattr(potential, "tables", None), "lattices", None)
+    hdr = lattices[0] if lattices else None
+    if hdr is None or hdr[1] != kind.lower() or abs(a - hdr[0]) <= 0.1 * hdr[0]:
+        return a
+    from .md.properties import zero_stress_lattice_constant
+    try:
+        near = zero_stress_lattice_constant(potential, kind, a_guess=hdr[0])
+    except (ValueError, RuntimeError):
+        return a
+    return near if abs(near - hdr[0]) <= 0.1 * hdr[0] else a
+
+
 def _lattice(deck: Deck, potential: Any) -> Lattice | None:
     cfg = deck.config.atoms
     if cfg is None or cfg.lattice is None:
@@ -125,6 +143,7 @@ def _lattice(deck: Deck, potential: Any) -> Lattice | None:
             a = zero_stress_lattice_constant(potential, lat.type)
         except (ValueError, RuntimeError) as exc:
             raise deck.error("atoms.lattice.a", f"cannot find the zero-stress spacing: {exc}") from exc
+        a = _header_spacing(potential, lat.type, a)
     try:
         return Lattice(lat.type, float(a), orient=lat.orient,
                        origin=None if lat.origin is None else tuple(lat.origin),

@@ -39,6 +39,9 @@ class EAMTables:
     frho: np.ndarray
     rhor: np.ndarray
     z2r: np.ndarray
+    #: per element, the header's ``a lattice`` (funcfl line 2, setfl element lines): (a [Å], kind lower
+    #: case) or None when absent or unreadable; informational (``a: relaxed`` starts its search there)
+    lattices: list | None = None
 
 
 #: largest table an EAM file may declare (points per table); real files have 500-10 000
@@ -139,6 +142,16 @@ def _mass(path: Path, lines: list[str], i: int, kind: str) -> float:
     return mass
 
 
+def _header_lattice(line: str) -> tuple[float, str] | None:
+    """``Z mass a lattice`` -> (a [Å], lattice kind lower case), None when a is not a positive number."""
+    w = line.split()
+    try:
+        a = float(w[2])
+    except (IndexError, ValueError):
+        return None
+    return (a, w[3].lower() if len(w) > 3 else "") if np.isfinite(a) and a > 0 else None
+
+
 def interpolate_spline(f: np.ndarray, delta: float) -> np.ndarray:
     """LAMMPS ``PairEAM::interpolate``: (n,) samples -> (n, 7) spline coefficients."""
     n = f.size
@@ -216,7 +229,8 @@ def read_funcfl(path: str | Path) -> EAMTables:
     return EAMTables(
         elements=[_element_name(head[0])], masses=[mass], nr=nr_new, dr=dr, nrho=nrho_new, drho=drho, cutoff=cut,
         rhomax=rhomax, frho=interpolate_spline(frho, drho)[None],
-        rhor=interpolate_spline(rhor, dr)[None], z2r=interpolate_spline(z2r, dr)[None, None])
+        rhor=interpolate_spline(rhor, dr)[None], z2r=interpolate_spline(z2r, dr)[None, None],
+        lattices=[_header_lattice(lines[1])])
 
 
 def read_setfl(path: str | Path) -> EAMTables:
@@ -257,11 +271,12 @@ def _read_alloy(path: Path, kind: str) -> EAMTables:
         raise DeckError(f"{kind} EAM file: the header asks for {need} table values, the file has at most "
                         f"{words_total}", file=str(path), line=5)
     i = 5
-    frho, rhor, masses = [], [], []
+    frho, rhor, masses, lattices = [], [], [], []
     for _ in range(nel):
         if i >= len(lines):
             raise DeckError(f"{kind} EAM file ended early", file=str(path), line=len(lines))
         masses.append(_mass(path, lines, i, kind))
+        lattices.append(_header_lattice(lines[i]))
         vals, i = _floats(path, lines, i + 1, nrho + n_dens * nr)
         frho.append(interpolate_spline(vals[:nrho], drho))
         for t in range(n_dens):
@@ -272,7 +287,8 @@ def _read_alloy(path: Path, kind: str) -> EAMTables:
             vals, i = _floats(path, lines, i, nr)
             z2r[a, b] = z2r[b, a] = interpolate_spline(vals, dr)
     return EAMTables(elements=elements, masses=masses, nr=nr, dr=dr, nrho=nrho, drho=drho, cutoff=cut,
-                     rhomax=(nrho - 1) * drho, frho=np.array(frho), rhor=np.array(rhor), z2r=z2r)
+                     rhomax=(nrho - 1) * drho, frho=np.array(frho), rhor=np.array(rhor), z2r=z2r,
+                     lattices=lattices)
 
 
 def tables_from_functions(element: str, mass: float, F, rho, phi, cutoff: float, rhomax: float,  # noqa: ANN001
