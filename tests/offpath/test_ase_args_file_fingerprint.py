@@ -62,7 +62,9 @@ def _run(deck, *extra: str):  # noqa: ANN001, ANN202
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = CliRunner().invoke(cli, ["run", str(deck), "--quiet", *extra])
-    return res, [w for w in caught if issubclass(w.category, ContinuationWarning)]
+    # the deck's atoms.velocity is not applied by --from and says so (rev32 F10): not a potential warning
+    return res, [w for w in caught if issubclass(w.category, ContinuationWarning)
+                 and "atoms.velocity" not in str(w.message)]
 
 
 @pytest.fixture
