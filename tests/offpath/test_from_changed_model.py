@@ -52,7 +52,10 @@ def _run(tmp_path, name: str, text: str, *extra: str):  # noqa: ANN202
         warnings.simplefilter("always")
         res = CliRunner().invoke(cli, ["run", str(deck), "-o", str(tmp_path / f"{name}.h5"), "--quiet",
                                        *extra])
-    return res, [w for w in caught if issubclass(w.category, ContinuationWarning)]
+    # the deck's atoms.velocity is not applied by --from and says so (rev32 F10,
+    # tests/output/test_continuation_periodic.py): not the model-change warnings these tests count
+    return res, [w for w in caught if issubclass(w.category, ContinuationWarning)
+                 and "atoms.velocity" not in str(w.message)]
 
 
 def test_other_species_on_the_same_sites_are_refused(tmp_path) -> None:
@@ -71,7 +74,7 @@ def test_a_changed_potential_is_a_warning(tmp_path, source: str) -> None:
     assert res.exit_code == 0, res.output
     res, caught = _run(tmp_path, "hotter", LJ.format(eps=1.0, T=0.5), "--from", str(tmp_path / source))
     assert res.exit_code == 0, res.output
-    assert not caught                                  # temperature, loads, ... may change without a word
+    assert not caught      # temperature, loads, ... may change (atoms.velocity: its own note, filtered in _run)
     res, caught = _run(tmp_path, "stronger", LJ.format(eps=1.5, T=0.1), "--from", str(tmp_path / source))
     assert res.exit_code == 0, res.output
     assert len(caught) == 1

@@ -52,7 +52,10 @@ def _run(tmp_path, *extra: str):  # noqa: ANN202
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = CliRunner().invoke(cli, ["run", str(tmp_path / "si.yaml"), "--quiet", *extra])
-    return res, [w for w in caught if issubclass(w.category, ContinuationWarning)]
+    # the deck's atoms.velocity is not applied by --from and says so (rev32 F10,
+    # tests/output/test_continuation_periodic.py): not the model-change warnings these tests count
+    return res, [w for w in caught if issubclass(w.category, ContinuationWarning)
+                 and "atoms.velocity" not in str(w.message)]
 
 
 def test_fingerprint_holds_the_pair_coeff_file(tmp_path) -> None:
