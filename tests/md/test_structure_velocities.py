@@ -67,7 +67,8 @@ def test_lammps_data_velocities_are_the_initial_state(tmp_path):
 
 
 def test_atoms_velocity_replaces_the_files(tmp_path):
-    m = build_model(load_deck(_deck(tmp_path, DATA, "species: [Cu]\nvelocity: {temperature: 100.0, seed: 3}\n")))
+    extra = "species: [Cu]\nvelocity: {temperature: 100.0, seed: 3}\n"
+    m = build_model(load_deck(_deck(tmp_path, DATA, extra)))
     v = np.asarray(m.atoms.v)
     T = kinetic_temperature(v, np.asarray(m.system.atom_mass), m.units.boltz)
     assert abs(T - 100.0) < 1e-6, T
@@ -75,8 +76,8 @@ def test_atoms_velocity_replaces_the_files(tmp_path):
 
 
 def test_msim_extxyz_export_round_trips_the_velocities(tmp_path):
-    src = DECK.format(file=DATA, extra="  species: [Cu]\n").replace("steps: 10}", "steps: 10}\noutput: {every: 10, fields: "
-                                                                  "[displacement, velocity]}")
+    src = DECK.format(file=DATA, extra="  species: [Cu]\n").replace(
+        "steps: 10}", "steps: 10}\noutput: {every: 10, fields: [displacement, velocity]}")
     out = tmp_path / "run.h5"
     Simulation.from_deck(load_deck_text(src, str(tmp_path / "run.yaml")), threads=1).run(
         output=out, progress="quiet")

@@ -25,7 +25,8 @@ atoms:
   skin: 1.0
   velocity: {{temperature: 300.0, seed: 5}}
 loads:
-  - {{type: fixed, label: half, region: {{type: box, lo: [-1, -1, -1], hi: [5.0, 20, 20]}}, components: {comp}}}
+  - {{type: fixed, label: half, region: {{type: box, lo: [-1, -1, -1], hi: [5.0, 20, 20]}},
+     components: {comp}}}
 integrator: {{type: verlet, dt: 0.002, steps: 20}}
 output: {{every: 20, thermo_every: 5, fields: [velocity]}}
 """
