@@ -114,26 +114,3 @@ def test_no_independent_subset_is_a_deck_error_at_the_mesh(tmp_path, monkeypatch
     assert "continuum.mesh: cannot build the coupling constraints: the 2673 coupling constraints are nearly " \
            "dependent" in res.output
     assert "Traceback" not in res.output
-
-
-def test_dense_path_drops_only_dependent_rows_of_spread_sizes(tmp_path) -> None:
-    """rev32 F14: the same deck with a 4.4 Å core (1 476 rows: the ≤ 2 000-row dense path). The pivoted
-    Cholesky ran on the UNSCALED Gram matrix, whose diagonal spans 8.3e11 (rows of tiny β̄), and dropped 333
-    rows — 288 of them independent (max |G v| 0.47 over all rows, 3.4 row norms) while the residual of the
-    kept rows read 8e-15. Now the test is on the Jacobi-scaled matrix (as the sparse path and validate's
-    estimate): 261 rows dropped, each in the span of the kept rows."""
-    from multiscale.build import build_model
-    from multiscale.deck import load_deck
-    path = tmp_path / "small.yaml"
-    path.write_text(FINE_MESH.replace("hole: {lo: [13.0, 13.0, 13.0], hi: [21.0, 21.0, 21.0]}",
-                                      "hole: {lo: [15.0, 15.0, 15.0], hi: [19.0, 19.0, 19.0]}")
-                    .replace("shape: {type: box, lo: [12.5, 12.5, 12.5], hi: [21.5, 21.5, 21.5]}",
-                             "shape: {type: box, lo: [14.8, 14.8, 14.8], hi: [19.2, 19.2, 19.2]}"))
-    s = build_model(load_deck(path)).system
-    assert s.G.shape[0] == 1476
-    p = projector.ConstraintProjector(s.G, s.inv_mass_dof)
-    assert p.dropped_rows.size == 261
-    G = s.G.tocsr()
-    a = np.random.default_rng(5).standard_normal(G.shape[1])
-    b = p.project(a)
-    assert np.max(np.abs(G @ b)) <= 1e-10 * np.max(np.abs(G @ a))     # every row, the dropped ones too
