@@ -7,8 +7,8 @@ Decks (rev30's reproducers, rebuilt):
 and a ``fixed`` box at x ∈ [7, 9] holding atoms and nodes: the strong rows of the held atoms whose mesh
 nodes are held too are dropped (every dof held), so 25 band atoms are in no constraint row;
 ``floor3d`` — the 3D EAM Cu_u3 deck (projected, slave_below 0.05, its fixed bottom nodes) with the lowest
-plane of free atoms held (z < 2.5) and a band with a bath at 100 K: 13 band atoms in no row (15 before the
-projector's rank test was Jacobi-scaled, rev32 F14: 48 of the 75 rows it dropped then were independent).
+plane of free atoms held (z < 2.5) and a band with a bath at 100 K: 15 band atoms in no row (48 of the 75
+rows the projector drops here are not in the span of the kept ones: rev32 F14, open).
 Those atoms are exactly the held ones: the serial band map keeps their velocity (zero inverse mass), which
 stays 0; the spatial band reads that constant and writes nothing back.
 
@@ -75,7 +75,7 @@ def outside(sim) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
 
 @pytest.mark.parametrize("name", ["wall2d", "roller2d", "floor3d"])
 def test_accepted(tmp_path: Path, name: str) -> None:
-    """The decks are accepted on 1, 2 and 3 ranks. ``wall2d`` / ``floor3d``: 25 / 13 band atoms lie in no
+    """The decks are accepted on 1, 2 and 3 ranks. ``wall2d`` / ``floor3d``: 25 / 15 band atoms lie in no
     constraint row, every one held along every component at rest. ``roller2d`` (held along x only): every
     band atom is in a constraint row (its y row stays), so a partly held band atom outside the rows does not
     arise from these decks."""
@@ -84,7 +84,7 @@ def test_accepted(tmp_path: Path, name: str) -> None:
     for p in (1, 2, 3):
         assert spatial_refusal(sim.model, sim.integrator, p) is None, p
     out, _ = outside(sim)
-    assert out.size == {"wall2d": 25, "roller2d": 0, "floor3d": 13}[name], out.size
+    assert out.size == {"wall2d": 25, "roller2d": 0, "floor3d": 15}[name], out.size
     assert np.all(sim.integrator._inv_atoms[out] == 0.0)
     assert not np.any(sim.model.atoms.v[out])
 
