@@ -22,6 +22,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
+
+from mpi_helpers import perturb_forces, serial_rows, spatial_rows  # noqa: E402
 
 KEYS = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum", "total")
 
@@ -51,26 +54,15 @@ def serial_reference(deck_path: str, steps: int, every: int, perturb: float = 0.
     how far round-off in the forces alone moves the serial trajectory."""
     sim = prepared(deck_path)
     it, s = sim.integrator, sim.model.system
-    if perturb > 0.0:
-        rng = np.random.default_rng(1)
-        plain = s.atoms.compute
+    perturb_forces(s.atoms, perturb)
+    react = []
 
-        def noisy() -> float:
-            E = plain()
-            s.atoms.forces[...] += perturb * rng.standard_normal(s.atoms.forces.shape)
-            return E
-        s.atoms.compute = noisy
-    rows, react = [], []
-    for k in range(0, steps + 1, every):
-        if k:
-            it.step(every)
-        else:
-            it.initialize()
+    def row(k: int) -> list[float]:
         react.append(reactions(sim.model))
         Ka, Kc = s.kinetic()
         e = s.energy
-        rows.append([Ka, Kc, e["potential_atoms"], e["potential_continuum"],
-                     Ka + Kc + it.potential, float(k)])
+        return [Ka, Kc, e["potential_atoms"], e["potential_continuum"], Ka + Kc + it.potential, float(k)]
+    rows = serial_rows(it, steps, every, row)
     return {"x": s.atoms.x.copy(), "v": s.atoms.v.copy(), "U": s.continuum.U.copy(),
             "V": s.continuum.V.copy(), "ledger": np.array(rows),
             "reactions": np.array(react).reshape(len(rows), -1)}
@@ -87,13 +79,8 @@ def main() -> None:
         sim = prepared(deck)
         sc = SpatialCoupled(sim.model, sim.integrator, comm, newton=newton)
         m0 = sc.engine.total_migrated()          # the initial distribution (rank 0 gave every atom)
-        rows, react = [], []
-        for k in range(0, steps + 1, every):
-            if k:
-                sc.step(every)
-            react.append(reactions(sim.model))
-            led = sc.ledger()
-            rows.append([*(led[key] for key in KEYS), float(k)])
+        react = []
+        rows = spatial_rows(sc, steps, every, KEYS, lambda k: react.append(reactions(sim.model)))
         g = sc.gather()
         lb = sc.engine.load_balance()
         migrated = sc.engine.total_migrated() - m0      # atoms that changed slab while stepping

@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 
 from mpi_coupled_spatial_driver import prepared  # noqa: E402
+from mpi_helpers import perturb_forces, serial_rows, spatial_rows  # noqa: E402
 
 KEYS = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum", "external_work",
         "dissipated", "total")
@@ -48,35 +49,31 @@ def hook_energies(hooks) -> list[float]:  # noqa: ANN001
     return [float(h.energy) for h in hooks if hasattr(h, "load")]
 
 
+def ledger_row(sim, k: int) -> list[float]:  # noqa: ANN001
+    """The serial run's ledger row at step k (`KEYS` then k): total = K + Π − W as `Reduction.ledger`'s."""
+    it, s = sim.integrator, sim.model.system
+    Ka, Kc = s.kinetic()
+    e = s.energy
+    W = it.external_work
+    return [Ka, Kc, e["potential_atoms"], e["potential_continuum"], W, it.dissipated,
+            Ka + Kc + it.potential - W, float(k)]
+
+
 def serial_reference(deck_path: str, steps: int, every: int, perturb: float = 0.0) -> dict:
     """The serial run's record (the driver's layout). ``perturb`` > 0: the control run, the atoms' forces
     perturbed after every evaluation by ``perturb`` × standard normal noise (seeded) [force]: how far
     round-off in the forces alone moves the serial record."""
     sim = prepared(deck_path)
     it, s = sim.integrator, sim.model.system
-    if perturb > 0.0:
-        rng = np.random.default_rng(1)
-        plain = s.atoms.compute
-
-        def noisy() -> float:
-            E = plain()
-            s.atoms.forces[...] += perturb * rng.standard_normal(s.atoms.forces.shape)
-            return E
-        s.atoms.compute = noisy
+    perturb_forces(s.atoms, perturb)
     hooks = list(it.force_hooks)
-    rows, obs = [], []
-    for k in range(0, steps + 1, every):
-        if k:
-            it.step(every)
-        else:
-            it.initialize()
-        names, vals = observed(sim)
+    obs, names = [], []
+
+    def row(k: int) -> list[float]:
+        names[:], vals = observed(sim)
         obs.append(vals[: len(vals) - len(hook_energies(hooks))] + hook_energies(hooks))
-        Ka, Kc = s.kinetic()
-        e = s.energy
-        W = it.external_work
-        rows.append([Ka, Kc, e["potential_atoms"], e["potential_continuum"], W, it.dissipated,
-                     Ka + Kc + it.potential - W, float(k)])
+        return ledger_row(sim, k)
+    rows = serial_rows(it, steps, every, row)
     return {"x": s.atoms.x.copy(), "v": s.atoms.v.copy(), "U": s.continuum.U.copy(), "V": s.continuum.V.copy(),
             "ledger": np.array(rows), "obs": np.array(obs), "names": np.array(names)}
 
@@ -91,17 +88,15 @@ def main() -> None:
         sim = prepared(deck)
         hooks = list(sim.integrator.force_hooks)
         sc = SpatialCoupled(sim.model, sim.integrator, comm)
-        rows, obs = [], []
-        for k in range(0, steps + 1, every):
-            if k:
-                sc.step(every)
+        obs = []
+
+        def each(k: int) -> None:
             vals = []
             for ld in sim.model.loads:
                 o = ld.observables()
                 vals += [float(o[key]) for key in sorted(o)]
             obs.append(vals + hook_energies(hooks))
-            led = sc.ledger()
-            rows.append([*(led[key] for key in KEYS), float(k)])
+        rows = spatial_rows(sc, steps, every, KEYS, each)
         g = sc.gather()
         lb = sc.engine.load_balance()
         if comm.rank == 0:

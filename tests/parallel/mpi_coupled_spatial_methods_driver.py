@@ -23,6 +23,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 
+from mpi_helpers import perturb_forces, serial_rows, spatial_rows  # noqa: E402
+
 KEYS = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum", "coupling", "total")
 
 
@@ -57,25 +59,14 @@ def serial_reference(deck_path: str, steps: int, every: int, floor: float = 0.0,
     every evaluation by ``perturb`` × N(0, 1) (seeded): the control of how far round-off moves the run."""
     sim = prepared(deck_path, floor)
     it, s = sim.integrator, sim.model.system
-    if perturb > 0.0:
-        rng = np.random.default_rng(1)
-        plain = s.atoms.compute
+    perturb_forces(s.atoms, perturb)
 
-        def noisy() -> float:
-            E = plain()
-            s.atoms.forces[...] += perturb * rng.standard_normal(s.atoms.forces.shape)
-            return E
-        s.atoms.compute = noisy
-    rows = []
-    for k in range(0, steps + 1, every):
-        if k:
-            it.step(every)
-        else:
-            it.initialize()
+    def row(k: int) -> list[float]:
         Ka, Kc = s.kinetic()
         e = s.energy
-        rows.append([Ka, Kc, e["potential_atoms"], e["potential_continuum"], e["coupling"],
-                     Ka + Kc + it.potential, float(k)])
+        return [Ka, Kc, e["potential_atoms"], e["potential_continuum"], e["coupling"], Ka + Kc + it.potential,
+                float(k)]
+    rows = serial_rows(it, steps, every, row)
     g, upd = _ghost(sim.model)
     return {"x": s.atoms.x.copy(), "v": s.atoms.v.copy(), "U": s.continuum.U.copy(),
             "V": s.continuum.V.copy(), "ledger": np.array(rows), "g": g, "updates": upd,
@@ -96,12 +87,7 @@ def main() -> None:
         sim = prepared(deck, floor)
         sc = SpatialCoupled(sim.model, sim.integrator, comm, newton=newton)
         m0 = sc.engine.total_migrated()
-        rows = []
-        for k in range(0, steps + 1, every):
-            if k:
-                sc.step(every)
-            led = sc.ledger()
-            rows.append([*(led[key] for key in KEYS), float(k)])
+        rows = spatial_rows(sc, steps, every, KEYS)
         gat = sc.gather()
         lb = sc.engine.load_balance()
         migrated = sc.engine.total_migrated() - m0

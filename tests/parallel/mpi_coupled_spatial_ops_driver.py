@@ -21,26 +21,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 from mpi_coupled_spatial_driver import prepared  # noqa: E402
-
-KEYS = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum", "external_work",
-        "dissipated", "total")
+from mpi_coupled_spatial_loads_driver import KEYS, ledger_row  # noqa: E402
+from mpi_helpers import serial_rows, spatial_rows  # noqa: E402
 
 
 def serial_reference(deck_path: str, steps: int, every: int) -> dict:
     """The serial run's record (the driver's layout): total = K + Π − W as `Reduction.ledger`'s."""
     sim = prepared(deck_path)
     it, s = sim.integrator, sim.model.system
-    rows = []
-    for k in range(0, steps + 1, every):
-        if k:
-            it.step(every)
-        else:
-            it.initialize()
-        Ka, Kc = s.kinetic()
-        e = s.energy
-        W = it.external_work
-        rows.append([Ka, Kc, e["potential_atoms"], e["potential_continuum"], W, it.dissipated,
-                     Ka + Kc + it.potential - W, float(k)])
+    rows = serial_rows(it, steps, every, lambda k: ledger_row(sim, k))
     th = sim.model.thermostat
     return {"x": s.atoms.x.copy(), "v": s.atoms.v.copy(), "U": s.continuum.U.copy(),
             "V": s.continuum.V.copy(), "ledger": np.array(rows), "fext": it.fext_atoms.copy(),
@@ -57,12 +46,7 @@ def main() -> None:
         sim = prepared(deck)
         sc = SpatialCoupled(sim.model, sim.integrator, comm)
         m0 = sc.engine.total_migrated()
-        rows = []
-        for k in range(0, steps + 1, every):
-            if k:
-                sc.step(every)
-            led = sc.ledger()
-            rows.append([*(led[key] for key in KEYS), float(k)])
+        rows = spatial_rows(sc, steps, every, KEYS)
         g = sc.gather()
         lb = sc.engine.load_balance()
         migrated = sc.engine.total_migrated() - m0

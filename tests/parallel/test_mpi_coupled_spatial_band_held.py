@@ -21,24 +21,31 @@ component is refused at ``handshake.damping``.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_driver import prepared  # noqa: E402
-from mpi_coupled_spatial_ops_driver import serial_reference  # noqa: E402
-from test_mpi_coupled_spatial_ops import rel, spatial  # noqa: E402
+from mpi_coupled_spatial_driver import prepared
+from mpi_coupled_spatial_ops_driver import serial_reference
+from mpi_helpers import (
+    ROOT,
+    WHAT,
+    assert_thermo_close,
+    deck_dict,
+    msim,
+    ok,
+    per_column,
+    rel,
+    results,
+    serial_one_two,
+    thermo,
+    write_deck,
+)
+from mpi_helpers import spatial_ops as spatial
 
 WALL = {"type": "fixed", "label": "wall", "region": {"type": "box", "lo": [7.0, -30.0], "hi": [9.0, 30.0]}}
 FLOOR = {"type": "fixed", "label": "floor", "targets": "atoms",
          "region": {"type": "box", "lo": [-10.0, -10.0, -10.0], "hi": [40.0, 40.0, 2.5]}}
-WHAT = "is not supported by the spatial decomposition of coupled decks yet (--decompose spatial)"
 
 
 def deck_of(name: str, tmp: Path, **output) -> Path:  # noqa: ANN003
@@ -47,20 +54,17 @@ def deck_of(name: str, tmp: Path, **output) -> Path:  # noqa: ANN003
         from test_mpi_coupled_spatial_3d import EAM
         from test_mpi_coupled_spatial_3d import variant as variant3d
         deck = variant3d(EAM, tmp, name, coupling={"type": "projected", "slave_below": 0.05}, keep_loads=True)
-        d = yaml.safe_load(deck.read_text())
+        d = deck_dict(deck, keep_expect=True)
         d["loads"].append(FLOOR)
         d["handshake"]["damping"] = {"gamma0": 1.0, "temperature": 100.0}
         d["integrator"] = {"type": "verlet", "dt": 0.002, "steps": 400, "seed": 7}
     else:
-        d = yaml.safe_load((ROOT / "decks" / "thermal2d.yaml").read_text())
-        d.pop("expect", None)
+        d = deck_dict(ROOT / "decks" / "thermal2d.yaml")
         d["handshake"]["coupling"] = {"type": "strong"}
         d["loads"] = [WALL if name == "wall2d" else {**WALL, "label": "roller", "components": ["x"]}]
         d["integrator"]["steps"] = 400
     d["output"].update(output)
-    deck = tmp / f"{name}.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
-    return deck
+    return write_deck(d, tmp / f"{name}.yaml")
 
 
 def outside(sim) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -128,7 +132,7 @@ def test_ranks_400_steps(tmp_path: Path, name: str, n_ranks: int) -> None:
     assert L.shape == R.shape == (5, 8)
     np.testing.assert_array_equal(L[:, 7], R[:, 7])
     scale = np.max(np.abs(R[:, :7]), axis=0)
-    err = np.max(np.abs(L[:, :7] - R[:, :7]), axis=0) / np.where(scale > 0, scale, 1.0)
+    err = per_column(L[:, :7], R[:, :7])
     print(name, n_ranks, "ledger rel", err, "x", rel(z["x"], ref["x"]))
     assert np.all(err <= 1e-12), err
     assert scale[5] > 0                                             # the band removed / added energy
@@ -140,26 +144,15 @@ def test_msim_run_and_restart(tmp_path: Path) -> None:
     dataset, the wall's reactions among them); 2 ranks: thermo energies and the dissipated energy ≤ 1e-12 of
     their largest values, frames ≤ 1e-9; a serial checkpoint at step 200 restarted on 3 spatial ranks ends
     ≤ 1e-12 of the straight serial run."""
-    from test_mpi_run import msim, ok, results, thermo
     deck = deck_of("wall2d", tmp_path, every=200, thermo_every=50, checkpoint_every=200)
     t = tmp_path
-    ok(msim(0, str(deck), "-o", str(t / "ser.h5")))
-    ok(msim(0, str(deck), "-o", str(t / "one.h5"), "--decompose", "spatial"))
-    ok(msim(2, str(deck), "-o", str(t / "two.h5"), "--decompose", "spatial"))
-    a, b, c = results(t / "ser.h5"), results(t / "one.h5"), results(t / "two.h5")
-    assert a.keys() == b.keys() == c.keys()
+    a, _, c = serial_one_two(deck, t)
     assert any("wall.reaction" in k for k in a), sorted(a)
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
-        assert rel(c[k], a[k]) <= 1e-9, k
     keys = ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum",
             "dissipated", "total_plus_dissipated")
     ta, tc = thermo(t / "ser.h5"), thermo(t / "two.h5")
     assert float(np.max(np.abs(ta["dissipated"]))) > 0
-    for k in keys:
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    assert_thermo_close(tc, ta, keys)
     ok(msim(0, str(deck), "-o", str(t / "s200.h5"), "--steps", "200"))
     shutil.copy(t / "s200.h5", t / "r3.h5")
     ok(msim(3, str(deck), "-o", str(t / "r3.h5"), "--restart", str(t / "s200.checkpoint.h5"),
@@ -167,7 +160,7 @@ def test_msim_run_and_restart(tmp_path: Path) -> None:
     tr = thermo(t / "r3.h5")
     for k in keys:
         assert tr[k].shape == ta[k].shape
-        assert float(np.max(np.abs(tr[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    assert_thermo_close(tr, ta, keys)
     X = prepared(str(deck)).model.atoms.X
     u = results(t / "r3.h5")["frames/atoms/displacement"][-1]
     assert rel(X + u, X + a["frames/atoms/displacement"][-1]) <= 1e-12
@@ -199,10 +192,9 @@ def test_refusal_prescribed(tmp_path: Path) -> None:
     `SpatialDamping` itself."""
     from multiscale.parallel.coupled_spatial import spatial_refusal
     from multiscale.parallel.spatial_operators import SpatialDamping
-    d = yaml.safe_load(deck_of("wall2d", tmp_path).read_text())
+    d = deck_dict(deck_of("wall2d", tmp_path), keep_expect=True)
     d["loads"] = [{**WALL, "type": "prescribed", "label": "push", "velocity": [0.05, 0.0]}]
-    deck = tmp_path / "pushed2d.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    deck = write_deck(d, tmp_path / "pushed2d.yaml")
     sim = prepared(str(deck))
     out, _ = outside(sim)
     assert out.size == 25 and np.all(sim.integrator._inv_atoms[out] == 0.0)

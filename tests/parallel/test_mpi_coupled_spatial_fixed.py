@@ -20,17 +20,28 @@ are refused at ``loads``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_mpi_coupled_spatial import rel, spatial
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_driver import prepared, serial_reference  # noqa: E402
+from mpi_coupled_spatial_driver import prepared, serial_reference
+from mpi_helpers import (
+    HERE,
+    assert_ledger_close,
+    assert_near_serial,
+    assert_thermo_close,
+    assert_twice_bitwise,
+    deck_dict,
+    per_column,
+    rel,
+    restarts_crosswise,
+    results,
+    serial_one_two,
+    spatial,
+    spatial_ops,
+    thermo,
+    write_deck,
+)
 
 SMOKE = HERE / "decks" / "coupled3d_smoke.yaml"     # Morse, 720 atoms (95 pads), 292 hex8 nodes, bottom fixed
 FLOOR = {"type": "fixed", "label": "floor", "targets": "atoms",
@@ -44,13 +55,11 @@ def deck_of(name: str, tmp: Path) -> Path:
     """``smoke`` (the deck itself), ``held`` or ``held_thermo`` (module docstring)."""
     if name == "smoke":
         return SMOKE
-    d = yaml.safe_load(SMOKE.read_text())
+    d = deck_dict(SMOKE, keep_expect=True)
     d["loads"] = [*d["loads"], FLOOR, ROLLER]
     if name == "held_thermo":
         d["integrator"].update(THERMO)
-    out = tmp / f"{name}.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
+    return write_deck(d, tmp / f"{name}.yaml")
 
 
 def held(deck: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -119,19 +128,9 @@ def test_fixed_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
         roll = hd[hd[:, 1] == 0, 0]
         roll = roll[x0[roll, 2] > 2.5]
         assert roll.size and np.all(np.abs(z["v"][roll, 1:]) > 0)
-    assert rel(z["x"], ref["x"]) <= 1e-12
-    nodes = prepared(str(deck)).model.continuum.nodes
-    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
-    for k in ("U", "V", "v"):
-        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
-        print("fixed", k, got, "control", control)
-        assert got <= 1e-9 and got <= 3.0 * control, k
-    L, R = z["ledger"], ref["ledger"]
-    assert L.shape == R.shape == (11, 6)
-    np.testing.assert_array_equal(L[:, 5], R[:, 5])
-    err = np.max(np.abs(L[:, :5] - R[:, :5]), axis=0) / np.max(np.abs(R[:, :5]), axis=0)
-    print("fixed ledger rel", err, "x", rel(z["x"], ref["x"]))
-    assert np.all(err <= 1e-12), err
+    assert_near_serial(z, ref, ctl, "fixed", nodes=prepared(str(deck)).model.continuum.nodes)
+    R = ref["ledger"]
+    assert_ledger_close(z["ledger"], R, (11, 6), "fixed")
     got, control = rel(z["reactions"], ref["reactions"]), rel(ctl["reactions"], ref["reactions"])
     print("fixed reaction rel", got, "control", control)
     assert z["reactions"].shape == (11, 3 if name == "smoke" else 7) and got <= 1e-12 and got <= 3.0 * control
@@ -141,10 +140,7 @@ def test_fixed_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
 def test_fixed_two_ranks_twice_bitwise(tmp_path: Path) -> None:
     """The same P twice: bitwise the same state, ledger and reactions (``held``, 200 steps on 2 ranks)."""
     deck = deck_of("held", tmp_path)
-    a = spatial(2, deck, 200, 100, tmp_path)
-    b = spatial(2, deck, 200, 100, tmp_path)
-    for k in ("x", "v", "U", "V", "ledger", "reactions"):
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_twice_bitwise(spatial, deck, tmp_path, ("x", "v", "U", "V", "ledger", "reactions"))
 
 
 @pytest.mark.parametrize("name", ["smoke", "held"])
@@ -154,28 +150,16 @@ def test_msim_run_decompose_spatial(tmp_path: Path, name: str) -> None:
     dataset, the reaction among them); on 2 ranks the thermo energies ≤ 1e-12 of their largest values,
     the constraint residual ≤ 1e-12, the frames ≤ 1e-9 and the reaction ≤ 1e-12 of its largest value
     (measured 1.6e-14)."""
-    from test_mpi_run import msim, ok, results, thermo
-    deck = deck_of(name, tmp_path)
-    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
-    ok(msim(0, str(deck), "-o", str(ser)))
-    ok(msim(0, str(deck), "-o", str(one), "--decompose", "spatial"))
-    ok(msim(2, str(deck), "-o", str(two), "--decompose", "spatial"))
-    a, b, c = results(ser), results(one), results(two)
+    a, _, c = serial_one_two(deck_of(name, tmp_path), tmp_path)
     react = [k for k in a if "reaction" in k]
     assert len(react) == (3 if name == "smoke" else 7), sorted(a)
-    assert a.keys() == b.keys() == c.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
-        assert rel(c[k], a[k]) <= 1e-9, k
     scale = max(float(np.max(np.abs(a[k]))) for k in react)
     for k in react:
         print(k, float(np.max(np.abs(c[k] - a[k]))) / scale)
         assert float(np.max(np.abs(c[k] - a[k]))) <= 1e-12 * scale, k
-    ta, tc = thermo(ser), thermo(two)
-    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum"):
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    ta, tc = thermo(tmp_path / "ser.h5"), thermo(tmp_path / "two.h5")
+    assert_thermo_close(tc, ta, ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms",
+                                 "potential_continuum"))
     assert float(np.max(tc["constraint_residual"])) <= 1e-12
 
 
@@ -183,30 +167,18 @@ def test_fixed_restarts_across_paths(tmp_path: Path) -> None:
     """``held`` with a checkpoint at step 200 (of 300): a 2-rank spatial checkpoint restarted serially and a
     serial checkpoint restarted on 2 spatial ranks end ≤ 1e-12 of the straight serial run (thermo energies
     and the floor's reaction: of their largest values; atom positions X + u), the held dofs at rest."""
-    import shutil
-
-    from test_mpi_run import msim, ok, results, thermo
     deck = deck_of("held", tmp_path)
-    d = yaml.safe_load(deck.read_text())
-    d["output"]["checkpoint_every"] = 200
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
     t = tmp_path
-    ok(msim(0, str(deck), "-o", str(t / "ser.h5")))
-    ok(msim(0, str(deck), "-o", str(t / "s200.h5"), "--steps", "200"))
-    ok(msim(2, str(deck), "-o", str(t / "p200.h5"), "--steps", "200", "--decompose", "spatial"))
-    shutil.copy(t / "s200.h5", t / "r2.h5")
-    shutil.copy(t / "p200.h5", t / "r0.h5")
-    ok(msim(2, str(deck), "-o", str(t / "r2.h5"), "--restart", str(t / "s200.checkpoint.h5"),
-            "--decompose", "spatial"))
-    ok(msim(0, str(deck), "-o", str(t / "r0.h5"), "--restart", str(t / "p200.checkpoint.h5")))
+    restarts_crosswise(deck, t, checkpoint=True)
     a, ta = results(t / "ser.h5"), thermo(t / "ser.h5")
     hd, _, x0, _ = held(deck)
     X = prepared(str(deck)).model.atoms.X
     for name in ("r2", "r0"):
         tr, r = thermo(t / f"{name}.h5"), results(t / f"{name}.h5")
-        for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum"):
+        keys = ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum")
+        for k in keys:
             assert tr[k].shape == ta[k].shape
-            assert float(np.max(np.abs(tr[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), (name, k)
+        assert_thermo_close(tr, ta, keys, name)
         for k in ("observables/floor.reaction_x", "observables/floor.reaction_z"):
             assert rel(r[k], a[k]) <= 1e-12, (name, k)
         u = r["frames/atoms/displacement"][-1]
@@ -238,14 +210,13 @@ def test_fixed_with_thermostat(tmp_path: Path) -> None:
     steps positions ≤ 1e-12, every ledger term ≤ 1e-12 of its largest value, the held dofs exactly at
     rest."""
     from mpi_coupled_spatial_ops_driver import serial_reference as ops_reference
-    from test_mpi_coupled_spatial_ops import spatial as ops_spatial
     deck = deck_of("held_thermo", tmp_path)
-    z = ops_spatial(1, deck, 200, 50, tmp_path)
+    z = spatial_ops(1, deck, 200, 50, tmp_path)
     ref = ops_reference(str(deck), 200, 50)
     for k in ("x", "v", "U", "V", "ledger", "th_step"):
         np.testing.assert_array_equal(z[k], ref[k], err_msg=k)
     assert abs(ref["ledger"][-1, 4]) > 1e-3 * abs(ref["ledger"][-1, 0])        # the thermostat did work
-    z = ops_spatial(2, deck, 1000, 100, tmp_path)
+    z = spatial_ops(2, deck, 1000, 100, tmp_path)
     ref = ops_reference(str(deck), 1000, 100)
     hd, hn, x0, _ = held(deck)
     for r in (z, ref):
@@ -254,7 +225,6 @@ def test_fixed_with_thermostat(tmp_path: Path) -> None:
     assert rel(z["x"], ref["x"]) <= 1e-12
     L, R = z["ledger"], ref["ledger"]
     assert L.shape == R.shape == (11, 8)
-    scale = np.max(np.abs(R[:, :7]), axis=0)
-    err = np.max(np.abs(L[:, :7] - R[:, :7]), axis=0) / np.where(scale > 0, scale, 1.0)
+    err = per_column(L[:, :7], R[:, :7])
     print("held_thermo ledger rel", err, "x", rel(z["x"], ref["x"]))
     assert np.all(err <= 1e-12), err

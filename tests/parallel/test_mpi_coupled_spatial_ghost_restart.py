@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests" / "output"))
-from test_mpi_run import msim, ok, rel, results  # noqa: E402
+from mpi_helpers import msim, ok, rel, results  # noqa: E402
 from test_restart_ghost_corrected import deck  # noqa: E402
 
 ROUNDOFF = ("thermo/momentum_x", "thermo/momentum_y", "thermo/momentum_z", "thermo/constraint_residual")

@@ -27,21 +27,28 @@ are refused at ``loads`` with an exact message.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_mpi_run import MPIEXEC, _env
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_driver import prepared  # noqa: E402
-from mpi_coupled_spatial_loads_driver import serial_reference  # noqa: E402
+from mpi_coupled_spatial_driver import prepared
+from mpi_coupled_spatial_loads_driver import serial_reference
+from mpi_helpers import (
+    HERE,
+    ROOT,
+    assert_near_serial,
+    assert_thermo_close,
+    deck_dict,
+    msim,
+    per_column,
+    rel,
+    restarts_crosswise,
+    results,
+    serial_one_two,
+    thermo,
+    write_deck,
+)
+from mpi_helpers import spatial_loads as spatial
 
 SMOKE = HERE / "decks" / "coupled3d_smoke.yaml"
 INDENT2D = ROOT / "decks" / "indent2d_dyn_T.yaml"
@@ -69,34 +76,10 @@ def deck_of(name: str, tmp: Path) -> Path:
     set-up crashed on its empty atom selection, review rev31 F1) or ``indent2d`` (the gallery deck, unmodified)."""
     if name == "indent2d":
         return INDENT2D
-    d = yaml.safe_load(SMOKE.read_text())
+    d = deck_dict(SMOKE, keep_expect=True)
     d["loads"] = {"all": [*d["loads"], TIP, SIDE, PULL, G, PUSH, PUNCH], "free": [TIP, PUSH],
                   "kfield": [*d["loads"], KF], "kfield_nodes": [*d["loads"], {**KF, "targets": "nodes"}]}[name]
-    out = tmp / f"{name}.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
-
-
-def spatial(n_ranks: int, deck: Path, steps: int, every: int, tmp: Path) -> dict:
-    out = tmp / f"loads_{n_ranks}_{time.monotonic_ns()}.npz"
-    cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_coupled_spatial_loads_driver.py"),
-           str(deck), str(steps), str(every), str(out)]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900)
-    assert p.returncode == 0, p.stderr[-3000:]
-    with np.load(out) as z:
-        return {k: z[k] for k in z.files}
-
-
-def rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
-
-
-def per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Largest difference of each column relative to the reference column's largest value (0 for a
-    column that is 0 in both)."""
-    scale = np.max(np.abs(b), axis=0)
-    err = np.max(np.abs(a - b), axis=0)
-    return np.where(scale > 0, err / np.where(scale > 0, scale, 1.0), err)
+    return write_deck(d, tmp / f"{name}.yaml")
 
 
 @pytest.mark.parametrize("name", ["all", "free", "kfield", "indent2d"])
@@ -158,13 +141,7 @@ def test_loads_two_ranks_1000_steps(tmp_path: Path) -> None:
     for r in (z, ref):
         np.testing.assert_array_equal(r["x"][side, 0], s.atoms.X[side, 0] + 0.5 * (1000 * 0.002))
         assert np.all(r["v"][side, 0] == 0.5)
-    assert rel(z["x"], ref["x"]) <= 1e-12
-    nodes = sim.model.continuum.nodes
-    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
-    for k in ("U", "V", "v"):
-        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
-        print("loads", k, got, "control", control)
-        assert got <= 1e-9 and got <= 3.0 * control, k
+    assert_near_serial(z, ref, ctl, "loads", nodes=sim.model.continuum.nodes)
     assert z["ledger"].shape == ref["ledger"].shape == (11, 8)
     np.testing.assert_array_equal(z["ledger"][:, 7], ref["ledger"][:, 7])
     err = per_column(z["ledger"][:, :7], ref["ledger"][:, :7])
@@ -193,11 +170,7 @@ def test_kfield_two_ranks_1000_steps(tmp_path: Path) -> None:
         ua = kf.unit_field(s.atoms.X[kf.atom_sel])[np.searchsorted(np.flatnonzero(kf.atom_sel), sel)]
         np.testing.assert_array_equal(r["x"][sel], s.atoms.X[sel] + K * ua)
         np.testing.assert_array_equal(r["U"][kf.node_sel], K * kf._node_field(sim.model.continuum)[kf.node_sel])
-    assert rel(z["x"], ref["x"]) <= 1e-12
-    for k in ("U", "V", "v"):
-        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
-        print("kfield", k, got, "control", control)
-        assert got <= 1e-9 and got <= 3.0 * control, k
+    assert_near_serial(z, ref, ctl, "kfield")
     err = per_column(z["ledger"][:, :7], ref["ledger"][:, :7])
     print("kfield ledger", err)
     assert np.all(err <= 1e-12) and abs(ref["ledger"][-1, 4]) > 0, err
@@ -231,29 +204,16 @@ def test_msim_run_decompose_spatial(tmp_path: Path) -> None:
     results file is bitwise the plain serial run's (frames, thermo with the external work and energy, every
     observable); on 2 ranks thermo energies and every observable ≤ 1e-12 of their largest values, the
     frames ≤ 1e-9."""
-    from test_mpi_run import msim, ok, results, thermo
-    deck = deck_of("all", tmp_path)
-    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
-    ok(msim(0, str(deck), "-o", str(ser)))
-    ok(msim(1, str(deck), "-o", str(one), "--decompose", "spatial"))
-    ok(msim(2, str(deck), "-o", str(two), "--decompose", "spatial"))
-    a, b, c = results(ser), results(one), results(two)
-    assert a.keys() == b.keys() == c.keys()
+    a, _, c = serial_one_two(deck_of("all", tmp_path), tmp_path, one=1)
     obs = [k for k in a if k.startswith("observables/") and any(t in k for t in ("tip.", "side.", "pull.", "g.",
                                                                                   "push.", "punch."))]
     assert len(obs) >= 20, sorted(a)
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
-        assert rel(c[k], a[k]) <= 1e-9, k
     for k in obs:
         scale = float(np.max(np.abs(a[k])))
         assert float(np.max(np.abs(c[k] - a[k]))) <= 1e-12 * max(scale, 1e-300), k
-    ta, tc = thermo(ser), thermo(two)
-    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum",
-              "external_work", "external_energy"):
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    ta, tc = thermo(tmp_path / "ser.h5"), thermo(tmp_path / "two.h5")
+    assert_thermo_close(tc, ta, ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms",
+                                 "potential_continuum", "external_work", "external_energy"))
     assert float(np.max(np.abs(ta["external_work"]))) > 0
 
 
@@ -261,31 +221,19 @@ def test_restarts_across_paths(tmp_path: Path) -> None:
     """``all`` with a checkpoint at step 200 (of 300): a 2-rank spatial checkpoint restarted serially and a
     serial checkpoint restarted on 2 spatial ranks end ≤ 1e-12 of the straight serial run (thermo energies
     with the external work, every load observable: of their largest values; atom positions X + u)."""
-    import shutil
-
-    from test_mpi_run import msim, ok, results, thermo
     deck = deck_of("all", tmp_path)
-    d = yaml.safe_load(deck.read_text())
-    d["output"]["checkpoint_every"] = 200
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
     t = tmp_path
-    ok(msim(0, str(deck), "-o", str(t / "ser.h5")))
-    ok(msim(0, str(deck), "-o", str(t / "s200.h5"), "--steps", "200"))
-    ok(msim(2, str(deck), "-o", str(t / "p200.h5"), "--steps", "200", "--decompose", "spatial"))
-    shutil.copy(t / "s200.h5", t / "r2.h5")
-    shutil.copy(t / "p200.h5", t / "r0.h5")
-    ok(msim(2, str(deck), "-o", str(t / "r2.h5"), "--restart", str(t / "s200.checkpoint.h5"),
-            "--decompose", "spatial"))
-    ok(msim(0, str(deck), "-o", str(t / "r0.h5"), "--restart", str(t / "p200.checkpoint.h5")))
+    restarts_crosswise(deck, t, checkpoint=True)
     a, ta = results(t / "ser.h5"), thermo(t / "ser.h5")
     X = prepared(str(deck)).model.atoms.X
     obs = [k for k in a if k.startswith("observables/")]
     for name in ("r2", "r0"):
         tr, r = thermo(t / f"{name}.h5"), results(t / f"{name}.h5")
-        for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum",
-                  "external_work", "external_energy"):
+        keys = ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum",
+                "external_work", "external_energy")
+        for k in keys:
             assert tr[k].shape == ta[k].shape
-            assert float(np.max(np.abs(tr[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), (name, k)
+        assert_thermo_close(tr, ta, keys, name)
         for k in obs:
             scale = float(np.max(np.abs(a[k])))
             assert float(np.max(np.abs(r[k] - a[k]))) <= 1e-12 * max(scale, 1e-300), (name, k)
@@ -296,11 +244,9 @@ def test_restarts_across_paths(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------- refusals
 def precrack_deck(tmp: Path) -> Path:
     """The smoke deck with a precrack (its own bond weights and a tracker of the serial atoms: not supported)."""
-    d = yaml.safe_load(SMOKE.read_text())
+    d = deck_dict(SMOKE, keep_expect=True)
     d["loads"] = [*d["loads"], {"type": "precrack", "tip": [10.0, 8.0]}]
-    out = tmp / "precrack.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
+    return write_deck(d, tmp / "precrack.yaml")
 
 
 def test_refusals_loads(tmp_path: Path) -> None:
@@ -324,7 +270,6 @@ def test_refusals_loads(tmp_path: Path) -> None:
 def test_msim_run_precrack_refused(tmp_path: Path) -> None:
     """Under mpiexec on 2 ranks, `--decompose spatial` of the precrack variant exits 2 with one message
     naming the deck key ``loads``."""
-    from test_mpi_run import msim
     p = msim(2, str(precrack_deck(tmp_path)), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]
     assert "precrack.yaml:" in p.stderr and " loads[1]: load 'PreCrack'" in p.stderr and p.stderr.count("load 'PreCrack' is not supported by the spatial") == 1, \

@@ -22,36 +22,31 @@ energy.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_mpi_coupled_spatial import rel
-from test_mpi_run import MPIEXEC, _env
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_methods_driver import prepared, serial_reference  # noqa: E402
+from mpi_coupled_spatial_methods_driver import prepared, serial_reference
+from mpi_helpers import (
+    FRAME_KEYS,
+    ROOT,
+    WHAT,
+    assert_near_serial,
+    assert_thermo_close,
+    assert_twice_bitwise,
+    deck_dict,
+    msim,
+    ok,
+    rel,
+    results,
+    serial_one_two,
+    thermo,
+    write_deck,
+)
+from mpi_helpers import spatial_methods as spatial
 
 PATCH = ROOT / "decks" / "patch2d.yaml"
 PULSE = {"type": "radial_pulse", "center": [3.0, -2.0], "sigma": 2.0, "amplitude": 0.05}
-WHAT = "is not supported by the spatial decomposition of coupled decks yet (--decompose spatial)"
-
-
-def spatial(n_ranks: int, deck: Path, steps: int, every: int, tmp_path: Path, *extra: str) -> dict:
-    """The methods driver under ``mpiexec -n n_ranks``; its record."""
-    out = tmp_path / f"spatial_{n_ranks}_{time.monotonic_ns()}.npz"
-    cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_coupled_spatial_methods_driver.py"),
-           str(deck), str(steps), str(every), str(out), *extra]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900)
-    assert p.returncode == 0, p.stderr[-3000:]
-    with np.load(out) as z:
-        return {k: z[k] for k in z.files}
 
 
 def patch(name: str, tmp: Path) -> Path:
@@ -59,8 +54,7 @@ def patch(name: str, tmp: Path) -> Path:
     docstring); ``steps`` as the deck's."""
     if name == "patch2d":
         return PATCH
-    d = yaml.safe_load(PATCH.read_text())
-    d.pop("expect", None)
+    d = deck_dict(PATCH)
     d["loads"] = [PULSE]
     if name == "patch_reference":
         d["handshake"]["coupling"] = {"type": "ghost_corrected", "correction": "reference"}
@@ -68,9 +62,7 @@ def patch(name: str, tmp: Path) -> Path:
         d["handshake"]["coupling"] = {"type": "ghost_corrected", "correction": "homogeneous", "every": 3}
     elif name == "patch_none":
         d["handshake"]["coupling"] = {"type": "ghost_corrected", "constraint": "none"}
-    out = tmp / f"{name}.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
+    return write_deck(d, tmp / f"{name}.yaml")
 
 
 def test_accepted(tmp_path: Path) -> None:
@@ -110,13 +102,8 @@ def test_ghost_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
     ctl = serial_reference(str(deck), 1000, 100, perturb=2.2e-16)
     assert int(z["size"]) == 2 and np.all(z["atoms_per_rank"] > 0)
     assert int(z["updates"]) == int(ref["updates"])
-    assert rel(z["x"], ref["x"]) <= 1e-12
-    nodes = prepared(str(deck)).model.continuum.nodes
-    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
-    for k in ("U", "V", "v", "g"):
-        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
-        print(name, k, got, "control", control)
-        assert got <= 1e-9 and got <= 3.0 * control, k
+    assert_near_serial(z, ref, ctl, name, nodes=prepared(str(deck)).model.continuum.nodes,
+                       keys=("U", "V", "v", "g"))
     L, R, C = z["ledger"], ref["ledger"], ctl["ledger"]
     assert L.shape == R.shape == (11, 7)
     np.testing.assert_array_equal(L[:, 6], R[:, 6])
@@ -132,21 +119,17 @@ def test_ghost_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
 def test_ghost_two_ranks_twice_bitwise(tmp_path: Path) -> None:
     """The same P twice: bitwise the same state, ledger and g (patch_pulse, 200 steps on 2 ranks)."""
     deck = patch("patch_pulse", tmp_path)
-    a = spatial(2, deck, 200, 100, tmp_path)
-    b = spatial(2, deck, 200, 100, tmp_path)
-    for k in ("x", "v", "U", "V", "ledger", "g"):
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_twice_bitwise(spatial, deck, tmp_path, ("x", "v", "U", "V", "ledger", "g"))
 
 
 def test_ghost_rebuilds_and_migration(tmp_path: Path) -> None:
     """patch_pulse with a 10× pulse, skin 0.05 (list rebuilds, also at the homogeneous states, and atoms
     changing rank), 400 steps on 2 ranks in both force modes: positions ≤ 1e-12, U, v, V ≤ 1e-9, every
     ledger term but coupling ≤ 1e-12 of its largest value (coupling ≤ 1e-12 of the total's)."""
-    d = yaml.safe_load(patch("patch_pulse", tmp_path).read_text())
+    d = deck_dict(patch("patch_pulse", tmp_path), keep_expect=True)
     d["loads"] = [{**PULSE, "amplitude": 0.5}]
     d["atoms"]["skin"] = 0.05
-    deck = tmp_path / "patch_fast.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    deck = write_deck(d, tmp_path / "patch_fast.yaml")
     ref = serial_reference(str(deck), 400, 100)
     for mode in ((), ("full",)):
         z = spatial(2, deck, 400, 100, tmp_path, *mode)
@@ -167,16 +150,8 @@ def test_msim_run_patch2d(tmp_path: Path) -> None:
     the results file bitwise the plain serial run's; on 2 ranks too every thermo and frame dataset within
     1e-12 of its largest value (the lattice stays at rest: kinetic energies ≤ 1e-20, the deck's
     ``expect``) and the coupling term in the thermo rows."""
-    from test_mpi_run import msim, ok, results, thermo
-    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
-    ok(msim(0, str(PATCH), "-o", str(ser)))
-    ok(msim(0, str(PATCH), "-o", str(one), "--decompose", "spatial"))
-    ok(msim(2, str(PATCH), "-o", str(two), "--decompose", "spatial"))
-    a, b, c = results(ser), results(one), results(two)
-    assert a.keys() == b.keys() == c.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    ta, tc = thermo(ser), thermo(two)
+    serial_one_two(PATCH, tmp_path, frames=False)
+    ta, tc = thermo(tmp_path / "ser.h5"), thermo(tmp_path / "two.h5")
     assert "coupling" in ta and np.any(ta["coupling"] != 0.0)
     for k in ("total", "potential_atoms", "potential_continuum", "coupling"):
         assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta["total"]))), k
@@ -187,11 +162,9 @@ def test_msim_run_patch_pulse(tmp_path: Path) -> None:
     """`msim run --decompose spatial` of patch_pulse (300 steps, frames every 100, thermo every 20): 1 rank
     every results dataset bitwise the serial run's; 2 ranks the thermo energies ≤ 1e-12 of their largest
     values (coupling: of the total's), the frames ≤ 1e-9, the constraint residual ≤ 1e-12."""
-    from test_mpi_run import msim, ok, results, thermo
-    d = yaml.safe_load(patch("patch_pulse", tmp_path).read_text())
+    d = deck_dict(patch("patch_pulse", tmp_path), keep_expect=True)
     d["integrator"]["steps"] = 300
-    deck = tmp_path / "patch_pulse300.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    deck = write_deck(d, tmp_path / "patch_pulse300.yaml")
     ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
     ok(msim(0, str(deck), "-o", str(ser)))
     ok(msim(0, str(deck), "-o", str(one), "--decompose", "spatial"))
@@ -199,12 +172,11 @@ def test_msim_run_patch_pulse(tmp_path: Path) -> None:
     a, b, c = results(ser), results(one), results(two)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
+    for k in FRAME_KEYS:
         assert rel(c[k], a[k]) <= 1e-9, k
     ta, tc = thermo(ser), thermo(two)
-    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum"):
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    assert_thermo_close(tc, ta, ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms",
+                                 "potential_continuum"))
     assert float(np.max(np.abs(tc["coupling"] - ta["coupling"]))) <= 1e-12 * float(np.max(np.abs(ta["total"])))
     assert float(np.max(tc["constraint_residual"])) <= 1e-12
 

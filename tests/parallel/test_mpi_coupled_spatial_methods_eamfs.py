@@ -17,34 +17,22 @@ rhor's row count, is right for setfl / funcfl only); the force pass took it from
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_mpi_coupled_spatial import rel
-from test_mpi_coupled_spatial_methods import spatial
-from test_mpi_run import MPIEXEC, _env
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_methods_driver import prepared, serial_reference  # noqa: E402
-from mpi_eam_fs_driver import crystal  # noqa: E402
+from mpi_coupled_spatial_methods_driver import prepared, serial_reference
+from mpi_eam_fs_driver import crystal
+from mpi_helpers import HERE, deck_dict, rel, run_driver, write_deck
+from mpi_helpers import spatial_methods as spatial
 
 EAM = HERE / "decks" / "coupled3d_eam.yaml"
 
 
 def engine(n_ranks: int, steps: int, tmp_path: Path, *flags: str) -> dict:
     out = tmp_path / f"eamfs_{n_ranks}_{time.monotonic_ns()}.npz"
-    cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_eam_fs_driver.py"), str(out),
-           str(steps), *flags]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    with np.load(out) as z:
-        return {k: z[k] for k in z.files}
+    return run_driver("mpi_eam_fs_driver.py", n_ranks, out, steps, *flags, out=out, timeout=600)
 
 
 @pytest.mark.parametrize("ranks,steps,flags", [(2, 0, ()), (3, 0, ("--newton",)), (2, 200, ()),
@@ -75,15 +63,12 @@ def test_engine_eam_fs_two_elements(tmp_path: Path, ranks: int, steps: int, flag
 def eam_fs_coupled(tmp: Path) -> Path:
     """The 3D EAM deck with AlFe_mm.eam.fs (elements Al, Fe: 4 density tables), Al atoms, projected coupling
     (slave_below 0.05), no loads; the handshake 8 Å wide (cut-off 6.5 + skin 1)."""
-    d = yaml.safe_load(EAM.read_text())
-    d.pop("expect", None)
+    d = deck_dict(EAM)
     d.pop("loads", None)
     d["potential"] = {"type": "eam", "file": "AlFe_mm.eam.fs"}
     d["atoms"]["mass"] = 26.98
     d["handshake"] = {**d["handshake"], "width": 8.0, "coupling": {"type": "projected", "slave_below": 0.05}}
-    out = tmp / "eam_fs.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
+    return write_deck(d, tmp / "eam_fs.yaml")
 
 
 def test_coupled_eam_fs_accepted(tmp_path: Path) -> None:

@@ -16,30 +16,22 @@ its largest value (measured x 1.1e-14, v 1.0e-12, U 4.9e-13, V 7.9e-13, ledger â
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
-from test_mpi_coupled_spatial import rel
-from test_mpi_coupled_spatial_methods import spatial
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_methods_driver import prepared, serial_reference  # noqa: E402
+from mpi_coupled_spatial_methods_driver import prepared, serial_reference
+from mpi_helpers import HERE, deck_dict, rel, write_deck
+from mpi_helpers import spatial_methods as spatial
 
 SMOKE = HERE / "decks" / "coupled3d_smoke.yaml"
 FLOOR = 0.05
 
 
 def smoke_free(tmp: Path) -> Path:
-    d = yaml.safe_load(SMOKE.read_text())
-    d.pop("expect", None)
+    d = deck_dict(SMOKE)
     d.pop("loads", None)
     d["handshake"]["coupling"] = {"type": "projected"}
-    out = tmp / "smoke_free.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
+    return write_deck(d, tmp / "smoke_free.yaml")
 
 
 def test_floor_accepted(tmp_path: Path) -> None:

@@ -19,32 +19,33 @@ energy; control 1.4e-12 for that term —, coupling 3.4e-16).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_mpi_coupled_spatial import rel
-from test_mpi_coupled_spatial_methods import spatial
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_methods_driver import prepared, serial_reference  # noqa: E402
+from mpi_coupled_spatial_methods_driver import prepared, serial_reference
+from mpi_helpers import (
+    ROOT,
+    assert_near_serial,
+    assert_thermo_close,
+    deck_dict,
+    msim,
+    rel,
+    serial_one_two,
+    thermo,
+    write_deck,
+)
+from mpi_helpers import spatial_methods as spatial
 
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
 
 
 def fb(name: str, tmp: Path, steps: int = 1000) -> Path:
-    d = yaml.safe_load(WAVE2D.read_text())
-    d.pop("expect", None)
+    d = deck_dict(WAVE2D)
     d["handshake"]["coupling"] = ({"type": "force_blend", "constraint": "strong"} if name == "fb_strong" else
                                   {"type": "force_blend", "node_weight": "lumped"})
     d["integrator"]["steps"] = steps
-    out = tmp / f"{name}.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
+    return write_deck(d, tmp / f"{name}.yaml")
 
 
 def test_force_blend_accepted(tmp_path: Path) -> None:
@@ -81,13 +82,7 @@ def test_force_blend_two_ranks_1000_steps(tmp_path: Path, mode: str) -> None:
     ref = serial_reference(str(deck), 1000, 100)
     ctl = serial_reference(str(deck), 1000, 100, perturb=2.2e-16)
     assert int(z["size"]) == 2 and np.all(z["atoms_per_rank"] > 0)
-    assert rel(z["x"], ref["x"]) <= 1e-12
-    nodes = prepared(str(deck)).model.continuum.nodes
-    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
-    for k in ("U", "V", "v"):
-        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
-        print(mode, k, got, "control", control)
-        assert got <= 1e-9 and got <= 3.0 * control, k
+    assert_near_serial(z, ref, ctl, mode, nodes=prepared(str(deck)).model.continuum.nodes)
     L, R = z["ledger"], ref["ledger"]
     assert L.shape == R.shape == (11, 7)
     err = np.max(np.abs(L[:, :6] - R[:, :6]), axis=0) / np.max(np.abs(R[:, :6]), axis=0)
@@ -100,23 +95,10 @@ def test_msim_run_force_blend(tmp_path: Path) -> None:
     """`msim run --decompose spatial` of fb_strong (300 steps): 1 rank every results dataset bitwise the
     serial run's; 2 ranks the thermo energies (coupling included) ≤ 1e-12 of their largest values, frames
     ≤ 1e-9, the constraint residual ≤ 1e-12."""
-    from test_mpi_run import msim, ok, results, thermo
-    deck = fb("fb_strong", tmp_path, steps=300)
-    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
-    ok(msim(0, str(deck), "-o", str(ser)))
-    ok(msim(0, str(deck), "-o", str(one), "--decompose", "spatial"))
-    ok(msim(2, str(deck), "-o", str(two), "--decompose", "spatial"))
-    a, b, c = results(ser), results(one), results(two)
-    assert a.keys() == b.keys() == c.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
-        assert rel(c[k], a[k]) <= 1e-9, k
-    ta, tc = thermo(ser), thermo(two)
-    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum",
-              "coupling"):
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    a, _, c = serial_one_two(fb("fb_strong", tmp_path, steps=300), tmp_path)
+    ta, tc = thermo(tmp_path / "ser.h5"), thermo(tmp_path / "two.h5")
+    assert_thermo_close(tc, ta, ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms",
+                                 "potential_continuum", "coupling"))
     assert float(np.max(tc["constraint_residual"])) <= 1e-12
 
 
@@ -124,7 +106,6 @@ def test_msim_run_gallery_force_blend_engine_refused(tmp_path: Path) -> None:
     """The gallery's force-blend deck decks/wave2d_lammps_cb.yaml (LAMMPS engine) stays refused under
     mpiexec on 2 ranks with `--decompose spatial`: exit 2, one message naming ``potential`` (external engines
     are not split over ranks)."""
-    from test_mpi_run import msim
     deck = ROOT / "decks" / "wave2d_lammps_cb.yaml"
     p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]

@@ -20,22 +20,28 @@ rounding); the same P twice bitwise.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_mpi_run import MPIEXEC, _env
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_driver import prepared  # noqa: E402
-from mpi_coupled_spatial_driver import serial_reference as perturbed_reference  # noqa: E402
-from mpi_coupled_spatial_ops_driver import serial_reference  # noqa: E402
+from mpi_coupled_spatial_driver import prepared
+from mpi_coupled_spatial_driver import serial_reference as perturbed_reference
+from mpi_coupled_spatial_ops_driver import serial_reference
+from mpi_helpers import (
+    ROOT,
+    assert_near_serial,
+    assert_thermo_close,
+    assert_twice_bitwise,
+    deck_dict,
+    per_column,
+    rel,
+    restarts_crosswise,
+    results,
+    serial_one_two,
+    thermo,
+    write_deck,
+)
+from mpi_helpers import spatial_ops as spatial
 
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
 
@@ -68,33 +74,15 @@ def variant(name: str, tmp_path: Path, **output) -> Path:  # noqa: ANN003
         from test_mpi_coupled_spatial_3d import variant as variant3d
         cpl = {"type": "strong"} if name == "morse3d" else {"type": "projected", "slave_below": 0.05}
         deck = variant3d(SMOKE if name == "morse3d" else EAM, tmp_path, name, coupling=cpl, **OPS3D)
-        d = yaml.safe_load(deck.read_text())
+        d = deck_dict(deck, keep_expect=True)
         d["handshake"]["damping"] = BAND3D
         d["output"].update(output)
-        deck.write_text(yaml.safe_dump(d, sort_keys=False))
-        return deck
-    d = yaml.safe_load(WAVE2D.read_text())
-    d.pop("expect", None)
+        return write_deck(d, deck)
+    d = deck_dict(WAVE2D)
     for sec, upd in VARIANTS[name].items():
         d[sec] = {**d[sec], **upd} if isinstance(upd, dict) else upd
     d["output"].update(output)
-    deck = tmp_path / f"wave2d_{name}.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
-    return deck
-
-
-def spatial(n_ranks: int, deck: Path, steps: int, every: int, tmp_path: Path) -> dict:
-    out = tmp_path / f"spatial_{n_ranks}_{time.monotonic_ns()}.npz"
-    cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_coupled_spatial_ops_driver.py"),
-           str(deck), str(steps), str(every), str(out)]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    with np.load(out) as z:
-        return {k: z[k] for k in z.files}
-
-
-def rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-300))
+    return write_deck(d, tmp_path / f"wave2d_{name}.yaml")
 
 
 @pytest.mark.parametrize("name", [*VARIANTS, "thermal2d", "morse3d", "eam3d"])
@@ -128,18 +116,12 @@ def test_two_ranks_1000_steps(tmp_path: Path, name: str) -> None:
     if name in ("thermostat", "moving"):
         assert int(z["builds"]) >= 4 and int(z["migrated"]) > 0, (z["builds"], z["migrated"])
         assert int(z["th_step"]) == int(ref["th_step"]) == 1001
-    assert rel(z["x"], ref["x"]) <= 1e-12
-    nodes = prepared(str(deck)).model.continuum.nodes
-    assert rel(nodes + z["U"], nodes + ref["U"]) <= 1e-12
-    for k in ("U", "V", "v"):
-        got, control = rel(z[k], ref[k]), rel(ctl[k], ref[k])
-        print(name, k, got, "control", control)
-        assert got <= 1e-9 and got <= 3.0 * control, k
+    assert_near_serial(z, ref, ctl, name, nodes=prepared(str(deck)).model.continuum.nodes)
     L, R = z["ledger"], ref["ledger"]
     assert L.shape == R.shape == (11, 8)
     np.testing.assert_array_equal(L[:, 7], R[:, 7])
     scale = np.max(np.abs(R[:, :7]), axis=0)
-    err = np.max(np.abs(L[:, :7] - R[:, :7]), axis=0) / np.where(scale > 0, scale, 1.0)
+    err = per_column(L[:, :7], R[:, :7])
     print(name, "ledger rel", err)
     assert np.all(err <= 1e-12), err
     assert np.all((scale > 0) == (np.max(np.abs(L[:, :7]), axis=0) > 0))   # the same terms are non-zero
@@ -149,10 +131,7 @@ def test_two_ranks_twice_bitwise(tmp_path: Path) -> None:
     """Thermostat, damping band and strong coupling together: the same P twice gives bitwise the same
     state and ledger (200 steps on 2 ranks)."""
     deck = variant("all", tmp_path)
-    a = spatial(2, deck, 200, 100, tmp_path)
-    b = spatial(2, deck, 200, 100, tmp_path)
-    for k in ("x", "v", "U", "V", "ledger"):
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_twice_bitwise(spatial, deck, tmp_path, ("x", "v", "U", "V", "ledger"))
 
 
 def test_msim_run_and_restarts(tmp_path: Path) -> None:
@@ -161,44 +140,27 @@ def test_msim_run_and_restarts(tmp_path: Path) -> None:
     external work and the dissipated energy ≤ 1e-12 of their largest values, frames ≤ 1e-9; restarts at
     step 200 to 300 — a serial checkpoint on 2 spatial ranks (the thermostat forces of the checkpoint,
     not redrawn) and a 2-rank spatial checkpoint serially — end ≤ 1e-12 of the straight serial run."""
-    from test_mpi_run import msim, ok, results, thermo
     deck = variant("all", tmp_path, every=100, thermo_every=20, checkpoint_every=200)
-    d = yaml.safe_load(deck.read_text())
+    d = deck_dict(deck, keep_expect=True)
     d["integrator"]["steps"] = 300
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    write_deck(d, deck)
     t = tmp_path
-    ok(msim(0, str(deck), "-o", str(t / "ser.h5")))
-    ok(msim(0, str(deck), "-o", str(t / "one.h5"), "--decompose", "spatial"))
-    ok(msim(2, str(deck), "-o", str(t / "two.h5"), "--decompose", "spatial"))
-    a, b, c = results(t / "ser.h5"), results(t / "one.h5"), results(t / "two.h5")
-    assert a.keys() == b.keys() == c.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
-        assert rel(c[k], a[k]) <= 1e-9, k
+    a, _, c = serial_one_two(deck, t)
     keys = ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum",
             "external_work", "dissipated", "total_plus_dissipated")
     ta = thermo(t / "ser.h5")
     assert float(np.max(np.abs(ta["external_work"]))) > 0 and float(np.max(np.abs(ta["dissipated"]))) > 0
     tc = thermo(t / "two.h5")
-    for k in keys:
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    assert_thermo_close(tc, ta, keys)
     assert float(np.max(tc["constraint_residual"])) <= 1e-13
     # restarts at step 200: serial checkpoint -> 2 spatial ranks; 2-rank spatial checkpoint -> serial
-    ok(msim(0, str(deck), "-o", str(t / "s200.h5"), "--steps", "200"))
-    ok(msim(2, str(deck), "-o", str(t / "p200.h5"), "--steps", "200", "--decompose", "spatial"))
-    shutil.copy(t / "s200.h5", t / "r2.h5")
-    shutil.copy(t / "p200.h5", t / "r0.h5")
-    ok(msim(2, str(deck), "-o", str(t / "r2.h5"), "--restart", str(t / "s200.checkpoint.h5"),
-            "--decompose", "spatial"))
-    ok(msim(0, str(deck), "-o", str(t / "r0.h5"), "--restart", str(t / "p200.checkpoint.h5")))
+    restarts_crosswise(deck, t, straight=False)
     X = prepared(str(deck)).model.atoms.X
     for name in ("r2", "r0"):
         tr = thermo(t / f"{name}.h5")
         for k in keys:
             assert tr[k].shape == ta[k].shape
-            assert float(np.max(np.abs(tr[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), (name, k)
+        assert_thermo_close(tr, ta, keys, name)
         xr = results(t / f"{name}.h5")["frames/atoms/displacement"]
         assert rel(X + xr[-1], X + a["frames/atoms/displacement"][-1]) <= 1e-12, name
 

@@ -13,16 +13,14 @@ rank, so every converged stage / every step must be BITWISE the serial run (asse
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import yaml
+from mpi_helpers import HERE, ROOT, mpirun, msim, serial_and_two
 from test_mpi_coupled import compare_coupled, deck_variant, run_split_script
-from test_mpi_run import HERE, MPIEXEC, ROOT, _env, msim, ok
 from test_mpi_statics import assert_bitwise, restart_across_p
 
 DECKS = ROOT / "decks"
@@ -53,9 +51,7 @@ def test_statics_one_vs_two_ranks_bitwise(tmp_path: Path, case: str) -> None:
             "cu_eam_fire": CU_INDENT}[case]
     extra = {"indent2d_precon_lbfgs": ["--stages", "3"], "indent3d_eam_precon_lbfgs": ["--stages", "2"],
              "cu_eam_fire": []}[case]
-    s, p = tmp_path / "serial.h5", tmp_path / "mpi2.h5"
-    ok(msim(0, str(deck), "-o", str(s), *extra))
-    ok(msim(2, str(deck), "-o", str(p), *extra))
+    s, p = serial_and_two(deck, tmp_path, *extra)
     n = assert_bitwise(p, s)
     with h5py.File(s, "r") as f:
         assert np.all(f["thermo/converged"][()])
@@ -80,9 +76,7 @@ def test_coupled_eam_dynamics_bitwise(tmp_path: Path) -> None:
     fixed bottom), 300 steps, ``--decompose replicated`` (the default takes the spatial path:
     tests/parallel/test_mpi_coupled_spatial_3d.py): the 2-rank run is bitwise the serial one (positions,
     velocities, every thermo energy), and the replicas are checked at every thermo row."""
-    s, p = tmp_path / "s.h5", tmp_path / "p.h5"
-    ok(msim(0, str(EAM3D), "-o", str(s)))
-    ok(msim(2, str(EAM3D), "-o", str(p), "--decompose", "replicated"))
+    s, p = serial_and_two(EAM3D, tmp_path, two=("--decompose", "replicated"))
     got = compare_coupled(p, s, 0.0)
     print(got)
     assert all(v == 0.0 for v in got.values()), got
@@ -175,9 +169,7 @@ def test_coupled_statics_replicas_checked(tmp_path: Path, mode: str) -> None:
     script = tmp_path / "diverge.py"
     script.write_text(DIVERGE_SCRIPT)
     out = tmp_path / "d.h5"
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script), mode, "run", "--quiet",
-                        str(INDENT2D), "-o", str(out), "--stages", "2"],
-                       env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    p = mpirun(2, script, mode, "run", "--quiet", INDENT2D, "-o", out, "--stages", "2")
     if mode == "same":
         assert p.returncode == 0, p.stderr[-3000:]
         return

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_mpi_run import MPIEXEC, ROOT, msim, ok  # noqa: F401
+from mpi_helpers import MPIEXEC, ROOT, msim, ok  # noqa: F401
 
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
 EAM3D = ROOT / "tests" / "parallel" / "decks" / "coupled3d_eam.yaml"

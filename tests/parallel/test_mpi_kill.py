@@ -24,7 +24,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from test_mpi_run import CU, MPIEXEC, ROOT, _env, compare, deck_copy
+from mpi_helpers import MPIEXEC, ROOT, compare, deck_copy, mpi_env
+from test_mpi_run import CU
 from test_mpi_statics import datasets
 
 # 6 000 steps: with 1 500 the idle 2-rank run (fewer rendezvous since session 25) ended within the 0.5 s
@@ -68,7 +69,7 @@ def _committed(path: Path) -> dict:
 
 
 def _start(deck: Path, out: Path, token: str, *extra: str) -> subprocess.Popen:
-    env = _env()
+    env = mpi_env()
     env["MSIM_TEST_TOKEN"] = token
     cmd = [str(MPIEXEC), "-n", "2", sys.executable, "-m", "multiscale.cli", "run", "--quiet", str(deck),
            "-o", str(out), *extra]

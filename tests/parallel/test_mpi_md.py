@@ -7,7 +7,6 @@ with the 1-rank run. References are computed here, in the pytest process, withou
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -22,16 +21,7 @@ from multiscale.md.system import AtomisticRegion
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from mpi_driver import crystal  # noqa: E402
-
-MPIEXEC = Path(sys.executable).parent / "mpiexec"
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    return env
+from mpi_helpers import MPIEXEC, mpi_env, rel  # noqa: E402
 
 
 def run(n_ranks: int, case: str, pot: str, tmp_path: Path, *extra: str, check: bool = True,
@@ -43,7 +33,7 @@ def run(n_ranks: int, case: str, pot: str, tmp_path: Path, *extra: str, check: b
     if n_ranks:
         assert MPIEXEC.exists(), f"{MPIEXEC} missing: pip install 'msim[mpi]' (mpi4py + mpich)"
         cmd = [str(MPIEXEC), "-n", str(n_ranks), *cmd]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, env=mpi_env(keep_threads=True), capture_output=True, text=True, timeout=timeout)
     if not check:
         return p
     assert p.returncode == 0, p.stderr[-3000:]
@@ -56,10 +46,6 @@ def serial_region(pot: str) -> tuple[AtomisticRegion, dict]:
     reg = AtomisticRegion(c["X"], c["mass"], c["potential"], c["box"], c["skin"])
     reg.v[...] = c["v"]
     return reg, c
-
-
-def rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
 @pytest.mark.parametrize("overlap", [True, False], ids=["overlap", "blocking"])

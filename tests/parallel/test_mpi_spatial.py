@@ -16,15 +16,22 @@ References are computed in this (serial) pytest process or by a plain serial `ms
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
-from test_mpi_run import MPIEXEC, _env, assert_two_ranks_twice_bitwise, compare, deck_copy, msim, ok
+from mpi_helpers import (
+    assert_same_layout,
+    compare,
+    deck_copy,
+    rel,
+    restart_across,
+    run_driver,
+    serial_and_two,
+)
+from test_mpi_run import assert_two_ranks_twice_bitwise
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -41,16 +48,7 @@ SLAB = HERE / "decks" / "lj_free_slab.yaml"
 def driver(n_ranks: int, case: str, *args: str, tmp_path: Path, flags: tuple = (),
            timeout: float = 300) -> dict:
     out = tmp_path / f"{case}_{n_ranks}_{time.monotonic_ns()}.npz"
-    cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, str(HERE / "mpi_spatial_driver.py"), case, *args,
-           str(out), *flags]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
-    assert p.returncode == 0, p.stderr[-3000:]
-    with np.load(out) as z:
-        return {k: z[k] for k in z.files}
-
-
-def rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+    return run_driver("mpi_spatial_driver.py", n_ranks, case, *args, out, *flags, out=out, timeout=timeout)
 
 
 # ---------------------------------------------------------------------------------------- free boxes
@@ -59,16 +57,10 @@ def test_free_box_one_vs_two_ranks(tmp_path: Path, deck: Path) -> None:
     """A free box, 1 000 steps serially and on 2 ranks (spatially decomposed: open outer faces):
     positions and thermo energies of every frame ≤ 1e-12 relative, velocities and per-atom energies
     ≤ 1e-10; the results file has the serial layout."""
-    s, p = tmp_path / "serial.h5", tmp_path / "mpi2.h5"
-    ok(msim(0, str(deck), "-o", str(s)))
-    ok(msim(2, str(deck), "-o", str(p)))
+    s, p = serial_and_two(deck, tmp_path)
     got = compare(p, s, 1e-12)
     print(deck.name, got)
-    with h5py.File(s, "r") as fs, h5py.File(p, "r") as fp:
-        names_s, names_p = [], []
-        fs.visit(names_s.append)
-        fp.visit(names_p.append)
-        assert names_s == names_p
+    assert_same_layout(s, p)
 
 
 def test_free_box_two_ranks_twice_bitwise(tmp_path: Path) -> None:
@@ -82,13 +74,7 @@ def test_free_box_restart_across_rank_counts(tmp_path: Path, first: int, second:
     a straight serial 400-step run to 1e-12 (the checkpoint of P ranks is the serial checkpoint)."""
     deck = deck_copy(CLUSTER, tmp_path, integrator={"steps": 400},
                      output={"every": 100, "thermo_every": 50, "checkpoint_every": 200})
-    ref, out = tmp_path / "ref.h5", tmp_path / "run.h5"
-    ok(msim(0, str(deck), "-o", str(ref)))
-    ok(msim(first, str(deck), "-o", str(out), "--steps", "200"))
-    ck = tmp_path / "run.checkpoint.h5"
-    assert ck.exists()
-    ok(msim(second, str(deck), "-o", str(out), "--restart", str(ck)))
-    print(compare(out, ref, 1e-12))
+    print(restart_across(deck, tmp_path, first, second, 200))
 
 
 @pytest.mark.parametrize("newton,overlap", [(False, False), (True, True)], ids=["full", "newton_overlap"])

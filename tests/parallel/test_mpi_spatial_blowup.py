@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_mpi_run import msim
+from mpi_helpers import msim
 
 DECK = """\
 msim: 1

@@ -9,31 +9,20 @@ ranks (`SpatialIntegrator.set_state`).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
-from test_mpi_run import MPIEXEC, _env, msim, ok, results, thermo
+from mpi_helpers import HERE, ROOT, deck_dict, msim, ok, rel, results, run_driver, thermo, write_deck
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
 
 
 def _deck(tmp_path: Path, steps: int, **output) -> Path:  # noqa: ANN003
-    d = yaml.safe_load(WAVE2D.read_text())
-    d.pop("expect", None)
+    d = deck_dict(WAVE2D)
     d["integrator"]["steps"] = steps
     d["output"].update(output)
-    deck = tmp_path / "wave2d.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
-    return deck
-
-
-def rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+    return write_deck(d, tmp_path / "wave2d.yaml")
 
 
 def test_ranks_hold_no_serial_mirror(tmp_path: Path) -> None:
@@ -44,12 +33,7 @@ def test_ranks_hold_no_serial_mirror(tmp_path: Path) -> None:
     atoms. The results file is a serial one (the frames' fields and thermo rows of the serial run)."""
     deck = _deck(tmp_path, 300, every=100, thermo_every=100)
     out, rep = tmp_path / "two.h5", tmp_path / "report.npz"
-    cmd = [str(MPIEXEC), "-n", "2", sys.executable, str(HERE / "mpi_spatial_memory_driver.py"), str(deck),
-           str(out), str(rep)]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    with np.load(rep) as z:
-        r = {k: z[k] for k in z.files}
+    r = run_driver("mpi_spatial_memory_driver.py", 2, deck, out, rep, out=rep, timeout=600)
     print({k: v.tolist() for k, v in r.items()})
     assert np.all(r["n_own"] > 0)
     assert not np.any(r["list_built"])
@@ -161,10 +145,7 @@ def test_slab_sites_serial_ids(tmp_path: Path, ranks: int) -> None:
 
     from multiscale.md.lattice import Lattice
     out = tmp_path / "slab.npz"
-    cmd = [str(MPIEXEC), "-n", str(ranks), sys.executable, str(HERE / "mpi_slab_sites_driver.py"), str(out)]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    z = dict(np.load(out))
+    z = run_driver("mpi_slab_sites_driver.py", ranks, out, out=out, timeout=600)
     assert int(z["size"]) == ranks
     for name, (kind, a, orient, lo, hi, keep) in CASES.items():
         lat = Lattice(kind, a, orient=orient)
@@ -186,11 +167,9 @@ def test_time_step_refused_on_every_rank(tmp_path: Path) -> None:
     """The time-step check of a spatial run is made on rank 0 only (`check_time_step_root`) but refuses
     on every rank: a too large dt under `mpiexec -n 2 ... --decompose spatial` exits 2 with one message
     naming ``integrator.dt`` (no hang of the rank that did not check, no traceback)."""
-    d = yaml.safe_load(WAVE2D.read_text())
-    d.pop("expect", None)
+    d = deck_dict(WAVE2D)
     d["integrator"]["dt"] = 1.0
-    deck = tmp_path / "bigdt.yaml"
-    deck.write_text(yaml.safe_dump(d, sort_keys=False))
+    deck = write_deck(d, tmp_path / "bigdt.yaml")
     p = msim(2, str(deck), "-o", str(tmp_path / "r.h5"), "--decompose", "spatial")
     assert p.returncode == 2, p.stderr[-2000:]
     assert p.stderr.count("integrator.dt: time step") == 1, p.stderr[-2000:]
@@ -206,11 +185,7 @@ def test_engine_built_from_each_ranks_own_atoms(tmp_path: Path, ranks: int) -> N
     sys.path.insert(0, str(HERE))
     from mpi_coupled_spatial_driver import prepared
     out = tmp_path / "build.npz"
-    cmd = [str(MPIEXEC), "-n", str(ranks), sys.executable, str(HERE / "mpi_spatial_build_driver.py"),
-           str(WAVE2D), str(out)]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    z = dict(np.load(out))
+    z = run_driver("mpi_spatial_build_driver.py", ranks, WAVE2D, out, out=out, timeout=600)
     assert int(z["size"]) == ranks
     sim = prepared(str(WAVE2D))
     a, s = sim.model.atoms, sim.model.system

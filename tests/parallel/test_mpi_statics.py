@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from test_mpi_run import ROOT, deck_copy, msim, ok
+from mpi_helpers import ROOT, deck_copy, msim, ok, serial_and_two
 
 INDENT = ROOT / "decks" / "indent2d_full_small.yaml"
 CRACK = ROOT / "decks" / "crack2d_small.yaml"
@@ -59,9 +59,7 @@ def test_statics_one_vs_two_ranks_bitwise(tmp_path: Path, deck: Path, stages: in
     if minimizer is not None:
         deck = deck_copy(deck, tmp_path, integrator={"type": minimizer, "ftol": 1e-6})
     extra = [] if stages is None else ["--stages", str(stages)]
-    s, p = tmp_path / "serial.h5", tmp_path / "mpi2.h5"
-    ok(msim(0, str(deck), "-o", str(s), *extra))
-    ok(msim(2, str(deck), "-o", str(p), *extra))
+    s, p = serial_and_two(deck, tmp_path, *extra)
     n = assert_bitwise(p, s)
     with h5py.File(s, "r") as f:
         assert np.all(f["thermo/converged"][()])
@@ -102,18 +100,14 @@ def test_split_force_evaluation(tmp_path: Path, deck: Path) -> None:
     than the serial list (the work is split: the entries touching its block, the cross-block pairs on
     both), and the allgathered forces, per-atom energies and energy are bitwise the serial ones."""
     import json
-    import subprocess
-    import sys
 
+    from mpi_helpers import HERE, mpirun
     from mpi_statics_driver import jitter
-    from test_mpi_run import HERE, MPIEXEC, _env
 
     from multiscale.deck import load_deck
     from multiscale.simulation import Simulation
     out = tmp_path / "f.npz"
-    p = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(HERE / "mpi_statics_driver.py"),
-                        str(deck),
-                        str(out)], env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+    p = mpirun(2, HERE / "mpi_statics_driver.py", deck, out)
     assert p.returncode == 0, p.stderr[-3000:]
     got = np.load(out)
     sim = Simulation.from_deck(load_deck(deck))
@@ -139,20 +133,14 @@ def test_statics_blow_up_is_collective(tmp_path: Path, rank: int) -> None:
     energies reach every rank through the allgather): every rank stops at the same load stage with exit 3,
     the message printed once, no MPI_Abort; the results file holds the good stages and OUT.lastgood.h5
     the state after the last good one — the same stage and state as the serial run poisoned alike."""
-    import subprocess
-    import sys
-
-    from test_mpi_run import HERE, MPIEXEC, _env
+    from mpi_helpers import HERE, mpirun
 
     from multiscale.output.checkpoint import load_checkpoint
     outs = {}
     for n in (0, 2):
         out = tmp_path / f"p{n}.h5"
-        cmd = [sys.executable, str(HERE / "mpi_statics_driver.py"), "--poison", "40",
-               str(rank if n else -1), "--", "run", "--quiet", str(INDENT), "-o", str(out)]
-        if n:
-            cmd = [str(MPIEXEC), "-n", str(n), *cmd]
-        p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300, cwd=ROOT)
+        p = mpirun(n, HERE / "mpi_statics_driver.py", "--poison", "40", rank if n else -1, "--", "run",
+                   "--quiet", INDENT, "-o", out)
         assert p.returncode == 3, p.stderr[-3000:]
         assert p.stderr.count("blow-up in load stage") == 1, p.stderr
         assert "Traceback" not in p.stderr and "MPI_Abort" not in p.stderr, p.stderr
