@@ -23,19 +23,22 @@ coupling 1.1e-14).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_mpi_coupled_spatial import rel
-from test_mpi_coupled_spatial_methods import spatial
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-from mpi_coupled_spatial_methods_driver import prepared, serial_reference  # noqa: E402
+from mpi_coupled_spatial_methods_driver import prepared, serial_reference
+from mpi_helpers import (
+    ROOT,
+    assert_thermo_close,
+    assert_twice_bitwise,
+    deck_dict,
+    rel,
+    serial_one_two,
+    thermo,
+    write_deck,
+)
+from mpi_helpers import spatial_methods as spatial
 
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
 
@@ -44,17 +47,14 @@ def wave2d_penalty(tmp: Path, steps: int = 1000, slave_below: float | None = 0.0
                    **integrator: float) -> Path:
     """``slave_below``: 0 = the pure penalty method (no constraint rows: the tests above the tied ones);
     None = the default (1e-3: strong rows for the atoms below it, springs for the others)."""
-    d = yaml.safe_load(WAVE2D.read_text())
-    d.pop("expect", None)
+    d = deck_dict(WAVE2D)
     d["handshake"]["coupling"] = {"type": "penalty", "kappa": 1.0}
     if slave_below is not None:
         d["handshake"]["coupling"]["slave_below"] = slave_below
     d["integrator"].update({"steps": steps, "dt": 0.001, **integrator})
     if slave_below == 0.0:      # `msim validate`/`run` refuse it (springs that do not hold atom 1603)
         d["integrator"]["allow_unstable_dt"] = True
-    out = tmp / f"wave2d_penalty_{slave_below}.yaml"
-    out.write_text(yaml.safe_dump(d, sort_keys=False))
-    return out
+    return write_deck(d, tmp / f"wave2d_penalty_{slave_below}.yaml")
 
 
 def test_penalty_accepted(tmp_path: Path) -> None:
@@ -100,10 +100,7 @@ def test_penalty_two_ranks_1000_steps(tmp_path: Path) -> None:
     print("penalty ledger rel", err, "x", rel(z["x"], ref["x"]))
     assert np.all(err <= 1e-12), err
     assert float(R[-1, 1]) > 0.0 and float(R[-1, 4]) > 1e-4
-    a = spatial(2, deck, 200, 100, tmp_path)
-    b = spatial(2, deck, 200, 100, tmp_path)
-    for k in ("x", "v", "U", "V", "ledger"):
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_twice_bitwise(spatial, deck, tmp_path, ("x", "v", "U", "V", "ledger"))
 
 
 @pytest.mark.parametrize("slave_below", [0.0, None], ids=["pure", "tied"])
@@ -112,23 +109,10 @@ def test_msim_run_penalty(tmp_path: Path, slave_below: float | None) -> None:
     the serial run's; 2 ranks thermo energies (coupling included) ≤ 1e-12 of their largest values, frames
     ≤ 1e-9, the constraint residual 0 (pure: no constraints, as the serial run reports; tied: the strong
     rows' residual ≤ 1e-12 on both)."""
-    from test_mpi_run import msim, ok, results, thermo
-    deck = wave2d_penalty(tmp_path, steps=300, slave_below=slave_below)
-    ser, one, two = tmp_path / "serial.h5", tmp_path / "one.h5", tmp_path / "two.h5"
-    ok(msim(0, str(deck), "-o", str(ser)))
-    ok(msim(0, str(deck), "-o", str(one), "--decompose", "spatial"))
-    ok(msim(2, str(deck), "-o", str(two), "--decompose", "spatial"))
-    a, b, c = results(ser), results(one), results(two)
-    assert a.keys() == b.keys() == c.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    for k in ("frames/atoms/displacement", "frames/atoms/velocity", "frames/nodes/displacement",
-              "frames/nodes/velocity"):
-        assert rel(c[k], a[k]) <= 1e-9, k
-    ta, tc = thermo(ser), thermo(two)
-    for k in ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms", "potential_continuum",
-              "coupling"):
-        assert float(np.max(np.abs(tc[k] - ta[k]))) <= 1e-12 * float(np.max(np.abs(ta[k]))), k
+    serial_one_two(wave2d_penalty(tmp_path, steps=300, slave_below=slave_below), tmp_path)
+    ta, tc = thermo(tmp_path / "ser.h5"), thermo(tmp_path / "two.h5")
+    assert_thermo_close(tc, ta, ("total", "kinetic_atoms", "kinetic_continuum", "potential_atoms",
+                                 "potential_continuum", "coupling"))
     if slave_below == 0.0:
         assert not np.any(tc["constraint_residual"]) and not np.any(ta["constraint_residual"])
     else:
@@ -144,8 +128,8 @@ def test_tied_penalty_accepted(tmp_path: Path) -> None:
     """Accepted on 1 and 2 ranks with its projector (the strong rows of the atoms below 1e-3); the replicated
     copy holds every atom of H: the springs' atoms and the tied ones."""
     from multiscale.coupling.methods.penalty import PenaltyCoupling
-    from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
     from multiscale.parallel.comm import SerialComm
+    from multiscale.parallel.coupled_spatial import SpatialCoupled, spatial_refusal
     from multiscale.parallel.spatial_coupling import replicated_dofs
     sim = prepared(str(wave2d_penalty(tmp_path, slave_below=None)))
     s, it = sim.model.system, sim.integrator
