@@ -229,16 +229,27 @@ def assert_near_serial(z: dict, ref: dict, ctl: dict, label: object = None, node
 
 
 def assert_ledger_close(L: np.ndarray, R: np.ndarray, shape: tuple[int, int],
-                        label: object = None) -> np.ndarray:
+                        label: object = None, control: np.ndarray | None = None) -> np.ndarray:
     """Ledger rows of a distributed record ``L`` against the serial ``R`` (each ``shape`` = (rows, terms + 1),
     the step last): the same steps (bitwise), each term ≤ 1e-12 of its largest |R| (a term that is 0 in
-    ``R`` fails). Returns the terms' relative errors."""
+    ``R`` fails) — or, with ``control`` (ledger rows of the serial run with perturbed forces, whose steps
+    are among R's), ≤ max(1e-12 of the ledger's energy scale — the largest |R| of any term —, 3× the
+    control's deviation from R at those steps). Returns the terms' relative errors."""
     assert L.shape == R.shape == shape
     n = shape[1] - 1
     np.testing.assert_array_equal(L[:, n], R[:, n])
-    err = np.max(np.abs(L[:, :n] - R[:, :n]), axis=0) / np.max(np.abs(R[:, :n]), axis=0)
+    scale = np.max(np.abs(R[:, :n]), axis=0)
+    err = np.max(np.abs(L[:, :n] - R[:, :n]), axis=0) / scale
+    bound = np.full(n, 1e-12)
+    if control is not None:
+        bound = 1e-12 * float(np.max(scale)) / scale
+        at = np.searchsorted(R[:, n], control[:, n])
+        assert np.array_equal(R[at, n], control[:, n])
+        ctl = np.max(np.abs(control[:, :n] - R[at, :n]), axis=0) / scale
+        print(*(() if label is None else (label,)), "ledger control", ctl)
+        bound = np.maximum(bound, 3.0 * ctl)
     print(*(() if label is None else (label,)), "ledger rel", err)
-    assert np.all(err <= 1e-12), err
+    assert np.all(err <= bound), (err, bound)
     return err
 
 
