@@ -8,6 +8,7 @@ found sparsely") — a 3D EAM Cu handshake with tied edge atoms (slave_below 0.0
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 import multiscale.coupling.projector as projector
@@ -114,3 +115,28 @@ def test_no_independent_subset_is_a_deck_error_at_the_mesh(tmp_path, monkeypatch
     assert "continuum.mesh: cannot build the coupling constraints: the 2673 coupling constraints are nearly " \
            "dependent" in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.xfail(strict=True, reason="OPEN (rev32 F14): the ≤ 2 000-row dense path tests dependence on the "
+                   "UNSCALED Gram matrix and drops independent rows; the scaled test (tried in session 28) kept "
+                   "'effectively held' rows of decks with held/prescribed dofs and blew up the 3D loads deck — "
+                   "see docs/parallel.md's note and the issue note of stop 28")
+def test_dense_path_keeps_every_independent_row(tmp_path) -> None:
+    """The deck above with a 4.4 Å core (1 476 rows: the dense path; Gram diagonal spread 8.3e11): every row
+    of G, the dropped ones included, must hold for a projected vector. Today 288 of the 333 dropped rows are
+    independent: max |G b| 0.47 of max |G a| ~ 1 (strict xfail: this test starts passing when F14 is fixed,
+    and then fails until the marker is removed)."""
+    from multiscale.build import build_model
+    from multiscale.deck import load_deck
+    path = tmp_path / "small.yaml"
+    path.write_text(FINE_MESH.replace("hole: {lo: [13.0, 13.0, 13.0], hi: [21.0, 21.0, 21.0]}",
+                                      "hole: {lo: [15.0, 15.0, 15.0], hi: [19.0, 19.0, 19.0]}")
+                    .replace("shape: {type: box, lo: [12.5, 12.5, 12.5], hi: [21.5, 21.5, 21.5]}",
+                             "shape: {type: box, lo: [14.8, 14.8, 14.8], hi: [19.2, 19.2, 19.2]}"))
+    s = build_model(load_deck(path)).system
+    assert s.G.shape[0] == 1476
+    p = projector.ConstraintProjector(s.G, s.inv_mass_dof)
+    G = s.G.tocsr()
+    a = np.random.default_rng(5).standard_normal(G.shape[1])
+    b = p.project(a)
+    assert np.max(np.abs(G @ b)) <= 1e-10 * np.max(np.abs(G @ a))     # every row, the dropped ones too
