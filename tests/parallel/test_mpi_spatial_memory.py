@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 from mpi_helpers import HERE, ROOT, deck_dict, msim, ok, rel, results, run_driver, thermo, write_deck
 
 WAVE2D = ROOT / "decks" / "wave2d.yaml"
