@@ -282,7 +282,7 @@ class Simulation:
             import warnings
 
             from .errors import ContinuationWarning
-            from .output.continuation import mass_changes, potential_changes
+            from .output.continuation import imposed_jumps, mass_changes, potential_changes
             changed = potential_changes(origin, self.deck)
             if changed:
                 more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
@@ -298,6 +298,8 @@ class Simulation:
                               "applied: the atoms keep the velocities of the state they continue from; to "
                               "change the temperature use a thermostat, or start without --from",
                               ContinuationWarning, stacklevel=2)
+            for jump in imposed_jumps(origin, self.model):
+                warnings.warn(f"--from {start_from}: {jump}", ContinuationWarning, stacklevel=2)
             mass_note = mass_changes(origin, static, self.deck)
             if mass_note:
                 warnings.warn(f"--from {start_from}: {mass_note}; the velocities are kept, so the kinetic "

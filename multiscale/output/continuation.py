@@ -429,3 +429,57 @@ def check_compatible(origin: Origin, static: dict, source: str) -> None:
         raise DeckError(f"--from: the deck's model does not match the state's: {'; '.join(problems)}",
                         file=source, hint="a continuation keeps the model (atoms, their species, "
                                           "mesh); it may change loads, integrator, temperature and output")
+
+
+def imposed_jumps(origin: Origin, model: object) -> list[str]:
+    """One sentence per load of ``model`` that imposes positions (``prescribed``, ``kfield``: the loads whose
+    ``impose`` moves atoms or nodes) and puts its dofs, at the new run's time 0, somewhere other than where
+    ``origin`` has them: the continued run starts every load at t = 0 / stage 0, so such a load moves its
+    atoms by that jump in its first step (review rev33 R2: a pull continued with the same deck sent its grip
+    from 0.2 σ back to 0.01 σ, kinetic energy 2.3 → 23.8, exit 0, no word). Each load is evaluated on copies
+    (the model and the load are untouched); the tolerance is 1e-9 of the model's size, as the model checks.
+    """
+    import copy
+
+    from ..loads.base import Load
+    atoms, cont = getattr(model, "atoms", None), getattr(model, "continuum", None)
+    out = []
+    for k, ld in enumerate(getattr(model, "loads", None) or []):
+        if type(ld).impose is Load.impose:
+            continue
+        am, nm = ld.fixed_dofs()
+        if am is None and nm is None:
+            continue
+        trial = copy.deepcopy(ld)
+        proxy = copy.copy(model)
+        worst, what = 0.0, ""
+        if atoms is not None and origin.x is not None:
+            a = copy.copy(atoms)
+            a.x, a.v = np.array(origin.x, float), np.array(origin.v if origin.v is not None else atoms.v, float)
+            proxy.atoms = a
+        if cont is not None and origin.U is not None:
+            c = copy.copy(cont)
+            c.U = np.array(origin.U, float)
+            c.V = np.array(origin.V if origin.V is not None else cont.V, float)
+            proxy.continuum = c
+        trial.impose(0.0, proxy)
+        if am is not None and atoms is not None and origin.x is not None:
+            d = np.where(am, np.abs(proxy.atoms.x - origin.x), 0.0)
+            if d.size and float(d.max()) > worst:
+                worst, i = float(d.max()), int(np.argmax(d.max(axis=1)))
+                what = f"atom {i} by {worst:.4g}"
+            size = float(np.max(np.abs(atoms.X))) if atoms.X.size else 0.0
+        else:
+            size = 0.0
+        if nm is not None and cont is not None and origin.U is not None:
+            d = np.where(nm, np.abs(proxy.continuum.U - origin.U), 0.0)
+            if d.size and float(d.max()) > worst:
+                worst, i = float(d.max()), int(np.argmax(d.max(axis=1)))
+                what = f"node {i} by {worst:.4g}"
+            size = max(size, float(np.max(np.abs(cont.mesh.nodes))))
+        if worst > 1e-9 * (1.0 + size):
+            out.append(f"loads[{k}] ('{ld.name}') puts its dofs at time 0 up to {worst:.4g} away from the state's "
+                       f"positions ({what}): a continued run starts every load at t = 0 (stage 0), so its "
+                       "first step moves them by that much; to continue a load where it stopped, use "
+                       "--restart, or shift the load in the new deck")
+    return out
