@@ -144,7 +144,7 @@ class Simulation:
                 self.measure = Measure(m, self.state, self.reduce, self.hooks)
         if not self.statics:   # the checkpointed parts: the guard, then the load hooks and thermostat
             self.guard = Guard(BlowUpGuard(), self.state, self.reduce, self.measure,
-                               self.deck.config.output.thermo_every)
+                               self.deck.config.output.thermo_every, loads=m.loads)
             self.state.attach("guard", self.guard)
             self.state.attach_hooks()
         self._prepared = True

@@ -220,6 +220,12 @@ class Load:
     def impose(self, time: float, model) -> None:  # noqa: ANN001
         pass
 
+    def imposed_reach(self, time: float) -> np.ndarray | None:
+        """(d,) the largest |displacement| [length] per component this load imposes on atoms at ``time``
+        (loads whose ``impose`` moves atoms), else None: the blow-up guard widens the free box faces by it,
+        so atoms a load moves out of the box (a tensile test's grip) are not "lost" (review rev33 R1)."""
+        return None
+
     def apply(self, time: float, model, f_atoms: np.ndarray | None = None,  # noqa: ANN001
               f_nodes: np.ndarray | None = None) -> tuple[float, float]:
         return 0.0, 0.0

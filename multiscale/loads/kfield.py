@@ -156,6 +156,13 @@ class KField(Load):
                 c.U[...] = K * self._node_field(c)
             self._k_imposed = K
 
+    def imposed_reach(self, time: float) -> np.ndarray | None:
+        if self._ua is None or not len(self._ua):
+            return None
+        if getattr(self, "_ua_reach", None) is None or self._ua_reach[0] is not self._ua:
+            self._ua_reach = (self._ua, np.abs(self._ua).max(axis=0))
+        return abs(self.K(time)) * self._ua_reach[1]
+
     def impose(self, time: float, model) -> None:  # noqa: ANN001
         K = self.K(time)
         if (self.params.increment_interior and self._k_imposed is not None

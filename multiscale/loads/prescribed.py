@@ -71,6 +71,11 @@ class Prescribed(Load):
     def fixed_dofs(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         return self._masks()
 
+    def imposed_reach(self, time: float) -> np.ndarray | None:
+        if self.atom_sel is None or not self.atom_sel.any():
+            return None
+        return np.where(self.comp, np.abs(self.u(time)[0]), 0.0)
+
     def impose(self, time: float, model) -> None:  # noqa: ANN001
         u, v = self.u(time)
         am, nm = self._masks()

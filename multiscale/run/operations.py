@@ -128,16 +128,32 @@ class Guard(Operation):
 
     name = "guard"
 
-    def __init__(self, guard, state, reduce, measure: Measure, every: int) -> None:  # noqa: ANN001
+    def __init__(self, guard, state, reduce, measure: Measure, every: int, loads=()) -> None:  # noqa: ANN001
         super().__init__(every, at_start=True, at_end=True)
         self.guard, self.state, self.reduce, self.measure = guard, state, reduce, measure
+        self.loads = list(loads)
+
+    def box(self, time: float):  # noqa: ANN201
+        """The atoms' box for the lost-atom test: the free faces moved out by the largest displacement
+        the loads impose at ``time`` (`loads.base.Load.imposed_reach`; the loads are replicated, so every
+        rank widens alike), or None without atoms."""
+        s = self.state
+        if s.atoms is None:
+            return None
+        reach = [r for ld in self.loads if (r := ld.imposed_reach(time)) is not None]
+        if not reach:
+            return s.atoms.box
+        from ..diagnostics.guard import _box_arrays
+        lo, hi, per = _box_arrays(s.atoms.box)
+        r = np.sum(reach, axis=0)
+        return lo - r, hi + r, per
 
     def __call__(self, event: Event) -> None:
         row, _ = event.measure(self.measure)
         s = self.state
         self.reduce.guard_check(self.guard, event.k, s.guard_arrays(),
                                 energy_total=row["total_plus_dissipated"],
-                                box=s.atoms.box if s.atoms is not None else None,
+                                box=self.box(event.time),
                                 energies={"atoms": row["potential_atoms"] + row["kinetic_atoms"],
                                           "continuum": row["potential_continuum"] + row["kinetic_continuum"]})
         # the energy scale grows as loads do work: let the jump test follow it (after the check)
