@@ -171,7 +171,10 @@ class Reduction:
                 comp = np.asarray(inv[: s.n_free * s.d]).reshape(-1, s.d) > 0
                 keep = np.any(comp, axis=1)
                 moving, free = s.free[keep], comp[keep]
-            out["temperature"] = self.temperature(model.atoms.v[moving], s.atom_mass[moving],
+            # physical masses: a coupled atom's integrated mass β̄·m (tiny in the handshake) with a full
+            # degree of freedom read 0.6 T in a thermalised coupled deck (review rev33 R3); the group
+            # temperatures below use physical masses too
+            out["temperature"] = self.temperature(model.atoms.v[moving], np.asarray(model.atoms.mass)[moving],
                                                   model.units.boltz, free=free)
             if s.coupled:   # per group: core, handshake, pad atoms, mesh nodes (diagnostics/temperature.py)
                 out.update(self.group_temperatures(s, model.units.boltz))

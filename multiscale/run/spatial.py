@@ -482,8 +482,10 @@ class SpatialMeasure(Measure):
         moving[:n] = sc.free_own.any(axis=1)
         free = np.zeros((e.mass.shape[0], sc.free_own.shape[1]), bool)
         free[:n] = sc.free_own
-        out["temperature"] = red.temperature(e.v[moving], e.mass[moving], boltz, free=free[moving])
         m = self._physical_mass(e)
+        mm = np.zeros(e.mass.shape)
+        mm[:n] = m
+        out["temperature"] = red.temperature(e.v[moving], mm[moving], boltz, free=free[moving])
         pad = ~live
         dist = s.handshake.distance(e.X_ref[:n]) if n else np.zeros(0)
         groups = {"core": np.flatnonzero(live & (dist <= 0.0)),

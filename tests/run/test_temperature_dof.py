@@ -53,3 +53,30 @@ def test_held_components_are_no_degrees_of_freedom(tmp_path, comp, held_per_atom
     expect = 2.0 * np.asarray(th["kinetic_atoms"]) / (dof * boltz)
     assert len(T) == 5
     np.testing.assert_allclose(T, expect, rtol=1e-12)
+
+
+def test_coupled_temperature_takes_physical_masses():
+    """Review rev33 R3: in a coupled deck the `temperature` observable took the integrated masses β̄·m (tiny
+    in the handshake) with a full degree of freedom per component: decks/thermal2d.yaml, held at k_B T = 0.1
+    by its bath, read 0.062 while its core read 0.096. Now physical masses, as the group temperatures: with
+    every integrated atom at the same equipartition speed the observable is that temperature."""
+    from pathlib import Path
+
+    from multiscale.deck import load_deck
+    deck = load_deck(Path(__file__).resolve().parents[2] / "decks" / "wave2d.yaml")
+    sim = Simulation.from_deck(deck, threads=1)
+    sim.prepare()
+    m, s = sim.model, sim.model.system
+    boltz, kT = m.units.boltz, 0.1
+    mass = np.asarray(m.atoms.mass, float)
+    beta = np.asarray(s.atom_mass, float)[s.free] / mass[s.free]
+    assert beta.min() < 0.1 < 0.99 < beta.max()             # the deck has weighted handshake atoms
+    rng = np.random.default_rng(3)
+    v = np.zeros_like(m.atoms.v)
+    v[s.free] = rng.standard_normal((len(s.free), m.dim)) * np.sqrt(kT / mass[s.free])[:, None]
+    m.atoms.v[...] = v
+    T = sim.reduce.observables(m)["temperature"]
+    K = 0.5 * float(np.sum(mass[s.free] * np.sum(v[s.free] ** 2, axis=1)))
+    dof = m.dim * len(s.free) - m.dim
+    assert T == pytest.approx(2 * K / (dof * boltz), rel=1e-12)
+    assert T == pytest.approx(kT, rel=0.05)
