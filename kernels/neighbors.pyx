@@ -27,6 +27,28 @@ def max_displacement_sq(const double[:, ::1] x, const double[:, ::1] x0):
     return m
 
 
+def max_displacement_sq_nan(const double[:, ::1] x, const double[:, ::1] x0):
+    """max_i |x_i - x0_i|^2 [length^2] as `max_displacement_sq`, but NaN as soon as one displacement is NaN
+    (a non-finite position: `max_displacement_sq` skips it) and inf when one is inf or overflows. The
+    distributed engine's rebuild check (parallel/engine.py) reduces it with the in-step blow-up flag."""
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], i, k
+    cdef double m = 0.0, r2, t
+    if x0.shape[0] != n or x0.shape[1] != d:
+        raise ValueError("max_displacement_sq_nan: shape mismatch")
+    with nogil:
+        for i in range(n):
+            r2 = 0.0
+            for k in range(d):
+                t = x[i, k] - x0[i, k]
+                r2 = r2 + t * t
+            if r2 != r2:
+                m = r2
+                break
+            if r2 > m:
+                m = r2
+    return m
+
+
 def set_images(const double[:, ::1] x, const double[::1] lo, const double[::1] period,
                const unsigned char[::1] periodic, long[:, ::1] image, double[:, ::1] shift):
     """Periodic image of every atom, in one pass: image = floor((x - lo) / L) on periodic axes, 0 on the

@@ -278,8 +278,13 @@ class DistributedMD:
         self._send: list[tuple[np.ndarray, np.ndarray, int]] = []
         self._recv: list[tuple[slice, int]] = []
         self._ch: dict = {}
-        self._d2 = np.zeros(1)
-        self._d2r = np.zeros(1)       # the check's reduced value (`_check_with_x`)
+        # the rebuild check's buffer: [max displacement² (NaN → inf), 1 if some owned position is NaN]
+        # reduced by max (`_check_with_x`, `needs_rebuild`): the in-step blow-up flag rides on it
+        self._d2 = np.zeros(2)
+        self._d2r = np.zeros(2)       # the check's reduced values (`_check_with_x`)
+        #: an owned atom moving more than a quarter of the smallest box side between two checks is a
+        #: blow-up (`run.blowup.route`'s jump test): raised on every rank at the check (`_verdict`)
+        self.jump2 = (0.25 * float(np.min(np.asarray(box.hi, float) - np.asarray(box.lo, float)))) ** 2
         self._x_ready = False         # ghost rows hold this step's positions (received with the check)
         self.list_b: _LocalList | None = None
         given = None if forces is None else (self.gid.copy(), np.array(forces, float).reshape(m, self.d),
@@ -690,26 +695,52 @@ class DistributedMD:
         and both completed in one wait; the ghost rows then hold this step's positions (``_x_ready``:
         `compute` starts no second exchange). On a rebuild the exchanged rows are discarded (the rebuild
         sends new ghosts, with their current positions)."""
-        n = self.n_own
-        d2 = self._kn.max_displacement_sq(self.x[:n], self.x_build) if n else 0.0
+        self._local_check()
         self._start_x()
         t0 = time.perf_counter()
-        self._d2[0] = d2
         req = self.comm.start_allreduce(self._d2, self._d2r, "max")
         self.comm.wait(self._ch["x"][0], req)
         self._x_ready = True
         self.stats["t_comm"] += time.perf_counter() - t0
-        return float(self._d2r[0]) > (0.5 * self.skin) ** 2
+        return self._verdict(self._d2r)
+
+    def _local_check(self) -> None:
+        """This rank's part of the rebuild check into ``_d2``: the largest squared displacement of its owned
+        atoms since the last build (inf for a non-finite one) and 1.0 when some position is NaN."""
+        n = self.n_own
+        d2 = self._kn.max_displacement_sq_nan(self.x[:n], self.x_build) if n else 0.0
+        nan = d2 != d2
+        self._d2[0] = np.inf if nan else d2
+        self._d2[1] = 1.0 if nan else 0.0
+
+    def _verdict(self, red: np.ndarray) -> bool:
+        """The rebuild decision from the reduced check ``red`` (every rank the same); raises the in-step
+        blow-up on EVERY rank together (`BlowUpError` with ``collective`` and ``in_step`` set: the run loop
+        saves the last good state, `run.blowup.in_step`) when some rank's owned atom is no longer finite or
+        moved more than `jump2` since the last build: the rebuild (migration, wrap, cell grid) would fail
+        on that rank alone while the others wait in its collectives."""
+        d2 = float(red[0])
+        if red[1] > 0.0 or not d2 <= self.jump2:
+            from ..errors import BlowUpError
+            if red[1] > 0.0 or d2 == np.inf:
+                err = BlowUpError("quantity x of region 'atoms' is no longer finite", step=-1, region="atoms",
+                                  quantity="x")
+            else:
+                err = BlowUpError(f"an atom moved {d2 ** 0.5:.3g} since the last neighbour-list build (more "
+                                  f"than a quarter of the box, {self.jump2 ** 0.5:.3g})", step=-1,
+                                  region="atoms", quantity="v")
+                err.moved = (d2 ** 0.5, self.jump2 ** 0.5)
+            err.collective = err.in_step = True
+            raise err
+        return d2 > (0.5 * self.skin) ** 2
 
     def needs_rebuild(self) -> bool:
         """Collective: True when any atom on any rank moved more than skin/2 since the last build."""
-        n = self.n_own
-        d2 = self._kn.max_displacement_sq(self.x[:n], self.x_build) if n else 0.0
+        self._local_check()
         t0 = time.perf_counter()
-        self._d2[0] = d2
-        d2 = float(self.comm.allreduce_array(self._d2, "max")[0])     # buffer Allreduce (no pickling)
+        red = self.comm.allreduce_array(self._d2, "max")     # buffer Allreduce (no pickling)
         self.stats["t_comm"] += time.perf_counter() - t0
-        return d2 > (0.5 * self.skin) ** 2
+        return self._verdict(red)
 
     def step(self, n_steps: int, dt: float) -> None:
         """n_steps of velocity Verlet with time step dt [time] (collective)."""
@@ -725,14 +756,14 @@ class DistributedMD:
             k.drift(self.x[:n], self.v, dt, nt)
             if th:   # work of the thermostat force, trapezoidal in x (Δx = Δt v½): the f⁰ half
                 w0 = float(np.einsum("ij,ij->", self.f_ext, self.v))
-            self.step_count += 1
-            self.time = self.step_count * dt
-            if self._due_with_x():
+            if self._due_with_x():      # (an in-step blow-up raises here on every rank: the step not counted)
                 self.rebuild()
                 # the ghost rows just received hold the owners' current positions (x + seam shift, bitwise
                 # what the forward exchange would send: `neighbors.gather_rows`) and nothing moves before
                 # `compute`: it sends none (not set by `rebuild` itself, whose callers may move atoms first)
                 self._x_ready = self.size > 1
+            self.step_count += 1        # (before `compute`: the thermostat's noise key is this step's)
+            self.time = self.step_count * dt
             self.compute()
             if th:
                 w1 = float(np.einsum("ij,ij->", self.f_ext, self.v))

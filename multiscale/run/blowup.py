@@ -51,6 +51,24 @@ def route(exc: Exception, state, k: int, length_unit: str) -> None:  # noqa: ANN
     raise exc
 
 
+def in_step(exc: BlowUpError, state, k: int, length_unit: str) -> BlowUpError:  # noqa: ANN001
+    """The run loop's message for an in-step blow-up found by every rank together (``exc.in_step``: the
+    distributed engine's rebuild check, `parallel.engine.DistributedMD._verdict`, raised at the same point
+    on every rank): the step and the last written step as `route` gives them; still ``collective`` (rank 0
+    saves the last good state while the others wait, `run.dynamics`)."""
+    integ = state.integrator
+    what = str(exc)
+    moved = getattr(exc, "moved", None)
+    if moved is not None:
+        what = (f"in region 'atoms' an atom moved {moved[0]:.3g} {length_unit} since the last neighbour-list "
+                f"build (more than a quarter of the box, {moved[1]:.3g} {length_unit})")
+    err = BlowUpError(f"blow-up at step {integ.step_count + 1} (after step {k} was written): {what}, found "
+                      "inside the step on every rank together; the time step is probably too large",
+                      step=integ.step_count, region=exc.region, quantity=exc.quantity)
+    err.collective = True
+    return err
+
+
 def minimisation_diverged(exc: Exception, state) -> None:  # noqa: ANN001
     """Statics: extreme but valid numbers (an indenter stiffness of 1e99) make the minimisation diverge.
     Raise `BlowUpError` for that; re-raise ``exc`` when it is a plain error of a sane state."""

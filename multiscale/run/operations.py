@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import BlowUpError
 from . import blowup
 
 _THERMO_SKIP = ("step", "time", "momentum")
@@ -99,6 +100,10 @@ class Advance(Operation):
             self.state.integrator.step(event.k - event.prev)
         except blowup.NUMERIC as exc:  # e.g. the neighbour grid of atoms flown to 1e300
             blowup.route(exc, self.state, event.prev, self.length_unit)
+        except BlowUpError as exc:     # MPI: found by every rank together inside the step (the engine's check)
+            if not getattr(exc, "in_step", False):
+                raise
+            raise blowup.in_step(exc, self.state, event.prev, self.length_unit) from None
 
 
 class Measure:
