@@ -89,6 +89,11 @@ from .comm import MPIComm, SerialComm
 from .streams import langevin_forces
 
 
+#: the rebuild check's blow-up limit: an atom moving more than JUMP box sides (the largest) since the last
+#: neighbour build (`DistributedMD.jump2`)
+JUMP = 1.0e6
+
+
 def default_newton(potential) -> bool:  # noqa: ANN001, ARG001
     """The force mode ``newton=None`` picks: reverse communication (newton, half shell) for every
     potential (docs/parallel.md "Session 24"). With the half shell a rank computes exactly its share of
@@ -282,9 +287,11 @@ class DistributedMD:
         # reduced by max (`_check_with_x`, `needs_rebuild`): the in-step blow-up flag rides on it
         self._d2 = np.zeros(2)
         self._d2r = np.zeros(2)       # the check's reduced values (`_check_with_x`)
-        #: an owned atom moving more than a quarter of the smallest box side between two checks is a
-        #: blow-up (`run.blowup.route`'s jump test): raised on every rank at the check (`_verdict`)
-        self.jump2 = (0.25 * float(np.min(np.asarray(box.hi, float) - np.asarray(box.lo, float)))) ** 2
+        #: an owned atom moving more than `JUMP` box sides between two checks is a blow-up raised on every
+        #: rank at the check (`_verdict`): its rebuild could fail on its rank alone (measured: a move of
+        #: 1e12 boxes still rebuilds, 1e15 on a free axis exhausted the memory); far below that, the run
+        #: goes on as the serial one does, whose guard reports it at the next thermo row
+        self.jump2 = (JUMP * float(np.max(np.asarray(box.hi, float) - np.asarray(box.lo, float)))) ** 2
         self._x_ready = False         # ghost rows hold this step's positions (received with the check)
         self.list_b: _LocalList | None = None
         given = None if forces is None else (self.gid.copy(), np.array(forces, float).reshape(m, self.d),
@@ -669,12 +676,14 @@ class DistributedMD:
     # ------------------------------------------------------------------ stepping
     def due(self) -> bool:
         """Collective: one step of the rebuild policy (as `NeighborList.update`: counted in steps since the
-        last build; with ``check`` a rebuild only when some atom moved more than skin/2)."""
+        last build; with ``check`` a rebuild only when some atom moved more than skin/2). Without
+        ``check`` the rebuild's step still reduces the in-step blow-up flag first (`needs_rebuild`, its
+        verdict ignored: one Allreduce per rebuild), so no rank rebuilds alone from flown atoms."""
         self.since_build += 1
         pol, k = self.policy, self.since_build
         if k < pol.delay or k % pol.every:
             return False
-        return self.needs_rebuild() if pol.check else True
+        return self.needs_rebuild() or not pol.check
 
     def _due_with_x(self) -> bool:
         """`due` inside `step`, where `compute` follows at once: a policy check step on P > 1 ranks runs
@@ -718,7 +727,8 @@ class DistributedMD:
         blow-up on EVERY rank together (`BlowUpError` with ``collective`` and ``in_step`` set: the run loop
         saves the last good state, `run.blowup.in_step`) when some rank's owned atom is no longer finite or
         moved more than `jump2` since the last build: the rebuild (migration, wrap, cell grid) would fail
-        on that rank alone while the others wait in its collectives."""
+        on that rank alone while the others wait in its collectives. Nothing else changes: the same
+        rebuild decisions, bitwise, when neither holds."""
         d2 = float(red[0])
         if red[1] > 0.0 or not d2 <= self.jump2:
             from ..errors import BlowUpError
@@ -727,7 +737,7 @@ class DistributedMD:
                                   quantity="x")
             else:
                 err = BlowUpError(f"an atom moved {d2 ** 0.5:.3g} since the last neighbour-list build (more "
-                                  f"than a quarter of the box, {self.jump2 ** 0.5:.3g})", step=-1,
+                                  f"than {JUMP:.0e} box sides, {self.jump2 ** 0.5:.3g})", step=-1,
                                   region="atoms", quantity="v")
                 err.moved = (d2 ** 0.5, self.jump2 ** 0.5)
             err.collective = err.in_step = True

@@ -61,7 +61,7 @@ def in_step(exc: BlowUpError, state, k: int, length_unit: str) -> BlowUpError:  
     moved = getattr(exc, "moved", None)
     if moved is not None:
         what = (f"in region 'atoms' an atom moved {moved[0]:.3g} {length_unit} since the last neighbour-list "
-                f"build (more than a quarter of the box, {moved[1]:.3g} {length_unit})")
+                f"build (more than {moved[1]:.3g} {length_unit}, 1e6 box sides)")
     err = BlowUpError(f"blow-up at step {integ.step_count + 1} (after step {k} was written): {what}, found "
                       "inside the step on every rank together; the time step is probably too large",
                       step=integ.step_count, region=exc.region, quantity=exc.quantity)

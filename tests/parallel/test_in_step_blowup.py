@@ -5,8 +5,7 @@ neighbour build, a negative cell count) raised alone while the other ranks waite
 `run_guarded` then MPI_Aborted every rank: no OUT.lastgood.h5, the results file left "open for write" (only
 a SWMR reader opened it) and its lock file behind. Now the distributed engine's rebuild check — the
 Allreduce every check step already does — carries the flag (`DistributedMD._verdict`: an owned position
-NaN, or an atom moved more than a quarter of the box since the last build: `run.blowup.route`'s jump
-test), so every rank raises the same `BlowUpError` at the same step; rank 0 saves the last good state and
+NaN, or an atom moved more than 10⁶ box sides since the last build, beyond what its rebuild can take), so every rank raises the same `BlowUpError` at the same step; rank 0 saves the last good state and
 closes the results file with every finished step, as for the guard's collective verdict.
 
 The MPI tests run the real command line under ``mpiexec -n 2`` (`mpi_helpers.msim`) and open the files
@@ -112,7 +111,7 @@ def test_spatial_coupled_blowup_inside_a_step(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ one process
-def _engine():  # noqa: ANN202
+def _engine(neighbor=None):  # noqa: ANN001, ANN202
     from multiscale.md.box import Box
     from multiscale.md.potentials.lj import LennardJones
     from multiscale.parallel.comm import SerialComm
@@ -123,23 +122,27 @@ def _engine():  # noqa: ANN202
     x = (g[:, None, :] + basis[None]).reshape(-1, 3)
     box = Box(np.zeros(3), np.full(3, nc * a), np.ones(3, bool))
     pot = LennardJones(1.0, 1.0, 2.5, "shift")
-    return DistributedMD(SerialComm(), x, np.zeros_like(x), np.ones(len(x)), np.arange(len(x)), pot, box, 0.3)
+    return DistributedMD(SerialComm(), x, np.zeros_like(x), np.ones(len(x)), np.arange(len(x)), pot, box, 0.3,
+                         neighbor=neighbor)
 
 
+@pytest.mark.parametrize("check", [True, False], ids=["check", "no_check"])
 @pytest.mark.parametrize("what", ["nan", "inf", "jump"])
-def test_engine_check_raises_collectively(what: str) -> None:
+def test_engine_check_raises_collectively(what: str, check: bool) -> None:
     """The rebuild check raises the in-step blow-up (``collective``, ``in_step``) for a NaN position (the
-    plain kernel skips it: no rebuild, and the run went on), an infinite one and a jump of more than a
-    quarter of the box; the step is not counted. A move below that limit just rebuilds."""
-    md = _engine()
-    md.v[7, 0] = {"nan": np.nan, "inf": np.inf, "jump": 0.3 * 4 * 1.6796 / 0.005}[what]
+    plain kernel skips it: no rebuild, and the run went on), an infinite one and a jump of more than 10⁶
+    box sides; the step is not counted. A move just below that limit rebuilds (the run goes on, as the
+    serial one). Without ``check`` in the neighbour policy the rebuild's step reduces the flag too."""
+    pol = {"every": 1, "delay": 0, "check": check}
+    md = _engine(pol)
+    md.v[7, 0] = {"nan": np.nan, "inf": np.inf, "jump": 1.01e6 * 4 * 1.6796 / 0.005}[what]
     with pytest.raises(BlowUpError) as e:
         md.step(1, 0.005)
     assert e.value.collective and e.value.in_step, e.value
     assert md.step_count == 0
     assert ("no longer finite" in str(e.value)) == (what != "jump"), e.value
-    ok = _engine()
-    ok.v[7, 0] = 0.2 * 4 * 1.6796 / 0.005     # 0.2 of the box: rebuilds, no blow-up
+    ok = _engine(pol)
+    ok.v[7, 0] = 0.99e6 * 4 * 1.6796 / 0.005     # just below the limit: rebuilds, no blow-up
     builds = ok.n_builds
     ok.step(1, 0.005)
     assert ok.n_builds == builds + 1 and ok.step_count == 1
