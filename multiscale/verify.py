@@ -210,7 +210,7 @@ def _stability_rows(sim) -> list:  # noqa: ANN001
     (`diagnostics.stability`): negative collective modes of the constrained handshake Hessian (pair
     potentials), EAM edge atoms with an indefinite on-site block, the scaled Gram matrix's smallest
     eigenvalue. Printed with what to change (``handshake.coupling.slave_below``)."""
-    from .diagnostics.stability import (GRAM_WARN, collective_unstable_modes, gram_condition,
+    from .diagnostics.stability import (GRAM_WARN, collective_unstable_modes, coupled_stable_dt, gram_condition,
                                         unstable_weighted_atoms)
 
     m, s = sim.model, sim.model.system
@@ -241,10 +241,39 @@ def _stability_rows(sim) -> list:  # noqa: ANN001
     if getattr(m.potential, "many_body", False):
         rows.append(_row("stability: EAM edge atoms with an indefinite on-site block", float(bad.size), "= 0",
                          bad.size == 0))
+    rows += _stable_dt_rows(sim, coupled_stable_dt(s, m.potential))
     g = gram_condition(s.G, s.inv_mass_dof)
     if g and g["dependent"] >= 0:
         rows.append(_row(f"constraints: smallest eigenvalue of the scaled Gram matrix ({g['rows'] - g['dependent']} "
                          "rows)", g["lambda_min"], f">= {GRAM_WARN:g} (else warned)", None))
+    return rows
+
+
+def _stable_dt_rows(sim, r) -> list:  # noqa: ANN001
+    """The measured largest stable dt (`diagnostics.stability.coupled_stable_dt`: 2/√λ_max of the whole
+    coupled model's constrained, mass-weighted Hessian, a penalty coupling's springs included) against the
+    deck's dt (dynamics: FAIL when dt is not below it), and `msim validate`'s smallest estimate beside it."""
+    m = sim.model
+    unit = m.units.time
+    name = "stability: largest stable dt 2/sqrt(lambda_max) (constrained Hessian"
+    if r.reason:
+        return [(name, "n/a", r.reason[:60], "-")]
+    name += f", {r.n_dof} dofs" + (", springs)" if getattr(m.system.method, "springs", False) else ")")
+    if sim.statics:
+        rows = [_row(name, r.dt, f"reported [{unit}] (statics)", None)]
+    else:
+        dt = float(sim.deck.config.integrator.dt)
+        rows = [_row(name, r.dt, f"> dt {dt:g} {unit}", dt < r.dt)]
+        if not dt < r.dt:
+            click.echo(f"stability: the deck's time step {dt:g} {unit} is not below the measured largest stable "
+                       f"step {r.dt:.4g} {unit} of the coupled model at its reference (lambda_max "
+                       f"{r.lam_max:.4g} 1/{unit}^2): the run would blow up; use dt < {r.dt:.4g} {unit}",
+                       err=True)
+    est = sim.stable_dt()
+    if est:
+        which, worst = min(est.items(), key=lambda kv: kv[1])
+        rows.append(_row(f"  ... msim validate's estimate ({which})", worst,
+                         f"reported [{unit}]", None))
     return rows
 
 
@@ -261,7 +290,9 @@ def _stability_rows(sim) -> list:  # noqa: ANN001
 @click.option("--stability", is_flag=True,
               help="Only the stability of the blended energy at the reference: the negative modes of the "
                    "handshake's constrained, mass-weighted Hessian (pair potentials; rigid motions "
-                   "excluded), EAM edge atoms, the constraint Gram matrix's conditioning. Not run by "
+                   "excluded), the largest stable dt of the whole coupled model (Lanczos on its "
+                   "constrained Hessian, penalty springs included), EAM edge atoms, the constraint Gram "
+                   "matrix's conditioning. Not run by "
                    "`msim validate`/`run` (0.1 s in 2D, up to ~1 s in 3D).")
 def verify(deck_path: Path, steps: int, seed: int, no_reflection: bool, output: Path | None,
            threads: int | None, stability: bool) -> None:

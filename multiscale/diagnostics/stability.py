@@ -599,33 +599,12 @@ GRAM_WARN = 1e-6
 _GRAM_DENSE = 500
 
 
-def gram_condition(G, inv_mass: np.ndarray, rtol: float | None = None) -> dict:  # noqa: ANN001
-    """Conditioning of the constraints' Gram matrix in the integrator's metric: Â = D^-½ A D^-½ with
-    A = G W Gᵀ (W = diag(``inv_mass``) (n_dof,), D = diag A), the matrix whose pivots the projector's rank
-    test reads. Rows with no dof of w > 0 are left out; rows the rank test would drop (pivots ≤ ``rtol``,
-    default the projector's `RTOL`) are counted in "dependent" and left out too: above `_GRAM_DENSE` rows a
-    sparse Cholesky of Â in minimum-degree order (diagonal pivots) is tried first and kept when every
-    pivot exceeds rtol; otherwise (up to 2 000 rows) the dense pivoted Cholesky (LAPACK dpstrf, the
-    projector's dense-path test) picks the kept rows; beyond that with dependent rows the projector's
-    fallback (`coupling.projector.independent_rows_blockwise`: dpstrf per connected block), and when a
-    block is too large for it: "dependent" −1 and no estimate. Returns {"rows", "dependent", "lambda_min", "lambda_max", "cond"} of the kept rows' Â,
-    the extreme eigenvalues by Lanczos (`eigsh`, 1e-4 relative; λ_min shift-invert at 0 on the factor).
-    Empty dict without rows."""
+def independent_gram_rows(As, rtol: float):  # noqa: ANN001, ANN201
+    """(keep (n,) row indices, B the kept rows' block (sparse or dense), solve(b) -> B⁻¹ b) of a
+    Jacobi-scaled Gram matrix As (r, r) (unit diagonal): the rows the projector's rank test keeps (pivots
+    above ``rtol``; see `gram_condition`), or None when a block is too large for the blockwise fallback."""
     import scipy.linalg as sla
-    from scipy.sparse.linalg import LinearOperator, eigsh, splu
-
-    from ..coupling.projector import RTOL
-    rtol = RTOL if rtol is None else float(rtol)
-    if G is None or G.shape[0] == 0:
-        return {}
-    G = sp.csr_matrix(G)
-    A = (G @ sp.diags(np.asarray(inv_mass, float)) @ G.T).tocsc()
-    dA = A.diagonal()
-    live = np.flatnonzero(dA > 0.0)
-    if live.size == 0:
-        return {}
-    sc = 1.0 / np.sqrt(dA[live])
-    As = (sp.diags(sc) @ A[live][:, live] @ sp.diags(sc)).tocsc()
+    from scipy.sparse.linalg import splu
     r = As.shape[0]
     lu = B = None
     if r > _GRAM_DENSE:             # sparse Cholesky in minimum-degree order (diagonal pivots), when it
@@ -639,7 +618,7 @@ def gram_condition(G, inv_mass: np.ndarray, rtol: float | None = None) -> dict: 
             from ..coupling.projector import independent_rows_blockwise
             keep = independent_rows_blockwise(As, rtol)
             if keep is None:
-                return {"rows": int(r), "dependent": -1}
+                return None
             B = As[keep][:, keep].tocsc()
             lu = splu(B, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     if lu is not None:
@@ -657,6 +636,40 @@ def gram_condition(G, inv_mass: np.ndarray, rtol: float | None = None) -> dict: 
 
         def solve(b: np.ndarray) -> np.ndarray:
             return sla.cho_solve((Lk, True), np.asarray(b, float))
+    return keep, B, solve
+
+
+def gram_condition(G, inv_mass: np.ndarray, rtol: float | None = None) -> dict:  # noqa: ANN001
+    """Conditioning of the constraints' Gram matrix in the integrator's metric: Â = D^-½ A D^-½ with
+    A = G W Gᵀ (W = diag(``inv_mass``) (n_dof,), D = diag A), the matrix whose pivots the projector's rank
+    test reads. Rows with no dof of w > 0 are left out; rows the rank test would drop (pivots ≤ ``rtol``,
+    default the projector's `RTOL`) are counted in "dependent" and left out too: above `_GRAM_DENSE` rows a
+    sparse Cholesky of Â in minimum-degree order (diagonal pivots) is tried first and kept when every
+    pivot exceeds rtol; otherwise (up to 2 000 rows) the dense pivoted Cholesky (LAPACK dpstrf, the
+    projector's dense-path test) picks the kept rows; beyond that with dependent rows the projector's
+    fallback (`coupling.projector.independent_rows_blockwise`: dpstrf per connected block), and when a
+    block is too large for it: "dependent" −1 and no estimate. Returns {"rows", "dependent", "lambda_min", "lambda_max", "cond"} of the kept rows' Â,
+    the extreme eigenvalues by Lanczos (`eigsh`, 1e-4 relative; λ_min shift-invert at 0 on the factor).
+    Empty dict without rows."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    from ..coupling.projector import RTOL
+    rtol = RTOL if rtol is None else float(rtol)
+    if G is None or G.shape[0] == 0:
+        return {}
+    G = sp.csr_matrix(G)
+    A = (G @ sp.diags(np.asarray(inv_mass, float)) @ G.T).tocsc()
+    dA = A.diagonal()
+    live = np.flatnonzero(dA > 0.0)
+    if live.size == 0:
+        return {}
+    sc = 1.0 / np.sqrt(dA[live])
+    As = (sp.diags(sc) @ A[live][:, live] @ sp.diags(sc)).tocsc()
+    r = As.shape[0]
+    got = independent_gram_rows(As, rtol)
+    if got is None:
+        return {"rows": int(r), "dependent": -1}
+    keep, B, solve = got
     n = len(keep)
     out = {"rows": int(r), "dependent": int(r - n)}
     if n == 0:
@@ -756,3 +769,99 @@ def spring_held_offsets(system, potential) -> SpringHold | None:  # noqa: ANN001
     region = s.free[atom_f]
     return SpringHold(region, np.sqrt(off2[atom_f]), float(np.sqrt(np.min(r2))) if r2.size else float("nan"),
                       np.asarray(s.atom_weight, float)[region])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The largest stable time step of the coupled, constrained operator (all dofs; penalty springs included)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class StableStep:
+    """`coupled_stable_dt`'s result: ``dt`` = 2/√``lam_max`` [time], ``lam_max`` [1/time²] the largest
+    eigenvalue of the constrained, mass-weighted Hessian; ``n_dof`` the dofs with mass, ``n_rows`` the
+    constraint rows kept (``dependent`` rows dropped, in the span of the kept ones); ``reason`` why the
+    measurement did not run ('' when it ran)."""
+
+    dt: float = float("nan")
+    lam_max: float = float("nan")
+    n_dof: int = 0
+    n_rows: int = 0
+    dependent: int = 0
+    reason: str = ""
+
+
+def coupled_stable_dt(system, potential, tol: float = 1e-8) -> StableStep:  # noqa: ANN001
+    """The largest stable velocity-Verlet step [time] of the whole coupled model, linearised at the
+    reference: dt = 2/√λ_max, λ_max the largest eigenvalue of K z = λ M z on the constraint null space
+    G z = 0 (the integrator projects the accelerations in the metric of M⁻¹, so the linearised step is
+    Verlet on z'' = −Q M^-½ K M^-½ z, Q the orthogonal projector on the null space of G M^-½: stable iff
+    √λ_max dt < 2). K: the Hessian of the blended energy on every dof with a mass (free atoms, nodes with
+    M^α > 0; pads through x_pad = X + N U; `blended_pair_hessian`), with a penalty coupling's springs
+    κ Gᵀ C G (`PenaltyCoupling._K`) — so the springs' stiffness is in the figure. M: the coupled masses.
+    Dofs the loads fix at `prepare` are counted as free here (a larger space: the figure is ≤ the run's
+    limit). Lanczos (`eigsh`, which="LA", relative ``tol``) on Q K̃ Q; Q from the rows the projector's
+    rank test keeps (`independent_gram_rows`). A linear limit: a run's amplitude changes φ'' (a hot or
+    strongly loaded run can need a smaller dt). Pair potentials and energy-based couplings only
+    (`collective_check_applies`); the state is not changed (a list built here is dropped again)."""
+    why = collective_check_applies(system, potential)
+    if why:
+        return StableStep(reason=why)
+    atoms = system.atoms
+    if atoms.nlist.x_build is not None:
+        return _coupled_stable_dt(system, potential, tol)
+    atoms.rebuild()
+    try:
+        return _coupled_stable_dt(system, potential, tol)
+    finally:
+        atoms.nlist.invalidate()
+        atoms.bond_w = None
+
+
+def _coupled_stable_dt(system, potential, tol: float) -> StableStep:  # noqa: ANN001
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    from ..coupling.projector import RTOL
+    s = system
+    atoms = s.atoms
+    i, j = atoms.nlist.pairs()
+    dX = atoms.nlist.separations(atoms.X)
+    inside = np.einsum("md,md->m", dX, dX) < float(potential.cutoff) ** 2
+    w = np.ones(len(i)) if atoms.bond_w is None else np.asarray(atoms.bond_w, float)
+    inv = np.asarray(s.inv_mass_dof, float)
+    dofs = np.flatnonzero(inv > 0.0)
+    if dofs.size == 0:
+        return StableStep(reason="no dof with a mass")
+    K = blended_pair_hessian(s, potential, dofs, (i[inside], j[inside], dX[inside], w[inside]))
+    sc = np.sqrt(inv[dofs])
+    Kt = (sp.diags(sc) @ K @ sp.diags(sc)).tocsr()            # M^-½ K M^-½
+    n_rows = dependent = 0
+    op = Kt
+    if s.G is not None and s.G.shape[0]:
+        Ct = (sp.csr_matrix(s.G).tocsc()[:, dofs] @ sp.diags(sc)).tocsr()
+        norm = np.sqrt(np.asarray(Ct.multiply(Ct).sum(axis=1)).ravel())
+        live = np.flatnonzero(norm > 0.0)
+        Ct = (sp.diags(1.0 / norm[live]) @ Ct[live]).tocsr()  # unit rows: the Jacobi-scaled Gram matrix
+        got = independent_gram_rows((Ct @ Ct.T).tocsc(), RTOL)
+        if got is None:
+            return StableStep(n_dof=int(dofs.size), reason="a block of dependent constraint rows too large "
+                                                             "for the blockwise rank test")
+        keep, _, solve = got
+        dependent = int(live.size - len(keep))
+        Ck = Ct[np.asarray(keep, np.int64)].tocsr()
+        CkT = Ck.T.tocsr()
+        n_rows = int(Ck.shape[0])
+
+        def proj(z: np.ndarray) -> np.ndarray:
+            return z - CkT @ solve(Ck @ z)
+
+        op = LinearOperator(Kt.shape, matvec=lambda z: proj(Kt @ proj(np.asarray(z, float).ravel())),
+                            dtype=float)
+    n = int(dofs.size)
+    if n <= 2:
+        lam = float(np.max(np.linalg.eigvalsh(np.array([op @ e for e in np.eye(n)]).T)))
+    else:
+        v0 = np.random.default_rng(0).standard_normal(n)
+        lam = float(eigsh(op, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False)[0])
+    dt = 2.0 / np.sqrt(lam) if lam > 0.0 else float("inf")
+    return StableStep(dt=float(dt), lam_max=lam, n_dof=n, n_rows=n_rows, dependent=dependent)
