@@ -101,8 +101,10 @@ class ContinuationWarning(UserWarning):
 
 
 class DeckWarning(UserWarning):
-    """A deck value msim had to round to run it (``integrator.time`` not a whole number of steps of ``dt``):
-    the run goes on, the message says what it does instead."""
+    """A deck value msim had to round to run it (``integrator.time`` not a whole number of steps of ``dt``),
+    or a deck `msim validate` warns about that the run also warns about (a coupled lattice not at zero
+    stress: `run.summary.prestress_warning`): the run goes on, the message says what it does instead or what
+    to change."""
 
 
 class BlowUpError(MsimError):

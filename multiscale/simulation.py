@@ -259,6 +259,13 @@ class Simulation:
 
                 from .errors import DeckWarning
                 warnings.warn(why, DeckWarning, stacklevel=2)
+        if self.reduce.rank == 0:       # rev32 F4: the lattice's prestress, as `msim validate` says it (once)
+            prestressed = _summary.prestress_warning(self.model, self.deck.config)
+            if prestressed:
+                import warnings
+
+                from .errors import DeckWarning
+                warnings.warn(prestressed, DeckWarning, stacklevel=2)
         m = self.model
         self.record = record = RunRecord(self.deck, {
             "reference_positions": None if m.atoms is None else m.atoms.X,

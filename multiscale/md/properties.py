@@ -65,6 +65,39 @@ def stress(potential, lattice: Lattice, F: np.ndarray | None = None) -> np.ndarr
     return np.einsum("b,bi,bj->ij", coef / r, r_vec, r_vec) / vol
 
 
+def cell_stress(potential, L: np.ndarray, X: np.ndarray, F: np.ndarray | None = None) -> np.ndarray:
+    """Cauchy stress σ (d, d) [energy/length^d] (tension > 0) of the infinite crystal of one species whose
+    orthogonal periodic cell diag(``L``) (d,) [length] holds the sites ``X`` (n, d) [length] (a lattice with a
+    basis: `Lattice.sites_in_box` over one period), deformed homogeneously by F (d, d) (default I; the
+    sites follow F: no inner relaxation), by the sums over every site of the cell and every periodic image
+    within the cut-off: σ = (1/V) Σ_i [½ Σ_j φ'(r) + F'(ρ_i) Σ_j ρ'(r)] r⊗r/r, V = det F Π L (the
+    `stress` of a Bravais lattice when the cell holds one site per primitive cell)."""
+    L = np.asarray(L, float)
+    X = np.asarray(X, float)
+    d = X.shape[1]
+    Fm = np.eye(d) if F is None else np.asarray(F, float).reshape(d, d)
+    smin = float(np.linalg.svd(Fm, compute_uv=False).min())
+    reach = float(potential.cutoff) / smin * (1 + 1e-9) + 1e-12
+    m = np.ceil(reach / L).astype(int) + 1
+    shifts = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in m], indexing="ij"), -1).reshape(-1, d) * L
+    Y = (X[None, :, :] + shifts[:, None, :]).reshape(-1, d)          # the images of the cell's sites
+    sig = np.zeros((d, d))
+    for i in range(len(X)):
+        R = Y - X[i]
+        R = R[np.einsum("md,md->m", R, R) > 0.0]
+        R = R[np.linalg.norm(R, axis=1) < reach]
+        r_vec = R @ Fm.T
+        r = np.linalg.norm(r_vec, axis=1)
+        inside = r < float(potential.cutoff)
+        r_vec, r = r_vec[inside], r[inside]
+        coef = 0.5 * potential.pair(r)[1]
+        if getattr(potential, "many_body", False):
+            rho = float(np.sum(potential.density(r)[0]))
+            coef = coef + float(potential.embedding(np.array([rho]))[1][0]) * potential.density(r)[1]
+        sig += np.einsum("b,bi,bj->ij", coef / r, r_vec, r_vec)
+    return sig / (float(np.prod(L)) * abs(np.linalg.det(Fm)))
+
+
 def _pressure_derivative(potential, kind: str, a: float) -> float:
     """d e(a) / d a [energy/length] for isotropic scaling of the lattice spacing."""
     lat = Lattice(kind, a)

@@ -205,46 +205,116 @@ PRESTRESS_WARN = 1e-4
 def lattice_prestress(model) -> tuple[float, np.ndarray, float] | None:  # noqa: ANN001
     """(|σ|/C11, σ (d, d) [energy/length^d], C11 [energy/length^d]) of the deck's lattice at its own spacing,
     by the lattice sums of `md.properties` with the model's potential (the atoms' prestress: a perfect
-    crystal at that spacing); None where those sums do not apply (no lattice, a basis or several species,
-    an external engine's potential)."""
+    crystal at that spacing). A lattice with a basis (one species): the sums over the sites of its
+    periodic cell (`md.properties.cell_stress`, sites at their lattice positions), C11 the unrelaxed
+    dσ_xx/dε_xx of the same sums (central difference, h = 1e-5). None where those sums do not apply (no
+    lattice, several species, an external engine's potential, a basis lattice whose orientation has no
+    period along a lab axis)."""
     lat, pot = model.lattice, model.potential
-    if (model.atoms is None or lat is None or not lat.is_bravais or len(model.type_names) > 1
+    if (model.atoms is None or lat is None or len(model.type_names) > 1
             or not hasattr(pot, "pair") or hasattr(pot, "max_frequency")):
         return None
     from ..md import properties
-    sig = properties.stress(pot, lat)
-    c11 = float(properties.elastic_constants(pot, lat)[0, 0])
+    if not lat.is_bravais:
+        cell = _basis_cell(lat)
+        if cell is None:
+            return None
+        L, X = cell
+        sig = properties.cell_stress(pot, L, X)
+        h = 1e-5
+        e = np.zeros((lat.dim, lat.dim))
+        e[0, 0] = h
+        c11 = float(properties.cell_stress(pot, L, X, np.eye(lat.dim) + e)[0, 0]
+                    - properties.cell_stress(pot, L, X, np.eye(lat.dim) - e)[0, 0]) / (2 * h)
+    else:
+        sig = properties.stress(pot, lat)
+        c11 = float(properties.elastic_constants(pot, lat)[0, 0])
     if not c11 > 0:
         return None
     return float(np.max(np.abs(sig))) / c11, sig, c11
 
 
-def prestress_lines(model, cfg) -> list[str]:  # noqa: ANN001
-    """A warning for a coupled model whose lattice is not at zero stress at the deck's ``a`` (rev32 F4: the
-    atoms carry the lattice's prestress; a `linear` continuum, C from the lattice, is stress-free at its
-    reference, so the handshake is out of balance and the model at rest starts moving; a Cauchy–Born one
-    carries the prestress too and its free faces are out of balance)."""
+def _basis_cell(lat) -> tuple[np.ndarray, np.ndarray] | None:  # noqa: ANN001
+    """(L (d,), X (n, d)): the periodic orthogonal cell of a lattice with a basis (its lab periods) and its
+    sites, or None when an axis has no period or the cell does not hold the lattice's density."""
+    per = lat.periods()
+    if any(q is None for q in per):
+        return None
+    L = np.array(per, float)
+    X = lat.sites_in_box(np.zeros(lat.dim), L)
+    n = float(np.prod(L)) / float(lat.volume_per_atom)
+    return (L, X) if abs(len(X) - n) <= 1e-6 * n else None
+
+
+def _basis_zero_stress_a(model) -> float | None:  # noqa: ANN001
+    """The spacing a [length] at which the deck's basis lattice, scaled uniformly, has zero mean normal
+    stress (`md.properties.cell_stress` at F = s I, Brent's root in s over ±10 % of the deck's a), when its
+    stress there vanishes in every component (≤ 1e-8 of the largest at the deck's a); else None."""
+    from scipy.optimize import brentq
+
+    from ..md import properties
+    lat, pot = model.lattice, model.potential
+    L, X = _basis_cell(lat)
+    d = lat.dim
+
+    def p(s: float) -> float:
+        return float(np.trace(properties.cell_stress(pot, L, X, s * np.eye(d)))) / d
+
+    grid = np.linspace(0.9, 1.1, 41)
+    g = np.array([p(float(s)) for s in grid])
+    up = np.flatnonzero(np.sign(g[:-1]) != np.sign(g[1:]))
+    if up.size == 0:
+        return None
+    k = int(up[np.argmin(np.abs(grid[up] - 1.0))])
+    s0 = brentq(p, float(grid[k]), float(grid[k + 1]), xtol=1e-14, rtol=8.9e-16)
+    scale = float(np.max(np.abs(properties.cell_stress(pot, L, X))))
+    if float(np.max(np.abs(properties.cell_stress(pot, L, X, s0 * np.eye(d))))) > 1e-8 * scale:
+        return None
+    return float(s0 * lat.a)
+
+
+def prestress_warning(model, cfg) -> str | None:  # noqa: ANN001
+    """The text of the warning for a coupled model whose lattice is not at zero stress at the deck's ``a``
+    (rev32 F4: the atoms carry the lattice's prestress; a `linear` continuum, C from the lattice, is
+    stress-free at its reference, so the handshake is out of balance and the model at rest starts moving; a
+    Cauchy–Born one carries the prestress too and its free faces are out of balance), or None. The one
+    source of the warning: `msim validate` prints it (`prestress_lines`), `msim run` warns with it once, on
+    rank 0 (`Simulation.run`: a `DeckWarning`, printed as ``warning: ...``)."""
     if model.continuum is None or model.handshake is None:
-        return []
+        return None
     got = lattice_prestress(model)
     if got is None or got[0] <= PRESTRESS_WARN:
-        return []
+        return None
     rel, sig, _ = got
     u = model.units
     p = float(np.trace(sig)) / sig.shape[0]
     lat = cfg.atoms.lattice
     a0 = ""
-    try:
-        from ..md.properties import zero_stress_lattice_constant
-        a0 = (f" (zero stress at a = "
-              f"{zero_stress_lattice_constant(model.potential, lat.type, model.lattice.a):.10g} {u.length})")
-    except (ValueError, RuntimeError):
-        pass
-    return [f"warning       the lattice is not at zero stress at a = {model.lattice.a:.10g} {u.length}{a0}: "
+    if model.lattice.is_bravais:
+        try:
+            from ..md.properties import zero_stress_lattice_constant
+            a0 = (f" (zero stress at a = "
+                  f"{zero_stress_lattice_constant(model.potential, lat.type, model.lattice.a):.10g} {u.length})")
+        except (ValueError, RuntimeError):
+            pass
+        fix = "use `a: relaxed` in atoms.lattice"
+    else:
+        a_zero = _basis_zero_stress_a(model)
+        if a_zero is not None:
+            a0 = f" (zero stress at a = {a_zero:.10g} {u.length}, the {model.lattice.describe()} cell scaled uniformly)"
+        fix = ("give atoms.lattice.a the zero-stress spacing (`a: relaxed` takes Bravais lattices only)"
+               if a_zero is not None else "give atoms.lattice.a the potential's zero-stress spacing")
+    return (f"the lattice is not at zero stress at a = {model.lattice.a:.10g} {u.length}{a0}: "
             f"the atoms' stress is {p:.3g} {u.energy}/{u.length}^{sig.shape[0]} (mean normal; "
             f"max |σ_ij|/C11 = {rel:.2g} > {PRESTRESS_WARN:g}): the coupled model is not in equilibrium at its "
-            "reference (the atoms' prestress against the continuum's reference state) and starts moving by "
-            "itself; use `a: relaxed` in atoms.lattice"]
+            f"reference (the atoms' prestress against the continuum's reference state) and starts moving by "
+            f"itself; {fix}")
+
+
+def prestress_lines(model, cfg) -> list[str]:  # noqa: ANN001
+    """`msim validate`'s line of `prestress_warning` (none when it does not warn)."""
+    w = prestress_warning(model, cfg)
+    return [] if w is None else [f"warning       {w}"]
 
 
 #: a node whose blended lumped mass M^α is below this fraction of the median of the nonzero ones is "light".
