@@ -204,73 +204,94 @@ PRESTRESS_WARN = 1e-4
 
 def lattice_prestress(model) -> tuple[float, np.ndarray, float] | None:  # noqa: ANN001
     """(|σ|/C11, σ (d, d) [energy/length^d], C11 [energy/length^d]) of the deck's lattice at its own spacing,
-    by the lattice sums of `md.properties` with the model's potential (the atoms' prestress: a perfect
-    crystal at that spacing). A lattice with a basis (one species): the sums over the sites of its
-    periodic cell (`md.properties.cell_stress`, sites at their lattice positions), C11 the unrelaxed
-    dσ_xx/dε_xx of the same sums (central difference, h = 1e-5). None where those sums do not apply (no
-    lattice, several species, an external engine's potential, a basis lattice whose orientation has no
-    period along a lab axis)."""
+    with the model's potential (the atoms' prestress: a perfect crystal at that spacing). A Bravais lattice
+    and radial functions: the lattice sums of `md.properties`. A lattice with a basis (one species), or an
+    external engine's potential: the stress of the lattice's periodic cell (`_cell_stress_fn`: the sites
+    at their lattice positions, no inner relaxation), C11 the unrelaxed dσ_xx/dε_xx of the same cell
+    (central difference). None where neither applies (no lattice, several species, no period along a lab
+    axis, an engine without a periodic cell)."""
     lat, pot = model.lattice, model.potential
-    if (model.atoms is None or lat is None or len(model.type_names) > 1
-            or not hasattr(pot, "pair") or hasattr(pot, "max_frequency")):
+    if model.atoms is None or lat is None or len(model.type_names) > 1:
         return None
-    from ..md import properties
-    if not lat.is_bravais:
-        cell = _basis_cell(lat)
-        if cell is None:
-            return None
-        L, X = cell
-        sig = properties.cell_stress(pot, L, X)
-        h = 1e-5
-        e = np.zeros((lat.dim, lat.dim))
-        e[0, 0] = h
-        c11 = float(properties.cell_stress(pot, L, X, np.eye(lat.dim) + e)[0, 0]
-                    - properties.cell_stress(pot, L, X, np.eye(lat.dim) - e)[0, 0]) / (2 * h)
-    else:
+    if lat.is_bravais and hasattr(pot, "pair") and not hasattr(pot, "max_frequency"):
+        from ..md import properties
         sig = properties.stress(pot, lat)
         c11 = float(properties.elastic_constants(pot, lat)[0, 0])
+    else:
+        got = _cell_stress_fn(model)
+        if got is None:
+            return None
+        stress, close, h = got
+        try:
+            d = lat.dim
+            sig = stress(np.eye(d))
+            e = np.zeros((d, d))
+            e[0, 0] = h
+            c11 = float(stress(np.eye(d) + e)[0, 0] - stress(np.eye(d) - e)[0, 0]) / (2 * h)
+        finally:
+            close()
     if not c11 > 0:
         return None
     return float(np.max(np.abs(sig))) / c11, sig, c11
 
 
-def _basis_cell(lat) -> tuple[np.ndarray, np.ndarray] | None:  # noqa: ANN001
-    """(L (d,), X (n, d)): the periodic orthogonal cell of a lattice with a basis (its lab periods) and its
-    sites, or None when an axis has no period or the cell does not hold the lattice's density."""
+def _cell_stress_fn(model):  # noqa: ANN001, ANN202
+    """(σ(F) -> (d, d) [energy/length^d], close(), h the strain step of a central difference) of the deck's
+    lattice as a periodic cell with the model's potential: an external engine's own cell
+    (`periodic_cell(lattice, basis=True)`, h = 1e-4), else the sums over the sites of the cell
+    (`md.properties.cell_stress`, h = 1e-5); None when there is none (an axis without a period, an engine
+    without a periodic cell, a potential without radial functions)."""
+    lat, pot = model.lattice, model.potential
+    if hasattr(pot, "max_frequency"):
+        if not hasattr(pot, "periodic_cell"):
+            return None
+        try:
+            cell = pot.periodic_cell(lat, basis=True)
+        except ValueError:                      # no period along a lab axis; a 2D ASE cell
+            return None
+        return (lambda F: cell.energy_stress(F)[1]), cell.close, 1e-4
+    if not hasattr(pot, "pair"):
+        return None
     per = lat.periods()
     if any(q is None for q in per):
         return None
     L = np.array(per, float)
     X = lat.sites_in_box(np.zeros(lat.dim), L)
     n = float(np.prod(L)) / float(lat.volume_per_atom)
-    return (L, X) if abs(len(X) - n) <= 1e-6 * n else None
+    if abs(len(X) - n) > 1e-6 * n:
+        return None
+    from ..md.properties import cell_stress
+    return (lambda F: cell_stress(pot, L, X, F)), (lambda: None), 1e-5
 
 
-def _basis_zero_stress_a(model) -> float | None:  # noqa: ANN001
-    """The spacing a [length] at which the deck's basis lattice, scaled uniformly, has zero mean normal
-    stress (`md.properties.cell_stress` at F = s I, Brent's root in s over ±10 % of the deck's a), when its
-    stress there vanishes in every component (≤ 1e-8 of the largest at the deck's a); else None."""
+def _cell_zero_stress_a(model) -> float | None:  # noqa: ANN001
+    """The spacing a [length] at which the deck's lattice cell (`_cell_stress_fn`), scaled uniformly, has
+    zero mean normal stress (Brent's root in the scale s over ±10 % of the deck's a), when its stress there
+    vanishes in every component (≤ 1e-8 of the largest at the deck's a; cubic lattices); else None."""
     from scipy.optimize import brentq
 
-    from ..md import properties
-    lat, pot = model.lattice, model.potential
-    L, X = _basis_cell(lat)
-    d = lat.dim
-
-    def p(s: float) -> float:
-        return float(np.trace(properties.cell_stress(pot, L, X, s * np.eye(d)))) / d
-
-    grid = np.linspace(0.9, 1.1, 41)
-    g = np.array([p(float(s)) for s in grid])
-    up = np.flatnonzero(np.sign(g[:-1]) != np.sign(g[1:]))
-    if up.size == 0:
+    got = _cell_stress_fn(model)
+    if got is None:
         return None
-    k = int(up[np.argmin(np.abs(grid[up] - 1.0))])
-    s0 = brentq(p, float(grid[k]), float(grid[k + 1]), xtol=1e-14, rtol=8.9e-16)
-    scale = float(np.max(np.abs(properties.cell_stress(pot, L, X))))
-    if float(np.max(np.abs(properties.cell_stress(pot, L, X, s0 * np.eye(d))))) > 1e-8 * scale:
-        return None
-    return float(s0 * lat.a)
+    stress, close, _ = got
+    d = model.lattice.dim
+    try:
+        def p(s: float) -> float:
+            return float(np.trace(stress(s * np.eye(d)))) / d
+
+        grid = np.linspace(0.9, 1.1, 21)
+        g = np.array([p(float(s)) for s in grid])
+        up = np.flatnonzero(np.sign(g[:-1]) != np.sign(g[1:]))
+        if up.size == 0:
+            return None
+        k = int(up[np.argmin(np.abs(grid[up] - 1.0))])
+        s0 = brentq(p, float(grid[k]), float(grid[k + 1]), xtol=1e-13, rtol=8.9e-16)
+        scale = float(np.max(np.abs(stress(np.eye(d)))))
+        if float(np.max(np.abs(stress(s0 * np.eye(d))))) > 1e-8 * scale:
+            return None
+    finally:
+        close()
+    return float(s0 * model.lattice.a)
 
 
 def prestress_warning(model, cfg) -> str | None:  # noqa: ANN001
@@ -290,7 +311,8 @@ def prestress_warning(model, cfg) -> str | None:  # noqa: ANN001
     p = float(np.trace(sig)) / sig.shape[0]
     lat = cfg.atoms.lattice
     a0 = ""
-    if model.lattice.is_bravais:
+    engine = hasattr(model.potential, "max_frequency")
+    if model.lattice.is_bravais and not engine:
         try:
             from ..md.properties import zero_stress_lattice_constant
             a0 = (f" (zero stress at a = "
@@ -299,11 +321,12 @@ def prestress_warning(model, cfg) -> str | None:  # noqa: ANN001
             pass
         fix = "use `a: relaxed` in atoms.lattice"
     else:
-        a_zero = _basis_zero_stress_a(model)
+        a_zero = _cell_zero_stress_a(model)
         if a_zero is not None:
             a0 = f" (zero stress at a = {a_zero:.10g} {u.length}, the {model.lattice.describe()} cell scaled uniformly)"
-        fix = ("give atoms.lattice.a the zero-stress spacing (`a: relaxed` takes Bravais lattices only)"
-               if a_zero is not None else "give atoms.lattice.a the potential's zero-stress spacing")
+        why = "needs a potential's radial functions" if engine else "takes Bravais lattices only"
+        fix = (f"give atoms.lattice.a the zero-stress spacing (`a: relaxed` {why})" if a_zero is not None
+               else f"give atoms.lattice.a the potential's zero-stress spacing (`a: relaxed` {why})")
     return (f"the lattice is not at zero stress at a = {model.lattice.a:.10g} {u.length}{a0}: "
             f"the atoms' stress is {p:.3g} {u.energy}/{u.length}^{sig.shape[0]} (mean normal; "
             f"max |σ_ij|/C11 = {rel:.2g} > {PRESTRESS_WARN:g}): the coupled model is not in equilibrium at its "

@@ -5,7 +5,11 @@ of the periodic cell (`md.properties.cell_stress`), the zero-stress spacing the 
 `lattice_prestress` returned None for a basis, so validate said nothing).
 
 The diamond deck: LJ (cut-off 2σ, shift) on a diamond lattice, projected coupling to an isotropic hex8 mesh;
-at a = 2.6σ its stress is 0.6 ε/σ³ (|σ|/C11 0.11), zero at a = 2.533037411σ (measured with this code)."""
+at a = 2.6σ its stress is 0.6 ε/σ³ (|σ|/C11 0.11), zero at a = 2.533037411σ (measured with this code).
+External engines (before: None for every lattice) take the stress of their own periodic cell
+(`periodic_cell(lattice, basis=True)`): the gallery's decks/wave2d_lammps_cb.yaml (LAMMPS lj/cut, a = 1.1126)
+is at |σ|/C11 = 7.2e-4 (zero stress at 1.113201304, the native lattice sums' relaxed a), and a Tersoff Si
+diamond deck (LAMMPS) at a = 5.5 Å at 0.031 (zero stress at 5.431230748 Å)."""
 
 from __future__ import annotations
 
@@ -56,6 +60,38 @@ output: {every: 2, thermo_every: 1}
 """
 
 
+SI = """\
+msim: 1
+units: metal
+title: "diamond Si Tersoff (LAMMPS) coupled to an isotropic mesh (prestress warning)"
+potential: {type: lammps, pair_style: tersoff, pair_coeff: ['* * Si.tersoff Si'], elements: [Si]}
+atoms:
+  lattice: {type: diamond, a: A}
+  region: {type: box, lo: [-13.8, -13.8, -13.8], hi: [13.8, 13.8, 13.8]}
+  mass: 28.0855
+  skin: 1.0
+continuum:
+  mesh: {type: box, element: hex8, lo: [-22.0, -22.0, -22.0], hi: [22.0, 22.0, 22.0], size: 4.4,
+         hole: {lo: [-3.0, -3.0, -3.0], hi: [3.0, 3.0, 3.0]}}
+  material: {type: isotropic, E: 1.0, nu: 0.25}
+  density: derived
+handshake:
+  shape: {type: box, lo: [-4.0, -4.0, -4.0], hi: [4.0, 4.0, 4.0]}
+  width: 4.5
+  blend: {type: cubic}
+  coupling: {type: force_blend}
+integrator: {type: verlet, dt: 0.00001, steps: 2, allow_unstable_dt: true}
+output: {every: 2, thermo_every: 1}
+"""
+A0_SI = 5.431230748
+
+
+def _si(tmp: Path, a: float) -> Path:
+    p = tmp / f"si_{a}.yaml"
+    p.write_text(SI.replace("a: A", f"a: {a}"))
+    return p
+
+
 def _d17(tmp: Path, a) -> Path:  # noqa: ANN001
     d = yaml.safe_load(D17R.read_text())
     d["atoms"]["lattice"]["a"] = a
@@ -89,9 +125,10 @@ def _run_stderr(deck: Path, tmp: Path) -> str:
     return r.stderr
 
 
-@pytest.mark.parametrize("kind", ["hex", "diamond"])
+@pytest.mark.parametrize("kind", ["hex", "diamond", "si_engine"])
 def test_run_warns_once_with_validates_text(tmp_path, kind):
-    deck = _d17(tmp_path, 1.14) if kind == "hex" else _diamond(tmp_path, 2.6)
+    deck = {"hex": lambda: _d17(tmp_path, 1.14), "diamond": lambda: _diamond(tmp_path, 2.6),
+            "si_engine": lambda: _si(tmp_path, 5.5)}[kind]()
     text = _validate_text(deck)
     assert len(text) == 1, text
     err = _run_stderr(deck, tmp_path)
@@ -99,9 +136,10 @@ def test_run_warns_once_with_validates_text(tmp_path, kind):
     assert lines == [f"warning: {text[0]}"], err
 
 
-@pytest.mark.parametrize("kind", ["hex", "diamond"])
+@pytest.mark.parametrize("kind", ["hex", "diamond", "si_engine"])
 def test_run_and_validate_silent_at_zero_stress(tmp_path, kind):
-    deck = _d17(tmp_path, "relaxed") if kind == "hex" else _diamond(tmp_path, A0_DIAMOND)
+    deck = {"hex": lambda: _d17(tmp_path, "relaxed"), "diamond": lambda: _diamond(tmp_path, A0_DIAMOND),
+            "si_engine": lambda: _si(tmp_path, A0_SI)}[kind]()
     assert _validate_text(deck) == []
     assert "not at zero stress" not in _run_stderr(deck, tmp_path)
 
@@ -130,3 +168,22 @@ def test_cell_stress_is_the_bravais_stress(kind, a):
     for G in (None, F):
         ref = properties.stress(lj, lat, G)
         assert np.max(np.abs(properties.cell_stress(lj, L, X, G) - ref)) < 1e-12 * np.max(np.abs(ref))
+
+
+def test_engine_prestress_is_the_lattice_sums(tmp_path):
+    """An engine's cell (LAMMPS lj/cut, the gallery's wave2d_lammps_cb.yaml, a = 1.1126) gives the native LJ
+    lattice sums' stress (truncation: cut, the same forces); validate warns with the zero-stress a of the
+    engine cell scaled uniformly (the native `a: relaxed` value) and a hint that does not send the user to
+    `a: relaxed` (it needs radial functions); the Si Tersoff diamond: 0.031 at 5.5 Å."""
+    deck = ROOT / "decks" / "wave2d_lammps_cb.yaml"
+    m = Simulation.from_deck(load_deck(deck)).model
+    rel, sig, c11 = lattice_prestress(m)
+    ref = properties.stress(LennardJones(1.0, 1.0, 2.5, "cut"), m.lattice)
+    assert np.max(np.abs(sig - ref)) < 1e-9 * np.max(np.abs(ref)) and 7.0e-4 < rel < 7.3e-4, (sig, ref, rel)
+    text = _validate_text(deck)
+    assert len(text) == 1 and "zero stress at a = 1.113201304" in text[0], text
+    assert "`a: relaxed` needs a potential's radial functions" in text[0]
+    m = Simulation.from_deck(load_deck(_si(tmp_path, 5.5))).model
+    rel, sig, _ = lattice_prestress(m)
+    assert 0.030 < rel < 0.032 and np.allclose(sig, sig[0, 0] * np.eye(3), atol=1e-9 * abs(sig[0, 0])), (rel, sig)
+    assert f"zero stress at a = {A0_SI:.10g}" in _validate_text(_si(tmp_path, 5.5))[0]

@@ -20,11 +20,14 @@ import numpy as np
 from .lammps_lib import NKTV2P, OwnsLammpsInstance, new_instance
 
 
-def reference_cell(lattice) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def reference_cell(lattice, basis: bool = False) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """(L (d,) [length], X (n, d) [length]): the shortest orthogonal periodic box of ``lattice`` (its lab
     periods) and the sites in it. ValueError for a lattice with an irrational orientation (no period)
-    or one that is not Bravais (a basis would need inner relaxation, which Cauchy–Born here omits)."""
-    lattice.neighbor_vectors(0.5 * lattice.a)  # ValueError for a lattice with a basis (not Bravais)
+    or one that is not Bravais (a basis would need inner relaxation, which Cauchy–Born here omits) unless
+    ``basis`` (the cell of the sites at their lattice positions: its stress at F = I, `run.summary.
+    lattice_prestress`)."""
+    if not basis:
+        lattice.neighbor_vectors(0.5 * lattice.a)  # ValueError for a lattice with a basis (not Bravais)
     L = lattice.periods()
     if any(p is None for p in L):
         raise ValueError("the lattice orientation has no period along a lab axis: no periodic cell")

@@ -230,10 +230,10 @@ class AsePotential(ExternalPotential):
             _try_lammps_commands(klass, args, params.symbols)
         return cls(lambda: klass(**args), params.symbols, params.cutoff)
 
-    def periodic_cell(self, lattice):  # noqa: ANN001, ANN201
+    def periodic_cell(self, lattice, basis: bool = False):  # noqa: ANN001, ANN201
         """A `multiscale.md.engines.cell.AseCell` of ``lattice`` (3D; atoms of type 0) with a fresh
         calculator: energy and stress of homogeneous deformations (Cauchy–Born)."""
-        L, X = reference_cell(lattice)
+        L, X = reference_cell(lattice, basis)      # ``basis``: a lattice with a basis too (its sites as they are)
         return AseCell(self.factory(), np.full(len(X), self.numbers[0]), L, X)
 
     def cache_key(self) -> tuple:

@@ -96,10 +96,10 @@ class LammpsPotential(ExternalPotential):
         return cls(params.pair_style, list(params.pair_coeff), name,
                    len(params.elements) if params.elements else 1, params.skin, search)
 
-    def periodic_cell(self, lattice):  # noqa: ANN001, ANN201
+    def periodic_cell(self, lattice, basis: bool = False):  # noqa: ANN001, ANN201
         """A `multiscale.md.engines.cell.LammpsCell` of ``lattice`` (its shortest periodic box; atoms of
         type 0) in its own LAMMPS instance: energy and stress of homogeneous deformations (Cauchy–Born)."""
-        L, X = reference_cell(lattice)
+        L, X = reference_cell(lattice, basis)      # ``basis``: a lattice with a basis too (its sites as they are)
         return LammpsCell(self.units, self.pair_lines, self.ntypes, L, X)
 
     def cache_key(self) -> tuple:
