@@ -51,7 +51,10 @@ class Box:
         for k in range(self.dim):
             if self.periodic[k]:
                 L = self.hi[k] - self.lo[k]
-                x[:, k] = self.lo[k] + np.mod(x[:, k] - self.lo[k], L)
+                w = self.lo[k] + np.mod(x[:, k] - self.lo[k], L)
+                # x − lo = −1e-16 gives mod = L (or lo + mod rounds to hi): that atom is at lo (review
+                # rev33 R4: atoms on lo were written at exactly hi)
+                x[:, k] = np.where(w >= self.hi[k], self.lo[k], w)
         return x
 
     def __repr__(self) -> str:

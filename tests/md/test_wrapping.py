@@ -220,3 +220,18 @@ def test_million_step_periodic_liquid_run(tmp_path):
           f"{np.abs(sim.model.atoms.image).max()} max")
     assert drift < 1e-2, drift
     assert np.sqrt(np.mean(np.sum(disp**2, axis=1))) > 3 * sim.model.atoms.box.lengths[0]   # diffused far
+
+
+def test_wrap_never_returns_hi():
+    """Review rev33 R4: an atom a rounding below lo (x − lo = −1e-16) was wrapped to lo + L, written as exactly
+    hi (a Cu [110] box from −7.0: 5 atoms at x = hi in frame 0), outside the documented [lo, hi)."""
+    import numpy as np
+
+    from multiscale.md.box import Box
+    lo, hi = np.array([-7.0, -5.0]), np.array([13.4495, 8.2])
+    box = Box(lo, hi, periodic=np.array([True, True]))
+    x = np.array([[np.nextafter(-7.0, -np.inf), -5.0], [-7.0, np.nextafter(-5.0, -np.inf)],
+                  [13.4495, 8.2], [0.3, 1.0]])
+    w = box.wrap(x)
+    assert np.all(w >= lo) and np.all(w < hi), w
+    assert np.allclose(w[3], x[3], rtol=0, atol=1e-14)
