@@ -72,6 +72,17 @@ class PreCrack(Load):
         p = self.params
         if len(p.tip) != 2:
             raise ValueError("precrack tip needs the two in-plane coordinates (x, y)")
+        pot = getattr(atoms, "potential", None)
+        if getattr(pot, "many_body", False):
+            # the bond weights cut only the pair term of a many-body potential: an EAM crack's faces keep
+            # each other's electron density and collapse (review rev33 R6: 0.24 Å apart at K = 0); an
+            # external engine cannot apply bond weights at all (R8)
+            what = ("an external engine cannot apply bond weights" if hasattr(pot, "check_weights")
+                    else "for a many-body potential they weight only the pair term, not the electron "
+                    "density: the crack faces would keep attracting each other and close")
+            raise ValueError(f"precrack cuts the bonds across the crack line through bond weights; {what}. "
+                             "Use a pair potential (lj, morse), or make the crack by removing atoms from the "
+                             "region instead")
         self._atoms = atoms
         self._r_broken = (float(atoms.potential.cutoff) if p.broken_length == "cutoff"
                           else float(p.broken_length))
@@ -109,10 +120,10 @@ class PreCrack(Load):
         """Abscissa along e where the segment Xi → Xi + dX crosses the crack line (nan if it does not)."""
         rel = Xi[:, :2] - self._tip
         s0, ds = rel @ self._n, dX[:, :2] @ self._n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = -s0 / ds
+        t = np.divide(-s0, ds, out=np.full(len(ds), np.nan), where=ds != 0)
         cross = (ds != 0) & (t > 0) & (t < 1)
-        return np.where(cross, rel @ self._e + t * (dX[:, :2] @ self._e), np.nan)
+        along = np.multiply(t, dX[:, :2] @ self._e, out=np.zeros(len(ds)), where=cross)
+        return np.where(cross, rel @ self._e + along, np.nan)
 
     def bond_lengths(self) -> np.ndarray:
         """(m,) current lengths [length] of the tracked bonds (ordered by crossing abscissa)."""

@@ -27,6 +27,12 @@ class BodyForce(Load):
         ramp_time: float = Field(0.0, ge=0, description="linear ramp duration [time]; 0 = at once")
         region: dict[str, Any] | None = Field(None, description="optional SHAPES section restricting it")
 
+    @classmethod
+    def from_params(cls, params, units=None) -> BodyForce:  # noqa: ANN001
+        ld = cls(params)
+        ld._units = units          # the `mass` observable in the deck's mass unit (review rev33 R7)
+        return ld
+
     def prepare(self, model) -> None:  # noqa: ANN001
         d = model_dim(model)
         p = self.params
@@ -85,7 +91,8 @@ class BodyForce(Load):
         for wm in (self._wm_atoms, self._wm_nodes):
             if wm is not None:
                 total += float(wm.sum())
-        self._last = {"mass": total, "energy": E}
+        units = getattr(self, "_units", None)
+        self._last = {"mass": total if units is None else float(units.mass_from_internal(total)), "energy": E}
         return E, P
 
     def observables(self) -> dict[str, float]:
