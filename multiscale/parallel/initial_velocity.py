@@ -88,15 +88,19 @@ def stream_positions(free_id: np.ndarray, mass: np.ndarray, n_free: int, comm,  
     pos[rows] = start[c] + (fl - c * chunk)            # all-live chunks: the id's place in the chunk
     mixed = np.flatnonzero(per < size)
     if mixed.size:
+        by = np.argsort(c, kind="stable")              # the owned live rows grouped by chunk
+        cs = c[by]
         mask = np.zeros(chunk, np.int64)
         for k in mixed.tolist():                       # the same chunks, in the same order, on every rank
-            sel = rows[c == k]
+            a, b = np.searchsorted(cs, [k, k + 1])
+            sel = rows[by[a:b]]
+            off = free_id[sel] - k * chunk
             mask[:] = 0
-            mask[fl[c == k] - k * chunk] = 1
+            mask[off] = 1
             full = _allreduce(comm, mask)
             if sel.size:
                 before = np.cumsum(full) - full            # live atoms of the chunk before each id
-                pos[sel] = start[k] + before[free_id[sel] - k * chunk]
+                pos[sel] = start[k] + before[off]
     return pos, int(per.sum())
 
 
