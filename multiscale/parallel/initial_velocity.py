@@ -148,20 +148,22 @@ def maxwell_boltzmann_rows(free_id: np.ndarray, mass: np.ndarray, n_free: int, d
     v = np.zeros((free_id.size, dim))
     if nl == 0 or temperature <= 0:
         return v
-    live = pos >= 0
-    ml = m[live]
-    # the serial expression per row: N(0,1) · sqrt(k_B T / m) (elementwise: the same bits)
-    v[live] = normal_rows(pos[live], dim, seed, chunk) * np.sqrt(boltz * temperature / ml)[:, None]
+    idx = np.flatnonzero(pos >= 0)
+    ml = m[idx]
+    # the serial expression per row: N(0,1) · sqrt(k_B T / m) (elementwise: the same bits); compact rows
+    z = normal_rows(pos[idx], dim, seed, chunk)
+    z *= np.sqrt(boltz * temperature / ml)[:, None]
     if nl > 1:
         pm = np.zeros(dim + 1)
-        pm[:dim] = ml @ v[live]
+        pm[:dim] = ml @ z
         pm[dim] = ml.sum()
         pm = _allreduce(comm, pm)
-        v[live] -= pm[:dim] / pm[dim]
+        z -= pm[:dim] / pm[dim]
     if exact and nl > 1:
         dof = dim * nl - dim
-        K = 0.5 * float(_allreduce(comm, np.array([np.sum(ml * np.sum(v[live] ** 2, axis=1))]))[0])
+        K = 0.5 * float(_allreduce(comm, np.array([np.sum(ml * np.sum(z ** 2, axis=1))]))[0])
         T_now = 2.0 * K / (dof * boltz)
         if T_now > 0:
-            v *= np.sqrt(temperature / T_now)
+            z *= np.sqrt(temperature / T_now)
+    v[idx] = z
     return v
