@@ -210,9 +210,9 @@ def state_checksum(state: Mapping[str, object], meta: Mapping[str, object] | Non
     return h.hexdigest()
 
 
-def _file_digest(fh) -> str:  # noqa: ANN001
+def _file_digest(fh, piece: int = 1 << 24) -> str:  # noqa: ANN001
     h = hashlib.sha256()
-    while chunk := fh.read(1 << 24):
+    while chunk := fh.read(piece):
         h.update(chunk)
     return h.hexdigest()
 
@@ -273,10 +273,10 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, object],
     return path
 
 
-def check_file_digest(path: str | os.PathLike) -> None:
+def check_file_digest(path: str | os.PathLike, piece: int = 1 << 24) -> None:
     """The file-level checks of `load_checkpoint`: the file exists, starts with the msim-checkpoint user
-    block, and the SHA-256 of every byte after it is the one recorded there (read in 16 MiB pieces: O(1)
-    memory). `multiscale.errors.DeckError` with a one-line reason otherwise."""
+    block, and the SHA-256 of every byte after it is the one recorded there (read in pieces of ``piece``
+    bytes: O(piece) memory). `multiscale.errors.DeckError` with a one-line reason otherwise."""
     from multiscale.errors import DeckError
 
     path = Path(path)
@@ -292,7 +292,7 @@ def check_file_digest(path: str | os.PathLike) -> None:
                 raise DeckError("not a checkpoint (not written by `msim run`: no msim-checkpoint header)",
                                 file=str(path))
             stored = head[len(_MAGIC):len(_MAGIC) + 64].decode("ascii", "replace")
-            if len(head) < _USERBLOCK or _file_digest(fh) != stored:
+            if len(head) < _USERBLOCK or _file_digest(fh, piece) != stored:
                 raise DeckError("damaged checkpoint: the checksum of the file does not match (it was "
                                 "changed or truncated after it was written)", file=str(path))
     except OSError as exc:

@@ -109,7 +109,7 @@ def _check_file(path: Path, block: int) -> dict:
 
     from ..errors import DeckError
     from ..output.checkpoint import FORMAT, FORMAT_VERSION, _plain, check_file_digest
-    check_file_digest(path)
+    check_file_digest(path, piece=1 << 20)
     where = str(path)
     try:
         f = h5py.File(path, "r")
