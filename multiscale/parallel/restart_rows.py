@@ -41,7 +41,8 @@ from .._lazy import lazy_module
 
 h5py = lazy_module("h5py")
 
-__all__ = ["PER_ATOM", "RankRows", "read_checkpoint_rows", "read_results_rows", "verify_checkpoint"]
+__all__ = ["PER_ATOM", "RankRows", "read_checkpoint_rows", "read_results_rows", "reference_mismatch",
+           "verify_checkpoint"]
 
 #: the per-atom arrays of a dynamics checkpoint, as paths under /state (first axis: the atoms, global-id order)
 PER_ATOM = ("integrator/x", "integrator/v", "integrator/acc_atoms", "integrator/fext_atoms",
@@ -296,3 +297,35 @@ def read_results_rows(path: str | Path, gid: np.ndarray, comm, step: int | None 
         if "velocity" in nodes:
             out.state["V"] = np.array(nodes["velocity"][i], float)
     return out
+
+
+def reference_mismatch(recorded: np.ndarray | None, X: np.ndarray, gid: np.ndarray, n_recorded: int,
+                       n_model: int, comm) -> str | None:  # noqa: ANN001
+    """`run.checkpoints.model_mismatch`'s rule for the atoms over the ranks' rows (collective): why the
+    reference positions a checkpoint recorded (this rank's rows ``recorded`` (m, d), e.g.
+    ``rows["model/reference_positions"]``; None: not recorded, nothing to compare) are not this model's
+    (``X`` (m, d) the rank's reference positions [length], ``gid`` (m,) their ids), or None. A different
+    atom count (``n_recorded`` the file's, ``n_model`` the model's) or a position more than
+    1e-9 · (1 + max |X|) off; the message names the atom (global id) with the largest deviation, as the
+    serial check does (ties: the smallest id)."""
+    if n_recorded != n_model:
+        return f"the checkpoint's model has {n_recorded} atoms, this deck's {n_model}"
+    if recorded is None:
+        return None
+    a, b = np.asarray(recorded, float), np.asarray(X, float)
+    gid = np.asarray(gid, np.int64).reshape(-1)
+    dev = np.max(np.abs(a - b), axis=1) if b.size else np.zeros(0)
+    k = -1
+    if dev.size:
+        top = np.flatnonzero(dev == dev.max())
+        k = int(top[np.argmin(gid[top])])            # ties: the smallest id (the serial argmax's first)
+    mine = (float(dev[k]) if k >= 0 else -1.0, int(gid[k]) if k >= 0 else -1,
+            a[k].tolist() if k >= 0 else [], b[k].tolist() if k >= 0 else [],
+            float(np.max(np.abs(b))) if b.size else 0.0)
+    alls = comm.allgather(mine) if comm.size > 1 else [mine]
+    scale = max(x[4] for x in alls)
+    worst = max(alls, key=lambda x: (x[0], -x[1]))
+    if worst[0] > 1e-9 * (1.0 + scale):
+        return (f"the atom reference positions differ from this deck's by up to {worst[0]:.3g} (atom "
+                f"{worst[1]}: {np.round(worst[2], 6).tolist()} there, {np.round(worst[3], 6).tolist()} here)")
+    return None

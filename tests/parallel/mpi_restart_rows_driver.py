@@ -68,6 +68,22 @@ def main() -> None:
                 mine[f"{mode}_{k.split('/')[1]}"] = rr.rows[k]
             same &= same_tree(small, rr.state) and rr.n_atoms == sim.model.system.n_atoms
         mine["small_same"] = np.bool_(same)
+        # the model check by rows (`reference_mismatch`) against the serial `model_mismatch`: the deck's own
+        # sites (None), then atom 5 moved by 1e-6 along y in the "deck"
+        from multiscale.parallel.restart_rows import reference_mismatch
+        from multiscale.run.checkpoints import model_mismatch
+        rr = read_checkpoint_rows(ck, gid, comm, keys=("model/reference_positions",))
+        ref = rr.rows["model/reference_positions"]
+        X = e.X_ref[:n].copy()
+        msgs = [reference_mismatch(ref, X, gid, rr.n_atoms, sim.model.system.n_atoms, comm)]
+        X[gid == 5, 1] += 1e-6
+        msgs.append(reference_mismatch(ref, X, gid, rr.n_atoms, sim.model.system.n_atoms, comm))
+        Xs = np.array(sim.model.atoms.X, float)
+        Xs[5, 1] += 1e-6
+        serial = [model_mismatch(st["model"], {"reference_positions": np.array(sim.model.atoms.X, float)}),
+                  model_mismatch(st["model"], {"reference_positions": Xs})]
+        mine["check_same"] = np.array([[str(m) == str(s) for m, s in zip(msgs, serial, strict=True)]])
+        mine["check_msg"] = np.array([str(msgs[1])])
         parts = comm.gather(mine, 0) if comm.size > 1 else [mine]
         if comm.rank == 0:
             out = {k: np.concatenate([p[k] for p in parts]) if np.ndim(parts[0][k]) else
