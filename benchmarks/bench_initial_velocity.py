@@ -1,9 +1,9 @@
 """Cost per rank of `parallel.initial_velocity.maxwell_boltzmann_rows` (``atoms.velocity`` drawn per rank).
 
-    mpiexec -n P python benchmarks/bench_initial_velocity.py N [N ...]
+    mpiexec -n P python benchmarks/bench_initial_velocity.py [massless=F] N [N ...]
 
-Each rank owns the contiguous block [r N/P, (r+1) N/P) of N free atoms (2D, masses uniform in [0.5, 2], 1 %
-massless: mixed chunks), chunk 2¹⁶. Printed per N and rank: THREAD CPU seconds (medians of 5) of the stream
+Each rank owns the contiguous block [r N/P, (r+1) N/P) of N free atoms (2D, masses uniform in [0.5, 2], a
+share F of them massless, default 0.01: every chunk mixed; 0: none, the coupled decks' case), chunk 2¹⁶. Printed per N and rank: THREAD CPU seconds (medians of 5) of the stream
 places (`stream_positions`: counts + allreduce + mixed chunks), the raw draws (`normal_rows`: the generator
 streamed to the rank's last place), the whole call, and the serial `md.velocities.maxwell_boltzmann` over all N
 (what every rank computes today); the rank's peak of the traced NumPy allocations (tracemalloc) of the call.
@@ -27,12 +27,16 @@ def main() -> None:
     from multiscale.parallel.initial_velocity import maxwell_boltzmann_rows, normal_rows, stream_positions
     comm = get_comm()
     P, r = comm.size, comm.rank
-    for N in map(int, sys.argv[1:]):
+    args = sys.argv[1:]
+    frac = 0.01
+    if args and args[0].startswith("massless="):
+        frac = float(args.pop(0)[9:])
+    for N in map(int, args):
         rng = np.random.default_rng(1)
         lo, hi = r * N // P, (r + 1) * N // P
         fid = np.arange(lo, hi, dtype=np.int64)
         m = np.random.default_rng(7 + r).uniform(0.5, 2.0, fid.size)
-        m[np.random.default_rng(9 + r).random(fid.size) < 0.01] = 0.0
+        m[np.random.default_rng(9 + r).random(fid.size) < frac] = 0.0
         del rng
 
         def cpu(fn, sync: bool = True) -> float:  # noqa: ANN001
@@ -61,7 +65,7 @@ def main() -> None:
             (r, fid.size, t_pos, t_raw, t_all, peak, t_ser)]
         if r == 0:
             for rr, n, a, b, c, pk, s in rows:
-                print(f"N={N} P={P} rank {rr}: rows {n}, places {a * 1e3:.2f} ms, draws {b * 1e3:.1f} ms, "
+                print(f"N={N} P={P} massless={frac:g} rank {rr}: rows {n}, places {a * 1e3:.2f} ms, draws {b * 1e3:.1f} ms, "
                       f"call {c * 1e3:.1f} ms, peak traced {pk / 2**20:.2f} MiB (rows: {n * 2 * 8 / 2**20:.2f} MiB)"
                       + (f"; serial maxwell_boltzmann over N {s * 1e3:.1f} ms" if rr == 0 else ""), flush=True)
 

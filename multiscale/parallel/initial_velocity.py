@@ -88,7 +88,8 @@ def stream_positions(free_id: np.ndarray, mass: np.ndarray, n_free: int, comm,  
     pos[rows] = start[c] + (fl - c * chunk)            # all-live chunks: the id's place in the chunk
     mixed = np.flatnonzero(per < size)
     if mixed.size:
-        by = np.argsort(c, kind="stable")              # the owned live rows grouped by chunk
+        # the owned live rows grouped by chunk (rows in free-id order, as `RankSites` gives them: no sort)
+        by = np.arange(c.size) if bool(np.all(c[1:] >= c[:-1])) else np.argsort(c, kind="stable")
         cs = c[by]
         mask = np.zeros(chunk, np.int64)
         for k in mixed.tolist():                       # the same chunks, in the same order, on every rank

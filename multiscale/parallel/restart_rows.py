@@ -309,7 +309,8 @@ def reference_mismatch(recorded: np.ndarray | None, X: np.ndarray, gid: np.ndarr
     1e-9 · (1 + max |X|) off; the message names the atom (global id) with the largest deviation, as the
     serial check does (ties: the smallest id)."""
     if n_recorded != n_model:
-        return f"the checkpoint's model has {n_recorded} atoms, this deck's {n_model}"
+        return (f"the checkpoint's model has {n_recorded} atoms in {np.shape(X)[-1]}D, this deck's "
+                f"{n_model}")
     if recorded is None:
         return None
     a, b = np.asarray(recorded, float), np.asarray(X, float)
