@@ -3,9 +3,11 @@
     mpiexec -n P python benchmarks/bench_initial_velocity.py [massless=F] N [N ...]
 
 Each rank owns the contiguous block [r N/P, (r+1) N/P) of N free atoms (2D, masses uniform in [0.5, 2], a
-share F of them massless, default 0.01: every chunk mixed; 0: none, the coupled decks' case), chunk 2¹⁶. Printed per N and rank: THREAD CPU seconds (medians of 5) of the stream
-places (`stream_positions`: counts + allreduce + mixed chunks), the raw draws (`normal_rows`: the generator
-streamed to the rank's last place), the whole call, and the serial `md.velocities.maxwell_boltzmann` over all N
+share F of them massless, default 0.01: every chunk mixed; 0: none, the coupled decks' case), chunk 2¹⁶.
+Printed per N and rank: THREAD CPU seconds (medians of 5) of the stream places (`stream_positions`:
+counts + allreduce + mixed chunks), the raw draws (`normal_rows`: the generator
+streamed to the rank's last place), the whole call, and the serial `md.velocities.maxwell_boltzmann` over
+all N
 (what every rank computes today); the rank's peak of the traced NumPy allocations (tracemalloc) of the call.
 """
 
@@ -65,9 +67,10 @@ def main() -> None:
             (r, fid.size, t_pos, t_raw, t_all, peak, t_ser)]
         if r == 0:
             for rr, n, a, b, c, pk, s in rows:
-                print(f"N={N} P={P} massless={frac:g} rank {rr}: rows {n}, places {a * 1e3:.2f} ms, draws {b * 1e3:.1f} ms, "
-                      f"call {c * 1e3:.1f} ms, peak traced {pk / 2**20:.2f} MiB (rows: {n * 2 * 8 / 2**20:.2f} MiB)"
-                      + (f"; serial maxwell_boltzmann over N {s * 1e3:.1f} ms" if rr == 0 else ""), flush=True)
+                ser = f"; serial maxwell_boltzmann over N {s * 1e3:.1f} ms" if rr == 0 else ""
+                print(f"N={N} P={P} massless={frac:g} rank {rr}: rows {n}, places {a * 1e3:.2f} ms, "
+                      f"draws {b * 1e3:.1f} ms, call {c * 1e3:.1f} ms, peak traced {pk / 2**20:.2f} MiB "
+                      f"(rows: {n * 2 * 8 / 2**20:.2f} MiB){ser}", flush=True)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def main() -> None:
     tracemalloc.stop()
     hwm = _status("VmHWM") - rss0
     rows_b = sum(a.nbytes for a in keep)
-    res = comm.gather((r, gid.size, hwm, traced, t, rows_b), 0) if P > 1 else [(r, gid.size, hwm, traced, t, rows_b)]
+    mine = (r, gid.size, hwm, traced, t, rows_b)
+    res = comm.gather(mine, 0) if P > 1 else [mine]
     if r == 0:
         mb = 2.0 ** 20
         for rr_, m, h, tr, tt, rb in res:

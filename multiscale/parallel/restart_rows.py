@@ -44,7 +44,7 @@ h5py = lazy_module("h5py")
 __all__ = ["PER_ATOM", "RankRows", "read_checkpoint_rows", "read_results_rows", "reference_mismatch",
            "verify_checkpoint"]
 
-#: the per-atom arrays of a dynamics checkpoint, as paths under /state (first axis: the atoms, global-id order)
+#: the per-atom arrays of a dynamics checkpoint: paths under /state (first axis: the atoms, global-id order)
 PER_ATOM = ("integrator/x", "integrator/v", "integrator/acc_atoms", "integrator/fext_atoms",
             "integrator/f_atoms", "integrator/atoms.x_build", "integrator/atoms.image",
             "model/reference_positions")
@@ -126,7 +126,8 @@ def _check_file(path: Path, block: int) -> dict:
             version = int(f.attrs.get("msim_format_version", 0))
             if version != FORMAT_VERSION:
                 raise DeckError(f"checkpoint format version {version}, this msim reads version "
-                                f"{FORMAT_VERSION} only (the file was written by another msim version)", file=where)
+                                f"{FORMAT_VERSION} only (the file was written by another msim version)",
+                                file=where)
             stored = f.attrs.get("state_sha256")
             stored = stored.decode() if isinstance(stored, bytes) else stored
             meta = {k: _plain(v) for k, v in f.attrs.items()
@@ -199,8 +200,9 @@ def _small_state(node, skip: set[str], prefix: str = ""):  # noqa: ANN001, ANN20
     return _get(node)
 
 
-def read_checkpoint_rows(path: str | Path, gid: np.ndarray, comm, keys: tuple[str, ...] = RESTART_KEYS,  # noqa: ANN001
-                         mode: str = "rows", block: int = BLOCK, verify: bool = True) -> RankRows:
+def read_checkpoint_rows(path: str | Path, gid: np.ndarray, comm,  # noqa: ANN001
+                         keys: tuple[str, ...] = RESTART_KEYS, mode: str = "rows", block: int = BLOCK,
+                         verify: bool = True) -> RankRows:
     """This rank's rows of a checkpoint (module docstring). Collective.
 
     path : the checkpoint; gid (m,) int64 : this rank's global ids (any order; rows come back in that

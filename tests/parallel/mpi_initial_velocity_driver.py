@@ -1,15 +1,16 @@
-"""Run by tests/parallel/test_initial_velocity.py under ``mpiexec -n P`` (or serially): each rank draws its own
-rows of ``atoms.velocity`` with `parallel.initial_velocity.maxwell_boltzmann_rows`; rank 0 gathers them by
+"""Run by tests/parallel/test_initial_velocity.py under ``mpiexec -n P`` (or serially): each rank draws its
+own rows of ``atoms.velocity`` with `parallel.initial_velocity.maxwell_boltzmann_rows`; rank 0 gathers them by
 free id and writes them with the serial model's draw.
 
     python mpi_initial_velocity_driver.py OUT.npz DECK[:floor=F] ... [synthetic]
 
-``DECK``: a coupled deck with ``atoms.velocity``; the rank's rows are `parallel.rank_sites.rank_sites_from_deck`'s
-(free ids and coupled masses: no serial model is used to make them); the reference is the serial
-`build.build_model`'s ``atoms.v`` at ``system.free`` (the product's own draw). ``:floor=F``: the serial model
+``DECK``: a coupled deck with ``atoms.velocity``; the rank's rows are
+`parallel.rank_sites.rank_sites_from_deck`'s (free ids and coupled masses: no serial model is used to make
+them); the reference is the serial `build.build_model`'s ``atoms.v`` at ``system.free`` (the product's own draw). ``:floor=F``: the serial model
 is built with ``CoupledSystem(mass_floor=F)`` and each rank's masses are the floored ones at its free ids
 (what the band system gives a rank). ``synthetic``: 10 007 free atoms in 3D, masses with 5 % zeros (mixed
-chunks), free ids dealt to the ranks at random, chunk 97 (103 chunks); reference `md.velocities.maxwell_boltzmann`.
+chunks), free ids dealt to the ranks at random, chunk 97 (103 chunks); reference
+`md.velocities.maxwell_boltzmann`.
 
 OUT: ``c/free_id``, ``c/v`` (every rank's rows, concatenated on rank 0), ``c/raw`` (the raw normals of those
 rows), ``c/pos`` (their places in the stream), ``c/ref_v`` (n_free, d) the serial draw, ``c/ref_mass``
@@ -85,7 +86,8 @@ def synthetic_case(comm) -> dict:  # noqa: ANN001
     v = maxwell_boltzmann_rows(fid, mass, n, d, 1.7, 0.9, seed, comm, chunk=chunk)
     pos, _ = stream_positions(fid, mass, n, comm, chunk)
     raw = normal_rows(pos, d, seed, chunk)
-    return {"free_id": fid, "v": v, "raw": raw, "pos": pos, "ref_v": maxwell_boltzmann(m_all, d, 1.7, 0.9, seed),
+    ref = maxwell_boltzmann(m_all, d, 1.7, 0.9, seed)
+    return {"free_id": fid, "v": v, "raw": raw, "pos": pos, "ref_v": ref,
             "ref_mass": m_all, "seed": seed, "floored": 0}
 
 

@@ -26,7 +26,8 @@ def same_tree(a, b) -> bool:  # noqa: ANN001
     if isinstance(a, dict):
         return isinstance(b, dict) and set(a) == set(b) and all(same_tree(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(same_tree(x, y) for x, y in zip(a, b, strict=True))
+        return type(a) is type(b) and len(a) == len(b) and all(same_tree(x, y) for x, y in
+                                                               zip(a, b, strict=True))
     if isinstance(a, np.ndarray | np.generic):
         return isinstance(b, np.ndarray | np.generic) and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, np.random.Generator):

@@ -1,8 +1,8 @@
 """`parallel.initial_velocity`: ``atoms.velocity`` (Maxwell–Boltzmann) drawn per rank from the rank's own rows
 (free ids, coupled masses) — the raw normals bitwise the serial draw's, the velocities within round-off
-(≤ 1e-15 of max |v|) of the serial `build_model`'s ``atoms.v``, on 1 rank in process and under ``mpiexec -n 2``
-and ``-n 3`` (tests/parallel/mpi_initial_velocity_driver.py): wave2d with a temperature, the 3D smoke deck,
-the smoke deck with a mass floor (113 floored atoms) and a synthetic case with massless free atoms (mixed
+(≤ 1e-15 of max |v|) of the serial `build_model`'s ``atoms.v``, on 1 rank in process and under
+``mpiexec -n 2`` and ``-n 3`` (tests/parallel/mpi_initial_velocity_driver.py): wave2d with a temperature,
+the 3D smoke deck, the smoke deck with a mass floor (113 floored atoms) and a synthetic case with massless free atoms (mixed
 chunks), random ownership and 103 chunks.
 """
 
@@ -53,8 +53,8 @@ def test_chunked_draws_are_one_draw(size: int) -> None:
 
 def test_positions_with_massless_atoms_one_rank() -> None:
     """Places in the stream = the number of live atoms (mass > 0) with a smaller free id, with mixed chunks
-    (massless atoms), pads and rows in any order. Rows in free-id order: bitwise the serial draw (the sums over
-    the same array in the same order); rows permuted: within round-off (the sums' order differs)."""
+    (massless atoms), pads and rows in any order. Rows in free-id order: bitwise the serial draw (the sums
+    over the same array in the same order); rows permuted: within round-off (the sums' order differs)."""
     rng = np.random.default_rng(3)
     n = 2000
     m = rng.uniform(0.5, 2.0, n)

@@ -1,8 +1,9 @@
-"""`parallel.restart_rows`: a checkpoint (or a results frame) read by global id, each rank its own rows — against
-today's restart of the spatial path (every rank loads the whole checkpoint, `SpatialIntegrator.set_state`)
-on 1, 2 and 3 ranks (tests/parallel/mpi_restart_rows_driver.py), both modes ("rows": each rank reads its row
-blocks; "scatter": rank 0 reads and sends); the streamed verification equal to `load_checkpoint`'s and refusing
-a damaged file; a results frame's rows equal to `read_origin`'s.
+"""`parallel.restart_rows`: a checkpoint (or a results frame) read by global id, each rank its own rows —
+against today's restart of the spatial path (every rank loads the whole checkpoint,
+`SpatialIntegrator.set_state`) on 1, 2 and 3 ranks (tests/parallel/mpi_restart_rows_driver.py), both modes
+("rows": each rank reads its row blocks; "scatter": rank 0 reads and sends); the model check over the rows
+(`reference_mismatch`) giving the serial message; the streamed verification equal to `load_checkpoint`'s
+and refusing a damaged file; a results frame's rows equal to `read_origin`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from mpi_helpers import ROOT, deck_dict, msim, ok, run_driver, write_deck
 from multiscale.errors import DeckError
 from multiscale.output.checkpoint import load_checkpoint
 from multiscale.parallel.comm import SerialComm
-from multiscale.parallel.restart_rows import PER_ATOM, read_checkpoint_rows, read_results_rows, verify_checkpoint
+from multiscale.parallel.restart_rows import (
+    PER_ATOM,
+    read_checkpoint_rows,
+    read_results_rows,
+    verify_checkpoint,
+)
 
 DRIVER = "mpi_restart_rows_driver.py"
 
@@ -51,8 +57,8 @@ def _same(a, b) -> bool:  # noqa: ANN001
 
 
 def test_rows_one_rank_in_process(run_files: tuple[Path, Path, Path]) -> None:
-    """Any ids, any order (repeats too): the rows bitwise the whole arrays' at those ids; the state without the
-    per-atom arrays bitwise `load_checkpoint`'s; small blocks (many hyperslabs) and the streamed checksum."""
+    """Any ids, any order (repeats too): the rows bitwise the whole arrays' at those ids; the state without
+    the per-atom arrays bitwise `load_checkpoint`'s; small blocks (many hyperslabs)."""
     _, ck, _ = run_files
     st = load_checkpoint(ck)
     n = st["integrator"]["x"].shape[0]
@@ -123,7 +129,8 @@ def test_results_frame_rows(run_files: tuple[Path, Path, Path]) -> None:
 
 
 @pytest.mark.parametrize("ranks", [0, 2, 3])
-def test_against_todays_spatial_restart(ranks: int, run_files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+def test_against_todays_spatial_restart(ranks: int, run_files: tuple[Path, Path, Path],
+                                        tmp_path: Path) -> None:
     """Each rank's rows (both modes) at the engine's owned ids after today's restart: x, v of the non-pad
     atoms and the thermostat's restart forces bitwise the engine's; the reference positions the engine's X;
     every atom owned once; every rank's small state bitwise the checkpoint's."""
