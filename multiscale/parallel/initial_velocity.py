@@ -16,8 +16,10 @@ array over all atoms:
    rank counts its live rows per chunk and ONE allreduce of the (n_free / chunk,) counts gives every chunk's
    live count and (exclusive cumulative sum) the number of live atoms before it. In a chunk whose atoms are
    all live (the usual case: every non-pad atom has β̄ > 0, so mass > 0) a row's place is that offset + its
-   id's position in the chunk. A chunk holding atoms of mass 0 ("mixed") is resolved by one allreduce of its
-   (chunk,) live mask (each free id is owned by exactly one rank): O(chunk) buffer per mixed chunk;
+   id's position in the chunk. In a chunk holding massless free atoms ("mixed") the massless ids below the
+   row's id are subtracted: the massless ids of the mixed chunks are allgathered in batches of at most
+   ``chunk`` ids (one allgather when the model has ≤ chunk of them): O(chunk) buffers, O(n_massless)
+   communication in all;
 2. **the raw draws** (`normal_rows`): the generator is streamed in blocks of ``chunk`` rows of d normals,
    each block's owned rows picked, until the last owned place (numpy's ``standard_normal`` fills in C order
    from the bit stream: blocks give the bits of one big draw, `tests/parallel/test_initial_velocity.py`).
@@ -86,22 +88,38 @@ def stream_positions(free_id: np.ndarray, mass: np.ndarray, n_free: int, comm,  
     rows = np.flatnonzero(live)
     c = fl // chunk
     pos[rows] = start[c] + (fl - c * chunk)            # all-live chunks: the id's place in the chunk
-    mixed = np.flatnonzero(per < size)
+    dead = size - per                                  # massless free atoms per chunk (every rank knows)
+    mixed = np.flatnonzero(dead > 0)
     if mixed.size:
-        # the owned live rows grouped by chunk (rows in free-id order, as `RankSites` gives them: no sort)
-        by = np.arange(c.size) if bool(np.all(c[1:] >= c[:-1])) else np.argsort(c, kind="stable")
-        cs = c[by]
-        mask = np.zeros(chunk, np.int64)
-        for k in mixed.tolist():                       # the same chunks, in the same order, on every rank
-            a, b = np.searchsorted(cs, [k, k + 1])
+        # a live row of a mixed chunk k: its place − the massless ids of chunk k below its id. The massless
+        # ids of the mixed chunks are allgathered in batches of consecutive mixed chunks holding at most
+        # `chunk` of them (O(chunk) buffers; one batch when the model has ≤ chunk massless atoms)
+        def grouped(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """(order, chunk of each in that order): ids grouped by chunk, no sort when already ordered."""
+            k = ids // chunk
+            o = np.arange(k.size) if bool(np.all(k[1:] >= k[:-1])) else np.argsort(k, kind="stable")
+            return o, k[o]
+        by, cs = grouped(fl)
+        dl = free_id[own_free & ~live]                 # this rank's massless free ids
+        dby, dcs = grouped(dl)
+        dl = dl[dby]
+        i = 0
+        while i < mixed.size:                          # the same batches on every rank
+            j, tot = i, 0
+            while j < mixed.size and (j == i or tot + int(dead[mixed[j]]) <= chunk):
+                tot += int(dead[mixed[j]])
+                j += 1
+            k0, k1 = int(mixed[i]), int(mixed[j - 1]) + 1
+            a, b = np.searchsorted(dcs, [k0, k1])
+            mine = np.ascontiguousarray(dl[a:b])
+            parts = comm.allgather(mine) if comm.size > 1 else [mine]
+            D = np.sort(np.concatenate(parts))
+            a, b = np.searchsorted(cs, [k0, k1])
             sel = rows[by[a:b]]
-            off = free_id[sel] - k * chunk
-            mask[:] = 0
-            mask[off] = 1
-            full = _allreduce(comm, mask)
             if sel.size:
-                before = np.cumsum(full) - full            # live atoms of the chunk before each id
-                pos[sel] = start[k] + before[off]
+                f = free_id[sel]
+                pos[sel] -= np.searchsorted(D, f) - np.searchsorted(D, (f // chunk) * chunk)
+            i = j
     return pos, int(per.sum())
 
 
