@@ -41,7 +41,7 @@ from .._lazy import lazy_module
 
 h5py = lazy_module("h5py")
 
-__all__ = ["PER_ATOM", "RankRows", "read_checkpoint_rows", "read_results_rows", "reference_mismatch",
+__all__ = ["PER_ATOM", "RankRows", "owned_gids", "read_checkpoint_rows", "read_results_rows", "reference_mismatch",
            "verify_checkpoint"]
 
 #: the per-atom arrays of a dynamics checkpoint: paths under /state (first axis: the atoms, global-id order)
@@ -332,3 +332,18 @@ def reference_mismatch(recorded: np.ndarray | None, X: np.ndarray, gid: np.ndarr
         return (f"the atom reference positions differ from this deck's by up to {worst[0]:.3g} (atom "
                 f"{worst[1]}: {np.round(worst[2], 6).tolist()} there, {np.round(worst[3], 6).tolist()} here)")
     return None
+
+
+def owned_gids(path: str | Path, dec, rank: int, key: str = "state/integrator/x",  # noqa: ANN001
+               axis: int = 0, block: int = BLOCK) -> np.ndarray:
+    """(m,) int64 increasing global ids of the atoms whose coordinate ``axis`` of ``key`` (a checkpoint's
+    current positions, default) lies in slab ``rank`` of ``dec`` (`parallel.engine.SlabDecomposition`:
+    ``dec.owner``): the ownership today's restart gives the engine (`SpatialCoupled`: owner of x along
+    axis 0), read in blocks of ``block`` rows — O(n) reading, O(block + m) memory. Not collective."""
+    out = []
+    with h5py.File(path, "r") as f:
+        ds = f[key]
+        for s in range(0, ds.shape[0], block):
+            x = ds[s:s + block, axis]
+            out.append(s + np.flatnonzero(np.asarray(dec.owner(x)) == rank))
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)

@@ -83,6 +83,12 @@ def main() -> None:
         Xs[5, 1] += 1e-6
         serial = [model_mismatch(st["model"], {"reference_positions": np.array(sim.model.atoms.X, float)}),
                   model_mismatch(st["model"], {"reference_positions": Xs})]
+        # today's ownership (owner of the checkpoint's x along axis 0) from the file in blocks
+        from multiscale.parallel.engine import SlabDecomposition
+        from multiscale.parallel.restart_rows import owned_gids
+        a = sim.model.atoms
+        dec = SlabDecomposition(a.box, comm.size, 0, float(a.potential.cutoff) + float(a.nlist.skin))
+        mine["owned_same"] = np.array([np.array_equal(owned_gids(ck, dec, comm.rank, block=100), np.sort(gid))])
         mine["check_same"] = np.array([[str(m) == str(s) for m, s in zip(msgs, serial, strict=True)]])
         mine["check_msg"] = np.array([str(msgs[1])])
         parts = comm.gather(mine, 0) if comm.size > 1 else [mine]

@@ -149,5 +149,6 @@ def test_against_todays_spatial_restart(ranks: int, run_files: tuple[Path, Path,
         assert np.array_equal(z[f"{mode}_reference_positions"], z["X"]), mode
     assert float(np.max(np.abs(z["fext"]))) > 0.0
     # the model check over the rows: no message for the deck's own sites, the serial message for a moved atom
+    assert z["owned_same"].all()          # `owned_gids`: the engine's owned ids of today's restart
     assert z["check_same"].all(), z["check_msg"]
     assert "atom 5:" in str(z["check_msg"][0])
