@@ -18,7 +18,12 @@ Here:
   parts' states: everything but the per-atom arrays `PER_ATOM`) on every rank, and the rank's rows of the
   per-atom arrays it asks for, by global id;
 * `read_results_rows`: a results file's frame (``--from OUT.h5[:STEP]``): the rank's rows of the atoms'
-  displacement (x = X + u, X the file's reference positions) or position, and velocity; U, V whole (mesh).
+  displacement (x = X + u, X the file's reference positions) or position, and velocity; U, V whole (mesh);
+* `reference_mismatch`: `run.checkpoints.model_mismatch`'s check of the recorded reference sites over the
+  ranks' rows (one allgather of each rank's worst row; the serial message);
+* `owned_gids`: the ownership today's restart gives the engine (owner of the checkpoint's x along axis 0),
+  read in blocks, for a caller that keeps it (a caller owning by reference position, `RankSites`, reads its
+  rows and lets the engine migrate the atoms that moved across a slab face).
 
 Two ways to get the rows (``mode``): ``"rows"`` (default) — each rank opens the file read-only and reads the
 row blocks of ``block`` rows that hold one of its global ids (contiguous hyperslabs, picked in memory:
