@@ -191,12 +191,23 @@ class SpatialCoupled:
     ``t_gather`` the Allgatherv and the unpacking, ``t_rest`` kick/drift, pads, constraints; neighbour
     rebuilds are in ``engine.stats``)."""
 
-    def __init__(self, model, integrator, comm, newton: bool | None = None) -> None:  # noqa: ANN001
+    @classmethod
+    def from_rank_model(cls, rm, comm, newton: bool | None = None) -> SpatialCoupled:  # noqa: ANN001
+        """The same object built from the per-rank build (`parallel.rank_build.RankModel`: this rank's own
+        sites, the replicated band and `BandSystem`) instead of the serial model: the engine's rows, the
+        touched copy, the pads' plan and the masses come from ``rm`` (bitwise the serial model's values)."""
+        model, integrator = rm.facades()
+        return cls(model, integrator, comm, newton, rank=rm)
+
+    def __init__(self, model, integrator, comm, newton: bool | None = None,  # noqa: ANN001
+                 rank=None) -> None:  # noqa: ANN001
         from .engine import DistributedMD
         from .split_continuum import SplitContinuum
-        why = spatial_refusal(model, integrator, comm.size)
+        # rank: a `parallel.rank_build.RankModel` (`from_rank_model`; its refusal is `per_rank_refusal`)
+        why = spatial_refusal(model, integrator, comm.size) if rank is None else None
         if why is not None:
             raise ValueError(f"{why[0]}: {why[1]}")
+        self._rank = rank
         self.model, self.serial, self.comm = model, integrator, comm
         s, a, p = model.system, model.atoms, integrator.projector
         self.s, self.p = s, p
@@ -218,12 +229,19 @@ class SpatialCoupled:
         self.T = np.unique(np.concatenate([ta // d, rep // d]) if rep.size else ta // d).astype(np.int64)
         self.tc = (np.searchsorted(self.T, ta // d) * d + ta % d).astype(np.int64)
         self.ac = (np.searchsorted(self.T, aa // d) * d + aa % d).astype(np.int64)
-        self.xT = np.ascontiguousarray(a.x[self.T])
-        self.vT = np.ascontiguousarray(a.v[self.T])
-        self.XT = np.ascontiguousarray(a.X[self.T])
+        if rank is None:
+            self.xT = np.ascontiguousarray(a.x[self.T])
+            self.vT = np.ascontiguousarray(a.v[self.T])
+            self.XT = np.ascontiguousarray(a.X[self.T])
+            self.invT = np.ascontiguousarray(integrator._inv_atoms[self.T])
+        else:       # the band's rows (the touched atoms are atoms of H)
+            bT = rank.band_rows(self.T)
+            self.xT = np.ascontiguousarray(rank.xB[bT])
+            self.vT = np.ascontiguousarray(rank.vB[bT])
+            self.XT = np.ascontiguousarray(rank.band.X[bT])
+            self.invT = np.ascontiguousarray(rank.bsys.inv_atoms[bT])
         self.fT = np.zeros_like(self.xT)
         self.accT = np.zeros_like(self.xT)
-        self.invT = np.ascontiguousarray(integrator._inv_atoms[self.T])
         self.inv_t = integrator._inv_t if p is not None else np.zeros(0)
         self.inv_nodes = integrator._inv_nodes
         self.buf_t = np.empty(p.touched.size if p is not None else 0)
@@ -255,7 +273,7 @@ class SpatialCoupled:
         # ---- fixed dofs: the serial (n, d) mask of the dofs that move (0 on fixed components and pads);
         # the owned rows' inverse masses are multiplied by it at each remap (v and x of held dofs unchanged,
         # as the serial kick with its zero inverse mass leaves them), the nodes' are the serial ones
-        self._free_atoms = integrator._free_atoms
+        self._free_atoms = integrator._free_atoms if rank is None else None     # (per rank: no held dofs)
         from ..loads.fixed import Fixed
         self._fixed_loads = [ld for ld in model.loads if type(ld) is Fixed]
         self._nidx = [np.zeros(0, np.int64) if ld.node_sel is None else np.flatnonzero(ld.node_sel)
@@ -263,22 +281,32 @@ class SpatialCoupled:
         self._nR = len(self._fixed_loads) * d        # per rank: each fixed load's sum of its owned atoms' forces
         # ---- the engine: each rank gives its own slab's atoms (`SlabDecomposition.owner` of x along the
         # cut axis, the engine's first rebuild then migrates none); pads with zero mass and velocity
-        from .engine import SlabDecomposition
-        dec = SlabDecomposition(a.box, comm.size, 0, float(a.potential.cutoff) + float(a.nlist.skin))
-        mine = np.flatnonzero(dec.owner(np.asarray(a.x, float)[:, 0]) == comm.rank)
-        v0 = np.array(a.v[mine], float)
-        v0[np.isin(mine, self.pad_idx)] = 0.0
-        site_w = getattr(a, "site_w", None)
+        if rank is None:
+            from .engine import SlabDecomposition
+            dec = SlabDecomposition(a.box, comm.size, 0, float(a.potential.cutoff) + float(a.nlist.skin))
+            mine = np.flatnonzero(dec.owner(np.asarray(a.x, float)[:, 0]) == comm.rank)
+            v0 = np.array(a.v[mine], float)
+            v0[np.isin(mine, self.pad_idx)] = 0.0
+            site_w = getattr(a, "site_w", None)
+            rows = (np.asarray(a.x, float)[mine], v0, np.asarray(s.atom_mass, float)[mine], mine,
+                    None if a.types is None else np.asarray(a.types, np.int32)[mine],
+                    None if site_w is None else np.asarray(site_w, float)[mine], np.asarray(a.X, float)[mine])
+            del v0, mine
+        else:       # this rank's own sites (owned by their reference position; the engine migrates any
+            # atom the initial conditions moved across a slab face at its first rebuild)
+            st = rank.sites
+            v0 = np.array(rank.v, float)
+            v0[st.pad] = 0.0
+            rows = (rank.x, v0, st.mass, st.gid, rank.pot_types, st.weight, st.X)
         self.engine = DistributedMD(
-            comm, np.asarray(a.x, float)[mine], v0, np.asarray(s.atom_mass, float)[mine], mine,
+            comm, rows[0], rows[1], rows[2], rows[3],
             _RowFlagged(a.potential) if getattr(a.potential, "takes_bond_w_rows", False) else a.potential, a.box,
-            a.nlist.skin, types=None if a.types is None else np.asarray(a.types, np.int32)[mine], axis=0,
+            a.nlist.skin, types=rows[4], axis=0,
             newton=newton, n_threads=self.n_threads, neighbor=a.nlist.policy,
-            site_w=None if site_w is None else np.asarray(site_w, float)[mine],
-            X_ref=np.asarray(a.X, float)[mine],
+            site_w=rows[5], X_ref=rows[6],
             # force blending: the unweighted lattice (the serial region's weights: sites 1, no bond weights)
             bond_weight_fn=s.handshake.bond_weight_fn if s.method.energy_based else None)
-        del v0, mine
+        del rows
         self._built = -1
         self.step_count = int(integrator.step_count)     # a restart continues the serial clock
         self.loads = SpatialLoads(self, model, integrator)      # prescribed, indenter, body force, traction
@@ -322,7 +350,10 @@ class SpatialCoupled:
         self.rowsB, self.posB = self.cm.rows(g) if self.cm is not None else (e0, e0)
         self._frB = np.ascontiguousarray((self.rowsB[:, None] * d + cd).ravel())
         self.inv_own = np.ascontiguousarray(np.repeat(e.inv_mass[:, None], d, axis=1))
-        self.free_own = np.ascontiguousarray(self._free_atoms[g])     # (n_own, d): 0 on held dofs and pads
+        if self._free_atoms is not None:
+            self.free_own = np.ascontiguousarray(self._free_atoms[g])     # (n_own, d): 0 on held dofs and pads
+        else:       # the per-rank build (no held dofs): 0 on the pads, 1 elsewhere (`_free_atoms`' values)
+            self.free_own = np.repeat((~inP).astype(float)[:, None], d, axis=1)
         self.inv_own *= self.free_own
         # each fixed load's owned selected rows in global-id order (the serial reaction's operands, pads with
         # their serial zero force: numpy's pairwise sum depends on the positions), and which are pads

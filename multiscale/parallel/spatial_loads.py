@@ -105,6 +105,9 @@ class SpatialLoads:
         self.nS = n
         self.S = np.zeros(n)                 # this rank's partials (last draw)
         self.S_sum = np.zeros(n)             # the ranks' sums
+        if not self.loads:      # no load here: nothing over the model's atoms (the per-rank build has none)
+            self._no_loads(sc, s, serial)
+            return
         # H: the prescribed loads' atoms (global ids, sorted), each load's rows in H
         pad = np.zeros(s.n_atoms, bool)
         pad[np.asarray(s.pad_idx, np.int64)] = True
@@ -178,6 +181,31 @@ class SpatialLoads:
         self.pending = 0.0                  # this step's atoms' term (`SpatialThermostat.after_drift`)
         self.rowsH = np.zeros(0, np.int64)
         self.posH = np.zeros(0, np.int64)
+        self._order = None
+
+    def _no_loads(self, sc, s, serial) -> None:  # noqa: ANN001
+        """The attributes of a deck without these loads (empty sets; `remap`, `counts` and the step's calls
+        then do nothing), read from nothing over all atoms."""
+        d, e0 = self.d, np.zeros(0, np.int64)
+        self.H = self.rowsH = self.posH = e0
+        self._posld, self._nidx, self._sel, self._mov, self._movpos, self._uaF, self._inT = [], [], [], [], [], [], []
+        self.fregH = self.fintH = np.zeros((0, d))
+        self._n_fa, self._k_mov, self._flat, self._movH = 0, e0, e0, e0
+        self.XF = self.xF = self.xF0 = self.fintF = self.fintF0 = np.zeros(0)
+        self.cont = sc.model.continuum
+        self._f_node = e0
+        self._free_nodes = None
+        self.fext_nodes = np.zeros((s.n_nodes, d))
+        self._fen0 = self._U0 = None
+        self.fintN = self.fintN0 = np.zeros(0)
+        self._proxy = None
+        self.n_pad = int(sc.n_pad)
+        self.fextP = np.zeros((self.n_pad, d))
+        self.fextP_own = np.zeros((0, d))
+        self._Np = None
+        self.dyn_nodes = None
+        self.work_local = float(serial.external_work) if sc.comm.rank == 0 else 0.0
+        self.pending = 0.0
         self._order = None
 
     # ------------------------------------------------------------------ ownership (per rebuild)
