@@ -85,6 +85,26 @@ def per_rank_refusal(deck, size: int, *, restart: bool = False,  # noqa: ANN001
     pot = cfg.potential.type
     if pot in ("lammps", "ase"):
         return "potential", f"an external engine {what}"
+    return _thin_slabs(deck, size, what)
+
+
+def _thin_slabs(deck, size: int, what: str) -> tuple[str, str] | None:  # noqa: ANN001
+    """`spatial_refusal`'s slab rule (P slabs along x no thinner than cut-off + skin) from the deck's
+    region bounds (`build._region_and_bounds`, as the serial box)."""
+    from .. import build as B
+    if size <= 1:
+        return None
+    cfg = deck.config
+    with B.located(deck, "potential", "the potential"):
+        potential = B._potential(deck, deck.units)
+    with B.located(deck, "atoms.lattice", "the lattice"):
+        lattice = B._lattice(deck, potential)
+    rlist = float(potential.cutoff) + float(cfg.atoms.skin)
+    with B.located(deck, "atoms.region", "the atomistic region"):
+        _, lo, hi, _ = B._region_and_bounds(deck, lattice, [False] * lattice.dim, [], 2.0 * rlist)
+    if (hi[0] - lo[0]) / size < rlist:
+        return "atoms.region", (f"{size} slabs of {(hi[0] - lo[0]) / size:g} along x are thinner than cut-off + "
+                                f"skin = {rlist:g}: {what}")
     return None
 
 
@@ -306,7 +326,7 @@ def _own_by_position(sites, x, v, dec, comm):  # noqa: ANN001, ANN202
     n_go = int(comm.allreduce(int(go.sum()), "sum")) if comm.size > 1 else int(go.sum())
     if n_go == 0:
         return sites, x, v
-    names = ("X", "sub", "types", "weight", "pad", "mass", "mass_full", "gid", "free_id")
+    names = ("X", "sub", "types", "weight", "pad", "mass", "mass_full", "gid", "free_id", "site_id")
     cols = [getattr(sites, k) for k in names] + [x, v]
     cols[4] = cols[4].astype(np.int64)
     rows = _pack_rows([c[go] for c in cols])

@@ -61,6 +61,8 @@ class RankSites:
     free_id : (m,) int64 index among the non-pad atoms (the serial ``system.free`` numbering: free_id[k] = f
         ⇔ system.free[f] = gid[k]); −1 for pads
     n_atoms, n_free : the model's numbers of atoms and of non-pad atoms (all ranks)
+    site_id : (m,) int64 index among ALL the lattice sites of the atoms' region, before the handshake dropped
+        the far ones (``model.site_ids[gid]``: the results file's ``atoms/ids``, the thermostat's key)
     """
 
     X: np.ndarray
@@ -74,6 +76,7 @@ class RankSites:
     free_id: np.ndarray
     n_atoms: int
     n_free: int
+    site_id: np.ndarray | None = None
 
 
 @dataclass
@@ -139,20 +142,24 @@ def rank_sites(lattice, region, lo: np.ndarray, hi: np.ndarray, handshake, reach
         X, sub = X[inside], sub[inside]
     if len(X):
         cls = handshake.classify(X, cell, float(reach))
-        own = (np.asarray(dec.owner(X[:, 0])) == me) & cls.keep
-        X, sub, w, pad = X[own], sub[own], cls.weights[own], cls.pad[own]
+        own = np.asarray(dec.owner(X[:, 0])) == me      # every site of the region this rank owns
+        X, sub, w, pad, keep = X[own], sub[own], cls.weights[own], cls.pad[own], cls.keep[own]
         del cls
     else:
-        w, pad = np.zeros(0), np.zeros(0, bool)
-    X = np.ascontiguousarray(X)
-    gid, (free_id,) = serial_ids(X, comm, (~pad,))
+        w, pad, keep = np.zeros(0), np.zeros(0, bool), np.zeros(0, bool)
+    # site ids (among all the region's sites: `build.Model.site_ids`), global ids (among the kept sites)
+    # and free ids (among the kept non-pad sites) from the same one allgather of per-row counts
+    site_id, (gid, free_id) = serial_ids(np.ascontiguousarray(X), comm, (keep, keep & ~pad))
+    X, sub, w, pad = np.ascontiguousarray(X[keep]), sub[keep], w[keep], pad[keep]
+    site_id, gid, free_id = site_id[keep], gid[keep], free_id[keep]
     types = np.asarray(sub_type, np.int64)[sub]
     mass_full = np.asarray(type_mass, float)[types]
     mass = np.where(pad, 0.0, w * mass_full)                 # `CoupledSystem.atom_mass`
     counts = np.array([len(X), int(np.count_nonzero(~pad))], np.int64)
     n_atoms, n_free = (comm.allreduce_array(counts) if comm.size > 1 else counts).tolist()
     return RankSites(X=X, sub=sub, types=types, weight=np.ascontiguousarray(w), pad=pad, mass=mass,
-                     mass_full=mass_full, gid=gid, free_id=free_id, n_atoms=int(n_atoms), n_free=int(n_free))
+                     mass_full=mass_full, gid=gid, free_id=free_id, n_atoms=int(n_atoms), n_free=int(n_free),
+                     site_id=site_id)
 
 
 def handshake_band(sites: RankSites, handshake, comm) -> Band:  # noqa: ANN001

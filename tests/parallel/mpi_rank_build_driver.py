@@ -7,9 +7,10 @@ path) and `SpatialCoupled.from_rank_model` from the per-rank build (`parallel.ra
 Rank 0 writes ``old/*`` and ``new/*``: the gathered x, v (n, d), U, V (N, d) after STEPS steps and the ledger
 rows every EVERY steps (``ledger`` (rows, 6): kinetic atoms, kinetic continuum, potential atoms, continuum,
 total, step); ``same_engine`` (P,) whether each rank's engine rows (global ids, x, v, forces, per-atom
-energies) are bitwise those of the old path at the end; ``builds`` the engines' neighbour builds; ``size``.
-``BREAK`` in the environment breaks the new path on purpose (the test's negative controls): ``halo`` (the
-sites' halo 0: wrong pads at the slab faces), ``project`` (the initial state not projected).
+energies) are bitwise those of the old path at the end, and its sites' site ids the serial model's; ``builds`` the engines' neighbour builds; ``size``.
+``BREAK`` in the environment breaks the new path on purpose (the test's negative controls): ``pads`` (the
+pads not moved onto the mesh before the ownership: a pad the pulse moved across the slab face is owned by
+the other rank), ``project`` (the initial state not projected).
 """
 
 from __future__ import annotations
@@ -52,10 +53,9 @@ def main() -> None:
         why = per_rank_refusal(deck, comm.size)
         if why is not None:
             raise SystemExit(f"refused: {why}")
-        if brk == "halo":
-            import multiscale.parallel.rank_sites as R
-            base = R.rank_sites
-            R.rank_sites = lambda *a, **k: base(*a, **{**k, "halo": 0.0})
+        if brk == "pads":
+            import multiscale.parallel.rank_build as RB
+            RB._pads_follow = lambda *a, **k: None
         if brk == "project":
             import multiscale.parallel.rank_build as RB
             RB._project_initial = lambda *a, **k: None
@@ -75,6 +75,7 @@ def main() -> None:
         same = (eo.n_own == en.n_own and all(np.array_equal(a, b) for a, b in (
             (eo.gid[:eo.n_own], en.gid[:en.n_own]), (eo.x[:eo.n_own], en.x[:en.n_own]), (eo.v, en.v),
             (eo.forces[:eo.n_own], en.forces[:en.n_own]), (eo.atom_energies(), en.atom_energies()))))
+        same = same and np.array_equal(rm.sites.site_id, np.asarray(sim.model.site_ids)[rm.sites.gid])
         flags = comm.gather(bool(same), 0) if comm.size > 1 else [bool(same)]
         builds = comm.gather((int(eo.n_builds), int(en.n_builds)), 0) if comm.size > 1 else \
             [(int(eo.n_builds), int(en.n_builds))]

@@ -7,7 +7,8 @@ and `handshake_band` on each rank for a list of decks; rank 0 writes every rank'
 ``DECK:cut=x1,x2,...`` puts them at x1, ... (the first P − 1 values).
 ``BREAK`` in the environment breaks the code on purpose (the test's negative controls): ``halo0`` (halo 0)
 or ``nofreecounts`` (free ids numbered within each rank: no per-row pad counts of the other ranks).
-OUT: ``c/r/<field>`` for deck c, rank r (X, sub, types, weight, pad, mass, mass_full, gid, free_id),
+OUT: ``c/r/<field>`` for deck c, rank r (X, sub, types, weight, pad, mass, mass_full, gid, free_id,
+site_id),
 ``c/band/<field>`` rank 0's band, ``c/band_same`` every rank got the same band bit for bit,
 ``c/bounds`` the slab faces, ``c/n_atoms``, ``c/n_free``; ``size``.
 """
@@ -24,7 +25,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-FIELDS = ("X", "sub", "types", "weight", "pad", "mass", "mass_full", "gid", "free_id")
+FIELDS = ("X", "sub", "types", "weight", "pad", "mass", "mass_full", "gid", "free_id", "site_id")
 BAND = ("X", "gid", "free_id", "weight", "pad", "mass", "mass_full")
 
 
@@ -76,11 +77,11 @@ def main() -> None:
             base_ids = mod.serial_ids
 
             def local_free(X, c, subsets=()):  # noqa: ANN001, ANN202
-                gid, (fid,) = base_ids(X, c, subsets)
-                m = np.asarray(subsets[0], bool)
+                sid, rest = base_ids(X, c, subsets)
+                m = np.asarray(subsets[-1], bool)       # the free ids' subset (the last)
                 g = np.full(len(X), -1, np.int64)
                 g[m] = np.arange(int(m.sum()))          # numbered within the rank only
-                return gid, [g]
+                return sid, list(rest[:-1]) + [g]
             mod.serial_ids = local_free
         for c, spec in enumerate(sys.argv[2:]):
             path, _, opt = spec.partition(":")

@@ -93,6 +93,7 @@ def serial(path: Path) -> dict:
     free_id[s.free] = np.arange(s.n_free)
     return {"X": m.atoms.X, "types": m.atom_types, "weight": s.atom_weight, "pad": s.pad,
             "mass": s.atom_mass, "mass_full": np.asarray(m.atoms.mass, float), "free_id": free_id,
+            "site_id": np.asarray(m.site_ids, np.int64),
             "band": np.sort(np.concatenate([s.pad_idx, s.free[s.constrained]])), "n_free": s.n_free,
             "G": None if s.G is None else s.G.tocsr(), "pad_idx": s.pad_idx.astype(np.int64),
             "gid_constrained": s.free[s.constrained].astype(np.int64), "node_mass": s.node_mass}
@@ -117,7 +118,7 @@ def mismatches(z: dict, c: int, ranks: int, ref: dict) -> list[str]:
         x0 = z[f"{c}/{r}/X"][:, 0]
         if (r > 0 and np.any(x0 < bounds[r])) or (r < ranks - 1 and np.any(x0 >= bounds[r + 1])):
             bad.append(f"rank {r} slab")
-        for k in ("X", "types", "weight", "pad", "mass", "mass_full", "free_id"):
+        for k in ("X", "types", "weight", "pad", "mass", "mass_full", "free_id", "site_id"):
             if not np.array_equal(z[f"{c}/{r}/{k}"], ref[k][g]):
                 bad.append(f"{k} rank {r}")
     b = ref["band"]
@@ -216,7 +217,7 @@ def test_rank_sites_one_rank_in_process(name: str) -> None:
     rs, hs, dec = rank_sites_from_deck(load_deck(path), SerialComm())
     np.testing.assert_array_equal(rs.gid, np.arange(len(ref["X"])))
     assert rs.n_atoms == len(ref["X"]) and rs.n_free == ref["n_free"]
-    for k in ("X", "types", "weight", "pad", "mass", "mass_full", "free_id"):
+    for k in ("X", "types", "weight", "pad", "mass", "mass_full", "free_id", "site_id"):
         np.testing.assert_array_equal(getattr(rs, k), ref[k], err_msg=k)
     band = handshake_band(rs, hs, SerialComm())
     np.testing.assert_array_equal(band.gid, ref["band"])

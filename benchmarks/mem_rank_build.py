@@ -1,0 +1,96 @@
+"""Peak memory per rank of the spatial coupled step's SET-UP and first steps, built from the serial model
+(today's ``msim run`` spatial path: `build.build_model`, `run.prepare.prepare`, `SpatialCoupled(model,
+integrator)`) or per rank (`parallel.rank_build.build_rank_model`, `SpatialCoupled.from_rank_model`: no
+serial model), on the 2D bench deck of benchmarks/bench_coupled.py.
+
+    mpiexec -n 2 .venv/bin/python benchmarks/mem_rank_build.py --bench2d 300 --which serial
+    mpiexec -n 2 .venv/bin/python benchmarks/mem_rank_build.py --bench2d 300 --which rank
+
+One build per process (``--which``), so the two do not share the allocator's free blocks. The modules are
+imported and the one-time costs paid on the L = 40 deck first (the same build), then the peak is reset
+(/proc/self/clear_refs, VmHWM); the phase is the build plus ``--steps`` steps (the engine's first rebuild
+included). Per rank: VmRSS before, the phase's peak VmHWM, VmRSS after (``malloc_trim(0)``), process CPU
+seconds. MiB. NOT the whole ``msim run`` (the run loop, thermo, frames and checkpoints are not wired to the
+per-rank build: docs/parallel.md "The wiring").
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mem_mpi_coupled_spatial import reset_peak, status  # noqa: E402
+
+
+def build(which: str, path: Path, comm, steps: int):  # noqa: ANN001, ANN201
+    from multiscale.deck import load_deck
+    from multiscale.parallel.coupled_spatial import SpatialCoupled
+    deck = load_deck(path)
+    if which == "rank":
+        from multiscale.parallel.rank_build import build_rank_model, per_rank_refusal
+        why = per_rank_refusal(deck, comm.size)
+        if why is not None:
+            raise SystemExit(f"refused: {why}")
+        sc = SpatialCoupled.from_rank_model(build_rank_model(deck, comm, threads=1), comm)
+    else:
+        from multiscale.simulation import Simulation
+        sim = Simulation.from_deck(deck, threads=1)
+        sim.prepare()
+        sc = SpatialCoupled(sim.model, sim.integrator, comm)
+    sc.step(steps)
+    return sc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench2d", type=float, default=300.0, metavar="L")
+    ap.add_argument("--which", choices=["rank", "serial"], required=True)
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args()
+    from bench_coupled import deck as bench_deck
+
+    from multiscale.parallel.comm import get_comm
+    comm = get_comm()
+    tmp = Path(tempfile.gettempdir()) / f"memrankbuild_{args.bench2d:g}_{os.getuid()}"
+    tmp.mkdir(exist_ok=True)
+    path, wpath = tmp / "bench2d.yaml", tmp / "warm.yaml"
+    if comm.rank == 0:
+        path.write_text(bench_deck(2, args.bench2d, True))
+        wpath.write_text(bench_deck(2, 40.0, True))
+    comm.barrier()
+    sc = build(args.which, wpath, comm, 2)          # imports, kernels, schema: outside the phase
+    del sc
+    gc.collect()
+    trim = ctypes.CDLL("libc.so.6").malloc_trim
+    trim(0)
+    rss0, _ = status()
+    reset_peak()
+    t0 = time.process_time()
+    sc = build(args.which, path, comm, args.steps)
+    cpu = time.process_time() - t0
+    _, peak = status()
+    gc.collect()
+    trim(0)
+    rss1, _ = status()
+    line = (f"rank {comm.rank}/{comm.size} {args.which} L={args.bench2d:g} atoms owned {sc.engine.n_own} of "
+            f"{sc.s.n_atoms}: rss before {rss0:.1f} peak {peak:.1f} (+{peak - rss0:.1f}) after {rss1:.1f} "
+            f"(+{rss1 - rss0:.1f}) MiB, cpu {cpu:.2f} s")
+    lines = comm.gather(line, 0) if comm.size > 1 else [line]
+    if comm.rank == 0:
+        print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    main()
