@@ -40,7 +40,7 @@ def build(which: str, path: Path, comm, steps: int):  # noqa: ANN001, ANN201
     deck = load_deck(path)
     if which == "rank":
         from multiscale.parallel.rank_build import build_rank_model, per_rank_refusal
-        why = per_rank_refusal(deck, comm.size)
+        why = per_rank_refusal(deck, comm.size, run=False)
         if why is not None:
             raise SystemExit(f"refused: {why}")
         sc = SpatialCoupled.from_rank_model(build_rank_model(deck, comm, threads=1), comm)

@@ -337,6 +337,12 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
 
             if comm.rank == 0:
                 paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
+            sim = _per_rank_simulation(comm, d, threads, decompose, restart, start_from)
+            if sim is not None:     # the spatial path built per rank: no rank builds the serial model
+                sim.check_time_step()
+                if comm.rank == 0:
+                    paths.check_free_space(out, _start_bytes(sim, d))
+                return sim
             sim = Simulation.from_deck(d, threads=threads, comm=comm)
             sim.decompose = decompose
             sim.check_distributable()
@@ -374,6 +380,28 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
         click.get_current_context().exit(3)
     if comm.rank == 0 and not quiet:
         click.echo(f"results: {out}")
+
+
+def _per_rank_simulation(comm: Any, d: Any, threads: int | None, decompose: str, restart: Any,
+                         start_from: Any) -> Any:
+    """The `run.spatial_rank.RankSimulation` of a coupled dynamics deck on the spatial path when
+    `parallel.rank_build.per_rank_refusal` accepts it (no rank builds the serial model), else None (the
+    serial build: today's paths). The spatial path: ``--decompose spatial``, or ``auto`` on P > 1 ranks (the
+    per-rank build covers only decks `parallel.coupled_spatial.spatial_refusal` accepts; what it can tell
+    only once built, `parallel.rank_build.PerRankRefused`, falls back to the serial build too)."""
+    if decompose == "replicated" or (decompose == "auto" and comm.size == 1):
+        return None
+    cfg = d.config
+    if cfg.atoms is None or cfg.continuum is None or cfg.handshake is None:
+        return None
+    from .parallel.rank_build import PerRankRefused, per_rank_refusal
+    if per_rank_refusal(d, comm.size, restart=restart is not None, start_from=start_from is not None) is not None:
+        return None
+    from .run.spatial_rank import RankSimulation
+    try:
+        return RankSimulation(d, comm, threads, decompose)
+    except PerRankRefused:
+        return None
 
 
 def _log_decomposition(dec: Any, quiet: bool, rank: int) -> None:

@@ -26,11 +26,22 @@ atoms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-__all__ = ["RankModel", "build_rank_model", "per_rank_refusal"]
+__all__ = ["PerRankRefused", "RankModel", "build_rank_model", "check_time_step", "per_rank_refusal", "stable_dt"]
+
+
+class PerRankRefused(Exception):  # noqa: N818
+    """What `per_rank_refusal` cannot tell from the deck, found once the per-rank pieces are built (every
+    rank reaches the same verdict: the pieces are replicated): ``key``, ``reason``. The run then keeps the
+    serial build."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key, self.reason = key, reason
 
 #: the coupling methods the per-rank build runs (their constraint rows from the band; penalty, whose
 #: springs `BandSystem` builds too, is not wired into `SpatialCoupled.from_rank_model` yet)
@@ -40,11 +51,12 @@ _INITIAL = ("radial_pulse",)
 
 
 def per_rank_refusal(deck, size: int, *, restart: bool = False,  # noqa: ANN001
-                     start_from: bool = False) -> tuple[str, str] | None:
+                     start_from: bool = False, run: bool = True) -> tuple[str, str] | None:
     """(deck key, reason) of the first feature of ``deck`` the per-rank build does not cover on ``size``
     ranks (then the run keeps the serial build: today's spatial path), or None. No communication: every
     rank reaches the same verdict. ``restart`` / ``start_from``: the run continues a checkpoint or another
-    run's state (the scatter of a checkpoint by global id is not wired)."""
+    run's state (the scatter of a checkpoint by global id is not wired). ``run``: for a whole ``msim run``
+    (False: the coupled step alone, `SpatialCoupled.from_rank_model`, without the run's checks and output)."""
     from ..deck.section import plugin_of
     from ..registry import MINIMIZERS
     from .band_system import band_refusal
@@ -85,6 +97,20 @@ def per_rank_refusal(deck, size: int, *, restart: bool = False,  # noqa: ANN001
     pot = cfg.potential.type
     if pot in ("lammps", "ase"):
         return "potential", f"an external engine {what}"
+    if run:
+        if pot.startswith("eam"):
+            return "potential", (f"an EAM potential in `msim run` (the weighted-EAM on-site stability check of "
+                                 f"the time-step check is not built per rank) {what}")
+        bad = [f for f in cfg.output.fields if f.startswith("hardy_") or f == "stress_atom"]
+        if bad:
+            return "output.fields", f"output field(s) {', '.join(bad)} (they read every atom's neighbours) {what}"
+        from ..coupling.handshake import Handshake
+        from ..geometry import make_shape
+        hs_obj = Handshake(make_shape(hs.shape, deck.dim), hs.width, hs.blend.type)
+        fn = hs_obj.bond_weight_fn(np.zeros((1, deck.dim)))
+        if hs_obj._sd is None or not hs_obj._convex or getattr(fn, "certain_unit", None) is None:
+            return "handshake.shape", (f"a handshake shape that is not one convex compiled shape (the time-step "
+                                       f"check's band list does not apply) {what}")
     return _thin_slabs(deck, size, what)
 
 
@@ -142,6 +168,10 @@ class RankModel:
     dt: float
     n_threads: int = 1
     notes: list = field(default_factory=list)
+    type_names: list = field(default_factory=list)
+    type_masses: list = field(default_factory=list)
+    mass_user: float = 1.0
+    hooks: list = field(default_factory=list)
 
     # -------------------------------------------------------------- what SpatialCoupled takes
     def band_rows(self, gid: np.ndarray) -> np.ndarray:
@@ -178,8 +208,8 @@ class RankModel:
         return model, integ
 
 
-def _pulse_displacement(deck, d: int):  # noqa: ANN001, ANN202
-    """The ``radial_pulse`` loads' displacement functions u(X) (m, d) [length], deck order."""
+def _pulses(deck, d: int) -> list:  # noqa: ANN001
+    """The deck's ``radial_pulse`` loads (deck order), checked as `Load.prepare` checks them."""
     from ..build import _loads
     from ..loads.radial_pulse import RadialPulse
     out = []
@@ -189,7 +219,7 @@ def _pulse_displacement(deck, d: int):  # noqa: ANN001, ANN202
         if len(ld.params.center) != d:
             raise deck.error(f"loads[{k}].center", f"radial_pulse center has {len(ld.params.center)} values in "
                              f"{d}D")
-        out.append(ld.displacement)
+        out.append(ld)
     return out
 
 
@@ -200,6 +230,7 @@ def build_rank_model(deck, comm, threads: int | None = None) -> RankModel:  # no
     from ..deck.section import plugin_of
     from ..md.box import Box
     from ..md.neighbors import NeighborList
+    from ..run.prepare import LoadHook
     from .band_system import BandSystem
     from .rank_sites import handshake_band, rank_sites_from_deck
     cfg = deck.config
@@ -238,9 +269,12 @@ def build_rank_model(deck, comm, threads: int | None = None) -> RankModel:  # no
                           band.free_id, band.weight, band.pad, band.mass_full, sites.n_atoms, sites.n_free)
     policy = NeighborList(box, potential.cutoff, cfg.atoms.skin, n_threads, policy=cfg.atoms.neighbor,
                           wrap=True).policy
+    _check_spatial(potential, continuum, method, bsys)
     # ---- initial conditions (pointwise: own sites, band, nodes) and the projection of the initial state
     x, xB = sites.X.copy(), band.X.copy()
-    for u in _pulse_displacement(deck, dim):
+    pulses = _pulses(deck, dim)
+    for ld in pulses:
+        u = ld.displacement
         x[...] = sites.X + u(sites.X)
         xB[...] = band.X + u(band.X)
         continuum.U[...] = u(continuum.nodes)
@@ -253,7 +287,9 @@ def build_rank_model(deck, comm, threads: int | None = None) -> RankModel:  # no
                      skin=float(cfg.atoms.skin), policy=policy, x=x, v=v, xB=xB, vB=vB,
                      pot_types=None if pot_types_all is None else
                      np.asarray(pot_types_all, np.int32)[sites.types],
-                     dt=float(cfg.integrator.dt), n_threads=n_threads)
+                     dt=float(cfg.integrator.dt), n_threads=n_threads, type_names=list(type_names),
+                     type_masses=list(B._type_masses(deck, type_names)), mass_user=mass_user,
+                     hooks=[LoadHook(ld) for ld in pulses])
 
 
 def _project_initial(bsys, band, sites, x, xB, v, vB, continuum) -> None:  # noqa: ANN001
@@ -302,6 +338,22 @@ def _project_initial(bsys, band, sites, x, xB, v, vB, continuum) -> None:  # noq
         V[an] -= corr[ka:]
 
 
+def _check_spatial(potential, continuum, method, bsys) -> None:  # noqa: ANN001
+    """`PerRankRefused` for what `parallel.coupled_spatial.spatial_refusal` refuses and the deck alone does
+    not tell: a many-body potential without tables, a continuum `SplitContinuum` does not split, a
+    constraint system without the local solve (or with fixed dofs zeroed in the projector)."""
+    from ..fem.continuum import ContinuumRegion
+    from .split_continuum import SplitContinuum
+    if getattr(potential, "external", False) or (getattr(potential, "many_body", False)
+                                                 and getattr(potential, "tables", None) is None):
+        raise PerRankRefused("potential", "a many-body potential without tables")
+    if not isinstance(continuum, ContinuumRegion) or not SplitContinuum.supports(continuum, method):
+        raise PerRankRefused("continuum", "a continuum the spatial path does not split")
+    p = bsys.projector
+    if p is not None and (not bsys.local or p.zero_fixed):
+        raise PerRankRefused("handshake.coupling", "a constraint system without the local (touched-dof) solve")
+
+
 def _pads_follow(bsys, sites, x, continuum) -> None:  # noqa: ANN001
     """The own pads' x = X + N U (`CoupledSystem.update_pads`' kernel over the band's pads, replicated)."""
     if not bsys.pad_idx.size or not np.any(sites.pad):
@@ -340,3 +392,95 @@ def _own_by_position(sites, x, v, dec, comm):  # noqa: ANN001, ANN202
     merged[4] = merged[4].astype(bool)
     new = replace(sites, **dict(zip(names, merged[:len(names)], strict=True)))
     return new, merged[-2], merged[-1]
+
+
+# ----------------------------------------------------------------------------- the time-step check
+def stable_dt(rm, comm) -> dict[str, float]:  # noqa: ANN001
+    """`run.summary.stable_dt` of the per-rank model (collective), the same values: ``atoms`` 2/ω_max of
+    the lattice (deck-level), ``continuum`` (the replicated mesh), ``weighted atoms`` — the largest
+    ω_a² = ω_max² · ratio_a · m_a / (β̄_a m_a) over the free atoms no strong row slaves, the bond ratio
+    Σ w k / Σ k of the handshake's rows from the band's own list (`diagnostics.weighted_band.band_list`'s
+    selection and arithmetic on the gathered band rows; every other atom's ratio is exactly 1)."""
+    from ..build import _max_lattice_frequency
+    from ..diagnostics.stability import slaved_atoms
+    from ..diagnostics.weighted_band import bond_ratio, fd_stiffness
+    from ..md.neighbors import NeighborList
+    from .engine import _pack_rows, _unpack_rows
+    from .weights import entry_weights
+    facade = SimpleNamespace(potential=rm.potential, lattice=rm.lattice, type_names=rm.type_names,
+                             units=rm.units, mass_user=rm.mass_user, atoms=None)
+    om_l = _max_lattice_frequency(facade)
+    out = {"atoms": 2.0 / om_l, "continuum": float(rm.continuum.stable_dt())}
+    st, hs, pot = rm.sites, rm.handshake, rm.potential
+    d = rm.bsys.d
+    rc = float(pot.cutoff)
+    # `band_list` (hops = 1, no site weights): the rows and their halo by the signed distance at X
+    big_own = float(np.max(np.abs(st.X))) if len(st.X) else 0.0
+    big = float(comm.allreduce(big_own, "max")) if comm.size > 1 else big_own
+    margin = 1e-9 * hs.width + 2e-12 * (1.0 + big)
+    slack = 1e-9 * (1.0 + big + rc)
+    sd = np.asarray(hs._sd(st.X), float) if len(st.X) else np.zeros(0)
+    sel = np.flatnonzero(sd >= -(margin + 2 * (rc + slack)))
+    cols = [st.gid[sel], st.X[sel]]
+    rows = _pack_rows(cols)
+    parts = comm.allgather(rows) if comm.size > 1 else [rows]
+    gsel, Xs = _unpack_rows(np.concatenate(parts), cols)
+    o = np.argsort(gsel, kind="stable")
+    gsel, Xs = gsel[o], np.ascontiguousarray(Xs[o])
+    ratio_rows = np.zeros(0)
+    rows_g = np.zeros(0, np.int64)
+    if gsel.size:
+        sds = np.asarray(hs._sd(Xs), float)
+        ring = (sds < -(margin + (rc + slack))).astype(np.int8)
+        nl = NeighborList(rm.box, rc, 1e-6 * rc, rm.n_threads)
+        nl.build(Xs)
+        i, j = nl.pairs()
+        dX = nl.separations(Xs)
+        r = np.sqrt(np.sum(dX * dX, axis=1))
+        inside = r < rc
+        zero = np.zeros((gsel.size, d), np.int64)
+        w = entry_weights(lambda: hs.bond_weight_fn(Xs), nl, Xs, zero, zero, np.zeros(d), np.zeros(d))
+        del nl
+        sub = bond_ratio(gsel.size, i[inside], j[inside], fd_stiffness(pot, r[inside]), w[inside], gsel)
+        keep = ring == 0
+        rows_g, ratio_rows = gsel[keep], sub[keep]
+    # ω² over this rank's free atoms that no strong row slaves (`_omega2_of_ratio`)
+    free = np.flatnonzero(~st.pad)
+    if rm.bsys.G is not None:
+        slaved = np.asarray(slaved_atoms(rm.bsys.G, rm.bsys.n_free, d), np.int64)
+        free = free[~np.isin(st.free_id[free], slaved)]
+    ratio = np.ones(free.size)
+    pos = np.searchsorted(rows_g, st.gid[free])
+    hit = (pos < rows_g.size) & (rows_g[np.minimum(pos, max(rows_g.size - 1, 0))] == st.gid[free]) \
+        if rows_g.size else np.zeros(free.size, bool)
+    ratio[hit] = ratio_rows[pos[hit]]
+    M = st.mass[free]
+    with np.errstate(divide="ignore"):
+        om2 = om_l ** 2 * ratio * np.where(M > 0, st.mass_full[free] / M, np.inf)
+    mx = float(np.max(om2)) if om2.size else -np.inf
+    mx = float(comm.allreduce(mx, "max")) if comm.size > 1 else mx
+    out["weighted atoms"] = 2.0 / float(np.sqrt(mx)) if (np.isfinite(mx) and mx > 0) else float("inf")
+    if mx == np.inf:
+        out["weighted atoms"] = 0.0
+    return out
+
+
+def check_time_step(rm, deck, comm) -> None:  # noqa: ANN001
+    """`run.summary.check_time_step` of a deck `per_rank_refusal` accepted for a run (pair potentials, no
+    penalty, no thermostat: its weighted-EAM, spring and Langevin checks do not apply): a `DeckError` at
+    ``integrator.dt`` when dt is not below the smallest estimate of `stable_dt` (the same message).
+    Collective; every rank raises the same error."""
+    integ = deck.config.integrator
+    if getattr(integ, "allow_unstable_dt", False):
+        return
+    dts = stable_dt(rm, comm)
+    which, worst = min(dts.items(), key=lambda kv: kv[1])
+    if integ.dt >= worst:
+        unit = rm.units.time
+        parts = ", ".join(f"{k} {v:.4g}" for k, v in dts.items())
+        raise deck.error(
+            "integrator.dt",
+            f"time step {integ.dt:g} {unit} is not below the stable estimate {worst:.4g} {unit} "
+            f"({which}; estimates: {parts}): the run would be unstable",
+            hint=f"use dt < {worst:.4g} (e.g. {0.5 * worst:.3g}), or set `allow_unstable_dt: true` in "
+                 "`integrator` to run anyway")

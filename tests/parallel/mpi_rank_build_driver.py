@@ -50,7 +50,7 @@ def main() -> None:
 
     def run() -> None:
         deck = load_deck(deck_path)
-        why = per_rank_refusal(deck, comm.size)
+        why = per_rank_refusal(deck, comm.size, run=False)
         if why is not None:
             raise SystemExit(f"refused: {why}")
         if brk == "pads":
