@@ -228,8 +228,11 @@ def run(deck: Path, output: str | None, steps: int | None, stages: int | None, t
         paths.check_output(out, inputs=inputs, restart=restart, overwrite=overwrite)
         from .simulation import Simulation
 
-        sim = Simulation.from_deck(d, threads=threads)
-        sim.decompose = decompose
+        # `--decompose spatial` on one rank: the spatial path (built per rank when it covers the deck)
+        sim = _per_rank_simulation(comm, d, threads, decompose, restart, start_from)
+        if sim is None:
+            sim = Simulation.from_deck(d, threads=threads)
+            sim.decompose = decompose
         paths.check_free_space(out, _start_bytes(sim, d))
         kw: dict[str, Any] = {"start_from": start_from} if start_from is not None else {}
         if stages is not None:

@@ -258,11 +258,15 @@ def build_rank_model(deck, comm, threads: int | None = None) -> RankModel:  # no
     with B.located(deck, "handshake.coupling", "the coupling"):
         method = plugin_of(cfg.handshake.coupling).from_params(cfg.handshake.coupling, units, deck.directory)
     periodic = [False] * dim
+    notes: list = []
     with B.located(deck, "atoms.region", "the atomistic region"):
-        region, lo, hi, _ = B._region_and_bounds(deck, lattice, periodic, [],
-                                                 2.0 * (potential.cutoff + cfg.atoms.skin))
-    B._check_handshake_filled(deck, lattice, region, handshake, continuum)
+        region, lo, hi, key = B._region_and_bounds(deck, lattice, periodic, notes,
+                                                   2.0 * (potential.cutoff + cfg.atoms.skin))
     box = Box(lo, hi, periodic)
+    B._check_atom_count(deck, lattice, region, lo, hi, key)     # (the whole model's estimate, as today)
+    B._check_min_distance(deck, key, lattice, sites.X, box)      # per slab (a lattice: never closer)
+    B._check_handshake_filled(deck, lattice, region, handshake, continuum)
+    _check_pads_filled(deck, lattice, region, handshake, continuum, potential, sites, comm, notes)
     band = handshake_band(sites, handshake, comm)
     with B.located(deck, "handshake.shape", "the coupled system"):
         bsys = BandSystem(continuum, handshake, method, lattice.primitive_vectors, band.X, band.gid,
@@ -289,7 +293,7 @@ def build_rank_model(deck, comm, threads: int | None = None) -> RankModel:  # no
                      np.asarray(pot_types_all, np.int32)[sites.types],
                      dt=float(cfg.integrator.dt), n_threads=n_threads, type_names=list(type_names),
                      type_masses=list(B._type_masses(deck, type_names)), mass_user=mass_user,
-                     hooks=[LoadHook(ld) for ld in pulses])
+                     hooks=[LoadHook(ld) for ld in pulses], notes=notes)
 
 
 def _project_initial(bsys, band, sites, x, xB, v, vB, continuum) -> None:  # noqa: ANN001
@@ -336,6 +340,36 @@ def _project_initial(bsys, band, sites, x, xB, v, vB, continuum) -> None:  # noq
     vB.reshape(-1)[ab] -= corr[:ka]
     if an.size:
         V[an] -= corr[ka:]
+
+
+def _check_pads_filled(deck, lattice, region, handshake, continuum, potential, sites, comm,  # noqa: ANN001
+                       notes: list) -> None:
+    """`build._check_pads_filled` (the deck error or note on lattice sites outside the region that weighted
+    atoms miss as pads) on the weighted sites within cut-off + skin of such a site only, gathered from the
+    ranks in global-id order: the serial check reads no other weighted atom (its two queries keep the
+    atoms with a site within reach), so its verdict and message are the serial ones."""
+    from scipy.spatial import cKDTree
+
+    from .. import build as B
+    from .engine import _pack_rows, _unpack_rows
+    cfg = deck.config
+    reach = float(potential.cutoff) + float(cfg.atoms.skin)
+    C = B._sites_outside_region(lattice, region, handshake, continuum, reach)
+    W = sites.X[sites.weight > 0.0]
+    g = sites.gid[sites.weight > 0.0]
+    near = np.zeros(len(W), bool)
+    if len(C) and len(W):
+        d1, _ = cKDTree(C).query(W, k=1, distance_upper_bound=reach * (1 + 1e-6))
+        near = np.isfinite(d1)
+    cols = [g[near], W[near]]
+    rows = _pack_rows(cols)
+    parts = comm.allgather(rows) if comm.size > 1 else [rows]
+    gw, Wn = _unpack_rows(np.concatenate(parts), cols)
+    o = np.argsort(gw, kind="stable")
+    Wn = np.ascontiguousarray(Wn[o])
+    B._check_pads_filled(deck, lattice, region, handshake, continuum, Wn, np.ones(len(Wn)),
+                         float(potential.cutoff), float(cfg.atoms.skin),
+                         bool(getattr(potential, "many_body", True)), notes)
 
 
 def _check_spatial(potential, continuum, method, bsys) -> None:  # noqa: ANN001

@@ -79,13 +79,18 @@ class Decomposition:
     ranks: int
     kind: str                                   # "coupled dynamics" | "plain MD" | "quasi-statics" | ...
     refusal: tuple[str, str] | None = None
+    #: the spatial path built per rank (`run.spatial_rank`: no rank builds the serial model)
+    per_rank: bool = False
 
     def record(self) -> dict:
         """The results file's record (`output.hdf5.ResultsWriter(decomposition=)`: root attribute
-        ``decomposition``, and in each ``restarts`` entry)."""
+        ``decomposition``, and in each ``restarts`` entry); ``build: "per rank"`` when no rank built the
+        serial model."""
         out = {"ranks": self.ranks, "path": self.path, "requested": self.requested, "kind": self.kind}
         if self.refusal is not None:
             out["spatial_refused_at"], out["spatial_refusal"] = self.refusal
+        if self.per_rank:
+            out["build"] = "per rank"
         return out
 
     def describe(self) -> str:
@@ -99,6 +104,8 @@ class Decomposition:
                  ("spatial", "coupled dynamics"): ", mesh and constraint solve replicated)"}.get(
             (self.path, self.kind), ", forces split over the ranks)")
         line = f"decomposition: {what} on {where}, {self.kind}, --decompose {self.requested}"
+        if self.per_rank:
+            line += "; built per rank (no rank builds the whole model)"
         if self.refusal is not None:
             # the refusal's own wording names the option that forces the path; the note is about `auto`
             why = self.refusal[1].replace(" (--decompose spatial)", "")

@@ -19,7 +19,6 @@ deck runs fully on one or the other. The pieces are those of `run.spatial` with 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace as NS
@@ -286,7 +285,7 @@ class RankSimulation:
         self.decompose = decompose
         self.reduce = Reduction(comm)
         self.rm = build_rank_model(deck, comm, threads)
-        self.decomposition = Decomposition("spatial", decompose, comm.size, "coupled dynamics")
+        self.decomposition = Decomposition("spatial", decompose, comm.size, "coupled dynamics", per_rank=True)
         self.model = NS(system=NS(n_atoms=self.rm.bsys.n_atoms, n_nodes=self.rm.bsys.n_nodes, d=self.rm.bsys.d),
                         units=deck.units, atoms=True, loads=[])
         self._prepared = False
@@ -386,5 +385,3 @@ class RankSimulation:
                 pass
         return path
 
-
-_ = json  # (kept for the record's provenance when --from is wired)

@@ -1,0 +1,173 @@
+"""``msim run`` on the spatial path built per rank (`run.spatial_rank`: no rank builds the serial model)
+against the same run with the serial build (tests/parallel/mpi_serial_build_run.py: `cli._per_rank_simulation`
+switched off, today's path), under ``mpiexec -n P``.
+
+The two do the same arithmetic on the same values in the same order (tests/parallel/test_rank_build.py
+holds the steppers bitwise), so the results files are compared dataset by dataset with ``array_equal``:
+every dataset (static groups, every frame's fields, thermo and observables rows) and the checkpoint's state
+bitwise, the same HDF5 paths, the same root attributes except the start time and the decomposition record
+(``build: "per rank"``). Decks: wave2d on 1 (``--decompose spatial``), 2 and 3 ranks with every frame field
+the per-rank path writes and a checkpoint; its strong-coupling variant and the 3D Morse smoke deck at rest
+with a pulse on 2 ranks. A checkpoint of the per-rank run restarts on the serial build (the serial
+checkpoint format). Deck errors of the checks the per-rank build makes on its own pieces (the time-step
+check, the pads' check) are the serial build's, message for message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from mpi_helpers import ROOT, deck_dict, mpirun, write_deck
+
+HERE = Path(__file__).resolve().parent
+FIELDS = ["position", "displacement", "velocity", "force", "energy", "weight", "stress", "strain"]
+
+
+def _datasets(path: Path) -> dict:
+    out: dict = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+    return out
+
+
+def _attrs(path: Path) -> dict:
+    with h5py.File(path) as f:
+        return {k: str(f.attrs[k]) for k in f.attrs}
+
+
+def assert_same_file(a: Path, b: Path) -> int:
+    """Every dataset of two HDF5 files bitwise equal, the same paths; returns the number of datasets."""
+    A, B = _datasets(a), _datasets(b)
+    assert sorted(A) == sorted(B), set(A) ^ set(B)
+    for k, x in A.items():
+        y = B[k]
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), k
+        else:
+            assert x == y, k
+    return len(A)
+
+
+def _run(n: int, deck: Path, out: Path, *extra: str, serial_build: bool = False):  # noqa: ANN202
+    args = ["run", "--quiet", str(deck), "-o", str(out), "--overwrite", *extra]
+    if serial_build:
+        return mpirun(n, HERE / "mpi_serial_build_run.py", *args, timeout=900)
+    return mpirun(n, "-m", "multiscale.cli", *args, timeout=900)
+
+
+def _deck(tmp: Path, name: str, src: str = "decks/wave2d.yaml", steps: int = 200, **changes) -> Path:  # noqa: ANN003
+    d = deck_dict(ROOT / src)
+    d["integrator"]["steps"] = steps
+    d["output"] = {**d["output"], "fields": FIELDS, "checkpoint_every": steps // 2}
+    for k, v in changes.items():
+        d[k] = {**d[k], **v} if isinstance(v, dict) and isinstance(d.get(k), dict) else v
+    return write_deck(d, tmp / f"{name}.yaml")
+
+
+def _pair(n: int, deck: Path, tmp: Path, *extra: str) -> tuple[Path, Path]:
+    new, old = tmp / f"new{n}.h5", tmp / f"old{n}.h5"
+    p = _run(n, deck, new, *extra)
+    assert p.returncode == 0, p.stderr[-3000:]
+    q = _run(n, deck, old, *extra, serial_build=True)
+    assert q.returncode == 0, q.stderr[-3000:]
+    rec = json.loads(_attrs(new)["decomposition"])
+    assert rec.get("build") == "per rank" and rec["path"] == "spatial", rec
+    assert "build" not in json.loads(_attrs(old)["decomposition"])
+    an, ao = _attrs(new), _attrs(old)
+    assert sorted(an) == sorted(ao)
+    for k in an:
+        if k not in ("start_time", "decomposition"):
+            assert an[k] == ao[k], k
+    return new, old
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_wave2d_results_bitwise(n: int, tmp_path: Path) -> None:
+    deck = _deck(tmp_path, "wave2d")
+    extra = ("--decompose", "spatial") if n == 1 else ()
+    new, old = _pair(n, deck, tmp_path, *extra)
+    assert assert_same_file(new, old) > 50
+    ck_new, ck_old = (p.parent / (p.stem + ".checkpoint.h5") for p in (new, old))
+    assert ck_new.exists() and ck_old.exists(), list(tmp_path.iterdir())
+    assert_same_file(ck_new, ck_old)
+
+
+def test_strong_and_3d_results_bitwise(tmp_path: Path) -> None:
+    strong = _deck(tmp_path, "wave2d_strong", handshake={"coupling": {"type": "strong"}})
+    new, old = _pair(2, strong, tmp_path)
+    assert_same_file(new, old)
+    d = deck_dict(ROOT / "tests/parallel/decks/coupled3d_smoke.yaml")
+    d["atoms"].pop("velocity")
+    d["loads"] = [{"type": "radial_pulse", "center": [10.5, 10.5, 12.0], "sigma": 2.0, "amplitude": 0.05}]
+    d["integrator"]["steps"] = 100
+    d["output"] = {**d["output"], "every": 50, "thermo_every": 25}
+    smoke = write_deck(d, tmp_path / "smoke_pulse.yaml")
+    sub = tmp_path / "s3"
+    sub.mkdir()
+    new, old = _pair(2, smoke, sub)
+    assert_same_file(new, old)
+
+
+def test_restart_of_a_per_rank_checkpoint(tmp_path: Path) -> None:
+    """The per-rank run's checkpoint (step 100 of 200) restarts on the serial build (a restart is not
+    built per rank) and ends where the straight per-rank run ends: the serial checkpoint format."""
+    deck = _deck(tmp_path, "wave2d_r")
+    straight, part = tmp_path / "straight.h5", tmp_path / "part.h5"
+    p = _run(2, deck, straight)
+    assert p.returncode == 0, p.stderr[-3000:]
+    p = _run(2, deck, part, "--steps", "100")
+    assert p.returncode == 0, p.stderr[-3000:]
+    ck = tmp_path / "part.checkpoint.h5"
+    assert ck.exists(), list(tmp_path.iterdir())
+    p = _run(2, deck, part, "--restart", str(ck))
+    assert p.returncode == 0, p.stderr[-3000:]
+    a, b = _datasets(straight), _datasets(part)
+    # positions X + u relative to their extent (the restart redistributes the atoms: the cross pairs' forces
+    # are summed in another order, round-off), as tests/parallel/test_mpi_spatial_memory.py
+    for key, ref in (("frames/atoms/displacement", "static/atoms/reference_positions"),
+                     ("frames/nodes/displacement", "static/mesh/nodes")):
+        X = np.asarray(a[ref])
+        x, y = X + np.asarray(a[key]), X + np.asarray(b[key])
+        assert x.shape == y.shape
+        assert float(np.max(np.abs(x - y))) <= 1e-12 * float(np.max(np.abs(X))), key
+
+
+def test_deck_errors_as_the_serial_build(tmp_path: Path) -> None:
+    """A time step above the stable estimate and a region that misses pads: exit 2 with the serial build's
+    message (printed once)."""
+    big_dt = _deck(tmp_path, "wave2d_dt", integrator={"dt": 0.2})
+    small = _deck(tmp_path, "wave2d_small", atoms={"region": {"type": "box", "lo": [-21.0, -21.0],
+                                                                "hi": [21.0, 21.0]}})
+    for deck, key in ((big_dt, "integrator.dt"), (small, "atoms.region")):
+        p = _run(2, deck, tmp_path / f"{deck.stem}.h5")
+        q = _run(2, deck, tmp_path / f"{deck.stem}_old.h5", serial_build=True)
+        assert p.returncode == 2 and q.returncode == 2, (p.stderr[-2000:], q.stderr[-2000:])
+        assert key in p.stderr
+        strip = [ln for ln in p.stderr.splitlines() if ln.strip() and not ln.startswith("decomposition")]
+        strip_q = [ln for ln in q.stderr.splitlines() if ln.strip() and not ln.startswith("decomposition")]
+        assert strip == strip_q, (p.stderr, q.stderr)
+
+
+def test_stable_dt_as_serial(tmp_path: Path) -> None:
+    """`rank_build.stable_dt` (one rank, in process) is `run.summary.stable_dt` of the serial model, bitwise,
+    on wave2d, wave2d with a sphere core off the lattice's centre and the 3D smoke deck."""
+    from multiscale.build import build_model
+    from multiscale.deck import load_deck
+    from multiscale.parallel.comm import SerialComm
+    from multiscale.parallel.rank_build import build_rank_model, stable_dt
+    from multiscale.run.summary import stable_dt as serial_dt
+    d = deck_dict(ROOT / "decks/wave2d.yaml")
+    d["handshake"]["shape"] = {"type": "sphere", "center": [0.5, -0.3], "radius": 11.0}
+    sph = write_deck(d, tmp_path / "wave2d_sphere.yaml")
+    d3 = deck_dict(ROOT / "tests/parallel/decks/coupled3d_smoke.yaml")
+    d3["atoms"].pop("velocity")
+    d3["loads"] = []
+    smoke = write_deck(d3, tmp_path / "smoke.yaml")
+    for path in (ROOT / "decks/wave2d.yaml", sph, smoke):
+        ref = serial_dt(build_model(load_deck(path)))
+        got = stable_dt(build_rank_model(load_deck(path), SerialComm()), SerialComm())
+        assert list(got) == list(ref) and all(got[k] == ref[k] for k in ref), (path.name, got, ref)
