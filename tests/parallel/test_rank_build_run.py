@@ -161,7 +161,7 @@ def test_stable_dt_as_serial(tmp_path: Path) -> None:
     from multiscale.parallel.rank_build import build_rank_model, stable_dt
     from multiscale.run.summary import stable_dt as serial_dt
     d = deck_dict(ROOT / "decks/wave2d.yaml")
-    d["handshake"]["shape"] = {"type": "sphere", "center": [0.5, -0.3], "radius": 11.0}
+    d["handshake"]["shape"] = {"type": "sphere", "center": [0.5, -0.3], "radius": 15.0}
     sph = write_deck(d, tmp_path / "wave2d_sphere.yaml")
     d3 = deck_dict(ROOT / "tests/parallel/decks/coupled3d_smoke.yaml")
     d3["atoms"].pop("velocity")
