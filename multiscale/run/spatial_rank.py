@@ -160,7 +160,8 @@ class RankState(SpatialState):
     """`SpatialState` of a run built per rank (the atoms are the engine's owned rows)."""
 
     def __init__(self, rm, integrator: RankIntegrator, comm) -> None:  # noqa: ANN001
-        self.system = NS(atoms=None, continuum=rm.continuum)
+        # the guard's lost-atom test and `run.blowup.route` read the atoms' box (`State.atoms.box`)
+        self.system = NS(atoms=NS(box=rm.box), continuum=rm.continuum)
         self.integrator = integrator
         self.ids = np.zeros(0, np.int64)
         self.n_owned_nodes = int(rm.continuum.U.shape[0])
