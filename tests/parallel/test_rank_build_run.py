@@ -171,3 +171,28 @@ def test_stable_dt_as_serial(tmp_path: Path) -> None:
         ref = serial_dt(build_model(load_deck(path)))
         got = stable_dt(build_rank_model(load_deck(path), SerialComm()), SerialComm())
         assert list(got) == list(ref) and all(got[k] == ref[k] for k in ref), (path.name, got, ref)
+
+
+def test_state_box_and_blowup_as_serial(tmp_path: Path) -> None:
+    """The guard's lost-atom test and the blow-up routing read the atoms' box from the run's state: the
+    per-rank state carries the serial model's box (in process, one rank); a run blowing up (dt 20x too
+    large, ``allow_unstable_dt``) on 2 ranks stops with exit 3 and the serial build's message (the
+    blow-up is found inside one rank's step: neither build leaves OUT.lastgood.h5 then, docs/parallel.md)."""
+    from multiscale.build import build_model
+    from multiscale.deck import load_deck
+    from multiscale.parallel.comm import SerialComm
+    from multiscale.run.spatial_rank import RankSimulation
+    deck = load_deck(ROOT / "decks/wave2d.yaml")
+    sim = RankSimulation(deck, SerialComm(), 1, "spatial")
+    sim.prepare()
+    ref = build_model(load_deck(ROOT / "decks/wave2d.yaml")).atoms.box
+    box = sim.state.atoms.box
+    assert np.array_equal(box.lo, ref.lo) and np.array_equal(box.hi, ref.hi)
+    assert np.array_equal(box.periodic, ref.periodic)
+    bad = _deck(tmp_path, "wave2d_blow", integrator={"dt": 0.2, "allow_unstable_dt": True})
+    p = _run(2, bad, tmp_path / "blow.h5")
+    q = _run(2, bad, tmp_path / "blow_old.h5", serial_build=True)
+    assert p.returncode == 3 and q.returncode == 3, (p.stderr[-2000:], q.stderr[-2000:])
+    msg = [ln for ln in p.stderr.splitlines() if "blow-up at step" in ln]
+    msg_q = [ln.replace("blow_old", "blow") for ln in q.stderr.splitlines() if "blow-up at step" in ln]
+    assert msg and msg == msg_q, (p.stderr[-2000:], q.stderr[-2000:])
