@@ -268,9 +268,14 @@ def build_rank_model(deck, comm, threads: int | None = None) -> RankModel:  # no
     B._check_handshake_filled(deck, lattice, region, handshake, continuum)
     _check_pads_filled(deck, lattice, region, handshake, continuum, potential, sites, comm, notes)
     band = handshake_band(sites, handshake, comm)
-    with B.located(deck, "handshake.shape", "the coupled system"):
-        bsys = BandSystem(continuum, handshake, method, lattice.primitive_vectors, band.X, band.gid,
-                          band.free_id, band.weight, band.pad, band.mass_full, sites.n_atoms, sites.n_free)
+    from ..coupling.projector import DependentConstraintsError
+    from ..run.prepare import dependent_constraints
+    try:
+        with B.located(deck, "handshake.shape", "the coupled system"):
+            bsys = BandSystem(continuum, handshake, method, lattice.primitive_vectors, band.X, band.gid,
+                              band.free_id, band.weight, band.pad, band.mass_full, sites.n_atoms, sites.n_free)
+    except DependentConstraintsError as exc:      # `run.prepare.prepare`'s deck error
+        raise dependent_constraints(deck, exc) from None
     policy = NeighborList(box, potential.cutoff, cfg.atoms.skin, n_threads, policy=cfg.atoms.neighbor,
                           wrap=True).policy
     _check_spatial(potential, continuum, method, bsys)
