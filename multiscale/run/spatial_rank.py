@@ -329,7 +329,7 @@ class RankSimulation:
         self.hooks = list(rm.hooks)
         self.measure = RankMeasure(rm, self.state, self.reduce, self.hooks if comm.rank == 0 else [])
         self.guard = Guard(BlowUpGuard(), self.state, self.reduce, self.measure,
-                           self.deck.config.output.thermo_every)
+                           self.deck.config.output.thermo_every, loads=[h.load for h in self.hooks])
         self.state.attach("guard", self.guard)
         self.state.attach_hooks()
         self._prepared = True
