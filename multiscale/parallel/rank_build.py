@@ -14,10 +14,12 @@ touched copy and the pads from these pieces: the same values, bitwise, that it t
 today (tests/parallel/test_rank_build.py: the two engines stepped side by side on 1, 2 and 3 ranks agree
 bit for bit).
 
-What it covers is decided in ONE place, `per_rank_refusal(deck, size, restart=, start_from=)`, each
-reason named with its deck key; everything else keeps the serial build. NOT wired into ``msim run`` yet
-(the run loop's state, thermo, fields, run record and checkpoints still read the serial model:
-docs/parallel.md "The wiring").
+What it covers is decided in ONE place, `per_rank_refusal(deck, size, restart=, start_from=, run=)`, each
+reason named with its deck key (what only the built pieces tell: `PerRankRefused`); everything else keeps
+the serial build. ``msim run`` takes it on the spatial path (`cli._per_rank_simulation`,
+`run.spatial_rank.RankSimulation`): a deck runs fully on one build or the other. The run's deck checks that
+read sites are made here on the rank's pieces (`check_time_step` / `stable_dt` on the band's own list, the
+pads' check on the gathered sites near the missing ones, the minimum distance per slab).
 
 Memory per rank: the rank's own sites (O(n/P)), the band and the mesh (replicated), no array over all
 atoms.

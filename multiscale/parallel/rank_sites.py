@@ -27,8 +27,8 @@ What it does not cover is refused by `rank_sites_refusal` (deck key, reason): st
 axes, 1D, ``relax_atoms`` (the relaxed surface shift moves sites after the classification), region or
 handshake shapes with cylinders or half-spaces (their NumPy signed distances are BLAS dot products, whose
 rounding depends on a point's place in the array), decks without a handshake. ``CoupledSystem(mass_floor=)``
-(not a deck option) is not reproduced. The deck checks of `build_model` that read all sites
-(`_check_min_distance`, `_check_handshake_filled`, `_check_pads_filled`) are not made here.
+(not a deck option) is not reproduced. The deck checks of `build_model` that read all sites are made by
+`parallel.rank_build.build_rank_model` on these pieces.
 """
 
 from __future__ import annotations

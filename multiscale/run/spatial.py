@@ -20,8 +20,9 @@ ranks' OWNED atoms, as the plain-MD path (`run.distributed`) does; no rank keeps
   (a checksum, `check_replicas`).
 
 Memory of the run phase per rank: the engine's owned atoms and ghosts, the touched copy, the pads and the
-mesh (rank 0 also the serial arrays it gathers into). The serial model itself is still built on every rank
-(docs/parallel.md "Per-rank memory of the spatial path").
+mesh (rank 0 also the serial arrays it gathers into). The serial model itself is built on every rank on
+this path; the decks `parallel.rank_build.per_rank_refusal` accepts run on `run.spatial_rank` instead (no
+rank builds it: docs/parallel.md "Per-rank memory of the spatial path").
 
 Refused (`DeckError` at the key, exit 2): everything `parallel.coupled_spatial.spatial_refusal` names
 (1D, external engines, thermostats other than Langevin, loads other than initial conditions, ``fixed``,
