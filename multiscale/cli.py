@@ -482,6 +482,12 @@ def _validate_ranks(sim: Any, d: Any, ranks: int, decompose: str) -> str:
         why = spatial_refusal(sim.model, integ, ranks)
         if why is not None:
             raise d.error(why[0], why[1])
+    if coupled_dyn and dec.path == "spatial":     # a fresh run: built per rank when the deck qualifies
+        from dataclasses import replace
+
+        from .parallel.rank_build import per_rank_refusal
+        if per_rank_refusal(d, ranks) is None:
+            dec = replace(dec, per_rank=True)
     return dec.describe()
 
 

@@ -196,3 +196,16 @@ def test_state_box_and_blowup_as_serial(tmp_path: Path) -> None:
     msg = [ln for ln in p.stderr.splitlines() if "blow-up at step" in ln]
     msg_q = [ln.replace("blow_old", "blow") for ln in q.stderr.splitlines() if "blow-up at step" in ln]
     assert msg and msg == msg_q, (p.stderr[-2000:], q.stderr[-2000:])
+
+
+def test_validate_says_per_rank() -> None:
+    """`msim validate --ranks 2` tells whether the run would be built per rank: wave2d yes, the 3D smoke deck
+    (a Maxwell–Boltzmann start, a fixed bottom) no."""
+    def line(deck: Path) -> str:
+        p = mpirun(0, "-m", "multiscale.cli", "validate", str(deck), "--ranks", "2", timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
+        out = [ln for ln in (p.stdout + p.stderr).splitlines() if ln.startswith("decomposition:")]
+        assert len(out) == 1, p.stdout + p.stderr
+        return out[0]
+    assert line(ROOT / "decks/wave2d.yaml").endswith("; built per rank (no rank builds the whole model)")
+    assert "built per rank" not in line(ROOT / "tests/parallel/decks/coupled3d_smoke.yaml")
