@@ -362,6 +362,17 @@ class RankSimulation:
 
                 from ..errors import DeckWarning
                 warnings.warn(why, DeckWarning, stacklevel=2)
+        if root:        # rev32 F4: the lattice's prestress, as `Simulation.run` warns (once, rank 0)
+            from . import summary
+            rm = self.rm
+            prestressed = summary.prestress_warning(NS(
+                continuum=rm.continuum, handshake=rm.handshake, lattice=rm.lattice, potential=rm.potential,
+                atoms=True, type_names=rm.type_names, units=rm.units), cfg)
+            if prestressed:
+                import warnings
+
+                from ..errors import DeckWarning
+                warnings.warn(prestressed, DeckWarning, stacklevel=2)
         # the checkpoints' model entry: the reference positions (gathered on rank 0) and the mesh
         self.record = record = RunRecord(self.deck, {
             "reference_positions": self.out.X if root else None,

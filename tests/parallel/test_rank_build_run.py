@@ -209,3 +209,14 @@ def test_validate_says_per_rank() -> None:
         return out[0]
     assert line(ROOT / "decks/wave2d.yaml").endswith("; built per rank (no rank builds the whole model)")
     assert "built per rank" not in line(ROOT / "tests/parallel/decks/coupled3d_smoke.yaml")
+
+
+def test_prestress_warning_once(tmp_path: Path) -> None:
+    """A lattice off its zero-stress spacing: the per-rank run warns as `Simulation.run` does, once."""
+    d = deck_dict(ROOT / "decks/wave2d.yaml")
+    d["atoms"]["lattice"] = {"type": "hex", "a": 1.11}
+    d["integrator"]["steps"] = 20
+    deck = write_deck(d, tmp_path / "pre.yaml")
+    p = _run(2, deck, tmp_path / "pre.h5")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stderr.count("the lattice is not at zero stress at a = 1.11") == 1, p.stderr[-2000:]
