@@ -74,9 +74,6 @@ def per_rank_refusal(deck, size: int, *, restart: bool = False,  # noqa: ANN001
         return "integrator", f"--restart (the checkpoint's scatter by global id is not wired) {what}"
     if start_from:
         return "integrator", f"--from (the state's scatter by global id is not wired) {what}"
-    a = cfg.atoms
-    if a.velocity is not None and float(a.velocity.temperature) > 0.0:
-        return "atoms.velocity", (f"a Maxwell-Boltzmann start (the per-rank draw is not wired) {what}")
     hs = cfg.handshake
     method = plugin_of(hs.coupling).from_params(hs.coupling, deck.units, deck.directory)
     why = band_refusal(method)
@@ -289,7 +286,7 @@ def build_rank_model(deck, comm, threads: int | None = None) -> RankModel:  # no
         x[...] = sites.X + u(sites.X)
         xB[...] = band.X + u(band.X)
         continuum.U[...] = u(continuum.nodes)
-    v, vB = np.zeros_like(x), np.zeros_like(xB)
+    v, vB = _initial_velocities(deck, sites, band, dim, comm)
     _project_initial(bsys, band, sites, x, xB, v, vB, continuum)
     _pads_follow(bsys, sites, x, continuum)
     sites, x, v = _own_by_position(sites, x, v, dec, comm)
@@ -347,6 +344,34 @@ def _project_initial(bsys, band, sites, x, xB, v, vB, continuum) -> None:  # noq
     vB.reshape(-1)[ab] -= corr[:ka]
     if an.size:
         V[an] -= corr[ka:]
+
+
+def _initial_velocities(deck, sites, band, dim: int, comm) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """(v (m, d) of the own sites, vB (b, d) of the band) at the start: zero, or ``atoms.velocity``'s
+    Maxwell–Boltzmann draw (`build._dynamics_extras`: over the free atoms in free-id order, pads 0) per rank
+    (`parallel.initial_velocity.maxwell_boltzmann_rows`: the serial draw's rows, the momentum removal and
+    rescale from allreduced sums: round-off from the serial values); the band's rows from their owners
+    (one allgather of the own band rows)."""
+    from .engine import _pack_rows, _unpack_rows
+    cfg = deck.config
+    v = np.zeros((len(sites.gid), dim))
+    vel = cfg.atoms.velocity
+    if vel is None or not vel.temperature > 0:
+        return v, np.zeros((len(band.gid), dim))
+    from ..seeds import stream_seed
+    from .initial_velocity import maxwell_boltzmann_rows
+    master = int(getattr(cfg.integrator, "seed", 0))
+    v = maxwell_boltzmann_rows(sites.free_id, sites.mass, sites.n_free, dim, float(vel.temperature),
+                               deck.units.boltz, stream_seed(master, "velocity", vel.seed), comm)
+    inb = np.isin(sites.gid, band.gid)
+    cols = [sites.gid[inb], v[inb]]
+    rows = _pack_rows(cols)
+    parts = comm.allgather(rows) if comm.size > 1 else [rows]
+    g, vb = _unpack_rows(np.concatenate(parts), cols)
+    o = np.argsort(g, kind="stable")
+    if not np.array_equal(g[o], band.gid):
+        raise RuntimeError("the band's velocities are not every band atom's once")
+    return v, np.ascontiguousarray(vb[o])
 
 
 def _check_pads_filled(deck, lattice, region, handshake, continuum, potential, sites, comm,  # noqa: ANN001
