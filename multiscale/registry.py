@@ -62,6 +62,11 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> T:
+        if name not in self._items:
+            # a caller that imported only this module (the Python API, a test run alone) finds the built-in
+            # plugins too: they register on import (`multiscale.plugins.load_all`, idempotent)
+            from .plugins import load_all
+            load_all()
         try:
             return self._items[name]
         except KeyError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 
+from .. import geometry  # noqa: F401  (the region shapes the loads validate against register here)
 from . import body_force, fixed, indenter, kfield, prescribed, radial_pulse, traction  # noqa: F401
 from .base import ForceHook, Load, LoadParams
 
