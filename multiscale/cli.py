@@ -318,8 +318,9 @@ def _run_mpi(comm: Any, deck: Path, output: str | None, steps: int | None, threa
     if comm.rank != 0:     # the replicated minimiser warns on every rank alike: print it once
         import warnings
 
-        from .errors import NotConvergedWarning
+        from .errors import DeckWarning, NotConvergedWarning
         warnings.filterwarnings("ignore", category=NotConvergedWarning)
+        warnings.filterwarnings("ignore", category=DeckWarning)    # e.g. the held rows' (run.prepare): once
 
     def setup() -> tuple[Any, Path, dict]:
         d = _load(deck)

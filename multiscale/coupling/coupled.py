@@ -159,6 +159,8 @@ class CoupledSystem:
                 safe = np.where(self.active_nodes, self.node_mass, 1.0)
                 inv[self.n_free:] = np.where(self.active_nodes, 1.0 / safe, 0.0)[:, None]
         self.inv_mass_dof = inv.ravel()  # (n_dof,), set entries to 0 to fix a dof
+        #: (n_dof,) the inverse masses before `fix_dofs` held any dof (the projector's held-row test)
+        self.inv_mass_unheld = self.inv_mass_dof.copy()
         # ctx.N_c is None without a coupling (the constraint rows are built for coupled systems only)
         self.ctx = CouplingContext(d=d, n_free=self.n_free, n_nodes=N, constrained=self.constrained,
                                    N_c=self.N_c if self.coupled else None,

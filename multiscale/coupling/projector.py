@@ -52,6 +52,9 @@ spla = lazy_module("scipy.sparse.linalg")
 
 #: relative pivot / rank tolerance of the factorisation (see the module docstring)
 RTOL = 1e-10
+#: a row whose Gram diagonal on its FREE dofs (w > 0) is below this fraction of its diagonal with the loads'
+#: holds released (`unheld` inverse masses) is "effectively held" and dropped (`held_ratio`, module docstring)
+HELD_RATIO = 1e-5
 #: largest Gram matrix (rows) given to the dense pivoted Cholesky; larger ones take the sparse scaled path
 _DENSE_MAX = 2000
 #: largest connected block of a Gram matrix given to the dense pivoted Cholesky when the sparse scaled path
@@ -87,6 +90,31 @@ def independent_rows_blockwise(As, rtol: float, max_block: int = _DENSE_BLOCK_MA
     return np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
 
 
+def held_ratio(G, inv_mass: np.ndarray, unheld: np.ndarray | None) -> np.ndarray:  # noqa: ANN001
+    """(r,) each row's Gram diagonal on its free dofs over its diagonal with the loads' holds released,
+    ρ_i = Σ_j w_j G_ij² / Σ_j w⁰_j G_ij² (w the inverse masses with held dofs at 0, w⁰ = ``unheld``, the
+    same before the loads fixed dofs); 1 where nothing is held (``unheld`` None, or no held dof in the
+    row), 0 where the row has no mass at all. ρ_i is the share of the row's mobility left to its free dofs:
+    the multiplier that moves the row by δ moves its free dofs by W_f g_fᵀ δ / (ρ_i g W⁰ gᵀ), so a row with
+    ρ_i ≪ 1 (a held atom of tiny β̄ — inverse mass ~1e6 — tied to a few free nodes) makes those free dofs
+    carry a constraint that its held, lightest dof carried (`HELD_RATIO`)."""
+    G = sp.csr_matrix(G)
+    w = np.asarray(inv_mass, float).reshape(-1)
+    if unheld is None:
+        w0 = w
+    else:
+        w0 = np.asarray(unheld, float).reshape(-1)
+        if w0.shape != w.shape:
+            raise ValueError(f"unheld has {w0.size} entries for {w.size} dofs")
+    G2 = G.multiply(G).tocsr()
+    d_free = G2 @ w
+    if unheld is None or not np.any((w0 > 0) & (w == 0)):
+        return np.where(d_free > 0, 1.0, 0.0)
+    d_full = G2 @ np.where(w > 0, w, w0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(d_full > 0, d_free / np.where(d_full > 0, d_full, 1.0), 0.0)
+
+
 class _ScaledLU:
     """A⁻¹ through the factorisation of the Jacobi-scaled Â = D^-½ A D^-½: A⁻¹ b = D^-½ Â⁻¹ D^-½ b.
     ``solve(b)`` for b (r,) or (r, m), like ``SuperLU.solve``; ``L``, ``U`` those of Â."""
@@ -114,7 +142,7 @@ class ConstraintProjector:
     """
 
     def __init__(self, G, inv_mass: np.ndarray, *, c: np.ndarray | None = None,  # noqa: ANN001
-                 zero_fixed: bool = False, rtol: float = RTOL) -> None:
+                 zero_fixed: bool = False, rtol: float = RTOL, unheld: np.ndarray | None = None) -> None:
         G = sp.csr_matrix(G)
         inv_mass = np.asarray(inv_mass, float).reshape(-1)
         if G.shape[1] != inv_mass.size:
@@ -127,8 +155,13 @@ class ConstraintProjector:
         self.c_all = np.zeros(G.shape[0]) if c is None else np.asarray(c, float).reshape(-1)
         W = G @ sp.diags(inv_mass)
         rownorm = np.sqrt(np.asarray(W.multiply(G).sum(axis=1)).ravel())
-        keep = np.flatnonzero(rownorm > 0)
-        self.dropped_rows = np.setdiff1d(np.arange(G.shape[0]), keep)
+        # rows dropped as held (module docstring): no free dof, or the free part's Gram diagonal below
+        # HELD_RATIO of the row's with the holds released
+        self.held_ratio = held_ratio(G, inv_mass, unheld)
+        held = ~(rownorm > 0) | (self.held_ratio < HELD_RATIO)
+        keep = np.flatnonzero(~held)
+        self.held_rows = np.flatnonzero(held)
+        self.dropped_rows = self.held_rows.copy()
         # large systems: first the augmented system (`_AugSolve.certified`): when its rows with a private
         # column make it small enough and the factorisation of its shifted twin certifies every pivot of
         # the Gram matrix's rank test (λ_min of the scaled G W Gᵀ above 10·rtol), its factor serves the
@@ -152,6 +185,8 @@ class ConstraintProjector:
             lu, keep = self._factorise(G, inv_mass, keep, rtol)
         self._lu = lu
         self.rows = keep
+        self.dependent_rows = np.setdiff1d(self.dropped_rows, self.held_rows)
+        self._G_check = None
         self.G = G[keep].tocsr()
         self.GT = self.G.T.tocsr()
         self.c = self.c_all[keep]
@@ -175,6 +210,10 @@ class ConstraintProjector:
         self._Gt_csr = _csr32(self.G_touched)
         self._Ca_csr = _csr32(self._GaT)
         self._lam = np.empty(self.G.shape[0])
+        #: rows dropped as dependent whose part on held dofs is not the kept rows' (`_held_by_span`)
+        self.held_by_span = np.zeros(0, np.int64)
+        if unheld is not None and self.dependent_rows.size and lu is not None:
+            self._held_by_span(np.asarray(unheld, float).reshape(-1), rtol)
 
     @classmethod
     def euclidean(cls, n: int, fixed: np.ndarray | None = None, G=None,  # noqa: ANN001
@@ -205,16 +244,25 @@ class ConstraintProjector:
                 return lu, keep
         except RuntimeError:
             pass
-        # rank deficient: pivoted Cholesky of the PSD Gram matrix A = S Sᵀ, S = G W^½: a principal block
-        # of A is non-singular iff the corresponding rows of S are independent
-        Ad = A.toarray()
-        scale = float(np.max(np.diag(Ad)))
-        _, piv, rank, info = sla.lapack.dpstrf(Ad, lower=1, tol=rtol * scale)
+        # rank deficient: pivoted Cholesky of the PSD Gram matrix A = S Sᵀ, S = G W^½ — a principal block
+        # of A is non-singular iff the corresponding rows of S are independent — on the Jacobi-scaled
+        # Â = D^-½ A D^-½ with the tolerance rtol: the rule of the sparse path (`_factorise_scaled`) and of its
+        # block fallback (`independent_rows_blockwise`). (rev32 F14: the test on the unscaled A, whose
+        # diagonal spanned 8.3e11 with rows of tiny β̄, dropped 288 INDEPENDENT rows of a 1 476-row 3D
+        # handshake, and the residual of the kept rows read 8e-15.) Every row left out must lie in the span
+        # of the kept ones (`_in_span`), else `DependentConstraintsError`.
+        sc = 1.0 / np.sqrt(A.diagonal())
+        _, piv, rank, info = sla.lapack.dpstrf((sc[:, None] * A.toarray()) * sc[None, :], lower=1, tol=rtol)
         if info < 0:
             raise RuntimeError("pivoted Cholesky of G W Gᵀ failed")
         ind = np.sort(piv[:rank] - 1)
-        self.dropped_rows = np.sort(np.concatenate([self.dropped_rows,
-                                                    keep[np.setdiff1d(np.arange(len(keep)), ind)]]))
+        bad = np.setdiff1d(np.arange(len(keep)), ind)
+        if not self._in_span(Gk[ind], Gk[bad], wk, rtol):
+            raise DependentConstraintsError(
+                f"the {A.shape[0]} coupling constraints are nearly dependent (Gram matrix pivots below {rtol:g} "
+                "after Jacobi scaling) and the rows left out are not implied by the others: typically mesh "
+                "nodes whose support holds too few handshake atoms to constrain them")
+        self.dropped_rows = np.sort(np.concatenate([self.dropped_rows, keep[bad]]))
         keep = keep[ind]
         Gk = Gk[ind]
         return spla.splu((Gk @ sp.diags(wk) @ Gk.T).tocsc()), keep
@@ -275,6 +323,33 @@ class ConstraintProjector:
             f"the {A0.shape[0]} coupling constraints are nearly dependent (Gram matrix pivots below {rtol:g} "
             "after Jacobi scaling) and no independent subset was found: typically mesh nodes whose support "
             "holds too few handshake atoms to constrain them (a mesh finer than the lattice in the handshake)")
+
+    def _held_by_span(self, unheld: np.ndarray, rtol: float) -> None:
+        """Move to ``held_rows`` the rows dropped as dependent whose FREE part lies in the span of the kept
+        rows' (`_in_span`, checked when they were dropped) but whose part on held dofs is not the same
+        combination of the kept rows' held parts: G_d q − c_d = (g_dh − Yᵀ G_kh) q_h − … then follows the
+        loads' held motion, not the projection (the 3D loads deck ``all``: 0.11 after 1 200 steps, while
+        the kept rows read 1e-14). Y (k, m) = A⁻¹ G_k W G_dᵀ are the rows' coefficients on the kept rows in
+        the free metric; a row is held when the held part of its remainder has a W⁰-norm (``unheld``
+        inverse masses on the held dofs) above √rtol of the row's (the `_in_span` tolerance)."""
+        w, w0 = self.inv_mass, unheld
+        held = (w == 0) & (w0 > 0)
+        dep = self.dependent_rows
+        Gd = self.G_all[dep].tocsr()
+        if not np.any(held[Gd.indices]):
+            return
+        Gk = self.G
+        B = (Gk @ sp.diags(w) @ Gd.T).toarray()                       # (k, m)
+        Y = self._lu.solve(np.ascontiguousarray(B))
+        hc = np.flatnonzero(held)
+        R = Gd[:, hc].toarray() - (Gk[:, hc].T @ Y).T                 # (m, h) remainder on the held dofs
+        rn = np.sqrt(R * R @ w0[hc])
+        gn = np.sqrt(np.asarray(Gd.multiply(Gd) @ np.where(w > 0, w, w0)).ravel())
+        moved = dep[rn > np.sqrt(rtol) * gn]
+        if moved.size:
+            self.held_by_span = moved
+            self.held_rows = np.sort(np.concatenate([self.held_rows, moved]))
+            self.dependent_rows = np.setdiff1d(self.dependent_rows, moved)
 
     @staticmethod
     def _in_span(Gk, Gd, wk: np.ndarray, rtol: float) -> bool:  # noqa: ANN001
@@ -368,11 +443,47 @@ class ConstraintProjector:
 
     def residual(self, q: np.ndarray) -> float:
         """max |G q − c| (0 with no rows): over every row given when ``zero_fixed`` (the minimisers'
-        report), over the kept rows otherwise (the dynamics': rows of fixed dofs are the loads')."""
-        G, c = (self.G_all, self.c_all) if self.zero_fixed else (self.G, self.c)
+        report); otherwise (the dynamics') over every row not dropped as held — the kept rows AND the rows
+        dropped as dependent (they hold when the kept ones do: a lost constraint cannot hide here, rev32
+        F14); the held rows are reported by `residual_held`. Without dependent rows: the kept rows' G
+        itself (bitwise the former figure)."""
+        if self.zero_fixed:
+            G, c = self.G_all, self.c_all
+        elif self.dependent_rows.size:
+            if self._G_check is None:
+                rows = np.sort(np.concatenate([self.rows, self.dependent_rows]))
+                self._G_check = (self.G_all[rows].tocsr(), self.c_all[rows])
+            G, c = self._G_check
+        else:
+            G, c = self.G, self.c
         if G.shape[0] == 0:
             return 0.0
         return float(np.max(np.abs(G @ q - c)))
+
+    def residual_held(self, q: np.ndarray) -> float:
+        """max |G q − c| over the rows dropped as held (0 without): not enforced by the projection, so
+        they hold only as far as the loads' held motion keeps them (the run's notes and `msim verify`
+        report it next to `residual`)."""
+        if self.held_rows.size == 0:
+            return 0.0
+        return float(np.max(np.abs(self.G_all[self.held_rows] @ q - self.c_all[self.held_rows])))
+
+    def held_note(self) -> str | None:
+        """One line on the rows dropped as held that have free dofs (None without): those whose free part is
+        below `HELD_RATIO` of the row (how many, the largest ratio) and the dependent rows whose held part
+        the kept rows do not imply (`_held_by_span`). Rows on held dofs only are not counted (as before)."""
+        r = self.held_ratio
+        low = np.setdiff1d(self.held_rows[r[self.held_rows] > 0], self.held_by_span)
+        parts = []
+        if low.size:
+            parts.append(f"{low.size} whose free dofs carry at most {float(r[low].max()):.2g} of the row's Gram "
+                         f"diagonal (below {HELD_RATIO:g}: enforcing them drags light free dofs after held ones)")
+        if self.held_by_span.size:
+            parts.append(f"{self.held_by_span.size} dependent on the kept rows in their free dofs but not in their "
+                         "held ones (their residual follows the loads' held motion)")
+        if not parts:
+            return None
+        return "constraint rows dropped as effectively held: " + "; ".join(parts)
 
 
 class _BlockLU:

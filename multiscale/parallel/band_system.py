@@ -169,6 +169,7 @@ class BandSystem:
             if N:
                 safe = np.where(self.active_nodes, self.node_mass, 1.0)
                 inv[nb:] = np.where(self.active_nodes, 1.0 / safe, 0.0)[:, None]
+        self.inv_unheld = inv.ravel().copy()          # `CoupledSystem.inv_mass_unheld`
         if fixed_atoms is not None and nb:              # `CoupledSystem.fix_dofs`
             inv[:nb][np.asarray(fixed_atoms, bool).reshape(b, d)[fl]] = 0.0
         if fixed_nodes is not None and N:
@@ -198,7 +199,8 @@ class BandSystem:
         method.prepare(SimpleNamespace(d=d, atom_weight=beta, free=fl, constrained=self.constrained_local,
                                        dof_flat=self.dof_flat_compact, N_c=self.N_c, N_pad=self.N_pad))
         # ---- the projector and the serial integrator's local solve (`VelocityVerlet._setup_local`)
-        self.projector = ConstraintProjector(G_c, self.inv_compact) if G_c is not None else None
+        self.projector = ConstraintProjector(G_c, self.inv_compact, unheld=self.inv_unheld) \
+            if G_c is not None else None
         p = self.projector
         self.local = p is not None and p._lu is not None
         e0 = np.zeros(0, np.int64)

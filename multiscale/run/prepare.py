@@ -101,6 +101,7 @@ def prepare(model, deck, statics: bool, log=None) -> Prepared:  # noqa: ANN001
                                             impose_hooks=list(m.loads), velocity_ops=ops, n_threads=m.threads)
     except DependentConstraintsError as exc:
         raise dependent_constraints(deck, exc) from None
+    warn_held_rows(out.integrator.projector)
     _set_thermal_share(model, deck, out.integrator, log)
     for i, ld in enumerate(m.loads):
         with located(deck, f"loads[{out.load_index[i]}]", "the initial state of the load"):
@@ -112,6 +113,19 @@ def prepare(model, deck, statics: bool, log=None) -> Prepared:  # noqa: ANN001
     with located(deck, "integrator", "the initial state"):
         out.integrator.project_state()
     return out
+
+
+def warn_held_rows(projector) -> None:  # noqa: ANN001
+    """The `DeckWarning` naming the constraint rows the projector dropped as effectively held
+    (`ConstraintProjector.held_note`; rev32 F14): they are not enforced, their residual is the loads' held
+    motion's (`ConstraintProjector.residual_held`), apart from the thermo's ``constraint_residual``."""
+    note = projector.held_note() if projector is not None else None
+    if note:
+        import warnings
+
+        from ..errors import DeckWarning
+        warnings.warn(f"{note}: not enforced (the loads' held dofs decide them); thermo constraint_residual "
+                      "covers the other rows", DeckWarning, stacklevel=2)
 
 
 def prepare_load(deck, load, system, index: int) -> None:  # noqa: ANN001

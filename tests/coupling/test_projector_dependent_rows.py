@@ -117,10 +117,6 @@ def test_no_independent_subset_is_a_deck_error_at_the_mesh(tmp_path, monkeypatch
     assert "Traceback" not in res.output
 
 
-@pytest.mark.xfail(strict=True, reason="OPEN (rev32 F14): the ≤ 2 000-row dense path tests dependence on the "
-                   "UNSCALED Gram matrix and drops independent rows; the scaled test (tried in session 28) kept "
-                   "'effectively held' rows of decks with held/prescribed dofs and blew up the 3D loads deck — "
-                   "see docs/parallel.md's note and the issue note of stop 28")
 def test_dense_path_keeps_every_independent_row(tmp_path) -> None:
     """The deck above with a 4.4 Å core (1 476 rows: the dense path; Gram diagonal spread 8.3e11): every row
     of G, the dropped ones included, must hold for a projected vector. Today 288 of the 333 dropped rows are
