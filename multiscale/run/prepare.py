@@ -155,6 +155,35 @@ def check_loads(model, deck) -> None:  # noqa: ANN001
             prepare_load(deck, ld, model.system, i)
 
 
+def held_row_note(model) -> str | None:  # noqa: ANN001
+    """`msim validate` (dynamics decks, after `check_loads`): `ConstraintProjector.held_note` of the
+    projector the run will build — the inverse masses with the loads' fixed dofs held — or None (no
+    constraint rows, no held dof, no row dropped as held). Factorises the constraints once (as the run)."""
+    from ..coupling.projector import ConstraintProjector
+    from ..loads.wave_packet import WavePacket
+    s = model.system
+    if getattr(s, "G", None) is None or s.G.shape[0] == 0:
+        return None
+    atom_mask = np.zeros((s.n_atoms, s.d), bool)
+    node_mask = np.zeros((s.n_nodes, s.d), bool)
+    for ld in model.loads:
+        if isinstance(ld, WavePacket):
+            continue
+        a, n = ld.fixed_dofs()
+        if a is not None:
+            atom_mask |= a
+        if n is not None:
+            node_mask |= n
+    if not (atom_mask.any() or node_mask.any()):
+        return None
+    inv = s.inv_mass_unheld.copy().reshape(-1, s.d)
+    if s.n_free:
+        inv[: s.n_free][atom_mask[s.free]] = 0.0
+    if s.n_nodes:
+        inv[s.n_free:][node_mask] = 0.0
+    return ConstraintProjector(s.G, inv.ravel(), unheld=s.inv_mass_unheld).held_note()
+
+
 def dependent_constraints(deck, exc: Exception):  # noqa: ANN001, ANN201
     """The `DeckError` at ``continuum.mesh`` for a `coupling.projector.DependentConstraintsError` (the
     constraint rows of the deck's mesh and handshake have no independent subset the projector can find)."""
