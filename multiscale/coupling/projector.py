@@ -186,7 +186,7 @@ class ConstraintProjector:
         self._lu = lu
         self.rows = keep
         self.dependent_rows = np.setdiff1d(self.dropped_rows, self.held_rows)
-        self._G_check = None
+        self._G_check = self._Gd_touched = None
         self.G = G[keep].tocsr()
         self.GT = self.G.T.tocsr()
         self.c = self.c_all[keep]
@@ -246,8 +246,8 @@ class ConstraintProjector:
             pass
         # rank deficient: pivoted Cholesky of the PSD Gram matrix A = S Sᵀ, S = G W^½ — a principal block
         # of A is non-singular iff the corresponding rows of S are independent — on the Jacobi-scaled
-        # Â = D^-½ A D^-½ with the tolerance rtol: the rule of the sparse path (`_factorise_scaled`) and of its
-        # block fallback (`independent_rows_blockwise`). (rev32 F14: the test on the unscaled A, whose
+        # Â = D^-½ A D^-½ with the tolerance rtol: the rule of the sparse path (`_factorise_scaled`) and of
+        # its block fallback (`independent_rows_blockwise`). (rev32 F14: the test on the unscaled A, whose
         # diagonal spanned 8.3e11 with rows of tiny β̄, dropped 288 INDEPENDENT rows of a 1 476-row 3D
         # handshake, and the residual of the kept rows read 8e-15.) Every row left out must lie in the span
         # of the kept ones (`_in_span`), else `DependentConstraintsError`.
@@ -259,9 +259,9 @@ class ConstraintProjector:
         bad = np.setdiff1d(np.arange(len(keep)), ind)
         if not self._in_span(Gk[ind], Gk[bad], wk, rtol):
             raise DependentConstraintsError(
-                f"the {A.shape[0]} coupling constraints are nearly dependent (Gram matrix pivots below {rtol:g} "
-                "after Jacobi scaling) and the rows left out are not implied by the others: typically mesh "
-                "nodes whose support holds too few handshake atoms to constrain them")
+                f"the {A.shape[0]} coupling constraints are nearly dependent (Gram matrix pivots below "
+                f"{rtol:g} after Jacobi scaling) and the rows left out are not implied by the others: "
+                "typically mesh nodes whose support holds too few handshake atoms to constrain them")
         self.dropped_rows = np.sort(np.concatenate([self.dropped_rows, keep[bad]]))
         keep = keep[ind]
         Gk = Gk[ind]
@@ -460,6 +460,26 @@ class ConstraintProjector:
             return 0.0
         return float(np.max(np.abs(G @ q - c)))
 
+    def dependent_residual_touched(self, v_touched: np.ndarray) -> float:
+        """max |G_d v − c_d| over the rows dropped as dependent (0 without) from the values of v at
+        ``touched`` (k,) — what `residual_into` gathered —, so a caller that never forms the stacked vector
+        (the spatial path's thermo) measures the rows `residual` measures. A dependent row lies in the span
+        of the kept rows, so its columns are theirs; a column outside ``touched`` (an exact cancellation)
+        is a ValueError at the first call."""
+        if self.dependent_rows.size == 0:
+            return 0.0
+        if self._Gd_touched is None:
+            Gd = self.G_all[self.dependent_rows].tocsr()
+            pos = np.searchsorted(self.touched, Gd.indices)
+            inside = (pos < self.touched.size) & (self.touched[np.minimum(pos, self.touched.size - 1)]
+                                                  == Gd.indices)
+            if not np.all(inside):
+                raise ValueError("a dependent constraint row has a column no kept row touches")
+            Gt = sp.csr_matrix((Gd.data, pos, Gd.indptr), shape=(Gd.shape[0], self.touched.size))
+            self._Gd_touched = (Gt, self.c_all[self.dependent_rows])
+        Gd, cd = self._Gd_touched
+        return float(np.max(np.abs(Gd @ v_touched - cd)))
+
     def residual_held(self, q: np.ndarray) -> float:
         """max |G q − c| over the rows dropped as held (0 without): not enforced by the projection, so
         they hold only as far as the loads' held motion keeps them (the run's notes and `msim verify`
@@ -476,11 +496,12 @@ class ConstraintProjector:
         low = np.setdiff1d(self.held_rows[r[self.held_rows] > 0], self.held_by_span)
         parts = []
         if low.size:
-            parts.append(f"{low.size} whose free dofs carry at most {float(r[low].max()):.2g} of the row's Gram "
-                         f"diagonal (below {HELD_RATIO:g}: enforcing them drags light free dofs after held ones)")
+            parts.append(f"{low.size} whose free dofs carry at most {float(r[low].max()):.2g} of the row's "
+                         f"Gram diagonal (below {HELD_RATIO:g}: enforcing them drags light free dofs "
+                         "after held ones)")
         if self.held_by_span.size:
-            parts.append(f"{self.held_by_span.size} dependent on the kept rows in their free dofs but not in their "
-                         "held ones (their residual follows the loads' held motion)")
+            parts.append(f"{self.held_by_span.size} dependent on the kept rows in their free dofs but not in "
+                         "their held ones (their residual follows the loads' held motion)")
         if not parts:
             return None
         return "constraint rows dropped as effectively held: " + "; ".join(parts)

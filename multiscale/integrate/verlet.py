@@ -100,8 +100,8 @@ class VelocityVerlet:
         self._k = _load_kernel("verlet")
         self._ck = _load_kernel("coupler")
         s = system
-        self.projector = ConstraintProjector(s.G, s.inv_mass_dof, unheld=getattr(s, "inv_mass_unheld", None)) \
-            if s.G is not None else None
+        unheld = getattr(s, "inv_mass_unheld", None)      # the held-row test (`ConstraintProjector`)
+        self.projector = ConstraintProjector(s.G, s.inv_mass_dof, unheld=unheld) if s.G is not None else None
         self.acc_atoms = np.zeros((s.n_atoms, s.d))
         self.acc_nodes = np.zeros((s.n_nodes, s.d))
         self.fext_atoms = np.zeros((s.n_atoms, s.d))

@@ -247,8 +247,10 @@ class SpatialIntegrator:
         sc = self.sc
         if sc.p is None:        # no constraints (penalty; `VelocityVerlet.constraint_residual`: 0)
             return 0.0
-        return float(sc.p.residual_into(sc.xT.reshape(-1), sc.XT.reshape(-1), sc.cont.U.reshape(-1), 1, sc.tc,
-                                        sc.t_node, sc.buf_t, sc.r))
+        res = float(sc.p.residual_into(sc.xT.reshape(-1), sc.XT.reshape(-1), sc.cont.U.reshape(-1), 1, sc.tc,
+                                       sc.t_node, sc.buf_t, sc.r))
+        # the rows dropped as dependent too, as the serial `ConstraintProjector.residual` (rev32 F14)
+        return max(res, sc.p.dependent_residual_touched(sc.buf_t)) if sc.p.dependent_rows.size else res
 
     # ------------------------------------------------------------------ the serial arrays on rank 0
     def gather_serial(self) -> bool:

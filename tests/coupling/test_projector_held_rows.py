@@ -53,6 +53,8 @@ def test_residual_covers_the_dependent_rows_and_reports_the_held_ones() -> None:
     assert p.residual(x) == np.max(np.abs(Gd[[1, 2, 3]] @ x))
     assert p.residual(x) > np.max(np.abs(Gd[[1, 2]] @ x))        # the dependent row 3 is the largest here
     assert p.residual_held(x) == np.max(np.abs(Gd[[0, 4]] @ x))
+    # the spatial path's form (values at the touched dofs only): the same figure for the dependent row
+    assert p.dependent_residual_touched(x[p.touched]) == np.max(np.abs(Gd[[3]] @ x))
     a = np.random.default_rng(2).standard_normal(5)
     b = p.project(a)
     assert np.max(np.abs(Gd[[1, 2, 3]] @ b)) <= 1e-13 * np.max(np.abs(a))
