@@ -7,12 +7,25 @@ projection never moves)::
     P v = v − W Gᵀ (G W Gᵀ)⁻¹ G v              (G P v = 0; `project`)
     R q = q − W Gᵀ (G W Gᵀ)⁻¹ (G q − c)        (G R q = c; `restore`)
 
-``G W Gᵀ`` is factorised ONCE (sparse LU, `scipy.sparse.linalg.splu`). Rows whose dofs all have w = 0
-are dropped; linearly dependent rows are detected and dropped (``dropped_rows``). ONE tolerance,
+Which rows are dropped (rev32 F14), the same rule on every path (dense, sparse scaled, blockwise):
+
+1. *held* (``held_rows``, reported: `held_note`, `residual_held`; never in the thermo's residual):
+   (a) rows with no free dof, or whose Gram diagonal on the free dofs is below `HELD_RATIO` = 1e-5 of their
+   diagonal with the loads' holds released (`held_ratio`; ``unheld`` = the inverse masses before
+   `CoupledSystem.fix_dofs`): the row's lightest dof is held (a held atom of tiny β̄, inverse mass ~1e6)
+   and enforcing it through the few free nodes left drags them (the 3D loads deck: kept, three such rows
+   at 4.2e-6 … 7.2e-6 took K + Π from −598 to +1 049 eV in 400 steps; the next row of that deck is at
+   2.6e-5); (b) rows the rank test drops whose free part lies in the span of the kept rows but whose held
+   part does not (`_held_by_span`): their residual is set by the held motion, not by the projection;
+2. *dependent* (``dependent_rows``): the rank test on the Jacobi-scaled Gram matrix (tolerance rtol), each
+   dropped row checked to lie in the span of the kept ones (else `DependentConstraintsError`); they hold
+   whenever the kept rows do and `residual` measures them. ``dropped_rows`` = held ∪ dependent.
+
+``G W Gᵀ`` is factorised ONCE (sparse LU, `scipy.sparse.linalg.splu`). ONE tolerance,
 ``rtol`` = 1e-10 relative, on the pivots of the Gram matrix ``A = G W Gᵀ``: the sparse LU is accepted when
 its smallest pivot exceeds rtol times its largest; otherwise a pivoted Cholesky (LAPACK dpstrf) of the
-dense r × r A keeps the rows whose pivots exceed rtol · max diag(A) (an independent set; the LU of the
-kept rows then passes the same test). That is for r ≤ 2 000 rows; larger Gram matrices are never made
+dense r × r Jacobi-scaled Â keeps the rows whose pivots exceed rtol (an independent set; formerly the test
+ran on the unscaled A at rtol · max diag(A) and dropped independent rows of small diagonal, rev32 F14). That is for r ≤ 2 000 rows; larger Gram matrices are never made
 dense (a 3D handshake has 10⁴–10⁵ rows: GBs and hours) and go through `_factorise_scaled`: the same
 test on the Jacobi-scaled Â = D^-½ A D^-½ (scale-free: a 3D handshake's rows' sizes spread over 11
 orders while their scaled pivots stay above 1e-2), factorised as a sparse Cholesky (SuperLU symmetric
