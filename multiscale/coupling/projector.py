@@ -27,8 +27,8 @@ Which rows are dropped (rev32 F14), the same rule on every path (dense, sparse s
 ``rtol`` = 1e-10 relative, on the pivots of the Gram matrix ``A = G W Gᵀ``: the sparse LU is accepted when
 its smallest pivot exceeds rtol times its largest; otherwise a pivoted Cholesky (LAPACK dpstrf) of the
 dense r × r Jacobi-scaled Â keeps the rows whose pivots exceed rtol (an independent set; formerly the test
-ran on the unscaled A at rtol · max diag(A) and dropped independent rows of small diagonal, rev32 F14). That is for r ≤ 2 000 rows; larger Gram matrices are never made
-dense (a 3D handshake has 10⁴–10⁵ rows: GBs and hours) and go through `_factorise_scaled`: the same
+ran on the unscaled A at rtol · max diag(A) and dropped independent rows of small diagonal, rev32 F14).
+That is for r ≤ 2 000 rows; larger Gram matrices are never made dense (a 3D handshake has 10⁴–10⁵ rows: GBs and hours) and go through `_factorise_scaled`: the same
 test on the Jacobi-scaled Â = D^-½ A D^-½ (scale-free: a 3D handshake's rows' sizes spread over 11
 orders while their scaled pivots stay above 1e-2), factorised as a sparse Cholesky (SuperLU symmetric
 mode, minimum-degree ordering of Â + Âᵀ: a third less fill than the default COLAMD LU of A on a 3D
