@@ -8,7 +8,6 @@ found sparsely") — a 3D EAM Cu handshake with tied edge atoms (slave_below 0.0
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 
 import multiscale.coupling.projector as projector
