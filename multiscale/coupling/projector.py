@@ -491,8 +491,8 @@ class ConstraintProjector:
         """max |G_d v − c_d| over the rows dropped as dependent (0 without) from the values of v at
         ``touched`` (k,) — what `residual_into` gathered —, so a caller that never forms the stacked vector
         (the spatial path's thermo) measures the rows `residual` measures. A dependent row lies in the span
-        of the kept rows, so its columns are theirs; a column outside ``touched`` (an exact cancellation)
-        is a ValueError at the first call."""
+        of the kept rows in the W⁰ metric, so its columns with mass are theirs; entries on columns outside
+        ``touched`` (massless dofs, which never move) are left out."""
         if self.dependent_rows.size == 0:
             return 0.0
         if self._Gd_touched is None:
@@ -500,10 +500,9 @@ class ConstraintProjector:
             pos = np.searchsorted(self.touched, Gd.indices)
             inside = (pos < self.touched.size) & (self.touched[np.minimum(pos, self.touched.size - 1)]
                                                   == Gd.indices)
-            if not np.all(inside):
-                raise ValueError("a dependent constraint row has a column no kept row touches")
-            Gt = sp.csr_matrix((Gd.data, pos, Gd.indptr), shape=(Gd.shape[0], self.touched.size))
-            self._Gd_touched = (Gt, self.c_all[self.dependent_rows])
+            Gd = sp.csr_matrix((np.where(inside, Gd.data, 0.0), np.minimum(pos, self.touched.size - 1),
+                                Gd.indptr), shape=(Gd.shape[0], self.touched.size))
+            self._Gd_touched = (Gd, self.c_all[self.dependent_rows])
         Gd, cd = self._Gd_touched
         return float(np.max(np.abs(Gd @ v_touched - cd)))
 
