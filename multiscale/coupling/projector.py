@@ -17,11 +17,9 @@ Which rows are dropped (rev32 F14), the same rule on every path (dense, sparse s
    at 4.2e-6 … 7.2e-6 took K + Π from −598 to +1 049 eV in 400 steps; the next row of that deck is at
    2.6e-5); (b) rows the rank test drops whose free part lies in the span of the kept rows but whose held
    part does not (`_held_by_span`): their residual is set by the held motion, not by the projection;
-2. *negligible* (``negligible_rows``): rows of W-norm ≤ rtol × the largest (round-off rows: the scaled test
-   is blind to size and kept such a row in place of its real twin); measured by `residual`;
-3. *dependent* (``dependent_rows``): the rank test on the Jacobi-scaled Gram matrix (tolerance rtol), each
+2. *dependent* (``dependent_rows``): the rank test on the Jacobi-scaled Gram matrix (tolerance rtol), each
    dropped row checked to lie in the span of the kept ones (else `DependentConstraintsError`); they hold
-   whenever the kept rows do and `residual` measures them. ``dropped_rows`` = the three together.
+   whenever the kept rows do and `residual` measures them. ``dropped_rows`` = held ∪ dependent.
 
 ``G W Gᵀ`` is factorised ONCE (sparse LU, `scipy.sparse.linalg.splu`). ONE tolerance,
 ``rtol`` = 1e-10 relative, on the pivots of the Gram matrix ``A = G W Gᵀ``: the sparse LU is accepted when
@@ -174,16 +172,9 @@ class ConstraintProjector:
         # HELD_RATIO of the row's with the holds released
         self.held_ratio = held_ratio(G, inv_mass, unheld)
         held = ~(rownorm > 0) | (self.held_ratio < HELD_RATIO)
-        # rows of round-off size (W-norm ≤ rtol × the largest): numerically zero rows — the Jacobi-scaled
-        # rank test is blind to size, and such a row, parallel after scaling to a real one, was kept in its
-        # place (tests/coupling/test_wave2d.py's 2D pulse: rows of norm 1.5e-15 next to 0.21, the real
-        # rows dropped as "dependent" held only to 6.5e-10 through coefficients of 1e14). They hold to
-        # rtol · |q| by themselves; `residual` measures them
-        negl = ~held & (rownorm <= rtol * float(np.max(rownorm, initial=0.0)))
-        keep = np.flatnonzero(~held & ~negl)
+        keep = np.flatnonzero(~held)
         self.held_rows = np.flatnonzero(held)
-        self.negligible_rows = np.flatnonzero(negl)
-        self.dropped_rows = np.sort(np.concatenate([self.held_rows, self.negligible_rows]))
+        self.dropped_rows = self.held_rows.copy()
         # large systems: first the augmented system (`_AugSolve.certified`): when its rows with a private
         # column make it small enough and the factorisation of its shifted twin certifies every pivot of
         # the Gram matrix's rank test (λ_min of the scaled G W Gᵀ above 10·rtol), its factor serves the
@@ -207,8 +198,7 @@ class ConstraintProjector:
             lu, keep = self._factorise(G, inv_mass, keep, rtol)
         self._lu = lu
         self.rows = keep
-        self.dependent_rows = np.setdiff1d(self.dropped_rows, np.concatenate([self.held_rows,
-                                                                             self.negligible_rows]))
+        self.dependent_rows = np.setdiff1d(self.dropped_rows, self.held_rows)
         self._G_check = self._Gd_touched = None
         self.G = G[keep].tocsr()
         self.GT = self.G.T.tocsr()
@@ -476,9 +466,9 @@ class ConstraintProjector:
         itself (bitwise the former figure)."""
         if self.zero_fixed:
             G, c = self.G_all, self.c_all
-        elif self.dependent_rows.size or self.negligible_rows.size:
+        elif self.dependent_rows.size:
             if self._G_check is None:
-                rows = np.sort(np.concatenate([self.rows, self.dependent_rows, self.negligible_rows]))
+                rows = np.sort(np.concatenate([self.rows, self.dependent_rows]))
                 self._G_check = (self.G_all[rows].tocsr(), self.c_all[rows])
             G, c = self._G_check
         else:
