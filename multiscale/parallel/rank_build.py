@@ -539,14 +539,5 @@ def check_time_step(rm, deck, comm) -> None:  # noqa: ANN001
     integ = deck.config.integrator
     if getattr(integ, "allow_unstable_dt", False):
         return
-    dts = stable_dt(rm, comm)
-    which, worst = min(dts.items(), key=lambda kv: kv[1])
-    if integ.dt >= worst:
-        unit = rm.units.time
-        parts = ", ".join(f"{k} {v:.4g}" for k, v in dts.items())
-        raise deck.error(
-            "integrator.dt",
-            f"time step {integ.dt:g} {unit} is not below the stable estimate {worst:.4g} {unit} "
-            f"({which}; estimates: {parts}): the run would be unstable",
-            hint=f"use dt < {worst:.4g} (e.g. {0.5 * worst:.3g}), or set `allow_unstable_dt: true` in "
-                 "`integrator` to run anyway")
+    from ..run.summary import check_dt_against
+    check_dt_against(deck, stable_dt(rm, comm), rm.units.time)

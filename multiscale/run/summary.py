@@ -62,18 +62,24 @@ def check_time_step(model, deck, statics: bool) -> None:  # noqa: ANN001
     dts = stable_dt(model)
     if not dts:
         return
+    check_dt_against(deck, dts, model.units.time)
+    check_langevin_damp(model, deck, min(v for k, v in dts.items() if k in ATOM_ESTIMATES)
+                        if any(k in dts for k in ATOM_ESTIMATES) else float("inf"))
+
+
+def check_dt_against(deck, dts: dict, unit: str) -> None:  # noqa: ANN001
+    """A `DeckError` at ``integrator.dt`` when the deck's dt is not below the smallest of the stable
+    estimates ``dts`` ({name: dt} [time]; ``unit`` the time unit's name), naming every estimate."""
+    dt = deck.config.integrator.dt
     which, worst = min(dts.items(), key=lambda kv: kv[1])
-    if integ.dt >= worst:
-        unit = model.units.time
+    if dt >= worst:
         parts = ", ".join(f"{k} {v:.4g}" for k, v in dts.items())
         raise deck.error(
             "integrator.dt",
-            f"time step {integ.dt:g} {unit} is not below the stable estimate {worst:.4g} {unit} "
+            f"time step {dt:g} {unit} is not below the stable estimate {worst:.4g} {unit} "
             f"({which}; estimates: {parts}): the run would be unstable",
             hint=f"use dt < {worst:.4g} (e.g. {0.5 * worst:.3g}), or set `allow_unstable_dt: true` in "
                  "`integrator` to run anyway")
-    check_langevin_damp(model, deck, min(v for k, v in dts.items() if k in ATOM_ESTIMATES)
-                        if any(k in dts for k in ATOM_ESTIMATES) else float("inf"))
 
 
 #: the `stable_dt` estimates of the atoms' own vibrations (2/ω): those a thermostat's friction adds to
