@@ -460,11 +460,9 @@ def validate(deck: Path, threads: int | None, ranks: int | None = None, decompos
     click.echo(sim.summary())
     click.echo(build_report())
     sim.check_loads()      # the loads' selections and vectors, as the run's prepare (deck errors, exit 2)
-    if not sim.statics:
-        from .run.prepare import held_row_note
-        note = held_row_note(sim.model)     # rev32 F14: rows the run drops as held, said before it
-        if note:
-            click.echo(f"note          {note}")
+    note = sim.held_row_note()     # rev32 F14: rows the run drops as held, said before it
+    if note:
+        click.echo(f"note          {note}")
     sim.check_time_step()  # a deck error (exit 2) after the summary, unless integrator.allow_unstable_dt
     if ranks is not None and ranks > 1:
         click.echo(_validate_ranks(sim, d, ranks, decompose))

@@ -173,6 +173,14 @@ class Simulation:
             _summary.check_time_step(self.model, self.deck, self.statics)
         self._dt_checked = True
 
+    def held_row_note(self) -> str | None:
+        """`run.prepare.held_row_note` of a dynamics deck (the constraint rows its run drops as held, for
+        `msim validate`), None for quasi-statics or when no row is held."""
+        if self.statics:
+            return None
+        from .run.prepare import held_row_note
+        return held_row_note(self.model)
+
     def check_loads(self) -> None:
         """`run.prepare.check_loads`: the loads select their atoms/nodes as the run's `prepare` will, their
         mistakes deck errors at ``loads[i].<key>`` (`msim validate`)."""

@@ -141,6 +141,9 @@ class _RecordingSimulation:
     def check_loads(self) -> None:
         self.calls.append(("check_loads",))
 
+    def held_row_note(self) -> None:
+        return None
+
     def check_time_step(self) -> None:
         self.calls.append(("check_time_step",))
 
