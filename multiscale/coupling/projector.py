@@ -302,16 +302,24 @@ class ConstraintProjector:
         round-off size (a cancellation) that the scale-free test kept in place of a real row: the real row
         then holds to |y_kd| × round-off only (tests/coupling/test_wave2d.py's 2D pulse: rows of W-norm
         1.5e-15 next to 0.21, y 1.2e14, the real rows' residual 6.5e-10 after 3 000 steps). At most four
-        rounds."""
+        rounds; a swap that leaves the kept rows' Gram block singular (the swapped-in row dependent on the
+        other kept rows: a diamond-lattice deck, rev session 29) is undone — the last nonsingular set is
+        returned."""
         r = A.shape[0]
-        for _ in range(4):
+        prev = ind
+        for rnd in range(5):
             bad = np.setdiff1d(np.arange(r), ind)
             if bad.size == 0:
                 return ind
             # y = A_kk⁻¹ A_kd through the Jacobi-scaled blocks (A_kk spans the rows' sizes: 1e-35 rcond)
             sk, sd = 1.0 / np.sqrt(np.diag(A)[ind]), np.sqrt(np.diag(A)[bad])
-            Ys = sla.solve((sk[:, None] * A[np.ix_(ind, ind)]) * sk[None, :],
-                           (sk[:, None] * A[np.ix_(ind, bad)]) / sd[None, :], assume_a="pos")
+            try:
+                Ys = sla.solve((sk[:, None] * A[np.ix_(ind, ind)]) * sk[None, :],
+                               (sk[:, None] * A[np.ix_(ind, bad)]) / sd[None, :], assume_a="pos")
+            except sla.LinAlgError:
+                return prev                    # this round's swap made the kept block singular: undo it
+            if rnd == 4:
+                return ind
             Y = (sk[:, None] * Ys) * sd[None, :]                      # (k, m)
             k = np.argmax(np.abs(Y), axis=0)
             big = np.abs(Y[k, np.arange(bad.size)]) > 1.0 / np.sqrt(rtol)
@@ -319,7 +327,7 @@ class ConstraintProjector:
                 return ind
             out, into = ind[k[big]], bad[big]
             _, first = np.unique(out, return_index=True)          # one swap per kept row and round
-            ind = np.sort(np.concatenate([np.setdiff1d(ind, out[first]), into[first]]))
+            prev, ind = ind, np.sort(np.concatenate([np.setdiff1d(ind, out[first]), into[first]]))
         return ind
 
     def _factorise_scaled(self, A: sp.csc_matrix, Gk: sp.csr_matrix, wk: np.ndarray, keep: np.ndarray,
