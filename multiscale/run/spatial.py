@@ -260,7 +260,6 @@ class SpatialIntegrator:
         engine and receives the other ranks' rows one rank at a time (one packed float64 buffer each,
         written into the serial arrays and dropped before the next: the transient is one rank's rows, not
         every rank's at once)."""
-        from ..parallel.engine import _pack_rows
         sc, it = self.sc, self.serial
         e = sc.engine
         no = e.n_own
@@ -269,34 +268,13 @@ class SpatialIntegrator:
         if fe is not None:
             cols.append(fe)
         work = sc.ops.external_work()       # (collective)
-        comm, tag = self.comm, 41
         if not self.root:
-            comm.sendrecv_rows([(_pack_rows(cols), 0, comm.MPI.PROC_NULL, tag)])
+            gather_rows_to_root(self.comm, cols, None)
             return False
         s = it.system
         a = s.atoms
-        d = a.x.shape[1]
-        seen = np.zeros(s.n_atoms, bool)
-        dst = [a.x, a.v, s.f_atoms, it.acc_atoms, a.energies] + ([it.fext_atoms] if fe is not None else [])
-
-        def write(gid: np.ndarray, parts: list) -> None:
-            if gid.size and (int(gid.min()) < 0 or int(gid.max()) >= seen.size or np.any(seen[gid])):
-                raise RuntimeError("the gathered atoms are not every atom once")
-            seen[gid] = True
-            for arr, col in zip(dst, parts, strict=True):
-                arr[gid] = col
-
-        write(cols[0], cols[1:])
-        w = 1 + 4 * d + 1 + (d if fe is not None else 0)
-        for r in range(1, comm.size):       # one rank's rows at a time (packed as `_pack_rows(cols)`)
-            rows = comm.sendrecv_rows([(np.empty((0, w)), comm.MPI.PROC_NULL, r, tag)])[0]
-            o = [1, 1 + d, 1 + 2 * d, 1 + 3 * d, 1 + 4 * d, 1 + 4 * d + 1]
-            parts = [rows[:, o[0]:o[1]], rows[:, o[1]:o[2]], rows[:, o[2]:o[3]], rows[:, o[3]:o[4]],
-                     rows[:, o[4]]] + ([rows[:, o[5]:o[5] + d]] if fe is not None else [])
-            write(rows.view(np.int64)[:, 0], parts)
-            del rows, parts
-        if not seen.all():
-            raise RuntimeError("the gathered atoms are not every atom once")
+        gather_rows_to_root(self.comm, cols, [a.x, a.v, s.f_atoms, it.acc_atoms, a.energies]
+                            + ([it.fext_atoms] if fe is not None else []))
         it.external_work, it.dissipated = work, sc.ops.dissipated
         a.forces[...] = s.f_atoms
         s.update_pads()                      # pads: x = X + N U (as on the engine), v = N V
@@ -354,6 +332,40 @@ class SpatialIntegrator:
         from ..parallel.replicated import bits_checksum
         sc = self.sc
         return bits_checksum((sc.cont.U, sc.cont.V, sc.xT, sc.vT))
+
+
+def gather_rows_to_root(comm, cols: list, dst: list | None, tag: int = 41) -> None:  # noqa: ANN001
+    """Collective: every rank's owned rows ``cols`` = [gid (m,), then per-atom columns (m,) or (m, d)] written
+    on rank 0 into ``dst`` (the serial arrays, one per column after gid, indexed by gid); ``dst`` None on
+    the other ranks. Rank 0 writes its own rows straight away and receives the other ranks' rows one rank
+    at a time (one packed float64 buffer each, dropped before the next: the transient is one rank's rows).
+    RuntimeError when the gathered gids are not every row of ``dst`` once."""
+    from ..parallel.engine import _pack_rows
+    if dst is None:
+        comm.sendrecv_rows([(_pack_rows(cols), 0, comm.MPI.PROC_NULL, tag)])
+        return
+    seen = np.zeros(dst[0].shape[0], bool)
+
+    def write(gid: np.ndarray, parts: list) -> None:
+        if gid.size and (int(gid.min()) < 0 or int(gid.max()) >= seen.size or np.any(seen[gid])):
+            raise RuntimeError("the gathered atoms are not every atom once")
+        seen[gid] = True
+        for arr, col in zip(dst, parts, strict=True):
+            arr[gid] = col
+
+    write(cols[0], cols[1:])
+    widths = [1 if c.ndim == 1 else c.shape[1] for c in cols[1:]]
+    w = 1 + sum(widths)
+    for r in range(1, comm.size):       # one rank's rows at a time (packed as `_pack_rows(cols)`)
+        rows = comm.sendrecv_rows([(np.empty((0, w)), comm.MPI.PROC_NULL, r, tag)])[0]
+        parts, o = [], 1
+        for c, k in zip(cols[1:], widths, strict=True):
+            parts.append(rows[:, o] if c.ndim == 1 else rows[:, o:o + k])
+            o += k
+        write(rows.view(np.int64)[:, 0], parts)
+        del rows, parts
+    if not seen.all():
+        raise RuntimeError("the gathered atoms are not every atom once")
 
 
 class SpatialState(State):

@@ -91,37 +91,16 @@ class RankIntegrator(SpatialIntegrator):
         """Collective: the owned atoms' x, v, forces, accelerations and per-atom energies gathered to rank 0
         into `RootArrays` (pads: x = X + N U, v = N V, the serial `CoupledSystem.update_pads`' kernel);
         True on rank 0."""
-        from ..parallel.engine import _pack_rows
         sc = self.sc
         e = sc.engine
         no = e.n_own
         cols = [e.gid[:no], e.x[:no], e.v, e.forces[:no], sc.acc_own, e.atom_energies()]
-        comm, tag = self.comm, 41
+        from .spatial import gather_rows_to_root
         if not self.root:
-            comm.sendrecv_rows([(_pack_rows(cols), 0, comm.MPI.PROC_NULL, tag)])
+            gather_rows_to_root(self.comm, cols, None)
             return False
         A = self.out
-        d = sc.d
-        seen = np.zeros(A.X.shape[0], bool)
-        dst = [A.x, A.v, A.f_atoms, A.acc_atoms, A.energies]
-
-        def write(gid: np.ndarray, parts: list) -> None:
-            if gid.size and (int(gid.min()) < 0 or int(gid.max()) >= seen.size or np.any(seen[gid])):
-                raise RuntimeError("the gathered atoms are not every atom once")
-            seen[gid] = True
-            for arr, col in zip(dst, parts, strict=True):
-                arr[gid] = col
-
-        write(cols[0], cols[1:])
-        w = 1 + 4 * d + 1
-        for r in range(1, comm.size):
-            rows = comm.sendrecv_rows([(np.empty((0, w)), comm.MPI.PROC_NULL, r, tag)])[0]
-            o = [1, 1 + d, 1 + 2 * d, 1 + 3 * d, 1 + 4 * d]
-            write(rows.view(np.int64)[:, 0], [rows[:, o[0]:o[1]], rows[:, o[1]:o[2]], rows[:, o[2]:o[3]],
-                                              rows[:, o[3]:o[4]], rows[:, o[4]]])
-            del rows
-        if not seen.all():
-            raise RuntimeError("the gathered atoms are not every atom once")
+        gather_rows_to_root(self.comm, cols, [A.x, A.v, A.f_atoms, A.acc_atoms, A.energies])
         if sc.n_pad:
             k, pad, Np, Ni, Nx, Xp, _, _ = self.rm.bsys._pads()
             k.pads_follow(pad, Np, Ni, Nx, Xp, sc.cont.U, sc.cont.V, A.x, A.v, 1)
